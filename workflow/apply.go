@@ -1,0 +1,209 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// act is one row of DESIGN §3's table.
+type act struct {
+	name  string
+	roles []Role // who may perform it, in the order the FORBIDDEN sentence names them
+	does  string // completes "A NURSE cannot …"
+	table string // the primary row's table (Targets)
+	args  []string
+	run   func(e *env, o *obj) (Effect, error)
+}
+
+var acts = map[string]*act{}
+
+func register(a *act) {
+	if _, dup := acts[a.name]; dup {
+		panic("workflow: act registered twice: " + a.name)
+	}
+	acts[a.name] = a
+}
+
+// Names lists every mutation name, sorted.
+func Names() []string {
+	out := make([]string, 0, len(acts))
+	for n := range acts {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// AllowedRoles lists the roles that may perform the named act at all (for
+// patient.update each role is further limited to its own fields). nil for
+// an unknown name.
+func AllowedRoles(name string) []Role {
+	a := acts[name]
+	if a == nil {
+		return nil
+	}
+	return append([]Role(nil), a.roles...)
+}
+
+// Targets names the primary row an act creates or changes, so that a caller
+// can lock it before Apply and name it in a conflict report. Only the "id"
+// argument is read; Apply checks everything else.
+func Targets(name string, args json.RawMessage) (table, id string, err error) {
+	a := acts[name]
+	if a == nil {
+		return "", "", unknownAct(name)
+	}
+	// Any keys: Targets only wants the id, and Apply refuses unknown fields anyway.
+	o, r := decodeObject(args, "", "The arguments", nil)
+	if r != nil {
+		return "", "", r
+	}
+	id = o.id("id", "The id")
+	if o.err != nil {
+		return "", "", o.err
+	}
+	return a.table, id, nil
+}
+
+func unknownAct(name string) *Rejection {
+	return Reject(CodeUnknownMutation, "Unknown act %s; this version knows %s.", quote(name), strings.Join(Names(), ", "))
+}
+
+// Apply runs the mutator named by m.Name against the rows r returns. It
+// returns the effect to write, a *Rejection when the workflow refuses the
+// act, or (wrapped, so errors.Is still sees it) any error of r other than
+// ErrNotFound, which the caller should treat as transient and retry.
+//
+// Checks run in a fixed order so that both sides report the same first
+// problem: the act's name, the author, the role, the arguments' shape and
+// unknown fields, the role's right to each field (patient.*), the values
+// (types, ranges; none of this reads a row), the rows (duplicate id,
+// missing row or reference), and last the current state.
+func Apply(ctx context.Context, r Reader, m Mutation) (Effect, error) {
+	a := acts[m.Name]
+	if a == nil {
+		return Effect{}, unknownAct(m.Name)
+	}
+	if m.Actor.ID == "" || !m.Actor.Role.Valid() {
+		return Effect{}, Reject(CodeUnauthenticated, "The act has no valid author; log in again.")
+	}
+	if !contains(a.roles, m.Actor.Role) {
+		return Effect{}, forbidden(m.Actor.Role, a.does, a.roles, "")
+	}
+	if m.OccurredAt.IsZero() {
+		return Effect{}, invalid("occurredAt", "The act has no time of occurrence.")
+	}
+	if err := ctx.Err(); err != nil {
+		return Effect{}, err
+	}
+	o, rej := decodeObject(m.Args, "", "The arguments", a.args)
+	if rej != nil {
+		return Effect{}, rej
+	}
+	e := &env{ctx: ctx, r: r, actor: m.Actor, at: ms(m.OccurredAt)}
+	eff, err := a.run(e, o)
+	if err != nil {
+		return Effect{}, err
+	}
+	return eff, nil
+}
+
+// forbidden says who may not do what, and who does it instead:
+// "A NURSE cannot check in an appointment; reception (SECRETARY) does that."
+func forbidden(role Role, does string, who []Role, field string) *Rejection {
+	names := make([]string, len(who))
+	for i, r := range who {
+		names[i] = roleNoun(r)
+	}
+	article := "A"
+	if strings.ContainsRune("AEIOU", rune(string(role)[0])) {
+		article = "An"
+	}
+	r := Reject(CodeForbidden, "%s %s cannot %s; %s does that.", article, role, does, orList(names))
+	r.Field = field
+	return r
+}
+
+func roleNoun(r Role) string {
+	switch r {
+	case RoleSecretary:
+		return "reception (SECRETARY)"
+	case RoleAdmin:
+		return "an administrator (ADMIN)"
+	case RoleNurse:
+		return "a nurse (NURSE)"
+	case RoleDoctor:
+		return "a doctor (DOCTOR)"
+	case RoleBiologist:
+		return "the laboratory (BIOLOGIST)"
+	}
+	return string(r)
+}
+
+// env is what a mutator works with: the rows, the author, and the instant
+// of the act (UTC, milliseconds), which stamps every timestamp it writes.
+type env struct {
+	ctx   context.Context
+	r     Reader
+	actor Actor
+	at    time.Time
+}
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+func wrapRead(kind, id string, err error) error {
+	return fmt.Errorf("workflow: reading %s %s: %w", kind, id, err)
+}
+
+func notFound(kind, id, field string) *Rejection {
+	r := Reject(CodeNotFound, "%s %s was not found.", capitalize(kind), id)
+	r.Field = field
+	return r
+}
+
+// load reads a row that must exist.
+func load[T any](e *env, get func(context.Context, string) (*T, error), kind, id, field string) (*T, error) {
+	row, err := get(e.ctx, id)
+	if err == nil && row != nil {
+		return row, nil
+	}
+	if err == nil || isNotFound(err) {
+		return nil, notFound(kind, id, field)
+	}
+	return nil, wrapRead(kind, id, err)
+}
+
+// mustBeNew checks that an insert's client-generated id is free.
+func mustBeNew[T any](e *env, get func(context.Context, string) (*T, error), kind, id string) error {
+	row, err := get(e.ctx, id)
+	if err == nil && row != nil {
+		r := Reject(CodeDuplicateID, "A %s with id %s already exists.", kind, id)
+		r.Field = "id"
+		return r
+	}
+	if err == nil || isNotFound(err) {
+		return nil
+	}
+	return wrapRead(kind, id, err)
+}
+
+// insert builds an insert that also stamps createdAt and updatedAt.
+func (e *env) insert(table, id string, values map[string]any) Op {
+	values["id"] = id
+	values["createdAt"] = e.at
+	values["updatedAt"] = e.at
+	return Op{Kind: OpInsert, Table: table, ID: id, Values: values}
+}
+
+// update builds a patch that also stamps updatedAt.
+func (e *env) update(table, id string, values map[string]any) Op {
+	values["updatedAt"] = e.at
+	return Op{Kind: OpUpdate, Table: table, ID: id, Values: values}
+}
+
+func effect(ops ...Op) Effect { return Effect{Ops: ops} }

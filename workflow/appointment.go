@@ -1,0 +1,271 @@
+package workflow
+
+import "time"
+
+// Text limits of the seed ("Text Fields") and DESIGN §3.
+const (
+	MaxNameLength           = 200
+	MaxMotifLength          = 500
+	MaxNotesLength          = 10_000 // medicalHistoryNotes, consultationNotes, interpretation, prescription text
+	MaxResultTextLength     = 50_000
+	MaxDocumentFieldLength  = 200 // document name and type
+	MaxDocumentURLLength    = 2_000
+	maxScheduleDistanceYear = 10
+)
+
+func init() {
+	register(&act{
+		name:  "appointment.schedule",
+		roles: frontDesk,
+		does:  "schedule an appointment",
+		table: TableAppointments,
+		args:  []string{"id", "patientId", "doctorId", "date", "motif"},
+		run:   scheduleAppointment,
+	})
+	register(&act{
+		name:  "appointment.checkIn",
+		roles: []Role{RoleSecretary},
+		does:  "check in an appointment",
+		table: TableAppointments,
+		args:  []string{"id"},
+		run:   checkIn,
+	})
+	register(&act{
+		name:  "appointment.recordVitals",
+		roles: []Role{RoleNurse},
+		does:  "record vitals",
+		table: TableAppointments,
+		args:  []string{"id", "vitals", "medicalHistoryNotes"},
+		run:   recordVitals,
+	})
+	register(&act{
+		name:  "appointment.completeConsultation",
+		roles: []Role{RoleDoctor},
+		does:  "complete a consultation",
+		table: TableAppointments,
+		args:  []string{"id", "consultationNotes"},
+		run:   completeConsultation,
+	})
+	register(&act{
+		name:  "appointment.close",
+		roles: []Role{RoleSecretary},
+		does:  "close and bill an appointment",
+		table: TableAppointments,
+		args:  []string{"id", "billingAmount", "billingStatus"},
+		run:   closeAppointment,
+	})
+	register(&act{
+		name:  "appointment.recordPayment",
+		roles: []Role{RoleSecretary},
+		does:  "record a payment",
+		table: TableAppointments,
+		args:  []string{"id", "billingStatus"},
+		run:   recordPayment,
+	})
+	register(&act{
+		name:  "appointment.cancel",
+		roles: frontDesk,
+		does:  "cancel an appointment",
+		table: TableAppointments,
+		args:  []string{"id"},
+		run:   cancelAppointment,
+	})
+}
+
+func scheduleAppointment(e *env, o *obj) (Effect, error) {
+	id := o.id("id", "The appointment id")
+	patientID := o.id("patientId", "The patient id")
+	doctorID := o.id("doctorId", "The doctor id")
+	date, _ := o.timestamp("date", "Appointment date", true)
+	motif, _ := o.text("motif", "Reason for the visit", 1, MaxMotifLength, true)
+	if o.err == nil {
+		// Appointments may be entered after the fact (an outage), but ten
+		// years either way is a typing error in the year.
+		if date.Before(e.at.AddDate(-maxScheduleDistanceYear, 0, 0)) || date.After(e.at.AddDate(maxScheduleDistanceYear, 0, 0)) {
+			o.fail(invalid("date", "Appointment date %s is more than %d years away from the time of the act (%s).",
+				date.Format("2006-01-02 15:04"), maxScheduleDistanceYear, e.at.Format(time.DateOnly)))
+		}
+	}
+	if o.err != nil {
+		return Effect{}, o.err
+	}
+	if err := mustBeNew(e, e.r.Appointment, "appointment", id); err != nil {
+		return Effect{}, err
+	}
+	if _, err := load(e, e.r.Patient, "patient", patientID, "patientId"); err != nil {
+		return Effect{}, err
+	}
+	doc, err := e.r.User(e.ctx, doctorID)
+	switch {
+	case (err == nil && doc == nil) || isNotFound(err):
+		return Effect{}, invalid("doctorId", "No user with id %s exists; choose the doctor from the list.", doctorID)
+	case err != nil:
+		return Effect{}, wrapRead("user", doctorID, err)
+	case doc.Role != RoleDoctor:
+		return Effect{}, invalid("doctorId", "%s (user %s) is a %s, not a DOCTOR; an appointment is with a doctor.", doc.Name, doctorID, doc.Role)
+	}
+	return effect(e.insert(TableAppointments, id, map[string]any{
+		"date":      date,
+		"motif":     motif,
+		"status":    string(AppointmentScheduled),
+		"patientId": patientID,
+		"doctorId":  doctorID,
+		// The column's default, written out so both sides hold the same row.
+		"billingStatus": string(BillingPending),
+	})), nil
+}
+
+// appointmentIn loads the appointment named by the "id" argument and checks
+// it is in one of the wanted states.
+func appointmentIn(e *env, id string, want ...AppointmentStatus) (*Appointment, error) {
+	a, err := load(e, e.r.Appointment, "appointment", id, "id")
+	if err != nil {
+		return nil, err
+	}
+	if !contains(want, a.Status) {
+		return nil, e.appointmentNotIn(a, want...)
+	}
+	return a, nil
+}
+
+func checkIn(e *env, o *obj) (Effect, error) {
+	id := o.id("id", "The appointment id")
+	if o.err != nil {
+		return Effect{}, o.err
+	}
+	if _, err := appointmentIn(e, id, AppointmentScheduled); err != nil {
+		return Effect{}, err
+	}
+	return effect(e.update(TableAppointments, id, map[string]any{
+		"status":      string(AppointmentCheckedIn),
+		"checkedInAt": e.at,
+	})), nil
+}
+
+func recordVitals(e *env, o *obj) (Effect, error) {
+	id := o.id("id", "The appointment id")
+	vitals := readVitals(o)
+	notes, notesP := o.text("medicalHistoryNotes", "Medical history notes", 0, MaxNotesLength, false)
+	if o.err != nil {
+		return Effect{}, o.err
+	}
+	if _, err := appointmentIn(e, id, AppointmentCheckedIn); err != nil {
+		return Effect{}, err
+	}
+	values := map[string]any{
+		"status":          string(AppointmentInConsultation),
+		"vitals":          vitals,
+		"vitalsEnteredAt": e.at,
+		"vitalsEnteredBy": e.actor.ID,
+	}
+	switch notesP {
+	case given:
+		values["medicalHistoryNotes"] = notes
+	case null:
+		values["medicalHistoryNotes"] = nil
+	}
+	return effect(e.update(TableAppointments, id, values)), nil
+}
+
+func completeConsultation(e *env, o *obj) (Effect, error) {
+	id := o.id("id", "The appointment id")
+	notes, _ := o.text("consultationNotes", "Consultation notes", 1, MaxNotesLength, true)
+	if o.err != nil {
+		return Effect{}, o.err
+	}
+	if _, err := appointmentIn(e, id, AppointmentInConsultation); err != nil {
+		return Effect{}, err
+	}
+	return effect(e.update(TableAppointments, id, map[string]any{
+		"status":            string(AppointmentConsultationCompleted),
+		"consultationNotes": notes,
+		"consultedAt":       e.at,
+		"consultedBy":       e.actor.ID,
+	})), nil
+}
+
+// billingStatusArg reads and checks a BillingStatus argument.
+func billingStatusArg(o *obj) BillingStatus {
+	s, p := o.str("billingStatus", "Billing status", true)
+	if p != given {
+		return ""
+	}
+	b := BillingStatus(s)
+	if !b.Valid() {
+		names := make([]string, len(BillingStatuses))
+		for i, x := range BillingStatuses {
+			names[i] = string(x)
+		}
+		o.fail(invalid("billingStatus", "Billing status %s is not one of %s.", quote(s), orList(names)))
+		return ""
+	}
+	return b
+}
+
+func closeAppointment(e *env, o *obj) (Effect, error) {
+	id := o.id("id", "The appointment id")
+	var amount Decimal
+	if s, p := o.strWant("billingAmount", "Billing amount", `text such as "120.50"`, true); p == given {
+		cents, problem := parseCents(s)
+		if problem != amountOK {
+			o.fail(amountRejection("billingAmount", "Billing amount", s, problem))
+		}
+		amount = centsToDecimal(cents)
+	}
+	status := billingStatusArg(o)
+	if o.err != nil {
+		return Effect{}, o.err
+	}
+	if _, err := appointmentIn(e, id, AppointmentConsultationCompleted); err != nil {
+		return Effect{}, err
+	}
+	return effect(e.update(TableAppointments, id, map[string]any{
+		"status":        string(AppointmentCompleted),
+		"billingAmount": amount,
+		"billingStatus": string(status),
+		"closedAt":      e.at,
+		"closedBy":      e.actor.ID,
+	})), nil
+}
+
+func recordPayment(e *env, o *obj) (Effect, error) {
+	id := o.id("id", "The appointment id")
+	target := billingStatusArg(o)
+	if o.err != nil {
+		return Effect{}, o.err
+	}
+	a, err := appointmentIn(e, id, AppointmentCompleted)
+	if err != nil {
+		return Effect{}, err
+	}
+	// A bill closed before the seed's default existed has no status; the
+	// column default says what it means.
+	current := BillingPending
+	if a.BillingStatus != nil {
+		current = *a.BillingStatus
+	}
+	if current == BillingPaid {
+		return Effect{}, Reject(CodeInvalidTransition, "The bill of appointment %s is already PAID; no further payment can be recorded.", id)
+	}
+	// Forward only; a second partial payment keeps PARTIALLY_PAID.
+	if target == BillingPending || billingRank(target) < billingRank(current) {
+		return Effect{}, Reject(CodeInvalidTransition, "The bill of appointment %s is %s; a payment can only move it to %s or %s, not %s.",
+			id, current, BillingPartiallyPaid, BillingPaid, target)
+	}
+	return effect(e.update(TableAppointments, id, map[string]any{
+		"billingStatus": string(target),
+	})), nil
+}
+
+func cancelAppointment(e *env, o *obj) (Effect, error) {
+	id := o.id("id", "The appointment id")
+	if o.err != nil {
+		return Effect{}, o.err
+	}
+	if _, err := appointmentIn(e, id, AppointmentScheduled, AppointmentCheckedIn); err != nil {
+		return Effect{}, err
+	}
+	return effect(e.update(TableAppointments, id, map[string]any{
+		"status": string(AppointmentCancelled),
+	})), nil
+}
