@@ -1,0 +1,309 @@
+package syncproto
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+
+	"wardsync/workflow"
+)
+
+// Version is the protocol version this package speaks; hello.protocol must equal it.
+const Version = 1
+
+// Limits. Every one of them is enforced by Decode and by Encode, so that a
+// peer never sends what the other side would refuse.
+const (
+	// MaxFrameBytes bounds one encoded frame.
+	MaxFrameBytes = 1 << 20
+	// MaxDepth bounds JSON nesting (the frame object itself is level 1).
+	MaxDepth = 64
+	// MaxPushMutations bounds the mutations of one push.
+	MaxPushMutations = 1000
+	// MaxPullLimit bounds pull.limit and the changes of one changes frame.
+	MaxPullLimit = 1000
+	// MaxIDBytes bounds requestId, deviceId, a change's id and a code.
+	MaxIDBytes = 128
+	// MaxCursorBytes bounds cursor and head.
+	MaxCursorBytes = 1024
+	// MaxTokenBytes bounds authorToken.
+	MaxTokenBytes = 1024
+	// MaxNameBytes bounds a mutation name.
+	MaxNameBytes = 64
+)
+
+// Code is workflow's code type: the wire carries the same codes the
+// mutators produce, so there is deliberately no second code type.
+type Code = workflow.Code
+
+// The codes a frame can carry. All but CodeInternal come from workflow.
+const (
+	CodeInvalidTransition = workflow.CodeInvalidTransition
+	CodeForbidden         = workflow.CodeForbidden
+	CodeValidationFailed  = workflow.CodeValidationFailed
+	CodeNotFound          = workflow.CodeNotFound
+	CodeDuplicateID       = workflow.CodeDuplicateID
+	CodeUnauthenticated   = workflow.CodeUnauthenticated
+	CodeUnknownMutation   = workflow.CodeUnknownMutation
+	CodeProtocolError     = workflow.CodeProtocolError
+	CodeClockSkew         = workflow.CodeClockSkew
+
+	// CodeInternal lives here, not in workflow, because only the transport
+	// can fail this way: a mutator never returns it.
+	CodeInternal Code = "INTERNAL"
+)
+
+// Frame type names, the value of every frame's "type" field.
+const (
+	TypeHello      = "hello"
+	TypePush       = "push"
+	TypePull       = "pull"
+	TypeReport     = "report"
+	TypeWelcome    = "welcome"
+	TypePushResult = "pushResult"
+	TypeChanges    = "changes"
+	TypePoke       = "poke"
+	TypeError      = "error"
+)
+
+// Frame is one websocket message. The set is closed: only this package's
+// frame types implement it, so a type switch over Decode's result can be
+// exhaustive.
+type Frame interface {
+	// FrameType is the frame's "type" on the wire.
+	FrameType() string
+	// fromClient says which side may send the frame.
+	fromClient() bool
+	validate(v *validator)
+}
+
+// Hello opens a session (client → server). It must be the first frame.
+type Hello struct {
+	RequestID string `json:"requestId"`
+	Protocol  int    `json:"protocol"`
+	DeviceID  string `json:"deviceId"`
+	Cursor    string `json:"cursor"`
+	// LastMutationSeq is the highest seq this workstation has ever assigned
+	// (0 if none), so that the server can see a workstation that lost its
+	// state (restored backup, reinstall) and monitoring can show the backlog.
+	LastMutationSeq int64      `json:"lastMutationSeq"`
+	Pending         int64      `json:"pending"`
+	OldestPendingAt *time.Time `json:"oldestPendingAt,omitempty"`
+}
+
+// Push uploads queued mutations (client → server).
+type Push struct {
+	RequestID string     `json:"requestId"`
+	Mutations []Mutation `json:"mutations"`
+}
+
+// Mutation is one queued act as it travels. Args stays raw because only
+// the mutator named by Name knows its shape (and decodes it strictly).
+type Mutation struct {
+	Seq         int64           `json:"seq"`
+	ID          string          `json:"id"`
+	Name        string          `json:"name"`
+	Args        json.RawMessage `json:"args"`
+	OccurredAt  time.Time       `json:"occurredAt"`
+	AuthorToken string          `json:"authorToken"`
+}
+
+// Pull asks for the changes after a cursor (client → server).
+type Pull struct {
+	RequestID string `json:"requestId"`
+	Cursor    string `json:"cursor"`
+	// Limit caps the changes in the reply; 0 lets the server choose.
+	Limit int `json:"limit,omitempty"`
+}
+
+// Report tells the server how much the workstation still has to upload,
+// for monitoring only. It has no reply.
+type Report struct {
+	RequestID       string     `json:"requestId,omitempty"`
+	Pending         int64      `json:"pending"`
+	OldestPendingAt *time.Time `json:"oldestPendingAt,omitempty"`
+}
+
+// Welcome accepts a hello (server → client).
+type Welcome struct {
+	RequestID  string    `json:"requestId"`
+	ServerTime time.Time `json:"serverTime"`
+	Head       string    `json:"head"`
+	// LastMutationSeq is the highest seq of this device the server has
+	// recorded (applied or rejected).
+	LastMutationSeq int64           `json:"lastMutationSeq"`
+	DeviceName      string          `json:"deviceName,omitempty"`
+	Roles           []workflow.Role `json:"roles"`
+}
+
+// PushResult answers a push, one result per mutation in seq order (server → client).
+type PushResult struct {
+	RequestID string           `json:"requestId"`
+	Results   []MutationResult `json:"results"`
+}
+
+// Status is the outcome of one pushed mutation.
+type Status string
+
+const (
+	StatusApplied  Status = "applied"
+	StatusRejected Status = "rejected"
+	// StatusDuplicate: the server already had this seq and did nothing now.
+	// Code, Message and Field repeat the first outcome when that was a
+	// rejection, so a client that lost the first reply still learns it.
+	StatusDuplicate Status = "duplicate"
+)
+
+// MutationResult is the outcome of one pushed mutation.
+type MutationResult struct {
+	Seq     int64  `json:"seq"`
+	Status  Status `json:"status"`
+	Code    Code   `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+	Field   string `json:"field,omitempty"`
+}
+
+// Changes answers a pull with one page of the change feed (server → client).
+type Changes struct {
+	RequestID string `json:"requestId"`
+	Cursor    string `json:"cursor"`
+	// LastMutationSeq is the highest seq of this device whose effects are
+	// all within the changes up to Cursor, so the client may drop its
+	// outbox up to it in the same transaction that applies this page.
+	LastMutationSeq int64    `json:"lastMutationSeq"`
+	Changes         []Change `json:"changes"`
+	More            bool     `json:"more"`
+	// Resync marks the first page of a fresh snapshot sent because the
+	// client's cursor is older than the retained feed.
+	Resync bool `json:"resync,omitempty"`
+	// Total and Sent count rows of a snapshot (empty cursor or resync),
+	// for a progress bar; 0 when unknown.
+	Total int64 `json:"total,omitempty"`
+	Sent  int64 `json:"sent,omitempty"`
+}
+
+// ChangeOp is what happened to a row.
+type ChangeOp string
+
+const (
+	OpUpsert ChangeOp = "upsert"
+	OpDelete ChangeOp = "delete"
+)
+
+// Change is one row of the feed. Row is the whole row as far as the device
+// may read it (not a patch), keyed by the seed's column names; nil for a delete.
+type Change struct {
+	Table string          `json:"table"`
+	Op    ChangeOp        `json:"op"`
+	ID    string          `json:"id"`
+	Row   json.RawMessage `json:"row,omitempty"`
+}
+
+// Poke says new changes were committed (server → client); the client pulls.
+type Poke struct {
+	Head string `json:"head"`
+}
+
+// Error reports a refused frame (server → client). Fatal means the server
+// closes the connection after sending it.
+type Error struct {
+	RequestID string `json:"requestId,omitempty"`
+	Code      Code   `json:"code"`
+	Message   string `json:"message"`
+	Fatal     bool   `json:"fatal"`
+}
+
+func (*Hello) FrameType() string      { return TypeHello }
+func (*Push) FrameType() string       { return TypePush }
+func (*Pull) FrameType() string       { return TypePull }
+func (*Report) FrameType() string     { return TypeReport }
+func (*Welcome) FrameType() string    { return TypeWelcome }
+func (*PushResult) FrameType() string { return TypePushResult }
+func (*Changes) FrameType() string    { return TypeChanges }
+func (*Poke) FrameType() string       { return TypePoke }
+func (*Error) FrameType() string      { return TypeError }
+
+func (*Hello) fromClient() bool      { return true }
+func (*Push) fromClient() bool       { return true }
+func (*Pull) fromClient() bool       { return true }
+func (*Report) fromClient() bool     { return true }
+func (*Welcome) fromClient() bool    { return false }
+func (*PushResult) fromClient() bool { return false }
+func (*Changes) fromClient() bool    { return false }
+func (*Poke) fromClient() bool       { return false }
+func (*Error) fromClient() bool      { return false }
+
+// The MarshalJSON methods put "type" into the output, so that a frame
+// written with plain json.Marshal (or a websocket library's WriteJSON) is
+// still a frame. Encode is preferred: it also checks the frame.
+
+func (f Hello) MarshalJSON() ([]byte, error) {
+	type plain Hello
+	return marshalFrame(TypeHello, plain(f))
+}
+
+func (f Push) MarshalJSON() ([]byte, error) {
+	type plain Push
+	return marshalFrame(TypePush, plain(f))
+}
+
+func (f Pull) MarshalJSON() ([]byte, error) {
+	type plain Pull
+	return marshalFrame(TypePull, plain(f))
+}
+
+func (f Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	return marshalFrame(TypeReport, plain(f))
+}
+
+func (f Welcome) MarshalJSON() ([]byte, error) {
+	type plain Welcome
+	return marshalFrame(TypeWelcome, plain(f))
+}
+
+func (f PushResult) MarshalJSON() ([]byte, error) {
+	type plain PushResult
+	return marshalFrame(TypePushResult, plain(f))
+}
+
+func (f Changes) MarshalJSON() ([]byte, error) {
+	type plain Changes
+	if f.Changes == nil {
+		// An empty page is a valid answer; null would not decode.
+		f.Changes = []Change{}
+	}
+	return marshalFrame(TypeChanges, plain(f))
+}
+
+func (f Poke) MarshalJSON() ([]byte, error) {
+	type plain Poke
+	return marshalFrame(TypePoke, plain(f))
+}
+
+func (f Error) MarshalJSON() ([]byte, error) {
+	type plain Error
+	return marshalFrame(TypeError, plain(f))
+}
+
+// marshalFrame encodes body and splices "type" in as the first member, so
+// that a reader of logs sees what a frame is before anything else.
+func marshalFrame(typ string, body any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	// Clinical text is full of "<" and "&"; escaping them would only make
+	// frames larger and logs harder to read.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(body); err != nil {
+		return nil, err
+	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	out := make([]byte, 0, len(b)+len(typ)+10)
+	out = append(out, `{"type":"`...)
+	out = append(out, typ...)
+	out = append(out, '"')
+	if len(b) > 2 {
+		out = append(out, ',')
+	}
+	return append(out, b[1:]...), nil
+}

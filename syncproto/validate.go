@@ -1,0 +1,336 @@
+package syncproto
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"wardsync/workflow"
+)
+
+// validator collects the first problem with a frame's values. The same rules
+// run in Decode (on what arrived) and Encode (on what is about to leave).
+type validator struct {
+	frame string // "" when checking a lone mutation
+	// checkRaw re-checks raw JSON members. Decode has already scanned them
+	// with the frame; Encode has not.
+	checkRaw bool
+	err      *workflow.Rejection
+}
+
+func (v *validator) path(field string) string {
+	if v.frame == "" {
+		return field
+	}
+	return v.frame + "." + field
+}
+
+func (v *validator) protocol(format string, a ...any) {
+	if v.err == nil {
+		v.err = workflow.Reject(CodeProtocolError, format, a...)
+	}
+}
+
+func (v *validator) invalid(field, format string, a ...any) {
+	if v.err == nil {
+		v.err = workflow.Reject(CodeValidationFailed, v.path(field)+" "+format, a...)
+		v.err.Field = field
+	}
+}
+
+// token checks an opaque identifier. Printable ASCII keeps ids, cursors and
+// tokens safe to log and to put in a URL or a header.
+func (v *validator) token(field, s string, max int, mayBeEmpty bool) {
+	if s == "" {
+		if !mayBeEmpty {
+			v.invalid(field, "must not be empty")
+		}
+		return
+	}
+	if len(s) > max {
+		v.invalid(field, "is %d bytes long; at most %d are allowed", len(s), max)
+		return
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			v.invalid(field, "must be printable ASCII without spaces, got %s", quoteString(clip(s)))
+			return
+		}
+	}
+}
+
+func (v *validator) requestID(s string, optional bool) {
+	v.token("requestId", s, MaxIDBytes, optional)
+}
+
+func (v *validator) code(field string, c Code) {
+	if !validCode(c) {
+		v.invalid(field, "must be a code such as \"PROTOCOL_ERROR\", got %s", quoteString(clip(string(c))))
+	}
+}
+
+func validCode(c Code) bool {
+	if c == "" || len(c) > MaxIDBytes || c[0] < 'A' || c[0] > 'Z' {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		if b := c[i]; !(b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+var (
+	minTime = time.Unix(0, 0).UTC()
+	maxTime = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// when bounds times to what RFC 3339 can spell in UTC and what PostgreSQL's
+// TIMESTAMP(3) stores sensibly; the epoch also catches an unset clock.
+func (v *validator) when(field string, t time.Time) {
+	if t.Before(minTime) || !t.Before(maxTime) {
+		v.invalid(field, "must be a time between 1970 and 9999, got %s", t.UTC().Format(time.RFC3339Nano))
+	}
+}
+
+func (v *validator) nonNegative(field string, n int64) {
+	if n < 0 {
+		v.invalid(field, "must not be negative, got %d", n)
+	}
+}
+
+// pending checks the monitoring pair: a queue has an oldest entry exactly
+// when it is not empty.
+func (v *validator) pending(n int64, oldest *time.Time) {
+	v.nonNegative("pending", n)
+	switch {
+	case n > 0 && oldest == nil:
+		v.invalid("oldestPendingAt", "is required when pending is %d", n)
+	case n == 0 && oldest != nil:
+		v.invalid("oldestPendingAt", "must be omitted when pending is 0")
+	case oldest != nil:
+		v.when("oldestPendingAt", *oldest)
+	}
+}
+
+// raw checks an embedded JSON object. It sits at depth 4 in every frame:
+// frame, array, element, value.
+func (v *validator) raw(field string, raw []byte) {
+	if raw == nil {
+		v.invalid(field, "must be a JSON object")
+		return
+	}
+	if v.checkRaw {
+		if problem := checkRawObject(raw, 4); problem != "" {
+			v.invalid(field, "%s", problem)
+		}
+	}
+}
+
+func (f *Hello) validate(v *validator) {
+	v.requestID(f.RequestID, false)
+	if f.Protocol != Version {
+		v.protocol("protocol version %d is not supported; this server speaks %d", f.Protocol, Version)
+	}
+	v.token("deviceId", f.DeviceID, MaxIDBytes, false)
+	v.token("cursor", f.Cursor, MaxCursorBytes, true)
+	v.nonNegative("lastMutationSeq", f.LastMutationSeq)
+	v.pending(f.Pending, f.OldestPendingAt)
+}
+
+func (f *Push) validate(v *validator) {
+	v.requestID(f.RequestID, false)
+	switch n := len(f.Mutations); {
+	case n == 0:
+		v.protocol("push carries no mutations; it must carry 1 to %d", MaxPushMutations)
+		return
+	case n > MaxPushMutations:
+		v.protocol("push carries %d mutations; at most %d are allowed", n, MaxPushMutations)
+		return
+	}
+	for i := range f.Mutations {
+		m := &f.Mutations[i]
+		m.validate(v, fmt.Sprintf("mutations[%d].", i))
+		if i > 0 && v.err == nil && m.Seq != f.Mutations[i-1].Seq+1 {
+			v.protocol("%s.mutations[%d].seq is %d but must be %d: the seqs of a push are consecutive",
+				v.frame, i, m.Seq, f.Mutations[i-1].Seq+1)
+		}
+	}
+}
+
+// Validate checks one mutation the way Decode checks each mutation of a
+// push. A workstation calls it before queueing an act: a queued mutation the
+// server cannot decode would block every mutation after it.
+func (m *Mutation) Validate() error {
+	v := validator{checkRaw: true}
+	m.validate(&v, "")
+	if v.err != nil {
+		return v.err
+	}
+	return nil
+}
+
+func (m *Mutation) validate(v *validator, prefix string) {
+	if m.Seq < 1 {
+		v.invalid(prefix+"seq", "must be a positive integer, got %d", m.Seq)
+	}
+	if !isUUID(m.ID) {
+		v.invalid(prefix+"id", "must be a lowercase UUID such as \"0f8fad5b-d9cb-469f-a165-70867728950e\", got %s",
+			quoteString(clip(m.ID)))
+	}
+	v.token(prefix+"name", m.Name, MaxNameBytes, false)
+	v.raw(prefix+"args", m.Args)
+	v.when(prefix+"occurredAt", m.OccurredAt)
+	v.token(prefix+"authorToken", m.AuthorToken, MaxTokenBytes, false)
+}
+
+// isUUID accepts the canonical lowercase spelling only, so that one act has
+// one id string in both databases (ids are TEXT, compared byte for byte).
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (f *Pull) validate(v *validator) {
+	v.requestID(f.RequestID, false)
+	v.token("cursor", f.Cursor, MaxCursorBytes, true)
+	if f.Limit < 0 || f.Limit > MaxPullLimit {
+		v.invalid("limit", "must be between 1 and %d, or omitted, got %d", MaxPullLimit, f.Limit)
+	}
+}
+
+func (f *Report) validate(v *validator) {
+	v.requestID(f.RequestID, true)
+	v.pending(f.Pending, f.OldestPendingAt)
+}
+
+func (f *Welcome) validate(v *validator) {
+	v.requestID(f.RequestID, false)
+	v.when("serverTime", f.ServerTime)
+	v.token("head", f.Head, MaxCursorBytes, false)
+	v.nonNegative("lastMutationSeq", f.LastMutationSeq)
+	if len(f.Roles) == 0 {
+		v.invalid("roles", "must list at least one role")
+	}
+	for i, r := range f.Roles {
+		field := fmt.Sprintf("roles[%d]", i)
+		switch {
+		case !r.Valid():
+			v.invalid(field, "must be one of %v, got %s", workflow.Roles, quoteString(clip(string(r))))
+		case slices.Contains(f.Roles[:i], r):
+			v.invalid(field, "repeats the role %s", r)
+		}
+	}
+}
+
+func (f *PushResult) validate(v *validator) {
+	v.requestID(f.RequestID, false)
+	switch n := len(f.Results); {
+	case n == 0:
+		v.protocol("pushResult carries no results; it must carry 1 to %d", MaxPushMutations)
+		return
+	case n > MaxPushMutations:
+		v.protocol("pushResult carries %d results; at most %d are allowed", n, MaxPushMutations)
+		return
+	}
+	for i := range f.Results {
+		r := &f.Results[i]
+		r.validate(v, fmt.Sprintf("results[%d].", i))
+		if i > 0 && v.err == nil && r.Seq != f.Results[i-1].Seq+1 {
+			v.protocol("%s.results[%d].seq is %d but must be %d: results follow the push's consecutive seqs",
+				v.frame, i, r.Seq, f.Results[i-1].Seq+1)
+		}
+	}
+}
+
+func (r *MutationResult) validate(v *validator, prefix string) {
+	if r.Seq < 1 {
+		v.invalid(prefix+"seq", "must be a positive integer, got %d", r.Seq)
+	}
+	switch r.Status {
+	case StatusRejected:
+		v.code(prefix+"code", r.Code)
+		if r.Message == "" {
+			v.invalid(prefix+"message", "must say why the mutation was rejected")
+		}
+	case StatusApplied:
+		if r.Code != "" || r.Message != "" || r.Field != "" {
+			v.invalid(prefix+"code", "must be omitted, with message and field, when status is applied")
+		}
+	case StatusDuplicate:
+		// Either the first outcome was applied (nothing to repeat) or it was
+		// a rejection, repeated whole.
+		if r.Code != "" || r.Message != "" || r.Field != "" {
+			v.code(prefix+"code", r.Code)
+			if r.Message == "" {
+				v.invalid(prefix+"message", "must repeat the first rejection's message")
+			}
+		}
+	default:
+		v.invalid(prefix+"status", "must be \"applied\", \"rejected\" or \"duplicate\", got %s",
+			quoteString(clip(string(r.Status))))
+	}
+}
+
+func (f *Changes) validate(v *validator) {
+	v.requestID(f.RequestID, false)
+	v.token("cursor", f.Cursor, MaxCursorBytes, false)
+	v.nonNegative("lastMutationSeq", f.LastMutationSeq)
+	if n := len(f.Changes); n > MaxPullLimit {
+		v.protocol("changes carries %d changes; at most %d are allowed", n, MaxPullLimit)
+		return
+	}
+	for i := range f.Changes {
+		f.Changes[i].validate(v, fmt.Sprintf("changes[%d].", i))
+	}
+	v.nonNegative("total", f.Total)
+	v.nonNegative("sent", f.Sent)
+	if f.Sent > f.Total {
+		v.invalid("sent", "is %d but total is only %d", f.Sent, f.Total)
+	}
+}
+
+func (c *Change) validate(v *validator, prefix string) {
+	if !slices.Contains(workflow.Tables, c.Table) {
+		v.invalid(prefix+"table", "must be one of %v, got %s", workflow.Tables, quoteString(clip(c.Table)))
+	}
+	v.token(prefix+"id", c.ID, MaxIDBytes, false)
+	switch c.Op {
+	case OpUpsert:
+		v.raw(prefix+"row", c.Row)
+	case OpDelete:
+		if c.Row != nil {
+			v.invalid(prefix+"row", "must be omitted for a delete")
+		}
+	default:
+		v.invalid(prefix+"op", "must be \"upsert\" or \"delete\", got %s", quoteString(clip(string(c.Op))))
+	}
+}
+
+func (f *Poke) validate(v *validator) {
+	v.token("head", f.Head, MaxCursorBytes, false)
+}
+
+func (f *Error) validate(v *validator) {
+	v.requestID(f.RequestID, true)
+	v.code("code", f.Code)
+	if f.Message == "" {
+		v.invalid("message", "must not be empty")
+	}
+}
