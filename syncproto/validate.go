@@ -175,7 +175,7 @@ func (m *Mutation) validate(v *validator, prefix string) {
 	if m.Seq < 1 {
 		v.invalid(prefix+"seq", "must be a positive integer, got %d", m.Seq)
 	}
-	if !isUUID(m.ID) {
+	if !workflow.IsUUID(m.ID) {
 		v.invalid(prefix+"id", "must be a lowercase UUID such as \"0f8fad5b-d9cb-469f-a165-70867728950e\", got %s",
 			quoteString(clip(m.ID)))
 	}
@@ -183,28 +183,6 @@ func (m *Mutation) validate(v *validator, prefix string) {
 	v.raw(prefix+"args", m.Args)
 	v.when(prefix+"occurredAt", m.OccurredAt)
 	v.token(prefix+"authorToken", m.AuthorToken, MaxTokenBytes, false)
-}
-
-// isUUID accepts the canonical lowercase spelling only, so that one act has
-// one id string in both databases (ids are TEXT, compared byte for byte).
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 func (f *Pull) validate(v *validator) {
