@@ -1,0 +1,10 @@
+-- Seed migration 002, in the seed schema's enum order.
+
+-- +goose NO TRANSACTION
+-- +goose Up
+ALTER TYPE "AppointmentStatus" ADD VALUE IF NOT EXISTS 'CHECKED_IN' AFTER 'SCHEDULED';
+ALTER TYPE "AppointmentStatus" ADD VALUE IF NOT EXISTS 'IN_CONSULTATION' AFTER 'CHECKED_IN';
+ALTER TYPE "AppointmentStatus" ADD VALUE IF NOT EXISTS 'CONSULTATION_COMPLETED' AFTER 'IN_CONSULTATION';
+
+-- +goose Down
+SELECT 1;
