@@ -1,10 +1,8 @@
 package syncproto
 
 import (
-	"bytes"
 	"encoding/json"
 	"reflect"
-	"time"
 	"unicode/utf8"
 
 	"wardsync/workflow"
@@ -53,8 +51,8 @@ func decode(data []byte) (Frame, *workflow.Rejection) {
 	if len(data) > MaxFrameBytes {
 		return nil, workflow.Reject(CodeProtocolError, "frame of %d bytes exceeds the 1 MiB limit", len(data))
 	}
-	// encoding/json would quietly turn bad bytes into U+FFFD, so two
-	// different frames would decode alike.
+	// Bad bytes would reach string fields as they are and leave any JSON
+	// encoder as U+FFFD: the frame would not mean one thing.
 	if !utf8.Valid(data) {
 		return nil, workflow.Reject(CodeProtocolError, "frame is not valid UTF-8")
 	}
@@ -71,17 +69,10 @@ func decode(data []byte) (Frame, *workflow.Rejection) {
 		return nil, workflow.Reject(CodeProtocolError, "unknown frame type %s", quoteString(clip(typ)))
 	}
 	check := schemaCheck{data: data, frame: typ}
-	if err := check.object(fs.spec, root, "", true); err != nil {
+	f := fs.new()
+	if err := check.object(fs.spec, root, loc{}, reflect.ValueOf(f).Elem()); err != nil {
 		return nil, err
 	}
-	f := fs.new()
-	// The scan and the schema check leave only exact, known, non-repeated
-	// member names of the right JSON kinds, so this cannot be fooled by
-	// encoding/json's leniency, and should not fail.
-	if err := json.Unmarshal(data, f); err != nil {
-		return nil, workflow.Reject(CodeProtocolError, "%s frame: %v", typ, err)
-	}
-	canonicalize(f)
 	v := validator{frame: typ}
 	f.validate(&v)
 	if v.err != nil {
@@ -92,7 +83,7 @@ func decode(data []byte) (Frame, *workflow.Rejection) {
 
 func frameType(data []byte, root node) (string, *workflow.Rejection) {
 	for _, m := range root.members {
-		if m.name != "type" {
+		if string(m.name) != "type" {
 			continue
 		}
 		if m.val.kind != kindString {
@@ -107,57 +98,6 @@ func frameType(data []byte, root node) (string, *workflow.Rejection) {
 	return "", workflow.Reject(CodeProtocolError, "frame has no \"type\"")
 }
 
-// canonicalize gives a decoded frame one Go spelling per wire meaning:
-// times in UTC to the millisecond (what TIMESTAMP(3) keeps, so both sides
-// hold the value the database will), raw JSON compacted, an explicit null
-// row the same as none.
-// That is what makes Decode(Encode(Decode(x))) equal Decode(x).
-func canonicalize(f Frame) {
-	switch f := f.(type) {
-	case *Hello:
-		f.OldestPendingAt = utcPtr(f.OldestPendingAt)
-	case *Report:
-		f.OldestPendingAt = utcPtr(f.OldestPendingAt)
-	case *Welcome:
-		f.ServerTime = canonicalTime(f.ServerTime)
-	case *Push:
-		for i := range f.Mutations {
-			m := &f.Mutations[i]
-			m.OccurredAt = canonicalTime(m.OccurredAt)
-			m.Args = compact(m.Args)
-		}
-	case *Changes:
-		for i := range f.Changes {
-			c := &f.Changes[i]
-			if string(c.Row) == "null" {
-				c.Row = nil
-			}
-			c.Row = compact(c.Row)
-		}
-	}
-}
-
-func canonicalTime(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
-
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := canonicalTime(*t)
-	return &u
-}
-
-func compact(raw json.RawMessage) json.RawMessage {
-	if raw == nil {
-		return nil
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
-		return raw
-	}
-	return buf.Bytes()
-}
-
 // Encode checks f against the same rules Decode applies and returns its
 // wire form, "type" first. A frame the peer would refuse is never returned.
 func Encode(f Frame) ([]byte, error) {
@@ -169,13 +109,10 @@ func Encode(f Frame) ([]byte, error) {
 	if v.err != nil {
 		return nil, v.err
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(f); err != nil {
+	out, err := f.MarshalJSON()
+	if err != nil {
 		return nil, workflow.Reject(CodeProtocolError, "%s frame: %v", f.FrameType(), err)
 	}
-	out := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if len(out) > MaxFrameBytes {
 		return nil, workflow.Reject(CodeProtocolError, "frame of %d bytes exceeds the 1 MiB limit", len(out))
 	}
@@ -219,7 +156,7 @@ func PeekRequestID(data []byte) string {
 		return ""
 	}
 	for _, m := range root.members {
-		if m.name != "requestId" || m.val.kind != kindString {
+		if string(m.name) != "requestId" || m.val.kind != kindString {
 			continue
 		}
 		var id string

@@ -72,6 +72,9 @@ const (
 type Frame interface {
 	// FrameType is the frame's "type" on the wire.
 	FrameType() string
+	// MarshalJSON writes the frame with its "type", unchecked; Encode is
+	// the checked way.
+	json.Marshaler
 	// fromClient says which side may send the frame.
 	fromClient() bool
 	validate(v *validator)

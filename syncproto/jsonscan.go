@@ -52,19 +52,22 @@ const treeDepth = 3
 
 type node struct {
 	kind       jsonKind
-	start, end int // span in the input, quotes included for strings
+	start, end int  // span in the input, quotes included for strings
+	escaped    bool // a string holding escapes
+	spaced     bool // a container holding insignificant whitespace
 	members    []member
 	elems      []node
 }
 
 type member struct {
-	name string
+	name []byte // decoded; aliases the input unless it held escapes
 	val  node
 }
 
 type scanner struct {
-	data []byte
-	pos  int
+	data   []byte
+	pos    int
+	spaces int // whitespace bytes skipped so far
 }
 
 // scanFrame checks data (already known to be valid UTF-8 and within the size
@@ -141,6 +144,7 @@ func (s *scanner) skipSpace() {
 		switch s.data[s.pos] {
 		case ' ', '\t', '\n', '\r':
 			s.pos++
+			s.spaces++
 		default:
 			return
 		}
@@ -157,10 +161,11 @@ func (s *scanner) value(depth int, build bool) (node, *workflow.Rejection) {
 	case c == '[':
 		return s.array(depth, build)
 	case c == '"':
-		if _, err := s.str(); err != nil {
+		escaped, err := s.str()
+		if err != nil {
 			return node{}, err
 		}
-		return node{kind: kindString, start: start, end: s.pos}, nil
+		return node{kind: kindString, start: start, end: s.pos, escaped: escaped}, nil
 	case c == '-' || c >= '0' && c <= '9':
 		if err := s.number(); err != nil {
 			return node{}, err
@@ -195,12 +200,13 @@ func (s *scanner) object(depth int, build bool) (node, *workflow.Rejection) {
 		return node{}, tooDeep()
 	}
 	n := node{kind: kindObject, start: s.pos}
+	spaces := s.spaces
 	s.pos++
 	var names nameSet
 	s.skipSpace()
 	if s.peek() == '}' {
 		s.pos++
-		n.end = s.pos
+		n.end, n.spaced = s.pos, s.spaces != spaces
 		return n, nil
 	}
 	for {
@@ -219,7 +225,7 @@ func (s *scanner) object(depth int, build bool) (node, *workflow.Rejection) {
 		name := s.name(nameStart, s.pos, escaped)
 		if !names.add(name) {
 			return node{}, workflow.Reject(CodeProtocolError,
-				"frame repeats the member name %s in one object (byte %d)", quoteString(name), nameStart)
+				"frame repeats the member name %s in one object (byte %d)", quoteString(string(name)), nameStart)
 		}
 		s.skipSpace()
 		if s.peek() != ':' {
@@ -231,6 +237,9 @@ func (s *scanner) object(depth int, build bool) (node, *workflow.Rejection) {
 			return node{}, err
 		}
 		if build {
+			if n.members == nil {
+				n.members = make([]member, 0, 8)
+			}
 			n.members = append(n.members, member{name: name, val: v})
 		}
 		s.skipSpace()
@@ -239,7 +248,7 @@ func (s *scanner) object(depth int, build bool) (node, *workflow.Rejection) {
 			s.pos++
 		case '}':
 			s.pos++
-			n.end = s.pos
+			n.end, n.spaced = s.pos, s.spaces != spaces
 			return n, nil
 		default:
 			if s.pos >= len(s.data) {
@@ -255,11 +264,12 @@ func (s *scanner) array(depth int, build bool) (node, *workflow.Rejection) {
 		return node{}, tooDeep()
 	}
 	n := node{kind: kindArray, start: s.pos}
+	spaces := s.spaces
 	s.pos++
 	s.skipSpace()
 	if s.peek() == ']' {
 		s.pos++
-		n.end = s.pos
+		n.end, n.spaced = s.pos, s.spaces != spaces
 		return n, nil
 	}
 	for {
@@ -276,7 +286,7 @@ func (s *scanner) array(depth int, build bool) (node, *workflow.Rejection) {
 			s.pos++
 		case ']':
 			s.pos++
-			n.end = s.pos
+			n.end, n.spaced = s.pos, s.spaces != spaces
 			return n, nil
 		default:
 			if s.pos >= len(s.data) {
@@ -367,18 +377,18 @@ func (s *scanner) number() *workflow.Rejection {
 	return nil
 }
 
-// name returns a member name as encoding/json will see it, so that a name
+// name returns a member name as encoding/json would see it, so that a name
 // spelled with escapes cannot slip past the duplicate and schema checks.
-func (s *scanner) name(start, end int, escaped bool) string {
+func (s *scanner) name(start, end int, escaped bool) []byte {
 	if !escaped {
-		return string(s.data[start+1 : end-1])
+		return s.data[start+1 : end-1]
 	}
 	var name string
 	if err := json.Unmarshal(s.data[start:end], &name); err != nil {
 		// Unreachable: str accepted the literal. Keep the raw spelling.
-		return string(s.data[start:end])
+		return s.data[start:end]
 	}
-	return name
+	return []byte(name)
 }
 
 func quoteString(v string) string {
@@ -386,33 +396,34 @@ func quoteString(v string) string {
 	return string(b)
 }
 
-// nameSet detects a repeated member name. Most objects are small, where a
-// slice beats a map.
+// nameSet detects a repeated member name without allocating for the small
+// objects that make up most frames; large ones fall back to a map.
 type nameSet struct {
-	small []string
+	small [16][]byte
+	n     int
 	big   map[string]struct{}
 }
 
-func (n *nameSet) add(name string) bool {
-	if n.big != nil {
-		if _, ok := n.big[name]; ok {
-			return false
+func (s *nameSet) add(name []byte) bool {
+	if s.big == nil {
+		for _, x := range s.small[:s.n] {
+			if bytes.Equal(x, name) {
+				return false
+			}
 		}
-		n.big[name] = struct{}{}
-		return true
-	}
-	for _, x := range n.small {
-		if x == name {
-			return false
+		if s.n < len(s.small) {
+			s.small[s.n] = name
+			s.n++
+			return true
+		}
+		s.big = make(map[string]struct{}, 2*len(s.small))
+		for _, x := range s.small {
+			s.big[string(x)] = struct{}{}
 		}
 	}
-	n.small = append(n.small, name)
-	if len(n.small) > 16 {
-		n.big = make(map[string]struct{}, 2*len(n.small))
-		for _, x := range n.small {
-			n.big[x] = struct{}{}
-		}
-		n.small = nil
+	if _, ok := s.big[string(name)]; ok {
+		return false
 	}
+	s.big[string(name)] = struct{}{}
 	return true
 }

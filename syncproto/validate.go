@@ -1,7 +1,6 @@
 package syncproto
 
 import (
-	"fmt"
 	"slices"
 	"time"
 
@@ -15,15 +14,25 @@ type validator struct {
 	// checkRaw re-checks raw JSON members. Decode has already scanned them
 	// with the frame; Encode has not.
 	checkRaw bool
-	err      *workflow.Rejection
+	// list and idx locate the element being checked ("mutations", 2), so
+	// that a path is only built for an error.
+	list string
+	idx  int
+	err  *workflow.Rejection
 }
 
 func (v *validator) path(field string) string {
+	if v.list != "" {
+		field = loc{list: v.list, idx: v.idx, name: field}.String()
+	}
 	if v.frame == "" {
 		return field
 	}
 	return v.frame + "." + field
 }
+
+func (v *validator) enter(list string, idx int) { v.list, v.idx = list, idx }
+func (v *validator) leave()                     { v.list = "" }
 
 func (v *validator) protocol(format string, a ...any) {
 	if v.err == nil {
@@ -34,6 +43,9 @@ func (v *validator) protocol(format string, a ...any) {
 func (v *validator) invalid(field, format string, a ...any) {
 	if v.err == nil {
 		v.err = workflow.Reject(CodeValidationFailed, v.path(field)+" "+format, a...)
+		if v.list != "" {
+			field = loc{list: v.list, idx: v.idx, name: field}.String()
+		}
 		v.err.Field = field
 	}
 }
@@ -151,7 +163,9 @@ func (f *Push) validate(v *validator) {
 	}
 	for i := range f.Mutations {
 		m := &f.Mutations[i]
-		m.validate(v, fmt.Sprintf("mutations[%d].", i))
+		v.enter("mutations", i)
+		m.validate(v)
+		v.leave()
 		if i > 0 && v.err == nil && m.Seq != f.Mutations[i-1].Seq+1 {
 			v.protocol("%s.mutations[%d].seq is %d but must be %d: the seqs of a push are consecutive",
 				v.frame, i, m.Seq, f.Mutations[i-1].Seq+1)
@@ -164,25 +178,25 @@ func (f *Push) validate(v *validator) {
 // server cannot decode would block every mutation after it.
 func (m *Mutation) Validate() error {
 	v := validator{checkRaw: true}
-	m.validate(&v, "")
+	m.validate(&v)
 	if v.err != nil {
 		return v.err
 	}
 	return nil
 }
 
-func (m *Mutation) validate(v *validator, prefix string) {
+func (m *Mutation) validate(v *validator) {
 	if m.Seq < 1 {
-		v.invalid(prefix+"seq", "must be a positive integer, got %d", m.Seq)
+		v.invalid("seq", "must be a positive integer, got %d", m.Seq)
 	}
 	if !workflow.IsUUID(m.ID) {
-		v.invalid(prefix+"id", "must be a lowercase UUID such as \"0f8fad5b-d9cb-469f-a165-70867728950e\", got %s",
+		v.invalid("id", "must be a lowercase UUID such as \"0f8fad5b-d9cb-469f-a165-70867728950e\", got %s",
 			quoteString(clip(m.ID)))
 	}
-	v.token(prefix+"name", m.Name, MaxNameBytes, false)
-	v.raw(prefix+"args", m.Args)
-	v.when(prefix+"occurredAt", m.OccurredAt)
-	v.token(prefix+"authorToken", m.AuthorToken, MaxTokenBytes, false)
+	v.token("name", m.Name, MaxNameBytes, false)
+	v.raw("args", m.Args)
+	v.when("occurredAt", m.OccurredAt)
+	v.token("authorToken", m.AuthorToken, MaxTokenBytes, false)
 }
 
 func (f *Pull) validate(v *validator) {
@@ -207,7 +221,7 @@ func (f *Welcome) validate(v *validator) {
 		v.invalid("roles", "must list at least one role")
 	}
 	for i, r := range f.Roles {
-		field := fmt.Sprintf("roles[%d]", i)
+		field := loc{list: "roles", idx: i}.String()
 		switch {
 		case !r.Valid():
 			v.invalid(field, "must be one of %v, got %s", workflow.Roles, quoteString(clip(string(r))))
@@ -229,7 +243,9 @@ func (f *PushResult) validate(v *validator) {
 	}
 	for i := range f.Results {
 		r := &f.Results[i]
-		r.validate(v, fmt.Sprintf("results[%d].", i))
+		v.enter("results", i)
+		r.validate(v)
+		v.leave()
 		if i > 0 && v.err == nil && r.Seq != f.Results[i-1].Seq+1 {
 			v.protocol("%s.results[%d].seq is %d but must be %d: results follow the push's consecutive seqs",
 				v.frame, i, r.Seq, f.Results[i-1].Seq+1)
@@ -237,31 +253,31 @@ func (f *PushResult) validate(v *validator) {
 	}
 }
 
-func (r *MutationResult) validate(v *validator, prefix string) {
+func (r *MutationResult) validate(v *validator) {
 	if r.Seq < 1 {
-		v.invalid(prefix+"seq", "must be a positive integer, got %d", r.Seq)
+		v.invalid("seq", "must be a positive integer, got %d", r.Seq)
 	}
 	switch r.Status {
 	case StatusRejected:
-		v.code(prefix+"code", r.Code)
+		v.code("code", r.Code)
 		if r.Message == "" {
-			v.invalid(prefix+"message", "must say why the mutation was rejected")
+			v.invalid("message", "must say why the mutation was rejected")
 		}
 	case StatusApplied:
 		if r.Code != "" || r.Message != "" || r.Field != "" {
-			v.invalid(prefix+"code", "must be omitted, with message and field, when status is applied")
+			v.invalid("code", "must be omitted, with message and field, when status is applied")
 		}
 	case StatusDuplicate:
 		// Either the first outcome was applied (nothing to repeat) or it was
 		// a rejection, repeated whole.
 		if r.Code != "" || r.Message != "" || r.Field != "" {
-			v.code(prefix+"code", r.Code)
+			v.code("code", r.Code)
 			if r.Message == "" {
-				v.invalid(prefix+"message", "must repeat the first rejection's message")
+				v.invalid("message", "must repeat the first rejection's message")
 			}
 		}
 	default:
-		v.invalid(prefix+"status", "must be \"applied\", \"rejected\" or \"duplicate\", got %s",
+		v.invalid("status", "must be \"applied\", \"rejected\" or \"duplicate\", got %s",
 			quoteString(clip(string(r.Status))))
 	}
 }
@@ -275,7 +291,9 @@ func (f *Changes) validate(v *validator) {
 		return
 	}
 	for i := range f.Changes {
-		f.Changes[i].validate(v, fmt.Sprintf("changes[%d].", i))
+		v.enter("changes", i)
+		f.Changes[i].validate(v)
+		v.leave()
 	}
 	v.nonNegative("total", f.Total)
 	v.nonNegative("sent", f.Sent)
@@ -284,20 +302,20 @@ func (f *Changes) validate(v *validator) {
 	}
 }
 
-func (c *Change) validate(v *validator, prefix string) {
+func (c *Change) validate(v *validator) {
 	if !slices.Contains(workflow.Tables, c.Table) {
-		v.invalid(prefix+"table", "must be one of %v, got %s", workflow.Tables, quoteString(clip(c.Table)))
+		v.invalid("table", "must be one of %v, got %s", workflow.Tables, quoteString(clip(c.Table)))
 	}
-	v.token(prefix+"id", c.ID, MaxIDBytes, false)
+	v.token("id", c.ID, MaxIDBytes, false)
 	switch c.Op {
 	case OpUpsert:
-		v.raw(prefix+"row", c.Row)
+		v.raw("row", c.Row)
 	case OpDelete:
 		if c.Row != nil {
-			v.invalid(prefix+"row", "must be omitted for a delete")
+			v.invalid("row", "must be omitted for a delete")
 		}
 	default:
-		v.invalid(prefix+"op", "must be \"upsert\" or \"delete\", got %s", quoteString(clip(string(c.Op))))
+		v.invalid("op", "must be \"upsert\" or \"delete\", got %s", quoteString(clip(string(c.Op))))
 	}
 }
 
