@@ -120,13 +120,18 @@ func forbidden(role Role, does string, who []Role, field string) *Rejection {
 	for i, r := range who {
 		names[i] = roleNoun(r)
 	}
-	article := "A"
-	if strings.ContainsRune("AEIOU", rune(string(role)[0])) {
-		article = "An"
-	}
-	r := Reject(CodeForbidden, "%s %s cannot %s; %s does that.", article, role, does, orList(names))
+	r := Reject(CodeForbidden, "%s %s cannot %s; %s does that.", capitalize(article(string(role))), role, does, orList(names))
 	r.Field = field
 	return r
+}
+
+// article returns "a" or "an" for the word that follows; the words it
+// meets are role names and row kinds, where the first letter decides.
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiouAEIOU", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }
 
 func roleNoun(r Role) string {
@@ -182,7 +187,7 @@ func load[T any](e *env, get func(context.Context, string) (*T, error), kind, id
 func mustBeNew[T any](e *env, get func(context.Context, string) (*T, error), kind, id string) error {
 	row, err := get(e.ctx, id)
 	if err == nil && row != nil {
-		r := Reject(CodeDuplicateID, "A %s with id %s already exists.", kind, id)
+		r := Reject(CodeDuplicateID, "%s %s with id %s already exists.", capitalize(article(kind)), kind, id)
 		r.Field = "id"
 		return r
 	}

@@ -191,7 +191,7 @@ func (o *obj) strWant(name, label, want string, required bool) (string, presence
 		return "", absent
 	}
 	if msg := checkJSONText(v); msg != "" {
-		o.fail(invalid(joinPath(o.path, name), "%s %s.", label, msg))
+		o.fail(invalid(joinPath(o.path, name), "%s: the text %s.", label, msg))
 		return "", absent
 	}
 	var s string
@@ -424,7 +424,7 @@ func (o *obj) jsonValue(name, label string, allowArray bool) (json.RawMessage, p
 		return nil, absent
 	}
 	if msg := checkJSONText(raw); msg != "" {
-		o.fail(invalid(joinPath(o.path, name), "%s %s.", label, msg))
+		o.fail(invalid(joinPath(o.path, name), "%s: the text %s.", label, msg))
 		return nil, absent
 	}
 	c, err := canonicalJSON(raw)
