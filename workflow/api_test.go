@@ -403,11 +403,14 @@ func TestRulesBeyondState(t *testing.T) {
 			t.Fatalf("message %q", r.Message)
 		}
 	})
-	t.Run("appointment with a biologist", func(t *testing.T) {
+	t.Run("appointment with an administrator", func(t *testing.T) {
 		s, a, _ := accepting("appointment.schedule")
-		a["doctorId"] = biologistID
+		a["doctorId"] = adminID
 		eff, err := apply(s, "appointment.schedule", A, args(a))
-		mustReject(t, eff, err, CodeValidationFailed, "doctorId")
+		r := mustReject(t, eff, err, CodeValidationFailed, "doctorId")
+		if r.Message != "Admin Test (user "+adminID+") is an ADMIN, not a DOCTOR; an appointment is with a doctor." {
+			t.Fatalf("message %q", r.Message)
+		}
 	})
 	t.Run("empty patch", func(t *testing.T) {
 		eff, err := apply(baseStore(), "patient.update", S, args(obj2{"id": patientID}))

@@ -2,16 +2,20 @@ package workflow
 
 import "time"
 
-// Text limits of the seed ("Text Fields") and DESIGN §3.
+// Text limits of the seed ("Text Fields") and DESIGN §3, in characters.
 const (
-	MaxNameLength           = 200
-	MaxMotifLength          = 500
-	MaxNotesLength          = 10_000 // medicalHistoryNotes, consultationNotes, interpretation, prescription text
-	MaxResultTextLength     = 50_000
-	MaxDocumentFieldLength  = 200 // document name and type
-	MaxDocumentURLLength    = 2_000
-	maxScheduleDistanceYear = 10
+	MaxNameLength          = 200    // patient first and last name
+	MaxMotifLength         = 500    // appointments.motif
+	MaxNotesLength         = 10_000 // medicalHistoryNotes, consultationNotes, interpretation, prescription text
+	MaxResultTextLength    = 50_000 // results.text
+	MaxDocumentFieldLength = 200    // documents.name and documents.type
+	MaxDocumentURLLength   = 2_000  // documents.url
 )
+
+// scheduleYears bounds an appointment's date around the act: appointments
+// may be entered after the fact (an outage) or far ahead, but ten years
+// either way is a typing error in the year.
+const scheduleYears = 10
 
 func init() {
 	register(&act{
@@ -79,11 +83,9 @@ func scheduleAppointment(e *env, o *obj) (Effect, error) {
 	date, _ := o.timestamp("date", "Appointment date", true)
 	motif, _ := o.text("motif", "Reason for the visit", 1, MaxMotifLength, true)
 	if o.err == nil {
-		// Appointments may be entered after the fact (an outage), but ten
-		// years either way is a typing error in the year.
-		if date.Before(e.at.AddDate(-maxScheduleDistanceYear, 0, 0)) || date.After(e.at.AddDate(maxScheduleDistanceYear, 0, 0)) {
+		if date.Before(e.at.AddDate(-scheduleYears, 0, 0)) || date.After(e.at.AddDate(scheduleYears, 0, 0)) {
 			o.fail(invalid("date", "Appointment date %s is more than %d years away from the time of the act (%s).",
-				date.Format("2006-01-02 15:04"), maxScheduleDistanceYear, e.at.Format(time.DateOnly)))
+				date.Format("2006-01-02 15:04"), scheduleYears, e.at.Format(time.DateOnly)))
 		}
 	}
 	if o.err != nil {
@@ -102,7 +104,7 @@ func scheduleAppointment(e *env, o *obj) (Effect, error) {
 	case err != nil:
 		return Effect{}, wrapRead("user", doctorID, err)
 	case doc.Role != RoleDoctor:
-		return Effect{}, invalid("doctorId", "%s (user %s) is a %s, not a DOCTOR; an appointment is with a doctor.", doc.Name, doctorID, doc.Role)
+		return Effect{}, invalid("doctorId", "%s (user %s) is %s %s, not a DOCTOR; an appointment is with a doctor.", doc.Name, doctorID, article(string(doc.Role)), doc.Role)
 	}
 	return effect(e.insert(TableAppointments, id, map[string]any{
 		"date":      date,

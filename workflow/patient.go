@@ -36,8 +36,8 @@ var (
 // consent belong to reception; the medical history to the nurse and the
 // doctor, who are the ones allowed to read it.
 var patientFields = []patientField{
-	{name: "firstName", label: "First name", noun: "the patient's first name", min: 1, max: 200, writers: frontDesk},
-	{name: "lastName", label: "Last name", noun: "the patient's last name", min: 1, max: 200, writers: frontDesk},
+	{name: "firstName", label: "First name", noun: "the patient's first name", min: 1, max: MaxNameLength, writers: frontDesk},
+	{name: "lastName", label: "Last name", noun: "the patient's last name", min: 1, max: MaxNameLength, writers: frontDesk},
 	{name: "birthDate", label: "Birth date", noun: "the patient's birth date", kind: kindBirthDate, writers: frontDesk},
 	{name: "sex", label: "Sex", noun: "the patient's sex", min: 1, max: 50, writers: frontDesk, dflt: "NON_SPECIFIE"},
 	{name: "phone", label: "Phone number", noun: "the patient's phone number", max: 50, writers: frontDesk, dflt: ""},
