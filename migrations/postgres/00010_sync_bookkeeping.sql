@@ -71,6 +71,9 @@ CREATE TABLE sync.mutations (
     field        TEXT,
     target_table TEXT,
     target_id    TEXT,
+    -- the recording transaction, so a pull can tell which outcomes are
+    -- below its horizon (their effects are then in the changes it hands out)
+    xid          xid8 NOT NULL DEFAULT pg_current_xact_id(),
     PRIMARY KEY (device_id, seq)
 );
 CREATE INDEX mutations_received_idx ON sync.mutations (received_at);

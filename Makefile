@@ -1,0 +1,60 @@
+# wardsync — the README's two commands are `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+GOFLAGS_TEST ?= -p 2 -count=1 -timeout 20m
+ADDR ?= 127.0.0.1:8420
+
+export PATH := /usr/local/go/bin:$(PATH)
+
+.PHONY: all deps db db-stop migrate seed run serve server test test-go vet fmt-check bench clean placeholder
+
+all: server
+
+# Installs what a fresh Debian machine lacks (PostgreSQL is installed by
+# scripts/pg.sh itself when missing).
+deps:
+	@bash scripts/deps.sh
+
+placeholder:
+	@mkdir -p frontend/dist && [ -n "$$(ls -A frontend/dist 2>/dev/null)" ] || touch frontend/dist/.keep
+
+db:
+	@bash scripts/pg.sh start >/dev/null && echo "DATABASE_URL=$$(bash scripts/pg.sh url)"
+
+db-stop:
+	@bash scripts/pg.sh stop
+
+build/wardsync-server: placeholder $(shell find server workflow syncproto migrations frontend -name '*.go' -o -name '*.sql' 2>/dev/null) go.mod go.sum
+	@mkdir -p build
+	$(GO) build -o build/wardsync-server ./server/cmd/wardsync-server
+
+server: build/wardsync-server
+
+dburl = $${DATABASE_URL:-$$(bash scripts/pg.sh start)}
+
+migrate: server
+	@DATABASE_URL=$(dburl) ./build/wardsync-server migrate
+
+seed: migrate
+	@DATABASE_URL=$(dburl) ./build/wardsync-server seed
+
+run: deps server
+	@bash scripts/run.sh $(ADDR)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^frontend/node_modules')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet: placeholder
+	$(GO) vet ./...
+
+test-go: placeholder
+	@export DATABASE_URL=$(dburl); $(GO) test $(GOFLAGS_TEST) ./...
+
+test: deps fmt-check vet test-go
+
+bench: deps placeholder
+	@export DATABASE_URL=$(dburl); $(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf build

@@ -1,0 +1,319 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/crypto/bcrypt"
+
+	"wardsync/workflow"
+)
+
+// BcryptCost is the seed's cost for password hashes.
+const BcryptCost = 10
+
+// Session is an authenticated bearer token's meaning.
+type Session struct {
+	ID        string
+	UserID    string
+	UserName  string
+	Role      workflow.Role
+	DeviceID  string // empty for an admin dashboard session
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// Actor returns the workflow's view of the session's user.
+func (s *Session) Actor() workflow.Actor {
+	return workflow.Actor{ID: s.UserID, Name: s.UserName, Role: s.Role}
+}
+
+// Device is a registered workstation.
+type Device struct {
+	ID        string
+	Name      string
+	Roles     []workflow.Role
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+// Serves says whether the device may be used by role.
+func (d *Device) Serves(role workflow.Role) bool {
+	for _, r := range d.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+func hashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+func newToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+var errBadCredentials = workflow.Reject(workflow.CodeUnauthenticated, "Wrong e-mail or password.")
+
+// dummyHash lets a login for an unknown e-mail cost as much as one for a
+// known e-mail, so response time does not reveal which accounts exist.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("wardsync-dummy-password"), BcryptCost)
+
+// Login checks a user's password and issues a session bound to deviceID
+// (or, with an empty deviceID, an admin dashboard session, ADMIN only).
+func (db *DB) Login(ctx context.Context, email, password, deviceID string) (string, *Session, error) {
+	email = strings.TrimSpace(strings.ToLower(email))
+	var (
+		s        Session
+		hash     string
+		disabled *time.Time
+	)
+	err := db.Pool.QueryRow(ctx, `
+		SELECT u.id, u.name, u.role::text, u.password, st.disabled_at
+		  FROM users u LEFT JOIN sync.user_status st ON st.user_id = u.id
+		 WHERE lower(u.email) = $1`, email).Scan(&s.UserID, &s.UserName, &s.Role, &hash, &disabled)
+	if errors.Is(err, pgx.ErrNoRows) {
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return "", nil, errBadCredentials
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
+		return "", nil, errBadCredentials
+	}
+	if disabled != nil {
+		return "", nil, workflow.Reject(workflow.CodeForbidden, "This account was disabled on %s; ask an administrator.", disabled.UTC().Format("2006-01-02"))
+	}
+	if deviceID == "" {
+		if s.Role != workflow.RoleAdmin {
+			return "", nil, workflow.Reject(workflow.CodeForbidden, "Only an ADMIN may open the admin dashboard; a %s works on a registered workstation.", s.Role)
+		}
+	} else {
+		dev, err := db.Device(ctx, deviceID)
+		if err != nil {
+			return "", nil, err
+		}
+		if dev.RevokedAt != nil {
+			return "", nil, workflow.Reject(workflow.CodeForbidden, "Workstation %q was revoked; ask an administrator to register it again.", dev.Name)
+		}
+		if !dev.Serves(s.Role) {
+			return "", nil, workflow.Reject(workflow.CodeForbidden, "Workstation %q serves %s, not %s; log in on a workstation of your service.", dev.Name, joinRoles(dev.Roles), s.Role)
+		}
+		s.DeviceID = deviceID
+	}
+	token := newToken()
+	s.ID = uuid.NewString()
+	s.IssuedAt = db.now().Truncate(time.Millisecond)
+	s.ExpiresAt = s.IssuedAt.Add(db.Config.SessionTTL)
+	var dev any
+	if s.DeviceID != "" {
+		dev = s.DeviceID
+	}
+	if _, err := db.Pool.Exec(ctx, `
+		INSERT INTO sync.sessions (id, token_hash, user_id, device_id, issued_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, s.ID, hashToken(token), s.UserID, dev, s.IssuedAt, s.ExpiresAt); err != nil {
+		return "", nil, err
+	}
+	return token, &s, nil
+}
+
+func joinRoles(rs []workflow.Role) string {
+	ss := make([]string, len(rs))
+	for i, r := range rs {
+		ss[i] = string(r)
+	}
+	return strings.Join(ss, ", ")
+}
+
+// sessionQuery reads a session with its user and device standing.
+const sessionQuery = `
+	SELECT s.id, s.user_id, u.name, u.role::text, COALESCE(s.device_id, ''), s.issued_at, s.expires_at,
+	       s.revoked_at, st.disabled_at, d.revoked_at
+	  FROM sync.sessions s
+	  JOIN users u ON u.id = s.user_id
+	  LEFT JOIN sync.user_status st ON st.user_id = s.user_id
+	  LEFT JOIN sync.devices d ON d.id = s.device_id
+	 WHERE s.token_hash = $1`
+
+type sessionRow struct {
+	Session
+	revoked, disabled, deviceRevoked *time.Time
+}
+
+func scanSession(r pgx.Row) (*sessionRow, error) {
+	var s sessionRow
+	err := r.Scan(&s.ID, &s.UserID, &s.UserName, &s.Role, &s.DeviceID, &s.IssuedAt, &s.ExpiresAt,
+		&s.revoked, &s.disabled, &s.deviceRevoked)
+	return &s, err
+}
+
+// check says why a session may not be used (at time at), or nil.
+func (s *sessionRow) check(at time.Time) *workflow.Rejection {
+	switch {
+	case s.revoked != nil:
+		return workflow.Reject(workflow.CodeUnauthenticated, "This session was ended on %s; log in again.", s.revoked.UTC().Format("2006-01-02 15:04"))
+	case s.disabled != nil:
+		return workflow.Reject(workflow.CodeUnauthenticated, "The account of %s is disabled.", s.UserName)
+	case s.deviceRevoked != nil:
+		return workflow.Reject(workflow.CodeUnauthenticated, "This workstation was revoked; it can no longer synchronise.")
+	case at.After(s.ExpiresAt):
+		return workflow.Reject(workflow.CodeUnauthenticated, "The session of %s expired on %s; log in again.", s.UserName, s.ExpiresAt.UTC().Format("2006-01-02 15:04"))
+	}
+	return nil
+}
+
+// Authenticate resolves a bearer token into a live session.
+func (db *DB) Authenticate(ctx context.Context, token string) (*Session, error) {
+	if token == "" {
+		return nil, workflow.Reject(workflow.CodeUnauthenticated, "No token was given; log in first.")
+	}
+	s, err := scanSession(db.Pool.QueryRow(ctx, sessionQuery, hashToken(token)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, workflow.Reject(workflow.CodeUnauthenticated, "The token is not valid; log in again.")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if rej := s.check(db.now()); rej != nil {
+		return nil, rej
+	}
+	return &s.Session, nil
+}
+
+// Logout revokes the session of token.
+func (db *DB) Logout(ctx context.Context, token string) error {
+	tag, err := db.Pool.Exec(ctx, `UPDATE sync.sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL`, hashToken(token), db.now())
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return workflow.Reject(workflow.CodeUnauthenticated, "The token is not valid; log in again.")
+	}
+	return nil
+}
+
+// Device reads a registered workstation.
+func (db *DB) Device(ctx context.Context, id string) (*Device, error) {
+	var d Device
+	var roles []string
+	err := db.Pool.QueryRow(ctx, `SELECT id, name, roles, created_at, revoked_at FROM sync.devices WHERE id = $1`, id).
+		Scan(&d.ID, &d.Name, &roles, &d.CreatedAt, &d.RevokedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, workflow.Reject(workflow.CodeUnauthenticated, "Workstation %s is not registered with this server; ask an administrator to register it.", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range roles {
+		d.Roles = append(d.Roles, workflow.Role(r))
+	}
+	return &d, nil
+}
+
+// AddDevice registers a workstation for roles. An empty id gets a new UUID.
+func (db *DB) AddDevice(ctx context.Context, id, name string, roles []workflow.Role) (*Device, error) {
+	if strings.TrimSpace(name) == "" || len([]rune(name)) > 200 {
+		return nil, &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "name", Message: "A workstation needs a name of 1 to 200 characters."}
+	}
+	if len(roles) == 0 {
+		return nil, &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "roles", Message: "A workstation must serve at least one role."}
+	}
+	rs := make([]string, len(roles))
+	for i, r := range roles {
+		if !r.Valid() {
+			return nil, &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "roles", Message: fmt.Sprintf("%q is not a role; roles are ADMIN, DOCTOR, BIOLOGIST, NURSE, SECRETARY.", r)}
+		}
+		rs[i] = string(r)
+	}
+	if id == "" {
+		id = uuid.NewString()
+	}
+	d := &Device{ID: id, Name: name, Roles: roles}
+	err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `
+			INSERT INTO sync.devices (id, name, roles, created_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, roles = EXCLUDED.roles, revoked_at = NULL
+			RETURNING created_at`, id, name, rs, db.now()).Scan(&d.CreatedAt); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO sync.clients (device_id) VALUES ($1) ON CONFLICT DO NOTHING`, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// RevokeDevice stops a workstation: its sessions end and it can no longer push.
+func (db *DB) RevokeDevice(ctx context.Context, id string) error {
+	return db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE sync.devices SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`, id, db.now())
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return workflow.Reject(workflow.CodeNotFound, "Workstation %s is not registered or already revoked.", id)
+		}
+		_, err = tx.Exec(ctx, `UPDATE sync.sessions SET revoked_at = $2 WHERE device_id = $1 AND revoked_at IS NULL`, id, db.now())
+		return err
+	})
+}
+
+// AddUser creates a user with a bcrypt hash of password (the seed's cost).
+func (db *DB) AddUser(ctx context.Context, name, email, password string, role workflow.Role) (string, error) {
+	switch {
+	case strings.TrimSpace(name) == "" || len([]rune(name)) > 200:
+		return "", &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "name", Message: "A user needs a name of 1 to 200 characters."}
+	case !strings.Contains(email, "@") || len(email) > 320:
+		return "", &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "email", Message: fmt.Sprintf("%q is not an e-mail address.", email)}
+	case len(password) < 6 || len(password) > 72:
+		return "", &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "password", Message: "A password needs 6 to 72 characters."}
+	case !role.Valid():
+		return "", &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "role", Message: fmt.Sprintf("%q is not a role.", role)}
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), BcryptCost)
+	if err != nil {
+		return "", err
+	}
+	id := uuid.NewString()
+	now := db.now()
+	_, err = db.Pool.Exec(ctx, `INSERT INTO users (id, name, email, password, role, "createdAt", "updatedAt") VALUES ($1, $2, $3, $4, $5::"Role", $6, $6)`,
+		id, name, strings.ToLower(email), string(hash), string(role), now)
+	if pgCode(err) == "23505" {
+		return "", &workflow.Rejection{Code: workflow.CodeDuplicateID, Field: "email", Message: fmt.Sprintf("A user with e-mail %s already exists.", email)}
+	}
+	return id, err
+}
+
+// DisableUser disables a user and ends every session of theirs.
+func (db *DB) DisableUser(ctx context.Context, userID string) error {
+	return db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO sync.user_status (user_id, disabled_at) SELECT id, $2 FROM users WHERE id = $1
+			ON CONFLICT (user_id) DO UPDATE SET disabled_at = EXCLUDED.disabled_at`, userID, db.now())
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return workflow.Reject(workflow.CodeNotFound, "User %s does not exist.", userID)
+		}
+		_, err = tx.Exec(ctx, `UPDATE sync.sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`, userID, db.now())
+		return err
+	})
+}

@@ -1,0 +1,157 @@
+// Package postgres is the server's PostgreSQL adapter: every SQL statement
+// of the sync server lives here. It applies pushed acts through the workflow
+// in one transaction, serves the change feed (captured by trigger, handed out
+// below the snapshot horizon), and keeps sessions, devices, users and the
+// audit log in schema "sync".
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"wardsync/migrations"
+	"wardsync/workflow"
+)
+
+// Config holds the rules of the server that are settings, not workflow.
+type Config struct {
+	// SessionTTL bounds offline authoring: a session may author acts that
+	// occurred up to this long after it was issued.
+	SessionTTL time.Duration
+	// MaxSkew is how far in the server's future an act may claim to have
+	// occurred (DESIGN §3: 5 minutes).
+	MaxSkew time.Duration
+	// FeedRetention is how long the change feed keeps changes; a device
+	// whose cursor is older starts over.
+	FeedRetention time.Duration
+	// PullLimit is the default and maximum number of changes per page.
+	PullLimit int
+	// MaxConns sizes the pool (the seed: 10 in development, 50 in production).
+	MaxConns int32
+}
+
+// DefaultConfig returns the safe defaults.
+func DefaultConfig() Config {
+	return Config{
+		SessionTTL:    7 * 24 * time.Hour,
+		MaxSkew:       5 * time.Minute,
+		FeedRetention: 30 * 24 * time.Hour,
+		PullLimit:     1000,
+		MaxConns:      20,
+	}
+}
+
+// DB is the server's handle on PostgreSQL.
+type DB struct {
+	Pool   *pgxpool.Pool
+	Config Config
+	// Now is the server clock; tests inject their own.
+	Now func() time.Time
+	url string
+}
+
+// Open connects to url. It does not migrate.
+func Open(ctx context.Context, url string, cfg Config) (*DB, error) {
+	pc, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	if cfg.MaxConns > 0 {
+		pc.MaxConns = cfg.MaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	return &DB{Pool: pool, Config: cfg, Now: time.Now, url: url}, nil
+}
+
+// Close releases the pool.
+func (db *DB) Close(context.Context) error {
+	db.Pool.Close()
+	return nil
+}
+
+// Migrate brings the schema up to date and returns the versions applied.
+func (db *DB) Migrate(ctx context.Context) ([]int64, error) {
+	sqldb := stdlib.OpenDBFromPool(db.Pool)
+	defer sqldb.Close()
+	return migrations.UpPostgres(ctx, sqldb)
+}
+
+// Ready says whether the database answers and carries every migration.
+func (db *DB) Ready(ctx context.Context) error {
+	if err := db.Pool.Ping(ctx); err != nil {
+		return fmt.Errorf("database unreachable: %w", err)
+	}
+	sqldb := stdlib.OpenDBFromPool(db.Pool)
+	defer sqldb.Close()
+	pending, err := migrations.PostgresPending(ctx, sqldb)
+	if err != nil {
+		return fmt.Errorf("read migration state: %w", err)
+	}
+	if pending {
+		return errors.New("migrations pending: run wardsync-server migrate")
+	}
+	return nil
+}
+
+func (db *DB) now() time.Time { return db.Now().UTC() }
+
+// Retryable says whether a failed transaction may simply be run again:
+// serialization failures and deadlocks (PostgreSQL class 40), and lost
+// connections. Decided by SQLSTATE, never by message text.
+func Retryable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "40001" || pe.Code == "40P01" || pe.Code[:2] == "08" || pe.Code == "57P01"
+	}
+	return pgconn.SafeToRetry(err)
+}
+
+func pgCode(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+// inTx runs fn in a transaction, retrying it when PostgreSQL says the
+// conflict was transient.
+func (db *DB) inTx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 8; attempt++ {
+		err = pgx.BeginTxFunc(ctx, db.Pool, opts, fn)
+		if err == nil || !Retryable(err) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+	}
+	return err
+}
+
+// rejectionOf turns a constraint violation into the workflow's words, so a
+// race lost to another writer reads like any other refusal.
+func rejectionOf(err error, m workflow.Mutation) *workflow.Rejection {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return nil
+	}
+	switch pe.Code {
+	case "23505": // unique_violation
+		return workflow.Reject(workflow.CodeDuplicateID, "A record with this id already exists (%s); the act was not applied.", pe.ConstraintName)
+	case "23503": // foreign_key_violation
+		return workflow.Reject(workflow.CodeNotFound, "The act refers to a record that no longer exists (%s).", pe.ConstraintName)
+	case "22001", "22003", "22P02", "23502", "23514":
+		return &workflow.Rejection{Code: workflow.CodeValidationFailed, Message: "The database refused a value: " + pe.Message + ".", Field: pe.ColumnName}
+	}
+	return nil
+}
