@@ -245,4 +245,3 @@ func writeOp(ctx context.Context, tx pgx.Tx, op workflow.Op) error {
 	}
 	return nil
 }
-

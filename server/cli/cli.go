@@ -1,0 +1,188 @@
+// Package cli owns wardsync-server's command line: subcommands, flags and
+// WARDSYNC_* environment variables, and the Open → Run → Close wiring that
+// tests reuse.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	httpserver "wardsync/server/http"
+	"wardsync/server/postgres"
+	"wardsync/workflow"
+)
+
+const usage = `usage: wardsync-server <command> [flags]
+
+commands:
+  serve        run the sync server (HTTP, /sync websocket, /admin, /metrics)
+  migrate      bring the PostgreSQL schema up to date
+  seed         load the seed's demo users, patients and workflow states
+  user add     create a user
+  device add   register a workstation and the roles it serves
+
+DATABASE_URL names the database. Flags may also be set as WARDSYNC_<FLAG>.`
+
+// Main runs one subcommand.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	if (cmd == "user" || cmd == "device") && len(rest) > 0 && rest[0] == "add" {
+		cmd, rest = cmd+" add", rest[1:]
+	}
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL (DATABASE_URL)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	cfg := postgres.DefaultConfig()
+	fs.DurationVar(&cfg.SessionTTL, "session-ttl", cfg.SessionTTL, "how long a login may author acts offline")
+	fs.DurationVar(&cfg.FeedRetention, "feed-retention", cfg.FeedRetention, "how long the change feed keeps changes")
+	maxConns := fs.Int("max-conns", int(cfg.MaxConns), "PostgreSQL pool size")
+	var (
+		addr                       *string
+		name, email, password, rol *string
+		roles, id                  *string
+	)
+	switch cmd {
+	case "serve":
+		addr = fs.String("addr", "127.0.0.1:8420", "listen address")
+	case "user add":
+		name = fs.String("name", "", "full name")
+		email = fs.String("email", "", "e-mail (the login)")
+		password = fs.String("password", "", "password (6-72 characters)")
+		rol = fs.String("role", "", "ADMIN, DOCTOR, BIOLOGIST, NURSE or SECRETARY")
+	case "device add":
+		name = fs.String("name", "", "workstation name, e.g. \"Ward 3\"")
+		roles = fs.String("roles", "", "comma-separated roles it serves, e.g. NURSE,DOCTOR")
+		id = fs.String("id", "", "device id (default: a new UUID)")
+	case "migrate", "seed":
+	default:
+		fmt.Fprintln(stderr, usage)
+		return fmt.Errorf("unknown command %q", strings.Join(args, " "))
+	}
+	if err := parseWithEnv(fs, rest); err != nil {
+		return err
+	}
+	cfg.MaxConns = int32(*maxConns)
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if *dbURL == "" {
+		return errors.New("DATABASE_URL is not set (run `make db` for a project-local PostgreSQL)")
+	}
+	db, err := postgres.Open(ctx, *dbURL, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close(context.Background())
+
+	switch cmd {
+	case "migrate":
+		applied, err := db.Migrate(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "migrated: %d migration(s) applied %v\n", len(applied), applied)
+	case "seed":
+		n, err := db.Seed(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "seeded: %d new row(s); demo workstation id %s\n", n, postgres.DemoDeviceID)
+		for _, u := range postgres.SeedUsers {
+			fmt.Fprintf(stdout, "  %-10s %-24s password %s\n", u.Role, u.Email, u.Password)
+		}
+	case "user add":
+		uid, err := db.AddUser(ctx, *name, *email, *password, workflow.Role(strings.ToUpper(*rol)))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "user %s created (%s, %s)\n", uid, *email, strings.ToUpper(*rol))
+	case "device add":
+		var rs []workflow.Role
+		for _, r := range strings.Split(*roles, ",") {
+			if r = strings.TrimSpace(strings.ToUpper(r)); r != "" {
+				rs = append(rs, workflow.Role(r))
+			}
+		}
+		d, err := db.AddDevice(ctx, *id, *name, rs)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "device %s registered as %q serving %v\n", d.ID, d.Name, d.Roles)
+	case "serve":
+		return Serve(ctx, db, *addr, logger, stdout)
+	}
+	return nil
+}
+
+// Serve migrates, listens on addr and runs until ctx ends, then shuts down
+// gracefully: the transaction in flight finishes, websockets close with 1001.
+func Serve(ctx context.Context, db *postgres.DB, addr string, logger *slog.Logger, stdout io.Writer) error {
+	if _, err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	srv := httpserver.New(db, logger)
+	if err := srv.Open(ctx, addr); err != nil {
+		return err
+	}
+	logger.Info("serving", "addr", srv.Addr(), "dashboard", srv.URL()+"/admin")
+	fmt.Fprintf(stdout, "wardsync-server listening on %s — dashboard %s/admin\n", srv.Addr(), srv.URL())
+	go pruneLoop(ctx, db, logger)
+	<-ctx.Done()
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return srv.Close(sctx)
+}
+
+func pruneLoop(ctx context.Context, db *postgres.DB, logger *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := db.Prune(ctx); err != nil {
+				logger.Warn("prune change feed", "err", err)
+			} else if n > 0 {
+				logger.Info("pruned change feed", "changes", n)
+			}
+		}
+	}
+}
+
+// parseWithEnv lets WARDSYNC_<FLAG> set any flag the command line did not.
+func parseWithEnv(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		key := "WARDSYNC_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(key); ok {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", key, v, e)
+			}
+		}
+	})
+	return err
+}

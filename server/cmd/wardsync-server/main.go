@@ -1,0 +1,30 @@
+// Command wardsync-server runs the central sync server and its chores:
+//
+//	wardsync-server serve [-addr 127.0.0.1:8420]
+//	wardsync-server migrate
+//	wardsync-server seed
+//	wardsync-server user add -name N -email E -password P -role NURSE
+//	wardsync-server device add -name "Ward 3" -roles NURSE,DOCTOR [-id UUID]
+//
+// DATABASE_URL names the database, as in the seed; every flag may also be
+// given as WARDSYNC_<FLAG> (e.g. WARDSYNC_ADDR).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"wardsync/server/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "wardsync-server:", err)
+		os.Exit(1)
+	}
+}

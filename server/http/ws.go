@@ -1,0 +1,354 @@
+package http
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"wardsync/server/postgres"
+	"wardsync/syncproto"
+	"wardsync/workflow"
+)
+
+var upgrader = websocket.Upgrader{
+	ReadBufferSize:  32 << 10,
+	WriteBufferSize: 32 << 10,
+	// Workstations are not browsers; the admin page does not use /sync.
+	CheckOrigin: func(*http.Request) bool { return true },
+}
+
+// hub knows every open device connection of this instance, to poke them.
+type hub struct {
+	mu    sync.Mutex
+	conns map[*conn]struct{}
+	wg    sync.WaitGroup
+}
+
+func newHub() *hub { return &hub{conns: map[*conn]struct{}{}} }
+
+func (h *hub) add(c *conn) {
+	h.mu.Lock()
+	h.conns[c] = struct{}{}
+	h.mu.Unlock()
+}
+
+func (h *hub) remove(c *conn) {
+	h.mu.Lock()
+	delete(h.conns, c)
+	h.mu.Unlock()
+}
+
+func (h *hub) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns)
+}
+
+func (h *hub) snapshot() []*conn {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*conn, 0, len(h.conns))
+	for c := range h.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// poke tells every connected device that changes were committed. A poke
+// never blocks: a device whose queue is full already has one pending.
+func (h *hub) poke(head int64) {
+	for _, c := range h.snapshot() {
+		c.poke(head)
+	}
+}
+
+// kick closes the connections of a device (revoked) or of every device.
+func (h *hub) kick(deviceID string, code int, reason string) {
+	for _, c := range h.snapshot() {
+		if deviceID == "" || c.deviceID == deviceID {
+			c.close(code, reason)
+		}
+	}
+}
+
+func (h *hub) closeAll() { h.kick("", websocket.CloseGoingAway, "server shutting down") }
+
+func (h *hub) wait(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// conn is one device's websocket. One goroutine reads and handles requests
+// in order; one writes, so a slow reader only ever stalls itself: its
+// replies wait in its own queue, pokes are coalesced, and a write that
+// exceeds the deadline drops the connection.
+type conn struct {
+	s        *Server
+	ws       *websocket.Conn
+	session  *postgres.Session
+	deviceID string
+	roles    []workflow.Role
+
+	out      chan []byte
+	pokeFlag chan int64
+	done     chan struct{}
+	once     sync.Once
+	closeMsg []byte
+}
+
+func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
+	sess, err := s.DB.Authenticate(r.Context(), bearer(r))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if sess.DeviceID == "" {
+		writeError(w, workflow.Reject(workflow.CodeForbidden, "An admin dashboard session cannot synchronise; log in on a workstation."))
+		return
+	}
+	dev, err := s.DB.Device(r.Context(), sess.DeviceID)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	ws, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	ws.SetReadLimit(syncproto.MaxFrameBytes + 1)
+	c := &conn{
+		s: s, ws: ws, session: sess, deviceID: sess.DeviceID, roles: dev.Roles,
+		out: make(chan []byte, 64), pokeFlag: make(chan int64, 1), done: make(chan struct{}),
+	}
+	s.hub.wg.Add(1)
+	defer s.hub.wg.Done()
+	s.hub.add(c)
+	s.metrics.connected.Inc()
+	defer func() {
+		s.hub.remove(c)
+		s.metrics.connected.Dec()
+	}()
+	go c.writeLoop()
+	c.readLoop()
+	c.close(websocket.CloseNormalClosure, "")
+}
+
+func (c *conn) close(code int, reason string) {
+	c.once.Do(func() {
+		c.closeMsg = websocket.FormatCloseMessage(code, reason)
+		close(c.done)
+	})
+}
+
+func (c *conn) poke(head int64) {
+	select {
+	case c.pokeFlag <- head:
+	default:
+		// One poke is already queued; the device will pull everything.
+	}
+}
+
+func (c *conn) send(f syncproto.Frame) bool {
+	b, err := syncproto.Encode(f)
+	if err != nil {
+		c.s.Logger.Error("encode frame", "err", err)
+		return false
+	}
+	select {
+	case c.out <- b:
+		return true
+	case <-c.done:
+		return false
+	case <-time.After(c.s.WriteTimeout):
+		c.s.Logger.Warn("slow device dropped", "device", c.deviceID)
+		c.close(websocket.ClosePolicyViolation, "too slow")
+		return false
+	}
+}
+
+func (c *conn) writeLoop() {
+	ping := time.NewTicker(c.s.PingInterval)
+	defer ping.Stop()
+	defer c.ws.Close()
+	write := func(typ int, b []byte) error {
+		_ = c.ws.SetWriteDeadline(time.Now().Add(c.s.WriteTimeout))
+		return c.ws.WriteMessage(typ, b)
+	}
+	for {
+		select {
+		case b := <-c.out:
+			if write(websocket.TextMessage, b) != nil {
+				c.close(websocket.CloseAbnormalClosure, "")
+				return
+			}
+		case head := <-c.pokeFlag:
+			b, _ := syncproto.Encode(&syncproto.Poke{Head: strconv.FormatInt(head, 10)})
+			if write(websocket.TextMessage, b) != nil {
+				c.close(websocket.CloseAbnormalClosure, "")
+				return
+			}
+		case <-ping.C:
+			_ = c.ws.SetWriteDeadline(time.Now().Add(c.s.WriteTimeout))
+			if c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.s.WriteTimeout)) != nil {
+				c.close(websocket.CloseAbnormalClosure, "")
+				return
+			}
+		case <-c.done:
+			// Flush what is queued (an error frame before a fatal close).
+			for {
+				select {
+				case b := <-c.out:
+					if write(websocket.TextMessage, b) != nil {
+						return
+					}
+					continue
+				default:
+				}
+				break
+			}
+			_ = c.ws.WriteControl(websocket.CloseMessage, c.closeMsg, time.Now().Add(time.Second))
+			return
+		}
+	}
+}
+
+func (c *conn) readLoop() {
+	pongWait := 3 * c.s.PingInterval
+	_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
+	c.ws.SetPongHandler(func(string) error {
+		return c.ws.SetReadDeadline(time.Now().Add(pongWait))
+	})
+	go func() {
+		// Unblock ReadMessage when the connection is closed from our side.
+		<-c.done
+		_ = c.ws.SetReadDeadline(time.Now())
+	}()
+	helloDone := false
+	for {
+		typ, data, err := c.ws.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				c.fail("", workflow.Reject(workflow.CodeProtocolError, "A frame exceeds the %d-byte limit.", syncproto.MaxFrameBytes))
+			}
+			return
+		}
+		_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
+		if typ != websocket.TextMessage {
+			c.fail("", workflow.Reject(workflow.CodeProtocolError, "Frames are JSON text messages; a binary message was received."))
+			return
+		}
+		f, err := syncproto.DecodeFromClient(data)
+		if err != nil {
+			c.s.metrics.protocolErrors.Inc()
+			// Bad frames before hello are fatal; afterwards the device is
+			// told and may go on.
+			if !helloDone {
+				c.fail(syncproto.PeekRequestID(data), err)
+				return
+			}
+			c.send(syncproto.ErrorFrame(syncproto.PeekRequestID(data), err, false))
+			continue
+		}
+		if !helloDone {
+			h, ok := f.(*syncproto.Hello)
+			if !ok {
+				c.fail(syncproto.PeekRequestID(data), workflow.Reject(workflow.CodeProtocolError, "The first frame must be hello, not %s.", f.FrameType()))
+				return
+			}
+			if err := c.hello(h); err != nil {
+				c.fail(h.RequestID, err)
+				return
+			}
+			helloDone = true
+			continue
+		}
+		if !c.handle(f) {
+			return
+		}
+	}
+}
+
+// fail sends a fatal error frame and closes.
+func (c *conn) fail(requestID string, err error) {
+	c.send(syncproto.ErrorFrame(requestID, err, true))
+	code := websocket.ClosePolicyViolation
+	if rej, ok := workflow.AsRejection(err); ok && rej.Code == workflow.CodeUnauthenticated {
+		code = 4401
+	}
+	c.close(code, "")
+}
+
+func (c *conn) hello(h *syncproto.Hello) error {
+	if h.DeviceID != c.deviceID {
+		return workflow.Reject(workflow.CodeUnauthenticated, "The hello names workstation %s but the token was issued on %s.", h.DeviceID, c.deviceID)
+	}
+	ctx := context.Background()
+	w, err := c.s.DB.Hello(ctx, c.deviceID, h.Pending, h.OldestPendingAt)
+	if err != nil {
+		return err
+	}
+	w.RequestID = h.RequestID
+	w.Roles = c.roles
+	c.send(w)
+	return nil
+}
+
+// handle answers one request; false ends the connection.
+func (c *conn) handle(f syncproto.Frame) bool {
+	ctx := context.Background()
+	switch f := f.(type) {
+	case *syncproto.Push:
+		start := time.Now()
+		results, err := c.s.DB.Push(ctx, c.deviceID, f.Mutations)
+		c.s.metrics.pushSeconds.Observe(time.Since(start).Seconds())
+		if err != nil {
+			c.report(err)
+			return c.send(syncproto.ErrorFrame(f.RequestID, err, isFatal(err)))
+		}
+		for _, r := range results {
+			c.s.metrics.countResult(r)
+		}
+		return c.send(&syncproto.PushResult{RequestID: f.RequestID, Results: results})
+	case *syncproto.Pull:
+		start := time.Now()
+		ch, err := c.s.DB.Pull(ctx, c.deviceID, c.roles, f.Cursor, f.Limit)
+		c.s.metrics.pullSeconds.Observe(time.Since(start).Seconds())
+		if err != nil {
+			c.report(err)
+			return c.send(syncproto.ErrorFrame(f.RequestID, err, false))
+		}
+		ch.RequestID = f.RequestID
+		return c.send(ch)
+	case *syncproto.Report:
+		if err := c.s.DB.Report(ctx, c.deviceID, f.Pending, f.OldestPendingAt); err != nil {
+			c.s.Logger.Warn("report", "device", c.deviceID, "err", err)
+		}
+		return true
+	case *syncproto.Hello:
+		return c.send(syncproto.ErrorFrame(f.RequestID, workflow.Reject(workflow.CodeProtocolError, "hello was already received on this connection."), false))
+	default:
+		return c.send(syncproto.ErrorFrame("", workflow.Reject(workflow.CodeProtocolError, "A workstation may not send %s frames.", f.FrameType()), false))
+	}
+}
+
+func isFatal(err error) bool {
+	rej, ok := workflow.AsRejection(err)
+	return ok && rej.Code == workflow.CodeUnauthenticated
+}
+
+func (c *conn) report(err error) {
+	msg := err.Error()
+	if _, ok := workflow.AsRejection(err); !ok {
+		c.s.Logger.Error("sync request failed", "device", c.deviceID, "err", err)
+	}
+	_ = c.s.DB.RecordError(context.Background(), c.deviceID, msg)
+}

@@ -1,0 +1,256 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"wardsync/syncproto"
+	"wardsync/workflow"
+)
+
+// Push applies a device's mutations exactly once, in seq order, in one
+// transaction (group commit). For each mutation: authenticate its author,
+// run the workflow mutator against locked rows, write the effect, record the
+// outcome in the audit log. A rejection rolls back that mutation's effect
+// (savepoint) but its outcome is still recorded and the device's seq still
+// advances, so a refused act can never block the ones behind it.
+//
+// A seq at or below the device's last is a duplicate: nothing is applied and
+// the first outcome is repeated. A seq above last+1 is a gap: the whole push
+// is refused with PROTOCOL_ERROR and nothing is written.
+func (db *DB) Push(ctx context.Context, deviceID string, muts []syncproto.Mutation) ([]syncproto.MutationResult, error) {
+	var results []syncproto.MutationResult
+	err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		var err error
+		results, err = db.push(ctx, tx, deviceID, muts)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncproto.Mutation) ([]syncproto.MutationResult, error) {
+	receivedAt := db.now()
+	// The device's row serialises its pushes, even across server instances.
+	var last int64
+	var roles []string
+	var revoked *time.Time
+	err := tx.QueryRow(ctx, `
+		SELECT c.last_mutation_seq, d.roles, d.revoked_at
+		  FROM sync.clients c JOIN sync.devices d ON d.id = c.device_id
+		 WHERE c.device_id = $1 FOR UPDATE OF c`, deviceID).Scan(&last, &roles, &revoked)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, workflow.Reject(workflow.CodeUnauthenticated, "Workstation %s is not registered with this server.", deviceID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if revoked != nil {
+		return nil, workflow.Reject(workflow.CodeUnauthenticated, "This workstation was revoked; it can no longer synchronise.")
+	}
+	expect := last + 1
+	for _, m := range muts {
+		if m.Seq <= last {
+			continue
+		}
+		if m.Seq != expect {
+			return nil, workflow.Reject(workflow.CodeProtocolError,
+				"Mutation seq %d leaves a gap: the server has everything up to %d, so the next must be %d; resend from %d.", m.Seq, last, expect, expect)
+		}
+		expect++
+	}
+	deviceRoles := make([]workflow.Role, len(roles))
+	for i, r := range roles {
+		deviceRoles[i] = workflow.Role(r)
+	}
+
+	results := make([]syncproto.MutationResult, 0, len(muts))
+	for _, m := range muts {
+		if m.Seq <= last {
+			res, err := duplicateResult(ctx, tx, deviceID, m.Seq)
+			if err != nil {
+				return nil, err
+			}
+			results = append(results, res)
+			continue
+		}
+		res, err := db.applyOne(ctx, tx, deviceID, deviceRoles, m, receivedAt)
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, res)
+		last = m.Seq
+	}
+	if _, err := tx.Exec(ctx, `UPDATE sync.clients SET last_mutation_seq = $2, last_seen = $3 WHERE device_id = $1`,
+		deviceID, last, receivedAt); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+func duplicateResult(ctx context.Context, tx pgx.Tx, deviceID string, seq int64) (syncproto.MutationResult, error) {
+	res := syncproto.MutationResult{Seq: seq, Status: syncproto.StatusDuplicate}
+	var code, msg, field *string
+	err := tx.QueryRow(ctx, `SELECT code, message, field FROM sync.mutations WHERE device_id = $1 AND seq = $2`, deviceID, seq).
+		Scan(&code, &msg, &field)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return res, nil
+	}
+	if err != nil {
+		return res, err
+	}
+	if code != nil {
+		res.Code = workflow.Code(*code)
+	}
+	if msg != nil {
+		res.Message = *msg
+	}
+	if field != nil {
+		res.Field = *field
+	}
+	return res, nil
+}
+
+// applyOne runs one new mutation inside a savepoint and records its outcome.
+// It returns an error only for infrastructure failures, which abort the
+// whole push so the client resends it.
+func (db *DB) applyOne(ctx context.Context, tx pgx.Tx, deviceID string, deviceRoles []workflow.Role, m syncproto.Mutation, receivedAt time.Time) (syncproto.MutationResult, error) {
+	var (
+		actor   workflow.Actor
+		session string
+	)
+	rej, err := db.authorize(ctx, tx, deviceID, deviceRoles, m, receivedAt, &actor, &session)
+	if err != nil {
+		return syncproto.MutationResult{}, err
+	}
+	if rej == nil {
+		rej, err = applyInSavepoint(ctx, tx, workflow.Mutation{ID: m.ID, Name: m.Name, Args: m.Args, Actor: actor, OccurredAt: m.OccurredAt})
+		if err != nil {
+			return syncproto.MutationResult{}, err
+		}
+	}
+	res := syncproto.MutationResult{Seq: m.Seq, Status: syncproto.StatusApplied}
+	outcome := "applied"
+	var code, msg, field any
+	if rej != nil {
+		res.Status, res.Code, res.Message, res.Field = syncproto.StatusRejected, rej.Code, rej.Message, rej.Field
+		outcome, code, msg = "rejected", string(rej.Code), rej.Message
+		if rej.Field != "" {
+			field = rej.Field
+		}
+	}
+	var targetTable, targetID any
+	if t, id, err := workflow.Targets(m.Name, m.Args); err == nil {
+		targetTable, targetID = t, id
+	}
+	var author, sess any
+	if actor.ID != "" {
+		author, sess = actor.ID, session
+	}
+	args := m.Args
+	if !json.Valid(args) {
+		// The audit log keeps what was sent even when it is not JSON.
+		args, _ = json.Marshal(string(m.Args))
+	}
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO sync.mutations (device_id, seq, mutation_id, name, args, author_id, session_id, occurred_at, received_at,
+		                            outcome, code, message, field, target_table, target_id)
+		VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		deviceID, m.Seq, m.ID, m.Name, string(args), author, sess, m.OccurredAt, receivedAt,
+		outcome, code, msg, field, targetTable, targetID); err != nil {
+		return syncproto.MutationResult{}, fmt.Errorf("record mutation %d: %w", m.Seq, err)
+	}
+	return res, nil
+}
+
+// authorize checks that the author's token is a live session issued on this
+// device, that it covered the moment the act occurred, that the device serves
+// the author's role, and that the act does not claim to come from the future.
+func (db *DB) authorize(ctx context.Context, tx pgx.Tx, deviceID string, deviceRoles []workflow.Role, m syncproto.Mutation,
+	receivedAt time.Time, actor *workflow.Actor, session *string) (*workflow.Rejection, error) {
+	if m.OccurredAt.After(receivedAt.Add(db.Config.MaxSkew)) {
+		return workflow.Reject(workflow.CodeClockSkew, "The act claims to have occurred at %s, more than %s after the server's time %s; check the workstation's clock.",
+			m.OccurredAt.UTC().Format(time.RFC3339), db.Config.MaxSkew, receivedAt.Format(time.RFC3339)), nil
+	}
+	s, err := scanSession(tx.QueryRow(ctx, sessionQuery, hashToken(m.AuthorToken)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return workflow.Reject(workflow.CodeUnauthenticated, "The act's author token is not a session of this server; the author must log in again."), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.DeviceID != deviceID {
+		return workflow.Reject(workflow.CodeUnauthenticated, "The act's author token was issued on another workstation; acts are accepted only from the workstation where the author logged in."), nil
+	}
+	if s.revoked != nil && s.revoked.Before(m.OccurredAt) {
+		return s.check(m.OccurredAt), nil
+	}
+	if s.disabled != nil || s.deviceRevoked != nil {
+		return s.check(receivedAt), nil
+	}
+	// Offline authoring: the act must fall inside the session's window. A
+	// little slack before issue absorbs a workstation clock slightly behind.
+	if m.OccurredAt.Before(s.IssuedAt.Add(-db.Config.MaxSkew)) {
+		return workflow.Reject(workflow.CodeUnauthenticated, "The act occurred at %s, before %s logged in at %s.",
+			m.OccurredAt.UTC().Format("2006-01-02 15:04"), s.UserName, s.IssuedAt.UTC().Format("2006-01-02 15:04")), nil
+	}
+	if m.OccurredAt.After(s.ExpiresAt) {
+		return workflow.Reject(workflow.CodeUnauthenticated, "The act occurred at %s, after the session of %s expired at %s; offline work is accepted for %s after a login.",
+			m.OccurredAt.UTC().Format("2006-01-02 15:04"), s.UserName, s.ExpiresAt.UTC().Format("2006-01-02 15:04"), db.Config.SessionTTL), nil
+	}
+	served := false
+	for _, r := range deviceRoles {
+		served = served || r == s.Role
+	}
+	if !served {
+		return workflow.Reject(workflow.CodeForbidden, "This workstation does not serve the %s role.", s.Role), nil
+	}
+	*actor = s.Actor()
+	*session = s.ID
+	return nil, nil
+}
+
+// applyInSavepoint runs the mutator and writes its effect; a rejection (by
+// the workflow, or by a constraint that another writer's race tripped)
+// rolls the savepoint back and is returned as the outcome.
+func applyInSavepoint(ctx context.Context, tx pgx.Tx, m workflow.Mutation) (*workflow.Rejection, error) {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rej, err := func() (*workflow.Rejection, error) {
+		eff, err := workflow.Apply(ctx, txReader{sp}, m)
+		if err != nil {
+			if r, ok := workflow.AsRejection(err); ok {
+				return r, nil
+			}
+			return nil, err
+		}
+		for _, op := range eff.Ops {
+			if err := writeOp(ctx, sp, op); err != nil {
+				if r, ok := workflow.AsRejection(err); ok {
+					return r, nil
+				}
+				if r := rejectionOf(err, m); r != nil {
+					return r, nil
+				}
+				return nil, err
+			}
+		}
+		return nil, nil
+	}()
+	if err != nil || rej != nil {
+		if rbErr := sp.Rollback(ctx); rbErr != nil && err == nil {
+			return nil, rbErr
+		}
+		return rej, err
+	}
+	return nil, sp.Commit(ctx)
+}

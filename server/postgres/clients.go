@@ -1,0 +1,44 @@
+package postgres
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"wardsync/syncproto"
+)
+
+// Hello records that a device connected, with the queue it reports, and
+// returns what it needs to resume: the server's time, the feed head and the
+// last seq of its mutations the server has.
+func (db *DB) Hello(ctx context.Context, deviceID string, pending int64, oldest *time.Time) (*syncproto.Welcome, error) {
+	now := db.now()
+	w := &syncproto.Welcome{ServerTime: now}
+	var head int64
+	err := db.Pool.QueryRow(ctx, `
+		WITH c AS (
+		  INSERT INTO sync.clients (device_id, last_seen, pending, oldest_pending_at) VALUES ($1, $2, $3, $4)
+		  ON CONFLICT (device_id) DO UPDATE SET last_seen = EXCLUDED.last_seen, pending = EXCLUDED.pending,
+		         oldest_pending_at = EXCLUDED.oldest_pending_at
+		  RETURNING last_mutation_seq)
+		SELECT c.last_mutation_seq, d.name, COALESCE((SELECT max(id) FROM sync.changes), 0)
+		  FROM c, sync.devices d WHERE d.id = $1`, deviceID, now, pending, oldest).Scan(&w.LastMutationSeq, &w.DeviceName, &head)
+	if err != nil {
+		return nil, err
+	}
+	w.Head = strconv.FormatInt(head, 10)
+	return w, nil
+}
+
+// Report records the queue a device says it still has to upload.
+func (db *DB) Report(ctx context.Context, deviceID string, pending int64, oldest *time.Time) error {
+	_, err := db.Pool.Exec(ctx, `UPDATE sync.clients SET pending = $2, oldest_pending_at = $3, last_seen = $4 WHERE device_id = $1`,
+		deviceID, pending, oldest, db.now())
+	return err
+}
+
+// RecordError keeps a device's last sync error for monitoring.
+func (db *DB) RecordError(ctx context.Context, deviceID, msg string) error {
+	_, err := db.Pool.Exec(ctx, `UPDATE sync.clients SET last_error = $2, last_error_at = $3 WHERE device_id = $1`, deviceID, msg, db.now())
+	return err
+}

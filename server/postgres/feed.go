@@ -1,0 +1,500 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"wardsync/syncproto"
+	"wardsync/workflow"
+)
+
+// The change feed.
+//
+// Triggers record every write to a seed table in sync.changes with the
+// writing transaction's xid (whoever wrote: this server, another instance,
+// psql). A pull runs in one REPEATABLE READ snapshot and hands out only
+// changes whose xid lies below that snapshot's xmin: every transaction below
+// that horizon has finished, so no change can later appear behind the
+// cursor. A change carries no row image; the pull reads the row as the same
+// snapshot sees it (missing: a delete), so every page is consistent.
+//
+// A cursor is a position (xid, id) in the order the feed is read: every
+// change at or before it has been handed out, and none can still appear
+// there. A fresh device first pages through a snapshot of the tables
+// ("s" cursors), remembering the horizon it started at, then follows the
+// feed from that horizon: changes made while it paged come again, which is
+// harmless because each carries the current row.
+
+type position struct {
+	xid uint64
+	id  int64
+}
+
+func (p position) less(q position) bool {
+	return p.xid < q.xid || (p.xid == q.xid && p.id < q.id)
+}
+
+type cursor struct {
+	snapshot bool
+	pos      position // feed position, or the snapshot's starting horizon
+	table    int      // snapshot: index in workflow.Tables
+	lastID   string   // snapshot: last row id sent in that table
+	total    int64
+	sent     int64
+}
+
+func (c cursor) String() string {
+	if c.snapshot {
+		return fmt.Sprintf("s.%d.%d.%d.%d.%s", c.pos.xid, c.table, c.total, c.sent, c.lastID)
+	}
+	return fmt.Sprintf("f.%d.%d", c.pos.xid, c.pos.id)
+}
+
+func badCursor(s string) error {
+	return workflow.Reject(workflow.CodeProtocolError, "Cursor %q is not one this server issued; pull with an empty cursor to start over.", s)
+}
+
+func parseCursor(s string) (cursor, error) {
+	if s == "" {
+		return cursor{snapshot: true, table: -1}, nil
+	}
+	parts := strings.SplitN(s, ".", 6)
+	num := func(i int) (int64, bool) {
+		if i >= len(parts) {
+			return 0, false
+		}
+		n, err := strconv.ParseInt(parts[i], 10, 64)
+		return n, err == nil && n >= 0
+	}
+	switch {
+	case parts[0] == "f" && len(parts) == 3:
+		x, ok1 := num(1)
+		id, ok2 := num(2)
+		if ok1 && ok2 {
+			return cursor{pos: position{uint64(x), id}}, nil
+		}
+	case parts[0] == "s" && len(parts) == 6:
+		x, ok1 := num(1)
+		t, ok2 := num(2)
+		total, ok3 := num(3)
+		sent, ok4 := num(4)
+		if ok1 && ok2 && ok3 && ok4 && int(t) < len(workflow.Tables) {
+			return cursor{snapshot: true, pos: position{uint64(x), 0}, table: int(t), total: total, sent: sent, lastID: parts[5]}, nil
+		}
+	}
+	return cursor{}, badCursor(s)
+}
+
+// Pull returns the next page of changes after cursorStr for a device that
+// serves roles, at most limit changes (0: the configured default).
+func (db *DB) Pull(ctx context.Context, deviceID string, roles []workflow.Role, cursorStr string, limit int) (*syncproto.Changes, error) {
+	cur, err := parseCursor(cursorStr)
+	if err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > db.Config.PullLimit {
+		limit = db.Config.PullLimit
+	}
+	var out *syncproto.Changes
+	err = db.inTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var horizon, prunedXid uint64
+		var prunedID int64
+		if err := tx.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, pruned_xid::text::bigint, pruned_id FROM sync.feed_state`).
+			Scan(&horizon, &prunedXid, &prunedID); err != nil {
+			return err
+		}
+		resync := false
+		if !cur.snapshot && cur.pos.less(position{prunedXid, prunedID}) {
+			cur, resync = cursor{snapshot: true, table: -1}, true
+		}
+		if cur.snapshot {
+			out, err = db.snapshotPage(ctx, tx, deviceID, roles, cur, horizon, limit)
+		} else {
+			out, err = db.feedPage(ctx, tx, deviceID, roles, cur, horizon, limit)
+		}
+		if err != nil {
+			return err
+		}
+		out.Resync = resync
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Monitoring: remember how far this device has got. Outside the read-only
+	// snapshot, and best effort: a lost update only delays a lag figure.
+	if deviceID != "" {
+		var cx, ci any
+		if c, err := parseCursor(out.Cursor); err == nil && !c.snapshot {
+			cx, ci = strconv.FormatUint(c.pos.xid, 10), c.pos.id
+		}
+		_, _ = db.Pool.Exec(ctx, `UPDATE sync.clients SET cursor = $2, cursor_xid = $3::text::xid8, cursor_id = $4, last_seen = $5 WHERE device_id = $1`,
+			deviceID, out.Cursor, cx, ci, db.now())
+	}
+	return out, nil
+}
+
+// lastSeqBelow is the highest seq of the device whose outcome was recorded
+// by a transaction below horizon: its effects are then within the changes
+// handed out up to a cursor at that horizon.
+func lastSeqBelow(ctx context.Context, tx pgx.Tx, deviceID string, horizon uint64) (int64, error) {
+	var seq int64
+	err := tx.QueryRow(ctx, `SELECT COALESCE(max(seq), 0) FROM sync.mutations WHERE device_id = $1 AND xid < $2::text::xid8`,
+		deviceID, strconv.FormatUint(horizon, 10)).Scan(&seq)
+	return seq, err
+}
+
+func (db *DB) feedPage(ctx context.Context, tx pgx.Tx, deviceID string, roles []workflow.Role, cur cursor, horizon uint64, limit int) (*syncproto.Changes, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT xid::text::bigint, id, tbl, row_id FROM sync.changes
+		 WHERE (xid, id) > ($1::text::xid8, $2) AND xid < $3::text::xid8
+		 ORDER BY xid, id LIMIT $4`,
+		strconv.FormatUint(cur.pos.xid, 10), cur.pos.id, strconv.FormatUint(horizon, 10), limit+1)
+	if err != nil {
+		return nil, err
+	}
+	type ref struct{ table, id string }
+	var refs []ref
+	next := cur.pos
+	n := 0
+	more := false
+	for rows.Next() {
+		var p position
+		var r ref
+		if err := rows.Scan(&p.xid, &p.id, &r.table, &r.id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if n == limit {
+			more = true
+			break
+		}
+		n++
+		next = p
+		refs = append(refs, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if !more {
+		// Everything below the horizon has been handed out.
+		if h := (position{horizon, 0}); next.less(h) {
+			next = h
+		}
+	}
+	// Keep the last change of each row only; order by first appearance of
+	// the table so parents tend to come before children.
+	seen := map[ref]bool{}
+	byTable := map[string][]string{}
+	for i := len(refs) - 1; i >= 0; i-- {
+		r := refs[i]
+		if seen[r] {
+			continue
+		}
+		seen[r] = true
+		if len(workflow.VisibleColumns(roles, r.table)) == 0 {
+			continue
+		}
+		byTable[r.table] = append(byTable[r.table], r.id)
+	}
+	out := &syncproto.Changes{Cursor: cursor{pos: next}.String(), More: more, Changes: []syncproto.Change{}}
+	for _, t := range workflow.Tables {
+		ids := byTable[t]
+		if len(ids) == 0 {
+			continue
+		}
+		found, err := readRows(ctx, tx, t, `WHERE id = ANY($1)`, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			if row, ok := found[id]; ok {
+				b, err := project(roles, t, row)
+				if err != nil {
+					return nil, err
+				}
+				out.Changes = append(out.Changes, syncproto.Change{Table: t, Op: syncproto.OpUpsert, ID: id, Row: b})
+			} else {
+				out.Changes = append(out.Changes, syncproto.Change{Table: t, Op: syncproto.OpDelete, ID: id})
+			}
+		}
+	}
+	// Mid-range, only transactions wholly before the cursor's are handed
+	// out; at the horizon, everything below it.
+	var err2 error
+	out.LastMutationSeq, err2 = lastSeqBelow(ctx, tx, deviceID, next.xid)
+	return out, err2
+}
+
+func (db *DB) snapshotPage(ctx context.Context, tx pgx.Tx, deviceID string, roles []workflow.Role, cur cursor, horizon uint64, limit int) (*syncproto.Changes, error) {
+	visible := workflow.VisibleTables(roles)
+	isVisible := map[string]bool{}
+	for _, t := range visible {
+		isVisible[t] = true
+	}
+	if cur.table < 0 {
+		// First page: fix the horizon the feed will continue from, and
+		// count what is coming for the progress bar.
+		cur = cursor{snapshot: true, pos: position{horizon, 0}, table: 0}
+		for _, t := range visible {
+			var n int64
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{t}.Sanitize()).Scan(&n); err != nil {
+				return nil, err
+			}
+			cur.total += n
+		}
+	}
+	out := &syncproto.Changes{Changes: []syncproto.Change{}, Total: cur.total}
+	for cur.table < len(workflow.Tables) && len(out.Changes) < limit {
+		t := workflow.Tables[cur.table]
+		if !isVisible[t] {
+			cur.table, cur.lastID = cur.table+1, ""
+			continue
+		}
+		rows, ids, err := readRowsAfter(ctx, tx, t, cur.lastID, limit-len(out.Changes))
+		if err != nil {
+			return nil, err
+		}
+		for i, row := range rows {
+			b, err := project(roles, t, row)
+			if err != nil {
+				return nil, err
+			}
+			out.Changes = append(out.Changes, syncproto.Change{Table: t, Op: syncproto.OpUpsert, ID: ids[i], Row: b})
+		}
+		cur.sent += int64(len(rows))
+		if len(rows) == 0 {
+			cur.table, cur.lastID = cur.table+1, ""
+			continue
+		}
+		cur.lastID = ids[len(ids)-1]
+	}
+	out.Sent = cur.sent
+	out.More = true
+	if cur.table >= len(workflow.Tables) {
+		// The snapshot is done; the feed goes on from its horizon.
+		out.Cursor = cursor{pos: cur.pos}.String()
+	} else {
+		out.Cursor = cur.String()
+	}
+	var err error
+	out.LastMutationSeq, err = lastSeqBelow(ctx, tx, deviceID, cur.pos.xid)
+	return out, err
+}
+
+// readRows reads rows of table matching where (with ids as $1), keyed by id.
+func readRows(ctx context.Context, tx pgx.Tx, table, where string, ids []string) (map[string]any, error) {
+	rows, err := tx.Query(ctx, `SELECT `+tableCols[table]+` FROM `+pgx.Identifier{table}.Sanitize()+` `+where, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]any{}
+	for rows.Next() {
+		v, err := scanners[table](rows)
+		if err != nil {
+			return nil, err
+		}
+		out[rowID(v)] = v
+	}
+	return out, rows.Err()
+}
+
+func readRowsAfter(ctx context.Context, tx pgx.Tx, table, after string, limit int) ([]any, []string, error) {
+	rows, err := tx.Query(ctx, `SELECT `+tableCols[table]+` FROM `+pgx.Identifier{table}.Sanitize()+` WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var vs []any
+	var ids []string
+	for rows.Next() {
+		v, err := scanners[table](rows)
+		if err != nil {
+			return nil, nil, err
+		}
+		vs = append(vs, v)
+		ids = append(ids, rowID(v))
+	}
+	return vs, ids, rows.Err()
+}
+
+func rowID(v any) string {
+	switch r := v.(type) {
+	case *workflow.User:
+		return r.ID
+	case *workflow.Patient:
+		return r.ID
+	case *workflow.Appointment:
+		return r.ID
+	case *workflow.Prescription:
+		return r.ID
+	case *workflow.Result:
+		return r.ID
+	case *workflow.Document:
+		return r.ID
+	}
+	panic(fmt.Sprintf("rowID of %T", v))
+}
+
+// project encodes row with only the columns roles may read (need to know:
+// the filter is applied here, on the server, before anything leaves it).
+func project(roles []workflow.Role, table string, row any) (json.RawMessage, error) {
+	full, err := json.Marshal(row)
+	if err != nil {
+		return nil, err
+	}
+	cols := workflow.VisibleColumns(roles, table)
+	if len(cols) == len(workflow.Columns(table)) && table != workflow.TableUsers {
+		return full, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(full, &m); err != nil {
+		return nil, err
+	}
+	keep := make(map[string]json.RawMessage, len(cols))
+	for _, c := range cols {
+		if v, ok := m[c]; ok {
+			keep[c] = v
+		}
+	}
+	return json.Marshal(keep)
+}
+
+// Head is the newest change's position number, and whether some committed
+// or running changes still sit above the horizon (not yet deliverable).
+func (db *DB) Head(ctx context.Context) (head int64, held bool, err error) {
+	head, _, held, err = db.head(ctx)
+	return head, held, err
+}
+
+func (db *DB) head(ctx context.Context) (head int64, horizon uint64, held bool, err error) {
+	err = db.Pool.QueryRow(ctx, `
+		SELECT COALESCE((SELECT max(id) FROM sync.changes), 0),
+		       pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
+		       EXISTS (SELECT 1 FROM sync.changes WHERE xid >= pg_snapshot_xmin(pg_current_snapshot()))`).Scan(&head, &horizon, &held)
+	return head, horizon, held, err
+}
+
+// Prune drops changes older than the retention and moves the horizon below
+// which cursors must resync.
+func (db *DB) Prune(ctx context.Context) (int64, error) {
+	cutoff := db.now().Add(-db.Config.FeedRetention)
+	var n int64
+	err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		var x *string
+		var id *int64
+		if err := tx.QueryRow(ctx, `
+			SELECT xid::text, id FROM sync.changes
+			 WHERE at < $1 AND xid < pg_snapshot_xmin(pg_current_snapshot())
+			 ORDER BY xid DESC, id DESC LIMIT 1`, cutoff).Scan(&x, &id); err != nil {
+			if err == pgx.ErrNoRows {
+				return nil
+			}
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM sync.changes WHERE (xid, id) <= ($1::xid8, $2)`, *x, *id)
+		if err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+		_, err = tx.Exec(ctx, `UPDATE sync.feed_state SET pruned_xid = $1::xid8, pruned_id = $2`, *x, *id)
+		return err
+	})
+	return n, err
+}
+
+// Listen calls fn with the head whenever a change is committed by anyone
+// (LISTEN/NOTIFY), and again, with backoff, while changes sit above the
+// horizon behind some unrelated open transaction, until they are released:
+// a device must not wait for the next commit to see a change. It returns
+// when ctx ends; on a lost connection it reconnects.
+func (db *DB) Listen(ctx context.Context, fn func(head int64)) error {
+	for ctx.Err() == nil {
+		err := db.listenOnce(ctx, fn)
+		if ctx.Err() != nil {
+			return nil
+		}
+		_ = err
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	return nil
+}
+
+func (db *DB) listenOnce(ctx context.Context, fn func(int64)) error {
+	conn, err := db.Pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `LISTEN wardsync_changes`); err != nil {
+		return err
+	}
+	defer func() {
+		// The connection returns to the pool: stop listening on it.
+		c, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, _ = conn.Exec(c, `UNLISTEN *`)
+	}()
+	var (
+		lastHead    int64 = -1
+		lastHorizon uint64
+		lastHeld    bool
+	)
+	// Poke when something new may be deliverable: a new change, or the
+	// horizon moving while changes were held above it.
+	check := func() (bool, error) {
+		head, horizon, held, err := db.head(ctx)
+		if err != nil {
+			return false, err
+		}
+		if head != lastHead || (lastHeld && horizon != lastHorizon) {
+			fn(head)
+		}
+		lastHead, lastHorizon, lastHeld = head, horizon, held
+		return held, nil
+	}
+	held, err := check()
+	if err != nil {
+		return err
+	}
+	backoff := 5 * time.Millisecond
+	for {
+		wait := time.Minute
+		if held {
+			wait = backoff
+		}
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		_, err := conn.Conn().WaitForNotification(wctx)
+		cancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		timedOut := err != nil && wctx.Err() != nil
+		if err != nil && !timedOut {
+			return err
+		}
+		wasHeld := held
+		if held, err = check(); err != nil {
+			return err
+		}
+		switch {
+		case !held:
+			backoff = 5 * time.Millisecond
+		case timedOut && wasHeld:
+			if backoff < time.Second {
+				backoff *= 2
+			}
+		}
+	}
+}

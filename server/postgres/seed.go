@@ -1,0 +1,183 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/crypto/bcrypt"
+
+	"wardsync/workflow"
+)
+
+// seedNS makes the demo rows' ids stable, so seeding twice changes nothing.
+var seedNS = uuid.MustParse("6f1c5e0a-3d4b-4c8e-9a51-2b7d0c9e4f10")
+
+// SeedID is the stable id of a demo row.
+func SeedID(name string) string { return uuid.NewSHA1(seedNS, []byte(name)).String() }
+
+// DemoDeviceID is the workstation that `seed` registers for every role, so
+// that `make run` can open the desktop app without an admin step.
+var DemoDeviceID = SeedID("device:demo")
+
+// SeedUser is one of the seed's demo accounts.
+type SeedUser struct {
+	Name, Email, Password string
+	Role                  workflow.Role
+}
+
+// SeedUsers are the seed's demo users: one per role, in the seed's
+// e-mail/password style (nurse@hospital.com / nurse123).
+var SeedUsers = []SeedUser{
+	{"Admin Test", "admin@hospital.com", "admin123", workflow.RoleAdmin},
+	{"Dr Médecin Test", "doctor@hospital.com", "doctor123", workflow.RoleDoctor},
+	{"Biologiste Test", "biologist@hospital.com", "biologist123", workflow.RoleBiologist},
+	{"Infirmier Test", "nurse@hospital.com", "nurse123", workflow.RoleNurse},
+	{"Secrétaire Test", "secretary@hospital.com", "secretary123", workflow.RoleSecretary},
+}
+
+// Seed loads the seed's demo data ("Seed Data Updates"): the users, three
+// patients, appointments in every status and prescriptions in every status,
+// dated today so the dashboards' queues have work. Idempotent: rows that
+// exist are left alone.
+func (db *DB) Seed(ctx context.Context) (inserted int64, err error) {
+	now := db.now().Truncate(time.Millisecond)
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	at := func(h, m int) time.Time { return day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+	ids := map[string]string{}
+	for _, u := range SeedUsers {
+		ids[string(u.Role)] = SeedID("user:" + u.Email)
+	}
+	doctor, nurse, secretary, biologist := ids["DOCTOR"], ids["NURSE"], ids["SECRETARY"], ids["BIOLOGIST"]
+	p1, p2, p3 := SeedID("patient:1"), SeedID("patient:2"), SeedID("patient:3")
+	vitals := `{"weight":70,"height":170,"temperature":37.0,"bloodPressure":{"systolic":120,"diastolic":80},"heartRate":72}`
+
+	err = db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		inserted = 0
+		exec := func(q string, args ...any) error {
+			tag, err := tx.Exec(ctx, q, args...)
+			inserted += tag.RowsAffected()
+			return err
+		}
+		for _, u := range SeedUsers {
+			var exists bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 OR email = $2)`, ids[string(u.Role)], u.Email).Scan(&exists); err != nil {
+				return err
+			}
+			if exists {
+				continue
+			}
+			hash, err := bcrypt.GenerateFromPassword([]byte(u.Password), BcryptCost)
+			if err != nil {
+				return err
+			}
+			if err := exec(`INSERT INTO users (id, name, email, password, role, "createdAt", "updatedAt") VALUES ($1, $2, $3, $4, $5::"Role", $6, $6)`,
+				ids[string(u.Role)], u.Name, u.Email, string(hash), string(u.Role), now); err != nil {
+				return err
+			}
+		}
+		patients := []struct {
+			id, first, last, birth, sex string
+		}{
+			{p1, "Amélie", "Dupont", "1980-02-03", "F"},
+			{p2, "Jean", "Martin", "1975-07-14", "M"},
+			{p3, "Fatou", "Diallo", "1992-11-30", "F"},
+		}
+		for _, p := range patients {
+			if err := exec(`INSERT INTO patients (id, "firstName", "lastName", "birthDate", sex, phone, "consentMedicalData", "createdAt", "updatedAt")
+				VALUES ($1, $2, $3, $4::timestamp, $5, '+33 1 23 45 67 89', true, $6, $6) ON CONFLICT (id) DO NOTHING`,
+				p.id, p.first, p.last, p.birth, p.sex, now); err != nil {
+				return err
+			}
+		}
+		appts := []struct {
+			name, patient, motif, status string
+			date                         time.Time
+			extra                        string
+			args                         []any
+		}{
+			{"a:scheduled", p1, "Consultation de suivi", "SCHEDULED", at(14, 0), "", nil},
+			{"a:checkedin", p2, "Première consultation", "CHECKED_IN", at(15, 0), `, "checkedInAt" = $1`, []any{at(14, 45)}},
+			{"a:inconsult", p3, "Consultation annuelle", "IN_CONSULTATION", at(16, 0),
+				`, "checkedInAt" = $1, "vitalsEnteredAt" = $2, "vitalsEnteredBy" = $3, vitals = $4::jsonb`, []any{at(15, 45), at(15, 50), nurse, vitals}},
+			{"a:consultdone", p1, "Douleurs abdominales", "CONSULTATION_COMPLETED", at(9, 0),
+				`, "checkedInAt" = $1, "vitalsEnteredAt" = $2, "vitalsEnteredBy" = $3, vitals = $4::jsonb, "consultedAt" = $5, "consultedBy" = $6, "consultationNotes" = $7`,
+				[]any{at(8, 45), at(8, 50), nurse, vitals, at(9, 20), doctor, "Examen normal. Bilan sanguin prescrit."}},
+			{"a:completed", p2, "Contrôle tension", "COMPLETED", at(8, 0),
+				`, "checkedInAt" = $1, "vitalsEnteredAt" = $2, "vitalsEnteredBy" = $3, vitals = $4::jsonb, "consultedAt" = $5, "consultedBy" = $6, "consultationNotes" = $7, "closedAt" = $8, "closedBy" = $9, "billingAmount" = 45.00, "billingStatus" = 'PENDING'`,
+				[]any{at(7, 45), at(7, 50), nurse, vitals, at(8, 15), doctor, "Tension stable.", at(8, 30), secretary}},
+			{"a:cancelled", p3, "Vaccination", "CANCELLED", at(11, 0), "", nil},
+		}
+		for _, a := range appts {
+			id := SeedID(a.name)
+			var fresh bool
+			if err := tx.QueryRow(ctx, `INSERT INTO appointments (id, date, motif, status, "patientId", "doctorId", "createdAt", "updatedAt")
+				VALUES ($1, $2, $3, $4::"AppointmentStatus", $5, $6, $7, $7) ON CONFLICT (id) DO NOTHING RETURNING true`,
+				id, a.date, a.motif, a.status, a.patient, doctor, now).Scan(&fresh); err != nil && err != pgx.ErrNoRows {
+				return err
+			}
+			if !fresh {
+				continue
+			}
+			inserted++
+			if a.extra != "" {
+				args := append(append([]any{}, a.args...), id)
+				q := fmt.Sprintf(`UPDATE appointments SET "updatedAt" = "updatedAt"%s WHERE id = $%d`, a.extra, len(args))
+				if _, err := tx.Exec(ctx, q, args...); err != nil {
+					return fmt.Errorf("seed %s: %w", a.name, err)
+				}
+			}
+		}
+		rxs := []struct {
+			name, patient, text, status, extra string
+			args                               []any
+		}{
+			{"rx:created", p3, "Glycémie à jeun", "CREATED", "", nil},
+			{"rx:sent", p1, "Complete Blood Count (CBC)", "SENT_TO_LAB", "", nil},
+			{"rx:collected", p2, "Lipid Panel", "SAMPLE_COLLECTED", `, "sampleCollectedAt" = $1, "nurseId" = $2`, []any{at(10, 30), nurse}},
+			{"rx:inprogress", p3, "Bilan hépatique", "IN_PROGRESS", `, "sampleCollectedAt" = $1, "nurseId" = $2, "analysisStartedAt" = $3`, []any{at(9, 30), nurse, at(10, 0)}},
+			{"rx:available", p1, "TSH", "RESULTS_AVAILABLE", `, "sampleCollectedAt" = $1, "nurseId" = $2, "analysisStartedAt" = $3, "analysisCompletedAt" = $4`, []any{at(8, 30), nurse, at(8, 45), at(9, 15)}},
+			{"rx:completed", p2, "Ionogramme", "COMPLETED", `, "sampleCollectedAt" = $1, "nurseId" = $2, "analysisStartedAt" = $3, "analysisCompletedAt" = $4`, []any{at(7, 30), nurse, at(7, 40), at(8, 0)}},
+		}
+		for _, r := range rxs {
+			id := SeedID(r.name)
+			var fresh bool
+			if err := tx.QueryRow(ctx, `INSERT INTO prescriptions (id, text, status, "patientId", "doctorId", "createdAt", "updatedAt")
+				VALUES ($1, $2, $3::"PrescriptionStatus", $4, $5, $6, $6) ON CONFLICT (id) DO NOTHING RETURNING true`,
+				id, r.text, r.status, r.patient, doctor, now).Scan(&fresh); err != nil && err != pgx.ErrNoRows {
+				return err
+			}
+			if !fresh {
+				continue
+			}
+			inserted++
+			if r.extra != "" {
+				args := append(append([]any{}, r.args...), id)
+				q := fmt.Sprintf(`UPDATE prescriptions SET "updatedAt" = "updatedAt"%s WHERE id = $%d`, r.extra, len(args))
+				if _, err := tx.Exec(ctx, q, args...); err != nil {
+					return fmt.Errorf("seed %s: %w", r.name, err)
+				}
+			}
+		}
+		if err := exec(`INSERT INTO results (id, text, data, "validatedBy", "validatedAt", "prescriptionId", "createdAt", "updatedAt")
+			VALUES ($1, 'TSH 2.1 mUI/L, dans les normes.', '{"TSH":2.1}', $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING`,
+			SeedID("result:available"), biologist, at(9, 15), SeedID("rx:available"), now); err != nil {
+			return err
+		}
+		if err := exec(`INSERT INTO results (id, text, data, "validatedBy", "validatedAt", "reviewedBy", "reviewedAt", interpretation, "prescriptionId", "createdAt", "updatedAt")
+			VALUES ($1, 'Na 140, K 4.2', '{"Na":140,"K":4.2}', $2, $3, $4, $5, 'Normal.', $6, $7, $7) ON CONFLICT (id) DO NOTHING`,
+			SeedID("result:completed"), biologist, at(8, 0), doctor, at(8, 20), SeedID("rx:completed"), now); err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if _, err := db.AddDevice(ctx, DemoDeviceID, "Demo workstation", workflow.Roles); err != nil {
+		return inserted, err
+	}
+	return inserted, nil
+}
