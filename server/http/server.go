@@ -34,16 +34,16 @@ type Server struct {
 	PingInterval time.Duration
 	WriteTimeout time.Duration
 
-	hub      *hub
-	metrics  *metrics
+	hub     *hub
+	metrics *metrics
 	// Login attempts allowed per minute per e-mail and per client address.
 	emailLimiter, ipLimiter *loginLimiter
-	mux      *http.ServeMux
-	httpSrv  *http.Server
-	ln       net.Listener
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	Registry *prometheus.Registry
+	mux                     *http.ServeMux
+	httpSrv                 *http.Server
+	ln                      net.Listener
+	cancel                  context.CancelFunc
+	wg                      sync.WaitGroup
+	Registry                *prometheus.Registry
 }
 
 // SetLoginLimits changes how many login attempts a minute are allowed per
