@@ -74,7 +74,7 @@ func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncp
 	results := make([]syncproto.MutationResult, 0, len(muts))
 	for _, m := range muts {
 		if m.Seq <= last {
-			res, err := duplicateResult(ctx, tx, deviceID, m.Seq)
+			res, err := duplicateResult(ctx, tx, deviceID, m.Seq, m.ID)
 			if err != nil {
 				return nil, err
 			}
@@ -95,16 +95,27 @@ func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncp
 	return results, nil
 }
 
-func duplicateResult(ctx context.Context, tx pgx.Tx, deviceID string, seq int64) (syncproto.MutationResult, error) {
+// duplicateResult answers a seq the server already has. The first outcome
+// is repeated, so a workstation that lost the reply still learns of a
+// rejection. A different mutation id under a known seq means the
+// workstation lost its numbering (a restored backup): that act was never
+// applied, and it is refused rather than silently acknowledged.
+func duplicateResult(ctx context.Context, tx pgx.Tx, deviceID string, seq int64, id string) (syncproto.MutationResult, error) {
 	res := syncproto.MutationResult{Seq: seq, Status: syncproto.StatusDuplicate}
 	var code, msg, field *string
-	err := tx.QueryRow(ctx, `SELECT code, message, field FROM sync.mutations WHERE device_id = $1 AND seq = $2`, deviceID, seq).
-		Scan(&code, &msg, &field)
+	var known string
+	err := tx.QueryRow(ctx, `SELECT mutation_id, code, message, field FROM sync.mutations WHERE device_id = $1 AND seq = $2`, deviceID, seq).
+		Scan(&known, &code, &msg, &field)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return res, nil
 	}
 	if err != nil {
 		return res, err
+	}
+	if known != id {
+		res.Status, res.Code = syncproto.StatusRejected, workflow.CodeProtocolError
+		res.Message = fmt.Sprintf("Seq %d of this workstation already belongs to another act (%s); this act (%s) was not applied. Resend it with a new seq after %d.", seq, known, id, seq)
+		return res, nil
 	}
 	if code != nil {
 		res.Code = workflow.Code(*code)
