@@ -1,0 +1,178 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"wardsync/syncproto"
+	"wardsync/workflow"
+)
+
+// ApplyChanges applies one page of the server's change feed in one
+// transaction: the rows are upserted or deleted, the outbox loses the acts
+// the page says are reflected, the replica is rebased (the rows queued acts
+// had touched are reset to the server's version and the still-queued acts
+// replayed on top), and the cursor moves on. A page marked resync first
+// drops every replicated row: the outbox and the rejected list stay.
+func (db *DB) ApplyChanges(ctx context.Context, page *syncproto.Changes, now time.Time) error {
+	return db.write(ctx, func(t *Tx) error {
+		s, err := t.state()
+		if err != nil {
+			return err
+		}
+		if page.Resync {
+			for _, name := range workflow.Tables {
+				if _, err := t.exec(`DELETE FROM ` + quote(name)); err != nil {
+					return fmt.Errorf("sqlite: resync: %w", err)
+				}
+			}
+			if _, err := t.exec(`DELETE FROM rebase_base`); err != nil {
+				return fmt.Errorf("sqlite: resync: %w", err)
+			}
+		}
+		for _, c := range page.Changes {
+			if err := t.applyChange(c); err != nil {
+				return err
+			}
+		}
+		reflected := max(s.ReflectedSeq, page.LastMutationSeq)
+		// Acts whose outcome is still unknown stay even when reflected: the
+		// next push learns it (a duplicate repeats a rejection), and a
+		// rejection must reach the user.
+		if _, err := t.exec(`DELETE FROM outbox WHERE seq <= ? AND status = 'applied'`, reflected); err != nil {
+			return fmt.Errorf("sqlite: drop reflected acts: %w", err)
+		}
+		var lastSync any
+		if s.LastSyncAt != nil {
+			lastSync = FormatTime(*s.LastSyncAt)
+		}
+		if !page.More {
+			lastSync = FormatTime(now)
+		}
+		if _, err := t.exec(`UPDATE sync_state SET cursor = ?, reflectedSeq = ?, lastSyncAt = ? WHERE singleton = 1`,
+			page.Cursor, reflected, lastSync); err != nil {
+			return fmt.Errorf("sqlite: move cursor: %w", err)
+		}
+		if len(page.Changes) == 0 && reflected == s.ReflectedSeq && !page.Resync {
+			return nil // nothing the queued acts could depend on moved
+		}
+		return t.rebase()
+	})
+}
+
+func (t *Tx) applyChange(c syncproto.Change) error {
+	tbl, err := lookupTable(c.Table)
+	if err != nil {
+		return err
+	}
+	var row any
+	switch c.Op {
+	case syncproto.OpUpsert:
+		row = string(c.Row)
+	case syncproto.OpDelete:
+	default:
+		return fmt.Errorf("sqlite: change op %q", c.Op)
+	}
+	// A row a queued act has changed: the server's version goes to the
+	// rebase base, and the rebase below rebuilds the visible row from it.
+	res, err := t.exec(`UPDATE rebase_base SET row = ? WHERE tbl = ? AND id = ?`, row, c.Table, c.ID)
+	if err != nil {
+		return fmt.Errorf("sqlite: apply change: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		if c.Op == syncproto.OpUpsert {
+			// Checked now, so that a bad row fails this page, not a later rebase.
+			return t.putWire(tbl, c.ID, c.Row)
+		}
+		return nil
+	}
+	if c.Op == syncproto.OpDelete {
+		return t.deleteRow(tbl, c.ID)
+	}
+	return t.putWire(tbl, c.ID, c.Row)
+}
+
+// rebase rebuilds the replica as "server state + queued acts": every row a
+// queued act had touched goes back to the server's version, then each act
+// not yet reflected is run again, in seq order, with its original author
+// and time. An act that no longer applies stays queued, flagged with the
+// reason; one that applies again loses its flag.
+func (t *Tx) rebase() error {
+	type base struct {
+		tbl, id string
+		row     sql.NullString
+	}
+	rows, err := t.query(`SELECT tbl, id, row FROM rebase_base`)
+	if err != nil {
+		return fmt.Errorf("sqlite: rebase: %w", err)
+	}
+	var bases []base
+	for rows.Next() {
+		var b base
+		if err := rows.Scan(&b.tbl, &b.id, &b.row); err != nil {
+			rows.Close()
+			return fmt.Errorf("sqlite: rebase: %w", err)
+		}
+		bases = append(bases, b)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: rebase: %w", err)
+	}
+	for _, b := range bases {
+		tbl, err := lookupTable(b.tbl)
+		if err != nil {
+			return err
+		}
+		if !b.row.Valid {
+			err = t.deleteRow(tbl, b.id)
+		} else {
+			err = t.putWire(tbl, b.id, []byte(b.row.String))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if _, err := t.exec(`DELETE FROM rebase_base`); err != nil {
+		return fmt.Errorf("sqlite: rebase: %w", err)
+	}
+	s, err := t.state()
+	if err != nil {
+		return err
+	}
+	// Acts at or below reflectedSeq that are still here only wait for
+	// their outcome; their effect, if any, is in the server's rows.
+	entries, err := t.outbox(`WHERE seq > ? ORDER BY seq`, s.ReflectedSeq)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		m := workflow.Mutation{ID: e.ID, Name: e.Name, Args: e.Args, OccurredAt: e.OccurredAt,
+			Actor: workflow.Actor{ID: e.Author.ID, Name: e.Author.Name, Role: e.Author.Role}}
+		eff, err := workflow.Apply(t.ctx, reader{t}, m)
+		if rej, ok := workflow.AsRejection(err); ok {
+			if _, err := t.exec(`UPDATE outbox SET conflictCode = ?, conflictMessage = ?, conflictField = ? WHERE seq = ?`,
+				string(rej.Code), rej.Message, nullString(rej.Field), e.Seq); err != nil {
+				return fmt.Errorf("sqlite: flag act: %w", err)
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: rebase act %d: %w", e.Seq, err)
+		}
+		if err := t.applyEffect(eff); err != nil {
+			// The mutator accepted it, so the replica must take it; if it
+			// cannot, the file is inconsistent and nothing may be committed.
+			return fmt.Errorf("sqlite: rebase act %d: %w", e.Seq, err)
+		}
+		if e.Conflict != nil {
+			if _, err := t.exec(`UPDATE outbox SET conflictCode = NULL, conflictMessage = NULL, conflictField = NULL WHERE seq = ?`,
+				e.Seq); err != nil {
+				return fmt.Errorf("sqlite: unflag act: %w", err)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,149 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"wardsync/workflow"
+)
+
+// Credential is what the workstation keeps of a user who logged in online
+// here: a verifier of the password made on this workstation, and the
+// session the server issued.
+type Credential struct {
+	UserID   string
+	Email    string
+	Name     string
+	Role     workflow.Role
+	Verifier string // bcrypt of the password, made here
+	Token    string // "" once revoked
+	// ExpiresAt ends the session and with it the offline-authoring window.
+	ExpiresAt     time.Time
+	OnlineLoginAt time.Time
+	LastLoginAt   time.Time
+	LoggedOutAt   *time.Time
+}
+
+// PutCredential stores the credential of an online login, replacing the
+// user's previous one and any other user's that held the same email.
+func (db *DB) PutCredential(ctx context.Context, c Credential) error {
+	return db.write(ctx, func(t *Tx) error {
+		if _, err := t.exec(`DELETE FROM local_credentials WHERE email = ? AND userId <> ?`, c.Email, c.UserID); err != nil {
+			return fmt.Errorf("sqlite: store credential: %w", err)
+		}
+		_, err := t.exec(`INSERT OR REPLACE INTO local_credentials (userId, email, name, role, verifier, token, expiresAt,
+			onlineLoginAt, lastLoginAt, loggedOutAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+			c.UserID, c.Email, c.Name, string(c.Role), c.Verifier, nullString(c.Token), FormatTime(c.ExpiresAt),
+			FormatTime(c.OnlineLoginAt), FormatTime(c.LastLoginAt))
+		if err != nil {
+			return fmt.Errorf("sqlite: store credential: %w", err)
+		}
+		return nil
+	})
+}
+
+const credentialColumns = `userId, email, name, role, verifier, token, expiresAt, onlineLoginAt, lastLoginAt, loggedOutAt`
+
+func scanCredential(sc interface{ Scan(...any) error }) (Credential, error) {
+	var c Credential
+	var role string
+	var token, expires, out sql.NullString
+	var online, last string
+	if err := sc.Scan(&c.UserID, &c.Email, &c.Name, &role, &c.Verifier, &token, &expires, &online, &last, &out); err != nil {
+		return c, err
+	}
+	c.Role, c.Token = workflow.Role(role), token.String
+	var err error
+	if expires.Valid {
+		if c.ExpiresAt, err = ParseTime(expires.String); err != nil {
+			return c, err
+		}
+	}
+	if c.OnlineLoginAt, err = ParseTime(online); err != nil {
+		return c, err
+	}
+	if c.LastLoginAt, err = ParseTime(last); err != nil {
+		return c, err
+	}
+	c.LoggedOutAt, err = parseNullTime(out)
+	return c, err
+}
+
+func (db *DB) credential(ctx context.Context, where string, arg any) (*Credential, error) {
+	c, err := scanCredential(db.sql.QueryRowContext(ctx, `SELECT `+credentialColumns+` FROM local_credentials WHERE `+where, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("credential: %w", workflow.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read credential: %w", err)
+	}
+	return &c, nil
+}
+
+// CredentialByEmail finds a user's credential by email, in any ASCII case.
+func (db *DB) CredentialByEmail(ctx context.Context, email string) (*Credential, error) {
+	return db.credential(ctx, `email = ?`, email)
+}
+
+// CredentialByUser finds a user's credential by user id.
+func (db *DB) CredentialByUser(ctx context.Context, userID string) (*Credential, error) {
+	return db.credential(ctx, `userId = ?`, userID)
+}
+
+// Credentials lists every stored credential, most recent login first.
+func (db *DB) Credentials(ctx context.Context) ([]Credential, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+credentialColumns+` FROM local_credentials ORDER BY lastLoginAt DESC, userId`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read credentials: %w", err)
+	}
+	defer rows.Close()
+	var out []Credential
+	for rows.Next() {
+		c, err := scanCredential(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: read credentials: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// TouchLogin records an offline login (it ends a previous logout).
+func (db *DB) TouchLogin(ctx context.Context, userID string, at time.Time) error {
+	return db.write(ctx, func(t *Tx) error {
+		_, err := t.exec(`UPDATE local_credentials SET lastLoginAt = ?, loggedOutAt = NULL WHERE userId = ?`, FormatTime(at), userID)
+		return err
+	})
+}
+
+// MarkLoggedOut records a logout; revoke also forgets the session token
+// (the server revoked it, so it can no longer carry acts).
+func (db *DB) MarkLoggedOut(ctx context.Context, userID string, at time.Time, revoke bool) error {
+	return db.write(ctx, func(t *Tx) error {
+		q := `UPDATE local_credentials SET loggedOutAt = ? WHERE userId = ?`
+		if revoke {
+			q = `UPDATE local_credentials SET loggedOutAt = ?, token = NULL WHERE userId = ?`
+		}
+		_, err := t.exec(q, FormatTime(at), userID)
+		return err
+	})
+}
+
+// DeleteCredential forgets a user's credential (the server refused the
+// user, or the password changed), so that offline login stops working.
+func (db *DB) DeleteCredential(ctx context.Context, userID string) error {
+	return db.write(ctx, func(t *Tx) error {
+		_, err := t.exec(`DELETE FROM local_credentials WHERE userId = ?`, userID)
+		return err
+	})
+}
+
+// PendingBy counts the queued acts authored by userID.
+func (db *DB) PendingBy(ctx context.Context, userID string) (int64, error) {
+	var n int64
+	err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE authorId = ?`, userID).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,124 @@
+// Package sqlite is the workstation's replica: one SQLite file (modernc, no
+// cgo) holding the server's rows as far as this device may see them, the
+// effects of acts not yet reflected by the server, the outbox, rejected acts,
+// the sync position and the offline-login verifiers. It is the only package
+// of the workstation that speaks SQL.
+//
+// The replicated tables always hold "server state + the outbox's effects":
+// an act writes its effect and its outbox row in one transaction, and
+// applying a page of server changes resets the rows queued acts had
+// touched to the server's version and replays the outbox on top (rebase).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"wardsync/migrations"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// DB is an open replica. It is safe for concurrent use.
+type DB struct {
+	sql *sql.DB
+	// writeMu serialises this process's write transactions: SQLite allows
+	// one writer, and waiting on a mutex is cheaper and fairer than every
+	// writer spinning on the busy timeout. Other processes still meet the
+	// busy timeout.
+	writeMu sync.Mutex
+}
+
+// BusyTimeout is how long a write waits for another process's write lock.
+const BusyTimeout = 10 * time.Second
+
+// Open opens (creating it if needed) the replica at path and migrates it.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: no database path")
+	}
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
+	// NORMAL is durable across a process crash in WAL mode; only a power
+	// cut can lose the last transactions, never corrupt the file.
+	q.Add("_pragma", "synchronous(NORMAL)")
+	// BEGIN IMMEDIATE takes the write lock when a transaction starts, so
+	// a read-then-write transaction cannot fail half way on a lock upgrade.
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+	sdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := sdb.PingContext(ctx); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := migrations.UpSQLite(ctx, sdb); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	return &DB{sql: sdb}, nil
+}
+
+// Close closes the file.
+func (db *DB) Close() error { return db.sql.Close() }
+
+// SQL exposes the handle for tests and diagnostics.
+func (db *DB) SQL() *sql.DB { return db.sql }
+
+// Tx is one write transaction.
+type Tx struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+// write runs fn in one write transaction, committed when fn returns nil.
+func (db *DB) write(ctx context.Context, fn func(*Tx) error) error {
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	if err := fn(&Tx{ctx: ctx, tx: tx}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// read runs fn in a transaction that writes nothing, so that a query of
+// several statements sees one snapshot.
+func (db *DB) read(ctx context.Context, fn func(*Tx) error) error {
+	// A deferred read transaction would still take the write lock because
+	// of _txlock=immediate; a read-only one does not.
+	tx, err := db.sql.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback()
+	return fn(&Tx{ctx: ctx, tx: tx})
+}
+
+func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(t.ctx, q, args...)
+}
+
+func (t *Tx) query(q string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(t.ctx, q, args...)
+}
+
+func (t *Tx) queryRow(q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(t.ctx, q, args...)
+}

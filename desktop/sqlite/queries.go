@@ -1,0 +1,408 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"wardsync/workflow"
+)
+
+// The queries below read the replica only, so they answer offline, and they
+// show the acts still queued (the replica holds their effects).
+
+// DefaultLimit is the seed's dashboard page size.
+const DefaultLimit = 50
+
+// AppointmentView is an appointment with the names a list shows.
+type AppointmentView struct {
+	workflow.Appointment
+	PatientFirstName string `json:"patientFirstName"`
+	PatientLastName  string `json:"patientLastName"`
+	DoctorName       string `json:"doctorName"`
+}
+
+// PrescriptionView is a prescription with the names a list shows, and the
+// id of its result when there is one (result.review takes it).
+type PrescriptionView struct {
+	workflow.Prescription
+	PatientFirstName string `json:"patientFirstName"`
+	PatientLastName  string `json:"patientLastName"`
+	DoctorName       string `json:"doctorName"`
+	NurseName        string `json:"nurseName"`
+	ResultID         string `json:"resultId,omitempty"`
+}
+
+// Dashboard holds the queues of one role's home screen (the seed's
+// "Dashboard Queries"); the lists of other roles stay empty.
+type Dashboard struct {
+	Role workflow.Role `json:"role"`
+	// SECRETARY: today's SCHEDULED to check in (by date), consultations
+	// completed to close (by consultedAt), closed visits not PAID (by closedAt).
+	ToCheckIn []AppointmentView `json:"toCheckIn"`
+	ToClose   []AppointmentView `json:"toClose"`
+	Unpaid    []AppointmentView `json:"unpaid"`
+	// NURSE: CHECKED_IN patients to prepare (by checkedInAt), prescriptions
+	// SENT_TO_LAB to sample (by when they were sent).
+	ToPrepare []AppointmentView  `json:"toPrepare"`
+	ToCollect []PrescriptionView `json:"toCollect"`
+	// DOCTOR: this doctor's IN_CONSULTATION (by vitalsEnteredAt), this
+	// doctor's prescriptions with RESULTS_AVAILABLE (by analysisCompletedAt).
+	Consultations []AppointmentView  `json:"consultations"`
+	ToReview      []PrescriptionView `json:"toReview"`
+	// BIOLOGIST: SAMPLE_COLLECTED (by sampleCollectedAt), IN_PROGRESS (by
+	// analysisStartedAt).
+	SamplesReceived []PrescriptionView `json:"samplesReceived"`
+	InProgress      []PrescriptionView `json:"inProgress"`
+}
+
+// DashboardFor reads the queues of role in one snapshot. userID is the
+// doctor whose queues a DOCTOR sees; [dayStart, dayEnd) is "today".
+func (db *DB) DashboardFor(ctx context.Context, role workflow.Role, userID string, dayStart, dayEnd time.Time, limit int) (*Dashboard, error) {
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	d := &Dashboard{Role: role}
+	err := db.read(ctx, func(t *Tx) error {
+		var err error
+		switch role {
+		case workflow.RoleSecretary, workflow.RoleAdmin:
+			if d.ToCheckIn, err = t.appointments(`a."status" = 'SCHEDULED' AND a."date" >= ? AND a."date" < ?`,
+				`a."date"`, limit, FormatTime(dayStart), FormatTime(dayEnd)); err != nil {
+				return err
+			}
+			if d.ToClose, err = t.appointments(`a."status" = 'CONSULTATION_COMPLETED'`, `a."consultedAt"`, limit); err != nil {
+				return err
+			}
+			d.Unpaid, err = t.appointments(`a."status" = 'COMPLETED' AND (a."billingStatus" IS NULL OR a."billingStatus" <> 'PAID')`,
+				`a."closedAt"`, limit)
+		case workflow.RoleNurse:
+			if d.ToPrepare, err = t.appointments(`a."status" = 'CHECKED_IN'`, `a."checkedInAt"`, limit); err != nil {
+				return err
+			}
+			// sendToLab is the only act on a SENT_TO_LAB prescription, so
+			// updatedAt is when it was sent.
+			d.ToCollect, err = t.prescriptions(`p."status" = 'SENT_TO_LAB'`, `p."updatedAt"`, limit)
+		case workflow.RoleDoctor:
+			if d.Consultations, err = t.appointments(`a."status" = 'IN_CONSULTATION' AND a."doctorId" = ?`,
+				`a."vitalsEnteredAt"`, limit, userID); err != nil {
+				return err
+			}
+			d.ToReview, err = t.prescriptions(`p."status" = 'RESULTS_AVAILABLE' AND p."doctorId" = ?`,
+				`p."analysisCompletedAt"`, limit, userID)
+		case workflow.RoleBiologist:
+			if d.SamplesReceived, err = t.prescriptions(`p."status" = 'SAMPLE_COLLECTED'`, `p."sampleCollectedAt"`, limit); err != nil {
+				return err
+			}
+			d.InProgress, err = t.prescriptions(`p."status" = 'IN_PROGRESS'`, `p."analysisStartedAt"`, limit)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func aliased(tbl *table, alias string) string {
+	cols := make([]string, len(tbl.columns))
+	for i, c := range tbl.columns {
+		cols[i] = alias + "." + quote(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
+// scanWithExtras scans a row of tbl's columns followed by len(extras)
+// text columns.
+func scanWithExtras(tbl *table, rows *sql.Rows, extras []*sql.NullString) (json.RawMessage, error) {
+	n := len(tbl.columns)
+	vals := make([]any, n)
+	ptrs := make([]any, n+len(extras))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for i, e := range extras {
+		ptrs[n+i] = e
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return nil, err
+	}
+	b := []byte{'{'}
+	for i, c := range tbl.columns {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, c...)
+		b = append(b, '"', ':')
+		var err error
+		if b, err = appendWire(b, tbl.kinds[c], vals[i]); err != nil {
+			return nil, fmt.Errorf("column %s: %w", c, err)
+		}
+	}
+	return append(b, '}'), nil
+}
+
+func (t *Tx) appointments(where, orderBy string, limit int, args ...any) ([]AppointmentView, error) {
+	tbl := tables[workflow.TableAppointments]
+	q := `SELECT ` + aliased(tbl, "a") + `, p."firstName", p."lastName", u."name"
+		FROM "appointments" a
+		LEFT JOIN "patients" p ON p."id" = a."patientId"
+		LEFT JOIN "users" u ON u."id" = a."doctorId"
+		WHERE ` + where + ` ORDER BY ` + orderBy + `, a."id" LIMIT ?`
+	rows, err := t.query(q, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: appointments: %w", err)
+	}
+	defer rows.Close()
+	out := []AppointmentView{}
+	for rows.Next() {
+		var first, last, doctor sql.NullString
+		raw, err := scanWithExtras(tbl, rows, []*sql.NullString{&first, &last, &doctor})
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: appointments: %w", err)
+		}
+		v := AppointmentView{PatientFirstName: first.String, PatientLastName: last.String, DoctorName: doctor.String}
+		if err := json.Unmarshal(raw, &v.Appointment); err != nil {
+			return nil, fmt.Errorf("sqlite: appointments: %w", err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func (t *Tx) prescriptions(where, orderBy string, limit int, args ...any) ([]PrescriptionView, error) {
+	tbl := tables[workflow.TablePrescriptions]
+	q := `SELECT ` + aliased(tbl, "p") + `, pa."firstName", pa."lastName", d."name", n."name",
+			(SELECT r."id" FROM "results" r WHERE r."prescriptionId" = p."id" ORDER BY r."createdAt", r."id" LIMIT 1)
+		FROM "prescriptions" p
+		LEFT JOIN "patients" pa ON pa."id" = p."patientId"
+		LEFT JOIN "users" d ON d."id" = p."doctorId"
+		LEFT JOIN "users" n ON n."id" = p."nurseId"
+		WHERE ` + where + ` ORDER BY ` + orderBy + `, p."id" LIMIT ?`
+	rows, err := t.query(q, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: prescriptions: %w", err)
+	}
+	defer rows.Close()
+	out := []PrescriptionView{}
+	for rows.Next() {
+		var first, last, doctor, nurse, result sql.NullString
+		raw, err := scanWithExtras(tbl, rows, []*sql.NullString{&first, &last, &doctor, &nurse, &result})
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: prescriptions: %w", err)
+		}
+		v := PrescriptionView{PatientFirstName: first.String, PatientLastName: last.String, DoctorName: doctor.String,
+			NurseName: nurse.String, ResultID: result.String}
+		if err := json.Unmarshal(raw, &v.Prescription); err != nil {
+			return nil, fmt.Errorf("sqlite: prescriptions: %w", err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// PatientQuery searches patients. Every word of Name must begin the first
+// or the last name (ASCII letters in any case); BirthDate ("2006-01-02")
+// must be the birth date. Either may be empty.
+type PatientQuery struct {
+	Name      string `json:"name"`
+	BirthDate string `json:"birthDate"`
+	Limit     int    `json:"limit"`
+}
+
+// SearchPatients finds patients, ordered by last name, first name.
+func (db *DB) SearchPatients(ctx context.Context, q PatientQuery) ([]workflow.Patient, error) {
+	if q.Limit <= 0 {
+		q.Limit = DefaultLimit
+	}
+	var conds []string
+	var args []any
+	for _, w := range strings.Fields(q.Name) {
+		conds = append(conds, `("lastName" LIKE ? ESCAPE '\' OR "firstName" LIKE ? ESCAPE '\')`)
+		p := likeEscape(w) + "%"
+		args = append(args, p, p)
+	}
+	if q.BirthDate != "" {
+		day, err := time.Parse(time.DateOnly, q.BirthDate)
+		if err != nil {
+			r := workflow.Reject(workflow.CodeValidationFailed, "Birth date %q is not a date such as 1980-05-12.", q.BirthDate)
+			r.Field = "birthDate"
+			return nil, r
+		}
+		conds = append(conds, `"birthDate" >= ? AND "birthDate" < ?`)
+		args = append(args, FormatTime(day), FormatTime(day.AddDate(0, 0, 1)))
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = "WHERE " + strings.Join(conds, " AND ")
+	}
+	tbl := tables[workflow.TablePatients]
+	out := []workflow.Patient{}
+	err := db.read(ctx, func(t *Tx) error {
+		rows, err := t.query(`SELECT `+tbl.colList+` FROM "patients" `+where+
+			` ORDER BY "lastName", "firstName", "id" LIMIT ?`, append(args, q.Limit)...)
+		if err != nil {
+			return fmt.Errorf("sqlite: search patients: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			raw, err := scanWire(tbl, rows)
+			if err != nil {
+				return fmt.Errorf("sqlite: search patients: %w", err)
+			}
+			var p workflow.Patient
+			if err := json.Unmarshal(raw, &p); err != nil {
+				return fmt.Errorf("sqlite: search patients: %w", err)
+			}
+			out = append(out, p)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// TimelineEntry is one event of a patient's record.
+type TimelineEntry struct {
+	At           time.Time          `json:"at"`
+	Kind         string             `json:"kind"` // appointment, prescription, result, document
+	Appointment  *AppointmentView   `json:"appointment,omitempty"`
+	Prescription *PrescriptionView  `json:"prescription,omitempty"`
+	Result       *workflow.Result   `json:"result,omitempty"`
+	Document     *workflow.Document `json:"document,omitempty"`
+}
+
+// Timeline is a patient's record as this workstation may see it.
+type Timeline struct {
+	Patient workflow.Patient `json:"patient"`
+	Entries []TimelineEntry  `json:"entries"`
+}
+
+// PatientTimeline returns the patient's appointments (at their date),
+// prescriptions (when written), results (when validated) and documents
+// (when attached), newest first: the last events are what a clinician
+// opens a record for.
+func (db *DB) PatientTimeline(ctx context.Context, patientID string) (*Timeline, error) {
+	tl := &Timeline{Entries: []TimelineEntry{}}
+	err := db.read(ctx, func(t *Tx) error {
+		p, err := readRow[workflow.Patient](t, workflow.TablePatients, patientID)
+		if err != nil {
+			return err
+		}
+		tl.Patient = *p
+		apps, err := t.appointments(`a."patientId" = ?`, `a."date"`, -1, patientID)
+		if err != nil {
+			return err
+		}
+		for i := range apps {
+			tl.Entries = append(tl.Entries, TimelineEntry{At: apps[i].Date, Kind: "appointment", Appointment: &apps[i]})
+		}
+		pres, err := t.prescriptions(`p."patientId" = ?`, `p."createdAt"`, -1, patientID)
+		if err != nil {
+			return err
+		}
+		for i := range pres {
+			tl.Entries = append(tl.Entries, TimelineEntry{At: pres[i].CreatedAt, Kind: "prescription", Prescription: &pres[i]})
+		}
+		results, err := rowsOf[workflow.Result](t, workflow.TableResults, "r",
+			`JOIN "prescriptions" p ON p."id" = r."prescriptionId" WHERE p."patientId" = ?`, patientID)
+		if err != nil {
+			return err
+		}
+		for i := range results {
+			at := results[i].CreatedAt
+			if results[i].ValidatedAt != nil {
+				at = *results[i].ValidatedAt
+			}
+			tl.Entries = append(tl.Entries, TimelineEntry{At: at, Kind: "result", Result: &results[i]})
+		}
+		docs, err := rowsOf[workflow.Document](t, workflow.TableDocuments, "d", `WHERE d."patientId" = ?`, patientID)
+		if err != nil {
+			return err
+		}
+		for i := range docs {
+			tl.Entries = append(tl.Entries, TimelineEntry{At: docs[i].CreatedAt, Kind: "document", Document: &docs[i]})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	rank := map[string]int{"appointment": 0, "prescription": 1, "result": 2, "document": 3}
+	sort.SliceStable(tl.Entries, func(i, j int) bool {
+		a, b := tl.Entries[i], tl.Entries[j]
+		if !a.At.Equal(b.At) {
+			return a.At.After(b.At)
+		}
+		return rank[a.Kind] < rank[b.Kind]
+	})
+	return tl, nil
+}
+
+func rowsOf[T any](t *Tx, name, alias, rest string, args ...any) ([]T, error) {
+	tbl := tables[name]
+	rows, err := t.query(`SELECT `+aliased(tbl, alias)+` FROM `+quote(name)+` `+alias+` `+rest, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", name, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		raw, err := scanWire(tbl, rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: %s: %w", name, err)
+		}
+		var v T
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, fmt.Errorf("sqlite: %s: %w", name, err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// Row returns one replicated row in wire form (nil when absent); tests and
+// diagnostics use it.
+func (db *DB) Row(ctx context.Context, table, id string) (json.RawMessage, error) {
+	tbl, err := lookupTable(table)
+	if err != nil {
+		return nil, err
+	}
+	var out json.RawMessage
+	err = db.read(ctx, func(t *Tx) error {
+		out, err = t.rowJSON(tbl, id)
+		return err
+	})
+	return out, err
+}
+
+// PutRows stores server rows directly, outside any page: seeding a test
+// replica or importing a snapshot. Rows are in wire form, keyed by id.
+func (db *DB) PutRows(ctx context.Context, table string, rows ...json.RawMessage) error {
+	tbl, err := lookupTable(table)
+	if err != nil {
+		return err
+	}
+	return db.write(ctx, func(t *Tx) error {
+		for _, r := range rows {
+			var head struct {
+				ID string `json:"id"`
+			}
+			if err := json.Unmarshal(r, &head); err != nil || head.ID == "" {
+				return fmt.Errorf("sqlite: row without id: %s", clip(r))
+			}
+			if err := t.putWire(tbl, head.ID, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

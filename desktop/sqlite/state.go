@@ -1,0 +1,145 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"wardsync/workflow"
+)
+
+// State is the workstation's place in the protocol.
+type State struct {
+	DeviceID  string
+	ServerURL string
+	Cursor    string
+	// LastSeq is the highest seq ever assigned (hello.lastMutationSeq).
+	LastSeq int64
+	// AckedSeq: every seq at or below it has a known outcome.
+	AckedSeq int64
+	// ReflectedSeq: every seq at or below it is reflected in the pulled
+	// server state.
+	ReflectedSeq int64
+	Roles        []workflow.Role
+	LastSyncAt   *time.Time
+}
+
+// ErrOtherDevice is returned when a replica is opened for another device
+// than the one it was created for: its outbox's seqs belong to that device.
+type ErrOtherDevice struct{ Stored, Asked string }
+
+func (e *ErrOtherDevice) Error() string {
+	return fmt.Sprintf("sqlite: this replica belongs to device %s, not %s", e.Stored, e.Asked)
+}
+
+// State reads the sync state.
+func (db *DB) State(ctx context.Context) (State, error) {
+	var s State
+	err := db.read(ctx, func(t *Tx) error {
+		var err error
+		s, err = t.state()
+		return err
+	})
+	return s, err
+}
+
+func (t *Tx) state() (State, error) {
+	var s State
+	var roles string
+	var last sql.NullString
+	err := t.queryRow(`SELECT deviceId, serverUrl, cursor, lastSeq, ackedSeq, reflectedSeq, roles, lastSyncAt
+		FROM sync_state WHERE singleton = 1`).Scan(&s.DeviceID, &s.ServerURL, &s.Cursor, &s.LastSeq, &s.AckedSeq,
+		&s.ReflectedSeq, &roles, &last)
+	if err != nil {
+		return s, fmt.Errorf("sqlite: read sync state: %w", err)
+	}
+	if err := json.Unmarshal([]byte(roles), &s.Roles); err != nil {
+		return s, fmt.Errorf("sqlite: sync state roles: %w", err)
+	}
+	if s.LastSyncAt, err = parseNullTime(last); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// Bind ties the replica to a device and server. A replica made for one
+// device refuses another (ErrOtherDevice); an empty deviceID keeps the
+// stored one. A new server URL is recorded (the same server may move).
+func (db *DB) Bind(ctx context.Context, deviceID, serverURL string) (State, error) {
+	var s State
+	err := db.write(ctx, func(t *Tx) error {
+		var err error
+		if s, err = t.state(); err != nil {
+			return err
+		}
+		if deviceID != "" && s.DeviceID != "" && s.DeviceID != deviceID {
+			return &ErrOtherDevice{Stored: s.DeviceID, Asked: deviceID}
+		}
+		if deviceID != "" {
+			s.DeviceID = deviceID
+		}
+		if serverURL != "" {
+			s.ServerURL = serverURL
+		}
+		_, err = t.exec(`UPDATE sync_state SET deviceId = ?, serverUrl = ? WHERE singleton = 1`, s.DeviceID, s.ServerURL)
+		return err
+	})
+	return s, err
+}
+
+// SetRoles records the roles the device serves, as the server's welcome said.
+func (db *DB) SetRoles(ctx context.Context, roles []workflow.Role) error {
+	b, err := json.Marshal(roles)
+	if err != nil {
+		return err
+	}
+	return db.write(ctx, func(t *Tx) error {
+		_, err := t.exec(`UPDATE sync_state SET roles = ? WHERE singleton = 1`, string(b))
+		return err
+	})
+}
+
+// CatchUpSeq handles a server that has recorded more seqs of this device
+// than the replica ever assigned (a replica restored from a backup, a
+// reinstall): the server would take the replica's new seqs for duplicates
+// and never apply them. The queued acts are renumbered above serverLast.
+// It reports whether anything changed.
+func (db *DB) CatchUpSeq(ctx context.Context, serverLast int64) (bool, error) {
+	changed := false
+	err := db.write(ctx, func(t *Tx) error {
+		s, err := t.state()
+		if err != nil {
+			return err
+		}
+		if serverLast <= s.LastSeq {
+			return nil
+		}
+		changed = true
+		// Only the acts whose outcome is unknown move; they go right above
+		// what the server has, in their order.
+		delta := serverLast - s.AckedSeq
+		// Through negative numbers, so that no intermediate seq collides.
+		if _, err := t.exec(`UPDATE outbox SET seq = -(seq + ?) WHERE seq > ?`, delta, s.AckedSeq); err != nil {
+			return err
+		}
+		if _, err := t.exec(`UPDATE outbox SET seq = -seq WHERE seq < 0`); err != nil {
+			return err
+		}
+		_, err = t.exec(`UPDATE sync_state SET lastSeq = ?, ackedSeq = ? WHERE singleton = 1`, s.LastSeq+delta, serverLast)
+		return err
+	})
+	return changed, err
+}
+
+func parseNullTime(s sql.NullString) (*time.Time, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	t, err := ParseTime(s.String)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: stored time %q: %w", s.String, err)
+	}
+	return &t, nil
+}
