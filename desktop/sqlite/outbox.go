@@ -287,7 +287,7 @@ func (db *DB) Rejected(ctx context.Context, includeDismissed bool) ([]RejectedAc
 	var out []RejectedAct
 	err := db.read(ctx, func(t *Tx) error {
 		var err error
-		out, err = t.rejected(where+` ORDER BY rejectedAt DESC, seq DESC`)
+		out, err = t.rejected(where + ` ORDER BY rejectedAt DESC, seq DESC`)
 		return err
 	})
 	return out, err

@@ -85,7 +85,7 @@ func TestWireRoundTrip(t *testing.T) {
 	db := openTest(t)
 	ctx := context.Background()
 	in := js(obj{"id": appt1ID, "date": "2026-01-05T14:00:00Z", "motif": "Suivi <cardio> & co", "status": "COMPLETED",
-		"vitals": obj{"weight": 70.5, "height": 170, "temperature": 37, "bloodPressure": obj{"systolic": 120, "diastolic": 80}, "heartRate": 72},
+		"vitals":              obj{"weight": 70.5, "height": 170, "temperature": 37, "bloodPressure": obj{"systolic": 120, "diastolic": 80}, "heartRate": 72},
 		"medicalHistoryNotes": "é", "consultationNotes": nil, "checkedInAt": "2026-01-05T13:45:00.12+00:00",
 		"billingAmount": "120.5", "billingStatus": "PARTIALLY_PAID", "patientId": patient1ID, "doctorId": doctorID,
 		"createdAt": "2026-01-01T00:00:00.000Z", "updatedAt": "2026-01-05T15:00:00.000Z", "aColumnFromTheFuture": 1})
