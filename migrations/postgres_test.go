@@ -46,8 +46,8 @@ func TestPostgresConformsToSeed(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.MustOpenSQL(t, pgtest.NewDatabase(t, false))
 	applied := migrate(t, db)
-	if len(applied) != 10 {
-		t.Fatalf("applied %d migrations on an empty database, want 10: %v", len(applied), applied)
+	if len(applied) != 11 {
+		t.Fatalf("applied %d migrations on an empty database, want 11: %v", len(applied), applied)
 	}
 	got, err := migrations.DescribeSchema(ctx, db, "public")
 	if err != nil {
@@ -69,7 +69,7 @@ func TestPostgresConformsToSeed(t *testing.T) {
 		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sync.goose_db_version`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if n < 10 {
+		if n < 11 {
 			t.Errorf("sync.goose_db_version has %d rows", n)
 		}
 	})
