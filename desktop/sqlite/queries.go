@@ -60,8 +60,26 @@ type Dashboard struct {
 	InProgress      []PrescriptionView `json:"inProgress"`
 }
 
+// queue is one dashboard list: a filter and the order it is read in.
+type queue struct{ where, orderBy string }
+
+var (
+	qToCheckIn     = queue{`a."status" = 'SCHEDULED' AND a."date" >= ? AND a."date" < ?`, `a."date"`}
+	qToClose       = queue{`a."status" = 'CONSULTATION_COMPLETED'`, `a."consultedAt"`}
+	qUnpaid        = queue{`a."status" = 'COMPLETED' AND (a."billingStatus" IS NULL OR a."billingStatus" <> 'PAID')`, `a."closedAt"`}
+	qToPrepare     = queue{`a."status" = 'CHECKED_IN'`, `a."checkedInAt"`}
+	qConsultations = queue{`a."status" = 'IN_CONSULTATION' AND a."doctorId" = ?`, `a."vitalsEnteredAt"`}
+	// sendToLab is the only act on a SENT_TO_LAB prescription, so
+	// updatedAt is when it was sent.
+	qToCollect  = queue{`p."status" = 'SENT_TO_LAB'`, `p."updatedAt"`}
+	qToReview   = queue{`p."status" = 'RESULTS_AVAILABLE' AND p."doctorId" = ?`, `p."analysisCompletedAt"`}
+	qSamples    = queue{`p."status" = 'SAMPLE_COLLECTED'`, `p."sampleCollectedAt"`}
+	qInProgress = queue{`p."status" = 'IN_PROGRESS'`, `p."analysisStartedAt"`}
+)
+
 // DashboardFor reads the queues of role in one snapshot. userID is the
-// doctor whose queues a DOCTOR sees; [dayStart, dayEnd) is "today".
+// doctor whose queues a DOCTOR sees; [dayStart, dayEnd) is "today". ADMIN
+// gets reception's queues.
 func (db *DB) DashboardFor(ctx context.Context, role workflow.Role, userID string, dayStart, dayEnd time.Time, limit int) (*Dashboard, error) {
 	if limit <= 0 {
 		limit = DefaultLimit
@@ -71,34 +89,28 @@ func (db *DB) DashboardFor(ctx context.Context, role workflow.Role, userID strin
 		var err error
 		switch role {
 		case workflow.RoleSecretary, workflow.RoleAdmin:
-			if d.ToCheckIn, err = t.appointments(`a."status" = 'SCHEDULED' AND a."date" >= ? AND a."date" < ?`,
-				`a."date"`, limit, FormatTime(dayStart), FormatTime(dayEnd)); err != nil {
+			if d.ToCheckIn, err = t.appointments(qToCheckIn, limit, FormatTime(dayStart), FormatTime(dayEnd)); err != nil {
 				return err
 			}
-			if d.ToClose, err = t.appointments(`a."status" = 'CONSULTATION_COMPLETED'`, `a."consultedAt"`, limit); err != nil {
+			if d.ToClose, err = t.appointments(qToClose, limit); err != nil {
 				return err
 			}
-			d.Unpaid, err = t.appointments(`a."status" = 'COMPLETED' AND (a."billingStatus" IS NULL OR a."billingStatus" <> 'PAID')`,
-				`a."closedAt"`, limit)
+			d.Unpaid, err = t.appointments(qUnpaid, limit)
 		case workflow.RoleNurse:
-			if d.ToPrepare, err = t.appointments(`a."status" = 'CHECKED_IN'`, `a."checkedInAt"`, limit); err != nil {
+			if d.ToPrepare, err = t.appointments(qToPrepare, limit); err != nil {
 				return err
 			}
-			// sendToLab is the only act on a SENT_TO_LAB prescription, so
-			// updatedAt is when it was sent.
-			d.ToCollect, err = t.prescriptions(`p."status" = 'SENT_TO_LAB'`, `p."updatedAt"`, limit)
+			d.ToCollect, err = t.prescriptions(qToCollect, limit)
 		case workflow.RoleDoctor:
-			if d.Consultations, err = t.appointments(`a."status" = 'IN_CONSULTATION' AND a."doctorId" = ?`,
-				`a."vitalsEnteredAt"`, limit, userID); err != nil {
+			if d.Consultations, err = t.appointments(qConsultations, limit, userID); err != nil {
 				return err
 			}
-			d.ToReview, err = t.prescriptions(`p."status" = 'RESULTS_AVAILABLE' AND p."doctorId" = ?`,
-				`p."analysisCompletedAt"`, limit, userID)
+			d.ToReview, err = t.prescriptions(qToReview, limit, userID)
 		case workflow.RoleBiologist:
-			if d.SamplesReceived, err = t.prescriptions(`p."status" = 'SAMPLE_COLLECTED'`, `p."sampleCollectedAt"`, limit); err != nil {
+			if d.SamplesReceived, err = t.prescriptions(qSamples, limit); err != nil {
 				return err
 			}
-			d.InProgress, err = t.prescriptions(`p."status" = 'IN_PROGRESS'`, `p."analysisStartedAt"`, limit)
+			d.InProgress, err = t.prescriptions(qInProgress, limit)
 		}
 		return err
 	})
@@ -147,14 +159,18 @@ func scanWithExtras(tbl *table, rows *sql.Rows, extras []*sql.NullString) (json.
 	return append(b, '}'), nil
 }
 
-func (t *Tx) appointments(where, orderBy string, limit int, args ...any) ([]AppointmentView, error) {
-	tbl := tables[workflow.TableAppointments]
-	q := `SELECT ` + aliased(tbl, "a") + `, p."firstName", p."lastName", u."name"
+func appointmentQuery(q queue) string {
+	where, orderBy := q.where, q.orderBy
+	return `SELECT ` + aliased(tables[workflow.TableAppointments], "a") + `, p."firstName", p."lastName", u."name"
 		FROM "appointments" a
 		LEFT JOIN "patients" p ON p."id" = a."patientId"
 		LEFT JOIN "users" u ON u."id" = a."doctorId"
 		WHERE ` + where + ` ORDER BY ` + orderBy + `, a."id" LIMIT ?`
-	rows, err := t.query(q, append(args, limit)...)
+}
+
+func (t *Tx) appointments(q queue, limit int, args ...any) ([]AppointmentView, error) {
+	tbl := tables[workflow.TableAppointments]
+	rows, err := t.query(appointmentQuery(q), append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: appointments: %w", err)
 	}
@@ -175,16 +191,20 @@ func (t *Tx) appointments(where, orderBy string, limit int, args ...any) ([]Appo
 	return out, rows.Err()
 }
 
-func (t *Tx) prescriptions(where, orderBy string, limit int, args ...any) ([]PrescriptionView, error) {
-	tbl := tables[workflow.TablePrescriptions]
-	q := `SELECT ` + aliased(tbl, "p") + `, pa."firstName", pa."lastName", d."name", n."name",
+func prescriptionQuery(q queue) string {
+	where, orderBy := q.where, q.orderBy
+	return `SELECT ` + aliased(tables[workflow.TablePrescriptions], "p") + `, pa."firstName", pa."lastName", d."name", n."name",
 			(SELECT r."id" FROM "results" r WHERE r."prescriptionId" = p."id" ORDER BY r."createdAt", r."id" LIMIT 1)
 		FROM "prescriptions" p
 		LEFT JOIN "patients" pa ON pa."id" = p."patientId"
 		LEFT JOIN "users" d ON d."id" = p."doctorId"
 		LEFT JOIN "users" n ON n."id" = p."nurseId"
 		WHERE ` + where + ` ORDER BY ` + orderBy + `, p."id" LIMIT ?`
-	rows, err := t.query(q, append(args, limit)...)
+}
+
+func (t *Tx) prescriptions(q queue, limit int, args ...any) ([]PrescriptionView, error) {
+	tbl := tables[workflow.TablePrescriptions]
+	rows, err := t.query(prescriptionQuery(q), append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: prescriptions: %w", err)
 	}
@@ -298,14 +318,14 @@ func (db *DB) PatientTimeline(ctx context.Context, patientID string) (*Timeline,
 			return err
 		}
 		tl.Patient = *p
-		apps, err := t.appointments(`a."patientId" = ?`, `a."date"`, -1, patientID)
+		apps, err := t.appointments(qPatientAppointments, -1, patientID)
 		if err != nil {
 			return err
 		}
 		for i := range apps {
 			tl.Entries = append(tl.Entries, TimelineEntry{At: apps[i].Date, Kind: "appointment", Appointment: &apps[i]})
 		}
-		pres, err := t.prescriptions(`p."patientId" = ?`, `p."createdAt"`, -1, patientID)
+		pres, err := t.prescriptions(qPatientPrescriptions, -1, patientID)
 		if err != nil {
 			return err
 		}
@@ -346,6 +366,11 @@ func (db *DB) PatientTimeline(ctx context.Context, patientID string) (*Timeline,
 	})
 	return tl, nil
 }
+
+var (
+	qPatientAppointments  = queue{`a."patientId" = ?`, `a."date"`}
+	qPatientPrescriptions = queue{`p."patientId" = ?`, `p."createdAt"`}
+)
 
 func rowsOf[T any](t *Tx, name, alias, rest string, args ...any) ([]T, error) {
 	tbl := tables[name]

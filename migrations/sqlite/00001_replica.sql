@@ -130,6 +130,7 @@ CREATE INDEX "documents_patientId_idx" ON "documents"("patientId");
 -- The dashboards' queues: each filters on a status and reads in the order
 -- of one timestamp, LIMIT 50, so (status, order column) lets SQLite walk
 -- the index and stop after 50 rows instead of sorting the whole status.
+CREATE INDEX "appointments_status_date_idx" ON "appointments"("status", "date");
 CREATE INDEX "appointments_status_checkedInAt_idx" ON "appointments"("status", "checkedInAt");
 CREATE INDEX "appointments_status_doctor_vitals_idx" ON "appointments"("status", "doctorId", "vitalsEnteredAt");
 CREATE INDEX "appointments_status_consultedAt_idx" ON "appointments"("status", "consultedAt");
