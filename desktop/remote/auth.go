@@ -1,0 +1,157 @@
+// Package remote is the workstation's side of the wire: the HTTP login and
+// logout calls and the /sync websocket speaking syncproto's frames. It
+// knows nothing of SQLite or of the sync loop; the engine in package
+// desktop drives it.
+package remote
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"wardsync/workflow"
+)
+
+// CodeRateLimited is what a refused login carries when the server's answer
+// (429) had no code of its own.
+const CodeRateLimited workflow.Code = "RATE_LIMITED"
+
+// HTTPError is a refusal the server answered with: a status and the
+// server's {code, message}. errors.As finds the *workflow.Rejection in it.
+type HTTPError struct {
+	Status    int
+	Rejection *workflow.Rejection
+}
+
+func (e *HTTPError) Error() string {
+	return fmt.Sprintf("server answered %d: %s", e.Status, e.Rejection.Error())
+}
+
+func (e *HTTPError) Unwrap() error { return e.Rejection }
+
+// Unreachable reports whether err means the server could not be asked
+// (network down, timeout, the server failing with a 5xx) rather than that
+// it refused: only then may a workstation fall back to working offline.
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var he *HTTPError
+	if errors.As(err, &he) {
+		return he.Status >= 500
+	}
+	return !errors.Is(err, context.Canceled)
+}
+
+// LoginResult is the server's answer to a successful login.
+type LoginResult struct {
+	Token     string    `json:"token"`
+	User      User      `json:"user"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// User is a user as the login answer names it.
+type User struct {
+	ID   string        `json:"id"`
+	Name string        `json:"name"`
+	Role workflow.Role `json:"role"`
+}
+
+// Login asks the server for a session of the user on this device.
+func Login(ctx context.Context, client *http.Client, serverURL, email, password, deviceID string) (*LoginResult, error) {
+	body, err := json.Marshal(map[string]string{"email": email, "password": password, "deviceId": deviceID})
+	if err != nil {
+		return nil, err
+	}
+	var out LoginResult
+	if err := call(ctx, client, serverURL, "/api/v1/auth/login", "", body, &out); err != nil {
+		return nil, err
+	}
+	if out.Token == "" || out.User.ID == "" || !out.User.Role.Valid() {
+		return nil, fmt.Errorf("remote: login answer lacks a token, a user id or a valid role")
+	}
+	return &out, nil
+}
+
+// Logout revokes a session token at the server.
+func Logout(ctx context.Context, client *http.Client, serverURL, token string) error {
+	return call(ctx, client, serverURL, "/api/v1/auth/logout", token, nil, nil)
+}
+
+func endpoint(serverURL, path string) (string, error) {
+	u, err := url.Parse(serverURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("remote: server URL %q must be http(s)://host[:port]", serverURL)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	return u.String(), nil
+}
+
+func call(ctx context.Context, client *http.Client, serverURL, path, token string, body []byte, out any) error {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	u, err := endpoint(serverURL, path)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("remote: %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("remote: %s: %w", path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return httpError(resp, data)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("remote: %s: undecodable answer: %w", path, err)
+	}
+	return nil
+}
+
+// httpError reads the server's {code, message}, or makes one up from the
+// status when the body has none (a proxy's error page).
+func httpError(resp *http.Response, body []byte) *HTTPError {
+	var r workflow.Rejection
+	if json.Unmarshal(body, &r) != nil || r.Code == "" || r.Message == "" {
+		r = workflow.Rejection{Message: fmt.Sprintf("The server answered %s.", resp.Status)}
+		switch resp.StatusCode {
+		case http.StatusUnauthorized:
+			r.Code = workflow.CodeUnauthenticated
+		case http.StatusForbidden:
+			r.Code = workflow.CodeForbidden
+		case http.StatusTooManyRequests:
+			r.Code = CodeRateLimited
+			r.Message = "Too many attempts; wait a moment and try again."
+			if s := resp.Header.Get("Retry-After"); s != "" {
+				r.Message = "Too many attempts; try again in " + s + " seconds."
+			}
+		default:
+			r.Code = "INTERNAL"
+		}
+	}
+	return &HTTPError{Status: resp.StatusCode, Rejection: &r}
+}
