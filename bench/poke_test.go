@@ -1,0 +1,283 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"wardsync/server/postgres"
+	"wardsync/syncproto"
+	"wardsync/workflow"
+)
+
+// BenchmarkPokeLatency: cfg.PokeDevices workstations connected (hello done,
+// pulled to head), each answering every poke with pulls as a workstation
+// does. Device A pushes one act at a time (the five acts of an
+// appointment's day, over and over); the latency is the time from A
+// sending the push until device B, another connection, has received the
+// poke and pulled a page holding the row in its new state. Reported:
+// p50-ms and p99-ms for B, p99-all-ms until every device but A had it.
+//
+// Baseline in the same run, on the same database: a bare LISTEN/NOTIFY
+// round trip (one connection commits the same kind of update, another one
+// listening wakes up and reads the row): baseline-p50-ms, baseline-p99-ms.
+func BenchmarkPokeLatency(b *testing.B) {
+	cfg := loadConfig()
+	e := startEnv(b, cfg)
+
+	// The baseline first, while no device is connected to pull.
+	base, err := rawNotifyLatency(e, cfg.Pokes)
+	if err != nil {
+		fatalf(b, "LISTEN/NOTIFY baseline: %v", err)
+	}
+	base = sortDurations(base)
+
+	n := cfg.PokeDevices
+	devs := e.devices(b, "Poke bench", n, func(i int) []workflow.Role {
+		if i == 0 {
+			return clinicRole // the author: secretary, nurse and doctor
+		}
+		return clinicRole[i%3 : i%3+1]
+	})
+	o := &observer{n: n, results: make(chan *syncproto.PushResult, 4), failed: make(chan struct{})}
+	for i, d := range devs {
+		e.connect(b, d)
+		cur, err := pullToHead(d.ws, "")
+		if err != nil {
+			fatalf(b, "device %d initial pull: %v", i, err)
+		}
+		go o.loop(i, d, cur)
+	}
+	defer o.stopping.Store(true)
+	a := devs[0]
+	patient := uuid.NewString()
+	if _, err := o.act(a, registerPatient(patient, 1)); err != nil {
+		fatalf(b, "set-up act: %v", err)
+	}
+
+	var latB, latAll []time.Duration
+	b.ResetTimer()
+	var acts []act
+	for i := 0; i < b.N*cfg.Pokes; i++ {
+		if len(acts) == 0 {
+			acts = lifecycle(uuid.NewString(), patient, time.Now())
+		}
+		t, err := o.act(a, acts[0])
+		if err != nil {
+			fatalf(b, "act %d (%s): %v", i, acts[0].name, err)
+		}
+		acts = acts[1:]
+		latB = append(latB, time.Duration(t.seen[1].Load()))
+		var slowest time.Duration
+		for j := 1; j < n; j++ {
+			slowest = max(slowest, time.Duration(t.seen[j].Load()))
+		}
+		latAll = append(latAll, slowest)
+	}
+	b.StopTimer()
+	latB, latAll = sortDurations(latB), sortDurations(latAll)
+	logf(b, "ours: %d acts, %d devices: to device B p50 %.2f ms, p99 %.2f ms, max %.2f ms; to all %d devices p50 %.2f ms, p99 %.2f ms",
+		len(latB), n, percentileMS(latB, .5), percentileMS(latB, .99), percentileMS(latB, 1), n-1, percentileMS(latAll, .5), percentileMS(latAll, .99))
+	logf(b, "baseline: %d bare NOTIFY round trips: p50 %.2f ms, p99 %.2f ms", len(base), percentileMS(base, .5), percentileMS(base, .99))
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(percentileMS(latB, .5), "p50-ms")
+	b.ReportMetric(percentileMS(latB, .99), "p99-ms")
+	b.ReportMetric(percentileMS(latAll, .5), "p50-all-ms")
+	b.ReportMetric(percentileMS(latAll, .99), "p99-all-ms")
+	b.ReportMetric(percentileMS(base, .5), "baseline-p50-ms")
+	b.ReportMetric(percentileMS(base, .99), "baseline-p99-ms")
+}
+
+// observer runs the read loops of every device and tells the author when
+// the current target row has reached them.
+type observer struct {
+	n        int
+	cur      atomic.Pointer[target]
+	results  chan *syncproto.PushResult // device 0's push results
+	failed   chan struct{}
+	failErr  atomic.Pointer[error]
+	stopping atomic.Bool
+}
+
+// target is the row state the devices wait for after one act.
+type target struct {
+	table, rowID, status string
+	t0                   time.Time
+	seen                 []atomic.Int64 // per device: latency in ns, 0 until seen
+	left                 atomic.Int32   // devices other than the author still to see it
+	done                 chan struct{}
+}
+
+func (o *observer) fail(err error) {
+	if o.stopping.Load() {
+		return
+	}
+	if o.failErr.CompareAndSwap(nil, &err) {
+		close(o.failed)
+	}
+}
+
+// act pushes one act from device a and waits until every other device has
+// pulled the row it wrote.
+func (o *observer) act(a *device, ac act) (*target, error) {
+	t := &target{table: ac.table, rowID: ac.rowID, status: ac.status, seen: make([]atomic.Int64, o.n), done: make(chan struct{})}
+	t.left.Store(int32(o.n - 1))
+	m := a.mutation(ac)
+	reqID := "a" + strconv.FormatInt(m.Seq, 10)
+	t.t0 = time.Now()
+	o.cur.Store(t)
+	if err := a.ws.send(&syncproto.Push{RequestID: reqID, Mutations: []syncproto.Mutation{m}}); err != nil {
+		return nil, err
+	}
+	timeout := time.NewTimer(30 * time.Second)
+	defer timeout.Stop()
+	select {
+	case r := <-o.results:
+		if err := allApplied([]syncproto.Mutation{m}, r.Results); err != nil {
+			return nil, err
+		}
+	case <-o.failed:
+		return nil, *o.failErr.Load()
+	case <-timeout.C:
+		return nil, errors.New("no pushResult within 30 s")
+	}
+	select {
+	case <-t.done:
+		return t, nil
+	case <-o.failed:
+		return nil, *o.failErr.Load()
+	case <-timeout.C:
+		return nil, fmt.Errorf("%d devices had not pulled %s %s within 30 s", t.left.Load(), ac.table, ac.rowID)
+	}
+}
+
+// loop is one device's read loop: a poke starts a pull unless one is in
+// flight (then one more follows it); pages are followed while more.
+func (o *observer) loop(i int, d *device, cursor string) {
+	pulling, again, n := false, false, 0
+	pull := func() error {
+		n++
+		pulling = true
+		return d.ws.send(&syncproto.Pull{RequestID: "l" + strconv.Itoa(n), Cursor: cursor})
+	}
+	for {
+		f, err := d.ws.readWithin(0)
+		if err != nil {
+			o.fail(fmt.Errorf("device %d: %w", i, err))
+			return
+		}
+		switch f := f.(type) {
+		case *syncproto.Poke:
+			if pulling {
+				again = true
+			} else if err := pull(); err != nil {
+				o.fail(err)
+				return
+			}
+		case *syncproto.Changes:
+			cursor = f.Cursor
+			o.saw(i, f.Changes)
+			if f.More || again {
+				again = false
+				if err := pull(); err != nil {
+					o.fail(err)
+					return
+				}
+			} else {
+				pulling = false
+			}
+		case *syncproto.PushResult:
+			o.results <- f
+		case *syncproto.Error:
+			o.fail(fmt.Errorf("device %d: error frame %s: %s", i, f.Code, f.Message))
+			return
+		}
+	}
+}
+
+func (o *observer) saw(i int, changes []syncproto.Change) {
+	t := o.cur.Load()
+	if t == nil {
+		return
+	}
+	for _, c := range changes {
+		if c.Table != t.table || c.ID != t.rowID || c.Op != syncproto.OpUpsert {
+			continue
+		}
+		if t.status != "" {
+			var row struct {
+				Status string `json:"status"`
+			}
+			if json.Unmarshal(c.Row, &row) != nil || row.Status != t.status {
+				continue
+			}
+		}
+		if t.seen[i].CompareAndSwap(0, int64(max(time.Since(t.t0), 1))) && i != 0 {
+			if t.left.Add(-1) == 0 {
+				close(t.done)
+			}
+		}
+	}
+}
+
+// rawNotifyLatency is the database's own floor under a poke: one
+// connection commits an update of an appointment (the capture trigger
+// writes the feed and notifies), another, listening, wakes up and reads the
+// row in its new state.
+func rawNotifyLatency(e *env, acts int) ([]time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	listener, err := pgx.Connect(ctx, e.dbURL)
+	if err != nil {
+		return nil, err
+	}
+	defer listener.Close(context.Background())
+	writer, err := pgx.Connect(ctx, e.dbURL)
+	if err != nil {
+		return nil, err
+	}
+	defer writer.Close(context.Background())
+	id := uuid.NewString()
+	if _, err := writer.Exec(ctx, `
+		INSERT INTO appointments (id, date, motif, status, "createdAt", "updatedAt", "patientId", "doctorId", "billingStatus")
+		VALUES ($1, now(), 'notify baseline', 'SCHEDULED', now(), now(), $2, $3, 'PENDING')`, id, postgres.SeedID("patient:1"), doctorID); err != nil {
+		return nil, err
+	}
+	if _, err := listener.Exec(ctx, `LISTEN wardsync_changes`); err != nil {
+		return nil, err
+	}
+	var out []time.Duration
+	statuses := []string{"CHECKED_IN", "SCHEDULED"}
+	for k := 0; k < acts; k++ {
+		want := statuses[k%2]
+		t0 := time.Now()
+		if _, err := writer.Exec(ctx, `UPDATE appointments SET status = $2::"AppointmentStatus", "updatedAt" = now() WHERE id = $1`, id, want); err != nil {
+			return nil, err
+		}
+		for {
+			wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+			_, err := listener.WaitForNotification(wctx)
+			wcancel()
+			if err != nil {
+				return nil, fmt.Errorf("no notification: %w", err)
+			}
+			var got string
+			if err := listener.QueryRow(ctx, `SELECT status::text FROM appointments WHERE id = $1`, id).Scan(&got); err != nil {
+				return nil, err
+			}
+			if got == want {
+				break
+			}
+		}
+		out = append(out, time.Since(t0))
+	}
+	return out, nil
+}

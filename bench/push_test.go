@@ -1,0 +1,124 @@
+package bench
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"wardsync/syncproto"
+	"wardsync/workflow"
+)
+
+// BenchmarkPushThroughput: cfg.Devices workstations, each with its own
+// websocket and its secretary, nurse and doctor logged in, push batches of
+// legal acts at once (ApptsPerBatch appointments × schedule, checkIn,
+// recordVitals, completeConsultation, close, each by the right user) with
+// synchronous_commit on. Reports accepted mutations per second; every
+// result must be "applied".
+//
+// In the same run, on the same database, pgbench runs the SQL a mutation
+// costs (lock the appointment, update it, the audit insert, the device's
+// seq; the feed row and the notify by trigger), one transaction per
+// mutation, at the same concurrency: "baseline-tps", and "ratio" =
+// mutations/s ÷ baseline-tps.
+func BenchmarkPushThroughput(b *testing.B) {
+	cfg := loadConfig()
+	e := startEnv(b, cfg)
+	devs := e.devices(b, "Push bench", cfg.Devices, func(int) []workflow.Role { return clinicRole })
+	// Warm-up, untimed: each device registers the patients its batches
+	// schedule for (its own, as at a ward: devices do not fight over rows).
+	patients := make([][]string, len(devs))
+	for i, d := range devs {
+		e.connect(b, d)
+		var muts []syncproto.Mutation
+		for k := 0; k < cfg.ApptsPerBatch; k++ {
+			id := uuid.NewString()
+			patients[i] = append(patients[i], id)
+			muts = append(muts, d.mutation(registerPatient(id, k)))
+		}
+		res, err := d.push("warm", muts)
+		if err == nil {
+			err = allApplied(muts, res)
+		}
+		if err != nil {
+			fatalf(b, "warm-up on device %d: %v", i, err)
+		}
+	}
+	e.checkpoint()
+
+	var applied atomic.Int64
+	var elapsed time.Duration
+	b.ResetTimer()
+	for round := 0; round < b.N; round++ {
+		start := time.Now()
+		var wg sync.WaitGroup
+		errs := make(chan error, len(devs))
+		for i, d := range devs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := pushBatches(d, patients[i], cfg, round, &applied); err != nil {
+					errs <- fmt.Errorf("device %d: %w", i, err)
+				}
+			}()
+		}
+		wg.Wait()
+		elapsed += time.Since(start)
+		close(errs)
+		for err := range errs {
+			fatalf(b, "%v", err)
+		}
+	}
+	b.StopTimer()
+	rate := float64(applied.Load()) / elapsed.Seconds()
+	logf(b, "ours: %d mutations applied by %d devices in %s (batches of %d, one transaction per batch): %.0f mutations/s",
+		applied.Load(), len(devs), elapsed.Round(time.Millisecond), cfg.ApptsPerBatch*5, rate)
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(rate, "mutations/s")
+
+	e.checkpoint()
+	base, err := runPgbench(b, e, cfg.Devices, cfg.PgbenchSeconds)
+	switch {
+	case err == errNoPgbench:
+		logf(b, "baseline skipped: %v", err)
+	case err != nil:
+		fatalf(b, "pgbench baseline: %v", err)
+	default:
+		logf(b, "baseline: %s\n  -> %.0f tps (one mutation per transaction)", base.command, base.tps)
+		b.ReportMetric(base.tps, "baseline-tps")
+		b.ReportMetric(rate/base.tps, "ratio")
+	}
+}
+
+// pushBatches is one device's share of a round: cfg.Batches pushes, each
+// the full lifecycle of ApptsPerBatch fresh appointments, waited for one at
+// a time as a workstation does.
+func pushBatches(d *device, patients []string, cfg config, round int, applied *atomic.Int64) error {
+	for n := 0; n < cfg.Batches; n++ {
+		now := time.Now()
+		steps := make([][]act, len(patients))
+		for k, p := range patients {
+			steps[k] = lifecycle(uuid.NewString(), p, now)
+		}
+		muts := make([]syncproto.Mutation, 0, 5*len(patients))
+		for s := 0; s < 5; s++ {
+			for k := range patients {
+				muts = append(muts, d.mutation(steps[k][s]))
+			}
+		}
+		res, err := d.push("r"+strconv.Itoa(round)+"b"+strconv.Itoa(n), muts)
+		if err != nil {
+			return err
+		}
+		if err := allApplied(muts, res); err != nil {
+			return err
+		}
+		applied.Add(int64(len(res)))
+	}
+	return nil
+}
