@@ -1,4 +1,653 @@
 package http
 
-// adminRoutes mounts the admin API and dashboard.
-func (s *Server) adminRoutes() {}
+// The admin API (/api/v1/admin/…), the sync status (/api/v1/sync/status)
+// and the dashboard page (/admin). Every admin endpoint takes an ADMIN
+// dashboard session (a login without deviceId) as a bearer token: no token
+// or a dead one is 401 UNAUTHENTICATED, any other role (or an ADMIN's
+// workstation session) is 403 FORBIDDEN. The sync status also accepts the
+// read-only monitoring token (WARDSYNC_MONITORING_TOKEN), and the events
+// stream takes its token as ?token= because EventSource cannot set headers.
+
+import (
+	"context"
+	"crypto/subtle"
+	"io/fs"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"wardsync/frontend"
+	"wardsync/server/postgres"
+	"wardsync/workflow"
+)
+
+// adminState is what the admin and monitoring code keeps per Server. It
+// hangs off s.metrics (see metrics.go) because the Server struct's fields
+// are owned by server.go.
+type adminState struct {
+	mu              sync.Mutex
+	monitoringToken string
+
+	events *eventBroker
+
+	presenceMu sync.Mutex
+	lastTouch  time.Time
+
+	shutdownOnce sync.Once
+	shutdown     chan struct{}
+}
+
+func (s *Server) admin() *adminState { return s.metrics.admin }
+
+// SetMonitoringToken sets the read-only token that /api/v1/sync/status
+// accepts besides an ADMIN session. New reads WARDSYNC_MONITORING_TOKEN; an
+// empty token disables it.
+func (s *Server) SetMonitoringToken(token string) {
+	a := s.admin()
+	a.mu.Lock()
+	a.monitoringToken = token
+	a.mu.Unlock()
+}
+
+func (s *Server) isMonitoringToken(tok string) bool {
+	a := s.admin()
+	a.mu.Lock()
+	want := a.monitoringToken
+	a.mu.Unlock()
+	return want != "" && tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(want)) == 1
+}
+
+// adminRoutes mounts the admin API, the sync status and the dashboard.
+func (s *Server) adminRoutes() {
+	s.metrics.admin = &adminState{
+		monitoringToken: os.Getenv("WARDSYNC_MONITORING_TOKEN"),
+		shutdown:        make(chan struct{}),
+	}
+	s.metrics.admin.events = newEventBroker(s)
+	s.Registry.MustRegister(newDBCollector(s))
+
+	s.mux.HandleFunc("GET /api/v1/sync/status", s.handleSyncStatus)
+	s.mux.HandleFunc("POST /api/v1/devices/claim", s.handleClaimDevice)
+
+	a := func(pattern string, h func(http.ResponseWriter, *http.Request, *postgres.Session)) {
+		s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			sess, ok := s.requireAdmin(w, r, bearer(r))
+			if !ok {
+				return
+			}
+			h(w, r, sess)
+		})
+	}
+	a("GET /api/v1/admin/session", s.handleAdminSession)
+	a("GET /api/v1/admin/users", s.handleListUsers)
+	a("POST /api/v1/admin/users", s.handleCreateUser)
+	a("PATCH /api/v1/admin/users/{id}", s.handlePatchUser)
+	a("POST /api/v1/admin/users/{id}/password", s.handleResetPassword)
+	a("POST /api/v1/admin/users/{id}/disable", s.handleDisableUser)
+	a("POST /api/v1/admin/users/{id}/enable", s.handleEnableUser)
+	a("GET /api/v1/admin/devices", s.handleListDevices)
+	a("POST /api/v1/admin/devices", s.handleRegisterDevice)
+	a("POST /api/v1/admin/devices/{id}/code", s.handleNewDeviceCode)
+	a("POST /api/v1/admin/devices/{id}/revoke", s.handleRevokeDevice)
+	a("GET /api/v1/admin/rejected", s.handleRejected)
+	a("POST /api/v1/admin/rejected/{device}/{seq}/resolve", s.handleResolve)
+	a("GET /api/v1/admin/audit", s.handleAudit)
+	a("GET /api/v1/admin/patients", s.handlePatients)
+	a("GET /api/v1/admin/board", s.handleBoard)
+	s.mux.HandleFunc("GET /api/v1/admin/events", s.handleEvents)
+
+	s.dashboardRoutes()
+}
+
+// requireAdmin authenticates tok as an ADMIN dashboard session, or answers
+// 401/403 and returns false.
+func (s *Server) requireAdmin(w http.ResponseWriter, r *http.Request, tok string) (*postgres.Session, bool) {
+	sess, err := s.DB.Authenticate(r.Context(), tok)
+	if err != nil {
+		writeError(w, err)
+		return nil, false
+	}
+	if sess.Role != workflow.RoleAdmin {
+		writeError(w, workflow.Reject(workflow.CodeForbidden, "The admin API is for ADMIN accounts; %s is a %s.", sess.UserName, sess.Role))
+		return nil, false
+	}
+	if sess.DeviceID != "" {
+		writeError(w, workflow.Reject(workflow.CodeForbidden, "A workstation session cannot use the admin API; log in at /admin."))
+		return nil, false
+	}
+	return sess, true
+}
+
+func (s *Server) handleAdminSession(w http.ResponseWriter, r *http.Request, sess *postgres.Session) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"user":      userJSON{sess.UserID, sess.UserName, sess.Role},
+		"expiresAt": sess.ExpiresAt,
+	})
+}
+
+// ---- users ----
+
+type adminUserJSON struct {
+	ID             string        `json:"id"`
+	Name           string        `json:"name"`
+	Email          string        `json:"email"`
+	Role           workflow.Role `json:"role"`
+	CreatedAt      time.Time     `json:"createdAt"`
+	Disabled       bool          `json:"disabled"`
+	DisabledAt     *time.Time    `json:"disabledAt,omitempty"`
+	ActiveSessions int64         `json:"activeSessions"`
+}
+
+func toUserJSON(u postgres.UserInfo) adminUserJSON {
+	return adminUserJSON{ID: u.ID, Name: u.Name, Email: u.Email, Role: u.Role, CreatedAt: u.CreatedAt,
+		Disabled: u.DisabledAt != nil, DisabledAt: u.DisabledAt, ActiveSessions: u.ActiveSessions}
+}
+
+func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request, _ *postgres.Session) {
+	users, err := s.DB.ListUsers(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := make([]adminUserJSON, 0, len(users))
+	for _, u := range users {
+		out = append(out, toUserJSON(u))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": out})
+}
+
+func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, status int, id string) {
+	u, err := s.DB.User(r.Context(), id)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, status, toUserJSON(*u))
+}
+
+func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request, sess *postgres.Session) {
+	var req struct {
+		Name     string        `json:"name"`
+		Email    string        `json:"email"`
+		Password string        `json:"password"`
+		Role     workflow.Role `json:"role"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	id, err := s.DB.AddUser(r.Context(), strings.TrimSpace(req.Name), strings.TrimSpace(req.Email), req.Password, req.Role)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.Logger.Info("admin: user created", "admin", sess.UserID, "user", id, "role", req.Role)
+	s.writeUser(w, r, http.StatusCreated, id)
+}
+
+func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request, sess *postgres.Session) {
+	var req struct {
+		Role workflow.Role `json:"role"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	id := r.PathValue("id")
+	if id == sess.UserID {
+		writeError(w, workflow.Reject(workflow.CodeForbidden, "You cannot change your own role; ask another administrator."))
+		return
+	}
+	if err := s.DB.SetUserRole(r.Context(), id, req.Role); err != nil {
+		writeError(w, err)
+		return
+	}
+	s.Logger.Info("admin: role changed", "admin", sess.UserID, "user", id, "role", req.Role)
+	s.writeUser(w, r, http.StatusOK, id)
+}
+
+func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request, sess *postgres.Session) {
+	var req struct {
+		Password string `json:"password"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	id := r.PathValue("id")
+	if err := s.DB.ResetPassword(r.Context(), id, req.Password); err != nil {
+		writeError(w, err)
+		return
+	}
+	s.Logger.Info("admin: password reset", "admin", sess.UserID, "user", id)
+	s.writeUser(w, r, http.StatusOK, id)
+}
+
+func (s *Server) handleDisableUser(w http.ResponseWriter, r *http.Request, sess *postgres.Session) {
+	id := r.PathValue("id")
+	if id == sess.UserID {
+		writeError(w, workflow.Reject(workflow.CodeForbidden, "You cannot disable your own account; ask another administrator."))
+		return
+	}
+	if err := s.DB.CheckCanDisable(r.Context(), id); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := s.DB.DisableUser(r.Context(), id); err != nil {
+		writeError(w, err)
+		return
+	}
+	s.Logger.Info("admin: user disabled", "admin", sess.UserID, "user", id)
+	s.writeUser(w, r, http.StatusOK, id)
+}
+
+func (s *Server) handleEnableUser(w http.ResponseWriter, r *http.Request, sess *postgres.Session) {
+	id := r.PathValue("id")
+	if err := s.DB.EnableUser(r.Context(), id); err != nil {
+		writeError(w, err)
+		return
+	}
+	s.Logger.Info("admin: user enabled", "admin", sess.UserID, "user", id)
+	s.writeUser(w, r, http.StatusOK, id)
+}
+
+// ---- workstations ----
+
+type adminDeviceJSON struct {
+	ID                    string          `json:"id"`
+	Name                  string          `json:"name"`
+	Roles                 []workflow.Role `json:"roles"`
+	CreatedAt             time.Time       `json:"createdAt"`
+	Revoked               bool            `json:"revoked"`
+	RevokedAt             *time.Time      `json:"revokedAt,omitempty"`
+	RegistrationPending   bool            `json:"registrationPending"`
+	RegistrationExpiresAt *time.Time      `json:"registrationExpiresAt,omitempty"`
+	LastSeen              *time.Time      `json:"lastSeen,omitempty"`
+}
+
+func (s *Server) handleListDevices(w http.ResponseWriter, r *http.Request, _ *postgres.Session) {
+	_, devs, err := s.DB.SyncHealth(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := make([]adminDeviceJSON, 0, len(devs))
+	for _, d := range devs {
+		out = append(out, adminDeviceJSON{ID: d.ID, Name: d.Name, Roles: d.Roles, CreatedAt: d.CreatedAt,
+			Revoked: d.RevokedAt != nil, RevokedAt: d.RevokedAt, RegistrationPending: d.RegistrationUntil != nil,
+			RegistrationExpiresAt: d.RegistrationUntil, LastSeen: d.LastSeen})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"devices": out})
+}
+
+type registrationJSON struct {
+	ID                    string          `json:"id"`
+	Name                  string          `json:"name"`
+	Roles                 []workflow.Role `json:"roles"`
+	RegistrationCode      string          `json:"registrationCode"`
+	RegistrationExpiresAt time.Time       `json:"registrationExpiresAt"`
+}
+
+func (s *Server) handleRegisterDevice(w http.ResponseWriter, r *http.Request, sess *postgres.Session) {
+	var req struct {
+		Name  string          `json:"name"`
+		Roles []workflow.Role `json:"roles"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	d, code, until, err := s.DB.RegisterDevice(r.Context(), req.Name, req.Roles)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.Logger.Info("admin: workstation registered", "admin", sess.UserID, "device", d.ID, "name", d.Name, "roles", d.Roles)
+	writeJSON(w, http.StatusCreated, registrationJSON{d.ID, d.Name, d.Roles, code, until})
+}
+
+func (s *Server) handleNewDeviceCode(w http.ResponseWriter, r *http.Request, sess *postgres.Session) {
+	id := r.PathValue("id")
+	code, until, err := s.DB.IssueRegistrationCode(r.Context(), id)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	d, err := s.DB.Device(r.Context(), id)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.Logger.Info("admin: registration code reissued", "admin", sess.UserID, "device", id)
+	writeJSON(w, http.StatusOK, registrationJSON{d.ID, d.Name, d.Roles, code, until})
+}
+
+// DeviceRevokedCloseCode is the websocket close code a revoked workstation's
+// connections receive.
+const DeviceRevokedCloseCode = 4403
+
+func (s *Server) handleRevokeDevice(w http.ResponseWriter, r *http.Request, sess *postgres.Session) {
+	id := r.PathValue("id")
+	if err := s.DB.RevokeDevice(r.Context(), id); err != nil {
+		writeError(w, err)
+		return
+	}
+	s.hub.kick(id, DeviceRevokedCloseCode, "device revoked")
+	s.Logger.Info("admin: workstation revoked", "admin", sess.UserID, "device", id)
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "revoked": true})
+}
+
+// handleClaimDevice is the workstation's side of registration: it trades
+// its id and one-time code for its name and roles. Rate-limited like logins.
+func (s *Server) handleClaimDevice(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		DeviceID string `json:"deviceId"`
+		Code     string `json:"code"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if !s.ipLimiter.allow("claim:"+clientIP(r), s.Now()) {
+		writeError(w, &rateLimited{})
+		return
+	}
+	d, err := s.DB.RedeemRegistrationCode(r.Context(), req.DeviceID, req.Code)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.Logger.Info("workstation claimed its registration", "device", d.ID, "ip", clientIP(r))
+	writeJSON(w, http.StatusOK, map[string]any{"id": d.ID, "name": d.Name, "roles": d.Roles})
+}
+
+// ---- rejected acts and the audit log ----
+
+type auditEntryJSON struct {
+	DeviceID   string           `json:"deviceId"`
+	DeviceName string           `json:"deviceName"`
+	Seq        int64            `json:"seq"`
+	MutationID string           `json:"mutationId"`
+	Name       string           `json:"name"`
+	Args       any              `json:"args"`
+	Author     *auditAuthor     `json:"author,omitempty"`
+	OccurredAt time.Time        `json:"occurredAt"`
+	ReceivedAt time.Time        `json:"receivedAt"`
+	Outcome    string           `json:"outcome"`
+	Code       string           `json:"code,omitempty"`
+	Message    string           `json:"message,omitempty"`
+	Field      string           `json:"field,omitempty"`
+	Target     *auditTarget     `json:"target,omitempty"`
+	Resolution *auditResolution `json:"resolution,omitempty"`
+}
+
+type auditAuthor struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+type auditTarget struct {
+	Table string `json:"table"`
+	ID    string `json:"id"`
+}
+
+type auditResolution struct {
+	At   time.Time `json:"at"`
+	By   string    `json:"by"`
+	Note string    `json:"note,omitempty"`
+}
+
+func toAuditJSON(e postgres.AuditEntry) auditEntryJSON {
+	out := auditEntryJSON{DeviceID: e.DeviceID, DeviceName: e.DeviceName, Seq: e.Seq, MutationID: e.MutationID,
+		Name: e.Name, Args: e.Args, OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt, Outcome: e.Outcome,
+		Code: e.Code, Message: e.Message, Field: e.Field}
+	if len(e.Args) == 0 {
+		out.Args = nil
+	}
+	if e.AuthorID != "" {
+		out.Author = &auditAuthor{e.AuthorID, e.AuthorName, e.AuthorRole}
+	}
+	if e.TargetID != "" {
+		out.Target = &auditTarget{e.TargetTable, e.TargetID}
+	}
+	if e.ResolvedAt != nil {
+		out.Resolution = &auditResolution{*e.ResolvedAt, e.ResolvedBy, e.Note}
+	}
+	return out
+}
+
+// auditFilter reads the query parameters shared by /rejected and /audit.
+func auditFilter(r *http.Request) (postgres.AuditFilter, error) {
+	q := r.URL.Query()
+	f := postgres.AuditFilter{
+		DeviceID:  q.Get("device"),
+		UserID:    q.Get("user"),
+		PatientID: q.Get("patient"),
+		Code:      strings.ToUpper(q.Get("code")),
+		Outcome:   q.Get("outcome"),
+		Name:      q.Get("name"),
+		After:     q.Get("after"),
+	}
+	var err error
+	if f.Since, err = timeParam(q.Get("since"), "since"); err != nil {
+		return f, err
+	}
+	if f.Until, err = timeParam(q.Get("until"), "until"); err != nil {
+		return f, err
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > postgres.MaxAuditPage {
+			return f, &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "limit",
+				Message: "limit must be a whole number from 1 to " + strconv.Itoa(postgres.MaxAuditPage) + "."}
+		}
+		f.Limit = n
+	}
+	if v := q.Get("unresolved"); v != "" {
+		f.Unresolved, err = strconv.ParseBool(v)
+		if err != nil {
+			return f, &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "unresolved", Message: "unresolved must be true or false."}
+		}
+	}
+	return f, nil
+}
+
+// timeParam accepts RFC 3339 or a date (midnight UTC).
+func timeParam(v, field string) (*time.Time, error) {
+	if v == "" {
+		return nil, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return &t, nil
+	}
+	if t, err := time.Parse("2006-01-02", v); err == nil {
+		return &t, nil
+	}
+	return nil, &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: field,
+		Message: field + " must be an RFC 3339 time such as 2025-01-02T15:04:05Z or a date such as 2025-01-02."}
+}
+
+func (s *Server) writeAudit(w http.ResponseWriter, r *http.Request, f postgres.AuditFilter) {
+	entries, next, err := s.DB.Audit(r.Context(), f)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	items := make([]auditEntryJSON, 0, len(entries))
+	for _, e := range entries {
+		items = append(items, toAuditJSON(e))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next": next})
+}
+
+func (s *Server) handleRejected(w http.ResponseWriter, r *http.Request, _ *postgres.Session) {
+	f, err := auditFilter(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	f.Outcome = "rejected"
+	s.writeAudit(w, r, f)
+}
+
+func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, _ *postgres.Session) {
+	f, err := auditFilter(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.writeAudit(w, r, f)
+}
+
+func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request, sess *postgres.Session) {
+	var req struct {
+		Note string `json:"note"`
+	}
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, &req); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	seq, err := strconv.ParseInt(r.PathValue("seq"), 10, 64)
+	if err != nil {
+		writeError(w, &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "seq", Message: "seq must be a whole number."})
+		return
+	}
+	device := r.PathValue("device")
+	if err := s.DB.ResolveRejection(r.Context(), device, seq, sess.UserID, strings.TrimSpace(req.Note)); err != nil {
+		writeError(w, err)
+		return
+	}
+	s.Logger.Info("admin: rejection resolved", "admin", sess.UserID, "device", device, "seq", seq)
+	writeJSON(w, http.StatusOK, map[string]any{"deviceId": device, "seq": seq, "resolved": true})
+}
+
+func (s *Server) handlePatients(w http.ResponseWriter, r *http.Request, _ *postgres.Session) {
+	ps, err := s.DB.SearchPatients(r.Context(), r.URL.Query().Get("q"), 20)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	type patientJSON struct {
+		ID        string `json:"id"`
+		Name      string `json:"name"`
+		BirthDate string `json:"birthDate"`
+	}
+	out := make([]patientJSON, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, patientJSON{p.ID, p.Name, p.BirthDate.Format("2006-01-02")})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"patients": out})
+}
+
+// ---- the dashboard page ----
+
+// dashboardCSP allows only the page's own scripts, styles and API.
+const dashboardCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+
+func (s *Server) dashboardRoutes() {
+	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/admin", http.StatusFound)
+	})
+	s.mux.HandleFunc("GET /admin/{rest...}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/admin", http.StatusFound)
+	})
+	s.mux.HandleFunc("GET /admin", func(w http.ResponseWriter, r *http.Request) {
+		page, err := fs.ReadFile(frontend.Dist, "admin.html")
+		if err != nil {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("The admin dashboard was not built into this server: run `make frontend` and rebuild.\n"))
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("Content-Security-Policy", dashboardCSP)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		// The events stream carries the token in its URL: never leak it.
+		h.Set("Referrer-Policy", "no-referrer")
+		_, _ = w.Write(page)
+	})
+	assets := http.FileServerFS(frontend.Dist)
+	s.mux.HandleFunc("GET /assets/", func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		// Vite names assets by content hash: they never change.
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		assets.ServeHTTP(w, r)
+	})
+}
+
+// ---- presence ----
+
+// presenceEvery is how often the devices connected to this instance are
+// marked seen, so that every instance's status shows them online.
+const presenceEvery = 20 * time.Second
+
+// touchPresence marks this instance's connected devices as seen now, at
+// most once per presenceEvery.
+func (s *Server) touchPresence(ctx context.Context) {
+	a := s.admin()
+	a.presenceMu.Lock()
+	if time.Since(a.lastTouch) < presenceEvery {
+		a.presenceMu.Unlock()
+		return
+	}
+	a.lastTouch = time.Now()
+	a.presenceMu.Unlock()
+	if err := s.DB.TouchLastSeen(ctx, s.connectedDeviceIDs()); err != nil {
+		s.Logger.Warn("mark connected workstations seen", "err", err)
+	}
+}
+
+// connectedDeviceIDs lists the devices with a websocket on this instance.
+func (s *Server) connectedDeviceIDs() []string {
+	seen := map[string]bool{}
+	var ids []string
+	for _, c := range s.hub.snapshot() {
+		if !seen[c.deviceID] {
+			seen[c.deviceID] = true
+			ids = append(ids, c.deviceID)
+		}
+	}
+	return ids
+}
+
+// MonitorLoop keeps this instance's connected workstations marked seen (for
+// the status of every instance) and closes, with 4403, the sockets of any
+// that another instance revoked. Open should run it until shutdown; the
+// status, metrics and events handlers also mark presence on their own.
+func (s *Server) MonitorLoop(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.touchPresence(ctx)
+		ids := s.connectedDeviceIDs()
+		if len(ids) == 0 {
+			continue
+		}
+		revoked, err := s.DB.RevokedAmong(ctx, ids)
+		if err != nil {
+			continue
+		}
+		for _, id := range revoked {
+			s.hub.kick(id, DeviceRevokedCloseCode, "device revoked")
+		}
+	}
+}

@@ -1,6 +1,10 @@
 package http
 
 import (
+	"context"
+	"strings"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -8,7 +12,8 @@ import (
 )
 
 // metrics are the server's Prometheus instruments. Label sets are bounded:
-// outcomes and error codes are closed lists.
+// outcomes and error codes are closed lists, and per-device series exist
+// only for registered, unrevoked workstations.
 type metrics struct {
 	connected      prometheus.Gauge
 	mutations      *prometheus.CounterVec
@@ -17,6 +22,10 @@ type metrics struct {
 	head           prometheus.Gauge
 	loginFailures  *prometheus.CounterVec
 	protocolErrors prometheus.Counter
+
+	// admin is the admin and monitoring state (admin.go); it lives here
+	// because Server's own fields are declared in server.go.
+	admin *adminState
 }
 
 func newMetrics(reg *prometheus.Registry, h *hub) *metrics {
@@ -43,4 +52,145 @@ func newMetrics(reg *prometheus.Registry, h *hub) *metrics {
 
 func (m *metrics) countResult(r syncproto.MutationResult) {
 	m.mutations.WithLabelValues(string(r.Status), string(r.Code)).Inc()
+}
+
+// dbCollector reads, at scrape time, what only the database knows: the
+// per-device sync standing, the feed's extent and the unresolved rejected
+// acts (cluster-wide figures: every instance reports the same, so aggregate
+// them with max, not sum), and this instance's connection pool.
+type dbCollector struct {
+	s *Server
+
+	up, scrapeSeconds                              *prometheus.Desc
+	poolAcquired, poolIdle, poolTotal, poolMax     *prometheus.Desc
+	poolAcquires, poolEmptyAcquires, poolCanceled  *prometheus.Desc
+	poolAcquireSeconds                             *prometheus.Desc
+	feedPruned, feedRetained                       *prometheus.Desc
+	devInfo, devOnline, devLag, devPending         *prometheus.Desc
+	devOldestAge, devLastSeen, devMutations        *prometheus.Desc
+	devUnresolved, unresolved, devices, devsByHlth *prometheus.Desc
+}
+
+func newDBCollector(s *Server) *dbCollector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, nil)
+	}
+	return &dbCollector{
+		s:                  s,
+		up:                 d("wardsync_db_up", "1 if this scrape's database queries succeeded."),
+		scrapeSeconds:      d("wardsync_db_scrape_duration_seconds", "Time the scrape spent querying the database."),
+		poolAcquired:       d("wardsync_db_pool_acquired_connections", "PostgreSQL pool connections in use."),
+		poolIdle:           d("wardsync_db_pool_idle_connections", "PostgreSQL pool connections idle."),
+		poolTotal:          d("wardsync_db_pool_total_connections", "PostgreSQL pool connections open (acquired, idle and being opened)."),
+		poolMax:            d("wardsync_db_pool_max_connections", "PostgreSQL pool size limit."),
+		poolAcquires:       d("wardsync_db_pool_acquires_total", "Connections acquired from the pool."),
+		poolEmptyAcquires:  d("wardsync_db_pool_empty_acquires_total", "Acquires that had to wait for a connection."),
+		poolCanceled:       d("wardsync_db_pool_canceled_acquires_total", "Acquires abandoned because their context ended."),
+		poolAcquireSeconds: d("wardsync_db_pool_acquire_duration_seconds_total", "Time spent acquiring connections."),
+		feedPruned:         d("wardsync_feed_prune_horizon", "Id of the newest pruned change; a device whose cursor is at or below it must resync."),
+		feedRetained:       d("wardsync_feed_retained_changes", "Changes the feed still holds (counted up to the lag cap)."),
+		devInfo:            d("wardsync_device_info", "A registered workstation: its name and the roles it serves.", "device", "name", "roles"),
+		devOnline:          d("wardsync_device_online", "1 if the workstation is connected here or was seen within a minute.", "device"),
+		devLag:             d("wardsync_device_cursor_lag_changes", "Changes committed after the workstation's cursor (up to the lag cap).", "device"),
+		devPending:         d("wardsync_device_pending_mutations", "Acts the workstation last reported still queued for upload.", "device"),
+		devOldestAge:       d("wardsync_device_oldest_pending_age_seconds", "Age of the oldest act queued on the workstation (0 when none).", "device"),
+		devLastSeen:        d("wardsync_device_last_seen_timestamp_seconds", "When the workstation was last seen (Unix time).", "device"),
+		devMutations:       d("wardsync_device_mutations_total", "Mutations recorded from the workstation, by outcome.", "device", "outcome"),
+		devUnresolved:      d("wardsync_device_rejected_unresolved_mutations", "Rejected acts of the workstation no administrator has resolved.", "device"),
+		unresolved:         d("wardsync_rejected_unresolved_mutations", "Rejected acts no administrator has resolved, by rejection code.", "code"),
+		devices:            d("wardsync_devices", "Registered, unrevoked workstations."),
+		devsByHlth:         d("wardsync_devices_by_health", "Unrevoked workstations by dashboard health class.", "health"),
+	}
+}
+
+func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.up, c.scrapeSeconds, c.poolAcquired, c.poolIdle, c.poolTotal, c.poolMax,
+		c.poolAcquires, c.poolEmptyAcquires, c.poolCanceled, c.poolAcquireSeconds, c.feedPruned, c.feedRetained,
+		c.devInfo, c.devOnline, c.devLag, c.devPending, c.devOldestAge, c.devLastSeen, c.devMutations,
+		c.devUnresolved, c.unresolved, c.devices, c.devsByHlth} {
+		ch <- d
+	}
+}
+
+func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	st := c.s.DB.Pool.Stat()
+	gauge(c.poolAcquired, float64(st.AcquiredConns()))
+	gauge(c.poolIdle, float64(st.IdleConns()))
+	gauge(c.poolTotal, float64(st.TotalConns()))
+	gauge(c.poolMax, float64(st.MaxConns()))
+	counter(c.poolAcquires, float64(st.AcquireCount()))
+	counter(c.poolEmptyAcquires, float64(st.EmptyAcquireCount()))
+	counter(c.poolCanceled, float64(st.CanceledAcquireCount()))
+	counter(c.poolAcquireSeconds, st.AcquireDuration().Seconds())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	c.s.touchPresence(ctx)
+	feed, devs, err := c.s.DB.SyncHealth(ctx)
+	var byCode map[string]int64
+	if err == nil {
+		byCode, err = c.s.DB.UnresolvedRejectedByCode(ctx)
+	}
+	gauge(c.scrapeSeconds, time.Since(start).Seconds())
+	if err != nil {
+		gauge(c.up, 0)
+		c.s.Logger.Warn("metrics: database figures unavailable", "err", err)
+		return
+	}
+	gauge(c.up, 1)
+	gauge(c.feedPruned, float64(feed.PrunedID))
+	gauge(c.feedRetained, float64(feed.Retained))
+	for code, n := range byCode {
+		gauge(c.unresolved, float64(n), code)
+	}
+
+	now := c.s.DB.Now().UTC()
+	connected := map[string]bool{}
+	for _, id := range c.s.connectedDeviceIDs() {
+		connected[id] = true
+	}
+	health := map[string]int{HealthOK: 0, HealthAmber: 0, HealthRed: 0, HealthNew: 0}
+	n := 0
+	for _, d := range devs {
+		if d.RevokedAt != nil {
+			continue
+		}
+		n++
+		h := Classify(now, HealthInput{Connected: connected[d.ID], LastSeen: d.LastSeen, Pending: d.Pending, OldestPendingAt: d.OldestPendingAt})
+		health[h.Class]++
+		roles := make([]string, len(d.Roles))
+		for i, r := range d.Roles {
+			roles[i] = string(r)
+		}
+		gauge(c.devInfo, 1, d.ID, d.Name, strings.Join(roles, ","))
+		online := 0.0
+		if h.Online {
+			online = 1
+		}
+		gauge(c.devOnline, online, d.ID)
+		gauge(c.devLag, float64(d.CursorLag), d.ID)
+		gauge(c.devPending, float64(d.Pending), d.ID)
+		age := 0.0
+		if d.Pending > 0 && d.OldestPendingAt != nil {
+			age = max(now.Sub(*d.OldestPendingAt).Seconds(), 0)
+		}
+		gauge(c.devOldestAge, age, d.ID)
+		if d.LastSeen != nil {
+			gauge(c.devLastSeen, float64(d.LastSeen.UnixMilli())/1000, d.ID)
+		}
+		counter(c.devMutations, float64(d.AppliedTotal), d.ID, "applied")
+		counter(c.devMutations, float64(d.RejectedTotal), d.ID, "rejected")
+		gauge(c.devUnresolved, float64(d.UnresolvedRejected), d.ID)
+	}
+	gauge(c.devices, float64(n))
+	for class, k := range health {
+		gauge(c.devsByHlth, float64(k), class)
+	}
 }

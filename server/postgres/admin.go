@@ -1,0 +1,842 @@
+package postgres
+
+// Monitoring and administration: the read models behind /api/v1/sync/status,
+// the Prometheus scrape and the admin API (users, workstations, rejected
+// acts, audit search, workflow board). Every statement reads or writes the
+// seed's tables or schema "sync"; none of them is a workflow rule.
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/crypto/bcrypt"
+
+	"wardsync/workflow"
+)
+
+// LagCountCap bounds how many changes are counted behind one device's cursor,
+// so that a workstation that has been away for months cannot make a status
+// request or a scrape slow. A lag at the cap reads "at least".
+const LagCountCap = 100000
+
+// FeedStatus is the change feed's extent.
+type FeedStatus struct {
+	// Head is the newest change's id (the pruned position when the feed is
+	// empty).
+	Head int64
+	// PrunedID is the id of the last pruned change: a cursor at or below it
+	// must resync.
+	PrunedID int64
+	// Retained is the number of changes the feed still holds (capped at
+	// LagCountCap like a lag).
+	Retained int64
+}
+
+// DeviceHealth is what the server knows of one workstation's sync.
+type DeviceHealth struct {
+	ID                string
+	Name              string
+	Roles             []workflow.Role
+	CreatedAt         time.Time
+	RevokedAt         *time.Time
+	RegistrationUntil *time.Time // an unredeemed registration code expires then
+	LastSeen          *time.Time
+	// FeedCursor says whether the device follows the feed; false while it
+	// has not finished its first snapshot (its lag then counts the whole
+	// retained feed).
+	FeedCursor      bool
+	CursorLag       int64 // changes after its cursor, at most LagCountCap
+	Pending         int64 // uploads the device reported still queued
+	OldestPendingAt *time.Time
+	LastMutationSeq int64
+	LastError       string
+	LastErrorAt     *time.Time
+
+	AppliedLastHour, RejectedLastHour int64
+	AppliedTotal, RejectedTotal       int64
+	UnresolvedRejected                int64
+}
+
+// SyncHealth reads the feed's extent and every registered device's sync
+// standing, as of db.Now.
+func (db *DB) SyncHealth(ctx context.Context) (FeedStatus, []DeviceHealth, error) {
+	now := db.now()
+	var fs FeedStatus
+	err := db.Pool.QueryRow(ctx, `
+		SELECT COALESCE((SELECT max(id) FROM sync.changes), f.pruned_id), f.pruned_id,
+		       (SELECT count(*) FROM (SELECT 1 FROM sync.changes LIMIT $1) x)
+		  FROM sync.feed_state f`, LagCountCap).Scan(&fs.Head, &fs.PrunedID, &fs.Retained)
+	if err != nil {
+		return fs, nil, err
+	}
+	rows, err := db.Pool.Query(ctx, `
+		SELECT d.id, d.name, d.roles, d.created_at, d.revoked_at,
+		       CASE WHEN d.registration_hash IS NOT NULL THEN d.registration_until END,
+		       c.last_seen, c.cursor_xid IS NOT NULL,
+		       CASE WHEN c.cursor_xid IS NULL
+		            THEN (SELECT count(*) FROM (SELECT 1 FROM sync.changes LIMIT $2) x)
+		            ELSE (SELECT count(*) FROM (SELECT 1 FROM sync.changes ch
+		                   WHERE (ch.xid, ch.id) > (c.cursor_xid, c.cursor_id) LIMIT $2) x) END,
+		       COALESCE(c.pending, 0), c.oldest_pending_at, COALESCE(c.last_mutation_seq, 0),
+		       COALESCE(c.last_error, ''), c.last_error_at,
+		       h.applied, h.rejected,
+		       COALESCE((SELECT sum(n) FROM sync.mutation_counts mc WHERE mc.device_id = d.id AND mc.outcome = 'applied'), 0)::bigint,
+		       COALESCE((SELECT sum(n) FROM sync.mutation_counts mc WHERE mc.device_id = d.id AND mc.outcome = 'rejected'), 0)::bigint,
+		       (SELECT count(*) FROM sync.rejection_resolutions r WHERE r.device_id = d.id)
+		  FROM sync.devices d
+		  LEFT JOIN sync.clients c ON c.device_id = d.id
+		  CROSS JOIN LATERAL (
+		       SELECT count(*) FILTER (WHERE m.outcome = 'applied') AS applied,
+		              count(*) FILTER (WHERE m.outcome = 'rejected') AS rejected
+		         FROM sync.mutations m WHERE m.device_id = d.id AND m.received_at >= $1) h
+		 ORDER BY d.revoked_at IS NOT NULL, lower(d.name), d.id`, now.Add(-time.Hour), LagCountCap)
+	if err != nil {
+		return fs, nil, err
+	}
+	defer rows.Close()
+	var out []DeviceHealth
+	for rows.Next() {
+		var (
+			d        DeviceHealth
+			roles    []string
+			resolved int64
+		)
+		if err := rows.Scan(&d.ID, &d.Name, &roles, &d.CreatedAt, &d.RevokedAt, &d.RegistrationUntil,
+			&d.LastSeen, &d.FeedCursor, &d.CursorLag, &d.Pending, &d.OldestPendingAt, &d.LastMutationSeq,
+			&d.LastError, &d.LastErrorAt, &d.AppliedLastHour, &d.RejectedLastHour, &d.AppliedTotal, &d.RejectedTotal,
+			&resolved); err != nil {
+			return fs, nil, err
+		}
+		d.Roles = toRoles(roles)
+		d.UnresolvedRejected = max(d.RejectedTotal-resolved, 0)
+		out = append(out, d)
+	}
+	return fs, out, rows.Err()
+}
+
+// UnresolvedRejectedByCode counts, per rejection code, the rejected acts of
+// registered devices that no administrator has resolved yet.
+func (db *DB) UnresolvedRejectedByCode(ctx context.Context) (map[string]int64, error) {
+	rows, err := db.Pool.Query(ctx, `
+		SELECT code, sum(n)::bigint FROM (
+		    SELECT mc.code, mc.n FROM sync.mutation_counts mc WHERE mc.outcome = 'rejected'
+		    UNION ALL
+		    SELECT COALESCE(m.code, ''), -count(*) FROM sync.rejection_resolutions r
+		      JOIN sync.mutations m ON m.device_id = r.device_id AND m.seq = r.seq
+		     GROUP BY 1) x
+		 GROUP BY code`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var code string
+		var n int64
+		if err := rows.Scan(&code, &n); err != nil {
+			return nil, err
+		}
+		out[code] = n
+	}
+	return out, rows.Err()
+}
+
+// TouchLastSeen marks devices connected to this instance as seen now, so
+// that other instances (and a dashboard served by them) see them online.
+func (db *DB) TouchLastSeen(ctx context.Context, deviceIDs []string) error {
+	if len(deviceIDs) == 0 {
+		return nil
+	}
+	_, err := db.Pool.Exec(ctx, `UPDATE sync.clients SET last_seen = $2 WHERE device_id = ANY($1) AND (last_seen IS NULL OR last_seen < $2)`,
+		deviceIDs, db.now())
+	return err
+}
+
+// RevokedAmong returns those of ids that are revoked workstations.
+func (db *DB) RevokedAmong(ctx context.Context, ids []string) ([]string, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT id FROM sync.devices WHERE id = ANY($1) AND revoked_at IS NOT NULL`, ids)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+func toRoles(rs []string) []workflow.Role {
+	out := make([]workflow.Role, len(rs))
+	for i, r := range rs {
+		out[i] = workflow.Role(r)
+	}
+	return out
+}
+
+// ---- users ----
+
+// UserInfo is a user as the admin API shows it: never the password hash.
+type UserInfo struct {
+	ID             string
+	Name           string
+	Email          string
+	Role           workflow.Role
+	CreatedAt      time.Time
+	DisabledAt     *time.Time
+	ActiveSessions int64
+}
+
+const userInfoQuery = `
+	SELECT u.id, u.name, u.email, u.role::text, u."createdAt", st.disabled_at,
+	       (SELECT count(*) FROM sync.sessions s WHERE s.user_id = u.id AND s.revoked_at IS NULL AND s.expires_at > $1)
+	  FROM users u LEFT JOIN sync.user_status st ON st.user_id = u.id`
+
+func scanUserInfo(r pgx.Row) (UserInfo, error) {
+	var u UserInfo
+	err := r.Scan(&u.ID, &u.Name, &u.Email, &u.Role, &u.CreatedAt, &u.DisabledAt, &u.ActiveSessions)
+	return u, err
+}
+
+// ListUsers lists every user, admins first, then by name.
+func (db *DB) ListUsers(ctx context.Context) ([]UserInfo, error) {
+	rows, err := db.Pool.Query(ctx, userInfoQuery+` ORDER BY u.role::text = 'ADMIN' DESC, lower(u.name), u.id`, db.now())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []UserInfo
+	for rows.Next() {
+		u, err := scanUserInfo(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// User reads one user.
+func (db *DB) User(ctx context.Context, id string) (*UserInfo, error) {
+	u, err := scanUserInfo(db.Pool.QueryRow(ctx, userInfoQuery+` WHERE u.id = $2`, db.now(), id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, workflow.Reject(workflow.CodeNotFound, "User %s does not exist.", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// otherActiveAdmins counts the enabled ADMIN users other than userID.
+func otherActiveAdmins(ctx context.Context, q pgx.Tx, userID string) (int64, error) {
+	var n int64
+	err := q.QueryRow(ctx, `
+		SELECT count(*) FROM users u LEFT JOIN sync.user_status st ON st.user_id = u.id
+		 WHERE u.role = 'ADMIN' AND st.disabled_at IS NULL AND u.id <> $1`, userID).Scan(&n)
+	return n, err
+}
+
+// lockUser locks a user's row and returns its role and whether it is
+// enabled. Admin changes that could remove the last administrator take the
+// lock on every ADMIN row first, so two of them cannot race past the check.
+func lockUser(ctx context.Context, tx pgx.Tx, userID string) (workflow.Role, bool, error) {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE role = 'ADMIN' OR id = $1 ORDER BY id FOR UPDATE`, userID); err != nil {
+		return "", false, err
+	}
+	var role workflow.Role
+	var disabled *time.Time
+	err := tx.QueryRow(ctx, `SELECT u.role::text, st.disabled_at FROM users u LEFT JOIN sync.user_status st ON st.user_id = u.id WHERE u.id = $1`, userID).
+		Scan(&role, &disabled)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, workflow.Reject(workflow.CodeNotFound, "User %s does not exist.", userID)
+	}
+	return role, disabled == nil, err
+}
+
+func revokeUserSessions(ctx context.Context, tx pgx.Tx, userID string, at time.Time) error {
+	_, err := tx.Exec(ctx, `UPDATE sync.sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`, userID, at)
+	return err
+}
+
+// ErrLastAdmin refuses a change that would leave no enabled administrator.
+var ErrLastAdmin = workflow.Reject(workflow.CodeForbidden, "This is the last enabled ADMIN account; create or enable another administrator first.")
+
+// SetUserRole changes a user's role and ends their sessions, so that every
+// workstation asks them to log in again under the new role. The last
+// enabled ADMIN cannot be demoted.
+func (db *DB) SetUserRole(ctx context.Context, userID string, role workflow.Role) error {
+	if !role.Valid() {
+		return &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "role", Message: fmt.Sprintf("%q is not a role; roles are ADMIN, DOCTOR, BIOLOGIST, NURSE, SECRETARY.", role)}
+	}
+	return db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		cur, enabled, err := lockUser(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		if cur == role {
+			return nil
+		}
+		if cur == workflow.RoleAdmin && enabled {
+			n, err := otherActiveAdmins(ctx, tx, userID)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return ErrLastAdmin
+			}
+		}
+		now := db.now()
+		if _, err := tx.Exec(ctx, `UPDATE users SET role = $2::"Role", "updatedAt" = $3 WHERE id = $1`, userID, string(role), now.Truncate(time.Millisecond)); err != nil {
+			return err
+		}
+		return revokeUserSessions(ctx, tx, userID, now)
+	})
+}
+
+// ResetPassword sets a new password (bcrypt at the seed's cost) and ends the
+// user's sessions. Acts a workstation queued before the reset still count:
+// a revoked session covers what happened while it was valid.
+func (db *DB) ResetPassword(ctx context.Context, userID, password string) error {
+	if len(password) < 6 || len(password) > 72 {
+		return &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "password", Message: "A password needs 6 to 72 characters."}
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), BcryptCost)
+	if err != nil {
+		return err
+	}
+	return db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		now := db.now()
+		tag, err := tx.Exec(ctx, `UPDATE users SET password = $2, "updatedAt" = $3 WHERE id = $1`, userID, string(hash), now.Truncate(time.Millisecond))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return workflow.Reject(workflow.CodeNotFound, "User %s does not exist.", userID)
+		}
+		return revokeUserSessions(ctx, tx, userID, now)
+	})
+}
+
+// CheckCanDisable refuses to disable the last enabled administrator.
+func (db *DB) CheckCanDisable(ctx context.Context, userID string) error {
+	return db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		role, enabled, err := lockUser(ctx, tx, userID)
+		if err != nil || role != workflow.RoleAdmin || !enabled {
+			return err
+		}
+		n, err := otherActiveAdmins(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrLastAdmin
+		}
+		return nil
+	})
+}
+
+// EnableUser lifts a user's disablement. Their old sessions stay ended.
+func (db *DB) EnableUser(ctx context.Context, userID string) error {
+	tag, err := db.Pool.Exec(ctx, `UPDATE sync.user_status SET disabled_at = NULL WHERE user_id = $1`, userID)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		if _, err := db.User(ctx, userID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ---- workstations ----
+
+// RegistrationTTL is how long a workstation's one-time registration code
+// stays valid.
+const RegistrationTTL = 24 * time.Hour
+
+// codeAlphabet avoids letters and digits that read alike (0/O, 1/I/L).
+const codeAlphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+// newRegistrationCode returns a code such as "K7QM-3XZA-PR9D" (about 59
+// bits), easy to read out over the phone.
+func newRegistrationCode() string {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	var sb strings.Builder
+	for i, c := range b {
+		if i > 0 && i%4 == 0 {
+			sb.WriteByte('-')
+		}
+		sb.WriteByte(codeAlphabet[int(c)%len(codeAlphabet)])
+	}
+	return sb.String()
+}
+
+func hashRegistrationCode(code string) []byte {
+	norm := strings.ToUpper(strings.NewReplacer("-", "", " ", "").Replace(code))
+	h := sha256.Sum256([]byte("wardsync-registration:" + norm))
+	return h[:]
+}
+
+// RegisterDevice registers a workstation and issues its one-time
+// registration code (returned once, stored only hashed).
+func (db *DB) RegisterDevice(ctx context.Context, name string, roles []workflow.Role) (*Device, string, time.Time, error) {
+	d, err := db.AddDevice(ctx, "", strings.TrimSpace(name), roles)
+	if err != nil {
+		return nil, "", time.Time{}, err
+	}
+	code, until, err := db.IssueRegistrationCode(ctx, d.ID)
+	if err != nil {
+		return nil, "", time.Time{}, err
+	}
+	return d, code, until, nil
+}
+
+// IssueRegistrationCode replaces a workstation's registration code with a
+// new one, valid for RegistrationTTL.
+func (db *DB) IssueRegistrationCode(ctx context.Context, deviceID string) (string, time.Time, error) {
+	code := newRegistrationCode()
+	until := db.now().Add(RegistrationTTL).Truncate(time.Microsecond)
+	tag, err := db.Pool.Exec(ctx, `UPDATE sync.devices SET registration_hash = $2, registration_until = $3 WHERE id = $1 AND revoked_at IS NULL`,
+		deviceID, hashRegistrationCode(code), until)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if tag.RowsAffected() == 0 {
+		return "", time.Time{}, workflow.Reject(workflow.CodeNotFound, "Workstation %s is not registered or was revoked.", deviceID)
+	}
+	return code, until, nil
+}
+
+// RedeemRegistrationCode is the workstation's side of registration: given
+// its id and the code an administrator read out, it learns its name and
+// roles. The code works once and only before it expires.
+func (db *DB) RedeemRegistrationCode(ctx context.Context, deviceID, code string) (*Device, error) {
+	var d Device
+	var roles []string
+	err := db.Pool.QueryRow(ctx, `
+		UPDATE sync.devices SET registration_hash = NULL, registration_until = NULL
+		 WHERE id = $1 AND registration_hash = $2 AND registration_until > $3 AND revoked_at IS NULL
+		 RETURNING id, name, roles, created_at`, deviceID, hashRegistrationCode(code), db.now()).
+		Scan(&d.ID, &d.Name, &roles, &d.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, workflow.Reject(workflow.CodeUnauthenticated, "This registration code is not valid for workstation %s: it is wrong, was already used, or has expired; ask an administrator for a new one.", deviceID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.Roles = toRoles(roles)
+	return &d, nil
+}
+
+// ---- audit log ----
+
+// AuditFilter selects audit log entries; empty fields do not filter.
+type AuditFilter struct {
+	DeviceID  string
+	UserID    string
+	PatientID string // acts on the patient or on their appointments, prescriptions, results, documents
+	Code      string
+	Outcome   string // "applied" or "rejected"
+	Name      string // mutation name
+	// Unresolved keeps only rejected acts no administrator has resolved.
+	Unresolved   bool
+	Since, Until *time.Time // received between
+	Limit        int
+	// After continues a listing from the Next key of a previous page.
+	After string
+}
+
+// AuditEntry is one recorded mutation.
+type AuditEntry struct {
+	DeviceID    string
+	DeviceName  string
+	Seq         int64
+	MutationID  string
+	Name        string
+	Args        json.RawMessage
+	AuthorID    string
+	AuthorName  string
+	AuthorRole  string
+	OccurredAt  time.Time
+	ReceivedAt  time.Time
+	Outcome     string
+	Code        string
+	Message     string
+	Field       string
+	TargetTable string
+	TargetID    string
+	ResolvedAt  *time.Time
+	ResolvedBy  string
+	Note        string
+}
+
+// MaxAuditPage bounds one page of audit entries.
+const MaxAuditPage = 500
+
+func encodeAuditKey(e AuditEntry) string {
+	s := e.ReceivedAt.UTC().Format(time.RFC3339Nano) + "|" + strconv.FormatInt(e.Seq, 10) + "|" + e.DeviceID
+	return base64.RawURLEncoding.EncodeToString([]byte(s))
+}
+
+func decodeAuditKey(k string) (time.Time, int64, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(k)
+	bad := &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "after", Message: "The page key is not one this server issued; start the search again."}
+	if err != nil {
+		return time.Time{}, 0, "", bad
+	}
+	parts := strings.SplitN(string(b), "|", 3)
+	if len(parts) != 3 {
+		return time.Time{}, 0, "", bad
+	}
+	at, err1 := time.Parse(time.RFC3339Nano, parts[0])
+	seq, err2 := strconv.ParseInt(parts[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		return time.Time{}, 0, "", bad
+	}
+	return at, seq, parts[2], nil
+}
+
+// Audit lists audit log entries, newest received first, one page at a time;
+// next is the key of the following page, empty on the last.
+func (db *DB) Audit(ctx context.Context, f AuditFilter) (entries []AuditEntry, next string, err error) {
+	if f.Limit <= 0 || f.Limit > MaxAuditPage {
+		f.Limit = 100
+	}
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.DeviceID != "" {
+		where = append(where, "m.device_id = "+arg(f.DeviceID))
+	}
+	if f.UserID != "" {
+		where = append(where, "m.author_id = "+arg(f.UserID))
+	}
+	if f.Code != "" {
+		where = append(where, "m.code = "+arg(f.Code))
+	}
+	if f.Name != "" {
+		where = append(where, "m.name = "+arg(f.Name))
+	}
+	switch f.Outcome {
+	case "":
+	case "applied", "rejected":
+		where = append(where, "m.outcome = "+arg(f.Outcome))
+	default:
+		return nil, "", &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "outcome", Message: fmt.Sprintf("Outcome %q is neither applied nor rejected.", f.Outcome)}
+	}
+	if f.Unresolved {
+		where = append(where, "m.outcome = 'rejected' AND r.seq IS NULL")
+	}
+	if f.Since != nil {
+		where = append(where, "m.received_at >= "+arg(*f.Since))
+	}
+	if f.Until != nil {
+		where = append(where, "m.received_at < "+arg(*f.Until))
+	}
+	if f.PatientID != "" {
+		p := arg(f.PatientID)
+		where = append(where, `(m.target_id IN (
+			SELECT `+p+`::text
+			UNION ALL SELECT id FROM appointments WHERE "patientId" = `+p+`
+			UNION ALL SELECT id FROM prescriptions WHERE "patientId" = `+p+`
+			UNION ALL SELECT r.id FROM results r JOIN prescriptions pr ON pr.id = r."prescriptionId" WHERE pr."patientId" = `+p+`
+			UNION ALL SELECT id FROM documents WHERE "patientId" = `+p+`)
+			OR (m.outcome = 'rejected' AND jsonb_typeof(m.args) = 'object' AND m.args->>'patientId' = `+p+`))`)
+	}
+	if f.After != "" {
+		at, seq, dev, err := decodeAuditKey(f.After)
+		if err != nil {
+			return nil, "", err
+		}
+		where = append(where, "(m.received_at, m.seq, m.device_id) < ("+arg(at)+", "+arg(seq)+", "+arg(dev)+")")
+	}
+	q := `
+		SELECT m.device_id, COALESCE(d.name, ''), m.seq, m.mutation_id, m.name, m.args, COALESCE(m.author_id, ''),
+		       COALESCE(u.name, ''), COALESCE(u.role::text, ''), m.occurred_at, m.received_at, m.outcome,
+		       COALESCE(m.code, ''), COALESCE(m.message, ''), COALESCE(m.field, ''),
+		       COALESCE(m.target_table, ''), COALESCE(m.target_id, ''),
+		       r.resolved_at, COALESCE(ru.name, ''), COALESCE(r.note, '')
+		  FROM sync.mutations m
+		  LEFT JOIN sync.devices d ON d.id = m.device_id
+		  LEFT JOIN users u ON u.id = m.author_id
+		  LEFT JOIN sync.rejection_resolutions r ON r.device_id = m.device_id AND r.seq = m.seq
+		  LEFT JOIN users ru ON ru.id = r.resolved_by`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY m.received_at DESC, m.seq DESC, m.device_id DESC LIMIT " + arg(f.Limit+1)
+	rows, err := db.Pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e AuditEntry
+		var argsText []byte
+		if err := rows.Scan(&e.DeviceID, &e.DeviceName, &e.Seq, &e.MutationID, &e.Name, &argsText, &e.AuthorID,
+			&e.AuthorName, &e.AuthorRole, &e.OccurredAt, &e.ReceivedAt, &e.Outcome, &e.Code, &e.Message, &e.Field,
+			&e.TargetTable, &e.TargetID, &e.ResolvedAt, &e.ResolvedBy, &e.Note); err != nil {
+			return nil, "", err
+		}
+		e.Args = json.RawMessage(argsText)
+		entries = append(entries, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	if len(entries) > f.Limit {
+		entries = entries[:f.Limit]
+		next = encodeAuditKey(entries[len(entries)-1])
+	}
+	return entries, next, nil
+}
+
+// ResolveRejection records that an administrator has dealt with a rejected
+// act (re-entered it, told the ward, or decided nothing is to be done).
+func (db *DB) ResolveRejection(ctx context.Context, deviceID string, seq int64, by, note string) error {
+	if len([]rune(note)) > 2000 {
+		return &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "note", Message: "A note has at most 2,000 characters."}
+	}
+	tag, err := db.Pool.Exec(ctx, `
+		INSERT INTO sync.rejection_resolutions (device_id, seq, resolved_at, resolved_by, note)
+		SELECT device_id, seq, $3, $4, $5 FROM sync.mutations WHERE device_id = $1 AND seq = $2 AND outcome = 'rejected'
+		ON CONFLICT (device_id, seq) DO UPDATE SET resolved_at = EXCLUDED.resolved_at, resolved_by = EXCLUDED.resolved_by, note = EXCLUDED.note`,
+		deviceID, seq, db.now(), by, note)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return workflow.Reject(workflow.CodeNotFound, "Workstation %s has no rejected act with seq %d.", deviceID, seq)
+	}
+	return nil
+}
+
+// PatientMatch is a patient found by the audit search's patient lookup.
+type PatientMatch struct {
+	ID        string
+	Name      string
+	BirthDate time.Time
+}
+
+// SearchPatients finds up to limit patients whose name contains q (any
+// order of first and last name) or whose id starts with q.
+func (db *DB) SearchPatients(ctx context.Context, q string, limit int) ([]PatientMatch, error) {
+	q = strings.TrimSpace(q)
+	if q == "" {
+		return nil, nil
+	}
+	if limit <= 0 || limit > 50 {
+		limit = 20
+	}
+	like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(q) + "%"
+	rows, err := db.Pool.Query(ctx, `
+		SELECT id, "firstName" || ' ' || "lastName", "birthDate" FROM patients
+		 WHERE ("firstName" || ' ' || "lastName") ILIKE $1 OR ("lastName" || ' ' || "firstName") ILIKE $1 OR id LIKE $2
+		 ORDER BY "lastName", "firstName", id LIMIT $3`, like, q+"%", limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []PatientMatch
+	for rows.Next() {
+		var p PatientMatch
+		if err := rows.Scan(&p.ID, &p.Name, &p.BirthDate); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// ---- workflow board ----
+
+// StatusCount is how many rows are in one status.
+type StatusCount struct {
+	Status string
+	Total  int64 // all rows in that status
+	Today  int64 // appointments dated today (prescriptions: same as Total)
+}
+
+// QueueHead is one workflow queue: the rows waiting for the next act, and
+// the one waiting longest.
+type QueueHead struct {
+	Table         string
+	Status        string
+	Count         int64
+	OldestID      string
+	OldestSince   *time.Time
+	OldestPatient string
+}
+
+// BoardData is the raw material of the workflow board for one day.
+type BoardData struct {
+	Appointments  []StatusCount
+	Prescriptions []StatusCount
+	Queues        []QueueHead
+	// ActsByHour counts applied acts by name and hour since the day's start
+	// (clinical time: occurredAt).
+	ActsByHour map[string][]int64
+}
+
+// Board reads the workflow board for the day [dayStart, dayEnd): appointment
+// and prescription counts per status, the waiting queues (today's
+// appointments in an open status or awaiting payment; every open
+// prescription) with their oldest item, and the applied acts per hour.
+func (db *DB) Board(ctx context.Context, dayStart, dayEnd time.Time) (*BoardData, error) {
+	// Seed timestamps are TIMESTAMP(3) holding UTC: compare in UTC.
+	from, to := dayStart.UTC(), dayEnd.UTC()
+	b := &BoardData{ActsByHour: map[string][]int64{}}
+	err := db.inTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		b.Appointments, b.Prescriptions, b.Queues = nil, nil, nil
+		clear(b.ActsByHour)
+		rows, err := tx.Query(ctx, `
+			SELECT status::text, count(*), count(*) FILTER (WHERE date >= $1 AND date < $2)
+			  FROM appointments GROUP BY 1`, from, to)
+		if err != nil {
+			return err
+		}
+		b.Appointments, err = scanCounts(rows)
+		if err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `SELECT status::text, count(*), count(*) FROM prescriptions GROUP BY 1`)
+		if err != nil {
+			return err
+		}
+		b.Prescriptions, err = scanCounts(rows)
+		if err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `
+			WITH q AS (
+			  SELECT 'appointments' AS tbl, a.id, a.status::text AS status, a."patientId",
+			         CASE a.status WHEN 'SCHEDULED' THEN a.date
+			                       WHEN 'CHECKED_IN' THEN a."checkedInAt"
+			                       WHEN 'IN_CONSULTATION' THEN a."vitalsEnteredAt"
+			                       WHEN 'CONSULTATION_COMPLETED' THEN a."consultedAt"
+			                       WHEN 'COMPLETED' THEN a."closedAt" END AS since
+			    FROM appointments a
+			   WHERE a.date >= $1 AND a.date < $2
+			     AND (a.status IN ('SCHEDULED', 'CHECKED_IN', 'IN_CONSULTATION', 'CONSULTATION_COMPLETED')
+			          OR (a.status = 'COMPLETED' AND a."billingStatus" IS DISTINCT FROM 'PAID'))
+			  UNION ALL
+			  SELECT 'prescriptions', p.id, p.status::text, p."patientId",
+			         CASE p.status WHEN 'CREATED' THEN p."createdAt"
+			                       WHEN 'SENT_TO_LAB' THEN p."updatedAt"
+			                       WHEN 'SAMPLE_COLLECTED' THEN p."sampleCollectedAt"
+			                       WHEN 'IN_PROGRESS' THEN p."analysisStartedAt"
+			                       WHEN 'RESULTS_AVAILABLE' THEN p."analysisCompletedAt" END
+			    FROM prescriptions p WHERE p.status <> 'COMPLETED')
+			SELECT DISTINCT ON (q.tbl, q.status) q.tbl, q.status, count(*) OVER (PARTITION BY q.tbl, q.status),
+			       q.id, q.since, COALESCE(pt."firstName" || ' ' || pt."lastName", '')
+			  FROM q LEFT JOIN patients pt ON pt.id = q."patientId"
+			 ORDER BY q.tbl, q.status, q.since ASC NULLS LAST, q.id`, from, to)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var h QueueHead
+			if err := rows.Scan(&h.Table, &h.Status, &h.Count, &h.OldestID, &h.OldestSince, &h.OldestPatient); err != nil {
+				rows.Close()
+				return err
+			}
+			b.Queues = append(b.Queues, h)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		hours := int(dayEnd.Sub(dayStart) / time.Hour)
+		if hours <= 0 || hours > 25 {
+			hours = 24
+		}
+		// An act is received at most MaxSkew before it occurred, so the
+		// received_at index bounds the scan.
+		rows, err = tx.Query(ctx, `
+			SELECT name, floor(extract(epoch FROM occurred_at - $1::timestamptz) / 3600)::int, count(*)
+			  FROM sync.mutations
+			 WHERE outcome = 'applied' AND occurred_at >= $1 AND occurred_at < $2 AND received_at >= $3
+			 GROUP BY 1, 2`, dayStart, dayEnd, dayStart.Add(-db.Config.MaxSkew-time.Minute))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var name string
+			var h int
+			var n int64
+			if err := rows.Scan(&name, &h, &n); err != nil {
+				return err
+			}
+			if h < 0 || h >= hours {
+				continue
+			}
+			if b.ActsByHour[name] == nil {
+				b.ActsByHour[name] = make([]int64, hours)
+			}
+			b.ActsByHour[name][h] += n
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func scanCounts(rows pgx.Rows) ([]StatusCount, error) {
+	defer rows.Close()
+	var out []StatusCount
+	for rows.Next() {
+		var c StatusCount
+		if err := rows.Scan(&c.Status, &c.Total, &c.Today); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// ---- live notifications for dashboards ----
+
+// AdminChannels are the notification channels a dashboard follows: the
+// change feed (any committed change) and wardsync_admin (a mutation was
+// recorded, a workstation reported or failed, a device changed).
+var AdminChannels = []string{"wardsync_changes", "wardsync_admin"}
+
+// ListenAdmin calls fn with the channel and payload of every notification on
+// AdminChannels until ctx ends. It uses a connection of its own, outside
+// the pool, and returns when that connection fails (the caller reconnects).
+func (db *DB) ListenAdmin(ctx context.Context, fn func(channel, payload string)) error {
+	conn, err := pgx.ConnectConfig(ctx, db.Pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	for _, ch := range AdminChannels {
+		if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{ch}.Sanitize()); err != nil {
+			return err
+		}
+	}
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		fn(n.Channel, n.Payload)
+	}
+}
