@@ -1,0 +1,180 @@
+// Package desktop is the workstation engine: it keeps the SQLite replica
+// (desktop/sqlite), performs acts optimistically through the same
+// workflow mutators the server runs, queues them in an outbox, syncs with
+// the server over its websocket (desktop/remote), logs users in online and,
+// when the network is down, offline against a verifier kept on this
+// workstation, and answers the role dashboards from the replica. It runs
+// headless; the Wails adapter (desktop/app) only calls into it.
+package desktop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"wardsync/desktop/remote"
+	"wardsync/desktop/sqlite"
+	"wardsync/workflow"
+)
+
+// Config builds an Engine. Only DBPath is required to open one; Run needs
+// ServerURL and a device id (given here or stored in the replica).
+type Config struct {
+	DBPath    string
+	ServerURL string
+	DeviceID  string
+	// Now is the clock acts are stamped with (default time.Now).
+	Now func() time.Time
+	// HTTPClient makes the login and logout calls (default: 15 s timeout).
+	HTTPClient *http.Client
+	// OfflineWindow bounds offline authoring after an online login when
+	// the server's answer carries no expiry (default 7 days).
+	OfflineWindow time.Duration
+	// Location decides what "today" is for the dashboards (default time.Local).
+	Location *time.Location
+	Logger   *slog.Logger
+	// BackoffMin and BackoffMax bound the reconnection delay (default
+	// 250 ms and 30 s); each failure doubles it, with jitter.
+	BackoffMin, BackoffMax time.Duration
+	// PushBatch is the most mutations one push carries (default 200).
+	PushBatch int
+	// PollInterval is how often a connected engine looks for acts queued
+	// by another process on the same file (default 2 s), and PullInterval
+	// how often it pulls without a poke, in case one was lost (default 60 s).
+	PollInterval, PullInterval time.Duration
+	// Remote tunes the websocket.
+	Remote remote.Options
+}
+
+// BcryptCost is the cost of the offline-login verifier.
+const BcryptCost = 10
+
+func (c *Config) defaults() {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Timeout: 15 * time.Second}
+	}
+	if c.OfflineWindow <= 0 {
+		c.OfflineWindow = 7 * 24 * time.Hour
+	}
+	if c.Location == nil {
+		c.Location = time.Local
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.BackoffMin <= 0 {
+		c.BackoffMin = 250 * time.Millisecond
+	}
+	if c.BackoffMax < c.BackoffMin {
+		c.BackoffMax = max(30*time.Second, c.BackoffMin)
+	}
+	if c.PushBatch <= 0 {
+		c.PushBatch = 200
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 2 * time.Second
+	}
+	if c.PullInterval <= 0 {
+		c.PullInterval = 60 * time.Second
+	}
+}
+
+// Engine is one workstation. It is safe for concurrent use.
+type Engine struct {
+	cfg Config
+	db  *sqlite.DB
+	log *slog.Logger
+
+	// actKick wakes a connected loop to push; loginKick also cuts short
+	// a reconnection wait, since a new session token may be what it lacked.
+	actKick   chan struct{}
+	loginKick chan struct{}
+
+	mu      sync.Mutex
+	status  Status
+	subs    map[int]chan Status
+	nextSub int
+	running bool
+	stopRun context.CancelFunc
+	runDone chan struct{}
+	closed  bool
+}
+
+// Open opens (or creates) the replica and binds it to the device.
+func Open(ctx context.Context, cfg Config) (*Engine, error) {
+	cfg.defaults()
+	db, err := sqlite.Open(ctx, cfg.DBPath)
+	if err != nil {
+		return nil, err
+	}
+	st, err := db.Bind(ctx, cfg.DeviceID, cfg.ServerURL)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	cfg.DeviceID, cfg.ServerURL = st.DeviceID, st.ServerURL
+	e := &Engine{cfg: cfg, db: db, log: cfg.Logger.With("device", st.DeviceID),
+		actKick: make(chan struct{}, 1), loginKick: make(chan struct{}, 1), subs: map[int]chan Status{}}
+	now := cfg.Now()
+	e.status = Status{DeviceID: st.DeviceID, ServerURL: st.ServerURL, OfflineSince: &now, Roles: st.Roles}
+	if err := e.refresh(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// Close stops Run (waiting for it until ctx ends) and closes the replica.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	stop, done := e.stopRun, e.runDone
+	subs := e.subs
+	e.subs = map[int]chan Status{}
+	e.mu.Unlock()
+	if stop != nil {
+		stop()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("desktop: close: sync loop still running: %w", ctx.Err())
+		}
+	}
+	for _, ch := range subs {
+		close(ch)
+	}
+	return e.db.Close()
+}
+
+// DB gives tests and the Wails adapter's diagnostics the replica.
+func (e *Engine) DB() *sqlite.DB { return e.db }
+
+// DeviceID is the device this replica belongs to.
+func (e *Engine) DeviceID() string { return e.cfg.DeviceID }
+
+var errClosed = errors.New("desktop: engine closed")
+
+func kick(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// SyncNow asks a connected engine to push and pull at once.
+func (e *Engine) SyncNow() { kick(e.actKick) }
+
+func rejection(code workflow.Code, msg string) *workflow.Rejection {
+	return &workflow.Rejection{Code: code, Message: msg}
+}

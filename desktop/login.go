@@ -1,0 +1,233 @@
+package desktop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"wardsync/desktop/remote"
+	"wardsync/desktop/sqlite"
+	"wardsync/workflow"
+)
+
+// User is a user who logged in on this workstation.
+type User struct {
+	ID    string        `json:"id"`
+	Name  string        `json:"name"`
+	Email string        `json:"email"`
+	Role  workflow.Role `json:"role"`
+}
+
+// Session is a user's login on this workstation.
+type Session struct {
+	User User `json:"user"`
+	// ExpiresAt ends the session, and with it offline authoring.
+	ExpiresAt time.Time `json:"expiresAt"`
+	// Offline says this login was checked against the local verifier
+	// because the server could not be reached.
+	Offline     bool      `json:"offline"`
+	LastLoginAt time.Time `json:"lastLoginAt"`
+}
+
+func sessionOf(c *sqlite.Credential, offline bool) *Session {
+	return &Session{User: User{ID: c.UserID, Name: c.Name, Email: c.Email, Role: c.Role},
+		ExpiresAt: c.ExpiresAt, Offline: offline, LastLoginAt: c.LastLoginAt}
+}
+
+// Messages of offline login, kept as constants so the UI and tests agree.
+const (
+	MsgNeverOnline   = "You have never logged in online on this workstation; connect to the network once first."
+	MsgWrongPassword = "Wrong password. The server cannot be reached, so this workstation checked it against your last online login here."
+	MsgMissingLogin  = "Enter your email and password."
+)
+
+// Login logs a user in: online when the server answers (storing a local
+// verifier of the password and the session for later offline logins), or
+// offline against that verifier when the server cannot be reached. A
+// refusal by the server (wrong password, disabled user, workstation not
+// serving the role, rate limit) is final: it never falls back to offline.
+// Every refusal is a *workflow.Rejection.
+func (e *Engine) Login(ctx context.Context, email, password string) (*Session, error) {
+	email = strings.TrimSpace(email)
+	if email == "" || password == "" {
+		return nil, rejection(workflow.CodeUnauthenticated, MsgMissingLogin)
+	}
+	var err error = errors.New("no server URL configured")
+	if e.cfg.ServerURL != "" && e.cfg.DeviceID != "" {
+		var res *remote.LoginResult
+		res, err = remote.Login(ctx, e.cfg.HTTPClient, e.cfg.ServerURL, email, password, e.cfg.DeviceID)
+		if err == nil {
+			return e.onlineLogin(ctx, email, password, res)
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if !remote.Unreachable(err) {
+			e.forgetRefused(ctx, email, password, err)
+			if r, ok := workflow.AsRejection(err); ok {
+				return nil, &workflow.Rejection{Code: r.Code, Message: r.Message, Field: r.Field}
+			}
+			return nil, err
+		}
+	}
+	e.log.Info("server unreachable, trying offline login", "err", err)
+	return e.offlineLogin(ctx, email, password)
+}
+
+func (e *Engine) onlineLogin(ctx context.Context, email, password string, res *remote.LoginResult) (*Session, error) {
+	// The verifier is made here, from what the user typed: the server's
+	// hash never leaves the server.
+	verifier, err := bcrypt.GenerateFromPassword([]byte(password), BcryptCost)
+	if err != nil {
+		return nil, fmt.Errorf("desktop: password verifier: %w", err)
+	}
+	now := e.cfg.Now().UTC()
+	expires := res.ExpiresAt
+	if expires.IsZero() {
+		expires = now.Add(e.cfg.OfflineWindow)
+	}
+	c := sqlite.Credential{UserID: res.User.ID, Email: email, Name: res.User.Name, Role: res.User.Role,
+		Verifier: string(verifier), Token: res.Token, ExpiresAt: expires, OnlineLoginAt: now, LastLoginAt: now}
+	if err := e.db.PutCredential(ctx, c); err != nil {
+		return nil, err
+	}
+	kick(e.loginKick)
+	return sessionOf(&c, false), nil
+}
+
+// forgetRefused drops the local credential of a user the server refused
+// when the refusal means offline login must stop working too: a disabled
+// user or revoked workstation (403), or a password changed at the server
+// (401 for the very password the verifier still accepts).
+func (e *Engine) forgetRefused(ctx context.Context, email, password string, err error) {
+	var he *remote.HTTPError
+	if !errors.As(err, &he) || (he.Status != http.StatusUnauthorized && he.Status != http.StatusForbidden) {
+		return
+	}
+	c, cerr := e.db.CredentialByEmail(ctx, email)
+	if cerr != nil {
+		return
+	}
+	if he.Status == http.StatusUnauthorized && bcrypt.CompareHashAndPassword([]byte(c.Verifier), []byte(password)) != nil {
+		return // a typo: the stored verifier is still right
+	}
+	if err := e.db.DeleteCredential(ctx, c.UserID); err != nil {
+		e.log.Warn("could not forget a refused credential", "err", err)
+	}
+}
+
+func (e *Engine) offlineLogin(ctx context.Context, email, password string) (*Session, error) {
+	c, err := e.db.CredentialByEmail(ctx, email)
+	if sqlite.IsNotFound(err) {
+		return nil, rejection(workflow.CodeUnauthenticated, MsgNeverOnline)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// The password first: someone who does not know it learns nothing
+	// about the session.
+	if bcrypt.CompareHashAndPassword([]byte(c.Verifier), []byte(password)) != nil {
+		return nil, rejection(workflow.CodeUnauthenticated, MsgWrongPassword)
+	}
+	if c.Token == "" {
+		return nil, rejection(workflow.CodeUnauthenticated,
+			"Your session on this workstation was closed at the server; connect to the network to log in again.")
+	}
+	now := e.cfg.Now()
+	if !now.Before(c.ExpiresAt) {
+		return nil, rejection(workflow.CodeUnauthenticated, fmt.Sprintf(
+			"Your last online login on this workstation was on %s; offline work was allowed until %s. Connect to the network to log in again.",
+			c.OnlineLoginAt.In(e.cfg.Location).Format("2006-01-02 15:04"), c.ExpiresAt.In(e.cfg.Location).Format("2006-01-02 15:04")))
+	}
+	if err := e.db.TouchLogin(ctx, c.UserID, now); err != nil {
+		return nil, err
+	}
+	c.LastLoginAt = now.UTC()
+	return sessionOf(c, true), nil
+}
+
+// Logout ends a user's session on this workstation. The server's session
+// is revoked too when nothing the user did is still waiting to be
+// uploaded; otherwise the token must keep carrying those acts, and stays
+// until it expires.
+func (e *Engine) Logout(ctx context.Context, userID string) error {
+	c, err := e.db.CredentialByUser(ctx, userID)
+	if err != nil {
+		return err
+	}
+	pending, err := e.db.PendingBy(ctx, userID)
+	if err != nil {
+		return err
+	}
+	revoke := pending == 0 && c.Token != "" && e.cfg.ServerURL != ""
+	if revoke {
+		if err := remote.Logout(ctx, e.cfg.HTTPClient, e.cfg.ServerURL, c.Token); err != nil {
+			// Offline: the token stays usable for offline login until it
+			// expires, as if the user had not logged out at the server.
+			revoke = !remote.Unreachable(err)
+			e.log.Info("logout at the server failed", "err", err)
+		}
+	}
+	return e.db.MarkLoggedOut(ctx, userID, e.cfg.Now(), revoke)
+}
+
+// Sessions lists the users who logged in on this workstation and whose
+// session is still open, most recent login first.
+func (e *Engine) Sessions(ctx context.Context) ([]Session, error) {
+	creds, err := e.db.Credentials(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := e.cfg.Now()
+	out := []Session{}
+	for i := range creds {
+		c := &creds[i]
+		if c.Token == "" || c.LoggedOutAt != nil || !now.Before(c.ExpiresAt) {
+			continue
+		}
+		out = append(out, *sessionOf(c, false))
+	}
+	return out, nil
+}
+
+// SessionByEmail returns the open session of the user with that email.
+func (e *Engine) SessionByEmail(ctx context.Context, email string) (*Session, error) {
+	c, err := e.db.CredentialByEmail(ctx, strings.TrimSpace(email))
+	if sqlite.IsNotFound(err) {
+		return nil, rejection(workflow.CodeUnauthenticated, fmt.Sprintf("%s has not logged in on this workstation.", email))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := e.author(ctx, c.UserID); err != nil {
+		return nil, err
+	}
+	return sessionOf(c, false), nil
+}
+
+// author returns the acting user's credential if their session allows
+// acting now.
+func (e *Engine) author(ctx context.Context, userID string) (*sqlite.Credential, error) {
+	c, err := e.db.CredentialByUser(ctx, userID)
+	if sqlite.IsNotFound(err) {
+		return nil, rejection(workflow.CodeUnauthenticated, "Nobody with that user id has logged in on this workstation; log in first.")
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch now := e.cfg.Now(); {
+	case c.LoggedOutAt != nil:
+		return nil, rejection(workflow.CodeUnauthenticated, c.Name+" has logged out; log in again.")
+	case c.Token == "":
+		return nil, rejection(workflow.CodeUnauthenticated, "The session of "+c.Name+" was closed at the server; log in again online.")
+	case !now.Before(c.ExpiresAt):
+		return nil, rejection(workflow.CodeUnauthenticated, fmt.Sprintf("The session of %s ended at %s; log in again online to go on working.",
+			c.Name, c.ExpiresAt.In(e.cfg.Location).Format("2006-01-02 15:04")))
+	}
+	return c, nil
+}

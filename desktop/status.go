@@ -1,0 +1,148 @@
+package desktop
+
+import (
+	"context"
+	"time"
+
+	"wardsync/workflow"
+)
+
+// Status is what the status line shows.
+type Status struct {
+	DeviceID  string `json:"deviceId"`
+	ServerURL string `json:"serverUrl"`
+	Online    bool   `json:"online"`
+	// OfflineSince is when the workstation last lost (or, at start, had
+	// not yet made) its connection; nil while online.
+	OfflineSince *time.Time `json:"offlineSince,omitempty"`
+	// Syncing is true while a push or pull is in flight.
+	Syncing bool `json:"syncing"`
+	// Pending counts acts whose outcome the server has not yet told.
+	Pending         int64      `json:"pending"`
+	OldestPendingAt *time.Time `json:"oldestPendingAt,omitempty"`
+	// OldestPendingAgeSeconds is how long the oldest pending act has waited.
+	OldestPendingAgeSeconds int64 `json:"oldestPendingAgeSeconds"`
+	// LikelyRejected counts queued acts that no longer apply to the
+	// server's newer state.
+	LikelyRejected int64 `json:"likelyRejected"`
+	// Rejected counts rejected acts not yet dismissed.
+	Rejected   int64      `json:"rejected"`
+	LastSyncAt *time.Time `json:"lastSyncAt,omitempty"`
+	// InitialSync is the progress of a snapshot (first sync or resync);
+	// nil when none is under way.
+	InitialSync *Progress       `json:"initialSync,omitempty"`
+	LastError   string          `json:"lastError,omitempty"`
+	Roles       []workflow.Role `json:"roles"`
+}
+
+// Progress counts the rows of a snapshot received so far.
+type Progress struct {
+	Rows  int64 `json:"rows"`
+	Total int64 `json:"total"`
+}
+
+// Status returns the current status.
+func (e *Engine) Status() Status {
+	e.mu.Lock()
+	s := e.status
+	e.mu.Unlock()
+	return e.aged(s)
+}
+
+func (e *Engine) aged(s Status) Status {
+	s.OldestPendingAgeSeconds = 0
+	if s.OldestPendingAt != nil {
+		s.OldestPendingAgeSeconds = max(0, int64(e.cfg.Now().Sub(*s.OldestPendingAt)/time.Second))
+	}
+	if s.InitialSync != nil {
+		p := *s.InitialSync
+		s.InitialSync = &p
+	}
+	s.Roles = append([]workflow.Role(nil), s.Roles...)
+	return s
+}
+
+// Subscribe returns a channel that receives the status whenever it
+// changes. Only the latest status waits in it: a slow reader skips
+// intermediate ones, never blocks the engine. cancel ends the subscription
+// (Close ends all of them by closing their channels).
+func (e *Engine) Subscribe() (<-chan Status, func()) {
+	ch := make(chan Status, 1)
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		close(ch)
+		return ch, func() {}
+	}
+	id := e.nextSub
+	e.nextSub++
+	e.subs[id] = ch
+	ch <- e.aged(e.status)
+	e.mu.Unlock()
+	return ch, func() {
+		e.mu.Lock()
+		if _, ok := e.subs[id]; ok {
+			delete(e.subs, id)
+			close(ch)
+		}
+		e.mu.Unlock()
+	}
+}
+
+// update changes the status under the lock and tells the subscribers.
+func (e *Engine) update(fn func(*Status)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	fn(&e.status)
+	s := e.aged(e.status)
+	for _, ch := range e.subs {
+		select {
+		case <-ch:
+		default:
+		}
+		ch <- s
+	}
+}
+
+// refresh re-reads the queue counts and sync state from the replica.
+func (e *Engine) refresh(ctx context.Context) error {
+	c, err := e.db.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := e.db.State(ctx)
+	if err != nil {
+		return err
+	}
+	e.update(func(s *Status) {
+		s.Pending, s.OldestPendingAt = c.Pending, c.OldestPendingAt
+		s.LikelyRejected, s.Rejected = c.LikelyRejected, c.Rejected
+		s.LastSyncAt, s.Roles = st.LastSyncAt, st.Roles
+	})
+	return nil
+}
+
+func (e *Engine) refreshQuietly(ctx context.Context) {
+	if err := e.refresh(ctx); err != nil && ctx.Err() == nil {
+		e.log.Warn("status refresh failed", "err", err)
+	}
+}
+
+func (e *Engine) setOnline() {
+	e.update(func(s *Status) {
+		s.Online, s.OfflineSince, s.LastError = true, nil, ""
+	})
+}
+
+func (e *Engine) setOffline(err error) {
+	now := e.cfg.Now()
+	e.update(func(s *Status) {
+		if s.Online || s.OfflineSince == nil {
+			s.OfflineSince = &now
+		}
+		s.Online, s.Syncing, s.InitialSync = false, false, nil
+		if err != nil {
+			s.LastError = err.Error()
+		}
+	})
+}

@@ -1,0 +1,279 @@
+package desktop
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"time"
+
+	"wardsync/desktop/remote"
+	"wardsync/desktop/sqlite"
+	"wardsync/syncproto"
+)
+
+// ErrNoSession means no user holds an open session on this workstation, so
+// it has no token to connect with; a login ends the wait.
+var ErrNoSession = errors.New("nobody has logged in online on this workstation yet")
+
+// Run keeps the workstation in sync until ctx ends (or Close): connect,
+// hello, push the outbox, pull until up to date, then push new acts and
+// pull on every poke. A lost connection is retried with capped exponential
+// backoff and jitter. Run returns nil when stopped.
+func (e *Engine) Run(ctx context.Context) error {
+	if e.cfg.ServerURL == "" || e.cfg.DeviceID == "" {
+		return errors.New("desktop: run needs a server URL and a device id")
+	}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return errClosed
+	}
+	if e.running {
+		e.mu.Unlock()
+		return errors.New("desktop: already running")
+	}
+	ctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	e.running, e.stopRun, e.runDone = true, stop, done
+	e.mu.Unlock()
+	defer func() {
+		stop()
+		e.mu.Lock()
+		e.running, e.stopRun = false, nil
+		e.mu.Unlock()
+		close(done)
+	}()
+
+	backoff := e.cfg.BackoffMin
+	for {
+		connected, err := e.session(ctx)
+		if ctx.Err() != nil {
+			e.setOffline(nil)
+			return nil
+		}
+		e.setOffline(err)
+		if connected {
+			backoff = e.cfg.BackoffMin
+		}
+		// Full jitter over the upper half: a ward's workstations that lost
+		// the server together do not come back together.
+		wait := backoff/2 + rand.N(backoff/2+1)
+		e.log.Info("sync disconnected", "err", err, "retry_in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			e.setOffline(nil)
+			return nil
+		case <-t.C:
+		case <-e.loginKick:
+			t.Stop()
+		}
+		backoff = min(backoff*2, e.cfg.BackoffMax)
+	}
+}
+
+// session is one connection's life. connected reports whether the server
+// welcomed us (the backoff restarts then).
+func (e *Engine) session(ctx context.Context) (connected bool, err error) {
+	conn, err := e.dial(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	st, err := e.db.State(ctx)
+	if err != nil {
+		return false, err
+	}
+	c, err := e.db.Counts(ctx)
+	if err != nil {
+		return false, err
+	}
+	w, err := conn.Hello(ctx, syncproto.Hello{DeviceID: e.cfg.DeviceID, Cursor: st.Cursor, LastMutationSeq: st.LastSeq,
+		Pending: c.Pending, OldestPendingAt: c.OldestPendingAt})
+	if err != nil {
+		return false, err
+	}
+	if err := e.db.SetRoles(ctx, w.Roles); err != nil {
+		return true, err
+	}
+	if moved, err := e.db.CatchUpSeq(ctx, w.LastMutationSeq); err != nil {
+		return true, err
+	} else if moved {
+		e.log.Warn("the server knows more seqs of this device than the replica; queued acts renumbered",
+			"server_last_seq", w.LastMutationSeq, "replica_last_seq", st.LastSeq)
+	}
+	if st, err = e.db.State(ctx); err != nil {
+		return true, err
+	}
+	e.setOnline()
+	e.refreshQuietly(ctx)
+	// Normally the server has every acknowledged seq; one that lost some
+	// (a restored database) is asked for them again from its own last.
+	s := &syncSession{e: e, conn: conn, pushFrom: min(st.AckedSeq, w.LastMutationSeq) + 1}
+	return true, s.loop(ctx)
+}
+
+// dial connects with the newest open session's token, trying older ones
+// when the server refuses it (revoked, expired there).
+func (e *Engine) dial(ctx context.Context) (*remote.Conn, error) {
+	creds, err := e.db.Credentials(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := e.cfg.Now()
+	lastErr := ErrNoSession
+	for _, c := range creds {
+		if c.Token == "" || !now.Before(c.ExpiresAt) {
+			continue
+		}
+		conn, err := remote.Dial(ctx, e.cfg.ServerURL, c.Token, e.cfg.Remote)
+		if err == nil {
+			return conn, nil
+		}
+		lastErr = err
+		var he *remote.HTTPError
+		if !errors.As(err, &he) || (he.Status != http.StatusUnauthorized && he.Status != http.StatusForbidden) {
+			break
+		}
+	}
+	return nil, lastErr
+}
+
+type syncSession struct {
+	e        *Engine
+	conn     *remote.Conn
+	pushFrom int64 // the first seq whose outcome this session still needs
+}
+
+func (s *syncSession) loop(ctx context.Context) error {
+	e := s.e
+	poll := time.NewTicker(e.cfg.PollInterval)
+	defer poll.Stop()
+	lastPull := time.Time{}
+	needPull := true
+	for {
+		pushed, err := s.pushAll(ctx)
+		if err != nil {
+			return err
+		}
+		if needPull || pushed > 0 || time.Since(lastPull) >= e.cfg.PullInterval {
+			if err := s.pullAll(ctx); err != nil {
+				return err
+			}
+			lastPull, needPull = time.Now(), false
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.conn.Done():
+			return s.conn.Err()
+		case <-s.conn.Pokes():
+			needPull = true
+		case <-e.actKick:
+		case <-poll.C:
+		}
+	}
+}
+
+func (s *syncSession) syncing(on bool) {
+	s.e.update(func(st *Status) { st.Syncing = on })
+}
+
+// pushAll pushes every act whose outcome is unknown, in seq order and in
+// batches, and records the outcomes. It returns how many it pushed.
+func (s *syncSession) pushAll(ctx context.Context) (int, error) {
+	e := s.e
+	total := 0
+	for {
+		entries, err := e.db.Outbox(ctx, s.pushFrom, e.cfg.PushBatch)
+		if err != nil {
+			return total, err
+		}
+		muts := batch(entries)
+		if len(muts) == 0 {
+			return total, nil
+		}
+		s.syncing(true)
+		res, err := s.conn.Push(ctx, muts)
+		s.syncing(false)
+		if err != nil {
+			return total, fmt.Errorf("push: %w", err)
+		}
+		out, err := e.db.RecordResults(ctx, res.Results, e.cfg.Now())
+		if err != nil {
+			return total, err
+		}
+		for _, r := range out.Rejected {
+			e.log.Info("act rejected", "seq", r.Seq, "name", r.Name, "code", r.Rejection.Code, "message", r.Rejection.Message)
+		}
+		total += len(muts)
+		s.pushFrom = muts[len(muts)-1].Seq + 1
+		c, err := e.db.Counts(ctx)
+		if err != nil {
+			return total, err
+		}
+		if err := s.conn.Report(c.Pending, c.OldestPendingAt); err != nil {
+			return total, err
+		}
+		e.refreshQuietly(ctx)
+	}
+}
+
+// batch turns the outbox's head into one push: consecutive seqs only (the
+// protocol requires them), within the frame size limit.
+func batch(entries []sqlite.OutboxEntry) []syncproto.Mutation {
+	const budget = syncproto.MaxFrameBytes - 16<<10 // room for the frame's own members
+	var muts []syncproto.Mutation
+	size := 0
+	for i, x := range entries {
+		if i > 0 && x.Seq != entries[i-1].Seq+1 {
+			break
+		}
+		m := syncproto.Mutation{Seq: x.Seq, ID: x.ID, Name: x.Name, Args: x.Args, OccurredAt: x.OccurredAt, AuthorToken: x.Author.Token}
+		b, _ := json.Marshal(m)
+		if i > 0 && size+len(b)+1 > budget {
+			break
+		}
+		size += len(b) + 1
+		muts = append(muts, m)
+	}
+	return muts
+}
+
+// pullAll pulls pages until the server says there is no more, applying
+// each in its own transaction.
+func (s *syncSession) pullAll(ctx context.Context) error {
+	e := s.e
+	s.syncing(true)
+	defer s.syncing(false)
+	for {
+		st, err := e.db.State(ctx)
+		if err != nil {
+			return err
+		}
+		page, err := s.conn.Pull(ctx, st.Cursor, 0)
+		if err != nil {
+			return fmt.Errorf("pull: %w", err)
+		}
+		if page.Resync {
+			e.log.Warn("server asks for a resync: the replica starts over, queued acts kept")
+		}
+		if err := e.db.ApplyChanges(ctx, page, e.cfg.Now()); err != nil {
+			return err
+		}
+		e.update(func(st *Status) {
+			st.InitialSync = nil
+			if page.More && page.Total > 0 {
+				st.InitialSync = &Progress{Rows: page.Sent, Total: page.Total}
+			}
+		})
+		e.refreshQuietly(ctx)
+		if !page.More {
+			return nil
+		}
+	}
+}
