@@ -54,7 +54,7 @@ test-go: placeholder
 test: deps fmt-check vet test-go
 
 bench: deps placeholder
-	@export DATABASE_URL=$(dburl); $(GO) test -run '^$$' -bench . -benchmem ./...
+	@bash scripts/bench.sh
 
 clean:
 	rm -rf build
