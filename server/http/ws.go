@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -124,7 +125,6 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	ws.SetReadLimit(syncproto.MaxFrameBytes + 1)
 	c := &conn{
 		s: s, ws: ws, session: sess, deviceID: sess.DeviceID, roles: dev.Roles,
 		out: make(chan []byte, 64), pokeFlag: make(chan int64, 1), done: make(chan struct{}),
@@ -234,11 +234,13 @@ func (c *conn) readLoop() {
 	}()
 	helloDone := false
 	for {
-		typ, data, err := c.ws.ReadMessage()
+		typ, data, err := c.readFrame()
+		if errors.Is(err, errFrameTooLarge) {
+			c.s.metrics.protocolErrors.Inc()
+			c.fail("", workflow.Reject(workflow.CodeProtocolError, "frame of more than %d bytes exceeds the 1 MiB limit", syncproto.MaxFrameBytes))
+			return
+		}
 		if err != nil {
-			if errors.Is(err, websocket.ErrReadLimit) {
-				c.fail("", workflow.Reject(workflow.CodeProtocolError, "A frame exceeds the %d-byte limit.", syncproto.MaxFrameBytes))
-			}
 			return
 		}
 		_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
@@ -275,6 +277,30 @@ func (c *conn) readLoop() {
 			return
 		}
 	}
+}
+
+var errFrameTooLarge = errors.New("frame too large")
+
+// readFrame reads one message, at most MaxFrameBytes of it. The limit is
+// applied here rather than with SetReadLimit, which would make the library
+// close the connection (1009) before the device could be told why. The rest
+// of an oversized message is drained, within bounds, so that closing the
+// socket does not reset it before the error frame has been read.
+func (c *conn) readFrame() (int, []byte, error) {
+	typ, r, err := c.ws.NextReader()
+	if err != nil {
+		return 0, nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(r, syncproto.MaxFrameBytes+1))
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(data) > syncproto.MaxFrameBytes {
+		_ = c.ws.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_, _ = io.Copy(io.Discard, io.LimitReader(r, 16<<20))
+		return typ, nil, errFrameTooLarge
+	}
+	return typ, data, nil
 }
 
 // fail sends a fatal error frame and closes.

@@ -163,15 +163,17 @@ func scanSession(r pgx.Row) (*sessionRow, error) {
 	return &s, err
 }
 
-// check says why a session may not be used (at time at), or nil.
+// check says why a session may not be used (at time at), or nil. The
+// cause comes first: disabling a user or revoking a workstation also ends
+// its sessions, and "ended" alone would hide why.
 func (s *sessionRow) check(at time.Time) *workflow.Rejection {
 	switch {
-	case s.revoked != nil:
-		return workflow.Reject(workflow.CodeUnauthenticated, "This session was ended on %s; log in again.", s.revoked.UTC().Format("2006-01-02 15:04"))
 	case s.disabled != nil:
 		return workflow.Reject(workflow.CodeUnauthenticated, "The account of %s is disabled.", s.UserName)
 	case s.deviceRevoked != nil:
 		return workflow.Reject(workflow.CodeUnauthenticated, "This workstation was revoked; it can no longer synchronise.")
+	case s.revoked != nil:
+		return workflow.Reject(workflow.CodeUnauthenticated, "This session was ended on %s; log in again.", s.revoked.UTC().Format("2006-01-02 15:04"))
 	case at.After(s.ExpiresAt):
 		return workflow.Reject(workflow.CodeUnauthenticated, "The session of %s expired on %s; log in again.", s.UserName, s.ExpiresAt.UTC().Format("2006-01-02 15:04"))
 	}

@@ -113,13 +113,19 @@ func (db *DB) Pull(ctx context.Context, deviceID string, roles []workflow.Role, 
 		if !cur.snapshot && cur.pos.less(position{prunedXid, prunedID}) {
 			cur, resync = cursor{snapshot: true, table: -1}, true
 		}
-		if cur.snapshot {
-			out, err = db.snapshotPage(ctx, tx, deviceID, roles, cur, horizon, limit)
-		} else {
-			out, err = db.feedPage(ctx, tx, deviceID, roles, cur, horizon, limit)
-		}
-		if err != nil {
-			return err
+		// A page must fit in one frame: with large rows, fewer of them.
+		for n := limit; ; n = max(n/2, 1) {
+			if cur.snapshot {
+				out, err = db.snapshotPage(ctx, tx, deviceID, roles, cur, horizon, n)
+			} else {
+				out, err = db.feedPage(ctx, tx, deviceID, roles, cur, horizon, n)
+			}
+			if err != nil {
+				return err
+			}
+			if n == 1 || pageBytes(out) <= maxPageBytes {
+				break
+			}
 		}
 		out.Resync = resync
 		return nil
@@ -138,6 +144,19 @@ func (db *DB) Pull(ctx context.Context, deviceID string, roles []workflow.Role, 
 			deviceID, out.Cursor, cx, ci, db.now())
 	}
 	return out, nil
+}
+
+// maxPageBytes bounds the rows of one changes frame, leaving room under
+// the frame limit for the frame's other members.
+const maxPageBytes = syncproto.MaxFrameBytes - 64<<10
+
+// pageBytes is about what the changes of a page take on the wire.
+func pageBytes(c *syncproto.Changes) int {
+	n := 0
+	for _, ch := range c.Changes {
+		n += len(ch.Row) + len(ch.ID) + len(ch.Table) + 48
+	}
+	return n
 }
 
 // lastSeqBelow is the highest seq of the device whose outcome was recorded
@@ -276,7 +295,12 @@ func (db *DB) snapshotPage(ctx context.Context, tx pgx.Tx, deviceID string, role
 		}
 		cur.lastID = ids[len(ids)-1]
 	}
-	out.Sent = cur.sent
+	// Rows inserted while the device pages (after its position) are sent
+	// too: the count taken on the first page was a lower bound.
+	if cur.sent > cur.total {
+		cur.total = cur.sent
+	}
+	out.Sent, out.Total = cur.sent, cur.total
 	out.More = true
 	if cur.table >= len(workflow.Tables) {
 		// The snapshot is done; the feed goes on from its horizon.
@@ -447,24 +471,27 @@ func (db *DB) listenOnce(ctx context.Context, fn func(int64)) error {
 		_, _ = conn.Exec(c, `UNLISTEN *`)
 	}()
 	var (
-		lastHead    int64 = -1
 		lastHorizon uint64
 		lastHeld    bool
 	)
-	// Poke when something new may be deliverable: a new change, or the
-	// horizon moving while changes were held above it.
-	check := func() (bool, error) {
+	// Poke when something new may be deliverable: on every notification (a
+	// commit of changes, whoever wrote them), and when the horizon moves
+	// while changes were held above it. The head alone cannot tell: an
+	// older transaction's changes, with lower ids, may commit after a
+	// younger one's were handed out.
+	check := func(notified bool) (bool, error) {
 		head, horizon, held, err := db.head(ctx)
 		if err != nil {
 			return false, err
 		}
-		if head != lastHead || (lastHeld && horizon != lastHorizon) {
+		if notified || (lastHeld && horizon != lastHorizon) {
 			fn(head)
 		}
-		lastHead, lastHorizon, lastHeld = head, horizon, held
+		lastHorizon, lastHeld = horizon, held
 		return held, nil
 	}
-	held, err := check()
+	// A (re)connected listener may have missed notifications: poke once.
+	held, err := check(true)
 	if err != nil {
 		return err
 	}
@@ -485,7 +512,7 @@ func (db *DB) listenOnce(ctx context.Context, fn func(int64)) error {
 			return err
 		}
 		wasHeld := held
-		if held, err = check(); err != nil {
+		if held, err = check(!timedOut); err != nil {
 			return err
 		}
 		switch {

@@ -1,0 +1,570 @@
+package http_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"wardsync/server/postgres"
+	"wardsync/syncproto"
+	"wardsync/workflow"
+)
+
+// directPuller follows the feed with DB.Pull, the way the websocket does.
+type directPuller struct {
+	db     *postgres.DB
+	device string
+	roles  []workflow.Role
+	rep    *replica
+	limit  int
+}
+
+func (p *directPuller) pullAll(ctx context.Context) error {
+	for i := 0; ; i++ {
+		if i > 100000 {
+			return errors.New("pull never ends")
+		}
+		ch, err := p.db.Pull(ctx, p.device, p.roles, p.rep.cursor, p.limit)
+		if err != nil {
+			return err
+		}
+		// What the server would send must be sendable.
+		ch.RequestID = "check"
+		if _, err := syncproto.Encode(ch); err != nil {
+			return fmt.Errorf("page of cursor %q cannot be sent: %w", p.rep.cursor, err)
+		}
+		p.rep.apply(ch)
+		if !ch.More {
+			return nil
+		}
+	}
+}
+
+func testSeed(t testing.TB) uint64 {
+	if s := os.Getenv("WARDSYNC_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	return uint64(time.Now().UnixNano())
+}
+
+// TestNoSkippedChange is a randomised property test of DESIGN §5
+// guarantee 2: while writers of every kind run at once (pushes through the
+// server, and other programs' SQL on their own connections, with
+// transactions held open, savepoints rolled back, aborts and cascading
+// deletes), devices follow the feed; when the writers stop, every device
+// holds exactly what PostgreSQL holds. Some devices start from an empty
+// cursor in the middle of the writes (snapshot paging under load), one
+// follows through the websocket, pulling only when poked.
+// WARDSYNC_SEED=n replays a run.
+func TestNoSkippedChange(t *testing.T) {
+	t.Parallel()
+	env := newTestServer(t)
+	seed := testSeed(t)
+	t.Logf("WARDSYNC_SEED=%d", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	ctx := context.Background()
+	roles := workflow.Roles
+
+	// Writers through the server: two workstations, each with its own seq.
+	type pusher struct {
+		dev      string
+		sec, doc string
+		seq      int64
+	}
+	var pushers []*pusher
+	for i := 0; i < 2; i++ {
+		dev := env.addDevice(t, fmt.Sprint("Pusher ", i), roles...)
+		pushers = append(pushers, &pusher{dev: dev, sec: loginOn(t, env.Srv, workflow.RoleSecretary, dev), doc: loginOn(t, env.Srv, workflow.RoleDoctor, dev)})
+	}
+	// The websocket follower, on the demo workstation.
+	fol := follow(t, connect(t, env.Srv, loginOn(t, env.Srv, workflow.RoleNurse, demo), demo))
+	// A direct puller that follows for the whole test.
+	steady := &directPuller{db: env.DB, device: env.addDevice(t, "Steady", roles...), roles: roles, rep: newReplica(), limit: 13}
+
+	patientIDs := func() []string {
+		rows, _ := env.Pool.Query(ctx, `SELECT id FROM patients`)
+		ids, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+		return ids
+	}
+
+	budget := 8 * time.Second
+	if testing.Short() {
+		budget = 3 * time.Second
+	}
+	start := time.Now()
+	var stats struct{ pushes, commits, aborts, holds, pages atomic.Int64 }
+	for round := 0; round == 0 || time.Since(start) < budget; round++ {
+		rseed := rng.Uint64()
+		known := patientIDs()
+		stop := make(chan struct{})
+		var writers, pullers sync.WaitGroup
+		errs := make(chan error, 64)
+
+		for i, p := range pushers {
+			writers.Add(1)
+			go func(p *pusher, r *rand.Rand) {
+				defer writers.Done()
+				mine := append([]string(nil), known...)
+				for n := 0; n < 25; n++ {
+					var name string
+					var args map[string]any
+					tok := p.sec
+					switch k := r.IntN(4); {
+					case k == 0 || len(mine) == 0:
+						id := uuid.NewString()
+						mine = append(mine, id)
+						name, args = "patient.register", registerArgs(id, fmt.Sprint("P", n))
+					case k == 1:
+						name, args = "patient.update", map[string]any{"id": mine[r.IntN(len(mine))], "phone": fmt.Sprint(r.Int())}
+					case k == 2:
+						name, args = "appointment.schedule", map[string]any{"id": uuid.NewString(), "patientId": mine[r.IntN(len(mine))],
+							"doctorId": doctorID, "date": time.Now().UTC().Format(time.RFC3339), "motif": "m"}
+					default:
+						tok = p.doc
+						name, args = "document.attach", map[string]any{"id": uuid.NewString(), "patientId": mine[r.IntN(len(mine))],
+							"name": "n", "type": "t", "url": "u"}
+					}
+					p.seq++
+					m := syncproto.Mutation{Seq: p.seq, ID: uuid.NewString(), Name: name, Args: mustJSON(args), OccurredAt: ms(time.Now()), AuthorToken: tok}
+					if _, err := env.DB.Push(ctx, p.dev, []syncproto.Mutation{m}); err != nil {
+						errs <- fmt.Errorf("push: %w", err)
+						return
+					}
+					stats.pushes.Add(1)
+				}
+			}(p, rand.New(rand.NewPCG(rseed, uint64(i))))
+		}
+		for i := 0; i < 3; i++ {
+			writers.Add(1)
+			go func(r *rand.Rand) {
+				defer writers.Done()
+				for n := 0; n < 12; n++ {
+					if err := sqlWriter(ctx, env.Pool, r, known); err != nil {
+						stats.aborts.Add(1)
+					} else {
+						stats.commits.Add(1)
+					}
+				}
+			}(rand.New(rand.NewPCG(rseed, uint64(100+i))))
+		}
+		// A transaction of another program that does nothing for a while
+		// but holds the horizon back.
+		writers.Add(1)
+		go func(r *rand.Rand) {
+			defer writers.Done()
+			for n := 0; n < 3; n++ {
+				tx, err := env.Pool.Begin(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				_, _ = tx.Exec(ctx, `SELECT pg_current_xact_id()`)
+				time.Sleep(time.Duration(50+r.IntN(150)) * time.Millisecond)
+				_ = tx.Commit(ctx)
+				stats.holds.Add(1)
+			}
+		}(rand.New(rand.NewPCG(rseed, 200)))
+
+		// Pullers while they write: the steady one, and one from scratch.
+		fresh := &directPuller{db: env.DB, device: steady.device, roles: roles, rep: newReplica(), limit: 1 + rng.IntN(40)}
+		for _, p := range []*directPuller{steady, fresh} {
+			pullers.Add(1)
+			go func(p *directPuller) {
+				defer pullers.Done()
+				for {
+					if err := p.pullAll(ctx); err != nil {
+						errs <- err
+						return
+					}
+					stats.pages.Add(1)
+					select {
+					case <-stop:
+						return
+					case <-time.After(time.Duration(rng.IntN(3)) * time.Millisecond):
+					}
+				}
+			}(p)
+		}
+		writers.Wait()
+		close(stop)
+		pullers.Wait()
+		select {
+		case err := <-errs:
+			t.Fatalf("round %d: %v", round, err)
+		default:
+		}
+
+		// Once the writers are done, every follower reaches PostgreSQL's state.
+		want := func() map[string]map[string]map[string]any { return pgState(t, env.Pool, roles) }
+		for name, p := range map[string]*directPuller{"steady": steady, "fresh": fresh} {
+			eventually(t, waitTimeout, func() string {
+				if err := p.pullAll(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if d := diffStates(replicaState(t, p.rep), want()); d != "" {
+					return fmt.Sprintf("round %d, %s puller:\n%s", round, name, d)
+				}
+				return ""
+			})
+		}
+		fol.converges(t, env.Pool, roles, waitTimeout)
+	}
+	t.Logf("%d pushes, %d SQL commits, %d aborts, %d held transactions, %d pull passes",
+		stats.pushes.Load(), stats.commits.Load(), stats.aborts.Load(), stats.holds.Load(), stats.pages.Load())
+	if count(t, env.Pool, `SELECT count(*) FROM sync.changes`) < 100 {
+		t.Fatal("the writers wrote almost nothing: the test proves little")
+	}
+}
+
+// sqlWriter is another program writing SQL: one transaction of a few
+// random statements with pauses, savepoints, and sometimes an abort.
+func sqlWriter(ctx context.Context, pool *pgxpool.Pool, r *rand.Rand, known []string) (err error) {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(ctx)
+		}
+	}()
+	pick := func() string { return known[r.IntN(len(known))] }
+	for s := 1 + r.IntN(4); s > 0; s-- {
+		switch r.IntN(7) {
+		case 0, 1:
+			_, err = tx.Exec(ctx, `INSERT INTO patients (id, "firstName", "lastName", "birthDate", "updatedAt") VALUES ($1, 'Sql', $2, '1970-01-01', now())`,
+				uuid.NewString(), fmt.Sprint(r.Int()))
+		case 2:
+			_, err = tx.Exec(ctx, `UPDATE patients SET phone = $2, "updatedAt" = now() WHERE id = $1`, pick(), fmt.Sprint(r.Int()))
+		case 3:
+			_, err = tx.Exec(ctx, `UPDATE appointments SET motif = $1, "updatedAt" = now()
+				WHERE id = (SELECT id FROM appointments ORDER BY random() LIMIT 1)`, fmt.Sprint("sql ", r.Int()))
+		case 4:
+			// Deletes, some cascading to appointments and documents.
+			_, err = tx.Exec(ctx, `DELETE FROM patients WHERE id = (SELECT id FROM patients WHERE "firstName" = 'Sql' ORDER BY random() LIMIT 1)`)
+		case 5:
+			_, err = tx.Exec(ctx, `DELETE FROM documents WHERE id = (SELECT id FROM documents ORDER BY random() LIMIT 1)`)
+		case 6:
+			if _, err = tx.Exec(ctx, `SAVEPOINT sp`); err == nil {
+				if _, err = tx.Exec(ctx, `UPDATE patients SET address = 'rolled back', "updatedAt" = now() WHERE id = $1`, pick()); err == nil {
+					_, err = tx.Exec(ctx, `ROLLBACK TO SAVEPOINT sp`)
+				}
+			}
+		}
+		if err != nil {
+			return err
+		}
+		time.Sleep(time.Duration(r.IntN(15)) * time.Millisecond)
+	}
+	if r.IntN(7) == 0 {
+		_ = tx.Rollback(ctx)
+		return errors.New("aborted on purpose")
+	}
+	return tx.Commit(ctx)
+}
+
+// TestPromptDelivery: a change reaches a connected device (poke, then its
+// pull) soon after it becomes deliverable, even when an unrelated
+// transaction held the horizon back, and even when the change's transaction
+// commits after a younger one whose change was already handed out.
+func TestPromptDelivery(t *testing.T) {
+	t.Parallel()
+	env := newTestServer(t)
+	ctx := context.Background()
+	fol := follow(t, connect(t, env.Srv, loginOn(t, env.Srv, workflow.RoleSecretary, demo), demo))
+	fol.converges(t, env.Pool, workflow.Roles, waitTimeout)
+	const prompt = 3 * time.Second
+
+	phoneOf := func(id string) string {
+		fol.mu.Lock()
+		defer fol.mu.Unlock()
+		var p workflow.Patient
+		if raw, ok := fol.rep.rows["patients"][id]; ok {
+			_ = jsonUnmarshal(raw, &p)
+		}
+		return p.Phone
+	}
+	arrives := func(t *testing.T, what, id, phone string, within time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for phoneOf(id) != phone {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the device did not get the change within %s", what, within)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	t.Run("unrelated transaction held open", func(t *testing.T) {
+		holder, err := env.Pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer holder.Rollback(ctx)
+		if _, err := holder.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+			t.Fatal(err)
+		}
+		p := seedID("patient:1")
+		if _, err := env.Pool.Exec(ctx, `UPDATE patients SET phone = 'held', "updatedAt" = now() WHERE id = $1`, p); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1200 * time.Millisecond) // long enough for the re-check backoff to grow
+		if phoneOf(p) == "held" {
+			t.Fatal("a change above the horizon was handed out")
+		}
+		if err := holder.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		arrives(t, "after the holder committed", p, "held", prompt)
+	})
+
+	t.Run("older transaction commits last", func(t *testing.T) {
+		older, err := env.Pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer older.Rollback(ctx)
+		younger, err := env.Pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer younger.Rollback(ctx)
+		// older takes its xid first, younger writes first, older writes
+		// later (a higher change id) and commits first.
+		if _, err := older.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+			t.Fatal(err)
+		}
+		p2, p3 := seedID("patient:2"), seedID("patient:3")
+		if _, err := younger.Exec(ctx, `UPDATE patients SET phone = 'younger', "updatedAt" = now() WHERE id = $1`, p2); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := older.Exec(ctx, `UPDATE patients SET phone = 'older', "updatedAt" = now() WHERE id = $1`, p3); err != nil {
+			t.Fatal(err)
+		}
+		if err := older.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		arrives(t, "the older transaction's change", p3, "older", prompt)
+		time.Sleep(100 * time.Millisecond)
+		if err := younger.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		arrives(t, "the younger transaction's change, committed last", p2, "younger", prompt)
+	})
+}
+
+// TestTwoInstancesPoke: a push applied by instance A pokes a device
+// connected to instance B (LISTEN/NOTIFY), which then pulls the change from B.
+func TestTwoInstancesPoke(t *testing.T) {
+	t.Parallel()
+	env := newTestServer(t)
+	b := env.secondInstance(t)
+	sec := loginOn(t, env.Srv, workflow.RoleSecretary, demo)
+	ward := env.addDevice(t, "Ward B", workflow.Roles...)
+	onB := connect(t, b, loginOn(t, b, workflow.RoleNurse, ward), ward)
+	rep := newReplica()
+	onB.pullAll(t, rep, 0)
+	onB.drainPokes()
+
+	onA := connect(t, env.Srv, sec, demo)
+	p := uuid.NewString()
+	sent := time.Now()
+	onA.act(t, "patient.register", registerArgs(p, "Across"), sec, ms(time.Now()))
+	if !onB.waitPoke(5 * time.Second) {
+		t.Fatal("the device on B was not poked within 5s of a push on A")
+	}
+	t.Logf("poke after %s", time.Since(sent))
+	eventually(t, waitTimeout, func() string {
+		onB.pullAll(t, rep, 0)
+		if _, ok := rep.rows["patients"][p]; !ok {
+			return "B's device does not have the patient"
+		}
+		return ""
+	})
+	// And the other way round, for a change written by another program.
+	onA.drainPokes()
+	if _, err := env.Pool.Exec(context.Background(), `UPDATE patients SET phone = 'sql', "updatedAt" = now() WHERE id = $1`, p); err != nil {
+		t.Fatal(err)
+	}
+	if !onA.waitPoke(5*time.Second) || !onB.waitPoke(5*time.Second) {
+		t.Fatal("a commit by another program did not poke both instances' devices")
+	}
+}
+
+// TestSnapshotPaging: an initial snapshot with a small limit pages through
+// every row with total/sent progress, continues on the feed (catching what
+// changed while it paged), and a device whose cursor fell behind the pruned
+// feed is told to resync and starts over.
+func TestSnapshotPaging(t *testing.T) {
+	t.Parallel()
+	env := newTestServer(t, withConfig(func(c *postgres.Config) { c.FeedRetention = time.Hour }))
+	ctx := context.Background()
+	for i := 0; i < 40; i++ {
+		if _, err := env.Pool.Exec(ctx, `INSERT INTO patients (id, "firstName", "lastName", "birthDate", "updatedAt") VALUES ($1, 'Bulk', $2, '1970-01-01', now())`,
+			uuid.NewString(), fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sec := loginOn(t, env.Srv, workflow.RoleSecretary, demo)
+	c := connect(t, env.Srv, sec, demo)
+	total := int64(0)
+	for _, table := range workflow.Tables {
+		total += count(t, env.Pool, `SELECT count(*) FROM `+table)
+	}
+
+	rep := newReplica()
+	const limit = 7
+	var sent int64
+	var early string
+	for page := 0; ; page++ {
+		ch := c.pull(t, rep.cursor, limit)
+		if len(ch.Changes) > limit {
+			t.Fatalf("page %d has %d changes, limit %d", page, len(ch.Changes), limit)
+		}
+		snapshotting := rep.cursor == "" || strings.HasPrefix(rep.cursor, "s.")
+		if snapshotting {
+			sent += int64(len(ch.Changes))
+			if ch.Total != max(total, sent) {
+				t.Fatalf("page %d: total %d, want %d", page, ch.Total, max(total, sent))
+			}
+			if ch.Sent != sent {
+				t.Fatalf("page %d: sent %d, want %d", page, ch.Sent, sent)
+			}
+			if !ch.More {
+				t.Fatalf("page %d: the snapshot's pages must lead on to the feed", page)
+			}
+		}
+		rep.apply(ch)
+		if page == 2 {
+			// Changes while paging: a row before the pages' position, an
+			// update of a row already sent, a delete of one not yet sent.
+			early = "00000000-0000-4000-8000-000000000001"
+			if _, err := env.Pool.Exec(ctx, `INSERT INTO patients (id, "firstName", "lastName", "birthDate", "updatedAt") VALUES ($1, 'Early', 'Bird', '1970-01-01', now())`, early); err != nil {
+				t.Fatal(err)
+			}
+			late := "ffffffff-ffff-4fff-8fff-ffffffffffff"
+			if _, err := env.Pool.Exec(ctx, `INSERT INTO patients (id, "firstName", "lastName", "birthDate", "updatedAt") VALUES ($1, 'Late', 'Comer', '1970-01-01', now())`, late); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := env.Pool.Exec(ctx, `UPDATE users SET name = 'Renamed', "updatedAt" = now() WHERE id = $1`, adminID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := env.Pool.Exec(ctx, `DELETE FROM documents`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !ch.More {
+			break
+		}
+		if page > 100 {
+			t.Fatal("paging never ends")
+		}
+	}
+	if sent != total+1 {
+		t.Fatalf("the snapshot sent %d rows, want the %d it counted and the one inserted after its position", sent, total)
+	}
+	if !strings.HasPrefix(rep.cursor, "f.") {
+		t.Fatalf("after the snapshot the cursor is %q, want a feed cursor", rep.cursor)
+	}
+	eventually(t, waitTimeout, func() string {
+		c.pullAll(t, rep, limit)
+		return diffStates(replicaState(t, rep), pgState(t, env.Pool, workflow.Roles))
+	})
+	if _, ok := rep.rows["patients"][early]; !ok {
+		t.Fatal("a row inserted behind the snapshot's position was never sent")
+	}
+
+	// Prune past the device's cursor: it must start over.
+	behind := rep.cursor
+	if _, err := env.Pool.Exec(ctx, `UPDATE patients SET phone = 'after', "updatedAt" = now() WHERE id = $1`, early); err != nil {
+		t.Fatal(err)
+	}
+	ahead := newReplica()
+	eventually(t, waitTimeout, func() string { // a device that is up to date
+		c.pullAll(t, ahead, 0)
+		if ahead.rows["patients"][early] == nil || !strings.Contains(string(ahead.rows["patients"][early]), `"after"`) {
+			return "not yet"
+		}
+		return ""
+	})
+	env.Clock.Advance(2 * time.Hour)
+	eventually(t, waitTimeout, func() string {
+		n, err := env.DB.Prune(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 && count(t, env.Pool, `SELECT count(*) FROM sync.changes`) > 0 {
+			return "nothing pruned"
+		}
+		return ""
+	})
+	total = 0
+	for _, table := range workflow.Tables {
+		total += count(t, env.Pool, `SELECT count(*) FROM `+table)
+	}
+	ch := c.pull(t, behind, limit)
+	if !ch.Resync || ch.Total != total || ch.Sent != int64(len(ch.Changes)) || !strings.HasPrefix(ch.Cursor, "s.") {
+		t.Fatalf("a cursor behind the pruned feed got resync=%v total=%d sent=%d cursor=%q", ch.Resync, ch.Total, ch.Sent, ch.Cursor)
+	}
+	re := newReplica()
+	re.rows["patients"] = map[string]jsonRaw{"stale": jsonRaw(`{}`)}
+	re.apply(ch)
+	c.pullAll(t, re, limit)
+	if d := diffStates(replicaState(t, re), pgState(t, env.Pool, workflow.Roles)); d != "" {
+		t.Fatalf("after a resync:\n%s", d)
+	}
+	// A cursor at or after the pruned point goes on without a resync.
+	if ch := c.pull(t, ahead.cursor, 0); ch.Resync {
+		t.Fatal("an up-to-date cursor was told to resync")
+	}
+}
+
+// TestBigRowsPage: pages stay under the frame limit however large the rows
+// are; the device is never cut off by a page it cannot receive.
+func TestBigRowsPage(t *testing.T) {
+	t.Parallel()
+	env := newTestServer(t)
+	ctx := context.Background()
+	big := strings.Repeat("é", 9000) // 18 kB of text per row
+	for i := 0; i < 120; i++ {
+		if _, err := env.Pool.Exec(ctx, `INSERT INTO prescriptions (id, text, "patientId", "doctorId", "updatedAt") VALUES ($1, $2, $3, $4, now())`,
+			uuid.NewString(), big, seedID("patient:1"), doctorID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := connect(t, env.Srv, loginOn(t, env.Srv, workflow.RoleDoctor, demo), demo)
+	rep := newReplica()
+	c.pullAll(t, rep, 0)
+	if n := len(rep.rows["prescriptions"]); n != 126 {
+		t.Fatalf("the device has %d prescriptions, want 126", n)
+	}
+	// And on the feed: all of them change in one transaction.
+	if _, err := env.Pool.Exec(ctx, `UPDATE prescriptions SET text = text || 'x', "updatedAt" = now()`); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, waitTimeout, func() string {
+		c.pullAll(t, rep, 0)
+		return diffStates(replicaState(t, rep), pgState(t, env.Pool, workflow.Roles))
+	})
+	for _, raw := range c.rawFrames() {
+		if len(raw) > syncproto.MaxFrameBytes {
+			t.Fatalf("a frame of %d bytes", len(raw))
+		}
+	}
+}

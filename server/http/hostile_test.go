@@ -1,0 +1,295 @@
+package http_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
+
+	"wardsync/syncproto"
+	"wardsync/workflow"
+)
+
+// expectedError is the error frame the protocol documents for data:
+// syncproto's own verdict on it.
+func expectedError(t testing.TB, data []byte) (workflow.Code, string) {
+	t.Helper()
+	_, err := syncproto.DecodeFromClient(data)
+	rej, ok := workflow.AsRejection(err)
+	if !ok {
+		t.Fatalf("syncproto accepts %s", clip(data))
+	}
+	return rej.Code, rej.Message
+}
+
+func checkErrorFrame(t testing.TB, r received, code workflow.Code, message string, fatal bool) {
+	t.Helper()
+	e, ok := r.f.(*syncproto.Error)
+	if !ok {
+		t.Fatalf("want an error frame, got %s", clip(r.raw))
+	}
+	if e.Code != code || e.Message != message || e.Fatal != fatal {
+		t.Fatalf("error frame %s\nwant code %s, message %q, fatal %v", r.raw, code, message, fatal)
+	}
+}
+
+// TestHostileInput sends what a broken or hostile client might, on its own
+// connections, while another workstation keeps working: every case gets its
+// documented error, nothing is written, and the server goes on serving.
+func TestHostileInput(t *testing.T) {
+	t.Parallel()
+	env := newTestServer(t)
+	sec := loginOn(t, env.Srv, workflow.RoleSecretary, demo)
+	ward := env.addDevice(t, "Ward 2", workflow.Roles...)
+	wardSec := loginOn(t, env.Srv, workflow.RoleSecretary, ward)
+	bystander := connect(t, env.Srv, wardSec, ward)
+	bystanderRep := newReplica()
+	bystander.pullAll(t, bystanderRep, 0)
+
+	// stillServing: the bystander pushes and pulls as if nothing happened.
+	stillServing := func(what string) {
+		t.Helper()
+		p := uuid.NewString()
+		bystander.act(t, "patient.register", registerArgs(p, "Bystander"), wardSec, ms(time.Now()))
+		eventually(t, waitTimeout, func() string {
+			bystander.pullAll(t, bystanderRep, 0)
+			if _, ok := bystanderRep.rows["patients"][p]; !ok {
+				return "after " + what + ": the bystander does not see its patient"
+			}
+			return ""
+		})
+	}
+	var before map[string]int64
+	snapshot := func() {
+		before = tableCounts(t, env.Pool)
+	}
+	nothingWritten := func(what string) {
+		t.Helper()
+		after := tableCounts(t, env.Pool)
+		for _, k := range append(append([]string{}, workflow.Tables...), "sync.mutations") {
+			if after[k] != before[k] {
+				t.Fatalf("%s wrote to %s: %d → %d", what, k, before[k], after[k])
+			}
+		}
+	}
+	hello := func(deviceID string, protocol int) []byte {
+		b, _ := json.Marshal(map[string]any{"type": "hello", "requestId": "h", "protocol": protocol, "deviceId": deviceID, "cursor": "", "lastMutationSeq": 0, "pending": 0})
+		return b
+	}
+
+	// Fatal before hello: error frame, then close with 1008.
+	fatalCases := []struct {
+		name string
+		data []byte
+		msg  string // when not syncproto's own verdict
+	}{
+		{"bad JSON", []byte(`{"type":"hello",`), ""},
+		{"not an object", []byte(`[1,2,3]`), ""},
+		{"unknown frame type", []byte(`{"type":"bogus","requestId":"x"}`), ""},
+		{"server frame from a client", []byte(`{"type":"poke","head":"1"}`), ""},
+		{"wrong protocol version", hello(demo, 2), ""},
+		{"first frame not hello", []byte(`{"type":"pull","requestId":"p1","cursor":""}`), "The first frame must be hello, not pull."},
+		{"hello for another device", hello(ward, 1), "The hello names workstation " + ward + " but the token was issued on " + demo + "."},
+	}
+	for _, tc := range fatalCases {
+		t.Run(tc.name, func(t *testing.T) {
+			snapshot()
+			c := dial(t, env.Srv, sec, demo)
+			c.sendRaw(t, tc.data)
+			code, msg := workflow.CodeProtocolError, tc.msg
+			if msg == "" {
+				code, msg = expectedError(t, tc.data)
+			}
+			if strings.HasPrefix(tc.name, "hello for") {
+				code = workflow.CodeUnauthenticated
+			}
+			checkErrorFrame(t, c.next(t), code, msg, true)
+			want := websocket.ClosePolicyViolation
+			if code == workflow.CodeUnauthenticated {
+				want = 4401
+			}
+			if got := c.waitClosed(t); got != want {
+				t.Fatalf("closed with %d, want %d", got, want)
+			}
+			nothingWritten(tc.name)
+			stillServing(tc.name)
+		})
+	}
+
+	t.Run("frame over 1 MiB", func(t *testing.T) {
+		snapshot()
+		c := connect(t, env.Srv, sec, demo)
+		big := `{"type":"pull","requestId":"big","cursor":"","pad":"` + strings.Repeat("x", syncproto.MaxFrameBytes) + `"}`
+		c.sendRaw(t, []byte(big))
+		r := c.next(t)
+		e, ok := r.f.(*syncproto.Error)
+		if !ok || e.Code != workflow.CodeProtocolError || !e.Fatal || !strings.Contains(e.Message, "exceeds the 1 MiB limit") {
+			t.Fatalf("oversized frame answered with %s", clip(r.raw))
+		}
+		if got := c.waitClosed(t); got != websocket.ClosePolicyViolation {
+			t.Fatalf("closed with %d", got)
+		}
+		nothingWritten("oversized frame")
+		stillServing("oversized frame")
+	})
+
+	// Not fatal after hello: an error frame, and the connection goes on.
+	t.Run("after hello", func(t *testing.T) {
+		snapshot()
+		c := connect(t, env.Srv, sec, demo)
+		for _, data := range [][]byte{
+			[]byte(`{"type":"pull","requestId":"p1",`),
+			[]byte(`{"type":"bogus","requestId":"p2"}`),
+			[]byte(`{"type":"pull","requestId":"p3","cursor":"","limit":5000}`),
+			[]byte(`{"type":"push","requestId":"p4","mutations":[]}`),
+			[]byte(`{"type":"push","requestId":"p5","mutations":[{"seq":1,"id":"not-a-uuid","name":"patient.register","args":{},"occurredAt":"2026-01-01T00:00:00Z","authorToken":"x"}]}`),
+			[]byte(`{"type":"push","requestId":"p6","mutations":[{"seq":1,"id":"` + uuid.NewString() + `","name":"patient.register","args":[1],"occurredAt":"2026-01-01T00:00:00Z","authorToken":"x"}]}`),
+			[]byte(`{"type":"pull","requestId":"p7","cursor":"nonsense"}`),
+		} {
+			c.sendRaw(t, data)
+			r := c.next(t)
+			if string(data) == `{"type":"pull","requestId":"p7","cursor":"nonsense"}` {
+				checkErrorFrame(t, r, workflow.CodeProtocolError, `Cursor "nonsense" is not one this server issued; pull with an empty cursor to start over.`, false)
+				continue
+			}
+			code, msg := expectedError(t, data)
+			checkErrorFrame(t, r, code, msg, false)
+			if want := syncproto.PeekRequestID(data); requestIDOf(r.f) != want {
+				t.Fatalf("error frame answers %q, want %q", requestIDOf(r.f), want)
+			}
+		}
+		c.hello2(t) // a fresh connection of the device is still welcome
+		rep := newReplica()
+		c.pullAll(t, rep, 0)
+		nothingWritten("malformed frames")
+		stillServing("malformed frames")
+	})
+
+	t.Run("no token", func(t *testing.T) {
+		for _, tc := range []struct{ token, msg string }{
+			{"", "No token was given; log in first."},
+			{"forged", "The token is not valid; log in again."},
+		} {
+			_, resp, err := dialRaw(env.Srv, tc.token)
+			if err == nil || resp == nil {
+				t.Fatalf("token %q: upgrade succeeded", tc.token)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			var out map[string]any
+			if resp.StatusCode != http.StatusUnauthorized || json.Unmarshal(body, &out) != nil ||
+				out["code"] != "UNAUTHENTICATED" || out["message"] != tc.msg || resp.Header.Get("Content-Type") != "application/json" {
+				t.Fatalf("token %q: %d %s", tc.token, resp.StatusCode, body)
+			}
+		}
+		dash := login(t, env.Srv, "admin@hospital.com", "admin123", "")
+		_, resp, err := dialRaw(env.Srv, dash)
+		if err == nil || resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("dashboard session may not sync: %v %v", err, resp)
+		}
+	})
+
+	// Mutation-level refusals: rejected and audited, no seed row written.
+	t.Run("bad mutations", func(t *testing.T) {
+		c := connect(t, env.Srv, sec, demo)
+		c.seq = c.hello2(t).LastMutationSeq
+		otherDev := env.addDevice(t, "Ward 3", workflow.RoleSecretary)
+		otherTok := loginOn(t, env.Srv, workflow.RoleSecretary, otherDev)
+		now := ms(time.Now())
+		cases := []struct {
+			name  string
+			args  any
+			token string
+			code  workflow.Code
+			msg   string
+			field string
+		}{
+			{"patient.delete", map[string]any{"id": seedID("patient:1")}, sec, workflow.CodeUnknownMutation,
+				`Unknown act "patient.delete"; this version knows ` + strings.Join(workflow.Names(), ", ") + ".", ""},
+			{"appointment.checkIn", map[string]any{"id": 42}, sec, workflow.CodeValidationFailed, "The appointment id must be text, not a number.", "id"},
+			{"appointment.schedule", map[string]any{"id": uuid.NewString(), "patientId": seedID("patient:1"), "doctorId": doctorID, "date": true, "motif": "x"}, sec,
+				workflow.CodeValidationFailed, "Appointment date must be text, not true/false.", "date"},
+			{"patient.register", map[string]any{"id": uuid.NewString(), "firstName": []any{"a"}, "lastName": "B", "birthDate": "1980-01-01T00:00:00Z"}, sec,
+				workflow.CodeValidationFailed, "First name must be text, not a list.", "firstName"},
+			{"patient.register", json.RawMessage(`{"id":"` + uuid.NewString() + `","firstName":"A\u0000B","lastName":"B","birthDate":"1980-01-01T00:00:00Z"}`), sec,
+				workflow.CodeValidationFailed, "First name: the text contains a NUL character (U+0000), which cannot be stored.", "firstName"},
+			{"appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, otherTok, workflow.CodeUnauthenticated,
+				"The act's author token was issued on another workstation; acts are accepted only from the workstation where the author logged in.", ""},
+		}
+		for _, tc := range cases {
+			snapshot()
+			res := c.reject(t, tc.name, tc.args, tc.token, now, tc.code, tc.msg, tc.field)
+			checkAudited(t, env, demo, res)
+			after := tableCounts(t, env.Pool)
+			for _, table := range workflow.Tables {
+				if after[table] != before[table] {
+					t.Fatalf("%s wrote to %s", tc.name, table)
+				}
+			}
+			if after["sync.mutations"] != before["sync.mutations"]+1 {
+				t.Fatalf("%s: audit log grew by %d, want 1", tc.name, after["sync.mutations"]-before["sync.mutations"])
+			}
+		}
+		c.act(t, "appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, sec, now)
+		stillServing("bad mutations")
+	})
+
+	t.Run("SQL metacharacters are stored verbatim", func(t *testing.T) {
+		c := connect(t, env.Srv, sec, demo)
+		c.seq = c.hello2(t).LastMutationSeq
+		tok := map[workflow.Role]string{}
+		for _, r := range workflow.Roles {
+			tok[r] = loginOn(t, env.Srv, r, demo)
+		}
+		evil := []string{`'; DROP TABLE users; --`, `"`, `\`, `\\'"`, `$1`, `%s`, `'); DELETE FROM sync.mutations; --`, "é\t\n"}
+		for i, s := range evil {
+			now := ms(time.Now())
+			P, A, RX, R, D := uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString()
+			c.act(t, "patient.register", map[string]any{"id": P, "firstName": s, "lastName": s + "x", "birthDate": "1980-01-01T00:00:00Z",
+				"sex": s, "phone": s, "address": s, "emergencyContact": s, "insurance": s, "idNumber": s}, tok[workflow.RoleSecretary], now)
+			c.act(t, "patient.update", map[string]any{"id": P, "medicalHistory": map[string]any{s: s}}, tok[workflow.RoleDoctor], now)
+			c.act(t, "appointment.schedule", map[string]any{"id": A, "patientId": P, "doctorId": doctorID, "date": now.Format(time.RFC3339), "motif": s}, tok[workflow.RoleSecretary], now)
+			c.act(t, "appointment.checkIn", map[string]any{"id": A}, tok[workflow.RoleSecretary], now)
+			c.act(t, "appointment.recordVitals", map[string]any{"id": A, "vitals": vitalsArg, "medicalHistoryNotes": s}, tok[workflow.RoleNurse], now)
+			c.act(t, "appointment.completeConsultation", map[string]any{"id": A, "consultationNotes": s}, tok[workflow.RoleDoctor], now)
+			c.act(t, "prescription.create", map[string]any{"id": RX, "patientId": P, "text": s}, tok[workflow.RoleDoctor], now)
+			c.act(t, "prescription.sendToLab", map[string]any{"id": RX}, tok[workflow.RoleDoctor], now)
+			c.act(t, "prescription.collectSample", map[string]any{"id": RX}, tok[workflow.RoleNurse], now)
+			c.act(t, "prescription.startAnalysis", map[string]any{"id": RX}, tok[workflow.RoleBiologist], now)
+			c.act(t, "result.create", map[string]any{"id": R, "prescriptionId": RX, "text": s, "data": map[string]any{"k": s}}, tok[workflow.RoleBiologist], now)
+			c.act(t, "result.review", map[string]any{"id": R, "interpretation": s}, tok[workflow.RoleDoctor], now)
+			c.act(t, "document.attach", map[string]any{"id": D, "patientId": P, "name": s, "type": s, "url": s}, tok[workflow.RoleNurse], now)
+
+			ctx := context.Background()
+			var texts []string
+			row := env.Pool.QueryRow(ctx, `SELECT p."firstName", p.sex, p.phone, p.address, p."emergencyContact", p.insurance, p."idNumber",
+				a.motif, a."medicalHistoryNotes", a."consultationNotes", rx.text, r.text, r.interpretation, d.name, d.type, d.url,
+				p."medicalHistory"->>$2, r.data->>'k'
+				FROM patients p, appointments a, prescriptions rx, results r, documents d
+				WHERE p.id = $1 AND a."patientId" = p.id AND rx."patientId" = p.id AND r."prescriptionId" = rx.id AND d."patientId" = p.id`, P, s)
+			vals := make([]any, 18)
+			ptrs := make([]string, 18)
+			for j := range vals {
+				vals[j] = &ptrs[j]
+			}
+			if err := row.Scan(vals...); err != nil {
+				t.Fatalf("case %d: %v", i, err)
+			}
+			texts = ptrs
+			for j, got := range texts {
+				if got != s {
+					t.Fatalf("case %d column %d stored %q, want %q verbatim", i, j, got, s)
+				}
+			}
+		}
+		if n := count(t, env.Pool, `SELECT count(*) FROM users`); n != 5 {
+			t.Fatalf("users: %d", n)
+		}
+		stillServing("metacharacters")
+	})
+}
