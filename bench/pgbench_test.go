@@ -43,42 +43,70 @@ func pgVersion(path string) int {
 }
 
 // pgbenchRowsPerClient is how many appointments each pgbench client owns,
-// as each device owns its batch's appointments (the script's "50").
+// as each device owns the appointments of its batch.
 const pgbenchRowsPerClient = 50
 
-// pgbenchScript is what one applied mutation costs the database, as
-// server/postgres issues it: lock the device's client row (joined with
-// its device), lock and read the appointment, update it (changing its
-// status, so indexes are touched as a workflow step touches them; the
-// capture trigger writes sync.changes and the statement trigger notifies),
-// insert the audit row, advance the device's seq. One transaction per
-// mutation, prepared statements (pgx prepares too).
-const pgbenchScript = `\set aid :client_id * 50 + random(1, 50)
-BEGIN;
-SELECT c.last_mutation_seq AS last FROM sync.clients c JOIN sync.devices d ON d.id = c.device_id
- WHERE c.device_id = 'pgbench-' || :client_id AND d.revoked_at IS NULL FOR UPDATE OF c \gset
-SELECT id, date, motif, status::text, vitals, "medicalHistoryNotes", "consultationNotes", "checkedInAt", "vitalsEnteredAt",
+// pgbenchScript writes what `batch` applied mutations cost the database,
+// statement for statement as server/postgres issues them: lock the
+// device's client row (joined with its device); then per mutation: look
+// the author's session up by token hash, lock and read the appointment,
+// update it (changing its status, so its indexes are touched as a workflow
+// step touches them; the capture trigger writes sync.changes and the
+// statement trigger notifies), insert the audit row; finally advance the
+// device's seq. With batch > 1 each mutation runs in a savepoint, as the
+// server's do. Prepared statements, as pgx prepares them.
+//
+// batch = 1 is the brief's baseline (one transaction per mutation, on a
+// random one of the client's appointments); batch = 50 is the same SQL
+// grouped as one push groups it.
+func pgbenchScript(batch int) string {
+	var s strings.Builder
+	const rowID = `'bbbbbbbb-0000-4000-8000-' || lpad((%s)::text, 12, '0')`
+	s.WriteString(`\set aid :client_id * ` + strconv.Itoa(pgbenchRowsPerClient) + ` + random(1, ` + strconv.Itoa(pgbenchRowsPerClient) + ")\n")
+	s.WriteString("BEGIN;\n")
+	s.WriteString(`SELECT c.last_mutation_seq AS last FROM sync.clients c JOIN sync.devices d ON d.id = c.device_id
+ WHERE c.device_id = 'pgbench-' || :client_id AND d.revoked_at IS NULL FOR UPDATE OF c \gset` + "\n")
+	for k := 1; k <= batch; k++ {
+		id := fmt.Sprintf(rowID, ":aid")
+		if batch > 1 {
+			id = fmt.Sprintf(rowID, fmt.Sprintf(":client_id * %d + %d", pgbenchRowsPerClient, k))
+		}
+		s.WriteString(`SELECT s.id, s.user_id, u.name, u.role::text, COALESCE(s.device_id, ''), s.issued_at, s.expires_at,
+       s.revoked_at, st.disabled_at, d.revoked_at
+  FROM sync.sessions s JOIN users u ON u.id = s.user_id
+  LEFT JOIN sync.user_status st ON st.user_id = s.user_id LEFT JOIN sync.devices d ON d.id = s.device_id
+ WHERE s.token_hash = sha256(convert_to('pgbench-' || :client_id, 'UTF8'));
+`)
+		if batch > 1 {
+			s.WriteString("SAVEPOINT m;\n")
+		}
+		fmt.Fprintf(&s, `SELECT id, date, motif, status::text, vitals, "medicalHistoryNotes", "consultationNotes", "checkedInAt", "vitalsEnteredAt",
        "consultedAt", "closedAt", "vitalsEnteredBy", "consultedBy", "closedBy", "billingAmount"::text, "billingStatus"::text,
        "createdAt", "updatedAt", "patientId", "doctorId"
-  FROM appointments WHERE id = 'bbbbbbbb-0000-4000-8000-' || lpad(:aid::text, 12, '0') FOR UPDATE;
+  FROM appointments WHERE id = %[1]s FOR UPDATE;
 UPDATE appointments
    SET status = (CASE WHEN status = 'CHECKED_IN' THEN 'SCHEDULED' ELSE 'CHECKED_IN' END)::"AppointmentStatus",
        "checkedInAt" = now(), "updatedAt" = now()
- WHERE id = 'bbbbbbbb-0000-4000-8000-' || lpad(:aid::text, 12, '0');
-INSERT INTO sync.mutations (device_id, seq, mutation_id, name, args, author_id, session_id, occurred_at, received_at,
+ WHERE id = %[1]s;
+`, id)
+		if batch > 1 {
+			s.WriteString("RELEASE SAVEPOINT m;\n")
+		}
+		fmt.Fprintf(&s, `INSERT INTO sync.mutations (device_id, seq, mutation_id, name, args, author_id, session_id, occurred_at, received_at,
                             outcome, code, message, field, target_table, target_id)
-VALUES ('pgbench-' || :client_id, :last::bigint + 1, gen_random_uuid()::text, 'appointment.checkIn',
-        jsonb_build_object('id', 'bbbbbbbb-0000-4000-8000-' || lpad(:aid::text, 12, '0')),
-        '` + "%DOCTOR%" + `', 'pgbench-session', now(), now(), 'applied', NULL, NULL, NULL,
-        'appointments', 'bbbbbbbb-0000-4000-8000-' || lpad(:aid::text, 12, '0'));
-UPDATE sync.clients SET last_mutation_seq = :last::bigint + 1, last_seen = now() WHERE device_id = 'pgbench-' || :client_id;
-END;
-`
+VALUES ('pgbench-' || :client_id, :last::bigint + %[2]d, gen_random_uuid()::text, 'appointment.checkIn', jsonb_build_object('id', %[1]s),
+        '%[3]s', 'pgbench-' || :client_id, now(), now(), 'applied', NULL, NULL, NULL, 'appointments', %[1]s);
+`, id, k, doctorID)
+	}
+	fmt.Fprintf(&s, "UPDATE sync.clients SET last_mutation_seq = :last::bigint + %d, last_seen = now() WHERE device_id = 'pgbench-' || :client_id;\nEND;\n", batch)
+	return s.String()
+}
 
 type pgbenchResult struct {
-	tps     float64
-	command string
-	output  string
+	tps       float64 // transactions per second
+	mutations float64 // mutations per second
+	command   string
+	output    string
 }
 
 var tpsRE = regexp.MustCompile(`(?m)^tps = ([0-9.]+) \(without initial connection time\)`)
@@ -87,7 +115,7 @@ var failedRE = regexp.MustCompile(`(?m)^number of failed transactions: ([0-9]+)`
 // runPgbench prepares the rows the script touches (one device and 50
 // appointments per client) and runs pgbench with clients connections for
 // seconds against the benchmark's database.
-func runPgbench(b *testing.B, e *env, clients, seconds int) (*pgbenchResult, error) {
+func runPgbench(b *testing.B, e *env, clients, seconds, batch int) (*pgbenchResult, error) {
 	b.Helper()
 	bin, err := pgbenchPath()
 	if err != nil {
@@ -104,6 +132,11 @@ func runPgbench(b *testing.B, e *env, clients, seconds int) (*pgbenchResult, err
 		if _, err := e.db.Pool.Exec(ctx, `INSERT INTO sync.clients (device_id) VALUES ($1) ON CONFLICT DO NOTHING`, id); err != nil {
 			return nil, fmt.Errorf("prepare clients: %w", err)
 		}
+		if _, err := e.db.Pool.Exec(ctx, `
+			INSERT INTO sync.sessions (id, token_hash, user_id, device_id, issued_at, expires_at)
+			VALUES ($1, sha256(convert_to($1, 'UTF8')), $2, $1, now(), now() + interval '7 days') ON CONFLICT DO NOTHING`, id, doctorID); err != nil {
+			return nil, fmt.Errorf("prepare sessions: %w", err)
+		}
 	}
 	if _, err := e.db.Pool.Exec(ctx, `
 		INSERT INTO appointments (id, date, motif, status, "createdAt", "updatedAt", "patientId", "doctorId", "billingStatus")
@@ -112,10 +145,10 @@ func runPgbench(b *testing.B, e *env, clients, seconds int) (*pgbenchResult, err
 		ON CONFLICT (id) DO NOTHING`, postgres.SeedID("patient:1"), doctorID, (clients+1)*pgbenchRowsPerClient); err != nil {
 		return nil, fmt.Errorf("prepare appointments: %w", err)
 	}
-	_, _ = e.db.Pool.Exec(ctx, `ANALYZE appointments; ANALYZE sync.clients; ANALYZE sync.devices`)
+	_, _ = e.db.Pool.Exec(ctx, `ANALYZE appointments; ANALYZE sync.clients; ANALYZE sync.devices; ANALYZE sync.sessions`)
 
-	script := filepath.Join(b.TempDir(), "mutation.sql")
-	if err := os.WriteFile(script, []byte(strings.ReplaceAll(pgbenchScript, "%DOCTOR%", doctorID)), 0o644); err != nil {
+	script := filepath.Join(b.TempDir(), fmt.Sprintf("mutations-%d.sql", batch))
+	if err := os.WriteFile(script, []byte(pgbenchScript(batch)), 0o644); err != nil {
 		return nil, err
 	}
 	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(2, clients)),
@@ -135,5 +168,5 @@ func runPgbench(b *testing.B, e *env, clients, seconds int) (*pgbenchResult, err
 		return nil, fmt.Errorf("pgbench: %s failed transactions:\n%s%s", f[1], out.String(), stderr.String())
 	}
 	tps, _ := strconv.ParseFloat(m[1], 64)
-	return &pgbenchResult{tps: tps, command: shown, output: out.String()}, nil
+	return &pgbenchResult{tps: tps, mutations: tps * float64(batch), command: shown, output: out.String()}, nil
 }
