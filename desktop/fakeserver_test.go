@@ -425,21 +425,26 @@ func (fs *fakeServer) pull(device string, p *syncproto.Pull) (*syncproto.Changes
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	d := fs.devices[device]
-	start, resync := 0, false
+	start, resync, snapshot := 0, false, p.Cursor == ""
 	if p.Cursor != "" {
-		n, err := strconv.Atoi(strings.TrimPrefix(p.Cursor, "f"))
-		if err != nil {
+		// "f<n>": a feed position; "s<n>": a position inside a snapshot,
+		// which may lie below the compacted part of the feed.
+		n, err := strconv.Atoi(p.Cursor[1:])
+		if err != nil || (p.Cursor[0] != 'f' && p.Cursor[0] != 's') {
 			return nil, workflow.Reject(workflow.CodeValidationFailed, "bad cursor")
 		}
-		start = n
-		if start < fs.minFeed {
-			start, resync = 0, true
+		start, snapshot = n, p.Cursor[0] == 's'
+		if !snapshot && start < fs.minFeed {
+			start, resync, snapshot = 0, true, true
 		}
 	}
 	end := min(len(fs.feed), start+fs.pageSize)
 	page := &syncproto.Changes{RequestID: p.RequestID, Cursor: "f" + strconv.Itoa(end), More: end < len(fs.feed), Resync: resync}
-	if p.Cursor == "" || resync {
+	if snapshot {
 		page.Total, page.Sent = int64(len(fs.feed)), int64(end)
+		if page.More {
+			page.Cursor = "s" + strconv.Itoa(end)
+		}
 	}
 	for _, m := range d.seqAt {
 		if m.feedEnd <= end {

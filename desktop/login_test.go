@@ -163,7 +163,10 @@ func TestSeveralUsersActInTurn(t *testing.T) {
 	}
 	_, err = e.Act(ctx, nurseID, "appointment.cancel", js(map[string]any{"id": appt2ID}))
 	wantRejection(t, err, workflow.CodeUnauthenticated, "Infirmier Test has logged out; log in again.")
-	if tok := w.fs.tokens["tok-2"]; tok.revoked {
+	w.fs.mu.Lock()
+	tok := w.fs.tokens["tok-2"]
+	w.fs.mu.Unlock()
+	if tok.revoked {
 		t.Error("a token carrying queued acts was revoked")
 	}
 	if s, _ := e.Sessions(ctx); len(s) != 1 || s[0].User.ID != secretaryID {

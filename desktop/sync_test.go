@@ -1,0 +1,324 @@
+package desktop
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"wardsync/workflow"
+)
+
+func TestActSyncsAndDrainsOutbox(t *testing.T) {
+	w := newWorld(t)
+	e := w.engine(wardDevice)
+	ctx := context.Background()
+	login(t, e, "secretary@hospital.com", "secretary123")
+	run(t, e)
+	waitFor(t, "first sync", synced(e))
+	// Need to know: a reception/nurse workstation holds the patient's
+	// phone and medical history, never a user's email.
+	if v := replicaColumn(t, e, workflow.TablePatients, patient1ID, "phone"); v != "0102" {
+		t.Errorf("phone %v", v)
+	}
+	if v := replicaColumn(t, e, workflow.TableUsers, doctorID, "email"); v != nil {
+		t.Errorf("email %v reached a ward workstation", v)
+	}
+	if st := e.Status(); !reflect.DeepEqual(st.Roles, []workflow.Role{workflow.RoleSecretary, workflow.RoleNurse}) || st.OfflineSince != nil {
+		t.Errorf("status %+v", st)
+	}
+
+	w.clock.Advance(30 * time.Second)
+	a := act(t, e, secretaryID, "appointment.checkIn", map[string]any{"id": appt1ID})
+	if a.Seq != 1 || !a.OccurredAt.Equal(w.clock.Now()) {
+		t.Errorf("acted %+v", a)
+	}
+	waitFor(t, "outbox drained", outboxEmpty(t, e))
+	row := w.fs.row(workflow.TableAppointments, appt1ID)
+	if row["status"] != "CHECKED_IN" || row["checkedInAt"] != "2026-01-05T09:00:30.000Z" {
+		t.Errorf("server row %v: checkedInAt must be the act's time", row)
+	}
+	if v := replicaColumn(t, e, workflow.TableAppointments, appt1ID, "status"); v != "CHECKED_IN" {
+		t.Errorf("replica %v", v)
+	}
+	waitFor(t, "status settles", func() bool { s := e.Status(); return s.Pending == 0 && s.Online })
+	d := w.fs.device(wardDevice)
+	if d.lastSeq != 1 || len(d.reports) < 2 || d.reports[len(d.reports)-1].Pending != 0 {
+		t.Errorf("server's view of the device %+v", d)
+	}
+	var bases int
+	e.DB().SQL().QueryRow(`SELECT COUNT(*) FROM rebase_base`).Scan(&bases)
+	if bases != 0 {
+		t.Errorf("%d rebase rows left", bases)
+	}
+	_ = ctx
+}
+
+// The ward works through an outage: acts queue, the dashboards show them,
+// and everything reaches the server once it is back, in order.
+func TestOfflineWorkThenReconnect(t *testing.T) {
+	w := newWorld(t)
+	e := w.engine(wardDevice)
+	ctx := context.Background()
+	login(t, e, "secretary@hospital.com", "secretary123")
+	login(t, e, "nurse@hospital.com", "nurse123")
+	run(t, e)
+	waitFor(t, "first sync", synced(e))
+
+	w.fs.setDown(true)
+	waitFor(t, "offline", func() bool { return !e.Status().Online })
+	if s := e.Status(); s.OfflineSince == nil || s.LastError == "" {
+		t.Errorf("offline status %+v", s)
+	}
+	// Offline login still works for those who logged in here before.
+	if s, err := e.Login(ctx, "nurse@hospital.com", "nurse123"); err != nil || !s.Offline {
+		t.Fatalf("offline login %+v %v", s, err)
+	}
+	newPatient := "aaaaaaaa-0000-4000-8000-0000000000aa"
+	newAppt := "bbbbbbbb-0000-4000-8000-0000000000aa"
+	act(t, e, secretaryID, "appointment.checkIn", map[string]any{"id": appt1ID})
+	w.clock.Advance(time.Minute)
+	act(t, e, nurseID, "appointment.recordVitals", map[string]any{"id": appt1ID, "vitals": map[string]any{"weight": 70, "height": 170,
+		"temperature": 37.2, "bloodPressure": map[string]any{"systolic": 120, "diastolic": 80}, "heartRate": 72}})
+	act(t, e, secretaryID, "patient.register", map[string]any{"id": newPatient, "firstName": "Irène", "lastName": "Joliot-Curie",
+		"birthDate": "1997-09-12T00:00:00Z"})
+	act(t, e, secretaryID, "appointment.schedule", map[string]any{"id": newAppt, "patientId": newPatient, "doctorId": doctorID,
+		"date": "2026-01-05T17:00:00Z", "motif": "Première consultation"})
+	s := e.Status()
+	if s.Pending != 4 || s.OldestPendingAt == nil || !s.OldestPendingAt.Equal(t0) || s.OldestPendingAgeSeconds != 60 || s.Online {
+		t.Errorf("status while offline %+v", s)
+	}
+	dash, err := e.Dashboard(ctx, secretaryID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, a := range dash.ToCheckIn {
+		ids = append(ids, a.ID)
+	}
+	if !reflect.DeepEqual(ids, []string{appt2ID, appt3ID, newAppt}) || dash.ToCheckIn[2].PatientLastName != "Joliot-Curie" {
+		t.Errorf("to check in while offline: %v", ids)
+	}
+
+	w.fs.setDown(false)
+	waitFor(t, "back online and drained", func() bool { return e.Status().Online && outboxEmpty(t, e)() })
+	if r := w.fs.row(workflow.TableAppointments, appt1ID); r["status"] != "IN_CONSULTATION" || r["vitalsEnteredBy"] != nurseID ||
+		r["vitalsEnteredAt"] != "2026-01-05T09:01:00.000Z" {
+		t.Errorf("server row %v", r)
+	}
+	if r := w.fs.row(workflow.TableAppointments, newAppt); r["patientId"] != newPatient || r["status"] != "SCHEDULED" {
+		t.Errorf("server row %v", r)
+	}
+	if rej, _ := e.Rejected(ctx, true); len(rej) != 0 {
+		t.Errorf("rejected %+v", rej)
+	}
+	waitFor(t, "status", func() bool { s := e.Status(); return s.Pending == 0 && s.OfflineSince == nil && s.LastError == "" })
+}
+
+// Two workstations disagree: the one that reaches the server second is
+// rejected, keeps what was typed, and shows the server's state.
+func TestConflictEndsInRejectedList(t *testing.T) {
+	w := newWorld(t)
+	a, b := w.engine(wardDevice), w.engine(ward2Device)
+	ctx := context.Background()
+	login(t, a, "secretary@hospital.com", "secretary123")
+	login(t, b, "secretary@hospital.com", "secretary123")
+	run(t, a)
+	stopB := run(t, b)
+	waitFor(t, "a synced", synced(a))
+	waitFor(t, "b synced", synced(b))
+	stopB() // b loses its network
+
+	args := map[string]any{"id": appt2ID}
+	act(t, b, secretaryID, "appointment.checkIn", args)
+	w.clock.Advance(time.Minute)
+	act(t, a, secretaryID, "appointment.cancel", map[string]any{"id": appt2ID})
+	waitFor(t, "a drained", outboxEmpty(t, a))
+
+	run(t, b)
+	waitFor(t, "b rejected", func() bool { return b.Status().Rejected == 1 })
+	waitFor(t, "b drained", outboxEmpty(t, b))
+	rej, err := b.Rejected(ctx, false)
+	if err != nil || len(rej) != 1 {
+		t.Fatalf("rejected %+v %v", rej, err)
+	}
+	r := rej[0]
+	if r.Name != "appointment.checkIn" || r.Rejection.Code != workflow.CodeInvalidTransition ||
+		r.Rejection.Message != "Appointment "+appt2ID+" is CANCELLED (cancelled at 09:01), not SCHEDULED." || r.AuthorID != secretaryID {
+		t.Errorf("rejected act %+v", r)
+	}
+	waitFor(t, "b shows the server's state", func() bool {
+		return replicaColumn(t, b, workflow.TableAppointments, appt2ID, "status") == "CANCELLED"
+	})
+	name, copied, err := b.CopyRejected(ctx, r.ID)
+	var got map[string]any
+	json.Unmarshal(copied, &got)
+	if err != nil || name != "appointment.checkIn" || !reflect.DeepEqual(got, args) {
+		t.Errorf("copy %s %s %v", name, copied, err)
+	}
+	if err := b.Dismiss(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if s := b.Status(); s.Rejected != 0 {
+		t.Errorf("status after dismiss %+v", s)
+	}
+	if all, _ := b.Rejected(ctx, true); len(all) != 1 || all[0].DismissedAt == nil {
+		t.Errorf("dismissed act not kept: %+v", all)
+	}
+}
+
+// A change made elsewhere reaches a connected workstation through a poke,
+// without it doing anything.
+func TestPokeBringsOtherChanges(t *testing.T) {
+	w := newWorld(t)
+	a, lab := w.engine(wardDevice), w.engine(labDevice)
+	login(t, a, "secretary@hospital.com", "secretary123")
+	login(t, lab, "biologist@hospital.com", "bio123")
+	run(t, a)
+	run(t, lab)
+	waitFor(t, "a synced", synced(a))
+	waitFor(t, "lab synced", synced(lab))
+	// Need to know: the lab sees no appointment at all.
+	if v := replicaColumn(t, lab, workflow.TableAppointments, appt1ID, "id"); v != "<no row>" {
+		t.Errorf("the lab holds an appointment: %v", v)
+	}
+	if v := replicaColumn(t, lab, workflow.TablePatients, patient1ID, "medicalHistory"); v != nil {
+		t.Errorf("the lab holds a medical history: %v", v)
+	}
+	act(t, a, secretaryID, "appointment.checkIn", map[string]any{"id": appt3ID})
+	// A direct write at the server (no mutation) reaches both.
+	w.fs.putRow(workflow.TablePatients, map[string]any{"id": patient2ID, "lastName": "Pasteur-Vallery"})
+	waitFor(t, "a sees the direct write", func() bool {
+		return replicaColumn(t, a, workflow.TablePatients, patient2ID, "lastName") == "Pasteur-Vallery"
+	})
+	waitFor(t, "the lab sees the direct write", func() bool {
+		return replicaColumn(t, lab, workflow.TablePatients, patient2ID, "lastName") == "Pasteur-Vallery"
+	})
+}
+
+// A resync starts the replica over from the server's snapshot but keeps
+// the queued acts, which then reach the server.
+func TestResyncKeepsQueuedActs(t *testing.T) {
+	w := newWorld(t)
+	e := w.engine(wardDevice)
+	ctx := context.Background()
+	login(t, e, "secretary@hospital.com", "secretary123")
+	stop := run(t, e)
+	waitFor(t, "synced", synced(e))
+	stop()
+	// Something only this replica holds (say, from a bug): a resync drops it.
+	stray := "aaaaaaaa-0000-4000-8000-00000000dead"
+	if err := e.DB().PutRows(ctx, workflow.TablePatients, js(map[string]any{"id": stray, "firstName": "X"})); err != nil {
+		t.Fatal(err)
+	}
+	act(t, e, secretaryID, "appointment.checkIn", map[string]any{"id": appt1ID})
+	w.fs.putRow(workflow.TableAppointments, map[string]any{"id": appt2ID, "motif": "Changed while away"})
+	w.fs.compact()
+	w.fs.mu.Lock()
+	w.fs.pageSize = 3 // the snapshot comes in pages
+	w.fs.mu.Unlock()
+
+	var maxTotal int64
+	sub, cancel := e.Subscribe()
+	defer cancel()
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for s := range sub {
+			if s.InitialSync != nil && s.InitialSync.Total > maxTotal {
+				maxTotal = s.InitialSync.Total
+			}
+		}
+	}()
+	run(t, e)
+	waitFor(t, "drained", func() bool { return outboxEmpty(t, e)() && e.Status().Online && !e.Status().Syncing })
+	if v := replicaColumn(t, e, workflow.TablePatients, stray, "id"); v != "<no row>" {
+		t.Errorf("stray row survived the resync")
+	}
+	if v := replicaColumn(t, e, workflow.TableAppointments, appt2ID, "motif"); v != "Changed while away" {
+		t.Errorf("motif %v", v)
+	}
+	if v := replicaColumn(t, e, workflow.TableAppointments, appt1ID, "status"); v != "CHECKED_IN" {
+		t.Errorf("queued act lost in the resync: %v", v)
+	}
+	if r := w.fs.row(workflow.TableAppointments, appt1ID); r["status"] != "CHECKED_IN" {
+		t.Errorf("server %v", r)
+	}
+	cancel()
+	<-watched
+	if maxTotal == 0 {
+		t.Error("no snapshot progress was reported")
+	}
+}
+
+func TestStatusSubscription(t *testing.T) {
+	w := newWorld(t)
+	e := w.engine(wardDevice)
+	login(t, e, "secretary@hospital.com", "secretary123")
+	sub, cancel := e.Subscribe()
+	first := <-sub
+	if first.Online || first.DeviceID != wardDevice {
+		t.Errorf("first status %+v", first)
+	}
+	run(t, e)
+	deadline := time.After(10 * time.Second)
+	for online := false; !online; {
+		select {
+		case s := <-sub:
+			online = s.Online
+		case <-deadline:
+			t.Fatal("no online status")
+		}
+	}
+	cancel()
+	if _, ok := <-sub; ok {
+		// a status may have been waiting; the channel must close after it
+		if _, ok := <-sub; ok {
+			t.Error("channel not closed after cancel")
+		}
+	}
+}
+
+func TestRunNeedsASession(t *testing.T) {
+	w := newWorld(t)
+	e := w.engine(wardDevice)
+	run(t, e)
+	waitFor(t, "error shown", func() bool { return e.Status().LastError == ErrNoSession.Error() })
+	// A login ends the wait at once.
+	login(t, e, "secretary@hospital.com", "secretary123")
+	waitFor(t, "synced", synced(e))
+}
+
+func TestReopenKeepsEverything(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config(wardDevice, "")
+	ctx := context.Background()
+	e, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	login(t, e, "secretary@hospital.com", "secretary123")
+	stop := run(t, e)
+	waitFor(t, "synced", synced(e))
+	stop()
+	act(t, e, secretaryID, "appointment.checkIn", map[string]any{"id": appt1ID})
+	if err := e.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg.DeviceID = "" // the replica remembers its device
+	e, err = Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	if e.DeviceID() != wardDevice || e.Status().Pending != 1 {
+		t.Errorf("reopened: %s %+v", e.DeviceID(), e.Status())
+	}
+	cfg.DeviceID = ward2Device
+	if _, err := Open(ctx, cfg); err == nil {
+		t.Error("a replica opened for another device")
+	}
+	run(t, e)
+	waitFor(t, "drained", outboxEmpty(t, e))
+}
