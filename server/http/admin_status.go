@@ -61,11 +61,11 @@ func Classify(now time.Time, in HealthInput) Health {
 	case in.LastSeen != nil:
 		unseen = max(now.Sub(*in.LastSeen), 0)
 	}
-	h.Online = in.Connected || (in.LastSeen != nil && unseen <= OnlineWindow)
 	if in.Revoked {
 		h.Class, h.Reason = HealthRevoked, "revoked"
 		return h
 	}
+	h.Online = in.Connected || (in.LastSeen != nil && unseen <= OnlineWindow)
 	if !in.Connected && in.LastSeen == nil {
 		h.Class, h.Reason = HealthNew, "never connected"
 		return h

@@ -1,0 +1,874 @@
+package http
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"wardsync/frontend"
+	"wardsync/server/postgres"
+	"wardsync/syncproto"
+	"wardsync/workflow"
+)
+
+// Every admin endpoint: 2xx for an ADMIN dashboard session, 403 FORBIDDEN
+// for every other role and for an ADMIN's workstation session, 401
+// UNAUTHENTICATED without a token or with a bad one.
+func TestAdminEndpointsAuthorization(t *testing.T) {
+	e := admStart(t)
+	t.Setenv("WARDSYNC_MONITORING_TOKEN", "") // the server already read it
+	e.srv.SetMonitoringToken("monitor-secret")
+
+	// Targets for the admin's own calls.
+	sec := e.roleToken(workflow.RoleSecretary)
+	ws := e.connect(sec, e.device, 0, nil)
+	res := ws.push(sec, "appointment.checkIn", map[string]any{"id": postgres.SeedID("a:checkedin")})
+	if res[0].Status != syncproto.StatusRejected {
+		t.Fatalf("check-in of a checked-in appointment: %+v", res[0])
+	}
+	newUser := func(role string) string {
+		st, body := e.do("POST", "/api/v1/admin/users", e.admin, map[string]string{
+			"name": "Target " + role, "email": uuid.NewString()[:8] + "@hospital.com", "password": "secret123", "role": role})
+		if st != http.StatusCreated {
+			t.Fatalf("create user: %d %v", st, body)
+		}
+		return body["id"].(string)
+	}
+	newDevice := func() string {
+		st, body := e.do("POST", "/api/v1/admin/devices", e.admin, map[string]any{"name": "Target", "roles": []string{"NURSE"}})
+		if st != http.StatusCreated {
+			t.Fatalf("register device: %d %v", st, body)
+		}
+		return body["id"].(string)
+	}
+
+	type endpoint struct {
+		method, path string
+		body         func() any
+		admin        int
+		// prepare returns the path to call as the admin, for endpoints
+		// that consume their target.
+		prepare func() string
+	}
+	uniq := func() string { return uuid.NewString()[:8] }
+	endpoints := []endpoint{
+		{method: "GET", path: "/api/v1/sync/status", admin: 200},
+		{method: "GET", path: "/api/v1/admin/session", admin: 200},
+		{method: "GET", path: "/api/v1/admin/users", admin: 200},
+		{method: "POST", path: "/api/v1/admin/users", admin: 201, body: func() any {
+			return map[string]string{"name": "New Nurse", "email": "n" + uniq() + "@hospital.com", "password": "secret123", "role": "NURSE"}
+		}},
+		{method: "PATCH", path: "/api/v1/admin/users/X", admin: 200, body: func() any { return map[string]string{"role": "DOCTOR"} },
+			prepare: func() string { return "/api/v1/admin/users/" + newUser("NURSE") }},
+		{method: "POST", path: "/api/v1/admin/users/X/password", admin: 200, body: func() any { return map[string]string{"password": "another123"} },
+			prepare: func() string { return "/api/v1/admin/users/" + newUser("NURSE") + "/password" }},
+		{method: "POST", path: "/api/v1/admin/users/X/disable", admin: 200,
+			prepare: func() string { return "/api/v1/admin/users/" + newUser("NURSE") + "/disable" }},
+		{method: "POST", path: "/api/v1/admin/users/X/enable", admin: 200,
+			prepare: func() string { return "/api/v1/admin/users/" + newUser("NURSE") + "/enable" }},
+		{method: "GET", path: "/api/v1/admin/devices", admin: 200},
+		{method: "POST", path: "/api/v1/admin/devices", admin: 201, body: func() any {
+			return map[string]any{"name": "Ward " + uniq(), "roles": []string{"NURSE", "DOCTOR"}}
+		}},
+		{method: "POST", path: "/api/v1/admin/devices/X/code", admin: 200,
+			prepare: func() string { return "/api/v1/admin/devices/" + newDevice() + "/code" }},
+		{method: "POST", path: "/api/v1/admin/devices/X/revoke", admin: 200,
+			prepare: func() string { return "/api/v1/admin/devices/" + newDevice() + "/revoke" }},
+		{method: "GET", path: "/api/v1/admin/rejected?code=INVALID_TRANSITION", admin: 200},
+		{method: "POST", path: "/api/v1/admin/rejected/" + e.device + "/1/resolve", admin: 200, body: func() any { return map[string]string{"note": "told the ward"} }},
+		{method: "GET", path: "/api/v1/admin/audit?patient=" + postgres.SeedID("patient:2"), admin: 200},
+		{method: "GET", path: "/api/v1/admin/patients?q=mart", admin: 200},
+		{method: "GET", path: "/api/v1/admin/board?tz=UTC", admin: 200},
+		{method: "GET", path: "/api/v1/admin/events", admin: 200},
+	}
+
+	others := map[string]string{}
+	for _, r := range []workflow.Role{workflow.RoleDoctor, workflow.RoleBiologist, workflow.RoleNurse, workflow.RoleSecretary} {
+		others[string(r)] = e.roleToken(r)
+	}
+	others["ADMIN on a workstation"] = e.roleToken(workflow.RoleAdmin)
+
+	call := func(ep endpoint, path, token string) (int, map[string]any) {
+		t.Helper()
+		var body any
+		if ep.body != nil {
+			body = ep.body()
+		}
+		if strings.HasPrefix(path, "/api/v1/admin/events") {
+			return e.openEvents(path, token)
+		}
+		return e.do(ep.method, path, token, body)
+	}
+	for _, ep := range endpoints {
+		t.Run(ep.method+" "+ep.path, func(t *testing.T) {
+			for who, tok := range others {
+				st, body := call(ep, ep.path, tok)
+				if st != http.StatusForbidden || body["code"] != "FORBIDDEN" || body["message"] == "" {
+					t.Errorf("%s: %d %v, want 403 FORBIDDEN with a message", who, st, body)
+				}
+			}
+			for who, tok := range map[string]string{"no token": "", "bad token": "not-a-token", "monitoring token": "monitor-secret"} {
+				if who == "monitoring token" && ep.path == "/api/v1/sync/status" {
+					continue
+				}
+				st, body := call(ep, ep.path, tok)
+				if st != http.StatusUnauthorized || body["code"] != "UNAUTHENTICATED" {
+					t.Errorf("%s: %d %v, want 401 UNAUTHENTICATED", who, st, body)
+				}
+			}
+			path := ep.path
+			if ep.prepare != nil {
+				path = ep.prepare()
+			}
+			if st, body := call(ep, path, e.admin); st != ep.admin {
+				t.Errorf("ADMIN: %d %v, want %d", st, body, ep.admin)
+			}
+		})
+	}
+
+	t.Run("the monitoring token reads the status", func(t *testing.T) {
+		if st, body := e.do("GET", "/api/v1/sync/status", "monitor-secret", nil); st != 200 || body["devices"] == nil {
+			t.Fatalf("%d %v", st, body)
+		}
+	})
+	t.Run("the events token is only accepted as a query parameter on the events stream", func(t *testing.T) {
+		if st, _ := e.do("GET", "/api/v1/admin/users?token="+url.QueryEscape(e.admin), "", nil); st != http.StatusUnauthorized {
+			t.Fatalf("users with ?token=: %d, want 401", st)
+		}
+	})
+}
+
+// openEvents opens the events stream, reads its first event and closes it.
+// A refusal is returned like any JSON reply.
+func (e *admEnv) openEvents(path, token string) (int, map[string]any) {
+	e.t.Helper()
+	u := e.srv.URL() + path
+	if token != "" {
+		sep := "?"
+		if strings.Contains(u, "?") {
+			sep = "&"
+		}
+		u += sep + "token=" + url.QueryEscape(token)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", u, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		e.t.Fatalf("events content type %q", ct)
+	}
+	ev := admReadEvent(e.t, bufio.NewReader(resp.Body))
+	return resp.StatusCode, map[string]any{"event": ev.name, "data": ev.data}
+}
+
+type admEvent struct{ name, data string }
+
+func admReadEvent(t testing.TB, rd *bufio.Reader) admEvent {
+	t.Helper()
+	var ev admEvent
+	for {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("events stream ended: %v", err)
+		}
+		line = strings.TrimRight(line, "\n")
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			ev.name = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			ev.data = strings.TrimPrefix(line, "data: ")
+		case line == "" && ev.name != "":
+			return ev
+		}
+	}
+}
+
+// A revoked workstation's websocket is closed (4403) within a second, and
+// it can neither reconnect nor log in.
+func TestAdminRevokeClosesWebsocket(t *testing.T) {
+	e := admStart(t)
+	st, body := e.do("POST", "/api/v1/admin/devices", e.admin, map[string]any{"name": "Ward 7", "roles": []string{"NURSE"}})
+	if st != http.StatusCreated {
+		t.Fatalf("%d %v", st, body)
+	}
+	dev := body["id"].(string)
+	nurse := e.login(admEmail(workflow.RoleNurse), "nurse123", dev)
+	ws := e.connect(nurse, dev, 0, nil)
+	if d := e.status().device(dev); d == nil || !d.Connected || !d.Online || d.Status != HealthOK {
+		t.Fatalf("before revoking: %+v", d)
+	}
+
+	if st, body := e.do("POST", "/api/v1/admin/devices/"+dev+"/revoke", e.admin, nil); st != 200 {
+		t.Fatalf("revoke: %d %v", st, body)
+	}
+	code, took := ws.closeCode(2 * time.Second)
+	if code != DeviceRevokedCloseCode || took > time.Second {
+		t.Fatalf("socket closed with %d after %s, want %d within 1s", code, took, DeviceRevokedCloseCode)
+	}
+	if _, err := e.dial(nurse, dev); err == nil || err.(*admDialError).status != http.StatusUnauthorized {
+		t.Fatalf("reconnect after revoke: %v, want HTTP 401", err)
+	}
+	if st, _ := e.do("POST", "/api/v1/auth/login", "", map[string]string{"email": admEmail(workflow.RoleNurse), "password": "nurse123", "deviceId": dev}); st != http.StatusForbidden {
+		t.Fatalf("login on a revoked workstation: %d", st)
+	}
+	d := e.status().device(dev)
+	if d == nil || !d.Revoked || d.Status != HealthRevoked || d.Online {
+		t.Fatalf("after revoking: %+v", d)
+	}
+	if st, body := e.do("POST", "/api/v1/admin/devices/"+dev+"/revoke", e.admin, nil); st != http.StatusNotFound {
+		t.Fatalf("revoking twice: %d %v", st, body)
+	}
+}
+
+// Disabling a user ends their sessions at once: workstation and dashboard
+// tokens stop working and the account cannot log in.
+func TestAdminDisableUserEndsSessions(t *testing.T) {
+	e := admStart(t)
+	nurseID := postgres.SeedID("user:nurse@hospital.com")
+	nurse := e.roleToken(workflow.RoleNurse)
+	sec := e.roleToken(workflow.RoleSecretary)
+	ws := e.connect(nurse, e.device, 0, nil)
+	_ = ws
+
+	// A second administrator, so the first may disable them.
+	st, body := e.do("POST", "/api/v1/admin/users", e.admin, map[string]string{"name": "Second Admin", "email": "admin2@hospital.com", "password": "admin2pass", "role": "ADMIN"})
+	if st != http.StatusCreated {
+		t.Fatalf("%d %v", st, body)
+	}
+	admin2ID := body["id"].(string)
+	admin2 := e.login("admin2@hospital.com", "admin2pass", "")
+	if st, _ := e.do("GET", "/api/v1/admin/users", admin2, nil); st != 200 {
+		t.Fatalf("second admin before disabling: %d", st)
+	}
+
+	for _, id := range []string{nurseID, admin2ID} {
+		if st, body := e.do("POST", "/api/v1/admin/users/"+id+"/disable", e.admin, nil); st != 200 || body["disabled"] != true || body["activeSessions"] != 0.0 {
+			t.Fatalf("disable %s: %d %v", id, st, body)
+		}
+	}
+	if st, body := e.do("GET", "/api/v1/admin/users", admin2, nil); st != http.StatusUnauthorized || body["code"] != "UNAUTHENTICATED" {
+		t.Fatalf("disabled admin's dashboard token: %d %v", st, body)
+	}
+	if _, err := e.dial(nurse, e.device); err == nil || err.(*admDialError).status != http.StatusUnauthorized {
+		t.Fatalf("disabled nurse's workstation token dialled /sync: %v", err)
+	}
+	if st, _ := e.do("POST", "/api/v1/auth/login", "", map[string]string{"email": "nurse@hospital.com", "password": "nurse123", "deviceId": e.device}); st != http.StatusForbidden {
+		t.Fatalf("disabled nurse logged in: %d", st)
+	}
+	// An act the disabled nurse authors now is refused, on a connection of
+	// another user.
+	ws2 := e.connect(sec, e.device, 0, nil)
+	res := ws2.push(nurse, "prescription.collectSample", map[string]any{"id": postgres.SeedID("rx:sent")})
+	if res[0].Status != syncproto.StatusRejected || res[0].Code != workflow.CodeUnauthenticated {
+		t.Fatalf("act of a disabled user: %+v", res[0])
+	}
+
+	// Enabling lets them log in again; old tokens stay dead.
+	if st, body := e.do("POST", "/api/v1/admin/users/"+nurseID+"/enable", e.admin, nil); st != 200 || body["disabled"] != false {
+		t.Fatalf("enable: %d %v", st, body)
+	}
+	e.login("nurse@hospital.com", "nurse123", e.device)
+	if _, err := e.dial(nurse, e.device); err == nil {
+		t.Fatal("a token ended by disabling works again after enabling")
+	}
+}
+
+func TestAdminUsers(t *testing.T) {
+	e := admStart(t)
+	adminID := postgres.SeedID("user:admin@hospital.com")
+
+	t.Run("list never shows password hashes", func(t *testing.T) {
+		st, raw := e.raw("GET", "/api/v1/admin/users", e.admin, nil)
+		if st != 200 || strings.Contains(strings.ToLower(string(raw)), "password") || strings.Contains(string(raw), "$2a$") {
+			t.Fatalf("%d %s", st, raw)
+		}
+		var body struct{ Users []adminUserJSON }
+		_ = json.Unmarshal(raw, &body)
+		if len(body.Users) != len(postgres.SeedUsers) || body.Users[0].Role != workflow.RoleAdmin {
+			t.Fatalf("users: %+v", body.Users)
+		}
+	})
+
+	var id string
+	t.Run("create", func(t *testing.T) {
+		st, body := e.do("POST", "/api/v1/admin/users", e.admin, map[string]string{"name": "Infirmière Nuit", "email": "Nuit@Hospital.com", "password": "nuit1234", "role": "NURSE"})
+		if st != http.StatusCreated || body["email"] != "nuit@hospital.com" || body["role"] != "NURSE" || body["disabled"] != false {
+			t.Fatalf("%d %v", st, body)
+		}
+		id = body["id"].(string)
+		e.login("nuit@hospital.com", "nuit1234", e.device)
+		if st, body := e.do("POST", "/api/v1/admin/users", e.admin, map[string]string{"name": "Dup", "email": "nuit@hospital.com", "password": "nuit1234", "role": "NURSE"}); st != http.StatusConflict || body["field"] != "email" {
+			t.Fatalf("duplicate e-mail: %d %v", st, body)
+		}
+		for _, bad := range []map[string]string{
+			{"name": "", "email": "x@h.com", "password": "secret123", "role": "NURSE"},
+			{"name": "X", "email": "nope", "password": "secret123", "role": "NURSE"},
+			{"name": "X", "email": "x@h.com", "password": "123", "role": "NURSE"},
+			{"name": "X", "email": "x@h.com", "password": "secret123", "role": "JANITOR"},
+		} {
+			if st, body := e.do("POST", "/api/v1/admin/users", e.admin, bad); st != http.StatusBadRequest || body["code"] != "VALIDATION_FAILED" {
+				t.Errorf("%v: %d %v", bad, st, body)
+			}
+		}
+		if st, body := e.do("POST", "/api/v1/admin/users", e.admin, map[string]any{"name": "X", "email": "x@h.com", "password": "secret123", "role": "NURSE", "admin": true}); st != http.StatusBadRequest {
+			t.Errorf("unknown field: %d %v", st, body)
+		}
+	})
+
+	t.Run("change role ends sessions", func(t *testing.T) {
+		tok := e.login("nuit@hospital.com", "nuit1234", e.device)
+		if st, body := e.do("PATCH", "/api/v1/admin/users/"+id, e.admin, map[string]string{"role": "DOCTOR"}); st != 200 || body["role"] != "DOCTOR" {
+			t.Fatalf("%d %v", st, body)
+		}
+		if _, err := e.dial(tok, e.device); err == nil {
+			t.Fatal("a session from before the role change still dials")
+		}
+		if st, _ := e.do("PATCH", "/api/v1/admin/users/"+id, e.admin, map[string]string{"role": "CHIEF"}); st != http.StatusBadRequest {
+			t.Fatalf("bad role: %d", st)
+		}
+		if st, _ := e.do("PATCH", "/api/v1/admin/users/"+uuid.NewString(), e.admin, map[string]string{"role": "NURSE"}); st != http.StatusNotFound {
+			t.Fatalf("unknown user: %d", st)
+		}
+	})
+
+	t.Run("reset password", func(t *testing.T) {
+		tok := e.login("nuit@hospital.com", "nuit1234", e.device)
+		if st, body := e.do("POST", "/api/v1/admin/users/"+id+"/password", e.admin, map[string]string{"password": "jour5678"}); st != 200 {
+			t.Fatalf("%d %v", st, body)
+		}
+		if st, _ := e.do("POST", "/api/v1/auth/login", "", map[string]string{"email": "nuit@hospital.com", "password": "nuit1234", "deviceId": e.device}); st != http.StatusUnauthorized {
+			t.Fatalf("old password: %d", st)
+		}
+		e.login("nuit@hospital.com", "jour5678", e.device)
+		if _, err := e.dial(tok, e.device); err == nil {
+			t.Fatal("a session from before the reset still dials")
+		}
+		if st, _ := e.do("POST", "/api/v1/admin/users/"+id+"/password", e.admin, map[string]string{"password": "abc"}); st != http.StatusBadRequest {
+			t.Fatalf("short password: %d", st)
+		}
+	})
+
+	t.Run("an administrator cannot lock everyone out", func(t *testing.T) {
+		if st, body := e.do("POST", "/api/v1/admin/users/"+adminID+"/disable", e.admin, nil); st != http.StatusForbidden {
+			t.Fatalf("disable self: %d %v", st, body)
+		}
+		if st, body := e.do("PATCH", "/api/v1/admin/users/"+adminID, e.admin, map[string]string{"role": "NURSE"}); st != http.StatusForbidden {
+			t.Fatalf("demote self: %d %v", st, body)
+		}
+		// Promote the nurse, log in as them, and try to remove the seed admin
+		// once the seed admin is the only other one: allowed (one remains),
+		// then the last one cannot be removed.
+		if st, _ := e.do("PATCH", "/api/v1/admin/users/"+id, e.admin, map[string]string{"role": "ADMIN"}); st != 200 {
+			t.Fatal(st)
+		}
+		other := e.login("nuit@hospital.com", "jour5678", "")
+		if st, body := e.do("POST", "/api/v1/admin/users/"+adminID+"/disable", other, nil); st != 200 {
+			t.Fatalf("disable the other admin: %d %v", st, body)
+		}
+		if err := e.db.CheckCanDisable(context.Background(), id); err == nil {
+			t.Fatal("the last enabled admin may be disabled")
+		}
+		if err := e.db.SetUserRole(context.Background(), id, workflow.RoleNurse); err == nil {
+			t.Fatal("the last enabled admin may be demoted")
+		}
+	})
+}
+
+func TestAdminDeviceRegistration(t *testing.T) {
+	e := admStart(t)
+	st, body := e.do("POST", "/api/v1/admin/devices", e.admin, map[string]any{"name": "  Lab bench 2 ", "roles": []string{"BIOLOGIST"}})
+	if st != http.StatusCreated || body["name"] != "Lab bench 2" {
+		t.Fatalf("%d %v", st, body)
+	}
+	id, code := body["id"].(string), body["registrationCode"].(string)
+	if len(code) != 14 || body["registrationExpiresAt"] == nil {
+		t.Fatalf("code %q", code)
+	}
+	var stored []byte
+	if err := e.db.Pool.QueryRow(context.Background(), `SELECT registration_hash FROM sync.devices WHERE id = $1`, id).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != 32 || strings.Contains(string(stored), code) {
+		t.Fatalf("the registration code is not stored hashed: %x", stored)
+	}
+	var list struct{ Devices []adminDeviceJSON }
+	e.getInto("/api/v1/admin/devices", e.admin, &list)
+	found := false
+	for _, d := range list.Devices {
+		if d.ID == id {
+			found = d.RegistrationPending && d.RegistrationExpiresAt != nil
+		}
+	}
+	if !found {
+		t.Fatalf("registration not pending in %+v", list.Devices)
+	}
+
+	claim := func(code string) (int, map[string]any) {
+		return e.do("POST", "/api/v1/devices/claim", "", map[string]string{"deviceId": id, "code": code})
+	}
+	if st, body := claim("AAAA-BBBB-CCCC"); st != http.StatusUnauthorized {
+		t.Fatalf("wrong code: %d %v", st, body)
+	}
+	if st, body := claim(strings.ToLower(strings.ReplaceAll(code, "-", ""))); st != 200 || body["name"] != "Lab bench 2" {
+		t.Fatalf("right code (lower case, no dashes): %d %v", st, body)
+	}
+	if st, _ := claim(code); st != http.StatusUnauthorized {
+		t.Fatalf("code used twice: %d", st)
+	}
+	// A new code, then expiry.
+	st, body = e.do("POST", "/api/v1/admin/devices/"+id+"/code", e.admin, nil)
+	if st != 200 || body["registrationCode"] == code {
+		t.Fatalf("new code: %d %v", st, body)
+	}
+	e.clock.Set(postgres.RegistrationTTL + time.Minute)
+	if st, _ := claim(body["registrationCode"].(string)); st != http.StatusUnauthorized {
+		t.Fatalf("expired code: %d", st)
+	}
+	e.clock.Set(0)
+
+	for _, bad := range []map[string]any{{"name": "", "roles": []string{"NURSE"}}, {"name": "X", "roles": []string{}}, {"name": "X", "roles": []string{"PILOT"}}} {
+		if st, body := e.do("POST", "/api/v1/admin/devices", e.admin, bad); st != http.StatusBadRequest || body["code"] != "VALIDATION_FAILED" {
+			t.Errorf("%v: %d %v", bad, st, body)
+		}
+	}
+}
+
+type admPage struct {
+	Items []auditEntryJSON `json:"items"`
+	Next  string           `json:"next"`
+}
+
+func TestAdminRejectedAndAudit(t *testing.T) {
+	e := admStart(t)
+	sec := e.roleToken(workflow.RoleSecretary)
+	nurse := e.roleToken(workflow.RoleNurse)
+	ws := e.connect(sec, e.device, 0, nil)
+	start := time.Now().UTC().Add(-time.Second)
+
+	ws.push(sec, "patient.register", admPatient("Un"), admPatient("Deux"))
+	checkedIn := postgres.SeedID("a:checkedin") // patient 2's
+	r := ws.push(sec, "appointment.checkIn", map[string]any{"id": checkedIn})[0]
+	if r.Code != workflow.CodeInvalidTransition {
+		t.Fatalf("%+v", r)
+	}
+	r = ws.push(nurse, "appointment.recordVitals", map[string]any{"id": checkedIn, "vitals": map[string]any{"temperature": 51.5}})[0]
+	if r.Code != workflow.CodeValidationFailed {
+		t.Fatalf("%+v", r)
+	}
+	ws.push(sec, "appointment.checkIn", map[string]any{"id": uuid.NewString()})
+
+	var page admPage
+	e.getInto("/api/v1/admin/rejected", e.admin, &page)
+	if len(page.Items) != 3 {
+		t.Fatalf("rejected: %+v", page.Items)
+	}
+	newest := page.Items[0]
+	if newest.Code != "NOT_FOUND" || newest.DeviceName != "Every role" || newest.Author == nil || newest.Author.Role != "SECRETARY" {
+		t.Fatalf("newest rejected: %+v", newest)
+	}
+	vit := page.Items[1]
+	if vit.Field == "" || vit.Message == "" || vit.Name != "appointment.recordVitals" {
+		t.Fatalf("vitals rejection: %+v", vit)
+	}
+	args, _ := json.Marshal(vit.Args)
+	if !strings.Contains(string(args), `"temperature":51.5`) {
+		t.Fatalf("typed values not kept: %s", args)
+	}
+
+	get := func(q string) admPage {
+		var p admPage
+		e.getInto("/api/v1/admin/"+q, e.admin, &p)
+		return p
+	}
+	if p := get("rejected?code=invalid_transition"); len(p.Items) != 1 || p.Items[0].Target.ID != checkedIn {
+		t.Fatalf("by code: %+v", p.Items)
+	}
+	nurseID := postgres.SeedID("user:nurse@hospital.com")
+	if p := get("rejected?user=" + nurseID); len(p.Items) != 1 || p.Items[0].Name != "appointment.recordVitals" {
+		t.Fatalf("by user: %+v", p.Items)
+	}
+	if p := get("rejected?device=" + e.device + "&since=" + start.Format(time.RFC3339Nano)); len(p.Items) != 3 {
+		t.Fatalf("by device and since: %+v", p.Items)
+	}
+	if p := get("rejected?until=" + start.Format(time.RFC3339Nano)); len(p.Items) != 0 {
+		t.Fatalf("until before: %+v", p.Items)
+	}
+	if p := get("rejected?device=" + uuid.NewString()); len(p.Items) != 0 {
+		t.Fatalf("other device: %+v", p.Items)
+	}
+
+	// The audit log, by patient: patient 2's checked-in appointment took
+	// two refused acts; a newly registered patient one applied act.
+	if p := get("audit?patient=" + postgres.SeedID("patient:2")); len(p.Items) != 2 {
+		t.Fatalf("patient 2: %+v", p.Items)
+	}
+	all := get("audit")
+	if len(all.Items) != 5 {
+		t.Fatalf("audit: %d entries", len(all.Items))
+	}
+	regID := all.Items[len(all.Items)-1].Target.ID
+	if p := get("audit?patient=" + regID); len(p.Items) != 1 || p.Items[0].Outcome != "applied" {
+		t.Fatalf("new patient: %+v", p.Items)
+	}
+	if p := get("audit?outcome=applied&user=" + postgres.SeedID("user:secretary@hospital.com")); len(p.Items) != 2 {
+		t.Fatalf("applied by the secretary: %+v", p.Items)
+	}
+
+	// Paging: one at a time, newest first, no entry twice.
+	seen := map[int64]bool{}
+	q := "audit?limit=2"
+	for i := 0; ; i++ {
+		p := get(q)
+		for _, it := range p.Items {
+			if seen[it.Seq] {
+				t.Fatalf("seq %d twice", it.Seq)
+			}
+			seen[it.Seq] = true
+		}
+		if p.Next == "" {
+			break
+		}
+		q = "audit?limit=2&after=" + p.Next
+		if i > 5 {
+			t.Fatal("paging does not end")
+		}
+	}
+	if len(seen) != 5 {
+		t.Fatalf("paged through %d entries", len(seen))
+	}
+	for _, bad := range []string{"audit?since=yesterday", "audit?limit=0", "audit?after=zz", "audit?outcome=maybe", "rejected?unresolved=perhaps"} {
+		if st, body := e.do("GET", "/api/v1/admin/"+bad, e.admin, nil); st != http.StatusBadRequest || body["code"] != "VALIDATION_FAILED" {
+			t.Errorf("%s: %d %v", bad, st, body)
+		}
+	}
+
+	// Resolving.
+	if d := e.status().device(e.device); d.Mutations.UnresolvedRejected != 3 || d.Mutations.RejectedTotal != 3 || d.Mutations.AppliedTotal != 2 {
+		t.Fatalf("status counts: %+v", d.Mutations)
+	}
+	if st, body := e.do("POST", "/api/v1/admin/rejected/"+e.device+"/"+itoa(newest.Seq)+"/resolve", e.admin, map[string]string{"note": "re-entered"}); st != 200 {
+		t.Fatalf("resolve: %d %v", st, body)
+	}
+	if p := get("rejected?unresolved=true"); len(p.Items) != 2 {
+		t.Fatalf("unresolved: %+v", p.Items)
+	}
+	if p := get("rejected?code=NOT_FOUND"); p.Items[0].Resolution == nil || p.Items[0].Resolution.Note != "re-entered" || p.Items[0].Resolution.By != "Admin Test" {
+		t.Fatalf("resolution: %+v", p.Items[0].Resolution)
+	}
+	if d := e.status().device(e.device); d.Mutations.UnresolvedRejected != 2 {
+		t.Fatalf("unresolved after resolving: %+v", d.Mutations)
+	}
+	if st, _ := e.do("POST", "/api/v1/admin/rejected/"+e.device+"/1/resolve", e.admin, nil); st != http.StatusNotFound {
+		t.Fatalf("resolving an applied act: %d", st)
+	}
+
+	var pats struct {
+		Patients []struct{ ID, Name string }
+	}
+	e.getInto("/api/v1/admin/patients?q=martin", e.admin, &pats)
+	if len(pats.Patients) != 1 || pats.Patients[0].ID != postgres.SeedID("patient:2") {
+		t.Fatalf("patient search: %+v", pats)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// The shared cases: the dashboard's TypeScript rule reads the same file.
+func TestClassifySharedCases(t *testing.T) {
+	raw, err := os.ReadFile("../../frontend/src/admin/status-cases.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Now   time.Time
+		Cases []struct {
+			Name                      string
+			Connected, Revoked        bool
+			LastSeen, OldestPendingAt *time.Time
+			Pending                   int64
+			Class                     string
+			Online                    bool
+		}
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Cases) < 10 {
+		t.Fatalf("%d cases", len(f.Cases))
+	}
+	for _, c := range f.Cases {
+		h := Classify(f.Now, HealthInput{Revoked: c.Revoked, Connected: c.Connected, LastSeen: c.LastSeen, Pending: c.Pending, OldestPendingAt: c.OldestPendingAt})
+		if h.Class != c.Class || h.Online != c.Online || h.Reason == "" {
+			t.Errorf("%s: got %s online=%v (%s), want %s online=%v", c.Name, h.Class, h.Online, h.Reason, c.Class, c.Online)
+		}
+	}
+}
+
+// The status endpoint classifies real workstations: one connected, one that
+// reported a queue 40 minutes ago and went away 20 minutes ago (amber), one
+// away for three hours (red), one never connected, one revoked.
+func TestSyncStatusHealth(t *testing.T) {
+	e := admStart(t)
+	ctx := context.Background()
+	add := func(name string) string {
+		d, err := e.db.AddDevice(ctx, "", name, []workflow.Role{workflow.RoleNurse, workflow.RoleSecretary})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.ID
+	}
+	online, amber, red, fresh, revoked := add("Online"), add("Amber"), add("Red"), add("Fresh"), add("Revoked")
+
+	// Earlier visits, with the clock moved back.
+	visit := func(dev string, ago time.Duration, pending int64, oldestAgo time.Duration) {
+		e.clock.Set(-ago)
+		tok := e.login("nurse@hospital.com", "nurse123", dev)
+		var oldest *time.Time
+		if pending > 0 {
+			t := time.Now().Add(-oldestAgo)
+			oldest = &t
+		}
+		w := e.connect(tok, dev, pending, oldest)
+		w.c.Close()
+		e.clock.Set(0)
+	}
+	visit(amber, 20*time.Minute, 4, 40*time.Minute)
+	visit(red, 3*time.Hour, 0, 0)
+	visit(revoked, time.Minute, 0, 0)
+	if err := e.db.RevokeDevice(ctx, revoked); err != nil {
+		t.Fatal(err)
+	}
+	sec := e.login("secretary@hospital.com", "secretary123", online)
+	w := e.connect(sec, online, 0, nil)
+	w.push(sec, "patient.register", admPatient("Status"))
+
+	st := e.status()
+	want := map[string]struct {
+		class  string
+		online bool
+	}{online: {HealthOK, true}, amber: {HealthAmber, false}, red: {HealthRed, false}, fresh: {HealthNew, false}, revoked: {HealthRevoked, false}}
+	for id, w := range want {
+		d := st.device(id)
+		if d == nil || d.Status != w.class || d.Online != w.online || d.StatusReason == "" {
+			t.Errorf("%s: %+v, want %s online=%v", id, d, w.class, w.online)
+		}
+	}
+	a := st.device(amber)
+	if a.Pending != 4 || a.OldestPendingAgeSeconds == nil || *a.OldestPendingAgeSeconds < 39*60 || !strings.Contains(a.StatusReason, "not seen for 20 min") {
+		t.Errorf("amber device: %+v", a)
+	}
+	o := st.device(online)
+	if !o.Connected || o.Mutations.AppliedLastHour != 1 || o.Mutations.AppliedTotal != 1 || !o.InitialSync || o.CursorLag < 1 {
+		t.Errorf("online device: %+v", o)
+	}
+	if st.Feed.Head < 1 || st.Instance.ConnectedDevices != 1 || st.Totals.Amber != 1 || st.Totals.Red != 1 || st.Totals.PendingUploads != 4 {
+		t.Errorf("status: feed %+v instance %+v totals %+v", st.Feed, st.Instance, st.Totals)
+	}
+	// Sorted: unrevoked first.
+	if st.Devices[len(st.Devices)-1].ID != revoked {
+		t.Errorf("revoked device not last")
+	}
+
+	// The online device pulls to the head: its lag drops to zero.
+	w.send(&syncproto.Pull{RequestID: "pull1"})
+	for i := 0; i < 50; i++ {
+		_ = i
+		d := e.status().device(online)
+		if !d.InitialSync && d.CursorLag == 0 {
+			break
+		}
+		if i == 49 {
+			t.Fatalf("lag after pulling everything: %+v", d)
+		}
+		w.send(&syncproto.Pull{RequestID: "pull" + itoa(int64(i+2)), Cursor: admLastCursor(t, w)})
+	}
+}
+
+// admLastCursor waits for the newest changes frame and returns its cursor.
+func admLastCursor(t testing.TB, w *admWS) string {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case f := <-w.frames:
+			if ch, ok := f.(*syncproto.Changes); ok {
+				return ch.Cursor
+			}
+		case <-deadline:
+			t.Fatal("no changes frame")
+		}
+	}
+}
+
+func TestAdminBoard(t *testing.T) {
+	e := admStart(t)
+	sec := e.roleToken(workflow.RoleSecretary)
+	ws := e.connect(sec, e.device, 0, nil)
+	ws.push(sec, "appointment.checkIn", map[string]any{"id": postgres.SeedID("a:scheduled")})
+
+	var b boardJSON
+	e.getInto("/api/v1/admin/board?tz=UTC", e.admin, &b)
+	if b.Hours != 24 || b.TimeZone != "UTC" || len(b.Appointments) != len(workflow.AppointmentStatuses) || len(b.Prescriptions) != len(workflow.PrescriptionStatuses) {
+		t.Fatalf("board: %+v", b)
+	}
+	counts := map[string]boardStatusJSON{}
+	for _, s := range b.Appointments {
+		counts[s.Status] = s
+	}
+	if counts["CHECKED_IN"].Total != 2 || counts["CHECKED_IN"].Today != 2 || counts["SCHEDULED"].Total != 0 {
+		t.Fatalf("appointment counts: %+v", b.Appointments)
+	}
+	hour := time.Now().UTC().Hour()
+	if got := counts["CHECKED_IN"].EnteredByHour[hour]; got != 1 {
+		t.Fatalf("check-ins this hour: %v", counts["CHECKED_IN"].EnteredByHour)
+	}
+	queues := map[string]boardQueueJSON{}
+	for _, q := range b.Queues {
+		queues[q.Key] = q
+	}
+	ci := queues["appointments/CHECKED_IN"]
+	if ci.Count != 2 || ci.Oldest == nil || len(ci.WaitingFor) != 1 || ci.WaitingFor[0] != workflow.RoleNurse {
+		t.Fatalf("vitals queue: %+v", ci)
+	}
+	// The oldest waiting is the earlier check-in: the seed's (14:45 today)
+	// or the one just made.
+	var first string
+	if err := e.db.Pool.QueryRow(context.Background(), `SELECT p."firstName" || ' ' || p."lastName" FROM appointments a
+		JOIN patients p ON p.id = a."patientId" WHERE a.status = 'CHECKED_IN' ORDER BY a."checkedInAt" LIMIT 1`).Scan(&first); err != nil {
+		t.Fatal(err)
+	}
+	if ci.Oldest.Patient != first || ci.Oldest.Since == nil {
+		t.Fatalf("oldest in the vitals queue: %+v, want %s", ci.Oldest, first)
+	}
+	if q := queues["appointments/COMPLETED"]; q.Count != 1 || q.Label != "Awaiting payment" {
+		t.Fatalf("payment queue: %+v", q)
+	}
+	if q := queues["prescriptions/SENT_TO_LAB"]; q.Count != 1 || q.Oldest.Patient != "Amélie Dupont" {
+		t.Fatalf("sample queue: %+v", q)
+	}
+	if q := queues["appointments/SCHEDULED"]; q.Count != 0 || q.Oldest != nil {
+		t.Fatalf("check-in queue: %+v", q)
+	}
+	if len(b.Queues) != len(boardQueues) {
+		t.Fatalf("%d queues", len(b.Queues))
+	}
+	// Another day has no appointments; a zone with DST has a 23-hour day.
+	var other boardJSON
+	e.getInto("/api/v1/admin/board?tz=Europe/Paris&date=2025-03-30", e.admin, &other)
+	if other.Hours != 23 || other.Day != "2025-03-30" {
+		t.Fatalf("DST day: %d hours, day %s", other.Hours, other.Day)
+	}
+	for _, bad := range []string{"board?tz=Mars/Olympus", "board?date=tomorrow"} {
+		if st, _ := e.do("GET", "/api/v1/admin/"+bad, e.admin, nil); st != http.StatusBadRequest {
+			t.Errorf("%s: %d", bad, st)
+		}
+	}
+}
+
+// The board's tables name real acts.
+func TestBoardTablesNameRealActs(t *testing.T) {
+	known := map[string]bool{}
+	for _, n := range workflow.Names() {
+		known[n] = true
+	}
+	for name := range enteredStatus {
+		if !known[name] {
+			t.Errorf("enteredStatus names unknown act %s", name)
+		}
+	}
+	for _, q := range boardQueues {
+		if !known[q.next] || len(workflow.AllowedRoles(q.next)) == 0 {
+			t.Errorf("queue %s/%s: next act %s unknown", q.table, q.status, q.next)
+		}
+	}
+}
+
+// The stream sends a "changed" event as soon as a rejected act is
+// recorded (well before the 5 s tick), and "logout" once the session ends.
+func TestAdminEventsStream(t *testing.T) {
+	e := admStart(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL()+"/api/v1/admin/events?token="+url.QueryEscape(e.admin), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rd := bufio.NewReader(resp.Body)
+	if ev := admReadEvent(t, rd); ev.name != "changed" || !strings.Contains(ev.data, `"all"`) {
+		t.Fatalf("first event: %+v", ev)
+	}
+	sec := e.roleToken(workflow.RoleSecretary)
+	ws := e.connect(sec, e.device, 0, nil)
+	time.Sleep(300 * time.Millisecond) // let the coalescing gap after hello pass
+	pushed := time.Now()
+	ws.push(sec, "appointment.checkIn", map[string]any{"id": uuid.NewString()})
+	for {
+		ev := admReadEvent(t, rd)
+		if strings.Contains(ev.data, "mutations") {
+			if d := time.Since(pushed); d > 2*time.Second {
+				t.Fatalf("changed event %s after the push", d)
+			}
+			break
+		}
+		if time.Since(pushed) > 3*time.Second {
+			t.Fatalf("no mutations event; last %+v", ev)
+		}
+	}
+	// Ending the session ends the stream at the next tick.
+	if st, _ := e.do("POST", "/api/v1/auth/logout", e.admin, nil); st != 200 {
+		t.Fatal(st)
+	}
+	for {
+		ev := admReadEvent(t, rd)
+		if ev.name == "logout" {
+			break
+		}
+	}
+}
+
+func TestDashboardPage(t *testing.T) {
+	e := admStart(t)
+	st, raw := e.raw("GET", "/admin", "", nil)
+	if frontend.HasAdmin() {
+		if st != 200 || !strings.Contains(string(raw), "<html") {
+			t.Fatalf("/admin: %d", st)
+		}
+		req, _ := http.NewRequest("GET", e.srv.URL()+"/admin", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || resp.Header.Get("Referrer-Policy") != "no-referrer" {
+			t.Fatalf("headers: %v", resp.Header)
+		}
+	} else if st != http.StatusServiceUnavailable || !strings.Contains(string(raw), "make frontend") {
+		t.Fatalf("/admin without a build: %d %s", st, raw)
+	}
+	if st, _ := e.raw("GET", "/assets/", "", nil); st != http.StatusNotFound {
+		t.Fatalf("/assets/ listing: %d", st)
+	}
+	if st, _ := e.raw("GET", "/assets/nothing.js", "", nil); st != http.StatusNotFound {
+		t.Fatalf("missing asset: %d", st)
+	}
+}
