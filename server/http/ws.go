@@ -25,17 +25,24 @@ var upgrader = websocket.Upgrader{
 
 // hub knows every open device connection of this instance, to poke them.
 type hub struct {
-	mu    sync.Mutex
-	conns map[*conn]struct{}
-	wg    sync.WaitGroup
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	closing bool
+	wg      sync.WaitGroup
 }
 
 func newHub() *hub { return &hub{conns: map[*conn]struct{}{}} }
 
-func (h *hub) add(c *conn) {
+// add registers c; false when the server is shutting down, so that a
+// connection upgraded during the shutdown is not left open behind it.
+func (h *hub) add(c *conn) bool {
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return false
+	}
 	h.conns[c] = struct{}{}
-	h.mu.Unlock()
+	return true
 }
 
 func (h *hub) remove(c *conn) {
@@ -77,7 +84,12 @@ func (h *hub) kick(deviceID string, code int, reason string) {
 	}
 }
 
-func (h *hub) closeAll() { h.kick("", websocket.CloseGoingAway, "server shutting down") }
+func (h *hub) closeAll() {
+	h.mu.Lock()
+	h.closing = true
+	h.mu.Unlock()
+	h.kick("", websocket.CloseGoingAway, "server shutting down")
+}
 
 func (h *hub) wait(ctx context.Context) {
 	done := make(chan struct{})
@@ -131,7 +143,11 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 	}
 	s.hub.wg.Add(1)
 	defer s.hub.wg.Done()
-	s.hub.add(c)
+	if !s.hub.add(c) {
+		c.close(websocket.CloseGoingAway, "server shutting down")
+		c.writeLoop()
+		return
+	}
 	s.metrics.connected.Inc()
 	defer func() {
 		s.hub.remove(c)
@@ -160,8 +176,17 @@ func (c *conn) poke(head int64) {
 func (c *conn) send(f syncproto.Frame) bool {
 	b, err := syncproto.Encode(f)
 	if err != nil {
-		c.s.Logger.Error("encode frame", "err", err)
-		return false
+		// A frame the protocol refuses is a bug of ours; the device is
+		// told, rather than left waiting for an answer.
+		c.s.Logger.Error("encode frame", "device", c.deviceID, "type", f.FrameType(), "err", err)
+		b, _ = syncproto.Encode(syncproto.ErrorFrame(requestIDOf(f), errors.New("encode"), false))
+	}
+	// Queue when there is room, even while closing: the answer to a request
+	// in flight when the server shuts down is still flushed before the close.
+	select {
+	case c.out <- b:
+		return true
+	default:
 	}
 	select {
 	case c.out <- b:
@@ -173,6 +198,20 @@ func (c *conn) send(f syncproto.Frame) bool {
 		c.close(websocket.ClosePolicyViolation, "too slow")
 		return false
 	}
+}
+
+func requestIDOf(f syncproto.Frame) string {
+	switch f := f.(type) {
+	case *syncproto.Welcome:
+		return f.RequestID
+	case *syncproto.PushResult:
+		return f.RequestID
+	case *syncproto.Changes:
+		return f.RequestID
+	case *syncproto.Error:
+		return f.RequestID
+	}
+	return ""
 }
 
 func (c *conn) writeLoop() {
@@ -337,8 +376,7 @@ func (c *conn) handle(f syncproto.Frame) bool {
 		results, err := c.s.DB.Push(ctx, c.deviceID, f.Mutations)
 		c.s.metrics.pushSeconds.Observe(time.Since(start).Seconds())
 		if err != nil {
-			c.report(err)
-			return c.send(syncproto.ErrorFrame(f.RequestID, err, isFatal(err)))
+			return c.refuse(f.RequestID, err)
 		}
 		for _, r := range results {
 			c.s.metrics.countResult(r)
@@ -349,8 +387,7 @@ func (c *conn) handle(f syncproto.Frame) bool {
 		ch, err := c.s.DB.Pull(ctx, c.deviceID, c.roles, f.Cursor, f.Limit)
 		c.s.metrics.pullSeconds.Observe(time.Since(start).Seconds())
 		if err != nil {
-			c.report(err)
-			return c.send(syncproto.ErrorFrame(f.RequestID, err, false))
+			return c.refuse(f.RequestID, err)
 		}
 		ch.RequestID = f.RequestID
 		return c.send(ch)
@@ -364,6 +401,18 @@ func (c *conn) handle(f syncproto.Frame) bool {
 	default:
 		return c.send(syncproto.ErrorFrame("", workflow.Reject(workflow.CodeProtocolError, "A workstation may not send %s frames.", f.FrameType()), false))
 	}
+}
+
+// refuse answers a request the database refused. An UNAUTHENTICATED
+// refusal (the workstation was revoked) is fatal: the error frame says so
+// and the connection closes.
+func (c *conn) refuse(requestID string, err error) bool {
+	c.report(err)
+	if isFatal(err) {
+		c.fail(requestID, err)
+		return false
+	}
+	return c.send(syncproto.ErrorFrame(requestID, err, false))
 }
 
 func isFatal(err error) bool {

@@ -105,9 +105,20 @@ func (db *DB) Pull(ctx context.Context, deviceID string, roles []workflow.Role, 
 	err = db.inTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var horizon, prunedXid uint64
 		var prunedID int64
-		if err := tx.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, pruned_xid::text::bigint, pruned_id FROM sync.feed_state`).
-			Scan(&horizon, &prunedXid, &prunedID); err != nil {
+		var revoked *bool
+		if err := tx.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, pruned_xid::text::bigint, pruned_id,
+			       (SELECT revoked_at IS NOT NULL FROM sync.devices WHERE id = $1)
+			  FROM sync.feed_state`, deviceID).
+			Scan(&horizon, &prunedXid, &prunedID, &revoked); err != nil {
 			return err
+		}
+		// A workstation revoked while connected receives nothing more.
+		switch {
+		case deviceID == "":
+		case revoked == nil:
+			return workflow.Reject(workflow.CodeUnauthenticated, "Workstation %s is not registered with this server.", deviceID)
+		case *revoked:
+			return workflow.Reject(workflow.CodeUnauthenticated, "This workstation was revoked; it can no longer synchronise.")
 		}
 		resync := false
 		if !cur.snapshot && cur.pos.less(position{prunedXid, prunedID}) {

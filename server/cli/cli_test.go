@@ -1,0 +1,167 @@
+package cli_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"wardsync/internal/pgtest"
+	"wardsync/server/cli"
+	"wardsync/server/postgres"
+)
+
+func run(t *testing.T, url string, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := cli.Main(context.Background(), append(args, "-database-url", url), &out, &errOut)
+	return out.String(), err
+}
+
+func mustRun(t *testing.T, url string, args ...string) string {
+	t.Helper()
+	out, err := run(t, url, args...)
+	if err != nil {
+		t.Fatalf("%v: %v", args, err)
+	}
+	return out
+}
+
+func TestMigrateSeedAdd(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t, false)
+
+	out := mustRun(t, url, "migrate")
+	mm := regexp.MustCompile(`^migrated: (\d+) migration\(s\) applied \[([0-9 ]+)\]\n$`).FindStringSubmatch(out)
+	if mm == nil || atoi(mm[1]) < 10 || !strings.HasPrefix(mm[2], "1 2 3 4 5 6 7 8 9 10") || len(strings.Fields(mm[2])) != atoi(mm[1]) {
+		t.Fatalf("first migrate: %q", out)
+	}
+	if out := mustRun(t, url, "migrate"); out != "migrated: 0 migration(s) applied []\n" {
+		t.Fatalf("second migrate: %q", out)
+	}
+
+	out = mustRun(t, url, "seed")
+	m := regexp.MustCompile(`^seeded: (\d+) new row\(s\); demo workstation id (\S+)\n`).FindStringSubmatch(out)
+	if m == nil || m[1] == "0" || m[2] != postgres.DemoDeviceID || !strings.Contains(out, "nurse@hospital.com") {
+		t.Fatalf("first seed: %q", out)
+	}
+	if out := mustRun(t, url, "seed"); !strings.HasPrefix(out, "seeded: 0 new row(s);") {
+		t.Fatalf("second seed: %q", out)
+	}
+
+	out = mustRun(t, url, "user", "add", "-name", "Dr House", "-email", "House@Hospital.com", "-password", "vicodin1", "-role", "doctor")
+	um := regexp.MustCompile(`^user ([0-9a-f-]{36}) created \(House@Hospital.com, DOCTOR\)\n$`).FindStringSubmatch(out)
+	if um == nil {
+		t.Fatalf("user add: %q", out)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var email, role string
+	if err := conn.QueryRow(ctx, `SELECT email, role::text FROM users WHERE id = $1`, um[1]).Scan(&email, &role); err != nil || email != "house@hospital.com" || role != "DOCTOR" {
+		t.Fatalf("user stored as %s %s (%v)", email, role, err)
+	}
+	if _, err := run(t, url, "user", "add", "-name", "Again", "-email", "house@hospital.com", "-password", "vicodin1", "-role", "DOCTOR"); err == nil ||
+		!strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("duplicate e-mail: %v", err)
+	}
+
+	out = mustRun(t, url, "device", "add", "-name", "Ward 3", "-roles", "nurse, DOCTOR", "-id", "ward-3")
+	if out != "device ward-3 registered as \"Ward 3\" serving [NURSE DOCTOR]\n" {
+		t.Fatalf("device add: %q", out)
+	}
+	var roles []string
+	if err := conn.QueryRow(ctx, `SELECT roles FROM sync.devices WHERE id = 'ward-3'`).Scan(&roles); err != nil || strings.Join(roles, ",") != "NURSE,DOCTOR" {
+		t.Fatalf("device stored with %v (%v)", roles, err)
+	}
+}
+
+func TestCLIRefusals(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t, true)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"user", "add", "-name", "X", "-email", "x@y.z", "-password", "secret1", "-role", "SURGEON"}, `"SURGEON"`},
+		{[]string{"device", "add", "-name", "Ward", "-roles", "NURSE,JANITOR"}, `"JANITOR"`},
+		{[]string{"device", "add", "-name", "Ward", "-roles", ""}, "at least one role"},
+		{[]string{"device", "add", "-roles", "NURSE"}, "name"},
+		{[]string{"user", "add", "-name", "X", "-email", "not-an-email", "-password", "secret1", "-role", "NURSE"}, "not an e-mail"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate`},
+		{[]string{"seed", "-no-such-flag"}, "no-such-flag"},
+	} {
+		_, err := run(t, url, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want one naming %s", tc.args, err, tc.want)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if err := cli.Main(context.Background(), nil, &out, &errOut); err == nil || !strings.Contains(errOut.String(), "usage:") {
+		t.Errorf("no command: %v %q", err, errOut.String())
+	}
+}
+
+// TestServe runs `serve` until its context ends: it migrates, listens,
+// answers, and shuts down cleanly.
+func TestServe(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- cli.Main(ctx, []string{"serve", "-addr", "127.0.0.1:0", "-database-url", url, "-log-level", "error"}, pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("serve printed nothing: %v", err)
+	}
+	go io.Copy(io.Discard, pr)
+	m := regexp.MustCompile(`listening on (\S+) — dashboard http://\S+/admin`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("serve said %q", line)
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + m[1] + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]string
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %v", path, resp.StatusCode, body)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve ended with %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
