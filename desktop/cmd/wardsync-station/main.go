@@ -1,0 +1,164 @@
+// Command wardsync-station runs the workstation engine without a window:
+// for servers' integration tests, scripted wards and diagnostics.
+//
+//	wardsync-station [-db PATH] [-server URL] [-device ID] login -email E -password P
+//	wardsync-station [...] run                      sync until SIGINT/SIGTERM
+//	wardsync-station [...] act [-email E] -args JSON NAME
+//	wardsync-station [...] status                   print the status as JSON
+//
+// The global flags default to $WARDSYNC_DB, $WARDSYNC_SERVER and
+// $WARDSYNC_DEVICE; the password may come from $WARDSYNC_PASSWORD so that
+// it does not show in the process list. act runs as the given user, or as
+// the user who logged in last.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"wardsync/desktop"
+	"wardsync/workflow"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(cli(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// cli runs one command and returns the exit code: 0 done, 1 failure,
+// 2 usage, 3 the act or login was refused (the refusal is printed as JSON).
+func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	global := flag.NewFlagSet("wardsync-station", flag.ContinueOnError)
+	global.SetOutput(stderr)
+	dbPath := global.String("db", env("WARDSYNC_DB", "wardsync-station.db"), "replica file")
+	server := global.String("server", env("WARDSYNC_SERVER", ""), "server base URL, e.g. http://127.0.0.1:8420")
+	device := global.String("device", env("WARDSYNC_DEVICE", ""), "this workstation's device id (stored in the replica once given)")
+	if err := global.Parse(args); err != nil {
+		return 2
+	}
+	if global.NArg() == 0 {
+		fmt.Fprintln(stderr, "usage: wardsync-station [-db PATH] [-server URL] [-device ID] login|run|act|status [flags]")
+		return 2
+	}
+	cmd, rest := global.Arg(0), global.Args()[1:]
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	e, err := desktop.Open(ctx, desktop.Config{DBPath: *dbPath, ServerURL: *server, DeviceID: *device, Logger: log})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	code := command(ctx, e, cmd, rest, stdout, stderr)
+	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.Close(closeCtx); err != nil {
+		fmt.Fprintln(stderr, err)
+		return max(code, 1)
+	}
+	return code
+}
+
+func command(ctx context.Context, e *desktop.Engine, cmd string, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	email := fs.String("email", "", "user's email")
+	printJSON := func(v any) int {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(v)
+		return 0
+	}
+	fail := func(err error) int {
+		if r, ok := workflow.AsRejection(err); ok {
+			enc := json.NewEncoder(stderr)
+			enc.Encode(r)
+			return 3
+		}
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	switch cmd {
+	case "login":
+		password := fs.String("password", os.Getenv("WARDSYNC_PASSWORD"), "password (or $WARDSYNC_PASSWORD)")
+		if fs.Parse(args) != nil {
+			return 2
+		}
+		s, err := e.Login(ctx, *email, *password)
+		if err != nil {
+			return fail(err)
+		}
+		return printJSON(s)
+	case "run":
+		if fs.Parse(args) != nil {
+			return 2
+		}
+		if err := e.Run(ctx); err != nil {
+			return fail(err)
+		}
+		return 0
+	case "act":
+		argsJSON := fs.String("args", "{}", "the act's arguments as a JSON object")
+		if fs.Parse(args) != nil {
+			return 2
+		}
+		name := fs.Arg(0)
+		// Flags may also follow the act's name.
+		if fs.NArg() > 1 && fs.Parse(fs.Args()[1:]) != nil {
+			return 2
+		}
+		if name == "" {
+			fmt.Fprintln(stderr, "usage: act [-email E] -args JSON NAME")
+			return 2
+		}
+		userID, err := actingUser(ctx, e, *email)
+		if err != nil {
+			return fail(err)
+		}
+		a, err := e.Act(ctx, userID, name, json.RawMessage(*argsJSON))
+		if err != nil {
+			return fail(err)
+		}
+		return printJSON(a)
+	case "status":
+		if fs.Parse(args) != nil {
+			return 2
+		}
+		return printJSON(e.Status())
+	}
+	fmt.Fprintf(stderr, "unknown command %q: use login, run, act or status\n", cmd)
+	return 2
+}
+
+func actingUser(ctx context.Context, e *desktop.Engine, email string) (string, error) {
+	if email != "" {
+		s, err := e.SessionByEmail(ctx, email)
+		if err != nil {
+			return "", err
+		}
+		return s.User.ID, nil
+	}
+	sessions, err := e.Sessions(ctx)
+	if err != nil {
+		return "", err
+	}
+	if len(sessions) == 0 {
+		return "", errors.New("nobody is logged in on this workstation: run login first")
+	}
+	return sessions[0].User.ID, nil
+}

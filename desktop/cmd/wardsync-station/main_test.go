@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCLI(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/auth/login" {
+			http.NotFound(w, r)
+			return
+		}
+		var body map[string]string
+		json.NewDecoder(r.Body).Decode(&body)
+		w.Header().Set("Content-Type", "application/json")
+		if body["password"] != "secretary123" || body["deviceId"] != "dev-1" {
+			w.WriteHeader(401)
+			io.WriteString(w, `{"code":"UNAUTHENTICATED","message":"Wrong email or password."}`)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"token": "tok-1", "expiresAt": time.Now().Add(time.Hour),
+			"user": map[string]any{"id": "11111111-1111-4111-8111-111111111111", "name": "Secrétaire Test", "role": "SECRETARY"}})
+	}))
+	defer srv.Close()
+	db := filepath.Join(t.TempDir(), "station.db")
+	ctx := context.Background()
+	runCLI := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := cli(ctx, append([]string{"-db", db, "-server", srv.URL, "-device", "dev-1"}, args...), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+
+	code, out, _ := runCLI("status")
+	var st map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || st["deviceId"] != "dev-1" || st["online"] != false {
+		t.Fatalf("status: %d %s", code, out)
+	}
+	if code, _, errs := runCLI("act", "-args", `{"id":"x"}`, "appointment.checkIn"); code != 1 || !strings.Contains(errs, "login first") {
+		t.Errorf("act before login: %d %s", code, errs)
+	}
+	if code, _, errs := runCLI("login", "-email", "secretary@hospital.com", "-password", "nope"); code != 3 || !strings.Contains(errs, "UNAUTHENTICATED") {
+		t.Errorf("bad login: %d %s", code, errs)
+	}
+	if code, out, errs := runCLI("login", "-email", "secretary@hospital.com", "-password", "secretary123"); code != 0 || !strings.Contains(out, "Secrétaire Test") {
+		t.Fatalf("login: %d %s %s", code, out, errs)
+	}
+	args := `{"id":"aaaaaaaa-0000-4000-8000-000000000001","firstName":"Marie","lastName":"Curie","birthDate":"1967-11-07T00:00:00Z"}`
+	code, out, errs := runCLI("act", "patient.register", "-args", args)
+	var acted map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &acted) != nil || acted["seq"] != float64(1) {
+		t.Fatalf("act: %d %s %s", code, out, errs)
+	}
+	// Refused the way the server would refuse it, as JSON on stderr.
+	code, _, errs = runCLI("act", "-email", "secretary@hospital.com", "-args", args, "patient.register")
+	if code != 3 || !strings.Contains(errs, `"code":"DUPLICATE_ID"`) {
+		t.Errorf("duplicate: %d %s", code, errs)
+	}
+	if code, out, _ := runCLI("status"); code != 0 || !strings.Contains(out, `"pending": 1`) {
+		t.Errorf("status after act: %s", out)
+	}
+	if code, _, _ := runCLI("fly"); code != 2 {
+		t.Errorf("unknown command: %d", code)
+	}
+	// run stops cleanly when its context ends (SIGTERM in real life).
+	ctx2, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	var out2, err2 bytes.Buffer
+	if code := cli(ctx2, []string{"-db", db, "-server", srv.URL, "run"}, &out2, &err2); code != 0 {
+		t.Errorf("run: %d %s", code, err2.String())
+	}
+}
