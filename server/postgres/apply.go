@@ -249,7 +249,7 @@ func applyInSavepoint(ctx context.Context, tx pgx.Tx, m workflow.Mutation) (*wor
 				if r, ok := workflow.AsRejection(err); ok {
 					return r, nil
 				}
-				if r := rejectionOf(err, m); r != nil {
+				if r := rejectionOf(err, op); r != nil {
 					return r, nil
 				}
 				return nil, err
