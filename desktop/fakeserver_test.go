@@ -43,6 +43,7 @@ type fakeServer struct {
 	expiresIn time.Duration
 	now       func() time.Time
 	pushes    int
+	dials     int // /sync requests, refused ones included
 }
 
 type feedEntry struct {
@@ -243,6 +244,7 @@ func (fs *fakeServer) session(tok string) (fakeToken, bool) {
 
 func (fs *fakeServer) sync(w http.ResponseWriter, r *http.Request) {
 	fs.mu.Lock()
+	fs.dials++
 	down := fs.down
 	s, ok := fs.session(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
 	fs.mu.Unlock()

@@ -152,7 +152,19 @@ func (t *Tx) rebase() error {
 		m := workflow.Mutation{ID: e.ID, Name: e.Name, Args: e.Args, OccurredAt: e.OccurredAt,
 			Actor: workflow.Actor{ID: e.Author.ID, Name: e.Author.Name, Role: e.Author.Role}}
 		eff, err := workflow.Apply(t.ctx, reader{t}, m)
-		if rej, ok := workflow.AsRejection(err); ok {
+		if rej, ok := workflow.AsRejection(err); ok && e.Status == StatusApplied {
+			// The server applied it; a page that reflects only part of
+			// its effect can make it fail here for a moment. That is no
+			// reason to warn anyone.
+			if e.Conflict == nil {
+				continue
+			}
+			if _, err := t.exec(`UPDATE outbox SET conflictCode = NULL, conflictMessage = NULL, conflictField = NULL WHERE seq = ?`,
+				e.Seq); err != nil {
+				return fmt.Errorf("sqlite: unflag act: %w", err)
+			}
+			continue
+		} else if ok {
 			if _, err := t.exec(`UPDATE outbox SET conflictCode = ?, conflictMessage = ?, conflictField = ? WHERE seq = ?`,
 				string(rej.Code), rej.Message, nullString(rej.Field), e.Seq); err != nil {
 				return fmt.Errorf("sqlite: flag act: %w", err)

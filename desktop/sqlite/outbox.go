@@ -189,17 +189,17 @@ func (db *DB) Counts(ctx context.Context) (Counts, error) {
 // RejectedAct is an act the server refused, kept with everything the user
 // entered.
 type RejectedAct struct {
-	ID          string
-	Seq         int64
-	Name        string
-	Args        json.RawMessage
-	OccurredAt  time.Time
-	AuthorID    string
-	AuthorName  string
-	AuthorRole  workflow.Role
-	Rejection   workflow.Rejection
-	RejectedAt  time.Time
-	DismissedAt *time.Time
+	ID          string             `json:"id"`
+	Seq         int64              `json:"seq"`
+	Name        string             `json:"name"`
+	Args        json.RawMessage    `json:"args"`
+	OccurredAt  time.Time          `json:"occurredAt"`
+	AuthorID    string             `json:"authorId"`
+	AuthorName  string             `json:"authorName"`
+	AuthorRole  workflow.Role      `json:"authorRole"`
+	Rejection   workflow.Rejection `json:"rejection"`
+	RejectedAt  time.Time          `json:"rejectedAt"`
+	DismissedAt *time.Time         `json:"dismissedAt,omitempty"`
 }
 
 // Outcome is what RecordResults did.

@@ -311,14 +311,12 @@ func TestApplyChangesRebasesQueuedActs(t *testing.T) {
 	s1 := mustAct(t, db, secretary, "appointment.checkIn", obj{"id": appt1ID}, t0.Add(1*time.Minute))
 	s2 := mustAct(t, db, secretary, "appointment.checkIn", obj{"id": appt2ID}, t0.Add(2*time.Minute))
 	s3 := mustAct(t, db, secretary, "patient.update", obj{"id": patient1ID, "phone": "0600000000"}, t0.Add(3*time.Minute))
-	_, err := db.RecordResults(ctx, []syncproto.MutationResult{{Seq: s1, Status: syncproto.StatusApplied},
-		{Seq: s2, Status: syncproto.StatusApplied}, {Seq: s3, Status: syncproto.StatusApplied}}, t0)
+	_, err := db.RecordResults(ctx, []syncproto.MutationResult{{Seq: s1, Status: syncproto.StatusApplied}}, t0)
 	must(t, err)
 
-	// The server has applied all three, but this page reflects only seq 1.
+	// The server has applied seq 1; seq 2 and 3 have not reached it yet.
 	// Meanwhile another workstation cancelled appointment 2 (so seq 2 will
-	// be rejected once the server's order is known) and someone changed
-	// the patient's address.
+	// likely be rejected) and someone changed the patient's address.
 	serverA1 := appointmentRow(appt1ID, patient1ID, doctorID, t0.Add(5*time.Hour), workflow.AppointmentCheckedIn,
 		obj{"checkedInAt": ts(t0.Add(time.Minute)), "updatedAt": ts(t0.Add(time.Minute))})
 	serverA2 := appointmentRow(appt2ID, patient2ID, doctorID, t0.Add(6*time.Hour), workflow.AppointmentCancelled,
@@ -356,7 +354,7 @@ func TestApplyChangesRebasesQueuedActs(t *testing.T) {
 		t.Errorf("seq 3 flagged: %+v", entries[1].Conflict)
 	}
 	c, _ := db.Counts(ctx)
-	if c.LikelyRejected != 1 || c.Pending != 0 || c.Unreflected != 2 {
+	if c.LikelyRejected != 1 || c.Pending != 2 || c.Unreflected != 2 {
 		t.Errorf("counts %+v", c)
 	}
 
@@ -371,6 +369,19 @@ func TestApplyChangesRebasesQueuedActs(t *testing.T) {
 	}
 	if v := column(t, db, workflow.TableAppointments, appt2ID, "status"); v != "CHECKED_IN" {
 		t.Errorf("appointment 2 %v", v)
+	}
+
+	// The server applies both. A page that does not reflect them yet
+	// (here one showing appointment 2 cancelled again) flags nothing: the
+	// server has spoken.
+	_, err = db.RecordResults(ctx, []syncproto.MutationResult{{Seq: s2, Status: syncproto.StatusApplied},
+		{Seq: s3, Status: syncproto.StatusApplied}}, t0)
+	must(t, err)
+	must(t, db.ApplyChanges(ctx, page("c2b", s1,
+		upsert(workflow.TableAppointments, serverA2),
+	), t0.Add(5*time.Minute)))
+	if c, _ := db.Counts(ctx); c.LikelyRejected != 0 || c.Pending != 0 {
+		t.Errorf("counts %+v: an applied act must not be flagged", c)
 	}
 
 	// Everything reflected: the outbox empties and the replica is exactly
