@@ -343,3 +343,60 @@ func TestReconnectBacksOff(t *testing.T) {
 	w.fs.setDown(false)
 	waitFor(t, "reconnected", synced(e))
 }
+
+func TestPushInBatches(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config(wardDevice, "")
+	cfg.PushBatch = 2
+	e, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	login(t, e, "secretary@hospital.com", "secretary123")
+	stop := run(t, e)
+	waitFor(t, "synced", synced(e))
+	stop()
+	for _, id := range []string{appt1ID, appt2ID, appt3ID} {
+		act(t, e, secretaryID, "appointment.checkIn", map[string]any{"id": id})
+	}
+	act(t, e, secretaryID, "appointment.cancel", map[string]any{"id": appt3ID})
+	act(t, e, secretaryID, "appointment.cancel", map[string]any{"id": appt2ID})
+	run(t, e)
+	waitFor(t, "drained", outboxEmpty(t, e))
+	w.fs.mu.Lock()
+	pushes := w.fs.pushes
+	w.fs.mu.Unlock()
+	if pushes != 3 {
+		t.Errorf("%d pushes for 5 acts in batches of 2", pushes)
+	}
+	if r := w.fs.row(workflow.TableAppointments, appt3ID); r["status"] != "CANCELLED" {
+		t.Errorf("server %v: acts applied out of order?", r)
+	}
+}
+
+// A replica that the server knows to be behind (restored from an old
+// backup) must not reuse seqs the server has: they would be taken for
+// duplicates and never applied.
+func TestReplicaBehindServerRenumbers(t *testing.T) {
+	w := newWorld(t)
+	w.fs.mu.Lock()
+	d := w.fs.devices[wardDevice]
+	d.lastSeq = 10
+	w.fs.devices[wardDevice] = d
+	w.fs.mu.Unlock()
+	e := w.engine(wardDevice)
+	login(t, e, "secretary@hospital.com", "secretary123")
+	stop := run(t, e)
+	waitFor(t, "synced", synced(e))
+	stop()
+	act(t, e, secretaryID, "appointment.checkIn", map[string]any{"id": appt1ID})
+	run(t, e)
+	waitFor(t, "drained", outboxEmpty(t, e))
+	if r := w.fs.row(workflow.TableAppointments, appt1ID); r["status"] != "CHECKED_IN" {
+		t.Errorf("the act was swallowed as a duplicate: %v", r)
+	}
+	if d := w.fs.device(wardDevice); d.lastSeq != 11 {
+		t.Errorf("server's last seq %d", d.lastSeq)
+	}
+}
