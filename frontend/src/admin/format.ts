@@ -1,0 +1,82 @@
+// Formatting shared by the views. Pure functions.
+
+/** label turns CONSULTATION_COMPLETED into "Consultation completed". */
+export function label(status: string): string {
+  const s = status.toLowerCase().replace(/_/g, ' ');
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+function pad(n: number): string {
+  return String(n).padStart(2, '0');
+}
+
+/** clock renders a time as HH:MM:SS, with the date when it is not on now's day (local time). */
+export function clock(iso: string | null | undefined, now: number = Date.now()): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const t = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const n = new Date(now);
+  if (d.getFullYear() === n.getFullYear() && d.getMonth() === n.getMonth() && d.getDate() === n.getDate()) return t;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${t}`;
+}
+
+/** isoLocalInput converts a datetime-local input value to RFC 3339 (or ''). */
+export function isoFromLocalInput(v: string): string {
+  if (!v) return '';
+  const d = new Date(v);
+  return Number.isNaN(d.getTime()) ? '' : d.toISOString();
+}
+
+export interface TypedValue {
+  path: string;
+  type: 'string' | 'number' | 'boolean' | 'null' | 'empty object' | 'empty list';
+  text: string;
+  /** the rejection names this value's field */
+  flagged: boolean;
+}
+
+/**
+ * typedValues flattens what a user typed (a mutation's args) into rows of
+ * path, JSON type and value, so that a rejected act shows exactly what was
+ * entered: "51.5" the number is not "51.5" the string. Rows whose path is
+ * the rejection's field (or inside it) are flagged.
+ */
+export function typedValues(args: unknown, field = ''): TypedValue[] {
+  const out: TypedValue[] = [];
+  const flag = (path: string) =>
+    field !== '' && (path === field || path.startsWith(field + '.') || path.startsWith(field + '[') || path.endsWith('.' + field));
+  const walk = (v: unknown, path: string) => {
+    if (v === null || v === undefined) {
+      out.push({ path, type: 'null', text: 'null', flagged: flag(path) });
+    } else if (Array.isArray(v)) {
+      if (v.length === 0) out.push({ path, type: 'empty list', text: '[]', flagged: flag(path) });
+      v.forEach((x, i) => walk(x, `${path}[${i}]`));
+    } else if (typeof v === 'object') {
+      const keys = Object.keys(v as object);
+      if (keys.length === 0) out.push({ path, type: 'empty object', text: '{}', flagged: flag(path) });
+      for (const k of keys) walk((v as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
+    } else if (typeof v === 'string') {
+      out.push({ path, type: 'string', text: JSON.stringify(v), flagged: flag(path) });
+    } else if (typeof v === 'number') {
+      out.push({ path, type: 'number', text: String(v), flagged: flag(path) });
+    } else if (typeof v === 'boolean') {
+      out.push({ path, type: 'boolean', text: String(v), flagged: flag(path) });
+    } else {
+      out.push({ path, type: 'string', text: String(v), flagged: flag(path) });
+    }
+  };
+  walk(args, '');
+  for (const r of out) if (r.path === '') r.path = '(arguments)';
+  return out;
+}
+
+/** shortId shows the start of a UUID. */
+export function shortId(id: string): string {
+  return id.length > 8 ? id.slice(0, 8) : id;
+}
+
+/** plural: plural(1, 'act') = "1 act", plural(3, 'act') = "3 acts". */
+export function plural(n: number, word: string, many = word + 's'): string {
+  return `${n} ${n === 1 ? word : many}`;
+}

@@ -1,0 +1,126 @@
+// The shapes of the server's JSON (server/http admin*.go).
+
+export type Role = 'ADMIN' | 'DOCTOR' | 'BIOLOGIST' | 'NURSE' | 'SECRETARY';
+export const ROLES: Role[] = ['ADMIN', 'DOCTOR', 'BIOLOGIST', 'NURSE', 'SECRETARY'];
+
+export interface DeviceStatus {
+  id: string;
+  name: string;
+  roles: Role[];
+  createdAt: string;
+  revoked: boolean;
+  revokedAt?: string;
+  registrationPending: boolean;
+  online: boolean;
+  connected: boolean;
+  lastSeen: string | null;
+  cursorLag: number;
+  cursorLagCapped: boolean;
+  initialSync: boolean;
+  pending: number;
+  oldestPendingAt: string | null;
+  oldestPendingAgeSeconds: number | null;
+  lastMutationSeq: number;
+  mutations: {
+    appliedLastHour: number;
+    rejectedLastHour: number;
+    appliedTotal: number;
+    rejectedTotal: number;
+    unresolvedRejected: number;
+  };
+  lastError?: string;
+  lastErrorAt?: string;
+  status: string;
+  statusReason: string;
+}
+
+export interface SyncStatus {
+  serverTime: string;
+  feed: { head: number; prunedId: number; retained: number; countsCap: number };
+  instance: { connectedDevices: number; connections: number };
+  totals: { devices: number; online: number; ok: number; amber: number; red: number; pendingUploads: number; unresolvedRejected: number };
+  devices: DeviceStatus[];
+}
+
+export interface AuditEntry {
+  deviceId: string;
+  deviceName: string;
+  seq: number;
+  mutationId: string;
+  name: string;
+  args: unknown;
+  author?: { id: string; name: string; role: string };
+  occurredAt: string;
+  receivedAt: string;
+  outcome: 'applied' | 'rejected';
+  code?: string;
+  message?: string;
+  field?: string;
+  target?: { table: string; id: string };
+  resolution?: { at: string; by: string; note?: string };
+}
+
+export interface AuditPage {
+  items: AuditEntry[];
+  next: string;
+}
+
+export interface User {
+  id: string;
+  name: string;
+  email: string;
+  role: Role;
+  createdAt: string;
+  disabled: boolean;
+  disabledAt?: string;
+  activeSessions: number;
+}
+
+export interface Device {
+  id: string;
+  name: string;
+  roles: Role[];
+  createdAt: string;
+  revoked: boolean;
+  revokedAt?: string;
+  registrationPending: boolean;
+  registrationExpiresAt?: string;
+  lastSeen?: string;
+}
+
+export interface Registration {
+  id: string;
+  name: string;
+  roles: Role[];
+  registrationCode: string;
+  registrationExpiresAt: string;
+}
+
+export interface BoardStatus {
+  status: string;
+  total: number;
+  today: number;
+  enteredByHour: number[];
+}
+
+export interface BoardQueue {
+  key: string;
+  label: string;
+  table: string;
+  status: string;
+  nextAct: string;
+  waitingFor: Role[];
+  count: number;
+  oldest: { id: string; since: string | null; waitingSeconds: number; patient: string } | null;
+}
+
+export interface Board {
+  day: string;
+  timeZone: string;
+  dayStart: string;
+  hours: number;
+  now: string;
+  appointments: BoardStatus[];
+  prescriptions: BoardStatus[];
+  queues: BoardQueue[];
+}

@@ -1,0 +1,143 @@
+import type { Ctx, Topics, View } from '../context';
+import { formValues, h, replace } from '../dom';
+import { clock, isoFromLocalInput, shortId, typedValues } from '../format';
+import type { AuditEntry, AuditPage, Device, User } from '../types';
+
+// Audit search: every act ever received, by patient (the acts on the
+// patient and on their appointments, prescriptions, results and
+// documents), author, workstation, outcome and time range; newest first,
+// a page at a time.
+
+export function auditView(ctx: Ctx): View {
+  const patientInput = h('input', { name: 'patientName', list: 'audit-patients', placeholder: 'name or id', autocomplete: 'off' }) as HTMLInputElement;
+  const patientList = h('datalist', { id: 'audit-patients' });
+  const patientId = h('input', { type: 'hidden', name: 'patient' }) as HTMLInputElement;
+  const userSel = h('select', { name: 'user' }, h('option', { value: '' }, 'anyone'));
+  const deviceSel = h('select', { name: 'device' }, h('option', { value: '' }, 'any'));
+  const form = h(
+    'form',
+    { id: 'audit-form', class: 'inline-form' },
+    h('label', null, 'Patient', patientInput, patientList, patientId),
+    h('label', null, 'Author', userSel),
+    h('label', null, 'Workstation', deviceSel),
+    h(
+      'label',
+      null,
+      'Outcome',
+      h('select', { name: 'outcome' }, h('option', { value: '' }, 'any'), h('option', { value: 'applied' }, 'applied'), h('option', { value: 'rejected' }, 'rejected')),
+    ),
+    h('label', null, 'From', h('input', { type: 'datetime-local', name: 'since' })),
+    h('label', null, 'To', h('input', { type: 'datetime-local', name: 'until' })),
+    h('button', { type: 'submit', class: 'primary' }, 'Search'),
+    h('p', { class: 'form-error', role: 'alert' }),
+  ) as HTMLFormElement;
+
+  let lookup = 0;
+  const matches = new Map<string, string>(); // "Name (birth date)" -> id
+  patientInput.addEventListener('input', async () => {
+    const q = patientInput.value.trim();
+    patientId.value = matches.get(q) ?? '';
+    if (patientId.value || q.length < 2) return;
+    const mine = ++lookup;
+    const { patients } = await ctx.api.get<{ patients: { id: string; name: string; birthDate: string }[] }>(`/api/v1/admin/patients?q=${encodeURIComponent(q)}`);
+    if (mine !== lookup) return;
+    matches.clear();
+    replace(
+      patientList,
+      patients.map((p) => {
+        const text = `${p.name} (${p.birthDate})`;
+        matches.set(text, p.id);
+        return h('option', { value: text });
+      }),
+    );
+  });
+
+  const rows = h('tbody');
+  const more = h('button', { type: 'button', hidden: true }, 'Older entries');
+  const info = h('p', { class: 'hint', id: 'audit-info' }, 'Choose filters and search.');
+  let next = '';
+  let query = '';
+
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const v = formValues(form) as Record<string, string>;
+    const q = new URLSearchParams({ limit: '50' });
+    const pid = v.patient || (/^[0-9a-f-]{36}$/i.test(v.patientName ?? '') ? v.patientName : '');
+    if (v.patientName && !pid) {
+      form.querySelector('.form-error')!.textContent = 'Pick the patient from the suggestions (or paste their id).';
+      return;
+    }
+    form.querySelector('.form-error')!.textContent = '';
+    if (pid) q.set('patient', pid);
+    for (const k of ['user', 'device', 'outcome']) if (v[k]) q.set(k, v[k]);
+    if (v.since) q.set('since', isoFromLocalInput(v.since));
+    if (v.until) q.set('until', isoFromLocalInput(v.until));
+    query = q.toString();
+    next = '';
+    replace(rows);
+    await page();
+  });
+  more.addEventListener('click', () => void page());
+
+  async function page(): Promise<void> {
+    try {
+      const p = await ctx.api.get<AuditPage>(`/api/v1/admin/audit?${query}${next ? `&after=${encodeURIComponent(next)}` : ''}`);
+      rows.append(...p.items.map(row));
+      next = p.next;
+      more.hidden = !next;
+      const n = rows.children.length;
+      info.textContent = n === 0 ? 'No act matches.' : `${n} act${n === 1 ? '' : 's'} shown, newest first${next ? '; more are older' : ''}.`;
+    } catch (err) {
+      form.querySelector('.form-error')!.textContent = (err as Error).message;
+    }
+  }
+
+  function row(e: AuditEntry): HTMLTableRowElement {
+    const values = typedValues(e.args, e.field ?? '')
+      .map((v) => `${v.path} = ${v.text}`)
+      .join('\n');
+    return h(
+      'tr',
+      { class: e.outcome === 'rejected' ? 'rejected-row' : '', 'data-key': `${e.deviceId}:${e.seq}` },
+      h('td', null, clock(e.occurredAt, ctx.now()), h('div', { class: 'sub' }, `received ${clock(e.receivedAt, ctx.now())}`)),
+      h('td', null, e.name, e.target ? h('div', { class: 'sub' }, `${e.target.table} ${shortId(e.target.id)}`) : ''),
+      h('td', null, e.author ? `${e.author.name} (${e.author.role})` : '-'),
+      h('td', null, e.deviceName || shortId(e.deviceId), h('div', { class: 'sub' }, `seq ${e.seq}`)),
+      h('td', null, e.outcome === 'applied' ? h('span', { class: 'badge badge-ok' }, 'applied') : [h('span', { class: 'badge badge-red' }, e.code ?? 'rejected'), h('div', { class: 'sub' }, e.message ?? '')]),
+      h('td', null, h('details', null, h('summary', null, 'values'), h('pre', null, values))),
+    );
+  }
+
+  const el = h(
+    'section',
+    { id: 'view-audit', class: 'view' },
+    h('div', { class: 'panel' }, h('h2', null, 'Audit log'), form),
+    h(
+      'div',
+      { class: 'panel' },
+      info,
+      h(
+        'table',
+        { class: 'data', id: 'audit' },
+        h('thead', null, h('tr', null, h('th', null, 'Occurred'), h('th', null, 'Act'), h('th', null, 'Author'), h('th', null, 'Workstation'), h('th', null, 'Outcome'), h('th', null, 'Entered'))),
+        rows,
+      ),
+      more,
+    ),
+  );
+
+  let loadedChoices = false;
+  return {
+    el,
+    async refresh(_topics: Topics) {
+      if (loadedChoices) return;
+      const [{ users }, { devices }] = await Promise.all([
+        ctx.api.get<{ users: User[] }>('/api/v1/admin/users'),
+        ctx.api.get<{ devices: Device[] }>('/api/v1/admin/devices'),
+      ]);
+      replace(userSel, h('option', { value: '' }, 'anyone'), users.map((u) => h('option', { value: u.id }, `${u.name} (${u.role})`)));
+      replace(deviceSel, h('option', { value: '' }, 'any'), devices.map((d) => h('option', { value: d.id }, d.name)));
+      loadedChoices = true;
+    },
+  };
+}

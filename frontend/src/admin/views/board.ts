@@ -1,0 +1,120 @@
+import { hourlyBars } from '../chart';
+import { concerns, type Ctx, type Topics, type View } from '../context';
+import { h, replace, s } from '../dom';
+import { clock, label } from '../format';
+import { humanDuration } from '../status';
+import type { Board, BoardStatus } from '../types';
+
+// The workflow board: how many appointments and prescriptions are in each
+// status, a small chart per status of the acts that moved items into it
+// hour by hour today, and the queues with the item waiting longest.
+
+const CHART_W = 216;
+const CHART_H = 30;
+
+function chart(st: BoardStatus, nowHour: number | null): SVGSVGElement {
+  const c = hourlyBars(st.enteredByHour, { width: CHART_W, height: CHART_H, gap: 2, nowHour });
+  const total = st.enteredByHour.reduce((a, b) => a + b, 0);
+  return s(
+    'svg',
+    {
+      class: 'spark',
+      width: c.width,
+      height: c.height + 10,
+      viewBox: `0 0 ${c.width} ${c.height + 10}`,
+      role: 'img',
+      'aria-label': `${label(st.status)}: ${total} today, peak ${c.max} in an hour`,
+    },
+    s('line', { x1: 0, y1: c.height + 0.5, x2: c.width, y2: c.height + 0.5, class: 'axis' }),
+    c.nowX === null ? null : s('line', { x1: c.nowX, y1: 0, x2: c.nowX, y2: c.height, class: 'now' }),
+    c.bars.map((b) =>
+      s(
+        'rect',
+        { x: b.x, y: b.y, width: b.w, height: b.h, class: b.value ? 'bar' : 'bar zero' },
+        s('title', null, `${String(b.hour).padStart(2, '0')}:00 to ${String(b.hour + 1).padStart(2, '0')}:00: ${b.value}`),
+      ),
+    ),
+    [0, 6, 12, 18].filter((hr) => hr < c.bars.length).map((hr) => s('text', { x: c.bars[hr]!.x, y: c.height + 9, class: 'tick' }, String(hr).padStart(2, '0'))),
+  );
+}
+
+export function boardView(ctx: Ctx): View {
+  const dateInput = h('input', { type: 'date', id: 'board-date', 'aria-label': 'Day' }) as HTMLInputElement;
+  dateInput.addEventListener('change', () => void load());
+  const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  const appts = h('div', { class: 'statuses', id: 'board-appointments' });
+  const rxs = h('div', { class: 'statuses', id: 'board-prescriptions' });
+  const queues = h('tbody');
+  const title = h('span', { class: 'sub' });
+  const el = h(
+    'section',
+    { id: 'view-board', class: 'view' },
+    h('div', { class: 'panel-head' }, h('h2', null, 'Workflow board ', title), h('label', { class: 'inline' }, 'Day ', dateInput)),
+    h(
+      'div',
+      { class: 'grid-2' },
+      h('div', { class: 'panel' }, h('h3', null, 'Appointments'), h('p', { class: 'hint' }, 'count today (all days) and acts per hour today'), appts),
+      h('div', { class: 'panel' }, h('h3', null, 'Prescriptions'), h('p', { class: 'hint' }, 'count and acts per hour today'), rxs),
+    ),
+    h(
+      'div',
+      { class: 'panel' },
+      h('h3', null, "Today's queues"),
+      h(
+        'table',
+        { class: 'data', id: 'queues' },
+        h('thead', null, h('tr', null, h('th', null, 'Queue'), h('th', null, 'Waiting for'), h('th', { class: 'num' }, 'Items'), h('th', null, 'Waiting longest'))),
+        queues,
+      ),
+    ),
+  );
+
+  function statusRows(list: BoardStatus[], withToday: boolean, nowHour: number | null): HTMLElement[] {
+    return list.map((st) =>
+      h(
+        'div',
+        { class: 'status-row', 'data-status': st.status },
+        h('span', { class: 'status-name' }, label(st.status)),
+        h('span', { class: 'count', title: withToday ? 'dated today / all' : 'all' }, withToday ? `${st.today} / ${st.total}` : String(st.total)),
+        chart(st, nowHour),
+      ),
+    );
+  }
+
+  async function load(): Promise<void> {
+    const q = new URLSearchParams({ tz });
+    if (dateInput.value) q.set('date', dateInput.value);
+    const b = await ctx.api.get<Board>(`/api/v1/admin/board?${q}`);
+    ctx.setServerTime(b.now);
+    if (!dateInput.value) dateInput.value = b.day;
+    const start = Date.parse(b.dayStart);
+    const now = Date.parse(b.now);
+    const nowHour = now >= start && now < start + b.hours * 3_600_000 ? Math.floor((now - start) / 3_600_000) : null;
+    title.textContent = `${b.day} (${b.timeZone})`;
+    replace(appts, statusRows(b.appointments, true, nowHour));
+    replace(rxs, statusRows(b.prescriptions, false, nowHour));
+    replace(
+      queues,
+      b.queues.map((q) => {
+        const o = q.oldest;
+        const waited = o && o.since ? Math.max(ctx.now() - Date.parse(o.since), 0) : 0;
+        const cls = waited >= 3_600_000 ? 'red-text' : waited >= 900_000 ? 'amber-text' : '';
+        return h(
+          'tr',
+          { 'data-queue': q.key, class: q.count ? '' : 'idle' },
+          h('td', null, q.label, h('div', { class: 'sub' }, `${q.table} ${label(q.status).toLowerCase()}`)),
+          h('td', null, q.waitingFor.join(', ')),
+          h('td', { class: 'num' }, String(q.count)),
+          h('td', null, o ? [h('span', { class: cls }, o.since ? `${humanDuration(waited)}` : ''), ` ${o.patient}`, h('div', { class: 'sub' }, o.since ? `since ${clock(o.since, ctx.now())}` : '')] : '-'),
+        );
+      }),
+    );
+  }
+
+  return {
+    el,
+    async refresh(topics: Topics) {
+      if (concerns(topics, 'feed', 'mutations')) await load();
+    },
+  };
+}

@@ -1,0 +1,184 @@
+import { ApiError } from '../api';
+import { concerns, type Ctx, type Topics, type View } from '../context';
+import { h, replace } from '../dom';
+import { clock, plural, shortId, typedValues } from '../format';
+import { classify, HEALTH_LABEL, humanDuration } from '../status';
+import type { AuditEntry, AuditPage, DeviceStatus, SyncStatus } from '../types';
+
+// The overview: every workstation's sync health, and the live feed of
+// rejected acts with the reason and exactly what was typed.
+
+export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View {
+  const rows = h('tbody');
+  const table = h(
+    'table',
+    { id: 'workstations', class: 'data ws-table' },
+    h(
+      'thead',
+      null,
+      h(
+        'tr',
+        null,
+        h('th', null, 'Health'),
+        h('th', null, 'Workstation'),
+        h('th', null, 'Connection'),
+        h('th', null, 'Last seen'),
+        h('th', { class: 'num' }, 'Pending uploads'),
+        h('th', { class: 'num', title: 'Changes committed after its cursor' }, 'Behind'),
+        h('th', { class: 'num', title: 'Applied / rejected in the last hour' }, 'Last hour'),
+        h('th', { class: 'num', title: 'Applied / rejected in total' }, 'Total'),
+        h('th', { class: 'num' }, 'Unresolved'),
+        h('th', null, 'Last error'),
+      ),
+    ),
+    rows,
+  );
+  const feed = h('ol', { id: 'rejected-feed', class: 'feed' });
+  const onlyOpen = h('input', { type: 'checkbox', id: 'feed-unresolved' }) as HTMLInputElement;
+  onlyOpen.addEventListener('change', () => void loadRejected());
+  const el = h(
+    'section',
+    { id: 'view-overview', class: 'view' },
+    h('div', { class: 'panel' }, h('h2', null, 'Workstations'), h('div', { class: 'scroll-x' }, table)),
+    h(
+      'div',
+      { class: 'panel' },
+      h(
+        'div',
+        { class: 'panel-head' },
+        h('h2', null, 'Rejected acts ', h('span', { class: 'live-tag' }, 'live')),
+        h('label', { class: 'inline' }, onlyOpen, ' unresolved only'),
+      ),
+      feed,
+    ),
+  );
+
+  let status: SyncStatus | null = null;
+  const known = new Set<string>();
+  let firstFeed = true;
+
+  function renderRows(): void {
+    if (!status) return;
+    const now = ctx.now();
+    if (status.devices.length === 0) {
+      replace(rows, h('tr', null, h('td', { colspan: 10, class: 'empty' }, 'No workstation is registered yet: register one under Workstations.')));
+      return;
+    }
+    replace(rows, status.devices.map((d) => row(d, now)));
+  }
+
+  function row(d: DeviceStatus, now: number): HTMLTableRowElement {
+    const hl = classify(now, d);
+    const conn = d.revoked ? 'revoked' : d.connected ? 'connected here' : hl.online ? 'online' : 'offline';
+    const pendingAge = d.pending > 0 && d.oldestPendingAt ? humanDuration(now - Date.parse(d.oldestPendingAt)) : '';
+    return h(
+      'tr',
+      { class: `ws-row status-${hl.cls}`, 'data-device-id': d.id, 'data-status': hl.cls, 'data-online': String(hl.online) },
+      h('td', null, h('span', { class: `badge badge-${hl.cls}` }, HEALTH_LABEL[hl.cls]), h('div', { class: 'reason' }, hl.reason)),
+      h(
+        'td',
+        null,
+        h('div', { class: 'name' }, d.name),
+        h('div', { class: 'sub' }, d.roles.join(', '), ' · ', h('code', { title: d.id }, shortId(d.id))),
+      ),
+      h('td', null, h('span', { class: `dot ${hl.online ? 'on' : 'off'}` }), conn),
+      h('td', null, d.lastSeen ? `${humanDuration(Math.max(now - Date.parse(d.lastSeen), 0))} ago` : 'never', h('div', { class: 'sub' }, clock(d.lastSeen, now))),
+      h('td', { class: 'num' }, String(d.pending), pendingAge && h('div', { class: 'sub' }, `oldest ${pendingAge}`)),
+      h('td', { class: 'num', title: d.initialSync ? 'has not finished its first download' : '' }, d.initialSync ? 'first sync' : `${d.cursorLag}${d.cursorLagCapped ? '+' : ''}`),
+      h('td', { class: 'num' }, `${d.mutations.appliedLastHour} / `, h('span', { class: d.mutations.rejectedLastHour ? 'bad' : '' }, String(d.mutations.rejectedLastHour))),
+      h('td', { class: 'num' }, `${d.mutations.appliedTotal} / ${d.mutations.rejectedTotal}`),
+      h('td', { class: 'num' }, d.mutations.unresolvedRejected ? h('span', { class: 'bad' }, String(d.mutations.unresolvedRejected)) : '0'),
+      h('td', { class: 'err' }, d.lastError ? [h('div', null, d.lastError), h('div', { class: 'sub' }, clock(d.lastErrorAt, now))] : ''),
+    );
+  }
+
+  function card(e: AuditEntry, fresh: boolean): HTMLLIElement {
+    const key = `${e.deviceId}:${e.seq}`;
+    const values = typedValues(e.args, e.field ?? '');
+    const resolve = h('button', { type: 'button', class: 'small' }, 'Mark resolved');
+    resolve.addEventListener('click', async () => {
+      resolve.disabled = true;
+      try {
+        await ctx.api.post(`/api/v1/admin/rejected/${encodeURIComponent(e.deviceId)}/${e.seq}/resolve`, {});
+        ctx.toast(`Act ${e.name} from ${e.deviceName} marked resolved.`);
+        await loadRejected();
+      } catch (err) {
+        resolve.disabled = false;
+        ctx.toast((err as Error).message, 'error');
+      }
+    });
+    return h(
+      'li',
+      { class: `reject${fresh ? ' fresh' : ''}${e.resolution ? ' resolved' : ''}`, 'data-key': key },
+      h(
+        'div',
+        { class: 'reject-head' },
+        h('span', { class: 'code' }, e.code ?? ''),
+        h('span', { class: 'act' }, e.name),
+        h('span', { class: 'sub' }, `${clock(e.occurredAt, ctx.now())} at ${e.deviceName || shortId(e.deviceId)}`, e.author ? ` by ${e.author.name} (${e.author.role})` : ''),
+        e.resolution ? h('span', { class: 'sub resolved-by' }, `resolved by ${e.resolution.by}`) : resolve,
+      ),
+      h('p', { class: 'message' }, e.message ?? ''),
+      h(
+        'table',
+        { class: 'values' },
+        h('caption', null, 'What was entered'),
+        h(
+          'tbody',
+          null,
+          values.map((v) =>
+            h('tr', { class: v.flagged ? 'flagged' : '' }, h('th', null, v.path), h('td', { class: `v-${v.type.replace(' ', '-')}` }, v.text), h('td', { class: 'type' }, v.type)),
+          ),
+        ),
+      ),
+    );
+  }
+
+  async function loadRejected(): Promise<void> {
+    const q = onlyOpen.checked ? '&unresolved=true' : '';
+    const page = await ctx.api.get<AuditPage>(`/api/v1/admin/rejected?limit=25${q}`);
+    const items = page.items.map((e) => {
+      const key = `${e.deviceId}:${e.seq}`;
+      const fresh = !firstFeed && !known.has(key);
+      known.add(key);
+      return card(e, fresh);
+    });
+    firstFeed = false;
+    if (items.length === 0) replace(feed, h('li', { class: 'empty' }, 'No rejected act. Acts the server refuses appear here as they arrive.'));
+    else replace(feed, items);
+  }
+
+  async function loadStatus(): Promise<void> {
+    status = await ctx.api.get<SyncStatus>('/api/v1/sync/status');
+    ctx.setServerTime(status.serverTime);
+    onStatus(status);
+    renderRows();
+  }
+
+  return {
+    el,
+    async refresh(topics: Topics) {
+      const jobs: Promise<void>[] = [loadStatus()];
+      if (concerns(topics, 'mutations')) jobs.push(loadRejected());
+      const results = await Promise.allSettled(jobs);
+      for (const r of results) if (r.status === 'rejected' && !(r.reason instanceof ApiError && r.reason.status === 401)) throw r.reason;
+    },
+    tick: renderRows,
+  };
+}
+
+export function summary(s: SyncStatus): HTMLElement {
+  const t = s.totals;
+  return h(
+    'div',
+    { class: 'summary', id: 'summary' },
+    h('span', null, plural(t.devices, 'workstation')),
+    h('span', null, `${t.online} online`),
+    h('span', { class: t.amber ? 'amber-text' : '' }, `${t.amber} late`),
+    h('span', { class: t.red ? 'red-text' : '' }, `${t.red} stalled`),
+    h('span', null, `${plural(t.pendingUploads, 'pending upload')}`),
+    h('span', { class: t.unresolvedRejected ? 'red-text' : '' }, `${t.unresolvedRejected} unresolved rejected`),
+    h('span', { class: 'sub', title: `${s.feed.retained} changes retained; pruned through ${s.feed.prunedId}` }, `feed head ${s.feed.head}`),
+  );
+}
+
