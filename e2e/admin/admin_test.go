@@ -1,0 +1,467 @@
+// Package admin_test drives the admin dashboard in a real browser (Debian's
+// /usr/bin/chromium through the DevTools protocol) against a real server on
+// a fresh seeded database, with workstations simulated over /sync.
+//
+// It needs the built dashboard embedded in the server: `make frontend`
+// (cd frontend && npm ci && npm run build) before `go test`.
+package admin_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
+
+	"wardsync/frontend"
+	"wardsync/internal/pgtest"
+	httpserver "wardsync/server/http"
+	"wardsync/server/postgres"
+	"wardsync/syncproto"
+	"wardsync/workflow"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+func TestAdminDashboardInBrowser(t *testing.T) {
+	began := time.Now()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skipf("%s is missing (apt-get install chromium); the browser test runs whenever CI is set", chromiumPath)
+		}
+		t.Fatalf("%s is missing: the browser test must run in CI; install it with `apt-get install -y chromium`", chromiumPath)
+	}
+	if !frontend.HasAdmin() {
+		t.Fatal("frontend/dist has no admin.html: the dashboard was not built into this test binary. Run `make frontend` " +
+			"(cd frontend && npm ci && npm run build) and run the test again.")
+	}
+
+	env := start(t)
+
+	// Three workstations: one online now; one that reported a queue (oldest
+	// act 40 minutes old) and went away 20 minutes ago (amber); one away for
+	// three hours (red).
+	wardA := env.addDevice("Ward A reception", workflow.RoleSecretary, workflow.RoleNurse)
+	wardB := env.addDevice("Ward B nurses", workflow.RoleNurse)
+	labC := env.addDevice("Lab C bench", workflow.RoleNurse)
+	env.visitEarlier(wardB, 20*time.Minute, 3, 40*time.Minute)
+	env.visitEarlier(labC, 3*time.Hour, 0, 0)
+	sec := env.login("secretary@hospital.com", "secretary123", wardA)
+	nurse := env.login("nurse@hospital.com", "nurse123", wardA)
+	ws := env.connect(sec, wardA, 0, nil)
+
+	// The browser.
+	profile := t.TempDir()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter"),
+		chromedp.Flag("no-pings", true),
+		chromedp.UserDataDir(profile),
+		chromedp.WindowSize(1280, 800),
+	)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	defer cancel()
+	if err := chromedp.Do(ctx); err != nil { // starts the browser, with no timeout
+		t.Fatalf("start %s: %v", chromiumPath, err)
+	}
+	browserUp := time.Now()
+
+	var (
+		consoleMu sync.Mutex
+		problems  []string
+	)
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException {
+				consoleMu.Lock()
+				problems = append(problems, m.String())
+				consoleMu.Unlock()
+			}
+		}
+	}()
+
+	tctx, tcancel := context.WithTimeout(ctx, 90*time.Second)
+	defer tcancel()
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(tctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	eval := func(expr string) string {
+		t.Helper()
+		v, err := chromedp.Run(tctx, chromedp.Evaluate[string](expr))
+		if err != nil {
+			t.Fatalf("evaluate %s: %v", expr, err)
+		}
+		return v
+	}
+	waitJS := func(what, predicate string, d time.Duration) {
+		t.Helper()
+		if _, err := chromedp.Run(tctx, chromedp.Poll[chromedp.Void](predicate, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(d))); err != nil {
+			t.Fatalf("%s (waited %s for %s): %v\npage: %s", what, d, predicate, err, eval(`document.body.innerText.slice(0, 3000)`))
+		}
+	}
+
+	// Sign in.
+	do("open the dashboard",
+		chromedp.EmulateViewport(1280, 800),
+		chromedp.Navigate(env.srv.URL()+"/admin"),
+		chromedp.WaitVisible(chromedp.CSS(`#login-form`)),
+		chromedp.SendKeys(chromedp.CSS(`#login-form input[name="email"]`), "admin@hospital.com"),
+		chromedp.SendKeys(chromedp.CSS(`#login-form input[name="password"]`), "wrong-password"),
+		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
+	)
+	waitJS("a wrong password is refused on the page", `document.querySelector('#login-error').textContent.includes('Wrong e-mail or password')`, 10*time.Second)
+	// The refused login's 401 is the one error the console may show.
+	consoleMu.Lock()
+	problems = nil
+	consoleMu.Unlock()
+	eval(`(document.querySelector('#login-form input[name="password"]').value = '', 'cleared')`)
+	do("sign in",
+		chromedp.SendKeys(chromedp.CSS(`#login-form input[name="password"]`), "admin123"),
+		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#workstations tr[data-device-id="`+labC+`"]`)),
+	)
+
+	// The workstations, each with its colour.
+	row := func(id string) string {
+		return `document.querySelector('#workstations tr[data-device-id="` + id + `"]')`
+	}
+	for id, want := range map[string]string{wardA: "ok", wardB: "amber", labC: "red"} {
+		waitJS("workstation "+want, row(id)+`?.dataset.status === '`+want+`' && `+row(id)+`.classList.contains('status-`+want+`')`, 10*time.Second)
+	}
+	if got := eval(row(wardA) + `.dataset.online`); got != "true" {
+		t.Errorf("Ward A online = %s", got)
+	}
+	if got := eval(row(wardB) + `.innerText`); !strings.Contains(got, "not seen for 20 min") || !strings.Contains(got, "oldest 40 min") {
+		t.Errorf("Ward B row reads %q", got)
+	}
+	waitJS("the event stream is live", `document.querySelector('#live').dataset.state === 'live'`, 10*time.Second)
+
+	// A rejected act appears while the page is open, without a reload,
+	// with its reason and the values exactly as typed.
+	marker := eval(`(window.__marker = 'same page', window.__marker)`)
+	res := ws.push(nurse, "appointment.recordVitals", map[string]any{
+		"id": postgres.SeedID("a:checkedin"),
+		"vitals": map[string]any{"weight": 70, "height": 170, "temperature": 51.5,
+			"bloodPressure": map[string]any{"systolic": 120, "diastolic": 80}, "heartRate": 72},
+	})
+	if res.Status != syncproto.StatusRejected || res.Field != "vitals.temperature" {
+		t.Fatalf("the bad act was not rejected as expected: %+v", res)
+	}
+	pushed := time.Now()
+	key := fmt.Sprintf("%s:%d", wardA, res.Seq)
+	card := `document.querySelector('#rejected-feed li[data-key="` + key + `"]')`
+	waitJS("the rejected act appears live", card+` !== null`, 4*time.Second)
+	appeared := time.Since(pushed)
+	text := eval(card + `.innerText`)
+	for _, want := range []string{"VALIDATION_FAILED", "appointment.recordVitals", "Ward A reception", "Infirmier Test", "vitals.temperature", "51.5", "number"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("rejected card lacks %q:\n%s", want, text)
+		}
+	}
+	if got := eval(card + `.querySelector('tr.flagged th').textContent`); got != "vitals.temperature" {
+		t.Errorf("flagged value %q, want vitals.temperature", got)
+	}
+	if got := eval(`window.__marker`); got != marker {
+		t.Fatal("the page reloaded")
+	}
+	waitJS("Ward A counts its rejection", row(wardA)+`.innerText.includes('1 / 1') || `+row(wardA)+`.querySelector('td:nth-child(7)').innerText.includes('1')`, 10*time.Second)
+
+	// Register a workstation through the form.
+	do("register a workstation",
+		chromedp.Click(chromedp.CSS(`nav [data-tab="devices"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#device-form`)),
+		chromedp.SendKeys(chromedp.CSS(`#device-form input[name="name"]`), "Ward D night desk"),
+		chromedp.Click(chromedp.CSS(`#device-form input[name="roles"][value="NURSE"]`)),
+		chromedp.Click(chromedp.CSS(`#device-form input[name="roles"][value="DOCTOR"]`)),
+		chromedp.Click(chromedp.CSS(`#device-form button[type="submit"]`)),
+	)
+	waitJS("the registration code is shown", `(document.querySelector('#device-code .reg-code')?.textContent ?? '').length === 14`, 10*time.Second)
+	newID := eval(`document.querySelector('#device-code .device-id').textContent`)
+	code := eval(`document.querySelector('#device-code .reg-code').textContent`)
+	dev, err := env.db.Device(context.Background(), newID)
+	if err != nil || dev.Name != "Ward D night desk" || len(dev.Roles) != 2 {
+		t.Fatalf("registered device: %+v %v", dev, err)
+	}
+	waitJS("the new workstation is listed", `document.querySelector('#devices tr[data-device-id="`+newID+`"]') !== null`, 10*time.Second)
+	snap(t, tctx, "devices")
+	if d, err := env.db.RedeemRegistrationCode(context.Background(), newID, code); err != nil || d.ID != newID {
+		t.Fatalf("the code shown does not register the workstation: %v", err)
+	}
+
+	// Create a nurse through the form.
+	do("create a nurse",
+		chromedp.Click(chromedp.CSS(`nav [data-tab="users"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#user-form`)),
+		chromedp.SendKeys(chromedp.CSS(`#user-form input[name="name"]`), "Infirmière Nuit"),
+		chromedp.SendKeys(chromedp.CSS(`#user-form input[name="email"]`), "nuit@hospital.com"),
+		chromedp.SendKeys(chromedp.CSS(`#user-form input[name="password"]`), "nuit-1234"),
+		chromedp.SetValue(chromedp.CSS(`#user-form select[name="role"]`), "NURSE"),
+		chromedp.Click(chromedp.CSS(`#user-form button[type="submit"]`)),
+	)
+	waitJS("the nurse is listed", `document.querySelector('#users tr[data-user-email="nuit@hospital.com"]') !== null`, 10*time.Second)
+	if got := eval(`document.querySelector('#users tr[data-user-email="nuit@hospital.com"] select').value`); got != "NURSE" {
+		t.Errorf("new user's role in the table: %q", got)
+	}
+	env.login("nuit@hospital.com", "nuit-1234", newID) // she can work on the new workstation
+
+	snap(t, tctx, "users")
+
+	// The board and the audit log render.
+	do("open the board", chromedp.Click(chromedp.CSS(`nav [data-tab="board"]`)))
+	waitJS("the board shows charts", `document.querySelectorAll('#board-appointments svg.spark').length === 6 && document.querySelector('#queues tr[data-queue="appointments/CHECKED_IN"]') !== null`, 10*time.Second)
+	snap(t, tctx, "board")
+	do("search the audit log",
+		chromedp.Click(chromedp.CSS(`nav [data-tab="audit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#audit-form`)),
+		chromedp.SetValue(chromedp.CSS(`#audit-form select[name="outcome"]`), "rejected"),
+		chromedp.Click(chromedp.CSS(`#audit-form button[type="submit"]`)),
+	)
+	waitJS("the audit search finds the rejected act", `document.querySelector('#audit tr[data-key="`+key+`"]') !== null`, 10*time.Second)
+
+	snap(t, tctx, "audit")
+
+	// Back to the overview for the record.
+	do("back to the overview", chromedp.Click(chromedp.CSS(`nav [data-tab="overview"]`)), chromedp.WaitVisible(chromedp.CSS(`#workstations`)))
+	waitJS("rows settled", row(wardA)+` !== null`, 5*time.Second)
+	shot := snap(t, tctx, "")
+
+	consoleMu.Lock()
+	defer consoleMu.Unlock()
+	for _, p := range problems {
+		t.Errorf("browser console: %s", p)
+	}
+	t.Logf("screenshot %s; rejected act shown %s after the push; browser start %s; whole test %s",
+		shot, appeared.Round(time.Millisecond), browserUp.Sub(began).Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
+}
+
+// snap saves a 1280x800 screenshot as build/screenshots/admin[-name].png.
+func snap(t testing.TB, ctx context.Context, name string) string {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := "admin.png"
+	if name != "" {
+		file = "admin-" + name + ".png"
+	}
+	shot := filepath.Join(repoRoot(t), "build", "screenshots", file)
+	if err := os.MkdirAll(filepath.Dir(shot), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return shot
+}
+
+func repoRoot(t testing.TB) string {
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test")
+		}
+		dir = parent
+	}
+}
+
+// ---- a server and simulated workstations ----
+
+type env struct {
+	t      testing.TB
+	db     *postgres.DB
+	srv    *httpserver.Server
+	offset atomic.Int64 // the server clock's offset from now
+}
+
+func start(t testing.TB) *env {
+	t.Helper()
+	ctx := context.Background()
+	e := &env{t: t}
+	db, err := postgres.Open(ctx, pgtest.NewDatabase(t, true), postgres.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Now = func() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) }
+	if _, err := db.Seed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.db = db
+	e.srv = httpserver.New(db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	e.srv.SetLoginLimits(1000, 1000)
+	if err := e.srv.Open(ctx, "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = e.srv.Close(c)
+		_ = db.Close(c)
+	})
+	return e
+}
+
+func (e *env) addDevice(name string, roles ...workflow.Role) string {
+	e.t.Helper()
+	d, err := e.db.AddDevice(context.Background(), "", name, roles)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return d.ID
+}
+
+func (e *env) login(email, password, device string) string {
+	e.t.Helper()
+	b, _ := json.Marshal(map[string]string{"email": email, "password": password, "deviceId": device})
+	resp, err := http.Post(e.srv.URL()+"/api/v1/auth/login", "application/json", strings.NewReader(string(b)))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ Token string }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+		e.t.Fatalf("login %s: %d %v", email, resp.StatusCode, err)
+	}
+	return out.Token
+}
+
+// visitEarlier simulates a workstation that connected ago, reported
+// pending acts (the oldest oldestAgo old) and has not been seen since.
+func (e *env) visitEarlier(device string, ago time.Duration, pending int64, oldestAgo time.Duration) {
+	e.t.Helper()
+	e.offset.Store(int64(-ago))
+	defer e.offset.Store(0)
+	tok := e.login("nurse@hospital.com", "nurse123", device)
+	var oldest *time.Time
+	if pending > 0 {
+		o := time.Now().Add(-oldestAgo)
+		oldest = &o
+	}
+	w := e.connect(tok, device, pending, oldest)
+	w.c.Close()
+}
+
+type wsClient struct {
+	t      testing.TB
+	c      *websocket.Conn
+	seq    int64
+	frames chan syncproto.Frame
+}
+
+func (e *env) connect(token, device string, pending int64, oldest *time.Time) *wsClient {
+	e.t.Helper()
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+token)
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+e.srv.Addr()+"/sync", h)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { c.Close() })
+	w := &wsClient{t: e.t, c: c, frames: make(chan syncproto.Frame, 64)}
+	go func() {
+		defer close(w.frames)
+		for {
+			_, data, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if f, err := syncproto.DecodeFromServer(data); err == nil {
+				w.frames <- f
+			}
+		}
+	}()
+	w.send(&syncproto.Hello{RequestID: "hello", Protocol: syncproto.Version, DeviceID: device, Pending: pending, OldestPendingAt: oldest})
+	if _, ok := w.reply("hello").(*syncproto.Welcome); !ok {
+		e.t.Fatal("hello not welcomed")
+	}
+	return w
+}
+
+func (w *wsClient) send(f syncproto.Frame) {
+	w.t.Helper()
+	b, err := syncproto.Encode(f)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if err := w.c.WriteMessage(websocket.TextMessage, b); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *wsClient) reply(id string) syncproto.Frame {
+	w.t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case f, ok := <-w.frames:
+			if !ok {
+				w.t.Fatalf("connection closed before the reply to %s", id)
+			}
+			switch f := f.(type) {
+			case *syncproto.Welcome:
+				if f.RequestID == id {
+					return f
+				}
+			case *syncproto.PushResult:
+				if f.RequestID == id {
+					return f
+				}
+			case *syncproto.Error:
+				if f.RequestID == id {
+					w.t.Fatalf("%s: error %s: %s", id, f.Code, f.Message)
+				}
+			}
+		case <-timeout:
+			w.t.Fatalf("no reply to %s", id)
+		}
+	}
+}
+
+// push sends one act authored by token and returns its result.
+func (w *wsClient) push(token, name string, args any) syncproto.MutationResult {
+	w.t.Helper()
+	w.seq++
+	b, _ := json.Marshal(args)
+	id := "push-" + uuid.NewString()[:8]
+	w.send(&syncproto.Push{RequestID: id, Mutations: []syncproto.Mutation{{Seq: w.seq, ID: uuid.NewString(), Name: name, Args: b,
+		OccurredAt: time.Now().UTC().Truncate(time.Millisecond), AuthorToken: token}}})
+	return w.reply(id).(*syncproto.PushResult).Results[0]
+}
