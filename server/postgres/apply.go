@@ -155,10 +155,13 @@ func (db *DB) applyOne(ctx context.Context, tx pgx.Tx, deviceID string, deviceRo
 	outcome := "applied"
 	var code, msg, field any
 	if rej != nil {
-		res.Status, res.Code, res.Message, res.Field = syncproto.StatusRejected, rej.Code, rej.Message, rej.Field
-		outcome, code, msg = "rejected", string(rej.Code), rej.Message
-		if rej.Field != "" {
-			field = rej.Field
+		// A field path names the keys sent, and PostgreSQL's text cannot
+		// hold NUL: the result says what the audit log can keep, so that a
+		// duplicate repeats it exactly.
+		res.Status, res.Code, res.Message, res.Field = syncproto.StatusRejected, rej.Code, pgText(rej.Message), pgText(rej.Field)
+		outcome, code, msg = "rejected", string(rej.Code), res.Message
+		if res.Field != "" {
+			field = res.Field
 		}
 	}
 	var targetTable, targetID any
@@ -336,4 +339,9 @@ func jsonbSafe(raw []byte) bool {
 			}
 		}
 	}
+}
+
+// pgText makes s storable in a TEXT column: NUL becomes U+FFFD.
+func pgText(s string) string {
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }

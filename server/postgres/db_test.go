@@ -123,6 +123,7 @@ func TestUnstorableArgsAreAudited(t *testing.T) {
 		`{"id":"` + appt + `","x":"\u0000"}`,
 		`{"id":"` + appt + `","x":"\ud800"}`,
 		`{"id":"` + appt + `","x":1e100000}`,
+		`{"id":"` + appt + `","x\u0000y":1}`,
 		`{"id":"` + appt + `"}`,
 	} {
 		muts = append(muts, syncproto.Mutation{Seq: int64(i + 1), ID: uuid.NewString(), Name: "appointment.checkIn", Args: json.RawMessage(args), OccurredAt: now, AuthorToken: tok})
@@ -131,8 +132,12 @@ func TestUnstorableArgsAreAudited(t *testing.T) {
 	if err != nil {
 		t.Fatalf("push: %v", err)
 	}
-	for i, r := range res[:3] {
-		if r.Status != syncproto.StatusRejected || r.Code != workflow.CodeValidationFailed || r.Field != "x" {
+	for i, r := range res[:4] {
+		want := "x"
+		if i == 3 {
+			want = "x\uFFFDy"
+		}
+		if r.Status != syncproto.StatusRejected || r.Code != workflow.CodeValidationFailed || r.Field != want {
 			t.Errorf("mutation %d: %+v", i+1, r)
 		}
 		stored := scalar[string](t, pool, `SELECT args #>> '{}' FROM sync.mutations WHERE device_id = $1 AND seq = $2`, DemoDeviceID, i+1)
@@ -140,8 +145,13 @@ func TestUnstorableArgsAreAudited(t *testing.T) {
 			t.Errorf("audit of %d holds %q, want the text sent %q", i+1, stored, muts[i].Args)
 		}
 	}
-	if res[3].Status != syncproto.StatusApplied {
-		t.Fatalf("the act queued behind them: %+v", res[3])
+	if res[4].Status != syncproto.StatusApplied {
+		t.Fatalf("the act queued behind them: %+v", res[4])
+	}
+	// A duplicate repeats the rejection exactly.
+	again, err := db.Push(ctx, DemoDeviceID, muts[3:4])
+	if err != nil || again[0].Status != syncproto.StatusDuplicate || again[0].Field != res[3].Field || again[0].Message != res[3].Message {
+		t.Fatalf("duplicate: %+v (%v), first %+v", again, err, res[3])
 	}
 }
 
