@@ -6,6 +6,13 @@ ADDR ?= 127.0.0.1:8420
 
 export PATH := /usr/local/go/bin:$(PATH)
 
+# Parts of the build (frontend, desktop app, browser tests) live in mk/*.mk;
+# each appends its test targets to TEST_EXTRA and its installs to DEPS_EXTRA.
+TEST_EXTRA :=
+DEPS_EXTRA :=
+RUN_EXTRA :=
+-include mk/*.mk
+
 .PHONY: all deps db db-stop migrate seed run serve server test test-go vet fmt-check bench clean placeholder
 
 all: server
@@ -13,7 +20,7 @@ all: server
 # Installs what a fresh Debian machine lacks (PostgreSQL is installed by
 # scripts/pg.sh itself when missing).
 deps:
-	@bash scripts/deps.sh
+	@bash scripts/deps.sh $(DEPS_EXTRA)
 
 placeholder:
 	@mkdir -p frontend/dist && [ -n "$$(ls -A frontend/dist 2>/dev/null)" ] || touch frontend/dist/.keep
@@ -51,7 +58,7 @@ vet: placeholder
 test-go: placeholder
 	@export DATABASE_URL=$(dburl); $(GO) test $(GOFLAGS_TEST) ./...
 
-test: deps fmt-check vet test-go
+test: deps fmt-check vet test-go $(TEST_EXTRA)
 
 bench: deps placeholder
 	@bash scripts/bench.sh
