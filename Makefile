@@ -7,7 +7,10 @@ ADDR ?= 127.0.0.1:8420
 export PATH := /usr/local/go/bin:$(PATH)
 
 # Parts of the build (frontend, desktop app, browser tests) live in mk/*.mk;
-# each appends its test targets to TEST_EXTRA and its installs to DEPS_EXTRA.
+# each appends to TEST_PRE what must be built before the Go tests (the
+# frontend bundle), to TEST_EXTRA its own test targets, to DEPS_EXTRA the
+# apt packages it needs.
+TEST_PRE :=
 TEST_EXTRA :=
 DEPS_EXTRA :=
 RUN_EXTRA :=
@@ -58,7 +61,7 @@ vet: placeholder
 test-go: placeholder
 	@export DATABASE_URL=$(dburl); $(GO) test $(GOFLAGS_TEST) ./...
 
-test: deps fmt-check vet test-go $(TEST_EXTRA)
+test: deps fmt-check $(TEST_PRE) vet test-go $(TEST_EXTRA)
 
 bench: deps placeholder
 	@bash scripts/bench.sh

@@ -9,7 +9,7 @@ import type { Board, BoardStatus } from '../types';
 // status, a small chart per status of the acts that moved items into it
 // hour by hour today, and the queues with the item waiting longest.
 
-const CHART_W = 216;
+const CHART_W = 240;
 const CHART_H = 30;
 
 function chart(st: BoardStatus, nowHour: number | null): SVGSVGElement {
@@ -77,6 +77,7 @@ export function boardView(ctx: Ctx): View {
         h('span', { class: 'status-name' }, label(st.status)),
         h('span', { class: 'count', title: withToday ? 'dated today / all' : 'all' }, withToday ? `${st.today} / ${st.total}` : String(st.total)),
         chart(st, nowHour),
+        h('span', { class: 'sub acts' }, `${st.enteredByHour.reduce((a, b) => a + b, 0)} today`),
       ),
     );
   }
@@ -97,15 +98,18 @@ export function boardView(ctx: Ctx): View {
       queues,
       b.queues.map((q) => {
         const o = q.oldest;
-        const waited = o && o.since ? Math.max(ctx.now() - Date.parse(o.since), 0) : 0;
+        const since = o && o.since ? Date.parse(o.since) : NaN;
+        const due = since > ctx.now(); // a scheduled appointment not yet due
+        const waited = Number.isNaN(since) || due ? 0 : ctx.now() - since;
         const cls = waited >= 3_600_000 ? 'red-text' : waited >= 900_000 ? 'amber-text' : '';
+        const wait = Number.isNaN(since) ? '' : due ? 'due' : humanDuration(waited);
         return h(
           'tr',
           { 'data-queue': q.key, class: q.count ? '' : 'idle' },
           h('td', null, q.label, h('div', { class: 'sub' }, `${q.table} ${label(q.status).toLowerCase()}`)),
           h('td', null, q.waitingFor.join(', ')),
           h('td', { class: 'num' }, String(q.count)),
-          h('td', null, o ? [h('span', { class: cls }, o.since ? `${humanDuration(waited)}` : ''), ` ${o.patient}`, h('div', { class: 'sub' }, o.since ? `since ${clock(o.since, ctx.now())}` : '')] : '-'),
+          h('td', null, o ? [h('span', { class: cls }, wait), ` ${o.patient}`, h('div', { class: 'sub' }, o.since ? `${due ? 'at' : 'since'} ${clock(o.since, ctx.now())}` : '')] : '-'),
         );
       }),
     );
