@@ -611,11 +611,15 @@ func (db *DB) ResolveRejection(ctx context.Context, deviceID string, seq int64, 
 	if len([]rune(note)) > 2000 {
 		return &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "note", Message: "A note has at most 2,000 characters."}
 	}
+	var resolvedBy any
+	if by != "" {
+		resolvedBy = by
+	}
 	tag, err := db.Pool.Exec(ctx, `
 		INSERT INTO sync.rejection_resolutions (device_id, seq, resolved_at, resolved_by, note)
 		SELECT device_id, seq, $3, $4, $5 FROM sync.mutations WHERE device_id = $1 AND seq = $2 AND outcome = 'rejected'
 		ON CONFLICT (device_id, seq) DO UPDATE SET resolved_at = EXCLUDED.resolved_at, resolved_by = EXCLUDED.resolved_by, note = EXCLUDED.note`,
-		deviceID, seq, db.now(), by, note)
+		deviceID, seq, db.now(), resolvedBy, note)
 	if err != nil {
 		return err
 	}
@@ -642,11 +646,12 @@ func (db *DB) SearchPatients(ctx context.Context, q string, limit int) ([]Patien
 	if limit <= 0 || limit > 50 {
 		limit = 20
 	}
-	like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(q) + "%"
+	esc := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(q)
+	like := "%" + esc + "%"
 	rows, err := db.Pool.Query(ctx, `
 		SELECT id, "firstName" || ' ' || "lastName", "birthDate" FROM patients
 		 WHERE ("firstName" || ' ' || "lastName") ILIKE $1 OR ("lastName" || ' ' || "firstName") ILIKE $1 OR id LIKE $2
-		 ORDER BY "lastName", "firstName", id LIMIT $3`, like, q+"%", limit)
+		 ORDER BY "lastName", "firstName", id LIMIT $3`, like, esc+"%", limit)
 	if err != nil {
 		return nil, err
 	}
