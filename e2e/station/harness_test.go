@@ -1,0 +1,597 @@
+package station
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"wardsync/desktop"
+	"wardsync/internal/pgtest"
+	httpserver "wardsync/server/http"
+	"wardsync/server/postgres"
+	"wardsync/workflow"
+)
+
+// stationBin is the wardsync-station CLI, built once by TestMain.
+var stationBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "wardsync-e2e-station-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	stationBin = filepath.Join(dir, "wardsync-station")
+	cmd := exec.Command(goTool(), "build", "-o", stationBin, "wardsync/desktop/cmd/wardsync-station")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build wardsync-station:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
+}
+
+// long says whether the big variants run (WARDSYNC_LONG=1, not -short).
+func long() bool { return os.Getenv("WARDSYNC_LONG") == "1" && !testing.Short() }
+
+// waitTimeout bounds every wait for something that should happen soon.
+// Generous: the test cluster is shared with other packages running at the
+// same time, and its xid horizon with them.
+const waitTimeout = 30 * time.Second
+
+func testLogger() *slog.Logger {
+	if os.Getenv("WARDSYNC_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// Seeded users (postgres.SeedUsers), by role.
+var (
+	seedEmail = map[workflow.Role]string{}
+	seedPass  = map[workflow.Role]string{}
+	seedName  = map[workflow.Role]string{}
+	seedUser  = map[workflow.Role]string{}
+)
+
+func init() {
+	for _, u := range postgres.SeedUsers {
+		seedEmail[u.Role], seedPass[u.Role], seedName[u.Role] = u.Email, u.Password, u.Name
+		seedUser[u.Role] = postgres.SeedID("user:" + u.Email)
+	}
+}
+
+// env is one fresh database (seeded or not) and a real server on loopback
+// in front of it; both go away when the test ends.
+type env struct {
+	tb   testing.TB
+	pool *pgxpool.Pool
+	url  string
+	db   *postgres.DB
+	srv  *httpserver.Server
+}
+
+func newEnv(tb testing.TB, seed bool) *env {
+	tb.Helper()
+	ctx := context.Background()
+	pool, url := pgtest.MustOpenDB(tb)
+	cfg := postgres.DefaultConfig()
+	cfg.MaxConns = 10
+	db, err := postgres.Open(ctx, url, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close(context.Background()) })
+	if seed {
+		if _, err := db.Seed(ctx); err != nil {
+			tb.Fatalf("seed: %v", err)
+		}
+	}
+	e := &env{tb: tb, pool: pool, url: url, db: db}
+	e.startServer()
+	return e
+}
+
+func (e *env) startServer() {
+	e.tb.Helper()
+	srv := httpserver.New(e.db, testLogger())
+	srv.SetLoginLimits(1_000_000, 1_000_000)
+	if err := srv.Open(context.Background(), "127.0.0.1:0"); err != nil {
+		e.tb.Fatal(err)
+	}
+	e.srv = srv
+	e.tb.Cleanup(func() { e.stopServer() })
+}
+
+// stopServer closes the server (idempotent).
+func (e *env) stopServer() {
+	if e.srv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e.srv.Close(ctx)
+	e.srv = nil
+}
+
+func (e *env) addDevice(id string, roles ...workflow.Role) {
+	e.tb.Helper()
+	if len(roles) == 0 {
+		roles = workflow.Roles
+	}
+	if _, err := e.db.AddDevice(context.Background(), id, "Workstation "+id, roles); err != nil {
+		e.tb.Fatal(err)
+	}
+}
+
+func (e *env) count(q string, args ...any) int64 {
+	e.tb.Helper()
+	var n int64
+	if err := e.pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
+		e.tb.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+func (e *env) exec(q string, args ...any) {
+	e.tb.Helper()
+	if _, err := e.pool.Exec(context.Background(), q, args...); err != nil {
+		e.tb.Fatalf("%s: %v", q, err)
+	}
+}
+
+// proxy is a TCP relay between a workstation and the server with a kill
+// switch: down, it cuts every open connection and closes new ones at once,
+// as a pulled cable or a dead switch would look to the engine.
+type proxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	up     bool
+	conns  map[net.Conn]struct{}
+	wg     sync.WaitGroup
+}
+
+func newProxy(tb testing.TB, target string) *proxy {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target, up: true, conns: map[net.Conn]struct{}{}}
+	p.wg.Add(1)
+	go p.accept()
+	tb.Cleanup(p.close)
+	return p
+}
+
+func (p *proxy) URL() string { return "http://" + p.ln.Addr().String() }
+
+func (p *proxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		up := p.up
+		p.mu.Unlock()
+		if !up {
+			c.Close()
+			continue
+		}
+		s, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		if !p.up {
+			p.mu.Unlock()
+			c.Close()
+			s.Close()
+			continue
+		}
+		p.conns[c], p.conns[s] = struct{}{}, struct{}{}
+		p.mu.Unlock()
+		p.wg.Add(2)
+		pipe := func(dst, src net.Conn) {
+			defer p.wg.Done()
+			io.Copy(dst, src)
+			dst.Close()
+			src.Close()
+			p.mu.Lock()
+			delete(p.conns, dst)
+			delete(p.conns, src)
+			p.mu.Unlock()
+		}
+		go pipe(s, c)
+		go pipe(c, s)
+	}
+}
+
+// set switches the link on or off; off cuts what is open.
+func (p *proxy) set(up bool) {
+	p.mu.Lock()
+	p.up = up
+	var open []net.Conn
+	if !up {
+		for c := range p.conns {
+			open = append(open, c)
+		}
+	}
+	p.mu.Unlock()
+	for _, c := range open {
+		c.Close()
+	}
+}
+
+func (p *proxy) close() {
+	p.set(false)
+	p.ln.Close()
+	p.wg.Wait()
+}
+
+// station is one workstation: an engine on its own SQLite file, talking to
+// the server through its own proxy.
+type station struct {
+	tb     testing.TB
+	env    *env
+	device string
+	proxy  *proxy
+	cfg    desktop.Config
+	e      *desktop.Engine
+	users  map[workflow.Role]string // role → id of the user logged in for it
+	stopFn func()
+}
+
+type stationOption func(*desktop.Config)
+
+func withNow(now func() time.Time) stationOption { return func(c *desktop.Config) { c.Now = now } }
+
+func (e *env) station(device string, opts ...stationOption) *station {
+	e.tb.Helper()
+	p := newProxy(e.tb, e.srv.Addr())
+	cfg := desktop.Config{
+		DBPath:     filepath.Join(e.tb.TempDir(), device+".db"),
+		ServerURL:  p.URL(),
+		DeviceID:   device,
+		Logger:     testLogger().With("station", device),
+		Location:   time.UTC,
+		BackoffMin: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
+		PollInterval: 50 * time.Millisecond,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	eng, err := desktop.Open(context.Background(), cfg)
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	s := &station{tb: e.tb, env: e, device: device, proxy: p, cfg: cfg, e: eng, users: map[workflow.Role]string{}}
+	e.tb.Cleanup(func() {
+		s.stop()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := eng.Close(ctx); err != nil {
+			e.tb.Errorf("close %s: %v", device, err)
+		}
+	})
+	return s
+}
+
+func (s *station) login(email, password string) *desktop.Session {
+	s.tb.Helper()
+	sess, err := s.e.Login(context.Background(), email, password)
+	if err != nil {
+		s.tb.Fatalf("%s: login %s: %v", s.device, email, err)
+	}
+	s.users[sess.User.Role] = sess.User.ID
+	return sess
+}
+
+// loginAll logs in the seed's clinical and front-desk users online.
+func (s *station) loginAll(roles ...workflow.Role) {
+	s.tb.Helper()
+	for _, r := range roles {
+		sess := s.login(seedEmail[r], seedPass[r])
+		if sess.Offline {
+			s.tb.Fatalf("%s: %s logged in offline", s.device, r)
+		}
+	}
+}
+
+// run starts the sync loop; stop ends it and waits.
+func (s *station) run() {
+	s.tb.Helper()
+	if s.stopFn != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.e.Run(ctx) }()
+	s.stopFn = func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				s.tb.Errorf("%s: run: %v", s.device, err)
+			}
+		case <-time.After(10 * time.Second):
+			s.tb.Errorf("%s: run did not stop", s.device)
+		}
+	}
+}
+
+func (s *station) stop() {
+	if s.stopFn != nil {
+		s.stopFn()
+		s.stopFn = nil
+	}
+}
+
+func (s *station) act(role workflow.Role, name string, args map[string]any) *desktop.Acted {
+	s.tb.Helper()
+	uid, ok := s.users[role]
+	if !ok {
+		s.tb.Fatalf("%s: nobody logged in as %s", s.device, role)
+	}
+	a, err := s.e.Act(context.Background(), uid, name, mustJSON(args))
+	if err != nil {
+		s.tb.Fatalf("%s: %s as %s: %v", s.device, name, role, err)
+	}
+	return a
+}
+
+func (s *station) pending() []desktop.PendingAct {
+	s.tb.Helper()
+	p, err := s.e.Pending(context.Background())
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	return p
+}
+
+// synced says why the station is not yet idle and up to date ("" when it is).
+func (s *station) synced() string {
+	st := s.e.Status()
+	switch {
+	case !st.Online:
+		return s.device + " offline: " + st.LastError
+	case st.LastSyncAt == nil:
+		return s.device + " never synced"
+	case st.Syncing:
+		return s.device + " syncing"
+	}
+	if n := len(s.pending()); n > 0 {
+		return fmt.Sprintf("%s has %d acts in its outbox", s.device, n)
+	}
+	return ""
+}
+
+// waitFor polls cond until it returns "" or the deadline passes.
+func waitFor(tb testing.TB, timeout time.Duration, cond func() string) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	delay := 2 * time.Millisecond
+	for {
+		why := cond()
+		if why == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %s: %s", timeout, why)
+		}
+		time.Sleep(delay)
+		delay = min(delay*2, 50*time.Millisecond)
+	}
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// ---- Comparing a replica with PostgreSQL ----
+
+type state map[string]map[string]map[string]any // table → id → column → normalised value
+
+// pgState reads every row the roles may see straight from PostgreSQL
+// (to_jsonb of the table), keeping only the columns they may read.
+func pgState(tb testing.TB, pool *pgxpool.Pool, roles []workflow.Role) state {
+	tb.Helper()
+	out := state{}
+	for _, table := range workflow.VisibleTables(roles) {
+		rows, err := pool.Query(context.Background(), `SELECT id, to_jsonb(t.*)::text FROM `+table+` t`)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		m := map[string]map[string]any{}
+		for rows.Next() {
+			var id, js string
+			if err := rows.Scan(&id, &js); err != nil {
+				tb.Fatal(err)
+			}
+			m[id] = normalizeRow(tb, []byte(js), workflow.VisibleColumns(roles, table))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			tb.Fatal(err)
+		}
+		out[table] = m
+	}
+	return out
+}
+
+// replicaState reads every row of the replica through desktop/sqlite's Row
+// (the wire form the engine keeps), limited to the same columns.
+func replicaState(tb testing.TB, s *station, roles []workflow.Role) state {
+	tb.Helper()
+	ctx := context.Background()
+	out := state{}
+	for _, table := range workflow.VisibleTables(roles) {
+		rows, err := s.e.DB().SQL().QueryContext(ctx, `SELECT "id" FROM "`+table+`"`)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				tb.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		m := map[string]map[string]any{}
+		for _, id := range ids {
+			raw, err := s.e.DB().Row(ctx, table, id)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			if raw == nil {
+				continue // deleted in between
+			}
+			m[id] = normalizeRow(tb, raw, workflow.VisibleColumns(roles, table))
+		}
+		out[table] = m
+	}
+	return out
+}
+
+var (
+	timestampRE = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?$`)
+	zoneRE      = regexp.MustCompile(`(Z|[+-]\d\d:\d\d)$`)
+	decimalRE   = regexp.MustCompile(`^-?\d+\.\d\d$`)
+)
+
+// normalizeRow decodes a row keeping only the given columns (a missing one
+// is null). Numbers become their text and timestamps UTC with milliseconds,
+// so that PostgreSQL's to_jsonb and the wire form compare equal; decimals
+// travel as text ("45.00") where to_jsonb writes a number.
+func normalizeRow(tb testing.TB, js []byte, keep []string) map[string]any {
+	tb.Helper()
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		tb.Fatalf("row %s: %v", js, err)
+	}
+	k := make(map[string]any, len(keep))
+	for _, c := range keep {
+		k[c] = normalizeValue(m[c])
+	}
+	return k
+}
+
+func normalizeValue(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		return "num:" + x.String()
+	case string:
+		if timestampRE.MatchString(x) {
+			s := x
+			if !zoneRE.MatchString(s) {
+				s += "Z"
+			}
+			if tm, err := time.Parse(time.RFC3339Nano, s); err == nil {
+				return "time:" + tm.UTC().Format("2006-01-02T15:04:05.000Z")
+			}
+		}
+		if decimalRE.MatchString(x) {
+			return "num:" + x
+		}
+		return x
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalizeValue(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = normalizeValue(e)
+		}
+		return x
+	}
+	return v
+}
+
+// diffStates describes how a replica differs from PostgreSQL ("" when equal).
+func diffStates(got, want state) string {
+	var b strings.Builder
+	n := 0
+	tables := map[string]bool{}
+	for t := range got {
+		tables[t] = true
+	}
+	for t := range want {
+		tables[t] = true
+	}
+	names := make([]string, 0, len(tables))
+	for t := range tables {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	for _, table := range names {
+		g, w := got[table], want[table]
+		if len(g) != len(w) {
+			fmt.Fprintf(&b, "%s: replica has %d rows, PostgreSQL %d\n", table, len(g), len(w))
+		}
+		for id, wr := range w {
+			gr, ok := g[id]
+			switch {
+			case !ok:
+				fmt.Fprintf(&b, "%s %s missing from the replica\n", table, id)
+				n++
+			case !reflect.DeepEqual(gr, wr):
+				for col := range wr {
+					if !reflect.DeepEqual(gr[col], wr[col]) {
+						fmt.Fprintf(&b, "%s %s.%s: replica %v, PostgreSQL %v\n", table, id, col, gr[col], wr[col])
+					}
+				}
+				n++
+			}
+			if n > 20 {
+				return b.String() + "…\n"
+			}
+		}
+		for id := range g {
+			if _, ok := w[id]; !ok {
+				fmt.Fprintf(&b, "%s %s is in the replica, not in PostgreSQL\n", table, id)
+				n++
+			}
+		}
+	}
+	return b.String()
+}
