@@ -1,0 +1,465 @@
+// Package app is the Wails adapter of the workstation: the bound App, whose
+// methods the desktop UI (frontend/index.html) calls as
+// window.go.app.App.<Method>. Every method is a thin call into the engine
+// (package desktop); the clinical rules stay in package workflow, the SQL in
+// desktop/sqlite.
+//
+// The package itself imports nothing of Wails, so it builds, vets and tests
+// without cgo or WebKit: the Wails runtime's event emitter is injected as
+// Config.Emit (runtime.EventsEmit aborts the process outside a Wails
+// context), and FormatError is handed to Wails as its ErrorFormatter by the
+// root main.go.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"wardsync/desktop"
+	"wardsync/workflow"
+)
+
+// EventStatus is the event that carries every status change to the UI.
+const EventStatus = "sync:status"
+
+// Emitter sends an event to the UI (runtime.EventsEmit in the real app).
+type Emitter func(ctx context.Context, name string, data any)
+
+// Config builds an App.
+type Config struct {
+	// Engine opens the workstation's replica. DeviceID and ServerURL may
+	// be empty on a first start: the UI then asks for them (Setup).
+	Engine desktop.Config
+	// DefaultServerURL is used when neither Engine.ServerURL nor the
+	// replica names a server (make run's local server).
+	DefaultServerURL string
+	// Emit is the event emitter; nil drops events (tests that poll).
+	Emit Emitter
+	// SetTitle changes the window title (runtime.WindowSetTitle); nil
+	// ignores it. The title names the user logged in, which also lets
+	// scripts/shot.sh see that a dashboard is on screen.
+	SetTitle func(ctx context.Context, title string)
+	// Quit closes the window (runtime.Quit) when the App's context ends
+	// (SIGINT/SIGTERM); Wails then calls Shutdown.
+	Quit   func(ctx context.Context)
+	Logger *slog.Logger
+}
+
+// App is bound to the UI. Its exported methods are the UI's whole API; the
+// lifecycle methods Startup and Shutdown are given to Wails as OnStartup and
+// OnShutdown (which Wails does not bind).
+type App struct {
+	cfg  Config
+	base context.Context
+	log  *slog.Logger
+	now  func() time.Time
+
+	mu      sync.RWMutex
+	engine  *desktop.Engine
+	wctx    context.Context // the Wails context, once started
+	started bool
+	stopped bool
+	// runDone is closed when the current engine's Run and event
+	// forwarder have returned.
+	runDone chan struct{}
+}
+
+// New opens the replica. ctx bounds the App's whole life (the process's
+// signal context).
+func New(ctx context.Context, cfg Config) (*App, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Engine.Logger == nil {
+		cfg.Engine.Logger = cfg.Logger
+	}
+	e, err := desktop.Open(ctx, cfg.Engine)
+	if err != nil {
+		return nil, fmt.Errorf("open the workstation replica %s: %w", cfg.Engine.DBPath, err)
+	}
+	if e.Status().ServerURL == "" && cfg.DefaultServerURL != "" {
+		// Reopened so that the engine itself holds the address.
+		if err := e.Close(ctx); err != nil {
+			return nil, err
+		}
+		cfg.Engine.ServerURL = cfg.DefaultServerURL
+		if e, err = desktop.Open(ctx, cfg.Engine); err != nil {
+			return nil, fmt.Errorf("open the workstation replica %s: %w", cfg.Engine.DBPath, err)
+		}
+	}
+	now := cfg.Engine.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &App{cfg: cfg, base: ctx, log: cfg.Logger, now: now, engine: e}, nil
+}
+
+// Startup is Wails' OnStartup: it keeps the Wails context (for events) and
+// starts syncing when the workstation is set up.
+func (a *App) Startup(ctx context.Context) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.wctx, a.started = ctx, true
+	a.startLocked()
+	if a.cfg.Quit != nil {
+		go func() {
+			<-a.base.Done()
+			a.cfg.Quit(ctx)
+		}()
+	}
+}
+
+// Shutdown is Wails' OnShutdown: it stops syncing and closes the replica.
+func (a *App) Shutdown(ctx context.Context) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.stopped {
+		return
+	}
+	a.stopped = true
+	a.closeLocked(ctx)
+}
+
+// startLocked starts the engine's sync loop and the status forwarder.
+func (a *App) startLocked() {
+	e := a.engine
+	done := make(chan struct{})
+	a.runDone = done
+	ch, _ := e.Subscribe() // Close ends it
+	wctx := a.wctx
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		// No lock here: closeLocked waits for this loop under the lock.
+		for s := range ch {
+			if a.cfg.Emit != nil && wctx != nil {
+				a.cfg.Emit(wctx, EventStatus, a.statusOf(s))
+			}
+		}
+	}()
+	if st := e.Status(); st.DeviceID != "" && st.ServerURL != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := e.Run(a.base); err != nil {
+				a.log.Error("sync loop stopped", "err", err)
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+}
+
+func (a *App) closeLocked(ctx context.Context) {
+	if ctx == nil || ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+	}
+	if err := a.engine.Close(ctx); err != nil {
+		a.log.Error("close the replica", "err", err)
+	}
+	if a.runDone != nil {
+		select {
+		case <-a.runDone:
+		case <-ctx.Done():
+		}
+		a.runDone = nil
+	}
+}
+
+// eng returns the current engine for one call.
+func (a *App) eng() (*desktop.Engine, error) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if a.stopped {
+		return nil, errors.New("the workstation is shutting down")
+	}
+	return a.engine, nil
+}
+
+// ---- status and setup ----
+
+// Status is the sync status as the UI shows it.
+type Status struct {
+	desktop.Status
+	// NeedsSetup: no server URL or device id yet; the UI shows the
+	// first-start setup.
+	NeedsSetup bool `json:"needsSetup"`
+	// Now is the workstation's clock (the engine's), for "waiting 12 min".
+	Now time.Time `json:"now"`
+}
+
+func (a *App) statusOf(s desktop.Status) Status {
+	return Status{Status: s, NeedsSetup: s.DeviceID == "" || s.ServerURL == "", Now: a.now().UTC()}
+}
+
+// Status returns the current status (the same value the "sync:status"
+// event carries).
+func (a *App) Status() (Status, error) {
+	e, err := a.eng()
+	if err != nil {
+		return Status{}, err
+	}
+	return a.statusOf(e.Status()), nil
+}
+
+// SetupResult is what Setup did.
+type SetupResult struct {
+	DeviceID string          `json:"deviceId"`
+	Name     string          `json:"name,omitempty"`
+	Roles    []workflow.Role `json:"roles,omitempty"`
+	Claimed  bool            `json:"claimed"`
+}
+
+// Setup binds the workstation to a server and a device id (first start, or
+// the server moved). With a registration code it first redeems it at the
+// server (the administrator got it when registering the workstation); a
+// device registered with its roles already (such as the demo workstation)
+// needs no code. A replica keeps the device id it was first set up with.
+func (a *App) Setup(serverURL, deviceID, code string) (*SetupResult, error) {
+	serverURL = strings.TrimRight(strings.TrimSpace(serverURL), "/")
+	deviceID, code = strings.TrimSpace(deviceID), strings.TrimSpace(code)
+	if u, err := url.Parse(serverURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, invalid("serverUrl", "The server address must look like http://host:port (for example http://127.0.0.1:8420).")
+	}
+	if deviceID == "" {
+		return nil, invalid("deviceId", "Enter this workstation's id, as shown on the admin dashboard's Workstations page.")
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.stopped {
+		return nil, errors.New("the workstation is shutting down")
+	}
+	if cur := a.engine.Status().DeviceID; cur != "" && cur != deviceID {
+		return nil, invalid("deviceId", fmt.Sprintf(
+			"This workstation's data belongs to device %s; it cannot become %s. Only the server address can change.", cur, deviceID))
+	}
+	res := &SetupResult{DeviceID: deviceID}
+	if code != "" {
+		reg, err := desktop.ClaimDevice(a.base, a.cfg.Engine.HTTPClient, serverURL, deviceID, code)
+		if err != nil {
+			if r, ok := workflow.AsRejection(err); ok {
+				return nil, r
+			}
+			return nil, fmt.Errorf("the server at %s could not be reached to redeem the code: %w", serverURL, err)
+		}
+		res.Name, res.Roles, res.Claimed = reg.Name, reg.Roles, true
+	}
+	// Reopen the replica bound to the new address and id.
+	if a.started {
+		a.closeLocked(a.base)
+	} else if err := a.engine.Close(a.base); err != nil {
+		return nil, err
+	}
+	cfg := a.cfg.Engine
+	cfg.ServerURL, cfg.DeviceID = serverURL, deviceID
+	e, err := desktop.Open(a.base, cfg)
+	if err != nil {
+		// Put the old binding back so that the app stays usable.
+		if old, err2 := desktop.Open(a.base, a.cfg.Engine); err2 == nil {
+			a.engine = old
+			if a.started {
+				a.startLocked()
+			}
+		}
+		return nil, err
+	}
+	a.cfg.Engine = cfg
+	a.engine = e
+	if a.started {
+		a.startLocked()
+	}
+	return res, nil
+}
+
+// SyncNow asks for an immediate push and pull.
+func (a *App) SyncNow() error {
+	e, err := a.eng()
+	if err != nil {
+		return err
+	}
+	e.SyncNow()
+	return nil
+}
+
+// ---- login ----
+
+// Login logs a user in: online when the server answers, else offline
+// against this workstation's verifier of their last online login.
+func (a *App) Login(email, password string) (*desktop.Session, error) {
+	e, err := a.eng()
+	if err != nil {
+		return nil, err
+	}
+	s, err := e.Login(a.base, email, password)
+	if err != nil {
+		return nil, err
+	}
+	a.title(fmt.Sprintf("wardsync - %s (%s)", s.User.Name, s.User.Role))
+	return s, nil
+}
+
+// Logout ends the user's session on this workstation.
+func (a *App) Logout(userID string) error {
+	e, err := a.eng()
+	if err != nil {
+		return err
+	}
+	if err := e.Logout(a.base, userID); err != nil {
+		return err
+	}
+	a.title("wardsync")
+	return nil
+}
+
+func (a *App) title(t string) {
+	a.mu.RLock()
+	ctx := a.wctx
+	a.mu.RUnlock()
+	if a.cfg.SetTitle != nil && ctx != nil {
+		a.cfg.SetTitle(ctx, t)
+	}
+}
+
+// Sessions lists the users whose session on this workstation is open.
+func (a *App) Sessions() ([]desktop.Session, error) {
+	e, err := a.eng()
+	if err != nil {
+		return nil, err
+	}
+	return e.Sessions(a.base)
+}
+
+// ---- reading ----
+
+// Dashboard returns the user's role's work queues.
+func (a *App) Dashboard(userID string) (*desktop.Dashboard, error) {
+	e, err := a.eng()
+	if err != nil {
+		return nil, err
+	}
+	return e.Dashboard(a.base, userID)
+}
+
+// SearchPatients finds patients by name words and/or birth date (YYYY-MM-DD).
+func (a *App) SearchPatients(name, birthDate string) ([]workflow.Patient, error) {
+	e, err := a.eng()
+	if err != nil {
+		return nil, err
+	}
+	return e.SearchPatients(a.base, desktop.PatientQuery{Name: name, BirthDate: strings.TrimSpace(birthDate)})
+}
+
+// Timeline returns a patient's record, newest first.
+func (a *App) Timeline(patientID string) (*desktop.Timeline, error) {
+	e, err := a.eng()
+	if err != nil {
+		return nil, err
+	}
+	t, err := e.PatientTimeline(a.base, patientID)
+	if errors.Is(err, workflow.ErrNotFound) {
+		return nil, &workflow.Rejection{Code: workflow.CodeNotFound, Message: "No patient with that id is on this workstation."}
+	}
+	return t, err
+}
+
+// Doctors lists the doctors an appointment may be booked with.
+func (a *App) Doctors() ([]desktop.Person, error) {
+	e, err := a.eng()
+	if err != nil {
+		return nil, err
+	}
+	return e.Staff(a.base, workflow.RoleDoctor)
+}
+
+// Pending lists the acts waiting to be sent (or whose outcome is not yet
+// known), oldest first.
+func (a *App) Pending() ([]desktop.PendingAct, error) {
+	e, err := a.eng()
+	if err != nil {
+		return nil, err
+	}
+	return e.Pending(a.base)
+}
+
+// Rejected lists the acts the server refused, newest first.
+func (a *App) Rejected(includeDismissed bool) ([]desktop.RejectedAct, error) {
+	e, err := a.eng()
+	if err != nil {
+		return nil, err
+	}
+	return e.Rejected(a.base, includeDismissed)
+}
+
+// Dismiss marks a rejected act as seen (it is kept, with what was typed).
+func (a *App) Dismiss(id string) error {
+	e, err := a.eng()
+	if err != nil {
+		return err
+	}
+	return e.Dismiss(a.base, id)
+}
+
+// Copied is a rejected act's name and arguments, to prefill a new entry.
+type Copied struct {
+	Name string `json:"name"`
+	Args any    `json:"args"`
+}
+
+// CopyRejected returns what was typed in a rejected act.
+func (a *App) CopyRejected(id string) (*Copied, error) {
+	e, err := a.eng()
+	if err != nil {
+		return nil, err
+	}
+	name, args, err := e.CopyRejected(a.base, id)
+	if err != nil {
+		if errors.Is(err, workflow.ErrNotFound) {
+			return nil, &workflow.Rejection{Code: workflow.CodeNotFound, Message: "That rejected act is not on this workstation."}
+		}
+		return nil, err
+	}
+	return &Copied{Name: name, Args: rawJSON(args)}, nil
+}
+
+// ---- errors ----
+
+// Problem is how the UI receives an error: the rejection's stable code,
+// its sentence, and for VALIDATION_FAILED the refused field.
+type Problem struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+// CodeInternal marks an error that is not a workflow rejection (a disk
+// failure, a bug): the UI shows its text as is.
+const CodeInternal = "INTERNAL"
+
+// FormatError is Wails' ErrorFormatter: every error a bound method returns
+// reaches the UI as a Problem.
+func FormatError(err error) any {
+	return Format(err)
+}
+
+// Format turns an error into a Problem.
+func Format(err error) Problem {
+	if r, ok := workflow.AsRejection(err); ok {
+		return Problem{Code: string(r.Code), Message: r.Message, Field: r.Field}
+	}
+	if errors.Is(err, workflow.ErrNotFound) {
+		return Problem{Code: string(workflow.CodeNotFound), Message: "That record is not on this workstation."}
+	}
+	return Problem{Code: CodeInternal, Message: err.Error()}
+}
+
+func invalid(field, msg string) *workflow.Rejection {
+	return &workflow.Rejection{Code: workflow.CodeValidationFailed, Message: msg, Field: field}
+}

@@ -1,0 +1,108 @@
+// Command wardsync-desktop is the ward workstation: the Wails window around
+// the TypeScript UI (frontend/index.html) and the engine (package desktop)
+// that keeps working through network outages. It is built beside wails.json
+// without the Wails CLI:
+//
+//	cd frontend && npm ci && npm run build && cd ..
+//	go build -tags desktop,production,webkit2_41 -o build/wardsync-desktop .
+//
+// Flags (or $WARDSYNC_DB, $WARDSYNC_SERVER, $WARDSYNC_DEVICE):
+//
+//	-db PATH       the replica (default <user config dir>/wardsync/workstation.db)
+//	-server URL    the sync server (default http://127.0.0.1:8420 unless the replica names one)
+//	-device ID     this workstation's id (else the first-start setup asks)
+//
+// A build with -tags dev also takes Wails' -assetdir and -devserver, and then
+// serves the UI with working bindings to a browser at the devserver address.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/wailsapp/wails/v2"
+	"github.com/wailsapp/wails/v2/pkg/options"
+	"github.com/wailsapp/wails/v2/pkg/options/assetserver"
+	"github.com/wailsapp/wails/v2/pkg/options/linux"
+	"github.com/wailsapp/wails/v2/pkg/runtime"
+
+	"wardsync/desktop"
+	"wardsync/desktop/app"
+	"wardsync/frontend"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "wardsync-desktop:", err)
+		os.Exit(1)
+	}
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func run(ctx context.Context) error {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		dir = "."
+	}
+	fs := flag.NewFlagSet("wardsync-desktop", flag.ContinueOnError)
+	dbPath := fs.String("db", env("WARDSYNC_DB", filepath.Join(dir, "wardsync", "workstation.db")), "replica file")
+	server := fs.String("server", os.Getenv("WARDSYNC_SERVER"), "sync server URL (default http://127.0.0.1:8420 unless the replica names one)")
+	device := fs.String("device", os.Getenv("WARDSYNC_DEVICE"), "this workstation's device id")
+	// Wails' dev build reads these itself, but stops at the first flag it
+	// does not know; handing them over as env vars makes any order work.
+	passed := map[string]*string{}
+	for _, name := range []string{"assetdir", "devserver", "frontenddevserverurl", "loglevel"} {
+		passed[name] = fs.String(name, "", "Wails dev build: "+name)
+	}
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		return err
+	}
+	for name, v := range passed {
+		if *v != "" {
+			os.Setenv(name, *v)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(*dbPath), 0o700); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	a, err := app.New(ctx, app.Config{
+		Engine:           desktop.Config{DBPath: *dbPath, ServerURL: *server, DeviceID: *device, Logger: log},
+		DefaultServerURL: "http://127.0.0.1:8420",
+		Emit:             func(ctx context.Context, name string, data any) { runtime.EventsEmit(ctx, name, data) },
+		SetTitle:         runtime.WindowSetTitle,
+		Quit:             runtime.Quit,
+		Logger:           log,
+	})
+	if err != nil {
+		return err
+	}
+	return wails.Run(&options.App{
+		Title:            "wardsync",
+		Width:            1280,
+		Height:           800,
+		MinWidth:         1024,
+		MinHeight:        640,
+		BackgroundColour: options.NewRGB(244, 246, 248),
+		AssetServer:      &assetserver.Options{Assets: frontend.Dist},
+		OnStartup:        a.Startup,
+		OnShutdown:       a.Shutdown,
+		Bind:             []any{a},
+		ErrorFormatter:   app.FormatError,
+		Linux:            &linux.Options{ProgramName: "wardsync", WebviewGpuPolicy: linux.WebviewGpuPolicyNever},
+	})
+}
