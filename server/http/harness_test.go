@@ -32,7 +32,7 @@ import (
 // waitTimeout bounds every wait for something the server should do soon.
 // Generous, because test databases share one cluster (and its xid horizon)
 // with other packages running at the same time.
-const waitTimeout = 15 * time.Second
+const waitTimeout = 30 * time.Second
 
 // testClock is the server's clock: real time plus an offset tests move.
 type testClock struct {

@@ -53,7 +53,7 @@ func TestHostileInput(t *testing.T) {
 	bystander.pullAll(t, bystanderRep, 0)
 
 	// stillServing: the bystander pushes and pulls as if nothing happened.
-	stillServing := func(what string) {
+	stillServing := func(t *testing.T, what string) {
 		t.Helper()
 		p := uuid.NewString()
 		bystander.act(t, "patient.register", registerArgs(p, "Bystander"), wardSec, ms(time.Now()))
@@ -66,10 +66,10 @@ func TestHostileInput(t *testing.T) {
 		})
 	}
 	var before map[string]int64
-	snapshot := func() {
+	snapshot := func(t *testing.T) {
 		before = tableCounts(t, env.Pool)
 	}
-	nothingWritten := func(what string) {
+	nothingWritten := func(t *testing.T, what string) {
 		t.Helper()
 		after := tableCounts(t, env.Pool)
 		for _, k := range append(append([]string{}, workflow.Tables...), "sync.mutations") {
@@ -99,7 +99,7 @@ func TestHostileInput(t *testing.T) {
 	}
 	for _, tc := range fatalCases {
 		t.Run(tc.name, func(t *testing.T) {
-			snapshot()
+			snapshot(t)
 			c := dial(t, env.Srv, sec, demo)
 			c.sendRaw(t, tc.data)
 			code, msg := workflow.CodeProtocolError, tc.msg
@@ -117,13 +117,13 @@ func TestHostileInput(t *testing.T) {
 			if got := c.waitClosed(t); got != want {
 				t.Fatalf("closed with %d, want %d", got, want)
 			}
-			nothingWritten(tc.name)
-			stillServing(tc.name)
+			nothingWritten(t, tc.name)
+			stillServing(t, tc.name)
 		})
 	}
 
 	t.Run("frame over 1 MiB", func(t *testing.T) {
-		snapshot()
+		snapshot(t)
 		c := connect(t, env.Srv, sec, demo)
 		big := `{"type":"pull","requestId":"big","cursor":"","pad":"` + strings.Repeat("x", syncproto.MaxFrameBytes) + `"}`
 		c.sendRaw(t, []byte(big))
@@ -135,13 +135,13 @@ func TestHostileInput(t *testing.T) {
 		if got := c.waitClosed(t); got != websocket.ClosePolicyViolation {
 			t.Fatalf("closed with %d", got)
 		}
-		nothingWritten("oversized frame")
-		stillServing("oversized frame")
+		nothingWritten(t, "oversized frame")
+		stillServing(t, "oversized frame")
 	})
 
 	// Not fatal after hello: an error frame, and the connection goes on.
 	t.Run("after hello", func(t *testing.T) {
-		snapshot()
+		snapshot(t)
 		c := connect(t, env.Srv, sec, demo)
 		for _, data := range [][]byte{
 			[]byte(`{"type":"pull","requestId":"p1",`),
@@ -167,8 +167,8 @@ func TestHostileInput(t *testing.T) {
 		c.hello2(t) // a fresh connection of the device is still welcome
 		rep := newReplica()
 		c.pullAll(t, rep, 0)
-		nothingWritten("malformed frames")
-		stillServing("malformed frames")
+		nothingWritten(t, "malformed frames")
+		stillServing(t, "malformed frames")
 	})
 
 	t.Run("no token", func(t *testing.T) {
@@ -222,7 +222,7 @@ func TestHostileInput(t *testing.T) {
 				"The act's author token was issued on another workstation; acts are accepted only from the workstation where the author logged in.", ""},
 		}
 		for _, tc := range cases {
-			snapshot()
+			snapshot(t)
 			res := c.reject(t, tc.name, tc.args, tc.token, now, tc.code, tc.msg, tc.field)
 			checkAudited(t, env, demo, res)
 			after := tableCounts(t, env.Pool)
@@ -236,7 +236,7 @@ func TestHostileInput(t *testing.T) {
 			}
 		}
 		c.act(t, "appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, sec, now)
-		stillServing("bad mutations")
+		stillServing(t, "bad mutations")
 	})
 
 	t.Run("SQL metacharacters are stored verbatim", func(t *testing.T) {
@@ -290,6 +290,6 @@ func TestHostileInput(t *testing.T) {
 		if n := count(t, env.Pool, `SELECT count(*) FROM users`); n != 5 {
 			t.Fatalf("users: %d", n)
 		}
-		stillServing("metacharacters")
+		stillServing(t, "metacharacters")
 	})
 }

@@ -249,7 +249,7 @@ func TestHelloAndLastMutationSeq(t *testing.T) {
 	}
 	// A pull that hands out the patients reports seq 3, in the same page.
 	cursor := ""
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ch, err := db.Pull(ctx, DemoDeviceID, workflow.Roles, cursor, 0)
 		if err != nil {

@@ -466,6 +466,10 @@ func (db *DB) Listen(ctx context.Context, fn func(head int64)) error {
 	return nil
 }
 
+// maxRecheck bounds the wait between re-checks while changes are held
+// above the horizon: the extra delay a device may see after the holder ends.
+const maxRecheck = 400 * time.Millisecond
+
 func (db *DB) listenOnce(ctx context.Context, fn func(int64)) error {
 	conn, err := db.Pool.Acquire(ctx)
 	if err != nil {
@@ -530,9 +534,7 @@ func (db *DB) listenOnce(ctx context.Context, fn func(int64)) error {
 		case !held:
 			backoff = 5 * time.Millisecond
 		case timedOut && wasHeld:
-			if backoff < time.Second {
-				backoff *= 2
-			}
+			backoff = min(backoff*2, maxRecheck)
 		}
 	}
 }
