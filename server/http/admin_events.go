@@ -125,7 +125,8 @@ func (s *Server) shutdownSignal() <-chan struct{} {
 	a := s.admin()
 	a.shutdownOnce.Do(func() {
 		if s.httpSrv != nil {
-			s.httpSrv.RegisterOnShutdown(func() { close(a.shutdown) })
+			var once sync.Once // Shutdown may be called more than once
+			s.httpSrv.RegisterOnShutdown(func() { once.Do(func() { close(a.shutdown) }) })
 		}
 	})
 	return a.shutdown

@@ -872,3 +872,24 @@ func TestDashboardPage(t *testing.T) {
 		t.Fatalf("missing asset: %d", st)
 	}
 }
+
+// An open events stream does not hold up a graceful shutdown.
+func TestEventsStreamDoesNotHoldShutdown(t *testing.T) {
+	e := admStart(t)
+	req, _ := http.NewRequest("GET", e.srv.URL()+"/api/v1/admin/events?token="+url.QueryEscape(e.admin), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	admReadEvent(t, bufio.NewReader(resp.Body))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := e.srv.Close(ctx); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("shutdown took %s with a dashboard open", d)
+	}
+}

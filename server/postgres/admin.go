@@ -831,7 +831,11 @@ func (db *DB) ListenAdmin(ctx context.Context, fn func(channel, payload string))
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.Background())
+	defer func() {
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = conn.Close(c)
+	}()
 	for _, ch := range AdminChannels {
 		if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{ch}.Sanitize()); err != nil {
 			return err
