@@ -167,6 +167,11 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	}
 	waitJS("the event stream is live", `document.querySelector('#live').dataset.state === 'live'`, 10*time.Second)
 
+	// An applied act: the board's chart counts it.
+	if r := ws.push(sec, "appointment.checkIn", map[string]any{"id": postgres.SeedID("a:scheduled")}); r.Status != syncproto.StatusApplied {
+		t.Fatalf("check-in: %+v", r)
+	}
+
 	// A rejected act appears while the page is open, without a reload,
 	// with its reason and the values exactly as typed.
 	marker := eval(`(window.__marker = 'same page', window.__marker)`)
@@ -240,6 +245,13 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	// The board and the audit log render.
 	do("open the board", chromedp.Click(chromedp.CSS(`nav [data-tab="board"]`)))
 	waitJS("the board shows charts", `document.querySelectorAll('#board-appointments svg.spark').length === 6 && document.querySelector('#queues tr[data-queue="appointments/CHECKED_IN"]') !== null`, 10*time.Second)
+	checkedIn := `document.querySelector('#board-appointments [data-status="CHECKED_IN"]')`
+	if got := eval(checkedIn + `.querySelectorAll('rect.bar:not(.zero)').length + ' ' + ` + checkedIn + `.querySelector('.acts').textContent`); got != "1 1 today" {
+		t.Errorf("check-in chart: %q, want one bar and 1 today", got)
+	}
+	if got := eval(`document.querySelector('#queues tr[data-queue="appointments/CHECKED_IN"] td.num').textContent`); got != "2" {
+		t.Errorf("vitals queue holds %s, want 2", got)
+	}
 	snap(t, tctx, "board")
 	do("search the audit log",
 		chromedp.Click(chromedp.CSS(`nav [data-tab="audit"]`)),

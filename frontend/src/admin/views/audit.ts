@@ -129,8 +129,9 @@ export function auditView(ctx: Ctx): View {
   let loadedChoices = false;
   return {
     el,
-    async refresh(_topics: Topics) {
-      if (loadedChoices) return;
+    async refresh(topics: Topics) {
+      // The choices are re-read when the tab is opened, not on every tick.
+      if (loadedChoices && !topics.has('all')) return;
       const [{ users }, { devices }] = await Promise.all([
         ctx.api.get<{ users: User[] }>('/api/v1/admin/users'),
         ctx.api.get<{ devices: Device[] }>('/api/v1/admin/devices'),

@@ -99,8 +99,8 @@ export function boardView(ctx: Ctx): View {
       b.queues.map((q) => {
         const o = q.oldest;
         const since = o && o.since ? Date.parse(o.since) : NaN;
-        const due = since > ctx.now(); // a scheduled appointment not yet due
-        const waited = Number.isNaN(since) || due ? 0 : ctx.now() - since;
+        const due = q.status === 'SCHEDULED' && since > ctx.now(); // not yet due
+        const waited = Number.isNaN(since) || due ? 0 : Math.max(ctx.now() - since, 0);
         const cls = waited >= 3_600_000 ? 'red-text' : waited >= 900_000 ? 'amber-text' : '';
         const wait = Number.isNaN(since) ? '' : due ? 'due' : humanDuration(waited);
         return h(
