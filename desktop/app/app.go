@@ -192,12 +192,17 @@ type Status struct {
 	// NeedsSetup: no server URL or device id yet; the UI shows the
 	// first-start setup.
 	NeedsSetup bool `json:"needsSetup"`
+	// WaitingForLogin: not connected only because nobody has logged in
+	// online yet (the engine has no token to connect with), which is not
+	// an outage.
+	WaitingForLogin bool `json:"waitingForLogin"`
 	// Now is the workstation's clock (the engine's), for "waiting 12 min".
 	Now time.Time `json:"now"`
 }
 
 func (a *App) statusOf(s desktop.Status) Status {
-	return Status{Status: s, NeedsSetup: s.DeviceID == "" || s.ServerURL == "", Now: a.now().UTC()}
+	return Status{Status: s, NeedsSetup: s.DeviceID == "" || s.ServerURL == "", Now: a.now().UTC(),
+		WaitingForLogin: !s.Online && strings.Contains(s.LastError, desktop.ErrNoSession.Error())}
 }
 
 // Status returns the current status (the same value the "sync:status"

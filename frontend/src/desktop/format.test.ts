@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { actLabel, offlineNote, reason, syncView, typedValues } from './format';
+import type { Status } from './types';
+
+const base: Status = {
+  deviceId: 'd', serverUrl: 'http://x', online: true, syncing: false, pending: 0, oldestPendingAgeSeconds: 0, likelyRejected: 0,
+  rejected: 0, roles: [], needsSetup: false, now: '2026-03-10T10:50:00Z',
+};
+// Local times, so that "HH:MM" is what the workstation shows whatever its zone.
+const at = (hh: number, mm: number) => new Date(2026, 2, 10, hh, mm).toISOString();
+
+describe('sync bar', () => {
+  it('online, nothing waiting', () => {
+    expect(syncView(base)).toMatchObject({ state: 'online', connection: 'Online', waiting: 'Nothing waiting', rejected: '0 rejected', asOf: '' });
+  });
+  it('offline since HH:MM, N waiting (oldest HH:MM), N rejected, as of', () => {
+    const v = syncView({ ...base, online: false, offlineSince: at(10, 42), pending: 3, oldestPendingAt: at(10, 44), rejected: 1, lastSyncAt: at(10, 41) });
+    expect(v).toMatchObject({ state: 'offline', connection: 'Offline since 10:42', waiting: '3 waiting (oldest 10:44)', rejected: '1 rejected', asOf: 'records as of 10:41' });
+  });
+  it('first sync progress', () => {
+    expect(syncView({ ...base, initialSync: { rows: 120, total: 500 } }).progress).toEqual({ rows: 120, total: 500, text: "Receiving the ward's records: 120 of 500" });
+  });
+  it('not connected before anyone logged in is not an outage', () => {
+    const s = { ...base, online: false, offlineSince: at(9, 0), waitingForLogin: true };
+    expect(syncView(s).state).toBe('idle');
+    expect(offlineNote(s)).toBe('');
+  });
+  it('the login screen says when work will be sent', () => {
+    expect(offlineNote({ ...base, online: false, offlineSince: at(10, 42) })).toBe('Working offline since 10:42 — your work will be sent when the network returns.');
+    expect(offlineNote(base)).toBe('');
+  });
+});
+
+describe('rejected acts', () => {
+  it('name acts and reasons in plain words', () => {
+    expect(actLabel('appointment.recordVitals')).toBe('Record vitals');
+    expect(reason({ code: 'INVALID_TRANSITION', message: 'x' })).toBe('The record had already moved on at the server');
+  });
+  it('show every value as typed and flag the refused field', () => {
+    expect(typedValues({ id: 'a1', vitals: { temperature: 46, bloodPressure: { systolic: 120 } }, medicalHistoryNotes: 'n' }, 'vitals.temperature')).toEqual([
+      { path: 'id', text: 'a1', flagged: false },
+      { path: 'vitals.temperature', text: '46', flagged: true },
+      { path: 'vitals.bloodPressure.systolic', text: '120', flagged: false },
+      { path: 'medicalHistoryNotes', text: 'n', flagged: false },
+    ]);
+  });
+});

@@ -1,0 +1,179 @@
+// Pure formatting for the desktop UI: times, the sync bar's words, act
+// names, a rejected act's typed values. Tested by Vitest without a browser.
+import type { Problem, Status } from './types';
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+/** hhmm renders an instant as the workstation's local "HH:MM". */
+export function hhmm(iso: string | Date | undefined | null): string {
+  if (!iso) return '';
+  const d = typeof iso === 'string' ? new Date(iso) : iso;
+  if (Number.isNaN(d.getTime())) return '';
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** day renders a local date ("5 Jan 2026"); dayUTC one stored at midnight UTC (birth dates). */
+export function day(iso: string | null | undefined): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  return `${d.getDate()} ${months[d.getMonth()]} ${d.getFullYear()}`;
+}
+
+export function dayUTC(iso: string | null | undefined): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  return `${d.getUTCDate()} ${months[d.getUTCMonth()]} ${d.getUTCFullYear()}`;
+}
+
+/** when renders "14:05" for today, "3 Jan 14:05" otherwise. */
+export function when(iso: string | null | undefined, now: Date = new Date()): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  const sameDay = d.getFullYear() === now.getFullYear() && d.getMonth() === now.getMonth() && d.getDate() === now.getDate();
+  return sameDay ? hhmm(d) : `${d.getDate()} ${months[d.getMonth()]} ${hhmm(d)}`;
+}
+
+export function plural(n: number, one: string, many = one + 's'): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** age says how long ago, in words ("12 min"). */
+export function age(iso: string | undefined, now: Date): string {
+  if (!iso) return '';
+  const s = Math.max(0, Math.floor((now.getTime() - new Date(iso).getTime()) / 1000));
+  if (s < 60) return 'less than a minute';
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  const h = Math.floor(s / 3600);
+  return `${h} h ${pad(Math.floor((s % 3600) / 60))}`;
+}
+
+/** SyncView is what the sync bar shows. */
+export interface SyncView {
+  state: 'online' | 'offline' | 'setup' | 'idle';
+  connection: string;
+  waiting: string;
+  rejected: string;
+  asOf: string;
+  progress?: { rows: number; total: number; text: string };
+}
+
+/** syncView puts the engine's status into the sync bar's words. */
+export function syncView(s: Status): SyncView {
+  const v: SyncView = {
+    state: s.needsSetup ? 'setup' : s.online ? 'online' : s.waitingForLogin ? 'idle' : 'offline',
+    connection: '',
+    waiting: '',
+    rejected: '',
+    asOf: '',
+  };
+  if (s.needsSetup) v.connection = 'Not set up';
+  else if (s.online) v.connection = s.syncing ? 'Online, syncing' : 'Online';
+  else if (s.waitingForLogin) v.connection = 'Not connected yet: connects at the first login';
+  else v.connection = s.offlineSince ? `Offline since ${hhmm(s.offlineSince)}` : 'Offline';
+  v.waiting = s.pending > 0 ? `${s.pending} waiting (oldest ${hhmm(s.oldestPendingAt)})` : 'Nothing waiting';
+  if (s.likelyRejected > 0) v.waiting += `, ${s.likelyRejected} likely to be refused`;
+  v.rejected = `${s.rejected} rejected`;
+  if (v.state === 'offline') v.asOf = s.lastSyncAt ? `records as of ${hhmm(s.lastSyncAt)}` : 'never synced yet';
+  if (s.initialSync) {
+    const { rows, total } = s.initialSync;
+    v.progress = { rows, total, text: total > 0 ? `Receiving the ward's records: ${rows} of ${total}` : `Receiving the ward's records: ${rows}` };
+  }
+  return v;
+}
+
+/** offlineNote is the login screen's note while the server is unreachable. */
+export function offlineNote(s: Status): string {
+  if (s.online || s.needsSetup || s.waitingForLogin) return '';
+  const since = s.offlineSince ? ` since ${hhmm(s.offlineSince)}` : '';
+  return `Working offline${since} — your work will be sent when the network returns.`;
+}
+
+const actNames: Record<string, string> = {
+  'patient.register': 'Register a patient',
+  'patient.update': "Update a patient's record",
+  'appointment.schedule': 'Schedule an appointment',
+  'appointment.checkIn': 'Check in',
+  'appointment.recordVitals': 'Record vitals',
+  'appointment.completeConsultation': 'Complete the consultation',
+  'appointment.close': 'Close and bill',
+  'appointment.recordPayment': 'Record a payment',
+  'appointment.cancel': 'Cancel an appointment',
+  'prescription.create': 'Write a prescription',
+  'prescription.sendToLab': 'Send to the lab',
+  'prescription.collectSample': 'Collect the sample',
+  'prescription.startAnalysis': 'Start the analysis',
+  'result.create': 'Enter a result',
+  'result.review': 'Review a result',
+  'document.attach': 'Attach a document',
+};
+
+export function actLabel(name: string): string {
+  return actNames[name] ?? name;
+}
+
+const reasons: Record<string, string> = {
+  INVALID_TRANSITION: 'The record had already moved on at the server',
+  VALIDATION_FAILED: 'A value was not accepted',
+  FORBIDDEN: 'Not allowed for this role',
+  NOT_FOUND: 'The record does not exist at the server',
+  DUPLICATE_ID: 'This was already recorded',
+  UNAUTHENTICATED: 'The session was not accepted',
+  UNKNOWN_MUTATION: 'The server does not know this act',
+  PROTOCOL_ERROR: 'The server could not read this act',
+  CLOCK_SKEW: "This workstation's clock is wrong",
+};
+
+/** reason says in plain words why an act was refused. */
+export function reason(p: Problem): string {
+  return reasons[p.code] ?? 'Refused';
+}
+
+export interface TypedValue {
+  path: string;
+  text: string;
+  flagged: boolean;
+}
+
+/** typedValues flattens an act's arguments into rows, flagging the refused field. */
+export function typedValues(args: unknown, field = ''): TypedValue[] {
+  const out: TypedValue[] = [];
+  const walk = (v: unknown, path: string) => {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length > 0) {
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) walk(x, path ? `${path}.${k}` : k);
+      return;
+    }
+    const flagged = field !== '' && (path === field || path.startsWith(field + '.'));
+    out.push({ path: path || '(arguments)', text: typeof v === 'string' ? v : JSON.stringify(v), flagged });
+  };
+  walk(args, '');
+  return out;
+}
+
+/** patientName is "LASTNAME First". */
+export function patientName(first: string, last: string): string {
+  return `${last.toUpperCase()} ${first}`.trim();
+}
+
+/** localInput renders a Date for a datetime-local box. */
+export function localInput(d: Date): string {
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+export const statusWords: Record<string, string> = {
+  SCHEDULED: 'Scheduled',
+  CHECKED_IN: 'Checked in',
+  IN_CONSULTATION: 'Ready for the doctor',
+  CONSULTATION_COMPLETED: 'Consultation done',
+  COMPLETED: 'Closed',
+  CANCELLED: 'Cancelled',
+  CREATED: 'Written',
+  SENT_TO_LAB: 'Sent to the lab',
+  SAMPLE_COLLECTED: 'Sample collected',
+  IN_PROGRESS: 'Analysis in progress',
+  RESULTS_AVAILABLE: 'Result available',
+  PENDING: 'Payment pending',
+  PARTIALLY_PAID: 'Partially paid',
+  PAID: 'Paid',
+};

@@ -1,0 +1,192 @@
+// The desktop app's shell: the sync bar, setup or login, then the logged-in
+// user's screens (work queues, patients, waiting, rejected) with a panel
+// beside them for the act at hand. Every status event from the engine
+// ("sync:status") redraws the sync bar and re-reads the screen's lists; an
+// open form is never redrawn, so nothing being typed is lost.
+import './desktop.css';
+import { api, onStatus, ready } from './api';
+import type { Ctx, View } from './ctx';
+import { h, replace } from './dom';
+import type { Session, Status } from './types';
+import { queuesView } from './views/queues';
+import { patientsView } from './views/patients';
+import { rejectedView, waitingView } from './views/inbox';
+import { loginView } from './views/login';
+import { setupView } from './views/setup';
+import { renderSyncBar } from './views/syncbar';
+
+const root = document.getElementById('app')!;
+const syncbar = h('div', { id: 'syncbar', class: 'syncbar', role: 'status', 'aria-live': 'polite' });
+const flashEl = h('div', { id: 'flash', class: 'flash', role: 'status', 'aria-live': 'polite', hidden: true });
+const header = h('header', { class: 'top', id: 'top' });
+const main = h('main', { id: 'main' });
+
+let status: Status;
+let session: Session | null = null;
+let view: View = 'queue';
+let current: { el: HTMLElement; refresh: () => Promise<void> } | null = null;
+let loginUpdate: (() => void) | null = null;
+let flashTimer: number | undefined;
+
+function flash(text: string, kind: 'ok' | 'warn' = 'ok'): void {
+  flashEl.textContent = text;
+  flashEl.className = `flash ${kind}`;
+  flashEl.hidden = false;
+  window.clearTimeout(flashTimer);
+  flashTimer = window.setTimeout(() => (flashEl.hidden = true), kind === 'warn' ? 12000 : 6000);
+}
+
+function drawSyncBar(): void {
+  renderSyncBar(syncbar, status, session ? { waiting: () => go('waiting'), rejected: () => go('rejected') } : {});
+}
+
+let refreshTimer: number | undefined;
+function scheduleRefresh(): void {
+  window.clearTimeout(refreshTimer);
+  refreshTimer = window.setTimeout(() => void current?.refresh().catch(() => undefined), 120);
+}
+
+function ctx(): Ctx {
+  return {
+    status,
+    session: session!,
+    userId: session!.user.id,
+    go,
+    openPanel,
+    flash,
+    acted: (text) => {
+      flash(status.online ? text : `${text} Saved on this workstation; it will be sent when the network returns.`);
+      scheduleRefresh();
+    },
+    now: () => new Date(),
+  };
+}
+
+// The ctx handed to views reads the live status.
+const liveCtx = new Proxy({} as Ctx, {
+  get: (_t, k: keyof Ctx) => (k === 'status' ? status : ctx()[k]),
+});
+
+function openPanel(node: HTMLElement | null): void {
+  const aside = document.getElementById('panel');
+  if (!aside) return;
+  replace(aside, node);
+  aside.hidden = node === null;
+  document.getElementById('workspace')?.classList.toggle('with-panel', node !== null);
+}
+
+function go(v: View, patientId?: string): void {
+  if (!session) return;
+  view = v;
+  openPanel(null);
+  for (const b of header.querySelectorAll<HTMLButtonElement>('nav button')) b.setAttribute('aria-current', b.dataset.view === v ? 'page' : 'false');
+  current = v === 'queue' ? queuesView(liveCtx) : v === 'patients' ? patientsView(liveCtx, patientId) : v === 'waiting' ? waitingView(liveCtx) : rejectedView(liveCtx);
+  const content = document.getElementById('content')!;
+  replace(content, current.el);
+  void current.refresh().catch((e) => flash(String(e), 'warn'));
+}
+
+function drawHeader(): void {
+  if (!session) {
+    replace(header, h('div', { class: 'brand' }, 'wardsync'));
+    return;
+  }
+  const u = session.user;
+  const tab = (v: View, label: string, key: string) =>
+    h('button', { type: 'button', 'data-view': v, id: `tab-${v}`, title: `Alt+${key}`, 'aria-current': view === v ? 'page' : 'false', onclick: () => go(v) }, label);
+  replace(header,
+    h('div', { class: 'brand' }, 'wardsync'),
+    h('nav', { 'aria-label': 'Screens' }, tab('queue', 'Work queue', '1'), tab('patients', 'Patients', '2'), tab('waiting', 'Waiting', '3'), tab('rejected', 'Rejected', '4')),
+    h('span', { class: 'spacer' }),
+    h('span', { class: 'user', id: 'current-user', 'data-role': u.role }, `${u.name} · ${u.role.toLowerCase()}`, session.offline ? h('span', { class: 'badge warn' }, 'offline login') : null),
+    h('button', { type: 'button', id: 'logout', onclick: logout }, 'Log out'));
+}
+
+async function logout(): Promise<void> {
+  if (!session) return;
+  try {
+    await api.logout(session.user.id);
+  } catch (e) {
+    flash(String(e), 'warn');
+  }
+  session = null;
+  showLogin();
+}
+
+function showSetup(cancel?: () => void): void {
+  session = null;
+  current = null;
+  loginUpdate = null;
+  drawHeader();
+  drawSyncBar();
+  replace(main, setupView(status, async () => {
+    status = await api.status();
+    drawSyncBar();
+    flash('Workstation set up. Log in to start.');
+    showLogin();
+  }, cancel));
+}
+
+function showLogin(): void {
+  session = null;
+  current = null;
+  drawHeader();
+  drawSyncBar();
+  const v = loginView(() => status, (s) => {
+    session = s;
+    loginUpdate = null;
+    if (s.offline) flash('Logged in offline, against your last online login on this workstation.', 'warn');
+    showApp();
+  }, () => showSetup(showLogin));
+  loginUpdate = v.update;
+  replace(main, v.el);
+}
+
+function showApp(): void {
+  drawHeader();
+  drawSyncBar();
+  replace(main, h('div', { id: 'workspace', class: 'workspace' },
+    h('section', { id: 'content', class: 'content' }),
+    h('aside', { id: 'panel', class: 'panel', hidden: true, 'aria-label': 'Form' })));
+  go('queue');
+}
+
+document.addEventListener('keydown', (e) => {
+  if (!session || !e.altKey) return;
+  const v = ({ '1': 'queue', '2': 'patients', '3': 'waiting', '4': 'rejected' } as Record<string, View>)[e.key];
+  if (v) {
+    e.preventDefault();
+    go(v);
+  }
+});
+
+async function boot(): Promise<void> {
+  root.replaceChildren(header, syncbar, flashEl, main);
+  try {
+    await ready();
+    status = await api.status();
+  } catch (e) {
+    replace(main, h('p', { class: 'problem boot' }, String(e)));
+    return;
+  }
+  onStatus((s) => {
+    status = s;
+    drawSyncBar();
+    loginUpdate?.();
+    if (session) scheduleRefresh();
+  });
+  // Ages ("oldest 10:40") and "as of" stay right between events.
+  window.setInterval(() => {
+    void api.status().then((s) => {
+      status = s;
+      drawSyncBar();
+      loginUpdate?.();
+    }).catch(() => undefined);
+  }, 15000);
+  drawSyncBar();
+  if (status.needsSetup) showSetup();
+  else showLogin();
+  document.body.dataset.ready = 'true';
+}
+
+void boot();

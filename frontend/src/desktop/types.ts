@@ -1,0 +1,227 @@
+// The shapes the bound Go App (desktop/app) returns, as JSON.
+
+export type Role = 'ADMIN' | 'DOCTOR' | 'BIOLOGIST' | 'NURSE' | 'SECRETARY';
+
+export interface Problem {
+  code: string;
+  message: string;
+  field?: string;
+}
+
+export interface Progress {
+  rows: number;
+  total: number;
+}
+
+export interface Status {
+  deviceId: string;
+  serverUrl: string;
+  online: boolean;
+  offlineSince?: string;
+  syncing: boolean;
+  pending: number;
+  oldestPendingAt?: string;
+  oldestPendingAgeSeconds: number;
+  likelyRejected: number;
+  rejected: number;
+  lastSyncAt?: string;
+  initialSync?: Progress;
+  lastError?: string;
+  roles: Role[] | null;
+  needsSetup: boolean;
+  waitingForLogin?: boolean;
+  now: string;
+}
+
+export interface User {
+  id: string;
+  name: string;
+  email: string;
+  role: Role;
+}
+
+export interface Session {
+  user: User;
+  expiresAt: string;
+  offline: boolean;
+  lastLoginAt: string;
+}
+
+export interface Patient {
+  id: string;
+  firstName: string;
+  lastName: string;
+  birthDate: string;
+  sex: string;
+  phone: string;
+  address: string;
+  emergencyContact: string;
+  insurance: string;
+  idNumber: string | null;
+  consentMedicalData: boolean;
+  consentContact: boolean;
+  medicalHistory: unknown;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type AppointmentStatus = 'SCHEDULED' | 'CHECKED_IN' | 'IN_CONSULTATION' | 'CONSULTATION_COMPLETED' | 'COMPLETED' | 'CANCELLED';
+export type PrescriptionStatus = 'CREATED' | 'SENT_TO_LAB' | 'SAMPLE_COLLECTED' | 'IN_PROGRESS' | 'RESULTS_AVAILABLE' | 'COMPLETED';
+export type BillingStatus = 'PENDING' | 'PAID' | 'PARTIALLY_PAID';
+
+export interface VitalsData {
+  weight: number;
+  height: number;
+  temperature: number;
+  bloodPressure: { systolic: number; diastolic: number };
+  heartRate: number;
+  respiratoryRate?: number;
+  oxygenSaturation?: number;
+}
+
+export interface Appointment {
+  id: string;
+  date: string;
+  motif: string;
+  status: AppointmentStatus;
+  vitals: VitalsData | null;
+  medicalHistoryNotes: string | null;
+  consultationNotes: string | null;
+  checkedInAt: string | null;
+  vitalsEnteredAt: string | null;
+  consultedAt: string | null;
+  closedAt: string | null;
+  billingAmount: string | null;
+  billingStatus: BillingStatus | null;
+  patientId: string;
+  doctorId: string;
+}
+
+export interface AppointmentView extends Appointment {
+  patientFirstName: string;
+  patientLastName: string;
+  doctorName: string;
+}
+
+export interface Prescription {
+  id: string;
+  text: string;
+  status: PrescriptionStatus;
+  sampleCollectedAt: string | null;
+  analysisStartedAt: string | null;
+  analysisCompletedAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+  patientId: string;
+  doctorId: string;
+  nurseId: string | null;
+}
+
+export interface PrescriptionView extends Prescription {
+  patientFirstName: string;
+  patientLastName: string;
+  doctorName: string;
+  nurseName: string;
+  resultId?: string;
+}
+
+export interface Result {
+  id: string;
+  data: unknown;
+  text: string;
+  validatedBy: string | null;
+  validatedAt: string | null;
+  reviewedBy: string | null;
+  reviewedAt: string | null;
+  interpretation: string | null;
+  createdAt: string;
+  prescriptionId: string;
+}
+
+export interface DocumentRow {
+  id: string;
+  name: string;
+  type: string;
+  url: string;
+  uploadedBy: string | null;
+  createdAt: string;
+  patientId: string;
+}
+
+export interface Dashboard {
+  role: Role;
+  toCheckIn: AppointmentView[] | null;
+  toClose: AppointmentView[] | null;
+  unpaid: AppointmentView[] | null;
+  toPrepare: AppointmentView[] | null;
+  toCollect: PrescriptionView[] | null;
+  consultations: AppointmentView[] | null;
+  toReview: PrescriptionView[] | null;
+  samplesReceived: PrescriptionView[] | null;
+  inProgress: PrescriptionView[] | null;
+}
+
+export interface TimelineEntry {
+  at: string;
+  kind: 'appointment' | 'prescription' | 'result' | 'document';
+  appointment?: AppointmentView;
+  prescription?: PrescriptionView;
+  result?: Result;
+  document?: DocumentRow;
+}
+
+export interface Timeline {
+  patient: Patient;
+  entries: TimelineEntry[];
+}
+
+export interface Person {
+  id: string;
+  name: string;
+  role: Role;
+}
+
+export interface PendingAct {
+  seq: number;
+  id: string;
+  name: string;
+  args: unknown;
+  occurredAt: string;
+  authorId: string;
+  authorName: string;
+  applied: boolean;
+  likelyRejection?: Problem;
+}
+
+export interface RejectedAct {
+  id: string;
+  seq: number;
+  name: string;
+  args: unknown;
+  occurredAt: string;
+  authorId: string;
+  authorName: string;
+  authorRole: Role;
+  rejection: Problem;
+  rejectedAt: string;
+  dismissedAt?: string;
+}
+
+export interface Acted {
+  mutationId: string;
+  seq: number;
+  occurredAt: string;
+  rowId: string;
+}
+
+export interface SetupResult {
+  deviceId: string;
+  name?: string;
+  roles?: Role[];
+  claimed: boolean;
+}
+
+export interface Copied {
+  name: string;
+  args: Record<string, unknown>;
+}

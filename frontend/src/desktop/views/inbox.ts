@@ -1,0 +1,169 @@
+// The acts waiting to be sent, and the inbox of acts the server refused:
+// the reason in plain words, every value as it was typed, "copy into a new
+// entry" (the act's form, filled in) and "dismiss" (kept, out of the way).
+import { api, ProblemError } from '../api';
+import type { Ctx } from '../ctx';
+import { h, replace } from '../dom';
+import { actLabel, reason, typedValues, when } from '../format';
+import type { AppointmentView, Copied, PendingAct, PrescriptionView, RejectedAct } from '../types';
+import {
+  closeForm, consultationForm, contactForm, documentForm, historyForm, paymentForm, prescriptionForm, registerForm, resultForm, reviewForm,
+  scheduleForm, vitalsForm, type PatientPrefill, type VitalsPrefill,
+} from './acts';
+
+export function waitingView(ctx: Ctx): { el: HTMLElement; refresh: () => Promise<void> } {
+  const list = h('div', { id: 'waiting-list' });
+  const el = h('div', { class: 'content-inner' },
+    h('h1', null, 'Waiting to be sent'),
+    h('p', { class: 'muted' }, 'Acts done on this workstation that the server has not confirmed yet. They are kept safely here and sent as soon as the server can be reached.'),
+    h('div', { class: 'quick' }, h('button', { type: 'button', id: 'sync-now', onclick: () => void api.syncNow() }, 'Send now')),
+    list);
+  const refresh = async () => {
+    const items: PendingAct[] = (await api.pending()) ?? [];
+    replace(list, items.length === 0
+      ? h('p', { class: 'empty' }, 'Nothing is waiting: the server has everything done here.')
+      : h('table', null,
+        h('thead', null, h('tr', null, h('th', null, 'Done at'), h('th', null, 'Act'), h('th', null, 'By'), h('th', null, 'State'))),
+        h('tbody', null, items.map((p) => h('tr', { 'data-id': p.id, class: p.likelyRejection ? 'warn' : null },
+          h('td', null, when(p.occurredAt, ctx.now())),
+          h('td', null, actLabel(p.name)),
+          h('td', null, p.authorName),
+          h('td', null, p.applied ? 'Accepted, updating' : p.likelyRejection ? `Will likely be refused: ${p.likelyRejection.message}` : 'Waiting'))))));
+  };
+  return { el, refresh };
+}
+
+export function rejectedView(ctx: Ctx): { el: HTMLElement; refresh: () => Promise<void> } {
+  const list = h('div', { id: 'rejected-list' });
+  const all = h('input', { type: 'checkbox', id: 'show-dismissed' });
+  all.addEventListener('change', () => void refresh());
+  const el = h('div', { class: 'content-inner' },
+    h('h1', null, 'Rejected'),
+    h('p', { class: 'muted' }, 'Acts the server refused. Nothing typed is lost: copy an act into a new entry to do it again, or dismiss it once dealt with.'),
+    h('label', { class: 'check' }, all, ' Show dismissed ones too'),
+    list);
+  const refresh = async () => {
+    const items: RejectedAct[] = (await api.rejected(all.checked)) ?? [];
+    replace(list, items.length === 0
+      ? h('p', { class: 'empty' }, 'Nothing was refused.')
+      : h('ul', { class: 'rejected' }, items.map((r) => card(ctx, r, refresh))));
+  };
+  return { el, refresh };
+}
+
+function card(ctx: Ctx, r: RejectedAct, refresh: () => Promise<void>): HTMLElement {
+  const rows = typedValues(r.args, r.rejection.field ?? '');
+  return h('li', { class: 'card' + (r.dismissedAt ? ' dismissed' : ''), 'data-id': r.id, 'data-code': r.rejection.code },
+    h('div', { class: 'card-head' },
+      h('strong', null, actLabel(r.name)),
+      h('span', { class: 'muted' }, ` by ${r.authorName}, ${when(r.occurredAt, ctx.now())}; refused ${when(r.rejectedAt, ctx.now())}`)),
+    h('p', { class: 'reason', 'data-role': 'reason' }, h('strong', null, reason(r.rejection) + '. '), r.rejection.message),
+    h('p', { class: 'muted small' }, `Code ${r.rejection.code}${r.rejection.field ? `, field ${r.rejection.field}` : ''}`),
+    h('table', { class: 'typed' },
+      h('caption', null, 'As typed'),
+      h('tbody', null, rows.map((v) => h('tr', { class: v.flagged ? 'flagged' : null }, h('th', null, v.path), h('td', null, v.text))))),
+    h('div', { class: 'actions' },
+      h('button', {
+        type: 'button', class: 'primary', 'data-role': 'copy', onclick: async () => {
+          try {
+            const c = await api.copyRejected(r.id);
+            ctx.openPanel(await copyForm(ctx, c));
+          } catch (err) {
+            ctx.flash(err instanceof ProblemError ? err.problem.message : String(err), 'warn');
+          }
+        },
+      }, 'Copy into a new entry'),
+      r.dismissedAt ? h('span', { class: 'muted' }, ` Dismissed ${when(r.dismissedAt, ctx.now())}`) : h('button', {
+        type: 'button', 'data-role': 'dismiss', onclick: async () => {
+          await api.dismiss(r.id);
+          ctx.flash('Dismissed. It stays under "Show dismissed ones too".');
+          await refresh();
+        },
+      }, 'Dismiss')));
+}
+
+const str = (x: unknown) => (typeof x === 'string' ? x : x === undefined || x === null ? '' : String(x));
+
+/** copyForm opens the form of a rejected act, filled in with what was typed. */
+export async function copyForm(ctx: Ctx, c: Copied): Promise<HTMLElement> {
+  const a = c.args ?? {};
+  const note = 'Copied from a rejected entry';
+  const patient = async (id: string) => {
+    try {
+      return (await api.timeline(id)).patient;
+    } catch {
+      return undefined;
+    }
+  };
+  const stubAppt = (id: string): AppointmentView => ({
+    id, date: '', motif: note, status: 'IN_CONSULTATION', vitals: null, medicalHistoryNotes: null, consultationNotes: null, checkedInAt: null,
+    vitalsEnteredAt: null, consultedAt: null, closedAt: null, billingAmount: null, billingStatus: null, patientId: '', doctorId: '',
+    patientFirstName: '', patientLastName: 'Appointment ' + id.slice(0, 8), doctorName: '',
+  });
+  switch (c.name) {
+    case 'appointment.recordVitals':
+      return vitalsForm(ctx, str(a.id), `${note} (appointment ${str(a.id).slice(0, 8)})`, { vitals: a.vitals as VitalsPrefill['vitals'], medicalHistoryNotes: str(a.medicalHistoryNotes) });
+    case 'appointment.completeConsultation':
+      return consultationForm(ctx, stubAppt(str(a.id)), str(a.consultationNotes));
+    case 'appointment.close':
+      return closeForm(ctx, str(a.id), `${note} (appointment ${str(a.id).slice(0, 8)})`, { billingAmount: str(a.billingAmount), billingStatus: str(a.billingStatus) });
+    case 'appointment.recordPayment':
+      return paymentForm(ctx, str(a.id), `${note} (appointment ${str(a.id).slice(0, 8)})`, null);
+    case 'appointment.schedule': {
+      const p = await patient(str(a.patientId));
+      return scheduleForm(ctx, p ?? { id: str(a.patientId), firstName: '', lastName: 'Patient ' + str(a.patientId).slice(0, 8) },
+        { doctorId: str(a.doctorId), date: str(a.date), motif: str(a.motif) });
+    }
+    case 'patient.register':
+      return registerForm(ctx, a as PatientPrefill);
+    case 'patient.update': {
+      const p = await patient(str(a.id));
+      if (p && 'medicalHistory' in a) return historyForm(ctx, { ...p, medicalHistory: a.medicalHistory });
+      if (p) return contactForm(ctx, { ...p, ...(a as object) });
+      break;
+    }
+    case 'prescription.create': {
+      const p = await patient(str(a.patientId));
+      return prescriptionForm(ctx, str(a.patientId), p ? `${p.lastName.toUpperCase()} ${p.firstName}` : note, str(a.text));
+    }
+    case 'result.create':
+      return resultForm(ctx, str(a.prescriptionId), `${note} (prescription ${str(a.prescriptionId).slice(0, 8)})`,
+        { text: str(a.text), data: a.data === undefined ? '' : JSON.stringify(a.data) });
+    case 'result.review': {
+      const stub = { id: '', resultId: str(a.id), patientId: '', patientFirstName: '', patientLastName: note, text: '' } as unknown as PrescriptionView;
+      return reviewForm(ctx, stub, str(a.interpretation));
+    }
+    case 'document.attach': {
+      const p = await patient(str(a.patientId));
+      return documentForm(ctx, str(a.patientId), p ? `${p.lastName.toUpperCase()} ${p.firstName}` : note, { name: str(a.name), type: str(a.type), url: str(a.url) });
+    }
+  }
+  // Acts with nothing typed but the row: offer to do them again.
+  const again: Record<string, (u: string, id: string) => Promise<unknown>> = {
+    'appointment.checkIn': api.checkIn,
+    'appointment.cancel': api.cancelAppointment,
+    'prescription.sendToLab': api.sendToLab,
+    'prescription.collectSample': api.collectSample,
+    'prescription.startAnalysis': api.startAnalysis,
+  };
+  const fn = again[c.name];
+  const problem = h('p', { class: 'problem', role: 'alert', hidden: true });
+  return h('div', { class: 'act-form', id: 'again-form' },
+    h('h2', null, actLabel(c.name)),
+    h('p', { class: 'subtitle' }, `${note}: nothing was typed but the record (${str(a.id).slice(0, 8)}).`),
+    problem,
+    h('div', { class: 'actions' },
+      fn ? h('button', {
+        type: 'button', class: 'primary', autofocus: true, onclick: async () => {
+          try {
+            await fn(ctx.userId, str(a.id));
+            ctx.openPanel(null);
+            ctx.acted(`${actLabel(c.name)}: done again.`);
+          } catch (err) {
+            problem.textContent = err instanceof ProblemError ? `${err.problem.code}: ${err.problem.message}` : String(err);
+            problem.hidden = false;
+          }
+        },
+      }, 'Do it again') : null,
+      h('button', { type: 'button', onclick: () => ctx.openPanel(null) }, 'Close')));
+}
