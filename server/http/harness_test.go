@@ -765,6 +765,7 @@ func diffStates(got, want map[string]map[string]map[string]any) string {
 func eventually(t testing.TB, d time.Duration, check func() string) {
 	t.Helper()
 	deadline := time.Now().Add(d)
+	pause := 5 * time.Millisecond
 	for {
 		msg := check()
 		if msg == "" {
@@ -773,7 +774,8 @@ func eventually(t testing.TB, d time.Duration, check func() string) {
 		if time.Now().After(deadline) {
 			t.Fatalf("still not true after %s:\n%s", d, msg)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(pause)
+		pause = min(pause*3/2, 200*time.Millisecond)
 	}
 }
 
@@ -919,3 +921,22 @@ func (f *follower) converges(t testing.TB, pool *pgxpool.Pool, roles []workflow.
 type jsonRaw = json.RawMessage
 
 var jsonUnmarshal = json.Unmarshal
+
+// caughtUp waits until the follower's cursor is past every change made so
+// far, so that no row image it receives later can be one it was owed.
+func (f *follower) caughtUp(t testing.TB, pool *pgxpool.Pool) {
+	t.Helper()
+	eventually(t, waitTimeout, func() string {
+		f.mu.Lock()
+		cur := f.rep.cursor
+		f.mu.Unlock()
+		var x int64
+		if _, err := fmt.Sscanf(cur, "f.%d.", &x); err != nil {
+			return "cursor " + cur
+		}
+		if x <= count(t, pool, `SELECT COALESCE(max(xid)::text::bigint, 0) FROM sync.changes`) {
+			return "the follower's cursor is not past the last change"
+		}
+		return ""
+	})
+}
