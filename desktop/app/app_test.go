@@ -1,0 +1,152 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"wardsync/desktop"
+	"wardsync/desktop/app"
+	"wardsync/workflow"
+)
+
+// The UI checks values as they are typed with the ranges and limits of
+// frontend/src/desktop/rules.json; they must be the workflow's.
+func TestRulesMatchWorkflow(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "frontend", "src", "desktop", "rules.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules struct {
+		Vitals []struct {
+			Field, Label, Unit string
+			Min, Max           float64
+			MinExclusive       bool
+			Required           bool
+		}
+		Texts map[string]struct {
+			Label    string
+			Min, Max int
+		}
+	}
+	if err := json.Unmarshal(raw, &rules); err != nil {
+		t.Fatal(err)
+	}
+	if len(rules.Vitals) != len(workflow.VitalRanges) {
+		t.Fatalf("rules.json has %d vital ranges, workflow %d", len(rules.Vitals), len(workflow.VitalRanges))
+	}
+	for i, w := range workflow.VitalRanges {
+		r := rules.Vitals[i]
+		if r.Field != w.Field || r.Label != w.Label || r.Unit != w.Unit || r.Min != w.Min || r.Max != w.Max ||
+			r.MinExclusive != w.MinExclusive || r.Required != w.Required {
+			t.Errorf("vital range %d: rules.json %+v, workflow %+v", i, r, w)
+		}
+	}
+	maxima := map[string]int{
+		"firstName": workflow.MaxNameLength, "lastName": workflow.MaxNameLength, "motif": workflow.MaxMotifLength,
+		"medicalHistoryNotes": workflow.MaxNotesLength, "consultationNotes": workflow.MaxNotesLength,
+		"prescriptionText": workflow.MaxNotesLength, "interpretation": workflow.MaxNotesLength,
+		"resultText": workflow.MaxResultTextLength, "documentName": workflow.MaxDocumentFieldLength,
+		"documentType": workflow.MaxDocumentFieldLength, "documentUrl": workflow.MaxDocumentURLLength,
+	}
+	for k, max := range maxima {
+		if got := rules.Texts[k].Max; got != max {
+			t.Errorf("text %s: rules.json max %d, workflow %d", k, got, max)
+		}
+	}
+}
+
+func TestFormatError(t *testing.T) {
+	r := &workflow.Rejection{Code: workflow.CodeValidationFailed, Message: "Temperature 46 °C is above 45 °C.", Field: "vitals.temperature"}
+	for _, c := range []struct {
+		err  error
+		want app.Problem
+	}{
+		{r, app.Problem{Code: "VALIDATION_FAILED", Message: r.Message, Field: "vitals.temperature"}},
+		{fmt.Errorf("wrapped: %w", r), app.Problem{Code: "VALIDATION_FAILED", Message: r.Message, Field: "vitals.temperature"}},
+		{fmt.Errorf("read: %w", workflow.ErrNotFound), app.Problem{Code: "NOT_FOUND", Message: "That record is not on this workstation."}},
+		{errors.New("disk full"), app.Problem{Code: app.CodeInternal, Message: "disk full"}},
+	} {
+		got := app.FormatError(c.err)
+		if got != c.want {
+			t.Errorf("%v: got %+v, want %+v", c.err, got, c.want)
+		}
+		b, _ := json.Marshal(got)
+		var back map[string]string
+		_ = json.Unmarshal(b, &back)
+		if back["code"] != c.want.Code || back["message"] != c.want.Message {
+			t.Errorf("%v: JSON %s", c.err, b)
+		}
+	}
+}
+
+// Without a server: a fresh replica asks for setup, refusals come back as
+// rejections, nothing is emitted before Wails starts the App, and
+// Shutdown is safe twice.
+func TestOfflineFirstStart(t *testing.T) {
+	ctx := context.Background()
+	var emitted atomic.Int64
+	a, err := app.New(ctx, app.Config{
+		Engine: desktop.Config{DBPath: filepath.Join(t.TempDir(), "ws.db")},
+		Emit:   func(context.Context, string, any) { emitted.Add(1) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := a.Status()
+	if err != nil || !st.NeedsSetup || st.Online {
+		t.Fatalf("fresh status: %+v %v", st, err)
+	}
+	if emitted.Load() != 0 {
+		t.Fatal("emitted before Startup")
+	}
+	if _, err := a.Login("nurse@hospital.com", "nurse123"); app.Format(err).Message != desktop.MsgNeverOnline {
+		t.Fatalf("login with no server: %v", err)
+	}
+	if _, err := a.CheckIn("nobody", "x"); app.Format(err).Code != "UNAUTHENTICATED" {
+		t.Fatalf("act without a session: %v", err)
+	}
+	if _, err := a.CreateResult("nobody", "x", "t", "{oops"); app.Format(err).Field != "data" {
+		t.Fatalf("bad JSON: %v", err)
+	}
+	a.Startup(ctx)
+	deadline := time.Now().Add(5 * time.Second)
+	for emitted.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	a.Shutdown(ctx)
+	a.Shutdown(ctx)
+	if _, err := a.Status(); err == nil {
+		t.Fatal("status after shutdown")
+	}
+}
+
+// With a default server address, a replica that names none takes it.
+func TestDefaultServerURL(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ws.db")
+	a, err := app.New(ctx, app.Config{Engine: desktop.Config{DBPath: path, DeviceID: "dev-1"}, DefaultServerURL: "http://127.0.0.1:9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := a.Status()
+	a.Shutdown(ctx)
+	if st.ServerURL != "http://127.0.0.1:9" || st.NeedsSetup {
+		t.Fatalf("status: %+v", st)
+	}
+	// A stored address wins over the default.
+	b, err := app.New(ctx, app.Config{Engine: desktop.Config{DBPath: path}, DefaultServerURL: "http://other:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Shutdown(ctx)
+	if st, _ := b.Status(); st.ServerURL != "http://127.0.0.1:9" || st.DeviceID != "dev-1" {
+		t.Fatalf("reopened: %+v", st)
+	}
+}

@@ -1,0 +1,449 @@
+package desktop_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"wardsync/desktop"
+	"wardsync/desktop/app"
+	"wardsync/server/postgres"
+	"wardsync/workflow"
+)
+
+func hasAppt(list []desktop.AppointmentView, id string) bool {
+	return slices.ContainsFunc(list, func(a desktop.AppointmentView) bool { return a.ID == id })
+}
+
+func hasPres(list []desktop.PrescriptionView, id string) bool {
+	return slices.ContainsFunc(list, func(p desktop.PrescriptionView) bool { return p.ID == id })
+}
+
+func f(v float64) *float64 { return &v }
+
+func goodVitals() app.Vitals {
+	return app.Vitals{Weight: f(70), Height: f(170), Temperature: f(37.2),
+		BloodPressure: &app.BloodPressure{Systolic: f(120), Diastolic: f(80)}, HeartRate: f(72)}
+}
+
+// TestAppWalk walks one patient through the whole workflow with the bound
+// App's methods, as the UI calls them, every role on the demo workstation;
+// then cuts the server off, acts offline, makes that act conflict at the
+// server, brings a new server up and sees the act rejected, copied and
+// dismissed.
+func TestAppWalk(t *testing.T) {
+	defer caught(t)
+	w := newWorld(t)
+	a, ev := openApp(t, w, t.TempDir())
+
+	st := must(a.Status())
+	if st.NeedsSetup || !st.WaitingForLogin || st.Online {
+		t.Fatalf("before any login: %+v", st)
+	}
+	if _, err := a.Login("nurse@hospital.com", "wrong"); err == nil {
+		t.Fatal("a wrong password was accepted")
+	} else if p := app.Format(err); p.Code != string(workflow.CodeUnauthenticated) {
+		t.Fatalf("wrong password: %+v", p)
+	}
+	sessions := map[workflow.Role]*desktop.Session{}
+	for _, u := range []struct{ email, pw string }{{"secretary@hospital.com", "secretary123"}, {"nurse@hospital.com", "nurse123"},
+		{"doctor@hospital.com", "doctor123"}, {"biologist@hospital.com", "biologist123"}} {
+		s := must(a.Login(u.email, u.pw))
+		if s.Offline {
+			t.Fatalf("%s logged in offline while the server is up", u.email)
+		}
+		sessions[s.User.Role] = s
+	}
+	sec, nurse, doc, bio := sessions[workflow.RoleSecretary].User.ID, sessions[workflow.RoleNurse].User.ID,
+		sessions[workflow.RoleDoctor].User.ID, sessions[workflow.RoleBiologist].User.ID
+	if sec != secretaryID || nurse != nurseID || doc != doctorID || bio != biologistID {
+		t.Fatal("seed user ids differ from the sessions'")
+	}
+	if got := must(a.Sessions()); len(got) != 4 {
+		t.Fatalf("sessions: %d, want 4", len(got))
+	}
+	waitFor(t, "online and synced", 15*time.Second, func() bool {
+		s, _ := a.Status()
+		return s.Online && s.LastSyncAt != nil && s.InitialSync == nil
+	})
+	docs := must(a.Doctors())
+	if len(docs) != 1 || docs[0].ID != doctorID || docs[0].Name != "Dr Médecin Test" {
+		t.Fatalf("doctors: %+v", docs)
+	}
+
+	// Reception: register, find, schedule, check in.
+	bd := "1990-04-01"
+	p := must(a.RegisterPatient(sec, app.PatientForm{FirstName: "Walk", LastName: "Through", BirthDate: bd, Sex: "F", Phone: "0102030405", ConsentMedicalData: true}))
+	pid := p.RowID
+	found := must(a.SearchPatients("through wal", ""))
+	if len(found) != 1 || found[0].ID != pid || found[0].BirthDate.Format(time.DateOnly) != bd {
+		t.Fatalf("search: %+v", found)
+	}
+	if got := must(a.SearchPatients("", bd)); len(got) != 1 {
+		t.Fatalf("search by birth date: %d", len(got))
+	}
+	if _, err := a.SearchPatients("", "01/04/1990"); app.Format(err).Field != "birthDate" {
+		t.Fatalf("bad birth date search: %v", err)
+	}
+	if _, err := a.RegisterPatient(nurse, app.PatientForm{FirstName: "X", LastName: "Y", BirthDate: bd}); app.Format(err).Code != string(workflow.CodeForbidden) {
+		t.Fatalf("a nurse registered a patient: %v", err)
+	}
+	when := time.Now().Add(2 * time.Minute).UTC().Truncate(time.Minute).Format(time.RFC3339)
+	if _, err := a.ScheduleAppointment(sec, pid, nurseID, when, "Walk"); app.Format(err).Field != "doctorId" {
+		t.Fatalf("scheduling with a nurse: %v", err)
+	}
+	appt := must(a.ScheduleAppointment(sec, pid, doctorID, when, "Douleur thoracique")).RowID
+	if d := must(a.Dashboard(sec)); !hasAppt(d.ToCheckIn, appt) {
+		t.Fatalf("the new appointment is not among today's to check in: %+v", d.ToCheckIn)
+	}
+	must(a.CheckIn(sec, appt))
+
+	// Nursing: a temperature out of range is refused with the seed's words.
+	if d := must(a.Dashboard(nurse)); !hasAppt(d.ToPrepare, appt) {
+		t.Fatal("the checked-in patient is not among the nurse's patients to prepare")
+	}
+	bad := goodVitals()
+	bad.Temperature = f(46)
+	_, err := a.RecordVitals(nurse, appt, bad, "")
+	if p := rejection(t, err); p != (app.Problem{Code: "VALIDATION_FAILED", Message: "Temperature 46 °C is above 45 °C.", Field: "vitals.temperature"}) {
+		t.Fatalf("bad temperature: %+v", p)
+	}
+	must(a.RecordVitals(nurse, appt, goodVitals(), "Allergie pénicilline"))
+
+	// Doctor: consult, prescribe, send to the lab.
+	if d := must(a.Dashboard(doc)); !hasAppt(d.Consultations, appt) {
+		t.Fatal("the patient is not among the doctor's consultations ready")
+	}
+	if _, err := a.CompleteConsultation(doc, appt, "  "); app.Format(err).Message != "Consultation notes must not be empty." {
+		t.Fatalf("empty notes: %v", err)
+	}
+	must(a.CompleteConsultation(doc, appt, "Examen normal. Bilan sanguin."))
+	pres := must(a.CreatePrescription(doc, pid, "NFS, CRP")).RowID
+	must(a.SendToLab(doc, pres))
+
+	// Nurse collects, biologist analyses.
+	if d := must(a.Dashboard(nurse)); !hasPres(d.ToCollect, pres) {
+		t.Fatal("the prescription is not among the samples to collect")
+	}
+	must(a.CollectSample(nurse, pres))
+	if d := must(a.Dashboard(bio)); !hasPres(d.SamplesReceived, pres) {
+		t.Fatal("the sample is not among the biologist's samples received")
+	}
+	must(a.StartAnalysis(bio, pres))
+	if d := must(a.Dashboard(bio)); !hasPres(d.InProgress, pres) {
+		t.Fatal("the analysis is not in progress")
+	}
+	if _, err := a.CreateResult(bio, pres, "Hb normale", `{"hemoglobin": 13.5`); app.Format(err).Field != "data" {
+		t.Fatalf("bad result data: %v", err)
+	}
+	if _, err := a.CreateResult(bio, pres, "Hb normale", `[13.5]`); app.Format(err).Message != "Result data must be an object, not a list." {
+		t.Fatalf("result data as a list: %v", err)
+	}
+	res := must(a.CreateResult(bio, pres, "Hb normale", `{"hemoglobin": 13.5, "unit": "g/dL"}`)).RowID
+
+	// Doctor reviews.
+	d := must(a.Dashboard(doc))
+	i := slices.IndexFunc(d.ToReview, func(p desktop.PrescriptionView) bool { return p.ID == pres })
+	if i < 0 || d.ToReview[i].ResultID != res {
+		t.Fatalf("results to review: %+v", d.ToReview)
+	}
+	must(a.ReviewResult(doc, res, "RAS"))
+
+	// Reception closes and bills, then records the payment.
+	if d := must(a.Dashboard(sec)); !hasAppt(d.ToClose, appt) {
+		t.Fatal("the consultation is not among those to close")
+	}
+	if _, err := a.CloseAppointment(sec, appt, "45.001", "PENDING"); app.Format(err).Field != "billingAmount" {
+		t.Fatalf("bad amount: %v", err)
+	}
+	must(a.CloseAppointment(sec, appt, "45.00", "PENDING"))
+	if d := must(a.Dashboard(sec)); !hasAppt(d.Unpaid, appt) {
+		t.Fatal("the visit is not among the payments pending")
+	}
+	must(a.RecordPayment(sec, appt, "PAID"))
+	if d := must(a.Dashboard(sec)); hasAppt(d.Unpaid, appt) {
+		t.Fatal("a paid visit is still among the payments pending")
+	}
+
+	// The record: a document, the medical history, the timeline.
+	must(a.AttachDocument(nurse, pid, "Consentement", "consent", "file:///scans/walk.pdf"))
+	hist := `{"allergies": ["penicillin"]}`
+	must(a.UpdatePatient(nurse, pid, app.PatientPatch{MedicalHistory: &hist}))
+	phone := "0607080910"
+	if _, err := a.UpdatePatient(nurse, pid, app.PatientPatch{Phone: &phone}); app.Format(err).Code != string(workflow.CodeForbidden) {
+		t.Fatalf("a nurse changed a phone number: %v", err)
+	}
+	must(a.UpdatePatient(sec, pid, app.PatientPatch{Phone: &phone}))
+	tl := must(a.Timeline(pid))
+	kinds := map[string]int{}
+	for _, e := range tl.Entries {
+		kinds[e.Kind]++
+	}
+	if kinds["appointment"] != 1 || kinds["prescription"] != 1 || kinds["result"] != 1 || kinds["document"] != 1 || tl.Patient.Phone != phone {
+		t.Fatalf("timeline: %v, phone %q", kinds, tl.Patient.Phone)
+	}
+	if _, err := a.Timeline("00000000-0000-4000-8000-000000000000"); app.Format(err).Code != string(workflow.CodeNotFound) {
+		t.Fatalf("timeline of nobody: %v", err)
+	}
+
+	// Everything reaches the server, which holds the same story.
+	waitFor(t, "nothing pending", 20*time.Second, func() bool {
+		p, _ := a.Pending()
+		s, _ := a.Status()
+		return len(p) == 0 && s.Pending == 0
+	})
+	if got := w.scalar(`SELECT status || ' ' || "billingStatus" || ' ' || "billingAmount" FROM appointments WHERE id = $1`, appt); got != "COMPLETED PAID 45.00" {
+		t.Fatalf("server appointment: %s", got)
+	}
+	if got := w.scalar(`SELECT p.status || ' ' || r."reviewedBy" FROM prescriptions p JOIN results r ON r."prescriptionId" = p.id WHERE p.id = $1`, pres); got != "COMPLETED "+doctorID {
+		t.Fatalf("server prescription: %s", got)
+	}
+
+	// Outage: the server goes away; the nurse goes on working.
+	w.stop()
+	waitFor(t, "offline", 10*time.Second, func() bool { s, _ := a.Status(); return !s.Online })
+	st = must(a.Status())
+	if st.OfflineSince == nil || st.WaitingForLogin {
+		t.Fatalf("offline status: %+v", st)
+	}
+	if s := must(a.Login("nurse@hospital.com", "nurse123")); !s.Offline {
+		t.Fatal("the login while the server is down was not an offline one")
+	}
+	vit := goodVitals()
+	vit.RespiratoryRate = f(16)
+	must(a.RecordVitals(nurse, apptChecked, vit, "Vu hors ligne"))
+	if st := must(a.Status()); st.Pending != 1 || st.OldestPendingAt == nil {
+		t.Fatalf("after acting offline: %+v", st)
+	}
+	pend := must(a.Pending())
+	if len(pend) != 1 || pend[0].Name != "appointment.recordVitals" || pend[0].AuthorName != "Infirmier Test" {
+		t.Fatalf("pending: %+v", pend)
+	}
+	// Meanwhile at the server, someone cancels that appointment.
+	w.exec(`UPDATE appointments SET status = 'CANCELLED', "updatedAt" = now() WHERE id = $1`, apptChecked)
+	w.restart()
+	waitFor(t, "the act's outcome", 30*time.Second, func() bool {
+		s, _ := a.Status()
+		return s.Online && s.Pending == 0 && s.Rejected == 1
+	})
+	rej := must(a.Rejected(false))
+	if len(rej) != 1 || rej[0].Rejection.Code != workflow.CodeInvalidTransition || !strings.Contains(rej[0].Rejection.Message, "CANCELLED") {
+		t.Fatalf("rejected: %+v", rej)
+	}
+	cp := must(a.CopyRejected(rej[0].ID))
+	b, _ := json.Marshal(cp)
+	if cp.Name != "appointment.recordVitals" || !strings.Contains(string(b), `"respiratoryRate":16`) || !strings.Contains(string(b), "Vu hors ligne") {
+		t.Fatalf("copy: %s", b)
+	}
+	if _, err := a.CopyRejected("nope"); app.Format(err).Code != string(workflow.CodeNotFound) {
+		t.Fatalf("copy of nothing: %v", err)
+	}
+	if err := a.Dismiss(rej[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := must(a.Rejected(false)); len(got) != 0 {
+		t.Fatalf("dismissed act still listed: %+v", got)
+	}
+	if got := must(a.Rejected(true)); len(got) != 1 || got[0].DismissedAt == nil {
+		t.Fatalf("dismissed act lost: %+v", got)
+	}
+	if st := must(a.Status()); st.Rejected != 0 {
+		t.Fatalf("rejected count after dismissing: %d", st.Rejected)
+	}
+
+	// Every change reached the UI as an event.
+	ev.mu.Lock()
+	n, last := ev.n, ev.last
+	ev.mu.Unlock()
+	if n < 5 || !last.Online || last.DeviceID != postgres.DemoDeviceID {
+		t.Fatalf("events: %d, last %+v", n, last)
+	}
+	for _, id := range []string{sec, nurse, doc, bio} {
+		if err := a.Logout(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := must(a.Sessions()); len(got) != 0 {
+		t.Fatalf("sessions after logout: %+v", got)
+	}
+	if _, err := a.CheckIn(sec, apptSched); app.Format(err).Code != string(workflow.CodeUnauthenticated) {
+		t.Fatalf("acting after logout: %v", err)
+	}
+}
+
+// TestSetup is the first start: no device yet, a registration code from
+// the dashboard, a wrong code refused, the right one claims the device.
+func TestSetup(t *testing.T) {
+	defer caught(t)
+	w := newWorld(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	a, err := app.New(ctx, app.Config{Engine: desktop.Config{DBPath: filepath.Join(dir, "ws.db"), Logger: quiet(),
+		BackoffMin: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond}, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Startup(ctx)
+	defer a.Shutdown(ctx)
+	if st := must(a.Status()); !st.NeedsSetup {
+		t.Fatalf("a fresh replica does not ask for setup: %+v", st)
+	}
+	if _, err := a.Setup("ftp://x", "d", ""); app.Format(err).Field != "serverUrl" {
+		t.Fatalf("bad URL: %v", err)
+	}
+	if _, err := a.Setup(w.URL(), " ", ""); app.Format(err).Field != "deviceId" {
+		t.Fatalf("no device: %v", err)
+	}
+	dev, code, _, err := w.db.RegisterDevice(ctx, "Ward 7 nurses", []workflow.Role{workflow.RoleNurse})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Setup(w.URL(), dev.ID, "WRONG-CODE"); err == nil {
+		t.Fatal("a wrong registration code was accepted")
+	}
+	res := must(a.Setup(w.URL()+"/", dev.ID, code))
+	if !res.Claimed || res.Name != "Ward 7 nurses" || !slices.Equal(res.Roles, []workflow.Role{workflow.RoleNurse}) {
+		t.Fatalf("setup: %+v", res)
+	}
+	st := must(a.Status())
+	if st.NeedsSetup || st.DeviceID != dev.ID || st.ServerURL != w.URL() {
+		t.Fatalf("after setup: %+v", st)
+	}
+	if _, err := a.Login("secretary@hospital.com", "secretary123"); err == nil {
+		t.Fatal("a nurses' workstation let a secretary in")
+	}
+	must(a.Login("nurse@hospital.com", "nurse123"))
+	waitFor(t, "online", 15*time.Second, func() bool { s, _ := a.Status(); return s.Online })
+	if _, err := a.Setup(w.URL(), postgres.DemoDeviceID, ""); app.Format(err).Field != "deviceId" {
+		t.Fatalf("changing the device id: %v", err)
+	}
+	// Only the address may change; the replica and its sessions stay.
+	must(a.Setup(w.URL(), dev.ID, ""))
+	if got := must(a.Sessions()); len(got) != 1 {
+		t.Fatalf("sessions after changing the address: %+v", got)
+	}
+}
+
+// validationCases is frontend/src/desktop/validation-cases.json.
+type validationCases struct {
+	Vitals []struct {
+		Name    string            `json:"name"`
+		Typed   map[string]string `json:"typed"`
+		Field   string            `json:"field"`
+		Message string            `json:"message"`
+		UIOnly  bool              `json:"uiOnly"`
+	} `json:"vitals"`
+	Amounts []struct {
+		Typed   string `json:"typed"`
+		Message string `json:"message"`
+		UIOnly  bool   `json:"uiOnly"`
+	} `json:"amounts"`
+	Texts []struct {
+		Rule    string `json:"rule"`
+		Typed   string `json:"typed"`
+		Repeat  string `json:"repeat"`
+		Count   int    `json:"count"`
+		Message string `json:"message"`
+	} `json:"texts"`
+}
+
+// TestValidationParity: what the forms say as the user types
+// (validate.test.ts checks the same file) is what the engine — the
+// workflow's mutators — says for the same values.
+func TestValidationParity(t *testing.T) {
+	defer caught(t)
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "frontend", "src", "desktop", "validation-cases.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases validationCases
+	if err := json.Unmarshal(raw, &cases); err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(t)
+	a, _ := openApp(t, w, t.TempDir())
+	ids := map[string]string{}
+	for _, u := range [][2]string{{"nurse@hospital.com", "nurse123"}, {"secretary@hospital.com", "secretary123"},
+		{"doctor@hospital.com", "doctor123"}, {"biologist@hospital.com", "biologist123"}} {
+		ids[u[0]] = must(a.Login(u[0], u[1])).User.ID
+	}
+	waitFor(t, "synced", 15*time.Second, func() bool { s, _ := a.Status(); return s.LastSyncAt != nil && s.InitialSync == nil })
+	num := func(s string) *float64 {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return nil
+		}
+		if strings.Contains(s, ",") && !strings.Contains(s, ".") {
+			s = strings.Replace(s, ",", ".", 1)
+		}
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			t.Fatalf("case value %q", s)
+		}
+		return &v
+	}
+	for _, c := range cases.Vitals {
+		if c.UIOnly {
+			continue
+		}
+		v := app.Vitals{Weight: num(c.Typed["weight"]), Height: num(c.Typed["height"]), Temperature: num(c.Typed["temperature"]),
+			BloodPressure: &app.BloodPressure{Systolic: num(c.Typed["systolic"]), Diastolic: num(c.Typed["diastolic"])},
+			HeartRate:     num(c.Typed["heartRate"]), RespiratoryRate: num(c.Typed["respiratoryRate"]), OxygenSaturation: num(c.Typed["oxygenSaturation"])}
+		_, err := a.RecordVitals(ids["nurse@hospital.com"], apptChecked, v, "")
+		if p := app.Format(err); err == nil || p.Field != c.Field || p.Message != c.Message {
+			t.Errorf("vitals %s: engine says %+v, the form says %s: %s", c.Name, p, c.Field, c.Message)
+		}
+	}
+	for _, c := range cases.Amounts {
+		if c.UIOnly || c.Message == "" {
+			continue
+		}
+		_, err := a.CloseAppointment(ids["secretary@hospital.com"], postgres.SeedID("a:consultdone"), c.Typed, "PENDING")
+		if p := app.Format(err); err == nil || p.Field != "billingAmount" || p.Message != c.Message {
+			t.Errorf("amount %q: engine says %+v, the form says %s", c.Typed, p, c.Message)
+		}
+	}
+	p1 := postgres.SeedID("patient:1")
+	acts := map[string]func(text string) (*app.Acted, error){
+		"consultationNotes": func(s string) (*app.Acted, error) {
+			return a.CompleteConsultation(ids["doctor@hospital.com"], postgres.SeedID("a:inconsult"), s)
+		},
+		"prescriptionText": func(s string) (*app.Acted, error) { return a.CreatePrescription(ids["doctor@hospital.com"], p1, s) },
+		"motif": func(s string) (*app.Acted, error) {
+			return a.ScheduleAppointment(ids["secretary@hospital.com"], p1, doctorID, time.Now().UTC().Format(time.RFC3339), s)
+		},
+		"resultText": func(s string) (*app.Acted, error) {
+			return a.CreateResult(ids["biologist@hospital.com"], postgres.SeedID("rx:inprogress"), s, "")
+		},
+		"documentName": func(s string) (*app.Acted, error) {
+			return a.AttachDocument(ids["nurse@hospital.com"], p1, s, "scan", "file:///x")
+		},
+		"interpretation": func(s string) (*app.Acted, error) {
+			return a.ReviewResult(ids["doctor@hospital.com"], postgres.SeedID("result:available"), s)
+		},
+	}
+	for _, c := range cases.Texts {
+		text := c.Typed
+		if c.Repeat != "" {
+			text = strings.Repeat(c.Repeat, c.Count)
+		}
+		act := acts[c.Rule]
+		if act == nil {
+			t.Errorf("no act for text rule %s", c.Rule)
+			continue
+		}
+		_, err := act(text)
+		if p := app.Format(err); err == nil || p.Message != c.Message {
+			t.Errorf("text %s: engine says %+v, the form says %s", c.Rule, p, c.Message)
+		}
+	}
+	if p, _ := a.Pending(); len(p) != 0 {
+		t.Fatalf("a refused act was queued: %+v", p)
+	}
+}

@@ -1,0 +1,253 @@
+// Package desktop_test tests the desktop app end to end: the bound App
+// (desktop/app) with a real engine on a temporary SQLite replica against a
+// real server on loopback and a fresh seeded PostgreSQL database; the UI in
+// headless Chromium driving the app built with Wails' dev tags under Xvfb;
+// and the production window's screenshots (scripts/shot.sh).
+//
+// It lives outside desktop/ because desktop packages may not import the
+// server (internal/archtest).
+package desktop_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"wardsync/desktop"
+	"wardsync/desktop/app"
+	"wardsync/internal/pgtest"
+	httpserver "wardsync/server/http"
+	"wardsync/server/postgres"
+	"wardsync/workflow"
+)
+
+// Seed ids the tests act on.
+var (
+	doctorID    = postgres.SeedID("user:doctor@hospital.com")
+	nurseID     = postgres.SeedID("user:nurse@hospital.com")
+	secretaryID = postgres.SeedID("user:secretary@hospital.com")
+	biologistID = postgres.SeedID("user:biologist@hospital.com")
+	apptChecked = postgres.SeedID("a:checkedin")
+	apptSched   = postgres.SeedID("a:scheduled")
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// world is a seeded database and a server on loopback that can be cut off
+// (Close) and brought back (a new instance on the same database and port).
+type world struct {
+	t    testing.TB
+	url  string
+	db   *postgres.DB
+	pool *pgxpool.Pool
+	addr string
+
+	mu  sync.Mutex
+	srv *httpserver.Server
+}
+
+func newWorld(t testing.TB) *world {
+	t.Helper()
+	ctx := context.Background()
+	w := &world{t: t, url: pgtest.NewDatabase(t, true)}
+	db, err := postgres.Open(ctx, w.url, postgres.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.db = db
+	if _, err := db.Seed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.pool, err = pgxpool.New(ctx, w.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.start("127.0.0.1:0")
+	t.Cleanup(func() {
+		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		w.stop()
+		w.pool.Close()
+		_ = db.Close(c)
+	})
+	return w
+}
+
+func (w *world) start(addr string) {
+	w.t.Helper()
+	srv := httpserver.New(w.db, quiet())
+	srv.SetLoginLimits(1000, 1000)
+	var err error
+	for i := 0; i < 50; i++ { // the port of a closed instance may linger a moment
+		if err = srv.Open(context.Background(), addr); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		w.t.Fatalf("open server on %s: %v", addr, err)
+	}
+	w.mu.Lock()
+	w.srv, w.addr = srv, srv.Addr()
+	w.mu.Unlock()
+}
+
+// stop cuts the workstations off: the server closes its websockets and
+// stops listening.
+func (w *world) stop() {
+	w.mu.Lock()
+	srv := w.srv
+	w.srv = nil
+	w.mu.Unlock()
+	if srv == nil {
+		return
+	}
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = srv.Close(c)
+}
+
+// restart brings a new server instance up on the same database and port.
+func (w *world) restart() { w.start(w.addr) }
+
+func (w *world) URL() string { return "http://" + w.addr }
+
+func (w *world) exec(sql string, args ...any) {
+	w.t.Helper()
+	if _, err := w.pool.Exec(context.Background(), sql, args...); err != nil {
+		w.t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func (w *world) scalar(sql string, args ...any) string {
+	w.t.Helper()
+	var s string
+	if err := w.pool.QueryRow(context.Background(), sql, args...).Scan(&s); err != nil {
+		w.t.Fatalf("%s: %v", sql, err)
+	}
+	return s
+}
+
+// events records what the App emitted.
+type events struct {
+	mu   sync.Mutex
+	last app.Status
+	n    int
+	ch   chan struct{}
+}
+
+func (e *events) emit(_ context.Context, name string, data any) {
+	if name != app.EventStatus {
+		return
+	}
+	e.mu.Lock()
+	e.last, e.n = data.(app.Status), e.n+1
+	e.mu.Unlock()
+	select {
+	case e.ch <- struct{}{}:
+	default:
+	}
+}
+
+// openApp opens an App on a fresh replica bound to the demo workstation,
+// started as Wails would start it.
+func openApp(t testing.TB, w *world, dir string) (*app.App, *events) {
+	t.Helper()
+	ev := &events{ch: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, app.Config{
+		Engine: desktop.Config{DBPath: filepath.Join(dir, "workstation.db"), ServerURL: w.URL(), DeviceID: postgres.DemoDeviceID,
+			Logger: quiet(), BackoffMin: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond, PollInterval: 200 * time.Millisecond},
+		Emit:   ev.emit,
+		Logger: quiet(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Startup(ctx)
+	t.Cleanup(func() {
+		c, done := context.WithTimeout(context.Background(), 10*time.Second)
+		defer done()
+		a.Shutdown(c)
+		cancel()
+	})
+	return a, ev
+}
+
+// waitFor polls cond until it holds.
+func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func freePort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// must returns v, or stops the test on err: a test that uses it defers
+// caught(t), which turns the stop into t.Fatal with the error.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(failure{err})
+	}
+	return v
+}
+
+type failure struct{ err error }
+
+func caught(t testing.TB) {
+	if r := recover(); r != nil {
+		if f, ok := r.(failure); ok {
+			t.Fatalf("unexpected error: %v (%+v)", f.err, f.err)
+		}
+		panic(r)
+	}
+}
+
+func rejection(t testing.TB, err error) app.Problem {
+	t.Helper()
+	if err == nil {
+		t.Fatal("expected a refusal, got none")
+	}
+	return app.Format(err)
+}
+
+var _ = workflow.RoleNurse
