@@ -29,8 +29,10 @@ import (
 	"wardsync/workflow"
 )
 
-// stationBin is the wardsync-station CLI, built once by TestMain.
-var stationBin string
+// stationBin is the wardsync-station CLI, built once by TestMain into
+// workDir, a temporary folder removed when the tests end (benchmark
+// fixtures live there too).
+var stationBin, workDir string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "wardsync-e2e-station-")
@@ -38,6 +40,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	workDir = dir
 	stationBin = filepath.Join(dir, "wardsync-station")
 	cmd := exec.Command(goTool(), "build", "-o", stationBin, "wardsync/desktop/cmd/wardsync-station")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
