@@ -107,15 +107,11 @@ func TestHostileInput(t *testing.T) {
 				code, msg = expectedError(t, tc.data)
 			}
 			if strings.HasPrefix(tc.name, "hello for") {
-				code = workflow.CodeUnauthenticated
+				code = workflow.CodeForbidden
 			}
 			checkErrorFrame(t, c.next(t), code, msg, true)
-			want := websocket.ClosePolicyViolation
-			if code == workflow.CodeUnauthenticated {
-				want = 4401
-			}
-			if got := c.waitClosed(t); got != want {
-				t.Fatalf("closed with %d, want %d", got, want)
+			if got := c.waitClosed(t); got != websocket.ClosePolicyViolation {
+				t.Fatalf("closed with %d, want %d", got, websocket.ClosePolicyViolation)
 			}
 			nothingWritten(t, tc.name)
 			stillServing(t, tc.name)
@@ -139,13 +135,39 @@ func TestHostileInput(t *testing.T) {
 		stillServing(t, "oversized frame")
 	})
 
-	// Not fatal after hello: an error frame, and the connection goes on.
+	// Unreadable frames are fatal after hello too; so is a second hello.
+	t.Run("unreadable after hello", func(t *testing.T) {
+		snapshot(t)
+		for _, tc := range []struct{ data, msg string }{
+			{`{"type":"pull","requestId":"p1",`, ""},
+			{`{"type":"bogus","requestId":"p2"}`, ""},
+			{`{"requestId":"p3","cursor":""}`, ""},
+			{`{"type":"changes","requestId":"p4","cursor":"x","lastMutationSeq":0,"changes":[],"more":false}`, ""},
+			{`{"type":"pull","requestId":"p5","cursor":"","x":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}`, ""},
+			{`{"type":"hello","requestId":"h2","protocol":1,"deviceId":"` + demo + `","cursor":"","lastMutationSeq":0,"pending":0}`, "hello was already received on this connection."},
+		} {
+			c := connect(t, env.Srv, sec, demo)
+			c.sendRaw(t, []byte(tc.data))
+			code, msg := workflow.CodeProtocolError, tc.msg
+			if msg == "" {
+				code, msg = expectedError(t, []byte(tc.data))
+			}
+			checkErrorFrame(t, c.next(t), code, msg, true)
+			if got := c.waitClosed(t); got != websocket.ClosePolicyViolation {
+				t.Fatalf("%s: closed with %d", tc.data, got)
+			}
+		}
+		nothingWritten(t, "unreadable frames")
+		stillServing(t, "unreadable frames")
+	})
+
+	// Readable frames with wrong members, after hello: an error frame, and
+	// the connection goes on.
 	t.Run("after hello", func(t *testing.T) {
 		snapshot(t)
 		c := connect(t, env.Srv, sec, demo)
 		for _, data := range [][]byte{
-			[]byte(`{"type":"pull","requestId":"p1",`),
-			[]byte(`{"type":"bogus","requestId":"p2"}`),
+			[]byte(`{"type":"pull","requestId":"p2","cursor":"","extra":1}`),
 			[]byte(`{"type":"pull","requestId":"p3","cursor":"","limit":5000}`),
 			[]byte(`{"type":"push","requestId":"p4","mutations":[]}`),
 			[]byte(`{"type":"push","requestId":"p5","mutations":[{"seq":1,"id":"not-a-uuid","name":"patient.register","args":{},"occurredAt":"2026-01-01T00:00:00Z","authorToken":"x"}]}`),

@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -290,9 +291,11 @@ func (c *conn) readLoop() {
 		f, err := syncproto.DecodeFromClient(data)
 		if err != nil {
 			c.s.metrics.protocolErrors.Inc()
-			// Bad frames before hello are fatal; afterwards the device is
-			// told and may go on.
-			if !helloDone {
+			// Bad frames before hello, and unreadable ones at any time, are
+			// fatal (docs/protocol.md, "Fatal or not"); a readable frame of
+			// a known type with wrong members is not: the device is told
+			// and goes on.
+			if !helloDone || unreadable(data) {
 				c.fail(syncproto.PeekRequestID(data), err)
 				return
 			}
@@ -319,6 +322,47 @@ func (c *conn) readLoop() {
 }
 
 var errFrameTooLarge = errors.New("frame too large")
+
+// clientFrameTypes are the frames a workstation may send.
+var clientFrameTypes = map[string]bool{
+	syncproto.TypeHello: true, syncproto.TypePush: true, syncproto.TypePull: true, syncproto.TypeReport: true,
+}
+
+// unreadable says whether a refused frame cannot be read at all (not JSON,
+// not an object, nested too deep, no or unknown type, a server's type), as
+// opposed to a readable frame whose members are wrong. UTF-8 and size are
+// checked before (the size while reading; invalid UTF-8 is not valid JSON).
+func unreadable(data []byte) bool {
+	if !json.Valid(data) {
+		return true
+	}
+	depth, maxDepth, inString, escaped := 0, 0, false, false
+	for _, b := range data {
+		switch {
+		case escaped:
+			escaped = false
+		case inString && b == '\\':
+			escaped = true
+		case b == '"':
+			inString = !inString
+		case inString:
+		case b == '{' || b == '[':
+			depth++
+			maxDepth = max(maxDepth, depth)
+		case b == '}' || b == ']':
+			depth--
+		}
+	}
+	if maxDepth > syncproto.MaxDepth {
+		return true
+	}
+	var members map[string]json.RawMessage
+	var typ string
+	if json.Unmarshal(data, &members) != nil || json.Unmarshal(members["type"], &typ) != nil {
+		return true
+	}
+	return !clientFrameTypes[typ]
+}
 
 // readFrame reads one message, at most MaxFrameBytes of it. The limit is
 // applied here rather than with SetReadLimit, which would make the library
@@ -354,7 +398,7 @@ func (c *conn) fail(requestID string, err error) {
 
 func (c *conn) hello(h *syncproto.Hello) error {
 	if h.DeviceID != c.deviceID {
-		return workflow.Reject(workflow.CodeUnauthenticated, "The hello names workstation %s but the token was issued on %s.", h.DeviceID, c.deviceID)
+		return workflow.Reject(workflow.CodeForbidden, "The hello names workstation %s but the token was issued on %s.", h.DeviceID, c.deviceID)
 	}
 	ctx := context.Background()
 	w, err := c.s.DB.Hello(ctx, c.deviceID, h.Pending, h.OldestPendingAt)
@@ -397,7 +441,8 @@ func (c *conn) handle(f syncproto.Frame) bool {
 		}
 		return true
 	case *syncproto.Hello:
-		return c.send(syncproto.ErrorFrame(f.RequestID, workflow.Reject(workflow.CodeProtocolError, "hello was already received on this connection."), false))
+		c.fail(f.RequestID, workflow.Reject(workflow.CodeProtocolError, "hello was already received on this connection."))
+		return false
 	default:
 		return c.send(syncproto.ErrorFrame("", workflow.Reject(workflow.CodeProtocolError, "A workstation may not send %s frames.", f.FrameType()), false))
 	}

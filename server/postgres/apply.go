@@ -75,6 +75,22 @@ func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncp
 		deviceRoles[i] = workflow.Role(r)
 	}
 
+	// A new seq may carry a mutation the server already has under an older
+	// seq: a workstation restored from a backup renumbers its queue
+	// (docs/protocol.md, "Lost state"), and the same id may even come twice
+	// in one push. Such a mutation is a duplicate of its first outcome,
+	// never applied again; its seq still advances.
+	var newIDs []string
+	for _, m := range muts {
+		if m.Seq > last {
+			newIDs = append(newIDs, m.ID)
+		}
+	}
+	first, err := recordedByID(ctx, tx, deviceID, last, newIDs)
+	if err != nil {
+		return nil, err
+	}
+
 	results := make([]syncproto.MutationResult, 0, len(muts))
 	for _, m := range muts {
 		if m.Seq <= last {
@@ -85,11 +101,18 @@ func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncp
 			results = append(results, res)
 			continue
 		}
+		if res, ok := first[m.ID]; ok {
+			res.Seq, res.Status = m.Seq, syncproto.StatusDuplicate
+			results = append(results, res)
+			last = m.Seq
+			continue
+		}
 		res, err := db.applyOne(ctx, tx, deviceID, deviceRoles, m, receivedAt)
 		if err != nil {
 			return nil, err
 		}
 		results = append(results, res)
+		first[m.ID] = res
 		last = m.Seq
 	}
 	if _, err := tx.Exec(ctx, `UPDATE sync.clients SET last_mutation_seq = $2, last_seen = $3 WHERE device_id = $1`,
@@ -97,6 +120,39 @@ func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncp
 		return nil, err
 	}
 	return results, nil
+}
+
+// idLookback bounds how far back (in seqs) a new mutation's id is looked
+// for among the device's recorded mutations: the acts a restored workstation
+// can have lost since its backup. (An index on sync.mutations (device_id,
+// mutation_id) would make the bound unnecessary.)
+const idLookback = 10000
+
+// recordedByID returns the first outcomes of those of ids the device's
+// recent mutations already hold.
+func recordedByID(ctx context.Context, tx pgx.Tx, deviceID string, last int64, ids []string) (map[string]syncproto.MutationResult, error) {
+	out := map[string]syncproto.MutationResult{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT mutation_id, COALESCE(code, ''), COALESCE(message, ''), COALESCE(field, '') FROM sync.mutations
+		 WHERE device_id = $1 AND seq > $2 AND mutation_id = ANY($3) ORDER BY seq`, deviceID, last-idLookback, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, code string
+		var r syncproto.MutationResult
+		if err := rows.Scan(&id, &code, &r.Message, &r.Field); err != nil {
+			return nil, err
+		}
+		r.Code = workflow.Code(code)
+		if _, seen := out[id]; !seen {
+			out[id] = r
+		}
+	}
+	return out, rows.Err()
 }
 
 // duplicateResult answers a seq the server already has. The first outcome
@@ -111,7 +167,13 @@ func duplicateResult(ctx context.Context, tx pgx.Tx, deviceID string, seq int64,
 	err := tx.QueryRow(ctx, `SELECT mutation_id, code, message, field FROM sync.mutations WHERE device_id = $1 AND seq = $2`, deviceID, seq).
 		Scan(&known, &code, &msg, &field)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return res, nil
+		// The seq advanced over a duplicate by id: repeat that id's first
+		// outcome, so a workstation that lost the reply still learns it.
+		err = tx.QueryRow(ctx, `SELECT mutation_id, code, message, field FROM sync.mutations WHERE device_id = $1 AND mutation_id = $2 ORDER BY seq LIMIT 1`,
+			deviceID, id).Scan(&known, &code, &msg, &field)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return res, nil
+		}
 	}
 	if err != nil {
 		return res, err

@@ -292,3 +292,66 @@ func TestSeedIsIdempotent(t *testing.T) {
 		}
 	}
 }
+
+// TestDuplicateByID: a mutation the server already has, sent again under a
+// new seq (a workstation restored from a backup renumbers its queue), is a
+// duplicate of its first outcome: never applied twice, its seq advances.
+func TestDuplicateByID(t *testing.T) {
+	t.Parallel()
+	db, pool := openSeeded(t)
+	ctx := context.Background()
+	tok := mustLogin(t, db, workflow.RoleSecretary, DemoDeviceID)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	mut := func(seq int64, id, name, args string) syncproto.Mutation {
+		return syncproto.Mutation{Seq: seq, ID: id, Name: name, Args: json.RawMessage(args), OccurredAt: now, AuthorToken: tok}
+	}
+	checkIn := mut(1, uuid.NewString(), "appointment.checkIn", `{"id":"`+SeedID("a:scheduled")+`"}`)
+	bad := mut(2, uuid.NewString(), "appointment.checkIn", `{"id":"`+SeedID("a:completed")+`"}`)
+	res, err := db.Push(ctx, DemoDeviceID, []syncproto.Mutation{checkIn, bad})
+	if err != nil || res[0].Status != syncproto.StatusApplied || res[1].Status != syncproto.StatusRejected {
+		t.Fatalf("first push: %+v %v", res, err)
+	}
+	changes := scalar[int64](t, pool, `SELECT count(*) FROM sync.changes`)
+
+	// Renumbered after a restore: seqs 3 and 4 carry the same two acts, and
+	// a new act follows, once with its id repeated in the same push.
+	again1, again2 := checkIn, bad
+	again1.Seq, again2.Seq = 3, 4
+	fresh := mut(5, uuid.NewString(), "patient.update", `{"id":"`+SeedID("patient:1")+`","phone":"5"}`)
+	twice := fresh
+	twice.Seq = 6
+	res, err = db.Push(ctx, DemoDeviceID, []syncproto.Mutation{again1, again2, fresh, twice})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []syncproto.MutationResult{
+		{Seq: 3, Status: syncproto.StatusDuplicate},
+		{Seq: 4, Status: syncproto.StatusDuplicate, Code: res[1].Code, Message: res[1].Message},
+		{Seq: 5, Status: syncproto.StatusApplied},
+		{Seq: 6, Status: syncproto.StatusDuplicate},
+	}
+	first, _ := db.Push(ctx, DemoDeviceID, []syncproto.Mutation{bad})
+	want[1].Code, want[1].Message, want[1].Field = first[0].Code, first[0].Message, first[0].Field
+	for i := range want {
+		if res[i] != want[i] {
+			t.Errorf("result %d = %+v, want %+v", i, res[i], want[i])
+		}
+	}
+	if want[1].Code != workflow.CodeInvalidTransition {
+		t.Fatalf("the repeated rejection lost its code: %+v", want[1])
+	}
+	if n := scalar[int64](t, pool, `SELECT count(*) FROM sync.changes`) - changes; n != 1 {
+		t.Fatalf("%d rows changed, want 1 (the one new act)", n)
+	}
+	if w, _ := db.Hello(ctx, DemoDeviceID, 0, nil); w.LastMutationSeq != 6 {
+		t.Fatalf("last seq %d, want 6", w.LastMutationSeq)
+	}
+	// A lost reply: resending the renumbered seqs repeats the same outcomes.
+	res, err = db.Push(ctx, DemoDeviceID, []syncproto.Mutation{again1, again2})
+	if err != nil || res[0] != want[0] || res[1] != want[1] {
+		t.Fatalf("resend of renumbered seqs: %+v %v", res, err)
+	}
+	if n := scalar[int64](t, pool, `SELECT count(*) FROM sync.mutations WHERE device_id = $1`, DemoDeviceID); n != 3 {
+		t.Fatalf("audit log holds %d mutations, want 3 (each act once)", n)
+	}
+}
