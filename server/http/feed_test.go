@@ -615,3 +615,32 @@ func TestBigRowsPage(t *testing.T) {
 		}
 	}
 }
+
+// TestPokeOnlyAfterWelcome: a connection that has not said hello is not
+// poked; once welcomed it is, and the welcome comes first.
+func TestPokeOnlyAfterWelcome(t *testing.T) {
+	t.Parallel()
+	env := newTestServer(t)
+	tok := loginOn(t, env.Srv, workflow.RoleSecretary, demo)
+	ref := connect(t, env.Srv, tok, demo)
+	quiet := dial(t, env.Srv, tok, demo)
+	if _, err := env.Pool.Exec(context.Background(), `UPDATE patients SET phone = 'p1', "updatedAt" = now() WHERE id = $1`, seedID("patient:1")); err != nil {
+		t.Fatal(err)
+	}
+	if !ref.waitPoke(waitTimeout) {
+		t.Fatal("the welcomed connection was not poked")
+	}
+	if n := len(quiet.rawFrames()); n != 0 {
+		t.Fatalf("a connection without hello received %d frames: %s", n, quiet.rawFrames()[0])
+	}
+	quiet.hello(t, "")
+	if first := quiet.rawFrames()[0]; !strings.HasPrefix(string(first), `{"type":"welcome"`) {
+		t.Fatalf("first frame %s", first)
+	}
+	if _, err := env.Pool.Exec(context.Background(), `UPDATE patients SET phone = 'p2', "updatedAt" = now() WHERE id = $1`, seedID("patient:1")); err != nil {
+		t.Fatal(err)
+	}
+	if !quiet.waitPoke(waitTimeout) {
+		t.Fatal("not poked after welcome")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -117,6 +118,7 @@ type conn struct {
 	done     chan struct{}
 	once     sync.Once
 	closeMsg []byte
+	welcomed atomic.Bool
 }
 
 func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
@@ -167,6 +169,9 @@ func (c *conn) close(code int, reason string) {
 }
 
 func (c *conn) poke(head int64) {
+	if !c.welcomed.Load() {
+		return // pokes come after welcome (docs/protocol.md, "Poke")
+	}
 	select {
 	case c.pokeFlag <- head:
 	default:
@@ -231,6 +236,18 @@ func (c *conn) writeLoop() {
 				return
 			}
 		case head := <-c.pokeFlag:
+			// Replies already queued (the welcome) go first.
+			for flushed := false; !flushed; {
+				select {
+				case b := <-c.out:
+					if write(websocket.TextMessage, b) != nil {
+						c.close(websocket.CloseAbnormalClosure, "")
+						return
+					}
+				default:
+					flushed = true
+				}
+			}
 			b, _ := syncproto.Encode(&syncproto.Poke{Head: strconv.FormatInt(head, 10)})
 			if write(websocket.TextMessage, b) != nil {
 				c.close(websocket.CloseAbnormalClosure, "")
@@ -408,6 +425,7 @@ func (c *conn) hello(h *syncproto.Hello) error {
 	w.RequestID = h.RequestID
 	w.Roles = c.roles
 	c.send(w)
+	c.welcomed.Store(true)
 	return nil
 }
 
