@@ -389,6 +389,33 @@ func (e *env) visitEarlier(device string, ago time.Duration, pending int64, olde
 	}
 	w := e.connect(tok, device, pending, oldest)
 	w.c.Close()
+	// Keep the clock back until the server has dropped the connection:
+	// until then it may still mark the device seen (at the clock's time).
+	for deadline := time.Now().Add(10 * time.Second); e.connectedDevices() != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			e.t.Fatal("the server kept a closed connection")
+		}
+	}
+}
+
+// connectedDevices reads wardsync_connected_devices from /metrics.
+func (e *env) connectedDevices() int {
+	e.t.Helper()
+	resp, err := http.Get(e.srv.URL() + "/metrics")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "wardsync_connected_devices "); ok {
+			var n int
+			fmt.Sscan(v, &n)
+			return n
+		}
+	}
+	e.t.Fatal("/metrics has no wardsync_connected_devices")
+	return 0
 }
 
 type wsClient struct {

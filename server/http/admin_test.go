@@ -648,6 +648,20 @@ func TestSyncStatusHealth(t *testing.T) {
 		}
 		w := e.connect(tok, dev, pending, oldest)
 		w.c.Close()
+		// Keep the clock back until the server has dropped the connection:
+		// until then it may still mark the device seen (at the clock's time).
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			gone := true
+			for _, id := range e.srv.connectedDeviceIDs() {
+				gone = gone && id != dev
+			}
+			if gone {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the server kept a closed connection")
+			}
+		}
 		e.clock.Set(0)
 	}
 	visit(amber, 20*time.Minute, 4, 40*time.Minute)
@@ -687,18 +701,24 @@ func TestSyncStatusHealth(t *testing.T) {
 		t.Errorf("revoked device not last")
 	}
 
-	// The online device pulls to the head: its lag drops to zero.
-	w.send(&syncproto.Pull{RequestID: "pull1"})
-	for i := 0; i < 50; i++ {
-		_ = i
+	// The online device pulls to the head: its lag drops to zero. Changes
+	// are handed out only below the cluster-wide snapshot horizon, which
+	// other databases' transactions (parallel test packages) can hold back
+	// for a while: keep pulling until it passes.
+	before := o.CursorLag
+	w.send(&syncproto.Pull{RequestID: "pull0"})
+	deadline := time.Now().Add(60 * time.Second)
+	for i := 1; ; i++ {
+		cursor := admLastCursor(t, w)
 		d := e.status().device(online)
 		if !d.InitialSync && d.CursorLag == 0 {
 			break
 		}
-		if i == 49 {
-			t.Fatalf("lag after pulling everything: %+v", d)
+		if time.Now().After(deadline) {
+			t.Fatalf("lag after pulling everything for a minute: %d (before pulling: %d)", d.CursorLag, before)
 		}
-		w.send(&syncproto.Pull{RequestID: "pull" + itoa(int64(i+2)), Cursor: admLastCursor(t, w)})
+		time.Sleep(50 * time.Millisecond)
+		w.send(&syncproto.Pull{RequestID: "pull" + itoa(int64(i)), Cursor: cursor})
 	}
 }
 
@@ -822,15 +842,15 @@ func TestAdminEventsStream(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // let the coalescing gap after hello pass
 	pushed := time.Now()
 	ws.push(sec, "appointment.checkIn", map[string]any{"id": uuid.NewString()})
+	// Only the database notification names "mutations" (the 5 s tick says
+	// "tick"), so seeing it proves the push itself woke the stream.
 	for {
 		ev := admReadEvent(t, rd)
-		if strings.Contains(ev.data, "mutations") {
-			if d := time.Since(pushed); d > 2*time.Second {
-				t.Fatalf("changed event %s after the push", d)
-			}
+		if strings.Contains(ev.data, `"mutations"`) {
+			t.Logf("changed event %s after the push", time.Since(pushed).Round(time.Millisecond))
 			break
 		}
-		if time.Since(pushed) > 3*time.Second {
+		if time.Since(pushed) > 15*time.Second {
 			t.Fatalf("no mutations event; last %+v", ev)
 		}
 	}
