@@ -52,10 +52,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		addr                       *string
 		name, email, password, rol *string
 		roles, id                  *string
+		monitoringToken            = new(string)
 	)
 	switch cmd {
 	case "serve":
 		addr = fs.String("addr", "127.0.0.1:8420", "listen address")
+		monitoringToken = fs.String("monitoring-token", "", "read-only token for GET /api/v1/sync/status (WARDSYNC_MONITORING_TOKEN)")
 	case "user add":
 		name = fs.String("name", "", "full name")
 		email = fs.String("email", "", "e-mail (the login)")
@@ -123,18 +125,21 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "device %s registered as %q serving %v\n", d.ID, d.Name, d.Roles)
 	case "serve":
-		return Serve(ctx, db, *addr, logger, stdout)
+		return Serve(ctx, db, *addr, *monitoringToken, logger, stdout)
 	}
 	return nil
 }
 
 // Serve migrates, listens on addr and runs until ctx ends, then shuts down
 // gracefully: the transaction in flight finishes, websockets close with 1001.
-func Serve(ctx context.Context, db *postgres.DB, addr string, logger *slog.Logger, stdout io.Writer) error {
+func Serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, logger *slog.Logger, stdout io.Writer) error {
 	if _, err := db.Migrate(ctx); err != nil {
 		return err
 	}
 	srv := httpserver.New(db, logger)
+	if monitoringToken != "" {
+		srv.SetMonitoringToken(monitoringToken)
+	}
 	if err := srv.Open(ctx, addr); err != nil {
 		return err
 	}

@@ -99,7 +99,11 @@ func (s *Server) Open(ctx context.Context, addr string) error {
 	s.ln = ln
 	ctx, s.cancel = context.WithCancel(context.Background())
 	s.httpSrv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
-	s.wg.Add(2)
+	s.wg.Add(3)
+	go func() {
+		defer s.wg.Done()
+		s.MonitorLoop(ctx)
+	}()
 	go func() {
 		defer s.wg.Done()
 		if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
