@@ -243,9 +243,25 @@ func TestGracefulShutdown(t *testing.T) {
 	sec := loginOn(t, srv, workflow.RoleSecretary, demo)
 	c := connect(t, srv, sec, demo)
 	idle := connect(t, srv, loginOn(t, srv, workflow.RoleNurse, demo), demo)
+	// A push big enough to be in its transaction when Close comes.
+	var muts []syncproto.Mutation
 	p := uuid.NewString()
-	m := c.mut("patient.register", registerArgs(p, "Shutdown"), sec, ms(time.Now()))
-	c.sendFrame(t, &syncproto.Push{RequestID: "inflight", Mutations: []syncproto.Mutation{m}})
+	for i := 0; i < 300; i++ {
+		id := uuid.NewString()
+		if i == 0 {
+			id = p
+		}
+		muts = append(muts, c.mut("patient.register", registerArgs(id, "Shutdown"), sec, ms(time.Now())))
+	}
+	m := muts[0]
+	c.sendFrame(t, &syncproto.Push{RequestID: "inflight", Mutations: muts})
+	eventually(t, waitTimeout, func() string { // the server is working on it
+		if count(t, env.Pool, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE '%sync.mutations%'`) == 0 &&
+			count(t, env.Pool, `SELECT count(*) FROM sync.mutations`) == 0 {
+			return "the push has not started"
+		}
+		return ""
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Close(ctx); err != nil {
@@ -260,6 +276,17 @@ func TestGracefulShutdown(t *testing.T) {
 	audited := count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE device_id = $1 AND seq = $2`, demo, m.Seq)
 	if applied != audited {
 		t.Fatalf("patient stored %d times, audited %d times", applied, audited)
+	}
+	// The transaction in flight finished, and its answer came before the close.
+	answered := false
+	for _, f := range c.rawFrames() {
+		answered = answered || strings.HasPrefix(string(f), `{"type":"pushResult","requestId":"inflight"`)
+	}
+	if audited == 1 && !answered {
+		t.Fatal("the push in flight was applied but its answer was not sent before the close")
+	}
+	if audited == 0 {
+		t.Log("the push was not read before the close (nothing applied)")
 	}
 	// The other instance still serves.
 	c2 := connect(t, env.Srv, sec, demo)

@@ -119,6 +119,7 @@ type conn struct {
 	once     sync.Once
 	closeMsg []byte
 	welcomed atomic.Bool
+	readDone chan struct{} // closed when the reader has stopped
 }
 
 func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
@@ -142,11 +143,12 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &conn{
 		s: s, ws: ws, session: sess, deviceID: sess.DeviceID, roles: dev.Roles,
-		out: make(chan []byte, 64), pokeFlag: make(chan int64, 1), done: make(chan struct{}),
+		out: make(chan []byte, 64), pokeFlag: make(chan int64, 1), done: make(chan struct{}), readDone: make(chan struct{}),
 	}
 	s.hub.wg.Add(1)
 	defer s.hub.wg.Done()
 	if !s.hub.add(c) {
+		close(c.readDone)
 		c.close(websocket.CloseGoingAway, "server shutting down")
 		c.writeLoop()
 		return
@@ -158,6 +160,7 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 	}()
 	go c.writeLoop()
 	c.readLoop()
+	close(c.readDone)
 	c.close(websocket.CloseNormalClosure, "")
 }
 
@@ -260,6 +263,12 @@ func (c *conn) writeLoop() {
 				return
 			}
 		case <-c.done:
+			// The request in flight finishes (its transaction commits, on
+			// shutdown too) and its answer is sent before the close.
+			select {
+			case <-c.readDone:
+			case <-time.After(c.s.WriteTimeout):
+			}
 			// Flush what is queued (an error frame before a fatal close).
 			for {
 				select {
