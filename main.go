@@ -11,6 +11,7 @@
 //	-db PATH       the replica (default <user config dir>/wardsync/workstation.db)
 //	-server URL    the sync server (default http://127.0.0.1:8420 unless the replica names one)
 //	-device ID     this workstation's id (else the first-start setup asks)
+//	-retry-max D   longest wait between attempts to reach the server (default 30s)
 //
 // A build with -tags dev also takes Wails' -assetdir and -devserver, and then
 // serves the UI with working bindings to a browser at the devserver address.
@@ -25,6 +26,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/wailsapp/wails/v2"
 	"github.com/wailsapp/wails/v2/pkg/options"
@@ -62,6 +64,7 @@ func run(ctx context.Context) error {
 	dbPath := fs.String("db", env("WARDSYNC_DB", filepath.Join(dir, "wardsync", "workstation.db")), "replica file")
 	server := fs.String("server", os.Getenv("WARDSYNC_SERVER"), "sync server URL (default http://127.0.0.1:8420 unless the replica names one)")
 	device := fs.String("device", os.Getenv("WARDSYNC_DEVICE"), "this workstation's device id")
+	retryMax := fs.Duration("retry-max", 30*time.Second, "longest wait between two attempts to reach the server")
 	// Wails' dev build reads these itself, but stops at the first flag it
 	// does not know; handing them over as env vars makes any order work.
 	passed := map[string]*string{}
@@ -81,7 +84,7 @@ func run(ctx context.Context) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	a, err := app.New(ctx, app.Config{
-		Engine:           desktop.Config{DBPath: *dbPath, ServerURL: *server, DeviceID: *device, Logger: log},
+		Engine:           desktop.Config{DBPath: *dbPath, ServerURL: *server, DeviceID: *device, Logger: log, BackoffMax: *retryMax},
 		DefaultServerURL: "http://127.0.0.1:8420",
 		Emit:             func(ctx context.Context, name string, data any) { runtime.EventsEmit(ctx, name, data) },
 		SetTitle:         runtime.WindowSetTitle,

@@ -1,0 +1,513 @@
+package desktop_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"wardsync/server/postgres"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// need skips (or, under CI, fails) when a tool of the browser test is missing.
+func need(t *testing.T, what, path, install string) {
+	t.Helper()
+	if _, err := os.Stat(path); err == nil {
+		return
+	}
+	if os.Getenv("CI") == "" {
+		t.Skipf("%s is missing (%s); it runs whenever CI is set", what, install)
+	}
+	t.Fatalf("%s is missing: %s", what, install)
+}
+
+// devBinary is the app built with Wails' dev tags, whose -devserver serves
+// the UI with working bindings to any browser: $WARDSYNC_DESKTOP_DEV_BIN
+// when make built it, else built here.
+func devBinary(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("WARDSYNC_DESKTOP_DEV_BIN"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("WARDSYNC_DESKTOP_DEV_BIN: %v", err)
+		}
+		return p
+	}
+	need(t, "WebKitGTK headers", "/usr/include/webkitgtk-4.1", "apt-get install -y libwebkit2gtk-4.1-dev libgtk-3-dev")
+	out := filepath.Join(t.TempDir(), "wardsync-desktop-dev")
+	began := time.Now()
+	cmd := exec.Command("go", "build", "-tags", "dev,webkit2_41", "-o", out, ".")
+	cmd.Dir = repoRoot(t)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build -tags dev,webkit2_41: %v\n%s", err, b)
+	}
+	t.Logf("built the dev app in %s", time.Since(began).Round(time.Millisecond))
+	return out
+}
+
+// xvfb starts a virtual X display and returns its name (":N").
+func xvfb(t *testing.T) string {
+	t.Helper()
+	need(t, "Xvfb", "/usr/bin/Xvfb", "apt-get install -y xvfb xauth")
+	for n := 100 + os.Getpid()%200; n < 400; n++ {
+		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
+			continue
+		}
+		if _, err := os.Stat(fmt.Sprintf("/tmp/.X%d-lock", n)); err == nil {
+			continue
+		}
+		display := fmt.Sprintf(":%d", n)
+		cmd := exec.Command("Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		})
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
+				return display
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("Xvfb %s did not start", display)
+	}
+	t.Fatal("no free X display number")
+	return ""
+}
+
+// logWriter keeps a process's output for the failure message.
+type logWriter struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *logWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logWriter) tail(n int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.buf.String()
+	if len(s) > n {
+		s = "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+// TestDesktopInBrowser runs the real app (Wails dev build, under Xvfb)
+// against a real server and drives its UI in headless Chromium through the
+// dev server: every role walks one patient through the whole workflow;
+// then the server goes away, the nurse works offline, that act is made to
+// conflict at the server, a new server comes up, and the act lands in the
+// rejected inbox with its reason and what was typed.
+func TestDesktopInBrowser(t *testing.T) {
+	began := time.Now()
+	need(t, "Chromium", chromiumPath, "apt-get install -y chromium")
+	root := repoRoot(t)
+	if _, err := os.Stat(filepath.Join(root, "frontend", "dist", "index.html")); err != nil {
+		t.Fatal("frontend/dist/index.html is missing: build the UI first (make frontend, or cd frontend && npm ci && npm run build)")
+	}
+	bin := devBinary(t)
+	built := time.Now()
+	w := newWorld(t)
+	display := xvfb(t)
+
+	// The app.
+	devAddr := freePort(t)
+	appLog := &logWriter{}
+	cmd := exec.Command(bin, "-db", filepath.Join(t.TempDir(), "workstation.db"), "-server", w.URL(),
+		"-device", postgres.DemoDeviceID, "-retry-max", "1s")
+	cmd.Env = append(os.Environ(), "DISPLAY="+display, "assetdir="+filepath.Join(root, "frontend", "dist"), "devserver="+devAddr,
+		"loglevel=Warning", "NO_AT_BRIDGE=1", "WEBKIT_DISABLE_COMPOSITING_MODE=1", "GDK_BACKEND=x11")
+	cmd.Stdout, cmd.Stderr = appLog, appLog
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("app output:\n%s", appLog.tail(6000))
+		}
+	})
+	waitFor(t, "the app's dev server", 60*time.Second, func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("the app exited:\n%s", appLog.tail(4000))
+		default:
+		}
+		c, err := net.DialTimeout("tcp", devAddr, 200*time.Millisecond)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		resp, err := http.Get("http://" + devAddr + "/")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	appUp := time.Now()
+
+	// The browser.
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter"),
+		chromedp.Flag("no-pings", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800),
+	)
+	defer cancelAlloc()
+	bctx, cancel := chromedp.NewContext(allocCtx)
+	defer cancel()
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("start %s: %v", chromiumPath, err)
+	}
+	var (
+		consoleMu sync.Mutex
+		problems  []string
+	)
+	messages := chromedp.Console(bctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException {
+				consoleMu.Lock()
+				problems = append(problems, m.String())
+				consoleMu.Unlock()
+			}
+		}
+	}()
+	ctx, tcancel := context.WithTimeout(bctx, 150*time.Second)
+	defer tcancel()
+
+	u := &ui{t: t, ctx: ctx}
+	u.do("open the app", chromedp.EmulateViewport(1280, 800), chromedp.Navigate("http://"+devAddr+"/"))
+	u.wait("the login screen", `document.body.dataset.ready === 'true' && !!document.querySelector('#login-form')`, 20*time.Second)
+	u.wait("not connected before the first login, which is no outage", `document.querySelector('#syncbar').dataset.state === 'idle' && document.querySelector('#offline-note').hidden`, 5*time.Second)
+	u.snap("login")
+
+	// A wrong password is refused on the page.
+	u.login("secretary@hospital.com", "nope", "")
+	u.wait("wrong password refused", `!document.querySelector('#login-error').hidden`, 10*time.Second)
+	consoleMu.Lock()
+	problems = nil // the refused login is the one error the console may show
+	consoleMu.Unlock()
+
+	// SECRETARY: register a patient, schedule, check in.
+	u.login("secretary@hospital.com", "secretary123", "Secrétaire Test")
+	u.wait("online", `document.querySelector('#syncbar').dataset.state === 'online'`, 15*time.Second)
+	u.wait("reception queues", `!!document.querySelector('#q-checkin') && !!document.querySelector('#q-close') && !!document.querySelector('#q-unpaid')`, 10*time.Second)
+	u.click(`#quick-register`)
+	u.wait("the registration form", `!!document.querySelector('#register-form')`, 5*time.Second)
+	u.typeIn(`#register-form-lastName`, "Walker")
+	u.typeIn(`#register-form-firstName`, "Anna")
+	u.set(`#register-form-birthDate`, "2999-01-01")
+	u.wait("a birth date in the future is refused as typed", msgIs("register-form", "birthDate", "Birth date 2999-01-01 must be before the time of the act"), 5*time.Second)
+	u.set(`#register-form-birthDate`, "1990-04-01")
+	u.typeIn(`#register-form-phone`, "0102030405"+kb.Enter) // Enter submits
+	u.wait("the new patient's record", `(document.querySelector('#patient-record .record-head h2')?.textContent ?? '') === 'WALKER Anna'`, 10*time.Second)
+	u.click(`#schedule-open`)
+	u.wait("the scheduling form", `!!document.querySelector('#schedule-form') && document.querySelector('#schedule-form-doctorId').value !== ''`, 5*time.Second)
+	u.typeIn(`#schedule-form-motif`, "Controle tension"+kb.Enter)
+	u.wait("the appointment on the timeline", `[...document.querySelectorAll('#patient-record .entry.appointment')].some(e => e.dataset.status === 'SCHEDULED')`, 10*time.Second)
+	u.click(`#tab-queue`)
+	appt := u.rowID("q-checkin", "WALKER Anna")
+	u.click(`#q-checkin tr[data-id="` + appt + `"] button.primary`)
+	u.wait("checked in: off the list", `!document.querySelector('#q-checkin tr[data-id="`+appt+`"]')`, 10*time.Second)
+	u.logout()
+
+	// NURSE: vitals, with the range checked as she types.
+	u.login("nurse@hospital.com", "nurse123", "Infirmier Test")
+	u.click(`#q-prepare tr[data-id="` + appt + `"] button`)
+	u.wait("the vitals form", `!!document.querySelector('#vitals-form') && document.activeElement === document.querySelector('#vitals-form-weight')`, 5*time.Second)
+	u.snap("nurse")
+	u.typeIn(`#vitals-form-weight`, "70")
+	u.typeIn(`#vitals-form-height`, "170")
+	u.typeIn(`#vitals-form-temperature`, "46")
+	u.wait("Temperature 46 °C is above 45 °C.", msgIs("vitals-form", "temperature", "Temperature 46 °C is above 45 °C."), 5*time.Second)
+	u.snap("vitals-check")
+	u.clear(`#vitals-form-temperature`)
+	u.typeIn(`#vitals-form-temperature`, "37,2")
+	u.wait("the message goes once fixed", msgIs("vitals-form", "temperature", ""), 5*time.Second)
+	u.typeIn(`#vitals-form-systolic`, "120")
+	u.typeIn(`#vitals-form-diastolic`, "80")
+	u.typeIn(`#vitals-form-heartRate`, "72"+kb.Enter)
+	u.wait("vitals recorded: off the nurse's list", `!document.querySelector('#vitals-form') && !document.querySelector('#q-prepare tr[data-id="`+appt+`"]')`, 10*time.Second)
+	u.logout()
+
+	// DOCTOR: consultation, prescription sent to the lab.
+	u.login("doctor@hospital.com", "doctor123", "Dr Médecin Test")
+	u.click(`#q-consult tr[data-id="` + appt + `"] button`)
+	u.wait("the consultation form with the vitals", `(document.querySelector('#consultation-form .facts')?.textContent ?? '').includes('37.2 °C')`, 5*time.Second)
+	u.typeIn(`#consultation-form-consultationNotes`, "Examen normal.")
+	u.click(`#consultation-form [data-role="submit"]`)
+	u.wait("the prescription form follows", `!document.querySelector('#consultation-form') && !!document.querySelector('#prescription-form')`, 10*time.Second)
+	u.typeIn(`#prescription-form-text`, "NFS, CRP")
+	u.click(`#prescription-form [data-role="submit"]`)
+	u.wait("prescribed and sent", `!document.querySelector('#prescription-form') && document.querySelector('#flash').textContent.includes('sent to the lab')`, 10*time.Second)
+	u.logout()
+
+	// NURSE collects the sample.
+	u.login("nurse@hospital.com", "nurse123", "Infirmier Test")
+	pres := u.rowID("q-collect", "WALKER Anna")
+	u.click(`#q-collect tr[data-id="` + pres + `"] button`)
+	u.wait("collected", `!document.querySelector('#q-collect tr[data-id="`+pres+`"]')`, 10*time.Second)
+	u.logout()
+
+	// BIOLOGIST: analysis and result.
+	u.login("biologist@hospital.com", "biologist123", "Biologiste Test")
+	u.click(`#q-received tr[data-id="` + pres + `"] button`)
+	u.wait("in progress", `!!document.querySelector('#q-progress tr[data-id="`+pres+`"]')`, 10*time.Second)
+	u.click(`#q-progress tr[data-id="` + pres + `"] button`)
+	u.wait("the result form", `!!document.querySelector('#result-form')`, 5*time.Second)
+	u.typeIn(`#result-form-text`, "Hemoglobine 13.5 g/dL")
+	u.typeIn(`#result-form-data`, `{"hemoglobin": 13.5`)
+	u.wait("bad JSON is refused as typed", msgIs("result-form", "data", `Result data is not valid JSON`), 5*time.Second)
+	u.typeIn(`#result-form-data`, `}`)
+	u.click(`#result-form [data-role="submit"]`)
+	u.wait("result validated", `!document.querySelector('#result-form') && !document.querySelector('#q-progress tr[data-id="`+pres+`"]')`, 10*time.Second)
+	u.logout()
+
+	// DOCTOR reviews.
+	u.login("doctor@hospital.com", "doctor123", "Dr Médecin Test")
+	u.click(`#q-review tr[data-id="` + pres + `"] button`)
+	u.wait("the review form shows the result", `(document.querySelector('#review-form [data-role="result-text"]')?.textContent ?? '') === 'Hemoglobine 13.5 g/dL'`, 10*time.Second)
+	u.typeIn(`#review-form-interpretation`, "RAS")
+	u.click(`#review-form [data-role="submit"]`)
+	u.wait("reviewed", `!document.querySelector('#q-review tr[data-id="`+pres+`"]')`, 10*time.Second)
+	u.logout()
+
+	// SECRETARY closes, bills and records the payment.
+	u.login("secretary@hospital.com", "secretary123", "Secrétaire Test")
+	u.click(`#q-close tr[data-id="` + appt + `"] button`)
+	u.wait("the billing form", `!!document.querySelector('#close-form')`, 5*time.Second)
+	u.typeIn(`#close-form-billingAmount`, "45.005")
+	u.wait("amount checked as typed", msgIs("close-form", "billingAmount", "Billing amount 45.005 has more than 2 decimals"), 5*time.Second)
+	u.clear(`#close-form-billingAmount`)
+	u.typeIn(`#close-form-billingAmount`, "45,00"+kb.Enter)
+	u.wait("closed: among the payments pending", `!document.querySelector('#q-close tr[data-id="`+appt+`"]') && !!document.querySelector('#q-unpaid tr[data-id="`+appt+`"]')`, 10*time.Second)
+	u.click(`#q-unpaid tr[data-id="` + appt + `"] button`)
+	u.wait("the payment form", `!!document.querySelector('#payment-form')`, 5*time.Second)
+	u.click(`#payment-form [data-role="submit"]`)
+	u.wait("paid", `!document.querySelector('#q-unpaid tr[data-id="`+appt+`"]')`, 10*time.Second)
+	u.wait("everything sent", `document.querySelector('#syncbar').dataset.pending === '0'`, 20*time.Second)
+	if got := w.scalar(`SELECT a.status || ' ' || a."billingStatus" || ' ' || a."billingAmount" || ' ' || p.status FROM appointments a JOIN prescriptions p ON p."patientId" = a."patientId" WHERE a.id = $1`, appt); got != "COMPLETED PAID 45.00 COMPLETED" {
+		t.Fatalf("the server holds %q for the walked patient", got)
+	}
+	walked := time.Now()
+	u.logout()
+
+	// Outage: the server goes away while the nurse works.
+	u.login("nurse@hospital.com", "nurse123", "Infirmier Test")
+	w.stop()
+	u.wait("offline since HH:MM", `document.querySelector('#syncbar').dataset.state === 'offline' && /^Offline since \d\d:\d\d$/.test(document.querySelector('#sync-conn').textContent)`, 15*time.Second)
+	u.wait("as of HH:MM", `/^records as of \d\d:\d\d$/.test(document.querySelector('#sync-asof')?.textContent ?? '') && document.querySelector('#queues').parentElement.querySelector('.as-of').classList.contains('stale')`, 10*time.Second)
+	u.logout()
+	u.wait("the login screen says work continues offline", `!document.querySelector('#offline-note').hidden && /^Working offline since \d\d:\d\d — your work will be sent when the network returns\.$/.test(document.querySelector('#offline-note').textContent)`, 5*time.Second)
+	u.login("nurse@hospital.com", "nurse123", "Infirmier Test")
+	u.wait("logged in offline", `document.querySelector('#current-user').textContent.includes('offline login')`, 5*time.Second)
+	u.click(`#q-prepare tr[data-id="` + apptChecked + `"] button`)
+	u.wait("the vitals form", `!!document.querySelector('#vitals-form')`, 5*time.Second)
+	for _, f := range [][2]string{{"weight", "82"}, {"height", "176"}, {"temperature", "38.4"}, {"systolic", "135"}, {"diastolic", "85"}, {"heartRate", "90"}} {
+		u.typeIn(`#vitals-form-`+f[0], f[1])
+	}
+	u.typeIn(`#vitals-form-notes`, "Vu hors ligne")
+	u.click(`#vitals-form [data-role="submit"]`)
+	u.wait("1 waiting (oldest HH:MM)", `document.querySelector('#syncbar').dataset.pending === '1' && /^1 waiting \(oldest \d\d:\d\d\)$/.test(document.querySelector('#sync-waiting').textContent)`, 10*time.Second)
+	u.wait("the queue shows the offline act", `!document.querySelector('#q-prepare tr[data-id="`+apptChecked+`"]')`, 5*time.Second)
+	u.snap("offline")
+	u.click(`#sync-waiting`)
+	u.wait("the waiting list", `(document.querySelector('#waiting-list')?.textContent ?? '').includes('Record vitals')`, 5*time.Second)
+	// Meanwhile, at the server, someone cancels that appointment.
+	w.exec(`UPDATE appointments SET status = 'CANCELLED', "updatedAt" = now() WHERE id = $1`, apptChecked)
+	outage := time.Now()
+	w.restart()
+	u.wait("back online: nothing waiting, one rejected", `document.querySelector('#syncbar').dataset.state === 'online' && document.querySelector('#syncbar').dataset.pending === '0' && document.querySelector('#sync-rejected').textContent === '1 rejected'`, 30*time.Second)
+	resynced := time.Since(outage)
+	u.click(`#sync-rejected`)
+	card := `#rejected-list li.card`
+	u.wait("the rejected act in the inbox", `!!document.querySelector('`+card+`')`, 5*time.Second)
+	text := u.eval(`document.querySelector('` + card + `').innerText`)
+	for _, want := range []string{"Record vitals", "Infirmier Test", "The record had already moved on at the server", "CANCELLED", "INVALID_TRANSITION", "vitals.temperature", "38.4", "Vu hors ligne"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the rejected card lacks %q:\n%s", want, text)
+		}
+	}
+	u.snap("rejected")
+	u.click(card + ` [data-role="copy"]`)
+	u.wait("copied into a new entry", `document.querySelector('#vitals-form-temperature')?.value === '38.4' && document.querySelector('#vitals-form-notes').value === 'Vu hors ligne'`, 5*time.Second)
+	u.click(`#vitals-form button[type="button"]`) // Close
+	u.click(card + ` [data-role="dismiss"]`)
+	u.wait("dismissed", `!document.querySelector('`+card+`') && document.querySelector('#sync-rejected').textContent === '0 rejected'`, 10*time.Second)
+	u.click(`#show-dismissed`)
+	u.wait("kept among the dismissed", `!!document.querySelector('`+card+`.dismissed')`, 5*time.Second)
+
+	consoleMu.Lock()
+	defer consoleMu.Unlock()
+	for _, p := range problems {
+		t.Errorf("browser console: %s", p)
+	}
+	t.Logf("build %s, app up %s, walk by five logins %s, back in sync %s after the server returned, whole test %s",
+		built.Sub(began).Round(time.Millisecond), appUp.Sub(built).Round(time.Millisecond), walked.Sub(appUp).Round(time.Millisecond),
+		resynced.Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
+}
+
+// msgIs is a predicate: the form field's message starts with want ("" = none).
+func msgIs(form, field, want string) string {
+	m := `(document.querySelector('#` + form + ` [data-msg-for="` + field + `"]')?.textContent ?? 'no such field')`
+	if want == "" {
+		return m + ` === ''`
+	}
+	return m + `.startsWith(` + jsString(want) + `)`
+}
+
+func jsString(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\n", `\n`).Replace(s) + "'"
+}
+
+// ui drives the page.
+type ui struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func (u *ui) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	u.t.Helper()
+	if err := chromedp.Do(u.ctx, steps...); err != nil {
+		u.t.Fatalf("%s: %v\npage: %s", what, err, u.page())
+	}
+}
+
+func (u *ui) page() string {
+	v, err := chromedp.Run(u.ctx, chromedp.Evaluate[string](`document.body.innerText.slice(0, 3000)`))
+	if err != nil {
+		return "(unreadable: " + err.Error() + ")"
+	}
+	return v
+}
+
+func (u *ui) eval(expr string) string {
+	u.t.Helper()
+	v, err := chromedp.Run(u.ctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		u.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+func (u *ui) wait(what, predicate string, d time.Duration) {
+	u.t.Helper()
+	if _, err := chromedp.Run(u.ctx, chromedp.Poll[chromedp.Void](predicate, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(d))); err != nil {
+		u.t.Fatalf("%s (waited %s for %s): %v\npage: %s", what, d, predicate, err, u.page())
+	}
+}
+
+func (u *ui) click(sel string) {
+	u.t.Helper()
+	u.wait("visible: "+sel, `!!document.querySelector(`+jsString(sel)+`)`, 10*time.Second)
+	u.do("click "+sel, chromedp.Click(chromedp.CSS(sel)))
+}
+
+// typeIn types as a person would (key events, so the checks run).
+func (u *ui) typeIn(sel, text string) {
+	u.t.Helper()
+	u.do("type into "+sel, chromedp.SendKeys(chromedp.CSS(sel), text))
+}
+
+func (u *ui) clear(sel string) {
+	u.t.Helper()
+	u.eval(`(() => { const i = document.querySelector(` + jsString(sel) + `); i.value = ''; i.dispatchEvent(new Event('input', {bubbles: true})); return ''; })()`)
+}
+
+// set fills a date/time/select box, whose typing depends on the locale.
+func (u *ui) set(sel, value string) {
+	u.t.Helper()
+	u.eval(`(() => { const i = document.querySelector(` + jsString(sel) + `); i.value = ` + jsString(value) + `; i.dispatchEvent(new Event('input', {bubbles: true})); i.dispatchEvent(new Event('change', {bubbles: true})); return ''; })()`)
+}
+
+// rowID finds the row of a queue naming the patient.
+func (u *ui) rowID(queue, patient string) string {
+	u.t.Helper()
+	expr := `([...document.querySelectorAll('#` + queue + ` tbody tr')].find(r => r.innerText.includes(` + jsString(patient) + `))?.dataset.id ?? '')`
+	u.wait(patient+" in "+queue, expr+` !== ''`, 10*time.Second)
+	return u.eval(expr)
+}
+
+// login logs in from the login screen; name is who the header must then
+// show ("" when the login is expected to fail).
+func (u *ui) login(email, password, name string) {
+	u.t.Helper()
+	u.wait("the login form", `!!document.querySelector('#login-form')`, 10*time.Second)
+	u.clear(`#login-email`)
+	u.clear(`#login-password`)
+	u.typeIn(`#login-email`, email)
+	u.typeIn(`#login-password`, password+kb.Enter)
+	if name != "" {
+		u.wait("logged in as "+name, `(document.querySelector('#current-user')?.textContent ?? '').startsWith(`+jsString(name)+`) && !!document.querySelector('#queues')`, 15*time.Second)
+		u.wait("the queues loaded", `document.querySelectorAll('#queues section.queue').length === 2 || document.querySelectorAll('#queues section.queue').length === 3`, 10*time.Second)
+	}
+}
+
+func (u *ui) logout() {
+	u.t.Helper()
+	u.click(`#logout`)
+	u.wait("logged out", `!!document.querySelector('#login-form')`, 10*time.Second)
+}
+
+// snap saves a screenshot as build/screenshots/desktop-<name>.png.
+func (u *ui) snap(name string) {
+	u.t.Helper()
+	png, err := chromedp.Run(u.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	dir := filepath.Join(repoRoot(u.t), "build", "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		u.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "desktop-"+name+".png"), png, 0o644); err != nil {
+		u.t.Fatal(err)
+	}
+}
