@@ -432,7 +432,51 @@ func (o *obj) jsonValue(name, label string, allowArray bool) (json.RawMessage, p
 		o.fail(invalid(joinPath(o.path, name), "%s is not valid JSON (%s).", label, jsonErr(err)))
 		return nil, absent
 	}
+	if n := unstorableNumber(c); n != "" {
+		o.fail(invalid(joinPath(o.path, name), "%s: the number %s is too large or too precise to be stored.", label, clip(n)))
+		return nil, absent
+	}
 	return c, given
+}
+
+// unstorableNumber returns the first number of a valid JSON value that
+// PostgreSQL's jsonb cannot hold, or "": its numeric type keeps at most
+// 131,072 digits before the decimal point and a display scale (the digits
+// written after it, less the exponent) of at most 16,383, and refuses an
+// exponent beyond ±(2³¹−1)/2 outright. The workstation must refuse such a
+// number as the server's database would.
+func unstorableNumber(raw []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		n, ok := tok.(json.Number)
+		if !ok {
+			continue
+		}
+		mant, exp, hasExp := strings.Cut(strings.ToLower(string(n)), "e")
+		var e int64
+		if hasExp {
+			if e, err = strconv.ParseInt(exp, 10, 64); err != nil || e >= math.MaxInt32/2 || e <= -math.MaxInt32/2 {
+				return string(n)
+			}
+		}
+		intDigits, fracDigits, _ := strings.Cut(strings.TrimPrefix(mant, "-"), ".")
+		if int64(len(fracDigits))-e > 16383 {
+			return string(n)
+		}
+		digits := intDigits + fracDigits
+		significant := strings.TrimLeft(digits, "0")
+		if significant == "" {
+			continue // zero: no digits before the point
+		}
+		if int64(len(intDigits))+e-int64(len(digits)-len(significant)) > 131072 {
+			return string(n)
+		}
+	}
 }
 
 func canonicalJSON(raw []byte) (json.RawMessage, error) {
