@@ -228,6 +228,14 @@ func TestDesktopInBrowser(t *testing.T) {
 	u.wait("not connected before the first login, which is no outage", `document.querySelector('#syncbar').dataset.state === 'idle' && document.querySelector('#offline-note').hidden`, 5*time.Second)
 	u.snap("login")
 
+	// The workstation settings: the address may change, the id may not.
+	u.click(`#open-settings`)
+	u.wait("the settings form", `document.querySelector('#setup-form-deviceId')?.value === '`+postgres.DemoDeviceID+`' && document.querySelector('#setup-form-deviceId').readOnly && document.querySelector('#setup-form-serverUrl').value === '`+w.URL()+`'`, 5*time.Second)
+	u.clear(`#setup-form-serverUrl`)
+	u.typeIn(`#setup-form-serverUrl`, "ftp:/x")
+	u.wait("a bad address is refused as typed", msgIs("setup-form", "serverUrl", "The server address must look like http://host:port."), 5*time.Second)
+	u.click(`#setup-form button[type="button"]`) // Close
+
 	// A wrong password is refused on the page.
 	u.login("secretary@hospital.com", "nope", "")
 	u.wait("wrong password refused", `!document.querySelector('#login-error').hidden`, 10*time.Second)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { actLabel, offlineNote, reason, syncView, typedValues } from './format';
+import { actLabel, fieldLabel, offlineNote, reason, syncView, typedValues } from './format';
 import type { Status } from './types';
 
 const base: Status = {
@@ -35,6 +35,13 @@ describe('rejected acts', () => {
   it('name acts and reasons in plain words', () => {
     expect(actLabel('appointment.recordVitals')).toBe('Record vitals');
     expect(reason({ code: 'INVALID_TRANSITION', message: 'x' })).toBe('The record had already moved on at the server');
+  });
+  it('name the fields in words', () => {
+    expect(fieldLabel('vitals.temperature')).toBe('Temperature (°C)');
+    expect(fieldLabel('consultationNotes')).toBe('Consultation notes');
+    expect(fieldLabel('billingAmount')).toBe('Amount');
+    expect(fieldLabel('data.hemoglobin')).toBe('Measured values');
+    expect(fieldLabel('whatever')).toBe('whatever');
   });
   it('show every value as typed and flag the refused field', () => {
     expect(typedValues({ id: 'a1', vitals: { temperature: 46, bloodPressure: { systolic: 120 } }, medicalHistoryNotes: 'n' }, 'vitals.temperature')).toEqual([

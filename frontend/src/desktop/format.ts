@@ -1,5 +1,6 @@
 // Pure formatting for the desktop UI: times, the sync bar's words, act
 // names, a rejected act's typed values. Tested by Vitest without a browser.
+import rules from './rules.json';
 import type { Problem, Status } from './types';
 
 const pad = (n: number) => String(n).padStart(2, '0');
@@ -177,3 +178,33 @@ export const statusWords: Record<string, string> = {
   PARTIALLY_PAID: 'Partially paid',
   PAID: 'Paid',
 };
+
+const argLabels: Record<string, string> = {
+  id: 'Record',
+  patientId: 'Patient',
+  doctorId: 'Doctor',
+  prescriptionId: 'Prescription',
+  date: 'Date',
+  motif: 'Reason for the visit',
+  text: 'Text',
+  data: 'Measured values',
+  billingAmount: 'Amount',
+  billingStatus: 'Billing',
+  interpretation: 'Interpretation',
+  name: 'Name',
+  type: 'Type',
+  url: 'Location',
+  birthDate: 'Birth date',
+  medicalHistory: 'Medical history',
+  consentMedicalData: 'Consent to medical data processing',
+  consentContact: 'Consent to be contacted',
+};
+
+/** fieldLabel names an argument's path in words ("vitals.temperature" is "Temperature (°C)"). */
+export function fieldLabel(path: string): string {
+  const v = rules.vitals.find((r) => r.field === path);
+  if (v) return `${v.label} (${v.unit})`;
+  const t = (rules.texts as Record<string, { label: string }>)[path];
+  if (t) return t.label;
+  return argLabels[path] ?? argLabels[path.split('.')[0] ?? ''] ?? path;
+}

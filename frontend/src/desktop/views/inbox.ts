@@ -4,7 +4,7 @@
 import { api, ProblemError } from '../api';
 import type { Ctx } from '../ctx';
 import { h, replace } from '../dom';
-import { actLabel, reason, typedValues, when } from '../format';
+import { actLabel, fieldLabel, reason, typedValues, when } from '../format';
 import type { AppointmentView, Copied, PendingAct, PrescriptionView, RejectedAct } from '../types';
 import {
   closeForm, consultationForm, contactForm, documentForm, historyForm, paymentForm, prescriptionForm, registerForm, resultForm, reviewForm,
@@ -61,7 +61,8 @@ function card(ctx: Ctx, r: RejectedAct, refresh: () => Promise<void>): HTMLEleme
     h('p', { class: 'muted small' }, `Code ${r.rejection.code}${r.rejection.field ? `, field ${r.rejection.field}` : ''}`),
     h('table', { class: 'typed' },
       h('caption', null, 'As typed'),
-      h('tbody', null, rows.map((v) => h('tr', { class: v.flagged ? 'flagged' : null }, h('th', null, v.path), h('td', null, v.text))))),
+      h('tbody', null, rows.map((v) => h('tr', { class: v.flagged ? 'flagged' : null },
+        h('th', null, fieldLabel(v.path), ' ', h('code', null, v.path)), h('td', null, v.text))))),
     h('div', { class: 'actions' },
       h('button', {
         type: 'button', class: 'primary', 'data-role': 'copy', onclick: async () => {
