@@ -276,6 +276,10 @@ func TestHelloAndLastMutationSeq(t *testing.T) {
 func TestSeedIsIdempotent(t *testing.T) {
 	t.Parallel()
 	db, pool := openSeeded(t)
+	// An administrator revoked the demo workstation: seeding again keeps it so.
+	if err := db.RevokeDevice(context.Background(), DemoDeviceID); err != nil {
+		t.Fatal(err)
+	}
 	before := scalar[int64](t, pool, `SELECT count(*) FROM sync.changes`)
 	n, err := db.Seed(context.Background())
 	if err != nil || n != 0 {
@@ -283,6 +287,9 @@ func TestSeedIsIdempotent(t *testing.T) {
 	}
 	if after := scalar[int64](t, pool, `SELECT count(*) FROM sync.changes`); after != before {
 		t.Fatalf("second seed wrote %d changes", after-before)
+	}
+	if d, err := db.Device(context.Background(), DemoDeviceID); err != nil || d.RevokedAt == nil {
+		t.Fatalf("seeding again brought a revoked workstation back: %+v %v", d, err)
 	}
 	for _, want := range []struct {
 		name, table, status string

@@ -176,8 +176,15 @@ func (db *DB) Seed(ctx context.Context) (inserted int64, err error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, err := db.AddDevice(ctx, DemoDeviceID, "Demo workstation", workflow.Roles); err != nil {
-		return inserted, err
+	// The demo workstation is registered once: seeding again must not undo
+	// an administrator's revocation or change of its roles.
+	if _, err := db.Device(ctx, DemoDeviceID); err != nil {
+		if rej, ok := workflow.AsRejection(err); !ok || rej.Code != workflow.CodeUnauthenticated {
+			return inserted, err
+		}
+		if _, err := db.AddDevice(ctx, DemoDeviceID, "Demo workstation", workflow.Roles); err != nil {
+			return inserted, err
+		}
 	}
 	return inserted, nil
 }
