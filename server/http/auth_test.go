@@ -179,7 +179,7 @@ func TestAuthAPI(t *testing.T) {
 		}
 	}
 	code, out = postJSON(t, url, "", map[string]string{"email": "nurse@hospital.com", "password": "x", "extra": "y"})
-	if code != 400 || out["code"] != "VALIDATION_FAILED" {
+	if code != 400 || out["code"] != "VALIDATION_FAILED" || out["message"] != `The request body is not the expected JSON: json: unknown field "extra".` {
 		t.Errorf("unknown field: %d %v", code, out)
 	}
 

@@ -123,11 +123,7 @@ func TestHostileInput(t *testing.T) {
 		c := connect(t, env.Srv, sec, demo)
 		big := `{"type":"pull","requestId":"big","cursor":"","pad":"` + strings.Repeat("x", syncproto.MaxFrameBytes) + `"}`
 		c.sendRaw(t, []byte(big))
-		r := c.next(t)
-		e, ok := r.f.(*syncproto.Error)
-		if !ok || e.Code != workflow.CodeProtocolError || !e.Fatal || !strings.Contains(e.Message, "exceeds the 1 MiB limit") {
-			t.Fatalf("oversized frame answered with %s", clip(r.raw))
-		}
+		checkErrorFrame(t, c.next(t), workflow.CodeProtocolError, "frame of more than 1048576 bytes exceeds the 1 MiB limit", true)
 		if got := c.waitClosed(t); got != websocket.ClosePolicyViolation {
 			t.Fatalf("closed with %d", got)
 		}
