@@ -165,18 +165,23 @@ type Counts struct {
 	Rejected int64
 }
 
+// countsQuery reads the queue counts. It runs after every act, so none of
+// its parts may scan the outbox's rows (outbox_conflict_idx serves the
+// flagged acts).
+const countsQuery = `SELECT
+		(SELECT COUNT(*) FROM outbox WHERE seq > s.ackedSeq),
+		(SELECT MIN(occurredAt) FROM outbox WHERE seq > s.ackedSeq),
+		(SELECT COUNT(*) FROM outbox),
+		(SELECT COUNT(*) FROM outbox WHERE conflictCode IS NOT NULL),
+		(SELECT COUNT(*) FROM rejected WHERE dismissedAt IS NULL)
+	FROM sync_state s WHERE s.singleton = 1`
+
 // Counts reads the queue counts.
 func (db *DB) Counts(ctx context.Context) (Counts, error) {
 	var c Counts
 	err := db.read(ctx, func(t *Tx) error {
 		var oldest sql.NullString
-		err := t.queryRow(`SELECT
-				(SELECT COUNT(*) FROM outbox WHERE seq > s.ackedSeq),
-				(SELECT MIN(occurredAt) FROM outbox WHERE seq > s.ackedSeq),
-				(SELECT COUNT(*) FROM outbox),
-				(SELECT COUNT(*) FROM outbox WHERE conflictCode IS NOT NULL),
-				(SELECT COUNT(*) FROM rejected WHERE dismissedAt IS NULL)
-			FROM sync_state s WHERE s.singleton = 1`).Scan(&c.Pending, &oldest, &c.Unreflected, &c.LikelyRejected, &c.Rejected)
+		err := t.queryRow(countsQuery).Scan(&c.Pending, &oldest, &c.Unreflected, &c.LikelyRejected, &c.Rejected)
 		if err != nil {
 			return fmt.Errorf("sqlite: count queues: %w", err)
 		}

@@ -311,6 +311,11 @@ func BenchmarkLocalAct(b *testing.B) {
 	b.ReportMetric(ms(percentile(lat, 0.99)), "p99-ms")
 	b.ReportMetric(ms(percentile(lat, 1)), "max-ms")
 	b.ReportMetric(float64(len(lat))/took.Seconds(), "acts/s")
+	// Whether an act slows down as the outbox grows.
+	if k := len(lat) / 10; k > 0 {
+		b.ReportMetric(ms(percentile(lat[:k], 0.50)), "first10%-p50-ms")
+		b.ReportMetric(ms(percentile(lat[len(lat)-k:], 0.50)), "last10%-p50-ms")
+	}
 	b.ReportMetric(0, "ns/op")
 }
 
