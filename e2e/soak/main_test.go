@@ -1,0 +1,108 @@
+package soak
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"wardsync/server/postgres"
+	"wardsync/workflow"
+)
+
+// The binaries under test, built once by TestMain into binDir (removed
+// when the tests end).
+var stationBin, serverBin, binDir string
+
+var seedFlag = flag.Uint64("seed", 0, "replay one soak seed (also WARDSYNC_SOAK_SEED); 0 draws new ones")
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	// toxiproxy's toxics log through zerolog's global logger.
+	zerolog.SetGlobalLevel(zerolog.Disabled)
+	dir, err := os.MkdirTemp("", "wardsync-soak-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	stationBin = filepath.Join(dir, "wardsync-station")
+	serverBin = filepath.Join(dir, "wardsync-server")
+	for bin, pkg := range map[string]string{stationBin: "wardsync/desktop/cmd/wardsync-station", serverBin: "wardsync/server/cmd/wardsync-server"} {
+		cmd := exec.Command(goTool(), "build", "-o", bin, pkg)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build", pkg+":", err)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
+}
+
+// longSeeds is how many seeds the long form runs (WARDSYNC_SOAK_SEEDS);
+// 0 means the short form.
+func longSeeds(tb testing.TB) int {
+	v := os.Getenv("WARDSYNC_SOAK_SEEDS")
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		tb.Fatalf("WARDSYNC_SOAK_SEEDS=%q is not a count", v)
+	}
+	return n
+}
+
+// replaySeed is the seed asked for by -seed or WARDSYNC_SOAK_SEED (0: none).
+func replaySeed(tb testing.TB) uint64 {
+	if *seedFlag != 0 {
+		return *seedFlag
+	}
+	if v := os.Getenv("WARDSYNC_SOAK_SEED"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			tb.Fatalf("WARDSYNC_SOAK_SEED=%q is not a seed", v)
+		}
+		return n
+	}
+	return 0
+}
+
+// The seed's demo users (postgres.SeedUsers), by role.
+var (
+	seedEmail = map[workflow.Role]string{}
+	seedPass  = map[workflow.Role]string{}
+	seedUser  = map[workflow.Role]string{}
+)
+
+func init() {
+	for _, u := range postgres.SeedUsers {
+		seedEmail[u.Role], seedPass[u.Role] = u.Email, u.Password
+		seedUser[u.Role] = postgres.SeedID("user:" + u.Email)
+	}
+}
+
+func roleList(rs []workflow.Role) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = string(r)
+	}
+	return strings.Join(s, "+")
+}

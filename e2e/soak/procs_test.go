@@ -1,0 +1,402 @@
+package soak
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/Shopify/toxiproxy/v2"
+
+	"wardsync/desktop/sqlite"
+	"wardsync/workflow"
+)
+
+// freeAddr returns a loopback address nobody listens on right now.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// openLog opens a process's log file for appending.
+func openLog(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+}
+
+// proc is one running child process and the channel that closes when it ends.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *os.File
+}
+
+func startProc(cmd *exec.Cmd, logPath, banner string) (*proc, error) {
+	f, err := openLog(logPath)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(f, "\n===== %s %s =====\n", time.Now().Format("15:04:05.000"), banner)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	p := &proc{cmd: cmd, done: make(chan struct{}), log: f}
+	go func() {
+		cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *proc) alive() bool {
+	if p == nil {
+		return false
+	}
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// kill sends SIGKILL and waits for the end.
+func (p *proc) kill() {
+	if p == nil {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// stop asks politely (SIGTERM), then kills after grace.
+func (p *proc) stop(grace time.Duration) {
+	if p == nil {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		p.kill()
+	}
+}
+
+// ---- Servers ----
+
+// serverProc is one wardsync-server instance, restarted on the same address.
+type serverProc struct {
+	name, addr, dbURL, logPath string
+
+	mu     sync.Mutex
+	p      *proc
+	starts int
+}
+
+func (s *serverProc) URL() string { return "http://" + s.addr }
+
+// start launches the instance and waits until /readyz answers 200.
+func (s *serverProc) start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p.alive() {
+		return nil
+	}
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		cmd := exec.Command(serverBin, "serve", "-addr", s.addr, "-log-level", "warn")
+		cmd.Env = append(os.Environ(), "DATABASE_URL="+s.dbURL)
+		s.starts++
+		p, err := startProc(cmd, s.logPath, fmt.Sprintf("start #%d", s.starts))
+		if err != nil {
+			return err
+		}
+		s.p = p
+		if lastErr = waitReady(ctx, s.URL(), p, 30*time.Second); lastErr == nil {
+			return nil
+		}
+		p.kill()
+		// The port may still be held a moment by the instance just killed,
+		// or PostgreSQL may be restarting: try again.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("server %s did not become ready: %w", s.name, lastErr)
+}
+
+func waitReady(ctx context.Context, url string, p *proc, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	client := &http.Client{Timeout: 2 * time.Second}
+	for {
+		resp, err := client.Get(url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+			err = fmt.Errorf("readyz: %s", resp.Status)
+		}
+		if !p.alive() {
+			return fmt.Errorf("the process exited: %v", p.cmd.ProcessState)
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (s *serverProc) alive() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.alive()
+}
+
+// kill9 kills the instance; false when it was not running.
+func (s *serverProc) kill9() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.p.alive() {
+		return false
+	}
+	s.p.kill()
+	return true
+}
+
+func (s *serverProc) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.p.stop(20 * time.Second)
+}
+
+// ---- Proxies ----
+
+// link is the path from one workstation to one server: a toxiproxy proxy
+// that can be cut (stopped: open connections die, new ones are refused)
+// and given toxics.
+type link struct {
+	p    *toxiproxy.Proxy
+	mu   sync.Mutex
+	down int // how many faults hold it down
+}
+
+func (l *link) URL() string { return "http://" + l.p.Listen }
+
+func (l *link) cut() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.down++
+	if l.down == 1 {
+		l.p.Stop()
+	}
+}
+
+func (l *link) restore() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.down--
+	if l.down > 0 {
+		return nil
+	}
+	var err error
+	for i := 0; i < 50; i++ { // the port may linger a moment
+		if err = l.p.Start(); err == nil || errors.Is(err, toxiproxy.ErrProxyAlreadyStarted) {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("restart proxy %s: %w", l.p.Name, err)
+}
+
+func (l *link) addToxic(spec map[string]any) error {
+	b, _ := json.Marshal(spec)
+	_, err := l.p.Toxics.AddToxicJson(bytes.NewReader(b))
+	return err
+}
+
+func (l *link) removeToxic(name string) error {
+	return l.p.Toxics.RemoveToxic(context.Background(), name)
+}
+
+// ---- Workstations ----
+
+// stationProc is one workstation: its replica file, its sync process
+// (wardsync-station run) and the act processes its driver starts.
+type stationProc struct {
+	idx     int
+	device  string
+	roles   []workflow.Role
+	dbPath  string
+	logPath string
+	links   []*link // one per server
+
+	mu      sync.Mutex
+	home    int // the server it syncs with now
+	run     *proc
+	acting  *proc // the act process in flight, if any
+	down    bool  // killed and not yet restarted
+	starts  int
+	replica *sqlite.DB // the test's own handle on the replica, for reading
+}
+
+func (s *stationProc) url() string { return s.links[s.home].URL() }
+
+func (s *stationProc) command(args ...string) *exec.Cmd {
+	return exec.Command(stationBin, append([]string{"-db", s.dbPath, "-server", s.url(), "-device", s.device}, args...)...)
+}
+
+// login logs the role's seeded user in online.
+func (s *stationProc) login(ctx context.Context, role workflow.Role) error {
+	s.mu.Lock()
+	cmd := s.command("login", "-email", seedEmail[role])
+	s.mu.Unlock()
+	cmd.Env = append(os.Environ(), "WARDSYNC_PASSWORD="+seedPass[role])
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: login %s: %v\n%s", s.device, role, err, errb.String())
+	}
+	var sess struct {
+		Offline bool `json:"offline"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &sess); err != nil || sess.Offline {
+		return fmt.Errorf("%s: login %s: not online: %s", s.device, role, out.String())
+	}
+	return nil
+}
+
+// startRun starts the sync process (under s.mu).
+func (s *stationProc) startRunLocked() error {
+	s.starts++
+	p, err := startProc(s.command("run"), s.logPath, fmt.Sprintf("run #%d via server %d", s.starts, s.home))
+	if err != nil {
+		return err
+	}
+	s.run, s.down = p, false
+	return nil
+}
+
+func (s *stationProc) startRun() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.startRunLocked()
+}
+
+// kill9 kills the workstation: its sync process and the act in flight.
+func (s *stationProc) kill9() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		return false
+	}
+	s.down = true
+	s.run.kill()
+	if s.acting != nil {
+		s.acting.kill()
+	}
+	return true
+}
+
+// restart brings a killed workstation back, possibly on the other server.
+func (s *stationProc) restart(home int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.down {
+		return nil
+	}
+	s.home = home
+	return s.startRunLocked()
+}
+
+func (s *stationProc) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.run.stop(10 * time.Second)
+	s.down = true
+}
+
+// actOutcome is what one act process said.
+type actOutcome struct {
+	accepted bool
+	id       string
+	seq      int64
+	refusal  *workflow.Rejection // refused on the workstation (exit 3)
+	killed   bool                // the workstation was killed while acting
+	skipped  bool                // the workstation was down
+}
+
+// act runs one act process as role's user. kill, when positive, kills it
+// after that long (a crash in the middle of an act).
+func (s *stationProc) act(ctx context.Context, role workflow.Role, name string, args json.RawMessage, kill time.Duration) (actOutcome, error) {
+	s.mu.Lock()
+	if s.down {
+		s.mu.Unlock()
+		return actOutcome{skipped: true}, nil
+	}
+	cmd := s.command("act", "-email", seedEmail[role], "-args", string(args), name)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		s.mu.Unlock()
+		return actOutcome{}, err
+	}
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(p.done) }()
+	s.acting = p
+	s.mu.Unlock()
+	if kill > 0 {
+		t := time.AfterFunc(kill, func() { cmd.Process.Signal(syscall.SIGKILL) })
+		defer t.Stop()
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		p.kill()
+	}
+	s.mu.Lock()
+	s.acting = nil
+	s.mu.Unlock()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return actOutcome{killed: true}, nil
+	}
+	switch cmd.ProcessState.ExitCode() {
+	case 0:
+		var a struct {
+			ID  string `json:"id"`
+			Seq int64  `json:"seq"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &a); err != nil || a.ID == "" {
+			return actOutcome{}, fmt.Errorf("%s: %s: unreadable output %q", s.device, name, out.String())
+		}
+		return actOutcome{accepted: true, id: a.ID, seq: a.Seq}, nil
+	case 3:
+		var r workflow.Rejection
+		if err := json.Unmarshal(errb.Bytes(), &r); err != nil || r.Code == "" {
+			return actOutcome{}, fmt.Errorf("%s: %s: unreadable refusal %q", s.device, name, errb.String())
+		}
+		return actOutcome{refusal: &r}, nil
+	}
+	return actOutcome{}, fmt.Errorf("%s: act %s %s as %s failed (%v): %s", s.device, name, args, role, waitErr, errb.String())
+}
