@@ -165,11 +165,12 @@ type Counts struct {
 	Rejected int64
 }
 
-// countsQuery reads the queue counts. It runs after every act, so none of
-// its parts may scan the outbox's rows (outbox_conflict_idx serves the
-// flagged acts).
+// countsQuery reads the queue counts. It runs after every act, so no part
+// may walk the outbox's own rows (the arguments make them large): the
+// pending acts are all acts less the few acknowledged ones still waiting
+// for a pull, and the indexes of migration 00003 serve the rest.
 const countsQuery = `SELECT
-		(SELECT COUNT(*) FROM outbox WHERE seq > s.ackedSeq),
+		(SELECT COUNT(*) FROM outbox) - (SELECT COUNT(*) FROM outbox WHERE seq <= s.ackedSeq),
 		(SELECT MIN(occurredAt) FROM outbox WHERE seq > s.ackedSeq),
 		(SELECT COUNT(*) FROM outbox),
 		(SELECT COUNT(*) FROM outbox WHERE conflictCode IS NOT NULL),
