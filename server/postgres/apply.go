@@ -86,7 +86,7 @@ func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncp
 			newIDs = append(newIDs, m.ID)
 		}
 	}
-	first, err := recordedByID(ctx, tx, deviceID, last, newIDs)
+	first, err := recordedByID(ctx, tx, deviceID, newIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -122,21 +122,15 @@ func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncp
 	return results, nil
 }
 
-// idLookback bounds how far back (in seqs) a new mutation's id is looked
-// for among the device's recorded mutations: the acts a restored workstation
-// can have lost since its backup. (An index on sync.mutations (device_id,
-// mutation_id) would make the bound unnecessary.)
-const idLookback = 10000
-
 // recordedByID returns the first outcomes of those of ids the device's
-// recent mutations already hold.
-func recordedByID(ctx context.Context, tx pgx.Tx, deviceID string, last int64, ids []string) (map[string]syncproto.MutationResult, error) {
+// mutations already hold, over its whole history (indexed by 00012).
+func recordedByID(ctx context.Context, tx pgx.Tx, deviceID string, ids []string) (map[string]syncproto.MutationResult, error) {
 	out := map[string]syncproto.MutationResult{}
 	if len(ids) == 0 {
 		return out, nil
 	}
 	rows, err := tx.Query(ctx, `SELECT mutation_id, COALESCE(code, ''), COALESCE(message, ''), COALESCE(field, '') FROM sync.mutations
-		 WHERE device_id = $1 AND seq > $2 AND mutation_id = ANY($3) ORDER BY seq`, deviceID, last-idLookback, ids)
+		 WHERE device_id = $1 AND mutation_id = ANY($2) ORDER BY seq`, deviceID, ids)
 	if err != nil {
 		return nil, err
 	}
