@@ -139,7 +139,8 @@
 //     committed stays committed.
 //
 // Fatal (the server then closes the connection, code 1008, or 1009 for
-// size): any error answering hello, a frame before hello, a second hello, a
+// size, or 4401 for UNAUTHENTICATED; 1001 is a shutdown and 4403 a
+// workstation revoked while connected): any error answering hello, a frame before hello, a second hello, a
 // revoked device token, and any unreadable frame: over 1 MiB, binary, not
 // UTF-8, not JSON, too deep, no or unknown type, a server-only type. A
 // message far over the limit may be cut by the websocket layer (1009)
