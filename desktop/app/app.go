@@ -140,7 +140,7 @@ func (a *App) startLocked() {
 		// No lock here: closeLocked waits for this loop under the lock.
 		for s := range ch {
 			if a.cfg.Emit != nil && wctx != nil {
-				a.cfg.Emit(wctx, EventStatus, a.statusOf(s))
+				a.cfg.Emit(wctx, EventStatus, a.statusOf(e, s))
 			}
 		}
 	}()
@@ -200,9 +200,17 @@ type Status struct {
 	Now time.Time `json:"now"`
 }
 
-func (a *App) statusOf(s desktop.Status) Status {
-	return Status{Status: s, NeedsSetup: s.DeviceID == "" || s.ServerURL == "", Now: a.now().UTC(),
-		WaitingForLogin: !s.Online && strings.Contains(s.LastError, desktop.ErrNoSession.Error())}
+func (a *App) statusOf(e *desktop.Engine, s desktop.Status) Status {
+	st := Status{Status: s, NeedsSetup: s.DeviceID == "" || s.ServerURL == "", Now: a.now().UTC()}
+	if !s.Online {
+		st.WaitingForLogin = strings.Contains(s.LastError, desktop.ErrNoSession.Error())
+		if !st.WaitingForLogin {
+			// Before the first attempt there is no error yet to say so.
+			sessions, err := e.Sessions(a.base)
+			st.WaitingForLogin = err == nil && len(sessions) == 0
+		}
+	}
+	return st
 }
 
 // Status returns the current status (the same value the "sync:status"
@@ -212,7 +220,7 @@ func (a *App) Status() (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	return a.statusOf(e.Status()), nil
+	return a.statusOf(e, e.Status()), nil
 }
 
 // SetupResult is what Setup did.

@@ -18,8 +18,12 @@ export function waitingView(ctx: Ctx): { el: HTMLElement; refresh: () => Promise
     h('p', { class: 'muted' }, 'Acts done on this workstation that the server has not confirmed yet. They are kept safely here and sent as soon as the server can be reached.'),
     h('div', { class: 'quick' }, h('button', { type: 'button', id: 'sync-now', onclick: () => void api.syncNow() }, 'Send now')),
     list);
+  let shown = '';
   const refresh = async () => {
     const items: PendingAct[] = (await api.pending()) ?? [];
+    const key = JSON.stringify(items);
+    if (key === shown) return;
+    shown = key;
     replace(list, items.length === 0
       ? h('p', { class: 'empty' }, 'Nothing is waiting: the server has everything done here.')
       : h('table', null,
@@ -42,8 +46,12 @@ export function rejectedView(ctx: Ctx): { el: HTMLElement; refresh: () => Promis
     h('p', { class: 'muted' }, 'Acts the server refused. Nothing typed is lost: copy an act into a new entry to do it again, or dismiss it once dealt with.'),
     h('label', { class: 'check' }, all, ' Show dismissed ones too'),
     list);
+  let shown = '';
   const refresh = async () => {
     const items: RejectedAct[] = (await api.rejected(all.checked)) ?? [];
+    const key = JSON.stringify([items, all.checked]);
+    if (key === shown) return;
+    shown = key;
     replace(list, items.length === 0
       ? h('p', { class: 'empty' }, 'Nothing was refused.')
       : h('ul', { class: 'rejected' }, items.map((r) => card(ctx, r, refresh))));

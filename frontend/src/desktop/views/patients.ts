@@ -24,9 +24,14 @@ export function patientsView(ctx: Ctx, patientId?: string): { el: HTMLElement; r
     frontDesk ? h('button', { type: 'button', id: 'register-open', onclick: () => ctx.openPanel(registerForm(ctx, { lastName: name.value.trim() })) }, 'Register a patient') : null);
   let current = patientId;
 
+  let shownResults = '';
+  let shownRecord = '';
   const runSearch = async () => {
     try {
       const list = (await api.searchPatients(name.value, birth.value)) ?? [];
+      const key = JSON.stringify([list, current]);
+      if (key === shownResults) return;
+      shownResults = key;
       replace(results, list.length === 0
         ? h('p', { class: 'empty' }, 'No patient matches.' + (frontDesk ? ' Register them with "Register a patient".' : ''))
         : h('table', { class: 'results' },
@@ -46,8 +51,13 @@ export function patientsView(ctx: Ctx, patientId?: string): { el: HTMLElement; r
   const show = async (id: string) => {
     current = id;
     try {
-      renderRecord(await api.timeline(id));
+      const t = await api.timeline(id);
+      const key = JSON.stringify([t, role]);
+      if (key === shownRecord) return;
+      shownRecord = key;
+      renderRecord(t);
     } catch (err) {
+      shownRecord = '';
       replace(record, h('p', { class: 'problem' }, err instanceof ProblemError ? err.problem.message : String(err)));
     }
   };

@@ -121,12 +121,18 @@ export function queuesView(ctx: Ctx): { el: HTMLElement; refresh: () => Promise<
   };
 
   let seq = 0;
+  let shown = '';
   const refresh = async () => {
     const mine = ++seq;
     try {
       const d = await api.dashboard(ctx.userId);
       if (mine !== seq) return;
-      render(d);
+      // Redraw only what changed: a button is never swapped under a click.
+      const key = JSON.stringify(d) + new Date().toDateString();
+      if (key !== shown) {
+        shown = key;
+        render(d);
+      }
       const s = ctx.status;
       asOf.textContent = s.online ? `Up to date, ${hhmm(ctx.now())}` : s.lastSyncAt ? `Offline: as of ${hhmm(s.lastSyncAt)}, plus what was done here since` : 'Offline: not yet synced with the server';
       asOf.classList.toggle('stale', !s.online);

@@ -1,7 +1,9 @@
 // The sync bar, always on screen: online or offline since HH:MM, how many
 // acts wait (and since when), how many were refused, how fresh the records
-// are when offline, and the progress of a first sync.
-import { h, replace } from '../dom';
+// are when offline, and the progress of a first sync. Its elements are made
+// once and updated in place, so that a click on "1 rejected" never lands on
+// a node an event just replaced.
+import { h } from '../dom';
 import { syncView } from '../format';
 import type { Status } from '../types';
 
@@ -10,25 +12,67 @@ export interface SyncBarHandlers {
   rejected?: () => void;
 }
 
+interface Parts {
+  conn: HTMLElement;
+  connText: Text;
+  asOf: HTMLElement;
+  waiting: HTMLButtonElement;
+  rejected: HTMLButtonElement;
+  progress: HTMLElement;
+  bar: HTMLProgressElement;
+  progressText: Text;
+  device: HTMLElement;
+  on: SyncBarHandlers;
+}
+
+const parts = new WeakMap<HTMLElement, Parts>();
+
+function build(el: HTMLElement): Parts {
+  const p: Parts = {
+    conn: h('span', { id: 'sync-conn', class: 'sync-item conn' }, h('span', { class: 'dot', 'aria-hidden': 'true' })),
+    connText: document.createTextNode(''),
+    asOf: h('span', { id: 'sync-asof', class: 'sync-item muted' }),
+    waiting: h('button', { type: 'button', id: 'sync-waiting', class: 'sync-item link' }),
+    rejected: h('button', { type: 'button', id: 'sync-rejected', class: 'sync-item link' }),
+    progress: h('span', { id: 'sync-progress', class: 'sync-item progress' }),
+    bar: h('progress', { max: '1', value: '0' }),
+    progressText: document.createTextNode(''),
+    device: h('span', { class: 'sync-item muted small' }),
+    on: {},
+  };
+  p.conn.append(p.connText);
+  p.progress.append(p.bar, p.progressText);
+  p.waiting.addEventListener('click', () => p.on.waiting?.());
+  p.rejected.addEventListener('click', () => p.on.rejected?.());
+  el.replaceChildren(p.conn, p.asOf, p.waiting, p.rejected, p.progress, h('span', { class: 'sync-spacer' }), p.device);
+  parts.set(el, p);
+  return p;
+}
+
 export function renderSyncBar(el: HTMLElement, s: Status, on: SyncBarHandlers): void {
+  const p = parts.get(el) ?? build(el);
   const v = syncView(s);
+  p.on = on;
   el.dataset.state = v.state;
   el.dataset.pending = String(s.pending);
   el.dataset.rejected = String(s.rejected);
-  const item = (id: string, text: string, cls: string, onclick?: () => void) =>
-    onclick
-      ? h('button', { type: 'button', id, class: `sync-item link ${cls}`, onclick }, text)
-      : h('span', { id, class: `sync-item ${cls}` }, text);
-  replace(el,
-    h('span', { id: 'sync-conn', class: `sync-item conn ${v.state}` }, h('span', { class: 'dot', 'aria-hidden': 'true' }), v.connection),
-    v.asOf ? h('span', { id: 'sync-asof', class: 'sync-item muted' }, v.asOf) : null,
-    item('sync-waiting', v.waiting, s.pending > 0 ? 'busy' : '', on.waiting),
-    item('sync-rejected', v.rejected, s.rejected > 0 ? 'bad' : '', on.rejected),
-    v.progress
-      ? h('span', { id: 'sync-progress', class: 'sync-item progress' },
-        h('progress', { max: String(Math.max(v.progress.total, v.progress.rows, 1)), value: String(v.progress.rows) }), v.progress.text)
-      : null,
-    h('span', { class: 'sync-spacer' }),
-    h('span', { class: 'sync-item muted small', title: s.serverUrl }, s.deviceId ? `Workstation ${s.deviceId.slice(0, 8)}` : ''),
-  );
+  p.conn.className = `sync-item conn ${v.state}`;
+  p.connText.data = v.connection;
+  p.asOf.textContent = v.asOf;
+  p.asOf.style.visibility = v.asOf === '' ? 'hidden' : 'visible';
+  p.waiting.textContent = v.waiting;
+  p.waiting.className = `sync-item link${s.pending > 0 ? ' busy' : ''}`;
+  p.rejected.textContent = v.rejected;
+  p.rejected.className = `sync-item link${s.rejected > 0 ? ' bad' : ''}`;
+  // Before login there is nowhere to go: plain text, out of the tab order.
+  p.waiting.disabled = !on.waiting;
+  p.rejected.disabled = !on.rejected;
+  p.progress.hidden = !v.progress;
+  if (v.progress) {
+    p.bar.max = Math.max(v.progress.total, v.progress.rows, 1);
+    p.bar.value = v.progress.rows;
+    p.progressText.data = v.progress.text;
+  }
+  p.device.textContent = s.deviceId ? `Workstation ${s.deviceId.slice(0, 8)}` : '';
+  p.device.title = s.serverUrl;
 }
