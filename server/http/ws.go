@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -354,12 +355,13 @@ var clientFrameTypes = map[string]bool{
 	syncproto.TypeHello: true, syncproto.TypePush: true, syncproto.TypePull: true, syncproto.TypeReport: true,
 }
 
-// unreadable says whether a refused frame cannot be read at all (not JSON,
-// not an object, nested too deep, no or unknown type, a server's type), as
-// opposed to a readable frame whose members are wrong. UTF-8 and size are
-// checked before (the size while reading; invalid UTF-8 is not valid JSON).
+// unreadable says whether a refused frame cannot be read at all (not
+// UTF-8, not JSON, not an object, nested too deep, no or unknown type, a
+// server's type), as opposed to a readable frame whose members are wrong.
+// The size is checked while reading. UTF-8 needs its own check: json.Valid
+// accepts invalid UTF-8 inside strings.
 func unreadable(data []byte) bool {
-	if !json.Valid(data) {
+	if !utf8.Valid(data) || !json.Valid(data) {
 		return true
 	}
 	depth, maxDepth, inString, escaped := 0, 0, false, false

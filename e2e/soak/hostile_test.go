@@ -1,0 +1,815 @@
+package soak
+
+// Hostile input and access, filling what server/http's own tests leave
+// out (they already cover: no token and a forged token on /sync, a
+// disabled user's token, a logged-out or revoked workstation, frames over
+// 1 MiB, unreadable frames and 70-level nesting, NUL in arguments, the
+// 5-minute clock skew, the session window, a 4-attempt rate limit). Here:
+// every act by every role that may not perform it, through /sync; author
+// tokens of another user on another workstation, of an ended session, of
+// an expired one (the server's clock moved on), issued after the act; a
+// workstation pushing for a role it no longer serves; a thousand login
+// attempts against the default limits; 10 MB frames and bodies, invalid
+// UTF-8, raw NUL bytes, binary messages, 100,000 levels of nesting. Each is
+// refused with its documented error, writes nothing (rows counted), and
+// the server goes on serving a bystander.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"wardsync/internal/pgtest"
+	httpserver "wardsync/server/http"
+	"wardsync/server/postgres"
+	"wardsync/syncproto"
+	"wardsync/workflow"
+)
+
+// clock is the server's injected time: real time plus an offset.
+type clock struct{ off atomic.Int64 }
+
+func (c *clock) Now() time.Time             { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *clock) Advance(d time.Duration)    { c.off.Add(int64(d)) }
+func msNow(c *clock) time.Time              { return c.Now().UTC().Truncate(time.Millisecond) }
+func seedRow(name string) string            { return postgres.SeedID(name) }
+func emailOf(r workflow.Role) string        { return seedEmail[r] }
+func quietLogger() *slog.Logger             { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func jsonOf(v any) string                   { return string(mustJSON(v)) }
+func bearerHeader(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
+
+// henv is one fresh seeded database and an in-process server with the
+// default login limits and an injected clock.
+type henv struct {
+	t     *testing.T
+	pool  *pgxpool.Pool
+	db    *postgres.DB
+	srv   *httpserver.Server
+	clock *clock
+}
+
+func newHostile(t *testing.T) *henv {
+	t.Helper()
+	ctx := context.Background()
+	pool, url := pgtest.MustOpenDB(t)
+	db, err := postgres.Open(ctx, url, postgres.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close(context.Background()) })
+	e := &henv{t: t, pool: pool, db: db, clock: &clock{}}
+	db.Now = e.clock.Now
+	if _, err := db.Seed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httpserver.New(db, quietLogger())
+	e.srv.Now = e.clock.Now
+	if err := e.srv.Open(ctx, "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		e.srv.Close(ctx)
+	})
+	return e
+}
+
+func (e *henv) device(name string, roles ...workflow.Role) string {
+	e.t.Helper()
+	d, err := e.db.AddDevice(context.Background(), "", name, roles)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return d.ID
+}
+
+// postLogin posts a login from the given local address (nil: any).
+func (e *henv) postLogin(from net.IP, body any) (int, map[string]any, http.Header) {
+	tr := &http.Transport{DisableKeepAlives: true}
+	if from != nil {
+		tr.DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: from}}).DialContext
+	}
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	resp, err := client.Post(e.srv.URL()+"/api/v1/auth/login", "application/json", strings.NewReader(jsonOf(body)))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out, resp.Header
+}
+
+func (e *henv) login(role workflow.Role, device string) string {
+	e.t.Helper()
+	code, out, _ := e.postLogin(nil, map[string]string{"email": emailOf(role), "password": seedPass[role], "deviceId": device})
+	if code != 200 {
+		e.t.Fatalf("login %s on %s: %d %v", role, device, code, out)
+	}
+	return out["token"].(string)
+}
+
+func (e *henv) counts() map[string]int64 {
+	e.t.Helper()
+	out := map[string]int64{}
+	for _, t := range append(append([]string{}, workflow.Tables...), "sync.mutations", "sync.sessions", "sync.changes") {
+		var n int64
+		if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM `+t).Scan(&n); err != nil {
+			e.t.Fatal(err)
+		}
+		out[t] = n
+	}
+	return out
+}
+
+// unchanged fails unless the counts are as before, except those in grew
+// (table → expected growth).
+func (e *henv) unchanged(what string, before map[string]int64, grew map[string]int64) {
+	e.t.Helper()
+	after := e.counts()
+	for k, v := range before {
+		if after[k] != v+grew[k] {
+			e.t.Fatalf("%s: %s went from %d to %d rows (expected +%d)", what, k, v, after[k], grew[k])
+		}
+	}
+}
+
+// ---- A minimal /sync client ----
+
+type wsc struct {
+	t      *testing.T
+	c      *websocket.Conn
+	device string
+	seq    int64
+	n      int
+}
+
+func (e *henv) dial(token string) (*websocket.Conn, *http.Response, error) {
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 1 << 16, WriteBufferSize: 1 << 16}
+	h := http.Header{}
+	if token != "" {
+		h = bearerHeader(token)
+	}
+	return d.Dial("ws://"+e.srv.Addr()+"/sync", h)
+}
+
+// connect dials with token and says hello for device.
+func (e *henv) connect(token, device string) *wsc {
+	e.t.Helper()
+	c, resp, err := e.dial(token)
+	if err != nil {
+		body := ""
+		if resp != nil {
+			b, _ := io.ReadAll(resp.Body)
+			body = fmt.Sprintf(" (%d %s)", resp.StatusCode, b)
+		}
+		e.t.Fatalf("dial: %v%s", err, body)
+	}
+	c.SetReadLimit(8 << 20)
+	w := &wsc{t: e.t, c: c, device: device}
+	e.t.Cleanup(func() { c.Close() })
+	w.sendFrame(&syncproto.Hello{RequestID: "h", Protocol: syncproto.Version, DeviceID: device})
+	welcome, ok := w.next().(*syncproto.Welcome)
+	if !ok {
+		e.t.Fatalf("no welcome")
+	}
+	w.seq = welcome.LastMutationSeq
+	return w
+}
+
+func (w *wsc) sendFrame(f syncproto.Frame) {
+	w.t.Helper()
+	b, err := syncproto.Encode(f)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.sendRaw(websocket.TextMessage, b)
+}
+
+func (w *wsc) sendRaw(typ int, b []byte) {
+	w.t.Helper()
+	w.c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	if err := w.c.WriteMessage(typ, b); err != nil {
+		w.t.Fatalf("write: %v", err)
+	}
+}
+
+// next reads the next frame that is not a poke.
+func (w *wsc) next() syncproto.Frame {
+	w.t.Helper()
+	for {
+		w.c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		_, data, err := w.c.ReadMessage()
+		if err != nil {
+			w.t.Fatalf("read: %v", err)
+		}
+		f, err := syncproto.DecodeFromServer(data)
+		if err != nil {
+			w.t.Fatalf("the server sent a frame the protocol refuses: %v", err)
+		}
+		if _, poke := f.(*syncproto.Poke); !poke {
+			return f
+		}
+	}
+}
+
+// closedWith waits for the server's close and returns its code.
+func (w *wsc) closedWith() int {
+	w.t.Helper()
+	for {
+		w.c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		_, _, err := w.c.ReadMessage()
+		if err == nil {
+			continue
+		}
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			return ce.Code
+		}
+		w.t.Fatalf("connection ended without a close frame: %v", err)
+	}
+}
+
+func (w *wsc) mut(name string, args any, token string, at time.Time) syncproto.Mutation {
+	w.seq++
+	return syncproto.Mutation{Seq: w.seq, ID: uuid.NewString(), Name: name, Args: mustJSON(args), OccurredAt: at, AuthorToken: token}
+}
+
+func (w *wsc) push(muts ...syncproto.Mutation) []syncproto.MutationResult {
+	w.t.Helper()
+	w.n++
+	id := fmt.Sprintf("p%d", w.n)
+	w.sendFrame(&syncproto.Push{RequestID: id, Mutations: muts})
+	f := w.next()
+	res, ok := f.(*syncproto.PushResult)
+	if !ok || res.RequestID != id || len(res.Results) != len(muts) {
+		w.t.Fatalf("push answered with %#v", f)
+	}
+	return res.Results
+}
+
+// bystander is a workstation that keeps working while others misbehave.
+type bystander struct {
+	e     *henv
+	w     *wsc
+	token string
+}
+
+// bystander is a receptionist of her own (so that what a test does to the
+// seed's users does not touch her) on a workstation of her own.
+func (e *henv) bystander() *bystander {
+	e.t.Helper()
+	dev := e.device("Bystander ward", workflow.RoleSecretary)
+	if _, err := e.db.AddUser(context.Background(), "Bea Stander", "bystander@hospital.com", "bystander123", workflow.RoleSecretary); err != nil {
+		e.t.Fatal(err)
+	}
+	b := &bystander{e: e}
+	b.relogin(dev)
+	b.w = e.connect(b.token, dev)
+	return b
+}
+
+// relogin gives the bystander a fresh session (after the clock jumped).
+func (b *bystander) relogin(dev string) {
+	b.e.t.Helper()
+	if dev == "" {
+		dev = b.w.device
+	}
+	code, out, _ := b.e.postLogin(net.IPv4(127, 0, 0, 9), map[string]string{"email": "bystander@hospital.com", "password": "bystander123", "deviceId": dev})
+	if code != 200 {
+		b.e.t.Fatalf("bystander login: %d %v", code, out)
+	}
+	b.token = out["token"].(string)
+}
+
+// stillServing: the bystander registers a patient and pulls it back.
+func (b *bystander) stillServing(what string) {
+	b.e.t.Helper()
+	p := uuid.NewString()
+	res := b.w.push(b.w.mut("patient.register", map[string]any{"id": p, "firstName": "By", "lastName": "Stander", "birthDate": "1990-01-01T00:00:00Z"},
+		b.token, msNow(b.e.clock)))
+	if res[0].Status != syncproto.StatusApplied {
+		b.e.t.Fatalf("after %s: the bystander's act was %s %s", what, res[0].Code, res[0].Message)
+	}
+	cursor := ""
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		b.w.n++
+		id := fmt.Sprintf("q%d", b.w.n)
+		b.w.sendFrame(&syncproto.Pull{RequestID: id, Cursor: cursor})
+		ch, ok := b.w.next().(*syncproto.Changes)
+		if !ok {
+			b.e.t.Fatalf("after %s: pull not answered with changes", what)
+		}
+		for _, c := range ch.Changes {
+			if c.Table == "patients" && c.ID == p {
+				return
+			}
+		}
+		cursor = ch.Cursor
+		if !ch.More {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	b.e.t.Fatalf("after %s: the bystander never pulled its own patient", what)
+}
+
+// ---- Role escalation ----
+
+// validArgs are, for every act, arguments that would apply to the seed's
+// rows; only the role is wrong.
+func validArgs(name string) map[string]any {
+	vitals := map[string]any{"weight": 70, "height": 170, "temperature": 37, "bloodPressure": map[string]any{"systolic": 120, "diastolic": 80}, "heartRate": 72}
+	switch name {
+	case "patient.register":
+		return map[string]any{"id": uuid.NewString(), "firstName": "Esca", "lastName": "Lation", "birthDate": "1980-01-01T00:00:00Z"}
+	case "patient.update":
+		return map[string]any{"id": seedRow("patient:1"), "phone": "0600000000"}
+	case "appointment.schedule":
+		return map[string]any{"id": uuid.NewString(), "patientId": seedRow("patient:1"), "doctorId": seedUser[workflow.RoleDoctor],
+			"date": "2030-01-01T10:00:00Z", "motif": "x"}
+	case "appointment.checkIn":
+		return map[string]any{"id": seedRow("a:scheduled")}
+	case "appointment.recordVitals":
+		return map[string]any{"id": seedRow("a:checkedin"), "vitals": vitals}
+	case "appointment.completeConsultation":
+		return map[string]any{"id": seedRow("a:inconsult"), "consultationNotes": "x"}
+	case "appointment.close":
+		return map[string]any{"id": seedRow("a:consultdone"), "billingAmount": "10.00", "billingStatus": "PENDING"}
+	case "appointment.recordPayment":
+		return map[string]any{"id": seedRow("a:completed"), "billingStatus": "PAID"}
+	case "appointment.cancel":
+		return map[string]any{"id": seedRow("a:scheduled")}
+	case "prescription.create":
+		return map[string]any{"id": uuid.NewString(), "patientId": seedRow("patient:1"), "text": "x"}
+	case "prescription.sendToLab":
+		return map[string]any{"id": seedRow("rx:created")}
+	case "prescription.collectSample":
+		return map[string]any{"id": seedRow("rx:sent")}
+	case "prescription.startAnalysis":
+		return map[string]any{"id": seedRow("rx:collected")}
+	case "result.create":
+		return map[string]any{"id": uuid.NewString(), "prescriptionId": seedRow("rx:inprogress"), "text": "x"}
+	case "result.review":
+		return map[string]any{"id": seedRow("result:available"), "interpretation": "x"}
+	case "document.attach":
+		return map[string]any{"id": uuid.NewString(), "patientId": seedRow("patient:1"), "name": "x", "type": "x"}
+	}
+	panic("no valid args for " + name)
+}
+
+// forbiddenBy asks the workflow what it tells role about name (the role
+// check comes before any row is read, so no reader is needed).
+func forbiddenBy(t *testing.T, name string, role workflow.Role, args any) *workflow.Rejection {
+	t.Helper()
+	_, err := workflow.Apply(context.Background(), noRows{t}, workflow.Mutation{ID: "x", Name: name, Args: mustJSON(args),
+		Actor: workflow.Actor{ID: seedUser[role], Role: role}, OccurredAt: time.Now()})
+	r, ok := workflow.AsRejection(err)
+	if !ok || r.Code != workflow.CodeForbidden {
+		t.Fatalf("the workflow lets a %s perform %s with %v: %v", role, name, args, err)
+	}
+	return r
+}
+
+type noRows struct{ t *testing.T }
+
+func (n noRows) fail() error { n.t.Fatal("a forbidden act read rows"); return nil }
+func (n noRows) User(context.Context, string) (*workflow.User, error) {
+	return nil, n.fail()
+}
+func (n noRows) Patient(context.Context, string) (*workflow.Patient, error) {
+	return nil, n.fail()
+}
+func (n noRows) Appointment(context.Context, string) (*workflow.Appointment, error) {
+	return nil, n.fail()
+}
+func (n noRows) Prescription(context.Context, string) (*workflow.Prescription, error) {
+	return nil, n.fail()
+}
+func (n noRows) Result(context.Context, string) (*workflow.Result, error) { return nil, n.fail() }
+func (n noRows) ResultByPrescription(context.Context, string) (*workflow.Result, error) {
+	return nil, n.fail()
+}
+func (n noRows) Document(context.Context, string) (*workflow.Document, error) {
+	return nil, n.fail()
+}
+
+// TestRoleEscalation: every act, by every role that may not perform it,
+// through /sync on a workstation that serves every role: FORBIDDEN with the
+// workflow's sentence (who may not, who does instead), in the push result
+// and in the audit log; no row written; the workstation goes on.
+func TestRoleEscalation(t *testing.T) {
+	t.Parallel()
+	e := newHostile(t)
+	dev := e.device("Every role", workflow.Roles...)
+	tok := map[workflow.Role]string{}
+	for _, r := range workflow.Roles {
+		tok[r] = e.login(r, dev)
+	}
+	w := e.connect(tok[workflow.RoleSecretary], dev)
+	by := e.bystander()
+
+	type attempt struct {
+		name string
+		role workflow.Role
+		args map[string]any
+		want *workflow.Rejection
+	}
+	var attempts []attempt
+	for _, name := range workflow.Names() {
+		allowed := map[workflow.Role]bool{}
+		for _, r := range workflow.AllowedRoles(name) {
+			allowed[r] = true
+		}
+		for _, r := range workflow.Roles {
+			if !allowed[r] {
+				a := validArgs(name)
+				attempts = append(attempts, attempt{name, r, a, forbiddenBy(t, name, r, a)})
+			}
+		}
+	}
+	// patient.update: each role only its own fields.
+	for _, c := range []struct {
+		role  workflow.Role
+		field string
+		value any
+	}{
+		{workflow.RoleNurse, "phone", "0600000000"}, {workflow.RoleDoctor, "address", "1 rue X"},
+		{workflow.RoleNurse, "firstName", "Eve"}, {workflow.RoleDoctor, "insurance", "X"},
+		{workflow.RoleSecretary, "medicalHistory", map[string]any{"a": 1}}, {workflow.RoleAdmin, "medicalHistory", map[string]any{"a": 1}},
+	} {
+		a := map[string]any{"id": seedRow("patient:1"), c.field: c.value}
+		attempts = append(attempts, attempt{"patient.update", c.role, a, forbiddenBy(t, "patient.update", c.role, a)})
+	}
+	if len(attempts) < 40 {
+		t.Fatalf("only %d attempts", len(attempts))
+	}
+
+	before := e.counts()
+	at := msNow(e.clock)
+	var muts []syncproto.Mutation
+	for _, a := range attempts {
+		muts = append(muts, w.mut(a.name, a.args, tok[a.role], at))
+	}
+	res := w.push(muts...)
+	for i, r := range res {
+		a := attempts[i]
+		if r.Status != syncproto.StatusRejected || r.Code != workflow.CodeForbidden || r.Message != a.want.Message || r.Field != a.want.Field {
+			t.Errorf("%s as %s: %s %s %q (field %q), want FORBIDDEN %q (field %q)", a.name, a.role, r.Status, r.Code, r.Message, r.Field, a.want.Message, a.want.Field)
+		}
+		var outcome, code, msg string
+		if err := e.pool.QueryRow(context.Background(), `SELECT outcome, code, message FROM sync.mutations WHERE device_id = $1 AND seq = $2`,
+			dev, muts[i].Seq).Scan(&outcome, &code, &msg); err != nil || outcome != "rejected" || code != "FORBIDDEN" || msg != a.want.Message {
+			t.Errorf("%s as %s: audited %s %s %q (%v)", a.name, a.role, outcome, code, msg, err)
+		}
+	}
+	e.unchanged("role escalation", before, map[string]int64{"sync.mutations": int64(len(attempts))})
+	t.Logf("%d escalation attempts refused (%d acts × wrong roles, %d patient fields)", len(attempts), len(attempts)-6, 6)
+
+	// The same workstation goes on: each act by a role that may perform it applies.
+	ok := w.push(w.mut("appointment.checkIn", validArgs("appointment.checkIn"), tok[workflow.RoleSecretary], msNow(e.clock)))
+	if ok[0].Status != syncproto.StatusApplied {
+		t.Fatalf("a legitimate act after the attempts: %+v", ok[0])
+	}
+	by.stillServing("role escalation")
+}
+
+// ---- Forged authors ----
+
+// TestForgedAuthor: acts whose authorToken does not make a real author on
+// this workstation at that moment are UNAUTHENTICATED, audited, and write
+// nothing; the workstation is not blocked by them.
+func TestForgedAuthor(t *testing.T) {
+	t.Parallel()
+	e := newHostile(t)
+	ward := e.device("Ward 1", workflow.Roles...)
+	other := e.device("Ward 2", workflow.Roles...)
+	sec := e.login(workflow.RoleSecretary, ward)
+	w := e.connect(sec, ward)
+	by := e.bystander()
+	checkIn := func() map[string]any { return map[string]any{"id": seedRow("a:scheduled")} }
+
+	cases := []struct {
+		what  string
+		token func() string
+		at    func() time.Time
+		msg   *regexp.Regexp
+	}{
+		{"another user's token from another workstation",
+			func() string { return e.login(workflow.RoleAdmin, other) },
+			func() time.Time { return msNow(e.clock) },
+			regexp.MustCompile(`^The act's author token was issued on another workstation; acts are accepted only from the workstation where the author logged in\.$`)},
+		{"an ended session (logged out before the act)",
+			func() string {
+				tok := e.login(workflow.RoleAdmin, ward)
+				if err := e.db.Logout(context.Background(), tok); err != nil {
+					t.Fatal(err)
+				}
+				return tok
+			},
+			func() time.Time { return msNow(e.clock).Add(time.Second) },
+			regexp.MustCompile(`^This session was ended on \d{4}-\d\d-\d\d \d\d:\d\d; log in again\.$`)},
+		{"a token issued after the act occurred",
+			func() string { return e.login(workflow.RoleAdmin, ward) },
+			func() time.Time { return msNow(e.clock).Add(-2 * time.Hour) },
+			regexp.MustCompile(`^The act occurred at \d{4}-\d\d-\d\d \d\d:\d\d, before Admin Test logged in at \d{4}-\d\d-\d\d \d\d:\d\d\.$`)},
+		{"a made-up token",
+			func() string { return "wardsync-" + strings.Repeat("A", 40) },
+			func() time.Time { return msNow(e.clock) },
+			regexp.MustCompile(`^The act's author token is not a session of this server; the author must log in again\.$`)},
+	}
+	for _, c := range cases {
+		tok := c.token()
+		before := e.counts()
+		m := w.mut("appointment.cancel", checkIn(), tok, c.at())
+		r := w.push(m)[0]
+		if r.Status != syncproto.StatusRejected || r.Code != workflow.CodeUnauthenticated || !c.msg.MatchString(r.Message) {
+			t.Errorf("%s: %s %s %q", c.what, r.Status, r.Code, r.Message)
+		}
+		e.unchanged(c.what, before, map[string]int64{"sync.mutations": 1})
+	}
+
+	// Expired: the session was issued eight days ago by the server's clock.
+	old := e.login(workflow.RoleAdmin, ward)
+	e.clock.Advance(8 * 24 * time.Hour)
+	fresh := e.login(workflow.RoleSecretary, ward)
+	w2 := e.connect(fresh, ward)
+	before := e.counts()
+	r := w2.push(w2.mut("appointment.cancel", checkIn(), old, msNow(e.clock)))[0]
+	if r.Status != syncproto.StatusRejected || r.Code != workflow.CodeUnauthenticated ||
+		!regexp.MustCompile(`^The act occurred at .*, after the session of Admin Test expired at .*; offline work is accepted for 168h0m0s after a login\.$`).MatchString(r.Message) {
+		t.Errorf("expired session: %s %s %q", r.Status, r.Code, r.Message)
+	}
+	e.unchanged("expired session", before, map[string]int64{"sync.mutations": 1})
+	// The expired token cannot open /sync either.
+	if _, resp, err := e.dial(old); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("an expired token opened /sync: %v", err)
+	}
+
+	by.relogin("")
+	// None of it blocked the workstation.
+	if r := w2.push(w2.mut("appointment.checkIn", checkIn(), fresh, msNow(e.clock)))[0]; r.Status != syncproto.StatusApplied {
+		t.Fatalf("legitimate act after the forgeries: %+v", r)
+	}
+	by.stillServing("forged authors")
+}
+
+// TestRoleNotServed: a session stays valid when the administrator changes
+// what the workstation serves, or the user's role, but its acts for a role
+// the workstation no longer serves are FORBIDDEN.
+func TestRoleNotServed(t *testing.T) {
+	t.Parallel()
+	e := newHostile(t)
+	ctx := context.Background()
+	dev := e.device("Ward 3", workflow.RoleNurse, workflow.RoleSecretary)
+	nurse := e.login(workflow.RoleNurse, dev)
+	sec := e.login(workflow.RoleSecretary, dev)
+	w := e.connect(sec, dev)
+	by := e.bystander()
+
+	// The ward now serves reception only.
+	if _, err := e.db.AddDevice(ctx, dev, "Ward 3", []workflow.Role{workflow.RoleSecretary}); err != nil {
+		t.Fatal(err)
+	}
+	before := e.counts()
+	r := w.push(w.mut("appointment.recordVitals", validArgs("appointment.recordVitals"), nurse, msNow(e.clock)))[0]
+	if r.Status != syncproto.StatusRejected || r.Code != workflow.CodeForbidden || r.Message != "This workstation does not serve the NURSE role." {
+		t.Errorf("nurse on a reception-only ward: %s %s %q", r.Status, r.Code, r.Message)
+	}
+	e.unchanged("role not served", before, map[string]int64{"sync.mutations": 1})
+
+	// A user whose role changes loses her sessions: her acts after the
+	// change are refused, and acts she did before it still count.
+	before = e.counts()
+	ok := w.push(w.mut("appointment.checkIn", validArgs("appointment.checkIn"), sec, msNow(e.clock)))[0]
+	if ok.Status != syncproto.StatusApplied {
+		t.Fatalf("the secretary's act before the change: %+v", ok)
+	}
+	e.unchanged("an act before the change", before, map[string]int64{"sync.mutations": 1, "appointments": 0, "sync.changes": 1})
+	if err := e.db.SetUserRole(ctx, seedUser[workflow.RoleSecretary], workflow.RoleBiologist); err != nil {
+		t.Fatal(err)
+	}
+	before = e.counts()
+	r = w.push(w.mut("appointment.cancel", map[string]any{"id": seedRow("a:checkedin")}, sec, msNow(e.clock).Add(time.Second)))[0]
+	if r.Status != syncproto.StatusRejected || r.Code != workflow.CodeUnauthenticated ||
+		!regexp.MustCompile(`^This session was ended on \d{4}-\d\d-\d\d \d\d:\d\d; log in again\.$`).MatchString(r.Message) {
+		t.Errorf("a user whose role changed: %s %s %q", r.Status, r.Code, r.Message)
+	}
+	e.unchanged("role changed", before, map[string]int64{"sync.mutations": 1})
+	// Logged in again as BIOLOGIST on the reception ward: refused at login.
+	if code, out, _ := e.postLogin(nil, map[string]string{"email": emailOf(workflow.RoleSecretary), "password": seedPass[workflow.RoleSecretary], "deviceId": dev}); code != 403 ||
+		out["message"] != `Workstation "Ward 3" serves SECRETARY, not BIOLOGIST; log in on a workstation of your service.` {
+		t.Errorf("login as the new role on a ward not serving it: %d %v", code, out)
+	}
+	by.stillServing("role not served")
+}
+
+// ---- A thousand logins ----
+
+// TestLoginFlood: a thousand attempts at one account, and a thousand at
+// made-up accounts from another address, against the default limits (10
+// a minute per e-mail, 120 per address): exactly the allowed number get an
+// answer, every other one 429 RATE_LIMITED with Retry-After, even with the
+// right password; nothing is written; other addresses, other accounts and
+// connected workstations go on; a minute later the account logs in.
+func TestLoginFlood(t *testing.T) {
+	t.Parallel()
+	e := newHostile(t)
+	dev := e.device("Ward 4", workflow.Roles...)
+	by := e.bystander()
+	before := e.counts()
+
+	flood := func(from net.IP, body func(i int) map[string]string) map[int]int {
+		var mu sync.Mutex
+		statuses := map[int]int{}
+		jobs := make(chan int)
+		var wg sync.WaitGroup
+		for g := 0; g < 8; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range jobs {
+					code, out, h := e.postLogin(from, body(i))
+					if code == http.StatusTooManyRequests && (out["code"] != "RATE_LIMITED" || h.Get("Retry-After") == "" ||
+						out["message"] != "Too many login attempts; wait a minute and try again.") {
+						t.Errorf("429 without its documented body: %v %v", out, h)
+					}
+					if code == http.StatusUnauthorized && (out["code"] != "UNAUTHENTICATED" || out["message"] != "Wrong e-mail or password.") {
+						t.Errorf("401 without its documented body: %v", out)
+					}
+					mu.Lock()
+					statuses[code]++
+					mu.Unlock()
+				}
+			}()
+		}
+		for i := 0; i < 1000; i++ {
+			jobs <- i
+		}
+		close(jobs)
+		wg.Wait()
+		return statuses
+	}
+	local := net.IPv4(127, 0, 0, 1)
+	got := flood(local, func(int) map[string]string {
+		return map[string]string{"email": "nurse@hospital.com", "password": "guess", "deviceId": dev}
+	})
+	if got[401] != 10 || got[429] != 990 || len(got) != 2 {
+		t.Fatalf("1,000 guesses at one account: %v, want 10 × 401 and 990 × 429", got)
+	}
+	// The right password is refused too while the window lasts.
+	if code, out, _ := e.postLogin(local, map[string]string{"email": "Nurse@Hospital.com", "password": "nurse123", "deviceId": dev}); code != 429 {
+		t.Fatalf("right password during the limit: %d %v", code, out)
+	}
+	// Another account from the same address still logs in.
+	if code, out, _ := e.postLogin(local, map[string]string{"email": emailOf(workflow.RoleDoctor), "password": seedPass[workflow.RoleDoctor], "deviceId": dev}); code != 200 {
+		t.Fatalf("another account during the flood: %d %v", code, out)
+	}
+
+	// Credential stuffing: a thousand made-up accounts from one address.
+	stuffer := net.IPv4(127, 0, 0, 3)
+	got = flood(stuffer, func(i int) map[string]string {
+		return map[string]string{"email": fmt.Sprintf("user%d@example.com", i), "password": "123456", "deviceId": dev}
+	})
+	if got[401] != 120 || got[429] != 880 || len(got) != 2 {
+		t.Fatalf("1,000 made-up accounts from one address: %v, want 120 × 401 and 880 × 429", got)
+	}
+	// A real user at that address is limited too; from another address, not.
+	if code, _, _ := e.postLogin(stuffer, map[string]string{"email": emailOf(workflow.RoleAdmin), "password": seedPass[workflow.RoleAdmin], "deviceId": dev}); code != 429 {
+		t.Fatalf("the flooding address may log in: %d", code)
+	}
+	if code, out, _ := e.postLogin(net.IPv4(127, 0, 0, 2), map[string]string{"email": emailOf(workflow.RoleAdmin), "password": seedPass[workflow.RoleAdmin], "deviceId": dev}); code != 200 {
+		t.Fatalf("another address during the flood: %d %v", code, out)
+	}
+	// Only the two successful logins wrote (a session each).
+	e.unchanged("login flood", before, map[string]int64{"sync.sessions": 2})
+	by.stillServing("login flood")
+
+	// A minute later the account is open again.
+	e.clock.Advance(61 * time.Second)
+	if code, out, _ := e.postLogin(local, map[string]string{"email": "nurse@hospital.com", "password": "nurse123", "deviceId": dev}); code != 200 {
+		t.Fatalf("after the window: %d %v", code, out)
+	}
+}
+
+// ---- Hostile frames ----
+
+// TestHostileFrames: what server/http's hostile test leaves out — 10 MB
+// frames (string members and arguments), invalid UTF-8, raw NUL bytes, a
+// binary message, 100,000 levels of nesting in a mutation's arguments, and
+// 10 MB HTTP bodies and headers. Each gets its documented error frame and
+// close (or HTTP status), writes nothing, and the server keeps serving.
+func TestHostileFrames(t *testing.T) {
+	t.Parallel()
+	e := newHostile(t)
+	dev := e.device("Ward 5", workflow.Roles...)
+	sec := e.login(workflow.RoleSecretary, dev)
+	by := e.bystander()
+	push := func(args string) []byte {
+		return []byte(`{"type":"push","requestId":"x","mutations":[{"seq":1,"id":"` + uuid.NewString() +
+			`","name":"patient.register","args":` + args + `,"occurredAt":"2026-01-01T00:00:00Z","authorToken":"` + sec + `"}]}`)
+	}
+	tenMB := strings.Repeat("é", 5<<20) // 10 MiB of UTF-8
+	deep := strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000)
+	cases := []struct {
+		what  string
+		typ   int
+		data  []byte
+		code  workflow.Code
+		msg   string // "" = syncproto's own verdict
+		close int
+	}{
+		{"a 10 MB string member", websocket.TextMessage, []byte(`{"type":"pull","requestId":"x","cursor":"` + tenMB + `"}`),
+			workflow.CodeProtocolError, "frame of more than 1048576 bytes exceeds the 1 MiB limit", websocket.ClosePolicyViolation},
+		{"10 MB of arguments", websocket.TextMessage, push(`{"firstName":"` + tenMB + `"}`),
+			workflow.CodeProtocolError, "frame of more than 1048576 bytes exceeds the 1 MiB limit", websocket.ClosePolicyViolation},
+		{"invalid UTF-8 in a member", websocket.TextMessage, []byte("{\"type\":\"pull\",\"requestId\":\"x\",\"cursor\":\"\xff\xfe\"}"),
+			workflow.CodeProtocolError, "", websocket.ClosePolicyViolation},
+		{"invalid UTF-8 in arguments", websocket.TextMessage, push("{\"firstName\":\"Jo\xc3\x28\"}"),
+			workflow.CodeProtocolError, "", websocket.ClosePolicyViolation},
+		{"a raw NUL byte in a string", websocket.TextMessage, []byte("{\"type\":\"pull\",\"requestId\":\"x\",\"cursor\":\"a\x00b\"}"),
+			workflow.CodeProtocolError, "", websocket.ClosePolicyViolation},
+		{"a NUL byte between members", websocket.TextMessage, []byte("{\"type\":\"pull\",\x00\"requestId\":\"x\",\"cursor\":\"\"}"),
+			workflow.CodeProtocolError, "", websocket.ClosePolicyViolation},
+		{"100,000 levels of nesting in arguments", websocket.TextMessage, push(`{"firstName":` + deep + `}`),
+			workflow.CodeProtocolError, "", websocket.ClosePolicyViolation},
+		{"a binary message", websocket.BinaryMessage, []byte(`{"type":"pull","requestId":"x","cursor":""}`),
+			workflow.CodeProtocolError, "Frames are JSON text messages; a binary message was received.", websocket.ClosePolicyViolation},
+	}
+	for _, c := range cases {
+		before := e.counts()
+		w := e.connect(sec, dev)
+		w.sendRaw(c.typ, c.data)
+		want := c.msg
+		if want == "" {
+			_, err := syncproto.DecodeFromClient(c.data)
+			r, ok := workflow.AsRejection(err)
+			if !ok || r.Code != c.code {
+				t.Fatalf("%s: syncproto says %v", c.what, err)
+			}
+			want = r.Message
+		}
+		f := w.next()
+		ef, ok := f.(*syncproto.Error)
+		if !ok || ef.Code != c.code || ef.Message != want || !ef.Fatal {
+			t.Fatalf("%s: answered %#v, want a fatal %s %q", c.what, f, c.code, want)
+		}
+		if got := w.closedWith(); got != c.close {
+			t.Fatalf("%s: closed with %d, want %d", c.what, got, c.close)
+		}
+		e.unchanged(c.what, before, nil)
+		by.stillServing(c.what)
+	}
+
+	// A NUL in a mutation's arguments, escaped: the frame is fine, the act
+	// is refused and audited (its text could not be stored).
+	w := e.connect(sec, dev)
+	before := e.counts()
+	r := w.push(w.mut("patient.register", json.RawMessage(`{"id":"`+uuid.NewString()+`","firstName":"A\u0000","lastName":"B","birthDate":"1980-01-01T00:00:00Z"}`),
+		sec, msNow(e.clock)))[0]
+	if r.Code != workflow.CodeValidationFailed || r.Field != "firstName" {
+		t.Errorf("escaped NUL: %+v", r)
+	}
+	e.unchanged("escaped NUL", before, map[string]int64{"sync.mutations": 1})
+
+	// HTTP: a 10 MB login body, a 10 MB bearer token.
+	before = e.counts()
+	resp, err := http.Post(e.srv.URL()+"/api/v1/auth/login", "application/json",
+		strings.NewReader(`{"email":"nurse@hospital.com","password":"`+tenMB+`","deviceId":"`+dev+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || out["code"] != "VALIDATION_FAILED" || !strings.Contains(fmt.Sprint(out["message"]), "request body too large") {
+		t.Errorf("10 MB login body: %d %v", resp.StatusCode, out)
+	}
+	req, _ := http.NewRequest("GET", e.srv.URL()+"/sync", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.Repeat("x", 10<<20))
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("10 MB token: %d", resp.StatusCode)
+		}
+	} // (the server may also just close the connection)
+	e.unchanged("10 MB HTTP requests", before, nil)
+	by.stillServing("10 MB HTTP requests")
+}
