@@ -813,3 +813,41 @@ func TestHostileFrames(t *testing.T) {
 	e.unchanged("10 MB HTTP requests", before, nil)
 	by.stillServing("10 MB HTTP requests")
 }
+
+// TestJSONNumbersAgreeWithPostgres: free-form JSON (medical history, result
+// data) may hold any number jsonb can store and no other. The workstation's
+// mutator decides before the server's database sees it, so their rules must
+// agree: for numbers at and around numeric's limits, the act is applied
+// exactly when PostgreSQL's own jsonb input takes the value, and otherwise
+// refused by the workflow (VALIDATION_FAILED on the field), never by the
+// database after a workstation accepted it.
+func TestJSONNumbersAgreeWithPostgres(t *testing.T) {
+	t.Parallel()
+	e := newHostile(t)
+	ctx := context.Background()
+	dev := e.device("Ward 6", workflow.RoleNurse)
+	nurse := e.login(workflow.RoleNurse, dev)
+	w := e.connect(nurse, dev)
+	nums := []string{"0", "-0.0", "12.5", "1e-1000", "0e999999", "0e-16383", "0e-16384", "0.0e-16384", "1e-16383", "1e-16384",
+		"1.0e-16383", "10e-16384", "1.5e-16400", "1e131071", "1e131072", "0.5e131072", "0.05e131073", "0.05e131074", "123e131069",
+		"123e131070", "-123e131070", "1e999999", "1e-999999", "0e1073741822", "0e1073741823", "0e-1073741823", "1e2147483648",
+		"1E+131071", "1E+131072", "9.99e131070", "0.000001e131077", "0.000001e131078"}
+	var muts []syncproto.Mutation
+	for _, n := range nums {
+		muts = append(muts, w.mut("patient.update", json.RawMessage(`{"id":"`+seedRow("patient:2")+`","medicalHistory":{"n":`+n+`}}`), nurse, msNow(e.clock)))
+	}
+	res := w.push(muts...)
+	for i, n := range nums {
+		var pgOK bool
+		_, err := e.pool.Exec(ctx, `SELECT $1::jsonb`, `{"n":`+n+`}`)
+		pgOK = err == nil
+		r := res[i]
+		switch {
+		case pgOK && r.Status != syncproto.StatusApplied:
+			t.Errorf("%s: jsonb takes it, the act was %s %s %q", n, r.Status, r.Code, r.Message)
+		case !pgOK && (r.Status != syncproto.StatusRejected || r.Code != workflow.CodeValidationFailed || r.Field != "medicalHistory" ||
+			!strings.Contains(r.Message, "too large or too precise")):
+			t.Errorf("%s: jsonb refuses it (%v), the act was %s %s %q (field %q)", n, err, r.Status, r.Code, r.Message, r.Field)
+		}
+	}
+}
