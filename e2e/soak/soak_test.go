@@ -342,7 +342,13 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 					time.Sleep(50 * time.Millisecond)
 					continue
 				}
-				out, err := st.act(ctx, p.role, p.name, mustJSON(p.args), 0)
+				// Now and then the act itself crashes at a random instant
+				// (the workstation's UI process killed while it writes).
+				var kill time.Duration
+				if d.rng.IntN(20) == 0 {
+					kill = time.Duration(1+d.rng.IntN(60_000)) * time.Microsecond
+				}
+				out, err := st.act(ctx, p.role, p.name, mustJSON(p.args), kill)
 				mu.Lock()
 				switch {
 				case err != nil:
