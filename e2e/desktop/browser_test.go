@@ -264,6 +264,7 @@ func TestDesktopInBrowser(t *testing.T) {
 	u.wait("the doctor chosen", `document.querySelector('#schedule-form-doctorId').value !== ''`, 5*time.Second)
 	u.typeIn(`#schedule-form-motif`, "Controle tension"+kb.Enter)
 	u.wait("the appointment on the timeline", `[...document.querySelectorAll('#patient-record .entry.appointment')].some(e => e.dataset.status === 'SCHEDULED')`, 10*time.Second)
+	u.snap("patient")
 	u.click(`#tab-queue`)
 	appt := u.rowID("q-checkin", "WALKER Anna")
 	u.click(`#q-checkin tr[data-id="` + appt + `"] button.primary`)

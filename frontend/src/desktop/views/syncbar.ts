@@ -44,7 +44,7 @@ function build(el: HTMLElement): Parts {
   p.progress.append(p.bar, p.progressText);
   p.waiting.addEventListener('click', () => p.on.waiting?.());
   p.rejected.addEventListener('click', () => p.on.rejected?.());
-  el.replaceChildren(p.conn, p.asOf, p.waiting, p.rejected, p.progress, h('span', { class: 'sync-spacer' }), p.device);
+  el.replaceChildren(p.conn, p.waiting, p.rejected, p.asOf, p.progress, h('span', { class: 'sync-spacer' }), p.device);
   parts.set(el, p);
   return p;
 }
@@ -59,7 +59,7 @@ export function renderSyncBar(el: HTMLElement, s: Status, on: SyncBarHandlers): 
   p.conn.className = `sync-item conn ${v.state}`;
   p.connText.data = v.connection;
   p.asOf.textContent = v.asOf;
-  p.asOf.style.visibility = v.asOf === '' ? 'hidden' : 'visible';
+  p.asOf.hidden = v.asOf === '';
   p.waiting.textContent = v.waiting;
   p.waiting.className = `sync-item link${s.pending > 0 ? ' busy' : ''}`;
   p.rejected.textContent = v.rejected;
