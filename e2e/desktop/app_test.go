@@ -192,6 +192,18 @@ func TestAppWalk(t *testing.T) {
 		t.Fatalf("timeline of nobody: %v", err)
 	}
 
+	// ADMIN sees reception's queues on a workstation but may not check in.
+	admin := must(a.Login("admin@hospital.com", "admin123")).User.ID
+	if d := must(a.Dashboard(admin)); d.Role != workflow.RoleAdmin || !hasAppt(d.ToCheckIn, apptSched) {
+		t.Fatalf("admin dashboard: %+v", d)
+	}
+	if _, err := a.CheckIn(admin, apptSched); app.Format(err).Code != string(workflow.CodeForbidden) {
+		t.Fatalf("an admin checked a patient in: %v", err)
+	}
+	if err := a.Logout(admin); err != nil {
+		t.Fatal(err)
+	}
+
 	// Everything reaches the server, which holds the same story.
 	waitFor(t, "nothing pending", 20*time.Second, func() bool {
 		p, _ := a.Pending()
