@@ -48,7 +48,7 @@ migrate: server
 seed: migrate
 	@DATABASE_URL=$(dburl) ./build/wardsync-server seed
 
-run: deps server
+run: deps server $(RUN_EXTRA)
 	@bash scripts/run.sh $(ADDR)
 
 fmt-check:

@@ -11,7 +11,7 @@
 
 DESKTOP_TAGS      := desktop,production,webkit2_41
 DESKTOP_DEV_TAGS  := dev,webkit2_41
-DESKTOP_APT       := libgtk-3-dev libwebkit2gtk-4.1-dev xvfb xauth xdotool imagemagick chromium
+DESKTOP_APT       := curl libgtk-3-dev libwebkit2gtk-4.1-dev xvfb xauth xdotool imagemagick chromium
 # postgres.DemoDeviceID, the workstation `wardsync-server seed` registers for
 # every role (e2e/desktop TestDemoDeviceInMakefile keeps it right).
 DEMO_DEVICE ?= bd52666b-83b1-563a-a631-0e3f43c087f5
