@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -49,7 +48,7 @@ func BenchmarkPokeLatency(b *testing.B) {
 		}
 		return clinicRole[i%3 : i%3+1]
 	})
-	o := &observer{n: n, results: make(chan *syncproto.PushResult, 4), failed: make(chan struct{})}
+	o := &observer{diagnose: e.oldestWriter, n: n, results: make(chan *syncproto.PushResult, 4), failed: make(chan struct{})}
 	for i, d := range devs {
 		e.connect(b, d)
 		cur, err := pullToHead(d.ws, "")
@@ -107,6 +106,7 @@ func BenchmarkPokeLatency(b *testing.B) {
 // observer runs the read loops of every device and tells the author when
 // the current target row has reached them.
 type observer struct {
+	diagnose func() string
 	n        int
 	cur      atomic.Pointer[target]
 	results  chan *syncproto.PushResult // device 0's push results
@@ -135,6 +135,10 @@ func (o *observer) fail(err error) {
 	}
 }
 
+// actTimeout bounds one act: generous, because a long transaction anywhere
+// in the cluster holds every change back (see oldestWriter).
+const actTimeout = 2 * time.Minute
+
 // act pushes one act from device a and waits until every other device has
 // pulled the row it wrote.
 func (o *observer) act(a *device, ac act) (*target, error) {
@@ -148,7 +152,7 @@ func (o *observer) act(a *device, ac act) (*target, error) {
 	if err := a.ws.send(&syncproto.Push{RequestID: reqID, Mutations: []syncproto.Mutation{m}}); err != nil {
 		return nil, err
 	}
-	timeout := time.NewTimer(30 * time.Second)
+	timeout := time.NewTimer(actTimeout)
 	defer timeout.Stop()
 	select {
 	case r := <-o.results:
@@ -159,7 +163,7 @@ func (o *observer) act(a *device, ac act) (*target, error) {
 	case <-o.failed:
 		return nil, *o.failErr.Load()
 	case <-timeout.C:
-		return nil, errors.New("no pushResult within 30 s")
+		return nil, fmt.Errorf("no pushResult within %s", actTimeout)
 	}
 	select {
 	case <-t.done:
@@ -167,7 +171,7 @@ func (o *observer) act(a *device, ac act) (*target, error) {
 	case <-o.failed:
 		return nil, *o.failErr.Load()
 	case <-timeout.C:
-		return nil, fmt.Errorf("%d devices had not pulled %s %s within 30 s", t.left.Load(), ac.table, ac.rowID)
+		return nil, fmt.Errorf("%d devices had not pulled %s %s within %s%s", t.left.Load(), ac.table, ac.rowID, actTimeout, o.diagnose())
 	}
 }
 
@@ -241,6 +245,25 @@ func (o *observer) saw(i int, changes []syncproto.Change) {
 			}
 		}
 	}
+}
+
+// oldestWriter names the oldest transaction holding an xid anywhere in the
+// cluster: the feed's horizon is cluster-wide, so a long transaction in any
+// database (another test's bulk insert, say) holds every change back.
+func (e *env) oldestWriter() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var db, state, query string
+	var age float64
+	err := e.db.Pool.QueryRow(ctx, `
+		SELECT COALESCE(datname, ''), COALESCE(state, ''), extract(epoch FROM now() - xact_start)::float8,
+		       left(regexp_replace(COALESCE(query, ''), '\s+', ' ', 'g'), 100)
+		  FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+		 ORDER BY age(backend_xid) DESC LIMIT 1`).Scan(&db, &state, &age, &query)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf(" (the feed horizon is cluster-wide: the oldest open writer is in database %s, %s for %.1f s: %s)", db, state, age, query)
 }
 
 // rawNotifyLatency is the database's own floor under a poke: one
