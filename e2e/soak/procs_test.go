@@ -37,9 +37,10 @@ func openLog(path string) (*os.File, error) {
 
 // proc is one running child process and the channel that closes when it ends.
 type proc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  *os.File
+	cmd    *exec.Cmd
+	done   chan struct{}
+	log    *os.File
+	killed bool // we ended it (kill or stop)
 }
 
 func startProc(cmd *exec.Cmd, logPath, banner string) (*proc, error) {
@@ -79,6 +80,7 @@ func (p *proc) kill() {
 	if p == nil {
 		return
 	}
+	p.killed = true
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
 }
@@ -88,6 +90,7 @@ func (p *proc) stop(grace time.Duration) {
 	if p == nil {
 		return
 	}
+	p.killed = true
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
@@ -105,6 +108,9 @@ type serverProc struct {
 	mu     sync.Mutex
 	p      *proc
 	starts int
+	// exits counts the times the instance was found dead without having
+	// been killed: a crash of its own.
+	exits int
 }
 
 func (s *serverProc) URL() string { return "http://" + s.addr }
@@ -115,6 +121,9 @@ func (s *serverProc) start(ctx context.Context) error {
 	defer s.mu.Unlock()
 	if s.p.alive() {
 		return nil
+	}
+	if s.p != nil && !s.p.killed {
+		s.exits++
 	}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
@@ -182,6 +191,17 @@ func (s *serverProc) kill9() bool {
 	}
 	s.p.kill()
 	return true
+}
+
+// crashed says how often the instance died without being killed (so far).
+func (s *serverProc) crashed() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.exits
+	if s.p != nil && !s.p.alive() && !s.p.killed {
+		n++
+	}
+	return n
 }
 
 func (s *serverProc) stop() {
@@ -257,6 +277,7 @@ type stationProc struct {
 	acting  *proc // the act process in flight, if any
 	down    bool  // killed and not yet restarted
 	starts  int
+	exits   int        // sync processes found dead without having been killed
 	replica *sqlite.DB // the test's own handle on the replica, for reading
 }
 
@@ -310,12 +331,26 @@ func (s *stationProc) kill9() bool {
 	if s.down {
 		return false
 	}
+	if !s.run.alive() {
+		s.exits++
+	}
 	s.down = true
 	s.run.kill()
 	if s.acting != nil {
 		s.acting.kill()
 	}
 	return true
+}
+
+// crashed says how often the sync process died without being killed.
+func (s *stationProc) crashed() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.exits
+	if !s.down && !s.run.alive() {
+		n++
+	}
+	return n
 }
 
 // restart brings a killed workstation back, possibly on the other server.

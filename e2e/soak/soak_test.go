@@ -372,8 +372,19 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 	cx.run(chaosCtx)
 	dwg.Wait()
 
-	// Heal: every fault undone, every process back.
+	// Heal: every fault undone, every process back. A process that died
+	// without being killed is a crash.
 	cx.heal()
+	for _, s := range servers {
+		if n := s.crashed(); n > 0 {
+			t.Errorf("server %s exited on its own %d time(s); the end of its log:\n%s", s.name, n, tail(s.logPath, 30))
+		}
+	}
+	for _, st := range stations {
+		if n := st.crashed(); n > 0 {
+			t.Errorf("workstation %s's sync process exited on its own %d time(s); the end of its log:\n%s", st.device, n, tail(st.logPath, 30))
+		}
+	}
 	for _, s := range servers {
 		if err := s.start(ctx); err != nil {
 			t.Fatal(err)
@@ -430,6 +441,12 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 		}
 		t.Logf("slow settle (%s): %s settled last, after %s; the end of its log:\n%s", sum.settle.Round(100*time.Millisecond),
 			slowest.device, settledAt[slowest.device].Round(100*time.Millisecond), tail(slowest.logPath, 25))
+	}
+
+	for _, st := range stations {
+		if n := st.crashed(); n > 0 {
+			t.Errorf("workstation %s's sync process exited on its own while settling; the end of its log:\n%s", st.device, tail(st.logPath, 30))
+		}
 	}
 
 	// The books.

@@ -54,6 +54,26 @@ func (db *DB) Seed(ctx context.Context) (inserted int64, err error) {
 	p1, p2, p3 := SeedID("patient:1"), SeedID("patient:2"), SeedID("patient:3")
 	vitals := `{"weight":70,"height":170,"temperature":37.0,"bloodPressure":{"systolic":120,"diastolic":80},"heartRate":72}`
 
+	// Password hashes are made before the transaction: bcrypt takes a
+	// while (seconds on a busy machine), and a transaction holding an xid
+	// that long holds back the change feed's horizon for every database
+	// of the cluster.
+	hashes := map[workflow.Role]string{}
+	for _, u := range SeedUsers {
+		var exists bool
+		if err := db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 OR email = $2)`, ids[string(u.Role)], u.Email).Scan(&exists); err != nil {
+			return 0, err
+		}
+		if exists {
+			continue
+		}
+		hash, err := bcrypt.GenerateFromPassword([]byte(u.Password), BcryptCost)
+		if err != nil {
+			return 0, err
+		}
+		hashes[u.Role] = string(hash)
+	}
+
 	err = db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		inserted = 0
 		exec := func(q string, args ...any) error {
@@ -66,15 +86,12 @@ func (db *DB) Seed(ctx context.Context) (inserted int64, err error) {
 			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 OR email = $2)`, ids[string(u.Role)], u.Email).Scan(&exists); err != nil {
 				return err
 			}
-			if exists {
-				continue
-			}
-			hash, err := bcrypt.GenerateFromPassword([]byte(u.Password), BcryptCost)
-			if err != nil {
-				return err
+			hash, ok := hashes[u.Role]
+			if exists || !ok {
+				continue // (one that appeared since is left alone)
 			}
 			if err := exec(`INSERT INTO users (id, name, email, password, role, "createdAt", "updatedAt") VALUES ($1, $2, $3, $4, $5::"Role", $6, $6)`,
-				ids[string(u.Role)], u.Name, u.Email, string(hash), string(u.Role), now); err != nil {
+				ids[string(u.Role)], u.Name, u.Email, hash, string(u.Role), now); err != nil {
 				return err
 			}
 		}
