@@ -13,5 +13,15 @@
 //
 //	go test -run '^$' -bench . ./e2e/station
 //
-// Bigger variants run with WARDSYNC_LONG=1 (see the tests' comments).
+// Environment:
+//
+//	WARDSYNC_LONG=1                  bigger variants: 2,000 offline acts, 300 kills,
+//	                                 initial sync of 100,000 appointments (20,000 otherwise),
+//	                                 and the 1,000,000-appointment initial sync benchmark
+//	WARDSYNC_BENCH_APPOINTMENTS=N    the benchmarks' database size (default 100,000)
+//	WARDSYNC_CRASH_SEED=S            replays TestCrash's random kill points
+//	WARDSYNC_TEST_LOG=1              the server's and the engines' logs on stderr
+//
+// Server and workstations run in the test process (the CLI in child
+// processes for TestCrash); memory figures are the whole process's.
 package station
