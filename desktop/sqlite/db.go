@@ -43,9 +43,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, errors.New("sqlite: no database path")
 	}
 	q := url.Values{}
+	// busy_timeout first: the pragmas run in order, and switching a new file
+	// to WAL needs a lock that another process opening it may hold.
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
 	// NORMAL is durable across a process crash in WAL mode; only a power
 	// cut can lose the last transactions, never corrupt the file.
 	q.Add("_pragma", "synchronous(NORMAL)")
