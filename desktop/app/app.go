@@ -203,12 +203,13 @@ type Status struct {
 func (a *App) statusOf(e *desktop.Engine, s desktop.Status) Status {
 	st := Status{Status: s, NeedsSetup: s.DeviceID == "" || s.ServerURL == "", Now: a.now().UTC()}
 	if !s.Online {
-		st.WaitingForLogin = strings.Contains(s.LastError, desktop.ErrNoSession.Error())
-		if !st.WaitingForLogin {
-			// Before the first attempt there is no error yet to say so.
-			sessions, err := e.Sessions(a.base)
-			st.WaitingForLogin = err == nil && len(sessions) == 0
-		}
+		// Only a workstation where nobody has ever logged in online is
+		// "waiting for a login". Once someone has, being disconnected is
+		// an outage even after everyone logged out (the login screen then
+		// says work continues offline), whatever the sync loop's last
+		// error happened to be when the status was taken.
+		creds, err := e.DB().Credentials(a.base)
+		st.WaitingForLogin = err == nil && len(creds) == 0
 	}
 	return st
 }
