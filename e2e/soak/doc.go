@@ -15,7 +15,7 @@
 // the workflow forbids, and every device pulled up to the feed's head.
 //
 //	go test ./e2e/soak                         3 short seeds (make test)
-//	go test ./e2e/soak -run TestSoak -seed N   replay one seed (also WARDSYNC_SOAK_SEED)
+//	go test ./e2e/soak -run TestSoak -args -seed N   replay one seed (also WARDSYNC_SOAK_SEED)
 //	WARDSYNC_SOAK_SEEDS=100 go test -timeout 0 -run TestSoak ./e2e/soak   the long form (make soak)
 //
 // hostile_test.go sends what a broken or hostile client might through

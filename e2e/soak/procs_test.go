@@ -50,6 +50,7 @@ func startProc(cmd *exec.Cmd, logPath, banner string) (*proc, error) {
 	}
 	fmt.Fprintf(f, "\n===== %s %s =====\n", time.Now().Format("15:04:05.000"), banner)
 	cmd.Stdout, cmd.Stderr = f, f
+	orphanProof(cmd)
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, err
@@ -61,6 +62,12 @@ func startProc(cmd *exec.Cmd, logPath, banner string) (*proc, error) {
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// orphanProof has the kernel kill the child if the test process dies
+// (a panic, a timeout): servers and workstations never outlive a run.
+func orphanProof(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
 
 func (p *proc) alive() bool {
@@ -392,6 +399,7 @@ func (s *stationProc) act(ctx context.Context, role workflow.Role, name string, 
 	cmd := s.command("act", "-email", seedEmail[role], "-args", string(args), name)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	orphanProof(cmd)
 	if err := cmd.Start(); err != nil {
 		s.mu.Unlock()
 		return actOutcome{}, err

@@ -88,7 +88,11 @@ func TestSoak(t *testing.T) {
 	for i := 0; i < n; i++ {
 		seed := base + uint64(i)
 		ok := t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			t.Logf("soak seed %d (replay: go test ./e2e/soak -run TestSoak -seed %d%s)", seed, seed, map[bool]string{true: " with WARDSYNC_SOAK_SEEDS=1", false: ""}[sh.pgRestarts])
+			replay := fmt.Sprintf("make soak-short SEED=%d, or go test ./e2e/soak -run TestSoak -args -seed %d", seed, seed)
+			if sh.pgRestarts {
+				replay = fmt.Sprintf("make soak SEED=%d, or WARDSYNC_SOAK_SEEDS=1 go test -timeout 0 ./e2e/soak -run TestSoak -args -seed %d", seed, seed)
+			}
+			t.Logf("soak seed %d (replay: %s)", seed, replay)
 			sums = append(sums, soak(t, seed, sh, pg))
 		})
 		if !ok && sh.pgRestarts {
