@@ -41,11 +41,20 @@ import (
 	"wardsync/workflow"
 )
 
-// clock is the server's injected time: real time plus an offset.
-type clock struct{ off atomic.Int64 }
+// clock is the server's injected time: real time plus an offset, or,
+// once frozen, a time that moves only when advanced.
+type clock struct{ off, frozen atomic.Int64 }
 
-func (c *clock) Now() time.Time             { return time.Now().Add(time.Duration(c.off.Load())) }
-func (c *clock) Advance(d time.Duration)    { c.off.Add(int64(d)) }
+func (c *clock) Now() time.Time {
+	if f := c.frozen.Load(); f != 0 {
+		return time.Unix(0, f).Add(time.Duration(c.off.Load()))
+	}
+	return time.Now().Add(time.Duration(c.off.Load()))
+}
+
+func (c *clock) Advance(d time.Duration) { c.off.Add(int64(d)) }
+func (c *clock) Freeze()                 { c.frozen.Store(time.Now().UnixNano()) }
+
 func msNow(c *clock) time.Time              { return c.Now().UTC().Truncate(time.Millisecond) }
 func seedRow(name string) string            { return postgres.SeedID(name) }
 func emailOf(r workflow.Role) string        { return seedEmail[r] }
@@ -631,6 +640,9 @@ func TestRoleNotServed(t *testing.T) {
 func TestLoginFlood(t *testing.T) {
 	t.Parallel()
 	e := newHostile(t)
+	// The limits' one-minute windows must not roll over however long a
+	// loaded machine takes: the server's clock stands still until advanced.
+	e.clock.Freeze()
 	dev := e.device("Ward 4", workflow.Roles...)
 	by := e.bystander()
 	before := e.counts()
