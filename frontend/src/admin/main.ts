@@ -6,7 +6,7 @@
 import './admin.css';
 import { Api, ApiError, login, TOKEN_KEY } from './api';
 import type { Ctx, View } from './context';
-import { formValues, h, replace } from './dom';
+import { formValues, h, replace } from '../shared/dom';
 import { auditView } from './views/audit';
 import { boardView } from './views/board';
 import { devicesView } from './views/devices';

@@ -6,7 +6,7 @@
 import './desktop.css';
 import { api, onStatus, ready } from './api';
 import type { Ctx, View } from './ctx';
-import { h, replace } from './dom';
+import { h, replace } from '../shared/dom';
 import type { Session, Status } from './types';
 import { queuesView } from './views/queues';
 import { patientsView } from './views/patients';

@@ -1,5 +1,5 @@
 import type { Ctx, Topics, View } from '../context';
-import { formValues, h, replace } from '../dom';
+import { formValues, h, replace } from '../../shared/dom';
 import { clock, isoFromLocalInput, shortId, typedValues } from '../format';
 import type { AuditEntry, AuditPage, Device, User } from '../types';
 

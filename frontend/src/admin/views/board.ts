@@ -1,6 +1,6 @@
 import { hourlyBars } from '../chart';
 import { concerns, type Ctx, type Topics, type View } from '../context';
-import { h, replace, s } from '../dom';
+import { h, replace, s } from '../../shared/dom';
 import { clock, label } from '../format';
 import { humanDuration } from '../status';
 import type { Board, BoardStatus } from '../types';

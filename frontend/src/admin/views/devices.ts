@@ -1,5 +1,5 @@
 import { concerns, type Ctx, type Topics, type View } from '../context';
-import { confirmButton, formValues, h, replace } from '../dom';
+import { confirmButton, formValues, h, replace } from '../../shared/dom';
 import { clock } from '../format';
 import { ROLES, type Device, type Registration } from '../types';
 import { fieldError } from './users';

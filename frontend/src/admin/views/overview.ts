@@ -1,6 +1,6 @@
 import { ApiError } from '../api';
 import { concerns, type Ctx, type Topics, type View } from '../context';
-import { h, replace } from '../dom';
+import { h, replace } from '../../shared/dom';
 import { clock, plural, shortId, typedValues } from '../format';
 import { classify, HEALTH_LABEL, humanDuration } from '../status';
 import type { AuditEntry, AuditPage, DeviceStatus, SyncStatus } from '../types';

@@ -1,6 +1,6 @@
 import { ApiError } from '../api';
 import { concerns, type Ctx, type Topics, type View } from '../context';
-import { confirmButton, formValues, h, replace } from '../dom';
+import { confirmButton, formValues, h, replace } from '../../shared/dom';
 import { clock } from '../format';
 import { ROLES, type User } from '../types';
 

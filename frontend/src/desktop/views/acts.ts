@@ -3,7 +3,7 @@
 // mutator the server will; a refusal appears at its field.
 import { api } from '../api';
 import type { Ctx } from '../ctx';
-import { h } from '../dom';
+import { h } from '../../shared/dom';
 import { dayUTC, hhmm, localInput, patientName, when } from '../format';
 import type { AppointmentView, Patient, Person, PrescriptionView, Result, VitalsData } from '../types';
 import {

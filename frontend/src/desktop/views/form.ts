@@ -3,7 +3,7 @@
 // press Enter), a refusal from the engine shown at its field when it names
 // one. A real <form>: Tab moves through the fields in order and Enter
 // submits (Ctrl+Enter inside a text area).
-import { h } from '../dom';
+import { h } from '../../shared/dom';
 import { ProblemError } from '../api';
 import type { Problem } from '../types';
 

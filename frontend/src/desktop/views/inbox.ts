@@ -3,7 +3,7 @@
 // entry" (the act's form, filled in) and "dismiss" (kept, out of the way).
 import { api, ProblemError } from '../api';
 import type { Ctx } from '../ctx';
-import { h, replace } from '../dom';
+import { h, replace } from '../../shared/dom';
 import { actLabel, fieldLabel, reason, typedValues, when } from '../format';
 import type { AppointmentView, Copied, PendingAct, PrescriptionView, RejectedAct } from '../types';
 import {

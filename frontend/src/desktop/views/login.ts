@@ -1,7 +1,7 @@
 // Log in: online when the server answers, else against this workstation's
 // record of the user's last online login (offline login).
 import { api, ProblemError } from '../api';
-import { h } from '../dom';
+import { h } from '../../shared/dom';
 import { offlineNote } from '../format';
 import type { Session, Status } from '../types';
 

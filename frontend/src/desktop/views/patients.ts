@@ -2,7 +2,7 @@
 // record (timeline) with the acts that apply to each entry for this role.
 import { api, ProblemError } from '../api';
 import type { Ctx } from '../ctx';
-import { h, replace, twoClick } from '../dom';
+import { h, replace, confirmButton } from '../../shared/dom';
 import { dayUTC, patientName, statusWords, when } from '../format';
 import type { Patient, Timeline, TimelineEntry } from '../types';
 import {
@@ -100,7 +100,7 @@ export function patientsView(ctx: Ctx, patientId?: string): { el: HTMLElement; r
       body = parts.join('\n');
       if (role === 'SECRETARY' && a.status === 'SCHEDULED') acts.push(act('Check in', () => api.checkIn(ctx.userId, a.id), `Checked in: ${apptSubject(a)}.`));
       if (frontDesk && (a.status === 'SCHEDULED' || a.status === 'CHECKED_IN')) {
-        acts.push(twoClick('Cancel', 'Click again to cancel', { class: 'small danger' }, async () => {
+        acts.push(confirmButton('Cancel', 'Click again to cancel', { class: 'small danger' }, async () => {
           try {
             await api.cancelAppointment(ctx.userId, a.id);
             ctx.acted(`Appointment cancelled: ${apptSubject(a)}.`);

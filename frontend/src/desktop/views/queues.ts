@@ -3,7 +3,7 @@
 // anyone's act (here or at another workstation) is known here.
 import { api, ProblemError } from '../api';
 import type { Ctx } from '../ctx';
-import { h, replace, twoClick, type Child } from '../dom';
+import { h, replace, confirmButton, type Child } from '../../shared/dom';
 import { hhmm, patientName, statusWords, when } from '../format';
 import type { AppointmentView, Dashboard, PrescriptionView } from '../types';
 import {
@@ -68,7 +68,7 @@ export function queuesView(ctx: Ctx): { el: HTMLElement; refresh: () => Promise<
             [timeCol('Time', (x) => x.date), patientCol(), doctor, motif],
             (x) => [
               now('Check in', () => api.checkIn(ctx.userId, x.id), `Checked in: ${patientName(x.patientFirstName, x.patientLastName)}.`),
-              twoClick('Cancel', 'Click again to cancel', { class: 'small danger' }, async () => {
+              confirmButton('Cancel', 'Click again to cancel', { class: 'small danger' }, async () => {
                 try {
                   await api.cancelAppointment(ctx.userId, x.id);
                   ctx.acted(`Appointment cancelled: ${patientName(x.patientFirstName, x.patientLastName)}.`);

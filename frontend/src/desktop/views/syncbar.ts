@@ -3,7 +3,7 @@
 // are when offline, and the progress of a first sync. Its elements are made
 // once and updated in place, so that a click on "1 rejected" never lands on
 // a node an event just replaced.
-import { h } from '../dom';
+import { h } from '../../shared/dom';
 import { syncView } from '../format';
 import type { Status } from '../types';
 

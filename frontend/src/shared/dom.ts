@@ -1,6 +1,7 @@
-// A few lines instead of a framework: build elements from tag, attributes
-// and children. Text is always set as text (never HTML), so nothing a
-// workstation sent can inject markup into the page.
+// A few lines instead of a framework, shared by the dashboard and the
+// desktop app: build elements from tag, attributes and children. Text is
+// always set as text (never HTML), so nothing typed at a ward or received
+// from the server can inject markup into the page.
 
 export type Child = Node | string | number | null | undefined | false | Child[];
 type AttrValue = string | number | boolean | null | undefined | ((ev: Event) => void);
