@@ -83,20 +83,28 @@ var scanners = map[string]func(pgx.Row) (any, error){
 	workflow.TableDocuments:     scanDocument,
 }
 
-// txReader is the workflow.Reader of one push transaction. The rows a
-// workflow step changes (appointments, prescriptions, results) are locked
-// FOR UPDATE so that two devices racing on one appointment serialise and
-// the loser sees the winner's state; rows only referred to are read plain
-// (the foreign keys keep them from vanishing under us).
+// How a push transaction locks what the workflow reads. The rows whose
+// state a workflow step depends on and changes (appointments,
+// prescriptions, results) are locked FOR UPDATE so that two devices racing
+// on one appointment serialise and the loser sees the winner's state.
+// Patients are only referred to (schedule, prescribe, attach) or patched
+// field by field (patient.update, whose outcome does not depend on the
+// row's state), so FOR KEY SHARE is enough: it keeps the patient from being
+// deleted under us without serialising every act on that patient. Users
+// and documents are read plain.
+const (
+	lockNone     = ""
+	lockUpdate   = ` FOR UPDATE`
+	lockKeyShare = ` FOR KEY SHARE`
+)
+
+// txReader is the workflow.Reader of one push transaction, locking as above.
 type txReader struct {
 	tx pgx.Tx
 }
 
-func (r txReader) one(ctx context.Context, table, where string, lock bool, arg string) (any, error) {
-	q := `SELECT ` + tableCols[table] + ` FROM ` + pgx.Identifier{table}.Sanitize() + ` WHERE ` + where + ` = $1`
-	if lock {
-		q += ` FOR UPDATE`
-	}
+func (r txReader) one(ctx context.Context, table, where, lock, arg string) (any, error) {
+	q := `SELECT ` + tableCols[table] + ` FROM ` + pgx.Identifier{table}.Sanitize() + ` WHERE ` + where + ` = $1` + lock
 	v, err := scanners[table](r.tx.QueryRow(ctx, q, arg))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, workflow.ErrNotFound
@@ -108,7 +116,7 @@ func (r txReader) one(ctx context.Context, table, where string, lock bool, arg s
 }
 
 func (r txReader) User(ctx context.Context, id string) (*workflow.User, error) {
-	v, err := r.one(ctx, workflow.TableUsers, "id", false, id)
+	v, err := r.one(ctx, workflow.TableUsers, "id", lockNone, id)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +124,7 @@ func (r txReader) User(ctx context.Context, id string) (*workflow.User, error) {
 }
 
 func (r txReader) Patient(ctx context.Context, id string) (*workflow.Patient, error) {
-	v, err := r.one(ctx, workflow.TablePatients, "id", true, id)
+	v, err := r.one(ctx, workflow.TablePatients, "id", lockKeyShare, id)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +132,7 @@ func (r txReader) Patient(ctx context.Context, id string) (*workflow.Patient, er
 }
 
 func (r txReader) Appointment(ctx context.Context, id string) (*workflow.Appointment, error) {
-	v, err := r.one(ctx, workflow.TableAppointments, "id", true, id)
+	v, err := r.one(ctx, workflow.TableAppointments, "id", lockUpdate, id)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +140,7 @@ func (r txReader) Appointment(ctx context.Context, id string) (*workflow.Appoint
 }
 
 func (r txReader) Prescription(ctx context.Context, id string) (*workflow.Prescription, error) {
-	v, err := r.one(ctx, workflow.TablePrescriptions, "id", true, id)
+	v, err := r.one(ctx, workflow.TablePrescriptions, "id", lockUpdate, id)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +148,7 @@ func (r txReader) Prescription(ctx context.Context, id string) (*workflow.Prescr
 }
 
 func (r txReader) Result(ctx context.Context, id string) (*workflow.Result, error) {
-	v, err := r.one(ctx, workflow.TableResults, "id", true, id)
+	v, err := r.one(ctx, workflow.TableResults, "id", lockUpdate, id)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +156,7 @@ func (r txReader) Result(ctx context.Context, id string) (*workflow.Result, erro
 }
 
 func (r txReader) ResultByPrescription(ctx context.Context, prescriptionID string) (*workflow.Result, error) {
-	v, err := r.one(ctx, workflow.TableResults, `"prescriptionId"`, true, prescriptionID)
+	v, err := r.one(ctx, workflow.TableResults, `"prescriptionId"`, lockUpdate, prescriptionID)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +164,7 @@ func (r txReader) ResultByPrescription(ctx context.Context, prescriptionID strin
 }
 
 func (r txReader) Document(ctx context.Context, id string) (*workflow.Document, error) {
-	v, err := r.one(ctx, workflow.TableDocuments, "id", false, id)
+	v, err := r.one(ctx, workflow.TableDocuments, "id", lockNone, id)
 	if err != nil {
 		return nil, err
 	}
