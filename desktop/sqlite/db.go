@@ -55,12 +55,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// a read-then-write transaction cannot fail half way on a lock upgrade.
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
-	sdb, err := sql.Open("sqlite", dsn)
+	sdb, err := openBusy(ctx, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	if err := sdb.PingContext(ctx); err != nil {
-		sdb.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	if err := migrations.UpSQLite(ctx, sdb); err != nil {
@@ -68,6 +64,47 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
 	return &DB{sql: sdb}, nil
+}
+
+// openBusy opens the file and runs the connection pragmas, retrying while
+// another process holds the lock. Switching a brand-new file to WAL takes an
+// exclusive lock for which SQLite does not always call the busy handler
+// (it answers SQLITE_BUSY at once to avoid a deadlock), so busy_timeout alone
+// does not cover two processes creating the same replica at the same moment.
+func openBusy(ctx context.Context, dsn string) (*sql.DB, error) {
+	deadline := time.Now().Add(BusyTimeout)
+	for attempt := 1; ; attempt++ {
+		sdb, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, err
+		}
+		err = sdb.PingContext(ctx)
+		if err == nil {
+			return sdb, nil
+		}
+		sdb.Close()
+		if !isBusy(err) || time.Now().After(deadline) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Duration(min(attempt, 10)) * 10 * time.Millisecond):
+		}
+	}
+}
+
+// isBusy reports SQLITE_BUSY or SQLITE_LOCKED (and their extended codes).
+func isBusy(err error) bool {
+	var coded interface{ Code() int }
+	if !errors.As(err, &coded) {
+		return false
+	}
+	switch coded.Code() & 0xff {
+	case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
+		return true
+	}
+	return false
 }
 
 // Close closes the file.
