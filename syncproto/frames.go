@@ -109,6 +109,11 @@ type Mutation struct {
 	Args        json.RawMessage `json:"args"`
 	OccurredAt  time.Time       `json:"occurredAt"`
 	AuthorToken string          `json:"authorToken"`
+	// ReissueOf links an act entered from a rejected one ("copy into a new
+	// entry") to it: the rejected act's mutation id, on the same device.
+	// When this act is applied, the server resolves the rejected one
+	// ("re-issued as device/seq") and the audit log shows the link both ways.
+	ReissueOf string `json:"reissueOf,omitempty"`
 }
 
 // Pull asks for the changes after a cursor (client → server).
@@ -183,6 +188,31 @@ type Changes struct {
 	// for a progress bar; 0 when unknown.
 	Total int64 `json:"total,omitempty"`
 	Sent  int64 `json:"sent,omitempty"`
+	// Resolutions are this device's rejected acts resolved (closed with a
+	// reason, or re-issued) by transactions within this page's range of the
+	// feed, so each reaches the workstation once, as rows do. They are not
+	// rows of a seed table, hence their own member.
+	Resolutions []Resolution `json:"resolutions,omitempty"`
+}
+
+// Resolution kinds.
+const (
+	ResolutionClosed   = "closed"
+	ResolutionReissued = "reissued"
+)
+
+// Resolution says that one of the device's rejected acts was resolved.
+type Resolution struct {
+	// ID is the rejected act's mutation id, Seq the seq it was recorded under.
+	ID         string    `json:"id"`
+	Seq        int64     `json:"seq"`
+	Kind       string    `json:"kind"`
+	ResolvedAt time.Time `json:"resolvedAt"`
+	// ResolvedBy is the resolver's name ("" when the user was removed).
+	ResolvedBy string `json:"resolvedBy"`
+	Note       string `json:"note"`
+	// ReissuedAs names the applied re-issue, "device/seq" (kind reissued).
+	ReissuedAs string `json:"reissuedAs,omitempty"`
 }
 
 // ChangeOp is what happened to a row.

@@ -197,6 +197,9 @@ func (m *Mutation) validate(v *validator) {
 	v.raw("args", m.Args)
 	v.when("occurredAt", m.OccurredAt)
 	v.token("authorToken", m.AuthorToken, MaxTokenBytes, false)
+	if m.ReissueOf != "" && !workflow.IsUUID(m.ReissueOf) {
+		v.invalid("reissueOf", "must be the rejected act's mutation id, a lowercase UUID, got %s", quoteString(clip(m.ReissueOf)))
+	}
 }
 
 func (f *Pull) validate(v *validator) {
@@ -295,6 +298,15 @@ func (f *Changes) validate(v *validator) {
 		f.Changes[i].validate(v)
 		v.leave()
 	}
+	if n := len(f.Resolutions); n > MaxPullLimit {
+		v.protocol("changes carries %d resolutions; at most %d are allowed", n, MaxPullLimit)
+		return
+	}
+	for i := range f.Resolutions {
+		v.enter("resolutions", i)
+		f.Resolutions[i].validate(v)
+		v.leave()
+	}
 	v.nonNegative("total", f.Total)
 	v.nonNegative("sent", f.Sent)
 	if f.Sent > f.Total {
@@ -317,6 +329,28 @@ func (c *Change) validate(v *validator) {
 	default:
 		v.invalid("op", "must be \"upsert\" or \"delete\", got %s", quoteString(clip(string(c.Op))))
 	}
+}
+
+func (r *Resolution) validate(v *validator) {
+	if !workflow.IsUUID(r.ID) {
+		v.invalid("id", "must be the rejected act's mutation id, a lowercase UUID, got %s", quoteString(clip(r.ID)))
+	}
+	if r.Seq < 1 {
+		v.invalid("seq", "must be a positive integer, got %d", r.Seq)
+	}
+	switch r.Kind {
+	case ResolutionClosed:
+		if r.ReissuedAs != "" {
+			v.invalid("reissuedAs", "must be omitted when kind is closed")
+		}
+	case ResolutionReissued:
+		if r.ReissuedAs == "" {
+			v.invalid("reissuedAs", "must name the re-issue (device/seq) when kind is reissued")
+		}
+	default:
+		v.invalid("kind", "must be \"closed\" or \"reissued\", got %s", quoteString(clip(r.Kind)))
+	}
+	v.when("resolvedAt", r.ResolvedAt)
 }
 
 func (f *Poke) validate(v *validator) {
