@@ -44,8 +44,11 @@ BEGIN
     IF pg_trigger_depth() > 1 THEN
         RETURN OLD; -- a cascade from sync.devices
     END IF;
-    IF TG_TABLE_NAME = 'mutations' AND OLD.outcome <> 'rejected' THEN
-        RETURN OLD;
+    IF TG_TABLE_NAME = 'mutations' THEN
+        -- (nested: plpgsql does not promise to short-circuit AND)
+        IF OLD.outcome <> 'rejected' THEN
+            RETURN OLD;
+        END IF;
     END IF;
     RAISE EXCEPTION 'wardsync: % of % %/% refused: rejected acts and their resolutions are never deleted',
         TG_OP, TG_TABLE_NAME, OLD.device_id, OLD.seq USING ERRCODE = 'restrict_violation';

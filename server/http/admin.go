@@ -382,6 +382,14 @@ type auditEntryJSON struct {
 	Field      string           `json:"field,omitempty"`
 	Target     *auditTarget     `json:"target,omitempty"`
 	Resolution *auditResolution `json:"resolution,omitempty"`
+	// ReissueOf links a re-issued act to the rejected one it replaces
+	// (seq absent when the server never recorded that act).
+	ReissueOf *auditLink `json:"reissueOf,omitempty"`
+}
+
+type auditLink struct {
+	MutationID string `json:"mutationId,omitempty"`
+	Seq        *int64 `json:"seq,omitempty"`
 }
 
 type auditAuthor struct {
@@ -399,6 +407,11 @@ type auditResolution struct {
 	At   time.Time `json:"at"`
 	By   string    `json:"by"`
 	Note string    `json:"note,omitempty"`
+	// Kind is "closed" or "reissued". BySeq is the same device's act that
+	// resolved it: its rejected.close, or the re-issue (the link's other
+	// way); absent when an administrator closed it on the dashboard.
+	Kind  string `json:"kind"`
+	BySeq *int64 `json:"bySeq,omitempty"`
 }
 
 func toAuditJSON(e postgres.AuditEntry) auditEntryJSON {
@@ -415,7 +428,10 @@ func toAuditJSON(e postgres.AuditEntry) auditEntryJSON {
 		out.Target = &auditTarget{e.TargetTable, e.TargetID}
 	}
 	if e.ResolvedAt != nil {
-		out.Resolution = &auditResolution{*e.ResolvedAt, e.ResolvedBy, e.Note}
+		out.Resolution = &auditResolution{*e.ResolvedAt, e.ResolvedBy, e.Note, e.ResolutionKind, e.ResolvedBySeq}
+	}
+	if e.ReissueOf != "" {
+		out.ReissueOf = &auditLink{e.ReissueOf, e.ReissueOfSeq}
 	}
 	return out
 }
@@ -519,6 +535,7 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request, sess *pos
 		return
 	}
 	device := r.PathValue("device")
+	// The reason is required: the audit log keeps who closed it and why.
 	if err := s.DB.ResolveRejection(r.Context(), device, seq, sess.UserID, strings.TrimSpace(req.Note)); err != nil {
 		writeError(w, err)
 		return

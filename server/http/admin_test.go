@@ -576,8 +576,15 @@ func TestAdminRejectedAndAudit(t *testing.T) {
 	if d := e.status().device(e.device); d.Mutations.UnresolvedRejected != 2 {
 		t.Fatalf("unresolved after resolving: %+v", d.Mutations)
 	}
-	if st, _ := e.do("POST", "/api/v1/admin/rejected/"+e.device+"/1/resolve", e.admin, nil); st != http.StatusNotFound {
-		t.Fatalf("resolving an applied act: %d", st)
+	// A resolution needs a reason, and only a rejected act takes one
+	// (review_test.go covers every refusal).
+	if st, body := e.do("POST", "/api/v1/admin/rejected/"+e.device+"/1/resolve", e.admin, nil); st != http.StatusBadRequest ||
+		body["code"] != "VALIDATION_FAILED" || body["field"] != "note" {
+		t.Fatalf("resolving without a reason: %d %v", st, body)
+	}
+	if st, body := e.do("POST", "/api/v1/admin/rejected/"+e.device+"/1/resolve", e.admin, map[string]string{"note": "x"}); st != http.StatusConflict ||
+		body["code"] != "INVALID_TRANSITION" {
+		t.Fatalf("resolving an applied act: %d %v", st, body)
 	}
 
 	var pats struct {

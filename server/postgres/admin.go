@@ -477,6 +477,15 @@ type AuditEntry struct {
 	ResolvedAt  *time.Time
 	ResolvedBy  string
 	Note        string
+	// ResolutionKind is "closed" or "reissued"; ResolvedBySeq the device's
+	// own act that resolved it (its close, or its re-issue), nil when an
+	// administrator closed it from the dashboard.
+	ResolutionKind string
+	ResolvedBySeq  *int64
+	// ReissueOf is the mutation id of the rejected act this act re-issues
+	// (same device), ReissueOfSeq that act's seq when the server has it.
+	ReissueOf    string
+	ReissueOfSeq *int64
 }
 
 // MaxAuditPage bounds one page of audit entries.
@@ -569,7 +578,9 @@ func (db *DB) Audit(ctx context.Context, f AuditFilter) (entries []AuditEntry, n
 		       COALESCE(u.name, ''), COALESCE(u.role::text, ''), m.occurred_at, m.received_at, m.outcome,
 		       COALESCE(m.code, ''), COALESCE(m.message, ''), COALESCE(m.field, ''),
 		       COALESCE(m.target_table, ''), COALESCE(m.target_id, ''),
-		       r.resolved_at, COALESCE(ru.name, ''), COALESCE(r.note, '')
+		       r.resolved_at, COALESCE(ru.name, ''), COALESCE(r.note, ''),
+		       COALESCE(r.kind, ''), r.by_seq, COALESCE(m.reissue_of, ''),
+		       (SELECT min(o.seq) FROM sync.mutations o WHERE o.device_id = m.device_id AND o.mutation_id = m.reissue_of)
 		  FROM sync.mutations m
 		  LEFT JOIN sync.devices d ON d.id = m.device_id
 		  LEFT JOIN users u ON u.id = m.author_id
@@ -589,7 +600,8 @@ func (db *DB) Audit(ctx context.Context, f AuditFilter) (entries []AuditEntry, n
 		var argsText []byte
 		if err := rows.Scan(&e.DeviceID, &e.DeviceName, &e.Seq, &e.MutationID, &e.Name, &argsText, &e.AuthorID,
 			&e.AuthorName, &e.AuthorRole, &e.OccurredAt, &e.ReceivedAt, &e.Outcome, &e.Code, &e.Message, &e.Field,
-			&e.TargetTable, &e.TargetID, &e.ResolvedAt, &e.ResolvedBy, &e.Note); err != nil {
+			&e.TargetTable, &e.TargetID, &e.ResolvedAt, &e.ResolvedBy, &e.Note,
+			&e.ResolutionKind, &e.ResolvedBySeq, &e.ReissueOf, &e.ReissueOfSeq); err != nil {
 			return nil, "", err
 		}
 		e.Args = json.RawMessage(argsText)
@@ -603,30 +615,6 @@ func (db *DB) Audit(ctx context.Context, f AuditFilter) (entries []AuditEntry, n
 		next = encodeAuditKey(entries[len(entries)-1])
 	}
 	return entries, next, nil
-}
-
-// ResolveRejection records that an administrator has dealt with a rejected
-// act (re-entered it, told the ward, or decided nothing is to be done).
-func (db *DB) ResolveRejection(ctx context.Context, deviceID string, seq int64, by, note string) error {
-	if len([]rune(note)) > 2000 {
-		return &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "note", Message: "A note has at most 2,000 characters."}
-	}
-	var resolvedBy any
-	if by != "" {
-		resolvedBy = by
-	}
-	tag, err := db.Pool.Exec(ctx, `
-		INSERT INTO sync.rejection_resolutions (device_id, seq, resolved_at, resolved_by, note)
-		SELECT device_id, seq, $3, $4, $5 FROM sync.mutations WHERE device_id = $1 AND seq = $2 AND outcome = 'rejected'
-		ON CONFLICT (device_id, seq) DO UPDATE SET resolved_at = EXCLUDED.resolved_at, resolved_by = EXCLUDED.resolved_by, note = EXCLUDED.note`,
-		deviceID, seq, db.now(), resolvedBy, note)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return workflow.Reject(workflow.CodeNotFound, "Workstation %s has no rejected act with seq %d.", deviceID, seq)
-	}
-	return nil
 }
 
 // PatientMatch is a patient found by the audit search's patient lookup.

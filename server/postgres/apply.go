@@ -202,9 +202,20 @@ func (db *DB) applyOne(ctx context.Context, tx pgx.Tx, deviceID string, deviceRo
 		return syncproto.MutationResult{}, err
 	}
 	if rej == nil {
-		rej, err = applyInSavepoint(ctx, tx, workflow.Mutation{ID: m.ID, Name: m.Name, Args: m.Args, Actor: actor, OccurredAt: m.OccurredAt})
+		if workflow.IsBookkeeping(m.Name) {
+			// Not a clinical act: a workstation closing one of its rejected
+			// acts with a reason (review.go).
+			rej, err = closeRejected(ctx, tx, deviceID, m, actor)
+		} else {
+			rej, err = applyInSavepoint(ctx, tx, workflow.Mutation{ID: m.ID, Name: m.Name, Args: m.Args, Actor: actor, OccurredAt: m.OccurredAt})
+		}
 		if err != nil {
 			return syncproto.MutationResult{}, err
+		}
+		if rej == nil && m.ReissueOf != "" {
+			if err := resolveReissued(ctx, tx, deviceID, m, actor); err != nil {
+				return syncproto.MutationResult{}, err
+			}
 		}
 	}
 	res := syncproto.MutationResult{Seq: m.Seq, Status: syncproto.StatusApplied}
@@ -229,12 +240,16 @@ func (db *DB) applyOne(ctx context.Context, tx pgx.Tx, deviceID string, deviceRo
 		author, sess = actor.ID, session
 	}
 	args := auditArgs(m.Args)
+	var reissueOf any
+	if m.ReissueOf != "" {
+		reissueOf = m.ReissueOf
+	}
 	if _, err := tx.Exec(ctx, `
 		INSERT INTO sync.mutations (device_id, seq, mutation_id, name, args, author_id, session_id, occurred_at, received_at,
-		                            outcome, code, message, field, target_table, target_id)
-		VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		                            outcome, code, message, field, target_table, target_id, reissue_of)
+		VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		deviceID, m.Seq, m.ID, m.Name, string(args), author, sess, m.OccurredAt, receivedAt,
-		outcome, code, msg, field, targetTable, targetID); err != nil {
+		outcome, code, msg, field, targetTable, targetID, reissueOf); err != nil {
 		return syncproto.MutationResult{}, fmt.Errorf("record mutation %d: %w", m.Seq, err)
 	}
 	return res, nil

@@ -167,6 +167,9 @@ func pageBytes(c *syncproto.Changes) int {
 	for _, ch := range c.Changes {
 		n += len(ch.Row) + len(ch.ID) + len(ch.Table) + 48
 	}
+	for _, r := range c.Resolutions {
+		n += len(r.Note) + len(r.ResolvedBy) + len(r.ReissuedAs) + 160
+	}
 	return n
 }
 
@@ -257,9 +260,13 @@ func (db *DB) feedPage(ctx context.Context, tx pgx.Tx, deviceID string, roles []
 		}
 	}
 	// Mid-range, only transactions wholly before the cursor's are handed
-	// out; at the horizon, everything below it.
+	// out; at the horizon, everything below it. Resolutions follow the same
+	// ranges, [cursor before, cursor after), so each is handed out once.
 	var err2 error
-	out.LastMutationSeq, err2 = lastSeqBelow(ctx, tx, deviceID, next.xid)
+	if out.LastMutationSeq, err2 = lastSeqBelow(ctx, tx, deviceID, next.xid); err2 != nil {
+		return nil, err2
+	}
+	out.Resolutions, err2 = resolutionsIn(ctx, tx, deviceID, cur.pos.xid, next.xid)
 	return out, err2
 }
 
@@ -320,7 +327,15 @@ func (db *DB) snapshotPage(ctx context.Context, tx pgx.Tx, deviceID string, role
 		out.Cursor = cur.String()
 	}
 	var err error
-	out.LastMutationSeq, err = lastSeqBelow(ctx, tx, deviceID, cur.pos.xid)
+	if out.LastMutationSeq, err = lastSeqBelow(ctx, tx, deviceID, cur.pos.xid); err != nil {
+		return nil, err
+	}
+	if cur.table >= len(workflow.Tables) {
+		// A fresh or resynced replica learns every resolution below the
+		// snapshot's horizon (the newest ones, up to the page's bound);
+		// the feed goes on with the later ones.
+		out.Resolutions, err = resolutionsIn(ctx, tx, deviceID, 0, cur.pos.xid)
+	}
 	return out, err
 }
 
