@@ -24,16 +24,29 @@ type Acted struct {
 // transaction. A refusal is the *workflow.Rejection the server would give,
 // and nothing is written. The act carries the author's own session token.
 func (e *Engine) Act(ctx context.Context, userID, name string, args json.RawMessage) (*Acted, error) {
+	return e.Reissue(ctx, userID, name, args, "")
+}
+
+// Reissue is Act for an act entered from a rejected one ("copy into a new
+// entry"): the new act carries reissueOf, the rejected act's id, to the
+// server, which resolves the rejected act when the new one is applied.
+// The rejected act must still be open here; it leaves the open list
+// meanwhile, and comes back if the new act is rejected too. An empty
+// reissueOf is a plain Act.
+func (e *Engine) Reissue(ctx context.Context, userID, name string, args json.RawMessage, reissueOf string) (*Acted, error) {
+	if workflow.IsBookkeeping(name) {
+		return nil, workflow.Reject(workflow.CodeUnknownMutation, "%s is not an act; close a rejected act with CloseRejected.", name)
+	}
 	c, err := e.author(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
 	id := uuid.NewString()
 	at := e.cfg.Now().UTC().Truncate(time.Millisecond)
-	seq, err := e.db.Act(ctx, sqlite.NewAct{ID: id, Name: name, Args: args, OccurredAt: at,
+	seq, err := e.db.Act(ctx, sqlite.NewAct{ID: id, Name: name, Args: args, OccurredAt: at, ReissueOf: reissueOf,
 		Author: sqlite.Author{ID: c.UserID, Name: c.Name, Role: c.Role, Token: c.Token},
 		Check: func(seq int64) error {
-			return wireCheck(syncproto.Mutation{Seq: seq, ID: id, Name: name, Args: args, OccurredAt: at, AuthorToken: c.Token})
+			return wireCheck(syncproto.Mutation{Seq: seq, ID: id, Name: name, Args: args, OccurredAt: at, AuthorToken: c.Token, ReissueOf: reissueOf})
 		}})
 	if err != nil {
 		return nil, err
@@ -94,18 +107,34 @@ func (e *Engine) Pending(ctx context.Context) ([]PendingAct, error) {
 // RejectedAct is an act the server refused, with everything that was typed.
 type RejectedAct = sqlite.RejectedAct
 
-// Rejected lists the rejected acts, newest first (dismissed ones only if asked).
-func (e *Engine) Rejected(ctx context.Context, includeDismissed bool) ([]RejectedAct, error) {
-	return e.db.Rejected(ctx, includeDismissed)
+// Rejected lists the rejected acts, newest first: the open ones, or all
+// of them (closed, re-issued, resolved) when asked.
+func (e *Engine) Rejected(ctx context.Context, includeResolved bool) ([]RejectedAct, error) {
+	return e.db.Rejected(ctx, includeResolved)
 }
 
-// Dismiss marks a rejected act as seen. It is kept, args included.
-func (e *Engine) Dismiss(ctx context.Context, id string) error {
-	if err := e.db.Dismiss(ctx, id, e.cfg.Now()); err != nil {
-		return err
+// CloseRejected closes an open rejected act with a written reason, as
+// userID. It is kept (args included) and queued to the server as the
+// bookkeeping act rejected.close, which records who closed it, when and
+// why; while offline it waits in the outbox like any act.
+func (e *Engine) CloseRejected(ctx context.Context, userID, id, reason string) (*Acted, error) {
+	c, err := e.author(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	mid := uuid.NewString()
+	at := e.cfg.Now().UTC().Truncate(time.Millisecond)
+	seq, err := e.db.CloseRejected(ctx, sqlite.CloseAct{ID: mid, RejectedID: id, Reason: reason, At: at,
+		Author: sqlite.Author{ID: c.UserID, Name: c.Name, Role: c.Role, Token: c.Token},
+		Check: func(seq int64, args json.RawMessage) error {
+			return wireCheck(syncproto.Mutation{Seq: seq, ID: mid, Name: workflow.CloseRejected, Args: args, OccurredAt: at, AuthorToken: c.Token})
+		}})
+	if err != nil {
+		return nil, err
 	}
 	e.refreshQuietly(ctx)
-	return nil
+	kick(e.actKick)
+	return &Acted{ID: mid, Seq: seq, OccurredAt: at}, nil
 }
 
 // CopyRejected returns a rejected act's name and args, to prefill a new

@@ -36,9 +36,13 @@ func (a *App) act(userID, name, rowID string, args map[string]any) (*Acted, erro
 	if err != nil {
 		return nil, fmt.Errorf("encode the arguments of %s: %w", name, err)
 	}
-	res, err := e.Act(a.base, userID, name, raw)
+	reissueOf := a.reissueFor(name)
+	res, err := e.Reissue(a.base, userID, name, raw, reissueOf)
 	if err != nil {
 		return nil, err
+	}
+	if reissueOf != "" {
+		a.reissued(reissueOf)
 	}
 	return &Acted{MutationID: res.ID, Seq: res.Seq, OccurredAt: res.OccurredAt, RowID: rowID}, nil
 }

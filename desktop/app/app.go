@@ -68,6 +68,12 @@ type App struct {
 	// runDone is closed when the current engine's Run and event
 	// forwarder have returned.
 	runDone chan struct{}
+	// reissue is the rejected act whose copy the open form holds
+	// (Reissuing): the next act of that name re-issues it.
+	reissue struct {
+		sync.Mutex
+		id, name string
+	}
 }
 
 // New opens the replica. ctx bounds the App's whole life (the process's
@@ -403,22 +409,78 @@ func (a *App) Pending() ([]desktop.PendingAct, error) {
 	return e.Pending(a.base)
 }
 
-// Rejected lists the acts the server refused, newest first.
-func (a *App) Rejected(includeDismissed bool) ([]desktop.RejectedAct, error) {
+// Rejected lists the acts the server refused, newest first: the open ones,
+// or all of them (closed, re-issued, resolved) when includeResolved.
+func (a *App) Rejected(includeResolved bool) ([]desktop.RejectedAct, error) {
 	e, err := a.eng()
 	if err != nil {
 		return nil, err
 	}
-	return e.Rejected(a.base, includeDismissed)
+	return e.Rejected(a.base, includeResolved)
 }
 
-// Dismiss marks a rejected act as seen (it is kept, with what was typed).
-func (a *App) Dismiss(id string) error {
+// CloseRejected closes a rejected act with a written reason (required),
+// as userID. It stays on the workstation and in the server's audit log,
+// which records who closed it, when and why; offline, the close waits in
+// the outbox like an act.
+func (a *App) CloseRejected(userID, id, reason string) (*Acted, error) {
 	e, err := a.eng()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return e.Dismiss(a.base, id)
+	res, err := e.CloseRejected(a.base, userID, id, strings.TrimSpace(reason))
+	if err != nil {
+		return nil, err
+	}
+	return &Acted{MutationID: res.ID, Seq: res.Seq, OccurredAt: res.OccurredAt, RowID: id}, nil
+}
+
+// Reissuing tells the engine which rejected act the form now open was
+// copied from ("" when the form shown is not such a copy): the next act
+// of the same name re-issues it, linked to it on the server. The UI calls
+// it whenever its form panel changes.
+func (a *App) Reissuing(id string) error {
+	name := ""
+	if id != "" {
+		e, err := a.eng()
+		if err != nil {
+			return err
+		}
+		if name, _, err = e.CopyRejected(a.base, id); err != nil {
+			return notOnThisWorkstation(err)
+		}
+	}
+	a.reissue.Lock()
+	a.reissue.id, a.reissue.name = id, name
+	a.reissue.Unlock()
+	return nil
+}
+
+// reissueFor returns the rejected act an act of name re-issues, if the
+// open form is a copy of one.
+func (a *App) reissueFor(name string) string {
+	a.reissue.Lock()
+	defer a.reissue.Unlock()
+	if a.reissue.name != name {
+		return ""
+	}
+	return a.reissue.id
+}
+
+// reissued forgets the copy once its act is queued: one re-issue per copy.
+func (a *App) reissued(id string) {
+	a.reissue.Lock()
+	if a.reissue.id == id {
+		a.reissue.id, a.reissue.name = "", ""
+	}
+	a.reissue.Unlock()
+}
+
+func notOnThisWorkstation(err error) error {
+	if errors.Is(err, workflow.ErrNotFound) {
+		return &workflow.Rejection{Code: workflow.CodeNotFound, Message: "That rejected act is not on this workstation."}
+	}
+	return err
 }
 
 // Copied is a rejected act's name and arguments, to prefill a new entry.
@@ -435,10 +497,7 @@ func (a *App) CopyRejected(id string) (*Copied, error) {
 	}
 	name, args, err := e.CopyRejected(a.base, id)
 	if err != nil {
-		if errors.Is(err, workflow.ErrNotFound) {
-			return nil, &workflow.Rejection{Code: workflow.CodeNotFound, Message: "That rejected act is not on this workstation."}
-		}
-		return nil, err
+		return nil, notOnThisWorkstation(err)
 	}
 	return &Copied{Name: name, Args: rawJSON(args)}, nil
 }

@@ -37,6 +37,9 @@ func (db *DB) ApplyChanges(ctx context.Context, page *syncproto.Changes, now tim
 				return err
 			}
 		}
+		if err := t.applyResolutions(page.Resolutions); err != nil {
+			return err
+		}
 		reflected := max(s.ReflectedSeq, page.LastMutationSeq)
 		// Acts whose outcome is still unknown stay even when reflected: the
 		// next push learns it (a duplicate repeats a rejection), and a
@@ -149,6 +152,9 @@ func (t *Tx) rebase() error {
 		return err
 	}
 	for _, e := range entries {
+		if workflow.IsBookkeeping(e.Name) {
+			continue // changes no replicated row (review.go)
+		}
 		m := workflow.Mutation{ID: e.ID, Name: e.Name, Args: e.Args, OccurredAt: e.OccurredAt,
 			Actor: workflow.Actor{ID: e.Author.ID, Name: e.Author.Name, Role: e.Author.Role}}
 		eff, err := workflow.Apply(t.ctx, reader{t}, m)

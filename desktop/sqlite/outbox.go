@@ -30,6 +30,10 @@ type NewAct struct {
 	// Check, when set, vets the mutation once its seq is known and before
 	// anything is written (the engine checks that it will fit on the wire).
 	Check func(seq int64) error
+	// ReissueOf, when set, is the id of an open rejected act this act
+	// re-issues ("copy into a new entry"): the act carries it to the
+	// server, and the rejected act leaves the open list meanwhile.
+	ReissueOf string
 }
 
 // Outbox statuses.
@@ -52,6 +56,8 @@ type OutboxEntry struct {
 	// Conflict is set when the act no longer applies to the server's newer
 	// state: it will likely be rejected, for this reason.
 	Conflict *workflow.Rejection
+	// ReissueOf is the rejected act this act re-issues, if any.
+	ReissueOf string
 }
 
 // Act runs the named mutator on the replica's rows and, in one
@@ -65,6 +71,16 @@ func (db *DB) Act(ctx context.Context, a NewAct) (seq int64, err error) {
 		eff, err := workflow.Apply(ctx, reader{t}, m)
 		if err != nil {
 			return err
+		}
+		reissueOf := a.ReissueOf
+		if reissueOf != "" {
+			linked, err := t.markReissued(reissueOf, a.ID)
+			if err != nil {
+				return err
+			}
+			if !linked {
+				reissueOf = ""
+			}
 		}
 		s, err := t.state()
 		if err != nil {
@@ -82,9 +98,9 @@ func (db *DB) Act(ctx context.Context, a NewAct) (seq int64, err error) {
 		if _, err := t.exec(`UPDATE sync_state SET lastSeq = ? WHERE singleton = 1`, seq); err != nil {
 			return fmt.Errorf("sqlite: assign seq: %w", err)
 		}
-		_, err = t.exec(`INSERT INTO outbox (seq, id, name, args, occurredAt, authorId, authorName, authorRole, authorToken)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, seq, a.ID, a.Name, string(a.Args), FormatTime(a.OccurredAt),
-			a.Author.ID, a.Author.Name, string(a.Author.Role), a.Author.Token)
+		_, err = t.exec(`INSERT INTO outbox (seq, id, name, args, occurredAt, authorId, authorName, authorRole, authorToken, reissueOf)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, seq, a.ID, a.Name, string(a.Args), FormatTime(a.OccurredAt),
+			a.Author.ID, a.Author.Name, string(a.Author.Role), a.Author.Token, nullString(reissueOf))
 		if err != nil {
 			return fmt.Errorf("sqlite: append to outbox: %w", err)
 		}
@@ -97,16 +113,17 @@ func (db *DB) Act(ctx context.Context, a NewAct) (seq int64, err error) {
 }
 
 const outboxColumns = `seq, id, name, args, occurredAt, authorId, authorName, authorRole, authorToken, status,
-	conflictCode, conflictMessage, conflictField`
+	conflictCode, conflictMessage, conflictField, reissueOf`
 
 func scanOutbox(rows *sql.Rows) (OutboxEntry, error) {
 	var e OutboxEntry
 	var args, at, role string
-	var code, msg, field sql.NullString
+	var code, msg, field, reissueOf sql.NullString
 	if err := rows.Scan(&e.Seq, &e.ID, &e.Name, &args, &at, &e.Author.ID, &e.Author.Name, &role, &e.Author.Token,
-		&e.Status, &code, &msg, &field); err != nil {
+		&e.Status, &code, &msg, &field, &reissueOf); err != nil {
 		return e, err
 	}
+	e.ReissueOf = reissueOf.String
 	e.Args = json.RawMessage(args)
 	e.Author.Role = workflow.Role(role)
 	var err error
@@ -161,7 +178,8 @@ type Counts struct {
 	Unreflected int64
 	// LikelyRejected counts queued acts that no longer apply locally.
 	LikelyRejected int64
-	// Rejected counts rejected acts not dismissed.
+	// Rejected counts rejected acts still open: not resolved by the server,
+	// not closed or re-issued here.
 	Rejected int64
 }
 
@@ -174,7 +192,7 @@ const countsQuery = `SELECT
 		(SELECT MIN(occurredAt) FROM outbox WHERE seq > s.ackedSeq),
 		(SELECT COUNT(*) FROM outbox),
 		(SELECT COUNT(*) FROM outbox WHERE conflictCode IS NOT NULL),
-		(SELECT COUNT(*) FROM rejected WHERE dismissedAt IS NULL)
+		(SELECT COUNT(*) FROM rejected WHERE `+openRejected+`)
 	FROM sync_state s WHERE s.singleton = 1`
 
 // Counts reads the queue counts.
@@ -205,7 +223,10 @@ type RejectedAct struct {
 	AuthorRole  workflow.Role      `json:"authorRole"`
 	Rejection   workflow.Rejection `json:"rejection"`
 	RejectedAt  time.Time          `json:"rejectedAt"`
-	DismissedAt *time.Time         `json:"dismissedAt,omitempty"`
+	// DismissedAt is a dismissal made before the review queue (migration
+	// 00006); it resolved nothing.
+	DismissedAt *time.Time `json:"dismissedAt,omitempty"`
+	Review
 }
 
 // Outcome is what RecordResults did.
@@ -246,6 +267,21 @@ func (db *DB) RecordResults(ctx context.Context, results []syncproto.MutationRes
 				continue // already gone: nothing left to keep
 			}
 			e := entries[0]
+			if workflow.IsBookkeeping(e.Name) {
+				if err := t.closeRefused(e, r); err != nil {
+					return err
+				}
+				if _, err := t.exec(`DELETE FROM outbox WHERE seq = ?`, r.Seq); err != nil {
+					return fmt.Errorf("sqlite: record rejection: %w", err)
+				}
+				continue
+			}
+			if e.ReissueOf != "" {
+				// The re-issue failed: the act it replaced is open again.
+				if _, err := t.exec(`UPDATE rejected SET reissueId = NULL WHERE id = ? AND reissueId = ?`, e.ReissueOf, e.ID); err != nil {
+					return fmt.Errorf("sqlite: reopen re-issued act: %w", err)
+				}
+			}
 			ra := RejectedAct{ID: e.ID, Seq: e.Seq, Name: e.Name, Args: e.Args, OccurredAt: e.OccurredAt,
 				AuthorID: e.Author.ID, AuthorName: e.Author.Name, AuthorRole: e.Author.Role,
 				Rejection: workflow.Rejection{Code: r.Code, Message: r.Message, Field: r.Field}, RejectedAt: now}
@@ -284,10 +320,11 @@ func nullString(s string) any {
 	return s
 }
 
-// Rejected lists rejected acts, newest first; dismissed ones only when asked.
-func (db *DB) Rejected(ctx context.Context, includeDismissed bool) ([]RejectedAct, error) {
-	where := `WHERE dismissedAt IS NULL`
-	if includeDismissed {
+// Rejected lists rejected acts, newest first: the open ones, or all of
+// them (resolved, closed and re-issued ones too) when asked.
+func (db *DB) Rejected(ctx context.Context, includeResolved bool) ([]RejectedAct, error) {
+	where := `WHERE ` + openRejected
+	if includeResolved {
 		where = ``
 	}
 	var out []RejectedAct
@@ -318,7 +355,7 @@ func (db *DB) RejectedByID(ctx context.Context, id string) (*RejectedAct, error)
 
 func (t *Tx) rejected(where string, args ...any) ([]RejectedAct, error) {
 	rows, err := t.query(`SELECT id, seq, name, args, occurredAt, authorId, authorName, authorRole, code, message, field,
-		rejectedAt, dismissedAt FROM rejected `+where, args...)
+		rejectedAt, dismissedAt, `+reviewColumns+` FROM rejected `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read rejected: %w", err)
 	}
@@ -328,9 +365,13 @@ func (t *Tx) rejected(where string, args ...any) ([]RejectedAct, error) {
 		var r RejectedAct
 		var args, at, role, code, rejAt string
 		var field, dismissed sql.NullString
-		if err := rows.Scan(&r.ID, &r.Seq, &r.Name, &args, &at, &r.AuthorID, &r.AuthorName, &role, &code,
-			&r.Rejection.Message, &field, &rejAt, &dismissed); err != nil {
+		var rv reviewScan
+		if err := rows.Scan(append([]any{&r.ID, &r.Seq, &r.Name, &args, &at, &r.AuthorID, &r.AuthorName, &role, &code,
+			&r.Rejection.Message, &field, &rejAt, &dismissed}, rv.dest()...)...); err != nil {
 			return nil, fmt.Errorf("sqlite: read rejected: %w", err)
+		}
+		if r.Review, err = rv.review(); err != nil {
+			return nil, err
 		}
 		r.Args, r.AuthorRole, r.Rejection.Code, r.Rejection.Field = json.RawMessage(args), workflow.Role(role), workflow.Code(code), field.String
 		if r.OccurredAt, err = ParseTime(at); err != nil {
@@ -345,21 +386,6 @@ func (t *Tx) rejected(where string, args ...any) ([]RejectedAct, error) {
 		out = append(out, r)
 	}
 	return out, rows.Err()
-}
-
-// Dismiss marks a rejected act as seen; it is kept (with its args) but no
-// longer counted or listed by default.
-func (db *DB) Dismiss(ctx context.Context, id string, now time.Time) error {
-	return db.write(ctx, func(t *Tx) error {
-		res, err := t.exec(`UPDATE rejected SET dismissedAt = COALESCE(dismissedAt, ?) WHERE id = ?`, FormatTime(now), id)
-		if err != nil {
-			return fmt.Errorf("sqlite: dismiss: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("rejected act %s: %w", id, workflow.ErrNotFound)
-		}
-		return nil
-	})
 }
 
 // ErrNotFound is workflow's, re-exported for callers of this package.

@@ -482,21 +482,21 @@ func TestRejectedResultKeepsArgsAndUndoesEffect(t *testing.T) {
 	if c.Rejected != 2 || c.Pending != 0 || c.Unreflected != 1 {
 		t.Errorf("counts %+v", c)
 	}
-	must(t, db.Dismiss(ctx, r.ID, t0.Add(time.Hour)))
-	must(t, db.Dismiss(ctx, r.ID, t0.Add(2*time.Hour))) // idempotent, keeps the first time
+	// Closed with a reason, it leaves the open list but is kept, args and
+	// all (review_test.go covers the review queue).
+	if _, err := db.CloseRejected(ctx, CloseAct{ID: newID(), RejectedID: r.ID, Reason: "entered again by hand", Author: secretary, At: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
 	if list, _ := db.Rejected(ctx, false); len(list) != 1 {
-		t.Errorf("dismissed act still listed")
+		t.Errorf("closed act still listed as open")
 	}
 	all, _ := db.Rejected(ctx, true)
 	if len(all) != 2 {
-		t.Errorf("dismissed act lost: %+v", all)
+		t.Errorf("closed act lost: %+v", all)
 	}
 	r, _ = db.RejectedByID(ctx, r.ID)
-	if r.DismissedAt == nil || !r.DismissedAt.Equal(t0.Add(time.Hour)) {
-		t.Errorf("dismissedAt %v", r.DismissedAt)
-	}
-	if err := db.Dismiss(ctx, "ffffffff-0000-4000-8000-00000000beef", t0); !IsNotFound(err) {
-		t.Errorf("dismiss unknown: %v", err)
+	if r.State != ReviewClosing || r.ClosedAt == nil || !r.ClosedAt.Equal(t0.Add(time.Hour)) || string(r.Args) != string(js(args)) {
+		t.Errorf("closed act %+v", r)
 	}
 }
 
