@@ -157,14 +157,14 @@ func TestConflictEndsInRejectedList(t *testing.T) {
 	if err != nil || name != "appointment.checkIn" || !reflect.DeepEqual(got, args) {
 		t.Errorf("copy %s %s %v", name, copied, err)
 	}
-	if err := b.Dismiss(ctx, r.ID); err != nil {
+	if _, err := b.CloseRejected(ctx, secretaryID, r.ID, "cancelled meanwhile"); err != nil {
 		t.Fatal(err)
 	}
 	if s := b.Status(); s.Rejected != 0 {
-		t.Errorf("status after dismiss %+v", s)
+		t.Errorf("status after closing %+v", s)
 	}
-	if all, _ := b.Rejected(ctx, true); len(all) != 1 || all[0].DismissedAt == nil {
-		t.Errorf("dismissed act not kept: %+v", all)
+	if all, _ := b.Rejected(ctx, true); len(all) != 1 || all[0].ClosedAt == nil || all[0].CloseReason != "cancelled meanwhile" {
+		t.Errorf("closed act not kept: %+v", all)
 	}
 }
 

@@ -256,17 +256,30 @@ func TestAppWalk(t *testing.T) {
 	if _, err := a.CopyRejected("nope"); app.Format(err).Code != string(workflow.CodeNotFound) {
 		t.Fatalf("copy of nothing: %v", err)
 	}
-	if err := a.Dismiss(rej[0].ID); err != nil {
+	// Copied into a new entry, the next act of that name re-issues it
+	// (Reissuing is what the UI says when it opens the copy's form); one
+	// of another name does not.
+	if err := a.Reissuing(rej[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.CloseRejected(nurse, rej[0].ID, " "); app.Format(err).Code != string(workflow.CodeValidationFailed) || app.Format(err).Field != "reason" {
+		t.Fatalf("closed without a reason: %v", err)
+	}
+	if err := a.Reissuing(""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.CloseRejected(nurse, rej[0].ID, "The appointment was cancelled; nothing to redo."); err != nil {
 		t.Fatal(err)
 	}
 	if got := must(a.Rejected(false)); len(got) != 0 {
-		t.Fatalf("dismissed act still listed: %+v", got)
+		t.Fatalf("closed act still listed as open: %+v", got)
 	}
-	if got := must(a.Rejected(true)); len(got) != 1 || got[0].DismissedAt == nil {
-		t.Fatalf("dismissed act lost: %+v", got)
-	}
+	waitFor(t, "the close recorded by the server", 30*time.Second, func() bool {
+		got, _ := a.Rejected(true)
+		return len(got) == 1 && got[0].State == "resolved" && got[0].ResolutionNote == "The appointment was cancelled; nothing to redo."
+	})
 	if st := must(a.Status()); st.Rejected != 0 {
-		t.Fatalf("rejected count after dismissing: %d", st.Rejected)
+		t.Fatalf("rejected count after closing: %d", st.Rejected)
 	}
 
 	// Every change reached the UI as an event.
