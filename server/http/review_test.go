@@ -72,6 +72,24 @@ func (f *reviewFixture) pullResolutions(t *testing.T, cursor string) ([]syncprot
 	}
 }
 
+// awaitResolutions pulls from cursor, following the cursor, until n
+// resolutions have come (the horizon is cluster-wide: on a loaded machine
+// another database's open transaction may hold a fresh commit back for a
+// moment), then returns them and the cursor.
+func (f *reviewFixture) awaitResolutions(t *testing.T, cursor string, n int) ([]syncproto.Resolution, string) {
+	t.Helper()
+	var out []syncproto.Resolution
+	eventually(t, 30*time.Second, func() string {
+		got, next := f.pullResolutions(t, cursor)
+		out, cursor = append(out, got...), next
+		if len(out) < n {
+			return fmt.Sprintf("%d of %d resolutions so far", len(out), n)
+		}
+		return ""
+	})
+	return out, cursor
+}
+
 type auditItem struct {
 	Seq        int64  `json:"seq"`
 	MutationID string `json:"mutationId"`
@@ -145,7 +163,7 @@ func TestReviewCloseFromWorkstation(t *testing.T) {
 	}
 
 	// The workstation learns it once, along the feed.
-	got, cursor := f.pullResolutions(t, cursor)
+	got, cursor := f.awaitResolutions(t, cursor, 1)
 	if len(got) != 1 || got[0].ID != r.ID || got[0].Seq != r.Seq || got[0].Kind != syncproto.ResolutionClosed ||
 		got[0].ResolvedBy != "Infirmier Test" || got[0].Note != "Patient went home; reception will reschedule." || got[0].ReissuedAs != "" {
 		t.Fatalf("resolutions: %+v", got)
@@ -154,7 +172,7 @@ func TestReviewCloseFromWorkstation(t *testing.T) {
 		t.Fatalf("delivered twice: %+v", again)
 	}
 	// A fresh replica (empty cursor) learns it with its snapshot.
-	if snap, _ := f.pullResolutions(t, ""); len(snap) != 1 || snap[0].ID != r.ID {
+	if snap, _ := f.awaitResolutions(t, "", 1); len(snap) != 1 || snap[0].ID != r.ID {
 		t.Fatalf("snapshot resolutions: %+v", snap)
 	}
 }
@@ -179,7 +197,7 @@ func TestReviewReissue(t *testing.T) {
 	if next.ReissueOf == nil || next.ReissueOf.MutationID != r.ID || next.ReissueOf.Seq == nil || *next.ReissueOf.Seq != r.Seq {
 		t.Fatalf("re-issue's link: %+v", next.ReissueOf)
 	}
-	got, _ := f.pullResolutions(t, cursor)
+	got, _ := f.awaitResolutions(t, cursor, 1)
 	if len(got) != 1 || got[0].Kind != syncproto.ResolutionReissued || got[0].ReissuedAs != fmt.Sprintf("%s/%d", demo, again.Seq) || got[0].Note != note {
 		t.Fatalf("resolutions: %+v", got)
 	}
@@ -213,7 +231,7 @@ func TestReviewAdminResolveReachesWorkstation(t *testing.T) {
 	if st, body := f.resolve(t, r.Seq, "  Told the ward; nothing to redo.  "); st != 200 {
 		t.Fatalf("resolve: %d %v", st, body)
 	}
-	got, _ := f.pullResolutions(t, cursor)
+	got, _ := f.awaitResolutions(t, cursor, 1)
 	if len(got) != 1 || got[0].ID != r.ID || got[0].ResolvedBy != "Admin Test" || got[0].Note != "Told the ward; nothing to redo." || got[0].Kind != "closed" {
 		t.Fatalf("resolutions: %+v", got)
 	}
