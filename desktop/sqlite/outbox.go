@@ -192,7 +192,7 @@ const countsQuery = `SELECT
 		(SELECT MIN(occurredAt) FROM outbox WHERE seq > s.ackedSeq),
 		(SELECT COUNT(*) FROM outbox),
 		(SELECT COUNT(*) FROM outbox WHERE conflictCode IS NOT NULL),
-		(SELECT COUNT(*) FROM rejected WHERE `+openRejected+`)
+		(SELECT COUNT(*) FROM rejected WHERE ` + openRejected + `)
 	FROM sync_state s WHERE s.singleton = 1`
 
 // Counts reads the queue counts.
@@ -213,16 +213,16 @@ func (db *DB) Counts(ctx context.Context) (Counts, error) {
 // RejectedAct is an act the server refused, kept with everything the user
 // entered.
 type RejectedAct struct {
-	ID          string             `json:"id"`
-	Seq         int64              `json:"seq"`
-	Name        string             `json:"name"`
-	Args        json.RawMessage    `json:"args"`
-	OccurredAt  time.Time          `json:"occurredAt"`
-	AuthorID    string             `json:"authorId"`
-	AuthorName  string             `json:"authorName"`
-	AuthorRole  workflow.Role      `json:"authorRole"`
-	Rejection   workflow.Rejection `json:"rejection"`
-	RejectedAt  time.Time          `json:"rejectedAt"`
+	ID         string             `json:"id"`
+	Seq        int64              `json:"seq"`
+	Name       string             `json:"name"`
+	Args       json.RawMessage    `json:"args"`
+	OccurredAt time.Time          `json:"occurredAt"`
+	AuthorID   string             `json:"authorId"`
+	AuthorName string             `json:"authorName"`
+	AuthorRole workflow.Role      `json:"authorRole"`
+	Rejection  workflow.Rejection `json:"rejection"`
+	RejectedAt time.Time          `json:"rejectedAt"`
 	// DismissedAt is a dismissal made before the review queue (migration
 	// 00006); it resolved nothing.
 	DismissedAt *time.Time `json:"dismissedAt,omitempty"`
