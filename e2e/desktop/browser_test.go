@@ -387,10 +387,17 @@ func TestDesktopInBrowser(t *testing.T) {
 	u.click(card + ` [data-role="copy"]`)
 	u.wait("copied into a new entry", `document.querySelector('#vitals-form-temperature')?.value === '38.4' && document.querySelector('#vitals-form-notes').value === 'Vu hors ligne'`, 5*time.Second)
 	u.click(`#vitals-form button[type="button"]`) // Close
-	u.click(card + ` [data-role="dismiss"]`)
-	u.wait("dismissed", `!document.querySelector('`+card+`') && document.querySelector('#sync-rejected').textContent === '0 rejected'`, 10*time.Second)
-	u.click(`#show-dismissed`)
-	u.wait("kept among the dismissed", `!!document.querySelector('`+card+`.dismissed')`, 5*time.Second)
+	// Closed with a written reason (an empty one is refused in place), it
+	// leaves the open list, stays under "resolved", and the server's
+	// resolution comes back with the next pull.
+	u.click(card + ` [data-role="close"]`)
+	u.click(card + ` [data-role="close-send"]`)
+	u.wait("a reason is required", `!document.querySelector('`+card+` .close-box .problem').hidden`, 5*time.Second)
+	u.set(card+` [data-role="close-reason"]`, "Consultation annulée ; rien à refaire.")
+	u.click(card + ` [data-role="close-send"]`)
+	u.wait("closed", `!document.querySelector('`+card+`') && document.querySelector('#sync-rejected').textContent === '0 rejected'`, 10*time.Second)
+	u.click(`#show-resolved`)
+	u.wait("kept, resolved by the server", `document.querySelector('`+card+`')?.dataset.state === 'resolved'`, 30*time.Second)
 
 	consoleMu.Lock()
 	defer consoleMu.Unlock()

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { label, plural, typedValues } from './format';
+import { closeNoteProblem, label, plural, reissueLine, resolutionLine, typedValues, unresolvedByWard } from './format';
 
 describe('typedValues', () => {
   it('shows what was typed with its JSON type and flags the refused field', () => {
@@ -40,5 +40,32 @@ describe('label and plural', () => {
   it('counts', () => {
     expect(plural(1, 'workstation')).toBe('1 workstation');
     expect(plural(0, 'workstation')).toBe('0 workstations');
+  });
+});
+
+describe('review queue', () => {
+  const now = Date.parse('2026-03-10T10:50:00Z');
+  const at = '2026-03-10T10:42:00Z';
+  const dev = { deviceId: 'ward-1', deviceName: 'Cardiologie' };
+  it('says how a rejected act was resolved, both ends of a re-issue', () => {
+    expect(resolutionLine({ ...dev }, now)).toBe('unresolved');
+    const c = resolutionLine({ ...dev, resolution: { at, by: 'Admin Test', note: 'Told the ward', kind: 'closed' } }, now);
+    expect(c).toMatch(/^closed by Admin Test on the dashboard, .+: “Told the ward”$/);
+    const w = resolutionLine({ ...dev, resolution: { at, by: 'Infirmier Test', note: 'Left', kind: 'closed', bySeq: 44 } }, now);
+    expect(w).toMatch(/^closed by Infirmier Test on the workstation \(act 44\), /);
+    const r = resolutionLine({ ...dev, resolution: { at, by: 'Infirmier Test', note: 'Re-issued as ward-1/43.', kind: 'reissued', bySeq: 43 } }, now);
+    expect(r).toMatch(/^re-issued as act 43 of Cardiologie by Infirmier Test, /);
+    expect(reissueLine({})).toBe('');
+    expect(reissueLine({ reissueOf: { mutationId: '2c9a7e10-5b3d-4f6e-9a1b-7c8d9e0f1a2b', seq: 40 } })).toBe('re-issues rejected act 40');
+  });
+  it('a close needs a written reason', () => {
+    expect(closeNoteProblem('  ')).toBe('Write why this rejected act needs nothing more: the reason is required and kept in the audit log.');
+    expect(closeNoteProblem('y'.repeat(2001))).toBe('The reason must be at most 2,000 characters long (got 2,001).');
+    expect(closeNoteProblem('ok')).toBe('');
+  });
+  it('lists the wards with unresolved rejected acts, most first', () => {
+    const d = (id: string, name: string, n: number) => ({ id, name, mutations: { unresolvedRejected: n } });
+    expect(unresolvedByWard([d('a', 'Accueil', 1), d('b', 'Bloc', 0), d('c', 'Cardio', 3), d('d', 'Dermato', 1)])).toEqual([
+      { id: 'c', name: 'Cardio', n: 3 }, { id: 'a', name: 'Accueil', n: 1 }, { id: 'd', name: 'Dermato', n: 1 }]);
   });
 });

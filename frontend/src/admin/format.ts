@@ -1,3 +1,4 @@
+import type { AuditEntry } from './types';
 // Formatting shared by the views. Pure functions.
 
 /** label turns CONSULTATION_COMPLETED into "Consultation completed". */
@@ -79,4 +80,36 @@ export function shortId(id: string): string {
 /** plural: plural(1, 'act') = "1 act", plural(3, 'act') = "3 acts". */
 export function plural(n: number, word: string, many = word + 's'): string {
   return `${n} ${n === 1 ? word : many}`;
+}
+
+/** resolutionLine says how a rejected act was resolved, naming the other end of a re-issue. */
+export function resolutionLine(e: Pick<AuditEntry, 'resolution' | 'deviceName' | 'deviceId'>, now: number): string {
+  const r = e.resolution;
+  if (!r) return 'unresolved';
+  const who = r.by || 'someone';
+  if (r.kind === 'reissued') return `re-issued as act ${r.bySeq ?? '?'} of ${e.deviceName || e.deviceId} by ${who}, ${clock(r.at, now)}`;
+  const where = r.bySeq ? ` on the workstation (act ${r.bySeq})` : ' on the dashboard';
+  return `closed by ${who}${where}, ${clock(r.at, now)}: “${r.note ?? ''}”`;
+}
+
+/** reissueLine names the rejected act a re-issue replaces ('' for other acts). */
+export function reissueLine(e: Pick<AuditEntry, 'reissueOf'>): string {
+  if (!e.reissueOf) return '';
+  return e.reissueOf.seq ? `re-issues rejected act ${e.reissueOf.seq}` : `re-issues act ${shortId(e.reissueOf.mutationId)} (not recorded by the server)`;
+}
+
+/** closeNoteProblem vets the written reason of a close as the server does: '' when it may be sent. */
+export function closeNoteProblem(note: string): string {
+  const n = [...note.trim()].length;
+  if (n === 0) return 'Write why this rejected act needs nothing more: the reason is required and kept in the audit log.';
+  if (n > 2000) return `The reason must be at most 2,000 characters long (got ${n.toLocaleString('en-US')}).`;
+  return '';
+}
+
+/** unresolvedByWard lists the workstations (wards) with unresolved rejected acts, most first. */
+export function unresolvedByWard(devices: { id: string; name: string; mutations: { unresolvedRejected: number } }[]): { id: string; name: string; n: number }[] {
+  return devices
+    .filter((d) => d.mutations.unresolvedRejected > 0)
+    .map((d) => ({ id: d.id, name: d.name, n: d.mutations.unresolvedRejected }))
+    .sort((a, b) => b.n - a.n || a.name.localeCompare(b.name));
 }

@@ -57,7 +57,9 @@ export interface AuditEntry {
   message?: string;
   field?: string;
   target?: { table: string; id: string };
-  resolution?: { at: string; by: string; note?: string };
+  resolution?: { at: string; by: string; note?: string; kind: 'closed' | 'reissued'; bySeq?: number };
+  /** a re-issue points at the rejected act it replaces (same workstation) */
+  reissueOf?: { mutationId: string; seq?: number };
 }
 
 export interface AuditPage {

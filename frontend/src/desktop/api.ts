@@ -103,8 +103,9 @@ export const api = {
   timeline: (patientId: string) => call<Timeline>('Timeline', patientId),
   doctors: () => call<Person[] | null>('Doctors'),
   pending: () => call<PendingAct[] | null>('Pending'),
-  rejected: (includeDismissed: boolean) => call<RejectedAct[] | null>('Rejected', includeDismissed),
-  dismiss: (id: string) => call<void>('Dismiss', id),
+  rejected: (includeResolved: boolean) => call<RejectedAct[] | null>('Rejected', includeResolved),
+  closeRejected: (u: string, id: string, reason: string) => call<Acted>('CloseRejected', u, id, reason),
+  reissuing: (id: string) => call<void>('Reissuing', id),
   copyRejected: (id: string) => call<Copied>('CopyRejected', id),
 
   registerPatient: (u: string, p: PatientForm) => call<Acted>('RegisterPatient', u, p),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { actLabel, fieldLabel, offlineNote, reason, syncView, typedValues } from './format';
+import { actLabel, closeReasonProblem, fieldLabel, offlineNote, reason, reviewLine, syncView, typedValues } from './format';
 import type { Status } from './types';
 
 const base: Status = {
@@ -50,5 +50,29 @@ describe('rejected acts', () => {
       { path: 'vitals.bloodPressure.systolic', text: '120', flagged: false },
       { path: 'medicalHistoryNotes', text: 'n', flagged: false },
     ]);
+  });
+});
+
+describe('review queue', () => {
+  const now = new Date(2026, 2, 10, 11, 0);
+  it('a close needs a written reason', () => {
+    expect(closeReasonProblem('')).toBe('Write why this rejected act needs nothing more: the reason is required and kept in the audit log.');
+    expect(closeReasonProblem('  \n ')).toBe('Write why this rejected act needs nothing more: the reason is required and kept in the audit log.');
+    expect(closeReasonProblem('x'.repeat(2001))).toBe('The reason must be at most 2,000 characters long (got 2,001).');
+    expect(closeReasonProblem(' Patient left. ')).toBe('');
+  });
+  it('says where a rejected act stands', () => {
+    expect(reviewLine({ state: 'open' }, now)).toBe('Open: copy it into a new entry, or close it with a reason');
+    expect(reviewLine({ state: 'open', closeError: 'already resolved by Admin Test' }, now)).toBe('Open again: the server refused the close (already resolved by Admin Test)');
+    expect(reviewLine({ state: 'closing', closedBy: 'Infirmier Test', closedAt: at(10, 42), closeReason: 'Patient left' }, now))
+      .toBe('Closed here by Infirmier Test 10:42 ("Patient left"), waiting to be sent');
+    expect(reviewLine({ state: 'reissuing', reissueId: 'x' }, now)).toBe('Re-issued here as a new entry, waiting for the server');
+    expect(reviewLine({ state: 'resolved', resolvedBy: 'Admin Test', resolvedAt: at(10, 50), resolutionNote: 'Told the ward' }, now))
+      .toBe('Resolved by Admin Test 10:50: "Told the ward"');
+    expect(reviewLine({ state: 'resolved', resolvedBy: 'Infirmier Test', resolvedAt: at(10, 50), reissuedAs: 'ward-1/43' }, now))
+      .toBe('Resolved: re-issued as ward-1/43 (by Infirmier Test, 10:50)');
+  });
+  it('names the bookkeeping act', () => {
+    expect(actLabel('rejected.close')).toBe('Close a rejected act');
   });
 });

@@ -108,6 +108,7 @@ const actNames: Record<string, string> = {
   'result.create': 'Enter a result',
   'result.review': 'Review a result',
   'document.attach': 'Attach a document',
+  'rejected.close': 'Close a rejected act',
 };
 
 export function actLabel(name: string): string {
@@ -207,4 +208,47 @@ export function fieldLabel(path: string): string {
   const t = (rules.texts as Record<string, { label: string }>)[path];
   if (t) return t.label;
   return argLabels[path] ?? argLabels[path.split('.')[0] ?? ''] ?? path;
+}
+
+/** MaxReasonChars mirrors workflow.MaxReasonChars. */
+export const MaxReasonChars = 2000;
+
+/**
+ * closeReasonProblem vets a close's written reason as workflow.CheckReason
+ * does (the engine checks again): '' when it may be sent.
+ */
+export function closeReasonProblem(reason: string): string {
+  if (reason.trim() === '') return 'Write why this rejected act needs nothing more: the reason is required and kept in the audit log.';
+  const n = [...reason.trim()].length;
+  if (n > MaxReasonChars) return `The reason must be at most 2,000 characters long (got ${n.toLocaleString('en-US')}).`;
+  return '';
+}
+
+/** ReviewInfo is the part of a rejected act the review queue adds. */
+export interface ReviewInfo {
+  state: 'open' | 'closing' | 'reissuing' | 'resolved';
+  closedAt?: string;
+  closedBy?: string;
+  closeReason?: string;
+  closeError?: string;
+  reissueId?: string;
+  resolvedAt?: string;
+  resolvedBy?: string;
+  resolutionNote?: string;
+  reissuedAs?: string;
+}
+
+/** reviewLine says in words where a rejected act stands in the review queue. */
+export function reviewLine(r: ReviewInfo, now: Date): string {
+  switch (r.state) {
+    case 'open':
+      return r.closeError ? `Open again: the server refused the close (${r.closeError})` : 'Open: copy it into a new entry, or close it with a reason';
+    case 'closing':
+      return `Closed here by ${r.closedBy ?? 'someone'} ${when(r.closedAt ?? '', now)} ("${r.closeReason ?? ''}"), waiting to be sent`;
+    case 'reissuing':
+      return 'Re-issued here as a new entry, waiting for the server';
+    case 'resolved':
+      if (r.reissuedAs) return `Resolved: re-issued as ${r.reissuedAs} (by ${r.resolvedBy || 'someone'}, ${when(r.resolvedAt ?? '', now)})`;
+      return `Resolved by ${r.resolvedBy || 'someone'} ${when(r.resolvedAt ?? '', now)}: "${r.resolutionNote ?? ''}"`;
+  }
 }

@@ -70,6 +70,9 @@ const liveCtx = new Proxy({} as Ctx, {
 function openPanel(node: HTMLElement | null): void {
   const aside = document.getElementById('panel');
   if (!aside) return;
+  // A form copied from a rejected act re-issues it (the engine links the
+  // next act of that name to it); any other panel ends that.
+  void api.reissuing(node?.dataset.reissueOf ?? '').catch(() => undefined);
   replace(aside, node);
   aside.hidden = node === null;
   document.getElementById('workspace')?.classList.toggle('with-panel', node !== null);

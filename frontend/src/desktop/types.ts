@@ -1,3 +1,4 @@
+import type { ReviewInfo } from './format';
 // The shapes the bound Go App (desktop/app) returns, as JSON.
 
 export type Role = 'ADMIN' | 'DOCTOR' | 'BIOLOGIST' | 'NURSE' | 'SECRETARY';
@@ -205,6 +206,16 @@ export interface RejectedAct {
   rejection: Problem;
   rejectedAt: string;
   dismissedAt?: string;
+  state: ReviewInfo['state'];
+  closedAt?: string;
+  closedBy?: string;
+  closeReason?: string;
+  closeError?: string;
+  reissueId?: string;
+  resolvedAt?: string;
+  resolvedBy?: string;
+  resolutionNote?: string;
+  reissuedAs?: string;
 }
 
 export interface Acted {

@@ -1,6 +1,6 @@
 import type { Ctx, Topics, View } from '../context';
 import { formValues, h, replace } from '../../shared/dom';
-import { clock, isoFromLocalInput, shortId, typedValues } from '../format';
+import { clock, isoFromLocalInput, reissueLine, resolutionLine, shortId, typedValues } from '../format';
 import type { AuditEntry, AuditPage, Device, User } from '../types';
 
 // Audit search: every act ever received, by patient (the acts on the
@@ -103,7 +103,10 @@ export function auditView(ctx: Ctx): View {
       h('td', null, e.name, e.target ? h('div', { class: 'sub' }, `${e.target.table} ${shortId(e.target.id)}`) : ''),
       h('td', null, e.author ? `${e.author.name} (${e.author.role})` : '-'),
       h('td', null, e.deviceName || shortId(e.deviceId), h('div', { class: 'sub' }, `seq ${e.seq}`)),
-      h('td', null, e.outcome === 'applied' ? h('span', { class: 'badge badge-ok' }, 'applied') : [h('span', { class: 'badge badge-red' }, e.code ?? 'rejected'), h('div', { class: 'sub' }, e.message ?? '')]),
+      h('td', null, e.outcome === 'applied'
+        ? [h('span', { class: 'badge badge-ok' }, 'applied'), reissueLine(e) ? h('div', { class: 'sub reissue-of' }, reissueLine(e)) : null]
+        : [h('span', { class: 'badge badge-red' }, e.code ?? 'rejected'), h('div', { class: 'sub' }, e.message ?? ''),
+          h('div', { class: 'sub resolution' }, resolutionLine(e, ctx.now())), reissueLine(e) ? h('div', { class: 'sub reissue-of' }, reissueLine(e)) : null]),
       h('td', null, h('details', null, h('summary', null, 'values'), h('pre', null, values))),
     );
   }

@@ -1,7 +1,7 @@
 import { ApiError } from '../api';
 import { concerns, type Ctx, type Topics, type View } from '../context';
 import { h, replace } from '../../shared/dom';
-import { clock, plural, shortId, typedValues } from '../format';
+import { clock, closeNoteProblem, plural, reissueLine, resolutionLine, shortId, typedValues, unresolvedByWard } from '../format';
 import { classify, HEALTH_LABEL, humanDuration } from '../status';
 import type { AuditEntry, AuditPage, DeviceStatus, SyncStatus } from '../types';
 
@@ -34,6 +34,8 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
     rows,
   );
   const feed = h('ol', { id: 'rejected-feed', class: 'feed' });
+  // The review queue's figure per ward (a workstation is a ward's), in big.
+  const byWard = h('div', { id: 'unresolved-by-ward', class: 'by-ward' });
   const onlyOpen = h('input', { type: 'checkbox', id: 'feed-unresolved' }) as HTMLInputElement;
   onlyOpen.addEventListener('change', () => void loadRejected());
   const el = h(
@@ -49,6 +51,7 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
         h('h2', null, 'Rejected acts ', h('span', { class: 'live-tag' }, 'live')),
         h('label', { class: 'inline' }, onlyOpen, ' unresolved only'),
       ),
+      byWard,
       feed,
     ),
   );
@@ -65,6 +68,10 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
       return;
     }
     replace(rows, status.devices.map((d) => row(d, now)));
+    const wards = unresolvedByWard(status.devices);
+    replace(byWard, wards.length === 0
+      ? h('span', { class: 'sub' }, 'No unresolved rejected act on any ward.')
+      : wards.map((w) => h('span', { class: 'ward-count', 'data-device-id': w.id }, h('strong', { class: 'bad' }, String(w.n)), ` unresolved at ${w.name}`)));
   }
 
   function row(d: DeviceStatus, now: number): HTMLTableRowElement {
@@ -95,18 +102,33 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
   function card(e: AuditEntry, fresh: boolean): HTMLLIElement {
     const key = `${e.deviceId}:${e.seq}`;
     const values = typedValues(e.args, e.field ?? '');
-    const resolve = h('button', { type: 'button', class: 'small' }, 'Mark resolved');
-    resolve.addEventListener('click', async () => {
-      resolve.disabled = true;
+    // Close with a written reason: required; the audit log keeps who, when and why.
+    const note = h('textarea', { rows: 2, maxlength: 2000, 'data-role': 'close-note', placeholder: 'Why does this act need nothing more? (required)' }) as HTMLTextAreaElement;
+    const problem = h('p', { class: 'problem', role: 'alert', hidden: true });
+    const send = h('button', { type: 'button', class: 'small', 'data-role': 'close-send' }, 'Close');
+    const box = h('div', { class: 'close-box', hidden: true }, note, problem, send);
+    const resolve = h('button', { type: 'button', class: 'small', 'data-role': 'close' }, 'Close with a reason…');
+    resolve.addEventListener('click', () => {
+      box.hidden = false;
+      note.focus();
+    });
+    send.addEventListener('click', async () => {
+      const p = closeNoteProblem(note.value);
+      problem.textContent = p;
+      problem.hidden = p === '';
+      if (p) return;
+      send.disabled = true;
       try {
-        await ctx.api.post(`/api/v1/admin/rejected/${encodeURIComponent(e.deviceId)}/${e.seq}/resolve`, {});
-        ctx.toast(`Act ${e.name} from ${e.deviceName} marked resolved.`);
+        await ctx.api.post(`/api/v1/admin/rejected/${encodeURIComponent(e.deviceId)}/${e.seq}/resolve`, { note: note.value.trim() });
+        ctx.toast(`Act ${e.name} from ${e.deviceName} closed.`);
         await loadRejected();
       } catch (err) {
-        resolve.disabled = false;
-        ctx.toast((err as Error).message, 'error');
+        send.disabled = false;
+        problem.textContent = (err as Error).message;
+        problem.hidden = false;
       }
     });
+    const link = reissueLine(e);
     return h(
       'li',
       { class: `reject${fresh ? ' fresh' : ''}${e.resolution ? ' resolved' : ''}`, 'data-key': key },
@@ -116,9 +138,12 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
         h('span', { class: 'code' }, e.code ?? ''),
         h('span', { class: 'act' }, e.name),
         h('span', { class: 'sub' }, `${clock(e.occurredAt, ctx.now())} at ${e.deviceName || shortId(e.deviceId)}`, e.author ? ` by ${e.author.name} (${e.author.role})` : ''),
-        e.resolution ? h('span', { class: 'sub resolved-by' }, `resolved by ${e.resolution.by}`) : resolve,
+        h('span', { class: 'sub' }, `received ${clock(e.receivedAt, ctx.now())}`),
+        e.resolution ? h('span', { class: 'sub resolved-by' }, resolutionLine(e, ctx.now())) : resolve,
       ),
       h('p', { class: 'message' }, e.message ?? ''),
+      link ? h('p', { class: 'sub reissue-of' }, link) : null,
+      e.resolution ? null : box,
       h(
         'table',
         { class: 'values' },

@@ -1,10 +1,13 @@
 // The acts waiting to be sent, and the inbox of acts the server refused:
 // the reason in plain words, every value as it was typed, "copy into a new
-// entry" (the act's form, filled in) and "dismiss" (kept, out of the way).
+// entry" (the act's form, filled in; the new act re-issues the rejected one)
+// and "close with a reason" (queued to the server, which records who closed
+// it, when and why). A rejected act stays listed until it is resolved;
+// nothing is ever deleted.
 import { api, ProblemError } from '../api';
 import type { Ctx } from '../ctx';
 import { h, replace } from '../../shared/dom';
-import { actLabel, fieldLabel, reason, typedValues, when } from '../format';
+import { actLabel, closeReasonProblem, fieldLabel, MaxReasonChars, reason, reviewLine, typedValues, when } from '../format';
 import type { AppointmentView, Copied, PendingAct, PrescriptionView, RejectedAct } from '../types';
 import {
   closeForm, consultationForm, contactForm, documentForm, historyForm, paymentForm, prescriptionForm, registerForm, resultForm, reviewForm,
@@ -39,12 +42,12 @@ export function waitingView(ctx: Ctx): { el: HTMLElement; refresh: () => Promise
 
 export function rejectedView(ctx: Ctx): { el: HTMLElement; refresh: () => Promise<void> } {
   const list = h('div', { id: 'rejected-list' });
-  const all = h('input', { type: 'checkbox', id: 'show-dismissed' });
+  const all = h('input', { type: 'checkbox', id: 'show-resolved' });
   all.addEventListener('change', () => void refresh());
   const el = h('div', { class: 'content-inner' },
     h('h1', null, 'Rejected'),
-    h('p', { class: 'muted' }, 'Acts the server refused. Nothing typed is lost: copy an act into a new entry to do it again, or dismiss it once dealt with.'),
-    h('label', { class: 'check' }, all, ' Show dismissed ones too'),
+    h('p', { class: 'muted' }, 'Acts the server refused. Each stays here until it is resolved: copy it into a new entry to do it again (adapted), or close it with a written reason. Nothing typed is lost.'),
+    h('label', { class: 'check' }, all, ' Show resolved ones too'),
     list);
   let shown = '';
   const refresh = async () => {
@@ -53,7 +56,7 @@ export function rejectedView(ctx: Ctx): { el: HTMLElement; refresh: () => Promis
     if (key === shown) return;
     shown = key;
     replace(list, items.length === 0
-      ? h('p', { class: 'empty' }, 'Nothing was refused.')
+      ? h('p', { class: 'empty' }, all.checked ? 'Nothing was refused.' : 'No rejected act is waiting for you.')
       : h('ul', { class: 'rejected' }, items.map((r) => card(ctx, r, refresh))));
   };
   return { el, refresh };
@@ -61,34 +64,72 @@ export function rejectedView(ctx: Ctx): { el: HTMLElement; refresh: () => Promis
 
 function card(ctx: Ctx, r: RejectedAct, refresh: () => Promise<void>): HTMLElement {
   const rows = typedValues(r.args, r.rejection.field ?? '');
-  return h('li', { class: 'card' + (r.dismissedAt ? ' dismissed' : ''), 'data-id': r.id, 'data-code': r.rejection.code },
+  const open = r.state === 'open';
+  const closer = closeBox(ctx, r, refresh);
+  return h('li', { class: 'card' + (open ? '' : ' resolved'), 'data-id': r.id, 'data-code': r.rejection.code, 'data-state': r.state },
     h('div', { class: 'card-head' },
       h('strong', null, actLabel(r.name)),
       h('span', { class: 'muted' }, ` by ${r.authorName}, ${when(r.occurredAt, ctx.now())}; refused ${when(r.rejectedAt, ctx.now())}`)),
     h('p', { class: 'reason', 'data-role': 'reason' }, h('strong', null, reason(r.rejection) + '. '), r.rejection.message),
     h('p', { class: 'muted small' }, `Code ${r.rejection.code}${r.rejection.field ? `, field ${r.rejection.field}` : ''}`),
+    h('p', { class: open ? 'review' : 'review muted', 'data-role': 'review' }, reviewLine(r, ctx.now())),
     h('table', { class: 'typed' },
       h('caption', null, 'As typed'),
       h('tbody', null, rows.map((v) => h('tr', { class: v.flagged ? 'flagged' : null },
         h('th', null, fieldLabel(v.path), ' ', h('code', null, v.path)), h('td', null, v.text))))),
     h('div', { class: 'actions' },
       h('button', {
-        type: 'button', class: 'primary', 'data-role': 'copy', onclick: async () => {
+        type: 'button', class: open ? 'primary' : null, 'data-role': 'copy', onclick: async () => {
           try {
             const c = await api.copyRejected(r.id);
-            ctx.openPanel(await copyForm(ctx, c));
+            const form = await copyForm(ctx, c);
+            // Only an open act is re-issued; a copy of a resolved one is a
+            // plain new entry.
+            if (open) form.dataset.reissueOf = r.id;
+            ctx.openPanel(form);
           } catch (err) {
             ctx.flash(err instanceof ProblemError ? err.problem.message : String(err), 'warn');
           }
         },
       }, 'Copy into a new entry'),
-      r.dismissedAt ? h('span', { class: 'muted' }, ` Dismissed ${when(r.dismissedAt, ctx.now())}`) : h('button', {
-        type: 'button', 'data-role': 'dismiss', onclick: async () => {
-          await api.dismiss(r.id);
-          ctx.flash('Dismissed. It stays under "Show dismissed ones too".');
-          await refresh();
-        },
-      }, 'Dismiss')));
+      open ? closer.button : null),
+    open ? closer.box : null);
+}
+
+/** closeBox is "close with a reason": a required reason, then the close is queued. */
+function closeBox(ctx: Ctx, r: RejectedAct, refresh: () => Promise<void>): { button: HTMLElement; box: HTMLElement } {
+  const text = h('textarea', { 'data-role': 'close-reason', rows: 2, maxlength: MaxReasonChars, placeholder: 'Why does this act need nothing more? (required, kept in the audit log)' }) as HTMLTextAreaElement;
+  const problem = h('p', { class: 'problem', role: 'alert', hidden: true });
+  const send = async () => {
+    const p = closeReasonProblem(text.value);
+    if (p) {
+      problem.textContent = p;
+      problem.hidden = false;
+      text.focus();
+      return;
+    }
+    try {
+      await api.closeRejected(ctx.userId, r.id, text.value.trim());
+      ctx.flash('Closed. The reason goes to the server with the next sync; the act stays under "Show resolved ones too".');
+      await refresh();
+    } catch (err) {
+      problem.textContent = err instanceof ProblemError ? `${err.problem.code}: ${err.problem.message}` : String(err);
+      problem.hidden = false;
+    }
+  };
+  const box = h('div', { class: 'close-box', 'data-role': 'close-box', hidden: true },
+    h('label', null, 'Reason for closing', text),
+    problem,
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', class: 'primary', 'data-role': 'close-send', onclick: () => void send() }, 'Close this act'),
+      h('button', { type: 'button', onclick: () => { box.hidden = true; } }, 'Cancel')));
+  const button = h('button', {
+    type: 'button', 'data-role': 'close', onclick: () => {
+      box.hidden = false;
+      text.focus();
+    },
+  }, 'Close with a reason…');
+  return { button, box };
 }
 
 const str = (x: unknown) => (typeof x === 'string' ? x : x === undefined || x === null ? '' : String(x));
