@@ -280,7 +280,7 @@ func rejectCases() []rejectCase {
 		{"pushResult no results", `{"type":"pushResult","requestId":"r-2","results":[]}`,
 			CodeProtocolError, "pushResult carries no results", ""},
 		{"pushResult unknown status", edit(baseResult, `"applied"`, `"ignored"`),
-			CodeValidationFailed, `pushResult.results[0].status must be "applied", "rejected" or "duplicate", got "ignored"`, "results[0].status"},
+			CodeValidationFailed, `pushResult.results[0].status must be "applied", "rejected", "deferred" or "duplicate", got "ignored"`, "results[0].status"},
 		{"pushResult rejected without code", edit(baseResult, `"applied"`, `"rejected","message":"no"`),
 			CodeValidationFailed, `pushResult.results[0].code must be a code such as "PROTOCOL_ERROR", got ""`, "results[0].code"},
 		{"pushResult rejected without message", edit(baseResult, `"applied"`, `"rejected","code":"FORBIDDEN"`),
