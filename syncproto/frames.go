@@ -172,11 +172,12 @@ type MutationResult struct {
 	// For StatusDeferred (and a duplicate of a still parked act): what the
 	// act waits for, as workflow.Wait says it. WaitingFor is the sentence
 	// shown to the user ("waiting for check-in at reception"); the row
-	// (WaitTable, WaitID) must reach one of WaitStates.
-	WaitingFor string   `json:"waitingFor,omitempty"`
-	WaitTable  string   `json:"waitTable,omitempty"`
-	WaitID     string   `json:"waitId,omitempty"`
-	WaitStates []string `json:"waitStates,omitempty"`
+	// (WaitTable, WaitID) must reach WaitState (every deferrable act
+	// applies in exactly one state; a test in workflow checks it).
+	WaitingFor string `json:"waitingFor,omitempty"`
+	WaitTable  string `json:"waitTable,omitempty"`
+	WaitID     string `json:"waitId,omitempty"`
+	WaitState  string `json:"waitState,omitempty"`
 }
 
 // Outcome is the final outcome of one of this device's mutations, decided

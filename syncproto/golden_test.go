@@ -82,7 +82,7 @@ func goldenFrames() []Frame {
 					Message: "appointment 5c1d2e3f… is IN_CONSULTATION (vitals entered by Infirmier Test at 10:42), not CHECKED_IN"},
 				{Seq: 44, Status: StatusDeferred, Message: "Appointment 7e2f3a4b-1c2d-4e3f-9a4b-5c6d7e8f9a0b is SCHEDULED (planned for 2025-03-14 10:00), not CHECKED_IN.",
 					WaitingFor: "waiting for check-in at reception", WaitTable: workflow.TableAppointments,
-					WaitID: "7e2f3a4b-1c2d-4e3f-9a4b-5c6d7e8f9a0b", WaitStates: []string{"CHECKED_IN"}},
+					WaitID: "7e2f3a4b-1c2d-4e3f-9a4b-5c6d7e8f9a0b", WaitState: "CHECKED_IN"},
 			},
 		},
 		&Changes{

@@ -290,7 +290,7 @@ func (r *MutationResult) validate(v *validator) {
 // validateWait: a deferred result says what it waits for, whole; any other
 // carries no wait, except a duplicate repeating a still parked act.
 func (r *MutationResult) validateWait(v *validator) {
-	has := r.WaitingFor != "" || r.WaitTable != "" || r.WaitID != "" || len(r.WaitStates) > 0
+	has := r.WaitingFor != "" || r.WaitTable != "" || r.WaitID != "" || r.WaitState != ""
 	switch {
 	case r.Status == StatusDeferred || (r.Status == StatusDuplicate && has && r.Code == ""):
 		if r.WaitingFor == "" {
@@ -300,11 +300,9 @@ func (r *MutationResult) validateWait(v *validator) {
 			v.invalid("waitTable", "must be one of %v, got %s", workflow.Tables, quoteString(clip(r.WaitTable)))
 		}
 		v.token("waitId", r.WaitID, MaxIDBytes, false)
-		if len(r.WaitStates) == 0 {
-			v.invalid("waitStates", "must list the states the act waits for")
-		}
+		v.token("waitState", r.WaitState, MaxIDBytes, false)
 	case has:
-		v.invalid("waitingFor", "must be omitted, with waitTable, waitId and waitStates, unless the act is deferred")
+		v.invalid("waitingFor", "must be omitted, with waitTable, waitId and waitState, unless the act is deferred")
 	}
 }
 

@@ -60,6 +60,9 @@ func TestPathPartition(t *testing.T) {
 			if contains(waits, "CANCELLED") {
 				t.Error("an act waits in CANCELLED; nothing comes back from it")
 			}
+			if len(waits) > 0 && len(want) != 1 {
+				t.Errorf("a deferrable act applies in exactly one state (the wire's waitState), got %v", want)
+			}
 			if (len(waits) == 0) != (sentence == "") {
 				t.Errorf("waits %v with sentence %q", waits, sentence)
 			}
