@@ -260,6 +260,11 @@ func (db *DB) feedPage(ctx context.Context, tx pgx.Tx, deviceID string, roles []
 	// out; at the horizon, everything below it.
 	var err2 error
 	out.LastMutationSeq, err2 = lastSeqBelow(ctx, tx, deviceID, next.xid)
+	if err2 != nil {
+		return nil, err2
+	}
+	// Parked acts decided in the same range (docs/deferred.md).
+	out.Outcomes, err2 = outcomesBetween(ctx, tx, deviceID, cur.pos.xid, next.xid)
 	return out, err2
 }
 
