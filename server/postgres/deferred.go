@@ -247,7 +247,10 @@ func (db *DB) decide(ctx context.Context, tx pgx.Tx, p parked, rej *workflow.Rej
 	if err != nil {
 		return fmt.Errorf("decide parked mutation %s/%d: %w", p.deviceID, p.seq, err)
 	}
-	return nil
+	// A rejection changes no seed row, so no change would poke the
+	// devices: poke them at commit, so the author's device pulls the outcome.
+	_, err = tx.Exec(ctx, `SELECT pg_notify('wardsync_changes', '')`)
+	return err
 }
 
 // SweepDeferred retries the parked acts that need it outside a push: those
@@ -335,4 +338,54 @@ func parkedWait(ctx context.Context, tx pgx.Tx, deviceID string, seq int64) (syn
 		return r, false, nil
 	}
 	return r, err == nil, err
+}
+
+// ParkedCount is how many acts are parked now, all devices together.
+func (db *DB) ParkedCount(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM sync.deferred WHERE outcome IS NULL`).Scan(&n)
+	return n, err
+}
+
+// ParkedAct is a parked act as the admin dashboard lists it.
+type ParkedAct struct {
+	DeviceID   string    `json:"deviceId"`
+	DeviceName string    `json:"deviceName"`
+	Seq        int64     `json:"seq"`
+	Name       string    `json:"name"`
+	AuthorName string    `json:"authorName"`
+	OccurredAt time.Time `json:"occurredAt"`
+	ParkedAt   time.Time `json:"parkedAt"`
+	ExpiresAt  time.Time `json:"expiresAt"`
+	WaitingFor string    `json:"waitingFor"`
+	WaitTable  string    `json:"waitTable"`
+	WaitID     string    `json:"waitId"`
+	WaitState  string    `json:"waitState"`
+}
+
+// ParkedActs lists up to limit parked acts, oldest first.
+func (db *DB) ParkedActs(ctx context.Context, limit int) ([]ParkedAct, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	rows, err := db.Pool.Query(ctx, `
+		SELECT d.device_id, dev.name, d.seq, m.name, d.author_name, m.occurred_at, d.parked_at, d.expires_at,
+		       d.waiting_for, d.wait_table, d.wait_id, d.wait_state
+		  FROM sync.deferred d JOIN sync.mutations m USING (device_id, seq) JOIN sync.devices dev ON dev.id = d.device_id
+		 WHERE d.outcome IS NULL ORDER BY d.arrival LIMIT $1`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []ParkedAct{}
+	for rows.Next() {
+		var p ParkedAct
+		if err := rows.Scan(&p.DeviceID, &p.DeviceName, &p.Seq, &p.Name, &p.AuthorName, &p.OccurredAt, &p.ParkedAt, &p.ExpiresAt,
+			&p.WaitingFor, &p.WaitTable, &p.WaitID, &p.WaitState); err != nil {
+			return nil, err
+		}
+		p.OccurredAt, p.ParkedAt, p.ExpiresAt = p.OccurredAt.UTC(), p.ParkedAt.UTC(), p.ExpiresAt.UTC()
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }
