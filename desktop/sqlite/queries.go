@@ -69,11 +69,11 @@ type Dashboard struct {
 type queue struct{ where, orderBy string }
 
 var (
-	qToCheckIn     = queue{`a."status" = 'SCHEDULED' AND a."date" >= ? AND a."date" < ?`, `a."date"`}
-	qToClose       = queue{`a."status" = 'CONSULTATION_COMPLETED'`, `a."consultedAt"`}
-	qUnpaid        = queue{`a."status" = 'COMPLETED' AND (a."billingStatus" IS NULL OR a."billingStatus" <> 'PAID')`, `a."closedAt"`}
-	qToPrepare     = queue{`a."status" = 'CHECKED_IN'`, `a."checkedInAt"`}
-	qExpected      = queue{`a."status" = 'SCHEDULED' AND a."date" >= ? AND a."date" < ? AND NOT EXISTS (SELECT 1 FROM outbox o
+	qToCheckIn = queue{`a."status" = 'SCHEDULED' AND a."date" >= ? AND a."date" < ?`, `a."date"`}
+	qToClose   = queue{`a."status" = 'CONSULTATION_COMPLETED'`, `a."consultedAt"`}
+	qUnpaid    = queue{`a."status" = 'COMPLETED' AND (a."billingStatus" IS NULL OR a."billingStatus" <> 'PAID')`, `a."closedAt"`}
+	qToPrepare = queue{`a."status" = 'CHECKED_IN'`, `a."checkedInAt"`}
+	qExpected  = queue{`a."status" = 'SCHEDULED' AND a."date" >= ? AND a."date" < ? AND NOT EXISTS (SELECT 1 FROM outbox o
 		WHERE o.waitingFor IS NOT NULL AND o.name = 'appointment.recordVitals' AND json_extract(o.args, '$.id') = a."id")`, `a."date"`}
 	qConsultations = queue{`a."status" = 'IN_CONSULTATION' AND a."doctorId" = ?`, `a."vitalsEnteredAt"`}
 	// sendToLab is the only act on a SENT_TO_LAB prescription, so
