@@ -19,22 +19,16 @@ import (
 // only serves other writers' changes and the window's end.
 const DefaultDeferredSweep = 30 * time.Second
 
-// DeferredLoop runs the sweeper every s.DeferredSweep until ctx ends. Open
-// runs it; with several instances each sweeps, and the row locks keep any
-// parked act from being decided twice.
+// DeferredLoop runs the sweeper every s.DeferredSweep, and at once when
+// another writer's commit woke a parked act, until ctx ends. Open runs it;
+// with several instances each sweeps, and the row locks keep any parked
+// act from being decided twice.
 func (s *Server) DeferredLoop(ctx context.Context) {
 	every := s.DeferredSweep
 	if every <= 0 {
 		every = DefaultDeferredSweep
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	s.DB.FollowDeferred(ctx, every, func() {
 		n, err := s.DB.SweepDeferred(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -42,7 +36,7 @@ func (s *Server) DeferredLoop(ctx context.Context) {
 		case n > 0:
 			s.Logger.Info("deferred acts decided by the sweeper", "acts", n)
 		}
-	}
+	})
 }
 
 // handleDeferred answers GET /api/v1/admin/deferred: the parked acts,

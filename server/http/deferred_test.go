@@ -1,7 +1,9 @@
 package http
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"wardsync/server/postgres"
 	"wardsync/syncproto"
@@ -62,4 +64,37 @@ func TestDeferredOverSync(t *testing.T) {
 		t.Fatalf("check-in: %+v", r)
 	}
 	figures(0)
+}
+
+// TestDeferredWokenByOtherWriter: another program's SQL checks the patient
+// in; its commit notifies the servers, whose sweeper applies the parked
+// vitals without waiting for its period (30 s, longer than this test waits).
+func TestDeferredWokenByOtherWriter(t *testing.T) {
+	e := admStart(t)
+	nurse := e.roleToken(workflow.RoleNurse)
+	ws := e.connect(nurse, e.device, 0, nil)
+	appt := postgres.SeedID("a:scheduled")
+	vitals := map[string]any{"weight": 70, "height": 170, "temperature": 37,
+		"bloodPressure": map[string]any{"systolic": 120, "diastolic": 80}, "heartRate": 72}
+	if r := ws.push(nurse, "appointment.recordVitals", map[string]any{"id": appt, "vitals": vitals})[0]; r.Status != syncproto.StatusDeferred {
+		t.Fatalf("result: %+v", r)
+	}
+	ctx := context.Background()
+	if _, err := e.db.Pool.Exec(ctx, `UPDATE appointments SET status = 'CHECKED_IN', "checkedInAt" = now() WHERE id = $1`, appt); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var status string
+		if err := e.db.Pool.QueryRow(ctx, `SELECT status::text FROM appointments WHERE id = $1`, appt).Scan(&status); err != nil {
+			t.Fatal(err)
+		}
+		if status == "IN_CONSULTATION" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the parked vitals were not applied after the SQL check-in: %s", status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -408,3 +408,52 @@ func (db *DB) ParkedByDevice(ctx context.Context) (map[string]int64, error) {
 	}
 	return out, rows.Err()
 }
+
+// FollowDeferred calls sweep every `every`, and at once whenever a
+// transaction woke a parked act (the trigger's NOTIFY wardsync_deferred at
+// its commit), until ctx ends. A push retries the acts it woke itself;
+// the notification serves other writers (another program's SQL). Without
+// a listening connection it falls back to the period alone.
+func (db *DB) FollowDeferred(ctx context.Context, every time.Duration, sweep func()) {
+	for ctx.Err() == nil {
+		_ = db.followDeferredOnce(ctx, every, sweep)
+		if ctx.Err() != nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+		sweep()
+	}
+}
+
+func (db *DB) followDeferredOnce(ctx context.Context, every time.Duration, sweep func()) error {
+	conn, err := db.Pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `LISTEN wardsync_deferred`); err != nil {
+		return err
+	}
+	defer func() {
+		c, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, _ = conn.Exec(c, `UNLISTEN *`)
+	}()
+	for {
+		wctx, cancel := context.WithTimeout(ctx, every)
+		_, err := conn.Conn().WaitForNotification(wctx)
+		timedOut := err != nil && wctx.Err() != nil && ctx.Err() == nil
+		cancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil && !timedOut {
+			return err
+		}
+		sweep()
+	}
+}
