@@ -386,3 +386,20 @@ func TestDeferredSurvivesRestart(t *testing.T) {
 		t.Fatalf("status %s", got)
 	}
 }
+
+// TestDeferredInAudit: the audit search finds acts on hold by their
+// outcome, and refuses an unknown outcome naming the three.
+func TestDeferredInAudit(t *testing.T) {
+	t.Parallel()
+	e := newDeferredEnv(t)
+	mustDeferred(t, e.vitals(t, e.ward, e.nurseTok), e.appt)
+	entries, _, err := e.db.Audit(context.Background(), AuditFilter{Outcome: "deferred"})
+	if err != nil || len(entries) != 1 || entries[0].Outcome != "deferred" || entries[0].Name != "appointment.recordVitals" {
+		t.Fatalf("audit: %+v %v", entries, err)
+	}
+	_, _, err = e.db.Audit(context.Background(), AuditFilter{Outcome: "parked"})
+	if r, ok := workflow.AsRejection(err); !ok || r.Code != workflow.CodeValidationFailed || r.Field != "outcome" ||
+		r.Message != `Outcome "parked" is not applied, rejected or deferred.` {
+		t.Fatalf("unknown outcome: %v", err)
+	}
+}

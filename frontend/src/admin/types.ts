@@ -70,7 +70,8 @@ export interface AuditEntry {
   author?: { id: string; name: string; role: string };
   occurredAt: string;
   receivedAt: string;
-  outcome: 'applied' | 'rejected';
+  /** 'deferred' while the act is on hold (docs/deferred.md) */
+  outcome: 'applied' | 'rejected' | 'deferred';
   code?: string;
   message?: string;
   field?: string;
