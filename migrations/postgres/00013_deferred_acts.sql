@@ -70,7 +70,10 @@ CREATE TRIGGER wardsync_wake_deferred AFTER UPDATE OR DELETE ON public.prescript
 
 -- +goose StatementBegin
 -- A parked act's audit row changes outcome once (deferred → applied or
--- rejected): the per-device counts follow.
+-- rejected): the per-device counts follow. The decision is taken in
+-- another device's push (the one that moved the row), so unlike in 00011
+-- two transactions may now update one counter row; a deadlock between them
+-- is retried like any other (server/postgres Retryable).
 CREATE FUNCTION sync.recount_mutation() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
