@@ -328,6 +328,38 @@ func outcomesBetween(ctx context.Context, tx pgx.Tx, deviceID string, from, to u
 	return out, rows.Err()
 }
 
+// outcomesBefore lists, for the last page of a snapshot (first sync or
+// resync), the device's decided parked acts whose deciding transaction lies
+// below the snapshot's horizon: the feed after it starts at that horizon,
+// so they would never come otherwise. The most recent MaxPullLimit only; a
+// workstation ignores outcomes of acts it no longer holds.
+func outcomesBefore(ctx context.Context, tx pgx.Tx, deviceID string, horizon uint64) ([]syncproto.Outcome, error) {
+	if deviceID == "" {
+		return nil, nil
+	}
+	rows, err := tx.Query(ctx, `
+		SELECT d.seq, m.mutation_id, d.outcome, COALESCE(m.code, ''), COALESCE(m.message, ''), COALESCE(m.field, '')
+		  FROM sync.deferred d JOIN sync.mutations m USING (device_id, seq)
+		 WHERE d.device_id = $1 AND d.decided_xid < $2::text::xid8
+		 ORDER BY d.seq DESC LIMIT $3`,
+		deviceID, strconv.FormatUint(horizon, 10), syncproto.MaxPullLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []syncproto.Outcome
+	for rows.Next() {
+		var o syncproto.Outcome
+		var status, code string
+		if err := rows.Scan(&o.Seq, &o.ID, &status, &code, &o.Message, &o.Field); err != nil {
+			return nil, err
+		}
+		o.Status, o.Code = syncproto.Status(status), workflow.Code(code)
+		out = append([]syncproto.Outcome{o}, out...)
+	}
+	return out, rows.Err()
+}
+
 // parkedWait returns what a still parked act waits for, for a duplicate
 // push of it; ok is false when it is not parked (any more).
 func parkedWait(ctx context.Context, tx pgx.Tx, deviceID string, seq int64) (syncproto.MutationResult, bool, error) {

@@ -403,3 +403,20 @@ func TestDeferredInAudit(t *testing.T) {
 		t.Fatalf("unknown outcome: %v", err)
 	}
 }
+
+// TestDeferredOutcomeAfterSnapshot: a workstation that starts over from a
+// snapshot (first sync, resync) still learns the outcomes decided before
+// the snapshot, on its last page, once.
+func TestDeferredOutcomeAfterSnapshot(t *testing.T) {
+	t.Parallel()
+	e := newDeferredEnv(t)
+	mustDeferred(t, e.vitals(t, e.ward, e.nurseTok), e.appt)
+	e.push(t, e.reception, e.secTok, "appointment.cancel", `{"id":"`+e.appt+`"}`)
+	cursor, outs := pullOutcomes(t, e.db, e.ward, wardRoles, "", 1)
+	if len(outs) != 1 || outs[0].Seq != 1 || outs[0].Status != syncproto.StatusRejected || !strings.Contains(outs[0].Message, "is CANCELLED") {
+		t.Fatalf("outcomes of the snapshot: %+v", outs)
+	}
+	if _, again := pullOutcomes(t, e.db, e.ward, wardRoles, cursor, 0); len(again) != 0 {
+		t.Fatalf("repeated after the snapshot: %+v", again)
+	}
+}

@@ -321,6 +321,11 @@ func (db *DB) snapshotPage(ctx context.Context, tx pgx.Tx, deviceID string, role
 	if cur.table >= len(workflow.Tables) {
 		// The snapshot is done; the feed goes on from its horizon.
 		out.Cursor = cursor{pos: cur.pos}.String()
+		// Parked acts decided before the horizon (docs/deferred.md).
+		var err error
+		if out.Outcomes, err = outcomesBefore(ctx, tx, deviceID, cur.pos.xid); err != nil {
+			return nil, err
+		}
 	} else {
 		out.Cursor = cur.String()
 	}
