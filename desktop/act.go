@@ -17,6 +17,10 @@ type Acted struct {
 	ID         string    `json:"id"`
 	Seq        int64     `json:"seq"`
 	OccurredAt time.Time `json:"occurredAt"`
+	// WaitingFor is set when the act came before its predecessor: it is
+	// queued without local effect, "waiting for check-in at reception",
+	// and the server applies it when the predecessor lands.
+	WaitingFor string `json:"waitingFor,omitempty"`
 }
 
 // Act performs the named act as userID: the workflow's mutator runs on the
@@ -51,9 +55,13 @@ func (e *Engine) Reissue(ctx context.Context, userID, name string, args json.Raw
 	if err != nil {
 		return nil, err
 	}
+	acted := &Acted{ID: id, Seq: seq, OccurredAt: at}
+	if q, err := e.db.Outbox(ctx, seq, 1); err == nil && len(q) == 1 && q[0].ID == id {
+		acted.WaitingFor = q[0].WaitingFor
+	}
 	e.refreshQuietly(ctx)
 	kick(e.actKick)
-	return &Acted{ID: id, Seq: seq, OccurredAt: at}, nil
+	return acted, nil
 }
 
 // wireCheck refuses an act the server could not decode: queued, it would
@@ -88,6 +96,11 @@ type PendingAct struct {
 	// LikelyRejection says why the act will likely be rejected: it no
 	// longer applies to the server's newer state.
 	LikelyRejection *workflow.Rejection `json:"likelyRejection,omitempty"`
+	// WaitingFor says what the act waits for ("waiting for check-in at
+	// reception"): it came before its predecessor and has no local effect
+	// yet. Parked: the server holds it and will apply or reject it.
+	WaitingFor string `json:"waitingFor,omitempty"`
+	Parked     bool   `json:"parked"`
 }
 
 // Pending lists the queued acts in seq order.
@@ -99,7 +112,8 @@ func (e *Engine) Pending(ctx context.Context) ([]PendingAct, error) {
 	out := make([]PendingAct, len(entries))
 	for i, x := range entries {
 		out[i] = PendingAct{Seq: x.Seq, ID: x.ID, Name: x.Name, Args: x.Args, OccurredAt: x.OccurredAt,
-			AuthorID: x.Author.ID, AuthorName: x.Author.Name, Applied: x.Status == sqlite.StatusApplied, LikelyRejection: x.Conflict}
+			AuthorID: x.Author.ID, AuthorName: x.Author.Name, Applied: x.Status == sqlite.StatusApplied, LikelyRejection: x.Conflict,
+			WaitingFor: x.WaitingFor, Parked: x.Parked}
 	}
 	return out, nil
 }

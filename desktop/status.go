@@ -25,6 +25,10 @@ type Status struct {
 	// LikelyRejected counts queued acts that no longer apply to the
 	// server's newer state.
 	LikelyRejected int64 `json:"likelyRejected"`
+	// Waiting counts acts that came before their predecessor and wait
+	// for it ("waiting for check-in at reception"), queued here or parked
+	// on the server.
+	Waiting int64 `json:"waiting"`
 	// Rejected counts rejected acts not yet dismissed.
 	Rejected   int64      `json:"rejected"`
 	LastSyncAt *time.Time `json:"lastSyncAt,omitempty"`
@@ -116,7 +120,7 @@ func (e *Engine) refresh(ctx context.Context) error {
 	}
 	e.update(func(s *Status) {
 		s.Pending, s.OldestPendingAt = c.Pending, c.OldestPendingAt
-		s.LikelyRejected, s.Rejected = c.LikelyRejected, c.Rejected
+		s.LikelyRejected, s.Rejected, s.Waiting = c.LikelyRejected, c.Rejected, c.Waiting
 		s.LastSyncAt, s.Roles = st.LastSyncAt, st.Roles
 	})
 	return nil

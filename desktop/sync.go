@@ -210,6 +210,9 @@ func (s *syncSession) pushAll(ctx context.Context) (int, error) {
 		for _, r := range out.Rejected {
 			e.log.Info("act rejected", "seq", r.Seq, "name", r.Name, "code", r.Rejection.Code, "message", r.Rejection.Message)
 		}
+		for _, seq := range out.Deferred {
+			e.log.Info("act on hold at the server until its predecessor lands", "seq", seq)
+		}
 		total += len(muts)
 		s.pushFrom = muts[len(muts)-1].Seq + 1
 		c, err := e.db.Counts(ctx)

@@ -95,7 +95,10 @@
 //     message; applied has none of code, message, field; duplicate carries
 //     code and message exactly when the first outcome was a rejection, which
 //     it repeats. field names the offending argument of a VALIDATION_FAILED
-//     (a JSON path such as "vitals.temperature").
+//     (a JSON path such as "vitals.temperature"). "deferred": the act came
+//     before its predecessor and the server holds it (docs/deferred.md);
+//     it carries waitingFor, waitTable, waitId, waitState (as does a
+//     duplicate of a still held act) and no code.
 //   - changes {requestId, cursor, lastMutationSeq, changes, more, resync?,
 //     total?, sent?}: one page of the feed. cursor (not empty) is the
 //     position after the page. lastMutationSeq is the highest seq of the
@@ -107,7 +110,10 @@
 //     was older than the retained feed and this is the first page of a fresh
 //     snapshot. total and sent (0 ≤ sent ≤ total) count the rows of a
 //     snapshot for a progress bar: total counted when it started, sent
-//     including this page.
+//     including this page. outcomes? lists {seq, id, status, code?,
+//     message?, field?} of this device's mutations decided after their push
+//     (a held act applied or rejected), once each, in the page whose range
+//     holds the deciding transaction.
 //   - poke {head}: the feed advanced (any instance, or SQL written directly);
 //     no requestId.
 //   - error {requestId?, code, message, fatal}: a refused frame or failed
@@ -209,7 +215,8 @@
 //     outcome. applied: keep it until a changes frame's lastMutationSeq
 //     covers it. rejected, or a duplicate with a code: move it to the
 //     rejected list (code, message, field, args) and drop its optimistic
-//     effect.
+//     effect. deferred: keep it, without effect, flagged with waitingFor,
+//     until an outcome in a changes frame decides it.
 //   - If welcome.lastMutationSeq is above hello.lastMutationSeq, the
 //     workstation went back in time (restored backup): renumber the queued
 //     mutations to follow welcome.lastMutationSeq, keeping ids and order;

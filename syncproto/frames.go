@@ -160,11 +160,38 @@ const (
 	// Code, Message and Field repeat the first outcome when that was a
 	// rejection, so a client that lost the first reply still learns it.
 	StatusDuplicate Status = "duplicate"
+	// StatusDeferred: the act came before its predecessor (vitals on an
+	// appointment not yet checked in). The server parked it: nothing is
+	// applied yet, the seq advanced, and the final outcome comes later in
+	// a changes frame's outcomes. See docs/deferred.md.
+	StatusDeferred Status = "deferred"
 )
 
 // MutationResult is the outcome of one pushed mutation.
 type MutationResult struct {
 	Seq     int64  `json:"seq"`
+	Status  Status `json:"status"`
+	Code    Code   `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+	Field   string `json:"field,omitempty"`
+	// For StatusDeferred (and a duplicate of a still parked act): what the
+	// act waits for, as workflow.Wait says it. WaitingFor is the sentence
+	// shown to the user ("waiting for check-in at reception"); the row
+	// (WaitTable, WaitID) must reach WaitState (every deferrable act
+	// applies in exactly one state; a test in workflow checks it).
+	WaitingFor string `json:"waitingFor,omitempty"`
+	WaitTable  string `json:"waitTable,omitempty"`
+	WaitID     string `json:"waitId,omitempty"`
+	WaitState  string `json:"waitState,omitempty"`
+}
+
+// Outcome is the final outcome of one of this device's mutations, decided
+// after its push answered (a parked act applied or rejected later). Status
+// is StatusApplied or StatusRejected; a rejection carries Code and Message
+// (and Field) as a pushResult would.
+type Outcome struct {
+	Seq     int64  `json:"seq"`
+	ID      string `json:"id"`
 	Status  Status `json:"status"`
 	Code    Code   `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
@@ -188,6 +215,10 @@ type Changes struct {
 	// for a progress bar; 0 when unknown.
 	Total int64 `json:"total,omitempty"`
 	Sent  int64 `json:"sent,omitempty"`
+	// Outcomes lists this device's mutations whose outcome was decided
+	// after their push answered, by a transaction whose changes lie within
+	// this page's range: each is delivered once, with the changes it made.
+	Outcomes []Outcome `json:"outcomes,omitempty"`
 	// Resolutions are this device's rejected acts resolved (closed with a
 	// reason, or re-issued) by transactions within this page's range of the
 	// feed, so each reaches the workstation once, as rows do. They are not

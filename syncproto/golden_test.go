@@ -81,6 +81,9 @@ func goldenFrames() []Frame {
 				{Seq: 42, Status: StatusApplied},
 				{Seq: 43, Status: StatusRejected, Code: CodeInvalidTransition,
 					Message: "appointment 5c1d2e3f… is IN_CONSULTATION (vitals entered by Infirmier Test at 10:42), not CHECKED_IN"},
+				{Seq: 44, Status: StatusDeferred, Message: "Appointment 7e2f3a4b-1c2d-4e3f-9a4b-5c6d7e8f9a0b is SCHEDULED (planned for 2025-03-14 10:00), not CHECKED_IN.",
+					WaitingFor: "waiting for check-in at reception", WaitTable: workflow.TableAppointments,
+					WaitID: "7e2f3a4b-1c2d-4e3f-9a4b-5c6d7e8f9a0b", WaitState: "CHECKED_IN"},
 			},
 		},
 		&Changes{
@@ -96,6 +99,11 @@ func goldenFrames() []Frame {
 				{Table: workflow.TableDocuments, Op: OpDelete, ID: "6f1e2d3c-4b5a-4697-8a8b-9c0d1e2f3a4b"},
 			},
 			More: false,
+			Outcomes: []Outcome{
+				{Seq: 39, ID: "2c5f39cb-3ab2-4e3d-994f-1127e4ddb538", Status: StatusApplied},
+				{Seq: 41, ID: "3d6a4adc-4bc3-4f4e-a05a-2238f5eec649", Status: StatusRejected, Code: CodeInvalidTransition,
+					Message: "Appointment 7e2f3a4b… is CANCELLED (cancelled at 09:40), not CHECKED_IN. The act had waited since 09:31 for check-in at reception."},
+			},
 			Resolutions: []Resolution{
 				{ID: "2c9a7e10-5b3d-4f6e-9a1b-7c8d9e0f1a2b", Seq: 40, Kind: ResolutionReissued, ResolvedAt: at("2025-03-14T09:42:00.311Z"),
 					ResolvedBy: "Infirmier Test", Note: "Re-issued as 7d1c6a52-3f0e-4b8a-9c1d-2e5f60718293/43.", ReissuedAs: "7d1c6a52-3f0e-4b8a-9c1d-2e5f60718293/43"},

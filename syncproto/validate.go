@@ -270,6 +270,10 @@ func (r *MutationResult) validate(v *validator) {
 		if r.Code != "" || r.Message != "" || r.Field != "" {
 			v.invalid("code", "must be omitted, with message and field, when status is applied")
 		}
+	case StatusDeferred:
+		if r.Code != "" || r.Field != "" {
+			v.invalid("code", "must be omitted, with field, when status is deferred: the act is not refused")
+		}
 	case StatusDuplicate:
 		// Either the first outcome was applied (nothing to repeat) or it was
 		// a rejection, repeated whole.
@@ -280,8 +284,48 @@ func (r *MutationResult) validate(v *validator) {
 			}
 		}
 	default:
-		v.invalid("status", "must be \"applied\", \"rejected\" or \"duplicate\", got %s",
+		v.invalid("status", "must be \"applied\", \"rejected\", \"deferred\" or \"duplicate\", got %s",
 			quoteString(clip(string(r.Status))))
+	}
+	r.validateWait(v)
+}
+
+// validateWait: a deferred result says what it waits for, whole; any other
+// carries no wait, except a duplicate repeating a still parked act.
+func (r *MutationResult) validateWait(v *validator) {
+	has := r.WaitingFor != "" || r.WaitTable != "" || r.WaitID != "" || r.WaitState != ""
+	switch {
+	case r.Status == StatusDeferred || (r.Status == StatusDuplicate && has && r.Code == ""):
+		if r.WaitingFor == "" {
+			v.invalid("waitingFor", "must say what a deferred act waits for")
+		}
+		if !slices.Contains(workflow.Tables, r.WaitTable) {
+			v.invalid("waitTable", "must be one of %v, got %s", workflow.Tables, quoteString(clip(r.WaitTable)))
+		}
+		v.token("waitId", r.WaitID, MaxIDBytes, false)
+		v.token("waitState", r.WaitState, MaxIDBytes, false)
+	case has:
+		v.invalid("waitingFor", "must be omitted, with waitTable, waitId and waitState, unless the act is deferred")
+	}
+}
+
+func (o *Outcome) validate(v *validator) {
+	if o.Seq < 1 {
+		v.invalid("seq", "must be a positive integer, got %d", o.Seq)
+	}
+	v.token("id", o.ID, MaxIDBytes, false)
+	switch o.Status {
+	case StatusApplied:
+		if o.Code != "" || o.Message != "" || o.Field != "" {
+			v.invalid("code", "must be omitted, with message and field, when status is applied")
+		}
+	case StatusRejected:
+		v.code("code", o.Code)
+		if o.Message == "" {
+			v.invalid("message", "must say why the mutation was rejected")
+		}
+	default:
+		v.invalid("status", "must be \"applied\" or \"rejected\", got %s", quoteString(clip(string(o.Status))))
 	}
 }
 
@@ -296,6 +340,15 @@ func (f *Changes) validate(v *validator) {
 	for i := range f.Changes {
 		v.enter("changes", i)
 		f.Changes[i].validate(v)
+		v.leave()
+	}
+	if n := len(f.Outcomes); n > MaxPullLimit {
+		v.protocol("changes carries %d outcomes; at most %d are allowed", n, MaxPullLimit)
+		return
+	}
+	for i := range f.Outcomes {
+		v.enter("outcomes", i)
+		f.Outcomes[i].validate(v)
 		v.leave()
 	}
 	if n := len(f.Resolutions); n > MaxPullLimit {

@@ -18,6 +18,39 @@ type act struct {
 	table string // the primary row's table (Targets)
 	args  []string
 	run   func(e *env, o *obj) (Effect, error)
+	// path, for an act that moves a row along its status path, says which
+	// states it applies in, which earlier ones it waits in, and which it
+	// can never come back from; nil for an act with no state to wait for.
+	path *path
+}
+
+// path is an act's place on its row's status path. Every status of the
+// row's table is in exactly one of want, waits and never (a test checks
+// it), so that the refusal of every state is decided by this table alone.
+type path struct {
+	table string   // the row whose status counts (appointments or prescriptions)
+	want  []string // the act applies in these
+	// waits lists the earlier states: the act came before its predecessor
+	// and waits for it; sentence names that predecessor for the nurse.
+	waits    []string
+	sentence string
+	// never lists the states past want, and CANCELLED: the act cannot
+	// apply any more, whatever happens next.
+	never []string
+}
+
+// Path describes where the named act's row must stand: the states it
+// applies in, those it waits in (with the sentence shown while it waits)
+// and those it can never come back from. ok is false for an act with no
+// state rule (inserts, patient.update).
+func Path(name string) (table string, want, waits, never []string, sentence string, ok bool) {
+	a := acts[name]
+	if a == nil || a.path == nil {
+		return "", nil, nil, nil, "", false
+	}
+	p := a.path
+	return p.table, append([]string(nil), p.want...), append([]string(nil), p.waits...),
+		append([]string(nil), p.never...), p.sentence, true
 }
 
 var acts = map[string]*act{}
@@ -105,7 +138,7 @@ func Apply(ctx context.Context, r Reader, m Mutation) (Effect, error) {
 	if rej != nil {
 		return Effect{}, rej
 	}
-	e := &env{ctx: ctx, r: r, actor: m.Actor, at: ms(m.OccurredAt)}
+	e := &env{ctx: ctx, r: r, actor: m.Actor, at: ms(m.OccurredAt), act: a}
 	eff, err := a.run(e, o)
 	if err != nil {
 		return Effect{}, err
@@ -157,6 +190,7 @@ type env struct {
 	r     Reader
 	actor Actor
 	at    time.Time
+	act   *act
 }
 
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

@@ -33,6 +33,8 @@ func init() {
 		table: TableAppointments,
 		args:  []string{"id"},
 		run:   checkIn,
+		path: apptPath(want(AppointmentScheduled), nil, "",
+			never(AppointmentCheckedIn, AppointmentInConsultation, AppointmentConsultationCompleted, AppointmentCompleted, AppointmentCancelled)),
 	})
 	register(&act{
 		name:  "appointment.recordVitals",
@@ -41,6 +43,8 @@ func init() {
 		table: TableAppointments,
 		args:  []string{"id", "vitals", "medicalHistoryNotes"},
 		run:   recordVitals,
+		path: apptPath(want(AppointmentCheckedIn), want(AppointmentScheduled), "check-in at reception",
+			never(AppointmentInConsultation, AppointmentConsultationCompleted, AppointmentCompleted, AppointmentCancelled)),
 	})
 	register(&act{
 		name:  "appointment.completeConsultation",
@@ -49,6 +53,8 @@ func init() {
 		table: TableAppointments,
 		args:  []string{"id", "consultationNotes"},
 		run:   completeConsultation,
+		path: apptPath(want(AppointmentInConsultation), want(AppointmentScheduled, AppointmentCheckedIn), "the vitals from the nurse",
+			never(AppointmentConsultationCompleted, AppointmentCompleted, AppointmentCancelled)),
 	})
 	register(&act{
 		name:  "appointment.close",
@@ -57,6 +63,8 @@ func init() {
 		table: TableAppointments,
 		args:  []string{"id", "billingAmount", "billingStatus"},
 		run:   closeAppointment,
+		path: apptPath(want(AppointmentConsultationCompleted), want(AppointmentScheduled, AppointmentCheckedIn, AppointmentInConsultation),
+			"the doctor to complete the consultation", never(AppointmentCompleted, AppointmentCancelled)),
 	})
 	register(&act{
 		name:  "appointment.recordPayment",
@@ -65,6 +73,8 @@ func init() {
 		table: TableAppointments,
 		args:  []string{"id", "billingStatus"},
 		run:   recordPayment,
+		path: apptPath(want(AppointmentCompleted), want(AppointmentScheduled, AppointmentCheckedIn, AppointmentInConsultation, AppointmentConsultationCompleted),
+			"the appointment to be closed and billed at reception", never(AppointmentCancelled)),
 	})
 	register(&act{
 		name:  "appointment.cancel",
@@ -73,7 +83,26 @@ func init() {
 		table: TableAppointments,
 		args:  []string{"id"},
 		run:   cancelAppointment,
+		path: apptPath(want(AppointmentScheduled, AppointmentCheckedIn), nil, "",
+			never(AppointmentInConsultation, AppointmentConsultationCompleted, AppointmentCompleted, AppointmentCancelled)),
 	})
+}
+
+// want and never list appointment states in a path declaration; they are
+// one function under two names so that the table reads as the rule does.
+func want(s ...AppointmentStatus) []AppointmentStatus  { return s }
+func never(s ...AppointmentStatus) []AppointmentStatus { return s }
+
+func apptPath(want, waits []AppointmentStatus, sentence string, never []AppointmentStatus) *path {
+	return &path{table: TableAppointments, want: strs(want), waits: strs(waits), sentence: sentence, never: strs(never)}
+}
+
+func strs[T ~string](xs []T) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = string(x)
+	}
+	return out
 }
 
 func scheduleAppointment(e *env, o *obj) (Effect, error) {

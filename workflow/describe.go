@@ -147,7 +147,7 @@ func (e *env) appointmentNotIn(a *Appointment, want ...AppointmentStatus) error 
 	for i, s := range want {
 		w[i] = string(s)
 	}
-	return wrongState("appointment", a.ID, string(a.Status), d, w...)
+	return e.waitOr(wrongState("appointment", a.ID, string(a.Status), d, w...), TableAppointments, a.ID, string(a.Status))
 }
 
 func (e *env) prescriptionNotIn(p *Prescription, want ...PrescriptionStatus) error {
@@ -159,7 +159,19 @@ func (e *env) prescriptionNotIn(p *Prescription, want ...PrescriptionStatus) err
 	for i, s := range want {
 		w[i] = string(s)
 	}
-	return wrongState("prescription", p.ID, string(p.Status), d, w...)
+	return e.waitOr(wrongState("prescription", p.ID, string(p.Status), d, w...), TablePrescriptions, p.ID, string(p.Status))
+}
+
+// waitOr marks the wrong-state refusal r as deferrable when the act's path
+// says the row's current state is one it waits in: the row is earlier on
+// its path and the predecessor act has not landed yet.
+func (e *env) waitOr(r *Rejection, table, id, status string) *Rejection {
+	p := e.act.path
+	if p == nil || p.table != table || !contains(p.waits, status) {
+		return r
+	}
+	r.Wait = &Wait{Table: table, ID: id, Want: append([]string(nil), p.want...), Sentence: "waiting for " + p.sentence}
+	return r
 }
 
 func capitalize(s string) string {

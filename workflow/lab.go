@@ -16,6 +16,8 @@ func init() {
 		table: TablePrescriptions,
 		args:  []string{"id"},
 		run:   prescriptionStep(PrescriptionCreated, PrescriptionSentToLab, nil),
+		path: rxPath(rx(PrescriptionCreated), nil, "",
+			rx(PrescriptionSentToLab, PrescriptionSampleCollected, PrescriptionInProgress, PrescriptionResultsAvailable, PrescriptionCompleted)),
 	})
 	register(&act{
 		name:  "prescription.collectSample",
@@ -27,6 +29,8 @@ func init() {
 			v["nurseId"] = e.actor.ID
 			v["sampleCollectedAt"] = e.at
 		}),
+		path: rxPath(rx(PrescriptionSentToLab), rx(PrescriptionCreated), "the doctor to send the prescription to the lab",
+			rx(PrescriptionSampleCollected, PrescriptionInProgress, PrescriptionResultsAvailable, PrescriptionCompleted)),
 	})
 	register(&act{
 		name:  "prescription.startAnalysis",
@@ -37,6 +41,8 @@ func init() {
 		run: prescriptionStep(PrescriptionSampleCollected, PrescriptionInProgress, func(e *env, v map[string]any) {
 			v["analysisStartedAt"] = e.at
 		}),
+		path: rxPath(rx(PrescriptionSampleCollected), rx(PrescriptionCreated, PrescriptionSentToLab), "the nurse to collect the sample",
+			rx(PrescriptionInProgress, PrescriptionResultsAvailable, PrescriptionCompleted)),
 	})
 	register(&act{
 		name:  "result.create",
@@ -45,6 +51,8 @@ func init() {
 		table: TableResults,
 		args:  []string{"id", "prescriptionId", "text", "data"},
 		run:   createResult,
+		path: rxPath(rx(PrescriptionInProgress), rx(PrescriptionCreated, PrescriptionSentToLab, PrescriptionSampleCollected), "the analysis to start in the lab",
+			rx(PrescriptionResultsAvailable, PrescriptionCompleted)),
 	})
 	register(&act{
 		name:  "result.review",
@@ -53,6 +61,8 @@ func init() {
 		table: TableResults,
 		args:  []string{"id", "interpretation"},
 		run:   reviewResult,
+		path: rxPath(rx(PrescriptionResultsAvailable), nil, "",
+			rx(PrescriptionCreated, PrescriptionSentToLab, PrescriptionSampleCollected, PrescriptionInProgress, PrescriptionCompleted)),
 	})
 	register(&act{
 		name:  "document.attach",
@@ -62,6 +72,13 @@ func init() {
 		args:  []string{"id", "patientId", "name", "type", "url"},
 		run:   attachDocument,
 	})
+}
+
+// rx lists prescription states in a path declaration.
+func rx(s ...PrescriptionStatus) []PrescriptionStatus { return s }
+
+func rxPath(want, waits []PrescriptionStatus, sentence string, never []PrescriptionStatus) *path {
+	return &path{table: TablePrescriptions, want: strs(want), waits: strs(waits), sentence: sentence, never: strs(never)}
 }
 
 func createPrescription(e *env, o *obj) (Effect, error) {

@@ -114,10 +114,38 @@ const (
 // Rejection is the one error type of wardsync: a machine code, a human
 // sentence that names the current state, and for VALIDATION_FAILED the
 // offending field (a JSON path such as "vitals.temperature").
+//
+// Wait is set only when the act was refused because its row is still
+// earlier on its status path than the act needs (vitals on an appointment
+// not yet checked in): nothing is wrong with the act, it came before its
+// predecessor, and the server parks it instead of rejecting it (see
+// Deferrable and docs/deferred.md).
 type Rejection struct {
 	Code    Code   `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	Wait    *Wait  `json:"wait,omitempty"`
+}
+
+// Wait says what a deferrable act waits for: the row (Table, ID) must reach
+// one of the states Want, which the predecessor act puts it in. Sentence
+// is what the nurse reads: "waiting for check-in at reception".
+type Wait struct {
+	Table    string   `json:"table"`
+	ID       string   `json:"id"`
+	Want     []string `json:"want"`
+	Sentence string   `json:"sentence"`
+}
+
+// Deferrable reports whether err is a refusal caused only by the row being
+// earlier on its path than the act needs, and what the act waits for.
+func Deferrable(err error) (*Wait, bool) {
+	if r, ok := AsRejection(err); ok && r.Wait != nil {
+		w := *r.Wait
+		w.Want = append([]string(nil), r.Wait.Want...)
+		return &w, true
+	}
+	return nil, false
 }
 
 func (r *Rejection) Error() string { return string(r.Code) + ": " + r.Message }

@@ -25,6 +25,9 @@ type Acted struct {
 	Seq        int64     `json:"seq"`
 	OccurredAt time.Time `json:"occurredAt"`
 	RowID      string    `json:"rowId"`
+	// WaitingFor is set when the act came before its predecessor on
+	// another workstation: "waiting for check-in at reception".
+	WaitingFor string `json:"waitingFor,omitempty"`
 }
 
 func (a *App) act(userID, name, rowID string, args map[string]any) (*Acted, error) {
@@ -44,7 +47,7 @@ func (a *App) act(userID, name, rowID string, args map[string]any) (*Acted, erro
 	if reissueOf != "" {
 		a.reissued(reissueOf)
 	}
-	return &Acted{MutationID: res.ID, Seq: res.Seq, OccurredAt: res.OccurredAt, RowID: rowID}, nil
+	return &Acted{MutationID: res.ID, Seq: res.Seq, OccurredAt: res.OccurredAt, RowID: rowID, WaitingFor: res.WaitingFor}, nil
 }
 
 func newID() string { return uuid.NewString() }

@@ -40,6 +40,10 @@ func (db *DB) ApplyChanges(ctx context.Context, page *syncproto.Changes, now tim
 		if err := t.applyResolutions(page.Resolutions); err != nil {
 			return err
 		}
+		decided, err := t.applyOutcomes(page.Outcomes, now)
+		if err != nil {
+			return err
+		}
 		reflected := max(s.ReflectedSeq, page.LastMutationSeq)
 		// Acts whose outcome is still unknown stay even when reflected: the
 		// next push learns it (a duplicate repeats a rejection), and a
@@ -58,7 +62,7 @@ func (db *DB) ApplyChanges(ctx context.Context, page *syncproto.Changes, now tim
 			page.Cursor, reflected, lastSync); err != nil {
 			return fmt.Errorf("sqlite: move cursor: %w", err)
 		}
-		if len(page.Changes) == 0 && reflected == s.ReflectedSeq && !page.Resync {
+		if len(page.Changes) == 0 && reflected == s.ReflectedSeq && !page.Resync && !decided {
 			return nil // nothing the queued acts could depend on moved
 		}
 		return t.rebase()
@@ -155,9 +159,24 @@ func (t *Tx) rebase() error {
 		if workflow.IsBookkeeping(e.Name) {
 			continue // changes no replicated row (review.go)
 		}
+		if e.Parked {
+			// The server holds it; its outcome, and the rows it changes,
+			// come through the feed.
+			continue
+		}
 		m := workflow.Mutation{ID: e.ID, Name: e.Name, Args: e.Args, OccurredAt: e.OccurredAt,
 			Actor: workflow.Actor{ID: e.Author.ID, Name: e.Author.Name, Role: e.Author.Role}}
 		eff, err := workflow.Apply(t.ctx, reader{t}, m)
+		if w, ok := workflow.Deferrable(err); ok && e.Status != StatusApplied {
+			// Still before its predecessor: no effect, flagged as waiting.
+			if e.WaitingFor != w.Sentence || e.Conflict != nil {
+				if _, err := t.exec(`UPDATE outbox SET waitingFor = ?, conflictCode = NULL, conflictMessage = NULL, conflictField = NULL WHERE seq = ?`,
+					w.Sentence, e.Seq); err != nil {
+					return fmt.Errorf("sqlite: flag waiting act: %w", err)
+				}
+			}
+			continue
+		}
 		if rej, ok := workflow.AsRejection(err); ok && e.Status == StatusApplied {
 			// The server applied it; a page that reflects only part of
 			// its effect can make it fail here for a moment. That is no
@@ -171,7 +190,7 @@ func (t *Tx) rebase() error {
 			}
 			continue
 		} else if ok {
-			if _, err := t.exec(`UPDATE outbox SET conflictCode = ?, conflictMessage = ?, conflictField = ? WHERE seq = ?`,
+			if _, err := t.exec(`UPDATE outbox SET conflictCode = ?, conflictMessage = ?, conflictField = ?, waitingFor = NULL WHERE seq = ?`,
 				string(rej.Code), rej.Message, nullString(rej.Field), e.Seq); err != nil {
 				return fmt.Errorf("sqlite: flag act: %w", err)
 			}
@@ -185,12 +204,42 @@ func (t *Tx) rebase() error {
 			// cannot, the file is inconsistent and nothing may be committed.
 			return fmt.Errorf("sqlite: rebase act %d: %w", e.Seq, err)
 		}
-		if e.Conflict != nil {
-			if _, err := t.exec(`UPDATE outbox SET conflictCode = NULL, conflictMessage = NULL, conflictField = NULL WHERE seq = ?`,
+		if e.Conflict != nil || e.WaitingFor != "" {
+			if _, err := t.exec(`UPDATE outbox SET conflictCode = NULL, conflictMessage = NULL, conflictField = NULL, waitingFor = NULL WHERE seq = ?`,
 				e.Seq); err != nil {
 				return fmt.Errorf("sqlite: unflag act: %w", err)
 			}
 		}
 	}
 	return nil
+}
+
+// applyOutcomes records the outcomes the server decided after their push
+// (parked acts): applied ones leave the outbox (their rows are in this page
+// or an earlier one), rejected ones move to the rejected list with what
+// the user typed. An outcome for an act no longer here is ignored: it was
+// learned before (a duplicate push repeats decided outcomes). decided
+// reports whether the outbox changed.
+func (t *Tx) applyOutcomes(outcomes []syncproto.Outcome, now time.Time) (decided bool, err error) {
+	for _, o := range outcomes {
+		switch o.Status {
+		case syncproto.StatusApplied:
+			res, err := t.exec(`DELETE FROM outbox WHERE seq = ? AND id = ?`, o.Seq, o.ID)
+			if err != nil {
+				return decided, fmt.Errorf("sqlite: record outcome: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				decided = true
+			}
+		case syncproto.StatusRejected:
+			_, ok, err := t.moveToRejected(o.Seq, o.ID, workflow.Rejection{Code: o.Code, Message: o.Message, Field: o.Field}, now)
+			if err != nil {
+				return decided, err
+			}
+			decided = decided || ok
+		default:
+			return decided, fmt.Errorf("sqlite: outcome of seq %d has status %q", o.Seq, o.Status)
+		}
+	}
+	return decided, nil
 }

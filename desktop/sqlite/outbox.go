@@ -58,6 +58,12 @@ type OutboxEntry struct {
 	Conflict *workflow.Rejection
 	// ReissueOf is the rejected act this act re-issues, if any.
 	ReissueOf string
+	// WaitingFor is set while the act came before its predecessor
+	// ("waiting for check-in at reception"): it has no local effect.
+	WaitingFor string
+	// Parked: the server parked the act (push result deferred); its
+	// outcome comes through the feed (changes.outcomes).
+	Parked bool
 }
 
 // Act runs the named mutator on the replica's rows and, in one
@@ -69,6 +75,15 @@ func (db *DB) Act(ctx context.Context, a NewAct) (seq int64, err error) {
 		m := workflow.Mutation{ID: a.ID, Name: a.Name, Args: a.Args, OccurredAt: a.OccurredAt,
 			Actor: workflow.Actor{ID: a.Author.ID, Name: a.Author.Name, Role: a.Author.Role}}
 		eff, err := workflow.Apply(ctx, reader{t}, m)
+		// An act that only came before its predecessor is queued without
+		// local effect, flagged with what it waits for: the predecessor is
+		// on another workstation, and the server applies the act when it
+		// lands (docs/deferred.md). Showing its effect now would show a
+		// state the ward has not reached.
+		var waiting any
+		if w, ok := workflow.Deferrable(err); ok {
+			eff, err, waiting = workflow.Effect{}, nil, w.Sentence
+		}
 		if err != nil {
 			return err
 		}
@@ -98,9 +113,9 @@ func (db *DB) Act(ctx context.Context, a NewAct) (seq int64, err error) {
 		if _, err := t.exec(`UPDATE sync_state SET lastSeq = ? WHERE singleton = 1`, seq); err != nil {
 			return fmt.Errorf("sqlite: assign seq: %w", err)
 		}
-		_, err = t.exec(`INSERT INTO outbox (seq, id, name, args, occurredAt, authorId, authorName, authorRole, authorToken, reissueOf)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, seq, a.ID, a.Name, string(a.Args), FormatTime(a.OccurredAt),
-			a.Author.ID, a.Author.Name, string(a.Author.Role), a.Author.Token, nullString(reissueOf))
+		_, err = t.exec(`INSERT INTO outbox (seq, id, name, args, occurredAt, authorId, authorName, authorRole, authorToken, reissueOf, waitingFor)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, seq, a.ID, a.Name, string(a.Args), FormatTime(a.OccurredAt),
+			a.Author.ID, a.Author.Name, string(a.Author.Role), a.Author.Token, nullString(reissueOf), waiting)
 		if err != nil {
 			return fmt.Errorf("sqlite: append to outbox: %w", err)
 		}
@@ -113,17 +128,18 @@ func (db *DB) Act(ctx context.Context, a NewAct) (seq int64, err error) {
 }
 
 const outboxColumns = `seq, id, name, args, occurredAt, authorId, authorName, authorRole, authorToken, status,
-	conflictCode, conflictMessage, conflictField, reissueOf`
+	conflictCode, conflictMessage, conflictField, reissueOf, waitingFor, parked`
 
 func scanOutbox(rows *sql.Rows) (OutboxEntry, error) {
 	var e OutboxEntry
 	var args, at, role string
-	var code, msg, field, reissueOf sql.NullString
+	var code, msg, field, reissueOf, waiting sql.NullString
 	if err := rows.Scan(&e.Seq, &e.ID, &e.Name, &args, &at, &e.Author.ID, &e.Author.Name, &role, &e.Author.Token,
-		&e.Status, &code, &msg, &field, &reissueOf); err != nil {
+		&e.Status, &code, &msg, &field, &reissueOf, &waiting, &e.Parked); err != nil {
 		return e, err
 	}
 	e.ReissueOf = reissueOf.String
+	e.WaitingFor = waiting.String
 	e.Args = json.RawMessage(args)
 	e.Author.Role = workflow.Role(role)
 	var err error
@@ -178,6 +194,9 @@ type Counts struct {
 	Unreflected int64
 	// LikelyRejected counts queued acts that no longer apply locally.
 	LikelyRejected int64
+	// Waiting counts acts waiting for their predecessor (queued or parked
+	// on the server).
+	Waiting int64
 	// Rejected counts rejected acts still open: not resolved by the server,
 	// not closed or re-issued here.
 	Rejected int64
@@ -192,6 +211,7 @@ const countsQuery = `SELECT
 		(SELECT MIN(occurredAt) FROM outbox WHERE seq > s.ackedSeq),
 		(SELECT COUNT(*) FROM outbox),
 		(SELECT COUNT(*) FROM outbox WHERE conflictCode IS NOT NULL),
+		(SELECT COUNT(*) FROM outbox WHERE waitingFor IS NOT NULL),
 		(SELECT COUNT(*) FROM rejected WHERE ` + openRejected + `)
 	FROM sync_state s WHERE s.singleton = 1`
 
@@ -200,7 +220,7 @@ func (db *DB) Counts(ctx context.Context) (Counts, error) {
 	var c Counts
 	err := db.read(ctx, func(t *Tx) error {
 		var oldest sql.NullString
-		err := t.queryRow(countsQuery).Scan(&c.Pending, &oldest, &c.Unreflected, &c.LikelyRejected, &c.Rejected)
+		err := t.queryRow(countsQuery).Scan(&c.Pending, &oldest, &c.Unreflected, &c.LikelyRejected, &c.Waiting, &c.Rejected)
 		if err != nil {
 			return fmt.Errorf("sqlite: count queues: %w", err)
 		}
@@ -233,6 +253,8 @@ type RejectedAct struct {
 type Outcome struct {
 	Applied  []int64
 	Rejected []RejectedAct
+	// Deferred lists the seqs the server parked.
+	Deferred []int64
 }
 
 // RecordResults records the server's outcome of pushed acts, in one
@@ -249,53 +271,37 @@ func (db *DB) RecordResults(ctx context.Context, results []syncproto.MutationRes
 			return err
 		}
 		acked := s.AckedSeq
+		parked := false
 		for _, r := range results {
 			acked = max(acked, r.Seq)
 			rejected := r.Status == syncproto.StatusRejected || (r.Status == syncproto.StatusDuplicate && r.Code != "")
+			if r.WaitingFor != "" && !rejected {
+				// Parked on the server: no local effect, the flag says
+				// what it waits for, the feed brings the outcome.
+				if _, err := t.exec(`UPDATE outbox SET parked = 1, waitingFor = ?, conflictCode = NULL, conflictMessage = NULL, conflictField = NULL
+					WHERE seq = ?`, r.WaitingFor, r.Seq); err != nil {
+					return fmt.Errorf("sqlite: record deferred act: %w", err)
+				}
+				out.Deferred = append(out.Deferred, r.Seq)
+				parked = true
+				continue
+			}
 			if !rejected {
-				if _, err := t.exec(`UPDATE outbox SET status = 'applied' WHERE seq = ?`, r.Seq); err != nil {
+				// Applied by the server, perhaps after waiting there: it
+				// waits no more.
+				if _, err := t.exec(`UPDATE outbox SET status = 'applied', parked = 0, waitingFor = NULL WHERE seq = ?`, r.Seq); err != nil {
 					return fmt.Errorf("sqlite: record result: %w", err)
 				}
 				out.Applied = append(out.Applied, r.Seq)
 				continue
 			}
-			entries, err := t.outbox(`WHERE seq = ?`, r.Seq)
+			ra, ok, err := t.moveToRejected(r.Seq, "", workflow.Rejection{Code: r.Code, Message: r.Message, Field: r.Field}, now)
 			if err != nil {
 				return err
 			}
-			if len(entries) == 0 {
-				continue // already gone: nothing left to keep
+			if ok {
+				out.Rejected = append(out.Rejected, ra)
 			}
-			e := entries[0]
-			if workflow.IsBookkeeping(e.Name) {
-				if err := t.closeRefused(e, r); err != nil {
-					return err
-				}
-				if _, err := t.exec(`DELETE FROM outbox WHERE seq = ?`, r.Seq); err != nil {
-					return fmt.Errorf("sqlite: record rejection: %w", err)
-				}
-				continue
-			}
-			if e.ReissueOf != "" {
-				// The re-issue failed: the act it replaced is open again.
-				if _, err := t.exec(`UPDATE rejected SET reissueId = NULL WHERE id = ? AND reissueId = ?`, e.ReissueOf, e.ID); err != nil {
-					return fmt.Errorf("sqlite: reopen re-issued act: %w", err)
-				}
-			}
-			ra := RejectedAct{ID: e.ID, Seq: e.Seq, Name: e.Name, Args: e.Args, OccurredAt: e.OccurredAt,
-				AuthorID: e.Author.ID, AuthorName: e.Author.Name, AuthorRole: e.Author.Role,
-				Rejection: workflow.Rejection{Code: r.Code, Message: r.Message, Field: r.Field}, RejectedAt: now}
-			_, err = t.exec(`INSERT OR REPLACE INTO rejected (id, seq, name, args, occurredAt, authorId, authorName, authorRole,
-				code, message, field, rejectedAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				e.ID, e.Seq, e.Name, string(e.Args), FormatTime(e.OccurredAt), e.Author.ID, e.Author.Name, string(e.Author.Role),
-				string(r.Code), r.Message, nullString(r.Field), FormatTime(now))
-			if err != nil {
-				return fmt.Errorf("sqlite: record rejection: %w", err)
-			}
-			if _, err := t.exec(`DELETE FROM outbox WHERE seq = ?`, r.Seq); err != nil {
-				return fmt.Errorf("sqlite: record rejection: %w", err)
-			}
-			out.Rejected = append(out.Rejected, ra)
 		}
 		if _, err := t.exec(`UPDATE sync_state SET ackedSeq = ? WHERE singleton = 1`, acked); err != nil {
 			return err
@@ -305,12 +311,57 @@ func (db *DB) RecordResults(ctx context.Context, results []syncproto.MutationRes
 		if _, err := t.exec(`DELETE FROM outbox WHERE seq <= ? AND status = 'applied'`, s.ReflectedSeq); err != nil {
 			return err
 		}
-		if len(out.Rejected) > 0 {
+		if len(out.Rejected) > 0 || parked {
 			return t.rebase()
 		}
 		return nil
 	})
 	return out, err
+}
+
+// moveToRejected moves the outbox entry seq (whose mutation id is id, when
+// given) to the rejected list with everything the user typed. ok is false
+// when there is no such entry any more.
+func (t *Tx) moveToRejected(seq int64, id string, rej workflow.Rejection, now time.Time) (RejectedAct, bool, error) {
+	entries, err := t.outbox(`WHERE seq = ?`, seq)
+	if err != nil {
+		return RejectedAct{}, false, err
+	}
+	if len(entries) == 0 || (id != "" && entries[0].ID != id) {
+		return RejectedAct{}, false, nil // already gone: nothing left to keep
+	}
+	e := entries[0]
+	if workflow.IsBookkeeping(e.Name) {
+		// A refused close is not a clinical act: it reopens (or settles)
+		// the rejected act it named and never lands in the inbox itself.
+		if err := t.closeRefused(e, syncproto.MutationResult{Seq: e.Seq, Status: syncproto.StatusRejected,
+			Code: rej.Code, Message: rej.Message, Field: rej.Field}); err != nil {
+			return RejectedAct{}, false, err
+		}
+		if _, err := t.exec(`DELETE FROM outbox WHERE seq = ?`, seq); err != nil {
+			return RejectedAct{}, false, fmt.Errorf("sqlite: record rejection: %w", err)
+		}
+		return RejectedAct{}, false, nil
+	}
+	if e.ReissueOf != "" {
+		// The re-issue failed: the act it replaced is open again.
+		if _, err := t.exec(`UPDATE rejected SET reissueId = NULL WHERE id = ? AND reissueId = ?`, e.ReissueOf, e.ID); err != nil {
+			return RejectedAct{}, false, fmt.Errorf("sqlite: reopen re-issued act: %w", err)
+		}
+	}
+	ra := RejectedAct{ID: e.ID, Seq: e.Seq, Name: e.Name, Args: e.Args, OccurredAt: e.OccurredAt,
+		AuthorID: e.Author.ID, AuthorName: e.Author.Name, AuthorRole: e.Author.Role, Rejection: rej, RejectedAt: now}
+	_, err = t.exec(`INSERT OR REPLACE INTO rejected (id, seq, name, args, occurredAt, authorId, authorName, authorRole,
+		code, message, field, rejectedAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.Seq, e.Name, string(e.Args), FormatTime(e.OccurredAt), e.Author.ID, e.Author.Name, string(e.Author.Role),
+		string(rej.Code), rej.Message, nullString(rej.Field), FormatTime(now))
+	if err != nil {
+		return RejectedAct{}, false, fmt.Errorf("sqlite: record rejection: %w", err)
+	}
+	if _, err := t.exec(`DELETE FROM outbox WHERE seq = ?`, seq); err != nil {
+		return RejectedAct{}, false, fmt.Errorf("sqlite: record rejection: %w", err)
+	}
+	return ra, true, nil
 }
 
 func nullString(s string) any {

@@ -50,6 +50,11 @@ type Dashboard struct {
 	// SENT_TO_LAB to sample (by when they were sent).
 	ToPrepare []AppointmentView  `json:"toPrepare"`
 	ToCollect []PrescriptionView `json:"toCollect"`
+	// NURSE: today's SCHEDULED (by date) without vitals waiting for them.
+	// During an outage the patient may stand in the ward while the check-in
+	// is still on reception's PC: vitals recorded then wait for it
+	// (docs/deferred.md).
+	Expected []AppointmentView `json:"expected"`
 	// DOCTOR: this doctor's IN_CONSULTATION (by vitalsEnteredAt), this
 	// doctor's prescriptions with RESULTS_AVAILABLE (by analysisCompletedAt).
 	Consultations []AppointmentView  `json:"consultations"`
@@ -64,10 +69,12 @@ type Dashboard struct {
 type queue struct{ where, orderBy string }
 
 var (
-	qToCheckIn     = queue{`a."status" = 'SCHEDULED' AND a."date" >= ? AND a."date" < ?`, `a."date"`}
-	qToClose       = queue{`a."status" = 'CONSULTATION_COMPLETED'`, `a."consultedAt"`}
-	qUnpaid        = queue{`a."status" = 'COMPLETED' AND (a."billingStatus" IS NULL OR a."billingStatus" <> 'PAID')`, `a."closedAt"`}
-	qToPrepare     = queue{`a."status" = 'CHECKED_IN'`, `a."checkedInAt"`}
+	qToCheckIn = queue{`a."status" = 'SCHEDULED' AND a."date" >= ? AND a."date" < ?`, `a."date"`}
+	qToClose   = queue{`a."status" = 'CONSULTATION_COMPLETED'`, `a."consultedAt"`}
+	qUnpaid    = queue{`a."status" = 'COMPLETED' AND (a."billingStatus" IS NULL OR a."billingStatus" <> 'PAID')`, `a."closedAt"`}
+	qToPrepare = queue{`a."status" = 'CHECKED_IN'`, `a."checkedInAt"`}
+	qExpected  = queue{`a."status" = 'SCHEDULED' AND a."date" >= ? AND a."date" < ? AND NOT EXISTS (SELECT 1 FROM outbox o
+		WHERE o.waitingFor IS NOT NULL AND o.name = 'appointment.recordVitals' AND json_extract(o.args, '$.id') = a."id")`, `a."date"`}
 	qConsultations = queue{`a."status" = 'IN_CONSULTATION' AND a."doctorId" = ?`, `a."vitalsEnteredAt"`}
 	// sendToLab is the only act on a SENT_TO_LAB prescription, so
 	// updatedAt is when it was sent.
@@ -98,6 +105,9 @@ func (db *DB) DashboardFor(ctx context.Context, role workflow.Role, userID strin
 			d.Unpaid, err = t.appointments(qUnpaid, limit)
 		case workflow.RoleNurse:
 			if d.ToPrepare, err = t.appointments(qToPrepare, limit); err != nil {
+				return err
+			}
+			if d.Expected, err = t.appointments(qExpected, limit, FormatTime(dayStart), FormatTime(dayEnd)); err != nil {
 				return err
 			}
 			d.ToCollect, err = t.prescriptions(qToCollect, limit)

@@ -202,6 +202,22 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	}
 	waitJS("Ward A counts its rejection", row(wardA)+`.innerText.includes('1 / 1') || `+row(wardA)+`.querySelector('td:nth-child(7)').innerText.includes('1')`, 10*time.Second)
 
+	// An act that came before its predecessor is on hold (docs/deferred.md):
+	// the sample of a prescription the doctor has not sent to the lab yet.
+	if r := ws.push(nurse, "prescription.collectSample", map[string]any{"id": postgres.SeedID("rx:created")}); r.Status != syncproto.StatusDeferred {
+		t.Fatalf("the early sample was not deferred: %+v", r)
+	}
+	held := `document.querySelector('#deferred tr[data-key^="` + wardA + `:"]')`
+	waitJS("the act on hold appears live", held+` !== null && `+row(wardA)+`.querySelector('td.deferred').textContent === '1'`, 10*time.Second)
+	if got := eval(held + `.innerText`); !strings.Contains(got, "prescription.collectSample") || !strings.Contains(got, "waiting for the doctor to send the prescription to the lab") ||
+		!strings.Contains(got, "Infirmier Test") || !strings.Contains(got, "SENT_TO_LAB") {
+		t.Errorf("the act on hold reads %q", got)
+	}
+	if got := eval(`document.querySelector('#summary-deferred').textContent`); got != "1 on hold" {
+		t.Errorf("summary: %q", got)
+	}
+	snap(t, tctx, "on-hold")
+
 	// Register a workstation through the form.
 	do("register a workstation",
 		chromedp.Click(chromedp.CSS(`nav [data-tab="devices"]`)),

@@ -399,6 +399,31 @@ func TestDesktopInBrowser(t *testing.T) {
 	u.click(`#show-resolved`)
 	u.wait("kept, resolved by the server", `document.querySelector('`+card+`')?.dataset.state === 'resolved'`, 30*time.Second)
 
+	// Out of order (docs/deferred.md): the patient expected at 14:00 stands
+	// in the ward, but reception's check-in has not reached the server. The
+	// nurse records the vitals anyway; they wait for the check-in.
+	u.click(`#tab-queue`)
+	u.open(`#q-expected tr[data-id="`+apptSched+`"] button`, `#vitals-form`)
+	for _, f := range [][2]string{{"weight", "64"}, {"height", "168"}, {"temperature", "37.1"}, {"systolic", "118"}, {"diastolic", "76"}, {"heartRate", "70"}} {
+		u.typeIn(`#vitals-form-`+f[0], f[1])
+	}
+	u.click(`#vitals-form [data-role="submit"]`)
+	u.wait("the note says the act waits", `(document.querySelector('#flash')?.textContent ?? '').includes('— waiting for check-in at reception.')`, 10*time.Second)
+	u.wait("the expected list no longer offers it", `!document.querySelector('#q-expected tr[data-id="`+apptSched+`"]')`, 5*time.Second)
+	u.click(`#tab-waiting`)
+	u.wait("held by the server, and said so", `(document.querySelector('#waiting-list')?.textContent ?? '').includes('Waiting for check-in at reception (the server holds it and applies it then)') && document.querySelector('#sync-waiting').textContent.includes('1 on hold for another workstation')`, 20*time.Second)
+	u.snap("on-hold")
+	if got := w.scalar(`SELECT status::text FROM appointments WHERE id = $1`, apptSched); got != "SCHEDULED" {
+		t.Fatalf("the parked vitals changed the appointment: %s", got)
+	}
+	// Reception's check-in lands (written here as another program would):
+	// the vitals are applied at once, as the nurse, and leave the list.
+	w.exec(`UPDATE appointments SET status = 'CHECKED_IN', "checkedInAt" = now(), "updatedAt" = now() WHERE id = $1`, apptSched)
+	u.wait("applied: nothing on hold any more", `(document.querySelector('#waiting-list')?.textContent ?? '').includes('Nothing is waiting') && !document.querySelector('#sync-waiting').textContent.includes('on hold')`, 30*time.Second)
+	if got := w.scalar(`SELECT a.status::text || ' ' || u.name FROM appointments a JOIN users u ON u.id = a."vitalsEnteredBy" WHERE a.id = $1`, apptSched); got != "IN_CONSULTATION Infirmier Test" {
+		t.Fatalf("after the check-in the server holds %q", got)
+	}
+
 	consoleMu.Lock()
 	defer consoleMu.Unlock()
 	for _, p := range problems {

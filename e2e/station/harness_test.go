@@ -122,11 +122,22 @@ func newEnv(tb testing.TB, seed bool) *env {
 	return e
 }
 
-func (e *env) startServer() {
+func (e *env) startServer() { e.startServerAt("127.0.0.1:0") }
+
+// restartServer stops the server and starts a new one on the same address
+// (the workstations' proxies keep pointing at it).
+func (e *env) restartServer() {
+	e.tb.Helper()
+	addr := e.srv.Addr()
+	e.stopServer()
+	e.startServerAt(addr)
+}
+
+func (e *env) startServerAt(addr string) {
 	e.tb.Helper()
 	srv := httpserver.New(e.db, testLogger())
 	srv.SetLoginLimits(1_000_000, 1_000_000)
-	if err := srv.Open(context.Background(), "127.0.0.1:0"); err != nil {
+	if err := srv.Open(context.Background(), addr); err != nil {
 		e.tb.Fatal(err)
 	}
 	e.srv = srv

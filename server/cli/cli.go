@@ -47,17 +47,22 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := postgres.DefaultConfig()
 	fs.DurationVar(&cfg.SessionTTL, "session-ttl", cfg.SessionTTL, "how long a login may author acts offline")
 	fs.DurationVar(&cfg.FeedRetention, "feed-retention", cfg.FeedRetention, "how long the change feed keeps changes")
+	fs.DurationVar(&cfg.DeferredWindow, "deferred-window", cfg.DeferredWindow,
+		"how long an act that came before its predecessor waits for it before it is rejected (docs/deferred.md)")
 	maxConns := fs.Int("max-conns", int(cfg.MaxConns), "PostgreSQL pool size")
 	var (
 		addr                       *string
 		name, email, password, rol *string
 		roles, id                  *string
 		monitoringToken            = new(string)
+		deferredSweep              = new(time.Duration)
 	)
 	switch cmd {
 	case "serve":
 		addr = fs.String("addr", "127.0.0.1:8420", "listen address")
 		monitoringToken = fs.String("monitoring-token", "", "read-only token for GET /api/v1/sync/status (WARDSYNC_MONITORING_TOKEN)")
+		deferredSweep = fs.Duration("deferred-sweep", httpserver.DefaultDeferredSweep,
+			"how often parked acts are retried after other writers' changes and expired")
 	case "user add":
 		name = fs.String("name", "", "full name")
 		email = fs.String("email", "", "e-mail (the login)")
@@ -76,6 +81,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg.MaxConns = int32(*maxConns)
+	if cfg.DeferredWindow <= 0 {
+		return fmt.Errorf("-deferred-window must be a positive duration such as 12h, got %s", cfg.DeferredWindow)
+	}
+	if *deferredSweep < 0 || (cmd == "serve" && *deferredSweep == 0) {
+		return fmt.Errorf("-deferred-sweep must be a positive duration such as 30s, got %s", *deferredSweep)
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("-log-level: %w", err)
@@ -125,7 +136,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "device %s registered as %q serving %v\n", d.ID, d.Name, d.Roles)
 	case "serve":
-		return Serve(ctx, db, *addr, *monitoringToken, logger, stdout)
+		return serve(ctx, db, *addr, *monitoringToken, *deferredSweep, logger, stdout)
 	}
 	return nil
 }
@@ -133,10 +144,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // Serve migrates, listens on addr and runs until ctx ends, then shuts down
 // gracefully: the transaction in flight finishes, websockets close with 1001.
 func Serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, logger *slog.Logger, stdout io.Writer) error {
+	return serve(ctx, db, addr, monitoringToken, httpserver.DefaultDeferredSweep, logger, stdout)
+}
+
+func serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, deferredSweep time.Duration, logger *slog.Logger, stdout io.Writer) error {
 	if _, err := db.Migrate(ctx); err != nil {
 		return err
 	}
 	srv := httpserver.New(db, logger)
+	srv.DeferredSweep = deferredSweep
 	if monitoringToken != "" {
 		srv.SetMonitoringToken(monitoringToken)
 	}

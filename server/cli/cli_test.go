@@ -101,6 +101,8 @@ func TestCLIRefusals(t *testing.T) {
 		{[]string{"user", "add", "-name", "X", "-email", "not-an-email", "-password", "secret1", "-role", "NURSE"}, "not an e-mail"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate`},
 		{[]string{"seed", "-no-such-flag"}, "no-such-flag"},
+		{[]string{"seed", "-deferred-window", "0s"}, "-deferred-window must be a positive duration such as 12h, got 0s"},
+		{[]string{"serve", "-deferred-sweep", "-1s"}, "-deferred-sweep must be a positive duration such as 30s, got -1s"},
 	} {
 		_, err := run(t, url, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -67,7 +67,7 @@ func (s *Server) adminRoutes() {
 		shutdown:        make(chan struct{}),
 	}
 	s.metrics.admin.events = newEventBroker(s)
-	s.Registry.MustRegister(newDBCollector(s))
+	s.Registry.MustRegister(newDBCollector(s), newDeferredCollector(s))
 
 	s.mux.HandleFunc("GET /api/v1/sync/status", s.handleSyncStatus)
 	s.mux.HandleFunc("POST /api/v1/devices/claim", s.handleClaimDevice)
@@ -97,6 +97,7 @@ func (s *Server) adminRoutes() {
 	a("GET /api/v1/admin/audit", s.handleAudit)
 	a("GET /api/v1/admin/patients", s.handlePatients)
 	a("GET /api/v1/admin/board", s.handleBoard)
+	a("GET /api/v1/admin/deferred", s.handleDeferred)
 	s.mux.HandleFunc("GET /api/v1/admin/events", s.handleEvents)
 
 	s.dashboardRoutes()

@@ -152,6 +152,8 @@ type totalsJSON struct {
 	Red                int   `json:"red"`
 	PendingUploads     int64 `json:"pendingUploads"`
 	UnresolvedRejected int64 `json:"unresolvedRejected"`
+	// Deferred counts acts parked until their predecessor lands.
+	Deferred int64 `json:"deferred"`
 }
 
 type deviceStatusJSON struct {
@@ -177,6 +179,9 @@ type deviceStatusJSON struct {
 	LastErrorAt             *time.Time      `json:"lastErrorAt,omitempty"`
 	Status                  string          `json:"status"`
 	StatusReason            string          `json:"statusReason"`
+	// Deferred counts the device's acts parked until their predecessor
+	// lands (docs/deferred.md).
+	Deferred int64 `json:"deferred"`
 }
 
 type mutationsJSON struct {
@@ -240,6 +245,9 @@ func (s *Server) syncStatus(r *http.Request) (*syncStatusJSON, error) {
 		}
 		out.Totals.PendingUploads += d.Pending
 		out.Totals.UnresolvedRejected += d.UnresolvedRejected
+	}
+	if err := s.addDeferred(r.Context(), out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -33,6 +33,10 @@ type Server struct {
 	// a slow reader may hold a write before its connection is dropped.
 	PingInterval time.Duration
 	WriteTimeout time.Duration
+	// DeferredSweep is how often parked acts are swept (retried when
+	// another writer moved their row, rejected past their window);
+	// 0: DefaultDeferredSweep.
+	DeferredSweep time.Duration
 
 	hub     *hub
 	metrics *metrics
@@ -99,10 +103,14 @@ func (s *Server) Open(ctx context.Context, addr string) error {
 	s.ln = ln
 	ctx, s.cancel = context.WithCancel(context.Background())
 	s.httpSrv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
-	s.wg.Add(3)
+	s.wg.Add(4)
 	go func() {
 		defer s.wg.Done()
 		s.MonitorLoop(ctx)
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.DeferredLoop(ctx)
 	}()
 	go func() {
 		defer s.wg.Done()

@@ -445,7 +445,7 @@ type AuditFilter struct {
 	UserID    string
 	PatientID string // acts on the patient or on their appointments, prescriptions, results, documents
 	Code      string
-	Outcome   string // "applied" or "rejected"
+	Outcome   string // "applied", "rejected" or "deferred" (on hold, docs/deferred.md)
 	Name      string // mutation name
 	// Unresolved keeps only rejected acts no administrator has resolved.
 	Unresolved   bool
@@ -542,10 +542,10 @@ func (db *DB) Audit(ctx context.Context, f AuditFilter) (entries []AuditEntry, n
 	}
 	switch f.Outcome {
 	case "":
-	case "applied", "rejected":
+	case "applied", "rejected", "deferred":
 		where = append(where, "m.outcome = "+arg(f.Outcome))
 	default:
-		return nil, "", &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "outcome", Message: fmt.Sprintf("Outcome %q is neither applied nor rejected.", f.Outcome)}
+		return nil, "", &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "outcome", Message: fmt.Sprintf("Outcome %q is not applied, rejected or deferred.", f.Outcome)}
 	}
 	if f.Unresolved {
 		where = append(where, "m.outcome = 'rejected' AND r.seq IS NULL")

@@ -113,6 +113,10 @@ func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncp
 		}
 		results = append(results, res)
 		first[m.ID] = res
+		if res.Status == syncproto.StatusDeferred {
+			// Repeated as a duplicate, a parked act says what it waits for only.
+			first[m.ID] = syncproto.MutationResult{WaitingFor: res.WaitingFor, WaitTable: res.WaitTable, WaitID: res.WaitID, WaitState: res.WaitState}
+		}
 		last = m.Seq
 	}
 	if _, err := tx.Exec(ctx, `UPDATE sync.clients SET last_mutation_seq = $2, last_seen = $3 WHERE device_id = $1`,
@@ -129,24 +133,48 @@ func recordedByID(ctx context.Context, tx pgx.Tx, deviceID string, ids []string)
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := tx.Query(ctx, `SELECT mutation_id, COALESCE(code, ''), COALESCE(message, ''), COALESCE(field, '') FROM sync.mutations
+	rows, err := tx.Query(ctx, `SELECT mutation_id, seq, outcome, COALESCE(code, ''), COALESCE(message, ''), COALESCE(field, '') FROM sync.mutations
 		 WHERE device_id = $1 AND mutation_id = ANY($2) ORDER BY seq`, deviceID, ids)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
+	var parkedSeqs = map[string]int64{}
 	for rows.Next() {
-		var id, code string
+		var id, code, outcome string
+		var seq int64
 		var r syncproto.MutationResult
-		if err := rows.Scan(&id, &code, &r.Message, &r.Field); err != nil {
+		if err := rows.Scan(&id, &seq, &outcome, &code, &r.Message, &r.Field); err != nil {
+			rows.Close()
 			return nil, err
 		}
 		r.Code = workflow.Code(code)
 		if _, seen := out[id]; !seen {
 			out[id] = r
+			if outcome == "deferred" {
+				parkedSeqs[id] = seq
+			}
 		}
 	}
-	return out, rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for id, seq := range parkedSeqs {
+		r, err := duplicateOfParked(ctx, tx, deviceID, seq, syncproto.MutationResult{})
+		if err != nil {
+			return nil, err
+		}
+		out[id] = r
+	}
+	return out, nil
+}
+
+// duplicateOfParked answers a duplicate of an act still parked: it repeats
+// what the act waits for (no code: it is not refused).
+func duplicateOfParked(ctx context.Context, tx pgx.Tx, deviceID string, seq int64, res syncproto.MutationResult) (syncproto.MutationResult, error) {
+	w, _, err := parkedWait(ctx, tx, deviceID, seq)
+	w.Seq, w.Status = res.Seq, res.Status
+	return w, err
 }
 
 // duplicateResult answers a seq the server already has. The first outcome
@@ -157,20 +185,24 @@ func recordedByID(ctx context.Context, tx pgx.Tx, deviceID string, ids []string)
 func duplicateResult(ctx context.Context, tx pgx.Tx, deviceID string, seq int64, id string) (syncproto.MutationResult, error) {
 	res := syncproto.MutationResult{Seq: seq, Status: syncproto.StatusDuplicate}
 	var code, msg, field *string
-	var known string
-	err := tx.QueryRow(ctx, `SELECT mutation_id, code, message, field FROM sync.mutations WHERE device_id = $1 AND seq = $2`, deviceID, seq).
-		Scan(&known, &code, &msg, &field)
+	var known, outcome string
+	var knownSeq int64
+	err := tx.QueryRow(ctx, `SELECT mutation_id, seq, outcome, code, message, field FROM sync.mutations WHERE device_id = $1 AND seq = $2`, deviceID, seq).
+		Scan(&known, &knownSeq, &outcome, &code, &msg, &field)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// The seq advanced over a duplicate by id: repeat that id's first
 		// outcome, so a workstation that lost the reply still learns it.
-		err = tx.QueryRow(ctx, `SELECT mutation_id, code, message, field FROM sync.mutations WHERE device_id = $1 AND mutation_id = $2 ORDER BY seq LIMIT 1`,
-			deviceID, id).Scan(&known, &code, &msg, &field)
+		err = tx.QueryRow(ctx, `SELECT mutation_id, seq, outcome, code, message, field FROM sync.mutations WHERE device_id = $1 AND mutation_id = $2 ORDER BY seq LIMIT 1`,
+			deviceID, id).Scan(&known, &knownSeq, &outcome, &code, &msg, &field)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return res, nil
 		}
 	}
 	if err != nil {
 		return res, err
+	}
+	if known == id && outcome == "deferred" {
+		return duplicateOfParked(ctx, tx, deviceID, knownSeq, res)
 	}
 	if known != id {
 		res.Status, res.Code = syncproto.StatusRejected, workflow.CodeProtocolError
@@ -201,13 +233,14 @@ func (db *DB) applyOne(ctx context.Context, tx pgx.Tx, deviceID string, deviceRo
 	if err != nil {
 		return syncproto.MutationResult{}, err
 	}
+	var wait *workflow.Wait
 	if rej == nil {
 		if workflow.IsBookkeeping(m.Name) {
 			// Not a clinical act: a workstation closing one of its rejected
 			// acts with a reason (review.go).
 			rej, err = closeRejected(ctx, tx, deviceID, m, actor)
 		} else {
-			rej, err = applyInSavepoint(ctx, tx, workflow.Mutation{ID: m.ID, Name: m.Name, Args: m.Args, Actor: actor, OccurredAt: m.OccurredAt})
+			rej, wait, err = applyOrWait(ctx, tx, workflow.Mutation{ID: m.ID, Name: m.Name, Args: m.Args, Actor: actor, OccurredAt: m.OccurredAt})
 		}
 		if err != nil {
 			return syncproto.MutationResult{}, err
@@ -221,7 +254,12 @@ func (db *DB) applyOne(ctx context.Context, tx pgx.Tx, deviceID string, deviceRo
 	res := syncproto.MutationResult{Seq: m.Seq, Status: syncproto.StatusApplied}
 	outcome := "applied"
 	var code, msg, field any
-	if rej != nil {
+	switch {
+	case wait != nil:
+		// Early, not wrong: parked below, once its audit row exists.
+		res = deferredResult(m.Seq, rej)
+		outcome, msg = "deferred", res.Message
+	case rej != nil:
 		// A field path names the keys sent, and PostgreSQL's text cannot
 		// hold NUL: the result says what the audit log can keep, so that a
 		// duplicate repeats it exactly.
@@ -252,7 +290,23 @@ func (db *DB) applyOne(ctx context.Context, tx pgx.Tx, deviceID string, deviceRo
 		outcome, code, msg, field, targetTable, targetID, reissueOf); err != nil {
 		return syncproto.MutationResult{}, fmt.Errorf("record mutation %d: %w", m.Seq, err)
 	}
+	if err := db.afterOutcome(ctx, tx, deviceID, m.Seq, outcome, wait, actor, receivedAt); err != nil {
+		return syncproto.MutationResult{}, err
+	}
 	return res, nil
+}
+
+// afterOutcome parks a deferred act, and after an applied one retries the
+// acts parked on the rows it changed (docs/deferred.md).
+func (db *DB) afterOutcome(ctx context.Context, tx pgx.Tx, deviceID string, seq int64, outcome string, wait *workflow.Wait,
+	actor workflow.Actor, receivedAt time.Time) error {
+	switch outcome {
+	case "deferred":
+		return db.parkAct(ctx, tx, deviceID, seq, wait, actor, receivedAt)
+	case "applied":
+		return db.retryWoken(ctx, tx)
+	}
+	return nil
 }
 
 // authorize checks that the author's token is a live session issued on this

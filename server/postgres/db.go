@@ -36,6 +36,9 @@ type Config struct {
 	PullLimit int
 	// MaxConns sizes the pool (the seed: 10 in development, 50 in production).
 	MaxConns int32
+	// DeferredWindow is how long a parked act waits for its predecessor
+	// before it is rejected (docs/deferred.md; 0: DefaultDeferredWindow).
+	DeferredWindow time.Duration
 }
 
 // DefaultConfig returns the safe defaults.
@@ -46,6 +49,8 @@ func DefaultConfig() Config {
 		FeedRetention: 30 * 24 * time.Hour,
 		PullLimit:     1000,
 		MaxConns:      20,
+		// Twelve hours cover a night's outage at reception.
+		DeferredWindow: DefaultDeferredWindow,
 	}
 }
 

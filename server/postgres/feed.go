@@ -266,7 +266,11 @@ func (db *DB) feedPage(ctx context.Context, tx pgx.Tx, deviceID string, roles []
 	if out.LastMutationSeq, err2 = lastSeqBelow(ctx, tx, deviceID, next.xid); err2 != nil {
 		return nil, err2
 	}
-	out.Resolutions, err2 = resolutionsIn(ctx, tx, deviceID, cur.pos.xid, next.xid)
+	if out.Resolutions, err2 = resolutionsIn(ctx, tx, deviceID, cur.pos.xid, next.xid); err2 != nil {
+		return nil, err2
+	}
+	// Parked acts decided in the same range (docs/deferred.md).
+	out.Outcomes, err2 = outcomesBetween(ctx, tx, deviceID, cur.pos.xid, next.xid)
 	return out, err2
 }
 
@@ -323,6 +327,11 @@ func (db *DB) snapshotPage(ctx context.Context, tx pgx.Tx, deviceID string, role
 	if cur.table >= len(workflow.Tables) {
 		// The snapshot is done; the feed goes on from its horizon.
 		out.Cursor = cursor{pos: cur.pos}.String()
+		// Parked acts decided before the horizon (docs/deferred.md).
+		var err error
+		if out.Outcomes, err = outcomesBefore(ctx, tx, deviceID, cur.pos.xid); err != nil {
+			return nil, err
+		}
 	} else {
 		out.Cursor = cur.String()
 	}

@@ -32,14 +32,32 @@ export interface DeviceStatus {
   lastErrorAt?: string;
   status: string;
   statusReason: string;
+  /** acts parked until their predecessor lands (docs/deferred.md) */
+  deferred?: number;
 }
 
 export interface SyncStatus {
   serverTime: string;
   feed: { head: number; prunedId: number; retained: number; countsCap: number };
   instance: { connectedDevices: number; connections: number };
-  totals: { devices: number; online: number; ok: number; amber: number; red: number; pendingUploads: number; unresolvedRejected: number };
+  totals: { devices: number; online: number; ok: number; amber: number; red: number; pendingUploads: number; unresolvedRejected: number; deferred?: number };
   devices: DeviceStatus[];
+}
+
+/** An act parked until its predecessor lands (GET /api/v1/admin/deferred). */
+export interface ParkedAct {
+  deviceId: string;
+  deviceName: string;
+  seq: number;
+  name: string;
+  authorName: string;
+  occurredAt: string;
+  parkedAt: string;
+  expiresAt: string;
+  waitingFor: string;
+  waitTable: string;
+  waitId: string;
+  waitState: string;
 }
 
 export interface AuditEntry {
@@ -52,7 +70,8 @@ export interface AuditEntry {
   author?: { id: string; name: string; role: string };
   occurredAt: string;
   receivedAt: string;
-  outcome: 'applied' | 'rejected';
+  /** 'deferred' while the act is on hold (docs/deferred.md) */
+  outcome: 'applied' | 'rejected' | 'deferred';
   code?: string;
   message?: string;
   field?: string;

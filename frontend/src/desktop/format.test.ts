@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { actLabel, closeReasonProblem, fieldLabel, offlineNote, reason, reviewLine, syncView, typedValues } from './format';
-import type { Status } from './types';
+import { actedNote, actLabel, closeReasonProblem, fieldLabel, offlineNote, pendingState, reason, reviewLine, syncView, typedValues } from './format';
+import type { PendingAct, Status } from './types';
 
 const base: Status = {
   deviceId: 'd', serverUrl: 'http://x', online: true, syncing: false, pending: 0, oldestPendingAgeSeconds: 0, likelyRejected: 0,
@@ -28,6 +28,26 @@ describe('sync bar', () => {
   it('the login screen says when work will be sent', () => {
     expect(offlineNote({ ...base, online: false, offlineSince: at(10, 42) })).toBe('Working offline since 10:42 — your work will be sent when the network returns.');
     expect(offlineNote(base)).toBe('');
+  });
+});
+
+describe('acts waiting for their predecessor', () => {
+  const p: PendingAct = { seq: 1, id: 'm', name: 'appointment.recordVitals', args: {}, occurredAt: '2026-03-10T10:40:00Z', authorId: 'u', authorName: 'Infirmier Test', applied: false };
+  it('the sync bar counts acts on hold', () => {
+    expect(syncView({ ...base, waiting: 1 }).waiting).toBe('Nothing waiting, 1 on hold for another workstation');
+    expect(syncView({ ...base, waiting: 0 }).waiting).toBe('Nothing waiting');
+  });
+  it('the list says what an act waits for, and who holds it', () => {
+    expect(pendingState({ ...p, waitingFor: 'waiting for check-in at reception' })).toBe('Waiting for check-in at reception');
+    expect(pendingState({ ...p, waitingFor: 'waiting for check-in at reception', parked: true }))
+      .toBe('Waiting for check-in at reception (the server holds it and applies it then)');
+    expect(pendingState(p)).toBe('Waiting');
+    expect(pendingState({ ...p, applied: true })).toBe('Accepted, updating');
+    expect(pendingState({ ...p, likelyRejection: { code: 'INVALID_TRANSITION', message: 'x' } })).toBe('Will likely be refused: x');
+  });
+  it('the note after the act says it waits', () => {
+    expect(actedNote('Vitals recorded: Jean Dupont.', 'waiting for check-in at reception')).toBe('Vitals recorded: Jean Dupont — waiting for check-in at reception.');
+    expect(actedNote('Vitals recorded: Jean Dupont.')).toBe('Vitals recorded: Jean Dupont.');
   });
 });
 

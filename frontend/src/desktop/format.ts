@@ -1,7 +1,7 @@
 // Pure formatting for the desktop UI: times, the sync bar's words, act
 // names, a rejected act's typed values. Tested by Vitest without a browser.
 import rules from './rules.json';
-import type { Problem, Status } from './types';
+import type { PendingAct, Problem, Status } from './types';
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
@@ -75,6 +75,7 @@ export function syncView(s: Status): SyncView {
   else v.connection = s.offlineSince ? `Offline since ${hhmm(s.offlineSince)}` : 'Offline';
   v.waiting = s.pending > 0 ? `${s.pending} waiting (oldest ${hhmm(s.oldestPendingAt)})` : 'Nothing waiting';
   if (s.likelyRejected > 0) v.waiting += `, ${s.likelyRejected} likely to be refused`;
+  if (s.waiting) v.waiting += `, ${s.waiting} on hold for another workstation`;
   v.rejected = `${s.rejected} rejected`;
   if (v.state === 'offline') v.asOf = s.lastSyncAt ? `records as of ${hhmm(s.lastSyncAt)}` : 'never synced yet';
   if (s.initialSync) {
@@ -82,6 +83,22 @@ export function syncView(s: Status): SyncView {
     v.progress = { rows, total, text: total > 0 ? `Receiving the ward's records: ${rows} of ${total}` : `Receiving the ward's records: ${rows}` };
   }
   return v;
+}
+
+/** pendingState is the State column of the "Waiting to be sent" list. */
+export function pendingState(p: PendingAct): string {
+  if (p.applied) return 'Accepted, updating';
+  if (p.waitingFor) {
+    const w = p.waitingFor.charAt(0).toUpperCase() + p.waitingFor.slice(1);
+    return p.parked ? `${w} (the server holds it and applies it then)` : w;
+  }
+  if (p.likelyRejection) return `Will likely be refused: ${p.likelyRejection.message}`;
+  return 'Waiting';
+}
+
+/** actedNote is the note after an act: what was done, and what it waits for. */
+export function actedNote(done: string, waitingFor?: string): string {
+  return waitingFor ? `${done.replace(/\.$/, '')} — ${waitingFor}.` : done;
 }
 
 /** offlineNote is the login screen's note while the server is unreachable. */

@@ -24,6 +24,8 @@ export interface Status {
   oldestPendingAt?: string;
   oldestPendingAgeSeconds: number;
   likelyRejected: number;
+  /** acts on hold until another workstation's act lands (docs/deferred.md) */
+  waiting?: number;
   rejected: number;
   lastSyncAt?: string;
   initialSync?: Progress;
@@ -156,6 +158,8 @@ export interface Dashboard {
   unpaid: AppointmentView[] | null;
   toPrepare: AppointmentView[] | null;
   toCollect: PrescriptionView[] | null;
+  /** NURSE: today's appointments not checked in here yet */
+  expected?: AppointmentView[] | null;
   consultations: AppointmentView[] | null;
   toReview: PrescriptionView[] | null;
   samplesReceived: PrescriptionView[] | null;
@@ -192,6 +196,10 @@ export interface PendingAct {
   authorName: string;
   applied: boolean;
   likelyRejection?: Problem;
+  /** "waiting for check-in at reception": the act came before its predecessor */
+  waitingFor?: string;
+  /** the server holds it and will apply or refuse it */
+  parked?: boolean;
 }
 
 export interface RejectedAct {
@@ -223,6 +231,7 @@ export interface Acted {
   seq: number;
   occurredAt: string;
   rowId: string;
+  waitingFor?: string;
 }
 
 export interface SetupResult {

@@ -24,7 +24,7 @@ export function auditView(ctx: Ctx): View {
       'label',
       null,
       'Outcome',
-      h('select', { name: 'outcome' }, h('option', { value: '' }, 'any'), h('option', { value: 'applied' }, 'applied'), h('option', { value: 'rejected' }, 'rejected')),
+      h('select', { name: 'outcome' }, h('option', { value: '' }, 'any'), h('option', { value: 'applied' }, 'applied'), h('option', { value: 'rejected' }, 'rejected'), h('option', { value: 'deferred' }, 'on hold')),
     ),
     h('label', null, 'From', h('input', { type: 'datetime-local', name: 'since' })),
     h('label', null, 'To', h('input', { type: 'datetime-local', name: 'until' })),
@@ -105,6 +105,7 @@ export function auditView(ctx: Ctx): View {
       h('td', null, e.deviceName || shortId(e.deviceId), h('div', { class: 'sub' }, `seq ${e.seq}`)),
       h('td', null, e.outcome === 'applied'
         ? [h('span', { class: 'badge badge-ok' }, 'applied'), reissueLine(e) ? h('div', { class: 'sub reissue-of' }, reissueLine(e)) : null]
+        : e.outcome === 'deferred' ? [h('span', { class: 'badge badge-amber' }, 'on hold'), h('div', { class: 'sub' }, e.message ?? '')]
         : [h('span', { class: 'badge badge-red' }, e.code ?? 'rejected'), h('div', { class: 'sub' }, e.message ?? ''),
           h('div', { class: 'sub resolution' }, resolutionLine(e, ctx.now())), reissueLine(e) ? h('div', { class: 'sub reissue-of' }, reissueLine(e)) : null]),
       h('td', null, h('details', null, h('summary', null, 'values'), h('pre', null, values))),

@@ -4,6 +4,7 @@ import { h, replace } from '../../shared/dom';
 import { clock, closeNoteProblem, plural, reissueLine, resolutionLine, shortId, typedValues, unresolvedByWard } from '../format';
 import { classify, HEALTH_LABEL, humanDuration } from '../status';
 import type { AuditEntry, AuditPage, DeviceStatus, SyncStatus } from '../types';
+import { deferredPanel } from './deferred';
 
 // The overview: every workstation's sync health, and the live feed of
 // rejected acts with the reason and exactly what was typed.
@@ -28,6 +29,7 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
         h('th', { class: 'num', title: 'Applied / rejected in the last hour' }, 'Last hour'),
         h('th', { class: 'num', title: 'Applied / rejected in total' }, 'Total'),
         h('th', { class: 'num' }, 'Unresolved'),
+        h('th', { class: 'num', title: 'Acts waiting for another workstation\'s act' }, 'On hold'),
         h('th', null, 'Last error'),
       ),
     ),
@@ -38,10 +40,12 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
   const byWard = h('div', { id: 'unresolved-by-ward', class: 'by-ward' });
   const onlyOpen = h('input', { type: 'checkbox', id: 'feed-unresolved' }) as HTMLInputElement;
   onlyOpen.addEventListener('change', () => void loadRejected());
+  const onHold = deferredPanel(ctx);
   const el = h(
     'section',
     { id: 'view-overview', class: 'view' },
     h('div', { class: 'panel' }, h('h2', null, 'Workstations'), h('div', { class: 'scroll-x' }, table)),
+    onHold.el,
     h(
       'div',
       { class: 'panel' },
@@ -64,7 +68,7 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
     if (!status) return;
     const now = ctx.now();
     if (status.devices.length === 0) {
-      replace(rows, h('tr', null, h('td', { colspan: 10, class: 'empty' }, 'No workstation is registered yet: register one under Workstations.')));
+      replace(rows, h('tr', null, h('td', { colspan: 11, class: 'empty' }, 'No workstation is registered yet: register one under Workstations.')));
       return;
     }
     replace(rows, status.devices.map((d) => row(d, now)));
@@ -95,6 +99,7 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
       h('td', { class: 'num' }, `${d.mutations.appliedLastHour} / `, h('span', { class: d.mutations.rejectedLastHour ? 'bad' : '' }, String(d.mutations.rejectedLastHour))),
       h('td', { class: 'num' }, `${d.mutations.appliedTotal} / ${d.mutations.rejectedTotal}`),
       h('td', { class: 'num' }, d.mutations.unresolvedRejected ? h('span', { class: 'bad' }, String(d.mutations.unresolvedRejected)) : '0'),
+      h('td', { class: 'num deferred' }, String(d.deferred ?? 0)),
       h('td', { class: 'err' }, d.lastError ? [h('div', null, d.lastError), h('div', { class: 'sub' }, clock(d.lastErrorAt, now))] : ''),
     );
   }
@@ -184,7 +189,7 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
     el,
     async refresh(topics: Topics) {
       const jobs: Promise<void>[] = [loadStatus()];
-      if (concerns(topics, 'mutations')) jobs.push(loadRejected());
+      if (concerns(topics, 'mutations')) jobs.push(loadRejected(), onHold.load());
       const results = await Promise.allSettled(jobs);
       for (const r of results) if (r.status === 'rejected' && !(r.reason instanceof ApiError && r.reason.status === 401)) throw r.reason;
     },
@@ -203,6 +208,7 @@ export function summary(s: SyncStatus): HTMLElement {
     h('span', { class: t.red ? 'red-text' : '' }, `${t.red} stalled`),
     h('span', null, `${plural(t.pendingUploads, 'pending upload')}`),
     h('span', { class: t.unresolvedRejected ? 'red-text' : '' }, `${t.unresolvedRejected} unresolved rejected`),
+    h('span', { id: 'summary-deferred' }, `${t.deferred ?? 0} on hold`),
     h('span', { class: 'sub', title: `${s.feed.retained} changes retained; pruned through ${s.feed.prunedId}` }, `feed head ${s.feed.head}`),
   );
 }

@@ -4,7 +4,7 @@
 import { api } from '../api';
 import type { Ctx } from '../ctx';
 import { h } from '../../shared/dom';
-import { dayUTC, hhmm, localInput, patientName, when } from '../format';
+import { actedNote, dayUTC, hhmm, localInput, patientName, when } from '../format';
 import type { AppointmentView, Patient, Person, PrescriptionView, Result, VitalsData } from '../types';
 import {
   boxName, checkAmount, checkAppointmentDate, checkBirthDate, checkJSON, checkText, checkVitals, required, type VitalsInput,
@@ -75,9 +75,10 @@ export function vitalsForm(ctx: Ctx, appointmentId: string, subject: string, pre
     fieldOf: (p) => (p === 'medicalHistoryNotes' ? 'notes' : boxName(p)),
     onSubmit: async (vals) => {
       const { vitals } = checkVitals(input(vals));
-      await api.recordVitals(ctx.userId, appointmentId, vitals!, vals.notes ?? '');
+      const r = await api.recordVitals(ctx.userId, appointmentId, vitals!, vals.notes ?? '');
       ctx.openPanel(null);
-      ctx.acted(`Vitals recorded: ${subject}.`);
+      // Before the check-in reached this workstation: kept, on hold.
+      ctx.acted(actedNote(`Vitals recorded: ${subject}.`, r?.waitingFor));
     },
     cancel: () => ctx.openPanel(null),
   });

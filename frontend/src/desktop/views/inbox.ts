@@ -7,7 +7,7 @@
 import { api, ProblemError } from '../api';
 import type { Ctx } from '../ctx';
 import { h, replace } from '../../shared/dom';
-import { actLabel, closeReasonProblem, fieldLabel, MaxReasonChars, reason, reviewLine, typedValues, when } from '../format';
+import { actLabel, closeReasonProblem, fieldLabel, MaxReasonChars, pendingState, reason, reviewLine, typedValues, when } from '../format';
 import type { AppointmentView, Copied, PendingAct, PrescriptionView, RejectedAct } from '../types';
 import {
   closeForm, consultationForm, contactForm, documentForm, historyForm, paymentForm, prescriptionForm, registerForm, resultForm, reviewForm,
@@ -31,11 +31,11 @@ export function waitingView(ctx: Ctx): { el: HTMLElement; refresh: () => Promise
       ? h('p', { class: 'empty' }, 'Nothing is waiting: the server has everything done here.')
       : h('table', null,
         h('thead', null, h('tr', null, h('th', null, 'Done at'), h('th', null, 'Act'), h('th', null, 'By'), h('th', null, 'State'))),
-        h('tbody', null, items.map((p) => h('tr', { 'data-id': p.id, class: p.likelyRejection ? 'warn' : null },
+        h('tbody', null, items.map((p) => h('tr', { 'data-id': p.id, class: p.likelyRejection ? 'warn' : p.waitingFor ? 'hold' : null },
           h('td', null, when(p.occurredAt, ctx.now())),
           h('td', null, actLabel(p.name)),
           h('td', null, p.authorName),
-          h('td', null, p.applied ? 'Accepted, updating' : p.likelyRejection ? `Will likely be refused: ${p.likelyRejection.message}` : 'Waiting'))))));
+          h('td', null, pendingState(p)))))));
   };
   return { el, refresh };
 }

@@ -91,6 +91,11 @@ export function queuesView(ctx: Ctx): { el: HTMLElement; refresh: () => Promise<
           table('q-prepare', 'Patients to prepare', 'Nobody is waiting for vitals.', d.toPrepare,
             [timeCol('Arrived', (x) => x.checkedInAt), patientCol(), doctor, motif],
             (x) => h('button', { type: 'button', class: 'primary small', onclick: () => ctx.openPanel(vitalsForm(ctx, x.id, apptSubject(x))) }, 'Record vitals')),
+          // During an outage the patient may be here before reception's
+          // check-in reaches this workstation: vitals recorded now wait for it.
+          table('q-expected', 'Expected today, not checked in here yet', 'Nobody else is expected today.', d.expected ?? null,
+            [timeCol('Time', (x) => x.date), patientCol(), doctor, motif],
+            (x) => h('button', { type: 'button', class: 'small', title: 'The vitals wait for the check-in from reception', onclick: () => ctx.openPanel(vitalsForm(ctx, x.id, apptSubject(x))) }, 'Record vitals')),
           table('q-collect', 'Samples to collect', 'No sample to collect.', d.toCollect,
             [ptime('Sent', (x) => x.updatedAt), patientCol(), text, { head: 'Doctor', cell: (x) => x.doctorName }],
             (x) => now('Sample collected', () => api.collectSample(ctx.userId, x.id), `Sample collected: ${patientName(x.patientFirstName, x.patientLastName)}.`)),

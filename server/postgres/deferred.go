@@ -1,0 +1,491 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"wardsync/syncproto"
+	"wardsync/workflow"
+)
+
+// Deferred acts (docs/deferred.md). An act the workflow refuses only
+// because its row is still earlier on its path (workflow.Deferrable) is
+// parked in sync.deferred instead of rejected. A trigger marks the parked
+// acts of a row "woken" whenever anyone changes that row; the transaction
+// that changed it retries them before it commits (a push, after each act it
+// applies), and the sweeper retries those woken by other writers and
+// expires those that waited longer than Config.DeferredWindow. Each parked
+// act is decided once, in the transaction whose xid the feed uses to hand
+// the outcome to its device.
+//
+// Lock order, everywhere: the row waited on (FOR UPDATE), then the parked
+// act's sync.deferred row. A push holds the row when its trigger marks the
+// act; the sweeper takes the row before the act, so the two never deadlock.
+
+// waitTables are the tables an act can wait on, with their quoted names.
+var waitTables = map[string]string{
+	workflow.TableAppointments:  pgx.Identifier{workflow.TableAppointments}.Sanitize(),
+	workflow.TablePrescriptions: pgx.Identifier{workflow.TablePrescriptions}.Sanitize(),
+}
+
+// lockWaitRow locks the row a deferrable act waits on for the rest of the
+// transaction. The mutator's own lock was taken inside the act's savepoint,
+// whose rollback released it; without this, a writer could change the row
+// after the refusal and before the park commits, and its trigger would not
+// see the parked act.
+func lockWaitRow(ctx context.Context, tx pgx.Tx, table, id string) error {
+	q, ok := waitTables[table]
+	if !ok {
+		return fmt.Errorf("deferred: cannot wait on table %q", table)
+	}
+	_, err := tx.Exec(ctx, `SELECT 1 FROM `+q+` WHERE id = $1 FOR UPDATE`, id)
+	return err
+}
+
+// applyOrWait runs a mutation; when the workflow says it only came too
+// early, it locks the row waited on and runs it once more, so the answer
+// (applied, still waiting, rejected) holds until commit. wait is non-nil
+// when the act must be parked; rej is then the refusal that says why.
+func applyOrWait(ctx context.Context, tx pgx.Tx, m workflow.Mutation) (rej *workflow.Rejection, wait *workflow.Wait, err error) {
+	rej, err = applyInSavepoint(ctx, tx, m)
+	if err != nil || rej == nil || rej.Wait == nil {
+		return rej, nil, err
+	}
+	if err := lockWaitRow(ctx, tx, rej.Wait.Table, rej.Wait.ID); err != nil {
+		return nil, nil, err
+	}
+	rej, err = applyInSavepoint(ctx, tx, m)
+	if err != nil || rej == nil || rej.Wait == nil {
+		return rej, nil, err
+	}
+	return rej, rej.Wait, nil
+}
+
+// parkAct records a deferrable act in sync.deferred (its audit row, outcome
+// deferred, is written by the caller first).
+func (db *DB) parkAct(ctx context.Context, tx pgx.Tx, deviceID string, seq int64, w *workflow.Wait, actor workflow.Actor, at time.Time) error {
+	_, err := tx.Exec(ctx, `
+		INSERT INTO sync.deferred (device_id, seq, wait_table, wait_id, wait_state, waiting_for,
+		                           author_id, author_name, author_role, parked_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		deviceID, seq, w.Table, w.ID, waitState(w), pgText(w.Sentence), actor.ID, actor.Name, string(actor.Role),
+		at, at.Add(db.deferredWindow()))
+	if err != nil {
+		return fmt.Errorf("park mutation %d: %w", seq, err)
+	}
+	return nil
+}
+
+func (db *DB) deferredWindow() time.Duration {
+	if db.Config.DeferredWindow > 0 {
+		return db.Config.DeferredWindow
+	}
+	return DefaultDeferredWindow
+}
+
+// DefaultDeferredWindow is how long a parked act waits for its predecessor.
+const DefaultDeferredWindow = 12 * time.Hour
+
+// waitState is the one state a deferrable act applies in (a workflow test
+// checks there is exactly one).
+func waitState(w *workflow.Wait) string {
+	if len(w.Want) == 0 {
+		return ""
+	}
+	return w.Want[0]
+}
+
+// deferredResult is the push result of a parked act.
+func deferredResult(seq int64, rej *workflow.Rejection) syncproto.MutationResult {
+	w := rej.Wait
+	return syncproto.MutationResult{Seq: seq, Status: syncproto.StatusDeferred, Message: pgText(rej.Message),
+		WaitingFor: pgText(w.Sentence), WaitTable: w.Table, WaitID: w.ID, WaitState: waitState(w)}
+}
+
+// parked is one undecided parked act, as a retry needs it.
+type parked struct {
+	deviceID   string
+	seq        int64
+	mutationID string
+	name       string
+	args       json.RawMessage
+	occurredAt time.Time
+	actor      workflow.Actor
+	waitingFor string
+	parkedAt   time.Time
+	expiresAt  time.Time
+}
+
+// parkedOn returns the undecided acts waiting on one row, in arrival order,
+// locked. The caller holds the row itself.
+func parkedOn(ctx context.Context, tx pgx.Tx, table, id string) ([]parked, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT d.device_id, d.seq, m.mutation_id, m.name, m.args, m.occurred_at, d.author_id, d.author_name, d.author_role,
+		       d.waiting_for, d.parked_at, d.expires_at
+		  FROM sync.deferred d JOIN sync.mutations m USING (device_id, seq)
+		 WHERE d.wait_table = $1 AND d.wait_id = $2 AND d.outcome IS NULL
+		 ORDER BY d.arrival FOR UPDATE OF d`, table, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []parked
+	for rows.Next() {
+		var p parked
+		var role string
+		if err := rows.Scan(&p.deviceID, &p.seq, &p.mutationID, &p.name, &p.args, &p.occurredAt, &p.actor.ID, &p.actor.Name, &role,
+			&p.waitingFor, &p.parkedAt, &p.expiresAt); err != nil {
+			return nil, err
+		}
+		p.actor.Role = workflow.Role(role)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// retryWoken retries, in this transaction, the parked acts of every row
+// this transaction changed (the trigger marked them woken). A push calls it
+// after each act it applies, so a parked act lands the moment its
+// predecessor does, in the same transaction.
+func (db *DB) retryWoken(ctx context.Context, tx pgx.Tx) error {
+	for {
+		var table, id string
+		err := tx.QueryRow(ctx, `SELECT wait_table, wait_id FROM sync.deferred WHERE outcome IS NULL AND woken ORDER BY arrival LIMIT 1`).
+			Scan(&table, &id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := lockWaitRow(ctx, tx, table, id); err != nil {
+			return err
+		}
+		if _, err := db.retryRow(ctx, tx, table, id, false); err != nil {
+			return err
+		}
+	}
+}
+
+// retryRow retries the acts parked on one row in arrival order, pass after
+// pass while some pass applies one (an applied act moves the row, which may
+// be what an earlier arrival waits for). expire rejects those still
+// waiting whose window has run out. It returns how many it decided.
+func (db *DB) retryRow(ctx context.Context, tx pgx.Tx, table, id string, expire bool) (int, error) {
+	decided := 0
+	for {
+		acts, err := parkedOn(ctx, tx, table, id)
+		if err != nil {
+			return decided, err
+		}
+		progress := false
+		for _, p := range acts {
+			m := workflow.Mutation{ID: p.mutationID, Name: p.name, Args: p.args, Actor: p.actor, OccurredAt: p.occurredAt}
+			rej, err := applyInSavepoint(ctx, tx, m)
+			if err != nil {
+				return decided, err
+			}
+			switch {
+			case rej == nil:
+				err = db.decide(ctx, tx, p, nil)
+				progress = true
+			case rej.Wait == nil:
+				r := *rej
+				r.Message = fmt.Sprintf("%s It had been %s since %s.", rej.Message, p.waitingFor, p.parkedAt.UTC().Format("2006-01-02 15:04 UTC"))
+				err = db.decide(ctx, tx, p, &r)
+			case expire && !db.now().Before(p.expiresAt):
+				r := *rej
+				r.Wait = nil
+				r.Message = fmt.Sprintf("It had been %s since %s, longer than the %s the server keeps an act waiting; it was not applied. %s",
+					p.waitingFor, p.parkedAt.UTC().Format("2006-01-02 15:04 UTC"), db.deferredWindow(), rej.Message)
+				err = db.decide(ctx, tx, p, &r)
+			default:
+				// Still early: it keeps waiting, until the row changes again.
+				if _, err := tx.Exec(ctx, `UPDATE sync.deferred SET woken = false WHERE device_id = $1 AND seq = $2`, p.deviceID, p.seq); err != nil {
+					return decided, err
+				}
+				continue
+			}
+			if err != nil {
+				return decided, err
+			}
+			decided++
+		}
+		if !progress {
+			// Acts decided here changed the row; nothing parked on it is
+			// left woken by this transaction's own writes.
+			_, err := tx.Exec(ctx, `UPDATE sync.deferred SET woken = false WHERE wait_table = $1 AND wait_id = $2 AND outcome IS NULL AND woken`, table, id)
+			return decided, err
+		}
+	}
+}
+
+// decide records a parked act's outcome once: the audit row leaves
+// "deferred", and sync.deferred keeps the deciding transaction's xid for
+// the feed.
+func (db *DB) decide(ctx context.Context, tx pgx.Tx, p parked, rej *workflow.Rejection) error {
+	outcome := "applied"
+	var code, msg, field any
+	if rej != nil {
+		outcome, code, msg = "rejected", string(rej.Code), pgText(rej.Message)
+		if rej.Field != "" {
+			field = pgText(rej.Field)
+		}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE sync.mutations SET outcome = $3, code = $4, message = $5, field = $6 WHERE device_id = $1 AND seq = $2`,
+		p.deviceID, p.seq, outcome, code, msg, field); err != nil {
+		return fmt.Errorf("decide parked mutation %s/%d: %w", p.deviceID, p.seq, err)
+	}
+	_, err := tx.Exec(ctx, `UPDATE sync.deferred SET outcome = $3, decided_at = $4, decided_xid = pg_current_xact_id(), woken = false
+		 WHERE device_id = $1 AND seq = $2`, p.deviceID, p.seq, outcome, db.now())
+	if err != nil {
+		return fmt.Errorf("decide parked mutation %s/%d: %w", p.deviceID, p.seq, err)
+	}
+	// A rejection changes no seed row, so no change would poke the
+	// devices: poke them at commit, so the author's device pulls the outcome.
+	_, err = tx.Exec(ctx, `SELECT pg_notify('wardsync_changes', '')`)
+	return err
+}
+
+// SweepDeferred retries the parked acts that need it outside a push: those
+// woken by a writer that did not retry them (another program's SQL), and
+// those whose waiting window has run out (rejected, with a sentence). Each
+// row waited on is handled in its own transaction. It returns how many
+// acts it decided.
+func (db *DB) SweepDeferred(ctx context.Context) (int, error) {
+	type row struct{ table, id string }
+	var todo []row
+	rows, err := db.Pool.Query(ctx, `
+		SELECT DISTINCT wait_table, wait_id FROM sync.deferred
+		 WHERE outcome IS NULL AND (woken OR expires_at <= $1)`, db.now())
+	if err != nil {
+		return 0, err
+	}
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.table, &r.id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		todo = append(todo, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, r := range todo {
+		var n int
+		err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+			if err := lockWaitRow(ctx, tx, r.table, r.id); err != nil {
+				return err
+			}
+			var err error
+			n, err = db.retryRow(ctx, tx, r.table, r.id, true)
+			return err
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// outcomesBetween lists the device's parked acts decided by transactions
+// in [from, to): each lands in exactly one page, the one whose range holds
+// the deciding transaction, with the changes that transaction made.
+func outcomesBetween(ctx context.Context, tx pgx.Tx, deviceID string, from, to uint64) ([]syncproto.Outcome, error) {
+	if deviceID == "" || from >= to {
+		return nil, nil
+	}
+	rows, err := tx.Query(ctx, `
+		SELECT d.seq, m.mutation_id, d.outcome, COALESCE(m.code, ''), COALESCE(m.message, ''), COALESCE(m.field, '')
+		  FROM sync.deferred d JOIN sync.mutations m USING (device_id, seq)
+		 WHERE d.device_id = $1 AND d.decided_xid >= $2::text::xid8 AND d.decided_xid < $3::text::xid8
+		 ORDER BY d.seq LIMIT $4`,
+		deviceID, strconv.FormatUint(from, 10), strconv.FormatUint(to, 10), syncproto.MaxPullLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []syncproto.Outcome
+	for rows.Next() {
+		var o syncproto.Outcome
+		var status, code string
+		if err := rows.Scan(&o.Seq, &o.ID, &status, &code, &o.Message, &o.Field); err != nil {
+			return nil, err
+		}
+		o.Status, o.Code = syncproto.Status(status), workflow.Code(code)
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// outcomesBefore lists, for the last page of a snapshot (first sync or
+// resync), the device's decided parked acts whose deciding transaction lies
+// below the snapshot's horizon: the feed after it starts at that horizon,
+// so they would never come otherwise. The most recent MaxPullLimit only; a
+// workstation ignores outcomes of acts it no longer holds.
+func outcomesBefore(ctx context.Context, tx pgx.Tx, deviceID string, horizon uint64) ([]syncproto.Outcome, error) {
+	if deviceID == "" {
+		return nil, nil
+	}
+	rows, err := tx.Query(ctx, `
+		SELECT d.seq, m.mutation_id, d.outcome, COALESCE(m.code, ''), COALESCE(m.message, ''), COALESCE(m.field, '')
+		  FROM sync.deferred d JOIN sync.mutations m USING (device_id, seq)
+		 WHERE d.device_id = $1 AND d.decided_xid < $2::text::xid8
+		 ORDER BY d.seq DESC LIMIT $3`,
+		deviceID, strconv.FormatUint(horizon, 10), syncproto.MaxPullLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []syncproto.Outcome
+	for rows.Next() {
+		var o syncproto.Outcome
+		var status, code string
+		if err := rows.Scan(&o.Seq, &o.ID, &status, &code, &o.Message, &o.Field); err != nil {
+			return nil, err
+		}
+		o.Status, o.Code = syncproto.Status(status), workflow.Code(code)
+		out = append([]syncproto.Outcome{o}, out...)
+	}
+	return out, rows.Err()
+}
+
+// parkedWait returns what a still parked act waits for, for a duplicate
+// push of it; ok is false when it is not parked (any more).
+func parkedWait(ctx context.Context, tx pgx.Tx, deviceID string, seq int64) (syncproto.MutationResult, bool, error) {
+	var r syncproto.MutationResult
+	err := tx.QueryRow(ctx, `SELECT waiting_for, wait_table, wait_id, wait_state FROM sync.deferred
+		 WHERE device_id = $1 AND seq = $2 AND outcome IS NULL`, deviceID, seq).Scan(&r.WaitingFor, &r.WaitTable, &r.WaitID, &r.WaitState)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, false, nil
+	}
+	return r, err == nil, err
+}
+
+// ParkedCount is how many acts are parked now, all devices together.
+func (db *DB) ParkedCount(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM sync.deferred WHERE outcome IS NULL`).Scan(&n)
+	return n, err
+}
+
+// ParkedAct is a parked act as the admin dashboard lists it.
+type ParkedAct struct {
+	DeviceID   string    `json:"deviceId"`
+	DeviceName string    `json:"deviceName"`
+	Seq        int64     `json:"seq"`
+	Name       string    `json:"name"`
+	AuthorName string    `json:"authorName"`
+	OccurredAt time.Time `json:"occurredAt"`
+	ParkedAt   time.Time `json:"parkedAt"`
+	ExpiresAt  time.Time `json:"expiresAt"`
+	WaitingFor string    `json:"waitingFor"`
+	WaitTable  string    `json:"waitTable"`
+	WaitID     string    `json:"waitId"`
+	WaitState  string    `json:"waitState"`
+}
+
+// ParkedActs lists up to limit parked acts, oldest first.
+func (db *DB) ParkedActs(ctx context.Context, limit int) ([]ParkedAct, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	rows, err := db.Pool.Query(ctx, `
+		SELECT d.device_id, dev.name, d.seq, m.name, d.author_name, m.occurred_at, d.parked_at, d.expires_at,
+		       d.waiting_for, d.wait_table, d.wait_id, d.wait_state
+		  FROM sync.deferred d JOIN sync.mutations m USING (device_id, seq) JOIN sync.devices dev ON dev.id = d.device_id
+		 WHERE d.outcome IS NULL ORDER BY d.arrival LIMIT $1`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []ParkedAct{}
+	for rows.Next() {
+		var p ParkedAct
+		if err := rows.Scan(&p.DeviceID, &p.DeviceName, &p.Seq, &p.Name, &p.AuthorName, &p.OccurredAt, &p.ParkedAt, &p.ExpiresAt,
+			&p.WaitingFor, &p.WaitTable, &p.WaitID, &p.WaitState); err != nil {
+			return nil, err
+		}
+		p.OccurredAt, p.ParkedAt, p.ExpiresAt = p.OccurredAt.UTC(), p.ParkedAt.UTC(), p.ExpiresAt.UTC()
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// ParkedByDevice counts the parked acts of each device that has any.
+func (db *DB) ParkedByDevice(ctx context.Context) (map[string]int64, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT device_id, count(*) FROM sync.deferred WHERE outcome IS NULL GROUP BY device_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var n int64
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		out[id] = n
+	}
+	return out, rows.Err()
+}
+
+// FollowDeferred calls sweep every `every`, and at once whenever a
+// transaction woke a parked act (the trigger's NOTIFY wardsync_deferred at
+// its commit), until ctx ends. A push retries the acts it woke itself;
+// the notification serves other writers (another program's SQL). Without
+// a listening connection it falls back to the period alone.
+func (db *DB) FollowDeferred(ctx context.Context, every time.Duration, sweep func()) {
+	for ctx.Err() == nil {
+		_ = db.followDeferredOnce(ctx, every, sweep)
+		if ctx.Err() != nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+		sweep()
+	}
+}
+
+func (db *DB) followDeferredOnce(ctx context.Context, every time.Duration, sweep func()) error {
+	conn, err := db.Pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `LISTEN wardsync_deferred`); err != nil {
+		return err
+	}
+	defer func() {
+		c, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, _ = conn.Exec(c, `UNLISTEN *`)
+	}()
+	for {
+		wctx, cancel := context.WithTimeout(ctx, every)
+		_, err := conn.Conn().WaitForNotification(wctx)
+		timedOut := err != nil && wctx.Err() != nil && ctx.Err() == nil
+		cancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil && !timedOut {
+			return err
+		}
+		sweep()
+	}
+}
