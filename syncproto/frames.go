@@ -109,6 +109,13 @@ type Mutation struct {
 	Args        json.RawMessage `json:"args"`
 	OccurredAt  time.Time       `json:"occurredAt"`
 	AuthorToken string          `json:"authorToken"`
+	// AuthorID is the user id of the author as the workstation knows it;
+	// the server refuses the act unless authorToken is that user's session.
+	AuthorID string `json:"authorId"`
+	// PrevHash and Hash chain the device's acts (chain.go): Hash covers
+	// the act's content and PrevHash, the Hash of the device's previous act.
+	PrevHash string `json:"prevHash"`
+	Hash     string `json:"hash"`
 }
 
 // Pull asks for the changes after a cursor (client → server).
@@ -137,6 +144,10 @@ type Welcome struct {
 	LastMutationSeq int64           `json:"lastMutationSeq"`
 	DeviceName      string          `json:"deviceName,omitempty"`
 	Roles           []workflow.Role `json:"roles"`
+	// ChainHead is the hash of the device's last act the server recorded,
+	// absent before its first. A workstation that renumbers its queue
+	// (restored backup) re-chains it from here.
+	ChainHead string `json:"chainHead,omitempty"`
 }
 
 // PushResult answers a push, one result per mutation in seq order (server → client).
