@@ -13,18 +13,18 @@ import (
 // chainVector is one golden chain step: a workstation in any language that
 // reproduces these bytes and hashes speaks the chain of protocol 1.
 type chainVector struct {
-	Name       string          `json:"name"`
-	DeviceID   string          `json:"deviceId"`
-	Genesis    string          `json:"genesis"`
-	Seq        int64           `json:"seq"`
-	MutationID string          `json:"mutationId"`
-	ActName    string          `json:"actName"`
-	Args       string          `json:"argsAsQueued"` // verbatim, so the file shows the spaces compaction removes
-	OccurredAt string          `json:"occurredAt"`
-	AuthorID   string          `json:"authorId"`
-	PrevHash   string          `json:"prevHash"`
-	Canonical  string          `json:"canonical"`
-	Hash       string          `json:"hash"`
+	Name       string `json:"name"`
+	DeviceID   string `json:"deviceId"`
+	Genesis    string `json:"genesis"`
+	Seq        int64  `json:"seq"`
+	MutationID string `json:"mutationId"`
+	ActName    string `json:"actName"`
+	Args       string `json:"argsAsQueued"` // verbatim, so the file shows the spaces compaction removes
+	OccurredAt string `json:"occurredAt"`
+	AuthorID   string `json:"authorId"`
+	PrevHash   string `json:"prevHash"`
+	Canonical  string `json:"canonical"`
+	Hash       string `json:"hash"`
 }
 
 // chainVectors chains three acts of one device from its genesis, the second

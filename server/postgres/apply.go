@@ -70,6 +70,10 @@ func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncp
 		}
 		expect++
 	}
+	head, err := chainHead(ctx, tx, deviceID)
+	if err != nil {
+		return nil, err
+	}
 	deviceRoles := make([]workflow.Role, len(roles))
 	for i, r := range roles {
 		deviceRoles[i] = workflow.Role(r)
@@ -104,19 +108,24 @@ func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncp
 		if res, ok := first[m.ID]; ok {
 			res.Seq, res.Status = m.Seq, syncproto.StatusDuplicate
 			results = append(results, res)
-			last = m.Seq
+			last, head = m.Seq, m.Hash
 			continue
 		}
-		res, err := db.applyOne(ctx, tx, deviceID, deviceRoles, m, receivedAt)
+		res, err := db.applyOne(ctx, tx, deviceID, deviceRoles, m, receivedAt, head)
 		if err != nil {
 			return nil, err
 		}
 		results = append(results, res)
 		first[m.ID] = res
-		last = m.Seq
+		// After a break too: the chain continues from the received hash,
+		// so the next act is judged on its own (docs/provenance.md).
+		last, head = m.Seq, m.Hash
 	}
 	if _, err := tx.Exec(ctx, `UPDATE sync.clients SET last_mutation_seq = $2, last_seen = $3 WHERE device_id = $1`,
 		deviceID, last, receivedAt); err != nil {
+		return nil, err
+	}
+	if err := setChainHead(ctx, tx, deviceID, head); err != nil {
 		return nil, err
 	}
 	return results, nil
@@ -192,14 +201,21 @@ func duplicateResult(ctx context.Context, tx pgx.Tx, deviceID string, seq int64,
 // applyOne runs one new mutation inside a savepoint and records its outcome.
 // It returns an error only for infrastructure failures, which abort the
 // whole push so the client resends it.
-func (db *DB) applyOne(ctx context.Context, tx pgx.Tx, deviceID string, deviceRoles []workflow.Role, m syncproto.Mutation, receivedAt time.Time) (syncproto.MutationResult, error) {
+func (db *DB) applyOne(ctx context.Context, tx pgx.Tx, deviceID string, deviceRoles []workflow.Role, m syncproto.Mutation, receivedAt time.Time, head string) (syncproto.MutationResult, error) {
 	var (
 		actor   workflow.Actor
 		session string
 	)
-	rej, err := db.authorize(ctx, tx, deviceID, deviceRoles, m, receivedAt, &actor, &session)
-	if err != nil {
-		return syncproto.MutationResult{}, err
+	chainBreak, rej := checkChain(deviceID, head, m)
+	var err error
+	if rej == nil {
+		rej, err = db.authorize(ctx, tx, deviceID, deviceRoles, m, receivedAt, &actor, &session)
+		if err != nil {
+			return syncproto.MutationResult{}, err
+		}
+	}
+	if rej == nil {
+		rej = checkAuthorClaim(m, actor)
 	}
 	if rej == nil {
 		rej, err = applyInSavepoint(ctx, tx, workflow.Mutation{ID: m.ID, Name: m.Name, Args: m.Args, Actor: actor, OccurredAt: m.OccurredAt})
@@ -236,6 +252,9 @@ func (db *DB) applyOne(ctx context.Context, tx pgx.Tx, deviceID string, deviceRo
 		deviceID, m.Seq, m.ID, m.Name, string(args), author, sess, m.OccurredAt, receivedAt,
 		outcome, code, msg, field, targetTable, targetID); err != nil {
 		return syncproto.MutationResult{}, fmt.Errorf("record mutation %d: %w", m.Seq, err)
+	}
+	if err := recordChain(ctx, tx, deviceID, m, chainBreak); err != nil {
+		return syncproto.MutationResult{}, err
 	}
 	return res, nil
 }
