@@ -91,10 +91,10 @@ func verifyChains(ctx context.Context, tx pgx.Tx, deviceID string, progress func
 	for rows.Next() {
 		var (
 			dev, name, mid, mname, args string
-			head, prevB, hashB           []byte
-			seq                          int64
-			at                           time.Time
-			author, chainArgs, brk       *string
+			head, prevB, hashB          []byte
+			seq                         int64
+			at                          time.Time
+			author, chainArgs, brk      *string
 		)
 		if err := rows.Scan(&dev, &name, &head, &seq, &mid, &mname, &args, &at, &prevB, &hashB, &author, &chainArgs, &brk); err != nil {
 			return err
