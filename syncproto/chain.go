@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -181,4 +182,53 @@ func (b ChainBreak) Sentence(seq int64) string {
 		return fmt.Sprintf("act %d does not follow act %d (an act was removed or reordered)", seq, seq-1)
 	}
 	return ""
+}
+
+// Chainer links the mutations of a client that builds its own frames (test
+// clients, load generators): it remembers the hash it gave each seq of one
+// device and links seq s to the hash of s-1 (the genesis for seq 1, or the
+// head given to Follow). A workstation keeps its chain in its replica
+// instead. Safe for concurrent use.
+type Chainer struct {
+	DeviceID string
+
+	mu    sync.Mutex
+	bySeq map[int64]string
+}
+
+// Follow says that seq's hash is head, e.g. from a welcome.
+func (c *Chainer) Follow(seq int64, head string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bySeq == nil {
+		c.bySeq = map[int64]string{}
+	}
+	c.bySeq[seq] = head
+}
+
+// Link fills PrevHash and Hash of every mutation of muts that has no Hash.
+func (c *Chainer) Link(muts []Mutation) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bySeq == nil {
+		c.bySeq = map[int64]string{}
+	}
+	for i := range muts {
+		m := &muts[i]
+		if m.Hash != "" {
+			c.bySeq[m.Seq] = m.Hash
+			continue
+		}
+		prev := c.bySeq[m.Seq-1]
+		if prev == "" {
+			prev = Genesis(c.DeviceID)
+		}
+		h, err := ChainHash(prev, m.Content(c.DeviceID))
+		if err != nil {
+			return err
+		}
+		m.PrevHash, m.Hash = prev, h
+		c.bySeq[m.Seq] = h
+	}
+	return nil
 }
