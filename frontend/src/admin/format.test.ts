@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { label, plural, typedValues } from './format';
+import { chainCell, label, plural, typedValues } from './format';
 
 describe('typedValues', () => {
   it('shows what was typed with its JSON type and flags the refused field', () => {
@@ -40,5 +40,24 @@ describe('label and plural', () => {
   it('counts', () => {
     expect(plural(1, 'workstation')).toBe('1 workstation');
     expect(plural(0, 'workstation')).toBe('0 workstations');
+  });
+});
+
+describe('chainCell', () => {
+  const hash = 'e360cbeaa361dfa59fdfd4313567e2fc2d3ccd02218092b50be9734c50002f7f';
+  const prev = '5be2ab4e0e6fb2d4a4cf3f3a2e1f8c0d9b7a6c5d4e3f2a1b0c9d8e7f6a5b4c3d';
+  it('shows a hash prefix and the status of the link', () => {
+    expect(chainCell({ status: 'ok', hash, prevHash: prev })).toEqual({
+      text: 'e360cbeaa3',
+      badge: 'chain intact',
+      cls: 'ok',
+      title: `hash ${hash}\nafter ${prev}`,
+    });
+    expect(chainCell({ status: 'broken-content', hash, prevHash: prev }).badge).toBe('modified after it was written');
+    expect(chainCell({ status: 'broken-link', hash, prevHash: prev })).toMatchObject({ badge: 'an act before it is missing', cls: 'red' });
+  });
+  it('says when an act predates the chain', () => {
+    expect(chainCell({ status: 'none' })).toEqual({ text: '', badge: 'recorded before the chain', cls: 'muted', title: '' });
+    expect(chainCell(undefined).cls).toBe('muted');
   });
 });

@@ -27,6 +27,7 @@ export interface DeviceStatus {
     appliedTotal: number;
     rejectedTotal: number;
     unresolvedRejected: number;
+    chainBreaks: number;
   };
   lastError?: string;
   lastErrorAt?: string;
@@ -38,7 +39,7 @@ export interface SyncStatus {
   serverTime: string;
   feed: { head: number; prunedId: number; retained: number; countsCap: number };
   instance: { connectedDevices: number; connections: number };
-  totals: { devices: number; online: number; ok: number; amber: number; red: number; pendingUploads: number; unresolvedRejected: number };
+  totals: { devices: number; online: number; ok: number; amber: number; red: number; pendingUploads: number; unresolvedRejected: number; chainBreaks: number };
   devices: DeviceStatus[];
 }
 
@@ -58,6 +59,15 @@ export interface AuditEntry {
   field?: string;
   target?: { table: string; id: string };
   resolution?: { at: string; by: string; note?: string };
+  chain: AuditChain;
+}
+
+/** An act's link in its workstation's hash chain (docs/provenance.md). */
+export interface AuditChain {
+  status: 'ok' | 'broken-content' | 'broken-link' | 'none';
+  prevHash?: string;
+  hash?: string;
+  claimedAuthor?: string;
 }
 
 export interface AuditPage {

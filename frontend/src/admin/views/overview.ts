@@ -178,6 +178,9 @@ export function summary(s: SyncStatus): HTMLElement {
     h('span', { class: t.red ? 'red-text' : '' }, `${t.red} stalled`),
     h('span', null, `${plural(t.pendingUploads, 'pending upload')}`),
     h('span', { class: t.unresolvedRejected ? 'red-text' : '' }, `${t.unresolvedRejected} unresolved rejected`),
+    t.chainBreaks
+      ? h('span', { class: 'red-text', id: 'summary-chain', title: 'Acts edited or removed on a workstation after they were written; see the audit log, chain: broken links only' }, `${plural(t.chainBreaks, 'broken chain link')}`)
+      : '',
     h('span', { class: 'sub', title: `${s.feed.retained} changes retained; pruned through ${s.feed.prunedId}` }, `feed head ${s.feed.head}`),
   );
 }
