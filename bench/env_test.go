@@ -159,6 +159,9 @@ func (e *env) login(role workflow.Role, deviceID string) (string, error) {
 	var out struct {
 		Token   string `json:"token"`
 		Message string `json:"message"`
+		User    struct {
+			ID string `json:"id"`
+		} `json:"user"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		return "", fmt.Errorf("login %s: status %d: %w", cred[0], resp.StatusCode, err)
@@ -166,15 +169,23 @@ func (e *env) login(role workflow.Role, deviceID string) (string, error) {
 	if resp.StatusCode != http.StatusOK || out.Token == "" {
 		return "", fmt.Errorf("login %s on %s: status %d: %s", cred[0], deviceID, resp.StatusCode, out.Message)
 	}
+	tokenUsers.Store(out.Token, out.User.ID)
 	return out.Token, nil
 }
+
+// tokenUsers maps each session token to its user id, the author id a
+// workstation hashes and sends with its acts.
+var tokenUsers sync.Map
 
 // device is one simulated workstation: registered, its users logged in.
 type device struct {
 	id     string
 	tokens map[workflow.Role]string
 	seq    int64
-	ws     *wsClient
+	// chain links its acts as a workstation would; the hashing is part of
+	// what a workstation pays per act, not of the server's push cost.
+	chain syncproto.Chainer
+	ws    *wsClient
 }
 
 // devices registers n workstations serving SECRETARY, NURSE and DOCTOR and
@@ -390,8 +401,14 @@ func (d *device) mutation(a act) syncproto.Mutation {
 	if err != nil {
 		panic(err)
 	}
-	return syncproto.Mutation{Seq: d.seq, ID: uuid.NewString(), Name: a.name, Args: raw,
-		OccurredAt: time.Now().UTC(), AuthorToken: d.tokens[a.role]}
+	author, _ := tokenUsers.Load(d.tokens[a.role])
+	m := []syncproto.Mutation{{Seq: d.seq, ID: uuid.NewString(), Name: a.name, Args: raw,
+		OccurredAt: time.Now().UTC().Truncate(time.Millisecond), AuthorToken: d.tokens[a.role], AuthorID: author.(string)}}
+	d.chain.DeviceID = d.id
+	if err := d.chain.Link(m); err != nil {
+		panic(err)
+	}
+	return m[0]
 }
 
 // push sends one push and waits for its result, skipping pokes.

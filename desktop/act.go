@@ -3,6 +3,7 @@ package desktop
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -50,7 +51,10 @@ func (e *Engine) Reissue(ctx context.Context, userID, name string, args json.Raw
 	seq, err := e.db.Act(ctx, sqlite.NewAct{ID: id, Name: name, Args: args, OccurredAt: at, ReissueOf: reissueOf,
 		Author: sqlite.Author{ID: c.UserID, Name: c.Name, Role: c.Role, Token: c.Token},
 		Check: func(seq int64) error {
-			return wireCheck(syncproto.Mutation{Seq: seq, ID: id, Name: name, Args: args, OccurredAt: at, AuthorToken: c.Token, ReissueOf: reissueOf})
+			// The hashes are written with the act; any well-formed ones
+			// check the size and shape the same.
+			return wireCheck(syncproto.Mutation{Seq: seq, ID: id, Name: name, Args: args, OccurredAt: at, AuthorToken: c.Token,
+				AuthorID: c.UserID, PrevHash: placeholderHash, Hash: placeholderHash, ReissueOf: reissueOf})
 		}})
 	if err != nil {
 		return nil, err
@@ -160,3 +164,5 @@ func (e *Engine) CopyRejected(ctx context.Context, id string) (name string, args
 	}
 	return r.Name, append(json.RawMessage(nil), r.Args...), nil
 }
+
+var placeholderHash = strings.Repeat("0", syncproto.HashHexLen)

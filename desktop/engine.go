@@ -128,6 +128,12 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		db.Close()
 		return nil, err
 	}
+	// A queue edited while the app was closed is reported at once, online
+	// or not.
+	if err := e.checkChain(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return e, nil
 }
 

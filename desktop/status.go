@@ -34,9 +34,13 @@ type Status struct {
 	LastSyncAt *time.Time `json:"lastSyncAt,omitempty"`
 	// InitialSync is the progress of a snapshot (first sync or resync);
 	// nil when none is under way.
-	InitialSync *Progress       `json:"initialSync,omitempty"`
-	LastError   string          `json:"lastError,omitempty"`
-	Roles       []workflow.Role `json:"roles"`
+	InitialSync *Progress `json:"initialSync,omitempty"`
+	LastError   string    `json:"lastError,omitempty"`
+	// ChainError says that the queue's act chain is broken: an act was
+	// edited or deleted in the replica's file outside the app. The server
+	// refuses the acts concerned; this says so before they are sent.
+	ChainError string          `json:"chainError,omitempty"`
+	Roles      []workflow.Role `json:"roles"`
 }
 
 // Progress counts the rows of a snapshot received so far.
@@ -149,4 +153,29 @@ func (e *Engine) setOffline(err error) {
 			s.LastError = err.Error()
 		}
 	})
+}
+
+// checkChain re-verifies the pending acts' chain, closes holes left by
+// deleted acts (so that the rest can still be sent and judged), and shows
+// the first problem in the status.
+func (e *Engine) checkChain(ctx context.Context) error {
+	rej, err := e.db.VerifyChain(ctx)
+	if err != nil {
+		return err
+	}
+	// Only a broken chain can hide a hole; an intact one costs no write.
+	if rej != nil {
+		if n, err := e.db.CloseQueueHoles(ctx); err != nil {
+			return err
+		} else if n > 0 {
+			e.log.Warn("acts were deleted from the queue outside the app; the acts after them moved down", "moved", n)
+		}
+	}
+	msg := ""
+	if rej != nil {
+		msg = rej.Message
+		e.log.Warn("act chain broken", "message", msg)
+	}
+	e.update(func(s *Status) { s.ChainError = msg })
+	return nil
 }

@@ -100,7 +100,7 @@ func (e *Engine) session(ctx context.Context) (connected bool, err error) {
 	if err := e.db.SetRoles(ctx, w.Roles); err != nil {
 		return true, err
 	}
-	if moved, err := e.db.CatchUpSeq(ctx, w.LastMutationSeq); err != nil {
+	if moved, err := e.db.CatchUpSeq(ctx, w.LastMutationSeq, w.ChainHead); err != nil {
 		return true, err
 	} else if moved {
 		e.log.Warn("the server knows more seqs of this device than the replica; queued acts renumbered",
@@ -188,6 +188,9 @@ func (s *syncSession) syncing(on bool) {
 func (s *syncSession) pushAll(ctx context.Context) (int, error) {
 	e := s.e
 	total := 0
+	if err := e.checkChain(ctx); err != nil {
+		return 0, err
+	}
 	for {
 		entries, err := e.db.Outbox(ctx, s.pushFrom, e.cfg.PushBatch)
 		if err != nil {
@@ -237,7 +240,7 @@ func batch(entries []sqlite.OutboxEntry) []syncproto.Mutation {
 			break
 		}
 		m := syncproto.Mutation{Seq: x.Seq, ID: x.ID, Name: x.Name, Args: x.Args, OccurredAt: x.OccurredAt, AuthorToken: x.Author.Token,
-			ReissueOf: x.ReissueOf}
+			AuthorID: x.Author.ID, PrevHash: x.PrevHash, Hash: x.Hash, ReissueOf: x.ReissueOf}
 		b, _ := json.Marshal(m)
 		if i > 0 && size+len(b)+1 > budget {
 			break

@@ -20,8 +20,16 @@ const (
 // members ("key":value pairs appended last win, so tests use edit instead).
 func mut(seq int64) string {
 	return fmt.Sprintf(`{"seq":%d,"id":"%s","name":"patient.register","args":{"firstName":"Awa"},`+
-		`"occurredAt":"2025-03-14T09:26:53Z","authorToken":"tok-1"}`, seq, uuid1)
+		`"occurredAt":"2025-03-14T09:26:53Z","authorToken":"tok-1","authorId":"u-1","prevHash":"%s","hash":"%s"}`,
+		seq, uuid1, hashA, hashB)
 }
+
+// Two well-formed hashes: Decode checks their form, not the chain (the
+// server does, knowing the device).
+var (
+	hashA = strings.Repeat("0a", 32)
+	hashB = strings.Repeat("b1", 32)
+)
 
 // edit replaces the first occurrence of old in s, failing loudly in the
 // table's construction when the base text changes under a test.
@@ -77,10 +85,10 @@ func acceptCases() []acceptCase {
 			&Hello{RequestID: "r-1", Protocol: 1, DeviceID: "dev-1"}},
 		{"push", basePush,
 			&Push{RequestID: "r-2", Mutations: []Mutation{{Seq: 1, ID: uuid1, Name: "patient.register",
-				Args: json.RawMessage(`{"firstName":"Awa"}`), OccurredAt: at("2025-03-14T09:26:53Z"), AuthorToken: "tok-1"}}}},
+				Args: json.RawMessage(`{"firstName":"Awa"}`), OccurredAt: at("2025-03-14T09:26:53Z"), AuthorToken: "tok-1", AuthorID: "u-1", PrevHash: hashA, Hash: hashB}}}},
 		{"push args are compacted", edit(basePush, `"args":{"firstName":"Awa"}`, `"args": { "firstName" : "Awa" }`),
 			&Push{RequestID: "r-2", Mutations: []Mutation{{Seq: 1, ID: uuid1, Name: "patient.register",
-				Args: json.RawMessage(`{"firstName":"Awa"}`), OccurredAt: at("2025-03-14T09:26:53Z"), AuthorToken: "tok-1"}}}},
+				Args: json.RawMessage(`{"firstName":"Awa"}`), OccurredAt: at("2025-03-14T09:26:53Z"), AuthorToken: "tok-1", AuthorID: "u-1", PrevHash: hashA, Hash: hashB}}}},
 		{"push of 1000", pushOf(MaxPushMutations, 7), nil},
 		{"pull", basePull, &Pull{RequestID: "r-3", Cursor: "c-1"}},
 		{"pull with limit and empty cursor", `{"type":"pull","requestId":"r-3","cursor":"","limit":1000}`,
@@ -241,6 +249,18 @@ func rejectCases() []rejectCase {
 			CodeValidationFailed, "push.mutations[0].name must not be empty", "mutations[0].name"},
 		{"push empty author token", edit(basePush, `"authorToken":"tok-1"`, `"authorToken":""`),
 			CodeValidationFailed, "push.mutations[0].authorToken must not be empty", "mutations[0].authorToken"},
+		{"push missing hash", edit(basePush, `,"hash":"`+hashB+`"`, ``),
+			CodeProtocolError, "push.mutations[0].hash is missing", ""},
+		{"push missing prevHash", edit(basePush, `"prevHash":"`+hashA+`",`, ``),
+			CodeProtocolError, "push.mutations[0].prevHash is missing", ""},
+		{"push empty authorId", edit(basePush, `"authorId":"u-1"`, `"authorId":""`),
+			CodeValidationFailed, "push.mutations[0].authorId must not be empty", "mutations[0].authorId"},
+		{"push hash uppercase", edit(basePush, hashB, strings.ToUpper(hashB)),
+			CodeValidationFailed, `push.mutations[0].hash must be a SHA-256 hash in 64 lowercase hex digits, got "` + strings.ToUpper(hashB) + `"`, "mutations[0].hash"},
+		{"push prevHash short", edit(basePush, hashA, "0a0a"),
+			CodeValidationFailed, `push.mutations[0].prevHash must be a SHA-256 hash in 64 lowercase hex digits, got "0a0a"`, "mutations[0].prevHash"},
+		{"welcome chainHead not hex", edit(baseWelcome, `"lastMutationSeq":0`, `"lastMutationSeq":0,"chainHead":"x"`),
+			CodeValidationFailed, `welcome.chainHead must be a SHA-256 hash in 64 lowercase hex digits, got "x"`, "chainHead"},
 		{"push occurredAt not RFC 3339", edit(basePush, `2025-03-14T09:26:53Z`, `2025-03-14 09:26:53`),
 			CodeValidationFailed, "push.mutations[0].occurredAt must be an RFC 3339 time", "mutations[0].occurredAt"},
 		{"push occurredAt zero", edit(basePush, `2025-03-14T09:26:53Z`, `0001-01-01T00:00:00Z`),
@@ -438,7 +458,7 @@ func TestEncodeEmptyChanges(t *testing.T) {
 
 func TestMutationValidate(t *testing.T) {
 	m := Mutation{Seq: 1, ID: uuid1, Name: "patient.register", Args: json.RawMessage(`{}`),
-		OccurredAt: at("2025-01-01T00:00:00Z"), AuthorToken: "t"}
+		OccurredAt: at("2025-01-01T00:00:00Z"), AuthorToken: "t", AuthorID: "u-1", PrevHash: hashA, Hash: hashB}
 	if err := m.Validate(); err != nil {
 		t.Fatalf("valid mutation: %v", err)
 	}

@@ -74,7 +74,9 @@
 //     UUID; name "noun.verb"; args the act's arguments with the seed's field
 //     names (decoded strictly by the mutator); occurredAt when the act
 //     happened at the ward; authorToken the session token of the user who
-//     performed it (a secret, never logged).
+//     performed it (a secret, never logged); authorId the user id of that
+//     author as the workstation knows it; prevHash and hash the act chain
+//     (below), 64 lowercase hex digits each.
 //   - pull {requestId, cursor, limit?}: the changes after cursor; "" means
 //     from nothing (initial snapshot). limit is 1–[MaxPullLimit] (1000);
 //     omitted or 0 lets the server choose.
@@ -88,7 +90,9 @@
 //     roles}: accepts a hello. lastMutationSeq is the highest seq of the
 //     device the server recorded (applied or rejected). head is the feed
 //     head, not empty. roles (at least one, distinct, valid) are the roles
-//     the workstation serves; they decide what it receives.
+//     the workstation serves; they decide what it receives. chainHead? is
+//     the hash of the device's last act the server recorded (absent before
+//     its first).
 //   - pushResult {requestId, results}: one result per pushed mutation, in
 //     order. A result is {seq, status, code?, message?, field?}; status is
 //     "applied", "rejected" or "duplicate". rejected requires code and
@@ -141,6 +145,8 @@
 //   - INVALID_TRANSITION, NOT_FOUND, DUPLICATE_ID, UNKNOWN_MUTATION,
 //     CLOCK_SKEW (occurredAt more than 5 minutes ahead of the server):
 //     results only, from the mutators.
+//   - CHAIN_BROKEN: in a result, the act's hash does not match its content,
+//     or its prevHash is not the hash of the device's previous act.
 //   - INTERNAL: the server failed; the message is generic. Retry; what was
 //     committed stays committed.
 //
@@ -172,6 +178,15 @@
 //     the same transaction, so it never blocks the ones after it.
 //   - first seq > last+1: a gap, a non-fatal PROTOCOL_ERROR naming last;
 //     nothing is applied and the client resends from last+1.
+//
+// Act chain: every mutation carries hash = SHA-256(prev || content), prev
+// the raw bytes of prevHash, content the netstrings of "wardsync-act-1",
+// deviceId, seq, id, name, compact args, occurredAt (UTC, milliseconds) and
+// authorId ([ActContent.Canonical]); a device's first act links to
+// [Genesis]. The server checks each new seq against its stored head before
+// anything else, refuses a mismatch CHAIN_BROKEN (recorded like any
+// rejection) and continues the chain from the received hash, so that later
+// acts are judged on their own. testdata/chain.json holds golden vectors.
 //
 // A push cut short (INTERNAL, lost connection) may have applied a prefix;
 // pushing again is safe, the prefix comes back duplicate.

@@ -114,6 +114,13 @@ type Mutation struct {
 	// When this act is applied, the server resolves the rejected one
 	// ("re-issued as device/seq") and the audit log shows the link both ways.
 	ReissueOf string `json:"reissueOf,omitempty"`
+	// AuthorID is the user id of the author as the workstation knows it;
+	// the server refuses the act unless authorToken is that user's session.
+	AuthorID string `json:"authorId"`
+	// PrevHash and Hash chain the device's acts (chain.go): Hash covers
+	// the act's content and PrevHash, the Hash of the device's previous act.
+	PrevHash string `json:"prevHash"`
+	Hash     string `json:"hash"`
 }
 
 // Pull asks for the changes after a cursor (client → server).
@@ -142,6 +149,10 @@ type Welcome struct {
 	LastMutationSeq int64           `json:"lastMutationSeq"`
 	DeviceName      string          `json:"deviceName,omitempty"`
 	Roles           []workflow.Role `json:"roles"`
+	// ChainHead is the hash of the device's last act the server recorded,
+	// absent before its first. A workstation that renumbers its queue
+	// (restored backup) re-chains it from here.
+	ChainHead string `json:"chainHead,omitempty"`
 }
 
 // PushResult answers a push, one result per mutation in seq order (server → client).

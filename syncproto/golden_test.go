@@ -13,6 +13,44 @@ import (
 	"wardsync/workflow"
 )
 
+// goldenHead41 is the hash of the golden device's act 41, the one before
+// the golden push: welcome.chainHead says it, and act 42 links to it.
+const goldenHead41 = "5be2ab4e0e6fb2d4a4cf3f3a2e1f8c0d9b7a6c5d4e3f2a1b0c9d8e7f6a5b4c3d"
+
+// goldenPush is the golden push, chained after goldenHead41.
+func goldenPush() *Push {
+	p := &Push{
+		RequestID: "r-2",
+		Mutations: []Mutation{
+			{
+				Seq:         42,
+				ID:          "0f8fad5b-d9cb-469f-a165-70867728950e",
+				Name:        "appointment.checkIn",
+				Args:        json.RawMessage(`{"id":"5c1d2e3f-0a1b-4c2d-8e3f-405162738495"}`),
+				OccurredAt:  at("2025-03-14T09:26:53.120Z"),
+				AuthorToken: "ses_Qm9uam91ciBTZWNyZXRhaXJl",
+				AuthorID:    "c3a9e1f0-5b7d-4e2a-9f10-2b3c4d5e6f70",
+			},
+			{
+				Seq:  43,
+				ID:   "1b4e28ba-2fa1-4d2c-883f-0016d3cca427",
+				Name: "appointment.recordVitals",
+				Args: json.RawMessage(`{"id":"5c1d2e3f-0a1b-4c2d-8e3f-405162738495","vitals":{"weight":75.5,"height":175,` +
+					`"temperature":37.2,"bloodPressure":{"systolic":120,"diastolic":80},"heartRate":72},` +
+					`"medicalHistoryNotes":"Allergie à la pénicilline <sévère> & asthme"}`),
+				OccurredAt:  at("2025-03-14T09:41:07Z"),
+				AuthorToken: "ses_SW5maXJtaWVyIFRlc3Q",
+				AuthorID:    "d4b0f2a1-6c8e-4f3b-8a21-3c4d5e6f7081",
+				ReissueOf:   "2c9a7e10-5b3d-4f6e-9a1b-7c8d9e0f1a2b",
+			},
+		},
+	}
+	if _, err := Chain("7d1c6a52-3f0e-4b8a-9c1d-2e5f60718293", goldenHead41, p.Mutations); err != nil {
+		panic(err)
+	}
+	return p
+}
+
 var update = flag.Bool("update", false, "rewrite the golden frames in testdata/")
 
 func at(s string) time.Time {
@@ -31,6 +69,7 @@ func atPtr(s string) *time.Time {
 // goldenFrames are the reference frames, one per type. Their wire form is
 // frozen in testdata/<type>.json: a change there is a protocol change.
 func goldenFrames() []Frame {
+	push := goldenPush()
 	return []Frame{
 		&Hello{
 			RequestID:       "r-1",
@@ -41,30 +80,7 @@ func goldenFrames() []Frame {
 			Pending:         2,
 			OldestPendingAt: atPtr("2025-03-14T09:26:53.120Z"),
 		},
-		&Push{
-			RequestID: "r-2",
-			Mutations: []Mutation{
-				{
-					Seq:         42,
-					ID:          "0f8fad5b-d9cb-469f-a165-70867728950e",
-					Name:        "appointment.checkIn",
-					Args:        json.RawMessage(`{"id":"5c1d2e3f-0a1b-4c2d-8e3f-405162738495"}`),
-					OccurredAt:  at("2025-03-14T09:26:53.120Z"),
-					AuthorToken: "ses_Qm9uam91ciBTZWNyZXRhaXJl",
-				},
-				{
-					Seq:  43,
-					ID:   "1b4e28ba-2fa1-4d2c-883f-0016d3cca427",
-					Name: "appointment.recordVitals",
-					Args: json.RawMessage(`{"id":"5c1d2e3f-0a1b-4c2d-8e3f-405162738495","vitals":{"weight":75.5,"height":175,` +
-						`"temperature":37.2,"bloodPressure":{"systolic":120,"diastolic":80},"heartRate":72},` +
-						`"medicalHistoryNotes":"Allergie à la pénicilline <sévère> & asthme"}`),
-					OccurredAt:  at("2025-03-14T09:41:07Z"),
-					AuthorToken: "ses_SW5maXJtaWVyIFRlc3Q",
-					ReissueOf:   "2c9a7e10-5b3d-4f6e-9a1b-7c8d9e0f1a2b",
-				},
-			},
-		},
+		push,
 		&Pull{RequestID: "r-3", Cursor: "v1.3f2a.0", Limit: 500},
 		&Report{Pending: 1, OldestPendingAt: atPtr("2025-03-14T09:41:07Z")},
 		&Welcome{
@@ -74,6 +90,7 @@ func goldenFrames() []Frame {
 			LastMutationSeq: 41,
 			DeviceName:      "Accueil — Cardiologie",
 			Roles:           []workflow.Role{workflow.RoleSecretary, workflow.RoleNurse},
+			ChainHead:       goldenHead41,
 		},
 		&PushResult{
 			RequestID: "r-2",

@@ -200,6 +200,19 @@ func (m *Mutation) validate(v *validator) {
 	if m.ReissueOf != "" && !workflow.IsUUID(m.ReissueOf) {
 		v.invalid("reissueOf", "must be the rejected act's mutation id, a lowercase UUID, got %s", quoteString(clip(m.ReissueOf)))
 	}
+	v.token("authorId", m.AuthorID, MaxIDBytes, false)
+	v.hash("prevHash", m.PrevHash, false)
+	v.hash("hash", m.Hash, false)
+}
+
+// hash checks a chain hash: 64 lowercase hex digits.
+func (v *validator) hash(field, s string, mayBeEmpty bool) {
+	if s == "" && mayBeEmpty {
+		return
+	}
+	if !ValidHash(s) {
+		v.invalid(field, "must be a SHA-256 hash in 64 lowercase hex digits, got %s", quoteString(clip(s)))
+	}
 }
 
 func (f *Pull) validate(v *validator) {
@@ -220,6 +233,7 @@ func (f *Welcome) validate(v *validator) {
 	v.when("serverTime", f.ServerTime)
 	v.token("head", f.Head, MaxCursorBytes, false)
 	v.nonNegative("lastMutationSeq", f.LastMutationSeq)
+	v.hash("chainHead", f.ChainHead, true)
 	if len(f.Roles) == 0 {
 		v.invalid("roles", "must list at least one role")
 	}

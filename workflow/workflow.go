@@ -109,6 +109,10 @@ const (
 	CodeUnknownMutation   Code = "UNKNOWN_MUTATION"
 	CodeProtocolError     Code = "PROTOCOL_ERROR"
 	CodeClockSkew         Code = "CLOCK_SKEW"
+	// CodeChainBroken refuses an act whose hash chain does not hold: its
+	// content was modified after it was written, or an act before it was
+	// removed or reordered (docs/provenance.md).
+	CodeChainBroken Code = "CHAIN_BROKEN"
 )
 
 // Rejection is the one error type of wardsync: a machine code, a human

@@ -266,8 +266,11 @@ func TestConnSpeaksTheProtocol(t *testing.T) {
 
 	// push → pushResult
 	muts := []syncproto.Mutation{
-		{Seq: 3, ID: "0f8fad5b-d9cb-469f-a165-70867728950e", Name: "appointment.checkIn", Args: json.RawMessage(`{"id":"x"}`), OccurredAt: now, AuthorToken: "tok"},
-		{Seq: 4, ID: "1b4e28ba-2fa1-4d2c-883f-0016d3cca427", Name: "appointment.checkIn", Args: json.RawMessage(`{"id":"y"}`), OccurredAt: now, AuthorToken: "tok"},
+		{Seq: 3, ID: "0f8fad5b-d9cb-469f-a165-70867728950e", Name: "appointment.checkIn", Args: json.RawMessage(`{"id":"x"}`), OccurredAt: now, AuthorToken: "tok", AuthorID: "u-1"},
+		{Seq: 4, ID: "1b4e28ba-2fa1-4d2c-883f-0016d3cca427", Name: "appointment.checkIn", Args: json.RawMessage(`{"id":"y"}`), OccurredAt: now, AuthorToken: "tok", AuthorID: "u-1"},
+	}
+	if _, err := syncproto.Chain("dev-1", "", muts); err != nil {
+		t.Fatal(err)
 	}
 	pc := make(chan error, 1)
 	var pr *syncproto.PushResult

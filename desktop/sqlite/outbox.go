@@ -64,6 +64,9 @@ type OutboxEntry struct {
 	// Parked: the server parked the act (push result deferred); its
 	// outcome comes through the feed (changes.outcomes).
 	Parked bool
+	// PrevHash and Hash chain the act after the device's previous one
+	// (syncproto/chain.go); empty until the replica knows its device.
+	PrevHash, Hash string
 }
 
 // Act runs the named mutator on the replica's rows and, in one
@@ -113,9 +116,15 @@ func (db *DB) Act(ctx context.Context, a NewAct) (seq int64, err error) {
 		if _, err := t.exec(`UPDATE sync_state SET lastSeq = ? WHERE singleton = 1`, seq); err != nil {
 			return fmt.Errorf("sqlite: assign seq: %w", err)
 		}
-		_, err = t.exec(`INSERT INTO outbox (seq, id, name, args, occurredAt, authorId, authorName, authorRole, authorToken, reissueOf, waitingFor)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, seq, a.ID, a.Name, string(a.Args), FormatTime(a.OccurredAt),
-			a.Author.ID, a.Author.Name, string(a.Author.Role), a.Author.Token, nullString(reissueOf), waiting)
+		prev, hash, err := t.actHash(s, syncproto.ActContent{Seq: seq, MutationID: a.ID, Name: a.Name, Args: a.Args,
+			OccurredAt: a.OccurredAt, AuthorID: a.Author.ID})
+		if err != nil {
+			return err
+		}
+		_, err = t.exec(`INSERT INTO outbox (seq, id, name, args, occurredAt, authorId, authorName, authorRole, authorToken,
+			reissueOf, waitingFor, prevHash, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, seq, a.ID, a.Name, string(a.Args), FormatTime(a.OccurredAt),
+			a.Author.ID, a.Author.Name, string(a.Author.Role), a.Author.Token, nullString(reissueOf), waiting, prev, hash)
 		if err != nil {
 			return fmt.Errorf("sqlite: append to outbox: %w", err)
 		}
@@ -128,14 +137,14 @@ func (db *DB) Act(ctx context.Context, a NewAct) (seq int64, err error) {
 }
 
 const outboxColumns = `seq, id, name, args, occurredAt, authorId, authorName, authorRole, authorToken, status,
-	conflictCode, conflictMessage, conflictField, reissueOf, waitingFor, parked`
+	conflictCode, conflictMessage, conflictField, reissueOf, waitingFor, parked, prevHash, hash`
 
 func scanOutbox(rows *sql.Rows) (OutboxEntry, error) {
 	var e OutboxEntry
 	var args, at, role string
 	var code, msg, field, reissueOf, waiting sql.NullString
 	if err := rows.Scan(&e.Seq, &e.ID, &e.Name, &args, &at, &e.Author.ID, &e.Author.Name, &role, &e.Author.Token,
-		&e.Status, &code, &msg, &field, &reissueOf, &waiting, &e.Parked); err != nil {
+		&e.Status, &code, &msg, &field, &reissueOf, &waiting, &e.Parked, &e.PrevHash, &e.Hash); err != nil {
 		return e, err
 	}
 	e.ReissueOf = reissueOf.String
@@ -272,6 +281,20 @@ func (db *DB) RecordResults(ctx context.Context, results []syncproto.MutationRes
 		}
 		acked := s.AckedSeq
 		parked := false
+		for _, r := range results {
+			acked = max(acked, r.Seq)
+		}
+		// The pending acts' chain now hangs from the last act with an
+		// outcome: remember its hash before the rejected ones leave.
+		if acked > s.AckedSeq {
+			if h, ok, err := t.ackedHashOf(acked); err != nil {
+				return err
+			} else if ok {
+				if _, err := t.exec(`UPDATE sync_state SET ackedHash = ? WHERE singleton = 1`, h); err != nil {
+					return err
+				}
+			}
+		}
 		for _, r := range results {
 			acked = max(acked, r.Seq)
 			rejected := r.Status == syncproto.StatusRejected || (r.Status == syncproto.StatusDuplicate && r.Code != "")

@@ -308,6 +308,28 @@ type TimelineEntry struct {
 	Prescription *PrescriptionView  `json:"prescription,omitempty"`
 	Result       *workflow.Result   `json:"result,omitempty"`
 	Document     *workflow.Document `json:"document,omitempty"`
+	// Acts are this workstation's acts on the entry's row still in its
+	// outbox, oldest first: their provenance as far as the server has not
+	// yet answered (docs/provenance.md).
+	Acts []ActProvenance `json:"acts,omitempty"`
+}
+
+// ActProvenance is who did an act, when and where, and how far it got.
+type ActProvenance struct {
+	Seq        int64     `json:"seq"`
+	Name       string    `json:"name"`
+	OccurredAt time.Time `json:"occurredAt"` // clinical time, this workstation's clock
+	// ReceivedAt is the server's sync time; nil while not yet sent.
+	ReceivedAt *time.Time    `json:"receivedAt,omitempty"`
+	AuthorID   string        `json:"authorId"`
+	AuthorName string        `json:"authorName"`
+	AuthorRole workflow.Role `json:"authorRole"`
+	DeviceID   string        `json:"deviceId"`
+	// State is "not yet sent" (no outcome from the server) or "applied"
+	// (the server applied it; its copy has not been pulled yet).
+	State string `json:"state"`
+	// HashPrefix is the start of the act's chain hash.
+	HashPrefix string `json:"hashPrefix,omitempty"`
 }
 
 // Timeline is a patient's record as this workstation may see it.
@@ -361,7 +383,7 @@ func (db *DB) PatientTimeline(ctx context.Context, patientID string) (*Timeline,
 		for i := range docs {
 			tl.Entries = append(tl.Entries, TimelineEntry{At: docs[i].CreatedAt, Kind: "document", Document: &docs[i]})
 		}
-		return nil
+		return t.attachOutboxProvenance(tl.Entries)
 	})
 	if err != nil {
 		return nil, err
@@ -440,4 +462,52 @@ func (db *DB) PutRows(ctx context.Context, table string, rows ...json.RawMessage
 		}
 		return nil
 	})
+}
+
+// attachOutboxProvenance gives each timeline entry the queued acts on its
+// row. The outbox is small (acts leave it once a pull reflects them), so it
+// is read whole.
+func (t *Tx) attachOutboxProvenance(entries []TimelineEntry) error {
+	s, err := t.state()
+	if err != nil {
+		return err
+	}
+	queued, err := t.outbox(`ORDER BY seq`)
+	if err != nil {
+		return err
+	}
+	byRow := map[string][]ActProvenance{}
+	for _, e := range queued {
+		_, id, err := workflow.Targets(e.Name, e.Args)
+		if err != nil {
+			continue
+		}
+		p := ActProvenance{Seq: e.Seq, Name: e.Name, OccurredAt: e.OccurredAt, AuthorID: e.Author.ID, AuthorName: e.Author.Name,
+			AuthorRole: e.Author.Role, DeviceID: s.DeviceID, State: "not yet sent"}
+		if e.Status == StatusApplied {
+			p.State = "applied"
+		}
+		if len(e.Hash) >= 10 {
+			p.HashPrefix = e.Hash[:10]
+		}
+		byRow[id] = append(byRow[id], p)
+	}
+	for i := range entries {
+		entries[i].Acts = byRow[entries[i].rowID()]
+	}
+	return nil
+}
+
+func (e *TimelineEntry) rowID() string {
+	switch {
+	case e.Appointment != nil:
+		return e.Appointment.ID
+	case e.Prescription != nil:
+		return e.Prescription.ID
+	case e.Result != nil:
+		return e.Result.ID
+	case e.Document != nil:
+		return e.Document.ID
+	}
+	return ""
 }

@@ -535,7 +535,7 @@ func TestCatchUpSeqRenumbersQueuedActs(t *testing.T) {
 	mustAct(t, db, secretary, "appointment.checkIn", obj{"id": appt2ID}, t0)
 	_, err := db.RecordResults(ctx, []syncproto.MutationResult{{Seq: s1, Status: syncproto.StatusApplied}}, t0)
 	must(t, err)
-	changed, err := db.CatchUpSeq(ctx, 10)
+	changed, err := db.CatchUpSeq(ctx, 10, "")
 	must(t, err)
 	if !changed {
 		t.Fatal("not changed")
@@ -547,7 +547,7 @@ func TestCatchUpSeqRenumbersQueuedActs(t *testing.T) {
 	if s.LastSeq != 11 || s.AckedSeq != 10 {
 		t.Errorf("state %+v", s)
 	}
-	if changed, _ := db.CatchUpSeq(ctx, 5); changed {
+	if changed, _ := db.CatchUpSeq(ctx, 5, ""); changed {
 		t.Error("a server behind the replica must change nothing")
 	}
 	if seq := mustAct(t, db, secretary, "appointment.cancel", obj{"id": appt3ID}, t0); seq != 12 {

@@ -84,7 +84,12 @@ func (db *DB) Bind(ctx context.Context, deviceID, serverURL string) (State, erro
 			s.ServerURL = serverURL
 		}
 		_, err = t.exec(`UPDATE sync_state SET deviceId = ?, serverUrl = ? WHERE singleton = 1`, s.DeviceID, s.ServerURL)
-		return err
+		if err != nil {
+			return err
+		}
+		// Acts queued before the device was known, or before the chain
+		// existed, are chained now.
+		return t.chainUnhashed()
 	})
 	return s, err
 }
@@ -105,8 +110,10 @@ func (db *DB) SetRoles(ctx context.Context, roles []workflow.Role) error {
 // than the replica ever assigned (a replica restored from a backup, a
 // reinstall): the server would take the replica's new seqs for duplicates
 // and never apply them. The queued acts are renumbered above serverLast.
-// It reports whether anything changed.
-func (db *DB) CatchUpSeq(ctx context.Context, serverLast int64) (bool, error) {
+// It reports whether anything changed. The renumbered acts are re-chained
+// after serverHead, the hash of the server's last act of this device
+// (welcome.chainHead; "" for none): their seqs are part of what they hash.
+func (db *DB) CatchUpSeq(ctx context.Context, serverLast int64, serverHead string) (bool, error) {
 	changed := false
 	err := db.write(ctx, func(t *Tx) error {
 		s, err := t.state()
@@ -128,6 +135,26 @@ func (db *DB) CatchUpSeq(ctx context.Context, serverLast int64) (bool, error) {
 			return err
 		}
 		_, err = t.exec(`UPDATE sync_state SET lastSeq = ?, ackedSeq = ? WHERE singleton = 1`, s.LastSeq+delta, serverLast)
+		if err != nil {
+			return err
+		}
+		s.LastSeq, s.AckedSeq = s.LastSeq+delta, serverLast
+		if err := t.chainFrom(s, serverHead, false); err != nil {
+			return err
+		}
+		// With nothing queued the next act still follows the server's head.
+		if serverHead != "" {
+			if _, err := t.exec(`UPDATE sync_state SET ackedHash = ? WHERE singleton = 1`, serverHead); err != nil {
+				return err
+			}
+			var n int
+			if err := t.queryRow(`SELECT COUNT(*) FROM outbox WHERE seq > ?`, serverLast).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				_, err = t.exec(`UPDATE sync_state SET chainHead = ? WHERE singleton = 1`, serverHead)
+			}
+		}
 		return err
 	})
 	return changed, err

@@ -384,10 +384,14 @@ func (e *env) login(email, password, device string) string {
 		e.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var out struct{ Token string }
+	var out struct {
+		Token string
+		User  struct{ ID string }
+	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
 		e.t.Fatalf("login %s: %d %v", email, resp.StatusCode, err)
 	}
+	tokenUsers.Store(out.Token, out.User.ID)
 	return out.Token
 }
 
@@ -438,6 +442,7 @@ type wsClient struct {
 	t      testing.TB
 	c      *websocket.Conn
 	seq    int64
+	chain  *syncproto.Chainer
 	frames chan syncproto.Frame
 }
 
@@ -450,7 +455,7 @@ func (e *env) connect(token, device string, pending int64, oldest *time.Time) *w
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { c.Close() })
-	w := &wsClient{t: e.t, c: c, frames: make(chan syncproto.Frame, 64)}
+	w := &wsClient{t: e.t, c: c, chain: &syncproto.Chainer{DeviceID: device}, frames: make(chan syncproto.Frame, 64)}
 	go func() {
 		defer close(w.frames)
 		for {
@@ -510,13 +515,22 @@ func (w *wsClient) reply(id string) syncproto.Frame {
 	}
 }
 
+// tokenUsers maps each session token to its user id, the author id a
+// workstation hashes and sends with its acts.
+var tokenUsers sync.Map
+
 // push sends one act authored by token and returns its result.
 func (w *wsClient) push(token, name string, args any) syncproto.MutationResult {
 	w.t.Helper()
 	w.seq++
 	b, _ := json.Marshal(args)
 	id := "push-" + uuid.NewString()[:8]
-	w.send(&syncproto.Push{RequestID: id, Mutations: []syncproto.Mutation{{Seq: w.seq, ID: uuid.NewString(), Name: name, Args: b,
-		OccurredAt: time.Now().UTC().Truncate(time.Millisecond), AuthorToken: token}}})
+	author, _ := tokenUsers.Load(token)
+	muts := []syncproto.Mutation{{Seq: w.seq, ID: uuid.NewString(), Name: name, Args: b,
+		OccurredAt: time.Now().UTC().Truncate(time.Millisecond), AuthorToken: token, AuthorID: author.(string)}}
+	if err := w.chain.Link(muts); err != nil {
+		w.t.Fatal(err)
+	}
+	w.send(&syncproto.Push{RequestID: id, Mutations: muts})
 	return w.reply(id).(*syncproto.PushResult).Results[0]
 }

@@ -131,7 +131,27 @@ func (e *henv) login(role workflow.Role, device string) string {
 	if code != 200 {
 		e.t.Fatalf("login %s on %s: %d %v", role, device, code, out)
 	}
+	rememberAuthor(out)
 	return out["token"].(string)
+}
+
+// tokenUsers maps each session token to its user id, the author id a
+// workstation hashes and sends with its acts.
+var tokenUsers sync.Map
+
+func rememberAuthor(login map[string]any) {
+	tok, _ := login["token"].(string)
+	if u, ok := login["user"].(map[string]any); ok && tok != "" {
+		id, _ := u["id"].(string)
+		tokenUsers.Store(tok, id)
+	}
+}
+
+func authorOf(token string) string {
+	if id, ok := tokenUsers.Load(token); ok && id.(string) != "" {
+		return id.(string)
+	}
+	return "unknown-author"
 }
 
 func (e *henv) counts() map[string]int64 {
@@ -166,6 +186,7 @@ type wsc struct {
 	c      *websocket.Conn
 	device string
 	seq    int64
+	chain  *syncproto.Chainer
 	n      int
 }
 
@@ -191,7 +212,7 @@ func (e *henv) connect(token, device string) *wsc {
 		e.t.Fatalf("dial: %v%s", err, body)
 	}
 	c.SetReadLimit(8 << 20)
-	w := &wsc{t: e.t, c: c, device: device}
+	w := &wsc{t: e.t, c: c, device: device, chain: &syncproto.Chainer{DeviceID: device}}
 	e.t.Cleanup(func() { c.Close() })
 	w.sendFrame(&syncproto.Hello{RequestID: "h", Protocol: syncproto.Version, DeviceID: device})
 	welcome, ok := w.next().(*syncproto.Welcome)
@@ -199,6 +220,9 @@ func (e *henv) connect(token, device string) *wsc {
 		e.t.Fatalf("no welcome")
 	}
 	w.seq = welcome.LastMutationSeq
+	if welcome.ChainHead != "" {
+		w.chain.Follow(welcome.LastMutationSeq, welcome.ChainHead)
+	}
 	return w
 }
 
@@ -257,13 +281,16 @@ func (w *wsc) closedWith() int {
 
 func (w *wsc) mut(name string, args any, token string, at time.Time) syncproto.Mutation {
 	w.seq++
-	return syncproto.Mutation{Seq: w.seq, ID: uuid.NewString(), Name: name, Args: mustJSON(args), OccurredAt: at, AuthorToken: token}
+	return syncproto.Mutation{Seq: w.seq, ID: uuid.NewString(), Name: name, Args: mustJSON(args), OccurredAt: at, AuthorToken: token, AuthorID: authorOf(token)}
 }
 
 func (w *wsc) push(muts ...syncproto.Mutation) []syncproto.MutationResult {
 	w.t.Helper()
 	w.n++
 	id := fmt.Sprintf("p%d", w.n)
+	if err := w.chain.Link(muts); err != nil {
+		w.t.Fatal(err)
+	}
 	w.sendFrame(&syncproto.Push{RequestID: id, Mutations: muts})
 	f := w.next()
 	res, ok := f.(*syncproto.PushResult)
@@ -305,6 +332,7 @@ func (b *bystander) relogin(dev string) {
 		b.e.t.Fatalf("bystander login: %d %v", code, out)
 	}
 	b.token = out["token"].(string)
+	rememberAuthor(out)
 }
 
 // stillServing: the bystander registers a patient and pulls it back.

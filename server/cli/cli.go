@@ -27,6 +27,8 @@ commands:
   seed         load the seed's demo users, patients and workflow states
   user add     create a user
   device add   register a workstation and the roles it serves
+  audit verify re-check every workstation's act chain in the audit log
+               (-device ID: one workstation); exit status 1 on a break
 
 DATABASE_URL names the database. Flags may also be set as WARDSYNC_<FLAG>.`
 
@@ -39,6 +41,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd, rest := args[0], args[1:]
 	if (cmd == "user" || cmd == "device") && len(rest) > 0 && rest[0] == "add" {
 		cmd, rest = cmd+" add", rest[1:]
+	}
+	if cmd == "audit" && len(rest) > 0 && rest[0] == "verify" {
+		cmd, rest = "audit verify", rest[1:]
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -72,6 +77,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		name = fs.String("name", "", "workstation name, e.g. \"Ward 3\"")
 		roles = fs.String("roles", "", "comma-separated roles it serves, e.g. NURSE,DOCTOR")
 		id = fs.String("id", "", "device id (default: a new UUID)")
+	case "audit verify":
+		id = fs.String("device", "", "check only this workstation's chain")
 	case "migrate", "seed":
 	default:
 		fmt.Fprintln(stderr, usage)
@@ -135,8 +142,35 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "device %s registered as %q serving %v\n", d.ID, d.Name, d.Roles)
+	case "audit verify":
+		return auditVerify(ctx, db, *id, stdout, stderr)
 	case "serve":
 		return serve(ctx, db, *addr, *monitoringToken, *deferredSweep, logger, stdout)
+	}
+	return nil
+}
+
+// auditVerify prints the first broken link of each workstation's chain and
+// fails when there is one; progress goes to stderr.
+func auditVerify(ctx context.Context, db *postgres.DB, device string, stdout, stderr io.Writer) error {
+	rep, err := db.VerifyChains(ctx, device, func(n int64) { fmt.Fprintf(stderr, "checked %d acts\n", n) })
+	if err != nil {
+		return err
+	}
+	for _, b := range rep.Breaks {
+		when := "changed in the audit log after it was recorded"
+		if b.AtPush {
+			when = "refused CHAIN_BROKEN when it arrived"
+		}
+		fmt.Fprintf(stdout, "BROKEN device %s (%s) seq %d: %s; %s\n  expected %s\n  found    %s\n",
+			b.DeviceID, b.DeviceName, b.Seq, b.Problem, when, b.Expected, b.Found)
+	}
+	fmt.Fprintf(stdout, "checked %d acts of %d workstation(s): %d broken chain(s)\n", rep.Acts, rep.Devices, len(rep.Breaks))
+	if device != "" && rep.Devices == 0 {
+		return fmt.Errorf("audit verify: workstation %s has no acts in the audit log", device)
+	}
+	if len(rep.Breaks) > 0 {
+		return fmt.Errorf("audit verify: %d workstation(s) with a broken chain", len(rep.Breaks))
 	}
 	return nil
 }

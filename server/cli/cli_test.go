@@ -12,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"wardsync/internal/pgtest"
 	"wardsync/server/cli"
 	"wardsync/server/postgres"
+	"wardsync/syncproto"
 )
 
 func run(t *testing.T, url string, args ...string) (string, error) {
@@ -166,4 +168,52 @@ func atoi(s string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
+}
+
+// TestAuditVerify: `audit verify` passes an intact log, then names the seq
+// whose args were changed in PostgreSQL and exits with an error.
+func TestAuditVerify(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t, true)
+	ctx := context.Background()
+	mustRun(t, url, "seed")
+	db, err := postgres.Open(ctx, url, postgres.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	tok, s, err := db.Login(ctx, "secretary@hospital.com", "secretary123", postgres.DemoDeviceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	var muts []syncproto.Mutation
+	for i, phone := range []string{"1", "2", "3"} {
+		muts = append(muts, syncproto.Mutation{Seq: int64(i + 1), ID: uuid.NewString(), Name: "patient.update",
+			Args:       json.RawMessage(`{"id":"` + postgres.SeedID("patient:1") + `","phone":"` + phone + `"}`),
+			OccurredAt: now, AuthorToken: tok, AuthorID: s.UserID})
+	}
+	if _, err := syncproto.Chain(postgres.DemoDeviceID, "", muts); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := db.Push(ctx, postgres.DemoDeviceID, muts); err != nil || res[2].Status != syncproto.StatusApplied {
+		t.Fatalf("push: %+v %v", res, err)
+	}
+	if out := mustRun(t, url, "audit", "verify"); out != "checked 3 acts of 1 workstation(s): 0 broken chain(s)\n" {
+		t.Fatalf("intact log: %q", out)
+	}
+	if _, err := db.Pool.Exec(ctx, `UPDATE sync.mutations SET args = jsonb_set(args, '{phone}', '"9"') WHERE seq = 2`); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, url, "audit", "verify", "-device", postgres.DemoDeviceID)
+	if err == nil || err.Error() != "audit verify: 1 workstation(s) with a broken chain" {
+		t.Fatalf("tampered log: error %v", err)
+	}
+	want := "BROKEN device " + postgres.DemoDeviceID + " (Demo workstation) seq 2: act 2's args in the audit log are not the args it was hashed with (modified after it was recorded); changed in the audit log after it was recorded\n"
+	if !strings.HasPrefix(out, want) || !strings.Contains(out, `"phone": "9"`) || !strings.HasSuffix(out, "checked 3 acts of 1 workstation(s): 1 broken chain(s)\n") {
+		t.Fatalf("tampered log: %q", out)
+	}
+	if _, err := run(t, url, "audit", "verify", "-device", "nowhere"); err == nil || !strings.Contains(err.Error(), "workstation nowhere has no acts") {
+		t.Fatalf("unknown device: %v", err)
+	}
 }

@@ -383,6 +383,7 @@ type auditEntryJSON struct {
 	Field      string           `json:"field,omitempty"`
 	Target     *auditTarget     `json:"target,omitempty"`
 	Resolution *auditResolution `json:"resolution,omitempty"`
+	Chain      auditChain       `json:"chain"`
 	// ReissueOf links a re-issued act to the rejected one it replaces
 	// (seq absent when the server never recorded that act).
 	ReissueOf *auditLink `json:"reissueOf,omitempty"`
@@ -391,6 +392,17 @@ type auditEntryJSON struct {
 type auditLink struct {
 	MutationID string `json:"mutationId,omitempty"`
 	Seq        *int64 `json:"seq,omitempty"`
+}
+
+// auditChain is an act's link in its workstation's chain. status is "ok",
+// "broken-content" (modified after it was written), "broken-link" (an act
+// before it was removed or reordered) or "none" (recorded before the chain
+// existed).
+type auditChain struct {
+	Status        string `json:"status"`
+	PrevHash      string `json:"prevHash,omitempty"`
+	Hash          string `json:"hash,omitempty"`
+	ClaimedAuthor string `json:"claimedAuthor,omitempty"`
 }
 
 type auditAuthor struct {
@@ -434,6 +446,13 @@ func toAuditJSON(e postgres.AuditEntry) auditEntryJSON {
 	if e.ReissueOf != "" {
 		out.ReissueOf = &auditLink{e.ReissueOf, e.ReissueOfSeq}
 	}
+	out.Chain = auditChain{Status: "ok", PrevHash: e.PrevHash, Hash: e.Hash, ClaimedAuthor: e.ClaimedAuthorID}
+	switch {
+	case e.Hash == "":
+		out.Chain.Status = "none"
+	case e.ChainBreak != "":
+		out.Chain.Status = "broken-" + e.ChainBreak
+	}
 	return out
 }
 
@@ -463,6 +482,13 @@ func auditFilter(r *http.Request) (postgres.AuditFilter, error) {
 				Message: "limit must be a whole number from 1 to " + strconv.Itoa(postgres.MaxAuditPage) + "."}
 		}
 		f.Limit = n
+	}
+	switch v := q.Get("chain"); v {
+	case "":
+	case "broken":
+		f.ChainBroken = true
+	default:
+		return f, &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "chain", Message: "chain must be \"broken\" or left out."}
 	}
 	if v := q.Get("unresolved"); v != "" {
 		f.Unresolved, err = strconv.ParseBool(v)

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -90,7 +91,12 @@ func (e *admEnv) login(email, password, device string) string {
 	if st != http.StatusOK {
 		e.t.Fatalf("login %s on %q: %d %v", email, device, st, body)
 	}
-	return body["token"].(string)
+	tok := body["token"].(string)
+	if u, ok := body["user"].(map[string]any); ok {
+		id, _ := u["id"].(string)
+		tokenUsers.Store(tok, id)
+	}
+	return tok
 }
 
 // roleToken is a workstation session of the seed's user of role.
@@ -176,6 +182,7 @@ type admWS struct {
 	c      *websocket.Conn
 	device string
 	seq    int64
+	chain  syncproto.Chainer
 	frames chan syncproto.Frame
 	closed chan error
 	n      int
@@ -193,7 +200,7 @@ func (e *admEnv) dial(token, device string) (*admWS, error) {
 		}
 		return nil, err
 	}
-	w := &admWS{t: e.t, c: c, device: device, frames: make(chan syncproto.Frame, 256), closed: make(chan error, 1)}
+	w := &admWS{t: e.t, c: c, device: device, chain: syncproto.Chainer{DeviceID: device}, frames: make(chan syncproto.Frame, 256), closed: make(chan error, 1)}
 	e.t.Cleanup(func() { c.Close() })
 	go func() {
 		for {
@@ -290,6 +297,7 @@ func (w *admWS) push(token, name string, args ...any) []syncproto.MutationResult
 	}
 	w.n++
 	id := "p" + uuid.NewString()[:8]
+	chainMutations(w.t, &w.chain, muts)
 	w.send(&syncproto.Push{RequestID: id, Mutations: muts})
 	return w.wait(id).(*syncproto.PushResult).Results
 }
@@ -316,4 +324,24 @@ func (w *admWS) closeCode(within time.Duration) (int, time.Duration) {
 
 func admPatient(last string) map[string]any {
 	return map[string]any{"id": uuid.NewString(), "firstName": "Admin", "lastName": last, "birthDate": "1980-01-02T00:00:00Z"}
+}
+
+// tokenUsers maps each session token a test logged in to its user id, the
+// author id a workstation would hash and send with its acts.
+var tokenUsers sync.Map
+
+// chainMutations sets authorId and links muts as an honest workstation would.
+func chainMutations(t testing.TB, c *syncproto.Chainer, muts []syncproto.Mutation) {
+	t.Helper()
+	for i := range muts {
+		if muts[i].AuthorID == "" {
+			muts[i].AuthorID = "unknown-author"
+			if id, ok := tokenUsers.Load(muts[i].AuthorToken); ok && id.(string) != "" {
+				muts[i].AuthorID = id.(string)
+			}
+		}
+	}
+	if err := c.Link(muts); err != nil {
+		t.Fatal(err)
+	}
 }

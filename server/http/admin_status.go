@@ -154,6 +154,8 @@ type totalsJSON struct {
 	UnresolvedRejected int64 `json:"unresolvedRejected"`
 	// Deferred counts acts parked until their predecessor lands.
 	Deferred int64 `json:"deferred"`
+	// ChainBreaks counts acts refused CHAIN_BROKEN (docs/provenance.md).
+	ChainBreaks int64 `json:"chainBreaks"`
 }
 
 type deviceStatusJSON struct {
@@ -190,6 +192,7 @@ type mutationsJSON struct {
 	AppliedTotal       int64 `json:"appliedTotal"`
 	RejectedTotal      int64 `json:"rejectedTotal"`
 	UnresolvedRejected int64 `json:"unresolvedRejected"`
+	ChainBreaks        int64 `json:"chainBreaks"`
 }
 
 // syncStatus builds the status document as of the database clock.
@@ -219,7 +222,7 @@ func (s *Server) syncStatus(r *http.Request) (*syncStatusJSON, error) {
 			RegistrationPending: d.RegistrationUntil != nil, Online: h.Online, Connected: conns[d.ID] > 0,
 			LastSeen: d.LastSeen, CursorLag: d.CursorLag, CursorLagCapped: d.CursorLag >= postgres.LagCountCap,
 			InitialSync: !d.FeedCursor, Pending: d.Pending, LastMutationSeq: d.LastMutationSeq,
-			Mutations: mutationsJSON{d.AppliedLastHour, d.RejectedLastHour, d.AppliedTotal, d.RejectedTotal, d.UnresolvedRejected},
+			Mutations: mutationsJSON{d.AppliedLastHour, d.RejectedLastHour, d.AppliedTotal, d.RejectedTotal, d.UnresolvedRejected, d.ChainBreaks},
 			LastError: d.LastError, LastErrorAt: d.LastErrorAt, Status: h.Class, StatusReason: h.Reason,
 		}
 		if d.Pending > 0 && d.OldestPendingAt != nil {
@@ -245,6 +248,7 @@ func (s *Server) syncStatus(r *http.Request) (*syncStatusJSON, error) {
 		}
 		out.Totals.PendingUploads += d.Pending
 		out.Totals.UnresolvedRejected += d.UnresolvedRejected
+		out.Totals.ChainBreaks += d.ChainBreaks
 	}
 	if err := s.addDeferred(r.Context(), out); err != nil {
 		return nil, err

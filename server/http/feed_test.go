@@ -86,11 +86,12 @@ func TestNoSkippedChange(t *testing.T) {
 		dev      string
 		sec, doc string
 		seq      int64
+		chain    *syncproto.Chainer
 	}
 	var pushers []*pusher
 	for i := 0; i < 2; i++ {
 		dev := env.addDevice(t, fmt.Sprint("Pusher ", i), roles...)
-		pushers = append(pushers, &pusher{dev: dev, sec: loginOn(t, env.Srv, workflow.RoleSecretary, dev), doc: loginOn(t, env.Srv, workflow.RoleDoctor, dev)})
+		pushers = append(pushers, &pusher{dev: dev, chain: chainerOf(dev), sec: loginOn(t, env.Srv, workflow.RoleSecretary, dev), doc: loginOn(t, env.Srv, workflow.RoleDoctor, dev)})
 	}
 	// The websocket follower, on the demo workstation.
 	fol := follow(t, connect(t, env.Srv, loginOn(t, env.Srv, workflow.RoleNurse, demo), demo))
@@ -141,8 +142,12 @@ func TestNoSkippedChange(t *testing.T) {
 							"name": "n", "type": "t", "url": "u"}
 					}
 					p.seq++
-					m := syncproto.Mutation{Seq: p.seq, ID: uuid.NewString(), Name: name, Args: mustJSON(args), OccurredAt: ms(time.Now()), AuthorToken: tok}
-					if _, err := env.DB.Push(ctx, p.dev, []syncproto.Mutation{m}); err != nil {
+					m := []syncproto.Mutation{{Seq: p.seq, ID: uuid.NewString(), Name: name, Args: mustJSON(args), OccurredAt: ms(time.Now()), AuthorToken: tok, AuthorID: authorOf(tok)}}
+					if err := p.chain.Link(m); err != nil {
+						errs <- err
+						return
+					}
+					if _, err := env.DB.Push(ctx, p.dev, m); err != nil {
 						errs <- fmt.Errorf("push: %w", err)
 						return
 					}

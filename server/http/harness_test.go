@@ -193,7 +193,45 @@ func login(t testing.TB, srv *httpserver.Server, email, password, device string)
 	if tok == "" {
 		t.Fatalf("login %s: no token in %v", email, out)
 	}
+	if u, ok := out["user"].(map[string]any); ok {
+		id, _ := u["id"].(string)
+		tokenUsers.Store(tok, id)
+	}
 	return tok
+}
+
+var chainers sync.Map // device id → *syncproto.Chainer
+
+// chainerOf is the chain of device's acts as the tests sent them.
+func chainerOf(device string) *syncproto.Chainer {
+	c, _ := chainers.LoadOrStore(device, &syncproto.Chainer{DeviceID: device})
+	return c.(*syncproto.Chainer)
+}
+
+// tokenUsers maps each session token a test logged in to its user id, the
+// author id a workstation would hash and send with its acts.
+var tokenUsers sync.Map
+
+// authorOf is the user id of token's session, or a stand-in for a token no
+// login issued (the server refuses the act UNAUTHENTICATED anyway).
+func authorOf(token string) string {
+	if id, ok := tokenUsers.Load(token); ok && id.(string) != "" {
+		return id.(string)
+	}
+	return "unknown-author"
+}
+
+// chainMutations sets authorId and links muts as an honest workstation would.
+func chainMutations(t testing.TB, c *syncproto.Chainer, muts []syncproto.Mutation) {
+	t.Helper()
+	for i := range muts {
+		if muts[i].AuthorID == "" {
+			muts[i].AuthorID = authorOf(muts[i].AuthorToken)
+		}
+	}
+	if err := c.Link(muts); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // addDevice registers a workstation serving roles.
@@ -221,6 +259,7 @@ type wsClient struct {
 	device string
 	seq    int64
 	reqN   int
+	chain  *syncproto.Chainer // shared by every connection of the device
 
 	frames chan received
 	pokes  chan string
@@ -258,7 +297,7 @@ func dial(t testing.TB, srv *httpserver.Server, token, device string) *wsClient 
 		t.Fatalf("dial /sync: %v%s", err, body)
 	}
 	ws.SetReadLimit(4 << 20)
-	c := &wsClient{t: t, ws: ws, srv: srv, token: token, device: device, frames: make(chan received, 4096), pokes: make(chan string, 4096), closed: make(chan struct{})}
+	c := &wsClient{t: t, ws: ws, srv: srv, token: token, device: device, chain: chainerOf(device), frames: make(chan received, 4096), pokes: make(chan string, 4096), closed: make(chan struct{})}
 	go c.readLoop()
 	t.Cleanup(func() { c.ws.Close() })
 	return c
@@ -294,6 +333,9 @@ func (c *wsClient) readLoop() {
 			c.mu.Unlock()
 			continue
 		}
+		if w, ok := f.(*syncproto.Welcome); ok && w.ChainHead != "" {
+			c.chain.Follow(w.LastMutationSeq, w.ChainHead)
+		}
 		if p, ok := f.(*syncproto.Poke); ok {
 			select {
 			case c.pokes <- p.Head:
@@ -328,6 +370,14 @@ func (c *wsClient) nextID(prefix string) string {
 
 func (c *wsClient) sendFrame(t testing.TB, f syncproto.Frame) {
 	t.Helper()
+	if p, ok := f.(*syncproto.Push); ok {
+		// Chained here, as a workstation would, so that every test's
+		// pushes carry a valid chain.
+		cp := *p
+		cp.Mutations = append([]syncproto.Mutation(nil), p.Mutations...)
+		chainMutations(t, c.chain, cp.Mutations)
+		f = &cp
+	}
 	b, err := syncproto.Encode(f)
 	if err != nil {
 		t.Fatalf("encode %T: %v", f, err)

@@ -61,14 +61,14 @@ func (m *metrics) countResult(r syncproto.MutationResult) {
 type dbCollector struct {
 	s *Server
 
-	up, scrapeSeconds                              *prometheus.Desc
-	poolAcquired, poolIdle, poolTotal, poolMax     *prometheus.Desc
-	poolAcquires, poolEmptyAcquires, poolCanceled  *prometheus.Desc
-	poolAcquireSeconds                             *prometheus.Desc
-	feedPruned, feedRetained                       *prometheus.Desc
-	devInfo, devOnline, devLag, devPending         *prometheus.Desc
-	devOldestAge, devLastSeen, devMutations        *prometheus.Desc
-	devUnresolved, unresolved, devices, devsByHlth *prometheus.Desc
+	up, scrapeSeconds                                              *prometheus.Desc
+	poolAcquired, poolIdle, poolTotal, poolMax                     *prometheus.Desc
+	poolAcquires, poolEmptyAcquires, poolCanceled                  *prometheus.Desc
+	poolAcquireSeconds                                             *prometheus.Desc
+	feedPruned, feedRetained                                       *prometheus.Desc
+	devInfo, devOnline, devLag, devPending                         *prometheus.Desc
+	devOldestAge, devLastSeen, devMutations                        *prometheus.Desc
+	devUnresolved, devChainBreaks, unresolved, devices, devsByHlth *prometheus.Desc
 }
 
 func newDBCollector(s *Server) *dbCollector {
@@ -97,6 +97,7 @@ func newDBCollector(s *Server) *dbCollector {
 		devLastSeen:        d("wardsync_device_last_seen_timestamp_seconds", "When the workstation was last seen (Unix time).", "device"),
 		devMutations:       d("wardsync_device_mutations_total", "Mutations recorded from the workstation, by outcome.", "device", "outcome"),
 		devUnresolved:      d("wardsync_device_rejected_unresolved_mutations", "Rejected acts of the workstation no administrator has resolved.", "device"),
+		devChainBreaks:     d("wardsync_device_chain_breaks_total", "Acts of the workstation refused CHAIN_BROKEN: edited or removed after they were written.", "device"),
 		unresolved:         d("wardsync_rejected_unresolved_mutations", "Rejected acts no administrator has resolved, by rejection code.", "code"),
 		devices:            d("wardsync_devices", "Registered, unrevoked workstations."),
 		devsByHlth:         d("wardsync_devices_by_health", "Unrevoked workstations by dashboard health class.", "health"),
@@ -107,7 +108,7 @@ func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.up, c.scrapeSeconds, c.poolAcquired, c.poolIdle, c.poolTotal, c.poolMax,
 		c.poolAcquires, c.poolEmptyAcquires, c.poolCanceled, c.poolAcquireSeconds, c.feedPruned, c.feedRetained,
 		c.devInfo, c.devOnline, c.devLag, c.devPending, c.devOldestAge, c.devLastSeen, c.devMutations,
-		c.devUnresolved, c.unresolved, c.devices, c.devsByHlth} {
+		c.devUnresolved, c.devChainBreaks, c.unresolved, c.devices, c.devsByHlth} {
 		ch <- d
 	}
 }
@@ -188,6 +189,7 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.devMutations, float64(d.AppliedTotal), d.ID, "applied")
 		counter(c.devMutations, float64(d.RejectedTotal), d.ID, "rejected")
 		gauge(c.devUnresolved, float64(d.UnresolvedRejected), d.ID)
+		counter(c.devChainBreaks, float64(d.ChainBreaks), d.ID)
 	}
 	gauge(c.devices, float64(n))
 	for class, k := range health {

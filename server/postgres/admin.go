@@ -64,6 +64,9 @@ type DeviceHealth struct {
 	AppliedLastHour, RejectedLastHour int64
 	AppliedTotal, RejectedTotal       int64
 	UnresolvedRejected                int64
+	// ChainBreaks counts the device's acts refused CHAIN_BROKEN: edited or
+	// removed on the workstation after they were written.
+	ChainBreaks int64
 }
 
 // SyncHealth reads the feed's extent and every registered device's sync
@@ -91,7 +94,8 @@ func (db *DB) SyncHealth(ctx context.Context) (FeedStatus, []DeviceHealth, error
 		       h.applied, h.rejected,
 		       COALESCE((SELECT sum(n) FROM sync.mutation_counts mc WHERE mc.device_id = d.id AND mc.outcome = 'applied'), 0)::bigint,
 		       COALESCE((SELECT sum(n) FROM sync.mutation_counts mc WHERE mc.device_id = d.id AND mc.outcome = 'rejected'), 0)::bigint,
-		       (SELECT count(*) FROM sync.rejection_resolutions r WHERE r.device_id = d.id)
+		       (SELECT count(*) FROM sync.rejection_resolutions r WHERE r.device_id = d.id),
+		       COALESCE((SELECT sum(n) FROM sync.mutation_counts mc WHERE mc.device_id = d.id AND mc.code = 'CHAIN_BROKEN'), 0)::bigint
 		  FROM sync.devices d
 		  LEFT JOIN sync.clients c ON c.device_id = d.id
 		  CROSS JOIN LATERAL (
@@ -113,7 +117,7 @@ func (db *DB) SyncHealth(ctx context.Context) (FeedStatus, []DeviceHealth, error
 		if err := rows.Scan(&d.ID, &d.Name, &roles, &d.CreatedAt, &d.RevokedAt, &d.RegistrationUntil,
 			&d.LastSeen, &d.FeedCursor, &d.CursorLag, &d.Pending, &d.OldestPendingAt, &d.LastMutationSeq,
 			&d.LastError, &d.LastErrorAt, &d.AppliedLastHour, &d.RejectedLastHour, &d.AppliedTotal, &d.RejectedTotal,
-			&resolved); err != nil {
+			&resolved, &d.ChainBreaks); err != nil {
 			return fs, nil, err
 		}
 		d.Roles = toRoles(roles)
@@ -448,7 +452,9 @@ type AuditFilter struct {
 	Outcome   string // "applied", "rejected" or "deferred" (on hold, docs/deferred.md)
 	Name      string // mutation name
 	// Unresolved keeps only rejected acts no administrator has resolved.
-	Unresolved   bool
+	Unresolved bool
+	// ChainBroken keeps only acts whose chain link broke at push.
+	ChainBroken  bool
 	Since, Until *time.Time // received between
 	Limit        int
 	// After continues a listing from the Next key of a previous page.
@@ -486,6 +492,13 @@ type AuditEntry struct {
 	// (same device), ReissueOfSeq that act's seq when the server has it.
 	ReissueOf    string
 	ReissueOfSeq *int64
+	// PrevHash and Hash are the act's chain link (hex; empty for acts
+	// recorded before the chain existed); ChainBreak is "content" or
+	// "link" when the link broke at push.
+	PrevHash, Hash, ChainBreak string
+	// ClaimedAuthorID is the author the workstation hashed, kept even when
+	// the act was refused before its author was authenticated.
+	ClaimedAuthorID string
 }
 
 // MaxAuditPage bounds one page of audit entries.
@@ -550,6 +563,9 @@ func (db *DB) Audit(ctx context.Context, f AuditFilter) (entries []AuditEntry, n
 	if f.Unresolved {
 		where = append(where, "m.outcome = 'rejected' AND r.seq IS NULL")
 	}
+	if f.ChainBroken {
+		where = append(where, "m.chain_break IS NOT NULL")
+	}
 	if f.Since != nil {
 		where = append(where, "m.received_at >= "+arg(*f.Since))
 	}
@@ -580,7 +596,9 @@ func (db *DB) Audit(ctx context.Context, f AuditFilter) (entries []AuditEntry, n
 		       COALESCE(m.target_table, ''), COALESCE(m.target_id, ''),
 		       r.resolved_at, COALESCE(ru.name, ''), COALESCE(r.note, ''),
 		       COALESCE(r.kind, ''), r.by_seq, COALESCE(m.reissue_of, ''),
-		       (SELECT min(o.seq) FROM sync.mutations o WHERE o.device_id = m.device_id AND o.mutation_id = m.reissue_of)
+		       (SELECT min(o.seq) FROM sync.mutations o WHERE o.device_id = m.device_id AND o.mutation_id = m.reissue_of),
+		       COALESCE(encode(m.prev_hash, 'hex'), ''), COALESCE(encode(m.hash, 'hex'), ''), COALESCE(m.chain_break, ''),
+		       COALESCE(m.chain_author, '')
 		  FROM sync.mutations m
 		  LEFT JOIN sync.devices d ON d.id = m.device_id
 		  LEFT JOIN users u ON u.id = m.author_id
@@ -601,7 +619,8 @@ func (db *DB) Audit(ctx context.Context, f AuditFilter) (entries []AuditEntry, n
 		if err := rows.Scan(&e.DeviceID, &e.DeviceName, &e.Seq, &e.MutationID, &e.Name, &argsText, &e.AuthorID,
 			&e.AuthorName, &e.AuthorRole, &e.OccurredAt, &e.ReceivedAt, &e.Outcome, &e.Code, &e.Message, &e.Field,
 			&e.TargetTable, &e.TargetID, &e.ResolvedAt, &e.ResolvedBy, &e.Note,
-			&e.ResolutionKind, &e.ResolvedBySeq, &e.ReissueOf, &e.ReissueOfSeq); err != nil {
+			&e.ResolutionKind, &e.ResolvedBySeq, &e.ReissueOf, &e.ReissueOfSeq,
+			&e.PrevHash, &e.Hash, &e.ChainBreak, &e.ClaimedAuthorID); err != nil {
 			return nil, "", err
 		}
 		e.Args = json.RawMessage(argsText)

@@ -70,6 +70,10 @@ func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncp
 		}
 		expect++
 	}
+	head, err := chainHead(ctx, tx, deviceID)
+	if err != nil {
+		return nil, err
+	}
 	deviceRoles := make([]workflow.Role, len(roles))
 	for i, r := range roles {
 		deviceRoles[i] = workflow.Role(r)
@@ -104,10 +108,10 @@ func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncp
 		if res, ok := first[m.ID]; ok {
 			res.Seq, res.Status = m.Seq, syncproto.StatusDuplicate
 			results = append(results, res)
-			last = m.Seq
+			last, head = m.Seq, m.Hash
 			continue
 		}
-		res, err := db.applyOne(ctx, tx, deviceID, deviceRoles, m, receivedAt)
+		res, err := db.applyOne(ctx, tx, deviceID, deviceRoles, m, receivedAt, head)
 		if err != nil {
 			return nil, err
 		}
@@ -117,10 +121,15 @@ func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncp
 			// Repeated as a duplicate, a parked act says what it waits for only.
 			first[m.ID] = syncproto.MutationResult{WaitingFor: res.WaitingFor, WaitTable: res.WaitTable, WaitID: res.WaitID, WaitState: res.WaitState}
 		}
-		last = m.Seq
+		// After a break too: the chain continues from the received hash,
+		// so the next act is judged on its own (docs/provenance.md).
+		last, head = m.Seq, m.Hash
 	}
 	if _, err := tx.Exec(ctx, `UPDATE sync.clients SET last_mutation_seq = $2, last_seen = $3 WHERE device_id = $1`,
 		deviceID, last, receivedAt); err != nil {
+		return nil, err
+	}
+	if err := setChainHead(ctx, tx, deviceID, head); err != nil {
 		return nil, err
 	}
 	return results, nil
@@ -224,14 +233,21 @@ func duplicateResult(ctx context.Context, tx pgx.Tx, deviceID string, seq int64,
 // applyOne runs one new mutation inside a savepoint and records its outcome.
 // It returns an error only for infrastructure failures, which abort the
 // whole push so the client resends it.
-func (db *DB) applyOne(ctx context.Context, tx pgx.Tx, deviceID string, deviceRoles []workflow.Role, m syncproto.Mutation, receivedAt time.Time) (syncproto.MutationResult, error) {
+func (db *DB) applyOne(ctx context.Context, tx pgx.Tx, deviceID string, deviceRoles []workflow.Role, m syncproto.Mutation, receivedAt time.Time, head string) (syncproto.MutationResult, error) {
 	var (
 		actor   workflow.Actor
 		session string
 	)
-	rej, err := db.authorize(ctx, tx, deviceID, deviceRoles, m, receivedAt, &actor, &session)
-	if err != nil {
-		return syncproto.MutationResult{}, err
+	chainBreak, rej := checkChain(deviceID, head, m)
+	var err error
+	if rej == nil {
+		rej, err = db.authorize(ctx, tx, deviceID, deviceRoles, m, receivedAt, &actor, &session)
+		if err != nil {
+			return syncproto.MutationResult{}, err
+		}
+	}
+	if rej == nil {
+		rej = checkAuthorClaim(m, actor)
 	}
 	var wait *workflow.Wait
 	if rej == nil {
@@ -289,6 +305,9 @@ func (db *DB) applyOne(ctx context.Context, tx pgx.Tx, deviceID string, deviceRo
 		deviceID, m.Seq, m.ID, m.Name, string(args), author, sess, m.OccurredAt, receivedAt,
 		outcome, code, msg, field, targetTable, targetID, reissueOf); err != nil {
 		return syncproto.MutationResult{}, fmt.Errorf("record mutation %d: %w", m.Seq, err)
+	}
+	if err := recordChain(ctx, tx, deviceID, m, chainBreak); err != nil {
+		return syncproto.MutationResult{}, err
 	}
 	if err := db.afterOutcome(ctx, tx, deviceID, m.Seq, outcome, wait, actor, receivedAt); err != nil {
 		return syncproto.MutationResult{}, err

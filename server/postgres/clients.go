@@ -15,17 +15,19 @@ func (db *DB) Hello(ctx context.Context, deviceID string, pending int64, oldest 
 	now := db.now()
 	w := &syncproto.Welcome{ServerTime: now}
 	var head int64
+	var chainHead []byte
 	err := db.Pool.QueryRow(ctx, `
 		WITH c AS (
 		  INSERT INTO sync.clients (device_id, last_seen, pending, oldest_pending_at) VALUES ($1, $2, $3, $4)
 		  ON CONFLICT (device_id) DO UPDATE SET last_seen = EXCLUDED.last_seen, pending = EXCLUDED.pending,
 		         oldest_pending_at = EXCLUDED.oldest_pending_at
-		  RETURNING last_mutation_seq)
-		SELECT c.last_mutation_seq, d.name, COALESCE((SELECT max(id) FROM sync.changes), 0)
-		  FROM c, sync.devices d WHERE d.id = $1`, deviceID, now, pending, oldest).Scan(&w.LastMutationSeq, &w.DeviceName, &head)
+		  RETURNING last_mutation_seq, chain_head)
+		SELECT c.last_mutation_seq, d.name, COALESCE((SELECT max(id) FROM sync.changes), 0), c.chain_head
+		  FROM c, sync.devices d WHERE d.id = $1`, deviceID, now, pending, oldest).Scan(&w.LastMutationSeq, &w.DeviceName, &head, &chainHead)
 	if err != nil {
 		return nil, err
 	}
+	w.ChainHead = hashHex(chainHead)
 	w.Head = strconv.FormatInt(head, 10)
 	return w, nil
 }

@@ -128,7 +128,7 @@ func TestUnstorableArgsAreAudited(t *testing.T) {
 	} {
 		muts = append(muts, syncproto.Mutation{Seq: int64(i + 1), ID: uuid.NewString(), Name: "appointment.checkIn", Args: json.RawMessage(args), OccurredAt: now, AuthorToken: tok})
 	}
-	res, err := db.Push(ctx, DemoDeviceID, muts)
+	res, err := db.Push(ctx, DemoDeviceID, chained(t, db, DemoDeviceID, muts))
 	if err != nil {
 		t.Fatalf("push: %v", err)
 	}
@@ -149,7 +149,7 @@ func TestUnstorableArgsAreAudited(t *testing.T) {
 		t.Fatalf("the act queued behind them: %+v", res[4])
 	}
 	// A duplicate repeats the rejection exactly.
-	again, err := db.Push(ctx, DemoDeviceID, muts[3:4])
+	again, err := db.Push(ctx, DemoDeviceID, chained(t, db, DemoDeviceID, muts[3:4]))
 	if err != nil || again[0].Status != syncproto.StatusDuplicate || again[0].Field != res[3].Field || again[0].Message != res[3].Message {
 		t.Fatalf("duplicate: %+v (%v), first %+v", again, err, res[3])
 	}
@@ -175,9 +175,9 @@ func TestInsertRaceReadsLikeTheWorkflow(t *testing.T) {
 	}
 	done := make(chan []syncproto.MutationResult, 1)
 	go func() {
-		res, err := db.Push(ctx, DemoDeviceID, []syncproto.Mutation{{Seq: 1, ID: uuid.NewString(), Name: "patient.register",
+		res, err := db.Push(ctx, DemoDeviceID, chained(t, db, DemoDeviceID, []syncproto.Mutation{{Seq: 1, ID: uuid.NewString(), Name: "patient.register",
 			Args:       json.RawMessage(`{"id":"` + id + `","firstName":"C","lastName":"D","birthDate":"1980-01-01T00:00:00Z"}`),
-			OccurredAt: time.Now().UTC(), AuthorToken: tok}})
+			OccurredAt: time.Now().UTC(), AuthorToken: tok}}))
 		if err != nil {
 			t.Error(err)
 		}
@@ -207,7 +207,7 @@ func TestInsertRaceReadsLikeTheWorkflow(t *testing.T) {
 func TestPushUnknownDevice(t *testing.T) {
 	t.Parallel()
 	db, _ := openSeeded(t)
-	_, err := db.Push(context.Background(), "nowhere", []syncproto.Mutation{{Seq: 1, ID: uuid.NewString(), Name: "x", Args: json.RawMessage(`{}`), OccurredAt: time.Now(), AuthorToken: "t"}})
+	_, err := db.Push(context.Background(), "nowhere", chained(t, db, "nowhere", []syncproto.Mutation{{Seq: 1, ID: uuid.NewString(), Name: "x", Args: json.RawMessage(`{}`), OccurredAt: time.Now(), AuthorToken: "t"}}))
 	rej, ok := workflow.AsRejection(err)
 	if !ok || rej.Code != workflow.CodeUnauthenticated || rej.Message != "Workstation nowhere is not registered with this server." {
 		t.Fatalf("%v", err)
@@ -240,7 +240,7 @@ func TestHelloAndLastMutationSeq(t *testing.T) {
 			Args:       json.RawMessage(`{"id":"` + uuid.NewString() + `","firstName":"A","lastName":"B","birthDate":"1980-01-01T00:00:00Z"}`),
 			OccurredAt: time.Now().UTC(), AuthorToken: tok})
 	}
-	if _, err := db.Push(ctx, DemoDeviceID, muts); err != nil {
+	if _, err := db.Push(ctx, DemoDeviceID, chained(t, db, DemoDeviceID, muts)); err != nil {
 		t.Fatal(err)
 	}
 	w, _ = db.Hello(ctx, DemoDeviceID, 0, nil)
@@ -314,7 +314,7 @@ func TestDuplicateByID(t *testing.T) {
 	}
 	checkIn := mut(1, uuid.NewString(), "appointment.checkIn", `{"id":"`+SeedID("a:scheduled")+`"}`)
 	bad := mut(2, uuid.NewString(), "appointment.checkIn", `{"id":"`+SeedID("a:completed")+`"}`)
-	res, err := db.Push(ctx, DemoDeviceID, []syncproto.Mutation{checkIn, bad})
+	res, err := db.Push(ctx, DemoDeviceID, chained(t, db, DemoDeviceID, []syncproto.Mutation{checkIn, bad}))
 	if err != nil || res[0].Status != syncproto.StatusApplied || res[1].Status != syncproto.StatusRejected {
 		t.Fatalf("first push: %+v %v", res, err)
 	}
@@ -327,7 +327,7 @@ func TestDuplicateByID(t *testing.T) {
 	fresh := mut(5, uuid.NewString(), "patient.update", `{"id":"`+SeedID("patient:1")+`","phone":"5"}`)
 	twice := fresh
 	twice.Seq = 6
-	res, err = db.Push(ctx, DemoDeviceID, []syncproto.Mutation{again1, again2, fresh, twice})
+	res, err = db.Push(ctx, DemoDeviceID, chained(t, db, DemoDeviceID, []syncproto.Mutation{again1, again2, fresh, twice}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +337,7 @@ func TestDuplicateByID(t *testing.T) {
 		{Seq: 5, Status: syncproto.StatusApplied},
 		{Seq: 6, Status: syncproto.StatusDuplicate},
 	}
-	first, _ := db.Push(ctx, DemoDeviceID, []syncproto.Mutation{bad})
+	first, _ := db.Push(ctx, DemoDeviceID, chained(t, db, DemoDeviceID, []syncproto.Mutation{bad}))
 	want[1].Code, want[1].Message, want[1].Field = first[0].Code, first[0].Message, first[0].Field
 	for i := range want {
 		if res[i] != want[i] {
@@ -354,7 +354,7 @@ func TestDuplicateByID(t *testing.T) {
 		t.Fatalf("last seq %d, want 6", w.LastMutationSeq)
 	}
 	// A lost reply: resending the renumbered seqs repeats the same outcomes.
-	res, err = db.Push(ctx, DemoDeviceID, []syncproto.Mutation{again1, again2})
+	res, err = db.Push(ctx, DemoDeviceID, chained(t, db, DemoDeviceID, []syncproto.Mutation{again1, again2}))
 	if err != nil || res[0] != want[0] || res[1] != want[1] {
 		t.Fatalf("resend of renumbered seqs: %+v %v", res, err)
 	}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { closeNoteProblem, label, plural, reissueLine, resolutionLine, typedValues, unresolvedByWard } from './format';
+import { chainCell, closeNoteProblem, label, plural, reissueLine, resolutionLine, typedValues, unresolvedByWard } from './format';
 
 describe('typedValues', () => {
   it('shows what was typed with its JSON type and flags the refused field', () => {
@@ -67,5 +67,24 @@ describe('review queue', () => {
     const d = (id: string, name: string, n: number) => ({ id, name, mutations: { unresolvedRejected: n } });
     expect(unresolvedByWard([d('a', 'Accueil', 1), d('b', 'Bloc', 0), d('c', 'Cardio', 3), d('d', 'Dermato', 1)])).toEqual([
       { id: 'c', name: 'Cardio', n: 3 }, { id: 'a', name: 'Accueil', n: 1 }, { id: 'd', name: 'Dermato', n: 1 }]);
+  });
+});
+
+describe('chainCell', () => {
+  const hash = 'e360cbeaa361dfa59fdfd4313567e2fc2d3ccd02218092b50be9734c50002f7f';
+  const prev = '5be2ab4e0e6fb2d4a4cf3f3a2e1f8c0d9b7a6c5d4e3f2a1b0c9d8e7f6a5b4c3d';
+  it('shows a hash prefix and the status of the link', () => {
+    expect(chainCell({ status: 'ok', hash, prevHash: prev })).toEqual({
+      text: 'e360cbeaa3',
+      badge: 'chain intact',
+      cls: 'ok',
+      title: `hash ${hash}\nafter ${prev}`,
+    });
+    expect(chainCell({ status: 'broken-content', hash, prevHash: prev }).badge).toBe('modified after it was written');
+    expect(chainCell({ status: 'broken-link', hash, prevHash: prev })).toMatchObject({ badge: 'an act before it is missing', cls: 'red' });
+  });
+  it('says when an act predates the chain', () => {
+    expect(chainCell({ status: 'none' })).toEqual({ text: '', badge: 'recorded before the chain', cls: 'muted', title: '' });
+    expect(chainCell(undefined).cls).toBe('muted');
   });
 });

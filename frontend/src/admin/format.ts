@@ -113,3 +113,33 @@ export function unresolvedByWard(devices: { id: string; name: string; mutations:
     .map((d) => ({ id: d.id, name: d.name, n: d.mutations.unresolvedRejected }))
     .sort((a, b) => b.n - a.n || a.name.localeCompare(b.name));
 }
+
+export interface ChainCell {
+  /** what the cell says: the hash prefix, or why there is none */
+  text: string;
+  /** the status badge */
+  badge: string;
+  cls: 'ok' | 'red' | 'muted';
+  /** the full link, for the tooltip */
+  title: string;
+}
+
+/**
+ * chainCell presents an act's link in its workstation's chain: a short hash
+ * prefix (enough to compare two rows by eye), whether the link held at push,
+ * and the full hashes for the tooltip.
+ */
+export function chainCell(c: { status: string; prevHash?: string; hash?: string } | undefined): ChainCell {
+  const prefix = c?.hash ? c.hash.slice(0, 10) : '';
+  const title = c?.hash ? `hash ${c.hash}\nafter ${c.prevHash ?? ''}` : '';
+  switch (c?.status) {
+    case 'ok':
+      return { text: prefix, badge: 'chain intact', cls: 'ok', title };
+    case 'broken-content':
+      return { text: prefix, badge: 'modified after it was written', cls: 'red', title };
+    case 'broken-link':
+      return { text: prefix, badge: 'an act before it is missing', cls: 'red', title };
+    default:
+      return { text: '', badge: 'recorded before the chain', cls: 'muted', title: '' };
+  }
+}

@@ -27,6 +27,7 @@ export interface DeviceStatus {
     appliedTotal: number;
     rejectedTotal: number;
     unresolvedRejected: number;
+    chainBreaks: number;
   };
   lastError?: string;
   lastErrorAt?: string;
@@ -40,7 +41,7 @@ export interface SyncStatus {
   serverTime: string;
   feed: { head: number; prunedId: number; retained: number; countsCap: number };
   instance: { connectedDevices: number; connections: number };
-  totals: { devices: number; online: number; ok: number; amber: number; red: number; pendingUploads: number; unresolvedRejected: number; deferred?: number };
+  totals: { devices: number; online: number; ok: number; amber: number; red: number; pendingUploads: number; unresolvedRejected: number; deferred?: number; chainBreaks: number };
   devices: DeviceStatus[];
 }
 
@@ -79,6 +80,15 @@ export interface AuditEntry {
   resolution?: { at: string; by: string; note?: string; kind: 'closed' | 'reissued'; bySeq?: number };
   /** a re-issue points at the rejected act it replaces (same workstation) */
   reissueOf?: { mutationId: string; seq?: number };
+  chain: AuditChain;
+}
+
+/** An act's link in its workstation's hash chain (docs/provenance.md). */
+export interface AuditChain {
+  status: 'ok' | 'broken-content' | 'broken-link' | 'none';
+  prevHash?: string;
+  hash?: string;
+  claimedAuthor?: string;
 }
 
 export interface AuditPage {

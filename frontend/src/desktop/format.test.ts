@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { actedNote, actLabel, closeReasonProblem, fieldLabel, offlineNote, pendingState, reason, reviewLine, syncView, typedValues } from './format';
+import { actedNote, actLabel, closeReasonProblem, fieldLabel, offlineNote, pendingState, provenance, reason, reviewLine, syncView, typedValues } from './format';
 import type { PendingAct, Status } from './types';
 
 const base: Status = {
@@ -94,5 +94,24 @@ describe('review queue', () => {
   });
   it('names the bookkeeping act', () => {
     expect(actLabel('rejected.close')).toBe('Close a rejected act');
+  });
+});
+
+describe('chain and provenance', () => {
+  const now = new Date(2026, 0, 5, 15, 0);
+  const local = (h: number, m: number) => new Date(2026, 0, 5, h, m).toISOString();
+  it('puts a broken chain in the sync bar', () => {
+    const base = { deviceId: 'd', serverUrl: '', online: true, syncing: false, pending: 0, oldestPendingAgeSeconds: 0, likelyRejected: 0, rejected: 0, roles: null, needsSetup: false, now: '' };
+    expect(syncView(base).chain).toBe('');
+    expect(syncView({ ...base, chainError: 'Act 2 is missing from this workstation\'s queue (deleted outside the app).' }).chain).toBe(
+      "Tampering detected: Act 2 is missing from this workstation's queue (deleted outside the app).",
+    );
+    expect(reason({ code: 'CHAIN_BROKEN', message: 'x' })).toBe('The act was changed or removed on this workstation after it was written');
+  });
+  it('says who did an act, when, where and how far it got', () => {
+    const p = { seq: 3, name: 'appointment.checkIn', occurredAt: local(14, 5), authorId: 'u', authorName: 'Secrétaire Test', authorRole: 'SECRETARY' as const, deviceId: 'dev', state: 'not yet sent' as const };
+    expect(provenance(p, now)).toBe('Check in — Secrétaire Test (SECRETARY), 14:05 on this workstation, not yet sent');
+    expect(provenance({ ...p, state: 'applied' }, now)).toBe('Check in — Secrétaire Test (SECRETARY), 14:05 on this workstation, applied by the server');
+    expect(provenance({ ...p, receivedAt: local(14, 20) }, now)).toBe('Check in — Secrétaire Test (SECRETARY), 14:05 on this workstation, received by the server 14:20');
   });
 });

@@ -1,7 +1,7 @@
 // Pure formatting for the desktop UI: times, the sync bar's words, act
 // names, a rejected act's typed values. Tested by Vitest without a browser.
 import rules from './rules.json';
-import type { PendingAct, Problem, Status } from './types';
+import type { ActProvenance, PendingAct, Problem, Status } from './types';
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
@@ -57,6 +57,8 @@ export interface SyncView {
   waiting: string;
   rejected: string;
   asOf: string;
+  /** the queue's chain is broken (an act edited or deleted outside the app); '' when whole */
+  chain: string;
   progress?: { rows: number; total: number; text: string };
 }
 
@@ -68,6 +70,7 @@ export function syncView(s: Status): SyncView {
     waiting: '',
     rejected: '',
     asOf: '',
+    chain: s.chainError ? `Tampering detected: ${s.chainError}` : '',
   };
   if (s.needsSetup) v.connection = 'Not set up';
   else if (s.online) v.connection = s.syncing ? 'Online, syncing' : 'Online';
@@ -142,6 +145,7 @@ const reasons: Record<string, string> = {
   UNKNOWN_MUTATION: 'The server does not know this act',
   PROTOCOL_ERROR: 'The server could not read this act',
   CLOCK_SKEW: "This workstation's clock is wrong",
+  CHAIN_BROKEN: 'The act was changed or removed on this workstation after it was written',
 };
 
 /** reason says in plain words why an act was refused. */
@@ -268,4 +272,15 @@ export function reviewLine(r: ReviewInfo, now: Date): string {
       if (r.reissuedAs) return `Resolved: re-issued as ${r.reissuedAs} (by ${r.resolvedBy || 'someone'}, ${when(r.resolvedAt ?? '', now)})`;
       return `Resolved by ${r.resolvedBy || 'someone'} ${when(r.resolvedAt ?? '', now)}: "${r.resolutionNote ?? ''}"`;
   }
+}
+
+/**
+ * provenance says who did an act, when (clinical time), where, and how far
+ * it got: "Check in — Secrétaire Test (SECRETARY), 14:05 on this
+ * workstation, not yet sent".
+ */
+export function provenance(p: ActProvenance, now: Date = new Date()): string {
+  const where = p.deviceId ? 'on this workstation' : '';
+  const state = p.receivedAt ? `received by the server ${when(p.receivedAt, now)}` : p.state === 'applied' ? 'applied by the server' : 'not yet sent';
+  return `${actLabel(p.name)} — ${p.authorName} (${p.authorRole}), ${when(p.occurredAt, now)} ${where}, ${state}`.replace(/ +,/g, ',');
 }

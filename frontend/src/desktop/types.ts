@@ -30,6 +30,8 @@ export interface Status {
   lastSyncAt?: string;
   initialSync?: Progress;
   lastError?: string;
+  /** the queue's act chain is broken: an act was edited or deleted in the file */
+  chainError?: string;
   roles: Role[] | null;
   needsSetup: boolean;
   waitingForLogin?: boolean;
@@ -173,6 +175,22 @@ export interface TimelineEntry {
   prescription?: PrescriptionView;
   result?: Result;
   document?: DocumentRow;
+  /** this workstation's acts on the row still in its outbox */
+  acts?: ActProvenance[];
+}
+
+/** Who did an act, when and where, and how far it got (docs/provenance.md). */
+export interface ActProvenance {
+  seq: number;
+  name: string;
+  occurredAt: string;
+  receivedAt?: string;
+  authorId: string;
+  authorName: string;
+  authorRole: Role;
+  deviceId: string;
+  state: 'not yet sent' | 'applied';
+  hashPrefix?: string;
 }
 
 export interface Timeline {

@@ -1,6 +1,6 @@
 import type { Ctx, Topics, View } from '../context';
 import { formValues, h, replace } from '../../shared/dom';
-import { clock, isoFromLocalInput, reissueLine, resolutionLine, shortId, typedValues } from '../format';
+import { chainCell, clock, isoFromLocalInput, reissueLine, resolutionLine, shortId, typedValues } from '../format';
 import type { AuditEntry, AuditPage, Device, User } from '../types';
 
 // Audit search: every act ever received, by patient (the acts on the
@@ -25,6 +25,12 @@ export function auditView(ctx: Ctx): View {
       null,
       'Outcome',
       h('select', { name: 'outcome' }, h('option', { value: '' }, 'any'), h('option', { value: 'applied' }, 'applied'), h('option', { value: 'rejected' }, 'rejected'), h('option', { value: 'deferred' }, 'on hold')),
+    ),
+    h(
+      'label',
+      null,
+      'Chain',
+      h('select', { name: 'chain' }, h('option', { value: '' }, 'any'), h('option', { value: 'broken' }, 'broken links only')),
     ),
     h('label', null, 'From', h('input', { type: 'datetime-local', name: 'since' })),
     h('label', null, 'To', h('input', { type: 'datetime-local', name: 'until' })),
@@ -69,7 +75,7 @@ export function auditView(ctx: Ctx): View {
     }
     form.querySelector('.form-error')!.textContent = '';
     if (pid) q.set('patient', pid);
-    for (const k of ['user', 'device', 'outcome']) if (v[k]) q.set(k, v[k]);
+    for (const k of ['user', 'device', 'outcome', 'chain']) if (v[k]) q.set(k, v[k]);
     if (v.since) q.set('since', isoFromLocalInput(v.since));
     if (v.until) q.set('until', isoFromLocalInput(v.until));
     query = q.toString();
@@ -96,13 +102,16 @@ export function auditView(ctx: Ctx): View {
     const values = typedValues(e.args, e.field ?? '')
       .map((v) => `${v.path} = ${v.text}`)
       .join('\n');
+    const chain = chainCell(e.chain);
     return h(
       'tr',
-      { class: e.outcome === 'rejected' ? 'rejected-row' : '', 'data-key': `${e.deviceId}:${e.seq}` },
-      h('td', null, clock(e.occurredAt, ctx.now()), h('div', { class: 'sub' }, `received ${clock(e.receivedAt, ctx.now())}`)),
+      { class: e.outcome === 'rejected' ? 'rejected-row' : '', 'data-key': `${e.deviceId}:${e.seq}`, 'data-chain': e.chain?.status ?? 'none' },
+      h('td', null, clock(e.occurredAt, ctx.now()), h('div', { class: 'sub' }, `clinical time`)),
+      h('td', null, clock(e.receivedAt, ctx.now()), h('div', { class: 'sub' }, `sync time`)),
       h('td', null, e.name, e.target ? h('div', { class: 'sub' }, `${e.target.table} ${shortId(e.target.id)}`) : ''),
-      h('td', null, e.author ? `${e.author.name} (${e.author.role})` : '-'),
+      h('td', null, e.author ? `${e.author.name} (${e.author.role})` : e.chain?.claimedAuthor ? h('span', { title: 'named by the workstation, not authenticated' }, `claimed ${shortId(e.chain.claimedAuthor)}`) : '-'),
       h('td', null, e.deviceName || shortId(e.deviceId), h('div', { class: 'sub' }, `seq ${e.seq}`)),
+      h('td', { class: 'chain', title: chain.title }, chain.text && h('code', null, chain.text), h('div', null, h('span', { class: `badge badge-${chain.cls}` }, chain.badge))),
       h('td', null, e.outcome === 'applied'
         ? [h('span', { class: 'badge badge-ok' }, 'applied'), reissueLine(e) ? h('div', { class: 'sub reissue-of' }, reissueLine(e)) : null]
         : e.outcome === 'deferred' ? [h('span', { class: 'badge badge-amber' }, 'on hold'), h('div', { class: 'sub' }, e.message ?? '')]
@@ -123,7 +132,22 @@ export function auditView(ctx: Ctx): View {
       h(
         'table',
         { class: 'data', id: 'audit' },
-        h('thead', null, h('tr', null, h('th', null, 'Occurred'), h('th', null, 'Act'), h('th', null, 'Author'), h('th', null, 'Workstation'), h('th', null, 'Outcome'), h('th', null, 'Entered'))),
+        h(
+          'thead',
+          null,
+          h(
+            'tr',
+            null,
+            h('th', null, 'Occurred'),
+            h('th', null, 'Received'),
+            h('th', null, 'Act'),
+            h('th', null, 'Author'),
+            h('th', null, 'Workstation'),
+            h('th', null, 'Chain'),
+            h('th', null, 'Outcome'),
+            h('th', null, 'Entered'),
+          ),
+        ),
         rows,
       ),
       more,

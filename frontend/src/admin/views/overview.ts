@@ -209,6 +209,9 @@ export function summary(s: SyncStatus): HTMLElement {
     h('span', null, `${plural(t.pendingUploads, 'pending upload')}`),
     h('span', { class: t.unresolvedRejected ? 'red-text' : '' }, `${t.unresolvedRejected} unresolved rejected`),
     h('span', { id: 'summary-deferred' }, `${t.deferred ?? 0} on hold`),
+    t.chainBreaks
+      ? h('span', { class: 'red-text', id: 'summary-chain', title: 'Acts edited or removed on a workstation after they were written; see the audit log, chain: broken links only' }, `${plural(t.chainBreaks, 'broken chain link')}`)
+      : '',
     h('span', { class: 'sub', title: `${s.feed.retained} changes retained; pruned through ${s.feed.prunedId}` }, `feed head ${s.feed.head}`),
   );
 }

@@ -3,7 +3,7 @@
 import { api, ProblemError } from '../api';
 import type { Ctx } from '../ctx';
 import { h, replace, confirmButton } from '../../shared/dom';
-import { dayUTC, patientName, statusWords, when } from '../format';
+import { dayUTC, patientName, provenance, statusWords, when } from '../format';
 import type { Patient, Timeline, TimelineEntry } from '../types';
 import {
   closeForm, consultationForm, contactForm, documentForm, historyForm, paymentForm, prescriptionForm, registerForm, resultForm,
@@ -142,6 +142,9 @@ export function patientsView(ctx: Ctx, patientId?: string): { el: HTMLElement; r
       h('div', { class: 'what' },
         h('div', { class: 'entry-head' }, h('strong', null, head), status ? h('span', { class: 'badge' }, statusWords[status] ?? status) : null),
         body ? h('p', { class: 'pre' }, body) : null,
+        e.acts?.length
+          ? h('ul', { class: 'provenance small' }, e.acts.map((p) => h('li', { 'data-state': p.state, title: p.hashPrefix ? `chain hash ${p.hashPrefix}…` : '' }, provenance(p, ctx.now()))))
+          : null,
         acts.length ? h('div', { class: 'entry-acts' }, acts) : null));
   };
 

@@ -18,6 +18,7 @@ interface Parts {
   asOf: HTMLElement;
   waiting: HTMLButtonElement;
   rejected: HTMLButtonElement;
+  chain: HTMLElement;
   progress: HTMLElement;
   bar: HTMLProgressElement;
   progressText: Text;
@@ -34,6 +35,7 @@ function build(el: HTMLElement): Parts {
     asOf: h('span', { id: 'sync-asof', class: 'sync-item muted' }),
     waiting: h('button', { type: 'button', id: 'sync-waiting', class: 'sync-item link' }),
     rejected: h('button', { type: 'button', id: 'sync-rejected', class: 'sync-item link' }),
+    chain: h('span', { id: 'sync-chain', class: 'sync-item bad', role: 'alert' }),
     progress: h('span', { id: 'sync-progress', class: 'sync-item progress' }),
     bar: h('progress', { max: '1', value: '0' }),
     progressText: document.createTextNode(''),
@@ -44,7 +46,7 @@ function build(el: HTMLElement): Parts {
   p.progress.append(p.bar, p.progressText);
   p.waiting.addEventListener('click', () => p.on.waiting?.());
   p.rejected.addEventListener('click', () => p.on.rejected?.());
-  el.replaceChildren(p.conn, p.waiting, p.rejected, p.asOf, p.progress, h('span', { class: 'sync-spacer' }), p.device);
+  el.replaceChildren(p.conn, p.waiting, p.rejected, p.chain, p.asOf, p.progress, h('span', { class: 'sync-spacer' }), p.device);
   parts.set(el, p);
   return p;
 }
@@ -58,6 +60,8 @@ export function renderSyncBar(el: HTMLElement, s: Status, on: SyncBarHandlers): 
   el.dataset.rejected = String(s.rejected);
   p.conn.className = `sync-item conn ${v.state}`;
   p.connText.data = v.connection;
+  p.chain.textContent = v.chain;
+  p.chain.hidden = v.chain === '';
   p.asOf.textContent = v.asOf;
   p.asOf.hidden = v.asOf === '';
   p.waiting.textContent = v.waiting;
