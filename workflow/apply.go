@@ -16,8 +16,12 @@ type act struct {
 	roles []Role // who may perform it, in the order the FORBIDDEN sentence names them
 	does  string // completes "A NURSE cannot …"
 	table string // the primary row's table (Targets)
-	args  []string
-	run   func(e *env, o *obj) (Effect, error)
+	// online: performed only on the server (see Online).
+	online bool
+	// target is the argument holding the primary row's id ("id" when empty).
+	target string
+	args   []string
+	run    func(e *env, o *obj) (Effect, error)
 }
 
 var acts = map[string]*act{}
@@ -63,7 +67,11 @@ func Targets(name string, args json.RawMessage) (table, id string, err error) {
 	if r != nil {
 		return "", "", r
 	}
-	id = o.id("id", "The id")
+	key := a.target
+	if key == "" {
+		key = "id"
+	}
+	id = o.id(key, "The "+key)
 	if o.err != nil {
 		return "", "", o.err
 	}

@@ -169,9 +169,9 @@ func appliesTo(s *memStore, eff Effect) string {
 				}
 			}
 			inserted[op.Table+" "+op.ID] = true
-		case OpUpdate:
+		case OpUpdate, OpDelete:
 			if !exists {
-				return "update of missing " + op.Table + " " + op.ID
+				return string(op.Kind) + " of missing " + op.Table + " " + op.ID
 			}
 		}
 	}
