@@ -46,8 +46,8 @@ func TestPostgresConformsToSeed(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.MustOpenSQL(t, pgtest.NewDatabase(t, false))
 	applied := migrate(t, db)
-	if len(applied) != 12 {
-		t.Fatalf("applied %d migrations on an empty database, want 12: %v", len(applied), applied)
+	if len(applied) != 13 {
+		t.Fatalf("applied %d migrations on an empty database, want 13: %v", len(applied), applied)
 	}
 	got, err := migrations.DescribeSchema(ctx, db, "public")
 	if err != nil {

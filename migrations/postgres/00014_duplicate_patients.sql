@@ -88,7 +88,7 @@ CREATE TABLE sync.merge_repoints (
     from_patient TEXT NOT NULL,
     to_patient   TEXT NOT NULL,
     at           TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY (device_id, seq)
+    PRIMARY KEY (device_id, seq, field)
 );
 
 -- +goose StatementBegin

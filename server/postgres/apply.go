@@ -201,10 +201,18 @@ func (db *DB) applyOne(ctx context.Context, tx pgx.Tx, deviceID string, deviceRo
 	if err != nil {
 		return syncproto.MutationResult{}, err
 	}
+	var repoints []repoint // acts naming a merged patient (merge.go)
 	if rej == nil {
-		rej, err = applyInSavepoint(ctx, tx, workflow.Mutation{ID: m.ID, Name: m.Name, Args: m.Args, Actor: actor, OccurredAt: m.OccurredAt})
+		var args json.RawMessage
+		args, repoints, rej, err = beforeApply(ctx, tx, m)
 		if err != nil {
 			return syncproto.MutationResult{}, err
+		}
+		if rej == nil {
+			rej, err = applyInSavepoint(ctx, tx, workflow.Mutation{ID: m.ID, Name: m.Name, Args: args, Actor: actor, OccurredAt: m.OccurredAt})
+			if err != nil {
+				return syncproto.MutationResult{}, err
+			}
 		}
 	}
 	res := syncproto.MutationResult{Seq: m.Seq, Status: syncproto.StatusApplied}
@@ -236,6 +244,11 @@ func (db *DB) applyOne(ctx context.Context, tx pgx.Tx, deviceID string, deviceRo
 		deviceID, m.Seq, m.ID, m.Name, string(args), author, sess, m.OccurredAt, receivedAt,
 		outcome, code, msg, field, targetTable, targetID); err != nil {
 		return syncproto.MutationResult{}, fmt.Errorf("record mutation %d: %w", m.Seq, err)
+	}
+	if rej == nil {
+		if err := recordRepoints(ctx, tx, deviceID, m, repoints, receivedAt); err != nil {
+			return syncproto.MutationResult{}, err
+		}
 	}
 	return res, nil
 }
@@ -302,6 +315,11 @@ func applyInSavepoint(ctx context.Context, tx pgx.Tx, m workflow.Mutation) (*wor
 				return r, nil
 			}
 			return nil, err
+		}
+		if m.Name == "patient.merge" {
+			if err := recordMerge(ctx, sp, m, eff); err != nil {
+				return nil, err
+			}
 		}
 		for _, op := range eff.Ops {
 			if err := writeOp(ctx, sp, op); err != nil {
