@@ -97,6 +97,7 @@ func (s *Server) adminRoutes() {
 	a("GET /api/v1/admin/audit", s.handleAudit)
 	a("GET /api/v1/admin/patients", s.handlePatients)
 	a("GET /api/v1/admin/board", s.handleBoard)
+	s.duplicateRoutes(a)
 	s.mux.HandleFunc("GET /api/v1/admin/events", s.handleEvents)
 
 	s.dashboardRoutes()
