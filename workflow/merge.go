@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -152,4 +153,42 @@ func WithArg(args json.RawMessage, field string, v string) (json.RawMessage, err
 	}
 	m[field] = b
 	return json.Marshal(m)
+}
+
+// The name folding of duplicate detection. The server's copy is
+// sync.normalize_name (migration 00014), which flags pairs whoever writes;
+// this one serves the workstation's "a patient with the same name and
+// birth date exists" warning, offline. testdata/normalize_cases.json holds
+// the cases both must fold alike (checked here and against PostgreSQL in
+// server/postgres).
+const (
+	foldFrom = "àáâãäåāăąçćĉčďđèéêëēĕėęěĝğģĥìíîïĩīĭįıĵķĺļľłñńņňòóôõöøōŏőŕŗřśŝşšţťŧùúûüũūŭůűųŵýÿŷźżž-‐–'’."
+	foldTo   = "aaaaaaaaaccccddeeeeeeeeeggghiiiiiiiiijkllllnnnnooooooooorrrsssstttuuuuuuuuuuwyyyzzz      "
+)
+
+var foldMap = func() map[rune]rune {
+	from, to := []rune(foldFrom), []rune(foldTo)
+	if len(from) != len(to) {
+		panic("workflow: fold tables differ in length")
+	}
+	m := make(map[rune]rune, len(from))
+	for i, r := range from {
+		m[r] = to[i]
+	}
+	return m
+}()
+
+// NormalizeName folds a name for duplicate detection: lower case, common
+// Latin accents and ligatures removed, hyphens, apostrophes and dots as
+// spaces, runs of spaces as one, no surrounding spaces.
+func NormalizeName(s string) string {
+	s = strings.ToLower(s)
+	s = strings.NewReplacer("æ", "ae", "œ", "oe", "ß", "ss").Replace(s)
+	s = strings.Map(func(r rune) rune {
+		if f, ok := foldMap[r]; ok {
+			return f
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
 }

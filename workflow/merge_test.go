@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +129,30 @@ func TestMergedAwaySentences(t *testing.T) {
 	b, err := WithArg(json.RawMessage(`{"patientId":"a","motif":"x"}`), "patientId", "b")
 	if err != nil || string(b) != `{"motif":"x","patientId":"b"}` {
 		t.Fatalf("WithArg = %s, %v", b, err)
+	}
+}
+
+// NormalizeCase is one line of testdata/normalize_cases.json, which
+// server/postgres also checks against sync.normalize_name.
+type NormalizeCase struct {
+	In  string `json:"in"`
+	Out string `json:"out"`
+}
+
+func TestNormalizeName(t *testing.T) {
+	b, err := os.ReadFile("testdata/normalize_cases.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []NormalizeCase
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		t.Run(c.In, func(t *testing.T) {
+			if got := NormalizeName(c.In); got != c.Out {
+				t.Fatalf("NormalizeName(%q) = %q, want %q", c.In, got, c.Out)
+			}
+		})
 	}
 }

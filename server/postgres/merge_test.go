@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"testing"
 	"time"
 
@@ -327,5 +328,28 @@ func TestActOnMergedPatient(t *testing.T) {
 	}
 	if got := scalar[string](t, pool, `SELECT "patientId" FROM documents WHERE id = $1`, doc); got != third {
 		t.Fatalf("document went to %s, want %s", got, third)
+	}
+}
+
+// The workstation's warning folds names with workflow.NormalizeName; the
+// server flags with sync.normalize_name. Both fold the shared cases alike.
+func TestNormalizeNameMatchesTheWorkflow(t *testing.T) {
+	t.Parallel()
+	_, pool := openSeeded(t)
+	b, err := os.ReadFile("../../workflow/testdata/normalize_cases.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct{ In, Out string }
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		t.Run(c.In, func(t *testing.T) {
+			got := scalar[string](t, pool, `SELECT sync.normalize_name($1)`, c.In)
+			if got != c.Out || workflow.NormalizeName(c.In) != c.Out {
+				t.Fatalf("sync.normalize_name(%q) = %q, workflow %q, want %q", c.In, got, workflow.NormalizeName(c.In), c.Out)
+			}
+		})
 	}
 }

@@ -208,3 +208,18 @@ export function fieldLabel(path: string): string {
   if (t) return t.label;
   return argLabels[path] ?? argLabels[path.split('.')[0] ?? ''] ?? path;
 }
+
+/**
+ * duplicateWarning is reception's non-blocking warning when the replica
+ * already holds someone with the same names and birth date ('' when not).
+ */
+export function duplicateWarning(found: { firstName: string; lastName: string; birthDate: string; phone?: string }[]): string {
+  if (found.length === 0) return '';
+  const who = found
+    .slice(0, 3)
+    .map((p) => `${patientName(p.firstName, p.lastName)}, born ${dayUTC(p.birthDate)}${p.phone ? `, phone ${p.phone}` : ''}`)
+    .join('; ');
+  const more = found.length > 3 ? ` and ${found.length - 3} more` : '';
+  const lead = found.length === 1 ? 'A patient with the same name and birth date exists' : `${found.length} patients with the same name and birth date exist`;
+  return `${lead}: ${who}${more}. Search for them before registering the person again; you may still register.`;
+}
