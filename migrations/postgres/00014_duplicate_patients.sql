@@ -110,6 +110,15 @@ BEGIN
        AND NEW."idNumber" IS NOT DISTINCT FROM OLD."idNumber" THEN
         RETURN NULL;
     END IF;
+    -- Two desks' registrations of one person often arrive together, in two
+    -- concurrent transactions that cannot see each other's row: the one
+    -- that comes second waits here for the first to finish, and its lookup
+    -- below (a new snapshot, READ COMMITTED) then sees it. Only writers of
+    -- the same keys wait; 7214 keeps these locks apart from others.
+    PERFORM pg_advisory_xact_lock(7214, hashtext(k_name || '|' || k_birth::text));
+    IF k_id IS NOT NULL THEN
+        PERFORM pg_advisory_xact_lock(7214, hashtext('id|' || k_id));
+    END IF;
     INSERT INTO sync.patient_keys (patient_id, name_key, birth_date, id_key)
     VALUES (NEW.id, k_name, k_birth, k_id)
     ON CONFLICT (patient_id) DO UPDATE SET name_key = EXCLUDED.name_key, birth_date = EXCLUDED.birth_date, id_key = EXCLUDED.id_key;

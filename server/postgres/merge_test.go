@@ -353,3 +353,42 @@ func TestNormalizeNameMatchesTheWorkflow(t *testing.T) {
 		})
 	}
 }
+
+// Two desks' registrations of one person committed by concurrent
+// transactions, neither seeing the other's row when it inserts: the pair is
+// still flagged (the second waits on the first's detection lock).
+func TestConcurrentRegistrationsAreFlagged(t *testing.T) {
+	t.Parallel()
+	_, pool := openSeeded(t)
+	ctx := context.Background()
+	first, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Rollback(ctx)
+	a, b := uuid.NewString(), uuid.NewString()
+	if _, err := first.Exec(ctx, `INSERT INTO patients (id, "firstName", "lastName", "birthDate", "updatedAt") VALUES ($1, 'Ines', 'Faye', '1993-04-05', now())`, a); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := pool.Exec(ctx, `INSERT INTO patients (id, "firstName", "lastName", "birthDate", "updatedAt") VALUES ($1, 'INÈS', 'faye', '1993-04-05', now())`, b)
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for scalar[int64](t, pool, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the second registration never waited for the first")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := first.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := pairReason(t, pool, a, b); got != "name_birth_date" {
+		t.Fatalf("reason %q", got)
+	}
+}
