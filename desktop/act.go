@@ -24,11 +24,6 @@ type Acted struct {
 // transaction. A refusal is the *workflow.Rejection the server would give,
 // and nothing is written. The act carries the author's own session token.
 func (e *Engine) Act(ctx context.Context, userID, name string, args json.RawMessage) (*Acted, error) {
-	if workflow.Online(name) {
-		// Never queued: the server would refuse it, and the replica could
-		// not compute its effect (docs/duplicates.md).
-		return nil, workflow.OnlineOnly(name)
-	}
 	c, err := e.author(ctx, userID)
 	if err != nil {
 		return nil, err

@@ -88,7 +88,8 @@ func unknownAct(name string) *Rejection {
 // ErrNotFound, which the caller should treat as transient and retry.
 //
 // Checks run in a fixed order so that both sides report the same first
-// problem: the act's name, the author, the role, the arguments' shape and
+// problem: the act's name, the author, the role, whether an online act
+// comes from a workstation, the arguments' shape and
 // unknown fields, the role's right to each field (patient.*), the values
 // (types, ranges; none of this reads a row), the rows (duplicate id,
 // missing row or reference), and last the current state.
@@ -102,6 +103,9 @@ func Apply(ctx context.Context, r Reader, m Mutation) (Effect, error) {
 	}
 	if !contains(a.roles, m.Actor.Role) {
 		return Effect{}, forbidden(m.Actor.Role, a.does, a.roles, "")
+	}
+	if a.online && !m.Online {
+		return Effect{}, OnlineOnly(m.Name)
 	}
 	if m.OccurredAt.IsZero() {
 		return Effect{}, invalid("occurredAt", "The act has no time of occurrence.")

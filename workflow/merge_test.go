@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"strings"
@@ -57,8 +58,17 @@ func TestMergeIsOnline(t *testing.T) {
 			t.Errorf("Online(%s) = %v", n, got)
 		}
 	}
-	r := OnlineOnly("patient.merge")
-	if r.Code != CodeForbidden || r.Message != `"patient.merge" is done online from the admin dashboard, not from a workstation: a workstation does not hold every record it changes.` {
+	// From a workstation (Online false): refused after the role check, so
+	// a wrong role still hears who does it instead.
+	m := Mutation{ID: "m1", Name: "patient.merge", Args: args(obj2{"survivorId": patientID, "loserId": patient2ID}), Actor: actorFor(A), OccurredAt: now}
+	eff, err := Apply(context.Background(), baseStore(), m)
+	r := mustReject(t, eff, err, CodeForbidden, "")
+	if r.Message != `"patient.merge" is done online from the admin dashboard, not from a workstation: a workstation does not hold every record it changes.` {
+		t.Fatalf("got %+v", r)
+	}
+	m.Actor = actorFor(S)
+	eff, err = Apply(context.Background(), baseStore(), m)
+	if r := mustReject(t, eff, err, CodeForbidden, ""); !strings.HasPrefix(r.Message, "A SECRETARY cannot merge") {
 		t.Fatalf("got %+v", r)
 	}
 }

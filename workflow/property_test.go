@@ -229,7 +229,7 @@ func TestPropertyWorkflow(t *testing.T) {
 			for k, v := range target {
 				a[k] = v
 			}
-			m := Mutation{ID: fmt.Sprint(i), Name: act, Args: args(a), Actor: actorFor(role), OccurredAt: clock}
+			m := Mutation{ID: fmt.Sprint(i), Name: act, Args: args(a), Actor: actorFor(role), OccurredAt: clock, Online: Online(act)}
 
 			before := s.snapshot()
 			eff, err := Apply(ctx, s, m)

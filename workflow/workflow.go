@@ -152,6 +152,10 @@ type Mutation struct {
 	Args       json.RawMessage
 	Actor      Actor
 	OccurredAt time.Time
+	// Online says the server applies the act for the admin dashboard, not
+	// for a workstation's queue; only then is an online act (Online(name))
+	// accepted.
+	Online bool
 }
 
 // ErrNotFound is returned by a Reader when a row does not exist.

@@ -168,7 +168,7 @@ func (db *DB) MergePatients(ctx context.Context, actor workflow.Actor, survivorI
 	if err != nil {
 		return nil, err
 	}
-	m := workflow.Mutation{ID: uuid.NewString(), Name: "patient.merge", Args: args, Actor: actor, OccurredAt: db.now().Truncate(time.Millisecond)}
+	m := workflow.Mutation{ID: uuid.NewString(), Name: "patient.merge", Args: args, Actor: actor, OccurredAt: db.now().Truncate(time.Millisecond), Online: true}
 	var res *MergeResult
 	err = db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		rej, err := applyInSavepoint(ctx, tx, m)
@@ -318,13 +318,10 @@ func followMerges(ctx context.Context, tx pgx.Tx, m syncproto.Mutation) (json.Ra
 }
 
 // beforeApply is what a pushed act goes through between its author's check
-// and the mutator: an online act is refused (a workstation cannot have
-// decided it), and an act naming a merged patient follows the merge or is
-// refused. It returns the arguments to apply.
+// and the mutator: an act naming a merged patient follows the merge or is
+// refused. It returns the arguments to apply. (An online act pushed by a
+// workstation is refused by the mutator itself: Mutation.Online is false.)
 func beforeApply(ctx context.Context, tx pgx.Tx, m syncproto.Mutation) (json.RawMessage, []repoint, *workflow.Rejection, error) {
-	if workflow.Online(m.Name) {
-		return nil, nil, workflow.OnlineOnly(m.Name), nil
-	}
 	return followMerges(ctx, tx, m)
 }
 
