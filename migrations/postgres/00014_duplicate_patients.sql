@@ -92,54 +92,75 @@ CREATE TABLE sync.merge_repoints (
 );
 
 -- +goose StatementBegin
--- Keeps the patient's keys and flags candidate pairs in the writing
--- transaction, whoever writes (an act, the seed, plain SQL). A pair already
--- known (open, merged or dismissed) is left as it is: a dismissed pair is
--- not raised again by a later edit.
+-- Keeps the written patients' keys and flags candidate pairs in the writing
+-- transaction, whoever writes (an act, the seed, plain SQL, a bulk import).
+-- One statement-level pass over the transition table, set-based, so a bulk
+-- import does not pay a function call per row. A pair already known (open,
+-- merged or dismissed) is left as it is: a dismissed pair is not raised
+-- again by a later edit.
 CREATE FUNCTION sync.detect_duplicates() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-    k_name TEXT := sync.normalize_name(NEW."firstName") || '|' || sync.normalize_name(NEW."lastName");
-    k_birth DATE := NEW."birthDate"::date;
-    k_id TEXT := sync.normalize_id_number(NEW."idNumber");
 BEGIN
-    IF TG_OP = 'UPDATE' AND NEW.id IS NOT DISTINCT FROM OLD.id
-       AND NEW."firstName" IS NOT DISTINCT FROM OLD."firstName"
-       AND NEW."lastName" IS NOT DISTINCT FROM OLD."lastName"
-       AND NEW."birthDate" IS NOT DISTINCT FROM OLD."birthDate"
-       AND NEW."idNumber" IS NOT DISTINCT FROM OLD."idNumber" THEN
-        RETURN NULL;
-    END IF;
     -- Two desks' registrations of one person often arrive together, in two
     -- concurrent transactions that cannot see each other's row: the one
     -- that comes second waits here for the first to finish, and its lookup
-    -- below (a new snapshot, READ COMMITTED) then sees it. Only writers of
-    -- the same keys wait; 7214 keeps these locks apart from others.
-    PERFORM pg_advisory_xact_lock(7214, hashtext(k_name || '|' || k_birth::text));
-    IF k_id IS NOT NULL THEN
-        PERFORM pg_advisory_xact_lock(7214, hashtext('id|' || k_id));
-    END IF;
+    -- below (a new snapshot, READ COMMITTED) then sees it. The keys are
+    -- hashed into 128 buckets, taken in order, so that a bulk import holds
+    -- at most 128 locks (one per key would exhaust the lock table) and two
+    -- writers cannot deadlock on them; writers of unrelated keys rarely
+    -- share a bucket, and then only wait for a commit. 7214 keeps these
+    -- locks apart from other advisory locks.
+    PERFORM pg_advisory_xact_lock(7214, b)
+       FROM (SELECT hashtext(sync.normalize_name("firstName") || '|' || sync.normalize_name("lastName") || '|' || "birthDate"::date::text) & 127 AS b
+               FROM written
+             UNION
+             SELECT hashtext('id|' || sync.normalize_id_number("idNumber")) & 127
+               FROM written WHERE sync.normalize_id_number("idNumber") IS NOT NULL) x
+      ORDER BY b;
+
     INSERT INTO sync.patient_keys (patient_id, name_key, birth_date, id_key)
-    VALUES (NEW.id, k_name, k_birth, k_id)
+    SELECT id, sync.normalize_name("firstName") || '|' || sync.normalize_name("lastName"), "birthDate"::date,
+           sync.normalize_id_number("idNumber")
+      FROM written
     ON CONFLICT (patient_id) DO UPDATE SET name_key = EXCLUDED.name_key, birth_date = EXCLUDED.birth_date, id_key = EXCLUDED.id_key;
 
+    -- Two equality joins (each served by its index) rather than one join
+    -- on an OR, which no index serves. EXECUTE plans it for this call's
+    -- number of rows: PL/pgSQL would otherwise keep the plan of its first
+    -- call, and one registration must not run a bulk import's hash joins
+    -- over every patient (or the reverse).
+    EXECUTE $q$
+    WITH w AS MATERIALIZED (
+        SELECT k.* FROM written JOIN sync.patient_keys k ON k.patient_id = written.id
+    ), hits AS (
+        SELECT w.patient_id AS id, m.patient_id AS other
+          FROM w JOIN sync.patient_keys m ON m.name_key = w.name_key AND m.birth_date = w.birth_date
+        UNION
+        SELECT w.patient_id, m.patient_id
+          FROM w JOIN sync.patient_keys m ON m.id_key = w.id_key
+    )
     INSERT INTO sync.duplicate_candidates (patient_a, patient_b, reason)
-    SELECT least(NEW.id, m.patient_id), greatest(NEW.id, m.patient_id),
+    SELECT DISTINCT least(w.patient_id, m.patient_id), greatest(w.patient_id, m.patient_id),
            concat_ws('+',
-               CASE WHEN m.name_key = k_name AND m.birth_date = k_birth THEN 'name_birth_date' END,
-               CASE WHEN k_id IS NOT NULL AND m.id_key = k_id THEN 'id_number' END)
-      FROM (SELECT * FROM sync.patient_keys WHERE name_key = k_name AND birth_date = k_birth
-            UNION
-            SELECT * FROM sync.patient_keys WHERE k_id IS NOT NULL AND id_key = k_id) m
-     WHERE m.patient_id <> NEW.id
-    ON CONFLICT (patient_a, patient_b) DO NOTHING;
+               CASE WHEN m.name_key = w.name_key AND m.birth_date = w.birth_date THEN 'name_birth_date' END,
+               CASE WHEN m.id_key = w.id_key THEN 'id_number' END)
+      FROM hits h
+      JOIN w ON w.patient_id = h.id
+      JOIN sync.patient_keys m ON m.patient_id = h.other
+     WHERE h.id <> h.other
+    ON CONFLICT (patient_a, patient_b) DO NOTHING
+    $q$;
     RETURN NULL;
 END
 $$;
 -- +goose StatementEnd
 
-CREATE TRIGGER wardsync_duplicates AFTER INSERT OR UPDATE ON public.patients
-    FOR EACH ROW EXECUTE FUNCTION sync.detect_duplicates();
+-- Transition tables cannot name columns, so every update is looked at; an
+-- update that changes no key finds only pairs already known.
+CREATE TRIGGER wardsync_duplicates_insert AFTER INSERT ON public.patients
+    REFERENCING NEW TABLE AS written FOR EACH STATEMENT EXECUTE FUNCTION sync.detect_duplicates();
+CREATE TRIGGER wardsync_duplicates_update AFTER UPDATE ON public.patients
+    REFERENCING NEW TABLE AS written FOR EACH STATEMENT EXECUTE FUNCTION sync.detect_duplicates();
 
 -- Patients already there: keys, then the pairs among them.
 INSERT INTO sync.patient_keys (patient_id, name_key, birth_date, id_key)
@@ -172,7 +193,8 @@ CREATE TRIGGER wardsync_admin_notify AFTER INSERT OR UPDATE ON sync.duplicate_ca
 -- +goose Down
 DROP TRIGGER wardsync_admin_notify ON sync.duplicate_candidates;
 DROP FUNCTION sync.notify_duplicates();
-DROP TRIGGER wardsync_duplicates ON public.patients;
+DROP TRIGGER wardsync_duplicates_update ON public.patients;
+DROP TRIGGER wardsync_duplicates_insert ON public.patients;
 DROP FUNCTION sync.detect_duplicates();
 DROP TABLE sync.merge_repoints;
 DROP TABLE sync.patient_merges;
