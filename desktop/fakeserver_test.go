@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -516,4 +517,22 @@ func (m memReader) ResultByPrescription(_ context.Context, pid string) (*workflo
 }
 func (m memReader) Document(_ context.Context, id string) (*workflow.Document, error) {
 	return memRow[workflow.Document](m.fs, workflow.TableDocuments, id)
+}
+func (m memReader) PatientRecords(_ context.Context, pid string) (*workflow.PatientRecords, error) {
+	if m.fs.rows[workflow.TablePatients][pid] == nil {
+		return nil, workflow.ErrNotFound
+	}
+	out := &workflow.PatientRecords{}
+	for _, x := range []struct {
+		table string
+		ids   *[]string
+	}{{workflow.TableAppointments, &out.Appointments}, {workflow.TablePrescriptions, &out.Prescriptions}, {workflow.TableDocuments, &out.Documents}} {
+		for id, r := range m.fs.rows[x.table] {
+			if r["patientId"] == pid {
+				*x.ids = append(*x.ids, id)
+			}
+		}
+		sort.Strings(*x.ids)
+	}
+	return out, nil
 }

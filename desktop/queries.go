@@ -45,3 +45,10 @@ func (e *Engine) SearchPatients(ctx context.Context, q PatientQuery) ([]workflow
 func (e *Engine) PatientTimeline(ctx context.Context, patientID string) (*Timeline, error) {
 	return e.db.PatientTimeline(ctx, patientID)
 }
+
+// LikelyDuplicates lists the patients of the replica with the same names
+// (folded as the server's duplicate detection folds them) and birth date
+// ("2006-01-02"): reception is warned before registering the person twice.
+func (e *Engine) LikelyDuplicates(ctx context.Context, firstName, lastName, birthDate string) ([]workflow.Patient, error) {
+	return e.db.LikelyDuplicates(ctx, firstName, lastName, birthDate)
+}

@@ -13,7 +13,7 @@ import (
 var allNames = []string{
 	"appointment.cancel", "appointment.checkIn", "appointment.close", "appointment.completeConsultation",
 	"appointment.recordPayment", "appointment.recordVitals", "appointment.schedule", "document.attach",
-	"patient.register", "patient.update", "prescription.collectSample", "prescription.create",
+	"patient.merge", "patient.register", "patient.update", "prescription.collectSample", "prescription.create",
 	"prescription.sendToLab", "prescription.startAnalysis", "result.create", "result.review",
 }
 
@@ -41,6 +41,7 @@ func TestAllowedRoles(t *testing.T) {
 		"appointment.recordPayment":        {S},
 		"appointment.cancel":               {S, A},
 		"document.attach":                  {S, N, D, B},
+		"patient.merge":                    {A},
 	}
 	for _, name := range allNames {
 		t.Run(name, func(t *testing.T) {
@@ -71,13 +72,18 @@ func TestTargets(t *testing.T) {
 		"prescription.sendToLab": TablePrescriptions, "prescription.collectSample": TablePrescriptions,
 		"prescription.startAnalysis": TablePrescriptions, "result.create": TableResults,
 		"result.review": TableResults, "document.attach": TableDocuments,
+		"patient.merge": TablePatients,
 	}
 	for _, name := range allNames {
 		t.Run(name, func(t *testing.T) {
 			_, a, _ := accepting(name)
 			table, id, err := Targets(name, args(a))
-			if err != nil || table != want[name] || id != a["id"] {
-				t.Fatalf("Targets = %q, %q, %v; want %q, %q", table, id, err, want[name], a["id"])
+			wantID := a["id"]
+			if name == "patient.merge" {
+				wantID = a["survivorId"]
+			}
+			if err != nil || table != want[name] || id != wantID {
+				t.Fatalf("Targets = %q, %q, %v; want %q, %q", table, id, err, want[name], wantID)
 			}
 		})
 	}
@@ -284,6 +290,9 @@ func (nilReader) ResultByPrescription(context.Context, string) (*Result, error) 
 	return nil, nil
 }
 func (nilReader) Document(context.Context, string) (*Document, error) { return nil, nil }
+func (nilReader) PatientRecords(context.Context, string) (*PatientRecords, error) {
+	return nil, nil
+}
 
 func TestNilRowIsNotFound(t *testing.T) {
 	eff, err := apply(nilReader{}, "appointment.checkIn", S, args(obj2{"id": apptID}))

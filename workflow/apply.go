@@ -16,8 +16,12 @@ type act struct {
 	roles []Role // who may perform it, in the order the FORBIDDEN sentence names them
 	does  string // completes "A NURSE cannot …"
 	table string // the primary row's table (Targets)
-	args  []string
-	run   func(e *env, o *obj) (Effect, error)
+	// online: performed only on the server (see Online).
+	online bool
+	// target is the argument holding the primary row's id ("id" when empty).
+	target string
+	args   []string
+	run    func(e *env, o *obj) (Effect, error)
 	// path, for an act that moves a row along its status path, says which
 	// states it applies in, which earlier ones it waits in, and which it
 	// can never come back from; nil for an act with no state to wait for.
@@ -96,7 +100,11 @@ func Targets(name string, args json.RawMessage) (table, id string, err error) {
 	if r != nil {
 		return "", "", r
 	}
-	id = o.id("id", "The id")
+	key := a.target
+	if key == "" {
+		key = "id"
+	}
+	id = o.id(key, "The "+key)
 	if o.err != nil {
 		return "", "", o.err
 	}
@@ -113,7 +121,8 @@ func unknownAct(name string) *Rejection {
 // ErrNotFound, which the caller should treat as transient and retry.
 //
 // Checks run in a fixed order so that both sides report the same first
-// problem: the act's name, the author, the role, the arguments' shape and
+// problem: the act's name, the author, the role, whether an online act
+// comes from a workstation, the arguments' shape and
 // unknown fields, the role's right to each field (patient.*), the values
 // (types, ranges; none of this reads a row), the rows (duplicate id,
 // missing row or reference), and last the current state.
@@ -127,6 +136,9 @@ func Apply(ctx context.Context, r Reader, m Mutation) (Effect, error) {
 	}
 	if !contains(a.roles, m.Actor.Role) {
 		return Effect{}, forbidden(m.Actor.Role, a.does, a.roles, "")
+	}
+	if a.online && !m.Online {
+		return Effect{}, OnlineOnly(m.Name)
 	}
 	if m.OccurredAt.IsZero() {
 		return Effect{}, invalid("occurredAt", "The act has no time of occurrence.")

@@ -149,7 +149,8 @@ func args(v any) json.RawMessage {
 type obj2 = map[string]any
 
 func apply(s Reader, name string, role Role, a json.RawMessage) (Effect, error) {
-	return Apply(context.Background(), s, Mutation{ID: "m1", Name: name, Args: a, Actor: actorFor(role), OccurredAt: now})
+	// As the server applies it: online acts come from the dashboard.
+	return Apply(context.Background(), s, Mutation{ID: "m1", Name: name, Args: a, Actor: actorFor(role), OccurredAt: now, Online: Online(name)})
 }
 
 // codeOf returns the rejection code of err, "" for success, and fails the

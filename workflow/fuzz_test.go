@@ -93,7 +93,7 @@ func checkFuzzApply(t *testing.T, fx *fuzzFixture, raw []byte) {
 	t.Helper()
 	ctx := context.Background()
 	s, name, role := fx.store, fx.name, fx.role
-	m := Mutation{ID: "m1", Name: name, Args: append(json.RawMessage(nil), raw...), Actor: actorFor(role), OccurredAt: now}
+	m := Mutation{ID: "m1", Name: name, Args: append(json.RawMessage(nil), raw...), Actor: actorFor(role), OccurredAt: now, Online: Online(name)}
 	eff, err := Apply(ctx, s, m)
 	if string(m.Args) != string(raw) {
 		t.Fatalf("%s as %s: Apply changed its arguments", name, role)
@@ -169,9 +169,9 @@ func appliesTo(s *memStore, eff Effect) string {
 				}
 			}
 			inserted[op.Table+" "+op.ID] = true
-		case OpUpdate:
+		case OpUpdate, OpDelete:
 			if !exists {
-				return "update of missing " + op.Table + " " + op.ID
+				return string(op.Kind) + " of missing " + op.Table + " " + op.ID
 			}
 		}
 	}

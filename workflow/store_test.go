@@ -161,6 +161,12 @@ func checkOp(op Op) string {
 	if !IsUUID(op.ID) {
 		return "op id is not a UUID: " + op.ID
 	}
+	if op.Kind == OpDelete {
+		if len(op.Values) != 0 {
+			return "delete with values"
+		}
+		return ""
+	}
 	if op.Kind != OpInsert && op.Kind != OpUpdate {
 		return "unknown op kind " + string(op.Kind)
 	}
@@ -232,6 +238,12 @@ func (s *memStore) apply(eff Effect) error {
 			if !exists {
 				return fmt.Errorf("update of missing %s %s", op.Table, op.ID)
 			}
+		case OpDelete:
+			if !exists {
+				return fmt.Errorf("delete of missing %s %s", op.Table, op.ID)
+			}
+			delete(rows, op.ID)
+			continue
 		}
 		for k, v := range op.Values {
 			row[k] = jsonValue(v)
@@ -260,4 +272,23 @@ func (s *memStore) ids(table string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func (s *memStore) PatientRecords(_ context.Context, patientID string) (*PatientRecords, error) {
+	if _, ok := s.tables[TablePatients][patientID]; !ok {
+		return nil, fmt.Errorf("patient %s: %w", patientID, ErrNotFound)
+	}
+	out := &PatientRecords{}
+	for _, x := range []struct {
+		table string
+		ids   *[]string
+	}{{TableAppointments, &out.Appointments}, {TablePrescriptions, &out.Prescriptions}, {TableDocuments, &out.Documents}} {
+		for id, row := range s.tables[x.table] {
+			if row["patientId"] == patientID {
+				*x.ids = append(*x.ids, id)
+			}
+		}
+		sort.Strings(*x.ids)
+	}
+	return out, nil
 }

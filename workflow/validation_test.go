@@ -65,6 +65,8 @@ func accepting(name string) (*memStore, obj2, Role) {
 	case "document.attach":
 		withRx(PrescriptionResultsAvailable)
 		return s, obj2{"id": freshID, "patientId": patientID, "name": "radio.png", "type": "radio", "url": "files/radio.png"}, S
+	case "patient.merge":
+		return s, obj2{"survivorId": patientID, "loserId": patient2ID}, A
 	}
 	panic("no accepting case for " + name)
 }

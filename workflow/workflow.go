@@ -184,6 +184,10 @@ type Mutation struct {
 	Args       json.RawMessage
 	Actor      Actor
 	OccurredAt time.Time
+	// Online says the server applies the act for the admin dashboard, not
+	// for a workstation's queue; only then is an online act (Online(name))
+	// accepted.
+	Online bool
 }
 
 // ErrNotFound is returned by a Reader when a row does not exist.
@@ -200,14 +204,32 @@ type Reader interface {
 	Result(ctx context.Context, id string) (*Result, error)
 	ResultByPrescription(ctx context.Context, prescriptionID string) (*Result, error)
 	Document(ctx context.Context, id string) (*Document, error)
+	// PatientRecords lists the rows that refer to a patient (ErrNotFound
+	// when the patient does not exist). The server's implementation locks
+	// the patient against new references first, so that nothing can be
+	// added to a patient that an act is about to merge away.
+	PatientRecords(ctx context.Context, patientID string) (*PatientRecords, error)
 }
 
-// OpKind says whether an Op inserts a new row or patches an existing one.
+// PatientRecords are the ids of the rows that refer to one patient, each
+// list sorted.
+type PatientRecords struct {
+	Appointments  []string
+	Prescriptions []string
+	Documents     []string
+}
+
+// OpKind says whether an Op inserts a new row, patches an existing one or
+// deletes one.
 type OpKind string
 
 const (
 	OpInsert OpKind = "insert"
 	OpUpdate OpKind = "update"
+	// OpDelete removes the row named by ID; Values is empty. Only
+	// patient.merge deletes, after moving everything that referred to the
+	// row, so no storage's cascade can take anything with it.
+	OpDelete OpKind = "delete"
 )
 
 // Op is one row change. Values maps the seed's column names (camelCase,
@@ -215,7 +237,8 @@ const (
 // nil (SQL NULL), string, bool, time.Time (UTC), json.RawMessage (JSONB),
 // Decimal. Enum columns hold their string value. An insert lists every
 // column it sets, "id" included; an update lists only the columns it changes
-// ("updatedAt" included) and identifies the row by ID.
+// ("updatedAt" included) and identifies the row by ID; a delete has no
+// Values.
 type Op struct {
 	Kind   OpKind
 	Table  string

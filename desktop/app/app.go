@@ -377,6 +377,16 @@ func (a *App) SearchPatients(name, birthDate string) ([]workflow.Patient, error)
 	return e.SearchPatients(a.base, desktop.PatientQuery{Name: name, BirthDate: strings.TrimSpace(birthDate)})
 }
 
+// LikelyDuplicates lists the patients already on this workstation with the
+// same names and birth date (YYYY-MM-DD), for reception's warning.
+func (a *App) LikelyDuplicates(firstName, lastName, birthDate string) ([]workflow.Patient, error) {
+	e, err := a.eng()
+	if err != nil {
+		return nil, err
+	}
+	return e.LikelyDuplicates(a.base, firstName, lastName, birthDate)
+}
+
 // Timeline returns a patient's record, newest first.
 func (a *App) Timeline(patientID string) (*desktop.Timeline, error) {
 	e, err := a.eng()

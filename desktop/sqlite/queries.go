@@ -511,3 +511,41 @@ func (e *TimelineEntry) rowID() string {
 	}
 	return ""
 }
+
+// LikelyDuplicates lists the replica's patients born on birthDate
+// ("2006-01-02") whose first and last names fold (workflow.NormalizeName)
+// to those given: reception's warning that the person may already be
+// registered. The birth date index narrows the scan; the folding is done
+// here because SQLite's NOCASE knows only ASCII.
+func (db *DB) LikelyDuplicates(ctx context.Context, firstName, lastName, birthDate string) ([]workflow.Patient, error) {
+	first, last := workflow.NormalizeName(firstName), workflow.NormalizeName(lastName)
+	out := []workflow.Patient{}
+	day, err := time.Parse(time.DateOnly, strings.TrimSpace(birthDate))
+	if err != nil || first == "" || last == "" {
+		return out, nil // nothing to compare yet: the form is still being typed
+	}
+	tbl := tables[workflow.TablePatients]
+	err = db.read(ctx, func(t *Tx) error {
+		rows, err := t.query(`SELECT `+tbl.colList+` FROM "patients" WHERE "birthDate" >= ? AND "birthDate" < ? ORDER BY "lastName", "firstName", "id"`,
+			FormatTime(day), FormatTime(day.AddDate(0, 0, 1)))
+		if err != nil {
+			return fmt.Errorf("sqlite: likely duplicates: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			raw, err := scanWire(tbl, rows)
+			if err != nil {
+				return fmt.Errorf("sqlite: likely duplicates: %w", err)
+			}
+			var p workflow.Patient
+			if err := json.Unmarshal(raw, &p); err != nil {
+				return fmt.Errorf("sqlite: likely duplicates: %w", err)
+			}
+			if workflow.NormalizeName(p.FirstName) == first && workflow.NormalizeName(p.LastName) == last {
+				out = append(out, p)
+			}
+		}
+		return rows.Err()
+	})
+	return out, err
+}

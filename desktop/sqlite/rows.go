@@ -139,6 +139,12 @@ func (t *Tx) applyEffect(eff workflow.Effect) error {
 		if err := t.recordBase(tbl, op.ID); err != nil {
 			return err
 		}
+		if op.Kind == workflow.OpDelete {
+			if err := t.deleteRow(tbl, op.ID); err != nil {
+				return err
+			}
+			continue
+		}
 		cols := make([]string, 0, len(op.Values))
 		for c := range op.Values {
 			if _, ok := tbl.kinds[c]; !ok {
@@ -247,4 +253,35 @@ func (r reader) ResultByPrescription(_ context.Context, prescriptionID string) (
 
 func (r reader) Document(_ context.Context, id string) (*workflow.Document, error) {
 	return readRow[workflow.Document](r.t, workflow.TableDocuments, id)
+}
+
+// PatientRecords lists the replica's rows referring to a patient. SQLite's
+// write lock, held by the transaction, already keeps others from adding one.
+func (r reader) PatientRecords(_ context.Context, patientID string) (*workflow.PatientRecords, error) {
+	if _, err := readRow[workflow.Patient](r.t, workflow.TablePatients, patientID); err != nil {
+		return nil, err
+	}
+	out := &workflow.PatientRecords{}
+	for _, x := range []struct {
+		table string
+		ids   *[]string
+	}{{workflow.TableAppointments, &out.Appointments}, {workflow.TablePrescriptions, &out.Prescriptions}, {workflow.TableDocuments, &out.Documents}} {
+		rows, err := r.t.query(`SELECT "id" FROM `+quote(x.table)+` WHERE "patientId" = ? ORDER BY "id"`, patientID)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: records of patient %s: %w", patientID, err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: records of patient %s: %w", patientID, err)
+			}
+			*x.ids = append(*x.ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("sqlite: records of patient %s: %w", patientID, err)
+		}
+	}
+	return out, nil
 }

@@ -279,6 +279,26 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 
 	snap(t, tctx, "audit")
 
+	// Two desks registered one person: the pair is listed, counted on its
+	// tab, and merged with two clicks.
+	keep, dup := uuid.NewString(), uuid.NewString()
+	for _, p := range []struct{ id, first string }{{keep, "Awa"}, {dup, "AWA"}} {
+		if _, err := env.db.Pool.Exec(context.Background(), `INSERT INTO patients (id, "firstName", "lastName", "birthDate", "updatedAt")
+			VALUES ($1, $2, 'Traoré', '1984-02-03', now())`, p.id, p.first); err != nil {
+			t.Fatal(err)
+		}
+	}
+	do("open the possible duplicates", chromedp.Click(chromedp.CSS(`nav [data-tab="duplicates"]`)))
+	waitJS("the pair is listed and counted", `document.querySelector('#duplicates tr[data-pair]') !== null && document.querySelector('nav [data-tab="duplicates"]').textContent === 'Possible duplicates (1)'`, 10*time.Second)
+	snap(t, tctx, "duplicates")
+	mergeInto := chromedp.CSS(`#duplicates button[data-merge-into="` + keep + `"]`)
+	do("merge into the first record", chromedp.Click(mergeInto), chromedp.Click(mergeInto))
+	waitJS("the pair is gone", `document.querySelector('#duplicates tr[data-pair]') === null && document.querySelector('nav [data-tab="duplicates"]').textContent === 'Possible duplicates'`, 10*time.Second)
+	var left int
+	if err := env.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM patients WHERE id = $1`, dup).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("the merged record is still there (%d, %v)", left, err)
+	}
+
 	// Back to the overview for the record.
 	do("back to the overview", chromedp.Click(chromedp.CSS(`nav [data-tab="overview"]`)), chromedp.WaitVisible(chromedp.CSS(`#workstations`)))
 	waitJS("rows settled", row(wardA)+` !== null`, 5*time.Second)

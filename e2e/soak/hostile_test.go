@@ -407,6 +407,8 @@ func validArgs(name string) map[string]any {
 		return map[string]any{"id": seedRow("result:available"), "interpretation": "x"}
 	case "document.attach":
 		return map[string]any{"id": uuid.NewString(), "patientId": seedRow("patient:1"), "name": "x", "type": "x"}
+	case "patient.merge":
+		return map[string]any{"survivorId": seedRow("patient:1"), "loserId": seedRow("patient:2")}
 	}
 	panic("no valid args for " + name)
 }
@@ -444,6 +446,9 @@ func (n noRows) ResultByPrescription(context.Context, string) (*workflow.Result,
 	return nil, n.fail()
 }
 func (n noRows) Document(context.Context, string) (*workflow.Document, error) {
+	return nil, n.fail()
+}
+func (n noRows) PatientRecords(context.Context, string) (*workflow.PatientRecords, error) {
 	return nil, n.fail()
 }
 

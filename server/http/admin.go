@@ -98,6 +98,7 @@ func (s *Server) adminRoutes() {
 	a("GET /api/v1/admin/patients", s.handlePatients)
 	a("GET /api/v1/admin/board", s.handleBoard)
 	a("GET /api/v1/admin/deferred", s.handleDeferred)
+	s.duplicateRoutes(a)
 	s.mux.HandleFunc("GET /api/v1/admin/events", s.handleEvents)
 
 	s.dashboardRoutes()

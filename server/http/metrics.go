@@ -61,14 +61,16 @@ func (m *metrics) countResult(r syncproto.MutationResult) {
 type dbCollector struct {
 	s *Server
 
-	up, scrapeSeconds                                              *prometheus.Desc
-	poolAcquired, poolIdle, poolTotal, poolMax                     *prometheus.Desc
-	poolAcquires, poolEmptyAcquires, poolCanceled                  *prometheus.Desc
-	poolAcquireSeconds                                             *prometheus.Desc
-	feedPruned, feedRetained                                       *prometheus.Desc
-	devInfo, devOnline, devLag, devPending                         *prometheus.Desc
-	devOldestAge, devLastSeen, devMutations                        *prometheus.Desc
-	devUnresolved, devChainBreaks, unresolved, devices, devsByHlth *prometheus.Desc
+	up, scrapeSeconds                             *prometheus.Desc
+	poolAcquired, poolIdle, poolTotal, poolMax    *prometheus.Desc
+	poolAcquires, poolEmptyAcquires, poolCanceled *prometheus.Desc
+	poolAcquireSeconds                            *prometheus.Desc
+	feedPruned, feedRetained                      *prometheus.Desc
+	devInfo, devOnline, devLag, devPending        *prometheus.Desc
+	devOldestAge, devLastSeen, devMutations       *prometheus.Desc
+	devUnresolved, devChainBreaks, unresolved     *prometheus.Desc
+	devices, devsByHlth                           *prometheus.Desc
+	duplicates                                    *prometheus.Desc
 }
 
 func newDBCollector(s *Server) *dbCollector {
@@ -101,6 +103,7 @@ func newDBCollector(s *Server) *dbCollector {
 		unresolved:         d("wardsync_rejected_unresolved_mutations", "Rejected acts no administrator has resolved, by rejection code.", "code"),
 		devices:            d("wardsync_devices", "Registered, unrevoked workstations."),
 		devsByHlth:         d("wardsync_devices_by_health", "Unrevoked workstations by dashboard health class.", "health"),
+		duplicates:         d("wardsync_duplicate_patients_open", "Candidate pairs of duplicate patients no administrator has merged or dismissed."),
 	}
 }
 
@@ -108,7 +111,7 @@ func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.up, c.scrapeSeconds, c.poolAcquired, c.poolIdle, c.poolTotal, c.poolMax,
 		c.poolAcquires, c.poolEmptyAcquires, c.poolCanceled, c.poolAcquireSeconds, c.feedPruned, c.feedRetained,
 		c.devInfo, c.devOnline, c.devLag, c.devPending, c.devOldestAge, c.devLastSeen, c.devMutations,
-		c.devUnresolved, c.devChainBreaks, c.unresolved, c.devices, c.devsByHlth} {
+		c.devUnresolved, c.devChainBreaks, c.unresolved, c.devices, c.devsByHlth, c.duplicates} {
 		ch <- d
 	}
 }
@@ -139,6 +142,10 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 	if err == nil {
 		byCode, err = c.s.DB.UnresolvedRejectedByCode(ctx)
 	}
+	var dups int64
+	if err == nil {
+		dups, err = c.s.DB.OpenDuplicates(ctx)
+	}
 	gauge(c.scrapeSeconds, time.Since(start).Seconds())
 	if err != nil {
 		gauge(c.up, 0)
@@ -151,6 +158,7 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 	for code, n := range byCode {
 		gauge(c.unresolved, float64(n), code)
 	}
+	gauge(c.duplicates, float64(dups))
 
 	now := c.s.DB.Now().UTC()
 	connected := map[string]bool{}

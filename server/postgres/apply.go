@@ -250,13 +250,18 @@ func (db *DB) applyOne(ctx context.Context, tx pgx.Tx, deviceID string, deviceRo
 		rej = checkAuthorClaim(m, actor)
 	}
 	var wait *workflow.Wait
+	var repoints []repoint // acts naming a merged patient (merge.go)
 	if rej == nil {
 		if workflow.IsBookkeeping(m.Name) {
 			// Not a clinical act: a workstation closing one of its rejected
 			// acts with a reason (review.go).
 			rej, err = closeRejected(ctx, tx, deviceID, m, actor)
 		} else {
-			rej, wait, err = applyOrWait(ctx, tx, workflow.Mutation{ID: m.ID, Name: m.Name, Args: m.Args, Actor: actor, OccurredAt: m.OccurredAt})
+			var args json.RawMessage
+			args, repoints, rej, err = beforeApply(ctx, tx, m)
+			if err == nil && rej == nil {
+				rej, wait, err = applyOrWait(ctx, tx, workflow.Mutation{ID: m.ID, Name: m.Name, Args: args, Actor: actor, OccurredAt: m.OccurredAt})
+			}
 		}
 		if err != nil {
 			return syncproto.MutationResult{}, err
@@ -308,6 +313,11 @@ func (db *DB) applyOne(ctx context.Context, tx pgx.Tx, deviceID string, deviceRo
 	}
 	if err := recordChain(ctx, tx, deviceID, m, chainBreak); err != nil {
 		return syncproto.MutationResult{}, err
+	}
+	if rej == nil {
+		if err := recordRepoints(ctx, tx, deviceID, m, repoints, receivedAt); err != nil {
+			return syncproto.MutationResult{}, err
+		}
 	}
 	if err := db.afterOutcome(ctx, tx, deviceID, m.Seq, outcome, wait, actor, receivedAt); err != nil {
 		return syncproto.MutationResult{}, err
@@ -390,6 +400,11 @@ func applyInSavepoint(ctx context.Context, tx pgx.Tx, m workflow.Mutation) (*wor
 				return r, nil
 			}
 			return nil, err
+		}
+		if m.Name == "patient.merge" {
+			if err := recordMerge(ctx, sp, m, eff); err != nil {
+				return nil, err
+			}
 		}
 		for _, op := range eff.Ops {
 			if err := writeOp(ctx, sp, op); err != nil {

@@ -171,6 +171,33 @@ func (r txReader) Document(ctx context.Context, id string) (*workflow.Document, 
 	return v.(*workflow.Document), nil
 }
 
+// PatientRecords locks the patient FOR UPDATE, which conflicts with the
+// KEY SHARE lock a new appointment, prescription or document takes on its
+// patient: once this returns, nothing can be added to the patient until the
+// caller commits, and (READ COMMITTED) the list includes whatever was added
+// by transactions that committed while we waited. patient.merge relies on
+// it: a record added after the list would go with the loser's delete.
+func (r txReader) PatientRecords(ctx context.Context, patientID string) (*workflow.PatientRecords, error) {
+	var id string
+	err := r.tx.QueryRow(ctx, `SELECT id FROM patients WHERE id = $1 FOR UPDATE`, patientID).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, workflow.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock patient %s: %w", patientID, err)
+	}
+	out := &workflow.PatientRecords{}
+	err = r.tx.QueryRow(ctx, `SELECT
+		ARRAY(SELECT id FROM appointments WHERE "patientId" = $1 ORDER BY id),
+		ARRAY(SELECT id FROM prescriptions WHERE "patientId" = $1 ORDER BY id),
+		ARRAY(SELECT id FROM documents WHERE "patientId" = $1 ORDER BY id)`, patientID).
+		Scan(&out.Appointments, &out.Prescriptions, &out.Documents)
+	if err != nil {
+		return nil, fmt.Errorf("records of patient %s: %w", patientID, err)
+	}
+	return out, nil
+}
+
 // enumType names the PostgreSQL enum behind a column, so a string value is
 // cast explicitly rather than left to inference.
 var enumType = map[string]string{
@@ -206,6 +233,16 @@ func sqlValue(table, col string, v any) (any, string) {
 func writeOp(ctx context.Context, tx pgx.Tx, op workflow.Op) error {
 	if _, ok := tableCols[op.Table]; !ok {
 		return fmt.Errorf("effect names unknown table %q", op.Table)
+	}
+	if op.Kind == workflow.OpDelete {
+		tag, err := tx.Exec(ctx, `DELETE FROM `+pgx.Identifier{op.Table}.Sanitize()+` WHERE id = $1`, op.ID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return workflow.Reject(workflow.CodeNotFound, "The %s %s no longer exists.", strings.TrimSuffix(op.Table, "s"), op.ID)
+		}
+		return nil
 	}
 	cols := make([]string, 0, len(op.Values))
 	for c := range op.Values {

@@ -10,6 +10,7 @@ import { formValues, h, replace } from '../shared/dom';
 import { auditView } from './views/audit';
 import { boardView } from './views/board';
 import { devicesView } from './views/devices';
+import { duplicatesView, tabLabel } from './views/duplicates';
 import { overviewView, summary } from './views/overview';
 import { usersView } from './views/users';
 
@@ -52,13 +53,14 @@ function showLogin(message = ''): void {
   replace(app, h('main', { class: 'login-wrap' }, form));
 }
 
-type Tab = 'overview' | 'board' | 'users' | 'devices' | 'audit';
+type Tab = 'overview' | 'board' | 'users' | 'devices' | 'audit' | 'duplicates';
 const TABS: [Tab, string][] = [
   ['overview', 'Overview'],
   ['board', 'Workflow board'],
   ['users', 'Users'],
   ['devices', 'Workstations'],
   ['audit', 'Audit log'],
+  ['duplicates', tabLabel(0)],
 ];
 
 async function enter(token: string): Promise<void> {
@@ -103,6 +105,10 @@ async function enter(token: string): Promise<void> {
     users: usersView(ctx),
     devices: devicesView(ctx),
     audit: auditView(ctx),
+    duplicates: duplicatesView(ctx, (open) => {
+      const b = tabButtons.find((x) => x.dataset.tab === 'duplicates');
+      if (b) b.textContent = tabLabel(open);
+    }),
   };
   let active: Tab = (location.hash.slice(1) as Tab) in views ? (location.hash.slice(1) as Tab) : 'overview';
   const tabButtons = TABS.map(([id, text]) => {
@@ -162,8 +168,9 @@ async function enter(token: string): Promise<void> {
     running = true;
     const topics = pending;
     pending = new Set();
-    const jobs = [views.overview.refresh(topics)];
-    if (active !== 'overview') jobs.push(views[active].refresh(topics));
+    // The duplicates view always refreshes: its count shows on its tab.
+    const jobs = [views.overview.refresh(topics), views.duplicates.refresh(topics)];
+    if (active !== 'overview' && active !== 'duplicates') jobs.push(views[active].refresh(topics));
     const failures = (await Promise.allSettled(jobs)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     running = false;
     const real = failures.map((f) => f.reason).filter((e) => !(e instanceof ApiError && e.status === 401));

@@ -100,6 +100,8 @@ export const api = {
   sessions: () => call<Session[] | null>('Sessions'),
   dashboard: (userId: string) => call<Dashboard>('Dashboard', userId),
   searchPatients: (name: string, birthDate: string) => call<Patient[] | null>('SearchPatients', name, birthDate),
+  likelyDuplicates: (firstName: string, lastName: string, birthDate: string) =>
+    call<Patient[] | null>('LikelyDuplicates', firstName, lastName, birthDate),
   timeline: (patientId: string) => call<Timeline>('Timeline', patientId),
   doctors: () => call<Person[] | null>('Doctors'),
   pending: () => call<PendingAct[] | null>('Pending'),

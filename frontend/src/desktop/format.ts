@@ -284,3 +284,18 @@ export function provenance(p: ActProvenance, now: Date = new Date()): string {
   const state = p.receivedAt ? `received by the server ${when(p.receivedAt, now)}` : p.state === 'applied' ? 'applied by the server' : 'not yet sent';
   return `${actLabel(p.name)} — ${p.authorName} (${p.authorRole}), ${when(p.occurredAt, now)} ${where}, ${state}`.replace(/ +,/g, ',');
 }
+
+/**
+ * duplicateWarning is reception's non-blocking warning when the replica
+ * already holds someone with the same names and birth date ('' when not).
+ */
+export function duplicateWarning(found: { firstName: string; lastName: string; birthDate: string; phone?: string }[]): string {
+  if (found.length === 0) return '';
+  const who = found
+    .slice(0, 3)
+    .map((p) => `${patientName(p.firstName, p.lastName)}, born ${dayUTC(p.birthDate)}${p.phone ? `, phone ${p.phone}` : ''}`)
+    .join('; ');
+  const more = found.length > 3 ? ` and ${found.length - 3} more` : '';
+  const lead = found.length === 1 ? 'A patient with the same name and birth date exists' : `${found.length} patients with the same name and birth date exist`;
+  return `${lead}: ${who}${more}. Search for them before registering the person again; you may still register.`;
+}

@@ -4,7 +4,7 @@
 import { api } from '../api';
 import type { Ctx } from '../ctx';
 import { h } from '../../shared/dom';
-import { actedNote, dayUTC, hhmm, localInput, patientName, when } from '../format';
+import { actedNote, dayUTC, duplicateWarning, hhmm, localInput, patientName, when } from '../format';
 import type { AppointmentView, Patient, Person, PrescriptionView, Result, VitalsData } from '../types';
 import {
   boxName, checkAmount, checkAppointmentDate, checkBirthDate, checkJSON, checkText, checkVitals, required, type VitalsInput,
@@ -368,7 +368,44 @@ export function registerForm(ctx: Ctx, prefill: PatientPrefill = {}): HTMLElemen
     },
     cancel: () => ctx.openPanel(null),
   });
+  watchDuplicates(f);
   return panel(f);
+}
+
+/**
+ * watchDuplicates warns, without blocking, when the replica already holds
+ * a patient with the same names and birth date (folded as the server's
+ * duplicate detection folds them): two desks registering one person is
+ * what the administrator's merge repairs later.
+ */
+function watchDuplicates(f: Form): void {
+  const warn = h('p', { class: 'dup-warning', role: 'status', 'data-role': 'duplicate-warning', hidden: true });
+  f.el.querySelector('h2, h3')?.after(warn) ?? f.el.prepend(warn);
+  let timer: number | undefined;
+  let asked = '';
+  const check = () => {
+    const v = f.values();
+    const key = JSON.stringify([v.firstName, v.lastName, v.birthDate]);
+    if (key === asked) return;
+    asked = key;
+    void api.likelyDuplicates(v.firstName ?? '', v.lastName ?? '', v.birthDate ?? '').then(
+      (found) => {
+        if (asked !== key) return; // a newer question is on its way
+        const text = duplicateWarning(found ?? []);
+        warn.textContent = text;
+        warn.hidden = text === '';
+      },
+      () => {
+        warn.hidden = true; // a warning only: never in the way
+      },
+    );
+  };
+  f.el.addEventListener('input', () => {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(check, 250);
+  });
+  f.el.addEventListener('change', check);
+  queueMicrotask(check);
 }
 
 export function contactForm(ctx: Ctx, p: Patient): HTMLElement {
