@@ -145,7 +145,8 @@ func (e *Engine) CloseRejected(ctx context.Context, userID, id, reason string) (
 	seq, err := e.db.CloseRejected(ctx, sqlite.CloseAct{ID: mid, RejectedID: id, Reason: reason, At: at,
 		Author: sqlite.Author{ID: c.UserID, Name: c.Name, Role: c.Role, Token: c.Token},
 		Check: func(seq int64, args json.RawMessage) error {
-			return wireCheck(syncproto.Mutation{Seq: seq, ID: mid, Name: workflow.CloseRejected, Args: args, OccurredAt: at, AuthorToken: c.Token})
+			return wireCheck(syncproto.Mutation{Seq: seq, ID: mid, Name: workflow.CloseRejected, Args: args, OccurredAt: at, AuthorToken: c.Token,
+				AuthorID: c.UserID, PrevHash: placeholderHash, Hash: placeholderHash})
 		}})
 	if err != nil {
 		return nil, err

@@ -170,9 +170,16 @@ func (db *DB) CloseRejected(ctx context.Context, c CloseAct) (seq int64, err err
 		}
 		// Bookkeeping: it changes no replicated row, so it has no effect
 		// here and the rebase never replays it.
-		if _, err := t.exec(`INSERT INTO outbox (seq, id, name, args, occurredAt, authorId, authorName, authorRole, authorToken)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, seq, c.ID, workflow.CloseRejected, string(args), FormatTime(c.At),
-			c.Author.ID, c.Author.Name, string(c.Author.Role), c.Author.Token); err != nil {
+		// Chained like any act (chain.go): a close is part of what the
+		// workstation sent and must not be removable unnoticed either.
+		prev, hash, err := t.actHash(s, syncproto.ActContent{Seq: seq, MutationID: c.ID, Name: workflow.CloseRejected, Args: args,
+			OccurredAt: c.At, AuthorID: c.Author.ID})
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec(`INSERT INTO outbox (seq, id, name, args, occurredAt, authorId, authorName, authorRole, authorToken, prevHash, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, seq, c.ID, workflow.CloseRejected, string(args), FormatTime(c.At),
+			c.Author.ID, c.Author.Name, string(c.Author.Role), c.Author.Token, prev, hash); err != nil {
 			return fmt.Errorf("sqlite: append to outbox: %w", err)
 		}
 		_, err = t.exec(`UPDATE rejected SET closedAt = ?, closedById = ?, closedByName = ?, closeReason = ?, closeError = NULL WHERE id = ?`,

@@ -420,6 +420,7 @@ func TestDesktopInBrowser(t *testing.T) {
 	// the vitals are applied at once, as the nurse, and leave the list.
 	w.exec(`UPDATE appointments SET status = 'CHECKED_IN', "checkedInAt" = now(), "updatedAt" = now() WHERE id = $1`, apptSched)
 	u.wait("applied: nothing on hold any more", `(document.querySelector('#waiting-list')?.textContent ?? '').includes('Nothing is waiting') && !document.querySelector('#sync-waiting').textContent.includes('on hold')`, 30*time.Second)
+	u.snap("on-hold-applied")
 	if got := w.scalar(`SELECT a.status::text || ' ' || u.name FROM appointments a JOIN users u ON u.id = a."vitalsEnteredBy" WHERE a.id = $1`, apptSched); got != "IN_CONSULTATION Infirmier Test" {
 		t.Fatalf("after the check-in the server holds %q", got)
 	}
