@@ -88,8 +88,8 @@ func TestDuplicateCandidatesList(t *testing.T) {
 	ids := []string{uuid.NewString(), uuid.NewString()}
 	for i, dev := range []string{DemoDeviceID, devB.ID} {
 		tok := mustLogin(t, db, workflow.RoleSecretary, dev)
-		res, err := db.Push(ctx, dev, []syncproto.Mutation{{Seq: 1, ID: uuid.NewString(), Name: "patient.register", OccurredAt: now, AuthorToken: tok,
-			Args: json.RawMessage(`{"id":"` + ids[i] + `","firstName":"Awa","lastName":"Traoré","birthDate":"1984-02-03T00:00:00Z","phone":"07` + string(rune('0'+i)) + `"}`)}})
+		res, err := db.Push(ctx, dev, chained(t, db, dev, []syncproto.Mutation{{Seq: 1, ID: uuid.NewString(), Name: "patient.register", OccurredAt: now, AuthorToken: tok,
+			Args: json.RawMessage(`{"id":"` + ids[i] + `","firstName":"Awa","lastName":"Traoré","birthDate":"1984-02-03T00:00:00Z","phone":"07` + string(rune('0'+i)) + `"}`)}}))
 		if err != nil || res[0].Status != syncproto.StatusApplied {
 			t.Fatalf("register on %s: %+v %v", dev, res, err)
 		}
@@ -290,7 +290,7 @@ func TestActOnMergedPatient(t *testing.T) {
 		{Seq: 3, ID: uuid.NewString(), Name: "patient.merge", OccurredAt: occurred, AuthorToken: adminTok,
 			Args: json.RawMessage(`{"survivorId":"` + survivor + `","loserId":"` + uuid.NewString() + `"}`)},
 	}
-	res, err := db.Push(ctx, DemoDeviceID, muts)
+	res, err := db.Push(ctx, DemoDeviceID, chained(t, db, DemoDeviceID, muts))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,8 +321,8 @@ func TestActOnMergedPatient(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := uuid.NewString()
-	res, err = db.Push(ctx, DemoDeviceID, []syncproto.Mutation{{Seq: 4, ID: uuid.NewString(), Name: "document.attach", OccurredAt: occurred, AuthorToken: tok,
-		Args: json.RawMessage(`{"id":"` + doc + `","patientId":"` + loser + `","name":"carte","type":"id","url":"u"}`)}})
+	res, err = db.Push(ctx, DemoDeviceID, chained(t, db, DemoDeviceID, []syncproto.Mutation{{Seq: 4, ID: uuid.NewString(), Name: "document.attach", OccurredAt: occurred, AuthorToken: tok,
+		Args: json.RawMessage(`{"id":"` + doc + `","patientId":"` + loser + `","name":"carte","type":"id","url":"u"}`)}}))
 	if err != nil || res[0].Status != syncproto.StatusApplied {
 		t.Fatalf("attach: %+v %v", res, err)
 	}
