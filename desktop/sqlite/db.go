@@ -42,6 +42,23 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: no database path")
 	}
+	dsn := DSN(path)
+	sdb, err := openBusy(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := migrations.UpSQLite(ctx, sdb); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	return &DB{sql: sdb}, nil
+}
+
+// DSN is the driver's name for the replica at path with the connection
+// settings every replica connection runs with. Exported so that a
+// benchmark's baseline (bench/) opens a bare connection with exactly the
+// same pragmas.
+func DSN(path string) string {
 	q := url.Values{}
 	// busy_timeout first: the pragmas run in order, and switching a new file
 	// to WAL needs a lock that another process opening it may hold.
@@ -54,16 +71,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// BEGIN IMMEDIATE takes the write lock when a transaction starts, so
 	// a read-then-write transaction cannot fail half way on a lock upgrade.
 	q.Set("_txlock", "immediate")
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
-	sdb, err := openBusy(ctx, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	if err := migrations.UpSQLite(ctx, sdb); err != nil {
-		sdb.Close()
-		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
-	}
-	return &DB{sql: sdb}, nil
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
 
 // openBusy opens the file and runs the connection pragmas, retrying while
