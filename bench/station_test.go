@@ -569,7 +569,6 @@ func rawDashboards(ctx context.Context, path string, users map[workflow.Role]str
 	return out, nil
 }
 
-
 func mustJSON(v any) json.RawMessage {
 	b, err := json.Marshal(v)
 	if err != nil {
