@@ -1,14 +1,18 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,15 +42,16 @@ import (
 func BenchmarkConnections(b *testing.B) {
 	cfg := loadConfig()
 	ctx := context.Background()
-	limit, err := raiseNoFile()
+	need := uint64(cfg.Conns + 1000)
+	limit, err := raiseNoFile(need)
 	if err != nil {
 		fatalf(b, "raise RLIMIT_NOFILE: %v", err)
 	}
-	if need := uint64(2*cfg.Conns + 1000); limit < need {
+	if limit < need {
 		fatalf(b, "the open-file hard limit is %d; %d connections need %d (ulimit -Hn)", limit, cfg.Conns, need)
 	}
 
-	base, err := bareBroadcast(cfg.Conns)
+	base, err := bareBroadcast(b, cfg.Conns)
 	if err != nil {
 		fatalf(b, "baseline: %v", err)
 	}
@@ -289,51 +294,57 @@ func (f *idleFleet) close() {
 }
 
 // bareBroadcast is the connections' floor: n bare websockets to a bare
-// server in this process, which writes one small message to each in turn;
-// the time until every client has read it.
-func bareBroadcast(n int) (time.Duration, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// gorilla/websocket server (this test binary re-run as a child process, so
+// that each side has its own descriptors, as with ours), which writes one
+// small message to each in turn; the time from telling it to until every
+// client has read it.
+func bareBroadcast(b *testing.B, n int) (time.Duration, error) {
+	self, err := os.Executable()
 	if err != nil {
 		return 0, err
 	}
-	up := websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024}
-	var mu sync.Mutex
-	var server []*websocket.Conn
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
+	cmd := exec.Command(self, "-test.run=^$")
+	cmd.Env = append(os.Environ(), bareServerEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return 0, err
+	}
+	outPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	defer func() {
+		in.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	out := bufio.NewScanner(outPipe)
+	line := func() (string, error) {
+		if !out.Scan() {
+			return "", fmt.Errorf("bare server: no answer (%v)", out.Err())
 		}
-		mu.Lock()
-		server = append(server, ws)
-		mu.Unlock()
-		// Keep reading, so that control frames are answered.
-		go func() {
-			for {
-				if _, _, err := ws.ReadMessage(); err != nil {
-					return
-				}
-			}
-		}()
-	})}
-	go srv.Serve(ln)
-	defer srv.Close()
+		return out.Text(), nil
+	}
+	addr, err := line()
+	if err != nil {
+		return 0, err
+	}
 
 	var left atomic.Int64
 	left.Store(int64(n))
 	done := make(chan struct{})
 	clients := make([]*websocket.Conn, 0, n)
 	defer func() {
-		mu.Lock()
-		for _, ws := range server {
-			ws.Close()
-		}
-		mu.Unlock()
 		for _, ws := range clients {
 			ws.Close()
 		}
 	}()
-	u := "ws://" + ln.Addr().String() + "/"
+	u := "ws://" + addr + "/"
 	for i := 0; i < n; i++ {
 		ws, _, err := smallDialer.Dial(u, nil)
 		if err != nil {
@@ -349,29 +360,76 @@ func bareBroadcast(n int) (time.Duration, error) {
 			}
 		}()
 	}
-	for {
-		mu.Lock()
-		k := len(server)
-		mu.Unlock()
-		if k == n {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
+	if _, err := fmt.Fprintf(in, "%d\n", n); err != nil {
+		return 0, err
 	}
-	msg, _ := syncproto.Encode(&syncproto.Poke{Head: "1"})
+	if l, err := line(); err != nil || l != "ready" {
+		return 0, fmt.Errorf("bare server: %q, %v", l, err)
+	}
 	start := time.Now()
-	mu.Lock()
-	for _, ws := range server {
-		if err := ws.WriteMessage(websocket.TextMessage, msg); err != nil {
-			mu.Unlock()
-			return 0, err
-		}
+	if _, err := fmt.Fprintln(in, "go"); err != nil {
+		return 0, err
 	}
-	mu.Unlock()
 	select {
 	case <-done:
 	case <-time.After(2 * time.Minute):
 		return 0, fmt.Errorf("%d of %d bare clients had nothing after 2 minutes", left.Load(), n)
 	}
 	return time.Since(start), nil
+}
+
+// bareServerEnv makes TestMain run bareServer instead of the benchmarks.
+const bareServerEnv = "WARDSYNC_BENCH_BARE_SERVER"
+
+// bareServer is the baseline's server process: it prints its address,
+// reads n, prints "ready" once n websockets are open, then on "go" writes
+// one poke-sized message to each, one after the other.
+func bareServer() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	up := websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024}
+	var mu sync.Mutex
+	var conns []*websocket.Conn
+	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		conns = append(conns, ws)
+		mu.Unlock()
+	}))
+	fmt.Println(ln.Addr().String())
+	in := bufio.NewScanner(os.Stdin)
+	if !in.Scan() {
+		return 1
+	}
+	n, _ := strconv.Atoi(in.Text())
+	for {
+		mu.Lock()
+		k := len(conns)
+		mu.Unlock()
+		if k >= n {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fmt.Println("ready")
+	if !in.Scan() {
+		return 1
+	}
+	msg, _ := syncproto.Encode(&syncproto.Poke{Head: "1"})
+	mu.Lock()
+	defer mu.Unlock()
+	for _, ws := range conns {
+		if err := ws.WriteMessage(websocket.TextMessage, msg); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	in.Scan() // until the benchmark closes stdin
+	return 0
 }

@@ -28,6 +28,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(bareServerEnv) == "1" {
+		os.Exit(bareServer())
+	}
 	code := m.Run()
 	for _, d := range []string{binDir, dataDir} {
 		if d != "" {
@@ -67,13 +70,20 @@ func binaries(b *testing.B) (server, station string) {
 	return filepath.Join(binDir, "wardsync-server"), filepath.Join(binDir, "wardsync-station")
 }
 
-// raiseNoFile lifts this process's open-file limit to its hard limit
-// (children inherit it): 10,000 websockets need 10,000 descriptors on each
+// raiseNoFile lifts this process's open-file limit (children inherit it)
+// to at least want when it may (root may raise the hard limit too), else
+// to the hard limit: 10,000 websockets need 10,000 descriptors on each
 // side.
-func raiseNoFile() (uint64, error) {
+func raiseNoFile(want uint64) (uint64, error) {
 	var r syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
 		return 0, err
+	}
+	if r.Max < want {
+		raised := syscall.Rlimit{Cur: want, Max: want}
+		if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised) == nil {
+			return want, nil
+		}
 	}
 	r.Cur = r.Max
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
