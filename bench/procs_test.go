@@ -120,6 +120,20 @@ type child struct {
 
 func (c *child) pid() int { return c.cmd.Process.Pid }
 
+// cpuSeconds is the CPU time (user + system) the child used, once it has
+// ended: with the wall time, it tells waiting (for a core, for the disk,
+// for the other side) from working.
+func (c *child) cpuSeconds() float64 {
+	if c.cmd.ProcessState == nil {
+		return 0
+	}
+	ru, ok := c.cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
 func (c *child) stop() error {
 	if c.cmd.ProcessState != nil {
 		return nil

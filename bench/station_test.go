@@ -45,6 +45,8 @@ type syncRun struct {
 	took          time.Duration
 	serverPeakMB  float64
 	stationPeakMB float64
+	serverCPU     float64 // seconds, from its start (the logins included)
+	stationCPU    float64
 	baseline      time.Duration
 	replica       string // the synced replica, closed
 }
@@ -137,6 +139,7 @@ func initialSync(b *testing.B, n int) syncRun {
 		logf(b, "wardsync-station run: %v", err)
 	}
 	_ = srv.stop()
+	r.stationCPU, r.serverCPU = st.cpuSeconds(), srv.cpuSeconds()
 	rdb.Close()
 	r.replica = replica
 
@@ -150,8 +153,8 @@ func initialSync(b *testing.B, n int) syncRun {
 	if copied != r.rows {
 		fatalf(b, "baseline copied %d rows, the device receives %d", copied, r.rows)
 	}
-	logf(b, "initial sync of %d rows: ours %.1f s (%.0f rows/s; peak RSS server %.0f MB, station %.0f MB); baseline COPY → SQLite %.1f s",
-		r.rows, r.took.Seconds(), float64(r.rows)/r.took.Seconds(), r.serverPeakMB, r.stationPeakMB, r.baseline.Seconds())
+	logf(b, "initial sync of %d rows: ours %.1f s (%.0f rows/s; peak RSS server %.0f MB, station %.0f MB; CPU server %.1f s, station %.1f s); baseline COPY → SQLite %.1f s",
+		r.rows, r.took.Seconds(), float64(r.rows)/r.took.Seconds(), r.serverPeakMB, r.stationPeakMB, r.serverCPU, r.stationCPU, r.baseline.Seconds())
 
 	// Keep the replica for the local benchmarks.
 	keep := filepath.Join(benchDataDir(b), fmt.Sprintf("replica-%d.db", n))
@@ -357,6 +360,8 @@ func benchInitialSync(b *testing.B, n int) {
 	b.ReportMetric(float64(r.rows)/r.took.Seconds(), "rows/s")
 	b.ReportMetric(r.serverPeakMB, "server-peak-MB")
 	b.ReportMetric(r.stationPeakMB, "station-peak-MB")
+	b.ReportMetric(r.serverCPU, "server-cpu-s")
+	b.ReportMetric(r.stationCPU, "station-cpu-s")
 	b.ReportMetric(r.baseline.Seconds(), "baseline-s")
 }
 
