@@ -56,12 +56,11 @@ func binaries(b *testing.B) (server, station string) {
 		if buildErr != nil {
 			return
 		}
-		for _, p := range []string{"wardsync/server/cmd/wardsync-server", "wardsync/desktop/cmd/wardsync-station"} {
-			cmd := exec.Command(goTool(), "build", "-o", filepath.Join(binDir, filepath.Base(p)), p)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("go build %s: %w\n%s", p, err, out)
-				return
-			}
+		// One go build for both: they link in parallel.
+		cmd := exec.Command(goTool(), "build", "-o", binDir+string(filepath.Separator),
+			"wardsync/server/cmd/wardsync-server", "wardsync/desktop/cmd/wardsync-station")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {
