@@ -68,6 +68,12 @@ func DSN(path string) string {
 	// NORMAL is durable across a process crash in WAL mode; only a power
 	// cut can lose the last transactions, never corrupt the file.
 	q.Add("_pragma", "synchronous(NORMAL)")
+	// 64 MB of page cache per connection (SQLite's default is 2 MB): an
+	// initial sync inserts rows under random UUIDs into tables with several
+	// indexes, and with the default cache a third of its CPU went to
+	// re-reading index pages from the OS (make bench, docs/bench.md).
+	// Pages are only held once touched, so a small replica stays small.
+	q.Add("_pragma", "cache_size(-65536)")
 	// BEGIN IMMEDIATE takes the write lock when a transaction starts, so
 	// a read-then-write transaction cannot fail half way on a lock upgrade.
 	q.Set("_txlock", "immediate")
