@@ -58,8 +58,10 @@ fmt-check:
 vet: placeholder
 	$(GO) vet ./...
 
+# WARDSYNC_BENCH_SMOKE=1: bench/'s TestBenchSmoke runs every benchmark once
+# at tiny size, to keep `make bench` working (docs/bench.md).
 test-go: placeholder
-	@export DATABASE_URL=$(dburl); $(GO) test $(GOFLAGS_TEST) ./...
+	@export DATABASE_URL=$(dburl) WARDSYNC_BENCH_SMOKE=1; $(GO) test $(GOFLAGS_TEST) ./...
 
 test: deps fmt-check $(TEST_PRE) vet test-go $(TEST_EXTRA)
 

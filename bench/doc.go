@@ -1,8 +1,12 @@
-// Package bench holds wardsync's speed benchmarks (DESIGN §5, §7): push
-// throughput and poke latency of the real server on loopback with real
-// websockets, each next to a baseline measured in the same run (pgbench on
-// the same statements, a bare LISTEN/NOTIFY round trip), so that a figure
-// always comes with what the database alone does on the same machine.
+// Package bench holds wardsync's speed benchmarks (DESIGN §5, §7; issue #7
+// §1; docs/bench.md): push throughput, propagation, initial sync (the real
+// wardsync-server and wardsync-station binaries as child processes, for
+// each side's peak RSS), backlog drain, local act, dashboards and 10,000
+// idle connections, each next to a baseline measured in the same run
+// (pgbench on the same statements, a bare LISTEN/NOTIFY round trip, COPY
+// into a bare SQLite table, a bare SQLite INSERT, the same dashboard SQL
+// through bare database/sql, a bare websocket broadcast), so that a figure
+// always comes with what the machine does without our code.
 //
 // Nothing here is a timed assertion: the benchmarks report figures
 // (b.ReportMetric) and fail only when the server answers wrongly.
@@ -13,6 +17,9 @@
 //
 // Settings (environment): WARDSYNC_BENCH_SMOKE=1 shrinks everything;
 // WARDSYNC_BENCH_DEVICES, WARDSYNC_BENCH_BATCHES, WARDSYNC_BENCH_POKE_DEVICES,
-// WARDSYNC_BENCH_POKES and WARDSYNC_BENCH_PGBENCH_SECONDS override single
-// figures; WARDSYNC_PGBENCH names the pgbench binary.
+// WARDSYNC_BENCH_POKES, WARDSYNC_BENCH_PGBENCH_SECONDS,
+// WARDSYNC_BENCH_APPOINTMENTS, WARDSYNC_BENCH_LOCAL_ACTS,
+// WARDSYNC_BENCH_DRAIN_ACTS and WARDSYNC_BENCH_CONNS override single
+// figures; BENCH_LARGE=1 adds the 1,000,000-appointment initial sync;
+// WARDSYNC_PGBENCH names the pgbench binary.
 package bench

@@ -40,12 +40,22 @@ type config struct {
 	// Poke latency: devices connected, acts pushed per round.
 	PokeDevices int
 	Pokes       int
+	// Station side: appointments of the initial-sync database (whose
+	// replica LocalAct and Dashboards reuse), acts timed locally, dashboard
+	// rounds, acts queued offline then drained, idle connections.
+	SyncAppointments int
+	LocalActs        int
+	DashboardRounds  int
+	DrainActs        int
+	Conns            int
 }
 
 func loadConfig() config {
-	c := config{Devices: 20, Batches: 30, ApptsPerBatch: 10, PgbenchSeconds: 10, PokeDevices: 50, Pokes: 500}
+	c := config{Devices: 20, Batches: 30, ApptsPerBatch: 10, PgbenchSeconds: 10, PokeDevices: 50, Pokes: 500,
+		SyncAppointments: 100_000, LocalActs: 10_000, DashboardRounds: 250, DrainActs: 10_000, Conns: 10_000}
 	if os.Getenv("WARDSYNC_BENCH_SMOKE") == "1" {
-		c = config{Smoke: true, Devices: 2, Batches: 2, ApptsPerBatch: 10, PgbenchSeconds: 2, PokeDevices: 5, Pokes: 20}
+		c = config{Smoke: true, Devices: 2, Batches: 2, ApptsPerBatch: 10, PgbenchSeconds: 2, PokeDevices: 5, Pokes: 20,
+			SyncAppointments: 1_000, LocalActs: 40, DashboardRounds: 3, DrainActs: 60, Conns: 20}
 	}
 	for name, p := range map[string]*int{
 		"WARDSYNC_BENCH_DEVICES":         &c.Devices,
@@ -53,6 +63,10 @@ func loadConfig() config {
 		"WARDSYNC_BENCH_POKE_DEVICES":    &c.PokeDevices,
 		"WARDSYNC_BENCH_POKES":           &c.Pokes,
 		"WARDSYNC_BENCH_PGBENCH_SECONDS": &c.PgbenchSeconds,
+		"WARDSYNC_BENCH_APPOINTMENTS":    &c.SyncAppointments,
+		"WARDSYNC_BENCH_LOCAL_ACTS":      &c.LocalActs,
+		"WARDSYNC_BENCH_DRAIN_ACTS":      &c.DrainActs,
+		"WARDSYNC_BENCH_CONNS":           &c.Conns,
 	} {
 		if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 			*p = v

@@ -42,9 +42,10 @@ func pgVersion(path string) int {
 	return n
 }
 
-// pgbenchRowsPerClient is how many appointments each pgbench client owns,
-// as each device owns the appointments of its batch.
-const pgbenchRowsPerClient = 50
+// pgbenchRowsPerClient is how many appointments each pgbench client owns
+// (at least one per mutation of a transaction), as each device owns the
+// appointments of its batch.
+func pgbenchRowsPerClient(batch int) int { return max(50, batch) }
 
 // pgbenchScript writes what `batch` applied mutations cost the database,
 // statement for statement as server/postgres issues them: lock the
@@ -61,15 +62,16 @@ const pgbenchRowsPerClient = 50
 // grouped as one push groups it.
 func pgbenchScript(batch int) string {
 	var s strings.Builder
+	per := strconv.Itoa(pgbenchRowsPerClient(batch))
 	const rowID = `'bbbbbbbb-0000-4000-8000-' || lpad((%s)::text, 12, '0')`
-	s.WriteString(`\set aid :client_id * ` + strconv.Itoa(pgbenchRowsPerClient) + ` + random(1, ` + strconv.Itoa(pgbenchRowsPerClient) + ")\n")
+	s.WriteString(`\set aid :client_id * ` + per + ` + random(1, ` + per + ")\n")
 	s.WriteString("BEGIN;\n")
 	s.WriteString(`SELECT c.last_mutation_seq AS last FROM sync.clients c JOIN sync.devices d ON d.id = c.device_id
  WHERE c.device_id = 'pgbench-' || :client_id AND d.revoked_at IS NULL FOR UPDATE OF c \gset` + "\n")
 	for k := 1; k <= batch; k++ {
 		id := fmt.Sprintf(rowID, ":aid")
 		if batch > 1 {
-			id = fmt.Sprintf(rowID, fmt.Sprintf(":client_id * %d + %d", pgbenchRowsPerClient, k))
+			id = fmt.Sprintf(rowID, fmt.Sprintf(":client_id * %s + %d", per, k))
 		}
 		s.WriteString(`SELECT s.id, s.user_id, u.name, u.role::text, COALESCE(s.device_id, ''), s.issued_at, s.expires_at,
        s.revoked_at, st.disabled_at, d.revoked_at
@@ -117,6 +119,17 @@ var failedRE = regexp.MustCompile(`(?m)^number of failed transactions: ([0-9]+)`
 // seconds against the benchmark's database.
 func runPgbench(b *testing.B, e *env, clients, seconds, batch int) (*pgbenchResult, error) {
 	b.Helper()
+	return pgbenchRun(b, e, clients, batch, "-T", strconv.Itoa(seconds))
+}
+
+// runPgbenchTx is runPgbench for a fixed number of transactions per client.
+func runPgbenchTx(b *testing.B, e *env, clients, transactions, batch int) (*pgbenchResult, error) {
+	b.Helper()
+	return pgbenchRun(b, e, clients, batch, "-t", strconv.Itoa(transactions))
+}
+
+func pgbenchRun(b *testing.B, e *env, clients, batch int, limit ...string) (*pgbenchResult, error) {
+	b.Helper()
 	bin, err := pgbenchPath()
 	if err != nil {
 		return nil, err
@@ -142,7 +155,7 @@ func runPgbench(b *testing.B, e *env, clients, seconds, batch int) (*pgbenchResu
 		INSERT INTO appointments (id, date, motif, status, "createdAt", "updatedAt", "patientId", "doctorId", "billingStatus")
 		SELECT 'bbbbbbbb-0000-4000-8000-' || lpad(g::text, 12, '0'), now(), 'pgbench', 'SCHEDULED', now(), now(), $1, $2, 'PENDING'
 		  FROM generate_series(1, $3::int) g
-		ON CONFLICT (id) DO NOTHING`, postgres.SeedID("patient:1"), doctorID, (clients+1)*pgbenchRowsPerClient); err != nil {
+		ON CONFLICT (id) DO NOTHING`, postgres.SeedID("patient:1"), doctorID, (clients+1)*pgbenchRowsPerClient(batch)); err != nil {
 		return nil, fmt.Errorf("prepare appointments: %w", err)
 	}
 	_, _ = e.db.Pool.Exec(ctx, `ANALYZE appointments; ANALYZE sync.clients; ANALYZE sync.devices; ANALYZE sync.sessions`)
@@ -151,8 +164,8 @@ func runPgbench(b *testing.B, e *env, clients, seconds, batch int) (*pgbenchResu
 	if err := os.WriteFile(script, []byte(pgbenchScript(batch)), 0o644); err != nil {
 		return nil, err
 	}
-	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(2, clients)),
-		"-T", strconv.Itoa(seconds), "-f", script}
+	args := append([]string{"-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(2, clients))},
+		append(limit, "-f", script)...)
 	cmd := exec.Command(bin, append(args, e.dbURL)...)
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr

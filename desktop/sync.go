@@ -252,19 +252,39 @@ func batch(entries []sqlite.OutboxEntry) []syncproto.Mutation {
 }
 
 // pullAll pulls pages until the server says there is no more, applying
-// each in its own transaction.
+// each in its own transaction. Pulls are pipelined one page deep: the
+// request for the next page (its cursor is the one this page ends at) goes
+// out before this page is applied, so that the server reads and encodes it
+// while the replica writes this one.
 func (s *syncSession) pullAll(ctx context.Context) error {
 	e := s.e
 	s.syncing(true)
 	defer s.syncing(false)
+	st, err := e.db.State(ctx)
+	if err != nil {
+		return err
+	}
+	type pulled struct {
+		page *syncproto.Changes
+		err  error
+	}
+	fetch := func(cursor string) <-chan pulled {
+		ch := make(chan pulled, 1) // never blocks: the answer may go unread after an error
+		go func() {
+			page, err := s.conn.Pull(ctx, cursor, 0)
+			ch <- pulled{page, err}
+		}()
+		return ch
+	}
+	next := fetch(st.Cursor)
 	for {
-		st, err := e.db.State(ctx)
-		if err != nil {
-			return err
+		r := <-next
+		if r.err != nil {
+			return fmt.Errorf("pull: %w", r.err)
 		}
-		page, err := s.conn.Pull(ctx, st.Cursor, 0)
-		if err != nil {
-			return fmt.Errorf("pull: %w", err)
+		page := r.page
+		if page.More {
+			next = fetch(page.Cursor)
 		}
 		if page.Resync {
 			e.log.Warn("server asks for a resync: the replica starts over, queued acts kept")

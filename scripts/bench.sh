@@ -3,8 +3,9 @@
 # runs them once, prints a table (metric, ours, baseline, ratio) and writes
 # build/bench/results.json and build/bench/bench.txt (go test's output).
 #
-#   scripts/bench.sh                      the full run (about two minutes)
-#   WARDSYNC_BENCH_SMOKE=1 scripts/bench.sh   a few seconds, tiny figures
+#   scripts/bench.sh                      the full run (about ten minutes on 2 cores)
+#   BENCH_LARGE=1 scripts/bench.sh        adds the 1,000,000-appointment initial sync
+#   WARDSYNC_BENCH_SMOKE=1 scripts/bench.sh   under a minute, tiny figures
 #
 # DATABASE_URL names the PostgreSQL to use; unset, the project-local one
 # (scripts/pg.sh start). Each benchmark gets a fresh database of its own.
@@ -21,8 +22,8 @@ fi
 outdir=build/bench
 mkdir -p "$outdir"
 
-cmd=(go test -run '^$' -bench . -benchtime 1x -count 1 "$@" ./bench/)
-shown="go test -run '^\$' -bench . -benchtime 1x -count 1${*:+ $*} ./bench/"
+cmd=(go test -run '^$' -bench . -benchtime 1x -count 1 -timeout 3h "$@" ./bench/)
+shown="go test -run '^\$' -bench . -benchtime 1x -count 1 -timeout 3h${*:+ $*} ./bench/"
 load_before=$(cut -d' ' -f1 /proc/loadavg)
 cpus=$(nproc)
 echo "+ $shown"
@@ -38,13 +39,13 @@ if [ $status -ne 0 ]; then
   exit $status
 fi
 # The benchmarks' own log lines (commands, breakdowns) are worth reading.
-grep -E '^\s+(push|poke)_test\.go:[0-9]+:|^\s+->|^Benchmark' "$outdir/bench.txt" || true
+grep -E '^\s+[a-z_]+_test\.go:[0-9]+:|^\s+->|^Benchmark' "$outdir/bench.txt" || true
 
 # "BenchmarkX-2  1  12.3 unit  4.5 unit2 ..." -> "X unit value" per metric.
 declare -A m
 while read -r bench unit value; do
   m["$bench $unit"]=$value
-done < <(awk '/^Benchmark[A-Za-z]+(-[0-9]+)?[ \t]/ {
+done < <(awk '/^Benchmark[A-Za-z0-9]+(-[0-9]+)?[ \t]/ {
   name = $1; sub(/^Benchmark/, "", name); sub(/-[0-9]+$/, "", name)
   for (i = 3; i + 1 <= NF; i += 2) print name, $(i + 1), $i
 }' "$outdir/bench.txt")
@@ -54,31 +55,65 @@ num() { if [ -n "$1" ]; then printf '%.2f' "$1"; else printf 'n/a'; fi; }
 jnum() { if [ -n "$1" ]; then printf '%s' "$1"; else printf 'null'; fi; }
 ratio() { if [ -n "$1" ] && [ -n "$2" ]; then awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }'; else printf 'n/a'; fi; }
 
-# metric label | benchmark | our unit | baseline unit | better
+# metric label | benchmark | our unit | baseline unit | better | target
+# The target (issue #7) is checked against ours ("<=15", ">=5000") and, for
+# "ratio>=1", against the ratio; several are joined by commas; "" = none.
+# Initial sync 100k's seconds target is the 1M one pro rata (60 s / 10).
 rows=(
-  "push throughput, mutations/s (vs pgbench, 1 mutation/tx)|PushThroughput|mutations/s|baseline-tps|higher"
-  "push throughput, mutations/s (vs pgbench, same SQL 50/tx)|PushThroughput|mutations/s|baseline-batched-mutations/s|higher"
-  "poke latency to device B p50, ms (vs bare NOTIFY)|PokeLatency|p50-ms|baseline-p50-ms|lower"
-  "poke latency to device B p99, ms (vs bare NOTIFY)|PokeLatency|p99-ms|baseline-p99-ms|lower"
-  "poke latency to all devices p50, ms|PokeLatency|p50-all-ms||lower"
-  "poke latency to all devices p99, ms|PokeLatency|p99-all-ms||lower"
+  "push throughput, mutations/s (vs pgbench, 1 mutation/tx)|PushThroughput|mutations/s|baseline-tps|higher|>=5000,ratio>=1"
+  "push throughput, mutations/s (vs pgbench, same SQL 50/tx)|PushThroughput|mutations/s|baseline-batched-mutations/s|higher|"
+  "propagation to device B p50, ms (vs bare NOTIFY)|PokeLatency|p50-ms|baseline-p50-ms|lower|<=15"
+  "propagation to device B p99, ms (vs bare NOTIFY)|PokeLatency|p99-ms|baseline-p99-ms|lower|<=60"
+  "propagation to all 49 devices p50, ms|PokeLatency|p50-all-ms||lower|"
+  "propagation to all 49 devices p99, ms|PokeLatency|p99-all-ms||lower|"
+  "initial sync 100k appts, s (vs COPY -> SQLite)|InitialSync100k|s|baseline-s|lower|<=6"
+  "initial sync 100k appts, server peak RSS, MB|InitialSync100k|server-peak-MB||lower|<=400"
+  "initial sync 100k appts, station peak RSS, MB|InitialSync100k|station-peak-MB||lower|<=400"
+  "initial sync 1M appts, s (vs COPY -> SQLite; BENCH_LARGE=1)|InitialSync1M|s|baseline-s|lower|<=60"
+  "initial sync 1M appts, server peak RSS, MB|InitialSync1M|server-peak-MB||lower|<=400"
+  "initial sync 1M appts, station peak RSS, MB|InitialSync1M|station-peak-MB||lower|<=400"
+  "backlog drain 10k acts, s (vs pgbench same SQL 200/tx)|Drain|s|baseline-s|lower|<=10"
+  "local act p50, ms (vs bare SQLite INSERT+commit)|LocalAct|p50-ms|baseline-p50-ms|lower|"
+  "local act p99, ms (vs bare SQLite INSERT+commit)|LocalAct|p99-ms|baseline-p99-ms|lower|<=5"
+  "dashboards p50, ms (vs same SQL, raw database/sql)|Dashboards|p50-ms|baseline-p50-ms|lower|"
+  "dashboards p99, ms (vs same SQL, raw database/sql)|Dashboards|p99-ms|baseline-p99-ms|lower|<=10"
+  "10k idle connections, server peak RSS, MB|Connections|server-peak-MB||lower|<=1024"
+  "10k idle connections, poke to all, ms (vs bare broadcast)|Connections|poke-all-ms|baseline-ms|lower|<=1000"
 )
 
-printf '\n%-58s %12s %12s %8s\n' "metric" "ours" "baseline" "ratio"
-printf '%-58s %12s %12s %8s\n' "$(printf '%.0s-' {1..58})" "------------" "------------" "--------"
+# met VALUE RATIO TARGETS -> yes / NO / - (no target or no figure)
+met() {
+  local ours=$1 rt=$2 targets=$3 verdict=yes t what op lim
+  [ -z "$targets" ] && { printf -- '-'; return; }
+  IFS=',' read -ra ts <<<"$targets"
+  for t in "${ts[@]}"; do
+    what=$ours
+    if [[ $t == ratio* ]]; then what=$rt; t=${t#ratio}; fi
+    op=${t:0:2}; lim=${t:2}
+    if [ -z "$what" ] || [ "$what" = n/a ]; then verdict=-; continue; fi
+    if ! awk -v a="$what" -v b="$lim" -v op="$op" 'BEGIN { exit !((op == "<=" && a <= b) || (op == ">=" && a >= b)) }'; then
+      printf 'NO'; return
+    fi
+  done
+  printf '%s' "$verdict"
+}
+
+printf '\n%-60s %10s %10s %7s %13s %4s\n' "metric" "ours" "baseline" "ratio" "target" "met"
+printf '%-60s %10s %10s %7s %13s %4s\n' "$(printf '%.0s-' {1..60})" "----------" "----------" "-------" "-------------" "----"
 json_rows=()
 for r in "${rows[@]}"; do
-  IFS='|' read -r label bench ours_u base_u better <<<"$r"
+  IFS='|' read -r label bench ours_u base_u better target <<<"$r"
   ours=$(get "$bench" "$ours_u")
   base=""
   [ -n "$base_u" ] && base=$(get "$bench" "$base_u")
   rt=$(ratio "$ours" "$base")
-  printf '%-58s %12s %12s %8s\n' "$label" "$(num "$ours")" "$(num "$base")" "$rt"
+  ok=$(met "$ours" "$rt" "$target")
+  printf '%-60s %10s %10s %7s %13s %4s\n' "$label" "$(num "$ours")" "$(num "$base")" "$rt" "${target:--}" "$ok"
   [ "$rt" = "n/a" ] && rt=""
-  json_rows+=("$(printf '    {"metric": "%s", "benchmark": "Benchmark%s", "unit": "%s", "baselineUnit": "%s", "better": "%s", "ours": %s, "baseline": %s, "ratio": %s}' \
-    "$label" "$bench" "$ours_u" "$base_u" "$better" "$(jnum "$ours")" "$(jnum "$base")" "$(jnum "$rt")")")
+  json_rows+=("$(printf '    {"metric": "%s", "benchmark": "Benchmark%s", "unit": "%s", "baselineUnit": "%s", "better": "%s", "ours": %s, "baseline": %s, "ratio": %s, "target": "%s", "met": "%s"}' \
+    "$label" "$bench" "$ours_u" "$base_u" "$better" "$(jnum "$ours")" "$(jnum "$base")" "$(jnum "$rt")" "$target" "$ok")")
 done
-echo "ratio = ours / baseline (throughput: higher is better; latency: lower is better)"
+echo "ratio = ours / baseline (throughput: higher is better; latency, time, memory: lower is better); met: yes / NO / - (no target, or not measured)"
 if awk -v l="$load_before" -v c="$cpus" 'BEGIN { exit !(l > c / 4) }'; then
   echo "note: the machine was busy before the run (load $load_before on $cpus CPUs); the figures are noisy"
 fi

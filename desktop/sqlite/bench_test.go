@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"wardsync/syncproto"
 	"wardsync/workflow"
 )
 
@@ -87,4 +88,34 @@ func BenchmarkAct(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkApplyChanges is the initial sync's workstation side: pages of
+// 1,000 appointment upserts applied to an empty replica, each page in one
+// transaction, no act queued.
+func BenchmarkApplyChanges(b *testing.B) {
+	db, err := Open(context.Background(), b.TempDir()+"/apply.db")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	const pageSize = 1000
+	n := 0
+	for b.Loop() {
+		page := &syncproto.Changes{More: true, Cursor: fmt.Sprint(n)}
+		for k := 0; k < pageSize; k++ {
+			n++
+			at := t0.Add(time.Duration(n) * time.Minute)
+			id := fmt.Sprintf("bbbbbbbb-0000-4000-8000-%012d", n)
+			page.Changes = append(page.Changes, syncproto.Change{Table: workflow.TableAppointments, Op: syncproto.OpUpsert, ID: id,
+				Row: appointmentRow(id, fmt.Sprintf("aaaaaaaa-0000-4000-8000-%012d", n%2000), doctorID, at, workflow.AppointmentCompleted,
+					obj{"checkedInAt": ts(at), "vitalsEnteredAt": ts(at), "consultedAt": ts(at), "closedAt": ts(at),
+						"consultationNotes": "Consultation : examen clinique normal.", "medicalHistoryNotes": "Antécédents"})})
+		}
+		if err := db.ApplyChanges(ctx, page, t0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*pageSize)/b.Elapsed().Seconds(), "rows/s")
 }

@@ -41,6 +41,8 @@ type table struct {
 	kinds   map[string]kind
 	// quoted column list and placeholders, built once
 	colList string
+	// upsert writes a whole row (INSERT OR REPLACE), built once
+	upsert string
 }
 
 var tables = map[string]*table{}
@@ -72,6 +74,7 @@ func init() {
 			t.kinds[c] = kindOf(byTag[c])
 		}
 		t.colList = strings.Join(quoted, ", ")
+		t.upsert = `INSERT OR REPLACE INTO ` + quote(t.name) + ` (` + t.colList + `) VALUES (?` + strings.Repeat(", ?", len(quoted)-1) + `)`
 		tables[name] = t
 	}
 }

@@ -42,19 +42,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: no database path")
 	}
-	q := url.Values{}
-	// busy_timeout first: the pragmas run in order, and switching a new file
-	// to WAL needs a lock that another process opening it may hold.
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "foreign_keys(1)")
-	// NORMAL is durable across a process crash in WAL mode; only a power
-	// cut can lose the last transactions, never corrupt the file.
-	q.Add("_pragma", "synchronous(NORMAL)")
-	// BEGIN IMMEDIATE takes the write lock when a transaction starts, so
-	// a read-then-write transaction cannot fail half way on a lock upgrade.
-	q.Set("_txlock", "immediate")
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+	dsn := DSN(path)
 	sdb, err := openBusy(ctx, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -64,6 +52,32 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
 	return &DB{sql: sdb}, nil
+}
+
+// DSN is the driver's name for the replica at path with the connection
+// settings every replica connection runs with. Exported so that a
+// benchmark's baseline (bench/) opens a bare connection with exactly the
+// same pragmas.
+func DSN(path string) string {
+	q := url.Values{}
+	// busy_timeout first: the pragmas run in order, and switching a new file
+	// to WAL needs a lock that another process opening it may hold.
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	// NORMAL is durable across a process crash in WAL mode; only a power
+	// cut can lose the last transactions, never corrupt the file.
+	q.Add("_pragma", "synchronous(NORMAL)")
+	// 64 MB of page cache per connection (SQLite's default is 2 MB): an
+	// initial sync inserts rows under random UUIDs into tables with several
+	// indexes, and with the default cache a third of its CPU went to
+	// re-reading index pages from the OS (make bench, docs/bench.md).
+	// Pages are only held once touched, so a small replica stays small.
+	q.Add("_pragma", "cache_size(-65536)")
+	// BEGIN IMMEDIATE takes the write lock when a transaction starts, so
+	// a read-then-write transaction cannot fail half way on a lock upgrade.
+	q.Set("_txlock", "immediate")
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
 
 // openBusy opens the file and runs the connection pragmas, retrying while
@@ -117,6 +131,10 @@ func (db *DB) SQL() *sql.DB { return db.sql }
 type Tx struct {
 	ctx context.Context
 	tx  *sql.Tx
+	// stmts are the statements prepared in this transaction (execStmt),
+	// closed with it: a page of changes runs the same few statements
+	// thousands of times, and SQLite's parser was a fifth of the cost.
+	stmts map[string]*sql.Stmt
 }
 
 // write runs fn in one write transaction, committed when fn returns nil.
@@ -152,6 +170,23 @@ func (db *DB) read(ctx context.Context, fn func(*Tx) error) error {
 
 func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
 	return t.tx.ExecContext(t.ctx, q, args...)
+}
+
+// execStmt is exec for a statement run many times in one transaction: it
+// is prepared on first use and reused until the transaction ends.
+func (t *Tx) execStmt(q string, args ...any) (sql.Result, error) {
+	st, ok := t.stmts[q]
+	if !ok {
+		var err error
+		if st, err = t.tx.PrepareContext(t.ctx, q); err != nil {
+			return nil, err
+		}
+		if t.stmts == nil {
+			t.stmts = map[string]*sql.Stmt{}
+		}
+		t.stmts[q] = st
+	}
+	return st.ExecContext(t.ctx, args...)
 }
 
 func (t *Tx) query(q string, args ...any) (*sql.Rows, error) {

@@ -130,6 +130,35 @@ func (db *DB) DashboardFor(ctx context.Context, role workflow.Role, userID strin
 	return d, nil
 }
 
+// Statement is one SQL statement with its arguments.
+type Statement struct {
+	SQL  string
+	Args []any
+}
+
+// DashboardSQL returns the statements DashboardFor runs for role, in
+// order, exactly as it runs them. It exists for the benchmarks' baseline
+// (bench/), which times the same SQL on a bare connection without this
+// package's scanning and decoding.
+func DashboardSQL(role workflow.Role, userID string, dayStart, dayEnd time.Time, limit int) []Statement {
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	a := func(q queue, args ...any) Statement { return Statement{appointmentQuery(q), append(args, limit)} }
+	p := func(q queue, args ...any) Statement { return Statement{prescriptionQuery(q), append(args, limit)} }
+	switch role {
+	case workflow.RoleSecretary, workflow.RoleAdmin:
+		return []Statement{a(qToCheckIn, FormatTime(dayStart), FormatTime(dayEnd)), a(qToClose), a(qUnpaid)}
+	case workflow.RoleNurse:
+		return []Statement{a(qToPrepare), p(qToCollect)}
+	case workflow.RoleDoctor:
+		return []Statement{a(qConsultations, userID), p(qToReview, userID)}
+	case workflow.RoleBiologist:
+		return []Statement{p(qSamples), p(qInProgress)}
+	}
+	return nil
+}
+
 func aliased(tbl *table, alias string) string {
 	cols := make([]string, len(tbl.columns))
 	for i, c := range tbl.columns {

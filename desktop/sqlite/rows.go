@@ -88,16 +88,14 @@ func (t *Tx) putWire(tbl *table, id string, row json.RawMessage) error {
 		}
 		args[i] = v
 	}
-	q := `INSERT OR REPLACE INTO ` + quote(tbl.name) + ` (` + tbl.colList + `) VALUES (?` +
-		strings.Repeat(", ?", len(tbl.columns)-1) + `)`
-	if _, err := t.exec(q, args...); err != nil {
+	if _, err := t.execStmt(tbl.upsert, args...); err != nil {
 		return fmt.Errorf("sqlite: write %s %s: %w", tbl.name, id, err)
 	}
 	return nil
 }
 
 func (t *Tx) deleteRow(tbl *table, id string) error {
-	if _, err := t.exec(`DELETE FROM `+quote(tbl.name)+` WHERE "id" = ?`, id); err != nil {
+	if _, err := t.execStmt(`DELETE FROM `+quote(tbl.name)+` WHERE "id" = ?`, id); err != nil {
 		return fmt.Errorf("sqlite: delete %s %s: %w", tbl.name, id, err)
 	}
 	return nil

@@ -7,21 +7,18 @@
 // cover outages (a workstation cut off by a TCP proxy with a kill switch),
 // crashes (the CLI SIGKILLed while acting and pushing), conflicts between
 // two offline nurses, the rebase of queued acts on pull, offline login and
-// the initial sync of a large database. The benchmarks measure local acts,
-// dashboards on a busy replica, initial sync time and memory, and the drain
-// of a long queue:
-//
-//	go test -run '^$' -bench . ./e2e/station
+// the initial sync of a large database. The workstation's benchmarks (local
+// acts, dashboards, initial sync, drain) live in bench/ (`make bench`,
+// docs/bench.md), which shares this package's hospital loader and ward
+// scripts (bench/fixture).
 //
 // Environment:
 //
 //	WARDSYNC_LONG=1                  bigger variants: 2,000 offline acts, 300 kills,
-//	                                 initial sync of 100,000 appointments (20,000 otherwise),
-//	                                 and the 1,000,000-appointment initial sync benchmark
-//	WARDSYNC_BENCH_APPOINTMENTS=N    the benchmarks' database size (default 100,000)
+//	                                 initial sync of 100,000 appointments (20,000 otherwise)
 //	WARDSYNC_CRASH_SEED=S            replays TestCrash's random kill points
 //	WARDSYNC_TEST_LOG=1              the server's and the engines' logs on stderr
 //
 // Server and workstations run in the test process (the CLI in child
-// processes for TestCrash); memory figures are the whole process's.
+// processes for TestCrash).
 package station

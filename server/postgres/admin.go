@@ -72,6 +72,9 @@ type DeviceHealth struct {
 // SyncHealth reads the feed's extent and every registered device's sync
 // standing, as of db.Now.
 func (db *DB) SyncHealth(ctx context.Context) (FeedStatus, []DeviceHealth, error) {
+	// The positions this instance's pulls reached are written before they
+	// are read, so that the dashboard never shows an older one.
+	db.writeCursors(ctx, false)
 	now := db.now()
 	var fs FeedStatus
 	err := db.Pool.QueryRow(ctx, `

@@ -61,6 +61,9 @@ type DB struct {
 	// Now is the server clock; tests inject their own.
 	Now func() time.Time
 	url string
+	// cursors holds the feed positions pulls reached, not yet written to
+	// sync.clients (cursors.go).
+	cursors cursorLog
 }
 
 // Open connects to url. It does not migrate.
@@ -81,6 +84,7 @@ func Open(ctx context.Context, url string, cfg Config) (*DB, error) {
 
 // Close releases the pool.
 func (db *DB) Close(context.Context) error {
+	db.cursors.wg.Wait() // the last positions pulled are written first
 	db.Pool.Close()
 	return nil
 }

@@ -144,15 +144,16 @@ func (db *DB) Pull(ctx context.Context, deviceID string, roles []workflow.Role, 
 	if err != nil {
 		return nil, err
 	}
-	// Monitoring: remember how far this device has got. Outside the read-only
-	// snapshot, and best effort: a lost update only delays a lag figure.
+	// Monitoring: remember how far this device has got. Off the pull's
+	// path (its commit would otherwise delay every page by an fsync) and
+	// best effort: a lost update only delays a lag figure.
 	if deviceID != "" {
-		var cx, ci any
+		n := cursorNote{device: deviceID, cursor: out.Cursor, seen: db.now()}
 		if c, err := parseCursor(out.Cursor); err == nil && !c.snapshot {
-			cx, ci = strconv.FormatUint(c.pos.xid, 10), c.pos.id
+			x, id := strconv.FormatUint(c.pos.xid, 10), c.pos.id
+			n.xid, n.id = &x, &id
 		}
-		_, _ = db.Pool.Exec(ctx, `UPDATE sync.clients SET cursor = $2, cursor_xid = $3::text::xid8, cursor_id = $4, last_seen = $5 WHERE device_id = $1`,
-			deviceID, out.Cursor, cx, ci, db.now())
+		db.noteCursor(n)
 	}
 	return out, nil
 }

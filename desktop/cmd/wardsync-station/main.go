@@ -9,7 +9,8 @@
 // The global flags default to $WARDSYNC_DB, $WARDSYNC_SERVER and
 // $WARDSYNC_DEVICE; the password may come from $WARDSYNC_PASSWORD so that
 // it does not show in the process list. act runs as the given user, or as
-// the user who logged in last.
+// the user who logged in last. $WARDSYNC_CPUPROFILE names a file for a CPU
+// profile of the command.
 package main
 
 import (
@@ -22,6 +23,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -32,6 +34,16 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// $WARDSYNC_CPUPROFILE: a CPU profile of this run, for the benchmarks
+	// (docs/bench.md), which run this binary as a child process.
+	if path := os.Getenv("WARDSYNC_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			code := cli(ctx, os.Args[1:], os.Stdout, os.Stderr)
+			pprof.StopCPUProfile()
+			f.Close()
+			os.Exit(code)
+		}
+	}
 	os.Exit(cli(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
