@@ -17,7 +17,8 @@ import (
 // what clinical time and when the server received it, looked up at the
 // server. Offline, desk B still shows the record, with its own queued act
 // "not yet sent" and the line saying the rest needs the network; back
-// online, that act too carries its sync time, shown once.
+// online, that act too carries its sync time, shown once. A lookup the
+// server refuses falls back to the replica the same way.
 func TestTimelineProvenance(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -125,4 +126,17 @@ func TestTimelineProvenance(t *testing.T) {
 	}
 	same("patient online again", acts(tl.Acts, true), []act{
 		{"patient.register", onA, secName, "applied"}, {"patient.update", "Workstation desk-b", secName, "applied"}})
+
+	// Online, but the server refuses the lookup (the nurse was disabled
+	// there): the record still opens, from the replica, with the line.
+	if err := env.db.DisableUser(ctx, nurse); err != nil {
+		t.Fatal(err)
+	}
+	if !b.e.Status().Online {
+		t.Fatal("desk B went offline")
+	}
+	tl, err = b.e.PatientTimelineFor(ctx, nurse, p)
+	if err != nil || tl.ActsNote != desktop.MsgActsOffline || len(tl.Acts) != 0 || len(appointment(tl)) != 0 {
+		t.Fatalf("refused lookup: %+v %v", tl, err)
+	}
 }
