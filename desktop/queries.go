@@ -2,8 +2,10 @@ package desktop
 
 import (
 	"context"
+	"sort"
 	"time"
 
+	"wardsync/desktop/remote"
 	"wardsync/desktop/sqlite"
 	"wardsync/workflow"
 )
@@ -17,6 +19,7 @@ type (
 	PatientQuery     = sqlite.PatientQuery
 	Timeline         = sqlite.Timeline
 	TimelineEntry    = sqlite.TimelineEntry
+	ActProvenance    = sqlite.ActProvenance
 )
 
 // Dashboard returns the queues of the user's role (the seed's dashboard
@@ -41,9 +44,110 @@ func (e *Engine) SearchPatients(ctx context.Context, q PatientQuery) ([]workflow
 }
 
 // PatientTimeline returns a patient's appointments, prescriptions, results
-// and documents, newest first.
+// and documents, newest first, from the replica alone: each entry with this
+// workstation's acts still in its outbox.
 func (e *Engine) PatientTimeline(ctx context.Context, patientID string) (*Timeline, error) {
 	return e.db.PatientTimeline(ctx, patientID)
+}
+
+// MsgActsOffline is the timeline's line when only this workstation's
+// queued acts could be shown.
+const MsgActsOffline = "Sync time and other workstations' acts are shown when online."
+
+// actsTimeout bounds the server lookup: the record is on screen from the
+// replica either way, and a ward does not wait for a slow network.
+const actsTimeout = 3 * time.Second
+
+// PatientTimelineFor is PatientTimeline as userID sees it: when the
+// workstation is online, every act the server recorded on the record
+// (whichever workstation made it: author, device, clinical and sync time)
+// is merged into the entries, with userID's session token (the server
+// leaves out what the user's role may not read). Offline, without a live
+// session, or when the server cannot answer, the replica's timeline is
+// returned with ActsNote saying so: it never fails for the network.
+func (e *Engine) PatientTimelineFor(ctx context.Context, userID, patientID string) (*Timeline, error) {
+	tl, err := e.db.PatientTimeline(ctx, patientID)
+	if err != nil {
+		return nil, err
+	}
+	tl.ActsNote = MsgActsOffline
+	if !e.Status().Online || e.cfg.ServerURL == "" {
+		return tl, nil
+	}
+	c, err := e.author(ctx, userID)
+	if err != nil {
+		return tl, nil
+	}
+	lookup, cancel := context.WithTimeout(ctx, actsTimeout)
+	defer cancel()
+	acts, err := remote.FetchPatientActs(lookup, e.cfg.HTTPClient, e.cfg.ServerURL, c.Token, patientID)
+	if err != nil {
+		e.log.Info("patient acts: the server could not be asked; showing the replica's", "patient", patientID, "err", err)
+		return tl, nil
+	}
+	mergeServerActs(tl, acts)
+	return tl, nil
+}
+
+// mergeServerActs puts each act the server recorded on the entry of its
+// row (the patient's own row and rows not on this workstation go to
+// tl.Acts). An act both in the outbox and at the server (sent, its copy not
+// yet pulled) is shown once, as the server recorded it.
+func mergeServerActs(tl *Timeline, acts *remote.PatientActs) {
+	type key struct {
+		device string
+		seq    int64
+		name   string
+	}
+	known := map[key]bool{}
+	byRow := map[string][]sqlite.ActProvenance{}
+	var elsewhere []sqlite.ActProvenance
+	for _, a := range acts.Acts {
+		known[key{a.DeviceID, a.Seq, a.Name}] = true
+		at := a.ReceivedAt
+		p := sqlite.ActProvenance{Seq: a.Seq, Name: a.Name, OccurredAt: a.OccurredAt, ReceivedAt: &at, AuthorName: a.AuthorName,
+			AuthorRole: workflow.Role(a.AuthorRole), DeviceID: a.DeviceID, DeviceName: a.DeviceName, State: a.Outcome}
+		byRow[a.TargetID] = append(byRow[a.TargetID], p)
+	}
+	merge := func(local []sqlite.ActProvenance, id string) []sqlite.ActProvenance {
+		out := byRow[id]
+		delete(byRow, id)
+		for _, p := range local {
+			if !known[key{p.DeviceID, p.Seq, p.Name}] {
+				out = append(out, p)
+			}
+		}
+		sortActs(out)
+		return out
+	}
+	for i := range tl.Entries {
+		tl.Entries[i].Acts = merge(tl.Entries[i].Acts, tl.Entries[i].RowID())
+	}
+	tl.Acts = merge(tl.Acts, tl.Patient.ID)
+	for _, rest := range byRow {
+		elsewhere = append(elsewhere, rest...)
+	}
+	tl.Acts = append(tl.Acts, elsewhere...)
+	sortActs(tl.Acts)
+	tl.ActsNote, tl.ActsTruncated = "", acts.Truncated
+}
+
+// sortActs orders acts by clinical time, then sync time (an act not yet
+// sent last), then seq.
+func sortActs(ps []sqlite.ActProvenance) {
+	sort.SliceStable(ps, func(i, j int) bool {
+		a, b := ps[i], ps[j]
+		if !a.OccurredAt.Equal(b.OccurredAt) {
+			return a.OccurredAt.Before(b.OccurredAt)
+		}
+		if (a.ReceivedAt == nil) != (b.ReceivedAt == nil) {
+			return b.ReceivedAt == nil
+		}
+		if a.ReceivedAt != nil && !a.ReceivedAt.Equal(*b.ReceivedAt) {
+			return a.ReceivedAt.Before(*b.ReceivedAt)
+		}
+		return a.Seq < b.Seq
+	})
 }
 
 // LikelyDuplicates lists the patients of the replica with the same names

@@ -387,13 +387,15 @@ func (a *App) LikelyDuplicates(firstName, lastName, birthDate string) ([]workflo
 	return e.LikelyDuplicates(a.base, firstName, lastName, birthDate)
 }
 
-// Timeline returns a patient's record, newest first.
-func (a *App) Timeline(patientID string) (*desktop.Timeline, error) {
+// Timeline returns a patient's record, newest first, as userID sees it:
+// each entry with who did what on it, when and where (every workstation's
+// acts when online, this workstation's queued ones offline).
+func (a *App) Timeline(userID, patientID string) (*desktop.Timeline, error) {
 	e, err := a.eng()
 	if err != nil {
 		return nil, err
 	}
-	t, err := e.PatientTimeline(a.base, patientID)
+	t, err := e.PatientTimelineFor(a.base, userID, patientID)
 	if errors.Is(err, workflow.ErrNotFound) {
 		return nil, &workflow.Rejection{Code: workflow.CodeNotFound, Message: "No patient with that id is on this workstation."}
 	}

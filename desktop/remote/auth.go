@@ -95,6 +95,10 @@ func endpoint(serverURL, path string) (string, error) {
 }
 
 func call(ctx context.Context, client *http.Client, serverURL, path, token string, body []byte, out any) error {
+	return do(ctx, client, http.MethodPost, serverURL, path, token, body, out)
+}
+
+func do(ctx context.Context, client *http.Client, method, serverURL, path, token string, body []byte, out any) error {
 	if client == nil {
 		client = http.DefaultClient
 	}
@@ -102,11 +106,17 @@ func call(ctx context.Context, client *http.Client, serverURL, path, token strin
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("Accept", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)

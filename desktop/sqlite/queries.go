@@ -337,9 +337,10 @@ type TimelineEntry struct {
 	Prescription *PrescriptionView  `json:"prescription,omitempty"`
 	Result       *workflow.Result   `json:"result,omitempty"`
 	Document     *workflow.Document `json:"document,omitempty"`
-	// Acts are this workstation's acts on the entry's row still in its
-	// outbox, oldest first: their provenance as far as the server has not
-	// yet answered (docs/provenance.md).
+	// Acts are the acts on the entry's row, oldest first: from the
+	// replica, this workstation's acts still in its outbox; merged in by
+	// the engine when online, every act the server recorded on the row,
+	// whichever workstation made it (docs/provenance.md).
 	Acts []ActProvenance `json:"acts,omitempty"`
 }
 
@@ -354,8 +355,13 @@ type ActProvenance struct {
 	AuthorName string        `json:"authorName"`
 	AuthorRole workflow.Role `json:"authorRole"`
 	DeviceID   string        `json:"deviceId"`
+	// DeviceName is the workstation's name as the server knows it; empty
+	// for an act only this workstation's outbox knows of.
+	DeviceName string `json:"deviceName,omitempty"`
 	// State is "not yet sent" (no outcome from the server) or "applied"
-	// (the server applied it; its copy has not been pulled yet).
+	// (the server applied it; its copy has not been pulled yet) for an act
+	// in the outbox; the server's outcome ("applied", "deferred",
+	// "rejected") for one it recorded.
 	State string `json:"state"`
 	// HashPrefix is the start of the act's chain hash.
 	HashPrefix string `json:"hashPrefix,omitempty"`
@@ -365,7 +371,20 @@ type ActProvenance struct {
 type Timeline struct {
 	Patient workflow.Patient `json:"patient"`
 	Entries []TimelineEntry  `json:"entries"`
+	// Acts are the acts on the patient's own row (registration, contact
+	// details, history), and, once merged with the server's, acts on the
+	// record whose row is not on this workstation (a refused act whose row
+	// was never created); oldest first.
+	Acts []ActProvenance `json:"acts,omitempty"`
+	// ActsNote says why the acts are only this workstation's queued ones
+	// (offline, or the server could not be asked); empty once merged.
+	ActsNote string `json:"actsNote,omitempty"`
+	// ActsTruncated: the server listed only the record's newest acts.
+	ActsTruncated bool `json:"actsTruncated,omitempty"`
 }
+
+// RowID is the id of the row an entry shows.
+func (e *TimelineEntry) RowID() string { return e.rowID() }
 
 // PatientTimeline returns the patient's appointments (at their date),
 // prescriptions (when written), results (when validated) and documents
@@ -412,7 +431,7 @@ func (db *DB) PatientTimeline(ctx context.Context, patientID string) (*Timeline,
 		for i := range docs {
 			tl.Entries = append(tl.Entries, TimelineEntry{At: docs[i].CreatedAt, Kind: "document", Document: &docs[i]})
 		}
-		return t.attachOutboxProvenance(tl.Entries)
+		return t.attachOutboxProvenance(tl)
 	})
 	if err != nil {
 		return nil, err
@@ -496,7 +515,8 @@ func (db *DB) PutRows(ctx context.Context, table string, rows ...json.RawMessage
 // attachOutboxProvenance gives each timeline entry the queued acts on its
 // row. The outbox is small (acts leave it once a pull reflects them), so it
 // is read whole.
-func (t *Tx) attachOutboxProvenance(entries []TimelineEntry) error {
+func (t *Tx) attachOutboxProvenance(tl *Timeline) error {
+	entries := tl.Entries
 	s, err := t.state()
 	if err != nil {
 		return err
@@ -524,6 +544,7 @@ func (t *Tx) attachOutboxProvenance(entries []TimelineEntry) error {
 	for i := range entries {
 		entries[i].Acts = byRow[entries[i].rowID()]
 	}
+	tl.Acts = byRow[tl.Patient.ID]
 	return nil
 }
 

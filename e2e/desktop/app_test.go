@@ -180,7 +180,7 @@ func TestAppWalk(t *testing.T) {
 		t.Fatalf("a nurse changed a phone number: %v", err)
 	}
 	must(a.UpdatePatient(sec, pid, app.PatientPatch{Phone: &phone}))
-	tl := must(a.Timeline(pid))
+	tl := must(a.Timeline(doc, pid))
 	kinds := map[string]int{}
 	for _, e := range tl.Entries {
 		kinds[e.Kind]++
@@ -188,7 +188,7 @@ func TestAppWalk(t *testing.T) {
 	if kinds["appointment"] != 1 || kinds["prescription"] != 1 || kinds["result"] != 1 || kinds["document"] != 1 || tl.Patient.Phone != phone {
 		t.Fatalf("timeline: %v, phone %q", kinds, tl.Patient.Phone)
 	}
-	if _, err := a.Timeline("00000000-0000-4000-8000-000000000000"); app.Format(err).Code != string(workflow.CodeNotFound) {
+	if _, err := a.Timeline(doc, "00000000-0000-4000-8000-000000000000"); app.Format(err).Code != string(workflow.CodeNotFound) {
 		t.Fatalf("timeline of nobody: %v", err)
 	}
 

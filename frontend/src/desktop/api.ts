@@ -102,7 +102,7 @@ export const api = {
   searchPatients: (name: string, birthDate: string) => call<Patient[] | null>('SearchPatients', name, birthDate),
   likelyDuplicates: (firstName: string, lastName: string, birthDate: string) =>
     call<Patient[] | null>('LikelyDuplicates', firstName, lastName, birthDate),
-  timeline: (patientId: string) => call<Timeline>('Timeline', patientId),
+  timeline: (userId: string, patientId: string) => call<Timeline>('Timeline', userId, patientId),
   doctors: () => call<Person[] | null>('Doctors'),
   pending: () => call<PendingAct[] | null>('Pending'),
   rejected: (includeResolved: boolean) => call<RejectedAct[] | null>('Rejected', includeResolved),

@@ -275,14 +275,23 @@ export function reviewLine(r: ReviewInfo, now: Date): string {
 }
 
 /**
- * provenance says who did an act, when (clinical time), where, and how far
- * it got: "Check in — Secrétaire Test (SECRETARY), 14:05 on this
- * workstation, not yet sent".
+ * provenance says who did an act, when (clinical time at the ward, and sync
+ * time at the server), on which workstation, and how far it got:
+ * "Check in — Secrétaire Test (SECRETARY), clinical 14:05, received 14:20,
+ * on Accueil" for an act the server recorded; "…, clinical 14:05, on this
+ * workstation, not yet sent" for one still in this workstation's outbox.
  */
 export function provenance(p: ActProvenance, now: Date = new Date()): string {
-  const where = p.deviceId ? 'on this workstation' : '';
-  const state = p.receivedAt ? `received by the server ${when(p.receivedAt, now)}` : p.state === 'applied' ? 'applied by the server' : 'not yet sent';
-  return `${actLabel(p.name)} — ${p.authorName} (${p.authorRole}), ${when(p.occurredAt, now)} ${where}, ${state}`.replace(/ +,/g, ',');
+  const parts = [`${actLabel(p.name)} — ${p.authorName} (${p.authorRole})`, `clinical ${when(p.occurredAt, now)}`];
+  if (p.receivedAt) {
+    parts.push(`received ${when(p.receivedAt, now)}`);
+    if (p.deviceName) parts.push(`on ${p.deviceName}`);
+    if (p.state === 'rejected') parts.push('refused by the server');
+    if (p.state === 'deferred') parts.push('on hold at the server');
+  } else {
+    parts.push('on this workstation', p.state === 'applied' ? 'applied by the server' : 'not yet sent');
+  }
+  return parts.join(', ');
 }
 
 /**

@@ -175,7 +175,7 @@ export interface TimelineEntry {
   prescription?: PrescriptionView;
   result?: Result;
   document?: DocumentRow;
-  /** this workstation's acts on the row still in its outbox */
+  /** acts on the row: every workstation's when online, this one's queued acts offline */
   acts?: ActProvenance[];
 }
 
@@ -189,13 +189,22 @@ export interface ActProvenance {
   authorName: string;
   authorRole: Role;
   deviceId: string;
-  state: 'not yet sent' | 'applied';
+  /** the workstation's name at the server; absent for an act only the outbox knows */
+  deviceName?: string;
+  /** outbox: 'not yet sent' or 'applied'; recorded by the server: its outcome */
+  state: 'not yet sent' | 'applied' | 'deferred' | 'rejected';
   hashPrefix?: string;
 }
 
 export interface Timeline {
   patient: Patient;
   entries: TimelineEntry[];
+  /** acts on the patient's own row, and on rows not on this workstation */
+  acts?: ActProvenance[];
+  /** why only this workstation's queued acts are shown (offline); absent once merged with the server's */
+  actsNote?: string;
+  /** the server listed only the record's newest acts */
+  actsTruncated?: boolean;
 }
 
 export interface Person {

@@ -161,7 +161,7 @@ function prescriptionFormEl(ctx: Ctx, patientId: string, subject: string, prefil
 export async function reviewForm(ctx: Ctx, p: PrescriptionView, prefill = ''): Promise<HTMLElement> {
   let result: Result | undefined;
   try {
-    const tl = await api.timeline(p.patientId);
+    const tl = await api.timeline(ctx.userId, p.patientId);
     result = tl.entries.find((e) => e.kind === 'result' && (e.result?.id === p.resultId || e.result?.prescriptionId === p.id))?.result;
   } catch {
     // the form still works with the id

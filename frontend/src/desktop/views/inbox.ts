@@ -140,7 +140,7 @@ export async function copyForm(ctx: Ctx, c: Copied): Promise<HTMLElement> {
   const note = 'Copied from a rejected entry';
   const patient = async (id: string) => {
     try {
-      return (await api.timeline(id)).patient;
+      return (await api.timeline(ctx.userId, id)).patient;
     } catch {
       return undefined;
     }

@@ -4,7 +4,7 @@ import { api, ProblemError } from '../api';
 import type { Ctx } from '../ctx';
 import { h, replace, confirmButton } from '../../shared/dom';
 import { dayUTC, patientName, provenance, statusWords, when } from '../format';
-import type { Patient, Timeline, TimelineEntry } from '../types';
+import type { ActProvenance, Patient, Timeline, TimelineEntry } from '../types';
 import {
   closeForm, consultationForm, contactForm, documentForm, historyForm, paymentForm, prescriptionForm, registerForm, resultForm,
   reviewForm, scheduleForm, vitalsForm, vitalsSummary, apptSubject, presSubject,
@@ -51,7 +51,7 @@ export function patientsView(ctx: Ctx, patientId?: string): { el: HTMLElement; r
   const show = async (id: string) => {
     current = id;
     try {
-      const t = await api.timeline(id);
+      const t = await api.timeline(ctx.userId, id);
       const key = JSON.stringify([t, role]);
       if (key === shownRecord) return;
       shownRecord = key;
@@ -78,7 +78,10 @@ export function patientsView(ctx: Ctx, patientId?: string): { el: HTMLElement; r
         h('p', { class: 'muted' }, [`Born ${dayUTC(p.birthDate)}`, p.sex, p.phone, p.insurance ? `insurance ${p.insurance}` : '', p.idNumber ? `ID ${p.idNumber}` : '']
           .filter(Boolean).join(' · ')),
         p.medicalHistory ? h('p', { class: 'pre small' }, 'History: ' + JSON.stringify(p.medicalHistory)) : null,
-        h('div', { class: 'quick' }, buttons)),
+        h('div', { class: 'quick' }, buttons),
+        provenanceList(t.acts),
+        t.actsNote ? h('p', { class: 'muted small', id: 'acts-note' }, t.actsNote) : null,
+        t.actsTruncated ? h('p', { class: 'muted small' }, "Only the record's most recent acts are listed; the dashboard's audit search has them all.") : null),
       t.entries.length === 0 ? h('p', { class: 'empty' }, 'Nothing recorded yet.') : h('ol', { class: 'timeline' }, t.entries.map((e) => entry(e))));
   };
 
@@ -142,11 +145,13 @@ export function patientsView(ctx: Ctx, patientId?: string): { el: HTMLElement; r
       h('div', { class: 'what' },
         h('div', { class: 'entry-head' }, h('strong', null, head), status ? h('span', { class: 'badge' }, statusWords[status] ?? status) : null),
         body ? h('p', { class: 'pre' }, body) : null,
-        e.acts?.length
-          ? h('ul', { class: 'provenance small' }, e.acts.map((p) => h('li', { 'data-state': p.state, title: p.hashPrefix ? `chain hash ${p.hashPrefix}…` : '' }, provenance(p, ctx.now()))))
-          : null,
+        provenanceList(e.acts),
         acts.length ? h('div', { class: 'entry-acts' }, acts) : null));
   };
+
+  const provenanceList = (list: ActProvenance[] | undefined) => list?.length
+    ? h('ul', { class: 'provenance small' }, list.map((p) => h('li', { 'data-state': p.state, title: p.hashPrefix ? `chain hash ${p.hashPrefix}…` : '' }, provenance(p, ctx.now()))))
+    : null;
 
   const act = (label: string, fn: () => Promise<unknown>, done: string) =>
     h('button', {
