@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -314,6 +315,12 @@ func outcomesBetween(ctx context.Context, tx pgx.Tx, deviceID string, from, to u
 	if err != nil {
 		return nil, err
 	}
+	return scanOutcomes(rows)
+}
+
+// scanOutcomes reads rows of (seq, mutation id, outcome, code, message,
+// field) as outcomes, in the order given.
+func scanOutcomes(rows pgx.Rows) ([]syncproto.Outcome, error) {
 	defer rows.Close()
 	var out []syncproto.Outcome
 	for rows.Next() {
@@ -346,18 +353,10 @@ func outcomesBefore(ctx context.Context, tx pgx.Tx, deviceID string, horizon uin
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []syncproto.Outcome
-	for rows.Next() {
-		var o syncproto.Outcome
-		var status, code string
-		if err := rows.Scan(&o.Seq, &o.ID, &status, &code, &o.Message, &o.Field); err != nil {
-			return nil, err
-		}
-		o.Status, o.Code = syncproto.Status(status), workflow.Code(code)
-		out = append([]syncproto.Outcome{o}, out...)
-	}
-	return out, rows.Err()
+	out, err := scanOutcomes(rows)
+	// Newest first in the query (to keep the latest), oldest first out.
+	slices.Reverse(out)
+	return out, err
 }
 
 // parkedWait returns what a still parked act waits for, for a duplicate
