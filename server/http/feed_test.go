@@ -91,7 +91,7 @@ func TestNoSkippedChange(t *testing.T) {
 	var pushers []*pusher
 	for i := 0; i < 2; i++ {
 		dev := env.addDevice(t, fmt.Sprint("Pusher ", i), roles...)
-		pushers = append(pushers, &pusher{dev: dev, chain: chainerOf(dev), sec: loginOn(t, env.Srv, workflow.RoleSecretary, dev), doc: loginOn(t, env.Srv, workflow.RoleDoctor, dev)})
+		pushers = append(pushers, &pusher{dev: dev, chain: chainerOf(env.Srv, dev), sec: loginOn(t, env.Srv, workflow.RoleSecretary, dev), doc: loginOn(t, env.Srv, workflow.RoleDoctor, dev)})
 	}
 	// The websocket follower, on the demo workstation.
 	fol := follow(t, connect(t, env.Srv, loginOn(t, env.Srv, workflow.RoleNurse, demo), demo))

@@ -200,11 +200,15 @@ func login(t testing.TB, srv *httpserver.Server, email, password, device string)
 	return tok
 }
 
-var chainers sync.Map // device id → *syncproto.Chainer
+var chainers sync.Map // database name + device id → *syncproto.Chainer
 
-// chainerOf is the chain of device's acts as the tests sent them.
-func chainerOf(device string) *syncproto.Chainer {
-	c, _ := chainers.LoadOrStore(device, &syncproto.Chainer{DeviceID: device})
+// chainerOf is the chain of device's acts as the tests sent them to srv's
+// database. Keyed by database too: parallel tests each have their own
+// database but share device ids (the demo workstation), and one chain for
+// all of them broke each other's links.
+func chainerOf(srv *httpserver.Server, device string) *syncproto.Chainer {
+	key := srv.DB.Pool.Config().ConnConfig.Database + "/" + device
+	c, _ := chainers.LoadOrStore(key, &syncproto.Chainer{DeviceID: device})
 	return c.(*syncproto.Chainer)
 }
 
@@ -297,7 +301,7 @@ func dial(t testing.TB, srv *httpserver.Server, token, device string) *wsClient 
 		t.Fatalf("dial /sync: %v%s", err, body)
 	}
 	ws.SetReadLimit(4 << 20)
-	c := &wsClient{t: t, ws: ws, srv: srv, token: token, device: device, chain: chainerOf(device), frames: make(chan received, 4096), pokes: make(chan string, 4096), closed: make(chan struct{})}
+	c := &wsClient{t: t, ws: ws, srv: srv, token: token, device: device, chain: chainerOf(srv, device), frames: make(chan received, 4096), pokes: make(chan string, 4096), closed: make(chan struct{})}
 	go c.readLoop()
 	t.Cleanup(func() { c.ws.Close() })
 	return c
