@@ -324,6 +324,12 @@ func rejectCases() []rejectCase {
 			CodeProtocolError, "pushResult.results[1].seq is 1 but must be 3", ""},
 
 		// changes.
+		{"changes too many", edit(baseChanges, `"changes":[]`, `"changes":`+listOf(`{"table":"users","op":"delete","id":"u-1"}`, MaxPullLimit+1)),
+			CodeProtocolError, "changes carries 1001 changes; at most 1000 are allowed", ""},
+		{"changes too many outcomes", edit(baseChanges, `"more":false`, `"more":false,"outcomes":`+listOf(`{"seq":1,"id":"m-1","status":"applied"}`, MaxPullLimit+1)),
+			CodeProtocolError, "changes carries 1001 outcomes; at most 1000 are allowed", ""},
+		{"changes too many resolutions", edit(baseChanges, `"more":false`, `"more":false,"resolutions":`+listOf(`{"id":"8e7d6c5b-4a39-4281-9f0e-1d2c3b4a5968","seq":39,"kind":"closed","resolvedAt":"2025-03-14T09:40:12Z","resolvedBy":"Admin Test","note":"x"}`, MaxPullLimit+1)),
+			CodeProtocolError, "changes carries 1001 resolutions; at most 1000 are allowed", ""},
 		{"changes outcome deferred", edit(baseChanges, `"more":false`, `"more":false,"outcomes":[{"seq":1,"id":"m-1","status":"deferred"}]`),
 			CodeValidationFailed, `changes.outcomes[0].status must be "applied" or "rejected", got "deferred"`, "outcomes[0].status"},
 		{"changes outcome rejected without code", edit(baseChanges, `"more":false`, `"more":false,"outcomes":[{"seq":1,"id":"m-1","status":"rejected","message":"no"}]`),
@@ -520,4 +526,9 @@ func TestPeekRequestID(t *testing.T) {
 			}
 		})
 	}
+}
+
+// listOf is a JSON array of n copies of item.
+func listOf(item string, n int) string {
+	return "[" + strings.Repeat(item+",", n-1) + item + "]"
 }

@@ -343,36 +343,32 @@ func (o *Outcome) validate(v *validator) {
 	}
 }
 
+// validateList checks one list member of a changes frame: at most
+// MaxPullLimit items, each valid. False when the list is too long.
+func validateList[T any, P interface {
+	*T
+	validate(*validator)
+}](v *validator, name string, items []T) bool {
+	if n := len(items); n > MaxPullLimit {
+		v.protocol("changes carries %d %s; at most %d are allowed", n, name, MaxPullLimit)
+		return false
+	}
+	for i := range items {
+		v.enter(name, i)
+		P(&items[i]).validate(v)
+		v.leave()
+	}
+	return true
+}
+
 func (f *Changes) validate(v *validator) {
 	v.requestID(f.RequestID, false)
 	v.token("cursor", f.Cursor, MaxCursorBytes, false)
 	v.nonNegative("lastMutationSeq", f.LastMutationSeq)
-	if n := len(f.Changes); n > MaxPullLimit {
-		v.protocol("changes carries %d changes; at most %d are allowed", n, MaxPullLimit)
+	// A member too long is refused whole; nothing after it is checked.
+	if !validateList(v, "changes", f.Changes) || !validateList(v, "outcomes", f.Outcomes) ||
+		!validateList(v, "resolutions", f.Resolutions) {
 		return
-	}
-	for i := range f.Changes {
-		v.enter("changes", i)
-		f.Changes[i].validate(v)
-		v.leave()
-	}
-	if n := len(f.Outcomes); n > MaxPullLimit {
-		v.protocol("changes carries %d outcomes; at most %d are allowed", n, MaxPullLimit)
-		return
-	}
-	for i := range f.Outcomes {
-		v.enter("outcomes", i)
-		f.Outcomes[i].validate(v)
-		v.leave()
-	}
-	if n := len(f.Resolutions); n > MaxPullLimit {
-		v.protocol("changes carries %d resolutions; at most %d are allowed", n, MaxPullLimit)
-		return
-	}
-	for i := range f.Resolutions {
-		v.enter("resolutions", i)
-		f.Resolutions[i].validate(v)
-		v.leave()
 	}
 	v.nonNegative("total", f.Total)
 	v.nonNegative("sent", f.Sent)
