@@ -194,10 +194,19 @@ func (c *conn) poke(pm *websocket.PreparedMessage) {
 	if !c.welcomed.Load() {
 		return // pokes come after welcome (docs/protocol.md, "Poke")
 	}
-	select {
-	case c.pokeFlag <- pm:
-	default:
-		// One poke is already queued; the device will pull everything.
+	// At most one poke waits per device, and it is the newest: a device
+	// pulls everything on any poke, but the head it is told should be the
+	// latest (a monitor or a test waits for a given head).
+	for {
+		select {
+		case c.pokeFlag <- pm:
+			return
+		default:
+		}
+		select {
+		case <-c.pokeFlag:
+		default:
+		}
 	}
 }
 
