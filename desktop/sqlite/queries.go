@@ -5,10 +5,13 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"weak"
 
 	"wardsync/workflow"
 )
@@ -96,13 +99,23 @@ func (db *DB) DashboardFor(ctx context.Context, role workflow.Role, userID strin
 		limit = DefaultLimit
 	}
 	d := &Dashboard{Role: role}
+	queues := dashboardQueues(d, userID, dayStart, dayEnd)
+	// Prepared before the transaction starts: preparing takes a connection
+	// from the pool, and must never wait for the one this read holds.
+	stmts := make([]*sql.Stmt, len(queues))
+	for i, q := range queues {
+		var err error
+		if stmts[i], err = db.prepared(ctx, q.sql()); err != nil {
+			return nil, err
+		}
+	}
 	err := db.read(ctx, func(t *Tx) error {
-		for _, q := range dashboardQueues(d, userID, dayStart, dayEnd) {
-			var err error
+		for i, q := range queues {
+			rows, err := t.tx.StmtContext(t.ctx, stmts[i]).QueryContext(t.ctx, append(q.args, limit)...)
 			if q.prescriptions != nil {
-				*q.prescriptions, err = t.prescriptions(q.q, limit, q.args...)
+				*q.prescriptions, err = scanPrescriptions(rows, err, limit)
 			} else {
-				*q.appointments, err = t.appointments(q.q, limit, q.args...)
+				*q.appointments, err = scanAppointments(rows, err, limit)
 			}
 			if err != nil {
 				return err
@@ -157,6 +170,13 @@ func dashboardQueues(d *Dashboard, userID string, dayStart, dayEnd time.Time) []
 	return nil
 }
 
+func (q dashQueue) sql() string {
+	if q.prescriptions != nil {
+		return prescriptionQuery(q.q)
+	}
+	return appointmentQuery(q.q)
+}
+
 // Statement is one SQL statement with its arguments.
 type Statement struct {
 	SQL  string
@@ -173,13 +193,51 @@ func DashboardSQL(role workflow.Role, userID string, dayStart, dayEnd time.Time,
 	}
 	var out []Statement
 	for _, q := range dashboardQueues(&Dashboard{Role: role}, userID, dayStart, dayEnd) {
-		query := appointmentQuery(q.q)
-		if q.prescriptions != nil {
-			query = prescriptionQuery(q.q)
-		}
-		out = append(out, Statement{query, append(q.args, limit)})
+		out = append(out, Statement{q.sql(), append(q.args, limit)})
 	}
 	return out
+}
+
+// The dashboard's statements are prepared once per open replica: SQLite's
+// parser was 15 % of a dashboard's CPU (each list's SELECT names every
+// column and joins three or four tables), and a workstation re-reads the
+// same dozen statements on every status event. They live beside DB, keyed
+// by a weak pointer, so that a DB nobody holds any more takes its
+// statements with it. A statement prepared on the pool is prepared again,
+// once, on each connection that runs it (database/sql's Tx.Stmt).
+var preparedStmts sync.Map // weak.Pointer[DB] → *stmtCache
+
+type stmtCache struct {
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	key := weak.Make(db)
+	v, ok := preparedStmts.Load(key)
+	if !ok {
+		if v, ok = preparedStmts.LoadOrStore(key, &stmtCache{stmts: map[string]*sql.Stmt{}}); !ok {
+			runtime.AddCleanup(db, func(k weak.Pointer[DB]) {
+				if v, ok := preparedStmts.LoadAndDelete(k); ok {
+					for _, st := range v.(*stmtCache).stmts {
+						st.Close()
+					}
+				}
+			}, key)
+		}
+	}
+	c := v.(*stmtCache)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := db.sql.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	c.stmts[query] = st
+	return st, nil
 }
 
 func aliased(tbl *table, alias string) string {
@@ -372,6 +430,12 @@ func appointmentQuery(q queue) string {
 
 func (t *Tx) appointments(q queue, limit int, args ...any) ([]AppointmentView, error) {
 	rows, err := t.query(appointmentQuery(q), append(args, limit)...)
+	return scanAppointments(rows, err, limit)
+}
+
+// scanAppointments reads the rows of an appointmentQuery (or the error
+// that query returned) and closes them.
+func scanAppointments(rows *sql.Rows, err error, limit int) ([]AppointmentView, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: appointments: %w", err)
 	}
@@ -406,6 +470,12 @@ func prescriptionQuery(q queue) string {
 
 func (t *Tx) prescriptions(q queue, limit int, args ...any) ([]PrescriptionView, error) {
 	rows, err := t.query(prescriptionQuery(q), append(args, limit)...)
+	return scanPrescriptions(rows, err, limit)
+}
+
+// scanPrescriptions reads the rows of a prescriptionQuery (or the error
+// that query returned) and closes them.
+func scanPrescriptions(rows *sql.Rows, err error, limit int) ([]PrescriptionView, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: prescriptions: %w", err)
 	}

@@ -403,3 +403,42 @@ func TestViewScanBadStoredValue(t *testing.T) {
 		})
 	}
 }
+
+// The dashboards' statements are prepared once per replica and shared by
+// concurrent readers (the UI refreshes on every status event while acts
+// and pulls go on); each reader still gets its own snapshot's rows.
+func TestDashboardsConcurrent(t *testing.T) {
+	db := openTest(t)
+	dashboardSeed(t, db)
+	ctx := context.Background()
+	day := t0.Truncate(24 * time.Hour)
+	roles := []workflow.Role{workflow.RoleSecretary, workflow.RoleNurse, workflow.RoleDoctor, workflow.RoleBiologist}
+	want := map[workflow.Role]string{}
+	for _, role := range roles {
+		d, err := db.DashboardFor(ctx, role, doctorID, day, day.Add(24*time.Hour), 0)
+		must(t, err)
+		want[role] = string(js(d))
+	}
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 10; i++ {
+				role := roles[(g+i)%len(roles)]
+				d, err := db.DashboardFor(ctx, role, doctorID, day, day.Add(24*time.Hour), 0)
+				if err == nil && string(js(d)) != want[role] {
+					err = fmt.Errorf("%s: got %s, want %s", role, js(d), want[role])
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
