@@ -5,9 +5,13 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"weak"
 
 	"wardsync/workflow"
 )
@@ -71,6 +75,9 @@ type queue struct{ where, orderBy string }
 var (
 	qToCheckIn = queue{`a."status" = 'SCHEDULED' AND a."date" >= ? AND a."date" < ?`, `a."date"`}
 	qToClose   = queue{`a."status" = 'CONSULTATION_COMPLETED'`, `a."consultedAt"`}
+	// The billing condition is written as appointments_unpaid_idx's WHERE
+	// (migration 00007): SQLite uses a partial index only when the query
+	// states its condition.
 	qUnpaid    = queue{`a."status" = 'COMPLETED' AND (a."billingStatus" IS NULL OR a."billingStatus" <> 'PAID')`, `a."closedAt"`}
 	qToPrepare = queue{`a."status" = 'CHECKED_IN'`, `a."checkedInAt"`}
 	qExpected  = queue{`a."status" = 'SCHEDULED' AND a."date" >= ? AND a."date" < ? AND NOT EXISTS (SELECT 1 FROM outbox o
@@ -92,42 +99,82 @@ func (db *DB) DashboardFor(ctx context.Context, role workflow.Role, userID strin
 		limit = DefaultLimit
 	}
 	d := &Dashboard{Role: role}
-	err := db.read(ctx, func(t *Tx) error {
+	queues := dashboardQueues(d, userID, dayStart, dayEnd)
+	// Prepared before the transaction starts: preparing takes a connection
+	// from the pool, and must never wait for the one this read holds.
+	stmts := make([]*sql.Stmt, len(queues))
+	for i, q := range queues {
 		var err error
-		switch role {
-		case workflow.RoleSecretary, workflow.RoleAdmin:
-			if d.ToCheckIn, err = t.appointments(qToCheckIn, limit, FormatTime(dayStart), FormatTime(dayEnd)); err != nil {
-				return err
-			}
-			if d.ToClose, err = t.appointments(qToClose, limit); err != nil {
-				return err
-			}
-			d.Unpaid, err = t.appointments(qUnpaid, limit)
-		case workflow.RoleNurse:
-			if d.ToPrepare, err = t.appointments(qToPrepare, limit); err != nil {
-				return err
-			}
-			if d.Expected, err = t.appointments(qExpected, limit, FormatTime(dayStart), FormatTime(dayEnd)); err != nil {
-				return err
-			}
-			d.ToCollect, err = t.prescriptions(qToCollect, limit)
-		case workflow.RoleDoctor:
-			if d.Consultations, err = t.appointments(qConsultations, limit, userID); err != nil {
-				return err
-			}
-			d.ToReview, err = t.prescriptions(qToReview, limit, userID)
-		case workflow.RoleBiologist:
-			if d.SamplesReceived, err = t.prescriptions(qSamples, limit); err != nil {
-				return err
-			}
-			d.InProgress, err = t.prescriptions(qInProgress, limit)
+		if stmts[i], err = db.prepared(ctx, q.sql()); err != nil {
+			return nil, err
 		}
-		return err
+	}
+	err := db.read(ctx, func(t *Tx) error {
+		for i, q := range queues {
+			rows, err := t.tx.StmtContext(t.ctx, stmts[i]).QueryContext(t.ctx, append(q.args, limit)...)
+			if q.prescriptions != nil {
+				*q.prescriptions, err = scanPrescriptions(rows, err, limit)
+			} else {
+				*q.appointments, err = scanAppointments(rows, err, limit)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// dashQueue is one list of a home screen: its query, the query's
+// arguments (before the limit), and the list of d it fills (one of two).
+type dashQueue struct {
+	q             queue
+	args          []any
+	appointments  *[]AppointmentView
+	prescriptions *[]PrescriptionView
+}
+
+// dashboardQueues lists d.Role's queues in the order they are read. Both
+// DashboardFor and DashboardSQL read it, so the benchmarks' baseline runs
+// the very statements the dashboard runs.
+func dashboardQueues(d *Dashboard, userID string, dayStart, dayEnd time.Time) []dashQueue {
+	today := func() []any { return []any{FormatTime(dayStart), FormatTime(dayEnd)} }
+	switch d.Role {
+	case workflow.RoleSecretary, workflow.RoleAdmin:
+		return []dashQueue{
+			{q: qToCheckIn, args: today(), appointments: &d.ToCheckIn},
+			{q: qToClose, appointments: &d.ToClose},
+			{q: qUnpaid, appointments: &d.Unpaid},
+		}
+	case workflow.RoleNurse:
+		return []dashQueue{
+			{q: qToPrepare, appointments: &d.ToPrepare},
+			{q: qExpected, args: today(), appointments: &d.Expected},
+			{q: qToCollect, prescriptions: &d.ToCollect},
+		}
+	case workflow.RoleDoctor:
+		return []dashQueue{
+			{q: qConsultations, args: []any{userID}, appointments: &d.Consultations},
+			{q: qToReview, args: []any{userID}, prescriptions: &d.ToReview},
+		}
+	case workflow.RoleBiologist:
+		return []dashQueue{
+			{q: qSamples, prescriptions: &d.SamplesReceived},
+			{q: qInProgress, prescriptions: &d.InProgress},
+		}
+	}
+	return nil
+}
+
+func (q dashQueue) sql() string {
+	if q.prescriptions != nil {
+		return prescriptionQuery(q.q)
+	}
+	return appointmentQuery(q.q)
 }
 
 // Statement is one SQL statement with its arguments.
@@ -139,24 +186,58 @@ type Statement struct {
 // DashboardSQL returns the statements DashboardFor runs for role, in
 // order, exactly as it runs them. It exists for the benchmarks' baseline
 // (bench/), which times the same SQL on a bare connection without this
-// package's scanning and decoding.
+// package's scanning.
 func DashboardSQL(role workflow.Role, userID string, dayStart, dayEnd time.Time, limit int) []Statement {
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
-	a := func(q queue, args ...any) Statement { return Statement{appointmentQuery(q), append(args, limit)} }
-	p := func(q queue, args ...any) Statement { return Statement{prescriptionQuery(q), append(args, limit)} }
-	switch role {
-	case workflow.RoleSecretary, workflow.RoleAdmin:
-		return []Statement{a(qToCheckIn, FormatTime(dayStart), FormatTime(dayEnd)), a(qToClose), a(qUnpaid)}
-	case workflow.RoleNurse:
-		return []Statement{a(qToPrepare), p(qToCollect)}
-	case workflow.RoleDoctor:
-		return []Statement{a(qConsultations, userID), p(qToReview, userID)}
-	case workflow.RoleBiologist:
-		return []Statement{p(qSamples), p(qInProgress)}
+	var out []Statement
+	for _, q := range dashboardQueues(&Dashboard{Role: role}, userID, dayStart, dayEnd) {
+		out = append(out, Statement{q.sql(), append(q.args, limit)})
 	}
-	return nil
+	return out
+}
+
+// The dashboard's statements are prepared once per open replica: SQLite's
+// parser was 15 % of a dashboard's CPU (each list's SELECT names every
+// column and joins three or four tables), and a workstation re-reads the
+// same dozen statements on every status event. They live beside DB, keyed
+// by a weak pointer, so that a DB nobody holds any more takes its
+// statements with it. A statement prepared on the pool is prepared again,
+// once, on each connection that runs it (database/sql's Tx.Stmt).
+var preparedStmts sync.Map // weak.Pointer[DB] → *stmtCache
+
+type stmtCache struct {
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	key := weak.Make(db)
+	v, ok := preparedStmts.Load(key)
+	if !ok {
+		if v, ok = preparedStmts.LoadOrStore(key, &stmtCache{stmts: map[string]*sql.Stmt{}}); !ok {
+			runtime.AddCleanup(db, func(k weak.Pointer[DB]) {
+				if v, ok := preparedStmts.LoadAndDelete(k); ok {
+					for _, st := range v.(*stmtCache).stmts {
+						st.Close()
+					}
+				}
+			}, key)
+		}
+	}
+	c := v.(*stmtCache)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := db.sql.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	c.stmts[query] = st
+	return st, nil
 }
 
 func aliased(tbl *table, alias string) string {
@@ -167,35 +248,175 @@ func aliased(tbl *table, alias string) string {
 	return strings.Join(cols, ", ")
 }
 
-// scanWithExtras scans a row of tbl's columns followed by len(extras)
-// text columns.
-func scanWithExtras(tbl *table, rows *sql.Rows, extras []*sql.NullString) (json.RawMessage, error) {
-	n := len(tbl.columns)
-	vals := make([]any, n)
-	ptrs := make([]any, n+len(extras))
-	for i := range vals {
-		ptrs[i] = &vals[i]
+// A queue's rows are scanned straight into the view structs: going through
+// the wire JSON (scanWire, then json.Unmarshal) was half of DashboardFor's
+// CPU (docs/bench.md). Each column has a setter that converts its stored
+// form (see migrations/sqlite/00001_replica.sql) exactly as the wire route
+// decoded it; TestViewScanMatchesWire holds the two routes together on
+// every column.
+
+// viewColumn is one replicated column and how its stored value is set on
+// a row of type T. The lists below follow the table's columns in order
+// (workflow.Columns, which the SELECT lists): TestViewColumns checks it,
+// and a list one column short would fail every scan, never drop a column
+// silently.
+type viewColumn[T any] struct {
+	name string
+	set  func(row *T, v any) error
+}
+
+var appointmentColumns = []viewColumn[workflow.Appointment]{
+	{"id", func(a *workflow.Appointment, v any) error { return setText(&a.ID, v) }},
+	{"date", func(a *workflow.Appointment, v any) error { return setTime(&a.Date, v) }},
+	{"motif", func(a *workflow.Appointment, v any) error { return setText(&a.Motif, v) }},
+	{"status", func(a *workflow.Appointment, v any) error { return setText(&a.Status, v) }},
+	{"vitals", func(a *workflow.Appointment, v any) error { return setJSON(&a.Vitals, v) }},
+	{"medicalHistoryNotes", func(a *workflow.Appointment, v any) error { return setNullText(&a.MedicalHistoryNotes, v) }},
+	{"consultationNotes", func(a *workflow.Appointment, v any) error { return setNullText(&a.ConsultationNotes, v) }},
+	{"checkedInAt", func(a *workflow.Appointment, v any) error { return setNullTime(&a.CheckedInAt, v) }},
+	{"vitalsEnteredAt", func(a *workflow.Appointment, v any) error { return setNullTime(&a.VitalsEnteredAt, v) }},
+	{"consultedAt", func(a *workflow.Appointment, v any) error { return setNullTime(&a.ConsultedAt, v) }},
+	{"closedAt", func(a *workflow.Appointment, v any) error { return setNullTime(&a.ClosedAt, v) }},
+	{"vitalsEnteredBy", func(a *workflow.Appointment, v any) error { return setNullText(&a.VitalsEnteredBy, v) }},
+	{"consultedBy", func(a *workflow.Appointment, v any) error { return setNullText(&a.ConsultedBy, v) }},
+	{"closedBy", func(a *workflow.Appointment, v any) error { return setNullText(&a.ClosedBy, v) }},
+	{"billingAmount", func(a *workflow.Appointment, v any) error { return setNullText(&a.BillingAmount, v) }},
+	{"billingStatus", func(a *workflow.Appointment, v any) error { return setNullText(&a.BillingStatus, v) }},
+	{"createdAt", func(a *workflow.Appointment, v any) error { return setTime(&a.CreatedAt, v) }},
+	{"updatedAt", func(a *workflow.Appointment, v any) error { return setTime(&a.UpdatedAt, v) }},
+	{"patientId", func(a *workflow.Appointment, v any) error { return setText(&a.PatientID, v) }},
+	{"doctorId", func(a *workflow.Appointment, v any) error { return setText(&a.DoctorID, v) }},
+}
+
+var prescriptionColumns = []viewColumn[workflow.Prescription]{
+	{"id", func(p *workflow.Prescription, v any) error { return setText(&p.ID, v) }},
+	{"text", func(p *workflow.Prescription, v any) error { return setText(&p.Text, v) }},
+	{"status", func(p *workflow.Prescription, v any) error { return setText(&p.Status, v) }},
+	{"sampleCollectedAt", func(p *workflow.Prescription, v any) error { return setNullTime(&p.SampleCollectedAt, v) }},
+	{"analysisStartedAt", func(p *workflow.Prescription, v any) error { return setNullTime(&p.AnalysisStartedAt, v) }},
+	{"analysisCompletedAt", func(p *workflow.Prescription, v any) error { return setNullTime(&p.AnalysisCompletedAt, v) }},
+	{"createdAt", func(p *workflow.Prescription, v any) error { return setTime(&p.CreatedAt, v) }},
+	{"updatedAt", func(p *workflow.Prescription, v any) error { return setTime(&p.UpdatedAt, v) }},
+	{"patientId", func(p *workflow.Prescription, v any) error { return setText(&p.PatientID, v) }},
+	{"doctorId", func(p *workflow.Prescription, v any) error { return setText(&p.DoctorID, v) }},
+	{"nurseId", func(p *workflow.Prescription, v any) error { return setNullText(&p.NurseID, v) }},
+}
+
+// storedText is a text column's value as appendWire rendered it (SQLite
+// may hand back a number for a text column holding digits).
+func storedText(v any) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case []byte:
+		return string(x), nil
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64), nil
 	}
-	for i, e := range extras {
-		ptrs[n+i] = e
+	return "", fmt.Errorf("stored value of type %T", v)
+}
+
+// setText sets a NOT NULL string field; NULL leaves it empty, as decoding
+// null into a string did.
+func setText[S ~string](p *S, v any) error {
+	if v == nil {
+		return nil
 	}
-	if err := rows.Scan(ptrs...); err != nil {
+	s, err := storedText(v)
+	*p = S(s)
+	return err
+}
+
+func setNullText[S ~string](p **S, v any) error {
+	if v == nil {
+		return nil
+	}
+	s, err := storedText(v)
+	x := S(s)
+	*p = &x
+	return err
+}
+
+// setTime parses a stored timestamp as decoding its wire form did
+// (time.Time's UnmarshalJSON: RFC 3339).
+func setTime(p *time.Time, v any) error {
+	if v == nil {
+		return nil
+	}
+	s, err := storedText(v)
+	if err != nil {
+		return err
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return fmt.Errorf("not a timestamp: %q", clip([]byte(s)))
+	}
+	*p = t
+	return nil
+}
+
+func setNullTime(p **time.Time, v any) error {
+	if v == nil {
+		return nil
+	}
+	var t time.Time
+	if err := setTime(&t, v); err != nil {
+		return err
+	}
+	*p = &t
+	return nil
+}
+
+// setJSON keeps a JSON column's text. NULL becomes the JSON literal null:
+// that is what decoding the wire form's null into a json.RawMessage gave.
+func setJSON(p *json.RawMessage, v any) error {
+	if v == nil {
+		*p = json.RawMessage("null")
+		return nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("stored JSON of type %T", v)
+	}
+	*p = json.RawMessage(s)
+	return nil
+}
+
+// viewScanner scans the rows of one query: cols columns of a row of type
+// T followed by extra text columns (names joined in). Its buffers are
+// reused from row to row.
+type viewScanner[T any] struct {
+	cols   []viewColumn[T]
+	vals   []any
+	extras []sql.NullString
+	ptrs   []any
+}
+
+func newViewScanner[T any](cols []viewColumn[T], extras int) *viewScanner[T] {
+	s := &viewScanner[T]{cols: cols, vals: make([]any, len(cols)), extras: make([]sql.NullString, extras)}
+	s.ptrs = make([]any, len(cols)+extras)
+	for i := range s.vals {
+		s.ptrs[i] = &s.vals[i]
+	}
+	for i := range s.extras {
+		s.ptrs[len(cols)+i] = &s.extras[i]
+	}
+	return s
+}
+
+// scan reads the current row into row and returns the extra columns.
+func (s *viewScanner[T]) scan(rows *sql.Rows, row *T) ([]sql.NullString, error) {
+	if err := rows.Scan(s.ptrs...); err != nil {
 		return nil, err
 	}
-	b := []byte{'{'}
-	for i, c := range tbl.columns {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '"')
-		b = append(b, c...)
-		b = append(b, '"', ':')
-		var err error
-		if b, err = appendWire(b, tbl.kinds[c], vals[i]); err != nil {
-			return nil, fmt.Errorf("column %s: %w", c, err)
+	for i, c := range s.cols {
+		if err := c.set(row, s.vals[i]); err != nil {
+			return nil, fmt.Errorf("column %s: %w", c.name, err)
 		}
 	}
-	return append(b, '}'), nil
+	return s.extras, nil
 }
 
 func appointmentQuery(q queue) string {
@@ -208,23 +429,29 @@ func appointmentQuery(q queue) string {
 }
 
 func (t *Tx) appointments(q queue, limit int, args ...any) ([]AppointmentView, error) {
-	tbl := tables[workflow.TableAppointments]
 	rows, err := t.query(appointmentQuery(q), append(args, limit)...)
+	return scanAppointments(rows, err, limit)
+}
+
+// scanAppointments reads the rows of an appointmentQuery (or the error
+// that query returned) and closes them.
+func scanAppointments(rows *sql.Rows, err error, limit int) ([]AppointmentView, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: appointments: %w", err)
 	}
 	defer rows.Close()
 	out := []AppointmentView{}
+	if limit > 0 {
+		out = make([]AppointmentView, 0, min(limit, DefaultLimit))
+	}
+	s := newViewScanner(appointmentColumns, 3)
 	for rows.Next() {
-		var first, last, doctor sql.NullString
-		raw, err := scanWithExtras(tbl, rows, []*sql.NullString{&first, &last, &doctor})
+		var v AppointmentView
+		names, err := s.scan(rows, &v.Appointment)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: appointments: %w", err)
 		}
-		v := AppointmentView{PatientFirstName: first.String, PatientLastName: last.String, DoctorName: doctor.String}
-		if err := json.Unmarshal(raw, &v.Appointment); err != nil {
-			return nil, fmt.Errorf("sqlite: appointments: %w", err)
-		}
+		v.PatientFirstName, v.PatientLastName, v.DoctorName = names[0].String, names[1].String, names[2].String
 		out = append(out, v)
 	}
 	return out, rows.Err()
@@ -242,24 +469,30 @@ func prescriptionQuery(q queue) string {
 }
 
 func (t *Tx) prescriptions(q queue, limit int, args ...any) ([]PrescriptionView, error) {
-	tbl := tables[workflow.TablePrescriptions]
 	rows, err := t.query(prescriptionQuery(q), append(args, limit)...)
+	return scanPrescriptions(rows, err, limit)
+}
+
+// scanPrescriptions reads the rows of a prescriptionQuery (or the error
+// that query returned) and closes them.
+func scanPrescriptions(rows *sql.Rows, err error, limit int) ([]PrescriptionView, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: prescriptions: %w", err)
 	}
 	defer rows.Close()
 	out := []PrescriptionView{}
+	if limit > 0 {
+		out = make([]PrescriptionView, 0, min(limit, DefaultLimit))
+	}
+	s := newViewScanner(prescriptionColumns, 5)
 	for rows.Next() {
-		var first, last, doctor, nurse, result sql.NullString
-		raw, err := scanWithExtras(tbl, rows, []*sql.NullString{&first, &last, &doctor, &nurse, &result})
+		var v PrescriptionView
+		names, err := s.scan(rows, &v.Prescription)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: prescriptions: %w", err)
 		}
-		v := PrescriptionView{PatientFirstName: first.String, PatientLastName: last.String, DoctorName: doctor.String,
-			NurseName: nurse.String, ResultID: result.String}
-		if err := json.Unmarshal(raw, &v.Prescription); err != nil {
-			return nil, fmt.Errorf("sqlite: prescriptions: %w", err)
-		}
+		v.PatientFirstName, v.PatientLastName, v.DoctorName = names[0].String, names[1].String, names[2].String
+		v.NurseName, v.ResultID = names[3].String, names[4].String
 		out = append(out, v)
 	}
 	return out, rows.Err()
