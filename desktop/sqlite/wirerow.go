@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,21 +66,24 @@ func decodeWireRow(tbl *table, id string, row []byte) ([]any, error) {
 	return args, nil
 }
 
-// wireString decodes a JSON string; one without escapes (the usual case)
-// is taken as it is.
+// wireString decodes a JSON string of a row decodeWireRow has validated
+// (so no raw control character); one without escapes (the usual case) is
+// taken as it is.
 func wireString(raw []byte) (string, error) {
 	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
 		return "", errors.New("not a string")
 	}
 	body := raw[1 : len(raw)-1]
-	plain := utf8.Valid(body)
+	plain := true
 	for _, c := range body {
-		if c == '\\' || c < 0x20 {
+		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
 			plain = false
 			break
 		}
 	}
-	if plain {
+	// ASCII without escapes is taken as it is; other UTF-8 too, once checked
+	// (encoding/json would replace an invalid sequence).
+	if plain || (bytes.IndexByte(body, '\\') < 0 && utf8.Valid(body)) {
 		return string(body), nil
 	}
 	var s string
