@@ -15,7 +15,9 @@ import (
 // the page says are reflected, the replica is rebased (the rows queued acts
 // had touched are reset to the server's version and the still-queued acts
 // replayed on top), and the cursor moves on. A page marked resync first
-// drops every replicated row: the outbox and the rejected list stay.
+// drops every replicated row: the outbox and the rejected list stay. The
+// first page of an initial load defers the replica's indexes until the
+// pull's last page (bulkload.go).
 func (db *DB) ApplyChanges(ctx context.Context, page *syncproto.Changes, now time.Time) error {
 	return db.write(ctx, func(t *Tx) error {
 		s, err := t.state()
@@ -30,6 +32,11 @@ func (db *DB) ApplyChanges(ctx context.Context, page *syncproto.Changes, now tim
 			}
 			if _, err := t.exec(`DELETE FROM rebase_base`); err != nil {
 				return fmt.Errorf("sqlite: resync: %w", err)
+			}
+		}
+		if startsBulkLoad(s.Cursor, page) {
+			if err := t.deferIndexes(); err != nil {
+				return err
 			}
 		}
 		// Rows reach rebase_base only through local acts, never through
@@ -50,6 +57,12 @@ func (db *DB) ApplyChanges(ctx context.Context, page *syncproto.Changes, now tim
 		decided, err := t.applyOutcomes(page.Outcomes, now)
 		if err != nil {
 			return err
+		}
+		if !page.More {
+			// Up to date: an initial load's indexes are built now (bulkload.go).
+			if err := t.restoreIndexes(); err != nil {
+				return err
+			}
 		}
 		reflected := max(s.ReflectedSeq, page.LastMutationSeq)
 		// Acts whose outcome is still unknown stay even when reflected: the

@@ -39,6 +39,7 @@ type table struct {
 	name    string
 	columns []string
 	kinds   map[string]kind
+	index   map[string]int // column → its position in columns
 	// quoted column list and placeholders, built once
 	colList string
 	// upsert writes a whole row (INSERT OR REPLACE), built once
@@ -60,7 +61,7 @@ func init() {
 		workflow.TableDocuments:     workflow.Document{},
 	}
 	for _, name := range workflow.Tables {
-		t := &table{name: name, columns: workflow.Columns(name), kinds: map[string]kind{}}
+		t := &table{name: name, columns: workflow.Columns(name), kinds: map[string]kind{}, index: map[string]int{}}
 		byTag := map[string]reflect.Type{}
 		rt := reflect.TypeOf(rowTypes[name])
 		for i := range rt.NumField() {
@@ -72,6 +73,7 @@ func init() {
 		for i, c := range t.columns {
 			quoted[i] = quote(c)
 			t.kinds[c] = kindOf(byTag[c])
+			t.index[c] = i
 		}
 		t.colList = strings.Join(quoted, ", ")
 		t.upsert = `INSERT OR REPLACE INTO ` + quote(t.name) + ` (` + t.colList + `) VALUES (?` + strings.Repeat(", ?", len(quoted)-1) + `)`
@@ -171,8 +173,8 @@ func wireValue(k kind, raw json.RawMessage) (any, error) {
 		}
 		return nil, fmt.Errorf("not a boolean: %s", clip(raw))
 	case kindTime:
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := wireString(raw)
+		if err != nil {
 			return nil, fmt.Errorf("not a timestamp: %s", clip(raw))
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)
@@ -194,8 +196,8 @@ func wireValue(k kind, raw json.RawMessage) (any, error) {
 		return s, nil
 	}
 	if raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := wireString(raw)
+		if err != nil {
 			return nil, fmt.Errorf("not a string: %s", clip(raw))
 		}
 		return s, nil

@@ -63,30 +63,9 @@ func scanWire(tbl *table, rows *sql.Rows) (json.RawMessage, error) {
 // as far as this device may see it, never a patch. Unknown members are
 // ignored, so a newer server may add columns.
 func (t *Tx) putWire(tbl *table, id string, row json.RawMessage) error {
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(row, &members); err != nil {
-		return fmt.Errorf("sqlite: %s %s: row is not a JSON object: %w", tbl.name, id, err)
-	}
-	if v, ok := members["id"]; ok {
-		var rowID string
-		if json.Unmarshal(v, &rowID) != nil || rowID != id {
-			return fmt.Errorf("sqlite: %s %s: row carries id %s", tbl.name, id, clip(v))
-		}
-	}
-	args := make([]any, len(tbl.columns))
-	for i, c := range tbl.columns {
-		if c == "id" {
-			args[i] = id
-			continue
-		}
-		if secret(tbl.name, c) {
-			continue
-		}
-		v, err := wireValue(tbl.kinds[c], members[c])
-		if err != nil {
-			return fmt.Errorf("sqlite: %s %s: column %s: %w", tbl.name, id, c, err)
-		}
-		args[i] = v
+	args, err := decodeWireRow(tbl, id, row)
+	if err != nil {
+		return err
 	}
 	if _, err := t.execStmt(tbl.upsert, args...); err != nil {
 		return fmt.Errorf("sqlite: write %s %s: %w", tbl.name, id, err)

@@ -1,0 +1,110 @@
+package sqlite
+
+import (
+	"fmt"
+	"strings"
+
+	"wardsync/syncproto"
+	"wardsync/workflow"
+)
+
+// The initial load. A fresh replica receives the whole database in pages
+// of the snapshot, each table in primary-key order: the rows' own B-trees
+// then only append, but each of the twenty secondary indexes takes every
+// row under a random key (a patient id, a status and a time), and each
+// page's commit rewrote thousands of scattered index pages into the WAL
+// and, at checkpoints, into the file (≈ 8 KB written per row at 100,000
+// appointments, and worse as the trees grow). So the first page of a fresh
+// or resynced replica drops the replicated tables' secondary indexes,
+// recording their definitions in deferred_indexes in the same transaction,
+// and the page that ends the pull (more = false) builds them again, each
+// one sorted once, in that page's transaction. Meanwhile every query still
+// answers correctly, only by scanning: no replica index is UNIQUE, so no
+// constraint is lost. A crash mid-snapshot leaves the definitions listed,
+// and the resumed pull's last page restores them.
+
+// bulkLoadMinChanges is the first page's size from which the indexes are
+// deferred: a small database (a test's, a new ward's) is not worth it.
+const bulkLoadMinChanges = 200
+
+// startsBulkLoad says whether page, applied on a replica at cursor, starts
+// an initial load: the first page of a snapshot (an empty cursor, or the
+// server's resync), with more to come, and big.
+func startsBulkLoad(cursor string, page *syncproto.Changes) bool {
+	return (cursor == "" || page.Resync) && page.More && len(page.Changes) >= bulkLoadMinChanges
+}
+
+// deferIndexes drops the replicated tables' secondary indexes, recording
+// each definition first.
+func (t *Tx) deferIndexes() error {
+	names := make([]string, len(workflow.Tables))
+	args := make([]any, len(workflow.Tables))
+	for i, name := range workflow.Tables {
+		names[i], args[i] = "?", name
+	}
+	// sql IS NULL: an index SQLite made for a constraint, not ours to drop.
+	rows, err := t.query(`SELECT name, sql FROM sqlite_schema
+		 WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (`+strings.Join(names, ", ")+`) ORDER BY name`, args...)
+	if err != nil {
+		return fmt.Errorf("sqlite: defer indexes: %w", err)
+	}
+	type index struct{ name, sql string }
+	var idx []index
+	for rows.Next() {
+		var x index
+		if err := rows.Scan(&x.name, &x.sql); err != nil {
+			rows.Close()
+			return fmt.Errorf("sqlite: defer indexes: %w", err)
+		}
+		idx = append(idx, x)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: defer indexes: %w", err)
+	}
+	for _, x := range idx {
+		if _, err := t.exec(`INSERT OR REPLACE INTO deferred_indexes (name, sql) VALUES (?, ?)`, x.name, x.sql); err != nil {
+			return fmt.Errorf("sqlite: defer index %s: %w", x.name, err)
+		}
+		if _, err := t.exec(`DROP INDEX ` + quote(x.name)); err != nil {
+			return fmt.Errorf("sqlite: defer index %s: %w", x.name, err)
+		}
+	}
+	return nil
+}
+
+// restoreIndexes builds every deferred index again; nothing to do (one
+// lookup in an empty table) when none is deferred.
+func (t *Tx) restoreIndexes() error {
+	// One a migration has created again meanwhile is left as it is.
+	rows, err := t.query(`SELECT name, sql FROM deferred_indexes
+		 WHERE name NOT IN (SELECT name FROM sqlite_schema WHERE type = 'index') ORDER BY name`)
+	if err != nil {
+		return fmt.Errorf("sqlite: restore indexes: %w", err)
+	}
+	var defs []string
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			rows.Close()
+			return fmt.Errorf("sqlite: restore indexes: %w", err)
+		}
+		defs = append(defs, def)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: restore indexes: %w", err)
+	}
+	if len(defs) == 0 {
+		return nil
+	}
+	for _, def := range defs {
+		if _, err := t.exec(def); err != nil {
+			return fmt.Errorf("sqlite: restore index (%s): %w", def, err)
+		}
+	}
+	if _, err := t.exec(`DELETE FROM deferred_indexes`); err != nil {
+		return fmt.Errorf("sqlite: restore indexes: %w", err)
+	}
+	return nil
+}

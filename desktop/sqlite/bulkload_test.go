@@ -1,0 +1,168 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"wardsync/syncproto"
+	"wardsync/workflow"
+)
+
+// replicaIndexes lists the replicated tables' indexes by name, with their
+// definitions.
+func replicaIndexes(t *testing.T, db *DB) map[string]string {
+	t.Helper()
+	rows, err := db.SQL().Query(`SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL
+		AND tbl_name IN ('users', 'patients', 'appointments', 'prescriptions', 'results', 'documents')`)
+	must(t, err)
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var name, def string
+		must(t, rows.Scan(&name, &def))
+		out[name] = def
+	}
+	must(t, rows.Err())
+	return out
+}
+
+func deferredCount(t *testing.T, db *DB) int {
+	t.Helper()
+	var n int
+	must(t, db.SQL().QueryRow(`SELECT count(*) FROM deferred_indexes`).Scan(&n))
+	return n
+}
+
+// loadPage is a snapshot page of n scheduled appointments numbered from
+// first (ids in order, as the server pages them).
+func loadPage(cursor string, more bool, first, n int) *syncproto.Changes {
+	p := &syncproto.Changes{RequestID: "r", Cursor: cursor, More: more, Changes: []syncproto.Change{}}
+	for i := first; i < first+n; i++ {
+		id := fmt.Sprintf("bbbbbbbb-1000-4000-8000-%012d", i)
+		p.Changes = append(p.Changes, syncproto.Change{Table: workflow.TableAppointments, Op: syncproto.OpUpsert, ID: id,
+			Row: appointmentRow(id, patient1ID, doctorID, t0.Add(time.Duration(i)*time.Minute), workflow.AppointmentScheduled, nil)})
+	}
+	return p
+}
+
+func TestInitialLoadDefersIndexes(t *testing.T) {
+	ctx := context.Background()
+	fresh := replicaIndexes(t, openTest(t))
+	if len(fresh) < 20 {
+		t.Fatalf("a fresh replica has %d indexes on its replicated tables, want the migrations' 20 or more", len(fresh))
+	}
+	assertIndexes := func(t *testing.T, db *DB, want map[string]string, deferred int) {
+		t.Helper()
+		got := replicaIndexes(t, db)
+		if len(got) != len(want) {
+			t.Fatalf("replica has %d indexes, want %d", len(got), len(want))
+		}
+		for name, def := range want {
+			if got[name] != def {
+				t.Fatalf("index %s is %q, want %q", name, got[name], def)
+			}
+		}
+		if n := deferredCount(t, db); n != deferred {
+			t.Fatalf("%d deferred indexes listed, want %d", n, deferred)
+		}
+	}
+	const big = bulkLoadMinChanges
+
+	t.Run("small first page keeps the indexes", func(t *testing.T) {
+		db := openTest(t)
+		must(t, db.ApplyChanges(ctx, loadPage("s1", true, 0, big-1), t0))
+		assertIndexes(t, db, fresh, 0)
+	})
+
+	t.Run("big first page defers them until the last page", func(t *testing.T) {
+		db := openTest(t)
+		must(t, db.ApplyChanges(ctx, loadPage("s1", true, 0, big), t0))
+		assertIndexes(t, db, map[string]string{}, len(fresh))
+		// Later pages of the snapshot, even big ones, change nothing.
+		must(t, db.ApplyChanges(ctx, loadPage("s2", true, big, big), t0))
+		assertIndexes(t, db, map[string]string{}, len(fresh))
+		must(t, db.ApplyChanges(ctx, loadPage("f1", false, 2*big, 3), t0))
+		assertIndexes(t, db, fresh, 0)
+		if c := counts(t, db); c[workflow.TableAppointments] != 2*big+3 {
+			t.Fatalf("replica holds %d appointments, want %d", c[workflow.TableAppointments], 2*big+3)
+		}
+		// The dashboards' queues walk their index again.
+		rows, err := db.SQL().Query(`EXPLAIN QUERY PLAN SELECT "id" FROM "appointments" WHERE "status" = 'SCHEDULED' ORDER BY "date" LIMIT 50`)
+		must(t, err)
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			must(t, rows.Scan(&id, &parent, &unused, &detail))
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if p := strings.Join(plan, "; "); !strings.Contains(p, "appointments_status_date_idx") {
+			t.Fatalf("query plan after the load: %s", p)
+		}
+	})
+
+	t.Run("a crash mid-load leaves them listed and the resumed pull restores them", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "replica.db")
+		db, err := Open(ctx, path)
+		must(t, err)
+		must(t, db.ApplyChanges(ctx, loadPage("s1", true, 0, big), t0))
+		must(t, db.Close())
+		db, err = Open(ctx, path)
+		must(t, err)
+		t.Cleanup(func() { db.Close() })
+		assertIndexes(t, db, map[string]string{}, len(fresh))
+		st, err := db.State(ctx)
+		must(t, err)
+		if st.Cursor != "s1" {
+			t.Fatalf("cursor after reopening is %q, want s1", st.Cursor)
+		}
+		must(t, db.ApplyChanges(ctx, loadPage("f1", false, big, 1), t0))
+		assertIndexes(t, db, fresh, 0)
+	})
+
+	t.Run("an act during the load applies and survives the rebase", func(t *testing.T) {
+		db := openTest(t)
+		seed(t, db) // users and patients an act needs, written before any pull
+		must(t, db.ApplyChanges(ctx, loadPage("s1", true, 0, big), t0))
+		id := fmt.Sprintf("bbbbbbbb-1000-4000-8000-%012d", 7)
+		seq := mustAct(t, db, secretary, "appointment.checkIn", obj{"id": id}, t0.Add(time.Hour))
+		must(t, db.ApplyChanges(ctx, loadPage("f1", false, 0, big), t0)) // the server's rows again, act not yet reflected
+		assertIndexes(t, db, fresh, 0)
+		if got := column(t, db, workflow.TableAppointments, id, "status"); got != string(workflow.AppointmentCheckedIn) {
+			t.Fatalf("appointment after the load is %v, want the queued check-in on top (CHECKED_IN)", got)
+		}
+		if seqs := outboxSeqs(t, db); len(seqs) != 1 || seqs[0] != seq {
+			t.Fatalf("outbox holds %v, want the queued act %d", seqs, seq)
+		}
+	})
+
+	t.Run("a resync defers them too", func(t *testing.T) {
+		db := openTest(t)
+		must(t, db.ApplyChanges(ctx, loadPage("f1", false, 0, 5), t0))
+		p := loadPage("s1", true, 0, big)
+		p.Resync = true
+		must(t, db.ApplyChanges(ctx, p, t0))
+		assertIndexes(t, db, map[string]string{}, len(fresh))
+		must(t, db.ApplyChanges(ctx, loadPage("f2", false, big, 0), t0))
+		assertIndexes(t, db, fresh, 0)
+	})
+
+	t.Run("a first page that fails defers nothing", func(t *testing.T) {
+		db := openTest(t)
+		p := loadPage("s1", true, 0, big)
+		p.Changes[big-1].Row = []byte(`["not", "an", "object"]`)
+		err := db.ApplyChanges(ctx, p, t0)
+		if err == nil || !strings.Contains(err.Error(), "appointments "+p.Changes[big-1].ID+": row is not a JSON object") {
+			t.Fatalf("err = %v, want the bad row named", err)
+		}
+		assertIndexes(t, db, fresh, 0)
+		if c := counts(t, db); c[workflow.TableAppointments] != 0 {
+			t.Fatalf("%d appointments written by a failed page", c[workflow.TableAppointments])
+		}
+	})
+}
