@@ -1,0 +1,126 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+type checkpointed struct {
+	r   CheckpointResult
+	err error
+}
+
+// openCheckpointed opens a replica whose checkpointer never pauses and
+// reports every background checkpoint on the returned channel.
+func openCheckpointed(t *testing.T, path string) (*DB, <-chan checkpointed) {
+	t.Helper()
+	ch := make(chan checkpointed, 10_000)
+	db, err := open(context.Background(), path, 0, func(r CheckpointResult, err error) {
+		select {
+		case ch <- checkpointed{r, err}:
+		default: // the test reads them all; never block the checkpointer
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, ch
+}
+
+// copyMainFile copies the database file alone, without its WAL: what it
+// holds is what checkpoints have moved there.
+func copyMainFile(t *testing.T, src, dst string) {
+	t.Helper()
+	in, err := os.Open(src)
+	must(t, err)
+	defer in.Close()
+	out, err := os.Create(dst)
+	must(t, err)
+	_, err = io.Copy(out, in)
+	must(t, err)
+	must(t, out.Close())
+}
+
+// TestCheckpointInBackground: the replica's connections never checkpoint
+// inside a commit (wal_autocheckpoint 0), and the background checkpointer
+// moves every committed act into the database file soon after.
+func TestCheckpointInBackground(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "replica.db")
+	db, results := openCheckpointed(t, path)
+
+	var auto int
+	must(t, db.sql.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&auto))
+	if auto != 0 {
+		t.Fatalf("wal_autocheckpoint = %d on a replica connection, want 0 (checkpoints belong to the background checkpointer)", auto)
+	}
+
+	seed(t, db)
+	const n = 50
+	for i := 0; i < n; i++ {
+		mustAct(t, db, secretary, "patient.register", obj{"id": fmt.Sprintf("aaaaaaaa-1111-4000-8000-%012d", i),
+			"firstName": "Ckpt", "lastName": fmt.Sprint(i), "birthDate": "1990-01-01T00:00:00Z"}, t0)
+	}
+
+	// Every commit wakes the checkpointer after it, so one of the
+	// checkpoints reported from here on covers the last act: the main
+	// file alone then holds all of them.
+	inMainFile := func() int {
+		cp := filepath.Join(t.TempDir(), "main-only.db")
+		copyMainFile(t, path, cp)
+		raw, err := sql.Open("sqlite", DSN(cp))
+		must(t, err)
+		defer raw.Close()
+		var got int
+		must(t, raw.QueryRowContext(ctx, `SELECT COUNT(*) FROM patients WHERE firstName = 'Ckpt'`).Scan(&got))
+		return got
+	}
+	for got := inMainFile(); got != n; got = inMainFile() {
+		c := <-results
+		if c.err != nil {
+			t.Fatalf("background checkpoint: %v", c.err)
+		}
+	}
+
+	// A quiet replica's WAL is fully checkpointed.
+	r, err := db.Checkpoint(ctx)
+	must(t, err)
+	if r.Busy || r.Checkpointed != r.WALFrames {
+		t.Fatalf("checkpoint of a quiet replica: %+v, want every frame checkpointed and not busy", r)
+	}
+}
+
+// TestCloseStopsCheckpointer: Close waits for the checkpointer to end,
+// closes the file once, and a second Close is harmless; what was written
+// is there when the file is opened again.
+func TestCloseStopsCheckpointer(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "replica.db")
+	db, _ := openCheckpointed(t, path)
+	seed(t, db)
+	mustAct(t, db, secretary, "appointment.checkIn", obj{"id": appt1ID}, t0)
+	must(t, db.Close())
+	select {
+	case <-db.ckDone:
+	default:
+		t.Fatal("Close returned while the checkpointer was still running")
+	}
+	must(t, db.Close())
+	if _, err := db.Checkpoint(ctx); err == nil {
+		t.Fatal("Checkpoint after Close: no error")
+	}
+
+	again, err := Open(ctx, path)
+	must(t, err)
+	defer again.Close()
+	if got := column(t, again, "appointments", appt1ID, "status"); got != "CHECKED_IN" {
+		t.Fatalf("status after reopening = %v, want CHECKED_IN", got)
+	}
+}
