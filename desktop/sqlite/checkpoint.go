@@ -28,6 +28,11 @@ import (
 // once for all of them), short enough that the WAL stays small.
 const CheckpointEvery = time.Second
 
+// walRestartFrames is the WAL's size (4 KB pages) past which the
+// checkpointer catches up with the write lock held (checkpointOnce):
+// 16 MB, four times what SQLite's automatic checkpoint allowed.
+const walRestartFrames = 4096
+
 // CheckpointResult is what a PASSIVE checkpoint reported.
 type CheckpointResult struct {
 	// Busy: the checkpoint could not run to completion (another
@@ -49,10 +54,33 @@ func (db *DB) Checkpoint(ctx context.Context) (CheckpointResult, error) {
 	return r, nil
 }
 
-// startCheckpointer starts the background checkpointer; Close stops it.
-func (db *DB) startCheckpointer(every time.Duration) {
+// checkpointOnce is one background checkpoint. SQLite starts the WAL over
+// only when a write begins with every frame checkpointed; under a steady
+// stream of writes (a backlog of acts, an initial sync) some always
+// commit while a checkpoint runs, and the WAL would grow without end.
+// So once it is past restartFrames, a second pass copies what those
+// writes added with this process's writers held off — a short wait, the
+// first pass did the bulk — and the next write starts the WAL over.
+func (db *DB) checkpointOnce(ctx context.Context) (CheckpointResult, error) {
+	r, err := db.Checkpoint(ctx)
+	if err != nil || r.Busy || r.WALFrames < db.ckRestart {
+		return r, err
+	}
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	return db.Checkpoint(ctx)
+}
+
+// startCheckpointer starts the background checkpointer (unless every < 0,
+// for tests that checkpoint by hand); Close stops it.
+func (db *DB) startCheckpointer(every time.Duration, restartFrames int) {
+	db.ckRestart = restartFrames
+	db.ckKick = make(chan struct{}, 1)
+	if every < 0 {
+		return
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	db.ckKick, db.ckStop, db.ckDone, db.ckEvery = make(chan struct{}, 1), cancel, make(chan struct{}), every
+	db.ckStop, db.ckDone, db.ckEvery = cancel, make(chan struct{}), every
 	go db.checkpointLoop(ctx)
 }
 
@@ -75,7 +103,7 @@ func (db *DB) checkpointLoop(ctx context.Context) {
 			return
 		case <-db.ckKick:
 		}
-		r, err := db.Checkpoint(ctx)
+		r, err := db.checkpointOnce(ctx)
 		if ctx.Err() != nil {
 			return // interrupted by Close: the closing connection checkpoints
 		}

@@ -38,6 +38,7 @@ type DB struct {
 	ckStop     context.CancelFunc
 	ckDone     chan struct{}
 	ckEvery    time.Duration
+	ckRestart  int
 	checkpoint func(CheckpointResult, error) // test hook: each background checkpoint's outcome
 	closeOnce  sync.Once
 	closeErr   error
@@ -63,12 +64,13 @@ const BusyTimeout = 10 * time.Second
 
 // Open opens (creating it if needed) the replica at path and migrates it.
 func Open(ctx context.Context, path string) (*DB, error) {
-	return open(ctx, path, CheckpointEvery, nil)
+	return open(ctx, path, CheckpointEvery, walRestartFrames, nil)
 }
 
-// open is Open with the checkpointer's pause and, for tests, a hook told
-// each background checkpoint's outcome.
-func open(ctx context.Context, path string, every time.Duration, hook func(CheckpointResult, error)) (*DB, error) {
+// open is Open with the checkpointer's pause (< 0: no background
+// checkpointer), its WAL restart threshold and, for tests, a hook told each
+// background checkpoint's outcome.
+func open(ctx context.Context, path string, every time.Duration, restartFrames int, hook func(CheckpointResult, error)) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: no database path")
 	}
@@ -82,7 +84,7 @@ func open(ctx context.Context, path string, every time.Duration, hook func(Check
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
 	db := &DB{sql: sdb, checkpoint: hook}
-	db.startCheckpointer(every)
+	db.startCheckpointer(every, restartFrames)
 	return db, nil
 }
 
