@@ -47,7 +47,11 @@ type CheckpointResult struct {
 func (db *DB) Checkpoint(ctx context.Context) (CheckpointResult, error) {
 	var r CheckpointResult
 	var busy int
-	if err := db.sql.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &r.WALFrames, &r.Checkpointed); err != nil {
+	row := db.sql.QueryRowContext
+	if db.ckConn != nil {
+		row = db.ckConn.QueryRowContext
+	}
+	if err := row(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &r.WALFrames, &r.Checkpointed); err != nil {
 		return r, fmt.Errorf("sqlite: checkpoint: %w", err)
 	}
 	r.Busy = busy != 0
@@ -80,6 +84,14 @@ func (db *DB) startCheckpointer(every time.Duration, restartFrames int) {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	// A connection of its own: taking one from the pool now and then made
+	// the pool keep one more, and the writes rotate through the pool's
+	// connections, each filling a 64 MB page cache of its own (the
+	// initial sync's station RSS went from 150 to 240 MB). A checkpoint
+	// reads no page through the cache. Without one, the pool serves.
+	if c, err := db.sql.Conn(ctx); err == nil {
+		db.ckConn = c
+	}
 	db.ckStop, db.ckDone, db.ckEvery = cancel, make(chan struct{}), every
 	go db.checkpointLoop(ctx)
 }
@@ -90,6 +102,9 @@ func (db *DB) stopCheckpointer() {
 	}
 	db.ckStop()
 	<-db.ckDone
+	if db.ckConn != nil {
+		db.ckConn.Close()
+	}
 }
 
 func (db *DB) checkpointLoop(ctx context.Context) {

@@ -39,6 +39,7 @@ type DB struct {
 	ckDone     chan struct{}
 	ckEvery    time.Duration
 	ckRestart  int
+	ckConn     *sql.Conn                     // the checkpointer's own connection
 	checkpoint func(CheckpointResult, error) // test hook: each background checkpoint's outcome
 	closeOnce  sync.Once
 	closeErr   error
