@@ -100,8 +100,8 @@ func TestCheckpointInBackground(t *testing.T) {
 }
 
 // TestCloseStopsCheckpointer: Close waits for the checkpointer to end,
-// closes the file once, and a second Close is harmless; what was written
-// is there when the file is opened again.
+// closes the file once (leaving no WAL behind), and a second Close is
+// harmless; what was written is there when the file is opened again.
 func TestCloseStopsCheckpointer(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "replica.db")
@@ -117,6 +117,11 @@ func TestCloseStopsCheckpointer(t *testing.T) {
 	must(t, db.Close())
 	if _, err := db.Checkpoint(ctx); err == nil {
 		t.Fatal("Checkpoint after Close: no error")
+	}
+	// The last connection's close checkpointed everything and removed the
+	// WAL, automatic checkpoints off or not.
+	if _, err := os.Stat(path + "-wal"); !os.IsNotExist(err) {
+		t.Fatalf("the WAL is still there after Close (stat: %v)", err)
 	}
 
 	again, err := Open(ctx, path)
