@@ -48,7 +48,7 @@ func (e *Engine) Reissue(ctx context.Context, userID, name string, args json.Raw
 	}
 	id := uuid.NewString()
 	at := e.cfg.Now().UTC().Truncate(time.Millisecond)
-	seq, err := e.db.Act(ctx, sqlite.NewAct{ID: id, Name: name, Args: args, OccurredAt: at, ReissueOf: reissueOf,
+	q, err := e.db.Queue(ctx, sqlite.NewAct{ID: id, Name: name, Args: args, OccurredAt: at, ReissueOf: reissueOf,
 		Author: sqlite.Author{ID: c.UserID, Name: c.Name, Role: c.Role, Token: c.Token},
 		Check: func(seq int64) error {
 			// The hashes are written with the act; any well-formed ones
@@ -59,10 +59,7 @@ func (e *Engine) Reissue(ctx context.Context, userID, name string, args json.Raw
 	if err != nil {
 		return nil, err
 	}
-	acted := &Acted{ID: id, Seq: seq, OccurredAt: at}
-	if q, err := e.db.Outbox(ctx, seq, 1); err == nil && len(q) == 1 && q[0].ID == id {
-		acted.WaitingFor = q[0].WaitingFor
-	}
+	acted := &Acted{ID: id, Seq: q.Seq, OccurredAt: at, WaitingFor: q.WaitingFor}
 	e.refreshQuietly(ctx)
 	kick(e.actKick)
 	return acted, nil

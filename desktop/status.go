@@ -114,11 +114,7 @@ func (e *Engine) update(fn func(*Status)) {
 
 // refresh re-reads the queue counts and sync state from the replica.
 func (e *Engine) refresh(ctx context.Context) error {
-	c, err := e.db.Counts(ctx)
-	if err != nil {
-		return err
-	}
-	st, err := e.db.State(ctx)
+	c, st, err := e.db.CountsAndState(ctx)
 	if err != nil {
 		return err
 	}

@@ -73,7 +73,7 @@ func scanCredential(sc interface{ Scan(...any) error }) (Credential, error) {
 }
 
 func (db *DB) credential(ctx context.Context, where string, arg any) (*Credential, error) {
-	c, err := scanCredential(db.sql.QueryRowContext(ctx, `SELECT `+credentialColumns+` FROM local_credentials WHERE `+where, arg))
+	c, err := scanCredential(db.queryRow(ctx, `SELECT `+credentialColumns+` FROM local_credentials WHERE `+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("credential: %w", workflow.ErrNotFound)
 	}

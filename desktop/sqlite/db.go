@@ -32,13 +32,46 @@ type DB struct {
 	// writer spinning on the busy timeout. Other processes still meet the
 	// busy timeout.
 	writeMu sync.Mutex
+
+	// The checkpointer (checkpoint.go): every committed write kicks it.
+	ckKick     chan struct{}
+	ckStop     context.CancelFunc
+	ckDone     chan struct{}
+	ckEvery    time.Duration
+	ckRestart  int
+	ckConn     *sql.Conn                     // the checkpointer's own connection
+	checkpoint func(CheckpointResult, error) // test hook: each background checkpoint's outcome
+	closeOnce  sync.Once
+	closeErr   error
+
+	// stmts are the statements this DB has prepared, by SQL text (Tx.exec,
+	// query, queryRow): modernc parses a statement's text on every call
+	// otherwise, and parsing was a fifth of an act's CPU (make bench,
+	// local act). database/sql prepares each once per connection and keeps
+	// it; a statement is reset after each use, so a cached one holds no
+	// lock and no snapshot.
+	stmtMu      sync.Mutex
+	stmts       map[string]*sql.Stmt
+	stmtsClosed bool
 }
+
+// maxStmts bounds the statement cache: the package's statements are a
+// fixed set (plus a few per table and column list), so it is never
+// reached in practice; past it, statements are parsed per call as before.
+const maxStmts = 512
 
 // BusyTimeout is how long a write waits for another process's write lock.
 const BusyTimeout = 10 * time.Second
 
 // Open opens (creating it if needed) the replica at path and migrates it.
 func Open(ctx context.Context, path string) (*DB, error) {
+	return open(ctx, path, CheckpointEvery, walRestartFrames, nil)
+}
+
+// open is Open with the checkpointer's pause (< 0: no background
+// checkpointer), its WAL restart threshold and, for tests, a hook told each
+// background checkpoint's outcome.
+func open(ctx context.Context, path string, every time.Duration, restartFrames int, hook func(CheckpointResult, error)) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: no database path")
 	}
@@ -51,7 +84,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		sdb.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
-	return &DB{sql: sdb}, nil
+	db := &DB{sql: sdb, checkpoint: hook}
+	db.startCheckpointer(every, restartFrames)
+	return db, nil
 }
 
 // DSN is the driver's name for the replica at path with the connection
@@ -74,6 +109,15 @@ func DSN(path string) string {
 	// re-reading index pages from the OS (make bench, docs/bench.md).
 	// Pages are only held once touched, so a small replica stays small.
 	q.Add("_pragma", "cache_size(-65536)")
+	// No automatic checkpoint: SQLite runs it inside the commit that
+	// crosses 1,000 WAL pages, so one act in ~50 paid for copying the WAL
+	// into the file and two fsyncs (tens to hundreds of ms: the local act
+	// row's p99). DB's own checkpointer does it in the background instead
+	// (checkpoint.go); durability is the WAL's and synchronous's, not the
+	// checkpoint's. Other handles on this DSN (the bench's baseline, a
+	// second process) are covered by the checkpoint SQLite runs when the
+	// last connection to the file closes, or by their own DB's checkpointer.
+	q.Add("_pragma", "wal_autocheckpoint(0)")
 	// BEGIN IMMEDIATE takes the write lock when a transaction starts, so
 	// a read-then-write transaction cannot fail half way on a lock upgrade.
 	q.Set("_txlock", "immediate")
@@ -121,15 +165,30 @@ func isBusy(err error) bool {
 	return false
 }
 
-// Close closes the file.
-func (db *DB) Close() error { return db.sql.Close() }
+// Close stops the checkpointer (interrupting a checkpoint under way,
+// which loses nothing: the WAL keeps every committed transaction) and
+// closes the file; SQLite checkpoints the WAL as the last connection closes.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		db.stopCheckpointer()
+		db.stmtMu.Lock()
+		for _, st := range db.stmts {
+			st.Close()
+		}
+		db.stmts, db.stmtsClosed = nil, true
+		db.stmtMu.Unlock()
+		db.closeErr = db.sql.Close()
+	})
+	return db.closeErr
+}
 
 // SQL exposes the handle for tests and diagnostics.
 func (db *DB) SQL() *sql.DB { return db.sql }
 
-// Tx is one write transaction.
+// Tx is one transaction.
 type Tx struct {
 	ctx context.Context
+	db  *DB
 	tx  *sql.Tx
 	// stmts are the statements prepared in this transaction (execStmt),
 	// closed with it: a page of changes runs the same few statements
@@ -145,13 +204,14 @@ func (db *DB) write(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
-	if err := fn(&Tx{ctx: ctx, tx: tx}); err != nil {
+	if err := fn(&Tx{ctx: ctx, db: db, tx: tx}); err != nil {
 		tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
+	kick(db.ckKick)
 	return nil
 }
 
@@ -165,10 +225,65 @@ func (db *DB) read(ctx context.Context, fn func(*Tx) error) error {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
 	defer tx.Rollback()
-	return fn(&Tx{ctx: ctx, tx: tx})
+	return fn(&Tx{ctx: ctx, db: db, tx: tx})
+}
+
+// prepared returns the DB's prepared statement for q, preparing it on
+// first use; nil when the cache is full or q does not prepare (the caller
+// then runs q unprepared, which reports q's own error).
+func (db *DB) prepared(ctx context.Context, q string) *sql.Stmt {
+	db.stmtMu.Lock()
+	st, ok := db.stmts[q]
+	full := len(db.stmts) >= maxStmts
+	closed := db.stmtsClosed
+	db.stmtMu.Unlock()
+	if ok || full || closed {
+		return st
+	}
+	// Prepared outside the lock (it takes a connection of the pool); two
+	// callers racing on a new statement both prepare it and one is kept.
+	st, err := db.sql.PrepareContext(ctx, q)
+	if err != nil {
+		return nil
+	}
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	if kept, ok := db.stmts[q]; ok || db.stmtsClosed {
+		st.Close()
+		return kept
+	}
+	if db.stmts == nil {
+		db.stmts = map[string]*sql.Stmt{}
+	}
+	db.stmts[q] = st
+	return st
+}
+
+// queryRow is a one-row query outside any transaction, through the
+// statement cache (every act reads its author's credential so).
+func (db *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := db.prepared(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return db.sql.QueryRowContext(ctx, q, args...)
+}
+
+// stmt is q's cached statement bound to this transaction, or nil.
+func (t *Tx) stmt(q string) *sql.Stmt {
+	if t.db == nil {
+		return nil
+	}
+	st := t.db.prepared(t.ctx, q)
+	if st == nil {
+		return nil
+	}
+	return t.tx.StmtContext(t.ctx, st)
 }
 
 func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
+	if st := t.stmt(q); st != nil {
+		return st.ExecContext(t.ctx, args...)
+	}
 	return t.tx.ExecContext(t.ctx, q, args...)
 }
 
@@ -190,9 +305,15 @@ func (t *Tx) execStmt(q string, args ...any) (sql.Result, error) {
 }
 
 func (t *Tx) query(q string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(q); st != nil {
+		return st.QueryContext(t.ctx, args...)
+	}
 	return t.tx.QueryContext(t.ctx, q, args...)
 }
 
 func (t *Tx) queryRow(q string, args ...any) *sql.Row {
+	if st := t.stmt(q); st != nil {
+		return st.QueryRowContext(t.ctx, args...)
+	}
 	return t.tx.QueryRowContext(t.ctx, q, args...)
 }

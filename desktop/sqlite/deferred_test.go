@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
@@ -159,6 +160,47 @@ func TestWaitingActAppliesOnRebase(t *testing.T) {
 			entries, _ := db.Outbox(ctx, 0, 0)
 			if len(entries) != 1 || entries[0].WaitingFor != c.waiting || (entries[0].Conflict != nil) != c.flagged {
 				t.Fatalf("outbox %+v", entries)
+			}
+		})
+	}
+}
+
+// TestQueueSaysWaiting: Queue reports what the outbox entry records, a
+// waiting act's sentence or nothing, and the seq it assigned.
+func TestQueueSaysWaiting(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name    string
+		who     Author
+		act     string
+		args    obj
+		waiting string
+	}{
+		{"in order", secretary, "appointment.checkIn", obj{"id": appt1ID}, ""},
+		{"before its predecessor", nurse, "appointment.recordVitals", obj{"id": appt2ID, "vitals": vitals}, waitingCheckIn},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db := openTest(t)
+			seed(t, db)
+			q, err := db.Queue(ctx, NewAct{ID: newID(), Name: c.act, Args: js(c.args), OccurredAt: t0, Author: c.who})
+			must(t, err)
+			entries, err := db.Outbox(ctx, 0, 0)
+			must(t, err)
+			if len(entries) != 1 || entries[0].Seq != q.Seq || q.Seq != 1 {
+				t.Fatalf("Queue said seq %d; outbox %+v", q.Seq, entries)
+			}
+			if q.WaitingFor != c.waiting || entries[0].WaitingFor != c.waiting {
+				t.Fatalf("Queue said waiting %q, outbox %q; want %q", q.WaitingFor, entries[0].WaitingFor, c.waiting)
+			}
+			// The status line's one read says what the two separate ones say.
+			cs, st, err := db.CountsAndState(ctx)
+			must(t, err)
+			c2, err := db.Counts(ctx)
+			must(t, err)
+			st2, err := db.State(ctx)
+			must(t, err)
+			if !reflect.DeepEqual(cs, c2) || !reflect.DeepEqual(st, st2) || st.LastSeq != q.Seq {
+				t.Fatalf("CountsAndState %+v %+v; Counts %+v, State %+v", cs, st, c2, st2)
 			}
 		})
 	}

@@ -5,13 +5,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-	"weak"
 
 	"wardsync/workflow"
 )
@@ -100,18 +97,15 @@ func (db *DB) DashboardFor(ctx context.Context, role workflow.Role, userID strin
 	}
 	d := &Dashboard{Role: role}
 	queues := dashboardQueues(d, userID, dayStart, dayEnd)
-	// Prepared before the transaction starts: preparing takes a connection
-	// from the pool, and must never wait for the one this read holds.
-	stmts := make([]*sql.Stmt, len(queues))
-	for i, q := range queues {
-		var err error
-		if stmts[i], err = db.prepared(ctx, q.sql()); err != nil {
-			return nil, err
-		}
+	// Prepared (the DB's statement cache, db.go) before the transaction
+	// starts: preparing takes another connection from the pool, better not
+	// taken while this read holds one.
+	for _, q := range queues {
+		db.prepared(ctx, q.sql())
 	}
 	err := db.read(ctx, func(t *Tx) error {
-		for i, q := range queues {
-			rows, err := t.tx.StmtContext(t.ctx, stmts[i]).QueryContext(t.ctx, append(q.args, limit)...)
+		for _, q := range queues {
+			rows, err := t.query(q.sql(), append(q.args, limit)...)
 			if q.prescriptions != nil {
 				*q.prescriptions, err = scanPrescriptions(rows, err, limit)
 			} else {
@@ -196,48 +190,6 @@ func DashboardSQL(role workflow.Role, userID string, dayStart, dayEnd time.Time,
 		out = append(out, Statement{q.sql(), append(q.args, limit)})
 	}
 	return out
-}
-
-// The dashboard's statements are prepared once per open replica: SQLite's
-// parser was 15 % of a dashboard's CPU (each list's SELECT names every
-// column and joins three or four tables), and a workstation re-reads the
-// same dozen statements on every status event. They live beside DB, keyed
-// by a weak pointer, so that a DB nobody holds any more takes its
-// statements with it. A statement prepared on the pool is prepared again,
-// once, on each connection that runs it (database/sql's Tx.Stmt).
-var preparedStmts sync.Map // weak.Pointer[DB] → *stmtCache
-
-type stmtCache struct {
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
-}
-
-func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
-	key := weak.Make(db)
-	v, ok := preparedStmts.Load(key)
-	if !ok {
-		if v, ok = preparedStmts.LoadOrStore(key, &stmtCache{stmts: map[string]*sql.Stmt{}}); !ok {
-			runtime.AddCleanup(db, func(k weak.Pointer[DB]) {
-				if v, ok := preparedStmts.LoadAndDelete(k); ok {
-					for _, st := range v.(*stmtCache).stmts {
-						st.Close()
-					}
-				}
-			}, key)
-		}
-	}
-	c := v.(*stmtCache)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if st, ok := c.stmts[query]; ok {
-		return st, nil
-	}
-	st, err := db.sql.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: prepare: %w", err)
-	}
-	c.stmts[query] = st
-	return st, nil
 }
 
 func aliased(tbl *table, alias string) string {
