@@ -95,6 +95,7 @@ func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncp
 		return nil, err
 	}
 
+	ps := &pushState{deviceID: deviceID, roles: deviceRoles, receivedAt: receivedAt, sessions: map[string]sessionLookup{}}
 	results := make([]syncproto.MutationResult, 0, len(muts))
 	for _, m := range muts {
 		if m.Seq <= last {
@@ -111,7 +112,7 @@ func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncp
 			last, head = m.Seq, m.Hash
 			continue
 		}
-		res, err := db.applyOne(ctx, tx, deviceID, deviceRoles, m, receivedAt, head)
+		res, err := db.applyOne(ctx, tx, ps, m, head)
 		if err != nil {
 			return nil, err
 		}
@@ -230,18 +231,52 @@ func duplicateResult(ctx context.Context, tx pgx.Tx, deviceID string, seq int64,
 	return res, nil
 }
 
+// pushState is what the acts of one push share: the device, and the
+// sessions their authors' tokens resolved to. A push of 200 acts typically
+// carries a handful of authors; each token is looked up once per push (one
+// transaction: the acts are judged as of one moment either way).
+type pushState struct {
+	deviceID   string
+	roles      []workflow.Role
+	receivedAt time.Time
+	sessions   map[string]sessionLookup
+}
+
+type sessionLookup struct {
+	s     *sessionRow
+	found bool
+}
+
+// session resolves an author token, once per push.
+func (ps *pushState) session(ctx context.Context, tx pgx.Tx, token string) (*sessionRow, bool, error) {
+	if l, ok := ps.sessions[token]; ok {
+		return l.s, l.found, nil
+	}
+	s, err := scanSession(tx.QueryRow(ctx, sessionQuery, hashToken(token)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		ps.sessions[token] = sessionLookup{}
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	ps.sessions[token] = sessionLookup{s: s, found: true}
+	return s, true, nil
+}
+
 // applyOne runs one new mutation inside a savepoint and records its outcome.
 // It returns an error only for infrastructure failures, which abort the
 // whole push so the client resends it.
-func (db *DB) applyOne(ctx context.Context, tx pgx.Tx, deviceID string, deviceRoles []workflow.Role, m syncproto.Mutation, receivedAt time.Time, head string) (syncproto.MutationResult, error) {
+func (db *DB) applyOne(ctx context.Context, tx pgx.Tx, ps *pushState, m syncproto.Mutation, head string) (syncproto.MutationResult, error) {
 	var (
 		actor   workflow.Actor
 		session string
 	)
+	deviceID, receivedAt := ps.deviceID, ps.receivedAt
 	chainBreak, rej := checkChain(deviceID, head, m)
 	var err error
 	if rej == nil {
-		rej, err = db.authorize(ctx, tx, deviceID, deviceRoles, m, receivedAt, &actor, &session)
+		rej, err = db.authorize(ctx, tx, ps, m, &actor, &session)
 		if err != nil {
 			return syncproto.MutationResult{}, err
 		}
@@ -251,6 +286,7 @@ func (db *DB) applyOne(ctx context.Context, tx pgx.Tx, deviceID string, deviceRo
 	}
 	var wait *workflow.Wait
 	var repoints []repoint // acts naming a merged patient (merge.go)
+	open := false          // the act's savepoint awaits its release (applyOpen)
 	if rej == nil {
 		if workflow.IsBookkeeping(m.Name) {
 			// Not a clinical act: a workstation closing one of its rejected
@@ -260,7 +296,7 @@ func (db *DB) applyOne(ctx context.Context, tx pgx.Tx, deviceID string, deviceRo
 			var args json.RawMessage
 			args, repoints, rej, err = beforeApply(ctx, tx, m)
 			if err == nil && rej == nil {
-				rej, wait, err = applyOrWait(ctx, tx, workflow.Mutation{ID: m.ID, Name: m.Name, Args: args, Actor: actor, OccurredAt: m.OccurredAt})
+				rej, wait, open, err = applyOrWait(ctx, tx, workflow.Mutation{ID: m.ID, Name: m.Name, Args: args, Actor: actor, OccurredAt: m.OccurredAt})
 			}
 		}
 		if err != nil {
@@ -303,36 +339,50 @@ func (db *DB) applyOne(ctx context.Context, tx pgx.Tx, deviceID string, deviceRo
 	if m.ReissueOf != "" {
 		reissueOf = m.ReissueOf
 	}
-	if _, err := tx.Exec(ctx, `
-		INSERT INTO sync.mutations (device_id, seq, mutation_id, name, args, author_id, session_id, occurred_at, received_at,
-		                            outcome, code, message, field, target_table, target_id, reissue_of)
-		VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-		deviceID, m.Seq, m.ID, m.Name, string(args), author, sess, m.OccurredAt, receivedAt,
-		outcome, code, msg, field, targetTable, targetID, reissueOf); err != nil {
-		return syncproto.MutationResult{}, fmt.Errorf("record mutation %d: %w", m.Seq, err)
+	// One round trip: the act's savepoint is released, its audit row
+	// written with its link in the chain (chain.go), and the answer says
+	// whether an act parked on a row is now woken (deferred.go).
+	c := chainColumns(m, chainBreak)
+	b := &pgx.Batch{}
+	if open {
+		b.Queue(releaseAct)
 	}
-	if err := recordChain(ctx, tx, deviceID, m, chainBreak); err != nil {
-		return syncproto.MutationResult{}, err
+	var woken bool
+	b.Queue(`
+		INSERT INTO sync.mutations (device_id, seq, mutation_id, name, args, author_id, session_id, occurred_at, received_at,
+		                            outcome, code, message, field, target_table, target_id, reissue_of,
+		                            prev_hash, hash, chain_author, chain_args, chain_break)
+		VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+		RETURNING EXISTS (SELECT 1 FROM sync.deferred WHERE outcome IS NULL AND woken)`,
+		deviceID, m.Seq, m.ID, m.Name, string(args), author, sess, m.OccurredAt, receivedAt,
+		outcome, code, msg, field, targetTable, targetID, reissueOf,
+		c.prev, c.hash, c.author, c.args, c.brk).QueryRow(func(r pgx.Row) error { return r.Scan(&woken) })
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return syncproto.MutationResult{}, fmt.Errorf("record mutation %d: %w", m.Seq, err)
 	}
 	if rej == nil {
 		if err := recordRepoints(ctx, tx, deviceID, m, repoints, receivedAt); err != nil {
 			return syncproto.MutationResult{}, err
 		}
 	}
-	if err := db.afterOutcome(ctx, tx, deviceID, m.Seq, outcome, wait, actor, receivedAt); err != nil {
+	if err := db.afterOutcome(ctx, tx, deviceID, m.Seq, outcome, wait, actor, receivedAt, woken); err != nil {
 		return syncproto.MutationResult{}, err
 	}
 	return res, nil
 }
 
 // afterOutcome parks a deferred act, and after an applied one retries the
-// acts parked on the rows it changed (docs/deferred.md).
+// acts parked on the rows it changed (docs/deferred.md); woken says
+// whether any parked act is woken at all (checked with the audit row).
 func (db *DB) afterOutcome(ctx context.Context, tx pgx.Tx, deviceID string, seq int64, outcome string, wait *workflow.Wait,
-	actor workflow.Actor, receivedAt time.Time) error {
+	actor workflow.Actor, receivedAt time.Time, woken bool) error {
 	switch outcome {
 	case "deferred":
 		return db.parkAct(ctx, tx, deviceID, seq, wait, actor, receivedAt)
 	case "applied":
+		if !woken {
+			return nil
+		}
 		return db.retryWoken(ctx, tx)
 	}
 	return nil
@@ -341,18 +391,19 @@ func (db *DB) afterOutcome(ctx context.Context, tx pgx.Tx, deviceID string, seq 
 // authorize checks that the author's token is a live session issued on this
 // device, that it covered the moment the act occurred, that the device serves
 // the author's role, and that the act does not claim to come from the future.
-func (db *DB) authorize(ctx context.Context, tx pgx.Tx, deviceID string, deviceRoles []workflow.Role, m syncproto.Mutation,
-	receivedAt time.Time, actor *workflow.Actor, session *string) (*workflow.Rejection, error) {
+func (db *DB) authorize(ctx context.Context, tx pgx.Tx, ps *pushState, m syncproto.Mutation,
+	actor *workflow.Actor, session *string) (*workflow.Rejection, error) {
+	deviceID, deviceRoles, receivedAt := ps.deviceID, ps.roles, ps.receivedAt
 	if m.OccurredAt.After(receivedAt.Add(db.Config.MaxSkew)) {
 		return workflow.Reject(workflow.CodeClockSkew, "The act claims to have occurred at %s, more than %s after the server's time %s; check the workstation's clock.",
 			m.OccurredAt.UTC().Format(time.RFC3339), db.Config.MaxSkew, receivedAt.Format(time.RFC3339)), nil
 	}
-	s, err := scanSession(tx.QueryRow(ctx, sessionQuery, hashToken(m.AuthorToken)))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return workflow.Reject(workflow.CodeUnauthenticated, "The act's author token is not a session of this server; the author must log in again."), nil
-	}
+	s, found, err := ps.session(ctx, tx, m.AuthorToken)
 	if err != nil {
 		return nil, err
+	}
+	if !found {
+		return workflow.Reject(workflow.CodeUnauthenticated, "The act's author token is not a session of this server; the author must log in again."), nil
 	}
 	if s.DeviceID != deviceID {
 		return workflow.Reject(workflow.CodeUnauthenticated, "The act's author token was issued on another workstation; acts are accepted only from the workstation where the author logged in."), nil
@@ -387,45 +438,115 @@ func (db *DB) authorize(ctx context.Context, tx pgx.Tx, deviceID string, deviceR
 
 // applyInSavepoint runs the mutator and writes its effect; a rejection (by
 // the workflow, or by a constraint that another writer's race tripped)
-// rolls the savepoint back and is returned as the outcome.
+// undoes the act's writes and is returned as the outcome.
 func applyInSavepoint(ctx context.Context, tx pgx.Tx, m workflow.Mutation) (*workflow.Rejection, error) {
-	sp, err := tx.Begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rej, err := func() (*workflow.Rejection, error) {
-		eff, err := workflow.Apply(ctx, txReader{sp}, m)
-		if err != nil {
-			if r, ok := workflow.AsRejection(err); ok {
-				return r, nil
-			}
-			return nil, err
-		}
-		if m.Name == "patient.merge" {
-			if err := recordMerge(ctx, sp, m, eff); err != nil {
-				return nil, err
-			}
-		}
-		for _, op := range eff.Ops {
-			if err := writeOp(ctx, sp, op); err != nil {
-				if r, ok := workflow.AsRejection(err); ok {
-					return r, nil
-				}
-				if r := rejectionOf(err, op); r != nil {
-					return r, nil
-				}
-				return nil, err
-			}
-		}
-		return nil, nil
-	}()
-	if err != nil || rej != nil {
-		if rbErr := sp.Rollback(ctx); rbErr != nil && err == nil {
-			return nil, rbErr
-		}
+	rej, open, err := applyOpen(ctx, tx, m)
+	if err != nil || !open {
 		return rej, err
 	}
-	return nil, sp.Commit(ctx)
+	_, err = tx.Exec(ctx, releaseAct)
+	return nil, err
+}
+
+// The savepoint around one act's writes. It always nests in the push's own
+// transaction and is released or rolled back before the next act's.
+const (
+	savepointAct = `SAVEPOINT wardsync_act`
+	releaseAct   = `RELEASE SAVEPOINT wardsync_act`
+	rollbackAct  = `ROLLBACK TO SAVEPOINT wardsync_act`
+)
+
+// applyOpen is applyInSavepoint in as few round trips as it can (a push
+// pays each one per act):
+//   - the mutator's reads run outside any savepoint: a refusal by the
+//     workflow has written nothing, and a read that fails is an
+//     infrastructure error that aborts the whole push anyway. The rows it
+//     locked stay locked until the push commits (an applied act's did
+//     already).
+//   - the writes can still be refused (a constraint another writer's race
+//     tripped, a row gone), so they run in a savepoint; SAVEPOINT and the
+//     writes go to PostgreSQL in one batch.
+//   - on success the savepoint is left open (open is true) so that the
+//     caller sends RELEASE with its next statement (releaseAct).
+func applyOpen(ctx context.Context, tx pgx.Tx, m workflow.Mutation) (rej *workflow.Rejection, open bool, err error) {
+	eff, err := workflow.Apply(ctx, txReader{tx}, m)
+	if err != nil {
+		if r, ok := workflow.AsRejection(err); ok {
+			return r, false, nil
+		}
+		return nil, false, err
+	}
+	b := &pgx.Batch{}
+	if m.Name == "patient.merge" {
+		// Its record is written first, from the loser's row (merge.go).
+		if _, err := tx.Exec(ctx, savepointAct); err != nil {
+			return nil, false, err
+		}
+		if err := recordMerge(ctx, tx, m, eff); err != nil {
+			return nil, false, err
+		}
+	} else {
+		b.Queue(savepointAct)
+	}
+	for _, op := range eff.Ops {
+		q, args, err := opSQL(op)
+		if err != nil {
+			return nil, false, err
+		}
+		b.Queue(q, args...)
+	}
+	rej, err = sendWrites(ctx, tx, b, eff.Ops)
+	if err != nil {
+		return nil, false, err
+	}
+	if rej != nil {
+		// The savepoint undoes this act's writes only; the push goes on.
+		if _, err := tx.Exec(ctx, rollbackAct+`; `+releaseAct); err != nil {
+			return nil, false, err
+		}
+		return rej, false, nil
+	}
+	return nil, true, nil
+}
+
+// sendWrites sends a batch of (SAVEPOINT and) ops' writes, the ops last
+// and in order, and turns the first refused write into its rejection.
+func sendWrites(ctx context.Context, tx pgx.Tx, b *pgx.Batch, ops []workflow.Op) (*workflow.Rejection, error) {
+	br := tx.SendBatch(ctx, b)
+	first := b.Len() - len(ops)
+	var rej *workflow.Rejection
+	var failed error
+	for i := 0; i < b.Len() && failed == nil && rej == nil; i++ {
+		tag, err := br.Exec()
+		if i < first {
+			failed = err
+			continue
+		}
+		op := ops[i-first]
+		if err == nil {
+			err = checkOpTag(op, tag)
+		}
+		if err == nil {
+			continue
+		}
+		if r, ok := workflow.AsRejection(err); ok {
+			rej = r
+		} else if r := rejectionOf(err, op); r != nil {
+			rej = r
+		} else {
+			failed = err
+		}
+	}
+	// The statements after a failed one were skipped by PostgreSQL; Close
+	// reads their answers.
+	closeErr := br.Close()
+	if failed != nil {
+		return nil, failed
+	}
+	if rej == nil && closeErr != nil {
+		return nil, closeErr
+	}
+	return rej, nil
 }
 
 // auditArgs returns the arguments as the audit log stores them: as sent

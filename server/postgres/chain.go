@@ -59,21 +59,21 @@ func checkAuthorClaim(m syncproto.Mutation, actor workflow.Actor) *workflow.Reje
 		"The act names %s as its author, but its token is a session of %s.", m.AuthorID, actor.Name)
 }
 
-// recordChain stores the act's link in the audit row applyOne just wrote.
-func recordChain(ctx context.Context, tx pgx.Tx, deviceID string, m syncproto.Mutation, b syncproto.ChainBreak) error {
+// chainCols are the act's link as its audit row stores it (applyOne
+// writes them with the row).
+type chainCols struct {
+	prev, hash, brk any
+	author, args    string
+}
+
+func chainColumns(m syncproto.Mutation, b syncproto.ChainBreak) chainCols {
 	prev, _ := hex.DecodeString(m.PrevHash)
 	hash, _ := hex.DecodeString(m.Hash)
-	var brk any
+	c := chainCols{prev: nilIfEmpty(prev), hash: nilIfEmpty(hash), author: m.AuthorID, args: string(syncproto.CanonicalArgs(m.Args))}
 	if b != "" {
-		brk = string(b)
+		c.brk = string(b)
 	}
-	_, err := tx.Exec(ctx, `UPDATE sync.mutations SET prev_hash = $3, hash = $4, chain_author = $5, chain_args = $6, chain_break = $7
-		 WHERE device_id = $1 AND seq = $2`, deviceID, m.Seq, nilIfEmpty(prev), nilIfEmpty(hash), m.AuthorID,
-		string(syncproto.CanonicalArgs(m.Args)), brk)
-	if err != nil {
-		return fmt.Errorf("record chain of mutation %d: %w", m.Seq, err)
-	}
-	return nil
+	return c
 }
 
 func nilIfEmpty(b []byte) any {

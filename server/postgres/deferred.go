@@ -36,10 +36,10 @@ var waitTables = map[string]string{
 }
 
 // lockWaitRow locks the row a deferrable act waits on for the rest of the
-// transaction. The mutator's own lock was taken inside the act's savepoint,
-// whose rollback released it; without this, a writer could change the row
-// after the refusal and before the park commits, and its trigger would not
-// see the parked act.
+// transaction, so that no writer can change the row after the refusal and
+// before the park commits (its trigger would not see the parked act). The
+// mutator's own read locks it too nowadays (applyOpen reads outside the
+// savepoint), but that is the mutator's choice of lock, not this file's.
 func lockWaitRow(ctx context.Context, tx pgx.Tx, table, id string) error {
 	q, ok := waitTables[table]
 	if !ok {
@@ -52,20 +52,21 @@ func lockWaitRow(ctx context.Context, tx pgx.Tx, table, id string) error {
 // applyOrWait runs a mutation; when the workflow says it only came too
 // early, it locks the row waited on and runs it once more, so the answer
 // (applied, still waiting, rejected) holds until commit. wait is non-nil
-// when the act must be parked; rej is then the refusal that says why.
-func applyOrWait(ctx context.Context, tx pgx.Tx, m workflow.Mutation) (rej *workflow.Rejection, wait *workflow.Wait, err error) {
-	rej, err = applyInSavepoint(ctx, tx, m)
+// when the act must be parked; rej is then the refusal that says why. open
+// is applyOpen's: the applied act's savepoint awaits its release.
+func applyOrWait(ctx context.Context, tx pgx.Tx, m workflow.Mutation) (rej *workflow.Rejection, wait *workflow.Wait, open bool, err error) {
+	rej, open, err = applyOpen(ctx, tx, m)
 	if err != nil || rej == nil || rej.Wait == nil {
-		return rej, nil, err
+		return rej, nil, open, err
 	}
 	if err := lockWaitRow(ctx, tx, rej.Wait.Table, rej.Wait.ID); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	rej, err = applyInSavepoint(ctx, tx, m)
+	rej, open, err = applyOpen(ctx, tx, m)
 	if err != nil || rej == nil || rej.Wait == nil {
-		return rej, nil, err
+		return rej, nil, open, err
 	}
-	return rej, rej.Wait, nil
+	return rej, rej.Wait, false, nil
 }
 
 // parkAct records a deferrable act in sync.deferred (its audit row, outcome

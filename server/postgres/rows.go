@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"wardsync/workflow"
 )
@@ -231,18 +232,33 @@ func sqlValue(table, col string, v any) (any, string) {
 // restricted by the workflow to nil, string, bool, time.Time,
 // json.RawMessage and Decimal.
 func writeOp(ctx context.Context, tx pgx.Tx, op workflow.Op) error {
+	q, args, err := opSQL(op)
+	if err != nil {
+		return err
+	}
+	tag, err := tx.Exec(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	return checkOpTag(op, tag)
+}
+
+// checkOpTag refuses an update or delete that found no row: another writer
+// removed it after the mutator read it.
+func checkOpTag(op workflow.Op, tag pgconn.CommandTag) error {
+	if op.Kind != workflow.OpInsert && tag.RowsAffected() != 1 {
+		return workflow.Reject(workflow.CodeNotFound, "The %s %s no longer exists.", strings.TrimSuffix(op.Table, "s"), op.ID)
+	}
+	return nil
+}
+
+// opSQL is the statement and arguments that write op (writeOp, or a batch).
+func opSQL(op workflow.Op) (string, []any, error) {
 	if _, ok := tableCols[op.Table]; !ok {
-		return fmt.Errorf("effect names unknown table %q", op.Table)
+		return "", nil, fmt.Errorf("effect names unknown table %q", op.Table)
 	}
 	if op.Kind == workflow.OpDelete {
-		tag, err := tx.Exec(ctx, `DELETE FROM `+pgx.Identifier{op.Table}.Sanitize()+` WHERE id = $1`, op.ID)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() != 1 {
-			return workflow.Reject(workflow.CodeNotFound, "The %s %s no longer exists.", strings.TrimSuffix(op.Table, "s"), op.ID)
-		}
-		return nil
+		return `DELETE FROM ` + pgx.Identifier{op.Table}.Sanitize() + ` WHERE id = $1`, []any{op.ID}, nil
 	}
 	cols := make([]string, 0, len(op.Values))
 	for c := range op.Values {
@@ -279,14 +295,7 @@ func writeOp(ctx context.Context, tx pgx.Tx, op workflow.Op) error {
 		args = append(args, op.ID)
 		fmt.Fprintf(&q, " WHERE id = $%d", len(args))
 	default:
-		return fmt.Errorf("effect has unknown op kind %q", op.Kind)
+		return "", nil, fmt.Errorf("effect has unknown op kind %q", op.Kind)
 	}
-	tag, err := tx.Exec(ctx, q.String(), args...)
-	if err != nil {
-		return err
-	}
-	if op.Kind == workflow.OpUpdate && tag.RowsAffected() != 1 {
-		return workflow.Reject(workflow.CodeNotFound, "The %s %s no longer exists.", strings.TrimSuffix(op.Table, "s"), op.ID)
-	}
-	return nil
+	return q.String(), args, nil
 }
