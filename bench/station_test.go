@@ -6,7 +6,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -178,18 +177,21 @@ func tail(b []byte, n int) []byte {
 	return b
 }
 
-// replicaRows counts the replica's rows once its snapshot is over, and
-// is 0 before: counting six tables every poll while the station loads them
-// (with their indexes deferred, docs/protocol.md) took CPU and I/O from
-// the station being measured. The snapshot is over when the replica's
-// cursor is a feed position ("f.…", server/postgres/feed.go), which the
-// snapshot's last page writes in the same transaction as its rows.
+// replicaRows counts the replica's rows once its initial load is over,
+// and is 0 before: counting six tables every poll while the station loads
+// them took CPU and I/O from the station being measured. The load is over
+// when the replica's cursor is a feed position ("f.…",
+// server/postgres/feed.go) and the indexes deferred during the snapshot
+// are built again (deferred_indexes is empty, desktop/sqlite/bulkload.go):
+// a replica without them is not ready for work, and the local act and
+// dashboard rows run on a copy of this one.
 func replicaRows(ctx context.Context, db *sql.DB) (int64, error) {
 	var cursor string
-	if err := db.QueryRowContext(ctx, `SELECT cursor FROM sync_state`).Scan(&cursor); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	var deferred int
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE((SELECT cursor FROM sync_state), ''), (SELECT count(*) FROM deferred_indexes)`).Scan(&cursor, &deferred); err != nil {
 		return 0, err
 	}
-	if !strings.HasPrefix(cursor, "f.") {
+	if !strings.HasPrefix(cursor, "f.") || deferred > 0 {
 		return 0, nil
 	}
 	parts := make([]string, len(fixture.ReplicaTables))
