@@ -3,8 +3,8 @@
 # runs them once, prints a table (metric, ours, baseline, ratio) and writes
 # build/bench/results.json and build/bench/bench.txt (go test's output).
 #
-#   scripts/bench.sh                      the full run (about ten minutes on 2 cores)
-#   BENCH_LARGE=1 scripts/bench.sh        adds the 1,000,000-appointment initial sync
+#   scripts/bench.sh                      every row but the 1M initial sync (~6 min on 2 quiet cores)
+#   BENCH_LARGE=1 scripts/bench.sh        adds the 1,000,000-appointment initial sync (make bench sets it)
 #   WARDSYNC_BENCH_SMOKE=1 scripts/bench.sh   under a minute, tiny figures
 #
 # DATABASE_URL names the PostgreSQL to use; unset, the project-local one
