@@ -61,6 +61,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		roles, id                  *string
 		monitoringToken            = new(string)
 		deferredSweep              = new(time.Duration)
+		dbWait                     = new(time.Duration)
 	)
 	switch cmd {
 	case "serve":
@@ -68,6 +69,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		monitoringToken = fs.String("monitoring-token", "", "read-only token for GET /api/v1/sync/status (WARDSYNC_MONITORING_TOKEN)")
 		deferredSweep = fs.Duration("deferred-sweep", httpserver.DefaultDeferredSweep,
 			"how often parked acts are retried after other writers' changes and expired")
+		dbWait = fs.Duration("db-wait", DefaultDBWait,
+			"how long to wait at start for a PostgreSQL that is not reachable yet (starting, restarting)")
 	case "user add":
 		name = fs.String("name", "", "full name")
 		email = fs.String("email", "", "e-mail (the login)")
@@ -145,7 +148,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "audit verify":
 		return auditVerify(ctx, db, *id, stdout, stderr)
 	case "serve":
-		return serve(ctx, db, *addr, *monitoringToken, *deferredSweep, logger, stdout)
+		return serve(ctx, db, *addr, *monitoringToken, *deferredSweep, *dbWait, logger, stdout)
 	}
 	return nil
 }
@@ -178,10 +181,20 @@ func auditVerify(ctx context.Context, db *postgres.DB, device string, stdout, st
 // Serve migrates, listens on addr and runs until ctx ends, then shuts down
 // gracefully: the transaction in flight finishes, websockets close with 1001.
 func Serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, logger *slog.Logger, stdout io.Writer) error {
-	return serve(ctx, db, addr, monitoringToken, httpserver.DefaultDeferredSweep, logger, stdout)
+	return serve(ctx, db, addr, monitoringToken, httpserver.DefaultDeferredSweep, DefaultDBWait, logger, stdout)
 }
 
-func serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, deferredSweep time.Duration, logger *slog.Logger, stdout io.Writer) error {
+// DefaultDBWait is how long serve waits for PostgreSQL at start: a host
+// that boots both, or a database restarting, takes seconds, and a server
+// that exits at once would need a supervisor to come back.
+const DefaultDBWait = time.Minute
+
+func serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, deferredSweep, dbWait time.Duration, logger *slog.Logger, stdout io.Writer) error {
+	if err := db.WaitReachable(ctx, dbWait, func(err error, next time.Duration) {
+		logger.Warn("waiting for PostgreSQL", "err", err, "retry_in", next)
+	}); err != nil {
+		return err
+	}
 	if _, err := db.Migrate(ctx); err != nil {
 		return err
 	}
