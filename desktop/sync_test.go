@@ -163,6 +163,8 @@ func TestConflictEndsInRejectedList(t *testing.T) {
 	if s := b.Status(); s.Rejected != 0 {
 		t.Errorf("status after closing %+v", s)
 	}
+	// The close is an act too: once the server has it, the act stays closed.
+	waitFor(t, "b pushed the close", outboxEmpty(t, b))
 	if all, _ := b.Rejected(ctx, true); len(all) != 1 || all[0].ClosedAt == nil || all[0].CloseReason != "cancelled meanwhile" {
 		t.Errorf("closed act not kept: %+v", all)
 	}
