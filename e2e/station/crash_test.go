@@ -167,9 +167,23 @@ func TestCrash(t *testing.T) {
 
 	// A clean run drains everything.
 	run := c.cmd("run")
+	started := time.Now()
 	if err := run.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// Connected (its hello seen by the server) before anything else: the
+	// SIGTERM below must find the process past installing its handler,
+	// even when the outbox was already empty.
+	waitFor(t, waitTimeout, func() string {
+		var seen time.Time
+		if err := env.pool.QueryRow(ctx, `SELECT last_seen FROM sync.clients WHERE device_id = $1`, device).Scan(&seen); err != nil {
+			return err.Error()
+		}
+		if !seen.After(started) {
+			return "the clean run has not said hello yet"
+		}
+		return ""
+	})
 	waitFor(t, waitTimeout, func() string {
 		db, err := sqlite.Open(ctx, c.db)
 		if err != nil {
