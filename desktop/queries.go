@@ -7,6 +7,7 @@ import (
 
 	"wardsync/desktop/remote"
 	"wardsync/desktop/sqlite"
+	"wardsync/syncproto"
 	"wardsync/workflow"
 )
 
@@ -93,7 +94,7 @@ func (e *Engine) PatientTimelineFor(ctx context.Context, userID, patientID strin
 // row (the patient's own row and rows not on this workstation go to
 // tl.Acts). An act both in the outbox and at the server (sent, its copy not
 // yet pulled) is shown once, as the server recorded it.
-func mergeServerActs(tl *Timeline, acts *remote.PatientActs) {
+func mergeServerActs(tl *Timeline, acts *syncproto.PatientActs) {
 	type key struct {
 		device string
 		seq    int64

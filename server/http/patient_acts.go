@@ -8,27 +8,11 @@ package http
 
 import (
 	"net/http"
-	"time"
+	"wardsync/syncproto"
 
 	"wardsync/server/postgres"
 	"wardsync/workflow"
 )
-
-// patientActJSON is one act as the timeline shows it: no args (need to
-// know — the timeline says who, when and where, not what was typed).
-type patientActJSON struct {
-	Seq         int64     `json:"seq"`
-	DeviceID    string    `json:"deviceId"`
-	DeviceName  string    `json:"deviceName"`
-	Name        string    `json:"name"`
-	TargetTable string    `json:"targetTable"`
-	TargetID    string    `json:"targetId"`
-	AuthorName  string    `json:"authorName"`
-	AuthorRole  string    `json:"authorRole"`
-	OccurredAt  time.Time `json:"occurredAt"`
-	ReceivedAt  time.Time `json:"receivedAt"`
-	Outcome     string    `json:"outcome"`
-}
 
 func (s *Server) patientRoutes() {
 	s.mux.HandleFunc("GET /api/v1/patients/{id}/acts", s.handlePatientActs)
@@ -59,23 +43,19 @@ func (s *Server) handlePatientActs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	out := make([]patientActJSON, 0, len(acts))
+	out := make([]syncproto.PatientAct, 0, len(acts))
 	for _, a := range acts {
 		if !visibleAct(roles, a) {
 			continue
 		}
-		out = append(out, patientActJSON{Seq: a.Seq, DeviceID: a.DeviceID, DeviceName: a.DeviceName, Name: a.Name,
+		out = append(out, syncproto.PatientAct{Seq: a.Seq, DeviceID: a.DeviceID, DeviceName: a.DeviceName, Name: a.Name,
 			TargetTable: a.TargetTable, TargetID: a.TargetID, AuthorName: a.AuthorName, AuthorRole: a.AuthorRole,
 			OccurredAt: a.OccurredAt, ReceivedAt: a.ReceivedAt, Outcome: a.Outcome})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"patientId": r.PathValue("id"),
-		"acts":      out,
-		// Only the newest postgres.MaxPatientActs are looked at; older
-		// ones are in the dashboard's audit search.
-		"truncated": truncated,
-		"limit":     postgres.MaxPatientActs,
-	})
+	// Only the newest postgres.MaxPatientActs are looked at; older ones
+	// are in the dashboard's audit search.
+	writeJSON(w, http.StatusOK, syncproto.PatientActs{PatientID: r.PathValue("id"), Acts: out,
+		Truncated: truncated, Limit: postgres.MaxPatientActs})
 }
 
 // visibleAct: an act is shown when the row it targets is one the roles

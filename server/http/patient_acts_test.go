@@ -15,13 +15,6 @@ import (
 	"wardsync/workflow"
 )
 
-type patientActsJSON struct {
-	PatientID string           `json:"patientId"`
-	Acts      []patientActJSON `json:"acts"`
-	Truncated bool             `json:"truncated"`
-	Limit     int              `json:"limit"`
-}
-
 // TestPatientActs: acts pushed from two workstations on a patient, their
 // appointment and prescription are listed for a workstation session with
 // who, when and where (never the args), newest first, whatever their
@@ -61,7 +54,7 @@ func TestPatientActs(t *testing.T) {
 
 	path := "/api/v1/patients/" + p["id"].(string) + "/acts"
 	type row struct{ name, device, author, role, outcome, table, target string }
-	rowsOf := func(acts []patientActJSON) []row {
+	rowsOf := func(acts []syncproto.PatientAct) []row {
 		var out []row
 		for _, a := range acts {
 			if a.OccurredAt.IsZero() || a.ReceivedAt.IsZero() || a.Seq == 0 || a.DeviceID == "" {
@@ -81,7 +74,7 @@ func TestPatientActs(t *testing.T) {
 		{"patient.register", "Every role", secName, "SECRETARY", "applied", "patients", pid},
 	}
 	t.Run("workstation session sees every act on the record, newest first", func(t *testing.T) {
-		var got patientActsJSON
+		var got syncproto.PatientActs
 		e.getInto(path, docTok, &got)
 		if g := rowsOf(got.Acts); !equalRows(g, all) || got.PatientID != pid || got.Truncated || got.Limit != postgres.MaxPatientActs {
 			t.Fatalf("got %+v\nwant %+v", got, all)
@@ -104,7 +97,7 @@ func TestPatientActs(t *testing.T) {
 		{"a BIOLOGIST reads no appointment", bio, []row{all[0], all[4]}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var got patientActsJSON
+			var got syncproto.PatientActs
 			e.getInto(path, c.token, &got)
 			if g := rowsOf(got.Acts); !equalRows(g, c.want) {
 				t.Fatalf("got %+v, want %+v", g, c.want)
