@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"wardsync/desktop"
+	"wardsync/version"
 	"wardsync/workflow"
 )
 
@@ -204,10 +205,13 @@ type Status struct {
 	WaitingForLogin bool `json:"waitingForLogin"`
 	// Now is the workstation's clock (the engine's), for "waiting 12 min".
 	Now time.Time `json:"now"`
+	// Commit is the git commit this build came from (the About box, beside
+	// the engine's Version).
+	Commit string `json:"commit"`
 }
 
 func (a *App) statusOf(e *desktop.Engine, s desktop.Status) Status {
-	st := Status{Status: s, NeedsSetup: s.DeviceID == "" || s.ServerURL == "", Now: a.now().UTC()}
+	st := Status{Status: s, NeedsSetup: s.DeviceID == "" || s.ServerURL == "", Now: a.now().UTC(), Commit: version.CommitOrVCS()}
 	if !s.Online {
 		// Only a workstation where nobody has ever logged in online is
 		// "waiting for a login". Once someone has, being disconnected is
