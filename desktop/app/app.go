@@ -50,6 +50,10 @@ type Config struct {
 	// (SIGINT/SIGTERM); Wails then calls Shutdown.
 	Quit   func(ctx context.Context)
 	Logger *slog.Logger
+	// ClaimCode is the one-time registration code the installer was given
+	// (CLAIM_CODE); it is redeemed at start while nobody has logged in on
+	// this workstation, so that IT need not type it on every PC.
+	ClaimCode string
 }
 
 // App is bound to the UI. Its exported methods are the UI's whole API; the
@@ -114,12 +118,35 @@ func (a *App) Startup(ctx context.Context) {
 	defer a.mu.Unlock()
 	a.wctx, a.started = ctx, true
 	a.startLocked()
+	if a.cfg.ClaimCode != "" {
+		go a.claimInstalled(a.engine)
+	}
 	if a.cfg.Quit != nil {
 		go func() {
 			<-a.base.Done()
 			a.cfg.Quit(ctx)
 		}()
 	}
+}
+
+// claimInstalled redeems the installer's registration code once the
+// workstation knows its server and id, unless someone already logged in
+// (then it was claimed before). A refusal is logged: the code may have
+// been used by an earlier start, and the setup screen remains the way.
+func (a *App) claimInstalled(e *desktop.Engine) {
+	st := e.Status()
+	if st.DeviceID == "" || st.ServerURL == "" {
+		return
+	}
+	if creds, err := e.DB().Credentials(a.base); err != nil || len(creds) > 0 {
+		return
+	}
+	reg, err := desktop.ClaimDevice(a.base, a.cfg.Engine.HTTPClient, st.ServerURL, st.DeviceID, a.cfg.ClaimCode)
+	if err != nil {
+		a.log.Warn("the installer's registration code was not redeemed", "device", st.DeviceID, "err", err)
+		return
+	}
+	a.log.Info("workstation claimed with the installer's registration code", "device", reg.ID, "name", reg.Name, "roles", reg.Roles)
 }
 
 // Shutdown is Wails' OnShutdown: it stops syncing and closes the replica.
