@@ -62,11 +62,13 @@ func newWine(t *testing.T) *wine {
 	t.Cleanup(func() {
 		// wineserver lingers after the last process; end it before the
 		// prefix goes.
-		if ws, err := exec.LookPath("wineserver"); err == nil {
-			k := exec.Command(ws, "-k")
-			k.Env = w.env
-			k.Run()
+		ws, err := exec.LookPath("wineserver")
+		if err != nil {
+			ws = filepath.Join(filepath.Dir(bin), "wineserver")
 		}
+		k := exec.Command(ws, "-k")
+		k.Env = w.env
+		k.Run()
 		os.RemoveAll(prefix)
 	})
 	start := time.Now()
