@@ -6,6 +6,24 @@ ADDR ?= 127.0.0.1:8420
 
 export PATH := /usr/local/go/bin:$(PATH)
 
+# What the binaries say they are (package version): the release from the
+# newest vMAJOR.MINOR.PATCH tag (git describe: 1.3.0, or 1.3.0-4-g497cf88
+# four commits later), or 0.0.0-<commits>-g<commit> before the first tag;
+# -dirty when the tree has changes. A plain `go build` says "dev".
+ifndef VERSION
+GIT_DESCRIBE := $(shell git describe --tags --match 'v[0-9]*.[0-9]*.[0-9]*' --dirty 2>/dev/null)
+ifneq ($(GIT_DESCRIBE),)
+VERSION := $(patsubst v%,%,$(GIT_DESCRIBE))
+else
+VERSION := 0.0.0-$(shell git rev-list --count HEAD 2>/dev/null || echo 0)-g$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
+endif
+endif
+ifndef COMMIT
+COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+endif
+GO_LDFLAGS := -X wardsync/version.Version=$(VERSION) -X wardsync/version.Commit=$(COMMIT)
+export VERSION COMMIT
+
 # Parts of the build (frontend, desktop app, browser tests) live in mk/*.mk;
 # each appends to TEST_PRE what must be built before the Go tests (the
 # frontend bundle), to TEST_EXTRA its own test targets, to DEPS_EXTRA the
@@ -36,7 +54,7 @@ db-stop:
 
 build/wardsync-server: placeholder $(shell find server workflow syncproto migrations frontend -name '*.go' -o -name '*.sql' 2>/dev/null) go.mod go.sum
 	@mkdir -p build
-	$(GO) build -o build/wardsync-server ./server/cmd/wardsync-server
+	$(GO) build -ldflags "$(GO_LDFLAGS)" -o build/wardsync-server ./server/cmd/wardsync-server
 
 server: build/wardsync-server
 
@@ -71,4 +89,4 @@ bench: deps placeholder
 	@BENCH_LARGE=$${BENCH_LARGE:-1} bash scripts/bench.sh
 
 clean:
-	rm -rf build
+	rm -rf build dist

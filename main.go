@@ -12,6 +12,14 @@
 //	-server URL    the sync server (default http://127.0.0.1:8420 unless the replica names one)
 //	-device ID     this workstation's id (else the first-start setup asks)
 //	-retry-max D   longest wait between attempts to reach the server (default 30s)
+//	-ca-file PATH  trust this hospital CA (PEM) for https:// servers
+//	-version       print the release and commit, then exit
+//
+// On Windows the MSI's silent properties (SERVER_URL, CA_FILE, DEVICE_ID,
+// CLAIM_CODE, under HKLM\SOFTWARE\wardsync) are the defaults of -server,
+// -ca-file and -device, and the claim code is redeemed on a workstation
+// where nobody has logged in yet; a missing WebView2 runtime is named in a
+// message box instead of a silent failure.
 //
 // A build with -tags dev also takes Wails' -assetdir and -devserver, and then
 // serves the UI with working bindings to a browser at the devserver address.
@@ -37,6 +45,7 @@ import (
 	"wardsync/desktop"
 	"wardsync/desktop/app"
 	"wardsync/frontend"
+	"wardsync/version"
 )
 
 func main() {
@@ -44,6 +53,7 @@ func main() {
 	defer stop()
 	if err := run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "wardsync-desktop:", err)
+		app.ShowFatal(err.Error())
 		os.Exit(1)
 	}
 }
@@ -60,10 +70,13 @@ func run(ctx context.Context) error {
 	if err != nil {
 		dir = "."
 	}
+	inst := app.ReadInstallSettings()
 	fs := flag.NewFlagSet("wardsync-desktop", flag.ContinueOnError)
 	dbPath := fs.String("db", env("WARDSYNC_DB", filepath.Join(dir, "wardsync", "workstation.db")), "replica file")
-	server := fs.String("server", os.Getenv("WARDSYNC_SERVER"), "sync server URL (default http://127.0.0.1:8420 unless the replica names one)")
-	device := fs.String("device", os.Getenv("WARDSYNC_DEVICE"), "this workstation's device id")
+	server := fs.String("server", env("WARDSYNC_SERVER", inst.ServerURL), "sync server URL (default http://127.0.0.1:8420 unless the replica names one)")
+	device := fs.String("device", env("WARDSYNC_DEVICE", inst.DeviceID), "this workstation's device id")
+	caFile := fs.String("ca-file", env("WARDSYNC_CA_FILE", inst.CAFile), "hospital CA certificate (PEM) to trust for https:// servers")
+	showVersion := fs.Bool("version", false, "print the release and commit, then exit")
 	retryMax := fs.Duration("retry-max", 30*time.Second, "longest wait between two attempts to reach the server")
 	// Wails' dev build reads these itself, but stops at the first flag it
 	// does not know; handing them over as env vars makes any order work.
@@ -79,12 +92,26 @@ func run(ctx context.Context) error {
 			os.Setenv(name, *v)
 		}
 	}
+	if *showVersion {
+		fmt.Println("wardsync-desktop", version.String())
+		return nil
+	}
+	if err := app.CheckWebView2(); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Dir(*dbPath), 0o700); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	engine := desktop.Config{DBPath: *dbPath, ServerURL: *server, DeviceID: *device, Logger: log, BackoffMax: *retryMax}
+	if *caFile != "" {
+		if err := app.TrustCAFile(&engine, *caFile); err != nil {
+			return err
+		}
+	}
 	a, err := app.New(ctx, app.Config{
-		Engine:           desktop.Config{DBPath: *dbPath, ServerURL: *server, DeviceID: *device, Logger: log, BackoffMax: *retryMax},
+		Engine:           engine,
+		ClaimCode:        inst.ClaimCode,
 		DefaultServerURL: "http://127.0.0.1:8420",
 		Emit:             func(ctx context.Context, name string, data any) { runtime.EventsEmit(ctx, name, data) },
 		SetTitle:         runtime.WindowSetTitle,

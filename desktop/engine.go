@@ -18,6 +18,7 @@ import (
 
 	"wardsync/desktop/remote"
 	"wardsync/desktop/sqlite"
+	"wardsync/version"
 	"wardsync/workflow"
 )
 
@@ -48,6 +49,13 @@ type Config struct {
 	PollInterval, PullInterval time.Duration
 	// Remote tunes the websocket.
 	Remote remote.Options
+	// Version is the release sent in hello (default version.Version).
+	Version string
+	// UpgradeRetry is how long a workstation the server refused as too old
+	// waits before asking again (default 15 min): only an update helps, so
+	// it does not hammer the server, and a login or Send now still tries at
+	// once (the server's minimum may have been lowered).
+	UpgradeRetry time.Duration
 }
 
 // BcryptCost is the cost of the offline-login verifier.
@@ -83,6 +91,12 @@ func (c *Config) defaults() {
 	}
 	if c.PullInterval <= 0 {
 		c.PullInterval = 60 * time.Second
+	}
+	if c.Version == "" {
+		c.Version = version.Version
+	}
+	if c.UpgradeRetry <= 0 {
+		c.UpgradeRetry = 15 * time.Minute
 	}
 }
 
@@ -123,7 +137,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	e := &Engine{cfg: cfg, db: db, log: cfg.Logger.With("device", st.DeviceID),
 		actKick: make(chan struct{}, 1), loginKick: make(chan struct{}, 1), subs: map[int]chan Status{}}
 	now := cfg.Now()
-	e.status = Status{DeviceID: st.DeviceID, ServerURL: st.ServerURL, OfflineSince: &now, Roles: st.Roles}
+	e.status = Status{DeviceID: st.DeviceID, ServerURL: st.ServerURL, OfflineSince: &now, Roles: st.Roles, Version: cfg.Version}
 	if err := e.refresh(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -178,8 +192,12 @@ func kick(ch chan struct{}) {
 	}
 }
 
-// SyncNow asks a connected engine to push and pull at once.
-func (e *Engine) SyncNow() { kick(e.actKick) }
+// SyncNow asks a connected engine to push and pull at once, and a
+// disconnected one to try the server now.
+func (e *Engine) SyncNow() {
+	kick(e.actKick)
+	kick(e.loginKick)
+}
 
 func rejection(code workflow.Code, msg string) *workflow.Rejection {
 	return &workflow.Rejection{Code: code, Message: msg}

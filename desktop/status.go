@@ -41,6 +41,13 @@ type Status struct {
 	// refuses the acts concerned; this says so before they are sent.
 	ChainError string          `json:"chainError,omitempty"`
 	Roles      []workflow.Role `json:"roles"`
+	// UpgradeRequired is the server's sentence when it refuses this
+	// workstation's release ("this workstation runs 1.2.0; the server
+	// needs 1.3.0 or later: ask IT to update it"); the queued acts wait
+	// for the update. Empty otherwise.
+	UpgradeRequired string `json:"upgradeRequired,omitempty"`
+	// Version is the release this workstation runs (the About box).
+	Version string `json:"version"`
 }
 
 // Progress counts the rows of a snapshot received so far.
@@ -134,7 +141,7 @@ func (e *Engine) refreshQuietly(ctx context.Context) {
 
 func (e *Engine) setOnline() {
 	e.update(func(s *Status) {
-		s.Online, s.OfflineSince, s.LastError = true, nil, ""
+		s.Online, s.OfflineSince, s.LastError, s.UpgradeRequired = true, nil, "", ""
 	})
 }
 
@@ -147,6 +154,11 @@ func (e *Engine) setOffline(err error) {
 		s.Online, s.Syncing, s.InitialSync = false, false, nil
 		if err != nil {
 			s.LastError = err.Error()
+			s.UpgradeRequired = ""
+			if upgradeRequired(err) {
+				r, _ := workflow.AsRejection(err)
+				s.LastError, s.UpgradeRequired = r.Message, r.Message
+			}
 		}
 	})
 }

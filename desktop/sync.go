@@ -12,6 +12,7 @@ import (
 	"wardsync/desktop/remote"
 	"wardsync/desktop/sqlite"
 	"wardsync/syncproto"
+	"wardsync/workflow"
 )
 
 // ErrNoSession means no user holds an open session on this workstation, so
@@ -61,6 +62,11 @@ func (e *Engine) Run(ctx context.Context) error {
 		// Full jitter over the upper half: a ward's workstations that lost
 		// the server together do not come back together.
 		wait := backoff/2 + rand.N(backoff/2+1)
+		if upgradeRequired(err) {
+			// Only an update helps: ask again rarely. The queue stays as
+			// it is, for after the update.
+			wait = e.cfg.UpgradeRetry
+		}
 		e.log.Info("sync disconnected", "err", err, "retry_in", wait)
 		t := time.NewTimer(wait)
 		select {
@@ -93,7 +99,7 @@ func (e *Engine) session(ctx context.Context) (connected bool, err error) {
 		return false, err
 	}
 	w, err := conn.Hello(ctx, syncproto.Hello{DeviceID: e.cfg.DeviceID, Cursor: st.Cursor, LastMutationSeq: st.LastSeq,
-		Pending: c.Pending, OldestPendingAt: c.OldestPendingAt})
+		Pending: c.Pending, OldestPendingAt: c.OldestPendingAt, ClientVersion: e.cfg.Version})
 	if err != nil {
 		return false, err
 	}
@@ -115,6 +121,13 @@ func (e *Engine) session(ctx context.Context) (connected bool, err error) {
 	// (a restored database) is asked for them again from its own last.
 	s := &syncSession{e: e, conn: conn, pushFrom: min(st.AckedSeq, w.LastMutationSeq) + 1}
 	return true, s.loop(ctx)
+}
+
+// upgradeRequired says whether the server refused this workstation's
+// release (syncproto.CodeUpgradeRequired).
+func upgradeRequired(err error) bool {
+	r, ok := workflow.AsRejection(err)
+	return ok && r.Code == syncproto.CodeUpgradeRequired
 }
 
 // dial connects with the newest open session's token, trying older ones

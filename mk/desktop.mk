@@ -40,7 +40,7 @@ endif
 
 desktop: $(DESKTOP_UI) placeholder
 	@mkdir -p build
-	$(GO) build -tags $(DESKTOP_TAGS) -o build/wardsync-desktop .
+	$(GO) build -tags $(DESKTOP_TAGS) -ldflags "$(GO_LDFLAGS)" -o build/wardsync-desktop .
 
 # Both builds at once: on a cold cache each spends minutes compiling the
 # WebKitGTK bindings, and they share nothing (the tags differ). The dev build
@@ -48,7 +48,7 @@ desktop: $(DESKTOP_UI) placeholder
 desktop-build: $(DESKTOP_UI) placeholder
 	@mkdir -p build
 	@echo "go build -tags $(DESKTOP_TAGS) and -tags $(DESKTOP_DEV_TAGS) (in parallel)"
-	@$(GO) build -tags $(DESKTOP_TAGS) -o build/wardsync-desktop . & p=$$!; \
+	@$(GO) build -tags $(DESKTOP_TAGS) -ldflags "$(GO_LDFLAGS)" -o build/wardsync-desktop . & p=$$!; \
 	  $(GO) build -tags $(DESKTOP_DEV_TAGS) -o build/wardsync-desktop-dev . || { wait $$p; exit 1; }; \
 	  wait $$p
 

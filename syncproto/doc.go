@@ -67,7 +67,9 @@
 //     lastMutationSeq is the highest seq the workstation ever assigned (0 if
 //     none). pending counts queued mutations without an outcome;
 //     oldestPendingAt is the occurredAt of the oldest, present exactly when
-//     pending > 0.
+//     pending > 0. clientVersion? is the workstation's release ("1.3.0");
+//     a server with a minimum refuses an older one, or one that names none,
+//     with UPGRADE_REQUIRED (fatal; the workstation keeps its queue).
 //   - push {requestId, mutations}: 1–[MaxPushMutations] (1000) mutations in
 //     seq order, seqs consecutive. A mutation is {seq, id, name, args,
 //     occurredAt, authorToken}: seq ≥ 1, per device; id the mutation's own
@@ -125,9 +127,11 @@
 //
 // # Errors
 //
-// One code type: [Code] is [workflow.Code]. [CodeInternal] is the only
-// wire-only code.
+// One code type: [Code] is [workflow.Code]. [CodeInternal] and
+// [CodeUpgradeRequired] are the only wire-only codes.
 //
+//   - UPGRADE_REQUIRED: fatal error at hello: clientVersion is below the
+//     server's minimum. The workstation keeps its queue for after its update.
 //   - PROTOCOL_ERROR: the frame breaks the protocol: size, UTF-8, JSON,
 //     nesting, repeated, unknown or missing member, wrong JSON type, unknown
 //     or wrong-direction type, version, mutation count, non-consecutive seqs,

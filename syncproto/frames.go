@@ -51,6 +51,11 @@ const (
 	// CodeInternal lives here, not in workflow, because only the transport
 	// can fail this way: a mutator never returns it.
 	CodeInternal Code = "INTERNAL"
+	// CodeUpgradeRequired refuses a hello from a workstation older than the
+	// server's minimum (CheckClientVersion). It is fatal for the connection
+	// but not for the queue: the workstation keeps its acts for after the
+	// update and stops retrying hard.
+	CodeUpgradeRequired Code = "UPGRADE_REQUIRED"
 )
 
 // Frame type names, the value of every frame's "type" field.
@@ -92,6 +97,11 @@ type Hello struct {
 	LastMutationSeq int64      `json:"lastMutationSeq"`
 	Pending         int64      `json:"pending"`
 	OldestPendingAt *time.Time `json:"oldestPendingAt,omitempty"`
+	// ClientVersion is the workstation's release ("1.3.0"; "dev" for an
+	// unreleased build), shown on the dashboard and checked against the
+	// server's minimum (CheckClientVersion). Absent from workstations
+	// built before it existed.
+	ClientVersion string `json:"clientVersion,omitempty"`
 }
 
 // Push uploads queued mutations (client → server).

@@ -79,6 +79,7 @@ func goldenFrames() []Frame {
 			LastMutationSeq: 43,
 			Pending:         2,
 			OldestPendingAt: atPtr("2025-03-14T09:26:53.120Z"),
+			ClientVersion:   "1.3.0",
 		},
 		push,
 		&Pull{RequestID: "r-3", Cursor: "v1.3f2a.0", Limit: 500},

@@ -149,6 +149,7 @@ func (f *Hello) validate(v *validator) {
 	v.token("cursor", f.Cursor, MaxCursorBytes, true)
 	v.nonNegative("lastMutationSeq", f.LastMutationSeq)
 	v.pending(f.Pending, f.OldestPendingAt)
+	v.token("clientVersion", f.ClientVersion, MaxIDBytes, true)
 }
 
 func (f *Push) validate(v *validator) {

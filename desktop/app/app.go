@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"wardsync/desktop"
+	"wardsync/version"
 	"wardsync/workflow"
 )
 
@@ -49,6 +50,10 @@ type Config struct {
 	// (SIGINT/SIGTERM); Wails then calls Shutdown.
 	Quit   func(ctx context.Context)
 	Logger *slog.Logger
+	// ClaimCode is the one-time registration code the installer was given
+	// (CLAIM_CODE); it is redeemed at start while nobody has logged in on
+	// this workstation, so that IT need not type it on every PC.
+	ClaimCode string
 }
 
 // App is bound to the UI. Its exported methods are the UI's whole API; the
@@ -113,12 +118,35 @@ func (a *App) Startup(ctx context.Context) {
 	defer a.mu.Unlock()
 	a.wctx, a.started = ctx, true
 	a.startLocked()
+	if a.cfg.ClaimCode != "" {
+		go a.claimInstalled(a.engine)
+	}
 	if a.cfg.Quit != nil {
 		go func() {
 			<-a.base.Done()
 			a.cfg.Quit(ctx)
 		}()
 	}
+}
+
+// claimInstalled redeems the installer's registration code once the
+// workstation knows its server and id, unless someone already logged in
+// (then it was claimed before). A refusal is logged: the code may have
+// been used by an earlier start, and the setup screen remains the way.
+func (a *App) claimInstalled(e *desktop.Engine) {
+	st := e.Status()
+	if st.DeviceID == "" || st.ServerURL == "" {
+		return
+	}
+	if creds, err := e.DB().Credentials(a.base); err != nil || len(creds) > 0 {
+		return
+	}
+	reg, err := desktop.ClaimDevice(a.base, a.cfg.Engine.HTTPClient, st.ServerURL, st.DeviceID, a.cfg.ClaimCode)
+	if err != nil {
+		a.log.Warn("the installer's registration code was not redeemed", "device", st.DeviceID, "err", err)
+		return
+	}
+	a.log.Info("workstation claimed with the installer's registration code", "device", reg.ID, "name", reg.Name, "roles", reg.Roles)
 }
 
 // Shutdown is Wails' OnShutdown: it stops syncing and closes the replica.
@@ -204,10 +232,13 @@ type Status struct {
 	WaitingForLogin bool `json:"waitingForLogin"`
 	// Now is the workstation's clock (the engine's), for "waiting 12 min".
 	Now time.Time `json:"now"`
+	// Commit is the git commit this build came from (the About box, beside
+	// the engine's Version).
+	Commit string `json:"commit"`
 }
 
 func (a *App) statusOf(e *desktop.Engine, s desktop.Status) Status {
-	st := Status{Status: s, NeedsSetup: s.DeviceID == "" || s.ServerURL == "", Now: a.now().UTC()}
+	st := Status{Status: s, NeedsSetup: s.DeviceID == "" || s.ServerURL == "", Now: a.now().UTC(), Commit: version.CommitOrVCS()}
 	if !s.Online {
 		// Only a workstation where nobody has ever logged in online is
 		// "waiting for a login". Once someone has, being disconnected is

@@ -30,6 +30,7 @@ import (
 	httpserver "wardsync/server/http"
 	"wardsync/server/postgres"
 	"wardsync/syncproto"
+	"wardsync/version"
 	"wardsync/workflow"
 )
 
@@ -166,6 +167,11 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 		t.Errorf("Ward B row reads %q", got)
 	}
 	waitJS("the event stream is live", `document.querySelector('#live').dataset.state === 'live'`, 10*time.Second)
+	// Each workstation's release, and the server's build in the footer.
+	if got := eval(row(wardA) + `.querySelector('.ws-version').textContent`); got != "1.3.0" {
+		t.Errorf("Ward A's release reads %q, want 1.3.0", got)
+	}
+	waitJS("the footer names the server's build", `document.querySelector('#build').textContent.startsWith('wardsync server `+version.Version+` (commit ')`, 10*time.Second)
 
 	// An applied act: the board's chart counts it.
 	if r := ws.push(sec, "appointment.checkIn", map[string]any{"id": postgres.SeedID("a:scheduled")}); r.Status != syncproto.StatusApplied {
@@ -488,7 +494,7 @@ func (e *env) connect(token, device string, pending int64, oldest *time.Time) *w
 			}
 		}
 	}()
-	w.send(&syncproto.Hello{RequestID: "hello", Protocol: syncproto.Version, DeviceID: device, Pending: pending, OldestPendingAt: oldest})
+	w.send(&syncproto.Hello{RequestID: "hello", Protocol: syncproto.Version, DeviceID: device, Pending: pending, OldestPendingAt: oldest, ClientVersion: "1.3.0"})
 	if _, ok := w.reply("hello").(*syncproto.Welcome); !ok {
 		e.t.Fatal("hello not welcomed")
 	}

@@ -59,10 +59,12 @@ type rule struct {
 
 var rules = []rule{
 	{"wardsync/workflow", nil, []string{}},
+	// What a binary was built from: every layer may ask, it asks nobody.
+	{"wardsync/version", nil, []string{}},
 	{"wardsync/syncproto", []string{"wardsync/workflow"}, []string{}},
 	{"wardsync/migrations", nil, nil},
-	{"wardsync/server", []string{"wardsync/workflow", "wardsync/syncproto", "wardsync/migrations", "wardsync/server", "wardsync/frontend"}, nil},
-	{"wardsync/desktop", []string{"wardsync/workflow", "wardsync/syncproto", "wardsync/migrations", "wardsync/desktop"}, nil},
+	{"wardsync/server", []string{"wardsync/workflow", "wardsync/syncproto", "wardsync/migrations", "wardsync/server", "wardsync/frontend", "wardsync/version"}, nil},
+	{"wardsync/desktop", []string{"wardsync/workflow", "wardsync/syncproto", "wardsync/migrations", "wardsync/desktop", "wardsync/version"}, nil},
 }
 
 func TestImportRules(t *testing.T) {

@@ -16,6 +16,8 @@ import (
 
 	httpserver "wardsync/server/http"
 	"wardsync/server/postgres"
+	"wardsync/syncproto"
+	"wardsync/version"
 	"wardsync/workflow"
 )
 
@@ -29,6 +31,7 @@ commands:
   device add   register a workstation and the roles it serves
   audit verify re-check every workstation's act chain in the audit log
                (-device ID: one workstation); exit status 1 on a break
+  version      print the version and commit this binary was built from
 
 DATABASE_URL names the database. Flags may also be set as WARDSYNC_<FLAG>.`
 
@@ -39,6 +42,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("no command given")
 	}
 	cmd, rest := args[0], args[1:]
+	if cmd == "version" || cmd == "-version" || cmd == "--version" {
+		fmt.Fprintln(stdout, "wardsync-server", version.String())
+		return nil
+	}
 	if (cmd == "user" || cmd == "device") && len(rest) > 0 && rest[0] == "add" {
 		cmd, rest = cmd+" add", rest[1:]
 	}
@@ -62,6 +69,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		monitoringToken            = new(string)
 		deferredSweep              = new(time.Duration)
 		dbWait                     = new(time.Duration)
+		minVersion                 = new(string)
 	)
 	switch cmd {
 	case "serve":
@@ -71,6 +79,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			"how often parked acts are retried after other writers' changes and expired")
 		dbWait = fs.Duration("db-wait", DefaultDBWait,
 			"how long to wait at start for a PostgreSQL that is not reachable yet (starting, restarting)")
+		minVersion = fs.String("min-workstation-version", "",
+			"refuse workstations older than this release, e.g. 1.3.0; they keep their queued acts until updated (docs/install.md)")
 	case "user add":
 		name = fs.String("name", "", "full name")
 		email = fs.String("email", "", "e-mail (the login)")
@@ -96,6 +106,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *deferredSweep < 0 || (cmd == "serve" && *deferredSweep == 0) {
 		return fmt.Errorf("-deferred-sweep must be a positive duration such as 30s, got %s", *deferredSweep)
+	}
+	var minWorkstation *syncproto.ReleaseVersion
+	if *minVersion != "" {
+		v, err := syncproto.ParseVersion(*minVersion)
+		if err != nil {
+			return fmt.Errorf("-min-workstation-version: %w", err)
+		}
+		minWorkstation = &v
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -148,7 +166,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "audit verify":
 		return auditVerify(ctx, db, *id, stdout, stderr)
 	case "serve":
-		return serve(ctx, db, *addr, *monitoringToken, *deferredSweep, *dbWait, logger, stdout)
+		return serve(ctx, db, serveOptions{addr: *addr, monitoringToken: *monitoringToken, deferredSweep: *deferredSweep,
+			dbWait: *dbWait, minWorkstation: minWorkstation}, logger, stdout)
 	}
 	return nil
 }
@@ -181,7 +200,15 @@ func auditVerify(ctx context.Context, db *postgres.DB, device string, stdout, st
 // Serve migrates, listens on addr and runs until ctx ends, then shuts down
 // gracefully: the transaction in flight finishes, websockets close with 1001.
 func Serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, logger *slog.Logger, stdout io.Writer) error {
-	return serve(ctx, db, addr, monitoringToken, httpserver.DefaultDeferredSweep, DefaultDBWait, logger, stdout)
+	return serve(ctx, db, serveOptions{addr: addr, monitoringToken: monitoringToken,
+		deferredSweep: httpserver.DefaultDeferredSweep, dbWait: DefaultDBWait}, logger, stdout)
+}
+
+// serveOptions are serve's flags.
+type serveOptions struct {
+	addr, monitoringToken string
+	deferredSweep, dbWait time.Duration
+	minWorkstation        *syncproto.ReleaseVersion
 }
 
 // DefaultDBWait is how long serve waits for PostgreSQL at start: a host
@@ -189,8 +216,8 @@ func Serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, l
 // that exits at once would need a supervisor to come back.
 const DefaultDBWait = time.Minute
 
-func serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, deferredSweep, dbWait time.Duration, logger *slog.Logger, stdout io.Writer) error {
-	if err := db.WaitReachable(ctx, dbWait, func(err error, next time.Duration) {
+func serve(ctx context.Context, db *postgres.DB, o serveOptions, logger *slog.Logger, stdout io.Writer) error {
+	if err := db.WaitReachable(ctx, o.dbWait, func(err error, next time.Duration) {
 		logger.Warn("waiting for PostgreSQL", "err", err, "retry_in", next)
 	}); err != nil {
 		return err
@@ -199,14 +226,15 @@ func serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, d
 		return err
 	}
 	srv := httpserver.New(db, logger)
-	srv.DeferredSweep = deferredSweep
-	if monitoringToken != "" {
-		srv.SetMonitoringToken(monitoringToken)
+	srv.DeferredSweep = o.deferredSweep
+	srv.SetMinWorkstationVersion(o.minWorkstation)
+	if o.monitoringToken != "" {
+		srv.SetMonitoringToken(o.monitoringToken)
 	}
-	if err := srv.Open(ctx, addr); err != nil {
+	if err := srv.Open(ctx, o.addr); err != nil {
 		return err
 	}
-	logger.Info("serving", "addr", srv.Addr(), "dashboard", srv.URL()+"/admin")
+	logger.Info("serving", "addr", srv.Addr(), "dashboard", srv.URL()+"/admin", "version", version.Version, "commit", version.CommitOrVCS())
 	fmt.Fprintf(stdout, "wardsync-server listening on %s — dashboard %s/admin\n", srv.Addr(), srv.URL())
 	go pruneLoop(ctx, db, logger)
 	<-ctx.Done()

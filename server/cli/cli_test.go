@@ -19,6 +19,7 @@ import (
 	"wardsync/server/cli"
 	"wardsync/server/postgres"
 	"wardsync/syncproto"
+	"wardsync/version"
 )
 
 func run(t *testing.T, url string, args ...string) (string, error) {
@@ -89,6 +90,16 @@ func TestMigrateSeedAdd(t *testing.T) {
 	}
 }
 
+func TestVersionCommand(t *testing.T) {
+	var out, errb bytes.Buffer
+	if err := cli.Main(context.Background(), []string{"version"}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if want := "wardsync-server " + version.String() + "\n"; out.String() != want {
+		t.Errorf("version printed %q, want %q", out.String(), want)
+	}
+}
+
 func TestCLIRefusals(t *testing.T) {
 	t.Parallel()
 	url := pgtest.NewDatabase(t, true)
@@ -105,6 +116,7 @@ func TestCLIRefusals(t *testing.T) {
 		{[]string{"seed", "-no-such-flag"}, "no-such-flag"},
 		{[]string{"seed", "-deferred-window", "0s"}, "-deferred-window must be a positive duration such as 12h, got 0s"},
 		{[]string{"serve", "-deferred-sweep", "-1s"}, "-deferred-sweep must be a positive duration such as 30s, got -1s"},
+		{[]string{"serve", "-min-workstation-version", "1.3"}, `-min-workstation-version: version "1.3" is not MAJOR.MINOR.PATCH such as 1.3.0`},
 	} {
 		_, err := run(t, url, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"wardsync/server/postgres"
+	"wardsync/version"
 	"wardsync/workflow"
 )
 
@@ -135,6 +136,11 @@ type feedJSON struct {
 type instanceJSON struct {
 	ConnectedDevices int `json:"connectedDevices"`
 	Connections      int `json:"connections"`
+	// Version and Commit are this server's build (the dashboard's footer);
+	// MinWorkstationVersion the release it requires, "" for none.
+	Version               string `json:"version"`
+	Commit                string `json:"commit"`
+	MinWorkstationVersion string `json:"minWorkstationVersion,omitempty"`
 }
 
 type thresholdsJSON struct {
@@ -179,8 +185,10 @@ type deviceStatusJSON struct {
 	Mutations               mutationsJSON   `json:"mutations"`
 	LastError               string          `json:"lastError,omitempty"`
 	LastErrorAt             *time.Time      `json:"lastErrorAt,omitempty"`
-	Status                  string          `json:"status"`
-	StatusReason            string          `json:"statusReason"`
+	// ClientVersion is the release the workstation last said it runs.
+	ClientVersion string `json:"clientVersion"`
+	Status        string `json:"status"`
+	StatusReason  string `json:"statusReason"`
 	// Deferred counts the device's acts parked until their predecessor
 	// lands (docs/deferred.md).
 	Deferred int64 `json:"deferred"`
@@ -210,7 +218,7 @@ func (s *Server) syncStatus(r *http.Request) (*syncStatusJSON, error) {
 	out := &syncStatusJSON{
 		ServerTime: now,
 		Feed:       feedJSON{feed.Head, feed.PrunedID, feed.Retained, postgres.LagCountCap},
-		Instance:   instanceJSON{ConnectedDevices: len(conns), Connections: s.hub.count()},
+		Instance:   s.instance(len(conns)),
 		Thresholds: thresholdsJSON{int(OnlineWindow / time.Second), int(AmberUnseen / time.Second), int(AmberPending / time.Second), int(RedAfter / time.Second)},
 		Devices:    make([]deviceStatusJSON, 0, len(devs)),
 	}
@@ -223,7 +231,7 @@ func (s *Server) syncStatus(r *http.Request) (*syncStatusJSON, error) {
 			LastSeen: d.LastSeen, CursorLag: d.CursorLag, CursorLagCapped: d.CursorLag >= postgres.LagCountCap,
 			InitialSync: !d.FeedCursor, Pending: d.Pending, LastMutationSeq: d.LastMutationSeq,
 			Mutations: mutationsJSON{d.AppliedLastHour, d.RejectedLastHour, d.AppliedTotal, d.RejectedTotal, d.UnresolvedRejected, d.ChainBreaks},
-			LastError: d.LastError, LastErrorAt: d.LastErrorAt, Status: h.Class, StatusReason: h.Reason,
+			LastError: d.LastError, LastErrorAt: d.LastErrorAt, ClientVersion: d.ClientVersion, Status: h.Class, StatusReason: h.Reason,
 		}
 		if d.Pending > 0 && d.OldestPendingAt != nil {
 			js.OldestPendingAt = d.OldestPendingAt
@@ -254,6 +262,15 @@ func (s *Server) syncStatus(r *http.Request) (*syncStatusJSON, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+func (s *Server) instance(connectedDevices int) instanceJSON {
+	in := instanceJSON{ConnectedDevices: connectedDevices, Connections: s.hub.count(),
+		Version: version.Version, Commit: version.CommitOrVCS()}
+	if v := s.minWorkstation.Load(); v != nil {
+		in.MinWorkstationVersion = v.String()
+	}
+	return in
 }
 
 // handleSyncStatus answers GET /api/v1/sync/status for an ADMIN dashboard

@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"wardsync/syncproto"
+	"wardsync/version"
 )
 
 // metrics are the server's Prometheus instruments. Label sets are bounded:
@@ -45,7 +47,12 @@ func newMetrics(reg *prometheus.Registry, h *hub) *metrics {
 		protocolErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "wardsync_protocol_errors_total", Help: "Frames refused as malformed."}),
 	}
-	reg.MustRegister(m.connected, m.mutations, m.pushSeconds, m.pullSeconds, m.head, m.loginFailures, m.protocolErrors,
+	// wardsync_build_info: which build each instance runs, for alerts and
+	// dashboards that span an upgrade (the value is always 1).
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "wardsync_build_info", Help: "The server's build: version and commit (always 1)."}, []string{"version", "commit", "goversion"})
+	buildInfo.WithLabelValues(version.Version, version.CommitOrVCS(), runtime.Version()).Set(1)
+	reg.MustRegister(buildInfo, m.connected, m.mutations, m.pushSeconds, m.pullSeconds, m.head, m.loginFailures, m.protocolErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -13,12 +13,14 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"wardsync/server/postgres"
+	"wardsync/syncproto"
 	"wardsync/workflow"
 )
 
@@ -48,7 +50,15 @@ type Server struct {
 	cancel                  context.CancelFunc
 	wg                      sync.WaitGroup
 	Registry                *prometheus.Registry
+	// minWorkstation, when set, refuses the hello of a workstation whose
+	// release is older (syncproto.CheckClientVersion); its queued acts
+	// stay on it for after the update.
+	minWorkstation atomic.Pointer[syncproto.ReleaseVersion]
 }
+
+// SetMinWorkstationVersion makes the server refuse workstations older than
+// v (nil: accept every release). Safe while serving.
+func (s *Server) SetMinWorkstationVersion(v *syncproto.ReleaseVersion) { s.minWorkstation.Store(v) }
 
 // SetLoginLimits changes how many login attempts a minute are allowed per
 // e-mail and per client address.
@@ -72,6 +82,7 @@ func New(db *postgres.DB, logger *slog.Logger) *Server {
 		Registry:     prometheus.NewRegistry(),
 	}
 	s.metrics = newMetrics(s.Registry, s.hub)
+	s.Registry.MustRegister(newOpsCollector(s))
 	s.emailLimiter = newLoginLimiter(10, time.Minute)
 	s.ipLimiter = newLoginLimiter(120, time.Minute)
 	s.mux = http.NewServeMux()

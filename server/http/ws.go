@@ -456,7 +456,16 @@ func (c *conn) hello(h *syncproto.Hello) error {
 		return workflow.Reject(workflow.CodeForbidden, "The hello names workstation %s but the token was issued on %s.", h.DeviceID, c.deviceID)
 	}
 	ctx := context.Background()
-	w, err := c.s.DB.Hello(ctx, c.deviceID, h.Pending, h.OldestPendingAt)
+	if rej := syncproto.CheckClientVersion(h.ClientVersion, c.s.minWorkstation.Load()); rej != nil {
+		// Seen, with its queue and the sentence, so that the dashboard and
+		// the alerts show a workstation waiting for its update.
+		if err := c.s.DB.RefusedHello(ctx, c.deviceID, h.ClientVersion, h.Pending, h.OldestPendingAt, rej.Message); err != nil {
+			c.s.Logger.Warn("record refused hello", "device", c.deviceID, "err", err)
+		}
+		c.s.Logger.Warn("workstation below the minimum release refused", "device", c.deviceID, "version", h.ClientVersion)
+		return rej
+	}
+	w, err := c.s.DB.HelloFrom(ctx, c.deviceID, h.ClientVersion, h.Pending, h.OldestPendingAt)
 	if err != nil {
 		return err
 	}

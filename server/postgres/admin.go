@@ -60,6 +60,9 @@ type DeviceHealth struct {
 	LastMutationSeq int64
 	LastError       string
 	LastErrorAt     *time.Time
+	// ClientVersion is the release the workstation said it runs at its
+	// last hello ("" before its first, or from a build that did not say).
+	ClientVersion string
 
 	AppliedLastHour, RejectedLastHour int64
 	AppliedTotal, RejectedTotal       int64
@@ -93,7 +96,7 @@ func (db *DB) SyncHealth(ctx context.Context) (FeedStatus, []DeviceHealth, error
 		            ELSE (SELECT count(*) FROM (SELECT 1 FROM sync.changes ch
 		                   WHERE (ch.xid, ch.id) > (c.cursor_xid, c.cursor_id) LIMIT $2) x) END,
 		       COALESCE(c.pending, 0), c.oldest_pending_at, COALESCE(c.last_mutation_seq, 0),
-		       COALESCE(c.last_error, ''), c.last_error_at,
+		       COALESCE(c.last_error, ''), c.last_error_at, COALESCE(c.client_version, ''),
 		       h.applied, h.rejected,
 		       COALESCE((SELECT sum(n) FROM sync.mutation_counts mc WHERE mc.device_id = d.id AND mc.outcome = 'applied'), 0)::bigint,
 		       COALESCE((SELECT sum(n) FROM sync.mutation_counts mc WHERE mc.device_id = d.id AND mc.outcome = 'rejected'), 0)::bigint,
@@ -119,7 +122,7 @@ func (db *DB) SyncHealth(ctx context.Context) (FeedStatus, []DeviceHealth, error
 		)
 		if err := rows.Scan(&d.ID, &d.Name, &roles, &d.CreatedAt, &d.RevokedAt, &d.RegistrationUntil,
 			&d.LastSeen, &d.FeedCursor, &d.CursorLag, &d.Pending, &d.OldestPendingAt, &d.LastMutationSeq,
-			&d.LastError, &d.LastErrorAt, &d.AppliedLastHour, &d.RejectedLastHour, &d.AppliedTotal, &d.RejectedTotal,
+			&d.LastError, &d.LastErrorAt, &d.ClientVersion, &d.AppliedLastHour, &d.RejectedLastHour, &d.AppliedTotal, &d.RejectedTotal,
 			&resolved, &d.ChainBreaks); err != nil {
 			return fs, nil, err
 		}

@@ -8,28 +8,51 @@ import (
 	"wardsync/syncproto"
 )
 
-// Hello records that a device connected, with the queue it reports, and
-// returns what it needs to resume: the server's time, the feed head and the
-// last seq of its mutations the server has.
+// Hello is HelloFrom for a caller that does not know the device's release
+// (the one recorded before is kept).
 func (db *DB) Hello(ctx context.Context, deviceID string, pending int64, oldest *time.Time) (*syncproto.Welcome, error) {
+	return db.HelloFrom(ctx, deviceID, "", pending, oldest)
+}
+
+// HelloFrom records that a device connected, the release it runs and the
+// queue it reports, and returns what it needs to resume: the server's
+// time, the feed head and the last seq of its mutations the server has.
+func (db *DB) HelloFrom(ctx context.Context, deviceID, clientVersion string, pending int64, oldest *time.Time) (*syncproto.Welcome, error) {
 	now := db.now()
 	w := &syncproto.Welcome{ServerTime: now}
 	var head int64
 	var chainHead []byte
 	err := db.Pool.QueryRow(ctx, `
 		WITH c AS (
-		  INSERT INTO sync.clients (device_id, last_seen, pending, oldest_pending_at) VALUES ($1, $2, $3, $4)
+		  INSERT INTO sync.clients (device_id, last_seen, pending, oldest_pending_at, client_version) VALUES ($1, $2, $3, $4, $5)
 		  ON CONFLICT (device_id) DO UPDATE SET last_seen = EXCLUDED.last_seen, pending = EXCLUDED.pending,
-		         oldest_pending_at = EXCLUDED.oldest_pending_at
+		         oldest_pending_at = EXCLUDED.oldest_pending_at,
+		         client_version = COALESCE(NULLIF(EXCLUDED.client_version, ''), sync.clients.client_version)
 		  RETURNING last_mutation_seq, chain_head)
 		SELECT c.last_mutation_seq, d.name, COALESCE((SELECT max(id) FROM sync.changes), 0), c.chain_head
-		  FROM c, sync.devices d WHERE d.id = $1`, deviceID, now, pending, oldest).Scan(&w.LastMutationSeq, &w.DeviceName, &head, &chainHead)
+		  FROM c, sync.devices d WHERE d.id = $1`, deviceID, now, pending, oldest, clientVersion).Scan(&w.LastMutationSeq, &w.DeviceName, &head, &chainHead)
 	if err != nil {
 		return nil, err
 	}
 	w.ChainHead = hashHex(chainHead)
 	w.Head = strconv.FormatInt(head, 10)
 	return w, nil
+}
+
+// RefusedHello records a hello the server refused before welcoming it (a
+// workstation below the minimum release): it was seen, runs that release,
+// still holds that queue, and why it was turned away. Monitoring then
+// shows the waiting acts and the dashboard the sentence.
+func (db *DB) RefusedHello(ctx context.Context, deviceID, clientVersion string, pending int64, oldest *time.Time, reason string) error {
+	now := db.now()
+	_, err := db.Pool.Exec(ctx, `
+		INSERT INTO sync.clients (device_id, last_seen, pending, oldest_pending_at, client_version, last_error, last_error_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $2)
+		ON CONFLICT (device_id) DO UPDATE SET last_seen = EXCLUDED.last_seen, pending = EXCLUDED.pending,
+		       oldest_pending_at = EXCLUDED.oldest_pending_at, client_version = EXCLUDED.client_version,
+		       last_error = EXCLUDED.last_error, last_error_at = EXCLUDED.last_error_at`,
+		deviceID, now, pending, oldest, clientVersion, reason)
+	return err
 }
 
 // Report records the queue a device says it still has to upload.

@@ -489,3 +489,12 @@ func (db *DB) followDeferredOnce(ctx context.Context, every time.Duration, sweep
 		sweep()
 	}
 }
+
+// SoonestParkedExpiry is when the first still parked act will be rejected
+// for waiting too long (nil when none waits): monitoring warns before a
+// ward loses an act to the window.
+func (db *DB) SoonestParkedExpiry(ctx context.Context) (*time.Time, error) {
+	var t *time.Time
+	err := db.Pool.QueryRow(ctx, `SELECT min(expires_at) FROM sync.deferred WHERE outcome IS NULL`).Scan(&t)
+	return t, err
+}

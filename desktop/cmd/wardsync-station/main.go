@@ -1,6 +1,9 @@
 // Command wardsync-station runs the workstation engine without a window:
 // for servers' integration tests, scripted wards and diagnostics.
 //
+//	wardsync-station -version                      print the release and commit
+//	wardsync-station [-db PATH] [-server URL] [-device ID] claim -code C
+//	                                                redeem the registration code
 //	wardsync-station [-db PATH] [-server URL] [-device ID] login -email E -password P
 //	wardsync-station [...] run                      sync until SIGINT/SIGTERM
 //	wardsync-station [...] act [-email E] -args JSON NAME
@@ -28,6 +31,7 @@ import (
 	"time"
 
 	"wardsync/desktop"
+	"wardsync/version"
 	"wardsync/workflow"
 )
 
@@ -62,11 +66,16 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	dbPath := global.String("db", env("WARDSYNC_DB", "wardsync-station.db"), "replica file")
 	server := global.String("server", env("WARDSYNC_SERVER", ""), "server base URL, e.g. http://127.0.0.1:8420")
 	device := global.String("device", env("WARDSYNC_DEVICE", ""), "this workstation's device id (stored in the replica once given)")
+	showVersion := global.Bool("version", false, "print the release and commit, then exit")
 	if err := global.Parse(args); err != nil {
 		return 2
 	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "wardsync-station", version.String())
+		return 0
+	}
 	if global.NArg() == 0 {
-		fmt.Fprintln(stderr, "usage: wardsync-station [-db PATH] [-server URL] [-device ID] login|run|act|status [flags]")
+		fmt.Fprintln(stderr, "usage: wardsync-station [-db PATH] [-server URL] [-device ID] claim|login|run|act|status [flags]")
 		return 2
 	}
 	cmd, rest := global.Arg(0), global.Args()[1:]
@@ -106,6 +115,17 @@ func command(ctx context.Context, e *desktop.Engine, cmd string, args []string, 
 		return 1
 	}
 	switch cmd {
+	case "claim":
+		code := fs.String("code", os.Getenv("WARDSYNC_CLAIM_CODE"), "the one-time registration code (or $WARDSYNC_CLAIM_CODE)")
+		if fs.Parse(args) != nil {
+			return 2
+		}
+		st := e.Status()
+		reg, err := desktop.ClaimDevice(ctx, nil, st.ServerURL, st.DeviceID, *code)
+		if err != nil {
+			return fail(err)
+		}
+		return printJSON(reg)
 	case "login":
 		password := fs.String("password", os.Getenv("WARDSYNC_PASSWORD"), "password (or $WARDSYNC_PASSWORD)")
 		if fs.Parse(args) != nil {
@@ -153,7 +173,7 @@ func command(ctx context.Context, e *desktop.Engine, cmd string, args []string, 
 		}
 		return printJSON(e.Status())
 	}
-	fmt.Fprintf(stderr, "unknown command %q: use login, run, act or status\n", cmd)
+	fmt.Fprintf(stderr, "unknown command %q: use claim, login, run, act or status\n", cmd)
 	return 2
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chainCell, closeNoteProblem, label, plural, reissueLine, resolutionLine, typedValues, unresolvedByWard } from './format';
+import { chainCell, closeNoteProblem, label, plural, reissueLine, resolutionLine, typedValues, unresolvedByWard, buildLine } from './format';
 
 describe('typedValues', () => {
   it('shows what was typed with its JSON type and flags the refused field', () => {
@@ -86,5 +86,15 @@ describe('chainCell', () => {
   it('says when an act predates the chain', () => {
     expect(chainCell({ status: 'none' })).toEqual({ text: '', badge: 'recorded before the chain', cls: 'muted', title: '' });
     expect(chainCell(undefined).cls).toBe('muted');
+  });
+});
+
+describe('buildLine', () => {
+  const st = (instance: object) => ({ instance }) as never;
+  it('names the server build and the workstations minimum', () => {
+    expect(buildLine(st({ connectedDevices: 0, connections: 0, version: '1.3.0', commit: '497cf88', minWorkstationVersion: '1.3.0' })))
+      .toBe('wardsync server 1.3.0 (commit 497cf88) · workstations need 1.3.0 or later');
+    expect(buildLine(st({ connectedDevices: 0, connections: 0, version: 'dev', commit: '' }))).toBe('wardsync server dev (commit unknown)');
+    expect(buildLine(st({ connectedDevices: 0, connections: 0 }))).toBe('');
   });
 });

@@ -1,4 +1,4 @@
-import type { AuditEntry } from './types';
+import type { AuditEntry, SyncStatus } from './types';
 // Formatting shared by the views. Pure functions.
 
 /** label turns CONSULTATION_COMPLETED into "Consultation completed". */
@@ -142,4 +142,12 @@ export function chainCell(c: { status: string; prevHash?: string; hash?: string 
     default:
       return { text: '', badge: 'recorded before the chain', cls: 'muted', title: '' };
   }
+}
+
+/** buildLine is the footer: the server's release and commit, and the release it requires of workstations. */
+export function buildLine(st: SyncStatus): string {
+  const i = st.instance;
+  if (!i.version) return '';
+  const min = i.minWorkstationVersion ? ` · workstations need ${i.minWorkstationVersion} or later` : '';
+  return `wardsync server ${i.version} (commit ${i.commit || 'unknown'})${min}`;
 }

@@ -12,6 +12,7 @@ import { boardView } from './views/board';
 import { devicesView } from './views/devices';
 import { duplicatesView, tabLabel } from './views/duplicates';
 import { overviewView, summary } from './views/overview';
+import { buildLine } from './format';
 import { usersView } from './views/users';
 
 const app = document.getElementById('app')!;
@@ -99,8 +100,12 @@ async function enter(token: string): Promise<void> {
   const summarySlot = h('div', { class: 'summary-slot' });
   const live = h('span', { id: 'live', class: 'live', 'data-state': 'connecting' }, 'connecting');
   const banner = h('div', { id: 'banner', class: 'banner', hidden: true });
+  const footer = h('footer', { id: 'build', class: 'sub' });
   const views: Record<Tab, View> = {
-    overview: overviewView(ctx, (st) => replace(summarySlot, summary(st))),
+    overview: overviewView(ctx, (st) => {
+      replace(summarySlot, summary(st));
+      footer.textContent = buildLine(st);
+    }),
     board: boardView(ctx),
     users: usersView(ctx),
     devices: devicesView(ctx),
@@ -139,6 +144,7 @@ async function enter(token: string): Promise<void> {
     h('nav', { class: 'tabs', role: 'tablist' }, tabButtons),
     banner,
     h('main', { class: 'views' }, Object.values(views).map((v) => v.el)),
+    footer,
     toasts,
   );
 
@@ -233,3 +239,4 @@ async function enter(token: string): Promise<void> {
 const saved = sessionStorage.getItem(TOKEN_KEY);
 if (saved) void enter(saved);
 else showLogin();
+

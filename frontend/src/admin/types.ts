@@ -6,6 +6,8 @@ export const ROLES: Role[] = ['ADMIN', 'DOCTOR', 'BIOLOGIST', 'NURSE', 'SECRETAR
 export interface DeviceStatus {
   id: string;
   name: string;
+  /** the release the workstation last said it runs ('' before its first hello) */
+  clientVersion?: string;
   roles: Role[];
   createdAt: string;
   revoked: boolean;
@@ -40,7 +42,7 @@ export interface DeviceStatus {
 export interface SyncStatus {
   serverTime: string;
   feed: { head: number; prunedId: number; retained: number; countsCap: number };
-  instance: { connectedDevices: number; connections: number };
+  instance: { connectedDevices: number; connections: number; version?: string; commit?: string; minWorkstationVersion?: string };
   totals: { devices: number; online: number; ok: number; amber: number; red: number; pendingUploads: number; unresolvedRejected: number; deferred?: number; chainBreaks: number };
   devices: DeviceStatus[];
 }

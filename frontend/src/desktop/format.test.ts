@@ -124,3 +124,13 @@ describe('chain and provenance', () => {
     );
   });
 });
+
+describe('syncView when the server needs a newer release', () => {
+  it('says so, and that the acts are kept', () => {
+    const sentence = 'this workstation runs 1.2.0; the server needs 1.3.0 or later: ask IT to update it';
+    const v = syncView({ deviceId: 'd', serverUrl: 'http://s', online: false, syncing: false, pending: 2, oldestPendingAgeSeconds: 0,
+      likelyRejected: 0, rejected: 0, roles: null, needsSetup: false, now: '2025-01-01T00:00:00Z', upgradeRequired: sentence });
+    expect(v.connection).toBe(`Update needed, acts kept: ${sentence}`);
+    expect(v.state).toBe('offline');
+  });
+});

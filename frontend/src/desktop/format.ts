@@ -74,6 +74,7 @@ export function syncView(s: Status): SyncView {
   };
   if (s.needsSetup) v.connection = 'Not set up';
   else if (s.online) v.connection = s.syncing ? 'Online, syncing' : 'Online';
+  else if (s.upgradeRequired) v.connection = `Update needed, acts kept: ${s.upgradeRequired}`;
   else if (s.waitingForLogin) v.connection = 'Not connected: log in to connect';
   else v.connection = s.offlineSince ? `Offline since ${hhmm(s.offlineSince)}` : 'Offline';
   v.waiting = s.pending > 0 ? `${s.pending} waiting (oldest ${hhmm(s.oldestPendingAt)})` : 'Nothing waiting';

@@ -32,6 +32,11 @@ export interface Status {
   lastError?: string;
   /** the queue's act chain is broken: an act was edited or deleted in the file */
   chainError?: string;
+  /** the server refuses this release: its sentence ("this workstation runs 1.2.0; …"); acts stay queued */
+  upgradeRequired?: string;
+  /** the release and commit this workstation runs (the About box) */
+  version?: string;
+  commit?: string;
   roles: Role[] | null;
   needsSetup: boolean;
   waitingForLogin?: boolean;

@@ -6,6 +6,7 @@
 //	wardsync-server user add -name N -email E -password P -role NURSE
 //	wardsync-server device add -name "Ward 3" -roles NURSE,DOCTOR [-id UUID]
 //	wardsync-server audit verify [-device ID]
+//	wardsync-server version
 //
 // DATABASE_URL names the database, as in the seed; every flag may also be
 // given as WARDSYNC_<FLAG> (e.g. WARDSYNC_ADDR).

@@ -90,7 +90,7 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
         'td',
         null,
         h('div', { class: 'name' }, d.name),
-        h('div', { class: 'sub' }, d.roles.join(', '), ' · ', h('code', { title: d.id }, shortId(d.id))),
+        h('div', { class: 'sub' }, d.roles.join(', '), ' · ', h('code', { title: d.id }, shortId(d.id)), ' · ', h('span', { class: 'ws-version' }, d.clientVersion || 'release unknown')),
       ),
       h('td', null, h('span', { class: `dot ${hl.online ? 'on' : 'off'}` }), conn),
       h('td', null, d.lastSeen ? `${humanDuration(Math.max(now - Date.parse(d.lastSeen), 0))} ago` : 'never', h('div', { class: 'sub' }, clock(d.lastSeen, now))),

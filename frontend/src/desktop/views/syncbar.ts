@@ -6,6 +6,7 @@
 import { h } from '../../shared/dom';
 import { syncView } from '../format';
 import type { Status } from '../types';
+import { showAbout } from './about';
 
 export interface SyncBarHandlers {
   waiting?: () => void;
@@ -22,7 +23,8 @@ interface Parts {
   progress: HTMLElement;
   bar: HTMLProgressElement;
   progressText: Text;
-  device: HTMLElement;
+  device: HTMLButtonElement;
+  status?: Status;
   on: SyncBarHandlers;
 }
 
@@ -39,13 +41,14 @@ function build(el: HTMLElement): Parts {
     progress: h('span', { id: 'sync-progress', class: 'sync-item progress' }),
     bar: h('progress', { max: '1', value: '0' }),
     progressText: document.createTextNode(''),
-    device: h('span', { class: 'sync-item muted small' }),
+    device: h('button', { type: 'button', id: 'sync-about', class: 'sync-item link muted small' }),
     on: {},
   };
   p.conn.append(p.connText);
   p.progress.append(p.bar, p.progressText);
   p.waiting.addEventListener('click', () => p.on.waiting?.());
   p.rejected.addEventListener('click', () => p.on.rejected?.());
+  p.device.addEventListener('click', () => p.status && showAbout(p.status));
   el.replaceChildren(p.conn, p.waiting, p.rejected, p.chain, p.asOf, p.progress, h('span', { class: 'sync-spacer' }), p.device);
   parts.set(el, p);
   return p;
@@ -77,6 +80,7 @@ export function renderSyncBar(el: HTMLElement, s: Status, on: SyncBarHandlers): 
     p.bar.value = v.progress.rows;
     p.progressText.data = v.progress.text;
   }
-  p.device.textContent = s.deviceId ? `Workstation ${s.deviceId.slice(0, 8)}` : '';
-  p.device.title = s.serverUrl;
+  p.status = s;
+  p.device.textContent = `${s.deviceId ? `Workstation ${s.deviceId.slice(0, 8)} · ` : ''}wardsync ${s.version ?? 'dev'}`;
+  p.device.title = `About this workstation (${s.serverUrl})`;
 }
