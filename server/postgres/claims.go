@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -37,6 +38,9 @@ func claimPatientKeys(ctx context.Context, tx pgx.Tx, muts []syncproto.Mutation,
 		if json.Unmarshal(m.Args, &a) != nil || a.ID == "" {
 			continue // the mutator refuses it; it writes nothing
 		}
+		if hasNUL(a.ID, a.FirstName, a.LastName, a.IDNumber) {
+			continue // PostgreSQL's text cannot hold it; the mutator refuses it
+		}
 		if m.Name == "patient.update" && a.FirstName == nil && a.LastName == nil && a.BirthDate == nil && a.IDNumber == nil {
 			continue // no key changes: nothing to claim
 		}
@@ -63,4 +67,16 @@ func claimPatientKeys(ctx context.Context, tx pgx.Tx, muts []syncproto.Mutation,
 		                                      coalesce(a.birth, p."birthDate"::date), coalesce(a.idn, p."idNumber"))) k))`,
 		ids, first, lastName, birth, idNumber)
 	return err
+}
+
+func hasNUL(id string, fields ...*string) bool {
+	if strings.ContainsRune(id, 0) {
+		return true
+	}
+	for _, f := range fields {
+		if f != nil && strings.ContainsRune(*f, 0) {
+			return true
+		}
+	}
+	return false
 }
