@@ -3,12 +3,15 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"wardsync/syncproto"
 	"wardsync/workflow"
@@ -85,5 +88,38 @@ func TestOppositeOrderPushesDoNotDeadlock(t *testing.T) {
 		if got := pairReason(t, pool, pair[0], pair[1]); got != "name_birth_date" {
 			t.Fatalf("pair %v: reason %q, want name_birth_date", pair, got)
 		}
+	}
+}
+
+// A transaction that deadlocks on every attempt: each retry is counted by
+// its SQLSTATE, and when the attempts run out the error keeps the cause
+// (the INTERNAL the device hears is logged with it, server/http/ws.go).
+func TestRetriesCountedAndExhaustionKeepsItsCause(t *testing.T) {
+	t.Parallel()
+	db, _ := openSeeded(t)
+	calls := 0
+	err := db.inTx(context.Background(), pgx.TxOptions{}, func(pgx.Tx) error {
+		calls++
+		return &pgconn.PgError{Severity: "ERROR", Code: "40P01", Message: "deadlock detected"}
+	})
+	var exhausted *RetriesExhaustedError
+	if !errors.As(err, &exhausted) || exhausted.SQLState != "40P01" || exhausted.Attempts != 8 || calls != 8 {
+		t.Fatalf("after %d calls: %v", calls, err)
+	}
+	want := `transaction failed 8 times in a row (last SQLSTATE "40P01"): ERROR: deadlock detected (SQLSTATE 40P01)`
+	if err.Error() != want {
+		t.Fatalf("error %q, want %q", err.Error(), want)
+	}
+	if n := db.Retries()["40P01"]; n != 7 {
+		t.Fatalf("%d retries counted, want 7 (the 8th failure is not retried)", n)
+	}
+	// A permanent error is not retried.
+	calls = 0
+	err = db.inTx(context.Background(), pgx.TxOptions{}, func(pgx.Tx) error {
+		calls++
+		return &pgconn.PgError{Code: "23505"}
+	})
+	if calls != 1 || errors.As(err, &exhausted) {
+		t.Fatalf("a unique violation was tried %d times: %v", calls, err)
 	}
 }

@@ -145,13 +145,16 @@ func pgCode(err error) string {
 func (db *DB) inTx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error) error {
 	const attempts = 8
 	var err error
-	for attempt := 0; attempt < attempts; attempt++ {
+	for attempt := 1; ; attempt++ {
 		err = pgx.BeginTxFunc(ctx, db.Pool, opts, fn)
 		if err == nil || !Retryable(err) || ctx.Err() != nil {
 			return err
 		}
+		if attempt == attempts {
+			break
+		}
 		db.retries.add(retryCause(err))
-		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+		time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
 	}
 	return &RetriesExhaustedError{Attempts: attempts, SQLState: pgCode(err), Err: err}
 }
