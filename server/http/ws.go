@@ -349,6 +349,11 @@ func (c *conn) readLoop() {
 		case <-c.done:
 			return
 		}
+		select {
+		case <-c.done:
+			return // closed meanwhile (shutdown, revoked): no new request
+		default:
+		}
 		typ, data, err := in.typ, in.data, in.err
 		if errors.Is(err, errFrameTooLarge) {
 			c.s.metrics.protocolErrors.Inc()
