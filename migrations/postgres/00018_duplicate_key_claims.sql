@@ -19,10 +19,11 @@
 -- claims all the keys of a whole push in one statement before it applies the
 -- first act (server/postgres/claims.go), so the trigger's own claims inside
 -- that push find rows it already holds and wait for nobody. Two pushes, or a
--- push and a bulk import, then take their keys in one global order and
--- cannot deadlock. Only a writer whose keys cannot be known in advance (an
--- act woken from the deferred queue) claims late; a deadlock there is
--- retried and counted (wardsync_db_retries_total).
+-- push and a one-statement import, then take their keys in one global
+-- order and cannot deadlock. Only a transaction that writes patients in
+-- several statements outside the server (a script) claims in several steps;
+-- two of those may deadlock with each other, and the server's retries of
+-- its own transactions are counted (wardsync_db_retries_total).
 --
 -- Only keys that change are claimed: an edit of a patient's phone or medical
 -- history claims nothing and waits for nobody.
