@@ -93,13 +93,13 @@ func smokeLog(format string, args ...any) {
 	}
 }
 
-func fatalf(b *testing.B, format string, args ...any) {
+func fatalf(b testing.TB, format string, args ...any) {
 	b.Helper()
 	smokeLog(format, args...)
 	b.Fatalf(format, args...)
 }
 
-func logf(b *testing.B, format string, args ...any) {
+func logf(b testing.TB, format string, args ...any) {
 	b.Helper()
 	smokeLog(format, args...)
 	b.Logf(format, args...)
@@ -120,7 +120,7 @@ var (
 	clinicRole = []workflow.Role{workflow.RoleSecretary, workflow.RoleNurse, workflow.RoleDoctor}
 )
 
-func startEnv(b *testing.B, cfg config) *env {
+func startEnv(b testing.TB, cfg config) *env {
 	b.Helper()
 	ctx := context.Background()
 	_, dbURL := pgtest.MustOpenDB(b)
@@ -204,7 +204,7 @@ type device struct {
 
 // devices registers n workstations serving SECRETARY, NURSE and DOCTOR and
 // logs roles in on each (bcrypt makes logins slow: a few at a time).
-func (e *env) devices(b *testing.B, prefix string, n int, roles func(i int) []workflow.Role) []*device {
+func (e *env) devices(b testing.TB, prefix string, n int, roles func(i int) []workflow.Role) []*device {
 	b.Helper()
 	ctx := context.Background()
 	devs := make([]*device, n)
@@ -252,7 +252,7 @@ func (e *env) devices(b *testing.B, prefix string, n int, roles func(i int) []wo
 }
 
 // connect opens the device's websocket and says hello.
-func (e *env) connect(b *testing.B, d *device) {
+func (e *env) connect(b testing.TB, d *device) {
 	b.Helper()
 	var tok string
 	for _, r := range clinicRole {

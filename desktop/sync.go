@@ -112,6 +112,16 @@ func (e *Engine) session(ctx context.Context) (connected bool, err error) {
 		e.log.Warn("the server knows more seqs of this device than the replica; queued acts renumbered",
 			"server_last_seq", w.LastMutationSeq, "replica_last_seq", st.LastSeq)
 	}
+	if w.LastMutationSeq < st.AckedSeq {
+		// The server lost acts it had acknowledged: its database was
+		// restored from a backup. What the outbox still holds is sent again.
+		n, err := e.db.RewindSeq(ctx, w.LastMutationSeq, w.ChainHead)
+		if err != nil {
+			return true, err
+		}
+		e.log.Warn("the server has fewer seqs of this device than it acknowledged (a restored database); acts still in the outbox renumbered and sent again",
+			"server_last_seq", w.LastMutationSeq, "replica_acked_seq", st.AckedSeq, "resent", n)
+	}
 	if st, err = e.db.State(ctx); err != nil {
 		return true, err
 	}
@@ -300,7 +310,7 @@ func (s *syncSession) pullAll(ctx context.Context) error {
 			next = fetch(page.Cursor)
 		}
 		if page.Resync {
-			e.log.Warn("server asks for a resync: the replica starts over, queued acts kept")
+			e.log.Warn("server asks for a resync: the replica starts over, queued acts kept", "reason", page.ResyncReason)
 		}
 		if err := e.db.ApplyChanges(ctx, page, e.cfg.Now()); err != nil {
 			return err

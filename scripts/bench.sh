@@ -79,6 +79,11 @@ rows=(
   "dashboards p99, ms (vs same SQL, raw database/sql)|Dashboards|p99-ms|baseline-p99-ms|lower|<=10"
   "10k idle connections, server peak RSS, MB|Connections|server-peak-MB||lower|<=1024"
   "10k idle connections, poke to all, ms (vs bare broadcast)|Connections|poke-all-ms|baseline-ms|lower|<=1000"
+  "registration burst 50 desks x 100 people, acts/s|RegistrationBurst|acts/s||higher|"
+  "registration burst 50 desks x 100 people, push p99, ms|RegistrationBurst|p99-ms||lower|<=2000"
+  "registration burst: INTERNAL + dropped sockets + deadlocks|RegistrationBurst|failures||lower|<=0"
+  "registration burst, same 100 people on 50 desks, acts/s|RegistrationBurst|same-acts/s||higher|"
+  "registration burst, same 100 people on 50 desks, push p99, ms|RegistrationBurst|same-p99-ms||lower|"
 )
 
 # met VALUE RATIO TARGETS -> yes / NO / - (no target or no figure)

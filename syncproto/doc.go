@@ -11,10 +11,15 @@
 //
 // # Transport
 //
-// GET /sync, upgraded to a websocket, with "Authorization: Bearer <device
-// token>". The token identifies the registered workstation, not a user; the
-// server refuses the upgrade with HTTP 401 when it is missing, unknown or
-// revoked. Users authenticate per mutation (authorToken).
+// GET /sync, upgraded to a websocket, with "Authorization: Bearer <session
+// token>": any live user session issued on the workstation (POST
+// /api/v1/auth/login with its deviceId); there is no separate device token,
+// and the session's device is the connection's. The server refuses the
+// upgrade with HTTP 401 when the token is missing, unknown, ended or
+// expired (or its user disabled, its workstation revoked), and with 403 for
+// an admin dashboard session. When the session ends while connected, the
+// server sends a fatal UNAUTHENTICATED and closes (4401). Each act names its
+// own author (authorToken, authorId).
 //
 // One frame per websocket text message; a binary message is a fatal
 // PROTOCOL_ERROR. A frame is one JSON object whose "type" member names it.
@@ -106,15 +111,16 @@
 //     it carries waitingFor, waitTable, waitId, waitState (as does a
 //     duplicate of a still held act) and no code.
 //   - changes {requestId, cursor, lastMutationSeq, changes, more, resync?,
-//     total?, sent?}: one page of the feed. cursor (not empty) is the
+//     resyncReason?, total?, sent?}: one page of the feed. cursor (not empty) is the
 //     position after the page. lastMutationSeq is the highest seq of the
 //     device whose effects all lie within the changes up to cursor. changes
 //     holds 0–[MaxPullLimit] changes {table, op, id, row?}: table one of
 //     [workflow.Tables]; op "upsert" or "delete"; row, for an upsert only,
 //     the whole row as far as the device may read it (not a patch), keyed by
 //     the seed's column names. more: pull again at once. resync: the cursor
-//     was older than the retained feed and this is the first page of a fresh
-//     snapshot. total and sent (0 ≤ sent ≤ total) count the rows of a
+//     cannot be followed (older than the retained feed, ahead of the feed's
+//     head, or issued by another copy of the database) and this is the
+//     first page of a fresh snapshot; resyncReason says why. total and sent (0 ≤ sent ≤ total) count the rows of a
 //     snapshot for a progress bar: total counted when it started, sent
 //     including this page. outcomes? lists {seq, id, status, code?,
 //     message?, field?} of this device's mutations decided after their push
@@ -140,11 +146,12 @@
 //   - VALIDATION_FAILED: a frame member's value is out of bounds (error
 //     frame, member named; Decode sets Rejection.Field), or an act's
 //     arguments are invalid (rejected result with field).
-//   - UNAUTHENTICATED: fatal error when the device token is revoked while
-//     connected; in a result, the authorToken is unknown, revoked, expired
-//     for offline authoring, or issued on another device.
-//   - FORBIDDEN: at hello, deviceId is not the token's device or the device is
-//     disabled; in a result, the author's role may not do the act or is not
+//   - UNAUTHENTICATED: fatal error when the connection's session ends while
+//     connected (logout, user disabled, expiry) or the workstation is
+//     revoked; in a result, the authorToken is unknown, ended, outside its
+//     session's window, or issued on another device.
+//   - FORBIDDEN: at hello, deviceId is not the device the session was
+//     issued on; in a result, the author's role may not do the act or is not
 //     one the device serves.
 //   - INVALID_TRANSITION, NOT_FOUND, DUPLICATE_ID, UNKNOWN_MUTATION,
 //     CLOCK_SKEW (occurredAt more than 5 minutes ahead of the server):
@@ -157,7 +164,7 @@
 // Fatal (the server then closes the connection, code 1008, or 1009 for
 // size, or 4401 for UNAUTHENTICATED; 1001 is a shutdown and 4403 a
 // workstation revoked while connected): any error answering hello, a frame before hello, a second hello, a
-// revoked device token, and any unreadable frame: over 1 MiB, binary, not
+// session or workstation whose access ended, and any unreadable frame: over 1 MiB, binary, not
 // UTF-8, not JSON, too deep, no or unknown type, a server-only type. A
 // message far over the limit may be cut by the websocket layer (1009)
 // before any error frame. Everything else is not fatal and changes nothing:

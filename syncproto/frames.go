@@ -232,6 +232,10 @@ type Changes struct {
 	// Resync marks the first page of a fresh snapshot sent because the
 	// client's cursor is older than the retained feed.
 	Resync bool `json:"resync,omitempty"`
+	// ResyncReason is the sentence that says why (the cursor is older than
+	// the retained feed, ahead of its head, or from another copy of the
+	// database), for the workstation's log and status.
+	ResyncReason string `json:"resyncReason,omitempty"`
 	// Total and Sent count rows of a snapshot (empty cursor or resync),
 	// for a progress bar; 0 when unknown.
 	Total int64 `json:"total,omitempty"`

@@ -75,19 +75,19 @@ func goldenFrames() []Frame {
 			RequestID:       "r-1",
 			Protocol:        Version,
 			DeviceID:        "7d1c6a52-3f0e-4b8a-9c1d-2e5f60718293",
-			Cursor:          "v1.3f2a.0",
+			Cursor:          "f.144636.0.7c1e9a4b",
 			LastMutationSeq: 43,
 			Pending:         2,
 			OldestPendingAt: atPtr("2025-03-14T09:26:53.120Z"),
 			ClientVersion:   "1.3.0",
 		},
 		push,
-		&Pull{RequestID: "r-3", Cursor: "v1.3f2a.0", Limit: 500},
+		&Pull{RequestID: "r-3", Cursor: "f.144636.0.7c1e9a4b", Limit: 500},
 		&Report{Pending: 1, OldestPendingAt: atPtr("2025-03-14T09:41:07Z")},
 		&Welcome{
 			RequestID:       "r-1",
 			ServerTime:      at("2025-03-14T09:42:00.5Z"),
-			Head:            "v1.3f30.0",
+			Head:            "96517",
 			LastMutationSeq: 41,
 			DeviceName:      "Accueil — Cardiologie",
 			Roles:           []workflow.Role{workflow.RoleSecretary, workflow.RoleNurse},
@@ -106,7 +106,7 @@ func goldenFrames() []Frame {
 		},
 		&Changes{
 			RequestID:       "r-3",
-			Cursor:          "v1.3f30.0",
+			Cursor:          "f.144702.0.7c1e9a4b",
 			LastMutationSeq: 42,
 			Changes: []Change{
 				{Table: workflow.TableAppointments, Op: OpUpsert, ID: "5c1d2e3f-0a1b-4c2d-8e3f-405162738495",
@@ -129,7 +129,7 @@ func goldenFrames() []Frame {
 					ResolvedBy: "Admin Test", Note: "Patient left before vitals; nothing to redo."},
 			},
 		},
-		&Poke{Head: "v1.3f31.0"},
+		&Poke{Head: "96518"},
 		&Error{RequestID: "r-9", Code: CodeProtocolError, Message: "frame of 1048577 bytes exceeds the 1 MiB limit", Fatal: true},
 	}
 }

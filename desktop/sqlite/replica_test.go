@@ -579,3 +579,49 @@ func TestBindRefusesAnotherDevice(t *testing.T) {
 		t.Errorf("roles %v", s.Roles)
 	}
 }
+
+// TestRewindSeqResendsWhatTheServerLost: the server's database was
+// restored and has only seq 1 of this replica's acts, which saw seqs 1–3
+// acknowledged. Seq 3 is still in the outbox (applied, not yet reflected)
+// and seq 4 is queued: both are renumbered to 2 and 3, queued again, and
+// the next act follows them.
+func TestRewindSeqResendsWhatTheServerLost(t *testing.T) {
+	db := openTest(t)
+	seed(t, db)
+	ctx := context.Background()
+	s1 := mustAct(t, db, secretary, "appointment.checkIn", obj{"id": appt1ID}, t0)
+	s2 := mustAct(t, db, secretary, "appointment.checkIn", obj{"id": appt2ID}, t0)
+	s3 := mustAct(t, db, secretary, "appointment.cancel", obj{"id": appt3ID}, t0)
+	_, err := db.RecordResults(ctx, []syncproto.MutationResult{{Seq: s1, Status: syncproto.StatusApplied},
+		{Seq: s2, Status: syncproto.StatusApplied}, {Seq: s3, Status: syncproto.StatusApplied}}, t0)
+	must(t, err)
+	// A pull reflected seqs 1 and 2: they leave the outbox.
+	must(t, db.ApplyChanges(ctx, &syncproto.Changes{Cursor: "f.1.1", LastMutationSeq: s2, Changes: []syncproto.Change{}}, t0))
+	s4 := mustAct(t, db, secretary, "patient.update", obj{"id": patient1ID, "phone": "0600"}, t0)
+	if got := outboxSeqs(t, db); !reflect.DeepEqual(got, []int64{s3, s4}) {
+		t.Fatalf("outbox before %v", got)
+	}
+	moved, err := db.RewindSeq(ctx, 1, "")
+	must(t, err)
+	if moved != 2 {
+		t.Fatalf("moved %d, want 2", moved)
+	}
+	if got := outboxSeqs(t, db); !reflect.DeepEqual(got, []int64{2, 3}) {
+		t.Errorf("outbox after %v", got)
+	}
+	s, _ := db.State(ctx)
+	if s.LastSeq != 3 || s.AckedSeq != 1 || s.ReflectedSeq != 1 {
+		t.Errorf("state %+v", s)
+	}
+	var queued int
+	must(t, db.SQL().QueryRow(`SELECT count(*) FROM outbox WHERE status = 'queued'`).Scan(&queued))
+	if queued != 2 {
+		t.Errorf("%d acts queued, want 2", queued)
+	}
+	if moved, _ := db.RewindSeq(ctx, 1, ""); moved != 0 {
+		t.Error("a second rewind to the same seq must change nothing")
+	}
+	if seq := mustAct(t, db, secretary, "appointment.cancel", obj{"id": appt1ID}, t0); seq != 4 {
+		t.Errorf("next seq %d, want 4", seq)
+	}
+}

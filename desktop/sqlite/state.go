@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"wardsync/syncproto"
 	"wardsync/workflow"
 )
 
@@ -158,6 +159,75 @@ func (db *DB) CatchUpSeq(ctx context.Context, serverLast int64, serverHead strin
 		return err
 	})
 	return changed, err
+}
+
+// RewindSeq handles a server that has recorded fewer seqs of this device
+// than the replica saw acknowledged: the server's database was restored
+// from a backup taken before them. Pushing on from the replica's numbering
+// would leave a gap the server refuses, so every act still in the outbox
+// above serverLast (queued ones, and applied ones no pull has reflected
+// yet: the restored server lost them) is renumbered to follow serverLast,
+// in its order, and sent again; they are re-chained after serverHead. Acts
+// whose effect a pull had already brought back left the outbox and cannot
+// be resent: the restore lost them (docs/operations.md). It reports how
+// many acts were renumbered (0: nothing to do).
+func (db *DB) RewindSeq(ctx context.Context, serverLast int64, serverHead string) (int, error) {
+	moved := 0
+	err := db.write(ctx, func(t *Tx) error {
+		s, err := t.state()
+		if err != nil {
+			return err
+		}
+		if serverLast >= s.AckedSeq {
+			return nil
+		}
+		var seqs []int64
+		rows, err := t.query(`SELECT seq FROM outbox WHERE seq > ? ORDER BY seq`, serverLast)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var seq int64
+			if err := rows.Scan(&seq); err != nil {
+				rows.Close()
+				return err
+			}
+			seqs = append(seqs, seq)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// Through negative numbers, so that no intermediate seq collides.
+		for i, seq := range seqs {
+			if _, err := t.exec(`UPDATE outbox SET seq = ?, status = 'queued', parked = 0, waitingFor = NULL WHERE seq = ?`, -(serverLast + 1 + int64(i)), seq); err != nil {
+				return err
+			}
+		}
+		if _, err := t.exec(`UPDATE outbox SET seq = -seq WHERE seq < 0`); err != nil {
+			return err
+		}
+		last := serverLast + int64(len(seqs))
+		if _, err := t.exec(`UPDATE sync_state SET lastSeq = ?, ackedSeq = ?, reflectedSeq = min(reflectedSeq, ?) WHERE singleton = 1`,
+			last, serverLast, serverLast); err != nil {
+			return err
+		}
+		s.LastSeq, s.AckedSeq = last, serverLast
+		moved = len(seqs)
+		if err := t.chainFrom(s, serverHead, false); err != nil {
+			return err
+		}
+		if len(seqs) == 0 {
+			// With nothing queued the next act follows the server's head.
+			head := serverHead
+			if head == "" {
+				head = syncproto.Genesis(s.DeviceID)
+			}
+			_, err = t.exec(`UPDATE sync_state SET chainHead = ?, ackedHash = ? WHERE singleton = 1`, head, head)
+		}
+		return err
+	})
+	return moved, err
 }
 
 func parseNullTime(s sql.NullString) (*time.Time, error) {

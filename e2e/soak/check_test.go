@@ -232,8 +232,9 @@ func settledWhy(ctx context.Context, pool *pgxpool.Pool, st *stationProc) string
 // atHead says why a feed cursor is short of the head ("" when no
 // committed change lies after it).
 func atHead(ctx context.Context, pool *pgxpool.Pool, cursor string) string {
+	// f.<xid>.<id>.<feed tag> (docs/protocol.md, "Cursors").
 	parts := strings.Split(cursor, ".")
-	if len(parts) != 3 || parts[0] != "f" {
+	if len(parts) != 4 || parts[0] != "f" {
 		return fmt.Sprintf("cursor %q is not a feed position", cursor)
 	}
 	var behind int64

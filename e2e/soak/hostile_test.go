@@ -781,9 +781,9 @@ func TestHostileFrames(t *testing.T) {
 		close int
 	}{
 		{"a 10 MB string member", websocket.TextMessage, []byte(`{"type":"pull","requestId":"x","cursor":"` + tenMB + `"}`),
-			workflow.CodeProtocolError, "frame of more than 1048576 bytes exceeds the 1 MiB limit", websocket.ClosePolicyViolation},
+			workflow.CodeProtocolError, "frame of more than 1048576 bytes exceeds the 1 MiB limit", websocket.CloseMessageTooBig},
 		{"10 MB of arguments", websocket.TextMessage, push(`{"firstName":"` + tenMB + `"}`),
-			workflow.CodeProtocolError, "frame of more than 1048576 bytes exceeds the 1 MiB limit", websocket.ClosePolicyViolation},
+			workflow.CodeProtocolError, "frame of more than 1048576 bytes exceeds the 1 MiB limit", websocket.CloseMessageTooBig},
 		{"invalid UTF-8 in a member", websocket.TextMessage, []byte("{\"type\":\"pull\",\"requestId\":\"x\",\"cursor\":\"\xff\xfe\"}"),
 			workflow.CodeProtocolError, "", websocket.ClosePolicyViolation},
 		{"invalid UTF-8 in arguments", websocket.TextMessage, push("{\"firstName\":\"Jo\xc3\x28\"}"),

@@ -138,6 +138,9 @@ func TestMetricsAfterScriptedRun(t *testing.T) {
 	expect("wardsync_device_online", dev, 1)
 	expect("wardsync_connected_devices", nil, 1)
 	expect("wardsync_db_up", nil, 1)
+	// Present from the start (a deadlock storm shows as its rate).
+	expect("wardsync_db_retries_total", map[string]string{"sqlstate": "40P01"}, 0)
+	expect("wardsync_db_retries_total", map[string]string{"sqlstate": "40001"}, 0)
 	expect("wardsync_feed_prune_horizon", nil, 0)
 	expect("wardsync_db_pool_max_connections", nil, float64(postgres.DefaultConfig().MaxConns))
 	// The seed's demo workstation (never connected) and ours.

@@ -124,8 +124,9 @@ func TestHostileInput(t *testing.T) {
 		big := `{"type":"pull","requestId":"big","cursor":"","pad":"` + strings.Repeat("x", syncproto.MaxFrameBytes) + `"}`
 		c.sendRaw(t, []byte(big))
 		checkErrorFrame(t, c.next(t), workflow.CodeProtocolError, "frame of more than 1048576 bytes exceeds the 1 MiB limit", true)
-		if got := c.waitClosed(t); got != websocket.ClosePolicyViolation {
-			t.Fatalf("closed with %d", got)
+		// 1009 (message too big), as docs/protocol.md §4 says for size.
+		if got := c.waitClosed(t); got != websocket.CloseMessageTooBig {
+			t.Fatalf("closed with %d, want %d", got, websocket.CloseMessageTooBig)
 		}
 		nothingWritten(t, "oversized frame")
 		stillServing(t, "oversized frame")

@@ -78,6 +78,7 @@ type dbCollector struct {
 	devUnresolved, devChainBreaks, unresolved     *prometheus.Desc
 	devices, devsByHlth                           *prometheus.Desc
 	duplicates                                    *prometheus.Desc
+	retries                                       *prometheus.Desc
 }
 
 func newDBCollector(s *Server) *dbCollector {
@@ -111,6 +112,7 @@ func newDBCollector(s *Server) *dbCollector {
 		devices:            d("wardsync_devices", "Registered, unrevoked workstations."),
 		devsByHlth:         d("wardsync_devices_by_health", "Unrevoked workstations by dashboard health class.", "health"),
 		duplicates:         d("wardsync_duplicate_patients_open", "Candidate pairs of duplicate patients no administrator has merged or dismissed."),
+		retries:            d("wardsync_db_retries_total", "Transactions run again after a transient failure, by SQLSTATE (40P01 deadlock, 40001 serialization failure, 08xxx or \"connection\" lost connection).", "sqlstate"),
 	}
 }
 
@@ -118,7 +120,7 @@ func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.up, c.scrapeSeconds, c.poolAcquired, c.poolIdle, c.poolTotal, c.poolMax,
 		c.poolAcquires, c.poolEmptyAcquires, c.poolCanceled, c.poolAcquireSeconds, c.feedPruned, c.feedRetained,
 		c.devInfo, c.devOnline, c.devLag, c.devPending, c.devOldestAge, c.devLastSeen, c.devMutations,
-		c.devUnresolved, c.devChainBreaks, c.unresolved, c.devices, c.devsByHlth, c.duplicates} {
+		c.devUnresolved, c.devChainBreaks, c.unresolved, c.devices, c.devsByHlth, c.duplicates, c.retries} {
 		ch <- d
 	}
 }
@@ -139,6 +141,16 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.poolEmptyAcquires, float64(st.EmptyAcquireCount()))
 	counter(c.poolCanceled, float64(st.CanceledAcquireCount()))
 	counter(c.poolAcquireSeconds, st.AcquireDuration().Seconds())
+	// A deadlock storm shows here before it shows as INTERNAL replies.
+	retries := c.s.DB.Retries()
+	for _, code := range []string{"40P01", "40001"} {
+		if _, ok := retries[code]; !ok {
+			retries[code] = 0 // present from the start, for rate()
+		}
+	}
+	for code, n := range retries {
+		counter(c.retries, float64(n), code)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()

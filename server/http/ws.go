@@ -315,29 +315,54 @@ func (c *conn) writeLoop() {
 	}
 }
 
+// inbound is one message the reader took off the socket, or the error that
+// stopped it.
+type inbound struct {
+	typ  int
+	data []byte
+	err  error
+}
+
+// readLoop handles the device's frames in order. Frames come from a reader
+// goroutine of their own (readFrames), which keeps reading while a request
+// is handled: a push may take longer than the read deadline (a burst of
+// registrations, a slow disk), and the pongs that extend the deadline are
+// read only by a pending read. Without one, the deadline expired during a
+// long push and the device's next frame was lost with the socket.
 func (c *conn) readLoop() {
-	pongWait := 3 * c.s.PingInterval
-	_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
-	c.ws.SetPongHandler(func(string) error {
-		return c.ws.SetReadDeadline(time.Now().Add(pongWait))
-	})
+	frames := make(chan inbound)
+	c.s.hub.wg.Add(1)
 	go func() {
-		// Unblock ReadMessage when the connection is closed from our side.
+		defer c.s.hub.wg.Done()
+		c.readFrames(frames)
+	}()
+	go func() {
+		// Unblock a pending read when the connection is closed from our side.
 		<-c.done
 		_ = c.ws.SetReadDeadline(time.Now())
 	}()
 	helloDone := false
 	for {
-		typ, data, err := c.readFrame()
+		var in inbound
+		select {
+		case in = <-frames:
+		case <-c.done:
+			return
+		}
+		select {
+		case <-c.done:
+			return // closed meanwhile (shutdown, revoked): no new request
+		default:
+		}
+		typ, data, err := in.typ, in.data, in.err
 		if errors.Is(err, errFrameTooLarge) {
 			c.s.metrics.protocolErrors.Inc()
-			c.fail("", workflow.Reject(workflow.CodeProtocolError, "frame of more than %d bytes exceeds the 1 MiB limit", syncproto.MaxFrameBytes))
+			c.failWith(websocket.CloseMessageTooBig, "", workflow.Reject(workflow.CodeProtocolError, "frame of more than %d bytes exceeds the 1 MiB limit", syncproto.MaxFrameBytes))
 			return
 		}
 		if err != nil {
 			return
 		}
-		_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
 		if typ != websocket.TextMessage {
 			c.fail("", workflow.Reject(workflow.CodeProtocolError, "Frames are JSON text messages; a binary message was received."))
 			return
@@ -370,6 +395,32 @@ func (c *conn) readLoop() {
 			continue
 		}
 		if !c.handle(f) {
+			return
+		}
+	}
+}
+
+// readFrames reads the device's messages and hands them to readLoop, one
+// at a time, until the socket fails or the connection closes. Every read
+// waits at most three ping intervals, and every pong (read here, also
+// while readLoop is busy with a request) extends the wait: a device that
+// stops answering pings is dropped, one whose request is slow is not. While
+// a frame waits for readLoop, nothing is read, and the deadline starts
+// afresh with the next read.
+func (c *conn) readFrames(out chan<- inbound) {
+	pongWait := 3 * c.s.PingInterval
+	c.ws.SetPongHandler(func(string) error {
+		return c.ws.SetReadDeadline(time.Now().Add(pongWait))
+	})
+	for {
+		_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
+		typ, data, err := c.readFrame()
+		select {
+		case out <- inbound{typ, data, err}:
+		case <-c.done:
+			return
+		}
+		if err != nil {
 			return
 		}
 	}
@@ -441,13 +492,20 @@ func (c *conn) readFrame() (int, []byte, error) {
 	return typ, data, nil
 }
 
-// fail sends a fatal error frame and closes.
+// fail sends a fatal error frame and closes: 4401 when the refusal is
+// UNAUTHENTICATED, 1008 (policy violation) otherwise.
 func (c *conn) fail(requestID string, err error) {
-	c.send(syncproto.ErrorFrame(requestID, err, true))
 	code := websocket.ClosePolicyViolation
 	if rej, ok := workflow.AsRejection(err); ok && rej.Code == workflow.CodeUnauthenticated {
 		code = 4401
 	}
+	c.failWith(code, requestID, err)
+}
+
+// failWith sends a fatal error frame and closes with code (1009, message
+// too big, for a frame over the size limit).
+func (c *conn) failWith(code int, requestID string, err error) {
+	c.send(syncproto.ErrorFrame(requestID, err, true))
 	c.close(code, "")
 }
 
@@ -532,7 +590,14 @@ func isFatal(err error) bool {
 
 func (c *conn) report(err error) {
 	msg := err.Error()
-	if _, ok := workflow.AsRejection(err); !ok {
+	var exhausted *postgres.RetriesExhaustedError
+	switch _, isRejection := workflow.AsRejection(err); {
+	case errors.As(err, &exhausted):
+		// The device hears INTERNAL; the log says why (a deadlock storm
+		// reads 40P01 here, and in wardsync_db_retries_total).
+		c.s.Logger.Error("sync request failed: transient failures outlasted the retries", "device", c.deviceID,
+			"sqlstate", exhausted.SQLState, "attempts", exhausted.Attempts, "err", exhausted.Err)
+	case !isRejection:
 		c.s.Logger.Error("sync request failed", "device", c.deviceID, "err", err)
 	}
 	_ = c.s.DB.RecordError(context.Background(), c.deviceID, msg)

@@ -70,6 +70,9 @@ func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncp
 		}
 		expect++
 	}
+	if err := claimPatientKeys(ctx, tx, muts, last); err != nil {
+		return nil, err
+	}
 	head, err := chainHead(ctx, tx, deviceID)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -64,6 +65,8 @@ type DB struct {
 	// cursors holds the feed positions pulls reached, not yet written to
 	// sync.clients (cursors.go).
 	cursors cursorLog
+	// retries counts retried transactions by cause (inTx).
+	retries retryCounts
 }
 
 // Open connects to url. It does not migrate.
@@ -135,17 +138,76 @@ func pgCode(err error) string {
 }
 
 // inTx runs fn in a transaction, retrying it when PostgreSQL says the
-// conflict was transient.
+// conflict was transient. Each retry is counted by SQLSTATE (Retries, for
+// /metrics). When the attempts run out, the error says so and keeps its
+// cause, so that the INTERNAL the device hears is logged with the SQLSTATE
+// that caused it.
 func (db *DB) inTx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error) error {
+	const attempts = 8
 	var err error
-	for attempt := 0; attempt < 8; attempt++ {
+	for attempt := 1; ; attempt++ {
 		err = pgx.BeginTxFunc(ctx, db.Pool, opts, fn)
 		if err == nil || !Retryable(err) || ctx.Err() != nil {
 			return err
 		}
-		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+		if attempt == attempts {
+			break
+		}
+		db.retries.add(retryCause(err))
+		time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
 	}
-	return err
+	return &RetriesExhaustedError{Attempts: attempts, SQLState: pgCode(err), Err: err}
+}
+
+// RetriesExhaustedError is a transaction that failed transiently on every
+// attempt (a deadlock storm, a serialization failure that kept recurring).
+type RetriesExhaustedError struct {
+	Attempts int
+	SQLState string // of the last attempt; "" for a lost connection
+	Err      error
+}
+
+func (e *RetriesExhaustedError) Error() string {
+	return fmt.Sprintf("transaction failed %d times in a row (last SQLSTATE %q): %v", e.Attempts, e.SQLState, e.Err)
+}
+
+func (e *RetriesExhaustedError) Unwrap() error { return e.Err }
+
+// retryCause names a retried failure for the retry counter: its SQLSTATE
+// (40P01 deadlock, 40001 serialization failure, 08xxx connection), or
+// "connection" for a network error without one.
+func retryCause(err error) string {
+	if c := pgCode(err); c != "" {
+		return c
+	}
+	return "connection"
+}
+
+// retryCounts counts transaction retries by cause.
+type retryCounts struct {
+	mu sync.Mutex
+	n  map[string]uint64
+}
+
+func (r *retryCounts) add(cause string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n == nil {
+		r.n = map[string]uint64{}
+	}
+	r.n[cause]++
+}
+
+// Retries returns how many transactions this handle retried, by cause
+// (SQLSTATE such as 40P01 for a deadlock, or "connection").
+func (db *DB) Retries() map[string]uint64 {
+	db.retries.mu.Lock()
+	defer db.retries.mu.Unlock()
+	out := make(map[string]uint64, len(db.retries.n))
+	for k, v := range db.retries.n {
+		out[k] = v
+	}
+	return out
 }
 
 // rejectionOf turns a constraint violation of op into the workflow's words,

@@ -57,6 +57,9 @@ func TestCursors(t *testing.T) {
 		{pos: position{1 << 40, 0}},
 		{snapshot: true, pos: position{99, 0}, table: 3, total: 10, sent: 4, lastID: "b2c3"},
 		{snapshot: true, pos: position{99, 0}, table: 0, total: 0, sent: 0, lastID: ""},
+		{pos: position{42, 7}, tag: "0123abcd"},
+		{snapshot: true, pos: position{99, 0}, table: 3, total: 10, sent: 4, lastID: "b2c3", tag: "0123abcd"},
+		{snapshot: true, pos: position{99, 0}, table: 0, tag: "0123abcd"},
 	} {
 		got, err := parseCursor(c.String())
 		if err != nil || got != c {
@@ -66,7 +69,8 @@ func TestCursors(t *testing.T) {
 	if c, err := parseCursor(""); err != nil || !c.snapshot || c.table != -1 {
 		t.Errorf("empty cursor: %+v %v", c, err)
 	}
-	for _, bad := range []string{"x", "f.1", "f.-1.2", "f.1.2.3", "s.1.99.0.0.", "s.1.2.3", "f.a.b", "f.99999999999999999999.1"} {
+	for _, bad := range []string{"x", "f.1", "f.-1.2", "f.1.2.3", "s.1.99.0.0.", "s.1.2.3", "f.a.b", "f.99999999999999999999.1",
+		"f.1.2.0123ABCD", "f.1.2.0123abc", "f.1.2.0123abcde", "s.1.2.3.4.nothex12.id"} {
 		_, err := parseCursor(bad)
 		rej, ok := workflow.AsRejection(err)
 		if !ok || rej.Code != workflow.CodeProtocolError || !strings.Contains(rej.Message, `"`+bad+`"`) {

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -30,6 +32,11 @@ import (
 // ("s" cursors), remembering the horizon it started at, then follows the
 // feed from that horizon: changes made while it paged come again, which is
 // harmless because each carries the current row.
+//
+// Every cursor also carries the tag of the feed that issued it (feedTag):
+// a cursor from another copy of the database (restored from a backup, a
+// different server) is answered with a resync, as is one ahead of the
+// feed's head, rather than accepted and left to skip changes.
 
 type position struct {
 	xid uint64
@@ -47,13 +54,43 @@ type cursor struct {
 	lastID   string   // snapshot: last row id sent in that table
 	total    int64
 	sent     int64
+	// tag identifies the feed that issued the cursor (feedTag); "" in
+	// cursors issued before tags existed, which are checked against the
+	// feed's head only.
+	tag string
 }
 
 func (c cursor) String() string {
-	if c.snapshot {
+	switch {
+	case c.snapshot && c.tag == "":
 		return fmt.Sprintf("s.%d.%d.%d.%d.%s", c.pos.xid, c.table, c.total, c.sent, c.lastID)
+	case c.snapshot:
+		return fmt.Sprintf("s.%d.%d.%d.%d.%s.%s", c.pos.xid, c.table, c.total, c.sent, c.tag, c.lastID)
+	case c.tag == "":
+		return fmt.Sprintf("f.%d.%d", c.pos.xid, c.pos.id)
 	}
-	return fmt.Sprintf("f.%d.%d", c.pos.xid, c.pos.id)
+	return fmt.Sprintf("f.%d.%d.%s", c.pos.xid, c.pos.id, c.tag)
+}
+
+// feedTag is the identity of a feed as cursors carry it: 8 hex digits of a
+// hash of the epoch drawn at migrate, the database's oid and the oid of
+// sync.changes (00019_feed_epoch.sql). A restore recreates the table, so the
+// tag changes although the epoch is restored with the data.
+func feedTag(epoch string, dbOID, changesOID uint32) string {
+	h := sha256.Sum256(fmt.Appendf(nil, "%s/%d/%d", epoch, dbOID, changesOID))
+	return hex.EncodeToString(h[:4])
+}
+
+func isTag(s string) bool {
+	if len(s) != 8 {
+		return false
+	}
+	for _, r := range s {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func badCursor(s string) error {
@@ -64,7 +101,7 @@ func parseCursor(s string) (cursor, error) {
 	if s == "" {
 		return cursor{snapshot: true, table: -1}, nil
 	}
-	parts := strings.SplitN(s, ".", 6)
+	parts := strings.SplitN(s, ".", 7)
 	num := func(i int) (int64, bool) {
 		if i >= len(parts) {
 			return 0, false
@@ -73,19 +110,30 @@ func parseCursor(s string) (cursor, error) {
 		return n, err == nil && n >= 0
 	}
 	switch {
-	case parts[0] == "f" && len(parts) == 3:
+	case parts[0] == "f" && (len(parts) == 3 || len(parts) == 4 && isTag(parts[3])):
 		x, ok1 := num(1)
 		id, ok2 := num(2)
 		if ok1 && ok2 {
-			return cursor{pos: position{uint64(x), id}}, nil
+			c := cursor{pos: position{uint64(x), id}}
+			if len(parts) == 4 {
+				c.tag = parts[3]
+			}
+			return c, nil
 		}
-	case parts[0] == "s" && len(parts) == 6:
+	case parts[0] == "s" && len(parts) >= 6:
 		x, ok1 := num(1)
 		t, ok2 := num(2)
 		total, ok3 := num(3)
 		sent, ok4 := num(4)
 		if ok1 && ok2 && ok3 && ok4 && int(t) < len(workflow.Tables) {
-			return cursor{snapshot: true, pos: position{uint64(x), 0}, table: int(t), total: total, sent: sent, lastID: parts[5]}, nil
+			c := cursor{snapshot: true, pos: position{uint64(x), 0}, table: int(t), total: total, sent: sent, lastID: parts[5]}
+			if len(parts) == 7 {
+				if !isTag(parts[5]) {
+					break
+				}
+				c.tag, c.lastID = parts[5], parts[6]
+			}
+			return c, nil
 		}
 	}
 	return cursor{}, badCursor(s)
@@ -106,12 +154,16 @@ func (db *DB) Pull(ctx context.Context, deviceID string, roles []workflow.Role, 
 		var horizon, prunedXid uint64
 		var prunedID int64
 		var revoked *bool
+		var epoch string
+		var dbOID, changesOID uint32
 		if err := tx.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, pruned_xid::text::bigint, pruned_id,
-			       (SELECT revoked_at IS NOT NULL FROM sync.devices WHERE id = $1)
+			       (SELECT revoked_at IS NOT NULL FROM sync.devices WHERE id = $1), epoch,
+			       (SELECT oid FROM pg_database WHERE datname = current_database()), 'sync.changes'::regclass::oid
 			  FROM sync.feed_state`, deviceID).
-			Scan(&horizon, &prunedXid, &prunedID, &revoked); err != nil {
+			Scan(&horizon, &prunedXid, &prunedID, &revoked, &epoch, &dbOID, &changesOID); err != nil {
 			return err
 		}
+		tag := feedTag(epoch, dbOID, changesOID)
 		// A workstation revoked while connected receives nothing more.
 		switch {
 		case deviceID == "":
@@ -120,10 +172,11 @@ func (db *DB) Pull(ctx context.Context, deviceID string, roles []workflow.Role, 
 		case *revoked:
 			return workflow.Reject(workflow.CodeUnauthenticated, "This workstation was revoked; it can no longer synchronise.")
 		}
-		resync := false
-		if !cur.snapshot && cur.pos.less(position{prunedXid, prunedID}) {
-			cur, resync = cursor{snapshot: true, table: -1}, true
+		reason := resyncReason(cursorStr, cur, tag, horizon, position{prunedXid, prunedID}, db.Config.FeedRetention)
+		if reason != "" {
+			cur = cursor{snapshot: true, table: -1}
 		}
+		cur.tag = tag
 		// A page must fit in one frame: with large rows, fewer of them.
 		for n := limit; ; n = max(n/2, 1) {
 			if cur.snapshot {
@@ -138,7 +191,7 @@ func (db *DB) Pull(ctx context.Context, deviceID string, roles []workflow.Role, 
 				break
 			}
 		}
-		out.Resync = resync
+		out.Resync, out.ResyncReason = reason != "", reason
 		return nil
 	})
 	if err != nil {
@@ -156,6 +209,27 @@ func (db *DB) Pull(ctx context.Context, deviceID string, roles []workflow.Role, 
 		db.noteCursor(n)
 	}
 	return out, nil
+}
+
+// resyncReason says why a cursor cannot be followed, as the sentence the
+// device is told with resync, or "" when it can. A cursor is refused when
+// another feed issued it (its tag differs: a restored or different
+// database), when it lies ahead of this feed's head (no cursor this feed
+// issued can: the horizon only grows; a database restored to an earlier
+// point, or a made-up cursor), or when the changes after it were pruned.
+func resyncReason(s string, c cursor, tag string, horizon uint64, pruned position, retention time.Duration) string {
+	head := cursor{pos: position{horizon, 0}, tag: tag}.String()
+	switch {
+	case s == "":
+		return ""
+	case c.tag != "" && c.tag != tag:
+		return fmt.Sprintf("Cursor %s was issued by another copy of the database (feed %s; this one is %s): the server's database was restored from a backup or replaced. The replica starts over from a fresh snapshot; queued acts are kept and sent again.", s, c.tag, tag)
+	case c.pos.xid > horizon:
+		return fmt.Sprintf("Cursor %s is ahead of this server's change feed (its head is %s): the server's database was restored to an earlier point. The replica starts over from a fresh snapshot; queued acts are kept and sent again.", s, head)
+	case !c.snapshot && c.pos.less(pruned):
+		return fmt.Sprintf("Cursor %s is older than the change feed keeps (changes are kept for %s): the replica starts over from a fresh snapshot; queued acts are kept.", s, retention)
+	}
+	return ""
 }
 
 // maxPageBytes bounds the rows of one changes frame, leaving room under
@@ -238,7 +312,7 @@ func (db *DB) feedPage(ctx context.Context, tx pgx.Tx, deviceID string, roles []
 		}
 		byTable[r.table] = append(byTable[r.table], r.id)
 	}
-	out := &syncproto.Changes{Cursor: cursor{pos: next}.String(), More: more, Changes: []syncproto.Change{}}
+	out := &syncproto.Changes{Cursor: cursor{pos: next, tag: cur.tag}.String(), More: more, Changes: []syncproto.Change{}}
 	for _, t := range workflow.Tables {
 		ids := byTable[t]
 		if len(ids) == 0 {
@@ -284,7 +358,7 @@ func (db *DB) snapshotPage(ctx context.Context, tx pgx.Tx, deviceID string, role
 	if cur.table < 0 {
 		// First page: fix the horizon the feed will continue from, and
 		// count what is coming for the progress bar.
-		cur = cursor{snapshot: true, pos: position{horizon, 0}, table: 0}
+		cur = cursor{snapshot: true, pos: position{horizon, 0}, table: 0, tag: cur.tag}
 		for _, t := range visible {
 			var n int64
 			if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{t}.Sanitize()).Scan(&n); err != nil {
@@ -327,7 +401,7 @@ func (db *DB) snapshotPage(ctx context.Context, tx pgx.Tx, deviceID string, role
 	out.More = true
 	if cur.table >= len(workflow.Tables) {
 		// The snapshot is done; the feed goes on from its horizon.
-		out.Cursor = cursor{pos: cur.pos}.String()
+		out.Cursor = cursor{pos: cur.pos, tag: cur.tag}.String()
 		// Parked acts decided before the horizon (docs/deferred.md).
 		var err error
 		if out.Outcomes, err = outcomesBefore(ctx, tx, deviceID, cur.pos.xid); err != nil {
