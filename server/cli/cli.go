@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"wardsync/server/certs"
 	httpserver "wardsync/server/http"
 	"wardsync/server/postgres"
 	"wardsync/workflow"
@@ -29,6 +30,9 @@ commands:
   device add   register a workstation and the roles it serves
   audit verify re-check every workstation's act chain in the audit log
                (-device ID: one workstation); exit status 1 on a break
+  cert init    make a local CA and a server certificate it signs (-dir,
+               -hosts): serve takes -tls-cert/-tls-key, workstations trust
+               the CA file (docs/security.md)
 
 DATABASE_URL names the database. Flags may also be set as WARDSYNC_<FLAG>.`
 
@@ -45,6 +49,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cmd == "audit" && len(rest) > 0 && rest[0] == "verify" {
 		cmd, rest = "audit verify", rest[1:]
 	}
+	if cmd == "cert" && len(rest) > 0 && rest[0] == "init" {
+		return certInit(rest[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL (DATABASE_URL)")
@@ -60,6 +67,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		name, email, password, rol *string
 		roles, id                  *string
 		monitoringToken            = new(string)
+		tlsFiles                   tlsFlags
+		metricsToken               = new(string)
 		deferredSweep              = new(time.Duration)
 		dbWait                     = new(time.Duration)
 	)
@@ -67,6 +76,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "serve":
 		addr = fs.String("addr", "127.0.0.1:8420", "listen address")
 		monitoringToken = fs.String("monitoring-token", "", "read-only token for GET /api/v1/sync/status (WARDSYNC_MONITORING_TOKEN)")
+		metricsToken = fs.String("metrics-token", "", "bearer token /metrics needs to show per-workstation series (WARDSYNC_METRICS_TOKEN); without it, aggregates only")
+		fs.StringVar(&tlsFiles.cert, "tls-cert", "", "serve TLS with this certificate file (PEM; re-read on SIGHUP)")
+		fs.StringVar(&tlsFiles.key, "tls-key", "", "the private key of -tls-cert (PEM)")
 		deferredSweep = fs.Duration("deferred-sweep", httpserver.DefaultDeferredSweep,
 			"how often parked acts are retried after other writers' changes and expired")
 		dbWait = fs.Duration("db-wait", DefaultDBWait,
@@ -102,6 +114,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-log-level: %w", err)
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if (tlsFiles.cert == "") != (tlsFiles.key == "") {
+		return errors.New("-tls-cert and -tls-key go together: give both files, or neither for plain http")
+	}
 	if *dbURL == "" {
 		return errors.New("DATABASE_URL is not set (run `make db` for a project-local PostgreSQL)")
 	}
@@ -148,7 +163,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "audit verify":
 		return auditVerify(ctx, db, *id, stdout, stderr)
 	case "serve":
-		return serve(ctx, db, *addr, *monitoringToken, *deferredSweep, *dbWait, logger, stdout)
+		return serve(ctx, db, serveConfig{addr: *addr, monitoringToken: *monitoringToken, metricsToken: *metricsToken,
+			tls: tlsFiles, deferredSweep: *deferredSweep, dbWait: *dbWait}, logger, stdout)
 	}
 	return nil
 }
@@ -181,16 +197,34 @@ func auditVerify(ctx context.Context, db *postgres.DB, device string, stdout, st
 // Serve migrates, listens on addr and runs until ctx ends, then shuts down
 // gracefully: the transaction in flight finishes, websockets close with 1001.
 func Serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, logger *slog.Logger, stdout io.Writer) error {
-	return serve(ctx, db, addr, monitoringToken, httpserver.DefaultDeferredSweep, DefaultDBWait, logger, stdout)
+	return serve(ctx, db, serveConfig{addr: addr, monitoringToken: monitoringToken,
+		deferredSweep: httpserver.DefaultDeferredSweep, dbWait: DefaultDBWait}, logger, stdout)
 }
+
+// serveConfig is what serve's flags say.
+type serveConfig struct {
+	addr, monitoringToken, metricsToken string
+	tls                                 tlsFlags
+	deferredSweep, dbWait               time.Duration
+}
+
+type tlsFlags struct{ cert, key string }
 
 // DefaultDBWait is how long serve waits for PostgreSQL at start: a host
 // that boots both, or a database restarting, takes seconds, and a server
 // that exits at once would need a supervisor to come back.
 const DefaultDBWait = time.Minute
 
-func serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, deferredSweep, dbWait time.Duration, logger *slog.Logger, stdout io.Writer) error {
-	if err := db.WaitReachable(ctx, dbWait, func(err error, next time.Duration) {
+func serve(ctx context.Context, db *postgres.DB, sc serveConfig, logger *slog.Logger, stdout io.Writer) error {
+	// Bad certificate files are reported before anything waits.
+	var cert *certs.Reloader
+	if sc.tls.cert != "" {
+		var err error
+		if cert, err = certs.Load(sc.tls.cert, sc.tls.key); err != nil {
+			return err
+		}
+	}
+	if err := db.WaitReachable(ctx, sc.dbWait, func(err error, next time.Duration) {
 		logger.Warn("waiting for PostgreSQL", "err", err, "retry_in", next)
 	}); err != nil {
 		return err
@@ -199,14 +233,19 @@ func serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, d
 		return err
 	}
 	srv := httpserver.New(db, logger)
-	srv.DeferredSweep = deferredSweep
-	if monitoringToken != "" {
-		srv.SetMonitoringToken(monitoringToken)
+	srv.DeferredSweep = sc.deferredSweep
+	if sc.monitoringToken != "" {
+		srv.SetMonitoringToken(sc.monitoringToken)
 	}
-	if err := srv.Open(ctx, addr); err != nil {
+	srv.SetMetricsToken(sc.metricsToken)
+	if cert != nil {
+		srv.UseTLS(cert)
+		reloadOnHangup(ctx, cert, logger)
+	}
+	if err := srv.Open(ctx, sc.addr); err != nil {
 		return err
 	}
-	logger.Info("serving", "addr", srv.Addr(), "dashboard", srv.URL()+"/admin")
+	logger.Info("serving", "addr", srv.Addr(), "dashboard", srv.URL()+"/admin", "tls", srv.TLS())
 	fmt.Fprintf(stdout, "wardsync-server listening on %s — dashboard %s/admin\n", srv.Addr(), srv.URL())
 	go pruneLoop(ctx, db, logger)
 	<-ctx.Done()

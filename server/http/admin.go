@@ -5,8 +5,8 @@ package http
 // dashboard session (a login without deviceId) as a bearer token: no token
 // or a dead one is 401 UNAUTHENTICATED, any other role (or an ADMIN's
 // workstation session) is 403 FORBIDDEN. The sync status also accepts the
-// read-only monitoring token (WARDSYNC_MONITORING_TOKEN), and the events
-// stream takes its token as ?token= because EventSource cannot set headers.
+// read-only monitoring token (WARDSYNC_MONITORING_TOKEN). The events stream
+// too takes its token only as a bearer header, never in its URL.
 
 import (
 	"context"

@@ -6,8 +6,10 @@ package http
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,8 +18,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"wardsync/server/certs"
 	"wardsync/server/postgres"
 	"wardsync/workflow"
 )
@@ -48,6 +50,10 @@ type Server struct {
 	cancel                  context.CancelFunc
 	wg                      sync.WaitGroup
 	Registry                *prometheus.Registry
+	// tlsCert is the certificate served when TLS is on (UseTLS), and
+	// metricsToken what /metrics needs to name workstations (hardening.go).
+	tlsCert      *certs.Reloader
+	metricsToken string
 }
 
 // SetLoginLimits changes how many login attempts a minute are allowed per
@@ -84,7 +90,7 @@ func (s *Server) routes() {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
 	s.mux.HandleFunc("POST /api/v1/auth/login", s.handleLogin)
 	s.mux.HandleFunc("POST /api/v1/auth/logout", s.handleLogout)
 	s.mux.HandleFunc("GET /sync", s.handleSync)
@@ -92,8 +98,9 @@ func (s *Server) routes() {
 	s.adminRoutes()
 }
 
-// Handler exposes the routes (tests mount it on httptest servers).
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler exposes the routes behind the server-wide headers (tests mount
+// it on httptest servers).
+func (s *Server) Handler() http.Handler { return s.handler() }
 
 // Open listens on addr and starts serving and following the change feed.
 func (s *Server) Open(ctx context.Context, addr string) error {
@@ -101,9 +108,12 @@ func (s *Server) Open(ctx context.Context, addr string) error {
 	if err != nil {
 		return err
 	}
+	if s.tlsCert != nil {
+		ln = tls.NewListener(ln, s.tlsConfig())
+	}
 	s.ln = ln
 	ctx, s.cancel = context.WithCancel(context.Background())
-	s.httpSrv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	s.httpSrv = s.newHTTPServer()
 	s.wg.Add(4)
 	go func() {
 		defer s.wg.Done()
@@ -133,7 +143,12 @@ func (s *Server) Open(ctx context.Context, addr string) error {
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // URL is the server's base URL.
-func (s *Server) URL() string { return "http://" + s.Addr() }
+func (s *Server) URL() string {
+	if s.tlsCert != nil {
+		return "https://" + s.Addr()
+	}
+	return "http://" + s.Addr()
+}
 
 // Close stops accepting, lets requests in flight finish (a push's
 // transaction completes), and closes websockets with 1001 "going away".
@@ -153,7 +168,9 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	if err := s.DB.Ready(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+		code, msg := readyCode(err)
+		s.Logger.Warn("not ready", "code", code, "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "code": code, "message": msg})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
@@ -237,8 +254,16 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return &workflow.Rejection{Code: workflow.CodeValidationFailed, Message: "The request body is not the expected JSON: " + err.Error() + "."}
 	}
+	// One JSON value and nothing after it: trailing data would be a second
+	// request smuggled past the checks, or a client bug.
+	if _, err := dec.Token(); err != io.EOF {
+		return &workflow.Rejection{Code: workflow.CodeValidationFailed, Message: MsgTrailingJSON}
+	}
 	return nil
 }
+
+// MsgTrailingJSON refuses a request body with anything after its JSON value.
+const MsgTrailingJSON = "The request body has data after its JSON value; send exactly one JSON object."
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
