@@ -159,4 +159,3 @@ func loadLeaf(t *testing.T, path string) *x509.Certificate {
 	}
 	return pair.Leaf
 }
-
