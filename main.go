@@ -6,11 +6,15 @@
 //	cd frontend && npm ci && npm run build && cd ..
 //	go build -tags desktop,production,webkit2_41 -o build/wardsync-desktop .
 //
-// Flags (or $WARDSYNC_DB, $WARDSYNC_SERVER, $WARDSYNC_DEVICE):
+// Flags (or $WARDSYNC_DB, $WARDSYNC_SERVER, $WARDSYNC_DEVICE, $WARDSYNC_CA_FILE,
+// $WARDSYNC_PIN):
 //
 //	-db PATH       the replica (default <user config dir>/wardsync/workstation.db)
-//	-server URL    the sync server (default http://127.0.0.1:8420 unless the replica names one)
+//	-server URL    the sync server, https:// (default http://127.0.0.1:8420 unless the
+//	               replica names one; plain http only to this computer)
 //	-device ID     this workstation's id (else the first-start setup asks)
+//	-ca-file PATH  the hospital's CA certificate (PEM), trusted besides the system's
+//	-pin PIN       sha256/<base64>: the server's key must be this one (docs/security.md)
 //	-retry-max D   longest wait between attempts to reach the server (default 30s)
 //
 // A build with -tags dev also takes Wails' -assetdir and -devserver, and then
@@ -65,6 +69,9 @@ func run(ctx context.Context) error {
 	server := fs.String("server", os.Getenv("WARDSYNC_SERVER"), "sync server URL (default http://127.0.0.1:8420 unless the replica names one)")
 	device := fs.String("device", os.Getenv("WARDSYNC_DEVICE"), "this workstation's device id")
 	retryMax := fs.Duration("retry-max", 30*time.Second, "longest wait between two attempts to reach the server")
+	var sec desktop.Security
+	fs.StringVar(&sec.CAFile, "ca-file", os.Getenv("WARDSYNC_CA_FILE"), "the hospital's CA certificate (PEM), trusted besides the system's")
+	fs.StringVar(&sec.Pin, "pin", os.Getenv("WARDSYNC_PIN"), "sha256/<base64 of the server key's SPKI SHA-256>: refuse any other server key")
 	// Wails' dev build reads these itself, but stops at the first flag it
 	// does not know; handing them over as env vars makes any order work.
 	passed := map[string]*string{}
@@ -84,7 +91,7 @@ func run(ctx context.Context) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	a, err := app.New(ctx, app.Config{
-		Engine:           desktop.Config{DBPath: *dbPath, ServerURL: *server, DeviceID: *device, Logger: log, BackoffMax: *retryMax},
+		Engine:           desktop.Config{DBPath: *dbPath, ServerURL: *server, DeviceID: *device, Logger: log, BackoffMax: *retryMax, Security: sec},
 		DefaultServerURL: "http://127.0.0.1:8420",
 		Emit:             func(ctx context.Context, name string, data any) { runtime.EventsEmit(ctx, name, data) },
 		SetTitle:         runtime.WindowSetTitle,

@@ -243,14 +243,33 @@ type SetupResult struct {
 // server (the administrator got it when registering the workstation); a
 // device registered with its roles already (such as the demo workstation)
 // needs no code. A replica keeps the device id it was first set up with.
-func (a *App) Setup(serverURL, deviceID, code string) (*SetupResult, error) {
+// caFile, when given, is the hospital's CA certificate (PEM): it is
+// checked, used for the claim and kept beside the replica for every later
+// start. The address must be https:// unless it is this computer.
+func (a *App) Setup(serverURL, deviceID, code, caFile string) (*SetupResult, error) {
 	serverURL = strings.TrimRight(strings.TrimSpace(serverURL), "/")
-	deviceID, code = strings.TrimSpace(deviceID), strings.TrimSpace(code)
+	deviceID, code, caFile = strings.TrimSpace(deviceID), strings.TrimSpace(code), strings.TrimSpace(caFile)
 	if u, err := url.Parse(serverURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, invalid("serverUrl", "The server address must look like http://host:port (for example http://127.0.0.1:8420).")
+		return nil, invalid("serverUrl", "The server address must look like https://host:port (for example https://wardsync.hospital.org:8420).")
+	}
+	if err := desktop.CheckServerURL(serverURL); err != nil {
+		if r, ok := workflow.AsRejection(err); ok {
+			return nil, &workflow.Rejection{Code: r.Code, Message: r.Message, Field: "serverUrl"}
+		}
+		return nil, err
 	}
 	if deviceID == "" {
 		return nil, invalid("deviceId", "Enter this workstation's id, as shown on the admin dashboard's Workstations page.")
+	}
+	security := a.cfg.Engine.Security
+	if caFile != "" {
+		security.CAFile = caFile
+		if err := desktop.CheckSecurity(security); err != nil {
+			if r, ok := workflow.AsRejection(err); ok {
+				return nil, &workflow.Rejection{Code: r.Code, Message: r.Message, Field: "caFile"}
+			}
+			return nil, err
+		}
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -263,7 +282,14 @@ func (a *App) Setup(serverURL, deviceID, code string) (*SetupResult, error) {
 	}
 	res := &SetupResult{DeviceID: deviceID}
 	if code != "" {
-		reg, err := desktop.ClaimDevice(a.base, a.cfg.Engine.HTTPClient, serverURL, deviceID, code)
+		client := a.cfg.Engine.HTTPClient
+		if client == nil || caFile != "" {
+			var err error
+			if client, err = desktop.Client(security); err != nil {
+				return nil, err
+			}
+		}
+		reg, err := desktop.ClaimDevice(a.base, client, serverURL, deviceID, code)
 		if err != nil {
 			if r, ok := workflow.AsRejection(err); ok {
 				return nil, r
@@ -280,6 +306,12 @@ func (a *App) Setup(serverURL, deviceID, code string) (*SetupResult, error) {
 	}
 	cfg := a.cfg.Engine
 	cfg.ServerURL, cfg.DeviceID = serverURL, deviceID
+	if caFile != "" {
+		if err := desktop.StoreCA(cfg.DBPath, caFile); err != nil {
+			return nil, err
+		}
+		cfg.Security.CAFile = desktop.StoredCAFile(cfg.DBPath)
+	}
 	e, err := desktop.Open(a.base, cfg)
 	if err != nil {
 		// Put the old binding back so that the app stays usable.
