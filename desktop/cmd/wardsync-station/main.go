@@ -7,8 +7,8 @@
 //	wardsync-station [...] status                   print the status as JSON
 //
 // The global flags default to $WARDSYNC_DB, $WARDSYNC_SERVER,
-// $WARDSYNC_DEVICE, $WARDSYNC_CA_FILE and $WARDSYNC_PIN; the password may come from $WARDSYNC_PASSWORD so that
-// it does not show in the process list. act runs as the given user, or as
+// $WARDSYNC_DEVICE, $WARDSYNC_CA_FILE and $WARDSYNC_PIN; the password may
+// come from $WARDSYNC_PASSWORD so that it does not show in the process list. act runs as the given user, or as
 // the user who logged in last. $WARDSYNC_CPUPROFILE names a file for a CPU
 // profile of the command.
 package main
