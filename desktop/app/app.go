@@ -74,6 +74,8 @@ type App struct {
 		sync.Mutex
 		id, name string
 	}
+	// reader is the user logged in on the window (reads.go).
+	reader reader
 }
 
 // New opens the replica. ctx bounds the App's whole life (the process's
@@ -354,6 +356,7 @@ func (a *App) Login(email, password string) (*desktop.Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.reader.set(s.User.ID)
 	a.title(fmt.Sprintf("wardsync - %s (%s)", s.User.Name, s.User.Role))
 	return s, nil
 }
@@ -367,6 +370,7 @@ func (a *App) Logout(userID string) error {
 	if err := e.Logout(a.base, userID); err != nil {
 		return err
 	}
+	a.reader.clear(userID)
 	a.title("wardsync")
 	return nil
 }
@@ -391,39 +395,61 @@ func (a *App) Sessions() ([]desktop.Session, error) {
 
 // ---- reading ----
 
+// Every read returns only what the reading user's role may read
+// (reads.go): userID's where the method names one, else the user logged
+// in on the window.
+
 // Dashboard returns the user's role's work queues.
-func (a *App) Dashboard(userID string) (*desktop.Dashboard, error) {
+func (a *App) Dashboard(userID string) (*DashboardView, error) {
 	e, err := a.eng()
 	if err != nil {
 		return nil, err
 	}
-	return e.Dashboard(a.base, userID)
+	d, err := e.Dashboard(a.base, userID)
+	if err != nil {
+		return nil, err
+	}
+	return &DashboardView{d, d.Role}, nil
 }
 
 // SearchPatients finds patients by name words and/or birth date (YYYY-MM-DD).
-func (a *App) SearchPatients(name, birthDate string) ([]workflow.Patient, error) {
+func (a *App) SearchPatients(name, birthDate string) ([]PatientView, error) {
 	e, err := a.eng()
 	if err != nil {
 		return nil, err
 	}
-	return e.SearchPatients(a.base, desktop.PatientQuery{Name: name, BirthDate: strings.TrimSpace(birthDate)})
+	id, role, err := a.readerRole(e)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := e.SearchPatientsFor(a.base, id, desktop.PatientQuery{Name: name, BirthDate: strings.TrimSpace(birthDate)})
+	return patientViews(role, ps), err
 }
 
 // LikelyDuplicates lists the patients already on this workstation with the
 // same names and birth date (YYYY-MM-DD), for reception's warning.
-func (a *App) LikelyDuplicates(firstName, lastName, birthDate string) ([]workflow.Patient, error) {
+func (a *App) LikelyDuplicates(firstName, lastName, birthDate string) ([]PatientView, error) {
 	e, err := a.eng()
 	if err != nil {
 		return nil, err
 	}
-	return e.LikelyDuplicates(a.base, firstName, lastName, birthDate)
+	id, role, err := a.readerRole(e)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := e.LikelyDuplicatesFor(a.base, id, firstName, lastName, birthDate)
+	return patientViews(role, ps), err
 }
 
 // Timeline returns a patient's record, newest first, as userID sees it:
 // each entry with who did what on it, when and where (every workstation's
 // acts when online, this workstation's queued ones offline).
-func (a *App) Timeline(userID, patientID string) (*desktop.Timeline, error) {
+func (a *App) Timeline(userID, patientID string) (*TimelineView, error) {
 	e, err := a.eng()
+	if err != nil {
+		return nil, err
+	}
+	role, err := e.ViewerRole(a.base, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -431,7 +457,10 @@ func (a *App) Timeline(userID, patientID string) (*desktop.Timeline, error) {
 	if errors.Is(err, workflow.ErrNotFound) {
 		return nil, &workflow.Rejection{Code: workflow.CodeNotFound, Message: "No patient with that id is on this workstation."}
 	}
-	return t, err
+	if err != nil {
+		return nil, err
+	}
+	return &TimelineView{t, role}, nil
 }
 
 // Doctors lists the doctors an appointment may be booked with.
@@ -445,22 +474,46 @@ func (a *App) Doctors() ([]desktop.Person, error) {
 
 // Pending lists the acts waiting to be sent (or whose outcome is not yet
 // known), oldest first.
-func (a *App) Pending() ([]desktop.PendingAct, error) {
+func (a *App) Pending() ([]PendingView, error) {
 	e, err := a.eng()
 	if err != nil {
 		return nil, err
 	}
-	return e.Pending(a.base)
+	id, role, err := a.readerRole(e)
+	if err != nil {
+		return nil, err
+	}
+	acts, err := e.PendingFor(a.base, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PendingView, len(acts))
+	for i, x := range acts {
+		out[i] = PendingView{x, role}
+	}
+	return out, nil
 }
 
 // Rejected lists the acts the server refused, newest first: the open ones,
 // or all of them (closed, re-issued, resolved) when includeResolved.
-func (a *App) Rejected(includeResolved bool) ([]desktop.RejectedAct, error) {
+func (a *App) Rejected(includeResolved bool) ([]RejectedView, error) {
 	e, err := a.eng()
 	if err != nil {
 		return nil, err
 	}
-	return e.Rejected(a.base, includeResolved)
+	id, role, err := a.readerRole(e)
+	if err != nil {
+		return nil, err
+	}
+	acts, err := e.RejectedFor(a.base, id, includeResolved)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]RejectedView, len(acts))
+	for i, x := range acts {
+		out[i] = RejectedView{x, role}
+	}
+	return out, nil
 }
 
 // CloseRejected closes a rejected act with a written reason (required),
@@ -539,7 +592,11 @@ func (a *App) CopyRejected(id string) (*Copied, error) {
 	if err != nil {
 		return nil, err
 	}
-	name, args, err := e.CopyRejected(a.base, id)
+	user, err := a.currentUser()
+	if err != nil {
+		return nil, err
+	}
+	name, args, err := e.CopyRejectedFor(a.base, user, id)
 	if err != nil {
 		return nil, notOnThisWorkstation(err)
 	}
