@@ -107,4 +107,3 @@ func (a *App) readerRole(e *desktop.Engine) (string, workflow.Role, error) {
 	role, err := e.ViewerRole(a.base, id)
 	return id, role, err
 }
-
