@@ -21,7 +21,7 @@ export class AuthEventStream {
   private listeners = new Map<string, Listener[]>();
   private abort = new AbortController();
   private retryMs = 3000;
-  private timer: number | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private url: string,
@@ -39,7 +39,7 @@ export class AuthEventStream {
   close(): void {
     this.readyState = CLOSED;
     this.abort.abort();
-    window.clearTimeout(this.timer);
+    clearTimeout(this.timer);
   }
 
   private emit(type: string, data = ''): void {
@@ -67,7 +67,7 @@ export class AuthEventStream {
     if (this.readyState === CLOSED && !refused) return; // close() was called
     this.readyState = refused ? CLOSED : CONNECTING;
     this.emit('error');
-    if (this.readyState === CONNECTING) this.timer = window.setTimeout(() => void this.run(), this.retryMs);
+    if (this.readyState === CONNECTING) this.timer = setTimeout(() => void this.run(), this.retryMs);
   }
 
   // read parses the text/event-stream format: blocks separated by a blank
