@@ -189,7 +189,7 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	waitJS("the rejected act appears live", card+` !== null`, 4*time.Second)
 	appeared := time.Since(pushed)
 	text := eval(card + `.innerText`)
-	for _, want := range []string{"VALIDATION_FAILED", "appointment.recordVitals", "Ward A reception", "Infirmier Test", "vitals.temperature"} {
+	for _, want := range []string{"VALIDATION_FAILED", "appointment.recordVitals", "Ward A reception", "Infirmier Test", "Temperature 51.5 °C is above 45 °C."} {
 		if !strings.Contains(text, want) {
 			t.Errorf("rejected card lacks %q:\n%s", want, text)
 		}

@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"crypto/tls"
 	"errors"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -68,6 +69,9 @@ func (s *Server) newHTTPServer() *http.Server {
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
+		// TLS handshake failures (a workstation that does not trust the
+		// certificate) and slow clients cut off land in the server's log.
+		ErrorLog: slog.NewLogLogger(s.Logger.Handler(), slog.LevelInfo),
 	}
 }
 
