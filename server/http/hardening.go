@@ -63,10 +63,18 @@ func (s *Server) handler() http.Handler {
 	})
 }
 
+// SetReadHeaderTimeout shortens (or lengthens) how long a client may take
+// to send its headers; 0 restores ReadHeaderTimeout. Call before Open.
+func (s *Server) SetReadHeaderTimeout(d time.Duration) { s.headerTimeout = d }
+
 func (s *Server) newHTTPServer() *http.Server {
+	header := ReadHeaderTimeout
+	if s.headerTimeout > 0 {
+		header = s.headerTimeout
+	}
 	return &http.Server{
 		Handler:           s.handler(),
-		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadHeaderTimeout: header,
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
 		// TLS handshake failures (a workstation that does not trust the

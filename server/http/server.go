@@ -50,10 +50,12 @@ type Server struct {
 	cancel                  context.CancelFunc
 	wg                      sync.WaitGroup
 	Registry                *prometheus.Registry
-	// tlsCert is the certificate served when TLS is on (UseTLS), and
-	// metricsToken what /metrics needs to name workstations (hardening.go).
-	tlsCert      *certs.Reloader
-	metricsToken string
+	// tlsCert is the certificate served when TLS is on (UseTLS),
+	// metricsToken what /metrics needs to name workstations, headerTimeout
+	// a ReadHeaderTimeout other than the default (hardening.go).
+	tlsCert       *certs.Reloader
+	metricsToken  string
+	headerTimeout time.Duration
 }
 
 // SetLoginLimits changes how many login attempts a minute are allowed per
