@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"wardsync/desktop"
+	"wardsync/desktop/app"
 	"wardsync/desktop/remote"
 	"wardsync/frontend"
 	"wardsync/internal/pgtest"
@@ -129,6 +130,32 @@ func TestOverTLS(t *testing.T) {
 	if r, ok := workflow.AsRejection(err); !ok || r.Code != remote.CodeInsecureURL || r.Message !=
 		"The server address http://10.20.30.40:8420 uses plain http://, which would send passwords and patient records unencrypted over the network; use https:// (plain http is allowed only to this computer, such as http://127.0.0.1:8420)." {
 		t.Errorf("plain http to another computer: %v", err)
+	}
+
+	// The setup screen's CA field: the app checks the file, keeps a copy
+	// beside the replica and logs in online over TLS with it.
+	appDB := filepath.Join(dir, "app", "workstation.db")
+	os.MkdirAll(filepath.Dir(appDB), 0o700)
+	a, err := app.New(ctx, app.Config{Engine: desktop.Config{DBPath: appDB, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Shutdown(ctx)
+	if _, err := a.Setup("http://10.20.30.40:8420", postgres.DemoDeviceID, "", ""); app.Format(err).Code != string(remote.CodeInsecureURL) || app.Format(err).Field != "serverUrl" {
+		t.Errorf("setup with plain http to another computer: %+v", app.Format(err))
+	}
+	if _, err := a.Setup(url, postgres.DemoDeviceID, "", files.Key); app.Format(err).Code != string(remote.CodeBadTLSConfig) || app.Format(err).Field != "caFile" ||
+		app.Format(err).Message != "The CA file "+files.Key+" holds no PEM certificate; give the hospital's CA certificate (a file starting with -----BEGIN CERTIFICATE-----)." {
+		t.Errorf("setup with a key as CA file: %+v", app.Format(err))
+	}
+	if _, err := a.Setup(url, postgres.DemoDeviceID, "", files.CA); err != nil {
+		t.Fatalf("setup with the CA file: %+v", app.Format(err))
+	}
+	if fi, err := os.Stat(desktop.StoredCAFile(appDB)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the CA kept beside the replica: %v %v", fi, err)
+	}
+	if s, err := a.Login("secretary@hospital.com", "secretary123"); err != nil || s.Offline {
+		t.Fatalf("login after setup with the CA file: %+v %+v", s, app.Format(err))
 	}
 
 	// The dashboard over https, with HSTS, its live stream included.
