@@ -3,9 +3,12 @@ package soak
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +23,7 @@ import (
 // limits, writes nothing, and a bystander goes on being served meanwhile.
 func TestHostileHTTP(t *testing.T) {
 	t.Parallel()
-	e := newHostileWith(t, func(s *httpserver.Server) { s.SetReadHeaderTimeout(time.Second) })
+	e := newHostileWith(t, func(s *httpserver.Server) { s.SetClientTimeouts(time.Second, time.Second) })
 	dev := e.device("Ward 7", workflow.Roles...)
 	by := e.bystander()
 
@@ -53,6 +56,44 @@ func TestHostileHTTP(t *testing.T) {
 		}
 		e.unchanged("slowloris", before, nil)
 		by.stillServing("slowloris")
+	}
+
+	// A login body sent a byte at a time: cut off at the body timeout,
+	// and nothing is logged in.
+	{
+		before := e.counts()
+		c, err := net.Dial("tcp", e.srv.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := `{"email":"` + emailOf(workflow.RoleNurse) + `","password":"` + seedPass[workflow.RoleNurse] + `","deviceId":"` + dev + `"}`
+		fmt.Fprintf(c, "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
+		start := time.Now()
+		cut := false
+		for i := 0; i < len(body)-1 && time.Since(start) < 10*time.Second; i++ {
+			if _, err := c.Write([]byte{body[i]}); err != nil {
+				cut = true
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				t.Fatal("a login whose body never ended was served")
+			}
+			cut = true
+		} else if !errors.Is(err, os.ErrDeadlineExceeded) {
+			cut = true // the server closed the connection
+		}
+		c.Close()
+		if !cut || time.Since(start) > 8*time.Second {
+			t.Fatalf("a slow body was held %s (cut %v)", time.Since(start), cut)
+		}
+		e.unchanged("a slow body", before, nil)
+		by.stillServing("a slow body")
 	}
 
 	// An oversized header.

@@ -11,7 +11,7 @@ package soak
 // workstation pushing for a role it no longer serves; a thousand login
 // attempts against the default limits; 10 MB frames and bodies, invalid
 // UTF-8, raw NUL bytes, binary messages, 100,000 levels of nesting;
-// slowloris headers, an oversized header and trailing JSON
+// slowloris headers, a slow body, an oversized header and trailing JSON
 // (hostile_http_test.go). Each is refused with its documented error,
 // writes nothing (rows counted), and the server goes on serving a
 // bystander.

@@ -57,15 +57,22 @@ func (s *Server) handler() http.Handler {
 			w.Header().Set("Strict-Transport-Security", HSTSHeader)
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(BodyReadTimeout))
+			body := BodyReadTimeout
+			if s.bodyTimeout > 0 {
+				body = s.bodyTimeout
+			}
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(body))
 		}
 		s.mux.ServeHTTP(w, r)
 	})
 }
 
-// SetReadHeaderTimeout shortens (or lengthens) how long a client may take
-// to send its headers; 0 restores ReadHeaderTimeout. Call before Open.
-func (s *Server) SetReadHeaderTimeout(d time.Duration) { s.headerTimeout = d }
+// SetClientTimeouts changes how long a client may take to send its
+// headers and a request body (0 keeps ReadHeaderTimeout, BodyReadTimeout).
+// Call before Open.
+func (s *Server) SetClientTimeouts(header, body time.Duration) {
+	s.headerTimeout, s.bodyTimeout = header, body
+}
 
 func (s *Server) newHTTPServer() *http.Server {
 	header := ReadHeaderTimeout

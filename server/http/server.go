@@ -52,10 +52,11 @@ type Server struct {
 	Registry                *prometheus.Registry
 	// tlsCert is the certificate served when TLS is on (UseTLS),
 	// metricsToken what /metrics needs to name workstations, headerTimeout
-	// a ReadHeaderTimeout other than the default (hardening.go).
+	// and bodyTimeout limits other than the defaults (hardening.go).
 	tlsCert       *certs.Reloader
 	metricsToken  string
 	headerTimeout time.Duration
+	bodyTimeout   time.Duration
 }
 
 // SetLoginLimits changes how many login attempts a minute are allowed per
