@@ -97,7 +97,7 @@ func VisibleArgs(role workflow.Role, name string, args json.RawMessage) json.Raw
 // column is left out (not sent empty), a hidden act argument reads
 // "hidden (role … may not read …)".
 func MarshalFor(role workflow.Role, v any) ([]byte, error) {
-	return json.Marshal(project(role, reflect.ValueOf(v)))
+	return json.Marshal(project(role, reflect.ValueOf(v), ""))
 }
 
 // ForRole zeroes, in place, every field of *v that role may not read, and
@@ -112,7 +112,11 @@ var marshalerType = reflect.TypeFor[json.Marshaler]()
 // out what role may not read. It follows encoding/json's rules for the
 // types the engine returns: json tags, omitempty, embedded structs,
 // Marshalers such as time.Time and json.RawMessage.
-func project(role workflow.Role, v reflect.Value) any {
+//
+// act is the name of the act whose fields are being projected (inside a
+// queued or rejected act): a rejection's sentence there is cut like the
+// argument it quotes (workflow.RedactMessage).
+func project(role workflow.Role, v reflect.Value, act string) any {
 	if !v.IsValid() {
 		return nil
 	}
@@ -124,13 +128,18 @@ func project(role workflow.Role, v reflect.Value) any {
 		if v.Kind() == reflect.Pointer && v.Type().Implements(marshalerType) && !rowOrView(v.Elem().Type()) {
 			return marshalled(v)
 		}
-		return project(role, v.Elem())
+		return project(role, v.Elem(), act)
 	}
 	if v.Type().Implements(marshalerType) {
 		return marshalled(v)
 	}
 	switch v.Kind() {
 	case reflect.Struct:
+		if v.Type() == rejectionType && act != "" {
+			r := v.Interface().(workflow.Rejection)
+			r.Message = workflow.RedactMessage(role, act, r.Field, r.Message)
+			v = reflect.ValueOf(r)
+		}
 		out := map[string]any{}
 		projectFields(role, v, out)
 		return out
@@ -142,7 +151,7 @@ func project(role workflow.Role, v reflect.Value) any {
 	case reflect.Array:
 		out := make([]any, v.Len())
 		for i := range out {
-			out[i] = project(role, v.Index(i))
+			out[i] = project(role, v.Index(i), act)
 		}
 		return out
 	case reflect.Map:
@@ -152,7 +161,7 @@ func project(role workflow.Role, v reflect.Value) any {
 		out := make(map[string]any, v.Len())
 		it := v.MapRange()
 		for it.Next() {
-			out[it.Key().String()] = project(role, it.Value())
+			out[it.Key().String()] = project(role, it.Value(), act)
 		}
 		return out
 	default:
@@ -177,6 +186,10 @@ func marshalled(v reflect.Value) any {
 // structs first, so that the outer fields win as in encoding/json.
 func projectFields(role workflow.Role, v reflect.Value, out map[string]any) {
 	t := v.Type()
+	act := ""
+	if actTypes[t] {
+		act = v.FieldByName("Name").String()
+	}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		name, _ := jsonName(f)
@@ -210,7 +223,7 @@ func projectFields(role workflow.Role, v reflect.Value, out map[string]any) {
 		if !readable(role, t, name) {
 			continue
 		}
-		out[name] = project(role, fv)
+		out[name] = project(role, fv, act)
 	}
 	if actTypes[t] {
 		if args, ok := out["args"].(json.RawMessage); ok && string(args) != "null" {
@@ -252,8 +265,12 @@ func zero(role workflow.Role, v reflect.Value) {
 			zero(role, fv)
 		}
 		if actTypes[t] {
+			name := v.FieldByName("Name").String()
 			args := v.FieldByName("Args")
-			args.SetBytes(VisibleArgs(role, v.FieldByName("Name").String(), args.Bytes()))
+			args.SetBytes(VisibleArgs(role, name, args.Bytes()))
+			for i := 0; i < t.NumField(); i++ {
+				redactRejection(role, name, v.Field(i))
+			}
 		}
 	}
 }
@@ -269,6 +286,24 @@ func emptyValue(v reflect.Value) bool {
 		return v.IsZero()
 	}
 	return false
+}
+
+var rejectionType = reflect.TypeFor[workflow.Rejection]()
+
+// redactRejection cuts the sentence of a rejection of act name (a field
+// of a queued or rejected act) as workflow.RedactMessage says.
+func redactRejection(role workflow.Role, name string, fv reflect.Value) {
+	if fv.Kind() == reflect.Pointer {
+		if fv.IsNil() {
+			return
+		}
+		fv = fv.Elem()
+	}
+	if fv.Type() != rejectionType || !fv.CanAddr() {
+		return
+	}
+	r := fv.Addr().Interface().(*workflow.Rejection)
+	r.Message = workflow.RedactMessage(role, name, r.Field, r.Message)
 }
 
 func jsonName(f reflect.StructField) (name string, omitEmpty bool) {

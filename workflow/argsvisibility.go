@@ -1,6 +1,9 @@
 package workflow
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Need to know applies to the audit log too: an act's arguments are the
 // columns it writes, so whoever may not read a column may not read the
@@ -85,4 +88,23 @@ func ArgNames(name string) []string {
 		return append([]string(nil), a.args...)
 	}
 	return nil
+}
+
+// RedactMessage is a rejection's sentence as role may read it. A
+// VALIDATION_FAILED sentence quotes the refused value ("Temperature 51.5 °C
+// is above 45 °C."), so when its field is an argument role may not read,
+// the sentence is replaced by the one saying so; the code and the field's
+// name stay.
+func RedactMessage(role Role, name, field, message string) string {
+	if field == "" || message == "" {
+		return message
+	}
+	arg := field
+	if i := strings.IndexAny(arg, ".["); i >= 0 {
+		arg = arg[:i]
+	}
+	if CanReadArg(role, name, arg) {
+		return message
+	}
+	return HiddenArg(role, name, arg)
 }

@@ -47,3 +47,16 @@ func TestRedactArgs(t *testing.T) {
 		t.Errorf("rejected.close's reason hidden from ADMIN: %v", got)
 	}
 }
+
+func TestRedactMessage(t *testing.T) {
+	msg := "Temperature 51.5 °C is above 45 °C."
+	if got := RedactMessage(RoleAdmin, "appointment.recordVitals", "vitals.temperature", msg); got != "hidden (role ADMIN may not read appointments.vitals)" {
+		t.Errorf("ADMIN: %q", got)
+	}
+	if got := RedactMessage(RoleNurse, "appointment.recordVitals", "vitals.temperature", msg); got != msg {
+		t.Errorf("NURSE: %q", got)
+	}
+	if got := RedactMessage(RoleAdmin, "appointment.checkIn", "", "appointment x is CANCELLED"); got != "appointment x is CANCELLED" {
+		t.Errorf("no field: %q", got)
+	}
+}

@@ -435,7 +435,7 @@ type auditResolution struct {
 func toAuditJSON(e postgres.AuditEntry, viewer workflow.Role) auditEntryJSON {
 	out := auditEntryJSON{DeviceID: e.DeviceID, DeviceName: e.DeviceName, Seq: e.Seq, MutationID: e.MutationID,
 		Name: e.Name, Args: visibleArgs(viewer, e.Name, e.Args), OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt, Outcome: e.Outcome,
-		Code: e.Code, Message: e.Message, Field: e.Field}
+		Code: e.Code, Message: workflow.RedactMessage(viewer, e.Name, e.Field, e.Message), Field: e.Field}
 	if e.AuthorID != "" {
 		out.Author = &auditAuthor{e.AuthorID, e.AuthorName, e.AuthorRole}
 	}

@@ -3,6 +3,7 @@ package http
 import (
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"wardsync/workflow"
@@ -36,7 +37,7 @@ func TestAuditShowsOnlyReadableArgs(t *testing.T) {
 		t.Fatalf("audit: %d %v", st, body)
 	}
 	seen := map[string]bool{}
-	hidden := 0
+	hidden, hiddenMsgs := 0, 0
 	for _, it := range body["items"].([]any) {
 		entry := it.(map[string]any)
 		name := entry["name"].(string)
@@ -45,6 +46,17 @@ func TestAuditShowsOnlyReadableArgs(t *testing.T) {
 			continue
 		}
 		seen[name] = true
+		// A refusal's sentence may quote the refused value: it is hidden
+		// like the argument it is about.
+		if field, _ := entry["field"].(string); field != "" {
+			arg, _, _ := strings.Cut(strings.SplitN(field, "[", 2)[0], ".")
+			if !workflow.CanReadArg(admin, name, arg) {
+				hiddenMsgs++
+				if entry["message"] != workflow.HiddenArg(admin, name, arg) {
+					t.Errorf("%s refused on %s: ADMIN reads the sentence %v", name, field, entry["message"])
+				}
+			}
+		}
 		got, _ := entry["args"].(map[string]any)
 		for arg, v := range want {
 			table, column, mapped := workflow.ArgColumn(name, arg)
@@ -67,5 +79,5 @@ func TestAuditShowsOnlyReadableArgs(t *testing.T) {
 	if hidden == 0 {
 		t.Fatal("no argument was hidden: the test proves nothing")
 	}
-	t.Logf("%d acts, %d arguments hidden from ADMIN", len(seen), hidden)
+	t.Logf("%d acts, %d arguments and %d refusal sentences hidden from ADMIN", len(seen), hidden, hiddenMsgs)
 }
