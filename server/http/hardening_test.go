@@ -137,7 +137,10 @@ func TestTLSServesHSTS(t *testing.T) {
 	pem, _ := os.ReadFile(filepath.Join(dir, certs.CAFile))
 	pool.AppendCertsFromPEM(pem)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	e := admStartWith(t, func(s *Server) { s.UseTLS(cert) }, client)
+	e := admStartWith(t, func(s *Server) {
+		s.UseTLS(cert)
+		s.SetClientTimeouts(time.Second, 0)
+	}, client)
 	if !strings.HasPrefix(e.srv.URL(), "https://") {
 		t.Fatalf("URL %s", e.srv.URL())
 	}
@@ -150,5 +153,17 @@ func TestTLSServesHSTS(t *testing.T) {
 		if resp.Header.Get("Strict-Transport-Security") != HSTSHeader || resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 {
 			t.Errorf("%s: %d HSTS %q", path, resp.StatusCode, resp.Header.Get("Strict-Transport-Security"))
 		}
+	}
+	// A client that never starts its TLS handshake is cut off at the
+	// header timeout.
+	c, err := net.Dial("tcp", e.srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	if _, err := c.Read(make([]byte, 1)); err == nil || time.Since(start) > 4*time.Second {
+		t.Fatalf("a silent TLS client: %v after %s", err, time.Since(start))
 	}
 }
