@@ -6,13 +6,16 @@
 //	cd frontend && npm ci && npm run build && cd ..
 //	go build -tags desktop,production,webkit2_41 -o build/wardsync-desktop .
 //
-// Flags (or $WARDSYNC_DB, $WARDSYNC_SERVER, $WARDSYNC_DEVICE):
+// Flags (or $WARDSYNC_DB, $WARDSYNC_SERVER, $WARDSYNC_DEVICE, $WARDSYNC_CA_FILE,
+// $WARDSYNC_PIN):
 //
 //	-db PATH       the replica (default <user config dir>/wardsync/workstation.db)
-//	-server URL    the sync server (default http://127.0.0.1:8420 unless the replica names one)
+//	-server URL    the sync server, https:// (default http://127.0.0.1:8420 unless the
+//	               replica names one; plain http only to this computer)
 //	-device ID     this workstation's id (else the first-start setup asks)
+//	-ca-file PATH  the hospital's CA certificate (PEM), trusted besides the system's
+//	-pin PIN       sha256/<base64>: the server's key must be this one (docs/security.md)
 //	-retry-max D   longest wait between attempts to reach the server (default 30s)
-//	-ca-file PATH  trust this hospital CA (PEM) for https:// servers
 //	-version       print the release and commit, then exit
 //
 // On Windows the MSI's silent properties (SERVER_URL, CA_FILE, DEVICE_ID,
@@ -75,9 +78,11 @@ func run(ctx context.Context) error {
 	dbPath := fs.String("db", env("WARDSYNC_DB", filepath.Join(dir, "wardsync", "workstation.db")), "replica file")
 	server := fs.String("server", env("WARDSYNC_SERVER", inst.ServerURL), "sync server URL (default http://127.0.0.1:8420 unless the replica names one)")
 	device := fs.String("device", env("WARDSYNC_DEVICE", inst.DeviceID), "this workstation's device id")
-	caFile := fs.String("ca-file", env("WARDSYNC_CA_FILE", inst.CAFile), "hospital CA certificate (PEM) to trust for https:// servers")
 	showVersion := fs.Bool("version", false, "print the release and commit, then exit")
 	retryMax := fs.Duration("retry-max", 30*time.Second, "longest wait between two attempts to reach the server")
+	var sec desktop.Security
+	fs.StringVar(&sec.CAFile, "ca-file", env("WARDSYNC_CA_FILE", inst.CAFile), "the hospital's CA certificate (PEM), trusted besides the system's")
+	fs.StringVar(&sec.Pin, "pin", os.Getenv("WARDSYNC_PIN"), "sha256/<base64 of the server key's SPKI SHA-256>: refuse any other server key")
 	// Wails' dev build reads these itself, but stops at the first flag it
 	// does not know; handing them over as env vars makes any order work.
 	passed := map[string]*string{}
@@ -103,12 +108,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	engine := desktop.Config{DBPath: *dbPath, ServerURL: *server, DeviceID: *device, Logger: log, BackoffMax: *retryMax}
-	if *caFile != "" {
-		if err := app.TrustCAFile(&engine, *caFile); err != nil {
-			return err
-		}
-	}
+	engine := desktop.Config{DBPath: *dbPath, ServerURL: *server, DeviceID: *device, Logger: log, BackoffMax: *retryMax, Security: sec}
 	a, err := app.New(ctx, app.Config{
 		Engine:           engine,
 		ClaimCode:        inst.ClaimCode,

@@ -30,8 +30,12 @@ type Config struct {
 	DeviceID  string
 	// Now is the clock acts are stamped with (default time.Now).
 	Now func() time.Time
-	// HTTPClient makes the login and logout calls (default: 15 s timeout).
+	// HTTPClient makes the login and logout calls (default: one applying
+	// Security, 15 s timeout).
 	HTTPClient *http.Client
+	// Security is how the server is checked: a CA file besides the
+	// system's roots, an optional key pin (security.go).
+	Security remote.Security
 	// OfflineWindow bounds offline authoring after an online login when
 	// the server's answer carries no expiry (default 7 days).
 	OfflineWindow time.Duration
@@ -64,9 +68,6 @@ const BcryptCost = 10
 func (c *Config) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
-	}
-	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Timeout: 15 * time.Second}
 	}
 	if c.OfflineWindow <= 0 {
 		c.OfflineWindow = 7 * 24 * time.Hour
@@ -124,6 +125,9 @@ type Engine struct {
 // Open opens (or creates) the replica and binds it to the device.
 func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	cfg.defaults()
+	if err := cfg.transport(); err != nil {
+		return nil, err
+	}
 	db, err := sqlite.Open(ctx, cfg.DBPath)
 	if err != nil {
 		return nil, err

@@ -76,7 +76,11 @@ func (e *Engine) Login(ctx context.Context, email, password string) (*Session, e
 		}
 	}
 	e.log.Info("server unreachable, trying offline login", "err", err)
-	return e.offlineLogin(ctx, email, password)
+	s, offErr := e.offlineLogin(ctx, email, password)
+	if offErr != nil {
+		return nil, securityFirst(err, offErr)
+	}
+	return s, nil
 }
 
 func (e *Engine) onlineLogin(ctx context.Context, email, password string, res *remote.LoginResult) (*Session, error) {

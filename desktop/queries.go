@@ -28,14 +28,18 @@ type (
 func (e *Engine) Dashboard(ctx context.Context, userID string) (*Dashboard, error) {
 	c, err := e.db.CredentialByUser(ctx, userID)
 	if sqlite.IsNotFound(err) {
-		return nil, rejection(workflow.CodeUnauthenticated, "Nobody with that user id has logged in on this workstation; log in first.")
+		return nil, rejection(workflow.CodeUnauthenticated, MsgNotLoggedIn)
 	}
 	if err != nil {
 		return nil, err
 	}
 	now := e.cfg.Now().In(e.cfg.Location)
 	start := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, e.cfg.Location)
-	return e.db.DashboardFor(ctx, c.Role, c.UserID, start, start.AddDate(0, 0, 1), sqlite.DefaultLimit)
+	d, err := e.db.DashboardFor(ctx, c.Role, c.UserID, start, start.AddDate(0, 0, 1), sqlite.DefaultLimit)
+	if d != nil {
+		ForRole(c.Role, d) // a shared workstation holds more than this role may read
+	}
+	return d, err
 }
 
 // SearchPatients finds patients by name words (prefixes of the first or
@@ -59,18 +63,24 @@ const MsgActsOffline = "Sync time and other workstations' acts are shown when on
 // replica either way, and a ward does not wait for a slow network.
 const actsTimeout = 3 * time.Second
 
-// PatientTimelineFor is PatientTimeline as userID sees it: when the
-// workstation is online, every act the server recorded on the record
+// PatientTimelineFor is PatientTimeline as userID sees it: only what
+// userID's role may read (ForRole), and, when the workstation is online, every act the server recorded on the record
 // (whichever workstation made it: author, device, clinical and sync time)
 // is merged into the entries, with userID's session token (the server
 // leaves out what the user's role may not read). Offline, without a live
 // session, or when the server cannot answer, the replica's timeline is
 // returned with ActsNote saying so: it never fails for the network.
 func (e *Engine) PatientTimelineFor(ctx context.Context, userID, patientID string) (*Timeline, error) {
+	role, err := e.viewer(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
 	tl, err := e.db.PatientTimeline(ctx, patientID)
 	if err != nil {
 		return nil, err
 	}
+	ForRole(role, tl)
+	tl.Entries = visibleEntries(role, tl.Entries)
 	tl.ActsNote = MsgActsOffline
 	if !e.Status().Online || e.cfg.ServerURL == "" {
 		return tl, nil
@@ -156,4 +166,25 @@ func sortActs(ps []sqlite.ActProvenance) {
 // ("2006-01-02"): reception is warned before registering the person twice.
 func (e *Engine) LikelyDuplicates(ctx context.Context, firstName, lastName, birthDate string) ([]workflow.Patient, error) {
 	return e.db.LikelyDuplicates(ctx, firstName, lastName, birthDate)
+}
+
+// entryTables says which table each kind of timeline entry shows.
+var entryTables = map[string]string{
+	"appointment":  workflow.TableAppointments,
+	"prescription": workflow.TablePrescriptions,
+	"result":       workflow.TableResults,
+	"document":     workflow.TableDocuments,
+}
+
+// visibleEntries drops the entries of tables role may not read at all:
+// even an emptied entry would tell its date and kind.
+func visibleEntries(role workflow.Role, entries []TimelineEntry) []TimelineEntry {
+	out := entries[:0]
+	for _, en := range entries {
+		if table, ok := entryTables[en.Kind]; ok && !workflow.CanRead([]workflow.Role{role}, table, "id") {
+			continue
+		}
+		out = append(out, en)
+	}
+	return out
 }

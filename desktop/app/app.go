@@ -79,6 +79,8 @@ type App struct {
 		sync.Mutex
 		id, name string
 	}
+	// reader is the user logged in on the window (reads.go).
+	reader reader
 }
 
 // New opens the replica. ctx bounds the App's whole life (the process's
@@ -274,14 +276,33 @@ type SetupResult struct {
 // server (the administrator got it when registering the workstation); a
 // device registered with its roles already (such as the demo workstation)
 // needs no code. A replica keeps the device id it was first set up with.
-func (a *App) Setup(serverURL, deviceID, code string) (*SetupResult, error) {
+// caFile, when given, is the hospital's CA certificate (PEM): it is
+// checked, used for the claim and kept beside the replica for every later
+// start. The address must be https:// unless it is this computer.
+func (a *App) Setup(serverURL, deviceID, code, caFile string) (*SetupResult, error) {
 	serverURL = strings.TrimRight(strings.TrimSpace(serverURL), "/")
-	deviceID, code = strings.TrimSpace(deviceID), strings.TrimSpace(code)
+	deviceID, code, caFile = strings.TrimSpace(deviceID), strings.TrimSpace(code), strings.TrimSpace(caFile)
 	if u, err := url.Parse(serverURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, invalid("serverUrl", "The server address must look like http://host:port (for example http://127.0.0.1:8420).")
+		return nil, invalid("serverUrl", "The server address must look like https://host:port (for example https://wardsync.hospital.org:8420).")
+	}
+	if err := desktop.CheckServerURL(serverURL); err != nil {
+		if r, ok := workflow.AsRejection(err); ok {
+			return nil, &workflow.Rejection{Code: r.Code, Message: r.Message, Field: "serverUrl"}
+		}
+		return nil, err
 	}
 	if deviceID == "" {
 		return nil, invalid("deviceId", "Enter this workstation's id, as shown on the admin dashboard's Workstations page.")
+	}
+	security := a.cfg.Engine.Security
+	if caFile != "" {
+		security.CAFile = caFile
+		if err := desktop.CheckSecurity(security); err != nil {
+			if r, ok := workflow.AsRejection(err); ok {
+				return nil, &workflow.Rejection{Code: r.Code, Message: r.Message, Field: "caFile"}
+			}
+			return nil, err
+		}
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -294,7 +315,14 @@ func (a *App) Setup(serverURL, deviceID, code string) (*SetupResult, error) {
 	}
 	res := &SetupResult{DeviceID: deviceID}
 	if code != "" {
-		reg, err := desktop.ClaimDevice(a.base, a.cfg.Engine.HTTPClient, serverURL, deviceID, code)
+		client := a.cfg.Engine.HTTPClient
+		if client == nil || caFile != "" {
+			var err error
+			if client, err = desktop.Client(security); err != nil {
+				return nil, err
+			}
+		}
+		reg, err := desktop.ClaimDevice(a.base, client, serverURL, deviceID, code)
 		if err != nil {
 			if r, ok := workflow.AsRejection(err); ok {
 				return nil, r
@@ -311,6 +339,12 @@ func (a *App) Setup(serverURL, deviceID, code string) (*SetupResult, error) {
 	}
 	cfg := a.cfg.Engine
 	cfg.ServerURL, cfg.DeviceID = serverURL, deviceID
+	if caFile != "" {
+		if err := desktop.StoreCA(cfg.DBPath, caFile); err != nil {
+			return nil, err
+		}
+		cfg.Security.CAFile = desktop.StoredCAFile(cfg.DBPath)
+	}
 	e, err := desktop.Open(a.base, cfg)
 	if err != nil {
 		// Put the old binding back so that the app stays usable.
@@ -353,6 +387,7 @@ func (a *App) Login(email, password string) (*desktop.Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.reader.set(s.User.ID)
 	a.title(fmt.Sprintf("wardsync - %s (%s)", s.User.Name, s.User.Role))
 	return s, nil
 }
@@ -366,6 +401,7 @@ func (a *App) Logout(userID string) error {
 	if err := e.Logout(a.base, userID); err != nil {
 		return err
 	}
+	a.reader.clear(userID)
 	a.title("wardsync")
 	return nil
 }
@@ -390,39 +426,61 @@ func (a *App) Sessions() ([]desktop.Session, error) {
 
 // ---- reading ----
 
+// Every read returns only what the reading user's role may read
+// (reads.go): userID's where the method names one, else the user logged
+// in on the window.
+
 // Dashboard returns the user's role's work queues.
-func (a *App) Dashboard(userID string) (*desktop.Dashboard, error) {
+func (a *App) Dashboard(userID string) (*DashboardView, error) {
 	e, err := a.eng()
 	if err != nil {
 		return nil, err
 	}
-	return e.Dashboard(a.base, userID)
+	d, err := e.Dashboard(a.base, userID)
+	if err != nil {
+		return nil, err
+	}
+	return &DashboardView{d, d.Role}, nil
 }
 
 // SearchPatients finds patients by name words and/or birth date (YYYY-MM-DD).
-func (a *App) SearchPatients(name, birthDate string) ([]workflow.Patient, error) {
+func (a *App) SearchPatients(name, birthDate string) ([]PatientView, error) {
 	e, err := a.eng()
 	if err != nil {
 		return nil, err
 	}
-	return e.SearchPatients(a.base, desktop.PatientQuery{Name: name, BirthDate: strings.TrimSpace(birthDate)})
+	id, role, err := a.readerRole(e)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := e.SearchPatientsFor(a.base, id, desktop.PatientQuery{Name: name, BirthDate: strings.TrimSpace(birthDate)})
+	return patientViews(role, ps), err
 }
 
 // LikelyDuplicates lists the patients already on this workstation with the
 // same names and birth date (YYYY-MM-DD), for reception's warning.
-func (a *App) LikelyDuplicates(firstName, lastName, birthDate string) ([]workflow.Patient, error) {
+func (a *App) LikelyDuplicates(firstName, lastName, birthDate string) ([]PatientView, error) {
 	e, err := a.eng()
 	if err != nil {
 		return nil, err
 	}
-	return e.LikelyDuplicates(a.base, firstName, lastName, birthDate)
+	id, role, err := a.readerRole(e)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := e.LikelyDuplicatesFor(a.base, id, firstName, lastName, birthDate)
+	return patientViews(role, ps), err
 }
 
 // Timeline returns a patient's record, newest first, as userID sees it:
 // each entry with who did what on it, when and where (every workstation's
 // acts when online, this workstation's queued ones offline).
-func (a *App) Timeline(userID, patientID string) (*desktop.Timeline, error) {
+func (a *App) Timeline(userID, patientID string) (*TimelineView, error) {
 	e, err := a.eng()
+	if err != nil {
+		return nil, err
+	}
+	role, err := e.ViewerRole(a.base, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -430,7 +488,10 @@ func (a *App) Timeline(userID, patientID string) (*desktop.Timeline, error) {
 	if errors.Is(err, workflow.ErrNotFound) {
 		return nil, &workflow.Rejection{Code: workflow.CodeNotFound, Message: "No patient with that id is on this workstation."}
 	}
-	return t, err
+	if err != nil {
+		return nil, err
+	}
+	return &TimelineView{t, role}, nil
 }
 
 // Doctors lists the doctors an appointment may be booked with.
@@ -444,22 +505,46 @@ func (a *App) Doctors() ([]desktop.Person, error) {
 
 // Pending lists the acts waiting to be sent (or whose outcome is not yet
 // known), oldest first.
-func (a *App) Pending() ([]desktop.PendingAct, error) {
+func (a *App) Pending() ([]PendingView, error) {
 	e, err := a.eng()
 	if err != nil {
 		return nil, err
 	}
-	return e.Pending(a.base)
+	id, role, err := a.readerRole(e)
+	if err != nil {
+		return nil, err
+	}
+	acts, err := e.PendingFor(a.base, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PendingView, len(acts))
+	for i, x := range acts {
+		out[i] = PendingView{x, role}
+	}
+	return out, nil
 }
 
 // Rejected lists the acts the server refused, newest first: the open ones,
 // or all of them (closed, re-issued, resolved) when includeResolved.
-func (a *App) Rejected(includeResolved bool) ([]desktop.RejectedAct, error) {
+func (a *App) Rejected(includeResolved bool) ([]RejectedView, error) {
 	e, err := a.eng()
 	if err != nil {
 		return nil, err
 	}
-	return e.Rejected(a.base, includeResolved)
+	id, role, err := a.readerRole(e)
+	if err != nil {
+		return nil, err
+	}
+	acts, err := e.RejectedFor(a.base, id, includeResolved)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]RejectedView, len(acts))
+	for i, x := range acts {
+		out[i] = RejectedView{x, role}
+	}
+	return out, nil
 }
 
 // CloseRejected closes a rejected act with a written reason (required),
@@ -538,7 +623,11 @@ func (a *App) CopyRejected(id string) (*Copied, error) {
 	if err != nil {
 		return nil, err
 	}
-	name, args, err := e.CopyRejected(a.base, id)
+	user, err := a.currentUser()
+	if err != nil {
+		return nil, err
+	}
+	name, args, err := e.CopyRejectedFor(a.base, user, id)
 	if err != nil {
 		return nil, notOnThisWorkstation(err)
 	}

@@ -1,18 +1,5 @@
 package app
 
-import (
-	"crypto/tls"
-	"crypto/x509"
-	"fmt"
-	"net/http"
-	"os"
-	"time"
-
-	"github.com/gorilla/websocket"
-
-	"wardsync/desktop"
-)
-
 // InstallSettings are what IT gave the Windows installer as silent
 // properties (msiexec /i wardsync-desktop-<v>-x64.msi /qn SERVER_URL=…
 // CA_FILE=… DEVICE_ID=… CLAIM_CODE=…; docs/install.md). The MSI writes them
@@ -62,25 +49,4 @@ func webView2Present(read func(hive, path string) (string, bool)) bool {
 		}
 	}
 	return false
-}
-
-// TrustCAFile makes the engine's HTTP calls and websocket trust the
-// hospital's certificate authority in the PEM file at path (the
-// installer's CA_FILE), in addition to the system's.
-func TrustCAFile(cfg *desktop.Config, path string) error {
-	pem, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("read the CA file %s: %w", path, err)
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return fmt.Errorf("the CA file %s holds no PEM certificate", path)
-	}
-	tlsCfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: tlsCfg}}
-	cfg.Remote.Dialer = &websocket.Dialer{Proxy: http.ProxyFromEnvironment, HandshakeTimeout: 15 * time.Second, TLSClientConfig: tlsCfg}
-	return nil
 }

@@ -1,12 +1,8 @@
 package app
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"wardsync/desktop"
 )
 
 func TestWebView2Detection(t *testing.T) {
@@ -44,21 +40,5 @@ func TestInstallSettings(t *testing.T) {
 	want := InstallSettings{ServerURL: reg["ServerURL"], CAFile: reg["CAFile"], DeviceID: "d-1", ClaimCode: "K7QM-3XZA-PR9D"}
 	if got != want {
 		t.Errorf("got %+v, want %+v", got, want)
-	}
-}
-
-func TestTrustCAFile(t *testing.T) {
-	dir := t.TempDir()
-	var cfg desktop.Config
-	if err := TrustCAFile(&cfg, filepath.Join(dir, "missing.pem")); err == nil || !strings.Contains(err.Error(), "missing.pem") {
-		t.Errorf("missing file: %v", err)
-	}
-	bad := filepath.Join(dir, "bad.pem")
-	os.WriteFile(bad, []byte("not a certificate"), 0o600)
-	if err := TrustCAFile(&cfg, bad); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
-		t.Errorf("bad file: %v", err)
-	}
-	if cfg.HTTPClient != nil || cfg.Remote.Dialer != nil {
-		t.Error("a refused CA file changed the configuration")
 	}
 }

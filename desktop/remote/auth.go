@@ -90,6 +90,9 @@ func endpoint(serverURL, path string) (string, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", fmt.Errorf("remote: server URL %q must be http(s)://host[:port]", serverURL)
 	}
+	if err := CheckURL(serverURL); err != nil {
+		return "", err
+	}
 	u.Path = strings.TrimSuffix(u.Path, "/") + path
 	return u.String(), nil
 }
@@ -123,6 +126,9 @@ func do(ctx context.Context, client *http.Client, method, serverURL, path, token
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		if sec := explainTLS(err, serverURL); sec != err {
+			return sec
+		}
 		return fmt.Errorf("remote: %s: %w", path, err)
 	}
 	defer resp.Body.Close()

@@ -83,6 +83,9 @@ func SyncURL(serverURL string) (string, error) {
 	default:
 		return "", fmt.Errorf("remote: server URL %q must be http(s)://host[:port]", serverURL)
 	}
+	if err := CheckURL(serverURL); err != nil {
+		return "", err
+	}
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/sync"
 	return u.String(), nil
 }
@@ -115,6 +118,9 @@ func Dial(ctx context.Context, serverURL, token string, opts Options) (*Conn, er
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 			resp.Body.Close()
 			return nil, httpError(resp, body)
+		}
+		if sec := explainTLS(err, serverURL); sec != err {
+			return nil, sec
 		}
 		return nil, fmt.Errorf("remote: dial %s: %w", u, err)
 	}

@@ -185,8 +185,14 @@ func TestAppWalk(t *testing.T) {
 	for _, e := range tl.Entries {
 		kinds[e.Kind]++
 	}
-	if kinds["appointment"] != 1 || kinds["prescription"] != 1 || kinds["result"] != 1 || kinds["document"] != 1 || tl.Patient.Phone != phone {
-		t.Fatalf("timeline: %v, phone %q", kinds, tl.Patient.Phone)
+	// The doctor reads the whole clinical record but not the phone number
+	// (reception's business: workflow.VisibleColumns); the secretary reads
+	// the phone number and no prescription or result.
+	if kinds["appointment"] != 1 || kinds["prescription"] != 1 || kinds["result"] != 1 || kinds["document"] != 1 || tl.Patient.Phone != "" {
+		t.Fatalf("the doctor's timeline: %v, phone %q", kinds, tl.Patient.Phone)
+	}
+	if stl := must(a.Timeline(sec, pid)); stl.Patient.Phone != phone || len(stl.Entries) != 2 {
+		t.Fatalf("the secretary's timeline: %d entries, phone %q", len(stl.Entries), stl.Patient.Phone)
 	}
 	if _, err := a.Timeline(doc, "00000000-0000-4000-8000-000000000000"); app.Format(err).Code != string(workflow.CodeNotFound) {
 		t.Fatalf("timeline of nobody: %v", err)
@@ -319,20 +325,20 @@ func TestSetup(t *testing.T) {
 	if st := must(a.Status()); !st.NeedsSetup {
 		t.Fatalf("a fresh replica does not ask for setup: %+v", st)
 	}
-	if _, err := a.Setup("ftp://x", "d", ""); app.Format(err).Field != "serverUrl" {
+	if _, err := a.Setup("ftp://x", "d", "", ""); app.Format(err).Field != "serverUrl" {
 		t.Fatalf("bad URL: %v", err)
 	}
-	if _, err := a.Setup(w.URL(), " ", ""); app.Format(err).Field != "deviceId" {
+	if _, err := a.Setup(w.URL(), " ", "", ""); app.Format(err).Field != "deviceId" {
 		t.Fatalf("no device: %v", err)
 	}
 	dev, code, _, err := w.db.RegisterDevice(ctx, "Ward 7 nurses", []workflow.Role{workflow.RoleNurse})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Setup(w.URL(), dev.ID, "WRONG-CODE"); err == nil {
+	if _, err := a.Setup(w.URL(), dev.ID, "WRONG-CODE", ""); err == nil {
 		t.Fatal("a wrong registration code was accepted")
 	}
-	res := must(a.Setup(w.URL()+"/", dev.ID, code))
+	res := must(a.Setup(w.URL()+"/", dev.ID, code, ""))
 	if !res.Claimed || res.Name != "Ward 7 nurses" || !slices.Equal(res.Roles, []workflow.Role{workflow.RoleNurse}) {
 		t.Fatalf("setup: %+v", res)
 	}
@@ -345,11 +351,11 @@ func TestSetup(t *testing.T) {
 	}
 	must(a.Login("nurse@hospital.com", "nurse123"))
 	waitFor(t, "online", 15*time.Second, func() bool { s, _ := a.Status(); return s.Online })
-	if _, err := a.Setup(w.URL(), postgres.DemoDeviceID, ""); app.Format(err).Field != "deviceId" {
+	if _, err := a.Setup(w.URL(), postgres.DemoDeviceID, "", ""); app.Format(err).Field != "deviceId" {
 		t.Fatalf("changing the device id: %v", err)
 	}
 	// Only the address may change; the replica and its sessions stay.
-	must(a.Setup(w.URL(), dev.ID, ""))
+	must(a.Setup(w.URL(), dev.ID, "", ""))
 	if got := must(a.Sessions()); len(got) != 1 {
 		t.Fatalf("sessions after changing the address: %+v", got)
 	}

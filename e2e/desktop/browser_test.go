@@ -238,7 +238,7 @@ func TestDesktopInBrowser(t *testing.T) {
 	u.wait("the settings form", `document.querySelector('#setup-form-deviceId')?.value === '`+postgres.DemoDeviceID+`' && document.querySelector('#setup-form-deviceId').readOnly && document.querySelector('#setup-form-serverUrl').value === '`+w.URL()+`'`, 5*time.Second)
 	u.clear(`#setup-form-serverUrl`)
 	u.typeIn(`#setup-form-serverUrl`, "ftp:/x")
-	u.wait("a bad address is refused as typed", msgIs("setup-form", "serverUrl", "The server address must look like http://host:port."), 5*time.Second)
+	u.wait("a bad address is refused as typed", msgIs("setup-form", "serverUrl", "The server address must look like https://host:port."), 5*time.Second)
 	u.click(`#setup-form button[type="button"]`) // Close
 
 	// A wrong password is refused on the page.

@@ -10,9 +10,11 @@ package soak
 // an expired one (the server's clock moved on), issued after the act; a
 // workstation pushing for a role it no longer serves; a thousand login
 // attempts against the default limits; 10 MB frames and bodies, invalid
-// UTF-8, raw NUL bytes, binary messages, 100,000 levels of nesting. Each is
-// refused with its documented error, writes nothing (rows counted), and
-// the server goes on serving a bystander.
+// UTF-8, raw NUL bytes, binary messages, 100,000 levels of nesting;
+// slowloris headers, a slow body, an oversized header and trailing JSON
+// (hostile_http_test.go). Each is refused with its documented error,
+// writes nothing (rows counted), and the server goes on serving a
+// bystander.
 
 import (
 	"context"
@@ -74,6 +76,13 @@ type henv struct {
 
 func newHostile(t *testing.T) *henv {
 	t.Helper()
+	return newHostileWith(t, nil)
+}
+
+// newHostileWith is newHostile with a change to the server before it
+// opens (shorter timeouts).
+func newHostileWith(t *testing.T, setup func(*httpserver.Server)) *henv {
+	t.Helper()
 	ctx := context.Background()
 	pool, url := pgtest.MustOpenDB(t)
 	db, err := postgres.Open(ctx, url, postgres.DefaultConfig())
@@ -88,6 +97,9 @@ func newHostile(t *testing.T) *henv {
 	}
 	e.srv = httpserver.New(db, quietLogger())
 	e.srv.Now = e.clock.Now
+	if setup != nil {
+		setup(e.srv)
+	}
 	if err := e.srv.Open(ctx, "127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}

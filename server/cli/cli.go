@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"wardsync/server/certs"
 	httpserver "wardsync/server/http"
 	"wardsync/server/postgres"
 	"wardsync/syncproto"
@@ -32,6 +33,9 @@ commands:
   audit verify re-check every workstation's act chain in the audit log
                (-device ID: one workstation); exit status 1 on a break
   version      print the version and commit this binary was built from
+  cert init    make a local CA and a server certificate it signs (-dir,
+               -hosts): serve takes -tls-cert/-tls-key, workstations trust
+               the CA file (docs/security.md)
 
 DATABASE_URL names the database. Flags may also be set as WARDSYNC_<FLAG>.`
 
@@ -52,6 +56,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cmd == "audit" && len(rest) > 0 && rest[0] == "verify" {
 		cmd, rest = "audit verify", rest[1:]
 	}
+	if cmd == "cert" && len(rest) > 0 && rest[0] == "init" {
+		return certInit(rest[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL (DATABASE_URL)")
@@ -67,6 +74,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		name, email, password, rol *string
 		roles, id                  *string
 		monitoringToken            = new(string)
+		tlsFiles                   tlsFlags
+		metricsToken               = new(string)
 		deferredSweep              = new(time.Duration)
 		dbWait                     = new(time.Duration)
 		minVersion                 = new(string)
@@ -75,6 +84,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "serve":
 		addr = fs.String("addr", "127.0.0.1:8420", "listen address")
 		monitoringToken = fs.String("monitoring-token", "", "read-only token for GET /api/v1/sync/status (WARDSYNC_MONITORING_TOKEN)")
+		metricsToken = fs.String("metrics-token", "", "bearer token /metrics needs to show per-workstation series (WARDSYNC_METRICS_TOKEN); without it, aggregates only")
+		fs.StringVar(&tlsFiles.cert, "tls-cert", "", "serve TLS with this certificate file (PEM; re-read on SIGHUP)")
+		fs.StringVar(&tlsFiles.key, "tls-key", "", "the private key of -tls-cert (PEM)")
 		deferredSweep = fs.Duration("deferred-sweep", httpserver.DefaultDeferredSweep,
 			"how often parked acts are retried after other writers' changes and expired")
 		dbWait = fs.Duration("db-wait", DefaultDBWait,
@@ -120,6 +132,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-log-level: %w", err)
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if (tlsFiles.cert == "") != (tlsFiles.key == "") {
+		return errors.New("-tls-cert and -tls-key go together: give both files, or neither for plain http")
+	}
 	if *dbURL == "" {
 		return errors.New("DATABASE_URL is not set (run `make db` for a project-local PostgreSQL)")
 	}
@@ -166,8 +181,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "audit verify":
 		return auditVerify(ctx, db, *id, stdout, stderr)
 	case "serve":
-		return serve(ctx, db, serveOptions{addr: *addr, monitoringToken: *monitoringToken, deferredSweep: *deferredSweep,
-			dbWait: *dbWait, minWorkstation: minWorkstation}, logger, stdout)
+		return serve(ctx, db, serveConfig{addr: *addr, monitoringToken: *monitoringToken, metricsToken: *metricsToken,
+			tls: tlsFiles, deferredSweep: *deferredSweep, dbWait: *dbWait, minWorkstation: minWorkstation}, logger, stdout)
 	}
 	return nil
 }
@@ -200,24 +215,35 @@ func auditVerify(ctx context.Context, db *postgres.DB, device string, stdout, st
 // Serve migrates, listens on addr and runs until ctx ends, then shuts down
 // gracefully: the transaction in flight finishes, websockets close with 1001.
 func Serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, logger *slog.Logger, stdout io.Writer) error {
-	return serve(ctx, db, serveOptions{addr: addr, monitoringToken: monitoringToken,
+	return serve(ctx, db, serveConfig{addr: addr, monitoringToken: monitoringToken,
 		deferredSweep: httpserver.DefaultDeferredSweep, dbWait: DefaultDBWait}, logger, stdout)
 }
 
-// serveOptions are serve's flags.
-type serveOptions struct {
-	addr, monitoringToken string
-	deferredSweep, dbWait time.Duration
-	minWorkstation        *syncproto.ReleaseVersion
+// serveConfig is what serve's flags say.
+type serveConfig struct {
+	addr, monitoringToken, metricsToken string
+	tls                                 tlsFlags
+	deferredSweep, dbWait               time.Duration
+	minWorkstation                      *syncproto.ReleaseVersion
 }
+
+type tlsFlags struct{ cert, key string }
 
 // DefaultDBWait is how long serve waits for PostgreSQL at start: a host
 // that boots both, or a database restarting, takes seconds, and a server
 // that exits at once would need a supervisor to come back.
 const DefaultDBWait = time.Minute
 
-func serve(ctx context.Context, db *postgres.DB, o serveOptions, logger *slog.Logger, stdout io.Writer) error {
-	if err := db.WaitReachable(ctx, o.dbWait, func(err error, next time.Duration) {
+func serve(ctx context.Context, db *postgres.DB, sc serveConfig, logger *slog.Logger, stdout io.Writer) error {
+	// Bad certificate files are reported before anything waits.
+	var cert *certs.Reloader
+	if sc.tls.cert != "" {
+		var err error
+		if cert, err = certs.Load(sc.tls.cert, sc.tls.key); err != nil {
+			return err
+		}
+	}
+	if err := db.WaitReachable(ctx, sc.dbWait, func(err error, next time.Duration) {
 		logger.Warn("waiting for PostgreSQL", "err", err, "retry_in", next)
 	}); err != nil {
 		return err
@@ -226,15 +252,20 @@ func serve(ctx context.Context, db *postgres.DB, o serveOptions, logger *slog.Lo
 		return err
 	}
 	srv := httpserver.New(db, logger)
-	srv.DeferredSweep = o.deferredSweep
-	srv.SetMinWorkstationVersion(o.minWorkstation)
-	if o.monitoringToken != "" {
-		srv.SetMonitoringToken(o.monitoringToken)
+	srv.DeferredSweep = sc.deferredSweep
+	if sc.monitoringToken != "" {
+		srv.SetMonitoringToken(sc.monitoringToken)
 	}
-	if err := srv.Open(ctx, o.addr); err != nil {
+	srv.SetMetricsToken(sc.metricsToken)
+	srv.SetMinWorkstationVersion(sc.minWorkstation)
+	if cert != nil {
+		srv.UseTLS(cert)
+		reloadOnHangup(ctx, cert, logger)
+	}
+	if err := srv.Open(ctx, sc.addr); err != nil {
 		return err
 	}
-	logger.Info("serving", "addr", srv.Addr(), "dashboard", srv.URL()+"/admin", "version", version.Version, "commit", version.CommitOrVCS())
+	logger.Info("serving", "addr", srv.Addr(), "dashboard", srv.URL()+"/admin", "tls", srv.TLS(), "version", version.Version, "commit", version.CommitOrVCS())
 	fmt.Fprintf(stdout, "wardsync-server listening on %s — dashboard %s/admin\n", srv.Addr(), srv.URL())
 	go pruneLoop(ctx, db, logger)
 	<-ctx.Done()

@@ -5,12 +5,13 @@ package http
 // dashboard session (a login without deviceId) as a bearer token: no token
 // or a dead one is 401 UNAUTHENTICATED, any other role (or an ADMIN's
 // workstation session) is 403 FORBIDDEN. The sync status also accepts the
-// read-only monitoring token (WARDSYNC_MONITORING_TOKEN), and the events
-// stream takes its token as ?token= because EventSource cannot set headers.
+// read-only monitoring token (WARDSYNC_MONITORING_TOKEN). The events stream
+// too takes its token only as a bearer header, never in its URL.
 
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"io/fs"
 	"net/http"
 	"os"
@@ -428,13 +429,13 @@ type auditResolution struct {
 	BySeq *int64 `json:"bySeq,omitempty"`
 }
 
-func toAuditJSON(e postgres.AuditEntry) auditEntryJSON {
+// toAuditJSON is one audit entry as viewer may see it: each argument only
+// if the viewer's role may read the column it writes
+// (workflow.RedactArgs), so the audit log is no way around need to know.
+func toAuditJSON(e postgres.AuditEntry, viewer workflow.Role) auditEntryJSON {
 	out := auditEntryJSON{DeviceID: e.DeviceID, DeviceName: e.DeviceName, Seq: e.Seq, MutationID: e.MutationID,
-		Name: e.Name, Args: e.Args, OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt, Outcome: e.Outcome,
-		Code: e.Code, Message: e.Message, Field: e.Field}
-	if len(e.Args) == 0 {
-		out.Args = nil
-	}
+		Name: e.Name, Args: visibleArgs(viewer, e.Name, e.Args), OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt, Outcome: e.Outcome,
+		Code: e.Code, Message: workflow.RedactMessage(viewer, e.Name, e.Field, e.Message), Field: e.Field}
 	if e.AuthorID != "" {
 		out.Author = &auditAuthor{e.AuthorID, e.AuthorName, e.AuthorRole}
 	}
@@ -515,7 +516,21 @@ func timeParam(v, field string) (*time.Time, error) {
 		Message: field + " must be an RFC 3339 time such as 2025-01-02T15:04:05Z or a date such as 2025-01-02."}
 }
 
-func (s *Server) writeAudit(w http.ResponseWriter, r *http.Request, f postgres.AuditFilter) {
+// visibleArgs decodes an act's recorded arguments and hides those viewer
+// may not read; arguments that are not a JSON object (a malformed act that
+// was rejected) are hidden whole.
+func visibleArgs(viewer workflow.Role, name string, raw json.RawMessage) any {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	var args map[string]any
+	if err := json.Unmarshal(raw, &args); err != nil {
+		return workflow.HiddenArg(viewer, name, "(arguments)")
+	}
+	return workflow.RedactArgs(viewer, name, args)
+}
+
+func (s *Server) writeAudit(w http.ResponseWriter, r *http.Request, f postgres.AuditFilter, viewer workflow.Role) {
 	entries, next, err := s.DB.Audit(r.Context(), f)
 	if err != nil {
 		writeError(w, err)
@@ -523,28 +538,28 @@ func (s *Server) writeAudit(w http.ResponseWriter, r *http.Request, f postgres.A
 	}
 	items := make([]auditEntryJSON, 0, len(entries))
 	for _, e := range entries {
-		items = append(items, toAuditJSON(e))
+		items = append(items, toAuditJSON(e, viewer))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next": next})
 }
 
-func (s *Server) handleRejected(w http.ResponseWriter, r *http.Request, _ *postgres.Session) {
+func (s *Server) handleRejected(w http.ResponseWriter, r *http.Request, sess *postgres.Session) {
 	f, err := auditFilter(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	f.Outcome = "rejected"
-	s.writeAudit(w, r, f)
+	s.writeAudit(w, r, f, sess.Role)
 }
 
-func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, _ *postgres.Session) {
+func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, sess *postgres.Session) {
 	f, err := auditFilter(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	s.writeAudit(w, r, f)
+	s.writeAudit(w, r, f, sess.Role)
 }
 
 func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request, sess *postgres.Session) {

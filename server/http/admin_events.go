@@ -133,12 +133,10 @@ func (s *Server) shutdownSignal() <-chan struct{} {
 }
 
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
-	// EventSource cannot set headers: the token comes as ?token= here, and
-	// only here.
-	tok := r.URL.Query().Get("token")
-	if tok == "" {
-		tok = bearer(r)
-	}
+	// The token comes in the Authorization header like everywhere else
+	// (the dashboard reads the stream with fetch): a token in a URL ends up
+	// in proxy logs and browser history.
+	tok := bearer(r)
 	if _, ok := s.requireAdmin(w, r, tok); !ok {
 		return
 	}

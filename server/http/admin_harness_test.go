@@ -41,14 +41,26 @@ type admEnv struct {
 	clock  *admClock
 	admin  string // an ADMIN dashboard token
 	device string // a workstation serving every role
+	// client makes the HTTP calls (one trusting the test CA with TLS).
+	client *http.Client
 }
 
 func admLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func admStart(t testing.TB) *admEnv {
 	t.Helper()
+	return admStartWith(t, nil, nil)
+}
+
+// admStartWith is admStart with a change to the server before it opens
+// (TLS, limits).
+func admStartWith(t testing.TB, setup func(*Server), client *http.Client) *admEnv {
+	t.Helper()
 	ctx := context.Background()
-	e := &admEnv{t: t, dbURL: pgtest.NewDatabase(t, true), clock: &admClock{}}
+	if client == nil {
+		client = http.DefaultClient
+	}
+	e := &admEnv{t: t, dbURL: pgtest.NewDatabase(t, true), clock: &admClock{}, client: client}
 	db, err := postgres.Open(ctx, e.dbURL, postgres.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -60,6 +72,10 @@ func admStart(t testing.TB) *admEnv {
 	}
 	e.srv = New(db, admLogger())
 	e.srv.SetLoginLimits(10000, 10000)
+	e.srv.SetMetricsToken(admMetricsToken)
+	if setup != nil {
+		setup(e.srv)
+	}
 	if err := e.srv.Open(ctx, "127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +153,7 @@ func (e *admEnv) raw(method, path, token string, body any) (int, []byte) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.client.Do(req)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -2,6 +2,8 @@ package http
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,10 +21,24 @@ import (
 	"wardsync/workflow"
 )
 
-// admScrape fetches /metrics over HTTP and parses it.
+// admMetricsToken is the -metrics-token of the admin tests' server.
+const admMetricsToken = "metrics-secret"
+
+// scrape fetches /metrics over HTTP with the metrics token (every series,
+// per-workstation ones included) and parses it.
 func (e *admEnv) scrape() map[string]*dto.MetricFamily {
 	e.t.Helper()
-	resp, err := http.Get(e.srv.URL() + "/metrics")
+	return e.scrapeWith(admMetricsToken)
+}
+
+// scrapeWith fetches /metrics with token as bearer ("" for none).
+func (e *admEnv) scrapeWith(token string) map[string]*dto.MetricFamily {
+	e.t.Helper()
+	req, _ := http.NewRequest("GET", e.srv.URL()+"/metrics", nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -246,6 +262,22 @@ func TestReadyzFollowsTheDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(http.StatusServiceUnavailable)
+	// It says so by code and sentence, never with the driver's text
+	// (which names the database, its host and user).
+	resp, err := http.Get(e.srv.URL() + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var body map[string]string
+	if err := json.Unmarshal(raw, &body); err != nil || body["code"] != "DATABASE_UNAVAILABLE" ||
+		body["message"] != "The database cannot be reached or read; the server's log has the details." {
+		t.Errorf("/readyz during the outage: %s", raw)
+	}
+	if dbName := strings.TrimPrefix(u.Path, "/"); strings.Contains(string(raw), dbName) || strings.Contains(string(raw), "SQLSTATE") {
+		t.Errorf("/readyz leaks the driver's text: %s", raw)
+	}
 	// The metrics page still answers, saying the database is down.
 	mf := e.scrape()
 	if up, ok := admValue(mf, "wardsync_db_up", nil); !ok || up != 0 {

@@ -6,8 +6,10 @@ package http
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,8 +19,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"wardsync/server/certs"
 	"wardsync/server/postgres"
 	"wardsync/syncproto"
 	"wardsync/workflow"
@@ -54,6 +56,13 @@ type Server struct {
 	// release is older (syncproto.CheckClientVersion); its queued acts
 	// stay on it for after the update.
 	minWorkstation atomic.Pointer[syncproto.ReleaseVersion]
+	// tlsCert is the certificate served when TLS is on (UseTLS),
+	// metricsToken what /metrics needs to name workstations, headerTimeout
+	// and bodyTimeout limits other than the defaults (hardening.go).
+	tlsCert       *certs.Reloader
+	metricsToken  string
+	headerTimeout time.Duration
+	bodyTimeout   time.Duration
 }
 
 // SetMinWorkstationVersion makes the server refuse workstations older than
@@ -95,7 +104,7 @@ func (s *Server) routes() {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
 	s.mux.HandleFunc("POST /api/v1/auth/login", s.handleLogin)
 	s.mux.HandleFunc("POST /api/v1/auth/logout", s.handleLogout)
 	s.mux.HandleFunc("GET /sync", s.handleSync)
@@ -103,8 +112,9 @@ func (s *Server) routes() {
 	s.adminRoutes()
 }
 
-// Handler exposes the routes (tests mount it on httptest servers).
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler exposes the routes behind the server-wide headers (tests mount
+// it on httptest servers).
+func (s *Server) Handler() http.Handler { return s.handler() }
 
 // Open listens on addr and starts serving and following the change feed.
 func (s *Server) Open(ctx context.Context, addr string) error {
@@ -112,9 +122,12 @@ func (s *Server) Open(ctx context.Context, addr string) error {
 	if err != nil {
 		return err
 	}
+	if s.tlsCert != nil {
+		ln = tls.NewListener(ln, s.tlsConfig())
+	}
 	s.ln = ln
 	ctx, s.cancel = context.WithCancel(context.Background())
-	s.httpSrv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	s.httpSrv = s.newHTTPServer()
 	s.wg.Add(4)
 	go func() {
 		defer s.wg.Done()
@@ -144,7 +157,12 @@ func (s *Server) Open(ctx context.Context, addr string) error {
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // URL is the server's base URL.
-func (s *Server) URL() string { return "http://" + s.Addr() }
+func (s *Server) URL() string {
+	if s.tlsCert != nil {
+		return "https://" + s.Addr()
+	}
+	return "http://" + s.Addr()
+}
 
 // Close stops accepting, lets requests in flight finish (a push's
 // transaction completes), and closes websockets with 1001 "going away".
@@ -164,7 +182,9 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	if err := s.DB.Ready(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+		code, msg := readyCode(err)
+		s.Logger.Warn("not ready", "code", code, "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "code": code, "message": msg})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
@@ -248,8 +268,16 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return &workflow.Rejection{Code: workflow.CodeValidationFailed, Message: "The request body is not the expected JSON: " + err.Error() + "."}
 	}
+	// One JSON value and nothing after it: trailing data would be a second
+	// request smuggled past the checks, or a client bug.
+	if _, err := dec.Token(); err != io.EOF {
+		return &workflow.Rejection{Code: workflow.CodeValidationFailed, Message: MsgTrailingJSON}
+	}
 	return nil
 }
+
+// MsgTrailingJSON refuses a request body with anything after its JSON value.
+const MsgTrailingJSON = "The request body has data after its JSON value; send exactly one JSON object."
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -29,6 +29,8 @@ var upgrader = websocket.Upgrader{
 	ReadBufferSize:  4 << 10,
 	WriteBufferSize: 32 << 10,
 	WriteBufferPool: &sync.Pool{},
+	// A client that stalls the upgrade does not hold a goroutine.
+	HandshakeTimeout: HandshakeTimeout,
 	// Workstations are not browsers; the admin page does not use /sync.
 	CheckOrigin: func(*http.Request) bool { return true },
 }

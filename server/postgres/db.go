@@ -111,10 +111,14 @@ func (db *DB) Ready(ctx context.Context) error {
 		return fmt.Errorf("read migration state: %w", err)
 	}
 	if pending {
-		return errors.New("migrations pending: run wardsync-server migrate")
+		return ErrMigrationsPending
 	}
 	return nil
 }
+
+// ErrMigrationsPending is Ready's answer when the schema is behind the
+// binary: /readyz reports it by code.
+var ErrMigrationsPending = errors.New("migrations pending: run wardsync-server migrate")
 
 func (db *DB) now() time.Time { return db.Now().UTC() }
 

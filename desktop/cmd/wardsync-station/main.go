@@ -4,14 +4,14 @@
 //	wardsync-station -version                      print the release and commit
 //	wardsync-station [-db PATH] [-server URL] [-device ID] claim -code C
 //	                                                redeem the registration code
-//	wardsync-station [-db PATH] [-server URL] [-device ID] login -email E -password P
+//	wardsync-station [-db PATH] [-server URL] [-device ID] [-ca-file PEM] [-pin sha256/…] login -email E -password P
 //	wardsync-station [...] run                      sync until SIGINT/SIGTERM
 //	wardsync-station [...] act [-email E] -args JSON NAME
 //	wardsync-station [...] status                   print the status as JSON
 //
-// The global flags default to $WARDSYNC_DB, $WARDSYNC_SERVER and
-// $WARDSYNC_DEVICE; the password may come from $WARDSYNC_PASSWORD so that
-// it does not show in the process list. act runs as the given user, or as
+// The global flags default to $WARDSYNC_DB, $WARDSYNC_SERVER,
+// $WARDSYNC_DEVICE, $WARDSYNC_CA_FILE and $WARDSYNC_PIN; the password may
+// come from $WARDSYNC_PASSWORD so that it does not show in the process list. act runs as the given user, or as
 // the user who logged in last. $WARDSYNC_CPUPROFILE names a file for a CPU
 // profile of the command.
 package main
@@ -67,6 +67,9 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	server := global.String("server", env("WARDSYNC_SERVER", ""), "server base URL, e.g. http://127.0.0.1:8420")
 	device := global.String("device", env("WARDSYNC_DEVICE", ""), "this workstation's device id (stored in the replica once given)")
 	showVersion := global.Bool("version", false, "print the release and commit, then exit")
+	var sec desktop.Security
+	global.StringVar(&sec.CAFile, "ca-file", env("WARDSYNC_CA_FILE", ""), "the hospital's CA certificate (PEM), trusted besides the system's")
+	global.StringVar(&sec.Pin, "pin", env("WARDSYNC_PIN", ""), "sha256/<base64>: refuse any server key but this one")
 	if err := global.Parse(args); err != nil {
 		return 2
 	}
@@ -80,7 +83,7 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cmd, rest := global.Arg(0), global.Args()[1:]
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	e, err := desktop.Open(ctx, desktop.Config{DBPath: *dbPath, ServerURL: *server, DeviceID: *device, Logger: log})
+	e, err := desktop.Open(ctx, desktop.Config{DBPath: *dbPath, ServerURL: *server, DeviceID: *device, Logger: log, Security: sec})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

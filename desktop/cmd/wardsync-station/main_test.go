@@ -78,3 +78,25 @@ func TestCLI(t *testing.T) {
 		t.Errorf("run: %d %s", code, err2.String())
 	}
 }
+
+// The station's transport flags: plain http to another computer, an
+// unreadable CA file and a malformed pin each stop it with their sentence
+// before anything is sent.
+func TestCLITransportRefusals(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "station.db")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-server", "http://10.1.2.3:8420"}, "INSECURE_URL: The server address http://10.1.2.3:8420 uses plain http://, which would send passwords and patient records unencrypted over the network"},
+		{[]string{"-server", "https://10.1.2.3:8443", "-ca-file", "/no/such/ca.pem"}, "BAD_TLS_CONFIG: The CA file /no/such/ca.pem cannot be read"},
+		{[]string{"-server", "https://10.1.2.3:8443", "-pin", "sha256/short"}, `BAD_TLS_CONFIG: The pin "sha256/short" is not of the form sha256/`},
+	} {
+		var out, errb bytes.Buffer
+		code := cli(ctx, append(append([]string{"-db", db, "-device", "dev-1"}, tc.args...), "status"), &out, &errb)
+		if code != 1 || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("%v: exit %d, %q", tc.args, code, errb.String())
+		}
+	}
+}

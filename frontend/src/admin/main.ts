@@ -5,6 +5,7 @@
 
 import './admin.css';
 import { Api, ApiError, login, TOKEN_KEY } from './api';
+import { AuthEventStream, CLOSED } from './events';
 import type { Ctx, View } from './context';
 import { formValues, h, replace } from '../shared/dom';
 import { auditView } from './views/audit';
@@ -184,27 +185,28 @@ async function enter(token: string): Promise<void> {
     banner.textContent = real.length ? `Some figures could not be refreshed: ${(real[0] as Error).message}` : '';
   }
 
-  // The event stream. EventSource reconnects by itself after a network
-  // error; a refusal (401) closes it, and then the session is checked.
-  let es: EventSource | null = null;
+  // The event stream (events.ts: EventSource's behaviour, with the token in
+  // a header). It reconnects by itself after a network error; a refusal
+  // (401) closes it, and then the session is checked.
+  let es: AuthEventStream | null = null;
   let retry: number | undefined;
   function setLive(state: 'live' | 'connecting' | 'offline'): void {
     live.dataset.state = state;
     live.textContent = state === 'live' ? 'live' : state === 'connecting' ? 'reconnecting' : 'offline, retrying';
   }
   function connect(): void {
-    es = new EventSource(`/api/v1/admin/events?token=${encodeURIComponent(token)}`);
+    es = new AuthEventStream('/api/v1/admin/events', token);
     es.addEventListener('open', () => setLive('live'));
     es.addEventListener('changed', (ev) => {
       try {
-        schedule((JSON.parse((ev as MessageEvent<string>).data) as { topics: string[] }).topics);
+        schedule((JSON.parse(ev.data) as { topics: string[] }).topics);
       } catch {
         schedule(['all']);
       }
     });
     es.addEventListener('logout', () => signedOut('your session ended'));
     es.addEventListener('error', () => {
-      if (!es || es.readyState !== EventSource.CLOSED) {
+      if (!es || es.readyState !== CLOSED) {
         setLive('connecting');
         return;
       }

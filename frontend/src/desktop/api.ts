@@ -93,7 +93,7 @@ export interface VitalsArg {
 
 export const api = {
   status: () => call<Status>('Status'),
-  setup: (serverUrl: string, deviceId: string, code: string) => call<SetupResult>('Setup', serverUrl, deviceId, code),
+  setup: (serverUrl: string, deviceId: string, code: string, caFile: string) => call<SetupResult>('Setup', serverUrl, deviceId, code, caFile),
   syncNow: () => call<void>('SyncNow'),
   login: (email: string, password: string) => call<Session>('Login', email, password),
   logout: (userId: string) => call<void>('Logout', userId),

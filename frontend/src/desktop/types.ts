@@ -57,20 +57,24 @@ export interface Session {
   lastLoginAt: string;
 }
 
+// A column the logged-in user's role may not read (workflow.VisibleColumns)
+// is absent from what the App returns, even when this workstation holds it
+// for another of its roles: such fields are optional below.
+
 export interface Patient {
   id: string;
   firstName: string;
   lastName: string;
   birthDate: string;
   sex: string;
-  phone: string;
-  address: string;
-  emergencyContact: string;
-  insurance: string;
-  idNumber: string | null;
-  consentMedicalData: boolean;
-  consentContact: boolean;
-  medicalHistory: unknown;
+  phone?: string;
+  address?: string;
+  emergencyContact?: string;
+  insurance?: string;
+  idNumber?: string | null;
+  consentMedicalData?: boolean;
+  consentContact?: boolean;
+  medicalHistory?: unknown;
   createdAt: string;
   updatedAt: string;
 }
@@ -94,15 +98,15 @@ export interface Appointment {
   date: string;
   motif: string;
   status: AppointmentStatus;
-  vitals: VitalsData | null;
-  medicalHistoryNotes: string | null;
-  consultationNotes: string | null;
+  vitals?: VitalsData | null;
+  medicalHistoryNotes?: string | null;
+  consultationNotes?: string | null;
   checkedInAt: string | null;
   vitalsEnteredAt: string | null;
   consultedAt: string | null;
-  closedAt: string | null;
-  billingAmount: string | null;
-  billingStatus: BillingStatus | null;
+  closedAt?: string | null;
+  billingAmount?: string | null;
+  billingStatus?: BillingStatus | null;
   patientId: string;
   doctorId: string;
 }
@@ -143,7 +147,7 @@ export interface Result {
   validatedAt: string | null;
   reviewedBy: string | null;
   reviewedAt: string | null;
-  interpretation: string | null;
+  interpretation?: string | null;
   createdAt: string;
   prescriptionId: string;
 }

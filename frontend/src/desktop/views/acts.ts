@@ -87,7 +87,7 @@ export function vitalsForm(ctx: Ctx, appointmentId: string, subject: string, pre
 
 // ---- DOCTOR ----
 
-export function vitalsSummary(v: VitalsData | null): string {
+export function vitalsSummary(v: VitalsData | null | undefined): string {
   if (!v) return 'No vitals recorded.';
   const parts = [
     `${v.weight} kg`,
@@ -239,7 +239,7 @@ export function closeForm(ctx: Ctx, appointmentId: string, subject: string, pref
   return panel(f);
 }
 
-export function paymentForm(ctx: Ctx, appointmentId: string, subject: string, current: string | null): HTMLElement {
+export function paymentForm(ctx: Ctx, appointmentId: string, subject: string, current: string | null | undefined): HTMLElement {
   const f = buildForm({
     id: 'payment-form',
     title: 'Record a payment',

@@ -81,7 +81,7 @@ export function queuesView(ctx: Ctx): { el: HTMLElement; refresh: () => Promise<
             [timeCol('Seen', (x) => x.consultedAt), patientCol(), doctor, motif],
             (x) => h('button', { type: 'button', class: 'primary small', onclick: () => ctx.openPanel(closeForm(ctx, x.id, apptSubject(x))) }, 'Close and bill')),
           table('q-unpaid', 'Payments pending', 'Every closed visit is paid.', d.unpaid,
-            [timeCol('Closed', (x) => x.closedAt), patientCol(), { head: 'Amount', cell: (x) => x.billingAmount ?? '' },
+            [timeCol('Closed', (x) => x.closedAt ?? null), patientCol(), { head: 'Amount', cell: (x) => x.billingAmount ?? '' },
               { head: 'Billing', cell: (x) => statusWords[x.billingStatus ?? 'PENDING'] ?? '' }],
             (x) => h('button', { type: 'button', class: 'primary small', onclick: () => ctx.openPanel(paymentForm(ctx, x.id, apptSubject(x), x.billingStatus)) }, 'Record payment')),
         );

@@ -13,17 +13,18 @@ export function setupView(s: Status, done: () => void, cancel?: () => void): HTM
       ? 'This workstation keeps its id; only the server address can change.'
       : 'Ask the administrator for the workstation id and its one-time registration code (admin dashboard, Workstations).',
     fields: [
-      { name: 'serverUrl', label: 'Server address', value: s.serverUrl || 'http://127.0.0.1:8420', autofocus: true, wide: true },
+      { name: 'serverUrl', label: 'Server address (https://…; plain http only to this computer)', value: s.serverUrl || 'https://', autofocus: true, wide: true },
       { name: 'deviceId', label: 'Workstation id', value: s.deviceId, wide: true },
       { name: 'code', label: 'Registration code (if the administrator gave one)', wide: true },
+      { name: 'caFile', label: "Hospital CA file (path to the PEM file, if the server's certificate is the hospital's own)", wide: true },
     ],
     submit: s.deviceId ? 'Save' : 'Connect this workstation',
     check: (v) => ({
-      serverUrl: /^https?:\/\/[^/\s]+/.test((v.serverUrl ?? '').trim()) ? undefined : 'The server address must look like http://host:port.',
+      serverUrl: /^https?:\/\/[^/\s]+/.test((v.serverUrl ?? '').trim()) ? undefined : 'The server address must look like https://host:port.',
       deviceId: (v.deviceId ?? '').trim() === '' ? 'Enter the workstation id.' : undefined,
     }),
     onSubmit: async (v) => {
-      await api.setup(v.serverUrl ?? '', v.deviceId ?? '', v.code ?? '');
+      await api.setup(v.serverUrl ?? '', v.deviceId ?? '', v.code ?? '', (v.caFile ?? '').trim());
       done();
     },
     cancel,
