@@ -202,6 +202,30 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	}
 	waitJS("Ward A counts its rejection", row(wardA)+`.innerText.includes('1 / 1') || `+row(wardA)+`.querySelector('td:nth-child(7)').innerText.includes('1')`, 10*time.Second)
 
+	// Live updates never destroy input: open "Close with a reason", type,
+	// and wait 12 s through the server's 5 s ticks and a new rejected act
+	// (which redraws the feed): the box is open, the text and the focus
+	// are where they were.
+	do("open the close box and type",
+		chromedp.Click(chromedp.CSS(`#rejected-feed li[data-key="`+key+`"] [data-role="close"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#rejected-feed li[data-key="`+key+`"] [data-role="close-note"]`), "Saisie en double, "),
+	)
+	typing := `document.querySelector('#rejected-feed li[data-key="` + key + `"] [data-role="close-note"]')`
+	if r := ws.push(nurse, "appointment.recordVitals", map[string]any{"id": postgres.SeedID("a:checkedin"),
+		"vitals": map[string]any{"weight": 70, "height": 170, "temperature": 52, "bloodPressure": map[string]any{"systolic": 120, "diastolic": 80}, "heartRate": 72}}); r.Status != syncproto.StatusRejected {
+		t.Fatalf("the second bad act: %+v", r)
+	}
+	second := fmt.Sprintf("%s:%d", wardA, res.Seq+1)
+	waitJS("the second rejected act appears live", `document.querySelector('#rejected-feed li[data-key="`+second+`"]') !== null`, 6*time.Second)
+	time.Sleep(12 * time.Second)
+	if got := eval(`[` + typing + `?.value ?? 'gone', String(document.activeElement === ` + typing + `), String(` + typing + `?.closest('.close-box')?.hidden)].join('|')`); got != "Saisie en double, |true|false" {
+		t.Fatalf("after 12 s of live updates the close box reads value|focused|hidden = %q, want %q", got, "Saisie en double, |true|false")
+	}
+	do("finish typing", chromedp.SendKeys(chromedp.CSS(`#rejected-feed li[data-key="`+key+`"] [data-role="close-note"]`), "voir l'acte suivant."))
+	if got := eval(typing + `.value`); got != "Saisie en double, voir l'acte suivant." {
+		t.Errorf("the close note reads %q", got)
+	}
+
 	// An act that came before its predecessor is on hold (docs/deferred.md):
 	// the sample of a prescription the doctor has not sent to the lab yet.
 	if r := ws.push(nurse, "prescription.collectSample", map[string]any{"id": postgres.SeedID("rx:created")}); r.Status != syncproto.StatusDeferred {

@@ -1,6 +1,6 @@
 import { ApiError } from '../api';
 import { concerns, type Ctx, type Topics, type View } from '../context';
-import { h, replace } from '../../shared/dom';
+import { h, Keyed, replace } from '../../shared/dom';
 import { clock, closeNoteProblem, plural, reissueLine, resolutionLine, shortId, typedValues, unresolvedByWard } from '../format';
 import { classify, HEALTH_LABEL, humanDuration } from '../status';
 import type { AuditEntry, AuditPage, DeviceStatus, SyncStatus } from '../types';
@@ -164,6 +164,14 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
     );
   }
 
+  // One element per rejected act, kept across live updates while it shows
+  // the same thing: an open "Close with a reason" box keeps its text.
+  const cards = new Keyed<{ e: AuditEntry; fresh: boolean }>(
+    ({ e }) => `${e.deviceId}:${e.seq}`,
+    ({ e }) => JSON.stringify(e),
+    ({ e, fresh }) => card(e, fresh),
+  );
+
   async function loadRejected(): Promise<void> {
     const q = onlyOpen.checked ? '&unresolved=true' : '';
     const page = await ctx.api.get<AuditPage>(`/api/v1/admin/rejected?limit=25${q}`);
@@ -171,11 +179,16 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
       const key = `${e.deviceId}:${e.seq}`;
       const fresh = !firstFeed && !known.has(key);
       known.add(key);
-      return card(e, fresh);
+      return { e, fresh };
     });
     firstFeed = false;
-    if (items.length === 0) replace(feed, h('li', { class: 'empty' }, 'No rejected act. Acts the server refuses appear here as they arrive.'));
-    else replace(feed, items);
+    if (items.length === 0) {
+      cards.render(feed, []);
+      replace(feed, h('li', { class: 'empty' }, 'No rejected act. Acts the server refuses appear here as they arrive.'));
+    } else {
+      if (feed.querySelector(':scope > li.empty')) feed.replaceChildren();
+      cards.render(feed, items);
+    }
   }
 
   async function loadStatus(): Promise<void> {
@@ -188,6 +201,8 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
   return {
     el,
     async refresh(topics: Topics) {
+      // The status depends on time (ages, colours): every event re-reads
+      // it, the tick included. Its table holds no input.
       const jobs: Promise<void>[] = [loadStatus()];
       if (concerns(topics, 'mutations')) jobs.push(loadRejected(), onHold.load());
       const results = await Promise.allSettled(jobs);
