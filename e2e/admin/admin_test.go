@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -162,10 +163,35 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	if got := eval(row(wardA) + `.dataset.online`); got != "true" {
 		t.Errorf("Ward A online = %s", got)
 	}
-	if got := eval(row(wardB) + `.innerText`); !strings.Contains(got, "not seen for 20 min") || !strings.Contains(got, "oldest 40 min") {
+	// Away 20 minutes with 3 acts reported waiting: Late, and saying the
+	// server cannot know what was done there since.
+	if got := eval(row(wardB) + `.innerText`); !regexp.MustCompile(`Offline since \d\d:\d\d — unsent work unknown \(last reported: 3 waiting\)`).MatchString(got) ||
+		!strings.Contains(got, "3 last reported") || !strings.Contains(got, "oldest 40 min") || !strings.Contains(got, "Late") {
 		t.Errorf("Ward B row reads %q", got)
 	}
 	waitJS("the event stream is live", `document.querySelector('#live').dataset.state === 'live'`, 10*time.Second)
+
+	// A ward whose link drops with work queued is offline at once, never
+	// "in sync": the row says since when and what it last reported.
+	wardE := env.addDevice("Ward E night", workflow.RoleNurse)
+	nurseE := env.login("nurse@hospital.com", "nurse123", wardE)
+	queued := time.Now().Add(-time.Minute)
+	wsE := env.connect(nurseE, wardE, 2, &queued)
+	waitJS("Ward E online", row(wardE)+`?.dataset.status === 'ok'`, 10*time.Second)
+	if got := eval(row(wardE) + `.querySelector('.reason').textContent`); got != "2 waiting to be sent" {
+		t.Errorf("Ward E connected reads %q", got)
+	}
+	wsE.c.Close()
+	dropped := time.Now()
+	waitJS("Ward E offline at once", row(wardE)+`?.dataset.status === 'offline'`, 5*time.Second)
+	t.Logf("the dropped link showed on the dashboard %s after the socket closed", time.Since(dropped).Round(time.Millisecond))
+	if got := eval(row(wardE) + `.querySelector('.reason').textContent`); !regexp.MustCompile(`^Offline since \d\d:\d\d — unsent work unknown \(last reported: 2 waiting\)$`).MatchString(got) {
+		t.Errorf("Ward E after the drop reads %q", got)
+	}
+	if got := eval(`document.querySelector('#summary-offline').textContent`); got != "1 offline" {
+		t.Errorf("summary: %q", got)
+	}
+	snap(t, tctx, "offline-station")
 
 	// An applied act: the board's chart counts it.
 	if r := ws.push(sec, "appointment.checkIn", map[string]any{"id": postgres.SeedID("a:scheduled")}); r.Status != syncproto.StatusApplied {

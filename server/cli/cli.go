@@ -62,6 +62,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		monitoringToken            = new(string)
 		deferredSweep              = new(time.Duration)
 		dbWait                     = new(time.Duration)
+		health                     = httpserver.DefaultThresholds()
 	)
 	switch cmd {
 	case "serve":
@@ -71,6 +72,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			"how often parked acts are retried after other writers' changes and expired")
 		dbWait = fs.Duration("db-wait", DefaultDBWait,
 			"how long to wait at start for a PostgreSQL that is not reachable yet (starting, restarting)")
+		// The dashboard's settings override these once an administrator saves them.
+		fs.DurationVar(&health.LateUnseen, "health-late-unseen", health.LateUnseen,
+			"a workstation offline this long shows \"Late\" on the dashboard and in /metrics")
+		fs.DurationVar(&health.LatePending, "health-late-pending", health.LatePending,
+			"a workstation whose oldest queued act waits this long shows \"Late\"")
+		fs.DurationVar(&health.Stalled, "health-stalled", health.Stalled,
+			"either of them this long shows \"Stalled\"")
 	case "user add":
 		name = fs.String("name", "", "full name")
 		email = fs.String("email", "", "e-mail (the login)")
@@ -96,6 +104,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *deferredSweep < 0 || (cmd == "serve" && *deferredSweep == 0) {
 		return fmt.Errorf("-deferred-sweep must be a positive duration such as 30s, got %s", *deferredSweep)
+	}
+	if err := health.Check(); err != nil {
+		return fmt.Errorf("-health-late-unseen, -health-late-pending, -health-stalled: %w", err)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -148,7 +159,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "audit verify":
 		return auditVerify(ctx, db, *id, stdout, stderr)
 	case "serve":
-		return serve(ctx, db, *addr, *monitoringToken, *deferredSweep, *dbWait, logger, stdout)
+		return serve(ctx, db, *addr, *monitoringToken, *deferredSweep, *dbWait, health, logger, stdout)
 	}
 	return nil
 }
@@ -181,7 +192,7 @@ func auditVerify(ctx context.Context, db *postgres.DB, device string, stdout, st
 // Serve migrates, listens on addr and runs until ctx ends, then shuts down
 // gracefully: the transaction in flight finishes, websockets close with 1001.
 func Serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, logger *slog.Logger, stdout io.Writer) error {
-	return serve(ctx, db, addr, monitoringToken, httpserver.DefaultDeferredSweep, DefaultDBWait, logger, stdout)
+	return serve(ctx, db, addr, monitoringToken, httpserver.DefaultDeferredSweep, DefaultDBWait, httpserver.DefaultThresholds(), logger, stdout)
 }
 
 // DefaultDBWait is how long serve waits for PostgreSQL at start: a host
@@ -189,7 +200,8 @@ func Serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, l
 // that exits at once would need a supervisor to come back.
 const DefaultDBWait = time.Minute
 
-func serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, deferredSweep, dbWait time.Duration, logger *slog.Logger, stdout io.Writer) error {
+func serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, deferredSweep, dbWait time.Duration, health httpserver.Thresholds,
+	logger *slog.Logger, stdout io.Writer) error {
 	if err := db.WaitReachable(ctx, dbWait, func(err error, next time.Duration) {
 		logger.Warn("waiting for PostgreSQL", "err", err, "retry_in", next)
 	}); err != nil {
@@ -200,6 +212,9 @@ func serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, d
 	}
 	srv := httpserver.New(db, logger)
 	srv.DeferredSweep = deferredSweep
+	if err := srv.SetHealthThresholds(health); err != nil {
+		return err
+	}
 	if monitoringToken != "" {
 		srv.SetMonitoringToken(monitoringToken)
 	}
