@@ -11,7 +11,9 @@
 //	-db PATH       the replica (default <user config dir>/wardsync/workstation.db)
 //	-server URL    the sync server (default http://127.0.0.1:8420 unless the replica names one)
 //	-device ID     this workstation's id (else the first-start setup asks)
-//	-retry-max D   longest wait between attempts to reach the server (default 30s)
+//	-retry-max D   longest wait between attempts to reach the server (default 30s;
+//	               at most 2 s while acts wait to be sent, and at once on a
+//	               network change or "Send now")
 //
 // A build with -tags dev also takes Wails' -assetdir and -devserver, and then
 // serves the UI with working bindings to a browser at the devserver address.
@@ -84,7 +86,8 @@ func run(ctx context.Context) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	a, err := app.New(ctx, app.Config{
-		Engine:           desktop.Config{DBPath: *dbPath, ServerURL: *server, DeviceID: *device, Logger: log, BackoffMax: *retryMax},
+		Engine: desktop.Config{DBPath: *dbPath, ServerURL: *server, DeviceID: *device, Logger: log, BackoffMax: *retryMax,
+			NetworkEvents: true},
 		DefaultServerURL: "http://127.0.0.1:8420",
 		Emit:             func(ctx context.Context, name string, data any) { runtime.EventsEmit(ctx, name, data) },
 		SetTitle:         runtime.WindowSetTitle,
