@@ -41,6 +41,7 @@ func TestBenchSmoke(t *testing.T) {
 		{"LocalAct", BenchmarkLocalAct, []string{"p50-ms", "p99-ms", "baseline-p50-ms", "baseline-p99-ms"}},
 		{"Dashboards", BenchmarkDashboards, []string{"p50-ms", "p99-ms", "baseline-p50-ms", "baseline-p99-ms"}},
 		{"Connections", BenchmarkConnections, []string{"server-peak-MB", "poke-all-ms", "baseline-ms"}},
+		{"Reconnect", BenchmarkReconnect, []string{"p50-ms", "max-ms"}},
 	}
 	for _, c := range cases {
 		r := testing.Benchmark(c.fn)

@@ -79,6 +79,8 @@ rows=(
   "dashboards p99, ms (vs same SQL, raw database/sql)|Dashboards|p99-ms|baseline-p99-ms|lower|<=10"
   "10k idle connections, server peak RSS, MB|Connections|server-peak-MB||lower|<=1024"
   "10k idle connections, poke to all, ms (vs bare broadcast)|Connections|poke-all-ms|baseline-ms|lower|<=1000"
+  "reconnect: link back -> first queued act acknowledged p50, ms (50 cuts)|Reconnect|p50-ms||lower|<=2000"
+  "reconnect: link back -> first queued act acknowledged worst, ms (50 cuts)|Reconnect|max-ms||lower|<=6000"
 )
 
 # met VALUE RATIO TARGETS -> yes / NO / - (no target or no figure)

@@ -353,6 +353,7 @@ func TestDesktopInBrowser(t *testing.T) {
 	u.login("nurse@hospital.com", "nurse123", "Infirmier Test")
 	w.stop()
 	u.wait("offline since HH:MM", `document.querySelector('#syncbar').dataset.state === 'offline' && /^Offline since \d\d:\d\d$/.test(document.querySelector('#sync-conn').textContent)`, 15*time.Second)
+	u.wait("retrying in N s, with Send now beside it", `/^Retrying (in \d+ s|now)$/.test(document.querySelector('#sync-retry')?.textContent ?? '') && !document.querySelector('#sync-send-now').hidden && document.querySelector('#sync-send-now').textContent === 'Send now'`, 10*time.Second)
 	u.wait("as of HH:MM", `/^records as of \d\d:\d\d$/.test(document.querySelector('#sync-asof')?.textContent ?? '') && document.querySelector('#queues').parentElement.querySelector('.as-of').classList.contains('stale')`, 10*time.Second)
 	u.logout()
 	u.wait("the login screen says work continues offline", `!document.querySelector('#offline-note').hidden && /^Working offline since \d\d:\d\d — your work will be sent when the network returns\.$/.test(document.querySelector('#offline-note').textContent)`, 5*time.Second)
