@@ -193,6 +193,28 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	}
 	snap(t, tctx, "offline-station")
 
+	// The Late/Stalled thresholds are a dashboard setting: refused with the
+	// reason, saved, then back to the server's defaults.
+	setMinutes := func(late, pending, stalled string) {
+		t.Helper()
+		eval(`(() => { const f = document.querySelector('#health-form');
+			f.lateUnseenMinutes.value = '` + late + `'; f.latePendingMinutes.value = '` + pending + `'; f.stalledMinutes.value = '` + stalled + `';
+			f.lateUnseenMinutes.dispatchEvent(new Event('input', {bubbles: true})); return ''; })()`)
+	}
+	do("open the thresholds", chromedp.Click(chromedp.CSS(`#health-settings summary`)))
+	waitJS("the thresholds loaded", `document.querySelector('#health-form').stalledMinutes.value === '60' && document.querySelector('#health-source').textContent === "These are the server's defaults (its start-up settings)."`, 5*time.Second)
+	setMinutes("10", "15", "12")
+	do("save bad thresholds", chromedp.Click(chromedp.CSS(`#health-form button[type="submit"]`)))
+	waitJS("refused with the reason", `document.querySelector('#health-problem').textContent === 'Stalled after 12 min must come later than both Late thresholds (10 min offline, 15 min waiting).' && !document.querySelector('#health-problem').hidden`, 5*time.Second)
+	consoleMu.Lock()
+	problems = nil // the refused PUT's 400 is expected
+	consoleMu.Unlock()
+	setMinutes("1", "10", "30")
+	do("save", chromedp.Click(chromedp.CSS(`#health-form button[type="submit"]`)))
+	waitJS("saved", `document.querySelector('#health-problem').hidden && document.querySelector('#health-source').textContent === "Set on this dashboard. The server's defaults: 5 / 15 / 60 min."`, 5*time.Second)
+	do("back to the defaults", chromedp.Click(chromedp.CSS(`#health-form button[type="button"]`)))
+	waitJS("the defaults again", `document.querySelector('#health-form').stalledMinutes.value === '60' && document.querySelector('#health-source').textContent === "These are the server's defaults (its start-up settings)."`, 5*time.Second)
+
 	// An applied act: the board's chart counts it.
 	if r := ws.push(sec, "appointment.checkIn", map[string]any{"id": postgres.SeedID("a:scheduled")}); r.Status != syncproto.StatusApplied {
 		t.Fatalf("check-in: %+v", r)

@@ -48,12 +48,13 @@ func (t Thresholds) Check() error {
 	}{{"lateUnseenMinutes", "Late when offline for", t.LateUnseen}, {"latePendingMinutes", "Late when an act waits for", t.LatePending}, {"stalledMinutes", "Stalled after", t.Stalled}} {
 		if f.d < time.Minute || f.d > 30*24*time.Hour {
 			return &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: f.field,
-				Message: fmt.Sprintf("%s must be between 1 minute and 30 days (got %s).", f.label, f.d)}
+				Message: fmt.Sprintf("%q must be between 1 min and 30 days; got %s.", f.label, humanDuration(max(f.d, 0)))}
 		}
 	}
 	if t.Stalled <= t.LateUnseen || t.Stalled <= t.LatePending {
 		return &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "stalledMinutes",
-			Message: fmt.Sprintf("Stalled (%s) must come after both Late thresholds (%s offline, %s waiting).", t.Stalled, t.LateUnseen, t.LatePending)}
+			Message: fmt.Sprintf("Stalled after %s must come later than both Late thresholds (%s offline, %s waiting).",
+				humanDuration(t.Stalled), humanDuration(t.LateUnseen), humanDuration(t.LatePending))}
 	}
 	return nil
 }

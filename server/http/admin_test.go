@@ -815,8 +815,8 @@ func TestStationOfflineAtOnce(t *testing.T) {
 		body        map[string]int
 		field, text string
 	}{
-		{map[string]int{"lateUnseenMinutes": 0, "latePendingMinutes": 15, "stalledMinutes": 60}, "lateUnseenMinutes", "Late when offline for must be between 1 minute and 30 days (got 0s)."},
-		{map[string]int{"lateUnseenMinutes": 10, "latePendingMinutes": 15, "stalledMinutes": 12}, "stalledMinutes", "Stalled (12m0s) must come after both Late thresholds (10m0s offline, 15m0s waiting)."},
+		{map[string]int{"lateUnseenMinutes": 0, "latePendingMinutes": 15, "stalledMinutes": 60}, "lateUnseenMinutes", `"Late when offline for" must be between 1 min and 30 days; got 0 s.`},
+		{map[string]int{"lateUnseenMinutes": 10, "latePendingMinutes": 15, "stalledMinutes": 12}, "stalledMinutes", "Stalled after 12 min must come later than both Late thresholds (10 min offline, 15 min waiting)."},
 	} {
 		code, body := e.do("PUT", "/api/v1/admin/settings/health", e.admin, c.body)
 		if code != 422 && code != 400 || body["code"] != "VALIDATION_FAILED" || body["field"] != c.field || body["message"] != c.text {
