@@ -105,8 +105,8 @@ func TestCLIRefusals(t *testing.T) {
 		{[]string{"seed", "-no-such-flag"}, "no-such-flag"},
 		{[]string{"seed", "-deferred-window", "0s"}, "-deferred-window must be a positive duration such as 12h, got 0s"},
 		{[]string{"serve", "-deferred-sweep", "-1s"}, "-deferred-sweep must be a positive duration such as 30s, got -1s"},
-		{[]string{"serve", "-health-stalled", "10m"}, `-health-late-unseen, -health-late-pending, -health-stalled: Stalled after 10 min must come later than both Late thresholds (5 min offline, 15 min waiting).`},
-		{[]string{"serve", "-health-late-unseen", "10s"}, `-health-late-unseen, -health-late-pending, -health-stalled: "Late when offline for" must be between 1 min and 30 days; got 10 s.`},
+		{[]string{"serve", "-health-stalled", "10m"}, `Stalled after 10 min must come later than both Late thresholds (5 min offline, 15 min waiting).`},
+		{[]string{"serve", "-health-late-unseen", "10s"}, `"Late when offline for" must be between 1 min and 30 days; got 10 s.`},
 	} {
 		_, err := run(t, url, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
