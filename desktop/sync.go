@@ -70,8 +70,9 @@ func (e *Engine) Run(ctx context.Context) error {
 			// link returning. Full jitter over the upper half: a ward's
 			// workstations that lost the server together do not come
 			// back together.
+			// Without a session nothing can be sent: a login kicks.
 			limit := backoff
-			if e.Status().Pending > 0 {
+			if e.Status().Pending > 0 && !errors.Is(err, ErrNoSession) {
 				limit = min(limit, e.cfg.QueuedBackoffMax)
 			}
 			wait := limit/2 + rand.N(limit/2+1)
