@@ -228,7 +228,8 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
       // The status depends on time (ages, colours): every event re-reads
       // it, the tick included. Its table holds no input.
       const jobs: Promise<void>[] = [loadStatus()];
-      if (concerns(topics, 'mutations')) jobs.push(loadRejected(), onHold.load());
+      if (concerns(topics, 'mutations', 'rejection_resolutions')) jobs.push(loadRejected());
+      if (concerns(topics, 'mutations')) jobs.push(onHold.load());
       if (concerns(topics, 'settings')) jobs.push(settings.load());
       const results = await Promise.allSettled(jobs);
       for (const r of results) if (r.status === 'rejected' && !(r.reason instanceof ApiError && r.reason.status === 401)) throw r.reason;
