@@ -25,6 +25,7 @@ interface Parts {
   progressText: Text;
   device: HTMLElement;
   retry: HTMLElement;
+  dash: HTMLElement;
   sendNow: HTMLButtonElement;
   status?: Status;
   /** the engine's clock minus the page's, from the last status */
@@ -47,6 +48,7 @@ function build(el: HTMLElement): Parts {
     progressText: document.createTextNode(''),
     device: h('span', { class: 'sync-item muted small' }),
     retry: h('span', { id: 'sync-retry', class: 'sync-item muted', role: 'status' }),
+    dash: h('span', { class: 'sync-item muted', 'aria-hidden': 'true' }, '—'),
     sendNow: h('button', { type: 'button', id: 'sync-send-now', class: 'sync-item link' }, SEND_NOW),
     skew: 0,
     on: {},
@@ -63,7 +65,7 @@ function build(el: HTMLElement): Parts {
   p.progress.append(p.bar, p.progressText);
   p.waiting.addEventListener('click', () => p.on.waiting?.());
   p.rejected.addEventListener('click', () => p.on.rejected?.());
-  el.replaceChildren(p.conn, p.retry, p.sendNow, p.waiting, p.rejected, p.chain, p.asOf, p.progress, h('span', { class: 'sync-spacer' }), p.device);
+  el.replaceChildren(p.conn, p.retry, p.dash, p.sendNow, p.waiting, p.rejected, p.chain, p.asOf, p.progress, h('span', { class: 'sync-spacer' }), p.device);
   parts.set(el, p);
   return p;
 }
@@ -73,6 +75,7 @@ function countdown(p: Parts): void {
   const text = s ? retryText(s, Date.now() + p.skew) : '';
   if (p.retry.textContent !== text) p.retry.textContent = text;
   p.retry.hidden = text === '';
+  p.dash.hidden = text === '';
   // Offline with a countdown, or online with acts waiting.
   p.sendNow.hidden = !s || (text === '' && !(s.online && s.pending > 0));
 }
