@@ -119,5 +119,9 @@ settle "$out/window-nurse.png" 40
 # next attempt and offers "Send now".
 kill "${pids[0]}" 2>/dev/null || true
 wait "${pids[0]}" 2>/dev/null || true
-sleep 2
-settle "$out/window-offline.png" 40
+# The countdown changes every second, so the screen never stays the same:
+# one shot once the bar says "Offline".
+sleep 3
+kill -0 "$app" 2>/dev/null || { log "the app exited"; cat "$work/app.log" >&2; exit 1; }
+import -window root "$out/window-offline.png"
+log "saved $out/window-offline.png ($(identify -format '%k' "$out/window-offline.png") colours)"
