@@ -15,7 +15,9 @@
 //	-device ID     this workstation's id (else the first-start setup asks)
 //	-ca-file PATH  the hospital's CA certificate (PEM), trusted besides the system's
 //	-pin PIN       sha256/<base64>: the server's key must be this one (docs/security.md)
-//	-retry-max D   longest wait between attempts to reach the server (default 30s)
+//	-retry-max D   longest wait between attempts to reach the server (default 30s;
+//	               at most 2 s while acts wait to be sent, and at once on a
+//	               network change or "Send now")
 //	-version       print the release and commit, then exit
 //
 // On Windows the MSI's silent properties (SERVER_URL, CA_FILE, DEVICE_ID,
@@ -108,7 +110,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	engine := desktop.Config{DBPath: *dbPath, ServerURL: *server, DeviceID: *device, Logger: log, BackoffMax: *retryMax, Security: sec}
+	engine := desktop.Config{DBPath: *dbPath, ServerURL: *server, DeviceID: *device, Logger: log, BackoffMax: *retryMax, Security: sec, NetworkEvents: true}
 	a, err := app.New(ctx, app.Config{
 		Engine:           engine,
 		ClaimCode:        inst.ClaimCode,

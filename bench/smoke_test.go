@@ -42,6 +42,7 @@ func TestBenchSmoke(t *testing.T) {
 		{"Dashboards", BenchmarkDashboards, []string{"p50-ms", "p99-ms", "baseline-p50-ms", "baseline-p99-ms"}},
 		{"Connections", BenchmarkConnections, []string{"server-peak-MB", "poke-all-ms", "baseline-ms"}},
 		{"RegistrationBurst", BenchmarkRegistrationBurst, []string{"acts/s", "p50-ms", "p99-ms", "same-acts/s", "same-p99-ms"}},
+		{"Reconnect", BenchmarkReconnect, []string{"p50-ms", "max-ms"}},
 	}
 	for _, c := range cases {
 		r := testing.Benchmark(c.fn)

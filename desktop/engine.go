@@ -45,6 +45,18 @@ type Config struct {
 	// BackoffMin and BackoffMax bound the reconnection delay (default
 	// 250 ms and 30 s); each failure doubles it, with jitter.
 	BackoffMin, BackoffMax time.Duration
+	// QueuedBackoffMax caps the delay instead while acts wait to be sent
+	// (default 2 s, never above MaxQueuedBackoff): each attempt starts with
+	// a cheap probe (remote.Probe), so that queued work flows within
+	// seconds of the link returning.
+	QueuedBackoffMax time.Duration
+	// ProbeTimeout bounds one probe (default 1 s).
+	ProbeTimeout time.Duration
+	// NetworkEvents, when true, also retries at once when the operating
+	// system reports a network change (Linux: a netlink route socket;
+	// elsewhere nothing is watched). The app turns it on; tests leave it
+	// off.
+	NetworkEvents bool
 	// PushBatch is the most mutations one push carries (default 200).
 	PushBatch int
 	// PollInterval is how often a connected engine looks for acts queued
@@ -61,6 +73,10 @@ type Config struct {
 	// once (the server's minimum may have been lowered).
 	UpgradeRetry time.Duration
 }
+
+// MaxQueuedBackoff is the longest wait between two attempts to reach the
+// server while acts wait to be sent (DESIGN §6).
+const MaxQueuedBackoff = 5 * time.Second
 
 // BcryptCost is the cost of the offline-login verifier.
 const BcryptCost = 10
@@ -83,6 +99,13 @@ func (c *Config) defaults() {
 	}
 	if c.BackoffMax < c.BackoffMin {
 		c.BackoffMax = max(30*time.Second, c.BackoffMin)
+	}
+	if c.QueuedBackoffMax <= 0 {
+		c.QueuedBackoffMax = 2 * time.Second
+	}
+	c.QueuedBackoffMax = min(c.QueuedBackoffMax, MaxQueuedBackoff, c.BackoffMax)
+	if c.ProbeTimeout <= 0 {
+		c.ProbeTimeout = time.Second
 	}
 	if c.PushBatch <= 0 {
 		c.PushBatch = 200
@@ -111,6 +134,9 @@ type Engine struct {
 	// a reconnection wait, since a new session token may be what it lacked.
 	actKick   chan struct{}
 	loginKick chan struct{}
+	// retryKick cuts a reconnection wait short: "Send now", or a
+	// network change the operating system reported.
+	retryKick chan struct{}
 
 	mu      sync.Mutex
 	status  Status
@@ -139,7 +165,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	cfg.DeviceID, cfg.ServerURL = st.DeviceID, st.ServerURL
 	e := &Engine{cfg: cfg, db: db, log: cfg.Logger.With("device", st.DeviceID),
-		actKick: make(chan struct{}, 1), loginKick: make(chan struct{}, 1), subs: map[int]chan Status{}}
+		actKick: make(chan struct{}, 1), loginKick: make(chan struct{}, 1), retryKick: make(chan struct{}, 1), subs: map[int]chan Status{}}
 	now := cfg.Now()
 	e.status = Status{DeviceID: st.DeviceID, ServerURL: st.ServerURL, OfflineSince: &now, Roles: st.Roles, Version: cfg.Version}
 	if err := e.refresh(ctx); err != nil {
@@ -196,11 +222,12 @@ func kick(ch chan struct{}) {
 	}
 }
 
-// SyncNow asks a connected engine to push and pull at once, and a
-// disconnected one to try the server now.
+// SyncNow asks a connected engine to push and pull at once, and an offline
+// one to try the server at once ("Send now").
 func (e *Engine) SyncNow() {
 	kick(e.actKick)
 	kick(e.loginKick)
+	kick(e.retryKick)
 }
 
 func rejection(code workflow.Code, msg string) *workflow.Rejection {

@@ -36,6 +36,9 @@ type Status struct {
 	// nil when none is under way.
 	InitialSync *Progress `json:"initialSync,omitempty"`
 	LastError   string    `json:"lastError,omitempty"`
+	// RetryAt is when an offline engine next tries the server ("Retrying
+	// in 3 s — Send now"); nil while online or trying.
+	RetryAt *time.Time `json:"retryAt,omitempty"`
 	// ChainError says that the queue's act chain is broken: an act was
 	// edited or deleted in the replica's file outside the app. The server
 	// refuses the acts concerned; this says so before they are sent.
@@ -141,7 +144,7 @@ func (e *Engine) refreshQuietly(ctx context.Context) {
 
 func (e *Engine) setOnline() {
 	e.update(func(s *Status) {
-		s.Online, s.OfflineSince, s.LastError, s.UpgradeRequired = true, nil, "", ""
+		s.Online, s.OfflineSince, s.LastError, s.UpgradeRequired, s.RetryAt = true, nil, "", "", nil
 	})
 }
 

@@ -48,8 +48,12 @@ func (e *Engine) Run(ctx context.Context) error {
 		close(done)
 	}()
 
+	if e.cfg.NetworkEvents {
+		go watchNetwork(ctx, e.log, func() { kick(e.retryKick) })
+	}
 	backoff := e.cfg.BackoffMin
 	for {
+		e.update(func(s *Status) { s.RetryAt = nil })
 		connected, err := e.session(ctx)
 		if ctx.Err() != nil {
 			e.setOffline(nil)
@@ -59,26 +63,53 @@ func (e *Engine) Run(ctx context.Context) error {
 		if connected {
 			backoff = e.cfg.BackoffMin
 		}
-		// Full jitter over the upper half: a ward's workstations that lost
-		// the server together do not come back together.
-		wait := backoff/2 + rand.N(backoff/2+1)
-		if upgradeRequired(err) {
-			// Only an update helps: ask again rarely. The queue stays as
-			// it is, for after the update.
-			wait = e.cfg.UpgradeRetry
+		// Wait, probing cheaply, until the server's port answers; then
+		// dial. A kick (login, "Send now", a network change) dials at once.
+		for {
+			// While acts are queued the wait is capped low (at most
+			// MaxQueuedBackoff): they should flow within seconds of the
+			// link returning. Full jitter over the upper half: a ward's
+			// workstations that lost the server together do not come
+			// back together.
+			// Without a session nothing can be sent: a login kicks.
+			limit := backoff
+			if e.Status().Pending > 0 && !errors.Is(err, ErrNoSession) {
+				limit = min(limit, e.cfg.QueuedBackoffMax)
+			}
+			wait := limit/2 + rand.N(limit/2+1)
+			if upgradeRequired(err) {
+				// Only an update helps: ask again rarely. The queue stays
+				// as it is, for after the update.
+				wait = e.cfg.UpgradeRetry
+			}
+			at := e.cfg.Now().Add(wait)
+			e.update(func(s *Status) { s.RetryAt = &at })
+			e.log.Info("sync disconnected", "err", err, "retry_in", wait)
+			backoff = min(backoff*2, e.cfg.BackoffMax)
+			t := time.NewTimer(wait)
+			kicked := false
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				e.setOffline(nil)
+				return nil
+			case <-t.C:
+			case <-e.loginKick:
+				t.Stop()
+				kicked = true
+			case <-e.retryKick:
+				t.Stop()
+				kicked = true
+			}
+			if kicked {
+				break
+			}
+			perr := remote.Probe(ctx, e.cfg.ServerURL, e.cfg.ProbeTimeout)
+			if perr == nil {
+				break
+			}
+			err = perr
 		}
-		e.log.Info("sync disconnected", "err", err, "retry_in", wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			e.setOffline(nil)
-			return nil
-		case <-t.C:
-		case <-e.loginKick:
-			t.Stop()
-		}
-		backoff = min(backoff*2, e.cfg.BackoffMax)
 	}
 }
 

@@ -402,3 +402,69 @@ func TestReplicaBehindServerRenumbers(t *testing.T) {
 		t.Errorf("server's last seq %d", d.lastSeq)
 	}
 }
+
+// While acts wait to be sent, the engine never waits longer than
+// QueuedBackoffMax between two attempts, however long the outage: its
+// back-off keeps growing to BackoffMax only while nothing is queued. The
+// status says when the next attempt comes ("Retrying in N s").
+func TestQueuedActsRetryWithinCap(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config(wardDevice, "")
+	cfg.BackoffMax, cfg.QueuedBackoffMax = time.Hour, 150*time.Millisecond
+	e, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close(context.Background()) })
+	login(t, e, "secretary@hospital.com", "secretary123")
+	run(t, e)
+	waitFor(t, "first sync", synced(e))
+	w.fs.setDown(true)
+	waitFor(t, "offline", func() bool { return !e.Status().Online })
+	act(t, e, secretaryID, "appointment.checkIn", map[string]any{"id": appt1ID})
+	// Sample the announced waits for a while: the back-off would have
+	// grown past the cap many times over without acts queued.
+	var longest time.Duration
+	for deadline := time.Now().Add(1500 * time.Millisecond); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if s := e.Status(); s.RetryAt != nil {
+			longest = max(longest, s.RetryAt.Sub(w.clock.Now()))
+		}
+	}
+	if longest <= 0 || longest > 150*time.Millisecond {
+		t.Errorf("the longest announced wait with an act queued was %s, want (0, 150ms]", longest)
+	}
+	w.fs.mu.Lock()
+	n := w.fs.dials
+	w.fs.mu.Unlock()
+	if n < 8 {
+		t.Errorf("%d attempts in 1.5 s with an act queued: the wait grew past its cap", n)
+	}
+	w.fs.setDown(false)
+	waitFor(t, "the queued act sent", func() bool { return outboxEmpty(t, e)() && e.Status().Online })
+	if s := e.Status(); s.RetryAt != nil {
+		t.Errorf("online but still announcing a retry at %s", s.RetryAt)
+	}
+}
+
+// "Send now" while offline tries the server at once instead of waiting out
+// the back-off (here an hour).
+func TestSendNowRetriesAtOnce(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config(wardDevice, "")
+	cfg.BackoffMin, cfg.BackoffMax = time.Hour, time.Hour
+	e, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close(context.Background()) })
+	login(t, e, "secretary@hospital.com", "secretary123")
+	w.fs.setDown(true)
+	run(t, e)
+	waitFor(t, "a retry an hour away", func() bool {
+		s := e.Status()
+		return s.RetryAt != nil && s.RetryAt.Sub(w.clock.Now()) > 20*time.Minute
+	})
+	w.fs.setDown(false)
+	e.SyncNow()
+	waitFor(t, "online after Send now", func() bool { return e.Status().Online })
+}

@@ -3,7 +3,9 @@
 #
 #   make desktop        frontend build + build/wardsync-desktop (production window)
 #   make shot           the production window under Xvfb: build/screenshots/window-*.png
-#   make test-desktop   the window check (shot + TestWindowScreenshots); the other
+#   make test-desktop   the window checks: shot + TestWindowScreenshots, and
+#                       TestWindowErrors (error sentences read back from the
+#                       real window by OCR: tesseract-ocr); the other
 #                       desktop tests (e2e/desktop: bound App against a real server,
 #                       the UI in headless Chromium) run with every Go test
 #   make desktop-run    start the app on the demo workstation once the local server
@@ -11,7 +13,7 @@
 
 DESKTOP_TAGS      := desktop,production,webkit2_41
 DESKTOP_DEV_TAGS  := dev,webkit2_41
-DESKTOP_APT       := curl libgtk-3-dev libwebkit2gtk-4.1-dev xvfb xauth xdotool imagemagick chromium
+DESKTOP_APT       := curl libgtk-3-dev libwebkit2gtk-4.1-dev xvfb xauth xdotool imagemagick tesseract-ocr chromium
 # postgres.DemoDeviceID, the workstation `wardsync-server seed` registers for
 # every role (e2e/desktop TestDemoDeviceInMakefile keeps it right).
 DEMO_DEVICE ?= bd52666b-83b1-563a-a631-0e3f43c087f5
@@ -56,7 +58,7 @@ shot: desktop server
 	@bash scripts/shot.sh
 
 test-desktop: shot
-	@WARDSYNC_WINDOW_SHOTS=$(CURDIR)/build/screenshots $(GO) test -count=1 -run 'TestWindowScreenshots|TestDemoDeviceInMakefile' -v ./e2e/desktop | grep -E '^(---|ok|FAIL|\s+window_test)' ; exit $${PIPESTATUS[0]}
+	@export DATABASE_URL=$(dburl); WARDSYNC_WINDOW_SHOTS=$(CURDIR)/build/screenshots $(GO) test -count=1 -run 'TestWindowScreenshots|TestWindowErrors|TestDemoDeviceInMakefile' -v ./e2e/desktop | grep -E '^(---|ok|FAIL|\s+window_)' ; exit $${PIPESTATUS[0]}
 
 # make run: once the server answers, open the window on the demo
 # workstation (its replica under ~/.config/wardsync); without a display,

@@ -84,6 +84,8 @@ rows=(
   "registration burst: INTERNAL + dropped sockets + deadlocks|RegistrationBurst|failures||lower|<=0"
   "registration burst, same 100 people on 50 desks, acts/s|RegistrationBurst|same-acts/s||higher|"
   "registration burst, same 100 people on 50 desks, push p99, ms|RegistrationBurst|same-p99-ms||lower|"
+  "reconnect: link back -> first queued act acknowledged p50, ms (50 cuts)|Reconnect|p50-ms||lower|<=2000"
+  "reconnect: link back -> first queued act acknowledged worst, ms (50 cuts)|Reconnect|max-ms||lower|<=6000"
 )
 
 # met VALUE RATIO TARGETS -> yes / NO / - (no target or no figure)

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # make shot: the real window. Runs the production desktop binary
 # (build/wardsync-desktop, `make desktop`) under Xvfb against a server on a
-# fresh seeded database, and saves two screenshots of the whole screen:
-#   build/screenshots/window-login.png   the login screen
-#   build/screenshots/window-nurse.png   a nurse's dashboard, after typing
-#                                        her e-mail and password with xdotool
+# fresh seeded database, and saves screenshots of the whole screen:
+#   build/screenshots/window-login.png        the login screen
+#   build/screenshots/window-login-error.png  a wrong password refused
+#   build/screenshots/window-nurse.png        a nurse's dashboard, after typing
+#                                             her e-mail and password with xdotool
+#   build/screenshots/window-offline.png      the same once the server is gone
 # e2e/desktop's TestWindowScreenshots then checks they are not blank.
 #
 # Needs: xvfb xauth xdotool imagemagick (make deps), PostgreSQL (scripts/pg.sh
@@ -92,10 +94,16 @@ done
 settle "$out/window-login.png" 40
 
 # Type like a nurse: the e-mail field has the focus when the page loads.
+# First a wrong password: the server's sentence shows under the form.
 xdotool windowfocus "$wid" 2>/dev/null || true
 sleep 0.2
 xdotool type --delay 20 'nurse@hospital.com'
 xdotool key Tab
+xdotool type --delay 20 'not-her-password'
+xdotool key Return
+sleep 1
+settle "$out/window-login-error.png" 40
+# The refused password is selected: typing replaces it.
 xdotool type --delay 20 'nurse123'
 xdotool key Return
 # The title names the user once logged in.
@@ -106,3 +114,14 @@ done
 xdotool search --onlyvisible --name 'NURSE' >/dev/null 2>&1 || { log "the nurse did not get in"; import -window root "$out/window-failed.png"; cat "$work/app.log" >&2; exit 1; }
 sleep 1 # the first sync
 settle "$out/window-nurse.png" 40
+
+# The server goes away: the sync bar says since when, counts down to the
+# next attempt and offers "Send now".
+kill "${pids[0]}" 2>/dev/null || true
+wait "${pids[0]}" 2>/dev/null || true
+# The countdown changes every second, so the screen never stays the same:
+# one shot once the bar says "Offline".
+sleep 3
+kill -0 "$app" 2>/dev/null || { log "the app exited"; cat "$work/app.log" >&2; exit 1; }
+import -window root "$out/window-offline.png"
+log "saved $out/window-offline.png ($(identify -format '%k' "$out/window-offline.png") colours)"

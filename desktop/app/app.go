@@ -13,6 +13,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -649,9 +650,18 @@ type Problem struct {
 const CodeInternal = "INTERNAL"
 
 // FormatError is Wails' ErrorFormatter: every error a bound method returns
-// reaches the UI as a Problem.
+// reaches the UI as a Problem, written as its JSON text. Text, not an
+// object: Wails v2's native runtime rejects the call's promise with
+// `new Error(<the value>)`, which turns an object into "[object Object]";
+// a string survives as the Error's message, and the dev IPC passes it
+// through unchanged. The UI's toProblem (frontend/src/desktop/api.ts)
+// parses it back in both cases.
 func FormatError(err error) any {
-	return Format(err)
+	b, jerr := json.Marshal(Format(err))
+	if jerr != nil { // a Problem is three strings: cannot happen
+		return err.Error()
+	}
+	return string(b)
 }
 
 // Format turns an error into a Problem.

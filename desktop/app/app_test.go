@@ -73,15 +73,19 @@ func TestFormatError(t *testing.T) {
 		{fmt.Errorf("read: %w", workflow.ErrNotFound), app.Problem{Code: "NOT_FOUND", Message: "That record is not on this workstation."}},
 		{errors.New("disk full"), app.Problem{Code: app.CodeInternal, Message: "disk full"}},
 	} {
-		got := app.FormatError(c.err)
-		if got != c.want {
+		if got := app.Format(c.err); got != c.want {
 			t.Errorf("%v: got %+v, want %+v", c.err, got, c.want)
 		}
-		b, _ := json.Marshal(got)
-		var back map[string]string
-		_ = json.Unmarshal(b, &back)
-		if back["code"] != c.want.Code || back["message"] != c.want.Message {
-			t.Errorf("%v: JSON %s", c.err, b)
+		// Wails' native runtime makes new Error(value) of what the
+		// formatter returns: it must be text (an object would read
+		// "[object Object]"), and that text the Problem's JSON.
+		text, ok := app.FormatError(c.err).(string)
+		if !ok {
+			t.Fatalf("%v: FormatError returned %T, want the JSON text", c.err, app.FormatError(c.err))
+		}
+		var back app.Problem
+		if err := json.Unmarshal([]byte(text), &back); err != nil || back != c.want {
+			t.Errorf("%v: JSON %s (%v), want %+v", c.err, text, err, c.want)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -163,7 +164,10 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	if got := eval(row(wardA) + `.dataset.online`); got != "true" {
 		t.Errorf("Ward A online = %s", got)
 	}
-	if got := eval(row(wardB) + `.innerText`); !strings.Contains(got, "not seen for 20 min") || !strings.Contains(got, "oldest 40 min") {
+	// Away 20 minutes with 3 acts reported waiting: Late, and saying the
+	// server cannot know what was done there since.
+	if got := eval(row(wardB) + `.innerText`); !regexp.MustCompile(`Offline since \d\d:\d\d — unsent work unknown \(last reported: 3 waiting\)`).MatchString(got) ||
+		!strings.Contains(got, "3 last reported") || !strings.Contains(got, "oldest 40 min") || !strings.Contains(got, "Late") {
 		t.Errorf("Ward B row reads %q", got)
 	}
 	waitJS("the event stream is live", `document.querySelector('#live').dataset.state === 'live'`, 10*time.Second)
@@ -172,6 +176,50 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 		t.Errorf("Ward A's release reads %q, want 1.3.0", got)
 	}
 	waitJS("the footer names the server's build", `document.querySelector('#build').textContent.startsWith('wardsync server `+version.Version+` (commit ')`, 10*time.Second)
+
+	// A ward whose link drops with work queued is offline at once, never
+	// "in sync": the row says since when and what it last reported.
+	wardE := env.addDevice("Ward E night", workflow.RoleNurse)
+	nurseE := env.login("nurse@hospital.com", "nurse123", wardE)
+	queued := time.Now().Add(-time.Minute)
+	wsE := env.connect(nurseE, wardE, 2, &queued)
+	waitJS("Ward E online", row(wardE)+`?.dataset.status === 'ok'`, 10*time.Second)
+	if got := eval(row(wardE) + `.querySelector('.reason').textContent`); got != "2 waiting to be sent" {
+		t.Errorf("Ward E connected reads %q", got)
+	}
+	wsE.c.Close()
+	dropped := time.Now()
+	waitJS("Ward E offline at once", row(wardE)+`?.dataset.status === 'offline'`, 5*time.Second)
+	t.Logf("the dropped link showed on the dashboard %s after the socket closed", time.Since(dropped).Round(time.Millisecond))
+	if got := eval(row(wardE) + `.querySelector('.reason').textContent`); !regexp.MustCompile(`^Offline since \d\d:\d\d — unsent work unknown \(last reported: 2 waiting\)$`).MatchString(got) {
+		t.Errorf("Ward E after the drop reads %q", got)
+	}
+	if got := eval(`document.querySelector('#summary-offline').textContent`); got != "1 offline" {
+		t.Errorf("summary: %q", got)
+	}
+	snap(t, tctx, "offline-station")
+
+	// The Late/Stalled thresholds are a dashboard setting: refused with the
+	// reason, saved, then back to the server's defaults.
+	setMinutes := func(late, pending, stalled string) {
+		t.Helper()
+		eval(`(() => { const f = document.querySelector('#health-form');
+			f.lateUnseenMinutes.value = '` + late + `'; f.latePendingMinutes.value = '` + pending + `'; f.stalledMinutes.value = '` + stalled + `';
+			f.lateUnseenMinutes.dispatchEvent(new Event('input', {bubbles: true})); return ''; })()`)
+	}
+	do("open the thresholds", chromedp.Click(chromedp.CSS(`#health-settings summary`)))
+	waitJS("the thresholds loaded", `document.querySelector('#health-form').stalledMinutes.value === '60' && document.querySelector('#health-source').textContent === "These are the server's defaults (its start-up settings)."`, 5*time.Second)
+	setMinutes("10", "15", "12")
+	do("save bad thresholds", chromedp.Click(chromedp.CSS(`#health-form button[type="submit"]`)))
+	waitJS("refused with the reason", `document.querySelector('#health-problem').textContent === 'Stalled after 12 min must come later than both Late thresholds (10 min offline, 15 min waiting).' && !document.querySelector('#health-problem').hidden`, 5*time.Second)
+	consoleMu.Lock()
+	problems = nil // the refused PUT's 400 is expected
+	consoleMu.Unlock()
+	setMinutes("1", "10", "30")
+	do("save", chromedp.Click(chromedp.CSS(`#health-form button[type="submit"]`)))
+	waitJS("saved", `document.querySelector('#health-problem').hidden && document.querySelector('#health-source').textContent === "Set on this dashboard. The server's defaults: 5 / 15 / 60 min."`, 5*time.Second)
+	do("back to the defaults", chromedp.Click(chromedp.CSS(`#health-form button[type="button"]`)))
+	waitJS("the defaults again", `document.querySelector('#health-form').stalledMinutes.value === '60' && document.querySelector('#health-source').textContent === "These are the server's defaults (its start-up settings)."`, 5*time.Second)
 
 	// An applied act: the board's chart counts it.
 	if r := ws.push(sec, "appointment.checkIn", map[string]any{"id": postgres.SeedID("a:scheduled")}); r.Status != syncproto.StatusApplied {
@@ -210,6 +258,30 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 		t.Fatal("the page reloaded")
 	}
 	waitJS("Ward A counts its rejection", row(wardA)+`.innerText.includes('1 / 1') || `+row(wardA)+`.querySelector('td:nth-child(7)').innerText.includes('1')`, 10*time.Second)
+
+	// Live updates never destroy input: open "Close with a reason", type,
+	// and wait 12 s through the server's 5 s ticks and a new rejected act
+	// (which redraws the feed): the box is open, the text and the focus
+	// are where they were.
+	do("open the close box and type",
+		chromedp.Click(chromedp.CSS(`#rejected-feed li[data-key="`+key+`"] [data-role="close"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#rejected-feed li[data-key="`+key+`"] [data-role="close-note"]`), "Saisie en double, "),
+	)
+	typing := `document.querySelector('#rejected-feed li[data-key="` + key + `"] [data-role="close-note"]')`
+	if r := ws.push(nurse, "appointment.recordVitals", map[string]any{"id": postgres.SeedID("a:checkedin"),
+		"vitals": map[string]any{"weight": 70, "height": 170, "temperature": 52, "bloodPressure": map[string]any{"systolic": 120, "diastolic": 80}, "heartRate": 72}}); r.Status != syncproto.StatusRejected {
+		t.Fatalf("the second bad act: %+v", r)
+	}
+	second := fmt.Sprintf("%s:%d", wardA, res.Seq+1)
+	waitJS("the second rejected act appears live", `document.querySelector('#rejected-feed li[data-key="`+second+`"]') !== null`, 6*time.Second)
+	time.Sleep(12 * time.Second)
+	if got := eval(`[` + typing + `?.value ?? 'gone', String(document.activeElement === ` + typing + `), String(` + typing + `?.closest('.close-box')?.hidden)].join('|')`); got != "Saisie en double, |true|false" {
+		t.Fatalf("after 12 s of live updates the close box reads value|focused|hidden = %q, want %q", got, "Saisie en double, |true|false")
+	}
+	do("finish typing", chromedp.SendKeys(chromedp.CSS(`#rejected-feed li[data-key="`+key+`"] [data-role="close-note"]`), "voir l'acte suivant."))
+	if got := eval(typing + `.value`); got != "Saisie en double, voir l'acte suivant." {
+		t.Errorf("the close note reads %q", got)
+	}
 
 	// An act that came before its predecessor is on hold (docs/deferred.md):
 	// the sample of a prescription the doctor has not sent to the lab yet.

@@ -243,7 +243,7 @@ func TestDesktopInBrowser(t *testing.T) {
 
 	// A wrong password is refused on the page.
 	u.login("secretary@hospital.com", "nope", "")
-	u.wait("wrong password refused", `!document.querySelector('#login-error').hidden`, 10*time.Second)
+	u.wait("wrong password refused with the server's sentence", `!document.querySelector('#login-error').hidden && document.querySelector('#login-error').textContent === 'Wrong e-mail or password.'`, 10*time.Second)
 	consoleMu.Lock()
 	problems = nil // the refused login is the one error the console may show
 	consoleMu.Unlock()
@@ -353,6 +353,7 @@ func TestDesktopInBrowser(t *testing.T) {
 	u.login("nurse@hospital.com", "nurse123", "Infirmier Test")
 	w.stop()
 	u.wait("offline since HH:MM", `document.querySelector('#syncbar').dataset.state === 'offline' && /^Offline since \d\d:\d\d$/.test(document.querySelector('#sync-conn').textContent)`, 15*time.Second)
+	u.wait("retrying in N s, with Send now beside it", `/^Retrying (in \d+ s|now)$/.test(document.querySelector('#sync-retry')?.textContent ?? '') && !document.querySelector('#sync-send-now').hidden && document.querySelector('#sync-send-now').textContent === 'Send now'`, 10*time.Second)
 	u.wait("as of HH:MM", `/^records as of \d\d:\d\d$/.test(document.querySelector('#sync-asof')?.textContent ?? '') && document.querySelector('#queues').parentElement.querySelector('.as-of').classList.contains('stale')`, 10*time.Second)
 	u.logout()
 	u.wait("the login screen says work continues offline", `!document.querySelector('#offline-note').hidden && /^Working offline since \d\d:\d\d — your work will be sent when the network returns\.$/.test(document.querySelector('#offline-note').textContent)`, 5*time.Second)
@@ -392,7 +393,7 @@ func TestDesktopInBrowser(t *testing.T) {
 	// resolution comes back with the next pull.
 	u.click(card + ` [data-role="close"]`)
 	u.click(card + ` [data-role="close-send"]`)
-	u.wait("a reason is required", `!document.querySelector('`+card+` .close-box .problem').hidden`, 5*time.Second)
+	u.wait("a reason is required", `!document.querySelector('`+card+` .close-box .problem').hidden && document.querySelector('`+card+` .close-box .problem').textContent === 'Write why this rejected act needs nothing more: the reason is required and kept in the audit log.'`, 5*time.Second)
 	u.set(card+` [data-role="close-reason"]`, "Consultation annulée ; rien à refaire.")
 	u.click(card + ` [data-role="close-send"]`)
 	u.wait("closed", `!document.querySelector('`+card+`') && document.querySelector('#sync-rejected').textContent === '0 rejected'`, 10*time.Second)

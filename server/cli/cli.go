@@ -79,6 +79,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		deferredSweep              = new(time.Duration)
 		dbWait                     = new(time.Duration)
 		minVersion                 = new(string)
+		health                     = httpserver.DefaultThresholds()
 	)
 	switch cmd {
 	case "serve":
@@ -93,6 +94,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			"how long to wait at start for a PostgreSQL that is not reachable yet (starting, restarting)")
 		minVersion = fs.String("min-workstation-version", "",
 			"refuse workstations older than this release, e.g. 1.3.0; they keep their queued acts until updated (docs/install.md)")
+		// The dashboard's settings override these once an administrator saves them.
+		fs.DurationVar(&health.LateUnseen, "health-late-unseen", health.LateUnseen,
+			"a workstation offline this long shows \"Late\" on the dashboard and in /metrics")
+		fs.DurationVar(&health.LatePending, "health-late-pending", health.LatePending,
+			"a workstation whose oldest queued act waits this long shows \"Late\"")
+		fs.DurationVar(&health.Stalled, "health-stalled", health.Stalled,
+			"either of them this long shows \"Stalled\"")
 	case "user add":
 		name = fs.String("name", "", "full name")
 		email = fs.String("email", "", "e-mail (the login)")
@@ -126,6 +134,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("-min-workstation-version: %w", err)
 		}
 		minWorkstation = &v
+	}
+	if err := health.Check(); err != nil {
+		return fmt.Errorf("-health-late-unseen, -health-late-pending, -health-stalled: %w", err)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -182,7 +193,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return auditVerify(ctx, db, *id, stdout, stderr)
 	case "serve":
 		return serve(ctx, db, serveConfig{addr: *addr, monitoringToken: *monitoringToken, metricsToken: *metricsToken,
-			tls: tlsFiles, deferredSweep: *deferredSweep, dbWait: *dbWait, minWorkstation: minWorkstation}, logger, stdout)
+			tls: tlsFiles, deferredSweep: *deferredSweep, dbWait: *dbWait, minWorkstation: minWorkstation, health: health}, logger, stdout)
 	}
 	return nil
 }
@@ -216,7 +227,7 @@ func auditVerify(ctx context.Context, db *postgres.DB, device string, stdout, st
 // gracefully: the transaction in flight finishes, websockets close with 1001.
 func Serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, logger *slog.Logger, stdout io.Writer) error {
 	return serve(ctx, db, serveConfig{addr: addr, monitoringToken: monitoringToken,
-		deferredSweep: httpserver.DefaultDeferredSweep, dbWait: DefaultDBWait}, logger, stdout)
+		deferredSweep: httpserver.DefaultDeferredSweep, dbWait: DefaultDBWait, health: httpserver.DefaultThresholds()}, logger, stdout)
 }
 
 // serveConfig is what serve's flags say.
@@ -225,6 +236,7 @@ type serveConfig struct {
 	tls                                 tlsFlags
 	deferredSweep, dbWait               time.Duration
 	minWorkstation                      *syncproto.ReleaseVersion
+	health                              httpserver.Thresholds
 }
 
 type tlsFlags struct{ cert, key string }
@@ -253,6 +265,9 @@ func serve(ctx context.Context, db *postgres.DB, sc serveConfig, logger *slog.Lo
 	}
 	srv := httpserver.New(db, logger)
 	srv.DeferredSweep = sc.deferredSweep
+	if err := srv.SetHealthThresholds(sc.health); err != nil {
+		return err
+	}
 	if sc.monitoringToken != "" {
 		srv.SetMonitoringToken(sc.monitoringToken)
 	}

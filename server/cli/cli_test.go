@@ -117,6 +117,8 @@ func TestCLIRefusals(t *testing.T) {
 		{[]string{"seed", "-deferred-window", "0s"}, "-deferred-window must be a positive duration such as 12h, got 0s"},
 		{[]string{"serve", "-deferred-sweep", "-1s"}, "-deferred-sweep must be a positive duration such as 30s, got -1s"},
 		{[]string{"serve", "-min-workstation-version", "1.3"}, `-min-workstation-version: version "1.3" is not MAJOR.MINOR.PATCH such as 1.3.0`},
+		{[]string{"serve", "-health-stalled", "10m"}, `Stalled after 10 min must come later than both Late thresholds (5 min offline, 15 min waiting).`},
+		{[]string{"serve", "-health-late-unseen", "10s"}, `"Late when offline for" must be between 1 min and 30 days; got 10 s.`},
 	} {
 		_, err := run(t, url, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

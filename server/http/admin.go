@@ -37,6 +37,9 @@ type adminState struct {
 	presenceMu sync.Mutex
 	lastTouch  time.Time
 
+	// health is the thresholds the server's flags set (SetHealthThresholds).
+	health Thresholds
+
 	shutdownOnce sync.Once
 	shutdown     chan struct{}
 }
@@ -66,6 +69,7 @@ func (s *Server) adminRoutes() {
 	s.metrics.admin = &adminState{
 		monitoringToken: os.Getenv("WARDSYNC_MONITORING_TOKEN"),
 		shutdown:        make(chan struct{}),
+		health:          DefaultThresholds(),
 	}
 	s.metrics.admin.events = newEventBroker(s)
 	s.Registry.MustRegister(newDBCollector(s), newDeferredCollector(s))
@@ -99,6 +103,9 @@ func (s *Server) adminRoutes() {
 	a("GET /api/v1/admin/patients", s.handlePatients)
 	a("GET /api/v1/admin/board", s.handleBoard)
 	a("GET /api/v1/admin/deferred", s.handleDeferred)
+	a("GET /api/v1/admin/settings/health", s.handleHealthSettings)
+	a("PUT /api/v1/admin/settings/health", s.handleSetHealthSettings)
+	a("DELETE /api/v1/admin/settings/health", s.handleResetHealthSettings)
 	s.duplicateRoutes(a)
 	s.mux.HandleFunc("GET /api/v1/admin/events", s.handleEvents)
 

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -10,35 +11,73 @@ import (
 	"wardsync/workflow"
 )
 
-// Workstation health thresholds. The dashboard's status-colour logic
+// Workstation health. The dashboard's status-colour logic
 // (frontend/src/admin/status.ts) applies the same rule; both are tested
 // against the same cases (frontend/src/admin/status-cases.json).
-const (
-	// OnlineWindow: a device seen this recently counts as online even when
-	// it is connected to another instance.
-	OnlineWindow = time.Minute
-	// AmberUnseen and AmberPending: not seen for this long, or an act
-	// queued on the workstation for this long, turns the row amber.
-	AmberUnseen  = 5 * time.Minute
-	AmberPending = 15 * time.Minute
-	// RedAfter: either of them past an hour turns it red.
-	RedAfter = time.Hour
-)
+
+// OnlineWindow: a device seen this recently counts as online even when it
+// is connected to another instance (instances mark their devices seen every
+// 20 s), unless its socket was seen to end.
+const OnlineWindow = time.Minute
+
+// Thresholds are when a workstation turns "Late" (amber) and "Stalled"
+// (red). The server's flags set them (serve -health-late-unseen,
+// -health-late-pending, -health-stalled); an administrator may override
+// them on the dashboard (stored in sync.settings, healthSetting).
+type Thresholds struct {
+	// LateUnseen: offline, or not seen, for this long turns the row Late.
+	LateUnseen time.Duration
+	// LatePending: an act queued on the workstation for this long turns
+	// it Late.
+	LatePending time.Duration
+	// Stalled: either of them this long turns it Stalled.
+	Stalled time.Duration
+}
+
+// DefaultThresholds: Late after 5 min unseen or an act queued 15 min,
+// Stalled after an hour.
+func DefaultThresholds() Thresholds {
+	return Thresholds{LateUnseen: 5 * time.Minute, LatePending: 15 * time.Minute, Stalled: time.Hour}
+}
+
+// Check refuses thresholds that cannot order the colours: each at least a
+// minute, at most 30 days, and Stalled after both Late ones.
+func (t Thresholds) Check() error {
+	for _, f := range []struct {
+		field, label string
+		d            time.Duration
+	}{{"lateUnseenMinutes", "Late when offline for", t.LateUnseen}, {"latePendingMinutes", "Late when an act waits for", t.LatePending}, {"stalledMinutes", "Stalled after", t.Stalled}} {
+		if f.d < time.Minute || f.d > 30*24*time.Hour {
+			return &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: f.field,
+				Message: fmt.Sprintf("%q must be between 1 min and 30 days; got %s.", f.label, humanDuration(max(f.d, 0)))}
+		}
+	}
+	if t.Stalled <= t.LateUnseen || t.Stalled <= t.LatePending {
+		return &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "stalledMinutes",
+			Message: fmt.Sprintf("Stalled after %s must come later than both Late thresholds (%s offline, %s waiting).",
+				humanDuration(t.Stalled), humanDuration(t.LateUnseen), humanDuration(t.LatePending))}
+	}
+	return nil
+}
 
 // Health classes of a workstation row.
 const (
 	HealthOK      = "ok"
-	HealthAmber   = "amber"
-	HealthRed     = "red"
+	HealthOffline = "offline" // its socket ended or it is unseen, not Late yet
+	HealthAmber   = "amber"   // "Late"
+	HealthRed     = "red"     // "Stalled"
 	HealthNew     = "new"     // registered, never connected
 	HealthRevoked = "revoked" // can no longer synchronise
 )
 
 // HealthInput is what the colour of a workstation depends on.
 type HealthInput struct {
-	Revoked         bool
-	Connected       bool // has a websocket on this instance
-	LastSeen        *time.Time
+	Revoked   bool
+	Connected bool // has a websocket on this instance
+	LastSeen  *time.Time
+	// DisconnectedAt: its last socket ended then, and none was welcomed
+	// since, on any instance.
+	DisconnectedAt  *time.Time
 	Pending         int64
 	OldestPendingAt *time.Time
 }
@@ -49,25 +88,22 @@ type Health struct {
 	Class  string
 	Reason string
 	Online bool
+	// OfflineSince is when an offline workstation was last known
+	// connected: its socket's end, else when it was last seen.
+	OfflineSince *time.Time
 }
 
-// Classify applies the dashboard's rule at now: amber when the device has
-// not been seen for 5 minutes or its oldest pending act is older than 15
-// minutes, red when either passes an hour. Thresholds are inclusive.
-func Classify(now time.Time, in HealthInput) Health {
+// Classify applies the dashboard's rule at now. Thresholds are inclusive.
+// An offline workstation is never "in sync": the server cannot know the acts
+// made since its link dropped, so it says when the link dropped and what
+// the workstation last reported, in loc's clock.
+func Classify(now time.Time, in HealthInput, th Thresholds, loc *time.Location) Health {
 	var h Health
-	unseen := time.Duration(0)
-	switch {
-	case in.Connected:
-	case in.LastSeen != nil:
-		unseen = max(now.Sub(*in.LastSeen), 0)
-	}
 	if in.Revoked {
 		h.Class, h.Reason = HealthRevoked, "revoked"
 		return h
 	}
-	h.Online = in.Connected || (in.LastSeen != nil && unseen <= OnlineWindow)
-	if !in.Connected && in.LastSeen == nil {
+	if !in.Connected && in.LastSeen == nil && in.DisconnectedAt == nil {
 		h.Class, h.Reason = HealthNew, "never connected"
 		return h
 	}
@@ -75,24 +111,53 @@ func Classify(now time.Time, in HealthInput) Health {
 	if in.Pending > 0 && in.OldestPendingAt != nil {
 		waiting = max(now.Sub(*in.OldestPendingAt), 0)
 	}
-	unseenWhy := "not seen for " + humanDuration(unseen)
 	pendingWhy := "oldest pending act waiting " + humanDuration(waiting)
+	h.Online = in.Connected || (in.DisconnectedAt == nil && in.LastSeen != nil && now.Sub(*in.LastSeen) <= OnlineWindow)
+	if !h.Online {
+		since := in.LastSeen
+		if in.DisconnectedAt != nil {
+			since = in.DisconnectedAt
+		}
+		h.OfflineSince = since
+		off := max(now.Sub(*since), 0)
+		h.Reason = OfflineReason(*since, now, in.Pending, loc)
+		switch {
+		case off >= th.Stalled || waiting >= th.Stalled:
+			h.Class = HealthRed
+		case off >= th.LateUnseen || waiting >= th.LatePending:
+			h.Class = HealthAmber
+		default:
+			h.Class = HealthOffline
+		}
+		return h
+	}
 	switch {
-	case unseen >= RedAfter:
-		h.Class, h.Reason = HealthRed, unseenWhy
-	case waiting >= RedAfter:
+	case waiting >= th.Stalled:
 		h.Class, h.Reason = HealthRed, pendingWhy
-	case unseen >= AmberUnseen:
-		h.Class, h.Reason = HealthAmber, unseenWhy
-	case waiting >= AmberPending:
+	case waiting >= th.LatePending:
 		h.Class, h.Reason = HealthAmber, pendingWhy
 	default:
 		h.Class, h.Reason = HealthOK, "in sync"
 		if in.Pending > 0 {
-			h.Reason = strconv.FormatInt(in.Pending, 10) + " pending"
+			h.Reason = strconv.FormatInt(in.Pending, 10) + " waiting to be sent"
 		}
 	}
 	return h
+}
+
+// OfflineReason is the sentence for a workstation whose link dropped at
+// since: "Offline since 03:19 — unsent work unknown (last reported: 2
+// waiting)". A day other than now's adds the date ("26 Feb 03:19").
+func OfflineReason(since, now time.Time, pending int64, loc *time.Location) string {
+	if loc == nil {
+		loc = time.Local
+	}
+	s, n := since.In(loc), now.In(loc)
+	at := s.Format("15:04")
+	if s.YearDay() != n.YearDay() || s.Year() != n.Year() {
+		at = s.Format("2 Jan 15:04")
+	}
+	return fmt.Sprintf("Offline since %s — unsent work unknown (last reported: %d waiting)", at, pending)
 }
 
 // humanDuration renders 42 s, 7 min, 3 h 05 min, 2 d 4 h.
@@ -143,17 +208,21 @@ type instanceJSON struct {
 	MinWorkstationVersion string `json:"minWorkstationVersion,omitempty"`
 }
 
+// thresholdsJSON: amber is "Late", red "Stalled".
 type thresholdsJSON struct {
 	OnlineSeconds       int `json:"onlineSeconds"`
 	AmberUnseenSeconds  int `json:"amberUnseenSeconds"`
 	AmberPendingSeconds int `json:"amberPendingSeconds"`
 	RedSeconds          int `json:"redSeconds"`
+	// Source: "flags" (the server's) or "dashboard" (an administrator's).
+	Source string `json:"source"`
 }
 
 type totalsJSON struct {
 	Devices            int   `json:"devices"`
 	Online             int   `json:"online"`
 	OK                 int   `json:"ok"`
+	Offline            int   `json:"offline"`
 	Amber              int   `json:"amber"`
 	Red                int   `json:"red"`
 	PendingUploads     int64 `json:"pendingUploads"`
@@ -187,8 +256,12 @@ type deviceStatusJSON struct {
 	LastErrorAt             *time.Time      `json:"lastErrorAt,omitempty"`
 	// ClientVersion is the release the workstation last said it runs.
 	ClientVersion string `json:"clientVersion"`
-	Status        string `json:"status"`
-	StatusReason  string `json:"statusReason"`
+	// DisconnectedAt: its last socket ended then (none welcomed since).
+	DisconnectedAt *time.Time `json:"disconnectedAt"`
+	// OfflineSince: when an offline workstation was last known connected.
+	OfflineSince *time.Time `json:"offlineSince"`
+	Status       string     `json:"status"`
+	StatusReason string     `json:"statusReason"`
 	// Deferred counts the device's acts parked until their predecessor
 	// lands (docs/deferred.md).
 	Deferred int64 `json:"deferred"`
@@ -210,6 +283,10 @@ func (s *Server) syncStatus(r *http.Request) (*syncStatusJSON, error) {
 	if err != nil {
 		return nil, err
 	}
+	th, source, err := s.healthThresholds(r.Context())
+	if err != nil {
+		return nil, err
+	}
 	now := s.DB.Now().UTC()
 	conns := map[string]int{}
 	for _, c := range s.hub.snapshot() {
@@ -219,12 +296,11 @@ func (s *Server) syncStatus(r *http.Request) (*syncStatusJSON, error) {
 		ServerTime: now,
 		Feed:       feedJSON{feed.Head, feed.PrunedID, feed.Retained, postgres.LagCountCap},
 		Instance:   s.instance(len(conns)),
-		Thresholds: thresholdsJSON{int(OnlineWindow / time.Second), int(AmberUnseen / time.Second), int(AmberPending / time.Second), int(RedAfter / time.Second)},
+		Thresholds: thresholdsJSON{int(OnlineWindow / time.Second), int(th.LateUnseen / time.Second), int(th.LatePending / time.Second), int(th.Stalled / time.Second), source},
 		Devices:    make([]deviceStatusJSON, 0, len(devs)),
 	}
 	for _, d := range devs {
-		h := Classify(now, HealthInput{Revoked: d.RevokedAt != nil, Connected: conns[d.ID] > 0, LastSeen: d.LastSeen,
-			Pending: d.Pending, OldestPendingAt: d.OldestPendingAt})
+		h := deviceHealth(now, d, conns[d.ID] > 0, th)
 		js := deviceStatusJSON{
 			ID: d.ID, Name: d.Name, Roles: d.Roles, CreatedAt: d.CreatedAt, Revoked: d.RevokedAt != nil, RevokedAt: d.RevokedAt,
 			RegistrationPending: d.RegistrationUntil != nil, Online: h.Online, Connected: conns[d.ID] > 0,
@@ -232,6 +308,7 @@ func (s *Server) syncStatus(r *http.Request) (*syncStatusJSON, error) {
 			InitialSync: !d.FeedCursor, Pending: d.Pending, LastMutationSeq: d.LastMutationSeq,
 			Mutations: mutationsJSON{d.AppliedLastHour, d.RejectedLastHour, d.AppliedTotal, d.RejectedTotal, d.UnresolvedRejected, d.ChainBreaks},
 			LastError: d.LastError, LastErrorAt: d.LastErrorAt, ClientVersion: d.ClientVersion, Status: h.Class, StatusReason: h.Reason,
+			DisconnectedAt: d.DisconnectedAt, OfflineSince: h.OfflineSince,
 		}
 		if d.Pending > 0 && d.OldestPendingAt != nil {
 			js.OldestPendingAt = d.OldestPendingAt
@@ -249,6 +326,8 @@ func (s *Server) syncStatus(r *http.Request) (*syncStatusJSON, error) {
 		switch h.Class {
 		case HealthOK:
 			out.Totals.OK++
+		case HealthOffline:
+			out.Totals.Offline++
 		case HealthAmber:
 			out.Totals.Amber++
 		case HealthRed:
@@ -271,6 +350,13 @@ func (s *Server) instance(connectedDevices int) instanceJSON {
 		in.MinWorkstationVersion = v.String()
 	}
 	return in
+}
+
+// deviceHealth classifies one workstation as the status and /metrics both
+// report it.
+func deviceHealth(now time.Time, d postgres.DeviceHealth, connected bool, th Thresholds) Health {
+	return Classify(now, HealthInput{Revoked: d.RevokedAt != nil, Connected: connected, LastSeen: d.LastSeen,
+		DisconnectedAt: d.DisconnectedAt, Pending: d.Pending, OldestPendingAt: d.OldestPendingAt}, th, time.Local)
 }
 
 // handleSyncStatus answers GET /api/v1/sync/status for an ADMIN dashboard

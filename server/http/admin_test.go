@@ -605,15 +605,19 @@ func TestClassifySharedCases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	type thresholds struct{ LateUnseenSeconds, LatePendingSeconds, StalledSeconds int }
 	var f struct {
-		Now   time.Time
-		Cases []struct {
-			Name                      string
-			Connected, Revoked        bool
-			LastSeen, OldestPendingAt *time.Time
-			Pending                   int64
-			Class                     string
-			Online                    bool
+		Now        time.Time
+		Zone       string
+		Thresholds thresholds
+		Cases      []struct {
+			Name                                      string
+			Connected, Revoked                        bool
+			LastSeen, DisconnectedAt, OldestPendingAt *time.Time
+			Pending                                   int64
+			Class, Reason                             string
+			Online                                    bool
+			Thresholds                                *thresholds
 		}
 	}
 	if err := json.Unmarshal(raw, &f); err != nil {
@@ -622,10 +626,29 @@ func TestClassifySharedCases(t *testing.T) {
 	if len(f.Cases) < 10 {
 		t.Fatalf("%d cases", len(f.Cases))
 	}
+	loc, err := time.LoadLocation(f.Zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	of := func(t thresholds) Thresholds {
+		return Thresholds{LateUnseen: time.Duration(t.LateUnseenSeconds) * time.Second, LatePending: time.Duration(t.LatePendingSeconds) * time.Second,
+			Stalled: time.Duration(t.StalledSeconds) * time.Second}
+	}
+	if of(f.Thresholds) != DefaultThresholds() {
+		t.Errorf("the cases' thresholds %+v are not the defaults %+v", f.Thresholds, DefaultThresholds())
+	}
 	for _, c := range f.Cases {
-		h := Classify(f.Now, HealthInput{Revoked: c.Revoked, Connected: c.Connected, LastSeen: c.LastSeen, Pending: c.Pending, OldestPendingAt: c.OldestPendingAt})
-		if h.Class != c.Class || h.Online != c.Online || h.Reason == "" {
-			t.Errorf("%s: got %s online=%v (%s), want %s online=%v", c.Name, h.Class, h.Online, h.Reason, c.Class, c.Online)
+		th := of(f.Thresholds)
+		if c.Thresholds != nil {
+			th = of(*c.Thresholds)
+		}
+		h := Classify(f.Now, HealthInput{Revoked: c.Revoked, Connected: c.Connected, LastSeen: c.LastSeen, DisconnectedAt: c.DisconnectedAt,
+			Pending: c.Pending, OldestPendingAt: c.OldestPendingAt}, th, loc)
+		if h.Class != c.Class || h.Online != c.Online || h.Reason == "" || (c.Reason != "" && h.Reason != c.Reason) {
+			t.Errorf("%s: got %s online=%v (%s), want %s online=%v (%s)", c.Name, h.Class, h.Online, h.Reason, c.Class, c.Online, c.Reason)
+		}
+		if !h.Online && h.Class != HealthRevoked && h.Class != HealthNew && !strings.HasPrefix(h.Reason, "Offline since ") {
+			t.Errorf("%s: offline but reads %q", c.Name, h.Reason)
 		}
 	}
 }
@@ -694,7 +717,10 @@ func TestSyncStatusHealth(t *testing.T) {
 		}
 	}
 	a := st.device(amber)
-	if a.Pending != 4 || a.OldestPendingAgeSeconds == nil || *a.OldestPendingAgeSeconds < 39*60 || !strings.Contains(a.StatusReason, "not seen for 20 min") {
+	// Away 20 minutes: Late, and saying it cannot know what was done since.
+	wantReason := OfflineReason(*a.OfflineSince, time.Now(), 4, time.Local)
+	if a.Pending != 4 || a.OldestPendingAgeSeconds == nil || *a.OldestPendingAgeSeconds < 39*60 || a.StatusReason != wantReason ||
+		a.OfflineSince == nil || time.Since(*a.OfflineSince) < 19*time.Minute {
 		t.Errorf("amber device: %+v", a)
 	}
 	o := st.device(online)
@@ -727,6 +753,92 @@ func TestSyncStatusHealth(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 		w.send(&syncproto.Pull{RequestID: "pull" + itoa(int64(i)), Cursor: cursor})
+	}
+}
+
+// A workstation whose socket drops is offline at once, in the status and in
+// /metrics alike: never "in sync", since the server cannot know what was
+// done there after the link dropped. It says when, and what it last
+// reported. Thresholds an administrator sets on the dashboard apply to both
+// at once; bad ones are refused with the reason.
+func TestStationOfflineAtOnce(t *testing.T) {
+	e := admStart(t)
+	ctx := context.Background()
+	d, err := e.db.AddDevice(ctx, "", "Ward 3", []workflow.Role{workflow.RoleNurse})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := e.login("nurse@hospital.com", "nurse123", d.ID)
+	oldest := time.Now().Add(-10 * time.Second)
+	w := e.connect(tok, d.ID, 2, &oldest)
+	if got := e.status().device(d.ID); got.Status != HealthOK || !got.Online || got.StatusReason != "2 waiting to be sent" {
+		t.Fatalf("connected: %s online=%v %q", got.Status, got.Online, got.StatusReason)
+	}
+	w.c.Close()
+	var got *deviceStatusJSON
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if got = e.status().device(d.ID); got.Status != HealthOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("5 s after its socket closed the workstation still reads %s %q", got.Status, got.StatusReason)
+		}
+	}
+	if got.DisconnectedAt == nil || got.OfflineSince == nil {
+		t.Fatalf("offline without a time: %+v", got)
+	}
+	want := "Offline since " + got.DisconnectedAt.In(time.Local).Format("15:04") + " — unsent work unknown (last reported: 2 waiting)"
+	if got.Status != HealthOffline || got.Online || got.StatusReason != want {
+		t.Errorf("after the drop: %s online=%v %q, want offline %q", got.Status, got.Online, got.StatusReason, want)
+	}
+	st := e.status()
+	if st.Totals.Offline != 1 || st.Totals.OK != 0 {
+		t.Errorf("totals: %+v", st.Totals)
+	}
+	mf := e.scrape()
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"wardsync_devices_by_health", map[string]string{"health": "offline"}, 1},
+		{"wardsync_devices_by_health", map[string]string{"health": "ok"}, 0},
+		{"wardsync_device_online", map[string]string{"device": d.ID}, 0},
+	} {
+		if v, ok := admValue(mf, c.name, c.labels); !ok || v != c.want {
+			t.Errorf("/metrics %s%v = %v (present %v), want %v", c.name, c.labels, v, ok, c.want)
+		}
+	}
+
+	// The dashboard's thresholds: refused when they cannot order the
+	// colours, else in force for the status and /metrics at once.
+	for _, c := range []struct {
+		body        map[string]int
+		field, text string
+	}{
+		{map[string]int{"lateUnseenMinutes": 0, "latePendingMinutes": 15, "stalledMinutes": 60}, "lateUnseenMinutes", `"Late when offline for" must be between 1 min and 30 days; got 0 s.`},
+		{map[string]int{"lateUnseenMinutes": 10, "latePendingMinutes": 15, "stalledMinutes": 12}, "stalledMinutes", "Stalled after 12 min must come later than both Late thresholds (10 min offline, 15 min waiting)."},
+	} {
+		code, body := e.do("PUT", "/api/v1/admin/settings/health", e.admin, c.body)
+		if code != 422 && code != 400 || body["code"] != "VALIDATION_FAILED" || body["field"] != c.field || body["message"] != c.text {
+			t.Errorf("PUT %v: %d %v, want VALIDATION_FAILED %s %q", c.body, code, body, c.field, c.text)
+		}
+	}
+	if code, body := e.do("PUT", "/api/v1/admin/settings/health", e.admin, map[string]int{"lateUnseenMinutes": 1, "latePendingMinutes": 1, "stalledMinutes": 2}); code != 200 || body["source"] != "dashboard" {
+		t.Fatalf("PUT: %d %v", code, body)
+	}
+	e.clock.Set(90 * time.Second) // 1.5 min after the drop: Late with the 1-minute threshold
+	if got := e.status(); got.device(d.ID).Status != HealthAmber || got.Thresholds.AmberUnseenSeconds != 60 || got.Thresholds.Source != "dashboard" {
+		t.Errorf("with the dashboard's thresholds: %s, thresholds %+v", got.device(d.ID).Status, got.Thresholds)
+	}
+	if v, _ := admValue(e.scrape(), "wardsync_devices_by_health", map[string]string{"health": "amber"}); v != 1 {
+		t.Errorf("/metrics amber = %v, want 1 like the status", v)
+	}
+	if code, body := e.do("DELETE", "/api/v1/admin/settings/health", e.admin, nil); code != 200 || body["source"] != "flags" || body["lateUnseenMinutes"] != float64(5) {
+		t.Fatalf("DELETE: %d %v", code, body)
+	}
+	if got := e.status().device(d.ID); got.Status != HealthOffline {
+		t.Errorf("back to the flags' thresholds: %s", got.Status)
 	}
 }
 

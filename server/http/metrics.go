@@ -179,19 +179,24 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(c.duplicates, float64(dups))
 
+	th, _, err := c.s.healthThresholds(ctx)
+	if err != nil {
+		c.s.Logger.Warn("metrics: health thresholds unavailable, using the flags'", "err", err)
+		th = c.s.admin().flagThresholds()
+	}
 	now := c.s.DB.Now().UTC()
 	connected := map[string]bool{}
 	for _, id := range c.s.connectedDeviceIDs() {
 		connected[id] = true
 	}
-	health := map[string]int{HealthOK: 0, HealthAmber: 0, HealthRed: 0, HealthNew: 0}
+	health := map[string]int{HealthOK: 0, HealthOffline: 0, HealthAmber: 0, HealthRed: 0, HealthNew: 0}
 	n := 0
 	for _, d := range devs {
 		if d.RevokedAt != nil {
 			continue
 		}
 		n++
-		h := Classify(now, HealthInput{Connected: connected[d.ID], LastSeen: d.LastSeen, Pending: d.Pending, OldestPendingAt: d.OldestPendingAt})
+		h := deviceHealth(now, d, connected[d.ID], th)
 		health[h.Class]++
 		roles := make([]string, len(d.Roles))
 		for i, r := range d.Roles {

@@ -141,6 +141,9 @@ type conn struct {
 	closeMsg []byte
 	welcomed atomic.Bool
 	readDone chan struct{} // closed when the reader has stopped
+	// connectedAt is the welcome's time, the device's connected_at: its
+	// end is recorded against it (postgres.DB.Disconnected).
+	connectedAt time.Time
 }
 
 func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
@@ -183,6 +186,20 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 	c.readLoop()
 	close(c.readDone)
 	c.close(websocket.CloseNormalClosure, "")
+	c.disconnected()
+}
+
+// disconnected records at once that the device's socket ended, so that the
+// dashboard shows it offline now rather than after the online window.
+func (c *conn) disconnected() {
+	if !c.welcomed.Load() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.s.DB.Disconnected(ctx, c.deviceID, c.connectedAt); err != nil {
+		c.s.Logger.Warn("record a workstation's disconnection", "device", c.deviceID, "err", err)
+	}
 }
 
 func (c *conn) close(code int, reason string) {
@@ -531,6 +548,7 @@ func (c *conn) hello(h *syncproto.Hello) error {
 	}
 	w.RequestID = h.RequestID
 	w.Roles = c.roles
+	c.connectedAt = w.ServerTime
 	c.send(w)
 	c.welcomed.Store(true)
 	return nil

@@ -17,17 +17,21 @@ func (db *DB) Hello(ctx context.Context, deviceID string, pending int64, oldest 
 // HelloFrom records that a device connected, the release it runs and the
 // queue it reports, and returns what it needs to resume: the server's
 // time, the feed head and the last seq of its mutations the server has.
+// The welcome's ServerTime is the connection's connected_at, which
+// Disconnected takes back.
 func (db *DB) HelloFrom(ctx context.Context, deviceID, clientVersion string, pending int64, oldest *time.Time) (*syncproto.Welcome, error) {
-	now := db.now()
+	// Microseconds: what PostgreSQL keeps, so that Disconnected finds it.
+	now := db.now().Truncate(time.Microsecond)
 	w := &syncproto.Welcome{ServerTime: now}
 	var head int64
 	var chainHead []byte
 	err := db.Pool.QueryRow(ctx, `
 		WITH c AS (
-		  INSERT INTO sync.clients (device_id, last_seen, pending, oldest_pending_at, client_version) VALUES ($1, $2, $3, $4, $5)
+		  INSERT INTO sync.clients (device_id, last_seen, pending, oldest_pending_at, client_version, connected_at) VALUES ($1, $2, $3, $4, $5, $2)
 		  ON CONFLICT (device_id) DO UPDATE SET last_seen = EXCLUDED.last_seen, pending = EXCLUDED.pending,
 		         oldest_pending_at = EXCLUDED.oldest_pending_at,
-		         client_version = COALESCE(NULLIF(EXCLUDED.client_version, ''), sync.clients.client_version)
+		         client_version = COALESCE(NULLIF(EXCLUDED.client_version, ''), sync.clients.client_version),
+		         connected_at = EXCLUDED.connected_at, disconnected_at = NULL
 		  RETURNING last_mutation_seq, chain_head)
 		SELECT c.last_mutation_seq, d.name, COALESCE((SELECT max(id) FROM sync.changes), 0), c.chain_head
 		  FROM c, sync.devices d WHERE d.id = $1`, deviceID, now, pending, oldest, clientVersion).Scan(&w.LastMutationSeq, &w.DeviceName, &head, &chainHead)
@@ -52,6 +56,15 @@ func (db *DB) RefusedHello(ctx context.Context, deviceID, clientVersion string, 
 		       oldest_pending_at = EXCLUDED.oldest_pending_at, client_version = EXCLUDED.client_version,
 		       last_error = EXCLUDED.last_error, last_error_at = EXCLUDED.last_error_at`,
 		deviceID, now, pending, oldest, clientVersion, reason)
+	return err
+}
+
+// Disconnected records that the device's socket welcomed at connectedAt
+// (Hello's ServerTime) has ended. It does nothing when a newer socket of
+// the device was welcomed since, on this instance or another.
+func (db *DB) Disconnected(ctx context.Context, deviceID string, connectedAt time.Time) error {
+	_, err := db.Pool.Exec(ctx, `UPDATE sync.clients SET disconnected_at = $3 WHERE device_id = $1 AND connected_at = $2`,
+		deviceID, connectedAt, db.now())
 	return err
 }
 

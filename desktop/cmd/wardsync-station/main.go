@@ -83,7 +83,7 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cmd, rest := global.Arg(0), global.Args()[1:]
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	e, err := desktop.Open(ctx, desktop.Config{DBPath: *dbPath, ServerURL: *server, DeviceID: *device, Logger: log, Security: sec})
+	e, err := desktop.Open(ctx, desktop.Config{DBPath: *dbPath, ServerURL: *server, DeviceID: *device, Logger: log, Security: sec, NetworkEvents: true})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

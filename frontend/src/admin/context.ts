@@ -22,7 +22,14 @@ export interface View {
   tick?(): void;
 }
 
+/**
+ * concerns says whether a view showing names must re-read them. The
+ * server's 5 s "tick" is not a change: it refreshes only what depends on
+ * time (the workstations' status), which asks for it by name. Treating it
+ * as "everything" rebuilt every list every 5 s, and with them any form
+ * open in them and what was typed there.
+ */
 export function concerns(topics: Topics, ...names: string[]): boolean {
-  if (topics.has('all') || topics.has('tick')) return true;
+  if (topics.has('all')) return true;
   return names.some((n) => topics.has(n));
 }

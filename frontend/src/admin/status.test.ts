@@ -1,16 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import shared from './status-cases.json';
-import { AMBER_PENDING_MS, AMBER_UNSEEN_MS, classify, humanDuration, ONLINE_MS, RED_MS } from './status';
+import { classify, DEFAULT_THRESHOLDS, humanDuration, ONLINE_MS, utcClock } from './status';
 
-// The same cases as the server's TestClassifySharedCases: the colour the
-// page shows is the colour the server computes.
+const AMBER_UNSEEN_MS = DEFAULT_THRESHOLDS.amberUnseenSeconds * 1000;
+const AMBER_PENDING_MS = DEFAULT_THRESHOLDS.amberPendingSeconds * 1000;
+const RED_MS = DEFAULT_THRESHOLDS.redSeconds * 1000;
+
+type SharedThresholds = { lateUnseenSeconds: number; latePendingSeconds: number; stalledSeconds: number };
+const thresholds = (t: SharedThresholds) => ({ amberUnseenSeconds: t.lateUnseenSeconds, amberPendingSeconds: t.latePendingSeconds, redSeconds: t.stalledSeconds });
+
+// The same cases as the server's TestClassifySharedCases: the colour and
+// the sentence the page shows are the server's.
 describe('classify: the shared cases', () => {
   const now = Date.parse(shared.now);
-  for (const c of shared.cases) {
+  expect(shared.zone).toBe('UTC');
+  expect(thresholds(shared.thresholds)).toEqual(DEFAULT_THRESHOLDS);
+  for (const c of shared.cases as (typeof shared.cases[number] & { reason?: string; thresholds?: SharedThresholds })[]) {
     it(c.name, () => {
-      const h = classify(now, c);
+      const h = classify(now, c, thresholds(c.thresholds ?? shared.thresholds), utcClock);
       expect({ cls: h.cls, online: h.online }).toEqual({ cls: c.class, online: c.online });
       expect(h.reason).not.toBe('');
+      if (c.reason) expect(h.reason).toBe(c.reason);
+      if (!h.online && h.cls !== 'new' && h.cls !== 'revoked') expect(h.reason).toMatch(/^Offline since /);
     });
   }
 });
@@ -27,8 +38,9 @@ describe('classify', () => {
     expect(RED_MS).toBe(3_600_000);
   });
 
-  it('turns amber exactly at 5 minutes unseen and red exactly at an hour', () => {
-    expect(classify(now, { ...base, lastSeen: at(AMBER_UNSEEN_MS - 1) }).cls).toBe('ok');
+  it('turns offline past a minute unseen, Late exactly at 5 minutes and Stalled exactly at an hour', () => {
+    expect(classify(now, { ...base, lastSeen: at(ONLINE_MS) }).cls).toBe('ok');
+    expect(classify(now, { ...base, lastSeen: at(AMBER_UNSEEN_MS - 1) }).cls).toBe('offline');
     expect(classify(now, { ...base, lastSeen: at(AMBER_UNSEEN_MS) }).cls).toBe('amber');
     expect(classify(now, { ...base, lastSeen: at(RED_MS - 1) }).cls).toBe('amber');
     expect(classify(now, { ...base, lastSeen: at(RED_MS) }).cls).toBe('red');
@@ -44,9 +56,15 @@ describe('classify', () => {
   });
 
   it('explains itself', () => {
-    expect(classify(now, { ...base, lastSeen: at(7 * 60_000) }).reason).toBe('not seen for 7 min');
-    expect(classify(now, { ...base, pending: 3, oldestPendingAt: at(60_000) }).reason).toBe('3 pending');
+    expect(classify(now, { ...base, lastSeen: at(7 * 60_000) }, DEFAULT_THRESHOLDS, utcClock).reason)
+      .toBe('Offline since 11:53 — unsent work unknown (last reported: 0 waiting)');
+    expect(classify(now, { ...base, pending: 3, oldestPendingAt: at(60_000) }).reason).toBe('3 waiting to be sent');
     expect(classify(now, { ...base }).reason).toBe('in sync');
+  });
+
+  it('is offline the moment the socket drops, whatever it reported', () => {
+    const h = classify(now, { ...base, lastSeen: at(1000), disconnectedAt: at(1000), pending: 4, oldestPendingAt: at(30_000) }, DEFAULT_THRESHOLDS, utcClock);
+    expect(h).toEqual({ cls: 'offline', online: false, reason: 'Offline since 11:59 — unsent work unknown (last reported: 4 waiting)', offlineSince: now - 1000 });
   });
 
   it('ignores a bad timestamp as if absent', () => {

@@ -1,19 +1,29 @@
 // The workstation health rule, the same as the server's (server/http
 // Classify): both are tested against status-cases.json. The server sends
-// its verdict in the status JSON; the page re-applies the rule every second
-// so that a row turns amber or red between two refreshes.
+// its verdict and its thresholds in the status JSON; the page re-applies
+// the rule every second with those thresholds, so that a row turns Late or
+// Stalled between two refreshes.
 
 export const ONLINE_MS = 60_000;
-export const AMBER_UNSEEN_MS = 5 * 60_000;
-export const AMBER_PENDING_MS = 15 * 60_000;
-export const RED_MS = 60 * 60_000;
 
-export type HealthClass = 'ok' | 'amber' | 'red' | 'new' | 'revoked';
+/** Thresholds: when a workstation turns Late (amber) and Stalled (red), in seconds. */
+export interface Thresholds {
+  amberUnseenSeconds: number;
+  amberPendingSeconds: number;
+  redSeconds: number;
+}
+
+/** DEFAULT_THRESHOLDS are the server's defaults (its flags may change them). */
+export const DEFAULT_THRESHOLDS: Thresholds = { amberUnseenSeconds: 300, amberPendingSeconds: 900, redSeconds: 3600 };
+
+export type HealthClass = 'ok' | 'offline' | 'amber' | 'red' | 'new' | 'revoked';
 
 export interface HealthInput {
   revoked: boolean;
   connected: boolean;
   lastSeen: string | null;
+  /** its last socket ended then, and none was welcomed since */
+  disconnectedAt?: string | null;
   pending: number;
   oldestPendingAt: string | null;
 }
@@ -22,24 +32,59 @@ export interface Health {
   cls: HealthClass;
   reason: string;
   online: boolean;
+  /** when an offline workstation was last known connected (ms) */
+  offlineSince?: number;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** Clock reads a time's parts in one zone: the browser's, or UTC in tests. */
+export type Clock = (ms: number) => { y: number; mo: number; d: number; h: number; mi: number };
+export const localClock: Clock = (ms) => {
+  const t = new Date(ms);
+  return { y: t.getFullYear(), mo: t.getMonth(), d: t.getDate(), h: t.getHours(), mi: t.getMinutes() };
+};
+export const utcClock: Clock = (ms) => {
+  const t = new Date(ms);
+  return { y: t.getUTCFullYear(), mo: t.getUTCMonth(), d: t.getUTCDate(), h: t.getUTCHours(), mi: t.getUTCMinutes() };
+};
+
+/**
+ * offlineReason: "Offline since 03:19 — unsent work unknown (last reported:
+ * 2 waiting)"; another day than now's adds the date ("26 Feb 03:19"), as
+ * the server's OfflineReason.
+ */
+export function offlineReason(since: number, now: number, pending: number, clock: Clock = localClock): string {
+  const s = clock(since);
+  const n = clock(now);
+  const hm = `${String(s.h).padStart(2, '0')}:${String(s.mi).padStart(2, '0')}`;
+  const at = s.y === n.y && s.mo === n.mo && s.d === n.d ? hm : `${s.d} ${MONTHS[s.mo]} ${hm}`;
+  return `Offline since ${at} — unsent work unknown (last reported: ${pending} waiting)`;
 }
 
 /** classify applies the rule at now (ms since the epoch). Thresholds are inclusive. */
-export function classify(now: number, i: HealthInput): Health {
+export function classify(now: number, i: HealthInput, th: Thresholds = DEFAULT_THRESHOLDS, clock: Clock = localClock): Health {
   if (i.revoked) return { cls: 'revoked', reason: 'revoked', online: false };
   const seen = i.lastSeen ? Date.parse(i.lastSeen) : NaN;
-  const unseen = i.connected || Number.isNaN(seen) ? 0 : Math.max(now - seen, 0);
-  const online = i.connected || (!Number.isNaN(seen) && unseen <= ONLINE_MS);
-  if (!i.connected && Number.isNaN(seen)) return { cls: 'new', reason: 'never connected', online: false };
+  const dropped = i.disconnectedAt ? Date.parse(i.disconnectedAt) : NaN;
+  if (!i.connected && Number.isNaN(seen) && Number.isNaN(dropped)) return { cls: 'new', reason: 'never connected', online: false };
   const oldest = i.oldestPendingAt ? Date.parse(i.oldestPendingAt) : NaN;
   const waiting = i.pending > 0 && !Number.isNaN(oldest) ? Math.max(now - oldest, 0) : 0;
-  const unseenWhy = `not seen for ${humanDuration(unseen)}`;
+  const online = i.connected || (Number.isNaN(dropped) && !Number.isNaN(seen) && now - seen <= ONLINE_MS);
+  const lateUnseen = th.amberUnseenSeconds * 1000;
+  const latePending = th.amberPendingSeconds * 1000;
+  const stalled = th.redSeconds * 1000;
+  if (!online) {
+    const since = Number.isNaN(dropped) ? seen : dropped;
+    const off = Math.max(now - since, 0);
+    const reason = offlineReason(since, now, i.pending, clock);
+    const cls: HealthClass = off >= stalled || waiting >= stalled ? 'red' : off >= lateUnseen || waiting >= latePending ? 'amber' : 'offline';
+    return { cls, reason, online, offlineSince: since };
+  }
   const pendingWhy = `oldest pending act waiting ${humanDuration(waiting)}`;
-  if (unseen >= RED_MS) return { cls: 'red', reason: unseenWhy, online };
-  if (waiting >= RED_MS) return { cls: 'red', reason: pendingWhy, online };
-  if (unseen >= AMBER_UNSEEN_MS) return { cls: 'amber', reason: unseenWhy, online };
-  if (waiting >= AMBER_PENDING_MS) return { cls: 'amber', reason: pendingWhy, online };
-  return { cls: 'ok', reason: i.pending > 0 ? `${i.pending} pending` : 'in sync', online };
+  if (waiting >= stalled) return { cls: 'red', reason: pendingWhy, online };
+  if (waiting >= latePending) return { cls: 'amber', reason: pendingWhy, online };
+  return { cls: 'ok', reason: i.pending > 0 ? `${i.pending} waiting to be sent` : 'in sync', online };
 }
 
 /** humanDuration renders 42 s, 7 min, 3 h 05 min, 2 d 4 h (as the server does). */
@@ -55,6 +100,7 @@ export function humanDuration(ms: number): string {
 
 export const HEALTH_LABEL: Record<HealthClass, string> = {
   ok: 'OK',
+  offline: 'Offline',
   amber: 'Late',
   red: 'Stalled',
   new: 'Not yet connected',

@@ -16,6 +16,9 @@ export interface DeviceStatus {
   online: boolean;
   connected: boolean;
   lastSeen: string | null;
+  /** its last socket ended then (none welcomed since) */
+  disconnectedAt?: string | null;
+  offlineSince?: string | null;
   cursorLag: number;
   cursorLagCapped: boolean;
   initialSync: boolean;
@@ -43,7 +46,8 @@ export interface SyncStatus {
   serverTime: string;
   feed: { head: number; prunedId: number; retained: number; countsCap: number };
   instance: { connectedDevices: number; connections: number; version?: string; commit?: string; minWorkstationVersion?: string };
-  totals: { devices: number; online: number; ok: number; amber: number; red: number; pendingUploads: number; unresolvedRejected: number; deferred?: number; chainBreaks: number };
+  thresholds: { onlineSeconds: number; amberUnseenSeconds: number; amberPendingSeconds: number; redSeconds: number; source: 'flags' | 'dashboard' };
+  totals: { devices: number; online: number; ok: number; offline?: number; amber: number; red: number; pendingUploads: number; unresolvedRejected: number; deferred?: number; chainBreaks: number };
   devices: DeviceStatus[];
 }
 

@@ -17,14 +17,57 @@ declare global {
   }
 }
 
-/** toProblem turns whatever a call rejected with into a Problem. */
-export function toProblem(e: unknown): Problem {
-  if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
-    const p = e as Problem;
-    return { code: String(p.code), message: String(p.message), ...(p.field ? { field: String(p.field) } : {}) };
+/** isProblem: an object with a string code and message (desktop/app Problem). */
+function isProblem(v: unknown): v is Problem {
+  return !!v && typeof v === 'object' && typeof (v as Problem).code === 'string' && typeof (v as Problem).message === 'string';
+}
+
+function problemOf(p: Problem): Problem {
+  return { code: p.code, message: p.message, ...(p.field ? { field: String(p.field) } : {}) };
+}
+
+/** fromText reads a Problem written as JSON text (desktop/app FormatError), or null. */
+function fromText(text: string): Problem | null {
+  const t = text.trim();
+  if (!t.startsWith('{')) return null;
+  try {
+    const v: unknown = JSON.parse(t);
+    return isProblem(v) ? problemOf(v) : null;
+  } catch {
+    return null;
   }
-  if (e instanceof Error) return { code: 'INTERNAL', message: e.message };
-  return { code: 'INTERNAL', message: String(e) };
+}
+
+/** unexpected says plainly that an error came in a shape nobody expected. */
+export function unexpected(code: string, text: string): Problem {
+  return { code, message: `Unexpected error (${code}): ${text}` };
+}
+
+/**
+ * toProblem turns whatever a call rejected with into a Problem. The engine
+ * sends every error as a Problem's JSON text (desktop/app FormatError):
+ * Wails' native runtime hands it over as an Error whose message is that
+ * text, the dev IPC as the bare string; an older or foreign shape (an
+ * object, a Wails timeout) still reads as a sentence, never "[object Object]".
+ */
+export function toProblem(e: unknown): Problem {
+  if (isProblem(e)) return problemOf(e);
+  // An object that went through `new Error(value)` (an engine that sends
+  // objects to the native runtime): its content is lost, say so.
+  if (e instanceof Error && e.message === '[object Object]') return unexpected('INTERNAL', 'the engine sent an error this screen cannot read.');
+  if (e instanceof Error) return fromText(e.message) ?? unexpected(e.name || 'Error', e.message);
+  if (typeof e === 'string') return fromText(e) ?? unexpected('INTERNAL', e);
+  if (e && typeof e === 'object') {
+    const code = typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : 'INTERNAL';
+    let text: string;
+    try {
+      text = JSON.stringify(e);
+    } catch {
+      text = Object.prototype.toString.call(e);
+    }
+    return unexpected(code, text);
+  }
+  return unexpected('INTERNAL', String(e));
 }
 
 /** ProblemError is thrown by every wrapper, so callers can catch one type. */

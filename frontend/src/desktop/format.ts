@@ -89,6 +89,22 @@ export function syncView(s: Status): SyncView {
   return v;
 }
 
+/**
+ * retryText is the sync bar's countdown while offline: "Retrying in 3 s"
+ * ("Retrying now" when due), from the status's retryAt; nowMs is the
+ * engine's clock (the status's now plus the time since it came). "" when
+ * online, not set up, or before anyone logged in.
+ */
+export function retryText(s: Status, nowMs: number): string {
+  if (s.online || s.needsSetup || s.waitingForLogin || !s.retryAt) return '';
+  const left = Math.ceil((Date.parse(s.retryAt) - nowMs) / 1000);
+  if (Number.isNaN(left)) return '';
+  return left > 0 ? `Retrying in ${left} s` : 'Retrying now';
+}
+
+/** SEND_NOW is the button that sends at once, online or off. */
+export const SEND_NOW = 'Send now';
+
 /** pendingState is the State column of the "Waiting to be sent" list. */
 export function pendingState(p: PendingAct): string {
   if (p.applied) return 'Accepted, updating';

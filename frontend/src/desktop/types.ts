@@ -30,6 +30,8 @@ export interface Status {
   lastSyncAt?: string;
   initialSync?: Progress;
   lastError?: string;
+  /** when an offline engine next tries the server */
+  retryAt?: string;
   /** the queue's act chain is broken: an act was edited or deleted in the file */
   chainError?: string;
   /** the server refuses this release: its sentence ("this workstation runs 1.2.0; …"); acts stay queued */

@@ -53,6 +53,49 @@ export function replace(el: Element, ...children: Child[]): void {
   append(el, children);
 }
 
+/**
+ * place makes nodes the children of parent, touching only what differs: a
+ * child already in its place is not moved, so it keeps its focus, its
+ * selection, what was typed into it and the scroll position around it.
+ */
+export function place(parent: Element, nodes: Node[]): void {
+  for (let i = 0; i < nodes.length; i++) {
+    const want = nodes[i]!;
+    const at = parent.childNodes[i] ?? null;
+    if (at !== want) parent.insertBefore(want, at);
+  }
+  while (parent.childNodes.length > nodes.length) parent.lastChild!.remove();
+}
+
+/**
+ * Keyed keeps one element per item across live redraws: an item whose
+ * signature (what its element shows) has not changed keeps its element,
+ * with any form opened in it and the text typed there.
+ */
+export class Keyed<T> {
+  private els = new Map<string, { sig: string; el: HTMLElement }>();
+  constructor(
+    private key: (item: T) => string,
+    private sig: (item: T) => string,
+    private build: (item: T) => HTMLElement,
+  ) {}
+
+  /** render puts the items' elements into parent, built anew only where needed. */
+  render(parent: Element, items: T[]): void {
+    const next = new Map<string, { sig: string; el: HTMLElement }>();
+    const nodes = items.map((it) => {
+      const k = this.key(it);
+      const s = this.sig(it);
+      const old = this.els.get(k);
+      const el = old && old.sig === s ? old.el : this.build(it);
+      next.set(k, { sig: s, el });
+      return el;
+    });
+    this.els = next;
+    place(parent, nodes);
+  }
+}
+
 /** formValues reads a form's named fields; checkboxes of one name give a list. */
 export function formValues(form: HTMLFormElement): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};

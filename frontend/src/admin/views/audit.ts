@@ -164,8 +164,12 @@ export function auditView(ctx: Ctx): View {
         ctx.api.get<{ users: User[] }>('/api/v1/admin/users'),
         ctx.api.get<{ devices: Device[] }>('/api/v1/admin/devices'),
       ]);
+      // Rebuilt choices keep what the administrator picked.
+      const picked = [userSel.value, deviceSel.value];
       replace(userSel, h('option', { value: '' }, 'anyone'), users.map((u) => h('option', { value: u.id }, `${u.name} (${u.role})`)));
       replace(deviceSel, h('option', { value: '' }, 'any'), devices.map((d) => h('option', { value: d.id }, d.name)));
+      [userSel.value, deviceSel.value] = picked as [string, string];
+      for (const sel of [userSel, deviceSel]) if (sel.selectedIndex < 0) sel.value = '';
       loadedChoices = true;
     },
   };

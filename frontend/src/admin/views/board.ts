@@ -118,7 +118,8 @@ export function boardView(ctx: Ctx): View {
   return {
     el,
     async refresh(topics: Topics) {
-      if (concerns(topics, 'feed', 'mutations')) await load();
+      // Waiting times and today's hours move with the clock: the tick too.
+      if (concerns(topics, 'feed', 'mutations', 'tick')) await load();
     },
   };
 }

@@ -1,10 +1,11 @@
 import { ApiError } from '../api';
 import { concerns, type Ctx, type Topics, type View } from '../context';
-import { h, replace } from '../../shared/dom';
+import { h, Keyed, replace } from '../../shared/dom';
 import { clock, closeNoteProblem, plural, reissueLine, resolutionLine, shortId, typedValues, unresolvedByWard } from '../format';
 import { classify, HEALTH_LABEL, humanDuration } from '../status';
 import type { AuditEntry, AuditPage, DeviceStatus, SyncStatus } from '../types';
 import { deferredPanel } from './deferred';
+import { healthSettings } from './health';
 
 // The overview: every workstation's sync health, and the live feed of
 // rejected acts with the reason and exactly what was typed.
@@ -20,17 +21,17 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
       h(
         'tr',
         null,
-        h('th', null, 'Health'),
+        h('th', null, 'Status'),
         h('th', null, 'Workstation'),
-        h('th', null, 'Connection'),
-        h('th', null, 'Last seen'),
-        h('th', { class: 'num' }, 'Pending uploads'),
-        h('th', { class: 'num', title: 'Changes committed after its cursor' }, 'Behind'),
-        h('th', { class: 'num', title: 'Applied / rejected in the last hour' }, 'Last hour'),
-        h('th', { class: 'num', title: 'Applied / rejected in total' }, 'Total'),
-        h('th', { class: 'num' }, 'Unresolved'),
-        h('th', { class: 'num', title: 'Acts waiting for another workstation\'s act' }, 'On hold'),
-        h('th', null, 'Last error'),
+        h('th', null, 'Network'),
+        h('th', null, 'Last contact'),
+        h('th', { class: 'num', title: 'Acts done at the workstation that have not reached the server yet, as the workstation last reported' }, 'Waiting to be sent'),
+        h('th', { class: 'num', title: 'Whether the workstation has every update from the server (technical: changes committed after its cursor)' }, 'Up to date'),
+        h('th', { class: 'num', title: 'Acts the server accepted / refused from this workstation in the last hour' }, 'Last hour'),
+        h('th', { class: 'num', title: 'Acts the server accepted / refused from this workstation since it was registered' }, 'Since registered'),
+        h('th', { class: 'num', title: 'Refused acts nobody has reviewed yet' }, 'To review'),
+        h('th', { class: 'num', title: 'Acts the server keeps until another workstation\'s act arrives (for example a check-in)' }, 'On hold'),
+        h('th', null, 'Last problem'),
       ),
     ),
     rows,
@@ -41,10 +42,18 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
   const onlyOpen = h('input', { type: 'checkbox', id: 'feed-unresolved' }) as HTMLInputElement;
   onlyOpen.addEventListener('change', () => void loadRejected());
   const onHold = deferredPanel(ctx);
+  const settings = healthSettings(ctx, () => void loadStatus());
   const el = h(
     'section',
     { id: 'view-overview', class: 'view' },
-    h('div', { class: 'panel' }, h('h2', null, 'Workstations'), h('div', { class: 'scroll-x' }, table)),
+    h(
+      'div',
+      { class: 'panel' },
+      h('h2', null, 'Workstations'),
+      h('p', { class: 'hint' }, 'Each ward workstation keeps working when the network is down and sends its work when it returns. Offline means the server cannot see what was done there since.'),
+      h('div', { class: 'scroll-x' }, table),
+      settings.el,
+    ),
     onHold.el,
     h(
       'div',
@@ -79,9 +88,10 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
   }
 
   function row(d: DeviceStatus, now: number): HTMLTableRowElement {
-    const hl = classify(now, d);
-    const conn = d.revoked ? 'revoked' : d.connected ? 'connected here' : hl.online ? 'online' : 'offline';
+    const hl = classify(now, d, status?.thresholds);
+    const conn = d.revoked ? 'revoked' : d.connected ? 'connected' : hl.online ? 'connected (other server)' : 'offline';
     const pendingAge = d.pending > 0 && d.oldestPendingAt ? humanDuration(now - Date.parse(d.oldestPendingAt)) : '';
+    const lag = `${d.cursorLag}${d.cursorLagCapped ? '+' : ''}`;
     return h(
       'tr',
       { class: `ws-row status-${hl.cls}`, 'data-device-id': d.id, 'data-status': hl.cls, 'data-online': String(hl.online) },
@@ -90,14 +100,28 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
         'td',
         null,
         h('div', { class: 'name' }, d.name),
-        h('div', { class: 'sub' }, d.roles.join(', '), ' · ', h('code', { title: d.id }, shortId(d.id)), ' · ', h('span', { class: 'ws-version' }, d.clientVersion || 'release unknown')),
+        h('div', { class: 'sub' }, d.roles.map((r) => ROLE_WORDS[r] ?? r).join(', '), ' · ', h('code', { title: `Workstation id ${d.id}` }, shortId(d.id)), ' · ', h('span', { class: 'ws-version' }, d.clientVersion || 'release unknown')),
       ),
       h('td', null, h('span', { class: `dot ${hl.online ? 'on' : 'off'}` }), conn),
       h('td', null, d.lastSeen ? `${humanDuration(Math.max(now - Date.parse(d.lastSeen), 0))} ago` : 'never', h('div', { class: 'sub' }, clock(d.lastSeen, now))),
-      h('td', { class: 'num' }, String(d.pending), pendingAge && h('div', { class: 'sub' }, `oldest ${pendingAge}`)),
-      h('td', { class: 'num', title: d.initialSync ? 'has not finished its first download' : '' }, d.initialSync ? 'first sync' : `${d.cursorLag}${d.cursorLagCapped ? '+' : ''}`),
-      h('td', { class: 'num' }, `${d.mutations.appliedLastHour} / `, h('span', { class: d.mutations.rejectedLastHour ? 'bad' : '' }, String(d.mutations.rejectedLastHour))),
-      h('td', { class: 'num' }, `${d.mutations.appliedTotal} / ${d.mutations.rejectedTotal}`),
+      h(
+        'td',
+        { class: 'num' },
+        hl.online ? String(d.pending) : hl.cls === 'new' ? '—' : h('span', { title: 'The server cannot know acts done since the link dropped' }, `${d.pending} last reported`),
+        pendingAge && h('div', { class: 'sub' }, `oldest ${pendingAge}`),
+      ),
+      h(
+        'td',
+        { class: 'num', title: `Technical: ${d.initialSync ? 'first download not finished' : `${lag} changes after its cursor`}` },
+        d.initialSync ? 'first download' : d.cursorLag === 0 ? 'up to date' : `${lag} to receive`,
+      ),
+      h(
+        'td',
+        { class: 'num', title: `${d.mutations.appliedLastHour} accepted, ${d.mutations.rejectedLastHour} refused in the last hour` },
+        `${d.mutations.appliedLastHour} / `,
+        h('span', { class: d.mutations.rejectedLastHour ? 'bad' : '' }, String(d.mutations.rejectedLastHour)),
+      ),
+      h('td', { class: 'num', title: `${d.mutations.appliedTotal} accepted, ${d.mutations.rejectedTotal} refused since registered` }, `${d.mutations.appliedTotal} / ${d.mutations.rejectedTotal}`),
       h('td', { class: 'num' }, d.mutations.unresolvedRejected ? h('span', { class: 'bad' }, String(d.mutations.unresolvedRejected)) : '0'),
       h('td', { class: 'num deferred' }, String(d.deferred ?? 0)),
       h('td', { class: 'err' }, d.lastError ? [h('div', null, d.lastError), h('div', { class: 'sub' }, clock(d.lastErrorAt, now))] : ''),
@@ -164,6 +188,14 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
     );
   }
 
+  // One element per rejected act, kept across live updates while it shows
+  // the same thing: an open "Close with a reason" box keeps its text.
+  const cards = new Keyed<{ e: AuditEntry; fresh: boolean }>(
+    ({ e }) => `${e.deviceId}:${e.seq}`,
+    ({ e }) => JSON.stringify(e),
+    ({ e, fresh }) => card(e, fresh),
+  );
+
   async function loadRejected(): Promise<void> {
     const q = onlyOpen.checked ? '&unresolved=true' : '';
     const page = await ctx.api.get<AuditPage>(`/api/v1/admin/rejected?limit=25${q}`);
@@ -171,11 +203,16 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
       const key = `${e.deviceId}:${e.seq}`;
       const fresh = !firstFeed && !known.has(key);
       known.add(key);
-      return card(e, fresh);
+      return { e, fresh };
     });
     firstFeed = false;
-    if (items.length === 0) replace(feed, h('li', { class: 'empty' }, 'No rejected act. Acts the server refuses appear here as they arrive.'));
-    else replace(feed, items);
+    if (items.length === 0) {
+      cards.render(feed, []);
+      replace(feed, h('li', { class: 'empty' }, 'No rejected act. Acts the server refuses appear here as they arrive.'));
+    } else {
+      if (feed.querySelector(':scope > li.empty')) feed.replaceChildren();
+      cards.render(feed, items);
+    }
   }
 
   async function loadStatus(): Promise<void> {
@@ -188,8 +225,12 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
   return {
     el,
     async refresh(topics: Topics) {
+      // The status depends on time (ages, colours): every event re-reads
+      // it, the tick included. Its table holds no input.
       const jobs: Promise<void>[] = [loadStatus()];
-      if (concerns(topics, 'mutations')) jobs.push(loadRejected(), onHold.load());
+      if (concerns(topics, 'mutations', 'rejection_resolutions')) jobs.push(loadRejected());
+      if (concerns(topics, 'mutations')) jobs.push(onHold.load());
+      if (concerns(topics, 'settings')) jobs.push(settings.load());
       const results = await Promise.allSettled(jobs);
       for (const r of results) if (r.status === 'rejected' && !(r.reason instanceof ApiError && r.reason.status === 401)) throw r.reason;
     },
@@ -201,18 +242,26 @@ export function summary(s: SyncStatus): HTMLElement {
   const t = s.totals;
   return h(
     'div',
-    { class: 'summary', id: 'summary' },
+    { class: 'summary', id: 'summary', title: `Technical: change feed head ${s.feed.head}, ${s.feed.retained} changes retained, pruned through ${s.feed.prunedId}` },
     h('span', null, plural(t.devices, 'workstation')),
     h('span', null, `${t.online} online`),
+    h('span', { id: 'summary-offline', class: t.offline ? 'amber-text' : '' }, `${t.offline ?? 0} offline`),
     h('span', { class: t.amber ? 'amber-text' : '' }, `${t.amber} late`),
     h('span', { class: t.red ? 'red-text' : '' }, `${t.red} stalled`),
-    h('span', null, `${plural(t.pendingUploads, 'pending upload')}`),
-    h('span', { class: t.unresolvedRejected ? 'red-text' : '' }, `${t.unresolvedRejected} unresolved rejected`),
+    h('span', { title: 'Acts done at the workstations that have not reached the server yet, as last reported' }, `${plural(t.pendingUploads, 'act')} waiting to be sent`),
+    h('span', { class: t.unresolvedRejected ? 'red-text' : '' }, `${plural(t.unresolvedRejected, 'refused act')} to review`),
     h('span', { id: 'summary-deferred' }, `${t.deferred ?? 0} on hold`),
     t.chainBreaks
       ? h('span', { class: 'red-text', id: 'summary-chain', title: 'Acts edited or removed on a workstation after they were written; see the audit log, chain: broken links only' }, `${plural(t.chainBreaks, 'broken chain link')}`)
       : '',
-    h('span', { class: 'sub', title: `${s.feed.retained} changes retained; pruned through ${s.feed.prunedId}` }, `feed head ${s.feed.head}`),
   );
 }
 
+/** ROLE_WORDS name what a workstation serves in the words of the ward. */
+const ROLE_WORDS: Record<string, string> = {
+  SECRETARY: 'reception',
+  NURSE: 'nursing',
+  DOCTOR: 'doctors',
+  BIOLOGIST: 'lab',
+  ADMIN: 'administration',
+};

@@ -1,6 +1,6 @@
 import { ApiError } from '../api';
 import { concerns, type Ctx, type Topics, type View } from '../context';
-import { confirmButton, formValues, h, replace } from '../../shared/dom';
+import { confirmButton, formValues, h, Keyed } from '../../shared/dom';
 import { clock } from '../format';
 import { ROLES, type User } from '../types';
 
@@ -109,18 +109,21 @@ export function usersView(ctx: Ctx): View {
     }
   }
 
+  // One row per user, kept while the user is unchanged: a half-typed
+  // password or a chosen role survives every live update.
+  const keyed = new Keyed<User>((u) => u.id, (u) => JSON.stringify(u), row);
+
   async function load(): Promise<void> {
     const { users } = await ctx.api.get<{ users: User[] }>('/api/v1/admin/users');
-    // Keep a half-typed password: do not redraw while one is being typed.
-    if (el.contains(document.activeElement) && document.activeElement instanceof HTMLInputElement && rows.contains(document.activeElement)) return;
     if (rows.querySelector('.armed')) return; // a confirmation is pending
-    replace(rows, users.map(row));
+    keyed.render(rows, users);
   }
 
   return {
     el,
     async refresh(topics: Topics) {
-      if (concerns(topics, 'users')) await load();
+      // Users change through the feed; their open sessions with time.
+      if (concerns(topics, 'users', 'feed', 'tick')) await load();
     },
   };
 }

@@ -4,7 +4,8 @@
 // once and updated in place, so that a click on "1 rejected" never lands on
 // a node an event just replaced.
 import { h } from '../../shared/dom';
-import { syncView } from '../format';
+import { api } from '../api';
+import { retryText, SEND_NOW, syncView } from '../format';
 import type { Status } from '../types';
 import { showAbout } from './about';
 
@@ -24,7 +25,12 @@ interface Parts {
   bar: HTMLProgressElement;
   progressText: Text;
   device: HTMLButtonElement;
+  retry: HTMLElement;
+  dash: HTMLElement;
+  sendNow: HTMLButtonElement;
   status?: Status;
+  /** the engine's clock minus the page's, from the last status */
+  skew: number;
   on: SyncBarHandlers;
 }
 
@@ -42,22 +48,48 @@ function build(el: HTMLElement): Parts {
     bar: h('progress', { max: '1', value: '0' }),
     progressText: document.createTextNode(''),
     device: h('button', { type: 'button', id: 'sync-about', class: 'sync-item link muted small' }),
+    retry: h('span', { id: 'sync-retry', class: 'sync-item muted', role: 'status' }),
+    dash: h('span', { class: 'sync-item muted', 'aria-hidden': 'true' }, '—'),
+    sendNow: h('button', { type: 'button', id: 'sync-send-now', class: 'sync-item link' }, SEND_NOW),
+    skew: 0,
     on: {},
   };
+  // "Send now" is here, on every screen: offline it tries the server at
+  // once, online it pushes and pulls at once.
+  p.sendNow.addEventListener('click', () => {
+    p.sendNow.disabled = true;
+    void api.syncNow().catch(() => undefined).finally(() => (p.sendNow.disabled = false));
+  });
+  // The countdown moves between status events.
+  window.setInterval(() => countdown(p), 500);
   p.conn.append(p.connText);
   p.progress.append(p.bar, p.progressText);
   p.waiting.addEventListener('click', () => p.on.waiting?.());
   p.rejected.addEventListener('click', () => p.on.rejected?.());
   p.device.addEventListener('click', () => p.status && showAbout(p.status));
-  el.replaceChildren(p.conn, p.waiting, p.rejected, p.chain, p.asOf, p.progress, h('span', { class: 'sync-spacer' }), p.device);
+  el.replaceChildren(p.conn, p.retry, p.dash, p.sendNow, p.waiting, p.rejected, p.chain, p.asOf, p.progress, h('span', { class: 'sync-spacer' }), p.device);
   parts.set(el, p);
   return p;
+}
+
+function countdown(p: Parts): void {
+  const s = p.status;
+  const text = s ? retryText(s, Date.now() + p.skew) : '';
+  if (p.retry.textContent !== text) p.retry.textContent = text;
+  p.retry.hidden = text === '';
+  p.dash.hidden = text === '';
+  // Offline with a countdown, or online with acts waiting.
+  p.sendNow.hidden = !s || (text === '' && !(s.online && s.pending > 0));
 }
 
 export function renderSyncBar(el: HTMLElement, s: Status, on: SyncBarHandlers): void {
   const p = parts.get(el) ?? build(el);
   const v = syncView(s);
   p.on = on;
+  p.status = s;
+  const engineNow = Date.parse(s.now);
+  p.skew = Number.isNaN(engineNow) ? 0 : engineNow - Date.now();
+  countdown(p);
   el.dataset.state = v.state;
   el.dataset.pending = String(s.pending);
   el.dataset.rejected = String(s.rejected);
