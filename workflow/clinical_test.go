@@ -47,13 +47,17 @@ func TestClinicalShapes(t *testing.T) {
 			"data.rows", "The rows of measured values must be a list, not an object."},
 		{"row as text", func() (Effect, error) { return lab(obj2{"rows": []any{"CRP: 85 mg/L"}}) },
 			"data.rows.0", "Row 1 of the measured values must be an object, not text."},
-		{"row without value", func() (Effect, error) { return lab(obj2{"rows": []obj2{{"test": "CRP", "value": "85"}, {"test": "Na"}}}) },
+		{"row without value", func() (Effect, error) {
+			return lab(obj2{"rows": []obj2{{"test": "CRP", "value": "85"}, {"test": "Na"}}})
+		},
 			"data.rows.1.value", "The value of row 2 must be given."},
 		{"value as number", func() (Effect, error) { return lab(obj2{"rows": []obj2{{"test": "CRP", "value": 85}}}) },
 			"data.rows.0.value", "The value of row 1 must be text, not a number."},
 		{"empty test", func() (Effect, error) { return lab(obj2{"rows": []obj2{{"test": "", "value": "85"}}}) },
 			"data.rows.0.test", "The test name of row 1 must not be empty."},
-		{"abnormal as text", func() (Effect, error) { return lab(obj2{"rows": []obj2{{"test": "CRP", "value": "85", "abnormal": "yes"}}}) },
+		{"abnormal as text", func() (Effect, error) {
+			return lab(obj2{"rows": []obj2{{"test": "CRP", "value": "85", "abnormal": "yes"}}})
+		},
 			"data.rows.0.abnormal", "The abnormal flag of row 1 must be true or false, not text."},
 		{"unknown row key", func() (Effect, error) { return lab(obj2{"rows": []obj2{{"test": "CRP", "value": "85", "flag": "H"}}}) },
 			"data.rows.0.flag", `The field "data.rows.0.flag" is not known here; check the spelling.`},
