@@ -388,6 +388,8 @@ type auditEntryJSON struct {
 	// ReissueOf links a re-issued act to the rejected one it replaces
 	// (seq absent when the server never recorded that act).
 	ReissueOf *auditLink `json:"reissueOf,omitempty"`
+	// Subject names the patient and visit the act concerns.
+	Subject *workflow.ActSubject `json:"subject,omitempty"`
 }
 
 type auditLink struct {
@@ -431,7 +433,7 @@ type auditResolution struct {
 func toAuditJSON(e postgres.AuditEntry) auditEntryJSON {
 	out := auditEntryJSON{DeviceID: e.DeviceID, DeviceName: e.DeviceName, Seq: e.Seq, MutationID: e.MutationID,
 		Name: e.Name, Args: e.Args, OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt, Outcome: e.Outcome,
-		Code: e.Code, Message: e.Message, Field: e.Field}
+		Code: e.Code, Message: e.Message, Field: e.Field, Subject: e.Subject}
 	if len(e.Args) == 0 {
 		out.Args = nil
 	}
