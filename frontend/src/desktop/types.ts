@@ -128,6 +128,8 @@ export interface PrescriptionView extends Prescription {
   doctorName: string;
   nurseName: string;
   resultId?: string;
+  /** the result holds a measured value flagged abnormal */
+  resultAbnormal?: boolean;
 }
 
 export interface Result {
@@ -227,6 +229,8 @@ export interface PendingAct {
   waitingFor?: string;
   /** the server holds it and will apply or refuse it */
   parked?: boolean;
+  /** the patient and visit it concerns */
+  subject?: ActSubject;
 }
 
 export interface RejectedAct {
@@ -251,6 +255,37 @@ export interface RejectedAct {
   resolvedBy?: string;
   resolutionNote?: string;
   reissuedAs?: string;
+  /** the patient and visit it concerns */
+  subject?: ActSubject;
+}
+
+/** The patient and visit an act concerns (workflow.ActSubject). */
+export interface ActSubject {
+  patientId?: string;
+  firstName?: string;
+  lastName?: string;
+  birthDate?: string;
+  visitId?: string;
+  visitDate?: string;
+  visitMotif?: string;
+  prescriptionText?: string;
+  billingAmount?: string;
+}
+
+/** patients.medicalHistory's documented shape (docs/clinical-data.md). */
+export interface MedicalHistory {
+  allergies?: string[];
+  conditions?: string[];
+  medications?: string[];
+}
+
+/** One measured value of a result (results.data.rows). */
+export interface LabRow {
+  test: string;
+  value: string;
+  unit?: string;
+  range?: string;
+  abnormal?: boolean;
 }
 
 export interface Acted {

@@ -2,25 +2,24 @@
 // workstation it is (the id an administrator registered, with the one-time
 // code the dashboard showed, unless it was registered with its roles).
 import { api } from '../api';
+import { t } from '../../shared/i18n';
 import type { Status } from '../types';
 import { buildForm, focusFirst } from './form';
 
 export function setupView(s: Status, done: () => void, cancel?: () => void): HTMLElement {
   const f = buildForm({
     id: 'setup-form',
-    title: s.deviceId ? 'Workstation settings' : 'Set up this workstation',
-    subtitle: s.deviceId
-      ? 'This workstation keeps its id; only the server address can change.'
-      : 'Ask the administrator for the workstation id and its one-time registration code (admin dashboard, Workstations).',
+    title: s.deviceId ? t('setup.settings') : t('setup.title'),
+    subtitle: s.deviceId ? t('setup.keepsId') : t('setup.ask'),
     fields: [
-      { name: 'serverUrl', label: 'Server address', value: s.serverUrl || 'http://127.0.0.1:8420', autofocus: true, wide: true },
-      { name: 'deviceId', label: 'Workstation id', value: s.deviceId, wide: true },
-      { name: 'code', label: 'Registration code (if the administrator gave one)', wide: true },
+      { name: 'serverUrl', label: t('setup.server'), value: s.serverUrl || 'http://127.0.0.1:8420', autofocus: true, wide: true },
+      { name: 'deviceId', label: t('setup.deviceId'), value: s.deviceId, wide: true },
+      { name: 'code', label: t('setup.code'), wide: true },
     ],
-    submit: s.deviceId ? 'Save' : 'Connect this workstation',
+    submit: s.deviceId ? t('form.save') : t('setup.connect'),
     check: (v) => ({
-      serverUrl: /^https?:\/\/[^/\s]+/.test((v.serverUrl ?? '').trim()) ? undefined : 'The server address must look like http://host:port.',
-      deviceId: (v.deviceId ?? '').trim() === '' ? 'Enter the workstation id.' : undefined,
+      serverUrl: /^https?:\/\/[^/\s]+/.test((v.serverUrl ?? '').trim()) ? undefined : t('setup.badServer'),
+      deviceId: (v.deviceId ?? '').trim() === '' ? t('setup.needId') : undefined,
     }),
     onSubmit: async (v) => {
       await api.setup(v.serverUrl ?? '', v.deviceId ?? '', v.code ?? '');

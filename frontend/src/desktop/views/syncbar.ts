@@ -5,6 +5,7 @@
 // a node an event just replaced.
 import { h } from '../../shared/dom';
 import { syncView } from '../format';
+import { t } from '../../shared/i18n';
 import type { Status } from '../types';
 
 export interface SyncBarHandlers {
@@ -77,6 +78,6 @@ export function renderSyncBar(el: HTMLElement, s: Status, on: SyncBarHandlers): 
     p.bar.value = v.progress.rows;
     p.progressText.data = v.progress.text;
   }
-  p.device.textContent = s.deviceId ? `Workstation ${s.deviceId.slice(0, 8)}` : '';
+  p.device.textContent = s.deviceId ? t('sync.device', { id: s.deviceId.slice(0, 8) }) : '';
   p.device.title = s.serverUrl;
 }
