@@ -1,8 +1,11 @@
 // Pure formatting for the desktop UI: times, the sync bar's words, act
 // names, a rejected act's typed values. Tested by Vitest without a browser.
 import rules from './rules.json';
-import { fmtDate, fmtDateUTC, fmtDateTime, fmtMoney, fmtNumber, fmtTime, fmtWhen, t, type MessageKey } from '../shared/i18n';
-import type { ActProvenance, ActSubject, PendingAct, Problem, Status, VitalsData } from './types';
+import { fmtDate, fmtDateUTC, fmtMoney, fmtNumber, fmtTime, fmtWhen, t, type MessageKey } from '../shared/i18n';
+import type { ActProvenance, PendingAct, Problem, Status, VitalsData } from './types';
+import { actDone, actLabel, isIdPath, patientName, subjectLine } from '../shared/acts';
+
+export { actDone, actLabel, isIdPath, patientName, subjectLine };
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
@@ -90,23 +93,6 @@ export function offlineNote(s: Status): string {
   return s.offlineSince ? t('login.offlineSince', { time: hhmm(s.offlineSince) }) : t('login.offline');
 }
 
-const actKeys = [
-  'patient.register', 'patient.update', 'appointment.schedule', 'appointment.checkIn', 'appointment.recordVitals',
-  'appointment.completeConsultation', 'appointment.close', 'appointment.recordPayment', 'appointment.cancel',
-  'prescription.create', 'prescription.sendToLab', 'prescription.collectSample', 'prescription.startAnalysis',
-  'result.create', 'result.review', 'document.attach', 'rejected.close',
-];
-
-/** actLabel names an act as a thing to do ("Record vitals"). */
-export function actLabel(name: string): string {
-  return actKeys.includes(name) ? t(`act.${name}` as MessageKey) : name;
-}
-
-/** actDone names an act as a thing done ("Vitals recorded"), for lists of acts. */
-export function actDone(name: string): string {
-  return actKeys.includes(name) ? t(`done.${name}` as MessageKey) : name;
-}
-
 const reasonCodes = [
   'INVALID_TRANSITION', 'VALIDATION_FAILED', 'FORBIDDEN', 'NOT_FOUND', 'DUPLICATE_ID', 'UNAUTHENTICATED', 'UNKNOWN_MUTATION',
   'PROTOCOL_ERROR', 'CLOCK_SKEW', 'CHAIN_BROKEN',
@@ -136,37 +122,6 @@ export function typedValues(args: unknown, field = ''): TypedValue[] {
   };
   walk(args, '');
   return out;
-}
-
-/** isIdPath tells the arguments that are row ids: shown under "Details", not as typed values. */
-export function isIdPath(path: string): boolean {
-  return path === 'id' || /Id$/.test(path);
-}
-
-/** patientName is "LASTNAME First". */
-export function patientName(first: string, last: string): string {
-  return `${last.toUpperCase()} ${first}`.trim();
-}
-
-/**
- * subjectLine names the patient and visit an act concerns: "DUPONT Amélie
- * (born 03/02/1980) — visit 07/12/2026 14:00, Suivi"; '' when unknown.
- */
-export function subjectLine(s: ActSubject | null | undefined): string {
-  if (!s) return '';
-  const parts: string[] = [];
-  if (s.lastName || s.firstName) {
-    const who = patientName(s.firstName ?? '', s.lastName ?? '');
-    parts.push(s.birthDate ? t('subject.born', { name: who, date: dayUTC(s.birthDate) }) : who);
-  } else if (s.patientId) parts.push(t('subject.unknownPatient'));
-  const rest: string[] = [];
-  if (s.visitDate || s.visitMotif) {
-    rest.push(t('subject.visit', { when: fmtDateTime(s.visitDate ?? null), motif: s.visitMotif ?? '' }).replace(/,\s*$/, ''));
-  }
-  if (s.prescriptionText) rest.push(t('subject.prescription', { text: s.prescriptionText }));
-  if (s.billingAmount) rest.push(t('subject.bill', { amount: money(s.billingAmount) }));
-  if (rest.length) parts.push(rest.join('; '));
-  return parts.join(' — ');
 }
 
 /** localInput renders a Date for a datetime-local box. */

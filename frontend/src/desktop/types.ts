@@ -1,4 +1,5 @@
 import type { ReviewInfo } from './format';
+import type { ActSubject } from '../shared/acts';
 // The shapes the bound Go App (desktop/app) returns, as JSON.
 
 export type Role = 'ADMIN' | 'DOCTOR' | 'BIOLOGIST' | 'NURSE' | 'SECRETARY';
@@ -259,18 +260,7 @@ export interface RejectedAct {
   subject?: ActSubject;
 }
 
-/** The patient and visit an act concerns (workflow.ActSubject). */
-export interface ActSubject {
-  patientId?: string;
-  firstName?: string;
-  lastName?: string;
-  birthDate?: string;
-  visitId?: string;
-  visitDate?: string;
-  visitMotif?: string;
-  prescriptionText?: string;
-  billingAmount?: string;
-}
+export type { ActSubject };
 
 /** patients.medicalHistory's documented shape (docs/clinical-data.md). */
 export interface MedicalHistory {

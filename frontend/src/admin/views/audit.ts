@@ -2,6 +2,8 @@ import type { Ctx, Topics, View } from '../context';
 import { formValues, h, replace } from '../../shared/dom';
 import { chainCell, clock, isoFromLocalInput, reissueLine, resolutionLine, shortId, typedValues } from '../format';
 import type { AuditEntry, AuditPage, Device, User } from '../types';
+import { actDone, subjectLine } from '../../shared/acts';
+import { t } from '../../shared/i18n';
 
 // Audit search: every act ever received, by patient (the acts on the
 // patient and on their appointments, prescriptions, results and
@@ -106,9 +108,9 @@ export function auditView(ctx: Ctx): View {
     return h(
       'tr',
       { class: e.outcome === 'rejected' ? 'rejected-row' : '', 'data-key': `${e.deviceId}:${e.seq}`, 'data-chain': e.chain?.status ?? 'none' },
-      h('td', null, clock(e.occurredAt, ctx.now()), h('div', { class: 'sub' }, `clinical time`)),
-      h('td', null, clock(e.receivedAt, ctx.now()), h('div', { class: 'sub' }, `sync time`)),
-      h('td', null, e.name, e.target ? h('div', { class: 'sub' }, `${e.target.table} ${shortId(e.target.id)}`) : ''),
+      h('td', null, clock(e.occurredAt, ctx.now()), h('div', { class: 'sub' }, t('adm.clinicalTime'))),
+      h('td', null, clock(e.receivedAt, ctx.now()), h('div', { class: 'sub' }, t('adm.syncTime'))),
+      h('td', null, actDone(e.name), h('div', { class: 'sub', 'data-role': 'subject' }, subjectLine(e.subject))),
       h('td', null, e.author ? `${e.author.name} (${e.author.role})` : e.chain?.claimedAuthor ? h('span', { title: 'named by the workstation, not authenticated' }, `claimed ${shortId(e.chain.claimedAuthor)}`) : '-'),
       h('td', null, e.deviceName || shortId(e.deviceId), h('div', { class: 'sub' }, `seq ${e.seq}`)),
       h('td', { class: 'chain', title: chain.title }, chain.text && h('code', null, chain.text), h('div', null, h('span', { class: `badge badge-${chain.cls}` }, chain.badge))),
@@ -117,14 +119,16 @@ export function auditView(ctx: Ctx): View {
         : e.outcome === 'deferred' ? [h('span', { class: 'badge badge-amber' }, 'on hold'), h('div', { class: 'sub' }, e.message ?? '')]
         : [h('span', { class: 'badge badge-red' }, e.code ?? 'rejected'), h('div', { class: 'sub' }, e.message ?? ''),
           h('div', { class: 'sub resolution' }, resolutionLine(e, ctx.now())), reissueLine(e) ? h('div', { class: 'sub reissue-of' }, reissueLine(e)) : null]),
-      h('td', null, h('details', null, h('summary', null, 'values'), h('pre', null, values))),
+      // The act's internal name, its row and every value as entered, for whoever traces it.
+      h('td', null, h('details', { class: 'details' }, h('summary', null, t('details.summary')),
+        h('pre', null, `${e.name}${e.target ? `\n${e.target.table} ${e.target.id}` : ''}\n${values}`))),
     );
   }
 
   const el = h(
     'section',
     { id: 'view-audit', class: 'view' },
-    h('div', { class: 'panel' }, h('h2', null, 'Audit log'), form),
+    h('div', { class: 'panel' }, h('h2', null, t('adm.auditTitle')), form),
     h(
       'div',
       { class: 'panel' },
@@ -138,14 +142,14 @@ export function auditView(ctx: Ctx): View {
           h(
             'tr',
             null,
-            h('th', null, 'Occurred'),
-            h('th', null, 'Received'),
-            h('th', null, 'Act'),
-            h('th', null, 'Author'),
-            h('th', null, 'Workstation'),
-            h('th', null, 'Chain'),
-            h('th', null, 'Outcome'),
-            h('th', null, 'Entered'),
+            h('th', null, t('adm.occurred')),
+            h('th', null, t('adm.received')),
+            h('th', null, t('waiting.act')),
+            h('th', null, t('adm.author')),
+            h('th', null, t('adm.workstation')),
+            h('th', null, t('adm.chain')),
+            h('th', null, t('adm.outcome')),
+            h('th', null, t('details.summary')),
           ),
         ),
         rows,

@@ -419,6 +419,28 @@ export const en = {
   'dup.one': 'A patient with the same name and birth date exists',
   'dup.many': '{n} patients with the same name and birth date exist',
   'dup.warning': '{lead}: {who}{more}. Search for them before registering the person again; you may still register.',
+
+  // The dashboard
+  'adm.onHold': 'Acts on hold',
+  'adm.onHoldIntro': 'Each waits for an act of another workstation (such as a check-in at reception) and is applied the moment it arrives.',
+  'adm.workstation': 'Workstation',
+  'adm.waitingFor': 'Waiting for',
+  'adm.givesUpAt': 'Gives up at',
+  'adm.noneOnHold': 'No act is on hold.',
+  'adm.rejectedWho': 'By {by} at {device}, {when}; received {received}',
+  'adm.entered': 'What was entered',
+  'adm.closeNote': 'Why does this act need nothing more? (required)',
+  'adm.closeSend': 'Close this act',
+  'adm.closeOpen': 'Close with a reason…',
+  'adm.closed': '{act} ({subject}) closed.',
+  'adm.auditTitle': 'Audit log',
+  'adm.occurred': 'Done at the ward',
+  'adm.received': 'Received',
+  'adm.author': 'Author',
+  'adm.outcome': 'Outcome',
+  'adm.chain': 'Chain',
+  'adm.clinicalTime': 'clinical time',
+  'adm.syncTime': 'sync time',
 } as const;
 
 export type MessageKey = keyof typeof en;
