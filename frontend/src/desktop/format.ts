@@ -1,7 +1,7 @@
 // Pure formatting for the desktop UI: times, the sync bar's words, act
 // names, a rejected act's typed values. Tested by Vitest without a browser.
 import rules from './rules.json';
-import { fmtDate, fmtDateUTC, fmtMoney, fmtNumber, fmtTime, fmtWhen, t, type MessageKey } from '../shared/i18n';
+import { fmtDate, fmtDateUTC, fmtMoney, fmtNumber, fmtTime, fmtWhen, has, t, type MessageKey } from '../shared/i18n';
 import type { ActProvenance, PendingAct, Problem, Status, VitalsData } from './types';
 import { actDone, actLabel, isIdPath, patientName, subjectLine } from '../shared/acts';
 
@@ -148,7 +148,7 @@ const argKeys = [
 /** fieldLabel names an argument's path in words ("vitals.temperature" is "Temperature (°C)"). */
 export function fieldLabel(path: string): string {
   const v = rules.vitals.find((r) => r.field === path);
-  if (v) return `${v.label} (${v.unit})`;
+  if (v) return `${has(`vital.${path}`) ? t(`vital.${path}` as MessageKey) : v.label} (${v.unit})`;
   const tx = (rules.texts as Record<string, { label: string }>)[path];
   if (tx) return tx.label;
   const k = argKeys.includes(path) ? path : argKeys.includes(path.split('.')[0] ?? '') ? path.split('.')[0]! : '';

@@ -232,6 +232,8 @@ export const fr: Record<MessageKey, string> = {
   'vitals.bp': 'TA {sys}/{dia} mmHg',
   'vitals.hr': 'FC {n} bpm',
   'vitals.rr': 'FR {n}/min',
+  'vital.vitals.weight': 'Poids',
+  'vital.vitals.height': 'Taille',
   'vital.vitals.temperature': 'Température',
   'vital.vitals.bloodPressure.systolic': 'Pression systolique',
   'vital.vitals.bloodPressure.diastolic': 'Pression diastolique',

@@ -63,6 +63,11 @@ export function setCurrency(c: string): void {
 
 export type Params = Record<string, string | number>;
 
+/** has tells whether the catalog holds key (for keys made from names). */
+export function has(key: string): key is MessageKey {
+  return key in en;
+}
+
 /** t returns the sentence of key in the current locale, {name} replaced by params. */
 export function t(key: MessageKey, params?: Params): string {
   const text = catalogs[current][key] ?? en[key] ?? key;
