@@ -72,3 +72,16 @@ describe('abnormal vitals', () => {
     setLocale('en-GB');
   });
 });
+
+describe('refusals in words', () => {
+  it('names the visit instead of its id, and leaves other ids out', async () => {
+    const { plainMessage } = await import('../shared/acts');
+    const visit = new Date(2026, 11, 7, 14, 15).toISOString();
+    const s = { patientId: 'p', firstName: 'Jean', lastName: 'Martin', visitId: '503e2514-70a8-5238-a9d6-e944646fbb94', visitDate: visit };
+    expect(plainMessage('Appointment 503e2514-70a8-5238-a9d6-e944646fbb94 is CANCELLED (cancelled at 04:59), not CHECKED_IN.', s))
+      .toBe('Appointment of 07/12/2026 14:15 is CANCELLED (cancelled at 04:59), not CHECKED_IN.');
+    expect(plainMessage('Prescription 11111111-2222-4333-8444-555555555555 already has a result (66666666-7777-4888-9999-000000000000); a prescription has only one.', s))
+      .toBe('Prescription already has a result; a prescription has only one.');
+    expect(plainMessage('Temperature 46 °C is above 45 °C.', s)).toBe('Temperature 46 °C is above 45 °C.');
+  });
+});

@@ -3,7 +3,7 @@
 import rules from './rules.json';
 import { fmtDate, fmtDateUTC, fmtMoney, fmtNumber, fmtTime, fmtWhen, has, t, type MessageKey } from '../shared/i18n';
 import type { ActProvenance, PendingAct, Problem, Status, VitalsData } from './types';
-import { actDone, actLabel, isIdPath, patientName, subjectLine } from '../shared/acts';
+import { actDone, actLabel, isIdPath, patientName, plainMessage, subjectLine } from '../shared/acts';
 
 export { actDone, actLabel, isIdPath, patientName, subjectLine };
 
@@ -78,7 +78,7 @@ export function pendingState(p: PendingAct): string {
     const w = p.waitingFor.charAt(0).toUpperCase() + p.waitingFor.slice(1);
     return p.parked ? t('pending.parked', { what: w }) : w;
   }
-  if (p.likelyRejection) return t('pending.likelyRefused', { message: p.likelyRejection.message });
+  if (p.likelyRejection) return t('pending.likelyRefused', { message: plainMessage(p.likelyRejection.message, p.subject) });
   return t('pending.waiting');
 }
 

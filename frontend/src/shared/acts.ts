@@ -64,3 +64,21 @@ export function subjectLine(s: ActSubject | null | undefined): string {
   return parts.join(' — ');
 }
 
+
+const uuid = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi;
+
+/**
+ * plainMessage puts a refusal's sentence in words a ward reads: the row ids
+ * the engine names ("Appointment 503e2514-… is CANCELLED") become the visit
+ * or the patient they are ("Appointment of 07/12/2026 14:15 is
+ * CANCELLED"); an id the subject does not name is left out. The sentence
+ * as written, ids included, stays under Details.
+ */
+export function plainMessage(message: string, s: ActSubject | null | undefined): string {
+  const out = message.replace(uuid, (id) => {
+    if (s?.visitId && id === s.visitId && s.visitDate) return t('subject.visitRef', { when: fmtDateTime(s.visitDate) });
+    if (s?.patientId && id === s.patientId && (s.lastName || s.firstName)) return patientName(s.firstName ?? '', s.lastName ?? '');
+    return '';
+  });
+  return out === message ? message : out.replace(/\s*\(\s*\)/g, '').replace(/ {2,}/g, ' ').replace(/ ([,.;:)])/g, '$1').replace(/\( /g, '(');
+}

@@ -5,7 +5,7 @@ import { clock, closeNoteProblem, plural, reissueLine, resolutionLine, shortId, 
 import { classify, HEALTH_LABEL, humanDuration } from '../status';
 import type { AuditEntry, AuditPage, DeviceStatus, SyncStatus } from '../types';
 import { deferredPanel } from './deferred';
-import { actDone, subjectLine } from '../../shared/acts';
+import { actDone, plainMessage, subjectLine } from '../../shared/acts';
 import { fmtWhen, t } from '../../shared/i18n';
 
 // The overview: every workstation's sync health, and the live feed of
@@ -150,7 +150,7 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
       h('p', { class: 'sub', 'data-role': 'who' }, t('adm.rejectedWho', {
         by: e.author ? e.author.name : '?', device: e.deviceName || shortId(e.deviceId), when: when(e.occurredAt), received: when(e.receivedAt),
       })),
-      h('p', { class: 'message' }, e.message ?? ''),
+      h('p', { class: 'message' }, plainMessage(e.message ?? '', e.subject)),
       link ? h('p', { class: 'sub reissue-of' }, link) : null,
       e.resolution ? null : box,
       // The act's internal name, code, ids and field names: for whoever traces it.
@@ -160,6 +160,7 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
         h('summary', null, t('details.summary')),
         h('p', { class: 'sub' }, h('span', { class: 'code' }, e.code ?? ''), ` ${e.name} · ${t('details.seq')} ${e.seq} · `, h('code', null, e.mutationId),
           e.author ? ` · ${e.author.role}` : ''),
+        h('p', { class: 'sub' }, e.message ?? ''),
         h(
           'table',
           { class: 'values' },

@@ -8,6 +8,7 @@ import { api, ProblemError } from '../api';
 import type { Ctx } from '../ctx';
 import { h, replace } from '../../shared/dom';
 import { t } from '../../shared/i18n';
+import { plainMessage } from '../../shared/acts';
 import {
   actDone, actLabel, closeReasonProblem, fieldLabel, isIdPath, MaxReasonChars, pendingState, reason, reviewLine, subjectLine, typedValues, when,
 } from '../format';
@@ -97,7 +98,7 @@ function card(ctx: Ctx, r: RejectedAct, refresh: () => Promise<void>): HTMLEleme
       h('strong', { 'data-role': 'act' }, actDone(r.name)),
       ' — ', subjectEl(r.subject)),
     h('p', { class: 'muted', 'data-role': 'who' }, t('rejected.who', { by: r.authorName, when: when(r.occurredAt, ctx.now()), refused: when(r.rejectedAt, ctx.now()) })),
-    h('p', { class: 'reason', 'data-role': 'reason' }, h('strong', null, reason(r.rejection) + '. '), r.rejection.message),
+    h('p', { class: 'reason', 'data-role': 'reason' }, h('strong', null, reason(r.rejection) + '. '), plainMessage(r.rejection.message, r.subject)),
     h('p', { class: open ? 'review' : 'review muted', 'data-role': 'review' }, reviewLine(r, ctx.now())),
     typed.length ? h('table', { class: 'typed' },
       h('caption', null, t('rejected.asTyped')),
@@ -106,6 +107,7 @@ function card(ctx: Ctx, r: RejectedAct, refresh: () => Promise<void>): HTMLEleme
     details([
       [t('details.act'), r.name],
       [t('details.code'), r.rejection.code],
+      [t('details.message'), r.rejection.message],
       [t('details.field'), r.rejection.field ?? ''],
       [t('details.state'), r.state],
       [t('details.seq'), String(r.seq)],

@@ -357,6 +357,7 @@ export const en = {
   'subject.visit': 'visit {when}, {motif}',
   'subject.prescription': 'prescription: {text}',
   'subject.bill': 'bill {amount}',
+  'subject.visitRef': 'of {when}',
   'subject.none': 'no patient named',
 
   // Acts waiting and refused
@@ -384,6 +385,7 @@ export const en = {
   'details.summary': 'Details',
   'details.act': 'Act',
   'details.code': 'Code',
+  'details.message': 'As the server wrote it',
   'details.field': 'Field',
   'details.state': 'State',
   'details.seq': 'Number on this workstation',

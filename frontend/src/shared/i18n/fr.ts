@@ -342,6 +342,7 @@ export const fr: Record<MessageKey, string> = {
   'subject.visit': 'visite du {when}, {motif}',
   'subject.prescription': 'prescription : {text}',
   'subject.bill': 'facture {amount}',
+  'subject.visitRef': 'du {when}',
   'subject.none': 'aucun patient nommé',
 
   'waiting.title': 'En attente d’envoi',
@@ -368,6 +369,7 @@ export const fr: Record<MessageKey, string> = {
   'details.summary': 'Détails',
   'details.act': 'Acte',
   'details.code': 'Code',
+  'details.message': 'Tel que le serveur l’a écrit',
   'details.field': 'Champ',
   'details.state': 'État',
   'details.seq': 'Numéro sur ce poste',
