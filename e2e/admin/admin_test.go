@@ -151,6 +151,12 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#workstations tr[data-device-id="`+labC+`"]`)),
 	)
+	// French by default; this walk reads the English catalog. The page
+	// reloads in the chosen language and the session stays.
+	waitJS("French by default", `document.querySelector('#locale')?.value === 'fr-FR' && document.documentElement.lang === 'fr'`, 5*time.Second)
+	eval(`(localStorage.setItem('wardsync.locale', 'en-GB'), '')`)
+	do("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#workstations tr[data-device-id="`+labC+`"]`)))
+	waitJS("reloaded in English, still signed in", `document.documentElement.lang === 'en' && document.querySelector('#locale').value === 'en-GB'`, 15*time.Second)
 
 	// The workstations, each with its colour.
 	row := func(id string) string {
@@ -188,10 +194,28 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	card := `document.querySelector('#rejected-feed li[data-key="` + key + `"]')`
 	waitJS("the rejected act appears live", card+` !== null`, 4*time.Second)
 	appeared := time.Since(pushed)
+	// The card names the act in words, the patient and the visit; the
+	// act's internal name, code, ids and field names are under Details.
+	subject := eval(card + `.querySelector('[data-role="subject"]').textContent`)
+	if !strings.HasPrefix(subject, "MARTIN Jean (born 14/07/1975) — visit ") || !strings.HasSuffix(subject, ", Première consultation") {
+		t.Errorf("the rejected card names %q", subject)
+	}
 	text := eval(card + `.innerText`)
-	for _, want := range []string{"VALIDATION_FAILED", "appointment.recordVitals", "Ward A reception", "Infirmier Test", "vitals.temperature", "51.5", "number"} {
+	for _, want := range []string{"Vitals recorded", "Ward A reception", "By Infirmier Test", "Temperature 51.5 °C is above 45 °C.", "Details"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("rejected card lacks %q:\n%s", want, text)
+		}
+	}
+	for _, hidden := range []string{"VALIDATION_FAILED", "appointment.recordVitals", "vitals.temperature", postgres.SeedID("a:checkedin")} {
+		if strings.Contains(text, hidden) {
+			t.Errorf("rejected card shows %q outside its details:\n%s", hidden, text)
+		}
+	}
+	eval(`(` + card + `.querySelector('[data-role="details"]').open = true, '')`)
+	text = eval(card + `.innerText`)
+	for _, want := range []string{"VALIDATION_FAILED", "appointment.recordVitals", "vitals.temperature", "51.5", "number"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the rejected card's details lack %q:\n%s", want, text)
 		}
 	}
 	if got := eval(card + `.querySelector('tr.flagged th').textContent`); got != "vitals.temperature" {
@@ -209,9 +233,14 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	}
 	held := `document.querySelector('#deferred tr[data-key^="` + wardA + `:"]')`
 	waitJS("the act on hold appears live", held+` !== null && `+row(wardA)+`.querySelector('td.deferred').textContent === '1'`, 10*time.Second)
-	if got := eval(held + `.innerText`); !strings.Contains(got, "prescription.collectSample") || !strings.Contains(got, "waiting for the doctor to send the prescription to the lab") ||
-		!strings.Contains(got, "Infirmier Test") || !strings.Contains(got, "SENT_TO_LAB") {
+	if got := eval(held + `.innerText`); !strings.Contains(got, "Sample collected") || !strings.Contains(got, "DIALLO Fatou (born 30/11/1992) — prescription: Glycémie à jeun") ||
+		!strings.Contains(got, "waiting for the doctor to send the prescription to the lab") || !strings.Contains(got, "Infirmier Test") ||
+		strings.Contains(got, "prescription.collectSample") || strings.Contains(got, "SENT_TO_LAB") {
 		t.Errorf("the act on hold reads %q", got)
+	}
+	eval(`(` + held + `.querySelector('details').open = true, '')`)
+	if got := eval(held + `.innerText`); !strings.Contains(got, "prescription.collectSample") || !strings.Contains(got, "SENT_TO_LAB") {
+		t.Errorf("the act on hold's details read %q", got)
 	}
 	if got := eval(`document.querySelector('#summary-deferred').textContent`); got != "1 on hold" {
 		t.Errorf("summary: %q", got)
@@ -276,6 +305,9 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#audit-form button[type="submit"]`)),
 	)
 	waitJS("the audit search finds the rejected act", `document.querySelector('#audit tr[data-key="`+key+`"]') !== null`, 10*time.Second)
+	if got := eval(`document.querySelector('#audit tr[data-key="` + key + `"] td:nth-child(3)').innerText`); !strings.HasPrefix(got, "Vitals recorded\nMARTIN Jean (born 14/07/1975) — visit ") {
+		t.Errorf("the audit log names the act %q", got)
+	}
 
 	snap(t, tctx, "audit")
 
