@@ -142,17 +142,18 @@ export function statusWord(status: string | null | undefined): string {
 
 const argKeys = [
   'id', 'patientId', 'doctorId', 'prescriptionId', 'date', 'motif', 'text', 'data', 'billingAmount', 'billingStatus', 'interpretation',
-  'name', 'type', 'url', 'birthDate', 'medicalHistory', 'consentMedicalData', 'consentContact',
+  'name', 'type', 'url', 'birthDate', 'medicalHistory', 'consentMedicalData', 'consentContact', 'medicalHistoryNotes', 'consultationNotes',
+  'firstName', 'lastName', 'sex', 'phone', 'address', 'emergencyContact', 'insurance', 'idNumber',
 ];
 
 /** fieldLabel names an argument's path in words ("vitals.temperature" is "Temperature (°C)"). */
 export function fieldLabel(path: string): string {
   const v = rules.vitals.find((r) => r.field === path);
   if (v) return `${has(`vital.${path}`) ? t(`vital.${path}` as MessageKey) : v.label} (${v.unit})`;
-  const tx = (rules.texts as Record<string, { label: string }>)[path];
-  if (tx) return tx.label;
   const k = argKeys.includes(path) ? path : argKeys.includes(path.split('.')[0] ?? '') ? path.split('.')[0]! : '';
-  return k ? t(`arg.${k}` as MessageKey) : path;
+  if (k) return t(`arg.${k}` as MessageKey);
+  const tx = (rules.texts as Record<string, { label: string }>)[path];
+  return tx ? tx.label : path;
 }
 
 /** MaxReasonChars mirrors workflow.MaxReasonChars. */

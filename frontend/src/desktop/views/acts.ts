@@ -205,9 +205,9 @@ export async function reviewForm(ctx: Ctx, p: PrescriptionView, prefill = ''): P
     extra: [
       h('dl', { class: 'facts' },
         h('dt', null, t('review.result')), h('dd', { class: 'pre', 'data-role': 'result-text' }, result?.text ?? t('review.notHere')),
-        lab.rows.length ? [h('dt', null, t('lab.values')), h('dd', null, labTable(lab.rows, lab.legacy))] : null,
         result?.validatedAt ? [h('dt', null, t('review.validated')), h('dd', null, when(result.validatedAt))] : null),
-    ],
+      lab.rows.length ? h('div', { class: 'lab-block' }, h('h3', null, t('lab.values')), labTable(lab.rows, lab.legacy)) : null,
+    ].filter((x): x is HTMLDivElement | HTMLDListElement => x !== null),
     fields: [{ name: 'interpretation', label: t('review.interpretation'), kind: 'textarea', rows: 4, value: prefill, autofocus: true }],
     submit: t('review.submit'),
     check: (v) => ({ interpretation: checkText('interpretation', v.interpretation ?? '') }),

@@ -100,6 +100,16 @@ export const en = {
   'arg.birthDate': 'Birth date',
   'arg.medicalHistory': 'Medical history',
   'arg.consentMedicalData': 'Consent to medical data processing',
+  'arg.medicalHistoryNotes': 'Medical history notes',
+  'arg.consultationNotes': 'Consultation notes',
+  'arg.firstName': 'First name',
+  'arg.lastName': 'Last name',
+  'arg.sex': 'Sex',
+  'arg.phone': 'Phone number',
+  'arg.address': 'Address',
+  'arg.emergencyContact': 'Emergency contact',
+  'arg.insurance': 'Insurance',
+  'arg.idNumber': 'Identity document number',
   'arg.consentContact': 'Consent to be contacted',
 
   // The sync bar

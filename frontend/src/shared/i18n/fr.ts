@@ -94,6 +94,16 @@ export const fr: Record<MessageKey, string> = {
   'arg.birthDate': 'Date de naissance',
   'arg.medicalHistory': 'Antécédents médicaux',
   'arg.consentMedicalData': 'Consentement au traitement des données médicales',
+  'arg.medicalHistoryNotes': 'Notes d’antécédents',
+  'arg.consultationNotes': 'Notes de consultation',
+  'arg.firstName': 'Prénom',
+  'arg.lastName': 'Nom',
+  'arg.sex': 'Sexe',
+  'arg.phone': 'Téléphone',
+  'arg.address': 'Adresse',
+  'arg.emergencyContact': 'Personne à prévenir',
+  'arg.insurance': 'Assurance',
+  'arg.idNumber': 'Numéro de pièce d’identité',
   'arg.consentContact': 'Consentement à être contacté',
 
   'sync.tampering': 'Falsification détectée : {error}',
@@ -342,7 +352,8 @@ export const fr: Record<MessageKey, string> = {
   'subject.visit': 'visite du {when}, {motif}',
   'subject.prescription': 'prescription : {text}',
   'subject.bill': 'facture {amount}',
-  'subject.visitRef': 'du {when}',
+  // Put into the engine's sentences, which are written in English.
+  'subject.visitRef': 'of {when}',
   'subject.none': 'aucun patient nommé',
 
   'waiting.title': 'En attente d’envoi',
