@@ -140,6 +140,22 @@ func CheckLabValues(field string, raw json.RawMessage) *Rejection {
 	return nil
 }
 
+// LabAbnormal reports whether measured values in the documented shape
+// hold a row flagged abnormal (the doctor's queue marks such a result).
+// Values in another shape, or unreadable, flag nothing.
+func LabAbnormal(raw json.RawMessage) bool {
+	var v LabValues
+	if json.Unmarshal(raw, &v) != nil {
+		return false
+	}
+	for _, r := range v.Rows {
+		if r.Abnormal {
+			return true
+		}
+	}
+	return false
+}
+
 // list reads a JSON list of at most max entries.
 func list(path, label string, raw json.RawMessage, max int) ([]json.RawMessage, *Rejection) {
 	raw = bytes.TrimSpace(raw)

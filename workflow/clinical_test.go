@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -86,5 +87,18 @@ func TestAbnormalVitals(t *testing.T) {
 	v.Temperature, v.OxygenSaturation = 37, nil
 	if got := AbnormalVitals(v); len(got) != 0 {
 		t.Fatalf("normal vitals flagged: %q", got)
+	}
+}
+
+func TestLabAbnormal(t *testing.T) {
+	for raw, want := range map[string]bool{
+		`{"rows":[{"test":"Na","value":"140"},{"test":"CRP","value":"85","abnormal":true}]}`: true,
+		`{"rows":[{"test":"Na","value":"140","abnormal":false}]}`:                            false,
+		`{"TSH":2.1}`: false,
+		`not json`:    false,
+	} {
+		if got := LabAbnormal(json.RawMessage(raw)); got != want {
+			t.Errorf("LabAbnormal(%s) = %v, want %v", raw, got, want)
+		}
 	}
 }

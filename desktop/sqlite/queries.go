@@ -416,8 +416,7 @@ func prescriptionQuery(q queue) string {
 	where, orderBy := q.where, q.orderBy
 	return `SELECT ` + aliased(tables[workflow.TablePrescriptions], "p") + `, pa."firstName", pa."lastName", d."name", n."name",
 			(SELECT r."id" FROM "results" r WHERE r."prescriptionId" = p."id" ORDER BY r."createdAt", r."id" LIMIT 1),
-			EXISTS (SELECT 1 FROM "results" r, json_each(CASE WHEN json_valid(r."data") AND json_type(r."data", '$.rows') = 'array' THEN r."data" ELSE '{"rows":[]}' END, '$.rows') j
-				WHERE r."prescriptionId" = p."id" AND json_type(j.value, '$.abnormal') = 'true')
+			(SELECT r."data" FROM "results" r WHERE r."prescriptionId" = p."id" ORDER BY r."createdAt", r."id" LIMIT 1)
 		FROM "prescriptions" p
 		LEFT JOIN "patients" pa ON pa."id" = p."patientId"
 		LEFT JOIN "users" d ON d."id" = p."doctorId"
@@ -449,7 +448,8 @@ func scanPrescriptions(rows *sql.Rows, err error, limit int) ([]PrescriptionView
 			return nil, fmt.Errorf("sqlite: prescriptions: %w", err)
 		}
 		v.PatientFirstName, v.PatientLastName, v.DoctorName = names[0].String, names[1].String, names[2].String
-		v.NurseName, v.ResultID, v.ResultAbnormal = names[3].String, names[4].String, names[5].String == "1"
+		v.NurseName, v.ResultID = names[3].String, names[4].String
+		v.ResultAbnormal = names[5].Valid && workflow.LabAbnormal(json.RawMessage(names[5].String))
 		out = append(out, v)
 	}
 	return out, rows.Err()
