@@ -466,7 +466,7 @@ func TestDesktopInBrowser(t *testing.T) {
 	u.click(`#show-resolved`)
 	u.wait("kept, resolved by the server", `document.querySelector('`+card+`')?.dataset.state === 'resolved'`, 30*time.Second)
 
-	// Out of order (docs/deferred.md): the patient expected at 14:00 stands
+	// Out of order (docs/deferred.md): the patient expected later today stands
 	// in the ward, but reception's check-in has not reached the server. The
 	// nurse records the vitals anyway; they wait for the check-in.
 	u.click(`#tab-queue`)
