@@ -22,13 +22,6 @@ export function clock(iso: string | null | undefined, now: number = Date.now()):
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${t}`;
 }
 
-/** isoLocalInput converts a datetime-local input value to RFC 3339 (or ''). */
-export function isoFromLocalInput(v: string): string {
-  if (!v) return '';
-  const d = new Date(v);
-  return Number.isNaN(d.getTime()) ? '' : d.toISOString();
-}
-
 export interface TypedValue {
   path: string;
   type: 'string' | 'number' | 'boolean' | 'null' | 'empty object' | 'empty list';
