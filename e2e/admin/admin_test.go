@@ -336,6 +336,12 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	waitJS("rows settled", row(wardA)+` !== null`, 5*time.Second)
 	shot := snap(t, tctx, "")
 
+	// In French: the act on hold and the rejected act in French words.
+	eval(`(localStorage.setItem('wardsync.locale', 'fr-FR'), '')`)
+	do("reload in French", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#workstations`)))
+	waitJS("the acts in French", `document.documentElement.lang === 'fr' && (document.querySelector('#deferred-panel h2')?.textContent ?? '').startsWith('Actes en suspens') && (document.querySelector('#rejected-feed .reject .act')?.textContent ?? '') === 'Constantes saisies' && (document.querySelector('#rejected-feed [data-role="subject"]')?.textContent ?? '').startsWith('MARTIN Jean (né(e) le 14/07/1975) — visite du ')`, 10*time.Second)
+	snap(t, tctx, "french")
+
 	consoleMu.Lock()
 	defer consoleMu.Unlock()
 	for _, p := range problems {

@@ -1,4 +1,5 @@
 import type { AuditEntry } from './types';
+import { fmtDate } from '../shared/i18n';
 // Formatting shared by the views. Pure functions.
 
 /** label turns CONSULTATION_COMPLETED into "Consultation completed". */
@@ -19,7 +20,8 @@ export function clock(iso: string | null | undefined, now: number = Date.now()):
   const t = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
   const n = new Date(now);
   if (d.getFullYear() === n.getFullYear() && d.getMonth() === n.getMonth() && d.getDate() === n.getDate()) return t;
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${t}`;
+  // Another day: its date as the dashboard's locale writes it (dd/mm/yyyy).
+  return `${fmtDate(d)} ${t}`;
 }
 
 export interface TypedValue {

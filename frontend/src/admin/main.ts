@@ -25,14 +25,14 @@ function showLogin(message = ''): void {
   stop = () => {};
   sessionStorage.removeItem(TOKEN_KEY);
   const err = h('p', { id: 'login-error', class: 'form-error', role: 'alert' }, message);
-  const button = h('button', { type: 'submit', class: 'primary' }, 'Sign in');
+  const button = h('button', { type: 'submit', class: 'primary' }, t('adm.signIn'));
   const form = h(
     'form',
     { id: 'login-form', class: 'login panel' },
     h('h1', null, 'wardsync'),
-    h('p', { class: 'hint' }, 'Administrator sign-in'),
-    h('label', null, 'E-mail', h('input', { name: 'email', type: 'email', required: true, autocomplete: 'username', autofocus: true })),
-    h('label', null, 'Password', h('input', { name: 'password', type: 'password', required: true, autocomplete: 'current-password' })),
+    h('p', { class: 'hint' }, t('adm.signInHint')),
+    h('label', null, t('login.email'), h('input', { name: 'email', type: 'email', required: true, autocomplete: 'username', autofocus: true })),
+    h('label', null, t('login.password'), h('input', { name: 'password', type: 'password', required: true, autocomplete: 'current-password' })),
     button,
     err,
   ) as HTMLFormElement;
@@ -56,11 +56,11 @@ function showLogin(message = ''): void {
 
 type Tab = 'overview' | 'board' | 'users' | 'devices' | 'audit' | 'duplicates';
 const TABS: [Tab, string][] = [
-  ['overview', 'Overview'],
-  ['board', 'Workflow board'],
-  ['users', 'Users'],
-  ['devices', 'Workstations'],
-  ['audit', 'Audit log'],
+  ['overview', t('adm.tab.overview')],
+  ['board', t('adm.tab.board')],
+  ['users', t('adm.tab.users')],
+  ['devices', t('adm.tab.devices')],
+  ['audit', t('adm.auditTitle')],
   ['duplicates', tabLabel(0)],
 ];
 
@@ -117,7 +117,7 @@ async function enter(token: string): Promise<void> {
     b.addEventListener('click', () => show(id));
     return b;
   });
-  const signOut = h('button', { type: 'button', class: 'small' }, 'Sign out');
+  const signOut = h('button', { type: 'button', class: 'small' }, t('adm.signOut'));
   signOut.addEventListener('click', async () => {
     try {
       await api.post('/api/v1/auth/logout');
@@ -125,7 +125,7 @@ async function enter(token: string): Promise<void> {
       /* signed out anyway */
     }
     alive = false;
-    showLogin('Signed out.');
+    showLogin(t('adm.signedOut'));
   });
 
   replace(

@@ -54,8 +54,8 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
       h(
         'div',
         { class: 'panel-head' },
-        h('h2', null, 'Rejected acts ', h('span', { class: 'live-tag' }, 'live')),
-        h('label', { class: 'inline' }, onlyOpen, ' unresolved only'),
+        h('h2', null, t('adm.rejectedTitle'), ' ', h('span', { class: 'live-tag' }, t('adm.live'))),
+        h('label', { class: 'inline' }, onlyOpen, ' ', t('adm.unresolvedOnly')),
       ),
       byWard,
       feed,
@@ -76,8 +76,8 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
     replace(rows, status.devices.map((d) => row(d, now)));
     const wards = unresolvedByWard(status.devices);
     replace(byWard, wards.length === 0
-      ? h('span', { class: 'sub' }, 'No unresolved rejected act on any ward.')
-      : wards.map((w) => h('span', { class: 'ward-count', 'data-device-id': w.id }, h('strong', { class: 'bad' }, String(w.n)), ` unresolved at ${w.name}`)));
+      ? h('span', { class: 'sub' }, t('adm.noUnresolved'))
+      : wards.map((w) => h('span', { class: 'ward-count', 'data-device-id': w.id }, h('strong', { class: 'bad' }, String(w.n)), ' ', t('adm.unresolvedAt', { ward: w.name }))));
   }
 
   function row(d: DeviceStatus, now: number): HTMLTableRowElement {
@@ -187,7 +187,7 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
       return card(e, fresh);
     });
     firstFeed = false;
-    if (items.length === 0) replace(feed, h('li', { class: 'empty' }, 'No rejected act. Acts the server refuses appear here as they arrive.'));
+    if (items.length === 0) replace(feed, h('li', { class: 'empty' }, t('adm.noRejected')));
     else replace(feed, items);
   }
 
