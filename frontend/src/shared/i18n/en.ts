@@ -517,6 +517,13 @@ export const en = {
   'adm.chain': 'Chain',
   'adm.clinicalTime': 'clinical time',
   'adm.syncTime': 'sync time',
+
+  // Ready for the error, reconnection and station-health sentences of
+  // issue #15's other half (they move here when that work merges).
+  'error.unexpected': 'Unexpected error ({code}): {message}',
+  'sync.retrying': 'Retrying in {n} s',
+  'sync.retryingSendNow': 'Retrying in {n} s — Send now',
+  'health.offlineSince': 'Offline since {time} — unsent work unknown (last reported: {n} waiting)',
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -501,4 +501,9 @@ export const fr: Record<MessageKey, string> = {
   'adm.chain': 'Chaîne',
   'adm.clinicalTime': 'heure clinique',
   'adm.syncTime': 'heure de synchronisation',
+
+  'error.unexpected': 'Erreur inattendue ({code}) : {message}',
+  'sync.retrying': 'Nouvel essai dans {n} s',
+  'sync.retryingSendNow': 'Nouvel essai dans {n} s — Envoyer maintenant',
+  'health.offlineSince': 'Hors ligne depuis {time} — travail non envoyé inconnu (dernier état connu : {n} en attente)',
 };
