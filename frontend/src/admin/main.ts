@@ -69,7 +69,7 @@ async function enter(token: string): Promise<void> {
   const signedOut = (message: string) => {
     if (!alive) return;
     alive = false;
-    showLogin(`You were signed out: ${message}`);
+    showLogin(t('adm.signedOutWhy', { message }));
   };
   const api = new Api(token, signedOut);
   let me: { user: { id: string; name: string } };
