@@ -372,6 +372,20 @@ func TestDesktopInBrowser(t *testing.T) {
 	u.typeIn(`#review-form-interpretation`, "RAS")
 	u.click(`#review-form [data-role="submit"]`)
 	u.wait("reviewed", `!document.querySelector('#q-review tr[data-id="`+pres+`"]')`, 10*time.Second)
+	// The medical history is three lists, never JSON.
+	u.click(`#quick-find`)
+	u.typeIn(`#search-name`, "Walker"+kb.Enter)
+	u.click(`#patient-results button.link`)
+	u.open(`#history-open`, `#history-form`)
+	u.wait("the history form has lists, no JSON box", `document.querySelectorAll('#history-form fieldset.list-field').length === 3 && !document.querySelector('#history-form textarea')`, 5*time.Second)
+	u.click(`#history-form [data-field="allergies"] [data-role="add"]`)
+	u.typeIn(`#history-form [data-field="allergies"] li:nth-child(1) input`, "penicillin")
+	u.click(`#history-form [data-field="conditions"] [data-role="add"]`)
+	u.typeIn(`#history-form [data-field="conditions"] li:nth-child(1) input`, "asthma")
+	u.click(`#history-form [data-field="medications"] [data-role="add"]`) // left empty: not saved
+	u.click(`#history-form [data-role="submit"]`)
+	u.wait("the record shows the lists", `document.querySelector('#patient-record [data-role="history"] [data-list="allergies"]')?.textContent === 'penicillin' && document.querySelector('#patient-record [data-role="history"] [data-list="conditions"]').textContent === 'asthma' && !document.querySelector('#patient-record [data-role="history"] [data-list="medications"]')`, 10*time.Second)
+	u.snap("history")
 	u.logout()
 
 	// SECRETARY closes, bills and records the payment.
@@ -390,6 +404,9 @@ func TestDesktopInBrowser(t *testing.T) {
 	u.wait("everything sent", `document.querySelector('#syncbar').dataset.pending === '0'`, 20*time.Second)
 	if got := w.scalar(`SELECT a.status || ' ' || a."billingStatus" || ' ' || a."billingAmount" || ' ' || p.status FROM appointments a JOIN prescriptions p ON p."patientId" = a."patientId" WHERE a.id = $1`, appt); got != "COMPLETED PAID 45.00 COMPLETED" {
 		t.Fatalf("the server holds %q for the walked patient", got)
+	}
+	if got := w.scalar(`SELECT "medicalHistory"::text FROM patients WHERE "lastName" = 'Walker'`); got != `{"allergies": ["penicillin"], "conditions": ["asthma"]}` {
+		t.Errorf("the server holds the medical history %s", got)
 	}
 	if got := w.scalar(`SELECT to_char("birthDate", 'YYYY-MM-DD') FROM patients WHERE "lastName" = 'Walker'`); got != "1990-04-01" {
 		t.Fatalf("the server holds birth date %s for 01/04/1990", got)
