@@ -102,6 +102,8 @@ type PendingAct struct {
 	// yet. Parked: the server holds it and will apply or reject it.
 	WaitingFor string `json:"waitingFor,omitempty"`
 	Parked     bool   `json:"parked"`
+	// Subject names the patient and visit the act concerns.
+	Subject *workflow.ActSubject `json:"subject,omitempty"`
 }
 
 // Pending lists the queued acts in seq order.
@@ -116,6 +118,33 @@ func (e *Engine) Pending(ctx context.Context) ([]PendingAct, error) {
 			AuthorID: x.Author.ID, AuthorName: x.Author.Name, Applied: x.Status == sqlite.StatusApplied, LikelyRejection: x.Conflict,
 			WaitingFor: x.WaitingFor, Parked: x.Parked}
 	}
+	subjects, err := e.subjects(ctx, len(out), func(i int) (string, json.RawMessage) { return out[i].Name, out[i].Args })
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Subject = subjects[i]
+	}
+	return out, nil
+}
+
+// subjects names the patient and visit of n acts (act(i) gives the i-th
+// act's name and arguments); nil for an act that names none.
+func (e *Engine) subjects(ctx context.Context, n int, act func(i int) (string, json.RawMessage)) ([]*workflow.ActSubject, error) {
+	refs := make([]workflow.ActRefs, n)
+	for i := range refs {
+		refs[i] = workflow.RefsOf(act(i))
+	}
+	found, err := e.db.Subjects(ctx, refs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*workflow.ActSubject, n)
+	for i := range found {
+		if found[i].Known() {
+			out[i] = &found[i]
+		}
+	}
 	return out, nil
 }
 
@@ -125,7 +154,18 @@ type RejectedAct = sqlite.RejectedAct
 // Rejected lists the rejected acts, newest first: the open ones, or all
 // of them (closed, re-issued, resolved) when asked.
 func (e *Engine) Rejected(ctx context.Context, includeResolved bool) ([]RejectedAct, error) {
-	return e.db.Rejected(ctx, includeResolved)
+	out, err := e.db.Rejected(ctx, includeResolved)
+	if err != nil {
+		return nil, err
+	}
+	subjects, err := e.subjects(ctx, len(out), func(i int) (string, json.RawMessage) { return out[i].Name, out[i].Args })
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Subject = subjects[i]
+	}
+	return out, nil
 }
 
 // CloseRejected closes an open rejected act with a written reason, as

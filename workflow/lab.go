@@ -141,6 +141,11 @@ func createResult(e *env, o *obj) (Effect, error) {
 	prescriptionID := o.id("prescriptionId", "The prescription id")
 	text, _ := o.text("text", "Result text", 1, MaxResultTextLength, true)
 	data, dataP := o.jsonValue("data", "Result data", false)
+	if dataP == given {
+		if r := CheckLabValues("data", data); r != nil {
+			o.fail(r)
+		}
+	}
 	if o.err != nil {
 		return Effect{}, o.err
 	}

@@ -115,6 +115,10 @@ func readPatientField(e *env, o *obj, f patientField, required bool) (any, bool)
 			return nil, true
 		}
 		if p == given {
+			if r := CheckMedicalHistory(f.name, v); r != nil {
+				o.fail(r)
+				return nil, false
+			}
 			return v, true
 		}
 	case kindBirthDate:

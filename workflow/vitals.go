@@ -127,3 +127,53 @@ func readVitals(o *obj) json.RawMessage {
 	}
 	return b
 }
+
+// VitalNormal is the usual adult range of one measure. A value outside it
+// is accepted (VitalRanges decide that) but flagged in the queues, so
+// that a 38.4 °C fever stands out in the doctor's list.
+type VitalNormal struct {
+	Field   string // as in VitalRanges
+	Low     float64
+	High    float64
+	HasLow  bool
+	HasHigh bool
+	Label   string
+	Unit    string
+}
+
+// VitalNormals are the usual adult ranges (resting). Weight and height
+// have none: they are not signs of illness on their own.
+var VitalNormals = []VitalNormal{
+	{Field: "vitals.temperature", Label: "Temperature", Unit: "°C", Low: 36, High: 37.5, HasLow: true, HasHigh: true},
+	{Field: "vitals.bloodPressure.systolic", Label: "Systolic blood pressure", Unit: "mmHg", Low: 90, High: 140, HasLow: true, HasHigh: true},
+	{Field: "vitals.bloodPressure.diastolic", Label: "Diastolic blood pressure", Unit: "mmHg", Low: 60, High: 90, HasLow: true, HasHigh: true},
+	{Field: "vitals.heartRate", Label: "Heart rate", Unit: "bpm", Low: 50, High: 100, HasLow: true, HasHigh: true},
+	{Field: "vitals.respiratoryRate", Label: "Respiratory rate", Unit: "breaths/min", Low: 12, High: 20, HasLow: true, HasHigh: true},
+	{Field: "vitals.oxygenSaturation", Label: "Oxygen saturation", Unit: "%", Low: 94, HasLow: true},
+}
+
+// AbnormalVitals says, one sentence per measure, which vitals lie outside
+// their usual range ("Temperature 38.4 °C is above the usual 37.5 °C.");
+// none for normal vitals.
+func AbnormalVitals(v VitalsData) []string {
+	values := map[string]*float64{
+		"vitals.temperature":             &v.Temperature,
+		"vitals.bloodPressure.systolic":  &v.BloodPressure.Systolic,
+		"vitals.bloodPressure.diastolic": &v.BloodPressure.Diastolic,
+		"vitals.heartRate":               &v.HeartRate,
+		"vitals.respiratoryRate":         v.RespiratoryRate,
+		"vitals.oxygenSaturation":        v.OxygenSaturation,
+	}
+	var out []string
+	for _, n := range VitalNormals {
+		x := values[n.Field]
+		switch {
+		case x == nil:
+		case n.HasHigh && *x > n.High:
+			out = append(out, n.Label+" "+num(*x)+" "+n.Unit+" is above the usual "+num(n.High)+" "+n.Unit+".")
+		case n.HasLow && *x < n.Low:
+			out = append(out, n.Label+" "+num(*x)+" "+n.Unit+" is below the usual "+num(n.Low)+" "+n.Unit+".")
+		}
+	}
+	return out
+}

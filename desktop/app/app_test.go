@@ -34,6 +34,11 @@ func TestRulesMatchWorkflow(t *testing.T) {
 			Label    string
 			Min, Max int
 		}
+		Normals []struct {
+			Field, Unit     string
+			Low, High       float64
+			HasLow, HasHigh bool
+		}
 	}
 	if err := json.Unmarshal(raw, &rules); err != nil {
 		t.Fatal(err)
@@ -46,6 +51,16 @@ func TestRulesMatchWorkflow(t *testing.T) {
 		if r.Field != w.Field || r.Label != w.Label || r.Unit != w.Unit || r.Min != w.Min || r.Max != w.Max ||
 			r.MinExclusive != w.MinExclusive || r.Required != w.Required {
 			t.Errorf("vital range %d: rules.json %+v, workflow %+v", i, r, w)
+		}
+	}
+	if len(rules.Normals) != len(workflow.VitalNormals) {
+		t.Fatalf("rules.json has %d normal ranges, workflow %d", len(rules.Normals), len(workflow.VitalNormals))
+	}
+	for i, w := range workflow.VitalNormals {
+		r := rules.Normals[i]
+		if r.Field != w.Field || r.Unit != w.Unit || r.HasLow != w.HasLow || r.HasHigh != w.HasHigh ||
+			(w.HasLow && r.Low != w.Low) || (w.HasHigh && r.High != w.High) {
+			t.Errorf("normal range %d: rules.json %+v, workflow %+v", i, r, w)
 		}
 	}
 	maxima := map[string]int{

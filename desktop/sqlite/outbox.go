@@ -299,6 +299,9 @@ type RejectedAct struct {
 	// 00006); it resolved nothing.
 	DismissedAt *time.Time `json:"dismissedAt,omitempty"`
 	Review
+	// Subject names the patient and visit the act concerns; the engine
+	// fills it from the replica when it lists the acts.
+	Subject *workflow.ActSubject `json:"subject,omitempty"`
 }
 
 // Outcome is what RecordResults did.

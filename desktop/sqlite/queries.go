@@ -36,6 +36,9 @@ type PrescriptionView struct {
 	DoctorName       string `json:"doctorName"`
 	NurseName        string `json:"nurseName"`
 	ResultID         string `json:"resultId,omitempty"`
+	// ResultAbnormal: the biologist flagged a measured value of the result
+	// as abnormal (results.data rows, docs/clinical-data.md).
+	ResultAbnormal bool `json:"resultAbnormal,omitempty"`
 }
 
 // Dashboard holds the queues of one role's home screen (the seed's
@@ -412,7 +415,8 @@ func scanAppointments(rows *sql.Rows, err error, limit int) ([]AppointmentView, 
 func prescriptionQuery(q queue) string {
 	where, orderBy := q.where, q.orderBy
 	return `SELECT ` + aliased(tables[workflow.TablePrescriptions], "p") + `, pa."firstName", pa."lastName", d."name", n."name",
-			(SELECT r."id" FROM "results" r WHERE r."prescriptionId" = p."id" ORDER BY r."createdAt", r."id" LIMIT 1)
+			(SELECT r."id" FROM "results" r WHERE r."prescriptionId" = p."id" ORDER BY r."createdAt", r."id" LIMIT 1),
+			(SELECT r."data" FROM "results" r WHERE r."prescriptionId" = p."id" ORDER BY r."createdAt", r."id" LIMIT 1)
 		FROM "prescriptions" p
 		LEFT JOIN "patients" pa ON pa."id" = p."patientId"
 		LEFT JOIN "users" d ON d."id" = p."doctorId"
@@ -436,7 +440,7 @@ func scanPrescriptions(rows *sql.Rows, err error, limit int) ([]PrescriptionView
 	if limit > 0 {
 		out = make([]PrescriptionView, 0, min(limit, DefaultLimit))
 	}
-	s := newViewScanner(prescriptionColumns, 5)
+	s := newViewScanner(prescriptionColumns, 6)
 	for rows.Next() {
 		var v PrescriptionView
 		names, err := s.scan(rows, &v.Prescription)
@@ -445,6 +449,7 @@ func scanPrescriptions(rows *sql.Rows, err error, limit int) ([]PrescriptionView
 		}
 		v.PatientFirstName, v.PatientLastName, v.DoctorName = names[0].String, names[1].String, names[2].String
 		v.NurseName, v.ResultID = names[3].String, names[4].String
+		v.ResultAbnormal = names[5].Valid && workflow.LabAbnormal(json.RawMessage(names[5].String))
 		out = append(out, v)
 	}
 	return out, rows.Err()

@@ -153,6 +153,12 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#workstations tr[data-device-id="`+labC+`"]`)),
 	)
+	// French by default; this walk reads the English catalog. The page
+	// reloads in the chosen language and the session stays.
+	waitJS("French by default", `document.querySelector('#locale')?.value === 'fr-FR' && document.documentElement.lang === 'fr'`, 5*time.Second)
+	eval(`(localStorage.setItem('wardsync.locale', 'en-GB'), '')`)
+	do("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#workstations tr[data-device-id="`+labC+`"]`)))
+	waitJS("reloaded in English, still signed in", `document.documentElement.lang === 'en' && document.querySelector('#locale').value === 'en-GB'`, 15*time.Second)
 
 	// The workstations, each with its colour.
 	row := func(id string) string {
@@ -242,15 +248,34 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	card := `document.querySelector('#rejected-feed li[data-key="` + key + `"]')`
 	waitJS("the rejected act appears live", card+` !== null`, 4*time.Second)
 	appeared := time.Since(pushed)
+	// The card names the act in words, the patient and the visit; the
+	// act's internal name, code, ids and field names are under Details.
+	subject := eval(card + `.querySelector('[data-role="subject"]').textContent`)
+	if !strings.HasPrefix(subject, "MARTIN Jean (born 14/07/1975) — visit ") || !strings.HasSuffix(subject, ", Première consultation") {
+		t.Errorf("the rejected card names %q", subject)
+	}
 	text := eval(card + `.innerText`)
-	for _, want := range []string{"VALIDATION_FAILED", "appointment.recordVitals", "Ward A reception", "Infirmier Test", "hidden (role ADMIN may not read appointments.vitals)"} {
+	for _, want := range []string{"Vitals recorded", "Ward A reception", "By Infirmier Test", "hidden (role ADMIN may not read appointments.vitals)", "Details"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("rejected card lacks %q:\n%s", want, text)
 		}
 	}
+	for _, hidden := range []string{"VALIDATION_FAILED", "appointment.recordVitals", "vitals.temperature", postgres.SeedID("a:checkedin")} {
+		if strings.Contains(text, hidden) {
+			t.Errorf("rejected card shows %q outside its details:\n%s", hidden, text)
+		}
+	}
+	eval(`(` + card + `.querySelector('[data-role="details"]').open = true, '')`)
+	text = eval(card + `.innerText`)
+	for _, want := range []string{"VALIDATION_FAILED", "appointment.recordVitals", "vitals.temperature"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the rejected card's details lack %q:\n%s", want, text)
+		}
+	}
 	// Vitals are clinical: ADMIN sees that they were refused, by whom and
 	// where, not the values, neither in the arguments nor quoted by the
-	// rejection's sentence (need to know applies to the audit log too).
+	// rejection's sentence, not even under Details (need to know applies
+	// to the audit log too).
 	if strings.Contains(text, "51.5") || strings.Contains(text, "170") {
 		t.Errorf("the rejected card shows the vitals:\n%s", text)
 	}
@@ -290,9 +315,14 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	}
 	held := `document.querySelector('#deferred tr[data-key^="` + wardA + `:"]')`
 	waitJS("the act on hold appears live", held+` !== null && `+row(wardA)+`.querySelector('td.deferred').textContent === '1'`, 10*time.Second)
-	if got := eval(held + `.innerText`); !strings.Contains(got, "prescription.collectSample") || !strings.Contains(got, "waiting for the doctor to send the prescription to the lab") ||
-		!strings.Contains(got, "Infirmier Test") || !strings.Contains(got, "SENT_TO_LAB") {
+	if got := eval(held + `.innerText`); !strings.Contains(got, "Sample collected") || !strings.Contains(got, "DIALLO Fatou (born 30/11/1992) — prescription: Glycémie à jeun") ||
+		!strings.Contains(got, "waiting for the doctor to send the prescription to the lab") || !strings.Contains(got, "Infirmier Test") ||
+		strings.Contains(got, "prescription.collectSample") || strings.Contains(got, "SENT_TO_LAB") {
 		t.Errorf("the act on hold reads %q", got)
+	}
+	eval(`(` + held + `.querySelector('details').open = true, '')`)
+	if got := eval(held + `.innerText`); !strings.Contains(got, "prescription.collectSample") || !strings.Contains(got, "SENT_TO_LAB") {
+		t.Errorf("the act on hold's details read %q", got)
 	}
 	if got := eval(`document.querySelector('#summary-deferred').textContent`); got != "1 on hold" {
 		t.Errorf("summary: %q", got)
@@ -357,6 +387,9 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#audit-form button[type="submit"]`)),
 	)
 	waitJS("the audit search finds the rejected act", `document.querySelector('#audit tr[data-key="`+key+`"]') !== null`, 10*time.Second)
+	if got := eval(`document.querySelector('#audit tr[data-key="` + key + `"] td:nth-child(3)').innerText`); !strings.HasPrefix(got, "Vitals recorded\nMARTIN Jean (born 14/07/1975) — visit ") {
+		t.Errorf("the audit log names the act %q", got)
+	}
 
 	snap(t, tctx, "audit")
 
@@ -384,6 +417,12 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	do("back to the overview", chromedp.Click(chromedp.CSS(`nav [data-tab="overview"]`)), chromedp.WaitVisible(chromedp.CSS(`#workstations`)))
 	waitJS("rows settled", row(wardA)+` !== null`, 5*time.Second)
 	shot := snap(t, tctx, "")
+
+	// In French: the act on hold and the rejected act in French words.
+	eval(`(localStorage.setItem('wardsync.locale', 'fr-FR'), '')`)
+	do("reload in French", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#workstations`)))
+	waitJS("the acts in French", `document.documentElement.lang === 'fr' && (document.querySelector('#deferred-panel h2')?.textContent ?? '').startsWith('Actes en suspens') && (document.querySelector('#rejected-feed .reject .act')?.textContent ?? '') === 'Constantes saisies' && (document.querySelector('#rejected-feed [data-role="subject"]')?.textContent ?? '').startsWith('MARTIN Jean (né(e) le 14/07/1975) — visite du ')`, 10*time.Second)
+	snap(t, tctx, "french")
 
 	consoleMu.Lock()
 	defer consoleMu.Unlock()

@@ -231,6 +231,11 @@ func TestDesktopInBrowser(t *testing.T) {
 	u.do("open the app", chromedp.EmulateViewport(1280, 800), chromedp.Navigate("http://"+devAddr+"/"))
 	u.wait("the login screen", `document.body.dataset.ready === 'true' && !!document.querySelector('#login-form')`, 20*time.Second)
 	u.wait("not connected before the first login, which is no outage", `document.querySelector('#syncbar').dataset.state === 'idle' && document.querySelector('#offline-note').hidden`, 5*time.Second)
+	// The workstation's locale is French unless set otherwise; this walk
+	// reads the English catalog (the end of the test comes back to French).
+	u.wait("French by default", `document.querySelector('#locale')?.value === 'fr-FR' && document.querySelector('#login-form [type="submit"]').textContent === 'Se connecter'`, 5*time.Second)
+	u.set(`#locale`, "en-GB")
+	u.wait("English once chosen", `document.querySelector('#login-form [type="submit"]')?.textContent === 'Log in'`, 5*time.Second)
 	u.snap("login")
 
 	// The workstation settings: the address may change, the id may not.
@@ -239,7 +244,7 @@ func TestDesktopInBrowser(t *testing.T) {
 	u.clear(`#setup-form-serverUrl`)
 	u.typeIn(`#setup-form-serverUrl`, "ftp:/x")
 	u.wait("a bad address is refused as typed", msgIs("setup-form", "serverUrl", "The server address must look like https://host:port."), 5*time.Second)
-	u.click(`#setup-form button[type="button"]`) // Close
+	u.click(`#setup-form [data-role="cancel"]`)
 
 	// A wrong password is refused on the page.
 	u.login("secretary@hospital.com", "nope", "")
@@ -255,11 +260,18 @@ func TestDesktopInBrowser(t *testing.T) {
 	u.open(`#quick-register`, `#register-form`)
 	u.typeIn(`#register-form-lastName`, "Walker")
 	u.typeIn(`#register-form-firstName`, "Anna")
-	u.set(`#register-form-birthDate`, "2999-01-01")
+	// Dates are typed day first, in a text box (no browser date picker).
+	u.wait("the birth date is a dd/mm/yyyy text box", `document.querySelector('#register-form-birthDate').type === 'text' && document.querySelector('#register-form-birthDate').placeholder === 'dd/mm/yyyy'`, 5*time.Second)
+	u.typeIn(`#register-form-birthDate`, "01/01/2999")
 	u.wait("a birth date in the future is refused as typed", msgIs("register-form", "birthDate", "Birth date 2999-01-01 must be before the time of the act"), 5*time.Second)
-	u.set(`#register-form-birthDate`, "1990-04-01")
+	u.clear(`#register-form-birthDate`)
+	u.typeIn(`#register-form-birthDate`, "04/13/1990")
+	u.wait("month-first is refused", msgIs("register-form", "birthDate", `Date "04/13/1990" is not a day/month/year date such as 03/02/1980.`), 5*time.Second)
+	u.clear(`#register-form-birthDate`)
+	u.typeIn(`#register-form-birthDate`, "01/04/1990")
 	u.typeIn(`#register-form-phone`, "0102030405"+kb.Enter) // Enter submits
 	u.wait("the new patient's record", `(document.querySelector('#patient-record .record-head h2')?.textContent ?? '') === 'WALKER Anna'`, 10*time.Second)
+	u.wait("born on 1 April 1990", `document.querySelector('#patient-record .record-head p.muted').textContent.startsWith('Born 01/04/1990')`, 5*time.Second)
 	u.open(`#schedule-open`, `#schedule-form`)
 	u.wait("the doctor chosen", `document.querySelector('#schedule-form-doctorId').value !== ''`, 5*time.Second)
 	u.typeIn(`#schedule-form-motif`, "Controle tension"+kb.Enter)
@@ -292,14 +304,23 @@ func TestDesktopInBrowser(t *testing.T) {
 
 	// DOCTOR: consultation, prescription sent to the lab.
 	u.login("doctor@hospital.com", "doctor123", "Dr Médecin Test")
+	// The seed's patient waiting with 38.4 °C is flagged in the queue; the
+	// walked patient (37.2 °C) is not.
+	u.wait("the fever flagged in the doctor's queue", `document.querySelector('#q-consult tr[data-id="`+apptFever+`"]')?.dataset.abnormal === 'true' && document.querySelector('#q-consult tr[data-id="`+apptFever+`"] [data-role="abnormal-vitals"]').textContent === 'Temperature 38.4 °C: above the usual 37.5 °C'`, 10*time.Second)
+	u.wait("normal vitals unflagged", `!document.querySelector('#q-consult tr[data-id="`+appt+`"]').dataset.abnormal && !document.querySelector('#q-consult tr[data-id="`+appt+`"] [data-role="abnormal-vitals"]')`, 5*time.Second)
+	u.snap("fever-flagged")
 	u.open(`#q-consult tr[data-id="`+appt+`"] button`, `#consultation-form`)
 	u.wait("the consultation form with the vitals", `(document.querySelector('#consultation-form .facts')?.textContent ?? '').includes('37.2 °C')`, 5*time.Second)
 	u.typeIn(`#consultation-form-consultationNotes`, "Examen normal.")
-	u.click(`#consultation-form [data-role="submit"]`)
-	u.wait("the prescription form follows", `!document.querySelector('#consultation-form') && !!document.querySelector('#prescription-form')`, 10*time.Second)
+	// A prescription written during the consultation keeps it open, with
+	// the notes typed so far.
 	u.typeIn(`#prescription-form-text`, "NFS, CRP")
 	u.click(`#prescription-form [data-role="submit"]`)
-	u.wait("prescribed and sent", `!document.querySelector('#prescription-form') && document.querySelector('#flash').textContent.includes('sent to the lab')`, 10*time.Second)
+	u.wait("prescribed; the consultation stays open", `document.querySelector('#flash').textContent === 'Prescription written and sent to the lab: WALKER Anna.' && !!document.querySelector('#consultation-form') && document.querySelector('#consultation-form-consultationNotes').value === 'Examen normal.' && document.querySelector('[data-role="prescriptions-written"]').textContent === 'Prescription written: NFS, CRP' && document.querySelector('#prescription-form-text').value === ''`, 10*time.Second)
+	u.wait("the panel's button cannot be taken for a close of the visit", `document.querySelector('#consultation-form [data-role="cancel"]').textContent === 'Cancel'`, 5*time.Second)
+	u.click(`#consultation-form [data-role="submit"]`)
+	u.wait("the prescription form follows", `!document.querySelector('#consultation-form') && !!document.querySelector('#prescription-form')`, 10*time.Second)
+	u.click(`#prescription-form [data-role="cancel"]`)
 	u.logout()
 
 	// NURSE collects the sample.
@@ -315,20 +336,56 @@ func TestDesktopInBrowser(t *testing.T) {
 	u.wait("in progress", `!!document.querySelector('#q-progress tr[data-id="`+pres+`"]')`, 10*time.Second)
 	u.open(`#q-progress tr[data-id="`+pres+`"] button`, `#result-form`)
 	u.typeIn(`#result-form-text`, "Hemoglobine 13.5 g/dL")
-	u.typeIn(`#result-form-data`, `{"hemoglobin": 13.5`)
-	u.wait("bad JSON is refused as typed", msgIs("result-form", "data", `Result data is not valid JSON`), 5*time.Second)
-	u.typeIn(`#result-form-data`, `}`)
+	// Measured values are rows (test / value / unit / range / abnormal), never JSON.
+	row := func(n int, field string) string {
+		return `#result-form .lab-editor tbody tr:nth-child(` + fmt.Sprint(n) + `) [data-field="` + field + `"]`
+	}
+	u.typeIn(row(1, "test"), "Hemoglobine")
+	u.typeIn(row(1, "unit"), "g/dL")
+	u.click(`#result-form [data-role="submit"]`)
+	u.wait("a row without its value is refused", `document.querySelector('#result-form [data-role="problem"]').textContent === 'VALIDATION_FAILED: Row 1 (Hemoglobine): write the measured value, such as 85.' && document.activeElement === document.querySelector('`+row(1, "value")+`')`, 5*time.Second)
+	u.typeIn(row(1, "value"), "13.5")
+	u.typeIn(row(1, "range"), "12-16")
+	u.click(`#result-form [data-role="add-row"]`)
+	u.typeIn(row(2, "test"), "CRP")
+	u.typeIn(row(2, "value"), "85")
+	u.typeIn(row(2, "unit"), "mg/L")
+	u.typeIn(row(2, "range"), "< 5")
+	u.click(row(2, "abnormal"))
 	u.click(`#result-form [data-role="submit"]`)
 	u.wait("result validated", `!document.querySelector('#result-form') && !document.querySelector('#q-progress tr[data-id="`+pres+`"]')`, 10*time.Second)
 	u.logout()
 
 	// DOCTOR reviews.
 	u.login("doctor@hospital.com", "doctor123", "Dr Médecin Test")
+	u.wait("the abnormal result flagged in the queue", `document.querySelector('#q-review tr[data-id="`+pres+`"]')?.dataset.abnormal === 'true' && document.querySelector('#q-review tr[data-id="`+pres+`"] [data-role="abnormal-result"]').textContent === 'Abnormal result'`, 10*time.Second)
 	u.open(`#q-review tr[data-id="`+pres+`"] button`, `#review-form`)
 	u.wait("the review form shows the result", `(document.querySelector('#review-form [data-role="result-text"]')?.textContent ?? '') === 'Hemoglobine 13.5 g/dL'`, 10*time.Second)
+	labRows := u.eval(`[...document.querySelectorAll('#review-form table.lab-table tr')].map(r => [...r.children].map(c => c.textContent).join(' | ') + (r.dataset.abnormal === 'true' ? ' !' : '')).join('\n')`)
+	if want := "Test | Value | Unit | Reference range | Flag\nHemoglobine | 13.5 | g/dL | 12-16 | \nCRP | 85 | mg/L | < 5 | Abnormal !"; labRows != want {
+		t.Errorf("the review's lab table reads\n%s\nwant\n%s", labRows, want)
+	}
+	if got := w.scalar(`SELECT r.data::text FROM results r JOIN prescriptions p ON p.id = r."prescriptionId" WHERE p.id = $1`, pres); got != `{"rows": [{"test": "Hemoglobine", "unit": "g/dL", "range": "12-16", "value": "13.5"}, {"test": "CRP", "unit": "mg/L", "range": "< 5", "value": "85", "abnormal": true}]}` {
+		t.Errorf("the server stores the values as %s", got)
+	}
+	u.snap("lab-result")
 	u.typeIn(`#review-form-interpretation`, "RAS")
 	u.click(`#review-form [data-role="submit"]`)
 	u.wait("reviewed", `!document.querySelector('#q-review tr[data-id="`+pres+`"]')`, 10*time.Second)
+	// The medical history is three lists, never JSON.
+	u.click(`#quick-find`)
+	u.typeIn(`#search-name`, "Walker"+kb.Enter)
+	u.click(`#patient-results button.link`)
+	u.open(`#history-open`, `#history-form`)
+	u.wait("the history form has lists, no JSON box", `document.querySelectorAll('#history-form fieldset.list-field').length === 3 && !document.querySelector('#history-form textarea')`, 5*time.Second)
+	u.click(`#history-form [data-field="allergies"] [data-role="add"]`)
+	u.typeIn(`#history-form [data-field="allergies"] li:nth-child(1) input`, "penicillin")
+	u.click(`#history-form [data-field="conditions"] [data-role="add"]`)
+	u.typeIn(`#history-form [data-field="conditions"] li:nth-child(1) input`, "asthma")
+	u.click(`#history-form [data-field="medications"] [data-role="add"]`) // left empty: not saved
+	u.click(`#history-form [data-role="submit"]`)
+	u.wait("the record shows the lists", `document.querySelector('#patient-record [data-role="history"] [data-list="allergies"]')?.textContent === 'penicillin' && document.querySelector('#patient-record [data-role="history"] [data-list="conditions"]').textContent === 'asthma' && !document.querySelector('#patient-record [data-role="history"] [data-list="medications"]')`, 10*time.Second)
+	u.snap("history")
 	u.logout()
 
 	// SECRETARY closes, bills and records the payment.
@@ -339,12 +396,20 @@ func TestDesktopInBrowser(t *testing.T) {
 	u.clear(`#close-form-billingAmount`)
 	u.typeIn(`#close-form-billingAmount`, "45,00"+kb.Enter)
 	u.wait("closed: among the payments pending", `!document.querySelector('#q-close tr[data-id="`+appt+`"]') && !!document.querySelector('#q-unpaid tr[data-id="`+appt+`"]')`, 10*time.Second)
+	u.wait("the payment pending names the visit and its amount", `(() => { const r = document.querySelector('#q-unpaid tr[data-id="`+appt+`"]'); return !!r && r.querySelector('[data-role="amount"]').textContent === '€45.00' && r.innerText.includes('Controle tension'); })()`, 5*time.Second)
 	u.open(`#q-unpaid tr[data-id="`+appt+`"] button`, `#payment-form`)
+	u.wait("the payment form shows the visit and the amount", `document.querySelector('#payment-form [data-role="amount"]').textContent === '€45.00' && document.querySelector('#payment-form .subtitle').textContent.startsWith('WALKER Anna — ') && document.querySelector('#payment-form .subtitle').textContent.endsWith(', Controle tension')`, 5*time.Second)
 	u.click(`#payment-form [data-role="submit"]`)
 	u.wait("paid", `!document.querySelector('#q-unpaid tr[data-id="`+appt+`"]')`, 10*time.Second)
 	u.wait("everything sent", `document.querySelector('#syncbar').dataset.pending === '0'`, 20*time.Second)
 	if got := w.scalar(`SELECT a.status || ' ' || a."billingStatus" || ' ' || a."billingAmount" || ' ' || p.status FROM appointments a JOIN prescriptions p ON p."patientId" = a."patientId" WHERE a.id = $1`, appt); got != "COMPLETED PAID 45.00 COMPLETED" {
 		t.Fatalf("the server holds %q for the walked patient", got)
+	}
+	if got := w.scalar(`SELECT "medicalHistory"::text FROM patients WHERE "lastName" = 'Walker'`); got != `{"allergies": ["penicillin"], "conditions": ["asthma"]}` {
+		t.Errorf("the server holds the medical history %s", got)
+	}
+	if got := w.scalar(`SELECT to_char("birthDate", 'YYYY-MM-DD') FROM patients WHERE "lastName" = 'Walker'`); got != "1990-04-01" {
+		t.Fatalf("the server holds birth date %s for 01/04/1990", got)
 	}
 	walked := time.Now()
 	u.logout()
@@ -369,7 +434,7 @@ func TestDesktopInBrowser(t *testing.T) {
 	u.wait("the queue shows the offline act", `!document.querySelector('#q-prepare tr[data-id="`+apptChecked+`"]')`, 5*time.Second)
 	u.snap("offline")
 	u.click(`#sync-waiting`)
-	u.wait("the waiting list", `(document.querySelector('#waiting-list')?.textContent ?? '').includes('Record vitals')`, 5*time.Second)
+	u.wait("the waiting list names the act and the patient", `(() => { const r = document.querySelector('#waiting-list tbody tr'); return !!r && r.children[1].textContent === 'Vitals recorded' && r.children[2].textContent.startsWith('MARTIN Jean (born 14/07/1975) — visit ') && r.children[2].textContent.endsWith(', Première consultation'); })()`, 5*time.Second)
 	// Meanwhile, at the server, someone cancels that appointment.
 	w.exec(`UPDATE appointments SET status = 'CANCELLED', "updatedAt" = now() WHERE id = $1`, apptChecked)
 	outage := time.Now()
@@ -378,16 +443,35 @@ func TestDesktopInBrowser(t *testing.T) {
 	resynced := time.Since(outage)
 	card := `#rejected-list li.card`
 	u.open(`#sync-rejected`, card)
+	// The card names the patient and the visit; ids, codes and field names
+	// are under Details only.
+	head := u.eval(`document.querySelector('` + card + ` .card-head').innerText`)
+	if !strings.HasPrefix(head, "Vitals recorded — MARTIN Jean (born 14/07/1975) — visit ") || !strings.HasSuffix(head, ", Première consultation") {
+		t.Errorf("the rejected card's head reads %q", head)
+	}
 	text := u.eval(`document.querySelector('` + card + `').innerText`)
-	for _, want := range []string{"Record vitals", "Infirmier Test", "The record had already moved on at the server", "CANCELLED", "INVALID_TRANSITION", "vitals.temperature", "38.4", "Vu hors ligne"} {
+	for _, want := range []string{"By Infirmier Test", "The record had already moved on at the server", "CANCELLED", "Temperature (°C)", "38.4", "Vu hors ligne", "Details"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the rejected card lacks %q:\n%s", want, text)
 		}
 	}
+	for _, hidden := range []string{apptChecked, "INVALID_TRANSITION", "vitals.temperature", "appointment.recordVitals"} {
+		if strings.Contains(text, hidden) {
+			t.Errorf("the rejected card shows %q outside its details:\n%s", hidden, text)
+		}
+	}
 	u.snap("rejected")
+	u.click(card + ` [data-role="details"] summary`)
+	details := u.eval(`document.querySelector('` + card + ` [data-role="details"]').innerText`)
+	for _, want := range []string{apptChecked, "INVALID_TRANSITION", "vitals.temperature", "appointment.recordVitals"} {
+		if !strings.Contains(details, want) {
+			t.Errorf("the card's details lack %q:\n%s", want, details)
+		}
+	}
 	u.click(card + ` [data-role="copy"]`)
 	u.wait("copied into a new entry", `document.querySelector('#vitals-form-temperature')?.value === '38.4' && document.querySelector('#vitals-form-notes').value === 'Vu hors ligne'`, 5*time.Second)
-	u.click(`#vitals-form button[type="button"]`) // Close
+	u.wait("the copy names the patient", `document.querySelector('#vitals-form .subtitle').textContent.startsWith('Copied from a rejected entry — MARTIN Jean')`, 5*time.Second)
+	u.click(`#vitals-form [data-role="cancel"]`)
 	// Closed with a written reason (an empty one is refused in place), it
 	// leaves the open list, stays under "resolved", and the server's
 	// resolution comes back with the next pull.
@@ -400,7 +484,7 @@ func TestDesktopInBrowser(t *testing.T) {
 	u.click(`#show-resolved`)
 	u.wait("kept, resolved by the server", `document.querySelector('`+card+`')?.dataset.state === 'resolved'`, 30*time.Second)
 
-	// Out of order (docs/deferred.md): the patient expected at 14:00 stands
+	// Out of order (docs/deferred.md): the patient expected later today stands
 	// in the ward, but reception's check-in has not reached the server. The
 	// nurse records the vitals anyway; they wait for the check-in.
 	u.click(`#tab-queue`)
@@ -425,6 +509,18 @@ func TestDesktopInBrowser(t *testing.T) {
 	if got := w.scalar(`SELECT a.status::text || ' ' || u.name FROM appointments a JOIN users u ON u.id = a."vitalsEnteredBy" WHERE a.id = $1`, apptSched); got != "IN_CONSULTATION Infirmier Test" {
 		t.Fatalf("after the check-in the server holds %q", got)
 	}
+
+	// The French locale: words, dates and amounts follow the setting.
+	u.set(`#locale`, "fr-FR")
+	u.wait("the screens in French", `document.querySelector('#tab-queue').textContent === 'File de travail' && document.querySelector('#tab-waiting').textContent === 'En attente' && document.querySelector('#logout').textContent === 'Se déconnecter' && document.querySelector('#sync-conn').textContent === 'En ligne'`, 10*time.Second)
+	u.click(`#tab-rejected`)
+	u.click(`#show-resolved`)
+	u.wait("a rejected card in French", `(() => { const h = document.querySelector('#rejected-list li.card .card-head')?.innerText ?? ''; return h.startsWith('Constantes saisies — MARTIN Jean (né(e) le 14/07/1975) — visite du ') && h.endsWith(', Première consultation'); })()`, 10*time.Second)
+	u.snap("french")
+	u.logout()
+	u.login("secretary@hospital.com", "secretary123", "Secrétaire Test")
+	u.wait("a French amount among the payments pending", `[...document.querySelectorAll('#q-unpaid [data-role="amount"]')].some(a => a.textContent.replace(/\s/g, ' ') === '45,00 €')`, 10*time.Second)
+	u.snap("french-reception")
 
 	consoleMu.Lock()
 	defer consoleMu.Unlock()

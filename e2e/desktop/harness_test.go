@@ -37,6 +37,7 @@ var (
 	biologistID = postgres.SeedID("user:biologist@hospital.com")
 	apptChecked = postgres.SeedID("a:checkedin")
 	apptSched   = postgres.SeedID("a:scheduled")
+	apptFever   = postgres.SeedID("a:inconsult") // 38.4 °C, waiting for the doctor
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

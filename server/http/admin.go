@@ -396,6 +396,8 @@ type auditEntryJSON struct {
 	// ReissueOf links a re-issued act to the rejected one it replaces
 	// (seq absent when the server never recorded that act).
 	ReissueOf *auditLink `json:"reissueOf,omitempty"`
+	// Subject names the patient and visit the act concerns.
+	Subject *workflow.ActSubject `json:"subject,omitempty"`
 }
 
 type auditLink struct {
@@ -442,7 +444,10 @@ type auditResolution struct {
 func toAuditJSON(e postgres.AuditEntry, viewer workflow.Role) auditEntryJSON {
 	out := auditEntryJSON{DeviceID: e.DeviceID, DeviceName: e.DeviceName, Seq: e.Seq, MutationID: e.MutationID,
 		Name: e.Name, Args: visibleArgs(viewer, e.Name, e.Args), OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt, Outcome: e.Outcome,
-		Code: e.Code, Message: workflow.RedactMessage(viewer, e.Name, e.Field, e.Message), Field: e.Field}
+		Code: e.Code, Message: workflow.RedactMessage(viewer, e.Name, e.Field, e.Message), Field: e.Field, Subject: e.Subject}
+	if len(e.Args) == 0 {
+		out.Args = nil
+	}
 	if e.AuthorID != "" {
 		out.Author = &auditAuthor{e.AuthorID, e.AuthorName, e.AuthorRole}
 	}

@@ -888,8 +888,8 @@ func TestAdminBoard(t *testing.T) {
 	if ci.Count != 2 || ci.Oldest == nil || len(ci.WaitingFor) != 1 || ci.WaitingFor[0] != workflow.RoleNurse {
 		t.Fatalf("vitals queue: %+v", ci)
 	}
-	// The oldest waiting is the earlier check-in: the seed's (14:45 today)
-	// or the one just made.
+	// The oldest waiting is the earlier check-in: the seed's (10 minutes
+	// before the seed time) or the one just made.
 	var first string
 	if err := e.db.Pool.QueryRow(context.Background(), `SELECT p."firstName" || ' ' || p."lastName" FROM appointments a
 		JOIN patients p ON p.id = a."patientId" WHERE a.status = 'CHECKED_IN' ORDER BY a."checkedInAt" LIMIT 1`).Scan(&first); err != nil {

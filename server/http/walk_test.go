@@ -195,7 +195,12 @@ func TestGoldenFrames(t *testing.T) {
 	m1 := c.mut("appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, sec, now)
 	m2 := c.mut("appointment.recordVitals", map[string]any{"id": seedID("a:inconsult"), "vitals": vitalsArg}, nurse, now)
 	r := c.pushFrame(t, m1, m2)
-	wantMsg := "Appointment " + seedID("a:inconsult") + " is IN_CONSULTATION (vitals entered by Infirmier Test " + clockAt(ms(seedDay(env)).Add(15*time.Hour+50*time.Minute), now) + "), not CHECKED_IN."
+	// The seed places its times around the seed time (postgres.DemoClock).
+	var vitalsAt time.Time
+	if err := env.Pool.QueryRow(context.Background(), `SELECT "vitalsEnteredAt" FROM appointments WHERE id = $1`, seedID("a:inconsult")).Scan(&vitalsAt); err != nil {
+		t.Fatal(err)
+	}
+	wantMsg := "Appointment " + seedID("a:inconsult") + " is IN_CONSULTATION (vitals entered by Infirmier Test " + clockAt(vitalsAt, now) + "), not CHECKED_IN."
 	want := `{"type":"pushResult","requestId":"push-1","results":[{"seq":1,"status":"applied"},{"seq":2,"status":"rejected","code":"INVALID_TRANSITION","message":` + string(mustJSON(wantMsg)) + `}]}`
 	if string(r.raw) != want {
 		t.Fatalf("pushResult frame:\n got: %s\nwant: %s", r.raw, want)
@@ -203,13 +208,6 @@ func TestGoldenFrames(t *testing.T) {
 	if _, ok := r.f.(*syncproto.PushResult); !ok {
 		t.Fatal("not a pushResult")
 	}
-}
-
-// seedDay is the day the seed dated its rows (the server's today).
-func seedDay(env *testEnv) time.Time {
-	var d time.Time
-	_ = env.Pool.QueryRow(context.Background(), `SELECT date_trunc('day', "createdAt") FROM users WHERE id = $1`, adminID).Scan(&d)
-	return d.UTC()
 }
 
 // clockAt renders an instant the way the workflow's sentences do for an

@@ -509,6 +509,9 @@ type AuditEntry struct {
 	// ClaimedAuthorID is the author the workstation hashed, kept even when
 	// the act was refused before its author was authenticated.
 	ClaimedAuthorID string
+	// Subject names the patient and visit the act concerns (nil when it
+	// names none).
+	Subject *workflow.ActSubject
 }
 
 // MaxAuditPage bounds one page of audit entries.
@@ -642,6 +645,19 @@ func (db *DB) Audit(ctx context.Context, f AuditFilter) (entries []AuditEntry, n
 	if len(entries) > f.Limit {
 		entries = entries[:f.Limit]
 		next = encodeAuditKey(entries[len(entries)-1])
+	}
+	refs := make([]workflow.ActRefs, len(entries))
+	for i, e := range entries {
+		refs[i] = workflow.RefsOf(e.Name, e.Args)
+	}
+	subjects, err := db.Subjects(ctx, refs)
+	if err != nil {
+		return nil, "", err
+	}
+	for i := range entries {
+		if subjects[i].Known() {
+			entries[i].Subject = &subjects[i]
+		}
 	}
 	return entries, next, nil
 }

@@ -393,6 +393,8 @@ type ParkedAct struct {
 	WaitTable  string    `json:"waitTable"`
 	WaitID     string    `json:"waitId"`
 	WaitState  string    `json:"waitState"`
+	// Subject names the patient and visit the act concerns.
+	Subject *workflow.ActSubject `json:"subject,omitempty"`
 }
 
 // ParkedActs lists up to limit parked acts, oldest first.
@@ -402,7 +404,7 @@ func (db *DB) ParkedActs(ctx context.Context, limit int) ([]ParkedAct, error) {
 	}
 	rows, err := db.Pool.Query(ctx, `
 		SELECT d.device_id, dev.name, d.seq, m.name, d.author_name, m.occurred_at, d.parked_at, d.expires_at,
-		       d.waiting_for, d.wait_table, d.wait_id, d.wait_state
+		       d.waiting_for, d.wait_table, d.wait_id, d.wait_state, m.args
 		  FROM sync.deferred d JOIN sync.mutations m USING (device_id, seq) JOIN sync.devices dev ON dev.id = d.device_id
 		 WHERE d.outcome IS NULL ORDER BY d.arrival LIMIT $1`, limit)
 	if err != nil {
@@ -410,16 +412,32 @@ func (db *DB) ParkedActs(ctx context.Context, limit int) ([]ParkedAct, error) {
 	}
 	defer rows.Close()
 	out := []ParkedAct{}
+	var refs []workflow.ActRefs
 	for rows.Next() {
 		var p ParkedAct
+		var args []byte
 		if err := rows.Scan(&p.DeviceID, &p.DeviceName, &p.Seq, &p.Name, &p.AuthorName, &p.OccurredAt, &p.ParkedAt, &p.ExpiresAt,
-			&p.WaitingFor, &p.WaitTable, &p.WaitID, &p.WaitState); err != nil {
+			&p.WaitingFor, &p.WaitTable, &p.WaitID, &p.WaitState, &args); err != nil {
 			return nil, err
 		}
 		p.OccurredAt, p.ParkedAt, p.ExpiresAt = p.OccurredAt.UTC(), p.ParkedAt.UTC(), p.ExpiresAt.UTC()
 		out = append(out, p)
+		refs = append(refs, workflow.RefsOf(p.Name, args))
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	subjects, err := db.Subjects(ctx, refs)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if subjects[i].Known() {
+			out[i].Subject = &subjects[i]
+		}
+	}
+	return out, nil
 }
 
 // ParkedByDevice counts the parked acts of each device that has any.

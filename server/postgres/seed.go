@@ -38,14 +38,43 @@ var SeedUsers = []SeedUser{
 	{"Secrétaire Test", "secretary@hospital.com", "secretary123", workflow.RoleSecretary},
 }
 
+// Demo times are placed around the seed time rather than at fixed hours,
+// so that `make run` at 03:00 shows a coherent day: what is done happened
+// before now, what is expected comes after it, and all of it lies within
+// the seed time's day (in the clock's zone, the workstation's when both
+// run on one machine). demoPast and demoFuture are the longest offsets
+// used; near midnight the offsets shrink in proportion, keeping the order.
+const (
+	demoPast   = 420 // minutes before the seed time: the morning's first visit
+	demoFuture = 45  // minutes after it: the last visit expected
+)
+
+// DemoClock turns the demo's offsets (minutes before or after now) into
+// times within now's day.
+func DemoClock(now time.Time) (before, after func(minutes int) time.Time) {
+	start := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, now.Location())
+	end := start.AddDate(0, 0, 1).Add(-time.Minute)
+	scale := func(room time.Duration, span int) float64 {
+		return min(1, max(0, room.Minutes())/float64(span))
+	}
+	past, future := scale(now.Sub(start), demoPast), scale(end.Sub(now), demoFuture)
+	before = func(m int) time.Time {
+		return now.Add(-time.Duration(float64(m) * past * float64(time.Minute))).Truncate(time.Second).UTC()
+	}
+	after = func(m int) time.Time {
+		return now.Add(time.Duration(float64(m) * future * float64(time.Minute))).Truncate(time.Second).UTC()
+	}
+	return before, after
+}
+
 // Seed loads the seed's demo data ("Seed Data Updates"): the users, three
 // patients, appointments in every status and prescriptions in every status,
-// dated today so the dashboards' queues have work. Idempotent: rows that
-// exist are left alone.
+// placed around the seed time (DemoClock) so the dashboards' queues read as
+// one day at any hour. Idempotent: rows that exist are left alone.
 func (db *DB) Seed(ctx context.Context) (inserted int64, err error) {
-	now := db.now().Truncate(time.Millisecond)
-	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	at := func(h, m int) time.Time { return day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+	clock := db.Now()
+	now := clock.UTC().Truncate(time.Millisecond)
+	ago, in := DemoClock(clock)
 	ids := map[string]string{}
 	for _, u := range SeedUsers {
 		ids[string(u.Role)] = SeedID("user:" + u.Email)
@@ -53,6 +82,13 @@ func (db *DB) Seed(ctx context.Context) (inserted int64, err error) {
 	doctor, nurse, secretary, biologist := ids["DOCTOR"], ids["NURSE"], ids["SECRETARY"], ids["BIOLOGIST"]
 	p1, p2, p3 := SeedID("patient:1"), SeedID("patient:2"), SeedID("patient:3")
 	vitals := `{"weight":70,"height":170,"temperature":37.0,"bloodPressure":{"systolic":120,"diastolic":80},"heartRate":72}`
+	// The patient waiting for the doctor has a fever: the queue flags it.
+	fever := `{"weight":62,"height":165,"temperature":38.4,"bloodPressure":{"systolic":118,"diastolic":76},"heartRate":96}`
+	// Medical histories and results in their documented shapes (docs/clinical-data.md).
+	history := map[string]string{
+		p1: `{"allergies":["pénicilline"],"conditions":["asthme"],"medications":["salbutamol 100 µg, 2 bouffées si besoin"]}`,
+		p3: `{"conditions":["diabète de type 2"],"medications":["metformine 1000 mg matin et soir"]}`,
+	}
 
 	// Password hashes are made before the transaction: bcrypt takes a
 	// while (seconds on a busy machine), and a transaction holding an xid
@@ -103,9 +139,13 @@ func (db *DB) Seed(ctx context.Context) (inserted int64, err error) {
 			{p3, "Fatou", "Diallo", "1992-11-30", "F"},
 		}
 		for _, p := range patients {
-			if err := exec(`INSERT INTO patients (id, "firstName", "lastName", "birthDate", sex, phone, "consentMedicalData", "createdAt", "updatedAt")
-				VALUES ($1, $2, $3, $4::timestamp, $5, '+33 1 23 45 67 89', true, $6, $6) ON CONFLICT (id) DO NOTHING`,
-				p.id, p.first, p.last, p.birth, p.sex, now); err != nil {
+			var h any
+			if x, ok := history[p.id]; ok {
+				h = x
+			}
+			if err := exec(`INSERT INTO patients (id, "firstName", "lastName", "birthDate", sex, phone, "consentMedicalData", "medicalHistory", "createdAt", "updatedAt")
+				VALUES ($1, $2, $3, $4::timestamp, $5, '+33 1 23 45 67 89', true, $7::jsonb, $6, $6) ON CONFLICT (id) DO NOTHING`,
+				p.id, p.first, p.last, p.birth, p.sex, now, h); err != nil {
 				return err
 			}
 		}
@@ -115,17 +155,17 @@ func (db *DB) Seed(ctx context.Context) (inserted int64, err error) {
 			extra                        string
 			args                         []any
 		}{
-			{"a:scheduled", p1, "Consultation de suivi", "SCHEDULED", at(14, 0), "", nil},
-			{"a:checkedin", p2, "Première consultation", "CHECKED_IN", at(15, 0), `, "checkedInAt" = $1`, []any{at(14, 45)}},
-			{"a:inconsult", p3, "Consultation annuelle", "IN_CONSULTATION", at(16, 0),
-				`, "checkedInAt" = $1, "vitalsEnteredAt" = $2, "vitalsEnteredBy" = $3, vitals = $4::jsonb`, []any{at(15, 45), at(15, 50), nurse, vitals}},
-			{"a:consultdone", p1, "Douleurs abdominales", "CONSULTATION_COMPLETED", at(9, 0),
+			{"a:scheduled", p1, "Consultation de suivi", "SCHEDULED", in(45), "", nil},
+			{"a:checkedin", p2, "Première consultation", "CHECKED_IN", in(15), `, "checkedInAt" = $1`, []any{ago(10)}},
+			{"a:inconsult", p3, "Consultation annuelle", "IN_CONSULTATION", ago(30),
+				`, "checkedInAt" = $1, "vitalsEnteredAt" = $2, "vitalsEnteredBy" = $3, vitals = $4::jsonb`, []any{ago(45), ago(35), nurse, fever}},
+			{"a:consultdone", p1, "Douleurs abdominales", "CONSULTATION_COMPLETED", ago(300),
 				`, "checkedInAt" = $1, "vitalsEnteredAt" = $2, "vitalsEnteredBy" = $3, vitals = $4::jsonb, "consultedAt" = $5, "consultedBy" = $6, "consultationNotes" = $7`,
-				[]any{at(8, 45), at(8, 50), nurse, vitals, at(9, 20), doctor, "Examen normal. Bilan sanguin prescrit."}},
-			{"a:completed", p2, "Contrôle tension", "COMPLETED", at(8, 0),
+				[]any{ago(315), ago(310), nurse, vitals, ago(290), doctor, "Examen normal. Bilan sanguin prescrit."}},
+			{"a:completed", p2, "Contrôle tension", "COMPLETED", ago(390),
 				`, "checkedInAt" = $1, "vitalsEnteredAt" = $2, "vitalsEnteredBy" = $3, vitals = $4::jsonb, "consultedAt" = $5, "consultedBy" = $6, "consultationNotes" = $7, "closedAt" = $8, "closedBy" = $9, "billingAmount" = 45.00, "billingStatus" = 'PENDING'`,
-				[]any{at(7, 45), at(7, 50), nurse, vitals, at(8, 15), doctor, "Tension stable.", at(8, 30), secretary}},
-			{"a:cancelled", p3, "Vaccination", "CANCELLED", at(11, 0), "", nil},
+				[]any{ago(405), ago(400), nurse, vitals, ago(375), doctor, "Tension stable.", ago(360), secretary}},
+			{"a:cancelled", p3, "Vaccination", "CANCELLED", ago(240), "", nil},
 		}
 		for _, a := range appts {
 			id := SeedID(a.name)
@@ -153,10 +193,10 @@ func (db *DB) Seed(ctx context.Context) (inserted int64, err error) {
 		}{
 			{"rx:created", p3, "Glycémie à jeun", "CREATED", "", nil},
 			{"rx:sent", p1, "Complete Blood Count (CBC)", "SENT_TO_LAB", "", nil},
-			{"rx:collected", p2, "Lipid Panel", "SAMPLE_COLLECTED", `, "sampleCollectedAt" = $1, "nurseId" = $2`, []any{at(10, 30), nurse}},
-			{"rx:inprogress", p3, "Bilan hépatique", "IN_PROGRESS", `, "sampleCollectedAt" = $1, "nurseId" = $2, "analysisStartedAt" = $3`, []any{at(9, 30), nurse, at(10, 0)}},
-			{"rx:available", p1, "TSH", "RESULTS_AVAILABLE", `, "sampleCollectedAt" = $1, "nurseId" = $2, "analysisStartedAt" = $3, "analysisCompletedAt" = $4`, []any{at(8, 30), nurse, at(8, 45), at(9, 15)}},
-			{"rx:completed", p2, "Ionogramme", "COMPLETED", `, "sampleCollectedAt" = $1, "nurseId" = $2, "analysisStartedAt" = $3, "analysisCompletedAt" = $4`, []any{at(7, 30), nurse, at(7, 40), at(8, 0)}},
+			{"rx:collected", p2, "Lipid Panel", "SAMPLE_COLLECTED", `, "sampleCollectedAt" = $1, "nurseId" = $2`, []any{ago(210), nurse}},
+			{"rx:inprogress", p3, "Bilan hépatique", "IN_PROGRESS", `, "sampleCollectedAt" = $1, "nurseId" = $2, "analysisStartedAt" = $3`, []any{ago(270), nurse, ago(240)}},
+			{"rx:available", p1, "TSH", "RESULTS_AVAILABLE", `, "sampleCollectedAt" = $1, "nurseId" = $2, "analysisStartedAt" = $3, "analysisCompletedAt" = $4`, []any{ago(330), nurse, ago(315), ago(285)}},
+			{"rx:completed", p2, "Ionogramme", "COMPLETED", `, "sampleCollectedAt" = $1, "nurseId" = $2, "analysisStartedAt" = $3, "analysisCompletedAt" = $4`, []any{ago(420), nurse, ago(410), ago(390)}},
 		}
 		for _, r := range rxs {
 			id := SeedID(r.name)
@@ -179,13 +219,15 @@ func (db *DB) Seed(ctx context.Context) (inserted int64, err error) {
 			}
 		}
 		if err := exec(`INSERT INTO results (id, text, data, "validatedBy", "validatedAt", "prescriptionId", "createdAt", "updatedAt")
-			VALUES ($1, 'TSH 2.1 mUI/L, dans les normes.', '{"TSH":2.1}', $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING`,
-			SeedID("result:available"), biologist, at(9, 15), SeedID("rx:available"), now); err != nil {
+			VALUES ($1, 'TSH 6.8 mUI/L, au-dessus des valeurs de référence.', '{"rows":[{"test":"TSH","value":"6.8","unit":"mUI/L","range":"0.4–4.0","abnormal":true},{"test":"T4 libre","value":"12","unit":"pmol/L","range":"9–19"}]}',
+			$2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING`,
+			SeedID("result:available"), biologist, ago(285), SeedID("rx:available"), now); err != nil {
 			return err
 		}
 		if err := exec(`INSERT INTO results (id, text, data, "validatedBy", "validatedAt", "reviewedBy", "reviewedAt", interpretation, "prescriptionId", "createdAt", "updatedAt")
-			VALUES ($1, 'Na 140, K 4.2', '{"Na":140,"K":4.2}', $2, $3, $4, $5, 'Normal.', $6, $7, $7) ON CONFLICT (id) DO NOTHING`,
-			SeedID("result:completed"), biologist, at(8, 0), doctor, at(8, 20), SeedID("rx:completed"), now); err != nil {
+			VALUES ($1, 'Na 140, K 4.2', '{"rows":[{"test":"Na","value":"140","unit":"mmol/L","range":"135–145"},{"test":"K","value":"4.2","unit":"mmol/L","range":"3.5–5.0"}]}',
+			$2, $3, $4, $5, 'Normal.', $6, $7, $7) ON CONFLICT (id) DO NOTHING`,
+			SeedID("result:completed"), biologist, ago(390), doctor, ago(370), SeedID("rx:completed"), now); err != nil {
 			return err
 		}
 		return nil

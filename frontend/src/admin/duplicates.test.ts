@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { setLocale } from '../shared/i18n';
 import { other, proposedSurvivor, reasonText, tabLabel, type DupPair, type DupPatient } from './duplicates';
+
+beforeAll(() => setLocale('en-GB'));
 
 function patient(id: string, over: Partial<DupPatient> = {}): DupPatient {
   return {

@@ -1,3 +1,4 @@
+import { t, type MessageKey } from '../shared/i18n';
 // Pure logic of the "Possible duplicates" view: how a pair's reason reads,
 // and which record the view proposes to keep. Kept apart from the DOM so
 // that vitest checks it.
@@ -21,9 +22,9 @@ export interface DupPair {
   detectedAt: string;
 }
 
-const REASONS: Record<string, string> = {
-  name_birth_date: 'same name and birth date',
-  id_number: 'same identity document number',
+const REASONS: Record<string, MessageKey> = {
+  name_birth_date: 'dup.reason.nameBirthDate',
+  id_number: 'dup.reason.idNumber',
 };
 
 /** reasonText: "name_birth_date+id_number" → "same name and birth date, same identity document number". */
@@ -31,7 +32,7 @@ export function reasonText(reason: string): string {
   return reason
     .split('+')
     .filter((r) => r !== '')
-    .map((r) => REASONS[r] ?? r)
+    .map((r) => (REASONS[r] ? t(REASONS[r]) : r))
     .join(', ');
 }
 
@@ -57,5 +58,5 @@ export function other(p: DupPair, x: DupPatient): DupPatient {
 
 /** tabLabel: "Possible duplicates (3)", without a count when there is none. */
 export function tabLabel(open: number): string {
-  return open > 0 ? `Possible duplicates (${open})` : 'Possible duplicates';
+  return open > 0 ? t('dup.tabCount', { n: open }) : t('dup.tab');
 }

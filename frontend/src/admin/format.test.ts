@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { setLocale } from '../shared/i18n';
+
+beforeAll(() => setLocale('en-GB'));
 import { chainCell, closeNoteProblem, label, plural, reissueLine, resolutionLine, typedValues, unresolvedByWard, buildLine } from './format';
 
 describe('typedValues', () => {

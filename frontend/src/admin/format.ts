@@ -1,4 +1,5 @@
 import type { AuditEntry, SyncStatus } from './types';
+import { fmtDate, t } from '../shared/i18n';
 // Formatting shared by the views. Pure functions.
 
 /** label turns CONSULTATION_COMPLETED into "Consultation completed". */
@@ -19,14 +20,8 @@ export function clock(iso: string | null | undefined, now: number = Date.now()):
   const t = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
   const n = new Date(now);
   if (d.getFullYear() === n.getFullYear() && d.getMonth() === n.getMonth() && d.getDate() === n.getDate()) return t;
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${t}`;
-}
-
-/** isoLocalInput converts a datetime-local input value to RFC 3339 (or ''). */
-export function isoFromLocalInput(v: string): string {
-  if (!v) return '';
-  const d = new Date(v);
-  return Number.isNaN(d.getTime()) ? '' : d.toISOString();
+  // Another day: its date as the dashboard's locale writes it (dd/mm/yyyy).
+  return `${fmtDate(d)} ${t}`;
 }
 
 export interface TypedValue {
@@ -85,24 +80,24 @@ export function plural(n: number, word: string, many = word + 's'): string {
 /** resolutionLine says how a rejected act was resolved, naming the other end of a re-issue. */
 export function resolutionLine(e: Pick<AuditEntry, 'resolution' | 'deviceName' | 'deviceId'>, now: number): string {
   const r = e.resolution;
-  if (!r) return 'unresolved';
-  const who = r.by || 'someone';
-  if (r.kind === 'reissued') return `re-issued as act ${r.bySeq ?? '?'} of ${e.deviceName || e.deviceId} by ${who}, ${clock(r.at, now)}`;
-  const where = r.bySeq ? ` on the workstation (act ${r.bySeq})` : ' on the dashboard';
-  return `closed by ${who}${where}, ${clock(r.at, now)}: “${r.note ?? ''}”`;
+  if (!r) return t('res.unresolved');
+  const who = r.by || t('review.someone');
+  if (r.kind === 'reissued') return t('res.reissued', { seq: r.bySeq ?? '?', device: e.deviceName || e.deviceId, by: who, when: clock(r.at, now) });
+  if (r.bySeq) return t('res.closedHere', { by: who, seq: r.bySeq, when: clock(r.at, now), note: r.note ?? '' });
+  return t('res.closedDashboard', { by: who, when: clock(r.at, now), note: r.note ?? '' });
 }
 
 /** reissueLine names the rejected act a re-issue replaces ('' for other acts). */
 export function reissueLine(e: Pick<AuditEntry, 'reissueOf'>): string {
   if (!e.reissueOf) return '';
-  return e.reissueOf.seq ? `re-issues rejected act ${e.reissueOf.seq}` : `re-issues act ${shortId(e.reissueOf.mutationId)} (not recorded by the server)`;
+  return e.reissueOf.seq ? t('res.reissues', { seq: e.reissueOf.seq }) : t('res.reissuesUnknown', { id: shortId(e.reissueOf.mutationId) });
 }
 
 /** closeNoteProblem vets the written reason of a close as the server does: '' when it may be sent. */
 export function closeNoteProblem(note: string): string {
   const n = [...note.trim()].length;
-  if (n === 0) return 'Write why this rejected act needs nothing more: the reason is required and kept in the audit log.';
-  if (n > 2000) return `The reason must be at most 2,000 characters long (got ${n.toLocaleString('en-US')}).`;
+  if (n === 0) return t('close.reasonRequired');
+  if (n > 2000) return t('close.reasonTooLong', { n: n.toLocaleString('en-US') });
   return '';
 }
 
@@ -134,13 +129,13 @@ export function chainCell(c: { status: string; prevHash?: string; hash?: string 
   const title = c?.hash ? `hash ${c.hash}\nafter ${c.prevHash ?? ''}` : '';
   switch (c?.status) {
     case 'ok':
-      return { text: prefix, badge: 'chain intact', cls: 'ok', title };
+      return { text: prefix, badge: t('chain.ok'), cls: 'ok', title };
     case 'broken-content':
-      return { text: prefix, badge: 'modified after it was written', cls: 'red', title };
+      return { text: prefix, badge: t('chain.content'), cls: 'red', title };
     case 'broken-link':
-      return { text: prefix, badge: 'an act before it is missing', cls: 'red', title };
+      return { text: prefix, badge: t('chain.link'), cls: 'red', title };
     default:
-      return { text: '', badge: 'recorded before the chain', cls: 'muted', title: '' };
+      return { text: '', badge: t('chain.none'), cls: 'muted', title: '' };
   }
 }
 

@@ -8,6 +8,7 @@ import { Api, ApiError, login, TOKEN_KEY } from './api';
 import { AuthEventStream, CLOSED } from './events';
 import type { Ctx, View } from './context';
 import { formValues, h, replace } from '../shared/dom';
+import { currencies, currency, locale, locales, setCurrency, setLocale, t, type Locale } from '../shared/i18n';
 import { auditView } from './views/audit';
 import { boardView } from './views/board';
 import { devicesView } from './views/devices';
@@ -26,14 +27,14 @@ function showLogin(message = ''): void {
   stop = () => {};
   sessionStorage.removeItem(TOKEN_KEY);
   const err = h('p', { id: 'login-error', class: 'form-error', role: 'alert' }, message);
-  const button = h('button', { type: 'submit', class: 'primary' }, 'Sign in');
+  const button = h('button', { type: 'submit', class: 'primary' }, t('adm.signIn'));
   const form = h(
     'form',
     { id: 'login-form', class: 'login panel' },
     h('h1', null, 'wardsync'),
-    h('p', { class: 'hint' }, 'Administrator sign-in'),
-    h('label', null, 'E-mail', h('input', { name: 'email', type: 'email', required: true, autocomplete: 'username', autofocus: true })),
-    h('label', null, 'Password', h('input', { name: 'password', type: 'password', required: true, autocomplete: 'current-password' })),
+    h('p', { class: 'hint' }, t('adm.signInHint')),
+    h('label', null, t('login.email'), h('input', { name: 'email', type: 'email', required: true, autocomplete: 'username', autofocus: true })),
+    h('label', null, t('login.password'), h('input', { name: 'password', type: 'password', required: true, autocomplete: 'current-password' })),
     button,
     err,
   ) as HTMLFormElement;
@@ -57,11 +58,11 @@ function showLogin(message = ''): void {
 
 type Tab = 'overview' | 'board' | 'users' | 'devices' | 'audit' | 'duplicates';
 const TABS: [Tab, string][] = [
-  ['overview', 'Overview'],
-  ['board', 'Workflow board'],
-  ['users', 'Users'],
-  ['devices', 'Workstations'],
-  ['audit', 'Audit log'],
+  ['overview', t('adm.tab.overview')],
+  ['board', t('adm.tab.board')],
+  ['users', t('adm.tab.users')],
+  ['devices', t('adm.tab.devices')],
+  ['audit', t('adm.auditTitle')],
   ['duplicates', tabLabel(0)],
 ];
 
@@ -70,7 +71,7 @@ async function enter(token: string): Promise<void> {
   const signedOut = (message: string) => {
     if (!alive) return;
     alive = false;
-    showLogin(`You were signed out: ${message}`);
+    showLogin(t('adm.signedOutWhy', { message }));
   };
   const api = new Api(token, signedOut);
   let me: { user: { id: string; name: string } };
@@ -122,7 +123,7 @@ async function enter(token: string): Promise<void> {
     b.addEventListener('click', () => show(id));
     return b;
   });
-  const signOut = h('button', { type: 'button', class: 'small' }, 'Sign out');
+  const signOut = h('button', { type: 'button', class: 'small' }, t('adm.signOut'));
   signOut.addEventListener('click', async () => {
     try {
       await api.post('/api/v1/auth/logout');
@@ -130,7 +131,7 @@ async function enter(token: string): Promise<void> {
       /* signed out anyway */
     }
     alive = false;
-    showLogin('Signed out.');
+    showLogin(t('adm.signedOut'));
   });
 
   replace(
@@ -140,7 +141,7 @@ async function enter(token: string): Promise<void> {
       { class: 'top' },
       h('div', { class: 'brand' }, h('strong', null, 'wardsync'), h('span', null, 'admin')),
       summarySlot,
-      h('div', { class: 'who' }, live, h('span', null, me.user.name), signOut),
+      h('div', { class: 'who' }, live, h('span', null, me.user.name), localeSettings(), signOut),
     ),
     h('nav', { class: 'tabs', role: 'tablist' }, tabButtons),
     banner,
@@ -238,7 +239,29 @@ async function enter(token: string): Promise<void> {
   show(active);
 }
 
+document.documentElement.lang = locale().slice(0, 2);
 const saved = sessionStorage.getItem(TOKEN_KEY);
 if (saved) void enter(saved);
 else showLogin();
 
+/**
+ * localeSettings is the dashboard's language and currency (kept in this
+ * browser): dates, times and amounts follow them. The page is drawn again
+ * in the new words; the session stays (sessionStorage).
+ */
+function localeSettings(): HTMLElement {
+  const lang = h('select', { id: 'locale', 'aria-label': t('settings.language') },
+    locales.map((l) => h('option', { value: l }, t(l === 'fr-FR' ? 'settings.fr' : 'settings.en')))) as HTMLSelectElement;
+  lang.value = locale();
+  lang.addEventListener('change', () => {
+    setLocale(lang.value as Locale);
+    location.reload();
+  });
+  const money = h('select', { id: 'currency', 'aria-label': t('settings.currency') }, currencies.map((c) => h('option', { value: c }, c))) as HTMLSelectElement;
+  money.value = currency();
+  money.addEventListener('change', () => {
+    setCurrency(money.value);
+    location.reload();
+  });
+  return h('span', { class: 'settings' }, lang, money);
+}

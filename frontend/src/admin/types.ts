@@ -1,3 +1,4 @@
+import type { ActSubject } from '../shared/acts';
 // The shapes of the server's JSON (server/http admin*.go).
 
 export type Role = 'ADMIN' | 'DOCTOR' | 'BIOLOGIST' | 'NURSE' | 'SECRETARY';
@@ -65,6 +66,8 @@ export interface ParkedAct {
   waitTable: string;
   waitId: string;
   waitState: string;
+  /** the patient and visit the act concerns */
+  subject?: ActSubject;
 }
 
 export interface AuditEntry {
@@ -87,6 +90,8 @@ export interface AuditEntry {
   /** a re-issue points at the rejected act it replaces (same workstation) */
   reissueOf?: { mutationId: string; seq?: number };
   chain: AuditChain;
+  /** the patient and visit the act concerns */
+  subject?: ActSubject;
 }
 
 /** An act's link in its workstation's hash chain (docs/provenance.md). */

@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { setLocale } from '../shared/i18n';
 import { toProblem } from './api';
+
+beforeAll(() => setLocale('en-GB'));
 
 // What desktop/app FormatError sends: the Problem's JSON text.
 const sent = JSON.stringify({ code: 'UNAUTHENTICATED', message: 'Wrong e-mail or password.' });

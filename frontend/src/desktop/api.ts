@@ -5,6 +5,7 @@
 import type {
   Acted, Copied, Dashboard, PendingAct, Person, Problem, RejectedAct, Session, SetupResult, Status, Timeline, Patient,
 } from './types';
+import { t } from '../shared/i18n';
 
 type Bound = Record<string, (...args: unknown[]) => Promise<unknown>>;
 
@@ -40,7 +41,7 @@ function fromText(text: string): Problem | null {
 
 /** unexpected says plainly that an error came in a shape nobody expected. */
 export function unexpected(code: string, text: string): Problem {
-  return { code, message: `Unexpected error (${code}): ${text}` };
+  return { code, message: t('error.unexpected', { code, message: text }) };
 }
 
 /**

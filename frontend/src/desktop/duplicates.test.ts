@@ -1,4 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { setLocale } from '../shared/i18n';
+
+// The English catalog: these tests pin the sentences (i18n.test.ts checks French has every key).
+beforeAll(() => setLocale('en-GB'));
 import { duplicateWarning } from './format';
 
 describe('duplicateWarning', () => {
@@ -8,7 +12,7 @@ describe('duplicateWarning', () => {
   });
   it('names the patient already registered', () => {
     expect(duplicateWarning([p])).toBe(
-      'A patient with the same name and birth date exists: CURIE Marie, born 7 Nov 1967, phone 0601. Search for them before registering the person again; you may still register.',
+      'A patient with the same name and birth date exists: CURIE Marie, born 07/11/1967, phone 0601. Search for them before registering the person again; you may still register.',
     );
   });
   it('counts several and names at most three', () => {

@@ -1,53 +1,36 @@
 // Pure formatting for the desktop UI: times, the sync bar's words, act
 // names, a rejected act's typed values. Tested by Vitest without a browser.
 import rules from './rules.json';
-import type { ActProvenance, PendingAct, Problem, Status } from './types';
+import { fmtDate, fmtDateUTC, fmtMoney, fmtNumber, fmtTime, fmtWhen, has, t, type MessageKey } from '../shared/i18n';
+import type { ActProvenance, PendingAct, Problem, Status, VitalsData } from './types';
+import { actDone, actLabel, isIdPath, patientName, plainMessage, subjectLine } from '../shared/acts';
+
+export { actDone, actLabel, isIdPath, patientName, subjectLine };
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
-/** hhmm renders an instant as the workstation's local "HH:MM". */
+/** hhmm renders an instant as the workstation's local "HH:MM" (24 h). */
 export function hhmm(iso: string | Date | undefined | null): string {
-  if (!iso) return '';
-  const d = typeof iso === 'string' ? new Date(iso) : iso;
-  if (Number.isNaN(d.getTime())) return '';
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return fmtTime(iso);
 }
 
-const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/** day renders a local date ("5 Jan 2026"); dayUTC one stored at midnight UTC (birth dates). */
+/** day renders a local date (dd/mm/yyyy); dayUTC one stored at midnight UTC (birth dates). */
 export function day(iso: string | null | undefined): string {
-  if (!iso) return '';
-  const d = new Date(iso);
-  return `${d.getDate()} ${months[d.getMonth()]} ${d.getFullYear()}`;
+  return fmtDate(iso);
 }
 
 export function dayUTC(iso: string | null | undefined): string {
-  if (!iso) return '';
-  const d = new Date(iso);
-  return `${d.getUTCDate()} ${months[d.getUTCMonth()]} ${d.getUTCFullYear()}`;
+  return fmtDateUTC(iso);
 }
 
-/** when renders "14:05" for today, "3 Jan 14:05" otherwise. */
+/** when renders "14:05" for today, "03/01/2026 14:05" otherwise. */
 export function when(iso: string | null | undefined, now: Date = new Date()): string {
-  if (!iso) return '';
-  const d = new Date(iso);
-  const sameDay = d.getFullYear() === now.getFullYear() && d.getMonth() === now.getMonth() && d.getDate() === now.getDate();
-  return sameDay ? hhmm(d) : `${d.getDate()} ${months[d.getMonth()]} ${hhmm(d)}`;
+  return fmtWhen(iso, now);
 }
 
-export function plural(n: number, one: string, many = one + 's'): string {
-  return `${n} ${n === 1 ? one : many}`;
-}
-
-/** age says how long ago, in words ("12 min"). */
-export function age(iso: string | undefined, now: Date): string {
-  if (!iso) return '';
-  const s = Math.max(0, Math.floor((now.getTime() - new Date(iso).getTime()) / 1000));
-  if (s < 60) return 'less than a minute';
-  if (s < 3600) return `${Math.floor(s / 60)} min`;
-  const h = Math.floor(s / 3600);
-  return `${h} h ${pad(Math.floor((s % 3600) / 60))}`;
+/** money renders an amount with the workstation's currency ("45,00 €"). */
+export function money(amount: string | null | undefined): string {
+  return fmtMoney(amount);
 }
 
 /** SyncView is what the sync bar shows. */
@@ -70,21 +53,21 @@ export function syncView(s: Status): SyncView {
     waiting: '',
     rejected: '',
     asOf: '',
-    chain: s.chainError ? `Tampering detected: ${s.chainError}` : '',
+    chain: s.chainError ? t('sync.tampering', { error: s.chainError }) : '',
   };
-  if (s.needsSetup) v.connection = 'Not set up';
-  else if (s.online) v.connection = s.syncing ? 'Online, syncing' : 'Online';
-  else if (s.upgradeRequired) v.connection = `Update needed, acts kept: ${s.upgradeRequired}`;
-  else if (s.waitingForLogin) v.connection = 'Not connected: log in to connect';
-  else v.connection = s.offlineSince ? `Offline since ${hhmm(s.offlineSince)}` : 'Offline';
-  v.waiting = s.pending > 0 ? `${s.pending} waiting (oldest ${hhmm(s.oldestPendingAt)})` : 'Nothing waiting';
-  if (s.likelyRejected > 0) v.waiting += `, ${s.likelyRejected} likely to be refused`;
-  if (s.waiting) v.waiting += `, ${s.waiting} on hold for another workstation`;
-  v.rejected = `${s.rejected} rejected`;
-  if (v.state === 'offline') v.asOf = s.lastSyncAt ? `records as of ${hhmm(s.lastSyncAt)}` : 'never synced yet';
+  if (s.needsSetup) v.connection = t('sync.notSetUp');
+  else if (s.online) v.connection = s.syncing ? t('sync.onlineSyncing') : t('sync.online');
+  else if (s.upgradeRequired) v.connection = t('sync.upgradeRequired', { reason: s.upgradeRequired });
+  else if (s.waitingForLogin) v.connection = t('sync.loginToConnect');
+  else v.connection = s.offlineSince ? t('sync.offlineSince', { time: hhmm(s.offlineSince) }) : t('sync.offline');
+  v.waiting = s.pending > 0 ? t('sync.waiting', { n: s.pending, time: hhmm(s.oldestPendingAt) }) : t('sync.nothingWaiting');
+  if (s.likelyRejected > 0) v.waiting += t('sync.likelyRefused', { n: s.likelyRejected });
+  if (s.waiting) v.waiting += t('sync.onHold', { n: s.waiting });
+  v.rejected = t('sync.rejected', { n: s.rejected });
+  if (v.state === 'offline') v.asOf = s.lastSyncAt ? t('sync.asOf', { time: hhmm(s.lastSyncAt) }) : t('sync.neverSynced');
   if (s.initialSync) {
     const { rows, total } = s.initialSync;
-    v.progress = { rows, total, text: total > 0 ? `Receiving the ward's records: ${rows} of ${total}` : `Receiving the ward's records: ${rows}` };
+    v.progress = { rows, total, text: total > 0 ? t('sync.receivingOf', { rows, total }) : t('sync.receiving', { rows }) };
   }
   return v;
 }
@@ -99,21 +82,23 @@ export function retryText(s: Status, nowMs: number): string {
   if (s.online || s.needsSetup || s.waitingForLogin || !s.retryAt) return '';
   const left = Math.ceil((Date.parse(s.retryAt) - nowMs) / 1000);
   if (Number.isNaN(left)) return '';
-  return left > 0 ? `Retrying in ${left} s` : 'Retrying now';
+  return left > 0 ? t('sync.retrying', { n: left }) : t('sync.retryingNow');
 }
 
-/** SEND_NOW is the button that sends at once, online or off. */
-export const SEND_NOW = 'Send now';
+/** sendNow is the button's word that sends at once, online or off. */
+export function sendNow(): string {
+  return t('waiting.sendNow');
+}
 
 /** pendingState is the State column of the "Waiting to be sent" list. */
 export function pendingState(p: PendingAct): string {
-  if (p.applied) return 'Accepted, updating';
+  if (p.applied) return t('pending.applied');
   if (p.waitingFor) {
     const w = p.waitingFor.charAt(0).toUpperCase() + p.waitingFor.slice(1);
-    return p.parked ? `${w} (the server holds it and applies it then)` : w;
+    return p.parked ? t('pending.parked', { what: w }) : w;
   }
-  if (p.likelyRejection) return `Will likely be refused: ${p.likelyRejection.message}`;
-  return 'Waiting';
+  if (p.likelyRejection) return t('pending.likelyRefused', { message: plainMessage(p.likelyRejection.message, p.subject) });
+  return t('pending.waiting');
 }
 
 /** actedNote is the note after an act: what was done, and what it waits for. */
@@ -124,50 +109,17 @@ export function actedNote(done: string, waitingFor?: string): string {
 /** offlineNote is the login screen's note while the server is unreachable. */
 export function offlineNote(s: Status): string {
   if (s.online || s.needsSetup || s.waitingForLogin) return '';
-  const since = s.offlineSince ? ` since ${hhmm(s.offlineSince)}` : '';
-  return `Working offline${since} — your work will be sent when the network returns.`;
+  return s.offlineSince ? t('login.offlineSince', { time: hhmm(s.offlineSince) }) : t('login.offline');
 }
 
-const actNames: Record<string, string> = {
-  'patient.register': 'Register a patient',
-  'patient.update': "Update a patient's record",
-  'appointment.schedule': 'Schedule an appointment',
-  'appointment.checkIn': 'Check in',
-  'appointment.recordVitals': 'Record vitals',
-  'appointment.completeConsultation': 'Complete the consultation',
-  'appointment.close': 'Close and bill',
-  'appointment.recordPayment': 'Record a payment',
-  'appointment.cancel': 'Cancel an appointment',
-  'prescription.create': 'Write a prescription',
-  'prescription.sendToLab': 'Send to the lab',
-  'prescription.collectSample': 'Collect the sample',
-  'prescription.startAnalysis': 'Start the analysis',
-  'result.create': 'Enter a result',
-  'result.review': 'Review a result',
-  'document.attach': 'Attach a document',
-  'rejected.close': 'Close a rejected act',
-};
-
-export function actLabel(name: string): string {
-  return actNames[name] ?? name;
-}
-
-const reasons: Record<string, string> = {
-  INVALID_TRANSITION: 'The record had already moved on at the server',
-  VALIDATION_FAILED: 'A value was not accepted',
-  FORBIDDEN: 'Not allowed for this role',
-  NOT_FOUND: 'The record does not exist at the server',
-  DUPLICATE_ID: 'This was already recorded',
-  UNAUTHENTICATED: 'The session was not accepted',
-  UNKNOWN_MUTATION: 'The server does not know this act',
-  PROTOCOL_ERROR: 'The server could not read this act',
-  CLOCK_SKEW: "This workstation's clock is wrong",
-  CHAIN_BROKEN: 'The act was changed or removed on this workstation after it was written',
-};
+const reasonCodes = [
+  'INVALID_TRANSITION', 'VALIDATION_FAILED', 'FORBIDDEN', 'NOT_FOUND', 'DUPLICATE_ID', 'UNAUTHENTICATED', 'UNKNOWN_MUTATION',
+  'PROTOCOL_ERROR', 'CLOCK_SKEW', 'CHAIN_BROKEN',
+];
 
 /** reason says in plain words why an act was refused. */
 export function reason(p: Problem): string {
-  return reasons[p.code] ?? 'Refused';
+  return reasonCodes.includes(p.code) ? t(`reason.${p.code}` as MessageKey) : t('reason.other');
 }
 
 export interface TypedValue {
@@ -191,61 +143,36 @@ export function typedValues(args: unknown, field = ''): TypedValue[] {
   return out;
 }
 
-/** patientName is "LASTNAME First". */
-export function patientName(first: string, last: string): string {
-  return `${last.toUpperCase()} ${first}`.trim();
-}
-
 /** localInput renders a Date for a datetime-local box. */
 export function localInput(d: Date): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
-export const statusWords: Record<string, string> = {
-  SCHEDULED: 'Scheduled',
-  CHECKED_IN: 'Checked in',
-  IN_CONSULTATION: 'Ready for the doctor',
-  CONSULTATION_COMPLETED: 'Consultation done',
-  COMPLETED: 'Closed',
-  CANCELLED: 'Cancelled',
-  CREATED: 'Written',
-  SENT_TO_LAB: 'Sent to the lab',
-  SAMPLE_COLLECTED: 'Sample collected',
-  IN_PROGRESS: 'Analysis in progress',
-  RESULTS_AVAILABLE: 'Result available',
-  PENDING: 'Payment pending',
-  PARTIALLY_PAID: 'Partially paid',
-  PAID: 'Paid',
-};
+const statusKeys = [
+  'SCHEDULED', 'CHECKED_IN', 'IN_CONSULTATION', 'CONSULTATION_COMPLETED', 'COMPLETED', 'CANCELLED', 'CREATED', 'SENT_TO_LAB',
+  'SAMPLE_COLLECTED', 'IN_PROGRESS', 'RESULTS_AVAILABLE', 'PENDING', 'PARTIALLY_PAID', 'PAID',
+];
 
-const argLabels: Record<string, string> = {
-  id: 'Record',
-  patientId: 'Patient',
-  doctorId: 'Doctor',
-  prescriptionId: 'Prescription',
-  date: 'Date',
-  motif: 'Reason for the visit',
-  text: 'Text',
-  data: 'Measured values',
-  billingAmount: 'Amount',
-  billingStatus: 'Billing',
-  interpretation: 'Interpretation',
-  name: 'Name',
-  type: 'Type',
-  url: 'Location',
-  birthDate: 'Birth date',
-  medicalHistory: 'Medical history',
-  consentMedicalData: 'Consent to medical data processing',
-  consentContact: 'Consent to be contacted',
-};
+/** statusWord names a status in words ("Ready for the doctor"). */
+export function statusWord(status: string | null | undefined): string {
+  if (!status) return '';
+  return statusKeys.includes(status) ? t(`status.${status}` as MessageKey) : status;
+}
+
+const argKeys = [
+  'id', 'patientId', 'doctorId', 'prescriptionId', 'date', 'motif', 'text', 'data', 'billingAmount', 'billingStatus', 'interpretation',
+  'name', 'type', 'url', 'birthDate', 'medicalHistory', 'consentMedicalData', 'consentContact', 'medicalHistoryNotes', 'consultationNotes',
+  'firstName', 'lastName', 'sex', 'phone', 'address', 'emergencyContact', 'insurance', 'idNumber',
+];
 
 /** fieldLabel names an argument's path in words ("vitals.temperature" is "Temperature (°C)"). */
 export function fieldLabel(path: string): string {
   const v = rules.vitals.find((r) => r.field === path);
-  if (v) return `${v.label} (${v.unit})`;
-  const t = (rules.texts as Record<string, { label: string }>)[path];
-  if (t) return t.label;
-  return argLabels[path] ?? argLabels[path.split('.')[0] ?? ''] ?? path;
+  if (v) return `${has(`vital.${path}`) ? t(`vital.${path}` as MessageKey) : v.label} (${v.unit})`;
+  const k = argKeys.includes(path) ? path : argKeys.includes(path.split('.')[0] ?? '') ? path.split('.')[0]! : '';
+  if (k) return t(`arg.${k}` as MessageKey);
+  const tx = (rules.texts as Record<string, { label: string }>)[path];
+  return tx ? tx.label : path;
 }
 
 /** MaxReasonChars mirrors workflow.MaxReasonChars. */
@@ -256,9 +183,9 @@ export const MaxReasonChars = 2000;
  * does (the engine checks again): '' when it may be sent.
  */
 export function closeReasonProblem(reason: string): string {
-  if (reason.trim() === '') return 'Write why this rejected act needs nothing more: the reason is required and kept in the audit log.';
+  if (reason.trim() === '') return t('close.reasonRequired');
   const n = [...reason.trim()].length;
-  if (n > MaxReasonChars) return `The reason must be at most 2,000 characters long (got ${n.toLocaleString('en-US')}).`;
+  if (n > MaxReasonChars) return t('close.reasonTooLong', { n: n.toLocaleString('en-US') });
   return '';
 }
 
@@ -278,35 +205,36 @@ export interface ReviewInfo {
 
 /** reviewLine says in words where a rejected act stands in the review queue. */
 export function reviewLine(r: ReviewInfo, now: Date): string {
+  const someone = t('review.someone');
   switch (r.state) {
     case 'open':
-      return r.closeError ? `Open again: the server refused the close (${r.closeError})` : 'Open: copy it into a new entry, or close it with a reason';
+      return r.closeError ? t('review.openAgain', { error: r.closeError }) : t('review.open');
     case 'closing':
-      return `Closed here by ${r.closedBy ?? 'someone'} ${when(r.closedAt ?? '', now)} ("${r.closeReason ?? ''}"), waiting to be sent`;
+      return t('review.closing', { by: r.closedBy ?? someone, when: when(r.closedAt ?? '', now), reason: r.closeReason ?? '' });
     case 'reissuing':
-      return 'Re-issued here as a new entry, waiting for the server';
+      return t('review.reissuing');
     case 'resolved':
-      if (r.reissuedAs) return `Resolved: re-issued as ${r.reissuedAs} (by ${r.resolvedBy || 'someone'}, ${when(r.resolvedAt ?? '', now)})`;
-      return `Resolved by ${r.resolvedBy || 'someone'} ${when(r.resolvedAt ?? '', now)}: "${r.resolutionNote ?? ''}"`;
+      if (r.reissuedAs) return t('review.reissued', { as: r.reissuedAs, by: r.resolvedBy || someone, when: when(r.resolvedAt ?? '', now) });
+      return t('review.resolved', { by: r.resolvedBy || someone, when: when(r.resolvedAt ?? '', now), note: r.resolutionNote ?? '' });
   }
 }
 
 /**
  * provenance says who did an act, when (clinical time at the ward, and sync
  * time at the server), on which workstation, and how far it got:
- * "Check in — Secrétaire Test (SECRETARY), clinical 14:05, received 14:20,
+ * "Checked in — Secrétaire Test (SECRETARY), clinical 14:05, received 14:20,
  * on Accueil" for an act the server recorded; "…, clinical 14:05, on this
  * workstation, not yet sent" for one still in this workstation's outbox.
  */
 export function provenance(p: ActProvenance, now: Date = new Date()): string {
-  const parts = [`${actLabel(p.name)} — ${p.authorName} (${p.authorRole})`, `clinical ${when(p.occurredAt, now)}`];
+  const parts = [`${actDone(p.name)} — ${p.authorName} (${p.authorRole})`, t('prov.clinical', { when: when(p.occurredAt, now) })];
   if (p.receivedAt) {
-    parts.push(`received ${when(p.receivedAt, now)}`);
-    if (p.deviceName) parts.push(`on ${p.deviceName}`);
-    if (p.state === 'rejected') parts.push('refused by the server');
-    if (p.state === 'deferred') parts.push('on hold at the server');
+    parts.push(t('prov.received', { when: when(p.receivedAt, now) }));
+    if (p.deviceName) parts.push(t('prov.on', { device: p.deviceName }));
+    if (p.state === 'rejected') parts.push(t('prov.refused'));
+    if (p.state === 'deferred') parts.push(t('prov.onHold'));
   } else {
-    parts.push('on this workstation', p.state === 'applied' ? 'applied by the server' : 'not yet sent');
+    parts.push(t('prov.here'), p.state === 'applied' ? t('prov.applied') : t('prov.notSent'));
   }
   return parts.join(', ');
 }
@@ -319,9 +247,38 @@ export function duplicateWarning(found: { firstName: string; lastName: string; b
   if (found.length === 0) return '';
   const who = found
     .slice(0, 3)
-    .map((p) => `${patientName(p.firstName, p.lastName)}, born ${dayUTC(p.birthDate)}${p.phone ? `, phone ${p.phone}` : ''}`)
+    .map((p) => t('dup.who', { name: patientName(p.firstName, p.lastName), date: dayUTC(p.birthDate) }) + (p.phone ? t('dup.phone', { phone: p.phone }) : ''))
     .join('; ');
-  const more = found.length > 3 ? ` and ${found.length - 3} more` : '';
-  const lead = found.length === 1 ? 'A patient with the same name and birth date exists' : `${found.length} patients with the same name and birth date exist`;
-  return `${lead}: ${who}${more}. Search for them before registering the person again; you may still register.`;
+  const more = found.length > 3 ? t('dup.more', { n: found.length - 3 }) : '';
+  const lead = found.length === 1 ? t('dup.one') : t('dup.many', { n: found.length });
+  return t('dup.warning', { lead, who, more });
+}
+
+export interface VitalFlag {
+  field: string;
+  text: string;
+}
+
+/**
+ * abnormalVitals lists the measures outside their usual range
+ * (rules.json's normals, kept equal to workflow.VitalNormals): a 38.4 °C
+ * temperature is flagged in the doctor's queue.
+ */
+export function abnormalVitals(v: VitalsData | null | undefined): VitalFlag[] {
+  if (!v) return [];
+  const value = (field: string): number | undefined => {
+    const path = field.replace(/^vitals\./, '').split('.');
+    let x: unknown = v;
+    for (const k of path) x = x && typeof x === 'object' ? (x as Record<string, unknown>)[k] : undefined;
+    return typeof x === 'number' ? x : undefined;
+  };
+  const out: VitalFlag[] = [];
+  for (const n of rules.normals) {
+    const x = value(n.field);
+    if (x === undefined) continue;
+    const label = t(`vital.${n.field}` as MessageKey);
+    if (n.hasHigh && x > n.high) out.push({ field: n.field, text: t('vital.above', { label, value: fmtNumber(x), unit: n.unit, bound: fmtNumber(n.high) }) });
+    else if (n.hasLow && x < n.low) out.push({ field: n.field, text: t('vital.below', { label, value: fmtNumber(x), unit: n.unit, bound: fmtNumber(n.low) }) });
+  }
+  return out;
 }

@@ -7,6 +7,7 @@ import './desktop.css';
 import { api, onStatus, ready } from './api';
 import type { Ctx, View } from './ctx';
 import { h, replace } from '../shared/dom';
+import { currencies, currency, locale, locales, setCurrency, setLocale, t, type Locale } from '../shared/i18n';
 import type { Session, Status } from './types';
 import { queuesView } from './views/queues';
 import { patientsView } from './views/patients';
@@ -55,7 +56,7 @@ function ctx(): Ctx {
     openPanel,
     flash,
     acted: (text) => {
-      flash(status.online ? text : `${text} Saved on this workstation; it will be sent when the network returns.`);
+      flash(status.online ? text : `${text} ${t('flash.savedOffline')}`);
       scheduleRefresh();
     },
     now: () => new Date(),
@@ -89,9 +90,39 @@ function go(v: View, patientId?: string): void {
   void current.refresh().catch((e) => flash(String(e), 'warn'));
 }
 
+/**
+ * settings is the workstation's locale and currency: dates, times and
+ * amounts follow them, and every screen is drawn again in the new words.
+ */
+function settings(): HTMLElement {
+  const lang = h('select', { id: 'locale', 'aria-label': t('settings.language') },
+    locales.map((l) => h('option', { value: l }, t(l === 'fr-FR' ? 'settings.fr' : 'settings.en')))) as HTMLSelectElement;
+  lang.value = locale();
+  lang.addEventListener('change', () => {
+    setLocale(lang.value as Locale);
+    redraw();
+  });
+  const money = h('select', { id: 'currency', 'aria-label': t('settings.currency') }, currencies.map((c) => h('option', { value: c }, c))) as HTMLSelectElement;
+  money.value = currency();
+  money.addEventListener('change', () => {
+    setCurrency(money.value);
+    redraw();
+  });
+  return h('span', { class: 'settings' }, lang, money);
+}
+
+function redraw(): void {
+  document.documentElement.lang = locale().slice(0, 2);
+  drawHeader();
+  drawSyncBar();
+  if (session) go(view);
+  else if (status.needsSetup) showSetup();
+  else showLogin();
+}
+
 function drawHeader(): void {
   if (!session) {
-    replace(header, h('div', { class: 'brand' }, 'wardsync'));
+    replace(header, h('div', { class: 'brand' }, 'wardsync'), h('span', { class: 'spacer' }), settings());
     return;
   }
   const u = session.user;
@@ -99,10 +130,12 @@ function drawHeader(): void {
     h('button', { type: 'button', 'data-view': v, id: `tab-${v}`, title: `Alt+${key}`, 'aria-current': view === v ? 'page' : 'false', onclick: () => go(v) }, label);
   replace(header,
     h('div', { class: 'brand' }, 'wardsync'),
-    h('nav', { 'aria-label': 'Screens' }, tab('queue', 'Work queue', '1'), tab('patients', 'Patients', '2'), tab('waiting', 'Waiting', '3'), tab('rejected', 'Rejected', '4')),
+    h('nav', { 'aria-label': t('nav.screens') }, tab('queue', t('nav.queue'), '1'), tab('patients', t('nav.patients'), '2'), tab('waiting', t('nav.waiting'), '3'),
+      tab('rejected', t('nav.rejected'), '4')),
     h('span', { class: 'spacer' }),
-    h('span', { class: 'user', id: 'current-user', 'data-role': u.role }, `${u.name} · ${u.role.toLowerCase()}`, session.offline ? h('span', { class: 'badge warn' }, 'offline login') : null),
-    h('button', { type: 'button', id: 'logout', onclick: logout }, 'Log out'));
+    h('span', { class: 'user', id: 'current-user', 'data-role': u.role }, `${u.name} · ${u.role.toLowerCase()}`, session.offline ? h('span', { class: 'badge warn' }, t('nav.offlineLogin')) : null),
+    settings(),
+    h('button', { type: 'button', id: 'logout', onclick: logout }, t('nav.logout')));
 }
 
 async function logout(): Promise<void> {
@@ -125,7 +158,7 @@ function showSetup(cancel?: () => void): void {
   replace(main, setupView(status, async () => {
     status = await api.status();
     drawSyncBar();
-    flash('Workstation set up. Log in to start.');
+    flash(t('flash.setUp'));
     showLogin();
   }, cancel));
 }
@@ -138,7 +171,7 @@ function showLogin(): void {
   const v = loginView(() => status, (s) => {
     session = s;
     loginUpdate = null;
-    if (s.offline) flash('Logged in offline, against your last online login on this workstation.', 'warn');
+    if (s.offline) flash(t('flash.offlineLogin'), 'warn');
     showApp();
   }, () => showSetup(showLogin));
   loginUpdate = v.update;
@@ -150,7 +183,7 @@ function showApp(): void {
   drawSyncBar();
   replace(main, h('div', { id: 'workspace', class: 'workspace' },
     h('section', { id: 'content', class: 'content' }),
-    h('aside', { id: 'panel', class: 'panel', hidden: true, 'aria-label': 'Form' })));
+    h('aside', { id: 'panel', class: 'panel', hidden: true, 'aria-label': t('nav.form') })));
   go('queue');
 }
 
@@ -164,6 +197,7 @@ document.addEventListener('keydown', (e) => {
 });
 
 async function boot(): Promise<void> {
+  document.documentElement.lang = locale().slice(0, 2);
   root.replaceChildren(header, syncbar, flashEl, main);
   try {
     await ready();

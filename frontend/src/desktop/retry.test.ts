@@ -1,6 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { setLocale } from '../shared/i18n';
 import { retryText } from './format';
 import type { Status } from './types';
+
+beforeAll(() => setLocale('en-GB'));
 
 const base: Status = {
   deviceId: 'd', serverUrl: 'http://x', online: false, syncing: false, pending: 2, oldestPendingAgeSeconds: 0, likelyRejected: 0,

@@ -1,4 +1,5 @@
 import type { ReviewInfo } from './format';
+import type { ActSubject } from '../shared/acts';
 // The shapes the bound Go App (desktop/app) returns, as JSON.
 
 export type Role = 'ADMIN' | 'DOCTOR' | 'BIOLOGIST' | 'NURSE' | 'SECRETARY';
@@ -139,6 +140,8 @@ export interface PrescriptionView extends Prescription {
   doctorName: string;
   nurseName: string;
   resultId?: string;
+  /** the result holds a measured value flagged abnormal */
+  resultAbnormal?: boolean;
 }
 
 export interface Result {
@@ -238,6 +241,8 @@ export interface PendingAct {
   waitingFor?: string;
   /** the server holds it and will apply or refuse it */
   parked?: boolean;
+  /** the patient and visit it concerns */
+  subject?: ActSubject;
 }
 
 export interface RejectedAct {
@@ -262,6 +267,26 @@ export interface RejectedAct {
   resolvedBy?: string;
   resolutionNote?: string;
   reissuedAs?: string;
+  /** the patient and visit it concerns */
+  subject?: ActSubject;
+}
+
+export type { ActSubject };
+
+/** patients.medicalHistory's documented shape (docs/clinical-data.md). */
+export interface MedicalHistory {
+  allergies?: string[];
+  conditions?: string[];
+  medications?: string[];
+}
+
+/** One measured value of a result (results.data.rows). */
+export interface LabRow {
+  test: string;
+  value: string;
+  unit?: string;
+  range?: string;
+  abnormal?: boolean;
 }
 
 export interface Acted {

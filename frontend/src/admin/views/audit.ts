@@ -1,7 +1,9 @@
 import type { Ctx, Topics, View } from '../context';
 import { formValues, h, replace } from '../../shared/dom';
-import { chainCell, clock, isoFromLocalInput, reissueLine, resolutionLine, shortId, typedValues } from '../format';
+import { chainCell, clock, reissueLine, resolutionLine, shortId, typedValues } from '../format';
 import type { AuditEntry, AuditPage, Device, User } from '../types';
+import { actDone, subjectLine } from '../../shared/acts';
+import { DatePattern, datePlaceholder, parseDay, t } from '../../shared/i18n';
 
 // Audit search: every act ever received, by patient (the acts on the
 // patient and on their appointments, prescriptions, results and
@@ -9,32 +11,34 @@ import type { AuditEntry, AuditPage, Device, User } from '../types';
 // a page at a time.
 
 export function auditView(ctx: Ctx): View {
-  const patientInput = h('input', { name: 'patientName', list: 'audit-patients', placeholder: 'name or id', autocomplete: 'off' }) as HTMLInputElement;
+  const patientInput = h('input', { name: 'patientName', list: 'audit-patients', placeholder: t('audit.patientPlaceholder'), autocomplete: 'off' }) as HTMLInputElement;
   const patientList = h('datalist', { id: 'audit-patients' });
   const patientId = h('input', { type: 'hidden', name: 'patient' }) as HTMLInputElement;
-  const userSel = h('select', { name: 'user' }, h('option', { value: '' }, 'anyone'));
-  const deviceSel = h('select', { name: 'device' }, h('option', { value: '' }, 'any'));
+  const userSel = h('select', { name: 'user' }, h('option', { value: '' }, t('audit.anyone')));
+  const deviceSel = h('select', { name: 'device' }, h('option', { value: '' }, t('audit.any')));
+  // Days typed as dd/mm/yyyy, as everywhere (no browser date picker).
+  const day = (name: string) => h('input', { type: 'text', name, inputmode: 'numeric', pattern: DatePattern, placeholder: datePlaceholder(), size: 10 });
   const form = h(
     'form',
     { id: 'audit-form', class: 'inline-form' },
-    h('label', null, 'Patient', patientInput, patientList, patientId),
-    h('label', null, 'Author', userSel),
-    h('label', null, 'Workstation', deviceSel),
+    h('label', null, t('audit.patient'), patientInput, patientList, patientId),
+    h('label', null, t('adm.author'), userSel),
+    h('label', null, t('adm.workstation'), deviceSel),
     h(
       'label',
       null,
-      'Outcome',
-      h('select', { name: 'outcome' }, h('option', { value: '' }, 'any'), h('option', { value: 'applied' }, 'applied'), h('option', { value: 'rejected' }, 'rejected'), h('option', { value: 'deferred' }, 'on hold')),
+      t('adm.outcome'),
+      h('select', { name: 'outcome' }, h('option', { value: '' }, t('audit.any')), h('option', { value: 'applied' }, t('audit.applied')), h('option', { value: 'rejected' }, t('audit.rejected')), h('option', { value: 'deferred' }, t('audit.onHold'))),
     ),
     h(
       'label',
       null,
-      'Chain',
-      h('select', { name: 'chain' }, h('option', { value: '' }, 'any'), h('option', { value: 'broken' }, 'broken links only')),
+      t('adm.chain'),
+      h('select', { name: 'chain' }, h('option', { value: '' }, t('audit.any')), h('option', { value: 'broken' }, t('audit.brokenOnly'))),
     ),
-    h('label', null, 'From', h('input', { type: 'datetime-local', name: 'since' })),
-    h('label', null, 'To', h('input', { type: 'datetime-local', name: 'until' })),
-    h('button', { type: 'submit', class: 'primary' }, 'Search'),
+    h('label', null, t('audit.from'), day('since')),
+    h('label', null, t('audit.to'), day('until')),
+    h('button', { type: 'submit', class: 'primary' }, t('audit.search')),
     h('p', { class: 'form-error', role: 'alert' }),
   ) as HTMLFormElement;
 
@@ -59,8 +63,8 @@ export function auditView(ctx: Ctx): View {
   });
 
   const rows = h('tbody');
-  const more = h('button', { type: 'button', hidden: true }, 'Older entries');
-  const info = h('p', { class: 'hint', id: 'audit-info' }, 'Choose filters and search.');
+  const more = h('button', { type: 'button', hidden: true }, t('audit.older'));
+  const info = h('p', { class: 'hint', id: 'audit-info' }, t('audit.choose'));
   let next = '';
   let query = '';
 
@@ -70,14 +74,24 @@ export function auditView(ctx: Ctx): View {
     const q = new URLSearchParams({ limit: '50' });
     const pid = v.patient || (/^[0-9a-f-]{36}$/i.test(v.patientName ?? '') ? v.patientName : '');
     if (v.patientName && !pid) {
-      form.querySelector('.form-error')!.textContent = 'Pick the patient from the suggestions (or paste their id).';
+      form.querySelector('.form-error')!.textContent = t('audit.pickPatient');
       return;
     }
     form.querySelector('.form-error')!.textContent = '';
     if (pid) q.set('patient', pid);
     for (const k of ['user', 'device', 'outcome', 'chain']) if (v[k]) q.set(k, v[k]);
-    if (v.since) q.set('since', isoFromLocalInput(v.since));
-    if (v.until) q.set('until', isoFromLocalInput(v.until));
+    // From the start of the first day to the end of the last, local time.
+    for (const [k, plus] of [['since', 0], ['until', 1]] as const) {
+      const d = parseDay(v[k] ?? '');
+      if (d.error) {
+        form.querySelector('.form-error')!.textContent = d.error;
+        return;
+      }
+      if (d.iso) {
+        const [y, m, dd] = d.iso.split('-').map(Number);
+        q.set(k, new Date(y!, m! - 1, dd! + plus).toISOString());
+      }
+    }
     query = q.toString();
     next = '';
     replace(rows);
@@ -92,7 +106,7 @@ export function auditView(ctx: Ctx): View {
       next = p.next;
       more.hidden = !next;
       const n = rows.children.length;
-      info.textContent = n === 0 ? 'No act matches.' : `${n} act${n === 1 ? '' : 's'} shown, newest first${next ? '; more are older' : ''}.`;
+      info.textContent = n === 0 ? t('audit.none') : next ? t('audit.shownMore', { n }) : n === 1 ? t('audit.shownOne') : t('audit.shown', { n });
     } catch (err) {
       form.querySelector('.form-error')!.textContent = (err as Error).message;
     }
@@ -106,9 +120,9 @@ export function auditView(ctx: Ctx): View {
     return h(
       'tr',
       { class: e.outcome === 'rejected' ? 'rejected-row' : '', 'data-key': `${e.deviceId}:${e.seq}`, 'data-chain': e.chain?.status ?? 'none' },
-      h('td', null, clock(e.occurredAt, ctx.now()), h('div', { class: 'sub' }, `clinical time`)),
-      h('td', null, clock(e.receivedAt, ctx.now()), h('div', { class: 'sub' }, `sync time`)),
-      h('td', null, e.name, e.target ? h('div', { class: 'sub' }, `${e.target.table} ${shortId(e.target.id)}`) : ''),
+      h('td', null, clock(e.occurredAt, ctx.now()), h('div', { class: 'sub' }, t('adm.clinicalTime'))),
+      h('td', null, clock(e.receivedAt, ctx.now()), h('div', { class: 'sub' }, t('adm.syncTime'))),
+      h('td', null, actDone(e.name), h('div', { class: 'sub', 'data-role': 'subject' }, subjectLine(e.subject))),
       h('td', null, e.author ? `${e.author.name} (${e.author.role})` : e.chain?.claimedAuthor ? h('span', { title: 'named by the workstation, not authenticated' }, `claimed ${shortId(e.chain.claimedAuthor)}`) : '-'),
       h('td', null, e.deviceName || shortId(e.deviceId), h('div', { class: 'sub' }, `seq ${e.seq}`)),
       h('td', { class: 'chain', title: chain.title }, chain.text && h('code', null, chain.text), h('div', null, h('span', { class: `badge badge-${chain.cls}` }, chain.badge))),
@@ -117,14 +131,16 @@ export function auditView(ctx: Ctx): View {
         : e.outcome === 'deferred' ? [h('span', { class: 'badge badge-amber' }, 'on hold'), h('div', { class: 'sub' }, e.message ?? '')]
         : [h('span', { class: 'badge badge-red' }, e.code ?? 'rejected'), h('div', { class: 'sub' }, e.message ?? ''),
           h('div', { class: 'sub resolution' }, resolutionLine(e, ctx.now())), reissueLine(e) ? h('div', { class: 'sub reissue-of' }, reissueLine(e)) : null]),
-      h('td', null, h('details', null, h('summary', null, 'values'), h('pre', null, values))),
+      // The act's internal name, its row and every value as entered, for whoever traces it.
+      h('td', null, h('details', { class: 'details' }, h('summary', null, t('details.summary')),
+        h('pre', null, `${e.name}${e.target ? `\n${e.target.table} ${e.target.id}` : ''}\n${values}`))),
     );
   }
 
   const el = h(
     'section',
     { id: 'view-audit', class: 'view' },
-    h('div', { class: 'panel' }, h('h2', null, 'Audit log'), form),
+    h('div', { class: 'panel' }, h('h2', null, t('adm.auditTitle')), form),
     h(
       'div',
       { class: 'panel' },
@@ -138,14 +154,14 @@ export function auditView(ctx: Ctx): View {
           h(
             'tr',
             null,
-            h('th', null, 'Occurred'),
-            h('th', null, 'Received'),
-            h('th', null, 'Act'),
-            h('th', null, 'Author'),
-            h('th', null, 'Workstation'),
-            h('th', null, 'Chain'),
-            h('th', null, 'Outcome'),
-            h('th', null, 'Entered'),
+            h('th', null, t('adm.occurred')),
+            h('th', null, t('adm.received')),
+            h('th', null, t('waiting.act')),
+            h('th', null, t('adm.author')),
+            h('th', null, t('adm.workstation')),
+            h('th', null, t('adm.chain')),
+            h('th', null, t('adm.outcome')),
+            h('th', null, t('details.summary')),
           ),
         ),
         rows,
@@ -166,8 +182,8 @@ export function auditView(ctx: Ctx): View {
       ]);
       // Rebuilt choices keep what the administrator picked.
       const picked = [userSel.value, deviceSel.value];
-      replace(userSel, h('option', { value: '' }, 'anyone'), users.map((u) => h('option', { value: u.id }, `${u.name} (${u.role})`)));
-      replace(deviceSel, h('option', { value: '' }, 'any'), devices.map((d) => h('option', { value: d.id }, d.name)));
+      replace(userSel, h('option', { value: '' }, t('audit.anyone')), users.map((u) => h('option', { value: u.id }, `${u.name} (${u.role})`)));
+      replace(deviceSel, h('option', { value: '' }, t('audit.any')), devices.map((d) => h('option', { value: d.id }, d.name)));
       [userSel.value, deviceSel.value] = picked as [string, string];
       for (const sel of [userSel, deviceSel]) if (sel.selectedIndex < 0) sel.value = '';
       loadedChoices = true;

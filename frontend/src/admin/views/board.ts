@@ -2,6 +2,7 @@ import { hourlyBars } from '../chart';
 import { concerns, type Ctx, type Topics, type View } from '../context';
 import { h, replace, s } from '../../shared/dom';
 import { clock, label } from '../format';
+import { DatePattern, datePlaceholder, dayInput, has, parseDay, t, type MessageKey } from '../../shared/i18n';
 import { humanDuration } from '../status';
 import type { Board, BoardStatus } from '../types';
 
@@ -39,7 +40,9 @@ function chart(st: BoardStatus, nowHour: number | null): SVGSVGElement {
 }
 
 export function boardView(ctx: Ctx): View {
-  const dateInput = h('input', { type: 'date', id: 'board-date', 'aria-label': 'Day' }) as HTMLInputElement;
+  // The day typed as dd/mm/yyyy (no browser date picker); sent as yyyy-mm-dd.
+  const dateInput = h('input', { type: 'text', id: 'board-date', inputmode: 'numeric', pattern: DatePattern, placeholder: datePlaceholder(), size: 10,
+    'aria-label': t('board.day') }) as HTMLInputElement;
   dateInput.addEventListener('change', () => void load());
   const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
   const appts = h('div', { class: 'statuses', id: 'board-appointments' });
@@ -49,12 +52,12 @@ export function boardView(ctx: Ctx): View {
   const el = h(
     'section',
     { id: 'view-board', class: 'view' },
-    h('div', { class: 'panel-head' }, h('h2', null, 'Workflow board ', title), h('label', { class: 'inline' }, 'Day ', dateInput)),
+    h('div', { class: 'panel-head' }, h('h2', null, t('adm.tab.board'), ' ', title), h('label', { class: 'inline' }, t('board.day'), ' ', dateInput)),
     h(
       'div',
       { class: 'grid-2' },
-      h('div', { class: 'panel' }, h('h3', null, 'Appointments'), h('p', { class: 'hint' }, 'count today (all days) and acts per hour today'), appts),
-      h('div', { class: 'panel' }, h('h3', null, 'Prescriptions'), h('p', { class: 'hint' }, 'count and acts per hour today'), rxs),
+      h('div', { class: 'panel' }, h('h3', null, t('board.appointments')), h('p', { class: 'hint' }, t('board.appointmentsHint')), appts),
+      h('div', { class: 'panel' }, h('h3', null, t('board.prescriptions')), h('p', { class: 'hint' }, t('board.prescriptionsHint')), rxs),
     ),
     h(
       'div',
@@ -63,7 +66,7 @@ export function boardView(ctx: Ctx): View {
       h(
         'table',
         { class: 'data', id: 'queues' },
-        h('thead', null, h('tr', null, h('th', null, 'Queue'), h('th', null, 'Waiting for'), h('th', { class: 'num' }, 'Items'), h('th', null, 'Waiting longest'))),
+        h('thead', null, h('tr', null, h('th', null, t('board.queue')), h('th', null, t('adm.waitingFor')), h('th', { class: 'num' }, t('board.items')), h('th', null, t('board.longest')))),
         queues,
       ),
     ),
@@ -74,7 +77,7 @@ export function boardView(ctx: Ctx): View {
       h(
         'div',
         { class: 'status-row', 'data-status': st.status },
-        h('span', { class: 'status-name' }, label(st.status)),
+        h('span', { class: 'status-name' }, has(`status.${st.status}`) ? t(`status.${st.status}` as MessageKey) : label(st.status)),
         h('span', { class: 'count', title: withToday ? 'dated today / all' : 'all' }, withToday ? `${st.today} / ${st.total}` : String(st.total)),
         chart(st, nowHour),
         h('span', { class: 'sub acts' }, `${st.enteredByHour.reduce((a, b) => a + b, 0)} today`),
@@ -84,14 +87,15 @@ export function boardView(ctx: Ctx): View {
 
   async function load(): Promise<void> {
     const q = new URLSearchParams({ tz });
-    if (dateInput.value) q.set('date', dateInput.value);
+    const day = parseDay(dateInput.value);
+    if (day.iso) q.set('date', day.iso);
     const b = await ctx.api.get<Board>(`/api/v1/admin/board?${q}`);
     ctx.setServerTime(b.now);
-    if (!dateInput.value) dateInput.value = b.day;
+    if (!dateInput.value) dateInput.value = dayInput(b.day);
     const start = Date.parse(b.dayStart);
     const now = Date.parse(b.now);
     const nowHour = now >= start && now < start + b.hours * 3_600_000 ? Math.floor((now - start) / 3_600_000) : null;
-    title.textContent = `${b.day} (${b.timeZone})`;
+    title.textContent = `${dayInput(b.day)} (${b.timeZone})`;
     replace(appts, statusRows(b.appointments, true, nowHour));
     replace(rxs, statusRows(b.prescriptions, false, nowHour));
     replace(

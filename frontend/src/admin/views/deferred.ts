@@ -1,6 +1,8 @@
 import type { Ctx } from '../context';
 import { h, replace } from '../../shared/dom';
-import { clock, shortId } from '../format';
+import { actDone, subjectLine } from '../../shared/acts';
+import { fmtWhen, t } from '../../shared/i18n';
+import { shortId } from '../format';
 import type { ParkedAct } from '../types';
 
 // Acts on hold: each came before its predecessor (vitals before the
@@ -18,16 +20,16 @@ export function deferredPanel(ctx: Ctx): DeferredPanel {
   const el = h(
     'div',
     { class: 'panel', id: 'deferred-panel' },
-    h('h2', null, 'Acts on hold ', count),
-    h('p', { class: 'sub' }, 'Each waits for an act of another workstation (such as a check-in at reception) and is applied the moment it arrives.'),
+    h('h2', null, t('adm.onHold'), ' ', count),
+    h('p', { class: 'sub' }, t('adm.onHoldIntro')),
     h(
       'div',
       { class: 'scroll-x' },
       h(
         'table',
         { id: 'deferred', class: 'data' },
-        h('thead', null, h('tr', null, h('th', null, 'Act'), h('th', null, 'Workstation'), h('th', null, 'By'), h('th', null, 'Done at'),
-          h('th', null, 'Waiting for'), h('th', null, 'Gives up at'))),
+        h('thead', null, h('tr', null, h('th', null, t('waiting.act')), h('th', null, t('waiting.patient')), h('th', null, t('adm.workstation')),
+          h('th', null, t('waiting.by')), h('th', null, t('waiting.doneAt')), h('th', null, t('adm.waitingFor')), h('th', null, t('adm.givesUpAt')))),
         list,
       ),
     ),
@@ -37,17 +39,21 @@ export function deferredPanel(ctx: Ctx): DeferredPanel {
     count.textContent = String(acts.length);
     const now = ctx.now();
     if (acts.length === 0) {
-      replace(list, h('tr', null, h('td', { colspan: 6, class: 'empty' }, 'No act is on hold.')));
+      replace(list, h('tr', null, h('td', { colspan: 7, class: 'empty' }, t('adm.noneOnHold'))));
       return;
     }
     replace(list, acts.map((a) =>
       h('tr', { 'data-key': `${a.deviceId}:${a.seq}` },
-        h('td', null, a.name),
+        h('td', null, actDone(a.name)),
+        h('td', { 'data-role': 'subject' }, subjectLine(a.subject) || t('subject.none')),
         h('td', null, a.deviceName || shortId(a.deviceId)),
         h('td', null, a.authorName),
-        h('td', null, clock(a.occurredAt, now)),
-        h('td', null, a.waitingFor, h('div', { class: 'sub' }, `${a.waitTable} `, h('code', { title: a.waitId }, shortId(a.waitId)), ` → ${a.waitState}`)),
-        h('td', null, clock(a.expiresAt, now)))));
+        h('td', null, fmtWhen(a.occurredAt, new Date(now))),
+        h('td', null, a.waitingFor,
+          // What the act waits on, as the server names it: for whoever traces it.
+          h('details', { class: 'details' }, h('summary', null, t('details.summary')),
+            h('div', { class: 'sub' }, `${a.name} · ${a.waitTable} `, h('code', null, a.waitId), ` → ${a.waitState}`))),
+        h('td', null, fmtWhen(a.expiresAt, new Date(now))))));
   }
   return { el, load };
 }

@@ -1,6 +1,7 @@
 import { concerns, type Ctx, type Topics, type View } from '../context';
 import { confirmButton, formValues, h, replace } from '../../shared/dom';
 import { clock } from '../format';
+import { t } from '../../shared/i18n';
 import { ROLES, type Device, type Registration } from '../types';
 import { fieldError } from './users';
 
@@ -12,14 +13,14 @@ export function devicesView(ctx: Ctx): View {
   const form = h(
     'form',
     { id: 'device-form', class: 'inline-form', autocomplete: 'off' },
-    h('label', null, 'Name', h('input', { name: 'name', required: true, maxlength: 200, placeholder: 'e.g. Ward 3 nurses station' })),
+    h('label', null, t('arg.name'), h('input', { name: 'name', required: true, maxlength: 200, placeholder: t('dev.namePlaceholder') })),
     h(
       'fieldset',
       null,
-      h('legend', null, 'Serves'),
+      h('legend', null, t('dev.serves')),
       ROLES.map((r) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'roles', value: r }), ` ${r}`)),
     ),
-    h('button', { type: 'submit', class: 'primary' }, 'Register workstation'),
+    h('button', { type: 'submit', class: 'primary' }, t('dev.register')),
     h('p', { class: 'form-error', role: 'alert' }),
   ) as HTMLFormElement;
   form.addEventListener('submit', async (ev) => {
@@ -40,9 +41,9 @@ export function devicesView(ctx: Ctx): View {
     codeBox.hidden = false;
     replace(
       codeBox,
-      h('p', null, `Workstation "${reg.name}" (${reg.roles.join(', ')}) is registered. Enter on it, once, before ${clock(reg.registrationExpiresAt, ctx.now())}:`),
-      h('dl', null, h('dt', null, 'Workstation id'), h('dd', null, h('code', { class: 'device-id' }, reg.id)), h('dt', null, 'Registration code'), h('dd', null, h('code', { class: 'reg-code' }, reg.registrationCode))),
-      h('p', { class: 'hint' }, 'The code is shown only now; the server keeps only its hash. Issue a new one from the list if it is lost.'),
+      h('p', null, t('dev.registered', { name: reg.name, roles: reg.roles.join(', '), until: clock(reg.registrationExpiresAt, ctx.now()) })),
+      h('dl', null, h('dt', null, t('setup.deviceId')), h('dd', null, h('code', { class: 'device-id' }, reg.id)), h('dt', null, t('dev.code')), h('dd', null, h('code', { class: 'reg-code' }, reg.registrationCode))),
+      h('p', { class: 'hint' }, t('dev.codeHint')),
     );
   }
 
@@ -50,22 +51,22 @@ export function devicesView(ctx: Ctx): View {
   const el = h(
     'section',
     { id: 'view-devices', class: 'view' },
-    h('div', { class: 'panel' }, h('h2', null, 'Register a workstation'), form, codeBox),
+    h('div', { class: 'panel' }, h('h2', null, t('dev.registerTitle')), form, codeBox),
     h(
       'div',
       { class: 'panel' },
-      h('h2', null, 'Workstations'),
+      h('h2', null, t('adm.tab.devices')),
       h(
         'table',
         { class: 'data', id: 'devices' },
-        h('thead', null, h('tr', null, h('th', null, 'Name'), h('th', null, 'Serves'), h('th', null, 'Id'), h('th', null, 'Registered'), h('th', null, 'Last seen'), h('th', null, 'State'), h('th', null, 'Actions'))),
+        h('thead', null, h('tr', null, h('th', null, t('arg.name')), h('th', null, t('dev.serves')), h('th', null, t('dev.id')), h('th', null, t('dev.registeredAt')), h('th', null, t('dev.lastSeen')), h('th', null, t('details.state')), h('th', null, t('dev.actions')))),
         rows,
       ),
     ),
   );
 
   function row(d: Device): HTMLTableRowElement {
-    const newCode = h('button', { type: 'button', class: 'small' }, 'New code');
+    const newCode = h('button', { type: 'button', class: 'small' }, t('dev.newCode'));
     newCode.addEventListener('click', async () => {
       try {
         showCode(await ctx.api.post<Registration>(`/api/v1/admin/devices/${d.id}/code`));
@@ -74,10 +75,10 @@ export function devicesView(ctx: Ctx): View {
         ctx.toast((err as Error).message, 'error');
       }
     });
-    const revoke = confirmButton('Revoke', 'Click again to revoke', { class: 'small danger' }, async () => {
+    const revoke = confirmButton(t('dev.revoke'), t('dev.revokeConfirm'), { class: 'small danger' }, async () => {
       try {
         await ctx.api.post(`/api/v1/admin/devices/${d.id}/revoke`);
-        ctx.toast(`Workstation ${d.name} revoked; its connection was closed.`);
+        ctx.toast(t('dev.revoked', { name: d.name }));
         await load();
       } catch (err) {
         ctx.toast((err as Error).message, 'error');
@@ -91,15 +92,15 @@ export function devicesView(ctx: Ctx): View {
       h('td', null, d.roles.join(', ')),
       h('td', null, h('code', null, d.id)),
       h('td', null, clock(d.createdAt, now)),
-      h('td', null, d.lastSeen ? clock(d.lastSeen, now) : 'never'),
+      h('td', null, d.lastSeen ? clock(d.lastSeen, now) : t('dev.never')),
       h(
         'td',
         null,
         d.revoked
-          ? h('span', { class: 'badge badge-revoked' }, `revoked ${clock(d.revokedAt, now)}`)
+          ? h('span', { class: 'badge badge-revoked' }, t('dev.revokedAt', { when: clock(d.revokedAt, now) }))
           : d.registrationPending
-            ? h('span', { class: 'badge badge-new' }, `code valid until ${clock(d.registrationExpiresAt, now)}`)
-            : h('span', { class: 'badge badge-ok' }, 'active'),
+            ? h('span', { class: 'badge badge-new' }, t('dev.codeValid', { until: clock(d.registrationExpiresAt, now) }))
+            : h('span', { class: 'badge badge-ok' }, t('dev.active')),
       ),
       h('td', { class: 'actions' }, d.revoked ? '' : [newCode, revoke]),
     );

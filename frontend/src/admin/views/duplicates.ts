@@ -1,6 +1,7 @@
 import { concerns, type Ctx, type Topics, type View } from '../context';
 import { confirmButton, h, replace } from '../../shared/dom';
 import { clock } from '../format';
+import { fmtDateUTC, t } from '../../shared/i18n';
 import { other, proposedSurvivor, reasonText, tabLabel, type DupPair, type DupPatient } from '../duplicates';
 
 // Possible duplicates: pairs of patients the server flagged (same
@@ -18,8 +19,8 @@ export function duplicatesView(ctx: Ctx, onCount: (open: number) => void): View 
     h(
       'div',
       { class: 'panel' },
-      h('h2', null, 'Possible duplicates'),
-      h('p', { class: 'hint' }, 'Two desks may register the same person while offline. Both records are kept until you decide: merging moves every appointment, prescription and document to the record you keep and removes the other on every workstation.'),
+      h('h2', null, t('dup.tab')),
+      h('p', { class: 'hint' }, t('dup.hint')),
       list,
     ),
   );
@@ -29,18 +30,18 @@ export function duplicatesView(ctx: Ctx, onCount: (open: number) => void): View 
       'td',
       { 'data-patient-id': p.id },
       h('strong', null, `${p.firstName} ${p.lastName}`),
-      h('div', { class: 'sub' }, `born ${p.birthDate.slice(0, 10)}`),
-      h('div', { class: 'sub' }, `ID number: ${p.idNumber ?? '—'}`),
-      h('div', { class: 'sub' }, `phone: ${p.phone || '—'}`),
-      h('div', { class: 'sub' }, `${p.appointments} appointment${p.appointments === 1 ? '' : 's'}`),
-      h('div', { class: 'sub' }, `registered ${clock(p.createdAt, ctx.now())}${p.registeredOn ? ` on ${p.registeredOn}` : ''}`),
+      h('div', { class: 'sub' }, t('record.born', { date: fmtDateUTC(p.birthDate) })),
+      h('div', { class: 'sub' }, t('dup.idNumber', { id: p.idNumber ?? '—' })),
+      h('div', { class: 'sub' }, t('dup.phoneLine', { phone: p.phone || '—' })),
+      h('div', { class: 'sub' }, t(p.appointments === 1 ? 'dup.appointment' : 'dup.appointments', { n: p.appointments })),
+      h('div', { class: 'sub' }, p.registeredOn ? t('dup.registeredOn', { when: clock(p.createdAt, ctx.now()), where: p.registeredOn }) : t('dup.registered', { when: clock(p.createdAt, ctx.now()) })),
     );
   }
 
   function row(p: DupPair): HTMLElement {
     const keep = proposedSurvivor(p);
     const mergeInto = (survivor: DupPatient) =>
-      confirmButton(`Merge into ${survivor.firstName} ${survivor.lastName} (${survivor.id.slice(0, 8)})`, 'Click again to merge', {
+      confirmButton(t('dup.mergeInto', { name: `${survivor.firstName} ${survivor.lastName}`, id: survivor.id.slice(0, 8) }), t('dup.mergeConfirm'), {
         class: survivor.id === keep.id ? 'small primary' : 'small',
         'data-merge-into': survivor.id,
       }, async () => {
@@ -50,18 +51,18 @@ export function duplicatesView(ctx: Ctx, onCount: (open: number) => void): View 
             survivorId: survivor.id,
             loserId: loser.id,
           });
-          ctx.toast(`Merged: ${r.appointments} appointment(s), ${r.prescriptions} prescription(s) and ${r.documents} document(s) moved to ${survivor.firstName} ${survivor.lastName}.`);
+          ctx.toast(t('dup.merged', { appointments: r.appointments, prescriptions: r.prescriptions, documents: r.documents, name: `${survivor.firstName} ${survivor.lastName}` }));
           await load();
         } catch (err) {
           ctx.toast((err as Error).message, 'error');
         }
       });
-    const note = h('input', { type: 'text', placeholder: 'why they differ', maxlength: 2000, 'aria-label': 'Reason they are different people' }) as HTMLInputElement;
-    const dismiss = h('button', { type: 'button', class: 'small', 'data-dismiss': '' }, 'Not a duplicate');
+    const note = h('input', { type: 'text', placeholder: t('dup.whyPlaceholder'), maxlength: 2000, 'aria-label': t('dup.whyLabel') }) as HTMLInputElement;
+    const dismiss = h('button', { type: 'button', class: 'small', 'data-dismiss': '' }, t('dup.notDuplicate'));
     dismiss.addEventListener('click', async () => {
       try {
         await ctx.api.post('/api/v1/admin/duplicates/dismiss', { patientA: p.a.id, patientB: p.b.id, note: note.value });
-        ctx.toast('Marked as different people.');
+        ctx.toast(t('dup.dismissed'));
         await load();
       } catch (err) {
         ctx.toast((err as Error).message, 'error');
@@ -72,7 +73,7 @@ export function duplicatesView(ctx: Ctx, onCount: (open: number) => void): View 
       { 'data-pair': `${p.a.id}:${p.b.id}` },
       side(p.a),
       side(p.b),
-      h('td', null, reasonText(p.reason), h('div', { class: 'sub' }, `flagged ${clock(p.detectedAt, ctx.now())}`)),
+      h('td', null, reasonText(p.reason), h('div', { class: 'sub' }, t('dup.flagged', { when: clock(p.detectedAt, ctx.now()) }))),
       h('td', { class: 'actions' }, mergeInto(p.a), mergeInto(p.b), h('div', null, note, dismiss)),
     );
   }
@@ -86,11 +87,11 @@ export function duplicatesView(ctx: Ctx, onCount: (open: number) => void): View 
     replace(
       list,
       pairs.length === 0
-        ? h('p', { class: 'empty' }, 'No possible duplicates.')
+        ? h('p', { class: 'empty' }, t('dup.none'))
         : h(
             'table',
             { class: 'data' },
-            h('thead', null, h('tr', null, h('th', null, 'Patient'), h('th', null, 'Patient'), h('th', null, 'Why'), h('th', null, 'Decide'))),
+            h('thead', null, h('tr', null, h('th', null, t('q.patient')), h('th', null, t('q.patient')), h('th', null, t('dup.why')), h('th', null, t('dup.decide')))),
             h('tbody', null, pairs.map(row)),
           ),
     );

@@ -6,6 +6,8 @@ import { classify, HEALTH_LABEL, humanDuration } from '../status';
 import type { AuditEntry, AuditPage, DeviceStatus, SyncStatus } from '../types';
 import { deferredPanel } from './deferred';
 import { healthSettings } from './health';
+import { actDone, plainMessage, subjectLine } from '../../shared/acts';
+import { fmtWhen, t } from '../../shared/i18n';
 
 // The overview: every workstation's sync health, and the live feed of
 // rejected acts with the reason and exactly what was typed.
@@ -61,8 +63,8 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
       h(
         'div',
         { class: 'panel-head' },
-        h('h2', null, 'Rejected acts ', h('span', { class: 'live-tag' }, 'live')),
-        h('label', { class: 'inline' }, onlyOpen, ' unresolved only'),
+        h('h2', null, t('adm.rejectedTitle'), ' ', h('span', { class: 'live-tag' }, t('adm.live'))),
+        h('label', { class: 'inline' }, onlyOpen, ' ', t('adm.unresolvedOnly')),
       ),
       byWard,
       feed,
@@ -83,8 +85,8 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
     replace(rows, status.devices.map((d) => row(d, now)));
     const wards = unresolvedByWard(status.devices);
     replace(byWard, wards.length === 0
-      ? h('span', { class: 'sub' }, 'No unresolved rejected act on any ward.')
-      : wards.map((w) => h('span', { class: 'ward-count', 'data-device-id': w.id }, h('strong', { class: 'bad' }, String(w.n)), ` unresolved at ${w.name}`)));
+      ? h('span', { class: 'sub' }, t('adm.noUnresolved'))
+      : wards.map((w) => h('span', { class: 'ward-count', 'data-device-id': w.id }, h('strong', { class: 'bad' }, String(w.n)), ' ', t('adm.unresolvedAt', { ward: w.name }))));
   }
 
   function row(d: DeviceStatus, now: number): HTMLTableRowElement {
@@ -132,11 +134,11 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
     const key = `${e.deviceId}:${e.seq}`;
     const values = typedValues(e.args, e.field ?? '');
     // Close with a written reason: required; the audit log keeps who, when and why.
-    const note = h('textarea', { rows: 2, maxlength: 2000, 'data-role': 'close-note', placeholder: 'Why does this act need nothing more? (required)' }) as HTMLTextAreaElement;
+    const note = h('textarea', { rows: 2, maxlength: 2000, 'data-role': 'close-note', placeholder: t('adm.closeNote') }) as HTMLTextAreaElement;
     const problem = h('p', { class: 'problem', role: 'alert', hidden: true });
-    const send = h('button', { type: 'button', class: 'small', 'data-role': 'close-send' }, 'Close');
+    const send = h('button', { type: 'button', class: 'small', 'data-role': 'close-send' }, t('adm.closeSend'));
     const box = h('div', { class: 'close-box', hidden: true }, note, problem, send);
-    const resolve = h('button', { type: 'button', class: 'small', 'data-role': 'close' }, 'Close with a reason…');
+    const resolve = h('button', { type: 'button', class: 'small', 'data-role': 'close' }, t('adm.closeOpen'));
     resolve.addEventListener('click', () => {
       box.hidden = false;
       note.focus();
@@ -149,7 +151,7 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
       send.disabled = true;
       try {
         await ctx.api.post(`/api/v1/admin/rejected/${encodeURIComponent(e.deviceId)}/${e.seq}/resolve`, { note: note.value.trim() });
-        ctx.toast(`Act ${e.name} from ${e.deviceName} closed.`);
+        ctx.toast(t('adm.closed', { act: actDone(e.name), subject: subjectLine(e.subject) || e.deviceName }));
         await loadRejected();
       } catch (err) {
         send.disabled = false;
@@ -158,30 +160,41 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
       }
     });
     const link = reissueLine(e);
+    const when = (iso: string) => fmtWhen(iso, new Date(ctx.now()));
     return h(
       'li',
       { class: `reject${fresh ? ' fresh' : ''}${e.resolution ? ' resolved' : ''}`, 'data-key': key },
       h(
         'div',
         { class: 'reject-head' },
-        h('span', { class: 'code' }, e.code ?? ''),
-        h('span', { class: 'act' }, e.name),
-        h('span', { class: 'sub' }, `${clock(e.occurredAt, ctx.now())} at ${e.deviceName || shortId(e.deviceId)}`, e.author ? ` by ${e.author.name} (${e.author.role})` : ''),
-        h('span', { class: 'sub' }, `received ${clock(e.receivedAt, ctx.now())}`),
+        h('span', { class: 'act' }, actDone(e.name)),
+        h('span', { class: 'subject', 'data-role': 'subject' }, subjectLine(e.subject) || t('subject.none')),
         e.resolution ? h('span', { class: 'sub resolved-by' }, resolutionLine(e, ctx.now())) : resolve,
       ),
-      h('p', { class: 'message' }, e.message ?? ''),
+      h('p', { class: 'sub', 'data-role': 'who' }, t('adm.rejectedWho', {
+        by: e.author ? e.author.name : '?', device: e.deviceName || shortId(e.deviceId), when: when(e.occurredAt), received: when(e.receivedAt),
+      })),
+      h('p', { class: 'message' }, plainMessage(e.message ?? '', e.subject)),
       link ? h('p', { class: 'sub reissue-of' }, link) : null,
       e.resolution ? null : box,
+      // The act's internal name, code, ids and field names: for whoever traces it.
       h(
-        'table',
-        { class: 'values' },
-        h('caption', null, 'What was entered'),
+        'details',
+        { class: 'details', 'data-role': 'details' },
+        h('summary', null, t('details.summary')),
+        h('p', { class: 'sub' }, h('span', { class: 'code' }, e.code ?? ''), ` ${e.name} · ${t('details.seq')} ${e.seq} · `, h('code', null, e.mutationId),
+          e.author ? ` · ${e.author.role}` : ''),
+        h('p', { class: 'sub' }, e.message ?? ''),
         h(
-          'tbody',
-          null,
-          values.map((v) =>
-            h('tr', { class: v.flagged ? 'flagged' : '' }, h('th', null, v.path), h('td', { class: `v-${v.type.replace(' ', '-')}` }, v.text), h('td', { class: 'type' }, v.type)),
+          'table',
+          { class: 'values' },
+          h('caption', null, t('adm.entered')),
+          h(
+            'tbody',
+            null,
+            values.map((v) =>
+              h('tr', { class: v.flagged ? 'flagged' : '' }, h('th', null, v.path), h('td', { class: `v-${v.type.replace(' ', '-')}` }, v.text), h('td', { class: 'type' }, v.type)),
+            ),
           ),
         ),
       ),
@@ -208,7 +221,7 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
     firstFeed = false;
     if (items.length === 0) {
       cards.render(feed, []);
-      replace(feed, h('li', { class: 'empty' }, 'No rejected act. Acts the server refuses appear here as they arrive.'));
+      replace(feed, h('li', { class: 'empty' }, t('adm.noRejected')));
     } else {
       if (feed.querySelector(':scope > li.empty')) feed.replaceChildren();
       cards.render(feed, items);

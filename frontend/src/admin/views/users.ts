@@ -2,6 +2,7 @@ import { ApiError } from '../api';
 import { concerns, type Ctx, type Topics, type View } from '../context';
 import { confirmButton, formValues, h, Keyed } from '../../shared/dom';
 import { clock } from '../format';
+import { t } from '../../shared/i18n';
 import { ROLES, type User } from '../types';
 
 // Users: create an account, change a role, reset a password, disable or
@@ -23,11 +24,11 @@ export function usersView(ctx: Ctx): View {
   const form = h(
     'form',
     { id: 'user-form', class: 'inline-form', autocomplete: 'off' },
-    h('label', null, 'Name', h('input', { name: 'name', required: true, maxlength: 200 })),
-    h('label', null, 'E-mail', h('input', { name: 'email', type: 'email', required: true })),
-    h('label', null, 'Password', h('input', { name: 'password', type: 'password', required: true, minlength: 6, maxlength: 72, autocomplete: 'new-password' })),
-    h('label', null, 'Role', roleSelect('role', 'NURSE')),
-    h('button', { type: 'submit', class: 'primary' }, 'Create user'),
+    h('label', null, t('arg.name'), h('input', { name: 'name', required: true, maxlength: 200 })),
+    h('label', null, t('login.email'), h('input', { name: 'email', type: 'email', required: true })),
+    h('label', null, t('login.password'), h('input', { name: 'password', type: 'password', required: true, minlength: 6, maxlength: 72, autocomplete: 'new-password' })),
+    h('label', null, t('users.role'), roleSelect('role', 'NURSE')),
+    h('button', { type: 'submit', class: 'primary' }, t('users.create')),
     h('p', { class: 'form-error', role: 'alert' }),
   ) as HTMLFormElement;
   form.addEventListener('submit', async (ev) => {
@@ -37,7 +38,7 @@ export function usersView(ctx: Ctx): View {
       const u = await ctx.api.post<User>('/api/v1/admin/users', { name: v.name, email: v.email, password: v.password, role: v.role });
       form.reset();
       fieldError(form, '');
-      ctx.toast(`User ${u.name} (${u.role}) created.`);
+      ctx.toast(t('users.created', { name: u.name, role: u.role }));
       await load();
     } catch (err) {
       fieldError(form, err);
@@ -48,19 +49,19 @@ export function usersView(ctx: Ctx): View {
   const el = h(
     'section',
     { id: 'view-users', class: 'view' },
-    h('div', { class: 'panel' }, h('h2', null, 'New user'), form),
+    h('div', { class: 'panel' }, h('h2', null, t('users.new')), form),
     h(
       'div',
       { class: 'panel' },
-      h('h2', null, 'Users'),
-      h('p', { class: 'hint' }, 'Changing a role, resetting a password or disabling an account ends that user\'s sessions on every workstation.'),
+      h('h2', null, t('adm.tab.users')),
+      h('p', { class: 'hint' }, t('users.hint')),
       h(
         'table',
         { class: 'data', id: 'users' },
         h(
           'thead',
           null,
-          h('tr', null, h('th', null, 'Name'), h('th', null, 'E-mail'), h('th', null, 'Role'), h('th', null, 'State'), h('th', { class: 'num' }, 'Sessions'), h('th', null, 'Actions')),
+          h('tr', null, h('th', null, t('arg.name')), h('th', null, t('login.email')), h('th', null, t('users.role')), h('th', null, t('details.state')), h('th', { class: 'num' }, t('users.sessions')), h('th', null, t('dev.actions'))),
         ),
         rows,
       ),
@@ -69,31 +70,31 @@ export function usersView(ctx: Ctx): View {
 
   function row(u: User): HTMLTableRowElement {
     const self = u.id === ctx.me.id;
-    const sel = roleSelect('role', u.role, { 'aria-label': `Role of ${u.name}` });
+    const sel = roleSelect('role', u.role, { 'aria-label': t('users.roleOf', { name: u.name }) });
     sel.disabled = self;
-    const apply = h('button', { type: 'button', class: 'small', disabled: true }, 'Change role');
+    const apply = h('button', { type: 'button', class: 'small', disabled: true }, t('users.changeRole'));
     sel.addEventListener('change', () => (apply.disabled = sel.value === u.role));
     apply.addEventListener('click', () =>
-      act(`Role of ${u.name} is now ${sel.value}; their sessions ended.`, () => ctx.api.patch(`/api/v1/admin/users/${u.id}`, { role: sel.value })),
+      act(t('users.roleChanged', { name: u.name, role: sel.value }), () => ctx.api.patch(`/api/v1/admin/users/${u.id}`, { role: sel.value })),
     );
-    const pw = h('input', { type: 'password', placeholder: 'new password', minlength: 6, maxlength: 72, 'aria-label': `New password for ${u.name}`, autocomplete: 'new-password' }) as HTMLInputElement;
-    const setPw = h('button', { type: 'button', class: 'small' }, 'Reset password');
+    const pw = h('input', { type: 'password', placeholder: t('users.newPassword'), minlength: 6, maxlength: 72, 'aria-label': t('users.newPasswordFor', { name: u.name }), autocomplete: 'new-password' }) as HTMLInputElement;
+    const setPw = h('button', { type: 'button', class: 'small' }, t('users.resetPassword'));
     setPw.addEventListener('click', () =>
-      act(`Password of ${u.name} reset; their sessions ended.`, () => ctx.api.post(`/api/v1/admin/users/${u.id}/password`, { password: pw.value })),
+      act(t('users.passwordReset', { name: u.name }), () => ctx.api.post(`/api/v1/admin/users/${u.id}/password`, { password: pw.value })),
     );
     const toggle = u.disabled
-      ? h('button', { type: 'button', class: 'small' }, 'Enable')
-      : confirmButton('Disable', 'Click again to disable', { class: 'small danger', disabled: self }, () =>
-          act(`${u.name} disabled; their sessions ended.`, () => ctx.api.post(`/api/v1/admin/users/${u.id}/disable`)),
+      ? h('button', { type: 'button', class: 'small' }, t('users.enable'))
+      : confirmButton(t('users.disable'), t('users.disableConfirm'), { class: 'small danger', disabled: self }, () =>
+          act(t('users.disabled', { name: u.name }), () => ctx.api.post(`/api/v1/admin/users/${u.id}/disable`)),
         );
-    if (u.disabled) toggle.addEventListener('click', () => act(`${u.name} enabled.`, () => ctx.api.post(`/api/v1/admin/users/${u.id}/enable`)));
+    if (u.disabled) toggle.addEventListener('click', () => act(t('users.enabled', { name: u.name }), () => ctx.api.post(`/api/v1/admin/users/${u.id}/enable`)));
     return h(
       'tr',
       { 'data-user-id': u.id, 'data-user-email': u.email, class: u.disabled ? 'disabled' : '' },
-      h('td', null, u.name, self ? h('span', { class: 'sub' }, ' (you)') : ''),
+      h('td', null, u.name, self ? h('span', { class: 'sub' }, ' ', t('users.you')) : ''),
       h('td', null, u.email),
       h('td', null, sel, ' ', self ? '' : apply),
-      h('td', null, u.disabled ? h('span', { class: 'badge badge-revoked' }, `disabled ${clock(u.disabledAt, ctx.now())}`) : h('span', { class: 'badge badge-ok' }, 'active')),
+      h('td', null, u.disabled ? h('span', { class: 'badge badge-revoked' }, t('users.disabledAt', { when: clock(u.disabledAt, ctx.now()) })) : h('span', { class: 'badge badge-ok' }, t('dev.active'))),
       h('td', { class: 'num' }, String(u.activeSessions)),
       h('td', { class: 'actions' }, self ? '' : [pw, setPw], toggle),
     );

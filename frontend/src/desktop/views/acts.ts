@@ -4,11 +4,14 @@
 import { api } from '../api';
 import type { Ctx } from '../ctx';
 import { h } from '../../shared/dom';
-import { actedNote, dayUTC, duplicateWarning, hhmm, localInput, patientName, when } from '../format';
+import { currency, dayInput, fmtDateTime, fmtNumber, parseDay, parseTime, t } from '../../shared/i18n';
+import { checkHistoryItem, checkLabRows, historyValue, labRows, labValue } from '../clinical';
+import { abnormalVitals, actedNote, dayUTC, duplicateWarning, money, patientName, statusWord, when } from '../format';
 import type { AppointmentView, Patient, Person, PrescriptionView, Result, VitalsData } from '../types';
 import {
-  boxName, checkAmount, checkAppointmentDate, checkBirthDate, checkJSON, checkText, checkVitals, required, type VitalsInput,
+  boxName, checkAmount, checkAppointmentDate, checkBirthDate, checkText, checkVitals, required, type VitalsInput,
 } from '../validate';
+import { historyEditor, labEditor, labTable } from './clinical';
 import { buildForm, focusFirst, type Form, type Values } from './form';
 
 function panel(f: Form): HTMLElement {
@@ -42,26 +45,26 @@ export function vitalsForm(ctx: Ctx, appointmentId: string, subject: string, pre
   });
   const f = buildForm({
     id: 'vitals-form',
-    title: 'Record vitals',
+    title: t('act.appointment.recordVitals'),
     subtitle: subject,
     fields: [
       [
-        { name: 'weight', label: 'Weight', unit: 'kg', kind: 'number', value: s(v.weight), autofocus: true },
-        { name: 'height', label: 'Height', unit: 'cm', kind: 'number', value: s(v.height) },
-        { name: 'temperature', label: 'Temperature', unit: '°C', kind: 'number', value: s(v.temperature) },
+        { name: 'weight', label: t('vitals.weight'), unit: 'kg', kind: 'number', value: s(v.weight), autofocus: true },
+        { name: 'height', label: t('vitals.height'), unit: 'cm', kind: 'number', value: s(v.height) },
+        { name: 'temperature', label: t('vitals.temperature'), unit: '°C', kind: 'number', value: s(v.temperature) },
       ],
       [
-        { name: 'systolic', label: 'Systolic', unit: 'mmHg', kind: 'number', value: s(v.bloodPressure?.systolic) },
-        { name: 'diastolic', label: 'Diastolic', unit: 'mmHg', kind: 'number', value: s(v.bloodPressure?.diastolic) },
-        { name: 'heartRate', label: 'Heart rate', unit: 'bpm', kind: 'number', value: s(v.heartRate) },
+        { name: 'systolic', label: t('vitals.systolic'), unit: 'mmHg', kind: 'number', value: s(v.bloodPressure?.systolic) },
+        { name: 'diastolic', label: t('vitals.diastolic'), unit: 'mmHg', kind: 'number', value: s(v.bloodPressure?.diastolic) },
+        { name: 'heartRate', label: t('vitals.heartRate'), unit: 'bpm', kind: 'number', value: s(v.heartRate) },
       ],
       [
-        { name: 'respiratoryRate', label: 'Respiratory rate', unit: 'breaths/min, optional', kind: 'number', value: s(v.respiratoryRate) },
-        { name: 'oxygenSaturation', label: 'Oxygen saturation', unit: '%, optional', kind: 'number', value: s(v.oxygenSaturation) },
+        { name: 'respiratoryRate', label: t('vitals.respiratoryRate'), unit: t('vitals.optionalUnit', { unit: t('vitals.perMinute') }), kind: 'number', value: s(v.respiratoryRate) },
+        { name: 'oxygenSaturation', label: t('vitals.oxygenSaturation'), unit: t('vitals.optionalUnit', { unit: '%' }), kind: 'number', value: s(v.oxygenSaturation) },
       ],
-      { name: 'notes', label: 'Medical history notes (optional)', kind: 'textarea', rows: 3, value: prefill.medicalHistoryNotes ?? '' },
+      { name: 'notes', label: t('vitals.notes'), kind: 'textarea', rows: 3, value: prefill.medicalHistoryNotes ?? '' },
     ],
-    submit: 'Record vitals',
+    submit: t('act.appointment.recordVitals'),
     check: (vals) => {
       const out: Record<string, string> = {};
       for (const e of checkVitals(input(vals)).errors) {
@@ -78,7 +81,7 @@ export function vitalsForm(ctx: Ctx, appointmentId: string, subject: string, pre
       const r = await api.recordVitals(ctx.userId, appointmentId, vitals!, vals.notes ?? '');
       ctx.openPanel(null);
       // Before the check-in reached this workstation: kept, on hold.
-      ctx.acted(actedNote(`Vitals recorded: ${subject}.`, r?.waitingFor));
+      ctx.acted(actedNote(t('acted.vitals', { subject }), r?.waitingFor));
     },
     cancel: () => ctx.openPanel(null),
   });
@@ -88,44 +91,58 @@ export function vitalsForm(ctx: Ctx, appointmentId: string, subject: string, pre
 // ---- DOCTOR ----
 
 export function vitalsSummary(v: VitalsData | null | undefined): string {
-  if (!v) return 'No vitals recorded.';
+  if (!v) return t('vitals.none');
+  const n = (x: number | undefined) => (x === undefined ? '' : fmtNumber(x));
   const parts = [
-    `${v.weight} kg`,
-    `${v.height} cm`,
-    `${v.temperature} °C`,
-    `BP ${v.bloodPressure?.systolic}/${v.bloodPressure?.diastolic} mmHg`,
-    `HR ${v.heartRate} bpm`,
+    `${n(v.weight)} kg`,
+    `${n(v.height)} cm`,
+    `${n(v.temperature)} °C`,
+    t('vitals.bp', { sys: n(v.bloodPressure?.systolic), dia: n(v.bloodPressure?.diastolic) }),
+    t('vitals.hr', { n: n(v.heartRate) }),
   ];
-  if (v.respiratoryRate !== undefined) parts.push(`RR ${v.respiratoryRate}/min`);
-  if (v.oxygenSaturation !== undefined) parts.push(`SpO2 ${v.oxygenSaturation} %`);
+  if (v.respiratoryRate !== undefined) parts.push(t('vitals.rr', { n: n(v.respiratoryRate) }));
+  if (v.oxygenSaturation !== undefined) parts.push(`SpO2 ${n(v.oxygenSaturation)} %`);
   return parts.join(' · ');
+}
+
+/** vitalsFlags marks vitals outside their usual range ("Temperature 38,4 °C — above the usual 37,5 °C"). */
+export function vitalsFlags(v: VitalsData | null | undefined): HTMLElement | null {
+  const flags = abnormalVitals(v);
+  if (flags.length === 0) return null;
+  return h('ul', { class: 'flags', 'data-role': 'abnormal-vitals' }, flags.map((f) => h('li', { class: 'badge bad', 'data-field': f.field }, f.text)));
 }
 
 export function consultationForm(ctx: Ctx, a: AppointmentView, prefillNotes = ''): HTMLElement {
   const subject = `${who(a.patientFirstName, a.patientLastName)} — ${a.motif}`;
   const f = buildForm({
     id: 'consultation-form',
-    title: 'Consultation',
+    title: t('consult.title'),
     subtitle: subject,
     extra: [
       h('dl', { class: 'facts' },
-        h('dt', null, 'Vitals'), h('dd', null, vitalsSummary(a.vitals)),
-        a.medicalHistoryNotes ? [h('dt', null, "Nurse's notes"), h('dd', null, a.medicalHistoryNotes)] : null),
+        h('dt', null, t('consult.vitals')), h('dd', null, vitalsSummary(a.vitals), vitalsFlags(a.vitals)),
+        a.medicalHistoryNotes ? [h('dt', null, t('consult.nurseNotes')), h('dd', null, a.medicalHistoryNotes)] : null),
     ],
-    fields: [{ name: 'consultationNotes', label: 'Consultation notes', kind: 'textarea', rows: 6, value: prefillNotes, autofocus: true, hint: 'Ctrl+Enter completes the consultation.' }],
-    submit: 'Complete consultation',
+    fields: [{ name: 'consultationNotes', label: t('consult.notes'), kind: 'textarea', rows: 6, value: prefillNotes, autofocus: true, hint: t('consult.ctrlEnter') }],
+    submit: t('consult.complete'),
     check: (v) => ({ consultationNotes: checkText('consultationNotes', v.consultationNotes ?? '') }),
     onSubmit: async (v) => {
       await api.completeConsultation(ctx.userId, a.id, v.consultationNotes ?? '');
-      ctx.acted(`Consultation completed: ${who(a.patientFirstName, a.patientLastName)}.`);
+      ctx.acted(t('acted.consultation', { subject: who(a.patientFirstName, a.patientLastName) }));
       // The prescription form stays, for the same patient.
       ctx.openPanel(prescriptionForm(ctx, a.patientId, who(a.patientFirstName, a.patientLastName)));
     },
     cancel: () => ctx.openPanel(null),
   });
+  // A prescription written during the consultation keeps the consultation
+  // open: the doctor usually completes it afterwards.
+  const written = h('ul', { class: 'written', 'data-role': 'prescriptions-written' });
   const wrap = h('div', { class: 'stack' }, panel(f),
-    h('p', { class: 'muted' }, 'Or write a prescription first:'),
-    prescriptionFormEl(ctx, a.patientId, who(a.patientFirstName, a.patientLastName), '', false));
+    h('p', { class: 'muted' }, t('consult.orPrescribe')),
+    written,
+    prescriptionFormEl(ctx, a.patientId, who(a.patientFirstName, a.patientLastName), '', false, (text) => {
+      written.append(h('li', null, t('consult.prescribed', { text })));
+    }));
   return wrap;
 }
 
@@ -134,25 +151,37 @@ export function prescriptionForm(ctx: Ctx, patientId: string, subject: string, p
   return el;
 }
 
-function prescriptionFormEl(ctx: Ctx, patientId: string, subject: string, prefillText: string, focus: boolean): HTMLElement {
-  const f = buildForm({
+/**
+ * prescriptionFormEl is the prescription form, in its own panel (focus)
+ * or inside the consultation (embedded: onWritten is told, the panel
+ * stays open and the form is emptied for the next one).
+ */
+function prescriptionFormEl(ctx: Ctx, patientId: string, subject: string, prefillText: string, focus: boolean, onWritten?: (text: string) => void): HTMLElement {
+  const f: Form = buildForm({
     id: 'prescription-form',
-    title: 'Write a prescription',
+    title: t('act.prescription.create'),
     subtitle: subject,
     fields: [
-      { name: 'text', label: 'Prescription', kind: 'textarea', rows: 4, value: prefillText, autofocus: focus },
-      { name: 'sendToLab', label: 'Send to the lab now', kind: 'checkbox', value: 'true' },
+      { name: 'text', label: t('prescribe.text'), kind: 'textarea', rows: 4, value: prefillText, autofocus: focus },
+      { name: 'sendToLab', label: t('prescribe.sendNow'), kind: 'checkbox', value: 'true' },
     ],
-    submit: 'Write prescription',
+    submit: t('prescribe.submit'),
     check: (v) => ({ text: checkText('prescriptionText', v.text ?? '') }),
     fieldOf: (p) => (p === 'text' ? 'text' : undefined),
     onSubmit: async (v) => {
       const acted = await api.createPrescription(ctx.userId, patientId, v.text ?? '');
       if (v.sendToLab === 'true') await api.sendToLab(ctx.userId, acted.rowId);
+      const done = v.sendToLab === 'true' ? t('acted.prescriptionSent', { subject }) : t('acted.prescription', { subject });
+      if (onWritten) {
+        onWritten(v.text ?? '');
+        f.inputs.text!.value = '';
+        ctx.acted(done);
+        return;
+      }
       ctx.openPanel(null);
-      ctx.acted(v.sendToLab === 'true' ? `Prescription written and sent to the lab: ${subject}.` : `Prescription written: ${subject}.`);
+      ctx.acted(done);
     },
-    cancel: () => ctx.openPanel(null),
+    cancel: onWritten ? undefined : () => ctx.openPanel(null),
   });
   if (focus) return panel(f);
   return f.el;
@@ -168,23 +197,24 @@ export async function reviewForm(ctx: Ctx, p: PrescriptionView, prefill = ''): P
   }
   const resultId = p.resultId ?? result?.id ?? '';
   const subject = `${who(p.patientFirstName, p.patientLastName)} — ${p.text}`;
+  const lab = labRows(result?.data);
   const f = buildForm({
     id: 'review-form',
-    title: 'Review the result',
+    title: t('review.title'),
     subtitle: subject,
     extra: [
       h('dl', { class: 'facts' },
-        h('dt', null, 'Result'), h('dd', { class: 'pre', 'data-role': 'result-text' }, result?.text ?? '(not on this workstation)'),
-        result?.data ? [h('dt', null, 'Values'), h('dd', { class: 'pre' }, JSON.stringify(result.data))] : null,
-        result?.validatedAt ? [h('dt', null, 'Validated'), h('dd', null, when(result.validatedAt))] : null),
-    ],
-    fields: [{ name: 'interpretation', label: 'Interpretation (optional)', kind: 'textarea', rows: 4, value: prefill, autofocus: true }],
-    submit: 'Mark as reviewed',
+        h('dt', null, t('review.result')), h('dd', { class: 'pre', 'data-role': 'result-text' }, result?.text ?? t('review.notHere')),
+        result?.validatedAt ? [h('dt', null, t('review.validated')), h('dd', null, when(result.validatedAt))] : null),
+      lab.rows.length ? h('div', { class: 'lab-block' }, h('h3', null, t('lab.values')), labTable(lab.rows, lab.legacy)) : null,
+    ].filter((x): x is HTMLDivElement | HTMLDListElement => x !== null),
+    fields: [{ name: 'interpretation', label: t('review.interpretation'), kind: 'textarea', rows: 4, value: prefill, autofocus: true }],
+    submit: t('review.submit'),
     check: (v) => ({ interpretation: checkText('interpretation', v.interpretation ?? '') }),
     onSubmit: async (v) => {
       await api.reviewResult(ctx.userId, resultId, v.interpretation ?? '');
       ctx.openPanel(null);
-      ctx.acted(`Result reviewed: ${who(p.patientFirstName, p.patientLastName)}.`);
+      ctx.acted(t('acted.reviewed', { subject: who(p.patientFirstName, p.patientLastName) }));
     },
     cancel: () => ctx.openPanel(null),
   });
@@ -193,24 +223,32 @@ export async function reviewForm(ctx: Ctx, p: PrescriptionView, prefill = ''): P
 
 // ---- BIOLOGIST ----
 
-export function resultForm(ctx: Ctx, prescriptionId: string, subject: string, prefill: { text?: string; data?: string } = {}): HTMLElement {
-  const f = buildForm({
+export function resultForm(ctx: Ctx, prescriptionId: string, subject: string, prefill: { text?: string; data?: unknown } = {}): HTMLElement {
+  const rows = labEditor(labRows(prefill.data).rows);
+  let f: Form;
+  f = buildForm({
     id: 'result-form',
-    title: 'Enter the result',
+    title: t('result.title'),
     subtitle: subject,
-    fields: [
-      { name: 'text', label: 'Result', kind: 'textarea', rows: 5, value: prefill.text ?? '', autofocus: true },
-      { name: 'data', label: 'Measured values (optional, JSON)', kind: 'textarea', rows: 3, value: prefill.data ?? '', hint: 'For example {"hemoglobin": 13.5, "unit": "g/dL"}' },
-    ],
-    submit: 'Validate the result',
-    check: (v) => ({ text: checkText('resultText', v.text ?? ''), data: checkJSON('Result data', v.data ?? '', false) }),
+    fields: [{ name: 'text', label: t('result.text'), kind: 'textarea', rows: 5, value: prefill.text ?? '', autofocus: true }],
+    extra: [rows.el],
+    submit: t('result.submit'),
+    check: (v) => ({ text: checkText('resultText', v.text ?? '') }),
     onSubmit: async (v) => {
-      await api.createResult(ctx.userId, prescriptionId, v.text ?? '', v.data ?? '');
+      const problem = checkLabRows(rows.rows());
+      if (problem) {
+        rows.focusCell(problem.row, problem.field);
+        f.showProblem({ code: 'VALIDATION_FAILED', message: problem.message, field: `data.rows.${problem.row}.${problem.field}` });
+        return;
+      }
+      await api.createResult(ctx.userId, prescriptionId, v.text ?? '', labValue(rows.rows()));
       ctx.openPanel(null);
-      ctx.acted(`Result validated: ${subject}.`);
+      ctx.acted(t('acted.result', { subject }));
     },
     cancel: () => ctx.openPanel(null),
   });
+  // The rows sit between the text and the buttons.
+  f.el.querySelector('[data-role="problem"]')?.before(rows.el);
   return panel(f);
 }
 
@@ -219,37 +257,43 @@ export function resultForm(ctx: Ctx, prescriptionId: string, subject: string, pr
 export function closeForm(ctx: Ctx, appointmentId: string, subject: string, prefill: { billingAmount?: string; billingStatus?: string } = {}): HTMLElement {
   const f = buildForm({
     id: 'close-form',
-    title: 'Close and bill',
+    title: t('act.appointment.close'),
     subtitle: subject,
     fields: [
       [
-        { name: 'billingAmount', label: 'Amount', kind: 'number', value: prefill.billingAmount ?? '', autofocus: true, hint: 'Such as 45.00' },
-        { name: 'billingStatus', label: 'Billing', kind: 'select', value: prefill.billingStatus ?? 'PENDING', options: [['PENDING', 'Payment pending'], ['PARTIALLY_PAID', 'Partially paid'], ['PAID', 'Paid']] },
+        { name: 'billingAmount', label: t('bill.amount'), unit: currency(), kind: 'number', value: prefill.billingAmount ?? '', autofocus: true, hint: t('bill.amountHint', { example: money('45.00') }) },
+        { name: 'billingStatus', label: t('bill.billing'), kind: 'select', value: prefill.billingStatus ?? 'PENDING', options: [['PENDING', statusWord('PENDING')], ['PARTIALLY_PAID', statusWord('PARTIALLY_PAID')], ['PAID', statusWord('PAID')]] },
       ],
     ],
-    submit: 'Close the visit',
+    submit: t('bill.closeVisit'),
     check: (v) => ({ billingAmount: checkAmount(v.billingAmount ?? '').error }),
     onSubmit: async (v) => {
       await api.closeAppointment(ctx.userId, appointmentId, checkAmount(v.billingAmount ?? '').amount!, v.billingStatus ?? 'PENDING');
       ctx.openPanel(null);
-      ctx.acted(`Visit closed: ${subject}.`);
+      ctx.acted(t('acted.closed', { subject }));
     },
     cancel: () => ctx.openPanel(null),
   });
   return panel(f);
 }
 
-export function paymentForm(ctx: Ctx, appointmentId: string, subject: string, current: string | null | undefined): HTMLElement {
+/** paymentForm records a payment; it shows the visit and its amount, so two visits of one patient cannot be confused. */
+export function paymentForm(ctx: Ctx, appointmentId: string, subject: string, current: string | null | undefined, amount?: string | null): HTMLElement {
   const f = buildForm({
     id: 'payment-form',
-    title: 'Record a payment',
-    subtitle: `${subject}${current ? ` — now ${current === 'PARTIALLY_PAID' ? 'partially paid' : 'payment pending'}` : ''}`,
-    fields: [{ name: 'billingStatus', label: 'The bill is now', kind: 'select', value: 'PAID', options: [['PAID', 'Paid'], ['PARTIALLY_PAID', 'Partially paid']], autofocus: true }],
-    submit: 'Record payment',
+    title: t('act.appointment.recordPayment'),
+    subtitle: subject,
+    extra: [
+      h('dl', { class: 'facts' },
+        amount ? [h('dt', null, t('bill.amount')), h('dd', { 'data-role': 'amount' }, money(amount))] : null,
+        current ? [h('dt', null, t('bill.now')), h('dd', null, statusWord(current))] : null),
+    ],
+    fields: [{ name: 'billingStatus', label: t('bill.nowIs'), kind: 'select', value: 'PAID', options: [['PAID', statusWord('PAID')], ['PARTIALLY_PAID', statusWord('PARTIALLY_PAID')]], autofocus: true }],
+    submit: t('bill.recordPayment'),
     onSubmit: async (v) => {
       await api.recordPayment(ctx.userId, appointmentId, v.billingStatus ?? 'PAID');
       ctx.openPanel(null);
-      ctx.acted(`Payment recorded: ${subject}.`);
+      ctx.acted(t('acted.payment', { subject }));
     },
     cancel: () => ctx.openPanel(null),
   });
@@ -270,27 +314,46 @@ export async function scheduleForm(ctx: Ctx, patient: Pick<Patient, 'id' | 'firs
     doctors = [];
   }
   const subject = who(patient.firstName, patient.lastName);
-  const date = prefill.date ? localInput(new Date(prefill.date)) : localInput(ctx.now());
+  const start = prefill.date ? new Date(prefill.date) : ctx.now();
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const dayText = `${pad(start.getDate())}/${pad(start.getMonth() + 1)}/${start.getFullYear()}`;
+  const timeText = `${pad(start.getHours())}:${pad(start.getMinutes())}`;
+  // dd/mm/yyyy and HH:MM typed directly, read as the workstation's time.
+  const when24 = (v: Values): { error?: string; iso?: string; field?: string } => {
+    const d = parseDay(v.date ?? '');
+    if (d.error || !d.iso) return { error: d.error ?? t('date.required'), field: 'date' };
+    const tm = parseTime(v.time ?? '');
+    if (tm.error) return { error: tm.error, field: 'time' };
+    const r = checkAppointmentDate(`${d.iso}T${tm.hhmm}`, ctx.now());
+    return { ...r, field: 'date' };
+  };
   const f = buildForm({
     id: 'schedule-form',
-    title: 'Schedule an appointment',
+    title: t('act.appointment.schedule'),
     subtitle: subject,
     fields: [
-      { name: 'doctorId', label: 'Doctor', kind: 'select', value: prefill.doctorId ?? doctors[0]?.id ?? '', options: [['', 'Choose a doctor'], ...doctors.map((d): [string, string] => [d.id, d.name])], autofocus: true },
-      { name: 'date', label: 'Date and time', kind: 'datetime', value: date },
-      { name: 'motif', label: 'Reason for the visit', kind: 'text', value: prefill.motif ?? '', wide: true },
+      { name: 'doctorId', label: t('schedule.doctor'), kind: 'select', value: prefill.doctorId ?? doctors[0]?.id ?? '', options: [['', t('schedule.chooseDoctor')], ...doctors.map((d): [string, string] => [d.id, d.name])], autofocus: true },
+      [
+        { name: 'date', label: t('schedule.date'), kind: 'date', value: dayText },
+        { name: 'time', label: t('schedule.time'), kind: 'time', value: timeText },
+      ],
+      { name: 'motif', label: t('arg.motif'), kind: 'text', value: prefill.motif ?? '', wide: true },
     ],
-    submit: 'Schedule',
-    check: (v) => ({
-      doctorId: required('The doctor', v.doctorId ?? ''),
-      date: checkAppointmentDate(v.date ?? '', ctx.now()).error,
-      motif: checkText('motif', v.motif ?? ''),
-    }),
+    submit: t('schedule.submit'),
+    check: (v) => {
+      const w = when24(v);
+      return {
+        doctorId: required(t('schedule.theDoctor'), v.doctorId ?? ''),
+        date: w.field === 'date' ? w.error : undefined,
+        time: w.field === 'time' ? w.error : undefined,
+        motif: checkText('motif', v.motif ?? ''),
+      };
+    },
     onSubmit: async (v) => {
-      const iso = checkAppointmentDate(v.date ?? '', ctx.now()).iso!;
+      const iso = when24(v).iso!;
       await api.scheduleAppointment(ctx.userId, patient.id, v.doctorId ?? '', iso, v.motif ?? '');
       ctx.openPanel(null);
-      ctx.acted(`Appointment scheduled: ${subject}, ${when(iso)}.`);
+      ctx.acted(t('acted.scheduled', { subject, when: fmtDateTime(iso) }));
     },
     cancel: () => ctx.openPanel(null),
   });
@@ -312,36 +375,42 @@ export interface PatientPrefill {
 }
 
 export function registerForm(ctx: Ctx, prefill: PatientPrefill = {}): HTMLElement {
-  const bd = prefill.birthDate ? prefill.birthDate.slice(0, 10) : '';
+  const bd = dayInput(prefill.birthDate);
+  const birthISO = (text: string) => parseDay(text).iso ?? '';
+  const birthProblem = (text: string) => {
+    const d = parseDay(text);
+    if (d.error) return d.error;
+    return checkBirthDate(d.iso ?? '', ctx.now());
+  };
   const f = buildForm({
     id: 'register-form',
-    title: 'Register a patient',
+    title: t('act.patient.register'),
     fields: [
       [
-        { name: 'lastName', label: 'Last name', value: prefill.lastName ?? '', autofocus: true },
-        { name: 'firstName', label: 'First name', value: prefill.firstName ?? '' },
+        { name: 'lastName', label: t('patient.lastName'), value: prefill.lastName ?? '', autofocus: true },
+        { name: 'firstName', label: t('patient.firstName'), value: prefill.firstName ?? '' },
       ],
       [
-        { name: 'birthDate', label: 'Birth date', kind: 'date', value: bd },
-        { name: 'sex', label: 'Sex', kind: 'select', value: prefill.sex ?? 'F', options: [['F', 'Female'], ['M', 'Male'], ['NON_SPECIFIE', 'Not specified']] },
+        { name: 'birthDate', label: t('arg.birthDate'), kind: 'date', value: bd, hint: t('date.hint') },
+        { name: 'sex', label: t('patient.sex'), kind: 'select', value: prefill.sex ?? 'F', options: [['F', t('patient.female')], ['M', t('patient.male')], ['NON_SPECIFIE', t('patient.unspecified')]] },
       ],
       [
-        { name: 'phone', label: 'Phone', value: prefill.phone ?? '' },
-        { name: 'insurance', label: 'Insurance', value: prefill.insurance ?? '' },
+        { name: 'phone', label: t('patient.phone'), value: prefill.phone ?? '' },
+        { name: 'insurance', label: t('patient.insurance'), value: prefill.insurance ?? '' },
       ],
-      { name: 'address', label: 'Address', value: prefill.address ?? '', wide: true },
+      { name: 'address', label: t('patient.address'), value: prefill.address ?? '', wide: true },
       [
-        { name: 'emergencyContact', label: 'Emergency contact', value: prefill.emergencyContact ?? '' },
-        { name: 'idNumber', label: 'Identity document number', value: prefill.idNumber ?? '' },
+        { name: 'emergencyContact', label: t('patient.emergencyContact'), value: prefill.emergencyContact ?? '' },
+        { name: 'idNumber', label: t('patient.idNumber'), value: prefill.idNumber ?? '' },
       ],
-      { name: 'consentMedicalData', label: 'Consents to the processing of medical data', kind: 'checkbox', value: String(prefill.consentMedicalData ?? false) },
-      { name: 'consentContact', label: 'Consents to be contacted', kind: 'checkbox', value: String(prefill.consentContact ?? false) },
+      { name: 'consentMedicalData', label: t('patient.consentMedicalData'), kind: 'checkbox', value: String(prefill.consentMedicalData ?? false) },
+      { name: 'consentContact', label: t('patient.consentContact'), kind: 'checkbox', value: String(prefill.consentContact ?? false) },
     ],
-    submit: 'Register',
+    submit: t('patient.register'),
     check: (v) => ({
       lastName: checkText('lastName', v.lastName ?? ''),
       firstName: checkText('firstName', v.firstName ?? ''),
-      birthDate: checkBirthDate(v.birthDate ?? '', ctx.now()),
+      birthDate: birthProblem(v.birthDate ?? ''),
       phone: checkText('phone', v.phone ?? ''),
       insurance: checkText('insurance', v.insurance ?? ''),
       address: checkText('address', v.address ?? ''),
@@ -352,7 +421,7 @@ export function registerForm(ctx: Ctx, prefill: PatientPrefill = {}): HTMLElemen
       const acted = await api.registerPatient(ctx.userId, {
         firstName: v.firstName ?? '',
         lastName: v.lastName ?? '',
-        birthDate: v.birthDate ?? '',
+        birthDate: birthISO(v.birthDate ?? ''),
         sex: v.sex ?? '',
         phone: v.phone ?? '',
         address: v.address ?? '',
@@ -363,7 +432,7 @@ export function registerForm(ctx: Ctx, prefill: PatientPrefill = {}): HTMLElemen
         consentContact: v.consentContact === 'true',
       });
       ctx.openPanel(null);
-      ctx.acted(`Patient registered: ${patientName(v.firstName ?? '', v.lastName ?? '')}.`);
+      ctx.acted(t('acted.registered', { subject: patientName(v.firstName ?? '', v.lastName ?? '') }));
       ctx.go('patients', acted.rowId);
     },
     cancel: () => ctx.openPanel(null),
@@ -388,7 +457,7 @@ function watchDuplicates(f: Form): void {
     const key = JSON.stringify([v.firstName, v.lastName, v.birthDate]);
     if (key === asked) return;
     asked = key;
-    void api.likelyDuplicates(v.firstName ?? '', v.lastName ?? '', v.birthDate ?? '').then(
+    void api.likelyDuplicates(v.firstName ?? '', v.lastName ?? '', parseDay(v.birthDate ?? '').iso ?? '').then(
       (found) => {
         if (asked !== key) return; // a newer question is on its way
         const text = duplicateWarning(found ?? []);
@@ -411,17 +480,17 @@ function watchDuplicates(f: Form): void {
 export function contactForm(ctx: Ctx, p: Patient): HTMLElement {
   const f = buildForm({
     id: 'contact-form',
-    title: 'Contact details',
-    subtitle: `${patientName(p.firstName, p.lastName)}, born ${dayUTC(p.birthDate)}`,
+    title: t('patient.contact'),
+    subtitle: t('subject.born', { name: patientName(p.firstName, p.lastName), date: dayUTC(p.birthDate) }),
     fields: [
       [
-        { name: 'phone', label: 'Phone', value: p.phone, autofocus: true },
-        { name: 'insurance', label: 'Insurance', value: p.insurance },
+        { name: 'phone', label: t('patient.phone'), value: p.phone, autofocus: true },
+        { name: 'insurance', label: t('patient.insurance'), value: p.insurance },
       ],
-      { name: 'address', label: 'Address', value: p.address, wide: true },
-      { name: 'emergencyContact', label: 'Emergency contact', value: p.emergencyContact, wide: true },
+      { name: 'address', label: t('patient.address'), value: p.address, wide: true },
+      { name: 'emergencyContact', label: t('patient.emergencyContact'), value: p.emergencyContact, wide: true },
     ],
-    submit: 'Save',
+    submit: t('form.save'),
     check: (v) => ({
       phone: checkText('phone', v.phone ?? ''),
       insurance: checkText('insurance', v.insurance ?? ''),
@@ -431,25 +500,38 @@ export function contactForm(ctx: Ctx, p: Patient): HTMLElement {
     onSubmit: async (v) => {
       await api.updatePatient(ctx.userId, p.id, { phone: v.phone, insurance: v.insurance, address: v.address, emergencyContact: v.emergencyContact });
       ctx.openPanel(null);
-      ctx.acted(`Contact details saved: ${patientName(p.firstName, p.lastName)}.`);
+      ctx.acted(t('acted.contact', { subject: patientName(p.firstName, p.lastName) }));
     },
     cancel: () => ctx.openPanel(null),
   });
   return panel(f);
 }
 
+/** historyForm edits the medical history as three lists: allergies, conditions, current medications. */
 export function historyForm(ctx: Ctx, p: Patient): HTMLElement {
-  const f = buildForm({
+  const editor = historyEditor(p.medicalHistory);
+  let f: Form;
+  f = buildForm({
     id: 'history-form',
-    title: 'Medical history',
+    title: t('history.title'),
     subtitle: patientName(p.firstName, p.lastName),
-    fields: [{ name: 'medicalHistory', label: 'Medical history (JSON)', kind: 'textarea', rows: 6, value: p.medicalHistory ? JSON.stringify(p.medicalHistory, null, 2) : '', autofocus: true, hint: 'For example {"allergies": ["penicillin"]}' }],
-    submit: 'Save',
-    check: (v) => ({ medicalHistory: checkJSON('Medical history', v.medicalHistory ?? '', true) }),
-    onSubmit: async (v) => {
-      await api.updatePatient(ctx.userId, p.id, { medicalHistory: v.medicalHistory ?? '' });
+    fields: [],
+    extra: [editor.el],
+    submit: t('form.save'),
+    onSubmit: async () => {
+      const hist = editor.value();
+      for (const k of ['allergies', 'conditions', 'medications'] as const) {
+        for (const [i, x] of hist[k].entries()) {
+          const msg = checkHistoryItem(x);
+          if (msg) {
+            f.showProblem({ code: 'VALIDATION_FAILED', message: msg, field: `medicalHistory.${k}.${i}` });
+            return;
+          }
+        }
+      }
+      await api.updatePatient(ctx.userId, p.id, { medicalHistory: JSON.stringify(historyValue(hist)) });
       ctx.openPanel(null);
-      ctx.acted(`Medical history saved: ${patientName(p.firstName, p.lastName)}.`);
+      ctx.acted(t('acted.history', { subject: patientName(p.firstName, p.lastName) }));
     },
     cancel: () => ctx.openPanel(null),
   });
@@ -459,16 +541,16 @@ export function historyForm(ctx: Ctx, p: Patient): HTMLElement {
 export function documentForm(ctx: Ctx, patientId: string, subject: string, prefill: { name?: string; type?: string; url?: string } = {}): HTMLElement {
   const f = buildForm({
     id: 'document-form',
-    title: 'Attach a document',
+    title: t('act.document.attach'),
     subtitle: subject,
     fields: [
       [
-        { name: 'name', label: 'Name', value: prefill.name ?? '', autofocus: true },
-        { name: 'type', label: 'Type', value: prefill.type ?? '', hint: 'Such as report, scan, consent' },
+        { name: 'name', label: t('arg.name'), value: prefill.name ?? '', autofocus: true },
+        { name: 'type', label: t('arg.type'), value: prefill.type ?? '', hint: t('doc.typeHint') },
       ],
-      { name: 'url', label: 'Location', value: prefill.url ?? '', wide: true, hint: 'Where the file is kept (path or link)' },
+      { name: 'url', label: t('arg.url'), value: prefill.url ?? '', wide: true, hint: t('doc.urlHint') },
     ],
-    submit: 'Attach',
+    submit: t('doc.attach'),
     check: (v) => ({
       name: checkText('documentName', v.name ?? ''),
       type: checkText('documentType', v.type ?? ''),
@@ -477,16 +559,16 @@ export function documentForm(ctx: Ctx, patientId: string, subject: string, prefi
     onSubmit: async (v) => {
       await api.attachDocument(ctx.userId, patientId, v.name ?? '', v.type ?? '', v.url ?? '');
       ctx.openPanel(null);
-      ctx.acted(`Document attached: ${subject}.`);
+      ctx.acted(t('acted.document', { subject }));
     },
     cancel: () => ctx.openPanel(null),
   });
   return panel(f);
 }
 
-/** apptSubject names an appointment in a form's subtitle. */
+/** apptSubject names an appointment in a form's subtitle: the patient, the visit's date and time, its reason. */
 export function apptSubject(a: AppointmentView): string {
-  return `${patientName(a.patientFirstName, a.patientLastName)} — ${hhmm(a.date)}, ${a.motif}`;
+  return `${patientName(a.patientFirstName, a.patientLastName)} — ${fmtDateTime(a.date)}, ${a.motif}`;
 }
 
 /** presSubject names a prescription in a form's subtitle. */

@@ -4,6 +4,7 @@
 // one. A real <form>: Tab moves through the fields in order and Enter
 // submits (Ctrl+Enter inside a text area).
 import { h } from '../../shared/dom';
+import { DatePattern, datePlaceholder, t } from '../../shared/i18n';
 import { ProblemError } from '../api';
 import type { Problem } from '../types';
 
@@ -13,7 +14,8 @@ export type Check = (v: Values) => Record<string, string | undefined>;
 export interface FieldSpec {
   name: string;
   label: string;
-  kind?: 'text' | 'textarea' | 'number' | 'date' | 'datetime' | 'select' | 'checkbox' | 'password' | 'email';
+  /** date: typed as dd/mm/yyyy (a text box, not the browser's picker); time: 24 h "HH:MM" */
+  kind?: 'text' | 'textarea' | 'number' | 'date' | 'time' | 'datetime' | 'select' | 'checkbox' | 'password' | 'email';
   options?: Array<[string, string]>;
   value?: string;
   unit?: string;
@@ -71,11 +73,15 @@ export function buildForm(spec: FormSpec): Form {
         input = h('input', { ...common, type: 'checkbox', value: 'true', checked: f.value === 'true' });
         break;
       default: {
-        const type = f.kind === 'number' ? 'text' : f.kind === 'datetime' ? 'datetime-local' : (f.kind ?? 'text');
+        const typed = f.kind === 'number' || f.kind === 'date' || f.kind === 'time';
+        const type = typed ? 'text' : f.kind === 'datetime' ? 'datetime-local' : (f.kind ?? 'text');
         input = h('input', {
           ...common,
           type,
-          inputmode: f.kind === 'number' ? 'decimal' : null,
+          inputmode: f.kind === 'number' ? 'decimal' : f.kind === 'date' || f.kind === 'time' ? 'numeric' : null,
+          pattern: f.kind === 'date' ? DatePattern : f.kind === 'time' ? '\\d{1,2}[:hH.]\\d{2}' : null,
+          placeholder: f.kind === 'date' ? datePlaceholder() : f.kind === 'time' ? t('time.placeholder') : null,
+          size: f.kind === 'date' ? 10 : f.kind === 'time' ? 5 : null,
           autocomplete: f.autocomplete ?? 'off',
           spellcheck: f.kind === 'number' ? 'false' : null,
           value: f.value ?? '',
@@ -162,7 +168,7 @@ export function buildForm(spec: FormSpec): Form {
     spec.extra ?? null,
     rows,
     problem,
-    h('div', { class: 'actions' }, submit, spec.cancel ? h('button', { type: 'button', onclick: spec.cancel }, 'Close') : null),
+    h('div', { class: 'actions' }, submit, spec.cancel ? h('button', { type: 'button', 'data-role': 'cancel', onclick: spec.cancel }, t('form.cancel')) : null),
   );
   form.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && spec.cancel) spec.cancel();

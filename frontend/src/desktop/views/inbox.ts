@@ -7,19 +7,40 @@
 import { api, ProblemError } from '../api';
 import type { Ctx } from '../ctx';
 import { h, replace } from '../../shared/dom';
-import { actLabel, closeReasonProblem, fieldLabel, MaxReasonChars, pendingState, reason, reviewLine, typedValues, when } from '../format';
-import type { AppointmentView, Copied, PendingAct, PrescriptionView, RejectedAct } from '../types';
+import { t } from '../../shared/i18n';
+import { plainMessage } from '../../shared/acts';
+import {
+  actDone, actLabel, closeReasonProblem, fieldLabel, isIdPath, MaxReasonChars, pendingState, reason, reviewLine, subjectLine, typedValues, when,
+} from '../format';
+import type { ActSubject, AppointmentView, Copied, PendingAct, PrescriptionView, RejectedAct } from '../types';
 import {
   closeForm, consultationForm, contactForm, documentForm, historyForm, paymentForm, prescriptionForm, registerForm, resultForm, reviewForm,
   scheduleForm, vitalsForm, type PatientPrefill, type VitalsPrefill,
 } from './acts';
 
+/**
+ * details is the "Details" disclosure of an act line: what a person does
+ * not need to read the line (the act's internal name, row ids, states,
+ * argument names), kept for whoever must trace it.
+ */
+function details(rows: Array<[string, string]>, extra?: HTMLElement | null): HTMLElement {
+  return h('details', { class: 'details', 'data-role': 'details' },
+    h('summary', null, t('details.summary')),
+    h('dl', { class: 'facts small' }, rows.filter(([, v]) => v !== '').map(([k, v]) => [h('dt', null, k), h('dd', null, h('code', null, v))])),
+    extra ?? null);
+}
+
+function subjectEl(s: ActSubject | undefined): HTMLElement {
+  const line = subjectLine(s);
+  return h('span', { class: 'subject', 'data-role': 'subject' }, line || t('subject.none'));
+}
+
 export function waitingView(ctx: Ctx): { el: HTMLElement; refresh: () => Promise<void> } {
   const list = h('div', { id: 'waiting-list' });
   const el = h('div', { class: 'content-inner' },
-    h('h1', null, 'Waiting to be sent'),
-    h('p', { class: 'muted' }, 'Acts done on this workstation that the server has not confirmed yet. They are kept safely here and sent as soon as the server can be reached.'),
-    h('div', { class: 'quick' }, h('button', { type: 'button', id: 'sync-now', onclick: () => void api.syncNow() }, 'Send now')),
+    h('h1', null, t('waiting.title')),
+    h('p', { class: 'muted' }, t('waiting.intro')),
+    h('div', { class: 'quick' }, h('button', { type: 'button', id: 'sync-now', onclick: () => void api.syncNow() }, t('waiting.sendNow'))),
     list);
   let shown = '';
   const refresh = async () => {
@@ -28,14 +49,18 @@ export function waitingView(ctx: Ctx): { el: HTMLElement; refresh: () => Promise
     if (key === shown) return;
     shown = key;
     replace(list, items.length === 0
-      ? h('p', { class: 'empty' }, 'Nothing is waiting: the server has everything done here.')
+      ? h('p', { class: 'empty' }, t('waiting.empty'))
       : h('table', null,
-        h('thead', null, h('tr', null, h('th', null, 'Done at'), h('th', null, 'Act'), h('th', null, 'By'), h('th', null, 'State'))),
+        h('thead', null, h('tr', null, h('th', null, t('waiting.doneAt')), h('th', null, t('waiting.act')), h('th', null, t('waiting.patient')),
+          h('th', null, t('waiting.by')), h('th', null, t('waiting.state')))),
         h('tbody', null, items.map((p) => h('tr', { 'data-id': p.id, class: p.likelyRejection ? 'warn' : p.waitingFor ? 'hold' : null },
           h('td', null, when(p.occurredAt, ctx.now())),
-          h('td', null, actLabel(p.name)),
+          h('td', null, actDone(p.name)),
+          h('td', null, subjectEl(p.subject)),
           h('td', null, p.authorName),
-          h('td', null, pendingState(p)))))));
+          h('td', null, pendingState(p),
+            details([[t('details.act'), p.name], [t('details.seq'), String(p.seq)], [t('details.mutation'), p.id],
+              ...typedValues(p.args).filter((v) => isIdPath(v.path)).map((v): [string, string] => [v.path, v.text])])))))));
   };
   return { el, refresh };
 }
@@ -45,9 +70,9 @@ export function rejectedView(ctx: Ctx): { el: HTMLElement; refresh: () => Promis
   const all = h('input', { type: 'checkbox', id: 'show-resolved' });
   all.addEventListener('change', () => void refresh());
   const el = h('div', { class: 'content-inner' },
-    h('h1', null, 'Rejected'),
-    h('p', { class: 'muted' }, 'Acts the server refused. Each stays here until it is resolved: copy it into a new entry to do it again (adapted), or close it with a written reason. Nothing typed is lost.'),
-    h('label', { class: 'check' }, all, ' Show resolved ones too'),
+    h('h1', null, t('rejected.title')),
+    h('p', { class: 'muted' }, t('rejected.intro')),
+    h('label', { class: 'check' }, all, ' ', t('rejected.showResolved')),
     list);
   let shown = '';
   const refresh = async () => {
@@ -56,7 +81,7 @@ export function rejectedView(ctx: Ctx): { el: HTMLElement; refresh: () => Promis
     if (key === shown) return;
     shown = key;
     replace(list, items.length === 0
-      ? h('p', { class: 'empty' }, all.checked ? 'Nothing was refused.' : 'No rejected act is waiting for you.')
+      ? h('p', { class: 'empty' }, all.checked ? t('rejected.noneAtAll') : t('rejected.none'))
       : h('ul', { class: 'rejected' }, items.map((r) => card(ctx, r, refresh))));
   };
   return { el, refresh };
@@ -64,25 +89,38 @@ export function rejectedView(ctx: Ctx): { el: HTMLElement; refresh: () => Promis
 
 function card(ctx: Ctx, r: RejectedAct, refresh: () => Promise<void>): HTMLElement {
   const rows = typedValues(r.args, r.rejection.field ?? '');
+  const typed = rows.filter((v) => !isIdPath(v.path));
+  const ids = rows.filter((v) => isIdPath(v.path));
   const open = r.state === 'open';
   const closer = closeBox(ctx, r, refresh);
   return h('li', { class: 'card' + (open ? '' : ' resolved'), 'data-id': r.id, 'data-code': r.rejection.code, 'data-state': r.state },
     h('div', { class: 'card-head' },
-      h('strong', null, actLabel(r.name)),
-      h('span', { class: 'muted' }, ` by ${r.authorName}, ${when(r.occurredAt, ctx.now())}; refused ${when(r.rejectedAt, ctx.now())}`)),
-    h('p', { class: 'reason', 'data-role': 'reason' }, h('strong', null, reason(r.rejection) + '. '), r.rejection.message),
-    h('p', { class: 'muted small' }, `Code ${r.rejection.code}${r.rejection.field ? `, field ${r.rejection.field}` : ''}`),
+      h('strong', { 'data-role': 'act' }, actDone(r.name)),
+      ' — ', subjectEl(r.subject)),
+    h('p', { class: 'muted', 'data-role': 'who' }, t('rejected.who', { by: r.authorName, when: when(r.occurredAt, ctx.now()), refused: when(r.rejectedAt, ctx.now()) })),
+    h('p', { class: 'reason', 'data-role': 'reason' }, h('strong', null, reason(r.rejection) + '. '), plainMessage(r.rejection.message, r.subject)),
     h('p', { class: open ? 'review' : 'review muted', 'data-role': 'review' }, reviewLine(r, ctx.now())),
-    h('table', { class: 'typed' },
-      h('caption', null, 'As typed'),
-      h('tbody', null, rows.map((v) => h('tr', { class: v.flagged ? 'flagged' : null },
-        h('th', null, fieldLabel(v.path), ' ', h('code', null, v.path)), h('td', null, v.text))))),
+    typed.length ? h('table', { class: 'typed' },
+      h('caption', null, t('rejected.asTyped')),
+      h('tbody', null, typed.map((v) => h('tr', { class: v.flagged ? 'flagged' : null, 'data-path': v.path },
+        h('th', null, fieldLabel(v.path)), h('td', null, v.text))))) : null,
+    details([
+      [t('details.act'), r.name],
+      [t('details.code'), r.rejection.code],
+      [t('details.message'), r.rejection.message],
+      [t('details.field'), r.rejection.field ?? ''],
+      [t('details.state'), r.state],
+      [t('details.seq'), String(r.seq)],
+      [t('details.mutation'), r.id],
+      ...ids.map((v): [string, string] => [v.path, v.text]),
+      ...typed.map((v): [string, string] => [fieldLabel(v.path), v.path]),
+    ]),
     h('div', { class: 'actions' },
       h('button', {
         type: 'button', class: open ? 'primary' : null, 'data-role': 'copy', onclick: async () => {
           try {
             const c = await api.copyRejected(r.id);
-            const form = await copyForm(ctx, c);
+            const form = await copyForm(ctx, c, r.subject);
             // Only an open act is re-issued; a copy of a resolved one is a
             // plain new entry.
             if (open) form.dataset.reissueOf = r.id;
@@ -91,14 +129,14 @@ function card(ctx: Ctx, r: RejectedAct, refresh: () => Promise<void>): HTMLEleme
             ctx.flash(err instanceof ProblemError ? err.problem.message : String(err), 'warn');
           }
         },
-      }, 'Copy into a new entry'),
+      }, t('rejected.copy')),
       open ? closer.button : null),
     open ? closer.box : null);
 }
 
 /** closeBox is "close with a reason": a required reason, then the close is queued. */
 function closeBox(ctx: Ctx, r: RejectedAct, refresh: () => Promise<void>): { button: HTMLElement; box: HTMLElement } {
-  const text = h('textarea', { 'data-role': 'close-reason', rows: 2, maxlength: MaxReasonChars, placeholder: 'Why does this act need nothing more? (required, kept in the audit log)' }) as HTMLTextAreaElement;
+  const text = h('textarea', { 'data-role': 'close-reason', rows: 2, maxlength: MaxReasonChars, placeholder: t('close.placeholder') }) as HTMLTextAreaElement;
   const problem = h('p', { class: 'problem', role: 'alert', hidden: true });
   const send = async () => {
     const p = closeReasonProblem(text.value);
@@ -110,7 +148,7 @@ function closeBox(ctx: Ctx, r: RejectedAct, refresh: () => Promise<void>): { but
     }
     try {
       await api.closeRejected(ctx.userId, r.id, text.value.trim());
-      ctx.flash('Closed. The reason goes to the server with the next sync; the act stays under "Show resolved ones too".');
+      ctx.flash(t('close.done'));
       await refresh();
     } catch (err) {
       problem.textContent = err instanceof ProblemError ? `${err.problem.code}: ${err.problem.message}` : String(err);
@@ -118,26 +156,29 @@ function closeBox(ctx: Ctx, r: RejectedAct, refresh: () => Promise<void>): { but
     }
   };
   const box = h('div', { class: 'close-box', 'data-role': 'close-box', hidden: true },
-    h('label', null, 'Reason for closing', text),
+    h('label', null, t('close.reason'), text),
     problem,
     h('div', { class: 'actions' },
-      h('button', { type: 'button', class: 'primary', 'data-role': 'close-send', onclick: () => void send() }, 'Close this act'),
-      h('button', { type: 'button', onclick: () => { box.hidden = true; } }, 'Cancel')));
+      h('button', { type: 'button', class: 'primary', 'data-role': 'close-send', onclick: () => void send() }, t('close.send')),
+      h('button', { type: 'button', onclick: () => { box.hidden = true; } }, t('form.cancel'))));
   const button = h('button', {
     type: 'button', 'data-role': 'close', onclick: () => {
       box.hidden = false;
       text.focus();
     },
-  }, 'Close with a reason…');
+  }, t('close.open'));
   return { button, box };
 }
 
 const str = (x: unknown) => (typeof x === 'string' ? x : x === undefined || x === null ? '' : String(x));
 
 /** copyForm opens the form of a rejected act, filled in with what was typed. */
-export async function copyForm(ctx: Ctx, c: Copied): Promise<HTMLElement> {
+export async function copyForm(ctx: Ctx, c: Copied, subject?: ActSubject): Promise<HTMLElement> {
   const a = c.args ?? {};
-  const note = 'Copied from a rejected entry';
+  const note = t('copy.note');
+  // The copy names the patient and visit, never a row id.
+  const about = subjectLine(subject);
+  const noted = about ? `${note} — ${about}` : note;
   const patient = async (id: string) => {
     try {
       return (await api.timeline(ctx.userId, id)).patient;
@@ -146,22 +187,22 @@ export async function copyForm(ctx: Ctx, c: Copied): Promise<HTMLElement> {
     }
   };
   const stubAppt = (id: string): AppointmentView => ({
-    id, date: '', motif: note, status: 'IN_CONSULTATION', vitals: null, medicalHistoryNotes: null, consultationNotes: null, checkedInAt: null,
+    id, date: subject?.visitDate ?? '', motif: subject?.visitMotif ?? note, status: 'IN_CONSULTATION', vitals: null, medicalHistoryNotes: null, consultationNotes: null, checkedInAt: null,
     vitalsEnteredAt: null, consultedAt: null, closedAt: null, billingAmount: null, billingStatus: null, patientId: '', doctorId: '',
-    patientFirstName: '', patientLastName: 'Appointment ' + id.slice(0, 8), doctorName: '',
+    patientFirstName: subject?.firstName ?? '', patientLastName: subject?.lastName ?? note, doctorName: '',
   });
   switch (c.name) {
     case 'appointment.recordVitals':
-      return vitalsForm(ctx, str(a.id), `${note} (appointment ${str(a.id).slice(0, 8)})`, { vitals: a.vitals as VitalsPrefill['vitals'], medicalHistoryNotes: str(a.medicalHistoryNotes) });
+      return vitalsForm(ctx, str(a.id), noted, { vitals: a.vitals as VitalsPrefill['vitals'], medicalHistoryNotes: str(a.medicalHistoryNotes) });
     case 'appointment.completeConsultation':
       return consultationForm(ctx, stubAppt(str(a.id)), str(a.consultationNotes));
     case 'appointment.close':
-      return closeForm(ctx, str(a.id), `${note} (appointment ${str(a.id).slice(0, 8)})`, { billingAmount: str(a.billingAmount), billingStatus: str(a.billingStatus) });
+      return closeForm(ctx, str(a.id), noted, { billingAmount: str(a.billingAmount), billingStatus: str(a.billingStatus) });
     case 'appointment.recordPayment':
-      return paymentForm(ctx, str(a.id), `${note} (appointment ${str(a.id).slice(0, 8)})`, null);
+      return paymentForm(ctx, str(a.id), noted, null, subject?.billingAmount);
     case 'appointment.schedule': {
       const p = await patient(str(a.patientId));
-      return scheduleForm(ctx, p ?? { id: str(a.patientId), firstName: '', lastName: 'Patient ' + str(a.patientId).slice(0, 8) },
+      return scheduleForm(ctx, p ?? { id: str(a.patientId), firstName: subject?.firstName ?? '', lastName: subject?.lastName ?? note },
         { doctorId: str(a.doctorId), date: str(a.date), motif: str(a.motif) });
     }
     case 'patient.register':
@@ -177,10 +218,10 @@ export async function copyForm(ctx: Ctx, c: Copied): Promise<HTMLElement> {
       return prescriptionForm(ctx, str(a.patientId), p ? `${p.lastName.toUpperCase()} ${p.firstName}` : note, str(a.text));
     }
     case 'result.create':
-      return resultForm(ctx, str(a.prescriptionId), `${note} (prescription ${str(a.prescriptionId).slice(0, 8)})`,
-        { text: str(a.text), data: a.data === undefined ? '' : JSON.stringify(a.data) });
+      return resultForm(ctx, str(a.prescriptionId), noted, { text: str(a.text), data: a.data });
     case 'result.review': {
-      const stub = { id: '', resultId: str(a.id), patientId: '', patientFirstName: '', patientLastName: note, text: '' } as unknown as PrescriptionView;
+      const stub = { id: '', resultId: str(a.id), patientId: subject?.patientId ?? '', patientFirstName: subject?.firstName ?? '', patientLastName: subject?.lastName ?? note,
+        text: subject?.prescriptionText ?? '' } as unknown as PrescriptionView;
       return reviewForm(ctx, stub, str(a.interpretation));
     }
     case 'document.attach': {
@@ -200,7 +241,7 @@ export async function copyForm(ctx: Ctx, c: Copied): Promise<HTMLElement> {
   const problem = h('p', { class: 'problem', role: 'alert', hidden: true });
   return h('div', { class: 'act-form', id: 'again-form' },
     h('h2', null, actLabel(c.name)),
-    h('p', { class: 'subtitle' }, `${note}: nothing was typed but the record (${str(a.id).slice(0, 8)}).`),
+    h('p', { class: 'subtitle' }, about ? t('copy.nothingTypedAbout', { about }) : t('copy.nothingTyped')),
     problem,
     h('div', { class: 'actions' },
       fn ? h('button', {
@@ -208,12 +249,12 @@ export async function copyForm(ctx: Ctx, c: Copied): Promise<HTMLElement> {
           try {
             await fn(ctx.userId, str(a.id));
             ctx.openPanel(null);
-            ctx.acted(`${actLabel(c.name)}: done again.`);
+            ctx.acted(t('copy.doneAgain', { act: actDone(c.name) }));
           } catch (err) {
             problem.textContent = err instanceof ProblemError ? `${err.problem.code}: ${err.problem.message}` : String(err);
             problem.hidden = false;
           }
         },
-      }, 'Do it again') : null,
-      h('button', { type: 'button', onclick: () => ctx.openPanel(null) }, 'Close')));
+      }, t('copy.again')) : null,
+      h('button', { type: 'button', 'data-role': 'cancel', onclick: () => ctx.openPanel(null) }, t('form.cancel'))));
 }

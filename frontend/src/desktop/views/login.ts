@@ -3,6 +3,7 @@
 import { api, ProblemError } from '../api';
 import { h } from '../../shared/dom';
 import { offlineNote } from '../format';
+import { t } from '../../shared/i18n';
 import type { Session, Status } from '../types';
 
 export function loginView(status: () => Status, done: (s: Session) => void, settings: () => void): { el: HTMLElement; update: () => void } {
@@ -10,23 +11,23 @@ export function loginView(status: () => Status, done: (s: Session) => void, sett
   const password = h('input', { id: 'login-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
   const error = h('p', { id: 'login-error', class: 'problem', role: 'alert', hidden: true });
   const note = h('p', { id: 'offline-note', class: 'offline-note', role: 'status', hidden: true });
-  const submit = h('button', { type: 'submit', class: 'primary' }, 'Log in');
+  const submit = h('button', { type: 'submit', class: 'primary' }, t('login.submit'));
   const recent = h('div', { class: 'recent', id: 'recent-users' });
   const form = h('form', { id: 'login-form', class: 'login' },
     h('h1', null, 'wardsync'),
-    h('p', { class: 'muted' }, 'Log in to this ward workstation.'),
+    h('p', { class: 'muted' }, t('login.intro')),
     note,
-    h('label', { class: 'field' }, h('span', { class: 'label' }, 'E-mail'), email),
-    h('label', { class: 'field' }, h('span', { class: 'label' }, 'Password'), password),
+    h('label', { class: 'field' }, h('span', { class: 'label' }, t('login.email')), email),
+    h('label', { class: 'field' }, h('span', { class: 'label' }, t('login.password')), password),
     error,
     h('div', { class: 'actions' }, submit),
     recent,
-    h('p', null, h('button', { type: 'button', class: 'link', id: 'open-settings', onclick: settings }, 'Workstation settings')));
+    h('p', null, h('button', { type: 'button', class: 'link', id: 'open-settings', onclick: settings }, t('setup.settings'))));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     error.hidden = true;
     submit.disabled = true;
-    submit.textContent = 'Logging in…';
+    submit.textContent = t('login.busy');
     try {
       done(await api.login(email.value, password.value));
     } catch (err) {
@@ -36,13 +37,13 @@ export function loginView(status: () => Status, done: (s: Session) => void, sett
       password.focus();
     } finally {
       submit.disabled = false;
-      submit.textContent = 'Log in';
+      submit.textContent = t('login.submit');
     }
   });
   void api.sessions().then((list) => {
     const users = list ?? [];
     if (users.length === 0) return;
-    recent.append(h('span', { class: 'muted' }, 'Recently here: '),
+    recent.append(h('span', { class: 'muted' }, t('login.recent')),
       ...users.map((s) => h('button', {
         type: 'button', class: 'link', onclick: () => {
           email.value = s.user.email;

@@ -3,8 +3,11 @@
 import { api, ProblemError } from '../api';
 import type { Ctx } from '../ctx';
 import { h, replace, confirmButton } from '../../shared/dom';
-import { dayUTC, patientName, provenance, statusWords, when } from '../format';
+import { DatePattern, datePlaceholder, parseDay, t } from '../../shared/i18n';
+import { labRows } from '../clinical';
+import { dayUTC, money, patientName, provenance, statusWord, when } from '../format';
 import type { ActProvenance, Patient, Timeline, TimelineEntry } from '../types';
+import { historyBlock, labTable } from './clinical';
 import {
   closeForm, consultationForm, contactForm, documentForm, historyForm, paymentForm, prescriptionForm, registerForm, resultForm,
   reviewForm, scheduleForm, vitalsForm, vitalsSummary, apptSubject, presSubject,
@@ -15,27 +18,34 @@ export function patientsView(ctx: Ctx, patientId?: string): { el: HTMLElement; r
   const frontDesk = role === 'SECRETARY' || role === 'ADMIN';
   const results = h('div', { id: 'patient-results' });
   const record = h('div', { id: 'patient-record' });
-  const name = h('input', { id: 'search-name', name: 'name', type: 'search', placeholder: 'Last or first name', autocomplete: 'off', 'aria-label': 'Name' });
-  const birth = h('input', { id: 'search-birth', name: 'birthDate', type: 'date', 'aria-label': 'Birth date' });
+  const name = h('input', { id: 'search-name', name: 'name', type: 'search', placeholder: t('search.namePlaceholder'), autocomplete: 'off', 'aria-label': t('search.name') });
+  // Typed as dd/mm/yyyy: the browser's date picker would impose its own order.
+  const birth = h('input', { id: 'search-birth', name: 'birthDate', type: 'text', inputmode: 'numeric', pattern: DatePattern, placeholder: datePlaceholder(), size: 10, 'aria-label': t('arg.birthDate') });
   const search = h('form', { id: 'search-form', class: 'search', role: 'search' },
-    h('label', null, h('span', { class: 'label' }, 'Name'), name),
-    h('label', null, h('span', { class: 'label' }, 'Birth date'), birth),
-    h('button', { type: 'submit', class: 'primary' }, 'Search'),
-    frontDesk ? h('button', { type: 'button', id: 'register-open', onclick: () => ctx.openPanel(registerForm(ctx, { lastName: name.value.trim() })) }, 'Register a patient') : null);
+    h('label', null, h('span', { class: 'label' }, t('search.name')), name),
+    h('label', null, h('span', { class: 'label' }, t('arg.birthDate')), birth),
+    h('button', { type: 'submit', class: 'primary' }, t('search.submit')),
+    frontDesk ? h('button', { type: 'button', id: 'register-open', onclick: () => ctx.openPanel(registerForm(ctx, { lastName: name.value.trim() })) }, t('act.patient.register')) : null);
   let current = patientId;
 
   let shownResults = '';
   let shownRecord = '';
   const runSearch = async () => {
     try {
-      const list = (await api.searchPatients(name.value, birth.value)) ?? [];
+      const day = parseDay(birth.value);
+      if (day.error) {
+        shownResults = '';
+        replace(results, h('p', { class: 'problem', 'data-role': 'search-problem' }, day.error));
+        return;
+      }
+      const list = (await api.searchPatients(name.value, day.iso ?? '')) ?? [];
       const key = JSON.stringify([list, current]);
       if (key === shownResults) return;
       shownResults = key;
       replace(results, list.length === 0
-        ? h('p', { class: 'empty' }, 'No patient matches.' + (frontDesk ? ' Register them with "Register a patient".' : ''))
+        ? h('p', { class: 'empty' }, t('search.none') + (frontDesk ? ' ' + t('search.registerThem') : ''))
         : h('table', { class: 'results' },
-          h('thead', null, h('tr', null, h('th', null, 'Patient'), h('th', null, 'Born'), h('th', null, 'Sex'), h('th', null, 'Phone'))),
+          h('thead', null, h('tr', null, h('th', null, t('q.patient')), h('th', null, t('search.born')), h('th', null, t('patient.sex')), h('th', null, t('patient.phone')))),
           h('tbody', null, list.map((p) => h('tr', { 'data-id': p.id, class: p.id === current ? 'selected' : null },
             h('td', null, h('button', { type: 'button', class: 'link', onclick: () => show(p.id) }, patientName(p.firstName, p.lastName))),
             h('td', null, dayUTC(p.birthDate)), h('td', null, p.sex), h('td', null, p.phone))))));
@@ -62,89 +72,94 @@ export function patientsView(ctx: Ctx, patientId?: string): { el: HTMLElement; r
     }
   };
 
-  const renderRecord = (t: Timeline) => {
-    const p = t.patient;
+  const renderRecord = (tl: Timeline) => {
+    const p = tl.patient;
     const subject = patientName(p.firstName, p.lastName);
     const buttons = [
-      frontDesk ? h('button', { type: 'button', id: 'schedule-open', class: 'primary', onclick: async () => ctx.openPanel(await scheduleForm(ctx, p)) }, 'Schedule an appointment') : null,
-      role === 'DOCTOR' ? h('button', { type: 'button', id: 'prescribe-open', class: 'primary', onclick: () => ctx.openPanel(prescriptionForm(ctx, p.id, subject)) }, 'Write a prescription') : null,
-      role !== 'ADMIN' ? h('button', { type: 'button', id: 'document-open', onclick: () => ctx.openPanel(documentForm(ctx, p.id, subject)) }, 'Attach a document') : null,
-      frontDesk ? h('button', { type: 'button', id: 'contact-open', onclick: () => ctx.openPanel(contactForm(ctx, p)) }, 'Contact details') : null,
-      role === 'NURSE' || role === 'DOCTOR' ? h('button', { type: 'button', id: 'history-open', onclick: () => ctx.openPanel(historyForm(ctx, p)) }, 'Medical history') : null,
+      frontDesk ? h('button', { type: 'button', id: 'schedule-open', class: 'primary', onclick: async () => ctx.openPanel(await scheduleForm(ctx, p)) }, t('act.appointment.schedule')) : null,
+      role === 'DOCTOR' ? h('button', { type: 'button', id: 'prescribe-open', class: 'primary', onclick: () => ctx.openPanel(prescriptionForm(ctx, p.id, subject)) }, t('act.prescription.create')) : null,
+      role !== 'ADMIN' ? h('button', { type: 'button', id: 'document-open', onclick: () => ctx.openPanel(documentForm(ctx, p.id, subject)) }, t('act.document.attach')) : null,
+      frontDesk ? h('button', { type: 'button', id: 'contact-open', onclick: () => ctx.openPanel(contactForm(ctx, p)) }, t('patient.contact')) : null,
+      role === 'NURSE' || role === 'DOCTOR' ? h('button', { type: 'button', id: 'history-open', onclick: () => ctx.openPanel(historyForm(ctx, p)) }, t('history.title')) : null,
     ];
     replace(record,
       h('div', { class: 'record-head', 'data-patient-id': p.id },
         h('h2', null, subject),
-        h('p', { class: 'muted' }, [`Born ${dayUTC(p.birthDate)}`, p.sex, p.phone, p.insurance ? `insurance ${p.insurance}` : '', p.idNumber ? `ID ${p.idNumber}` : '']
+        h('p', { class: 'muted' }, [t('record.born', { date: dayUTC(p.birthDate) }), p.sex, p.phone, p.insurance ? t('record.insurance', { insurance: p.insurance }) : '',
+          p.idNumber ? t('record.id', { id: p.idNumber }) : '']
           .filter(Boolean).join(' · ')),
-        p.medicalHistory ? h('p', { class: 'pre small' }, 'History: ' + JSON.stringify(p.medicalHistory)) : null,
+        historyBlock(p.medicalHistory),
         h('div', { class: 'quick' }, buttons),
-        provenanceList(t.acts),
-        t.actsNote ? h('p', { class: 'muted small', id: 'acts-note' }, t.actsNote) : null,
-        t.actsTruncated ? h('p', { class: 'muted small' }, "Only the record's most recent acts are listed; the dashboard's audit search has them all.") : null),
-      t.entries.length === 0 ? h('p', { class: 'empty' }, 'Nothing recorded yet.') : h('ol', { class: 'timeline' }, t.entries.map((e) => entry(e))));
+        provenanceList(tl.acts),
+        tl.actsNote ? h('p', { class: 'muted small', id: 'acts-note' }, tl.actsNote) : null,
+        tl.actsTruncated ? h('p', { class: 'muted small' }, t('record.truncated')) : null),
+      tl.entries.length === 0 ? h('p', { class: 'empty' }, t('record.empty')) : h('ol', { class: 'timeline' }, tl.entries.map((e) => entry(e))));
   };
 
   const entry = (e: TimelineEntry): HTMLElement => {
     const acts: Array<HTMLElement | null> = [];
     let body = '';
+    let table: HTMLElement | null = null;
     let head = '';
     let status = '';
     let id = '';
     if (e.appointment) {
       const a = e.appointment;
       id = a.id;
-      head = `Appointment with ${a.doctorName || 'a doctor'}: ${a.motif}`;
+      head = t('entry.appointment', { doctor: a.doctorName || t('entry.aDoctor'), motif: a.motif });
       status = a.status;
       const parts = [];
-      if (a.vitals) parts.push(`Vitals: ${vitalsSummary(a.vitals)}`);
-      if (a.consultationNotes) parts.push(`Notes: ${a.consultationNotes}`);
-      if (a.billingAmount) parts.push(`Billed ${a.billingAmount} (${statusWords[a.billingStatus ?? 'PENDING']})`);
+      if (a.vitals) parts.push(t('entry.vitals', { vitals: vitalsSummary(a.vitals) }));
+      if (a.consultationNotes) parts.push(t('entry.notes', { notes: a.consultationNotes }));
+      if (a.billingAmount) parts.push(t('entry.billed', { amount: money(a.billingAmount), status: statusWord(a.billingStatus ?? 'PENDING') }));
       body = parts.join('\n');
-      if (role === 'SECRETARY' && a.status === 'SCHEDULED') acts.push(act('Check in', () => api.checkIn(ctx.userId, a.id), `Checked in: ${apptSubject(a)}.`));
+      if (role === 'SECRETARY' && a.status === 'SCHEDULED') acts.push(act(t('act.appointment.checkIn'), () => api.checkIn(ctx.userId, a.id), t('acted.checkedIn', { subject: apptSubject(a) })));
       if (frontDesk && (a.status === 'SCHEDULED' || a.status === 'CHECKED_IN')) {
-        acts.push(confirmButton('Cancel', 'Click again to cancel', { class: 'small danger' }, async () => {
+        acts.push(confirmButton(t('q.cancelVisit'), t('q.cancelConfirm'), { class: 'small danger' }, async () => {
           try {
             await api.cancelAppointment(ctx.userId, a.id);
-            ctx.acted(`Appointment cancelled: ${apptSubject(a)}.`);
+            ctx.acted(t('acted.cancelled', { subject: apptSubject(a) }));
           } catch (err) {
             if (err instanceof ProblemError) ctx.flash(`${err.problem.code}: ${err.problem.message}`, 'warn');
           }
         }));
       }
-      if (role === 'NURSE' && a.status === 'CHECKED_IN') acts.push(open('Record vitals', () => vitalsForm(ctx, a.id, apptSubject(a))));
-      if (role === 'DOCTOR' && a.status === 'IN_CONSULTATION') acts.push(open('Consult', () => consultationForm(ctx, a)));
-      if (role === 'SECRETARY' && a.status === 'CONSULTATION_COMPLETED') acts.push(open('Close and bill', () => closeForm(ctx, a.id, apptSubject(a))));
-      if (role === 'SECRETARY' && a.status === 'COMPLETED' && a.billingStatus !== 'PAID') acts.push(open('Record payment', () => paymentForm(ctx, a.id, apptSubject(a), a.billingStatus)));
+      if (role === 'NURSE' && a.status === 'CHECKED_IN') acts.push(open(t('act.appointment.recordVitals'), () => vitalsForm(ctx, a.id, apptSubject(a))));
+      if (role === 'DOCTOR' && a.status === 'IN_CONSULTATION') acts.push(open(t('q.consultButton'), () => consultationForm(ctx, a)));
+      if (role === 'SECRETARY' && a.status === 'CONSULTATION_COMPLETED') acts.push(open(t('act.appointment.close'), () => closeForm(ctx, a.id, apptSubject(a))));
+      if (role === 'SECRETARY' && a.status === 'COMPLETED' && a.billingStatus !== 'PAID') acts.push(open(t('bill.recordPayment'), () => paymentForm(ctx, a.id, apptSubject(a), a.billingStatus, a.billingAmount)));
     } else if (e.prescription) {
       const x = e.prescription;
       id = x.id;
-      head = `Prescription by ${x.doctorName || 'a doctor'}`;
+      head = t('entry.prescription', { doctor: x.doctorName || t('entry.aDoctor') });
       status = x.status;
       body = x.text;
-      if (role === 'DOCTOR' && x.status === 'CREATED') acts.push(act('Send to the lab', () => api.sendToLab(ctx.userId, x.id), `Sent to the lab: ${presSubject(x)}.`));
-      if (role === 'NURSE' && x.status === 'SENT_TO_LAB') acts.push(act('Sample collected', () => api.collectSample(ctx.userId, x.id), `Sample collected: ${presSubject(x)}.`));
-      if (role === 'BIOLOGIST' && x.status === 'SAMPLE_COLLECTED') acts.push(act('Start analysis', () => api.startAnalysis(ctx.userId, x.id), `Analysis started: ${presSubject(x)}.`));
-      if (role === 'BIOLOGIST' && x.status === 'IN_PROGRESS') acts.push(open('Enter result', () => resultForm(ctx, x.id, presSubject(x))));
-      if (role === 'DOCTOR' && x.status === 'RESULTS_AVAILABLE') acts.push(openAsync('Review', () => reviewForm(ctx, x)));
+      if (role === 'DOCTOR' && x.status === 'CREATED') acts.push(act(t('act.prescription.sendToLab'), () => api.sendToLab(ctx.userId, x.id), t('acted.sentToLab', { subject: presSubject(x) })));
+      if (role === 'NURSE' && x.status === 'SENT_TO_LAB') acts.push(act(t('q.sampleCollected'), () => api.collectSample(ctx.userId, x.id), t('acted.sample', { subject: presSubject(x) })));
+      if (role === 'BIOLOGIST' && x.status === 'SAMPLE_COLLECTED') acts.push(act(t('act.prescription.startAnalysis'), () => api.startAnalysis(ctx.userId, x.id), t('acted.analysis', { subject: presSubject(x) })));
+      if (role === 'BIOLOGIST' && x.status === 'IN_PROGRESS') acts.push(open(t('act.result.create'), () => resultForm(ctx, x.id, presSubject(x))));
+      if (role === 'DOCTOR' && x.status === 'RESULTS_AVAILABLE') acts.push(openAsync(t('q.reviewButton'), () => reviewForm(ctx, x)));
     } else if (e.result) {
       const r = e.result;
       id = r.id;
-      head = 'Lab result';
-      status = r.reviewedAt ? 'Reviewed' : 'Awaiting review';
-      body = r.text + (r.data ? `\nValues: ${JSON.stringify(r.data)}` : '') + (r.interpretation ? `\nInterpretation: ${r.interpretation}` : '');
+      head = t('entry.result');
+      status = r.reviewedAt ? t('entry.reviewed') : t('entry.awaitingReview');
+      body = r.text + (r.interpretation ? '\n' + t('entry.interpretation', { text: r.interpretation }) : '');
+      const lab = labRows(r.data);
+      if (lab.rows.length) table = labTable(lab.rows, lab.legacy);
     } else if (e.document) {
       const d = e.document;
       id = d.id;
-      head = `Document: ${d.name}`;
+      head = t('entry.document', { name: d.name });
       status = d.type;
       body = d.url;
     }
     return h('li', { class: `entry ${e.kind}`, 'data-id': id, 'data-kind': e.kind, 'data-status': status },
       h('div', { class: 'when' }, when(e.at, ctx.now())),
       h('div', { class: 'what' },
-        h('div', { class: 'entry-head' }, h('strong', null, head), status ? h('span', { class: 'badge' }, statusWords[status] ?? status) : null),
+        h('div', { class: 'entry-head' }, h('strong', null, head), status ? h('span', { class: 'badge' }, statusWord(status)) : null),
         body ? h('p', { class: 'pre' }, body) : null,
+        table,
         provenanceList(e.acts),
         acts.length ? h('div', { class: 'entry-acts' }, acts) : null));
   };
@@ -167,7 +182,7 @@ export function patientsView(ctx: Ctx, patientId?: string): { el: HTMLElement; r
   const open = (label: string, form: () => HTMLElement) => h('button', { type: 'button', class: 'primary small', onclick: () => ctx.openPanel(form()) }, label);
   const openAsync = (label: string, form: () => Promise<HTMLElement>) => h('button', { type: 'button', class: 'primary small', onclick: async () => ctx.openPanel(await form()) }, label);
 
-  const el = h('div', { class: 'content-inner' }, h('h1', null, 'Patients'), search, results, record);
+  const el = h('div', { class: 'content-inner' }, h('h1', null, t('nav.patients')), search, results, record);
   const refresh = async () => {
     if (results.childElementCount > 0 || name.value || birth.value) await runSearch();
     if (current) await show(current);

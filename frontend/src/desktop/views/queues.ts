@@ -4,10 +4,11 @@
 import { api, ProblemError } from '../api';
 import type { Ctx } from '../ctx';
 import { h, replace, confirmButton, type Child } from '../../shared/dom';
-import { hhmm, patientName, statusWords, when } from '../format';
+import { t, fmtDateTime } from '../../shared/i18n';
+import { abnormalVitals, hhmm, money, patientName, statusWord, when } from '../format';
 import type { AppointmentView, Dashboard, PrescriptionView } from '../types';
 import {
-  apptSubject, closeForm, consultationForm, paymentForm, presSubject, registerForm, resultForm, reviewForm, vitalsForm, vitalsSummary,
+  apptSubject, closeForm, consultationForm, paymentForm, presSubject, registerForm, resultForm, reviewForm, vitalsFlags, vitalsForm, vitalsSummary,
 } from './acts';
 
 interface Column<T> {
@@ -15,7 +16,8 @@ interface Column<T> {
   cell: (x: T) => Child;
 }
 
-function table<T extends { id: string }>(id: string, title: string, empty: string, rows: T[] | null, cols: Column<T>[], actions: (x: T) => Child): HTMLElement {
+function table<T extends { id: string }>(id: string, title: string, empty: string, rows: T[] | null, cols: Column<T>[], actions: (x: T) => Child,
+  flagged: (x: T) => boolean = () => false): HTMLElement {
   const list = rows ?? [];
   return h('section', { class: 'queue', id, 'aria-label': title },
     h('h2', null, title, h('span', { class: 'count', 'data-role': 'count' }, String(list.length))),
@@ -23,11 +25,11 @@ function table<T extends { id: string }>(id: string, title: string, empty: strin
       ? h('p', { class: 'empty' }, empty)
       : h('table', null,
         h('thead', null, h('tr', null, cols.map((c) => h('th', null, c.head)), h('th', { class: 'act' }, ''))),
-        h('tbody', null, list.map((x) => h('tr', { 'data-id': x.id }, cols.map((c) => h('td', null, c.cell(x))), h('td', { class: 'act' }, actions(x)))))));
+        h('tbody', null, list.map((x) => h('tr', { 'data-id': x.id, class: flagged(x) ? 'abnormal' : null, 'data-abnormal': flagged(x) ? 'true' : null }, cols.map((c) => h('td', null, c.cell(x))), h('td', { class: 'act' }, actions(x)))))));
 }
 
 const patientCol = <T extends { patientFirstName: string; patientLastName: string }>(): Column<T> => ({
-  head: 'Patient',
+  head: t('q.patient'),
   cell: (x) => h('strong', null, patientName(x.patientFirstName, x.patientLastName)),
 });
 
@@ -57,68 +59,74 @@ export function queuesView(ctx: Ctx): { el: HTMLElement; refresh: () => Promise<
     const sections: HTMLElement[] = [];
     const timeCol = (head: string, f: (x: AppointmentView) => string | null): Column<AppointmentView> => ({ head, cell: (x) => when(f(x), ctx.now()) });
     const ptime = (head: string, f: (x: PrescriptionView) => string | null): Column<PrescriptionView> => ({ head, cell: (x) => when(f(x), ctx.now()) });
-    const motif: Column<AppointmentView> = { head: 'Reason', cell: (x) => x.motif };
-    const doctor: Column<AppointmentView> = { head: 'Doctor', cell: (x) => x.doctorName };
-    const text: Column<PrescriptionView> = { head: 'Prescription', cell: (x) => x.text };
+    const motif: Column<AppointmentView> = { head: t('q.reason'), cell: (x) => x.motif };
+    const doctor: Column<AppointmentView> = { head: t('q.doctor'), cell: (x) => x.doctorName };
+    const text: Column<PrescriptionView> = { head: t('q.prescription'), cell: (x) => x.text };
+    // The visit itself (day, time, reason): two visits of one patient are told apart.
+    const visit: Column<AppointmentView> = { head: t('q.visit'), cell: (x) => `${fmtDateTime(x.date)}, ${x.motif}` };
     switch (d.role) {
       case 'SECRETARY':
       case 'ADMIN':
         sections.push(
-          table('q-checkin', "Today's patients to check in", 'Nobody else is expected today.', d.toCheckIn,
-            [timeCol('Time', (x) => x.date), patientCol(), doctor, motif],
+          table('q-checkin', t('q.checkin'), t('q.checkinEmpty'), d.toCheckIn,
+            [timeCol(t('q.time'), (x) => x.date), patientCol(), doctor, motif],
             (x) => [
-              now('Check in', () => api.checkIn(ctx.userId, x.id), `Checked in: ${patientName(x.patientFirstName, x.patientLastName)}.`),
-              confirmButton('Cancel', 'Click again to cancel', { class: 'small danger' }, async () => {
+              now(t('act.appointment.checkIn'), () => api.checkIn(ctx.userId, x.id), t('acted.checkedIn', { subject: apptSubject(x) })),
+              confirmButton(t('q.cancelVisit'), t('q.cancelConfirm'), { class: 'small danger' }, async () => {
                 try {
                   await api.cancelAppointment(ctx.userId, x.id);
-                  ctx.acted(`Appointment cancelled: ${patientName(x.patientFirstName, x.patientLastName)}.`);
+                  ctx.acted(t('acted.cancelled', { subject: apptSubject(x) }));
                 } catch (err) {
                   if (err instanceof ProblemError) ctx.flash(`${err.problem.code}: ${err.problem.message}`, 'warn');
                 }
               }),
             ]),
-          table('q-close', 'Consultations to close and bill', 'No consultation waits to be closed.', d.toClose,
-            [timeCol('Seen', (x) => x.consultedAt), patientCol(), doctor, motif],
-            (x) => h('button', { type: 'button', class: 'primary small', onclick: () => ctx.openPanel(closeForm(ctx, x.id, apptSubject(x))) }, 'Close and bill')),
-          table('q-unpaid', 'Payments pending', 'Every closed visit is paid.', d.unpaid,
-            [timeCol('Closed', (x) => x.closedAt ?? null), patientCol(), { head: 'Amount', cell: (x) => x.billingAmount ?? '' },
-              { head: 'Billing', cell: (x) => statusWords[x.billingStatus ?? 'PENDING'] ?? '' }],
-            (x) => h('button', { type: 'button', class: 'primary small', onclick: () => ctx.openPanel(paymentForm(ctx, x.id, apptSubject(x), x.billingStatus)) }, 'Record payment')),
+          table('q-close', t('q.close'), t('q.closeEmpty'), d.toClose,
+            [timeCol(t('q.seen'), (x) => x.consultedAt), patientCol(), doctor, visit],
+            (x) => h('button', { type: 'button', class: 'primary small', onclick: () => ctx.openPanel(closeForm(ctx, x.id, apptSubject(x))) }, t('act.appointment.close'))),
+          table('q-unpaid', t('q.unpaid'), t('q.unpaidEmpty'), d.unpaid,
+            [timeCol(t('q.closed'), (x) => x.closedAt ?? null), patientCol(), visit, { head: t('bill.amount'), cell: (x) => h('span', { class: 'num', 'data-role': 'amount' }, money(x.billingAmount)) },
+              { head: t('bill.billing'), cell: (x) => statusWord(x.billingStatus ?? 'PENDING') }],
+            (x) => h('button', { type: 'button', class: 'primary small', onclick: () => ctx.openPanel(paymentForm(ctx, x.id, apptSubject(x), x.billingStatus, x.billingAmount)) }, t('bill.recordPayment'))),
         );
         break;
       case 'NURSE':
         sections.push(
-          table('q-prepare', 'Patients to prepare', 'Nobody is waiting for vitals.', d.toPrepare,
-            [timeCol('Arrived', (x) => x.checkedInAt), patientCol(), doctor, motif],
-            (x) => h('button', { type: 'button', class: 'primary small', onclick: () => ctx.openPanel(vitalsForm(ctx, x.id, apptSubject(x))) }, 'Record vitals')),
+          table('q-prepare', t('q.prepare'), t('q.prepareEmpty'), d.toPrepare,
+            [timeCol(t('q.arrived'), (x) => x.checkedInAt), patientCol(), doctor, motif],
+            (x) => h('button', { type: 'button', class: 'primary small', onclick: () => ctx.openPanel(vitalsForm(ctx, x.id, apptSubject(x))) }, t('act.appointment.recordVitals'))),
           // During an outage the patient may be here before reception's
           // check-in reaches this workstation: vitals recorded now wait for it.
-          table('q-expected', 'Expected today, not checked in here yet', 'Nobody else is expected today.', d.expected ?? null,
-            [timeCol('Time', (x) => x.date), patientCol(), doctor, motif],
-            (x) => h('button', { type: 'button', class: 'small', title: 'The vitals wait for the check-in from reception', onclick: () => ctx.openPanel(vitalsForm(ctx, x.id, apptSubject(x))) }, 'Record vitals')),
-          table('q-collect', 'Samples to collect', 'No sample to collect.', d.toCollect,
-            [ptime('Sent', (x) => x.updatedAt), patientCol(), text, { head: 'Doctor', cell: (x) => x.doctorName }],
-            (x) => now('Sample collected', () => api.collectSample(ctx.userId, x.id), `Sample collected: ${patientName(x.patientFirstName, x.patientLastName)}.`)),
+          table('q-expected', t('q.expected'), t('q.checkinEmpty'), d.expected ?? null,
+            [timeCol(t('q.time'), (x) => x.date), patientCol(), doctor, motif],
+            (x) => h('button', { type: 'button', class: 'small', title: t('q.vitalsWait'), onclick: () => ctx.openPanel(vitalsForm(ctx, x.id, apptSubject(x))) }, t('act.appointment.recordVitals'))),
+          table('q-collect', t('q.collect'), t('q.collectEmpty'), d.toCollect,
+            [ptime(t('q.sent'), (x) => x.updatedAt), patientCol(), text, { head: t('q.doctor'), cell: (x) => x.doctorName }],
+            (x) => now(t('q.sampleCollected'), () => api.collectSample(ctx.userId, x.id), t('acted.sample', { subject: presSubject(x) }))),
         );
         break;
       case 'DOCTOR':
         sections.push(
-          table('q-consult', 'Consultations ready', 'Nobody is waiting for you.', d.consultations,
-            [timeCol('Ready since', (x) => x.vitalsEnteredAt), patientCol(), motif, { head: 'Vitals', cell: (x) => vitalsSummary(x.vitals) }],
-            (x) => h('button', { type: 'button', class: 'primary small', onclick: () => ctx.openPanel(consultationForm(ctx, x)) }, 'Consult')),
-          table('q-review', 'Results to review', 'No result waits for your review.', d.toReview,
-            [ptime('Available', (x) => x.analysisCompletedAt), patientCol(), text],
-            (x) => h('button', { type: 'button', class: 'primary small', onclick: async () => ctx.openPanel(await reviewForm(ctx, x)) }, 'Review')),
+          table('q-consult', t('q.consult'), t('q.consultEmpty'), d.consultations,
+            [timeCol(t('q.readySince'), (x) => x.vitalsEnteredAt), patientCol(), motif,
+              { head: t('consult.vitals'), cell: (x) => [vitalsSummary(x.vitals), vitalsFlags(x.vitals)] }],
+            (x) => h('button', { type: 'button', class: 'primary small', onclick: () => ctx.openPanel(consultationForm(ctx, x)) }, t('q.consultButton')),
+            (x) => abnormalVitals(x.vitals).length > 0),
+          table('q-review', t('q.review'), t('q.reviewEmpty'), d.toReview,
+            [ptime(t('q.available'), (x) => x.analysisCompletedAt), patientCol(), text,
+              { head: t('lab.flag'), cell: (x) => (x.resultAbnormal ? h('span', { class: 'badge bad', 'data-role': 'abnormal-result' }, t('lab.abnormalResult')) : '') }],
+            (x) => h('button', { type: 'button', class: 'primary small', onclick: async () => ctx.openPanel(await reviewForm(ctx, x)) }, t('q.reviewButton')),
+            (x) => !!x.resultAbnormal),
         );
         break;
       case 'BIOLOGIST':
         sections.push(
-          table('q-received', 'Samples received', 'No sample waits for analysis.', d.samplesReceived,
-            [ptime('Collected', (x) => x.sampleCollectedAt), patientCol(), text, { head: 'Collected by', cell: (x) => x.nurseName }],
-            (x) => now('Start analysis', () => api.startAnalysis(ctx.userId, x.id), `Analysis started: ${patientName(x.patientFirstName, x.patientLastName)}.`)),
-          table('q-progress', 'Analyses in progress', 'No analysis in progress.', d.inProgress,
-            [ptime('Started', (x) => x.analysisStartedAt), patientCol(), text],
-            (x) => h('button', { type: 'button', class: 'primary small', onclick: () => ctx.openPanel(resultForm(ctx, x.id, presSubject(x))) }, 'Enter result')),
+          table('q-received', t('q.received'), t('q.receivedEmpty'), d.samplesReceived,
+            [ptime(t('q.collected'), (x) => x.sampleCollectedAt), patientCol(), text, { head: t('q.collectedBy'), cell: (x) => x.nurseName }],
+            (x) => now(t('act.prescription.startAnalysis'), () => api.startAnalysis(ctx.userId, x.id), t('acted.analysis', { subject: presSubject(x) }))),
+          table('q-progress', t('q.progress'), t('q.progressEmpty'), d.inProgress,
+            [ptime(t('q.started'), (x) => x.analysisStartedAt), patientCol(), text],
+            (x) => h('button', { type: 'button', class: 'primary small', onclick: () => ctx.openPanel(resultForm(ctx, x.id, presSubject(x))) }, t('act.result.create'))),
         );
         break;
     }
@@ -139,7 +147,7 @@ export function queuesView(ctx: Ctx): { el: HTMLElement; refresh: () => Promise<
         render(d);
       }
       const s = ctx.status;
-      asOf.textContent = s.online ? `Up to date, ${hhmm(ctx.now())}` : s.lastSyncAt ? `Offline: as of ${hhmm(s.lastSyncAt)}, plus what was done here since` : 'Offline: not yet synced with the server';
+      asOf.textContent = s.online ? t('q.upToDate', { time: hhmm(ctx.now()) }) : s.lastSyncAt ? t('q.offlineAsOf', { time: hhmm(s.lastSyncAt) }) : t('q.offlineNever');
       asOf.classList.toggle('stale', !s.online);
     } catch (err) {
       replace(body, h('p', { class: 'problem' }, err instanceof ProblemError ? err.problem.message : String(err)));
@@ -152,23 +160,23 @@ function title(ctx: Ctx): string {
   switch (ctx.session.user.role) {
     case 'SECRETARY':
     case 'ADMIN':
-      return 'Reception';
+      return t('title.reception');
     case 'NURSE':
-      return 'Nursing';
+      return t('title.nursing');
     case 'DOCTOR':
-      return 'Consultations';
+      return t('title.consultations');
     case 'BIOLOGIST':
-      return 'Laboratory';
+      return t('title.laboratory');
   }
-  return 'Work';
+  return t('title.work');
 }
 
 function quick(ctx: Ctx): HTMLElement | null {
   const role = ctx.session.user.role;
   if (role === 'SECRETARY' || role === 'ADMIN') {
     return h('div', { class: 'quick' },
-      h('button', { type: 'button', id: 'quick-register', onclick: () => ctx.openPanel(registerForm(ctx)) }, 'Register a patient'),
-      h('button', { type: 'button', id: 'quick-find', onclick: () => ctx.go('patients') }, 'Find a patient / schedule'));
+      h('button', { type: 'button', id: 'quick-register', onclick: () => ctx.openPanel(registerForm(ctx)) }, t('act.patient.register')),
+      h('button', { type: 'button', id: 'quick-find', onclick: () => ctx.go('patients') }, t('q.findSchedule')));
   }
-  return h('div', { class: 'quick' }, h('button', { type: 'button', id: 'quick-find', onclick: () => ctx.go('patients') }, 'Find a patient'));
+  return h('div', { class: 'quick' }, h('button', { type: 'button', id: 'quick-find', onclick: () => ctx.go('patients') }, t('q.find')));
 }

@@ -5,7 +5,8 @@
 // a node an event just replaced.
 import { h } from '../../shared/dom';
 import { api } from '../api';
-import { retryText, SEND_NOW, syncView } from '../format';
+import { retryText, sendNow, syncView } from '../format';
+import { t } from '../../shared/i18n';
 import type { Status } from '../types';
 import { showAbout } from './about';
 
@@ -50,7 +51,7 @@ function build(el: HTMLElement): Parts {
     device: h('button', { type: 'button', id: 'sync-about', class: 'sync-item link muted small' }),
     retry: h('span', { id: 'sync-retry', class: 'sync-item muted', role: 'status' }),
     dash: h('span', { class: 'sync-item muted', 'aria-hidden': 'true' }, '—'),
-    sendNow: h('button', { type: 'button', id: 'sync-send-now', class: 'sync-item link' }, SEND_NOW),
+    sendNow: h('button', { type: 'button', id: 'sync-send-now', class: 'sync-item link' }, sendNow()),
     skew: 0,
     on: {},
   };
@@ -113,6 +114,6 @@ export function renderSyncBar(el: HTMLElement, s: Status, on: SyncBarHandlers): 
     p.progressText.data = v.progress.text;
   }
   p.status = s;
-  p.device.textContent = `${s.deviceId ? `Workstation ${s.deviceId.slice(0, 8)} · ` : ''}wardsync ${s.version ?? 'dev'}`;
-  p.device.title = `About this workstation (${s.serverUrl})`;
+  p.device.textContent = s.deviceId ? t('sync.deviceVersion', { id: s.deviceId.slice(0, 8), version: s.version ?? 'dev' }) : t('sync.version', { version: s.version ?? 'dev' });
+  p.device.title = t('sync.about', { url: s.serverUrl });
 }

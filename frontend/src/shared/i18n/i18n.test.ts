@@ -1,0 +1,98 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { en } from './en';
+import { fr } from './fr';
+import { DefaultLocale, fmtDate, fmtDateTime, fmtDateUTC, fmtMoney, fmtTime, fmtWhen, locale, parseDay, parseTime, setCurrency, setLocale, t } from './index';
+
+declare global {
+  interface ImportMeta {
+    glob: (pattern: string | string[], options: { query: string; import: string; eager: true }) => Record<string, string>;
+  }
+}
+
+const params = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+
+describe('the message catalog', () => {
+  it('has every key in English and in French, with the same {params}, none empty', () => {
+    const enKeys = Object.keys(en).sort();
+    const frKeys = Object.keys(fr).sort();
+    expect(frKeys.filter((k) => !(k in en)), 'keys only in French').toEqual([]);
+    expect(enKeys.filter((k) => !(k in fr)), 'keys missing in French').toEqual([]);
+    for (const k of enKeys) {
+      const e = en[k as keyof typeof en];
+      const f = fr[k as keyof typeof fr];
+      expect(e.trim(), `en ${k}`).not.toBe('');
+      expect(f.trim(), `fr ${k}`).not.toBe('');
+      expect(params(f), `params of ${k}`).toEqual(params(e));
+    }
+  });
+
+  it('holds every key the UIs ask for', () => {
+    // Every t('…') written in the code of both UIs, and the keys made from
+    // act names, statuses and codes, must exist.
+    const files = import.meta.glob(['../../desktop/**/*.ts', '../../admin/**/*.ts', '../../shared/**/*.ts', '!../../**/*.test.ts'], { query: '?raw', import: 'default', eager: true });
+    expect(Object.keys(files).length).toBeGreaterThan(10);
+    const missing: string[] = [];
+    for (const [file, text] of Object.entries(files)) {
+      for (const m of text.matchAll(/\btn?\(\s*'([a-zA-Z0-9_.-]+)'/g)) {
+        if (!(m[1]! in en)) missing.push(`${file}: ${m[1]}`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it('says the same thing in both languages, in the language chosen', () => {
+    expect(DefaultLocale).toBe('fr-FR');
+    setLocale('en-GB');
+    expect(t('done.appointment.recordVitals')).toBe('Vitals recorded');
+    expect(t('acted.scheduled', { subject: 'DUPONT Amélie', when: '07/12/2026 14:00' })).toBe('Appointment scheduled: DUPONT Amélie, 07/12/2026 14:00.');
+    setLocale('fr-FR');
+    expect(locale()).toBe('fr-FR');
+    expect(t('done.appointment.recordVitals')).toBe('Constantes saisies');
+    expect(t('form.cancel')).toBe('Annuler');
+    expect(t('bill.closeVisit')).toBe('Clôturer la visite');
+  });
+});
+
+describe('dates, times and money follow the locale', () => {
+  afterAll(() => {
+    setLocale('fr-FR');
+    setCurrency('EUR');
+  });
+  const at = new Date(2026, 11, 7, 14, 5); // local 7 December 2026, 14:05
+  it('fr-FR: dd/mm/yyyy, 24 h, "45,00 €"', () => {
+    setLocale('fr-FR');
+    setCurrency('EUR');
+    expect(fmtDate(at)).toBe('07/12/2026');
+    expect(fmtTime(new Date(2026, 11, 7, 21, 30))).toBe('21:30');
+    expect(fmtDateTime(at)).toBe('07/12/2026 14:05');
+    expect(fmtDateUTC('1980-02-03T00:00:00Z')).toBe('03/02/1980');
+    expect(fmtMoney('45.00').replace(/\s/g, ' ')).toBe('45,00 €');
+    expect(fmtMoney('1234.5').replace(/\s/g, ' ')).toBe('1 234,50 €');
+  });
+  it('en-GB: dd/mm/yyyy, 24 h, "€45.00", and another currency by setting', () => {
+    setLocale('en-GB');
+    expect(fmtDate(at)).toBe('07/12/2026');
+    expect(fmtTime(new Date(2026, 11, 7, 0, 5))).toBe('00:05');
+    expect(fmtMoney('45.00')).toBe('€45.00');
+    setCurrency('GBP');
+    expect(fmtMoney('45.00')).toBe('£45.00');
+  });
+  it('today shows the time only, another day its date too', () => {
+    const now = new Date(2026, 11, 7, 18, 0);
+    expect(fmtWhen(at, now)).toBe('14:05');
+    expect(fmtWhen(new Date(2026, 11, 6, 23, 50), now)).toBe('06/12/2026 23:50');
+  });
+  it('reads a typed date day first, and says what is wrong', () => {
+    setLocale('en-GB');
+    expect(parseDay('03/02/1980')).toEqual({ iso: '1980-02-03' });
+    expect(parseDay('3.2.1980')).toEqual({ iso: '1980-02-03' });
+    expect(parseDay('')).toEqual({});
+    expect(parseDay('31/02/1980').error).toBe('Date "31/02/1980" is not a day/month/year date such as 03/02/1980.');
+    expect(parseDay('1980-02-03').error).toBe('Date "1980-02-03" is not a day/month/year date such as 03/02/1980.');
+    setLocale('fr-FR');
+    expect(parseDay('02/13/1980').error).toBe('La date « 02/13/1980 » n’est pas une date jour/mois/année comme 03/02/1980.');
+    expect(parseTime('9:05')).toEqual({ hhmm: '09:05' });
+    expect(parseTime('14h30')).toEqual({ hhmm: '14:30' });
+    expect(parseTime('2:30 PM').error).toBe('L’heure « 2:30 PM » n’est pas une heure sur 24 h comme 14:30.');
+  });
+});
