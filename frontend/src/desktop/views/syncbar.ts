@@ -113,7 +113,8 @@ export function renderSyncBar(el: HTMLElement, s: Status, on: SyncBarHandlers): 
     p.bar.value = v.progress.rows;
     p.progressText.data = v.progress.text;
   }
-  p.status = s;
+  // The language can change without a new page: every word is set here.
+  p.sendNow.textContent = sendNow();
   p.device.textContent = s.deviceId ? t('sync.deviceVersion', { id: s.deviceId.slice(0, 8), version: s.version ?? 'dev' }) : t('sync.version', { version: s.version ?? 'dev' });
   p.device.title = t('sync.about', { url: s.serverUrl });
 }
