@@ -51,6 +51,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	cfg := postgres.DefaultConfig()
 	fs.DurationVar(&cfg.SessionTTL, "session-ttl", cfg.SessionTTL, "how long a login may author acts offline")
+	fs.DurationVar(&cfg.AdminSessionTTL, "admin-session-ttl", cfg.AdminSessionTTL, "lifetime of an admin dashboard session")
+	fs.DurationVar(&cfg.AdminIdle, "admin-idle", cfg.AdminIdle, "an admin dashboard session ends after this long without activity (0: never)")
 	fs.DurationVar(&cfg.FeedRetention, "feed-retention", cfg.FeedRetention, "how long the change feed keeps changes")
 	fs.DurationVar(&cfg.DeferredWindow, "deferred-window", cfg.DeferredWindow,
 		"how long an act that came before its predecessor waits for it before it is rejected (docs/deferred.md)")
@@ -61,6 +63,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		roles, id                  *string
 		monitoringToken            = new(string)
 		deferredSweep              = new(time.Duration)
+		access                     accessFlags
 		dbWait                     = new(time.Duration)
 	)
 	switch cmd {
@@ -71,6 +74,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			"how often parked acts are retried after other writers' changes and expired")
 		dbWait = fs.Duration("db-wait", DefaultDBWait,
 			"how long to wait at start for a PostgreSQL that is not reachable yet (starting, restarting)")
+		fs.StringVar(&access.trustedProxies, "trusted-proxies", "",
+			"comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (docs/security.md)")
+		fs.DurationVar(&access.loginMaxDelay, "login-max-delay", httpserver.DefaultLoginLimits().MaxDelay,
+			"the longest delay failed logins impose on the next attempt (docs/security.md, \"Login limits\")")
 	case "user add":
 		name = fs.String("name", "", "full name")
 		email = fs.String("email", "", "e-mail (the login)")
@@ -148,7 +155,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "audit verify":
 		return auditVerify(ctx, db, *id, stdout, stderr)
 	case "serve":
-		return serve(ctx, db, *addr, *monitoringToken, *deferredSweep, *dbWait, logger, stdout)
+		return serve(ctx, db, *addr, *monitoringToken, *deferredSweep, *dbWait, access, logger, stdout)
 	}
 	return nil
 }
@@ -181,7 +188,13 @@ func auditVerify(ctx context.Context, db *postgres.DB, device string, stdout, st
 // Serve migrates, listens on addr and runs until ctx ends, then shuts down
 // gracefully: the transaction in flight finishes, websockets close with 1001.
 func Serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, logger *slog.Logger, stdout io.Writer) error {
-	return serve(ctx, db, addr, monitoringToken, httpserver.DefaultDeferredSweep, DefaultDBWait, logger, stdout)
+	return serve(ctx, db, addr, monitoringToken, httpserver.DefaultDeferredSweep, DefaultDBWait, accessFlags{}, logger, stdout)
+}
+
+// accessFlags are serve's flags of the login limits and client addresses.
+type accessFlags struct {
+	trustedProxies string
+	loginMaxDelay  time.Duration
 }
 
 // DefaultDBWait is how long serve waits for PostgreSQL at start: a host
@@ -189,7 +202,8 @@ func Serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, l
 // that exits at once would need a supervisor to come back.
 const DefaultDBWait = time.Minute
 
-func serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, deferredSweep, dbWait time.Duration, logger *slog.Logger, stdout io.Writer) error {
+func serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, deferredSweep, dbWait time.Duration, access accessFlags,
+	logger *slog.Logger, stdout io.Writer) error {
 	if err := db.WaitReachable(ctx, dbWait, func(err error, next time.Duration) {
 		logger.Warn("waiting for PostgreSQL", "err", err, "retry_in", next)
 	}); err != nil {
@@ -200,6 +214,14 @@ func serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, d
 	}
 	srv := httpserver.New(db, logger)
 	srv.DeferredSweep = deferredSweep
+	if err := srv.SetTrustedProxies(access.trustedProxies); err != nil {
+		return err
+	}
+	limits := httpserver.DefaultLoginLimits()
+	if access.loginMaxDelay > 0 {
+		limits.MaxDelay = access.loginMaxDelay
+	}
+	srv.SetLoginPolicy(limits)
 	if monitoringToken != "" {
 		srv.SetMonitoringToken(monitoringToken)
 	}
