@@ -43,13 +43,13 @@ type Server struct {
 	metrics *metrics
 	// acc holds the login limits, trusted proxies and session watch
 	// (login_limits.go, session_watch.go).
-	acc                     *accessState
-	mux                     *http.ServeMux
-	httpSrv                 *http.Server
-	ln                      net.Listener
-	cancel                  context.CancelFunc
-	wg                      sync.WaitGroup
-	Registry                *prometheus.Registry
+	acc      *accessState
+	mux      *http.ServeMux
+	httpSrv  *http.Server
+	ln       net.Listener
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	Registry *prometheus.Registry
 }
 
 // New wires a server on db.
