@@ -50,6 +50,11 @@ func streamPulls(c *wsClient) (started <-chan struct{}, done <-chan streamEnd) {
 			select {
 			case r = <-c.frames:
 			case <-c.closed:
+				// Frames read before the close are still queued.
+				select {
+				case r = <-c.frames:
+				default:
+				}
 			case <-time.After(waitTimeout):
 			}
 			if r.f == nil {

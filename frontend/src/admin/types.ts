@@ -155,3 +155,26 @@ export interface Board {
   prescriptions: BoardStatus[];
   queues: BoardQueue[];
 }
+
+/** One entry of the security log (GET /api/v1/admin/security-events). */
+export interface SecurityEvent {
+  id: string;
+  at: string;
+  kind: string;
+  actorId?: string;
+  actorName?: string;
+  userId?: string;
+  userEmail?: string;
+  deviceId?: string;
+  address?: string;
+  reason?: string;
+  target?: string;
+  before?: unknown;
+  after?: unknown;
+}
+
+export interface SecurityPage {
+  items: SecurityEvent[];
+  next: string;
+  kinds: string[];
+}
