@@ -82,9 +82,18 @@ func streamPulls(c *wsClient) (started <-chan struct{}, done <-chan streamEnd) {
 		case <-time.After(waitTimeout):
 		}
 		end.closedAt = time.Now()
+		// What was read before the close: the error frame when the loop
+		// stopped on a write to the closed socket, and anything after it.
 		for len(c.frames) > 0 {
-			if _, ok := (<-c.frames).f.(*syncproto.Changes); ok {
-				end.afterEnd++
+			switch f := (<-c.frames).f.(type) {
+			case *syncproto.Error:
+				if end.errFrame == nil {
+					end.errFrame = f
+				}
+			case *syncproto.Changes:
+				if end.errFrame != nil {
+					end.afterEnd++
+				}
 			}
 		}
 		var ce *websocket.CloseError
