@@ -367,7 +367,8 @@ func (s *Server) handleClaimDevice(w http.ResponseWriter, r *http.Request) {
 	ip := s.clientAddress(r)
 	// A code is guessed like a password: the same shared counters, keyed by
 	// the workstation and the address.
-	if wait, err := s.loginWait(r.Context(), "claim:"+req.DeviceID, ip); err != nil || wait > 0 {
+	key := "claim:" + req.DeviceID
+	if wait, err := s.reserveLogin(r.Context(), key, ip); err != nil || wait > 0 {
 		if err == nil {
 			err = &rateLimited{wait: wait}
 		}
@@ -375,12 +376,8 @@ func (s *Server) handleClaimDevice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, err := s.DB.RedeemRegistrationCode(r.Context(), req.DeviceID, req.Code)
+	s.settleLogin(r.Context(), key, ip, true, err)
 	if err != nil {
-		if _, ok := workflow.AsRejection(err); ok {
-			if cerr := s.DB.CountLoginFailure(r.Context(), "claim:"+req.DeviceID, ip); cerr != nil {
-				s.Logger.Error("count a refused claim", "err", cerr)
-			}
-		}
 		writeError(w, err)
 		return
 	}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"wardsync/server/postgres"
+	"wardsync/workflow"
 )
 
 // CodeRateLimited is the code of a login refused for the limits (HTTP 429);
@@ -91,26 +92,75 @@ func (s *Server) loginLimits() LoginLimits {
 	return a.limits
 }
 
-// loginWait is how long an attempt on email from address must still wait.
-func (s *Server) loginWait(ctx context.Context, email, address string) (time.Duration, error) {
-	acct, addr := postgres.LoginLimitKeys(email, address)
-	got, err := s.DB.LoginFailuresOf(ctx, []string{acct, addr}, s.DB.Config.LoginQuiet)
-	if err != nil {
-		return 0, err
-	}
+// reserveLogin asks whether an attempt on name (an e-mail, or a claim's
+// key) from address may be checked now: 0 means yes, and the attempt is
+// counted in advance (postgres.ReserveLoginAttempt); otherwise the wait.
+func (s *Server) reserveLogin(ctx context.Context, name, address string) (time.Duration, error) {
+	acct, addr := postgres.LoginLimitKeys(name, address)
 	l := s.loginLimits()
-	now := s.DB.Now()
-	wait := time.Duration(0)
-	for key, free := range map[string]int{acct: l.AccountFree, addr: l.AddressFree} {
-		f, ok := got[key]
-		if !ok {
-			continue
-		}
-		if w := f.Last.Add(l.delay(f.Failures, free)).Sub(now); w > wait {
-			wait = w
-		}
+	return s.DB.ReserveLoginAttempt(ctx, []string{acct, addr}, s.DB.Config.LoginQuiet,
+		func(got map[string]postgres.LoginFailures, now time.Time) time.Duration {
+			wait := time.Duration(0)
+			for key, free := range map[string]int{acct: l.AccountFree, addr: l.AddressFree} {
+				f := got[key]
+				if w := f.Last.Add(l.delay(f.Failures, free)).Sub(now); f.Failures > 0 && w > wait {
+					wait = w
+				}
+			}
+			return min(wait, l.MaxDelay)
+		})
+}
+
+// admitLogin applies the limits before a password is checked. It returns
+// whether the attempt was counted in advance, or a *rateLimited refusal. A
+// registered, unrevoked workstation's login is never refused: it is held
+// until its wait has passed (never longer than MaxDelay; held logins of one
+// account go one at a time on this instance) and then checked, counted if
+// its turn came, uncounted if another attempt took it meanwhile.
+func (s *Server) admitLogin(ctx context.Context, req loginRequest, address string) (counted bool, err error) {
+	wait, err := s.reserveLogin(ctx, req.Email, address)
+	if err != nil || wait <= 0 {
+		return err == nil, err
 	}
-	return min(wait, l.MaxDelay), nil
+	if req.DeviceID == "" {
+		return false, &rateLimited{wait: wait}
+	}
+	dev, err := s.DB.Device(ctx, req.DeviceID)
+	if err != nil || dev.RevokedAt != nil {
+		return false, &rateLimited{wait: wait} // not a registered workstation
+	}
+	hold := s.holdFor(req.Email)
+	hold.Lock()
+	defer hold.Unlock()
+	if wait, err = s.reserveLogin(ctx, req.Email, address); err != nil || wait <= 0 {
+		return err == nil, err
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	wait, err = s.reserveLogin(ctx, req.Email, address)
+	return err == nil && wait <= 0, err
+}
+
+// settleLogin finishes the count of an attempt: a success gives back the
+// address's advance count (Login clears the account's); a wrong password
+// that was not counted in advance is counted now.
+func (s *Server) settleLogin(ctx context.Context, name, address string, counted bool, err error) {
+	_, addr := postgres.LoginLimitKeys(name, address)
+	var serr error
+	switch rej, _ := workflow.AsRejection(err); {
+	case err == nil && counted:
+		serr = s.DB.ReleaseLoginAttempt(ctx, addr)
+	case err != nil && !counted && rej != nil && rej.Code == workflow.CodeUnauthenticated:
+		serr = s.DB.CountLoginFailure(ctx, name, address)
+	}
+	if serr != nil {
+		s.Logger.Error("login limits", "err", serr)
+	}
 }
 
 // holdFor serialises the held logins of one account on this instance, so

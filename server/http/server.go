@@ -191,8 +191,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	r = s.withAddress(r)
 	ip := s.clientAddress(r)
-	if err := s.holdLogin(r.Context(), req, ip); err != nil {
+	counted, err := s.admitLogin(r.Context(), req, ip)
+	if err != nil {
 		var rl *rateLimited
+		if !errors.As(err, &rl) {
+			s.Logger.Error("login limits", "err", err)
+		}
 		if errors.As(err, &rl) {
 			s.metrics.loginFailures.WithLabelValues("rate_limited").Inc()
 			s.Logger.Warn("login rate limited", "email", req.Email, "ip", ip, "wait", rl.wait)
@@ -205,6 +209,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token, sess, err := s.DB.Login(r.Context(), req.Email, req.Password, req.DeviceID)
+	s.settleLogin(r.Context(), req.Email, ip, counted, err)
 	if err != nil {
 		reason := "error"
 		if rej, ok := workflow.AsRejection(err); ok {
@@ -217,39 +222,6 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Logger.Info("login", "user", sess.UserID, "role", sess.Role, "device", sess.DeviceID, "ip", ip)
 	writeJSON(w, http.StatusOK, loginResponse{Token: token, User: userJSON{sess.UserID, sess.UserName, sess.Role}, ExpiresAt: sess.ExpiresAt})
-}
-
-// holdLogin applies the login limits before the password is checked: nil
-// to go on (at once, or after holding a registered workstation's login
-// until its delay passed), or a *rateLimited refusal.
-func (s *Server) holdLogin(ctx context.Context, req loginRequest, address string) error {
-	wait, err := s.loginWait(ctx, req.Email, address)
-	if err != nil || wait <= 0 {
-		return err
-	}
-	if req.DeviceID == "" {
-		return &rateLimited{wait: wait}
-	}
-	dev, err := s.DB.Device(ctx, req.DeviceID)
-	if err != nil || dev.RevokedAt != nil {
-		return &rateLimited{wait: wait} // not a registered workstation
-	}
-	hold := s.holdFor(req.Email)
-	hold.Lock()
-	defer hold.Unlock()
-	// Re-read: a held login before this one may have failed (a longer wait)
-	// or succeeded (none).
-	if wait, err = s.loginWait(ctx, req.Email, address); err != nil || wait <= 0 {
-		return err
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {

@@ -58,6 +58,10 @@ func (s *Server) watchSessions(ctx context.Context) {
 			return
 		case <-w.wake:
 		case <-t.C:
+			// Counters of the login limits that went quiet are dropped.
+			if err := s.DB.PruneLoginLimits(ctx, s.DB.Config.LoginQuiet); err != nil && ctx.Err() == nil {
+				s.Logger.Warn("prune login limits", "err", err)
+			}
 		}
 		s.recheckSessions(ctx)
 	}

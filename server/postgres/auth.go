@@ -86,8 +86,8 @@ func NormalizeEmail(email string) string {
 // (or, with an empty deviceID, an admin dashboard session, ADMIN only).
 //
 // Every outcome goes to the security log with the address of the request
-// (WithWho); a wrong password or an unknown e-mail also counts against the
-// login limits of the account and the address.
+// (WithWho). The login limits are the HTTP edge's (ReserveLoginAttempt); a
+// success clears its account's counter.
 func (db *DB) Login(ctx context.Context, email, password, deviceID string) (string, *Session, error) {
 	email = NormalizeEmail(email)
 	var (
@@ -101,16 +101,16 @@ func (db *DB) Login(ctx context.Context, email, password, deviceID string) (stri
 		 WHERE lower(u.email) = $1`, email).Scan(&s.UserID, &s.UserName, &s.Role, &hash, &disabled)
 	if errors.Is(err, pgx.ErrNoRows) {
 		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
-		return "", nil, db.refuseLogin(ctx, email, "", deviceID, "unknown e-mail", true, errBadCredentials)
+		return "", nil, db.refuseLogin(ctx, email, "", deviceID, "unknown e-mail", errBadCredentials)
 	}
 	if err != nil {
 		return "", nil, err
 	}
 	refuse := func(reason string, rej *workflow.Rejection) (string, *Session, error) {
-		return "", nil, db.refuseLogin(ctx, email, s.UserID, deviceID, reason, false, rej)
+		return "", nil, db.refuseLogin(ctx, email, s.UserID, deviceID, reason, rej)
 	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
-		return "", nil, db.refuseLogin(ctx, email, s.UserID, deviceID, "wrong password", true, errBadCredentials)
+		return "", nil, db.refuseLogin(ctx, email, s.UserID, deviceID, "wrong password", errBadCredentials)
 	}
 	if disabled != nil {
 		return refuse("account disabled", workflow.Reject(workflow.CodeForbidden, "This account was disabled on %s; ask an administrator.", disabled.UTC().Format("2006-01-02")))

@@ -11,12 +11,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"wardsync/workflow"
 )
@@ -379,53 +381,90 @@ func LoginLimitKeys(email, address string) (account, addr string) {
 	return "account:" + NormalizeEmail(email), "address:" + address
 }
 
-// LoginFailuresOf reads the failure counts of keys; a key whose last
-// failure is older than quiet counts nothing.
-func (db *DB) LoginFailuresOf(ctx context.Context, keys []string, quiet time.Duration) (map[string]LoginFailures, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT key, failures, last_failure_at FROM sync.login_limits WHERE key = ANY($1) AND last_failure_at > $2`,
-		keys, db.now().Add(-quiet))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]LoginFailures{}
-	for rows.Next() {
-		var k string
-		var f LoginFailures
-		if err := rows.Scan(&k, &f.Failures, &f.Last); err != nil {
-			return nil, err
+// ReserveLoginAttempt decides for every instance at once whether a login
+// attempt may have its password checked now. Under row locks on the keys
+// (taken in key order), wait is given the current counts and the time and
+// says how long the attempt must still wait; when it says 0 the attempt is
+// counted, in advance, as a failure on every key, so that parallel
+// attempts cannot all slip through between a check and a count. A success
+// gives the count back (ReleaseLoginAttempt, and Login clears the
+// account). Counts quieter than quiet read as zero.
+func (db *DB) ReserveLoginAttempt(ctx context.Context, keys []string, quiet time.Duration,
+	wait func(counts map[string]LoginFailures, now time.Time) time.Duration) (time.Duration, error) {
+	keys = append([]string(nil), keys...)
+	sort.Strings(keys)
+	var w time.Duration
+	err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		now := db.now()
+		if _, err := tx.Exec(ctx, `INSERT INTO sync.login_limits (key, failures, last_failure_at)
+			SELECT k, 0, '-infinity' FROM unnest($1::text[]) AS k ON CONFLICT (key) DO NOTHING`, keys); err != nil {
+			return err
 		}
-		out[k] = f
-	}
-	return out, rows.Err()
+		rows, err := tx.Query(ctx, `SELECT key, failures, last_failure_at FROM sync.login_limits WHERE key = ANY($1) ORDER BY key FOR UPDATE`, keys)
+		if err != nil {
+			return err
+		}
+		counts := map[string]LoginFailures{}
+		for rows.Next() {
+			var k string
+			var f LoginFailures
+			var last pgtype.Timestamptz
+			if err := rows.Scan(&k, &f.Failures, &last); err != nil {
+				rows.Close()
+				return err
+			}
+			f.Last = last.Time
+			if last.InfinityModifier != pgtype.Finite || f.Last.Before(now.Add(-quiet)) {
+				f = LoginFailures{}
+			}
+			counts[k] = f
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if w = wait(counts, now); w > 0 {
+			return nil
+		}
+		_, err = tx.Exec(ctx, `UPDATE sync.login_limits
+			   SET failures = CASE WHEN last_failure_at < $2::timestamptz - make_interval(secs => $3) THEN 1 ELSE failures + 1 END, last_failure_at = $2::timestamptz
+			 WHERE key = ANY($1)`, keys, now, quiet.Seconds())
+		return err
+	})
+	return w, err
 }
 
-// countFailure adds one failed login to the account's and the address's
-// counters (a counter quiet for longer than LoginQuiet starts again).
-func (db *DB) countFailure(ctx context.Context, q execer, email, address string) error {
-	acct, addr := LoginLimitKeys(email, address)
+// ReleaseLoginAttempt gives back the count ReserveLoginAttempt took for an
+// attempt that succeeded.
+func (db *DB) ReleaseLoginAttempt(ctx context.Context, key string) error {
+	_, err := db.Pool.Exec(ctx, `UPDATE sync.login_limits SET failures = greatest(failures - 1, 0) WHERE key = $1`, key)
+	return err
+}
+
+// PruneLoginLimits drops counters quiet for longer than quiet.
+func (db *DB) PruneLoginLimits(ctx context.Context, quiet time.Duration) error {
+	_, err := db.Pool.Exec(ctx, `DELETE FROM sync.login_limits WHERE last_failure_at < $1`, db.now().Add(-quiet))
+	return err
+}
+
+// countFailure adds one failed attempt to name's and address's counters
+// (a counter quiet for longer than LoginQuiet starts again).
+func (db *DB) countFailure(ctx context.Context, q execer, name, address string) error {
+	acct, addr := LoginLimitKeys(name, address)
 	_, err := q.Exec(ctx, `
 		INSERT INTO sync.login_limits AS l (key, failures, last_failure_at)
 		SELECT k, 1, $2 FROM unnest($1::text[]) AS k
 		ON CONFLICT (key) DO UPDATE SET
-		    failures = CASE WHEN l.last_failure_at < $2 - make_interval(secs => $3) THEN 1 ELSE l.failures + 1 END,
+		    failures = CASE WHEN l.last_failure_at < $2::timestamptz - make_interval(secs => $3) THEN 1 ELSE l.failures + 1 END,
 		    last_failure_at = $2`, []string{acct, addr}, db.now(), db.Config.LoginQuiet.Seconds())
 	return err
 }
 
-// refuseLogin counts a failed login (when it was a guess: count) and logs
-// it, in one transaction; it returns rej.
-func (db *DB) refuseLogin(ctx context.Context, email, userID, deviceID, reason string, count bool, rej *workflow.Rejection) error {
-	err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		if count {
-			if err := db.countFailure(ctx, tx, email, whoOf(ctx).Address); err != nil {
-				return err
-			}
-		}
-		return db.logEvent(ctx, tx, SecurityEvent{Kind: EventLoginFailed, ActorID: userID, UserID: userID, UserEmail: email,
-			DeviceID: deviceID, Reason: reason}, nil, nil)
-	})
-	if err != nil {
+// refuseLogin logs a refused login and returns rej. The login limits are
+// counted by the HTTP edge (ReserveLoginAttempt), not here.
+func (db *DB) refuseLogin(ctx context.Context, email, userID, deviceID, reason string, rej *workflow.Rejection) error {
+	if err := db.LogSecurityEvent(ctx, SecurityEvent{Kind: EventLoginFailed, ActorID: userID, UserID: userID, UserEmail: email,
+		DeviceID: deviceID, Reason: reason}); err != nil {
 		return err
 	}
 	return rej
