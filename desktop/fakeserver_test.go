@@ -29,11 +29,11 @@ type fakeServer struct {
 	t   *testing.T
 	srv *httptest.Server
 
-	mu       sync.Mutex
-	down     bool
+	mu   sync.Mutex
+	down bool
 	// limited answers every login 429 RATE_LIMITED, as the real server does
 	// to a login it holds back for its limits.
-	limited bool
+	limited  bool
 	rows     map[string]map[string]map[string]any // table → id → column → JSON value
 	feed     []feedEntry
 	minFeed  int // entries before it are "compacted": older cursors must resync
