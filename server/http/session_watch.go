@@ -19,8 +19,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"wardsync/server/postgres"
 	"wardsync/syncproto"
-	"wardsync/workflow"
 )
 
 // SessionEndedCloseCode closes a socket whose session ended (also used for
@@ -98,8 +98,8 @@ func (s *Server) recheckSessions(ctx context.Context) {
 		s.Logger.Warn("re-check sessions", "err", err)
 	}
 	for _, c := range conns {
-		if rej := ended[c.session.ID]; rej != nil {
-			c.end(rej)
+		if end, ok := ended[c.session.ID]; ok {
+			c.end(end)
 		}
 	}
 }
@@ -114,8 +114,8 @@ func (c *conn) watchExpiry() (stop func()) {
 			return
 		}
 		ended, err := c.s.DB.EndedSessions(context.Background(), []string{c.session.ID})
-		if rej := ended[c.session.ID]; err == nil && rej != nil {
-			c.end(rej)
+		if end, ok := ended[c.session.ID]; err == nil && ok {
+			c.end(end)
 			return
 		}
 		// The clocks disagree by a hair, or the database did not answer:
@@ -127,16 +127,22 @@ func (c *conn) watchExpiry() (stop func()) {
 }
 
 // end stops c because its session ended: the queued answers are dropped,
-// the fatal error frame and the close carry rej's sentence.
-func (c *conn) end(rej *workflow.Rejection) {
+// the fatal error frame and the close carry the sentence. A revoked
+// workstation's sockets close with DeviceRevokedCloseCode, as when the
+// revoking instance kicks them itself.
+func (c *conn) end(end postgres.SessionEnd) {
 	c.endOnce.Do(func() {
-		c.s.Logger.Info("session ended: socket closed", "device", c.deviceID, "session", c.session.ID, "reason", rej.Message)
-		b, err := syncproto.Encode(syncproto.ErrorFrame("", rej, true))
+		c.s.Logger.Info("session ended: socket closed", "device", c.deviceID, "session", c.session.ID, "reason", end.Message)
+		b, err := syncproto.Encode(syncproto.ErrorFrame("", end.Rejection, true))
 		if err == nil {
 			c.endFrame = b
 		}
+		code := SessionEndedCloseCode
+		if end.DeviceRevoked {
+			code = DeviceRevokedCloseCode
+		}
 		c.ended.Store(true)
-		c.close(SessionEndedCloseCode, closeReason(rej.Message))
+		c.close(code, closeReason(end.Message))
 	})
 }
 

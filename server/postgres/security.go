@@ -207,11 +207,19 @@ func (db *DB) listenSessionsOnce(ctx context.Context, fn func()) error {
 	}
 }
 
-// EndedSessions says, of the sessions ids, which have ended now and why
-// (the sentence the workstation is told). Sessions that expired or went
-// idle are marked ended and logged on the way.
-func (db *DB) EndedSessions(ctx context.Context, ids []string) (map[string]*workflow.Rejection, error) {
-	out := map[string]*workflow.Rejection{}
+// SessionEnd is why a session can no longer be used: the sentence the
+// workstation is told, and whether it is because its workstation was
+// revoked (which closes sockets with their own code).
+type SessionEnd struct {
+	*workflow.Rejection
+	DeviceRevoked bool
+}
+
+// EndedSessions says, of the sessions ids, which have ended now and why.
+// Sessions that expired or went idle are marked ended and logged on the
+// way.
+func (db *DB) EndedSessions(ctx context.Context, ids []string) (map[string]SessionEnd, error) {
+	out := map[string]SessionEnd{}
 	if len(ids) == 0 {
 		return out, nil
 	}
@@ -226,7 +234,7 @@ func (db *DB) EndedSessions(ctx context.Context, ids []string) (map[string]*work
 	now := db.now()
 	for _, s := range ss {
 		if rej := s.check(now, db.Config.AdminIdle); rej != nil {
-			out[s.ID] = rej
+			out[s.ID] = SessionEnd{Rejection: rej, DeviceRevoked: s.deviceRevoked != nil}
 		}
 	}
 	if _, err := db.ExpireSessions(ctx); err != nil {
