@@ -135,6 +135,9 @@ func (db *DB) logEvent(ctx context.Context, q execer, e SecurityEvent, before, a
 
 // appendEvent is logEvent for an event whose time is set.
 func appendEvent(ctx context.Context, q execer, e SecurityEvent, before, after any) error {
+	// What a stranger typed (an e-mail at a failed login) is kept, but not
+	// at any length.
+	e.UserEmail, e.Reason, e.Target = clipText(e.UserEmail), clipText(e.Reason), clipText(e.Target)
 	who := whoOf(ctx)
 	if e.ActorID == "" {
 		e.ActorID, e.ActorName = who.UserID, who.Name
@@ -149,6 +152,16 @@ func appendEvent(ctx context.Context, q execer, e SecurityEvent, before, after a
 		e.At, e.Kind, nullable(e.ActorID), nullable(e.ActorName), nullable(e.UserID), nullable(e.UserEmail),
 		nullable(e.DeviceID), nullable(e.Address), nullable(e.Reason), nullable(e.Target), jsonOrNil(before), jsonOrNil(after))
 	return err
+}
+
+// clipText bounds a free-text field of the log to 500 characters.
+// PostgreSQL's text holds neither NUL nor invalid UTF-8.
+func clipText(v string) string {
+	v = strings.ToValidUTF8(strings.ReplaceAll(v, "\x00", ""), "")
+	if r := []rune(v); len(r) > 500 {
+		return string(r[:500]) + "…"
+	}
+	return v
 }
 
 // LogSecurityEvent appends one event on its own (a refusal that changed
