@@ -131,9 +131,11 @@ func checkEnded(t *testing.T, started <-chan struct{}, done <-chan streamEnd, ev
 		t.Fatalf("%d changes frames after the end", end.afterEnd)
 	}
 	// The bound the server promises (docs/protocol.md, "Access that ends").
-	if took := end.closedAt.Sub(event); took > time.Second {
+	took := end.closedAt.Sub(event)
+	if took > time.Second {
 		t.Fatalf("the socket streamed %s after its session ended, more than 1 s", took)
 	}
+	t.Logf("closed %s after the event, %d pages pulled before", took.Round(time.Millisecond), end.pages)
 }
 
 // TestAccessEndsOnOpenSocket: disable, role change, password reset, logout
