@@ -567,7 +567,17 @@ func TestForgedAuthor(t *testing.T) {
 				return tok
 			},
 			func() time.Time { return msNow(e.clock).Add(time.Second) },
-			regexp.MustCompile(`^This session was ended on \d{4}-\d\d-\d\d \d\d:\d\d; log in again\.$`)},
+			regexp.MustCompile(`^Admin Test logged out at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, before this act reached the server; an act that arrives after its author's logout is refused, whatever time it gives\.$`)},
+		{"an ended session, the act backdated to before the logout",
+			func() string {
+				tok := e.login(workflow.RoleAdmin, ward)
+				if err := e.db.Logout(context.Background(), tok); err != nil {
+					t.Fatal(err)
+				}
+				return tok
+			},
+			func() time.Time { return msNow(e.clock).Add(-time.Second) },
+			regexp.MustCompile(`^Admin Test logged out at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, before this act reached the server; an act that arrives after its author's logout is refused, whatever time it gives\.$`)},
 		{"a token issued after the act occurred",
 			func() string { return e.login(workflow.RoleAdmin, ward) },
 			func() time.Time { return msNow(e.clock).Add(-2 * time.Hour) },
@@ -623,7 +633,9 @@ func TestRoleNotServed(t *testing.T) {
 	dev := e.device("Ward 3", workflow.RoleNurse, workflow.RoleSecretary)
 	nurse := e.login(workflow.RoleNurse, dev)
 	sec := e.login(workflow.RoleSecretary, dev)
-	w := e.connect(sec, dev)
+	// The socket is the nurse's session: the secretary's role change below
+	// ends her sessions, and a socket opened with one of them would close.
+	w := e.connect(nurse, dev)
 	by := e.bystander()
 
 	// The ward now serves reception only.
@@ -651,7 +663,7 @@ func TestRoleNotServed(t *testing.T) {
 	before = e.counts()
 	r = w.push(w.mut("appointment.cancel", map[string]any{"id": seedRow("a:checkedin")}, sec, msNow(e.clock).Add(time.Second)))[0]
 	if r.Status != syncproto.StatusRejected || r.Code != workflow.CodeUnauthenticated ||
-		!regexp.MustCompile(`^This session was ended on \d{4}-\d\d-\d\d \d\d:\d\d; log in again\.$`).MatchString(r.Message) {
+		!regexp.MustCompile(`^The role of Secrétaire Test was changed at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC; log in again\.$`).MatchString(r.Message) {
 		t.Errorf("a user whose role changed: %s %s %q", r.Status, r.Code, r.Message)
 	}
 	e.unchanged("role changed", before, map[string]int64{"sync.mutations": 1})
