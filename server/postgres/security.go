@@ -1,8 +1,8 @@
 package postgres
 
-// The security log (sync.security_events, append-only by trigger) and the
-// session bookkeeping that feeds it: who logged in, failed, logged out or
-// expired, and every administrative act with who, what, before and after.
+// The security log (sync.security_events, append-only by trigger): who
+// logged in, failed, logged out or expired, and every administrative act
+// with who, what, before and after.
 // An event is written in the same transaction as the change it records, so
 // the log never claims a change that did not happen, nor misses one that
 // did.
@@ -11,14 +11,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"wardsync/workflow"
 )
@@ -50,17 +47,6 @@ var EventKinds = []string{
 	EventDeviceRegister, EventDeviceCode, EventDeviceClaim, EventDeviceRevoke,
 	EventPatientMerge, EventDuplicateClear, EventReviewResolve,
 }
-
-// Session end reasons (sync.sessions.ended_reason).
-const (
-	EndLogout        = "logout"
-	EndDisabled      = "disabled"
-	EndRoleChanged   = "role_changed"
-	EndPasswordReset = "password_reset"
-	EndDeviceRevoked = "device_revoked"
-	EndExpired       = "expired"
-	EndIdle          = "idle"
-)
 
 // Who is the person and address behind a request. The HTTP edge puts it in
 // the request's context (WithWho), as it does the deadline; the methods
@@ -170,129 +156,6 @@ func (db *DB) LogSecurityEvent(ctx context.Context, e SecurityEvent) error {
 	return db.logEvent(ctx, db.Pool, e, nil, nil)
 }
 
-// SessionsChannel is notified when sessions end by an administrator's or
-// a user's act, so that every instance re-checks its open sockets at once.
-// Only these rare account transactions notify: never a push (DESIGN §9).
-const SessionsChannel = "wardsync_sessions"
-
-func notifySessions(ctx context.Context, tx pgx.Tx) error {
-	_, err := tx.Exec(ctx, `SELECT pg_notify('`+SessionsChannel+`', '')`)
-	return err
-}
-
-// ListenSessions calls fn on every notification of SessionsChannel, and
-// once after each (re)connection (one may have been missed), until ctx
-// ends. It holds one pooled connection while listening.
-func (db *DB) ListenSessions(ctx context.Context, fn func()) {
-	for ctx.Err() == nil {
-		err := db.listenSessionsOnce(ctx, fn)
-		if ctx.Err() != nil {
-			return
-		}
-		_ = err // reconnect below
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-func (db *DB) listenSessionsOnce(ctx context.Context, fn func()) error {
-	conn, err := db.Pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `LISTEN `+SessionsChannel); err != nil {
-		return err
-	}
-	defer func() {
-		c, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, _ = conn.Exec(c, `UNLISTEN *`)
-	}()
-	fn()
-	for {
-		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
-			return err
-		}
-		fn()
-	}
-}
-
-// SessionEnd is why a session can no longer be used: the sentence the
-// workstation is told, and whether it is because its workstation was
-// revoked (which closes sockets with their own code).
-type SessionEnd struct {
-	*workflow.Rejection
-	DeviceRevoked bool
-}
-
-// EndedSessions says, of the sessions ids, which have ended now and why.
-// Sessions that expired or went idle are marked ended and logged on the
-// way.
-func (db *DB) EndedSessions(ctx context.Context, ids []string) (map[string]SessionEnd, error) {
-	out := map[string]SessionEnd{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	rows, err := db.Pool.Query(ctx, sessionSelect+` WHERE s.id = ANY($1)`, ids)
-	if err != nil {
-		return nil, err
-	}
-	ss, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*sessionRow, error) { return scanSession(r) })
-	if err != nil {
-		return nil, err
-	}
-	now := db.now()
-	for _, s := range ss {
-		if rej := s.check(now, db.Config.AdminIdle); rej != nil {
-			out[s.ID] = SessionEnd{Rejection: rej, DeviceRevoked: s.deviceRevoked != nil}
-		}
-	}
-	if _, err := db.ExpireSessions(ctx); err != nil {
-		return out, err
-	}
-	return out, nil
-}
-
-// ExpireSessions marks every session past its end (lifetime, or a
-// dashboard's idle timeout) as ended and logs each once, whichever
-// instance sees it first. It returns how many it ended.
-func (db *DB) ExpireSessions(ctx context.Context) (int64, error) {
-	idle := db.Config.AdminIdle.Seconds()
-	tag, err := db.Pool.Exec(ctx, `
-		WITH due AS (
-			SELECT id FROM sync.sessions
-			 WHERE revoked_at IS NULL
-			   AND (expires_at < $1 OR (device_id IS NULL AND $2 > 0 AND COALESCE(last_active_at, issued_at) + make_interval(secs => $2) < $1))
-			 ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED
-		), ended AS (
-			UPDATE sync.sessions s
-			   SET ended_reason = CASE WHEN s.expires_at < $1 THEN 'expired' ELSE 'idle' END,
-			       revoked_at = CASE WHEN s.expires_at < $1 THEN s.expires_at
-			                         ELSE COALESCE(s.last_active_at, s.issued_at) + make_interval(secs => $2) END
-			  FROM due WHERE s.id = due.id
-			RETURNING s.id, s.user_id, s.device_id, s.ended_reason, s.revoked_at
-		)
-		INSERT INTO sync.security_events (at, kind, actor_id, actor_name, user_id, user_email, device_id, reason, target)
-		SELECT e.revoked_at, 'session_expired', e.user_id, u.name, e.user_id, u.email, e.device_id,
-		       CASE e.ended_reason WHEN 'idle' THEN 'dashboard idle timeout' ELSE 'session lifetime reached' END, 'session ' || e.id
-		  FROM ended e JOIN users u ON u.id = e.user_id`, db.now(), idle)
-	if err != nil {
-		return 0, err
-	}
-	return tag.RowsAffected(), nil
-}
-
-// NoteActivity records that a dashboard session's administrator was active
-// at at (the idle timeout counts from the last activity).
-func (db *DB) NoteActivity(ctx context.Context, sessionID string, at time.Time) error {
-	_, err := db.Pool.Exec(ctx, `UPDATE sync.sessions SET last_active_at = $2
-		 WHERE id = $1 AND revoked_at IS NULL AND (last_active_at IS NULL OR last_active_at < $2)`, sessionID, at)
-	return err
-}
-
 // ---- reading the log ----
 
 // SecurityFilter selects security events; empty fields do not filter.
@@ -388,99 +251,6 @@ func (db *DB) SecurityEvents(ctx context.Context, f SecurityFilter) ([]SecurityE
 	return out, next, nil
 }
 
-// ---- login limits ----
-
-// LoginFailures is how many logins failed for a key, and when the last did.
-type LoginFailures struct {
-	Failures int
-	Last     time.Time
-}
-
-// LoginLimitKeys are the keys a login attempt counts against: the account,
-// by its e-mail as the login normalises it, and the client address.
-func LoginLimitKeys(email, address string) (account, addr string) {
-	return "account:" + NormalizeEmail(email), "address:" + address
-}
-
-// ReserveLoginAttempt decides for every instance at once whether a login
-// attempt may have its password checked now. Under row locks on the keys
-// (taken in key order), wait is given the current counts and the time and
-// says how long the attempt must still wait; when it says 0 the attempt is
-// counted, in advance, as a failure on every key, so that parallel
-// attempts cannot all slip through between a check and a count. A success
-// gives the count back (ReleaseLoginAttempt, and Login clears the
-// account). Counts quieter than quiet read as zero.
-func (db *DB) ReserveLoginAttempt(ctx context.Context, keys []string, quiet time.Duration,
-	wait func(counts map[string]LoginFailures, now time.Time) time.Duration) (time.Duration, error) {
-	keys = append([]string(nil), keys...)
-	sort.Strings(keys)
-	var w time.Duration
-	err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		now := db.now()
-		if _, err := tx.Exec(ctx, `INSERT INTO sync.login_limits (key, failures, last_failure_at)
-			SELECT k, 0, '-infinity' FROM unnest($1::text[]) AS k ON CONFLICT (key) DO NOTHING`, keys); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, `SELECT key, failures, last_failure_at FROM sync.login_limits WHERE key = ANY($1) ORDER BY key FOR UPDATE`, keys)
-		if err != nil {
-			return err
-		}
-		counts := map[string]LoginFailures{}
-		for rows.Next() {
-			var k string
-			var f LoginFailures
-			var last pgtype.Timestamptz
-			if err := rows.Scan(&k, &f.Failures, &last); err != nil {
-				rows.Close()
-				return err
-			}
-			f.Last = last.Time
-			if last.InfinityModifier != pgtype.Finite || f.Last.Before(now.Add(-quiet)) {
-				f = LoginFailures{}
-			}
-			counts[k] = f
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if w = wait(counts, now); w > 0 {
-			return nil
-		}
-		_, err = tx.Exec(ctx, `UPDATE sync.login_limits
-			   SET failures = CASE WHEN last_failure_at < $2::timestamptz - make_interval(secs => $3) THEN 1 ELSE failures + 1 END, last_failure_at = $2::timestamptz
-			 WHERE key = ANY($1)`, keys, now, quiet.Seconds())
-		return err
-	})
-	return w, err
-}
-
-// ReleaseLoginAttempt gives back the count ReserveLoginAttempt took for an
-// attempt that succeeded.
-func (db *DB) ReleaseLoginAttempt(ctx context.Context, key string) error {
-	_, err := db.Pool.Exec(ctx, `UPDATE sync.login_limits SET failures = greatest(failures - 1, 0) WHERE key = $1`, key)
-	return err
-}
-
-// PruneLoginLimits drops counters quiet for longer than quiet.
-func (db *DB) PruneLoginLimits(ctx context.Context, quiet time.Duration) error {
-	_, err := db.Pool.Exec(ctx, `DELETE FROM sync.login_limits WHERE last_failure_at < $1`, db.now().Add(-quiet))
-	return err
-}
-
-// countFailure adds one failed attempt to name's and address's counters
-// (a counter quiet for longer than LoginQuiet starts again).
-func (db *DB) countFailure(ctx context.Context, q execer, name, address string) error {
-	acct, addr := LoginLimitKeys(name, address)
-	_, err := q.Exec(ctx, `
-		INSERT INTO sync.login_limits AS l (key, failures, last_failure_at)
-		SELECT k, 1, $2 FROM unnest($1::text[]) AS k
-		ON CONFLICT (key) DO UPDATE SET
-		    failures = CASE WHEN l.last_failure_at < $2::timestamptz - make_interval(secs => $3) THEN 1 ELSE l.failures + 1 END,
-		    last_failure_at = $2`, []string{acct, addr}, db.now(), db.Config.LoginQuiet.Seconds())
-	return err
-}
-
 // refuseLogin logs a refused login and returns rej. The login limits are
 // counted by the HTTP edge (ReserveLoginAttempt), not here.
 func (db *DB) refuseLogin(ctx context.Context, email, userID, deviceID, reason string, rej *workflow.Rejection) error {
@@ -489,12 +259,6 @@ func (db *DB) refuseLogin(ctx context.Context, email, userID, deviceID, reason s
 		return err
 	}
 	return rej
-}
-
-// CountLoginFailure counts one failed attempt against name's and address's
-// login limits, outside a login (a refused workstation claim code).
-func (db *DB) CountLoginFailure(ctx context.Context, name, address string) error {
-	return db.countFailure(ctx, db.Pool, name, address)
 }
 
 // SecurityEventCounts counts the security log's events by kind.
