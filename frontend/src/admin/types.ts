@@ -103,6 +103,9 @@ export interface User {
   role: Role;
   createdAt: string;
   disabled: boolean;
+  /** the last disable and re-enable, kept after a re-enable (the security log has them all) */
+  lastDisabledAt?: string;
+  enabledAt?: string;
   disabledAt?: string;
   activeSessions: number;
 }

@@ -93,7 +93,8 @@ export function usersView(ctx: Ctx): View {
       h('td', null, u.name, self ? h('span', { class: 'sub' }, ' (you)') : ''),
       h('td', null, u.email),
       h('td', null, sel, ' ', self ? '' : apply),
-      h('td', null, u.disabled ? h('span', { class: 'badge badge-revoked' }, `disabled ${clock(u.disabledAt, ctx.now())}`) : h('span', { class: 'badge badge-ok' }, 'active')),
+      h('td', null, u.disabled ? h('span', { class: 'badge badge-revoked' }, `disabled ${clock(u.disabledAt, ctx.now())}`) : h('span', { class: 'badge badge-ok' }, 'active'),
+        !u.disabled && u.lastDisabledAt ? h('div', { class: 'sub' }, `disabled ${clock(u.lastDisabledAt, ctx.now())}, enabled ${clock(u.enabledAt, ctx.now())}`) : ''),
       h('td', { class: 'num' }, String(u.activeSessions)),
       h('td', { class: 'actions' }, self ? '' : [pw, setPw], toggle),
     );
