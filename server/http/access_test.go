@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -231,4 +232,77 @@ func patchJSON(t testing.TB, url, token string, v any) (int, map[string]any) {
 		t.Fatalf("PATCH %s: answer is not JSON: %v", url, err)
 	}
 	return resp.StatusCode, out
+}
+
+// getIdle reads path with the dashboard's idle header (ms since the
+// administrator's last key or click).
+func getIdle(t testing.TB, srv *httpserver.Server, path, token string, idle time.Duration) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL()+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set(httpserver.IdleHeader, strconv.FormatInt(idle.Milliseconds(), 10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// TestDashboardSessionLifetime: a dashboard session lasts 8 h however
+// active, and ends after 30 min without a key or click even while the page
+// keeps refreshing (its requests say how long the administrator has been
+// idle); a workstation session lasts 7 days.
+func TestDashboardSessionLifetime(t *testing.T) {
+	t.Parallel()
+	env := newTestServer(t)
+	code, out := postJSON(t, env.Srv.URL()+"/api/v1/auth/login", "", map[string]string{"email": "admin@hospital.com", "password": "admin123"})
+	if code != 200 {
+		t.Fatalf("login: %d %v", code, out)
+	}
+	issued := env.Clock.Now()
+	expires, _ := time.Parse(time.RFC3339Nano, out["expiresAt"].(string))
+	if d := expires.Sub(issued); d < 8*time.Hour-time.Minute || d > 8*time.Hour {
+		t.Fatalf("dashboard session lasts %s, want 8h", d)
+	}
+	idleTok := login(t, env.Srv, "admin@hospital.com", "admin123", "")
+	busy := out["token"].(string)
+	// Refreshes with an administrator at the keyboard keep it alive, an
+	// unattended page's do not.
+	for i := 0; i < 2; i++ {
+		env.Clock.Advance(20 * time.Minute)
+		if code, out := getIdle(t, env.Srv, "/api/v1/admin/session", busy, 0); code != 200 {
+			t.Fatalf("active after %d min: %d %v", 20*(i+1), code, out)
+		}
+		if code, out := getIdle(t, env.Srv, "/api/v1/admin/session", idleTok, time.Duration(i+1)*20*time.Minute); i == 0 && code != 200 {
+			t.Fatalf("idle 20 min: %d %v", code, out)
+		} else if i == 1 && (code != 401 || out["code"] != "UNAUTHENTICATED" ||
+			out["message"] != "The dashboard session of Admin Test ended after 30m0s without activity; sign in again.") {
+			t.Fatalf("idle 40 min: %d %v", code, out)
+		}
+	}
+	// Eight hours, however active.
+	for env.Clock.Now().Before(expires) {
+		env.Clock.Advance(20 * time.Minute)
+		code, out := getIdle(t, env.Srv, "/api/v1/admin/session", busy, 0)
+		if env.Clock.Now().Before(expires) && code != 200 {
+			t.Fatalf("active session refused before its 8 h: %d %v", code, out)
+		}
+		if !env.Clock.Now().Before(expires) && (code != 401 ||
+			!regexp.MustCompile(`^The session of Admin Test expired at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC; log in again\.$`).MatchString(out["message"].(string))) {
+			t.Fatalf("after 8 h: %d %v", code, out)
+		}
+	}
+	// Both ends are in the security log.
+	if n := count(t, env.Pool, `SELECT count(*) FROM sync.security_events WHERE kind = 'session_expired' AND user_id = $1`, adminID); n != 2 {
+		t.Fatalf("%d session_expired events, want 2 (idle, lifetime)", n)
+	}
+	// A workstation session lasts the offline window.
+	code, out = postJSON(t, env.Srv.URL()+"/api/v1/auth/login", "", map[string]string{"email": "nurse@hospital.com", "password": "nurse123", "deviceId": demo})
+	ws, _ := time.Parse(time.RFC3339Nano, out["expiresAt"].(string))
+	if d := ws.Sub(env.Clock.Now()); code != 200 || d < 7*24*time.Hour-time.Minute || d > 7*24*time.Hour {
+		t.Fatalf("workstation session: %d, lasts %s", code, d)
+	}
 }
