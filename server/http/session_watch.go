@@ -14,6 +14,7 @@ package http
 
 import (
 	"context"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -107,11 +108,15 @@ func (s *Server) recheckSessions(ctx context.Context) {
 // watchExpiry ends c when its session reaches its expiry; the returned
 // func stops the timer.
 func (c *conn) watchExpiry() (stop func()) {
-	var t *time.Timer
-	check := func() {}
-	check = func() {
-		if c.ended.Load() {
-			return
+	var (
+		mu sync.Mutex
+		t  *time.Timer
+	)
+	check := func() {
+		select {
+		case <-c.done:
+			return // closed already: nothing to end
+		default:
 		}
 		ended, err := c.s.DB.EndedSessions(context.Background(), []string{c.session.ID})
 		if end, ok := ended[c.session.ID]; err == nil && ok {
@@ -120,10 +125,18 @@ func (c *conn) watchExpiry() (stop func()) {
 		}
 		// The clocks disagree by a hair, or the database did not answer:
 		// look again shortly.
+		mu.Lock()
 		t.Reset(200 * time.Millisecond)
+		mu.Unlock()
 	}
-	t = time.AfterFunc(c.session.ExpiresAt.Sub(c.s.DB.Now())+5*time.Millisecond, func() { check() })
-	return func() { t.Stop() }
+	mu.Lock()
+	defer mu.Unlock()
+	t = time.AfterFunc(c.session.ExpiresAt.Sub(c.s.DB.Now())+5*time.Millisecond, check)
+	return func() {
+		mu.Lock()
+		t.Stop()
+		mu.Unlock()
+	}
 }
 
 // end stops c because its session ended: the queued answers are dropped,
