@@ -72,7 +72,9 @@ func TestLoginLimitsDelayNotLockout(t *testing.T) {
 		wantWrongPassword(t, code, out)
 		env.Clock.Advance(limits.MaxDelay) // the delay passes
 	}
-	env.Clock.Advance(-limits.MaxDelay) // the 50th failure just happened
+	// Back to just after the 50th failure, and a few seconds earlier still,
+	// so that a slow machine's seconds do not use up the delay.
+	env.Clock.Advance(-limits.MaxDelay - 5*time.Second)
 	if n := count(t, env.Pool, `SELECT failures FROM sync.login_limits WHERE key = 'account:nurse@hospital.com'`); n != 50 {
 		t.Fatalf("account counter %d, want 50", n)
 	}
@@ -101,6 +103,7 @@ func TestLoginLimitsDelayNotLockout(t *testing.T) {
 	// A revoked or unknown workstation id gets no such favour (once the
 	// address's counter, 50 failures too, has gone quiet).
 	env.Clock.Advance(env.DB.Config.LoginQuiet + time.Minute)
+	limits = slowLimits(env.Srv, 5, 30)
 	code, out, _ = tryLogin(t, env.Srv, "doctor@hospital.com", "x", "", nil)
 	wantWrongPassword(t, code, out)
 	for i := 0; i < 5; i++ {
@@ -112,18 +115,27 @@ func TestLoginLimitsDelayNotLockout(t *testing.T) {
 	wantRateLimited(t, code, out, h, limits.MaxDelay)
 }
 
+// slowLimits makes delays long (minutes), so that however slow the machine,
+// a test's next attempt comes within the delay its failures imposed; the
+// test moves the clock past it explicitly.
+func slowLimits(srv *httpserver.Server, accountFree, addressFree int) httpserver.LoginLimits {
+	l := httpserver.LoginLimits{AccountFree: accountFree, AddressFree: addressFree, BaseDelay: time.Minute, MaxDelay: 10 * time.Minute}
+	srv.SetLoginPolicy(l)
+	return l
+}
+
 // TestLoginLimitKeyNormalised: " Nurse@Hospital.COM" and "nurse@hospital.com"
 // are one account for the limits, as for the login itself.
 func TestLoginLimitKeyNormalised(t *testing.T) {
 	t.Parallel()
 	env := newTestServer(t)
-	env.Srv.SetLoginLimits(3, 1000)
+	limits := slowLimits(env.Srv, 3, 1000)
 	for _, email := range []string{" nurse@hospital.com", "NURSE@hospital.com ", "Nurse@Hospital.Com", "\tnurse@HOSPITAL.com"} {
 		code, out, _ := tryLogin(t, env.Srv, email, "wrong", "", nil)
 		wantWrongPassword(t, code, out)
-		env.Clock.Advance(time.Minute)
+		env.Clock.Advance(limits.MaxDelay)
 	}
-	env.Clock.Advance(-time.Minute)
+	env.Clock.Advance(-limits.MaxDelay)
 	if n := count(t, env.Pool, `SELECT count(*) FROM sync.login_limits WHERE key LIKE 'account:%'`); n != 1 {
 		t.Fatalf("%d account counters, want one", n)
 	}
@@ -132,7 +144,7 @@ func TestLoginLimitKeyNormalised(t *testing.T) {
 	}
 	// The space variant is held back like the plain one: no bypass.
 	code, out, h := tryLogin(t, env.Srv, " nurse@hospital.com", "nurse123", "", nil)
-	wantRateLimited(t, code, out, h, httpserver.DefaultLoginLimits().MaxDelay)
+	wantRateLimited(t, code, out, h, limits.MaxDelay)
 	// Another account is not affected.
 	if code, out, _ := tryLogin(t, env.Srv, "doctor@hospital.com", "doctor123", demo, nil); code != 200 {
 		t.Fatalf("another account: %d %v", code, out)
@@ -145,16 +157,16 @@ func TestLoginLimitsSharedByInstances(t *testing.T) {
 	t.Parallel()
 	env := newTestServer(t)
 	other := env.secondInstance(t)
-	env.Srv.SetLoginLimits(2, 1000)
-	other.SetLoginLimits(2, 1000)
+	limits := slowLimits(env.Srv, 2, 1000)
+	slowLimits(other, 2, 1000)
 	for i := 0; i < 3; i++ {
 		code, out, _ := tryLogin(t, env.Srv, "secretary@hospital.com", "wrong", "", nil)
 		wantWrongPassword(t, code, out)
-		env.Clock.Advance(time.Minute)
+		env.Clock.Advance(limits.MaxDelay)
 	}
-	env.Clock.Advance(-time.Minute)
+	env.Clock.Advance(-limits.MaxDelay)
 	code, out, h := tryLogin(t, other, "secretary@hospital.com", "wrong", "", nil)
-	wantRateLimited(t, code, out, h, httpserver.DefaultLoginLimits().MaxDelay)
+	wantRateLimited(t, code, out, h, limits.MaxDelay)
 }
 
 // TestSpoofedForwardedFor: X-Forwarded-For from a peer that is not a
@@ -164,14 +176,14 @@ func TestLoginLimitsSharedByInstances(t *testing.T) {
 func TestSpoofedForwardedFor(t *testing.T) {
 	t.Parallel()
 	env := newTestServer(t)
-	env.Srv.SetLoginLimits(1000, 2)
+	limits := slowLimits(env.Srv, 1000, 2)
 	spoof := map[string]string{"X-Forwarded-For": "10.66.6.6"}
 	for i := 0; i < 3; i++ {
 		code, out, _ := tryLogin(t, env.Srv, "ghost"+strconv.Itoa(i)+"@hospital.com", "x", "", spoof)
 		wantWrongPassword(t, code, out)
-		env.Clock.Advance(time.Minute)
+		env.Clock.Advance(limits.MaxDelay)
 	}
-	env.Clock.Advance(-time.Minute)
+	env.Clock.Advance(-limits.MaxDelay)
 	if n := count(t, env.Pool, `SELECT count(*) FROM sync.login_limits WHERE key = 'address:10.66.6.6'`); n != 0 {
 		t.Fatal("an untrusted peer's X-Forwarded-For was believed")
 	}
@@ -180,7 +192,7 @@ func TestSpoofedForwardedFor(t *testing.T) {
 	}
 	// The spoofing address is held back: changing the header does not help.
 	code, out, h := tryLogin(t, env.Srv, "ghost9@hospital.com", "x", "", map[string]string{"X-Forwarded-For": "10.1.2.3"})
-	wantRateLimited(t, code, out, h, httpserver.DefaultLoginLimits().MaxDelay)
+	wantRateLimited(t, code, out, h, limits.MaxDelay)
 
 	// Behind a trusted proxy: the client's own address counts.
 	if err := env.Srv.SetTrustedProxies("127.0.0.0/8, ::1"); err != nil {
