@@ -29,8 +29,11 @@ type fakeServer struct {
 	t   *testing.T
 	srv *httptest.Server
 
-	mu       sync.Mutex
-	down     bool
+	mu   sync.Mutex
+	down bool
+	// limited answers every login 429 RATE_LIMITED, as the real server does
+	// to a login it holds back for its limits.
+	limited  bool
 	rows     map[string]map[string]map[string]any // table → id → column → JSON value
 	feed     []feedEntry
 	minFeed  int // entries before it are "compacted": older cursors must resync
@@ -190,6 +193,12 @@ func (fs *fakeServer) login(w http.ResponseWriter, r *http.Request) {
 	defer fs.mu.Unlock()
 	if fs.down {
 		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	if fs.limited {
+		w.Header().Set("Retry-After", "30")
+		writeJSON(w, http.StatusTooManyRequests, map[string]any{"code": "RATE_LIMITED",
+			"message": "Too many failed logins for this account or from this address; try again in 30 seconds.", "retryAfter": 30})
 		return
 	}
 	var body struct{ Email, Password, DeviceID string }

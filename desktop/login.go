@@ -44,14 +44,20 @@ const (
 	MsgNeverOnline   = "You have never logged in online on this workstation; connect to the network once first."
 	MsgWrongPassword = "Wrong password. The server cannot be reached, so this workstation checked it against your last online login here."
 	MsgMissingLogin  = "Enter your email and password."
+	// MsgWrongPasswordLimited is MsgWrongPassword when the server answered
+	// but held logins back for its limits.
+	MsgWrongPasswordLimited = "Wrong password. The server is holding logins back after failed attempts, so this workstation checked it against your last online login here."
 )
 
 // Login logs a user in: online when the server answers (storing a local
 // verifier of the password and the session for later offline logins), or
 // offline against that verifier when the server cannot be reached. A
 // refusal by the server (wrong password, disabled user, workstation not
-// serving the role, rate limit) is final: it never falls back to offline.
-// Every refusal is a *workflow.Rejection.
+// serving the role) is final: it never falls back to offline. A refusal
+// for the server's login limits alone (RATE_LIMITED) did not judge the
+// password: a user who logged in here before logs in offline instead, and
+// one who never did hears the server's sentence. Every refusal is a
+// *workflow.Rejection.
 func (e *Engine) Login(ctx context.Context, email, password string) (*Session, error) {
 	email = strings.TrimSpace(email)
 	if email == "" || password == "" {
@@ -66,6 +72,21 @@ func (e *Engine) Login(ctx context.Context, email, password string) (*Session, e
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if remote.RateLimited(err) {
+			e.log.Info("server refused for its login limits, trying offline login", "err", err)
+			sess, oerr := e.offlineLogin(ctx, email, password)
+			if r, ok := workflow.AsRejection(oerr); ok {
+				switch r.Message {
+				case MsgNeverOnline:
+					if r, ok := workflow.AsRejection(err); ok {
+						return nil, &workflow.Rejection{Code: r.Code, Message: r.Message, Field: r.Field}
+					}
+				case MsgWrongPassword:
+					return nil, rejection(workflow.CodeUnauthenticated, MsgWrongPasswordLimited)
+				}
+			}
+			return sess, oerr
 		}
 		if !remote.Unreachable(err) {
 			e.forgetRefused(ctx, email, password, err)

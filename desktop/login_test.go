@@ -193,3 +193,33 @@ func TestLogoutRevokesWhenNothingIsQueued(t *testing.T) {
 	wantRejection(t, err, workflow.CodeUnauthenticated,
 		"Your session on this workstation was closed at the server; connect to the network to log in again.")
 }
+
+// TestRateLimitedFallsBackToOffline: a server that holds logins back for its
+// limits (429 RATE_LIMITED) did not judge the password: a user who logged
+// in here before logs in offline, a wrong password is refused by the local
+// check with its own sentence, and a user never seen here hears the
+// server's sentence. The credential is kept.
+func TestRateLimitedFallsBackToOffline(t *testing.T) {
+	w := newWorld(t)
+	e := w.engine(wardDevice)
+	ctx := context.Background()
+	login(t, e, "nurse@hospital.com", "nurse123")
+	w.fs.mu.Lock()
+	w.fs.limited = true
+	w.fs.mu.Unlock()
+
+	s, err := e.Login(ctx, " Nurse@hospital.com", "nurse123")
+	if err != nil {
+		t.Fatalf("rate-limited login did not fall back to offline: %v", err)
+	}
+	if !s.Offline || s.User.ID != nurseID {
+		t.Errorf("session %+v", s)
+	}
+	_, err = e.Login(ctx, "nurse@hospital.com", "guess")
+	wantRejection(t, err, workflow.CodeUnauthenticated, MsgWrongPasswordLimited)
+	_, err = e.Login(ctx, "secretary@hospital.com", "secretary123")
+	wantRejection(t, err, "RATE_LIMITED", "Too many failed logins for this account or from this address; try again in 30 seconds.")
+	if _, err := e.DB().CredentialByEmail(ctx, "nurse@hospital.com"); err != nil {
+		t.Fatalf("the refusal removed the credential: %v", err)
+	}
+}

@@ -50,6 +50,14 @@ func Unreachable(err error) bool {
 	return !errors.Is(err, context.Canceled)
 }
 
+// RateLimited reports whether the server refused for its login limits
+// alone (429 RATE_LIMITED): it did not judge the password, so a workstation
+// may check it offline instead.
+func RateLimited(err error) bool {
+	var he *HTTPError
+	return errors.As(err, &he) && (he.Status == http.StatusTooManyRequests || he.Rejection.Code == CodeRateLimited)
+}
+
 // LoginResult is the server's answer to a successful login.
 type LoginResult struct {
 	Token     string    `json:"token"`

@@ -413,6 +413,29 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 		t.Fatalf("the merged record is still there (%d, %v)", left, err)
 	}
 
+	// The security log: the nurse created and the merge above are listed
+	// with who did them; a filter narrows the list; the CSV export runs.
+	do("open the security log", chromedp.Click(chromedp.CSS(`nav [data-tab="security"]`)), chromedp.WaitVisible(chromedp.CSS(`#security-form`)))
+	waitJS("the newest events are listed", `document.querySelector('#security tr[data-kind="patient_merge"]') !== null && document.querySelector('#security tr[data-kind="user_create"]') !== null`, 10*time.Second)
+	created := `document.querySelector('#security tr[data-kind="user_create"]')`
+	if got := eval(created + `.querySelector('td.kind').textContent + ' by ' + ` + created + `.querySelector('td.who').textContent`); got != "User created by Admin Test" {
+		t.Errorf("user creation in the security log: %q", got)
+	}
+	if got := eval(created + `.textContent`); !strings.Contains(got, "nuit@hospital.com") || !strings.Contains(got, `"role":"NURSE"`) {
+		t.Errorf("the user creation does not show whom and what: %q", got)
+	}
+	do("filter the security log by kind",
+		chromedp.SetValue(chromedp.CSS(`#security-form select[name="kind"]`), "patient_merge"),
+		chromedp.Click(chromedp.CSS(`#security-form button[type="submit"]`)),
+	)
+	waitJS("only merges are listed", `document.querySelectorAll('#security tbody tr').length === 1 && document.querySelector('#security tr[data-kind="patient_merge"]') !== null`, 10*time.Second)
+	if got := eval(`document.querySelector('#security-info').textContent`); got != "1 event shown, newest first." {
+		t.Errorf("security log info: %q", got)
+	}
+	do("export the security log", chromedp.Click(chromedp.CSS(`#security-csv`)))
+	waitJS("the export is confirmed", `[...document.querySelectorAll('#toasts .toast')].some(t => / bytes of the security log as CSV\.$/.test(t.textContent))`, 10*time.Second)
+	snap(t, tctx, "security")
+
 	// Back to the overview for the record.
 	do("back to the overview", chromedp.Click(chromedp.CSS(`nav [data-tab="overview"]`)), chromedp.WaitVisible(chromedp.CSS(`#workstations`)))
 	waitJS("rows settled", row(wardA)+` !== null`, 5*time.Second)

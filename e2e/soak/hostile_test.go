@@ -4,12 +4,13 @@ package soak
 // out (they already cover: no token and a forged token on /sync, a
 // disabled user's token, a logged-out or revoked workstation, frames over
 // 1 MiB, unreadable frames and 70-level nesting, NUL in arguments, the
-// 5-minute clock skew, the session window, a 4-attempt rate limit). Here:
+// 5-minute clock skew, the session window, the login limits). Here:
 // every act by every role that may not perform it, through /sync; author
 // tokens of another user on another workstation, of an ended session, of
 // an expired one (the server's clock moved on), issued after the act; a
 // workstation pushing for a role it no longer serves; a thousand login
-// attempts against the default limits; 10 MB frames and bodies, invalid
+// attempts against the limits; X-Forwarded-For written by the client; a
+// session that expires on an open socket; 10 MB frames and bodies, invalid
 // UTF-8, raw NUL bytes, binary messages, 100,000 levels of nesting;
 // slowloris headers, a slow body, an oversized header and trailing JSON
 // (hostile_http_test.go). Each is refused with its documented error,
@@ -578,7 +579,17 @@ func TestForgedAuthor(t *testing.T) {
 				return tok
 			},
 			func() time.Time { return msNow(e.clock).Add(time.Second) },
-			regexp.MustCompile(`^This session was ended on \d{4}-\d\d-\d\d \d\d:\d\d; log in again\.$`)},
+			regexp.MustCompile(`^Admin Test logged out at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, before this act reached the server; an act that arrives after its author's logout is refused, whatever time it gives\.$`)},
+		{"an ended session, the act backdated to before the logout",
+			func() string {
+				tok := e.login(workflow.RoleAdmin, ward)
+				if err := e.db.Logout(context.Background(), tok); err != nil {
+					t.Fatal(err)
+				}
+				return tok
+			},
+			func() time.Time { return msNow(e.clock).Add(-time.Second) },
+			regexp.MustCompile(`^Admin Test logged out at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, before this act reached the server; an act that arrives after its author's logout is refused, whatever time it gives\.$`)},
 		{"a token issued after the act occurred",
 			func() string { return e.login(workflow.RoleAdmin, ward) },
 			func() time.Time { return msNow(e.clock).Add(-2 * time.Hour) },
@@ -634,7 +645,9 @@ func TestRoleNotServed(t *testing.T) {
 	dev := e.device("Ward 3", workflow.RoleNurse, workflow.RoleSecretary)
 	nurse := e.login(workflow.RoleNurse, dev)
 	sec := e.login(workflow.RoleSecretary, dev)
-	w := e.connect(sec, dev)
+	// The socket is the nurse's session: the secretary's role change below
+	// ends her sessions, and a socket opened with one of them would close.
+	w := e.connect(nurse, dev)
 	by := e.bystander()
 
 	// The ward now serves reception only.
@@ -662,7 +675,7 @@ func TestRoleNotServed(t *testing.T) {
 	before = e.counts()
 	r = w.push(w.mut("appointment.cancel", map[string]any{"id": seedRow("a:checkedin")}, sec, msNow(e.clock).Add(time.Second)))[0]
 	if r.Status != syncproto.StatusRejected || r.Code != workflow.CodeUnauthenticated ||
-		!regexp.MustCompile(`^This session was ended on \d{4}-\d\d-\d\d \d\d:\d\d; log in again\.$`).MatchString(r.Message) {
+		!regexp.MustCompile(`^The role of Secrétaire Test was changed at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC; log in again\.$`).MatchString(r.Message) {
 		t.Errorf("a user whose role changed: %s %s %q", r.Status, r.Code, r.Message)
 	}
 	e.unchanged("role changed", before, map[string]int64{"sync.mutations": 1})
@@ -677,20 +690,28 @@ func TestRoleNotServed(t *testing.T) {
 // ---- A thousand logins ----
 
 // TestLoginFlood: a thousand attempts at one account, and a thousand at
-// made-up accounts from another address, against the default limits (10
-// a minute per e-mail, 120 per address): exactly the allowed number get an
-// answer, every other one 429 RATE_LIMITED with Retry-After, even with the
-// right password; nothing is written; other addresses, other accounts and
-// connected workstations go on; a minute later the account logs in.
+// made-up accounts from another address, with the default free failures (5
+// per account, 30 per address) and a 1 s cap on the delay: exactly the free
+// number get an answer, every other one 429 RATE_LIMITED with Retry-After
+// and its sentence, even with the right password — the counts are exact
+// however many arrive at once, as each attempt is counted before its
+// password is checked; nothing is written but sessions; other addresses,
+// other accounts and connected workstations go on. A registered
+// workstation's right password is never refused: it is held for at most
+// the cap and gets in. Once the delay passes, the account logs in anywhere.
 func TestLoginFlood(t *testing.T) {
 	t.Parallel()
 	e := newHostile(t)
-	// The limits' one-minute windows must not roll over however long a
-	// loaded machine takes: the server's clock stands still until advanced.
+	limits := httpserver.DefaultLoginLimits()
+	limits.MaxDelay = time.Second
+	e.srv.SetLoginPolicy(limits)
+	// The delays must not pass however long a loaded machine takes: the
+	// server's clock stands still until advanced.
 	e.clock.Freeze()
 	dev := e.device("Ward 4", workflow.Roles...)
 	by := e.bystander()
 	before := e.counts()
+	limited := regexp.MustCompile(`^Too many failed logins for this account or from this address; try again in 1 seconds\.$`)
 
 	flood := func(from net.IP, body func(i int) map[string]string) map[int]int {
 		var mu sync.Mutex
@@ -703,8 +724,8 @@ func TestLoginFlood(t *testing.T) {
 				defer wg.Done()
 				for i := range jobs {
 					code, out, h := e.postLogin(from, body(i))
-					if code == http.StatusTooManyRequests && (out["code"] != "RATE_LIMITED" || h.Get("Retry-After") == "" ||
-						out["message"] != "Too many login attempts; wait a minute and try again.") {
+					if code == http.StatusTooManyRequests && (out["code"] != "RATE_LIMITED" || h.Get("Retry-After") != "1" ||
+						!limited.MatchString(fmt.Sprint(out["message"]))) {
 						t.Errorf("429 without its documented body: %v %v", out, h)
 					}
 					if code == http.StatusUnauthorized && (out["code"] != "UNAUTHENTICATED" || out["message"] != "Wrong e-mail or password.") {
@@ -725,43 +746,152 @@ func TestLoginFlood(t *testing.T) {
 	}
 	local := net.IPv4(127, 0, 0, 1)
 	got := flood(local, func(int) map[string]string {
-		return map[string]string{"email": "nurse@hospital.com", "password": "guess", "deviceId": dev}
+		return map[string]string{"email": "nurse@hospital.com", "password": "guess"}
 	})
-	if got[401] != 10 || got[429] != 990 || len(got) != 2 {
-		t.Fatalf("1,000 guesses at one account: %v, want 10 × 401 and 990 × 429", got)
+	if got[401] != 5 || got[429] != 995 || len(got) != 2 {
+		t.Fatalf("1,000 guesses at one account: %v, want 5 × 401 and 995 × 429", got)
 	}
-	// The right password is refused too while the window lasts.
-	if code, out, _ := e.postLogin(local, map[string]string{"email": "Nurse@Hospital.com", "password": "nurse123", "deviceId": dev}); code != 429 {
-		t.Fatalf("right password during the limit: %d %v", code, out)
+	// The right password is refused too while the delay lasts, in any
+	// spelling of the e-mail, unless it comes from a registered workstation.
+	if code, out, _ := e.postLogin(local, map[string]string{"email": " Nurse@Hospital.com", "password": "nurse123"}); code != 429 {
+		t.Fatalf("right password during the delay: %d %v", code, out)
 	}
-	// Another account from the same address still logs in.
-	if code, out, _ := e.postLogin(local, map[string]string{"email": emailOf(workflow.RoleDoctor), "password": seedPass[workflow.RoleDoctor], "deviceId": dev}); code != 200 {
+	start := time.Now()
+	if code, out, _ := e.postLogin(local, map[string]string{"email": "nurse@hospital.com", "password": "nurse123", "deviceId": dev}); code != 200 {
+		t.Fatalf("the registered workstation's right password during the delay: %d %v", code, out)
+	}
+	if held := time.Since(start); held < 900*time.Millisecond {
+		t.Fatalf("the workstation's login was not held for the delay: %s", held)
+	}
+	// Another account from another address logs in at once.
+	if code, out, _ := e.postLogin(net.IPv4(127, 0, 0, 4), map[string]string{"email": emailOf(workflow.RoleDoctor), "password": seedPass[workflow.RoleDoctor], "deviceId": dev}); code != 200 {
 		t.Fatalf("another account during the flood: %d %v", code, out)
 	}
 
 	// Credential stuffing: a thousand made-up accounts from one address.
 	stuffer := net.IPv4(127, 0, 0, 3)
 	got = flood(stuffer, func(i int) map[string]string {
-		return map[string]string{"email": fmt.Sprintf("user%d@example.com", i), "password": "123456", "deviceId": dev}
+		return map[string]string{"email": fmt.Sprintf("user%d@example.com", i), "password": "123456"}
 	})
-	if got[401] != 120 || got[429] != 880 || len(got) != 2 {
-		t.Fatalf("1,000 made-up accounts from one address: %v, want 120 × 401 and 880 × 429", got)
+	if got[401] != 30 || got[429] != 970 || len(got) != 2 {
+		t.Fatalf("1,000 made-up accounts from one address: %v, want 30 × 401 and 970 × 429", got)
 	}
-	// A real user at that address is limited too; from another address, not.
-	if code, _, _ := e.postLogin(stuffer, map[string]string{"email": emailOf(workflow.RoleAdmin), "password": seedPass[workflow.RoleAdmin], "deviceId": dev}); code != 429 {
+	// A real user at that address is held back too; from another address, not.
+	if code, _, _ := e.postLogin(stuffer, map[string]string{"email": emailOf(workflow.RoleAdmin), "password": seedPass[workflow.RoleAdmin]}); code != 429 {
 		t.Fatalf("the flooding address may log in: %d", code)
 	}
 	if code, out, _ := e.postLogin(net.IPv4(127, 0, 0, 2), map[string]string{"email": emailOf(workflow.RoleAdmin), "password": seedPass[workflow.RoleAdmin], "deviceId": dev}); code != 200 {
 		t.Fatalf("another address during the flood: %d %v", code, out)
 	}
-	// Only the two successful logins wrote (a session each).
-	e.unchanged("login flood", before, map[string]int64{"sync.sessions": 2})
+	// Only the three successful logins wrote (a session each).
+	e.unchanged("login flood", before, map[string]int64{"sync.sessions": 3})
 	by.stillServing("login flood")
 
-	// A minute later the account is open again.
-	e.clock.Advance(61 * time.Second)
-	if code, out, _ := e.postLogin(local, map[string]string{"email": "nurse@hospital.com", "password": "nurse123", "deviceId": dev}); code != 200 {
-		t.Fatalf("after the window: %d %v", code, out)
+	// Once the delay has passed, the stuffing address logs in again.
+	e.clock.Advance(limits.MaxDelay)
+	if code, out, _ := e.postLogin(stuffer, map[string]string{"email": "secretary@hospital.com", "password": seedPass[workflow.RoleSecretary], "deviceId": dev}); code != 200 {
+		t.Fatalf("after the delay: %d %v", code, out)
+	}
+}
+
+// TestSpoofedForwardedFor: a client that writes X-Forwarded-For itself,
+// with no trusted proxy in between, is counted and logged by its own
+// address: changing the header each time does not reset its limit.
+func TestSpoofedForwardedFor(t *testing.T) {
+	t.Parallel()
+	e := newHostile(t)
+	e.clock.Freeze()
+	e.srv.SetLoginLimits(1000, 3)
+	post := func(i int) (int, map[string]any) {
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL()+"/api/v1/auth/login",
+			strings.NewReader(jsonOf(map[string]string{"email": fmt.Sprintf("ghost%d@example.com", i), "password": "x"})))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i+1))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	for i := 0; i < 3; i++ {
+		if code, out := post(i); code != 401 {
+			t.Fatalf("guess %d: %d %v", i, code, out)
+		}
+	}
+	if code, out := post(3); code != 429 || out["code"] != "RATE_LIMITED" {
+		t.Fatalf("a fresh X-Forwarded-For reset the limit: %d %v", code, out)
+	}
+	var spoofed, peer int64
+	if err := e.pool.QueryRow(context.Background(), `SELECT
+		(SELECT count(*) FROM sync.security_events WHERE address LIKE '198.51.100.%'),
+		(SELECT count(*) FROM sync.security_events WHERE kind = 'login_failed' AND address = '127.0.0.1')`).Scan(&spoofed, &peer); err != nil {
+		t.Fatal(err)
+	}
+	if spoofed != 0 || peer != 4 {
+		t.Fatalf("security log: %d events from spoofed addresses, %d from the peer (want 0 and 4)", spoofed, peer)
+	}
+}
+
+// TestExpiredSessionOnOpenSocket: a socket whose session expires while it
+// is open is closed at the expiry with 4401 and the sentence, though no one
+// acted; its token then opens nothing.
+func TestExpiredSessionOnOpenSocket(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, url := pgtest.MustOpenDB(t)
+	cfg := postgres.DefaultConfig()
+	cfg.SessionTTL = 2 * time.Second
+	db, err := postgres.Open(ctx, url, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close(context.Background()) })
+	if _, err := db.Seed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := &henv{t: t, pool: pool, db: db, clock: &clock{}, srv: httpserver.New(db, quietLogger())}
+	if err := e.srv.Open(ctx, "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		e.srv.Close(c)
+	})
+	dev := e.device("Ward 6", workflow.RoleNurse)
+	tok := e.login(workflow.RoleNurse, dev)
+	c, _, err := e.dial(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	b, _ := syncproto.Encode(&syncproto.Hello{RequestID: "h", Protocol: syncproto.Version, DeviceID: dev})
+	if err := c.WriteMessage(websocket.TextMessage, b); err != nil {
+		t.Fatal(err)
+	}
+	var last []byte
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for {
+		_, data, err := c.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != httpserver.SessionEndedCloseCode ||
+				!regexp.MustCompile(`^The session of Infirmier Test expired at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC; log in again\.$`).MatchString(ce.Text) {
+				t.Fatalf("closed with %v, want 4401 and the expiry sentence", err)
+			}
+			break
+		}
+		last = data
+	}
+	f, err := syncproto.DecodeFromServer(last)
+	if ef, ok := f.(*syncproto.Error); err != nil || !ok || ef.Code != workflow.CodeUnauthenticated || !ef.Fatal {
+		t.Fatalf("the last frame is not a fatal UNAUTHENTICATED error: %s", last)
+	}
+	if _, resp, err := e.dial(tok); err == nil || resp == nil || resp.StatusCode != 401 {
+		t.Fatalf("the expired token opened /sync again: %v", err)
 	}
 }
 

@@ -65,6 +65,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	cfg := postgres.DefaultConfig()
 	fs.DurationVar(&cfg.SessionTTL, "session-ttl", cfg.SessionTTL, "how long a login may author acts offline")
+	fs.DurationVar(&cfg.AdminSessionTTL, "admin-session-ttl", cfg.AdminSessionTTL, "lifetime of an admin dashboard session")
+	fs.DurationVar(&cfg.AdminIdle, "admin-idle", cfg.AdminIdle, "an admin dashboard session ends after this long without activity (0: never)")
 	fs.DurationVar(&cfg.FeedRetention, "feed-retention", cfg.FeedRetention, "how long the change feed keeps changes")
 	fs.DurationVar(&cfg.DeferredWindow, "deferred-window", cfg.DeferredWindow,
 		"how long an act that came before its predecessor waits for it before it is rejected (docs/deferred.md)")
@@ -77,6 +79,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		tlsFiles                   tlsFlags
 		metricsToken               = new(string)
 		deferredSweep              = new(time.Duration)
+		access                     accessFlags
 		dbWait                     = new(time.Duration)
 		minVersion                 = new(string)
 		health                     = httpserver.DefaultThresholds()
@@ -101,6 +104,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			"a workstation whose oldest queued act waits this long shows \"Late\"")
 		fs.DurationVar(&health.Stalled, "health-stalled", health.Stalled,
 			"either of them this long shows \"Stalled\"")
+		fs.StringVar(&access.trustedProxies, "trusted-proxies", "",
+			"comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (docs/security.md)")
+		fs.DurationVar(&access.loginMaxDelay, "login-max-delay", httpserver.DefaultLoginLimits().MaxDelay,
+			"the longest delay failed logins impose on the next attempt (docs/security.md, \"Login limits\")")
 	case "user add":
 		name = fs.String("name", "", "full name")
 		email = fs.String("email", "", "e-mail (the login)")
@@ -193,7 +200,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return auditVerify(ctx, db, *id, stdout, stderr)
 	case "serve":
 		return serve(ctx, db, serveConfig{addr: *addr, monitoringToken: *monitoringToken, metricsToken: *metricsToken,
-			tls: tlsFiles, deferredSweep: *deferredSweep, dbWait: *dbWait, minWorkstation: minWorkstation, health: health}, logger, stdout)
+			tls: tlsFiles, deferredSweep: *deferredSweep, dbWait: *dbWait, minWorkstation: minWorkstation, health: health,
+			access: access}, logger, stdout)
 	}
 	return nil
 }
@@ -230,6 +238,12 @@ func Serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, l
 		deferredSweep: httpserver.DefaultDeferredSweep, dbWait: DefaultDBWait, health: httpserver.DefaultThresholds()}, logger, stdout)
 }
 
+// accessFlags are serve's flags of the login limits and client addresses.
+type accessFlags struct {
+	trustedProxies string
+	loginMaxDelay  time.Duration
+}
+
 // serveConfig is what serve's flags say.
 type serveConfig struct {
 	addr, monitoringToken, metricsToken string
@@ -237,6 +251,7 @@ type serveConfig struct {
 	deferredSweep, dbWait               time.Duration
 	minWorkstation                      *syncproto.ReleaseVersion
 	health                              httpserver.Thresholds
+	access                              accessFlags
 }
 
 type tlsFlags struct{ cert, key string }
@@ -265,6 +280,14 @@ func serve(ctx context.Context, db *postgres.DB, sc serveConfig, logger *slog.Lo
 	}
 	srv := httpserver.New(db, logger)
 	srv.DeferredSweep = sc.deferredSweep
+	if err := srv.SetTrustedProxies(sc.access.trustedProxies); err != nil {
+		return err
+	}
+	limits := httpserver.DefaultLoginLimits()
+	if sc.access.loginMaxDelay > 0 {
+		limits.MaxDelay = sc.access.loginMaxDelay
+	}
+	srv.SetLoginPolicy(limits)
 	if err := srv.SetHealthThresholds(sc.health); err != nil {
 		return err
 	}

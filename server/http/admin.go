@@ -72,7 +72,7 @@ func (s *Server) adminRoutes() {
 		health:          DefaultThresholds(),
 	}
 	s.metrics.admin.events = newEventBroker(s)
-	s.Registry.MustRegister(newDBCollector(s), newDeferredCollector(s))
+	s.Registry.MustRegister(newDBCollector(s), newDeferredCollector(s), newSecurityCollector(s))
 
 	s.mux.HandleFunc("GET /api/v1/sync/status", s.handleSyncStatus)
 	s.mux.HandleFunc("POST /api/v1/devices/claim", s.handleClaimDevice)
@@ -83,6 +83,9 @@ func (s *Server) adminRoutes() {
 			if !ok {
 				return
 			}
+			// Who acts, from where: the security log records it.
+			r = r.WithContext(postgres.WithWho(r.Context(), postgres.Who{UserID: sess.UserID, Name: sess.UserName, Address: s.clientAddress(r)}))
+			s.noteActivity(r, sess)
 			h(w, r, sess)
 		})
 	}
@@ -106,6 +109,8 @@ func (s *Server) adminRoutes() {
 	a("GET /api/v1/admin/settings/health", s.handleHealthSettings)
 	a("PUT /api/v1/admin/settings/health", s.handleSetHealthSettings)
 	a("DELETE /api/v1/admin/settings/health", s.handleResetHealthSettings)
+	a("GET /api/v1/admin/security-events", s.handleSecurityEvents)
+	a("GET /api/v1/admin/security-events.csv", s.handleSecurityEventsCSV)
 	s.duplicateRoutes(a)
 	s.mux.HandleFunc("GET /api/v1/admin/events", s.handleEvents)
 
@@ -149,11 +154,16 @@ type adminUserJSON struct {
 	Disabled       bool          `json:"disabled"`
 	DisabledAt     *time.Time    `json:"disabledAt,omitempty"`
 	ActiveSessions int64         `json:"activeSessions"`
+	// LastDisabledAt and EnabledAt survive a re-enable (the whole history
+	// is in the security log).
+	LastDisabledAt *time.Time `json:"lastDisabledAt,omitempty"`
+	EnabledAt      *time.Time `json:"enabledAt,omitempty"`
 }
 
 func toUserJSON(u postgres.UserInfo) adminUserJSON {
 	return adminUserJSON{ID: u.ID, Name: u.Name, Email: u.Email, Role: u.Role, CreatedAt: u.CreatedAt,
-		Disabled: u.DisabledAt != nil, DisabledAt: u.DisabledAt, ActiveSessions: u.ActiveSessions}
+		Disabled: u.DisabledAt != nil, DisabledAt: u.DisabledAt, ActiveSessions: u.ActiveSessions,
+		LastDisabledAt: u.LastDisabledAt, EnabledAt: u.EnabledAt}
 }
 
 func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request, _ *postgres.Session) {
@@ -361,16 +371,25 @@ func (s *Server) handleClaimDevice(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if !s.ipLimiter.allow("claim:"+clientIP(r), s.Now()) {
-		writeError(w, &rateLimited{})
+	r = s.withAddress(r)
+	ip := s.clientAddress(r)
+	// A code is guessed like a password: the same shared counters, keyed by
+	// the workstation and the address.
+	key := "claim:" + req.DeviceID
+	if wait, err := s.reserveLogin(r.Context(), key, ip); err != nil || wait > 0 {
+		if err == nil {
+			err = &rateLimited{wait: wait}
+		}
+		writeError(w, err)
 		return
 	}
 	d, err := s.DB.RedeemRegistrationCode(r.Context(), req.DeviceID, req.Code)
+	s.settleLogin(r.Context(), key, ip, true, err)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	s.Logger.Info("workstation claimed its registration", "device", d.ID, "ip", clientIP(r))
+	s.Logger.Info("workstation claimed its registration", "device", d.ID, "ip", ip)
 	writeJSON(w, http.StatusOK, map[string]any{"id": d.ID, "name": d.Name, "roles": d.Roles})
 }
 

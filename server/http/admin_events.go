@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -132,6 +133,13 @@ func (s *Server) shutdownSignal() <-chan struct{} {
 	return a.shutdown
 }
 
+// sessionEnded says whether tok's session can no longer be used.
+func (s *Server) sessionEnded(ctx context.Context, tok string) bool {
+	_, err := s.DB.Authenticate(ctx, tok)
+	rej, ok := workflow.AsRejection(err)
+	return ok && rej.Code == workflow.CodeUnauthenticated
+}
+
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	// The token comes in the Authorization header like everywhere else
 	// (the dashboard reads the stream with fetch): a token in a URL ends up
@@ -175,7 +183,12 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		case <-shutdown:
 			return
 		case <-sub.wake:
-			if !send("changed", sub.take()) {
+			topics := sub.take()
+			if slices.Contains(topics, "sessions") && s.sessionEnded(ctx, tok) {
+				send("logout", []string{"session"})
+				return
+			}
+			if !send("changed", topics) {
 				return
 			}
 			// Coalesce a burst into the next event.
@@ -188,11 +201,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			}
 		case <-tick.C:
 			// The session may have ended (logout, disabled, expired).
-			if _, err := s.DB.Authenticate(ctx, tok); err != nil {
-				if rej, ok := workflow.AsRejection(err); ok && rej.Code == workflow.CodeUnauthenticated {
-					send("logout", []string{"session"})
-					return
-				}
+			if s.sessionEnded(ctx, tok) {
+				send("logout", []string{"session"})
+				return
 			}
 			s.touchPresence(ctx)
 			if !send("changed", []string{"tick"}) {

@@ -215,24 +215,6 @@ func TestAuthAPI(t *testing.T) {
 	}
 }
 
-// TestLoginRateLimit: past the per-e-mail limit, even the right password
-// gets 429 until the window passes; other e-mails are unaffected.
-func TestLoginRateLimit(t *testing.T) {
-	t.Parallel()
-	env := newTestServer(t, withLoginLimits(3, 1000))
-	url := env.Srv.URL() + "/api/v1/auth/login"
-	for i := 0; i < 3; i++ {
-		if code, out := postJSON(t, url, "", map[string]string{"email": "nurse@hospital.com", "password": "wrong", "deviceId": demo}); code != 401 {
-			t.Fatalf("attempt %d: %d %v", i, code, out)
-		}
-	}
-	code, out := postJSON(t, url, "", map[string]string{"email": "NURSE@hospital.com", "password": "nurse123", "deviceId": demo})
-	if code != http.StatusTooManyRequests || out["code"] != "RATE_LIMITED" || out["message"] != "Too many login attempts; wait a minute and try again." {
-		t.Fatalf("4th attempt: %d %v", code, out)
-	}
-	loginOn(t, env.Srv, workflow.RoleDoctor, demo)
-}
-
 // TestGracefulShutdown: closing the server closes connected workstations
 // with 1001 "going away", and a push in flight is answered or left
 // unapplied, never half done.
@@ -299,7 +281,10 @@ func TestGracefulShutdown(t *testing.T) {
 }
 
 // TestRevokedWhileConnected: a workstation revoked while connected is
-// refused on its next push (fatal: the connection closes) and pulls nothing more.
+// refused on its next push (fatal: the connection closes) and pulls nothing
+// more. The revocation also ends its sessions, and the server may close the
+// socket for that first: then the fatal error frame carries no request id
+// (docs/protocol.md, "Access that ends"); either way it says why.
 func TestRevokedWhileConnected(t *testing.T) {
 	t.Parallel()
 	env := newTestServer(t)
@@ -311,10 +296,14 @@ func TestRevokedWhileConnected(t *testing.T) {
 	if err := env.DB.RevokeDevice(context.Background(), ward); err != nil {
 		t.Fatal(err)
 	}
-	r := c.pushFrame(t, c.mut("patient.register", registerArgs(uuid.NewString(), "Thief"), sec, ms(time.Now())))
-	checkErrorFrame(t, r, workflow.CodeUnauthenticated, "This workstation was revoked; it can no longer synchronise.", true)
-	if code := c.waitClosed(t); code != 4401 {
-		t.Fatalf("closed with %d, want 4401", code)
+	// The socket may already be closing: a failed write is no failure here.
+	muts := []syncproto.Mutation{c.mut("patient.register", registerArgs(uuid.NewString(), "Thief"), sec, ms(time.Now()))}
+	chainMutations(t, c.chain, muts)
+	b, _ := syncproto.Encode(&syncproto.Push{RequestID: c.nextID("push"), Mutations: muts})
+	_ = c.ws.WriteMessage(websocket.TextMessage, b)
+	checkErrorFrame(t, c.next(t), workflow.CodeUnauthenticated, "This workstation was revoked; it can no longer synchronise.", true)
+	if code := c.waitClosed(t); code != 4401 && code != 4403 {
+		t.Fatalf("closed with %d, want 4401 (the push refused) or 4403 (the revocation seen first)", code)
 	}
 	// A pull over a connection opened just before the revocation is refused too.
 	ward2 := env.addDevice(t, "Second laptop", workflow.Roles...)
@@ -323,11 +312,11 @@ func TestRevokedWhileConnected(t *testing.T) {
 	if err := env.DB.RevokeDevice(context.Background(), ward2); err != nil {
 		t.Fatal(err)
 	}
-	id := c2.nextID("pull")
-	c2.sendFrame(t, &syncproto.Pull{RequestID: id, Cursor: ""})
-	checkErrorFrame(t, c2.waitFor(t, id), workflow.CodeUnauthenticated, "This workstation was revoked; it can no longer synchronise.", true)
-	if code := c2.waitClosed(t); code != 4401 {
-		t.Fatalf("closed with %d, want 4401", code)
+	b, _ = syncproto.Encode(&syncproto.Pull{RequestID: c2.nextID("pull"), Cursor: ""})
+	_ = c2.ws.WriteMessage(websocket.TextMessage, b)
+	checkErrorFrame(t, c2.next(t), workflow.CodeUnauthenticated, "This workstation was revoked; it can no longer synchronise.", true)
+	if code := c2.waitClosed(t); code != 4401 && code != 4403 {
+		t.Fatalf("closed with %d, want 4401 (the pull refused) or 4403 (the revocation seen first)", code)
 	}
 	if _, resp, err := dialRaw(env.Srv, sec2); err == nil || resp.StatusCode != 401 {
 		t.Fatal("a revoked workstation may reconnect")

@@ -126,7 +126,11 @@ func TestRejections(t *testing.T) {
 		t.Fatalf("logout: %d %v", code, out)
 	}
 	check("appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, gone, now().Add(time.Second),
-		workflow.CodeUnauthenticated, regexp.MustCompile(`^This session was ended on \d{4}-\d\d-\d\d \d\d:\d\d; log in again\.$`), "")
+		workflow.CodeUnauthenticated, loggedOutSentence("Secrétaire Test"), "")
+	// ... an act after the logout that claims to predate it: refused too
+	// (docs/protocol.md, "Access that ends").
+	check("appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, gone, now().Add(-time.Second),
+		workflow.CodeUnauthenticated, loggedOutSentence("Secrétaire Test"), "")
 	// ... an act before the login.
 	check("appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, sec, now().Add(-time.Hour),
 		workflow.CodeUnauthenticated, regexp.MustCompile(`^The act occurred at \d{4}-\d\d-\d\d \d\d:\d\d, before Secrétaire Test logged in at \d{4}-\d\d-\d\d \d\d:\d\d\.$`), "")
@@ -215,7 +219,7 @@ func TestSessionWindow(t *testing.T) {
 	}
 	// An act by a session ended before it: refused.
 	c.reject(t, "prescription.sendToLab", map[string]any{"id": seedID("rx:created")}, loggedOut, late, workflow.CodeUnauthenticated,
-		regexp.MustCompile(`^This session was ended on \d{4}-\d\d-\d\d \d\d:\d\d; log in again\.$`), "")
+		loggedOutSentence("Dr Médecin Test"), "")
 	// A disabled user's acts are refused, even inside the window.
 	if err := env.DB.DisableUser(context.Background(), nurseID); err != nil {
 		t.Fatal(err)
@@ -225,4 +229,11 @@ func TestSessionWindow(t *testing.T) {
 	if got := statusOf(t, env, "prescriptions", seedID("rx:sent")); got != "SENT_TO_LAB" {
 		t.Fatalf("refused act changed the row: %s", got)
 	}
+}
+
+// loggedOutSentence is the refusal of an act that reached the server after
+// its author's logout.
+func loggedOutSentence(name string) *regexp.Regexp {
+	return regexp.MustCompile(`^` + regexp.QuoteMeta(name) + ` logged out at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, before this act reached the server; ` +
+		`an act that arrives after its author's logout is refused, whatever time it gives\.$`)
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,14 +45,15 @@ type Server struct {
 
 	hub     *hub
 	metrics *metrics
-	// Login attempts allowed per minute per e-mail and per client address.
-	emailLimiter, ipLimiter *loginLimiter
-	mux                     *http.ServeMux
-	httpSrv                 *http.Server
-	ln                      net.Listener
-	cancel                  context.CancelFunc
-	wg                      sync.WaitGroup
-	Registry                *prometheus.Registry
+	// acc holds the login limits, trusted proxies and session watch
+	// (login_limits.go, session_watch.go).
+	acc      *accessState
+	mux      *http.ServeMux
+	httpSrv  *http.Server
+	ln       net.Listener
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	Registry *prometheus.Registry
 	// minWorkstation, when set, refuses the hello of a workstation whose
 	// release is older (syncproto.CheckClientVersion); its queued acts
 	// stay on it for after the update.
@@ -69,13 +71,6 @@ type Server struct {
 // v (nil: accept every release). Safe while serving.
 func (s *Server) SetMinWorkstationVersion(v *syncproto.ReleaseVersion) { s.minWorkstation.Store(v) }
 
-// SetLoginLimits changes how many login attempts a minute are allowed per
-// e-mail and per client address.
-func (s *Server) SetLoginLimits(perEmail, perIP int) {
-	s.emailLimiter = newLoginLimiter(perEmail, time.Minute)
-	s.ipLimiter = newLoginLimiter(perIP, time.Minute)
-}
-
 // New wires a server on db.
 func New(db *postgres.DB, logger *slog.Logger) *Server {
 	if logger == nil {
@@ -92,8 +87,7 @@ func New(db *postgres.DB, logger *slog.Logger) *Server {
 	}
 	s.metrics = newMetrics(s.Registry, s.hub)
 	s.Registry.MustRegister(newOpsCollector(s))
-	s.emailLimiter = newLoginLimiter(10, time.Minute)
-	s.ipLimiter = newLoginLimiter(120, time.Minute)
+	s.acc = &accessState{limits: DefaultLoginLimits(), holds: map[string]*sync.Mutex{}}
 	s.mux = http.NewServeMux()
 	s.routes()
 	return s
@@ -128,7 +122,11 @@ func (s *Server) Open(ctx context.Context, addr string) error {
 	s.ln = ln
 	ctx, s.cancel = context.WithCancel(context.Background())
 	s.httpSrv = s.newHTTPServer()
-	s.wg.Add(4)
+	s.wg.Add(5)
+	go func() {
+		defer s.wg.Done()
+		s.watchSessions(ctx)
+	}()
 	go func() {
 		defer s.wg.Done()
 		s.MonitorLoop(ctx)
@@ -208,20 +206,41 @@ type userJSON struct {
 	Role workflow.Role `json:"role"`
 }
 
+func (s *Server) access() *accessState { return s.acc }
+
+// withAddress puts the request's client address in its context, for the
+// security log.
+func (s *Server) withAddress(r *http.Request) *http.Request {
+	return r.WithContext(postgres.WithWho(r.Context(), postgres.Who{Address: s.clientAddress(r)}))
+}
+
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	var req loginRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		writeError(w, err)
 		return
 	}
-	ip := clientIP(r)
-	if !s.emailLimiter.allow(strings.ToLower(req.Email), s.Now()) || !s.ipLimiter.allow(ip, s.Now()) {
-		s.metrics.loginFailures.WithLabelValues("rate_limited").Inc()
-		s.Logger.Warn("login rate limited", "email", req.Email, "ip", ip)
-		writeError(w, &rateLimited{})
+	r = s.withAddress(r)
+	ip := s.clientAddress(r)
+	counted, err := s.admitLogin(r.Context(), req, ip)
+	if err != nil {
+		var rl *rateLimited
+		if !errors.As(err, &rl) {
+			s.Logger.Error("login limits", "err", err)
+		}
+		if errors.As(err, &rl) {
+			s.metrics.loginFailures.WithLabelValues("rate_limited").Inc()
+			s.Logger.Warn("login rate limited", "email", req.Email, "ip", ip, "wait", rl.wait)
+			if lerr := s.DB.LogSecurityEvent(r.Context(), postgres.SecurityEvent{Kind: postgres.EventLoginFailed,
+				UserEmail: postgres.NormalizeEmail(req.Email), DeviceID: req.DeviceID, Reason: "rate limited"}); lerr != nil {
+				s.Logger.Error("security log", "err", lerr)
+			}
+		}
+		writeError(w, err)
 		return
 	}
 	token, sess, err := s.DB.Login(r.Context(), req.Email, req.Password, req.DeviceID)
+	s.settleLogin(r.Context(), req.Email, ip, counted, err)
 	if err != nil {
 		reason := "error"
 		if rej, ok := workflow.AsRejection(err); ok {
@@ -237,6 +256,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	r = s.withAddress(r)
 	if err := s.DB.Logout(r.Context(), bearer(r)); err != nil {
 		writeError(w, err)
 		return
@@ -250,14 +270,6 @@ func bearer(r *http.Request) string {
 		return strings.TrimSpace(t)
 	}
 	return ""
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 const maxJSONBody = 1 << 20
@@ -286,16 +298,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-type rateLimited struct{}
-
-func (*rateLimited) Error() string { return "too many login attempts" }
-
 // writeError translates the one error type into an HTTP status at the edge.
 func writeError(w http.ResponseWriter, err error) {
 	var rl *rateLimited
 	if errors.As(err, &rl) {
-		w.Header().Set("Retry-After", "60")
-		writeJSON(w, http.StatusTooManyRequests, map[string]string{"code": "RATE_LIMITED", "message": "Too many login attempts; wait a minute and try again."})
+		w.Header().Set("Retry-After", strconv.Itoa(rl.seconds()))
+		writeJSON(w, http.StatusTooManyRequests, map[string]any{"code": CodeRateLimited, "message": rl.message(), "retryAfter": rl.seconds()})
 		return
 	}
 	rej, ok := workflow.AsRejection(err)
@@ -319,41 +327,4 @@ func httpStatus(c workflow.Code) int {
 	default:
 		return http.StatusBadRequest
 	}
-}
-
-// loginLimiter is a fixed-window counter per key; enough to stop password
-// guessing at one instance (each instance counts its own).
-type loginLimiter struct {
-	mu     sync.Mutex
-	max    int
-	window time.Duration
-	seen   map[string]*window
-}
-
-type window struct {
-	start time.Time
-	n     int
-}
-
-func newLoginLimiter(max int, w time.Duration) *loginLimiter {
-	return &loginLimiter{max: max, window: w, seen: map[string]*window{}}
-}
-
-func (l *loginLimiter) allow(key string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.seen) > 100000 {
-		for k, w := range l.seen {
-			if now.Sub(w.start) > l.window {
-				delete(l.seen, k)
-			}
-		}
-	}
-	w := l.seen[key]
-	if w == nil || now.Sub(w.start) > l.window {
-		w = &window{start: now}
-		l.seen[key] = w
-	}
-	w.n++
-	return w.n <= l.max
 }

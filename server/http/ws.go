@@ -144,6 +144,12 @@ type conn struct {
 	// connectedAt is the welcome's time, the device's connected_at: its
 	// end is recorded against it (postgres.DB.Disconnected).
 	connectedAt time.Time
+
+	// ended is set when the socket's session ended (session_watch.go):
+	// nothing but endFrame and the close is written after it.
+	ended    atomic.Bool
+	endOnce  sync.Once
+	endFrame []byte
 }
 
 func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
@@ -182,6 +188,8 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 		s.hub.remove(c)
 		s.metrics.connected.Dec()
 	}()
+	stopExpiry := c.watchExpiry()
+	defer stopExpiry()
 	go c.writeLoop()
 	c.readLoop()
 	close(c.readDone)
@@ -281,11 +289,17 @@ func (c *conn) writeLoop() {
 	for {
 		select {
 		case b := <-c.out:
+			if c.ended.Load() {
+				continue // the session ended: not another byte of data
+			}
 			if write(websocket.TextMessage, b) != nil {
 				c.close(websocket.CloseAbnormalClosure, "")
 				return
 			}
 		case pm := <-c.pokeFlag:
+			if c.ended.Load() {
+				continue
+			}
 			// Replies already queued (the welcome) go first.
 			for flushed := false; !flushed; {
 				select {
@@ -310,6 +324,10 @@ func (c *conn) writeLoop() {
 				return
 			}
 		case <-c.done:
+			if c.ended.Load() {
+				c.finishEnded()
+				return
+			}
 			// The request in flight finishes (its transaction commits, on
 			// shutdown too) and its answer is sent before the close.
 			select {

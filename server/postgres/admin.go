@@ -203,16 +203,21 @@ type UserInfo struct {
 	CreatedAt      time.Time
 	DisabledAt     *time.Time
 	ActiveSessions int64
+	// LastDisabledAt and EnabledAt keep the last disable and re-enable
+	// (the full history is in the security log).
+	LastDisabledAt *time.Time
+	EnabledAt      *time.Time
 }
 
 const userInfoQuery = `
 	SELECT u.id, u.name, u.email, u.role::text, u."createdAt", st.disabled_at,
-	       (SELECT count(*) FROM sync.sessions s WHERE s.user_id = u.id AND s.revoked_at IS NULL AND s.expires_at > $1)
+	       (SELECT count(*) FROM sync.sessions s WHERE s.user_id = u.id AND s.revoked_at IS NULL AND s.expires_at > $1),
+	       st.last_disabled_at, st.enabled_at
 	  FROM users u LEFT JOIN sync.user_status st ON st.user_id = u.id`
 
 func scanUserInfo(r pgx.Row) (UserInfo, error) {
 	var u UserInfo
-	err := r.Scan(&u.ID, &u.Name, &u.Email, &u.Role, &u.CreatedAt, &u.DisabledAt, &u.ActiveSessions)
+	err := r.Scan(&u.ID, &u.Name, &u.Email, &u.Role, &u.CreatedAt, &u.DisabledAt, &u.ActiveSessions, &u.LastDisabledAt, &u.EnabledAt)
 	return u, err
 }
 
@@ -272,9 +277,11 @@ func lockUser(ctx context.Context, tx pgx.Tx, userID string) (workflow.Role, boo
 	return role, disabled == nil, err
 }
 
-func revokeUserSessions(ctx context.Context, tx pgx.Tx, userID string, at time.Time) error {
-	_, err := tx.Exec(ctx, `UPDATE sync.sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`, userID, at)
-	return err
+// revokeUserSessions ends every open session of a user, saying why, and
+// returns how many it ended.
+func revokeUserSessions(ctx context.Context, tx pgx.Tx, userID string, at time.Time, reason string) (int64, error) {
+	tag, err := tx.Exec(ctx, `UPDATE sync.sessions SET revoked_at = $2, ended_reason = $3 WHERE user_id = $1 AND revoked_at IS NULL`, userID, at, reason)
+	return tag.RowsAffected(), err
 }
 
 // ErrLastAdmin refuses a change that would leave no enabled administrator.
@@ -308,7 +315,15 @@ func (db *DB) SetUserRole(ctx context.Context, userID string, role workflow.Role
 		if _, err := tx.Exec(ctx, `UPDATE users SET role = $2::"Role", "updatedAt" = $3 WHERE id = $1`, userID, string(role), now.Truncate(time.Millisecond)); err != nil {
 			return err
 		}
-		return revokeUserSessions(ctx, tx, userID, now)
+		n, err := revokeUserSessions(ctx, tx, userID, now, EndRoleChanged)
+		if err != nil {
+			return err
+		}
+		if err := db.logEvent(ctx, tx, SecurityEvent{Kind: EventUserRole, UserID: userID},
+			map[string]any{"role": cur}, map[string]any{"role": role, "sessionsEnded": n}); err != nil {
+			return err
+		}
+		return notifySessions(ctx, tx)
 	})
 }
 
@@ -332,7 +347,16 @@ func (db *DB) ResetPassword(ctx context.Context, userID, password string) error 
 		if tag.RowsAffected() == 0 {
 			return workflow.Reject(workflow.CodeNotFound, "User %s does not exist.", userID)
 		}
-		return revokeUserSessions(ctx, tx, userID, now)
+		n, err := revokeUserSessions(ctx, tx, userID, now, EndPasswordReset)
+		if err != nil {
+			return err
+		}
+		// The log never holds a password or its hash: only that it changed.
+		if err := db.logEvent(ctx, tx, SecurityEvent{Kind: EventUserPassword, UserID: userID},
+			nil, map[string]any{"passwordChangedAt": now, "sessionsEnded": n}); err != nil {
+			return err
+		}
+		return notifySessions(ctx, tx)
 	})
 }
 
@@ -355,17 +379,26 @@ func (db *DB) CheckCanDisable(ctx context.Context, userID string) error {
 }
 
 // EnableUser lifts a user's disablement. Their old sessions stay ended.
+// The disable time is kept (last_disabled_at) beside the enable time, and
+// both acts stay in the security log.
 func (db *DB) EnableUser(ctx context.Context, userID string) error {
-	tag, err := db.Pool.Exec(ctx, `UPDATE sync.user_status SET disabled_at = NULL WHERE user_id = $1`, userID)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		if _, err := db.User(ctx, userID); err != nil {
+	return db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		var was *time.Time
+		err := tx.QueryRow(ctx, `SELECT disabled_at FROM sync.user_status WHERE user_id = $1 FOR UPDATE`, userID).Scan(&was)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && was == nil) {
+			_, err := db.User(ctx, userID)
+			return err // not disabled: nothing changes, nothing to log
+		}
+		if err != nil {
 			return err
 		}
-	}
-	return nil
+		now := db.now()
+		if _, err := tx.Exec(ctx, `UPDATE sync.user_status SET disabled_at = NULL, enabled_at = $2 WHERE user_id = $1`, userID, now); err != nil {
+			return err
+		}
+		return db.logEvent(ctx, tx, SecurityEvent{Kind: EventUserEnable, UserID: userID},
+			map[string]any{"disabled": true, "disabledAt": was}, map[string]any{"disabled": false, "enabledAt": now})
+	})
 }
 
 // ---- workstations ----
@@ -419,13 +452,20 @@ func (db *DB) RegisterDevice(ctx context.Context, name string, roles []workflow.
 func (db *DB) IssueRegistrationCode(ctx context.Context, deviceID string) (string, time.Time, error) {
 	code := newRegistrationCode()
 	until := db.now().Add(RegistrationTTL).Truncate(time.Microsecond)
-	tag, err := db.Pool.Exec(ctx, `UPDATE sync.devices SET registration_hash = $2, registration_until = $3 WHERE id = $1 AND revoked_at IS NULL`,
-		deviceID, hashRegistrationCode(code), until)
+	err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE sync.devices SET registration_hash = $2, registration_until = $3 WHERE id = $1 AND revoked_at IS NULL`,
+			deviceID, hashRegistrationCode(code), until)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return workflow.Reject(workflow.CodeNotFound, "Workstation %s is not registered or was revoked.", deviceID)
+		}
+		// The code itself is never logged: it is a secret until used.
+		return db.logEvent(ctx, tx, SecurityEvent{Kind: EventDeviceCode, DeviceID: deviceID}, nil, map[string]any{"codeValidUntil": until})
+	})
 	if err != nil {
 		return "", time.Time{}, err
-	}
-	if tag.RowsAffected() == 0 {
-		return "", time.Time{}, workflow.Reject(workflow.CodeNotFound, "Workstation %s is not registered or was revoked.", deviceID)
 	}
 	return code, until, nil
 }
@@ -436,13 +476,27 @@ func (db *DB) IssueRegistrationCode(ctx context.Context, deviceID string) (strin
 func (db *DB) RedeemRegistrationCode(ctx context.Context, deviceID, code string) (*Device, error) {
 	var d Device
 	var roles []string
-	err := db.Pool.QueryRow(ctx, `
-		UPDATE sync.devices SET registration_hash = NULL, registration_until = NULL
-		 WHERE id = $1 AND registration_hash = $2 AND registration_until > $3 AND revoked_at IS NULL
-		 RETURNING id, name, roles, created_at`, deviceID, hashRegistrationCode(code), db.now()).
-		Scan(&d.ID, &d.Name, &roles, &d.CreatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, workflow.Reject(workflow.CodeUnauthenticated, "This registration code is not valid for workstation %s: it is wrong, was already used, or has expired; ask an administrator for a new one.", deviceID)
+	refused := workflow.Reject(workflow.CodeUnauthenticated, "This registration code is not valid for workstation %s: it is wrong, was already used, or has expired; ask an administrator for a new one.", deviceID)
+	err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+			UPDATE sync.devices SET registration_hash = NULL, registration_until = NULL
+			 WHERE id = $1 AND registration_hash = $2 AND registration_until > $3 AND revoked_at IS NULL
+			 RETURNING id, name, roles, created_at`, deviceID, hashRegistrationCode(code), db.now()).
+			Scan(&d.ID, &d.Name, &roles, &d.CreatedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return refused
+		}
+		if err != nil {
+			return err
+		}
+		return db.logEvent(ctx, tx, SecurityEvent{Kind: EventDeviceClaim, DeviceID: d.ID, Target: "workstation " + d.Name},
+			map[string]any{"claimed": false}, map[string]any{"claimed": true})
+	})
+	if errors.Is(err, refused) {
+		// A wrong code is a guess: it is logged on its own.
+		if lerr := db.LogSecurityEvent(ctx, SecurityEvent{Kind: EventDeviceClaim, DeviceID: deviceID, Reason: "code refused"}); lerr != nil {
+			return nil, lerr
+		}
 	}
 	if err != nil {
 		return nil, err

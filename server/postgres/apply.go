@@ -411,11 +411,20 @@ func (db *DB) authorize(ctx context.Context, tx pgx.Tx, ps *pushState, m syncpro
 	if s.DeviceID != deviceID {
 		return workflow.Reject(workflow.CodeUnauthenticated, "The act's author token was issued on another workstation; acts are accepted only from the workstation where the author logged in."), nil
 	}
-	if s.revoked != nil && s.revoked.Before(m.OccurredAt) {
-		return s.check(m.OccurredAt), nil
+	// A logged-out session authors nothing more, whatever time its acts
+	// claim: a workstation logs out at the server only once the user's
+	// queue is empty (desktop.Engine.Logout), so an act arriving after the
+	// logout was backdated, or kept back on purpose (docs/protocol.md,
+	// "Access that ends").
+	if s.revoked != nil && s.endedReason == EndLogout {
+		return workflow.Reject(workflow.CodeUnauthenticated, "%s logged out at %s UTC, before this act reached the server; an act that arrives after its author's logout is refused, whatever time it gives.",
+			s.UserName, s.revoked.UTC().Format("2006-01-02 15:04:05")), nil
+	}
+	if s.revoked != nil && s.endedReason != EndExpired && s.endedReason != EndIdle && s.revoked.Before(m.OccurredAt) {
+		return s.check(m.OccurredAt, 0), nil
 	}
 	if s.disabled != nil || s.deviceRevoked != nil {
-		return s.check(receivedAt), nil
+		return s.check(receivedAt, 0), nil
 	}
 	// Offline authoring: the act must fall inside the session's window. A
 	// little slack before issue absorbs a workstation clock slightly behind.

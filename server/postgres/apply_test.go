@@ -117,8 +117,8 @@ func TestRefusedWriteUndoesOnlyItsAct(t *testing.T) {
 
 // TestAuthorsJudgedPerAct: a push resolves each author token once, but
 // judges every act on its own: a forged token between two good ones is
-// refused alone, and a session ended between two pushes is seen by the
-// second.
+// refused alone, and a logout between two pushes is seen by the second:
+// its acts are refused, even those that claim to predate the logout.
 func TestAuthorsJudgedPerAct(t *testing.T) {
 	t.Parallel()
 	db, pool := openSeeded(t)
@@ -158,13 +158,19 @@ func TestAuthorsJudgedPerAct(t *testing.T) {
 			t.Fatal(err)
 		}
 		ended := scalar[time.Time](t, pool, `SELECT revoked_at FROM sync.sessions WHERE token_hash = $1`, hashToken(tok))
-		res, err := db.Push(ctx, DemoDeviceID, chained(t, db, DemoDeviceID, []syncproto.Mutation{attach(5, tok, ended.Add(time.Second))}))
+		// After the logout, and backdated to before it: both refused
+		// (docs/protocol.md, "Access that ends").
+		res, err := db.Push(ctx, DemoDeviceID, chained(t, db, DemoDeviceID, []syncproto.Mutation{
+			attach(5, tok, ended.Add(time.Second)), attach(6, tok, ended.Add(-time.Minute))}))
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := "This session was ended on " + ended.UTC().Format("2006-01-02 15:04") + "; log in again."
-		if r := res[0]; r.Status != syncproto.StatusRejected || r.Code != workflow.CodeUnauthenticated || r.Message != want {
-			t.Fatalf("%+v, want UNAUTHENTICATED %q", r, want)
+		want := "Secrétaire Test logged out at " + ended.UTC().Format("2006-01-02 15:04:05") +
+			" UTC, before this act reached the server; an act that arrives after its author's logout is refused, whatever time it gives."
+		for _, r := range res {
+			if r.Status != syncproto.StatusRejected || r.Code != workflow.CodeUnauthenticated || r.Message != want {
+				t.Fatalf("%+v, want UNAUTHENTICATED %q", r, want)
+			}
 		}
 	})
 }

@@ -29,6 +29,8 @@ type Session struct {
 	DeviceID  string // empty for an admin dashboard session
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	// LastActiveAt is a dashboard session's last activity (idle timeout).
+	LastActiveAt time.Time
 }
 
 // Actor returns the workflow's view of the session's user.
@@ -74,10 +76,20 @@ var errBadCredentials = workflow.Reject(workflow.CodeUnauthenticated, "Wrong e-m
 // known e-mail, so response time does not reveal which accounts exist.
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("wardsync-dummy-password"), BcryptCost)
 
+// NormalizeEmail is the one form of an e-mail that logins, accounts and
+// the login limits' keys use: trimmed and lower-cased.
+func NormalizeEmail(email string) string {
+	return strings.TrimSpace(strings.ToLower(email))
+}
+
 // Login checks a user's password and issues a session bound to deviceID
 // (or, with an empty deviceID, an admin dashboard session, ADMIN only).
+//
+// Every outcome goes to the security log with the address of the request
+// (WithWho). The login limits are the HTTP edge's (ReserveLoginAttempt); a
+// success clears its account's counter.
 func (db *DB) Login(ctx context.Context, email, password, deviceID string) (string, *Session, error) {
-	email = strings.TrimSpace(strings.ToLower(email))
+	email = NormalizeEmail(email)
 	var (
 		s        Session
 		hash     string
@@ -89,45 +101,69 @@ func (db *DB) Login(ctx context.Context, email, password, deviceID string) (stri
 		 WHERE lower(u.email) = $1`, email).Scan(&s.UserID, &s.UserName, &s.Role, &hash, &disabled)
 	if errors.Is(err, pgx.ErrNoRows) {
 		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
-		return "", nil, errBadCredentials
+		return "", nil, db.refuseLogin(ctx, email, "", deviceID, "unknown e-mail", errBadCredentials)
 	}
 	if err != nil {
 		return "", nil, err
 	}
+	refuse := func(reason string, rej *workflow.Rejection) (string, *Session, error) {
+		return "", nil, db.refuseLogin(ctx, email, s.UserID, deviceID, reason, rej)
+	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
-		return "", nil, errBadCredentials
+		return "", nil, db.refuseLogin(ctx, email, s.UserID, deviceID, "wrong password", errBadCredentials)
 	}
 	if disabled != nil {
-		return "", nil, workflow.Reject(workflow.CodeForbidden, "This account was disabled on %s; ask an administrator.", disabled.UTC().Format("2006-01-02"))
+		return refuse("account disabled", workflow.Reject(workflow.CodeForbidden, "This account was disabled on %s; ask an administrator.", disabled.UTC().Format("2006-01-02")))
 	}
+	ttl := db.Config.SessionTTL
 	if deviceID == "" {
 		if s.Role != workflow.RoleAdmin {
-			return "", nil, workflow.Reject(workflow.CodeForbidden, "Only an ADMIN may open the admin dashboard; a %s works on a registered workstation.", s.Role)
+			return refuse("not an administrator", workflow.Reject(workflow.CodeForbidden, "Only an ADMIN may open the admin dashboard; a %s works on a registered workstation.", s.Role))
+		}
+		if db.Config.AdminSessionTTL > 0 {
+			ttl = db.Config.AdminSessionTTL
 		}
 	} else {
 		dev, err := db.Device(ctx, deviceID)
 		if err != nil {
+			if rej, ok := workflow.AsRejection(err); ok {
+				return refuse("workstation not registered", rej)
+			}
 			return "", nil, err
 		}
 		if dev.RevokedAt != nil {
-			return "", nil, workflow.Reject(workflow.CodeForbidden, "Workstation %q was revoked; ask an administrator to register it again.", dev.Name)
+			return refuse("workstation revoked", workflow.Reject(workflow.CodeForbidden, "Workstation %q was revoked; ask an administrator to register it again.", dev.Name))
 		}
 		if !dev.Serves(s.Role) {
-			return "", nil, workflow.Reject(workflow.CodeForbidden, "Workstation %q serves %s, not %s; log in on a workstation of your service.", dev.Name, joinRoles(dev.Roles), s.Role)
+			return refuse("role not served by the workstation", workflow.Reject(workflow.CodeForbidden, "Workstation %q serves %s, not %s; log in on a workstation of your service.", dev.Name, joinRoles(dev.Roles), s.Role))
 		}
 		s.DeviceID = deviceID
 	}
 	token := newToken()
 	s.ID = uuid.NewString()
 	s.IssuedAt = db.now().Truncate(time.Millisecond)
-	s.ExpiresAt = s.IssuedAt.Add(db.Config.SessionTTL)
+	s.ExpiresAt = s.IssuedAt.Add(ttl)
+	s.LastActiveAt = s.IssuedAt
 	var dev any
 	if s.DeviceID != "" {
 		dev = s.DeviceID
 	}
-	if _, err := db.Pool.Exec(ctx, `
-		INSERT INTO sync.sessions (id, token_hash, user_id, device_id, issued_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`, s.ID, hashToken(token), s.UserID, dev, s.IssuedAt, s.ExpiresAt); err != nil {
+	acct, _ := LoginLimitKeys(email, "")
+	err = db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO sync.sessions (id, token_hash, user_id, device_id, issued_at, expires_at, last_active_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $5)`, s.ID, hashToken(token), s.UserID, dev, s.IssuedAt, s.ExpiresAt); err != nil {
+			return err
+		}
+		// The right password ends the account's delays; the address's
+		// counter stays (one good account must not launder an address).
+		if _, err := tx.Exec(ctx, `DELETE FROM sync.login_limits WHERE key = $1`, acct); err != nil {
+			return err
+		}
+		return db.logEvent(ctx, tx, SecurityEvent{Kind: EventLogin, ActorID: s.UserID, ActorName: s.UserName, UserID: s.UserID,
+			UserEmail: email, DeviceID: s.DeviceID, Target: "session " + s.ID}, nil, map[string]any{"role": s.Role, "expiresAt": s.ExpiresAt})
+	})
+	if err != nil {
 		return "", nil, err
 	}
 	return token, &s, nil
@@ -141,46 +177,67 @@ func joinRoles(rs []workflow.Role) string {
 	return strings.Join(ss, ", ")
 }
 
-// sessionQuery reads a session with its user and device standing.
-const sessionQuery = `
+// sessionSelect reads a session with its user and device standing.
+const sessionSelect = `
 	SELECT s.id, s.user_id, u.name, u.role::text, COALESCE(s.device_id, ''), s.issued_at, s.expires_at,
-	       s.revoked_at, st.disabled_at, d.revoked_at
+	       s.revoked_at, COALESCE(s.ended_reason, ''), COALESCE(s.last_active_at, s.issued_at), st.disabled_at, d.revoked_at
 	  FROM sync.sessions s
 	  JOIN users u ON u.id = s.user_id
 	  LEFT JOIN sync.user_status st ON st.user_id = s.user_id
-	  LEFT JOIN sync.devices d ON d.id = s.device_id
-	 WHERE s.token_hash = $1`
+	  LEFT JOIN sync.devices d ON d.id = s.device_id`
+
+// sessionQuery reads the session of a token.
+const sessionQuery = sessionSelect + ` WHERE s.token_hash = $1`
 
 type sessionRow struct {
 	Session
 	revoked, disabled, deviceRevoked *time.Time
+	endedReason                      string
 }
 
 func scanSession(r pgx.Row) (*sessionRow, error) {
 	var s sessionRow
 	err := r.Scan(&s.ID, &s.UserID, &s.UserName, &s.Role, &s.DeviceID, &s.IssuedAt, &s.ExpiresAt,
-		&s.revoked, &s.disabled, &s.deviceRevoked)
+		&s.revoked, &s.endedReason, &s.LastActiveAt, &s.disabled, &s.deviceRevoked)
 	return &s, err
 }
 
-// check says why a session may not be used (at time at), or nil. The
-// cause comes first: disabling a user or revoking a workstation also ends
-// its sessions, and "ended" alone would hide why.
-func (s *sessionRow) check(at time.Time) *workflow.Rejection {
+// check says why a session may not be used (at time at), or nil; idle is
+// a dashboard session's idle timeout (0: none). The cause comes first:
+// disabling a user or revoking a workstation also ends its sessions, and
+// "ended" alone would hide why. These sentences are what a workstation
+// whose socket is closed is told (docs/protocol.md, "Access that ends").
+func (s *sessionRow) check(at time.Time, idle time.Duration) *workflow.Rejection {
+	when := func(t *time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") }
 	switch {
 	case s.disabled != nil:
 		return workflow.Reject(workflow.CodeUnauthenticated, "The account of %s is disabled.", s.UserName)
 	case s.deviceRevoked != nil:
 		return workflow.Reject(workflow.CodeUnauthenticated, "This workstation was revoked; it can no longer synchronise.")
 	case s.revoked != nil:
+		switch s.endedReason {
+		case EndLogout:
+			return workflow.Reject(workflow.CodeUnauthenticated, "%s logged out at %s UTC; log in again.", s.UserName, when(s.revoked))
+		case EndRoleChanged:
+			return workflow.Reject(workflow.CodeUnauthenticated, "The role of %s was changed at %s UTC; log in again.", s.UserName, when(s.revoked))
+		case EndPasswordReset:
+			return workflow.Reject(workflow.CodeUnauthenticated, "The password of %s was reset at %s UTC; log in again with the new password.", s.UserName, when(s.revoked))
+		case EndExpired:
+			return workflow.Reject(workflow.CodeUnauthenticated, "The session of %s expired at %s UTC; log in again.", s.UserName, when(&s.ExpiresAt))
+		case EndIdle:
+			return workflow.Reject(workflow.CodeUnauthenticated, "The dashboard session of %s ended after %s without activity; sign in again.", s.UserName, idle)
+		}
 		return workflow.Reject(workflow.CodeUnauthenticated, "This session was ended on %s; log in again.", s.revoked.UTC().Format("2006-01-02 15:04"))
 	case at.After(s.ExpiresAt):
-		return workflow.Reject(workflow.CodeUnauthenticated, "The session of %s expired on %s; log in again.", s.UserName, s.ExpiresAt.UTC().Format("2006-01-02 15:04"))
+		return workflow.Reject(workflow.CodeUnauthenticated, "The session of %s expired at %s UTC; log in again.", s.UserName, when(&s.ExpiresAt))
+	case s.DeviceID == "" && idle > 0 && at.Sub(s.LastActiveAt) > idle:
+		return workflow.Reject(workflow.CodeUnauthenticated, "The dashboard session of %s ended after %s without activity; sign in again.", s.UserName, idle)
 	}
 	return nil
 }
 
-// Authenticate resolves a bearer token into a live session.
+// Authenticate resolves a bearer token into a live session. A session
+// found past its end is marked ended and logged (session_expired).
 func (db *DB) Authenticate(ctx context.Context, token string) (*Session, error) {
 	if token == "" {
 		return nil, workflow.Reject(workflow.CodeUnauthenticated, "No token was given; log in first.")
@@ -192,22 +249,41 @@ func (db *DB) Authenticate(ctx context.Context, token string) (*Session, error) 
 	if err != nil {
 		return nil, err
 	}
-	if rej := s.check(db.now()); rej != nil {
+	if rej := s.check(db.now(), db.Config.AdminIdle); rej != nil {
+		if s.revoked == nil {
+			if _, err := db.ExpireSessions(ctx); err != nil {
+				return nil, err
+			}
+		}
 		return nil, rej
 	}
 	return &s.Session, nil
 }
 
-// Logout revokes the session of token.
+// Logout ends the session of token. Acts of that session that reach the
+// server afterwards are refused (docs/protocol.md, "Access that ends").
 func (db *DB) Logout(ctx context.Context, token string) error {
-	tag, err := db.Pool.Exec(ctx, `UPDATE sync.sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL`, hashToken(token), db.now())
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return workflow.Reject(workflow.CodeUnauthenticated, "The token is not valid; log in again.")
-	}
-	return nil
+	return db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		var id, userID string
+		var deviceID *string
+		err := tx.QueryRow(ctx, `UPDATE sync.sessions SET revoked_at = $2, ended_reason = 'logout'
+			 WHERE token_hash = $1 AND revoked_at IS NULL RETURNING id, user_id, device_id`, hashToken(token), db.now()).
+			Scan(&id, &userID, &deviceID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return workflow.Reject(workflow.CodeUnauthenticated, "The token is not valid; log in again.")
+		}
+		if err != nil {
+			return err
+		}
+		dev := ""
+		if deviceID != nil {
+			dev = *deviceID
+		}
+		if err := db.logEvent(ctx, tx, SecurityEvent{Kind: EventLogout, ActorID: userID, UserID: userID, DeviceID: dev, Target: "session " + id}, nil, nil); err != nil {
+			return err
+		}
+		return notifySessions(ctx, tx)
+	})
 }
 
 // Device reads a registered workstation.
@@ -254,8 +330,11 @@ func (db *DB) AddDevice(ctx context.Context, id, name string, roles []workflow.R
 			RETURNING created_at`, id, name, rs, db.now()).Scan(&d.CreatedAt); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO sync.clients (device_id) VALUES ($1) ON CONFLICT DO NOTHING`, id)
-		return err
+		if _, err := tx.Exec(ctx, `INSERT INTO sync.clients (device_id) VALUES ($1) ON CONFLICT DO NOTHING`, id); err != nil {
+			return err
+		}
+		return db.logEvent(ctx, tx, SecurityEvent{Kind: EventDeviceRegister, DeviceID: id, Target: "workstation " + name}, nil,
+			map[string]any{"name": name, "roles": rs})
 	})
 	if err != nil {
 		return nil, err
@@ -266,15 +345,23 @@ func (db *DB) AddDevice(ctx context.Context, id, name string, roles []workflow.R
 // RevokeDevice stops a workstation: its sessions end and it can no longer push.
 func (db *DB) RevokeDevice(ctx context.Context, id string) error {
 	return db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE sync.devices SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`, id, db.now())
+		var name string
+		err := tx.QueryRow(ctx, `UPDATE sync.devices SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING name`, id, db.now()).Scan(&name)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return workflow.Reject(workflow.CodeNotFound, "Workstation %s is not registered or already revoked.", id)
+		}
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return workflow.Reject(workflow.CodeNotFound, "Workstation %s is not registered or already revoked.", id)
+		tag, err := tx.Exec(ctx, `UPDATE sync.sessions SET revoked_at = $2, ended_reason = 'device_revoked' WHERE device_id = $1 AND revoked_at IS NULL`, id, db.now())
+		if err != nil {
+			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE sync.sessions SET revoked_at = $2 WHERE device_id = $1 AND revoked_at IS NULL`, id, db.now())
-		return err
+		if err := db.logEvent(ctx, tx, SecurityEvent{Kind: EventDeviceRevoke, DeviceID: id, Target: "workstation " + name},
+			map[string]any{"revoked": false}, map[string]any{"revoked": true, "sessionsEnded": tag.RowsAffected()}); err != nil {
+			return err
+		}
+		return notifySessions(ctx, tx)
 	})
 }
 
@@ -296,8 +383,15 @@ func (db *DB) AddUser(ctx context.Context, name, email, password string, role wo
 	}
 	id := uuid.NewString()
 	now := db.now()
-	_, err = db.Pool.Exec(ctx, `INSERT INTO users (id, name, email, password, role, "createdAt", "updatedAt") VALUES ($1, $2, $3, $4, $5::"Role", $6, $6)`,
-		id, name, strings.ToLower(email), string(hash), string(role), now)
+	email = NormalizeEmail(email)
+	err = db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO users (id, name, email, password, role, "createdAt", "updatedAt") VALUES ($1, $2, $3, $4, $5::"Role", $6, $6)`,
+			id, name, email, string(hash), string(role), now); err != nil {
+			return err
+		}
+		return db.logEvent(ctx, tx, SecurityEvent{Kind: EventUserCreate, UserID: id, UserEmail: email, Target: "user " + email}, nil,
+			map[string]any{"name": name, "email": email, "role": role})
+	})
 	if pgCode(err) == "23505" {
 		return "", &workflow.Rejection{Code: workflow.CodeDuplicateID, Field: "email", Message: fmt.Sprintf("A user with e-mail %s already exists.", email)}
 	}
@@ -307,15 +401,31 @@ func (db *DB) AddUser(ctx context.Context, name, email, password string, role wo
 // DisableUser disables a user and ends every session of theirs.
 func (db *DB) DisableUser(ctx context.Context, userID string) error {
 	return db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO sync.user_status (user_id, disabled_at) SELECT id, $2 FROM users WHERE id = $1
-			ON CONFLICT (user_id) DO UPDATE SET disabled_at = EXCLUDED.disabled_at`, userID, db.now())
+		now := db.now()
+		var was *time.Time
+		found := false
+		if err := tx.QueryRow(ctx, `SELECT true, st.disabled_at FROM users u LEFT JOIN sync.user_status st ON st.user_id = u.id WHERE u.id = $1 FOR UPDATE OF u`, userID).
+			Scan(&found, &was); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if !found {
+			return workflow.Reject(workflow.CodeNotFound, "User %s does not exist.", userID)
+		}
+		if was != nil {
+			return nil // already disabled: nothing changes, nothing to log
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO sync.user_status (user_id, disabled_at, last_disabled_at) VALUES ($1, $2, $2)
+			ON CONFLICT (user_id) DO UPDATE SET disabled_at = EXCLUDED.disabled_at, last_disabled_at = EXCLUDED.disabled_at`, userID, now); err != nil {
+			return err
+		}
+		n, err := revokeUserSessions(ctx, tx, userID, now, EndDisabled)
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return workflow.Reject(workflow.CodeNotFound, "User %s does not exist.", userID)
+		if err := db.logEvent(ctx, tx, SecurityEvent{Kind: EventUserDisable, UserID: userID, Target: "user " + userID},
+			map[string]any{"disabled": false}, map[string]any{"disabled": true, "disabledAt": now, "sessionsEnded": n}); err != nil {
+			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE sync.sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`, userID, db.now())
-		return err
+		return notifySessions(ctx, tx)
 	})
 }

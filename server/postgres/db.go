@@ -40,6 +40,14 @@ type Config struct {
 	// DeferredWindow is how long a parked act waits for its predecessor
 	// before it is rejected (docs/deferred.md; 0: DefaultDeferredWindow).
 	DeferredWindow time.Duration
+	// AdminSessionTTL is the lifetime of an admin dashboard session, and
+	// AdminIdle how long it survives without its administrator's activity
+	// (0: no idle timeout).
+	AdminSessionTTL time.Duration
+	AdminIdle       time.Duration
+	// LoginQuiet is how long without a failed login resets a login-limit
+	// counter (docs/security.md, "Login limits").
+	LoginQuiet time.Duration
 }
 
 // DefaultConfig returns the safe defaults.
@@ -51,7 +59,10 @@ func DefaultConfig() Config {
 		PullLimit:     1000,
 		MaxConns:      20,
 		// Twelve hours cover a night's outage at reception.
-		DeferredWindow: DefaultDeferredWindow,
+		DeferredWindow:  DefaultDeferredWindow,
+		AdminSessionTTL: 8 * time.Hour,
+		AdminIdle:       30 * time.Minute,
+		LoginQuiet:      15 * time.Minute,
 	}
 }
 

@@ -143,9 +143,12 @@ func (db *DB) DismissDuplicate(ctx context.Context, patientA, patientB, by, note
 		if by != "" {
 			resolvedBy = by
 		}
-		_, err = tx.Exec(ctx, `UPDATE sync.duplicate_candidates SET resolved_at = $3, resolution = 'dismissed', resolved_by = $4, note = $5
-			 WHERE patient_a = $1 AND patient_b = $2`, a, b, db.now(), resolvedBy, note)
-		return err
+		if _, err = tx.Exec(ctx, `UPDATE sync.duplicate_candidates SET resolved_at = $3, resolution = 'dismissed', resolved_by = $4, note = $5
+			 WHERE patient_a = $1 AND patient_b = $2`, a, b, db.now(), resolvedBy, note); err != nil {
+			return err
+		}
+		return db.logEvent(ctx, tx, SecurityEvent{Kind: EventDuplicateClear, ActorID: by, Reason: note, Target: "patients " + a + " and " + b},
+			map[string]any{"flagged": true}, map[string]any{"flagged": false, "resolution": "dismissed"})
 	})
 }
 
@@ -188,7 +191,10 @@ func (db *DB) MergePatients(ctx context.Context, actor workflow.Actor, survivorI
 			return err
 		}
 		res.Appointments, res.Prescriptions, res.Documents = moved["appointments"], moved["prescriptions"], moved["documents"]
-		return nil
+		return db.logEvent(ctx, tx, SecurityEvent{Kind: EventPatientMerge, ActorID: actor.ID, ActorName: actor.Name,
+			Target: "patient " + loserID + " into " + survivorID},
+			map[string]any{"patients": []string{survivorID, loserID}},
+			map[string]any{"survivorId": survivorID, "mergedId": loserID, "moved": moved, "mutationId": m.ID})
 	})
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -59,7 +60,16 @@ func insertResolution(ctx context.Context, tx pgx.Tx, r resolution) error {
 	_, err := tx.Exec(ctx, `
 		INSERT INTO sync.rejection_resolutions (device_id, seq, resolved_at, resolved_by, note, kind, by_seq)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.deviceID, r.seq, r.at, by, r.note, r.kind, r.bySeq)
-	return err
+	if err != nil {
+		return err
+	}
+	// Resolving a refused act is an administrative act on the record: it
+	// goes to the security log, whoever resolved it (dashboard or ward).
+	// No notification: this may run inside a push.
+	return appendEvent(ctx, tx,
+		SecurityEvent{Kind: EventReviewResolve, At: r.at, ActorID: r.by, DeviceID: r.deviceID, Reason: r.note,
+			Target: fmt.Sprintf("act %d of workstation %s", r.seq, r.deviceID)},
+		map[string]any{"resolved": false}, map[string]any{"resolved": true, "kind": r.kind, "bySeq": r.bySeq})
 }
 
 // ResolveRejection closes a rejected act from the dashboard, with the

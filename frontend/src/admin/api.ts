@@ -14,6 +14,17 @@ export class ApiError extends Error {
 
 export const TOKEN_KEY = 'wardsync.admin.token';
 
+// The administrator's last key press or click: the dashboard's own
+// refreshes tell the server how long ago it was (X-Wardsync-Idle), so that
+// they do not keep an unattended session alive past its idle timeout.
+let lastInput = Date.now();
+if (typeof document !== 'undefined') {
+  for (const ev of ['keydown', 'pointerdown']) document.addEventListener(ev, () => (lastInput = Date.now()), { capture: true, passive: true });
+}
+function idleHeader(): Record<string, string> {
+  return { 'X-Wardsync-Idle': String(Math.max(0, Date.now() - lastInput)) };
+}
+
 export class Api {
   constructor(
     public token: string,
@@ -21,7 +32,7 @@ export class Api {
   ) {}
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { Accept: 'application/json', Authorization: `Bearer ${this.token}` };
+    const headers: Record<string, string> = { Accept: 'application/json', Authorization: `Bearer ${this.token}`, ...idleHeader() };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     let resp: Response;
     try {
@@ -36,6 +47,23 @@ export class Api {
       throw err;
     }
     return data as T;
+  }
+
+  /** download fetches a file (a CSV export) with the session's token. */
+  async download(path: string): Promise<Blob> {
+    let resp: Response;
+    try {
+      resp = await fetch(path, { headers: { Authorization: `Bearer ${this.token}`, ...idleHeader() }, cache: 'no-store' });
+    } catch {
+      throw new ApiError(0, 'NETWORK', 'The server cannot be reached; try again.');
+    }
+    if (!resp.ok) {
+      const data = (await resp.json().catch(() => ({}))) as Record<string, unknown>;
+      const err = new ApiError(resp.status, String(data.code ?? 'HTTP_' + resp.status), String(data.message ?? resp.statusText), String(data.field ?? ''));
+      if (resp.status === 401) this.onUnauthenticated(err.message);
+      throw err;
+    }
+    return resp.blob();
   }
 
   get<T>(path: string): Promise<T> {

@@ -1,5 +1,5 @@
-// The admin dashboard: sign-in, then five views (overview, workflow board,
-// users, workstations, audit log) kept current by the server's event
+// The admin dashboard: sign-in, then its views (overview, workflow board,
+// users, workstations, audit log, security log, duplicates) kept current by the server's event
 // stream (/api/v1/admin/events): each "changed" event names what changed,
 // and the views concerned re-read it. No manual refresh anywhere.
 
@@ -15,6 +15,7 @@ import { devicesView } from './views/devices';
 import { duplicatesView, tabLabel } from './views/duplicates';
 import { overviewView, summary } from './views/overview';
 import { buildLine } from './format';
+import { securityView } from './views/security';
 import { usersView } from './views/users';
 
 const app = document.getElementById('app')!;
@@ -56,13 +57,14 @@ function showLogin(message = ''): void {
   replace(app, h('main', { class: 'login-wrap' }, form));
 }
 
-type Tab = 'overview' | 'board' | 'users' | 'devices' | 'audit' | 'duplicates';
+type Tab = 'overview' | 'board' | 'users' | 'devices' | 'audit' | 'security' | 'duplicates';
 const TABS: [Tab, string][] = [
   ['overview', t('adm.tab.overview')],
   ['board', t('adm.tab.board')],
   ['users', t('adm.tab.users')],
   ['devices', t('adm.tab.devices')],
   ['audit', t('adm.auditTitle')],
+  ['security', t('adm.tab.security')],
   ['duplicates', tabLabel(0)],
 ];
 
@@ -112,6 +114,7 @@ async function enter(token: string): Promise<void> {
     users: usersView(ctx),
     devices: devicesView(ctx),
     audit: auditView(ctx),
+    security: securityView(ctx),
     duplicates: duplicatesView(ctx, (open) => {
       const b = tabButtons.find((x) => x.dataset.tab === 'duplicates');
       if (b) b.textContent = tabLabel(open);

@@ -114,6 +114,9 @@ export interface User {
   role: Role;
   createdAt: string;
   disabled: boolean;
+  /** the last disable and re-enable, kept after a re-enable (the security log has them all) */
+  lastDisabledAt?: string;
+  enabledAt?: string;
   disabledAt?: string;
   activeSessions: number;
 }
@@ -165,4 +168,27 @@ export interface Board {
   appointments: BoardStatus[];
   prescriptions: BoardStatus[];
   queues: BoardQueue[];
+}
+
+/** One entry of the security log (GET /api/v1/admin/security-events). */
+export interface SecurityEvent {
+  id: string;
+  at: string;
+  kind: string;
+  actorId?: string;
+  actorName?: string;
+  userId?: string;
+  userEmail?: string;
+  deviceId?: string;
+  address?: string;
+  reason?: string;
+  target?: string;
+  before?: unknown;
+  after?: unknown;
+}
+
+export interface SecurityPage {
+  items: SecurityEvent[];
+  next: string;
+  kinds: string[];
 }

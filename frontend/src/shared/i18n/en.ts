@@ -483,6 +483,8 @@ export const en = {
   'adm.signInHint': 'Administrator sign-in',
   'adm.signOut': 'Sign out',
   'adm.signedOut': 'Signed out.',
+  'adm.tab.security': 'Security log',
+  'users.disableHistory': 'disabled {disabled}, enabled {enabled}',
   'adm.tab.overview': 'Overview',
   'adm.tab.board': 'Workflow board',
   'adm.tab.users': 'Users',

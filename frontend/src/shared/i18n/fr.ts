@@ -467,6 +467,8 @@ export const fr: Record<MessageKey, string> = {
   'adm.signInHint': 'Connexion administrateur',
   'adm.signOut': 'Se déconnecter',
   'adm.signedOut': 'Déconnecté.',
+  'adm.tab.security': 'Journal de sécurité',
+  'users.disableHistory': 'désactivé {disabled}, réactivé {enabled}',
   'adm.tab.overview': 'Vue d’ensemble',
   'adm.tab.board': 'Tableau du parcours',
   'adm.tab.users': 'Utilisateurs',
