@@ -116,6 +116,14 @@ func TestSecurityLogRecordsEveryKind(t *testing.T) {
 	if st, body := e.do("POST", "/api/v1/admin/rejected/"+e.device+"/"+strconv.FormatInt(bad[0].Seq, 10)+"/resolve", e.admin, map[string]string{"note": "entered twice"}); st != 200 {
 		t.Fatalf("resolve: %d %v", st, body)
 	}
+	// setting_change: the dashboard's Late/Stalled thresholds set, then
+	// reset to the flags.
+	if st, body := e.do("PUT", "/api/v1/admin/settings/health", e.admin, map[string]int{"lateUnseenMinutes": 10, "latePendingMinutes": 20, "stalledMinutes": 90}); st != 200 {
+		t.Fatalf("set thresholds: %d %v", st, body)
+	}
+	if st, body := e.do("DELETE", "/api/v1/admin/settings/health", e.admin, nil); st != 200 {
+		t.Fatalf("reset thresholds: %d %v", st, body)
+	}
 	// session_expired: a dashboard session left idle past its timeout.
 	idle := e.login("admin@hospital.com", "admin123", "")
 	e.clock.Set(e.db.Config.AdminIdle + time.Minute)
@@ -132,7 +140,7 @@ func TestSecurityLogRecordsEveryKind(t *testing.T) {
 		postgres.EventUserDisable: {adminID, newID}, postgres.EventUserEnable: {adminID, newID},
 		postgres.EventDeviceRegister: {adminID, ""}, postgres.EventDeviceCode: {adminID, ""}, postgres.EventDeviceClaim: {"", ""},
 		postgres.EventDeviceRevoke: {adminID, ""}, postgres.EventPatientMerge: {adminID, ""}, postgres.EventDuplicateClear: {adminID, ""},
-		postgres.EventReviewResolve: {adminID, ""},
+		postgres.EventReviewResolve: {adminID, ""}, postgres.EventSettingChange: {adminID, ""},
 	}
 	if len(want) != len(postgres.EventKinds) {
 		t.Fatalf("the test covers %d kinds of %d", len(want), len(postgres.EventKinds))

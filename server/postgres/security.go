@@ -38,6 +38,7 @@ const (
 	EventPatientMerge   = "patient_merge"
 	EventDuplicateClear = "duplicate_dismiss"
 	EventReviewResolve  = "review_resolve"
+	EventSettingChange  = "setting_change"
 )
 
 // EventKinds lists every kind, in the order the dashboard offers them.
@@ -45,7 +46,7 @@ var EventKinds = []string{
 	EventLogin, EventLoginFailed, EventLogout, EventSessionExpired,
 	EventUserCreate, EventUserDisable, EventUserEnable, EventUserRole, EventUserPassword,
 	EventDeviceRegister, EventDeviceCode, EventDeviceClaim, EventDeviceRevoke,
-	EventPatientMerge, EventDuplicateClear, EventReviewResolve,
+	EventPatientMerge, EventDuplicateClear, EventReviewResolve, EventSettingChange,
 }
 
 // Who is the person and address behind a request. The HTTP edge puts it in

@@ -26,6 +26,7 @@ export const KIND_LABELS: Record<string, string> = {
   patient_merge: 'Patients merged',
   duplicate_dismiss: 'Duplicate dismissed',
   review_resolve: 'Refused act resolved',
+  setting_change: 'Setting changed',
 };
 
 /** changeText shows before → after as one line of JSON each. */
