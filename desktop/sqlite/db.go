@@ -1,8 +1,12 @@
 // Package sqlite is the workstation's replica: one SQLite file (modernc, no
 // cgo) holding the server's rows as far as this device may see them, the
 // effects of acts not yet reflected by the server, the outbox, rejected acts,
-// the sync position and the offline-login verifiers. It is the only package
-// of the workstation that speaks SQL.
+// the sync position and the users who logged in here. It is the only
+// package of the workstation that speaks SQL.
+//
+// The replica is encrypted at rest: Open seals every file SQLite writes for
+// it under the replica's data key (desktop/sqlite/cryptvfs), and creates
+// them 0600 in a 0700 folder.
 //
 // The replicated tables always hold "server state + the outbox's effects":
 // an act writes its effect and its outbox row in one transaction, and
@@ -15,10 +19,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
+	"wardsync/desktop/sqlite/cryptvfs"
 	"wardsync/migrations"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -27,6 +35,9 @@ import (
 // DB is an open replica. It is safe for concurrent use.
 type DB struct {
 	sql *sql.DB
+	// vfs seals the files under the data key (nil: a plain replica, for a
+	// benchmark's baseline only).
+	vfs *cryptvfs.VFS
 	// writeMu serialises this process's write transactions: SQLite allows
 	// one writer, and waiting on a mutex is cheaper and fairer than every
 	// writer spinning on the busy timeout. Other processes still meet the
@@ -63,30 +74,135 @@ const maxStmts = 512
 // BusyTimeout is how long a write waits for another process's write lock.
 const BusyTimeout = 10 * time.Second
 
-// Open opens (creating it if needed) the replica at path and migrates it.
-func Open(ctx context.Context, path string) (*DB, error) {
-	return open(ctx, path, CheckpointEvery, walRestartFrames, nil)
+// Open opens (creating it if needed) the replica at path, encrypted under
+// key (the replica's data key, cryptvfs.KeySize bytes), and migrates it.
+// A key that is not the replica's, or a file changed outside wardsync,
+// fails with an error that says so.
+func Open(ctx context.Context, path string, key []byte) (*DB, error) {
+	if len(key) != cryptvfs.KeySize {
+		return nil, fmt.Errorf("sqlite: open %s: the data key is %d bytes, want %d", path, len(key), cryptvfs.KeySize)
+	}
+	return open(ctx, path, key, CheckpointEvery, walRestartFrames, nil)
+}
+
+// OpenUnencrypted opens a replica without encryption. Only benchmarks use
+// it, as the baseline the encrypted replica is measured against; the
+// workstation never does.
+func OpenUnencrypted(ctx context.Context, path string) (*DB, error) {
+	return open(ctx, path, nil, CheckpointEvery, walRestartFrames, nil)
 }
 
 // open is Open with the checkpointer's pause (< 0: no background
 // checkpointer), its WAL restart threshold and, for tests, a hook told each
-// background checkpoint's outcome.
-func open(ctx context.Context, path string, every time.Duration, restartFrames int, hook func(CheckpointResult, error)) (*DB, error) {
+// background checkpoint's outcome. A nil key opens a plain file.
+func open(ctx context.Context, path string, key []byte, every time.Duration, restartFrames int, hook func(CheckpointResult, error)) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: no database path")
 	}
+	if err := PrepareFiles(path); err != nil {
+		return nil, err
+	}
 	dsn := DSN(path)
+	var vfs *cryptvfs.VFS
+	if key != nil {
+		var err error
+		if vfs, err = cryptvfs.Register(key); err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+		dsn += "&vfs=" + url.QueryEscape(vfs.Name())
+	}
+	fail := func(err error) (*DB, error) {
+		if vfs != nil {
+			if f := vfs.Failure(); f != nil && isIOErr(err) {
+				err = &Unreadable{Path: path, Cause: f}
+			}
+			vfs.Close()
+		}
+		return nil, err
+	}
 	sdb, err := openBusy(ctx, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return fail(fmt.Errorf("sqlite: open %s: %w", path, err))
 	}
 	if err := migrations.UpSQLite(ctx, sdb); err != nil {
 		sdb.Close()
-		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+		return fail(fmt.Errorf("sqlite: %s: %w", path, err))
 	}
-	db := &DB{sql: sdb, checkpoint: hook}
+	db := &DB{sql: sdb, vfs: vfs, checkpoint: hook}
 	db.startCheckpointer(every, restartFrames)
 	return db, nil
+}
+
+// Unreadable is an encrypted replica that cannot be read: the key is not
+// its own, or a file was changed outside wardsync.
+type Unreadable struct {
+	Path  string
+	Cause error // which file and page failed, from the VFS
+}
+
+func (e *Unreadable) Error() string {
+	return fmt.Sprintf("sqlite: the replica %s cannot be read: %v", e.Path, e.Cause)
+}
+
+// Damage is the last authentication failure of the replica's files seen
+// since it was opened (a page changed outside wardsync), or nil.
+func (db *DB) Damage() error {
+	if db.vfs == nil {
+		return nil
+	}
+	if f := db.vfs.Failure(); f != nil {
+		return &Unreadable{Path: "", Cause: f}
+	}
+	return nil
+}
+
+// isIOErr reports SQLITE_IOERR and its extended codes: how SQLite passes on
+// the VFS's failed authentication.
+func isIOErr(err error) bool {
+	var coded interface{ Code() int }
+	return errors.As(err, &coded) && coded.Code()&0xff == 10
+}
+
+// PrepareFiles makes the replica's folder (0700) and file (0600) before
+// SQLite opens it: SQLite gives the -wal, -shm and journal files the main
+// file's mode, so none of them is readable by another account. An existing
+// folder or file with wider permissions is narrowed.
+func PrepareFiles(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("sqlite: replica folder %s: %w", dir, err)
+	}
+	if err := narrow(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("sqlite: replica file %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		if err := narrow(p, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// narrow removes every permission bit of path outside want.
+func narrow(path string, want fs.FileMode) error {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	if fi.Mode().Perm()&^want != 0 {
+		if err := os.Chmod(path, fi.Mode().Perm()&want); err != nil {
+			return fmt.Errorf("sqlite: narrowing %s to %o: %w", path, want, err)
+		}
+	}
+	return nil
 }
 
 // DSN is the driver's name for the replica at path with the connection
@@ -178,6 +294,11 @@ func (db *DB) Close() error {
 		db.stmts, db.stmtsClosed = nil, true
 		db.stmtMu.Unlock()
 		db.closeErr = db.sql.Close()
+		if db.vfs != nil {
+			if err := db.vfs.Close(); err != nil && db.closeErr == nil {
+				db.closeErr = err
+			}
+		}
 	})
 	return db.closeErr
 }
