@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"wardsync/workflow"
 )
 
 func TestReplicaFilesArePrivate(t *testing.T) {
@@ -71,4 +73,38 @@ func TestWrongKeyIsUnreadable(t *testing.T) {
 func isNotADB(err error) bool {
 	var coded interface{ Code() int }
 	return errors.As(err, &coded) && coded.Code() == 26
+}
+
+func TestLockedReplicaRefusesUntilUnlocked(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ward.db")
+	db, err := OpenLocked(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if db.Unlocked() {
+		t.Fatal("a new locked replica says it is unlocked")
+	}
+	_, err = db.Credentials(ctx)
+	if r, ok := workflow.AsRejection(err); !ok || r.Code != workflow.CodeUnauthenticated ||
+		r.Message != "This workstation is locked: log in to open its replica." {
+		t.Fatalf("locked: %v", err)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Fatal("a locked replica created its file")
+	}
+	if err := db.Unlock(ctx, testKey); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Credentials(ctx); err != nil {
+		t.Fatalf("unlocked: %v", err)
+	}
+	if err := db.Unlock(ctx, testKey); err != nil {
+		t.Fatalf("unlocking again with the same key: %v", err)
+	}
+	err = db.Unlock(ctx, []byte("another-key-of-thirty-two-bytes!"))
+	if err == nil || err.Error() != "sqlite: the replica "+path+" cannot be read: it is open under another key" {
+		t.Fatalf("another key: %v", err)
+	}
 }
