@@ -41,6 +41,11 @@ type Status struct {
 	// refuses the acts concerned; this says so before they are sent.
 	ChainError string          `json:"chainError,omitempty"`
 	Roles      []workflow.Role `json:"roles"`
+	// Locked is true until a login opens the encrypted replica.
+	Locked bool `json:"locked"`
+	// Wiped says why this workstation destroyed its keys (it was revoked);
+	// "" otherwise.
+	Wiped string `json:"wiped,omitempty"`
 }
 
 // Progress counts the rows of a snapshot received so far.
