@@ -74,10 +74,10 @@ type fakeToken struct {
 type fakeDevice struct {
 	roles     []workflow.Role
 	revokedAt *time.Time
-	lastSeq int64
-	seqAt   []seqMark // where each seq's effects end in the feed
-	results map[int64]syncproto.MutationResult
-	reports []syncproto.Report
+	lastSeq   int64
+	seqAt     []seqMark // where each seq's effects end in the feed
+	results   map[int64]syncproto.MutationResult
+	reports   []syncproto.Report
 }
 
 type seqMark struct {

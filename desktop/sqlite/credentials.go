@@ -14,11 +14,11 @@ import (
 // here: who they are and the session the server issued. The password is
 // checked by opening the user's key slot (desktop/keyfile), not here.
 type Credential struct {
-	UserID   string
-	Email    string
-	Name     string
-	Role     workflow.Role
-	Token    string // "" once revoked
+	UserID string
+	Email  string
+	Name   string
+	Role   workflow.Role
+	Token  string // "" once revoked
 	// ExpiresAt ends the session and with it the offline-authoring window.
 	ExpiresAt     time.Time
 	OnlineLoginAt time.Time
