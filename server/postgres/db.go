@@ -39,6 +39,9 @@ type Config struct {
 	// DeferredWindow is how long a parked act waits for its predecessor
 	// before it is rejected (docs/deferred.md; 0: DefaultDeferredWindow).
 	DeferredWindow time.Duration
+	// EscrowKey seals the workstations' replica keys the server escrows
+	// (sync.device_keys); nil: the server escrows none (escrow.go).
+	EscrowKey []byte
 }
 
 // DefaultConfig returns the safe defaults.
