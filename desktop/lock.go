@@ -254,3 +254,33 @@ func (e *Engine) waitUnlocked(ctx context.Context) bool {
 		}
 	}
 }
+
+// Unlock opens the replica with the user's key slot, logging no one in: a
+// headless station's commands, each a process of its own, open it so. The
+// refusals are offline login's.
+func (e *Engine) Unlock(ctx context.Context, email, password string) error {
+	if e.db.Unlocked() {
+		return nil
+	}
+	e.keyMu.Lock()
+	kf, err := e.loadKeys()
+	e.keyMu.Unlock()
+	if err != nil {
+		return err
+	}
+	if kf.Wiped != nil && len(kf.Slots) == 0 {
+		return rejection(workflow.CodeUnauthenticated, wipedMessage(kf.Wiped, e.cfg.Location))
+	}
+	slot := kf.Slot(email)
+	if slot == nil {
+		return rejection(workflow.CodeUnauthenticated, MsgNeverOnline)
+	}
+	key, err := slot.Unwrap(password)
+	if errors.Is(err, keyfile.ErrWrongPassword) {
+		return rejection(workflow.CodeUnauthenticated, MsgWrongPassword)
+	}
+	if err != nil {
+		return err
+	}
+	return e.unlock(ctx, key)
+}
