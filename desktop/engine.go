@@ -62,6 +62,9 @@ type Config struct {
 	// SlotParams are Argon2id's costs for new key slots (default
 	// keyfile.DefaultParams; tests lower them).
 	SlotParams *keyfile.Params
+	// Unencrypted opens the replica unencrypted at once and keeps no key
+	// slots: the benchmarks' baseline only, never a workstation.
+	Unencrypted bool
 }
 
 func (c *Config) defaults() {
@@ -166,7 +169,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if kf.Wiped != nil {
 		e.status.Wiped = kf.Wiped.Reason
 	}
-	if cfg.DataKey != nil {
+	if cfg.DataKey != nil || cfg.Unencrypted {
 		if err := e.unlock(ctx, cfg.DataKey); err != nil {
 			db.Close()
 			return nil, err

@@ -33,13 +33,19 @@ func (e *Engine) unlock(ctx context.Context, key []byte) error {
 }
 
 func (e *Engine) unlockLocked(ctx context.Context, key []byte) error {
-	if e.key != nil {
-		if subtle.ConstantTimeCompare(e.key, key) != 1 {
+	if e.db.Unlocked() {
+		if !e.cfg.Unencrypted && subtle.ConstantTimeCompare(e.key, key) != 1 {
 			return &sqlite.Unreadable{Path: e.cfg.DBPath, Cause: errors.New("the key given is not the key it is open under")}
 		}
 		return nil
 	}
-	if err := e.db.Unlock(ctx, key); err != nil {
+	var err error
+	if e.cfg.Unencrypted {
+		err = e.db.UnlockUnencrypted(ctx)
+	} else {
+		err = e.db.Unlock(ctx, key)
+	}
+	if err != nil {
 		return err
 	}
 	st, err := e.db.Bind(ctx, e.cfg.DeviceID, e.cfg.ServerURL)

@@ -84,19 +84,25 @@ func (e *Engine) Login(ctx context.Context, email, password string) (*Session, e
 func (e *Engine) onlineLogin(ctx context.Context, email, password string, res *remote.LoginResult) (*Session, error) {
 	e.keyMu.Lock()
 	defer e.keyMu.Unlock()
-	kf, err := e.loadKeys()
-	if err != nil {
-		return nil, err
-	}
-	key, err := e.keyForOnlineLogin(kf, email, password, res.ReplicaKey)
-	if err != nil {
-		return nil, err
-	}
-	if err := e.unlockLocked(ctx, key); err != nil {
-		return nil, err
-	}
-	if err := e.putSlot(kf, res.User.ID, email, password); err != nil {
-		return nil, err
+	if e.cfg.Unencrypted {
+		if err := e.unlockLocked(ctx, nil); err != nil {
+			return nil, err
+		}
+	} else {
+		kf, err := e.loadKeys()
+		if err != nil {
+			return nil, err
+		}
+		key, err := e.keyForOnlineLogin(kf, email, password, res.ReplicaKey)
+		if err != nil {
+			return nil, err
+		}
+		if err := e.unlockLocked(ctx, key); err != nil {
+			return nil, err
+		}
+		if err := e.putSlot(kf, res.User.ID, email, password); err != nil {
+			return nil, err
+		}
 	}
 	e.update(func(s *Status) { s.Wiped = "" })
 	now := e.cfg.Now().UTC()

@@ -157,6 +157,13 @@ func (db *DB) Unlock(ctx context.Context, key []byte) error {
 	return db.unlock(ctx, key, CheckpointEvery, walRestartFrames)
 }
 
+// UnlockUnencrypted opens the replica without encryption: the benchmarks'
+// baseline only (Config.Unencrypted of the engine); the workstation never
+// does.
+func (db *DB) UnlockUnencrypted(ctx context.Context) error {
+	return db.unlock(ctx, nil, CheckpointEvery, walRestartFrames)
+}
+
 func (db *DB) unlock(ctx context.Context, key []byte, every time.Duration, restartFrames int) error {
 	// Under the write lock: no write can commit (and kick the
 	// checkpointer) while the checkpointer is being set up.

@@ -71,6 +71,7 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	device := global.String("device", env("WARDSYNC_DEVICE", ""), "this workstation's device id (stored in the key file once given)")
 	unlockEmail := global.String("unlock", env("WARDSYNC_UNLOCK", ""), "open the replica with this user's key slot and $WARDSYNC_PASSWORD")
 	slotTime := global.Uint("slot-time", uint(keyfile.DefaultParams.Time), "Argon2id passes of the key slots login makes (tests only lower it)")
+	unencrypted := global.Bool("unencrypted", false, "keep the replica unencrypted: the benchmarks' baseline only, never a ward")
 	slotMemory := global.Uint("slot-memory-kib", uint(keyfile.DefaultParams.MemoryKiB), "Argon2id memory of the key slots login makes, KiB (tests only lower it)")
 	if err := global.Parse(args); err != nil {
 		return 2
@@ -82,7 +83,7 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd, rest := global.Arg(0), global.Args()[1:]
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	params := keyfile.Params{Time: uint32(*slotTime), MemoryKiB: uint32(*slotMemory), Threads: keyfile.DefaultParams.Threads}
-	e, err := desktop.Open(ctx, desktop.Config{DBPath: *dbPath, ServerURL: *server, DeviceID: *device, Logger: log, SlotParams: &params})
+	e, err := desktop.Open(ctx, desktop.Config{DBPath: *dbPath, ServerURL: *server, DeviceID: *device, Logger: log, SlotParams: &params, Unencrypted: *unencrypted})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
