@@ -162,16 +162,20 @@ func wipedMessage(w *keyfile.Wipe, loc *time.Location) string {
 func (e *Engine) keptPath() string { return e.cfg.DBPath + ".kept" }
 
 // checkRevoked asks the server whether this device was revoked, after a
-// refusal that may mean so, and wipes the keys if it was. It returns the
-// refusal that says why, or nil when the device is in good standing (or the
-// server cannot tell).
-func (e *Engine) checkRevoked(ctx context.Context) error {
+// refusal that may mean so, and wipes the keys if it was (calling unlock
+// first, when set and the replica is locked). It returns the refusal that
+// says why, or nil when the device is in good standing (or the server
+// cannot tell).
+func (e *Engine) checkRevoked(ctx context.Context, unlock func()) error {
 	if e.cfg.ServerURL == "" || e.cfg.DeviceID == "" {
 		return nil
 	}
 	st, err := remote.DeviceStanding(ctx, e.cfg.HTTPClient, e.cfg.ServerURL, e.cfg.DeviceID)
 	if err != nil || !st.Revoked {
 		return nil
+	}
+	if unlock != nil && !e.db.Unlocked() {
+		unlock()
 	}
 	at := e.cfg.Now()
 	if st.RevokedAt != nil {
@@ -199,7 +203,7 @@ func (e *Engine) wipe(ctx context.Context, w keyfile.Wipe) (*keyfile.Wipe, error
 	if kf.Wiped != nil && len(kf.Slots) == 0 && e.key == nil {
 		return kf.Wiped, nil // already wiped
 	}
-	kept := 0
+	kept := -1
 	if e.key != nil {
 		if kept, err = e.db.KeepOutbox(ctx, e.keptPath()); err != nil {
 			return nil, err
@@ -216,6 +220,14 @@ func (e *Engine) wipe(ctx context.Context, w keyfile.Wipe) (*keyfile.Wipe, error
 	kf.Slots, kf.Wiped = nil, &w
 	if err := kf.Save(e.cfg.KeyFile); err != nil {
 		return nil, err
+	}
+	if kept < 0 {
+		// Locked: the queued acts cannot be read out, so the whole sealed
+		// replica is kept in their place (the same key opens it, and only
+		// the server holds it now).
+		if err := sqlite.MoveFiles(e.cfg.DBPath, e.keptPath()); err != nil {
+			return nil, err
+		}
 	}
 	if err := sqlite.RemoveFiles(e.cfg.DBPath); err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"wardsync/desktop/keyfile"
@@ -224,5 +225,46 @@ func TestRevokedWhileRunningWipes(t *testing.T) {
 	waitFor(t, "wiped", func() bool { return e.Status().Wiped != "" })
 	if _, err := os.Stat(e.cfg.DBPath); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the replica survived: %v", err)
+	}
+}
+
+// Revoked while locked, and refused with a password that opens no slot:
+// the queued acts cannot be read out, so the whole sealed replica is kept
+// in their place, and they are queued again after re-registration.
+func TestRevokedWhileLockedKeepsQueuedActs(t *testing.T) {
+	w := newWorld(t)
+	w.fs.escrow = map[string][]byte{}
+	cfg := w.config(wardDevice, "")
+	ctx := context.Background()
+	e := newEngine(t, cfg)
+	login(t, e, "secretary@hospital.com", "secretary123")
+	stop := run(t, e)
+	waitFor(t, "synced", synced(e))
+	stop()
+	queued := act(t, e, secretaryID, "appointment.checkIn", map[string]any{"id": appt1ID})
+	e = reopen(t, e, cfg)
+
+	w.fs.revoke(wardDevice, true)
+	_, err := e.Login(ctx, "secretary@hospital.com", "not-her-password")
+	r, ok := workflow.AsRejection(err)
+	if !ok || r.Code != workflow.CodeUnauthenticated || !strings.HasPrefix(r.Message, "This workstation was revoked by the server on ") {
+		t.Fatalf("login on a revoked, locked workstation: %v", err)
+	}
+	if _, err := os.Stat(e.cfg.DBPath); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the replica stayed: %v", err)
+	}
+	if _, err := os.Stat(e.keptPath()); err != nil {
+		t.Fatalf("nothing kept: %v", err)
+	}
+	w.fs.revoke(wardDevice, false)
+	login(t, e, "secretary@hospital.com", "secretary123")
+	p, err := e.Pending(ctx)
+	if err != nil || len(p) != 1 || p[0].ID != queued.ID {
+		t.Fatalf("requeued %+v %v, want act %s", p, err, queued.ID)
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if _, err := os.Stat(e.keptPath() + suffix); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("kept file %s stayed: %v", suffix, err)
+		}
 	}
 }

@@ -123,8 +123,8 @@ func (e *Engine) onlineLogin(ctx context.Context, email, password string, res *r
 }
 
 // onRefusedLogin acts on a refusal that means offline login must stop
-// working too: a revoked workstation (403, and the server says the device
-// is revoked) wipes its keys, and the answer is why; a disabled user or a
+// working too: a revoked workstation (the server says so when asked after
+// a 401 or 403) wipes its keys, and the answer is why; a disabled user or a
 // role the workstation no longer serves (403), or a password changed at
 // the server (401 for the very password the slot still opens), loses the
 // user's slot.
@@ -133,10 +133,14 @@ func (e *Engine) onRefusedLogin(ctx context.Context, email, password string, err
 	if !errors.As(err, &he) || (he.Status != http.StatusUnauthorized && he.Status != http.StatusForbidden) {
 		return nil
 	}
+	// The server checks the password before the workstation, so a revoked
+	// workstation may hear 401 as well as 403. Revoked and locked, the
+	// queued acts can be kept apart only from an open replica: the user's
+	// password, if it opens a slot, opens it.
+	if w := e.checkRevoked(ctx, func() { e.Unlock(ctx, email, password) }); w != nil {
+		return w
+	}
 	if he.Status == http.StatusForbidden {
-		if w := e.checkRevoked(ctx); w != nil {
-			return w
-		}
 		e.forgetUser(ctx, email)
 		return nil
 	}

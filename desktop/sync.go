@@ -60,7 +60,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		connected, err := e.session(ctx)
 		if err != nil && ctx.Err() == nil && remote.MayBeRevoked(err) {
 			// A refusal may be a revocation: asked, it wipes the keys.
-			if w := e.checkRevoked(ctx); w != nil {
+			if w := e.checkRevoked(ctx, nil); w != nil {
 				err = w
 			}
 		}

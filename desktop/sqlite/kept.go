@@ -62,6 +62,18 @@ func RemoveFiles(path string) error {
 	return nil
 }
 
+// MoveFiles renames the replica's files (main and -wal; -shm and
+// -journal go) from path to dst. The replica must be locked.
+func MoveFiles(path, dst string) error {
+	for _, suffix := range []string{"", "-wal"} {
+		err := os.Rename(path+suffix, dst+suffix)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("sqlite: %w", err)
+		}
+	}
+	return RemoveFiles(path)
+}
+
 // attachKept attaches the kept-acts file at path, sealed under the
 // replica's key (a database of its own, with its own salt), as "kept".
 func (db *DB) attachKept(ctx context.Context, path string) (func(), *sql.Conn, error) {
@@ -91,10 +103,8 @@ func (db *DB) attachKept(ctx context.Context, path string) (func(), *sql.Conn, e
 // under the replica's key, before a wipe deletes the replica: they are all
 // a revoked workstation keeps. It returns how many acts it kept.
 func (db *DB) KeepOutbox(ctx context.Context, path string) (int, error) {
-	for _, p := range []string{path, path + "-journal"} {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return 0, fmt.Errorf("sqlite: %w", err)
-		}
+	if err := RemoveFiles(path); err != nil {
+		return 0, err
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -114,8 +124,9 @@ func (db *DB) KeepOutbox(ctx context.Context, path string) (int, error) {
 	return n, err
 }
 
-// RequeueKept puts the acts kept by KeepOutbox back into the outbox (an
-// act already there stays as it is) and deletes the file. No file: 0.
+// RequeueKept puts the acts kept by KeepOutbox (or in a whole replica
+// moved there by MoveFiles) back into the outbox (an act already there
+// stays as it is) and deletes the file. No file: 0.
 func (db *DB) RequeueKept(ctx context.Context, path string) (int, error) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
@@ -153,10 +164,8 @@ func (db *DB) RequeueKept(ctx context.Context, path string) (int, error) {
 	}
 	n, _ := res.RowsAffected()
 	done() // the file is closed before it goes
-	for _, p := range []string{path, path + "-journal"} {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return int(n), fmt.Errorf("sqlite: %w", err)
-		}
+	if err := RemoveFiles(path); err != nil {
+		return int(n), err
 	}
 	kick(db.ckKick)
 	return int(n), nil
