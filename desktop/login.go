@@ -237,8 +237,12 @@ func (e *Engine) Logout(ctx context.Context, userID string) error {
 }
 
 // Sessions lists the users who logged in on this workstation and whose
-// session is still open, most recent login first.
+// session is still open, most recent login first. A locked workstation
+// lists none: nobody can act before a login opens the replica.
 func (e *Engine) Sessions(ctx context.Context) ([]Session, error) {
+	if !e.db.Unlocked() {
+		return []Session{}, nil
+	}
 	creds, err := e.db.Credentials(ctx)
 	if err != nil {
 		return nil, err

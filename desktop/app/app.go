@@ -214,8 +214,9 @@ func (a *App) statusOf(e *desktop.Engine, s desktop.Status) Status {
 		// an outage even after everyone logged out (the login screen then
 		// says work continues offline), whatever the sync loop's last
 		// error happened to be when the status was taken.
+		// A locked replica does not sync before a login opens it.
 		creds, err := e.DB().Credentials(a.base)
-		st.WaitingForLogin = err == nil && len(creds) == 0
+		st.WaitingForLogin = s.Locked || (err == nil && len(creds) == 0)
 	}
 	return st
 }
