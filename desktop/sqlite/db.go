@@ -253,18 +253,6 @@ func (e *Unreadable) Error() string {
 	return fmt.Sprintf("sqlite: the replica %s cannot be read: %v", e.Path, e.Cause)
 }
 
-// Damage is the last authentication failure of the replica's files seen
-// since it was opened (a page changed outside wardsync), or nil.
-func (db *DB) Damage() error {
-	if db.vfs == nil {
-		return nil
-	}
-	if f := db.vfs.Failure(); f != nil {
-		return &Unreadable{Path: "", Cause: f}
-	}
-	return nil
-}
-
 // isIOErr reports SQLITE_IOERR and its extended codes: how SQLite passes on
 // the VFS's failed authentication.
 func isIOErr(err error) bool {
