@@ -70,6 +70,7 @@ rows=(
   "initial sync 100k appts, server peak RSS, MB|InitialSync100k|server-peak-MB||lower|<=400"
   "initial sync 100k appts, station peak RSS, MB|InitialSync100k|station-peak-MB||lower|<=400"
   "initial sync 100k appts, s: encrypted (vs unencrypted replica)|InitialSync100k|s|unencrypted-s|lower|ratio<=1.3"
+  "initial sync 100k appts, station CPU s: encrypted (vs unencrypted)|InitialSync100k|station-cpu-s|unencrypted-station-cpu-s|lower|"
   "initial sync 1M appts, s (vs COPY -> SQLite; BENCH_LARGE=1)|InitialSync1M|s|baseline-s|lower|<=60"
   "initial sync 1M appts, server peak RSS, MB|InitialSync1M|server-peak-MB||lower|<=400"
   "initial sync 1M appts, station peak RSS, MB|InitialSync1M|station-peak-MB||lower|<=400"

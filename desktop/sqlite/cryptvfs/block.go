@@ -1,7 +1,6 @@
 package cryptvfs
 
 import (
-	"crypto/rand"
 	"encoding/binary"
 	"fmt"
 
@@ -126,7 +125,7 @@ func (f *file) writeBlocks(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 			copy(plain[from-bs:to-bs], in[from-off:to-off])
 		}
 		nonce := out[newLen+tagSize : newLen+Reserve]
-		rand.Read(nonce)
+		f.nonce(nonce)
 		f.aead.Seal(out[:0], nonce, plain[:newLen], blockAAD(i))
 		if rc := f.write(tls, outP, newLen+Reserve, i*blockStored); rc != lib.SQLITE_OK {
 			return rc
@@ -156,7 +155,7 @@ func (f *file) truncateBlocks(tls *libc.TLS, size int64) int32 {
 	}
 	plain, out := cbytes(p, blockStored), cbytes(p+blockStored, blockStored)
 	nonce := out[rem+tagSize : rem+Reserve]
-	rand.Read(nonce)
+	f.nonce(nonce)
 	f.aead.Seal(out[:0], nonce, plain[:rem], blockAAD(i))
 	if rc := f.write(tls, p+blockStored, rem+Reserve, i*blockStored); rc != lib.SQLITE_OK {
 		return rc

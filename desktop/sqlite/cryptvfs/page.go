@@ -1,7 +1,6 @@
 package cryptvfs
 
 import (
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -46,7 +45,7 @@ func (f *file) sealPage(out, plain []byte, pgno uint32, salt []byte) error {
 		s = saltSize
 	}
 	nonce := out[PageSize-nonceSize:]
-	rand.Read(nonce)
+	f.nonce(nonce)
 	f.aead.Seal(out[s:s], nonce, plain[s:PageSize-Reserve], pageAAD(pgno))
 	return nil
 }
