@@ -48,6 +48,22 @@ func (e *Engine) unlockLocked(ctx context.Context, key []byte) error {
 	if err != nil {
 		return err
 	}
+	if err := e.afterUnlock(ctx, key); err != nil {
+		// Closed again: half open, the next login would find it open
+		// under a key the engine does not hold.
+		if lerr := e.db.Lock(); lerr != nil {
+			e.log.Error("could not close the replica after a failed unlock", "err", lerr)
+		}
+		clear(e.key)
+		e.key = nil
+		return err
+	}
+	close(e.unlocked)
+	return nil
+}
+
+// afterUnlock binds the open replica to the device and reports its state.
+func (e *Engine) afterUnlock(ctx context.Context, key []byte) error {
 	st, err := e.db.Bind(ctx, e.cfg.DeviceID, e.cfg.ServerURL)
 	if err != nil {
 		return err
@@ -67,11 +83,7 @@ func (e *Engine) unlockLocked(ctx context.Context, key []byte) error {
 	}
 	// A queue edited while the app was closed is reported at once, online
 	// or not.
-	if err := e.checkChain(ctx); err != nil {
-		return err
-	}
-	close(e.unlocked)
-	return nil
+	return e.checkChain(ctx)
 }
 
 // keyForOnlineLogin is the data key after the server accepted the user:
