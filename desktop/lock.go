@@ -21,6 +21,18 @@ const (
 		"log in first as someone who has already logged in here, or ask an administrator to set the server's escrow key."
 )
 
+// HandOverKey is a copy of the open replica's data key, for reopening it
+// in the same process (the app rebinds its engine when the server's
+// address changes); nil while locked. The caller clears it.
+func (e *Engine) HandOverKey() []byte {
+	e.keyMu.Lock()
+	defer e.keyMu.Unlock()
+	if e.key == nil {
+		return nil
+	}
+	return append([]byte(nil), e.key...)
+}
+
 // Unlocked reports whether a login has opened the replica.
 func (e *Engine) Unlocked() bool { return e.db.Unlocked() }
 

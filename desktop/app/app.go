@@ -273,7 +273,10 @@ func (a *App) Setup(serverURL, deviceID, code string) (*SetupResult, error) {
 		}
 		res.Name, res.Roles, res.Claimed = reg.Name, reg.Roles, true
 	}
-	// Reopen the replica bound to the new address and id.
+	// Reopen the replica bound to the new address and id; an open replica
+	// stays open (its key passes to the new engine, in this process only).
+	key := a.engine.HandOverKey()
+	defer clear(key)
 	if a.started {
 		a.closeLocked(a.base)
 	} else if err := a.engine.Close(a.base); err != nil {
@@ -281,10 +284,14 @@ func (a *App) Setup(serverURL, deviceID, code string) (*SetupResult, error) {
 	}
 	cfg := a.cfg.Engine
 	cfg.ServerURL, cfg.DeviceID = serverURL, deviceID
-	e, err := desktop.Open(a.base, cfg)
+	open := cfg
+	open.DataKey = key
+	e, err := desktop.Open(a.base, open)
 	if err != nil {
 		// Put the old binding back so that the app stays usable.
-		if old, err2 := desktop.Open(a.base, a.cfg.Engine); err2 == nil {
+		back := a.cfg.Engine
+		back.DataKey = key
+		if old, err2 := desktop.Open(a.base, back); err2 == nil {
 			a.engine = old
 			if a.started {
 				a.startLocked()
