@@ -131,6 +131,7 @@ type Engine struct {
 	keyMu    sync.Mutex
 	key      []byte
 	unlocked chan struct{} // closed when the replica opens
+	lockedBy string        // the user on screen when Lock closed the replica
 }
 
 // Open binds the engine to its replica and key file. The replica stays

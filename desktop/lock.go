@@ -326,3 +326,51 @@ func (e *Engine) Unlock(ctx context.Context, email, password string) error {
 	}
 	return e.unlock(ctx, key)
 }
+
+// Lock closes the replica after a while without input (the idle lock):
+// the data key leaves memory, every call answers ErrLocked and syncing
+// pauses until a login opens it again. userID is the user whose session
+// was on screen: they unlock with their password, offline too; another
+// user's login ends their session instead.
+func (e *Engine) Lock(ctx context.Context, userID string) error {
+	e.keyMu.Lock()
+	defer e.keyMu.Unlock()
+	if !e.db.Unlocked() || e.cfg.Unencrypted {
+		return nil
+	}
+	name := ""
+	if c, err := e.db.CredentialByUser(ctx, userID); err == nil {
+		name = c.Name
+	}
+	if err := e.db.Lock(); err != nil {
+		return err
+	}
+	clear(e.key)
+	e.key = nil
+	e.unlocked = make(chan struct{})
+	e.lockedBy = userID
+	e.update(func(s *Status) { s.Locked, s.LockedBy = true, name })
+	e.log.Info("workstation locked", "user", userID)
+	return nil
+}
+
+// endLockedSession ends the session that was on screen when the replica
+// was locked, once another user's login opened it.
+func (e *Engine) endLockedSession(ctx context.Context, userID string) {
+	e.keyMu.Lock()
+	defer e.keyMu.Unlock()
+	e.endLockedSessionLocked(ctx, userID)
+}
+
+// endLockedSessionLocked is endLockedSession under keyMu.
+func (e *Engine) endLockedSessionLocked(ctx context.Context, userID string) {
+	by := e.lockedBy
+	e.lockedBy = ""
+	e.update(func(s *Status) { s.LockedBy = "" })
+	if by == "" || by == userID {
+		return
+	}
+	if err := e.db.MarkLoggedOut(ctx, by, e.cfg.Now(), false); err != nil {
+		e.log.Warn("could not end the locked session", "user", by, "err", err)
+	}
+}

@@ -269,3 +269,54 @@ func TestRevokedWhileLockedKeepsQueuedActs(t *testing.T) {
 		}
 	}
 }
+
+// The idle lock closes the replica; the same user unlocks with their
+// password (offline too), and another user's login ends the locked
+// session instead.
+func TestIdleLock(t *testing.T) {
+	w := newWorld(t)
+	e := w.engine(wardDevice)
+	ctx := context.Background()
+	login(t, e, "nurse@hospital.com", "nurse123")
+	login(t, e, "secretary@hospital.com", "secretary123")
+	stop := run(t, e)
+	waitFor(t, "synced", synced(e))
+	stop()
+	act(t, e, secretaryID, "appointment.checkIn", map[string]any{"id": appt1ID})
+
+	if err := e.Lock(ctx, secretaryID); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.Status(); !st.Locked || st.LockedBy != "Secrétaire Test" || e.key != nil {
+		t.Fatalf("locked: %+v", st)
+	}
+	_, err := e.Act(ctx, secretaryID, "appointment.checkIn", js(map[string]any{"id": appt2ID}))
+	wantRejection(t, err, workflow.CodeUnauthenticated, msgLocked)
+	_, err = e.Dashboard(ctx, secretaryID)
+	wantRejection(t, err, workflow.CodeUnauthenticated, msgLocked)
+
+	// The same user, offline: her session goes on.
+	w.fs.setDown(true)
+	_, err = e.Login(ctx, "secretary@hospital.com", "wrong")
+	wantRejection(t, err, workflow.CodeUnauthenticated, MsgWrongPassword)
+	if _, err := e.Login(ctx, "secretary@hospital.com", "secretary123"); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.Status(); st.Locked || st.LockedBy != "" {
+		t.Fatalf("unlocked: %+v", st)
+	}
+	act(t, e, secretaryID, "appointment.checkIn", map[string]any{"id": appt2ID})
+
+	// Locked again, another user logs in: the secretary's session ends.
+	if err := e.Lock(ctx, secretaryID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Login(ctx, "nurse@hospital.com", "nurse123"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Act(ctx, secretaryID, "appointment.cancel", js(map[string]any{"id": appt2ID}))
+	wantRejection(t, err, workflow.CodeUnauthenticated, "Secrétaire Test has logged out; log in again.")
+	if p, err := e.Pending(ctx); err != nil || len(p) != 2 {
+		t.Fatalf("the queued acts after the lock: %+v %v", p, err)
+	}
+}

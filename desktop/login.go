@@ -118,6 +118,7 @@ func (e *Engine) onlineLogin(ctx context.Context, email, password string, res *r
 	if err := e.requeueKept(ctx); err != nil {
 		e.log.Warn("could not queue again the acts kept at the wipe", "err", err)
 	}
+	e.endLockedSessionLocked(ctx, c.UserID)
 	kick(e.loginKick)
 	return sessionOf(&c, false), nil
 }
@@ -207,6 +208,7 @@ func (e *Engine) offlineLogin(ctx context.Context, email, password string) (*Ses
 	if err := e.db.TouchLogin(ctx, c.UserID, now); err != nil {
 		return nil, err
 	}
+	e.endLockedSession(ctx, c.UserID)
 	c.LastLoginAt = now.UTC()
 	return sessionOf(c, true), nil
 }

@@ -43,6 +43,9 @@ type Status struct {
 	Roles      []workflow.Role `json:"roles"`
 	// Locked is true until a login opens the encrypted replica.
 	Locked bool `json:"locked"`
+	// LockedBy names the user whose session was on screen when the idle
+	// lock closed the replica; "" otherwise.
+	LockedBy string `json:"lockedBy,omitempty"`
 	// Wiped says why this workstation destroyed its keys (it was revoked);
 	// "" otherwise.
 	Wiped string `json:"wiped,omitempty"`

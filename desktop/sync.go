@@ -58,7 +58,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			return nil
 		}
 		connected, err := e.session(ctx)
-		if err != nil && ctx.Err() == nil && remote.MayBeRevoked(err) {
+		if err != nil && ctx.Err() == nil && !errors.Is(err, sqlite.ErrLocked) && remote.MayBeRevoked(err) {
 			// A refusal may be a revocation: asked, it wipes the keys.
 			if w := e.checkRevoked(ctx, nil); w != nil {
 				err = w
