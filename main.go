@@ -65,6 +65,7 @@ func run(ctx context.Context) error {
 	server := fs.String("server", os.Getenv("WARDSYNC_SERVER"), "sync server URL (default http://127.0.0.1:8420 unless the replica names one)")
 	device := fs.String("device", os.Getenv("WARDSYNC_DEVICE"), "this workstation's device id")
 	retryMax := fs.Duration("retry-max", 30*time.Second, "longest wait between two attempts to reach the server")
+	idleLock := fs.Duration("idle-lock", 10*time.Minute, "lock the workstation after this long without input (0: never)")
 	// Wails' dev build reads these itself, but stops at the first flag it
 	// does not know; handing them over as env vars makes any order work.
 	passed := map[string]*string{}
@@ -90,6 +91,7 @@ func run(ctx context.Context) error {
 		SetTitle:         runtime.WindowSetTitle,
 		Quit:             runtime.Quit,
 		Logger:           log,
+		IdleLock:         *idleLock,
 	})
 	if err != nil {
 		return err

@@ -49,6 +49,9 @@ type Config struct {
 	// (SIGINT/SIGTERM); Wails then calls Shutdown.
 	Quit   func(ctx context.Context)
 	Logger *slog.Logger
+	// IdleLock is how long the UI waits without input before it locks the
+	// workstation (Lock); 0: never.
+	IdleLock time.Duration
 }
 
 // App is bound to the UI. Its exported methods are the UI's whole API; the
@@ -204,10 +207,14 @@ type Status struct {
 	WaitingForLogin bool `json:"waitingForLogin"`
 	// Now is the workstation's clock (the engine's), for "waiting 12 min".
 	Now time.Time `json:"now"`
+	// IdleLockSeconds: the UI locks the workstation after this long
+	// without input (0: never).
+	IdleLockSeconds int64 `json:"idleLockSeconds"`
 }
 
 func (a *App) statusOf(e *desktop.Engine, s desktop.Status) Status {
-	st := Status{Status: s, NeedsSetup: s.DeviceID == "" || s.ServerURL == "", Now: a.now().UTC()}
+	st := Status{Status: s, NeedsSetup: s.DeviceID == "" || s.ServerURL == "", Now: a.now().UTC(),
+		IdleLockSeconds: int64(a.cfg.IdleLock / time.Second)}
 	if !s.Online {
 		// Only a workstation where nobody has ever logged in online is
 		// "waiting for a login". Once someone has, being disconnected is
@@ -319,8 +326,8 @@ func (a *App) SyncNow() error {
 
 // ---- login ----
 
-// Login logs a user in: online when the server answers, else offline
-// against this workstation's verifier of their last online login.
+// Login logs a user in: online when the server answers, else offline by
+// opening the user's key slot on this workstation.
 func (a *App) Login(email, password string) (*desktop.Session, error) {
 	e, err := a.eng()
 	if err != nil {
@@ -332,6 +339,22 @@ func (a *App) Login(email, password string) (*desktop.Session, error) {
 	}
 	a.title(fmt.Sprintf("wardsync - %s (%s)", s.User.Name, s.User.Role))
 	return s, nil
+}
+
+// Lock locks the workstation after a while without input: the replica
+// closes and the UI hides every patient datum until a login. The user on
+// screen unlocks with their password (offline too); another user's login
+// ends their session.
+func (a *App) Lock(userID string) error {
+	e, err := a.eng()
+	if err != nil {
+		return err
+	}
+	if err := e.Lock(a.base, userID); err != nil {
+		return err
+	}
+	a.title("wardsync - locked")
+	return nil
 }
 
 // Logout ends the user's session on this workstation.
