@@ -5,7 +5,14 @@ import { h } from '../../shared/dom';
 import { offlineNote } from '../format';
 import type { Session, Status } from '../types';
 
-export function loginView(status: () => Status, done: (s: Session) => void, settings: () => void): { el: HTMLElement; update: () => void } {
+/** The screen the idle lock left: whose session it hides, after how long. */
+export interface Locked {
+  email: string;
+  name: string;
+  minutes: number;
+}
+
+export function loginView(status: () => Status, done: (s: Session) => void, settings: () => void, locked?: Locked): { el: HTMLElement; update: () => void } {
   const email = h('input', { id: 'login-email', name: 'email', type: 'email', autocomplete: 'username', autofocus: true, required: true });
   const password = h('input', { id: 'login-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
   const error = h('p', { id: 'login-error', class: 'problem', role: 'alert', hidden: true });
@@ -13,8 +20,12 @@ export function loginView(status: () => Status, done: (s: Session) => void, sett
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Log in');
   const recent = h('div', { class: 'recent', id: 'recent-users' });
   const form = h('form', { id: 'login-form', class: 'login' },
-    h('h1', null, 'wardsync'),
-    h('p', { class: 'muted' }, 'Log in to this ward workstation.'),
+    h('h1', null, locked ? 'Locked' : 'wardsync'),
+    locked
+      ? h('p', { id: 'lock-note', class: 'muted' },
+        `Locked after ${locked.minutes} min without input. ${locked.name}, enter your password to go on; `
+        + `someone else may log in instead, which ends ${locked.name}'s session.`)
+      : h('p', { class: 'muted' }, 'Log in to this ward workstation.'),
     note,
     h('label', { class: 'field' }, h('span', { class: 'label' }, 'E-mail'), email),
     h('label', { class: 'field' }, h('span', { class: 'label' }, 'Password'), password),
@@ -56,6 +67,7 @@ export function loginView(status: () => Status, done: (s: Session) => void, sett
     note.hidden = n === '';
   };
   update();
-  queueMicrotask(() => email.focus());
+  if (locked) email.value = locked.email;
+  queueMicrotask(() => (locked ? password : email).focus());
   return { el: h('div', { class: 'login-wrap' }, form), update };
 }
