@@ -99,9 +99,13 @@ func BenchmarkUnwrap(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := cpuTime()
 	for range b.N {
 		if _, err := s.Unwrap("wrong guess"); !errors.Is(err, ErrWrongPassword) {
 			b.Fatal(err)
 		}
 	}
+	// CPU per guess: the wall time per op grows with the machine's load,
+	// the CPU an attacker must spend does not.
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 }
