@@ -165,12 +165,13 @@ async function lockScreen(): Promise<void> {
   }
   drawHeader();
   drawSyncBar();
-  const minutes = Math.round((status.idleLockSeconds ?? 0) / 60);
+  const secs = status.idleLockSeconds ?? 0;
+  const after = secs >= 60 ? `${Math.round(secs / 60)} min` : `${secs} s`;
   const v = loginView(() => status, (s) => {
     session = s;
     loginUpdate = null;
     showApp();
-  }, () => showSetup(showLogin), { email: who.user.email, name: who.user.name, minutes });
+  }, () => showSetup(showLogin), { email: who.user.email, name: who.user.name, after });
   loginUpdate = v.update;
   replace(main, v.el);
 }

@@ -9,7 +9,8 @@ import type { Session, Status } from '../types';
 export interface Locked {
   email: string;
   name: string;
-  minutes: number;
+  /** how long without input, as said: "10 min", "30 s" */
+  after: string;
 }
 
 export function loginView(status: () => Status, done: (s: Session) => void, settings: () => void, locked?: Locked): { el: HTMLElement; update: () => void } {
@@ -23,7 +24,7 @@ export function loginView(status: () => Status, done: (s: Session) => void, sett
     h('h1', null, locked ? 'Locked' : 'wardsync'),
     locked
       ? h('p', { id: 'lock-note', class: 'muted' },
-        `Locked after ${locked.minutes} min without input. ${locked.name}, enter your password to go on; `
+        `Locked after ${locked.after} without input. ${locked.name}, enter your password to go on; `
         + `someone else may log in instead, which ends ${locked.name}'s session.`)
       : h('p', { class: 'muted' }, 'Log in to this ward workstation.'),
     note,
