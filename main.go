@@ -85,6 +85,7 @@ func run(ctx context.Context) error {
 	var sec desktop.Security
 	fs.StringVar(&sec.CAFile, "ca-file", env("WARDSYNC_CA_FILE", inst.CAFile), "the hospital's CA certificate (PEM), trusted besides the system's")
 	fs.StringVar(&sec.Pin, "pin", os.Getenv("WARDSYNC_PIN"), "sha256/<base64 of the server key's SPKI SHA-256>: refuse any other server key")
+	idleLock := fs.Duration("idle-lock", 10*time.Minute, "lock the workstation after this long without input (0: never)")
 	// Wails' dev build reads these itself, but stops at the first flag it
 	// does not know; handing them over as env vars makes any order work.
 	passed := map[string]*string{}
@@ -119,6 +120,7 @@ func run(ctx context.Context) error {
 		SetTitle:         runtime.WindowSetTitle,
 		Quit:             runtime.Quit,
 		Logger:           log,
+		IdleLock:         *idleLock,
 	})
 	if err != nil {
 		return err

@@ -186,7 +186,11 @@ func startServer(b *testing.B, dbURL string) (*child, string) {
 	b.Helper()
 	serverBin, _ := binaries(b)
 	logPath := filepath.Join(b.TempDir(), "server.log")
-	c, out := startChild(b, logPath, []string{"DATABASE_URL=" + dbURL, "WARDSYNC_LOG_LEVEL=warn"}, serverBin, "serve", "-addr", "127.0.0.1:0")
+	// Escrow on, as a hospital runs it: each station process logs its
+	// users in one by one, and only the first finds no replica to open.
+	// One escrow key for the whole run (servers restart on the same data).
+	escrow := "WARDSYNC_ESCROW_KEY_FILE=" + filepath.Join(benchDataDir(b), "escrow.key")
+	c, out := startChild(b, logPath, []string{"DATABASE_URL=" + dbURL, "WARDSYNC_LOG_LEVEL=warn", escrow}, serverBin, "serve", "-addr", "127.0.0.1:0")
 	addr := make(chan string, 1)
 	go func() {
 		for out.Scan() {

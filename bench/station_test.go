@@ -20,7 +20,9 @@ import (
 
 	"wardsync/bench/fixture"
 	"wardsync/desktop"
+	"wardsync/desktop/keyfile"
 	"wardsync/desktop/sqlite"
+	"wardsync/desktop/sqlite/cryptvfs"
 	"wardsync/internal/pgtest"
 	"wardsync/server/postgres"
 	"wardsync/workflow"
@@ -38,25 +40,43 @@ var seedLogin = func() map[workflow.Role]postgres.SeedUser {
 	return m
 }()
 
-// syncRun is one initial sync as measured.
+// syncRun is one initial sync as measured: the encrypted replica (what a
+// ward runs), and in the same run the same sync into an unencrypted one.
 type syncRun struct {
-	appointments  int
-	rows          int64
+	appointments int
+	rows         int64
+	stationSync
+	unencrypted stationSync
+	baseline    time.Duration
+}
+
+// stationSync is one station's initial sync.
+type stationSync struct {
 	took          time.Duration
 	serverPeakMB  float64
 	stationPeakMB float64
 	serverCPU     float64 // seconds, from its start (the logins included)
 	stationCPU    float64
-	baseline      time.Duration
-	replica       string // the synced replica, closed
+	replica       keptReplica // the synced replica, closed
 }
 
-// Replicas synced by BenchmarkInitialSync, by size, reused (copied) by the
-// benchmarks that only act or read locally.
+// keptReplica is a synced replica file and its data key (nil: unencrypted).
+type keptReplica struct {
+	path string
+	key  []byte
+}
+
+// Replicas synced by BenchmarkInitialSync, by size and encryption, reused
+// (copied) by the benchmarks that only act or read locally.
 var (
 	replicaMu sync.Mutex
-	replicas  = map[int]string{}
+	replicas  = map[replicaKind]keptReplica{}
 )
+
+type replicaKind struct {
+	appointments int
+	unencrypted  bool
+}
 
 // initialSync loads n appointments into a fresh database, then times a
 // new workstation (the wardsync-station binary, its users logged in first)
@@ -91,60 +111,9 @@ func initialSync(b *testing.B, n int) syncRun {
 	logf(b, "initial sync: loaded %d appointments (%d rows a full device receives) in %s", n, r.rows, time.Since(loadStart).Round(time.Millisecond))
 	_, _ = pool.Exec(ctx, `CHECKPOINT`)
 
-	_, stationBin := binaries(b)
-	srv, url := startServer(b, dbURL)
 	dir := b.TempDir()
-	replica := filepath.Join(dir, "replica.db")
-	env := []string{"WARDSYNC_DB=" + replica, "WARDSYNC_SERVER=" + url, "WARDSYNC_DEVICE=" + postgres.DemoDeviceID}
-	for _, role := range wardRoles {
-		u := seedLogin[role]
-		lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		err := runStation(lctx, stationBin, append(env, "WARDSYNC_PASSWORD="+u.Password), "login", "-email", u.Email)
-		cancel()
-		if err != nil {
-			fatalf(b, "%v", err)
-		}
-	}
-	// A bare handle: sqlite.Open would migrate and run a checkpointer of
-	// its own beside the station's.
-	rdb, err := sql.Open("sqlite", sqlite.DSN(replica))
-	if err != nil {
-		fatalf(b, "open the replica to watch it: %v", err)
-	}
-	rdb.SetMaxOpenConns(1)
-	defer rdb.Close()
-
-	poll := 100 * time.Millisecond
-	if n > 200_000 {
-		poll = time.Second
-	}
-	start := time.Now()
-	st, _ := startChild(b, filepath.Join(dir, "station.log"), env, stationBin, "run")
-	for {
-		got, err := replicaRows(ctx, rdb)
-		if err != nil {
-			fatalf(b, "count the replica's rows: %v", err)
-		}
-		if got >= r.rows {
-			break
-		}
-		select {
-		case err := <-st.done:
-			log, _ := os.ReadFile(filepath.Join(dir, "station.log"))
-			fatalf(b, "wardsync-station run exited (%v) with %d of %d rows\n%s", err, got, r.rows, tail(log, 2000))
-		case <-time.After(poll):
-		}
-	}
-	r.took = time.Since(start)
-	r.stationPeakMB, _ = memMB(st.pid())
-	r.serverPeakMB, _ = memMB(srv.pid())
-	if err := st.stop(); err != nil {
-		logf(b, "wardsync-station run: %v", err)
-	}
-	_ = srv.stop()
-	r.stationCPU, r.serverCPU = st.cpuSeconds(), srv.cpuSeconds()
-	rdb.Close()
-	r.replica = replica
+	r.stationSync = syncStation(b, dbURL, dir, r.rows, false)
+	r.unencrypted = syncStation(b, dbURL, dir, r.rows, true)
 
 	// The baseline on the same rows.
 	bstart := time.Now()
@@ -156,18 +125,143 @@ func initialSync(b *testing.B, n int) syncRun {
 	if copied != r.rows {
 		fatalf(b, "baseline copied %d rows, the device receives %d", copied, r.rows)
 	}
-	logf(b, "initial sync of %d rows: ours %.1f s (%.0f rows/s; peak RSS server %.0f MB, station %.0f MB; CPU server %.1f s, station %.1f s); baseline COPY → SQLite %.1f s",
-		r.rows, r.took.Seconds(), float64(r.rows)/r.took.Seconds(), r.serverPeakMB, r.stationPeakMB, r.serverCPU, r.stationCPU, r.baseline.Seconds())
+	logf(b, "initial sync of %d rows: ours (encrypted replica) %.1f s (%.0f rows/s; peak RSS server %.0f MB, station %.0f MB; CPU server %.1f s, station %.1f s); unencrypted replica %.1f s (station %.0f MB, CPU %.1f s); baseline COPY → SQLite %.1f s",
+		r.rows, r.took.Seconds(), float64(r.rows)/r.took.Seconds(), r.serverPeakMB, r.stationPeakMB, r.serverCPU, r.stationCPU,
+		r.unencrypted.took.Seconds(), r.unencrypted.stationPeakMB, r.unencrypted.stationCPU, r.baseline.Seconds())
 
-	// Keep the replica for the local benchmarks.
-	keep := filepath.Join(benchDataDir(b), fmt.Sprintf("replica-%d.db", n))
-	if err := copyReplica(replica, keep); err != nil {
+	// Keep both replicas for the local benchmarks.
+	for _, st := range []stationSync{r.stationSync, r.unencrypted} {
+		plain := st.replica.key == nil
+		keep := filepath.Join(benchDataDir(b), fmt.Sprintf("replica-%d-%s.db", n, map[bool]string{true: "plain", false: "sealed"}[plain]))
+		if err := copyReplica(st.replica.path, keep); err != nil {
+			fatalf(b, "%v", err)
+		}
+		replicaMu.Lock()
+		replicas[replicaKind{n, plain}] = keptReplica{path: keep, key: st.replica.key}
+		replicaMu.Unlock()
+	}
+	return r
+}
+
+// syncStation times a new workstation (the wardsync-station binary, its
+// users logged in first) syncing the database from a wardsync-server child
+// of its own: from starting `run` until the replica holds all rows.
+func syncStation(b *testing.B, dbURL, dir string, rows int64, unencrypted bool) stationSync {
+	b.Helper()
+	ctx := context.Background()
+	_, stationBin := binaries(b)
+	srv, url := startServer(b, dbURL)
+	name := "replica-sealed"
+	// Cheap key slots: `run` opens the replica with one before it syncs,
+	// and Argon2id's deliberate cost (keyfile's BenchmarkUnwrap) is not
+	// sync time.
+	global := []string{"-slot-time", "1", "-slot-memory-kib", "64"}
+	if unencrypted {
+		name, global = "replica-plain", []string{"-unencrypted"}
+	}
+	replica := filepath.Join(dir, name+".db")
+	first := seedLogin[wardRoles[0]]
+	env := []string{"WARDSYNC_DB=" + replica, "WARDSYNC_SERVER=" + url, "WARDSYNC_DEVICE=" + postgres.DemoDeviceID,
+		"WARDSYNC_UNLOCK=" + first.Email}
+	for _, role := range wardRoles {
+		u := seedLogin[role]
+		lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		err := runStation(lctx, stationBin, append(env, "WARDSYNC_PASSWORD="+u.Password), append(global, "login", "-email", u.Email)...)
+		cancel()
+		if err != nil {
+			fatalf(b, "%v", err)
+		}
+	}
+	var key []byte
+	if !unencrypted {
+		key = slotKey(b, replica, first)
+	}
+	// A bare handle: sqlite.Open would migrate and run a checkpointer of
+	// its own beside the station's.
+	rdb, closeRDB := bareReplica(b, replica, key)
+	rdb.SetMaxOpenConns(1)
+	defer closeRDB()
+
+	poll := 100 * time.Millisecond
+	if rows > 250_000 {
+		poll = time.Second
+	}
+	var r stationSync
+	start := time.Now()
+	st, _ := startChild(b, filepath.Join(dir, name+".log"), append(env, "WARDSYNC_PASSWORD="+first.Password), stationBin, append(global, "run")...)
+	for {
+		got, err := replicaRows(ctx, rdb)
+		if err != nil {
+			fatalf(b, "count the replica's rows: %v", err)
+		}
+		if got >= rows {
+			break
+		}
+		select {
+		case err := <-st.done:
+			log, _ := os.ReadFile(filepath.Join(dir, name+".log"))
+			fatalf(b, "wardsync-station run exited (%v) with %d of %d rows\n%s", err, got, rows, tail(log, 2000))
+		case <-time.After(poll):
+		}
+	}
+	r.took = time.Since(start)
+	r.stationPeakMB, _ = memMB(st.pid())
+	r.serverPeakMB, _ = memMB(srv.pid())
+	if err := st.stop(); err != nil {
+		logf(b, "wardsync-station run: %v", err)
+	}
+	_ = srv.stop()
+	r.stationCPU, r.serverCPU = st.cpuSeconds(), srv.cpuSeconds()
+	closeRDB()
+	r.replica = keptReplica{path: replica, key: key}
+	return r
+}
+
+// slotKey is the replica's data key, from the user's key slot.
+func slotKey(b *testing.B, replica string, u postgres.SeedUser) []byte {
+	b.Helper()
+	kf, err := keyfile.Load(replica + ".keys")
+	if err != nil {
 		fatalf(b, "%v", err)
 	}
-	replicaMu.Lock()
-	replicas[n] = keep
-	replicaMu.Unlock()
-	return r
+	slot := kf.Slot(u.Email)
+	if slot == nil {
+		fatalf(b, "%s has no key slot for %s", replica, u.Email)
+	}
+	key, err := slot.Unwrap(u.Password)
+	if err != nil {
+		fatalf(b, "%v", err)
+	}
+	return key
+}
+
+// bareReplica opens a replica file with a bare database/sql handle, with
+// the replica's pragmas (sqlite.DSN), through the encrypting VFS when key
+// is set. close closes it once.
+func bareReplica(b *testing.B, path string, key []byte) (*sql.DB, func()) {
+	b.Helper()
+	dsn := sqlite.DSN(path)
+	var v *cryptvfs.VFS
+	if key != nil {
+		var err error
+		if v, err = cryptvfs.Register(key); err != nil {
+			fatalf(b, "%v", err)
+		}
+		dsn += "&vfs=" + v.Name()
+	}
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		fatalf(b, "open %s: %v", path, err)
+	}
+	var once sync.Once
+	return db, func() {
+		once.Do(func() {
+			db.Close()
+			if v != nil {
+				v.Close()
+			}
+		})
+	}
 }
 
 func tail(b []byte, n int) []byte {
@@ -312,31 +406,35 @@ func copyReplica(src, dst string) error {
 }
 
 // hospitalReplica returns a copy, in the benchmark's temporary folder, of
-// a replica synced with n appointments, syncing one first if this run has
-// none yet (e.g. -bench LocalAct alone).
-func hospitalReplica(b *testing.B, n int) string {
+// a replica synced with n appointments (encrypted, or not), syncing one
+// first if this run has none yet (e.g. -bench LocalAct alone).
+func hospitalReplica(b *testing.B, n int, unencrypted bool) keptReplica {
 	b.Helper()
 	replicaMu.Lock()
-	src, ok := replicas[n]
+	src, ok := replicas[replicaKind{n, unencrypted}]
 	replicaMu.Unlock()
 	if !ok {
-		src = initialSync(b, n).replica
+		initialSync(b, n)
+		replicaMu.Lock()
+		src = replicas[replicaKind{n, unencrypted}]
+		replicaMu.Unlock()
 	}
 	dst := filepath.Join(b.TempDir(), "replica.db")
-	if err := copyReplica(src, dst); err != nil {
+	if err := copyReplica(src.path, dst); err != nil {
 		fatalf(b, "%v", err)
 	}
-	return dst
+	return keptReplica{path: dst, key: src.key}
 }
 
 // openOffline opens a replica without a server: acts queue, queries answer.
-func openOffline(b *testing.B, path string) (*desktop.Engine, map[workflow.Role]string) {
+func openOffline(b *testing.B, r keptReplica) (*desktop.Engine, map[workflow.Role]string) {
 	b.Helper()
 	ctx := context.Background()
-	e, err := desktop.Open(ctx, desktop.Config{DBPath: path, ServerURL: "http://127.0.0.1:9",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Location: time.UTC})
+	e, err := desktop.Open(ctx, desktop.Config{DBPath: r.path, ServerURL: "http://127.0.0.1:9",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Location: time.UTC,
+		DataKey: r.key, Unencrypted: r.key == nil})
 	if err != nil {
-		fatalf(b, "open %s: %v", path, err)
+		fatalf(b, "open %s: %v", r.path, err)
 	}
 	b.Cleanup(func() { e.Close(context.Background()) })
 	creds, err := e.DB().Credentials(ctx)
@@ -382,67 +480,40 @@ func benchInitialSync(b *testing.B, n int) {
 	b.ReportMetric(r.serverCPU, "server-cpu-s")
 	b.ReportMetric(r.stationCPU, "station-cpu-s")
 	b.ReportMetric(r.baseline.Seconds(), "baseline-s")
+	b.ReportMetric(r.unencrypted.took.Seconds(), "unencrypted-s")
+	b.ReportMetric(r.unencrypted.stationPeakMB, "unencrypted-station-peak-MB")
+	b.ReportMetric(r.unencrypted.stationCPU, "unencrypted-station-cpu-s")
 }
 
 // BenchmarkLocalAct: cfg.LocalActs acts on a copy of the synced replica
 // (cfg.SyncAppointments appointments), offline: each act is the mutator
 // on the replica's rows, its effect and the outbox entry in one SQLite
 // transaction (check-in, vitals, consultation and close of scheduled
-// appointments, the outbox growing). p50/p99 per act. Baseline on the
-// same file with the same pragmas: a bare INSERT of a row of an outbox
-// entry's size and its commit, as many times.
+// appointments, the outbox growing). p50/p99 per act, on the encrypted
+// replica (ours) and, in the same run, on an unencrypted copy of the same
+// sync (unencrypted-*). Baseline on the unencrypted file with the same
+// pragmas: a bare INSERT of a row of an outbox entry's size and its
+// commit, as many times.
 func BenchmarkLocalAct(b *testing.B) {
 	cfg := loadConfig()
 	ctx := context.Background()
-	var lat, base []time.Duration
-	var took time.Duration
+	var lat, plain, base []time.Duration
+	var took, plainTook time.Duration
 	for i := 0; i < b.N; i++ {
-		path := hospitalReplica(b, cfg.SyncAppointments)
-		e, users := openOffline(b, path)
-		rows, err := e.DB().SQL().QueryContext(ctx, `SELECT "id" FROM "appointments" WHERE "status" = 'SCHEDULED' ORDER BY "date", "id" LIMIT ?`, (cfg.LocalActs+3)/4)
-		if err != nil {
-			fatalf(b, "%v", err)
-		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			rows.Scan(&id)
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if len(ids)*4 < cfg.LocalActs {
-			fatalf(b, "only %d scheduled appointments to act on, want %d", len(ids), (cfg.LocalActs+3)/4)
-		}
-		lat = lat[:0]
 		b.ResetTimer()
-		start := time.Now()
-		for _, id := range ids {
-			for _, st := range []fixture.Step{
-				{Role: workflow.RoleSecretary, Name: "appointment.checkIn", Args: map[string]any{"id": id}},
-				{Role: workflow.RoleNurse, Name: "appointment.recordVitals", Args: map[string]any{"id": id, "vitals": fixture.Vitals(37.1, 122), "medicalHistoryNotes": "RAS"}},
-				{Role: workflow.RoleDoctor, Name: "appointment.completeConsultation", Args: map[string]any{"id": id, "consultationNotes": "Examen normal."}},
-				{Role: workflow.RoleSecretary, Name: "appointment.close", Args: map[string]any{"id": id, "billingAmount": "45.00", "billingStatus": "PENDING"}},
-			} {
-				if len(lat) == cfg.LocalActs {
-					break
-				}
-				t0 := time.Now()
-				if _, err := e.Act(ctx, users[st.Role], st.Name, mustJSON(st.Args)); err != nil {
-					fatalf(b, "%s: %v", st.Name, err)
-				}
-				lat = append(lat, time.Since(t0))
-			}
-		}
-		took = time.Since(start)
+		lat, took, _ = localActs(b, cfg, false)
+		plain, plainTook, _ = localActs(b, cfg, true)
 		b.StopTimer()
-		e.Close(ctx)
+		path := hospitalReplica(b, cfg.SyncAppointments, true).path
+		var err error
 		if base, err = bareInserts(ctx, path, cfg.LocalActs); err != nil {
 			fatalf(b, "baseline: %v", err)
 		}
 	}
-	sorted, sbase := sortDurations(lat), sortDurations(base)
-	logf(b, "local act: %d acts in %s: p50 %.2f ms, p99 %.2f ms, max %.2f ms; baseline bare INSERT+commit p50 %.3f ms, p99 %.3f ms",
+	sorted, splain, sbase := sortDurations(lat), sortDurations(plain), sortDurations(base)
+	logf(b, "local act: %d acts in %s: p50 %.2f ms, p99 %.2f ms, max %.2f ms (encrypted replica); unencrypted %s: p50 %.2f ms, p99 %.2f ms; baseline bare INSERT+commit p50 %.3f ms, p99 %.3f ms",
 		len(lat), took.Round(time.Millisecond), percentileMS(sorted, .5), percentileMS(sorted, .99), percentileMS(sorted, 1),
+		plainTook.Round(time.Millisecond), percentileMS(splain, .5), percentileMS(splain, .99),
 		percentileMS(sbase, .5), percentileMS(sbase, .99))
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(percentileMS(sorted, .5), "p50-ms")
@@ -454,8 +525,53 @@ func BenchmarkLocalAct(b *testing.B) {
 		b.ReportMetric(percentileMS(sortDurations(lat[:k]), .5), "first10%-p50-ms")
 		b.ReportMetric(percentileMS(sortDurations(lat[len(lat)-k:]), .5), "last10%-p50-ms")
 	}
+	b.ReportMetric(percentileMS(splain, .5), "unencrypted-p50-ms")
+	b.ReportMetric(percentileMS(splain, .99), "unencrypted-p99-ms")
 	b.ReportMetric(percentileMS(sbase, .5), "baseline-p50-ms")
 	b.ReportMetric(percentileMS(sbase, .99), "baseline-p99-ms")
+}
+
+// localActs runs cfg.LocalActs acts offline on a copy of the synced
+// replica (encrypted or not) and returns each act's latency.
+func localActs(b *testing.B, cfg config, unencrypted bool) ([]time.Duration, time.Duration, string) {
+	ctx := context.Background()
+	r := hospitalReplica(b, cfg.SyncAppointments, unencrypted)
+	e, users := openOffline(b, r)
+	defer e.Close(ctx)
+	rows, err := e.DB().SQL().QueryContext(ctx, `SELECT "id" FROM "appointments" WHERE "status" = 'SCHEDULED' ORDER BY "date", "id" LIMIT ?`, (cfg.LocalActs+3)/4)
+	if err != nil {
+		fatalf(b, "%v", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if len(ids)*4 < cfg.LocalActs {
+		fatalf(b, "only %d scheduled appointments to act on, want %d", len(ids), (cfg.LocalActs+3)/4)
+	}
+	lat := make([]time.Duration, 0, cfg.LocalActs)
+	start := time.Now()
+	for _, id := range ids {
+		for _, st := range []fixture.Step{
+			{Role: workflow.RoleSecretary, Name: "appointment.checkIn", Args: map[string]any{"id": id}},
+			{Role: workflow.RoleNurse, Name: "appointment.recordVitals", Args: map[string]any{"id": id, "vitals": fixture.Vitals(37.1, 122), "medicalHistoryNotes": "RAS"}},
+			{Role: workflow.RoleDoctor, Name: "appointment.completeConsultation", Args: map[string]any{"id": id, "consultationNotes": "Examen normal."}},
+			{Role: workflow.RoleSecretary, Name: "appointment.close", Args: map[string]any{"id": id, "billingAmount": "45.00", "billingStatus": "PENDING"}},
+		} {
+			if len(lat) == cfg.LocalActs {
+				break
+			}
+			t0 := time.Now()
+			if _, err := e.Act(ctx, users[st.Role], st.Name, mustJSON(st.Args)); err != nil {
+				fatalf(b, "%s: %v", st.Name, err)
+			}
+			lat = append(lat, time.Since(t0))
+		}
+	}
+	return lat, time.Since(start), r.path
 }
 
 // bareInserts is the local act's floor: on the same file, with the same
@@ -495,54 +611,73 @@ func bareInserts(ctx context.Context, path string, n int) ([]time.Duration, erro
 // nurse, doctor, biologist: Engine.Dashboard of each role, every queue of
 // the role's home screen) on a copy of the synced replica
 // (cfg.SyncAppointments appointments), cfg.DashboardRounds rounds; p50/p99
-// over every call. Baseline on the same file: the very same statements
-// (sqlite.DashboardSQL) through a bare database/sql connection, rows
-// scanned as raw bytes, one read transaction per dashboard.
+// over every call, on the encrypted replica (ours) and, in the same run,
+// on an unencrypted copy (unencrypted-*). Baseline on the unencrypted
+// file: the very same statements (sqlite.DashboardSQL) through a bare
+// database/sql connection, rows scanned as raw bytes, one read
+// transaction per dashboard.
 func BenchmarkDashboards(b *testing.B) {
 	cfg := loadConfig()
 	ctx := context.Background()
-	var lat, base []time.Duration
-	perRole := map[workflow.Role][]time.Duration{}
+	var lat, plain, base []time.Duration
+	var perRole map[workflow.Role][]time.Duration
 	for i := 0; i < b.N; i++ {
-		path := hospitalReplica(b, cfg.SyncAppointments)
-		e, users := openOffline(b, path)
 		b.ResetTimer()
-		for r := 0; r < cfg.DashboardRounds; r++ {
-			for _, role := range wardRoles {
-				t0 := time.Now()
-				d, err := e.Dashboard(ctx, users[role])
-				dt := time.Since(t0)
-				if err != nil {
-					fatalf(b, "%s's dashboard: %v", role, err)
-				}
-				lat = append(lat, dt)
-				perRole[role] = append(perRole[role], dt)
-				if r == 0 && len(d.ToCheckIn)+len(d.ToPrepare)+len(d.Consultations)+len(d.SamplesReceived) == 0 {
-					fatalf(b, "%s's dashboard is empty", role)
-				}
-			}
-		}
+		lat, perRole = dashboards(b, cfg, false)
+		plain, _ = dashboards(b, cfg, true)
 		b.StopTimer()
+		r := hospitalReplica(b, cfg.SyncAppointments, true)
+		e, users := openOffline(b, r)
+		e.Close(ctx)
 		now := time.Now().UTC()
 		day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 		var err error
-		if base, err = rawDashboards(ctx, path, users, day, cfg.DashboardRounds); err != nil {
+		if base, err = rawDashboards(ctx, r.path, users, day, cfg.DashboardRounds); err != nil {
 			fatalf(b, "baseline: %v", err)
 		}
 	}
-	sorted, sbase := sortDurations(lat), sortDurations(base)
+	sorted, splain, sbase := sortDurations(lat), sortDurations(plain), sortDurations(base)
 	var roles []string
 	for _, role := range wardRoles {
 		s := sortDurations(perRole[role])
 		roles = append(roles, fmt.Sprintf("%s %.2f/%.2f", role, percentileMS(s, .5), percentileMS(s, .99)))
 	}
-	logf(b, "dashboards: %d calls: p50 %.2f ms, p99 %.2f ms (p50/p99 by role: %s); baseline same SQL raw p50 %.2f ms, p99 %.2f ms",
-		len(lat), percentileMS(sorted, .5), percentileMS(sorted, .99), strings.Join(roles, ", "), percentileMS(sbase, .5), percentileMS(sbase, .99))
+	logf(b, "dashboards: %d calls: p50 %.2f ms, p99 %.2f ms (encrypted replica; p50/p99 by role: %s); unencrypted p50 %.2f ms, p99 %.2f ms; baseline same SQL raw p50 %.2f ms, p99 %.2f ms",
+		len(lat), percentileMS(sorted, .5), percentileMS(sorted, .99), strings.Join(roles, ", "),
+		percentileMS(splain, .5), percentileMS(splain, .99), percentileMS(sbase, .5), percentileMS(sbase, .99))
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(percentileMS(sorted, .5), "p50-ms")
 	b.ReportMetric(percentileMS(sorted, .99), "p99-ms")
+	b.ReportMetric(percentileMS(splain, .5), "unencrypted-p50-ms")
+	b.ReportMetric(percentileMS(splain, .99), "unencrypted-p99-ms")
 	b.ReportMetric(percentileMS(sbase, .5), "baseline-p50-ms")
 	b.ReportMetric(percentileMS(sbase, .99), "baseline-p99-ms")
+}
+
+// dashboards times cfg.DashboardRounds rounds of the four dashboards on a
+// copy of the synced replica (encrypted or not).
+func dashboards(b *testing.B, cfg config, unencrypted bool) ([]time.Duration, map[workflow.Role][]time.Duration) {
+	ctx := context.Background()
+	e, users := openOffline(b, hospitalReplica(b, cfg.SyncAppointments, unencrypted))
+	defer e.Close(ctx)
+	var lat []time.Duration
+	perRole := map[workflow.Role][]time.Duration{}
+	for r := 0; r < cfg.DashboardRounds; r++ {
+		for _, role := range wardRoles {
+			t0 := time.Now()
+			d, err := e.Dashboard(ctx, users[role])
+			dt := time.Since(t0)
+			if err != nil {
+				fatalf(b, "%s's dashboard: %v", role, err)
+			}
+			lat = append(lat, dt)
+			perRole[role] = append(perRole[role], dt)
+			if r == 0 && len(d.ToCheckIn)+len(d.ToPrepare)+len(d.Consultations)+len(d.SamplesReceived) == 0 {
+				fatalf(b, "%s's dashboard is empty", role)
+			}
+		}
+	}
+	return lat, perRole
 }
 
 // rawDashboards runs each role's dashboard statements through database/sql

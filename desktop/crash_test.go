@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/crypto/bcrypt"
 
 	"wardsync/desktop/sqlite"
 	"wardsync/workflow"
@@ -30,7 +29,7 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("child of TestCrashLosesNothing only")
 	}
 	ctx := context.Background()
-	e, err := Open(ctx, Config{DBPath: path, Now: func() time.Time { return t0 }})
+	e, err := Open(ctx, Config{DBPath: path, Now: func() time.Time { return t0 }, DataKey: testKey})
 	if err != nil {
 		fmt.Println("open:", err)
 		os.Exit(2)
@@ -60,13 +59,12 @@ func TestCrashLosesNothing(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "crash.db")
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, path)
+	db, err := sqlite.Open(ctx, path, testKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	verifier, _ := bcrypt.GenerateFromPassword([]byte("x"), bcrypt.MinCost)
 	if err := db.PutCredential(ctx, sqlite.Credential{UserID: secretaryID, Email: "secretary@hospital.com", Name: "Secrétaire Test",
-		Role: workflow.RoleSecretary, Verifier: string(verifier), Token: "tok", ExpiresAt: t0.Add(time.Hour),
+		Role: workflow.RoleSecretary, Token: "tok", ExpiresAt: t0.Add(time.Hour),
 		OnlineLoginAt: t0, LastLoginAt: t0}); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +99,7 @@ func TestCrashLosesNothing(t *testing.T) {
 func checkCrashInvariants(t *testing.T, path string, round int) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, path)
+	db, err := sqlite.Open(ctx, path, testKey)
 	if err != nil {
 		t.Fatalf("round %d: reopen: %v", round, err)
 	}

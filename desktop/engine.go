@@ -2,9 +2,13 @@
 // (desktop/sqlite), performs acts optimistically through the same
 // workflow mutators the server runs, queues them in an outbox, syncs with
 // the server over its websocket (desktop/remote), logs users in online and,
-// when the network is down, offline against a verifier kept on this
-// workstation, and answers the role dashboards from the replica. It runs
-// headless; the Wails adapter (desktop/app) only calls into it.
+// when the network is down, offline by opening the user's key slot
+// (desktop/keyfile), and answers the role dashboards from the replica. It
+// runs headless; the Wails adapter (desktop/app) only calls into it.
+//
+// The replica is encrypted under a data key that only a login gives: the
+// engine starts locked, and the first login (online, or offline with a key
+// slot) opens it.
 package desktop
 
 import (
@@ -16,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"wardsync/desktop/keyfile"
 	"wardsync/desktop/remote"
 	"wardsync/desktop/sqlite"
 	"wardsync/version"
@@ -23,9 +28,12 @@ import (
 )
 
 // Config builds an Engine. Only DBPath is required to open one; Run needs
-// ServerURL and a device id (given here or stored in the replica).
+// ServerURL and a device id (given here or stored in the key file).
 type Config struct {
-	DBPath    string
+	DBPath string
+	// KeyFile holds the key slots, the device id and the server URL
+	// (default DBPath + ".keys").
+	KeyFile   string
 	ServerURL string
 	DeviceID  string
 	// Now is the clock acts are stamped with (default time.Now).
@@ -72,18 +80,30 @@ type Config struct {
 	// it does not hammer the server, and a login or Send now still tries at
 	// once (the server's minimum may have been lowered).
 	UpgradeRetry time.Duration
+	// DataKey, when set, opens the replica at once under this key instead
+	// of at the first login (tests and benchmarks; the app leaves it nil).
+	DataKey []byte
+	// SlotParams are Argon2id's costs for new key slots (default
+	// keyfile.DefaultParams; tests lower them).
+	SlotParams *keyfile.Params
+	// Unencrypted opens the replica unencrypted at once and keeps no key
+	// slots: the benchmarks' baseline only, never a workstation.
+	Unencrypted bool
 }
 
 // MaxQueuedBackoff is the longest wait between two attempts to reach the
 // server while acts wait to be sent (DESIGN §6).
 const MaxQueuedBackoff = 5 * time.Second
 
-// BcryptCost is the cost of the offline-login verifier.
-const BcryptCost = 10
-
 func (c *Config) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.KeyFile == "" {
+		c.KeyFile = c.DBPath + ".keys"
+	}
+	if c.SlotParams == nil {
+		c.SlotParams = &keyfile.DefaultParams
 	}
 	if c.OfflineWindow <= 0 {
 		c.OfflineWindow = 7 * 24 * time.Hour
@@ -146,37 +166,59 @@ type Engine struct {
 	stopRun context.CancelFunc
 	runDone chan struct{}
 	closed  bool
+
+	// keyMu serialises unlocking and changes to the key file; key is the
+	// data key once a login opened the replica (kept for adding slots).
+	keyMu    sync.Mutex
+	key      []byte
+	unlocked chan struct{} // closed when the replica opens
+	lockedBy string        // the user on screen when Lock closed the replica
 }
 
-// Open opens (or creates) the replica and binds it to the device.
+// Open binds the engine to its replica and key file. The replica stays
+// locked until a login (or Config.DataKey) opens it.
 func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	cfg.defaults()
 	if err := cfg.transport(); err != nil {
 		return nil, err
 	}
-	db, err := sqlite.Open(ctx, cfg.DBPath)
+	kf, err := keyfile.Load(cfg.KeyFile)
 	if err != nil {
 		return nil, err
 	}
-	st, err := db.Bind(ctx, cfg.DeviceID, cfg.ServerURL)
+	if cfg.DeviceID != "" && kf.DeviceID != "" && cfg.DeviceID != kf.DeviceID {
+		return nil, &sqlite.ErrOtherDevice{Stored: kf.DeviceID, Asked: cfg.DeviceID}
+	}
+	changed := (cfg.DeviceID != "" && kf.DeviceID == "") || (cfg.ServerURL != "" && cfg.ServerURL != kf.ServerURL)
+	if cfg.DeviceID == "" {
+		cfg.DeviceID = kf.DeviceID
+	}
+	if cfg.ServerURL == "" {
+		cfg.ServerURL = kf.ServerURL
+	}
+	if changed {
+		kf.DeviceID, kf.ServerURL = cfg.DeviceID, cfg.ServerURL
+		if err := kf.Save(cfg.KeyFile); err != nil {
+			return nil, err
+		}
+	}
+	db, err := sqlite.OpenLocked(cfg.DBPath)
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
-	cfg.DeviceID, cfg.ServerURL = st.DeviceID, st.ServerURL
-	e := &Engine{cfg: cfg, db: db, log: cfg.Logger.With("device", st.DeviceID),
-		actKick: make(chan struct{}, 1), loginKick: make(chan struct{}, 1), retryKick: make(chan struct{}, 1), subs: map[int]chan Status{}}
+	e := &Engine{cfg: cfg, db: db, log: cfg.Logger.With("device", cfg.DeviceID),
+		actKick: make(chan struct{}, 1), loginKick: make(chan struct{}, 1), retryKick: make(chan struct{}, 1), subs: map[int]chan Status{},
+		unlocked: make(chan struct{})}
 	now := cfg.Now()
-	e.status = Status{DeviceID: st.DeviceID, ServerURL: st.ServerURL, OfflineSince: &now, Roles: st.Roles, Version: cfg.Version}
-	if err := e.refresh(ctx); err != nil {
-		db.Close()
-		return nil, err
+	e.status = Status{DeviceID: cfg.DeviceID, ServerURL: cfg.ServerURL, OfflineSince: &now, Locked: true, Version: cfg.Version}
+	if kf.Wiped != nil {
+		e.status.Wiped = kf.Wiped.Reason
 	}
-	// A queue edited while the app was closed is reported at once, online
-	// or not.
-	if err := e.checkChain(ctx); err != nil {
-		db.Close()
-		return nil, err
+	if cfg.DataKey != nil || cfg.Unencrypted {
+		if err := e.unlock(ctx, cfg.DataKey); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	return e, nil
 }

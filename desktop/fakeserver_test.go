@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"wardsync/desktop/keyfile"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
@@ -48,6 +49,9 @@ type fakeServer struct {
 	now       func() time.Time
 	pushes    int
 	dials     int // /sync requests, refused ones included
+	// escrow, when non-nil, holds the data key the server escrows per
+	// device, made at the device's first login and given with every one.
+	escrow map[string][]byte
 }
 
 type feedEntry struct {
@@ -71,11 +75,12 @@ type fakeToken struct {
 }
 
 type fakeDevice struct {
-	roles   []workflow.Role
-	lastSeq int64
-	seqAt   []seqMark // where each seq's effects end in the feed
-	results map[int64]syncproto.MutationResult
-	reports []syncproto.Report
+	roles     []workflow.Role
+	revokedAt *time.Time
+	lastSeq   int64
+	seqAt     []seqMark // where each seq's effects end in the feed
+	results   map[int64]syncproto.MutationResult
+	reports   []syncproto.Report
 }
 
 type seqMark struct {
@@ -94,6 +99,7 @@ func newFakeServer(t *testing.T, now func() time.Time) *fakeServer {
 	mux.HandleFunc("POST /api/v1/auth/login", fs.login)
 	mux.HandleFunc("POST /api/v1/auth/logout", fs.logout)
 	mux.HandleFunc("GET /sync", fs.sync)
+	mux.HandleFunc("GET /api/v1/devices/{id}/standing", fs.standing)
 	fs.srv = httptest.NewServer(mux)
 	t.Cleanup(func() {
 		fs.setDown(true)
@@ -212,6 +218,10 @@ func (fs *fakeServer) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, ok := fs.devices[body.DeviceID]
+	if ok && d.revokedAt != nil {
+		writeJSON(w, 403, map[string]string{"code": "FORBIDDEN", "message": "Workstation " + body.DeviceID + " was revoked; ask an administrator to register it again."})
+		return
+	}
 	if u.Disabled || !ok || !contains(d.roles, u.Role) {
 		writeJSON(w, 403, map[string]string{"code": "FORBIDDEN", "message": "This workstation does not serve " + string(u.Role) + "."})
 		return
@@ -220,8 +230,46 @@ func (fs *fakeServer) login(w http.ResponseWriter, r *http.Request) {
 	tok := fmt.Sprintf("tok-%d", fs.nextTok)
 	exp := fs.now().Add(fs.expiresIn).UTC()
 	fs.tokens[tok] = fakeToken{user: u, device: body.DeviceID, expires: exp}
-	writeJSON(w, 200, map[string]any{"token": tok, "expiresAt": exp,
-		"user": map[string]any{"id": u.ID, "name": u.Name, "role": u.Role}})
+	answer := map[string]any{"token": tok, "expiresAt": exp,
+		"user": map[string]any{"id": u.ID, "name": u.Name, "role": u.Role}}
+	if fs.escrow != nil {
+		if fs.escrow[body.DeviceID] == nil {
+			fs.escrow[body.DeviceID] = keyfile.NewDataKey()
+		}
+		answer["replicaKey"] = fs.escrow[body.DeviceID]
+	}
+	writeJSON(w, 200, answer)
+}
+
+func (fs *fakeServer) standing(w http.ResponseWriter, r *http.Request) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	d, ok := fs.devices[r.PathValue("id")]
+	if !ok {
+		writeJSON(w, 404, map[string]string{"code": "NOT_FOUND", "message": "No such workstation."})
+		return
+	}
+	writeJSON(w, 200, map[string]any{"deviceId": r.PathValue("id"), "revoked": d.revokedAt != nil, "revokedAt": d.revokedAt})
+}
+
+// revoke revokes a device (its sessions end); register lifts it again.
+func (fs *fakeServer) revoke(id string, revoked bool) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	d := fs.devices[id]
+	if revoked {
+		at := fs.now().UTC()
+		d.revokedAt = &at
+		for tok, s := range fs.tokens {
+			if s.device == id {
+				s.revoked = true
+				fs.tokens[tok] = s
+			}
+		}
+	} else {
+		d.revokedAt = nil
+	}
+	fs.devices[id] = d
 }
 
 func (fs *fakeServer) logout(w http.ResponseWriter, r *http.Request) {

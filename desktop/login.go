@@ -8,8 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
+	"wardsync/desktop/keyfile"
 	"wardsync/desktop/remote"
 	"wardsync/desktop/sqlite"
 	"wardsync/workflow"
@@ -28,8 +27,8 @@ type Session struct {
 	User User `json:"user"`
 	// ExpiresAt ends the session, and with it offline authoring.
 	ExpiresAt time.Time `json:"expiresAt"`
-	// Offline says this login was checked against the local verifier
-	// because the server could not be reached.
+	// Offline says this login opened the user's key slot on this
+	// workstation because the server could not be reached.
 	Offline     bool      `json:"offline"`
 	LastLoginAt time.Time `json:"lastLoginAt"`
 }
@@ -49,14 +48,15 @@ const (
 	MsgWrongPasswordLimited = "Wrong password. The server is holding logins back after failed attempts, so this workstation checked it against your last online login here."
 )
 
-// Login logs a user in: online when the server answers (storing a local
-// verifier of the password and the session for later offline logins), or
-// offline against that verifier when the server cannot be reached. A
-// refusal by the server (wrong password, disabled user, workstation not
-// serving the role) is final: it never falls back to offline. A refusal
-// for the server's login limits alone (RATE_LIMITED) did not judge the
-// password: a user who logged in here before logs in offline instead, and
-// one who never did hears the server's sentence. Every refusal is a
+// Login logs a user in: online when the server answers (which opens the
+// replica if it is locked, and wraps its data key in a key slot for this
+// user and password), or offline by opening the user's key slot when the
+// server cannot be reached. A refusal by the server (wrong password,
+// disabled user, workstation not serving the role or revoked) is final: it
+// never falls back to offline. A refusal for the server's login limits
+// alone (RATE_LIMITED) did not judge the password: a user who logged in
+// here before logs in offline instead, and one who never did hears the
+// server's sentence. Every refusal is a
 // *workflow.Rejection.
 func (e *Engine) Login(ctx context.Context, email, password string) (*Session, error) {
 	email = strings.TrimSpace(email)
@@ -89,7 +89,9 @@ func (e *Engine) Login(ctx context.Context, email, password string) (*Session, e
 			return sess, oerr
 		}
 		if !remote.Unreachable(err) {
-			e.forgetRefused(ctx, email, password, err)
+			if wiped := e.onRefusedLogin(ctx, email, password, err); wiped != nil {
+				return nil, wiped
+			}
 			if r, ok := workflow.AsRejection(err); ok {
 				return nil, &workflow.Rejection{Code: r.Code, Message: r.Message, Field: r.Field}
 			}
@@ -105,59 +107,118 @@ func (e *Engine) Login(ctx context.Context, email, password string) (*Session, e
 }
 
 func (e *Engine) onlineLogin(ctx context.Context, email, password string, res *remote.LoginResult) (*Session, error) {
-	// The verifier is made here, from what the user typed: the server's
-	// hash never leaves the server.
-	verifier, err := bcrypt.GenerateFromPassword([]byte(password), BcryptCost)
-	if err != nil {
-		return nil, fmt.Errorf("desktop: password verifier: %w", err)
+	e.keyMu.Lock()
+	defer e.keyMu.Unlock()
+	if e.cfg.Unencrypted {
+		if err := e.unlockLocked(ctx, nil); err != nil {
+			return nil, err
+		}
+	} else {
+		kf, err := e.loadKeys()
+		if err != nil {
+			return nil, err
+		}
+		key, err := e.keyForOnlineLogin(kf, email, password, res.ReplicaKey)
+		if err != nil {
+			return nil, err
+		}
+		if err := e.unlockLocked(ctx, key); err != nil {
+			return nil, err
+		}
+		if err := e.putSlot(kf, res.User.ID, email, password); err != nil {
+			return nil, err
+		}
 	}
+	e.update(func(s *Status) { s.Wiped = "" })
 	now := e.cfg.Now().UTC()
 	expires := res.ExpiresAt
 	if expires.IsZero() {
 		expires = now.Add(e.cfg.OfflineWindow)
 	}
 	c := sqlite.Credential{UserID: res.User.ID, Email: email, Name: res.User.Name, Role: res.User.Role,
-		Verifier: string(verifier), Token: res.Token, ExpiresAt: expires, OnlineLoginAt: now, LastLoginAt: now}
+		Token: res.Token, ExpiresAt: expires, OnlineLoginAt: now, LastLoginAt: now}
 	if err := e.db.PutCredential(ctx, c); err != nil {
 		return nil, err
 	}
+	if err := e.requeueKept(ctx); err != nil {
+		e.log.Warn("could not queue again the acts kept at the wipe", "err", err)
+	}
+	e.endLockedSessionLocked(ctx, c.UserID)
 	kick(e.loginKick)
 	return sessionOf(&c, false), nil
 }
 
-// forgetRefused drops the local credential of a user the server refused
-// when the refusal means offline login must stop working too: a disabled
-// user or revoked workstation (403), or a password changed at the server
-// (401 for the very password the verifier still accepts).
-func (e *Engine) forgetRefused(ctx context.Context, email, password string, err error) {
+// onRefusedLogin acts on a refusal that means offline login must stop
+// working too: a revoked workstation (the server says so when asked after
+// a 401 or 403) wipes its keys, and the answer is why; a disabled user or a
+// role the workstation no longer serves (403), or a password changed at
+// the server (401 for the very password the slot still opens), loses the
+// user's slot.
+func (e *Engine) onRefusedLogin(ctx context.Context, email, password string, err error) error {
 	var he *remote.HTTPError
 	if !errors.As(err, &he) || (he.Status != http.StatusUnauthorized && he.Status != http.StatusForbidden) {
-		return
+		return nil
 	}
-	c, cerr := e.db.CredentialByEmail(ctx, email)
-	if cerr != nil {
-		return
+	// The server checks the password before the workstation, so a revoked
+	// workstation may hear 401 as well as 403. Revoked and locked, the
+	// queued acts can be kept apart only from an open replica: the user's
+	// password, if it opens a slot, opens it.
+	if w := e.checkRevoked(ctx, func() { e.Unlock(ctx, email, password) }); w != nil {
+		return w
 	}
-	if he.Status == http.StatusUnauthorized && bcrypt.CompareHashAndPassword([]byte(c.Verifier), []byte(password)) != nil {
-		return // a typo: the stored verifier is still right
+	if he.Status == http.StatusForbidden {
+		e.forgetUser(ctx, email)
+		return nil
 	}
-	if err := e.db.DeleteCredential(ctx, c.UserID); err != nil {
-		e.log.Warn("could not forget a refused credential", "err", err)
+	e.keyMu.Lock()
+	kf, lerr := e.loadKeys()
+	e.keyMu.Unlock()
+	if lerr != nil {
+		return nil
 	}
+	s := kf.Slot(email)
+	if s == nil {
+		return nil
+	}
+	if _, uerr := s.Unwrap(password); uerr != nil {
+		return nil // a typo: the slot is still right
+	}
+	e.forgetUser(ctx, email)
+	return nil
 }
 
 func (e *Engine) offlineLogin(ctx context.Context, email, password string) (*Session, error) {
+	e.keyMu.Lock()
+	kf, err := e.loadKeys()
+	e.keyMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if kf.Wiped != nil && len(kf.Slots) == 0 {
+		return nil, rejection(workflow.CodeUnauthenticated, wipedMessage(kf.Wiped, e.cfg.Location))
+	}
+	slot := kf.Slot(email)
+	if slot == nil {
+		return nil, rejection(workflow.CodeUnauthenticated, MsgNeverOnline)
+	}
+	// The password first: someone who does not know it learns nothing
+	// about the session, and the replica stays closed.
+	key, err := slot.Unwrap(password)
+	if errors.Is(err, keyfile.ErrWrongPassword) {
+		return nil, rejection(workflow.CodeUnauthenticated, MsgWrongPassword)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := e.unlock(ctx, key); err != nil {
+		return nil, err
+	}
 	c, err := e.db.CredentialByEmail(ctx, email)
 	if sqlite.IsNotFound(err) {
 		return nil, rejection(workflow.CodeUnauthenticated, MsgNeverOnline)
 	}
 	if err != nil {
 		return nil, err
-	}
-	// The password first: someone who does not know it learns nothing
-	// about the session.
-	if bcrypt.CompareHashAndPassword([]byte(c.Verifier), []byte(password)) != nil {
-		return nil, rejection(workflow.CodeUnauthenticated, MsgWrongPassword)
 	}
 	if c.Token == "" {
 		return nil, rejection(workflow.CodeUnauthenticated,
@@ -172,6 +233,7 @@ func (e *Engine) offlineLogin(ctx context.Context, email, password string) (*Ses
 	if err := e.db.TouchLogin(ctx, c.UserID, now); err != nil {
 		return nil, err
 	}
+	e.endLockedSession(ctx, c.UserID)
 	c.LastLoginAt = now.UTC()
 	return sessionOf(c, true), nil
 }
@@ -202,8 +264,12 @@ func (e *Engine) Logout(ctx context.Context, userID string) error {
 }
 
 // Sessions lists the users who logged in on this workstation and whose
-// session is still open, most recent login first.
+// session is still open, most recent login first. A locked workstation
+// lists none: nobody can act before a login opens the replica.
 func (e *Engine) Sessions(ctx context.Context) ([]Session, error) {
+	if !e.db.Unlocked() {
+		return []Session{}, nil
+	}
 	creds, err := e.db.Credentials(ctx)
 	if err != nil {
 		return nil, err

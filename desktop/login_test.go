@@ -1,13 +1,13 @@
 package desktop
 
 import (
+	"bytes"
 	"context"
-	"strings"
+	"os"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
+	"wardsync/desktop/keyfile"
 	"wardsync/workflow"
 )
 
@@ -22,7 +22,9 @@ func wantRejection(t *testing.T, err error, code workflow.Code, msg string) {
 	}
 }
 
-func TestOnlineLoginStoresLocalVerifier(t *testing.T) {
+// An online login stores the session in the replica and a key slot for
+// the user in the key file; no password verifier is kept anywhere.
+func TestOnlineLoginStoresKeySlot(t *testing.T) {
 	w := newWorld(t)
 	e := w.engine(wardDevice)
 	ctx := context.Background()
@@ -35,19 +37,32 @@ func TestOnlineLoginStoresLocalVerifier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cost, err := bcrypt.Cost([]byte(c.Verifier)); err != nil || cost != BcryptCost {
-		t.Errorf("verifier cost %d %v", cost, err)
-	}
-	if bcrypt.CompareHashAndPassword([]byte(c.Verifier), []byte("nurse123")) != nil {
-		t.Error("verifier does not verify the password")
-	}
-	if strings.Contains(c.Verifier, "nurse123") || c.Token != "tok-1" {
+	if c.Token != "tok-1" {
 		t.Errorf("credential %+v", c)
 	}
-	// Nothing of the password is stored in clear anywhere in the file.
+	kf, err := keyfile.Load(e.cfg.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot := kf.Slot("nurse@hospital.com")
+	if slot == nil || slot.UserID != nurseID || slot.Params != cheapSlots || kf.DeviceID != wardDevice {
+		t.Fatalf("key file %+v", kf)
+	}
+	key, err := slot.Unwrap("nurse123")
+	if err != nil || !bytes.Equal(key, e.key) {
+		t.Fatalf("the slot does not open to the replica's key: %v", err)
+	}
+	// The replica has no verifier column, and neither file holds the
+	// password.
 	var n int
-	if err := e.DB().SQL().QueryRow(`SELECT COUNT(*) FROM local_credentials WHERE verifier LIKE '%nurse123%' OR token LIKE '%nurse123%'`).Scan(&n); err != nil || n != 0 {
-		t.Errorf("password in clear: %d %v", n, err)
+	if err := e.DB().SQL().QueryRow(`SELECT COUNT(*) FROM pragma_table_info('local_credentials') WHERE name = 'verifier'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("verifier column: %d %v", n, err)
+	}
+	for _, p := range []string{e.cfg.KeyFile, e.cfg.DBPath, e.cfg.DBPath + "-wal"} {
+		raw, _ := os.ReadFile(p)
+		if bytes.Contains(raw, []byte("nurse123")) || bytes.Contains(raw, []byte("Infirmier")) {
+			t.Errorf("%s holds the password or the user's name in clear", p)
+		}
 	}
 }
 
@@ -92,8 +107,8 @@ func TestOfflineLogin(t *testing.T) {
 	}
 }
 
-// A refusal by the server is final: it never falls back to the local
-// verifier, and a refusal that means "this user may no longer work here"
+// A refusal by the server is final: it never falls back to the key slot,
+// and a refusal that means "this user may no longer work here"
 // also ends offline login.
 func TestServerRefusalIsFinal(t *testing.T) {
 	w := newWorld(t)
@@ -107,8 +122,8 @@ func TestServerRefusalIsFinal(t *testing.T) {
 	_, err = e.Login(ctx, "doctor@hospital.com", "doctor123")
 	wantRejection(t, err, workflow.CodeForbidden, "This workstation does not serve DOCTOR.")
 
-	// A typo leaves the verifier; the password changed at the server
-	// (the old one now refused) removes it.
+	// A typo leaves the key slot; the password changed at the server
+	// (the old one, which still opens the slot, now refused) removes it.
 	if _, err := e.DB().CredentialByEmail(ctx, "nurse@hospital.com"); err != nil {
 		t.Fatalf("a typo removed the credential: %v", err)
 	}

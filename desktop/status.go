@@ -51,6 +51,14 @@ type Status struct {
 	UpgradeRequired string `json:"upgradeRequired,omitempty"`
 	// Version is the release this workstation runs (the About box).
 	Version string `json:"version"`
+	// Locked is true until a login opens the encrypted replica.
+	Locked bool `json:"locked"`
+	// LockedBy names the user whose session was on screen when the idle
+	// lock closed the replica; "" otherwise.
+	LockedBy string `json:"lockedBy,omitempty"`
+	// Wiped says why this workstation destroyed its keys (it was revoked);
+	// "" otherwise.
+	Wiped string `json:"wiped,omitempty"`
 }
 
 // Progress counts the rows of a snapshot received so far.

@@ -53,8 +53,22 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	backoff := e.cfg.BackoffMin
 	for {
+		// Nothing to sync before a login opens the replica.
+		if !e.db.Unlocked() {
+			e.setOffline(ErrNoSession)
+		}
+		if !e.waitUnlocked(ctx) {
+			e.setOffline(nil)
+			return nil
+		}
 		e.update(func(s *Status) { s.RetryAt = nil })
 		connected, err := e.session(ctx)
+		if err != nil && ctx.Err() == nil && !errors.Is(err, sqlite.ErrLocked) && remote.MayBeRevoked(err) {
+			// A refusal may be a revocation: asked, it wipes the keys.
+			if w := e.checkRevoked(ctx, nil); w != nil {
+				err = w
+			}
+		}
 		if ctx.Err() != nil {
 			e.setOffline(nil)
 			return nil

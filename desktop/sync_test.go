@@ -314,8 +314,13 @@ func TestReopenKeepsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close(ctx)
-	if e.DeviceID() != wardDevice || e.Status().Pending != 1 {
+	// Reopened, the replica is locked until a login gives its key.
+	if e.DeviceID() != wardDevice || !e.Status().Locked {
 		t.Errorf("reopened: %s %+v", e.DeviceID(), e.Status())
+	}
+	login(t, e, "secretary@hospital.com", "secretary123")
+	if st := e.Status(); st.Locked || st.Pending != 1 {
+		t.Errorf("after login: %+v", st)
 	}
 	cfg.DeviceID = ward2Device
 	if _, err := Open(ctx, cfg); err == nil {

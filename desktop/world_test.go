@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"wardsync/desktop/keyfile"
 
 	"wardsync/workflow"
 )
@@ -96,8 +97,15 @@ func (w *world) config(device, path string) Config {
 	return Config{DBPath: path, ServerURL: w.fs.URL(), DeviceID: device, Now: w.clock.Now,
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		BackoffMin: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
-		PollInterval: 50 * time.Millisecond, Location: time.UTC}
+		PollInterval: 50 * time.Millisecond, Location: time.UTC, SlotParams: &cheapSlots}
 }
+
+// cheapSlots keep logins fast in tests; keyfile's benchmark measures the
+// real costs.
+var cheapSlots = keyfile.Params{Time: 1, MemoryKiB: 64, Threads: 1}
+
+// testKey seals the replicas tests open without a login.
+var testKey = []byte("wardsync-test-key-32-bytes-long!")
 
 func (w *world) engine(device string) *Engine {
 	w.t.Helper()

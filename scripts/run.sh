@@ -16,4 +16,7 @@ echo "Dashboard:   http://$addr/admin   (log in as admin@hospital.com / admin123
 echo "PostgreSQL:  $DATABASE_URL"
 echo "Stop with Ctrl-C; 'make db-stop' stops PostgreSQL."
 echo
-exec "$bin" serve -addr "$addr"
+# The escrow key of the workstations' replica keys (docs/security.md): a
+# local file for the demo, made on first start. WARDSYNC_ESCROW_KEY_FILE wins.
+mkdir -p "$repo/.data"
+exec "$bin" serve -addr "$addr" -escrow-key-file "${WARDSYNC_ESCROW_KEY_FILE:-$repo/.data/escrow.key}"

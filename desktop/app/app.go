@@ -55,6 +55,9 @@ type Config struct {
 	// (CLAIM_CODE); it is redeemed at start while nobody has logged in on
 	// this workstation, so that IT need not type it on every PC.
 	ClaimCode string
+	// IdleLock is how long the UI waits without input before it locks the
+	// workstation (Lock); 0: never.
+	IdleLock time.Duration
 }
 
 // App is bound to the UI. Its exported methods are the UI's whole API; the
@@ -238,18 +241,23 @@ type Status struct {
 	// Commit is the git commit this build came from (the About box, beside
 	// the engine's Version).
 	Commit string `json:"commit"`
+	// IdleLockSeconds: the UI locks the workstation after this long
+	// without input (0: never).
+	IdleLockSeconds int64 `json:"idleLockSeconds"`
 }
 
 func (a *App) statusOf(e *desktop.Engine, s desktop.Status) Status {
-	st := Status{Status: s, NeedsSetup: s.DeviceID == "" || s.ServerURL == "", Now: a.now().UTC(), Commit: version.CommitOrVCS()}
+	st := Status{Status: s, NeedsSetup: s.DeviceID == "" || s.ServerURL == "", Now: a.now().UTC(), Commit: version.CommitOrVCS(),
+		IdleLockSeconds: int64(a.cfg.IdleLock / time.Second)}
 	if !s.Online {
 		// Only a workstation where nobody has ever logged in online is
 		// "waiting for a login". Once someone has, being disconnected is
 		// an outage even after everyone logged out (the login screen then
 		// says work continues offline), whatever the sync loop's last
 		// error happened to be when the status was taken.
+		// A locked replica does not sync before a login opens it.
 		creds, err := e.DB().Credentials(a.base)
-		st.WaitingForLogin = err == nil && len(creds) == 0
+		st.WaitingForLogin = s.Locked || (err == nil && len(creds) == 0)
 	}
 	return st
 }
@@ -332,7 +340,10 @@ func (a *App) Setup(serverURL, deviceID, code, caFile string) (*SetupResult, err
 		}
 		res.Name, res.Roles, res.Claimed = reg.Name, reg.Roles, true
 	}
-	// Reopen the replica bound to the new address and id.
+	// Reopen the replica bound to the new address and id; an open replica
+	// stays open (its key passes to the new engine, in this process only).
+	key := a.engine.HandOverKey()
+	defer clear(key)
 	if a.started {
 		a.closeLocked(a.base)
 	} else if err := a.engine.Close(a.base); err != nil {
@@ -340,16 +351,22 @@ func (a *App) Setup(serverURL, deviceID, code, caFile string) (*SetupResult, err
 	}
 	cfg := a.cfg.Engine
 	cfg.ServerURL, cfg.DeviceID = serverURL, deviceID
+	var e *desktop.Engine
+	var err error
 	if caFile != "" {
-		if err := desktop.StoreCA(cfg.DBPath, caFile); err != nil {
-			return nil, err
-		}
+		err = desktop.StoreCA(cfg.DBPath, caFile)
 		cfg.Security.CAFile = desktop.StoredCAFile(cfg.DBPath)
 	}
-	e, err := desktop.Open(a.base, cfg)
+	if err == nil {
+		open := cfg
+		open.DataKey = key
+		e, err = desktop.Open(a.base, open)
+	}
 	if err != nil {
 		// Put the old binding back so that the app stays usable.
-		if old, err2 := desktop.Open(a.base, a.cfg.Engine); err2 == nil {
+		back := a.cfg.Engine
+		back.DataKey = key
+		if old, err2 := desktop.Open(a.base, back); err2 == nil {
 			a.engine = old
 			if a.started {
 				a.startLocked()
@@ -377,8 +394,8 @@ func (a *App) SyncNow() error {
 
 // ---- login ----
 
-// Login logs a user in: online when the server answers, else offline
-// against this workstation's verifier of their last online login.
+// Login logs a user in: online when the server answers, else offline by
+// opening the user's key slot on this workstation.
 func (a *App) Login(email, password string) (*desktop.Session, error) {
 	e, err := a.eng()
 	if err != nil {
@@ -391,6 +408,22 @@ func (a *App) Login(email, password string) (*desktop.Session, error) {
 	a.reader.set(s.User.ID)
 	a.title(fmt.Sprintf("wardsync - %s (%s)", s.User.Name, s.User.Role))
 	return s, nil
+}
+
+// Lock locks the workstation after a while without input: the replica
+// closes and the UI hides every patient datum until a login. The user on
+// screen unlocks with their password (offline too); another user's login
+// ends their session.
+func (a *App) Lock(userID string) error {
+	e, err := a.eng()
+	if err != nil {
+		return err
+	}
+	if err := e.Lock(a.base, userID); err != nil {
+		return err
+	}
+	a.title("wardsync - locked")
+	return nil
 }
 
 // Logout ends the user's session on this workstation.

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"wardsync/workflow"
 )
 
@@ -63,6 +65,10 @@ type LoginResult struct {
 	Token     string    `json:"token"`
 	User      User      `json:"user"`
 	ExpiresAt time.Time `json:"expiresAt"`
+	// ReplicaKey is the data key the server escrows for this device's
+	// replica (nil when the server keeps none): what a workstation needs
+	// to open its replica for a user who has no key slot there yet.
+	ReplicaKey []byte `json:"replicaKey,omitempty"`
 }
 
 // User is a user as the login answer names it.
@@ -86,6 +92,36 @@ func Login(ctx context.Context, client *http.Client, serverURL, email, password,
 		return nil, fmt.Errorf("remote: login answer lacks a token, a user id or a valid role")
 	}
 	return &out, nil
+}
+
+// Standing is what the server says of a device: whether it was revoked.
+type Standing struct {
+	DeviceID  string     `json:"deviceId"`
+	Revoked   bool       `json:"revoked"`
+	RevokedAt *time.Time `json:"revokedAt,omitempty"`
+}
+
+// DeviceStanding asks the server whether the device was revoked. A
+// workstation asks when the server refused it, to tell a revocation (which
+// wipes its keys) from any other refusal.
+func DeviceStanding(ctx context.Context, client *http.Client, serverURL, deviceID string) (*Standing, error) {
+	var out Standing
+	if err := do(ctx, client, http.MethodGet, serverURL, "/api/v1/devices/"+url.PathEscape(deviceID)+"/standing", "", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// MayBeRevoked reports whether a refusal could mean the device was revoked
+// (an UNAUTHENTICATED or FORBIDDEN refusal, or the websocket closed with
+// 4403): the workstation then asks DeviceStanding.
+func MayBeRevoked(err error) bool {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) && ce.Code == 4403 {
+		return true
+	}
+	r, ok := workflow.AsRejection(err)
+	return ok && (r.Code == workflow.CodeUnauthenticated || r.Code == workflow.CodeForbidden)
 }
 
 // Logout revokes a session token at the server.

@@ -15,7 +15,7 @@ import (
 // appointments spread over statuses and days, 5,000 prescriptions.
 func benchReplica(b *testing.B) *DB {
 	b.Helper()
-	db, err := Open(context.Background(), b.TempDir()+"/bench.db")
+	db, err := Open(context.Background(), b.TempDir()+"/bench.db", testKey)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func BenchmarkAct(b *testing.B) {
 // 1,000 appointment upserts applied to an empty replica, each page in one
 // transaction, no act queued.
 func BenchmarkApplyChanges(b *testing.B) {
-	db, err := Open(context.Background(), b.TempDir()+"/apply.db")
+	db, err := Open(context.Background(), b.TempDir()+"/apply.db", testKey)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func BenchmarkInitialLoad(b *testing.B) {
 	n := 0
 	for b.Loop() {
 		n++
-		db, err := Open(ctx, filepath.Join(b.TempDir(), fmt.Sprintf("load%d.db", n)))
+		db, err := Open(ctx, filepath.Join(b.TempDir(), fmt.Sprintf("load%d.db", n)), testKey)
 		if err != nil {
 			b.Fatal(err)
 		}

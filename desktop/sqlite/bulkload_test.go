@@ -108,11 +108,11 @@ func TestInitialLoadDefersIndexes(t *testing.T) {
 
 	t.Run("a crash mid-load leaves them listed and the resumed pull restores them", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "replica.db")
-		db, err := Open(ctx, path)
+		db, err := Open(ctx, path, testKey)
 		must(t, err)
 		must(t, db.ApplyChanges(ctx, loadPage("s1", true, 0, big), t0))
 		must(t, db.Close())
-		db, err = Open(ctx, path)
+		db, err = Open(ctx, path, testKey)
 		must(t, err)
 		t.Cleanup(func() { db.Close() })
 		assertIndexes(t, db, map[string]string{}, len(fresh))

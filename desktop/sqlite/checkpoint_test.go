@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"os"
@@ -20,7 +19,7 @@ type checkpointed struct {
 func openCheckpointed(t *testing.T, path string) (*DB, <-chan checkpointed) {
 	t.Helper()
 	ch := make(chan checkpointed, 10_000)
-	db, err := open(context.Background(), path, 0, walRestartFrames, func(r CheckpointResult, err error) {
+	db, err := open(context.Background(), path, testKey, 0, walRestartFrames, func(r CheckpointResult, err error) {
 		select {
 		case ch <- checkpointed{r, err}:
 		default: // the test reads them all; never block the checkpointer
@@ -75,9 +74,7 @@ func TestCheckpointInBackground(t *testing.T) {
 	inMainFile := func() int {
 		cp := filepath.Join(t.TempDir(), "main-only.db")
 		copyMainFile(t, path, cp)
-		raw, err := sql.Open("sqlite", DSN(cp))
-		must(t, err)
-		defer raw.Close()
+		raw := rawOpen(t, cp)
 		var got int
 		if err := raw.QueryRowContext(ctx, `SELECT COUNT(*) FROM patients WHERE firstName = 'Ckpt'`).Scan(&got); err != nil {
 			return -1 // not even the tables are checkpointed yet
@@ -124,7 +121,7 @@ func TestCloseStopsCheckpointer(t *testing.T) {
 		t.Fatalf("the WAL is still there after Close (stat: %v)", err)
 	}
 
-	again, err := Open(ctx, path)
+	again, err := Open(ctx, path, testKey)
 	must(t, err)
 	defer again.Close()
 	if got := column(t, again, "appointments", appt1ID, "status"); got != "CHECKED_IN" {
@@ -139,7 +136,7 @@ func TestCloseStopsCheckpointer(t *testing.T) {
 // without end.
 func TestCheckpointRestartsBusyWAL(t *testing.T) {
 	ctx := context.Background()
-	db, err := open(ctx, filepath.Join(t.TempDir(), "replica.db"), -1, 1, nil) // checkpoints by hand only
+	db, err := open(ctx, filepath.Join(t.TempDir(), "replica.db"), testKey, -1, 1, nil) // checkpoints by hand only
 	must(t, err)
 	defer db.Close()
 	seed(t, db)

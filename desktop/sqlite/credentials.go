@@ -11,15 +11,14 @@ import (
 )
 
 // Credential is what the workstation keeps of a user who logged in online
-// here: a verifier of the password made on this workstation, and the
-// session the server issued.
+// here: who they are and the session the server issued. The password is
+// checked by opening the user's key slot (desktop/keyfile), not here.
 type Credential struct {
-	UserID   string
-	Email    string
-	Name     string
-	Role     workflow.Role
-	Verifier string // bcrypt of the password, made here
-	Token    string // "" once revoked
+	UserID string
+	Email  string
+	Name   string
+	Role   workflow.Role
+	Token  string // "" once revoked
 	// ExpiresAt ends the session and with it the offline-authoring window.
 	ExpiresAt     time.Time
 	OnlineLoginAt time.Time
@@ -34,9 +33,9 @@ func (db *DB) PutCredential(ctx context.Context, c Credential) error {
 		if _, err := t.exec(`DELETE FROM local_credentials WHERE email = ? AND userId <> ?`, c.Email, c.UserID); err != nil {
 			return fmt.Errorf("sqlite: store credential: %w", err)
 		}
-		_, err := t.exec(`INSERT OR REPLACE INTO local_credentials (userId, email, name, role, verifier, token, expiresAt,
-			onlineLoginAt, lastLoginAt, loggedOutAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
-			c.UserID, c.Email, c.Name, string(c.Role), c.Verifier, nullString(c.Token), FormatTime(c.ExpiresAt),
+		_, err := t.exec(`INSERT OR REPLACE INTO local_credentials (userId, email, name, role, token, expiresAt,
+			onlineLoginAt, lastLoginAt, loggedOutAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+			c.UserID, c.Email, c.Name, string(c.Role), nullString(c.Token), FormatTime(c.ExpiresAt),
 			FormatTime(c.OnlineLoginAt), FormatTime(c.LastLoginAt))
 		if err != nil {
 			return fmt.Errorf("sqlite: store credential: %w", err)
@@ -45,14 +44,14 @@ func (db *DB) PutCredential(ctx context.Context, c Credential) error {
 	})
 }
 
-const credentialColumns = `userId, email, name, role, verifier, token, expiresAt, onlineLoginAt, lastLoginAt, loggedOutAt`
+const credentialColumns = `userId, email, name, role, token, expiresAt, onlineLoginAt, lastLoginAt, loggedOutAt`
 
 func scanCredential(sc interface{ Scan(...any) error }) (Credential, error) {
 	var c Credential
 	var role string
 	var token, expires, out sql.NullString
 	var online, last string
-	if err := sc.Scan(&c.UserID, &c.Email, &c.Name, &role, &c.Verifier, &token, &expires, &online, &last, &out); err != nil {
+	if err := sc.Scan(&c.UserID, &c.Email, &c.Name, &role, &token, &expires, &online, &last, &out); err != nil {
 		return c, err
 	}
 	c.Role, c.Token = workflow.Role(role), token.String
@@ -133,7 +132,7 @@ func (db *DB) MarkLoggedOut(ctx context.Context, userID string, at time.Time, re
 }
 
 // DeleteCredential forgets a user's credential (the server refused the
-// user, or the password changed), so that offline login stops working.
+// user).
 func (db *DB) DeleteCredential(ctx context.Context, userID string) error {
 	return db.write(ctx, func(t *Tx) error {
 		_, err := t.exec(`DELETE FROM local_credentials WHERE userId = ?`, userID)

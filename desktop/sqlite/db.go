@@ -1,8 +1,12 @@
 // Package sqlite is the workstation's replica: one SQLite file (modernc, no
 // cgo) holding the server's rows as far as this device may see them, the
 // effects of acts not yet reflected by the server, the outbox, rejected acts,
-// the sync position and the offline-login verifiers. It is the only package
-// of the workstation that speaks SQL.
+// the sync position and the users who logged in here. It is the only
+// package of the workstation that speaks SQL.
+//
+// The replica is encrypted at rest: Open seals every file SQLite writes for
+// it under the replica's data key (desktop/sqlite/cryptvfs), and creates
+// them 0600 in a 0700 folder.
 //
 // The replicated tables always hold "server state + the outbox's effects":
 // an act writes its effect and its outbox row in one transaction, and
@@ -12,21 +16,34 @@ package sqlite
 
 import (
 	"context"
+	"crypto/subtle"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
+	"wardsync/desktop/sqlite/cryptvfs"
 	"wardsync/migrations"
+	"wardsync/workflow"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // DB is an open replica. It is safe for concurrent use.
 type DB struct {
-	sql *sql.DB
+	sql  *sql.DB
+	conn *connector
+	path string
+	// vfs seals the files under the data key key (nil: a plain replica, for
+	// a benchmark's baseline only). Both are set once, by Unlock.
+	vfs *cryptvfs.VFS
+	key []byte
 	// writeMu serialises this process's write transactions: SQLite allows
 	// one writer, and waiting on a mutex is cheaper and fairer than every
 	// writer spinning on the busy timeout. Other processes still meet the
@@ -63,30 +80,226 @@ const maxStmts = 512
 // BusyTimeout is how long a write waits for another process's write lock.
 const BusyTimeout = 10 * time.Second
 
-// Open opens (creating it if needed) the replica at path and migrates it.
-func Open(ctx context.Context, path string) (*DB, error) {
-	return open(ctx, path, CheckpointEvery, walRestartFrames, nil)
+// Open opens (creating it if needed) the replica at path, encrypted under
+// key (the replica's data key, cryptvfs.KeySize bytes), and migrates it.
+// A key that is not the replica's, or a file changed outside wardsync,
+// fails with an *Unreadable error that says so.
+func Open(ctx context.Context, path string, key []byte) (*DB, error) {
+	return open(ctx, path, key, CheckpointEvery, walRestartFrames, nil)
+}
+
+// OpenUnencrypted opens a replica without encryption. Only benchmarks use
+// it, as the baseline the encrypted replica is measured against; the
+// workstation never does.
+func OpenUnencrypted(ctx context.Context, path string) (*DB, error) {
+	db, err := OpenLocked(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.unlock(ctx, nil, CheckpointEvery, walRestartFrames); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 // open is Open with the checkpointer's pause (< 0: no background
 // checkpointer), its WAL restart threshold and, for tests, a hook told each
 // background checkpoint's outcome.
-func open(ctx context.Context, path string, every time.Duration, restartFrames int, hook func(CheckpointResult, error)) (*DB, error) {
+func open(ctx context.Context, path string, key []byte, every time.Duration, restartFrames int, hook func(CheckpointResult, error)) (*DB, error) {
+	if len(key) != cryptvfs.KeySize {
+		return nil, fmt.Errorf("sqlite: open %s: the data key is %d bytes, want %d", path, len(key), cryptvfs.KeySize)
+	}
+	db, err := OpenLocked(path)
+	if err != nil {
+		return nil, err
+	}
+	db.checkpoint = hook
+	if err := db.unlock(ctx, key, every, restartFrames); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// ErrLocked is what every call on a locked replica answers.
+var ErrLocked = &workflow.Rejection{Code: workflow.CodeUnauthenticated,
+	Message: "This workstation is locked: log in to open its replica."}
+
+// OpenLocked returns the replica at path without opening it: the data key
+// is not known yet (no one has logged in). Every call fails with ErrLocked
+// until Unlock. The DB is the same value before and after, so that the
+// engine can hand it out from the start.
+func OpenLocked(path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: no database path")
 	}
-	dsn := DSN(path)
-	sdb, err := openBusy(ctx, dsn)
+	probe, err := sql.Open("sqlite", "")
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, err
 	}
-	if err := migrations.UpSQLite(ctx, sdb); err != nil {
-		sdb.Close()
-		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	drv := probe.Driver()
+	probe.Close()
+	c := &connector{drv: drv}
+	return &DB{sql: sql.OpenDB(c), conn: c, path: path}, nil
+}
+
+// Unlocked reports whether Unlock succeeded.
+func (db *DB) Unlocked() bool { return db.conn.current() != "" }
+
+// Unlock opens the replica under key (creating it if needed), migrates it
+// and starts its checkpointer. Unlocking an unlocked replica with its own
+// key does nothing; with another key it fails.
+func (db *DB) Unlock(ctx context.Context, key []byte) error {
+	if len(key) != cryptvfs.KeySize {
+		return fmt.Errorf("sqlite: open %s: the data key is %d bytes, want %d", db.path, len(key), cryptvfs.KeySize)
 	}
-	db := &DB{sql: sdb, checkpoint: hook}
+	return db.unlock(ctx, key, CheckpointEvery, walRestartFrames)
+}
+
+// UnlockUnencrypted opens the replica without encryption: the benchmarks'
+// baseline only (Config.Unencrypted of the engine); the workstation never
+// does.
+func (db *DB) UnlockUnencrypted(ctx context.Context) error {
+	return db.unlock(ctx, nil, CheckpointEvery, walRestartFrames)
+}
+
+func (db *DB) unlock(ctx context.Context, key []byte, every time.Duration, restartFrames int) error {
+	// Under the write lock: no write can commit (and kick the
+	// checkpointer) while the checkpointer is being set up.
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	if db.conn.current() != "" {
+		if subtle.ConstantTimeCompare(key, db.key) != 1 {
+			return &Unreadable{Path: db.path, Cause: errors.New("it is open under another key")}
+		}
+		return nil
+	}
+	if err := PrepareFiles(db.path); err != nil {
+		return err
+	}
+	dsn := DSN(db.path)
+	var vfs *cryptvfs.VFS
+	if key != nil {
+		var err error
+		if vfs, err = cryptvfs.Register(key); err != nil {
+			return fmt.Errorf("sqlite: open %s: %w", db.path, err)
+		}
+		dsn += "&vfs=" + url.QueryEscape(vfs.Name())
+	}
+	fail := func(err error) error {
+		db.conn.set("")
+		// Drop the connections made under this key before the VFS goes.
+		db.sql.SetMaxIdleConns(0)
+		db.sql.SetMaxIdleConns(2)
+		if vfs != nil {
+			if f := vfs.Failure(); f != nil && isIOErr(err) {
+				err = &Unreadable{Path: db.path, Cause: f}
+			}
+			vfs.Close()
+		}
+		return err
+	}
+	db.conn.set(dsn)
+	if err := pingBusy(ctx, db.sql); err != nil {
+		return fail(fmt.Errorf("sqlite: open %s: %w", db.path, err))
+	}
+	if err := migrations.UpSQLite(ctx, db.sql); err != nil {
+		return fail(fmt.Errorf("sqlite: %s: %w", db.path, err))
+	}
+	db.vfs, db.key = vfs, append([]byte(nil), key...)
 	db.startCheckpointer(every, restartFrames)
-	return db, nil
+	return nil
+}
+
+// connector opens the pool's connections: none while the replica is
+// locked, then with the DSN Unlock set.
+type connector struct {
+	drv driver.Driver
+	mu  sync.Mutex
+	dsn string
+}
+
+func (c *connector) Connect(context.Context) (driver.Conn, error) {
+	dsn := c.current()
+	if dsn == "" {
+		return nil, ErrLocked
+	}
+	return c.drv.Open(dsn)
+}
+
+func (c *connector) Driver() driver.Driver { return c.drv }
+
+func (c *connector) current() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dsn
+}
+
+func (c *connector) set(dsn string) {
+	c.mu.Lock()
+	c.dsn = dsn
+	c.mu.Unlock()
+}
+
+// Unreadable is an encrypted replica that cannot be read: the key is not
+// its own, or a file was changed outside wardsync.
+type Unreadable struct {
+	Path  string
+	Cause error // which file and page failed, from the VFS
+}
+
+func (e *Unreadable) Error() string {
+	return fmt.Sprintf("sqlite: the replica %s cannot be read: %v", e.Path, e.Cause)
+}
+
+// isIOErr reports SQLITE_IOERR and its extended codes: how SQLite passes on
+// the VFS's failed authentication.
+func isIOErr(err error) bool {
+	var coded interface{ Code() int }
+	return errors.As(err, &coded) && coded.Code()&0xff == 10
+}
+
+// PrepareFiles makes the replica's folder (0700) and file (0600) before
+// SQLite opens it: SQLite gives the -wal, -shm and journal files the main
+// file's mode, so none of them is readable by another account. An existing
+// folder or file with wider permissions is narrowed.
+func PrepareFiles(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("sqlite: replica folder %s: %w", dir, err)
+	}
+	if err := narrow(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("sqlite: replica file %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		if err := narrow(p, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// narrow removes every permission bit of path outside want.
+func narrow(path string, want fs.FileMode) error {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	if fi.Mode().Perm()&^want != 0 {
+		if err := os.Chmod(path, fi.Mode().Perm()&want); err != nil {
+			return fmt.Errorf("sqlite: narrowing %s to %o: %w", path, want, err)
+		}
+	}
+	return nil
 }
 
 // DSN is the driver's name for the replica at path with the connection
@@ -124,29 +337,24 @@ func DSN(path string) string {
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
 
-// openBusy opens the file and runs the connection pragmas, retrying while
-// another process holds the lock. Switching a brand-new file to WAL takes an
-// exclusive lock for which SQLite does not always call the busy handler
-// (it answers SQLITE_BUSY at once to avoid a deadlock), so busy_timeout alone
-// does not cover two processes creating the same replica at the same moment.
-func openBusy(ctx context.Context, dsn string) (*sql.DB, error) {
+// pingBusy opens a first connection, retrying while another process holds
+// the lock. Switching a brand-new file to WAL takes an exclusive lock for
+// which SQLite does not always call the busy handler (it answers
+// SQLITE_BUSY at once to avoid a deadlock), so busy_timeout alone does not
+// cover two processes creating the same replica at the same moment.
+func pingBusy(ctx context.Context, sdb *sql.DB) error {
 	deadline := time.Now().Add(BusyTimeout)
 	for attempt := 1; ; attempt++ {
-		sdb, err := sql.Open("sqlite", dsn)
-		if err != nil {
-			return nil, err
-		}
-		err = sdb.PingContext(ctx)
+		err := sdb.PingContext(ctx)
 		if err == nil {
-			return sdb, nil
+			return nil
 		}
-		sdb.Close()
 		if !isBusy(err) || time.Now().After(deadline) {
-			return nil, err
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(time.Duration(min(attempt, 10)) * 10 * time.Millisecond):
 		}
 	}
@@ -178,6 +386,14 @@ func (db *DB) Close() error {
 		db.stmts, db.stmtsClosed = nil, true
 		db.stmtMu.Unlock()
 		db.closeErr = db.sql.Close()
+		db.writeMu.Lock()
+		vfs := db.vfs
+		db.writeMu.Unlock()
+		if vfs != nil {
+			if err := vfs.Close(); err != nil && db.closeErr == nil {
+				db.closeErr = err
+			}
+		}
 	})
 	return db.closeErr
 }

@@ -2,11 +2,13 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"wardsync/desktop/sqlite/cryptvfs"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
@@ -41,7 +43,7 @@ var (
 
 func openTest(t *testing.T) *DB {
 	t.Helper()
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "replica.db"))
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "replica.db"), testKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,4 +212,28 @@ func upsert(table string, row json.RawMessage) syncproto.Change {
 
 func del(table, id string) syncproto.Change {
 	return syncproto.Change{Table: table, Op: syncproto.OpDelete, ID: id}
+}
+
+// testKey is the data key the package's tests seal their replicas with.
+var testKey = []byte("wardsync-test-key-32-bytes-long!")
+
+// rawOpen opens an encrypted replica file with a bare connection (no
+// migrations, no checkpointer), as a second process would.
+func rawOpen(t testing.TB, path string) *sql.DB {
+	t.Helper()
+	v, err := cryptvfs.Register(testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", DSN(path)+"&vfs="+v.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		raw.Close()
+		if err := v.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return raw
 }

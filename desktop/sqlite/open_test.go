@@ -21,7 +21,7 @@ func TestConcurrentFirstOpen(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				db, err := Open(ctx, path)
+				db, err := Open(ctx, path, testKey)
 				if err != nil {
 					errs <- err
 					return

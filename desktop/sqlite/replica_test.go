@@ -20,7 +20,7 @@ func TestOpenMigratesIdempotently(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "replica.db")
 	for i := 0; i < 3; i++ {
-		db, err := Open(ctx, path)
+		db, err := Open(ctx, path, testKey)
 		if err != nil {
 			t.Fatalf("open #%d: %v", i+1, err)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/Shopify/toxiproxy/v2"
 
+	"wardsync/desktop/keyfile"
 	"wardsync/desktop/sqlite"
 	"wardsync/workflow"
 )
@@ -290,8 +291,32 @@ type stationProc struct {
 
 func (s *stationProc) url() string { return s.links[s.home].URL() }
 
+// command is a wardsync-station command on this station. Every process
+// opens the encrypted replica with the first role's key slot; the slots are
+// cheap, since the soak runs thousands of processes.
 func (s *stationProc) command(args ...string) *exec.Cmd {
-	return exec.Command(stationBin, append([]string{"-db", s.dbPath, "-server", s.url(), "-device", s.device}, args...)...)
+	cmd := exec.Command(stationBin, append([]string{"-db", s.dbPath, "-server", s.url(), "-device", s.device,
+		"-slot-time", "1", "-slot-memory-kib", "64"}, args...)...)
+	cmd.Env = append(os.Environ(), "WARDSYNC_UNLOCK="+seedEmail[s.roles[0]], "WARDSYNC_PASSWORD="+seedPass[s.roles[0]])
+	return cmd
+}
+
+// openReplica opens the station's encrypted replica with the first role's
+// key slot, as a second process on the workstation would.
+func (s *stationProc) openReplica(ctx context.Context) (*sqlite.DB, error) {
+	kf, err := keyfile.Load(s.dbPath + ".keys")
+	if err != nil {
+		return nil, err
+	}
+	slot := kf.Slot(seedEmail[s.roles[0]])
+	if slot == nil {
+		return nil, fmt.Errorf("%s has no key slot for %s", s.dbPath, seedEmail[s.roles[0]])
+	}
+	key, err := slot.Unwrap(seedPass[s.roles[0]])
+	if err != nil {
+		return nil, err
+	}
+	return sqlite.Open(ctx, s.dbPath, key)
 }
 
 // login logs the role's seeded user in online.
@@ -299,7 +324,7 @@ func (s *stationProc) login(ctx context.Context, role workflow.Role) error {
 	s.mu.Lock()
 	cmd := s.command("login", "-email", seedEmail[role])
 	s.mu.Unlock()
-	cmd.Env = append(os.Environ(), "WARDSYNC_PASSWORD="+seedPass[role])
+	cmd.Env = append(cmd.Env, "WARDSYNC_PASSWORD="+seedPass[role])
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {

@@ -16,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
-	"wardsync/desktop/sqlite"
 	"wardsync/internal/pgtest"
 	"wardsync/server/postgres"
 	"wardsync/workflow"
@@ -290,7 +289,7 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 		}
 	})
 	for _, st := range stations {
-		if st.replica, err = sqlite.Open(ctx, st.dbPath); err != nil {
+		if st.replica, err = st.openReplica(ctx); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.replica.Close() })

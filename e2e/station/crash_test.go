@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"wardsync/desktop/keyfile"
 	"wardsync/desktop/sqlite"
 )
 
@@ -25,9 +26,30 @@ type cli struct {
 }
 
 func (c *cli) cmd(args ...string) *exec.Cmd {
-	cmd := exec.Command(stationBin, append([]string{"-db", c.db, "-server", c.server, "-device", c.id}, args...)...)
-	cmd.Env = append(os.Environ(), "WARDSYNC_PASSWORD="+seedPass[sec])
+	// Cheap key slots: the test runs hundreds of processes, each opening
+	// the encrypted replica with the secretary's slot.
+	cmd := exec.Command(stationBin, append([]string{"-db", c.db, "-server", c.server, "-device", c.id,
+		"-slot-time", "1", "-slot-memory-kib", "64"}, args...)...)
+	cmd.Env = append(os.Environ(), "WARDSYNC_PASSWORD="+seedPass[sec], "WARDSYNC_UNLOCK="+seedEmail[sec])
 	return cmd
+}
+
+// openReplica opens a station's encrypted replica as a second process
+// would: with the secretary's key slot.
+func openReplica(ctx context.Context, path string) (*sqlite.DB, error) {
+	kf, err := keyfile.Load(path + ".keys")
+	if err != nil {
+		return nil, err
+	}
+	slot := kf.Slot(seedEmail[sec])
+	if slot == nil {
+		return nil, fmt.Errorf("%s has no key slot for %s", path, seedEmail[sec])
+	}
+	key, err := slot.Unwrap(seedPass[sec])
+	if err != nil {
+		return nil, err
+	}
+	return sqlite.Open(ctx, path, key)
 }
 
 // acted is an act wardsync-station reported as accepted (exit 0, its JSON).
@@ -185,7 +207,7 @@ func TestCrash(t *testing.T) {
 		return ""
 	})
 	waitFor(t, waitTimeout, func() string {
-		db, err := sqlite.Open(ctx, c.db)
+		db, err := openReplica(ctx, c.db)
 		if err != nil {
 			return err.Error()
 		}
@@ -268,7 +290,7 @@ func TestCrash(t *testing.T) {
 
 func replicaLastSeq(t *testing.T, path string) int64 {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), path)
+	db, err := openReplica(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +306,7 @@ func replicaLastSeq(t *testing.T, path string) int64 {
 func checkCrash(t *testing.T, env *env, path, device string, reported []acted, round int) sqlite.State {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, path)
+	db, err := openReplica(ctx, path)
 	if err != nil {
 		t.Fatalf("round %d: reopen: %v", round, err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"wardsync/desktop"
+	"wardsync/desktop/keyfile"
 	"wardsync/internal/pgtest"
 	httpserver "wardsync/server/http"
 	"wardsync/server/postgres"
@@ -302,6 +303,9 @@ func (e *env) station(device string, opts ...stationOption) *station {
 		Location:   time.UTC,
 		BackoffMin: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
 		PollInterval: 50 * time.Millisecond,
+		// Cheap key slots: the tests log in often; keyfile's benchmark
+		// measures the real costs.
+		SlotParams: &keyfile.Params{Time: 1, MemoryKiB: 64, Threads: 1},
 	}
 	for _, o := range opts {
 		o(&cfg)

@@ -55,7 +55,7 @@ func TestOfflineLogin(t *testing.T) {
 	clk := &offsetClock{}
 	s := env.station(postgres.DemoDeviceID, withNow(clk.Now))
 
-	// Online: a wrong password is the server's refusal, and no verifier is kept.
+	// Online: a wrong password is the server's refusal, and no key slot is made.
 	_, err := s.e.Login(ctx, seedEmail[nur], "nurse124")
 	wantRefusal(t, "online, wrong password", err, workflow.CodeUnauthenticated, "Wrong e-mail or password.")
 	online := s.login(seedEmail[nur], seedPass[nur])
@@ -70,7 +70,7 @@ func TestOfflineLogin(t *testing.T) {
 	s.stop()
 
 	// The link is cut (connections reset at once): the same password works
-	// offline, against the workstation's own verifier.
+	// offline, by opening the key slot the online login made.
 	s.proxy.set(false)
 	sess, err := s.e.Login(ctx, strings.ToUpper(seedEmail[nur]), seedPass[nur])
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"github.com/google/uuid"
 
 	"wardsync/desktop"
+	"wardsync/desktop/sqlite"
+	"wardsync/desktop/sqlite/cryptvfs"
 	"wardsync/server/postgres"
 	"wardsync/workflow"
 )
@@ -62,8 +64,15 @@ func TestTamperedOutbox(t *testing.T) {
 					"name": "scan " + string(rune('1'+i)), "type": "pdf", "url": "file:///scan.pdf"})
 			}
 
-			// Behind the engine's back: another connection to the file.
-			raw, err := sql.Open("sqlite", s.cfg.DBPath)
+			// Behind the engine's back: another connection to the file,
+			// by someone holding the replica's key (the file is encrypted;
+			// without the key it is no database at all).
+			key := s.e.HandOverKey()
+			vfs, err := cryptvfs.Register(key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := sql.Open("sqlite", sqlite.DSN(s.cfg.DBPath)+"&vfs="+vfs.Name())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,6 +80,7 @@ func TestTamperedOutbox(t *testing.T) {
 				t.Fatal(err)
 			}
 			raw.Close()
+			vfs.Close()
 
 			// The workstation sees it before sending anything: a replica
 			// opened on the file now reports it, as the running one will
@@ -79,7 +89,9 @@ func TestTamperedOutbox(t *testing.T) {
 			if err != nil || rej == nil || rej.Code != workflow.CodeChainBroken || rej.Message != c.local {
 				t.Fatalf("VerifyChain = %v %v, want %q", rej, err, c.local)
 			}
-			second, err := desktop.Open(context.Background(), s.cfg)
+			cfg := s.cfg
+			cfg.DataKey = key
+			second, err := desktop.Open(context.Background(), cfg)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,10 +5,12 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -83,6 +85,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		dbWait                     = new(time.Duration)
 		minVersion                 = new(string)
 		health                     = httpserver.DefaultThresholds()
+		escrowKeyFile              = new(string)
 	)
 	switch cmd {
 	case "serve":
@@ -108,6 +111,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			"comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (docs/security.md)")
 		fs.DurationVar(&access.loginMaxDelay, "login-max-delay", httpserver.DefaultLoginLimits().MaxDelay,
 			"the longest delay failed logins impose on the next attempt (docs/security.md, \"Login limits\")")
+		escrowKeyFile = fs.String("escrow-key-file", "",
+			"file of the 32-byte key sealing the workstations' escrowed replica keys, made if missing; empty: no escrow (docs/security.md)")
 	case "user add":
 		name = fs.String("name", "", "full name")
 		email = fs.String("email", "", "e-mail (the login)")
@@ -128,6 +133,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg.MaxConns = int32(*maxConns)
+	if *escrowKeyFile != "" {
+		key, err := loadEscrowKey(*escrowKeyFile)
+		if err != nil {
+			return err
+		}
+		cfg.EscrowKey = key
+	}
 	if cfg.DeferredWindow <= 0 {
 		return fmt.Errorf("-deferred-window must be a positive duration such as 12h, got %s", cfg.DeferredWindow)
 	}
@@ -350,4 +362,33 @@ func parseWithEnv(fs *flag.FlagSet, args []string) error {
 		}
 	})
 	return err
+}
+
+// loadEscrowKey reads the escrow key file, making it (32 random bytes,
+// 0600) when it does not exist yet. Losing it loses every escrowed key.
+func loadEscrowKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		b = make([]byte, postgres.EscrowKeySize)
+		rand.Read(b)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("-escrow-key-file: %w", err)
+		}
+		if _, err := f.Write(b); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("-escrow-key-file: %w", err)
+		}
+		if err := f.Close(); err != nil {
+			return nil, fmt.Errorf("-escrow-key-file: %w", err)
+		}
+		return b, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("-escrow-key-file: %w", err)
+	}
+	if len(b) != postgres.EscrowKeySize {
+		return nil, fmt.Errorf("-escrow-key-file: %s holds %d bytes, want %d", path, len(b), postgres.EscrowKeySize)
+	}
+	return b, nil
 }

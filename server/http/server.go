@@ -102,6 +102,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /api/v1/auth/login", s.handleLogin)
 	s.mux.HandleFunc("POST /api/v1/auth/logout", s.handleLogout)
 	s.mux.HandleFunc("GET /sync", s.handleSync)
+	s.mux.HandleFunc("GET /api/v1/devices/{id}/standing", s.handleDeviceStanding)
 	s.patientRoutes()
 	s.adminRoutes()
 }
@@ -198,6 +199,9 @@ type loginResponse struct {
 	Token     string    `json:"token"`
 	User      userJSON  `json:"user"`
 	ExpiresAt time.Time `json:"expiresAt"`
+	// ReplicaKey is the data key the server escrows for the device's
+	// encrypted replica (device_keys.go); only a workstation's login gets it.
+	ReplicaKey []byte `json:"replicaKey,omitempty"`
 }
 
 type userJSON struct {
@@ -252,7 +256,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Logger.Info("login", "user", sess.UserID, "role", sess.Role, "device", sess.DeviceID, "ip", ip)
-	writeJSON(w, http.StatusOK, loginResponse{Token: token, User: userJSON{sess.UserID, sess.UserName, sess.Role}, ExpiresAt: sess.ExpiresAt})
+	answer := loginResponse{Token: token, User: userJSON{sess.UserID, sess.UserName, sess.Role}, ExpiresAt: sess.ExpiresAt}
+	if answer.ReplicaKey, err = s.replicaKeyFor(r.Context(), sess.DeviceID); err != nil {
+		s.Logger.Error("login: escrowed replica key", "device", sess.DeviceID, "err", err)
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, answer)
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {

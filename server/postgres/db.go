@@ -48,6 +48,9 @@ type Config struct {
 	// LoginQuiet is how long without a failed login resets a login-limit
 	// counter (docs/security.md, "Login limits").
 	LoginQuiet time.Duration
+	// EscrowKey seals the workstations' replica keys the server escrows
+	// (sync.device_keys); nil: the server escrows none (escrow.go).
+	EscrowKey []byte
 }
 
 // DefaultConfig returns the safe defaults.

@@ -11,8 +11,14 @@
 //
 // The global flags default to $WARDSYNC_DB, $WARDSYNC_SERVER,
 // $WARDSYNC_DEVICE, $WARDSYNC_CA_FILE and $WARDSYNC_PIN; the password may
-// come from $WARDSYNC_PASSWORD so that it does not show in the process list. act runs as the given user, or as
-// the user who logged in last. $WARDSYNC_CPUPROFILE names a file for a CPU
+// come from $WARDSYNC_PASSWORD so that it does not show in the process
+// list. act runs as the given user, or as the user who logged in last.
+//
+// The replica is encrypted and each command is a process of its own, so
+// every command but login first opens the replica with a user's key slot:
+// -unlock EMAIL ($WARDSYNC_UNLOCK; for act, its -email by default) and
+// $WARDSYNC_PASSWORD. -slot-time and -slot-memory-kib lower Argon2id's
+// costs of the slots login makes, for tests that run many processes only. $WARDSYNC_CPUPROFILE names a file for a CPU
 // profile of the command.
 package main
 
@@ -31,6 +37,7 @@ import (
 	"time"
 
 	"wardsync/desktop"
+	"wardsync/desktop/keyfile"
 	"wardsync/version"
 	"wardsync/workflow"
 )
@@ -65,11 +72,15 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	global.SetOutput(stderr)
 	dbPath := global.String("db", env("WARDSYNC_DB", "wardsync-station.db"), "replica file")
 	server := global.String("server", env("WARDSYNC_SERVER", ""), "server base URL, e.g. http://127.0.0.1:8420")
-	device := global.String("device", env("WARDSYNC_DEVICE", ""), "this workstation's device id (stored in the replica once given)")
+	device := global.String("device", env("WARDSYNC_DEVICE", ""), "this workstation's device id (stored in the key file once given)")
 	showVersion := global.Bool("version", false, "print the release and commit, then exit")
 	var sec desktop.Security
 	global.StringVar(&sec.CAFile, "ca-file", env("WARDSYNC_CA_FILE", ""), "the hospital's CA certificate (PEM), trusted besides the system's")
 	global.StringVar(&sec.Pin, "pin", env("WARDSYNC_PIN", ""), "sha256/<base64>: refuse any server key but this one")
+	unlockEmail := global.String("unlock", env("WARDSYNC_UNLOCK", ""), "open the replica with this user's key slot and $WARDSYNC_PASSWORD")
+	slotTime := global.Uint("slot-time", uint(keyfile.DefaultParams.Time), "Argon2id passes of the key slots login makes (tests only lower it)")
+	unencrypted := global.Bool("unencrypted", false, "keep the replica unencrypted: the benchmarks' baseline only, never a ward")
+	slotMemory := global.Uint("slot-memory-kib", uint(keyfile.DefaultParams.MemoryKiB), "Argon2id memory of the key slots login makes, KiB (tests only lower it)")
 	if err := global.Parse(args); err != nil {
 		return 2
 	}
@@ -83,12 +94,14 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cmd, rest := global.Arg(0), global.Args()[1:]
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	e, err := desktop.Open(ctx, desktop.Config{DBPath: *dbPath, ServerURL: *server, DeviceID: *device, Logger: log, Security: sec, NetworkEvents: true})
+	params := keyfile.Params{Time: uint32(*slotTime), MemoryKiB: uint32(*slotMemory), Threads: keyfile.DefaultParams.Threads}
+	e, err := desktop.Open(ctx, desktop.Config{DBPath: *dbPath, ServerURL: *server, DeviceID: *device, Logger: log, SlotParams: &params, Unencrypted: *unencrypted,
+		Security: sec, NetworkEvents: true})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	code := command(ctx, e, cmd, rest, stdout, stderr)
+	code := command(ctx, e, cmd, rest, *unlockEmail, stdout, stderr)
 	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := e.Close(closeCtx); err != nil {
@@ -98,7 +111,7 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-func command(ctx context.Context, e *desktop.Engine, cmd string, args []string, stdout, stderr io.Writer) int {
+func command(ctx context.Context, e *desktop.Engine, cmd string, args []string, unlockEmail string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	email := fs.String("email", "", "user's email")
@@ -143,6 +156,9 @@ func command(ctx context.Context, e *desktop.Engine, cmd string, args []string, 
 		if fs.Parse(args) != nil {
 			return 2
 		}
+		if err := unlock(ctx, e, unlockEmail); err != nil {
+			return fail(err)
+		}
 		if err := e.Run(ctx); err != nil {
 			return fail(err)
 		}
@@ -161,6 +177,12 @@ func command(ctx context.Context, e *desktop.Engine, cmd string, args []string, 
 			fmt.Fprintln(stderr, "usage: act [-email E] -args JSON NAME")
 			return 2
 		}
+		if unlockEmail == "" {
+			unlockEmail = *email
+		}
+		if err := unlock(ctx, e, unlockEmail); err != nil {
+			return fail(err)
+		}
 		userID, err := actingUser(ctx, e, *email)
 		if err != nil {
 			return fail(err)
@@ -174,10 +196,26 @@ func command(ctx context.Context, e *desktop.Engine, cmd string, args []string, 
 		if fs.Parse(args) != nil {
 			return 2
 		}
+		if unlockEmail != "" {
+			if err := unlock(ctx, e, unlockEmail); err != nil {
+				return fail(err)
+			}
+		}
 		return printJSON(e.Status())
 	}
 	fmt.Fprintf(stderr, "unknown command %q: use claim, login, run, act or status\n", cmd)
 	return 2
+}
+
+// unlock opens the replica with the user's key slot and $WARDSYNC_PASSWORD.
+func unlock(ctx context.Context, e *desktop.Engine, email string) error {
+	if e.Unlocked() {
+		return nil
+	}
+	if email == "" {
+		return errors.New("the replica is encrypted: give -unlock EMAIL (or $WARDSYNC_UNLOCK) and $WARDSYNC_PASSWORD")
+	}
+	return e.Unlock(ctx, email, os.Getenv("WARDSYNC_PASSWORD"))
 }
 
 func actingUser(ctx context.Context, e *desktop.Engine, email string) (string, error) {

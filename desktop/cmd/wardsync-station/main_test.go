@@ -35,7 +35,7 @@ func TestCLI(t *testing.T) {
 	ctx := context.Background()
 	runCLI := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
-		code := cli(ctx, append([]string{"-db", db, "-server", srv.URL, "-device", "dev-1"}, args...), &out, &errb)
+		code := cli(ctx, append([]string{"-db", db, "-server", srv.URL, "-device", "dev-1", "-slot-time", "1", "-slot-memory-kib", "64"}, args...), &out, &errb)
 		return code, out.String(), errb.String()
 	}
 
@@ -44,8 +44,16 @@ func TestCLI(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || st["deviceId"] != "dev-1" || st["online"] != false {
 		t.Fatalf("status: %d %s", code, out)
 	}
-	if code, _, errs := runCLI("act", "-args", `{"id":"x"}`, "appointment.checkIn"); code != 1 || !strings.Contains(errs, "login first") {
+	// The replica is encrypted: a command opens it with a user's key slot,
+	// which only a login makes.
+	if code, _, errs := runCLI("act", "-args", `{"id":"x"}`, "appointment.checkIn"); code != 1 ||
+		!strings.Contains(errs, "the replica is encrypted: give -unlock EMAIL (or $WARDSYNC_UNLOCK) and $WARDSYNC_PASSWORD") {
 		t.Errorf("act before login: %d %s", code, errs)
+	}
+	t.Setenv("WARDSYNC_PASSWORD", "secretary123")
+	if code, _, errs := runCLI("-unlock", "secretary@hospital.com", "act", "-args", `{"id":"x"}`, "appointment.checkIn"); code != 3 ||
+		!strings.Contains(errs, "You have never logged in online on this workstation") {
+		t.Errorf("act before login, with a password: %d %s", code, errs)
 	}
 	if code, _, errs := runCLI("login", "-email", "secretary@hospital.com", "-password", "nope"); code != 3 || !strings.Contains(errs, "UNAUTHENTICATED") {
 		t.Errorf("bad login: %d %s", code, errs)
@@ -53,6 +61,7 @@ func TestCLI(t *testing.T) {
 	if code, out, errs := runCLI("login", "-email", "secretary@hospital.com", "-password", "secretary123"); code != 0 || !strings.Contains(out, "Secrétaire Test") {
 		t.Fatalf("login: %d %s %s", code, out, errs)
 	}
+	t.Setenv("WARDSYNC_UNLOCK", "secretary@hospital.com")
 	args := `{"id":"aaaaaaaa-0000-4000-8000-000000000001","firstName":"Marie","lastName":"Curie","birthDate":"1967-11-07T00:00:00Z"}`
 	code, out, errs := runCLI("act", "patient.register", "-args", args)
 	var acted map[string]any

@@ -141,6 +141,7 @@ export const api = {
   syncNow: () => call<void>('SyncNow'),
   login: (email: string, password: string) => call<Session>('Login', email, password),
   logout: (userId: string) => call<void>('Logout', userId),
+  lock: (userId: string) => call<void>('Lock', userId),
   sessions: () => call<Session[] | null>('Sessions'),
   dashboard: (userId: string) => call<Dashboard>('Dashboard', userId),
   searchPatients: (name: string, birthDate: string) => call<Patient[] | null>('SearchPatients', name, birthDate),

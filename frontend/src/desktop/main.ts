@@ -178,6 +178,42 @@ function showLogin(): void {
   replace(main, v.el);
 }
 
+// The idle lock: after status.idleLockSeconds without input, the engine
+// closes the replica and every patient datum leaves the screen; the user's
+// password reopens it (offline too), another user's login ends the session.
+let lastInput = Date.now();
+for (const ev of ['keydown', 'mousedown', 'mousemove', 'wheel', 'touchstart']) {
+  document.addEventListener(ev, () => (lastInput = Date.now()), { capture: true, passive: true });
+}
+
+async function lockScreen(): Promise<void> {
+  const who = session;
+  if (!who) return;
+  session = null;
+  current = null;
+  try {
+    await api.lock(who.user.id);
+  } catch (e) {
+    flash(String(e), 'warn');
+  }
+  drawHeader();
+  drawSyncBar();
+  const secs = status.idleLockSeconds ?? 0;
+  const after = secs >= 60 ? `${Math.round(secs / 60)} min` : `${secs} s`;
+  const v = loginView(() => status, (s) => {
+    session = s;
+    loginUpdate = null;
+    showApp();
+  }, () => showSetup(showLogin), { email: who.user.email, name: who.user.name, after });
+  loginUpdate = v.update;
+  replace(main, v.el);
+}
+
+window.setInterval(() => {
+  const after = status?.idleLockSeconds ?? 0;
+  if (session && after > 0 && Date.now() - lastInput >= after * 1000) void lockScreen();
+}, 1000);
+
 function showApp(): void {
   drawHeader();
   drawSyncBar();

@@ -44,6 +44,14 @@ export interface Status {
   needsSetup: boolean;
   waitingForLogin?: boolean;
   now: string;
+  /** the encrypted replica is closed until a login opens it */
+  locked?: boolean;
+  /** the user on screen when the idle lock closed it */
+  lockedBy?: string;
+  /** why this workstation erased its keys (it was revoked) */
+  wiped?: string;
+  /** lock after this long without input (0: never) */
+  idleLockSeconds?: number;
 }
 
 export interface User {

@@ -6,7 +6,15 @@ import { offlineNote } from '../format';
 import { t } from '../../shared/i18n';
 import type { Session, Status } from '../types';
 
-export function loginView(status: () => Status, done: (s: Session) => void, settings: () => void): { el: HTMLElement; update: () => void } {
+/** The screen the idle lock left: whose session it hides, after how long. */
+export interface Locked {
+  email: string;
+  name: string;
+  /** how long without input, as said: "10 min", "30 s" */
+  after: string;
+}
+
+export function loginView(status: () => Status, done: (s: Session) => void, settings: () => void, locked?: Locked): { el: HTMLElement; update: () => void } {
   const email = h('input', { id: 'login-email', name: 'email', type: 'email', autocomplete: 'username', autofocus: true, required: true });
   const password = h('input', { id: 'login-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
   const error = h('p', { id: 'login-error', class: 'problem', role: 'alert', hidden: true });
@@ -14,8 +22,10 @@ export function loginView(status: () => Status, done: (s: Session) => void, sett
   const submit = h('button', { type: 'submit', class: 'primary' }, t('login.submit'));
   const recent = h('div', { class: 'recent', id: 'recent-users' });
   const form = h('form', { id: 'login-form', class: 'login' },
-    h('h1', null, 'wardsync'),
-    h('p', { class: 'muted' }, t('login.intro')),
+    h('h1', null, locked ? t('lock.title') : 'wardsync'),
+    locked
+      ? h('p', { id: 'lock-note', class: 'muted' }, t('lock.note', { after: locked.after, name: locked.name }))
+      : h('p', { class: 'muted' }, t('login.intro')),
     note,
     h('label', { class: 'field' }, h('span', { class: 'label' }, t('login.email')), email),
     h('label', { class: 'field' }, h('span', { class: 'label' }, t('login.password')), password),
@@ -57,6 +67,7 @@ export function loginView(status: () => Status, done: (s: Session) => void, sett
     note.hidden = n === '';
   };
   update();
-  queueMicrotask(() => email.focus());
+  if (locked) email.value = locked.email;
+  queueMicrotask(() => (locked ? password : email).focus());
   return { el: h('div', { class: 'login-wrap' }, form), update };
 }

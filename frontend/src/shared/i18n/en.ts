@@ -485,6 +485,8 @@ export const en = {
   'adm.signedOut': 'Signed out.',
   'adm.tab.security': 'Security log',
   'users.disableHistory': 'disabled {disabled}, enabled {enabled}',
+  'lock.title': 'Locked',
+  'lock.note': "Locked after {after} without input. {name}, enter your password to go on; someone else may log in instead, which ends {name}'s session.",
   'adm.tab.overview': 'Overview',
   'adm.tab.board': 'Workflow board',
   'adm.tab.users': 'Users',

@@ -469,6 +469,8 @@ export const fr: Record<MessageKey, string> = {
   'adm.signedOut': 'Déconnecté.',
   'adm.tab.security': 'Journal de sécurité',
   'users.disableHistory': 'désactivé {disabled}, réactivé {enabled}',
+  'lock.title': 'Verrouillé',
+  'lock.note': 'Verrouillé après {after} sans activité. {name}, saisissez votre mot de passe pour continuer ; une autre personne peut se connecter à la place, ce qui met fin à la session de {name}.',
   'adm.tab.overview': 'Vue d’ensemble',
   'adm.tab.board': 'Tableau du parcours',
   'adm.tab.users': 'Utilisateurs',

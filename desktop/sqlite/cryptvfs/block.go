@@ -1,0 +1,164 @@
+package cryptvfs
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"modernc.org/libc"
+	lib "modernc.org/sqlite/lib"
+)
+
+// Journals and temp files are written at any offset and length, so they are
+// stored as blocks of blockSize plain bytes, each sealed on its own into
+// ciphertext + tag + nonce (the last block may be shorter). Their size as
+// SQLite sees it is the plain size.
+const (
+	blockSize   = 4096
+	blockStored = blockSize + Reserve
+)
+
+func blockAAD(i int64) []byte {
+	a := make([]byte, 9)
+	a[0] = 2
+	binary.BigEndian.PutUint64(a[1:], uint64(i))
+	return a
+}
+
+// logicalSize is the plain size of a block file of stored size s. A last
+// block too short to hold even its tag (a write cut by a crash) is ignored.
+func logicalSize(s int64) int64 {
+	full, rem := s/blockStored, s%blockStored
+	if rem > Reserve {
+		return full*blockSize + rem - Reserve
+	}
+	return full * blockSize
+}
+
+// readBlock opens block i, of plain length n, into p (C memory, at least
+// blockStored bytes), which then holds its n plain bytes.
+func (f *file) readBlock(tls *libc.TLS, p uintptr, i int64, n int) int32 {
+	if rc := callRead(tls, f.base, p, n+Reserve, i*blockStored); rc != lib.SQLITE_OK {
+		if rc == lib.SQLITE_IOERR_SHORT_READ {
+			return f.authFailed(fmt.Sprintf("block %d (cut short)", i))
+		}
+		return rc
+	}
+	t := cbytes(p, n+Reserve)
+	if _, err := f.aead.Open(t[:0], t[n+tagSize:], t[:n+tagSize], blockAAD(i)); err != nil {
+		return f.authFailed(fmt.Sprintf("block %d", i))
+	}
+	return lib.SQLITE_OK
+}
+
+func (f *file) readBlocks(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
+	stored, rc := baseSize(tls, f.base)
+	if rc != lib.SQLITE_OK {
+		return rc
+	}
+	size := logicalSize(stored)
+	out := cbytes(buf, n)
+	tmp := tls.Alloc(blockStored)
+	defer tls.Free(blockStored)
+	t := cbytes(tmp, blockStored)
+	short := false
+	for done := 0; done < n; {
+		pos := off + int64(done)
+		i := pos / blockSize
+		in := int(pos % blockSize)
+		m := min(blockSize-in, n-done)
+		have := int(min(size-i*blockSize, blockSize)) // plain bytes in block i
+		if have <= in {
+			clear(out[done : done+m])
+			short = true
+			done += m
+			continue
+		}
+		if rc := f.readBlock(tls, tmp, i, have); rc != lib.SQLITE_OK {
+			return rc
+		}
+		c := min(m, have-in)
+		copy(out[done:done+c], t[in:in+c])
+		if c < m {
+			clear(out[done+c : done+m])
+			short = true
+		}
+		done += m
+	}
+	if short {
+		return lib.SQLITE_IOERR_SHORT_READ
+	}
+	return lib.SQLITE_OK
+}
+
+func (f *file) writeBlocks(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
+	stored, rc := baseSize(tls, f.base)
+	if rc != lib.SQLITE_OK {
+		return rc
+	}
+	size := logicalSize(stored)
+	in := cbytes(buf, n)
+	end := off + int64(n)
+	plainP := tls.Alloc(blockStored)
+	defer tls.Free(blockStored)
+	outP := tls.Alloc(blockStored)
+	defer tls.Free(blockStored)
+	plain, out := cbytes(plainP, blockStored), cbytes(outP, blockStored)
+	// A write past the end also rewrites the blocks between the old end
+	// and it (as zeros), as a plain file would read back.
+	first := off / blockSize
+	if size < off {
+		first = size / blockSize
+	}
+	for i := first; i*blockSize < end; i++ {
+		bs := i * blockSize
+		oldLen := int(max(min(size-bs, blockSize), 0))
+		newLen := max(oldLen, int(min(end-bs, blockSize)))
+		if oldLen > 0 && !(off <= bs && end >= bs+int64(oldLen)) {
+			if rc := f.readBlock(tls, plainP, i, oldLen); rc != lib.SQLITE_OK {
+				return rc
+			}
+		}
+		clear(plain[oldLen:newLen])
+		// The part of the write that falls in this block.
+		from, to := max(off, bs), min(end, bs+blockSize)
+		if from < to {
+			copy(plain[from-bs:to-bs], in[from-off:to-off])
+		}
+		nonce := out[newLen+tagSize : newLen+Reserve]
+		f.nonce(nonce)
+		f.aead.Seal(out[:0], nonce, plain[:newLen], blockAAD(i))
+		if rc := f.write(tls, outP, newLen+Reserve, i*blockStored); rc != lib.SQLITE_OK {
+			return rc
+		}
+	}
+	return lib.SQLITE_OK
+}
+
+func (f *file) truncateBlocks(tls *libc.TLS, size int64) int32 {
+	stored, rc := baseSize(tls, f.base)
+	if rc != lib.SQLITE_OK {
+		return rc
+	}
+	if size >= logicalSize(stored) {
+		return lib.SQLITE_OK
+	}
+	i, rem := size/blockSize, int(size%blockSize)
+	if rem == 0 {
+		return callTruncate(tls, f.base, i*blockStored)
+	}
+	// The new last block is sealed again at its new length.
+	have := int(min(logicalSize(stored)-i*blockSize, blockSize))
+	p := tls.Alloc(2 * blockStored)
+	defer tls.Free(2 * blockStored)
+	if rc := f.readBlock(tls, p, i, have); rc != lib.SQLITE_OK {
+		return rc
+	}
+	plain, out := cbytes(p, blockStored), cbytes(p+blockStored, blockStored)
+	nonce := out[rem+tagSize : rem+Reserve]
+	f.nonce(nonce)
+	f.aead.Seal(out[:0], nonce, plain[:rem], blockAAD(i))
+	if rc := f.write(tls, p+blockStored, rem+Reserve, i*blockStored); rc != lib.SQLITE_OK {
+		return rc
+	}
+	return callTruncate(tls, f.base, i*blockStored+int64(rem)+Reserve)
+}

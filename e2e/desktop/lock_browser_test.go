@@ -1,0 +1,118 @@
+package desktop_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"wardsync/server/postgres"
+)
+
+// TestIdleLockInBrowser: the app (dev build, -idle-lock 3s) in headless
+// Chromium. Left without input after a login, the screen locks: no queue,
+// no patient, a note naming whose session it hides, the e-mail filled in.
+// The nurse's password brings her queues back; locked again, the
+// secretary (who has a key slot here) logs in instead.
+func TestIdleLockInBrowser(t *testing.T) {
+	need(t, "Chromium", chromiumPath, "apt-get install -y chromium")
+	root := repoRoot(t)
+	if _, err := os.Stat(filepath.Join(root, "frontend", "dist", "index.html")); err != nil {
+		t.Fatal("frontend/dist/index.html is missing: build the UI first (make frontend, or cd frontend && npm ci && npm run build)")
+	}
+	bin := devBinary(t)
+	w := newWorld(t)
+	display := xvfb(t)
+	devAddr := freePort(t)
+	appLog := &logWriter{}
+	cmd := exec.Command(bin, "-db", filepath.Join(t.TempDir(), "workstation.db"), "-server", w.URL(),
+		"-device", postgres.DemoDeviceID, "-retry-max", "1s", "-idle-lock", "3s")
+	cmd.Env = append(os.Environ(), "DISPLAY="+display, "assetdir="+filepath.Join(root, "frontend", "dist"), "devserver="+devAddr,
+		"loglevel=Warning", "NO_AT_BRIDGE=1", "WEBKIT_DISABLE_COMPOSITING_MODE=1", "GDK_BACKEND=x11")
+	cmd.Stdout, cmd.Stderr = appLog, appLog
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("app output:\n%s", appLog.tail(6000))
+		}
+	})
+	waitFor(t, "the app's dev server", 60*time.Second, func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("the app exited:\n%s", appLog.tail(4000))
+		default:
+		}
+		c, err := net.DialTimeout("tcp", devAddr, 200*time.Millisecond)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		resp, err := http.Get("http://" + devAddr + "/")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800))
+	defer cancelAlloc()
+	bctx, cancel := chromedp.NewContext(allocCtx)
+	defer cancel()
+	ctx, tcancel := context.WithTimeout(bctx, 90*time.Second)
+	defer tcancel()
+	u := &ui{t: t, ctx: ctx}
+	t.Cleanup(func() {
+		if t.Failed() {
+			u.snap("idle-lock-failure")
+		}
+	})
+	u.do("open the app", chromedp.EmulateViewport(1280, 800), chromedp.Navigate("http://"+devAddr+"/"))
+	u.wait("the login screen", `document.body.dataset.ready === 'true' && !!document.querySelector('#login-form')`, 20*time.Second)
+
+	// The secretary has worked here before (her key slot opens a locked
+	// replica; the test's server escrows no keys).
+	u.login("secretary@hospital.com", "secretary123", "Secrétaire Test")
+	u.logout()
+	u.login("nurse@hospital.com", "nurse123", "Infirmier Test")
+	locked := `!!document.querySelector('#lock-note') && !document.querySelector('#queues') && !document.querySelector('#content')`
+	u.wait("locked after 3 s without input", locked, 15*time.Second)
+	if got := u.eval(`document.querySelector('#lock-note').textContent`); got !=
+		"Locked after 3 s without input. Infirmier Test, enter your password to go on; someone else may log in instead, which ends Infirmier Test's session." {
+		t.Fatalf("lock note: %q", got)
+	}
+	if got := u.eval(`document.querySelector('#login-email').value`); got != "nurse@hospital.com" {
+		t.Fatalf("the e-mail is not filled in: %q", got)
+	}
+	u.snap("idle-lock")
+	u.typeIn(`#login-password`, "nurse123"+kb.Enter)
+	u.wait("the nurse's queues back", `(document.querySelector('#current-user')?.textContent ?? '').startsWith('Infirmier Test') && !!document.querySelector('#queues')`, 15*time.Second)
+
+	u.wait("locked again", locked, 15*time.Second)
+	u.login("secretary@hospital.com", "secretary123", "Secrétaire Test")
+}

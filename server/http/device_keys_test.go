@@ -1,0 +1,132 @@
+package http_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"wardsync/server/postgres"
+	"wardsync/workflow"
+)
+
+var testEscrowKey = []byte("server-escrow-key-of-32-bytes!!!")
+
+func withEscrow() envOption {
+	return withConfig(func(c *postgres.Config) { c.EscrowKey = testEscrowKey })
+}
+
+// loginAnswer is the login's whole answer.
+func loginAnswer(t *testing.T, env *testEnv, email, password, device string) (int, map[string]any) {
+	t.Helper()
+	return postJSON(t, env.Srv.URL()+"/api/v1/auth/login", "", map[string]string{"email": email, "password": password, "deviceId": device})
+}
+
+func replicaKeyOf(t *testing.T, out map[string]any) []byte {
+	t.Helper()
+	s, ok := out["replicaKey"].(string)
+	if !ok {
+		return nil
+	}
+	k, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatalf("replicaKey %q: %v", s, err)
+	}
+	return k
+}
+
+// A workstation's login answer carries its replica's escrowed key: the
+// same for every user of the device, another for another device, none for
+// the dashboard; stored only sealed; kept through a revocation and given
+// again once the device is registered again.
+func TestLoginReleasesEscrowedReplicaKey(t *testing.T) {
+	env := newTestServer(t, withEscrow())
+	ctx := context.Background()
+	code, out := loginAnswer(t, env, "nurse@hospital.com", "nurse123", postgres.DemoDeviceID)
+	key := replicaKeyOf(t, out)
+	if code != http.StatusOK || len(key) != 32 {
+		t.Fatalf("login: %d, key %x", code, key)
+	}
+	_, out = loginAnswer(t, env, "secretary@hospital.com", "secretary123", postgres.DemoDeviceID)
+	if k := replicaKeyOf(t, out); !bytes.Equal(k, key) {
+		t.Fatalf("a second user got another key for the same workstation")
+	}
+	other := "device-escrow-2"
+	if _, err := env.DB.AddDevice(ctx, other, "Ward 2", workflow.Roles); err != nil {
+		t.Fatal(err)
+	}
+	_, out = loginAnswer(t, env, "nurse@hospital.com", "nurse123", other)
+	otherKey := replicaKeyOf(t, out)
+	if len(otherKey) != 32 || bytes.Equal(otherKey, key) {
+		t.Fatalf("another workstation's key: %x", otherKey)
+	}
+	_, out = loginAnswer(t, env, "admin@hospital.com", "admin123", "")
+	if _, has := out["replicaKey"]; has {
+		t.Fatal("the dashboard's login got a replica key")
+	}
+	// Sealed at rest.
+	var sealed []byte
+	if err := env.Pool.QueryRow(ctx, `SELECT sealed FROM sync.device_keys WHERE device_id = $1`, postgres.DemoDeviceID).Scan(&sealed); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(sealed, key) {
+		t.Fatal("the escrowed key is stored in clear")
+	}
+	// Revoked: refused, no key; registered again: the same key.
+	if err := env.DB.RevokeDevice(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	code, out = loginAnswer(t, env, "nurse@hospital.com", "nurse123", other)
+	if code != http.StatusForbidden || out["replicaKey"] != nil {
+		t.Fatalf("revoked: %d %v", code, out)
+	}
+	if _, err := env.DB.AddDevice(ctx, other, "Ward 2", workflow.Roles); err != nil {
+		t.Fatal(err)
+	}
+	_, out = loginAnswer(t, env, "nurse@hospital.com", "nurse123", other)
+	if again := replicaKeyOf(t, out); !bytes.Equal(again, otherKey) {
+		t.Fatalf("re-registered: the escrowed key changed")
+	}
+}
+
+func TestNoEscrowNoReplicaKey(t *testing.T) {
+	env := newTestServer(t)
+	code, out := loginAnswer(t, env, "nurse@hospital.com", "nurse123", postgres.DemoDeviceID)
+	if _, has := out["replicaKey"]; code != http.StatusOK || has {
+		t.Fatalf("login without escrow: %d %v", code, out)
+	}
+}
+
+func getStanding(t *testing.T, env *testEnv, id string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Get(env.Srv.URL() + "/api/v1/devices/" + id + "/standing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func TestDeviceStanding(t *testing.T) {
+	env := newTestServer(t)
+	code, out := getStanding(t, env, postgres.DemoDeviceID)
+	if code != http.StatusOK || out["revoked"] != false || out["deviceId"] != postgres.DemoDeviceID {
+		t.Fatalf("standing: %d %v", code, out)
+	}
+	if err := env.DB.RevokeDevice(context.Background(), postgres.DemoDeviceID); err != nil {
+		t.Fatal(err)
+	}
+	code, out = getStanding(t, env, postgres.DemoDeviceID)
+	if code != http.StatusOK || out["revoked"] != true || out["revokedAt"] == nil {
+		t.Fatalf("revoked standing: %d %v", code, out)
+	}
+	code, out = getStanding(t, env, "no-such-device")
+	if code != http.StatusUnauthorized || out["code"] != "UNAUTHENTICATED" ||
+		out["message"] != "Workstation no-such-device is not registered with this server; ask an administrator to register it." {
+		t.Fatalf("unknown device: %d %v", code, out)
+	}
+}
