@@ -13,7 +13,7 @@ describe('security log', () => {
       'login', 'login_failed', 'logout', 'session_expired',
       'user_create', 'user_disable', 'user_enable', 'user_role', 'user_password',
       'device_register', 'device_code', 'device_claim', 'device_revoke',
-      'patient_merge', 'duplicate_dismiss', 'review_resolve',
+      'patient_merge', 'duplicate_dismiss', 'review_resolve', 'setting_change',
     ]);
   });
 });

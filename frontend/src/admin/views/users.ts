@@ -94,7 +94,7 @@ export function usersView(ctx: Ctx): View {
       h('td', null, u.name, self ? h('span', { class: 'sub' }, ' ', t('users.you')) : ''),
       h('td', null, u.email),
       h('td', null, sel, ' ', self ? '' : apply),
-      h('td', null, u.disabled ? h('span', { class: 'badge badge-revoked' }, t('users.disabledAt', { when: clock(u.disabledAt, ctx.now()) })) : h('span', { class: 'badge badge-ok' }, t('dev.active'))),
+      h('td', null, u.disabled ? h('span', { class: 'badge badge-revoked' }, t('users.disabledAt', { when: clock(u.disabledAt, ctx.now()) })) : h('span', { class: 'badge badge-ok' }, t('dev.active')),
         !u.disabled && u.lastDisabledAt ? h('div', { class: 'sub' }, t('users.disableHistory', { disabled: clock(u.lastDisabledAt, ctx.now()), enabled: clock(u.enabledAt, ctx.now()) })) : ''),
       h('td', { class: 'num' }, String(u.activeSessions)),
       h('td', { class: 'actions' }, self ? '' : [pw, setPw], toggle),
