@@ -1,6 +1,7 @@
 import type { Ctx, Topics, View } from '../context';
 import { formValues, h, replace } from '../../shared/dom';
-import { clock, isoFromLocalInput, shortId } from '../format';
+import { clock, shortId } from '../format';
+import { DatePattern, datePlaceholder, parseDay, t } from '../../shared/i18n';
 import type { SecurityEvent, SecurityPage } from '../types';
 
 // The security log (sync.security_events): logins, failed logins, logouts,
@@ -9,25 +10,16 @@ import type { SecurityEvent, SecurityPage } from '../types';
 // filters export the log as CSV.
 
 /** KIND_LABELS names each kind of event in plain words. */
-export const KIND_LABELS: Record<string, string> = {
-  login: 'Login',
-  login_failed: 'Failed login',
-  logout: 'Logout',
-  session_expired: 'Session ended (expiry or idle)',
-  user_create: 'User created',
-  user_disable: 'User disabled',
-  user_enable: 'User enabled',
-  user_role: 'Role changed',
-  user_password: 'Password reset',
-  device_register: 'Workstation registered',
-  device_code: 'Registration code issued',
-  device_claim: 'Workstation claimed',
-  device_revoke: 'Workstation revoked',
-  patient_merge: 'Patients merged',
-  duplicate_dismiss: 'Duplicate dismissed',
-  review_resolve: 'Refused act resolved',
-  setting_change: 'Setting changed',
-};
+/** KIND_LABELS names each kind of event in plain words (the catalog's sec.kind.*). */
+export const KIND_LABELS: Record<string, string> = Object.fromEntries(
+  ['login', 'login_failed', 'logout', 'session_expired', 'user_create', 'user_disable', 'user_enable', 'user_role', 'user_password', 'device_register', 'device_code', 'device_claim', 'device_revoke', 'patient_merge', 'duplicate_dismiss', 'review_resolve', 'setting_change'].map((k) => [k, `sec.kind.${k}`]),
+);
+
+/** kindLabel is a kind's words in the chosen language. */
+export function kindLabel(kind: string): string {
+  const key = KIND_LABELS[kind];
+  return key ? t(key) : kind;
+}
 
 /** changeText shows before → after as one line of JSON each. */
 export function changeText(e: Pick<SecurityEvent, 'before' | 'after'>): string {
@@ -40,38 +32,53 @@ export function changeText(e: Pick<SecurityEvent, 'before' | 'after'>): string {
 }
 
 export function securityView(ctx: Ctx): View {
-  const kindSel = h('select', { name: 'kind' }, h('option', { value: '' }, 'any'), Object.entries(KIND_LABELS).map(([k, v]) => h('option', { value: k }, v)));
+  // Days typed as dd/mm/yyyy, as in the audit search.
+  const day = (name: string) => h('input', { type: 'text', name, inputmode: 'numeric', pattern: DatePattern, placeholder: datePlaceholder(), size: 10 });
+  const kindSel = h('select', { name: 'kind' }, h('option', { value: '' }, t('audit.any')), Object.keys(KIND_LABELS).map((k) => h('option', { value: k }, kindLabel(k))));
   const form = h(
     'form',
     { id: 'security-form', class: 'inline-form' },
-    h('label', null, 'Kind', kindSel),
-    h('label', null, 'User', h('input', { name: 'user', placeholder: 'e-mail or id', autocomplete: 'off' })),
-    h('label', null, 'From', h('input', { type: 'datetime-local', name: 'since' })),
-    h('label', null, 'To', h('input', { type: 'datetime-local', name: 'until' })),
-    h('button', { type: 'submit', class: 'primary' }, 'Search'),
-    h('button', { type: 'button', id: 'security-csv' }, 'Export CSV'),
+    h('label', null, t('sec.kind'), kindSel),
+    h('label', null, t('sec.user'), h('input', { name: 'user', placeholder: t('sec.userPlaceholder'), autocomplete: 'off' })),
+    h('label', null, t('audit.from'), day('since')),
+    h('label', null, t('audit.to'), day('until')),
+    h('button', { type: 'submit', class: 'primary' }, t('audit.search')),
+    h('button', { type: 'button', id: 'security-csv' }, t('sec.csv')),
     h('p', { class: 'form-error', role: 'alert' }),
   ) as HTMLFormElement;
   const error = form.querySelector('.form-error')!;
   const rows = h('tbody');
-  const more = h('button', { type: 'button', hidden: true }, 'Older events');
-  const info = h('p', { class: 'hint', id: 'security-info' }, 'The newest events are shown; choose filters to narrow them.');
+  const more = h('button', { type: 'button', hidden: true }, t('sec.older'));
+  const info = h('p', { class: 'hint', id: 'security-info' }, t('sec.hint'));
   let next = '';
   let query = '';
 
-  function filters(): string {
+  /** filters is the search's query string, or a sentence naming a day typed wrong. */
+  function filters(): { query?: string; error?: string } {
     const v = formValues(form) as Record<string, string>;
     const q = new URLSearchParams();
     if (v.kind) q.set('kind', v.kind);
     if (v.user?.trim()) q.set('user', v.user.trim());
-    if (v.since) q.set('since', isoFromLocalInput(v.since));
-    if (v.until) q.set('until', isoFromLocalInput(v.until));
-    return q.toString();
+    // From the start of the first day to the end of the last, local time.
+    for (const [k, plus] of [['since', 0], ['until', 1]] as const) {
+      const d = parseDay(v[k] ?? '');
+      if (d.error) return { error: d.error };
+      if (d.iso) {
+        const [y, m, dd] = d.iso.split('-').map(Number);
+        q.set(k, new Date(y!, m! - 1, dd! + plus).toISOString());
+      }
+    }
+    return { query: q.toString() };
   }
 
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    query = filters();
+    const f = filters();
+    if (f.error !== undefined) {
+      error.textContent = f.error;
+      return;
+    }
+    query = f.query ?? '';
     next = '';
     replace(rows);
     await page();
@@ -79,8 +86,13 @@ export function securityView(ctx: Ctx): View {
   more.addEventListener('click', () => void page());
   form.querySelector('#security-csv')!.addEventListener('click', async () => {
     error.textContent = '';
+    const f = filters();
+    if (f.error !== undefined) {
+      error.textContent = f.error;
+      return;
+    }
     try {
-      const blob = await ctx.api.download(`/api/v1/admin/security-events.csv?${filters()}`);
+      const blob = await ctx.api.download(`/api/v1/admin/security-events.csv?${f.query ?? ''}`);
       const a = h('a', { href: URL.createObjectURL(blob), download: 'security-log.csv', id: 'security-csv-link' }, 'security-log.csv');
       a.hidden = true;
       document.body.append(a);
@@ -89,7 +101,7 @@ export function securityView(ctx: Ctx): View {
         URL.revokeObjectURL(a.href);
         a.remove();
       }, 1000);
-      ctx.toast(`Exported ${blob.size} bytes of the security log as CSV.`);
+      ctx.toast(t('sec.exported', { n: blob.size }));
     } catch (err) {
       error.textContent = (err as Error).message;
     }
@@ -103,20 +115,20 @@ export function securityView(ctx: Ctx): View {
       next = p.next;
       more.hidden = !next;
       const n = rows.children.length;
-      info.textContent = n === 0 ? 'No event matches.' : `${n} event${n === 1 ? '' : 's'} shown, newest first${next ? '; more are older' : ''}.`;
+      info.textContent = n === 0 ? t('sec.none') : `${n === 1 ? t('sec.shownOne') : t('sec.shown', { n })}${next ? t('sec.more') : ''}.`;
     } catch (err) {
       error.textContent = (err as Error).message;
     }
   }
 
   function row(e: SecurityEvent): HTMLTableRowElement {
-    const who = e.actorName || (e.actorId ? shortId(e.actorId) : 'the server');
+    const who = e.actorName || (e.actorId ? shortId(e.actorId) : t('sec.server'));
     const about = e.userEmail || (e.userId ? shortId(e.userId) : '');
     return h(
       'tr',
       { 'data-id': e.id, 'data-kind': e.kind },
       h('td', null, clock(e.at, ctx.now())),
-      h('td', { class: 'kind' }, KIND_LABELS[e.kind] ?? e.kind),
+      h('td', { class: 'kind' }, kindLabel(e.kind)),
       h('td', { class: 'who' }, who),
       h('td', null, about, e.target ? h('div', { class: 'sub' }, e.target) : ''),
       h('td', null, e.deviceId ? h('code', { title: e.deviceId }, shortId(e.deviceId)) : '-'),
@@ -129,7 +141,7 @@ export function securityView(ctx: Ctx): View {
   const el = h(
     'section',
     { id: 'view-security', class: 'view' },
-    h('div', { class: 'panel' }, h('h2', null, 'Security log'), form),
+    h('div', { class: 'panel' }, h('h2', null, t('sec.title')), form),
     h(
       'div',
       { class: 'panel' },
@@ -140,8 +152,8 @@ export function securityView(ctx: Ctx): View {
         h(
           'table',
           { class: 'data', id: 'security' },
-          h('thead', null, h('tr', null, h('th', null, 'When'), h('th', null, 'Event'), h('th', null, 'By'), h('th', null, 'About'),
-            h('th', null, 'Workstation'), h('th', null, 'Address'), h('th', null, 'Reason'), h('th', null, 'Before → after'))),
+          h('thead', null, h('tr', null, h('th', null, t('sec.when')), h('th', null, t('sec.event')), h('th', null, t('sec.by')), h('th', null, t('sec.about')),
+            h('th', null, t('sec.workstation')), h('th', null, t('sec.address')), h('th', null, t('sec.reason')), h('th', null, t('sec.change')))),
           rows,
         ),
       ),
