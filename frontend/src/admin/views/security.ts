@@ -1,7 +1,7 @@
 import type { Ctx, Topics, View } from '../context';
 import { formValues, h, replace } from '../../shared/dom';
 import { clock, shortId } from '../format';
-import { DatePattern, datePlaceholder, parseDay, t } from '../../shared/i18n';
+import { DatePattern, datePlaceholder, has, parseDay, t } from '../../shared/i18n';
 import type { SecurityEvent, SecurityPage } from '../types';
 
 // The security log (sync.security_events): logins, failed logins, logouts,
@@ -18,7 +18,7 @@ export const KIND_LABELS: Record<string, string> = Object.fromEntries(
 /** kindLabel is a kind's words in the chosen language. */
 export function kindLabel(kind: string): string {
   const key = KIND_LABELS[kind];
-  return key ? t(key) : kind;
+  return key && has(key) ? t(key) : kind;
 }
 
 /** changeText shows before → after as one line of JSON each. */
