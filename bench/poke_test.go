@@ -18,8 +18,10 @@ import (
 )
 
 // BenchmarkPokeLatency: cfg.PokeDevices workstations connected (hello done,
-// pulled to head), each answering every poke with pulls as a workstation
-// does. Device A pushes one act at a time (the five acts of an
+// pulled to head), each taking the pages the server pushes when it is at
+// the head and answering every poke with pulls, as a workstation does
+// (WARDSYNC_BENCH_POKE_PULL=1: the devices do not ask for pushed pages and
+// pull on every poke, as every workstation did before them). Device A pushes one act at a time (the five acts of an
 // appointment's day, over and over); the latency is the time from A
 // sending the push until device B, another connection, has received the
 // poke and pulled a page holding the row in its new state. Reported:
@@ -50,6 +52,7 @@ func BenchmarkPokeLatency(b *testing.B) {
 	})
 	o := &observer{diagnose: e.oldestWriter, n: n, results: make(chan *syncproto.PushResult, 4), failed: make(chan struct{})}
 	for i, d := range devs {
+		d.pages = !cfg.PokePull
 		e.connect(b, d)
 		cur, err := pullToHead(d.ws, "")
 		if err != nil {
@@ -87,8 +90,12 @@ func BenchmarkPokeLatency(b *testing.B) {
 	}
 	b.StopTimer()
 	latB, latAll, acks, pokes = sortDurations(latB), sortDurations(latAll), sortDurations(acks), sortDurations(pokes)
-	logf(b, "ours: %d acts, %d devices: to device B p50 %.2f ms, p99 %.2f ms, max %.2f ms; to all %d devices p50 %.2f ms, p99 %.2f ms",
-		len(latB), n, percentileMS(latB, .5), percentileMS(latB, .99), percentileMS(latB, 1), n-1, percentileMS(latAll, .5), percentileMS(latAll, .99))
+	mode := "pushed pages"
+	if cfg.PokePull {
+		mode = "pulls on every poke"
+	}
+	logf(b, "ours (%s): %d acts, %d devices: to device B p50 %.2f ms, p99 %.2f ms, max %.2f ms; to all %d devices p50 %.2f ms, p99 %.2f ms",
+		mode, len(latB), n, percentileMS(latB, .5), percentileMS(latB, .99), percentileMS(latB, 1), n-1, percentileMS(latAll, .5), percentileMS(latAll, .99))
 	logf(b, "ours, where the time goes (p50/p99): push answered to A %.2f/%.2f ms, poke reached B %.2f/%.2f ms",
 		percentileMS(acks, .5), percentileMS(acks, .99), percentileMS(pokes, .5), percentileMS(pokes, .99))
 	logf(b, "baseline: %d bare NOTIFY round trips: p50 %.2f ms, p99 %.2f ms", len(base), percentileMS(base, .5), percentileMS(base, .99))
@@ -176,7 +183,9 @@ func (o *observer) act(a *device, ac act) (*target, error) {
 }
 
 // loop is one device's read loop: a poke starts a pull unless one is in
-// flight (then one more follows it); pages are followed while more.
+// flight (then one more follows it); pages are followed while more. A
+// pushed page is applied when it starts at the device's cursor and no pull
+// is in flight, as the desktop engine does; otherwise it counts as a poke.
 func (o *observer) loop(i int, d *device, cursor string) {
 	pulling, again, n := false, false, 0
 	pull := func() error {
@@ -202,6 +211,31 @@ func (o *observer) loop(i int, d *device, cursor string) {
 				return
 			}
 		case *syncproto.Changes:
+			if f.From != "" { // pushed: it is the poke too
+				if t := o.cur.Load(); t != nil {
+					t.poked[i].CompareAndSwap(0, int64(max(time.Since(t.t0), 1)))
+				}
+				switch {
+				case pulling:
+					again = true
+					continue
+				case f.From != cursor:
+					if err := pull(); err != nil {
+						o.fail(err)
+						return
+					}
+					continue
+				}
+				cursor = f.Cursor
+				o.saw(i, f.Changes)
+				if f.More {
+					if err := pull(); err != nil {
+						o.fail(err)
+						return
+					}
+				}
+				continue
+			}
 			cursor = f.Cursor
 			o.saw(i, f.Changes)
 			if f.More || again {
