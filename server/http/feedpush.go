@@ -102,14 +102,18 @@ func (h *hub) pushPages(cursor string, conns []*conn, pm *websocket.PreparedMess
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), sharedReadTimeout)
+	start := time.Now()
 	pages, err := h.db.SharedPages(ctx, cursor, devs)
 	cancel()
+	m := conns[0].s.metrics
+	m.sharedReadSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		// The devices pull, each in its own transaction, as without pages.
 		h.logger.Warn("shared page read failed; devices poked to pull", "cursor", cursor, "devices", len(devs), "err", err)
 		for _, c := range conns {
 			c.poke(pm)
 		}
+		m.pagesPoked.Add(float64(len(conns)))
 		return
 	}
 	if pages == nil {
@@ -120,9 +124,12 @@ func (h *hub) pushPages(cursor string, conns []*conn, pm *websocket.PreparedMess
 	encoded := map[*syncproto.Changes][]byte{}
 	for _, c := range conns {
 		p, ok := pages[c.deviceID]
-		if !ok || !c.pushPage(p, cursor, encoded) {
-			c.poke(pm)
+		if ok && c.pushPage(p, cursor, encoded) {
+			m.pagesPushed.Inc()
+			continue
 		}
+		c.poke(pm)
+		m.pagesPoked.Inc()
 	}
 }
 
