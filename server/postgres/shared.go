@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -62,16 +63,56 @@ func (db *DB) SharedPages(ctx context.Context, cursorStr string, devs []PageDevi
 	for i, d := range devs {
 		ids[i] = d.ID
 	}
+	var pages map[string]*syncproto.Changes
+	for attempt := 1; ; attempt++ {
+		pages, err = db.sharedPages(ctx, cur, cursorStr, devs, ids)
+		if err == nil || !Retryable(err) || ctx.Err() != nil || attempt == 3 {
+			break
+		}
+		db.retries.add(retryCause(err))
+	}
+	if err != nil {
+		return nil, err
+	}
+	for id, p := range pages {
+		c, _ := parseCursor(p.Cursor)
+		x := strconv.FormatUint(c.pos.xid, 10)
+		db.noteCursor(cursorNote{device: id, cursor: p.Cursor, seen: db.now(), xid: &x, id: &c.pos.id})
+	}
+	return pages, nil
+}
+
+// sharedPages is one attempt of SharedPages, on one connection of the pool.
+func (db *DB) sharedPages(ctx context.Context, cur cursor, cursorStr string, devs []PageDevice, ids []string) (map[string]*syncproto.Changes, error) {
 	limit := db.Config.PullLimit
 	from := strconv.FormatUint(cur.pos.xid, 10)
+	conn, err := db.Pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+	committed := false
+	defer func() {
+		if !committed {
+			// Ended early, or a statement failed and aborted it: end the
+			// transaction before the connection goes back to the pool.
+			c, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			if _, err := conn.Exec(c, `ROLLBACK`); err != nil {
+				_ = conn.Conn().Close(c) // the pool drops a closed connection
+			}
+		}
+	}()
 	var pages map[string]*syncproto.Changes
-	err = db.inTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		pages = nil
-		// Every statement of the batch sees the transaction's one
-		// snapshot, so each bounds its range by that snapshot's horizon
-		// itself: the whole read is one round trip, the rows a second.
+	err = func() error {
+		// Two round trips: the transaction starts in the same batch as
+		// every statement that does not need the feed's row ids, and each
+		// of those bounds its range by the snapshot's horizon itself (a
+		// repeatable-read transaction has one snapshot, taken at its first
+		// statement); the rows and the commit are the second batch.
 		const horizon = `pg_snapshot_xmin(pg_current_snapshot())`
 		b := &pgx.Batch{}
+		b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
 		b.Queue(`SELECT ` + horizon + `::text::bigint, pruned_xid::text::bigint, pruned_id, epoch,
 			       (SELECT oid FROM pg_database WHERE datname = current_database()), 'sync.changes'::regclass::oid
 			  FROM sync.feed_state`)
@@ -99,8 +140,12 @@ func (db *DB) SharedPages(ctx context.Context, cursorStr string, devs []PageDevi
 			     WHERE d2.device_id = d AND d2.decided_xid >= $2::text::xid8 AND d2.decided_xid < `+horizon+`
 			     ORDER BY d2.seq LIMIT $3) x
 			 ORDER BY d, x.seq`, ids, from, syncproto.MaxPullLimit)
-		br := tx.SendBatch(ctx, b)
-		sh, err := readShared(br, limit)
+		br := conn.SendBatch(ctx, b)
+		_, err := br.Exec()
+		var sh *shared
+		if err == nil {
+			sh, err = readShared(br, limit)
+		}
 		if cerr := br.Close(); err == nil {
 			err = cerr
 		}
@@ -125,7 +170,7 @@ func (db *DB) SharedPages(ctx context.Context, cursorStr string, devs []PageDevi
 			classes[VisibilityKey(d.Roles)] = true
 		}
 		// The rows any of the devices may read, read once.
-		found, err := readRefRows(ctx, tx, refs, func(t string) bool {
+		found, err := readRowsAndCommit(ctx, conn.Conn(), refs, func(t string) bool {
 			for _, d := range devs {
 				if len(workflow.VisibleColumns(d.Roles, t)) > 0 {
 					return true
@@ -136,6 +181,7 @@ func (db *DB) SharedPages(ctx context.Context, cursorStr string, devs []PageDevi
 		if err != nil {
 			return err
 		}
+		committed = true
 		next.xid = sh.horizon
 		cursorOut := cursor{pos: next, tag: tag}.String()
 		byClass := map[string][]syncproto.Change{}
@@ -177,16 +223,58 @@ func (db *DB) SharedPages(ctx context.Context, cursorStr string, devs []PageDevi
 			pages[d.ID] = p
 		}
 		return nil
-	})
-	if err != nil {
-		return nil, err
+	}()
+	return pages, err
+}
+
+// readRowsAndCommit reads, in one round trip, the rows refs name in the
+// tables wanted says (as readRefRows does) and commits.
+func readRowsAndCommit(ctx context.Context, conn *pgx.Conn, refs []pageRef, wanted func(table string) bool) (map[string]map[string]any, error) {
+	byTable := map[string][]string{}
+	for _, r := range refs {
+		if wanted(r.table) {
+			byTable[r.table] = append(byTable[r.table], r.id)
+		}
 	}
-	for id, p := range pages {
-		c, _ := parseCursor(p.Cursor)
-		x := strconv.FormatUint(c.pos.xid, 10)
-		db.noteCursor(cursorNote{device: id, cursor: p.Cursor, seen: db.now(), xid: &x, id: &c.pos.id})
+	b := &pgx.Batch{}
+	var tables []string
+	for _, t := range workflow.Tables {
+		if ids := byTable[t]; len(ids) > 0 {
+			tables = append(tables, t)
+			b.Queue(`SELECT `+tableCols[t]+` FROM `+pgx.Identifier{t}.Sanitize()+` WHERE id = ANY($1)`, ids)
+		}
 	}
-	return pages, nil
+	b.Queue(`COMMIT`)
+	br := conn.SendBatch(ctx, b)
+	found := map[string]map[string]any{}
+	err := func() error {
+		for _, t := range tables {
+			rows, err := br.Query()
+			if err != nil {
+				return err
+			}
+			m := map[string]any{}
+			for rows.Next() {
+				v, err := scanners[t](rows)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				m[rowID(v)] = v
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			found[t] = m
+		}
+		_, err := br.Exec()
+		return err
+	}()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return found, err
 }
 
 // shared is what the batch of SharedPages read.
