@@ -26,8 +26,12 @@ import (
 // device of a shared read that failed.
 
 // sharedReadTimeout bounds one shared read: past it the devices are poked
-// and pull, so a stuck read delays a change by this much at worst.
-const sharedReadTimeout = 2 * time.Second
+// and pull, so a stuck read delays a change by this much at worst. Pokes
+// are sent one commit after another (fanOut), so it also bounds how long a
+// stuck read holds back the pokes of the commits after it: well within
+// the second a foreign write has to reach the devices (docs/protocol.md
+// §6). A read takes 2–5 ms on average on a loaded machine (docs/bench.md).
+const sharedReadTimeout = 500 * time.Millisecond
 
 // fanOut runs the pokes one at a time, newest head last: a poke that
 // arrives while one is being sent is coalesced with any other that
