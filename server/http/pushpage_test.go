@@ -26,7 +26,7 @@ type pageFollower struct {
 	mu          sync.Mutex
 	rep         *replica
 	pushed      int // pushed pages applied
-	skipped     int // pushed pages not from its cursor
+	skipped     int // pushed pages not applied: not from its cursor, or while it pulled
 	pulls       int
 	pokes       int
 	outcomes    []syncproto.Outcome
@@ -34,6 +34,9 @@ type pageFollower struct {
 	err         error
 	stop        chan struct{}
 	done        chan struct{}
+	// selfPull, when set, makes it also pull on its own this often, so
+	// that its pulls race the server's pushes.
+	selfPull time.Duration
 }
 
 // helloPages says hello taking pushed pages (hello.pages).
@@ -47,9 +50,9 @@ func (c *wsClient) helloPages(t testing.TB) {
 }
 
 // followPages pulls c to the head and follows it from there.
-func followPages(t *testing.T, c *wsClient, roles []workflow.Role) *pageFollower {
+func followPages(t *testing.T, c *wsClient, roles []workflow.Role, selfPull time.Duration) *pageFollower {
 	t.Helper()
-	f := &pageFollower{c: c, roles: roles, rep: newReplica(), stop: make(chan struct{}), done: make(chan struct{})}
+	f := &pageFollower{c: c, roles: roles, rep: newReplica(), stop: make(chan struct{}), done: make(chan struct{}), selfPull: selfPull}
 	c.pullAll(t, f.rep, 0)
 	c.drainPokes()
 	go f.loop()
@@ -103,8 +106,18 @@ func (f *pageFollower) loop() {
 		}
 		pulling = true
 	}
+	var tick <-chan time.Time
+	if f.selfPull > 0 {
+		t := time.NewTicker(f.selfPull)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		select {
+		case <-tick:
+			if !pulling {
+				pull()
+			}
 		case <-f.stop:
 			return
 		case <-f.c.closed:
@@ -131,6 +144,9 @@ func (f *pageFollower) loop() {
 				f.mu.Unlock()
 				switch {
 				case pulling:
+					f.mu.Lock()
+					f.skipped++
+					f.mu.Unlock()
 					again = true
 				case ch.From == at:
 					f.apply(ch)
@@ -206,7 +222,7 @@ type pageFixture struct {
 // visibility classes (ward: nurse and doctor; reception: secretary; lab:
 // biologist; two nurse-only wards), each followed from the head; the ward
 // and reception also act on connections of their own.
-func newPageFixture(t *testing.T) *pageFixture {
+func newPageFixture(t *testing.T, racing bool) *pageFixture {
 	e := newTestServer(t)
 	f := &pageFixture{env: e, followers: map[string]*pageFollower{}}
 	nurseRoles := []workflow.Role{workflow.RoleNurse}
@@ -234,7 +250,11 @@ func newPageFixture(t *testing.T) *pageFixture {
 		}
 		c := dial(t, e.Srv, tok, *d.id)
 		c.helloPages(t)
-		f.followers[*d.id] = followPages(t, c, d.roles)
+		var selfPull time.Duration
+		if racing && *d.id == f.lab {
+			selfPull = 7 * time.Millisecond
+		}
+		f.followers[*d.id] = followPages(t, c, d.roles, selfPull)
 	}
 	return f
 }
@@ -251,7 +271,7 @@ func newPageFixture(t *testing.T) *pageFixture {
 // poked, not pushed a page.
 func TestPushedPagesExact(t *testing.T) {
 	t.Parallel()
-	f := newPageFixture(t)
+	f := newPageFixture(t, false)
 	e := f.env
 	ctx := context.Background()
 	oldTok := loginOn(t, e.Srv, workflow.RoleNurse, demo)
@@ -353,11 +373,13 @@ func TestPushedPagesExact(t *testing.T) {
 // TestPushedPagesUnderLoad: while a program writes multi-row transactions
 // and workstations act, as fast as they can, every workstation that takes
 // pages converges to exactly what its roles may read; most changes reach
-// them pushed (a page not from a workstation's cursor, when a pull raced
-// the push, is skipped and pulled instead: never applied).
+// them pushed. The lab also pulls on its own every few milliseconds, so its
+// pulls race the pushes: a pushed page that arrives while it pulls, or
+// that no longer starts at its cursor, is never applied (it pulls
+// instead), and its replica still ends exact.
 func TestPushedPagesUnderLoad(t *testing.T) {
 	t.Parallel()
-	f := newPageFixture(t)
+	f := newPageFixture(t, true)
 	e := f.env
 	ctx := context.Background()
 	var known []string
@@ -394,6 +416,9 @@ func TestPushedPagesUnderLoad(t *testing.T) {
 	if total == 0 {
 		t.Fatal("no page was pushed")
 	}
+	if _, skipped, pulls, _ := f.followers[f.lab].counts(); pulls == 0 {
+		t.Fatalf("the lab never pulled on its own (%d pushed pages skipped)", skipped)
+	}
 }
 
 // TestPushedPagesFallBack: when the shared read fails, the workstations at
@@ -401,7 +426,7 @@ func TestPushedPagesUnderLoad(t *testing.T) {
 // pushed again.
 func TestPushedPagesFallBack(t *testing.T) {
 	t.Parallel()
-	f := newPageFixture(t)
+	f := newPageFixture(t, false)
 	e := f.env
 	ctx := context.Background()
 	lab := f.followers[f.lab]
