@@ -140,7 +140,8 @@ func (h *hub) pushPages(cursor string, conns []*conn, pm *websocket.PreparedMess
 // pushFrom is the cursor to push this device's next page from, "" when it
 // must be poked instead.
 func (c *conn) pushFrom() string {
-	if !c.pages || !c.welcomed.Load() {
+	// welcomed first: its Store follows the hello's write of pages.
+	if !c.welcomed.Load() || !c.pages {
 		return ""
 	}
 	c.atMu.Lock()
