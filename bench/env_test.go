@@ -37,9 +37,13 @@ type config struct {
 	ApptsPerBatch int
 	// The pgbench baseline: seconds; its clients equal Devices.
 	PgbenchSeconds int
-	// Poke latency: devices connected, acts pushed per round.
+	// Poke latency: devices connected, acts pushed per round; PokePull
+	// makes the devices pull on every poke instead of taking pushed pages
+	// (WARDSYNC_BENCH_POKE_PULL=1: the path of a workstation that does not
+	// ask for them, and of every workstation before pushed pages).
 	PokeDevices int
 	Pokes       int
+	PokePull    bool
 	// Station side: appointments of the initial-sync database (whose
 	// replica LocalAct and Dashboards reuse), acts timed locally, dashboard
 	// rounds, acts queued offline then drained, idle connections.
@@ -72,6 +76,7 @@ func loadConfig() config {
 			*p = v
 		}
 	}
+	c.PokePull = os.Getenv("WARDSYNC_BENCH_POKE_PULL") == "1"
 	if c.PokeDevices < 2 {
 		c.PokeDevices = 2 // an author and an observer
 	}
@@ -200,6 +205,8 @@ type device struct {
 	// what a workstation pays per act, not of the server's push cost.
 	chain syncproto.Chainer
 	ws    *wsClient
+	// pages: the hello asks for pushed pages (docs/protocol.md).
+	pages bool
 }
 
 // devices registers n workstations serving SECRETARY, NURSE and DOCTOR and
@@ -267,7 +274,7 @@ func (e *env) connect(b testing.TB, d *device) {
 	}
 	b.Cleanup(func() { ws.close() })
 	d.ws = ws
-	if err := ws.send(&syncproto.Hello{RequestID: "hello", Protocol: syncproto.Version, DeviceID: d.id, LastMutationSeq: d.seq}); err != nil {
+	if err := ws.send(&syncproto.Hello{RequestID: "hello", Protocol: syncproto.Version, DeviceID: d.id, LastMutationSeq: d.seq, Pages: d.pages}); err != nil {
 		fatalf(b, "hello: %v", err)
 	}
 	for {

@@ -18,8 +18,10 @@ import (
 )
 
 // BenchmarkPokeLatency: cfg.PokeDevices workstations connected (hello done,
-// pulled to head), each answering every poke with pulls as a workstation
-// does. Device A pushes one act at a time (the five acts of an
+// pulled to head), each taking the pages the server pushes when it is at
+// the head and answering every poke with pulls, as a workstation does
+// (WARDSYNC_BENCH_POKE_PULL=1: the devices do not ask for pushed pages and
+// pull on every poke, as every workstation did before them). Device A pushes one act at a time (the five acts of an
 // appointment's day, over and over); the latency is the time from A
 // sending the push until device B, another connection, has received the
 // poke and pulled a page holding the row in its new state. Reported:
@@ -50,6 +52,7 @@ func BenchmarkPokeLatency(b *testing.B) {
 	})
 	o := &observer{diagnose: e.oldestWriter, n: n, results: make(chan *syncproto.PushResult, 4), failed: make(chan struct{})}
 	for i, d := range devs {
+		d.pages = !cfg.PokePull
 		e.connect(b, d)
 		cur, err := pullToHead(d.ws, "")
 		if err != nil {
@@ -65,6 +68,7 @@ func BenchmarkPokeLatency(b *testing.B) {
 	}
 
 	var latB, latAll, acks, pokes []time.Duration
+	pulls0, reads0 := serverCounts(e)
 	b.ResetTimer()
 	var acts []act
 	for i := 0; i < b.N*cfg.Pokes; i++ {
@@ -86,13 +90,22 @@ func BenchmarkPokeLatency(b *testing.B) {
 		latAll = append(latAll, slowest)
 	}
 	b.StopTimer()
+	pulls1, reads1 := serverCounts(e)
 	latB, latAll, acks, pokes = sortDurations(latB), sortDurations(latAll), sortDurations(acks), sortDurations(pokes)
-	logf(b, "ours: %d acts, %d devices: to device B p50 %.2f ms, p99 %.2f ms, max %.2f ms; to all %d devices p50 %.2f ms, p99 %.2f ms",
-		len(latB), n, percentileMS(latB, .5), percentileMS(latB, .99), percentileMS(latB, 1), n-1, percentileMS(latAll, .5), percentileMS(latAll, .99))
+	mode := "pushed pages"
+	if cfg.PokePull {
+		mode = "pulls on every poke"
+	}
+	logf(b, "ours (%s): %d acts, %d devices: to device B p50 %.2f ms, p99 %.2f ms, max %.2f ms; to all %d devices p50 %.2f ms, p99 %.2f ms",
+		mode, len(latB), n, percentileMS(latB, .5), percentileMS(latB, .99), percentileMS(latB, 1), n-1, percentileMS(latAll, .5), percentileMS(latAll, .99))
 	logf(b, "ours, where the time goes (p50/p99): push answered to A %.2f/%.2f ms, poke reached B %.2f/%.2f ms",
 		percentileMS(acks, .5), percentileMS(acks, .99), percentileMS(pokes, .5), percentileMS(pokes, .99))
 	logf(b, "baseline: %d bare NOTIFY round trips: p50 %.2f ms, p99 %.2f ms", len(base), percentileMS(base, .5), percentileMS(base, .99))
+	nActs := float64(len(latB))
+	logf(b, "ours, per act: %.1f pulls served, %.2f shared reads of %.2f ms on average (%.2f ms of shared reads in all)",
+		(pulls1.count-pulls0.count)/nActs, (reads1.count-reads0.count)/nActs, 1000*(reads1.sum-reads0.sum)/max(reads1.count-reads0.count, 1), 1000*(reads1.sum-reads0.sum)/nActs)
 	b.ReportMetric(0, "ns/op")
+	b.ReportMetric((pulls1.count-pulls0.count)/nActs, "pulls/act")
 	b.ReportMetric(percentileMS(latB, .5), "p50-ms")
 	b.ReportMetric(percentileMS(latB, .99), "p99-ms")
 	b.ReportMetric(percentileMS(latAll, .5), "p50-all-ms")
@@ -101,6 +114,34 @@ func BenchmarkPokeLatency(b *testing.B) {
 	b.ReportMetric(percentileMS(pokes, .5), "poke-p50-ms")
 	b.ReportMetric(percentileMS(base, .5), "baseline-p50-ms")
 	b.ReportMetric(percentileMS(base, .99), "baseline-p99-ms")
+}
+
+// histo is a histogram's count and sum (seconds) as the server's
+// registry reports it.
+type histo struct{ count, sum float64 }
+
+// serverCounts reads the server's pull and shared-read histograms.
+func serverCounts(e *env) (pulls, reads histo) {
+	mfs, err := e.srv.Registry.Gather()
+	if err != nil {
+		return
+	}
+	for _, mf := range mfs {
+		var h *histo
+		switch mf.GetName() {
+		case "wardsync_pull_duration_seconds":
+			h = &pulls
+		case "wardsync_shared_page_read_duration_seconds":
+			h = &reads
+		default:
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			h.count += float64(m.GetHistogram().GetSampleCount())
+			h.sum += m.GetHistogram().GetSampleSum()
+		}
+	}
+	return
 }
 
 // observer runs the read loops of every device and tells the author when
@@ -176,7 +217,9 @@ func (o *observer) act(a *device, ac act) (*target, error) {
 }
 
 // loop is one device's read loop: a poke starts a pull unless one is in
-// flight (then one more follows it); pages are followed while more.
+// flight (then one more follows it); pages are followed while more. A
+// pushed page is applied when it starts at the device's cursor and no pull
+// is in flight, as the desktop engine does; otherwise it counts as a poke.
 func (o *observer) loop(i int, d *device, cursor string) {
 	pulling, again, n := false, false, 0
 	pull := func() error {
@@ -202,6 +245,31 @@ func (o *observer) loop(i int, d *device, cursor string) {
 				return
 			}
 		case *syncproto.Changes:
+			if f.From != "" { // pushed: it is the poke too
+				if t := o.cur.Load(); t != nil {
+					t.poked[i].CompareAndSwap(0, int64(max(time.Since(t.t0), 1)))
+				}
+				switch {
+				case pulling:
+					again = true
+					continue
+				case f.From != cursor:
+					if err := pull(); err != nil {
+						o.fail(err)
+						return
+					}
+					continue
+				}
+				cursor = f.Cursor
+				o.saw(i, f.Changes)
+				if f.More {
+					if err := pull(); err != nil {
+						o.fail(err)
+						return
+					}
+				}
+				continue
+			}
 			cursor = f.Cursor
 			o.saw(i, f.Changes)
 			if f.More || again {

@@ -48,6 +48,7 @@ type fakeServer struct {
 	expiresIn time.Duration
 	now       func() time.Time
 	pushes    int
+	pulls     int
 	dials     int // /sync requests, refused ones included
 	// escrow, when non-nil, holds the data key the server escrows per
 	// device, made at the device's first login and given with every one.
@@ -374,6 +375,9 @@ func (fs *fakeServer) sync(w http.ResponseWriter, r *http.Request) {
 			send(res)
 			fs.poke()
 		case *syncproto.Pull:
+			fs.mu.Lock()
+			fs.pulls++
+			fs.mu.Unlock()
 			page, perr := fs.pull(device, f)
 			if perr != nil {
 				send(syncproto.ErrorFrame(f.RequestID, perr, false))
@@ -414,6 +418,39 @@ func (fs *fakeServer) poke() {
 		x.ws.WriteMessage(websocket.TextMessage, data)
 		x.mu.Unlock()
 	}
+}
+
+// pushPage sends page to every connection unasked, as a pushed page from
+// cursor from (docs/protocol.md, "Pushed pages").
+func (fs *fakeServer) pushPage(from string, page *syncproto.Changes) {
+	p := *page
+	p.From, p.RequestID = from, ""
+	data, err := syncproto.Encode(&p)
+	if err != nil {
+		fs.t.Errorf("fake server: encode pushed page: %v", err)
+		return
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for c, m := range fs.conns {
+		m.Lock()
+		c.WriteMessage(websocket.TextMessage, data)
+		m.Unlock()
+	}
+}
+
+// putQuiet writes a row as a direct SQL write would, without a poke.
+func (fs *fakeServer) putQuiet(table string, row map[string]any) int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.put(table, row, "", 0)
+	return len(fs.feed)
+}
+
+func (fs *fakeServer) pullCount() int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.pulls
 }
 
 func (fs *fakeServer) push(device string, p *syncproto.Push) (*syncproto.PushResult, error) {

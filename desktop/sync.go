@@ -144,7 +144,7 @@ func (e *Engine) session(ctx context.Context) (connected bool, err error) {
 		return false, err
 	}
 	w, err := conn.Hello(ctx, syncproto.Hello{DeviceID: e.cfg.DeviceID, Cursor: st.Cursor, LastMutationSeq: st.LastSeq,
-		Pending: c.Pending, OldestPendingAt: c.OldestPendingAt, ClientVersion: e.cfg.Version})
+		Pending: c.Pending, OldestPendingAt: c.OldestPendingAt, ClientVersion: e.cfg.Version, Pages: true})
 	if err != nil {
 		return false, err
 	}
@@ -241,6 +241,16 @@ func (s *syncSession) loop(ctx context.Context) error {
 			return s.conn.Err()
 		case <-s.conn.Pokes():
 			needPull = true
+		case page := <-s.conn.Pages():
+			applied, err := s.applyPushed(ctx, page)
+			if err != nil {
+				return err
+			}
+			if applied {
+				lastPull = time.Now()
+			} else {
+				needPull = true
+			}
 		case <-e.actKick:
 		case <-poll.C:
 		}
@@ -317,6 +327,28 @@ func batch(entries []sqlite.OutboxEntry) []syncproto.Mutation {
 		muts = append(muts, m)
 	}
 	return muts
+}
+
+// applyPushed applies a page the server pushed unasked, exactly as a pulled
+// one, when it starts at the replica's cursor (its from): then it is the
+// page a pull would have brought. Any other (the replica moved meanwhile,
+// or a page before it was dropped) is not applied, and false says to pull.
+func (s *syncSession) applyPushed(ctx context.Context, page *syncproto.Changes) (bool, error) {
+	e := s.e
+	st, err := e.db.State(ctx)
+	if err != nil {
+		return false, err
+	}
+	if page.From != st.Cursor || page.Resync {
+		return false, nil
+	}
+	if err := e.db.ApplyChanges(ctx, page, e.cfg.Now()); err != nil {
+		return false, err
+	}
+	e.update(func(st *Status) { st.InitialSync = nil })
+	e.refreshQuietly(ctx)
+	// A pushed page reaches the head; one that says more is followed by pulls.
+	return !page.More, nil
 }
 
 // pullAll pulls pages until the server says there is no more, applying

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
+	"wardsync/syncproto"
 	"wardsync/workflow"
 )
 
@@ -472,4 +474,56 @@ func TestSendNowRetriesAtOnce(t *testing.T) {
 	w.fs.setDown(false)
 	e.SyncNow()
 	waitFor(t, "online after Send now", func() bool { return e.Status().Online })
+
+// A page the server pushes unasked is applied exactly as a pulled one when
+// it starts at the replica's cursor, without a pull; one that starts
+// anywhere else is never applied: the workstation pulls instead.
+func TestPushedPageOnlyAtItsCursor(t *testing.T) {
+	w := newWorld(t)
+	a := w.engine(wardDevice)
+	login(t, a, "secretary@hospital.com", "secretary123")
+	run(t, a)
+	waitFor(t, "a synced", synced(a))
+	ctx := context.Background()
+	cursor := func() string {
+		st, err := a.DB().State(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Cursor
+	}
+	lastName := func() any { return replicaColumn(t, a, workflow.TablePatients, patient2ID, "lastName") }
+	row := func(name string) json.RawMessage {
+		b, _ := json.Marshal(map[string]any{"id": patient2ID, "lastName": name})
+		return b
+	}
+
+	// Not from the replica's cursor: not applied; the pull brings the row.
+	n := w.fs.putQuiet(workflow.TablePatients, map[string]any{"id": patient2ID, "lastName": "Pulled"})
+	pulls := w.fs.pullCount()
+	w.fs.pushPage("f0", &syncproto.Changes{Cursor: "f999", Changes: []syncproto.Change{
+		{Table: workflow.TablePatients, Op: syncproto.OpUpsert, ID: patient2ID, Row: row("Stale")}}})
+	waitFor(t, "the pull after a page from another cursor", func() bool { return lastName() == "Pulled" })
+	if got := cursor(); got != "f"+strconv.Itoa(n) {
+		t.Fatalf("cursor %s after the pull, want f%d", got, n)
+	}
+	if w.fs.pullCount() == pulls {
+		t.Fatal("no pull after a pushed page from another cursor")
+	}
+
+	// From the replica's cursor: applied as it is, no pull.
+	time.Sleep(50 * time.Millisecond) // the pull's poke, if any, has been served
+	from := cursor()
+	n = w.fs.putQuiet(workflow.TablePatients, map[string]any{"id": patient2ID, "lastName": "Pushed"})
+	pulls = w.fs.pullCount()
+	w.fs.pushPage(from, &syncproto.Changes{Cursor: "f" + strconv.Itoa(n), Changes: []syncproto.Change{
+		{Table: workflow.TablePatients, Op: syncproto.OpUpsert, ID: patient2ID, Row: row("Pushed")}}})
+	waitFor(t, "the pushed page applied", func() bool { return lastName() == "Pushed" })
+	if got := cursor(); got != "f"+strconv.Itoa(n) {
+		t.Fatalf("cursor %s after the pushed page, want f%d", got, n)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := w.fs.pullCount(); got != pulls {
+		t.Fatalf("%d pulls after a pushed page from the replica's cursor, want none", got-pulls)
+	}
 }

@@ -102,6 +102,10 @@ type Hello struct {
 	// server's minimum (CheckClientVersion). Absent from workstations
 	// built before it existed.
 	ClientVersion string `json:"clientVersion,omitempty"`
+	// Pages says the workstation takes pushed pages: a changes frame the
+	// server sends unasked, with From set, when the device is at the head
+	// (docs/protocol.md, "Pushed pages"). Without it the server only pokes.
+	Pages bool `json:"pages,omitempty"`
 }
 
 // Push uploads queued mutations (client → server).
@@ -221,8 +225,13 @@ type Outcome struct {
 
 // Changes answers a pull with one page of the change feed (server → client).
 type Changes struct {
-	RequestID string `json:"requestId"`
-	Cursor    string `json:"cursor"`
+	// RequestID is the pull's; absent from a pushed page, which has From.
+	RequestID string `json:"requestId,omitempty"`
+	// From is the cursor a pushed page starts after: the workstation
+	// applies the page only when its own cursor is exactly From, and pulls
+	// otherwise. Absent from an answer to a pull (that pull's cursor).
+	From   string `json:"from,omitempty"`
+	Cursor string `json:"cursor"`
 	// LastMutationSeq is the highest seq of this device whose effects are
 	// all within the changes up to Cursor, so the client may drop its
 	// outbox up to it in the same transaction that applies this page.

@@ -363,7 +363,18 @@ func validateList[T any, P interface {
 }
 
 func (f *Changes) validate(v *validator) {
-	v.requestID(f.RequestID, false)
+	// An answer to a pull carries its requestId; a pushed page carries
+	// from instead: exactly one of them.
+	switch {
+	case f.RequestID == "" && f.From == "":
+		v.protocol("%s must carry requestId (an answer to a pull) or from (a pushed page)", v.frame)
+	case f.RequestID != "" && f.From != "":
+		v.protocol("%s carries both requestId and from; a pushed page answers no pull", v.frame)
+	case f.From != "":
+		v.token("from", f.From, MaxCursorBytes, false)
+	default:
+		v.requestID(f.RequestID, false)
+	}
 	v.token("cursor", f.Cursor, MaxCursorBytes, false)
 	v.nonNegative("lastMutationSeq", f.LastMutationSeq)
 	// A member too long is refused whole; nothing after it is checked.

@@ -63,6 +63,7 @@ type Conn struct {
 	waiting map[string]chan syncproto.Frame
 
 	pokes chan syncproto.Poke
+	pages chan *syncproto.Changes
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -128,7 +129,7 @@ func Dial(ctx context.Context, serverURL, token string, opts Options) (*Conn, er
 	// before it is read into memory.
 	ws.SetReadLimit(syncproto.MaxFrameBytes + 1024)
 	c := &Conn{ws: ws, opts: opts, waiting: map[string]chan syncproto.Frame{},
-		pokes: make(chan syncproto.Poke, 1), done: make(chan struct{})}
+		pokes: make(chan syncproto.Poke, 1), pages: make(chan *syncproto.Changes, pushedPagesQueued), done: make(chan struct{})}
 	ws.SetReadDeadline(time.Now().Add(opts.ReadTimeout))
 	ws.SetPongHandler(func(string) error {
 		return ws.SetReadDeadline(time.Now().Add(opts.ReadTimeout))
@@ -154,6 +155,16 @@ func (c *Conn) Err() error {
 // Pokes delivers the server's pokes. Pokes coalesce: only the latest
 // waits, since each just means "pull".
 func (c *Conn) Pokes() <-chan syncproto.Poke { return c.pokes }
+
+// pushedPagesQueued bounds the pushed pages waiting to be applied. Each
+// follows the one before (its from is that one's cursor), so when the
+// queue is full the oldest is dropped: the pages after it no longer match
+// the replica's cursor, and the workstation pulls instead.
+const pushedPagesQueued = 16
+
+// Pages delivers the pages the server pushed unasked (changes frames with
+// from; the hello asked for them with pages), in the order sent.
+func (c *Conn) Pages() <-chan *syncproto.Changes { return c.pages }
 
 // Close ends the connection with a normal closure.
 func (c *Conn) Close() error {
@@ -195,6 +206,23 @@ func (c *Conn) readLoop() {
 			default:
 			}
 			c.pokes <- *f
+			continue
+		case *syncproto.Changes:
+			if f.From == "" {
+				break // an answer to a pull
+			}
+			for {
+				select {
+				case c.pages <- f:
+				default:
+					select {
+					case <-c.pages: // drop the oldest
+					default:
+					}
+					continue
+				}
+				break
+			}
 			continue
 		case *syncproto.Error:
 			if f.RequestID == "" || !c.deliver(f.RequestID, f) {

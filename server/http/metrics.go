@@ -24,6 +24,11 @@ type metrics struct {
 	head           prometheus.Gauge
 	loginFailures  *prometheus.CounterVec
 	protocolErrors prometheus.Counter
+	// Pushed pages (feedpush.go): the shared reads' time, and the pages
+	// sent and pokes sent instead to workstations that take pages.
+	sharedReadSeconds prometheus.Histogram
+	pagesPushed       prometheus.Counter
+	pagesPoked        prometheus.Counter
 
 	// admin is the admin and monitoring state (admin.go); it lives here
 	// because Server's own fields are declared in server.go.
@@ -46,6 +51,13 @@ func newMetrics(reg *prometheus.Registry, h *hub) *metrics {
 			Name: "wardsync_login_failures_total", Help: "Refused logins by reason."}, []string{"reason"}),
 		protocolErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "wardsync_protocol_errors_total", Help: "Frames refused as malformed."}),
+		sharedReadSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "wardsync_shared_page_read_duration_seconds", Help: "Time of one shared read of the page after a cursor, for every workstation at it.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		pagesPushed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wardsync_pages_pushed_total", Help: "Pages pushed unasked to workstations at the head."}),
+		pagesPoked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wardsync_pages_poked_instead_total", Help: "Pokes sent, instead of a pushed page, to workstations at the head that take pages (left out of the shared read, queue full, or the read failed)."}),
 	}
 	// wardsync_build_info: which build each instance runs, for alerts and
 	// dashboards that span an upgrade (the value is always 1).
@@ -53,7 +65,7 @@ func newMetrics(reg *prometheus.Registry, h *hub) *metrics {
 		Name: "wardsync_build_info", Help: "The server's build: version and commit (always 1)."}, []string{"version", "commit", "goversion"})
 	buildInfo.WithLabelValues(version.Version, version.CommitOrVCS(), runtime.Version()).Set(1)
 	reg.MustRegister(buildInfo, m.connected, m.mutations, m.pushSeconds, m.pullSeconds, m.head, m.loginFailures, m.protocolErrors,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.sharedReadSeconds, m.pagesPushed, m.pagesPoked, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

@@ -82,7 +82,7 @@ func New(db *postgres.DB, logger *slog.Logger) *Server {
 		Now:          time.Now,
 		PingInterval: 20 * time.Second,
 		WriteTimeout: 10 * time.Second,
-		hub:          newHub(),
+		hub:          newHub(db, logger),
 		Registry:     prometheus.NewRegistry(),
 	}
 	s.metrics = newMetrics(s.Registry, s.hub)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -35,15 +36,22 @@ var upgrader = websocket.Upgrader{
 	CheckOrigin: func(*http.Request) bool { return true },
 }
 
-// hub knows every open device connection of this instance, to poke them.
+// hub knows every open device connection of this instance, to poke them
+// or push them the new page (feedpush.go).
 type hub struct {
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
 	closing bool
 	wg      sync.WaitGroup
+
+	db     *postgres.DB
+	logger *slog.Logger
+	fan    fanOut
 }
 
-func newHub() *hub { return &hub{conns: map[*conn]struct{}{}} }
+func newHub(db *postgres.DB, logger *slog.Logger) *hub {
+	return &hub{conns: map[*conn]struct{}{}, db: db, logger: logger}
+}
 
 // add registers c; false when the server is shutting down, so that a
 // connection upgraded during the shutdown is not left open behind it.
@@ -79,23 +87,16 @@ func (h *hub) snapshot() []*conn {
 	return out
 }
 
-// poke tells every connected device that changes were committed. A poke
-// never blocks: a device whose queue is full already has one pending.
-// The frame is encoded once for all of them (gorilla's PreparedMessage):
-// with 10,000 devices, encoding it and borrowing a 32 KB write buffer per
-// device was most of a poke's cost (make bench, "Connections").
-func (h *hub) poke(head int64) {
+// preparedPoke is the poke frame for head, encoded once for every device
+// (gorilla's PreparedMessage): with 10,000 devices, encoding it and
+// borrowing a 32 KB write buffer per device was most of a poke's cost
+// (make bench, "Connections").
+func preparedPoke(head int64) (*websocket.PreparedMessage, error) {
 	b, err := syncproto.Encode(&syncproto.Poke{Head: strconv.FormatInt(head, 10)})
 	if err != nil {
-		return // cannot happen: a poke is a number
+		return nil, err // cannot happen: a poke is a number
 	}
-	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, b)
-	if err != nil {
-		return
-	}
-	for _, c := range h.snapshot() {
-		c.poke(pm)
-	}
+	return websocket.NewPreparedMessage(websocket.TextMessage, b)
 }
 
 // kick closes the connections of a device (revoked) or of every device.
@@ -150,6 +151,14 @@ type conn struct {
 	ended    atomic.Bool
 	endOnce  sync.Once
 	endFrame []byte
+
+	// pages: the workstation takes pushed pages (hello.pages). at is the
+	// cursor it was last handed with more: false, "" when unknown (never
+	// pulled to the head, or paging): the cursor it is at, unless it has
+	// not applied that page yet, which it checks (changes.from).
+	pages bool
+	atMu  sync.Mutex
+	at    string
 }
 
 func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
@@ -567,6 +576,7 @@ func (c *conn) hello(h *syncproto.Hello) error {
 	w.RequestID = h.RequestID
 	w.Roles = c.roles
 	c.connectedAt = w.ServerTime
+	c.pages = h.Pages
 	c.send(w)
 	c.welcomed.Store(true)
 	return nil
@@ -595,7 +605,12 @@ func (c *conn) handle(f syncproto.Frame) bool {
 			return c.refuse(f.RequestID, err)
 		}
 		ch.RequestID = f.RequestID
-		return c.send(ch)
+		if !c.send(ch) {
+			return false
+		}
+		// Queued: a page pushed from this cursor now follows the answer.
+		c.setAt(ch)
+		return true
 	case *syncproto.Report:
 		if err := c.s.DB.Report(ctx, c.deviceID, f.Pending, f.OldestPendingAt); err != nil {
 			c.s.Logger.Warn("report", "device", c.deviceID, "err", err)

@@ -267,14 +267,13 @@ func (db *DB) feedPage(ctx context.Context, tx pgx.Tx, deviceID string, roles []
 	if err != nil {
 		return nil, err
 	}
-	type ref struct{ table, id string }
-	var refs []ref
+	var refs []pageRef
 	next := cur.pos
 	n := 0
 	more := false
 	for rows.Next() {
 		var p position
-		var r ref
+		var r pageRef
 		if err := rows.Scan(&p.xid, &p.id, &r.table, &r.id); err != nil {
 			rows.Close()
 			return nil, err
@@ -297,42 +296,14 @@ func (db *DB) feedPage(ctx context.Context, tx pgx.Tx, deviceID string, roles []
 			next = h
 		}
 	}
-	// Keep the last change of each row only; order by first appearance of
-	// the table so parents tend to come before children.
-	seen := map[ref]bool{}
-	byTable := map[string][]string{}
-	for i := len(refs) - 1; i >= 0; i-- {
-		r := refs[i]
-		if seen[r] {
-			continue
-		}
-		seen[r] = true
-		if len(workflow.VisibleColumns(roles, r.table)) == 0 {
-			continue
-		}
-		byTable[r.table] = append(byTable[r.table], r.id)
+	refs = latestRefs(refs)
+	out := &syncproto.Changes{Cursor: cursor{pos: next, tag: cur.tag}.String(), More: more}
+	found, err := readRefRows(ctx, tx, refs, func(t string) bool { return len(workflow.VisibleColumns(roles, t)) > 0 })
+	if err != nil {
+		return nil, err
 	}
-	out := &syncproto.Changes{Cursor: cursor{pos: next, tag: cur.tag}.String(), More: more, Changes: []syncproto.Change{}}
-	for _, t := range workflow.Tables {
-		ids := byTable[t]
-		if len(ids) == 0 {
-			continue
-		}
-		found, err := readRows(ctx, tx, t, `WHERE id = ANY($1)`, ids)
-		if err != nil {
-			return nil, err
-		}
-		for _, id := range ids {
-			if row, ok := found[id]; ok {
-				b, err := project(roles, t, row)
-				if err != nil {
-					return nil, err
-				}
-				out.Changes = append(out.Changes, syncproto.Change{Table: t, Op: syncproto.OpUpsert, ID: id, Row: b})
-			} else {
-				out.Changes = append(out.Changes, syncproto.Change{Table: t, Op: syncproto.OpDelete, ID: id})
-			}
-		}
+	if out.Changes, err = pageChanges(roles, refs, found); err != nil {
+		return nil, err
 	}
 	// Mid-range, only transactions wholly before the cursor's are handed
 	// out; at the horizon, everything below it. Resolutions follow the same
@@ -347,6 +318,74 @@ func (db *DB) feedPage(ctx context.Context, tx pgx.Tx, deviceID string, roles []
 	// Parked acts decided in the same range (docs/deferred.md).
 	out.Outcomes, err2 = outcomesBetween(ctx, tx, deviceID, cur.pos.xid, next.xid)
 	return out, err2
+}
+
+// pageRef is one row a feed page names: the table and the row's id.
+type pageRef struct{ table, id string }
+
+// latestRefs keeps the last change of each row only, newest first (the
+// order pageChanges lists a table's rows in).
+func latestRefs(refs []pageRef) []pageRef {
+	seen := make(map[pageRef]bool, len(refs))
+	out := make([]pageRef, 0, len(refs))
+	for i := len(refs) - 1; i >= 0; i-- {
+		if r := refs[i]; !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// readRefRows reads, as tx sees them, the rows refs name in the tables
+// wanted says, keyed by table and id: one statement per table.
+func readRefRows(ctx context.Context, tx pgx.Tx, refs []pageRef, wanted func(table string) bool) (map[string]map[string]any, error) {
+	byTable := map[string][]string{}
+	for _, r := range refs {
+		if wanted(r.table) {
+			byTable[r.table] = append(byTable[r.table], r.id)
+		}
+	}
+	found := map[string]map[string]any{}
+	for _, t := range workflow.Tables {
+		if ids := byTable[t]; len(ids) > 0 {
+			rows, err := readRows(ctx, tx, t, `WHERE id = ANY($1)`, ids)
+			if err != nil {
+				return nil, err
+			}
+			found[t] = rows
+		}
+	}
+	return found, nil
+}
+
+// pageChanges lists the changes a device serving roles receives for refs:
+// tables in parent-first order (so parents tend to come before children),
+// only those it may read, each row projected to its columns; a row found
+// missing is a delete.
+func pageChanges(roles []workflow.Role, refs []pageRef, found map[string]map[string]any) ([]syncproto.Change, error) {
+	out := []syncproto.Change{}
+	for _, t := range workflow.Tables {
+		if len(workflow.VisibleColumns(roles, t)) == 0 {
+			continue
+		}
+		for _, r := range refs {
+			if r.table != t {
+				continue
+			}
+			row, ok := found[t][r.id]
+			if !ok {
+				out = append(out, syncproto.Change{Table: t, Op: syncproto.OpDelete, ID: r.id})
+				continue
+			}
+			b, err := project(roles, t, row)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, syncproto.Change{Table: t, Op: syncproto.OpUpsert, ID: r.id, Row: b})
+		}
+	}
+	return out, nil
 }
 
 func (db *DB) snapshotPage(ctx context.Context, tx pgx.Tx, deviceID string, roles []workflow.Role, cur cursor, horizon uint64, limit int) (*syncproto.Changes, error) {
