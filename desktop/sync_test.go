@@ -474,6 +474,7 @@ func TestSendNowRetriesAtOnce(t *testing.T) {
 	w.fs.setDown(false)
 	e.SyncNow()
 	waitFor(t, "online after Send now", func() bool { return e.Status().Online })
+}
 
 // A page the server pushes unasked is applied exactly as a pulled one when
 // it starts at the replica's cursor, without a pull; one that starts
