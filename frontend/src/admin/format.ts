@@ -121,7 +121,7 @@ export interface ChainCell {
  */
 export function chainCell(c: { status: string; prevHash?: string; hash?: string } | undefined): ChainCell {
   const prefix = c?.hash ? c.hash.slice(0, 10) : '';
-  const title = c?.hash ? `hash ${c.hash}\nafter ${c.prevHash ?? ''}` : '';
+  const title = c?.hash ? t('chain.title', { hash: c.hash, prev: c.prevHash ?? '' }) : '';
   switch (c?.status) {
     case 'ok':
       return { text: prefix, badge: t('chain.ok'), cls: 'ok', title };

@@ -745,6 +745,7 @@ export const en = {
   'about.notSetUp': 'not set up',
   'about.close': 'Close',
   'prov.chainHash': 'chain hash {hash}…',
+  'chain.title': 'hash {hash}\nafter {prev}',
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -724,4 +724,5 @@ export const fr: Record<MessageKey, string> = {
   'about.notSetUp': 'non configuré',
   'about.close': 'Fermer',
   'prov.chainHash': 'empreinte de chaîne {hash}…',
+  'chain.title': 'empreinte {hash}\naprès {prev}',
 };
