@@ -1,5 +1,6 @@
 // The admin API client: JSON in and out, the bearer token, and the server's
 // rejection ({code, message, field}) as an ApiError.
+import { t } from '../shared/i18n';
 
 export class ApiError extends Error {
   constructor(
@@ -38,7 +39,7 @@ export class Api {
     try {
       resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' });
     } catch {
-      throw new ApiError(0, 'NETWORK', 'The server cannot be reached; retrying.');
+      throw new ApiError(0, 'NETWORK', t('adm.unreachableRetrying'));
     }
     const data = (await resp.json().catch(() => ({}))) as Record<string, unknown>;
     if (!resp.ok) {
@@ -55,7 +56,7 @@ export class Api {
     try {
       resp = await fetch(path, { headers: { Authorization: `Bearer ${this.token}`, ...idleHeader() }, cache: 'no-store' });
     } catch {
-      throw new ApiError(0, 'NETWORK', 'The server cannot be reached; try again.');
+      throw new ApiError(0, 'NETWORK', t('adm.unreachableTryAgain'));
     }
     if (!resp.ok) {
       const data = (await resp.json().catch(() => ({}))) as Record<string, unknown>;
@@ -89,7 +90,7 @@ export async function login(email: string, password: string): Promise<{ token: s
       body: JSON.stringify({ email, password }),
     });
   } catch {
-    throw new ApiError(0, 'NETWORK', 'The server cannot be reached.');
+    throw new ApiError(0, 'NETWORK', t('adm.unreachable'));
   }
   const data = (await resp.json().catch(() => ({}))) as Record<string, unknown>;
   if (!resp.ok) throw new ApiError(resp.status, String(data.code ?? ''), String(data.message ?? resp.statusText), String(data.field ?? ''));

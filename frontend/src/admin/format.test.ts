@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { setLocale } from '../shared/i18n';
 
 beforeAll(() => setLocale('en-GB'));
-import { chainCell, closeNoteProblem, label, plural, reissueLine, resolutionLine, typedValues, unresolvedByWard, buildLine } from './format';
+import { chainCell, closeNoteProblem, label, reissueLine, resolutionLine, typedValues, unresolvedByWard, buildLine } from './format';
 
 describe('typedValues', () => {
   it('shows what was typed with its JSON type and flags the refused field', () => {
@@ -35,14 +35,10 @@ describe('typedValues', () => {
   });
 });
 
-describe('label and plural', () => {
+describe('label', () => {
   it('reads statuses', () => {
     expect(label('CONSULTATION_COMPLETED')).toBe('Consultation completed');
     expect(label('SENT_TO_LAB')).toBe('Sent to lab');
-  });
-  it('counts', () => {
-    expect(plural(1, 'workstation')).toBe('1 workstation');
-    expect(plural(0, 'workstation')).toBe('0 workstations');
   });
 });
 

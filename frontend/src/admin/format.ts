@@ -72,11 +72,6 @@ export function shortId(id: string): string {
   return id.length > 8 ? id.slice(0, 8) : id;
 }
 
-/** plural: plural(1, 'act') = "1 act", plural(3, 'act') = "3 acts". */
-export function plural(n: number, word: string, many = word + 's'): string {
-  return `${n} ${n === 1 ? word : many}`;
-}
-
 /** resolutionLine says how a rejected act was resolved, naming the other end of a re-issue. */
 export function resolutionLine(e: Pick<AuditEntry, 'resolution' | 'deviceName' | 'deviceId'>, now: number): string {
   const r = e.resolution;
@@ -126,7 +121,7 @@ export interface ChainCell {
  */
 export function chainCell(c: { status: string; prevHash?: string; hash?: string } | undefined): ChainCell {
   const prefix = c?.hash ? c.hash.slice(0, 10) : '';
-  const title = c?.hash ? `hash ${c.hash}\nafter ${c.prevHash ?? ''}` : '';
+  const title = c?.hash ? t('chain.title', { hash: c.hash, prev: c.prevHash ?? '' }) : '';
   switch (c?.status) {
     case 'ok':
       return { text: prefix, badge: t('chain.ok'), cls: 'ok', title };
@@ -143,6 +138,6 @@ export function chainCell(c: { status: string; prevHash?: string; hash?: string 
 export function buildLine(st: SyncStatus): string {
   const i = st.instance;
   if (!i.version) return '';
-  const min = i.minWorkstationVersion ? ` · workstations need ${i.minWorkstationVersion} or later` : '';
-  return `wardsync server ${i.version} (commit ${i.commit || 'unknown'})${min}`;
+  const min = i.minWorkstationVersion ? t('build.needs', { version: i.minWorkstationVersion }) : '';
+  return t('build.server', { version: i.version, commit: i.commit || t('build.unknown') }) + min;
 }

@@ -102,7 +102,7 @@ async function enter(token: string): Promise<void> {
   };
 
   const summarySlot = h('div', { class: 'summary-slot' });
-  const live = h('span', { id: 'live', class: 'live', 'data-state': 'connecting' }, 'connecting');
+  const live = h('span', { id: 'live', class: 'live', 'data-state': 'connecting' }, t('adm.connecting'));
   const banner = h('div', { id: 'banner', class: 'banner', hidden: true });
   const footer = h('footer', { id: 'build', class: 'sub' });
   const views: Record<Tab, View> = {
@@ -142,7 +142,7 @@ async function enter(token: string): Promise<void> {
     h(
       'header',
       { class: 'top' },
-      h('div', { class: 'brand' }, h('strong', null, 'wardsync'), h('span', null, 'admin')),
+      h('div', { class: 'brand' }, h('strong', null, 'wardsync'), h('span', null, t('adm.brand'))),
       summarySlot,
       h('div', { class: 'who' }, live, h('span', null, me.user.name), localeSettings(), signOut),
     ),
@@ -186,7 +186,7 @@ async function enter(token: string): Promise<void> {
     running = false;
     const real = failures.map((f) => f.reason).filter((e) => !(e instanceof ApiError && e.status === 401));
     banner.hidden = real.length === 0;
-    banner.textContent = real.length ? `Some figures could not be refreshed: ${(real[0] as Error).message}` : '';
+    banner.textContent = real.length ? t('adm.refreshFailed', { message: (real[0] as Error).message }) : '';
   }
 
   // The event stream (events.ts: EventSource's behaviour, with the token in
@@ -196,7 +196,7 @@ async function enter(token: string): Promise<void> {
   let retry: number | undefined;
   function setLive(state: 'live' | 'connecting' | 'offline'): void {
     live.dataset.state = state;
-    live.textContent = state === 'live' ? 'live' : state === 'connecting' ? 'reconnecting' : 'offline, retrying';
+    live.textContent = t(state === 'live' ? 'adm.live' : state === 'connecting' ? 'adm.reconnecting' : 'adm.offlineRetrying');
   }
   function connect(): void {
     es = new AuthEventStream('/api/v1/admin/events', token);
@@ -208,7 +208,7 @@ async function enter(token: string): Promise<void> {
         schedule(['all']);
       }
     });
-    es.addEventListener('logout', () => signedOut('your session ended'));
+    es.addEventListener('logout', () => signedOut(t('adm.sessionEnded')));
     es.addEventListener('error', () => {
       if (!es || es.readyState !== CLOSED) {
         setLive('connecting');

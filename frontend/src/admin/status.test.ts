@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import shared from './status-cases.json';
-import { classify, DEFAULT_THRESHOLDS, humanDuration, ONLINE_MS, utcClock } from './status';
+import { setLocale } from '../shared/i18n';
+import { classify, DEFAULT_THRESHOLDS, healthLabel, humanDuration, ONLINE_MS, utcClock } from './status';
 
 const AMBER_UNSEEN_MS = DEFAULT_THRESHOLDS.amberUnseenSeconds * 1000;
 const AMBER_PENDING_MS = DEFAULT_THRESHOLDS.amberPendingSeconds * 1000;
@@ -8,6 +9,11 @@ const RED_MS = DEFAULT_THRESHOLDS.redSeconds * 1000;
 
 type SharedThresholds = { lateUnseenSeconds: number; latePendingSeconds: number; stalledSeconds: number };
 const thresholds = (t: SharedThresholds) => ({ amberUnseenSeconds: t.lateUnseenSeconds, amberPendingSeconds: t.latePendingSeconds, redSeconds: t.stalledSeconds });
+
+// The server's sentences are English: the page's en-GB catalog says them
+// word for word (the French ones are checked at the end).
+beforeAll(() => setLocale('en-GB'));
+afterAll(() => setLocale('fr-FR'));
 
 // The same cases as the server's TestClassifySharedCases: the colour and
 // the sentence the page shows are the server's.
@@ -86,5 +92,24 @@ describe('humanDuration', () => {
     [-5_000, '0 s'],
   ])('%d ms is %s', (ms, want) => {
     expect(humanDuration(ms)).toBe(want);
+  });
+});
+
+describe('in French', () => {
+  it('says the same things in the French catalog', () => {
+    setLocale('fr-FR');
+    const now = Date.parse('2025-03-01T12:00:00Z');
+    const base = { revoked: false, connected: false, pending: 2, oldestPendingAt: null };
+    expect(classify(now, { ...base, lastSeen: '2025-03-01T11:53:00Z' }, DEFAULT_THRESHOLDS, utcClock).reason)
+      .toBe('Hors ligne depuis 11:53 — travail non envoyé inconnu (dernier état connu : 2 en attente)');
+    expect(classify(now, { ...base, lastSeen: '2025-02-26T03:19:00Z' }, DEFAULT_THRESHOLDS, utcClock).reason)
+      .toBe('Hors ligne depuis 26 févr. 03:19 — travail non envoyé inconnu (dernier état connu : 2 en attente)');
+    expect(classify(now, { ...base, connected: true, lastSeen: null, pending: 0 }).reason).toBe('synchronisé');
+    expect(humanDuration((2 * 24 + 4) * 3_600_000)).toBe('2 j 4 h');
+    expect(healthLabel('amber')).toBe('En retard');
+    setLocale('en-GB');
+    expect(healthLabel('amber')).toBe('Late');
+    expect(classify(now, { ...base, lastSeen: '2025-02-26T03:19:00Z' }, DEFAULT_THRESHOLDS, utcClock).reason)
+      .toBe('Offline since 26 Feb 03:19 — unsent work unknown (last reported: 2 waiting)');
   });
 });

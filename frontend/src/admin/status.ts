@@ -2,7 +2,9 @@
 // Classify): both are tested against status-cases.json. The server sends
 // its verdict and its thresholds in the status JSON; the page re-applies
 // the rule every second with those thresholds, so that a row turns Late or
-// Stalled between two refreshes.
+// Stalled between two refreshes. Its sentences come from the message
+// catalog (the server's, in English, are the en-GB ones).
+import { t, type MessageKey } from '../shared/i18n';
 
 export const ONLINE_MS = 60_000;
 
@@ -36,17 +38,15 @@ export interface Health {
   offlineSince?: number;
 }
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
 /** Clock reads a time's parts in one zone: the browser's, or UTC in tests. */
 export type Clock = (ms: number) => { y: number; mo: number; d: number; h: number; mi: number };
 export const localClock: Clock = (ms) => {
-  const t = new Date(ms);
-  return { y: t.getFullYear(), mo: t.getMonth(), d: t.getDate(), h: t.getHours(), mi: t.getMinutes() };
+  const at = new Date(ms);
+  return { y: at.getFullYear(), mo: at.getMonth(), d: at.getDate(), h: at.getHours(), mi: at.getMinutes() };
 };
 export const utcClock: Clock = (ms) => {
-  const t = new Date(ms);
-  return { y: t.getUTCFullYear(), mo: t.getUTCMonth(), d: t.getUTCDate(), h: t.getUTCHours(), mi: t.getUTCMinutes() };
+  const at = new Date(ms);
+  return { y: at.getUTCFullYear(), mo: at.getUTCMonth(), d: at.getUTCDate(), h: at.getUTCHours(), mi: at.getUTCMinutes() };
 };
 
 /**
@@ -58,16 +58,16 @@ export function offlineReason(since: number, now: number, pending: number, clock
   const s = clock(since);
   const n = clock(now);
   const hm = `${String(s.h).padStart(2, '0')}:${String(s.mi).padStart(2, '0')}`;
-  const at = s.y === n.y && s.mo === n.mo && s.d === n.d ? hm : `${s.d} ${MONTHS[s.mo]} ${hm}`;
-  return `Offline since ${at} — unsent work unknown (last reported: ${pending} waiting)`;
+  const at = s.y === n.y && s.mo === n.mo && s.d === n.d ? hm : t('health.dayTime', { day: s.d, month: t('health.months').split(' ')[s.mo] ?? '', time: hm });
+  return t('health.offlineSince', { time: at, n: pending });
 }
 
 /** classify applies the rule at now (ms since the epoch). Thresholds are inclusive. */
 export function classify(now: number, i: HealthInput, th: Thresholds = DEFAULT_THRESHOLDS, clock: Clock = localClock): Health {
-  if (i.revoked) return { cls: 'revoked', reason: 'revoked', online: false };
+  if (i.revoked) return { cls: 'revoked', reason: t('health.revoked'), online: false };
   const seen = i.lastSeen ? Date.parse(i.lastSeen) : NaN;
   const dropped = i.disconnectedAt ? Date.parse(i.disconnectedAt) : NaN;
-  if (!i.connected && Number.isNaN(seen) && Number.isNaN(dropped)) return { cls: 'new', reason: 'never connected', online: false };
+  if (!i.connected && Number.isNaN(seen) && Number.isNaN(dropped)) return { cls: 'new', reason: t('health.never'), online: false };
   const oldest = i.oldestPendingAt ? Date.parse(i.oldestPendingAt) : NaN;
   const waiting = i.pending > 0 && !Number.isNaN(oldest) ? Math.max(now - oldest, 0) : 0;
   const online = i.connected || (Number.isNaN(dropped) && !Number.isNaN(seen) && now - seen <= ONLINE_MS);
@@ -81,28 +81,24 @@ export function classify(now: number, i: HealthInput, th: Thresholds = DEFAULT_T
     const cls: HealthClass = off >= stalled || waiting >= stalled ? 'red' : off >= lateUnseen || waiting >= latePending ? 'amber' : 'offline';
     return { cls, reason, online, offlineSince: since };
   }
-  const pendingWhy = `oldest pending act waiting ${humanDuration(waiting)}`;
+  const pendingWhy = t('health.oldestPending', { duration: humanDuration(waiting) });
   if (waiting >= stalled) return { cls: 'red', reason: pendingWhy, online };
   if (waiting >= latePending) return { cls: 'amber', reason: pendingWhy, online };
-  return { cls: 'ok', reason: i.pending > 0 ? `${i.pending} waiting to be sent` : 'in sync', online };
+  return { cls: 'ok', reason: i.pending > 0 ? t('health.waiting', { n: i.pending }) : t('health.inSync'), online };
 }
 
 /** humanDuration renders 42 s, 7 min, 3 h 05 min, 2 d 4 h (as the server does). */
 export function humanDuration(ms: number): string {
   const s = Math.floor(Math.max(ms, 0) / 1000);
-  if (s < 60) return `${s} s`;
+  if (s < 60) return t('dur.s', { n: s });
   const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min`;
+  if (m < 60) return t('dur.min', { n: m });
   const h = Math.floor(m / 60);
-  if (h < 48) return `${h} h ${String(m % 60).padStart(2, '0')} min`;
-  return `${Math.floor(h / 24)} d ${h % 24} h`;
+  if (h < 48) return t('dur.h', { h, min: String(m % 60).padStart(2, '0') });
+  return t('dur.d', { d: Math.floor(h / 24), h: h % 24 });
 }
 
-export const HEALTH_LABEL: Record<HealthClass, string> = {
-  ok: 'OK',
-  offline: 'Offline',
-  amber: 'Late',
-  red: 'Stalled',
-  new: 'Not yet connected',
-  revoked: 'Revoked',
-};
+/** healthLabel is the badge of a health class ("OK", "Late", …). */
+export function healthLabel(cls: HealthClass): string {
+  return t(`health.label.${cls}` as MessageKey);
+}

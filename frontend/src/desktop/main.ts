@@ -199,7 +199,7 @@ async function lockScreen(): Promise<void> {
   drawHeader();
   drawSyncBar();
   const secs = status.idleLockSeconds ?? 0;
-  const after = secs >= 60 ? `${Math.round(secs / 60)} min` : `${secs} s`;
+  const after = secs >= 60 ? t('dur.min', { n: Math.round(secs / 60) }) : t('dur.s', { n: secs });
   const v = loginView(() => status, (s) => {
     session = s;
     loginUpdate = null;

@@ -123,13 +123,13 @@ export function auditView(ctx: Ctx): View {
       h('td', null, clock(e.occurredAt, ctx.now()), h('div', { class: 'sub' }, t('adm.clinicalTime'))),
       h('td', null, clock(e.receivedAt, ctx.now()), h('div', { class: 'sub' }, t('adm.syncTime'))),
       h('td', null, actDone(e.name), h('div', { class: 'sub', 'data-role': 'subject' }, subjectLine(e.subject))),
-      h('td', null, e.author ? `${e.author.name} (${e.author.role})` : e.chain?.claimedAuthor ? h('span', { title: 'named by the workstation, not authenticated' }, `claimed ${shortId(e.chain.claimedAuthor)}`) : '-'),
-      h('td', null, e.deviceName || shortId(e.deviceId), h('div', { class: 'sub' }, `seq ${e.seq}`)),
+      h('td', null, e.author ? `${e.author.name} (${e.author.role})` : e.chain?.claimedAuthor ? h('span', { title: t('audit.claimedTitle') }, t('audit.claimed', { id: shortId(e.chain.claimedAuthor) })) : '-'),
+      h('td', null, e.deviceName || shortId(e.deviceId), h('div', { class: 'sub' }, t('audit.seq', { seq: e.seq }))),
       h('td', { class: 'chain', title: chain.title }, chain.text && h('code', null, chain.text), h('div', null, h('span', { class: `badge badge-${chain.cls}` }, chain.badge))),
       h('td', null, e.outcome === 'applied'
-        ? [h('span', { class: 'badge badge-ok' }, 'applied'), reissueLine(e) ? h('div', { class: 'sub reissue-of' }, reissueLine(e)) : null]
-        : e.outcome === 'deferred' ? [h('span', { class: 'badge badge-amber' }, 'on hold'), h('div', { class: 'sub' }, e.message ?? '')]
-        : [h('span', { class: 'badge badge-red' }, e.code ?? 'rejected'), h('div', { class: 'sub' }, e.message ?? ''),
+        ? [h('span', { class: 'badge badge-ok' }, t('audit.applied')), reissueLine(e) ? h('div', { class: 'sub reissue-of' }, reissueLine(e)) : null]
+        : e.outcome === 'deferred' ? [h('span', { class: 'badge badge-amber' }, t('audit.onHold')), h('div', { class: 'sub' }, e.message ?? '')]
+        : [h('span', { class: 'badge badge-red' }, e.code ?? t('audit.rejected')), h('div', { class: 'sub' }, e.message ?? ''),
           h('div', { class: 'sub resolution' }, resolutionLine(e, ctx.now())), reissueLine(e) ? h('div', { class: 'sub reissue-of' }, reissueLine(e)) : null]),
       // The act's internal name, its row and every value as entered, for whoever traces it.
       h('td', null, h('details', { class: 'details' }, h('summary', null, t('details.summary')),

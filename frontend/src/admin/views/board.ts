@@ -11,6 +11,12 @@ import type { Board, BoardStatus } from '../types';
 // hour by hour today, and the queues with the item waiting longest.
 
 const CHART_W = 240;
+
+/** statusWord names a status in the catalog's words ("Checked in"). */
+function statusWord(status: string): string {
+  const key = `status.${status}`;
+  return has(key) ? t(key as MessageKey) : label(status);
+}
 const CHART_H = 30;
 
 function chart(st: BoardStatus, nowHour: number | null): SVGSVGElement {
@@ -24,7 +30,7 @@ function chart(st: BoardStatus, nowHour: number | null): SVGSVGElement {
       height: c.height + 10,
       viewBox: `0 0 ${c.width} ${c.height + 10}`,
       role: 'img',
-      'aria-label': `${label(st.status)}: ${total} today, peak ${c.max} in an hour`,
+      'aria-label': t('board.chartLabel', { status: statusWord(st.status), total, max: c.max }),
     },
     s('line', { x1: 0, y1: c.height + 0.5, x2: c.width, y2: c.height + 0.5, class: 'axis' }),
     c.nowX === null ? null : s('line', { x1: c.nowX, y1: 0, x2: c.nowX, y2: c.height, class: 'now' }),
@@ -32,7 +38,7 @@ function chart(st: BoardStatus, nowHour: number | null): SVGSVGElement {
       s(
         'rect',
         { x: b.x, y: b.y, width: b.w, height: b.h, class: b.value ? 'bar' : 'bar zero' },
-        s('title', null, `${String(b.hour).padStart(2, '0')}:00 to ${String(b.hour + 1).padStart(2, '0')}:00: ${b.value}`),
+        s('title', null, t('board.barTitle', { from: String(b.hour).padStart(2, '0'), to: String(b.hour + 1).padStart(2, '0'), n: b.value })),
       ),
     ),
     [0, 6, 12, 18].filter((hr) => hr < c.bars.length).map((hr) => s('text', { x: c.bars[hr]!.x, y: c.height + 9, class: 'tick' }, String(hr).padStart(2, '0'))),
@@ -62,7 +68,7 @@ export function boardView(ctx: Ctx): View {
     h(
       'div',
       { class: 'panel' },
-      h('h3', null, "Today's queues"),
+      h('h3', null, t('board.todaysQueues')),
       h(
         'table',
         { class: 'data', id: 'queues' },
@@ -77,10 +83,10 @@ export function boardView(ctx: Ctx): View {
       h(
         'div',
         { class: 'status-row', 'data-status': st.status },
-        h('span', { class: 'status-name' }, has(`status.${st.status}`) ? t(`status.${st.status}` as MessageKey) : label(st.status)),
-        h('span', { class: 'count', title: withToday ? 'dated today / all' : 'all' }, withToday ? `${st.today} / ${st.total}` : String(st.total)),
+        h('span', { class: 'status-name' }, statusWord(st.status)),
+        h('span', { class: 'count', title: withToday ? t('board.countTitleToday') : t('board.countTitleAll') }, withToday ? `${st.today} / ${st.total}` : String(st.total)),
         chart(st, nowHour),
-        h('span', { class: 'sub acts' }, `${st.enteredByHour.reduce((a, b) => a + b, 0)} today`),
+        h('span', { class: 'sub acts' }, t('board.today', { n: st.enteredByHour.reduce((a, b) => a + b, 0) })),
       ),
     );
   }
@@ -106,14 +112,14 @@ export function boardView(ctx: Ctx): View {
         const due = q.status === 'SCHEDULED' && since > ctx.now(); // not yet due
         const waited = Number.isNaN(since) || due ? 0 : Math.max(ctx.now() - since, 0);
         const cls = waited >= 3_600_000 ? 'red-text' : waited >= 900_000 ? 'amber-text' : '';
-        const wait = Number.isNaN(since) ? '' : due ? 'due' : humanDuration(waited);
+        const wait = Number.isNaN(since) ? '' : due ? t('board.due') : humanDuration(waited);
         return h(
           'tr',
           { 'data-queue': q.key, class: q.count ? '' : 'idle' },
           h('td', null, q.label, h('div', { class: 'sub' }, `${q.table} ${label(q.status).toLowerCase()}`)),
           h('td', null, q.waitingFor.join(', ')),
           h('td', { class: 'num' }, String(q.count)),
-          h('td', null, o ? [h('span', { class: cls }, wait), ` ${o.patient}`, h('div', { class: 'sub' }, o.since ? `${due ? 'at' : 'since'} ${clock(o.since, ctx.now())}` : '')] : '-'),
+          h('td', null, o ? [h('span', { class: cls }, wait), ` ${o.patient}`, h('div', { class: 'sub' }, o.since ? t(due ? 'board.at' : 'board.since', { time: clock(o.since, ctx.now()) }) : '')] : '-'),
         );
       }),
     );

@@ -1,6 +1,7 @@
 import { ApiError } from '../api';
 import type { Ctx } from '../context';
 import { h } from '../../shared/dom';
+import { t } from '../../shared/i18n';
 
 // "When is a workstation Late or Stalled?": the thresholds of the
 // workstations' colours, in minutes. The server's flags give them; an
@@ -24,19 +25,19 @@ export function healthSettings(ctx: Ctx, changed: () => void): { el: HTMLElement
   const stalled = num('stalledMinutes');
   const source = h('p', { class: 'sub', id: 'health-source' });
   const problem = h('p', { class: 'problem', role: 'alert', id: 'health-problem', hidden: true });
-  const save = h('button', { type: 'submit', class: 'small primary' }, 'Save');
-  const reset = h('button', { type: 'button', class: 'small' }, 'Use the server\'s defaults');
+  const save = h('button', { type: 'submit', class: 'small primary' }, t('form.save'));
+  const reset = h('button', { type: 'button', class: 'small' }, t('hs.reset'));
   const form = h(
     'form',
     { id: 'health-form', class: 'health-form' },
-    h('label', null, 'Late when offline for ', unseen, ' min'),
-    h('label', null, 'Late when an act has waited ', pending, ' min to be sent'),
-    h('label', null, 'Stalled after ', stalled, ' min of either'),
+    h('label', null, t('hs.unseenBefore'), unseen, t('hs.unseenAfter')),
+    h('label', null, t('hs.pendingBefore'), pending, t('hs.pendingAfter')),
+    h('label', null, t('hs.stalledBefore'), stalled, t('hs.stalledAfter')),
     problem,
     h('div', { class: 'actions' }, save, reset),
     source,
   ) as HTMLFormElement;
-  const el = h('details', { id: 'health-settings', class: 'health-settings' }, h('summary', null, 'When is a workstation Late or Stalled?'), form);
+  const el = h('details', { id: 'health-settings', class: 'health-settings' }, h('summary', null, t('hs.title')), form);
 
   let edited = false;
   for (const i of [unseen, pending, stalled]) i.addEventListener('input', () => (edited = true));
@@ -48,8 +49,8 @@ export function healthSettings(ctx: Ctx, changed: () => void): { el: HTMLElement
       stalled.value = String(s.stalledMinutes);
     }
     source.textContent = s.source === 'dashboard'
-      ? `Set on this dashboard. The server's defaults: ${s.flags.lateUnseenMinutes} / ${s.flags.latePendingMinutes} / ${s.flags.stalledMinutes} min.`
-      : 'These are the server\'s defaults (its start-up settings).';
+      ? t('hs.fromDashboard', { unseen: s.flags.lateUnseenMinutes, pending: s.flags.latePendingMinutes, stalled: s.flags.stalledMinutes })
+      : t('hs.fromFlags');
     reset.hidden = s.source !== 'dashboard';
   }
 
@@ -71,9 +72,9 @@ export function healthSettings(ctx: Ctx, changed: () => void): { el: HTMLElement
     ev.preventDefault();
     void send(() => ctx.api.request<HealthSettings>('PUT', PATH, {
       lateUnseenMinutes: Number(unseen.value), latePendingMinutes: Number(pending.value), stalledMinutes: Number(stalled.value),
-    }), 'Workstation thresholds saved.');
+    }), t('hs.saved'));
   });
-  reset.addEventListener('click', () => void send(() => ctx.api.request<HealthSettings>('DELETE', PATH), 'Workstation thresholds are the server\'s defaults again.'));
+  reset.addEventListener('click', () => void send(() => ctx.api.request<HealthSettings>('DELETE', PATH), t('hs.resetDone')));
 
   return {
     el,

@@ -1,13 +1,13 @@
 import { ApiError } from '../api';
 import { concerns, type Ctx, type Topics, type View } from '../context';
 import { h, Keyed, replace } from '../../shared/dom';
-import { clock, closeNoteProblem, plural, reissueLine, resolutionLine, shortId, typedValues, unresolvedByWard } from '../format';
-import { classify, HEALTH_LABEL, humanDuration } from '../status';
+import { clock, closeNoteProblem, reissueLine, resolutionLine, shortId, typedValues, unresolvedByWard } from '../format';
+import { classify, healthLabel, humanDuration } from '../status';
 import type { AuditEntry, AuditPage, DeviceStatus, SyncStatus } from '../types';
 import { deferredPanel } from './deferred';
 import { healthSettings } from './health';
 import { actDone, plainMessage, subjectLine } from '../../shared/acts';
-import { fmtWhen, t } from '../../shared/i18n';
+import { fmtWhen, has, t, tn } from '../../shared/i18n';
 
 // The overview: every workstation's sync health, and the live feed of
 // rejected acts with the reason and exactly what was typed.
@@ -23,17 +23,17 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
       h(
         'tr',
         null,
-        h('th', null, 'Status'),
-        h('th', null, 'Workstation'),
-        h('th', null, 'Network'),
-        h('th', null, 'Last contact'),
-        h('th', { class: 'num', title: 'Acts done at the workstation that have not reached the server yet, as the workstation last reported' }, 'Waiting to be sent'),
-        h('th', { class: 'num', title: 'Whether the workstation has every update from the server (technical: changes committed after its cursor)' }, 'Up to date'),
-        h('th', { class: 'num', title: 'Acts the server accepted / refused from this workstation in the last hour' }, 'Last hour'),
-        h('th', { class: 'num', title: 'Acts the server accepted / refused from this workstation since it was registered' }, 'Since registered'),
-        h('th', { class: 'num', title: 'Refused acts nobody has reviewed yet' }, 'To review'),
-        h('th', { class: 'num', title: 'Acts the server keeps until another workstation\'s act arrives (for example a check-in)' }, 'On hold'),
-        h('th', null, 'Last problem'),
+        h('th', null, t('ws.status')),
+        h('th', null, t('adm.workstation')),
+        h('th', null, t('ws.network')),
+        h('th', null, t('ws.lastContact')),
+        h('th', { class: 'num', title: t('ws.waitingTitle') }, t('ws.waiting')),
+        h('th', { class: 'num', title: t('ws.upToDateTitle') }, t('ws.upToDateHead')),
+        h('th', { class: 'num', title: t('ws.lastHourTitle') }, t('ws.lastHour')),
+        h('th', { class: 'num', title: t('ws.sinceRegisteredTitle') }, t('ws.sinceRegistered')),
+        h('th', { class: 'num', title: t('ws.toReviewTitle') }, t('ws.toReview')),
+        h('th', { class: 'num', title: t('ws.onHoldTitle') }, t('ws.onHold')),
+        h('th', null, t('ws.lastProblem')),
       ),
     ),
     rows,
@@ -51,8 +51,8 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
     h(
       'div',
       { class: 'panel' },
-      h('h2', null, 'Workstations'),
-      h('p', { class: 'hint' }, 'Each ward workstation keeps working when the network is down and sends its work when it returns. Offline means the server cannot see what was done there since.'),
+      h('h2', null, t('adm.tab.devices')),
+      h('p', { class: 'hint' }, t('ws.hint')),
       h('div', { class: 'scroll-x' }, table),
       settings.el,
     ),
@@ -79,7 +79,7 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
     if (!status) return;
     const now = ctx.now();
     if (status.devices.length === 0) {
-      replace(rows, h('tr', null, h('td', { colspan: 11, class: 'empty' }, 'No workstation is registered yet: register one under Workstations.')));
+      replace(rows, h('tr', null, h('td', { colspan: 11, class: 'empty' }, t('ws.none'))));
       return;
     }
     replace(rows, status.devices.map((d) => row(d, now)));
@@ -91,39 +91,39 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
 
   function row(d: DeviceStatus, now: number): HTMLTableRowElement {
     const hl = classify(now, d, status?.thresholds);
-    const conn = d.revoked ? 'revoked' : d.connected ? 'connected' : hl.online ? 'connected (other server)' : 'offline';
+    const conn = t(d.revoked ? 'ws.conn.revoked' : d.connected ? 'ws.conn.connected' : hl.online ? 'ws.conn.other' : 'ws.conn.offline');
     const pendingAge = d.pending > 0 && d.oldestPendingAt ? humanDuration(now - Date.parse(d.oldestPendingAt)) : '';
     const lag = `${d.cursorLag}${d.cursorLagCapped ? '+' : ''}`;
     return h(
       'tr',
       { class: `ws-row status-${hl.cls}`, 'data-device-id': d.id, 'data-status': hl.cls, 'data-online': String(hl.online) },
-      h('td', null, h('span', { class: `badge badge-${hl.cls}` }, HEALTH_LABEL[hl.cls]), h('div', { class: 'reason' }, hl.reason)),
+      h('td', null, h('span', { class: `badge badge-${hl.cls}` }, healthLabel(hl.cls)), h('div', { class: 'reason' }, hl.reason)),
       h(
         'td',
         null,
         h('div', { class: 'name' }, d.name),
-        h('div', { class: 'sub' }, d.roles.map((r) => ROLE_WORDS[r] ?? r).join(', '), ' · ', h('code', { title: `Workstation id ${d.id}` }, shortId(d.id)), ' · ', h('span', { class: 'ws-version' }, d.clientVersion || 'release unknown')),
+        h('div', { class: 'sub' }, d.roles.map(roleWords).join(', '), ' · ', h('code', { title: t('ws.idTitle', { id: d.id }) }, shortId(d.id)), ' · ', h('span', { class: 'ws-version' }, d.clientVersion || t('ws.releaseUnknown'))),
       ),
       h('td', null, h('span', { class: `dot ${hl.online ? 'on' : 'off'}` }), conn),
-      h('td', null, d.lastSeen ? `${humanDuration(Math.max(now - Date.parse(d.lastSeen), 0))} ago` : 'never', h('div', { class: 'sub' }, clock(d.lastSeen, now))),
+      h('td', null, d.lastSeen ? t('ws.ago', { duration: humanDuration(Math.max(now - Date.parse(d.lastSeen), 0)) }) : t('dev.never'), h('div', { class: 'sub' }, clock(d.lastSeen, now))),
       h(
         'td',
         { class: 'num' },
-        hl.online ? String(d.pending) : hl.cls === 'new' ? '—' : h('span', { title: 'The server cannot know acts done since the link dropped' }, `${d.pending} last reported`),
-        pendingAge && h('div', { class: 'sub' }, `oldest ${pendingAge}`),
+        hl.online ? String(d.pending) : hl.cls === 'new' ? '—' : h('span', { title: t('ws.unknownSince') }, t('ws.lastReported', { n: d.pending })),
+        pendingAge && h('div', { class: 'sub' }, t('ws.oldest', { duration: pendingAge })),
       ),
       h(
         'td',
-        { class: 'num', title: `Technical: ${d.initialSync ? 'first download not finished' : `${lag} changes after its cursor`}` },
-        d.initialSync ? 'first download' : d.cursorLag === 0 ? 'up to date' : `${lag} to receive`,
+        { class: 'num', title: d.initialSync ? t('ws.lagTitleFirst') : t('ws.lagTitle', { lag }) },
+        d.initialSync ? t('ws.firstDownload') : d.cursorLag === 0 ? t('ws.upToDate') : t('ws.toReceive', { lag }),
       ),
       h(
         'td',
-        { class: 'num', title: `${d.mutations.appliedLastHour} accepted, ${d.mutations.rejectedLastHour} refused in the last hour` },
+        { class: 'num', title: t('ws.hourTitle', { applied: d.mutations.appliedLastHour, rejected: d.mutations.rejectedLastHour }) },
         `${d.mutations.appliedLastHour} / `,
         h('span', { class: d.mutations.rejectedLastHour ? 'bad' : '' }, String(d.mutations.rejectedLastHour)),
       ),
-      h('td', { class: 'num', title: `${d.mutations.appliedTotal} accepted, ${d.mutations.rejectedTotal} refused since registered` }, `${d.mutations.appliedTotal} / ${d.mutations.rejectedTotal}`),
+      h('td', { class: 'num', title: t('ws.totalTitle', { applied: d.mutations.appliedTotal, rejected: d.mutations.rejectedTotal }) }, `${d.mutations.appliedTotal} / ${d.mutations.rejectedTotal}`),
       h('td', { class: 'num' }, d.mutations.unresolvedRejected ? h('span', { class: 'bad' }, String(d.mutations.unresolvedRejected)) : '0'),
       h('td', { class: 'num deferred' }, String(d.deferred ?? 0)),
       h('td', { class: 'err' }, d.lastError ? [h('div', null, d.lastError), h('div', { class: 'sub' }, clock(d.lastErrorAt, now))] : ''),
@@ -252,29 +252,26 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
 }
 
 export function summary(s: SyncStatus): HTMLElement {
-  const t = s.totals;
+  const n = s.totals;
   return h(
     'div',
-    { class: 'summary', id: 'summary', title: `Technical: change feed head ${s.feed.head}, ${s.feed.retained} changes retained, pruned through ${s.feed.prunedId}` },
-    h('span', null, plural(t.devices, 'workstation')),
-    h('span', null, `${t.online} online`),
-    h('span', { id: 'summary-offline', class: t.offline ? 'amber-text' : '' }, `${t.offline ?? 0} offline`),
-    h('span', { class: t.amber ? 'amber-text' : '' }, `${t.amber} late`),
-    h('span', { class: t.red ? 'red-text' : '' }, `${t.red} stalled`),
-    h('span', { title: 'Acts done at the workstations that have not reached the server yet, as last reported' }, `${plural(t.pendingUploads, 'act')} waiting to be sent`),
-    h('span', { class: t.unresolvedRejected ? 'red-text' : '' }, `${plural(t.unresolvedRejected, 'refused act')} to review`),
-    h('span', { id: 'summary-deferred' }, `${t.deferred ?? 0} on hold`),
-    t.chainBreaks
-      ? h('span', { class: 'red-text', id: 'summary-chain', title: 'Acts edited or removed on a workstation after they were written; see the audit log, chain: broken links only' }, `${plural(t.chainBreaks, 'broken chain link')}`)
+    { class: 'summary', id: 'summary', title: t('sum.title', { head: s.feed.head, retained: s.feed.retained, pruned: s.feed.prunedId }) },
+    h('span', null, tn('sum.devices.one', 'sum.devices.many', n.devices)),
+    h('span', null, t('sum.online', { n: n.online })),
+    h('span', { id: 'summary-offline', class: n.offline ? 'amber-text' : '' }, t('sum.offline', { n: n.offline ?? 0 })),
+    h('span', { class: n.amber ? 'amber-text' : '' }, t('sum.late', { n: n.amber })),
+    h('span', { class: n.red ? 'red-text' : '' }, t('sum.stalled', { n: n.red })),
+    h('span', { title: t('sum.pendingTitle') }, tn('sum.pending.one', 'sum.pending.many', n.pendingUploads)),
+    h('span', { class: n.unresolvedRejected ? 'red-text' : '' }, tn('sum.review.one', 'sum.review.many', n.unresolvedRejected)),
+    h('span', { id: 'summary-deferred' }, t('sum.onHold', { n: n.deferred ?? 0 })),
+    n.chainBreaks
+      ? h('span', { class: 'red-text', id: 'summary-chain', title: t('sum.chainTitle') }, tn('sum.chain.one', 'sum.chain.many', n.chainBreaks))
       : '',
   );
 }
 
-/** ROLE_WORDS name what a workstation serves in the words of the ward. */
-const ROLE_WORDS: Record<string, string> = {
-  SECRETARY: 'reception',
-  NURSE: 'nursing',
-  DOCTOR: 'doctors',
-  BIOLOGIST: 'lab',
-  ADMIN: 'administration',
-};
+/** roleWords names what a workstation serves in the words of the ward. */
+function roleWords(role: string): string {
+  const key = `ws.role.${role}`;
+  return has(key) ? t(key) : role;
+}

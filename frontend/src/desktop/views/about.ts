@@ -1,22 +1,23 @@
 // The About box: which release and commit this workstation runs, and where
 // it syncs to — what IT asks for on the phone.
 import { h } from '../../shared/dom';
+import { t } from '../../shared/i18n';
 import type { Status } from '../types';
 
 export function showAbout(s: Status): void {
   document.getElementById('about')?.remove();
-  const close = h('button', { type: 'button', class: 'primary' }, 'Close');
+  const close = h('button', { type: 'button', class: 'primary' }, t('about.close'));
   const dlg = h(
     'dialog',
-    { id: 'about', 'aria-label': 'About wardsync' },
-    h('h2', null, 'About wardsync'),
+    { id: 'about', 'aria-label': t('about.title') },
+    h('h2', null, t('about.title')),
     h(
       'dl',
       null,
-      h('dt', null, 'Release'), h('dd', { id: 'about-version' }, s.version || 'dev'),
-      h('dt', null, 'Commit'), h('dd', { id: 'about-commit' }, s.commit || 'unknown'),
-      h('dt', null, 'Workstation'), h('dd', null, s.deviceId || 'not set up'),
-      h('dt', null, 'Server'), h('dd', null, s.serverUrl || 'not set up'),
+      h('dt', null, t('about.release')), h('dd', { id: 'about-version' }, s.version || 'dev'),
+      h('dt', null, t('about.commit')), h('dd', { id: 'about-commit' }, s.commit || t('about.unknown')),
+      h('dt', null, t('about.workstation')), h('dd', null, s.deviceId || t('about.notSetUp')),
+      h('dt', null, t('about.server')), h('dd', null, s.serverUrl || t('about.notSetUp')),
     ),
     s.upgradeRequired ? h('p', { class: 'bad', role: 'alert' }, s.upgradeRequired) : '',
     close,

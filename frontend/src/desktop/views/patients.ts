@@ -165,7 +165,7 @@ export function patientsView(ctx: Ctx, patientId?: string): { el: HTMLElement; r
   };
 
   const provenanceList = (list: ActProvenance[] | undefined) => list?.length
-    ? h('ul', { class: 'provenance small' }, list.map((p) => h('li', { 'data-state': p.state, title: p.hashPrefix ? `chain hash ${p.hashPrefix}…` : '' }, provenance(p, ctx.now()))))
+    ? h('ul', { class: 'provenance small' }, list.map((p) => h('li', { 'data-state': p.state, title: p.hashPrefix ? t('prov.chainHash', { hash: p.hashPrefix }) : '' }, provenance(p, ctx.now()))))
     : null;
 
   const act = (label: string, fn: () => Promise<unknown>, done: string) =>

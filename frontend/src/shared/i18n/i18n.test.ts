@@ -53,6 +53,63 @@ describe('the message catalog', () => {
   });
 });
 
+// englishLiterals finds the sentences a screen's code writes in English
+// instead of asking the catalog: string literals (quotes or templates)
+// holding two words, a capitalised word, or a placeholder next to a word
+// ("${n} today"), that are not import paths, t('…') keys, or the values of
+// class/id/type/name/role/data-* attributes. A heuristic: it reads the
+// text, not the syntax tree, so genuine exceptions are allowed by name.
+const ALLOWED = new Set([
+  'wardsync', // the product's name
+  'Enter', 'Escape', // key names compared with KeyboardEvent.key
+  'nav button', // a CSS selector
+  'empty object', 'empty list', // JSON types in the Details disclosure
+  'Content-Type', 'Bearer ${this.token}', // HTTP headers
+  'Alt+${key}', // a keyboard shortcut
+]);
+
+function englishLiterals(text: string): string[] {
+  const blank = (m: string) => m.replace(/[^\n]/g, ' ');
+  const code = text
+    .replace(/\/\*[\s\S]*?\*\//g, blank)
+    .replace(/(^|[^:'"`\\])(\/\/.*)$/gm, (_m, p: string, c: string) => p + blank(c));
+  const found: string[] = [];
+  const literal = /(['"`])((?:\\.|(?!\1)[^\\])*)\1/g;
+  for (let m = literal.exec(code); m; m = literal.exec(code)) {
+    const before = code.slice(Math.max(0, m.index - 60), m.index);
+    if (/\b(?:import|from)\s*$/.test(before) || /\btn?\(\s*$/.test(before)) continue;
+    if (/(?:\bclass|\bid|\btype|\bname|\brole|\bautocomplete|\binputmode|'data-[\w-]+')\s*:\s*[^,{}]*$/.test(before)) continue;
+    if (/\.className\s*=\s*$/.test(before)) continue;
+    if (/(?:querySelector(?:All)?|closest|matches)\(\s*$/.test(before)) continue;
+    const raw = m[2]!;
+    if (ALLOWED.has(raw)) continue;
+    const words = raw.replace(/\$\{[^}]*\}/g, '\u0000');
+    const twoWords = /[A-Za-z][a-z]+\s+[a-z]{2,}/.test(words);
+    const capitalised = /^[A-Z][a-z]{2,}\b/.test(words);
+    const placeholderWord = m[1] === '`' && /\u0000\s+[a-z]{3,}|[a-z]{3,}\s+\u0000/.test(words);
+    if (twoWords || capitalised || placeholderWord) found.push(`${code.slice(0, m.index).split('\n').length}: ${m[1]}${raw}${m[1]}`);
+  }
+  return found;
+}
+
+describe('no English bypasses the catalog', () => {
+  it('finds an English literal, and lets keys, classes and paths be', () => {
+    expect(englishLiterals(`h('th', null, 'Last contact'), h('p', { title: 'Refused acts nobody has reviewed yet' }, x)`)).toHaveLength(2);
+    expect(englishLiterals("h('span', null, `${n} today`), h('dd', null, 'Release')")).toHaveLength(2);
+    expect(englishLiterals(`h('th', { class: 'num small' }, t('ws.lastHour')), h('a', { href: '/api/v1/x' }, 'wardsync')`)).toEqual([]);
+    expect(englishLiterals("import { t } from '../../shared/i18n'; // An English comment\nh('span', { class: `badge badge-${cls}` }); el.className = `sync-item link${busy ? ' busy' : ''}`;")).toEqual([]);
+  });
+
+  it('in every screen of both UIs', () => {
+    const files = import.meta.glob(['../../desktop/views/*.ts', '../../admin/views/*.ts', '../../desktop/main.ts', '../../admin/main.ts', '../../admin/status.ts', '../../admin/format.ts', '../../admin/api.ts', '../../shared/*.ts', '!../../**/*.test.ts'],
+      { query: '?raw', import: 'default', eager: true });
+    expect(Object.keys(files).length).toBeGreaterThan(20);
+    const found: string[] = [];
+    for (const [file, text] of Object.entries(files)) for (const f of englishLiterals(text)) found.push(`${file}:${f}`);
+    expect(found).toEqual([]);
+  });
+});
+
 describe('dates, times and money follow the locale', () => {
   afterAll(() => {
     setLocale('fr-FR');
