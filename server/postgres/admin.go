@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -283,7 +284,7 @@ func (db *DB) SetUserRole(ctx context.Context, userID string, role workflow.Role
 	if !role.Valid() {
 		return &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "role", Message: fmt.Sprintf("%q is not a role; roles are ADMIN, DOCTOR, BIOLOGIST, NURSE, SECRETARY.", role)}
 	}
-	return db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return db.announced(db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		cur, enabled, err := lockUser(ctx, tx, userID)
 		if err != nil {
 			return err
@@ -305,7 +306,7 @@ func (db *DB) SetUserRole(ctx context.Context, userID string, role workflow.Role
 			return err
 		}
 		return revokeUserSessions(ctx, tx, userID, now)
-	})
+	}), feedNotice, adminNotice("users"))
 }
 
 // ResetPassword sets a new password (bcrypt at the seed's cost) and ends the
@@ -319,7 +320,7 @@ func (db *DB) ResetPassword(ctx context.Context, userID, password string) error 
 	if err != nil {
 		return err
 	}
-	return db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return db.announced(db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		now := db.now()
 		tag, err := tx.Exec(ctx, `UPDATE users SET password = $2, "updatedAt" = $3 WHERE id = $1`, userID, string(hash), now.Truncate(time.Millisecond))
 		if err != nil {
@@ -329,7 +330,7 @@ func (db *DB) ResetPassword(ctx context.Context, userID, password string) error 
 			return workflow.Reject(workflow.CodeNotFound, "User %s does not exist.", userID)
 		}
 		return revokeUserSessions(ctx, tx, userID, now)
-	})
+	}), feedNotice, adminNotice("users"))
 }
 
 // CheckCanDisable refuses to disable the last enabled administrator.
@@ -356,6 +357,7 @@ func (db *DB) EnableUser(ctx context.Context, userID string) error {
 	if err != nil {
 		return err
 	}
+	db.announce(adminNotice("users"))
 	if tag.RowsAffected() == 0 {
 		if _, err := db.User(ctx, userID); err != nil {
 			return err
@@ -423,6 +425,7 @@ func (db *DB) IssueRegistrationCode(ctx context.Context, deviceID string) (strin
 	if tag.RowsAffected() == 0 {
 		return "", time.Time{}, workflow.Reject(workflow.CodeNotFound, "Workstation %s is not registered or was revoked.", deviceID)
 	}
+	db.announce(adminNotice("devices"))
 	return code, until, nil
 }
 
@@ -444,6 +447,7 @@ func (db *DB) RedeemRegistrationCode(ctx context.Context, deviceID, code string)
 		return nil, err
 	}
 	d.Roles = toRoles(roles)
+	db.announce(adminNotice("devices"))
 	return &d, nil
 }
 
@@ -834,11 +838,14 @@ func scanCounts(rows pgx.Rows) ([]StatusCount, error) {
 // AdminChannels are the notification channels a dashboard follows: the
 // change feed (any committed change) and wardsync_admin (a mutation was
 // recorded, a workstation reported or failed, a device changed).
-var AdminChannels = []string{"wardsync_changes", "wardsync_admin"}
+var AdminChannels = []string{ChannelChanges, ChannelAdmin}
 
-// ListenAdmin calls fn with the channel and payload of every notification on
-// AdminChannels until ctx ends. It uses a connection of its own, outside
-// the pool, and returns when that connection fails (the caller reconnects).
+// ListenAdmin calls fn with the channel and payload (the table, on
+// wardsync_admin) of every commit on AdminChannels until ctx ends: this
+// instance's, announced in-process, and the other instances' and
+// programs', by notification. fn may be called from several goroutines at
+// once and must not block. It uses a connection of its own, outside the
+// pool, and returns when that connection fails (the caller reconnects).
 func (db *DB) ListenAdmin(ctx context.Context, fn func(channel, payload string)) error {
 	conn, err := pgx.ConnectConfig(ctx, db.Pool.Config().ConnConfig.Copy())
 	if err != nil {
@@ -854,11 +861,19 @@ func (db *DB) ListenAdmin(ctx context.Context, fn func(channel, payload string))
 			return err
 		}
 	}
+	unsubscribe := db.ann.subscribe(func(n notice) {
+		if slices.Contains(AdminChannels, n.channel) {
+			fn(n.channel, n.payload)
+		}
+	})
+	defer unsubscribe()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}
-		fn(n.Channel, n.Payload)
+		if what, echo := db.ann.fromPeer(n.Payload); !echo {
+			fn(n.Channel, what)
+		}
 	}
 }

@@ -37,6 +37,9 @@ func (db *DB) Push(ctx context.Context, deviceID string, muts []syncproto.Mutati
 	if err != nil {
 		return nil, err
 	}
+	// After the commit: the devices pull the changes, the dashboards
+	// re-read the audit log and the device's queue.
+	db.announce(feedNotice, adminNotice("mutations"), adminNotice("clients"))
 	return results, nil
 }
 

@@ -260,12 +260,13 @@ func (db *DB) AddDevice(ctx context.Context, id, name string, roles []workflow.R
 	if err != nil {
 		return nil, err
 	}
+	db.announce(adminNotice("devices"), adminNotice("clients"))
 	return d, nil
 }
 
 // RevokeDevice stops a workstation: its sessions end and it can no longer push.
 func (db *DB) RevokeDevice(ctx context.Context, id string) error {
-	return db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return db.announced(db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE sync.devices SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`, id, db.now())
 		if err != nil {
 			return err
@@ -275,7 +276,7 @@ func (db *DB) RevokeDevice(ctx context.Context, id string) error {
 		}
 		_, err = tx.Exec(ctx, `UPDATE sync.sessions SET revoked_at = $2 WHERE device_id = $1 AND revoked_at IS NULL`, id, db.now())
 		return err
-	})
+	}), adminNotice("devices"))
 }
 
 // AddUser creates a user with a bcrypt hash of password (the seed's cost).
@@ -301,12 +302,12 @@ func (db *DB) AddUser(ctx context.Context, name, email, password string, role wo
 	if pgCode(err) == "23505" {
 		return "", &workflow.Rejection{Code: workflow.CodeDuplicateID, Field: "email", Message: fmt.Sprintf("A user with e-mail %s already exists.", email)}
 	}
-	return id, err
+	return id, db.announced(err, feedNotice, adminNotice("users"))
 }
 
 // DisableUser disables a user and ends every session of theirs.
 func (db *DB) DisableUser(ctx context.Context, userID string) error {
-	return db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return db.announced(db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO sync.user_status (user_id, disabled_at) SELECT id, $2 FROM users WHERE id = $1
 			ON CONFLICT (user_id) DO UPDATE SET disabled_at = EXCLUDED.disabled_at`, userID, db.now())
 		if err != nil {
@@ -317,5 +318,5 @@ func (db *DB) DisableUser(ctx context.Context, userID string) error {
 		}
 		_, err = tx.Exec(ctx, `UPDATE sync.sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`, userID, db.now())
 		return err
-	})
+	}), adminNotice("users"))
 }

@@ -119,7 +119,7 @@ func (db *DB) DismissDuplicate(ctx context.Context, patientA, patientB, by, note
 		return &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "note", Message: "A note has at most 2,000 characters."}
 	}
 	a, b := min(patientA, patientB), max(patientA, patientB)
-	return db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return db.announced(db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		var resolvedAt *time.Time
 		var resolution, byName *string
 		err := tx.QueryRow(ctx, `
@@ -146,7 +146,7 @@ func (db *DB) DismissDuplicate(ctx context.Context, patientA, patientB, by, note
 		_, err = tx.Exec(ctx, `UPDATE sync.duplicate_candidates SET resolved_at = $3, resolution = 'dismissed', resolved_by = $4, note = $5
 			 WHERE patient_a = $1 AND patient_b = $2`, a, b, db.now(), resolvedBy, note)
 		return err
-	})
+	}), adminNotice("duplicate_candidates"))
 }
 
 // MergeResult is what a dashboard merge did.
@@ -193,6 +193,9 @@ func (db *DB) MergePatients(ctx context.Context, actor workflow.Actor, survivorI
 	if err != nil {
 		return nil, err
 	}
+	// Moving the loser's appointments and prescriptions may have woken
+	// acts parked on them: the sweeper retries those.
+	db.announce(feedNotice, adminNotice("mutations"), adminNotice("duplicate_candidates"), deferredNotice)
 	return res, nil
 }
 
