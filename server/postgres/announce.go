@@ -25,7 +25,7 @@ import (
 //   - to the other instances on the same database, with a NOTIFY of its own
 //     in a separate tiny statement (asynchronous commit, so the lock is held
 //     for no WAL flush), coalesced: whatever was announced while one NOTIFY
-//     was on its way goes out in the next one.
+//     was on its way, or within peerGap of it, goes out in the next one.
 //
 // Other programs' writes (psql, another application) are still notified by
 // the triggers at their commit, as before.
@@ -45,6 +45,13 @@ const (
 	// ChannelDeferred: a commit woke parked acts the writer did not retry.
 	ChannelDeferred = "wardsync_deferred"
 )
+
+// peerGap is the least time between two NOTIFYs to the other instances
+// while commits keep coming: at most 1/peerGap small transactions a
+// second (each takes an xid and a commit record), and at most that much
+// added to a peer's poke latency. The first announcement after a quiet
+// spell goes out at once.
+const peerGap = 5 * time.Millisecond
 
 // notice is one announcement: a channel and its payload (for the admin
 // channel, the table that changed).
@@ -72,9 +79,6 @@ type announcer struct {
 	// again before it stops.
 	sending bool
 	wg      sync.WaitGroup
-	// failed counts peer NOTIFYs that could not be sent (their notices
-	// stay pending and go with the next announcement).
-	failed int64
 }
 
 func newAnnouncer() *announcer {
@@ -116,7 +120,11 @@ func (db *DB) announce(ns ...notice) {
 func (db *DB) sendPeers() {
 	a := db.ann
 	defer a.wg.Done()
+	var last time.Time
 	for {
+		if wait := peerGap - time.Since(last); !last.IsZero() && wait > 0 {
+			time.Sleep(wait) // what is announced meanwhile joins this NOTIFY
+		}
 		a.mu.Lock()
 		if len(a.pending) == 0 {
 			a.sending = false
@@ -131,6 +139,7 @@ func (db *DB) sendPeers() {
 		}
 		clear(a.pending)
 		a.mu.Unlock()
+		last = time.Now()
 
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		// Asynchronous commit: the notification is delivered at commit
@@ -145,7 +154,6 @@ func (db *DB) sendPeers() {
 			// Keep them for the next announcement rather than spin on a
 			// database that is gone.
 			a.mu.Lock()
-			a.failed++
 			for i := range chans {
 				a.pending[notice{chans[i], strings.TrimSuffix(payloads[i], "@"+a.self)}] = struct{}{}
 			}
