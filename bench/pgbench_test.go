@@ -47,20 +47,46 @@ func pgVersion(path string) int {
 // appointments of its batch.
 func pgbenchRowsPerClient(batch int) int { return max(50, batch) }
 
+// notifyMode says how a pgbench baseline notifies the servers.
+type notifyMode int
+
+const (
+	// notifyNone: the honest baseline. Its sessions carry the server's
+	// application_name, so the triggers run exactly as for the server (the
+	// feed row, the counts) and stay silent: the SQL an act needs, no
+	// notification.
+	notifyNone notifyMode = iota
+	// notifyInTx: the triggers notify inside the transaction, as they did
+	// for every writer before migration 00027 and still do for other
+	// programs: PostgreSQL's notify-queue lock is held from pre-commit
+	// through the WAL flush, so these transactions commit one at a time.
+	notifyInTx
+	// notifyAfter: silent triggers, then the server's announcement (the
+	// NOTIFY for the other instances, asynchronous commit) as a statement
+	// of its own after each transaction. The server coalesces its
+	// announcements; one per transaction is their worst case.
+	notifyAfter
+)
+
+func (m notifyMode) String() string {
+	return [...]string{"no notification", "NOTIFY inside the transaction", "announcement after the commit"}[m]
+}
+
 // pgbenchScript writes what `batch` applied mutations cost the database,
 // statement for statement as server/postgres issues them: lock the
 // device's client row (joined with its device); then per mutation: look
 // the author's session up by token hash, lock and read the appointment,
 // update it (changing its status, so its indexes are touched as a workflow
-// step touches them; the capture trigger writes sync.changes and the
-// statement trigger notifies), insert the audit row; finally advance the
-// device's seq. With batch > 1 each mutation runs in a savepoint, as the
-// server's do. Prepared statements, as pgx prepares them.
+// step touches them; the capture trigger writes the feed row,
+// sync.changes), insert the audit row (its trigger keeps the counts);
+// finally advance the device's seq. With batch > 1 each mutation runs in a
+// savepoint, as the server's do. Prepared statements, as pgx prepares them.
+// How it notifies is mode's (see notifyMode).
 //
 // batch = 1 is the brief's baseline (one transaction per mutation, on a
 // random one of the client's appointments); batch = 50 is the same SQL
 // grouped as one push groups it.
-func pgbenchScript(batch int) string {
+func pgbenchScript(batch int, mode notifyMode) string {
 	var s strings.Builder
 	per := strconv.Itoa(pgbenchRowsPerClient(batch))
 	const rowID = `'bbbbbbbb-0000-4000-8000-' || lpad((%s)::text, 12, '0')`
@@ -101,6 +127,10 @@ VALUES ('pgbench-' || :client_id, :last::bigint + %[2]d, gen_random_uuid()::text
 `, id, k, doctorID)
 	}
 	fmt.Fprintf(&s, "UPDATE sync.clients SET last_mutation_seq = :last::bigint + %d, last_seen = now() WHERE device_id = 'pgbench-' || :client_id;\nEND;\n", batch)
+	if mode == notifyAfter {
+		// As server/postgres/announce.go sends it.
+		s.WriteString("SELECT set_config('synchronous_commit', 'off', true), pg_notify(c, p) FROM unnest(ARRAY['wardsync_changes', 'wardsync_admin'], ARRAY['@pgbench', 'mutations@pgbench']) AS t(c, p);\n")
+	}
 	return s.String()
 }
 
@@ -116,19 +146,20 @@ var failedRE = regexp.MustCompile(`(?m)^number of failed transactions: ([0-9]+)`
 
 // runPgbench prepares the rows the script touches (one device and 50
 // appointments per client) and runs pgbench with clients connections for
-// seconds against the benchmark's database.
-func runPgbench(b *testing.B, e *env, clients, seconds, batch int) (*pgbenchResult, error) {
+// seconds against the benchmark's database, notifying as mode says.
+func runPgbench(b *testing.B, e *env, clients, seconds, batch int, mode notifyMode) (*pgbenchResult, error) {
 	b.Helper()
-	return pgbenchRun(b, e, clients, batch, "-T", strconv.Itoa(seconds))
+	return pgbenchRun(b, e, clients, batch, mode, "-T", strconv.Itoa(seconds))
 }
 
-// runPgbenchTx is runPgbench for a fixed number of transactions per client.
+// runPgbenchTx is the honest runPgbench for a fixed number of transactions
+// per client.
 func runPgbenchTx(b *testing.B, e *env, clients, transactions, batch int) (*pgbenchResult, error) {
 	b.Helper()
-	return pgbenchRun(b, e, clients, batch, "-t", strconv.Itoa(transactions))
+	return pgbenchRun(b, e, clients, batch, notifyNone, "-t", strconv.Itoa(transactions))
 }
 
-func pgbenchRun(b *testing.B, e *env, clients, batch int, limit ...string) (*pgbenchResult, error) {
+func pgbenchRun(b *testing.B, e *env, clients, batch int, mode notifyMode, limit ...string) (*pgbenchResult, error) {
 	b.Helper()
 	bin, err := pgbenchPath()
 	if err != nil {
@@ -160,16 +191,26 @@ func pgbenchRun(b *testing.B, e *env, clients, batch int, limit ...string) (*pgb
 	}
 	_, _ = e.db.Pool.Exec(ctx, `ANALYZE appointments; ANALYZE sync.clients; ANALYZE sync.devices; ANALYZE sync.sessions`)
 
-	script := filepath.Join(b.TempDir(), fmt.Sprintf("mutations-%d.sql", batch))
-	if err := os.WriteFile(script, []byte(pgbenchScript(batch)), 0o644); err != nil {
+	script := filepath.Join(b.TempDir(), fmt.Sprintf("mutations-%d-%d.sql", batch, mode))
+	if err := os.WriteFile(script, []byte(pgbenchScript(batch, mode)), 0o644); err != nil {
 		return nil, err
+	}
+	// The session's name decides whether the triggers notify (migration
+	// 00027): the server's name keeps them silent.
+	appName := postgres.ApplicationName
+	if mode == notifyInTx {
+		appName = "pgbench"
+	}
+	dbURL := e.dbURL + "&application_name=" + appName
+	if !strings.Contains(e.dbURL, "?") {
+		dbURL = e.dbURL + "?application_name=" + appName
 	}
 	args := append([]string{"-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(2, clients))},
 		append(limit, "-f", script)...)
-	cmd := exec.Command(bin, append(args, e.dbURL)...)
+	cmd := exec.Command(bin, append(args, dbURL)...)
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
-	shown := bin + " " + strings.Join(args, " ") + " $BENCH_DATABASE_URL"
+	shown := bin + " " + strings.Join(args, " ") + " \"$BENCH_DATABASE_URL&application_name=" + appName + "\""
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("%s: %w\n%s%s", shown, err, out.String(), stderr.String())
 	}

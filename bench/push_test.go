@@ -19,16 +19,23 @@ import (
 // legal acts at once (ApptsPerBatch appointments × schedule, checkIn,
 // recordVitals, completeConsultation, close, each by the right user) with
 // synchronous_commit on. Reports accepted mutations per second; every
-// result must be "applied".
+// result must be "applied". Then the same devices, still online, send each
+// act as it happens, one act per push ("single-mutations/s"), as an online
+// workstation does: one transaction per act.
 //
 // In the same run, on the same database, pgbench runs the SQL a mutation
-// costs (the session lookup, lock the appointment, update it, the audit
-// insert, the device's seq; the feed row and the notify by trigger) at the
-// same concurrency: one transaction per mutation ("baseline-tps", and
-// "ratio" = mutations/s ÷ baseline-tps), then the same statements grouped
-// 50 to a transaction with a savepoint each, as a push groups them
-// ("baseline-batched-mutations/s", "ratio-batched"): what the database
-// alone does with the server's SQL, without the server.
+// costs (the session lookup, lock the appointment, update it with the feed
+// row its trigger writes, the audit insert, the device's seq) at the same
+// concurrency, with no notification (the honest baselines): one
+// transaction per mutation ("baseline-tps"; "ratio-single" = single ÷ it),
+// then the same statements grouped 50 to a transaction with a savepoint
+// each, as a push groups them ("baseline-batched-mutations/s";
+// "ratio-batched" = mutations/s ÷ it): what the database alone does with
+// the server's SQL, without the server. Two more runs at one per
+// transaction show what notifying costs: with the NOTIFY inside the
+// transaction, as every writer did before migration 00027
+// ("baseline-notify-tps"), and with the server's announcement after each
+// commit ("baseline-announce-tps").
 func BenchmarkPushThroughput(b *testing.B) {
 	cfg := loadConfig()
 	e := startEnv(b, cfg)
@@ -83,27 +90,85 @@ func BenchmarkPushThroughput(b *testing.B) {
 		applied.Load(), len(devs), elapsed.Round(time.Millisecond), cfg.ApptsPerBatch*5, rate)
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(rate, "mutations/s")
-
-	// The baselines: the same SQL by pgbench, one transaction per mutation
-	// (the brief's), then grouped per push as the server groups it.
+	// Each baseline runs next to the figure it is compared with, on the
+	// database as that run left it (pgbench's updates bloat the rows the
+	// next run reads, so order matters: a fast baseline run slows the next).
 	batch := 5 * cfg.ApptsPerBatch
-	for _, bl := range []struct {
-		batch       int
-		unit, ratio string
-	}{{1, "baseline-tps", "ratio"}, {batch, "baseline-batched-mutations/s", "ratio-batched"}} {
-		e.checkpoint()
-		base, err := runPgbench(b, e, cfg.Devices, cfg.PgbenchSeconds, bl.batch)
-		switch {
-		case err == errNoPgbench:
-			logf(b, "baseline skipped: %v", err)
-			continue
-		case err != nil:
-			fatalf(b, "pgbench baseline: %v", err)
-		}
-		logf(b, "baseline, %d mutation(s) per transaction: %s\n  -> %.0f tps = %.0f mutations/s", bl.batch, base.command, base.tps, base.mutations)
-		b.ReportMetric(base.mutations, bl.unit)
-		b.ReportMetric(rate/base.mutations, bl.ratio)
+	if v, ok := pushBaseline(b, e, cfg, batch, notifyNone, "baseline-batched-mutations/s"); ok {
+		b.ReportMetric(rate/v, "ratio-batched")
 	}
+
+	// One act per push, the devices online, each act sent as it happens.
+	e.checkpoint()
+	rounds := max(1, cfg.Batches/6)
+	var singles atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(devs))
+	for i, d := range devs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := pushSingles(d, patients[i], rounds, &singles); err != nil {
+				errs <- fmt.Errorf("device %d, one act per push: %w", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	singleElapsed := time.Since(start)
+	close(errs)
+	for err := range errs {
+		fatalf(b, "%v", err)
+	}
+	single := float64(singles.Load()) / singleElapsed.Seconds()
+	logf(b, "ours: %d mutations applied by %d devices in %s, one act per push (one transaction each): %.0f mutations/s",
+		singles.Load(), len(devs), singleElapsed.Round(time.Millisecond), single)
+	b.ReportMetric(single, "single-mutations/s")
+
+	if v, ok := pushBaseline(b, e, cfg, 1, notifyNone, "baseline-tps"); ok {
+		b.ReportMetric(single/v, "ratio-single")
+	}
+	pushBaseline(b, e, cfg, 1, notifyInTx, "baseline-notify-tps")
+	pushBaseline(b, e, cfg, 1, notifyAfter, "baseline-announce-tps")
+}
+
+// pushBaseline runs one pgbench baseline of BenchmarkPushThroughput and
+// reports it as unit (mutations/s); ok is false when pgbench is missing.
+func pushBaseline(b *testing.B, e *env, cfg config, batch int, mode notifyMode, unit string) (float64, bool) {
+	e.checkpoint()
+	base, err := runPgbench(b, e, cfg.Devices, cfg.PgbenchSeconds, batch, mode)
+	switch {
+	case err == errNoPgbench:
+		logf(b, "baseline skipped: %v", err)
+		return 0, false
+	case err != nil:
+		fatalf(b, "pgbench baseline: %v", err)
+	}
+	logf(b, "baseline, %d mutation(s) per transaction, %s: %s\n  -> %.0f tps = %.0f mutations/s", batch, mode, base.command, base.tps, base.mutations)
+	b.ReportMetric(base.mutations, unit)
+	return base.mutations, true
+}
+
+// pushSingles is one device's share of the one-act-per-push run: rounds
+// times the full lifecycle of each of its appointments, each act pushed
+// alone and waited for, as an online workstation sends it.
+func pushSingles(d *device, patients []string, rounds int, applied *atomic.Int64) error {
+	for r := 0; r < rounds; r++ {
+		for k, p := range patients {
+			for s, step := range lifecycle(uuid.NewString(), p, time.Now()) {
+				muts := []syncproto.Mutation{d.mutation(step)}
+				res, err := d.push("s"+strconv.Itoa(r)+"."+strconv.Itoa(k)+"."+strconv.Itoa(s), muts)
+				if err != nil {
+					return err
+				}
+				if err := allApplied(muts, res); err != nil {
+					return err
+				}
+				applied.Add(1)
+			}
+		}
+	}
+	return nil
 }
 
 // pushBatches is one device's share of a round: cfg.Batches pushes, each

@@ -34,7 +34,7 @@ func TestBenchSmoke(t *testing.T) {
 		fn      func(*testing.B)
 		metrics []string
 	}{
-		{"PushThroughput", BenchmarkPushThroughput, []string{"mutations/s", "baseline-tps", "ratio"}},
+		{"PushThroughput", BenchmarkPushThroughput, []string{"mutations/s", "single-mutations/s", "baseline-tps", "baseline-batched-mutations/s", "baseline-notify-tps", "baseline-announce-tps", "ratio-batched", "ratio-single"}},
 		{"PokeLatency", BenchmarkPokeLatency, []string{"p50-ms", "p99-ms", "p99-all-ms", "baseline-p50-ms", "baseline-p99-ms"}},
 		{"InitialSync100k", BenchmarkInitialSync100k, []string{"s", "rows", "server-peak-MB", "station-peak-MB", "baseline-s"}},
 		{"Drain", BenchmarkDrain, []string{"s", "baseline-s"}},

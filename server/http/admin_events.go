@@ -14,9 +14,10 @@ import (
 
 // Live updates for the dashboard: GET /api/v1/admin/events is a
 // Server-Sent Events stream of small "changed" events. One is sent on every
-// committed change (any instance: the feed's NOTIFY), on every recorded
-// mutation, workstation report or device change (wardsync_admin NOTIFY), and
-// every 5 seconds regardless. The page then re-reads what it shows. Bursts
+// committed change (this instance's, announced in-process; another
+// instance's or program's, by NOTIFY wardsync_changes), on every recorded
+// mutation, workstation report or device change (wardsync_admin), and
+// every 5 seconds regardless (which also covers a workstation's last_seen). The page then re-reads what it shows. Bursts
 // are coalesced to at most one event per eventMinGap.
 
 const (

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"wardsync/server/postgres"
 	"wardsync/syncproto"
 	"wardsync/workflow"
@@ -66,9 +68,11 @@ func TestDeferredOverSync(t *testing.T) {
 	figures(0)
 }
 
-// TestDeferredWokenByOtherWriter: another program's SQL checks the patient
-// in; its commit notifies the servers, whose sweeper applies the parked
-// vitals without waiting for its period (30 s, longer than this test waits).
+// TestDeferredWokenByOtherWriter: another program's SQL (a connection of
+// its own, not the server's pool: the server's sessions are not notified
+// by trigger, it announces its commits itself) checks the patient in; its
+// commit notifies the servers, whose sweeper applies the parked vitals
+// without waiting for its period (30 s, longer than this test waits).
 func TestDeferredWokenByOtherWriter(t *testing.T) {
 	e := admStart(t)
 	nurse := e.roleToken(workflow.RoleNurse)
@@ -80,7 +84,12 @@ func TestDeferredWokenByOtherWriter(t *testing.T) {
 		t.Fatalf("result: %+v", r)
 	}
 	ctx := context.Background()
-	if _, err := e.db.Pool.Exec(ctx, `UPDATE appointments SET status = 'CHECKED_IN', "checkedInAt" = now() WHERE id = $1`, appt); err != nil {
+	other, err := pgx.Connect(ctx, e.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	if _, err := other.Exec(ctx, `UPDATE appointments SET status = 'CHECKED_IN', "checkedInAt" = now() WHERE id = $1`, appt); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(15 * time.Second)

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -294,7 +295,7 @@ func (db *DB) SetUserRole(ctx context.Context, userID string, role workflow.Role
 	if !role.Valid() {
 		return &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "role", Message: fmt.Sprintf("%q is not a role; roles are ADMIN, DOCTOR, BIOLOGIST, NURSE, SECRETARY.", role)}
 	}
-	return db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return db.announced(db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		cur, enabled, err := lockUser(ctx, tx, userID)
 		if err != nil {
 			return err
@@ -324,7 +325,7 @@ func (db *DB) SetUserRole(ctx context.Context, userID string, role workflow.Role
 			return err
 		}
 		return notifySessions(ctx, tx)
-	})
+	}), feedNotice, adminNotice("users"))
 }
 
 // ResetPassword sets a new password (bcrypt at the seed's cost) and ends the
@@ -338,7 +339,7 @@ func (db *DB) ResetPassword(ctx context.Context, userID, password string) error 
 	if err != nil {
 		return err
 	}
-	return db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return db.announced(db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		now := db.now()
 		tag, err := tx.Exec(ctx, `UPDATE users SET password = $2, "updatedAt" = $3 WHERE id = $1`, userID, string(hash), now.Truncate(time.Millisecond))
 		if err != nil {
@@ -357,7 +358,7 @@ func (db *DB) ResetPassword(ctx context.Context, userID, password string) error 
 			return err
 		}
 		return notifySessions(ctx, tx)
-	})
+	}), feedNotice, adminNotice("users"))
 }
 
 // CheckCanDisable refuses to disable the last enabled administrator.
@@ -382,7 +383,7 @@ func (db *DB) CheckCanDisable(ctx context.Context, userID string) error {
 // The disable time is kept (last_disabled_at) beside the enable time, and
 // both acts stay in the security log.
 func (db *DB) EnableUser(ctx context.Context, userID string) error {
-	return db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return db.announced(db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		var was *time.Time
 		err := tx.QueryRow(ctx, `SELECT disabled_at FROM sync.user_status WHERE user_id = $1 FOR UPDATE`, userID).Scan(&was)
 		if errors.Is(err, pgx.ErrNoRows) || (err == nil && was == nil) {
@@ -398,7 +399,7 @@ func (db *DB) EnableUser(ctx context.Context, userID string) error {
 		}
 		return db.logEvent(ctx, tx, SecurityEvent{Kind: EventUserEnable, UserID: userID},
 			map[string]any{"disabled": true, "disabledAt": was}, map[string]any{"disabled": false, "enabledAt": now})
-	})
+	}), adminNotice("users"))
 }
 
 // ---- workstations ----
@@ -467,6 +468,7 @@ func (db *DB) IssueRegistrationCode(ctx context.Context, deviceID string) (strin
 	if err != nil {
 		return "", time.Time{}, err
 	}
+	db.announce(adminNotice("devices"))
 	return code, until, nil
 }
 
@@ -502,6 +504,7 @@ func (db *DB) RedeemRegistrationCode(ctx context.Context, deviceID, code string)
 		return nil, err
 	}
 	d.Roles = toRoles(roles)
+	db.announce(adminNotice("devices"))
 	return &d, nil
 }
 
@@ -908,11 +911,14 @@ func scanCounts(rows pgx.Rows) ([]StatusCount, error) {
 // AdminChannels are the notification channels a dashboard follows: the
 // change feed (any committed change) and wardsync_admin (a mutation was
 // recorded, a workstation reported or failed, a device changed).
-var AdminChannels = []string{"wardsync_changes", "wardsync_admin"}
+var AdminChannels = []string{ChannelChanges, ChannelAdmin}
 
-// ListenAdmin calls fn with the channel and payload of every notification on
-// AdminChannels until ctx ends. It uses a connection of its own, outside
-// the pool, and returns when that connection fails (the caller reconnects).
+// ListenAdmin calls fn with the channel and payload (the table, on
+// wardsync_admin) of every commit on AdminChannels until ctx ends: this
+// instance's, announced in-process, and the other instances' and
+// programs', by notification. fn may be called from several goroutines at
+// once and must not block. It uses a connection of its own, outside the
+// pool, and returns when that connection fails (the caller reconnects).
 func (db *DB) ListenAdmin(ctx context.Context, fn func(channel, payload string)) error {
 	conn, err := pgx.ConnectConfig(ctx, db.Pool.Config().ConnConfig.Copy())
 	if err != nil {
@@ -928,11 +934,19 @@ func (db *DB) ListenAdmin(ctx context.Context, fn func(channel, payload string))
 			return err
 		}
 	}
+	unsubscribe := db.ann.subscribe(func(n notice) {
+		if slices.Contains(AdminChannels, n.channel) {
+			fn(n.channel, n.payload)
+		}
+	})
+	defer unsubscribe()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}
-		fn(n.Channel, n.Payload)
+		if what, echo := db.ann.fromPeer(n.Payload); !echo {
+			fn(n.Channel, what)
+		}
 	}
 }

@@ -37,19 +37,25 @@ func (db *DB) Push(ctx context.Context, deviceID string, muts []syncproto.Mutati
 	if err != nil {
 		return nil, err
 	}
+	// After the commit: the devices pull the changes, the dashboards
+	// re-read the audit log and the device's queue.
+	db.announce(feedNotice, adminNotice("mutations"), adminNotice("clients"))
 	return results, nil
 }
 
 func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncproto.Mutation) ([]syncproto.MutationResult, error) {
 	receivedAt := db.now()
 	// The device's row serialises its pushes, even across server instances.
+	// Its chain head comes with it: a push of one act (an online
+	// workstation's) pays every round trip of the push's own bookkeeping.
 	var last int64
 	var roles []string
 	var revoked *time.Time
+	var chain []byte
 	err := tx.QueryRow(ctx, `
-		SELECT c.last_mutation_seq, d.roles, d.revoked_at
+		SELECT c.last_mutation_seq, d.roles, d.revoked_at, c.chain_head
 		  FROM sync.clients c JOIN sync.devices d ON d.id = c.device_id
-		 WHERE c.device_id = $1 FOR UPDATE OF c`, deviceID).Scan(&last, &roles, &revoked)
+		 WHERE c.device_id = $1 FOR UPDATE OF c`, deviceID).Scan(&last, &roles, &revoked, &chain)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, workflow.Reject(workflow.CodeUnauthenticated, "Workstation %s is not registered with this server.", deviceID)
 	}
@@ -73,10 +79,7 @@ func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncp
 	if err := claimPatientKeys(ctx, tx, muts, last); err != nil {
 		return nil, err
 	}
-	head, err := chainHead(ctx, tx, deviceID)
-	if err != nil {
-		return nil, err
-	}
+	head := chainHeadOf(deviceID, chain)
 	deviceRoles := make([]workflow.Role, len(roles))
 	for i, r := range roles {
 		deviceRoles[i] = workflow.Role(r)
@@ -129,11 +132,12 @@ func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncp
 		// so the next act is judged on its own (docs/provenance.md).
 		last, head = m.Seq, m.Hash
 	}
-	if _, err := tx.Exec(ctx, `UPDATE sync.clients SET last_mutation_seq = $2, last_seen = $3 WHERE device_id = $1`,
-		deviceID, last, receivedAt); err != nil {
+	headBytes, err := chainHeadBytes(head)
+	if err != nil {
 		return nil, err
 	}
-	if err := setChainHead(ctx, tx, deviceID, head); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE sync.clients SET last_mutation_seq = $2, last_seen = $3, chain_head = $4 WHERE device_id = $1`,
+		deviceID, last, receivedAt, headBytes); err != nil {
 		return nil, err
 	}
 	return results, nil

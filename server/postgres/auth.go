@@ -339,12 +339,13 @@ func (db *DB) AddDevice(ctx context.Context, id, name string, roles []workflow.R
 	if err != nil {
 		return nil, err
 	}
+	db.announce(adminNotice("devices"), adminNotice("clients"))
 	return d, nil
 }
 
 // RevokeDevice stops a workstation: its sessions end and it can no longer push.
 func (db *DB) RevokeDevice(ctx context.Context, id string) error {
-	return db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return db.announced(db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		var name string
 		err := tx.QueryRow(ctx, `UPDATE sync.devices SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING name`, id, db.now()).Scan(&name)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -362,7 +363,7 @@ func (db *DB) RevokeDevice(ctx context.Context, id string) error {
 			return err
 		}
 		return notifySessions(ctx, tx)
-	})
+	}), adminNotice("devices"))
 }
 
 // AddUser creates a user with a bcrypt hash of password (the seed's cost).
@@ -395,12 +396,12 @@ func (db *DB) AddUser(ctx context.Context, name, email, password string, role wo
 	if pgCode(err) == "23505" {
 		return "", &workflow.Rejection{Code: workflow.CodeDuplicateID, Field: "email", Message: fmt.Sprintf("A user with e-mail %s already exists.", email)}
 	}
-	return id, err
+	return id, db.announced(err, feedNotice, adminNotice("users"))
 }
 
 // DisableUser disables a user and ends every session of theirs.
 func (db *DB) DisableUser(ctx context.Context, userID string) error {
-	return db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return db.announced(db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		now := db.now()
 		var was *time.Time
 		found := false
@@ -427,5 +428,5 @@ func (db *DB) DisableUser(ctx context.Context, userID string) error {
 			return err
 		}
 		return notifySessions(ctx, tx)
-	})
+	}), adminNotice("users"))
 }

@@ -1,11 +1,8 @@
 package postgres
 
 import (
-	"context"
 	"encoding/hex"
 	"fmt"
-
-	"github.com/jackc/pgx/v5"
 
 	"wardsync/syncproto"
 	"wardsync/workflow"
@@ -16,27 +13,23 @@ import (
 // the audit log, and the head moves to the received hash whatever the
 // outcome.
 
-// chainHead returns the hash of the device's last recorded act, or its
-// genesis when none was hashed yet. The caller holds the device's
-// sync.clients row.
-func chainHead(ctx context.Context, tx pgx.Tx, deviceID string) (string, error) {
-	var h []byte
-	if err := tx.QueryRow(ctx, `SELECT chain_head FROM sync.clients WHERE device_id = $1`, deviceID).Scan(&h); err != nil {
-		return "", fmt.Errorf("read chain head: %w", err)
+// chainHeadOf is the hash of the device's last recorded act
+// (sync.clients.chain_head, read with the device's row), or its genesis
+// when none was hashed yet.
+func chainHeadOf(deviceID string, stored []byte) string {
+	if stored == nil {
+		return syncproto.Genesis(deviceID)
 	}
-	if h == nil {
-		return syncproto.Genesis(deviceID), nil
-	}
-	return hex.EncodeToString(h), nil
+	return hex.EncodeToString(stored)
 }
 
-func setChainHead(ctx context.Context, tx pgx.Tx, deviceID, head string) error {
+// chainHeadBytes is the head as sync.clients.chain_head stores it.
+func chainHeadBytes(head string) ([]byte, error) {
 	b, err := hex.DecodeString(head)
 	if err != nil || len(b) == 0 {
-		return fmt.Errorf("chain head %q is not a hash", head)
+		return nil, fmt.Errorf("chain head %q is not a hash", head)
 	}
-	_, err = tx.Exec(ctx, `UPDATE sync.clients SET chain_head = $2 WHERE device_id = $1`, deviceID, b)
-	return err
+	return b, nil
 }
 
 // checkChain judges one new act against head. A break refuses the act with

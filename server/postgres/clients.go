@@ -40,6 +40,7 @@ func (db *DB) HelloFrom(ctx context.Context, deviceID, clientVersion string, pen
 	}
 	w.ChainHead = hashHex(chainHead)
 	w.Head = strconv.FormatInt(head, 10)
+	db.announce(adminNotice("clients"))
 	return w, nil
 }
 
@@ -56,7 +57,7 @@ func (db *DB) RefusedHello(ctx context.Context, deviceID, clientVersion string, 
 		       oldest_pending_at = EXCLUDED.oldest_pending_at, client_version = EXCLUDED.client_version,
 		       last_error = EXCLUDED.last_error, last_error_at = EXCLUDED.last_error_at`,
 		deviceID, now, pending, oldest, clientVersion, reason)
-	return err
+	return db.announced(err, adminNotice("clients"))
 }
 
 // Disconnected records that the device's socket welcomed at connectedAt
@@ -65,18 +66,20 @@ func (db *DB) RefusedHello(ctx context.Context, deviceID, clientVersion string, 
 func (db *DB) Disconnected(ctx context.Context, deviceID string, connectedAt time.Time) error {
 	_, err := db.Pool.Exec(ctx, `UPDATE sync.clients SET disconnected_at = $3 WHERE device_id = $1 AND connected_at = $2`,
 		deviceID, connectedAt, db.now())
-	return err
+	// The dashboards show the workstation offline at once, not at their
+	// next tick.
+	return db.announced(err, adminNotice("clients"))
 }
 
 // Report records the queue a device says it still has to upload.
 func (db *DB) Report(ctx context.Context, deviceID string, pending int64, oldest *time.Time) error {
 	_, err := db.Pool.Exec(ctx, `UPDATE sync.clients SET pending = $2, oldest_pending_at = $3, last_seen = $4 WHERE device_id = $1`,
 		deviceID, pending, oldest, db.now())
-	return err
+	return db.announced(err, adminNotice("clients"))
 }
 
 // RecordError keeps a device's last sync error for monitoring.
 func (db *DB) RecordError(ctx context.Context, deviceID, msg string) error {
 	_, err := db.Pool.Exec(ctx, `UPDATE sync.clients SET last_error = $2, last_error_at = $3 WHERE device_id = $1`, deviceID, msg, db.now())
-	return err
+	return db.announced(err, adminNotice("clients"))
 }

@@ -81,6 +81,8 @@ type DB struct {
 	cursors cursorLog
 	// retries counts retried transactions by cause (inTx).
 	retries retryCounts
+	// ann announces this server's commits after they commit (announce.go).
+	ann *announcer
 }
 
 // Open connects to url. It does not migrate.
@@ -92,16 +94,20 @@ func Open(ctx context.Context, url string, cfg Config) (*DB, error) {
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
 	}
+	// The notifying triggers stay silent for the server's own sessions:
+	// it announces its commits after they commit (announce.go).
+	pc.ConnConfig.RuntimeParams["application_name"] = ApplicationName
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
-	return &DB{Pool: pool, Config: cfg, Now: time.Now, url: url}, nil
+	return &DB{Pool: pool, Config: cfg, Now: time.Now, url: url, ann: newAnnouncer()}, nil
 }
 
 // Close releases the pool.
 func (db *DB) Close(context.Context) error {
 	db.cursors.wg.Wait() // the last positions pulled are written first
+	db.ann.stopAnnouncing()
 	db.Pool.Close()
 	return nil
 }

@@ -249,10 +249,10 @@ func (db *DB) decide(ctx context.Context, tx pgx.Tx, p parked, rej *workflow.Rej
 	if err != nil {
 		return fmt.Errorf("decide parked mutation %s/%d: %w", p.deviceID, p.seq, err)
 	}
-	// A rejection changes no seed row, so no change would poke the
-	// devices: poke them at commit, so the author's device pulls the outcome.
-	_, err = tx.Exec(ctx, `SELECT pg_notify('wardsync_changes', '')`)
-	return err
+	// A rejection changes no seed row, but the decision leaves a mark in
+	// the feed (migration 00017), so the caller's announcement after the
+	// commit pokes the author's device, which pulls the outcome.
+	return nil
 }
 
 // SweepDeferred retries the parked acts that need it outside a push: those
@@ -294,6 +294,9 @@ func (db *DB) SweepDeferred(ctx context.Context) (int, error) {
 		})
 		if err != nil {
 			return total, err
+		}
+		if n > 0 {
+			db.announce(feedNotice, adminNotice("mutations"))
 		}
 		total += n
 	}
@@ -459,14 +462,16 @@ func (db *DB) ParkedByDevice(ctx context.Context) (map[string]int64, error) {
 	return out, rows.Err()
 }
 
-// FollowDeferred calls sweep every `every`, and at once whenever a
-// transaction woke a parked act (the trigger's NOTIFY wardsync_deferred at
-// its commit), until ctx ends. A push retries the acts it woke itself;
-// the notification serves other writers (another program's SQL). Without
-// a listening connection it falls back to the period alone.
+// FollowDeferred calls sweep every `every`, and at once whenever a commit
+// woke a parked act that its writer did not retry: another program's SQL
+// (the trigger's NOTIFY wardsync_deferred at its commit) or this server
+// (announced after the commit). A push retries the acts it woke itself.
+// Without a listening connection it falls back to the period alone.
 func (db *DB) FollowDeferred(ctx context.Context, every time.Duration, sweep func()) {
+	wake, unsubscribe := db.ann.wakeOn(ChannelDeferred)
+	defer unsubscribe()
 	for ctx.Err() == nil {
-		_ = db.followDeferredOnce(ctx, every, sweep)
+		_ = db.followDeferredOnce(ctx, wake, every, sweep)
 		if ctx.Err() != nil {
 			return
 		}
@@ -479,13 +484,13 @@ func (db *DB) FollowDeferred(ctx context.Context, every time.Duration, sweep fun
 	}
 }
 
-func (db *DB) followDeferredOnce(ctx context.Context, every time.Duration, sweep func()) error {
+func (db *DB) followDeferredOnce(ctx context.Context, wake <-chan struct{}, every time.Duration, sweep func()) error {
 	conn, err := db.Pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, `LISTEN wardsync_deferred`); err != nil {
+	if _, err := conn.Exec(ctx, `LISTEN `+ChannelDeferred); err != nil {
 		return err
 	}
 	defer func() {
@@ -494,14 +499,7 @@ func (db *DB) followDeferredOnce(ctx context.Context, every time.Duration, sweep
 		_, _ = conn.Exec(c, `UNLISTEN *`)
 	}()
 	for {
-		wctx, cancel := context.WithTimeout(ctx, every)
-		_, err := conn.Conn().WaitForNotification(wctx)
-		timedOut := err != nil && wctx.Err() != nil && ctx.Err() == nil
-		cancel()
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if err != nil && !timedOut {
+		if _, _, err := db.ann.waitNotice(ctx, conn.Conn(), wake, every); err != nil {
 			return err
 		}
 		sweep()

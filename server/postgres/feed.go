@@ -584,14 +584,20 @@ func (db *DB) Prune(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-// Listen calls fn with the head whenever a change is committed by anyone
-// (LISTEN/NOTIFY), and again, with backoff, while changes sit above the
-// horizon behind some unrelated open transaction, until they are released:
-// a device must not wait for the next commit to see a change. It returns
-// when ctx ends; on a lost connection it reconnects.
+// Listen calls fn with the head whenever a change is committed by anyone:
+// by this instance (announced in-process, announce.go), by another instance
+// or another program (LISTEN/NOTIFY), and again, with backoff, while
+// changes sit above the horizon behind some unrelated open transaction,
+// until they are released: a device must not wait for the next commit to
+// see a change. It returns when ctx ends; on a lost connection it
+// reconnects.
 func (db *DB) Listen(ctx context.Context, fn func(head int64)) error {
+	// Subscribed once, for every connection: an announcement made while
+	// reconnecting waits in the channel.
+	wake, unsubscribe := db.ann.wakeOn(ChannelChanges)
+	defer unsubscribe()
 	for ctx.Err() == nil {
-		err := db.listenOnce(ctx, fn)
+		err := db.listenOnce(ctx, wake, fn)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -608,13 +614,13 @@ func (db *DB) Listen(ctx context.Context, fn func(head int64)) error {
 // above the horizon: the extra delay a device may see after the holder ends.
 const maxRecheck = 400 * time.Millisecond
 
-func (db *DB) listenOnce(ctx context.Context, fn func(int64)) error {
+func (db *DB) listenOnce(ctx context.Context, wake <-chan struct{}, fn func(int64)) error {
 	conn, err := db.Pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, `LISTEN wardsync_changes`); err != nil {
+	if _, err := conn.Exec(ctx, `LISTEN `+ChannelChanges); err != nil {
 		return err
 	}
 	defer func() {
@@ -654,18 +660,12 @@ func (db *DB) listenOnce(ctx context.Context, fn func(int64)) error {
 		if held {
 			wait = backoff
 		}
-		wctx, cancel := context.WithTimeout(ctx, wait)
-		_, err := conn.Conn().WaitForNotification(wctx)
-		cancel()
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		timedOut := err != nil && wctx.Err() != nil
-		if err != nil && !timedOut {
+		heard, timedOut, err := db.ann.waitNotice(ctx, conn.Conn(), wake, wait)
+		if err != nil {
 			return err
 		}
 		wasHeld := held
-		if held, err = check(!timedOut); err != nil {
+		if held, err = check(heard); err != nil {
 			return err
 		}
 		switch {

@@ -119,7 +119,7 @@ func (db *DB) DismissDuplicate(ctx context.Context, patientA, patientB, by, note
 		return &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "note", Message: "A note has at most 2,000 characters."}
 	}
 	a, b := min(patientA, patientB), max(patientA, patientB)
-	return db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return db.announced(db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		var resolvedAt *time.Time
 		var resolution, byName *string
 		err := tx.QueryRow(ctx, `
@@ -149,7 +149,7 @@ func (db *DB) DismissDuplicate(ctx context.Context, patientA, patientB, by, note
 		}
 		return db.logEvent(ctx, tx, SecurityEvent{Kind: EventDuplicateClear, ActorID: by, Reason: note, Target: "patients " + a + " and " + b},
 			map[string]any{"flagged": true}, map[string]any{"flagged": false, "resolution": "dismissed"})
-	})
+	}), adminNotice("duplicate_candidates"))
 }
 
 // MergeResult is what a dashboard merge did.
@@ -199,6 +199,9 @@ func (db *DB) MergePatients(ctx context.Context, actor workflow.Actor, survivorI
 	if err != nil {
 		return nil, err
 	}
+	// Moving the loser's appointments and prescriptions may have woken
+	// acts parked on them: the sweeper retries those.
+	db.announce(feedNotice, adminNotice("mutations"), adminNotice("duplicate_candidates"), deferredNotice)
 	return res, nil
 }
 

@@ -80,7 +80,7 @@ func (db *DB) ResolveRejection(ctx context.Context, deviceID string, seq int64, 
 	if rej := workflow.CheckReason("note", note); rej != nil {
 		return rej
 	}
-	return db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return db.announced(db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		s, err := rejectedActState(ctx, tx, deviceID, "with seq "+strconv.FormatInt(seq, 10), "m.seq = $2", seq)
 		if err != nil {
 			return err
@@ -90,7 +90,7 @@ func (db *DB) ResolveRejection(ctx context.Context, deviceID string, seq int64, 
 		}
 		return insertResolution(ctx, tx, resolution{deviceID: deviceID, seq: seq, at: db.now(), by: by, note: note,
 			kind: syncproto.ResolutionClosed})
-	})
+	}), feedNotice, adminNotice("rejection_resolutions"))
 }
 
 // closeRejected applies the bookkeeping act rejected.close of a workstation

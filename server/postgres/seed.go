@@ -235,6 +235,7 @@ func (db *DB) Seed(ctx context.Context) (inserted int64, err error) {
 	if err != nil {
 		return 0, err
 	}
+	db.announce(feedNotice)
 	// The demo workstation is registered once: seeding again must not undo
 	// an administrator's revocation or change of its roles.
 	if _, err := db.Device(ctx, DemoDeviceID); err != nil {

@@ -1,0 +1,160 @@
+package http_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"wardsync/server/postgres"
+	"wardsync/workflow"
+)
+
+// pokeWithin is the poke latency docs/protocol.md §6 promises for a
+// committed change, whoever wrote it.
+const pokeWithin = time.Second
+
+// notifications gathers what a plain LISTEN connection hears.
+type notifications struct {
+	mu  sync.Mutex
+	got []pgconnNotice
+}
+
+type pgconnNotice struct{ channel, payload string }
+
+func (n *notifications) take() []pgconnNotice {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := n.got
+	n.got = nil
+	return out
+}
+
+// listenRaw follows the announce channels on a connection of its own, as
+// any other program may.
+func listenRaw(t *testing.T, url string) *notifications {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range []string{postgres.ChannelChanges, postgres.ChannelAdmin} {
+		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := &notifications{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			m, err := conn.WaitForNotification(ctx)
+			if err != nil {
+				return
+			}
+			n.mu.Lock()
+			n.got = append(n.got, pgconnNotice{m.Channel, m.Payload})
+			n.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = conn.Close(context.Background())
+	})
+	return n
+}
+
+// TestAnnouncedAfterCommit: the server's own transactions notify nothing
+// inside them (a NOTIFY there would serialise every commit of the cluster,
+// DESIGN §9); the server announces each commit afterwards, so that a
+// device on another instance is still poked within the poke latency and
+// that instance's dashboards still hear of the recorded mutation. A write
+// by another program is still notified by trigger at its commit and pokes
+// the devices of every instance within the poke latency.
+func TestAnnouncedAfterCommit(t *testing.T) {
+	t.Parallel()
+	env := newTestServer(t)
+	b := env.secondInstance(t)
+	heard := listenRaw(t, env.DBURL)
+
+	// B's dashboards: what its admin listener hears.
+	var dashMu sync.Mutex
+	var dash []string
+	dctx, dcancel := context.WithCancel(context.Background())
+	dashDone := make(chan struct{})
+	go func() {
+		defer close(dashDone)
+		_ = b.DB.ListenAdmin(dctx, func(channel, payload string) {
+			dashMu.Lock()
+			dash = append(dash, channel+":"+payload)
+			dashMu.Unlock()
+		})
+	}()
+	t.Cleanup(func() { dcancel(); <-dashDone })
+	time.Sleep(200 * time.Millisecond) // B's dashboard listener is connected
+
+	sec := loginOn(t, env.Srv, workflow.RoleSecretary, demo)
+	ward := env.addDevice(t, "Ward B", workflow.Roles...)
+	onB := connect(t, b, loginOn(t, b, workflow.RoleNurse, ward), ward)
+	onA := connect(t, env.Srv, sec, demo)
+	onB.pullAll(t, newReplica(), 0)
+	time.Sleep(100 * time.Millisecond)
+	onA.drainPokes()
+	onB.drainPokes()
+	heard.take()
+
+	p := uuid.NewString()
+	onA.act(t, "patient.register", registerArgs(p, "Announced"), sec, ms(time.Now()))
+	if !onB.waitPoke(pokeWithin) {
+		t.Fatalf("the device on B was not poked within %s of a push committed on A", pokeWithin)
+	}
+	eventually(t, waitTimeout, func() string {
+		dashMu.Lock()
+		defer dashMu.Unlock()
+		for _, d := range dash {
+			if d == postgres.ChannelAdmin+":mutations" {
+				return ""
+			}
+		}
+		return "B's dashboards did not hear of the mutation recorded on A: " + strings.Join(dash, ", ")
+	})
+	// Every notification of the push came from the announcement after its
+	// commit (its payload names the announcing instance), none from a
+	// trigger inside the push's transaction (a bare payload).
+	var fromAnnounce int
+	for _, n := range heard.take() {
+		if !strings.Contains(n.payload, "@") {
+			t.Errorf("notification %s %q was sent inside the server's transaction", n.channel, n.payload)
+		}
+		if n.channel == postgres.ChannelChanges {
+			fromAnnounce++
+		}
+	}
+	if fromAnnounce == 0 {
+		t.Fatal("the push was not announced to the other instances")
+	}
+
+	// Another program's write: notified by trigger at its commit.
+	onA.drainPokes()
+	onB.drainPokes()
+	if _, err := env.Pool.Exec(context.Background(), `UPDATE patients SET phone = 'foreign', "updatedAt" = now() WHERE id = $1`, p); err != nil {
+		t.Fatal(err)
+	}
+	if !onA.waitPoke(pokeWithin) || !onB.waitPoke(pokeWithin) {
+		t.Fatalf("a commit by another program did not poke both instances' devices within %s", pokeWithin)
+	}
+	eventually(t, waitTimeout, func() string {
+		for _, n := range heard.take() {
+			if n.channel == postgres.ChannelChanges && n.payload == "" {
+				return ""
+			}
+		}
+		return "another program's commit was not notified by trigger"
+	})
+}
