@@ -480,11 +480,18 @@ func (t *Tx) replay(e OutboxEntry) (touches, error) {
 	return now, nil
 }
 
-// noteTouches stores what a replay touched when it differs from what the
-// outbox holds.
+// noteTouches records what a replay touched. The outbox keeps the union
+// of every run's touches: a superset only makes a later rebase replay
+// more, never less, and the outbox row is written only when a run
+// touched something new (a replay that is now refused touches fewer rows,
+// and writing that down for every act of every page cost more than it
+// saved).
 func (t *Tx) noteTouches(e OutboxEntry, now touches) error {
-	if e.touchesKnown && e.touches.equal(now) {
-		return nil
+	if e.touchesKnown {
+		if subset(now.Reads, e.touches.Reads) && subset(now.Writes, e.touches.Writes) {
+			return nil
+		}
+		now = touches{Reads: union(e.touches.Reads, now.Reads), Writes: union(e.touches.Writes, now.Writes)}
 	}
 	if _, err := t.execStmt(`UPDATE outbox SET touches = ? WHERE seq = ?`, now.encode(), e.Seq); err != nil {
 		return fmt.Errorf("sqlite: record touches: %w", err)

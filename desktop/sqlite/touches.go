@@ -61,8 +61,21 @@ func (x touches) encode() string {
 	return string(b)
 }
 
-func (x touches) equal(y touches) bool {
-	return slices.Equal(x.Reads, y.Reads) && slices.Equal(x.Writes, y.Writes)
+// subset says whether every key of a (sorted) is in b (sorted).
+func subset(a, b []string) bool {
+	for _, k := range a {
+		if _, ok := slices.BinarySearch(b, k); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// union merges two sorted key lists.
+func union(a, b []string) []string {
+	out := slices.Concat(a, b)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func decodeTouches(stored string) (touches, error) {
