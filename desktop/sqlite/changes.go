@@ -263,8 +263,9 @@ func (t *Tx) resetRow(table, id string, row sql.NullString) error {
 // wrote none of those rows, so their effects stand as they are. Should a
 // replayed act now touch a row outside r (its outcome or its reads
 // changed), the selective pass is undone and everything is replayed.
-// Without every queued act's touches known, or with a parked act, it is
-// the full rebase.
+// Without every queued act's touches known (queued before they were
+// recorded, renumbered after a restored server, released from parking),
+// or with a parked act, it is the full rebase.
 func (t *Tx) rebaseSome(r *reach) error {
 	s, err := t.state()
 	if err != nil {

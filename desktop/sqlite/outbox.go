@@ -370,7 +370,10 @@ func (db *DB) RecordResults(ctx context.Context, results []syncproto.MutationRes
 			if !rejected {
 				// Applied by the server, perhaps after waiting there: it
 				// waits no more.
-				if _, err := t.exec(`UPDATE outbox SET status = 'applied', parked = 0, waitingFor = NULL WHERE seq = ?`, r.Seq); err != nil {
+				// A parked act had no local effect; touches = NULL makes
+				// the next rebase replay everything, this act included.
+				if _, err := t.exec(`UPDATE outbox SET status = 'applied', parked = 0, waitingFor = NULL,
+					touches = CASE WHEN parked = 1 THEN NULL ELSE touches END WHERE seq = ?`, r.Seq); err != nil {
 					return fmt.Errorf("sqlite: record result: %w", err)
 				}
 				out.Applied = append(out.Applied, r.Seq)

@@ -4,7 +4,8 @@
 -- rebase replays only the acts whose touches meet the rows the page changed,
 -- and the acts that share rows with those, instead of every queued act for
 -- every page (desktop/sqlite/touches.go). NULL, as for acts queued before
--- this migration: not known, and the rebase replays everything.
+-- this migration (and acts renumbered or released from parking): not known,
+-- and the rebase replays everything.
 
 -- +goose Up
 ALTER TABLE outbox ADD COLUMN touches TEXT;
