@@ -53,6 +53,10 @@ type fakeServer struct {
 	// escrow, when non-nil, holds the data key the server escrows per
 	// device, made at the device's first login and given with every one.
 	escrow map[string][]byte
+	// failPush, when set, is the push (counted from 1) that is refused
+	// with a non-fatal error frame, nothing applied, as a server whose
+	// database failed mid-push answers.
+	failPush int
 }
 
 type feedEntry struct {
@@ -457,6 +461,9 @@ func (fs *fakeServer) push(device string, p *syncproto.Push) (*syncproto.PushRes
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	fs.pushes++
+	if fs.pushes == fs.failPush {
+		return nil, workflow.Reject("INTERNAL", "internal server error")
+	}
 	d := fs.devices[device]
 	if first := p.Mutations[0].Seq; first > d.lastSeq+1 {
 		return nil, workflow.Reject(workflow.CodeProtocolError, "seq %d leaves a gap; resend from %d", first, d.lastSeq+1)

@@ -263,48 +263,87 @@ func (s *syncSession) syncing(on bool) {
 
 // pushAll pushes every act whose outcome is unknown, in seq order and in
 // batches, and records the outcomes. It returns how many it pushed.
+//
+// Pushes are pipelined one deep: the next batch is read from the outbox
+// and sent before the previous one's result has arrived, so the server
+// applies it while this side records the previous outcomes (the server
+// handles a connection's frames in order, docs/protocol.md §1). Order and
+// exactly-once are the server's seq rules as before: if a push fails, the
+// one behind it meets a gap or a duplicate, the session ends, and the next
+// one resends from the server's last seq.
 func (s *syncSession) pushAll(ctx context.Context) (int, error) {
 	e := s.e
 	total := 0
 	if err := e.checkChain(ctx); err != nil {
 		return 0, err
 	}
+	type inFlight struct {
+		muts []syncproto.Mutation
+		wait remote.PushWait
+	}
+	var ahead *inFlight // sent, result not yet recorded
+	next := s.pushFrom  // the first seq not yet sent
+	defer func() {
+		if ahead != nil {
+			s.syncing(false)
+		}
+	}()
 	for {
-		entries, err := e.db.Outbox(ctx, s.pushFrom, e.cfg.PushBatch)
+		entries, err := e.db.Outbox(ctx, next, e.cfg.PushBatch)
 		if err != nil {
 			return total, err
 		}
-		muts := batch(entries)
-		if len(muts) == 0 {
+		var sent *inFlight
+		if muts := batch(entries); len(muts) > 0 {
+			s.syncing(true)
+			wait, err := s.conn.StartPush(muts)
+			if err != nil {
+				return total, fmt.Errorf("push: %w", err)
+			}
+			sent = &inFlight{muts, wait}
+			next = muts[len(muts)-1].Seq + 1
+		}
+		if ahead != nil {
+			if err := s.record(ctx, ahead.muts, ahead.wait); err != nil {
+				return total, err
+			}
+			total += len(ahead.muts)
+		}
+		if sent == nil {
+			s.syncing(false)
 			return total, nil
 		}
-		s.syncing(true)
-		res, err := s.conn.Push(ctx, muts)
-		s.syncing(false)
-		if err != nil {
-			return total, fmt.Errorf("push: %w", err)
-		}
-		out, err := e.db.RecordResults(ctx, res.Results, e.cfg.Now())
-		if err != nil {
-			return total, err
-		}
-		for _, r := range out.Rejected {
-			e.log.Info("act rejected", "seq", r.Seq, "name", r.Name, "code", r.Rejection.Code, "message", r.Rejection.Message)
-		}
-		for _, seq := range out.Deferred {
-			e.log.Info("act on hold at the server until its predecessor lands", "seq", seq)
-		}
-		total += len(muts)
-		s.pushFrom = muts[len(muts)-1].Seq + 1
-		c, err := e.db.Counts(ctx)
-		if err != nil {
-			return total, err
-		}
-		if err := s.conn.Report(c.Pending, c.OldestPendingAt); err != nil {
-			return total, err
-		}
-		e.refreshQuietly(ctx)
+		ahead = sent
 	}
+}
+
+// record waits for one push's result and records its outcomes.
+func (s *syncSession) record(ctx context.Context, muts []syncproto.Mutation, wait remote.PushWait) error {
+	e := s.e
+	res, err := wait(ctx)
+	if err != nil {
+		return fmt.Errorf("push: %w", err)
+	}
+	out, err := e.db.RecordResults(ctx, res.Results, e.cfg.Now())
+	if err != nil {
+		return err
+	}
+	for _, r := range out.Rejected {
+		e.log.Info("act rejected", "seq", r.Seq, "name", r.Name, "code", r.Rejection.Code, "message", r.Rejection.Message)
+	}
+	for _, seq := range out.Deferred {
+		e.log.Info("act on hold at the server until its predecessor lands", "seq", seq)
+	}
+	s.pushFrom = muts[len(muts)-1].Seq + 1
+	c, err := e.db.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.conn.Report(c.Pending, c.OldestPendingAt); err != nil {
+		return err
+	}
+	e.refreshQuietly(ctx)
+	return nil
 }
 
 // batch turns the outbox's head into one push: consecutive seqs only (the

@@ -384,6 +384,64 @@ func TestPushInBatches(t *testing.T) {
 	}
 }
 
+// TestPipelinedPushFailureKeepsOrderAndExactlyOnce: with pushes pipelined
+// (one act to a push here, so several are on the wire at once), a push the
+// server refuses midway leaves the pushes behind it refused as gaps; the
+// engine reconnects and resends from the server's last seq, and every act
+// is applied once, in seq order.
+func TestPipelinedPushFailureKeepsOrderAndExactlyOnce(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config(wardDevice, "")
+	cfg.PushBatch = 1
+	e, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	login(t, e, "secretary@hospital.com", "secretary123")
+	stop := run(t, e)
+	waitFor(t, "synced", synced(e))
+	stop()
+	for _, id := range []string{appt1ID, appt2ID, appt3ID} {
+		act(t, e, secretaryID, "appointment.checkIn", map[string]any{"id": id})
+	}
+	act(t, e, secretaryID, "appointment.cancel", map[string]any{"id": appt3ID})
+	act(t, e, secretaryID, "appointment.cancel", map[string]any{"id": appt2ID})
+	w.fs.mu.Lock()
+	before := w.fs.pushes
+	w.fs.failPush = before + 2 // the second push of the drain
+	w.fs.mu.Unlock()
+	run(t, e)
+	waitFor(t, "drained", outboxEmpty(t, e))
+	w.fs.mu.Lock()
+	pushes := w.fs.pushes - before
+	w.fs.mu.Unlock()
+	if pushes <= 5 {
+		t.Errorf("%d pushes for 5 acts: the refused push was not resent", pushes)
+	}
+	d := w.fs.device(wardDevice)
+	if d.lastSeq != 5 || len(d.results) != 5 {
+		t.Fatalf("server's last seq %d, %d outcomes recorded; want 5 and 5", d.lastSeq, len(d.results))
+	}
+	for seq, r := range d.results {
+		if r.Status != syncproto.StatusApplied {
+			t.Errorf("seq %d: %+v", seq, r)
+		}
+	}
+	if r := w.fs.row(workflow.TableAppointments, appt2ID); r["status"] != "CANCELLED" {
+		t.Errorf("appointment 2 %v: acts applied out of order?", r["status"])
+	}
+	if r := w.fs.row(workflow.TableAppointments, appt3ID); r["status"] != "CANCELLED" {
+		t.Errorf("appointment 3 %v: acts applied out of order?", r["status"])
+	}
+	if r := w.fs.row(workflow.TableAppointments, appt1ID); r["status"] != "CHECKED_IN" {
+		t.Errorf("appointment 1 %v", r["status"])
+	}
+	if rej, _ := e.DB().Rejected(context.Background(), true); len(rej) != 0 {
+		t.Errorf("rejected acts: %+v", rej)
+	}
+}
+
 // A replica that the server knows to be behind (restored from an old
 // backup) must not reuse seqs the server has: they would be taken for
 // duplicates and never applied.

@@ -110,6 +110,22 @@ var frameSpecs = map[string]frameSpec{
 type schemaCheck struct {
 	data  []byte
 	frame string
+	// arena holds the copies of raw members (a page's rows, a push's
+	// args): one allocation per frame instead of one per row. Each copy is
+	// capped, so appending to one never writes over the next.
+	arena []byte
+}
+
+// keep returns a copy of raw that does not alias the frame's bytes (the
+// caller may reuse them).
+func (c *schemaCheck) keep(raw []byte) json.RawMessage {
+	if cap(c.arena)-len(c.arena) < len(raw) {
+		// The raw members all lie in the frame, so the rest of it bounds them.
+		c.arena = make([]byte, 0, max(len(raw), len(c.data)-len(c.arena)))
+	}
+	start := len(c.arena)
+	c.arena = append(c.arena, raw...)
+	return c.arena[start:len(c.arena):len(c.arena)]
 }
 
 // loc is a member's JSON path, built only when an error needs it: the
@@ -230,7 +246,7 @@ func (c *schemaCheck) field(f *fieldSpec, v node, at loc, dst reflect.Value) *wo
 			_ = json.Compact(&buf, raw)
 			out = buf.Bytes()
 		} else {
-			out = append(make(json.RawMessage, 0, len(raw)), raw...)
+			out = c.keep(raw)
 		}
 		dst.SetBytes(out)
 	case fieldStringArray:

@@ -304,18 +304,37 @@ func (c *Conn) newRequestID() string { return "r-" + strconv.FormatInt(c.nextID.
 
 // request sends f (whose requestId is id) and waits for its reply.
 func (c *Conn) request(ctx context.Context, id string, f syncproto.Frame) (syncproto.Frame, error) {
+	wait, err := c.start(id, f)
+	if err != nil {
+		return nil, err
+	}
+	return wait(ctx)
+}
+
+// start sends f (whose requestId is id) and returns the wait for its
+// reply. The frame is on the socket when start returns, so requests
+// started one after another reach the server in that order.
+func (c *Conn) start(id string, f syncproto.Frame) (func(context.Context) (syncproto.Frame, error), error) {
 	ch := make(chan syncproto.Frame, 1)
 	c.mu.Lock()
 	c.waiting[id] = ch
 	c.mu.Unlock()
-	defer func() {
+	forget := func() {
 		c.mu.Lock()
 		delete(c.waiting, id)
 		c.mu.Unlock()
-	}()
+	}
 	if err := c.send(f); err != nil {
+		forget()
 		return nil, err
 	}
+	return func(ctx context.Context) (syncproto.Frame, error) {
+		defer forget()
+		return c.await(ctx, ch)
+	}, nil
+}
+
+func (c *Conn) await(ctx context.Context, ch chan syncproto.Frame) (syncproto.Frame, error) {
 	select {
 	case r := <-ch:
 		if e, ok := r.(*syncproto.Error); ok {
@@ -352,18 +371,48 @@ func (c *Conn) Hello(ctx context.Context, h syncproto.Hello) (*syncproto.Welcome
 
 // Push uploads consecutive mutations and returns the server's outcomes.
 func (c *Conn) Push(ctx context.Context, muts []syncproto.Mutation) (*syncproto.PushResult, error) {
-	p := &syncproto.Push{RequestID: c.newRequestID(), Mutations: muts}
-	r, err := c.request(ctx, p.RequestID, p)
+	wait, err := c.StartPush(muts)
 	if err != nil {
 		return nil, err
 	}
+	return wait(ctx)
+}
+
+// PushWait waits for the outcomes of a push StartPush sent.
+type PushWait func(ctx context.Context) (*syncproto.PushResult, error)
+
+// StartPush sends a push of consecutive mutations without waiting for its
+// result, so that the next push can go out while the server applies this
+// one: the server handles a connection's frames in order
+// (docs/protocol.md §1), so pushes started one after another are applied
+// one after another. The returned wait gives the outcomes.
+func (c *Conn) StartPush(muts []syncproto.Mutation) (PushWait, error) {
+	p := &syncproto.Push{RequestID: c.newRequestID(), Mutations: muts}
+	wait, err := c.start(p.RequestID, p)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) (*syncproto.PushResult, error) {
+		r, err := wait(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return pushResult(r, muts)
+	}, nil
+}
+
+func pushResult(r syncproto.Frame, muts []syncproto.Mutation) (*syncproto.PushResult, error) {
 	res, ok := r.(*syncproto.PushResult)
 	if !ok {
 		return nil, unexpected("pushResult", r)
 	}
 	if len(res.Results) != len(muts) || res.Results[0].Seq != muts[0].Seq {
+		first := int64(0)
+		if len(res.Results) > 0 {
+			first = res.Results[0].Seq
+		}
 		return nil, fmt.Errorf("remote: pushResult for seqs %d.. (%d results) does not answer the push of seqs %d.. (%d)",
-			res.Results[0].Seq, len(res.Results), muts[0].Seq, len(muts))
+			first, len(res.Results), muts[0].Seq, len(muts))
 	}
 	return res, nil
 }

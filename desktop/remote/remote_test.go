@@ -398,3 +398,50 @@ func TestConnFailsOnGarbageAndSilence(t *testing.T) {
 		t.Fatal("request hung on a dead connection")
 	}
 }
+
+// TestPushesArePipelined: StartPush puts a push on the socket and returns
+// at once, so a second push reaches the server before the first one's
+// result has been sent, in the order they were started; each wait gets
+// its own push's outcomes, whatever order the waits run in.
+func TestPushesArePipelined(t *testing.T) {
+	fs := newFakeServer(t, "tok", true)
+	ctx := context.Background()
+	c, err := Dial(ctx, fs.URL, "tok", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc := fs.accept(t)
+	now := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	muts := []syncproto.Mutation{
+		{Seq: 1, ID: "0f8fad5b-d9cb-469f-a165-70867728950e", Name: "appointment.checkIn", Args: json.RawMessage(`{"id":"x"}`), OccurredAt: now, AuthorToken: "tok", AuthorID: "u-1"},
+		{Seq: 2, ID: "1b4e28ba-2fa1-4d2c-883f-0016d3cca427", Name: "appointment.checkIn", Args: json.RawMessage(`{"id":"y"}`), OccurredAt: now, AuthorToken: "tok", AuthorID: "u-1"},
+	}
+	if _, err := syncproto.Chain("dev-1", "", muts); err != nil {
+		t.Fatal(err)
+	}
+	first, err := c.StartPush(muts[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := c.StartPush(muts[1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both are on the wire, in order, before any result.
+	p1, p2 := sc.next(t).(*syncproto.Push), sc.next(t).(*syncproto.Push)
+	if p1.Mutations[0].Seq != 1 || p2.Mutations[0].Seq != 2 {
+		t.Fatalf("pushes arrived as seqs %d then %d", p1.Mutations[0].Seq, p2.Mutations[0].Seq)
+	}
+	sc.send(t, &syncproto.PushResult{RequestID: p1.RequestID, Results: []syncproto.MutationResult{{Seq: 1, Status: syncproto.StatusApplied}}})
+	sc.send(t, &syncproto.PushResult{RequestID: p2.RequestID, Results: []syncproto.MutationResult{
+		{Seq: 2, Status: syncproto.StatusRejected, Code: "INVALID_TRANSITION", Message: "no"}}})
+	r2, err := second(ctx)
+	if err != nil || r2.Results[0].Seq != 2 || r2.Results[0].Code != "INVALID_TRANSITION" {
+		t.Fatalf("second push: %+v %v", r2, err)
+	}
+	r1, err := first(ctx)
+	if err != nil || r1.Results[0].Seq != 1 || r1.Results[0].Status != syncproto.StatusApplied {
+		t.Fatalf("first push: %+v %v", r1, err)
+	}
+}

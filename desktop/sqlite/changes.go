@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -46,10 +47,19 @@ func (db *DB) ApplyChanges(ctx context.Context, page *syncproto.Changes, now tim
 		if err := t.queryRow(`SELECT EXISTS (SELECT 1 FROM rebase_base)`).Scan(&based); err != nil {
 			return fmt.Errorf("sqlite: apply changes: %w", err)
 		}
+		reached := newReach()
 		for _, c := range page.Changes {
 			if err := t.applyChange(c, based); err != nil {
 				return err
 			}
+			reached.addRow(c.Table, c.ID)
+		}
+		reflected := max(s.ReflectedSeq, page.LastMutationSeq)
+		// The acts this page takes out of the replay (reflected now, or
+		// decided): their rows go back to the server's version.
+		everyAct, err := t.leaving(reached, s.ReflectedSeq, reflected, page.Outcomes)
+		if err != nil {
+			return err
 		}
 		if err := t.applyResolutions(page.Resolutions); err != nil {
 			return err
@@ -64,7 +74,6 @@ func (db *DB) ApplyChanges(ctx context.Context, page *syncproto.Changes, now tim
 				return err
 			}
 		}
-		reflected := max(s.ReflectedSeq, page.LastMutationSeq)
 		// Acts whose outcome is still unknown stay even when reflected: the
 		// next push learns it (a duplicate repeats a rejection), and a
 		// rejection must reach the user.
@@ -96,8 +105,43 @@ func (db *DB) ApplyChanges(ctx context.Context, page *syncproto.Changes, now tim
 				return nil
 			}
 		}
-		return t.rebase()
+		if page.Resync || everyAct {
+			return t.rebase()
+		}
+		return t.rebaseSome(reached)
 	})
+}
+
+// leaving adds to r the touches of the queued acts that a page takes out
+// of the replay: those it reflects (seq in (from, to]) and those it
+// decides. every is true when one of them has no touches recorded.
+func (t *Tx) leaving(r *reach, from, to int64, outcomes []syncproto.Outcome) (every bool, err error) {
+	var entries []OutboxEntry
+	if to > from {
+		if entries, err = t.outbox(`WHERE seq > ? AND seq <= ?`, from, to); err != nil {
+			return false, err
+		}
+	}
+	for _, o := range outcomes {
+		if o.Seq <= to && o.Seq > from {
+			continue
+		}
+		more, err := t.outbox(`WHERE seq = ?`, o.Seq)
+		if err != nil {
+			return false, err
+		}
+		entries = append(entries, more...)
+	}
+	for _, e := range entries {
+		if workflow.IsBookkeeping(e.Name) {
+			continue
+		}
+		if !e.touchesKnown {
+			return true, nil
+		}
+		r.take(e.touches)
+	}
+	return false, nil
 }
 
 // applyChange applies one change; based says whether rebase_base holds
@@ -164,16 +208,7 @@ func (t *Tx) rebase() error {
 		return fmt.Errorf("sqlite: rebase: %w", err)
 	}
 	for _, b := range bases {
-		tbl, err := lookupTable(b.tbl)
-		if err != nil {
-			return err
-		}
-		if !b.row.Valid {
-			err = t.deleteRow(tbl, b.id)
-		} else {
-			err = t.putWire(tbl, b.id, []byte(b.row.String))
-		}
-		if err != nil {
+		if err := t.resetRow(b.tbl, b.id, b.row); err != nil {
 			return err
 		}
 	}
@@ -199,52 +234,268 @@ func (t *Tx) rebase() error {
 			// come through the feed.
 			continue
 		}
-		m := workflow.Mutation{ID: e.ID, Name: e.Name, Args: e.Args, OccurredAt: e.OccurredAt,
-			Actor: workflow.Actor{ID: e.Author.ID, Name: e.Author.Name, Role: e.Author.Role}}
-		eff, err := workflow.Apply(t.ctx, reader{t}, m)
-		if w, ok := workflow.Deferrable(err); ok && e.Status != StatusApplied {
-			// Still before its predecessor: no effect, flagged as waiting.
-			if e.WaitingFor != w.Sentence || e.Conflict != nil {
-				if _, err := t.exec(`UPDATE outbox SET waitingFor = ?, conflictCode = NULL, conflictMessage = NULL, conflictField = NULL WHERE seq = ?`,
-					w.Sentence, e.Seq); err != nil {
-					return fmt.Errorf("sqlite: flag waiting act: %w", err)
-				}
-			}
+		if _, err := t.replay(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resetRow puts a row back to the server's version recorded in
+// rebase_base (row NULL: the server has none).
+func (t *Tx) resetRow(table, id string, row sql.NullString) error {
+	tbl, err := lookupTable(table)
+	if err != nil {
+		return err
+	}
+	if !row.Valid {
+		return t.deleteRow(tbl, id)
+	}
+	return t.putWire(tbl, id, []byte(row.String))
+}
+
+// rebaseSome is rebase for a page of changes, replaying only the acts the
+// page can affect. r holds the rows the page changed and the touches of the
+// acts it took out of the replay (reflected, decided). An act is affected
+// when it touched (read or wrote) a row of r; its touches then join r, so
+// that every act sharing a row with it is replayed too, and each of those
+// rows goes back to the server's version first. The other acts read and
+// wrote none of those rows, so their effects stand as they are. Should a
+// replayed act now touch a row outside r (its outcome or its reads
+// changed), the selective pass is undone and everything is replayed.
+// Without every queued act's touches known (queued before they were
+// recorded, renumbered after a restored server, released from parking),
+// or with a parked act, it is the full rebase.
+func (t *Tx) rebaseSome(r *reach) error {
+	s, err := t.state()
+	if err != nil {
+		return err
+	}
+	entries, err := t.outbox(`WHERE seq > ? ORDER BY seq`, s.ReflectedSeq)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if workflow.IsBookkeeping(e.Name) {
 			continue
 		}
-		if rej, ok := workflow.AsRejection(err); ok && e.Status == StatusApplied {
-			// The server applied it; a page that reflects only part of
-			// its effect can make it fail here for a moment. That is no
-			// reason to warn anyone.
-			if e.Conflict == nil {
+		if e.Parked || !e.touchesKnown {
+			return t.rebase()
+		}
+	}
+	// The last act (by index) that wrote each row, and a row of each table.
+	lastWrite, lastTable := map[string]int{}, map[string]int{}
+	for i, e := range entries {
+		for _, k := range e.touches.Writes {
+			table, _ := splitTouch(k)
+			lastWrite[k], lastTable[table] = i, i
+		}
+	}
+	writtenAfter := func(k string, i int) bool {
+		table, id := splitTouch(k)
+		if id == wildcard {
+			last, ok := lastTable[table]
+			return ok && last > i
+		}
+		last, ok := lastWrite[k]
+		return ok && last > i
+	}
+	affected := make([]bool, len(entries))
+	for r.changed {
+		r.changed = false
+		for i, e := range entries {
+			if workflow.IsBookkeeping(e.Name) {
 				continue
 			}
-			if _, err := t.exec(`UPDATE outbox SET conflictCode = NULL, conflictMessage = NULL, conflictField = NULL WHERE seq = ?`,
-				e.Seq); err != nil {
-				return fmt.Errorf("sqlite: unflag act: %w", err)
+			if !affected[i] && r.meets(e.touches) {
+				affected[i] = true
+				r.take(e.touches)
 			}
-			continue
-		} else if ok {
-			if _, err := t.exec(`UPDATE outbox SET conflictCode = ?, conflictMessage = ?, conflictField = ?, waitingFor = NULL WHERE seq = ?`,
-				string(rej.Code), rej.Message, nullString(rej.Field), e.Seq); err != nil {
-				return fmt.Errorf("sqlite: flag act: %w", err)
+			if !affected[i] {
+				continue
 			}
-			continue
+			// A row it read that a later act writes is rebuilt too, so
+			// that the replay reads it as it was at this act's turn.
+			for _, k := range e.touches.Reads {
+				if !r.has(k) && writtenAfter(k, i) {
+					r.takeRead(k)
+				}
+			}
+		}
+	}
+	if _, err := t.exec(`SAVEPOINT rebase_some`); err != nil {
+		return fmt.Errorf("sqlite: rebase: %w", err)
+	}
+	done, err := t.rebaseRows(r, entries, affected, writtenAfter)
+	if err != nil {
+		return err
+	}
+	if !done {
+		if _, err := t.exec(`ROLLBACK TO rebase_some`); err != nil {
+			return fmt.Errorf("sqlite: rebase: %w", err)
+		}
+	}
+	if _, err := t.exec(`RELEASE rebase_some`); err != nil {
+		return fmt.Errorf("sqlite: rebase: %w", err)
+	}
+	if !done {
+		return t.rebase()
+	}
+	return nil
+}
+
+// rebaseRows resets r's rows and replays the affected acts; done is false
+// when a replayed act touched a row outside r.
+func (t *Tx) rebaseRows(r *reach, entries []OutboxEntry, affected []bool, writtenAfter func(string, int) bool) (done bool, err error) {
+	var row sql.NullString
+	for k := range r.rows {
+		table, id := splitTouch(k)
+		err := t.queryRow(`SELECT row FROM rebase_base WHERE tbl = ? AND id = ?`, table, id).Scan(&row)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // no queued act wrote it: it is the server's already
 		}
 		if err != nil {
-			return fmt.Errorf("sqlite: rebase act %d: %w", e.Seq, err)
+			return false, fmt.Errorf("sqlite: rebase: %w", err)
 		}
-		if err := t.applyEffect(eff); err != nil {
-			// The mutator accepted it, so the replica must take it; if it
-			// cannot, the file is inconsistent and nothing may be committed.
-			return fmt.Errorf("sqlite: rebase act %d: %w", e.Seq, err)
+		if err := t.resetRow(table, id, row); err != nil {
+			return false, err
 		}
-		if e.Conflict != nil || e.WaitingFor != "" {
-			if _, err := t.exec(`UPDATE outbox SET conflictCode = NULL, conflictMessage = NULL, conflictField = NULL, waitingFor = NULL WHERE seq = ?`,
-				e.Seq); err != nil {
-				return fmt.Errorf("sqlite: unflag act: %w", err)
+		if _, err := t.execStmt(`DELETE FROM rebase_base WHERE tbl = ? AND id = ?`, table, id); err != nil {
+			return false, fmt.Errorf("sqlite: rebase: %w", err)
+		}
+	}
+	for table := range r.allOf {
+		rows, err := t.query(`SELECT id, row FROM rebase_base WHERE tbl = ?`, table)
+		if err != nil {
+			return false, fmt.Errorf("sqlite: rebase: %w", err)
+		}
+		type base struct {
+			id  string
+			row sql.NullString
+		}
+		var bases []base
+		for rows.Next() {
+			var b base
+			if err := rows.Scan(&b.id, &b.row); err != nil {
+				rows.Close()
+				return false, fmt.Errorf("sqlite: rebase: %w", err)
+			}
+			bases = append(bases, b)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return false, fmt.Errorf("sqlite: rebase: %w", err)
+		}
+		for _, b := range bases {
+			if err := t.resetRow(table, b.id, b.row); err != nil {
+				return false, err
 			}
 		}
+		if _, err := t.exec(`DELETE FROM rebase_base WHERE tbl = ?`, table); err != nil {
+			return false, fmt.Errorf("sqlite: rebase: %w", err)
+		}
+	}
+	for i, e := range entries {
+		if !affected[i] {
+			continue
+		}
+		now, err := t.replay(e)
+		if err != nil {
+			return false, err
+		}
+		// What it wrote must be rebuilt rows; what it read, rebuilt rows
+		// or rows no later act writes.
+		for _, k := range now.Writes {
+			if !r.has(k) {
+				return false, nil
+			}
+		}
+		for _, k := range now.Reads {
+			if !r.has(k) && writtenAfter(k, i) {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
+}
+
+// replay runs a queued act again on the replica as it is and records its
+// flags and its touches. It returns the touches.
+func (t *Tx) replay(e OutboxEntry) (touches, error) {
+	m := workflow.Mutation{ID: e.ID, Name: e.Name, Args: e.Args, OccurredAt: e.OccurredAt,
+		Actor: workflow.Actor{ID: e.Author.ID, Name: e.Author.Name, Role: e.Author.Role}}
+	rd := newTouchReader(t)
+	eff, err := workflow.Apply(t.ctx, rd, m)
+	var now touches
+	if err == nil {
+		now = touched(rd.seen, eff)
+	} else {
+		now = touched(rd.seen, workflow.Effect{})
+	}
+	if err := t.noteTouches(e, now); err != nil {
+		return touches{}, err
+	}
+	if w, ok := workflow.Deferrable(err); ok && e.Status != StatusApplied {
+		// Still before its predecessor: no effect, flagged as waiting.
+		if e.WaitingFor != w.Sentence || e.Conflict != nil {
+			if _, err := t.exec(`UPDATE outbox SET waitingFor = ?, conflictCode = NULL, conflictMessage = NULL, conflictField = NULL WHERE seq = ?`,
+				w.Sentence, e.Seq); err != nil {
+				return touches{}, fmt.Errorf("sqlite: flag waiting act: %w", err)
+			}
+		}
+		return now, nil
+	}
+	if rej, ok := workflow.AsRejection(err); ok && e.Status == StatusApplied {
+		// The server applied it; a page that reflects only part of
+		// its effect can make it fail here for a moment. That is no
+		// reason to warn anyone.
+		if e.Conflict == nil {
+			return now, nil
+		}
+		if _, err := t.exec(`UPDATE outbox SET conflictCode = NULL, conflictMessage = NULL, conflictField = NULL WHERE seq = ?`,
+			e.Seq); err != nil {
+			return touches{}, fmt.Errorf("sqlite: unflag act: %w", err)
+		}
+		return now, nil
+	} else if ok {
+		if _, err := t.exec(`UPDATE outbox SET conflictCode = ?, conflictMessage = ?, conflictField = ?, waitingFor = NULL WHERE seq = ?`,
+			string(rej.Code), rej.Message, nullString(rej.Field), e.Seq); err != nil {
+			return touches{}, fmt.Errorf("sqlite: flag act: %w", err)
+		}
+		return now, nil
+	}
+	if err != nil {
+		return touches{}, fmt.Errorf("sqlite: rebase act %d: %w", e.Seq, err)
+	}
+	if err := t.applyEffect(eff); err != nil {
+		// The mutator accepted it, so the replica must take it; if it
+		// cannot, the file is inconsistent and nothing may be committed.
+		return touches{}, fmt.Errorf("sqlite: rebase act %d: %w", e.Seq, err)
+	}
+	if e.Conflict != nil || e.WaitingFor != "" {
+		if _, err := t.exec(`UPDATE outbox SET conflictCode = NULL, conflictMessage = NULL, conflictField = NULL, waitingFor = NULL WHERE seq = ?`,
+			e.Seq); err != nil {
+			return touches{}, fmt.Errorf("sqlite: unflag act: %w", err)
+		}
+	}
+	return now, nil
+}
+
+// noteTouches records what a replay touched. The outbox keeps the union
+// of every run's touches: a superset only makes a later rebase replay
+// more, never less, and the outbox row is written only when a run
+// touched something new (a replay that is now refused touches fewer rows,
+// and writing that down for every act of every page cost more than it
+// saved).
+func (t *Tx) noteTouches(e OutboxEntry, now touches) error {
+	if e.touchesKnown {
+		if subset(now.Reads, e.touches.Reads) && subset(now.Writes, e.touches.Writes) {
+			return nil
+		}
+		now = touches{Reads: union(e.touches.Reads, now.Reads), Writes: union(e.touches.Writes, now.Writes)}
+	}
+	if _, err := t.execStmt(`UPDATE outbox SET touches = ? WHERE seq = ?`, now.encode(), e.Seq); err != nil {
+		return fmt.Errorf("sqlite: record touches: %w", err)
 	}
 	return nil
 }

@@ -67,6 +67,12 @@ type OutboxEntry struct {
 	// PrevHash and Hash chain the act after the device's previous one
 	// (syncproto/chain.go); empty until the replica knows its device.
 	PrevHash, Hash string
+
+	// touches are the rows the act read and wrote when it last ran here
+	// (touches.go); touchesKnown is false for an act queued before they
+	// were recorded.
+	touches      touches
+	touchesKnown bool
 }
 
 // Act runs the named mutator on the replica's rows and, in one
@@ -95,7 +101,8 @@ func (db *DB) Queue(ctx context.Context, a NewAct) (Queued, error) {
 		q = Queued{}
 		m := workflow.Mutation{ID: a.ID, Name: a.Name, Args: a.Args, OccurredAt: a.OccurredAt,
 			Actor: workflow.Actor{ID: a.Author.ID, Name: a.Author.Name, Role: a.Author.Role}}
-		eff, err := workflow.Apply(ctx, reader{t}, m)
+		rd := newTouchReader(t)
+		eff, err := workflow.Apply(ctx, rd, m)
 		// An act that only came before its predecessor is queued without
 		// local effect, flagged with what it waits for: the predecessor is
 		// on another workstation, and the server applies the act when it
@@ -140,9 +147,10 @@ func (db *DB) Queue(ctx context.Context, a NewAct) (Queued, error) {
 			return err
 		}
 		_, err = t.exec(`INSERT INTO outbox (seq, id, name, args, occurredAt, authorId, authorName, authorRole, authorToken,
-			reissueOf, waitingFor, prevHash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, seq, a.ID, a.Name, string(a.Args), FormatTime(a.OccurredAt),
-			a.Author.ID, a.Author.Name, string(a.Author.Role), a.Author.Token, nullString(reissueOf), waiting, prev, hash)
+			reissueOf, waitingFor, prevHash, hash, touches)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, seq, a.ID, a.Name, string(a.Args), FormatTime(a.OccurredAt),
+			a.Author.ID, a.Author.Name, string(a.Author.Role), a.Author.Token, nullString(reissueOf), waiting, prev, hash,
+			touched(rd.seen, eff).encode())
 		if err != nil {
 			return fmt.Errorf("sqlite: append to outbox: %w", err)
 		}
@@ -156,15 +164,22 @@ func (db *DB) Queue(ctx context.Context, a NewAct) (Queued, error) {
 }
 
 const outboxColumns = `seq, id, name, args, occurredAt, authorId, authorName, authorRole, authorToken, status,
-	conflictCode, conflictMessage, conflictField, reissueOf, waitingFor, parked, prevHash, hash`
+	conflictCode, conflictMessage, conflictField, reissueOf, waitingFor, parked, prevHash, hash, touches`
 
 func scanOutbox(rows *sql.Rows) (OutboxEntry, error) {
 	var e OutboxEntry
 	var args, at, role string
-	var code, msg, field, reissueOf, waiting sql.NullString
+	var code, msg, field, reissueOf, waiting, touches sql.NullString
 	if err := rows.Scan(&e.Seq, &e.ID, &e.Name, &args, &at, &e.Author.ID, &e.Author.Name, &role, &e.Author.Token,
-		&e.Status, &code, &msg, &field, &reissueOf, &waiting, &e.Parked, &e.PrevHash, &e.Hash); err != nil {
+		&e.Status, &code, &msg, &field, &reissueOf, &waiting, &e.Parked, &e.PrevHash, &e.Hash, &touches); err != nil {
 		return e, err
+	}
+	if touches.Valid {
+		var err error
+		if e.touches, err = decodeTouches(touches.String); err != nil {
+			return e, err
+		}
+		e.touchesKnown = true
 	}
 	e.ReissueOf = reissueOf.String
 	e.WaitingFor = waiting.String
@@ -358,7 +373,10 @@ func (db *DB) RecordResults(ctx context.Context, results []syncproto.MutationRes
 			if !rejected {
 				// Applied by the server, perhaps after waiting there: it
 				// waits no more.
-				if _, err := t.exec(`UPDATE outbox SET status = 'applied', parked = 0, waitingFor = NULL WHERE seq = ?`, r.Seq); err != nil {
+				// A parked act had no local effect; touches = NULL makes
+				// the next rebase replay everything, this act included.
+				if _, err := t.exec(`UPDATE outbox SET status = 'applied', parked = 0, waitingFor = NULL,
+					touches = CASE WHEN parked = 1 THEN NULL ELSE touches END WHERE seq = ?`, r.Seq); err != nil {
 					return fmt.Errorf("sqlite: record result: %w", err)
 				}
 				out.Applied = append(out.Applied, r.Seq)

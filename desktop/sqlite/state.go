@@ -200,7 +200,9 @@ func (db *DB) RewindSeq(ctx context.Context, serverLast int64, serverHead string
 		}
 		// Through negative numbers, so that no intermediate seq collides.
 		for i, seq := range seqs {
-			if _, err := t.exec(`UPDATE outbox SET seq = ?, status = 'queued', parked = 0, waitingFor = NULL WHERE seq = ?`, -(serverLast + 1 + int64(i)), seq); err != nil {
+			// touches = NULL: acts the replica had taken as reflected
+			// are replayed again, so the next rebase replays everything.
+			if _, err := t.exec(`UPDATE outbox SET seq = ?, status = 'queued', parked = 0, waitingFor = NULL, touches = NULL WHERE seq = ?`, -(serverLast + 1 + int64(i)), seq); err != nil {
 				return err
 			}
 		}

@@ -9,61 +9,106 @@ import (
 )
 
 // decodeWireRow reads a row in wire form (one JSON object) straight into
-// the stored values of tbl's columns, in tbl.columns order: one validation
-// of the text and one walk over its members, instead of decoding it into a
-// map first and each member again (that was a third of an initial sync's
-// CPU). Members that name no column are skipped; columns the object lacks,
-// and secret ones, stay nil (NULL). When a member appears twice the last
-// one counts, as with encoding/json.
+// the stored values of tbl's columns, in tbl.columns order, in one walk
+// over its text that also checks its grammar: validating the text first
+// (json.Valid) and then walking it again cost an initial sync a tenth of
+// its CPU. Members that name no column are skipped; columns the object
+// lacks, and secret ones, stay nil (NULL). When a member appears twice the
+// last one counts, as with encoding/json. A row that is not valid JSON gets
+// encoding/json's own account of what is wrong, whichever of its members
+// the walk had reached.
 func decodeWireRow(tbl *table, id string, row []byte) ([]any, error) {
-	if !json.Valid(row) {
-		var probe any
-		err := json.Unmarshal(row, &probe) // says where the text is broken
-		return nil, fmt.Errorf("sqlite: %s %s: row is not a JSON object: %w", tbl.name, id, err)
-	}
 	i := skipSpace(row, 0)
 	if i >= len(row) || row[i] != '{' {
+		if !json.Valid(row) {
+			return nil, notJSON(tbl, id, row)
+		}
 		return nil, fmt.Errorf("sqlite: %s %s: row is not a JSON object: %s", tbl.name, id, clip(row))
 	}
 	args := make([]any, len(tbl.columns))
 	args[tbl.index["id"]] = id
-	i = skipSpace(row, i+1)
-	if row[i] == '}' {
-		return args, nil
+	// A member's error found before the end of the text is reported only
+	// once the rest is known to be valid JSON, as when validation came first.
+	memberErr := func(err error) ([]any, error) {
+		if !json.Valid(row) {
+			return nil, notJSON(tbl, id, row)
+		}
+		return nil, err
 	}
-	for {
-		// The text is valid JSON: a member is "key" : value, then , or }.
-		end := skipString(row, i)
-		key, err := wireString(row[i:end])
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: %s %s: member name %s: %w", tbl.name, id, clip(row[i:end]), err)
-		}
-		i = skipSpace(row, end)
-		i = skipSpace(row, i+1) // the colon
-		end = skipValue(row, i)
-		raw := row[i:end]
-		if col, ok := tbl.index[key]; ok {
-			switch {
-			case key == "id":
-				if rowID, err := wireString(raw); err != nil || rowID != id {
-					return nil, fmt.Errorf("sqlite: %s %s: row carries id %s", tbl.name, id, clip(raw))
-				}
-			case secret(tbl.name, key):
-			default:
-				v, err := wireValue(tbl.kinds[key], raw)
-				if err != nil {
-					return nil, fmt.Errorf("sqlite: %s %s: column %s: %w", tbl.name, id, key, err)
-				}
-				args[col] = v
+	i = skipSpace(row, i+1)
+	if i < len(row) && row[i] == '}' {
+		i++
+	} else {
+		for {
+			if i >= len(row) || row[i] != '"' {
+				return nil, notJSON(tbl, id, row)
 			}
+			end, _, ok := scanString(row, i)
+			if !ok {
+				return nil, notJSON(tbl, id, row)
+			}
+			key, err := wireString(row[i:end])
+			if err != nil {
+				return memberErr(fmt.Errorf("sqlite: %s %s: member name %s: %w", tbl.name, id, clip(row[i:end]), err))
+			}
+			i = skipSpace(row, end)
+			if i >= len(row) || row[i] != ':' {
+				return nil, notJSON(tbl, id, row)
+			}
+			i = skipSpace(row, i+1)
+			end, spaced, ok := scanValue(row, i, 2)
+			if !ok {
+				return nil, notJSON(tbl, id, row)
+			}
+			raw := row[i:end]
+			if col, ok := tbl.index[key]; ok {
+				switch k := tbl.kinds[key]; {
+				case key == "id":
+					if rowID, err := wireString(raw); err != nil || rowID != id {
+						return memberErr(fmt.Errorf("sqlite: %s %s: row carries id %s", tbl.name, id, clip(raw)))
+					}
+				case secret(tbl.name, key):
+				case k == kindJSON && !spaced && string(raw) != "null":
+					// Valid and without insignificant space: already compact.
+					args[col] = string(raw)
+				default:
+					v, err := wireValue(k, raw)
+					if err != nil {
+						return memberErr(fmt.Errorf("sqlite: %s %s: column %s: %w", tbl.name, id, key, err))
+					}
+					args[col] = v
+				}
+			}
+			i = skipSpace(row, end)
+			if i >= len(row) {
+				return nil, notJSON(tbl, id, row)
+			}
+			if row[i] == '}' {
+				i++
+				break
+			}
+			if row[i] != ',' {
+				return nil, notJSON(tbl, id, row)
+			}
+			i = skipSpace(row, i+1)
 		}
-		i = skipSpace(row, end)
-		if row[i] == '}' {
-			break
-		}
-		i = skipSpace(row, i+1) // the comma
+	}
+	if skipSpace(row, i) != len(row) {
+		return nil, notJSON(tbl, id, row)
 	}
 	return args, nil
+}
+
+// notJSON is the error for a row that is not valid JSON, in encoding/json's
+// words (it says where the text is broken).
+func notJSON(tbl *table, id string, row []byte) error {
+	var probe any
+	err := json.Unmarshal(row, &probe)
+	if err == nil {
+		// Unreachable while scanValue accepts what encoding/json accepts.
+		err = errors.New("invalid JSON")
+	}
+	return fmt.Errorf("sqlite: %s %s: row is not a JSON object: %w", tbl.name, id, err)
 }
 
 // wireString decodes a JSON string of a row decodeWireRow has validated
@@ -93,8 +138,9 @@ func wireString(raw []byte) (string, error) {
 	return s, nil
 }
 
-// The skip functions walk text already known to be valid JSON, so they
-// only look for where a token ends.
+// The scan functions check the grammar of the value that starts at b[i]
+// as encoding/json does (its nesting limit included) and return the index
+// just past it; ok is false where encoding/json would refuse the text.
 
 func skipSpace(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
@@ -103,49 +149,166 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// skipString returns the index just past the string starting at b[i].
-func skipString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
+// maxWireDepth is encoding/json's nesting limit: deeper text is refused.
+const maxWireDepth = 10000
+
+// scanValue scans the value starting at b[i], at nesting depth depth (the
+// row object is 1). spaced reports insignificant whitespace inside it.
+func scanValue(b []byte, i, depth int) (end int, spaced, ok bool) {
+	if i >= len(b) {
+		return i, false, false
 	}
-	return i
+	switch c := b[i]; {
+	case c == '"':
+		end, _, ok = scanString(b, i)
+		return end, false, ok
+	case c == '{' || c == '[':
+		if depth > maxWireDepth {
+			return i, false, false
+		}
+		return scanContainer(b, i, depth)
+	case c == '-' || c >= '0' && c <= '9':
+		end, ok = scanNumber(b, i)
+		return end, false, ok
+	case c == 't':
+		return scanLiteral(b, i, "true")
+	case c == 'f':
+		return scanLiteral(b, i, "false")
+	case c == 'n':
+		return scanLiteral(b, i, "null")
+	}
+	return i, false, false
 }
 
-// skipValue returns the index just past the value starting at b[i].
-func skipValue(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				i = skipString(b, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return i
+func scanLiteral(b []byte, i int, lit string) (int, bool, bool) {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return i, false, false
 	}
-	for i < len(b) {
-		switch b[i] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			return i
+	return i + len(lit), false, true
+}
+
+// scanContainer scans the object or array starting at b[i].
+func scanContainer(b []byte, i, depth int) (end int, spaced, ok bool) {
+	object := b[i] == '{'
+	closer := byte(']')
+	if object {
+		closer = '}'
+	}
+	j := i + 1
+	k := skipSpace(b, j)
+	spaced = k != j
+	if k < len(b) && b[k] == closer {
+		return k + 1, spaced, true
+	}
+	for {
+		if object {
+			if k >= len(b) || b[k] != '"' {
+				return k, spaced, false
+			}
+			if k, _, ok = scanString(b, k); !ok {
+				return k, spaced, false
+			}
+			j = skipSpace(b, k)
+			spaced = spaced || j != k
+			if j >= len(b) || b[j] != ':' {
+				return j, spaced, false
+			}
+			k = skipSpace(b, j+1)
+			spaced = spaced || k != j+1
 		}
+		var inner bool
+		if k, inner, ok = scanValue(b, k, depth+1); !ok {
+			return k, spaced, false
+		}
+		j = skipSpace(b, k)
+		spaced = spaced || inner || j != k
+		if j >= len(b) {
+			return j, spaced, false
+		}
+		switch b[j] {
+		case closer:
+			return j + 1, spaced, true
+		case ',':
+			k = skipSpace(b, j+1)
+			spaced = spaced || k != j+1
+		default:
+			return j, spaced, false
+		}
+	}
+}
+
+// scanString scans the string starting at b[i] (its opening quote) and
+// reports whether it holds escapes.
+func scanString(b []byte, i int) (end int, escaped, ok bool) {
+	for i++; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, escaped, true
+		case c == '\\':
+			escaped = true
+			i++
+			if i >= len(b) {
+				return i, escaped, false
+			}
+			switch b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if len(b)-i < 5 {
+					return i, escaped, false
+				}
+				for _, h := range b[i+1 : i+5] {
+					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+						return i, escaped, false
+					}
+				}
+				i += 4
+			default:
+				return i, escaped, false
+			}
+		case c < 0x20:
+			return i, escaped, false
+		}
+	}
+	return i, escaped, false
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// scanNumber scans a number as JSON spells it: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func scanNumber(b []byte, i int) (int, bool) {
+	if i < len(b) && b[i] == '-' {
 		i++
 	}
-	return i
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	default:
+		return i, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if i >= len(b) || !isDigit(b[i]) {
+			return i, false
+		}
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) || !isDigit(b[i]) {
+			return i, false
+		}
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	}
+	return i, true
 }

@@ -111,6 +111,38 @@ func TestDecodeWireRow(t *testing.T) {
 	}
 }
 
+// TestDecodeWireRowChecksAsItWalks: the one walk that decodes a row also
+// checks its grammar, so broken text is refused with encoding/json's own
+// sentence wherever it is broken, also past a member whose value is wrong,
+// and nesting is limited where encoding/json limits it.
+func TestDecodeWireRowChecksAsItWalks(t *testing.T) {
+	const id = appt1ID
+	appts := tables[workflow.TableAppointments]
+	prefix := "sqlite: appointments " + id + ": row is not a JSON object: "
+	deep := func(n int) string { return `{"vitals":` + strings.Repeat("[", n-1) + strings.Repeat("]", n-1) + `}` }
+	for _, c := range []struct{ name, row, want string }{
+		{"a bad escape in a skipped member", `{"x":"\q","motif":"m"}`, prefix + "invalid character 'q' in string escape code"},
+		{"a bad timestamp before broken text", `{"date":"yesterday","motif":tru}`, prefix + "invalid character '}' in literal true (expecting 'e')"},
+		{"another row's id before broken text", `{"id":"other","motif":01}`, prefix + "invalid character '1' after object key:value pair"},
+		{"a raw control character in a nested string", "{\"vitals\":{\"a\":\"x\ty\"}}", prefix + "invalid character '\\t' in string literal"},
+		{"a number without digits after the point", `{"vitals":{"t":37.}}`, prefix + "invalid character '}' after decimal point in numeric literal"},
+		{"nesting past encoding/json's limit", deep(10001), prefix + "invalid character '[' exceeded max depth"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := decodeWireRow(appts, id, []byte(c.row)); err == nil || err.Error() != c.want {
+				t.Fatalf("err = %v, want %s", err, c.want)
+			}
+		})
+	}
+	got, err := decodeWireRow(appts, id, []byte(deep(10000)))
+	must(t, err)
+	want, err := mapDecode(appts, id, []byte(deep(10000)))
+	must(t, err)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("nesting at the limit decoded %v, want %v", got, want)
+	}
+}
+
 // FuzzDecodeWireRow holds decodeWireRow to the map decoder: whatever the
 // latter refuses, the former refuses too, and where both accept a row they
 // store the same values.
@@ -128,6 +160,15 @@ func FuzzDecodeWireRow(f *testing.F) {
 			t.Fatalf("accepted %q, which the map decoder refuses: %v", row, wantErr)
 		case wantErr == nil && err == nil && !reflect.DeepEqual(got, want):
 			t.Fatalf("%q decoded\n %#v\nwant\n %#v", row, got, want)
+		}
+		// Text that is not JSON is refused in encoding/json's words, as
+		// when the row was validated before it was walked.
+		var probe any
+		if syntax := json.Unmarshal(row, &probe); !json.Valid(row) {
+			want := "sqlite: appointments " + appt1ID + ": row is not a JSON object: " + syntax.Error()
+			if err == nil || err.Error() != want {
+				t.Fatalf("%q: err = %v, want %s", row, err, want)
+			}
 		}
 	})
 }
