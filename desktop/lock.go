@@ -167,6 +167,31 @@ func (e *Engine) forgetUser(ctx context.Context, email string) {
 	}
 }
 
+// NobodyLoggedIn reports whether no user has logged in on this workstation
+// yet: while locked, neither a key slot nor a replica on disk (the first
+// login makes both); once open, no credential in it. The installer's
+// registration code is redeemed only then: the replica starts locked, so
+// its credentials cannot be read at the first start.
+func (e *Engine) NobodyLoggedIn(ctx context.Context) (bool, error) {
+	e.keyMu.Lock()
+	defer e.keyMu.Unlock()
+	if e.db.Unlocked() {
+		creds, err := e.db.Credentials(ctx)
+		return len(creds) == 0, err
+	}
+	kf, err := e.loadKeys()
+	if err != nil {
+		return false, err
+	}
+	if len(kf.Slots) > 0 {
+		return false, nil
+	}
+	if _, err := os.Stat(e.cfg.DBPath); !errors.Is(err, os.ErrNotExist) {
+		return false, err
+	}
+	return true, nil
+}
+
 // loadKeys reads the key file under keyMu.
 func (e *Engine) loadKeys() (*keyfile.File, error) {
 	kf, err := keyfile.Load(e.cfg.KeyFile)

@@ -320,3 +320,28 @@ func TestIdleLock(t *testing.T) {
 		t.Fatalf("the queued acts after the lock: %+v %v", p, err)
 	}
 }
+
+// NobodyLoggedIn answers while the replica is locked (the installer's
+// registration code is redeemed on that answer at the first start): yes
+// before the first login, no after it, also once restarted and locked.
+func TestNobodyLoggedInWhileLocked(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config(wardDevice, "")
+	ctx := context.Background()
+	e := newEngine(t, cfg)
+	nobody := func(want bool) {
+		t.Helper()
+		got, err := e.NobodyLoggedIn(ctx)
+		if err != nil || got != want {
+			t.Fatalf("NobodyLoggedIn = %v, %v; want %v (locked %v)", got, err, want, !e.Unlocked())
+		}
+	}
+	nobody(true)
+	login(t, e, "secretary@hospital.com", "secretary123")
+	nobody(false)
+	e = reopen(t, e, cfg)
+	if e.Unlocked() {
+		t.Fatal("a restarted workstation is not locked")
+	}
+	nobody(false)
+}

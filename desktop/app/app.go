@@ -144,7 +144,10 @@ func (a *App) claimInstalled(e *desktop.Engine) {
 	if st.DeviceID == "" || st.ServerURL == "" {
 		return
 	}
-	if creds, err := e.DB().Credentials(a.base); err != nil || len(creds) > 0 {
+	if first, err := e.NobodyLoggedIn(a.base); err != nil || !first {
+		if err != nil {
+			a.log.Warn("the installer's registration code was not redeemed", "device", st.DeviceID, "err", err)
+		}
 		return
 	}
 	reg, err := desktop.ClaimDevice(a.base, a.cfg.Engine.HTTPClient, st.ServerURL, st.DeviceID, a.cfg.ClaimCode)

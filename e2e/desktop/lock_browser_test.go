@@ -94,6 +94,10 @@ func TestIdleLockInBrowser(t *testing.T) {
 	})
 	u.do("open the app", chromedp.EmulateViewport(1280, 800), chromedp.Navigate("http://"+devAddr+"/"))
 	u.wait("the login screen", `document.body.dataset.ready === 'true' && !!document.querySelector('#login-form')`, 20*time.Second)
+	// The workstation's locale is French unless set otherwise; this test
+	// chooses English and reads the English catalog's lock note whole.
+	u.set(`#locale`, "en-GB")
+	u.wait("English once chosen", `document.querySelector('#login-form [type="submit"]')?.textContent === 'Log in'`, 5*time.Second)
 
 	// The secretary has worked here before (her key slot opens a locked
 	// replica; the test's server escrows no keys).

@@ -82,7 +82,9 @@ func TestServerDeb(t *testing.T) {
 		"NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "StandardOutput=journal",
 		"Restart=on-failure", "WantedBy=multi-user.target")
 	env, _ := os.ReadFile(filepath.Join(root, "etc", "wardsync", "wardsync.env"))
-	mustContain(t, "wardsync.env", string(env), "DATABASE_URL=", "WARDSYNC_ADDR=", "WARDSYNC_MIN_WORKSTATION_VERSION")
+	mustContain(t, "wardsync.env", string(env), "DATABASE_URL=", "WARDSYNC_ADDR=", "WARDSYNC_MIN_WORKSTATION_VERSION",
+		// Escrow on by default: a real deployment needs it (docs/security.md).
+		"\nWARDSYNC_ESCROW_KEY_FILE=/var/lib/wardsync/escrow.key\n")
 
 	if _, err := exec.LookPath("systemd-analyze"); err != nil {
 		t.Logf("systemd-analyze verify skipped: systemd-analyze is not installed (%v)", err)

@@ -112,6 +112,10 @@ func (p *proc) stop(grace time.Duration) {
 // serverProc is one wardsync-server instance, restarted on the same address.
 type serverProc struct {
 	name, addr, dbURL, logPath string
+	// escrowKeyFile is the key every instance on the database shares, as in
+	// a deployment (docs/security.md): without it a second user's first
+	// login on a workstation is refused.
+	escrowKeyFile string
 
 	mu     sync.Mutex
 	p      *proc
@@ -135,7 +139,7 @@ func (s *serverProc) start(ctx context.Context) error {
 	}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		cmd := exec.Command(serverBin, "serve", "-addr", s.addr, "-log-level", "warn")
+		cmd := exec.Command(serverBin, "serve", "-addr", s.addr, "-log-level", "warn", "-escrow-key-file", s.escrowKeyFile)
 		cmd.Env = append(os.Environ(), "DATABASE_URL="+s.dbURL)
 		s.starts++
 		p, err := startProc(cmd, s.logPath, fmt.Sprintf("start #%d", s.starts))

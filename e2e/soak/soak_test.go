@@ -213,14 +213,19 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 	}
 	rows.Close()
 
-	// Two server instances on the one database.
+	// Two server instances on the one database, sharing one escrow key
+	// (made here, before either starts, so they do not race to make it).
+	escrowKeyFile := filepath.Join(logDir, "escrow.key")
+	if err := os.WriteFile(escrowKeyFile, []byte("soak-escrow-key-of-32-bytes-long"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var servers []*serverProc
 	for i := 0; i < 2; i++ {
 		addr, err := freeAddr()
 		if err != nil {
 			t.Fatal(err)
 		}
-		servers = append(servers, &serverProc{name: string(rune('A' + i)), addr: addr, dbURL: url,
+		servers = append(servers, &serverProc{name: string(rune('A' + i)), addr: addr, dbURL: url, escrowKeyFile: escrowKeyFile,
 			logPath: filepath.Join(logDir, fmt.Sprintf("server-%c.log", 'A'+i))})
 	}
 	if err := parallel(len(servers), func(i int) error { return servers[i].start(ctx) }); err != nil {

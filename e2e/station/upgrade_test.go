@@ -89,6 +89,9 @@ func TestUpgradeRequired(t *testing.T) {
 		defer cancel()
 		eng.Close(ctx)
 	})
+	// The replica is encrypted: the updated release opens it locked, and
+	// syncs once the next user logs in (docs/security.md).
+	updated.login(seedEmail[sec], seedPass[sec])
 	updated.run()
 	waitFor(t, waitTimeout, updated.synced)
 	if n := env.count(`SELECT count(*) FROM patients WHERE id = ANY($1)`, ids); n != acts {
