@@ -264,6 +264,14 @@ func kick(ch chan struct{}) {
 	}
 }
 
+// drain takes back a kick not yet seen.
+func drain(ch chan struct{}) {
+	select {
+	case <-ch:
+	default:
+	}
+}
+
 // SyncNow asks a connected engine to push and pull at once, and an offline
 // one to try the server at once ("Send now").
 func (e *Engine) SyncNow() {

@@ -62,6 +62,12 @@ func (e *Engine) Run(ctx context.Context) error {
 			return nil
 		}
 		e.update(func(s *Status) { s.RetryAt = nil })
+		// A kick that came before this attempt (a login before Run, a
+		// "Send now" during the last wait) is answered by it: left in its
+		// channel it would cut the next wait short, and a workstation the
+		// server refuses as too old would ask again at once.
+		drain(e.loginKick)
+		drain(e.retryKick)
 		connected, err := e.session(ctx)
 		if err != nil && ctx.Err() == nil && !errors.Is(err, sqlite.ErrLocked) && remote.MayBeRevoked(err) {
 			// A refusal may be a revocation: asked, it wipes the keys.
