@@ -118,34 +118,37 @@ func (e *Engine) Pending(ctx context.Context) ([]PendingAct, error) {
 			AuthorID: x.Author.ID, AuthorName: x.Author.Name, Applied: x.Status == sqlite.StatusApplied, LikelyRejection: x.Conflict,
 			WaitingFor: x.WaitingFor, Parked: x.Parked}
 	}
-	subjects, err := e.subjects(ctx, len(out), func(i int) (string, json.RawMessage) { return out[i].Name, out[i].Args })
+	err = e.nameSubjects(ctx, len(out),
+		func(i int) (string, json.RawMessage) { return out[i].Name, out[i].Args },
+		func(i int, s *workflow.ActSubject) { out[i].Subject = s })
 	if err != nil {
 		return nil, err
-	}
-	for i := range out {
-		out[i].Subject = subjects[i]
 	}
 	return out, nil
 }
 
-// subjects names the patient and visit of n acts (act(i) gives the i-th
-// act's name and arguments); nil for an act that names none.
-func (e *Engine) subjects(ctx context.Context, n int, act func(i int) (string, json.RawMessage)) ([]*workflow.ActSubject, error) {
+// nameSubjects names the patient and visit of n acts: act(i) gives the
+// i-th act's name and arguments, and set(i, subject) is called for every
+// act, with nil for one that names none.
+func (e *Engine) nameSubjects(ctx context.Context, n int, act func(i int) (string, json.RawMessage), set func(i int, s *workflow.ActSubject)) error {
 	refs := make([]workflow.ActRefs, n)
 	for i := range refs {
 		refs[i] = workflow.RefsOf(act(i))
 	}
 	found, err := e.db.Subjects(ctx, refs)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := make([]*workflow.ActSubject, n)
+	subjects := make([]*workflow.ActSubject, n)
 	for i := range found {
 		if found[i].Known() {
-			out[i] = &found[i]
+			subjects[i] = &found[i]
 		}
 	}
-	return out, nil
+	for i, s := range subjects {
+		set(i, s)
+	}
+	return nil
 }
 
 // RejectedAct is an act the server refused, with everything that was typed.
@@ -158,12 +161,11 @@ func (e *Engine) Rejected(ctx context.Context, includeResolved bool) ([]Rejected
 	if err != nil {
 		return nil, err
 	}
-	subjects, err := e.subjects(ctx, len(out), func(i int) (string, json.RawMessage) { return out[i].Name, out[i].Args })
+	err = e.nameSubjects(ctx, len(out),
+		func(i int) (string, json.RawMessage) { return out[i].Name, out[i].Args },
+		func(i int, s *workflow.ActSubject) { out[i].Subject = s })
 	if err != nil {
 		return nil, err
-	}
-	for i := range out {
-		out[i].Subject = subjects[i]
 	}
 	return out, nil
 }

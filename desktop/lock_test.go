@@ -41,17 +41,26 @@ func newEngine(t *testing.T, cfg Config) *Engine {
 	return e
 }
 
+// syncedEngine is a new engine on cfg (see newEngine) that synced once
+// with the secretary logged in, then stopped: a replica with a key slot
+// and the server's rows.
+func syncedEngine(t *testing.T, cfg Config) *Engine {
+	t.Helper()
+	e := newEngine(t, cfg)
+	login(t, e, "secretary@hospital.com", "secretary123")
+	stop := run(t, e)
+	waitFor(t, "synced", synced(e))
+	stop()
+	return e
+}
+
 // A restarted workstation shows nothing until someone logs in; offline,
 // only the right password opens the replica.
 func TestLockedUntilLogin(t *testing.T) {
 	w := newWorld(t)
 	cfg := w.config(wardDevice, "")
 	ctx := context.Background()
-	e := newEngine(t, cfg)
-	login(t, e, "secretary@hospital.com", "secretary123")
-	stop := run(t, e)
-	waitFor(t, "synced", synced(e))
-	stop()
+	e := syncedEngine(t, cfg)
 	act(t, e, secretaryID, "appointment.checkIn", map[string]any{"id": appt1ID})
 
 	e = reopen(t, e, cfg)
@@ -151,11 +160,7 @@ func TestRevokedWorkstationWipes(t *testing.T) {
 	w.fs.escrow = map[string][]byte{}
 	cfg := w.config(wardDevice, filepath.Join(t.TempDir(), "ward", "ward.db"))
 	ctx := context.Background()
-	e := newEngine(t, cfg)
-	login(t, e, "secretary@hospital.com", "secretary123")
-	stop := run(t, e)
-	waitFor(t, "synced", synced(e))
-	stop()
+	e := syncedEngine(t, cfg)
 	marker := "Zzyzx-7f3a9c"
 	act(t, e, secretaryID, "patient.register", map[string]any{"id": "aaaaaaaa-1111-4000-8000-000000000001",
 		"firstName": "Wipe", "lastName": marker, "birthDate": "1990-01-01T00:00:00Z"})
@@ -237,11 +242,7 @@ func TestRevokedWhileLockedKeepsQueuedActs(t *testing.T) {
 	w.fs.escrow = map[string][]byte{}
 	cfg := w.config(wardDevice, "")
 	ctx := context.Background()
-	e := newEngine(t, cfg)
-	login(t, e, "secretary@hospital.com", "secretary123")
-	stop := run(t, e)
-	waitFor(t, "synced", synced(e))
-	stop()
+	e := syncedEngine(t, cfg)
 	queued := act(t, e, secretaryID, "appointment.checkIn", map[string]any{"id": appt1ID})
 	e = reopen(t, e, cfg)
 

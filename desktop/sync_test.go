@@ -353,15 +353,24 @@ func TestReconnectBacksOff(t *testing.T) {
 	waitFor(t, "reconnected", synced(e))
 }
 
-func TestPushInBatches(t *testing.T) {
-	w := newWorld(t)
+// fiveQueuedActs opens an engine that pushes pushBatch acts at a time,
+// syncs it once as the secretary, then stops it and queues five acts
+// offline: three check-ins, then two cancels (the last one first), whose
+// order the server must keep.
+func fiveQueuedActs(t *testing.T, w *world, pushBatch int) *Engine {
+	t.Helper()
 	cfg := w.config(wardDevice, "")
-	cfg.PushBatch = 2
+	cfg.PushBatch = pushBatch
 	e, err := Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close(context.Background())
+	queued := false
+	defer func() { // the caller closes it once it has it
+		if !queued {
+			e.Close(context.Background())
+		}
+	}()
 	login(t, e, "secretary@hospital.com", "secretary123")
 	stop := run(t, e)
 	waitFor(t, "synced", synced(e))
@@ -371,6 +380,14 @@ func TestPushInBatches(t *testing.T) {
 	}
 	act(t, e, secretaryID, "appointment.cancel", map[string]any{"id": appt3ID})
 	act(t, e, secretaryID, "appointment.cancel", map[string]any{"id": appt2ID})
+	queued = true
+	return e
+}
+
+func TestPushInBatches(t *testing.T) {
+	w := newWorld(t)
+	e := fiveQueuedActs(t, w, 2)
+	defer e.Close(context.Background())
 	run(t, e)
 	waitFor(t, "drained", outboxEmpty(t, e))
 	w.fs.mu.Lock()
@@ -391,22 +408,8 @@ func TestPushInBatches(t *testing.T) {
 // is applied once, in seq order.
 func TestPipelinedPushFailureKeepsOrderAndExactlyOnce(t *testing.T) {
 	w := newWorld(t)
-	cfg := w.config(wardDevice, "")
-	cfg.PushBatch = 1
-	e, err := Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := fiveQueuedActs(t, w, 1)
 	defer e.Close(context.Background())
-	login(t, e, "secretary@hospital.com", "secretary123")
-	stop := run(t, e)
-	waitFor(t, "synced", synced(e))
-	stop()
-	for _, id := range []string{appt1ID, appt2ID, appt3ID} {
-		act(t, e, secretaryID, "appointment.checkIn", map[string]any{"id": id})
-	}
-	act(t, e, secretaryID, "appointment.cancel", map[string]any{"id": appt3ID})
-	act(t, e, secretaryID, "appointment.cancel", map[string]any{"id": appt2ID})
 	w.fs.mu.Lock()
 	before := w.fs.pushes
 	w.fs.failPush = before + 2 // the second push of the drain

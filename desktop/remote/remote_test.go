@@ -207,6 +207,17 @@ func newFakeServer(t *testing.T, token string, read bool) *fakeServer {
 	return fs
 }
 
+// dialFake connects a client to fs with the token it knows, and returns
+// both ends; the caller closes the client.
+func dialFake(t *testing.T, ctx context.Context, fs *fakeServer) (*Conn, *serverConn) {
+	t.Helper()
+	c, err := Dial(ctx, fs.URL, "tok", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, fs.accept(t)
+}
+
 func (fs *fakeServer) accept(t *testing.T) *serverConn {
 	t.Helper()
 	select {
@@ -226,12 +237,8 @@ func TestConnSpeaksTheProtocol(t *testing.T) {
 	} else if r, ok := workflow.AsRejection(err); !ok || r.Code != workflow.CodeUnauthenticated || r.Message != "Unknown session." {
 		t.Fatalf("dial refusal %v", err)
 	}
-	c, err := Dial(ctx, fs.URL, "tok", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, sc := dialFake(t, ctx, fs)
 	defer c.Close()
-	sc := fs.accept(t)
 	now := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 
 	// hello → welcome
@@ -313,7 +320,7 @@ func TestConnSpeaksTheProtocol(t *testing.T) {
 	}()
 	pl = sc.next(t).(*syncproto.Pull)
 	sc.send(t, &syncproto.Error{RequestID: pl.RequestID, Code: workflow.CodeValidationFailed, Message: "bad cursor"})
-	err = <-cc
+	err := <-cc
 	var fe *FrameError
 	if !errors.As(err, &fe) || fe.Frame.Message != "bad cursor" {
 		t.Fatalf("error frame: %v", err)
@@ -348,11 +355,7 @@ func TestConnSpeaksTheProtocol(t *testing.T) {
 func TestConnFailsOnGarbageAndSilence(t *testing.T) {
 	ctx := context.Background()
 	fs := newFakeServer(t, "tok", true)
-	c, err := Dial(ctx, fs.URL, "tok", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := fs.accept(t)
+	c, sc := dialFake(t, ctx, fs)
 	sc.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"hello","requestId":"x"}`)) // a client frame
 	select {
 	case <-c.Done():
@@ -365,7 +368,7 @@ func TestConnFailsOnGarbageAndSilence(t *testing.T) {
 
 	// A server that never reads never answers pings: the client notices.
 	silent := newFakeServer(t, "tok", false)
-	c, err = Dial(ctx, silent.URL, "tok", Options{PingInterval: 30 * time.Millisecond, ReadTimeout: 150 * time.Millisecond})
+	c, err := Dial(ctx, silent.URL, "tok", Options{PingInterval: 30 * time.Millisecond, ReadTimeout: 150 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,12 +409,8 @@ func TestConnFailsOnGarbageAndSilence(t *testing.T) {
 func TestPushesArePipelined(t *testing.T) {
 	fs := newFakeServer(t, "tok", true)
 	ctx := context.Background()
-	c, err := Dial(ctx, fs.URL, "tok", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, sc := dialFake(t, ctx, fs)
 	defer c.Close()
-	sc := fs.accept(t)
 	now := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 	muts := []syncproto.Mutation{
 		{Seq: 1, ID: "0f8fad5b-d9cb-469f-a165-70867728950e", Name: "appointment.checkIn", Args: json.RawMessage(`{"id":"x"}`), OccurredAt: now, AuthorToken: "tok", AuthorID: "u-1"},

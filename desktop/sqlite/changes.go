@@ -215,13 +215,9 @@ func (t *Tx) rebase() error {
 	if _, err := t.exec(`DELETE FROM rebase_base`); err != nil {
 		return fmt.Errorf("sqlite: rebase: %w", err)
 	}
-	s, err := t.state()
-	if err != nil {
-		return err
-	}
 	// Acts at or below reflectedSeq that are still here only wait for
 	// their outcome; their effect, if any, is in the server's rows.
-	entries, err := t.outbox(`WHERE seq > ? ORDER BY seq`, s.ReflectedSeq)
+	entries, err := t.unreflected()
 	if err != nil {
 		return err
 	}
@@ -239,6 +235,16 @@ func (t *Tx) rebase() error {
 		}
 	}
 	return nil
+}
+
+// unreflected is the outbox past reflectedSeq, in seq order: the acts a
+// rebase replays on the server's rows.
+func (t *Tx) unreflected() ([]OutboxEntry, error) {
+	s, err := t.state()
+	if err != nil {
+		return nil, err
+	}
+	return t.outbox(`WHERE seq > ? ORDER BY seq`, s.ReflectedSeq)
 }
 
 // resetRow puts a row back to the server's version recorded in
@@ -267,11 +273,7 @@ func (t *Tx) resetRow(table, id string, row sql.NullString) error {
 // recorded, renumbered after a restored server, released from parking),
 // or with a parked act, it is the full rebase.
 func (t *Tx) rebaseSome(r *reach) error {
-	s, err := t.state()
-	if err != nil {
-		return err
-	}
-	entries, err := t.outbox(`WHERE seq > ? ORDER BY seq`, s.ReflectedSeq)
+	entries, err := t.unreflected()
 	if err != nil {
 		return err
 	}

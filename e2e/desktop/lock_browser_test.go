@@ -2,19 +2,11 @@ package desktop_test
 
 import (
 	"context"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
-
-	"wardsync/server/postgres"
 )
 
 // TestIdleLockInBrowser: the app (dev build, -idle-lock 3s) in headless
@@ -24,56 +16,11 @@ import (
 // secretary (who has a key slot here) logs in instead.
 func TestIdleLockInBrowser(t *testing.T) {
 	need(t, "Chromium", chromiumPath, "apt-get install -y chromium")
-	root := repoRoot(t)
-	if _, err := os.Stat(filepath.Join(root, "frontend", "dist", "index.html")); err != nil {
-		t.Fatal("frontend/dist/index.html is missing: build the UI first (make frontend, or cd frontend && npm ci && npm run build)")
-	}
+	dist := builtUI(t)
 	bin := devBinary(t)
 	w := newWorld(t)
 	display := xvfb(t)
-	devAddr := freePort(t)
-	appLog := &logWriter{}
-	cmd := exec.Command(bin, "-db", filepath.Join(t.TempDir(), "workstation.db"), "-server", w.URL(),
-		"-device", postgres.DemoDeviceID, "-retry-max", "1s", "-idle-lock", "3s")
-	cmd.Env = append(os.Environ(), "DISPLAY="+display, "assetdir="+filepath.Join(root, "frontend", "dist"), "devserver="+devAddr,
-		"loglevel=Warning", "NO_AT_BRIDGE=1", "WEBKIT_DISABLE_COMPOSITING_MODE=1", "GDK_BACKEND=x11")
-	cmd.Stdout, cmd.Stderr = appLog, appLog
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("app output:\n%s", appLog.tail(6000))
-		}
-	})
-	waitFor(t, "the app's dev server", 60*time.Second, func() bool {
-		select {
-		case <-exited:
-			t.Fatalf("the app exited:\n%s", appLog.tail(4000))
-		default:
-		}
-		c, err := net.DialTimeout("tcp", devAddr, 200*time.Millisecond)
-		if err != nil {
-			return false
-		}
-		c.Close()
-		resp, err := http.Get("http://" + devAddr + "/")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	devAddr := runDevApp(t, bin, dist, display, w, "-idle-lock", "3s")
 
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,

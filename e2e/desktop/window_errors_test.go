@@ -7,12 +7,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"wardsync/desktop"
-	"wardsync/server/postgres"
 )
 
 // TestWindowErrors drives the production window (the binary `make desktop`
@@ -32,13 +30,7 @@ import (
 // folder (build/screenshots) right after building the binary; without it
 // the test skips, so that `go test ./...` does not run the window twice.
 func TestWindowErrors(t *testing.T) {
-	shots := os.Getenv("WARDSYNC_WINDOW_SHOTS")
-	if shots == "" {
-		t.Skip("WARDSYNC_WINDOW_SHOTS is not set: make test-desktop runs this test (or set it to build/screenshots after make desktop)")
-	}
-	if !filepath.IsAbs(shots) {
-		shots = filepath.Join(repoRoot(t), shots)
-	}
+	shots := windowShots(t, "make test-desktop runs this test (or set it to build/screenshots after make desktop)")
 	bin := os.Getenv("WARDSYNC_DESKTOP_BIN")
 	if bin == "" {
 		bin = filepath.Join(repoRoot(t), "build", "wardsync-desktop")
@@ -55,29 +47,7 @@ func TestWindowErrors(t *testing.T) {
 	w.stop() // the first login happens with the server out of reach
 	display := xvfb(t)
 
-	appLog := &logWriter{}
-	cmd := exec.Command(bin, "-db", filepath.Join(t.TempDir(), "workstation.db"), "-server", w.URL(),
-		"-device", postgres.DemoDeviceID, "-retry-max", "1s")
-	cmd.Env = append(os.Environ(), "DISPLAY="+display, "NO_AT_BRIDGE=1", "WEBKIT_DISABLE_COMPOSITING_MODE=1", "GDK_BACKEND=x11")
-	cmd.Stdout, cmd.Stderr = appLog, appLog
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("app output:\n%s", appLog.tail(4000))
-		}
-	})
+	_, exited := runApp(t, bin, display, w, nil, 4000)
 	win := &window{t: t, display: display, exited: exited, dir: t.TempDir(), shots: shots}
 	win.waitWindow()
 	win.read("the login screen", "log in to this ward workstation", 30*time.Second)

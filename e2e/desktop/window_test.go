@@ -20,13 +20,7 @@ import (
 // $WARDSYNC_WINDOW_SHOTS to the folder right after taking them; without it
 // the test skips.
 func TestWindowScreenshots(t *testing.T) {
-	dir := os.Getenv("WARDSYNC_WINDOW_SHOTS")
-	if dir == "" {
-		t.Skip("WARDSYNC_WINDOW_SHOTS is not set: run `make shot` then this test with WARDSYNC_WINDOW_SHOTS=build/screenshots (make test does)")
-	}
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(repoRoot(t), dir)
-	}
+	dir := windowShots(t, "run `make shot` then this test with WARDSYNC_WINDOW_SHOTS=build/screenshots (make test does)")
 	var prints []map[uint32]int
 	for _, name := range []string{"window-login.png", "window-nurse.png"} {
 		path := filepath.Join(dir, name)

@@ -17,6 +17,19 @@ import (
 	"wardsync/workflow"
 )
 
+// syncedSecretary is a seeded world with a workstation named device on
+// which the secretary logged in, running and synced.
+func syncedSecretary(t *testing.T, device string) (*env, *station) {
+	t.Helper()
+	env := newEnv(t, true)
+	env.addDevice(device)
+	s := env.station(device)
+	s.loginAll(workflow.RoleSecretary)
+	s.run()
+	waitFor(t, waitTimeout, s.synced)
+	return env, s
+}
+
 // TestRestoredServer: the server's database is restored from a pg_dump
 // taken before the workstation's cursor. The workstation's next pull is
 // answered resync (with the sentence that says why), it starts over by
@@ -27,12 +40,7 @@ import (
 func TestRestoredServer(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	env := newEnv(t, true)
-	env.addDevice("ward-r")
-	s := env.station("ward-r")
-	s.loginAll(workflow.RoleSecretary)
-	s.run()
-	waitFor(t, waitTimeout, s.synced)
+	env, s := syncedSecretary(t, "ward-r")
 	register := func(last string) string {
 		id := uuid.NewString()
 		s.act(workflow.RoleSecretary, "patient.register", map[string]any{"id": id, "firstName": "Restore", "lastName": last, "birthDate": "1970-01-01T00:00:00Z"})
@@ -125,12 +133,7 @@ func TestRestoredServer(t *testing.T) {
 func TestFutureCursorStartsOver(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	env := newEnv(t, true)
-	env.addDevice("ward-f")
-	s := env.station("ward-f")
-	s.loginAll(workflow.RoleSecretary)
-	s.run()
-	waitFor(t, waitTimeout, s.synced)
+	env, s := syncedSecretary(t, "ward-f")
 	s.stop()
 	st, err := s.e.DB().State(ctx)
 	if err != nil {

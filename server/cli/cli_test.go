@@ -138,21 +138,7 @@ func TestServe(t *testing.T) {
 	url := pgtest.NewDatabase(t, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- cli.Main(ctx, []string{"serve", "-addr", "127.0.0.1:0", "-database-url", url, "-log-level", "error"}, pw, io.Discard)
-		pw.Close()
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatalf("serve printed nothing: %v", err)
-	}
-	go io.Copy(io.Discard, pr)
-	m := regexp.MustCompile(`listening on (\S+) — dashboard http://\S+/admin`).FindStringSubmatch(line)
-	if m == nil {
-		t.Fatalf("serve said %q", line)
-	}
+	m, done := serve(t, ctx, `listening on (\S+) — dashboard http://\S+/admin`, url)
 	for _, path := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get("http://" + m[1] + path)
 		if err != nil {
@@ -174,6 +160,29 @@ func TestServe(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop")
 	}
+}
+
+// serve runs `serve` on a free loopback port with the database at url and
+// extra flags, until ctx ends (its result then arrives on done). Its first
+// line must match want; m is the match, m[1] the address.
+func serve(t *testing.T, ctx context.Context, want, url string, extra ...string) (m []string, done <-chan error) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	result := make(chan error, 1)
+	go func() {
+		result <- cli.Main(ctx, append([]string{"serve", "-addr", "127.0.0.1:0", "-database-url", url, "-log-level", "error"}, extra...), pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("serve printed nothing: %v", err)
+	}
+	go io.Copy(io.Discard, pr)
+	m = regexp.MustCompile(want).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("serve said %q", line)
+	}
+	return m, result
 }
 
 func atoi(s string) int {

@@ -1,16 +1,13 @@
 package cli_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -55,22 +52,8 @@ func TestCertInitAndServeTLS(t *testing.T) {
 	url := pgtest.NewDatabase(t, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- cli.Main(ctx, []string{"serve", "-addr", "127.0.0.1:0", "-database-url", url, "-log-level", "error",
-			"-tls-cert", filepath.Join(dir, "server.pem"), "-tls-key", filepath.Join(dir, "server-key.pem")}, pw, io.Discard)
-		pw.Close()
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatalf("serve printed nothing: %v", err)
-	}
-	go io.Copy(io.Discard, pr)
-	m := regexp.MustCompile(`listening on (\S+) — dashboard https://\S+/admin`).FindStringSubmatch(line)
-	if m == nil {
-		t.Fatalf("serve said %q", line)
-	}
+	m, done := serve(t, ctx, `listening on (\S+) — dashboard https://\S+/admin`, url,
+		"-tls-cert", filepath.Join(dir, "server.pem"), "-tls-key", filepath.Join(dir, "server-key.pem"))
 	base := "https://" + m[1]
 	client := func(maxVersion uint16) *http.Client {
 		return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -502,19 +503,8 @@ func auditFilter(r *http.Request) (postgres.AuditFilter, error) {
 		After:     q.Get("after"),
 	}
 	var err error
-	if f.Since, err = timeParam(q.Get("since"), "since"); err != nil {
+	if f.Since, f.Until, f.Limit, err = pageParams(q, postgres.MaxAuditPage); err != nil {
 		return f, err
-	}
-	if f.Until, err = timeParam(q.Get("until"), "until"); err != nil {
-		return f, err
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > postgres.MaxAuditPage {
-			return f, &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "limit",
-				Message: "limit must be a whole number from 1 to " + strconv.Itoa(postgres.MaxAuditPage) + "."}
-		}
-		f.Limit = n
 	}
 	switch v := q.Get("chain"); v {
 	case "":
@@ -533,6 +523,27 @@ func auditFilter(r *http.Request) (postgres.AuditFilter, error) {
 }
 
 // timeParam accepts RFC 3339 or a date (midnight UTC).
+// pageParams reads the since, until and limit parameters shared by the
+// paged admin lists (audit, rejected, security log); limit, when given,
+// must be from 1 to most.
+func pageParams(q url.Values, most int) (since, until *time.Time, limit int, err error) {
+	if since, err = timeParam(q.Get("since"), "since"); err != nil {
+		return nil, nil, 0, err
+	}
+	if until, err = timeParam(q.Get("until"), "until"); err != nil {
+		return since, nil, 0, err
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > most {
+			return since, until, 0, &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "limit",
+				Message: "limit must be a whole number from 1 to " + strconv.Itoa(most) + "."}
+		}
+		limit = n
+	}
+	return since, until, limit, nil
+}
+
 func timeParam(v, field string) (*time.Time, error) {
 	if v == "" {
 		return nil, nil

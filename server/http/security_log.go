@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"wardsync/server/postgres"
-	"wardsync/workflow"
 )
 
 // IdleHeader is how the dashboard tells the server how long its
@@ -69,19 +68,8 @@ func securityFilter(r *http.Request) (postgres.SecurityFilter, error) {
 	q := r.URL.Query()
 	f := postgres.SecurityFilter{Kind: q.Get("kind"), User: q.Get("user"), After: q.Get("after")}
 	var err error
-	if f.Since, err = timeParam(q.Get("since"), "since"); err != nil {
+	if f.Since, f.Until, f.Limit, err = pageParams(q, postgres.MaxSecurityPage); err != nil {
 		return f, err
-	}
-	if f.Until, err = timeParam(q.Get("until"), "until"); err != nil {
-		return f, err
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > postgres.MaxSecurityPage {
-			return f, &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "limit",
-				Message: "limit must be a whole number from 1 to " + strconv.Itoa(postgres.MaxSecurityPage) + "."}
-		}
-		f.Limit = n
 	}
 	return f, nil
 }

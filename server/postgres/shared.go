@@ -298,95 +298,95 @@ func readShared(br pgx.BatchResults, limit int) (*shared, error) {
 	if err := br.QueryRow().Scan(&sh.horizon, &sh.pruned.xid, &sh.pruned.id, &sh.epoch, &sh.dbOID, &sh.changesOID); err != nil {
 		return nil, err
 	}
-	rows, err := br.Query()
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
+	err := batchRows(br, func(rows pgx.Rows) error {
 		var p position
 		var r pageRef
 		if err := rows.Scan(&p.xid, &p.id, &r.table, &r.id); err != nil {
-			rows.Close()
-			return nil, err
+			return err
 		}
 		if len(sh.refs) == limit {
 			sh.more = true
-			continue
+			return nil
 		}
 		sh.refs = append(sh.refs, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	if rows, err = br.Query(); err != nil {
-		return nil, err
-	}
-	for rows.Next() {
+	err = batchRows(br, func(rows pgx.Rows) error {
 		var id string
 		var revoked bool
 		if err := rows.Scan(&id, &revoked); err != nil {
-			rows.Close()
-			return nil, err
+			return err
 		}
 		sh.revoked[id] = revoked
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	if rows, err = br.Query(); err != nil {
-		return nil, err
-	}
-	for rows.Next() {
+	err = batchRows(br, func(rows pgx.Rows) error {
 		var id string
 		var seq int64
 		if err := rows.Scan(&id, &seq); err != nil {
-			rows.Close()
-			return nil, err
+			return err
 		}
 		sh.lastSeq[id] = seq
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	if rows, err = br.Query(); err != nil {
-		return nil, err
-	}
-	for rows.Next() {
+	err = batchRows(br, func(rows pgx.Rows) error {
 		var (
 			id    string
 			r     syncproto.Resolution
 			bySeq *int64
 		)
 		if err := rows.Scan(&id, &r.ID, &r.Seq, &r.Kind, &r.ResolvedAt, &r.ResolvedBy, &r.Note, &bySeq); err != nil {
-			rows.Close()
-			return nil, err
+			return err
 		}
 		r.ResolvedAt = r.ResolvedAt.UTC()
 		if r.Kind == syncproto.ResolutionReissued && bySeq != nil {
 			r.ReissuedAs = id + "/" + strconv.FormatInt(*bySeq, 10)
 		}
 		sh.resolutions[id] = append(sh.resolutions[id], r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	if rows, err = br.Query(); err != nil {
-		return nil, err
-	}
-	for rows.Next() {
+	err = batchRows(br, func(rows pgx.Rows) error {
 		var id, status, code string
 		var o syncproto.Outcome
 		if err := rows.Scan(&id, &o.Seq, &o.ID, &status, &code, &o.Message, &o.Field); err != nil {
-			rows.Close()
-			return nil, err
+			return err
 		}
 		o.Status, o.Code = syncproto.Status(status), workflow.Code(code)
 		sh.outcomes[id] = append(sh.outcomes[id], o)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sh, nil
+}
+
+// batchRows reads the batch's next result row by row, handing each row to
+// read. The rows are closed before it returns, so the batch can move on to
+// its next result; the first error (query, read or the rows' own) stops it.
+func batchRows(br pgx.BatchResults, read func(pgx.Rows) error) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		if err := read(rows); err != nil {
+			rows.Close()
+			return err
+		}
 	}
 	rows.Close()
-	return sh, rows.Err()
+	return rows.Err()
 }

@@ -34,6 +34,16 @@ func logicalSize(s int64) int64 {
 	return full * blockSize
 }
 
+// blocksSize is the plain size of this block file, from its stored size
+// (see logicalSize).
+func (f *file) blocksSize(tls *libc.TLS) (int64, int32) {
+	stored, rc := baseSize(tls, f.base)
+	if rc != lib.SQLITE_OK {
+		return 0, rc
+	}
+	return logicalSize(stored), lib.SQLITE_OK
+}
+
 // readBlock opens block i, of plain length n, into p (C memory, at least
 // blockStored bytes), which then holds its n plain bytes.
 func (f *file) readBlock(tls *libc.TLS, p uintptr, i int64, n int) int32 {
@@ -51,11 +61,10 @@ func (f *file) readBlock(tls *libc.TLS, p uintptr, i int64, n int) int32 {
 }
 
 func (f *file) readBlocks(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
-	stored, rc := baseSize(tls, f.base)
+	size, rc := f.blocksSize(tls)
 	if rc != lib.SQLITE_OK {
 		return rc
 	}
-	size := logicalSize(stored)
 	out := cbytes(buf, n)
 	tmp := tls.Alloc(blockStored)
 	defer tls.Free(blockStored)
@@ -91,11 +100,10 @@ func (f *file) readBlocks(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 }
 
 func (f *file) writeBlocks(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
-	stored, rc := baseSize(tls, f.base)
+	size, rc := f.blocksSize(tls)
 	if rc != lib.SQLITE_OK {
 		return rc
 	}
-	size := logicalSize(stored)
 	in := cbytes(buf, n)
 	end := off + int64(n)
 	plainP := tls.Alloc(blockStored)
@@ -135,11 +143,11 @@ func (f *file) writeBlocks(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 }
 
 func (f *file) truncateBlocks(tls *libc.TLS, size int64) int32 {
-	stored, rc := baseSize(tls, f.base)
+	plainSize, rc := f.blocksSize(tls)
 	if rc != lib.SQLITE_OK {
 		return rc
 	}
-	if size >= logicalSize(stored) {
+	if size >= plainSize {
 		return lib.SQLITE_OK
 	}
 	i, rem := size/blockSize, int(size%blockSize)
@@ -147,7 +155,7 @@ func (f *file) truncateBlocks(tls *libc.TLS, size int64) int32 {
 		return callTruncate(tls, f.base, i*blockStored)
 	}
 	// The new last block is sealed again at its new length.
-	have := int(min(logicalSize(stored)-i*blockSize, blockSize))
+	have := int(min(plainSize-i*blockSize, blockSize))
 	p := tls.Alloc(2 * blockStored)
 	defer tls.Free(2 * blockStored)
 	if rc := f.readBlock(tls, p, i, have); rc != lib.SQLITE_OK {

@@ -76,6 +76,20 @@ func integrity(t testing.TB, db *sql.DB) {
 	}
 }
 
+// wantAuthFailure checks that err is SQLite's I/O error and that v
+// recorded the authentication failure of what ("page N of path"); label
+// starts the message when err is not.
+func wantAuthFailure(t *testing.T, label string, err error, v *VFS, what string) {
+	t.Helper()
+	if sqliteCode(err)&0xff != lib.SQLITE_IOERR {
+		t.Fatalf("%sgot %v (code %d), want SQLITE_IOERR", label, err, sqliteCode(err))
+	}
+	want := what + " failed its authentication check: the file was changed outside wardsync, or the key is not this replica's"
+	if f := v.Failure(); f == nil || f.Error() != want {
+		t.Fatalf("failure %v, want %q", f, want)
+	}
+}
+
 func sqliteCode(err error) int {
 	var e *sqlite.Error
 	if errors.As(err, &e) {
@@ -159,13 +173,7 @@ func TestWrongKeyAndStockDriverCannotOpen(t *testing.T) {
 	_, err = wrong.Exec(`SELECT * FROM p`)
 	// SQLite reports the failure as an I/O error (on some paths without
 	// the extended SQLITE_IOERR_DATA); the VFS says which page failed.
-	if sqliteCode(err)&0xff != lib.SQLITE_IOERR {
-		t.Fatalf("wrong key: got %v (code %d), want SQLITE_IOERR", err, sqliteCode(err))
-	}
-	want := "page 1 of " + path + " failed its authentication check: the file was changed outside wardsync, or the key is not this replica's"
-	if f := other.Failure(); f == nil || f.Error() != want {
-		t.Fatalf("failure %v, want %q", f, want)
-	}
+	wantAuthFailure(t, "wrong key: ", err, other, "page 1 of "+path)
 }
 
 // TestMarkerInNoByte writes a marker through every kind of file SQLite
@@ -295,13 +303,7 @@ func TestTamperedByteIsAClearError(t *testing.T) {
 	defer db.Close()
 	var name string
 	err = db.QueryRow(`SELECT name FROM p`).Scan(&name)
-	if sqliteCode(err)&0xff != lib.SQLITE_IOERR {
-		t.Fatalf("got %v (code %d), want SQLITE_IOERR", err, sqliteCode(err))
-	}
-	want := "page 2 of " + path + " failed its authentication check: the file was changed outside wardsync, or the key is not this replica's"
-	if f := v2.Failure(); f == nil || f.Error() != want {
-		t.Fatalf("failure %v, want %q", f, want)
-	}
+	wantAuthFailure(t, "", err, v2, "page 2 of "+path)
 }
 
 // TestSwappedPagesFail: a sealed page copied over another fails, though
