@@ -50,7 +50,9 @@ func TestWindowErrors(t *testing.T) {
 	_, exited := runApp(t, bin, display, w, nil, 4000)
 	win := &window{t: t, display: display, exited: exited, dir: t.TempDir(), shots: shots}
 	win.waitWindow()
-	win.read("the login screen", "log in to this ward workstation", 30*time.Second)
+	// The window opens in the workstation's default language, French; the
+	// sentences the engine and the server write stay English.
+	win.read("the login screen", "ce poste du service", 30*time.Second)
 
 	// 1. A first login while offline: the e-mail field has the focus.
 	win.xdo("type", "--delay", "15", "nurse@hospital.com")
@@ -72,7 +74,7 @@ func TestWindowErrors(t *testing.T) {
 	// registration code that is not this workstation's. The server
 	// address has the focus; the id is fixed; then the code.
 	win.xdo("key", "Tab", "Tab", "Return")
-	win.read("the settings form", "registration code", 10*time.Second)
+	win.read("the settings form", "enregistrement", 10*time.Second)
 	win.xdo("key", "Tab", "Tab")
 	win.xdo("type", "--delay", "15", "WRONG-CODE-1234")
 	win.xdo("key", "Return")
