@@ -522,7 +522,6 @@ func auditFilter(r *http.Request) (postgres.AuditFilter, error) {
 	return f, nil
 }
 
-// timeParam accepts RFC 3339 or a date (midnight UTC).
 // pageParams reads the since, until and limit parameters shared by the
 // paged admin lists (audit, rejected, security log); limit, when given,
 // must be from 1 to most.
@@ -544,6 +543,7 @@ func pageParams(q url.Values, most int) (since, until *time.Time, limit int, err
 	return since, until, limit, nil
 }
 
+// timeParam accepts RFC 3339 or a date (midnight UTC).
 func timeParam(v, field string) (*time.Time, error) {
 	if v == "" {
 		return nil, nil
