@@ -385,9 +385,11 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#audit-form`)),
 		chromedp.SetValue(chromedp.CSS(`#audit-form select[name="outcome"]`), "rejected"),
 	)
-	// Submitted as its button would submit it: a click lands on whatever
-	// covers the button at that moment (a toast from an earlier step,
-	// under load), and the search then never runs.
+	// Submitted as its button would submit it: chromedp's click is
+	// hit-tested at the button's position, and under load one fresh-clone
+	// run's click never reached the form (the page still read "Choose
+	// filters and search." 10 s later). What the search finds is what
+	// this test checks.
 	eval(`(document.querySelector('#audit-form').requestSubmit(document.querySelector('#audit-form button[type="submit"]')), '')`)
 	waitJS("the audit search finds the rejected act", `document.querySelector('#audit tr[data-key="`+key+`"]') !== null`, 10*time.Second)
 	if got := eval(`document.querySelector('#audit tr[data-key="` + key + `"] td:nth-child(3)').innerText`); !strings.HasPrefix(got, "Vitals recorded\nMARTIN Jean (born 14/07/1975) — visit ") {
