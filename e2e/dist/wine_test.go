@@ -159,9 +159,12 @@ func TestStationUnderWine(t *testing.T) {
 		t.Fatal(err)
 	}
 	global := []string{"-db", `C:\wardsync\ward.db`, "-server", "http://" + addr, "-device", dev.ID}
+	// The replica is encrypted: every command but login opens it with the
+	// secretary's key slot, as the station's own docs say.
+	unlockEnv := []string{"WARDSYNC_UNLOCK=secretary@hospital.com", "WARDSYNC_PASSWORD=secretary123"}
 	station := func(args ...string) (string, error) {
 		cmd := w.command(exe, append(append([]string{}, global...), args...)...)
-		cmd.Env = append(cmd.Env, "WARDSYNC_PASSWORD=secretary123")
+		cmd.Env = append(cmd.Env, unlockEnv...)
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		err := cmd.Run()
@@ -211,6 +214,7 @@ func TestStationUnderWine(t *testing.T) {
 	// The sync loop, in the background, until the ward's records are in.
 	runSync := func() (stop func()) {
 		cmd := w.command(exe, append(append([]string{}, global...), "run")...)
+		cmd.Env = append(cmd.Env, unlockEnv...)
 		var errb bytes.Buffer
 		cmd.Stderr = &errb
 		if err := cmd.Start(); err != nil {
