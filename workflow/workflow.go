@@ -113,6 +113,10 @@ const (
 	// content was modified after it was written, or an act before it was
 	// removed or reordered (docs/provenance.md).
 	CodeChainBroken Code = "CHAIN_BROKEN"
+	// CodeRateLimited refuses a login held back by the server's login
+	// limits (HTTP 429): it did not judge the password, so a workstation
+	// falls back to offline login (docs/security.md, "Login limits").
+	CodeRateLimited Code = "RATE_LIMITED"
 )
 
 // Rejection is the one error type of wardsync: a machine code, a human

@@ -21,10 +21,6 @@ import (
 	"wardsync/workflow"
 )
 
-// CodeRateLimited is what a refused login carries when the server's answer
-// (429) had no code of its own.
-const CodeRateLimited workflow.Code = "RATE_LIMITED"
-
 // HTTPError is a refusal the server answered with: a status and the
 // server's {code, message}. errors.As finds the *workflow.Rejection in it.
 type HTTPError struct {
@@ -57,7 +53,7 @@ func Unreachable(err error) bool {
 // may check it offline instead.
 func RateLimited(err error) bool {
 	var he *HTTPError
-	return errors.As(err, &he) && (he.Status == http.StatusTooManyRequests || he.Rejection.Code == CodeRateLimited)
+	return errors.As(err, &he) && (he.Status == http.StatusTooManyRequests || he.Rejection.Code == workflow.CodeRateLimited)
 }
 
 // LoginResult is the server's answer to a successful login.
@@ -204,7 +200,7 @@ func httpError(resp *http.Response, body []byte) *HTTPError {
 		case http.StatusForbidden:
 			r.Code = workflow.CodeForbidden
 		case http.StatusTooManyRequests:
-			r.Code = CodeRateLimited
+			r.Code = workflow.CodeRateLimited // a 429 without a code of its own
 			r.Message = "Too many attempts; wait a moment and try again."
 			if s := resp.Header.Get("Retry-After"); s != "" {
 				r.Message = "Too many attempts; try again in " + s + " seconds."

@@ -82,7 +82,7 @@ func TestLogin(t *testing.T) {
 	}{
 		{"wrong@hospital.com", 401, workflow.CodeUnauthenticated, "Wrong email or password."},
 		{"lab@hospital.com", 403, workflow.CodeForbidden, "This workstation does not serve the laboratory."},
-		{"many@hospital.com", 429, CodeRateLimited, "Too many attempts; try again in 30 seconds."},
+		{"many@hospital.com", 429, workflow.CodeRateLimited, "Too many attempts; try again in 30 seconds."},
 	}
 	for _, c := range refusals {
 		_, err := Login(ctx, nil, base, c.email, "x", "dev-1")

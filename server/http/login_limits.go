@@ -26,10 +26,6 @@ import (
 	"wardsync/workflow"
 )
 
-// CodeRateLimited is the code of a login refused for the limits (HTTP 429);
-// a workstation falls back to offline login on it.
-const CodeRateLimited = "RATE_LIMITED"
-
 // LoginLimits is the policy. Zero fields take the defaults.
 type LoginLimits struct {
 	// AccountFree and AddressFree are the failures allowed per account and

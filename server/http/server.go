@@ -313,7 +313,7 @@ func writeError(w http.ResponseWriter, err error) {
 	var rl *rateLimited
 	if errors.As(err, &rl) {
 		w.Header().Set("Retry-After", strconv.Itoa(rl.seconds()))
-		writeJSON(w, http.StatusTooManyRequests, map[string]any{"code": CodeRateLimited, "message": rl.message(), "retryAfter": rl.seconds()})
+		writeJSON(w, http.StatusTooManyRequests, map[string]any{"code": workflow.CodeRateLimited, "message": rl.message(), "retryAfter": rl.seconds()})
 		return
 	}
 	rej, ok := workflow.AsRejection(err)
