@@ -141,9 +141,13 @@ func (c *chaos) inject(ctx context.Context, kind faultKind) {
 	stream := []string{"upstream", "downstream"}[c.rng.IntN(2)]
 	toxic := func(d time.Duration, spec map[string]any) {
 		spec["name"], spec["stream"] = name, stream
-		if err := l.addToxic(spec); err != nil {
+		added, err := l.addToxic(spec)
+		if err != nil {
 			c.fail(fmt.Errorf("add toxic %v: %w", spec, err))
 			return
+		}
+		if !added {
+			return // both streams hold a toxic already
 		}
 		c.count(kind)
 		c.hold(ctx, d, func() {

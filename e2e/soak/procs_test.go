@@ -231,6 +231,8 @@ type link struct {
 	p    *toxiproxy.Proxy
 	mu   sync.Mutex
 	down int // how many faults hold it down
+	// toxic names the toxic each stream holds (addToxic).
+	toxic map[string]string
 }
 
 func (l *link) URL() string { return "http://" + l.p.Listen }
@@ -267,17 +269,43 @@ func (l *link) restore() error {
 // deadlocked once when a link-down fault and the end of a toxic fault hit
 // one link at the same moment (seed 4191306140845332 hung for 12 min, both
 // goroutines parked in toxiproxy).
-func (l *link) addToxic(spec map[string]any) error {
+//
+// A stream holds at most one toxic at a time. toxiproxy 2.5.0 restarts the
+// previous toxic of the chain when one is added, with the chain's toxic but
+// the stub's old state: a limit_data behind another toxic then panics on a
+// nil state inside toxiproxy (seed 4212210987534278 crashed the whole
+// soak). With one toxic per stream the previous one is always the noop.
+// addToxic reports false when both streams are taken: the fault is skipped.
+func (l *link) addToxic(spec map[string]any) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.toxic == nil {
+		l.toxic = map[string]string{}
+	}
+	stream, _ := spec["stream"].(string)
+	if l.toxic[stream] != "" {
+		stream = map[string]string{"upstream": "downstream", "downstream": "upstream"}[stream]
+		if l.toxic[stream] != "" {
+			return false, nil
+		}
+		spec["stream"] = stream
+	}
 	b, _ := json.Marshal(spec)
-	_, err := l.p.Toxics.AddToxicJson(bytes.NewReader(b))
-	return err
+	if _, err := l.p.Toxics.AddToxicJson(bytes.NewReader(b)); err != nil {
+		return false, err
+	}
+	l.toxic[stream], _ = spec["name"].(string)
+	return true, nil
 }
 
 func (l *link) removeToxic(name string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for stream, n := range l.toxic {
+		if n == name {
+			delete(l.toxic, stream)
+		}
+	}
 	return l.p.Toxics.RemoveToxic(context.Background(), name)
 }
 
