@@ -1,5 +1,5 @@
-// Package bench holds wardsync's speed benchmarks (DESIGN §5, §7; issue #7
-// §1; docs/bench.md): push throughput, propagation, initial sync (the real
+// Package bench holds wardsync's speed benchmarks, each with its target
+// and baseline in docs/bench.md: push throughput, propagation, initial sync (the real
 // wardsync-server and wardsync-station binaries as child processes, for
 // each side's peak RSS), backlog drain, local act, dashboards and 10,000
 // idle connections, each next to a baseline measured in the same run

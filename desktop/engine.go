@@ -92,7 +92,8 @@ type Config struct {
 }
 
 // MaxQueuedBackoff is the longest wait between two attempts to reach the
-// server while acts wait to be sent (DESIGN §6).
+// server while acts wait to be sent: queued work flows within a few
+// seconds of the link returning.
 const MaxQueuedBackoff = 5 * time.Second
 
 func (c *Config) defaults() {

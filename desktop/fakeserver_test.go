@@ -21,7 +21,7 @@ import (
 )
 
 // fakeServer is a small authoritative server for the engine's tests: the
-// login endpoint and /sync as DESIGN §5 describes them, with the rows in
+// login endpoint and /sync as docs/protocol.md describes them, with the rows in
 // memory, the workflow's mutators applying pushes, a change feed, pokes,
 // need-to-know filtering, and switches to go down or compact the feed.
 // It stands in for the real server (which lives in server/ and is tested

@@ -60,7 +60,7 @@ func TestPostgresConformsToSeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	if *update {
-		header := "# Schema public as Prisma builds it from seed/database-design-v2.md, plus the seed's New Indexes.\n" +
+		header := "# Schema public as Prisma builds it from the seed's Prisma schema (docs/schema.md), plus the seed's New Indexes.\n" +
 			"# One line per catalog object; compared exactly by TestPostgresConformsToSeed.\n"
 		if err := os.WriteFile("testdata/prisma_public.txt", []byte(header+strings.Join(got, "\n")+"\n"), 0o644); err != nil {
 			t.Fatal(err)

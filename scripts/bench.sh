@@ -58,7 +58,7 @@ ratio() { if [ -n "$1" ] && [ -n "$2" ]; then awk -v a="$1" -v b="$2" 'BEGIN { i
 # metric label | benchmark | our unit | baseline unit | better | target
 # The pgbench baselines run the same SQL with no notification (honest);
 # the two "pgbench 1/tx +" rows show what notifying costs (bench/push_test.go).
-# The target (issue #7) is checked against ours ("<=15", ">=5000") and, for
+# The target (docs/bench.md) is checked against ours ("<=15", ">=5000") and, for
 # "ratio>=1", against the ratio; several are joined by commas; "" = none.
 # Initial sync 100k's seconds target is the 1M one pro rata (60 s / 10).
 rows=(

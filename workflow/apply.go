@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// act is one row of DESIGN §3's table.
+// act is one row of the act table (docs/architecture.md, the rule table).
 type act struct {
 	name  string
 	roles []Role // who may perform it, in the order the FORBIDDEN sentence names them

@@ -2,7 +2,7 @@ package workflow
 
 import "time"
 
-// Text limits of the seed ("Text Fields") and DESIGN §3, in characters.
+// Text limits of the seed ("Text Fields") and of the act table, in characters.
 const (
 	MaxNameLength          = 200    // patient first and last name
 	MaxMotifLength         = 500    // appointments.motif

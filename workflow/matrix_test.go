@@ -8,14 +8,14 @@ import (
 )
 
 // The matrix runs every act, in every state its row can be in, for every
-// role, and checks the outcome against DESIGN §3's table written out here
+// role, and checks the outcome against the act table written out here
 // independently of the implementation. Each case also runs on the replica
 // a workstation serving only that role would hold (need-to-know filtered)
 // and must give the very same outcome, message included.
 
 type matrixAct struct {
 	name    string // act name, plus a variant after a space
-	roles   []Role // who may do it (DESIGN §3)
+	roles   []Role // who may do it (the act table's who column)
 	states  []string
 	outcome map[string]Code // per state, for an allowed role; missing = INVALID_TRANSITION
 	build   func(state string) (*memStore, json.RawMessage)

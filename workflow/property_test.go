@@ -13,7 +13,7 @@ import (
 	"pgregory.net/rapid"
 )
 
-// designRoles is DESIGN §3's "who" column, written out independently of
+// designRoles is the act table's "who" column, written out independently of
 // the implementation's table.
 var designRoles = map[string][]Role{
 	"patient.register":                 {S, A},

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// The review queue of rejected acts (issue #8, part 2). A rejected act is
+// The review queue of rejected acts (docs/review-queue.md). A rejected act is
 // kept for ever and stays "unresolved" until someone resolves it: closes it
 // with a written reason, or re-issues it adapted as a new act linked to it.
 // These are the rules of resolving; the server and the workstation both

@@ -1,6 +1,6 @@
 package workflow
 
-// Need to know (DESIGN §5, guarantee 4). A device receives only the tables
+// Need to know (docs/visibility.md). A device receives only the tables
 // and columns that the roles it serves may read; the server filters with
 // these functions before anything leaves it, and the workstation's mutators
 // only ever look at these columns, so they give the same answer on both

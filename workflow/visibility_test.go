@@ -138,7 +138,9 @@ func TestVisibleTables(t *testing.T) {
 	})
 }
 
-// TestNeedToKnowGuarantees states DESIGN §5's examples directly.
+// TestNeedToKnowGuarantees states the need-to-know examples directly: a lab
+// workstation never receives consultation notes or billing, and password
+// hashes never leave the server.
 func TestNeedToKnowGuarantees(t *testing.T) {
 	lab := []Role{RoleBiologist}
 	for _, c := range []struct {

@@ -12,7 +12,7 @@ import (
 	"wardsync/workflow"
 )
 
-// One typed method per act of DESIGN §3. Each takes the acting user's id
+// One typed method per act of the workflow's table. Each takes the acting user's id
 // (the UI's logged-in user) first, builds the act's arguments with the
 // seed's field names, and queues the act through the engine, which runs the
 // same mutator the server will. A refusal comes back as a Problem.

@@ -1,6 +1,6 @@
 package sqlite
 
-// The workstation's side of the review queue (issue #8, part 2): a
+// The workstation's side of the review queue (docs/review-queue.md): a
 // rejected act stays open in the inbox until it is resolved — closed here
 // with a written reason (queued as the bookkeeping act rejected.close),
 // re-issued here as a new act linked to it, or resolved by the server (an

@@ -12,7 +12,8 @@ import (
 var vitalsArgs = map[string]any{"weight": 70, "height": 170, "temperature": 37,
 	"bloodPressure": map[string]any{"systolic": 120, "diastolic": 80}, "heartRate": 72}
 
-// TestDeferredOutageStory is issue #8's story end to end, on a real server
+// TestDeferredOutageStory is the story deferred acts exist for
+// (docs/deferred.md), end to end, on a real server
 // and two workstation engines: reception's PC is offline holding a
 // check-in while the ward records the nurse's vitals for that appointment.
 // The vitals are queued "waiting for check-in at reception", pushed and

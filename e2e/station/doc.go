@@ -3,7 +3,8 @@
 // sync server (server/http over server/postgres) and a real PostgreSQL on
 // loopback, with real SQLite replicas in temporary folders.
 //
-// desktop may not import server (DESIGN §2), so these tests live here. They
+// desktop may not import server (the workstation knows the server only
+// through the wire: internal/archtest), so these tests live here. They
 // cover outages (a workstation cut off by a TCP proxy with a kill switch),
 // crashes (the CLI SIGKILLed while acting and pushing), conflicts between
 // two offline nurses, the rebase of queued acts on pull, offline login and

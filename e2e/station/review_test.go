@@ -11,7 +11,7 @@ import (
 	"wardsync/workflow"
 )
 
-// The review queue end to end (issue #8, part 2): a real server on a real
+// The review queue end to end (docs/review-queue.md): a real server on a real
 // PostgreSQL, a real workstation engine on its SQLite file, a proxy that
 // cuts the link. A rejected act stays in the workstation's inbox until it
 // is resolved — closed there with a reason (even offline), re-issued there,

@@ -1,4 +1,4 @@
--- Deferred acts (issue #8 part 1, docs/deferred.md). An act refused only
+-- Deferred acts (docs/deferred.md). An act refused only
 -- because its row is still earlier on its status path (vitals on an
 -- appointment whose check-in is still on the reception PC) is parked here
 -- instead of rejected, retried whenever that row changes, and decided

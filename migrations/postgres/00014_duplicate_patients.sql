@@ -1,4 +1,4 @@
--- Duplicate patients (issue #8 part 3). Two offline reception desks may
+-- Duplicate patients (docs/duplicates.md). Two offline reception desks may
 -- register the same person; both registrations are kept, and the server
 -- flags the pair for an administrator, who merges them (patient.merge) or
 -- dismisses the pair. Everything lives in schema "sync": an index on

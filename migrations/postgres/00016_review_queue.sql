@@ -1,4 +1,4 @@
--- The rejected-acts review queue (issue #8, part 2), in schema "sync" only.
+-- The rejected-acts review queue (docs/review-queue.md), in schema "sync" only.
 --
 -- A rejected act stays in the audit log for ever; it is "resolved" once a
 -- row in sync.rejection_resolutions says who dealt with it, when and how:

@@ -1,4 +1,4 @@
--- Feed marks for decisions that change no seed row (issue #8).
+-- Feed marks for decisions that change no seed row.
 --
 -- A resolution of a rejected act (review queue) and the decision on a
 -- parked act (deferred acts) travel in the changes frame, keyed by the

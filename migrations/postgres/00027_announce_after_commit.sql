@@ -3,7 +3,7 @@
 -- pg_notify in a writing transaction takes PostgreSQL's notify-queue lock
 -- at pre-commit and holds it through the commit's WAL flush, so every
 -- notifying transaction in the cluster commits after the other: group
--- commit is lost (DESIGN §9; measured: 6,681 → 606 tps, 20 clients). The
+-- commit is lost (measured: 6,681 → 606 tps, 20 clients). The
 -- server now announces its own commits after they commit (to its devices
 -- and dashboards in-process, to the other instances with a NOTIFY of its
 -- own, outside the act's transaction: server/postgres/announce.go).

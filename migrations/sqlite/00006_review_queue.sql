@@ -1,4 +1,4 @@
--- The rejected-acts review queue (issue #8, part 2). A rejected act stays in
+-- The rejected-acts review queue (docs/review-queue.md). A rejected act stays in
 -- the inbox until it is resolved: closed here with a written reason (queued
 -- to the server as the bookkeeping act "rejected.close"), re-issued here as
 -- a new act linked to it, or resolved by an administrator on the dashboard

@@ -13,7 +13,7 @@ import (
 // hour (from the audit log, by the time the act happened at the ward).
 
 // enteredStatus names, for each act that changes an appointment's or a
-// prescription's status, the status it leads to (DESIGN §3's effect column).
+// prescription's status, the status it leads to (the effect column of the workflow's table).
 // Presentation only: the workflow decides; the board counts.
 var enteredStatus = map[string]struct{ table, status string }{
 	"appointment.schedule":             {workflow.TableAppointments, string(workflow.AppointmentScheduled)},

@@ -71,8 +71,8 @@ func listenRaw(t *testing.T, url string) *notifications {
 }
 
 // TestAnnouncedAfterCommit: the server's own transactions notify nothing
-// inside them (a NOTIFY there would serialise every commit of the cluster,
-// DESIGN §9); the server announces each commit afterwards, so that a
+// inside them (a NOTIFY there would serialise every commit of the
+// cluster); the server announces each commit afterwards, so that a
 // device on another instance is still poked within the poke latency and
 // that instance's dashboards still hear of the recorded mutation. A write
 // by another program is still notified by trigger at its commit and pokes

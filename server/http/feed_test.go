@@ -63,8 +63,8 @@ func testSeed(t testing.TB) uint64 {
 	return uint64(time.Now().UnixNano())
 }
 
-// TestNoSkippedChange is a randomised property test of DESIGN §5
-// guarantee 2: while writers of every kind run at once (pushes through the
+// TestNoSkippedChange is a randomised property test of the guarantee that
+// a pull never skips a committed change: while writers of every kind run at once (pushes through the
 // server, and other programs' SQL on their own connections, with
 // transactions held open, savepoints rolled back, aborts and cascading
 // deletes), devices follow the feed; when the writers stop, every device

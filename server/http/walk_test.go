@@ -19,7 +19,7 @@ var vitalsArg = map[string]any{
 	"heartRate":     70, "oxygenSaturation": 98,
 }
 
-// TestWorkflowWalk takes a patient through every act of DESIGN §3 over
+// TestWorkflowWalk takes a patient through every act of the workflow over
 // /sync, each by its role's token on the demo workstation, then pulls and
 // checks the device holds the rows exactly as PostgreSQL has them.
 func TestWorkflowWalk(t *testing.T) {

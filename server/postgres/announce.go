@@ -15,7 +15,7 @@ import (
 // A NOTIFY inside a writing transaction takes PostgreSQL's notify-queue
 // lock at pre-commit and holds it through the commit's WAL flush: every
 // notifying transaction of the cluster then commits after the other, and
-// group commit is lost (DESIGN §9). So the server's own transactions do not
+// group commit is lost (measured: 6,681 → 606 tps, 20 clients). So the server's own transactions do not
 // notify (the triggers of migration 00027 stay silent for sessions named
 // ApplicationName). Once one of them has committed, the server announces it:
 //

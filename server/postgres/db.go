@@ -28,7 +28,8 @@ type Config struct {
 	// occurred up to this long after it was issued.
 	SessionTTL time.Duration
 	// MaxSkew is how far in the server's future an act may claim to have
-	// occurred (DESIGN §3: 5 minutes).
+	// occurred: 5 minutes of slack for a ward PC whose clock runs ahead, since
+	// an act cannot have happened after it arrived.
 	MaxSkew time.Duration
 	// FeedRetention is how long the change feed keeps changes; a device
 	// whose cursor is older starts over.

@@ -1,6 +1,6 @@
 package postgres
 
-// The review queue of rejected acts (issue #8, part 2): resolving a
+// The review queue of rejected acts (docs/review-queue.md): resolving a
 // rejected act (closed with a reason from the dashboard or the author's
 // workstation, or re-issued as a linked act) and handing the resolutions
 // to the author's workstation along the feed. The rules (what may be

@@ -26,7 +26,8 @@ const (
 
 // SessionsChannel is notified when sessions end by an administrator's or
 // a user's act, so that every instance re-checks its open sockets at once.
-// Only these rare account transactions notify: never a push (DESIGN §9).
+// Only these rare account transactions notify, never a push: a NOTIFY
+// inside a transaction serialises the cluster's commits (announce.go).
 const SessionsChannel = "wardsync_sessions"
 
 func notifySessions(ctx context.Context, tx pgx.Tx) error {

@@ -1,4 +1,4 @@
-// One form per act of the workflow (DESIGN §3). Each checks what it can as
+// One form per act of the workflow. Each checks what it can as
 // the user types (validate.ts), then asks the engine, which runs the same
 // mutator the server will; a refusal appears at its field.
 import { api } from '../api';

@@ -614,8 +614,8 @@ export const en = {
   'adm.clinicalTime': 'clinical time',
   'adm.syncTime': 'sync time',
 
-  // Ready for the error, reconnection and station-health sentences of
-  // issue #15's other half (they move here when that work merges).
+  // An unexpected error, the sync line's update and retry states, and a
+  // station's health on the dashboard.
   'error.unexpected': 'Unexpected error ({code}): {message}',
   'sync.upgradeRequired': 'Update needed, acts kept: {reason}',
   'sync.retryingNow': 'Retrying now',
