@@ -1,9 +1,11 @@
 package postgres
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 
+	"wardsync/pipeline"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
@@ -42,17 +44,15 @@ func checkChain(deviceID, head string, m syncproto.Mutation) (syncproto.ChainBre
 	return b, workflow.Reject(workflow.CodeChainBroken, "%s.", capitalize(b.Sentence(m.Seq)))
 }
 
-// checkAuthorClaim refuses an act whose hashed author is not the user whose
-// session signed it: the chain must name who really acted.
-func checkAuthorClaim(m syncproto.Mutation, actor workflow.Actor) *workflow.Rejection {
-	if actor.ID == "" || actor.ID == m.AuthorID {
-		return nil
-	}
-	return workflow.Reject(workflow.CodeUnauthenticated,
-		"The act names %s as its author, but its token is a session of %s.", m.AuthorID, actor.Name)
+// Chain judges the act against the device's chain head; the break, if
+// any, is kept with its audit row (record.go).
+func (st *pushStore) Chain(_ context.Context, a *pipeline.Act) (*workflow.Rejection, error) {
+	b, rej := checkChain(st.deviceID, st.head, a.Mutation)
+	st.chainBreak = b
+	return rej, nil
 }
 
-// chainCols are the act's link as its audit row stores it (applyOne
+// chainCols are the act's link as its audit row stores it (Record
 // writes them with the row).
 type chainCols struct {
 	prev, hash, brk any
