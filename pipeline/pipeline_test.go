@@ -15,10 +15,10 @@ import (
 // answers as told.
 type recorder struct {
 	workflow.Reader
-	steps    []string
-	chain    *workflow.Rejection
-	author   *workflow.Rejection
-	merge    *workflow.Merge
+	steps     []string
+	chain     *workflow.Rejection
+	author    *workflow.Rejection
+	merge     *workflow.Merge
 	lockAgain bool
 }
 
