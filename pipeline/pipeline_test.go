@@ -173,3 +173,67 @@ func TestAnActNamingAMergedPatientIsSentOnOrRefused(t *testing.T) {
 		t.Fatalf("rejection %+v, want %+v", rej, want)
 	}
 }
+
+// scheduled is a Reader holding one appointment, still SCHEDULED.
+type scheduled struct{ notFound }
+
+const apptID = "bbbbbbbb-0000-4000-8000-000000000001"
+
+func (scheduled) Appointment(_ context.Context, id string) (*workflow.Appointment, error) {
+	if id != apptID {
+		return nil, workflow.ErrNotFound
+	}
+	at := time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC)
+	return &workflow.Appointment{ID: apptID, Date: at, Motif: "Consultation", Status: workflow.AppointmentScheduled,
+		PatientID: patientID, DoctorID: userID, CreatedAt: at, UpdatedAt: at}, nil
+}
+
+// TestAnEarlyActWaits: vitals before the check-in wait for it. A store whose
+// rows may move (the server) locks the row and runs the act once more; one
+// whose rows cannot (the replica) does not.
+func TestAnEarlyActWaits(t *testing.T) {
+	vitals := syncproto.Mutation{Seq: 3, ID: "m3", Name: "appointment.recordVitals", OccurredAt: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC),
+		Args: json.RawMessage(`{"id":"` + apptID + `","vitals":{"weight":70,"height":170,"temperature":37,"bloodPressure":{"systolic":120,"diastolic":80},"heartRate":72}}`)}
+	for _, c := range []struct {
+		again bool
+		want  string
+	}{
+		{true, "chain, author, lock, record waiting, park"},
+		{false, "chain, author, lock, record waiting, park"},
+	} {
+		r := &nurseRecorder{recorder: &recorder{Reader: scheduled{}, lockAgain: c.again}}
+		o, err := Run(context.Background(), r, &Act{Mutation: vitals})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(r.steps, ", "); got != c.want {
+			t.Fatalf("again=%v: steps\n got: %s\nwant: %s", c.again, got, c.want)
+		}
+		if o.Wait == nil || o.Wait.Sentence != "waiting for check-in at reception" || o.Wait.ID != apptID ||
+			o.Rejection == nil || o.Rejection.Code != workflow.CodeInvalidTransition {
+			t.Fatalf("again=%v: outcome %+v wait %+v", c.again, o.Rejection, o.Wait)
+		}
+		if r.applies != map[bool]int{true: 2, false: 1}[c.again] {
+			t.Fatalf("again=%v: the mutator read the appointment %d times", c.again, r.applies)
+		}
+	}
+}
+
+// nurseRecorder authors as a nurse and counts the mutator's runs (each
+// reads the appointment once).
+type nurseRecorder struct {
+	*recorder
+	applies int
+}
+
+func (n *nurseRecorder) Author(_ context.Context, a *Act) (*workflow.Rejection, error) {
+	n.note("author")
+	a.Actor = workflow.Actor{ID: userID, Name: "Infirmier", Role: workflow.RoleNurse}
+	a.AuthorID = userID
+	return nil, nil
+}
+
+func (n *nurseRecorder) Appointment(ctx context.Context, id string) (*workflow.Appointment, error) {
+	n.applies++
+	return n.recorder.Appointment(ctx, id)
+}

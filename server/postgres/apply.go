@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -236,4 +237,23 @@ func duplicateResult(ctx context.Context, tx pgx.Tx, deviceID string, seq int64,
 		res.Field = *field
 	}
 	return res, nil
+}
+
+// chainHeadOf is the hash of the device's last recorded act
+// (sync.clients.chain_head, read with the device's row), or its genesis
+// when none was hashed yet.
+func chainHeadOf(deviceID string, stored []byte) string {
+	if stored == nil {
+		return syncproto.Genesis(deviceID)
+	}
+	return hex.EncodeToString(stored)
+}
+
+// chainHeadBytes is the head as sync.clients.chain_head stores it.
+func chainHeadBytes(head string) ([]byte, error) {
+	b, err := hex.DecodeString(head)
+	if err != nil || len(b) == 0 {
+		return nil, fmt.Errorf("chain head %q is not a hash", head)
+	}
+	return b, nil
 }

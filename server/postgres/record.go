@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -87,4 +88,28 @@ func deferredResult(seq int64, rej *workflow.Rejection) syncproto.MutationResult
 	w := rej.Wait
 	return syncproto.MutationResult{Seq: seq, Status: syncproto.StatusDeferred, Message: pgText(rej.Message),
 		WaitingFor: pgText(w.Sentence), WaitTable: w.Table, WaitID: w.ID, WaitState: waitState(w)}
+}
+
+// chainCols are the act's link as its audit row stores it (Record
+// writes them with the row).
+type chainCols struct {
+	prev, hash, brk any
+	author, args    string
+}
+
+func chainColumns(m syncproto.Mutation, b syncproto.ChainBreak) chainCols {
+	prev, _ := hex.DecodeString(m.PrevHash)
+	hash, _ := hex.DecodeString(m.Hash)
+	c := chainCols{prev: nilIfEmpty(prev), hash: nilIfEmpty(hash), author: m.AuthorID, args: string(syncproto.CanonicalArgs(m.Args))}
+	if b != "" {
+		c.brk = string(b)
+	}
+	return c
+}
+
+func nilIfEmpty(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }
