@@ -207,7 +207,8 @@ func statusesOf(table string) []string {
 
 // Cases generates the matrix from the workflow's tables: every act
 // (workflow.Names), every state of its row (workflow.Path; for an act
-// with no path, whether its row is new or its id taken), every role.
+// with no path, whether its row is new or its id taken) and malformed
+// arguments, every role (workflow.Roles, workflow.AllowedRoles).
 func Cases() ([]Case, error) {
 	var out []Case
 	register := steps["patient.register"]
@@ -248,8 +249,7 @@ func Cases() ([]Case, error) {
 				states = append(states, state{s, setup, w})
 			}
 		case name == "patient.merge":
-			// Performed on the server only: a workstation's act is refused.
-			states = []state{{"two patients", []step{register}, string(workflow.CodeForbidden)}}
+			states = []state{{"two patients", []step{register}, "applied"}}
 		case name == "patient.update":
 			states = []state{{"existing", []step{register}, "applied"}}
 		case name == "patient.register":
@@ -259,15 +259,21 @@ func Cases() ([]Case, error) {
 		default:
 			return nil, fmt.Errorf("act %s has no case in the suite", name)
 		}
+		// Arguments that are not an object: refused before any row is
+		// read, after the author's role.
+		states = append(states, state{malformed, nil, string(workflow.CodeValidationFailed)})
 		for _, s := range states {
 			for _, role := range workflow.Roles {
 				c := Case{Key: name + "/" + s.name + "/" + string(role), Name: name, Role: role, Setup: s.setup, Want: s.want}
 				c.Args = argsFor(name, s.name)
 				may := slices.Contains(allowed, role)
-				if name == "patient.update" {
+				if name == "patient.update" && s.name != malformed {
+					// Each role may set its own fields only.
 					may = slices.Contains(workflow.PatientFieldWriters("phone"), role)
 				}
-				if !may && name != "patient.merge" {
+				if !may || workflow.Online(name) {
+					// An act performed on the server only is refused to a
+					// workstation before its arguments are read.
 					c.Want = string(workflow.CodeForbidden)
 				}
 				out = append(out, c)
@@ -277,8 +283,14 @@ func Cases() ([]Case, error) {
 	return out, nil
 }
 
+// malformed is the state of a case whose arguments are not an object.
+const malformed = "arguments not an object"
+
 // argsFor returns the arguments of the act under test.
 func argsFor(name, state string) func(r rows) json.RawMessage {
+	if state == malformed {
+		return func(rows) json.RawMessage { return json.RawMessage(`["not", "an", "object"]`) }
+	}
 	switch name {
 	case "patient.merge":
 		return func(r rows) json.RawMessage { return args(obj{"survivorId": r.patient, "loserId": r.fresh}) }
