@@ -15,9 +15,10 @@ import (
 )
 
 // Push applies a device's mutations exactly once, in seq order, in one
-// transaction (group commit). For each mutation: authenticate its author,
-// run the workflow mutator against locked rows, write the effect, record the
-// outcome in the audit log. A rejection rolls back that mutation's effect
+// transaction (group commit). Each new mutation goes through the act
+// pipeline (package pipeline) against this transaction (pushStore, store.go):
+// its link in the chain, its author, the workflow mutator against locked
+// rows, its effect, its outcome in the audit log. A rejection rolls back that mutation's effect
 // (savepoint) but its outcome is still recorded and the device's seq still
 // advances, so a refused act can never block the ones behind it.
 //
