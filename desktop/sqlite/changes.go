@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"wardsync/pipeline"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
@@ -222,9 +223,6 @@ func (t *Tx) rebase() error {
 		return err
 	}
 	for _, e := range entries {
-		if workflow.IsBookkeeping(e.Name) {
-			continue // changes no replicated row (review.go)
-		}
 		if e.Parked {
 			// The server holds it; its outcome, and the rows it changes,
 			// come through the feed.
@@ -421,66 +419,109 @@ func (t *Tx) rebaseRows(r *reach, entries []OutboxEntry, affected []bool, writte
 	return true, nil
 }
 
-// replay runs a queued act again on the replica as it is and records its
+// replay runs a queued act again on the replica as it is, through the
+// pipeline's steps (replayStore says what each does here), and records its
 // flags and its touches. It returns the touches.
 func (t *Tx) replay(e OutboxEntry) (touches, error) {
-	m := workflow.Mutation{ID: e.ID, Name: e.Name, Args: e.Args, OccurredAt: e.OccurredAt,
+	s := &replayStore{touchReader: newTouchReader(t), t: t, e: e}
+	a := &pipeline.Act{Mutation: syncproto.Mutation{Seq: e.Seq, ID: e.ID, Name: e.Name, Args: e.Args, OccurredAt: e.OccurredAt,
+		AuthorID: e.Author.ID, PrevHash: e.PrevHash, Hash: e.Hash},
 		Actor: workflow.Actor{ID: e.Author.ID, Name: e.Author.Name, Role: e.Author.Role}}
-	rd := newTouchReader(t)
-	eff, err := workflow.Apply(t.ctx, rd, m)
-	var now touches
-	if err == nil {
-		now = touched(rd.seen, eff)
+	if _, err := pipeline.Run(t.ctx, s, a); err != nil {
+		return touches{}, fmt.Errorf("sqlite: rebase act %d: %w", e.Seq, err)
+	}
+	return s.now, nil
+}
+
+// replayStore is the workstation's pipeline.Store for a queued act run
+// again on the server's newer rows (the rebase). The act was linked,
+// authored and its re-issue linked when it was queued; what is new is its
+// effect, or the reason it no longer applies, which flags it.
+type replayStore struct {
+	*touchReader
+	t       *Tx
+	e       OutboxEntry
+	eff     workflow.Effect
+	closing bool
+	now     touches
+}
+
+func (s *replayStore) Chain(context.Context, *pipeline.Act) (*workflow.Rejection, error) {
+	return nil, nil
+}
+func (s *replayStore) Author(context.Context, *pipeline.Act) (*workflow.Rejection, error) {
+	return nil, nil
+}
+
+// CloseRejected: a close changes no replicated row (review.go); it was
+// recorded here when it was queued.
+func (s *replayStore) CloseRejected(context.Context, *pipeline.Act) (*workflow.Rejection, error) {
+	s.closing = true
+	return nil, nil
+}
+
+func (s *replayStore) MergeOf(context.Context, string) (*workflow.Merge, error) { return nil, nil }
+
+// WriteEffect: the mutator accepted it, so the replica must take it; if it
+// cannot, the file is inconsistent and nothing may be committed.
+func (s *replayStore) WriteEffect(_ context.Context, _ *pipeline.Act, eff workflow.Effect) (*workflow.Rejection, error) {
+	s.eff = eff
+	return nil, s.t.applyEffect(eff)
+}
+
+func (s *replayStore) LockWait(context.Context, *workflow.Wait) (bool, error)         { return false, nil }
+func (s *replayStore) Reissue(context.Context, *pipeline.Act, pipeline.Outcome) error { return nil }
+func (s *replayStore) Park(context.Context, *pipeline.Act, *workflow.Wait) error      { return nil }
+func (s *replayStore) Wake(context.Context, *pipeline.Act) error                      { return nil }
+
+// Record keeps what the act touched this time and its flags: waiting
+// (still before its predecessor: no effect), likely to be refused (with
+// the reason), or neither.
+func (s *replayStore) Record(_ context.Context, _ *pipeline.Act, o pipeline.Outcome) error {
+	if s.closing {
+		return nil
+	}
+	t, e := s.t, s.e
+	if o.Applied() {
+		s.now = touched(s.seen, s.eff)
 	} else {
-		now = touched(rd.seen, workflow.Effect{})
+		s.now = touched(s.seen, workflow.Effect{})
 	}
-	if err := t.noteTouches(e, now); err != nil {
-		return touches{}, err
+	if err := t.noteTouches(e, s.now); err != nil {
+		return err
 	}
-	if w, ok := workflow.Deferrable(err); ok && e.Status != StatusApplied {
-		// Still before its predecessor: no effect, flagged as waiting.
-		if e.WaitingFor != w.Sentence || e.Conflict != nil {
+	switch {
+	case o.Wait != nil && e.Status != StatusApplied:
+		if e.WaitingFor != o.Wait.Sentence || e.Conflict != nil {
 			if _, err := t.exec(`UPDATE outbox SET waitingFor = ?, conflictCode = NULL, conflictMessage = NULL, conflictField = NULL WHERE seq = ?`,
-				w.Sentence, e.Seq); err != nil {
-				return touches{}, fmt.Errorf("sqlite: flag waiting act: %w", err)
+				o.Wait.Sentence, e.Seq); err != nil {
+				return fmt.Errorf("sqlite: flag waiting act: %w", err)
 			}
 		}
-		return now, nil
-	}
-	if rej, ok := workflow.AsRejection(err); ok && e.Status == StatusApplied {
+	case !o.Applied() && e.Status == StatusApplied:
 		// The server applied it; a page that reflects only part of
 		// its effect can make it fail here for a moment. That is no
 		// reason to warn anyone.
 		if e.Conflict == nil {
-			return now, nil
+			return nil
 		}
 		if _, err := t.exec(`UPDATE outbox SET conflictCode = NULL, conflictMessage = NULL, conflictField = NULL WHERE seq = ?`,
 			e.Seq); err != nil {
-			return touches{}, fmt.Errorf("sqlite: unflag act: %w", err)
+			return fmt.Errorf("sqlite: unflag act: %w", err)
 		}
-		return now, nil
-	} else if ok {
+	case !o.Applied():
+		rej := o.Rejection
 		if _, err := t.exec(`UPDATE outbox SET conflictCode = ?, conflictMessage = ?, conflictField = ?, waitingFor = NULL WHERE seq = ?`,
 			string(rej.Code), rej.Message, nullString(rej.Field), e.Seq); err != nil {
-			return touches{}, fmt.Errorf("sqlite: flag act: %w", err)
+			return fmt.Errorf("sqlite: flag act: %w", err)
 		}
-		return now, nil
-	}
-	if err != nil {
-		return touches{}, fmt.Errorf("sqlite: rebase act %d: %w", e.Seq, err)
-	}
-	if err := t.applyEffect(eff); err != nil {
-		// The mutator accepted it, so the replica must take it; if it
-		// cannot, the file is inconsistent and nothing may be committed.
-		return touches{}, fmt.Errorf("sqlite: rebase act %d: %w", e.Seq, err)
-	}
-	if e.Conflict != nil || e.WaitingFor != "" {
+	case e.Conflict != nil || e.WaitingFor != "":
 		if _, err := t.exec(`UPDATE outbox SET conflictCode = NULL, conflictMessage = NULL, conflictField = NULL, waitingFor = NULL WHERE seq = ?`,
 			e.Seq); err != nil {
-			return touches{}, fmt.Errorf("sqlite: unflag act: %w", err)
+			return fmt.Errorf("sqlite: unflag act: %w", err)
 		}
 	}
-	return now, nil
+	return nil
 }
 
 // noteTouches records what a replay touched. The outbox keeps the union

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"wardsync/pipeline"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
@@ -94,67 +95,20 @@ type Queued struct {
 
 // Queue is Act, also telling whether the act waits for its predecessor,
 // as the transaction decided it: reading the outbox entry back afterwards
-// cost an act a tenth of its time.
+// cost an act a tenth of its time. The act goes through the pipeline's
+// steps (package pipeline) against the replica; queueStore says what each
+// step does here.
 func (db *DB) Queue(ctx context.Context, a NewAct) (Queued, error) {
 	var q Queued
 	err := db.write(ctx, func(t *Tx) error {
-		q = Queued{}
-		m := workflow.Mutation{ID: a.ID, Name: a.Name, Args: a.Args, OccurredAt: a.OccurredAt,
+		s := &queueStore{touchReader: newTouchReader(t), t: t, check: a.Check}
+		act := &pipeline.Act{Mutation: syncproto.Mutation{ID: a.ID, Name: a.Name, Args: a.Args, OccurredAt: a.OccurredAt,
+			AuthorToken: a.Author.Token, AuthorID: a.Author.ID, ReissueOf: a.ReissueOf},
 			Actor: workflow.Actor{ID: a.Author.ID, Name: a.Author.Name, Role: a.Author.Role}}
-		rd := newTouchReader(t)
-		eff, err := workflow.Apply(ctx, rd, m)
-		// An act that only came before its predecessor is queued without
-		// local effect, flagged with what it waits for: the predecessor is
-		// on another workstation, and the server applies the act when it
-		// lands (docs/deferred.md). Showing its effect now would show a
-		// state the ward has not reached.
-		var waiting any
-		if w, ok := workflow.Deferrable(err); ok {
-			eff, err, waiting, q.WaitingFor = workflow.Effect{}, nil, w.Sentence, w.Sentence
-		}
-		if err != nil {
+		if _, err := pipeline.Run(ctx, s, act); err != nil {
 			return err
 		}
-		reissueOf := a.ReissueOf
-		if reissueOf != "" {
-			linked, err := t.markReissued(reissueOf, a.ID)
-			if err != nil {
-				return err
-			}
-			if !linked {
-				reissueOf = ""
-			}
-		}
-		s, err := t.state()
-		if err != nil {
-			return err
-		}
-		seq := s.LastSeq + 1
-		if a.Check != nil {
-			if err := a.Check(seq); err != nil {
-				return err
-			}
-		}
-		if err := t.applyEffect(eff); err != nil {
-			return err
-		}
-		if _, err := t.exec(`UPDATE sync_state SET lastSeq = ? WHERE singleton = 1`, seq); err != nil {
-			return fmt.Errorf("sqlite: assign seq: %w", err)
-		}
-		prev, hash, err := t.actHash(s, syncproto.ActContent{Seq: seq, MutationID: a.ID, Name: a.Name, Args: a.Args,
-			OccurredAt: a.OccurredAt, AuthorID: a.Author.ID})
-		if err != nil {
-			return err
-		}
-		_, err = t.exec(`INSERT INTO outbox (seq, id, name, args, occurredAt, authorId, authorName, authorRole, authorToken,
-			reissueOf, waitingFor, prevHash, hash, touches)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, seq, a.ID, a.Name, string(a.Args), FormatTime(a.OccurredAt),
-			a.Author.ID, a.Author.Name, string(a.Author.Role), a.Author.Token, nullString(reissueOf), waiting, prev, hash,
-			touched(rd.seen, eff).encode())
-		if err != nil {
-			return fmt.Errorf("sqlite: append to outbox: %w", err)
-		}
-		q.Seq = seq
+		q = s.queued
 		return nil
 	})
 	if err != nil {
@@ -162,6 +116,132 @@ func (db *DB) Queue(ctx context.Context, a NewAct) (Queued, error) {
 	}
 	return q, nil
 }
+
+// queueStore is the workstation's pipeline.Store for a new act: it makes
+// the act's link in the chain, runs it on the replica's rows (recording
+// what it touched, touches.go) and appends it to the outbox, all in
+// Queue's one transaction. A refused act is returned as its
+// *workflow.Rejection and nothing is written: the user is still at the
+// form, and the act never leaves the workstation.
+type queueStore struct {
+	*touchReader
+	t     *Tx
+	check func(seq int64) error
+	// What the steps leave for the record.
+	eff       workflow.Effect
+	closing   bool   // a bookkeeping act: it touches no replicated row
+	reissueOf string // the rejected act linked, when it was still open
+	queued    Queued
+}
+
+// Chain gives the act the next seq and links it after the device's last
+// act (chain.go); the server checks the link.
+func (s *queueStore) Chain(_ context.Context, a *pipeline.Act) (*workflow.Rejection, error) {
+	st, err := s.t.state()
+	if err != nil {
+		return nil, err
+	}
+	a.Seq = st.LastSeq + 1
+	a.PrevHash, a.Hash, err = s.t.actHash(st, syncproto.ActContent{Seq: a.Seq, MutationID: a.ID, Name: a.Name, Args: a.Args,
+		OccurredAt: a.OccurredAt, AuthorID: a.AuthorID})
+	return nil, err
+}
+
+// Author: the author is the user logged in here (a.Actor, set by Queue's
+// caller); the server checks their session when the act arrives.
+func (s *queueStore) Author(context.Context, *pipeline.Act) (*workflow.Rejection, error) {
+	return nil, nil
+}
+
+// CloseRejected marks the rejected act closed, by its author, with their
+// reason, when it is still open: the close then reaches the server like
+// any act.
+func (s *queueStore) CloseRejected(_ context.Context, a *pipeline.Act) (*workflow.Rejection, error) {
+	args, rej := workflow.DecodeCloseRejected(a.Args)
+	if rej != nil {
+		return rej, nil
+	}
+	st, err := s.t.openState(args.ID)
+	if err != nil {
+		return nil, err
+	}
+	if rej := workflow.CanResolve(st); rej != nil {
+		return rej, nil
+	}
+	s.closing = true
+	_, err = s.t.exec(`UPDATE rejected SET closedAt = ?, closedById = ?, closedByName = ?, closeReason = ?, closeError = NULL WHERE id = ?`,
+		FormatTime(a.OccurredAt), a.Actor.ID, a.Actor.Name, args.Reason, args.ID)
+	return nil, err
+}
+
+// MergeOf: the replica does not know of merges; the server follows them
+// when the act arrives.
+func (s *queueStore) MergeOf(context.Context, string) (*workflow.Merge, error) { return nil, nil }
+
+// WriteEffect writes the act's effect on the replica's rows, keeping their
+// server version for the rebase (rows.go).
+func (s *queueStore) WriteEffect(_ context.Context, _ *pipeline.Act, eff workflow.Effect) (*workflow.Rejection, error) {
+	s.eff = eff
+	return nil, s.t.applyEffect(eff)
+}
+
+// LockWait: no other writer moves the replica's rows meanwhile, so the
+// act need not run again. It is queued without local effect, flagged
+// with what it waits for: the predecessor is on another workstation, and
+// the server applies the act when it lands (docs/deferred.md). Showing its
+// effect now would show a state the ward has not reached.
+func (s *queueStore) LockWait(context.Context, *workflow.Wait) (bool, error) { return false, nil }
+
+// Reissue links the open rejected act the new act re-issues ("copy into a
+// new entry"): it leaves the open list meanwhile.
+func (s *queueStore) Reissue(_ context.Context, a *pipeline.Act, _ pipeline.Outcome) error {
+	linked, err := s.t.markReissued(a.ReissueOf, a.ID)
+	if linked {
+		s.reissueOf = a.ReissueOf
+	}
+	return err
+}
+
+// Record appends an accepted (or waiting) act to the outbox; a refused
+// one is returned as its rejection, so that nothing is written.
+func (s *queueStore) Record(_ context.Context, a *pipeline.Act, o pipeline.Outcome) error {
+	if o.Rejection != nil && o.Wait == nil {
+		return o.Rejection
+	}
+	if s.check != nil {
+		if err := s.check(a.Seq); err != nil {
+			return err
+		}
+	}
+	t := s.t
+	if _, err := t.exec(`UPDATE sync_state SET lastSeq = ? WHERE singleton = 1`, a.Seq); err != nil {
+		return fmt.Errorf("sqlite: assign seq: %w", err)
+	}
+	var waiting, touches any
+	if o.Wait != nil {
+		waiting, s.queued.WaitingFor = o.Wait.Sentence, o.Wait.Sentence
+	}
+	if !s.closing {
+		touches = touched(s.seen, s.eff).encode()
+	}
+	_, err := t.exec(`INSERT INTO outbox (seq, id, name, args, occurredAt, authorId, authorName, authorRole, authorToken,
+			reissueOf, waitingFor, prevHash, hash, touches)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.Seq, a.ID, a.Name, string(a.Args), FormatTime(a.OccurredAt),
+		a.Actor.ID, a.Actor.Name, string(a.Actor.Role), a.AuthorToken, nullString(s.reissueOf), waiting, a.PrevHash, a.Hash,
+		touches)
+	if err != nil {
+		return fmt.Errorf("sqlite: append to outbox: %w", err)
+	}
+	s.queued.Seq = a.Seq
+	return nil
+}
+
+// Park: a waiting act is kept in the outbox, flagged (Record).
+func (s *queueStore) Park(context.Context, *pipeline.Act, *workflow.Wait) error { return nil }
+
+// Wake: the server decides the acts waiting on a row; the replica learns
+// their outcome from its feed.
+func (s *queueStore) Wake(context.Context, *pipeline.Act) error { return nil }
 
 const outboxColumns = `seq, id, name, args, occurredAt, authorId, authorName, authorRole, authorToken, status,
 	conflictCode, conflictMessage, conflictField, reissueOf, waitingFor, parked, prevHash, hash, touches`

@@ -147,49 +147,14 @@ func (db *DB) CloseRejected(ctx context.Context, c CloseAct) (seq int64, err err
 	if err != nil {
 		return 0, err
 	}
-	err = db.write(ctx, func(t *Tx) error {
-		st, err := t.openState(c.RejectedID)
-		if err != nil {
-			return err
-		}
-		if rej := workflow.CanResolve(st); rej != nil {
-			return rej
-		}
-		s, err := t.state()
-		if err != nil {
-			return err
-		}
-		seq = s.LastSeq + 1
-		if c.Check != nil {
-			if err := c.Check(seq, args); err != nil {
-				return err
-			}
-		}
-		if _, err := t.exec(`UPDATE sync_state SET lastSeq = ? WHERE singleton = 1`, seq); err != nil {
-			return fmt.Errorf("sqlite: assign seq: %w", err)
-		}
-		// Bookkeeping: it changes no replicated row, so it has no effect
-		// here and the rebase never replays it.
-		// Chained like any act (chain.go): a close is part of what the
-		// workstation sent and must not be removable unnoticed either.
-		prev, hash, err := t.actHash(s, syncproto.ActContent{Seq: seq, MutationID: c.ID, Name: workflow.CloseRejected, Args: args,
-			OccurredAt: c.At, AuthorID: c.Author.ID})
-		if err != nil {
-			return err
-		}
-		if _, err := t.exec(`INSERT INTO outbox (seq, id, name, args, occurredAt, authorId, authorName, authorRole, authorToken, prevHash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, seq, c.ID, workflow.CloseRejected, string(args), FormatTime(c.At),
-			c.Author.ID, c.Author.Name, string(c.Author.Role), c.Author.Token, prev, hash); err != nil {
-			return fmt.Errorf("sqlite: append to outbox: %w", err)
-		}
-		_, err = t.exec(`UPDATE rejected SET closedAt = ?, closedById = ?, closedByName = ?, closeReason = ?, closeError = NULL WHERE id = ?`,
-			FormatTime(c.At), c.Author.ID, c.Author.Name, c.Reason, c.RejectedID)
-		return err
-	})
-	if err != nil {
-		return 0, err
+	// The close is an act like any other (queueStore.CloseRejected):
+	// chained, so that it cannot be removed unnoticed either, and with no
+	// effect on a replicated row.
+	var check func(int64) error
+	if c.Check != nil {
+		check = func(seq int64) error { return c.Check(seq, args) }
 	}
-	return seq, nil
+	return db.Act(ctx, NewAct{ID: c.ID, Name: workflow.CloseRejected, Args: args, OccurredAt: c.At, Author: c.Author, Check: check})
 }
 
 // closeRefused records the server's refusal of a close. NOT_FOUND means

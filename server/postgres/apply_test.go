@@ -17,7 +17,7 @@ import (
 // that act alone: its other writes are undone, the acts before and after it
 // in the same push stand, and every outcome is audited with its chain link.
 // The writes of an act go to PostgreSQL in one batch with their savepoint
-// (applyOpen), so this is the path that batch must get right.
+// (WriteEffect, effect.go), so this is the path that batch must get right.
 func TestRefusedWriteUndoesOnlyItsAct(t *testing.T) {
 	t.Parallel()
 	db, pool := openSeeded(t)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"wardsync/pipeline"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
@@ -38,7 +39,7 @@ var waitTables = map[string]string{
 // lockWaitRow locks the row a deferrable act waits on for the rest of the
 // transaction, so that no writer can change the row after the refusal and
 // before the park commits (its trigger would not see the parked act). The
-// mutator's own read locks it too nowadays (applyOpen reads outside the
+// mutator's own read locks it too nowadays (the pipeline reads outside the
 // savepoint), but that is the mutator's choice of lock, not this file's.
 func lockWaitRow(ctx context.Context, tx pgx.Tx, table, id string) error {
 	q, ok := waitTables[table]
@@ -49,34 +50,21 @@ func lockWaitRow(ctx context.Context, tx pgx.Tx, table, id string) error {
 	return err
 }
 
-// applyOrWait runs a mutation; when the workflow says it only came too
-// early, it locks the row waited on and runs it once more, so the answer
-// (applied, still waiting, rejected) holds until commit. wait is non-nil
-// when the act must be parked; rej is then the refusal that says why. open
-// is applyOpen's: the applied act's savepoint awaits its release.
-func applyOrWait(ctx context.Context, tx pgx.Tx, m workflow.Mutation) (rej *workflow.Rejection, wait *workflow.Wait, open bool, err error) {
-	rej, open, err = applyOpen(ctx, tx, m)
-	if err != nil || rej == nil || rej.Wait == nil {
-		return rej, nil, open, err
-	}
-	if err := lockWaitRow(ctx, tx, rej.Wait.Table, rej.Wait.ID); err != nil {
-		return nil, nil, false, err
-	}
-	rej, open, err = applyOpen(ctx, tx, m)
-	if err != nil || rej == nil || rej.Wait == nil {
-		return rej, nil, open, err
-	}
-	return rej, rej.Wait, false, nil
+// LockWait locks the row a too-early act waits on: the act is run once
+// more, and its answer then holds until commit.
+func (st *pushStore) LockWait(ctx context.Context, w *workflow.Wait) (bool, error) {
+	return true, lockWaitRow(ctx, st.tx, w.Table, w.ID)
 }
 
-// parkAct records a deferrable act in sync.deferred (its audit row, outcome
-// deferred, is written by the caller first).
-func (db *DB) parkAct(ctx context.Context, tx pgx.Tx, deviceID string, seq int64, w *workflow.Wait, actor workflow.Actor, at time.Time) error {
-	_, err := tx.Exec(ctx, `
+// Park records a deferrable act in sync.deferred (its audit row, outcome
+// deferred, is written first by Record).
+func (st *pushStore) Park(ctx context.Context, a *pipeline.Act, w *workflow.Wait) error {
+	db, seq, actor, at := st.db, a.Seq, a.Actor, st.receivedAt
+	_, err := st.tx.Exec(ctx, `
 		INSERT INTO sync.deferred (device_id, seq, wait_table, wait_id, wait_state, waiting_for,
 		                           author_id, author_name, author_role, parked_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		deviceID, seq, w.Table, w.ID, waitState(w), pgText(w.Sentence), actor.ID, actor.Name, string(actor.Role),
+		st.deviceID, seq, w.Table, w.ID, waitState(w), pgText(w.Sentence), actor.ID, actor.Name, string(actor.Role),
 		at, at.Add(db.deferredWindow()))
 	if err != nil {
 		return fmt.Errorf("park mutation %d: %w", seq, err)
@@ -93,22 +81,6 @@ func (db *DB) deferredWindow() time.Duration {
 
 // DefaultDeferredWindow is how long a parked act waits for its predecessor.
 const DefaultDeferredWindow = 12 * time.Hour
-
-// waitState is the one state a deferrable act applies in (a workflow test
-// checks there is exactly one).
-func waitState(w *workflow.Wait) string {
-	if len(w.Want) == 0 {
-		return ""
-	}
-	return w.Want[0]
-}
-
-// deferredResult is the push result of a parked act.
-func deferredResult(seq int64, rej *workflow.Rejection) syncproto.MutationResult {
-	w := rej.Wait
-	return syncproto.MutationResult{Seq: seq, Status: syncproto.StatusDeferred, Message: pgText(rej.Message),
-		WaitingFor: pgText(w.Sentence), WaitTable: w.Table, WaitID: w.ID, WaitState: waitState(w)}
-}
 
 // parked is one undecided parked act, as a retry needs it.
 type parked struct {
@@ -151,11 +123,16 @@ func parkedOn(ctx context.Context, tx pgx.Tx, table, id string) ([]parked, error
 	return out, rows.Err()
 }
 
-// retryWoken retries, in this transaction, the parked acts of every row
-// this transaction changed (the trigger marked them woken). A push calls it
-// after each act it applies, so a parked act lands the moment its
-// predecessor does, in the same transaction.
-func (db *DB) retryWoken(ctx context.Context, tx pgx.Tx) error {
+// Wake retries, in this transaction, the parked acts of every row this
+// transaction changed (the trigger marked them woken; the act's audit row
+// said whether any is). The pipeline calls it after each act it applies,
+// so a parked act lands the moment its predecessor does, in the same
+// transaction.
+func (st *pushStore) Wake(ctx context.Context, _ *pipeline.Act) error {
+	if !st.woken {
+		return nil
+	}
+	tx := st.tx
 	for {
 		var table, id string
 		err := tx.QueryRow(ctx, `SELECT wait_table, wait_id FROM sync.deferred WHERE outcome IS NULL AND woken ORDER BY arrival LIMIT 1`).
@@ -169,7 +146,7 @@ func (db *DB) retryWoken(ctx context.Context, tx pgx.Tx) error {
 		if err := lockWaitRow(ctx, tx, table, id); err != nil {
 			return err
 		}
-		if _, err := db.retryRow(ctx, tx, table, id, false); err != nil {
+		if _, err := st.retryRow(ctx, table, id, false); err != nil {
 			return err
 		}
 	}
@@ -179,7 +156,8 @@ func (db *DB) retryWoken(ctx context.Context, tx pgx.Tx) error {
 // pass while some pass applies one (an applied act moves the row, which may
 // be what an earlier arrival waits for). expire rejects those still
 // waiting whose window has run out. It returns how many it decided.
-func (db *DB) retryRow(ctx context.Context, tx pgx.Tx, table, id string, expire bool) (int, error) {
+func (st *pushStore) retryRow(ctx context.Context, table, id string, expire bool) (int, error) {
+	db, tx := st.db, st.tx
 	decided := 0
 	for {
 		acts, err := parkedOn(ctx, tx, table, id)
@@ -188,8 +166,9 @@ func (db *DB) retryRow(ctx context.Context, tx pgx.Tx, table, id string, expire 
 		}
 		progress := false
 		for _, p := range acts {
-			m := workflow.Mutation{ID: p.mutationID, Name: p.name, Args: p.args, Actor: p.actor, OccurredAt: p.occurredAt}
-			rej, err := applyInSavepoint(ctx, tx, m)
+			a := &pipeline.Act{Mutation: syncproto.Mutation{ID: p.mutationID, Name: p.name, Args: p.args, OccurredAt: p.occurredAt},
+				Actor: p.actor}
+			rej, err := st.applyHere(ctx, a)
 			if err != nil {
 				return decided, err
 			}
@@ -289,7 +268,7 @@ func (db *DB) SweepDeferred(ctx context.Context) (int, error) {
 				return err
 			}
 			var err error
-			n, err = db.retryRow(ctx, tx, r.table, r.id, true)
+			n, err = db.newPushStore(tx, "", nil, db.now()).retryRow(ctx, r.table, r.id, true)
 			return err
 		})
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"wardsync/pipeline"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
@@ -171,10 +172,11 @@ func (db *DB) MergePatients(ctx context.Context, actor workflow.Actor, survivorI
 	if err != nil {
 		return nil, err
 	}
-	m := workflow.Mutation{ID: uuid.NewString(), Name: "patient.merge", Args: args, Actor: actor, OccurredAt: db.now().Truncate(time.Millisecond), Online: true}
+	m := &pipeline.Act{Mutation: syncproto.Mutation{ID: uuid.NewString(), Name: "patient.merge", Args: args, OccurredAt: db.now().Truncate(time.Millisecond)},
+		Actor: actor, Online: true}
 	var res *MergeResult
 	err = db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		rej, err := applyInSavepoint(ctx, tx, m)
+		rej, err := db.newPushStore(tx, "", nil, db.now()).applyHere(ctx, m)
 		if err != nil {
 			return err
 		}
@@ -205,7 +207,7 @@ func (db *DB) MergePatients(ctx context.Context, actor workflow.Actor, survivorI
 	return res, nil
 }
 
-// recordMerge runs inside applyInSavepoint, after the mutator accepted a
+// recordMerge runs inside WriteEffect (effect.go), after the mutator accepted a
 // patient.merge and before its effect is written: it keeps the loser's last
 // row and who merged it, and settles the candidate pairs the merge answers.
 func recordMerge(ctx context.Context, tx pgx.Tx, m workflow.Mutation, eff workflow.Effect) error {
@@ -250,6 +252,11 @@ func recordMerge(ctx context.Context, tx pgx.Tx, m workflow.Mutation, eff workfl
 	return nil
 }
 
+// MergeOf is mergeOf in the push's transaction.
+func (st *pushStore) MergeOf(ctx context.Context, id string) (*workflow.Merge, error) {
+	return mergeOf(ctx, st.tx, id)
+}
+
 // mergeOf returns where a merged patient went, following chains of merges
 // to the record that exists now; nil when id was never merged.
 func mergeOf(ctx context.Context, tx pgx.Tx, id string) (*workflow.Merge, error) {
@@ -279,71 +286,4 @@ func mergeOf(ctx context.Context, tx pgx.Tx, id string) (*workflow.Merge, error)
 		id = m.SurvivorID
 	}
 	return nil, fmt.Errorf("patient %s: more than %d merges in a chain", out.LoserID, mergeChainLimit)
-}
-
-// repoint is an act sent to a merge's survivor instead of the merged
-// patient it named.
-type repoint struct {
-	field    string
-	from, to string
-}
-
-// followMerges looks at the arguments of m that name a patient. When one
-// names a merged patient, the act is either applied to the survivor (the
-// returned args say so, and the repoint is to be recorded) or refused with
-// the sentence of workflow.MergedAway.
-func followMerges(ctx context.Context, tx pgx.Tx, m syncproto.Mutation) (json.RawMessage, []repoint, *workflow.Rejection, error) {
-	refs := workflow.PatientArgs(m.Name)
-	if len(refs) == 0 {
-		return m.Args, nil, nil, nil
-	}
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(m.Args, &fields) != nil {
-		return m.Args, nil, nil, nil // the mutator says what is wrong with them
-	}
-	args := m.Args
-	var moved []repoint
-	for _, ref := range refs {
-		var id string
-		if json.Unmarshal(fields[ref.Field], &id) != nil || !workflow.IsUUID(id) {
-			continue
-		}
-		merge, err := mergeOf(ctx, tx, id)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		if merge == nil {
-			continue
-		}
-		if !ref.Follows {
-			return nil, nil, workflow.MergedAway(m.Name, ref, *merge), nil
-		}
-		if args, err = workflow.WithArg(args, ref.Field, merge.SurvivorID); err != nil {
-			return nil, nil, nil, err
-		}
-		moved = append(moved, repoint{field: ref.Field, from: id, to: merge.SurvivorID})
-	}
-	return args, moved, nil, nil
-}
-
-// beforeApply is what a pushed act goes through between its author's check
-// and the mutator: an act naming a merged patient follows the merge or is
-// refused. It returns the arguments to apply. (An online act pushed by a
-// workstation is refused by the mutator itself: Mutation.Online is false.)
-func beforeApply(ctx context.Context, tx pgx.Tx, m syncproto.Mutation) (json.RawMessage, []repoint, *workflow.Rejection, error) {
-	return followMerges(ctx, tx, m)
-}
-
-// recordRepoints notes in the audit trail which patient an applied act was
-// actually applied to.
-func recordRepoints(ctx context.Context, tx pgx.Tx, deviceID string, m syncproto.Mutation, rps []repoint, at time.Time) error {
-	for _, rp := range rps {
-		if _, err := tx.Exec(ctx, `
-			INSERT INTO sync.merge_repoints (device_id, seq, mutation_id, field, from_patient, to_patient, at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-			deviceID, m.Seq, m.ID, rp.field, rp.from, rp.to, at); err != nil {
-			return fmt.Errorf("record re-pointed act %d: %w", m.Seq, err)
-		}
-	}
-	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"wardsync/pipeline"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
@@ -93,10 +94,12 @@ func (db *DB) ResolveRejection(ctx context.Context, deviceID string, seq int64, 
 	}), feedNotice, adminNotice("rejection_resolutions"))
 }
 
-// closeRejected applies the bookkeeping act rejected.close of a workstation
-// (inside the push's transaction): the rejected act it names is resolved
-// by its author, at the moment they closed it, with their reason.
-func closeRejected(ctx context.Context, tx pgx.Tx, deviceID string, m syncproto.Mutation, actor workflow.Actor) (*workflow.Rejection, error) {
+// CloseRejected applies the bookkeeping act rejected.close of a
+// workstation (inside the push's transaction): the rejected act it names
+// is resolved by its author, at the moment they closed it, with their
+// reason.
+func (st *pushStore) CloseRejected(ctx context.Context, a *pipeline.Act) (*workflow.Rejection, error) {
+	tx, deviceID, m, actor := st.tx, st.deviceID, a.Mutation, a.Actor
 	args, rej := workflow.DecodeCloseRejected(m.Args)
 	if rej != nil {
 		return rej, nil
@@ -113,11 +116,16 @@ func closeRejected(ctx context.Context, tx pgx.Tx, deviceID string, m syncproto.
 		note: args.Reason, kind: syncproto.ResolutionClosed, bySeq: &bySeq})
 }
 
-// resolveReissued resolves the rejected act that an applied act re-issues,
-// if it is a rejected act of this device still unresolved. Otherwise the
-// link alone is kept (sync.mutations.reissue_of): the new act is clinical
-// work and is never refused for its link.
-func resolveReissued(ctx context.Context, tx pgx.Tx, deviceID string, m syncproto.Mutation, actor workflow.Actor) error {
+// Reissue resolves the rejected act that an applied act re-issues, if it
+// is a rejected act of this device still unresolved. Otherwise the link
+// alone is kept (sync.mutations.reissue_of): the new act is clinical work
+// and is never refused for its link. A parked re-issue resolves nothing
+// yet: it may still be refused.
+func (st *pushStore) Reissue(ctx context.Context, a *pipeline.Act, o pipeline.Outcome) error {
+	if !o.Applied() {
+		return nil
+	}
+	tx, deviceID, m, actor := st.tx, st.deviceID, a.Mutation, a.Actor
 	s, err := rejectedActState(ctx, tx, deviceID, m.ReissueOf, "m.mutation_id = $2", m.ReissueOf)
 	if err != nil || workflow.CanResolve(s) != nil {
 		return err

@@ -2,15 +2,10 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"wardsync/workflow"
 )
@@ -197,105 +192,4 @@ func (r txReader) PatientRecords(ctx context.Context, patientID string) (*workfl
 		return nil, fmt.Errorf("records of patient %s: %w", patientID, err)
 	}
 	return out, nil
-}
-
-// enumType names the PostgreSQL enum behind a column, so a string value is
-// cast explicitly rather than left to inference.
-var enumType = map[string]string{
-	"users.role":                 `"Role"`,
-	"appointments.status":        `"AppointmentStatus"`,
-	"appointments.billingStatus": `"BillingStatus"`,
-	"prescriptions.status":       `"PrescriptionStatus"`,
-}
-
-func sqlValue(table, col string, v any) (any, string) {
-	cast := ""
-	if t, ok := enumType[table+"."+col]; ok {
-		cast = "::" + t
-	}
-	switch x := v.(type) {
-	case workflow.Decimal:
-		return string(x), "::numeric"
-	case time.Time:
-		// TIMESTAMP(3) holds UTC wall time.
-		return x.UTC(), cast
-	case json.RawMessage:
-		if x == nil {
-			return nil, "::jsonb"
-		}
-		return string(x), "::jsonb"
-	}
-	return v, cast
-}
-
-// writeOp applies one workflow Op with the columns it names; Op values are
-// restricted by the workflow to nil, string, bool, time.Time,
-// json.RawMessage and Decimal.
-func writeOp(ctx context.Context, tx pgx.Tx, op workflow.Op) error {
-	q, args, err := opSQL(op)
-	if err != nil {
-		return err
-	}
-	tag, err := tx.Exec(ctx, q, args...)
-	if err != nil {
-		return err
-	}
-	return checkOpTag(op, tag)
-}
-
-// checkOpTag refuses an update or delete that found no row: another writer
-// removed it after the mutator read it.
-func checkOpTag(op workflow.Op, tag pgconn.CommandTag) error {
-	if op.Kind != workflow.OpInsert && tag.RowsAffected() != 1 {
-		return workflow.Reject(workflow.CodeNotFound, "The %s %s no longer exists.", strings.TrimSuffix(op.Table, "s"), op.ID)
-	}
-	return nil
-}
-
-// opSQL is the statement and arguments that write op (writeOp, or a batch).
-func opSQL(op workflow.Op) (string, []any, error) {
-	if _, ok := tableCols[op.Table]; !ok {
-		return "", nil, fmt.Errorf("effect names unknown table %q", op.Table)
-	}
-	if op.Kind == workflow.OpDelete {
-		return `DELETE FROM ` + pgx.Identifier{op.Table}.Sanitize() + ` WHERE id = $1`, []any{op.ID}, nil
-	}
-	cols := make([]string, 0, len(op.Values))
-	for c := range op.Values {
-		cols = append(cols, c)
-	}
-	sort.Strings(cols)
-	args := make([]any, 0, len(cols)+1)
-	var q strings.Builder
-	switch op.Kind {
-	case workflow.OpInsert:
-		q.WriteString(`INSERT INTO ` + pgx.Identifier{op.Table}.Sanitize() + ` (`)
-		var vals strings.Builder
-		for i, c := range cols {
-			if i > 0 {
-				q.WriteString(", ")
-				vals.WriteString(", ")
-			}
-			v, cast := sqlValue(op.Table, c, op.Values[c])
-			args = append(args, v)
-			q.WriteString(pgx.Identifier{c}.Sanitize())
-			fmt.Fprintf(&vals, "$%d%s", len(args), cast)
-		}
-		q.WriteString(`) VALUES (` + vals.String() + `)`)
-	case workflow.OpUpdate:
-		q.WriteString(`UPDATE ` + pgx.Identifier{op.Table}.Sanitize() + ` SET `)
-		for i, c := range cols {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			v, cast := sqlValue(op.Table, c, op.Values[c])
-			args = append(args, v)
-			fmt.Fprintf(&q, "%s = $%d%s", pgx.Identifier{c}.Sanitize(), len(args), cast)
-		}
-		args = append(args, op.ID)
-		fmt.Fprintf(&q, " WHERE id = $%d", len(args))
-	default:
-		return "", nil, fmt.Errorf("effect has unknown op kind %q", op.Kind)
-	}
-	return q.String(), args, nil
 }

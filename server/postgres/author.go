@@ -1,0 +1,91 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"wardsync/pipeline"
+	"wardsync/workflow"
+)
+
+type sessionLookup struct {
+	s     *sessionRow
+	found bool
+}
+
+// lookupSession resolves an author token, once per push.
+func (st *pushStore) lookupSession(ctx context.Context, token string) (*sessionRow, bool, error) {
+	if l, ok := st.sessions[token]; ok {
+		return l.s, l.found, nil
+	}
+	s, err := scanSession(st.tx.QueryRow(ctx, sessionQuery, hashToken(token)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		st.sessions[token] = sessionLookup{}
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	st.sessions[token] = sessionLookup{s: s, found: true}
+	return s, true, nil
+}
+
+// Author checks that the author's token is a live session issued on this
+// device, that it covered the moment the act occurred, that the device serves
+// the author's role, and that the act does not claim to come from the future.
+func (st *pushStore) Author(ctx context.Context, a *pipeline.Act) (*workflow.Rejection, error) {
+	db, m := st.db, a.Mutation
+	deviceID, deviceRoles, receivedAt := st.deviceID, st.roles, st.receivedAt
+	if m.OccurredAt.After(receivedAt.Add(db.Config.MaxSkew)) {
+		return workflow.Reject(workflow.CodeClockSkew, "The act claims to have occurred at %s, more than %s after the server's time %s; check the workstation's clock.",
+			m.OccurredAt.UTC().Format(time.RFC3339), db.Config.MaxSkew, receivedAt.Format(time.RFC3339)), nil
+	}
+	s, found, err := st.lookupSession(ctx, m.AuthorToken)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return workflow.Reject(workflow.CodeUnauthenticated, "The act's author token is not a session of this server; the author must log in again."), nil
+	}
+	if s.DeviceID != deviceID {
+		return workflow.Reject(workflow.CodeUnauthenticated, "The act's author token was issued on another workstation; acts are accepted only from the workstation where the author logged in."), nil
+	}
+	// A logged-out session authors nothing more, whatever time its acts
+	// claim: a workstation logs out at the server only once the user's
+	// queue is empty (desktop.Engine.Logout), so an act arriving after the
+	// logout was backdated, or kept back on purpose (docs/protocol.md,
+	// "Access that ends").
+	if s.revoked != nil && s.endedReason == EndLogout {
+		return workflow.Reject(workflow.CodeUnauthenticated, "%s logged out at %s UTC, before this act reached the server; an act that arrives after its author's logout is refused, whatever time it gives.",
+			s.UserName, s.revoked.UTC().Format("2006-01-02 15:04:05")), nil
+	}
+	if s.revoked != nil && s.endedReason != EndExpired && s.endedReason != EndIdle && s.revoked.Before(m.OccurredAt) {
+		return s.check(m.OccurredAt, 0), nil
+	}
+	if s.disabled != nil || s.deviceRevoked != nil {
+		return s.check(receivedAt, 0), nil
+	}
+	// Offline authoring: the act must fall inside the session's window. A
+	// little slack before issue absorbs a workstation clock slightly behind.
+	if m.OccurredAt.Before(s.IssuedAt.Add(-db.Config.MaxSkew)) {
+		return workflow.Reject(workflow.CodeUnauthenticated, "The act occurred at %s, before %s logged in at %s.",
+			m.OccurredAt.UTC().Format("2006-01-02 15:04"), s.UserName, s.IssuedAt.UTC().Format("2006-01-02 15:04")), nil
+	}
+	if m.OccurredAt.After(s.ExpiresAt) {
+		return workflow.Reject(workflow.CodeUnauthenticated, "The act occurred at %s, after the session of %s expired at %s; offline work is accepted for %s after a login.",
+			m.OccurredAt.UTC().Format("2006-01-02 15:04"), s.UserName, s.ExpiresAt.UTC().Format("2006-01-02 15:04"), db.Config.SessionTTL), nil
+	}
+	served := false
+	for _, r := range deviceRoles {
+		served = served || r == s.Role
+	}
+	if !served {
+		return workflow.Reject(workflow.CodeForbidden, "This workstation does not serve the %s role.", s.Role), nil
+	}
+	a.Actor = s.Actor()
+	st.sessionID = s.ID
+	return nil, nil
+}

@@ -1,0 +1,222 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"wardsync/pipeline"
+	"wardsync/workflow"
+)
+
+// The savepoint around one act's writes. It always nests in the push's own
+// transaction and is released or rolled back before the next act's.
+const (
+	savepointAct = `SAVEPOINT wardsync_act`
+	releaseAct   = `RELEASE SAVEPOINT wardsync_act`
+	rollbackAct  = `ROLLBACK TO SAVEPOINT wardsync_act`
+)
+
+// WriteEffect writes an accepted act's effect in as few round trips as it
+// can (a push pays each one per act):
+//   - the mutator's reads ran outside any savepoint: a refusal by the
+//     workflow has written nothing, and a read that fails is an
+//     infrastructure error that aborts the whole push anyway. The rows it
+//     locked stay locked until the push commits (an applied act's did
+//     already).
+//   - the writes can still be refused (a constraint another writer's race
+//     tripped, a row gone), so they run in a savepoint; SAVEPOINT and the
+//     writes go to PostgreSQL in one batch. A refusal rolls the savepoint
+//     back: the push goes on.
+//   - on success the savepoint is left open, so that the act's audit row
+//     carries its RELEASE (record.go), or release sends it.
+func (st *pushStore) WriteEffect(ctx context.Context, a *pipeline.Act, eff workflow.Effect) (*workflow.Rejection, error) {
+	tx := st.tx
+	b := &pgx.Batch{}
+	if a.Name == "patient.merge" {
+		// Its record is written first, from the loser's row (merge.go).
+		if _, err := tx.Exec(ctx, savepointAct); err != nil {
+			return nil, err
+		}
+		m := workflow.Mutation{ID: a.ID, Name: a.Name, Args: a.Args, Actor: a.Actor, OccurredAt: a.OccurredAt}
+		if err := recordMerge(ctx, tx, m, eff); err != nil {
+			return nil, err
+		}
+	} else {
+		b.Queue(savepointAct)
+	}
+	for _, op := range eff.Ops {
+		q, args, err := opSQL(op)
+		if err != nil {
+			return nil, err
+		}
+		b.Queue(q, args...)
+	}
+	rej, err := sendWrites(ctx, tx, b, eff.Ops)
+	if err != nil {
+		return nil, err
+	}
+	if rej != nil {
+		// The savepoint undoes this act's writes only.
+		if _, err := tx.Exec(ctx, rollbackAct+`; `+releaseAct); err != nil {
+			return nil, err
+		}
+		return rej, nil
+	}
+	st.open = true
+	return nil, nil
+}
+
+// release releases an applied act's savepoint when no audit row carries it
+// (an act the server decides itself).
+func (st *pushStore) release(ctx context.Context) error {
+	if !st.open {
+		return nil
+	}
+	st.open = false
+	_, err := st.tx.Exec(ctx, releaseAct)
+	return err
+}
+
+// applyHere runs an act the server decides itself through the apply step
+// (pipeline.Apply) and releases its savepoint: a parked act retried, the
+// dashboard's merge.
+func (st *pushStore) applyHere(ctx context.Context, a *pipeline.Act) (*workflow.Rejection, error) {
+	rej, err := pipeline.Apply(ctx, st, a)
+	if err != nil || rej != nil {
+		return rej, err
+	}
+	return nil, st.release(ctx)
+}
+
+// sendWrites sends a batch of (SAVEPOINT and) ops' writes, the ops last
+// and in order, and turns the first refused write into its rejection.
+func sendWrites(ctx context.Context, tx pgx.Tx, b *pgx.Batch, ops []workflow.Op) (*workflow.Rejection, error) {
+	br := tx.SendBatch(ctx, b)
+	first := b.Len() - len(ops)
+	var rej *workflow.Rejection
+	var failed error
+	for i := 0; i < b.Len() && failed == nil && rej == nil; i++ {
+		tag, err := br.Exec()
+		if i < first {
+			failed = err
+			continue
+		}
+		op := ops[i-first]
+		if err == nil {
+			err = checkOpTag(op, tag)
+		}
+		if err == nil {
+			continue
+		}
+		if r, ok := workflow.AsRejection(err); ok {
+			rej = r
+		} else if r := rejectionOf(err, op); r != nil {
+			rej = r
+		} else {
+			failed = err
+		}
+	}
+	// The statements after a failed one were skipped by PostgreSQL; Close
+	// reads their answers.
+	closeErr := br.Close()
+	if failed != nil {
+		return nil, failed
+	}
+	if rej == nil && closeErr != nil {
+		return nil, closeErr
+	}
+	return rej, nil
+}
+
+// enumType names the PostgreSQL enum behind a column, so a string value is
+// cast explicitly rather than left to inference.
+var enumType = map[string]string{
+	"users.role":                 `"Role"`,
+	"appointments.status":        `"AppointmentStatus"`,
+	"appointments.billingStatus": `"BillingStatus"`,
+	"prescriptions.status":       `"PrescriptionStatus"`,
+}
+
+func sqlValue(table, col string, v any) (any, string) {
+	cast := ""
+	if t, ok := enumType[table+"."+col]; ok {
+		cast = "::" + t
+	}
+	switch x := v.(type) {
+	case workflow.Decimal:
+		return string(x), "::numeric"
+	case time.Time:
+		// TIMESTAMP(3) holds UTC wall time.
+		return x.UTC(), cast
+	case json.RawMessage:
+		if x == nil {
+			return nil, "::jsonb"
+		}
+		return string(x), "::jsonb"
+	}
+	return v, cast
+}
+
+// checkOpTag refuses an update or delete that found no row: another writer
+// removed it after the mutator read it.
+func checkOpTag(op workflow.Op, tag pgconn.CommandTag) error {
+	if op.Kind != workflow.OpInsert && tag.RowsAffected() != 1 {
+		return workflow.Reject(workflow.CodeNotFound, "The %s %s no longer exists.", strings.TrimSuffix(op.Table, "s"), op.ID)
+	}
+	return nil
+}
+
+// opSQL is the statement and arguments that write op, for a batch.
+func opSQL(op workflow.Op) (string, []any, error) {
+	if _, ok := tableCols[op.Table]; !ok {
+		return "", nil, fmt.Errorf("effect names unknown table %q", op.Table)
+	}
+	if op.Kind == workflow.OpDelete {
+		return `DELETE FROM ` + pgx.Identifier{op.Table}.Sanitize() + ` WHERE id = $1`, []any{op.ID}, nil
+	}
+	cols := make([]string, 0, len(op.Values))
+	for c := range op.Values {
+		cols = append(cols, c)
+	}
+	sort.Strings(cols)
+	args := make([]any, 0, len(cols)+1)
+	var q strings.Builder
+	switch op.Kind {
+	case workflow.OpInsert:
+		q.WriteString(`INSERT INTO ` + pgx.Identifier{op.Table}.Sanitize() + ` (`)
+		var vals strings.Builder
+		for i, c := range cols {
+			if i > 0 {
+				q.WriteString(", ")
+				vals.WriteString(", ")
+			}
+			v, cast := sqlValue(op.Table, c, op.Values[c])
+			args = append(args, v)
+			q.WriteString(pgx.Identifier{c}.Sanitize())
+			fmt.Fprintf(&vals, "$%d%s", len(args), cast)
+		}
+		q.WriteString(`) VALUES (` + vals.String() + `)`)
+	case workflow.OpUpdate:
+		q.WriteString(`UPDATE ` + pgx.Identifier{op.Table}.Sanitize() + ` SET `)
+		for i, c := range cols {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			v, cast := sqlValue(op.Table, c, op.Values[c])
+			args = append(args, v)
+			fmt.Fprintf(&q, "%s = $%d%s", pgx.Identifier{c}.Sanitize(), len(args), cast)
+		}
+		args = append(args, op.ID)
+		fmt.Fprintf(&q, " WHERE id = $%d", len(args))
+	default:
+		return "", nil, fmt.Errorf("effect has unknown op kind %q", op.Kind)
+	}
+	return q.String(), args, nil
+}
