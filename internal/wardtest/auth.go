@@ -3,6 +3,7 @@ package wardtest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"sync"
@@ -29,19 +30,34 @@ func (s *Server) Login(tb testing.TB, role workflow.Role, device string) string 
 // LoginAs logs email in at the server at base URL and returns the token.
 func LoginAs(tb testing.TB, baseURL, email, password, device string) string {
 	tb.Helper()
-	code, out := PostJSON(tb, baseURL+"/api/v1/auth/login", "", LoginBody(email, password, device))
-	if code != http.StatusOK {
-		tb.Fatalf("login %s on %q: %d %v", email, device, code, out)
-	}
-	tok, _ := out["token"].(string)
-	if tok == "" {
-		tb.Fatalf("login %s: no token in %v", email, out)
-	}
-	if u, ok := out["user"].(map[string]any); ok {
-		id, _ := u["id"].(string)
-		RecordSession(tok, id)
+	tok, err := TryLogin(http.DefaultClient, baseURL, email, password, device)
+	if err != nil {
+		tb.Fatal(err)
 	}
 	return tok
+}
+
+// TryLogin is LoginAs for goroutines and benchmarks: it says why instead
+// of failing the test.
+func TryLogin(client *http.Client, baseURL, email, password, device string) (string, error) {
+	b, _ := json.Marshal(LoginBody(email, password, device))
+	resp, err := client.Post(baseURL+"/api/v1/auth/login", "application/json", bytes.NewReader(b))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var out struct {
+		Token string `json:"token"`
+		User  struct {
+			ID string `json:"id"`
+		} `json:"user"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil || resp.StatusCode != http.StatusOK || out.Token == "" {
+		return "", fmt.Errorf("login %s on %q: %d %s", email, device, resp.StatusCode, body)
+	}
+	RecordSession(out.Token, out.User.ID)
+	return out.Token, nil
 }
 
 // LoginBody is what a workstation posts to /api/v1/auth/login.

@@ -63,23 +63,43 @@ func DialRaw(s *Server, token string) (*websocket.Conn, *http.Response, error) {
 	return d.Dial("ws"+strings.TrimPrefix(s.URL(), "http")+"/sync", h)
 }
 
-// Dial connects device with token; the hello is left to the test.
-func (s *Server) Dial(tb testing.TB, token, device string) *Client {
-	tb.Helper()
+// DialError is a refused websocket handshake.
+type DialError struct {
+	Status int
+	Body   string
+}
+
+func (e *DialError) Error() string {
+	return fmt.Sprintf("dial /sync: HTTP %d %s", e.Status, e.Body)
+}
+
+// TryDial connects device with token and says why it could not: a
+// *DialError when the server refused the handshake.
+func (s *Server) TryDial(tb testing.TB, token, device string) (*Client, error) {
 	ws, resp, err := DialRaw(s, token)
 	if err != nil {
-		body := ""
 		if resp != nil {
 			b, _ := io.ReadAll(resp.Body)
-			body = fmt.Sprintf(" (HTTP %d %s)", resp.StatusCode, b)
+			resp.Body.Close()
+			return nil, &DialError{resp.StatusCode, string(b)}
 		}
-		tb.Fatalf("dial /sync: %v%s", err, body)
+		return nil, err
 	}
 	ws.SetReadLimit(4 << 20)
 	c := &Client{WS: ws, Server: s, Token: token, Device: device, Chain: ChainOf(s, device),
 		Frames: make(chan Received, 4096), Pokes: make(chan string, 4096), closed: make(chan struct{})}
 	go c.readLoop()
 	tb.Cleanup(func() { c.WS.Close() })
+	return c, nil
+}
+
+// Dial connects device with token; the hello is left to the test.
+func (s *Server) Dial(tb testing.TB, token, device string) *Client {
+	tb.Helper()
+	c, err := s.TryDial(tb, token, device)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	return c
 }
 
@@ -291,9 +311,25 @@ func (c *Client) RawFrames() [][]byte {
 // Hello says hello from cursor and returns the welcome.
 func (c *Client) Hello(tb testing.TB, cursor string) *syncproto.Welcome {
 	tb.Helper()
-	id := c.NextID("hello")
-	c.SendFrame(tb, &syncproto.Hello{RequestID: id, Protocol: syncproto.Version, DeviceID: c.Device, Cursor: cursor, LastMutationSeq: c.Seq})
-	r := c.WaitFor(tb, id)
+	return c.Say(tb, syncproto.Hello{Cursor: cursor})
+}
+
+// Say sends h, with the request id, protocol, device and last seq filled
+// in when empty, and returns the welcome.
+func (c *Client) Say(tb testing.TB, h syncproto.Hello) *syncproto.Welcome {
+	tb.Helper()
+	h.RequestID = c.NextID("hello")
+	if h.Protocol == 0 {
+		h.Protocol = syncproto.Version
+	}
+	if h.DeviceID == "" {
+		h.DeviceID = c.Device
+	}
+	if h.LastMutationSeq == 0 {
+		h.LastMutationSeq = c.Seq
+	}
+	c.SendFrame(tb, &h)
+	r := c.WaitFor(tb, h.RequestID)
 	w, ok := r.F.(*syncproto.Welcome)
 	if !ok {
 		tb.Fatalf("hello answered with %s", r.Raw)

@@ -9,6 +9,7 @@
 package wardtest
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -77,6 +78,14 @@ type Options struct {
 	LoginPerEmail, LoginPerIP int
 	// Configure changes the server last, before it listens (TLS, tokens).
 	Configure func(*httpserver.Server)
+	// NoSeed leaves a fresh database empty.
+	NoSeed bool
+	// Addr is the address to listen on; empty: a free loopback port.
+	Addr string
+	// Logger is the server's log; nil: Logger().
+	Logger *slog.Logger
+	// TLSCert and TLSKey are PEM files: the server speaks https and wss.
+	TLSCert, TLSKey string
 }
 
 // Server is a wardsync-server on loopback and its database.
@@ -86,8 +95,9 @@ type Server struct {
 	Pool        *pgxpool.Pool // the test's, for its queries
 	DatabaseURL string
 	Clock       *Clock
-	Main        *cli.Main
+	Main        *cli.Main // nil once stopped
 	url         string
+	opts        Options
 }
 
 // URL is the server's base URL.
@@ -118,9 +128,29 @@ func StartServer(tb testing.TB, o Options) *Server {
 	if o.Clock == nil {
 		o.Clock = &Clock{}
 	}
+	s := &Server{DatabaseURL: o.DatabaseURL, Clock: o.Clock, opts: o}
+	s.start(tb, cmp.Or(o.Addr, "127.0.0.1:0"))
+	if fresh && !o.NoSeed {
+		if _, err := s.DB.Seed(ctx); err != nil {
+			tb.Fatalf("seed: %v", err)
+		}
+	}
+	pool, err := pgxpool.New(ctx, o.DatabaseURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(pool.Close)
+	s.Pool = pool
+	return s
+}
+
+func (s *Server) start(tb testing.TB, addr string) {
+	tb.Helper()
+	o := s.opts
 	m := cli.NewMain()
-	m.Stdout, m.Logger, m.Now = io.Discard, Logger(), o.Clock.Now
-	m.DatabaseURL, m.Serve.Addr = o.DatabaseURL, "127.0.0.1:0"
+	m.Stdout, m.Logger, m.Now = io.Discard, cmp.Or(o.Logger, Logger()), o.Clock.Now
+	m.DatabaseURL, m.Serve.Addr = o.DatabaseURL, addr
+	m.Serve.TLSCert, m.Serve.TLSKey = o.TLSCert, o.TLSKey
 	m.Config.MaxConns = 10
 	if o.Config != nil {
 		o.Config(&m.Config)
@@ -131,22 +161,28 @@ func StartServer(tb testing.TB, o Options) *Server {
 			o.Configure(srv)
 		}
 	}
-	if err := m.Run(ctx); err != nil {
+	if err := m.Run(context.Background()); err != nil {
 		m.Close()
 		tb.Fatalf("serve: %v", err)
 	}
-	tb.Cleanup(func() { m.Close() })
-	if fresh {
-		if _, err := m.DB.Seed(ctx); err != nil {
-			tb.Fatalf("seed: %v", err)
-		}
+	s.Main, s.HTTP, s.DB, s.url = m, m.Server, m.DB, m.Server.URL()
+	tb.Cleanup(s.Stop)
+}
+
+// Stop shuts the server down as SIGTERM would (again: nothing).
+func (s *Server) Stop() {
+	if s.Main != nil {
+		s.Main.Close()
+		s.Main = nil
 	}
-	pool, err := pgxpool.New(ctx, o.DatabaseURL)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(pool.Close)
-	return &Server{HTTP: m.Server, DB: m.DB, Pool: pool, DatabaseURL: o.DatabaseURL, Clock: o.Clock, Main: m, url: m.Server.URL()}
+}
+
+// Restart stops the server and starts a new one on the same address and
+// database, as a restarted service: workstations reconnect to it.
+func (s *Server) Restart(tb testing.TB) {
+	tb.Helper()
+	s.Stop()
+	s.start(tb, s.Addr())
 }
 
 // orPlenty is n, or for 0 more login attempts than any test makes.

@@ -85,17 +85,22 @@ func PGState(tb testing.TB, pool *pgxpool.Pool, roles []workflow.Role) State {
 	return out
 }
 
-// ReplicaState normalises a replica's rows as PGState does.
-func ReplicaState(tb testing.TB, rows map[string]map[string]json.RawMessage) State {
+// ReplicaState normalises a replica's rows as PGState does; with roles,
+// only the columns they may read are kept.
+func ReplicaState(tb testing.TB, rows map[string]map[string]json.RawMessage, roles []workflow.Role) State {
 	tb.Helper()
 	out := State{}
 	for table, rs := range rows {
 		if len(rs) == 0 {
 			continue
 		}
+		var keep []string
+		if roles != nil {
+			keep = workflow.VisibleColumns(roles, table)
+		}
 		m := map[string]map[string]any{}
 		for id, row := range rs {
-			m[id] = NormalizeRow(tb, row, nil)
+			m[id] = NormalizeRow(tb, row, keep)
 		}
 		out[table] = m
 	}
@@ -185,6 +190,9 @@ func Diff(replica, pg State) string {
 	n := 0
 	for _, table := range names {
 		g, w := replica[table], pg[table]
+		if len(g) != len(w) {
+			fmt.Fprintf(&b, "%s: replica has %d rows, PostgreSQL %d\n", table, len(g), len(w))
+		}
 		for id, wr := range w {
 			gr, ok := g[id]
 			switch {
@@ -300,7 +308,7 @@ func (f *Follower) Read(fn func(*Replica)) {
 func (f *Follower) State(tb testing.TB) (State, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return ReplicaState(tb, f.Replica.Rows), f.err
+	return ReplicaState(tb, f.Replica.Rows, nil), f.err
 }
 
 // Converges waits until the follower holds what PostgreSQL holds for roles.

@@ -225,7 +225,7 @@ func TestNoSkippedChange(t *testing.T) {
 				if err := p.pullAll(ctx); err != nil {
 					t.Fatal(err)
 				}
-				if d := wardtest.Diff(wardtest.ReplicaState(t, p.rep.Rows), want()); d != "" {
+				if d := wardtest.Diff(wardtest.ReplicaState(t, p.rep.Rows, nil), want()); d != "" {
 					return fmt.Sprintf("round %d, %s puller:\n%s", round, name, d)
 				}
 				return ""
@@ -530,7 +530,7 @@ func TestSnapshotPaging(t *testing.T) {
 	}
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		c.PullAll(t, rep, limit)
-		return wardtest.Diff(wardtest.ReplicaState(t, rep.Rows), wardtest.PGState(t, env.Pool, workflow.Roles))
+		return wardtest.Diff(wardtest.ReplicaState(t, rep.Rows, nil), wardtest.PGState(t, env.Pool, workflow.Roles))
 	})
 	if _, ok := rep.Rows["patients"][early]; !ok {
 		t.Fatal("a row inserted behind the snapshot's position was never sent")
@@ -580,7 +580,7 @@ func TestSnapshotPaging(t *testing.T) {
 	re.Rows["patients"] = map[string]json.RawMessage{"stale": json.RawMessage(`{}`)}
 	re.Apply(ch)
 	c.PullAll(t, re, limit)
-	if d := wardtest.Diff(wardtest.ReplicaState(t, re.Rows), wardtest.PGState(t, env.Pool, workflow.Roles)); d != "" {
+	if d := wardtest.Diff(wardtest.ReplicaState(t, re.Rows, nil), wardtest.PGState(t, env.Pool, workflow.Roles)); d != "" {
 		t.Fatalf("after a resync:\n%s", d)
 	}
 	// A cursor at or after the pruned point goes on without a resync.
@@ -614,7 +614,7 @@ func TestBigRowsPage(t *testing.T) {
 	}
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		c.PullAll(t, rep, 0)
-		return wardtest.Diff(wardtest.ReplicaState(t, rep.Rows), wardtest.PGState(t, env.Pool, workflow.Roles))
+		return wardtest.Diff(wardtest.ReplicaState(t, rep.Rows, nil), wardtest.PGState(t, env.Pool, workflow.Roles))
 	})
 	for _, raw := range c.RawFrames() {
 		if len(raw) > syncproto.MaxFrameBytes {

@@ -179,7 +179,7 @@ func (f *pageFollower) converges(t *testing.T, e *wardtest.Server) {
 	t.Helper()
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		f.mu.Lock()
-		got, err := wardtest.ReplicaState(t, f.rep.Rows), f.err
+		got, err := wardtest.ReplicaState(t, f.rep.Rows, nil), f.err
 		f.mu.Unlock()
 		if err != nil {
 			t.Fatalf("follower %v: %v", f.roles, err)
@@ -363,7 +363,7 @@ func TestPushedPagesExact(t *testing.T) {
 		t.Fatalf("%d pages pushed to workstations that must pull", n)
 	}
 	old.PullAll(t, oldRep, 0)
-	if d := wardtest.Diff(wardtest.ReplicaState(t, oldRep.Rows), wardtest.PGState(t, e.Pool, oldRoles)); d != "" {
+	if d := wardtest.Diff(wardtest.ReplicaState(t, oldRep.Rows, nil), wardtest.PGState(t, e.Pool, oldRoles)); d != "" {
 		t.Fatalf("the pulling workstation: %s", d)
 	}
 }

@@ -1,4 +1,4 @@
-package http
+package http_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	httpserver "wardsync/server/http"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -20,8 +21,8 @@ import (
 )
 
 type securityPage struct {
-	Items []securityEventJSON `json:"items"`
-	Next  string              `json:"next"`
+	Items []httpserver.SecurityEventJSON `json:"items"`
+	Next  string                         `json:"next"`
 }
 
 // TestSecurityLogRecordsEveryKind performs every logged action through the
@@ -150,7 +151,7 @@ func TestSecurityLogRecordsEveryKind(t *testing.T) {
 			var page securityPage
 			e.getInto("/api/v1/admin/security-events?kind="+kind+"&since="+url.QueryEscape(start.Format(time.RFC3339Nano)), admin, &page)
 			w := want[kind]
-			var found *securityEventJSON
+			var found *httpserver.SecurityEventJSON
 			for i := range page.Items {
 				ev := &page.Items[i]
 				if ev.Kind != kind {

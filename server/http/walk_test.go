@@ -155,7 +155,7 @@ func TestWorkflowWalk(t *testing.T) {
 		if rep.LastSeq != acts {
 			return "lastMutationSeq not yet 18"
 		}
-		return wardtest.Diff(wardtest.ReplicaState(t, rep.Rows), wardtest.PGState(t, env.Pool, workflow.Roles))
+		return wardtest.Diff(wardtest.ReplicaState(t, rep.Rows, nil), wardtest.PGState(t, env.Pool, workflow.Roles))
 	})
 	var row workflow.Appointment
 	if err := json.Unmarshal(rep.Rows["appointments"][A], &row); err != nil {
