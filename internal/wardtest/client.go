@@ -85,7 +85,7 @@ func (s *Server) TryDial(tb testing.TB, token, device string) (*Client, error) {
 		}
 		return nil, err
 	}
-	ws.SetReadLimit(4 << 20)
+	ws.SetReadLimit(8 << 20)
 	c := &Client{WS: ws, Server: s, Token: token, Device: device, Chain: ChainOf(s, device),
 		Frames: make(chan Received, 4096), Pokes: make(chan string, 4096), closed: make(chan struct{})}
 	go c.readLoop()
@@ -200,12 +200,15 @@ func (c *Client) SendRaw(tb testing.TB, b []byte) {
 	}
 }
 
-// Write sends b without failing the test, for goroutines.
-func (c *Client) Write(b []byte) error {
+// Write sends b as a text frame without failing the test, for goroutines.
+func (c *Client) Write(b []byte) error { return c.WriteMessage(websocket.TextMessage, b) }
+
+// WriteMessage sends b as a frame of type typ (websocket.BinaryMessage...).
+func (c *Client) WriteMessage(typ int, b []byte) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	_ = c.WS.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	return c.WS.WriteMessage(websocket.TextMessage, b)
+	return c.WS.WriteMessage(typ, b)
 }
 
 // Next returns the next frame that is not a poke.

@@ -37,16 +37,21 @@ import (
 // with other packages running at the same time.
 const WaitTimeout = 30 * time.Second
 
-// Clock is the server's clock: real time plus an offset tests move.
+// Clock is the server's clock: real time, or a frozen instant, plus an
+// offset tests move.
 type Clock struct {
-	mu  sync.Mutex
-	off time.Duration
+	mu     sync.Mutex
+	off    time.Duration
+	frozen time.Time
 }
 
-// Now is the real time moved by the offset.
+// Now is the real (or frozen) time moved by the offset.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !c.frozen.IsZero() {
+		return c.frozen.Add(c.off)
+	}
 	return time.Now().Add(c.off)
 }
 
@@ -64,6 +69,13 @@ func (c *Clock) Set(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// Freeze stops the clock at the present instant; Advance still moves it.
+func (c *Clock) Freeze() {
+	c.mu.Lock()
+	c.frozen = time.Now()
+	c.mu.Unlock()
+}
+
 // Options change the server StartServer builds.
 type Options struct {
 	// DatabaseURL serves an existing database (a second instance); empty:
@@ -74,8 +86,9 @@ type Options struct {
 	// Config changes the database settings (session lifetimes, windows).
 	Config func(*postgres.Config)
 	// LoginPerEmail and LoginPerIP are the free login attempts; zero:
-	// more than any test makes.
+	// more than any test makes, unless ProductionLoginLimits.
 	LoginPerEmail, LoginPerIP int
+	ProductionLoginLimits     bool
 	// Configure changes the server last, before it listens (TLS, tokens).
 	Configure func(*httpserver.Server)
 	// NoSeed leaves a fresh database empty.
@@ -156,12 +169,21 @@ func (s *Server) start(tb testing.TB, addr string) {
 		o.Config(&m.Config)
 	}
 	m.Configure = func(srv *httpserver.Server) {
-		srv.SetLoginLimits(orPlenty(o.LoginPerEmail), orPlenty(o.LoginPerIP))
+		if !o.ProductionLoginLimits {
+			srv.SetLoginLimits(orPlenty(o.LoginPerEmail), orPlenty(o.LoginPerIP))
+		}
 		if o.Configure != nil {
 			o.Configure(srv)
 		}
 	}
-	if err := m.Run(context.Background()); err != nil {
+	err := m.Run(context.Background())
+	// The port of a stopped instance may linger a moment.
+	for i := 0; err != nil && addr != "127.0.0.1:0" && i < 50; i++ {
+		m.Close()
+		time.Sleep(100 * time.Millisecond)
+		err = m.Run(context.Background())
+	}
+	if err != nil {
 		m.Close()
 		tb.Fatalf("serve: %v", err)
 	}

@@ -60,35 +60,56 @@ func (r *Replica) Apply(ch *syncproto.Changes) {
 // see it.
 func PGState(tb testing.TB, pool *pgxpool.Pool, roles []workflow.Role) State {
 	tb.Helper()
+	st, err := ReadPGState(context.Background(), pool, roles)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st
+}
+
+// ReadPGState is PGState for code that reports instead of failing.
+func ReadPGState(ctx context.Context, pool *pgxpool.Pool, roles []workflow.Role) (State, error) {
 	out := State{}
 	for _, table := range workflow.VisibleTables(roles) {
-		rows, err := pool.Query(context.Background(), `SELECT id, to_jsonb(t.*)::text FROM `+table+` t`)
+		rows, err := pool.Query(ctx, `SELECT id, to_jsonb(t.*)::text FROM `+table+` t`)
 		if err != nil {
-			tb.Fatal(err)
+			return nil, err
 		}
 		m := map[string]map[string]any{}
 		for rows.Next() {
 			var id, js string
-			if err := rows.Scan(&id, &js); err != nil {
-				tb.Fatal(err)
+			if err = rows.Scan(&id, &js); err == nil {
+				m[id], err = Normalize([]byte(js), workflow.VisibleColumns(roles, table))
 			}
-			m[id] = NormalizeRow(tb, []byte(js), workflow.VisibleColumns(roles, table))
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			tb.Fatal(err)
+			return nil, err
 		}
 		if len(m) > 0 {
 			out[table] = m
 		}
 	}
-	return out
+	return out, nil
 }
 
 // ReplicaState normalises a replica's rows as PGState does; with roles,
 // only the columns they may read are kept.
 func ReplicaState(tb testing.TB, rows map[string]map[string]json.RawMessage, roles []workflow.Role) State {
 	tb.Helper()
+	st, err := ReadReplicaState(rows, roles)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st
+}
+
+// ReadReplicaState is ReplicaState for code that reports instead of failing.
+func ReadReplicaState(rows map[string]map[string]json.RawMessage, roles []workflow.Role) (State, error) {
 	out := State{}
 	for table, rs := range rows {
 		if len(rs) == 0 {
@@ -100,11 +121,14 @@ func ReplicaState(tb testing.TB, rows map[string]map[string]json.RawMessage, rol
 		}
 		m := map[string]map[string]any{}
 		for id, row := range rs {
-			m[id] = NormalizeRow(tb, row, keep)
+			var err error
+			if m[id], err = Normalize(row, keep); err != nil {
+				return nil, err
+			}
 		}
 		out[table] = m
 	}
-	return out
+	return out, nil
 }
 
 var (
@@ -113,17 +137,16 @@ var (
 	decimalRE   = regexp.MustCompile(`^-?\d+\.\d\d$`)
 )
 
-// NormalizeRow decodes a row; keep, when not nil, limits it to those
-// columns. Numbers become their text and timestamps UTC RFC 3339 with
-// milliseconds, so that PostgreSQL's to_jsonb and the wire's encoding
-// compare equal.
-func NormalizeRow(tb testing.TB, js []byte, keep []string) map[string]any {
-	tb.Helper()
+// Normalize decodes a row; keep, when not nil, limits it to those columns
+// (a missing one is null). Numbers become their text and timestamps UTC
+// RFC 3339 with milliseconds, so that PostgreSQL's to_jsonb and the wire's
+// encoding compare equal.
+func Normalize(js []byte, keep []string) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.UseNumber()
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {
-		tb.Fatalf("row %s: %v", js, err)
+		return nil, fmt.Errorf("row %s: %w", js, err)
 	}
 	if keep != nil {
 		k := map[string]any{}
@@ -135,7 +158,7 @@ func NormalizeRow(tb testing.TB, js []byte, keep []string) map[string]any {
 	for c, v := range m {
 		m[c] = normalizeValue(v)
 	}
-	return m
+	return m, nil
 }
 
 func normalizeValue(v any) any {
