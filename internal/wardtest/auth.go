@@ -72,6 +72,12 @@ func Bearer(h http.Header, token string) {
 	}
 }
 
+// withAuthor names token's session as m's author.
+func withAuthor(m syncproto.Mutation, token string) syncproto.Mutation {
+	m.AuthorToken = token
+	return m
+}
+
 // Author signs muts with token's session as an honest workstation would:
 // the author id, then the chain links.
 func Author(chain *syncproto.Chainer, muts []syncproto.Mutation) error {

@@ -233,10 +233,8 @@ func (s *Server) AddDevice(tb testing.TB, name string, roles ...workflow.Role) s
 	return d.ID
 }
 
-// Seeded users: the seed's user of each role.
-var (
-	DemoDevice = postgres.DemoDeviceID
-)
+// DemoDevice is the seed's workstation, serving every role.
+var DemoDevice = postgres.DemoDeviceID
 
 // Email is the seed's login of role's user.
 func Email(role workflow.Role) string { return strings.ToLower(string(role)) + "@hospital.com" }

@@ -313,6 +313,7 @@ func (m *Main) Close() error {
 	if m.stop != nil {
 		m.stop()
 		<-m.done
+		m.stop = nil
 	}
 	if m.Server != nil {
 		m.Logger.Info("shutting down")
