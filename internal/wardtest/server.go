@@ -23,8 +23,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"wardsync/internal/pgtest"
 	"wardsync/server/cli"
 	httpserver "wardsync/server/http"
@@ -104,8 +102,8 @@ type Options struct {
 // Server is a wardsync-server on loopback and its database.
 type Server struct {
 	HTTP        *httpserver.Server
-	DB          *postgres.DB  // the server's own
-	Pool        *pgxpool.Pool // the test's, for its queries
+	DB          *postgres.DB // the server's own
+	Pool        *pgtest.Pool // the test's, for its queries
 	DatabaseURL string
 	Clock       *Clock
 	Main        *cli.Main // nil once stopped
@@ -148,12 +146,7 @@ func StartServer(tb testing.TB, o Options) *Server {
 			tb.Fatalf("seed: %v", err)
 		}
 	}
-	pool, err := pgxpool.New(ctx, o.DatabaseURL)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(pool.Close)
-	s.Pool = pool
+	s.Pool = pgtest.OpenPool(tb, o.DatabaseURL)
 	return s
 }
 
@@ -264,7 +257,7 @@ func Eventually(tb testing.TB, d time.Duration, check func() string) {
 }
 
 // Count runs a query that counts.
-func Count(tb testing.TB, pool *pgxpool.Pool, q string, args ...any) int64 {
+func Count(tb testing.TB, pool *pgtest.Pool, q string, args ...any) int64 {
 	tb.Helper()
 	var n int64
 	if err := pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {

@@ -13,8 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
+	"wardsync/internal/pgtest"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
@@ -58,7 +57,7 @@ func (r *Replica) Apply(ch *syncproto.Changes) {
 
 // PGState reads every row PostgreSQL holds, as a device serving roles may
 // see it.
-func PGState(tb testing.TB, pool *pgxpool.Pool, roles []workflow.Role) State {
+func PGState(tb testing.TB, pool *pgtest.Pool, roles []workflow.Role) State {
 	tb.Helper()
 	st, err := ReadPGState(context.Background(), pool, roles)
 	if err != nil {
@@ -68,7 +67,7 @@ func PGState(tb testing.TB, pool *pgxpool.Pool, roles []workflow.Role) State {
 }
 
 // ReadPGState is PGState for code that reports instead of failing.
-func ReadPGState(ctx context.Context, pool *pgxpool.Pool, roles []workflow.Role) (State, error) {
+func ReadPGState(ctx context.Context, pool *pgtest.Pool, roles []workflow.Role) (State, error) {
 	out := State{}
 	for _, table := range workflow.VisibleTables(roles) {
 		rows, err := pool.Query(ctx, `SELECT id, to_jsonb(t.*)::text FROM `+table+` t`)
@@ -250,7 +249,7 @@ func Diff(replica, pg State) string {
 }
 
 // TableCounts counts the rows of every seed table and of the audit log.
-func TableCounts(tb testing.TB, pool *pgxpool.Pool) map[string]int64 {
+func TableCounts(tb testing.TB, pool *pgtest.Pool) map[string]int64 {
 	tb.Helper()
 	out := map[string]int64{}
 	for _, table := range append(append([]string{}, workflow.Tables...), "sync.mutations", "sync.changes") {
@@ -335,7 +334,7 @@ func (f *Follower) State(tb testing.TB) (State, error) {
 }
 
 // Converges waits until the follower holds what PostgreSQL holds for roles.
-func (f *Follower) Converges(tb testing.TB, pool *pgxpool.Pool, roles []workflow.Role, d time.Duration) {
+func (f *Follower) Converges(tb testing.TB, pool *pgtest.Pool, roles []workflow.Role, d time.Duration) {
 	tb.Helper()
 	Eventually(tb, d, func() string {
 		got, err := f.State(tb)
@@ -348,7 +347,7 @@ func (f *Follower) Converges(tb testing.TB, pool *pgxpool.Pool, roles []workflow
 
 // CaughtUp waits until the follower's cursor is past every change made so
 // far, so that no row image it receives later can be one it was owed.
-func (f *Follower) CaughtUp(tb testing.TB, pool *pgxpool.Pool) {
+func (f *Follower) CaughtUp(tb testing.TB, pool *pgtest.Pool) {
 	tb.Helper()
 	Eventually(tb, WaitTimeout, func() string {
 		f.mu.Lock()
