@@ -230,7 +230,7 @@ func (b *bystander) relogin(dev string) {
 	if dev == "" {
 		dev = b.w.Device
 	}
-	code, out, _ := b.e.postLogin(net.IPv4(127, 0, 0, 9), map[string]string{"email": "bystander@hospital.com", "password": "bystander123", "deviceId": dev})
+	code, out, _ := b.e.postLogin(net.IPv4(127, 0, 0, 9), wardtest.LoginBody("bystander@hospital.com", "bystander123", dev))
 	if code != 200 {
 		b.e.t.Fatalf("bystander login: %d %v", code, out)
 	}
@@ -567,7 +567,7 @@ func TestRoleNotServed(t *testing.T) {
 	}
 	e.unchanged("role changed", before, map[string]int64{"sync.mutations": 1})
 	// Logged in again as BIOLOGIST on the reception ward: refused at login.
-	if code, out, _ := e.postLogin(nil, map[string]string{"email": emailOf(workflow.RoleSecretary), "password": seedPass[workflow.RoleSecretary], "deviceId": dev}); code != 403 ||
+	if code, out, _ := e.postLogin(nil, wardtest.LoginBody(emailOf(workflow.RoleSecretary), seedPass[workflow.RoleSecretary], dev)); code != 403 ||
 		out["message"] != `Workstation "Ward 3" serves SECRETARY, not BIOLOGIST; log in on a workstation of your service.` {
 		t.Errorf("login as the new role on a ward not serving it: %d %v", code, out)
 	}
@@ -644,14 +644,14 @@ func TestLoginFlood(t *testing.T) {
 		t.Fatalf("right password during the delay: %d %v", code, out)
 	}
 	start := time.Now()
-	if code, out, _ := e.postLogin(local, map[string]string{"email": "nurse@hospital.com", "password": "nurse123", "deviceId": dev}); code != 200 {
+	if code, out, _ := e.postLogin(local, wardtest.LoginBody("nurse@hospital.com", "nurse123", dev)); code != 200 {
 		t.Fatalf("the registered workstation's right password during the delay: %d %v", code, out)
 	}
 	if held := time.Since(start); held < 900*time.Millisecond {
 		t.Fatalf("the workstation's login was not held for the delay: %s", held)
 	}
 	// Another account from another address logs in at once.
-	if code, out, _ := e.postLogin(net.IPv4(127, 0, 0, 4), map[string]string{"email": emailOf(workflow.RoleDoctor), "password": seedPass[workflow.RoleDoctor], "deviceId": dev}); code != 200 {
+	if code, out, _ := e.postLogin(net.IPv4(127, 0, 0, 4), wardtest.LoginBody(emailOf(workflow.RoleDoctor), seedPass[workflow.RoleDoctor], dev)); code != 200 {
 		t.Fatalf("another account during the flood: %d %v", code, out)
 	}
 
@@ -667,7 +667,7 @@ func TestLoginFlood(t *testing.T) {
 	if code, _, _ := e.postLogin(stuffer, map[string]string{"email": emailOf(workflow.RoleAdmin), "password": seedPass[workflow.RoleAdmin]}); code != 429 {
 		t.Fatalf("the flooding address may log in: %d", code)
 	}
-	if code, out, _ := e.postLogin(net.IPv4(127, 0, 0, 2), map[string]string{"email": emailOf(workflow.RoleAdmin), "password": seedPass[workflow.RoleAdmin], "deviceId": dev}); code != 200 {
+	if code, out, _ := e.postLogin(net.IPv4(127, 0, 0, 2), wardtest.LoginBody(emailOf(workflow.RoleAdmin), seedPass[workflow.RoleAdmin], dev)); code != 200 {
 		t.Fatalf("another address during the flood: %d %v", code, out)
 	}
 	// Only the three successful logins wrote (a session each).
@@ -676,7 +676,7 @@ func TestLoginFlood(t *testing.T) {
 
 	// Once the delay has passed, the stuffing address logs in again.
 	e.clock.Advance(limits.MaxDelay)
-	if code, out, _ := e.postLogin(stuffer, map[string]string{"email": "secretary@hospital.com", "password": seedPass[workflow.RoleSecretary], "deviceId": dev}); code != 200 {
+	if code, out, _ := e.postLogin(stuffer, wardtest.LoginBody("secretary@hospital.com", seedPass[workflow.RoleSecretary], dev)); code != 200 {
 		t.Fatalf("after the delay: %d %v", code, out)
 	}
 }

@@ -194,7 +194,7 @@ func TestAccessEndsOnOpenSocket(t *testing.T) {
 
 	t.Run("expiry", func(t *testing.T) {
 		short := wardtest.StartServer(t, wardtest.Options{Config: func(c *postgres.Config) { c.SessionTTL = 3 * time.Second }})
-		code, out := wardtest.PostJSON(t, short.URL()+"/api/v1/auth/login", "", map[string]string{"email": "nurse@hospital.com", "password": "nurse123", "deviceId": demo})
+		code, out := wardtest.PostJSON(t, short.URL()+"/api/v1/auth/login", "", wardtest.LoginBody("nurse@hospital.com", "nurse123", demo))
 		if code != 200 {
 			t.Fatalf("login: %d %v", code, out)
 		}
@@ -297,7 +297,7 @@ func TestDashboardSessionLifetime(t *testing.T) {
 		t.Fatalf("%d session_expired events, want 2 (idle, lifetime)", n)
 	}
 	// A workstation session lasts the offline window.
-	code, out = wardtest.PostJSON(t, env.URL()+"/api/v1/auth/login", "", map[string]string{"email": "nurse@hospital.com", "password": "nurse123", "deviceId": demo})
+	code, out = wardtest.PostJSON(t, env.URL()+"/api/v1/auth/login", "", wardtest.LoginBody("nurse@hospital.com", "nurse123", demo))
 	ws, _ := time.Parse(time.RFC3339Nano, out["expiresAt"].(string))
 	if d := ws.Sub(env.Clock.Now()); code != 200 || d < 7*24*time.Hour-time.Minute || d > 7*24*time.Hour {
 		t.Fatalf("workstation session: %d, lasts %s", code, d)

@@ -227,7 +227,7 @@ func TestAdminRevokeClosesWebsocket(t *testing.T) {
 	if _, err := e.dial(nurse, dev); err == nil || err.(*wardtest.DialError).Status != http.StatusUnauthorized {
 		t.Fatalf("reconnect after revoke: %v, want HTTP 401", err)
 	}
-	if st, _ := e.do("POST", "/api/v1/auth/login", "", map[string]string{"email": wardtest.Email(workflow.RoleNurse), "password": "nurse123", "deviceId": dev}); st != http.StatusForbidden {
+	if st, _ := e.do("POST", "/api/v1/auth/login", "", wardtest.LoginBody(wardtest.Email(workflow.RoleNurse), "nurse123", dev)); st != http.StatusForbidden {
 		t.Fatalf("login on a revoked workstation: %d", st)
 	}
 	d := e.status().device(dev)
@@ -271,7 +271,7 @@ func TestAdminDisableUserEndsSessions(t *testing.T) {
 	if _, err := e.dial(nurse, e.device); err == nil || err.(*wardtest.DialError).Status != http.StatusUnauthorized {
 		t.Fatalf("disabled nurse's workstation token dialled /sync: %v", err)
 	}
-	if st, _ := e.do("POST", "/api/v1/auth/login", "", map[string]string{"email": "nurse@hospital.com", "password": "nurse123", "deviceId": e.device}); st != http.StatusForbidden {
+	if st, _ := e.do("POST", "/api/v1/auth/login", "", wardtest.LoginBody("nurse@hospital.com", "nurse123", e.device)); st != http.StatusForbidden {
 		t.Fatalf("disabled nurse logged in: %d", st)
 	}
 	// An act the disabled nurse authors now is refused, on a connection of
@@ -355,7 +355,7 @@ func TestAdminUsers(t *testing.T) {
 		if st, body := e.do("POST", "/api/v1/admin/users/"+id+"/password", e.admin, map[string]string{"password": "jour5678"}); st != 200 {
 			t.Fatalf("%d %v", st, body)
 		}
-		if st, _ := e.do("POST", "/api/v1/auth/login", "", map[string]string{"email": "nuit@hospital.com", "password": "nuit1234", "deviceId": e.device}); st != http.StatusUnauthorized {
+		if st, _ := e.do("POST", "/api/v1/auth/login", "", wardtest.LoginBody("nuit@hospital.com", "nuit1234", e.device)); st != http.StatusUnauthorized {
 			t.Fatalf("old password: %d", st)
 		}
 		e.login("nuit@hospital.com", "jour5678", e.device)

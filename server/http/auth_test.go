@@ -133,7 +133,7 @@ func TestAuthAPI(t *testing.T) {
 	url := env.URL() + "/api/v1/auth/login"
 	lab := env.AddDevice(t, "Laboratoire", workflow.RoleBiologist)
 
-	code, out := wardtest.PostJSON(t, url, "", map[string]string{"email": "Nurse@Hospital.com", "password": "nurse123", "deviceId": demo})
+	code, out := wardtest.PostJSON(t, url, "", wardtest.LoginBody("Nurse@Hospital.com", "nurse123", demo))
 	if code != http.StatusOK {
 		t.Fatalf("login: %d %v", code, out)
 	}
@@ -163,13 +163,13 @@ func TestAuthAPI(t *testing.T) {
 		message            *regexp.Regexp
 		emailForRateLimits string
 	}{
-		{"wrong password", map[string]string{"email": "nurse@hospital.com", "password": "nurse124", "deviceId": demo}, 401, "UNAUTHENTICATED",
+		{"wrong password", wardtest.LoginBody("nurse@hospital.com", "nurse124", demo), 401, "UNAUTHENTICATED",
 			regexp.MustCompile(`^Wrong e-mail or password\.$`), ""},
-		{"unknown e-mail", map[string]string{"email": "nobody@hospital.com", "password": "nurse123", "deviceId": demo}, 401, "UNAUTHENTICATED",
+		{"unknown e-mail", wardtest.LoginBody("nobody@hospital.com", "nurse123", demo), 401, "UNAUTHENTICATED",
 			regexp.MustCompile(`^Wrong e-mail or password\.$`), ""},
-		{"unknown device", map[string]string{"email": "nurse@hospital.com", "password": "nurse123", "deviceId": "no-such-device"}, 401, "UNAUTHENTICATED",
+		{"unknown device", wardtest.LoginBody("nurse@hospital.com", "nurse123", "no-such-device"), 401, "UNAUTHENTICATED",
 			regexp.MustCompile(`^Workstation no-such-device is not registered with this server; ask an administrator to register it\.$`), ""},
-		{"device not serving the role", map[string]string{"email": "nurse@hospital.com", "password": "nurse123", "deviceId": lab}, 403, "FORBIDDEN",
+		{"device not serving the role", wardtest.LoginBody("nurse@hospital.com", "nurse123", lab), 403, "FORBIDDEN",
 			regexp.MustCompile(`^Workstation "Laboratoire" serves BIOLOGIST, not NURSE; log in on a workstation of your service\.$`), ""},
 		{"dashboard for a non-admin", map[string]string{"email": "nurse@hospital.com", "password": "nurse123"}, 403, "FORBIDDEN",
 			regexp.MustCompile(`^Only an ADMIN may open the admin dashboard; a NURSE works on a registered workstation\.$`), ""},
@@ -189,7 +189,7 @@ func TestAuthAPI(t *testing.T) {
 	if err := env.DB.DisableUser(context.Background(), biologistID); err != nil {
 		t.Fatal(err)
 	}
-	code, out = wardtest.PostJSON(t, url, "", map[string]string{"email": "biologist@hospital.com", "password": "biologist123", "deviceId": lab})
+	code, out = wardtest.PostJSON(t, url, "", wardtest.LoginBody("biologist@hospital.com", "biologist123", lab))
 	if code != 403 || out["code"] != "FORBIDDEN" || !regexp.MustCompile(`^This account was disabled on \d{4}-\d\d-\d\d; ask an administrator\.$`).MatchString(out["message"].(string)) {
 		t.Errorf("disabled user: %d %v", code, out)
 	}

@@ -22,7 +22,7 @@ func withEscrow() wardtest.Options {
 // loginAnswer is the login's whole answer.
 func loginAnswer(t *testing.T, env *wardtest.Server, email, password, device string) (int, map[string]any) {
 	t.Helper()
-	return wardtest.PostJSON(t, env.URL()+"/api/v1/auth/login", "", map[string]string{"email": email, "password": password, "deviceId": device})
+	return wardtest.PostJSON(t, env.URL()+"/api/v1/auth/login", "", wardtest.LoginBody(email, password, device))
 }
 
 func replicaKeyOf(t *testing.T, out map[string]any) []byte {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"wardsync/internal/wardtest"
 	httpserver "wardsync/server/http"
 
 	"github.com/google/uuid"
@@ -37,7 +38,7 @@ func TestSecurityLogRecordsEveryKind(t *testing.T) {
 	start := e.clock.Now().Add(-time.Second)
 
 	// login (admStart), login_failed, logout.
-	if st, body := e.do("POST", "/api/v1/auth/login", "", map[string]string{"email": "nurse@hospital.com", "password": "wrong", "deviceId": e.device}); st != 401 {
+	if st, body := e.do("POST", "/api/v1/auth/login", "", wardtest.LoginBody("nurse@hospital.com", "wrong", e.device)); st != 401 {
 		t.Fatalf("wrong password: %d %v", st, body)
 	}
 	nurse := e.roleToken(workflow.RoleNurse)
