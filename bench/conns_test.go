@@ -20,6 +20,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"wardsync/internal/pgtest"
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/syncproto"
 )
@@ -165,7 +166,9 @@ func (f *idleFleet) connect(baseURL string, n int) error {
 			defer wg.Done()
 			for i := range jobs {
 				id := "conn-" + strconv.Itoa(i+1)
-				ws, _, err := smallDialer.Dial(u, http.Header{"Authorization": {"Bearer " + id}})
+				h := http.Header{}
+				wardtest.Bearer(h, id)
+				ws, _, err := smallDialer.Dial(u, h)
 				if err == nil {
 					err = helloOn(ws, id)
 				}

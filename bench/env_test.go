@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,7 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 
-	"wardsync/internal/pgtest"
+	"wardsync/internal/wardtest"
 	httpserver "wardsync/server/http"
 	"wardsync/server/postgres"
 	"wardsync/syncproto"
@@ -127,29 +126,14 @@ var (
 
 func startEnv(b testing.TB, cfg config) *env {
 	b.Helper()
-	ctx := context.Background()
-	_, dbURL := pgtest.MustOpenDB(b)
-	db, err := postgres.Open(ctx, dbURL, postgres.DefaultConfig())
-	if err != nil {
-		fatalf(b, "open database: %v", err)
-	}
-	b.Cleanup(func() { _ = db.Close(context.Background()) })
-	if _, err := db.Seed(ctx); err != nil {
-		fatalf(b, "seed: %v", err)
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv := httpserver.New(db, logger)
-	// Every simulated device logs its users in within the same minute.
-	srv.SetLoginLimits(1_000_000, 1_000_000)
-	if err := srv.Open(ctx, "127.0.0.1:0"); err != nil {
-		fatalf(b, "open server: %v", err)
-	}
-	b.Cleanup(func() {
-		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Close(c)
+	s := wardtest.StartServer(b, wardtest.Options{
+		// The production pool size: the benchmarks measure the server as deployed.
+		Config: func(c *postgres.Config) { c.MaxConns = postgres.DefaultConfig().MaxConns },
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		// Every simulated device logs its users in within the same minute.
+		LoginPerEmail: 1_000_000, LoginPerIP: 1_000_000,
 	})
-	return &env{cfg: cfg, dbURL: dbURL, db: db, srv: srv, http: &http.Client{Timeout: 30 * time.Second}}
+	return &env{cfg: cfg, dbURL: s.DatabaseURL, db: s.DB, srv: s.HTTP, http: &http.Client{Timeout: 30 * time.Second}}
 }
 
 // checkpoint flushes dirty pages before a measured phase so that neither
@@ -160,41 +144,10 @@ func (e *env) checkpoint() {
 	_, _ = e.db.Pool.Exec(ctx, `CHECKPOINT`)
 }
 
-var seedPasswords = map[workflow.Role][2]string{
-	workflow.RoleSecretary: {"secretary@hospital.com", "secretary123"},
-	workflow.RoleNurse:     {"nurse@hospital.com", "nurse123"},
-	workflow.RoleDoctor:    {"doctor@hospital.com", "doctor123"},
-}
-
-// login logs a seeded user in on a device through the auth API.
+// login logs role's seeded user in on a device through the auth API.
 func (e *env) login(role workflow.Role, deviceID string) (string, error) {
-	cred := seedPasswords[role]
-	body, _ := json.Marshal(map[string]string{"email": cred[0], "password": cred[1], "deviceId": deviceID})
-	resp, err := e.http.Post(e.srv.URL()+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Token   string `json:"token"`
-		Message string `json:"message"`
-		User    struct {
-			ID string `json:"id"`
-		} `json:"user"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return "", fmt.Errorf("login %s: status %d: %w", cred[0], resp.StatusCode, err)
-	}
-	if resp.StatusCode != http.StatusOK || out.Token == "" {
-		return "", fmt.Errorf("login %s on %s: status %d: %s", cred[0], deviceID, resp.StatusCode, out.Message)
-	}
-	tokenUsers.Store(out.Token, out.User.ID)
-	return out.Token, nil
+	return wardtest.TryLogin(e.http, e.srv.URL(), wardtest.Email(role), wardtest.Password(role), deviceID)
 }
-
-// tokenUsers maps each session token to its user id, the author id a
-// workstation hashes and sends with its acts.
-var tokenUsers sync.Map
 
 // device is one simulated workstation: registered, its users logged in.
 type device struct {
@@ -301,7 +254,9 @@ type wsClient struct {
 func dial(baseURL, token string) (*wsClient, error) {
 	u := "ws" + strings.TrimPrefix(baseURL, "http") + "/sync"
 	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10}
-	ws, resp, err := d.Dial(u, http.Header{"Authorization": {"Bearer " + token}})
+	h := http.Header{}
+	wardtest.Bearer(h, token)
+	ws, resp, err := d.Dial(u, h)
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("dial /sync: %w (HTTP %d)", err, resp.StatusCode)
@@ -422,11 +377,10 @@ func (d *device) mutation(a act) syncproto.Mutation {
 	if err != nil {
 		panic(err)
 	}
-	author, _ := tokenUsers.Load(d.tokens[a.role])
 	m := []syncproto.Mutation{{Seq: d.seq, ID: uuid.NewString(), Name: a.name, Args: raw,
-		OccurredAt: time.Now().UTC().Truncate(time.Millisecond), AuthorToken: d.tokens[a.role], AuthorID: author.(string)}}
+		OccurredAt: time.Now().UTC().Truncate(time.Millisecond), AuthorToken: d.tokens[a.role]}}
 	d.chain.DeviceID = d.id
-	if err := d.chain.Link(m); err != nil {
+	if err := wardtest.Author(&d.chain, m); err != nil {
 		panic(err)
 	}
 	return m[0]

@@ -8,13 +8,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+	"wardsync/internal/wardtest"
 )
 
 // The station-side benchmarks run the real binaries as child processes
@@ -40,27 +40,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
-}
-
 // binaries builds wardsync-server and wardsync-station (once) and returns
 // their paths.
 func binaries(b *testing.B) (server, station string) {
 	b.Helper()
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "wardsync-bench-bin-")
-		if buildErr != nil {
-			return
-		}
-		// One go build for both: they link in parallel.
-		cmd := exec.Command(goTool(), "build", "-o", binDir+string(filepath.Separator),
-			"wardsync/server/cmd/wardsync-server", "wardsync/desktop/cmd/wardsync-station")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
+		if buildErr == nil {
+			_, buildErr = wardtest.BuildBinaries(binDir, "server/cmd/wardsync-server", "desktop/cmd/wardsync-station")
 		}
 	})
 	if buildErr != nil {

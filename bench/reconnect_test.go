@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"wardsync/desktop"
+	"wardsync/internal/wardtest"
 	"wardsync/workflow"
 )
 
@@ -79,8 +80,7 @@ func reconnectRun(b *testing.B, cfg config, cuts int, minOut, maxOut time.Durati
 		defer cancel()
 		_ = eng.Close(c)
 	}()
-	cred := seedPasswords[workflow.RoleSecretary]
-	sess, err := eng.Login(ctx, cred[0], cred[1])
+	sess, err := eng.Login(ctx, wardtest.Email(workflow.RoleSecretary), wardtest.Password(workflow.RoleSecretary))
 	if err != nil {
 		fatalf(b, "login: %v", err)
 	}

@@ -8,27 +8,22 @@ package admin_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
-	"github.com/gorilla/websocket"
 
 	"wardsync/frontend"
-	"wardsync/internal/pgtest"
-	httpserver "wardsync/server/http"
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/syncproto"
 	"wardsync/version"
@@ -136,7 +131,7 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	// Sign in.
 	do("open the dashboard",
 		chromedp.EmulateViewport(1280, 800),
-		chromedp.Navigate(env.srv.URL()+"/admin"),
+		chromedp.Navigate(env.URL()+"/admin"),
 		chromedp.WaitVisible(chromedp.CSS(`#login-form`)),
 		chromedp.SendKeys(chromedp.CSS(`#login-form input[name="email"]`), "admin@hospital.com"),
 		chromedp.SendKeys(chromedp.CSS(`#login-form input[name="password"]`), "wrong-password"),
@@ -193,7 +188,7 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	if got := eval(row(wardE) + `.querySelector('.reason').textContent`); got != "2 waiting to be sent" {
 		t.Errorf("Ward E connected reads %q", got)
 	}
-	wsE.c.Close()
+	wsE.WS.Close()
 	dropped := time.Now()
 	waitJS("Ward E offline at once", row(wardE)+`?.dataset.status === 'offline'`, 5*time.Second)
 	t.Logf("the dropped link showed on the dashboard %s after the socket closed", time.Since(dropped).Round(time.Millisecond))
@@ -341,13 +336,13 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	waitJS("the registration code is shown", `(document.querySelector('#device-code .reg-code')?.textContent ?? '').length === 14`, 10*time.Second)
 	newID := eval(`document.querySelector('#device-code .device-id').textContent`)
 	code := eval(`document.querySelector('#device-code .reg-code').textContent`)
-	dev, err := env.db.Device(context.Background(), newID)
+	dev, err := env.DB.Device(context.Background(), newID)
 	if err != nil || dev.Name != "Ward D night desk" || len(dev.Roles) != 2 {
 		t.Fatalf("registered device: %+v %v", dev, err)
 	}
 	waitJS("the new workstation is listed", `document.querySelector('#devices tr[data-device-id="`+newID+`"]') !== null`, 10*time.Second)
 	snap(t, tctx, "devices")
-	if d, err := env.db.RedeemRegistrationCode(context.Background(), newID, code); err != nil || d.ID != newID {
+	if d, err := env.DB.RedeemRegistrationCode(context.Background(), newID, code); err != nil || d.ID != newID {
 		t.Fatalf("the code shown does not register the workstation: %v", err)
 	}
 
@@ -402,7 +397,7 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	// tab, and merged with two clicks.
 	keep, dup := uuid.NewString(), uuid.NewString()
 	for _, p := range []struct{ id, first string }{{keep, "Awa"}, {dup, "AWA"}} {
-		if _, err := env.db.Pool.Exec(context.Background(), `INSERT INTO patients (id, "firstName", "lastName", "birthDate", "updatedAt")
+		if _, err := env.DB.Pool.Exec(context.Background(), `INSERT INTO patients (id, "firstName", "lastName", "birthDate", "updatedAt")
 			VALUES ($1, $2, 'Traoré', '1984-02-03', now())`, p.id, p.first); err != nil {
 			t.Fatal(err)
 		}
@@ -414,7 +409,7 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	do("merge into the first record", chromedp.Click(mergeInto), chromedp.Click(mergeInto))
 	waitJS("the pair is gone", `document.querySelector('#duplicates tr[data-pair]') === null && document.querySelector('nav [data-tab="duplicates"]').textContent === 'Possible duplicates'`, 10*time.Second)
 	var left int
-	if err := env.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM patients WHERE id = $1`, dup).Scan(&left); err != nil || left != 0 {
+	if err := env.DB.Pool.QueryRow(context.Background(), `SELECT count(*) FROM patients WHERE id = $1`, dup).Scan(&left); err != nil || left != 0 {
 		t.Fatalf("the merged record is still there (%d, %v)", left, err)
 	}
 
@@ -501,74 +496,31 @@ func repoRoot(t testing.TB) string {
 
 // ---- a server and simulated workstations ----
 
+// env is a wardtest server and the dashboard's simulated workstations.
 type env struct {
-	t      testing.TB
-	db     *postgres.DB
-	srv    *httpserver.Server
-	offset atomic.Int64 // the server clock's offset from now
+	*wardtest.Server
+	t testing.TB
 }
 
 func start(t testing.TB) *env {
 	t.Helper()
-	ctx := context.Background()
-	e := &env{t: t}
-	db, err := postgres.Open(ctx, pgtest.NewDatabase(t, true), postgres.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Now = func() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) }
-	if _, err := db.Seed(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e.db = db
-	e.srv = httpserver.New(db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	e.srv.SetLoginLimits(1000, 1000)
-	if err := e.srv.Open(ctx, "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = e.srv.Close(c)
-		_ = db.Close(c)
-	})
-	return e
+	return &env{wardtest.StartServer(t, wardtest.Options{LoginPerEmail: 1000, LoginPerIP: 1000}), t}
 }
 
 func (e *env) addDevice(name string, roles ...workflow.Role) string {
-	e.t.Helper()
-	d, err := e.db.AddDevice(context.Background(), "", name, roles)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return d.ID
+	return e.AddDevice(e.t, name, roles...)
 }
 
 func (e *env) login(email, password, device string) string {
-	e.t.Helper()
-	b, _ := json.Marshal(map[string]string{"email": email, "password": password, "deviceId": device})
-	resp, err := http.Post(e.srv.URL()+"/api/v1/auth/login", "application/json", strings.NewReader(string(b)))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Token string
-		User  struct{ ID string }
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
-		e.t.Fatalf("login %s: %d %v", email, resp.StatusCode, err)
-	}
-	tokenUsers.Store(out.Token, out.User.ID)
-	return out.Token
+	return wardtest.LoginAs(e.t, e.URL(), email, password, device)
 }
 
 // visitEarlier simulates a workstation that connected ago, reported
 // pending acts (the oldest oldestAgo old) and has not been seen since.
 func (e *env) visitEarlier(device string, ago time.Duration, pending int64, oldestAgo time.Duration) {
 	e.t.Helper()
-	e.offset.Store(int64(-ago))
-	defer e.offset.Store(0)
+	e.Clock.Set(-ago)
+	defer e.Clock.Set(0)
 	tok := e.login("nurse@hospital.com", "nurse123", device)
 	var oldest *time.Time
 	if pending > 0 {
@@ -576,7 +528,7 @@ func (e *env) visitEarlier(device string, ago time.Duration, pending int64, olde
 		oldest = &o
 	}
 	w := e.connect(tok, device, pending, oldest)
-	w.c.Close()
+	w.WS.Close()
 	// Keep the clock back until the server has dropped the connection:
 	// until then it may still mark the device seen (at the clock's time).
 	for deadline := time.Now().Add(10 * time.Second); e.connectedDevices() != 0; time.Sleep(10 * time.Millisecond) {
@@ -589,7 +541,7 @@ func (e *env) visitEarlier(device string, ago time.Duration, pending int64, olde
 // connectedDevices reads wardsync_connected_devices from /metrics.
 func (e *env) connectedDevices() int {
 	e.t.Helper()
-	resp, err := http.Get(e.srv.URL() + "/metrics")
+	resp, err := http.Get(e.URL() + "/metrics")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -606,99 +558,21 @@ func (e *env) connectedDevices() int {
 	return 0
 }
 
-type wsClient struct {
-	t      testing.TB
-	c      *websocket.Conn
-	seq    int64
-	chain  *syncproto.Chainer
-	frames chan syncproto.Frame
-}
-
+// connect says hello as release 1.3.0 with pending acts.
 func (e *env) connect(token, device string, pending int64, oldest *time.Time) *wsClient {
 	e.t.Helper()
-	h := http.Header{}
-	h.Set("Authorization", "Bearer "+token)
-	c, _, err := websocket.DefaultDialer.Dial("ws://"+e.srv.Addr()+"/sync", h)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() { c.Close() })
-	w := &wsClient{t: e.t, c: c, chain: &syncproto.Chainer{DeviceID: device}, frames: make(chan syncproto.Frame, 64)}
-	go func() {
-		defer close(w.frames)
-		for {
-			_, data, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			if f, err := syncproto.DecodeFromServer(data); err == nil {
-				w.frames <- f
-			}
-		}
-	}()
-	w.send(&syncproto.Hello{RequestID: "hello", Protocol: syncproto.Version, DeviceID: device, Pending: pending, OldestPendingAt: oldest, ClientVersion: "1.3.0"})
-	if _, ok := w.reply("hello").(*syncproto.Welcome); !ok {
-		e.t.Fatal("hello not welcomed")
-	}
+	w := &wsClient{e.Dial(e.t, token, device), e.t}
+	w.Say(e.t, syncproto.Hello{Pending: pending, OldestPendingAt: oldest, ClientVersion: "1.3.0"})
 	return w
 }
 
-func (w *wsClient) send(f syncproto.Frame) {
-	w.t.Helper()
-	b, err := syncproto.Encode(f)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if err := w.c.WriteMessage(websocket.TextMessage, b); err != nil {
-		w.t.Fatal(err)
-	}
+type wsClient struct {
+	*wardtest.Client
+	t testing.TB
 }
-
-func (w *wsClient) reply(id string) syncproto.Frame {
-	w.t.Helper()
-	timeout := time.After(15 * time.Second)
-	for {
-		select {
-		case f, ok := <-w.frames:
-			if !ok {
-				w.t.Fatalf("connection closed before the reply to %s", id)
-			}
-			switch f := f.(type) {
-			case *syncproto.Welcome:
-				if f.RequestID == id {
-					return f
-				}
-			case *syncproto.PushResult:
-				if f.RequestID == id {
-					return f
-				}
-			case *syncproto.Error:
-				if f.RequestID == id {
-					w.t.Fatalf("%s: error %s: %s", id, f.Code, f.Message)
-				}
-			}
-		case <-timeout:
-			w.t.Fatalf("no reply to %s", id)
-		}
-	}
-}
-
-// tokenUsers maps each session token to its user id, the author id a
-// workstation hashes and sends with its acts.
-var tokenUsers sync.Map
 
 // push sends one act authored by token and returns its result.
 func (w *wsClient) push(token, name string, args any) syncproto.MutationResult {
 	w.t.Helper()
-	w.seq++
-	b, _ := json.Marshal(args)
-	id := "push-" + uuid.NewString()[:8]
-	author, _ := tokenUsers.Load(token)
-	muts := []syncproto.Mutation{{Seq: w.seq, ID: uuid.NewString(), Name: name, Args: b,
-		OccurredAt: time.Now().UTC().Truncate(time.Millisecond), AuthorToken: token, AuthorID: author.(string)}}
-	if err := w.chain.Link(muts); err != nil {
-		w.t.Fatal(err)
-	}
-	w.send(&syncproto.Push{RequestID: id, Mutations: muts})
-	return w.reply(id).(*syncproto.PushResult).Results[0]
+	return w.Push(w.t, w.Mut(name, args, token, time.Now().UTC().Truncate(time.Millisecond)))[0]
 }

@@ -19,7 +19,7 @@ import (
 	"wardsync/desktop/app"
 	"wardsync/desktop/remote"
 	"wardsync/frontend"
-	"wardsync/internal/pgtest"
+	"wardsync/internal/wardtest"
 	"wardsync/server/certs"
 	httpserver "wardsync/server/http"
 	"wardsync/server/postgres"
@@ -44,31 +44,8 @@ func TestOverTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := certs.Load(files.Cert, files.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-
 	ctx := context.Background()
-	db, err := postgres.Open(ctx, pgtest.NewDatabase(t, true), postgres.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Seed(ctx); err != nil {
-		t.Fatal(err)
-	}
-	srv := httpserver.New(db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	srv.UseTLS(cert)
-	if err := srv.Open(ctx, "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Close(c)
-		_ = db.Close(c)
-	})
-	url := srv.URL()
+	url := wardtest.StartServer(t, wardtest.Options{TLSCert: files.Cert, TLSKey: files.Key}).URL()
 	if !strings.HasPrefix(url, "https://") {
 		t.Fatalf("server URL %s", url)
 	}

@@ -331,7 +331,7 @@ func TestSetup(t *testing.T) {
 	if _, err := a.Setup(w.URL(), " ", "", ""); app.Format(err).Field != "deviceId" {
 		t.Fatalf("no device: %v", err)
 	}
-	dev, code, _, err := w.db.RegisterDevice(ctx, "Ward 7 nurses", []workflow.Role{workflow.RoleNurse})
+	dev, code, _, err := w.DB.RegisterDevice(ctx, "Ward 7 nurses", []workflow.Role{workflow.RoleNurse})
 	if err != nil {
 		t.Fatal(err)
 	}

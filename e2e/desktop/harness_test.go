@@ -22,12 +22,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"wardsync/desktop"
 	"wardsync/desktop/app"
-	"wardsync/internal/pgtest"
-	httpserver "wardsync/server/http"
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/workflow"
 )
@@ -45,88 +42,25 @@ var (
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// world is a seeded database and a server on loopback that can be cut off
-// (Close) and brought back (a new instance on the same database and port).
+// world is a wardtest server that can be cut off (stop: it closes its
+// websockets and stops listening) and brought back (restart: a new
+// instance on the same database and port).
 type world struct {
-	t    testing.TB
-	url  string
-	db   *postgres.DB
-	pool *pgxpool.Pool
-	addr string
-
-	mu  sync.Mutex
-	srv *httpserver.Server
+	*wardtest.Server
+	t testing.TB
 }
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	ctx := context.Background()
-	w := &world{t: t, url: pgtest.NewDatabase(t, true)}
-	db, err := postgres.Open(ctx, w.url, postgres.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.db = db
-	if _, err := db.Seed(ctx); err != nil {
-		t.Fatal(err)
-	}
-	w.pool, err = pgxpool.New(ctx, w.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.start("127.0.0.1:0")
-	t.Cleanup(func() {
-		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		w.stop()
-		w.pool.Close()
-		_ = db.Close(c)
-	})
-	return w
+	return &world{wardtest.StartServer(t, wardtest.Options{LoginPerEmail: 1000, LoginPerIP: 1000}), t}
 }
 
-func (w *world) start(addr string) {
-	w.t.Helper()
-	srv := httpserver.New(w.db, quiet())
-	srv.SetLoginLimits(1000, 1000)
-	var err error
-	for i := 0; i < 50; i++ { // the port of a closed instance may linger a moment
-		if err = srv.Open(context.Background(), addr); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		w.t.Fatalf("open server on %s: %v", addr, err)
-	}
-	w.mu.Lock()
-	w.srv, w.addr = srv, srv.Addr()
-	w.mu.Unlock()
-}
-
-// stop cuts the workstations off: the server closes its websockets and
-// stops listening.
-func (w *world) stop() {
-	w.mu.Lock()
-	srv := w.srv
-	w.srv = nil
-	w.mu.Unlock()
-	if srv == nil {
-		return
-	}
-	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = srv.Close(c)
-}
-
-// restart brings a new server instance up on the same database and port.
-func (w *world) restart() { w.start(w.addr) }
-
-func (w *world) URL() string { return "http://" + w.addr }
+func (w *world) stop()    { w.Stop() }
+func (w *world) restart() { w.Restart(w.t) }
 
 func (w *world) exec(sql string, args ...any) {
 	w.t.Helper()
-	if _, err := w.pool.Exec(context.Background(), sql, args...); err != nil {
+	if _, err := w.Pool.Exec(context.Background(), sql, args...); err != nil {
 		w.t.Fatalf("%s: %v", sql, err)
 	}
 }
@@ -134,7 +68,7 @@ func (w *world) exec(sql string, args ...any) {
 func (w *world) scalar(sql string, args ...any) string {
 	w.t.Helper()
 	var s string
-	if err := w.pool.QueryRow(context.Background(), sql, args...).Scan(&s); err != nil {
+	if err := w.Pool.QueryRow(context.Background(), sql, args...).Scan(&s); err != nil {
 		w.t.Fatalf("%s: %v", sql, err)
 	}
 	return s

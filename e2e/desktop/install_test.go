@@ -21,7 +21,7 @@ func TestInstalledClaimCode(t *testing.T) {
 	defer caught(t)
 	w := newWorld(t)
 	ctx := context.Background()
-	dev, code, _, err := w.db.RegisterDevice(ctx, "Ward 9 nurses", []workflow.Role{workflow.RoleNurse})
+	dev, code, _, err := w.DB.RegisterDevice(ctx, "Ward 9 nurses", []workflow.Role{workflow.RoleNurse})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,61 +1,25 @@
 package soak
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"reflect"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"wardsync/desktop/sqlite"
+	"wardsync/internal/wardtest"
 	"wardsync/workflow"
 )
 
 // ---- Replica against PostgreSQL ----
 
-type state map[string]map[string]map[string]any // table → id → column → normalised value
-
-// pgState reads every row the roles may see straight from PostgreSQL,
-// keeping only the columns they may read.
-func pgState(ctx context.Context, pool *pgxpool.Pool, roles []workflow.Role) (state, error) {
-	out := state{}
-	for _, table := range workflow.VisibleTables(roles) {
-		rows, err := pool.Query(ctx, `SELECT id, to_jsonb(t.*)::text FROM `+table+` t`)
-		if err != nil {
-			return nil, err
-		}
-		m := map[string]map[string]any{}
-		for rows.Next() {
-			var id, js string
-			if err := rows.Scan(&id, &js); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			if m[id], err = normalizeRow([]byte(js), workflow.VisibleColumns(roles, table)); err != nil {
-				rows.Close()
-				return nil, err
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		out[table] = m
-	}
-	return out, nil
-}
-
 // replicaState reads every row of a replica in its wire form, limited to
-// the same columns.
-func replicaState(ctx context.Context, db *sqlite.DB, roles []workflow.Role) (state, error) {
-	out := state{}
+// the columns the roles may read.
+func replicaState(ctx context.Context, db *sqlite.DB, roles []workflow.Role) (wardtest.State, error) {
+	all := map[string]map[string]json.RawMessage{}
 	for _, table := range workflow.VisibleTables(roles) {
 		rows, err := db.SQL().QueryContext(ctx, `SELECT "id" FROM "`+table+`"`)
 		if err != nil {
@@ -71,128 +35,19 @@ func replicaState(ctx context.Context, db *sqlite.DB, roles []workflow.Role) (st
 			ids = append(ids, id)
 		}
 		rows.Close()
-		m := map[string]map[string]any{}
+		m := map[string]json.RawMessage{}
 		for _, id := range ids {
 			raw, err := db.Row(ctx, table, id)
 			if err != nil {
 				return nil, err
 			}
-			if raw == nil {
-				continue
-			}
-			if m[id], err = normalizeRow(raw, workflow.VisibleColumns(roles, table)); err != nil {
-				return nil, err
+			if raw != nil {
+				m[id] = raw
 			}
 		}
-		out[table] = m
+		all[table] = m
 	}
-	return out, nil
-}
-
-var (
-	timestampRE = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?$`)
-	zoneRE      = regexp.MustCompile(`(Z|[+-]\d\d:\d\d)$`)
-	decimalRE   = regexp.MustCompile(`^-?\d+\.\d\d$`)
-)
-
-// normalizeRow keeps the given columns (a missing one is null); numbers
-// become their text and timestamps UTC with milliseconds, so that
-// PostgreSQL's to_jsonb and the wire form compare equal.
-func normalizeRow(js []byte, keep []string) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("row %s: %w", js, err)
-	}
-	k := make(map[string]any, len(keep))
-	for _, c := range keep {
-		k[c] = normalizeValue(m[c])
-	}
-	return k, nil
-}
-
-func normalizeValue(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if f, err := strconv.ParseFloat(x.String(), 64); err == nil {
-			return "num:" + strconv.FormatFloat(f, 'g', -1, 64)
-		}
-		return "num:" + x.String()
-	case string:
-		if timestampRE.MatchString(x) {
-			s := x
-			if !zoneRE.MatchString(s) {
-				s += "Z"
-			}
-			if tm, err := time.Parse(time.RFC3339Nano, s); err == nil {
-				return "time:" + tm.UTC().Format("2006-01-02T15:04:05.000Z")
-			}
-		}
-		if decimalRE.MatchString(x) {
-			f, _ := strconv.ParseFloat(x, 64)
-			return "num:" + strconv.FormatFloat(f, 'g', -1, 64)
-		}
-		return x
-	case map[string]any:
-		for k, e := range x {
-			x[k] = normalizeValue(e)
-		}
-		return x
-	case []any:
-		for i, e := range x {
-			x[i] = normalizeValue(e)
-		}
-		return x
-	}
-	return v
-}
-
-// diffStates describes how a replica differs from PostgreSQL ("" when equal).
-func diffStates(got, want state) string {
-	var b strings.Builder
-	n := 0
-	var names []string
-	for t := range want {
-		names = append(names, t)
-	}
-	for t := range got {
-		if _, ok := want[t]; !ok {
-			names = append(names, t)
-		}
-	}
-	sort.Strings(names)
-	for _, table := range names {
-		g, w := got[table], want[table]
-		if len(g) != len(w) {
-			fmt.Fprintf(&b, "%s: replica has %d rows, PostgreSQL %d\n", table, len(g), len(w))
-		}
-		for id, wr := range w {
-			gr, ok := g[id]
-			switch {
-			case !ok:
-				fmt.Fprintf(&b, "%s %s missing from the replica\n", table, id)
-				n++
-			case !reflect.DeepEqual(gr, wr):
-				for col := range wr {
-					if !reflect.DeepEqual(gr[col], wr[col]) {
-						fmt.Fprintf(&b, "%s %s.%s: replica %v, PostgreSQL %v\n", table, id, col, gr[col], wr[col])
-					}
-				}
-				n++
-			}
-			if n > 10 {
-				return b.String() + "…\n"
-			}
-		}
-		for id := range g {
-			if _, ok := w[id]; !ok {
-				fmt.Fprintf(&b, "%s %s is in the replica, not in PostgreSQL\n", table, id)
-				n++
-			}
-		}
-	}
-	return b.String()
+	return wardtest.ReadReplicaState(all, roles)
 }
 
 // ---- Settled ----
@@ -215,7 +70,7 @@ func settledWhy(ctx context.Context, pool *pgxpool.Pool, st *stationProc) string
 	if why := atHead(ctx, pool, s.Cursor); why != "" {
 		return st.device + ": " + why
 	}
-	want, err := pgState(ctx, pool, st.roles)
+	want, err := wardtest.ReadPGState(ctx, pool, st.roles)
 	if err != nil {
 		return err.Error()
 	}
@@ -223,7 +78,7 @@ func settledWhy(ctx context.Context, pool *pgxpool.Pool, st *stationProc) string
 	if err != nil {
 		return err.Error()
 	}
-	if d := diffStates(got, want); d != "" {
+	if d := wardtest.Diff(got, want); d != "" {
 		return st.device + " (" + roleList(st.roles) + ") differs from PostgreSQL:\n" + d
 	}
 	return ""

@@ -23,13 +23,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,42 +35,27 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"wardsync/internal/pgtest"
+	"wardsync/internal/wardtest"
 	httpserver "wardsync/server/http"
 	"wardsync/server/postgres"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
 
-// clock is the server's injected time: real time plus an offset, or,
-// once frozen, a time that moves only when advanced.
-type clock struct{ off, frozen atomic.Int64 }
+func msNow(c *wardtest.Clock) time.Time { return c.Now().UTC().Truncate(time.Millisecond) }
+func seedRow(name string) string        { return postgres.SeedID(name) }
+func emailOf(r workflow.Role) string    { return seedEmail[r] }
+func jsonOf(v any) string               { return string(mustJSON(v)) }
 
-func (c *clock) Now() time.Time {
-	if f := c.frozen.Load(); f != 0 {
-		return time.Unix(0, f).Add(time.Duration(c.off.Load()))
-	}
-	return time.Now().Add(time.Duration(c.off.Load()))
-}
-
-func (c *clock) Advance(d time.Duration) { c.off.Add(int64(d)) }
-func (c *clock) Freeze()                 { c.frozen.Store(time.Now().UnixNano()) }
-
-func msNow(c *clock) time.Time              { return c.Now().UTC().Truncate(time.Millisecond) }
-func seedRow(name string) string            { return postgres.SeedID(name) }
-func emailOf(r workflow.Role) string        { return seedEmail[r] }
-func quietLogger() *slog.Logger             { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-func jsonOf(v any) string                   { return string(mustJSON(v)) }
-func bearerHeader(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
-
-// henv is one fresh seeded database and an in-process server with the
-// default login limits and an injected clock.
+// henv is a wardtest server with the production login limits and a clock
+// the tests move (the server's, and its database's).
 type henv struct {
+	*wardtest.Server
 	t     *testing.T
 	pool  *pgxpool.Pool
 	db    *postgres.DB
 	srv   *httpserver.Server
-	clock *clock
+	clock *wardtest.Clock
 }
 
 func newHostile(t *testing.T) *henv {
@@ -84,41 +67,31 @@ func newHostile(t *testing.T) *henv {
 // opens (shorter timeouts).
 func newHostileWith(t *testing.T, setup func(*httpserver.Server)) *henv {
 	t.Helper()
-	ctx := context.Background()
-	pool, url := pgtest.MustOpenDB(t)
-	db, err := postgres.Open(ctx, url, postgres.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
+	clock := &wardtest.Clock{}
+	return hostileEnv(t, wardtest.Options{Clock: clock, Configure: func(srv *httpserver.Server) {
+		srv.Now = clock.Now
+		if setup != nil {
+			setup(srv)
+		}
+	}})
+}
+
+func hostileEnv(t *testing.T, o wardtest.Options) *henv {
+	t.Helper()
+	o.ProductionLoginLimits = true
+	cfg := o.Config
+	o.Config = func(c *postgres.Config) {
+		c.MaxConns = postgres.DefaultConfig().MaxConns
+		if cfg != nil {
+			cfg(c)
+		}
 	}
-	t.Cleanup(func() { db.Close(context.Background()) })
-	e := &henv{t: t, pool: pool, db: db, clock: &clock{}}
-	db.Now = e.clock.Now
-	if _, err := db.Seed(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e.srv = httpserver.New(db, quietLogger())
-	e.srv.Now = e.clock.Now
-	if setup != nil {
-		setup(e.srv)
-	}
-	if err := e.srv.Open(ctx, "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		e.srv.Close(ctx)
-	})
-	return e
+	s := wardtest.StartServer(t, o)
+	return &henv{Server: s, t: t, pool: s.Pool, db: s.DB, srv: s.HTTP, clock: s.Clock}
 }
 
 func (e *henv) device(name string, roles ...workflow.Role) string {
-	e.t.Helper()
-	d, err := e.db.AddDevice(context.Background(), "", name, roles)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return d.ID
+	return e.AddDevice(e.t, name, roles...)
 }
 
 // postLogin posts a login from the given local address (nil: any).
@@ -140,31 +113,7 @@ func (e *henv) postLogin(from net.IP, body any) (int, map[string]any, http.Heade
 
 func (e *henv) login(role workflow.Role, device string) string {
 	e.t.Helper()
-	code, out, _ := e.postLogin(nil, map[string]string{"email": emailOf(role), "password": seedPass[role], "deviceId": device})
-	if code != 200 {
-		e.t.Fatalf("login %s on %s: %d %v", role, device, code, out)
-	}
-	rememberAuthor(out)
-	return out["token"].(string)
-}
-
-// tokenUsers maps each session token to its user id, the author id a
-// workstation hashes and sends with its acts.
-var tokenUsers sync.Map
-
-func rememberAuthor(login map[string]any) {
-	tok, _ := login["token"].(string)
-	if u, ok := login["user"].(map[string]any); ok && tok != "" {
-		id, _ := u["id"].(string)
-		tokenUsers.Store(tok, id)
-	}
-}
-
-func authorOf(token string) string {
-	if id, ok := tokenUsers.Load(token); ok && id.(string) != "" {
-		return id.(string)
-	}
-	return "unknown-author"
+	return wardtest.LoginAs(e.t, e.URL(), emailOf(role), seedPass[role], device)
 }
 
 func (e *henv) counts() map[string]int64 {
@@ -194,48 +143,22 @@ func (e *henv) unchanged(what string, before map[string]int64, grew map[string]i
 
 // ---- A minimal /sync client ----
 
+// wsc is a kit client read one frame at a time, failing on a bad one.
 type wsc struct {
-	t      *testing.T
-	c      *websocket.Conn
-	device string
-	seq    int64
-	chain  *syncproto.Chainer
-	n      int
+	*wardtest.Client
+	t *testing.T
+	n int
 }
 
 func (e *henv) dial(token string) (*websocket.Conn, *http.Response, error) {
-	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 1 << 16, WriteBufferSize: 1 << 16}
-	h := http.Header{}
-	if token != "" {
-		h = bearerHeader(token)
-	}
-	return d.Dial("ws://"+e.srv.Addr()+"/sync", h)
+	return wardtest.DialRaw(e.Server, token)
 }
 
 // connect dials with token and says hello for device.
 func (e *henv) connect(token, device string) *wsc {
 	e.t.Helper()
-	c, resp, err := e.dial(token)
-	if err != nil {
-		body := ""
-		if resp != nil {
-			b, _ := io.ReadAll(resp.Body)
-			body = fmt.Sprintf(" (%d %s)", resp.StatusCode, b)
-		}
-		e.t.Fatalf("dial: %v%s", err, body)
-	}
-	c.SetReadLimit(8 << 20)
-	w := &wsc{t: e.t, c: c, device: device, chain: &syncproto.Chainer{DeviceID: device}}
-	e.t.Cleanup(func() { c.Close() })
-	w.sendFrame(&syncproto.Hello{RequestID: "h", Protocol: syncproto.Version, DeviceID: device})
-	welcome, ok := w.next().(*syncproto.Welcome)
-	if !ok {
-		e.t.Fatalf("no welcome")
-	}
-	w.seq = welcome.LastMutationSeq
-	if welcome.ChainHead != "" {
-		w.chain.Follow(welcome.LastMutationSeq, welcome.ChainHead)
-	}
+	w := &wsc{Client: e.Dial(e.t, token, device), t: e.t}
+	w.Seq = w.Hello(e.t, "").LastMutationSeq
 	return w
 }
 
@@ -250,8 +173,7 @@ func (w *wsc) sendFrame(f syncproto.Frame) {
 
 func (w *wsc) sendRaw(typ int, b []byte) {
 	w.t.Helper()
-	w.c.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	if err := w.c.WriteMessage(typ, b); err != nil {
+	if err := w.WriteMessage(typ, b); err != nil {
 		w.t.Fatalf("write: %v", err)
 	}
 }
@@ -259,58 +181,26 @@ func (w *wsc) sendRaw(typ int, b []byte) {
 // next reads the next frame that is not a poke.
 func (w *wsc) next() syncproto.Frame {
 	w.t.Helper()
-	for {
-		w.c.SetReadDeadline(time.Now().Add(30 * time.Second))
-		_, data, err := w.c.ReadMessage()
-		if err != nil {
-			w.t.Fatalf("read: %v", err)
-		}
-		f, err := syncproto.DecodeFromServer(data)
-		if err != nil {
-			w.t.Fatalf("the server sent a frame the protocol refuses: %v", err)
-		}
-		if _, poke := f.(*syncproto.Poke); !poke {
-			return f
-		}
-	}
+	return w.Next(w.t).F
 }
 
 // closedWith waits for the server's close and returns its code.
 func (w *wsc) closedWith() int {
 	w.t.Helper()
-	for {
-		w.c.SetReadDeadline(time.Now().Add(30 * time.Second))
-		_, _, err := w.c.ReadMessage()
-		if err == nil {
-			continue
-		}
-		var ce *websocket.CloseError
-		if errors.As(err, &ce) {
-			return ce.Code
-		}
-		w.t.Fatalf("connection ended without a close frame: %v", err)
+	code := w.WaitClosed(w.t)
+	if code == -1 {
+		w.t.Fatalf("connection ended without a close frame: %v", w.CloseError())
 	}
+	return code
 }
 
 func (w *wsc) mut(name string, args any, token string, at time.Time) syncproto.Mutation {
-	w.seq++
-	return syncproto.Mutation{Seq: w.seq, ID: uuid.NewString(), Name: name, Args: mustJSON(args), OccurredAt: at, AuthorToken: token, AuthorID: authorOf(token)}
+	return w.Mut(name, args, token, at)
 }
 
 func (w *wsc) push(muts ...syncproto.Mutation) []syncproto.MutationResult {
 	w.t.Helper()
-	w.n++
-	id := fmt.Sprintf("p%d", w.n)
-	if err := w.chain.Link(muts); err != nil {
-		w.t.Fatal(err)
-	}
-	w.sendFrame(&syncproto.Push{RequestID: id, Mutations: muts})
-	f := w.next()
-	res, ok := f.(*syncproto.PushResult)
-	if !ok || res.RequestID != id || len(res.Results) != len(muts) {
-		w.t.Fatalf("push answered with %#v", f)
-	}
-	return res.Results
+	return w.Push(w.t, muts...)
 }
 
 // bystander is a workstation that keeps working while others misbehave.
@@ -338,14 +228,14 @@ func (e *henv) bystander() *bystander {
 func (b *bystander) relogin(dev string) {
 	b.e.t.Helper()
 	if dev == "" {
-		dev = b.w.device
+		dev = b.w.Device
 	}
-	code, out, _ := b.e.postLogin(net.IPv4(127, 0, 0, 9), map[string]string{"email": "bystander@hospital.com", "password": "bystander123", "deviceId": dev})
+	code, out, _ := b.e.postLogin(net.IPv4(127, 0, 0, 9), wardtest.LoginBody("bystander@hospital.com", "bystander123", dev))
 	if code != 200 {
 		b.e.t.Fatalf("bystander login: %d %v", code, out)
 	}
 	b.token = out["token"].(string)
-	rememberAuthor(out)
+	wardtest.RecordSession(b.token, out["user"].(map[string]any)["id"].(string))
 }
 
 // stillServing: the bystander registers a patient and pulls it back.
@@ -360,11 +250,8 @@ func (b *bystander) stillServing(what string) {
 	cursor := ""
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		b.w.n++
-		id := fmt.Sprintf("q%d", b.w.n)
-		b.w.sendFrame(&syncproto.Pull{RequestID: id, Cursor: cursor})
-		ch, ok := b.w.next().(*syncproto.Changes)
-		if !ok {
+		ch, err := b.w.PullErr(cursor, 0)
+		if err != nil {
 			b.e.t.Fatalf("after %s: pull not answered with changes", what)
 		}
 		for _, c := range ch.Changes {
@@ -680,7 +567,7 @@ func TestRoleNotServed(t *testing.T) {
 	}
 	e.unchanged("role changed", before, map[string]int64{"sync.mutations": 1})
 	// Logged in again as BIOLOGIST on the reception ward: refused at login.
-	if code, out, _ := e.postLogin(nil, map[string]string{"email": emailOf(workflow.RoleSecretary), "password": seedPass[workflow.RoleSecretary], "deviceId": dev}); code != 403 ||
+	if code, out, _ := e.postLogin(nil, wardtest.LoginBody(emailOf(workflow.RoleSecretary), seedPass[workflow.RoleSecretary], dev)); code != 403 ||
 		out["message"] != `Workstation "Ward 3" serves SECRETARY, not BIOLOGIST; log in on a workstation of your service.` {
 		t.Errorf("login as the new role on a ward not serving it: %d %v", code, out)
 	}
@@ -757,14 +644,14 @@ func TestLoginFlood(t *testing.T) {
 		t.Fatalf("right password during the delay: %d %v", code, out)
 	}
 	start := time.Now()
-	if code, out, _ := e.postLogin(local, map[string]string{"email": "nurse@hospital.com", "password": "nurse123", "deviceId": dev}); code != 200 {
+	if code, out, _ := e.postLogin(local, wardtest.LoginBody("nurse@hospital.com", "nurse123", dev)); code != 200 {
 		t.Fatalf("the registered workstation's right password during the delay: %d %v", code, out)
 	}
 	if held := time.Since(start); held < 900*time.Millisecond {
 		t.Fatalf("the workstation's login was not held for the delay: %s", held)
 	}
 	// Another account from another address logs in at once.
-	if code, out, _ := e.postLogin(net.IPv4(127, 0, 0, 4), map[string]string{"email": emailOf(workflow.RoleDoctor), "password": seedPass[workflow.RoleDoctor], "deviceId": dev}); code != 200 {
+	if code, out, _ := e.postLogin(net.IPv4(127, 0, 0, 4), wardtest.LoginBody(emailOf(workflow.RoleDoctor), seedPass[workflow.RoleDoctor], dev)); code != 200 {
 		t.Fatalf("another account during the flood: %d %v", code, out)
 	}
 
@@ -780,7 +667,7 @@ func TestLoginFlood(t *testing.T) {
 	if code, _, _ := e.postLogin(stuffer, map[string]string{"email": emailOf(workflow.RoleAdmin), "password": seedPass[workflow.RoleAdmin]}); code != 429 {
 		t.Fatalf("the flooding address may log in: %d", code)
 	}
-	if code, out, _ := e.postLogin(net.IPv4(127, 0, 0, 2), map[string]string{"email": emailOf(workflow.RoleAdmin), "password": seedPass[workflow.RoleAdmin], "deviceId": dev}); code != 200 {
+	if code, out, _ := e.postLogin(net.IPv4(127, 0, 0, 2), wardtest.LoginBody(emailOf(workflow.RoleAdmin), seedPass[workflow.RoleAdmin], dev)); code != 200 {
 		t.Fatalf("another address during the flood: %d %v", code, out)
 	}
 	// Only the three successful logins wrote (a session each).
@@ -789,7 +676,7 @@ func TestLoginFlood(t *testing.T) {
 
 	// Once the delay has passed, the stuffing address logs in again.
 	e.clock.Advance(limits.MaxDelay)
-	if code, out, _ := e.postLogin(stuffer, map[string]string{"email": "secretary@hospital.com", "password": seedPass[workflow.RoleSecretary], "deviceId": dev}); code != 200 {
+	if code, out, _ := e.postLogin(stuffer, wardtest.LoginBody("secretary@hospital.com", seedPass[workflow.RoleSecretary], dev)); code != 200 {
 		t.Fatalf("after the delay: %d %v", code, out)
 	}
 }
@@ -840,27 +727,7 @@ func TestSpoofedForwardedFor(t *testing.T) {
 // acted; its token then opens nothing.
 func TestExpiredSessionOnOpenSocket(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	pool, url := pgtest.MustOpenDB(t)
-	cfg := postgres.DefaultConfig()
-	cfg.SessionTTL = 2 * time.Second
-	db, err := postgres.Open(ctx, url, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close(context.Background()) })
-	if _, err := db.Seed(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e := &henv{t: t, pool: pool, db: db, clock: &clock{}, srv: httpserver.New(db, quietLogger())}
-	if err := e.srv.Open(ctx, "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		e.srv.Close(c)
-	})
+	e := hostileEnv(t, wardtest.Options{Config: func(c *postgres.Config) { c.SessionTTL = 2 * time.Second }})
 	dev := e.device("Ward 6", workflow.RoleNurse)
 	tok := e.login(workflow.RoleNurse, dev)
 	c, _, err := e.dial(tok)

@@ -4,15 +4,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
 
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/workflow"
 )
@@ -33,27 +31,16 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	stationBin = filepath.Join(dir, "wardsync-station")
-	serverBin = filepath.Join(dir, "wardsync-server")
-	for bin, pkg := range map[string]string{stationBin: "wardsync/desktop/cmd/wardsync-station", serverBin: "wardsync/server/cmd/wardsync-server"} {
-		cmd := exec.Command(goTool(), "build", "-o", bin, pkg)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "build", pkg+":", err)
-			os.RemoveAll(dir)
-			os.Exit(1)
-		}
+	bins, err := wardtest.BuildBinaries(dir, "desktop/cmd/wardsync-station", "server/cmd/wardsync-server")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
+		os.Exit(1)
 	}
+	stationBin, serverBin = bins["wardsync-station"], bins["wardsync-server"]
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
 }
 
 // longSeeds is how many seeds the long form runs (WARDSYNC_SOAK_SEEDS);

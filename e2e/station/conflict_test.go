@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"wardsync/desktop"
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/workflow"
 )
@@ -22,7 +23,7 @@ func TestConflictingVitals(t *testing.T) {
 	ctx := context.Background()
 	env := newEnv(t, true)
 	const nurse2Name, nurse2Email, nurse2Pass = "Infirmière Deux", "nurse2@hospital.com", "nurse2123"
-	nurse2ID, err := env.db.AddUser(ctx, nurse2Name, nurse2Email, nurse2Pass, workflow.RoleNurse)
+	nurse2ID, err := env.DB.AddUser(ctx, nurse2Name, nurse2Email, nurse2Pass, workflow.RoleNurse)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func TestConflictingVitals(t *testing.T) {
 
 	var winnerID string
 	var temp float64
-	if err := env.pool.QueryRow(ctx, `SELECT "vitalsEnteredBy", (vitals->>'temperature')::float8 FROM appointments WHERE id = $1`, appt).
+	if err := env.Pool.QueryRow(ctx, `SELECT "vitalsEnteredBy", (vitals->>'temperature')::float8 FROM appointments WHERE id = $1`, appt).
 		Scan(&winnerID, &temp); err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestConflictingVitals(t *testing.T) {
 	// The audit log says the same: one applied, one rejected with the
 	// message the loser's workstation shows.
 	var outcome, code, msg string
-	if err := env.pool.QueryRow(ctx, `SELECT outcome, code, message FROM sync.mutations WHERE mutation_id = $1`, r.ID).
+	if err := env.Pool.QueryRow(ctx, `SELECT outcome, code, message FROM sync.mutations WHERE mutation_id = $1`, r.ID).
 		Scan(&outcome, &code, &msg); err != nil {
 		t.Fatal(err)
 	}
@@ -141,8 +142,8 @@ func TestConflictingVitals(t *testing.T) {
 
 	// Both replicas show the winner's vitals, as PostgreSQL does.
 	waitFor(t, waitTimeout, func() string {
-		want := pgState(t, env.pool, roles)
-		return diffStates(replicaState(t, w1, roles), want) + diffStates(replicaState(t, w2, roles), want)
+		want := wardtest.PGState(t, env.Pool, roles)
+		return wardtest.Diff(replicaState(t, w1, roles), want) + wardtest.Diff(replicaState(t, w2, roles), want)
 	})
 
 	// Closed with a reason, the act is kept with its args but no longer

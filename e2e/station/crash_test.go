@@ -80,7 +80,7 @@ func TestCrash(t *testing.T) {
 	env := newEnv(t, true)
 	const device = "crash-ward"
 	env.addDevice(device, sec)
-	c := &cli{t: t, db: filepath.Join(t.TempDir(), "crash.db"), server: env.srv.URL(), id: device}
+	c := &cli{t: t, db: filepath.Join(t.TempDir(), "crash.db"), server: env.HTTP.URL(), id: device}
 	if out, err := c.cmd("login", "-email", seedEmail[sec]).CombinedOutput(); err != nil {
 		t.Fatalf("login: %v\n%s", err, out)
 	}
@@ -198,7 +198,7 @@ func TestCrash(t *testing.T) {
 	// even when the outbox was already empty.
 	waitFor(t, waitTimeout, func() string {
 		var seen time.Time
-		if err := env.pool.QueryRow(ctx, `SELECT last_seen FROM sync.clients WHERE device_id = $1`, device).Scan(&seen); err != nil {
+		if err := env.Pool.QueryRow(ctx, `SELECT last_seen FROM sync.clients WHERE device_id = $1`, device).Scan(&seen); err != nil {
 			return err.Error()
 		}
 		if !seen.After(started) {
@@ -232,7 +232,7 @@ func TestCrash(t *testing.T) {
 	}
 	// Every act reported is applied exactly once; acts killed before they
 	// reported may have made it too, and are applied once as well.
-	rows, err := env.pool.Query(ctx, `SELECT mutation_id, outcome, COALESCE(message, '') FROM sync.mutations WHERE device_id = $1`, device)
+	rows, err := env.Pool.Query(ctx, `SELECT mutation_id, outcome, COALESCE(message, '') FROM sync.mutations WHERE device_id = $1`, device)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,14 +269,14 @@ func TestCrash(t *testing.T) {
 	}
 	for p, phone := range phones {
 		var got string
-		if err := env.pool.QueryRow(ctx, `SELECT phone FROM patients WHERE id = $1`, p).Scan(&got); err != nil {
+		if err := env.Pool.QueryRow(ctx, `SELECT phone FROM patients WHERE id = $1`, p).Scan(&got); err != nil {
 			t.Errorf("patient %s: %v", p, err)
 			continue
 		}
 		if phone != "" && got != phone {
 			// A later update whose act was killed unreported may have won.
 			var later int64
-			env.pool.QueryRow(ctx, `SELECT count(*) FROM sync.mutations WHERE device_id = $1 AND target_id = $2 AND args->>'phone' = $3`,
+			env.Pool.QueryRow(ctx, `SELECT count(*) FROM sync.mutations WHERE device_id = $1 AND target_id = $2 AND args->>'phone' = $3`,
 				device, p, got).Scan(&later)
 			if later == 0 {
 				t.Errorf("patient %s has phone %q, no act set it (last reported %q)", p, got, phone)
@@ -338,7 +338,7 @@ func checkCrash(t *testing.T, env *env, path, device string, reported []acted, r
 	}
 
 	// The audit log: one row per mutation id, seqs 1..max without a hole.
-	rows, err := env.pool.Query(ctx, `SELECT seq, mutation_id FROM sync.mutations WHERE device_id = $1 ORDER BY seq`, device)
+	rows, err := env.Pool.Query(ctx, `SELECT seq, mutation_id FROM sync.mutations WHERE device_id = $1 ORDER BY seq`, device)
 	if err != nil {
 		t.Fatal(err)
 	}

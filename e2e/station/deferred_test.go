@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/workflow"
 )
@@ -74,7 +75,7 @@ func TestDeferredOutageStory(t *testing.T) {
 	}
 
 	// The server restarts: the parked act lives in PostgreSQL.
-	env.restartServer()
+	env.Restart(env.tb)
 
 	// Reception's cable is back: its check-in lands, the vitals with it.
 	rec.proxy.set(true)
@@ -85,10 +86,10 @@ func TestDeferredOutageStory(t *testing.T) {
 		if st := ward.e.Status(); st.Waiting != 0 {
 			return "the ward's act is still waiting"
 		}
-		if d := diffStates(replicaState(t, rec, []workflow.Role{workflow.RoleSecretary}), pgState(t, env.pool, []workflow.Role{workflow.RoleSecretary})); d != "" {
+		if d := wardtest.Diff(replicaState(t, rec, []workflow.Role{workflow.RoleSecretary}), wardtest.PGState(t, env.Pool, []workflow.Role{workflow.RoleSecretary})); d != "" {
 			return "reception differs from PostgreSQL:\n" + d
 		}
-		if d := diffStates(replicaState(t, ward, []workflow.Role{workflow.RoleNurse, workflow.RoleDoctor}), pgState(t, env.pool, []workflow.Role{workflow.RoleNurse, workflow.RoleDoctor})); d != "" {
+		if d := wardtest.Diff(replicaState(t, ward, []workflow.Role{workflow.RoleNurse, workflow.RoleDoctor}), wardtest.PGState(t, env.Pool, []workflow.Role{workflow.RoleNurse, workflow.RoleDoctor})); d != "" {
 			return "ward differs from PostgreSQL:\n" + d
 		}
 		return ""

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"wardsync/desktop"
+	"wardsync/internal/wardtest"
 	"wardsync/workflow"
 )
 
@@ -60,7 +61,7 @@ func TestDuplicatePatients(t *testing.T) {
 	if n := env.count(`SELECT count(*) FROM patients WHERE id = ANY($1)`, []string{p1, p2}); n != 2 {
 		t.Fatalf("%d of the two registrations kept", n)
 	}
-	pairs, err := env.db.DuplicateCandidates(ctx, 0)
+	pairs, err := env.DB.DuplicateCandidates(ctx, 0)
 	if err != nil || len(pairs) != 1 || pairs[0].Reason != "name_birth_date" {
 		t.Fatalf("candidates: %+v %v", pairs, err)
 	}
@@ -78,10 +79,10 @@ func TestDuplicatePatients(t *testing.T) {
 
 	// Meanwhile the administrator merges desk 2's record into desk 1's.
 	var admin workflow.Actor
-	if err := env.pool.QueryRow(ctx, `SELECT id, name, role::text FROM users WHERE role = 'ADMIN' LIMIT 1`).Scan(&admin.ID, &admin.Name, &admin.Role); err != nil {
+	if err := env.Pool.QueryRow(ctx, `SELECT id, name, role::text FROM users WHERE role = 'ADMIN' LIMIT 1`).Scan(&admin.ID, &admin.Name, &admin.Role); err != nil {
 		t.Fatal(err)
 	}
-	res, err := env.db.MergePatients(ctx, admin, p1, p2)
+	res, err := env.DB.MergePatients(ctx, admin, p1, p2)
 	if err != nil || res.Prescriptions != 1 {
 		t.Fatalf("merge: %+v %v", res, err)
 	}
@@ -116,8 +117,8 @@ func TestDuplicatePatients(t *testing.T) {
 
 	// Both replicas hold what PostgreSQL holds; the merged record is gone.
 	waitFor(t, waitTimeout, func() string {
-		want := pgState(t, env.pool, roles)
-		return diffStates(replicaState(t, d1, roles), want) + diffStates(replicaState(t, d2, roles), want)
+		want := wardtest.PGState(t, env.Pool, roles)
+		return wardtest.Diff(replicaState(t, d1, roles), want) + wardtest.Diff(replicaState(t, d2, roles), want)
 	})
 	for _, d := range []*station{d1, d2} {
 		found, err := d.e.SearchPatients(ctx, desktop.PatientQuery{Name: "awa"})

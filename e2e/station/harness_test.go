@@ -1,31 +1,20 @@
 package station
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"reflect"
-	"regexp"
-	"runtime"
-	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"wardsync/desktop"
 	"wardsync/desktop/keyfile"
-	"wardsync/internal/pgtest"
-	httpserver "wardsync/server/http"
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/workflow"
 )
@@ -42,40 +31,22 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	workDir = dir
-	stationBin = filepath.Join(dir, "wardsync-station")
-	cmd := exec.Command(goTool(), "build", "-o", stationBin, "wardsync/desktop/cmd/wardsync-station")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
+	bins, err := wardtest.BuildBinaries(dir, "desktop/cmd/wardsync-station")
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "build wardsync-station:", err)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
+	stationBin = bins["wardsync-station"]
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
-}
-
 // long says whether the big variants run (WARDSYNC_LONG=1, not -short).
 func long() bool { return os.Getenv("WARDSYNC_LONG") == "1" && !testing.Short() }
 
-// waitTimeout bounds every wait for something that should happen soon.
-// Generous: the test cluster is shared with other packages running at the
-// same time, and its xid horizon with them.
-const waitTimeout = 30 * time.Second
-
-func testLogger() *slog.Logger {
-	if os.Getenv("WARDSYNC_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
+const waitTimeout = wardtest.WaitTimeout
 
 // Seeded users (postgres.SeedUsers), by role.
 var (
@@ -92,68 +63,16 @@ func init() {
 	}
 }
 
-// env is one fresh database (seeded or not) and a real server on loopback
-// in front of it; both go away when the test ends.
+// env is a wardtest server on a database of the test's own (seeded or
+// not); both go away when the test ends.
 type env struct {
-	tb   testing.TB
-	pool *pgxpool.Pool
-	url  string
-	db   *postgres.DB
-	srv  *httpserver.Server
+	*wardtest.Server
+	tb testing.TB
 }
 
 func newEnv(tb testing.TB, seed bool) *env {
 	tb.Helper()
-	ctx := context.Background()
-	pool, url := pgtest.MustOpenDB(tb)
-	cfg := postgres.DefaultConfig()
-	cfg.MaxConns = 10
-	db, err := postgres.Open(ctx, url, cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close(context.Background()) })
-	if seed {
-		if _, err := db.Seed(ctx); err != nil {
-			tb.Fatalf("seed: %v", err)
-		}
-	}
-	e := &env{tb: tb, pool: pool, url: url, db: db}
-	e.startServer()
-	return e
-}
-
-func (e *env) startServer() { e.startServerAt("127.0.0.1:0") }
-
-// restartServer stops the server and starts a new one on the same address
-// (the workstations' proxies keep pointing at it).
-func (e *env) restartServer() {
-	e.tb.Helper()
-	addr := e.srv.Addr()
-	e.stopServer()
-	e.startServerAt(addr)
-}
-
-func (e *env) startServerAt(addr string) {
-	e.tb.Helper()
-	srv := httpserver.New(e.db, testLogger())
-	srv.SetLoginLimits(1_000_000, 1_000_000)
-	if err := srv.Open(context.Background(), addr); err != nil {
-		e.tb.Fatal(err)
-	}
-	e.srv = srv
-	e.tb.Cleanup(func() { e.stopServer() })
-}
-
-// stopServer closes the server (idempotent).
-func (e *env) stopServer() {
-	if e.srv == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	e.srv.Close(ctx)
-	e.srv = nil
+	return &env{wardtest.StartServer(tb, wardtest.Options{NoSeed: !seed, LoginPerEmail: 1_000_000, LoginPerIP: 1_000_000}), tb}
 }
 
 func (e *env) addDevice(id string, roles ...workflow.Role) {
@@ -161,7 +80,7 @@ func (e *env) addDevice(id string, roles ...workflow.Role) {
 	if len(roles) == 0 {
 		roles = workflow.Roles
 	}
-	if _, err := e.db.AddDevice(context.Background(), id, "Workstation "+id, roles); err != nil {
+	if _, err := e.DB.AddDevice(context.Background(), id, "Workstation "+id, roles); err != nil {
 		e.tb.Fatal(err)
 	}
 }
@@ -169,7 +88,7 @@ func (e *env) addDevice(id string, roles ...workflow.Role) {
 func (e *env) count(q string, args ...any) int64 {
 	e.tb.Helper()
 	var n int64
-	if err := e.pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
+	if err := e.Pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
 		e.tb.Fatalf("%s: %v", q, err)
 	}
 	return n
@@ -177,7 +96,7 @@ func (e *env) count(q string, args ...any) int64 {
 
 func (e *env) exec(q string, args ...any) {
 	e.tb.Helper()
-	if _, err := e.pool.Exec(context.Background(), q, args...); err != nil {
+	if _, err := e.Pool.Exec(context.Background(), q, args...); err != nil {
 		e.tb.Fatalf("%s: %v", q, err)
 	}
 }
@@ -294,12 +213,12 @@ func withNow(now func() time.Time) stationOption { return func(c *desktop.Config
 
 func (e *env) station(device string, opts ...stationOption) *station {
 	e.tb.Helper()
-	p := newProxy(e.tb, e.srv.Addr())
+	p := newProxy(e.tb, e.Addr())
 	cfg := desktop.Config{
 		DBPath:     filepath.Join(e.tb.TempDir(), device+".db"),
 		ServerURL:  p.URL(),
 		DeviceID:   device,
-		Logger:     testLogger().With("station", device),
+		Logger:     wardtest.Logger().With("station", device),
 		Location:   time.UTC,
 		BackoffMin: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
 		PollInterval: 50 * time.Millisecond,
@@ -441,43 +360,12 @@ func mustJSON(v any) json.RawMessage {
 	return b
 }
 
-// ---- Comparing a replica with PostgreSQL ----
-
-type state map[string]map[string]map[string]any // table → id → column → normalised value
-
-// pgState reads every row the roles may see straight from PostgreSQL
-// (to_jsonb of the table), keeping only the columns they may read.
-func pgState(tb testing.TB, pool *pgxpool.Pool, roles []workflow.Role) state {
-	tb.Helper()
-	out := state{}
-	for _, table := range workflow.VisibleTables(roles) {
-		rows, err := pool.Query(context.Background(), `SELECT id, to_jsonb(t.*)::text FROM `+table+` t`)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		m := map[string]map[string]any{}
-		for rows.Next() {
-			var id, js string
-			if err := rows.Scan(&id, &js); err != nil {
-				tb.Fatal(err)
-			}
-			m[id] = normalizeRow(tb, []byte(js), workflow.VisibleColumns(roles, table))
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			tb.Fatal(err)
-		}
-		out[table] = m
-	}
-	return out
-}
-
 // replicaState reads every row of the replica through desktop/sqlite's Row
 // (the wire form the engine keeps), limited to the same columns.
-func replicaState(tb testing.TB, s *station, roles []workflow.Role) state {
+func replicaState(tb testing.TB, s *station, roles []workflow.Role) wardtest.State {
 	tb.Helper()
 	ctx := context.Background()
-	out := state{}
+	all := map[string]map[string]json.RawMessage{}
 	for _, table := range workflow.VisibleTables(roles) {
 		rows, err := s.e.DB().SQL().QueryContext(ctx, `SELECT "id" FROM "`+table+`"`)
 		if err != nil {
@@ -492,7 +380,7 @@ func replicaState(tb testing.TB, s *station, roles []workflow.Role) state {
 			ids = append(ids, id)
 		}
 		rows.Close()
-		m := map[string]map[string]any{}
+		m := map[string]json.RawMessage{}
 		for _, id := range ids {
 			raw, err := s.e.DB().Row(ctx, table, id)
 			if err != nil {
@@ -501,115 +389,9 @@ func replicaState(tb testing.TB, s *station, roles []workflow.Role) state {
 			if raw == nil {
 				continue // deleted in between
 			}
-			m[id] = normalizeRow(tb, raw, workflow.VisibleColumns(roles, table))
+			m[id] = raw
 		}
-		out[table] = m
+		all[table] = m
 	}
-	return out
-}
-
-var (
-	timestampRE = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?$`)
-	zoneRE      = regexp.MustCompile(`(Z|[+-]\d\d:\d\d)$`)
-	decimalRE   = regexp.MustCompile(`^-?\d+\.\d\d$`)
-)
-
-// normalizeRow decodes a row keeping only the given columns (a missing one
-// is null). Numbers become their text and timestamps UTC with milliseconds,
-// so that PostgreSQL's to_jsonb and the wire form compare equal; decimals
-// travel as text ("45.00") where to_jsonb writes a number.
-func normalizeRow(tb testing.TB, js []byte, keep []string) map[string]any {
-	tb.Helper()
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		tb.Fatalf("row %s: %v", js, err)
-	}
-	k := make(map[string]any, len(keep))
-	for _, c := range keep {
-		k[c] = normalizeValue(m[c])
-	}
-	return k
-}
-
-func normalizeValue(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		return "num:" + x.String()
-	case string:
-		if timestampRE.MatchString(x) {
-			s := x
-			if !zoneRE.MatchString(s) {
-				s += "Z"
-			}
-			if tm, err := time.Parse(time.RFC3339Nano, s); err == nil {
-				return "time:" + tm.UTC().Format("2006-01-02T15:04:05.000Z")
-			}
-		}
-		if decimalRE.MatchString(x) {
-			return "num:" + x
-		}
-		return x
-	case map[string]any:
-		for k, e := range x {
-			x[k] = normalizeValue(e)
-		}
-		return x
-	case []any:
-		for i, e := range x {
-			x[i] = normalizeValue(e)
-		}
-		return x
-	}
-	return v
-}
-
-// diffStates describes how a replica differs from PostgreSQL ("" when equal).
-func diffStates(got, want state) string {
-	var b strings.Builder
-	n := 0
-	tables := map[string]bool{}
-	for t := range got {
-		tables[t] = true
-	}
-	for t := range want {
-		tables[t] = true
-	}
-	names := make([]string, 0, len(tables))
-	for t := range tables {
-		names = append(names, t)
-	}
-	sort.Strings(names)
-	for _, table := range names {
-		g, w := got[table], want[table]
-		if len(g) != len(w) {
-			fmt.Fprintf(&b, "%s: replica has %d rows, PostgreSQL %d\n", table, len(g), len(w))
-		}
-		for id, wr := range w {
-			gr, ok := g[id]
-			switch {
-			case !ok:
-				fmt.Fprintf(&b, "%s %s missing from the replica\n", table, id)
-				n++
-			case !reflect.DeepEqual(gr, wr):
-				for col := range wr {
-					if !reflect.DeepEqual(gr[col], wr[col]) {
-						fmt.Fprintf(&b, "%s %s.%s: replica %v, PostgreSQL %v\n", table, id, col, gr[col], wr[col])
-					}
-				}
-				n++
-			}
-			if n > 20 {
-				return b.String() + "…\n"
-			}
-		}
-		for id := range g {
-			if _, ok := w[id]; !ok {
-				fmt.Fprintf(&b, "%s %s is in the replica, not in PostgreSQL\n", table, id)
-				n++
-			}
-		}
-	}
-	return b.String()
+	return wardtest.ReplicaState(tb, all, roles)
 }

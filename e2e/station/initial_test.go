@@ -29,8 +29,8 @@ func TestInitialSync(t *testing.T) {
 	ctx := context.Background()
 	env := newEnv(t, true)
 	loadStart := time.Now()
-	loadHospital(t, env.pool, n)
-	total := rowsVisible(t, env.pool)
+	loadHospital(t, env.Pool, n)
+	total := rowsVisible(t, env.Pool)
 	t.Logf("loaded %d appointments (%d rows a full device receives) in %s", n, total, time.Since(loadStart).Round(time.Millisecond))
 
 	s := env.station(postgres.DemoDeviceID)

@@ -81,7 +81,7 @@ func TestOfflineLogin(t *testing.T) {
 	}
 
 	// Now the server itself goes away (connection refused).
-	env.stopServer()
+	env.Stop()
 	s.proxy.set(true)
 	sess, err = s.e.Login(ctx, seedEmail[nur], seedPass[nur])
 	if err != nil || !sess.Offline {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"wardsync/desktop"
+	"wardsync/internal/wardtest"
 	"wardsync/workflow"
 )
 
@@ -91,11 +92,11 @@ func TestOutage(t *testing.T) {
 		if why := a.synced() + b.synced(); why != "" {
 			return why
 		}
-		want := pgState(t, env.pool, workflow.Roles)
-		if d := diffStates(replicaState(t, a, workflow.Roles), want); d != "" {
+		want := wardtest.PGState(t, env.Pool, workflow.Roles)
+		if d := wardtest.Diff(replicaState(t, a, workflow.Roles), want); d != "" {
 			return "ward A differs from PostgreSQL:\n" + d
 		}
-		if d := diffStates(replicaState(t, b, workflow.Roles), want); d != "" {
+		if d := wardtest.Diff(replicaState(t, b, workflow.Roles), want); d != "" {
 			return "ward B differs from PostgreSQL:\n" + d
 		}
 		return ""
@@ -137,7 +138,7 @@ func TestOutage(t *testing.T) {
 // are contiguous from 1.
 func checkAudit(t *testing.T, env *env, device string, acts []*desktop.Acted) {
 	t.Helper()
-	rows, err := env.pool.Query(context.Background(), `SELECT mutation_id, seq, outcome, COALESCE(code, '') FROM sync.mutations WHERE device_id = $1 ORDER BY seq`, device)
+	rows, err := env.Pool.Query(context.Background(), `SELECT mutation_id, seq, outcome, COALESCE(code, '') FROM sync.mutations WHERE device_id = $1 ORDER BY seq`, device)
 	if err != nil {
 		t.Fatal(err)
 	}

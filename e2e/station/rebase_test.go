@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"wardsync/desktop/remote"
+	"wardsync/internal/wardtest"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
@@ -115,7 +116,7 @@ func TestRebaseOnPull(t *testing.T) {
 		}
 	}
 	waitFor(t, waitTimeout, func() string {
-		return diffStates(replicaState(t, s, roles), pgState(t, env.pool, roles))
+		return wardtest.Diff(replicaState(t, s, roles), wardtest.PGState(t, env.Pool, roles))
 	})
 }
 

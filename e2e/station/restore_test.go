@@ -13,7 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"wardsync/internal/pgtest"
-	"wardsync/server/postgres"
+	"wardsync/internal/wardtest"
 	"wardsync/workflow"
 )
 
@@ -50,7 +50,7 @@ func TestRestoredServer(t *testing.T) {
 	waitFor(t, waitTimeout, s.synced)
 
 	dump := filepath.Join(t.TempDir(), "before.dump")
-	pgTool(t, "pg_dump", "--format=custom", "--file="+dump, "--dbname="+env.url)
+	pgTool(t, "pg_dump", "--format=custom", "--file="+dump, "--dbname="+env.DatabaseURL)
 
 	afterDump := register("AfterDump")
 	waitFor(t, waitTimeout, func() string {
@@ -89,7 +89,7 @@ func TestRestoredServer(t *testing.T) {
 	}
 
 	// The server refuses the workstation's cursor: resync, with the reason.
-	page, err := env.db.Pull(ctx, "ward-r", workflow.Roles, oldCursor, 1)
+	page, err := env.DB.Pull(ctx, "ward-r", workflow.Roles, oldCursor, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestRestoredServer(t *testing.T) {
 		if msg := s.synced(); msg != "" {
 			return msg
 		}
-		return diffStates(replicaState(t, s, roles), pgState(t, env.pool, roles))
+		return wardtest.Diff(replicaState(t, s, roles), wardtest.PGState(t, env.Pool, roles))
 	})
 	for id, want := range map[string]int64{before: 1, queued: 1, afterDump: 0} {
 		if n := env.count(`SELECT count(*) FROM patients WHERE id = $1`, id); n != want {
@@ -145,7 +145,7 @@ func TestFutureCursorStartsOver(t *testing.T) {
 		t.Fatalf("cursor %q: %v", st.Cursor, err)
 	}
 	future := fmt.Sprintf("f.%d.0.%s", xid+10_000_000, tag)
-	page, err := env.db.Pull(ctx, "ward-f", workflow.Roles, future, 1)
+	page, err := env.DB.Pull(ctx, "ward-f", workflow.Roles, future, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestFutureCursorStartsOver(t *testing.T) {
 		if st, err := s.e.DB().State(ctx); err != nil || st.Cursor == future {
 			return "the replica still holds the future cursor"
 		}
-		return diffStates(replicaState(t, s, roles), pgState(t, env.pool, roles))
+		return wardtest.Diff(replicaState(t, s, roles), wardtest.PGState(t, env.Pool, roles))
 	})
 	if n := env.count(`SELECT count(*) FROM sync.mutations WHERE device_id = 'ward-f' AND outcome = 'applied' AND args->>'id' = $1`, id1); n != 1 {
 		t.Fatalf("the queued act was applied %d times", n)
@@ -181,17 +181,9 @@ func TestFutureCursorStartsOver(t *testing.T) {
 // on url.
 func (e *env) switchDatabase(url string) {
 	e.tb.Helper()
-	addr := e.srv.Addr()
-	e.stopServer()
-	cfg := postgres.DefaultConfig()
-	cfg.MaxConns = 10
-	db, err := postgres.Open(context.Background(), url, cfg)
-	if err != nil {
-		e.tb.Fatal(err)
-	}
-	e.tb.Cleanup(func() { db.Close(context.Background()) })
-	e.db, e.pool, e.url = db, db.Pool, url
-	e.startServerAt(addr)
+	addr := e.Addr()
+	e.Stop()
+	e.Server = wardtest.StartServer(e.tb, wardtest.Options{DatabaseURL: url, Addr: addr, LoginPerEmail: 1_000_000, LoginPerIP: 1_000_000})
 }
 
 // pgTool runs a PostgreSQL client program (pg_dump, pg_restore) of the

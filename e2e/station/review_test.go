@@ -120,7 +120,7 @@ func TestReviewCloseWhileOffline(t *testing.T) {
 	var by, note, kind string
 	var at time.Time
 	var bySeq int64
-	if err := env.pool.QueryRow(ctx, `SELECT resolved_by, note, kind, resolved_at, by_seq FROM sync.rejection_resolutions WHERE device_id = 'ward-1' AND seq = $1`, r.Seq).
+	if err := env.Pool.QueryRow(ctx, `SELECT resolved_by, note, kind, resolved_at, by_seq FROM sync.rejection_resolutions WHERE device_id = 'ward-1' AND seq = $1`, r.Seq).
 		Scan(&by, &note, &kind, &at, &bySeq); err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestReviewAdminResolutionReachesTheInbox(t *testing.T) {
 	ctx := context.Background()
 	env := newEnv(t, true)
 	w, r := rejectedOnWard(t, env)
-	if err := env.db.ResolveRejection(ctx, "ward-1", r.Seq, seedUser[workflow.RoleAdmin], "Told the ward; the patient was re-booked."); err != nil {
+	if err := env.DB.ResolveRejection(ctx, "ward-1", r.Seq, seedUser[workflow.RoleAdmin], "Told the ward; the patient was re-booked."); err != nil {
 		t.Fatal(err)
 	}
 	got := inboxState(t, w, r.ID, "resolved")

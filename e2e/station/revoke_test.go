@@ -23,7 +23,7 @@ func TestRevokeWipesKeys(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	env := newEnv(t, true)
-	env.db.Config.EscrowKey = []byte("e2e-escrow-key-of-32-bytes-long!")
+	env.DB.Config.EscrowKey = []byte("e2e-escrow-key-of-32-bytes-long!")
 	const device = "revoke-ward"
 	env.addDevice(device, nur, sec)
 	s := env.station(device)
@@ -35,7 +35,7 @@ func TestRevokeWipesKeys(t *testing.T) {
 	marker := "MARKER-revoked-8c2f4a"
 	queued := s.act(nur, "appointment.recordVitals", map[string]any{"id": postgres.SeedID("a:checkedin"), "vitals": vitals(37.2, 119),
 		"medicalHistoryNotes": marker})
-	if err := env.db.RevokeDevice(ctx, device); err != nil {
+	if err := env.DB.RevokeDevice(ctx, device); err != nil {
 		t.Fatal(err)
 	}
 	s.proxy.set(true)
@@ -86,7 +86,7 @@ func TestRevokeWipesKeys(t *testing.T) {
 	// Sent: the server recorded an outcome for it, whichever it is (the
 	// session that authored it ended with the revocation).
 	var outcome, code string
-	if err := env.pool.QueryRow(ctx, `SELECT outcome, COALESCE(code, '') FROM sync.mutations WHERE mutation_id = $1`, queued.ID).Scan(&outcome, &code); err != nil {
+	if err := env.Pool.QueryRow(ctx, `SELECT outcome, COALESCE(code, '') FROM sync.mutations WHERE mutation_id = $1`, queued.ID).Scan(&outcome, &code); err != nil {
 		t.Fatalf("the kept act never reached the server: %v", err)
 	}
 	t.Logf("the kept act reached the server: %s %s", outcome, code)

@@ -104,7 +104,7 @@ func TestTamperedOutbox(t *testing.T) {
 
 			s.proxy.set(true)
 			waitFor(t, waitTimeout, s.synced)
-			rows, err := env.pool.Query(context.Background(), `SELECT seq, outcome, COALESCE(code, ''), COALESCE(message, '')
+			rows, err := env.Pool.Query(context.Background(), `SELECT seq, outcome, COALESCE(code, ''), COALESCE(message, '')
 				FROM sync.mutations WHERE device_id = $1 ORDER BY seq`, device)
 			if err != nil {
 				t.Fatal(err)

@@ -129,7 +129,7 @@ func TestTimelineProvenance(t *testing.T) {
 
 	// Online, but the server refuses the lookup (the nurse was disabled
 	// there): the record still opens, from the replica, with the line.
-	if err := env.db.DisableUser(ctx, nurse); err != nil {
+	if err := env.DB.DisableUser(ctx, nurse); err != nil {
 		t.Fatal(err)
 	}
 	if !b.e.Status().Online {

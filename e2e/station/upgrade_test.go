@@ -24,7 +24,7 @@ func TestUpgradeRequired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env.srv.SetMinWorkstationVersion(&min)
+	env.HTTP.SetMinWorkstationVersion(&min)
 	const device = "old-ward"
 	env.addDevice(device, sec)
 	old := env.station(device, func(c *desktop.Config) { c.Version = "1.2.0" })
@@ -48,7 +48,7 @@ func TestUpgradeRequired(t *testing.T) {
 	// backoff's pace (10–200 ms here): the time of the last refusal stays.
 	refusedAt := func() time.Time {
 		var at time.Time
-		if err := env.pool.QueryRow(context.Background(), `SELECT last_error_at FROM sync.clients WHERE device_id = $1 AND last_error = $2`,
+		if err := env.Pool.QueryRow(context.Background(), `SELECT last_error_at FROM sync.clients WHERE device_id = $1 AND last_error = $2`,
 			device, sentence).Scan(&at); err != nil {
 			t.Fatalf("the refusal was not recorded for the dashboard: %v", err)
 		}

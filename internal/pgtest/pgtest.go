@@ -200,16 +200,27 @@ func NewDatabase(tb testing.TB, migrated bool) string {
 	return WithDatabase(AdminURL(tb), name)
 }
 
+// Pool is a pool of connections to a test database. Named here so that
+// test kits (internal/wardtest) hand one to tests without importing the
+// driver, which only the adapters and this package may.
+type Pool = pgxpool.Pool
+
 // MustOpenDB returns a pool on a fresh, migrated database of its own.
 func MustOpenDB(tb testing.TB) (*pgxpool.Pool, string) {
 	tb.Helper()
 	u := NewDatabase(tb, true)
+	return OpenPool(tb, u), u
+}
+
+// OpenPool opens a pool on the database at u, closed when the test ends.
+func OpenPool(tb testing.TB, u string) *Pool {
+	tb.Helper()
 	pool, err := pgxpool.New(context.Background(), u)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(pool.Close)
-	return pool, u
+	return pool
 }
 
 // MustOpenSQL opens database/sql over pgx, for goose and catalog checks.

@@ -1,6 +1,7 @@
 // Package cli owns wardsync-server's command line: subcommands, flags and
-// WARDSYNC_* environment variables, and the Open → Run → Close wiring that
-// tests reuse.
+// WARDSYNC_* environment variables, and the NewMain → ParseFlags → Run →
+// Close wiring that the main and the tests (internal/wardtest) share, so
+// that a test's server is built exactly as a deployed one.
 package cli
 
 import (
@@ -41,31 +42,111 @@ commands:
 
 DATABASE_URL names the database. Flags may also be set as WARDSYNC_<FLAG>.`
 
-// Main runs one subcommand.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// Main is one run of wardsync-server. ParseFlags fills it from the command
+// line; a test may fill or change it instead. Run does the command: serve
+// returns once it listens, and Close shuts it down (the transaction in
+// flight finishes, websockets close with 1001).
+type Main struct {
+	Stdout, Stderr io.Writer
+
+	Command     string // "serve", "migrate", "user add", ...
+	DatabaseURL string
+	LogLevel    slog.Level
+	Config      postgres.Config
+	Serve       ServeConfig
+	User        UserFlags   // user add
+	Device      DeviceFlags // device add; audit verify -device is Device.ID
+	CertArgs    []string    // cert init's own flags
+
+	// Set between ParseFlags and Run by tests; a main leaves them nil.
+	Logger    *slog.Logger             // nil: JSON on Stderr at LogLevel
+	Now       func() time.Time         // the server's clock; nil: time.Now
+	Configure func(*httpserver.Server) // last change before serve listens
+
+	// Open between Run and Close.
+	DB     *postgres.DB
+	Server *httpserver.Server
+
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// ServeConfig is what serve's flags say.
+type ServeConfig struct {
+	Addr, MonitoringToken, MetricsToken string
+	TLSCert, TLSKey                     string
+	DeferredSweep                       time.Duration
+	DBWait                              time.Duration
+	MinWorkstation                      *syncproto.ReleaseVersion
+	Health                              httpserver.Thresholds
+	TrustedProxies                      string
+	LoginMaxDelay                       time.Duration
+}
+
+// UserFlags are the flags of `user add`.
+type UserFlags struct {
+	Name, Email, Password string
+	Role                  workflow.Role
+}
+
+// DeviceFlags are the flags of `device add`.
+type DeviceFlags struct {
+	ID, Name string
+	Roles    []workflow.Role
+}
+
+// DefaultDBWait is how long serve waits for PostgreSQL at start: a host
+// that boots both, or a database restarting, takes seconds, and a server
+// that exits at once would need a supervisor to come back.
+const DefaultDBWait = time.Minute
+
+// NewMain is a Main with the defaults of every flag.
+func NewMain() *Main {
+	return &Main{
+		Stdout:      os.Stdout,
+		Stderr:      os.Stderr,
+		Command:     "serve",
+		DatabaseURL: os.Getenv("DATABASE_URL"),
+		Config:      postgres.DefaultConfig(),
+		Serve: ServeConfig{
+			Addr:          "127.0.0.1:8420",
+			DeferredSweep: httpserver.DefaultDeferredSweep,
+			DBWait:        DefaultDBWait,
+			Health:        httpserver.DefaultThresholds(),
+			LoginMaxDelay: httpserver.DefaultLoginLimits().MaxDelay,
+		},
+	}
+}
+
+// ParseFlags reads the command and its flags (WARDSYNC_<FLAG> for any flag
+// args do not give) and checks them.
+func (m *Main) ParseFlags(_ context.Context, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, usage)
+		fmt.Fprintln(m.Stderr, usage)
 		return errors.New("no command given")
 	}
 	cmd, rest := args[0], args[1:]
-	if cmd == "version" || cmd == "-version" || cmd == "--version" {
-		fmt.Fprintln(stdout, "wardsync-server", version.String())
+	switch {
+	case cmd == "-version" || cmd == "--version":
+		cmd = "version"
+	case (cmd == "user" || cmd == "device") && len(rest) > 0 && rest[0] == "add",
+		cmd == "audit" && len(rest) > 0 && rest[0] == "verify",
+		cmd == "cert" && len(rest) > 0 && rest[0] == "init":
+		cmd, rest = cmd+" "+rest[0], rest[1:]
+	}
+	m.Command = cmd
+	switch cmd {
+	case "version":
+		return nil
+	case "cert init":
+		m.CertArgs = rest
 		return nil
 	}
-	if (cmd == "user" || cmd == "device") && len(rest) > 0 && rest[0] == "add" {
-		cmd, rest = cmd+" add", rest[1:]
-	}
-	if cmd == "audit" && len(rest) > 0 && rest[0] == "verify" {
-		cmd, rest = "audit verify", rest[1:]
-	}
-	if cmd == "cert" && len(rest) > 0 && rest[0] == "init" {
-		return certInit(rest[1:], stdout, stderr)
-	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL (DATABASE_URL)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	cfg := postgres.DefaultConfig()
+	fs.SetOutput(m.Stderr)
+	fs.StringVar(&m.DatabaseURL, "database-url", m.DatabaseURL, "PostgreSQL URL (DATABASE_URL)")
+	fs.TextVar(&m.LogLevel, "log-level", m.LogLevel, "debug, info, warn or error")
+	cfg := &m.Config
 	fs.DurationVar(&cfg.SessionTTL, "session-ttl", cfg.SessionTTL, "how long a login may author acts offline")
 	fs.DurationVar(&cfg.AdminSessionTTL, "admin-session-ttl", cfg.AdminSessionTTL, "lifetime of an admin dashboard session")
 	fs.DurationVar(&cfg.AdminIdle, "admin-idle", cfg.AdminIdle, "an admin dashboard session ends after this long without activity (0: never)")
@@ -73,148 +154,240 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.DeferredWindow, "deferred-window", cfg.DeferredWindow,
 		"how long an act that came before its predecessor waits for it before it is rejected (docs/deferred.md)")
 	maxConns := fs.Int("max-conns", int(cfg.MaxConns), "PostgreSQL pool size")
-	var (
-		addr                       *string
-		name, email, password, rol *string
-		roles, id                  *string
-		monitoringToken            = new(string)
-		tlsFiles                   tlsFlags
-		metricsToken               = new(string)
-		deferredSweep              = new(time.Duration)
-		access                     accessFlags
-		dbWait                     = new(time.Duration)
-		minVersion                 = new(string)
-		health                     = httpserver.DefaultThresholds()
-		escrowKeyFile              = new(string)
-	)
+	var minVersion, role, roles, escrowKeyFile string
 	switch cmd {
 	case "serve":
-		addr = fs.String("addr", "127.0.0.1:8420", "listen address")
-		monitoringToken = fs.String("monitoring-token", "", "read-only token for GET /api/v1/sync/status (WARDSYNC_MONITORING_TOKEN)")
-		metricsToken = fs.String("metrics-token", "", "bearer token /metrics needs to show per-workstation series (WARDSYNC_METRICS_TOKEN); without it, aggregates only")
-		fs.StringVar(&tlsFiles.cert, "tls-cert", "", "serve TLS with this certificate file (PEM; re-read on SIGHUP)")
-		fs.StringVar(&tlsFiles.key, "tls-key", "", "the private key of -tls-cert (PEM)")
-		deferredSweep = fs.Duration("deferred-sweep", httpserver.DefaultDeferredSweep,
+		s := &m.Serve
+		fs.StringVar(&s.Addr, "addr", s.Addr, "listen address")
+		fs.StringVar(&s.MonitoringToken, "monitoring-token", "", "read-only token for GET /api/v1/sync/status (WARDSYNC_MONITORING_TOKEN)")
+		fs.StringVar(&s.MetricsToken, "metrics-token", "", "bearer token /metrics needs to show per-workstation series (WARDSYNC_METRICS_TOKEN); without it, aggregates only")
+		fs.StringVar(&s.TLSCert, "tls-cert", "", "serve TLS with this certificate file (PEM; re-read on SIGHUP)")
+		fs.StringVar(&s.TLSKey, "tls-key", "", "the private key of -tls-cert (PEM)")
+		fs.DurationVar(&s.DeferredSweep, "deferred-sweep", s.DeferredSweep,
 			"how often parked acts are retried after other writers' changes and expired")
-		dbWait = fs.Duration("db-wait", DefaultDBWait,
+		fs.DurationVar(&s.DBWait, "db-wait", s.DBWait,
 			"how long to wait at start for a PostgreSQL that is not reachable yet (starting, restarting)")
-		minVersion = fs.String("min-workstation-version", "",
+		fs.StringVar(&minVersion, "min-workstation-version", "",
 			"refuse workstations older than this release, e.g. 1.3.0; they keep their queued acts until updated (docs/install.md)")
 		// The dashboard's settings override these once an administrator saves them.
-		fs.DurationVar(&health.LateUnseen, "health-late-unseen", health.LateUnseen,
+		fs.DurationVar(&s.Health.LateUnseen, "health-late-unseen", s.Health.LateUnseen,
 			"a workstation offline this long shows \"Late\" on the dashboard and in /metrics")
-		fs.DurationVar(&health.LatePending, "health-late-pending", health.LatePending,
+		fs.DurationVar(&s.Health.LatePending, "health-late-pending", s.Health.LatePending,
 			"a workstation whose oldest queued act waits this long shows \"Late\"")
-		fs.DurationVar(&health.Stalled, "health-stalled", health.Stalled,
+		fs.DurationVar(&s.Health.Stalled, "health-stalled", s.Health.Stalled,
 			"either of them this long shows \"Stalled\"")
-		fs.StringVar(&access.trustedProxies, "trusted-proxies", "",
+		fs.StringVar(&s.TrustedProxies, "trusted-proxies", "",
 			"comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (docs/security.md)")
-		fs.DurationVar(&access.loginMaxDelay, "login-max-delay", httpserver.DefaultLoginLimits().MaxDelay,
+		fs.DurationVar(&s.LoginMaxDelay, "login-max-delay", s.LoginMaxDelay,
 			"the longest delay failed logins impose on the next attempt (docs/security.md, \"Login limits\")")
-		escrowKeyFile = fs.String("escrow-key-file", "",
+		fs.StringVar(&escrowKeyFile, "escrow-key-file", "",
 			"file of the 32-byte key sealing the workstations' escrowed replica keys, made if missing; empty: no escrow (docs/security.md)")
 	case "user add":
-		name = fs.String("name", "", "full name")
-		email = fs.String("email", "", "e-mail (the login)")
-		password = fs.String("password", "", "password (6-72 characters)")
-		rol = fs.String("role", "", "ADMIN, DOCTOR, BIOLOGIST, NURSE or SECRETARY")
+		fs.StringVar(&m.User.Name, "name", "", "full name")
+		fs.StringVar(&m.User.Email, "email", "", "e-mail (the login)")
+		fs.StringVar(&m.User.Password, "password", "", "password (6-72 characters)")
+		fs.StringVar(&role, "role", "", "ADMIN, DOCTOR, BIOLOGIST, NURSE or SECRETARY")
 	case "device add":
-		name = fs.String("name", "", "workstation name, e.g. \"Ward 3\"")
-		roles = fs.String("roles", "", "comma-separated roles it serves, e.g. NURSE,DOCTOR")
-		id = fs.String("id", "", "device id (default: a new UUID)")
+		fs.StringVar(&m.Device.Name, "name", "", "workstation name, e.g. \"Ward 3\"")
+		fs.StringVar(&roles, "roles", "", "comma-separated roles it serves, e.g. NURSE,DOCTOR")
+		fs.StringVar(&m.Device.ID, "id", "", "device id (default: a new UUID)")
 	case "audit verify":
-		id = fs.String("device", "", "check only this workstation's chain")
+		fs.StringVar(&m.Device.ID, "device", "", "check only this workstation's chain")
 	case "migrate", "seed":
 	default:
-		fmt.Fprintln(stderr, usage)
+		fmt.Fprintln(m.Stderr, usage)
 		return fmt.Errorf("unknown command %q", strings.Join(args, " "))
 	}
 	if err := parseWithEnv(fs, rest); err != nil {
 		return err
 	}
 	cfg.MaxConns = int32(*maxConns)
-	if *escrowKeyFile != "" {
-		key, err := loadEscrowKey(*escrowKeyFile)
+	m.User.Role = workflow.Role(strings.ToUpper(role))
+	for _, r := range strings.Split(roles, ",") {
+		if r = strings.TrimSpace(strings.ToUpper(r)); r != "" {
+			m.Device.Roles = append(m.Device.Roles, workflow.Role(r))
+		}
+	}
+	if escrowKeyFile != "" {
+		key, err := loadEscrowKey(escrowKeyFile)
 		if err != nil {
 			return err
 		}
 		cfg.EscrowKey = key
 	}
-	if cfg.DeferredWindow <= 0 {
-		return fmt.Errorf("-deferred-window must be a positive duration such as 12h, got %s", cfg.DeferredWindow)
-	}
-	if *deferredSweep < 0 || (cmd == "serve" && *deferredSweep == 0) {
-		return fmt.Errorf("-deferred-sweep must be a positive duration such as 30s, got %s", *deferredSweep)
-	}
-	var minWorkstation *syncproto.ReleaseVersion
-	if *minVersion != "" {
-		v, err := syncproto.ParseVersion(*minVersion)
+	if minVersion != "" {
+		v, err := syncproto.ParseVersion(minVersion)
 		if err != nil {
 			return fmt.Errorf("-min-workstation-version: %w", err)
 		}
-		minWorkstation = &v
+		m.Serve.MinWorkstation = &v
 	}
-	if err := health.Check(); err != nil {
+	return m.check()
+}
+
+// check refuses settings no command can run with.
+func (m *Main) check() error {
+	if m.Config.DeferredWindow <= 0 {
+		return fmt.Errorf("-deferred-window must be a positive duration such as 12h, got %s", m.Config.DeferredWindow)
+	}
+	if m.Serve.DeferredSweep < 0 || (m.Command == "serve" && m.Serve.DeferredSweep == 0) {
+		return fmt.Errorf("-deferred-sweep must be a positive duration such as 30s, got %s", m.Serve.DeferredSweep)
+	}
+	if err := m.Serve.Health.Check(); err != nil {
 		return fmt.Errorf("-health-late-unseen, -health-late-pending, -health-stalled: %w", err)
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("-log-level: %w", err)
-	}
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	if (tlsFiles.cert == "") != (tlsFiles.key == "") {
+	if (m.Serve.TLSCert == "") != (m.Serve.TLSKey == "") {
 		return errors.New("-tls-cert and -tls-key go together: give both files, or neither for plain http")
 	}
-	if *dbURL == "" {
+	return nil
+}
+
+// Run does the command. Serve returns once the server listens; every other
+// command returns when it is done. Close follows either way.
+func (m *Main) Run(ctx context.Context) error {
+	switch m.Command {
+	case "version":
+		fmt.Fprintln(m.Stdout, "wardsync-server", version.String())
+		return nil
+	case "cert init":
+		return certInit(m.CertArgs, m.Stdout, m.Stderr)
+	}
+	if err := m.check(); err != nil {
+		return err
+	}
+	if m.Logger == nil {
+		m.Logger = slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: m.LogLevel}))
+	}
+	if m.DatabaseURL == "" {
 		return errors.New("DATABASE_URL is not set (run `make db` for a project-local PostgreSQL)")
 	}
-	db, err := postgres.Open(ctx, *dbURL, cfg)
+	db, err := postgres.Open(ctx, m.DatabaseURL, m.Config)
 	if err != nil {
 		return err
 	}
-	defer db.Close(context.Background())
-
-	switch cmd {
+	if m.Now != nil {
+		db.Now = m.Now
+	}
+	m.DB = db
+	switch m.Command {
 	case "migrate":
 		applied, err := db.Migrate(ctx)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "migrated: %d migration(s) applied %v\n", len(applied), applied)
+		fmt.Fprintf(m.Stdout, "migrated: %d migration(s) applied %v\n", len(applied), applied)
 	case "seed":
 		n, err := db.Seed(ctx)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "seeded: %d new row(s); demo workstation id %s\n", n, postgres.DemoDeviceID)
+		fmt.Fprintf(m.Stdout, "seeded: %d new row(s); demo workstation id %s\n", n, postgres.DemoDeviceID)
 		for _, u := range postgres.SeedUsers {
-			fmt.Fprintf(stdout, "  %-10s %-24s password %s\n", u.Role, u.Email, u.Password)
+			fmt.Fprintf(m.Stdout, "  %-10s %-24s password %s\n", u.Role, u.Email, u.Password)
 		}
 	case "user add":
-		uid, err := db.AddUser(ctx, *name, *email, *password, workflow.Role(strings.ToUpper(*rol)))
+		u := m.User
+		uid, err := db.AddUser(ctx, u.Name, u.Email, u.Password, u.Role)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "user %s created (%s, %s)\n", uid, *email, strings.ToUpper(*rol))
+		fmt.Fprintf(m.Stdout, "user %s created (%s, %s)\n", uid, u.Email, u.Role)
 	case "device add":
-		var rs []workflow.Role
-		for _, r := range strings.Split(*roles, ",") {
-			if r = strings.TrimSpace(strings.ToUpper(r)); r != "" {
-				rs = append(rs, workflow.Role(r))
-			}
-		}
-		d, err := db.AddDevice(ctx, *id, *name, rs)
+		d, err := db.AddDevice(ctx, m.Device.ID, m.Device.Name, m.Device.Roles)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "device %s registered as %q serving %v\n", d.ID, d.Name, d.Roles)
+		fmt.Fprintf(m.Stdout, "device %s registered as %q serving %v\n", d.ID, d.Name, d.Roles)
 	case "audit verify":
-		return auditVerify(ctx, db, *id, stdout, stderr)
+		return auditVerify(ctx, db, m.Device.ID, m.Stdout, m.Stderr)
 	case "serve":
-		return serve(ctx, db, serveConfig{addr: *addr, monitoringToken: *monitoringToken, metricsToken: *metricsToken,
-			tls: tlsFiles, deferredSweep: *deferredSweep, dbWait: *dbWait, minWorkstation: minWorkstation, health: health,
-			access: access}, logger, stdout)
+		return m.serve(ctx)
 	}
+	return nil
+}
+
+// Close stops what Run started: the server shuts down gracefully within
+// 15 seconds, then the database pool closes. It is safe when Run failed.
+func (m *Main) Close() error {
+	var err error
+	if m.stop != nil {
+		m.stop()
+		<-m.done
+		m.stop = nil
+	}
+	if m.Server != nil {
+		m.Logger.Info("shutting down")
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		err = m.Server.Close(ctx)
+		m.Server = nil
+	}
+	if m.DB != nil {
+		m.DB.Close(context.Background())
+		m.DB = nil
+	}
+	return err
+}
+
+// serve waits for PostgreSQL, migrates and listens; the prune loop and the
+// certificate reloads run until Close.
+func (m *Main) serve(ctx context.Context) error {
+	sc, db, logger := m.Serve, m.DB, m.Logger
+	// Bad certificate files are reported before anything waits.
+	var cert *certs.Reloader
+	if sc.TLSCert != "" {
+		var err error
+		if cert, err = certs.Load(sc.TLSCert, sc.TLSKey); err != nil {
+			return err
+		}
+	}
+	if err := db.WaitReachable(ctx, sc.DBWait, func(err error, next time.Duration) {
+		logger.Warn("waiting for PostgreSQL", "err", err, "retry_in", next)
+	}); err != nil {
+		return err
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	srv := httpserver.New(db, logger)
+	srv.DeferredSweep = sc.DeferredSweep
+	if err := srv.SetTrustedProxies(sc.TrustedProxies); err != nil {
+		return err
+	}
+	limits := httpserver.DefaultLoginLimits()
+	if sc.LoginMaxDelay > 0 {
+		limits.MaxDelay = sc.LoginMaxDelay
+	}
+	srv.SetLoginPolicy(limits)
+	if err := srv.SetHealthThresholds(sc.Health); err != nil {
+		return err
+	}
+	if sc.MonitoringToken != "" {
+		srv.SetMonitoringToken(sc.MonitoringToken)
+	}
+	srv.SetMetricsToken(sc.MetricsToken)
+	srv.SetMinWorkstationVersion(sc.MinWorkstation)
+	if m.Configure != nil {
+		m.Configure(srv)
+	}
+	// The chores outlive Run's ctx, which may be a request's: Close ends them.
+	chores, stop := context.WithCancel(context.WithoutCancel(ctx))
+	if cert != nil {
+		srv.UseTLS(cert)
+		reloadOnHangup(chores, cert, logger)
+	}
+	if err := srv.Open(ctx, sc.Addr); err != nil {
+		stop()
+		return err
+	}
+	m.Server = srv
+	logger.Info("serving", "addr", srv.Addr(), "dashboard", srv.URL()+"/admin", "tls", srv.TLS(), "version", version.Version, "commit", version.CommitOrVCS())
+	fmt.Fprintf(m.Stdout, "wardsync-server listening on %s — dashboard %s/admin\n", srv.Addr(), srv.URL())
+	m.stop, m.done = stop, make(chan struct{})
+	go func() {
+		defer close(m.done)
+		pruneLoop(chores, db, logger)
+	}()
 	return nil
 }
 
@@ -241,88 +414,6 @@ func auditVerify(ctx context.Context, db *postgres.DB, device string, stdout, st
 		return fmt.Errorf("audit verify: %d workstation(s) with a broken chain", len(rep.Breaks))
 	}
 	return nil
-}
-
-// Serve migrates, listens on addr and runs until ctx ends, then shuts down
-// gracefully: the transaction in flight finishes, websockets close with 1001.
-func Serve(ctx context.Context, db *postgres.DB, addr, monitoringToken string, logger *slog.Logger, stdout io.Writer) error {
-	return serve(ctx, db, serveConfig{addr: addr, monitoringToken: monitoringToken,
-		deferredSweep: httpserver.DefaultDeferredSweep, dbWait: DefaultDBWait, health: httpserver.DefaultThresholds()}, logger, stdout)
-}
-
-// accessFlags are serve's flags of the login limits and client addresses.
-type accessFlags struct {
-	trustedProxies string
-	loginMaxDelay  time.Duration
-}
-
-// serveConfig is what serve's flags say.
-type serveConfig struct {
-	addr, monitoringToken, metricsToken string
-	tls                                 tlsFlags
-	deferredSweep, dbWait               time.Duration
-	minWorkstation                      *syncproto.ReleaseVersion
-	health                              httpserver.Thresholds
-	access                              accessFlags
-}
-
-type tlsFlags struct{ cert, key string }
-
-// DefaultDBWait is how long serve waits for PostgreSQL at start: a host
-// that boots both, or a database restarting, takes seconds, and a server
-// that exits at once would need a supervisor to come back.
-const DefaultDBWait = time.Minute
-
-func serve(ctx context.Context, db *postgres.DB, sc serveConfig, logger *slog.Logger, stdout io.Writer) error {
-	// Bad certificate files are reported before anything waits.
-	var cert *certs.Reloader
-	if sc.tls.cert != "" {
-		var err error
-		if cert, err = certs.Load(sc.tls.cert, sc.tls.key); err != nil {
-			return err
-		}
-	}
-	if err := db.WaitReachable(ctx, sc.dbWait, func(err error, next time.Duration) {
-		logger.Warn("waiting for PostgreSQL", "err", err, "retry_in", next)
-	}); err != nil {
-		return err
-	}
-	if _, err := db.Migrate(ctx); err != nil {
-		return err
-	}
-	srv := httpserver.New(db, logger)
-	srv.DeferredSweep = sc.deferredSweep
-	if err := srv.SetTrustedProxies(sc.access.trustedProxies); err != nil {
-		return err
-	}
-	limits := httpserver.DefaultLoginLimits()
-	if sc.access.loginMaxDelay > 0 {
-		limits.MaxDelay = sc.access.loginMaxDelay
-	}
-	srv.SetLoginPolicy(limits)
-	if err := srv.SetHealthThresholds(sc.health); err != nil {
-		return err
-	}
-	if sc.monitoringToken != "" {
-		srv.SetMonitoringToken(sc.monitoringToken)
-	}
-	srv.SetMetricsToken(sc.metricsToken)
-	srv.SetMinWorkstationVersion(sc.minWorkstation)
-	if cert != nil {
-		srv.UseTLS(cert)
-		reloadOnHangup(ctx, cert, logger)
-	}
-	if err := srv.Open(ctx, sc.addr); err != nil {
-		return err
-	}
-	logger.Info("serving", "addr", srv.Addr(), "dashboard", srv.URL()+"/admin", "tls", srv.TLS(), "version", version.Version, "commit", version.CommitOrVCS())
-	fmt.Fprintf(stdout, "wardsync-server listening on %s — dashboard %s/admin\n", srv.Addr(), srv.URL())
-	go pruneLoop(ctx, db, logger)
-	<-ctx.Done()
-	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	return srv.Close(sctx)
 }
 
 func pruneLoop(ctx context.Context, db *postgres.DB, logger *slog.Logger) {

@@ -25,7 +25,7 @@ import (
 func run(t *testing.T, url string, args ...string) (string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err := cli.Main(context.Background(), append(args, "-database-url", url), &out, &errOut)
+	err := execute(context.Background(), append(args, "-database-url", url), &out, &errOut)
 	return out.String(), err
 }
 
@@ -92,7 +92,7 @@ func TestMigrateSeedAdd(t *testing.T) {
 
 func TestVersionCommand(t *testing.T) {
 	var out, errb bytes.Buffer
-	if err := cli.Main(context.Background(), []string{"version"}, &out, &errb); err != nil {
+	if err := execute(context.Background(), []string{"version"}, &out, &errb); err != nil {
 		t.Fatal(err)
 	}
 	if want := "wardsync-server " + version.String() + "\n"; out.String() != want {
@@ -126,7 +126,7 @@ func TestCLIRefusals(t *testing.T) {
 		}
 	}
 	var out, errOut bytes.Buffer
-	if err := cli.Main(context.Background(), nil, &out, &errOut); err == nil || !strings.Contains(errOut.String(), "usage:") {
+	if err := execute(context.Background(), nil, &out, &errOut); err == nil || !strings.Contains(errOut.String(), "usage:") {
 		t.Errorf("no command: %v %q", err, errOut.String())
 	}
 }
@@ -170,7 +170,7 @@ func serve(t *testing.T, ctx context.Context, want, url string, extra ...string)
 	pr, pw := io.Pipe()
 	result := make(chan error, 1)
 	go func() {
-		result <- cli.Main(ctx, append([]string{"serve", "-addr", "127.0.0.1:0", "-database-url", url, "-log-level", "error"}, extra...), pw, io.Discard)
+		result <- execute(ctx, append([]string{"serve", "-addr", "127.0.0.1:0", "-database-url", url, "-log-level", "error"}, extra...), pw, io.Discard)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
@@ -239,4 +239,22 @@ func TestAuditVerify(t *testing.T) {
 	if _, err := run(t, url, "audit", "verify", "-device", "nowhere"); err == nil || !strings.Contains(err.Error(), "workstation nowhere has no acts") {
 		t.Fatalf("unknown device: %v", err)
 	}
+}
+
+// execute runs args as wardsync-server's main does: NewMain, ParseFlags,
+// Run, and for serve, wait for ctx before Close.
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	m := cli.NewMain()
+	m.Stdout, m.Stderr = stdout, stderr
+	if err := m.ParseFlags(ctx, args); err != nil {
+		return err
+	}
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	if m.Server != nil {
+		<-ctx.Done()
+	}
+	return m.Close()
 }

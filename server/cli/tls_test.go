@@ -15,7 +15,6 @@ import (
 
 	"wardsync/internal/pgtest"
 	"wardsync/server/certs"
-	"wardsync/server/cli"
 )
 
 // TestCertInitAndServeTLS: `cert init` writes a CA and a server
@@ -25,7 +24,7 @@ import (
 func TestCertInitAndServeTLS(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "tls")
 	var out, errOut bytes.Buffer
-	if err := cli.Main(context.Background(), []string{"cert", "init", "-dir", dir, "-hosts", "ward.example.org,10.1.2.3"}, &out, &errOut); err != nil {
+	if err := execute(context.Background(), []string{"cert", "init", "-dir", dir, "-hosts", "ward.example.org,10.1.2.3"}, &out, &errOut); err != nil {
 		t.Fatalf("cert init: %v %s", err, errOut.String())
 	}
 	if !strings.Contains(out.String(), "CA created: "+filepath.Join(dir, "ca.pem")) || !strings.Contains(out.String(), "pin (optional, workstation -pin): sha256/") {
@@ -82,7 +81,7 @@ func TestCertInitAndServeTLS(t *testing.T) {
 
 	// Renew: the CA stays, the certificate changes; SIGHUP serves it.
 	out.Reset()
-	if err := cli.Main(context.Background(), []string{"cert", "init", "-dir", dir}, &out, &errOut); err != nil ||
+	if err := execute(context.Background(), []string{"cert", "init", "-dir", dir}, &out, &errOut); err != nil ||
 		!strings.Contains(out.String(), "CA kept (it signed the new certificate)") {
 		t.Fatalf("second cert init: %v %q", err, out.String())
 	}

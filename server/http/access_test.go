@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"wardsync/internal/wardtest"
 	httpserver "wardsync/server/http"
 	"wardsync/server/postgres"
 	"wardsync/syncproto"
@@ -32,7 +33,7 @@ type streamEnd struct {
 
 // streamPulls pulls c page after page (two changes a page, starting over at
 // the end) until the server closes it; started says it is mid-pull.
-func streamPulls(c *wsClient) (started <-chan struct{}, done <-chan streamEnd) {
+func streamPulls(c *wardtest.Client) (started <-chan struct{}, done <-chan streamEnd) {
 	st, dn := make(chan struct{}), make(chan streamEnd, 1)
 	go func() {
 		var end streamEnd
@@ -40,32 +41,28 @@ func streamPulls(c *wsClient) (started <-chan struct{}, done <-chan streamEnd) {
 		cursor := ""
 		for n := 0; ; n++ {
 			b, _ := syncproto.Encode(&syncproto.Pull{RequestID: "stream", Cursor: cursor, Limit: 2})
-			c.writeMu.Lock()
-			_ = c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			werr := c.ws.WriteMessage(websocket.TextMessage, b)
-			c.writeMu.Unlock()
-			if werr != nil {
+			if werr := c.Write(b); werr != nil {
 				break
 			}
-			var r received
+			var r wardtest.Received
 			select {
-			case r = <-c.frames:
-			case <-c.closed:
+			case r = <-c.Frames:
+			case <-c.Closed():
 				// Frames read before the close are still queued.
 				select {
-				case r = <-c.frames:
+				case r = <-c.Frames:
 				default:
 				}
-			case <-time.After(waitTimeout):
+			case <-time.After(wardtest.WaitTimeout):
 			}
-			if r.f == nil {
+			if r.F == nil {
 				break
 			}
-			if e, ok := r.f.(*syncproto.Error); ok {
+			if e, ok := r.F.(*syncproto.Error); ok {
 				end.errFrame = e
 				break
 			}
-			ch, ok := r.f.(*syncproto.Changes)
+			ch, ok := r.F.(*syncproto.Changes)
 			if !ok {
 				continue
 			}
@@ -79,14 +76,14 @@ func streamPulls(c *wsClient) (started <-chan struct{}, done <-chan streamEnd) {
 			}
 		}
 		select {
-		case <-c.closed:
-		case <-time.After(waitTimeout):
+		case <-c.Closed():
+		case <-time.After(wardtest.WaitTimeout):
 		}
 		end.closedAt = time.Now()
 		// What was read before the close: the error frame when the loop
 		// stopped on a write to the closed socket, and anything after it.
-		for len(c.frames) > 0 {
-			switch f := (<-c.frames).f.(type) {
+		for len(c.Frames) > 0 {
+			switch f := (<-c.Frames).F.(type) {
 			case *syncproto.Error:
 				if end.errFrame == nil {
 					end.errFrame = f
@@ -98,7 +95,7 @@ func streamPulls(c *wsClient) (started <-chan struct{}, done <-chan streamEnd) {
 			}
 		}
 		var ce *websocket.CloseError
-		if errors.As(c.closeError(), &ce) {
+		if errors.As(c.CloseError(), &ce) {
 			end.closeCode, end.closeText = ce.Code, ce.Text
 		}
 		dn <- end
@@ -113,7 +110,7 @@ func checkEnded(t *testing.T, started <-chan struct{}, done <-chan streamEnd, ev
 	var end streamEnd
 	select {
 	case end = <-done:
-	case <-time.After(waitTimeout):
+	case <-time.After(wardtest.WaitTimeout):
 		t.Fatal("the socket kept streaming")
 	}
 	select {
@@ -124,7 +121,7 @@ func checkEnded(t *testing.T, started <-chan struct{}, done <-chan streamEnd, ev
 	if end.errFrame == nil || end.errFrame.Code != workflow.CodeUnauthenticated || !end.errFrame.Fatal {
 		t.Fatalf("no fatal UNAUTHENTICATED error frame: %+v", end.errFrame)
 	}
-	checkMessage(t, end.errFrame.Message, want)
+	wardtest.CheckMessage(t, end.errFrame.Message, want)
 	if end.closeCode != httpserver.SessionEndedCloseCode || !want.MatchString(end.closeText) {
 		t.Fatalf("closed with %d %q, want %d and the sentence", end.closeCode, end.closeText, httpserver.SessionEndedCloseCode)
 	}
@@ -145,9 +142,9 @@ func checkEnded(t *testing.T, started <-chan struct{}, done <-chan streamEnd, ev
 // that was mid-pull within 1 s, with close code 4401 and the sentence.
 func TestAccessEndsOnOpenSocket(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
-	other := env.secondInstance(t)
-	admin := login(t, other, "admin@hospital.com", "admin123", "")
+	env := wardtest.StartServer(t, wardtest.Options{})
+	other := env.Again(t, wardtest.Options{})
+	admin := wardtest.LoginAs(t, other.URL(), "admin@hospital.com", "admin123", "")
 	at := `\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC`
 	cases := []struct {
 		name string
@@ -156,7 +153,7 @@ func TestAccessEndsOnOpenSocket(t *testing.T) {
 		want *regexp.Regexp
 	}{
 		{"disable", workflow.RoleNurse, func(string) {
-			if code, out := postJSON(t, other.URL()+"/api/v1/admin/users/"+nurseID+"/disable", admin, nil); code != 200 {
+			if code, out := wardtest.PostJSON(t, other.URL()+"/api/v1/admin/users/"+nurseID+"/disable", admin, nil); code != 200 {
 				t.Fatalf("disable: %d %v", code, out)
 			}
 		}, regexp.MustCompile(`^The account of Infirmier Test is disabled\.$`)},
@@ -166,24 +163,24 @@ func TestAccessEndsOnOpenSocket(t *testing.T) {
 			}
 		}, regexp.MustCompile(`^The role of Dr Médecin Test was changed at ` + at + `; log in again\.$`)},
 		{"password reset", workflow.RoleBiologist, func(string) {
-			if code, out := postJSON(t, other.URL()+"/api/v1/admin/users/"+biologistID+"/password", admin, map[string]string{"password": "new-secret-1"}); code != 200 {
+			if code, out := wardtest.PostJSON(t, other.URL()+"/api/v1/admin/users/"+biologistID+"/password", admin, map[string]string{"password": "new-secret-1"}); code != 200 {
 				t.Fatalf("password reset: %d %v", code, out)
 			}
 		}, regexp.MustCompile(`^The password of Biologiste Test was reset at ` + at + `; log in again with the new password\.$`)},
 		{"logout", workflow.RoleSecretary, func(token string) {
-			if code, out := postJSON(t, other.URL()+"/api/v1/auth/logout", token, nil); code != 200 {
+			if code, out := wardtest.PostJSON(t, other.URL()+"/api/v1/auth/logout", token, nil); code != 200 {
 				t.Fatalf("logout: %d %v", code, out)
 			}
 		}, regexp.MustCompile(`^Secrétaire Test logged out at ` + at + `; log in again\.$`)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tok := loginOn(t, env.Srv, tc.role, demo)
-			c := connect(t, env.Srv, tok, demo)
+			tok := env.Login(t, tc.role, demo)
+			c := env.Connect(t, tok, demo)
 			started, done := streamPulls(c)
 			select {
 			case <-started:
-			case <-time.After(waitTimeout):
+			case <-time.After(wardtest.WaitTimeout):
 				t.Fatal("the socket never got going")
 			}
 			sent := time.Now()
@@ -196,8 +193,8 @@ func TestAccessEndsOnOpenSocket(t *testing.T) {
 	}
 
 	t.Run("expiry", func(t *testing.T) {
-		short := newTestServer(t, withConfig(func(c *postgres.Config) { c.SessionTTL = 3 * time.Second }))
-		code, out := postJSON(t, short.Srv.URL()+"/api/v1/auth/login", "", map[string]string{"email": "nurse@hospital.com", "password": "nurse123", "deviceId": demo})
+		short := wardtest.StartServer(t, wardtest.Options{Config: func(c *postgres.Config) { c.SessionTTL = 3 * time.Second }})
+		code, out := wardtest.PostJSON(t, short.URL()+"/api/v1/auth/login", "", wardtest.LoginBody("nurse@hospital.com", "nurse123", demo))
 		if code != 200 {
 			t.Fatalf("login: %d %v", code, out)
 		}
@@ -205,11 +202,11 @@ func TestAccessEndsOnOpenSocket(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := connect(t, short.Srv, out["token"].(string), demo)
+		c := short.Connect(t, out["token"].(string), demo)
 		started, done := streamPulls(c)
 		checkEnded(t, started, done, expires, regexp.MustCompile(`^The session of Infirmier Test expired at `+at+`; log in again\.$`))
 		// The expiry is in the security log, once.
-		if n := count(t, short.Pool, `SELECT count(*) FROM sync.security_events WHERE kind = 'session_expired' AND user_id = $1 AND at = $2`,
+		if n := wardtest.Count(t, short.Pool, `SELECT count(*) FROM sync.security_events WHERE kind = 'session_expired' AND user_id = $1 AND at = $2`,
 			nurseID, expires); n != 1 {
 			t.Fatalf("%d session_expired events at the expiry", n)
 		}
@@ -257,8 +254,8 @@ func getIdle(t testing.TB, srv *httpserver.Server, path, token string, idle time
 // idle); a workstation session lasts 7 days.
 func TestDashboardSessionLifetime(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
-	code, out := postJSON(t, env.Srv.URL()+"/api/v1/auth/login", "", map[string]string{"email": "admin@hospital.com", "password": "admin123"})
+	env := wardtest.StartServer(t, wardtest.Options{})
+	code, out := wardtest.PostJSON(t, env.URL()+"/api/v1/auth/login", "", map[string]string{"email": "admin@hospital.com", "password": "admin123"})
 	if code != 200 {
 		t.Fatalf("login: %d %v", code, out)
 	}
@@ -267,16 +264,16 @@ func TestDashboardSessionLifetime(t *testing.T) {
 	if d := expires.Sub(issued); d < 8*time.Hour-time.Minute || d > 8*time.Hour {
 		t.Fatalf("dashboard session lasts %s, want 8h", d)
 	}
-	idleTok := login(t, env.Srv, "admin@hospital.com", "admin123", "")
+	idleTok := wardtest.LoginAs(t, env.URL(), "admin@hospital.com", "admin123", "")
 	busy := out["token"].(string)
 	// Refreshes with an administrator at the keyboard keep it alive, an
 	// unattended page's do not.
 	for i := 0; i < 2; i++ {
 		env.Clock.Advance(20 * time.Minute)
-		if code, out := getIdle(t, env.Srv, "/api/v1/admin/session", busy, 0); code != 200 {
+		if code, out := getIdle(t, env.HTTP, "/api/v1/admin/session", busy, 0); code != 200 {
 			t.Fatalf("active after %d min: %d %v", 20*(i+1), code, out)
 		}
-		if code, out := getIdle(t, env.Srv, "/api/v1/admin/session", idleTok, time.Duration(i+1)*20*time.Minute); i == 0 && code != 200 {
+		if code, out := getIdle(t, env.HTTP, "/api/v1/admin/session", idleTok, time.Duration(i+1)*20*time.Minute); i == 0 && code != 200 {
 			t.Fatalf("idle 20 min: %d %v", code, out)
 		} else if i == 1 && (code != 401 || out["code"] != "UNAUTHENTICATED" ||
 			out["message"] != "The dashboard session of Admin Test ended after 30m0s without activity; sign in again.") {
@@ -286,7 +283,7 @@ func TestDashboardSessionLifetime(t *testing.T) {
 	// Eight hours, however active.
 	for env.Clock.Now().Before(expires) {
 		env.Clock.Advance(20 * time.Minute)
-		code, out := getIdle(t, env.Srv, "/api/v1/admin/session", busy, 0)
+		code, out := getIdle(t, env.HTTP, "/api/v1/admin/session", busy, 0)
 		if env.Clock.Now().Before(expires) && code != 200 {
 			t.Fatalf("active session refused before its 8 h: %d %v", code, out)
 		}
@@ -296,11 +293,11 @@ func TestDashboardSessionLifetime(t *testing.T) {
 		}
 	}
 	// Both ends are in the security log.
-	if n := count(t, env.Pool, `SELECT count(*) FROM sync.security_events WHERE kind = 'session_expired' AND user_id = $1`, adminID); n != 2 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.security_events WHERE kind = 'session_expired' AND user_id = $1`, adminID); n != 2 {
 		t.Fatalf("%d session_expired events, want 2 (idle, lifetime)", n)
 	}
 	// A workstation session lasts the offline window.
-	code, out = postJSON(t, env.Srv.URL()+"/api/v1/auth/login", "", map[string]string{"email": "nurse@hospital.com", "password": "nurse123", "deviceId": demo})
+	code, out = wardtest.PostJSON(t, env.URL()+"/api/v1/auth/login", "", wardtest.LoginBody("nurse@hospital.com", "nurse123", demo))
 	ws, _ := time.Parse(time.RFC3339Nano, out["expiresAt"].(string))
 	if d := ws.Sub(env.Clock.Now()); code != 200 || d < 7*24*time.Hour-time.Minute || d > 7*24*time.Hour {
 		t.Fatalf("workstation session: %d, lasts %s", code, d)

@@ -1,4 +1,4 @@
-package http
+package http_test
 
 import (
 	"encoding/json"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"wardsync/internal/wardtest"
+	httpserver "wardsync/server/http"
 
 	"github.com/google/uuid"
 
@@ -26,11 +28,10 @@ func TestAdminChainBreaks(t *testing.T) {
 	}
 
 	// The next act, its args edited after it was hashed.
-	ws.seq++
-	author, _ := tokenUsers.Load(sec)
-	m := []syncproto.Mutation{{Seq: ws.seq, ID: uuid.NewString(), Name: "patient.register", Args: mustMarshal(t, admPatient("Honnete")),
-		OccurredAt: time.Now().UTC().Truncate(time.Millisecond), AuthorToken: sec, AuthorID: author.(string)}}
-	if err := ws.chain.Link(m); err != nil {
+	ws.Seq++
+	m := []syncproto.Mutation{{Seq: ws.Seq, ID: uuid.NewString(), Name: "patient.register", Args: mustMarshal(t, admPatient("Honnete")),
+		OccurredAt: time.Now().UTC().Truncate(time.Millisecond), AuthorToken: sec}}
+	if err := wardtest.Author(ws.Chain, m); err != nil {
 		t.Fatal(err)
 	}
 	m[0].Args = mustMarshal(t, admPatient("Falsifie"))
@@ -42,7 +43,7 @@ func TestAdminChainBreaks(t *testing.T) {
 	}
 
 	var page struct {
-		Items []auditEntryJSON `json:"items"`
+		Items []httpserver.AuditEntryJSON `json:"items"`
 	}
 	e.getInto("/api/v1/admin/audit?chain=broken", e.admin, &page)
 	if len(page.Items) != 1 {
@@ -50,7 +51,7 @@ func TestAdminChainBreaks(t *testing.T) {
 	}
 	b := page.Items[0]
 	if b.Seq != 2 || b.Code != "CHAIN_BROKEN" || b.Message != want || b.Chain.Status != "broken-content" || b.Chain.Hash != m[0].Hash ||
-		b.Chain.PrevHash != m[0].PrevHash || b.Chain.ClaimedAuthor != author.(string) || b.DeviceName == "" || b.ReceivedAt.IsZero() || b.OccurredAt.IsZero() {
+		b.Chain.PrevHash != m[0].PrevHash || b.Chain.ClaimedAuthor != m[0].AuthorID || b.DeviceName == "" || b.ReceivedAt.IsZero() || b.OccurredAt.IsZero() {
 		t.Fatalf("broken entry: %+v", b)
 	}
 	e.getInto("/api/v1/admin/audit", e.admin, &page)

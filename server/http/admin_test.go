@@ -1,4 +1,4 @@
-package http
+package http_test
 
 import (
 	"bufio"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"wardsync/internal/wardtest"
+	httpserver "wardsync/server/http"
 
 	"github.com/google/uuid"
 
@@ -209,9 +211,9 @@ func TestAdminRevokeClosesWebsocket(t *testing.T) {
 		t.Fatalf("%d %v", st, body)
 	}
 	dev := body["id"].(string)
-	nurse := e.login(admEmail(workflow.RoleNurse), "nurse123", dev)
+	nurse := e.login(wardtest.Email(workflow.RoleNurse), "nurse123", dev)
 	ws := e.connect(nurse, dev, 0, nil)
-	if d := e.status().device(dev); d == nil || !d.Connected || !d.Online || d.Status != HealthOK {
+	if d := e.status().device(dev); d == nil || !d.Connected || !d.Online || d.Status != httpserver.HealthOK {
 		t.Fatalf("before revoking: %+v", d)
 	}
 
@@ -219,17 +221,17 @@ func TestAdminRevokeClosesWebsocket(t *testing.T) {
 		t.Fatalf("revoke: %d %v", st, body)
 	}
 	code, took := ws.closeCode(2 * time.Second)
-	if code != DeviceRevokedCloseCode || took > time.Second {
-		t.Fatalf("socket closed with %d after %s, want %d within 1s", code, took, DeviceRevokedCloseCode)
+	if code != httpserver.DeviceRevokedCloseCode || took > time.Second {
+		t.Fatalf("socket closed with %d after %s, want %d within 1s", code, took, httpserver.DeviceRevokedCloseCode)
 	}
-	if _, err := e.dial(nurse, dev); err == nil || err.(*admDialError).status != http.StatusUnauthorized {
+	if _, err := e.dial(nurse, dev); err == nil || err.(*wardtest.DialError).Status != http.StatusUnauthorized {
 		t.Fatalf("reconnect after revoke: %v, want HTTP 401", err)
 	}
-	if st, _ := e.do("POST", "/api/v1/auth/login", "", map[string]string{"email": admEmail(workflow.RoleNurse), "password": "nurse123", "deviceId": dev}); st != http.StatusForbidden {
+	if st, _ := e.do("POST", "/api/v1/auth/login", "", wardtest.LoginBody(wardtest.Email(workflow.RoleNurse), "nurse123", dev)); st != http.StatusForbidden {
 		t.Fatalf("login on a revoked workstation: %d", st)
 	}
 	d := e.status().device(dev)
-	if d == nil || !d.Revoked || d.Status != HealthRevoked || d.Online {
+	if d == nil || !d.Revoked || d.Status != httpserver.HealthRevoked || d.Online {
 		t.Fatalf("after revoking: %+v", d)
 	}
 	if st, body := e.do("POST", "/api/v1/admin/devices/"+dev+"/revoke", e.admin, nil); st != http.StatusNotFound {
@@ -266,10 +268,10 @@ func TestAdminDisableUserEndsSessions(t *testing.T) {
 	if st, body := e.do("GET", "/api/v1/admin/users", admin2, nil); st != http.StatusUnauthorized || body["code"] != "UNAUTHENTICATED" {
 		t.Fatalf("disabled admin's dashboard token: %d %v", st, body)
 	}
-	if _, err := e.dial(nurse, e.device); err == nil || err.(*admDialError).status != http.StatusUnauthorized {
+	if _, err := e.dial(nurse, e.device); err == nil || err.(*wardtest.DialError).Status != http.StatusUnauthorized {
 		t.Fatalf("disabled nurse's workstation token dialled /sync: %v", err)
 	}
-	if st, _ := e.do("POST", "/api/v1/auth/login", "", map[string]string{"email": "nurse@hospital.com", "password": "nurse123", "deviceId": e.device}); st != http.StatusForbidden {
+	if st, _ := e.do("POST", "/api/v1/auth/login", "", wardtest.LoginBody("nurse@hospital.com", "nurse123", e.device)); st != http.StatusForbidden {
 		t.Fatalf("disabled nurse logged in: %d", st)
 	}
 	// An act the disabled nurse authors now is refused, on a connection of
@@ -299,7 +301,7 @@ func TestAdminUsers(t *testing.T) {
 		if st != 200 || strings.Contains(strings.ToLower(string(raw)), "password") || strings.Contains(string(raw), "$2a$") {
 			t.Fatalf("%d %s", st, raw)
 		}
-		var body struct{ Users []adminUserJSON }
+		var body struct{ Users []httpserver.AdminUserJSON }
 		_ = json.Unmarshal(raw, &body)
 		if len(body.Users) != len(postgres.SeedUsers) || body.Users[0].Role != workflow.RoleAdmin {
 			t.Fatalf("users: %+v", body.Users)
@@ -353,7 +355,7 @@ func TestAdminUsers(t *testing.T) {
 		if st, body := e.do("POST", "/api/v1/admin/users/"+id+"/password", e.admin, map[string]string{"password": "jour5678"}); st != 200 {
 			t.Fatalf("%d %v", st, body)
 		}
-		if st, _ := e.do("POST", "/api/v1/auth/login", "", map[string]string{"email": "nuit@hospital.com", "password": "nuit1234", "deviceId": e.device}); st != http.StatusUnauthorized {
+		if st, _ := e.do("POST", "/api/v1/auth/login", "", wardtest.LoginBody("nuit@hospital.com", "nuit1234", e.device)); st != http.StatusUnauthorized {
 			t.Fatalf("old password: %d", st)
 		}
 		e.login("nuit@hospital.com", "jour5678", e.device)
@@ -408,7 +410,7 @@ func TestAdminDeviceRegistration(t *testing.T) {
 	if len(stored) != 32 || strings.Contains(string(stored), code) {
 		t.Fatalf("the registration code is not stored hashed: %x", stored)
 	}
-	var list struct{ Devices []adminDeviceJSON }
+	var list struct{ Devices []httpserver.AdminDeviceJSON }
 	e.getInto("/api/v1/admin/devices", e.admin, &list)
 	found := false
 	for _, d := range list.Devices {
@@ -451,8 +453,8 @@ func TestAdminDeviceRegistration(t *testing.T) {
 }
 
 type admPage struct {
-	Items []auditEntryJSON `json:"items"`
-	Next  string           `json:"next"`
+	Items []httpserver.AuditEntryJSON `json:"items"`
+	Next  string                      `json:"next"`
 }
 
 func TestAdminRejectedAndAudit(t *testing.T) {
@@ -630,24 +632,24 @@ func TestClassifySharedCases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	of := func(t thresholds) Thresholds {
-		return Thresholds{LateUnseen: time.Duration(t.LateUnseenSeconds) * time.Second, LatePending: time.Duration(t.LatePendingSeconds) * time.Second,
+	of := func(t thresholds) httpserver.Thresholds {
+		return httpserver.Thresholds{LateUnseen: time.Duration(t.LateUnseenSeconds) * time.Second, LatePending: time.Duration(t.LatePendingSeconds) * time.Second,
 			Stalled: time.Duration(t.StalledSeconds) * time.Second}
 	}
-	if of(f.Thresholds) != DefaultThresholds() {
-		t.Errorf("the cases' thresholds %+v are not the defaults %+v", f.Thresholds, DefaultThresholds())
+	if of(f.Thresholds) != httpserver.DefaultThresholds() {
+		t.Errorf("the cases' thresholds %+v are not the defaults %+v", f.Thresholds, httpserver.DefaultThresholds())
 	}
 	for _, c := range f.Cases {
 		th := of(f.Thresholds)
 		if c.Thresholds != nil {
 			th = of(*c.Thresholds)
 		}
-		h := Classify(f.Now, HealthInput{Revoked: c.Revoked, Connected: c.Connected, LastSeen: c.LastSeen, DisconnectedAt: c.DisconnectedAt,
+		h := httpserver.Classify(f.Now, httpserver.HealthInput{Revoked: c.Revoked, Connected: c.Connected, LastSeen: c.LastSeen, DisconnectedAt: c.DisconnectedAt,
 			Pending: c.Pending, OldestPendingAt: c.OldestPendingAt}, th, loc)
 		if h.Class != c.Class || h.Online != c.Online || h.Reason == "" || (c.Reason != "" && h.Reason != c.Reason) {
 			t.Errorf("%s: got %s online=%v (%s), want %s online=%v (%s)", c.Name, h.Class, h.Online, h.Reason, c.Class, c.Online, c.Reason)
 		}
-		if !h.Online && h.Class != HealthRevoked && h.Class != HealthNew && !strings.HasPrefix(h.Reason, "Offline since ") {
+		if !h.Online && h.Class != httpserver.HealthRevoked && h.Class != httpserver.HealthNew && !strings.HasPrefix(h.Reason, "Offline since ") {
 			t.Errorf("%s: offline but reads %q", c.Name, h.Reason)
 		}
 	}
@@ -678,12 +680,12 @@ func TestSyncStatusHealth(t *testing.T) {
 			oldest = &t
 		}
 		w := e.connect(tok, dev, pending, oldest)
-		w.c.Close()
+		w.WS.Close()
 		// Keep the clock back until the server has dropped the connection:
 		// until then it may still mark the device seen (at the clock's time).
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 			gone := true
-			for _, id := range e.srv.connectedDeviceIDs() {
+			for _, id := range e.srv.ConnectedDeviceIDs() {
 				gone = gone && id != dev
 			}
 			if gone {
@@ -709,7 +711,7 @@ func TestSyncStatusHealth(t *testing.T) {
 	want := map[string]struct {
 		class  string
 		online bool
-	}{online: {HealthOK, true}, amber: {HealthAmber, false}, red: {HealthRed, false}, fresh: {HealthNew, false}, revoked: {HealthRevoked, false}}
+	}{online: {httpserver.HealthOK, true}, amber: {httpserver.HealthAmber, false}, red: {httpserver.HealthRed, false}, fresh: {httpserver.HealthNew, false}, revoked: {httpserver.HealthRevoked, false}}
 	for id, w := range want {
 		d := st.device(id)
 		if d == nil || d.Status != w.class || d.Online != w.online || d.StatusReason == "" {
@@ -718,7 +720,7 @@ func TestSyncStatusHealth(t *testing.T) {
 	}
 	a := st.device(amber)
 	// Away 20 minutes: Late, and saying it cannot know what was done since.
-	wantReason := OfflineReason(*a.OfflineSince, time.Now(), 4, time.Local)
+	wantReason := httpserver.OfflineReason(*a.OfflineSince, time.Now(), 4, time.Local)
 	if a.Pending != 4 || a.OldestPendingAgeSeconds == nil || *a.OldestPendingAgeSeconds < 39*60 || a.StatusReason != wantReason ||
 		a.OfflineSince == nil || time.Since(*a.OfflineSince) < 19*time.Minute {
 		t.Errorf("amber device: %+v", a)
@@ -771,13 +773,13 @@ func TestStationOfflineAtOnce(t *testing.T) {
 	tok := e.login("nurse@hospital.com", "nurse123", d.ID)
 	oldest := time.Now().Add(-10 * time.Second)
 	w := e.connect(tok, d.ID, 2, &oldest)
-	if got := e.status().device(d.ID); got.Status != HealthOK || !got.Online || got.StatusReason != "2 waiting to be sent" {
+	if got := e.status().device(d.ID); got.Status != httpserver.HealthOK || !got.Online || got.StatusReason != "2 waiting to be sent" {
 		t.Fatalf("connected: %s online=%v %q", got.Status, got.Online, got.StatusReason)
 	}
-	w.c.Close()
-	var got *deviceStatusJSON
+	w.WS.Close()
+	var got *httpserver.DeviceStatusJSON
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if got = e.status().device(d.ID); got.Status != HealthOK {
+		if got = e.status().device(d.ID); got.Status != httpserver.HealthOK {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -788,7 +790,7 @@ func TestStationOfflineAtOnce(t *testing.T) {
 		t.Fatalf("offline without a time: %+v", got)
 	}
 	want := "Offline since " + got.DisconnectedAt.In(time.Local).Format("15:04") + " — unsent work unknown (last reported: 2 waiting)"
-	if got.Status != HealthOffline || got.Online || got.StatusReason != want {
+	if got.Status != httpserver.HealthOffline || got.Online || got.StatusReason != want {
 		t.Errorf("after the drop: %s online=%v %q, want offline %q", got.Status, got.Online, got.StatusReason, want)
 	}
 	st := e.status()
@@ -828,7 +830,7 @@ func TestStationOfflineAtOnce(t *testing.T) {
 		t.Fatalf("PUT: %d %v", code, body)
 	}
 	e.clock.Set(90 * time.Second) // 1.5 min after the drop: Late with the 1-minute threshold
-	if got := e.status(); got.device(d.ID).Status != HealthAmber || got.Thresholds.AmberUnseenSeconds != 60 || got.Thresholds.Source != "dashboard" {
+	if got := e.status(); got.device(d.ID).Status != httpserver.HealthAmber || got.Thresholds.AmberUnseenSeconds != 60 || got.Thresholds.Source != "dashboard" {
 		t.Errorf("with the dashboard's thresholds: %s, thresholds %+v", got.device(d.ID).Status, got.Thresholds)
 	}
 	if v, _ := admValue(e.scrape(), "wardsync_devices_by_health", map[string]string{"health": "amber"}); v != 1 {
@@ -837,7 +839,7 @@ func TestStationOfflineAtOnce(t *testing.T) {
 	if code, body := e.do("DELETE", "/api/v1/admin/settings/health", e.admin, nil); code != 200 || body["source"] != "flags" || body["lateUnseenMinutes"] != float64(5) {
 		t.Fatalf("DELETE: %d %v", code, body)
 	}
-	if got := e.status().device(d.ID); got.Status != HealthOffline {
+	if got := e.status().device(d.ID); got.Status != httpserver.HealthOffline {
 		t.Errorf("back to the flags' thresholds: %s", got.Status)
 	}
 }
@@ -848,8 +850,8 @@ func admLastCursor(t testing.TB, w *admWS) string {
 	deadline := time.After(10 * time.Second)
 	for {
 		select {
-		case f := <-w.frames:
-			if ch, ok := f.(*syncproto.Changes); ok {
+		case r := <-w.Frames:
+			if ch, ok := r.F.(*syncproto.Changes); ok {
 				return ch.Cursor
 			}
 		case <-deadline:
@@ -864,12 +866,12 @@ func TestAdminBoard(t *testing.T) {
 	ws := e.connect(sec, e.device, 0, nil)
 	ws.push(sec, "appointment.checkIn", map[string]any{"id": postgres.SeedID("a:scheduled")})
 
-	var b boardJSON
+	var b httpserver.BoardJSON
 	e.getInto("/api/v1/admin/board?tz=UTC", e.admin, &b)
 	if b.Hours != 24 || b.TimeZone != "UTC" || len(b.Appointments) != len(workflow.AppointmentStatuses) || len(b.Prescriptions) != len(workflow.PrescriptionStatuses) {
 		t.Fatalf("board: %+v", b)
 	}
-	counts := map[string]boardStatusJSON{}
+	counts := map[string]httpserver.BoardStatusJSON{}
 	for _, s := range b.Appointments {
 		counts[s.Status] = s
 	}
@@ -880,7 +882,7 @@ func TestAdminBoard(t *testing.T) {
 	if got := counts["CHECKED_IN"].EnteredByHour[hour]; got != 1 {
 		t.Fatalf("check-ins this hour: %v", counts["CHECKED_IN"].EnteredByHour)
 	}
-	queues := map[string]boardQueueJSON{}
+	queues := map[string]httpserver.BoardQueueJSON{}
 	for _, q := range b.Queues {
 		queues[q.Key] = q
 	}
@@ -907,11 +909,11 @@ func TestAdminBoard(t *testing.T) {
 	if q := queues["appointments/SCHEDULED"]; q.Count != 0 || q.Oldest != nil {
 		t.Fatalf("check-in queue: %+v", q)
 	}
-	if len(b.Queues) != len(boardQueues) {
+	if len(b.Queues) != len(httpserver.BoardQueues) {
 		t.Fatalf("%d queues", len(b.Queues))
 	}
 	// Another day has no appointments; a zone with DST has a 23-hour day.
-	var other boardJSON
+	var other httpserver.BoardJSON
 	e.getInto("/api/v1/admin/board?tz=Europe/Paris&date=2025-03-30", e.admin, &other)
 	if other.Hours != 23 || other.Day != "2025-03-30" {
 		t.Fatalf("DST day: %d hours, day %s", other.Hours, other.Day)
@@ -919,24 +921,6 @@ func TestAdminBoard(t *testing.T) {
 	for _, bad := range []string{"board?tz=Mars/Olympus", "board?date=tomorrow"} {
 		if st, _ := e.do("GET", "/api/v1/admin/"+bad, e.admin, nil); st != http.StatusBadRequest {
 			t.Errorf("%s: %d", bad, st)
-		}
-	}
-}
-
-// The board's tables name real acts.
-func TestBoardTablesNameRealActs(t *testing.T) {
-	known := map[string]bool{}
-	for _, n := range workflow.Names() {
-		known[n] = true
-	}
-	for name := range enteredStatus {
-		if !known[name] {
-			t.Errorf("enteredStatus names unknown act %s", name)
-		}
-	}
-	for _, q := range boardQueues {
-		if !known[q.next] || len(workflow.AllowedRoles(q.next)) == 0 {
-			t.Errorf("queue %s/%s: next act %s unknown", q.table, q.status, q.next)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package http
+package http_test
 
 import (
 	"os"
@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	httpserver "wardsync/server/http"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,7 +46,7 @@ func TestAlertRulesUseRealMetrics(t *testing.T) {
 		have[name] = true
 	}
 	descs := make(chan *prometheus.Desc, 16)
-	newOpsCollector(e.srv).Describe(descs)
+	httpserver.NewOpsCollector(e.srv).Describe(descs)
 	close(descs)
 	descName := regexp.MustCompile(`fqName: "([a-z_]+)"`)
 	for d := range descs {

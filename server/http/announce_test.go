@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/workflow"
 )
@@ -79,9 +80,9 @@ func listenRaw(t *testing.T, url string) *notifications {
 // the devices of every instance within the poke latency.
 func TestAnnouncedAfterCommit(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
-	b := env.secondInstance(t)
-	heard := listenRaw(t, env.DBURL)
+	env := wardtest.StartServer(t, wardtest.Options{})
+	b := env.Again(t, wardtest.Options{})
+	heard := listenRaw(t, env.DatabaseURL)
 
 	// B's dashboards: what its admin listener hears.
 	var dashMu sync.Mutex
@@ -99,22 +100,22 @@ func TestAnnouncedAfterCommit(t *testing.T) {
 	t.Cleanup(func() { dcancel(); <-dashDone })
 	time.Sleep(200 * time.Millisecond) // B's dashboard listener is connected
 
-	sec := loginOn(t, env.Srv, workflow.RoleSecretary, demo)
-	ward := env.addDevice(t, "Ward B", workflow.Roles...)
-	onB := connect(t, b, loginOn(t, b, workflow.RoleNurse, ward), ward)
-	onA := connect(t, env.Srv, sec, demo)
-	onB.pullAll(t, newReplica(), 0)
+	sec := env.Login(t, workflow.RoleSecretary, demo)
+	ward := env.AddDevice(t, "Ward B", workflow.Roles...)
+	onB := b.Connect(t, b.Login(t, workflow.RoleNurse, ward), ward)
+	onA := env.Connect(t, sec, demo)
+	onB.PullAll(t, wardtest.NewReplica(), 0)
 	time.Sleep(100 * time.Millisecond)
-	onA.drainPokes()
-	onB.drainPokes()
+	onA.DrainPokes()
+	onB.DrainPokes()
 	heard.take()
 
 	p := uuid.NewString()
-	onA.act(t, "patient.register", registerArgs(p, "Announced"), sec, ms(time.Now()))
-	if !onB.waitPoke(pokeWithin) {
+	onA.Act(t, "patient.register", registerArgs(p, "Announced"), sec, ms(time.Now()))
+	if !onB.WaitPoke(pokeWithin) {
 		t.Fatalf("the device on B was not poked within %s of a push committed on A", pokeWithin)
 	}
-	eventually(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		dashMu.Lock()
 		defer dashMu.Unlock()
 		for _, d := range dash {
@@ -141,15 +142,15 @@ func TestAnnouncedAfterCommit(t *testing.T) {
 	}
 
 	// Another program's write: notified by trigger at its commit.
-	onA.drainPokes()
-	onB.drainPokes()
+	onA.DrainPokes()
+	onB.DrainPokes()
 	if _, err := env.Pool.Exec(context.Background(), `UPDATE patients SET phone = 'foreign', "updatedAt" = now() WHERE id = $1`, p); err != nil {
 		t.Fatal(err)
 	}
-	if !onA.waitPoke(pokeWithin) || !onB.waitPoke(pokeWithin) {
+	if !onA.WaitPoke(pokeWithin) || !onB.WaitPoke(pokeWithin) {
 		t.Fatalf("a commit by another program did not poke both instances' devices within %s", pokeWithin)
 	}
-	eventually(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		for _, n := range heard.take() {
 			if n.channel == postgres.ChannelChanges && n.payload == "" {
 				return ""

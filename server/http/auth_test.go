@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 
+	"wardsync/internal/wardtest"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
@@ -21,50 +23,50 @@ import (
 // what their roles may read ever leaves the server.
 func TestNeedToKnow(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
-	lab := env.addDevice(t, "Laboratoire", workflow.RoleBiologist)
-	desk := env.addDevice(t, "Accueil", workflow.RoleSecretary)
-	labC := connect(t, env.Srv, loginOn(t, env.Srv, workflow.RoleBiologist, lab), lab)
-	deskC := connect(t, env.Srv, loginOn(t, env.Srv, workflow.RoleSecretary, desk), desk)
-	labF, deskF := follow(t, labC), follow(t, deskC)
+	env := wardtest.StartServer(t, wardtest.Options{})
+	lab := env.AddDevice(t, "Laboratoire", workflow.RoleBiologist)
+	desk := env.AddDevice(t, "Accueil", workflow.RoleSecretary)
+	labC := env.Connect(t, env.Login(t, workflow.RoleBiologist, lab), lab)
+	deskC := env.Connect(t, env.Login(t, workflow.RoleSecretary, desk), desk)
+	labF, deskF := wardtest.Follow(t, labC), wardtest.Follow(t, deskC)
 
 	// Live: a whole visit with marked clinical and billing text, on the demo workstation.
 	tok := map[workflow.Role]string{}
 	for _, r := range workflow.Roles {
-		tok[r] = loginOn(t, env.Srv, r, demo)
+		tok[r] = env.Login(t, r, demo)
 	}
-	c := connect(t, env.Srv, tok[workflow.RoleSecretary], demo)
+	c := env.Connect(t, tok[workflow.RoleSecretary], demo)
 	now := ms(time.Now())
 	P, A, RX, R := uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString()
-	c.act(t, "patient.register", map[string]any{"id": P, "firstName": "Secret", "lastName": "Patient", "birthDate": "1970-01-01T00:00:00Z",
+	c.Act(t, "patient.register", map[string]any{"id": P, "firstName": "Secret", "lastName": "Patient", "birthDate": "1970-01-01T00:00:00Z",
 		"phone": "PHONE-MARK", "insurance": "INSURANCE-MARK"}, tok[workflow.RoleSecretary], now)
-	c.act(t, "patient.update", map[string]any{"id": P, "medicalHistory": map[string]any{"note": "HISTORY-MARK"}}, tok[workflow.RoleDoctor], now)
-	c.act(t, "appointment.schedule", map[string]any{"id": A, "patientId": P, "doctorId": doctorID, "date": now.Format(time.RFC3339), "motif": "MOTIF-MARK"}, tok[workflow.RoleSecretary], now)
-	c.act(t, "appointment.checkIn", map[string]any{"id": A}, tok[workflow.RoleSecretary], now)
-	c.act(t, "appointment.recordVitals", map[string]any{"id": A, "vitals": vitalsArg, "medicalHistoryNotes": "VITALNOTES-MARK"}, tok[workflow.RoleNurse], now)
-	c.act(t, "appointment.completeConsultation", map[string]any{"id": A, "consultationNotes": "CONSULT-MARK"}, tok[workflow.RoleDoctor], now)
-	c.act(t, "appointment.close", map[string]any{"id": A, "billingAmount": "777.77", "billingStatus": "PENDING"}, tok[workflow.RoleSecretary], now)
-	c.act(t, "prescription.create", map[string]any{"id": RX, "patientId": P, "text": "RX-MARK"}, tok[workflow.RoleDoctor], now)
-	c.act(t, "prescription.sendToLab", map[string]any{"id": RX}, tok[workflow.RoleDoctor], now)
-	c.act(t, "prescription.collectSample", map[string]any{"id": RX}, tok[workflow.RoleNurse], now)
-	c.act(t, "prescription.startAnalysis", map[string]any{"id": RX}, tok[workflow.RoleBiologist], now)
-	c.act(t, "result.create", map[string]any{"id": R, "prescriptionId": RX, "text": "RESULT-MARK"}, tok[workflow.RoleBiologist], now)
-	c.act(t, "result.review", map[string]any{"id": R, "interpretation": "INTERP-MARK"}, tok[workflow.RoleDoctor], now)
-	c.act(t, "document.attach", map[string]any{"id": uuid.NewString(), "patientId": P, "name": "DOC-MARK", "type": "t", "url": "u"}, tok[workflow.RoleNurse], now)
+	c.Act(t, "patient.update", map[string]any{"id": P, "medicalHistory": map[string]any{"note": "HISTORY-MARK"}}, tok[workflow.RoleDoctor], now)
+	c.Act(t, "appointment.schedule", map[string]any{"id": A, "patientId": P, "doctorId": doctorID, "date": now.Format(time.RFC3339), "motif": "MOTIF-MARK"}, tok[workflow.RoleSecretary], now)
+	c.Act(t, "appointment.checkIn", map[string]any{"id": A}, tok[workflow.RoleSecretary], now)
+	c.Act(t, "appointment.recordVitals", map[string]any{"id": A, "vitals": vitalsArg, "medicalHistoryNotes": "VITALNOTES-MARK"}, tok[workflow.RoleNurse], now)
+	c.Act(t, "appointment.completeConsultation", map[string]any{"id": A, "consultationNotes": "CONSULT-MARK"}, tok[workflow.RoleDoctor], now)
+	c.Act(t, "appointment.close", map[string]any{"id": A, "billingAmount": "777.77", "billingStatus": "PENDING"}, tok[workflow.RoleSecretary], now)
+	c.Act(t, "prescription.create", map[string]any{"id": RX, "patientId": P, "text": "RX-MARK"}, tok[workflow.RoleDoctor], now)
+	c.Act(t, "prescription.sendToLab", map[string]any{"id": RX}, tok[workflow.RoleDoctor], now)
+	c.Act(t, "prescription.collectSample", map[string]any{"id": RX}, tok[workflow.RoleNurse], now)
+	c.Act(t, "prescription.startAnalysis", map[string]any{"id": RX}, tok[workflow.RoleBiologist], now)
+	c.Act(t, "result.create", map[string]any{"id": R, "prescriptionId": RX, "text": "RESULT-MARK"}, tok[workflow.RoleBiologist], now)
+	c.Act(t, "result.review", map[string]any{"id": R, "interpretation": "INTERP-MARK"}, tok[workflow.RoleDoctor], now)
+	c.Act(t, "document.attach", map[string]any{"id": uuid.NewString(), "patientId": P, "name": "DOC-MARK", "type": "t", "url": "u"}, tok[workflow.RoleNurse], now)
 
 	labRoles, deskRoles := []workflow.Role{workflow.RoleBiologist}, []workflow.Role{workflow.RoleSecretary}
-	labF.converges(t, env.Pool, labRoles, waitTimeout)
-	deskF.converges(t, env.Pool, deskRoles, waitTimeout)
+	labF.Converges(t, env.Pool, labRoles, wardtest.WaitTimeout)
+	deskF.Converges(t, env.Pool, deskRoles, wardtest.WaitTimeout)
 	// And a pull from scratch, for the snapshot's frames too.
-	labC2 := connect(t, env.Srv, loginOn(t, env.Srv, workflow.RoleBiologist, lab), lab)
-	labC2.pullAll(t, newReplica(), 5)
-	deskC2 := connect(t, env.Srv, loginOn(t, env.Srv, workflow.RoleSecretary, desk), desk)
-	deskC2.pullAll(t, newReplica(), 5)
+	labC2 := env.Connect(t, env.Login(t, workflow.RoleBiologist, lab), lab)
+	labC2.PullAll(t, wardtest.NewReplica(), 5)
+	deskC2 := env.Connect(t, env.Login(t, workflow.RoleSecretary, desk), desk)
+	deskC2.PullAll(t, wardtest.NewReplica(), 5)
 
-	frames := func(cs ...*wsClient) string {
+	frames := func(cs ...*wardtest.Client) string {
 		var b strings.Builder
 		for _, c := range cs {
-			for _, f := range c.rawFrames() {
+			for _, f := range c.RawFrames() {
 				b.Write(f)
 				b.WriteByte('\n')
 			}
@@ -95,7 +97,7 @@ func TestNeedToKnow(t *testing.T) {
 		[]string{`"vitals"`, `consultationNotes`, `medicalHistoryNotes`, `"medicalHistory"`, `"table":"prescriptions"`, `"table":"results"`,
 			`RX-MARK`, `RESULT-MARK`})
 	// The columns each got are exactly the visible ones.
-	for table, rows := range labF.rep.rows {
+	for table, rows := range labF.Replica.Rows {
 		for _, raw := range rows {
 			cols := keysOf(t, raw)
 			if want := workflow.VisibleColumns(labRoles, table); strings.Join(cols, ",") != strings.Join(sorted(want), ",") {
@@ -107,7 +109,7 @@ func TestNeedToKnow(t *testing.T) {
 
 func keysOf(t testing.TB, raw []byte) []string {
 	var m map[string]any
-	if err := jsonUnmarshal(raw, &m); err != nil {
+	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatal(err)
 	}
 	var out []string
@@ -127,11 +129,11 @@ func sorted(s []string) []string {
 // TestAuthAPI covers login, logout and their refusals.
 func TestAuthAPI(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
-	url := env.Srv.URL() + "/api/v1/auth/login"
-	lab := env.addDevice(t, "Laboratoire", workflow.RoleBiologist)
+	env := wardtest.StartServer(t, wardtest.Options{})
+	url := env.URL() + "/api/v1/auth/login"
+	lab := env.AddDevice(t, "Laboratoire", workflow.RoleBiologist)
 
-	code, out := postJSON(t, url, "", map[string]string{"email": "Nurse@Hospital.com", "password": "nurse123", "deviceId": demo})
+	code, out := wardtest.PostJSON(t, url, "", wardtest.LoginBody("Nurse@Hospital.com", "nurse123", demo))
 	if code != http.StatusOK {
 		t.Fatalf("login: %d %v", code, out)
 	}
@@ -161,24 +163,24 @@ func TestAuthAPI(t *testing.T) {
 		message            *regexp.Regexp
 		emailForRateLimits string
 	}{
-		{"wrong password", map[string]string{"email": "nurse@hospital.com", "password": "nurse124", "deviceId": demo}, 401, "UNAUTHENTICATED",
+		{"wrong password", wardtest.LoginBody("nurse@hospital.com", "nurse124", demo), 401, "UNAUTHENTICATED",
 			regexp.MustCompile(`^Wrong e-mail or password\.$`), ""},
-		{"unknown e-mail", map[string]string{"email": "nobody@hospital.com", "password": "nurse123", "deviceId": demo}, 401, "UNAUTHENTICATED",
+		{"unknown e-mail", wardtest.LoginBody("nobody@hospital.com", "nurse123", demo), 401, "UNAUTHENTICATED",
 			regexp.MustCompile(`^Wrong e-mail or password\.$`), ""},
-		{"unknown device", map[string]string{"email": "nurse@hospital.com", "password": "nurse123", "deviceId": "no-such-device"}, 401, "UNAUTHENTICATED",
+		{"unknown device", wardtest.LoginBody("nurse@hospital.com", "nurse123", "no-such-device"), 401, "UNAUTHENTICATED",
 			regexp.MustCompile(`^Workstation no-such-device is not registered with this server; ask an administrator to register it\.$`), ""},
-		{"device not serving the role", map[string]string{"email": "nurse@hospital.com", "password": "nurse123", "deviceId": lab}, 403, "FORBIDDEN",
+		{"device not serving the role", wardtest.LoginBody("nurse@hospital.com", "nurse123", lab), 403, "FORBIDDEN",
 			regexp.MustCompile(`^Workstation "Laboratoire" serves BIOLOGIST, not NURSE; log in on a workstation of your service\.$`), ""},
 		{"dashboard for a non-admin", map[string]string{"email": "nurse@hospital.com", "password": "nurse123"}, 403, "FORBIDDEN",
 			regexp.MustCompile(`^Only an ADMIN may open the admin dashboard; a NURSE works on a registered workstation\.$`), ""},
 	}
 	for _, r := range refusals {
-		code, out := postJSON(t, url, "", r.body)
+		code, out := wardtest.PostJSON(t, url, "", r.body)
 		if code != r.status || out["code"] != r.code || !r.message.MatchString(out["message"].(string)) {
 			t.Errorf("%s: %d %v", r.name, code, out)
 		}
 	}
-	code, out = postJSON(t, url, "", map[string]string{"email": "nurse@hospital.com", "password": "x", "extra": "y"})
+	code, out = wardtest.PostJSON(t, url, "", map[string]string{"email": "nurse@hospital.com", "password": "x", "extra": "y"})
 	if code != 400 || out["code"] != "VALIDATION_FAILED" || out["message"] != `The request body is not the expected JSON: json: unknown field "extra".` {
 		t.Errorf("unknown field: %d %v", code, out)
 	}
@@ -187,30 +189,30 @@ func TestAuthAPI(t *testing.T) {
 	if err := env.DB.DisableUser(context.Background(), biologistID); err != nil {
 		t.Fatal(err)
 	}
-	code, out = postJSON(t, url, "", map[string]string{"email": "biologist@hospital.com", "password": "biologist123", "deviceId": lab})
+	code, out = wardtest.PostJSON(t, url, "", wardtest.LoginBody("biologist@hospital.com", "biologist123", lab))
 	if code != 403 || out["code"] != "FORBIDDEN" || !regexp.MustCompile(`^This account was disabled on \d{4}-\d\d-\d\d; ask an administrator\.$`).MatchString(out["message"].(string)) {
 		t.Errorf("disabled user: %d %v", code, out)
 	}
 
 	// The token syncs; after logout it does not, and logout twice is refused.
-	c := connect(t, env.Srv, token, demo)
-	c.ws.Close()
-	code, out = postJSON(t, env.Srv.URL()+"/api/v1/auth/logout", token, nil)
+	c := env.Connect(t, token, demo)
+	c.WS.Close()
+	code, out = wardtest.PostJSON(t, env.URL()+"/api/v1/auth/logout", token, nil)
 	if code != 200 {
 		t.Fatalf("logout: %d %v", code, out)
 	}
-	_, resp, err := dialRaw(env.Srv, token)
+	_, resp, err := wardtest.DialRaw(env, token)
 	if err == nil || resp.StatusCode != 401 {
 		t.Fatalf("a logged-out token still syncs: %v", err)
 	}
-	code, out = postJSON(t, env.Srv.URL()+"/api/v1/auth/logout", token, nil)
+	code, out = wardtest.PostJSON(t, env.URL()+"/api/v1/auth/logout", token, nil)
 	if code != 401 || out["code"] != "UNAUTHENTICATED" {
 		t.Fatalf("second logout: %d %v", code, out)
 	}
-	if n := count(t, env.Pool, `SELECT count(*) FROM sync.sessions WHERE revoked_at IS NOT NULL`); n != 1 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.sessions WHERE revoked_at IS NOT NULL`); n != 1 {
 		t.Fatalf("%d revoked sessions", n)
 	}
-	if n := count(t, env.Pool, `SELECT count(*) FROM sync.sessions WHERE token_hash = convert_to($1, 'UTF8')`, token); n != 0 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.sessions WHERE token_hash = convert_to($1, 'UTF8')`, token); n != 0 {
 		t.Fatal("a token is stored in clear")
 	}
 }
@@ -220,11 +222,11 @@ func TestAuthAPI(t *testing.T) {
 // unapplied, never half done.
 func TestGracefulShutdown(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
-	srv := env.secondInstance(t)
-	sec := loginOn(t, srv, workflow.RoleSecretary, demo)
-	c := connect(t, srv, sec, demo)
-	idle := connect(t, srv, loginOn(t, srv, workflow.RoleNurse, demo), demo)
+	env := wardtest.StartServer(t, wardtest.Options{})
+	srv := env.Again(t, wardtest.Options{})
+	sec := srv.Login(t, workflow.RoleSecretary, demo)
+	c := srv.Connect(t, sec, demo)
+	idle := srv.Connect(t, srv.Login(t, workflow.RoleNurse, demo), demo)
 	// A push big enough to be in its transaction when Close comes.
 	var muts []syncproto.Mutation
 	p := uuid.NewString()
@@ -233,35 +235,35 @@ func TestGracefulShutdown(t *testing.T) {
 		if i == 0 {
 			id = p
 		}
-		muts = append(muts, c.mut("patient.register", registerArgs(id, "Shutdown"), sec, ms(time.Now())))
+		muts = append(muts, c.Mut("patient.register", registerArgs(id, "Shutdown"), sec, ms(time.Now())))
 	}
 	m := muts[0]
-	c.sendFrame(t, &syncproto.Push{RequestID: "inflight", Mutations: muts})
-	eventually(t, waitTimeout, func() string { // the server is working on it
-		if count(t, env.Pool, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE '%sync.mutations%'`) == 0 &&
-			count(t, env.Pool, `SELECT count(*) FROM sync.mutations`) == 0 {
+	c.SendFrame(t, &syncproto.Push{RequestID: "inflight", Mutations: muts})
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string { // the server is working on it
+		if wardtest.Count(t, env.Pool, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE '%sync.mutations%'`) == 0 &&
+			wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.mutations`) == 0 {
 			return "the push has not started"
 		}
 		return ""
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Close(ctx); err != nil {
+	if err := srv.HTTP.Close(ctx); err != nil {
 		t.Fatalf("close: %v", err)
 	}
-	for _, cl := range []*wsClient{c, idle} {
-		if code := cl.waitClosed(t); code != websocket.CloseGoingAway {
-			t.Fatalf("closed with %d (%v), want 1001", code, cl.closeError())
+	for _, cl := range []*wardtest.Client{c, idle} {
+		if code := cl.WaitClosed(t); code != websocket.CloseGoingAway {
+			t.Fatalf("closed with %d (%v), want 1001", code, cl.CloseError())
 		}
 	}
-	applied := count(t, env.Pool, `SELECT count(*) FROM patients WHERE id = $1`, p)
-	audited := count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE device_id = $1 AND seq = $2`, demo, m.Seq)
+	applied := wardtest.Count(t, env.Pool, `SELECT count(*) FROM patients WHERE id = $1`, p)
+	audited := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE device_id = $1 AND seq = $2`, demo, m.Seq)
 	if applied != audited {
 		t.Fatalf("patient stored %d times, audited %d times", applied, audited)
 	}
 	// The transaction in flight finished, and its answer came before the close.
 	answered := false
-	for _, f := range c.rawFrames() {
+	for _, f := range c.RawFrames() {
 		answered = answered || strings.HasPrefix(string(f), `{"type":"pushResult","requestId":"inflight"`)
 	}
 	if audited == 1 && !answered {
@@ -271,11 +273,11 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Log("the push was not read before the close (nothing applied)")
 	}
 	// The other instance still serves.
-	c2 := connect(t, env.Srv, sec, demo)
-	if res := c2.push(t, m)[0]; res.Status != syncproto.StatusApplied && res.Status != syncproto.StatusDuplicate {
+	c2 := env.Connect(t, sec, demo)
+	if res := c2.Push(t, m)[0]; res.Status != syncproto.StatusApplied && res.Status != syncproto.StatusDuplicate {
 		t.Fatalf("resend: %+v", res)
 	}
-	if n := count(t, env.Pool, `SELECT count(*) FROM patients WHERE id = $1`, p); n != 1 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM patients WHERE id = $1`, p); n != 1 {
 		t.Fatalf("patient stored %d times", n)
 	}
 }
@@ -287,38 +289,40 @@ func TestGracefulShutdown(t *testing.T) {
 // (docs/protocol.md, "Access that ends"); either way it says why.
 func TestRevokedWhileConnected(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
-	ward := env.addDevice(t, "Stolen laptop", workflow.Roles...)
-	sec := loginOn(t, env.Srv, workflow.RoleSecretary, ward)
-	c := connect(t, env.Srv, sec, ward)
-	rep := newReplica()
-	c.pullAll(t, rep, 0)
+	env := wardtest.StartServer(t, wardtest.Options{})
+	ward := env.AddDevice(t, "Stolen laptop", workflow.Roles...)
+	sec := env.Login(t, workflow.RoleSecretary, ward)
+	c := env.Connect(t, sec, ward)
+	rep := wardtest.NewReplica()
+	c.PullAll(t, rep, 0)
 	if err := env.DB.RevokeDevice(context.Background(), ward); err != nil {
 		t.Fatal(err)
 	}
 	// The socket may already be closing: a failed write is no failure here.
-	muts := []syncproto.Mutation{c.mut("patient.register", registerArgs(uuid.NewString(), "Thief"), sec, ms(time.Now()))}
-	chainMutations(t, c.chain, muts)
-	b, _ := syncproto.Encode(&syncproto.Push{RequestID: c.nextID("push"), Mutations: muts})
-	_ = c.ws.WriteMessage(websocket.TextMessage, b)
-	checkErrorFrame(t, c.next(t), workflow.CodeUnauthenticated, "This workstation was revoked; it can no longer synchronise.", true)
-	if code := c.waitClosed(t); code != 4401 && code != 4403 {
+	muts := []syncproto.Mutation{c.Mut("patient.register", registerArgs(uuid.NewString(), "Thief"), sec, ms(time.Now()))}
+	if err := wardtest.Author(c.Chain, muts); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := syncproto.Encode(&syncproto.Push{RequestID: c.NextID("push"), Mutations: muts})
+	_ = c.WS.WriteMessage(websocket.TextMessage, b)
+	checkErrorFrame(t, c.Next(t), workflow.CodeUnauthenticated, "This workstation was revoked; it can no longer synchronise.", true)
+	if code := c.WaitClosed(t); code != 4401 && code != 4403 {
 		t.Fatalf("closed with %d, want 4401 (the push refused) or 4403 (the revocation seen first)", code)
 	}
 	// A pull over a connection opened just before the revocation is refused too.
-	ward2 := env.addDevice(t, "Second laptop", workflow.Roles...)
-	sec2 := loginOn(t, env.Srv, workflow.RoleSecretary, ward2)
-	c2 := connect(t, env.Srv, sec2, ward2)
+	ward2 := env.AddDevice(t, "Second laptop", workflow.Roles...)
+	sec2 := env.Login(t, workflow.RoleSecretary, ward2)
+	c2 := env.Connect(t, sec2, ward2)
 	if err := env.DB.RevokeDevice(context.Background(), ward2); err != nil {
 		t.Fatal(err)
 	}
-	b, _ = syncproto.Encode(&syncproto.Pull{RequestID: c2.nextID("pull"), Cursor: ""})
-	_ = c2.ws.WriteMessage(websocket.TextMessage, b)
-	checkErrorFrame(t, c2.next(t), workflow.CodeUnauthenticated, "This workstation was revoked; it can no longer synchronise.", true)
-	if code := c2.waitClosed(t); code != 4401 && code != 4403 {
+	b, _ = syncproto.Encode(&syncproto.Pull{RequestID: c2.NextID("pull"), Cursor: ""})
+	_ = c2.WS.WriteMessage(websocket.TextMessage, b)
+	checkErrorFrame(t, c2.Next(t), workflow.CodeUnauthenticated, "This workstation was revoked; it can no longer synchronise.", true)
+	if code := c2.WaitClosed(t); code != 4401 && code != 4403 {
 		t.Fatalf("closed with %d, want 4401 (the pull refused) or 4403 (the revocation seen first)", code)
 	}
-	if _, resp, err := dialRaw(env.Srv, sec2); err == nil || resp.StatusCode != 401 {
+	if _, resp, err := wardtest.DialRaw(env, sec2); err == nil || resp.StatusCode != 401 {
 		t.Fatal("a revoked workstation may reconnect")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"wardsync/internal/wardtest"
 	"wardsync/workflow"
 )
 
@@ -14,15 +15,15 @@ import (
 // cursor where it was (which skipped every change up to that position).
 func TestCursorsCheckedAgainstTheFeed(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
-	sec := loginOn(t, env.Srv, workflow.RoleSecretary, demo)
-	c := connect(t, env.Srv, sec, demo)
-	rep := newReplica()
-	c.pullAll(t, rep, 0)
+	env := wardtest.StartServer(t, wardtest.Options{})
+	sec := env.Login(t, workflow.RoleSecretary, demo)
+	c := env.Connect(t, sec, demo)
+	rep := wardtest.NewReplica()
+	c.PullAll(t, rep, 0)
 	var xid, id int64
 	var tag string
-	if _, err := fmt.Sscanf(strings.ReplaceAll(rep.cursor, ".", " "), "f %d %d %s", &xid, &id, &tag); err != nil || len(tag) != 8 {
-		t.Fatalf("cursor %q: want f.<xid>.<id>.<tag> (%v)", rep.cursor, err)
+	if _, err := fmt.Sscanf(strings.ReplaceAll(rep.Cursor, ".", " "), "f %d %d %s", &xid, &id, &tag); err != nil || len(tag) != 8 {
+		t.Fatalf("cursor %q: want f.<xid>.<id>.<tag> (%v)", rep.Cursor, err)
 	}
 	const again = ". The replica starts over from a fresh snapshot; queued acts are kept and sent again."
 	for _, tc := range []struct {
@@ -40,7 +41,7 @@ func TestCursorsCheckedAgainstTheFeed(t *testing.T) {
 			fmt.Sprintf("Cursor s.%d.2.10.4.deadbeef.x was issued by another copy of the database (feed deadbeef; this one is %s): the server's database was restored from a backup or replaced%s", xid, tag, again), ""},
 	} {
 		t.Run(tc.what, func(t *testing.T) {
-			ch := c.pull(t, tc.cursor, 0)
+			ch := c.Pull(t, tc.cursor, 0)
 			if !ch.Resync || !strings.HasPrefix(ch.ResyncReason, tc.prefix) || !strings.HasSuffix(ch.ResyncReason, tc.suffix) {
 				t.Fatalf("resync %v, reason %q\nwant %q … %q", ch.Resync, ch.ResyncReason, tc.prefix, tc.suffix)
 			}
@@ -50,7 +51,7 @@ func TestCursorsCheckedAgainstTheFeed(t *testing.T) {
 		})
 	}
 	// The device's own cursor is followed as before.
-	if ch := c.pull(t, rep.cursor, 0); ch.Resync || ch.ResyncReason != "" {
+	if ch := c.Pull(t, rep.Cursor, 0); ch.Resync || ch.ResyncReason != "" {
 		t.Fatalf("the device's own cursor was refused: %q", ch.ResyncReason)
 	}
 }

@@ -8,20 +8,21 @@ import (
 	"net/http"
 	"testing"
 
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/workflow"
 )
 
 var testEscrowKey = []byte("server-escrow-key-of-32-bytes!!!")
 
-func withEscrow() envOption {
-	return withConfig(func(c *postgres.Config) { c.EscrowKey = testEscrowKey })
+func withEscrow() wardtest.Options {
+	return wardtest.Options{Config: func(c *postgres.Config) { c.EscrowKey = testEscrowKey }}
 }
 
 // loginAnswer is the login's whole answer.
-func loginAnswer(t *testing.T, env *testEnv, email, password, device string) (int, map[string]any) {
+func loginAnswer(t *testing.T, env *wardtest.Server, email, password, device string) (int, map[string]any) {
 	t.Helper()
-	return postJSON(t, env.Srv.URL()+"/api/v1/auth/login", "", map[string]string{"email": email, "password": password, "deviceId": device})
+	return wardtest.PostJSON(t, env.URL()+"/api/v1/auth/login", "", wardtest.LoginBody(email, password, device))
 }
 
 func replicaKeyOf(t *testing.T, out map[string]any) []byte {
@@ -42,7 +43,7 @@ func replicaKeyOf(t *testing.T, out map[string]any) []byte {
 // the dashboard; stored only sealed; kept through a revocation and given
 // again once the device is registered again.
 func TestLoginReleasesEscrowedReplicaKey(t *testing.T) {
-	env := newTestServer(t, withEscrow())
+	env := wardtest.StartServer(t, withEscrow())
 	ctx := context.Background()
 	code, out := loginAnswer(t, env, "nurse@hospital.com", "nurse123", postgres.DemoDeviceID)
 	key := replicaKeyOf(t, out)
@@ -92,16 +93,16 @@ func TestLoginReleasesEscrowedReplicaKey(t *testing.T) {
 }
 
 func TestNoEscrowNoReplicaKey(t *testing.T) {
-	env := newTestServer(t)
+	env := wardtest.StartServer(t, wardtest.Options{})
 	code, out := loginAnswer(t, env, "nurse@hospital.com", "nurse123", postgres.DemoDeviceID)
 	if _, has := out["replicaKey"]; code != http.StatusOK || has {
 		t.Fatalf("login without escrow: %d %v", code, out)
 	}
 }
 
-func getStanding(t *testing.T, env *testEnv, id string) (int, map[string]any) {
+func getStanding(t *testing.T, env *wardtest.Server, id string) (int, map[string]any) {
 	t.Helper()
-	resp, err := http.Get(env.Srv.URL() + "/api/v1/devices/" + id + "/standing")
+	resp, err := http.Get(env.URL() + "/api/v1/devices/" + id + "/standing")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func getStanding(t *testing.T, env *testEnv, id string) (int, map[string]any) {
 }
 
 func TestDeviceStanding(t *testing.T) {
-	env := newTestServer(t)
+	env := wardtest.StartServer(t, wardtest.Options{})
 	code, out := getStanding(t, env, postgres.DemoDeviceID)
 	if code != http.StatusOK || out["revoked"] != false || out["deviceId"] != postgres.DemoDeviceID {
 		t.Fatalf("standing: %d %v", code, out)

@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/syncproto"
 	"wardsync/workflow"
@@ -27,7 +29,7 @@ type directPuller struct {
 	db     *postgres.DB
 	device string
 	roles  []workflow.Role
-	rep    *replica
+	rep    *wardtest.Replica
 	limit  int
 }
 
@@ -36,16 +38,16 @@ func (p *directPuller) pullAll(ctx context.Context) error {
 		if i > 100000 {
 			return errors.New("pull never ends")
 		}
-		ch, err := p.db.Pull(ctx, p.device, p.roles, p.rep.cursor, p.limit)
+		ch, err := p.db.Pull(ctx, p.device, p.roles, p.rep.Cursor, p.limit)
 		if err != nil {
 			return err
 		}
 		// What the server would send must be sendable.
 		ch.RequestID = "check"
 		if _, err := syncproto.Encode(ch); err != nil {
-			return fmt.Errorf("page of cursor %q cannot be sent: %w", p.rep.cursor, err)
+			return fmt.Errorf("page of cursor %q cannot be sent: %w", p.rep.Cursor, err)
 		}
-		p.rep.apply(ch)
+		p.rep.Apply(ch)
 		if !ch.More {
 			return nil
 		}
@@ -74,7 +76,7 @@ func testSeed(t testing.TB) uint64 {
 // WARDSYNC_SEED=n replays a run.
 func TestNoSkippedChange(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
+	env := wardtest.StartServer(t, wardtest.Options{})
 	seed := testSeed(t)
 	t.Logf("WARDSYNC_SEED=%d", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
@@ -90,13 +92,13 @@ func TestNoSkippedChange(t *testing.T) {
 	}
 	var pushers []*pusher
 	for i := 0; i < 2; i++ {
-		dev := env.addDevice(t, fmt.Sprint("Pusher ", i), roles...)
-		pushers = append(pushers, &pusher{dev: dev, chain: chainerOf(env.Srv, dev), sec: loginOn(t, env.Srv, workflow.RoleSecretary, dev), doc: loginOn(t, env.Srv, workflow.RoleDoctor, dev)})
+		dev := env.AddDevice(t, fmt.Sprint("Pusher ", i), roles...)
+		pushers = append(pushers, &pusher{dev: dev, chain: wardtest.ChainOf(env, dev), sec: env.Login(t, workflow.RoleSecretary, dev), doc: env.Login(t, workflow.RoleDoctor, dev)})
 	}
 	// The websocket follower, on the demo workstation.
-	fol := follow(t, connect(t, env.Srv, loginOn(t, env.Srv, workflow.RoleNurse, demo), demo))
+	fol := wardtest.Follow(t, env.Connect(t, env.Login(t, workflow.RoleNurse, demo), demo))
 	// A direct puller that follows for the whole test.
-	steady := &directPuller{db: env.DB, device: env.addDevice(t, "Steady", roles...), roles: roles, rep: newReplica(), limit: 13}
+	steady := &directPuller{db: env.DB, device: env.AddDevice(t, "Steady", roles...), roles: roles, rep: wardtest.NewReplica(), limit: 13}
 
 	patientIDs := func() []string {
 		rows, _ := env.Pool.Query(ctx, `SELECT id FROM patients`)
@@ -142,8 +144,8 @@ func TestNoSkippedChange(t *testing.T) {
 							"name": "n", "type": "t", "url": "u"}
 					}
 					p.seq++
-					m := []syncproto.Mutation{{Seq: p.seq, ID: uuid.NewString(), Name: name, Args: mustJSON(args), OccurredAt: ms(time.Now()), AuthorToken: tok, AuthorID: authorOf(tok)}}
-					if err := p.chain.Link(m); err != nil {
+					m := []syncproto.Mutation{{Seq: p.seq, ID: uuid.NewString(), Name: name, Args: wardtest.MustJSON(args), OccurredAt: ms(time.Now()), AuthorToken: tok}}
+					if err := wardtest.Author(p.chain, m); err != nil {
 						errs <- err
 						return
 					}
@@ -187,7 +189,7 @@ func TestNoSkippedChange(t *testing.T) {
 		}(rand.New(rand.NewPCG(rseed, 200)))
 
 		// Pullers while they write: the steady one, and one from scratch.
-		fresh := &directPuller{db: env.DB, device: steady.device, roles: roles, rep: newReplica(), limit: 1 + rng.IntN(40)}
+		fresh := &directPuller{db: env.DB, device: steady.device, roles: roles, rep: wardtest.NewReplica(), limit: 1 + rng.IntN(40)}
 		for i, p := range []*directPuller{steady, fresh} {
 			pullers.Add(1)
 			r := rand.New(rand.NewPCG(rseed, uint64(300+i)))
@@ -217,23 +219,23 @@ func TestNoSkippedChange(t *testing.T) {
 		}
 
 		// Once the writers are done, every follower reaches PostgreSQL's state.
-		want := func() map[string]map[string]map[string]any { return pgState(t, env.Pool, roles) }
+		want := func() map[string]map[string]map[string]any { return wardtest.PGState(t, env.Pool, roles) }
 		for name, p := range map[string]*directPuller{"steady": steady, "fresh": fresh} {
-			eventually(t, waitTimeout, func() string {
+			wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 				if err := p.pullAll(ctx); err != nil {
 					t.Fatal(err)
 				}
-				if d := diffStates(replicaState(t, p.rep), want()); d != "" {
+				if d := wardtest.Diff(wardtest.ReplicaState(t, p.rep.Rows, nil), want()); d != "" {
 					return fmt.Sprintf("round %d, %s puller:\n%s", round, name, d)
 				}
 				return ""
 			})
 		}
-		fol.converges(t, env.Pool, roles, waitTimeout)
+		fol.Converges(t, env.Pool, roles, wardtest.WaitTimeout)
 	}
 	t.Logf("%d pushes, %d SQL commits, %d aborts, %d held transactions, %d pull passes",
 		stats.pushes.Load(), stats.commits.Load(), stats.aborts.Load(), stats.holds.Load(), stats.pages.Load())
-	if count(t, env.Pool, `SELECT count(*) FROM sync.changes`) < 100 {
+	if wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.changes`) < 100 {
 		t.Fatal("the writers wrote almost nothing: the test proves little")
 	}
 }
@@ -295,42 +297,42 @@ func sqlWriter(ctx context.Context, pool *pgxpool.Pool, r *rand.Rand, known []st
 // share the xid horizon) cannot make the test fail or pass by luck.
 func TestPromptDelivery(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
+	env := wardtest.StartServer(t, wardtest.Options{})
 	ctx := context.Background()
-	fol := follow(t, connect(t, env.Srv, loginOn(t, env.Srv, workflow.RoleSecretary, demo), demo))
-	fol.converges(t, env.Pool, workflow.Roles, waitTimeout)
+	fol := wardtest.Follow(t, env.Connect(t, env.Login(t, workflow.RoleSecretary, demo), demo))
+	fol.Converges(t, env.Pool, workflow.Roles, wardtest.WaitTimeout)
 	const prompt = 2 * time.Second
 
-	phoneIn := func(rows map[string]jsonRaw, id string) string {
+	phoneIn := func(rows map[string]json.RawMessage, id string) string {
 		var p workflow.Patient
 		if raw, ok := rows[id]; ok {
-			_ = jsonUnmarshal(raw, &p)
+			_ = json.Unmarshal(raw, &p)
 		}
 		return p.Phone
 	}
 	followerHas := func(id string) string {
-		fol.mu.Lock()
-		defer fol.mu.Unlock()
-		return phoneIn(fol.rep.rows["patients"], id)
+		var phone string
+		fol.Read(func(r *wardtest.Replica) { phone = phoneIn(r.Rows["patients"], id) })
+		return phone
 	}
 	// watcher follows the feed from now on, on no device's behalf.
 	watcher := func(t *testing.T) *directPuller {
-		w := &directPuller{db: env.DB, roles: workflow.Roles, rep: newReplica()}
+		w := &directPuller{db: env.DB, roles: workflow.Roles, rep: wardtest.NewReplica()}
 		if err := w.pullAll(ctx); err != nil {
 			t.Fatal(err)
 		}
-		w.rep.rows = map[string]map[string]jsonRaw{}
+		w.rep.Rows = map[string]map[string]json.RawMessage{}
 		return w
 	}
 	// deliverable waits until the feed hands out the change and says when.
 	deliverable := func(t *testing.T, w *directPuller, id, phone string) time.Time {
 		t.Helper()
-		deadline := time.Now().Add(waitTimeout)
+		deadline := time.Now().Add(wardtest.WaitTimeout)
 		for {
 			if err := w.pullAll(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if phoneIn(w.rep.rows["patients"], id) == phone {
+			if phoneIn(w.rep.Rows["patients"], id) == phone {
 				return time.Now()
 			}
 			if time.Now().After(deadline) {
@@ -354,7 +356,7 @@ func TestPromptDelivery(t *testing.T) {
 		// A row image is read when its change is handed out, so it may be
 		// newer than the cursor: wait until nothing is owed before checking
 		// that a held change is not handed out early.
-		fol.caughtUp(t, env.Pool)
+		fol.CaughtUp(t, env.Pool)
 		w := watcher(t)
 		holder, err := env.Pool.Begin(ctx)
 		if err != nil {
@@ -417,36 +419,36 @@ func TestPromptDelivery(t *testing.T) {
 // connected to instance B (LISTEN/NOTIFY), which then pulls the change from B.
 func TestTwoInstancesPoke(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
-	b := env.secondInstance(t)
-	sec := loginOn(t, env.Srv, workflow.RoleSecretary, demo)
-	ward := env.addDevice(t, "Ward B", workflow.Roles...)
-	onB := connect(t, b, loginOn(t, b, workflow.RoleNurse, ward), ward)
-	rep := newReplica()
-	onB.pullAll(t, rep, 0)
-	onB.drainPokes()
+	env := wardtest.StartServer(t, wardtest.Options{})
+	b := env.Again(t, wardtest.Options{})
+	sec := env.Login(t, workflow.RoleSecretary, demo)
+	ward := env.AddDevice(t, "Ward B", workflow.Roles...)
+	onB := b.Connect(t, b.Login(t, workflow.RoleNurse, ward), ward)
+	rep := wardtest.NewReplica()
+	onB.PullAll(t, rep, 0)
+	onB.DrainPokes()
 
-	onA := connect(t, env.Srv, sec, demo)
+	onA := env.Connect(t, sec, demo)
 	p := uuid.NewString()
 	sent := time.Now()
-	onA.act(t, "patient.register", registerArgs(p, "Across"), sec, ms(time.Now()))
-	if !onB.waitPoke(5 * time.Second) {
+	onA.Act(t, "patient.register", registerArgs(p, "Across"), sec, ms(time.Now()))
+	if !onB.WaitPoke(5 * time.Second) {
 		t.Fatal("the device on B was not poked within 5s of a push on A")
 	}
 	t.Logf("poke after %s", time.Since(sent))
-	eventually(t, waitTimeout, func() string {
-		onB.pullAll(t, rep, 0)
-		if _, ok := rep.rows["patients"][p]; !ok {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
+		onB.PullAll(t, rep, 0)
+		if _, ok := rep.Rows["patients"][p]; !ok {
 			return "B's device does not have the patient"
 		}
 		return ""
 	})
 	// And the other way round, for a change written by another program.
-	onA.drainPokes()
+	onA.DrainPokes()
 	if _, err := env.Pool.Exec(context.Background(), `UPDATE patients SET phone = 'sql', "updatedAt" = now() WHERE id = $1`, p); err != nil {
 		t.Fatal(err)
 	}
-	if !onA.waitPoke(5*time.Second) || !onB.waitPoke(5*time.Second) {
+	if !onA.WaitPoke(5*time.Second) || !onB.WaitPoke(5*time.Second) {
 		t.Fatal("a commit by another program did not poke both instances' devices")
 	}
 }
@@ -457,7 +459,7 @@ func TestTwoInstancesPoke(t *testing.T) {
 // feed is told to resync and starts over.
 func TestSnapshotPaging(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t, withConfig(func(c *postgres.Config) { c.FeedRetention = time.Hour }))
+	env := wardtest.StartServer(t, wardtest.Options{Config: func(c *postgres.Config) { c.FeedRetention = time.Hour }})
 	ctx := context.Background()
 	for i := 0; i < 40; i++ {
 		if _, err := env.Pool.Exec(ctx, `INSERT INTO patients (id, "firstName", "lastName", "birthDate", "updatedAt") VALUES ($1, 'Bulk', $2, '1970-01-01', now())`,
@@ -465,23 +467,23 @@ func TestSnapshotPaging(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sec := loginOn(t, env.Srv, workflow.RoleSecretary, demo)
-	c := connect(t, env.Srv, sec, demo)
+	sec := env.Login(t, workflow.RoleSecretary, demo)
+	c := env.Connect(t, sec, demo)
 	total := int64(0)
 	for _, table := range workflow.Tables {
-		total += count(t, env.Pool, `SELECT count(*) FROM `+table)
+		total += wardtest.Count(t, env.Pool, `SELECT count(*) FROM `+table)
 	}
 
-	rep := newReplica()
+	rep := wardtest.NewReplica()
 	const limit = 7
 	var sent int64
 	var early string
 	for page := 0; ; page++ {
-		ch := c.pull(t, rep.cursor, limit)
+		ch := c.Pull(t, rep.Cursor, limit)
 		if len(ch.Changes) > limit {
 			t.Fatalf("page %d has %d changes, limit %d", page, len(ch.Changes), limit)
 		}
-		snapshotting := rep.cursor == "" || strings.HasPrefix(rep.cursor, "s.")
+		snapshotting := rep.Cursor == "" || strings.HasPrefix(rep.Cursor, "s.")
 		if snapshotting {
 			sent += int64(len(ch.Changes))
 			if ch.Total != max(total, sent) {
@@ -494,7 +496,7 @@ func TestSnapshotPaging(t *testing.T) {
 				t.Fatalf("page %d: the snapshot's pages must lead on to the feed", page)
 			}
 		}
-		rep.apply(ch)
+		rep.Apply(ch)
 		if page == 2 {
 			// Changes while paging: a row before the pages' position, an
 			// update of a row already sent, a delete of one not yet sent.
@@ -523,50 +525,50 @@ func TestSnapshotPaging(t *testing.T) {
 	if sent != total+1 {
 		t.Fatalf("the snapshot sent %d rows, want the %d it counted and the one inserted after its position", sent, total)
 	}
-	if !strings.HasPrefix(rep.cursor, "f.") {
-		t.Fatalf("after the snapshot the cursor is %q, want a feed cursor", rep.cursor)
+	if !strings.HasPrefix(rep.Cursor, "f.") {
+		t.Fatalf("after the snapshot the cursor is %q, want a feed cursor", rep.Cursor)
 	}
-	eventually(t, waitTimeout, func() string {
-		c.pullAll(t, rep, limit)
-		return diffStates(replicaState(t, rep), pgState(t, env.Pool, workflow.Roles))
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
+		c.PullAll(t, rep, limit)
+		return wardtest.Diff(wardtest.ReplicaState(t, rep.Rows, nil), wardtest.PGState(t, env.Pool, workflow.Roles))
 	})
-	if _, ok := rep.rows["patients"][early]; !ok {
+	if _, ok := rep.Rows["patients"][early]; !ok {
 		t.Fatal("a row inserted behind the snapshot's position was never sent")
 	}
 
 	// Prune past the device's cursor: it must start over.
-	behind := rep.cursor
+	behind := rep.Cursor
 	if _, err := env.Pool.Exec(ctx, `UPDATE patients SET phone = 'after', "updatedAt" = now() WHERE id = $1`, early); err != nil {
 		t.Fatal(err)
 	}
-	ahead := newReplica()
-	eventually(t, waitTimeout, func() string { // a device whose cursor is past every change
-		c.pullAll(t, ahead, 0)
+	ahead := wardtest.NewReplica()
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string { // a device whose cursor is past every change
+		c.PullAll(t, ahead, 0)
 		var x int64
-		if _, err := fmt.Sscanf(ahead.cursor, "f.%d.", &x); err != nil {
-			t.Fatalf("cursor %q", ahead.cursor)
+		if _, err := fmt.Sscanf(ahead.Cursor, "f.%d.", &x); err != nil {
+			t.Fatalf("cursor %q", ahead.Cursor)
 		}
-		if x <= count(t, env.Pool, `SELECT max(xid)::text::bigint FROM sync.changes`) {
+		if x <= wardtest.Count(t, env.Pool, `SELECT max(xid)::text::bigint FROM sync.changes`) {
 			return "the cursor is not past the last change yet"
 		}
 		return ""
 	})
-	if !strings.Contains(string(ahead.rows["patients"][early]), `"after"`) {
+	if !strings.Contains(string(ahead.Rows["patients"][early]), `"after"`) {
 		t.Fatal("the up-to-date device missed a change")
 	}
 	env.Clock.Advance(2 * time.Hour)
 	total = 0
 	for _, table := range workflow.Tables {
-		total += count(t, env.Pool, `SELECT count(*) FROM `+table)
+		total += wardtest.Count(t, env.Pool, `SELECT count(*) FROM `+table)
 	}
 	// Prune only drops what lies below the horizon, which a transaction
 	// anywhere in the cluster may hold back for a while.
 	var ch *syncproto.Changes
-	eventually(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if _, err := env.DB.Prune(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if ch = c.pull(t, behind, limit); !ch.Resync {
+		if ch = c.Pull(t, behind, limit); !ch.Resync {
 			return "the feed is not pruned past the cursor yet"
 		}
 		return ""
@@ -574,15 +576,15 @@ func TestSnapshotPaging(t *testing.T) {
 	if !ch.Resync || ch.Total != total || ch.Sent != int64(len(ch.Changes)) || !strings.HasPrefix(ch.Cursor, "s.") {
 		t.Fatalf("a cursor behind the pruned feed got resync=%v total=%d sent=%d cursor=%q", ch.Resync, ch.Total, ch.Sent, ch.Cursor)
 	}
-	re := newReplica()
-	re.rows["patients"] = map[string]jsonRaw{"stale": jsonRaw(`{}`)}
-	re.apply(ch)
-	c.pullAll(t, re, limit)
-	if d := diffStates(replicaState(t, re), pgState(t, env.Pool, workflow.Roles)); d != "" {
+	re := wardtest.NewReplica()
+	re.Rows["patients"] = map[string]json.RawMessage{"stale": json.RawMessage(`{}`)}
+	re.Apply(ch)
+	c.PullAll(t, re, limit)
+	if d := wardtest.Diff(wardtest.ReplicaState(t, re.Rows, nil), wardtest.PGState(t, env.Pool, workflow.Roles)); d != "" {
 		t.Fatalf("after a resync:\n%s", d)
 	}
 	// A cursor at or after the pruned point goes on without a resync.
-	if ch := c.pull(t, ahead.cursor, 0); ch.Resync {
+	if ch := c.Pull(t, ahead.Cursor, 0); ch.Resync {
 		t.Fatal("an up-to-date cursor was told to resync")
 	}
 }
@@ -591,7 +593,7 @@ func TestSnapshotPaging(t *testing.T) {
 // are; the device is never cut off by a page it cannot receive.
 func TestBigRowsPage(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
+	env := wardtest.StartServer(t, wardtest.Options{})
 	ctx := context.Background()
 	big := strings.Repeat("é", 9000) // 18 kB of text per row
 	for i := 0; i < 120; i++ {
@@ -600,21 +602,21 @@ func TestBigRowsPage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := connect(t, env.Srv, loginOn(t, env.Srv, workflow.RoleDoctor, demo), demo)
-	rep := newReplica()
-	c.pullAll(t, rep, 0)
-	if n := len(rep.rows["prescriptions"]); n != 126 {
+	c := env.Connect(t, env.Login(t, workflow.RoleDoctor, demo), demo)
+	rep := wardtest.NewReplica()
+	c.PullAll(t, rep, 0)
+	if n := len(rep.Rows["prescriptions"]); n != 126 {
 		t.Fatalf("the device has %d prescriptions, want 126", n)
 	}
 	// And on the feed: all of them change in one transaction.
 	if _, err := env.Pool.Exec(ctx, `UPDATE prescriptions SET text = text || 'x', "updatedAt" = now()`); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, waitTimeout, func() string {
-		c.pullAll(t, rep, 0)
-		return diffStates(replicaState(t, rep), pgState(t, env.Pool, workflow.Roles))
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
+		c.PullAll(t, rep, 0)
+		return wardtest.Diff(wardtest.ReplicaState(t, rep.Rows, nil), wardtest.PGState(t, env.Pool, workflow.Roles))
 	})
-	for _, raw := range c.rawFrames() {
+	for _, raw := range c.RawFrames() {
 		if len(raw) > syncproto.MaxFrameBytes {
 			t.Fatalf("a frame of %d bytes", len(raw))
 		}
@@ -625,27 +627,27 @@ func TestBigRowsPage(t *testing.T) {
 // poked; once welcomed it is, and the welcome comes first.
 func TestPokeOnlyAfterWelcome(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
-	tok := loginOn(t, env.Srv, workflow.RoleSecretary, demo)
-	ref := connect(t, env.Srv, tok, demo)
-	quiet := dial(t, env.Srv, tok, demo)
+	env := wardtest.StartServer(t, wardtest.Options{})
+	tok := env.Login(t, workflow.RoleSecretary, demo)
+	ref := env.Connect(t, tok, demo)
+	quiet := env.Dial(t, tok, demo)
 	if _, err := env.Pool.Exec(context.Background(), `UPDATE patients SET phone = 'p1', "updatedAt" = now() WHERE id = $1`, seedID("patient:1")); err != nil {
 		t.Fatal(err)
 	}
-	if !ref.waitPoke(waitTimeout) {
+	if !ref.WaitPoke(wardtest.WaitTimeout) {
 		t.Fatal("the welcomed connection was not poked")
 	}
-	if n := len(quiet.rawFrames()); n != 0 {
-		t.Fatalf("a connection without hello received %d frames: %s", n, quiet.rawFrames()[0])
+	if n := len(quiet.RawFrames()); n != 0 {
+		t.Fatalf("a connection without hello received %d frames: %s", n, quiet.RawFrames()[0])
 	}
-	quiet.hello(t, "")
-	if first := quiet.rawFrames()[0]; !strings.HasPrefix(string(first), `{"type":"welcome"`) {
+	quiet.Hello(t, "")
+	if first := quiet.RawFrames()[0]; !strings.HasPrefix(string(first), `{"type":"welcome"`) {
 		t.Fatalf("first frame %s", first)
 	}
 	if _, err := env.Pool.Exec(context.Background(), `UPDATE patients SET phone = 'p2', "updatedAt" = now() WHERE id = $1`, seedID("patient:1")); err != nil {
 		t.Fatal(err)
 	}
-	if !quiet.waitPoke(waitTimeout) {
+	if !quiet.WaitPoke(wardtest.WaitTimeout) {
 		t.Fatal("not poked after welcome")
 	}
 }

@@ -1,4 +1,4 @@
-package http
+package http_test
 
 import (
 	"bufio"
@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	httpserver "wardsync/server/http"
 
 	"wardsync/server/certs"
 	"wardsync/workflow"
@@ -30,7 +31,7 @@ func TestMetricsTokenHidesWorkstations(t *testing.T) {
 	for name, fam := range anon {
 		for _, m := range fam.Metric {
 			for _, l := range m.Label {
-				if deviceLabels[l.GetName()] || strings.Contains(l.GetValue(), e.device) || l.GetValue() == "Every role" {
+				if httpserver.DeviceLabels[l.GetName()] || strings.Contains(l.GetValue(), e.device) || l.GetValue() == "Every role" {
 					t.Errorf("%s names a workstation without the token: %s=%q", name, l.GetName(), l.GetValue())
 				}
 			}
@@ -66,7 +67,7 @@ func TestTrailingJSONRefused(t *testing.T) {
 		st, raw := e.rawBody("POST", tc.path, tc.token, tc.body)
 		var rej workflow.Rejection
 		_ = json.Unmarshal(raw, &rej)
-		if st != http.StatusBadRequest || rej.Code != workflow.CodeValidationFailed || rej.Message != MsgTrailingJSON {
+		if st != http.StatusBadRequest || rej.Code != workflow.CodeValidationFailed || rej.Message != httpserver.MsgTrailingJSON {
 			t.Errorf("%s %q: %d %s", tc.path, tc.body, st, raw)
 		}
 	}
@@ -100,15 +101,15 @@ func (e *admEnv) rawBody(method, path, token, body string) (int, []byte) {
 // oversized header gets 431, and the server's timeouts are set.
 func TestSlowAndOversizedHeaders(t *testing.T) {
 	e := admStart(t)
-	if e.srv.httpSrv.ReadHeaderTimeout != ReadHeaderTimeout || e.srv.httpSrv.IdleTimeout != IdleTimeout || upgrader.HandshakeTimeout != HandshakeTimeout {
-		t.Fatalf("timeouts: header %s idle %s handshake %s", e.srv.httpSrv.ReadHeaderTimeout, e.srv.httpSrv.IdleTimeout, upgrader.HandshakeTimeout)
+	if e.srv.HTTPServer().ReadHeaderTimeout != httpserver.ReadHeaderTimeout || e.srv.HTTPServer().IdleTimeout != httpserver.IdleTimeout || httpserver.Upgrader.HandshakeTimeout != httpserver.HandshakeTimeout {
+		t.Fatalf("timeouts: header %s idle %s handshake %s", e.srv.HTTPServer().ReadHeaderTimeout, e.srv.HTTPServer().IdleTimeout, httpserver.Upgrader.HandshakeTimeout)
 	}
 	c, err := net.Dial("tcp", e.srv.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	big := "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", MaxHeaderBytes+8192) + "\r\n\r\n"
+	big := "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", httpserver.MaxHeaderBytes+8192) + "\r\n\r\n"
 	if _, err := c.Write([]byte(big)); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,7 @@ func TestTLSServesHSTS(t *testing.T) {
 	pem, _ := os.ReadFile(filepath.Join(dir, certs.CAFile))
 	pool.AppendCertsFromPEM(pem)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	e := admStartWith(t, func(s *Server) {
+	e := admStartWith(t, func(s *httpserver.Server) {
 		s.UseTLS(cert)
 		s.SetClientTimeouts(time.Second, 0)
 	}, client)
@@ -150,7 +151,7 @@ func TestTLSServesHSTS(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.Header.Get("Strict-Transport-Security") != HSTSHeader || resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 {
+		if resp.Header.Get("Strict-Transport-Security") != httpserver.HSTSHeader || resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 {
 			t.Errorf("%s: %d HSTS %q", path, resp.StatusCode, resp.Header.Get("Strict-Transport-Security"))
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 
+	"wardsync/internal/wardtest"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
@@ -23,19 +24,19 @@ func expectedError(t testing.TB, data []byte) (workflow.Code, string) {
 	_, err := syncproto.DecodeFromClient(data)
 	rej, ok := workflow.AsRejection(err)
 	if !ok {
-		t.Fatalf("syncproto accepts %s", clip(data))
+		t.Fatalf("syncproto accepts %s", wardtest.Clip(data))
 	}
 	return rej.Code, rej.Message
 }
 
-func checkErrorFrame(t testing.TB, r received, code workflow.Code, message string, fatal bool) {
+func checkErrorFrame(t testing.TB, r wardtest.Received, code workflow.Code, message string, fatal bool) {
 	t.Helper()
-	e, ok := r.f.(*syncproto.Error)
+	e, ok := r.F.(*syncproto.Error)
 	if !ok {
-		t.Fatalf("want an error frame, got %s", clip(r.raw))
+		t.Fatalf("want an error frame, got %s", wardtest.Clip(r.Raw))
 	}
 	if e.Code != code || e.Message != message || e.Fatal != fatal {
-		t.Fatalf("error frame %s\nwant code %s, message %q, fatal %v", r.raw, code, message, fatal)
+		t.Fatalf("error frame %s\nwant code %s, message %q, fatal %v", r.Raw, code, message, fatal)
 	}
 }
 
@@ -44,22 +45,22 @@ func checkErrorFrame(t testing.TB, r received, code workflow.Code, message strin
 // documented error, nothing is written, and the server goes on serving.
 func TestHostileInput(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
-	sec := loginOn(t, env.Srv, workflow.RoleSecretary, demo)
-	ward := env.addDevice(t, "Ward 2", workflow.Roles...)
-	wardSec := loginOn(t, env.Srv, workflow.RoleSecretary, ward)
-	bystander := connect(t, env.Srv, wardSec, ward)
-	bystanderRep := newReplica()
-	bystander.pullAll(t, bystanderRep, 0)
+	env := wardtest.StartServer(t, wardtest.Options{})
+	sec := env.Login(t, workflow.RoleSecretary, demo)
+	ward := env.AddDevice(t, "Ward 2", workflow.Roles...)
+	wardSec := env.Login(t, workflow.RoleSecretary, ward)
+	bystander := env.Connect(t, wardSec, ward)
+	bystanderRep := wardtest.NewReplica()
+	bystander.PullAll(t, bystanderRep, 0)
 
 	// stillServing: the bystander pushes and pulls as if nothing happened.
 	stillServing := func(t *testing.T, what string) {
 		t.Helper()
 		p := uuid.NewString()
-		bystander.act(t, "patient.register", registerArgs(p, "Bystander"), wardSec, ms(time.Now()))
-		eventually(t, waitTimeout, func() string {
-			bystander.pullAll(t, bystanderRep, 0)
-			if _, ok := bystanderRep.rows["patients"][p]; !ok {
+		bystander.Act(t, "patient.register", registerArgs(p, "Bystander"), wardSec, ms(time.Now()))
+		wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
+			bystander.PullAll(t, bystanderRep, 0)
+			if _, ok := bystanderRep.Rows["patients"][p]; !ok {
 				return "after " + what + ": the bystander does not see its patient"
 			}
 			return ""
@@ -67,11 +68,11 @@ func TestHostileInput(t *testing.T) {
 	}
 	var before map[string]int64
 	snapshot := func(t *testing.T) {
-		before = tableCounts(t, env.Pool)
+		before = wardtest.TableCounts(t, env.Pool)
 	}
 	nothingWritten := func(t *testing.T, what string) {
 		t.Helper()
-		after := tableCounts(t, env.Pool)
+		after := wardtest.TableCounts(t, env.Pool)
 		for _, k := range append(append([]string{}, workflow.Tables...), "sync.mutations") {
 			if after[k] != before[k] {
 				t.Fatalf("%s wrote to %s: %d → %d", what, k, before[k], after[k])
@@ -100,8 +101,8 @@ func TestHostileInput(t *testing.T) {
 	for _, tc := range fatalCases {
 		t.Run(tc.name, func(t *testing.T) {
 			snapshot(t)
-			c := dial(t, env.Srv, sec, demo)
-			c.sendRaw(t, tc.data)
+			c := env.Dial(t, sec, demo)
+			c.SendRaw(t, tc.data)
 			code, msg := workflow.CodeProtocolError, tc.msg
 			if msg == "" {
 				code, msg = expectedError(t, tc.data)
@@ -109,8 +110,8 @@ func TestHostileInput(t *testing.T) {
 			if strings.HasPrefix(tc.name, "hello for") {
 				code = workflow.CodeForbidden
 			}
-			checkErrorFrame(t, c.next(t), code, msg, true)
-			if got := c.waitClosed(t); got != websocket.ClosePolicyViolation {
+			checkErrorFrame(t, c.Next(t), code, msg, true)
+			if got := c.WaitClosed(t); got != websocket.ClosePolicyViolation {
 				t.Fatalf("closed with %d, want %d", got, websocket.ClosePolicyViolation)
 			}
 			nothingWritten(t, tc.name)
@@ -120,12 +121,12 @@ func TestHostileInput(t *testing.T) {
 
 	t.Run("frame over 1 MiB", func(t *testing.T) {
 		snapshot(t)
-		c := connect(t, env.Srv, sec, demo)
+		c := env.Connect(t, sec, demo)
 		big := `{"type":"pull","requestId":"big","cursor":"","pad":"` + strings.Repeat("x", syncproto.MaxFrameBytes) + `"}`
-		c.sendRaw(t, []byte(big))
-		checkErrorFrame(t, c.next(t), workflow.CodeProtocolError, "frame of more than 1048576 bytes exceeds the 1 MiB limit", true)
+		c.SendRaw(t, []byte(big))
+		checkErrorFrame(t, c.Next(t), workflow.CodeProtocolError, "frame of more than 1048576 bytes exceeds the 1 MiB limit", true)
 		// 1009 (message too big), as docs/protocol.md §4 says for size.
-		if got := c.waitClosed(t); got != websocket.CloseMessageTooBig {
+		if got := c.WaitClosed(t); got != websocket.CloseMessageTooBig {
 			t.Fatalf("closed with %d, want %d", got, websocket.CloseMessageTooBig)
 		}
 		nothingWritten(t, "oversized frame")
@@ -143,14 +144,14 @@ func TestHostileInput(t *testing.T) {
 			{`{"type":"pull","requestId":"p5","cursor":"","x":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}`, ""},
 			{`{"type":"hello","requestId":"h2","protocol":1,"deviceId":"` + demo + `","cursor":"","lastMutationSeq":0,"pending":0}`, "hello was already received on this connection."},
 		} {
-			c := connect(t, env.Srv, sec, demo)
-			c.sendRaw(t, []byte(tc.data))
+			c := env.Connect(t, sec, demo)
+			c.SendRaw(t, []byte(tc.data))
 			code, msg := workflow.CodeProtocolError, tc.msg
 			if msg == "" {
 				code, msg = expectedError(t, []byte(tc.data))
 			}
-			checkErrorFrame(t, c.next(t), code, msg, true)
-			if got := c.waitClosed(t); got != websocket.ClosePolicyViolation {
+			checkErrorFrame(t, c.Next(t), code, msg, true)
+			if got := c.WaitClosed(t); got != websocket.ClosePolicyViolation {
 				t.Fatalf("%s: closed with %d", tc.data, got)
 			}
 		}
@@ -162,7 +163,7 @@ func TestHostileInput(t *testing.T) {
 	// the connection goes on.
 	t.Run("after hello", func(t *testing.T) {
 		snapshot(t)
-		c := connect(t, env.Srv, sec, demo)
+		c := env.Connect(t, sec, demo)
 		for _, data := range [][]byte{
 			[]byte(`{"type":"pull","requestId":"p2","cursor":"","extra":1}`),
 			[]byte(`{"type":"pull","requestId":"p3","cursor":"","limit":5000}`),
@@ -171,21 +172,21 @@ func TestHostileInput(t *testing.T) {
 			[]byte(`{"type":"push","requestId":"p6","mutations":[{"seq":1,"id":"` + uuid.NewString() + `","name":"patient.register","args":[1],"occurredAt":"2026-01-01T00:00:00Z","authorToken":"x"}]}`),
 			[]byte(`{"type":"pull","requestId":"p7","cursor":"nonsense"}`),
 		} {
-			c.sendRaw(t, data)
-			r := c.next(t)
+			c.SendRaw(t, data)
+			r := c.Next(t)
 			if string(data) == `{"type":"pull","requestId":"p7","cursor":"nonsense"}` {
 				checkErrorFrame(t, r, workflow.CodeProtocolError, `Cursor "nonsense" is not one this server issued; pull with an empty cursor to start over.`, false)
 				continue
 			}
 			code, msg := expectedError(t, data)
 			checkErrorFrame(t, r, code, msg, false)
-			if want := syncproto.PeekRequestID(data); requestIDOf(r.f) != want {
-				t.Fatalf("error frame answers %q, want %q", requestIDOf(r.f), want)
+			if want := syncproto.PeekRequestID(data); wardtest.RequestID(r.F) != want {
+				t.Fatalf("error frame answers %q, want %q", wardtest.RequestID(r.F), want)
 			}
 		}
-		c.hello2(t) // a fresh connection of the device is still welcome
-		rep := newReplica()
-		c.pullAll(t, rep, 0)
+		hello2(t, c) // a fresh connection of the device is still welcome
+		rep := wardtest.NewReplica()
+		c.PullAll(t, rep, 0)
 		nothingWritten(t, "malformed frames")
 		stillServing(t, "malformed frames")
 	})
@@ -195,7 +196,7 @@ func TestHostileInput(t *testing.T) {
 			{"", "No token was given; log in first."},
 			{"forged", "The token is not valid; log in again."},
 		} {
-			_, resp, err := dialRaw(env.Srv, tc.token)
+			_, resp, err := wardtest.DialRaw(env, tc.token)
 			if err == nil || resp == nil {
 				t.Fatalf("token %q: upgrade succeeded", tc.token)
 			}
@@ -206,8 +207,8 @@ func TestHostileInput(t *testing.T) {
 				t.Fatalf("token %q: %d %s", tc.token, resp.StatusCode, body)
 			}
 		}
-		dash := login(t, env.Srv, "admin@hospital.com", "admin123", "")
-		_, resp, err := dialRaw(env.Srv, dash)
+		dash := wardtest.LoginAs(t, env.URL(), "admin@hospital.com", "admin123", "")
+		_, resp, err := wardtest.DialRaw(env, dash)
 		if err == nil || resp.StatusCode != http.StatusForbidden {
 			t.Fatalf("dashboard session may not sync: %v %v", err, resp)
 		}
@@ -215,10 +216,10 @@ func TestHostileInput(t *testing.T) {
 
 	// Mutation-level refusals: rejected and audited, no seed row written.
 	t.Run("bad mutations", func(t *testing.T) {
-		c := connect(t, env.Srv, sec, demo)
-		c.seq = c.hello2(t).LastMutationSeq
-		otherDev := env.addDevice(t, "Ward 3", workflow.RoleSecretary)
-		otherTok := loginOn(t, env.Srv, workflow.RoleSecretary, otherDev)
+		c := env.Connect(t, sec, demo)
+		c.Seq = hello2(t, c).LastMutationSeq
+		otherDev := env.AddDevice(t, "Ward 3", workflow.RoleSecretary)
+		otherTok := env.Login(t, workflow.RoleSecretary, otherDev)
 		now := ms(time.Now())
 		cases := []struct {
 			name  string
@@ -242,9 +243,9 @@ func TestHostileInput(t *testing.T) {
 		}
 		for _, tc := range cases {
 			snapshot(t)
-			res := c.reject(t, tc.name, tc.args, tc.token, now, tc.code, tc.msg, tc.field)
+			res := c.Reject(t, tc.name, tc.args, tc.token, now, tc.code, tc.msg, tc.field)
 			checkAudited(t, env, demo, res)
-			after := tableCounts(t, env.Pool)
+			after := wardtest.TableCounts(t, env.Pool)
 			for _, table := range workflow.Tables {
 				if after[table] != before[table] {
 					t.Fatalf("%s wrote to %s", tc.name, table)
@@ -254,35 +255,35 @@ func TestHostileInput(t *testing.T) {
 				t.Fatalf("%s: audit log grew by %d, want 1", tc.name, after["sync.mutations"]-before["sync.mutations"])
 			}
 		}
-		c.act(t, "appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, sec, now)
+		c.Act(t, "appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, sec, now)
 		stillServing(t, "bad mutations")
 	})
 
 	t.Run("SQL metacharacters are stored verbatim", func(t *testing.T) {
-		c := connect(t, env.Srv, sec, demo)
-		c.seq = c.hello2(t).LastMutationSeq
+		c := env.Connect(t, sec, demo)
+		c.Seq = hello2(t, c).LastMutationSeq
 		tok := map[workflow.Role]string{}
 		for _, r := range workflow.Roles {
-			tok[r] = loginOn(t, env.Srv, r, demo)
+			tok[r] = env.Login(t, r, demo)
 		}
 		evil := []string{`'; DROP TABLE users; --`, `"`, `\`, `\\'"`, `$1`, `%s`, `'); DELETE FROM sync.mutations; --`, "é\t\n"}
 		for i, s := range evil {
 			now := ms(time.Now())
 			P, A, RX, R, D := uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString()
-			c.act(t, "patient.register", map[string]any{"id": P, "firstName": s, "lastName": s + "x", "birthDate": "1980-01-01T00:00:00Z",
+			c.Act(t, "patient.register", map[string]any{"id": P, "firstName": s, "lastName": s + "x", "birthDate": "1980-01-01T00:00:00Z",
 				"sex": s, "phone": s, "address": s, "emergencyContact": s, "insurance": s, "idNumber": s}, tok[workflow.RoleSecretary], now)
-			c.act(t, "patient.update", map[string]any{"id": P, "medicalHistory": map[string]any{s: s}}, tok[workflow.RoleDoctor], now)
-			c.act(t, "appointment.schedule", map[string]any{"id": A, "patientId": P, "doctorId": doctorID, "date": now.Format(time.RFC3339), "motif": s}, tok[workflow.RoleSecretary], now)
-			c.act(t, "appointment.checkIn", map[string]any{"id": A}, tok[workflow.RoleSecretary], now)
-			c.act(t, "appointment.recordVitals", map[string]any{"id": A, "vitals": vitalsArg, "medicalHistoryNotes": s}, tok[workflow.RoleNurse], now)
-			c.act(t, "appointment.completeConsultation", map[string]any{"id": A, "consultationNotes": s}, tok[workflow.RoleDoctor], now)
-			c.act(t, "prescription.create", map[string]any{"id": RX, "patientId": P, "text": s}, tok[workflow.RoleDoctor], now)
-			c.act(t, "prescription.sendToLab", map[string]any{"id": RX}, tok[workflow.RoleDoctor], now)
-			c.act(t, "prescription.collectSample", map[string]any{"id": RX}, tok[workflow.RoleNurse], now)
-			c.act(t, "prescription.startAnalysis", map[string]any{"id": RX}, tok[workflow.RoleBiologist], now)
-			c.act(t, "result.create", map[string]any{"id": R, "prescriptionId": RX, "text": s, "data": map[string]any{"k": s}}, tok[workflow.RoleBiologist], now)
-			c.act(t, "result.review", map[string]any{"id": R, "interpretation": s}, tok[workflow.RoleDoctor], now)
-			c.act(t, "document.attach", map[string]any{"id": D, "patientId": P, "name": s, "type": s, "url": s}, tok[workflow.RoleNurse], now)
+			c.Act(t, "patient.update", map[string]any{"id": P, "medicalHistory": map[string]any{s: s}}, tok[workflow.RoleDoctor], now)
+			c.Act(t, "appointment.schedule", map[string]any{"id": A, "patientId": P, "doctorId": doctorID, "date": now.Format(time.RFC3339), "motif": s}, tok[workflow.RoleSecretary], now)
+			c.Act(t, "appointment.checkIn", map[string]any{"id": A}, tok[workflow.RoleSecretary], now)
+			c.Act(t, "appointment.recordVitals", map[string]any{"id": A, "vitals": vitalsArg, "medicalHistoryNotes": s}, tok[workflow.RoleNurse], now)
+			c.Act(t, "appointment.completeConsultation", map[string]any{"id": A, "consultationNotes": s}, tok[workflow.RoleDoctor], now)
+			c.Act(t, "prescription.create", map[string]any{"id": RX, "patientId": P, "text": s}, tok[workflow.RoleDoctor], now)
+			c.Act(t, "prescription.sendToLab", map[string]any{"id": RX}, tok[workflow.RoleDoctor], now)
+			c.Act(t, "prescription.collectSample", map[string]any{"id": RX}, tok[workflow.RoleNurse], now)
+			c.Act(t, "prescription.startAnalysis", map[string]any{"id": RX}, tok[workflow.RoleBiologist], now)
+			c.Act(t, "result.create", map[string]any{"id": R, "prescriptionId": RX, "text": s, "data": map[string]any{"k": s}}, tok[workflow.RoleBiologist], now)
+			c.Act(t, "result.review", map[string]any{"id": R, "interpretation": s}, tok[workflow.RoleDoctor], now)
+			c.Act(t, "document.attach", map[string]any{"id": D, "patientId": P, "name": s, "type": s, "url": s}, tok[workflow.RoleNurse], now)
 
 			ctx := context.Background()
 			var texts []string
@@ -306,7 +307,7 @@ func TestHostileInput(t *testing.T) {
 				}
 			}
 		}
-		if n := count(t, env.Pool, `SELECT count(*) FROM users`); n != 5 {
+		if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM users`); n != 5 {
 			t.Fatalf("users: %d", n)
 		}
 		stillServing(t, "metacharacters")

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"wardsync/internal/wardtest"
 	httpserver "wardsync/server/http"
 )
 
@@ -15,7 +16,7 @@ import (
 // answer and its headers.
 func tryLogin(t testing.TB, srv *httpserver.Server, email, password, device string, header map[string]string) (int, map[string]any, http.Header) {
 	t.Helper()
-	b, _ := json.Marshal(map[string]string{"email": email, "password": password, "deviceId": device})
+	b, _ := json.Marshal(wardtest.LoginBody(email, password, device))
 	req, _ := http.NewRequest(http.MethodPost, srv.URL()+"/api/v1/auth/login", bytes.NewReader(b))
 	req.Header.Set("Content-Type", "application/json")
 	for k, v := range header {
@@ -63,30 +64,30 @@ func wantWrongPassword(t testing.TB, code int, out map[string]any) {
 // that wait and gets in. A success clears the account's delays.
 func TestLoginLimitsDelayNotLockout(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
+	env := wardtest.StartServer(t, wardtest.Options{})
 	limits := httpserver.DefaultLoginLimits()
 	limits.MaxDelay = 2 * time.Second
-	env.Srv.SetLoginPolicy(limits)
+	env.HTTP.SetLoginPolicy(limits)
 	for i := 0; i < 50; i++ {
-		code, out, _ := tryLogin(t, env.Srv, "nurse@hospital.com", "guess-"+strconv.Itoa(i), "", nil)
+		code, out, _ := tryLogin(t, env.HTTP, "nurse@hospital.com", "guess-"+strconv.Itoa(i), "", nil)
 		wantWrongPassword(t, code, out)
 		env.Clock.Advance(limits.MaxDelay) // the delay passes
 	}
 	// Back to just after the 50th failure, and a few seconds earlier still,
 	// so that a slow machine's seconds do not use up the delay.
 	env.Clock.Advance(-limits.MaxDelay - 5*time.Second)
-	if n := count(t, env.Pool, `SELECT failures FROM sync.login_limits WHERE key = 'account:nurse@hospital.com'`); n != 50 {
+	if n := wardtest.Count(t, env.Pool, `SELECT failures FROM sync.login_limits WHERE key = 'account:nurse@hospital.com'`); n != 50 {
 		t.Fatalf("account counter %d, want 50", n)
 	}
 	// Without a workstation, even the right password waits: refused.
-	code, out, h := tryLogin(t, env.Srv, "nurse@hospital.com", "nurse123", "", nil)
+	code, out, h := tryLogin(t, env.HTTP, "nurse@hospital.com", "nurse123", "", nil)
 	secs := wantRateLimited(t, code, out, h, limits.MaxDelay)
 	if secs != 2 {
 		t.Fatalf("Retry-After %d s, want the cap of 2 s", secs)
 	}
 	// From the registered workstation: held, then in.
 	start := time.Now()
-	code, out, _ = tryLogin(t, env.Srv, "nurse@hospital.com", "nurse123", demo, nil)
+	code, out, _ = tryLogin(t, env.HTTP, "nurse@hospital.com", "nurse123", demo, nil)
 	took := time.Since(start)
 	if code != http.StatusOK || out["token"] == nil {
 		t.Fatalf("the registered workstation's right password was refused: %d %v", code, out)
@@ -97,21 +98,21 @@ func TestLoginLimitsDelayNotLockout(t *testing.T) {
 	if took > limits.MaxDelay+2*time.Second {
 		t.Fatalf("the login was held %s, more than the stated delay of %s", took, limits.MaxDelay)
 	}
-	if n := count(t, env.Pool, `SELECT count(*) FROM sync.login_limits WHERE key = 'account:nurse@hospital.com'`); n != 0 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.login_limits WHERE key = 'account:nurse@hospital.com'`); n != 0 {
 		t.Fatal("a success did not clear the account's delays")
 	}
 	// A revoked or unknown workstation id gets no such favour (once the
 	// address's counter, 50 failures too, has gone quiet).
 	env.Clock.Advance(env.DB.Config.LoginQuiet + time.Minute)
-	limits = slowLimits(env.Srv, 5, 30)
-	code, out, _ = tryLogin(t, env.Srv, "doctor@hospital.com", "x", "", nil)
+	limits = slowLimits(env.HTTP, 5, 30)
+	code, out, _ = tryLogin(t, env.HTTP, "doctor@hospital.com", "x", "", nil)
 	wantWrongPassword(t, code, out)
 	for i := 0; i < 5; i++ {
 		env.Clock.Advance(limits.MaxDelay)
-		code, out, _ = tryLogin(t, env.Srv, "doctor@hospital.com", "x", "", nil)
+		code, out, _ = tryLogin(t, env.HTTP, "doctor@hospital.com", "x", "", nil)
 		wantWrongPassword(t, code, out)
 	}
-	code, out, h = tryLogin(t, env.Srv, "doctor@hospital.com", "doctor123", "4b1c7c84-0d4a-4a57-9d59-2d1f1ad1f1f1", nil)
+	code, out, h = tryLogin(t, env.HTTP, "doctor@hospital.com", "doctor123", "4b1c7c84-0d4a-4a57-9d59-2d1f1ad1f1f1", nil)
 	wantRateLimited(t, code, out, h, limits.MaxDelay)
 }
 
@@ -128,25 +129,25 @@ func slowLimits(srv *httpserver.Server, accountFree, addressFree int) httpserver
 // are one account for the limits, as for the login itself.
 func TestLoginLimitKeyNormalised(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
-	limits := slowLimits(env.Srv, 3, 1000)
+	env := wardtest.StartServer(t, wardtest.Options{})
+	limits := slowLimits(env.HTTP, 3, 1000)
 	for _, email := range []string{" nurse@hospital.com", "NURSE@hospital.com ", "Nurse@Hospital.Com", "\tnurse@HOSPITAL.com"} {
-		code, out, _ := tryLogin(t, env.Srv, email, "wrong", "", nil)
+		code, out, _ := tryLogin(t, env.HTTP, email, "wrong", "", nil)
 		wantWrongPassword(t, code, out)
 		env.Clock.Advance(limits.MaxDelay)
 	}
 	env.Clock.Advance(-limits.MaxDelay)
-	if n := count(t, env.Pool, `SELECT count(*) FROM sync.login_limits WHERE key LIKE 'account:%'`); n != 1 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.login_limits WHERE key LIKE 'account:%'`); n != 1 {
 		t.Fatalf("%d account counters, want one", n)
 	}
-	if n := count(t, env.Pool, `SELECT failures FROM sync.login_limits WHERE key = 'account:nurse@hospital.com'`); n != 4 {
+	if n := wardtest.Count(t, env.Pool, `SELECT failures FROM sync.login_limits WHERE key = 'account:nurse@hospital.com'`); n != 4 {
 		t.Fatalf("%d failures counted, want 4", n)
 	}
 	// The space variant is held back like the plain one: no bypass.
-	code, out, h := tryLogin(t, env.Srv, " nurse@hospital.com", "nurse123", "", nil)
+	code, out, h := tryLogin(t, env.HTTP, " nurse@hospital.com", "nurse123", "", nil)
 	wantRateLimited(t, code, out, h, limits.MaxDelay)
 	// Another account is not affected.
-	if code, out, _ := tryLogin(t, env.Srv, "doctor@hospital.com", "doctor123", demo, nil); code != 200 {
+	if code, out, _ := tryLogin(t, env.HTTP, "doctor@hospital.com", "doctor123", demo, nil); code != 200 {
 		t.Fatalf("another account: %d %v", code, out)
 	}
 }
@@ -155,17 +156,17 @@ func TestLoginLimitKeyNormalised(t *testing.T) {
 // back logins at another on the same database.
 func TestLoginLimitsSharedByInstances(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
-	other := env.secondInstance(t)
-	limits := slowLimits(env.Srv, 2, 1000)
-	slowLimits(other, 2, 1000)
+	env := wardtest.StartServer(t, wardtest.Options{})
+	other := env.Again(t, wardtest.Options{})
+	limits := slowLimits(env.HTTP, 2, 1000)
+	slowLimits(other.HTTP, 2, 1000)
 	for i := 0; i < 3; i++ {
-		code, out, _ := tryLogin(t, env.Srv, "secretary@hospital.com", "wrong", "", nil)
+		code, out, _ := tryLogin(t, env.HTTP, "secretary@hospital.com", "wrong", "", nil)
 		wantWrongPassword(t, code, out)
 		env.Clock.Advance(limits.MaxDelay)
 	}
 	env.Clock.Advance(-limits.MaxDelay)
-	code, out, h := tryLogin(t, other, "secretary@hospital.com", "wrong", "", nil)
+	code, out, h := tryLogin(t, other.HTTP, "secretary@hospital.com", "wrong", "", nil)
 	wantRateLimited(t, code, out, h, limits.MaxDelay)
 }
 
@@ -175,35 +176,35 @@ func TestLoginLimitsSharedByInstances(t *testing.T) {
 // is the client, whatever a client put further left.
 func TestSpoofedForwardedFor(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
-	limits := slowLimits(env.Srv, 1000, 2)
+	env := wardtest.StartServer(t, wardtest.Options{})
+	limits := slowLimits(env.HTTP, 1000, 2)
 	spoof := map[string]string{"X-Forwarded-For": "10.66.6.6"}
 	for i := 0; i < 3; i++ {
-		code, out, _ := tryLogin(t, env.Srv, "ghost"+strconv.Itoa(i)+"@hospital.com", "x", "", spoof)
+		code, out, _ := tryLogin(t, env.HTTP, "ghost"+strconv.Itoa(i)+"@hospital.com", "x", "", spoof)
 		wantWrongPassword(t, code, out)
 		env.Clock.Advance(limits.MaxDelay)
 	}
 	env.Clock.Advance(-limits.MaxDelay)
-	if n := count(t, env.Pool, `SELECT count(*) FROM sync.login_limits WHERE key = 'address:10.66.6.6'`); n != 0 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.login_limits WHERE key = 'address:10.66.6.6'`); n != 0 {
 		t.Fatal("an untrusted peer's X-Forwarded-For was believed")
 	}
-	if n := count(t, env.Pool, `SELECT count(*) FROM sync.security_events WHERE kind = 'login_failed' AND address = '127.0.0.1'`); n != 3 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.security_events WHERE kind = 'login_failed' AND address = '127.0.0.1'`); n != 3 {
 		t.Fatalf("%d failed logins logged from the peer's address, want 3", n)
 	}
 	// The spoofing address is held back: changing the header does not help.
-	code, out, h := tryLogin(t, env.Srv, "ghost9@hospital.com", "x", "", map[string]string{"X-Forwarded-For": "10.1.2.3"})
+	code, out, h := tryLogin(t, env.HTTP, "ghost9@hospital.com", "x", "", map[string]string{"X-Forwarded-For": "10.1.2.3"})
 	wantRateLimited(t, code, out, h, limits.MaxDelay)
 
 	// Behind a trusted proxy: the client's own address counts.
-	if err := env.Srv.SetTrustedProxies("127.0.0.0/8, ::1"); err != nil {
+	if err := env.HTTP.SetTrustedProxies("127.0.0.0/8, ::1"); err != nil {
 		t.Fatal(err)
 	}
-	code, out, _ = tryLogin(t, env.Srv, "ghost@hospital.com", "x", "", map[string]string{"X-Forwarded-For": "203.0.113.9, 10.20.30.40"})
+	code, out, _ = tryLogin(t, env.HTTP, "ghost@hospital.com", "x", "", map[string]string{"X-Forwarded-For": "203.0.113.9, 10.20.30.40"})
 	wantWrongPassword(t, code, out)
-	if n := count(t, env.Pool, `SELECT count(*) FROM sync.security_events WHERE kind = 'login_failed' AND address = '10.20.30.40'`); n != 1 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.security_events WHERE kind = 'login_failed' AND address = '10.20.30.40'`); n != 1 {
 		t.Fatal("the trusted proxy's client address was not used")
 	}
-	if err := env.Srv.SetTrustedProxies("10.0.0.0/33"); err == nil || err.Error() != `-trusted-proxies: "10.0.0.0/33" is neither a CIDR such as 10.0.0.0/8 nor an address` {
+	if err := env.HTTP.SetTrustedProxies("10.0.0.0/33"); err == nil || err.Error() != `-trusted-proxies: "10.0.0.0/33" is neither a CIDR such as 10.0.0.0/8 nor an address` {
 		t.Fatalf("a bad CIDR: %v", err)
 	}
 }

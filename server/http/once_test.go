@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"wardsync/internal/wardtest"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
@@ -19,10 +20,10 @@ func registerArgs(id, last string) map[string]any {
 
 // checkOnce requires the audit log to hold each seq once with the outcome
 // given, and each patient once.
-func checkOnce(t testing.TB, env *testEnv, device string, outcomes map[int64]string, patients ...string) {
+func checkOnce(t testing.TB, env *wardtest.Server, device string, outcomes map[int64]string, patients ...string) {
 	t.Helper()
 	for seq, want := range outcomes {
-		if n := count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE device_id = $1 AND seq = $2`, device, seq); n != 1 {
+		if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE device_id = $1 AND seq = $2`, device, seq); n != 1 {
 			t.Fatalf("seq %d recorded %d times", seq, n)
 		}
 		if got, _, _, _ := auditOf(t, env, device, seq); got != want {
@@ -30,10 +31,10 @@ func checkOnce(t testing.TB, env *testEnv, device string, outcomes map[int64]str
 		}
 	}
 	for _, p := range patients {
-		if n := count(t, env.Pool, `SELECT count(*) FROM patients WHERE id = $1`, p); n != 1 {
+		if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM patients WHERE id = $1`, p); n != 1 {
 			t.Fatalf("patient %s stored %d times", p, n)
 		}
-		if n := count(t, env.Pool, `SELECT count(*) FROM sync.changes WHERE row_id = $1`, p); n != 1 {
+		if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.changes WHERE row_id = $1`, p); n != 1 {
 			t.Fatalf("patient %s changed %d times in the feed", p, n)
 		}
 	}
@@ -44,21 +45,21 @@ func checkOnce(t testing.TB, env *testEnv, device string, outcomes map[int64]str
 // applied once; the duplicate repeats the first outcome.
 func TestExactlyOnce(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
-	sec := loginOn(t, env.Srv, workflow.RoleSecretary, demo)
+	env := wardtest.StartServer(t, wardtest.Options{})
+	sec := env.Login(t, workflow.RoleSecretary, demo)
 	now := ms(time.Now())
 
 	t.Run("same push twice", func(t *testing.T) {
-		c := connect(t, env.Srv, sec, demo)
-		c.seq = c.hello2(t).LastMutationSeq
+		c := env.Connect(t, sec, demo)
+		c.Seq = hello2(t, c).LastMutationSeq
 		p := uuid.NewString()
-		m1 := c.mut("patient.register", registerArgs(p, "Twice"), sec, now)
-		m2 := c.mut("appointment.checkIn", map[string]any{"id": uuid.NewString()}, sec, now)
-		first := c.push(t, m1, m2)
+		m1 := c.Mut("patient.register", registerArgs(p, "Twice"), sec, now)
+		m2 := c.Mut("appointment.checkIn", map[string]any{"id": uuid.NewString()}, sec, now)
+		first := c.Push(t, m1, m2)
 		if first[0].Status != syncproto.StatusApplied || first[1].Status != syncproto.StatusRejected || first[1].Code != workflow.CodeNotFound {
 			t.Fatalf("first push: %+v", first)
 		}
-		again := c.push(t, m1, m2)
+		again := c.Push(t, m1, m2)
 		if again[0] != (syncproto.MutationResult{Seq: m1.Seq, Status: syncproto.StatusDuplicate}) {
 			t.Fatalf("duplicate of an applied act: %+v", again[0])
 		}
@@ -69,8 +70,8 @@ func TestExactlyOnce(t *testing.T) {
 		}
 		// A push overlapping what the server has: old seqs duplicate, the new one applies.
 		p3 := uuid.NewString()
-		m3 := c.mut("patient.register", registerArgs(p3, "Third"), sec, now)
-		mixed := c.push(t, m2, m3)
+		m3 := c.Mut("patient.register", registerArgs(p3, "Third"), sec, now)
+		mixed := c.Push(t, m2, m3)
 		if mixed[0].Status != syncproto.StatusDuplicate || mixed[1].Status != syncproto.StatusApplied {
 			t.Fatalf("overlapping push: %+v", mixed)
 		}
@@ -78,63 +79,63 @@ func TestExactlyOnce(t *testing.T) {
 	})
 
 	t.Run("connection dropped before the reply", func(t *testing.T) {
-		c := connect(t, env.Srv, sec, demo)
-		c.seq = c.hello2(t).LastMutationSeq
+		c := env.Connect(t, sec, demo)
+		c.Seq = hello2(t, c).LastMutationSeq
 		p := uuid.NewString()
-		m := c.mut("patient.register", registerArgs(p, "Dropped"), sec, now)
-		c.sendFrame(t, &syncproto.Push{RequestID: "lost", Mutations: []syncproto.Mutation{m}})
+		m := c.Mut("patient.register", registerArgs(p, "Dropped"), sec, now)
+		c.SendFrame(t, &syncproto.Push{RequestID: "lost", Mutations: []syncproto.Mutation{m}})
 		// Gone without a close handshake, before any reply could be read.
-		c.ws.UnderlyingConn().Close()
-		eventually(t, waitTimeout, func() string {
-			if count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE device_id = $1 AND seq = $2`, demo, m.Seq) == 0 {
+		c.WS.UnderlyingConn().Close()
+		wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
+			if wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE device_id = $1 AND seq = $2`, demo, m.Seq) == 0 {
 				return "the push was not recorded"
 			}
 			return ""
 		})
-		c2 := dial(t, env.Srv, sec, demo)
-		if w := c2.hello(t, ""); w.LastMutationSeq != m.Seq {
+		c2 := env.Dial(t, sec, demo)
+		if w := c2.Hello(t, ""); w.LastMutationSeq != m.Seq {
 			t.Fatalf("welcome lastMutationSeq %d, want %d", w.LastMutationSeq, m.Seq)
 		}
-		if res := c2.push(t, m)[0]; res.Status != syncproto.StatusDuplicate {
+		if res := c2.Push(t, m)[0]; res.Status != syncproto.StatusDuplicate {
 			t.Fatalf("resend: %+v", res)
 		}
 		checkOnce(t, env, demo, map[int64]string{m.Seq: "applied"}, p)
 	})
 
 	t.Run("resent to another instance", func(t *testing.T) {
-		b := env.secondInstance(t)
-		ca := connect(t, env.Srv, sec, demo)
-		ca.seq = ca.hello2(t).LastMutationSeq
+		b := env.Again(t, wardtest.Options{})
+		ca := env.Connect(t, sec, demo)
+		ca.Seq = hello2(t, ca).LastMutationSeq
 		p := uuid.NewString()
-		m := ca.mut("patient.register", registerArgs(p, "Elsewhere"), sec, now)
-		if res := ca.push(t, m)[0]; res.Status != syncproto.StatusApplied {
+		m := ca.Mut("patient.register", registerArgs(p, "Elsewhere"), sec, now)
+		if res := ca.Push(t, m)[0]; res.Status != syncproto.StatusApplied {
 			t.Fatalf("push to A: %+v", res)
 		}
-		cb := connect(t, b, sec, demo)
-		if res := cb.push(t, m)[0]; res.Status != syncproto.StatusDuplicate {
+		cb := b.Connect(t, sec, demo)
+		if res := cb.Push(t, m)[0]; res.Status != syncproto.StatusDuplicate {
 			t.Fatalf("resend to B: %+v", res)
 		}
 		checkOnce(t, env, demo, map[int64]string{m.Seq: "applied"}, p)
 	})
 
 	t.Run("concurrent resends to two instances", func(t *testing.T) {
-		b := env.secondInstance(t)
-		ca := connect(t, env.Srv, sec, demo)
-		ca.seq = ca.hello2(t).LastMutationSeq
-		cb := connect(t, b, sec, demo)
+		b := env.Again(t, wardtest.Options{})
+		ca := env.Connect(t, sec, demo)
+		ca.Seq = hello2(t, ca).LastMutationSeq
+		cb := b.Connect(t, sec, demo)
 		for round := 0; round < 5; round++ {
 			var muts []syncproto.Mutation
 			var ps []string
 			for i := 0; i < 3; i++ {
 				p := uuid.NewString()
 				ps = append(ps, p)
-				muts = append(muts, ca.mut("patient.register", registerArgs(p, fmt.Sprint("Race", round, i)), sec, now))
+				muts = append(muts, ca.Mut("patient.register", registerArgs(p, fmt.Sprint("Race", round, i)), sec, now))
 			}
 			var wg sync.WaitGroup
 			var ra, rb []syncproto.MutationResult
 			wg.Add(2)
-			go func() { defer wg.Done(); ra = ca.push(t, muts...) }()
-			go func() { defer wg.Done(); rb = cb.push(t, muts...) }()
+			go func() { defer wg.Done(); ra = ca.Push(t, muts...) }()
+			go func() { defer wg.Done(); rb = cb.Push(t, muts...) }()
 			wg.Wait()
 			outcomes := map[int64]string{}
 			for i := range muts {
@@ -158,7 +159,7 @@ func TestExactlyOnce(t *testing.T) {
 	})
 
 	// Nothing was ever applied twice.
-	if n := count(t, env.Pool, `SELECT count(*) FROM (SELECT mutation_id FROM sync.mutations GROUP BY mutation_id HAVING count(*) > 1) d`); n != 0 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM (SELECT mutation_id FROM sync.mutations GROUP BY mutation_id HAVING count(*) > 1) d`); n != 0 {
 		t.Fatalf("%d mutations recorded twice", n)
 	}
 	_ = context.Background()
@@ -168,27 +169,27 @@ func TestExactlyOnce(t *testing.T) {
 // appointment at once; exactly one is applied, the other is told who won.
 func TestConcurrentVitals(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
-	d1 := env.addDevice(t, "Ward A", workflow.RoleNurse, workflow.RoleSecretary)
-	d2 := env.addDevice(t, "Ward B", workflow.RoleNurse)
-	n1 := loginOn(t, env.Srv, workflow.RoleNurse, d1)
-	s1 := loginOn(t, env.Srv, workflow.RoleSecretary, d1)
-	n2 := loginOn(t, env.Srv, workflow.RoleNurse, d2)
-	c1 := connect(t, env.Srv, n1, d1)
-	c2 := connect(t, env.Srv, n2, d2)
+	env := wardtest.StartServer(t, wardtest.Options{})
+	d1 := env.AddDevice(t, "Ward A", workflow.RoleNurse, workflow.RoleSecretary)
+	d2 := env.AddDevice(t, "Ward B", workflow.RoleNurse)
+	n1 := env.Login(t, workflow.RoleNurse, d1)
+	s1 := env.Login(t, workflow.RoleSecretary, d1)
+	n2 := env.Login(t, workflow.RoleNurse, d2)
+	c1 := env.Connect(t, n1, d1)
+	c2 := env.Connect(t, n2, d2)
 	for round := 0; round < 8; round++ {
 		appt := uuid.NewString()
 		now := ms(time.Now())
-		c1.act(t, "appointment.schedule", map[string]any{"id": appt, "patientId": seedID("patient:2"), "doctorId": doctorID,
+		c1.Act(t, "appointment.schedule", map[string]any{"id": appt, "patientId": seedID("patient:2"), "doctorId": doctorID,
 			"date": now.Format(time.RFC3339), "motif": "Race"}, s1, now)
-		c1.act(t, "appointment.checkIn", map[string]any{"id": appt}, s1, now)
+		c1.Act(t, "appointment.checkIn", map[string]any{"id": appt}, s1, now)
 		args := map[string]any{"id": appt, "vitals": vitalsArg}
-		m1, m2 := c1.mut("appointment.recordVitals", args, n1, now), c2.mut("appointment.recordVitals", args, n2, now)
+		m1, m2 := c1.Mut("appointment.recordVitals", args, n1, now), c2.Mut("appointment.recordVitals", args, n2, now)
 		var r1, r2 syncproto.MutationResult
 		var wg sync.WaitGroup
 		wg.Add(2)
-		go func() { defer wg.Done(); r1 = c1.push(t, m1)[0] }()
-		go func() { defer wg.Done(); r2 = c2.push(t, m2)[0] }()
+		go func() { defer wg.Done(); r1 = c1.Push(t, m1)[0] }()
+		go func() { defer wg.Done(); r2 = c2.Push(t, m2)[0] }()
 		wg.Wait()
 		if (r1.Status == syncproto.StatusApplied) == (r2.Status == syncproto.StatusApplied) {
 			t.Fatalf("round %d: want exactly one applied: %+v / %+v", round, r1, r2)
@@ -197,12 +198,12 @@ func TestConcurrentVitals(t *testing.T) {
 		if r1.Status == syncproto.StatusApplied {
 			loser = r2
 		}
-		checkRejected(t, loser, workflow.CodeInvalidTransition,
+		wardtest.CheckRejected(t, loser, workflow.CodeInvalidTransition,
 			fmt.Sprintf("Appointment %s is IN_CONSULTATION (vitals entered by Infirmier Test %s), not CHECKED_IN.", appt, clockAt(now, now)), "")
-		if n := count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE name = 'appointment.recordVitals' AND target_id = $1 AND outcome = 'applied'`, appt); n != 1 {
+		if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE name = 'appointment.recordVitals' AND target_id = $1 AND outcome = 'applied'`, appt); n != 1 {
 			t.Fatalf("round %d: %d applied in the audit log", round, n)
 		}
-		if n := count(t, env.Pool, `SELECT count(*) FROM sync.changes WHERE row_id = $1`, appt); n != 3 {
+		if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.changes WHERE row_id = $1`, appt); n != 3 {
 			t.Fatalf("round %d: appointment changed %d times, want 3 (schedule, check-in, vitals)", round, n)
 		}
 	}

@@ -1,4 +1,4 @@
-package http
+package http_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"wardsync/internal/wardtest"
 
 	"github.com/google/uuid"
 
@@ -31,7 +32,7 @@ func TestPatientActs(t *testing.T) {
 	sec := e.roleToken(workflow.RoleSecretary)
 	docTok := e.roleToken(workflow.RoleDoctor)
 	bio := e.roleToken(workflow.RoleBiologist)
-	secAccueil := e.login(admEmail(workflow.RoleSecretary), admPassword(workflow.RoleSecretary), accueil.ID)
+	secAccueil := e.login(wardtest.Email(workflow.RoleSecretary), wardtest.Password(workflow.RoleSecretary), accueil.ID)
 
 	ward := e.connect(sec, e.device, 0, nil)
 	desk := e.connect(secAccueil, accueil.ID, 0, nil)

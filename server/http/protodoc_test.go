@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"wardsync/internal/wardtest"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
@@ -21,10 +22,10 @@ import (
 // TestCursorsCheckedAgainstTheFeed.)
 func TestProtocolDocPoints(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
+	env := wardtest.StartServer(t, wardtest.Options{})
 
 	// Logging in: {token, user: {id, name, role}, expiresAt}.
-	code, out := postJSON(t, env.Srv.URL()+"/api/v1/auth/login", "", map[string]any{
+	code, out := wardtest.PostJSON(t, env.URL()+"/api/v1/auth/login", "", map[string]any{
 		"email": "secretary@hospital.com", "password": "secretary123", "deviceId": demo})
 	if code != 200 {
 		t.Fatalf("login: %d %v", code, out)
@@ -47,34 +48,34 @@ func TestProtocolDocPoints(t *testing.T) {
 		t.Fatalf("expiresAt %v (%v), want the login + 168h", out["expiresAt"], err)
 	}
 	sec := out["token"].(string)
-	tokenUsers.Store(sec, user["id"].(string)) // the authorId the acts carry
+	wardtest.RecordSession(sec, user["id"].(string)) // the authorId the acts carry
 	loggedIn := time.Now()
-	c := connect(t, env.Srv, sec, demo)
+	c := env.Connect(t, sec, demo)
 
 	// The session window: [issuedAt − 5 min, expiresAt].
-	c.act(t, "patient.register", registerArgs(uuid.NewString(), "Slack"), sec, ms(loggedIn.Add(-3*time.Minute)))
-	res := c.push(t, c.mut("patient.register", registerArgs(uuid.NewString(), "Early"), sec, ms(loggedIn.Add(-6*time.Minute))))[0]
-	checkRejected(t, res, workflow.CodeUnauthenticated,
+	c.Act(t, "patient.register", registerArgs(uuid.NewString(), "Slack"), sec, ms(loggedIn.Add(-3*time.Minute)))
+	res := c.Push(t, c.Mut("patient.register", registerArgs(uuid.NewString(), "Early"), sec, ms(loggedIn.Add(-6*time.Minute))))[0]
+	wardtest.CheckRejected(t, res, workflow.CodeUnauthenticated,
 		regexp.MustCompile(`^The act occurred at \d{4}-\d\d-\d\d \d\d:\d\d, before Secrétaire Test logged in at \d{4}-\d\d-\d\d \d\d:\d\d\.$`), "")
 
 	// A duplicate by id under a new seq moves the chain head to its hash:
 	// the next act chains from it.
 	now := ms(time.Now())
-	m := c.mut("patient.register", registerArgs(uuid.NewString(), "Twice"), sec, now)
-	if r := c.push(t, m)[0]; r.Status != syncproto.StatusApplied {
+	m := c.Mut("patient.register", registerArgs(uuid.NewString(), "Twice"), sec, now)
+	if r := c.Push(t, m)[0]; r.Status != syncproto.StatusApplied {
 		t.Fatalf("first: %+v", r)
 	}
 	again := m
-	c.seq++
-	again.Seq, again.PrevHash, again.Hash = c.seq, "", ""
-	if r := c.push(t, again)[0]; r.Status != syncproto.StatusDuplicate || r.Code != "" {
+	c.Seq++
+	again.Seq, again.PrevHash, again.Hash = c.Seq, "", ""
+	if r := c.Push(t, again)[0]; r.Status != syncproto.StatusDuplicate || r.Code != "" {
 		t.Fatalf("the same id under seq %d: %+v", again.Seq, r)
 	}
-	c.act(t, "patient.register", registerArgs(uuid.NewString(), "After"), sec, now)
+	c.Act(t, "patient.register", registerArgs(uuid.NewString(), "After"), sec, now)
 
 	// ... and its end: a week later, an act after expiresAt.
 	env.Clock.Advance(8 * 24 * time.Hour)
-	res = c.push(t, c.mut("patient.register", registerArgs(uuid.NewString(), "Late"), sec, ms(expires.Add(time.Minute))))[0]
-	checkRejected(t, res, workflow.CodeUnauthenticated,
+	res = c.Push(t, c.Mut("patient.register", registerArgs(uuid.NewString(), "Late"), sec, ms(expires.Add(time.Minute))))[0]
+	wardtest.CheckRejected(t, res, workflow.CodeUnauthenticated,
 		regexp.MustCompile(`^The act occurred at \d{4}-\d\d-\d\d \d\d:\d\d, after the session of Secrétaire Test expired at \d{4}-\d\d-\d\d \d\d:\d\d; offline work is accepted for 168h0m0s after a login\.$`), "")
 }

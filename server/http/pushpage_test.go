@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"wardsync/internal/wardtest"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
@@ -20,11 +21,11 @@ import (
 // applied as it is; any other pushed page, and a poke, make it pull to the
 // end. One goroutine owns the connection's frames.
 type pageFollower struct {
-	c     *wsClient
+	c     *wardtest.Client
 	roles []workflow.Role
 
 	mu          sync.Mutex
-	rep         *replica
+	rep         *wardtest.Replica
 	pushed      int // pushed pages applied
 	skipped     int // pushed pages not applied: not from its cursor, or while it pulled
 	pulls       int
@@ -40,21 +41,21 @@ type pageFollower struct {
 }
 
 // helloPages says hello taking pushed pages (hello.pages).
-func (c *wsClient) helloPages(t testing.TB) {
+func helloPages(t testing.TB, c *wardtest.Client) {
 	t.Helper()
-	id := c.nextID("hello")
-	c.sendFrame(t, &syncproto.Hello{RequestID: id, Protocol: syncproto.Version, DeviceID: c.device, LastMutationSeq: c.seq, Pages: true})
-	if _, ok := c.waitFor(t, id).f.(*syncproto.Welcome); !ok {
+	id := c.NextID("hello")
+	c.SendFrame(t, &syncproto.Hello{RequestID: id, Protocol: syncproto.Version, DeviceID: c.Device, LastMutationSeq: c.Seq, Pages: true})
+	if _, ok := c.WaitFor(t, id).F.(*syncproto.Welcome); !ok {
 		t.Fatal("hello with pages not welcomed")
 	}
 }
 
 // followPages pulls c to the head and follows it from there.
-func followPages(t *testing.T, c *wsClient, roles []workflow.Role, selfPull time.Duration) *pageFollower {
+func followPages(t *testing.T, c *wardtest.Client, roles []workflow.Role, selfPull time.Duration) *pageFollower {
 	t.Helper()
-	f := &pageFollower{c: c, roles: roles, rep: newReplica(), stop: make(chan struct{}), done: make(chan struct{}), selfPull: selfPull}
-	c.pullAll(t, f.rep, 0)
-	c.drainPokes()
+	f := &pageFollower{c: c, roles: roles, rep: wardtest.NewReplica(), stop: make(chan struct{}), done: make(chan struct{}), selfPull: selfPull}
+	c.PullAll(t, f.rep, 0)
+	c.DrainPokes()
 	go f.loop()
 	t.Cleanup(f.close)
 	return f
@@ -80,7 +81,7 @@ func (f *pageFollower) fail(err error) {
 func (f *pageFollower) apply(ch *syncproto.Changes) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.rep.apply(ch)
+	f.rep.Apply(ch)
 	f.outcomes = append(f.outcomes, ch.Outcomes...)
 	f.resolutions = append(f.resolutions, ch.Resolutions...)
 }
@@ -91,15 +92,12 @@ func (f *pageFollower) loop() {
 	pull := func() {
 		n++
 		f.mu.Lock()
-		cur := f.rep.cursor
+		cur := f.rep.Cursor
 		f.pulls++
 		f.mu.Unlock()
 		b, err := syncproto.Encode(&syncproto.Pull{RequestID: fmt.Sprintf("fp-%d", n), Cursor: cur})
 		if err == nil {
-			f.c.writeMu.Lock()
-			_ = f.c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			err = f.c.ws.WriteMessage(1, b)
-			f.c.writeMu.Unlock()
+			err = f.c.Write(b)
 		}
 		if err != nil {
 			f.fail(err)
@@ -120,10 +118,10 @@ func (f *pageFollower) loop() {
 			}
 		case <-f.stop:
 			return
-		case <-f.c.closed:
-			f.fail(fmt.Errorf("connection closed: %v", f.c.closeError()))
+		case <-f.c.Closed():
+			f.fail(fmt.Errorf("connection closed: %v", f.c.CloseError()))
 			return
-		case <-f.c.pokes:
+		case <-f.c.Pokes:
 			f.mu.Lock()
 			f.pokes++
 			f.mu.Unlock()
@@ -132,15 +130,15 @@ func (f *pageFollower) loop() {
 			} else {
 				pull()
 			}
-		case r := <-f.c.frames:
-			ch, ok := r.f.(*syncproto.Changes)
+		case r := <-f.c.Frames:
+			ch, ok := r.F.(*syncproto.Changes)
 			if !ok {
-				f.fail(fmt.Errorf("unexpected frame %s", clip(r.raw)))
+				f.fail(fmt.Errorf("unexpected frame %s", wardtest.Clip(r.Raw)))
 				return
 			}
 			if ch.From != "" { // pushed
 				f.mu.Lock()
-				at := f.rep.cursor
+				at := f.rep.Cursor
 				f.mu.Unlock()
 				switch {
 				case pulling:
@@ -177,16 +175,16 @@ func (f *pageFollower) loop() {
 }
 
 // converges waits until the replica holds what PostgreSQL holds for its roles.
-func (f *pageFollower) converges(t *testing.T, e *testEnv) {
+func (f *pageFollower) converges(t *testing.T, e *wardtest.Server) {
 	t.Helper()
-	eventually(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		f.mu.Lock()
-		got, err := replicaState(t, f.rep), f.err
+		got, err := wardtest.ReplicaState(t, f.rep.Rows, nil), f.err
 		f.mu.Unlock()
 		if err != nil {
 			t.Fatalf("follower %v: %v", f.roles, err)
 		}
-		if d := diffStates(got, pgState(t, e.Pool, f.roles)); d != "" {
+		if d := wardtest.Diff(got, wardtest.PGState(t, e.Pool, f.roles)); d != "" {
 			return fmt.Sprintf("device %v: %s", f.roles, d)
 		}
 		return ""
@@ -200,9 +198,9 @@ func (f *pageFollower) counts() (pushed, skipped, pulls, pokes int) {
 }
 
 // pushedFrames counts the pushed changes frames c received.
-func pushedFrames(c *wsClient) int {
+func pushedFrames(c *wardtest.Client) int {
 	n := 0
-	for _, b := range c.rawFrames() {
+	for _, b := range c.RawFrames() {
 		if strings.Contains(string(b), `"type":"changes"`) && strings.Contains(string(b), `"from":`) {
 			n++
 		}
@@ -211,10 +209,10 @@ func pushedFrames(c *wsClient) int {
 }
 
 type pageFixture struct {
-	env                        *testEnv
+	env                        *wardtest.Server
 	ward, reception, lab       string
 	nurseTok, secTok           string
-	wardAuthor, receptionAuthr *wsClient
+	wardAuthor, receptionAuthr *wardtest.Client
 	followers                  map[string]*pageFollower
 }
 
@@ -223,7 +221,7 @@ type pageFixture struct {
 // biologist; two nurse-only wards), each followed from the head; the ward
 // and reception also act on connections of their own.
 func newPageFixture(t *testing.T, racing bool) *pageFixture {
-	e := newTestServer(t)
+	e := wardtest.StartServer(t, wardtest.Options{})
 	f := &pageFixture{env: e, followers: map[string]*pageFollower{}}
 	nurseRoles := []workflow.Role{workflow.RoleNurse}
 	for _, d := range []struct {
@@ -238,18 +236,18 @@ func newPageFixture(t *testing.T, racing bool) *pageFixture {
 		{"Ward B", new(string), nurseRoles, workflow.RoleNurse},
 		{"Ward C", new(string), nurseRoles, workflow.RoleNurse},
 	} {
-		*d.id = e.addDevice(t, d.name, d.roles...)
-		tok := loginOn(t, e.Srv, d.login, *d.id)
+		*d.id = e.AddDevice(t, d.name, d.roles...)
+		tok := e.Login(t, d.login, *d.id)
 		switch *d.id {
 		case f.ward:
 			f.nurseTok = tok
-			f.wardAuthor = connect(t, e.Srv, tok, f.ward)
+			f.wardAuthor = e.Connect(t, tok, f.ward)
 		case f.reception:
 			f.secTok = tok
-			f.receptionAuthr = connect(t, e.Srv, tok, f.reception)
+			f.receptionAuthr = e.Connect(t, tok, f.reception)
 		}
-		c := dial(t, e.Srv, tok, *d.id)
-		c.helloPages(t)
+		c := e.Dial(t, tok, *d.id)
+		helloPages(t, c)
 		var selfPull time.Duration
 		if racing && *d.id == f.lab {
 			selfPull = 7 * time.Millisecond
@@ -274,35 +272,35 @@ func TestPushedPagesExact(t *testing.T) {
 	f := newPageFixture(t, false)
 	e := f.env
 	ctx := context.Background()
-	oldTok := loginOn(t, e.Srv, workflow.RoleNurse, demo)
-	old := dial(t, e.Srv, oldTok, demo)
-	oldRoles := old.hello(t, "").Roles // without pages
-	oldRep := newReplica()
-	old.pullAll(t, oldRep, 0)
-	behindID := e.addDevice(t, "Behind", workflow.RoleDoctor)
-	behind := dial(t, e.Srv, loginOn(t, e.Srv, workflow.RoleDoctor, behindID), behindID)
-	behind.helloPages(t)
-	if ch := behind.pull(t, "", 1); !ch.More {
+	oldTok := e.Login(t, workflow.RoleNurse, demo)
+	old := e.Dial(t, oldTok, demo)
+	oldRoles := old.Hello(t, "").Roles // without pages
+	oldRep := wardtest.NewReplica()
+	old.PullAll(t, oldRep, 0)
+	behindID := e.AddDevice(t, "Behind", workflow.RoleDoctor)
+	behind := e.Dial(t, e.Login(t, workflow.RoleDoctor, behindID), behindID)
+	helloPages(t, behind)
+	if ch := behind.Pull(t, "", 1); !ch.More {
 		t.Fatal("setup: the snapshot fits one change")
 	}
-	old.drainPokes()
-	behind.drainPokes()
+	old.DrainPokes()
+	behind.DrainPokes()
 
 	appt := seedID("a:scheduled")
 	now := ms(time.Now())
-	if r := f.wardAuthor.push(t, f.wardAuthor.mut("appointment.recordVitals", map[string]any{"id": appt, "vitals": vitalsArg}, f.nurseTok, now))[0]; r.Status != syncproto.StatusDeferred {
+	if r := f.wardAuthor.Push(t, f.wardAuthor.Mut("appointment.recordVitals", map[string]any{"id": appt, "vitals": vitalsArg}, f.nurseTok, now))[0]; r.Status != syncproto.StatusDeferred {
 		t.Fatalf("vitals before check-in: %+v", r)
 	}
-	rejected := f.wardAuthor.mut("appointment.checkIn", map[string]any{"id": appt}, f.nurseTok, now)
-	if r := f.wardAuthor.push(t, rejected)[0]; r.Status != syncproto.StatusRejected || r.Code != workflow.CodeForbidden {
+	rejected := f.wardAuthor.Mut("appointment.checkIn", map[string]any{"id": appt}, f.nurseTok, now)
+	if r := f.wardAuthor.Push(t, rejected)[0]; r.Status != syncproto.StatusRejected || r.Code != workflow.CodeForbidden {
 		t.Fatalf("the nurse's check-in: %+v", r)
 	}
-	admin := login(t, e.Srv, "admin@hospital.com", "admin123", "")
-	if st, body := postJSON(t, fmt.Sprintf("%s/api/v1/admin/rejected/%s/%d/resolve", e.Srv.URL(), f.ward, rejected.Seq), admin,
+	admin := wardtest.LoginAs(t, e.URL(), "admin@hospital.com", "admin123", "")
+	if st, body := wardtest.PostJSON(t, fmt.Sprintf("%s/api/v1/admin/rejected/%s/%d/resolve", e.URL(), f.ward, rejected.Seq), admin,
 		map[string]any{"note": "Reception checks patients in."}); st != 200 {
 		t.Fatalf("resolve: %d %v", st, body)
 	}
-	if r := f.receptionAuthr.push(t, f.receptionAuthr.mut("appointment.checkIn", map[string]any{"id": appt}, f.secTok, now))[0]; r.Status != syncproto.StatusApplied {
+	if r := f.receptionAuthr.Push(t, f.receptionAuthr.Mut("appointment.checkIn", map[string]any{"id": appt}, f.secTok, now))[0]; r.Status != syncproto.StatusApplied {
 		t.Fatalf("check-in: %+v", r)
 	}
 	tx, err := e.Pool.Begin(ctx)
@@ -328,7 +326,7 @@ func TestPushedPagesExact(t *testing.T) {
 		fl.converges(t, e)
 	}
 	// Exactly once, and only the author's.
-	eventually(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		w := f.followers[f.ward]
 		w.mu.Lock()
 		defer w.mu.Unlock()
@@ -342,8 +340,8 @@ func TestPushedPagesExact(t *testing.T) {
 	w.mu.Lock()
 	if len(w.outcomes) != 1 || w.outcomes[0].Seq != 1 || w.outcomes[0].Status != syncproto.StatusApplied ||
 		len(w.resolutions) != 1 || w.resolutions[0].ID != rejected.ID || w.resolutions[0].Note != "Reception checks patients in." ||
-		w.rep.lastSeq != 2 {
-		t.Fatalf("the ward: outcomes %+v, resolutions %+v, last seq %d", w.outcomes, w.resolutions, w.rep.lastSeq)
+		w.rep.LastSeq != 2 {
+		t.Fatalf("the ward: outcomes %+v, resolutions %+v, last seq %d", w.outcomes, w.resolutions, w.rep.LastSeq)
 	}
 	w.mu.Unlock()
 	for id, fl := range f.followers {
@@ -358,14 +356,14 @@ func TestPushedPagesExact(t *testing.T) {
 		fl.mu.Unlock()
 	}
 	// The workstation that does not take pages, and the one still paging.
-	if !old.waitPoke(waitTimeout) || !behind.waitPoke(waitTimeout) {
+	if !old.WaitPoke(wardtest.WaitTimeout) || !behind.WaitPoke(wardtest.WaitTimeout) {
 		t.Fatal("a workstation that must pull was not poked")
 	}
 	if n := pushedFrames(old) + pushedFrames(behind); n != 0 {
 		t.Fatalf("%d pages pushed to workstations that must pull", n)
 	}
-	old.pullAll(t, oldRep, 0)
-	if d := diffStates(replicaState(t, oldRep), pgState(t, e.Pool, oldRoles)); d != "" {
+	old.PullAll(t, oldRep, 0)
+	if d := wardtest.Diff(wardtest.ReplicaState(t, oldRep.Rows, nil), wardtest.PGState(t, e.Pool, oldRoles)); d != "" {
 		t.Fatalf("the pulling workstation: %s", d)
 	}
 }
@@ -401,7 +399,7 @@ func TestPushedPagesUnderLoad(t *testing.T) {
 			writes++
 		}
 		if r.IntN(3) == 0 {
-			f.receptionAuthr.act(t, "patient.register", map[string]any{"id": uuid.NewString(), "firstName": "Load", "lastName": fmt.Sprint(r.Int()), "birthDate": "1980-01-02T00:00:00Z"}, f.secTok, ms(time.Now()))
+			f.receptionAuthr.Act(t, "patient.register", map[string]any{"id": uuid.NewString(), "firstName": "Load", "lastName": fmt.Sprint(r.Int()), "birthDate": "1980-01-02T00:00:00Z"}, f.secTok, ms(time.Now()))
 		}
 	}
 	for _, fl := range f.followers {
@@ -448,7 +446,7 @@ func TestPushedPagesFallBack(t *testing.T) {
 	if _, err := e.Pool.Exec(ctx, `UPDATE results SET "updatedAt" = now() WHERE id = (SELECT id FROM results ORDER BY id LIMIT 1)`); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if _, _, _, pokes := lab.counts(); pokes == 0 {
 			return "the lab was not poked after the shared read failed"
 		}
@@ -461,7 +459,7 @@ func TestPushedPagesFallBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	lab.converges(t, e)
-	eventually(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if pushed, _, _, _ := lab.counts(); pushed == pushedBefore {
 			return "no page pushed once the shared read works again"
 		}

@@ -10,12 +10,13 @@ import (
 
 	"github.com/google/uuid"
 
+	"wardsync/internal/wardtest"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
 
 // auditOf reads the audit log's record of one of the device's seqs.
-func auditOf(t testing.TB, env *testEnv, device string, seq int64) (outcome, code, message, field string) {
+func auditOf(t testing.TB, env *wardtest.Server, device string, seq int64) (outcome, code, message, field string) {
 	t.Helper()
 	var c, m, f *string
 	if err := env.Pool.QueryRow(context.Background(), `SELECT outcome, code, message, field FROM sync.mutations WHERE device_id = $1 AND seq = $2`,
@@ -32,7 +33,7 @@ func auditOf(t testing.TB, env *testEnv, device string, seq int64) (outcome, cod
 }
 
 // checkAudited requires the audit log to say what the push result said.
-func checkAudited(t testing.TB, env *testEnv, device string, res syncproto.MutationResult) {
+func checkAudited(t testing.TB, env *wardtest.Server, device string, res syncproto.MutationResult) {
 	t.Helper()
 	outcome, code, msg, field := auditOf(t, env, device, res.Seq)
 	if outcome != "rejected" || code != string(res.Code) || msg != res.Message || field != res.Field {
@@ -45,16 +46,16 @@ func checkAudited(t testing.TB, env *testEnv, device string, res syncproto.Mutat
 // audit log recorded the same outcome.
 func TestRejections(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
-	sec := loginOn(t, env.Srv, workflow.RoleSecretary, demo)
-	nurse := loginOn(t, env.Srv, workflow.RoleNurse, demo)
-	c := connect(t, env.Srv, sec, demo)
+	env := wardtest.StartServer(t, wardtest.Options{})
+	sec := env.Login(t, workflow.RoleSecretary, demo)
+	nurse := env.Login(t, workflow.RoleNurse, demo)
+	c := env.Connect(t, sec, demo)
 	now := func() time.Time { return ms(time.Now()) }
 
-	before := tableCounts(t, env.Pool)
+	before := wardtest.TableCounts(t, env.Pool)
 	checkUnchanged := func(what string) {
 		t.Helper()
-		after := tableCounts(t, env.Pool)
+		after := wardtest.TableCounts(t, env.Pool)
 		for _, table := range workflow.Tables {
 			if after[table] != before[table] {
 				t.Fatalf("%s: %s went from %d to %d rows", what, table, before[table], after[table])
@@ -63,7 +64,7 @@ func TestRejections(t *testing.T) {
 	}
 	check := func(name string, args any, token string, at time.Time, code workflow.Code, message any, field string) {
 		t.Helper()
-		res := c.reject(t, name, args, token, at, code, message, field)
+		res := c.Reject(t, name, args, token, at, code, message, field)
 		checkAudited(t, env, demo, res)
 		checkUnchanged(name + " " + string(code))
 	}
@@ -71,8 +72,8 @@ func TestRejections(t *testing.T) {
 	// INVALID_TRANSITION names the current state, who moved it there and when.
 	appt := seedID("a:checkedin")
 	vitalsAt := now()
-	c.act(t, "appointment.recordVitals", map[string]any{"id": appt, "vitals": vitalsArg}, nurse, vitalsAt)
-	before = tableCounts(t, env.Pool)
+	c.Act(t, "appointment.recordVitals", map[string]any{"id": appt, "vitals": vitalsArg}, nurse, vitalsAt)
+	before = wardtest.TableCounts(t, env.Pool)
 	check("appointment.recordVitals", map[string]any{"id": appt, "vitals": vitalsArg}, nurse, now(),
 		workflow.CodeInvalidTransition, fmt.Sprintf("Appointment %s is IN_CONSULTATION (vitals entered by Infirmier Test %s), not CHECKED_IN.", appt, clockAt(vitalsAt, now())), "")
 	if got := statusOf(t, env, "appointments", appt); got != "IN_CONSULTATION" {
@@ -112,17 +113,17 @@ func TestRejections(t *testing.T) {
 	check("appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, "not-a-token", now(),
 		workflow.CodeUnauthenticated, "The act's author token is not a session of this server; the author must log in again.", "")
 	// ... a session of another workstation.
-	ward := env.addDevice(t, "Ward 2", workflow.RoleSecretary)
-	otherSec := loginOn(t, env.Srv, workflow.RoleSecretary, ward)
+	ward := env.AddDevice(t, "Ward 2", workflow.RoleSecretary)
+	otherSec := env.Login(t, workflow.RoleSecretary, ward)
 	check("appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, otherSec, now(),
 		workflow.CodeUnauthenticated, "The act's author token was issued on another workstation; acts are accepted only from the workstation where the author logged in.", "")
 	// ... an admin dashboard session (no workstation).
-	dash := login(t, env.Srv, "admin@hospital.com", "admin123", "")
+	dash := wardtest.LoginAs(t, env.URL(), "admin@hospital.com", "admin123", "")
 	check("appointment.cancel", map[string]any{"id": seedID("a:scheduled")}, dash, now(),
 		workflow.CodeUnauthenticated, "The act's author token was issued on another workstation; acts are accepted only from the workstation where the author logged in.", "")
 	// ... a session ended by logout, for an act after the logout.
-	gone := loginOn(t, env.Srv, workflow.RoleSecretary, demo)
-	if code, out := postJSON(t, env.Srv.URL()+"/api/v1/auth/logout", gone, nil); code != 200 {
+	gone := env.Login(t, workflow.RoleSecretary, demo)
+	if code, out := wardtest.PostJSON(t, env.URL()+"/api/v1/auth/logout", gone, nil); code != 200 {
 		t.Fatalf("logout: %d %v", code, out)
 	}
 	check("appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, gone, now().Add(time.Second),
@@ -142,45 +143,45 @@ func TestRejections(t *testing.T) {
 			`, more than 5m0s after the server's time \S+Z; check the workstation's clock\.$`), "")
 
 	// The device is not blocked by any of this: the next act applies.
-	c.act(t, "appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, sec, now())
+	c.Act(t, "appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, sec, now())
 
 	// PROTOCOL_ERROR: a seq gap refuses the whole push, nothing applied.
-	before = tableCounts(t, env.Pool)
+	before = wardtest.TableCounts(t, env.Pool)
 	newPatient := uuid.NewString()
-	m := c.mut("patient.register", map[string]any{"id": newPatient, "firstName": "A", "lastName": "B", "birthDate": "1980-01-01T00:00:00Z"}, sec, now())
+	m := c.Mut("patient.register", map[string]any{"id": newPatient, "firstName": "A", "lastName": "B", "birthDate": "1980-01-01T00:00:00Z"}, sec, now())
 	last := m.Seq - 1
 	m.Seq += 3
-	r := c.pushFrame(t, m)
-	e, ok := r.f.(*syncproto.Error)
+	r := c.PushFrame(t, m)
+	e, ok := r.F.(*syncproto.Error)
 	if !ok {
-		t.Fatalf("gap answered with %s", r.raw)
+		t.Fatalf("gap answered with %s", r.Raw)
 	}
 	wantGap := fmt.Sprintf("Mutation seq %d leaves a gap: the server has everything up to %d, so the next must be %d; resend from %d.", m.Seq, last, last+1, last+1)
 	if e.Code != workflow.CodeProtocolError || e.Message != wantGap || e.Fatal {
-		t.Fatalf("gap: %s", r.raw)
+		t.Fatalf("gap: %s", r.Raw)
 	}
-	after := tableCounts(t, env.Pool)
+	after := wardtest.TableCounts(t, env.Pool)
 	if after["sync.mutations"] != before["sync.mutations"] || after["patients"] != before["patients"] {
 		t.Fatalf("a refused push wrote: %v → %v", before, after)
 	}
-	if w := c.hello2(t); w.LastMutationSeq != last {
+	if w := hello2(t, c); w.LastMutationSeq != last {
 		t.Fatalf("lastMutationSeq %d after a gap, want %d", w.LastMutationSeq, last)
 	}
 	// Resending from last+1 works.
 	m.Seq = last + 1
-	c.seq = m.Seq
-	if res := c.push(t, m)[0]; res.Status != syncproto.StatusApplied {
+	c.Seq = m.Seq
+	if res := c.Push(t, m)[0]; res.Status != syncproto.StatusApplied {
 		t.Fatalf("resend after gap: %+v", res)
 	}
 }
 
 // hello2 says hello on a second connection of the same device and token
 // and returns the welcome: the server's view of the device.
-func (c *wsClient) hello2(t testing.TB) *syncproto.Welcome {
+func hello2(t testing.TB, c *wardtest.Client) *syncproto.Welcome {
 	t.Helper()
-	c2 := dial(t, c.srv, c.token, c.device)
-	defer c2.ws.Close()
-	return c2.hello(t, "")
+	c2 := c.Server.Dial(t, c.Token, c.Device)
+	defer c2.WS.Close()
+	return c2.Hello(t, "")
 }
 
 // TestSessionWindow: a session authors acts offline for SessionTTL after its
@@ -188,26 +189,26 @@ func (c *wsClient) hello2(t testing.TB) *syncproto.Welcome {
 // logout, or by a disabled user is UNAUTHENTICATED.
 func TestSessionWindow(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
-	old := loginOn(t, env.Srv, workflow.RoleSecretary, demo)
-	oldNurse := loginOn(t, env.Srv, workflow.RoleNurse, demo)
+	env := wardtest.StartServer(t, wardtest.Options{})
+	old := env.Login(t, workflow.RoleSecretary, demo)
+	oldNurse := env.Login(t, workflow.RoleNurse, demo)
 	issued := ms(env.Clock.Now())
-	loggedOut := loginOn(t, env.Srv, workflow.RoleDoctor, demo)
-	if code, _ := postJSON(t, env.Srv.URL()+"/api/v1/auth/logout", loggedOut, nil); code != 200 {
+	loggedOut := env.Login(t, workflow.RoleDoctor, demo)
+	if code, _ := wardtest.PostJSON(t, env.URL()+"/api/v1/auth/logout", loggedOut, nil); code != 200 {
 		t.Fatal("logout")
 	}
 
 	// Eight days later the workstation comes back online.
 	env.Clock.Advance(8 * 24 * time.Hour)
-	fresh := loginOn(t, env.Srv, workflow.RoleSecretary, demo)
-	c := connect(t, env.Srv, fresh, demo)
+	fresh := env.Login(t, workflow.RoleSecretary, demo)
+	c := env.Connect(t, fresh, demo)
 
 	// Done offline within the window: accepted, at its own time.
-	c.act(t, "appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, old, issued.Add(time.Hour))
+	c.Act(t, "appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, old, issued.Add(time.Hour))
 	// Done offline after the window: refused.
 	late := ms(env.Clock.Now())
 	expires := issued.Add(7 * 24 * time.Hour)
-	res := c.reject(t, "appointment.cancel", map[string]any{"id": seedID("a:checkedin")}, old, late, workflow.CodeUnauthenticated,
+	res := c.Reject(t, "appointment.cancel", map[string]any{"id": seedID("a:checkedin")}, old, late, workflow.CodeUnauthenticated,
 		regexp.MustCompile(`^The act occurred at `+regexp.QuoteMeta(late.Format("2006-01-02 15:04"))+`, after the session of Secrétaire Test expired at `+
 			`\d{4}-\d\d-\d\d \d\d:\d\d; offline work is accepted for 168h0m0s after a login\.$`), "")
 	checkAudited(t, env, demo, res)
@@ -218,13 +219,13 @@ func TestSessionWindow(t *testing.T) {
 		t.Fatalf("refused act changed the row: %s", got)
 	}
 	// An act by a session ended before it: refused.
-	c.reject(t, "prescription.sendToLab", map[string]any{"id": seedID("rx:created")}, loggedOut, late, workflow.CodeUnauthenticated,
+	c.Reject(t, "prescription.sendToLab", map[string]any{"id": seedID("rx:created")}, loggedOut, late, workflow.CodeUnauthenticated,
 		loggedOutSentence("Dr Médecin Test"), "")
 	// A disabled user's acts are refused, even inside the window.
 	if err := env.DB.DisableUser(context.Background(), nurseID); err != nil {
 		t.Fatal(err)
 	}
-	c.reject(t, "prescription.collectSample", map[string]any{"id": seedID("rx:sent")}, oldNurse, issued.Add(2*time.Hour), workflow.CodeUnauthenticated,
+	c.Reject(t, "prescription.collectSample", map[string]any{"id": seedID("rx:sent")}, oldNurse, issued.Add(2*time.Hour), workflow.CodeUnauthenticated,
 		"The account of Infirmier Test is disabled.", "")
 	if got := statusOf(t, env, "prescriptions", seedID("rx:sent")); got != "SENT_TO_LAB" {
 		t.Fatalf("refused act changed the row: %s", got)

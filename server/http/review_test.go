@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"wardsync/internal/wardtest"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
@@ -24,37 +25,37 @@ import (
 // reviewFixture is a server, a nurse on the demo workstation, an
 // administrator's dashboard token, and a helper that makes a rejected act.
 type reviewFixture struct {
-	env   *testEnv
-	c     *wsClient
+	env   *wardtest.Server
+	c     *wardtest.Client
 	nurse string
 	admin string
 }
 
 func newReviewFixture(t *testing.T) *reviewFixture {
-	env := newTestServer(t)
-	f := &reviewFixture{env: env, nurse: loginOn(t, env.Srv, workflow.RoleNurse, demo),
-		admin: login(t, env.Srv, "admin@hospital.com", "admin123", "")}
-	f.c = connect(t, env.Srv, f.nurse, demo)
+	env := wardtest.StartServer(t, wardtest.Options{})
+	f := &reviewFixture{env: env, nurse: env.Login(t, workflow.RoleNurse, demo),
+		admin: wardtest.LoginAs(t, env.URL(), "admin@hospital.com", "admin123", "")}
+	f.c = env.Connect(t, f.nurse, demo)
 	return f
 }
 
 // rejected pushes an act the nurse may not do and returns it.
 func (f *reviewFixture) rejected(t *testing.T) syncproto.Mutation {
 	t.Helper()
-	m := f.c.mut("appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, f.nurse, ms(time.Now()))
-	if res := f.c.push(t, m)[0]; res.Status != syncproto.StatusRejected || res.Code != workflow.CodeForbidden {
+	m := f.c.Mut("appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, f.nurse, ms(time.Now()))
+	if res := f.c.Push(t, m)[0]; res.Status != syncproto.StatusRejected || res.Code != workflow.CodeForbidden {
 		t.Fatalf("setup: %+v", res)
 	}
 	return m
 }
 
 func (f *reviewFixture) close(id, reason string, at time.Time) syncproto.Mutation {
-	return f.c.mut(workflow.CloseRejected, map[string]any{"id": id, "reason": reason}, f.nurse, at)
+	return f.c.Mut(workflow.CloseRejected, map[string]any{"id": id, "reason": reason}, f.nurse, at)
 }
 
 func (f *reviewFixture) resolve(t *testing.T, seq int64, note any) (int, map[string]any) {
 	t.Helper()
-	return postJSON(t, fmt.Sprintf("%s/api/v1/admin/rejected/%s/%d/resolve", f.env.Srv.URL(), demo, seq), f.admin, map[string]any{"note": note})
+	return wardtest.PostJSON(t, fmt.Sprintf("%s/api/v1/admin/rejected/%s/%d/resolve", f.env.URL(), demo, seq), f.admin, map[string]any{"note": note})
 }
 
 // pullResolutions pulls the feed to its end from cursor and returns the
@@ -63,7 +64,7 @@ func (f *reviewFixture) pullResolutions(t *testing.T, cursor string) ([]syncprot
 	t.Helper()
 	var out []syncproto.Resolution
 	for {
-		ch := f.c.pull(t, cursor, 0)
+		ch := f.c.Pull(t, cursor, 0)
 		out = append(out, ch.Resolutions...)
 		cursor = ch.Cursor
 		if !ch.More {
@@ -79,7 +80,7 @@ func (f *reviewFixture) pullResolutions(t *testing.T, cursor string) ([]syncprot
 func (f *reviewFixture) awaitResolutions(t *testing.T, cursor string, n int) ([]syncproto.Resolution, string) {
 	t.Helper()
 	var out []syncproto.Resolution
-	eventually(t, 30*time.Second, func() string {
+	wardtest.Eventually(t, 30*time.Second, func() string {
 		got, next := f.pullResolutions(t, cursor)
 		out, cursor = append(out, got...), next
 		if len(out) < n {
@@ -110,7 +111,7 @@ type auditItem struct {
 
 func (f *reviewFixture) audit(t *testing.T, query string) []auditItem {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, f.env.Srv.URL()+"/api/v1/admin/"+query, nil)
+	req, _ := http.NewRequest(http.MethodGet, f.env.URL()+"/api/v1/admin/"+query, nil)
 	req.Header.Set("Authorization", "Bearer "+f.admin)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -142,7 +143,7 @@ func TestReviewCloseFromWorkstation(t *testing.T) {
 	r := f.rejected(t)
 	closedAt := ms(time.Now().Add(-time.Minute)) // closed offline a minute before it was sent
 	closing := f.close(r.ID, "Patient went home; reception will reschedule.", closedAt)
-	if res := f.c.push(t, closing)[0]; res.Status != syncproto.StatusApplied {
+	if res := f.c.Push(t, closing)[0]; res.Status != syncproto.StatusApplied {
 		t.Fatalf("close: %+v", res)
 	}
 
@@ -183,9 +184,9 @@ func TestReviewReissue(t *testing.T) {
 	_, cursor := f.pullResolutions(t, "")
 	r := f.rejected(t)
 	// Re-issued adapted: the nurse records vitals instead of a check-in.
-	again := f.c.mut("appointment.recordVitals", map[string]any{"id": seedID("a:checkedin"), "vitals": vitalsArg}, f.nurse, ms(time.Now()))
+	again := f.c.Mut("appointment.recordVitals", map[string]any{"id": seedID("a:checkedin"), "vitals": vitalsArg}, f.nurse, ms(time.Now()))
 	again.ReissueOf = r.ID
-	if res := f.c.push(t, again)[0]; res.Status != syncproto.StatusApplied {
+	if res := f.c.Push(t, again)[0]; res.Status != syncproto.StatusApplied {
 		t.Fatalf("reissue: %+v", res)
 	}
 	orig, next := f.auditSeq(t, r.Seq), f.auditSeq(t, again.Seq)
@@ -206,16 +207,16 @@ func TestReviewReissue(t *testing.T) {
 	// the server never recorded is kept and resolves nothing either: the
 	// clinical act is never refused for its link.
 	r2 := f.rejected(t)
-	bad := f.c.mut("appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, f.nurse, ms(time.Now()))
+	bad := f.c.Mut("appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, f.nurse, ms(time.Now()))
 	bad.ReissueOf = r2.ID
-	f.c.push(t, bad)
+	f.c.Push(t, bad)
 	if it := f.auditSeq(t, r2.Seq); it.Resolution != nil {
 		t.Fatalf("resolved by a rejected re-issue: %+v", it.Resolution)
 	}
 	unknown := uuid.NewString()
-	doc := f.c.mut("document.attach", map[string]any{"id": uuid.NewString(), "patientId": seedID("patient:1"), "name": "scan", "type": "pdf", "url": "u"}, f.nurse, ms(time.Now()))
+	doc := f.c.Mut("document.attach", map[string]any{"id": uuid.NewString(), "patientId": seedID("patient:1"), "name": "scan", "type": "pdf", "url": "u"}, f.nurse, ms(time.Now()))
 	doc.ReissueOf = unknown
-	if res := f.c.push(t, doc)[0]; res.Status != syncproto.StatusApplied {
+	if res := f.c.Push(t, doc)[0]; res.Status != syncproto.StatusApplied {
 		t.Fatalf("act with a dangling link: %+v", res)
 	}
 	if it := f.auditSeq(t, doc.Seq); it.ReissueOf == nil || it.ReissueOf.MutationID != unknown || it.ReissueOf.Seq != nil {
@@ -244,8 +245,8 @@ func TestReviewRefusals(t *testing.T) {
 	t.Parallel()
 	f := newReviewFixture(t)
 	r := f.rejected(t)
-	applied := f.c.mut("appointment.recordVitals", map[string]any{"id": seedID("a:checkedin"), "vitals": vitalsArg}, f.nurse, ms(time.Now()))
-	f.c.push(t, applied)
+	applied := f.c.Mut("appointment.recordVitals", map[string]any{"id": seedID("a:checkedin"), "vitals": vitalsArg}, f.nurse, ms(time.Now()))
+	f.c.Push(t, applied)
 	unknown := uuid.NewString()
 	long := strings.Repeat("x", workflow.MaxReasonChars+1)
 	emptyMsg := "The reason must not be empty. Say in a few words why this rejected act needs nothing more."
@@ -267,8 +268,8 @@ func TestReviewRefusals(t *testing.T) {
 			fmt.Sprintf("Act %d of workstation %s was applied, not rejected; only a rejected act can be resolved.", applied.Seq, demo), ""},
 	} {
 		t.Run("workstation "+tc.name, func(t *testing.T) {
-			res := f.c.push(t, f.close(tc.id, tc.reason, ms(time.Now())))[0]
-			checkRejected(t, res, tc.code, tc.message, tc.field)
+			res := f.c.Push(t, f.close(tc.id, tc.reason, ms(time.Now())))[0]
+			wardtest.CheckRejected(t, res, tc.code, tc.message, tc.field)
 			checkAudited(t, f.env, demo, res)
 			if it := f.auditSeq(t, r.Seq); it.Resolution != nil {
 				t.Fatalf("resolved anyway: %+v", it.Resolution)
@@ -276,7 +277,7 @@ func TestReviewRefusals(t *testing.T) {
 		})
 	}
 	t.Run("workstation unknown field", func(t *testing.T) {
-		res := f.c.push(t, f.c.mut(workflow.CloseRejected, map[string]any{"id": r.ID, "reason": "ok", "why": "x"}, f.nurse, ms(time.Now())))[0]
+		res := f.c.Push(t, f.c.Mut(workflow.CloseRejected, map[string]any{"id": r.ID, "reason": "ok", "why": "x"}, f.nurse, ms(time.Now())))[0]
 		if res.Status != syncproto.StatusRejected || res.Code != workflow.CodeValidationFailed || res.Field != "why" {
 			t.Fatalf("%+v", res)
 		}
@@ -310,12 +311,12 @@ func TestReviewRefusals(t *testing.T) {
 	// Twice: the first resolution stands, the second is refused naming it,
 	// whichever side comes second.
 	closedAt := ms(time.Now())
-	if res := f.c.push(t, f.close(r.ID, "first", closedAt))[0]; res.Status != syncproto.StatusApplied {
+	if res := f.c.Push(t, f.close(r.ID, "first", closedAt))[0]; res.Status != syncproto.StatusApplied {
 		t.Fatalf("first close: %+v", res)
 	}
 	twice := fmt.Sprintf("Rejected act %d of workstation %s was already resolved by Infirmier Test at %s (%q); a resolution is made once.",
 		r.Seq, demo, closedAt.UTC().Format("2006-01-02 15:04 UTC"), "first")
-	checkRejected(t, f.c.push(t, f.close(r.ID, "second", ms(time.Now())))[0], workflow.CodeInvalidTransition, twice, "")
+	wardtest.CheckRejected(t, f.c.Push(t, f.close(r.ID, "second", ms(time.Now())))[0], workflow.CodeInvalidTransition, twice, "")
 	if st, body := f.resolve(t, r.Seq, "second"); st != 409 || body["code"] != "INVALID_TRANSITION" || body["message"] != twice {
 		t.Fatalf("dashboard twice: %d %v", st, body)
 	}
@@ -341,7 +342,7 @@ func TestReviewRejectedNeverDeleted(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	if n := count(t, f.env.Pool, `SELECT count(*) FROM sync.mutations m JOIN sync.rejection_resolutions r USING (device_id, seq) WHERE m.mutation_id = $1`, r.ID); n != 1 {
+	if n := wardtest.Count(t, f.env.Pool, `SELECT count(*) FROM sync.mutations m JOIN sync.rejection_resolutions r USING (device_id, seq) WHERE m.mutation_id = $1`, r.ID); n != 1 {
 		t.Fatalf("rejected act or its resolution gone: %d", n)
 	}
 }

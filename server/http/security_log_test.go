@@ -1,4 +1,4 @@
-package http
+package http_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"wardsync/internal/wardtest"
+	httpserver "wardsync/server/http"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -20,8 +22,8 @@ import (
 )
 
 type securityPage struct {
-	Items []securityEventJSON `json:"items"`
-	Next  string              `json:"next"`
+	Items []httpserver.SecurityEventJSON `json:"items"`
+	Next  string                         `json:"next"`
 }
 
 // TestSecurityLogRecordsEveryKind performs every logged action through the
@@ -36,7 +38,7 @@ func TestSecurityLogRecordsEveryKind(t *testing.T) {
 	start := e.clock.Now().Add(-time.Second)
 
 	// login (admStart), login_failed, logout.
-	if st, body := e.do("POST", "/api/v1/auth/login", "", map[string]string{"email": "nurse@hospital.com", "password": "wrong", "deviceId": e.device}); st != 401 {
+	if st, body := e.do("POST", "/api/v1/auth/login", "", wardtest.LoginBody("nurse@hospital.com", "wrong", e.device)); st != 401 {
 		t.Fatalf("wrong password: %d %v", st, body)
 	}
 	nurse := e.roleToken(workflow.RoleNurse)
@@ -150,7 +152,7 @@ func TestSecurityLogRecordsEveryKind(t *testing.T) {
 			var page securityPage
 			e.getInto("/api/v1/admin/security-events?kind="+kind+"&since="+url.QueryEscape(start.Format(time.RFC3339Nano)), admin, &page)
 			w := want[kind]
-			var found *securityEventJSON
+			var found *httpserver.SecurityEventJSON
 			for i := range page.Items {
 				ev := &page.Items[i]
 				if ev.Kind != kind {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"wardsync/internal/wardtest"
 	httpserver "wardsync/server/http"
 	"wardsync/syncproto"
 	"wardsync/workflow"
@@ -19,18 +20,9 @@ import (
 // registration.
 func TestSlowPushKeepsTheSocket(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
 	const ping = 100 * time.Millisecond
-	srv := httpserver.New(env.DB, testLogger())
-	srv.PingInterval = ping
-	if err := srv.Open(context.Background(), "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Close(ctx)
-	})
+	env := wardtest.StartServer(t, wardtest.Options{Configure: func(s *httpserver.Server) { s.PingInterval = ping }})
+	srv := env
 	const slow = 1200 * time.Millisecond // 4 × the read deadline of 3 pings
 	if _, err := env.Pool.Exec(context.Background(), `
 		CREATE FUNCTION public.test_slow_register() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -41,20 +33,20 @@ func TestSlowPushKeepsTheSocket(t *testing.T) {
 		CREATE TRIGGER test_slow_register BEFORE INSERT ON public.patients FOR EACH ROW EXECUTE FUNCTION public.test_slow_register()`); err != nil {
 		t.Fatal(err)
 	}
-	sec := loginOn(t, srv, workflow.RoleSecretary, demo)
-	c := connect(t, srv, sec, demo)
+	sec := srv.Login(t, workflow.RoleSecretary, demo)
+	c := srv.Connect(t, sec, demo)
 	now := ms(time.Now())
 
 	start := time.Now()
 	p := uuid.NewString()
-	if res := c.push(t, c.mut("patient.register", registerArgs(p, "Lente"), sec, now))[0]; res.Status != syncproto.StatusApplied {
+	if res := c.Push(t, c.Mut("patient.register", registerArgs(p, "Lente"), sec, now))[0]; res.Status != syncproto.StatusApplied {
 		t.Fatalf("slow push: %s %s %s", res.Status, res.Code, res.Message)
 	}
 	if took := time.Since(start); took < slow {
 		t.Fatalf("the push took %s: the slow statement did not run", took)
 	}
 	// The frame after the slow push is answered on the same socket.
-	ch := c.pull(t, "", 0)
+	ch := c.Pull(t, "", 0)
 	found := false
 	for _, x := range ch.Changes {
 		found = found || x.ID == p
@@ -62,8 +54,8 @@ func TestSlowPushKeepsTheSocket(t *testing.T) {
 	if !found && !ch.More {
 		t.Fatalf("the pull after the slow push misses patient %s", p)
 	}
-	c.act(t, "patient.register", registerArgs(uuid.NewString(), "Prompt"), sec, now)
-	if err := c.closeError(); err != nil {
+	c.Act(t, "patient.register", registerArgs(uuid.NewString(), "Prompt"), sec, now)
+	if err := c.CloseError(); err != nil {
 		t.Fatalf("socket dropped: %v", err)
 	}
 }

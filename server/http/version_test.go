@@ -1,4 +1,4 @@
-package http
+package http_test
 
 import (
 	"testing"
@@ -31,13 +31,10 @@ func TestMinimumWorkstationVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.send(&syncproto.Hello{RequestID: "h1", Protocol: syncproto.Version, DeviceID: e.device, Pending: 3, OldestPendingAt: &oldest, ClientVersion: "1.2.0"})
-	var refusal *syncproto.Error
-	for f := range w.frames {
-		if ef, ok := f.(*syncproto.Error); ok {
-			refusal = ef
-			break
-		}
-		t.Fatalf("hello of 1.2.0 answered with %s", f.FrameType())
+	r := w.Next(t)
+	refusal, ok := r.F.(*syncproto.Error)
+	if !ok {
+		t.Fatalf("hello of 1.2.0 answered with %s", r.Raw)
 	}
 	const sentence = "this workstation runs 1.2.0; the server needs 1.3.0 or later: ask IT to update it"
 	if refusal == nil || refusal.Code != syncproto.CodeUpgradeRequired || refusal.Message != sentence || !refusal.Fatal || refusal.RequestID != "h1" {

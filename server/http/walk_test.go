@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"wardsync/internal/wardtest"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
@@ -24,12 +25,12 @@ var vitalsArg = map[string]any{
 // checks the device holds the rows exactly as PostgreSQL has them.
 func TestWorkflowWalk(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
+	env := wardtest.StartServer(t, wardtest.Options{})
 	tok := map[workflow.Role]string{}
 	for _, r := range workflow.Roles {
-		tok[r] = loginOn(t, env.Srv, r, demo)
+		tok[r] = env.Login(t, r, demo)
 	}
-	c := connect(t, env.Srv, tok[workflow.RoleSecretary], demo)
+	c := env.Connect(t, tok[workflow.RoleSecretary], demo)
 
 	t0 := ms(time.Now())
 	step := 0
@@ -39,7 +40,7 @@ func TestWorkflowWalk(t *testing.T) {
 		t.Helper()
 		when := at()
 		times[name] = when
-		c.act(t, name, args, tok[role], when)
+		c.Act(t, name, args, tok[role], when)
 	}
 
 	P, A, RX, R, D := uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString()
@@ -140,34 +141,34 @@ func TestWorkflowWalk(t *testing.T) {
 	want("uploadedBy", uploadedBy, nurseID)
 
 	// The audit log has every act once, applied, with its author.
-	if n := count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE device_id = $1 AND outcome = 'applied' AND author_id IS NOT NULL`, demo); n != acts {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE device_id = $1 AND outcome = 'applied' AND author_id IS NOT NULL`, demo); n != acts {
 		t.Errorf("audit log has %d applied acts, want %d", n, acts)
 	}
-	if n := count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE device_id = $1 AND name = 'appointment.recordVitals' AND author_id = $2`, demo, nurseID); n != 1 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE device_id = $1 AND name = 'appointment.recordVitals' AND author_id = $2`, demo, nurseID); n != 1 {
 		t.Errorf("recordVitals audited %d times under the nurse", n)
 	}
 
 	// The device pulls everything and holds what PostgreSQL holds.
-	rep := newReplica()
-	eventually(t, waitTimeout, func() string {
-		c.pullAll(t, rep, 0)
-		if rep.lastSeq != acts {
+	rep := wardtest.NewReplica()
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
+		c.PullAll(t, rep, 0)
+		if rep.LastSeq != acts {
 			return "lastMutationSeq not yet 18"
 		}
-		return diffStates(replicaState(t, rep), pgState(t, env.Pool, workflow.Roles))
+		return wardtest.Diff(wardtest.ReplicaState(t, rep.Rows, nil), wardtest.PGState(t, env.Pool, workflow.Roles))
 	})
 	var row workflow.Appointment
-	if err := json.Unmarshal(rep.rows["appointments"][A], &row); err != nil {
+	if err := json.Unmarshal(rep.Rows["appointments"][A], &row); err != nil {
 		t.Fatal(err)
 	}
 	if row.Status != workflow.AppointmentCompleted || row.ConsultationNotes == nil || *row.ConsultationNotes != "Virose." ||
 		row.BillingAmount == nil || *row.BillingAmount != "120.50" || !row.CheckedInAt.Equal(times["appointment.checkIn"]) {
-		t.Errorf("pulled appointment: %s", rep.rows["appointments"][A])
+		t.Errorf("pulled appointment: %s", rep.Rows["appointments"][A])
 	}
-	c.checkFrames(t)
+	c.CheckFrames(t)
 }
 
-func statusOf(t testing.TB, env *testEnv, table, id string) string {
+func statusOf(t testing.TB, env *wardtest.Server, table, id string) string {
 	t.Helper()
 	var s string
 	if err := env.Pool.QueryRow(context.Background(), `SELECT status::text FROM `+table+` WHERE id = $1`, id).Scan(&s); err != nil {
@@ -182,30 +183,30 @@ var welcomeRE = regexp.MustCompile(`^\{"type":"welcome","requestId":"hello-1","s
 // documented wire shape (syncproto/testdata), member order included.
 func TestGoldenFrames(t *testing.T) {
 	t.Parallel()
-	env := newTestServer(t)
-	sec := loginOn(t, env.Srv, workflow.RoleSecretary, demo)
-	nurse := loginOn(t, env.Srv, workflow.RoleNurse, demo)
-	c := dial(t, env.Srv, sec, demo)
-	c.sendRaw(t, []byte(`{"type":"hello","requestId":"hello-1","protocol":1,"deviceId":"`+demo+`","cursor":"","lastMutationSeq":0,"pending":0}`))
-	w := c.next(t)
-	if !welcomeRE.Match(w.raw) {
-		t.Fatalf("welcome frame:\n%s\nwant match %s", w.raw, welcomeRE)
+	env := wardtest.StartServer(t, wardtest.Options{})
+	sec := env.Login(t, workflow.RoleSecretary, demo)
+	nurse := env.Login(t, workflow.RoleNurse, demo)
+	c := env.Dial(t, sec, demo)
+	c.SendRaw(t, []byte(`{"type":"hello","requestId":"hello-1","protocol":1,"deviceId":"`+demo+`","cursor":"","lastMutationSeq":0,"pending":0}`))
+	w := c.Next(t)
+	if !welcomeRE.Match(w.Raw) {
+		t.Fatalf("welcome frame:\n%s\nwant match %s", w.Raw, welcomeRE)
 	}
 	now := ms(time.Now())
-	m1 := c.mut("appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, sec, now)
-	m2 := c.mut("appointment.recordVitals", map[string]any{"id": seedID("a:inconsult"), "vitals": vitalsArg}, nurse, now)
-	r := c.pushFrame(t, m1, m2)
+	m1 := c.Mut("appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, sec, now)
+	m2 := c.Mut("appointment.recordVitals", map[string]any{"id": seedID("a:inconsult"), "vitals": vitalsArg}, nurse, now)
+	r := c.PushFrame(t, m1, m2)
 	// The seed places its times around the seed time (postgres.DemoClock).
 	var vitalsAt time.Time
 	if err := env.Pool.QueryRow(context.Background(), `SELECT "vitalsEnteredAt" FROM appointments WHERE id = $1`, seedID("a:inconsult")).Scan(&vitalsAt); err != nil {
 		t.Fatal(err)
 	}
 	wantMsg := "Appointment " + seedID("a:inconsult") + " is IN_CONSULTATION (vitals entered by Infirmier Test " + clockAt(vitalsAt, now) + "), not CHECKED_IN."
-	want := `{"type":"pushResult","requestId":"push-1","results":[{"seq":1,"status":"applied"},{"seq":2,"status":"rejected","code":"INVALID_TRANSITION","message":` + string(mustJSON(wantMsg)) + `}]}`
-	if string(r.raw) != want {
-		t.Fatalf("pushResult frame:\n got: %s\nwant: %s", r.raw, want)
+	want := `{"type":"pushResult","requestId":"push-1","results":[{"seq":1,"status":"applied"},{"seq":2,"status":"rejected","code":"INVALID_TRANSITION","message":` + string(wardtest.MustJSON(wantMsg)) + `}]}`
+	if string(r.Raw) != want {
+		t.Fatalf("pushResult frame:\n got: %s\nwant: %s", r.Raw, want)
 	}
-	if _, ok := r.f.(*syncproto.PushResult); !ok {
+	if _, ok := r.F.(*syncproto.PushResult); !ok {
 		t.Fatal("not a pushResult")
 	}
 }

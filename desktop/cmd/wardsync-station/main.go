@@ -49,13 +49,30 @@ func main() {
 	// (docs/bench.md), which run this binary as a child process.
 	if path := os.Getenv("WARDSYNC_CPUPROFILE"); path != "" {
 		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
-			code := cli(ctx, os.Args[1:], os.Stdout, os.Stderr)
+			code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 			pprof.StopCPUProfile()
 			f.Close()
 			os.Exit(code)
 		}
 	}
-	os.Exit(cli(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the life of one command and returns the exit code: 0 done,
+// 1 failure, 2 usage, 3 the act or login was refused (the refusal is
+// printed as JSON).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	m := NewMain()
+	m.Stdout, m.Stderr = stdout, stderr
+	if err := m.ParseFlags(args); err != nil {
+		return 2 // the flag set or the usage said why
+	}
+	code := m.Run(ctx)
+	if err := m.Close(); err != nil {
+		fmt.Fprintln(stderr, err)
+		return max(code, 1)
+	}
+	return code
 }
 
 func env(name, def string) string {
@@ -65,50 +82,83 @@ func env(name, def string) string {
 	return def
 }
 
-// cli runs one command and returns the exit code: 0 done, 1 failure,
-// 2 usage, 3 the act or login was refused (the refusal is printed as JSON).
-func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// errUsage is a command line the usage was printed for.
+var errUsage = errors.New("usage")
+
+// Main is one run of wardsync-station: ParseFlags reads the global flags
+// and the command, Run opens the replica and does the command, Close
+// closes the replica.
+type Main struct {
+	Stdout, Stderr io.Writer
+	Config         desktop.Config
+	ShowVersion    bool
+	Command        string
+	Args           []string // the command's own flags
+	UnlockEmail    string
+	Engine         *desktop.Engine // open between Run and Close
+}
+
+// NewMain is a Main writing to the process's stdout and stderr.
+func NewMain() *Main { return &Main{Stdout: os.Stdout, Stderr: os.Stderr} }
+
+// ParseFlags reads the global flags, defaulting to $WARDSYNC_*, and the
+// command; it has printed why it fails.
+func (m *Main) ParseFlags(args []string) error {
 	global := flag.NewFlagSet("wardsync-station", flag.ContinueOnError)
-	global.SetOutput(stderr)
-	dbPath := global.String("db", env("WARDSYNC_DB", "wardsync-station.db"), "replica file")
-	server := global.String("server", env("WARDSYNC_SERVER", ""), "server base URL, e.g. http://127.0.0.1:8420")
-	device := global.String("device", env("WARDSYNC_DEVICE", ""), "this workstation's device id (stored in the key file once given)")
-	showVersion := global.Bool("version", false, "print the release and commit, then exit")
-	var sec desktop.Security
-	global.StringVar(&sec.CAFile, "ca-file", env("WARDSYNC_CA_FILE", ""), "the hospital's CA certificate (PEM), trusted besides the system's")
-	global.StringVar(&sec.Pin, "pin", env("WARDSYNC_PIN", ""), "sha256/<base64>: refuse any server key but this one")
-	unlockEmail := global.String("unlock", env("WARDSYNC_UNLOCK", ""), "open the replica with this user's key slot and $WARDSYNC_PASSWORD")
+	global.SetOutput(m.Stderr)
+	c := &m.Config
+	global.StringVar(&c.DBPath, "db", env("WARDSYNC_DB", "wardsync-station.db"), "replica file")
+	global.StringVar(&c.ServerURL, "server", env("WARDSYNC_SERVER", ""), "server base URL, e.g. http://127.0.0.1:8420")
+	global.StringVar(&c.DeviceID, "device", env("WARDSYNC_DEVICE", ""), "this workstation's device id (stored in the key file once given)")
+	global.BoolVar(&m.ShowVersion, "version", false, "print the release and commit, then exit")
+	global.StringVar(&c.Security.CAFile, "ca-file", env("WARDSYNC_CA_FILE", ""), "the hospital's CA certificate (PEM), trusted besides the system's")
+	global.StringVar(&c.Security.Pin, "pin", env("WARDSYNC_PIN", ""), "sha256/<base64>: refuse any server key but this one")
+	global.StringVar(&m.UnlockEmail, "unlock", env("WARDSYNC_UNLOCK", ""), "open the replica with this user's key slot and $WARDSYNC_PASSWORD")
 	slotTime := global.Uint("slot-time", uint(keyfile.DefaultParams.Time), "Argon2id passes of the key slots login makes (tests only lower it)")
-	unencrypted := global.Bool("unencrypted", false, "keep the replica unencrypted: the benchmarks' baseline only, never a ward")
+	global.BoolVar(&c.Unencrypted, "unencrypted", false, "keep the replica unencrypted: the benchmarks' baseline only, never a ward")
 	slotMemory := global.Uint("slot-memory-kib", uint(keyfile.DefaultParams.MemoryKiB), "Argon2id memory of the key slots login makes, KiB (tests only lower it)")
 	if err := global.Parse(args); err != nil {
-		return 2
+		return err
 	}
-	if *showVersion {
-		fmt.Fprintln(stdout, "wardsync-station", version.String())
-		return 0
+	c.SlotParams = &keyfile.Params{Time: uint32(*slotTime), MemoryKiB: uint32(*slotMemory), Threads: keyfile.DefaultParams.Threads}
+	c.NetworkEvents = true
+	if m.ShowVersion {
+		return nil
 	}
 	if global.NArg() == 0 {
-		fmt.Fprintln(stderr, "usage: wardsync-station [-db PATH] [-server URL] [-device ID] claim|login|run|act|status [flags]")
-		return 2
+		fmt.Fprintln(m.Stderr, "usage: wardsync-station [-db PATH] [-server URL] [-device ID] claim|login|run|act|status [flags]")
+		return errUsage
 	}
-	cmd, rest := global.Arg(0), global.Args()[1:]
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-	params := keyfile.Params{Time: uint32(*slotTime), MemoryKiB: uint32(*slotMemory), Threads: keyfile.DefaultParams.Threads}
-	e, err := desktop.Open(ctx, desktop.Config{DBPath: *dbPath, ServerURL: *server, DeviceID: *device, Logger: log, SlotParams: &params, Unencrypted: *unencrypted,
-		Security: sec, NetworkEvents: true})
+	m.Command, m.Args = global.Arg(0), global.Args()[1:]
+	return nil
+}
+
+// Run opens the replica and does the command; it returns the exit code.
+func (m *Main) Run(ctx context.Context) int {
+	if m.ShowVersion {
+		fmt.Fprintln(m.Stdout, "wardsync-station", version.String())
+		return 0
+	}
+	m.Config.Logger = slog.New(slog.NewTextHandler(m.Stderr, nil))
+	e, err := desktop.Open(ctx, m.Config)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(m.Stderr, err)
 		return 1
 	}
-	code := command(ctx, e, cmd, rest, *unlockEmail, stdout, stderr)
-	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := e.Close(closeCtx); err != nil {
-		fmt.Fprintln(stderr, err)
-		return max(code, 1)
+	m.Engine = e
+	return command(ctx, e, m.Command, m.Args, m.UnlockEmail, m.Stdout, m.Stderr)
+}
+
+// Close closes the replica, waiting up to 10 seconds.
+func (m *Main) Close() error {
+	if m.Engine == nil {
+		return nil
 	}
-	return code
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := m.Engine.Close(ctx)
+	m.Engine = nil
+	return err
 }
 
 func command(ctx context.Context, e *desktop.Engine, cmd string, args []string, unlockEmail string, stdout, stderr io.Writer) int {

@@ -35,7 +35,7 @@ func TestCLI(t *testing.T) {
 	ctx := context.Background()
 	runCLI := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
-		code := cli(ctx, append([]string{"-db", db, "-server", srv.URL, "-device", "dev-1", "-slot-time", "1", "-slot-memory-kib", "64"}, args...), &out, &errb)
+		code := run(ctx, append([]string{"-db", db, "-server", srv.URL, "-device", "dev-1", "-slot-time", "1", "-slot-memory-kib", "64"}, args...), &out, &errb)
 		return code, out.String(), errb.String()
 	}
 
@@ -83,7 +83,7 @@ func TestCLI(t *testing.T) {
 	ctx2, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
 	var out2, err2 bytes.Buffer
-	if code := cli(ctx2, []string{"-db", db, "-server", srv.URL, "run"}, &out2, &err2); code != 0 {
+	if code := run(ctx2, []string{"-db", db, "-server", srv.URL, "run"}, &out2, &err2); code != 0 {
 		t.Errorf("run: %d %s", code, err2.String())
 	}
 }
@@ -103,7 +103,7 @@ func TestCLITransportRefusals(t *testing.T) {
 		{[]string{"-server", "https://10.1.2.3:8443", "-pin", "sha256/short"}, `BAD_TLS_CONFIG: The pin "sha256/short" is not of the form sha256/`},
 	} {
 		var out, errb bytes.Buffer
-		code := cli(ctx, append(append([]string{"-db", db, "-device", "dev-1"}, tc.args...), "status"), &out, &errb)
+		code := run(ctx, append(append([]string{"-db", db, "-device", "dev-1"}, tc.args...), "status"), &out, &errb)
 		if code != 1 || !strings.Contains(errb.String(), tc.want) {
 			t.Errorf("%v: exit %d, %q", tc.args, code, errb.String())
 		}

@@ -26,8 +26,25 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	m := cli.NewMain()
+	if err := run(ctx, m, os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "wardsync-server:", err)
 		os.Exit(1)
 	}
+}
+
+// run is the life of m: serve runs until a signal ends ctx, every other
+// command until it is done.
+func run(ctx context.Context, m *cli.Main, args []string) error {
+	if err := m.ParseFlags(ctx, args); err != nil {
+		return err
+	}
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	if m.Server != nil {
+		<-ctx.Done()
+	}
+	return m.Close()
 }

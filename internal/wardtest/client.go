@@ -1,0 +1,491 @@
+package wardtest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
+
+	"wardsync/syncproto"
+	"wardsync/workflow"
+)
+
+// Received is one frame from the server, as sent and as decoded.
+type Received struct {
+	Raw []byte
+	F   syncproto.Frame
+}
+
+// Client is a workstation's /sync websocket as a test drives it.
+type Client struct {
+	WS     *websocket.Conn
+	Server *Server
+	Token  string
+	Device string
+	Seq    int64              // the device's last act's seq
+	Chain  *syncproto.Chainer // shared by every connection of the device
+	Frames chan Received      // every frame but pokes
+	Pokes  chan string
+
+	reqN     int
+	mu       sync.Mutex
+	raw      [][]byte // every frame received, pokes included
+	badFrame error    // a frame the protocol refuses
+	closeErr error
+	closed   chan struct{}
+	writeMu  sync.Mutex
+}
+
+var chains sync.Map // database URL + device id → *syncproto.Chainer
+
+// ChainOf is the chain of device's acts as tests sent them to s's
+// database. Keyed by database too: parallel tests each have their own
+// database but share device ids (the demo workstation).
+func ChainOf(s *Server, device string) *syncproto.Chainer {
+	c, _ := chains.LoadOrStore(s.DatabaseURL+"/"+device, &syncproto.Chainer{DeviceID: device})
+	return c.(*syncproto.Chainer)
+}
+
+// DialRaw opens s's /sync with token (none when empty).
+func DialRaw(s *Server, token string) (*websocket.Conn, *http.Response, error) {
+	h := http.Header{}
+	Bearer(h, token)
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+	return d.Dial("ws"+strings.TrimPrefix(s.URL(), "http")+"/sync", h)
+}
+
+// DialError is a refused websocket handshake.
+type DialError struct {
+	Status int
+	Body   string
+}
+
+func (e *DialError) Error() string {
+	return fmt.Sprintf("dial /sync: HTTP %d %s", e.Status, e.Body)
+}
+
+// TryDial connects device with token and says why it could not: a
+// *DialError when the server refused the handshake.
+func (s *Server) TryDial(tb testing.TB, token, device string) (*Client, error) {
+	ws, resp, err := DialRaw(s, token)
+	if err != nil {
+		if resp != nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return nil, &DialError{resp.StatusCode, string(b)}
+		}
+		return nil, err
+	}
+	ws.SetReadLimit(8 << 20)
+	c := &Client{WS: ws, Server: s, Token: token, Device: device, Chain: ChainOf(s, device),
+		Frames: make(chan Received, 4096), Pokes: make(chan string, 4096), closed: make(chan struct{})}
+	go c.readLoop()
+	tb.Cleanup(func() { c.WS.Close() })
+	return c, nil
+}
+
+// Dial connects device with token; the hello is left to the test.
+func (s *Server) Dial(tb testing.TB, token, device string) *Client {
+	tb.Helper()
+	c, err := s.TryDial(tb, token, device)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// Connect dials and says hello.
+func (s *Server) Connect(tb testing.TB, token, device string) *Client {
+	tb.Helper()
+	c := s.Dial(tb, token, device)
+	c.Hello(tb, "")
+	return c
+}
+
+func (c *Client) readLoop() {
+	defer close(c.closed)
+	for {
+		_, data, err := c.WS.ReadMessage()
+		if err != nil {
+			c.mu.Lock()
+			c.closeErr = err
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Lock()
+		c.raw = append(c.raw, data)
+		c.mu.Unlock()
+		f, err := syncproto.DecodeFromServer(data)
+		if err != nil {
+			c.mu.Lock()
+			if c.badFrame == nil {
+				c.badFrame = fmt.Errorf("server sent a frame the protocol refuses: %v: %s", err, Clip(data))
+			}
+			c.mu.Unlock()
+			continue
+		}
+		if w, ok := f.(*syncproto.Welcome); ok && w.ChainHead != "" {
+			c.Chain.Follow(w.LastMutationSeq, w.ChainHead)
+		}
+		if p, ok := f.(*syncproto.Poke); ok {
+			select {
+			case c.Pokes <- p.Head:
+			default:
+			}
+			continue
+		}
+		c.Frames <- Received{Raw: data, F: f}
+	}
+}
+
+// Clip shortens b for a message.
+func Clip(b []byte) string {
+	if len(b) > 300 {
+		return string(b[:300]) + "…"
+	}
+	return string(b)
+}
+
+// CheckFrames fails when the server sent a frame the protocol refuses.
+func (c *Client) CheckFrames(tb testing.TB) {
+	tb.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.badFrame != nil {
+		tb.Fatal(c.badFrame)
+	}
+}
+
+// NextID is a new request id for a frame of c.
+func (c *Client) NextID(prefix string) string {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.reqN++
+	return fmt.Sprintf("%s-%d", prefix, c.reqN)
+}
+
+// SendFrame encodes and sends f; a push's acts are authored on the way,
+// as a workstation would, so that every test's pushes carry a valid chain.
+func (c *Client) SendFrame(tb testing.TB, f syncproto.Frame) {
+	tb.Helper()
+	if p, ok := f.(*syncproto.Push); ok {
+		cp := *p
+		cp.Mutations = append([]syncproto.Mutation(nil), p.Mutations...)
+		if err := Author(c.Chain, cp.Mutations); err != nil {
+			tb.Fatal(err)
+		}
+		f = &cp
+	}
+	b, err := syncproto.Encode(f)
+	if err != nil {
+		tb.Fatalf("encode %T: %v", f, err)
+	}
+	c.SendRaw(tb, b)
+}
+
+// SendRaw sends b as it is.
+func (c *Client) SendRaw(tb testing.TB, b []byte) {
+	tb.Helper()
+	if err := c.Write(b); err != nil {
+		tb.Fatalf("write: %v", err)
+	}
+}
+
+// Write sends b as a text frame without failing the test, for goroutines.
+func (c *Client) Write(b []byte) error { return c.WriteMessage(websocket.TextMessage, b) }
+
+// WriteMessage sends b as a frame of type typ (websocket.BinaryMessage...).
+func (c *Client) WriteMessage(typ int, b []byte) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	_ = c.WS.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	return c.WS.WriteMessage(typ, b)
+}
+
+// Next returns the next frame that is not a poke.
+func (c *Client) Next(tb testing.TB) Received {
+	tb.Helper()
+	select {
+	case r := <-c.Frames:
+		c.CheckFrames(tb)
+		return r
+	case <-c.closed:
+		select {
+		case r := <-c.Frames:
+			return r
+		default:
+		}
+		c.CheckFrames(tb)
+		tb.Fatalf("connection closed while waiting for a frame: %v", c.CloseError())
+	case <-time.After(WaitTimeout):
+		tb.Fatalf("no frame within %s", WaitTimeout)
+	}
+	return Received{}
+}
+
+// WaitFor returns the reply to requestID, failing on anything else.
+func (c *Client) WaitFor(tb testing.TB, requestID string) Received {
+	tb.Helper()
+	r := c.Next(tb)
+	if id := RequestID(r.F); id != requestID {
+		tb.Fatalf("waiting for the reply to %s, got %s", requestID, r.Raw)
+	}
+	return r
+}
+
+// RequestID is the request a frame answers ("" for none).
+func RequestID(f syncproto.Frame) string {
+	switch f := f.(type) {
+	case *syncproto.Welcome:
+		return f.RequestID
+	case *syncproto.PushResult:
+		return f.RequestID
+	case *syncproto.Changes:
+		return f.RequestID
+	case *syncproto.Error:
+		return f.RequestID
+	}
+	return ""
+}
+
+// Closed is closed once the connection has ended.
+func (c *Client) Closed() <-chan struct{} { return c.closed }
+
+// CloseError is how the connection ended (nil while it is open).
+func (c *Client) CloseError() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeErr
+}
+
+// WaitClosed waits for the server to close the connection and returns the
+// close code (or -1 when it ended without a close frame).
+func (c *Client) WaitClosed(tb testing.TB) int {
+	tb.Helper()
+	select {
+	case <-c.closed:
+	case <-time.After(WaitTimeout):
+		tb.Fatalf("connection still open after %s", WaitTimeout)
+	}
+	var ce *websocket.CloseError
+	if errors.As(c.CloseError(), &ce) {
+		return ce.Code
+	}
+	return -1
+}
+
+// WaitPoke waits up to d for a poke.
+func (c *Client) WaitPoke(d time.Duration) bool {
+	select {
+	case <-c.Pokes:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// DrainPokes forgets the pokes received so far.
+func (c *Client) DrainPokes() {
+	for {
+		select {
+		case <-c.Pokes:
+		default:
+			return
+		}
+	}
+}
+
+// RawFrames is every frame received, pokes included.
+func (c *Client) RawFrames() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([][]byte(nil), c.raw...)
+}
+
+// Hello says hello from cursor and returns the welcome.
+func (c *Client) Hello(tb testing.TB, cursor string) *syncproto.Welcome {
+	tb.Helper()
+	return c.Say(tb, syncproto.Hello{Cursor: cursor})
+}
+
+// Say sends h, with the request id, protocol, device and last seq filled
+// in when empty, and returns the welcome.
+func (c *Client) Say(tb testing.TB, h syncproto.Hello) *syncproto.Welcome {
+	tb.Helper()
+	h.RequestID = c.NextID("hello")
+	if h.Protocol == 0 {
+		h.Protocol = syncproto.Version
+	}
+	if h.DeviceID == "" {
+		h.DeviceID = c.Device
+	}
+	if h.LastMutationSeq == 0 {
+		h.LastMutationSeq = c.Seq
+	}
+	c.SendFrame(tb, &h)
+	r := c.WaitFor(tb, h.RequestID)
+	w, ok := r.F.(*syncproto.Welcome)
+	if !ok {
+		tb.Fatalf("hello answered with %s", r.Raw)
+	}
+	return w
+}
+
+// Mut builds the device's next act, authored by token's session.
+func (c *Client) Mut(name string, args any, token string, at time.Time) syncproto.Mutation {
+	c.Seq++
+	return withAuthor(syncproto.Mutation{Seq: c.Seq, ID: uuid.NewString(), Name: name, Args: MustJSON(args), OccurredAt: at}, token)
+}
+
+// MustJSON is v as JSON (a json.RawMessage as it is).
+func MustJSON(v any) json.RawMessage {
+	if r, ok := v.(json.RawMessage); ok {
+		return r
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// PushFrame sends a push and returns the raw reply.
+func (c *Client) PushFrame(tb testing.TB, muts ...syncproto.Mutation) Received {
+	tb.Helper()
+	id := c.NextID("push")
+	c.SendFrame(tb, &syncproto.Push{RequestID: id, Mutations: muts})
+	return c.WaitFor(tb, id)
+}
+
+// Push sends acts and returns their results, one per act in order.
+func (c *Client) Push(tb testing.TB, muts ...syncproto.Mutation) []syncproto.MutationResult {
+	tb.Helper()
+	r := c.PushFrame(tb, muts...)
+	pr, ok := r.F.(*syncproto.PushResult)
+	if !ok {
+		tb.Fatalf("push answered with %s", r.Raw)
+	}
+	if len(pr.Results) != len(muts) {
+		tb.Fatalf("push of %d mutations got %d results", len(muts), len(pr.Results))
+	}
+	for i, res := range pr.Results {
+		if res.Seq != muts[i].Seq {
+			tb.Fatalf("result %d has seq %d, want %d", i, res.Seq, muts[i].Seq)
+		}
+	}
+	return pr.Results
+}
+
+// Act pushes one act and requires it applied.
+func (c *Client) Act(tb testing.TB, name string, args any, token string, at time.Time) {
+	tb.Helper()
+	res := c.Push(tb, c.Mut(name, args, token, at))[0]
+	if res.Status != syncproto.StatusApplied {
+		tb.Fatalf("%s: %s %s: %s (field %q)", name, res.Status, res.Code, res.Message, res.Field)
+	}
+}
+
+// Reject pushes one act and requires its rejection with code, message
+// (see CheckMessage) and field.
+func (c *Client) Reject(tb testing.TB, name string, args any, token string, at time.Time, code workflow.Code, message any, field string) syncproto.MutationResult {
+	tb.Helper()
+	res := c.Push(tb, c.Mut(name, args, token, at))[0]
+	CheckRejected(tb, res, code, message, field)
+	return res
+}
+
+// CheckRejected requires a rejected result with code, message and field.
+func CheckRejected(tb testing.TB, res syncproto.MutationResult, code workflow.Code, message any, field string) {
+	tb.Helper()
+	if res.Status != syncproto.StatusRejected || res.Code != code {
+		tb.Fatalf("want rejected %s, got %s %s: %s", code, res.Status, res.Code, res.Message)
+	}
+	CheckMessage(tb, res.Message, message)
+	if res.Field != field {
+		tb.Fatalf("rejection field = %q, want %q", res.Field, field)
+	}
+}
+
+// CheckMessage requires got to be want: a string (exact) or a
+// *regexp.Regexp.
+func CheckMessage(tb testing.TB, got string, want any) {
+	tb.Helper()
+	switch w := want.(type) {
+	case string:
+		if got != w {
+			tb.Fatalf("message\n got: %s\nwant: %s", got, w)
+		}
+	case *regexp.Regexp:
+		if !w.MatchString(got) {
+			tb.Fatalf("message\n got: %s\nwant match: %s", got, w)
+		}
+	default:
+		panic("CheckMessage: want is neither a string nor a *regexp.Regexp")
+	}
+}
+
+// Pull asks for the changes after cursor.
+func (c *Client) Pull(tb testing.TB, cursor string, limit int) *syncproto.Changes {
+	tb.Helper()
+	ch, err := c.PullErr(cursor, limit)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.CheckFrames(tb)
+	return ch
+}
+
+// PullErr is Pull for goroutines: it reports instead of failing the test.
+func (c *Client) PullErr(cursor string, limit int) (*syncproto.Changes, error) {
+	id := c.NextID("pull")
+	b, err := syncproto.Encode(&syncproto.Pull{RequestID: id, Cursor: cursor, Limit: limit})
+	if err == nil {
+		err = c.Write(b)
+	}
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-c.Frames:
+		ch, ok := r.F.(*syncproto.Changes)
+		if !ok || ch.RequestID != id {
+			return nil, fmt.Errorf("pull %s answered with %s", id, Clip(r.Raw))
+		}
+		return ch, nil
+	case <-c.closed:
+		select {
+		case r := <-c.Frames:
+			if ch, ok := r.F.(*syncproto.Changes); ok && ch.RequestID == id {
+				return ch, nil
+			}
+		default:
+		}
+		return nil, fmt.Errorf("connection closed while waiting for pull %s: %v", id, c.CloseError())
+	case <-time.After(WaitTimeout):
+		return nil, fmt.Errorf("no answer to pull %s within %s", id, WaitTimeout)
+	}
+}
+
+// PullAll pulls into r until the server says there is no more.
+func (c *Client) PullAll(tb testing.TB, r *Replica, limit int) {
+	tb.Helper()
+	for i := 0; ; i++ {
+		if i > 10000 {
+			tb.Fatal("pull never ends")
+		}
+		ch := c.Pull(tb, r.Cursor, limit)
+		r.Apply(ch)
+		if !ch.More {
+			return
+		}
+	}
+}

@@ -1,0 +1,291 @@
+// Package wardtest is wardsync's test kit: a real server on a real
+// PostgreSQL database, built through the wiring the wardsync-server binary
+// uses (server/cli), seeded sessions, a workstation's websocket client,
+// and the comparison of PostgreSQL's rows with a replica's.
+//
+// Every credential a test presents (a login, the websocket's handshake,
+// the authorship of an act) is made in auth.go and nowhere else, so that a
+// change of the protocol's credentials is one edit.
+package wardtest
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"wardsync/internal/pgtest"
+	"wardsync/server/cli"
+	httpserver "wardsync/server/http"
+	"wardsync/server/postgres"
+	"wardsync/workflow"
+)
+
+// WaitTimeout bounds every wait for something the server should do soon.
+// Generous, because test databases share one cluster (and its xid horizon)
+// with other packages running at the same time.
+const WaitTimeout = 30 * time.Second
+
+// Clock is the server's clock: real time, or a frozen instant, plus an
+// offset tests move.
+type Clock struct {
+	mu     sync.Mutex
+	off    time.Duration
+	frozen time.Time
+}
+
+// Now is the real (or frozen) time moved by the offset.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.frozen.IsZero() {
+		return c.frozen.Add(c.off)
+	}
+	return time.Now().Add(c.off)
+}
+
+// Advance moves the clock by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
+}
+
+// Set puts the clock at offset d from real time.
+func (c *Clock) Set(d time.Duration) {
+	c.mu.Lock()
+	c.off = d
+	c.mu.Unlock()
+}
+
+// Freeze stops the clock at the present instant; Advance still moves it.
+func (c *Clock) Freeze() {
+	c.mu.Lock()
+	c.frozen = time.Now()
+	c.mu.Unlock()
+}
+
+// Options change the server StartServer builds.
+type Options struct {
+	// DatabaseURL serves an existing database (a second instance); empty:
+	// a fresh migrated database of the test's own, seeded.
+	DatabaseURL string
+	// Clock is the server's clock; nil: a new one.
+	Clock *Clock
+	// Config changes the database settings (session lifetimes, windows).
+	Config func(*postgres.Config)
+	// LoginPerEmail and LoginPerIP are the free login attempts; zero:
+	// more than any test makes, unless ProductionLoginLimits.
+	LoginPerEmail, LoginPerIP int
+	ProductionLoginLimits     bool
+	// Configure changes the server last, before it listens (TLS, tokens).
+	Configure func(*httpserver.Server)
+	// NoSeed leaves a fresh database empty.
+	NoSeed bool
+	// Addr is the address to listen on; empty: a free loopback port.
+	Addr string
+	// Logger is the server's log; nil: Logger().
+	Logger *slog.Logger
+	// TLSCert and TLSKey are PEM files: the server speaks https and wss.
+	TLSCert, TLSKey string
+}
+
+// Server is a wardsync-server on loopback and its database.
+type Server struct {
+	HTTP        *httpserver.Server
+	DB          *postgres.DB // the server's own
+	Pool        *pgtest.Pool // the test's, for its queries
+	DatabaseURL string
+	Clock       *Clock
+	Main        *cli.Main // nil once stopped
+	url         string
+	opts        Options
+}
+
+// URL is the server's base URL.
+func (s *Server) URL() string { return s.url }
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string {
+	return strings.TrimPrefix(strings.TrimPrefix(s.url, "http://"), "https://")
+}
+
+// Logger discards, unless WARDSYNC_TEST_LOG is set.
+func Logger() *slog.Logger {
+	if os.Getenv("WARDSYNC_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// StartServer runs serve through cli.Main, as the binary does, on a free
+// loopback port; it stops when the test ends.
+func StartServer(tb testing.TB, o Options) *Server {
+	tb.Helper()
+	ctx := context.Background()
+	fresh := o.DatabaseURL == ""
+	if fresh {
+		o.DatabaseURL = pgtest.NewDatabase(tb, true)
+	}
+	if o.Clock == nil {
+		o.Clock = &Clock{}
+	}
+	s := &Server{DatabaseURL: o.DatabaseURL, Clock: o.Clock, opts: o}
+	s.start(tb, cmp.Or(o.Addr, "127.0.0.1:0"))
+	if fresh && !o.NoSeed {
+		if _, err := s.DB.Seed(ctx); err != nil {
+			tb.Fatalf("seed: %v", err)
+		}
+	}
+	s.Pool = pgtest.OpenPool(tb, o.DatabaseURL)
+	return s
+}
+
+func (s *Server) start(tb testing.TB, addr string) {
+	tb.Helper()
+	o := s.opts
+	m := cli.NewMain()
+	m.Stdout, m.Logger, m.Now = io.Discard, cmp.Or(o.Logger, Logger()), o.Clock.Now
+	m.DatabaseURL, m.Serve.Addr = o.DatabaseURL, addr
+	m.Serve.TLSCert, m.Serve.TLSKey = o.TLSCert, o.TLSKey
+	m.Config.MaxConns = 10
+	if o.Config != nil {
+		o.Config(&m.Config)
+	}
+	m.Configure = func(srv *httpserver.Server) {
+		if !o.ProductionLoginLimits {
+			srv.SetLoginLimits(orPlenty(o.LoginPerEmail), orPlenty(o.LoginPerIP))
+		}
+		if o.Configure != nil {
+			o.Configure(srv)
+		}
+	}
+	err := m.Run(context.Background())
+	// The port of a stopped instance may linger a moment.
+	for i := 0; err != nil && addr != "127.0.0.1:0" && i < 50; i++ {
+		m.Close()
+		time.Sleep(100 * time.Millisecond)
+		err = m.Run(context.Background())
+	}
+	if err != nil {
+		m.Close()
+		tb.Fatalf("serve: %v", err)
+	}
+	s.Main, s.HTTP, s.DB, s.url = m, m.Server, m.DB, m.Server.URL()
+	tb.Cleanup(s.Stop)
+}
+
+// Stop shuts the server down as SIGTERM would (again: nothing).
+func (s *Server) Stop() {
+	if s.Main != nil {
+		s.Main.Close()
+		s.Main = nil
+	}
+}
+
+// Restart stops the server and starts a new one on the same address and
+// database, as a restarted service: workstations reconnect to it.
+func (s *Server) Restart(tb testing.TB) {
+	tb.Helper()
+	s.Stop()
+	s.start(tb, s.Addr())
+}
+
+// orPlenty is n, or for 0 more login attempts than any test makes.
+func orPlenty(n int) int {
+	if n == 0 {
+		return 100000
+	}
+	return n
+}
+
+// Again starts another server on the same database and clock, with its
+// own pool: two instances behind one load balancer.
+func (s *Server) Again(tb testing.TB, o Options) *Server {
+	tb.Helper()
+	o.DatabaseURL, o.Clock = s.DatabaseURL, s.Clock
+	return StartServer(tb, o)
+}
+
+// AddDevice registers a workstation serving roles and returns its id.
+func (s *Server) AddDevice(tb testing.TB, name string, roles ...workflow.Role) string {
+	tb.Helper()
+	d, err := s.DB.AddDevice(context.Background(), "", name, roles)
+	if err != nil {
+		tb.Fatalf("add device: %v", err)
+	}
+	return d.ID
+}
+
+// DemoDevice is the seed's workstation, serving every role.
+var DemoDevice = postgres.DemoDeviceID
+
+// Email is the seed's login of role's user.
+func Email(role workflow.Role) string { return strings.ToLower(string(role)) + "@hospital.com" }
+
+// Password is the seed's password of role's user.
+func Password(role workflow.Role) string { return strings.ToLower(string(role)) + "123" }
+
+// UserID is the id of role's seeded user.
+func UserID(role workflow.Role) string { return postgres.SeedID("user:" + Email(role)) }
+
+// Eventually retries check until it returns "" or d passes.
+func Eventually(tb testing.TB, d time.Duration, check func() string) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	pause := 5 * time.Millisecond
+	for {
+		msg := check()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("still not true after %s:\n%s", d, msg)
+		}
+		time.Sleep(pause)
+		pause = min(pause*3/2, 200*time.Millisecond)
+	}
+}
+
+// Count runs a query that counts.
+func Count(tb testing.TB, pool *pgtest.Pool, q string, args ...any) int64 {
+	tb.Helper()
+	var n int64
+	if err := pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
+		tb.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+// BuildBinaries builds the named commands of the module (e.g.
+// "server/cmd/wardsync-server") into dir with one go build, so they link
+// in parallel, and returns their paths by command name.
+func BuildBinaries(dir string, cmds ...string) (map[string]string, error) {
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if p, err := exec.LookPath("go"); err == nil {
+		goTool = p
+	}
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	paths := map[string]string{}
+	for _, c := range cmds {
+		args = append(args, "wardsync/"+c)
+		name := filepath.Base(c)
+		paths[name] = filepath.Join(dir, name)
+		if runtime.GOOS == "windows" {
+			paths[name] += ".exe"
+		}
+	}
+	if out, err := exec.Command(goTool, args...).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return paths, nil
+}

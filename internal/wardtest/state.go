@@ -1,0 +1,365 @@
+package wardtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"wardsync/internal/pgtest"
+	"wardsync/syncproto"
+	"wardsync/workflow"
+)
+
+// State is rows as a device may see them: table → id → column →
+// normalised value (see NormalizeRow).
+type State map[string]map[string]map[string]any
+
+// Replica is what a device has pulled: table → id → row.
+type Replica struct {
+	Rows    map[string]map[string]json.RawMessage
+	Cursor  string
+	LastSeq int64
+	Pages   int
+}
+
+// NewReplica is an empty replica.
+func NewReplica() *Replica { return &Replica{Rows: map[string]map[string]json.RawMessage{}} }
+
+// Apply takes one page of changes.
+func (r *Replica) Apply(ch *syncproto.Changes) {
+	if ch.Resync {
+		r.Rows = map[string]map[string]json.RawMessage{}
+	}
+	for _, c := range ch.Changes {
+		m := r.Rows[c.Table]
+		if m == nil {
+			m = map[string]json.RawMessage{}
+			r.Rows[c.Table] = m
+		}
+		switch c.Op {
+		case syncproto.OpUpsert:
+			m[c.ID] = c.Row
+		case syncproto.OpDelete:
+			delete(m, c.ID)
+		}
+	}
+	r.Cursor, r.LastSeq = ch.Cursor, ch.LastMutationSeq
+	r.Pages++
+}
+
+// PGState reads every row PostgreSQL holds, as a device serving roles may
+// see it.
+func PGState(tb testing.TB, pool *pgtest.Pool, roles []workflow.Role) State {
+	tb.Helper()
+	st, err := ReadPGState(context.Background(), pool, roles)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st
+}
+
+// ReadPGState is PGState for code that reports instead of failing.
+func ReadPGState(ctx context.Context, pool *pgtest.Pool, roles []workflow.Role) (State, error) {
+	out := State{}
+	for _, table := range workflow.VisibleTables(roles) {
+		rows, err := pool.Query(ctx, `SELECT id, to_jsonb(t.*)::text FROM `+table+` t`)
+		if err != nil {
+			return nil, err
+		}
+		m := map[string]map[string]any{}
+		for rows.Next() {
+			var id, js string
+			if err = rows.Scan(&id, &js); err == nil {
+				m[id], err = Normalize([]byte(js), workflow.VisibleColumns(roles, table))
+			}
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if len(m) > 0 {
+			out[table] = m
+		}
+	}
+	return out, nil
+}
+
+// ReplicaState normalises a replica's rows as PGState does; with roles,
+// only the columns they may read are kept.
+func ReplicaState(tb testing.TB, rows map[string]map[string]json.RawMessage, roles []workflow.Role) State {
+	tb.Helper()
+	st, err := ReadReplicaState(rows, roles)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st
+}
+
+// ReadReplicaState is ReplicaState for code that reports instead of failing.
+func ReadReplicaState(rows map[string]map[string]json.RawMessage, roles []workflow.Role) (State, error) {
+	out := State{}
+	for table, rs := range rows {
+		if len(rs) == 0 {
+			continue
+		}
+		var keep []string
+		if roles != nil {
+			keep = workflow.VisibleColumns(roles, table)
+		}
+		m := map[string]map[string]any{}
+		for id, row := range rs {
+			var err error
+			if m[id], err = Normalize(row, keep); err != nil {
+				return nil, err
+			}
+		}
+		out[table] = m
+	}
+	return out, nil
+}
+
+var (
+	timestampRE = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?$`)
+	zoneRE      = regexp.MustCompile(`(Z|[+-]\d\d:\d\d)$`)
+	decimalRE   = regexp.MustCompile(`^-?\d+\.\d\d$`)
+)
+
+// Normalize decodes a row; keep, when not nil, limits it to those columns
+// (a missing one is null). Numbers become their text and timestamps UTC
+// RFC 3339 with milliseconds, so that PostgreSQL's to_jsonb and the wire's
+// encoding compare equal.
+func Normalize(js []byte, keep []string) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("row %s: %w", js, err)
+	}
+	if keep != nil {
+		k := map[string]any{}
+		for _, c := range keep {
+			k[c] = m[c]
+		}
+		m = k
+	}
+	for c, v := range m {
+		m[c] = normalizeValue(v)
+	}
+	return m, nil
+}
+
+func normalizeValue(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		return "num:" + x.String()
+	case string:
+		if timestampRE.MatchString(x) {
+			s := x
+			if !zoneRE.MatchString(s) {
+				s += "Z"
+			}
+			if tm, err := time.Parse(time.RFC3339Nano, s); err == nil {
+				return "time:" + tm.UTC().Format("2006-01-02T15:04:05.000Z")
+			}
+		}
+		// Decimals travel as text ("45.00"), PostgreSQL's to_jsonb writes numbers.
+		if decimalRE.MatchString(x) {
+			return "num:" + x
+		}
+		return x
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalizeValue(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = normalizeValue(e)
+		}
+		return x
+	}
+	return v
+}
+
+// Diff says how a replica's state differs from PostgreSQL's ("" when
+// equal), at most about twenty rows of it.
+func Diff(replica, pg State) string {
+	var b strings.Builder
+	tables := map[string]bool{}
+	for t := range replica {
+		tables[t] = true
+	}
+	for t := range pg {
+		tables[t] = true
+	}
+	names := make([]string, 0, len(tables))
+	for t := range tables {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	n := 0
+	for _, table := range names {
+		g, w := replica[table], pg[table]
+		if len(g) != len(w) {
+			fmt.Fprintf(&b, "%s: replica has %d rows, PostgreSQL %d\n", table, len(g), len(w))
+		}
+		for id, wr := range w {
+			gr, ok := g[id]
+			switch {
+			case !ok:
+				fmt.Fprintf(&b, "%s %s missing from the replica\n", table, id)
+				n++
+			case !reflect.DeepEqual(gr, wr):
+				for col := range wr {
+					if !reflect.DeepEqual(gr[col], wr[col]) {
+						fmt.Fprintf(&b, "%s %s.%s: replica %v, PostgreSQL %v\n", table, id, col, gr[col], wr[col])
+					}
+				}
+				for col := range gr {
+					if _, ok := wr[col]; !ok {
+						fmt.Fprintf(&b, "%s %s: replica has column %s PostgreSQL does not give\n", table, id, col)
+					}
+				}
+				n++
+			}
+			if n > 20 {
+				return b.String() + "…\n"
+			}
+		}
+		for id := range g {
+			if _, ok := w[id]; !ok {
+				fmt.Fprintf(&b, "%s %s in the replica but not in PostgreSQL\n", table, id)
+				n++
+			}
+		}
+	}
+	return b.String()
+}
+
+// TableCounts counts the rows of every seed table and of the audit log.
+func TableCounts(tb testing.TB, pool *pgtest.Pool) map[string]int64 {
+	tb.Helper()
+	out := map[string]int64{}
+	for _, table := range append(append([]string{}, workflow.Tables...), "sync.mutations", "sync.changes") {
+		out[table] = Count(tb, pool, `SELECT count(*) FROM `+table)
+	}
+	return out
+}
+
+// Follower keeps a replica up to date the way a workstation does: it
+// pulls when poked, and only then.
+type Follower struct {
+	mu      sync.Mutex
+	Replica *Replica // read it after Close, or racily
+	err     error
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+// Follow pulls everything on c, then again at every poke, until the test
+// ends.
+func Follow(tb testing.TB, c *Client) *Follower {
+	f := &Follower{Replica: NewReplica(), stop: make(chan struct{}), done: make(chan struct{})}
+	pullAll := func() error {
+		for {
+			f.mu.Lock()
+			cur := f.Replica.Cursor
+			f.mu.Unlock()
+			ch, err := c.PullErr(cur, 0)
+			if err != nil {
+				return err
+			}
+			f.mu.Lock()
+			f.Replica.Apply(ch)
+			f.mu.Unlock()
+			if !ch.More {
+				return nil
+			}
+		}
+	}
+	go func() {
+		defer close(f.done)
+		err := pullAll()
+		for err == nil {
+			select {
+			case <-f.stop:
+				return
+			case <-c.Pokes:
+				err = pullAll()
+			}
+		}
+		f.mu.Lock()
+		f.err = err
+		f.mu.Unlock()
+	}()
+	tb.Cleanup(f.Close)
+	return f
+}
+
+// Close stops following.
+func (f *Follower) Close() {
+	select {
+	case <-f.stop:
+	default:
+		close(f.stop)
+	}
+	<-f.done
+}
+
+// Read calls fn with the follower's replica, which it does not change
+// meanwhile.
+func (f *Follower) Read(fn func(*Replica)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f.Replica)
+}
+
+// State is the follower's replica, normalised, and its error if it stopped.
+func (f *Follower) State(tb testing.TB) (State, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return ReplicaState(tb, f.Replica.Rows, nil), f.err
+}
+
+// Converges waits until the follower holds what PostgreSQL holds for roles.
+func (f *Follower) Converges(tb testing.TB, pool *pgtest.Pool, roles []workflow.Role, d time.Duration) {
+	tb.Helper()
+	Eventually(tb, d, func() string {
+		got, err := f.State(tb)
+		if err != nil {
+			tb.Fatalf("follower stopped: %v", err)
+		}
+		return Diff(got, PGState(tb, pool, roles))
+	})
+}
+
+// CaughtUp waits until the follower's cursor is past every change made so
+// far, so that no row image it receives later can be one it was owed.
+func (f *Follower) CaughtUp(tb testing.TB, pool *pgtest.Pool) {
+	tb.Helper()
+	Eventually(tb, WaitTimeout, func() string {
+		f.mu.Lock()
+		cur := f.Replica.Cursor
+		f.mu.Unlock()
+		var x int64
+		if _, err := fmt.Sscanf(cur, "f.%d.", &x); err != nil {
+			return "cursor " + cur
+		}
+		if x <= Count(tb, pool, `SELECT COALESCE(max(xid)::text::bigint, 0) FROM sync.changes`) {
+			return "the follower's cursor is not past the last change"
+		}
+		return ""
+	})
+}
