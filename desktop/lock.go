@@ -93,6 +93,9 @@ func (e *Engine) afterUnlock(ctx context.Context, key []byte) error {
 	if err := e.refresh(ctx); err != nil {
 		return err
 	}
+	if err := e.loadIdleLock(ctx); err != nil {
+		return err
+	}
 	// A queue edited while the app was closed is reported at once, online
 	// or not.
 	return e.checkChain(ctx)
@@ -234,6 +237,11 @@ func (e *Engine) checkRevoked(ctx context.Context, unlock func()) error {
 	if err != nil {
 		e.log.Error("the server revoked this workstation, but wiping its keys failed", "err", err)
 		return rejection(workflow.CodeUnauthenticated, "This workstation was revoked by the server; erasing its keys failed: "+err.Error())
+	}
+	// Said again at every contact that finds the keys gone, so that a
+	// report lost on the way is sent later; the server keeps the first.
+	if err := remote.ReportWiped(ctx, e.cfg.HTTPClient, e.cfg.ServerURL, e.cfg.DeviceID); err != nil {
+		e.log.Warn("could not tell the server the keys are wiped", "err", err)
 	}
 	return rejection(workflow.CodeUnauthenticated, wipedMessage(w, e.cfg.Location))
 }
