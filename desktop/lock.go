@@ -104,7 +104,7 @@ func (e *Engine) afterUnlock(ctx context.Context, key []byte) error {
 // keyForOnlineLogin is the data key after the server accepted the user:
 // the open replica's own; else the key the server escrows for this device;
 // else the user's slot opened with the password; else, for a workstation
-// with no replica yet, a new key.
+// with no replica yet or an unencrypted one, a new key.
 func (e *Engine) keyForOnlineLogin(kf *keyfile.File, email, password string, escrowed []byte) ([]byte, error) {
 	if e.key != nil {
 		if escrowed != nil && subtle.ConstantTimeCompare(escrowed, e.key) != 1 {
@@ -121,6 +121,13 @@ func (e *Engine) keyForOnlineLogin(kf *keyfile.File, email, password string, esc
 		}
 	}
 	if _, err := os.Stat(e.cfg.DBPath); errors.Is(err, os.ErrNotExist) {
+		return keyfile.NewDataKey(), nil
+	}
+	// A replica from before encryption: the unlock encrypts it under a new
+	// key (sqlite's conversion).
+	if plain, err := sqlite.IsPlaintext(e.cfg.DBPath); err != nil {
+		return nil, err
+	} else if plain {
 		return keyfile.NewDataKey(), nil
 	}
 	return nil, rejection(workflow.CodeUnauthenticated, MsgNoKeyForUser)

@@ -1,7 +1,9 @@
 package desktop_test
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"wardsync/desktop"
 	"wardsync/desktop/app"
 	"wardsync/desktop/keyfile"
+	"wardsync/desktop/sqlite"
 	"wardsync/server/postgres"
 )
 
@@ -16,11 +19,18 @@ import (
 // workstation, with the idle lock flag given (the app's -idle-lock).
 func appOn(t *testing.T, w *world, dir string, flag time.Duration) (*app.App, func()) {
 	t.Helper()
+	return appWith(t, w, dir, flag, false)
+}
+
+// appWith is appOn, unencrypted (the way a version before encryption kept
+// its replica) when plain is set.
+func appWith(t *testing.T, w *world, dir string, flag time.Duration, plain bool) (*app.App, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, app.Config{
 		Engine: desktop.Config{DBPath: filepath.Join(dir, "ws.db"), ServerURL: w.URL(), DeviceID: postgres.DemoDeviceID,
 			Logger: quiet(), BackoffMin: 50 * time.Millisecond, BackoffMax: 300 * time.Millisecond,
-			SlotParams: &keyfile.Params{Time: 1, MemoryKiB: 64, Threads: 1}},
+			SlotParams: &keyfile.Params{Time: 1, MemoryKiB: 64, Threads: 1}, Unencrypted: plain},
 		Logger:   quiet(),
 		IdleLock: flag,
 	})
@@ -144,4 +154,62 @@ func TestRevokedAppReportsWiped(t *testing.T) {
 	if p := app.Format(err); p.Code != "UNAUTHENTICATED" || len(p.Message) < 40 || p.Message[:40] != "This workstation was revoked by the serv" {
 		t.Fatalf("login after the wipe: %+v", p)
 	}
+}
+
+// TestPlaintextReplicaEncryptedAtLogin: a workstation whose replica was
+// written unencrypted, by a version before encryption, with a queued act,
+// is encrypted at the first login of the new version: the act is sent and
+// applied, and no file of the folder still shows it.
+func TestPlaintextReplicaEncryptedAtLogin(t *testing.T) {
+	defer caught(t)
+	w := newWorld(t)
+	dir := t.TempDir()
+	const marker = "MARKER-PLAINTEXT-VITALS-77"
+	old, stop := appWith(t, w, dir, time.Minute, true)
+	s := must(old.Login("nurse@hospital.com", "nurse123"))
+	waitFor(t, "the first sync", 20*time.Second, func() bool { st := must(old.Status()); return st.Online && st.LastSyncAt != nil })
+	w.stop()
+	must(old.RecordVitals(s.User.ID, postgres.SeedID("a:checkedin"), goodVitals(), marker))
+	stop()
+	db := filepath.Join(dir, "ws.db")
+	if plain, err := sqlite.IsPlaintext(db); err != nil || !plain {
+		t.Fatalf("the old version's replica is not plain: %v %v", plain, err)
+	}
+	if !folderHolds(t, dir, marker) {
+		t.Fatal("the plaintext replica does not show the marker: the test would prove nothing")
+	}
+
+	w.restart()
+	a, _ := appOn(t, w, dir, time.Minute)
+	must(a.Login("nurse@hospital.com", "nurse123"))
+	waitFor(t, "the queued act sent", 30*time.Second, func() bool { st := must(a.Status()); return st.Online && st.Pending == 0 })
+	if n := w.scalar(`SELECT count(*)::text FROM sync.mutations WHERE outcome = 'applied' AND args::text LIKE '%' || $1 || '%'`, marker); n != "1" {
+		t.Fatalf("the act queued in the plaintext replica was applied %s times", n)
+	}
+	if plain, err := sqlite.IsPlaintext(db); err != nil || plain {
+		t.Fatalf("the replica is still plain: %v %v", plain, err)
+	}
+	if folderHolds(t, dir, marker) || folderHolds(t, dir, "SQLite format 3") {
+		t.Fatal("a file of the folder still holds plaintext")
+	}
+}
+
+// folderHolds reports whether any file in dir holds s.
+func folderHolds(t *testing.T, dir, s string) bool {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(s)) {
+			t.Logf("%s holds %q", e.Name(), s)
+			return true
+		}
+	}
+	return false
 }
