@@ -60,7 +60,7 @@ func TestWorkstationKeysAndIdleLockInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	tctx := browser(t)
+	tctx := keysBrowser(t)
 	eval := func(expr string) string {
 		t.Helper()
 		v, err := chromedp.Run(tctx, chromedp.Evaluate[string](expr))
@@ -111,7 +111,7 @@ func TestWorkstationKeysAndIdleLockInBrowser(t *testing.T) {
 	stamp := `\d{2}:\d{2}:\d{2}`
 	matches := func(what, got, pattern string) {
 		t.Helper()
-		if !regexpMatch(pattern, got) {
+		if !keysMatch(pattern, got) {
 			t.Errorf("%s reads %q, want %s", what, got, pattern)
 		}
 	}
@@ -140,7 +140,7 @@ func TestWorkstationKeysAndIdleLockInBrowser(t *testing.T) {
 
 	toast := func(what, want string) {
 		t.Helper()
-		waitJS(what, `[...document.querySelectorAll('#toasts .toast')].some(t => t.textContent === `+jsString(want)+`)`, 10*time.Second)
+		waitJS(what, `[...document.querySelectorAll('#toasts .toast')].some(t => t.textContent === `+keysJS(want)+`)`, 10*time.Second)
 	}
 	setIdle := func(value string) {
 		t.Helper()
@@ -197,9 +197,9 @@ func TestWorkstationKeysAndIdleLockInBrowser(t *testing.T) {
 	}
 }
 
-// browser starts headless Chromium for one test and returns a context
+// keysBrowser starts headless Chromium for one test and returns a context
 // bounded to 90 s.
-func browser(t *testing.T) context.Context {
+func keysBrowser(t *testing.T) context.Context {
 	t.Helper()
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
@@ -221,10 +221,10 @@ func browser(t *testing.T) context.Context {
 	return tctx
 }
 
-func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }
+func keysMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }
 
-// jsString is s as a JavaScript string literal.
-func jsString(s string) string {
+// keysJS is s as a JavaScript string literal.
+func keysJS(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }

@@ -42,16 +42,16 @@ func (e *admEnv) listed(id string) listedDevice {
 	return listedDevice{}
 }
 
-// refused checks a refusal's status, code and sentence.
-func refused(t *testing.T, what string, st int, body map[string]any, wantSt int, code workflow.Code, msg string) {
+// keyRefused checks a refusal's status, code and sentence.
+func keyRefused(t *testing.T, what string, st int, body map[string]any, wantSt int, code workflow.Code, msg string) {
 	t.Helper()
 	if st != wantSt || body["code"] != string(code) || body["message"] != msg {
 		t.Fatalf("%s: got %d %v, want %d %s %q", what, st, body, wantSt, code, msg)
 	}
 }
 
-// securityEvents reads the newest events of kind about device.
-func (e *admEnv) securityEvents(kind, device string) []postgres.SecurityEvent {
+// deviceEvents reads the newest events of kind about device.
+func (e *admEnv) deviceEvents(kind, device string) []postgres.SecurityEvent {
 	e.t.Helper()
 	evs, _, err := e.db.SecurityEvents(context.Background(), postgres.SecurityFilter{Kind: kind, Limit: 100})
 	if err != nil {
@@ -90,7 +90,7 @@ func TestKeyStateOnDashboard(t *testing.T) {
 
 	// A refused code claims nothing.
 	st, body := e.do("POST", "/api/v1/devices/claim", "", map[string]string{"deviceId": id, "code": "WRONG-CODE"})
-	refused(t, "wrong code", st, body, http.StatusUnauthorized, workflow.CodeUnauthenticated,
+	keyRefused(t, "wrong code", st, body, http.StatusUnauthorized, workflow.CodeUnauthenticated,
 		"This registration code is not valid for workstation "+id+": it is wrong, was already used, or has expired; ask an administrator for a new one.")
 	if d := e.listed(id); d.KeyState.ClaimedAt != nil {
 		t.Fatalf("claimed by a wrong code: %+v", d.KeyState)
@@ -126,10 +126,10 @@ func TestKeyStateOnDashboard(t *testing.T) {
 
 	// A workstation in good standing has nothing to report wiped.
 	st, body = e.do("POST", "/api/v1/devices/"+id+"/wiped", "", map[string]any{})
-	refused(t, "wiped before revocation", st, body, http.StatusConflict, workflow.CodeInvalidTransition,
+	keyRefused(t, "wiped before revocation", st, body, http.StatusConflict, workflow.CodeInvalidTransition,
 		"Workstation "+id+" is not revoked: it has no keys to report wiped.")
 	st, body = e.do("POST", "/api/v1/devices/no-such-device/wiped", "", map[string]any{})
-	refused(t, "wiped, unknown device", st, body, http.StatusNotFound, workflow.CodeNotFound,
+	keyRefused(t, "wiped, unknown device", st, body, http.StatusNotFound, workflow.CodeNotFound,
 		"Workstation no-such-device is not registered with this server.")
 	if _, body := e.do("GET", "/api/v1/devices/"+id+"/standing", "", nil); body["revoked"] != false {
 		t.Fatalf("standing: %v", body)
@@ -176,7 +176,7 @@ func TestKeyStateOnDashboard(t *testing.T) {
 		t.Fatalf("a repeated report moved the time: %v, was %v", d.KeyState.WipedAt, wiped)
 	}
 	var reports int
-	for _, ev := range e.securityEvents(postgres.EventDeviceRevoke, id) {
+	for _, ev := range e.deviceEvents(postgres.EventDeviceRevoke, id) {
 		if ev.Reason == "the workstation reported its keys wiped" {
 			reports++
 			if ev.Target != "workstation Ward 9" {
@@ -260,16 +260,16 @@ func TestIdleLockPerWorkstation(t *testing.T) {
 
 	for _, m := range []int{121, -1} {
 		st, body := e.do("PUT", path, e.admin, map[string]any{"minutes": m})
-		refused(t, "out of bounds", st, body, http.StatusBadRequest, workflow.CodeValidationFailed,
+		keyRefused(t, "out of bounds", st, body, http.StatusBadRequest, workflow.CodeValidationFailed,
 			"The idle lock must be between 1 and 120 minutes, or 0 to turn it off; "+map[int]string{121: "121", -1: "-1"}[m]+" is not.")
 		if body["field"] != "minutes" {
 			t.Fatalf("refusal's field: %v", body)
 		}
 	}
 	st, body := e.do("PUT", "/api/v1/admin/devices/no-such-device/idle-lock", e.admin, map[string]any{"minutes": 5})
-	refused(t, "unknown device", st, body, http.StatusNotFound, workflow.CodeNotFound, "Workstation no-such-device is not registered.")
+	keyRefused(t, "unknown device", st, body, http.StatusNotFound, workflow.CodeNotFound, "Workstation no-such-device is not registered.")
 	st, body = e.do("PUT", path, e.roleToken(workflow.RoleDoctor), map[string]any{"minutes": 5})
-	refused(t, "a doctor", st, body, http.StatusForbidden, workflow.CodeForbidden, "The admin API is for ADMIN accounts; Dr Médecin Test is a DOCTOR.")
+	keyRefused(t, "a doctor", st, body, http.StatusForbidden, workflow.CodeForbidden, "The admin API is for ADMIN accounts; Dr Médecin Test is a DOCTOR.")
 
 	// Back to the workstation's own flag: absent again.
 	if st, body := e.do("PUT", path, e.admin, map[string]any{"minutes": nil}); st != http.StatusOK {
@@ -283,7 +283,7 @@ func TestIdleLockPerWorkstation(t *testing.T) {
 	}
 
 	// Each change is in the security log, oldest last.
-	evs := e.securityEvents(postgres.EventSettingChange, e.device)
+	evs := e.deviceEvents(postgres.EventSettingChange, e.device)
 	if len(evs) != 3 {
 		t.Fatalf("%d setting changes logged, want 3: %+v", len(evs), evs)
 	}
@@ -295,7 +295,7 @@ func TestIdleLockPerWorkstation(t *testing.T) {
 	}
 	for i, ev := range evs {
 		got := change{string(ev.Before), string(ev.After), ev.Reason}
-		if norm(got.before) != norm(want[i].before) || norm(got.after) != norm(want[i].after) || got.reason != want[i].reason ||
+		if compactJSON(got.before) != compactJSON(want[i].before) || compactJSON(got.after) != compactJSON(want[i].after) || got.reason != want[i].reason ||
 			ev.Target != "idle lock of workstation Every role" || ev.ActorName == "" {
 			t.Fatalf("setting change %d: %+v (target %q, actor %q), want %+v", i, got, ev.Target, ev.ActorName, want[i])
 		}
@@ -306,12 +306,12 @@ func TestIdleLockPerWorkstation(t *testing.T) {
 		t.Fatalf("revoke: %d %v", st, body)
 	}
 	st, body = e.do("PUT", path, e.admin, map[string]any{"minutes": 5})
-	refused(t, "revoked", st, body, http.StatusConflict, workflow.CodeInvalidTransition,
+	keyRefused(t, "revoked", st, body, http.StatusConflict, workflow.CodeInvalidTransition,
 		"Workstation Every role is revoked: its idle lock can no longer be set.")
 }
 
-// norm compacts a JSON text ("" stays "").
-func norm(s string) string {
+// compactJSON compacts a JSON text ("" stays "").
+func compactJSON(s string) string {
 	if s == "" || s == "null" {
 		return ""
 	}
