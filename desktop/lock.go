@@ -93,6 +93,9 @@ func (e *Engine) afterUnlock(ctx context.Context, key []byte) error {
 	if err := e.refresh(ctx); err != nil {
 		return err
 	}
+	if err := e.loadIdleLock(ctx); err != nil {
+		return err
+	}
 	// A queue edited while the app was closed is reported at once, online
 	// or not.
 	return e.checkChain(ctx)
@@ -101,7 +104,7 @@ func (e *Engine) afterUnlock(ctx context.Context, key []byte) error {
 // keyForOnlineLogin is the data key after the server accepted the user:
 // the open replica's own; else the key the server escrows for this device;
 // else the user's slot opened with the password; else, for a workstation
-// with no replica yet, a new key.
+// with no replica yet or an unencrypted one, a new key.
 func (e *Engine) keyForOnlineLogin(kf *keyfile.File, email, password string, escrowed []byte) ([]byte, error) {
 	if e.key != nil {
 		if escrowed != nil && subtle.ConstantTimeCompare(escrowed, e.key) != 1 {
@@ -118,6 +121,13 @@ func (e *Engine) keyForOnlineLogin(kf *keyfile.File, email, password string, esc
 		}
 	}
 	if _, err := os.Stat(e.cfg.DBPath); errors.Is(err, os.ErrNotExist) {
+		return keyfile.NewDataKey(), nil
+	}
+	// A replica from before encryption: the unlock encrypts it under a new
+	// key (sqlite's conversion).
+	if plain, err := sqlite.IsPlaintext(e.cfg.DBPath); err != nil {
+		return nil, err
+	} else if plain {
 		return keyfile.NewDataKey(), nil
 	}
 	return nil, rejection(workflow.CodeUnauthenticated, MsgNoKeyForUser)
@@ -234,6 +244,11 @@ func (e *Engine) checkRevoked(ctx context.Context, unlock func()) error {
 	if err != nil {
 		e.log.Error("the server revoked this workstation, but wiping its keys failed", "err", err)
 		return rejection(workflow.CodeUnauthenticated, "This workstation was revoked by the server; erasing its keys failed: "+err.Error())
+	}
+	// Said again at every contact that finds the keys gone, so that a
+	// report lost on the way is sent later; the server keeps the first.
+	if err := remote.ReportWiped(ctx, e.cfg.HTTPClient, e.cfg.ServerURL, e.cfg.DeviceID); err != nil {
+		e.log.Warn("could not tell the server the keys are wiped", "err", err)
 	}
 	return rejection(workflow.CodeUnauthenticated, wipedMessage(w, e.cfg.Location))
 }

@@ -140,6 +140,9 @@ func (e *Engine) onlineLogin(ctx context.Context, email, password string, res *r
 	if err := e.db.PutCredential(ctx, c); err != nil {
 		return nil, err
 	}
+	if err := e.setIdleLock(ctx, res.IdleLock()); err != nil {
+		return nil, err
+	}
 	if err := e.requeueKept(ctx); err != nil {
 		e.log.Warn("could not queue again the acts kept at the wipe", "err", err)
 	}

@@ -59,6 +59,10 @@ type Status struct {
 	// Wiped says why this workstation destroyed its keys (it was revoked);
 	// "" otherwise.
 	Wiped string `json:"wiped,omitempty"`
+	// IdleLockMinutes is the idle lock an administrator set for this
+	// workstation on the dashboard (0: never), as the server last said;
+	// nil when none is set and the app's -idle-lock holds (IdleLockAfter).
+	IdleLockMinutes *int `json:"idleLockMinutes,omitempty"`
 }
 
 // Progress counts the rows of a snapshot received so far.

@@ -157,6 +157,9 @@ func (e *Engine) session(ctx context.Context) (connected bool, err error) {
 	if err := e.db.SetRoles(ctx, w.Roles); err != nil {
 		return true, err
 	}
+	if err := e.setIdleLock(ctx, w.IdleLock()); err != nil {
+		return true, err
+	}
 	if moved, err := e.db.CatchUpSeq(ctx, w.LastMutationSeq, w.ChainHead); err != nil {
 		return true, err
 	} else if moved {

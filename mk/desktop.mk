@@ -3,9 +3,11 @@
 #
 #   make desktop        frontend build + build/wardsync-desktop (production window)
 #   make shot           the production window under Xvfb: build/screenshots/window-*.png
-#   make test-desktop   the window checks: shot + TestWindowScreenshots, and
+#   make test-desktop   the window checks: shot + TestWindowScreenshots,
 #                       TestWindowErrors (error sentences read back from the
-#                       real window by OCR: tesseract-ocr); the other
+#                       real window by OCR: tesseract-ocr) and
+#                       TestWindowIdleLock (the idle lock's screen, by OCR,
+#                       hides the patient; unlocked offline); the other
 #                       desktop tests (e2e/desktop: bound App against a real server,
 #                       the UI in headless Chromium) run with every Go test
 #   make desktop-run    start the app on the demo workstation once the local server
@@ -58,7 +60,7 @@ shot: desktop server
 	@bash scripts/shot.sh
 
 test-desktop: shot
-	@export DATABASE_URL=$(dburl); WARDSYNC_WINDOW_SHOTS=$(CURDIR)/build/screenshots $(GO) test -count=1 -run 'TestWindowScreenshots|TestWindowErrors|TestDemoDeviceInMakefile' -v ./e2e/desktop | grep -E '^(---|ok|FAIL|\s+window_)' ; exit $${PIPESTATUS[0]}
+	@export DATABASE_URL=$(dburl); WARDSYNC_WINDOW_SHOTS=$(CURDIR)/build/screenshots $(GO) test -count=1 -run 'TestWindowScreenshots|TestWindowErrors|TestWindowIdleLock|TestDemoDeviceInMakefile' -v ./e2e/desktop | grep -E '^(---|ok|FAIL|\s+window_)' ; exit $${PIPESTATUS[0]}
 
 # make run: once the server answers, open the window on the demo
 # workstation (its replica under ~/.config/wardsync); without a display,

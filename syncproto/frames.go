@@ -167,6 +167,28 @@ type Welcome struct {
 	// absent before its first. A workstation that renumbers its queue
 	// (restored backup) re-chains it from here.
 	ChainHead string `json:"chainHead,omitempty"`
+	// IdleLockSet says an administrator set this workstation's idle lock
+	// on the dashboard: IdleLockMinutes holds it (0: never). Absent, the
+	// workstation's own -idle-lock holds.
+	IdleLockSet     bool `json:"idleLockSet,omitempty"`
+	IdleLockMinutes int  `json:"idleLockMinutes,omitempty"`
+}
+
+// SetIdleLock puts the dashboard's idle lock (nil: none set) in the welcome.
+func (w *Welcome) SetIdleLock(minutes *int) {
+	w.IdleLockSet, w.IdleLockMinutes = minutes != nil, 0
+	if minutes != nil {
+		w.IdleLockMinutes = *minutes
+	}
+}
+
+// IdleLock is the dashboard's idle lock the welcome carries, nil for none.
+func (w *Welcome) IdleLock() *int {
+	if !w.IdleLockSet {
+		return nil
+	}
+	m := w.IdleLockMinutes
+	return &m
 }
 
 // PushResult answers a push, one result per mutation in seq order (server → client).

@@ -251,7 +251,7 @@ type Status struct {
 
 func (a *App) statusOf(e *desktop.Engine, s desktop.Status) Status {
 	st := Status{Status: s, NeedsSetup: s.DeviceID == "" || s.ServerURL == "", Now: a.now().UTC(), Commit: version.CommitOrVCS(),
-		IdleLockSeconds: int64(a.cfg.IdleLock / time.Second)}
+		IdleLockSeconds: int64(s.IdleLockAfter(a.cfg.IdleLock) / time.Second)}
 	if !s.Online {
 		// Only a workstation where nobody has ever logged in online is
 		// "waiting for a login". Once someone has, being disconnected is

@@ -65,6 +65,19 @@ type LoginResult struct {
 	// replica (nil when the server keeps none): what a workstation needs
 	// to open its replica for a user who has no key slot there yet.
 	ReplicaKey []byte `json:"replicaKey,omitempty"`
+	// IdleLockSet and IdleLockMinutes: the idle lock set for this
+	// workstation on the dashboard, as in syncproto.Welcome.
+	IdleLockSet     bool `json:"idleLockSet,omitempty"`
+	IdleLockMinutes int  `json:"idleLockMinutes,omitempty"`
+}
+
+// IdleLock is the dashboard's idle lock the answer carries, nil for none.
+func (r *LoginResult) IdleLock() *int {
+	if !r.IdleLockSet {
+		return nil
+	}
+	m := r.IdleLockMinutes
+	return &m
 }
 
 // User is a user as the login answer names it.

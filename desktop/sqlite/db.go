@@ -175,6 +175,12 @@ func (db *DB) unlock(ctx context.Context, key []byte, every time.Duration, resta
 		}
 		return nil
 	}
+	if key != nil {
+		// A replica from before encryption is encrypted now, once.
+		if _, err := convertPlaintext(ctx, db.path, key); err != nil {
+			return err
+		}
+	}
 	if err := PrepareFiles(db.path); err != nil {
 		return err
 	}

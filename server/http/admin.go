@@ -113,6 +113,7 @@ func (s *Server) adminRoutes() {
 	a("GET /api/v1/admin/security-events", s.handleSecurityEvents)
 	a("GET /api/v1/admin/security-events.csv", s.handleSecurityEventsCSV)
 	s.duplicateRoutes(a)
+	s.keyStateRoutes(a)
 	s.mux.HandleFunc("GET /api/v1/admin/events", s.handleEvents)
 
 	s.dashboardRoutes()
@@ -287,6 +288,8 @@ type adminDeviceJSON struct {
 	RegistrationPending   bool            `json:"registrationPending"`
 	RegistrationExpiresAt *time.Time      `json:"registrationExpiresAt,omitempty"`
 	LastSeen              *time.Time      `json:"lastSeen,omitempty"`
+	KeyState              keyStateJSON    `json:"keyState"`
+	IdleLockMinutes       *int            `json:"idleLockMinutes"`
 }
 
 func (s *Server) handleListDevices(w http.ResponseWriter, r *http.Request, _ *postgres.Session) {
@@ -300,6 +303,10 @@ func (s *Server) handleListDevices(w http.ResponseWriter, r *http.Request, _ *po
 		out = append(out, adminDeviceJSON{ID: d.ID, Name: d.Name, Roles: d.Roles, CreatedAt: d.CreatedAt,
 			Revoked: d.RevokedAt != nil, RevokedAt: d.RevokedAt, RegistrationPending: d.RegistrationUntil != nil,
 			RegistrationExpiresAt: d.RegistrationUntil, LastSeen: d.LastSeen})
+	}
+	if err := s.withKeyStates(r, out); err != nil {
+		writeError(w, err)
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"devices": out})
 }

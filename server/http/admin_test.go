@@ -85,6 +85,8 @@ func TestAdminEndpointsAuthorization(t *testing.T) {
 			prepare: func() string { return "/api/v1/admin/devices/" + newDevice() + "/code" }},
 		{method: "POST", path: "/api/v1/admin/devices/X/revoke", admin: 200,
 			prepare: func() string { return "/api/v1/admin/devices/" + newDevice() + "/revoke" }},
+		{method: "PUT", path: "/api/v1/admin/devices/X/idle-lock", admin: 200, body: func() any { return map[string]any{"minutes": 5} },
+			prepare: func() string { return "/api/v1/admin/devices/" + newDevice() + "/idle-lock" }},
 		{method: "GET", path: "/api/v1/admin/rejected?code=INVALID_TRANSITION", admin: 200},
 		{method: "POST", path: "/api/v1/admin/rejected/" + e.device + "/1/resolve", admin: 200, body: func() any { return map[string]string{"note": "told the ward"} }},
 		{method: "GET", path: "/api/v1/admin/audit?patient=" + postgres.SeedID("patient:2"), admin: 200},

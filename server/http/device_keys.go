@@ -33,5 +33,12 @@ func (s *Server) handleDeviceStanding(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if d.RevokedAt != nil {
+		// From this answer on, the workstation knows and wipes: the
+		// dashboard shows when it was told.
+		if err := s.DB.NoteToldRevoked(r.Context(), d.ID); err != nil {
+			s.Logger.Warn("note told revoked", "device", d.ID, "err", err)
+		}
+	}
 	writeJSON(w, http.StatusOK, standingJSON{DeviceID: d.ID, Revoked: d.RevokedAt != nil, RevokedAt: d.RevokedAt})
 }

@@ -202,6 +202,10 @@ type loginResponse struct {
 	// ReplicaKey is the data key the server escrows for the device's
 	// encrypted replica (device_keys.go); only a workstation's login gets it.
 	ReplicaKey []byte `json:"replicaKey,omitempty"`
+	// IdleLockSet and IdleLockMinutes: the idle lock set on the dashboard
+	// for the workstation, as in syncproto.Welcome.
+	IdleLockSet     bool `json:"idleLockSet,omitempty"`
+	IdleLockMinutes int  `json:"idleLockMinutes,omitempty"`
 }
 
 type userJSON struct {
@@ -261,6 +265,17 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.Logger.Error("login: escrowed replica key", "device", sess.DeviceID, "err", err)
 		writeError(w, err)
 		return
+	}
+	if m, err := s.idleLockFor(r.Context(), sess.DeviceID); err != nil {
+		writeError(w, err)
+		return
+	} else if m != nil {
+		answer.IdleLockSet, answer.IdleLockMinutes = true, *m
+	}
+	// The login from a registered device is its proof of identity until
+	// device-key proofs replace it.
+	if err := s.DB.NoteDeviceProof(r.Context(), sess.DeviceID, s.Now()); err != nil {
+		s.Logger.Warn("note device proof", "device", sess.DeviceID, "err", err)
 	}
 	writeJSON(w, http.StatusOK, answer)
 }

@@ -575,6 +575,14 @@ func (c *conn) hello(h *syncproto.Hello) error {
 	}
 	w.RequestID = h.RequestID
 	w.Roles = c.roles
+	lock, err := c.s.idleLockFor(ctx, c.deviceID)
+	if err != nil {
+		return err
+	}
+	w.SetIdleLock(lock)
+	if err := c.s.DB.NoteDeviceProof(ctx, c.deviceID, w.ServerTime); err != nil {
+		c.s.Logger.Warn("note device proof", "device", c.deviceID, "err", err)
+	}
 	c.connectedAt = w.ServerTime
 	c.pages = h.Pages
 	c.send(w)

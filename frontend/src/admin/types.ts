@@ -131,6 +131,21 @@ export interface Device {
   registrationPending: boolean;
   registrationExpiresAt?: string;
   lastSeen?: string;
+  /** what the server knows of its keys (docs/security.md, "The dashboard's key state") */
+  keyState: KeyState;
+  /** the idle lock set here, in minutes (0: off); null: the workstation's own -idle-lock */
+  idleLockMinutes: number | null;
+}
+
+export interface KeyState {
+  /** its one-time code was used */
+  claimedAt?: string;
+  /** a login or a connection from it was last accepted */
+  lastProofAt?: string;
+  /** revoked, it asked for its standing and learnt it */
+  toldRevokedAt?: string;
+  /** revoked, it reported its keys destroyed (its own word) */
+  wipedAt?: string;
 }
 
 export interface Registration {

@@ -59,7 +59,7 @@ export function devicesView(ctx: Ctx): View {
       h(
         'table',
         { class: 'data', id: 'devices' },
-        h('thead', null, h('tr', null, h('th', null, t('arg.name')), h('th', null, t('dev.serves')), h('th', null, t('dev.id')), h('th', null, t('dev.registeredAt')), h('th', null, t('dev.lastSeen')), h('th', null, t('details.state')), h('th', null, t('dev.actions')))),
+        h('thead', null, h('tr', null, h('th', null, t('arg.name')), h('th', null, t('dev.serves')), h('th', null, t('dev.id')), h('th', null, t('dev.registeredAt')), h('th', null, t('dev.lastSeen')), h('th', null, t('details.state')), h('th', null, t('dev.keys')), h('th', null, t('dev.idleLock')), h('th', null, t('dev.actions')))),
         rows,
       ),
     ),
@@ -102,13 +102,65 @@ export function devicesView(ctx: Ctx): View {
             ? h('span', { class: 'badge badge-new' }, t('dev.codeValid', { until: clock(d.registrationExpiresAt, now) }))
             : h('span', { class: 'badge badge-ok' }, t('dev.active')),
       ),
+      keyCell(d, now),
+      idleCell(d),
       h('td', { class: 'actions' }, d.revoked ? '' : [newCode, revoke]),
     );
   }
 
-  async function load(): Promise<void> {
+  // What the server knows of the workstation's keys. The wipe is the
+  // workstation's own report, and says so.
+  function keyCell(d: Device, now: number): HTMLElement {
+    const k = d.keyState ?? {};
+    const line = (cls: string, text: string, title?: string) => h('div', { class: `key-${cls}`, title }, text);
+    const lines = [
+      line('claimed', k.claimedAt ? t('dev.key.claimed', { when: clock(k.claimedAt, now) }) : t('dev.key.unclaimed')),
+      line('proof', k.lastProofAt ? t('dev.key.proof', { when: clock(k.lastProofAt, now) }) : t('dev.key.noProof'), t('dev.key.proofHint')),
+    ];
+    if (d.revoked) {
+      lines.push(line('told', k.toldRevokedAt ? t('dev.key.told', { when: clock(k.toldRevokedAt, now) }) : t('dev.key.notTold')));
+      lines.push(line('wiped', k.wipedAt ? t('dev.key.wiped', { when: clock(k.wipedAt, now) }) : t('dev.key.notWiped'), t('dev.key.wipedHint')));
+    }
+    return h('td', { class: 'keystate' }, lines);
+  }
+
+  function idleText(m: number | null): string {
+    if (m === null || m === undefined) return t('dev.idle.flag');
+    return m === 0 ? t('dev.idle.off') : t('dev.idle.min', { n: m });
+  }
+
+  // The idle lock set here (or the workstation's own), and, for a
+  // workstation not revoked, the form that sets it. The bounds are the
+  // server's: a value outside them is refused with its sentence.
+  function idleCell(d: Device): HTMLElement {
+    const value = h('div', { class: 'idle-lock-value' }, idleText(d.idleLockMinutes));
+    if (d.revoked) return h('td', { class: 'idle-lock' }, value);
+    const input = h('input', { type: 'number', name: 'minutes', step: 1, class: 'small-number', title: t('dev.idle.minutes'), 'aria-label': t('dev.idle.minutes') }) as HTMLInputElement;
+    if (d.idleLockMinutes !== null && d.idleLockMinutes !== undefined) input.value = String(d.idleLockMinutes);
+    const save = async (minutes: number | null) => {
+      try {
+        await ctx.api.request('PUT', `/api/v1/admin/devices/${d.id}/idle-lock`, { minutes });
+        ctx.toast(t('dev.idle.saved', { name: d.name, value: idleText(minutes) }));
+        await load(true);
+      } catch (err) {
+        ctx.toast((err as Error).message, 'error');
+      }
+    };
+    const form = h('form', { class: 'idle-lock-form' }, input, h('button', { type: 'submit', class: 'small' }, t('dev.idle.set'))) as HTMLFormElement;
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      void save(input.value.trim() === '' ? null : Number(input.value));
+    });
+    const reset = h('button', { type: 'button', class: 'small idle-lock-reset' }, t('dev.idle.reset'));
+    reset.addEventListener('click', () => void save(null));
+    return h('td', { class: 'idle-lock' }, value, form, d.idleLockMinutes === null || d.idleLockMinutes === undefined ? '' : reset);
+  }
+
+  async function load(force = false): Promise<void> {
     const { devices } = await ctx.api.get<{ devices: Device[] }>('/api/v1/admin/devices');
     if (rows.querySelector('.armed')) return; // a confirmation is pending
+    // A refresh from elsewhere does not wipe an idle lock being typed.
+    if (!force && rows.querySelector('.idle-lock input:focus')) return;
     replace(rows, devices.map(row));
   }
 
