@@ -169,7 +169,7 @@ var listenRE = regexp.MustCompile(`listening on (\S+)`)
 
 // startServer runs `wardsync-server serve` on a free loopback port against
 // dbURL and returns it with its base URL.
-func startServer(b *testing.B, dbURL string) (*child, string) {
+func startServer(b *testing.B, dbURL string, env ...string) (*child, string) {
 	b.Helper()
 	serverBin, _ := binaries(b)
 	logPath := filepath.Join(b.TempDir(), "server.log")
@@ -177,7 +177,7 @@ func startServer(b *testing.B, dbURL string) (*child, string) {
 	// users in one by one, and only the first finds no replica to open.
 	// One escrow key for the whole run (servers restart on the same data).
 	escrow := "WARDSYNC_ESCROW_KEY_FILE=" + filepath.Join(benchDataDir(b), "escrow.key")
-	c, out := startChild(b, logPath, []string{"DATABASE_URL=" + dbURL, "WARDSYNC_LOG_LEVEL=warn", escrow}, serverBin, "serve", "-addr", "127.0.0.1:0")
+	c, out := startChild(b, logPath, append([]string{"DATABASE_URL=" + dbURL, "WARDSYNC_LOG_LEVEL=warn", escrow}, env...), serverBin, "serve", "-addr", "127.0.0.1:0")
 	addr := make(chan string, 1)
 	go func() {
 		for out.Scan() {

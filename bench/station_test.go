@@ -150,7 +150,6 @@ func syncStation(b *testing.B, dbURL, dir string, rows int64, unencrypted bool) 
 	b.Helper()
 	ctx := context.Background()
 	_, stationBin := binaries(b)
-	srv, url := startServer(b, dbURL)
 	name := "replica-sealed"
 	// Cheap key slots: `run` opens the replica with one before it syncs,
 	// and Argon2id's deliberate cost (keyfile's BenchmarkUnwrap) is not
@@ -159,6 +158,17 @@ func syncStation(b *testing.B, dbURL, dir string, rows int64, unencrypted bool) 
 	if unencrypted {
 		name, global = "replica-plain", []string{"-unencrypted"}
 	}
+	// $WARDSYNC_CPUPROFILE=P: each child of the timed sync writes its own
+	// profile (P-replica-sealed-server, P-replica-sealed-station, …); the
+	// logins write none.
+	prof := os.Getenv("WARDSYNC_CPUPROFILE")
+	profEnv := func(who string) string {
+		if prof == "" {
+			return "WARDSYNC_CPUPROFILE="
+		}
+		return "WARDSYNC_CPUPROFILE=" + prof + "-" + name + "-" + who
+	}
+	srv, url := startServer(b, dbURL, profEnv("server"))
 	replica := filepath.Join(dir, name+".db")
 	first := seedLogin[wardRoles[0]]
 	env := []string{"WARDSYNC_DB=" + replica, "WARDSYNC_SERVER=" + url, "WARDSYNC_DEVICE=" + postgres.DemoDeviceID,
@@ -166,7 +176,7 @@ func syncStation(b *testing.B, dbURL, dir string, rows int64, unencrypted bool) 
 	for _, role := range wardRoles {
 		u := seedLogin[role]
 		lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		err := runStation(lctx, stationBin, append(env, "WARDSYNC_PASSWORD="+u.Password), append(global, "login", "-email", u.Email)...)
+		err := runStation(lctx, stationBin, append(env, "WARDSYNC_PASSWORD="+u.Password, "WARDSYNC_CPUPROFILE="), append(global, "login", "-email", u.Email)...)
 		cancel()
 		if err != nil {
 			fatalf(b, "%v", err)
@@ -188,7 +198,7 @@ func syncStation(b *testing.B, dbURL, dir string, rows int64, unencrypted bool) 
 	}
 	var r stationSync
 	start := time.Now()
-	st, _ := startChild(b, filepath.Join(dir, name+".log"), append(env, "WARDSYNC_PASSWORD="+first.Password), stationBin, append(global, "run")...)
+	st, _ := startChild(b, filepath.Join(dir, name+".log"), append(env, "WARDSYNC_PASSWORD="+first.Password, profEnv("station")), stationBin, append(global, "run")...)
 	for {
 		got, err := replicaRows(ctx, rdb)
 		if err != nil {

@@ -109,7 +109,13 @@ func Encode(f Frame) ([]byte, error) {
 	if v.err != nil {
 		return nil, v.err
 	}
-	out, err := f.MarshalJSON()
+	var out []byte
+	var err error
+	if c, ok := f.(*Changes); ok {
+		out, err = c.encodeChanges() // its rows are checked above
+	} else {
+		out, err = f.MarshalJSON()
+	}
 	if err != nil {
 		return nil, workflow.Reject(CodeProtocolError, "%s frame: %v", f.FrameType(), err)
 	}

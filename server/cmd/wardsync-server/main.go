@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"wardsync/server/cli"
@@ -26,9 +27,18 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// $WARDSYNC_CPUPROFILE: a CPU profile of this run, for the benchmarks
+	// (docs/bench.md), which run this binary as a child process.
+	if path := os.Getenv("WARDSYNC_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+		}
+	}
 	m := cli.NewMain()
 	if err := run(ctx, m, os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "wardsync-server:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
