@@ -20,6 +20,7 @@ const scheduleYears = 10
 func init() {
 	register(&act{
 		name:  "appointment.schedule",
+		to:    string(AppointmentScheduled),
 		roles: frontDesk,
 		does:  "schedule an appointment",
 		table: TableAppointments,
@@ -28,6 +29,7 @@ func init() {
 	})
 	register(&act{
 		name:  "appointment.checkIn",
+		to:    string(AppointmentCheckedIn),
 		roles: []Role{RoleSecretary},
 		does:  "check in an appointment",
 		table: TableAppointments,
@@ -38,6 +40,7 @@ func init() {
 	})
 	register(&act{
 		name:  "appointment.recordVitals",
+		to:    string(AppointmentInConsultation),
 		roles: []Role{RoleNurse},
 		does:  "record vitals",
 		table: TableAppointments,
@@ -48,6 +51,7 @@ func init() {
 	})
 	register(&act{
 		name:  "appointment.completeConsultation",
+		to:    string(AppointmentConsultationCompleted),
 		roles: []Role{RoleDoctor},
 		does:  "complete a consultation",
 		table: TableAppointments,
@@ -58,6 +62,7 @@ func init() {
 	})
 	register(&act{
 		name:  "appointment.close",
+		to:    string(AppointmentCompleted),
 		roles: []Role{RoleSecretary},
 		does:  "close and bill an appointment",
 		table: TableAppointments,
@@ -78,6 +83,7 @@ func init() {
 	})
 	register(&act{
 		name:  "appointment.cancel",
+		to:    string(AppointmentCancelled),
 		roles: frontDesk,
 		does:  "cancel an appointment",
 		table: TableAppointments,

@@ -3,6 +3,7 @@ package workflow
 func init() {
 	register(&act{
 		name:  "prescription.create",
+		to:    string(PrescriptionCreated),
 		roles: []Role{RoleDoctor},
 		does:  "write a prescription",
 		table: TablePrescriptions,
@@ -11,6 +12,7 @@ func init() {
 	})
 	register(&act{
 		name:  "prescription.sendToLab",
+		to:    string(PrescriptionSentToLab),
 		roles: []Role{RoleDoctor},
 		does:  "send a prescription to the lab",
 		table: TablePrescriptions,
@@ -21,6 +23,7 @@ func init() {
 	})
 	register(&act{
 		name:  "prescription.collectSample",
+		to:    string(PrescriptionSampleCollected),
 		roles: []Role{RoleNurse},
 		does:  "collect a sample",
 		table: TablePrescriptions,
@@ -34,6 +37,7 @@ func init() {
 	})
 	register(&act{
 		name:  "prescription.startAnalysis",
+		to:    string(PrescriptionInProgress),
 		roles: []Role{RoleBiologist},
 		does:  "start an analysis",
 		table: TablePrescriptions,
@@ -46,6 +50,7 @@ func init() {
 	})
 	register(&act{
 		name:  "result.create",
+		to:    string(PrescriptionResultsAvailable),
 		roles: []Role{RoleBiologist},
 		does:  "enter a lab result",
 		table: TableResults,
@@ -56,6 +61,7 @@ func init() {
 	})
 	register(&act{
 		name:  "result.review",
+		to:    string(PrescriptionCompleted),
 		roles: []Role{RoleDoctor},
 		does:  "review a lab result",
 		table: TableResults,

@@ -4,32 +4,52 @@ package sqlite
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"wardsync/workflow"
 )
 
-// queue is one dashboard list: a filter and the order it is read in.
+// queue is one list read from the replica: a filter and the order it is
+// read in.
 type queue struct{ where, orderBy string }
 
-var (
-	qToCheckIn = queue{`a."status" = 'SCHEDULED' AND a."date" >= ? AND a."date" < ?`, `a."date"`}
-	qToClose   = queue{`a."status" = 'CONSULTATION_COMPLETED'`, `a."consultedAt"`}
-	// The billing condition is written as appointments_unpaid_idx's WHERE
-	// (migration 00007): SQLite uses a partial index only when the query
-	// states its condition.
-	qUnpaid    = queue{`a."status" = 'COMPLETED' AND (a."billingStatus" IS NULL OR a."billingStatus" <> 'PAID')`, `a."closedAt"`}
-	qToPrepare = queue{`a."status" = 'CHECKED_IN'`, `a."checkedInAt"`}
-	qExpected  = queue{`a."status" = 'SCHEDULED' AND a."date" >= ? AND a."date" < ? AND NOT EXISTS (SELECT 1 FROM outbox o
-		WHERE o.waitingFor IS NOT NULL AND o.name = 'appointment.recordVitals' AND json_extract(o.args, '$.id') = a."id")`, `a."date"`}
-	qConsultations = queue{`a."status" = 'IN_CONSULTATION' AND a."doctorId" = ?`, `a."vitalsEnteredAt"`}
-	// sendToLab is the only act on a SENT_TO_LAB prescription, so
-	// updatedAt is when it was sent.
-	qToCollect  = queue{`p."status" = 'SENT_TO_LAB'`, `p."updatedAt"`}
-	qToReview   = queue{`p."status" = 'RESULTS_AVAILABLE' AND p."doctorId" = ?`, `p."analysisCompletedAt"`}
-	qSamples    = queue{`p."status" = 'SAMPLE_COLLECTED'`, `p."sampleCollectedAt"`}
-	qInProgress = queue{`p."status" = 'IN_PROGRESS'`, `p."analysisStartedAt"`}
-)
+// homeQueue writes a workflow queue as this replica's filter, and says
+// which arguments it takes: the day's bounds (today) and the reader's id
+// (own), in that order. Which statuses and conditions make a queue is
+// workflow's; only their SQL is written here.
+func homeQueue(q workflow.Queue) (out queue, today, own bool) {
+	alias := "a"
+	if q.Table == workflow.TablePrescriptions {
+		alias = "p"
+	}
+	col := func(name string) string { return alias + "." + quote(name) }
+	where := col("status") + " = " + sqlString(q.Status)
+	if q.Today {
+		where += " AND " + col("date") + " >= ? AND " + col("date") + " < ?"
+		today = true
+	}
+	if q.Unpaid {
+		// Written as appointments_unpaid_idx's WHERE (migration 00007):
+		// SQLite uses a partial index only when the query states its
+		// condition.
+		where += " AND (" + col("billingStatus") + " IS NULL OR " + col("billingStatus") + " <> " + sqlString(string(workflow.BillingPaid)) + ")"
+	}
+	if q.Own != "" {
+		where += " AND " + col(q.Own) + " = ?"
+		own = true
+	}
+	if q.Ahead {
+		// The act already queued and waiting for this row takes it out of
+		// the list: its author has done their part.
+		where += ` AND NOT EXISTS (SELECT 1 FROM outbox o
+		WHERE o.waitingFor IS NOT NULL AND o.name = ` + sqlString(q.Next) + ` AND json_extract(o.args, '$.id') = ` + col("id") + `)`
+	}
+	return queue{where, col(q.Since)}, today, own
+}
+
+// sqlString quotes a constant of the rule table as an SQL string literal.
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // DashboardFor reads the queues of role in one snapshot. userID is the
 // doctor whose queues a DOCTOR sees; [dayStart, dayEnd) is "today". ADMIN
@@ -75,36 +95,54 @@ type dashQueue struct {
 	prescriptions *[]PrescriptionView
 }
 
-// dashboardQueues lists d.Role's queues in the order they are read. Both
-// DashboardFor and DashboardSQL read it, so the benchmarks' baseline runs
-// the very statements the dashboard runs.
+// dashboardQueues lists d.Role's queues (workflow.HomeQueues) in the
+// order they are read. Both DashboardFor and DashboardSQL read it, so the
+// benchmarks' baseline runs the very statements the dashboard runs.
 func dashboardQueues(d *Dashboard, userID string, dayStart, dayEnd time.Time) []dashQueue {
-	today := func() []any { return []any{FormatTime(dayStart), FormatTime(dayEnd)} }
-	switch d.Role {
-	case workflow.RoleSecretary, workflow.RoleAdmin:
-		return []dashQueue{
-			{q: qToCheckIn, args: today(), appointments: &d.ToCheckIn},
-			{q: qToClose, appointments: &d.ToClose},
-			{q: qUnpaid, appointments: &d.Unpaid},
+	var out []dashQueue
+	for _, wq := range workflow.HomeQueues(d.Role) {
+		q, today, own := homeQueue(wq)
+		dq := dashQueue{q: q}
+		if today {
+			dq.args = append(dq.args, FormatTime(dayStart), FormatTime(dayEnd))
 		}
-	case workflow.RoleNurse:
-		return []dashQueue{
-			{q: qToPrepare, appointments: &d.ToPrepare},
-			{q: qExpected, args: today(), appointments: &d.Expected},
-			{q: qToCollect, prescriptions: &d.ToCollect},
+		if own {
+			dq.args = append(dq.args, userID)
 		}
-	case workflow.RoleDoctor:
-		return []dashQueue{
-			{q: qConsultations, args: []any{userID}, appointments: &d.Consultations},
-			{q: qToReview, args: []any{userID}, prescriptions: &d.ToReview},
+		dq.appointments, dq.prescriptions = d.list(wq.Key)
+		if dq.appointments == nil && dq.prescriptions == nil {
+			panic("sqlite: the home screen has no list for workflow queue " + wq.Key)
 		}
-	case workflow.RoleBiologist:
-		return []dashQueue{
-			{q: qSamples, prescriptions: &d.SamplesReceived},
-			{q: qInProgress, prescriptions: &d.InProgress},
-		}
+		out = append(out, dq)
 	}
-	return nil
+	return out
+}
+
+// list is the field of d that shows the queue named key.
+func (d *Dashboard) list(key string) (*[]AppointmentView, *[]PrescriptionView) {
+	switch key {
+	case "toCheckIn":
+		return &d.ToCheckIn, nil
+	case "toClose":
+		return &d.ToClose, nil
+	case "unpaid":
+		return &d.Unpaid, nil
+	case "toPrepare":
+		return &d.ToPrepare, nil
+	case "expected":
+		return &d.Expected, nil
+	case "consultations":
+		return &d.Consultations, nil
+	case "toCollect":
+		return nil, &d.ToCollect
+	case "toReview":
+		return nil, &d.ToReview
+	case "samplesReceived":
+		return nil, &d.SamplesReceived
+	case "inProgress":
+		return nil, &d.InProgress
+	}
+	return nil, nil
 }
 
 func (q dashQueue) sql() string {

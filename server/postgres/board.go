@@ -5,7 +5,10 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"time"
+
+	"wardsync/workflow"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -67,30 +70,7 @@ func (db *DB) Board(ctx context.Context, dayStart, dayEnd time.Time) (*BoardData
 		if err != nil {
 			return err
 		}
-		rows, err = tx.Query(ctx, `
-			WITH q AS (
-			  SELECT 'appointments' AS tbl, a.id, a.status::text AS status, a."patientId",
-			         CASE a.status WHEN 'SCHEDULED' THEN a.date
-			                       WHEN 'CHECKED_IN' THEN a."checkedInAt"
-			                       WHEN 'IN_CONSULTATION' THEN a."vitalsEnteredAt"
-			                       WHEN 'CONSULTATION_COMPLETED' THEN a."consultedAt"
-			                       WHEN 'COMPLETED' THEN a."closedAt" END AS since
-			    FROM appointments a
-			   WHERE a.date >= $1 AND a.date < $2
-			     AND (a.status IN ('SCHEDULED', 'CHECKED_IN', 'IN_CONSULTATION', 'CONSULTATION_COMPLETED')
-			          OR (a.status = 'COMPLETED' AND a."billingStatus" IS DISTINCT FROM 'PAID'))
-			  UNION ALL
-			  SELECT 'prescriptions', p.id, p.status::text, p."patientId",
-			         CASE p.status WHEN 'CREATED' THEN p."createdAt"
-			                       WHEN 'SENT_TO_LAB' THEN p."updatedAt"
-			                       WHEN 'SAMPLE_COLLECTED' THEN p."sampleCollectedAt"
-			                       WHEN 'IN_PROGRESS' THEN p."analysisStartedAt"
-			                       WHEN 'RESULTS_AVAILABLE' THEN p."analysisCompletedAt" END
-			    FROM prescriptions p WHERE p.status <> 'COMPLETED')
-			SELECT DISTINCT ON (q.tbl, q.status) q.tbl, q.status, count(*) OVER (PARTITION BY q.tbl, q.status),
-			       q.id, q.since, COALESCE(pt."firstName" || ' ' || pt."lastName", '')
-			  FROM q LEFT JOIN patients pt ON pt.id = q."patientId"
-			 ORDER BY q.tbl, q.status, q.since ASC NULLS LAST, q.id`, from, to)
+		rows, err = tx.Query(ctx, boardQueuesSQL, from, to)
 		if err != nil {
 			return err
 		}
@@ -155,4 +135,45 @@ func scanCounts(rows pgx.Rows) ([]StatusCount, error) {
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// boardQueuesSQL reads the board's queues (workflow.BoardQueues) with the
+// row waiting longest in each: today's appointments and every open
+// prescription. Which statuses wait, since when and for what is
+// workflow's; this writes it as one statement.
+var boardQueuesSQL = boardQueuesQuery(workflow.BoardQueues())
+
+func boardQueuesQuery(queues []workflow.Queue) string {
+	lit := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	var since = map[string][]string{}
+	var open = map[string][]string{}
+	var unpaid []string
+	for _, q := range queues {
+		alias := "a"
+		if q.Table == workflow.TablePrescriptions {
+			alias = "p"
+		}
+		since[q.Table] = append(since[q.Table], "WHEN "+lit(q.Status)+" THEN "+alias+"."+pgx.Identifier{q.Since}.Sanitize())
+		if q.Unpaid {
+			unpaid = append(unpaid, "(a.status = "+lit(q.Status)+` AND a."billingStatus" IS DISTINCT FROM `+lit(string(workflow.BillingPaid))+")")
+		} else {
+			open[q.Table] = append(open[q.Table], lit(q.Status))
+		}
+	}
+	apptWhere := append([]string{"a.status IN (" + strings.Join(open[workflow.TableAppointments], ", ") + ")"}, unpaid...)
+	return `
+			WITH q AS (
+			  SELECT 'appointments' AS tbl, a.id, a.status::text AS status, a."patientId",
+			         CASE a.status ` + strings.Join(since[workflow.TableAppointments], " ") + ` END AS since
+			    FROM appointments a
+			   WHERE a.date >= $1 AND a.date < $2
+			     AND (` + strings.Join(apptWhere, " OR ") + `)
+			  UNION ALL
+			  SELECT 'prescriptions', p.id, p.status::text, p."patientId",
+			         CASE p.status ` + strings.Join(since[workflow.TablePrescriptions], " ") + ` END
+			    FROM prescriptions p WHERE p.status IN (` + strings.Join(open[workflow.TablePrescriptions], ", ") + `))
+			SELECT DISTINCT ON (q.tbl, q.status) q.tbl, q.status, count(*) OVER (PARTITION BY q.tbl, q.status),
+			       q.id, q.since, COALESCE(pt."firstName" || ' ' || pt."lastName", '')
+			  FROM q LEFT JOIN patients pt ON pt.id = q."patientId"
+			 ORDER BY q.tbl, q.status, q.since ASC NULLS LAST, q.id`
 }
