@@ -105,9 +105,6 @@ func revokeUserSessions(ctx context.Context, tx pgx.Tx, userID string, at time.T
 	return tag.RowsAffected(), err
 }
 
-// ErrLastAdmin refuses a change that would leave no enabled administrator.
-var ErrLastAdmin = workflow.Reject(workflow.CodeForbidden, "This is the last enabled ADMIN account; create or enable another administrator first.")
-
 // SetUserRole changes a user's role and ends their sessions, so that every
 // workstation asks them to log in again under the new role. The last
 // enabled ADMIN cannot be demoted.
@@ -128,8 +125,8 @@ func (db *DB) SetUserRole(ctx context.Context, userID string, role workflow.Role
 			if err != nil {
 				return err
 			}
-			if n == 0 {
-				return ErrLastAdmin
+			if err := workflow.KeepsAnAdmin(cur, enabled, n); err != nil {
+				return err
 			}
 		}
 		now := db.now()
@@ -152,8 +149,8 @@ func (db *DB) SetUserRole(ctx context.Context, userID string, role workflow.Role
 // user's sessions. Acts a workstation queued before the reset still count:
 // a revoked session covers what happened while it was valid.
 func (db *DB) ResetPassword(ctx context.Context, userID, password string) error {
-	if len(password) < 6 || len(password) > 72 {
-		return &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "password", Message: "A password needs 6 to 72 characters."}
+	if err := workflow.CheckPassword(password); err != nil {
+		return err
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), BcryptCost)
 	if err != nil {
@@ -192,10 +189,7 @@ func (db *DB) CheckCanDisable(ctx context.Context, userID string) error {
 		if err != nil {
 			return err
 		}
-		if n == 0 {
-			return ErrLastAdmin
-		}
-		return nil
+		return workflow.KeepsAnAdmin(role, enabled, n)
 	})
 }
 
