@@ -99,7 +99,7 @@ func (db *DB) SyncHealth(ctx context.Context) (FeedStatus, []DeviceHealth, error
 		       COALESCE((SELECT sum(n) FROM sync.mutation_counts mc WHERE mc.device_id = d.id AND mc.outcome = 'applied'), 0)::bigint,
 		       COALESCE((SELECT sum(n) FROM sync.mutation_counts mc WHERE mc.device_id = d.id AND mc.outcome = 'rejected'), 0)::bigint,
 		       (SELECT count(*) FROM sync.rejection_resolutions r WHERE r.device_id = d.id),
-		       COALESCE((SELECT sum(n) FROM sync.mutation_counts mc WHERE mc.device_id = d.id AND mc.code = 'CHAIN_BROKEN'), 0)::bigint,
+		       COALESCE((SELECT sum(n) FROM sync.mutation_counts mc WHERE mc.device_id = d.id AND mc.code = $3), 0)::bigint,
 		       c.disconnected_at
 		  FROM sync.devices d
 		  LEFT JOIN sync.clients c ON c.device_id = d.id
@@ -107,7 +107,7 @@ func (db *DB) SyncHealth(ctx context.Context) (FeedStatus, []DeviceHealth, error
 		       SELECT count(*) FILTER (WHERE m.outcome = 'applied') AS applied,
 		              count(*) FILTER (WHERE m.outcome = 'rejected') AS rejected
 		         FROM sync.mutations m WHERE m.device_id = d.id AND m.received_at >= $1) h
-		 ORDER BY d.revoked_at IS NOT NULL, lower(d.name), d.id`, now.Add(-time.Hour), LagCountCap)
+		 ORDER BY d.revoked_at IS NOT NULL, lower(d.name), d.id`, now.Add(-time.Hour), LagCountCap, string(workflow.CodeChainBroken))
 	if err != nil {
 		return fs, nil, err
 	}
