@@ -94,7 +94,7 @@ func createPrescription(e *env, o *obj) (Effect, error) {
 	if o.has("doctorId") {
 		doctorID = o.id("doctorId", "The doctor id")
 	}
-	text, _ := o.text("text", "Prescription text", 1, MaxNotesLength, true)
+	text, _ := o.textOf("text", "prescriptionText", true)
 	if o.err != nil {
 		return Effect{}, o.err
 	}
@@ -145,7 +145,7 @@ func prescriptionStep(from, to PrescriptionStatus, set func(e *env, v map[string
 func createResult(e *env, o *obj) (Effect, error) {
 	id := o.id("id", "The result id")
 	prescriptionID := o.id("prescriptionId", "The prescription id")
-	text, _ := o.text("text", "Result text", 1, MaxResultTextLength, true)
+	text, _ := o.textOf("text", "resultText", true)
 	data, dataP := o.jsonValue("data", "Result data", false)
 	if dataP == given {
 		if r := CheckLabValues("data", data); r != nil {
@@ -193,7 +193,7 @@ func createResult(e *env, o *obj) (Effect, error) {
 
 func reviewResult(e *env, o *obj) (Effect, error) {
 	id := o.id("id", "The result id")
-	interp, interpP := o.text("interpretation", "Interpretation", 0, MaxNotesLength, false)
+	interp, interpP := o.textOf("interpretation", "interpretation", false)
 	if o.err != nil {
 		return Effect{}, o.err
 	}
@@ -229,9 +229,9 @@ func reviewResult(e *env, o *obj) (Effect, error) {
 func attachDocument(e *env, o *obj) (Effect, error) {
 	id := o.id("id", "The document id")
 	patientID := o.id("patientId", "The patient id")
-	name, _ := o.text("name", "Document name", 1, MaxDocumentFieldLength, true)
-	typ, _ := o.text("type", "Document type", 1, MaxDocumentFieldLength, true)
-	url, _ := o.text("url", "Document location (url)", 1, MaxDocumentURLLength, true)
+	name, _ := o.textOf("name", "documentName", true)
+	typ, _ := o.textOf("type", "documentType", true)
+	url, _ := o.textOf("url", "documentUrl", true)
 	if o.err != nil {
 		return Effect{}, o.err
 	}

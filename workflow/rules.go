@@ -1,3 +1,5 @@
+//go:generate go run ../internal/genrules -out ../frontend/src/desktop/rules.json
+
 package workflow
 
 // The rule table, read whole. Each act (register) says who may do it, the

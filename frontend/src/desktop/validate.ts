@@ -2,7 +2,7 @@
 // mutators (package workflow, run again by the engine and the server) would
 // say, in the same words, so that a nurse reads "Temperature 46 °C is above
 // 45 °C." before pressing Enter rather than after. The ranges and limits
-// come from rules.json, which a Go test keeps equal to package workflow;
+// come from rules.json, generated from package workflow (go generate ./workflow);
 // validation-cases.json pins the messages on both sides.
 import rules from './rules.json';
 import type { VitalsArg } from './api';
