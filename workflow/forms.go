@@ -1,6 +1,9 @@
 package workflow
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // The limits a form checks as the user types. The mutators apply them, and
 // the frontend's rules file is generated from them (go generate), so that
@@ -49,6 +52,45 @@ func (o *obj) textOf(name, key string, required bool) (string, presence) {
 		panic("workflow: no text rule " + key)
 	}
 	return o.text(name, r.Label, r.Min, r.Max, required)
+}
+
+// sentences are the refusals a form repeats as the user types, as
+// templates with {name} placeholders. The mutators fill them (say); the
+// generated frontend rules carry the templates, so that the form and the
+// act word a refusal alike.
+var sentences = map[string]string{
+	"required":                  "{label} must be given.",
+	"aboveExclusiveMin":         "{label} {value} {unit} must be above {bound} {unit}.",
+	"belowMin":                  "{label} {value} {unit} is below {bound} {unit}.",
+	"aboveMax":                  "{label} {value} {unit} is above {bound} {unit}.",
+	"diastolicNotBelowSystolic": "Diastolic blood pressure {value} mmHg must be lower than systolic blood pressure {bound} mmHg.",
+	"textEmpty":                 "{label} must not be empty.",
+	"textTooShort":              "{label} must be at least {bound} characters long (got {n}).",
+	"textTooLong":               "{label} must be at most {bound} characters long (got {n}).",
+}
+
+// Sentences returns the templates of sentences, keyed by name.
+func Sentences() map[string]string {
+	out := make(map[string]string, len(sentences))
+	for k, v := range sentences {
+		out[k] = v
+	}
+	return out
+}
+
+// say fills the sentence named key; kv alternates placeholder names and
+// values. Values are inserted as they are: a value holding "{label}" is
+// not filled again.
+func say(key string, kv ...string) string {
+	t, ok := sentences[key]
+	if !ok {
+		panic("workflow: no sentence " + key)
+	}
+	pairs := make([]string, 0, len(kv))
+	for i := 0; i+1 < len(kv); i += 2 {
+		pairs = append(pairs, "{"+kv[i]+"}", kv[i+1])
+	}
+	return strings.NewReplacer(pairs...).Replace(t)
 }
 
 // MaxBillingAmount is MaxBillingCents written as the decimal a form shows.

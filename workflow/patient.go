@@ -95,7 +95,7 @@ func readPatientField(e *env, o *obj, f patientField, required bool) (any, bool)
 		case p == null && f.nullable:
 			return nil, true
 		case p == null && f.min > 0:
-			o.fail(invalid(f.name, "%s must not be empty.", f.label))
+			o.fail(invalid(f.name, "%s", say("textEmpty", "label", f.label)))
 		case p == null:
 			o.fail(invalid(f.name, "%s cannot be null; send an empty text to clear it.", f.label))
 		case p == given:

@@ -1,5 +1,6 @@
 // Command genrules writes the frontend's copy of the workflow's rules:
-// the vital ranges, the text limits, the transition table the buttons are
+// the vital ranges, the text limits and the sentences that refuse them,
+// the transition table the buttons are
 // drawn from, the queues and the error codes. The UI checks a form as it
 // is typed and offers only the acts a row's status allows; with this file
 // it does so by the very table the mutators apply.
@@ -65,6 +66,7 @@ type rules struct {
 	Vitals           []vital                      `json:"vitals"`
 	Normals          []normal                     `json:"normals"`
 	Texts            map[string]workflow.TextRule `json:"texts"`
+	Sentences        map[string]string            `json:"sentences"`
 	OldestBirthYears int                          `json:"oldestBirthYears"`
 	ScheduleYears    int                          `json:"scheduleYears"`
 	MaxBillingAmount string                       `json:"maxBillingAmount"`
@@ -79,6 +81,7 @@ func render() ([]byte, error) {
 		Comment: "Generated from package workflow by `go generate ./workflow` (internal/genrules); do not edit. " +
 			"TestGeneratedRulesAreCurrent fails when this file is stale.",
 		Texts:            workflow.TextRules(),
+		Sentences:        workflow.Sentences(),
 		OldestBirthYears: workflow.OldestBirthYears,
 		ScheduleYears:    workflow.ScheduleYears,
 		MaxBillingAmount: workflow.MaxBillingAmount(),
