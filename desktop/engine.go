@@ -107,7 +107,7 @@ func (c *Config) defaults() {
 		c.SlotParams = &keyfile.DefaultParams
 	}
 	if c.OfflineWindow <= 0 {
-		c.OfflineWindow = 7 * 24 * time.Hour
+		c.OfflineWindow = workflow.OfflineWindow
 	}
 	if c.Location == nil {
 		c.Location = time.Local

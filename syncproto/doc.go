@@ -133,8 +133,9 @@
 //
 // # Errors
 //
-// One code type: [Code] is [workflow.Code]. [CodeInternal] and
-// [CodeUpgradeRequired] are the only wire-only codes.
+// One code type: [Code] is [workflow.Code], and workflow declares every
+// code. [CodeInternal] and [CodeUpgradeRequired] are the only codes a
+// mutator never returns.
 //
 //   - UPGRADE_REQUIRED: fatal error at hello: clientVersion is below the
 //     server's minimum. The workstation keeps its queue for after its update.

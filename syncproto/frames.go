@@ -36,7 +36,7 @@ const (
 // mutators produce, so there is deliberately no second code type.
 type Code = workflow.Code
 
-// The codes a frame can carry. All but CodeInternal come from workflow.
+// The codes a frame can carry, all declared in workflow.
 const (
 	CodeInvalidTransition = workflow.CodeInvalidTransition
 	CodeForbidden         = workflow.CodeForbidden
@@ -48,14 +48,9 @@ const (
 	CodeProtocolError     = workflow.CodeProtocolError
 	CodeClockSkew         = workflow.CodeClockSkew
 
-	// CodeInternal lives here, not in workflow, because only the transport
-	// can fail this way: a mutator never returns it.
-	CodeInternal Code = "INTERNAL"
-	// CodeUpgradeRequired refuses a hello from a workstation older than the
-	// server's minimum (CheckClientVersion). It is fatal for the connection
-	// but not for the queue: the workstation keeps its acts for after the
-	// update and stops retrying hard.
-	CodeUpgradeRequired Code = "UPGRADE_REQUIRED"
+	CodeInternal = workflow.CodeInternal
+	// CodeUpgradeRequired is sent by CheckClientVersion.
+	CodeUpgradeRequired = workflow.CodeUpgradeRequired
 )
 
 // Frame type names, the value of every frame's "type" field.

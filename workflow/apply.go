@@ -16,6 +16,11 @@ type act struct {
 	roles []Role // who may perform it, in the order the FORBIDDEN sentence names them
 	does  string // completes "A NURSE cannot …"
 	table string // the primary row's table (Targets)
+	// to is the status the act leaves its row in (the row of path.table,
+	// or of table for an act without a path); empty for an act that moves
+	// no status: patient acts, document.attach, and appointment.recordPayment,
+	// which moves the bill only.
+	to string
 	// online: performed only on the server (see Online).
 	online bool
 	// target is the argument holding the primary row's id ("id" when empty).
@@ -59,11 +64,17 @@ func Path(name string) (table string, want, waits, never []string, sentence stri
 
 var acts = map[string]*act{}
 
+// declared lists the acts in the order their files declare them (a
+// status's buttons are shown in that order: the act that moves the row on
+// before the one that stops it).
+var declared []*act
+
 func register(a *act) {
 	if _, dup := acts[a.name]; dup {
 		panic("workflow: act registered twice: " + a.name)
 	}
 	acts[a.name] = a
+	declared = append(declared, a)
 }
 
 // Names lists every mutation name, sorted.

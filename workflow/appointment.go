@@ -12,14 +12,15 @@ const (
 	MaxDocumentURLLength   = 2_000  // documents.url
 )
 
-// scheduleYears bounds an appointment's date around the act: appointments
+// ScheduleYears bounds an appointment's date around the act: appointments
 // may be entered after the fact (an outage) or far ahead, but ten years
 // either way is a typing error in the year.
-const scheduleYears = 10
+const ScheduleYears = 10
 
 func init() {
 	register(&act{
 		name:  "appointment.schedule",
+		to:    string(AppointmentScheduled),
 		roles: frontDesk,
 		does:  "schedule an appointment",
 		table: TableAppointments,
@@ -28,6 +29,7 @@ func init() {
 	})
 	register(&act{
 		name:  "appointment.checkIn",
+		to:    string(AppointmentCheckedIn),
 		roles: []Role{RoleSecretary},
 		does:  "check in an appointment",
 		table: TableAppointments,
@@ -38,6 +40,7 @@ func init() {
 	})
 	register(&act{
 		name:  "appointment.recordVitals",
+		to:    string(AppointmentInConsultation),
 		roles: []Role{RoleNurse},
 		does:  "record vitals",
 		table: TableAppointments,
@@ -48,6 +51,7 @@ func init() {
 	})
 	register(&act{
 		name:  "appointment.completeConsultation",
+		to:    string(AppointmentConsultationCompleted),
 		roles: []Role{RoleDoctor},
 		does:  "complete a consultation",
 		table: TableAppointments,
@@ -58,6 +62,7 @@ func init() {
 	})
 	register(&act{
 		name:  "appointment.close",
+		to:    string(AppointmentCompleted),
 		roles: []Role{RoleSecretary},
 		does:  "close and bill an appointment",
 		table: TableAppointments,
@@ -78,6 +83,7 @@ func init() {
 	})
 	register(&act{
 		name:  "appointment.cancel",
+		to:    string(AppointmentCancelled),
 		roles: frontDesk,
 		does:  "cancel an appointment",
 		table: TableAppointments,
@@ -110,11 +116,11 @@ func scheduleAppointment(e *env, o *obj) (Effect, error) {
 	patientID := o.id("patientId", "The patient id")
 	doctorID := o.id("doctorId", "The doctor id")
 	date, _ := o.timestamp("date", "Appointment date", true)
-	motif, _ := o.text("motif", "Reason for the visit", 1, MaxMotifLength, true)
+	motif, _ := o.textOf("motif", "motif", true)
 	if o.err == nil {
-		if date.Before(e.at.AddDate(-scheduleYears, 0, 0)) || date.After(e.at.AddDate(scheduleYears, 0, 0)) {
+		if date.Before(e.at.AddDate(-ScheduleYears, 0, 0)) || date.After(e.at.AddDate(ScheduleYears, 0, 0)) {
 			o.fail(invalid("date", "Appointment date %s is more than %d years away from the time of the act (%s).",
-				date.Format("2006-01-02 15:04"), scheduleYears, e.at.Format(time.DateOnly)))
+				date.Format("2006-01-02 15:04"), ScheduleYears, e.at.Format(time.DateOnly)))
 		}
 	}
 	if o.err != nil {
@@ -176,7 +182,7 @@ func checkIn(e *env, o *obj) (Effect, error) {
 func recordVitals(e *env, o *obj) (Effect, error) {
 	id := o.id("id", "The appointment id")
 	vitals := readVitals(o)
-	notes, notesP := o.text("medicalHistoryNotes", "Medical history notes", 0, MaxNotesLength, false)
+	notes, notesP := o.textOf("medicalHistoryNotes", "medicalHistoryNotes", false)
 	if o.err != nil {
 		return Effect{}, o.err
 	}
@@ -200,7 +206,7 @@ func recordVitals(e *env, o *obj) (Effect, error) {
 
 func completeConsultation(e *env, o *obj) (Effect, error) {
 	id := o.id("id", "The appointment id")
-	notes, _ := o.text("consultationNotes", "Consultation notes", 1, MaxNotesLength, true)
+	notes, _ := o.textOf("consultationNotes", "consultationNotes", true)
 	if o.err != nil {
 		return Effect{}, o.err
 	}

@@ -164,7 +164,7 @@ func (o *obj) wrongType(name, label, want string, v json.RawMessage) {
 }
 
 func (o *obj) missing(name, label string) {
-	o.fail(invalid(joinPath(o.path, name), "%s must be given.", label))
+	o.fail(invalid(joinPath(o.path, name), "%s", say("required", "label", label)))
 }
 
 // str reads a string field. Required fields that are absent or null fail;
@@ -219,13 +219,13 @@ func (o *obj) text(name, label string, min, max int, required bool) (string, pre
 func checkLength(field, label, s string, min, max int) *Rejection {
 	n := utf8.RuneCountInString(s)
 	if min > 0 && strings.TrimSpace(s) == "" {
-		return invalid(field, "%s must not be empty.", label)
+		return invalid(field, "%s", say("textEmpty", "label", label))
 	}
 	if n < min {
-		return invalid(field, "%s must be at least %s characters long (got %s).", label, thousands(int64(min)), thousands(int64(n)))
+		return invalid(field, "%s", say("textTooShort", "label", label, "bound", thousands(int64(min)), "n", thousands(int64(n))))
 	}
 	if n > max {
-		return invalid(field, "%s must be at most %s characters long (got %s).", label, thousands(int64(max)), thousands(int64(n)))
+		return invalid(field, "%s", say("textTooLong", "label", label, "bound", thousands(int64(max)), "n", thousands(int64(n))))
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package workflow
 func init() {
 	register(&act{
 		name:  "prescription.create",
+		to:    string(PrescriptionCreated),
 		roles: []Role{RoleDoctor},
 		does:  "write a prescription",
 		table: TablePrescriptions,
@@ -11,6 +12,7 @@ func init() {
 	})
 	register(&act{
 		name:  "prescription.sendToLab",
+		to:    string(PrescriptionSentToLab),
 		roles: []Role{RoleDoctor},
 		does:  "send a prescription to the lab",
 		table: TablePrescriptions,
@@ -21,6 +23,7 @@ func init() {
 	})
 	register(&act{
 		name:  "prescription.collectSample",
+		to:    string(PrescriptionSampleCollected),
 		roles: []Role{RoleNurse},
 		does:  "collect a sample",
 		table: TablePrescriptions,
@@ -34,6 +37,7 @@ func init() {
 	})
 	register(&act{
 		name:  "prescription.startAnalysis",
+		to:    string(PrescriptionInProgress),
 		roles: []Role{RoleBiologist},
 		does:  "start an analysis",
 		table: TablePrescriptions,
@@ -46,6 +50,7 @@ func init() {
 	})
 	register(&act{
 		name:  "result.create",
+		to:    string(PrescriptionResultsAvailable),
 		roles: []Role{RoleBiologist},
 		does:  "enter a lab result",
 		table: TableResults,
@@ -56,6 +61,7 @@ func init() {
 	})
 	register(&act{
 		name:  "result.review",
+		to:    string(PrescriptionCompleted),
 		roles: []Role{RoleDoctor},
 		does:  "review a lab result",
 		table: TableResults,
@@ -88,7 +94,7 @@ func createPrescription(e *env, o *obj) (Effect, error) {
 	if o.has("doctorId") {
 		doctorID = o.id("doctorId", "The doctor id")
 	}
-	text, _ := o.text("text", "Prescription text", 1, MaxNotesLength, true)
+	text, _ := o.textOf("text", "prescriptionText", true)
 	if o.err != nil {
 		return Effect{}, o.err
 	}
@@ -139,7 +145,7 @@ func prescriptionStep(from, to PrescriptionStatus, set func(e *env, v map[string
 func createResult(e *env, o *obj) (Effect, error) {
 	id := o.id("id", "The result id")
 	prescriptionID := o.id("prescriptionId", "The prescription id")
-	text, _ := o.text("text", "Result text", 1, MaxResultTextLength, true)
+	text, _ := o.textOf("text", "resultText", true)
 	data, dataP := o.jsonValue("data", "Result data", false)
 	if dataP == given {
 		if r := CheckLabValues("data", data); r != nil {
@@ -187,7 +193,7 @@ func createResult(e *env, o *obj) (Effect, error) {
 
 func reviewResult(e *env, o *obj) (Effect, error) {
 	id := o.id("id", "The result id")
-	interp, interpP := o.text("interpretation", "Interpretation", 0, MaxNotesLength, false)
+	interp, interpP := o.textOf("interpretation", "interpretation", false)
 	if o.err != nil {
 		return Effect{}, o.err
 	}
@@ -223,9 +229,9 @@ func reviewResult(e *env, o *obj) (Effect, error) {
 func attachDocument(e *env, o *obj) (Effect, error) {
 	id := o.id("id", "The document id")
 	patientID := o.id("patientId", "The patient id")
-	name, _ := o.text("name", "Document name", 1, MaxDocumentFieldLength, true)
-	typ, _ := o.text("type", "Document type", 1, MaxDocumentFieldLength, true)
-	url, _ := o.text("url", "Document location (url)", 1, MaxDocumentURLLength, true)
+	name, _ := o.textOf("name", "documentName", true)
+	typ, _ := o.textOf("type", "documentType", true)
+	url, _ := o.textOf("url", "documentUrl", true)
 	if o.err != nil {
 		return Effect{}, o.err
 	}

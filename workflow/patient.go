@@ -69,9 +69,9 @@ func patientArgs() []string {
 	return names
 }
 
-// oldestBirth bounds birth dates: a patient born more than 150 years before
-// the act is a typing error (1826 for 1926), not a patient.
-const oldestBirth = 150
+// OldestBirthYears bounds birth dates: a patient born more than 150 years
+// before the act is a typing error (1826 for 1926), not a patient.
+const OldestBirthYears = 150
 
 // checkFieldRights refuses the first field (in column order) the actor's
 // role may not set. It runs before the values are checked: someone who may
@@ -95,7 +95,7 @@ func readPatientField(e *env, o *obj, f patientField, required bool) (any, bool)
 		case p == null && f.nullable:
 			return nil, true
 		case p == null && f.min > 0:
-			o.fail(invalid(f.name, "%s must not be empty.", f.label))
+			o.fail(invalid(f.name, "%s", say("textEmpty", "label", f.label)))
 		case p == null:
 			o.fail(invalid(f.name, "%s cannot be null; send an empty text to clear it.", f.label))
 		case p == given:
@@ -132,8 +132,8 @@ func readPatientField(e *env, o *obj, f patientField, required bool) (any, bool)
 		switch {
 		case !t.Before(e.at):
 			o.fail(invalid(f.name, "%s %s must be before the time of the act (%s).", f.label, day(t), e.at.Format("2006-01-02 15:04")))
-		case t.Before(e.at.AddDate(-oldestBirth, 0, 0)):
-			o.fail(invalid(f.name, "%s %s is more than %d years ago.", f.label, day(t), oldestBirth))
+		case t.Before(e.at.AddDate(-OldestBirthYears, 0, 0)):
+			o.fail(invalid(f.name, "%s %s is more than %d years ago.", f.label, day(t), OldestBirthYears))
 		default:
 			return t, true
 		}

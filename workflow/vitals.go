@@ -74,11 +74,11 @@ func measure(o *obj, name string, field string) (float64, bool) {
 	lit = clip(lit)
 	switch {
 	case rg.MinExclusive && v <= rg.Min:
-		o.fail(invalid(field, "%s %s %s must be above %s %s.", rg.Label, lit, rg.Unit, num(rg.Min), rg.Unit))
+		o.fail(invalid(field, "%s", say("aboveExclusiveMin", "label", rg.Label, "value", lit, "unit", rg.Unit, "bound", num(rg.Min))))
 	case v < rg.Min:
-		o.fail(invalid(field, "%s %s %s is below %s %s.", rg.Label, lit, rg.Unit, num(rg.Min), rg.Unit))
+		o.fail(invalid(field, "%s", say("belowMin", "label", rg.Label, "value", lit, "unit", rg.Unit, "bound", num(rg.Min))))
 	case v > rg.Max:
-		o.fail(invalid(field, "%s %s %s is above %s %s.", rg.Label, lit, rg.Unit, num(rg.Max), rg.Unit))
+		o.fail(invalid(field, "%s", say("aboveMax", "label", rg.Label, "value", lit, "unit", rg.Unit, "bound", num(rg.Max))))
 	default:
 		return v, true
 	}
@@ -105,8 +105,8 @@ func readVitals(o *obj) json.RawMessage {
 		// Diastolic at or above systolic is not a pressure anyone has; it
 		// is the two numbers typed in the wrong boxes.
 		if bp.err == nil && d.BloodPressure.Diastolic >= d.BloodPressure.Systolic {
-			v.fail(invalid("vitals.bloodPressure.diastolic", "Diastolic blood pressure %s mmHg must be lower than systolic blood pressure %s mmHg.",
-				num(d.BloodPressure.Diastolic), num(d.BloodPressure.Systolic)))
+			v.fail(invalid("vitals.bloodPressure.diastolic", "%s", say("diastolicNotBelowSystolic",
+				"value", num(d.BloodPressure.Diastolic), "bound", num(d.BloodPressure.Systolic))))
 		}
 	}
 	d.HeartRate, _ = measure(v, "heartRate", "vitals.heartRate")

@@ -96,29 +96,6 @@ const (
 // Tables lists the six replicated seed tables in foreign-key order (parents first).
 var Tables = []string{TableUsers, TablePatients, TableAppointments, TablePrescriptions, TableResults, TableDocuments}
 
-// Code is a stable, machine-readable rejection or error code.
-type Code string
-
-const (
-	CodeInvalidTransition Code = "INVALID_TRANSITION"
-	CodeForbidden         Code = "FORBIDDEN"
-	CodeValidationFailed  Code = "VALIDATION_FAILED"
-	CodeNotFound          Code = "NOT_FOUND"
-	CodeDuplicateID       Code = "DUPLICATE_ID"
-	CodeUnauthenticated   Code = "UNAUTHENTICATED"
-	CodeUnknownMutation   Code = "UNKNOWN_MUTATION"
-	CodeProtocolError     Code = "PROTOCOL_ERROR"
-	CodeClockSkew         Code = "CLOCK_SKEW"
-	// CodeChainBroken refuses an act whose hash chain does not hold: its
-	// content was modified after it was written, or an act before it was
-	// removed or reordered (docs/provenance.md).
-	CodeChainBroken Code = "CHAIN_BROKEN"
-	// CodeRateLimited refuses a login held back by the server's login
-	// limits (HTTP 429): it did not judge the password, so a workstation
-	// falls back to offline login (docs/security.md, "Login limits").
-	CodeRateLimited Code = "RATE_LIMITED"
-)
-
 // Rejection is the one error type of wardsync: a machine code, a human
 // sentence that names the current state, and for VALIDATION_FAILED the
 // offending field (a JSON path such as "vitals.temperature").

@@ -683,7 +683,7 @@ type Problem struct {
 
 // CodeInternal marks an error that is not a workflow rejection (a disk
 // failure, a bug): the UI shows its text as is.
-const CodeInternal = "INTERNAL"
+const CodeInternal = string(workflow.CodeInternal)
 
 // FormatError is Wails' ErrorFormatter: every error a bound method returns
 // reaches the UI as a Problem, written as its JSON text. Text, not an

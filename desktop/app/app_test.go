@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -15,67 +14,6 @@ import (
 	"wardsync/desktop/app"
 	"wardsync/workflow"
 )
-
-// The UI checks values as they are typed with the ranges and limits of
-// frontend/src/desktop/rules.json; they must be the workflow's.
-func TestRulesMatchWorkflow(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "..", "frontend", "src", "desktop", "rules.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rules struct {
-		Vitals []struct {
-			Field, Label, Unit string
-			Min, Max           float64
-			MinExclusive       bool
-			Required           bool
-		}
-		Texts map[string]struct {
-			Label    string
-			Min, Max int
-		}
-		Normals []struct {
-			Field, Unit     string
-			Low, High       float64
-			HasLow, HasHigh bool
-		}
-	}
-	if err := json.Unmarshal(raw, &rules); err != nil {
-		t.Fatal(err)
-	}
-	if len(rules.Vitals) != len(workflow.VitalRanges) {
-		t.Fatalf("rules.json has %d vital ranges, workflow %d", len(rules.Vitals), len(workflow.VitalRanges))
-	}
-	for i, w := range workflow.VitalRanges {
-		r := rules.Vitals[i]
-		if r.Field != w.Field || r.Label != w.Label || r.Unit != w.Unit || r.Min != w.Min || r.Max != w.Max ||
-			r.MinExclusive != w.MinExclusive || r.Required != w.Required {
-			t.Errorf("vital range %d: rules.json %+v, workflow %+v", i, r, w)
-		}
-	}
-	if len(rules.Normals) != len(workflow.VitalNormals) {
-		t.Fatalf("rules.json has %d normal ranges, workflow %d", len(rules.Normals), len(workflow.VitalNormals))
-	}
-	for i, w := range workflow.VitalNormals {
-		r := rules.Normals[i]
-		if r.Field != w.Field || r.Unit != w.Unit || r.HasLow != w.HasLow || r.HasHigh != w.HasHigh ||
-			(w.HasLow && r.Low != w.Low) || (w.HasHigh && r.High != w.High) {
-			t.Errorf("normal range %d: rules.json %+v, workflow %+v", i, r, w)
-		}
-	}
-	maxima := map[string]int{
-		"firstName": workflow.MaxNameLength, "lastName": workflow.MaxNameLength, "motif": workflow.MaxMotifLength,
-		"medicalHistoryNotes": workflow.MaxNotesLength, "consultationNotes": workflow.MaxNotesLength,
-		"prescriptionText": workflow.MaxNotesLength, "interpretation": workflow.MaxNotesLength,
-		"resultText": workflow.MaxResultTextLength, "documentName": workflow.MaxDocumentFieldLength,
-		"documentType": workflow.MaxDocumentFieldLength, "documentUrl": workflow.MaxDocumentURLLength,
-	}
-	for k, max := range maxima {
-		if got := rules.Texts[k].Max; got != max {
-			t.Errorf("text %s: rules.json max %d, workflow %d", k, got, max)
-		}
-	}
-}
 
 func TestFormatError(t *testing.T) {
 	r := &workflow.Rejection{Code: workflow.CodeValidationFailed, Message: "Temperature 46 °C is above 45 °C.", Field: "vitals.temperature"}

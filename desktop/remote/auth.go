@@ -219,7 +219,7 @@ func httpError(resp *http.Response, body []byte) *HTTPError {
 				r.Message = "Too many attempts; try again in " + s + " seconds."
 			}
 		default:
-			r.Code = "INTERNAL"
+			r.Code = workflow.CodeInternal
 		}
 	}
 	return &HTTPError{Status: resp.StatusCode, Rejection: &r}

@@ -24,19 +24,13 @@ import (
 	"wardsync/workflow"
 )
 
-// Codes of the transport-security refusals.
+// Codes of the transport-security refusals (declared in workflow, which
+// says when each is used).
 const (
-	// CodeInsecureURL: plain http:// or ws:// to another computer.
-	CodeInsecureURL workflow.Code = "INSECURE_URL"
-	// CodeUntrustedServer: the server's certificate does not verify
-	// (unknown CA, wrong name, expired).
-	CodeUntrustedServer workflow.Code = "UNTRUSTED_SERVER"
-	// CodePinMismatch: the certificate verified but its key is not the
-	// pinned one.
-	CodePinMismatch workflow.Code = "PIN_MISMATCH"
-	// CodeBadTLSConfig: the CA file or the pin given to the workstation
-	// cannot be used.
-	CodeBadTLSConfig workflow.Code = "BAD_TLS_CONFIG"
+	CodeInsecureURL     = workflow.CodeInsecureURL
+	CodeUntrustedServer = workflow.CodeUntrustedServer
+	CodePinMismatch     = workflow.CodePinMismatch
+	CodeBadTLSConfig    = workflow.CodeBadTLSConfig
 )
 
 // Security is how the workstation checks the server it talks to. The zero

@@ -148,11 +148,21 @@ func TestDashboardLimit(t *testing.T) {
 func TestDashboardQueriesUseIndexes(t *testing.T) {
 	db := openTest(t)
 	queues := map[string]string{
-		"toCheckIn": appointmentQuery(qToCheckIn), "toClose": appointmentQuery(qToClose), "unpaid": appointmentQuery(qUnpaid),
-		"toPrepare": appointmentQuery(qToPrepare), "expected": appointmentQuery(qExpected), "consultations": appointmentQuery(qConsultations),
-		"toCollect": prescriptionQuery(qToCollect), "toReview": prescriptionQuery(qToReview),
-		"samples": prescriptionQuery(qSamples), "inProgress": prescriptionQuery(qInProgress),
 		"patient appointments": appointmentQuery(qPatientAppointments), "patient prescriptions": prescriptionQuery(qPatientPrescriptions),
+	}
+	for _, wq := range workflow.Queues() {
+		if !wq.Home {
+			continue
+		}
+		q, _, _ := homeQueue(wq)
+		if wq.Table == workflow.TablePrescriptions {
+			queues[wq.Key] = prescriptionQuery(q)
+		} else {
+			queues[wq.Key] = appointmentQuery(q)
+		}
+	}
+	if len(queues) != 12 {
+		t.Fatalf("%d queues, want the 10 home-screen queues and the timeline's 2", len(queues))
 	}
 	sorts := map[string]bool{}
 	for name, q := range queues {

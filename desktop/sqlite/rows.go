@@ -262,3 +262,41 @@ func (r reader) PatientRecords(_ context.Context, patientID string) (*workflow.P
 	}
 	return out, nil
 }
+
+func (db *DB) Row(ctx context.Context, table, id string) (json.RawMessage, error) {
+	tbl, err := lookupTable(table)
+	if err != nil {
+		return nil, err
+	}
+	var out json.RawMessage
+	err = db.read(ctx, func(t *Tx) error {
+		out, err = t.rowJSON(tbl, id)
+		return err
+	})
+	return out, err
+}
+
+// PutRows stores server rows directly, outside any page: seeding a test
+// replica or importing a snapshot. Rows are in wire form, keyed by id.
+func (db *DB) PutRows(ctx context.Context, table string, rows ...json.RawMessage) error {
+	tbl, err := lookupTable(table)
+	if err != nil {
+		return err
+	}
+	return db.write(ctx, func(t *Tx) error {
+		for _, r := range rows {
+			var head struct {
+				ID string `json:"id"`
+			}
+			if err := json.Unmarshal(r, &head); err != nil || head.ID == "" {
+				return fmt.Errorf("sqlite: row without id: %s", clip(r))
+			}
+			if err := t.putWire(tbl, head.ID, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// attachOutboxProvenance gives each timeline entry the queued acts on its

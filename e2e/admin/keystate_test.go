@@ -36,11 +36,11 @@ func TestWorkstationKeysAndIdleLockInBrowser(t *testing.T) {
 	ctx := context.Background()
 
 	// Ward K: registered, claimed with its code, then a login from it.
-	k, code, _, err := env.db.RegisterDevice(ctx, "Ward K keys", []workflow.Role{workflow.RoleNurse})
+	k, code, _, err := env.DB.RegisterDevice(ctx, "Ward K keys", []workflow.Role{workflow.RoleNurse})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.db.RedeemRegistrationCode(ctx, k.ID, code); err != nil {
+	if _, err := env.DB.RedeemRegistrationCode(ctx, k.ID, code); err != nil {
 		t.Fatal(err)
 	}
 	env.login("nurse@hospital.com", "nurse123", k.ID)
@@ -49,14 +49,14 @@ func TestWorkstationKeysAndIdleLockInBrowser(t *testing.T) {
 	// Ward S: revoked, never heard of since.
 	s := env.addDevice("Ward S silent", workflow.RoleNurse)
 	for _, id := range []string{r, s} {
-		if err := env.db.RevokeDevice(ctx, id); err != nil {
+		if err := env.DB.RevokeDevice(ctx, id); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := env.db.NoteToldRevoked(ctx, r); err != nil {
+	if err := env.DB.NoteToldRevoked(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.db.NoteWiped(ctx, r); err != nil {
+	if _, err := env.DB.NoteWiped(ctx, r); err != nil {
 		t.Fatal(err)
 	}
 
@@ -90,7 +90,7 @@ func TestWorkstationKeysAndIdleLockInBrowser(t *testing.T) {
 	// Sign in, in English (the page opens in French).
 	do("open the dashboard",
 		chromedp.EmulateViewport(1600, 900),
-		chromedp.Navigate(env.srv.URL()+"/admin"),
+		chromedp.Navigate(env.URL()+"/admin"),
 		chromedp.WaitVisible(chromedp.CSS(`#login-form`)),
 	)
 	eval(`(localStorage.setItem('wardsync.locale', 'en-GB'), '')`)
@@ -153,7 +153,7 @@ func TestWorkstationKeysAndIdleLockInBrowser(t *testing.T) {
 	}
 	idleIs := func(what string, want *int) {
 		t.Helper()
-		got, err := env.db.DeviceIdleLock(ctx, k.ID)
+		got, err := env.DB.DeviceIdleLock(ctx, k.ID)
 		if err != nil || (got == nil) != (want == nil) || (got != nil && *got != *want) {
 			t.Fatalf("%s: the database holds %v (%v)", what, got, err)
 		}
@@ -182,7 +182,7 @@ func TestWorkstationKeysAndIdleLockInBrowser(t *testing.T) {
 	waitJS("the workstation's own shown", row(k.ID)+`.querySelector('.idle-lock-value').textContent.startsWith("the workstation's own")`, 10*time.Second)
 	idleIs("after the reset", nil)
 
-	evs, _, err := env.db.SecurityEvents(ctx, postgres.SecurityFilter{Kind: postgres.EventSettingChange})
+	evs, _, err := env.DB.SecurityEvents(ctx, postgres.SecurityFilter{Kind: postgres.EventSettingChange})
 	if err != nil {
 		t.Fatal(err)
 	}

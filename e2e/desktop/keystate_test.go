@@ -65,7 +65,7 @@ func TestDashboardIdleLockReachesApp(t *testing.T) {
 	dir := t.TempDir()
 	set := func(m *int) {
 		t.Helper()
-		if err := w.db.SetDeviceIdleLock(ctx, postgres.DemoDeviceID, m); err != nil {
+		if err := w.DB.SetDeviceIdleLock(ctx, postgres.DemoDeviceID, m); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -128,7 +128,7 @@ func TestRevokedAppReportsWiped(t *testing.T) {
 	waitFor(t, "online", 15*time.Second, func() bool { return must(a.Status()).Online })
 	ks := func() postgres.KeyState {
 		t.Helper()
-		m, err := w.db.KeyStates(ctx)
+		m, err := w.DB.KeyStates(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +137,7 @@ func TestRevokedAppReportsWiped(t *testing.T) {
 	if k := ks(); k.LastProofAt == nil || k.ToldRevokedAt != nil || k.WipedAt != nil {
 		t.Fatalf("before the revocation: %+v", k)
 	}
-	if err := w.db.RevokeDevice(ctx, postgres.DemoDeviceID); err != nil {
+	if err := w.DB.RevokeDevice(ctx, postgres.DemoDeviceID); err != nil {
 		t.Fatal(err)
 	}
 	// The server's hub closes the socket only when revoked through the

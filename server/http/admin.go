@@ -127,7 +127,7 @@ func (s *Server) requireAdmin(w http.ResponseWriter, r *http.Request, tok string
 		writeError(w, err)
 		return nil, false
 	}
-	if sess.Role != workflow.RoleAdmin {
+	if !workflow.MayUseDashboard(sess.Role) {
 		writeError(w, workflow.Reject(workflow.CodeForbidden, "The admin API is for ADMIN accounts; %s is a %s.", sess.UserName, sess.Role))
 		return nil, false
 	}

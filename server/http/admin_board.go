@@ -11,41 +11,8 @@ import (
 // The workflow board: counts per status, today's queues with the item
 // waiting longest, and per status the acts that moved items into it, hour by
 // hour (from the audit log, by the time the act happened at the ward).
-
-// enteredStatus names, for each act that changes an appointment's or a
-// prescription's status, the status it leads to (the effect column of the workflow's table).
-// Presentation only: the workflow decides; the board counts.
-var enteredStatus = map[string]struct{ table, status string }{
-	"appointment.schedule":             {workflow.TableAppointments, string(workflow.AppointmentScheduled)},
-	"appointment.checkIn":              {workflow.TableAppointments, string(workflow.AppointmentCheckedIn)},
-	"appointment.recordVitals":         {workflow.TableAppointments, string(workflow.AppointmentInConsultation)},
-	"appointment.completeConsultation": {workflow.TableAppointments, string(workflow.AppointmentConsultationCompleted)},
-	"appointment.close":                {workflow.TableAppointments, string(workflow.AppointmentCompleted)},
-	"appointment.cancel":               {workflow.TableAppointments, string(workflow.AppointmentCancelled)},
-	"prescription.create":              {workflow.TablePrescriptions, string(workflow.PrescriptionCreated)},
-	"prescription.sendToLab":           {workflow.TablePrescriptions, string(workflow.PrescriptionSentToLab)},
-	"prescription.collectSample":       {workflow.TablePrescriptions, string(workflow.PrescriptionSampleCollected)},
-	"prescription.startAnalysis":       {workflow.TablePrescriptions, string(workflow.PrescriptionInProgress)},
-	"result.create":                    {workflow.TablePrescriptions, string(workflow.PrescriptionResultsAvailable)},
-	"result.review":                    {workflow.TablePrescriptions, string(workflow.PrescriptionCompleted)},
-}
-
-// boardQueues are the queues in the order a ward works through them: which
-// rows wait, and the act that takes them out (whose roles are who must act).
-var boardQueues = []struct {
-	table, status, next, label string
-}{
-	{workflow.TableAppointments, string(workflow.AppointmentScheduled), "appointment.checkIn", "Awaiting check-in"},
-	{workflow.TableAppointments, string(workflow.AppointmentCheckedIn), "appointment.recordVitals", "Awaiting vitals"},
-	{workflow.TableAppointments, string(workflow.AppointmentInConsultation), "appointment.completeConsultation", "Awaiting the doctor"},
-	{workflow.TableAppointments, string(workflow.AppointmentConsultationCompleted), "appointment.close", "Awaiting closing and billing"},
-	{workflow.TableAppointments, string(workflow.AppointmentCompleted), "appointment.recordPayment", "Awaiting payment"},
-	{workflow.TablePrescriptions, string(workflow.PrescriptionCreated), "prescription.sendToLab", "Awaiting dispatch to the lab"},
-	{workflow.TablePrescriptions, string(workflow.PrescriptionSentToLab), "prescription.collectSample", "Awaiting sample"},
-	{workflow.TablePrescriptions, string(workflow.PrescriptionSampleCollected), "prescription.startAnalysis", "Awaiting analysis"},
-	{workflow.TablePrescriptions, string(workflow.PrescriptionInProgress), "result.create", "Analysis in progress"},
-	{workflow.TablePrescriptions, string(workflow.PrescriptionResultsAvailable), "result.review", "Awaiting review"},
-}
+// Which acts lead to which status, and which queues there are, is
+// workflow's rule table; this file only presents it.
 
 type boardJSON struct {
 	Day           string            `json:"day"`
@@ -131,11 +98,11 @@ func buildBoard(b *postgres.BoardData, start, end time.Time, loc *time.Location,
 	out := boardJSON{Day: start.Format("2006-01-02"), TimeZone: loc.String(), DayStart: start.UTC(), Hours: hours, Now: now}
 	entered := map[string][]int64{}
 	for name, byHour := range b.ActsByHour {
-		es, ok := enteredStatus[name]
+		table, status, ok := workflow.LeadsTo(name)
 		if !ok {
 			continue
 		}
-		k := es.table + "/" + es.status
+		k := table + "/" + status
 		if entered[k] == nil {
 			entered[k] = make([]int64, hours)
 		}
@@ -163,11 +130,11 @@ func buildBoard(b *postgres.BoardData, start, end time.Time, loc *time.Location,
 	for _, st := range workflow.PrescriptionStatuses {
 		out.Prescriptions = append(out.Prescriptions, row(workflow.TablePrescriptions, string(st), b.Prescriptions))
 	}
-	for _, q := range boardQueues {
-		js := boardQueueJSON{Key: q.table + "/" + q.status, Label: q.label, Table: q.table, Status: q.status,
-			NextAct: q.next, WaitingFor: workflow.AllowedRoles(q.next)}
+	for _, q := range workflow.BoardQueues() {
+		js := boardQueueJSON{Key: q.Table + "/" + q.Status, Label: q.Label, Table: q.Table, Status: q.Status,
+			NextAct: q.Next, WaitingFor: workflow.AllowedRoles(q.Next)}
 		for _, h := range b.Queues {
-			if h.Table != q.table || h.Status != q.status {
+			if h.Table != q.Table || h.Status != q.Status {
 				continue
 			}
 			js.Count = h.Count

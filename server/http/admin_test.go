@@ -911,7 +911,7 @@ func TestAdminBoard(t *testing.T) {
 	if q := queues["appointments/SCHEDULED"]; q.Count != 0 || q.Oldest != nil {
 		t.Fatalf("check-in queue: %+v", q)
 	}
-	if len(b.Queues) != len(httpserver.BoardQueues) {
+	if len(b.Queues) != len(workflow.BoardQueues()) {
 		t.Fatalf("%d queues", len(b.Queues))
 	}
 	// Another day has no appointments; a zone with DST has a 23-hour day.

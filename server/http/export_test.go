@@ -20,7 +20,6 @@ var (
 	Upgrader        = &upgrader
 	DeviceLabels    = deviceLabels
 	NewOpsCollector = newOpsCollector
-	BoardQueues     = boardQueues
 )
 
 func (s *Server) ConnectedDeviceIDs() []string { return s.connectedDeviceIDs() }

@@ -148,9 +148,9 @@ func withoutDeviceSeries(mfs []*dto.MetricFamily) []*dto.MetricFamily {
 // readyCode is what /readyz says when the database is not ready: a code an
 // operator can look up, never the driver's text (it names hosts, users and
 // schema details). The full error goes to the server's log.
-func readyCode(err error) (code, message string) {
+func readyCode(err error) (code workflow.Code, message string) {
 	if errors.Is(err, postgres.ErrMigrationsPending) {
-		return "MIGRATIONS_PENDING", "The database schema is older than this server; run wardsync-server migrate."
+		return workflow.CodeMigrationsPending, "The database schema is older than this server; run wardsync-server migrate."
 	}
-	return "DATABASE_UNAVAILABLE", "The database cannot be reached or read; the server's log has the details."
+	return workflow.CodeDatabaseUnavailable, "The database cannot be reached or read; the server's log has the details."
 }

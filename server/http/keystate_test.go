@@ -1,4 +1,4 @@
-package http
+package http_test
 
 import (
 	"context"
@@ -221,7 +221,7 @@ func TestIdleLockPerWorkstation(t *testing.T) {
 		if !ok {
 			t.Fatal("hello was not welcomed")
 		}
-		w.c.Close()
+		w.WS.Close()
 		return wel.IdleLock()
 	}
 

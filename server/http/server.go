@@ -183,7 +183,7 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	if err := s.DB.Ready(ctx); err != nil {
 		code, msg := readyCode(err)
 		s.Logger.Warn("not ready", "code", code, "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "code": code, "message": msg})
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "code": code, "message": msg})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
@@ -333,7 +333,7 @@ func writeError(w http.ResponseWriter, err error) {
 	}
 	rej, ok := workflow.AsRejection(err)
 	if !ok {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"code": "INTERNAL", "message": "The server failed; the request was not applied. Try again."})
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"code": workflow.CodeInternal, "message": "The server failed; the request was not applied. Try again."})
 		return
 	}
 	writeJSON(w, httpStatus(rej.Code), rej)

@@ -49,12 +49,7 @@ type Device struct {
 
 // Serves says whether the device may be used by role.
 func (d *Device) Serves(role workflow.Role) bool {
-	for _, r := range d.Roles {
-		if r == role {
-			return true
-		}
-	}
-	return false
+	return workflow.Serves(d.Roles, role)
 }
 
 func hashToken(token string) []byte {
@@ -117,7 +112,7 @@ func (db *DB) Login(ctx context.Context, email, password, deviceID string) (stri
 	}
 	ttl := db.Config.SessionTTL
 	if deviceID == "" {
-		if s.Role != workflow.RoleAdmin {
+		if !workflow.MayUseDashboard(s.Role) {
 			return refuse("not an administrator", workflow.Reject(workflow.CodeForbidden, "Only an ADMIN may open the admin dashboard; a %s works on a registered workstation.", s.Role))
 		}
 		if db.Config.AdminSessionTTL > 0 {
@@ -368,13 +363,14 @@ func (db *DB) RevokeDevice(ctx context.Context, id string) error {
 
 // AddUser creates a user with a bcrypt hash of password (the seed's cost).
 func (db *DB) AddUser(ctx context.Context, name, email, password string, role workflow.Role) (string, error) {
+	badPassword := workflow.CheckPassword(password)
 	switch {
 	case strings.TrimSpace(name) == "" || len([]rune(name)) > 200:
 		return "", &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "name", Message: "A user needs a name of 1 to 200 characters."}
 	case !strings.Contains(email, "@") || len(email) > 320:
 		return "", &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "email", Message: fmt.Sprintf("%q is not an e-mail address.", email)}
-	case len(password) < 6 || len(password) > 72:
-		return "", &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "password", Message: "A password needs 6 to 72 characters."}
+	case badPassword != nil:
+		return "", badPassword
 	case !role.Valid():
 		return "", &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "role", Message: fmt.Sprintf("%q is not a role.", role)}
 	}

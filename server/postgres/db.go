@@ -57,7 +57,7 @@ type Config struct {
 // DefaultConfig returns the safe defaults.
 func DefaultConfig() Config {
 	return Config{
-		SessionTTL:    7 * 24 * time.Hour,
+		SessionTTL:    workflow.OfflineWindow,
 		MaxSkew:       5 * time.Minute,
 		FeedRetention: 30 * 24 * time.Hour,
 		PullLimit:     1000,

@@ -261,7 +261,7 @@ export interface VitalFlag {
 
 /**
  * abnormalVitals lists the measures outside their usual range
- * (rules.json's normals, kept equal to workflow.VitalNormals): a 38.4 °C
+ * (rules.json's normals, generated from workflow.VitalNormals): a 38.4 °C
  * temperature is flagged in the doctor's queue.
  */
 export function abnormalVitals(v: VitalsData | null | undefined): VitalFlag[] {

@@ -2,7 +2,7 @@
 // mutators (package workflow, run again by the engine and the server) would
 // say, in the same words, so that a nurse reads "Temperature 46 °C is above
 // 45 °C." before pressing Enter rather than after. The ranges and limits
-// come from rules.json, which a Go test keeps equal to package workflow;
+// come from rules.json, generated from package workflow (go generate ./workflow);
 // validation-cases.json pins the messages on both sides.
 import rules from './rules.json';
 import type { VitalsArg } from './api';
@@ -25,6 +25,14 @@ export interface TextRule {
 
 export const vitalRules: VitalRule[] = rules.vitals;
 export const textRules: Record<string, TextRule> = rules.texts;
+
+/**
+ * say fills one of the workflow's sentences (rules.json's templates, the
+ * very ones the mutators fill) with the given placeholders.
+ */
+export function say(key: keyof typeof rules.sentences, values: Record<string, string>): string {
+  return rules.sentences[key].replace(/\{(\w+)\}/g, (m, name: string) => values[name] ?? m);
+}
 
 /** FieldError is one refused field: its JSON path and the sentence. */
 export interface FieldError {
@@ -73,12 +81,13 @@ const examples: Record<string, string> = {
 
 /** checkMeasure returns the message for one measure, or undefined. */
 export function checkMeasure(rule: VitalRule, p: Parsed): string | undefined {
-  if (p.kind === 'empty') return rule.required ? `${rule.label} must be given.` : undefined;
+  if (p.kind === 'empty') return rule.required ? say('required', { label: rule.label }) : undefined;
   if (p.kind === 'bad') return `${rule.label} must be a number such as ${examples[rule.field] ?? num(rule.min)}, not "${p.text}".`;
   const v = p.value;
-  if (rule.minExclusive && v <= rule.min) return `${rule.label} ${num(v)} ${rule.unit} must be above ${num(rule.min)} ${rule.unit}.`;
-  if (v < rule.min) return `${rule.label} ${num(v)} ${rule.unit} is below ${num(rule.min)} ${rule.unit}.`;
-  if (v > rule.max) return `${rule.label} ${num(v)} ${rule.unit} is above ${num(rule.max)} ${rule.unit}.`;
+  const words = { label: rule.label, value: num(v), unit: rule.unit };
+  if (rule.minExclusive && v <= rule.min) return say('aboveExclusiveMin', { ...words, bound: num(rule.min) });
+  if (v < rule.min) return say('belowMin', { ...words, bound: num(rule.min) });
+  if (v > rule.max) return say('aboveMax', { ...words, bound: num(rule.max) });
   return undefined;
 }
 
@@ -130,7 +139,7 @@ export function checkVitals(input: VitalsInput): { errors: FieldError[]; vitals?
       if (s !== undefined && d !== undefined && d >= s) {
         errors.push({
           field: 'vitals.bloodPressure.diastolic',
-          message: `Diastolic blood pressure ${num(d)} mmHg must be lower than systolic blood pressure ${num(s)} mmHg.`,
+          message: say('diastolicNotBelowSystolic', { value: num(d), bound: num(s) }),
         });
       }
     }
@@ -154,9 +163,9 @@ export function checkText(key: string, value: string): string | undefined {
   const r = textRules[key];
   if (!r) throw new Error(`no text rule ${key}`);
   const n = [...value].length;
-  if (r.min > 0 && value.trim() === '') return `${r.label} must not be empty.`;
-  if (n < r.min) return `${r.label} must be at least ${thousands(r.min)} characters long (got ${thousands(n)}).`;
-  if (n > r.max) return `${r.label} must be at most ${thousands(r.max)} characters long (got ${thousands(n)}).`;
+  if (r.min > 0 && value.trim() === '') return say('textEmpty', { label: r.label });
+  if (n < r.min) return say('textTooShort', { label: r.label, bound: thousands(r.min), n: thousands(n) });
+  if (n > r.max) return say('textTooLong', { label: r.label, bound: thousands(r.max), n: thousands(n) });
   return undefined;
 }
 
@@ -171,7 +180,7 @@ function quote(s: string): string {
  */
 export function checkAmount(text: string, label = 'Billing amount'): { error?: string; amount?: string } {
   const s = decimalText(text);
-  if (s === '') return { error: `${label} must be given.` };
+  if (s === '') return { error: say('required', { label }) };
   const neg = s.startsWith('-');
   const body = neg ? s.slice(1) : s;
   const dot = body.indexOf('.');
@@ -200,7 +209,7 @@ function utcMinute(d: Date): string {
 /** checkBirthDate checks a date box ("YYYY-MM-DD") against the act's time. */
 export function checkBirthDate(text: string, now: Date): string | undefined {
   const t = text.trim();
-  if (t === '') return 'Birth date must be given.';
+  if (t === '') return say('required', { label: 'Birth date' });
   if (!/^\d{4}-\d{2}-\d{2}$/.test(t) || Number.isNaN(Date.parse(t + 'T00:00:00Z'))) return `Birth date "${t}" is not a date such as 1980-05-12.`;
   const d = new Date(t + 'T00:00:00Z');
   if (d.getTime() >= now.getTime()) return `Birth date ${t} must be before the time of the act (${utcMinute(now)}).`;
@@ -216,7 +225,7 @@ export function checkBirthDate(text: string, now: Date): string | undefined {
  */
 export function checkAppointmentDate(text: string, now: Date): { error?: string; iso?: string } {
   const t = text.trim();
-  if (t === '') return { error: 'Appointment date must be given.' };
+  if (t === '') return { error: say('required', { label: 'Appointment date' }) };
   const d = new Date(t);
   if (Number.isNaN(d.getTime())) return { error: `Appointment date "${t}" is not a date and time.` };
   const lo = new Date(now.getTime());

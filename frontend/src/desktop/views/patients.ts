@@ -8,6 +8,7 @@ import { labRows } from '../clinical';
 import { dayUTC, money, patientName, provenance, statusWord, when } from '../format';
 import type { ActProvenance, Patient, Timeline, TimelineEntry } from '../types';
 import { historyBlock, labTable } from './clinical';
+import { nextActs } from '../workflow';
 import {
   closeForm, consultationForm, contactForm, documentForm, historyForm, paymentForm, prescriptionForm, registerForm, resultForm,
   reviewForm, scheduleForm, vitalsForm, vitalsSummary, apptSubject, presSubject,
@@ -113,32 +114,39 @@ export function patientsView(ctx: Ctx, patientId?: string): { el: HTMLElement; r
       if (a.consultationNotes) parts.push(t('entry.notes', { notes: a.consultationNotes }));
       if (a.billingAmount) parts.push(t('entry.billed', { amount: money(a.billingAmount), status: statusWord(a.billingStatus ?? 'PENDING') }));
       body = parts.join('\n');
-      if (role === 'SECRETARY' && a.status === 'SCHEDULED') acts.push(act(t('act.appointment.checkIn'), () => api.checkIn(ctx.userId, a.id), t('acted.checkedIn', { subject: apptSubject(a) })));
-      if (frontDesk && (a.status === 'SCHEDULED' || a.status === 'CHECKED_IN')) {
-        acts.push(confirmButton(t('q.cancelVisit'), t('q.cancelConfirm'), { class: 'small danger' }, async () => {
+      // The buttons are the acts the rule table allows this role on this
+      // status (workflow.ts); a PAID bill takes no further payment.
+      const apptButtons: Record<string, () => HTMLElement | null> = {
+        'appointment.checkIn': () => act(t('act.appointment.checkIn'), () => api.checkIn(ctx.userId, a.id), t('acted.checkedIn', { subject: apptSubject(a) })),
+        'appointment.cancel': () => confirmButton(t('q.cancelVisit'), t('q.cancelConfirm'), { class: 'small danger' }, async () => {
           try {
             await api.cancelAppointment(ctx.userId, a.id);
             ctx.acted(t('acted.cancelled', { subject: apptSubject(a) }));
           } catch (err) {
             if (err instanceof ProblemError) ctx.flash(`${err.problem.code}: ${err.problem.message}`, 'warn');
           }
-        }));
-      }
-      if (role === 'NURSE' && a.status === 'CHECKED_IN') acts.push(open(t('act.appointment.recordVitals'), () => vitalsForm(ctx, a.id, apptSubject(a))));
-      if (role === 'DOCTOR' && a.status === 'IN_CONSULTATION') acts.push(open(t('q.consultButton'), () => consultationForm(ctx, a)));
-      if (role === 'SECRETARY' && a.status === 'CONSULTATION_COMPLETED') acts.push(open(t('act.appointment.close'), () => closeForm(ctx, a.id, apptSubject(a))));
-      if (role === 'SECRETARY' && a.status === 'COMPLETED' && a.billingStatus !== 'PAID') acts.push(open(t('bill.recordPayment'), () => paymentForm(ctx, a.id, apptSubject(a), a.billingStatus, a.billingAmount)));
+        }),
+        'appointment.recordVitals': () => open(t('act.appointment.recordVitals'), () => vitalsForm(ctx, a.id, apptSubject(a))),
+        'appointment.completeConsultation': () => open(t('q.consultButton'), () => consultationForm(ctx, a)),
+        'appointment.close': () => open(t('act.appointment.close'), () => closeForm(ctx, a.id, apptSubject(a))),
+        'appointment.recordPayment': () => a.billingStatus === 'PAID' ? null
+          : open(t('bill.recordPayment'), () => paymentForm(ctx, a.id, apptSubject(a), a.billingStatus, a.billingAmount)),
+      };
+      for (const name of nextActs('appointments', a.status, role)) acts.push(apptButtons[name]?.() ?? null);
     } else if (e.prescription) {
       const x = e.prescription;
       id = x.id;
       head = t('entry.prescription', { doctor: x.doctorName || t('entry.aDoctor') });
       status = x.status;
       body = x.text;
-      if (role === 'DOCTOR' && x.status === 'CREATED') acts.push(act(t('act.prescription.sendToLab'), () => api.sendToLab(ctx.userId, x.id), t('acted.sentToLab', { subject: presSubject(x) })));
-      if (role === 'NURSE' && x.status === 'SENT_TO_LAB') acts.push(act(t('q.sampleCollected'), () => api.collectSample(ctx.userId, x.id), t('acted.sample', { subject: presSubject(x) })));
-      if (role === 'BIOLOGIST' && x.status === 'SAMPLE_COLLECTED') acts.push(act(t('act.prescription.startAnalysis'), () => api.startAnalysis(ctx.userId, x.id), t('acted.analysis', { subject: presSubject(x) })));
-      if (role === 'BIOLOGIST' && x.status === 'IN_PROGRESS') acts.push(open(t('act.result.create'), () => resultForm(ctx, x.id, presSubject(x))));
-      if (role === 'DOCTOR' && x.status === 'RESULTS_AVAILABLE') acts.push(openAsync(t('q.reviewButton'), () => reviewForm(ctx, x)));
+      const presButtons: Record<string, () => HTMLElement> = {
+        'prescription.sendToLab': () => act(t('act.prescription.sendToLab'), () => api.sendToLab(ctx.userId, x.id), t('acted.sentToLab', { subject: presSubject(x) })),
+        'prescription.collectSample': () => act(t('q.sampleCollected'), () => api.collectSample(ctx.userId, x.id), t('acted.sample', { subject: presSubject(x) })),
+        'prescription.startAnalysis': () => act(t('act.prescription.startAnalysis'), () => api.startAnalysis(ctx.userId, x.id), t('acted.analysis', { subject: presSubject(x) })),
+        'result.create': () => open(t('act.result.create'), () => resultForm(ctx, x.id, presSubject(x))),
+        'result.review': () => openAsync(t('q.reviewButton'), () => reviewForm(ctx, x)),
+      };
+      for (const name of nextActs('prescriptions', x.status, role)) acts.push(presButtons[name]?.() ?? null);
     } else if (e.result) {
       const r = e.result;
       id = r.id;

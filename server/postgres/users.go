@@ -1,0 +1,217 @@
+package postgres
+
+// User administration: listing users, changing a role, resetting a
+// password, disabling and enabling, each ending the sessions it must.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/crypto/bcrypt"
+
+	"wardsync/workflow"
+)
+
+// UserInfo is a user as the admin API shows it: never the password hash.
+type UserInfo struct {
+	ID             string
+	Name           string
+	Email          string
+	Role           workflow.Role
+	CreatedAt      time.Time
+	DisabledAt     *time.Time
+	ActiveSessions int64
+	// LastDisabledAt and EnabledAt keep the last disable and re-enable
+	// (the full history is in the security log).
+	LastDisabledAt *time.Time
+	EnabledAt      *time.Time
+}
+
+const userInfoQuery = `
+	SELECT u.id, u.name, u.email, u.role::text, u."createdAt", st.disabled_at,
+	       (SELECT count(*) FROM sync.sessions s WHERE s.user_id = u.id AND s.revoked_at IS NULL AND s.expires_at > $1),
+	       st.last_disabled_at, st.enabled_at
+	  FROM users u LEFT JOIN sync.user_status st ON st.user_id = u.id`
+
+func scanUserInfo(r pgx.Row) (UserInfo, error) {
+	var u UserInfo
+	err := r.Scan(&u.ID, &u.Name, &u.Email, &u.Role, &u.CreatedAt, &u.DisabledAt, &u.ActiveSessions, &u.LastDisabledAt, &u.EnabledAt)
+	return u, err
+}
+
+// ListUsers lists every user, admins first, then by name.
+func (db *DB) ListUsers(ctx context.Context) ([]UserInfo, error) {
+	rows, err := db.Pool.Query(ctx, userInfoQuery+` ORDER BY u.role::text = 'ADMIN' DESC, lower(u.name), u.id`, db.now())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []UserInfo
+	for rows.Next() {
+		u, err := scanUserInfo(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// User reads one user.
+func (db *DB) User(ctx context.Context, id string) (*UserInfo, error) {
+	u, err := scanUserInfo(db.Pool.QueryRow(ctx, userInfoQuery+` WHERE u.id = $2`, db.now(), id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, workflow.Reject(workflow.CodeNotFound, "User %s does not exist.", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// otherActiveAdmins counts the enabled ADMIN users other than userID.
+func otherActiveAdmins(ctx context.Context, q pgx.Tx, userID string) (int64, error) {
+	var n int64
+	err := q.QueryRow(ctx, `
+		SELECT count(*) FROM users u LEFT JOIN sync.user_status st ON st.user_id = u.id
+		 WHERE u.role = 'ADMIN' AND st.disabled_at IS NULL AND u.id <> $1`, userID).Scan(&n)
+	return n, err
+}
+
+// lockUser locks a user's row and returns its role and whether it is
+// enabled. Admin changes that could remove the last administrator take the
+// lock on every ADMIN row first, so two of them cannot race past the check.
+func lockUser(ctx context.Context, tx pgx.Tx, userID string) (workflow.Role, bool, error) {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE role = 'ADMIN' OR id = $1 ORDER BY id FOR UPDATE`, userID); err != nil {
+		return "", false, err
+	}
+	var role workflow.Role
+	var disabled *time.Time
+	err := tx.QueryRow(ctx, `SELECT u.role::text, st.disabled_at FROM users u LEFT JOIN sync.user_status st ON st.user_id = u.id WHERE u.id = $1`, userID).
+		Scan(&role, &disabled)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, workflow.Reject(workflow.CodeNotFound, "User %s does not exist.", userID)
+	}
+	return role, disabled == nil, err
+}
+
+// revokeUserSessions ends every open session of a user, saying why, and
+// returns how many it ended.
+func revokeUserSessions(ctx context.Context, tx pgx.Tx, userID string, at time.Time, reason string) (int64, error) {
+	tag, err := tx.Exec(ctx, `UPDATE sync.sessions SET revoked_at = $2, ended_reason = $3 WHERE user_id = $1 AND revoked_at IS NULL`, userID, at, reason)
+	return tag.RowsAffected(), err
+}
+
+// SetUserRole changes a user's role and ends their sessions, so that every
+// workstation asks them to log in again under the new role. The last
+// enabled ADMIN cannot be demoted.
+func (db *DB) SetUserRole(ctx context.Context, userID string, role workflow.Role) error {
+	if !role.Valid() {
+		return &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "role", Message: fmt.Sprintf("%q is not a role; roles are ADMIN, DOCTOR, BIOLOGIST, NURSE, SECRETARY.", role)}
+	}
+	return db.announced(db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		cur, enabled, err := lockUser(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		if cur == role {
+			return nil
+		}
+		if cur == workflow.RoleAdmin && enabled {
+			n, err := otherActiveAdmins(ctx, tx, userID)
+			if err != nil {
+				return err
+			}
+			if err := workflow.KeepsAnAdmin(cur, enabled, n); err != nil {
+				return err
+			}
+		}
+		now := db.now()
+		if _, err := tx.Exec(ctx, `UPDATE users SET role = $2::"Role", "updatedAt" = $3 WHERE id = $1`, userID, string(role), now.Truncate(time.Millisecond)); err != nil {
+			return err
+		}
+		n, err := revokeUserSessions(ctx, tx, userID, now, EndRoleChanged)
+		if err != nil {
+			return err
+		}
+		if err := db.logEvent(ctx, tx, SecurityEvent{Kind: EventUserRole, UserID: userID},
+			map[string]any{"role": cur}, map[string]any{"role": role, "sessionsEnded": n}); err != nil {
+			return err
+		}
+		return notifySessions(ctx, tx)
+	}), feedNotice, adminNotice("users"))
+}
+
+// ResetPassword sets a new password (bcrypt at the seed's cost) and ends the
+// user's sessions. Acts a workstation queued before the reset still count:
+// a revoked session covers what happened while it was valid.
+func (db *DB) ResetPassword(ctx context.Context, userID, password string) error {
+	if err := workflow.CheckPassword(password); err != nil {
+		return err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), BcryptCost)
+	if err != nil {
+		return err
+	}
+	return db.announced(db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		now := db.now()
+		tag, err := tx.Exec(ctx, `UPDATE users SET password = $2, "updatedAt" = $3 WHERE id = $1`, userID, string(hash), now.Truncate(time.Millisecond))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return workflow.Reject(workflow.CodeNotFound, "User %s does not exist.", userID)
+		}
+		n, err := revokeUserSessions(ctx, tx, userID, now, EndPasswordReset)
+		if err != nil {
+			return err
+		}
+		// The log never holds a password or its hash: only that it changed.
+		if err := db.logEvent(ctx, tx, SecurityEvent{Kind: EventUserPassword, UserID: userID},
+			nil, map[string]any{"passwordChangedAt": now, "sessionsEnded": n}); err != nil {
+			return err
+		}
+		return notifySessions(ctx, tx)
+	}), feedNotice, adminNotice("users"))
+}
+
+// CheckCanDisable refuses to disable the last enabled administrator.
+func (db *DB) CheckCanDisable(ctx context.Context, userID string) error {
+	return db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		role, enabled, err := lockUser(ctx, tx, userID)
+		if err != nil || role != workflow.RoleAdmin || !enabled {
+			return err
+		}
+		n, err := otherActiveAdmins(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		return workflow.KeepsAnAdmin(role, enabled, n)
+	})
+}
+
+// EnableUser lifts a user's disablement. Their old sessions stay ended.
+// The disable time is kept (last_disabled_at) beside the enable time, and
+// both acts stay in the security log.
+func (db *DB) EnableUser(ctx context.Context, userID string) error {
+	return db.announced(db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		var was *time.Time
+		err := tx.QueryRow(ctx, `SELECT disabled_at FROM sync.user_status WHERE user_id = $1 FOR UPDATE`, userID).Scan(&was)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && was == nil) {
+			_, err := db.User(ctx, userID)
+			return err // not disabled: nothing changes, nothing to log
+		}
+		if err != nil {
+			return err
+		}
+		now := db.now()
+		if _, err := tx.Exec(ctx, `UPDATE sync.user_status SET disabled_at = NULL, enabled_at = $2 WHERE user_id = $1`, userID, now); err != nil {
+			return err
+		}
+		return db.logEvent(ctx, tx, SecurityEvent{Kind: EventUserEnable, UserID: userID},
+			map[string]any{"disabled": true, "disabledAt": was}, map[string]any{"disabled": false, "enabledAt": now})
+	}), adminNotice("users"))
+}
