@@ -126,6 +126,13 @@ var layers = []rule{
 			"(the rule below keeps production code from importing it)",
 	},
 	{
+		pkgs:   []string{"wardsync/internal/genrules"},
+		ban:    []string{"wardsync/...", thirdParty},
+		except: []string{"wardsync/workflow"},
+		why: "it turns workflow's rule table into the frontend's rule file at `go generate` time: reading anything " +
+			"but workflow would let the UI's rules say something the workflow does not",
+	},
+	{
 		pkgs: []string{"wardsync/internal/archtest"},
 		ban:  []string{"wardsync/...", thirdParty},
 		why:  "it reads the import graph from `go list` and must not be part of the graph it judges",
