@@ -166,19 +166,24 @@ var seedPasswords = map[workflow.Role][2]string{
 	workflow.RoleDoctor:    {"doctor@hospital.com", "doctor123"},
 }
 
+// sessionKeys are the session signing keys of the logins, by token.
+var sessionKeys syncproto.Keyring
+
 // login logs a seeded user in on a device through the auth API.
 func (e *env) login(role workflow.Role, deviceID string) (string, error) {
 	cred := seedPasswords[role]
-	body, _ := json.Marshal(map[string]string{"email": cred[0], "password": cred[1], "deviceId": deviceID})
+	pub, priv := syncproto.NewKey()
+	body, _ := json.Marshal(map[string]any{"email": cred[0], "password": cred[1], "deviceId": deviceID, "signKey": []byte(pub)})
 	resp, err := e.http.Post(e.srv.URL()+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
 	if err != nil {
 		return "", err
 	}
 	defer resp.Body.Close()
 	var out struct {
-		Token   string `json:"token"`
-		Message string `json:"message"`
-		User    struct {
+		Token     string `json:"token"`
+		SessionID string `json:"sessionId"`
+		Message   string `json:"message"`
+		User      struct {
 			ID string `json:"id"`
 		} `json:"user"`
 	}
@@ -189,6 +194,7 @@ func (e *env) login(role workflow.Role, deviceID string) (string, error) {
 		return "", fmt.Errorf("login %s on %s: status %d: %s", cred[0], deviceID, resp.StatusCode, out.Message)
 	}
 	tokenUsers.Store(out.Token, out.User.ID)
+	sessionKeys.Put(out.Token, syncproto.SessionKey{SessionID: out.SessionID, Priv: priv})
 	return out.Token, nil
 }
 
@@ -424,10 +430,13 @@ func (d *device) mutation(a act) syncproto.Mutation {
 	}
 	author, _ := tokenUsers.Load(d.tokens[a.role])
 	m := []syncproto.Mutation{{Seq: d.seq, ID: uuid.NewString(), Name: a.name, Args: raw,
-		OccurredAt: time.Now().UTC().Truncate(time.Millisecond), AuthorToken: d.tokens[a.role], AuthorID: author.(string)}}
+		OccurredAt: time.Now().UTC().Truncate(time.Millisecond), AuthorID: author.(string)}}
 	d.chain.DeviceID = d.id
 	if err := d.chain.Link(m); err != nil {
 		panic(err)
+	}
+	if k, ok := sessionKeys.Get(d.tokens[a.role]); ok {
+		syncproto.SignAct(k.Priv, k.SessionID, &m[0])
 	}
 	return m[0]
 }

@@ -23,6 +23,7 @@ import (
 	"wardsync/desktop/keyfile"
 	"wardsync/desktop/remote"
 	"wardsync/desktop/sqlite"
+	"wardsync/syncproto"
 	"wardsync/version"
 	"wardsync/workflow"
 )
@@ -150,6 +151,12 @@ type Engine struct {
 	db  *sqlite.DB
 	log *slog.Logger
 
+	// signKeys are the session signing keys of the users logged in here,
+	// by user id, in memory only: an online login makes one, an offline
+	// login or an unlock takes it back out of the user's key slot, a
+	// logout destroys it (sign.go).
+	signKeys syncproto.Keyring
+
 	// actKick wakes a connected loop to push; loginKick also cuts short
 	// a reconnection wait, since a new session token may be what it lacked.
 	actKick   chan struct{}
@@ -209,6 +216,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	e := &Engine{cfg: cfg, db: db, log: cfg.Logger.With("device", cfg.DeviceID),
 		actKick: make(chan struct{}, 1), loginKick: make(chan struct{}, 1), retryKick: make(chan struct{}, 1), subs: map[int]chan Status{},
 		unlocked: make(chan struct{})}
+	db.SetResigner(e.resign)
 	now := cfg.Now()
 	e.status = Status{DeviceID: cfg.DeviceID, ServerURL: cfg.ServerURL, OfflineSince: &now, Locked: true, Version: cfg.Version}
 	if kf.Wiped != nil {

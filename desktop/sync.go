@@ -362,8 +362,8 @@ func batch(entries []sqlite.OutboxEntry) []syncproto.Mutation {
 		if i > 0 && x.Seq != entries[i-1].Seq+1 {
 			break
 		}
-		m := syncproto.Mutation{Seq: x.Seq, ID: x.ID, Name: x.Name, Args: x.Args, OccurredAt: x.OccurredAt, AuthorToken: x.Author.Token,
-			AuthorID: x.Author.ID, PrevHash: x.PrevHash, Hash: x.Hash, ReissueOf: x.ReissueOf}
+		m := syncproto.Mutation{Seq: x.Seq, ID: x.ID, Name: x.Name, Args: x.Args, OccurredAt: x.OccurredAt, SessionID: x.Author.SessionID,
+			Signature: x.Signature, AuthorID: x.Author.ID, PrevHash: x.PrevHash, Hash: x.Hash, ReissueOf: x.ReissueOf}
 		b, _ := json.Marshal(m)
 		if i > 0 && size+len(b)+1 > budget {
 			break

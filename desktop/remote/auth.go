@@ -7,6 +7,7 @@ package remote
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,7 +59,10 @@ func RateLimited(err error) bool {
 
 // LoginResult is the server's answer to a successful login.
 type LoginResult struct {
-	Token     string    `json:"token"`
+	Token string `json:"token"`
+	// SessionID is the session this workstation's acts name, signed with
+	// the private half of the key given to Login (protocol 2).
+	SessionID string    `json:"sessionId"`
 	User      User      `json:"user"`
 	ExpiresAt time.Time `json:"expiresAt"`
 	// ReplicaKey is the data key the server escrows for this device's
@@ -74,9 +78,11 @@ type User struct {
 	Role workflow.Role `json:"role"`
 }
 
-// Login asks the server for a session of the user on this device.
-func Login(ctx context.Context, client *http.Client, serverURL, email, password, deviceID string) (*LoginResult, error) {
-	body, err := json.Marshal(map[string]string{"email": email, "password": password, "deviceId": deviceID})
+// Login asks the server for a session of the user on this device, whose
+// acts signKey (the public half of a key made for this login, see
+// syncproto.NewKey) will verify.
+func Login(ctx context.Context, client *http.Client, serverURL, email, password, deviceID string, signKey ed25519.PublicKey) (*LoginResult, error) {
+	body, err := json.Marshal(map[string]any{"email": email, "password": password, "deviceId": deviceID, "signKey": []byte(signKey)})
 	if err != nil {
 		return nil, err
 	}
@@ -84,8 +90,8 @@ func Login(ctx context.Context, client *http.Client, serverURL, email, password,
 	if err := call(ctx, client, serverURL, "/api/v1/auth/login", "", body, &out); err != nil {
 		return nil, err
 	}
-	if out.Token == "" || out.User.ID == "" || !out.User.Role.Valid() {
-		return nil, fmt.Errorf("remote: login answer lacks a token, a user id or a valid role")
+	if out.Token == "" || out.SessionID == "" || out.User.ID == "" || !out.User.Role.Valid() {
+		return nil, fmt.Errorf("remote: login answer lacks a token, a session id, a user id or a valid role")
 	}
 	return &out, nil
 }

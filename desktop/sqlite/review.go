@@ -127,6 +127,7 @@ type CloseAct struct {
 	RejectedID string // the rejected act's mutation id
 	Reason     string
 	Author     Author
+	Sign       Signer
 	At         time.Time
 	// Check vets the outbox entry once its seq and arguments are known,
 	// before anything is written.
@@ -177,9 +178,9 @@ func (db *DB) CloseRejected(ctx context.Context, c CloseAct) (seq int64, err err
 		if err != nil {
 			return err
 		}
-		if _, err := t.exec(`INSERT INTO outbox (seq, id, name, args, occurredAt, authorId, authorName, authorRole, authorToken, prevHash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, seq, c.ID, workflow.CloseRejected, string(args), FormatTime(c.At),
-			c.Author.ID, c.Author.Name, string(c.Author.Role), c.Author.Token, prev, hash); err != nil {
+		if _, err := t.exec(`INSERT INTO outbox (seq, id, name, args, occurredAt, authorId, authorName, authorRole, sessionId, signature, prevHash, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, seq, c.ID, workflow.CloseRejected, string(args), FormatTime(c.At),
+			c.Author.ID, c.Author.Name, string(c.Author.Role), c.Author.SessionID, c.Sign.signature(hash), prev, hash); err != nil {
 			return fmt.Errorf("sqlite: append to outbox: %w", err)
 		}
 		_, err = t.exec(`UPDATE rejected SET closedAt = ?, closedById = ?, closedByName = ?, closeReason = ?, closeError = NULL WHERE id = ?`,

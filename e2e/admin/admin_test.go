@@ -544,22 +544,32 @@ func (e *env) addDevice(name string, roles ...workflow.Role) string {
 	return d.ID
 }
 
+// sessionKeys are the session signing keys of the tests' logins, by token.
+var sessionKeys syncproto.Keyring
+
 func (e *env) login(email, password, device string) string {
 	e.t.Helper()
-	b, _ := json.Marshal(map[string]string{"email": email, "password": password, "deviceId": device})
+	body := map[string]any{"email": email, "password": password, "deviceId": device}
+	pub, priv := syncproto.NewKey()
+	if device != "" {
+		body["signKey"] = []byte(pub)
+	}
+	b, _ := json.Marshal(body)
 	resp, err := http.Post(e.srv.URL()+"/api/v1/auth/login", "application/json", strings.NewReader(string(b)))
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	var out struct {
-		Token string
-		User  struct{ ID string }
+		Token     string
+		SessionID string
+		User      struct{ ID string }
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
 		e.t.Fatalf("login %s: %d %v", email, resp.StatusCode, err)
 	}
 	tokenUsers.Store(out.Token, out.User.ID)
+	sessionKeys.Put(out.Token, syncproto.SessionKey{SessionID: out.SessionID, Priv: priv})
 	return out.Token
 }
 
@@ -695,9 +705,12 @@ func (w *wsClient) push(token, name string, args any) syncproto.MutationResult {
 	id := "push-" + uuid.NewString()[:8]
 	author, _ := tokenUsers.Load(token)
 	muts := []syncproto.Mutation{{Seq: w.seq, ID: uuid.NewString(), Name: name, Args: b,
-		OccurredAt: time.Now().UTC().Truncate(time.Millisecond), AuthorToken: token, AuthorID: author.(string)}}
+		OccurredAt: time.Now().UTC().Truncate(time.Millisecond), AuthorID: author.(string)}}
 	if err := w.chain.Link(muts); err != nil {
 		w.t.Fatal(err)
+	}
+	if k, ok := sessionKeys.Get(token); ok {
+		syncproto.SignAct(k.Priv, k.SessionID, &muts[0])
 	}
 	w.send(&syncproto.Push{RequestID: id, Mutations: muts})
 	return w.reply(id).(*syncproto.PushResult).Results[0]

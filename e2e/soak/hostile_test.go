@@ -19,6 +19,7 @@ package soak
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -128,6 +129,17 @@ func (e *henv) postLogin(from net.IP, body any) (int, map[string]any, http.Heade
 		tr.DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: from}}).DialContext
 	}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	// A workstation's login brings its session's signing key (protocol 2).
+	var priv ed25519.PrivateKey
+	if m, ok := body.(map[string]string); ok && m["deviceId"] != "" {
+		var pub ed25519.PublicKey
+		pub, priv = syncproto.NewKey()
+		withKey := map[string]any{"signKey": []byte(pub)}
+		for k, v := range m {
+			withKey[k] = v
+		}
+		body = withKey
+	}
 	resp, err := client.Post(e.srv.URL()+"/api/v1/auth/login", "application/json", strings.NewReader(jsonOf(body)))
 	if err != nil {
 		e.t.Fatal(err)
@@ -135,8 +147,15 @@ func (e *henv) postLogin(from net.IP, body any) (int, map[string]any, http.Heade
 	defer resp.Body.Close()
 	var out map[string]any
 	json.NewDecoder(resp.Body).Decode(&out)
+	if tok, _ := out["token"].(string); tok != "" && priv != nil {
+		sid, _ := out["sessionId"].(string)
+		sessionKeys.Put(tok, syncproto.SessionKey{SessionID: sid, Priv: priv})
+	}
 	return resp.StatusCode, out, resp.Header
 }
+
+// sessionKeys are the session signing keys of the tests' logins, by token.
+var sessionKeys syncproto.Keyring
 
 func (e *henv) login(role workflow.Role, device string) string {
 	e.t.Helper()
@@ -294,7 +313,7 @@ func (w *wsc) closedWith() int {
 
 func (w *wsc) mut(name string, args any, token string, at time.Time) syncproto.Mutation {
 	w.seq++
-	return syncproto.Mutation{Seq: w.seq, ID: uuid.NewString(), Name: name, Args: mustJSON(args), OccurredAt: at, AuthorToken: token, AuthorID: authorOf(token)}
+	return syncproto.Mutation{Seq: w.seq, ID: uuid.NewString(), Name: name, Args: mustJSON(args), OccurredAt: at, SessionID: token, AuthorID: authorOf(token)}
 }
 
 func (w *wsc) push(muts ...syncproto.Mutation) []syncproto.MutationResult {
@@ -303,6 +322,11 @@ func (w *wsc) push(muts ...syncproto.Mutation) []syncproto.MutationResult {
 	id := fmt.Sprintf("p%d", w.n)
 	if err := w.chain.Link(muts); err != nil {
 		w.t.Fatal(err)
+	}
+	for i := range muts { // named by the login's token, signed as a workstation would
+		if k, ok := sessionKeys.Get(muts[i].SessionID); ok {
+			syncproto.SignAct(k.Priv, k.SessionID, &muts[i])
+		}
 	}
 	w.sendFrame(&syncproto.Push{RequestID: id, Mutations: muts})
 	f := w.next()
@@ -569,7 +593,7 @@ func TestForgedAuthor(t *testing.T) {
 		{"another user's token from another workstation",
 			func() string { return e.login(workflow.RoleAdmin, other) },
 			func() time.Time { return msNow(e.clock) },
-			regexp.MustCompile(`^The act's author token was issued on another workstation; acts are accepted only from the workstation where the author logged in\.$`)},
+			regexp.MustCompile(`^The act's session was issued on another workstation; acts are accepted only from the workstation where the author logged in\.$`)},
 		{"an ended session (logged out before the act)",
 			func() string {
 				tok := e.login(workflow.RoleAdmin, ward)
@@ -597,7 +621,7 @@ func TestForgedAuthor(t *testing.T) {
 		{"a made-up token",
 			func() string { return "wardsync-" + strings.Repeat("A", 40) },
 			func() time.Time { return msNow(e.clock) },
-			regexp.MustCompile(`^The act's author token is not a session of this server; the author must log in again\.$`)},
+			regexp.MustCompile(`^The act's session is not a session of this server; the author must log in again\.$`)},
 	}
 	for _, c := range cases {
 		tok := c.token()

@@ -197,7 +197,7 @@ func TestAccessEndsOnOpenSocket(t *testing.T) {
 
 	t.Run("expiry", func(t *testing.T) {
 		short := newTestServer(t, withConfig(func(c *postgres.Config) { c.SessionTTL = 3 * time.Second }))
-		code, out := postJSON(t, short.Srv.URL()+"/api/v1/auth/login", "", map[string]string{"email": "nurse@hospital.com", "password": "nurse123", "deviceId": demo})
+		code, out := postJSON(t, short.Srv.URL()+"/api/v1/auth/login", "", loginBody("nurse@hospital.com", "nurse123", demo))
 		if code != 200 {
 			t.Fatalf("login: %d %v", code, out)
 		}
@@ -300,7 +300,7 @@ func TestDashboardSessionLifetime(t *testing.T) {
 		t.Fatalf("%d session_expired events, want 2 (idle, lifetime)", n)
 	}
 	// A workstation session lasts the offline window.
-	code, out = postJSON(t, env.Srv.URL()+"/api/v1/auth/login", "", map[string]string{"email": "nurse@hospital.com", "password": "nurse123", "deviceId": demo})
+	code, out = postJSON(t, env.Srv.URL()+"/api/v1/auth/login", "", loginBody("nurse@hospital.com", "nurse123", demo))
 	ws, _ := time.Parse(time.RFC3339Nano, out["expiresAt"].(string))
 	if d := ws.Sub(env.Clock.Now()); code != 200 || d < 7*24*time.Hour-time.Minute || d > 7*24*time.Hour {
 		t.Fatalf("workstation session: %d, lasts %s", code, d)

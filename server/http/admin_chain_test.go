@@ -29,7 +29,7 @@ func TestAdminChainBreaks(t *testing.T) {
 	ws.seq++
 	author, _ := tokenUsers.Load(sec)
 	m := []syncproto.Mutation{{Seq: ws.seq, ID: uuid.NewString(), Name: "patient.register", Args: mustMarshal(t, admPatient("Honnete")),
-		OccurredAt: time.Now().UTC().Truncate(time.Millisecond), AuthorToken: sec, AuthorID: author.(string)}}
+		OccurredAt: time.Now().UTC().Truncate(time.Millisecond), SessionID: sec, AuthorID: author.(string)}}
 	if err := ws.chain.Link(m); err != nil {
 		t.Fatal(err)
 	}

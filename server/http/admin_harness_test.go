@@ -103,11 +103,14 @@ func admEmail(role workflow.Role) string { return strings.ToLower(string(role)) 
 // login returns a token or fails the test.
 func (e *admEnv) login(email, password, device string) string {
 	e.t.Helper()
-	st, body := e.do("POST", "/api/v1/auth/login", "", map[string]string{"email": email, "password": password, "deviceId": device})
+	pub, priv := syncproto.NewKey()
+	st, body := e.do("POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": password, "deviceId": device, "signKey": []byte(pub)})
 	if st != http.StatusOK {
 		e.t.Fatalf("login %s on %q: %d %v", email, device, st, body)
 	}
 	tok := body["token"].(string)
+	sid, _ := body["sessionId"].(string)
+	admKeys.Put(tok, syncproto.SessionKey{SessionID: sid, Priv: priv})
 	if u, ok := body["user"].(map[string]any); ok {
 		id, _ := u["id"].(string)
 		tokenUsers.Store(tok, id)
@@ -309,7 +312,7 @@ func (w *admWS) push(token, name string, args ...any) []syncproto.MutationResult
 		w.seq++
 		b, _ := json.Marshal(a)
 		muts = append(muts, syncproto.Mutation{Seq: w.seq, ID: uuid.NewString(), Name: name, Args: b,
-			OccurredAt: time.Now().UTC().Truncate(time.Millisecond), AuthorToken: token})
+			OccurredAt: time.Now().UTC().Truncate(time.Millisecond), SessionID: token})
 	}
 	w.n++
 	id := "p" + uuid.NewString()[:8]
@@ -346,17 +349,29 @@ func admPatient(last string) map[string]any {
 // author id a workstation would hash and send with its acts.
 var tokenUsers sync.Map
 
+// admKeys are the session keys of the tests' logins, by token: a test
+// names an act's session by its login's token (SessionID: tok), and
+// chainMutations swaps in the session id and signs.
+var admKeys syncproto.Keyring
+
 // chainMutations sets authorId and links muts as an honest workstation would.
 func chainMutations(t testing.TB, c *syncproto.Chainer, muts []syncproto.Mutation) {
 	t.Helper()
 	for i := range muts {
 		if muts[i].AuthorID == "" {
 			muts[i].AuthorID = "unknown-author"
-			if id, ok := tokenUsers.Load(muts[i].AuthorToken); ok && id.(string) != "" {
+			if id, ok := tokenUsers.Load(muts[i].SessionID); ok && id.(string) != "" {
 				muts[i].AuthorID = id.(string)
 			}
 		}
 	}
+	defer func() { // signed once linked, as a workstation signs
+		for i := range muts {
+			if k, ok := admKeys.Get(muts[i].SessionID); ok {
+				syncproto.SignAct(k.Priv, k.SessionID, &muts[i])
+			}
+		}
+	}()
 	if err := c.Link(muts); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"wardsync/server/postgres"
 
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
@@ -131,7 +132,7 @@ func TestAuthAPI(t *testing.T) {
 	url := env.Srv.URL() + "/api/v1/auth/login"
 	lab := env.addDevice(t, "Laboratoire", workflow.RoleBiologist)
 
-	code, out := postJSON(t, url, "", map[string]string{"email": "Nurse@Hospital.com", "password": "nurse123", "deviceId": demo})
+	code, out := postJSON(t, url, "", loginBody("Nurse@Hospital.com", "nurse123", demo))
 	if code != http.StatusOK {
 		t.Fatalf("login: %d %v", code, out)
 	}
@@ -144,8 +145,20 @@ func TestAuthAPI(t *testing.T) {
 		sort.Strings(ks)
 		return strings.Join(ks, ",")
 	}
-	if keys(out) != "expiresAt,token,user" || keys(user) != "id,name,role" || user["id"] != nurseID || user["name"] != "Infirmier Test" || user["role"] != "NURSE" {
+	if keys(out) != "expiresAt,sessionId,token,user" || keys(user) != "id,name,role" || user["id"] != nurseID || user["name"] != "Infirmier Test" || user["role"] != "NURSE" {
 		t.Fatalf("login answer: %v", out)
+	}
+	// A workstation of protocol 1 brings no session signing key: its acts
+	// could not be verified, so it gets no session.
+	for _, bad := range []any{nil, []byte("short")} {
+		body := map[string]any{"email": "nurse@hospital.com", "password": "nurse123", "deviceId": demo}
+		if bad != nil {
+			body["signKey"] = bad
+		}
+		code, out := postJSON(t, url, "", body)
+		if code != http.StatusUnauthorized || out["code"] != "UNAUTHENTICATED" || out["message"] != postgres.MsgNoSignKey {
+			t.Fatalf("login without a signing key (%v): %d %v", bad, code, out)
+		}
 	}
 	exp, err := time.Parse(time.RFC3339, out["expiresAt"].(string))
 	if err != nil || exp.Sub(time.Now()) < 7*24*time.Hour-time.Minute || exp.Sub(time.Now()) > 7*24*time.Hour+time.Minute {

@@ -21,7 +21,7 @@ func withEscrow() envOption {
 // loginAnswer is the login's whole answer.
 func loginAnswer(t *testing.T, env *testEnv, email, password, device string) (int, map[string]any) {
 	t.Helper()
-	return postJSON(t, env.Srv.URL()+"/api/v1/auth/login", "", map[string]string{"email": email, "password": password, "deviceId": device})
+	return postJSON(t, env.Srv.URL()+"/api/v1/auth/login", "", loginBody(email, password, device))
 }
 
 func replicaKeyOf(t *testing.T, out map[string]any) []byte {

@@ -142,7 +142,7 @@ func TestNoSkippedChange(t *testing.T) {
 							"name": "n", "type": "t", "url": "u"}
 					}
 					p.seq++
-					m := []syncproto.Mutation{{Seq: p.seq, ID: uuid.NewString(), Name: name, Args: mustJSON(args), OccurredAt: ms(time.Now()), AuthorToken: tok, AuthorID: authorOf(tok)}}
+					m := []syncproto.Mutation{{Seq: p.seq, ID: uuid.NewString(), Name: name, Args: mustJSON(args), OccurredAt: ms(time.Now()), SessionID: tok, AuthorID: authorOf(tok)}}
 					if err := p.chain.Link(m); err != nil {
 						errs <- err
 						return

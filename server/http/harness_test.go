@@ -3,6 +3,7 @@ package http_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -177,6 +178,17 @@ func postJSON(t testing.TB, url, token string, v any) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
+// loginBody is a login request as a workstation of protocol 2 sends it:
+// with a fresh session signing key when it names a device.
+func loginBody(email, password, device string) map[string]any {
+	b := map[string]any{"email": email, "password": password, "deviceId": device}
+	if device != "" {
+		pub, _ := syncproto.NewKey()
+		b["signKey"] = []byte(pub)
+	}
+	return b
+}
+
 // loginOn logs role's seeded user in on device and returns the token.
 func loginOn(t testing.TB, srv *httpserver.Server, role workflow.Role, device string) string {
 	t.Helper()
@@ -185,7 +197,8 @@ func loginOn(t testing.TB, srv *httpserver.Server, role workflow.Role, device st
 
 func login(t testing.TB, srv *httpserver.Server, email, password, device string) string {
 	t.Helper()
-	code, out := postJSON(t, srv.URL()+"/api/v1/auth/login", "", map[string]string{"email": email, "password": password, "deviceId": device})
+	pub, priv := syncproto.NewKey()
+	code, out := postJSON(t, srv.URL()+"/api/v1/auth/login", "", map[string]any{"email": email, "password": password, "deviceId": device, "signKey": []byte(pub)})
 	if code != http.StatusOK {
 		t.Fatalf("login %s on %s: %d %v", email, device, code, out)
 	}
@@ -193,9 +206,13 @@ func login(t testing.TB, srv *httpserver.Server, email, password, device string)
 	if tok == "" {
 		t.Fatalf("login %s: no token in %v", email, out)
 	}
+	rememberKey(tok, out, priv)
 	if u, ok := out["user"].(map[string]any); ok {
 		id, _ := u["id"].(string)
 		tokenUsers.Store(tok, id)
+		if sid, _ := out["sessionId"].(string); sid != "" {
+			tokenUsers.Store(sid, id)
+		}
 	}
 	return tok
 }
@@ -222,19 +239,50 @@ func authorOf(token string) string {
 	if id, ok := tokenUsers.Load(token); ok && id.(string) != "" {
 		return id.(string)
 	}
+	if k, ok := sessionKeys.Get(token); ok {
+		token = k.SessionID
+	}
+	if id, ok := tokenUsers.Load(token); ok && id.(string) != "" {
+		return id.(string)
+	}
 	return "unknown-author"
 }
 
-// chainMutations sets authorId and links muts as an honest workstation would.
+// sessionKeys are the session keys of the tests' logins, by token and by
+// session id: a test names an act's session by the token its login
+// returned (SessionID: tok), and chainMutations swaps in the session id
+// and signs, as a workstation would.
+var sessionKeys syncproto.Keyring
+
+// rememberKey keeps the key of the login that answered out with tok.
+func rememberKey(tok string, out map[string]any, priv ed25519.PrivateKey) {
+	sid, _ := out["sessionId"].(string)
+	sessionKeys.Put(tok, syncproto.SessionKey{SessionID: sid, Priv: priv})
+	sessionKeys.Put(sid, syncproto.SessionKey{SessionID: sid, Priv: priv})
+}
+
+// chainMutations sets authorId, links muts and signs them as an honest
+// workstation would. An act whose session no login of the tests opened is
+// left unsigned.
 func chainMutations(t testing.TB, c *syncproto.Chainer, muts []syncproto.Mutation) {
 	t.Helper()
 	for i := range muts {
 		if muts[i].AuthorID == "" {
-			muts[i].AuthorID = authorOf(muts[i].AuthorToken)
+			muts[i].AuthorID = authorOf(muts[i].SessionID)
 		}
 	}
 	if err := c.Link(muts); err != nil {
 		t.Fatal(err)
+	}
+	signAll(muts)
+}
+
+// signAll signs each of muts whose session a test login opened.
+func signAll(muts []syncproto.Mutation) {
+	for i := range muts {
+		if k, ok := sessionKeys.Get(muts[i].SessionID); ok {
+			syncproto.SignAct(k.Priv, k.SessionID, &muts[i])
+		}
 	}
 }
 
@@ -507,7 +555,7 @@ func (c *wsClient) hello(t testing.TB, cursor string) *syncproto.Welcome {
 // mut builds the device's next mutation.
 func (c *wsClient) mut(name string, args any, token string, at time.Time) syncproto.Mutation {
 	c.seq++
-	return syncproto.Mutation{Seq: c.seq, ID: uuid.NewString(), Name: name, Args: mustJSON(args), OccurredAt: at, AuthorToken: token}
+	return syncproto.Mutation{Seq: c.seq, ID: uuid.NewString(), Name: name, Args: mustJSON(args), OccurredAt: at, SessionID: token}
 }
 
 func mustJSON(v any) json.RawMessage {

@@ -15,7 +15,7 @@ import (
 // answer and its headers.
 func tryLogin(t testing.TB, srv *httpserver.Server, email, password, device string, header map[string]string) (int, map[string]any, http.Header) {
 	t.Helper()
-	b, _ := json.Marshal(map[string]string{"email": email, "password": password, "deviceId": device})
+	b, _ := json.Marshal(loginBody(email, password, device))
 	req, _ := http.NewRequest(http.MethodPost, srv.URL()+"/api/v1/auth/login", bytes.NewReader(b))
 	req.Header.Set("Content-Type", "application/json")
 	for k, v := range header {

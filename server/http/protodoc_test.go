@@ -23,9 +23,11 @@ func TestProtocolDocPoints(t *testing.T) {
 	t.Parallel()
 	env := newTestServer(t)
 
-	// Logging in: {token, user: {id, name, role}, expiresAt}.
-	code, out := postJSON(t, env.Srv.URL()+"/api/v1/auth/login", "", map[string]any{
-		"email": "secretary@hospital.com", "password": "secretary123", "deviceId": demo})
+	// Logging in: {token, sessionId, user: {id, name, role}, expiresAt}.
+	pub, priv := syncproto.NewKey()
+	body := loginBody("secretary@hospital.com", "secretary123", demo)
+	body["signKey"] = []byte(pub)
+	code, out := postJSON(t, env.Srv.URL()+"/api/v1/auth/login", "", body)
 	if code != 200 {
 		t.Fatalf("login: %d %v", code, out)
 	}
@@ -38,7 +40,7 @@ func TestProtocolDocPoints(t *testing.T) {
 		return strings.Join(k, ",")
 	}
 	user, _ := out["user"].(map[string]any)
-	if keys(out) != "expiresAt,token,user" || keys(user) != "id,name,role" ||
+	if keys(out) != "expiresAt,sessionId,token,user" || keys(user) != "id,name,role" ||
 		user["id"] != secretaryID || user["name"] != "Secrétaire Test" || user["role"] != "SECRETARY" {
 		t.Fatalf("login answer: %v", out)
 	}
@@ -48,6 +50,7 @@ func TestProtocolDocPoints(t *testing.T) {
 	}
 	sec := out["token"].(string)
 	tokenUsers.Store(sec, user["id"].(string)) // the authorId the acts carry
+	rememberKey(sec, out, priv)
 	loggedIn := time.Now()
 	c := connect(t, env.Srv, sec, demo)
 

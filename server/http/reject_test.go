@@ -110,16 +110,16 @@ func TestRejections(t *testing.T) {
 
 	// UNAUTHENTICATED: a token that is no session.
 	check("appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, "not-a-token", now(),
-		workflow.CodeUnauthenticated, "The act's author token is not a session of this server; the author must log in again.", "")
+		workflow.CodeUnauthenticated, "The act's session is not a session of this server; the author must log in again.", "")
 	// ... a session of another workstation.
 	ward := env.addDevice(t, "Ward 2", workflow.RoleSecretary)
 	otherSec := loginOn(t, env.Srv, workflow.RoleSecretary, ward)
 	check("appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, otherSec, now(),
-		workflow.CodeUnauthenticated, "The act's author token was issued on another workstation; acts are accepted only from the workstation where the author logged in.", "")
+		workflow.CodeUnauthenticated, "The act's session was issued on another workstation; acts are accepted only from the workstation where the author logged in.", "")
 	// ... an admin dashboard session (no workstation).
 	dash := login(t, env.Srv, "admin@hospital.com", "admin123", "")
 	check("appointment.cancel", map[string]any{"id": seedID("a:scheduled")}, dash, now(),
-		workflow.CodeUnauthenticated, "The act's author token was issued on another workstation; acts are accepted only from the workstation where the author logged in.", "")
+		workflow.CodeUnauthenticated, "The act's session was issued on another workstation; acts are accepted only from the workstation where the author logged in.", "")
 	// ... a session ended by logout, for an act after the logout.
 	gone := loginOn(t, env.Srv, workflow.RoleSecretary, demo)
 	if code, out := postJSON(t, env.Srv.URL()+"/api/v1/auth/logout", gone, nil); code != 200 {

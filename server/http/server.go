@@ -193,10 +193,16 @@ type loginRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
 	DeviceID string `json:"deviceId"`
+	// SignKey is the public half of the session's signing key (protocol
+	// 2): required from a workstation, absent from the dashboard.
+	SignKey []byte `json:"signKey,omitempty"`
 }
 
 type loginResponse struct {
-	Token     string    `json:"token"`
+	Token string `json:"token"`
+	// SessionID is what the workstation's acts name, signed (protocol 2).
+	SessionID string `json:"sessionId"`
+
 	User      userJSON  `json:"user"`
 	ExpiresAt time.Time `json:"expiresAt"`
 	// ReplicaKey is the data key the server escrows for the device's
@@ -243,7 +249,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	token, sess, err := s.DB.Login(r.Context(), req.Email, req.Password, req.DeviceID)
+	token, sess, err := s.DB.Login(r.Context(), req.Email, req.Password, req.DeviceID, req.SignKey)
 	s.settleLogin(r.Context(), req.Email, ip, counted, err)
 	if err != nil {
 		reason := "error"
@@ -256,7 +262,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Logger.Info("login", "user", sess.UserID, "role", sess.Role, "device", sess.DeviceID, "ip", ip)
-	answer := loginResponse{Token: token, User: userJSON{sess.UserID, sess.UserName, sess.Role}, ExpiresAt: sess.ExpiresAt}
+	answer := loginResponse{Token: token, SessionID: sess.ID, User: userJSON{sess.UserID, sess.UserName, sess.Role}, ExpiresAt: sess.ExpiresAt}
 	if answer.ReplicaKey, err = s.replicaKeyFor(r.Context(), sess.DeviceID); err != nil {
 		s.Logger.Error("login: escrowed replica key", "device", sess.DeviceID, "err", err)
 		writeError(w, err)

@@ -186,7 +186,7 @@ func TestGoldenFrames(t *testing.T) {
 	sec := loginOn(t, env.Srv, workflow.RoleSecretary, demo)
 	nurse := loginOn(t, env.Srv, workflow.RoleNurse, demo)
 	c := dial(t, env.Srv, sec, demo)
-	c.sendRaw(t, []byte(`{"type":"hello","requestId":"hello-1","protocol":1,"deviceId":"`+demo+`","cursor":"","lastMutationSeq":0,"pending":0}`))
+	c.sendRaw(t, []byte(`{"type":"hello","requestId":"hello-1","protocol":2,"deviceId":"`+demo+`","cursor":"","lastMutationSeq":0,"pending":0}`))
 	w := c.next(t)
 	if !welcomeRE.Match(w.raw) {
 		t.Fatalf("welcome frame:\n%s\nwant match %s", w.raw, welcomeRE)

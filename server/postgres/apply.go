@@ -255,19 +255,19 @@ type sessionLookup struct {
 }
 
 // session resolves an author token, once per push.
-func (ps *pushState) session(ctx context.Context, tx pgx.Tx, token string) (*sessionRow, bool, error) {
-	if l, ok := ps.sessions[token]; ok {
+func (ps *pushState) session(ctx context.Context, tx pgx.Tx, id string) (*sessionRow, bool, error) {
+	if l, ok := ps.sessions[id]; ok {
 		return l.s, l.found, nil
 	}
-	s, err := scanSession(tx.QueryRow(ctx, sessionQuery, hashToken(token)))
+	s, err := scanSession(tx.QueryRow(ctx, sessionByIDQuery, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		ps.sessions[token] = sessionLookup{}
+		ps.sessions[id] = sessionLookup{}
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, err
 	}
-	ps.sessions[token] = sessionLookup{s: s, found: true}
+	ps.sessions[id] = sessionLookup{s: s, found: true}
 	return s, true, nil
 }
 
@@ -395,8 +395,8 @@ func (db *DB) afterOutcome(ctx context.Context, tx pgx.Tx, deviceID string, seq 
 	return nil
 }
 
-// authorize checks that the author's token is a live session issued on this
-// device, that it covered the moment the act occurred, that the device serves
+// authorize checks that the act names a live session issued on this
+// device and is signed with that session's key (syncproto.VerifyAct), that it covered the moment the act occurred, that the device serves
 // the author's role, and that the act does not claim to come from the future.
 func (db *DB) authorize(ctx context.Context, tx pgx.Tx, ps *pushState, m syncproto.Mutation,
 	actor *workflow.Actor, session *string) (*workflow.Rejection, error) {
@@ -405,15 +405,18 @@ func (db *DB) authorize(ctx context.Context, tx pgx.Tx, ps *pushState, m syncpro
 		return workflow.Reject(workflow.CodeClockSkew, "The act claims to have occurred at %s, more than %s after the server's time %s; check the workstation's clock.",
 			m.OccurredAt.UTC().Format(time.RFC3339), db.Config.MaxSkew, receivedAt.Format(time.RFC3339)), nil
 	}
-	s, found, err := ps.session(ctx, tx, m.AuthorToken)
+	s, found, err := ps.session(ctx, tx, m.SessionID)
 	if err != nil {
 		return nil, err
 	}
 	if !found {
-		return workflow.Reject(workflow.CodeUnauthenticated, "The act's author token is not a session of this server; the author must log in again."), nil
+		return workflow.Reject(workflow.CodeUnauthenticated, "The act's session is not a session of this server; the author must log in again."), nil
 	}
 	if s.DeviceID != deviceID {
-		return workflow.Reject(workflow.CodeUnauthenticated, "The act's author token was issued on another workstation; acts are accepted only from the workstation where the author logged in."), nil
+		return workflow.Reject(workflow.CodeUnauthenticated, "The act's session was issued on another workstation; acts are accepted only from the workstation where the author logged in."), nil
+	}
+	if rej := syncproto.VerifyAct(s.signKey, deviceID, &m); rej != nil {
+		return rej, nil
 	}
 	// A logged-out session authors nothing more, whatever time its acts
 	// claim: a workstation logs out at the server only once the user's

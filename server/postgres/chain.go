@@ -49,7 +49,7 @@ func checkAuthorClaim(m syncproto.Mutation, actor workflow.Actor) *workflow.Reje
 		return nil
 	}
 	return workflow.Reject(workflow.CodeUnauthenticated,
-		"The act names %s as its author, but its token is a session of %s.", m.AuthorID, actor.Name)
+		"The act names %s as its author, but it was signed in a session of %s.", m.AuthorID, actor.Name)
 }
 
 // chainCols are the act's link as its audit row stores it (applyOne
