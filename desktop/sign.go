@@ -67,3 +67,14 @@ func (e *Engine) resign(authorID, sessionID, hash string) string {
 	syncproto.SignAct(k.Priv, sessionID, &m)
 	return m.Signature
 }
+
+// signMissing signs, as it is pushed, a queued act that lost its
+// signature when the replica re-hashed it while its author's key was not
+// in memory (a queue renumbered at start, before anyone logged in). Only
+// the act's own session's key signs it; without it the act goes unsigned
+// and the server refuses it.
+func (e *Engine) signMissing(m *syncproto.Mutation) {
+	if sig := e.resign(m.AuthorID, m.SessionID, m.Hash); sig != "" {
+		m.Signature = sig
+	}
+}

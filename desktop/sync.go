@@ -300,7 +300,7 @@ func (s *syncSession) pushAll(ctx context.Context) (int, error) {
 			return total, err
 		}
 		var sent *inFlight
-		if muts := batch(entries); len(muts) > 0 {
+		if muts := batch(entries, e.signMissing); len(muts) > 0 {
 			s.syncing(true)
 			wait, err := s.conn.StartPush(muts)
 			if err != nil {
@@ -354,7 +354,7 @@ func (s *syncSession) record(ctx context.Context, muts []syncproto.Mutation, wai
 
 // batch turns the outbox's head into one push: consecutive seqs only (the
 // protocol requires them), within the frame size limit.
-func batch(entries []sqlite.OutboxEntry) []syncproto.Mutation {
+func batch(entries []sqlite.OutboxEntry, sign func(*syncproto.Mutation)) []syncproto.Mutation {
 	const budget = syncproto.MaxFrameBytes - 16<<10 // room for the frame's own members
 	var muts []syncproto.Mutation
 	size := 0
@@ -364,6 +364,9 @@ func batch(entries []sqlite.OutboxEntry) []syncproto.Mutation {
 		}
 		m := syncproto.Mutation{Seq: x.Seq, ID: x.ID, Name: x.Name, Args: x.Args, OccurredAt: x.OccurredAt, SessionID: x.Author.SessionID,
 			Signature: x.Signature, AuthorID: x.Author.ID, PrevHash: x.PrevHash, Hash: x.Hash, ReissueOf: x.ReissueOf}
+		if m.Signature == "" && sign != nil {
+			sign(&m)
+		}
 		b, _ := json.Marshal(m)
 		if i > 0 && size+len(b)+1 > budget {
 			break

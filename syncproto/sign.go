@@ -181,3 +181,31 @@ func (r *Keyring) Forget(handle string) {
 		delete(r.keys, handle)
 	}
 }
+
+// The websocket upgrade's headers of protocol 2: the device proves its
+// key and a live session proves its own, both over one nonce from POST
+// /api/v1/auth/challenge. No bearer token opens a socket of a workstation
+// that has a device key.
+const (
+	HeaderDevice       = "X-Wardsync-Device"
+	HeaderNonce        = "X-Wardsync-Nonce"
+	HeaderDeviceProof  = "X-Wardsync-Device-Proof"
+	HeaderSession      = "X-Wardsync-Session"
+	HeaderSessionProof = "X-Wardsync-Session-Proof"
+)
+
+// UpgradeHeaders are the headers of a protocol 2 websocket upgrade by
+// deviceID (whose key is devicePriv; nil for a workstation that has no
+// device key yet) with session sk, over nonce.
+func UpgradeHeaders(deviceID string, devicePriv ed25519.PrivateKey, sk SessionKey, nonce string) map[string]string {
+	h := map[string]string{
+		HeaderDevice:       deviceID,
+		HeaderNonce:        nonce,
+		HeaderSession:      sk.SessionID,
+		HeaderSessionProof: ProveSession(sk.Priv, sk.SessionID, deviceID, nonce),
+	}
+	if devicePriv != nil {
+		h[HeaderDeviceProof] = ProveDevice(devicePriv, deviceID, PurposeSync, nonce)
+	}
+	return h
+}

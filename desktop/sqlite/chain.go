@@ -248,13 +248,16 @@ func (db *DB) CloseQueueHoles(ctx context.Context) (int, error) {
 			ok := syncproto.ChainCheck(e.PrevHash, e.content(s.DeviceID), e.PrevHash, e.Hash) == ""
 			old := e.Seq
 			e.Seq = next
-			hash := e.Hash
+			hash, sig := e.Hash, e.Signature
 			if ok {
 				if hash, err = syncproto.ChainHash(prevFinal, e.content(s.DeviceID)); err != nil {
 					return err
 				}
+				// Its content is as signed: its author's session signs the
+				// new hash, if this workstation still holds its key.
+				sig = t.db.resign(e, hash)
 			}
-			if _, err := t.exec(`UPDATE outbox SET seq = ?, prevHash = ?, hash = ? WHERE seq = ?`, next, prevFinal, hash, old); err != nil {
+			if _, err := t.exec(`UPDATE outbox SET seq = ?, prevHash = ?, hash = ?, signature = ? WHERE seq = ?`, next, prevFinal, hash, sig, old); err != nil {
 				return fmt.Errorf("sqlite: close queue hole at %d: %w", next, err)
 			}
 			prevFinal = hash

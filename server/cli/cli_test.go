@@ -206,7 +206,7 @@ func TestAuditVerify(t *testing.T) {
 	}
 	defer db.Close(ctx)
 	pub, priv := syncproto.NewKey()
-	_, s, err := db.Login(ctx, "secretary@hospital.com", "secretary123", postgres.DemoDeviceID, pub)
+	_, s, err := db.Login(ctx, "secretary@hospital.com", "secretary123", postgres.DemoDeviceID, pub, postgres.DeviceProof{})
 	if err != nil {
 		t.Fatal(err)
 	}

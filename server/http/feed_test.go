@@ -147,6 +147,7 @@ func TestNoSkippedChange(t *testing.T) {
 						errs <- err
 						return
 					}
+					signAll(m)
 					if _, err := env.DB.Push(ctx, p.dev, m); err != nil {
 						errs <- fmt.Errorf("push: %w", err)
 						return

@@ -101,6 +101,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
 	s.mux.HandleFunc("POST /api/v1/auth/login", s.handleLogin)
 	s.mux.HandleFunc("POST /api/v1/auth/logout", s.handleLogout)
+	s.mux.HandleFunc("POST /api/v1/auth/challenge", s.handleChallenge)
 	s.mux.HandleFunc("GET /sync", s.handleSync)
 	s.mux.HandleFunc("GET /api/v1/devices/{id}/standing", s.handleDeviceStanding)
 	s.patientRoutes()
@@ -196,6 +197,10 @@ type loginRequest struct {
 	// SignKey is the public half of the session's signing key (protocol
 	// 2): required from a workstation, absent from the dashboard.
 	SignKey []byte `json:"signKey,omitempty"`
+	// Nonce and DeviceProof prove the workstation holds its device key
+	// (POST /api/v1/auth/challenge, then syncproto.ProveDevice).
+	Nonce       string `json:"nonce,omitempty"`
+	DeviceProof string `json:"deviceProof,omitempty"`
 }
 
 type loginResponse struct {
@@ -249,7 +254,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	token, sess, err := s.DB.Login(r.Context(), req.Email, req.Password, req.DeviceID, req.SignKey)
+	token, sess, err := s.DB.Login(r.Context(), req.Email, req.Password, req.DeviceID, req.SignKey,
+		postgres.DeviceProof{Nonce: req.Nonce, Proof: req.DeviceProof})
 	s.settleLogin(r.Context(), req.Email, ip, counted, err)
 	if err != nil {
 		reason := "error"
@@ -269,6 +275,16 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, answer)
+}
+
+// handleChallenge hands out a single-use nonce for a device proof.
+func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request) {
+	nonce, until, err := s.DB.NewChallenge(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"nonce": nonce, "expiresAt": until})
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/bcrypt"
 
+	"wardsync/syncproto"
 	"wardsync/workflow"
 )
 
@@ -46,6 +47,9 @@ type Device struct {
 	Roles     []workflow.Role
 	CreatedAt time.Time
 	RevokedAt *time.Time
+	// PublicKey is the device's own Ed25519 key, registered when it was
+	// claimed with its one-time code (nil before: device_identity.go).
+	PublicKey []byte
 }
 
 // Serves says whether the device may be used by role.
@@ -97,7 +101,10 @@ func NormalizeEmail(email string) string {
 // A workstation's login (deviceID set) gives signKey, the public half of
 // the Ed25519 key the session's acts are signed with (protocol 2): without
 // one it is refused, as a workstation of protocol 1.
-func (db *DB) Login(ctx context.Context, email, password, deviceID string, signKey []byte) (string, *Session, error) {
+//
+// proof is the workstation's proof that it holds its device key
+// (device_identity.go); a dashboard login has none.
+func (db *DB) Login(ctx context.Context, email, password, deviceID string, signKey []byte, proof DeviceProof) (string, *Session, error) {
 	email = NormalizeEmail(email)
 	var (
 		s        Session
@@ -145,6 +152,12 @@ func (db *DB) Login(ctx context.Context, email, password, deviceID string, signK
 		}
 		if !dev.Serves(s.Role) {
 			return refuse("role not served by the workstation", workflow.Reject(workflow.CodeForbidden, "Workstation %q serves %s, not %s; log in on a workstation of your service.", dev.Name, joinRoles(dev.Roles), s.Role))
+		}
+		if err := db.CheckDeviceProof(ctx, dev, syncproto.PurposeLogin, proof); err != nil {
+			if rej, ok := workflow.AsRejection(err); ok {
+				return refuse("device proof refused", rej)
+			}
+			return "", nil, err
 		}
 		if len(signKey) != ed25519.PublicKeySize {
 			return refuse("no session signing key", workflow.Reject(workflow.CodeUnauthenticated, MsgNoSignKey))
@@ -310,8 +323,8 @@ func (db *DB) Logout(ctx context.Context, token string) error {
 func (db *DB) Device(ctx context.Context, id string) (*Device, error) {
 	var d Device
 	var roles []string
-	err := db.Pool.QueryRow(ctx, `SELECT id, name, roles, created_at, revoked_at FROM sync.devices WHERE id = $1`, id).
-		Scan(&d.ID, &d.Name, &roles, &d.CreatedAt, &d.RevokedAt)
+	err := db.Pool.QueryRow(ctx, `SELECT id, name, roles, created_at, revoked_at, public_key FROM sync.devices WHERE id = $1`, id).
+		Scan(&d.ID, &d.Name, &roles, &d.CreatedAt, &d.RevokedAt, &d.PublicKey)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, workflow.Reject(workflow.CodeUnauthenticated, "Workstation %s is not registered with this server; ask an administrator to register it.", id)
 	}

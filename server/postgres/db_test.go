@@ -36,7 +36,7 @@ func openSeeded(t *testing.T) (*DB, *pgxpool.Pool) {
 func mustLogin(t *testing.T, db *DB, role workflow.Role, device string) string {
 	t.Helper()
 	pub, priv := syncproto.NewKey()
-	tok, s, err := db.Login(context.Background(), strings.ToLower(string(role))+"@hospital.com", strings.ToLower(string(role))+"123", device, pub)
+	tok, s, err := db.Login(context.Background(), strings.ToLower(string(role))+"@hospital.com", strings.ToLower(string(role))+"123", device, pub, DeviceProof{})
 	if err != nil {
 		t.Fatal(err)
 	}
