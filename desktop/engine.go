@@ -35,6 +35,9 @@ type Config struct {
 	// KeyFile holds the key slots, the device id and the server URL
 	// (default DBPath + ".keys").
 	KeyFile   string
+	// DeviceKeyFile holds the workstation's own key from its claim
+	// (desktop/devicekey); default DBPath + ".device".
+	DeviceKeyFile string
 	ServerURL string
 	DeviceID  string
 	// Now is the clock acts are stamped with (default time.Now).
@@ -102,6 +105,9 @@ func (c *Config) defaults() {
 	}
 	if c.KeyFile == "" {
 		c.KeyFile = c.DBPath + ".keys"
+	}
+	if c.DeviceKeyFile == "" {
+		c.DeviceKeyFile = DeviceKeyPath(*c)
 	}
 	if c.SlotParams == nil {
 		c.SlotParams = &keyfile.DefaultParams

@@ -69,7 +69,7 @@ func (e *Engine) Login(ctx context.Context, email, password string) (*Session, e
 	if e.cfg.ServerURL != "" && e.cfg.DeviceID != "" {
 		var res *remote.LoginResult
 		pub, priv := syncproto.NewKey()
-		res, err = remote.Login(ctx, e.cfg.HTTPClient, e.cfg.ServerURL, email, password, e.cfg.DeviceID, pub)
+		res, err = remote.Login(ctx, e.cfg.HTTPClient, e.cfg.ServerURL, email, password, e.cfg.DeviceID, pub, e.deviceKey())
 		if err == nil {
 			return e.onlineLogin(ctx, email, password, res, priv)
 		}

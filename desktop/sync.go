@@ -204,7 +204,17 @@ func (e *Engine) dial(ctx context.Context) (*remote.Conn, error) {
 		if c.Token == "" || !now.Before(c.ExpiresAt) {
 			continue
 		}
-		conn, err := remote.Dial(ctx, e.cfg.ServerURL, c.Token, e.cfg.Remote)
+		// Protocol 2: the device's and the session's proofs. A session
+		// whose key this workstation does not hold (its user has not
+		// logged in since the app started) falls back to its token, which
+		// only a workstation without a device key may still use.
+		var conn *remote.Conn
+		var err error
+		if k, ok := e.signKeys.Get(c.UserID); ok && k.SessionID == c.SessionID {
+			conn, err = remote.DialProved(ctx, e.cfg.HTTPClient, e.cfg.ServerURL, e.cfg.DeviceID, e.deviceKey(), k, e.cfg.Remote)
+		} else {
+			conn, err = remote.Dial(ctx, e.cfg.ServerURL, c.Token, e.cfg.Remote)
+		}
 		if err == nil {
 			return conn, nil
 		}

@@ -19,6 +19,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"wardsync/syncproto"
+
 	"wardsync/workflow"
 )
 
@@ -81,8 +83,20 @@ type User struct {
 // Login asks the server for a session of the user on this device, whose
 // acts signKey (the public half of a key made for this login, see
 // syncproto.NewKey) will verify.
-func Login(ctx context.Context, client *http.Client, serverURL, email, password, deviceID string, signKey ed25519.PublicKey) (*LoginResult, error) {
-	body, err := json.Marshal(map[string]any{"email": email, "password": password, "deviceId": deviceID, "signKey": []byte(signKey)})
+//
+// deviceKey, the workstation's own key (nil for one claimed before device
+// keys), proves over a fresh challenge that this is the claimed
+// workstation.
+func Login(ctx context.Context, client *http.Client, serverURL, email, password, deviceID string, signKey ed25519.PublicKey, deviceKey ed25519.PrivateKey) (*LoginResult, error) {
+	req := map[string]any{"email": email, "password": password, "deviceId": deviceID, "signKey": []byte(signKey)}
+	if deviceKey != nil {
+		nonce, err := Challenge(ctx, client, serverURL)
+		if err != nil {
+			return nil, err
+		}
+		req["nonce"], req["deviceProof"] = nonce, syncproto.ProveDevice(deviceKey, deviceID, syncproto.PurposeLogin, nonce)
+	}
+	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +108,21 @@ func Login(ctx context.Context, client *http.Client, serverURL, email, password,
 		return nil, fmt.Errorf("remote: login answer lacks a token, a session id, a user id or a valid role")
 	}
 	return &out, nil
+}
+
+// Challenge asks the server for a single-use nonce to prove the device's
+// key over (POST /api/v1/auth/challenge).
+func Challenge(ctx context.Context, client *http.Client, serverURL string) (string, error) {
+	var out struct {
+		Nonce string `json:"nonce"`
+	}
+	if err := call(ctx, client, serverURL, "/api/v1/auth/challenge", "", []byte(`{}`), &out); err != nil {
+		return "", err
+	}
+	if out.Nonce == "" {
+		return "", fmt.Errorf("remote: challenge answer lacks a nonce")
+	}
+	return out.Nonce, nil
 }
 
 // Standing is what the server says of a device: whether it was revoked.

@@ -67,7 +67,7 @@ func TestLogin(t *testing.T) {
 	ctx := context.Background()
 	base := srv.URL + "/base/"
 
-	res, err := Login(ctx, nil, base, "nurse@hospital.com", "nurse123", "dev-1", testSignKey)
+	res, err := Login(ctx, nil, base, "nurse@hospital.com", "nurse123", "dev-1", testSignKey, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestLogin(t *testing.T) {
 		{"many@hospital.com", 429, workflow.CodeRateLimited, "Too many attempts; try again in 30 seconds."},
 	}
 	for _, c := range refusals {
-		_, err := Login(ctx, nil, base, c.email, "x", "dev-1", testSignKey)
+		_, err := Login(ctx, nil, base, c.email, "x", "dev-1", testSignKey, nil)
 		var he *HTTPError
 		if !errors.As(err, &he) || he.Status != c.status {
 			t.Errorf("%s: %v", c.email, err)
@@ -98,10 +98,10 @@ func TestLogin(t *testing.T) {
 			t.Errorf("%s: a refusal is not unreachability", c.email)
 		}
 	}
-	if _, err := Login(ctx, nil, base, "boom@hospital.com", "x", "dev-1", testSignKey); !Unreachable(err) {
+	if _, err := Login(ctx, nil, base, "boom@hospital.com", "x", "dev-1", testSignKey, nil); !Unreachable(err) {
 		t.Errorf("a 502 must count as unreachable: %v", err)
 	}
-	if _, err := Login(ctx, nil, base, "odd@hospital.com", "x", "dev-1", testSignKey); err == nil {
+	if _, err := Login(ctx, nil, base, "odd@hospital.com", "x", "dev-1", testSignKey, nil); err == nil {
 		t.Error("an answer with an unknown role was accepted")
 	}
 	if err := Logout(ctx, nil, base, "tok-1"); err != nil {
@@ -111,10 +111,10 @@ func TestLogin(t *testing.T) {
 		t.Error("logout with a wrong token succeeded")
 	}
 	srv.Close()
-	if _, err := Login(ctx, nil, base, "nurse@hospital.com", "nurse123", "dev-1", testSignKey); !Unreachable(err) {
+	if _, err := Login(ctx, nil, base, "nurse@hospital.com", "nurse123", "dev-1", testSignKey, nil); !Unreachable(err) {
 		t.Errorf("a closed server must be unreachable: %v", err)
 	}
-	if _, err := Login(ctx, nil, "ftp://x", "a", "b", "c", testSignKey); err == nil {
+	if _, err := Login(ctx, nil, "ftp://x", "a", "b", "c", testSignKey, nil); err == nil {
 		t.Error("bad URL accepted")
 	}
 }

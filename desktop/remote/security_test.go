@@ -42,7 +42,7 @@ func TestCheckURL(t *testing.T) {
 	}
 	// Login, the websocket and every other call refuse before any byte
 	// leaves: nothing listens at 10.1.2.3 in the test.
-	if _, err := Login(context.Background(), nil, "http://10.1.2.3:8420", "nurse@hospital.com", "nurse123", "d", testSignKey); !isCode(err, CodeInsecureURL) {
+	if _, err := Login(context.Background(), nil, "http://10.1.2.3:8420", "nurse@hospital.com", "nurse123", "d", testSignKey, nil); !isCode(err, CodeInsecureURL) {
 		t.Errorf("login over plain http to another computer: %v", err)
 	}
 	if _, err := Dial(context.Background(), "http://10.1.2.3:8420", "tok", Options{}); !isCode(err, CodeInsecureURL) {
@@ -125,7 +125,7 @@ func TestTLSTrustAndPin(t *testing.T) {
 		if err != nil {
 			return err, err
 		}
-		_, loginErr = Login(ctx, client, srv.URL, "nurse@hospital.com", "nurse123", "d", testSignKey)
+		_, loginErr = Login(ctx, client, srv.URL, "nurse@hospital.com", "nurse123", "d", testSignKey, nil)
 		c, dialErr := Dial(ctx, srv.URL, "tok", Options{Dialer: dialer})
 		if c != nil {
 			c.Close()

@@ -18,6 +18,8 @@ import (
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"wardsync/desktop"
+	"wardsync/desktop/devicekey"
 	"wardsync/desktop/keyfile"
 	"wardsync/desktop/remote"
 	"wardsync/server/postgres"
@@ -35,6 +37,15 @@ func TestStolenFilesGiveNothingAway(t *testing.T) {
 	ctx := context.Background()
 	env := newEnv(t, true)
 	s := env.station(postgres.DemoDeviceID)
+	// Claimed with its one-time code, as an installed workstation is: it
+	// has its own device key, in its folder (no DPAPI on Linux).
+	code, _, err := env.db.IssueRegistrationCode(ctx, s.device)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := desktop.ClaimDevice(ctx, nil, s.cfg.ServerURL, s.device, code, desktop.DeviceKeyPath(s.cfg)); err != nil {
+		t.Fatal(err)
+	}
 	s.loginAll(nur, sec)
 	s.run()
 	waitFor(t, waitTimeout, s.synced)
@@ -140,22 +151,33 @@ func TestStolenFilesGiveNothingAway(t *testing.T) {
 			conn.Close()
 			t.Fatalf("a socket opened with %q found in the copied files", c)
 		}
-		var he *remote.HTTPError
-		if !errors.As(err, &he) || he.Status != 401 || he.Rejection == nil || he.Rejection.Code != workflow.CodeUnauthenticated ||
-			he.Rejection.Message != "The token is not valid; log in again." {
-			t.Fatalf("socket with %q: %v, want 401 UNAUTHENTICATED The token is not valid; log in again.", c, err)
-		}
+		want401(t, "socket with "+c, err, "The token is not valid; log in again.")
 	}
+	// The device key the folder holds proves the device, but a socket also
+	// needs a live session's proof: the nurse's session (her acts still
+	// wait, so the server did not end it), proved with any key but the one
+	// logout destroyed.
+	stolenKey, err := devicekey.Load(filepath.Join(copyDir, filepath.Base(desktop.DeviceKeyPath(s.cfg))))
+	if err != nil || stolenKey == nil {
+		t.Fatalf("the copied device key: %v", err)
+	}
+	_, guess := syncproto.NewKey()
+	_, err = remote.DialProved(ctx, nil, env.srv.URL(), s.device, stolenKey, syncproto.SessionKey{SessionID: queued[0].Author.SessionID, Priv: guess}, remote.Options{})
+	want401(t, "socket with the copied device key", err, postgres.MsgBadSessionProof)
 
 	// The queued act pushed with its copied signature but changed args,
 	// re-hashed so that its chain holds, on a socket of the server's own
 	// (a doctor's login here): the signature does not verify.
-	doctorKey, _ := syncproto.NewKey()
-	doc, err := remote.Login(ctx, nil, env.srv.URL(), seedEmail[workflow.RoleDoctor], seedPass[workflow.RoleDoctor], s.device, doctorKey)
+	doctorKey, doctorSigner := syncproto.NewKey()
+	deviceKey, err := devicekey.Load(desktop.DeviceKeyPath(s.cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := remote.Dial(ctx, env.srv.URL(), doc.Token, remote.Options{})
+	doc, err := remote.Login(ctx, nil, env.srv.URL(), seedEmail[workflow.RoleDoctor], seedPass[workflow.RoleDoctor], s.device, doctorKey, deviceKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := remote.DialProved(ctx, nil, env.srv.URL(), s.device, deviceKey, syncproto.SessionKey{SessionID: doc.SessionID, Priv: doctorSigner}, remote.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,6 +216,14 @@ func TestStolenFilesGiveNothingAway(t *testing.T) {
 	}
 	if n := env.count(`SELECT count(*) FROM appointments WHERE "medicalHistoryNotes" IN ('forged', 'backdated')`); n != 0 {
 		t.Errorf("%d forged acts wrote their notes", n)
+	}
+}
+
+func want401(t *testing.T, what string, err error, msg string) {
+	t.Helper()
+	var he *remote.HTTPError
+	if !errors.As(err, &he) || he.Status != 401 || he.Rejection == nil || he.Rejection.Code != workflow.CodeUnauthenticated || he.Rejection.Message != msg {
+		t.Fatalf("%s: %v, want 401 UNAUTHENTICATED %q", what, err, msg)
 	}
 }
 
