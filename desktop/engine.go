@@ -34,12 +34,12 @@ type Config struct {
 	DBPath string
 	// KeyFile holds the key slots, the device id and the server URL
 	// (default DBPath + ".keys").
-	KeyFile   string
+	KeyFile string
 	// DeviceKeyFile holds the workstation's own key from its claim
 	// (desktop/devicekey); default DBPath + ".device".
 	DeviceKeyFile string
-	ServerURL string
-	DeviceID  string
+	ServerURL     string
+	DeviceID      string
 	// Now is the clock acts are stamped with (default time.Now).
 	Now func() time.Time
 	// HTTPClient makes the login and logout calls (default: one applying
