@@ -106,6 +106,9 @@ func newFakeServer(t *testing.T, now func() time.Time) *fakeServer {
 	mux.HandleFunc("POST /api/v1/auth/login", fs.login)
 	mux.HandleFunc("POST /api/v1/auth/logout", fs.logout)
 	mux.HandleFunc("GET /sync", fs.sync)
+	mux.HandleFunc("POST /api/v1/auth/challenge", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"nonce": syncproto.NewNonce()})
+	})
 	mux.HandleFunc("GET /api/v1/devices/{id}/standing", fs.standing)
 	fs.srv = httptest.NewServer(mux)
 	t.Cleanup(func() {
@@ -316,6 +319,18 @@ func (fs *fakeServer) sync(w http.ResponseWriter, r *http.Request) {
 	fs.dials++
 	down := fs.down
 	s, ok := fs.session(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+	if sid := r.Header.Get(syncproto.HeaderSession); sid != "" {
+		// Protocol 2: the session proves its key over the nonce (this
+		// fake's devices have no device key).
+		ok = false
+		for tok, t := range fs.tokens {
+			if t.id == sid {
+				s, ok = fs.session(tok)
+			}
+		}
+		ok = ok && syncproto.VerifySession(s.signKey, sid, r.Header.Get(syncproto.HeaderDevice), r.Header.Get(syncproto.HeaderNonce),
+			r.Header.Get(syncproto.HeaderSessionProof))
+	}
 	fs.mu.Unlock()
 	if down {
 		w.WriteHeader(http.StatusServiceUnavailable)
