@@ -253,6 +253,8 @@ func (e *Engine) wipe(ctx context.Context, w keyfile.Wipe) (*keyfile.Wipe, error
 	if kf.Wiped != nil && len(kf.Slots) == 0 && e.key == nil {
 		return kf.Wiped, nil // already wiped
 	}
+	// The session keys go with the slots that sealed them.
+	e.signKeys.Clear()
 	kept := -1
 	if e.key != nil {
 		if kept, err = e.db.KeepOutbox(ctx, e.keptPath()); err != nil {

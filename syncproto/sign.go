@@ -209,3 +209,13 @@ func UpgradeHeaders(deviceID string, devicePriv ed25519.PrivateKey, sk SessionKe
 	}
 	return h
 }
+
+// Clear destroys every key (a wipe).
+func (r *Keyring) Clear() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for h, k := range r.keys {
+		clear(k.Priv)
+		delete(r.keys, h)
+	}
+}
