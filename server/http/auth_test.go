@@ -8,11 +8,11 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"wardsync/server/postgres"
 
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 
+	"wardsync/server/postgres"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
