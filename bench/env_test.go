@@ -378,7 +378,7 @@ func (d *device) mutation(a act) syncproto.Mutation {
 		panic(err)
 	}
 	m := []syncproto.Mutation{{Seq: d.seq, ID: uuid.NewString(), Name: a.name, Args: raw,
-		OccurredAt: time.Now().UTC().Truncate(time.Millisecond), AuthorToken: d.tokens[a.role]}}
+		OccurredAt: time.Now().UTC().Truncate(time.Millisecond), SessionID: d.tokens[a.role]}}
 	d.chain.DeviceID = d.id
 	if err := wardtest.Author(&d.chain, m); err != nil {
 		panic(err)

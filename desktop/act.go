@@ -27,7 +27,7 @@ type Acted struct {
 // Act performs the named act as userID: the workflow's mutator runs on the
 // replica, and its effect and the outbox entry are written in one
 // transaction. A refusal is the *workflow.Rejection the server would give,
-// and nothing is written. The act carries the author's own session token.
+// and nothing is written. The act is signed with the author's own session key.
 func (e *Engine) Act(ctx context.Context, userID, name string, args json.RawMessage) (*Acted, error) {
 	return e.Reissue(ctx, userID, name, args, "")
 }
@@ -46,14 +46,18 @@ func (e *Engine) Reissue(ctx context.Context, userID, name string, args json.Raw
 	if err != nil {
 		return nil, err
 	}
+	author, sign, err := e.signer(c)
+	if err != nil {
+		return nil, err
+	}
 	id := uuid.NewString()
 	at := e.cfg.Now().UTC().Truncate(time.Millisecond)
 	q, err := e.db.Queue(ctx, sqlite.NewAct{ID: id, Name: name, Args: args, OccurredAt: at, ReissueOf: reissueOf,
-		Author: sqlite.Author{ID: c.UserID, Name: c.Name, Role: c.Role, Token: c.Token},
+		Author: author, Sign: sign,
 		Check: func(seq int64) error {
 			// The hashes are written with the act; any well-formed ones
 			// check the size and shape the same.
-			return wireCheck(syncproto.Mutation{Seq: seq, ID: id, Name: name, Args: args, OccurredAt: at, AuthorToken: c.Token,
+			return wireCheck(syncproto.Mutation{Seq: seq, ID: id, Name: name, Args: args, OccurredAt: at, SessionID: c.SessionID,
 				AuthorID: c.UserID, PrevHash: placeholderHash, Hash: placeholderHash, ReissueOf: reissueOf})
 		}})
 	if err != nil {
@@ -179,12 +183,16 @@ func (e *Engine) CloseRejected(ctx context.Context, userID, id, reason string) (
 	if err != nil {
 		return nil, err
 	}
+	author, sign, err := e.signer(c)
+	if err != nil {
+		return nil, err
+	}
 	mid := uuid.NewString()
 	at := e.cfg.Now().UTC().Truncate(time.Millisecond)
 	seq, err := e.db.CloseRejected(ctx, sqlite.CloseAct{ID: mid, RejectedID: id, Reason: reason, At: at,
-		Author: sqlite.Author{ID: c.UserID, Name: c.Name, Role: c.Role, Token: c.Token},
+		Author: author, Sign: sign,
 		Check: func(seq int64, args json.RawMessage) error {
-			return wireCheck(syncproto.Mutation{Seq: seq, ID: mid, Name: workflow.CloseRejected, Args: args, OccurredAt: at, AuthorToken: c.Token,
+			return wireCheck(syncproto.Mutation{Seq: seq, ID: mid, Name: workflow.CloseRejected, Args: args, OccurredAt: at, SessionID: c.SessionID,
 				AuthorID: c.UserID, PrevHash: placeholderHash, Hash: placeholderHash})
 		}})
 	if err != nil {

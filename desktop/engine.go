@@ -23,6 +23,7 @@ import (
 	"wardsync/desktop/keyfile"
 	"wardsync/desktop/remote"
 	"wardsync/desktop/sqlite"
+	"wardsync/syncproto"
 	"wardsync/version"
 	"wardsync/workflow"
 )
@@ -33,9 +34,12 @@ type Config struct {
 	DBPath string
 	// KeyFile holds the key slots, the device id and the server URL
 	// (default DBPath + ".keys").
-	KeyFile   string
-	ServerURL string
-	DeviceID  string
+	KeyFile string
+	// DeviceKeyFile holds the workstation's own key from its claim
+	// (desktop/devicekey); default DBPath + ".device".
+	DeviceKeyFile string
+	ServerURL     string
+	DeviceID      string
 	// Now is the clock acts are stamped with (default time.Now).
 	Now func() time.Time
 	// HTTPClient makes the login and logout calls (default: one applying
@@ -103,6 +107,9 @@ func (c *Config) defaults() {
 	if c.KeyFile == "" {
 		c.KeyFile = c.DBPath + ".keys"
 	}
+	if c.DeviceKeyFile == "" {
+		c.DeviceKeyFile = DeviceKeyPath(*c)
+	}
 	if c.SlotParams == nil {
 		c.SlotParams = &keyfile.DefaultParams
 	}
@@ -150,6 +157,12 @@ type Engine struct {
 	cfg Config
 	db  *sqlite.DB
 	log *slog.Logger
+
+	// signKeys are the session signing keys of the users logged in here,
+	// by user id, in memory only: an online login makes one, an offline
+	// login or an unlock takes it back out of the user's key slot, a
+	// logout destroys it (sign.go).
+	signKeys syncproto.Keyring
 
 	// actKick wakes a connected loop to push; loginKick also cuts short
 	// a reconnection wait, since a new session token may be what it lacked.
@@ -210,6 +223,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	e := &Engine{cfg: cfg, db: db, log: cfg.Logger.With("device", cfg.DeviceID),
 		actKick: make(chan struct{}, 1), loginKick: make(chan struct{}, 1), retryKick: make(chan struct{}, 1), subs: map[int]chan Status{},
 		unlocked: make(chan struct{})}
+	db.SetResigner(e.resign)
 	now := cfg.Now()
 	e.status = Status{DeviceID: cfg.DeviceID, ServerURL: cfg.ServerURL, OfflineSince: &now, Locked: true, Version: cfg.Version}
 	if kf.Wiped != nil {

@@ -73,6 +73,8 @@ type fakeUser struct {
 }
 
 type fakeToken struct {
+	id      string // the session id acts name
+	signKey []byte // the session's public signing key
 	user    fakeUser
 	device  string
 	expires time.Time
@@ -104,6 +106,9 @@ func newFakeServer(t *testing.T, now func() time.Time) *fakeServer {
 	mux.HandleFunc("POST /api/v1/auth/login", fs.login)
 	mux.HandleFunc("POST /api/v1/auth/logout", fs.logout)
 	mux.HandleFunc("GET /sync", fs.sync)
+	mux.HandleFunc("POST /api/v1/auth/challenge", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"nonce": syncproto.NewNonce()})
+	})
 	mux.HandleFunc("GET /api/v1/devices/{id}/standing", fs.standing)
 	fs.srv = httptest.NewServer(mux)
 	t.Cleanup(func() {
@@ -212,7 +217,10 @@ func (fs *fakeServer) login(w http.ResponseWriter, r *http.Request) {
 			"message": "Too many failed logins for this account or from this address; try again in 30 seconds.", "retryAfter": 30})
 		return
 	}
-	var body struct{ Email, Password, DeviceID string }
+	var body struct {
+		Email, Password, DeviceID string
+		SignKey                   []byte
+	}
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 		writeJSON(w, 400, map[string]string{"code": "VALIDATION_FAILED", "message": "bad body"})
 		return
@@ -234,8 +242,9 @@ func (fs *fakeServer) login(w http.ResponseWriter, r *http.Request) {
 	fs.nextTok++
 	tok := fmt.Sprintf("tok-%d", fs.nextTok)
 	exp := fs.now().Add(fs.expiresIn).UTC()
-	fs.tokens[tok] = fakeToken{user: u, device: body.DeviceID, expires: exp}
-	answer := map[string]any{"token": tok, "expiresAt": exp,
+	sid := fmt.Sprintf("ses-%d", fs.nextTok)
+	fs.tokens[tok] = fakeToken{id: sid, signKey: body.SignKey, user: u, device: body.DeviceID, expires: exp}
+	answer := map[string]any{"token": tok, "sessionId": sid, "expiresAt": exp,
 		"user": map[string]any{"id": u.ID, "name": u.Name, "role": u.Role}}
 	if fs.escrow != nil {
 		if fs.escrow[body.DeviceID] == nil {
@@ -310,6 +319,18 @@ func (fs *fakeServer) sync(w http.ResponseWriter, r *http.Request) {
 	fs.dials++
 	down := fs.down
 	s, ok := fs.session(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+	if sid := r.Header.Get(syncproto.HeaderSession); sid != "" {
+		// Protocol 2: the session proves its key over the nonce (this
+		// fake's devices have no device key).
+		ok = false
+		for tok, t := range fs.tokens {
+			if t.id == sid {
+				s, ok = fs.session(tok)
+			}
+		}
+		ok = ok && syncproto.VerifySession(s.signKey, sid, r.Header.Get(syncproto.HeaderDevice), r.Header.Get(syncproto.HeaderNonce),
+			r.Header.Get(syncproto.HeaderSessionProof))
+	}
 	fs.mu.Unlock()
 	if down {
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -492,9 +513,18 @@ func (fs *fakeServer) push(device string, p *syncproto.Push) (*syncproto.PushRes
 // apply runs one mutation as the real server does: the author's token must
 // be a live session of this device, then the mutator decides.
 func (fs *fakeServer) apply(device string, m syncproto.Mutation) *workflow.Rejection {
-	s, ok := fs.session(m.AuthorToken)
+	var s fakeToken
+	ok := false
+	for tok, t := range fs.tokens {
+		if t.id == m.SessionID {
+			s, ok = fs.session(tok)
+		}
+	}
 	if !ok || s.device != device {
 		return workflow.Reject(workflow.CodeUnauthenticated, "The author's session is not valid on this workstation.")
+	}
+	if rej := syncproto.VerifyAct(s.signKey, device, &m); rej != nil {
+		return rej
 	}
 	if workflow.IsBookkeeping(m.Name) {
 		// A close of a rejected act: the real server records it

@@ -136,8 +136,8 @@ func (e *Engine) keyForOnlineLogin(kf *keyfile.File, email, password string, esc
 // putSlot wraps the data key for the user under the password just
 // accepted, replacing the user's previous slot (a password changed at the
 // server replaces the slot the old one opened).
-func (e *Engine) putSlot(kf *keyfile.File, userID, email, password string) error {
-	s, err := keyfile.NewSlot(userID, email, password, e.key, *e.cfg.SlotParams, e.cfg.Now())
+func (e *Engine) putSlot(kf *keyfile.File, userID, email, password string, sk *keyfile.SessionKey) error {
+	s, err := keyfile.NewSessionSlot(userID, email, password, e.key, sk, *e.cfg.SlotParams, e.cfg.Now())
 	if err != nil {
 		return err
 	}
@@ -167,6 +167,7 @@ func (e *Engine) forgetUser(ctx context.Context, email string) {
 		return
 	}
 	kf.Remove(s.UserID)
+	e.signKeys.Forget(s.UserID)
 	if err := kf.Save(e.cfg.KeyFile); err != nil {
 		e.log.Warn("could not remove a refused user's key slot", "err", err)
 	}
@@ -267,6 +268,8 @@ func (e *Engine) wipe(ctx context.Context, w keyfile.Wipe) (*keyfile.Wipe, error
 	if kf.Wiped != nil && len(kf.Slots) == 0 && e.key == nil {
 		return kf.Wiped, nil // already wiped
 	}
+	// The session keys go with the slots that sealed them.
+	e.signKeys.Clear()
 	kept := -1
 	if e.key != nil {
 		if kept, err = e.db.KeepOutbox(ctx, e.keptPath()); err != nil {
@@ -357,14 +360,18 @@ func (e *Engine) Unlock(ctx context.Context, email, password string) error {
 	if slot == nil {
 		return rejection(workflow.CodeUnauthenticated, MsgNeverOnline)
 	}
-	key, err := slot.Unwrap(password)
+	key, sk, err := slot.Open(password)
 	if errors.Is(err, keyfile.ErrWrongPassword) {
 		return rejection(workflow.CodeUnauthenticated, MsgWrongPassword)
 	}
 	if err != nil {
 		return err
 	}
-	return e.unlock(ctx, key)
+	if err := e.unlock(ctx, key); err != nil {
+		return err
+	}
+	e.takeSessionKey(slot.UserID, sk)
+	return nil
 }
 
 // Lock closes the replica after a while without input (the idle lock):

@@ -2,6 +2,7 @@ package desktop
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"wardsync/desktop/keyfile"
 	"wardsync/desktop/remote"
 	"wardsync/desktop/sqlite"
+	"wardsync/syncproto"
 	"wardsync/workflow"
 )
 
@@ -66,9 +68,10 @@ func (e *Engine) Login(ctx context.Context, email, password string) (*Session, e
 	var err error = errors.New("no server URL configured")
 	if e.cfg.ServerURL != "" && e.cfg.DeviceID != "" {
 		var res *remote.LoginResult
-		res, err = remote.Login(ctx, e.cfg.HTTPClient, e.cfg.ServerURL, email, password, e.cfg.DeviceID)
+		pub, priv := syncproto.NewKey()
+		res, err = remote.Login(ctx, e.cfg.HTTPClient, e.cfg.ServerURL, email, password, e.cfg.DeviceID, pub, e.deviceKey())
 		if err == nil {
-			return e.onlineLogin(ctx, email, password, res)
+			return e.onlineLogin(ctx, email, password, res, priv)
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -106,7 +109,8 @@ func (e *Engine) Login(ctx context.Context, email, password string) (*Session, e
 	return s, nil
 }
 
-func (e *Engine) onlineLogin(ctx context.Context, email, password string, res *remote.LoginResult) (*Session, error) {
+func (e *Engine) onlineLogin(ctx context.Context, email, password string, res *remote.LoginResult, priv ed25519.PrivateKey) (*Session, error) {
+	sk := &keyfile.SessionKey{SessionID: res.SessionID, Priv: priv}
 	e.keyMu.Lock()
 	defer e.keyMu.Unlock()
 	if e.cfg.Unencrypted {
@@ -125,7 +129,7 @@ func (e *Engine) onlineLogin(ctx context.Context, email, password string, res *r
 		if err := e.unlockLocked(ctx, key); err != nil {
 			return nil, err
 		}
-		if err := e.putSlot(kf, res.User.ID, email, password); err != nil {
+		if err := e.putSlot(kf, res.User.ID, email, password, sk); err != nil {
 			return nil, err
 		}
 	}
@@ -136,10 +140,11 @@ func (e *Engine) onlineLogin(ctx context.Context, email, password string, res *r
 		expires = now.Add(e.cfg.OfflineWindow)
 	}
 	c := sqlite.Credential{UserID: res.User.ID, Email: email, Name: res.User.Name, Role: res.User.Role,
-		Token: res.Token, ExpiresAt: expires, OnlineLoginAt: now, LastLoginAt: now}
+		Token: res.Token, SessionID: res.SessionID, ExpiresAt: expires, OnlineLoginAt: now, LastLoginAt: now}
 	if err := e.db.PutCredential(ctx, c); err != nil {
 		return nil, err
 	}
+	e.signKeys.Put(c.UserID, syncproto.SessionKey{SessionID: sk.SessionID, Priv: sk.Priv})
 	if err := e.setIdleLock(ctx, res.IdleLock()); err != nil {
 		return nil, err
 	}
@@ -206,7 +211,7 @@ func (e *Engine) offlineLogin(ctx context.Context, email, password string) (*Ses
 	}
 	// The password first: someone who does not know it learns nothing
 	// about the session, and the replica stays closed.
-	key, err := slot.Unwrap(password)
+	key, sk, err := slot.Open(password)
 	if errors.Is(err, keyfile.ErrWrongPassword) {
 		return nil, rejection(workflow.CodeUnauthenticated, MsgWrongPassword)
 	}
@@ -216,6 +221,7 @@ func (e *Engine) offlineLogin(ctx context.Context, email, password string) (*Ses
 	if err := e.unlock(ctx, key); err != nil {
 		return nil, err
 	}
+	e.takeSessionKey(slot.UserID, sk)
 	c, err := e.db.CredentialByEmail(ctx, email)
 	if sqlite.IsNotFound(err) {
 		return nil, rejection(workflow.CodeUnauthenticated, MsgNeverOnline)
@@ -250,6 +256,10 @@ func (e *Engine) Logout(ctx context.Context, userID string) error {
 	if err != nil {
 		return err
 	}
+	// The session's private key goes first, whatever happens at the
+	// server: no act can be signed for this session any more, backdated
+	// or not. Acts already queued carry their signatures and still go.
+	e.dropSessionKey(userID)
 	pending, err := e.db.PendingBy(ctx, userID)
 	if err != nil {
 		return err

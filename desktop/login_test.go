@@ -162,8 +162,9 @@ func TestSeveralUsersActInTurn(t *testing.T) {
 	act(t, e, nurseID, "appointment.recordVitals", map[string]any{"id": appt1ID, "vitals": map[string]any{"weight": 70, "height": 170,
 		"temperature": 37.2, "bloodPressure": map[string]any{"systolic": 120, "diastolic": 80}, "heartRate": 72}})
 	entries, _ := e.DB().Outbox(ctx, 0, 0)
-	if len(entries) != 2 || entries[0].Author.Token != "tok-1" || entries[1].Author.Token != "tok-2" || entries[1].Author.ID != nurseID {
-		t.Errorf("each act must carry its author's own token: %+v", entries)
+	if len(entries) != 2 || entries[0].Author.SessionID != "ses-1" || entries[1].Author.SessionID != "ses-2" || entries[1].Author.ID != nurseID ||
+		entries[0].Signature == "" || entries[1].Signature == "" {
+		t.Errorf("each act must carry its author's own session and signature: %+v", entries)
 	}
 	// The nurse may not do reception's act, on this workstation as at the server.
 	_, err = e.Act(ctx, nurseID, "appointment.checkIn", js(map[string]any{"id": appt2ID}))

@@ -2,10 +2,13 @@ package desktop
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"net/http"
+	"os"
 	"time"
 
+	"wardsync/desktop/devicekey"
 	"wardsync/desktop/remote"
 	"wardsync/workflow"
 )
@@ -43,9 +46,49 @@ type Registration = remote.Registration
 // registering this workstation (its device id) on the dashboard. It is the
 // first-start setup's online step; the engine itself is then opened with
 // that device id.
-func ClaimDevice(ctx context.Context, client *http.Client, serverURL, deviceID, code string) (*Registration, error) {
+//
+// The claim makes the workstation's own key pair (desktop/devicekey) and
+// registers its public half; the key is kept at keyPath (DeviceKeyPath)
+// once the server accepted it, replacing any earlier one.
+func ClaimDevice(ctx context.Context, client *http.Client, serverURL, deviceID, code, keyPath string) (*Registration, error) {
 	if client == nil {
 		client = &http.Client{Timeout: 15 * time.Second}
 	}
-	return remote.Claim(ctx, client, serverURL, deviceID, code)
+	pending := keyPath + ".new"
+	pub, err := devicekey.Create(pending)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := remote.Claim(ctx, client, serverURL, deviceID, code, pub)
+	if err != nil {
+		os.Remove(pending)
+		return nil, err
+	}
+	if err := os.Rename(pending, keyPath); err != nil {
+		return nil, fmt.Errorf("desktop: keep the device key: %w", err)
+	}
+	return reg, nil
+}
+
+// DeviceKeyPath is where the workstation of cfg keeps its device key:
+// cfg.DeviceKeyFile, or beside the replica.
+func DeviceKeyPath(cfg Config) string {
+	if cfg.DeviceKeyFile != "" {
+		return cfg.DeviceKeyFile
+	}
+	return cfg.DBPath + ".device"
+}
+
+// DeviceKeyPath is where this workstation keeps its device key.
+func (e *Engine) DeviceKeyPath() string { return e.cfg.DeviceKeyFile }
+
+// deviceKey is the workstation's own key, nil when it was claimed before
+// device keys (the server then accepts it without proof unless it
+// requires one).
+func (e *Engine) deviceKey() ed25519.PrivateKey {
+	k, err := devicekey.Load(e.cfg.DeviceKeyFile)
+	if err != nil {
+		e.log.Warn("the device key cannot be read; logging in without it", "err", err)
+	}
+	return k
 }

@@ -207,7 +207,17 @@ func (e *Engine) dial(ctx context.Context) (*remote.Conn, error) {
 		if c.Token == "" || !now.Before(c.ExpiresAt) {
 			continue
 		}
-		conn, err := remote.Dial(ctx, e.cfg.ServerURL, c.Token, e.cfg.Remote)
+		// Protocol 2: the device's and the session's proofs. A session
+		// whose key this workstation does not hold (its user has not
+		// logged in since the app started) falls back to its token, which
+		// only a workstation without a device key may still use.
+		var conn *remote.Conn
+		var err error
+		if k, ok := e.signKeys.Get(c.UserID); ok && k.SessionID == c.SessionID {
+			conn, err = remote.DialProved(ctx, e.cfg.HTTPClient, e.cfg.ServerURL, e.cfg.DeviceID, e.deviceKey(), k, e.cfg.Remote)
+		} else {
+			conn, err = remote.Dial(ctx, e.cfg.ServerURL, c.Token, e.cfg.Remote)
+		}
 		if err == nil {
 			return conn, nil
 		}
@@ -303,7 +313,7 @@ func (s *syncSession) pushAll(ctx context.Context) (int, error) {
 			return total, err
 		}
 		var sent *inFlight
-		if muts := batch(entries); len(muts) > 0 {
+		if muts := batch(entries, e.signMissing); len(muts) > 0 {
 			s.syncing(true)
 			wait, err := s.conn.StartPush(muts)
 			if err != nil {
@@ -357,7 +367,7 @@ func (s *syncSession) record(ctx context.Context, muts []syncproto.Mutation, wai
 
 // batch turns the outbox's head into one push: consecutive seqs only (the
 // protocol requires them), within the frame size limit.
-func batch(entries []sqlite.OutboxEntry) []syncproto.Mutation {
+func batch(entries []sqlite.OutboxEntry, sign func(*syncproto.Mutation)) []syncproto.Mutation {
 	const budget = syncproto.MaxFrameBytes - 16<<10 // room for the frame's own members
 	var muts []syncproto.Mutation
 	size := 0
@@ -365,8 +375,11 @@ func batch(entries []sqlite.OutboxEntry) []syncproto.Mutation {
 		if i > 0 && x.Seq != entries[i-1].Seq+1 {
 			break
 		}
-		m := syncproto.Mutation{Seq: x.Seq, ID: x.ID, Name: x.Name, Args: x.Args, OccurredAt: x.OccurredAt, AuthorToken: x.Author.Token,
-			AuthorID: x.Author.ID, PrevHash: x.PrevHash, Hash: x.Hash, ReissueOf: x.ReissueOf}
+		m := syncproto.Mutation{Seq: x.Seq, ID: x.ID, Name: x.Name, Args: x.Args, OccurredAt: x.OccurredAt, SessionID: x.Author.SessionID,
+			Signature: x.Signature, AuthorID: x.Author.ID, PrevHash: x.PrevHash, Hash: x.Hash, ReissueOf: x.ReissueOf}
+		if m.Signature == "" && sign != nil {
+			sign(&m)
+		}
 		b, _ := json.Marshal(m)
 		if i > 0 && size+len(b)+1 > budget {
 			break

@@ -162,7 +162,7 @@ func authorClaim(a *Act) *workflow.Rejection {
 		return nil
 	}
 	return workflow.Reject(workflow.CodeUnauthenticated,
-		"The act names %s as its author, but its token is a session of %s.", a.AuthorID, a.Actor.Name)
+		"The act names %s as its author, but it was signed in a session of %s.", a.AuthorID, a.Actor.Name)
 }
 
 // followMerges looks at the arguments that name a patient. When one names

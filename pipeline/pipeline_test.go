@@ -121,7 +121,7 @@ func TestAnAuthorClaimMustBeTheSessionsUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.Rejection == nil || o.Rejection.Code != workflow.CodeUnauthenticated ||
-		o.Rejection.Message != "The act names 22222222-2222-4222-8222-222222222222 as its author, but its token is a session of Secrétaire." {
+		o.Rejection.Message != "The act names 22222222-2222-4222-8222-222222222222 as its author, but it was signed in a session of Secrétaire." {
 		t.Fatalf("outcome %+v", o.Rejection)
 	}
 	if got, want := strings.Join(r.steps, ", "), "chain, author, record UNAUTHENTICATED"; got != want {

@@ -20,7 +20,7 @@ const (
 // members ("key":value pairs appended last win, so tests use edit instead).
 func mut(seq int64) string {
 	return fmt.Sprintf(`{"seq":%d,"id":"%s","name":"patient.register","args":{"firstName":"Awa"},`+
-		`"occurredAt":"2025-03-14T09:26:53Z","authorToken":"tok-1","authorId":"u-1","prevHash":"%s","hash":"%s"}`,
+		`"occurredAt":"2025-03-14T09:26:53Z","sessionId":"ses-1","signature":"c2ln","authorId":"u-1","prevHash":"%s","hash":"%s"}`,
 		seq, uuid1, hashA, hashB)
 }
 
@@ -41,7 +41,7 @@ func edit(s, old, new string) string {
 }
 
 const (
-	baseHello   = `{"type":"hello","requestId":"r-1","protocol":1,"deviceId":"dev-1","cursor":"","lastMutationSeq":0,"pending":0}`
+	baseHello   = `{"type":"hello","requestId":"r-1","protocol":2,"deviceId":"dev-1","cursor":"","lastMutationSeq":0,"pending":0}`
 	basePull    = `{"type":"pull","requestId":"r-3","cursor":"c-1"}`
 	baseReport  = `{"type":"report","pending":0}`
 	baseWelcome = `{"type":"welcome","requestId":"r-1","serverTime":"2025-03-14T09:42:00Z","head":"h-1","lastMutationSeq":0,"roles":["NURSE"]}`
@@ -71,24 +71,24 @@ type acceptCase struct {
 func acceptCases() []acceptCase {
 	return []acceptCase{
 		{"hello minimal", baseHello,
-			&Hello{RequestID: "r-1", Protocol: 1, DeviceID: "dev-1"}},
+			&Hello{RequestID: "r-1", Protocol: 2, DeviceID: "dev-1"}},
 		{"hello with backlog",
 			edit(baseHello, `"pending":0`, `"pending":3,"oldestPendingAt":"2025-03-14T10:26:53.123456+01:00"`),
-			&Hello{RequestID: "r-1", Protocol: 1, DeviceID: "dev-1", Pending: 3,
+			&Hello{RequestID: "r-1", Protocol: 2, DeviceID: "dev-1", Pending: 3,
 				OldestPendingAt: atPtr("2025-03-14T09:26:53.123Z")}},
 		{"hello null optional is absent", edit(baseHello, `"pending":0`, `"pending":0,"oldestPendingAt":null`),
-			&Hello{RequestID: "r-1", Protocol: 1, DeviceID: "dev-1"}},
+			&Hello{RequestID: "r-1", Protocol: 2, DeviceID: "dev-1"}},
 		{"members in any order, type last, with whitespace",
-			" \n{ \"protocol\" : 1 ,\"requestId\":\"r-1\",\"deviceId\":\"dev-1\",\t\"cursor\":\"\",\"pending\":0,\"lastMutationSeq\":0,\"type\":\"hello\"}\r\n",
-			&Hello{RequestID: "r-1", Protocol: 1, DeviceID: "dev-1"}},
+			" \n{ \"protocol\" : 2 ,\"requestId\":\"r-1\",\"deviceId\":\"dev-1\",\t\"cursor\":\"\",\"pending\":0,\"lastMutationSeq\":0,\"type\":\"hello\"}\r\n",
+			&Hello{RequestID: "r-1", Protocol: 2, DeviceID: "dev-1"}},
 		{"escaped member names", edit(baseHello, `"requestId"`, `"request\u0049d"`),
-			&Hello{RequestID: "r-1", Protocol: 1, DeviceID: "dev-1"}},
+			&Hello{RequestID: "r-1", Protocol: 2, DeviceID: "dev-1"}},
 		{"push", basePush,
 			&Push{RequestID: "r-2", Mutations: []Mutation{{Seq: 1, ID: uuid1, Name: "patient.register",
-				Args: json.RawMessage(`{"firstName":"Awa"}`), OccurredAt: at("2025-03-14T09:26:53Z"), AuthorToken: "tok-1", AuthorID: "u-1", PrevHash: hashA, Hash: hashB}}}},
+				Args: json.RawMessage(`{"firstName":"Awa"}`), OccurredAt: at("2025-03-14T09:26:53Z"), SessionID: "ses-1", Signature: "c2ln", AuthorID: "u-1", PrevHash: hashA, Hash: hashB}}}},
 		{"push args are compacted", edit(basePush, `"args":{"firstName":"Awa"}`, `"args": { "firstName" : "Awa" }`),
 			&Push{RequestID: "r-2", Mutations: []Mutation{{Seq: 1, ID: uuid1, Name: "patient.register",
-				Args: json.RawMessage(`{"firstName":"Awa"}`), OccurredAt: at("2025-03-14T09:26:53Z"), AuthorToken: "tok-1", AuthorID: "u-1", PrevHash: hashA, Hash: hashB}}}},
+				Args: json.RawMessage(`{"firstName":"Awa"}`), OccurredAt: at("2025-03-14T09:26:53Z"), SessionID: "ses-1", Signature: "c2ln", AuthorID: "u-1", PrevHash: hashA, Hash: hashB}}}},
 		{"push of 1000", pushOf(MaxPushMutations, 7), nil},
 		{"pull", basePull, &Pull{RequestID: "r-3", Cursor: "c-1"}},
 		{"pull with limit and empty cursor", `{"type":"pull","requestId":"r-3","cursor":"","limit":1000}`,
@@ -175,9 +175,11 @@ func rejectCases() []rejectCase {
 		{"type is case-sensitive", `{"type":"Poke","head":"h"}`, CodeProtocolError, `unknown frame type "Poke"`, ""},
 
 		// hello.
-		{"hello wrong version", edit(baseHello, `"protocol":1`, `"protocol":2`),
-			CodeProtocolError, "protocol version 2 is not supported; this server speaks 1", ""},
-		{"hello version as string", edit(baseHello, `"protocol":1`, `"protocol":"1"`),
+		{"hello wrong version", edit(baseHello, `"protocol":2`, `"protocol":3`),
+			CodeProtocolError, "protocol version 3 is not supported; this server speaks 2", ""},
+		{"hello version 1", edit(baseHello, `"protocol":2`, `"protocol":1`),
+			CodeProtocolError, "protocol version 1 (acts carrying the author's bearer token) is no longer supported; this server speaks 2 (signed acts, device proof): update the workstation", ""},
+		{"hello version as string", edit(baseHello, `"protocol":2`, `"protocol":"2"`),
 			CodeProtocolError, "hello.protocol must be an integer, not a string", ""},
 		{"hello unknown field", edit(baseHello, `"pending":0`, `"pending":0,"token":"x"`),
 			CodeProtocolError, `hello has unknown field "token"`, ""},
@@ -247,8 +249,10 @@ func rejectCases() []rejectCase {
 			CodeValidationFailed, `push.mutations[0].id must be a lowercase UUID`, "mutations[0].id"},
 		{"push empty name", edit(basePush, `"name":"patient.register"`, `"name":""`),
 			CodeValidationFailed, "push.mutations[0].name must not be empty", "mutations[0].name"},
-		{"push empty author token", edit(basePush, `"authorToken":"tok-1"`, `"authorToken":""`),
-			CodeValidationFailed, "push.mutations[0].authorToken must not be empty", "mutations[0].authorToken"},
+		{"push signature with a space", edit(basePush, `"signature":"c2ln"`, `"signature":"c2 ln"`),
+			CodeValidationFailed, `push.mutations[0].signature must be printable ASCII without spaces, got "c2 ln"`, "mutations[0].signature"},
+		{"push v1 author token", edit(basePush, `"sessionId":"ses-1"`, `"authorToken":"tok-1"`),
+			CodeProtocolError, `has unknown field "authorToken"`, ""},
 		{"push missing hash", edit(basePush, `,"hash":"`+hashB+`"`, ``),
 			CodeProtocolError, "push.mutations[0].hash is missing", ""},
 		{"push missing prevHash", edit(basePush, `"prevHash":"`+hashA+`",`, ``),
@@ -424,16 +428,16 @@ func TestEncodeRejects(t *testing.T) {
 		{"typed nil", nilHello, CodeProtocolError, "cannot encode a nil frame"},
 		{"hello wrong version", &Hello{RequestID: "r", DeviceID: "d"}, CodeProtocolError, "protocol version 0 is not supported"},
 		{"push nil args", &Push{RequestID: "r", Mutations: []Mutation{{Seq: 1, ID: uuid1, Name: "n",
-			OccurredAt: at("2025-01-01T00:00:00Z"), AuthorToken: "t"}}}, CodeValidationFailed, "push.mutations[0].args must be a JSON object"},
+			OccurredAt: at("2025-01-01T00:00:00Z"), SessionID: "t"}}}, CodeValidationFailed, "push.mutations[0].args must be a JSON object"},
 		{"push invalid args", &Push{RequestID: "r", Mutations: []Mutation{{Seq: 1, ID: uuid1, Name: "n", Args: json.RawMessage(`{"a":}`),
-			OccurredAt: at("2025-01-01T00:00:00Z"), AuthorToken: "t"}}}, CodeValidationFailed, "push.mutations[0].args must be a valid JSON object"},
+			OccurredAt: at("2025-01-01T00:00:00Z"), SessionID: "t"}}}, CodeValidationFailed, "push.mutations[0].args must be a valid JSON object"},
 		{"push args with repeated names", &Push{RequestID: "r", Mutations: []Mutation{{Seq: 1, ID: uuid1, Name: "n",
-			Args: json.RawMessage(`{"a":1,"a":2}`), OccurredAt: at("2025-01-01T00:00:00Z"), AuthorToken: "t"}}},
+			Args: json.RawMessage(`{"a":1,"a":2}`), OccurredAt: at("2025-01-01T00:00:00Z"), SessionID: "t"}}},
 			CodeValidationFailed, `repeats the member name "a"`},
 		{"push args array", &Push{RequestID: "r", Mutations: []Mutation{{Seq: 1, ID: uuid1, Name: "n", Args: json.RawMessage(`[]`),
-			OccurredAt: at("2025-01-01T00:00:00Z"), AuthorToken: "t"}}}, CodeValidationFailed, "args must be a JSON object"},
+			OccurredAt: at("2025-01-01T00:00:00Z"), SessionID: "t"}}}, CodeValidationFailed, "args must be a JSON object"},
 		{"push unset time", &Push{RequestID: "r", Mutations: []Mutation{{Seq: 1, ID: uuid1, Name: "n", Args: json.RawMessage(`{}`),
-			AuthorToken: "t"}}}, CodeValidationFailed, "occurredAt must be a time between 1970 and 9999"},
+			SessionID: "t"}}}, CodeValidationFailed, "occurredAt must be a time between 1970 and 9999"},
 		{"changes too large", &Changes{RequestID: "r", Cursor: "c", Changes: []Change{{Table: "results", Op: OpUpsert, ID: "x",
 			Row: json.RawMessage(`{"text":"` + strings.Repeat("x", MaxFrameBytes) + `"}`)}}}, CodeProtocolError, "exceeds the 1 MiB limit"},
 		{"welcome nil roles", &Welcome{RequestID: "r", ServerTime: at("2025-01-01T00:00:00Z"), Head: "h"}, CodeValidationFailed, "at least one role"},
@@ -464,7 +468,7 @@ func TestEncodeEmptyChanges(t *testing.T) {
 
 func TestMutationValidate(t *testing.T) {
 	m := Mutation{Seq: 1, ID: uuid1, Name: "patient.register", Args: json.RawMessage(`{}`),
-		OccurredAt: at("2025-01-01T00:00:00Z"), AuthorToken: "t", AuthorID: "u-1", PrevHash: hashA, Hash: hashB}
+		OccurredAt: at("2025-01-01T00:00:00Z"), SessionID: "t", AuthorID: "u-1", PrevHash: hashA, Hash: hashB}
 	if err := m.Validate(); err != nil {
 		t.Fatalf("valid mutation: %v", err)
 	}

@@ -11,15 +11,16 @@
 //
 // # Transport
 //
-// GET /sync, upgraded to a websocket, with "Authorization: Bearer <session
-// token>": any live user session issued on the workstation (POST
-// /api/v1/auth/login with its deviceId); there is no separate device token,
-// and the session's device is the connection's. The server refuses the
-// upgrade with HTTP 401 when the token is missing, unknown, ended or
-// expired (or its user disabled, its workstation revoked), and with 403 for
-// an admin dashboard session. When the session ends while connected, the
-// server sends a fatal UNAUTHENTICATED and closes (4401). Each act names its
-// own author (authorToken, authorId).
+// GET /sync, upgraded to a websocket. Protocol 2: over one nonce from POST
+// /api/v1/auth/challenge, the workstation proves it holds its device key
+// (from its claim) and a live session issued on it proves its own key
+// ([UpgradeHeaders], sign.go); the session's device is the connection's.
+// The server refuses the upgrade with HTTP 401 when a proof is missing or
+// wrong, or the session is unknown, ended or expired (or its user
+// disabled, its workstation revoked), and with 403 for an admin dashboard
+// session. When the session ends while connected, the server sends a fatal
+// UNAUTHENTICATED and closes (4401). Each act names its own author
+// (sessionId, signature, authorId).
 //
 // One frame per websocket text message; a binary message is a fatal
 // PROTOCOL_ERROR. A frame is one JSON object whose "type" member names it.
@@ -47,7 +48,7 @@
 //     milliseconds ("2025-03-14T09:26:53.120Z").
 //   - Identifiers are printable ASCII without spaces: requestId, deviceId
 //     and a change's id 1–[MaxIDBytes] (128) bytes; cursor and head up to
-//     [MaxCursorBytes] (1024); authorToken 1–[MaxTokenBytes] (1024); a
+//     [MaxCursorBytes] (1024); sessionId and signature up to 128; a
 //     mutation name 1–[MaxNameBytes] (64).
 //   - A mutation id is a canonical lowercase UUID, not the nil UUID
 //     ([workflow.IsUUID]).
@@ -67,7 +68,7 @@
 //
 //   - hello {requestId, protocol, deviceId, cursor, lastMutationSeq,
 //     pending, oldestPendingAt?}: the first frame, sent once. protocol must
-//     be [Version]. deviceId must be the bearer token's device. cursor is
+//     be [Version]. deviceId must be the session's device. cursor is
 //     that of the last changes frame applied ("" if none), for monitoring.
 //     lastMutationSeq is the highest seq the workstation ever assigned (0 if
 //     none). pending counts queued mutations without an outcome;
@@ -77,11 +78,12 @@
 //     with UPGRADE_REQUIRED (fatal; the workstation keeps its queue).
 //   - push {requestId, mutations}: 1–[MaxPushMutations] (1000) mutations in
 //     seq order, seqs consecutive. A mutation is {seq, id, name, args,
-//     occurredAt, authorToken}: seq ≥ 1, per device; id the mutation's own
+//     occurredAt, sessionId, signature}: seq ≥ 1, per device; id the mutation's own
 //     UUID; name "noun.verb"; args the act's arguments with the seed's field
 //     names (decoded strictly by the mutator); occurredAt when the act
-//     happened at the ward; authorToken the session token of the user who
-//     performed it (a secret, never logged); authorId the user id of that
+//     happened at the ward; sessionId the session of the user who
+//     performed it and signature that session's key's signature over the
+//     act's hash ([SignAct]); authorId the user id of that
 //     author as the workstation knows it; prevHash and hash the act chain
 //     (below), 64 lowercase hex digits each.
 //   - pull {requestId, cursor, limit?}: the changes after cursor; "" means
@@ -149,8 +151,9 @@
 //     arguments are invalid (rejected result with field).
 //   - UNAUTHENTICATED: fatal error when the connection's session ends while
 //     connected (logout, user disabled, expiry) or the workstation is
-//     revoked; in a result, the authorToken is unknown, ended, outside its
-//     session's window, or issued on another device.
+//     revoked; in a result, the act's session is unknown, ended, outside its
+//     window, or issued on another device, or its signature is missing or
+//     does not verify ([VerifyAct]).
 //   - FORBIDDEN: at hello, deviceId is not the device the session was
 //     issued on; in a result, the author's role may not do the act or is not
 //     one the device serves.
@@ -269,8 +272,8 @@
 //     may read ([workflow.VisibleTables], [workflow.VisibleColumns]); password
 //     hashes never leave the server. A column missing from a row is one the
 //     device may not read.
-//  5. Author is real. A mutation is applied only if its authorToken is a
-//     valid, unrevoked session issued on this device, to a user not
+//  5. Author is real. A mutation is applied only if it is signed by the key
+//     of its sessionId, a valid, unrevoked session issued on this device, to a user not
 //     disabled, whose role allows the act and is one the device serves; a
 //     session authors offline for a configured time after issue (default 7
 //     days), checked against occurredAt. Otherwise: rejected,

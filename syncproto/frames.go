@@ -9,7 +9,7 @@ import (
 )
 
 // Version is the protocol version this package speaks; hello.protocol must equal it.
-const Version = 1
+const Version = 2
 
 // Limits. Every one of them is enforced by Decode and by Encode, so that a
 // peer never sends what the other side would refuse.
@@ -26,7 +26,7 @@ const (
 	MaxIDBytes = 128
 	// MaxCursorBytes bounds cursor and head.
 	MaxCursorBytes = 1024
-	// MaxTokenBytes bounds authorToken.
+	// MaxTokenBytes bounds an opaque token.
 	MaxTokenBytes = 1024
 	// MaxNameBytes bounds a mutation name.
 	MaxNameBytes = 64
@@ -112,19 +112,24 @@ type Push struct {
 // Mutation is one queued act as it travels. Args stays raw because only
 // the mutator named by Name knows its shape (and decodes it strictly).
 type Mutation struct {
-	Seq         int64           `json:"seq"`
-	ID          string          `json:"id"`
-	Name        string          `json:"name"`
-	Args        json.RawMessage `json:"args"`
-	OccurredAt  time.Time       `json:"occurredAt"`
-	AuthorToken string          `json:"authorToken"`
+	Seq        int64           `json:"seq"`
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Args       json.RawMessage `json:"args"`
+	OccurredAt time.Time       `json:"occurredAt"`
+	// SessionID and Signature (protocol 2, sign.go) replace version 1's
+	// authorToken: the author's session, and its key's signature over the
+	// act's hash. The server refuses an act without them UNAUTHENTICATED
+	// (not at decoding: one unsigned act must not refuse its whole push).
+	SessionID string `json:"sessionId"`
+	Signature string `json:"signature"`
 	// ReissueOf links an act entered from a rejected one ("copy into a new
 	// entry") to it: the rejected act's mutation id, on the same device.
 	// When this act is applied, the server resolves the rejected one
 	// ("re-issued as device/seq") and the audit log shows the link both ways.
 	ReissueOf string `json:"reissueOf,omitempty"`
 	// AuthorID is the user id of the author as the workstation knows it;
-	// the server refuses the act unless authorToken is that user's session.
+	// the server refuses the act unless sessionId is that user's session.
 	AuthorID string `json:"authorId"`
 	// PrevHash and Hash chain the device's acts (chain.go): Hash covers
 	// the act's content and PrevHash, the Hash of the device's previous act.

@@ -2,6 +2,7 @@ package syncproto
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/json"
 	"flag"
 	"os"
@@ -23,13 +24,12 @@ func goldenPush() *Push {
 		RequestID: "r-2",
 		Mutations: []Mutation{
 			{
-				Seq:         42,
-				ID:          "0f8fad5b-d9cb-469f-a165-70867728950e",
-				Name:        "appointment.checkIn",
-				Args:        json.RawMessage(`{"id":"5c1d2e3f-0a1b-4c2d-8e3f-405162738495"}`),
-				OccurredAt:  at("2025-03-14T09:26:53.120Z"),
-				AuthorToken: "ses_Qm9uam91ciBTZWNyZXRhaXJl",
-				AuthorID:    "c3a9e1f0-5b7d-4e2a-9f10-2b3c4d5e6f70",
+				Seq:        42,
+				ID:         "0f8fad5b-d9cb-469f-a165-70867728950e",
+				Name:       "appointment.checkIn",
+				Args:       json.RawMessage(`{"id":"5c1d2e3f-0a1b-4c2d-8e3f-405162738495"}`),
+				OccurredAt: at("2025-03-14T09:26:53.120Z"),
+				AuthorID:   "c3a9e1f0-5b7d-4e2a-9f10-2b3c4d5e6f70",
 			},
 			{
 				Seq:  43,
@@ -38,16 +38,18 @@ func goldenPush() *Push {
 				Args: json.RawMessage(`{"id":"5c1d2e3f-0a1b-4c2d-8e3f-405162738495","vitals":{"weight":75.5,"height":175,` +
 					`"temperature":37.2,"bloodPressure":{"systolic":120,"diastolic":80},"heartRate":72},` +
 					`"medicalHistoryNotes":"Allergie à la pénicilline <sévère> & asthme"}`),
-				OccurredAt:  at("2025-03-14T09:41:07Z"),
-				AuthorToken: "ses_SW5maXJtaWVyIFRlc3Q",
-				AuthorID:    "d4b0f2a1-6c8e-4f3b-8a21-3c4d5e6f7081",
-				ReissueOf:   "2c9a7e10-5b3d-4f6e-9a1b-7c8d9e0f1a2b",
+				OccurredAt: at("2025-03-14T09:41:07Z"),
+				AuthorID:   "d4b0f2a1-6c8e-4f3b-8a21-3c4d5e6f7081",
+				ReissueOf:  "2c9a7e10-5b3d-4f6e-9a1b-7c8d9e0f1a2b",
 			},
 		},
 	}
 	if _, err := Chain("7d1c6a52-3f0e-4b8a-9c1d-2e5f60718293", goldenHead41, p.Mutations); err != nil {
 		panic(err)
 	}
+	// Ed25519 signs deterministically: fixed keys give fixed signatures.
+	SignAct(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, 32)), "8e0c1d2a-4b5f-4c6d-9e7f-a0b1c2d3e4f5", &p.Mutations[0])
+	SignAct(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{2}, 32)), "9f1d2e3b-5c6a-4d7e-8f90-b1c2d3e4f5a6", &p.Mutations[1])
 	return p
 }
 

@@ -33,7 +33,7 @@ func TestPushedPageFrames(t *testing.T) {
 			t.Errorf("%s: Encode accepted it", tc.frame)
 		}
 	}
-	h, err := DecodeFromClient([]byte(`{"type":"hello","requestId":"r-1","protocol":1,"deviceId":"d","cursor":"","lastMutationSeq":0,"pending":0,"pages":true}`))
+	h, err := DecodeFromClient([]byte(`{"type":"hello","requestId":"r-1","protocol":2,"deviceId":"d","cursor":"","lastMutationSeq":0,"pending":0,"pages":true}`))
 	if err != nil || !h.(*Hello).Pages {
 		t.Fatalf("hello with pages: %+v %v", h, err)
 	}

@@ -143,7 +143,11 @@ func (v *validator) raw(field string, raw []byte) {
 func (f *Hello) validate(v *validator) {
 	v.requestID(f.RequestID, false)
 	if f.Protocol != Version {
-		v.protocol("protocol version %d is not supported; this server speaks %d", f.Protocol, Version)
+		if f.Protocol == 1 {
+			v.protocol("protocol version 1 (acts carrying the author's bearer token) is no longer supported; this server speaks %d (signed acts, device proof): update the workstation", Version)
+		} else {
+			v.protocol("protocol version %d is not supported; this server speaks %d", f.Protocol, Version)
+		}
 	}
 	v.token("deviceId", f.DeviceID, MaxIDBytes, false)
 	v.token("cursor", f.Cursor, MaxCursorBytes, true)
@@ -197,7 +201,8 @@ func (m *Mutation) validate(v *validator) {
 	v.token("name", m.Name, MaxNameBytes, false)
 	v.raw("args", m.Args)
 	v.when("occurredAt", m.OccurredAt)
-	v.token("authorToken", m.AuthorToken, MaxTokenBytes, false)
+	v.token("sessionId", m.SessionID, MaxIDBytes, true)
+	v.token("signature", m.Signature, MaxIDBytes, true)
 	if m.ReissueOf != "" && !workflow.IsUUID(m.ReissueOf) {
 		v.invalid("reissueOf", "must be the rejected act's mutation id, a lowercase UUID, got %s", quoteString(clip(m.ReissueOf)))
 	}

@@ -150,7 +150,7 @@ func (a *App) claimInstalled(e *desktop.Engine) {
 		}
 		return
 	}
-	reg, err := desktop.ClaimDevice(a.base, a.cfg.Engine.HTTPClient, st.ServerURL, st.DeviceID, a.cfg.ClaimCode)
+	reg, err := desktop.ClaimDevice(a.base, a.cfg.Engine.HTTPClient, st.ServerURL, st.DeviceID, a.cfg.ClaimCode, desktop.DeviceKeyPath(a.cfg.Engine))
 	if err != nil {
 		a.log.Warn("the installer's registration code was not redeemed", "device", st.DeviceID, "err", err)
 		return
@@ -334,7 +334,7 @@ func (a *App) Setup(serverURL, deviceID, code, caFile string) (*SetupResult, err
 				return nil, err
 			}
 		}
-		reg, err := desktop.ClaimDevice(a.base, client, serverURL, deviceID, code)
+		reg, err := desktop.ClaimDevice(a.base, client, serverURL, deviceID, code, desktop.DeviceKeyPath(a.cfg.Engine))
 		if err != nil {
 			if r, ok := workflow.AsRejection(err); ok {
 				return nil, r

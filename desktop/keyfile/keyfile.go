@@ -13,6 +13,7 @@ package keyfile
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -70,6 +71,25 @@ type Slot struct {
 	Nonce     []byte    `json:"nonce"`
 	Wrapped   []byte    `json:"wrapped"`
 	CreatedAt time.Time `json:"createdAt"`
+	// Session is the private key of the user's last online session here,
+	// sealed under the same password-derived key as the data key: offline
+	// login gets it back, nobody without the password does, and another
+	// user of the workstation (who can open the replica) cannot sign as
+	// this one. Logout removes it (DropSession).
+	Session *SealedSession `json:"session,omitempty"`
+}
+
+// SealedSession is a session's Ed25519 private key sealed in a slot.
+type SealedSession struct {
+	SessionID string `json:"sessionId"`
+	Nonce     []byte `json:"nonce"`
+	Sealed    []byte `json:"sealed"`
+}
+
+// SessionKey is a session's signing key as a slot gives it back.
+type SessionKey struct {
+	SessionID string
+	Priv      ed25519.PrivateKey
 }
 
 const version = 1
@@ -181,6 +201,12 @@ func NewDataKey() []byte {
 
 // NewSlot wraps key for the user under their password.
 func NewSlot(userID, email, password string, key []byte, p Params, now time.Time) (Slot, error) {
+	return NewSessionSlot(userID, email, password, key, nil, p, now)
+}
+
+// NewSessionSlot is NewSlot that also seals the user's session signing key
+// (nil: none), with one password derivation for both.
+func NewSessionSlot(userID, email, password string, key []byte, sess *SessionKey, p Params, now time.Time) (Slot, error) {
 	if len(key) != KeySize {
 		return Slot{}, fmt.Errorf("keyfile: the data key is %d bytes, want %d", len(key), KeySize)
 	}
@@ -192,20 +218,59 @@ func NewSlot(userID, email, password string, key []byte, p Params, now time.Time
 		return Slot{}, err
 	}
 	s.Wrapped = aead.Seal(nil, s.Nonce, key, s.aad())
+	if sess != nil {
+		ss := &SealedSession{SessionID: sess.SessionID, Nonce: make([]byte, 12)}
+		rand.Read(ss.Nonce)
+		ss.Sealed = aead.Seal(nil, ss.Nonce, sess.Priv.Seed(), s.sessionAAD(ss.SessionID))
+		s.Session = ss
+	}
 	return s, nil
 }
 
 // Unwrap opens the slot with password: the data key, or ErrWrongPassword.
 func (s *Slot) Unwrap(password string) ([]byte, error) {
+	key, _, err := s.Open(password)
+	return key, err
+}
+
+// Open opens the slot with password: the data key and, if the slot holds
+// one, the session signing key; or ErrWrongPassword.
+func (s *Slot) Open(password string) ([]byte, *SessionKey, error) {
 	aead, err := s.kek(password)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	key, err := aead.Open(nil, s.Nonce, s.Wrapped, s.aad())
 	if err != nil {
-		return nil, ErrWrongPassword
+		return nil, nil, ErrWrongPassword
 	}
-	return key, nil
+	if s.Session == nil {
+		return key, nil, nil
+	}
+	seed, err := aead.Open(nil, s.Session.Nonce, s.Session.Sealed, s.sessionAAD(s.Session.SessionID))
+	if err != nil || len(seed) != ed25519.SeedSize {
+		return key, nil, nil // a damaged session key: the user logs in online again
+	}
+	return key, &SessionKey{SessionID: s.Session.SessionID, Priv: ed25519.NewKeyFromSeed(seed)}, nil
+}
+
+// DropSession destroys the user's sealed session key (logout): no act can
+// be signed for that session afterwards. It reports whether there was one.
+func (f *File) DropSession(userID string) bool {
+	dropped := false
+	for i := range f.Slots {
+		if f.Slots[i].UserID == userID && f.Slots[i].Session != nil {
+			clear(f.Slots[i].Session.Sealed)
+			f.Slots[i].Session = nil
+			dropped = true
+		}
+	}
+	return dropped
+}
+
+// sessionAAD binds a sealed session key to its owner and session.
+func (s *Slot) sessionAAD(sessionID string) []byte {
+	return fmt.Appendf(nil, "wardsync session key v1\x00%s\x00%s", s.UserID, sessionID)
 }
 
 func (s *Slot) kek(password string) (cipher.AEAD, error) {

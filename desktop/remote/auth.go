@@ -7,6 +7,7 @@ package remote
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"wardsync/syncproto"
 
 	"wardsync/workflow"
 )
@@ -58,7 +61,10 @@ func RateLimited(err error) bool {
 
 // LoginResult is the server's answer to a successful login.
 type LoginResult struct {
-	Token     string    `json:"token"`
+	Token string `json:"token"`
+	// SessionID is the session this workstation's acts name, signed with
+	// the private half of the key given to Login (protocol 2).
+	SessionID string    `json:"sessionId"`
 	User      User      `json:"user"`
 	ExpiresAt time.Time `json:"expiresAt"`
 	// ReplicaKey is the data key the server escrows for this device's
@@ -87,9 +93,23 @@ type User struct {
 	Role workflow.Role `json:"role"`
 }
 
-// Login asks the server for a session of the user on this device.
-func Login(ctx context.Context, client *http.Client, serverURL, email, password, deviceID string) (*LoginResult, error) {
-	body, err := json.Marshal(map[string]string{"email": email, "password": password, "deviceId": deviceID})
+// Login asks the server for a session of the user on this device, whose
+// acts signKey (the public half of a key made for this login, see
+// syncproto.NewKey) will verify.
+//
+// deviceKey, the workstation's own key (nil for one claimed before device
+// keys), proves over a fresh challenge that this is the claimed
+// workstation.
+func Login(ctx context.Context, client *http.Client, serverURL, email, password, deviceID string, signKey ed25519.PublicKey, deviceKey ed25519.PrivateKey) (*LoginResult, error) {
+	req := map[string]any{"email": email, "password": password, "deviceId": deviceID, "signKey": []byte(signKey)}
+	if deviceKey != nil {
+		nonce, err := Challenge(ctx, client, serverURL)
+		if err != nil {
+			return nil, err
+		}
+		req["nonce"], req["deviceProof"] = nonce, syncproto.ProveDevice(deviceKey, deviceID, syncproto.PurposeLogin, nonce)
+	}
+	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
@@ -97,10 +117,25 @@ func Login(ctx context.Context, client *http.Client, serverURL, email, password,
 	if err := call(ctx, client, serverURL, "/api/v1/auth/login", "", body, &out); err != nil {
 		return nil, err
 	}
-	if out.Token == "" || out.User.ID == "" || !out.User.Role.Valid() {
-		return nil, fmt.Errorf("remote: login answer lacks a token, a user id or a valid role")
+	if out.Token == "" || out.SessionID == "" || out.User.ID == "" || !out.User.Role.Valid() {
+		return nil, fmt.Errorf("remote: login answer lacks a token, a session id, a user id or a valid role")
 	}
 	return &out, nil
+}
+
+// Challenge asks the server for a single-use nonce to prove the device's
+// key over (POST /api/v1/auth/challenge).
+func Challenge(ctx context.Context, client *http.Client, serverURL string) (string, error) {
+	var out struct {
+		Nonce string `json:"nonce"`
+	}
+	if err := call(ctx, client, serverURL, "/api/v1/auth/challenge", "", []byte(`{}`), &out); err != nil {
+		return "", err
+	}
+	if out.Nonce == "" {
+		return "", fmt.Errorf("remote: challenge answer lacks a nonce")
+	}
+	return out.Nonce, nil
 }
 
 // Standing is what the server says of a device: whether it was revoked.

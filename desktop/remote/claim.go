@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -17,9 +18,10 @@ type Registration struct {
 }
 
 // Claim trades a workstation's id and one-time registration code for its
-// name and roles (POST /api/v1/devices/claim).
-func Claim(ctx context.Context, client *http.Client, serverURL, deviceID, code string) (*Registration, error) {
-	body, err := json.Marshal(map[string]string{"deviceId": deviceID, "code": code})
+// name and roles (POST /api/v1/devices/claim), registering publicKey, the
+// public half of the workstation's own key (devicekey.Create).
+func Claim(ctx context.Context, client *http.Client, serverURL, deviceID, code string, publicKey ed25519.PublicKey) (*Registration, error) {
+	body, err := json.Marshal(map[string]any{"deviceId": deviceID, "code": code, "publicKey": []byte(publicKey)})
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -94,6 +95,27 @@ func SyncURL(serverURL string) (string, error) {
 // Dial opens the websocket with token as bearer. A refusal of the upgrade
 // (401, 403…) is an *HTTPError.
 func Dial(ctx context.Context, serverURL, token string, opts Options) (*Conn, error) {
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+token)
+	return dial(ctx, serverURL, h, opts)
+}
+
+// DialProved opens /sync as protocol 2 does: over a fresh challenge, the
+// device proves its key (deviceKey; nil for a workstation claimed before
+// device keys) and session sk proves its own. client fetches the nonce.
+func DialProved(ctx context.Context, client *http.Client, serverURL, deviceID string, deviceKey ed25519.PrivateKey, sk syncproto.SessionKey, opts Options) (*Conn, error) {
+	nonce, err := Challenge(ctx, client, serverURL)
+	if err != nil {
+		return nil, err
+	}
+	h := http.Header{}
+	for k, v := range syncproto.UpgradeHeaders(deviceID, deviceKey, sk, nonce) {
+		h.Set(k, v)
+	}
+	return dial(ctx, serverURL, h, opts)
+}
+
+func dial(ctx context.Context, serverURL string, h http.Header, opts Options) (*Conn, error) {
 	if opts.PingInterval <= 0 {
 		opts.PingInterval = 20 * time.Second
 	}
@@ -111,8 +133,6 @@ func Dial(ctx context.Context, serverURL, token string, opts Options) (*Conn, er
 	if err != nil {
 		return nil, err
 	}
-	h := http.Header{}
-	h.Set("Authorization", "Bearer "+token)
 	ws, resp, err := d.DialContext(ctx, u, h)
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {

@@ -43,10 +43,10 @@ func TestLogin(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		switch body["email"] {
 		case "nurse@hospital.com":
-			if body["password"] != "nurse123" || body["deviceId"] != "dev-1" || len(body) != 3 {
+			if body["password"] != "nurse123" || body["deviceId"] != "dev-1" || len(body["signKey"]) != 44 || len(body) != 4 {
 				t.Errorf("login body %v", body)
 			}
-			json.NewEncoder(w).Encode(map[string]any{"token": "tok-1", "expiresAt": expires,
+			json.NewEncoder(w).Encode(map[string]any{"token": "tok-1", "sessionId": "ses-1", "expiresAt": expires,
 				"user": map[string]any{"id": "u1", "name": "Infirmier Test", "role": "NURSE"}})
 		case "wrong@hospital.com":
 			w.WriteHeader(401)
@@ -67,7 +67,7 @@ func TestLogin(t *testing.T) {
 	ctx := context.Background()
 	base := srv.URL + "/base/"
 
-	res, err := Login(ctx, nil, base, "nurse@hospital.com", "nurse123", "dev-1")
+	res, err := Login(ctx, nil, base, "nurse@hospital.com", "nurse123", "dev-1", testSignKey, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestLogin(t *testing.T) {
 		{"many@hospital.com", 429, workflow.CodeRateLimited, "Too many attempts; try again in 30 seconds."},
 	}
 	for _, c := range refusals {
-		_, err := Login(ctx, nil, base, c.email, "x", "dev-1")
+		_, err := Login(ctx, nil, base, c.email, "x", "dev-1", testSignKey, nil)
 		var he *HTTPError
 		if !errors.As(err, &he) || he.Status != c.status {
 			t.Errorf("%s: %v", c.email, err)
@@ -98,10 +98,10 @@ func TestLogin(t *testing.T) {
 			t.Errorf("%s: a refusal is not unreachability", c.email)
 		}
 	}
-	if _, err := Login(ctx, nil, base, "boom@hospital.com", "x", "dev-1"); !Unreachable(err) {
+	if _, err := Login(ctx, nil, base, "boom@hospital.com", "x", "dev-1", testSignKey, nil); !Unreachable(err) {
 		t.Errorf("a 502 must count as unreachable: %v", err)
 	}
-	if _, err := Login(ctx, nil, base, "odd@hospital.com", "x", "dev-1"); err == nil {
+	if _, err := Login(ctx, nil, base, "odd@hospital.com", "x", "dev-1", testSignKey, nil); err == nil {
 		t.Error("an answer with an unknown role was accepted")
 	}
 	if err := Logout(ctx, nil, base, "tok-1"); err != nil {
@@ -111,10 +111,10 @@ func TestLogin(t *testing.T) {
 		t.Error("logout with a wrong token succeeded")
 	}
 	srv.Close()
-	if _, err := Login(ctx, nil, base, "nurse@hospital.com", "nurse123", "dev-1"); !Unreachable(err) {
+	if _, err := Login(ctx, nil, base, "nurse@hospital.com", "nurse123", "dev-1", testSignKey, nil); !Unreachable(err) {
 		t.Errorf("a closed server must be unreachable: %v", err)
 	}
-	if _, err := Login(ctx, nil, "ftp://x", "a", "b", "c"); err == nil {
+	if _, err := Login(ctx, nil, "ftp://x", "a", "b", "c", testSignKey, nil); err == nil {
 		t.Error("bad URL accepted")
 	}
 }
@@ -273,8 +273,8 @@ func TestConnSpeaksTheProtocol(t *testing.T) {
 
 	// push → pushResult
 	muts := []syncproto.Mutation{
-		{Seq: 3, ID: "0f8fad5b-d9cb-469f-a165-70867728950e", Name: "appointment.checkIn", Args: json.RawMessage(`{"id":"x"}`), OccurredAt: now, AuthorToken: "tok", AuthorID: "u-1"},
-		{Seq: 4, ID: "1b4e28ba-2fa1-4d2c-883f-0016d3cca427", Name: "appointment.checkIn", Args: json.RawMessage(`{"id":"y"}`), OccurredAt: now, AuthorToken: "tok", AuthorID: "u-1"},
+		{Seq: 3, ID: "0f8fad5b-d9cb-469f-a165-70867728950e", Name: "appointment.checkIn", Args: json.RawMessage(`{"id":"x"}`), OccurredAt: now, SessionID: "ses-1", AuthorID: "u-1"},
+		{Seq: 4, ID: "1b4e28ba-2fa1-4d2c-883f-0016d3cca427", Name: "appointment.checkIn", Args: json.RawMessage(`{"id":"y"}`), OccurredAt: now, SessionID: "ses-1", AuthorID: "u-1"},
 	}
 	if _, err := syncproto.Chain("dev-1", "", muts); err != nil {
 		t.Fatal(err)
@@ -413,8 +413,8 @@ func TestPushesArePipelined(t *testing.T) {
 	defer c.Close()
 	now := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 	muts := []syncproto.Mutation{
-		{Seq: 1, ID: "0f8fad5b-d9cb-469f-a165-70867728950e", Name: "appointment.checkIn", Args: json.RawMessage(`{"id":"x"}`), OccurredAt: now, AuthorToken: "tok", AuthorID: "u-1"},
-		{Seq: 2, ID: "1b4e28ba-2fa1-4d2c-883f-0016d3cca427", Name: "appointment.checkIn", Args: json.RawMessage(`{"id":"y"}`), OccurredAt: now, AuthorToken: "tok", AuthorID: "u-1"},
+		{Seq: 1, ID: "0f8fad5b-d9cb-469f-a165-70867728950e", Name: "appointment.checkIn", Args: json.RawMessage(`{"id":"x"}`), OccurredAt: now, SessionID: "ses-1", AuthorID: "u-1"},
+		{Seq: 2, ID: "1b4e28ba-2fa1-4d2c-883f-0016d3cca427", Name: "appointment.checkIn", Args: json.RawMessage(`{"id":"y"}`), OccurredAt: now, SessionID: "ses-1", AuthorID: "u-1"},
 	}
 	if _, err := syncproto.Chain("dev-1", "", muts); err != nil {
 		t.Fatal(err)
@@ -444,3 +444,6 @@ func TestPushesArePipelined(t *testing.T) {
 		t.Fatalf("first push: %+v %v", r1, err)
 	}
 }
+
+// testSignKey is a session signing key's public half, as Login sends it.
+var testSignKey, _ = syncproto.NewKey()

@@ -42,7 +42,7 @@ func TestCheckURL(t *testing.T) {
 	}
 	// Login, the websocket and every other call refuse before any byte
 	// leaves: nothing listens at 10.1.2.3 in the test.
-	if _, err := Login(context.Background(), nil, "http://10.1.2.3:8420", "nurse@hospital.com", "nurse123", "d"); !isCode(err, CodeInsecureURL) {
+	if _, err := Login(context.Background(), nil, "http://10.1.2.3:8420", "nurse@hospital.com", "nurse123", "d", testSignKey, nil); !isCode(err, CodeInsecureURL) {
 		t.Errorf("login over plain http to another computer: %v", err)
 	}
 	if _, err := Dial(context.Background(), "http://10.1.2.3:8420", "tok", Options{}); !isCode(err, CodeInsecureURL) {
@@ -102,7 +102,7 @@ func (ca *testCA) serve(t *testing.T) (*httptest.Server, *x509.Certificate) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"token": "tok", "user": map[string]any{"id": "u1", "name": "N", "role": "NURSE"}})
+		json.NewEncoder(w).Encode(map[string]any{"token": "tok", "sessionId": "ses-1", "user": map[string]any{"id": "u1", "name": "N", "role": "NURSE"}})
 	}))
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}}}
 	srv.StartTLS()
@@ -125,7 +125,7 @@ func TestTLSTrustAndPin(t *testing.T) {
 		if err != nil {
 			return err, err
 		}
-		_, loginErr = Login(ctx, client, srv.URL, "nurse@hospital.com", "nurse123", "d")
+		_, loginErr = Login(ctx, client, srv.URL, "nurse@hospital.com", "nurse123", "d", testSignKey, nil)
 		c, dialErr := Dial(ctx, srv.URL, "tok", Options{Dialer: dialer})
 		if c != nil {
 			c.Close()

@@ -60,7 +60,14 @@ func (t *Tx) chainFrom(s State, head string, onlyUnhashed bool) error {
 		if err != nil {
 			return err
 		}
-		if _, err := t.exec(`UPDATE outbox SET prevHash = ?, hash = ? WHERE seq = ?`, head, h, e.Seq); err != nil {
+		// A new hash needs a new signature: the author's session key signs
+		// it if this workstation still holds it (Resign); otherwise the
+		// act keeps a signature the server will refuse, as it should.
+		sig := e.Signature
+		if h != e.Hash {
+			sig = t.db.resign(e, h)
+		}
+		if _, err := t.exec(`UPDATE outbox SET prevHash = ?, hash = ?, signature = ? WHERE seq = ?`, head, h, sig, e.Seq); err != nil {
 			return fmt.Errorf("sqlite: chain act %d: %w", e.Seq, err)
 		}
 		head = h
@@ -241,13 +248,16 @@ func (db *DB) CloseQueueHoles(ctx context.Context) (int, error) {
 			ok := syncproto.ChainCheck(e.PrevHash, e.content(s.DeviceID), e.PrevHash, e.Hash) == ""
 			old := e.Seq
 			e.Seq = next
-			hash := e.Hash
+			hash, sig := e.Hash, e.Signature
 			if ok {
 				if hash, err = syncproto.ChainHash(prevFinal, e.content(s.DeviceID)); err != nil {
 					return err
 				}
+				// Its content is as signed: its author's session signs the
+				// new hash, if this workstation still holds its key.
+				sig = t.db.resign(e, hash)
 			}
-			if _, err := t.exec(`UPDATE outbox SET seq = ?, prevHash = ?, hash = ? WHERE seq = ?`, next, prevFinal, hash, old); err != nil {
+			if _, err := t.exec(`UPDATE outbox SET seq = ?, prevHash = ?, hash = ?, signature = ? WHERE seq = ?`, next, prevFinal, hash, sig, old); err != nil {
 				return fmt.Errorf("sqlite: close queue hole at %d: %w", next, err)
 			}
 			prevFinal = hash
@@ -265,4 +275,24 @@ func (db *DB) CloseQueueHoles(ctx context.Context) (int, error) {
 		return err
 	})
 	return moved, err
+}
+
+// SetResigner gives the replica the signer of acts it re-hashes when it
+// renumbers or chains its queue (a restored backup, acts queued before the
+// device was known): fn returns the signature of the act's new hash by
+// its author's session key, or "" when that key is gone (logged out).
+func (db *DB) SetResigner(fn func(authorID, sessionID, hash string) string) {
+	db.resignMu.Lock()
+	defer db.resignMu.Unlock()
+	db.resignFn = fn
+}
+
+func (db *DB) resign(e OutboxEntry, hash string) string {
+	db.resignMu.Lock()
+	fn := db.resignFn
+	db.resignMu.Unlock()
+	if fn == nil {
+		return ""
+	}
+	return fn(e.Author.ID, e.Author.SessionID, hash)
 }

@@ -40,7 +40,7 @@ func (sqliteHarness) Open(t *testing.T) pipelinetest.Env {
 func (e *sqliteEnv) Do(t *testing.T, u workflow.User, name string, args json.RawMessage, at time.Time) pipelinetest.Result {
 	t.Helper()
 	q, err := e.db.Queue(context.Background(), NewAct{ID: uuid.NewString(), Name: name, Args: args, OccurredAt: at,
-		Author: Author{ID: u.ID, Name: u.Name, Role: u.Role, Token: "tok-" + u.ID}})
+		Author: Author{ID: u.ID, Name: u.Name, Role: u.Role, SessionID: "session-" + u.ID}})
 	if rej, ok := workflow.AsRejection(err); ok {
 		return pipelinetest.Result{Status: "rejected", Code: rej.Code, Message: rej.Message, Field: rej.Field}
 	}

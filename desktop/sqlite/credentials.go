@@ -19,6 +19,9 @@ type Credential struct {
 	Name   string
 	Role   workflow.Role
 	Token  string // "" once revoked
+	// SessionID names the session the user's acts are signed under; its
+	// private key is never here (it is sealed in the user's key slot).
+	SessionID string
 	// ExpiresAt ends the session and with it the offline-authoring window.
 	ExpiresAt     time.Time
 	OnlineLoginAt time.Time
@@ -34,9 +37,9 @@ func (db *DB) PutCredential(ctx context.Context, c Credential) error {
 			return fmt.Errorf("sqlite: store credential: %w", err)
 		}
 		_, err := t.exec(`INSERT OR REPLACE INTO local_credentials (userId, email, name, role, token, expiresAt,
-			onlineLoginAt, lastLoginAt, loggedOutAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+			onlineLoginAt, lastLoginAt, loggedOutAt, sessionId) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)`,
 			c.UserID, c.Email, c.Name, string(c.Role), nullString(c.Token), FormatTime(c.ExpiresAt),
-			FormatTime(c.OnlineLoginAt), FormatTime(c.LastLoginAt))
+			FormatTime(c.OnlineLoginAt), FormatTime(c.LastLoginAt), nullString(c.SessionID))
 		if err != nil {
 			return fmt.Errorf("sqlite: store credential: %w", err)
 		}
@@ -44,17 +47,17 @@ func (db *DB) PutCredential(ctx context.Context, c Credential) error {
 	})
 }
 
-const credentialColumns = `userId, email, name, role, token, expiresAt, onlineLoginAt, lastLoginAt, loggedOutAt`
+const credentialColumns = `userId, email, name, role, token, expiresAt, onlineLoginAt, lastLoginAt, loggedOutAt, sessionId`
 
 func scanCredential(sc interface{ Scan(...any) error }) (Credential, error) {
 	var c Credential
 	var role string
-	var token, expires, out sql.NullString
+	var token, expires, out, sid sql.NullString
 	var online, last string
-	if err := sc.Scan(&c.UserID, &c.Email, &c.Name, &role, &token, &expires, &online, &last, &out); err != nil {
+	if err := sc.Scan(&c.UserID, &c.Email, &c.Name, &role, &token, &expires, &online, &last, &out, &sid); err != nil {
 		return c, err
 	}
-	c.Role, c.Token = workflow.Role(role), token.String
+	c.Role, c.Token, c.SessionID = workflow.Role(role), token.String, sid.String
 	var err error
 	if expires.Valid {
 		if c.ExpiresAt, err = ParseTime(expires.String); err != nil {

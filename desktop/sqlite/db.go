@@ -50,6 +50,10 @@ type DB struct {
 	// busy timeout.
 	writeMu sync.Mutex
 
+	// resignFn signs re-hashed acts (chain.go, SetResigner).
+	resignMu sync.Mutex
+	resignFn func(authorID, sessionID, hash string) string
+
 	// The checkpointer (checkpoint.go): every committed write kicks it.
 	ckKick     chan struct{}
 	ckStop     context.CancelFunc

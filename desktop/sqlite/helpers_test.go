@@ -35,10 +35,10 @@ const (
 var t0 = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 
 var (
-	secretary = Author{ID: secretaryID, Name: "Secrétaire Test", Role: workflow.RoleSecretary, Token: "tok-sec"}
-	nurse     = Author{ID: nurseID, Name: "Infirmier Test", Role: workflow.RoleNurse, Token: "tok-nurse"}
-	doctor    = Author{ID: doctorID, Name: "Dr Test", Role: workflow.RoleDoctor, Token: "tok-doc"}
-	biologist = Author{ID: biologistID, Name: "Bio Test", Role: workflow.RoleBiologist, Token: "tok-bio"}
+	secretary = Author{ID: secretaryID, Name: "Secrétaire Test", Role: workflow.RoleSecretary, SessionID: "ses-sec"}
+	nurse     = Author{ID: nurseID, Name: "Infirmier Test", Role: workflow.RoleNurse, SessionID: "ses-nurse"}
+	doctor    = Author{ID: doctorID, Name: "Dr Test", Role: workflow.RoleDoctor, SessionID: "ses-doc"}
+	biologist = Author{ID: biologistID, Name: "Bio Test", Role: workflow.RoleBiologist, SessionID: "ses-bio"}
 )
 
 func openTest(t *testing.T) *DB {

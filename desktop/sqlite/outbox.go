@@ -13,12 +13,29 @@ import (
 	"wardsync/workflow"
 )
 
-// Author is who performed an act, with the session token the act travels with.
+// Author is who performed an act, with the session the act travels with.
+// The outbox keeps the session id and the act's signature, never a bearer
+// token.
 type Author struct {
-	ID    string
-	Name  string
-	Role  workflow.Role
-	Token string
+	ID        string
+	Name      string
+	Role      workflow.Role
+	SessionID string
+}
+
+// Signer signs an act's chain hash with its author's session key
+// (syncproto.SignAct), in the transaction that queues it.
+type Signer func(m *syncproto.Mutation)
+
+// signature is what sign gives an act whose hash is hash ("" without a
+// signer: the server refuses it UNAUTHENTICATED).
+func (sign Signer) signature(hash string) string {
+	if sign == nil || hash == "" {
+		return ""
+	}
+	m := syncproto.Mutation{Hash: hash}
+	sign(&m)
+	return m.Signature
 }
 
 // NewAct is an act to perform on the replica.
@@ -28,6 +45,8 @@ type NewAct struct {
 	Args       json.RawMessage
 	OccurredAt time.Time
 	Author     Author
+	// Sign signs the act once its hash is known.
+	Sign Signer
 	// Check, when set, vets the mutation once its seq is known and before
 	// anything is written (the engine checks that it will fit on the wire).
 	Check func(seq int64) error
@@ -68,6 +87,8 @@ type OutboxEntry struct {
 	// PrevHash and Hash chain the act after the device's previous one
 	// (syncproto/chain.go); empty until the replica knows its device.
 	PrevHash, Hash string
+	// Signature is the author's session's signature over Hash.
+	Signature string
 
 	// touches are the rows the act read and wrote when it last ran here
 	// (touches.go); touchesKnown is false for an act queued before they
@@ -101,9 +122,9 @@ type Queued struct {
 func (db *DB) Queue(ctx context.Context, a NewAct) (Queued, error) {
 	var q Queued
 	err := db.write(ctx, func(t *Tx) error {
-		s := &queueStore{touchReader: newTouchReader(t), t: t, check: a.Check}
+		s := &queueStore{touchReader: newTouchReader(t), t: t, check: a.Check, sign: a.Sign}
 		act := &pipeline.Act{Mutation: syncproto.Mutation{ID: a.ID, Name: a.Name, Args: a.Args, OccurredAt: a.OccurredAt,
-			AuthorToken: a.Author.Token, AuthorID: a.Author.ID, ReissueOf: a.ReissueOf},
+			SessionID: a.Author.SessionID, AuthorID: a.Author.ID, ReissueOf: a.ReissueOf},
 			Actor: workflow.Actor{ID: a.Author.ID, Name: a.Author.Name, Role: a.Author.Role}}
 		if _, err := pipeline.Run(ctx, s, act); err != nil {
 			return err
@@ -127,6 +148,7 @@ type queueStore struct {
 	*touchReader
 	t     *Tx
 	check func(seq int64) error
+	sign  Signer
 	// What the steps leave for the record.
 	eff       workflow.Effect
 	closing   bool   // a bookkeeping act: it touches no replicated row
@@ -224,10 +246,10 @@ func (s *queueStore) Record(_ context.Context, a *pipeline.Act, o pipeline.Outco
 	if !s.closing {
 		touches = touched(s.seen, s.eff).encode()
 	}
-	_, err := t.exec(`INSERT INTO outbox (seq, id, name, args, occurredAt, authorId, authorName, authorRole, authorToken,
+	_, err := t.exec(`INSERT INTO outbox (seq, id, name, args, occurredAt, authorId, authorName, authorRole, sessionId, signature,
 			reissueOf, waitingFor, prevHash, hash, touches)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.Seq, a.ID, a.Name, string(a.Args), FormatTime(a.OccurredAt),
-		a.Actor.ID, a.Actor.Name, string(a.Actor.Role), a.AuthorToken, nullString(s.reissueOf), waiting, a.PrevHash, a.Hash,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.Seq, a.ID, a.Name, string(a.Args), FormatTime(a.OccurredAt),
+		a.Actor.ID, a.Actor.Name, string(a.Actor.Role), a.SessionID, s.sign.signature(a.Hash), nullString(s.reissueOf), waiting, a.PrevHash, a.Hash,
 		touches)
 	if err != nil {
 		return fmt.Errorf("sqlite: append to outbox: %w", err)
@@ -243,15 +265,15 @@ func (s *queueStore) Park(context.Context, *pipeline.Act, *workflow.Wait) error 
 // their outcome from its feed.
 func (s *queueStore) Wake(context.Context, *pipeline.Act) error { return nil }
 
-const outboxColumns = `seq, id, name, args, occurredAt, authorId, authorName, authorRole, authorToken, status,
-	conflictCode, conflictMessage, conflictField, reissueOf, waitingFor, parked, prevHash, hash, touches`
+const outboxColumns = `seq, id, name, args, occurredAt, authorId, authorName, authorRole, sessionId, status,
+	conflictCode, conflictMessage, conflictField, reissueOf, waitingFor, parked, prevHash, hash, touches, signature`
 
 func scanOutbox(rows *sql.Rows) (OutboxEntry, error) {
 	var e OutboxEntry
 	var args, at, role string
 	var code, msg, field, reissueOf, waiting, touches sql.NullString
-	if err := rows.Scan(&e.Seq, &e.ID, &e.Name, &args, &at, &e.Author.ID, &e.Author.Name, &role, &e.Author.Token,
-		&e.Status, &code, &msg, &field, &reissueOf, &waiting, &e.Parked, &e.PrevHash, &e.Hash, &touches); err != nil {
+	if err := rows.Scan(&e.Seq, &e.ID, &e.Name, &args, &at, &e.Author.ID, &e.Author.Name, &role, &e.Author.SessionID,
+		&e.Status, &code, &msg, &field, &reissueOf, &waiting, &e.Parked, &e.PrevHash, &e.Hash, &touches, &e.Signature); err != nil {
 		return e, err
 	}
 	if touches.Valid {

@@ -127,6 +127,7 @@ type CloseAct struct {
 	RejectedID string // the rejected act's mutation id
 	Reason     string
 	Author     Author
+	Sign       Signer
 	At         time.Time
 	// Check vets the outbox entry once its seq and arguments are known,
 	// before anything is written.
@@ -154,7 +155,7 @@ func (db *DB) CloseRejected(ctx context.Context, c CloseAct) (seq int64, err err
 	if c.Check != nil {
 		check = func(seq int64) error { return c.Check(seq, args) }
 	}
-	return db.Act(ctx, NewAct{ID: c.ID, Name: workflow.CloseRejected, Args: args, OccurredAt: c.At, Author: c.Author, Check: check})
+	return db.Act(ctx, NewAct{ID: c.ID, Name: workflow.CloseRejected, Args: args, OccurredAt: c.At, Author: c.Author, Sign: c.Sign, Check: check})
 }
 
 // closeRefused records the server's refusal of a close. NOT_FOUND means

@@ -342,7 +342,7 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	}
 	waitJS("the new workstation is listed", `document.querySelector('#devices tr[data-device-id="`+newID+`"]') !== null`, 10*time.Second)
 	snap(t, tctx, "devices")
-	if d, err := env.DB.RedeemRegistrationCode(context.Background(), newID, code); err != nil || d.ID != newID {
+	if d, err := env.DB.RedeemRegistrationCode(context.Background(), newID, code, nil); err != nil || d.ID != newID {
 		t.Fatalf("the code shown does not register the workstation: %v", err)
 	}
 

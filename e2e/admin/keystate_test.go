@@ -40,7 +40,7 @@ func TestWorkstationKeysAndIdleLockInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.DB.RedeemRegistrationCode(ctx, k.ID, code); err != nil {
+	if _, err := env.DB.RedeemRegistrationCode(ctx, k.ID, code, nil); err != nil {
 		t.Fatal(err)
 	}
 	env.login("nurse@hospital.com", "nurse123", k.ID)

@@ -108,6 +108,9 @@ func (e *henv) postLogin(from net.IP, body any) (int, map[string]any, http.Heade
 	defer resp.Body.Close()
 	var out map[string]any
 	json.NewDecoder(resp.Body).Decode(&out)
+	if req, ok := body.(map[string]any); ok {
+		wardtest.RememberLogin(req, out) // its acts are signed with the login's key
+	}
 	return resp.StatusCode, out, resp.Header
 }
 
@@ -456,7 +459,7 @@ func TestForgedAuthor(t *testing.T) {
 		{"another user's token from another workstation",
 			func() string { return e.login(workflow.RoleAdmin, other) },
 			func() time.Time { return msNow(e.clock) },
-			regexp.MustCompile(`^The act's author token was issued on another workstation; acts are accepted only from the workstation where the author logged in\.$`)},
+			regexp.MustCompile(`^The act's session was issued on another workstation; acts are accepted only from the workstation where the author logged in\.$`)},
 		{"an ended session (logged out before the act)",
 			func() string {
 				tok := e.login(workflow.RoleAdmin, ward)
@@ -484,7 +487,7 @@ func TestForgedAuthor(t *testing.T) {
 		{"a made-up token",
 			func() string { return "wardsync-" + strings.Repeat("A", 40) },
 			func() time.Time { return msNow(e.clock) },
-			regexp.MustCompile(`^The act's author token is not a session of this server; the author must log in again\.$`)},
+			regexp.MustCompile(`^The act's session is not a session of this server; the author must log in again\.$`)},
 	}
 	for _, c := range cases {
 		tok := c.token()

@@ -149,6 +149,7 @@ func (m *Main) ParseFlags(_ context.Context, args []string) error {
 	cfg := &m.Config
 	fs.DurationVar(&cfg.SessionTTL, "session-ttl", cfg.SessionTTL, "how long a login may author acts offline")
 	fs.DurationVar(&cfg.AdminSessionTTL, "admin-session-ttl", cfg.AdminSessionTTL, "lifetime of an admin dashboard session")
+	fs.BoolVar(&cfg.RequireDeviceKey, "require-device-key", cfg.RequireDeviceKey, "refuse every workstation not claimed with a device key (turn on once all are)")
 	fs.DurationVar(&cfg.AdminIdle, "admin-idle", cfg.AdminIdle, "an admin dashboard session ends after this long without activity (0: never)")
 	fs.DurationVar(&cfg.FeedRetention, "feed-retention", cfg.FeedRetention, "how long the change feed keeps changes")
 	fs.DurationVar(&cfg.DeferredWindow, "deferred-window", cfg.DeferredWindow,

@@ -205,7 +205,8 @@ func TestAuditVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close(ctx)
-	tok, s, err := db.Login(ctx, "secretary@hospital.com", "secretary123", postgres.DemoDeviceID)
+	pub, priv := syncproto.NewKey()
+	_, s, err := db.Login(ctx, "secretary@hospital.com", "secretary123", postgres.DemoDeviceID, pub, postgres.DeviceProof{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,10 +215,13 @@ func TestAuditVerify(t *testing.T) {
 	for i, phone := range []string{"1", "2", "3"} {
 		muts = append(muts, syncproto.Mutation{Seq: int64(i + 1), ID: uuid.NewString(), Name: "patient.update",
 			Args:       json.RawMessage(`{"id":"` + postgres.SeedID("patient:1") + `","phone":"` + phone + `"}`),
-			OccurredAt: now, AuthorToken: tok, AuthorID: s.UserID})
+			OccurredAt: now, AuthorID: s.UserID})
 	}
 	if _, err := syncproto.Chain(postgres.DemoDeviceID, "", muts); err != nil {
 		t.Fatal(err)
+	}
+	for i := range muts {
+		syncproto.SignAct(priv, s.ID, &muts[i])
 	}
 	if res, err := db.Push(ctx, postgres.DemoDeviceID, muts); err != nil || res[2].Status != syncproto.StatusApplied {
 		t.Fatalf("push: %+v %v", res, err)

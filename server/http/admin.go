@@ -374,6 +374,9 @@ func (s *Server) handleClaimDevice(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		DeviceID string `json:"deviceId"`
 		Code     string `json:"code"`
+		// PublicKey is the device's own key (protocol 2), registered with
+		// the claim: its logins and sockets must prove they hold it.
+		PublicKey []byte `json:"publicKey,omitempty"`
 	}
 	if err := decodeJSON(w, r, &req); err != nil {
 		writeError(w, err)
@@ -391,7 +394,7 @@ func (s *Server) handleClaimDevice(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	d, err := s.DB.RedeemRegistrationCode(r.Context(), req.DeviceID, req.Code)
+	d, err := s.DB.RedeemRegistrationCode(r.Context(), req.DeviceID, req.Code, req.PublicKey)
 	s.settleLogin(r.Context(), key, ip, true, err)
 	if err != nil {
 		writeError(w, err)

@@ -30,7 +30,7 @@ func TestAdminChainBreaks(t *testing.T) {
 	// The next act, its args edited after it was hashed.
 	ws.Seq++
 	m := []syncproto.Mutation{{Seq: ws.Seq, ID: uuid.NewString(), Name: "patient.register", Args: mustMarshal(t, admPatient("Honnete")),
-		OccurredAt: time.Now().UTC().Truncate(time.Millisecond), AuthorToken: sec}}
+		OccurredAt: time.Now().UTC().Truncate(time.Millisecond), SessionID: sec}}
 	if err := wardtest.Author(ws.Chain, m); err != nil {
 		t.Fatal(err)
 	}

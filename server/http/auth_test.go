@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"wardsync/internal/wardtest"
+	"wardsync/server/postgres"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
@@ -146,7 +147,7 @@ func TestAuthAPI(t *testing.T) {
 		sort.Strings(ks)
 		return strings.Join(ks, ",")
 	}
-	if keys(out) != "expiresAt,token,user" || keys(user) != "id,name,role" || user["id"] != nurseID || user["name"] != "Infirmier Test" || user["role"] != "NURSE" {
+	if keys(out) != "expiresAt,sessionId,token,user" || keys(user) != "id,name,role" || user["id"] != nurseID || user["name"] != "Infirmier Test" || user["role"] != "NURSE" {
 		t.Fatalf("login answer: %v", out)
 	}
 	exp, err := time.Parse(time.RFC3339, out["expiresAt"].(string))
@@ -157,7 +158,7 @@ func TestAuthAPI(t *testing.T) {
 
 	refusals := []struct {
 		name               string
-		body               map[string]string
+		body               map[string]any
 		status             int
 		code               string
 		message            *regexp.Regexp
@@ -171,13 +172,25 @@ func TestAuthAPI(t *testing.T) {
 			regexp.MustCompile(`^Workstation no-such-device is not registered with this server; ask an administrator to register it\.$`), ""},
 		{"device not serving the role", wardtest.LoginBody("nurse@hospital.com", "nurse123", lab), 403, "FORBIDDEN",
 			regexp.MustCompile(`^Workstation "Laboratoire" serves BIOLOGIST, not NURSE; log in on a workstation of your service\.$`), ""},
-		{"dashboard for a non-admin", map[string]string{"email": "nurse@hospital.com", "password": "nurse123"}, 403, "FORBIDDEN",
+		{"dashboard for a non-admin", map[string]any{"email": "nurse@hospital.com", "password": "nurse123"}, 403, "FORBIDDEN",
 			regexp.MustCompile(`^Only an ADMIN may open the admin dashboard; a NURSE works on a registered workstation\.$`), ""},
 	}
 	for _, r := range refusals {
 		code, out := wardtest.PostJSON(t, url, "", r.body)
 		if code != r.status || out["code"] != r.code || !r.message.MatchString(out["message"].(string)) {
 			t.Errorf("%s: %d %v", r.name, code, out)
+		}
+	}
+	// A workstation of protocol 1 brings no session signing key: its acts
+	// could not be verified, so it gets no session.
+	for _, bad := range []any{nil, []byte("short")} {
+		body := map[string]any{"email": "nurse@hospital.com", "password": "nurse123", "deviceId": demo}
+		if bad != nil {
+			body["signKey"] = bad
+		}
+		code, out := wardtest.PostJSON(t, url, "", body)
+		if code != http.StatusUnauthorized || out["code"] != "UNAUTHENTICATED" || out["message"] != postgres.MsgNoSignKey {
+			t.Fatalf("login without a signing key (%v): %d %v", bad, code, out)
 		}
 	}
 	code, out = wardtest.PostJSON(t, url, "", map[string]string{"email": "nurse@hospital.com", "password": "x", "extra": "y"})

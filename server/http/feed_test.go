@@ -144,7 +144,7 @@ func TestNoSkippedChange(t *testing.T) {
 							"name": "n", "type": "t", "url": "u"}
 					}
 					p.seq++
-					m := []syncproto.Mutation{{Seq: p.seq, ID: uuid.NewString(), Name: name, Args: wardtest.MustJSON(args), OccurredAt: ms(time.Now()), AuthorToken: tok}}
+					m := []syncproto.Mutation{{Seq: p.seq, ID: uuid.NewString(), Name: name, Args: wardtest.MustJSON(args), OccurredAt: ms(time.Now()), SessionID: tok}}
 					if err := wardtest.Author(p.chain, m); err != nil {
 						errs <- err
 						return

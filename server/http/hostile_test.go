@@ -94,9 +94,10 @@ func TestHostileInput(t *testing.T) {
 		{"not an object", []byte(`[1,2,3]`), ""},
 		{"unknown frame type", []byte(`{"type":"bogus","requestId":"x"}`), ""},
 		{"server frame from a client", []byte(`{"type":"poke","head":"1"}`), ""},
-		{"wrong protocol version", hello(demo, 2), ""},
+		{"wrong protocol version", hello(demo, 3), ""},
+		{"protocol version 1", hello(demo, 1), ""},
 		{"first frame not hello", []byte(`{"type":"pull","requestId":"p1","cursor":""}`), "The first frame must be hello, not pull."},
-		{"hello for another device", hello(ward, 1), "The hello names workstation " + ward + " but the token was issued on " + demo + "."},
+		{"hello for another device", hello(ward, syncproto.Version), "The hello names workstation " + ward + " but the token was issued on " + demo + "."},
 	}
 	for _, tc := range fatalCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -142,7 +143,7 @@ func TestHostileInput(t *testing.T) {
 			{`{"requestId":"p3","cursor":""}`, ""},
 			{`{"type":"changes","requestId":"p4","cursor":"x","lastMutationSeq":0,"changes":[],"more":false}`, ""},
 			{`{"type":"pull","requestId":"p5","cursor":"","x":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}`, ""},
-			{`{"type":"hello","requestId":"h2","protocol":1,"deviceId":"` + demo + `","cursor":"","lastMutationSeq":0,"pending":0}`, "hello was already received on this connection."},
+			{`{"type":"hello","requestId":"h2","protocol":2,"deviceId":"` + demo + `","cursor":"","lastMutationSeq":0,"pending":0}`, "hello was already received on this connection."},
 		} {
 			c := env.Connect(t, sec, demo)
 			c.SendRaw(t, []byte(tc.data))
@@ -239,7 +240,7 @@ func TestHostileInput(t *testing.T) {
 			{"patient.register", json.RawMessage(`{"id":"` + uuid.NewString() + `","firstName":"A\u0000B","lastName":"B","birthDate":"1980-01-01T00:00:00Z"}`), sec,
 				workflow.CodeValidationFailed, "First name: the text contains a NUL character (U+0000), which cannot be stored.", "firstName"},
 			{"appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, otherTok, workflow.CodeUnauthenticated,
-				"The act's author token was issued on another workstation; acts are accepted only from the workstation where the author logged in.", ""},
+				"The act's session was issued on another workstation; acts are accepted only from the workstation where the author logged in.", ""},
 		}
 		for _, tc := range cases {
 			snapshot(t)

@@ -24,9 +24,9 @@ func TestProtocolDocPoints(t *testing.T) {
 	t.Parallel()
 	env := wardtest.StartServer(t, wardtest.Options{})
 
-	// Logging in: {token, user: {id, name, role}, expiresAt}.
-	code, out := wardtest.PostJSON(t, env.URL()+"/api/v1/auth/login", "", map[string]any{
-		"email": "secretary@hospital.com", "password": "secretary123", "deviceId": demo})
+	// Logging in: {token, sessionId, user: {id, name, role}, expiresAt}.
+	body := wardtest.LoginBody("secretary@hospital.com", "secretary123", demo)
+	code, out := wardtest.PostJSON(t, env.URL()+"/api/v1/auth/login", "", body)
 	if code != 200 {
 		t.Fatalf("login: %d %v", code, out)
 	}
@@ -39,7 +39,7 @@ func TestProtocolDocPoints(t *testing.T) {
 		return strings.Join(k, ",")
 	}
 	user, _ := out["user"].(map[string]any)
-	if keys(out) != "expiresAt,token,user" || keys(user) != "id,name,role" ||
+	if keys(out) != "expiresAt,sessionId,token,user" || keys(user) != "id,name,role" ||
 		user["id"] != secretaryID || user["name"] != "Secrétaire Test" || user["role"] != "SECRETARY" {
 		t.Fatalf("login answer: %v", out)
 	}
@@ -47,7 +47,7 @@ func TestProtocolDocPoints(t *testing.T) {
 	if err != nil || expires.Sub(time.Now()) < 7*24*time.Hour-time.Minute || expires.Sub(time.Now()) > 7*24*time.Hour {
 		t.Fatalf("expiresAt %v (%v), want the login + 168h", out["expiresAt"], err)
 	}
-	sec := out["token"].(string)
+	sec := wardtest.RememberLogin(body, out)
 	wardtest.RecordSession(sec, user["id"].(string)) // the authorId the acts carry
 	loggedIn := time.Now()
 	c := env.Connect(t, sec, demo)

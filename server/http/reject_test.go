@@ -111,16 +111,16 @@ func TestRejections(t *testing.T) {
 
 	// UNAUTHENTICATED: a token that is no session.
 	check("appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, "not-a-token", now(),
-		workflow.CodeUnauthenticated, "The act's author token is not a session of this server; the author must log in again.", "")
+		workflow.CodeUnauthenticated, "The act's session is not a session of this server; the author must log in again.", "")
 	// ... a session of another workstation.
 	ward := env.AddDevice(t, "Ward 2", workflow.RoleSecretary)
 	otherSec := env.Login(t, workflow.RoleSecretary, ward)
 	check("appointment.checkIn", map[string]any{"id": seedID("a:scheduled")}, otherSec, now(),
-		workflow.CodeUnauthenticated, "The act's author token was issued on another workstation; acts are accepted only from the workstation where the author logged in.", "")
+		workflow.CodeUnauthenticated, "The act's session was issued on another workstation; acts are accepted only from the workstation where the author logged in.", "")
 	// ... an admin dashboard session (no workstation).
 	dash := wardtest.LoginAs(t, env.URL(), "admin@hospital.com", "admin123", "")
 	check("appointment.cancel", map[string]any{"id": seedID("a:scheduled")}, dash, now(),
-		workflow.CodeUnauthenticated, "The act's author token was issued on another workstation; acts are accepted only from the workstation where the author logged in.", "")
+		workflow.CodeUnauthenticated, "The act's session was issued on another workstation; acts are accepted only from the workstation where the author logged in.", "")
 	// ... a session ended by logout, for an act after the logout.
 	gone := env.Login(t, workflow.RoleSecretary, demo)
 	if code, out := wardtest.PostJSON(t, env.URL()+"/api/v1/auth/logout", gone, nil); code != 200 {

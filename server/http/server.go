@@ -101,6 +101,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
 	s.mux.HandleFunc("POST /api/v1/auth/login", s.handleLogin)
 	s.mux.HandleFunc("POST /api/v1/auth/logout", s.handleLogout)
+	s.mux.HandleFunc("POST /api/v1/auth/challenge", s.handleChallenge)
 	s.mux.HandleFunc("GET /sync", s.handleSync)
 	s.mux.HandleFunc("GET /api/v1/devices/{id}/standing", s.handleDeviceStanding)
 	s.patientRoutes()
@@ -193,10 +194,20 @@ type loginRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
 	DeviceID string `json:"deviceId"`
+	// SignKey is the public half of the session's signing key (protocol
+	// 2): required from a workstation, absent from the dashboard.
+	SignKey []byte `json:"signKey,omitempty"`
+	// Nonce and DeviceProof prove the workstation holds its device key
+	// (POST /api/v1/auth/challenge, then syncproto.ProveDevice).
+	Nonce       string `json:"nonce,omitempty"`
+	DeviceProof string `json:"deviceProof,omitempty"`
 }
 
 type loginResponse struct {
-	Token     string    `json:"token"`
+	Token string `json:"token"`
+	// SessionID is what the workstation's acts name, signed (protocol 2).
+	SessionID string `json:"sessionId"`
+
 	User      userJSON  `json:"user"`
 	ExpiresAt time.Time `json:"expiresAt"`
 	// ReplicaKey is the data key the server escrows for the device's
@@ -247,7 +258,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	token, sess, err := s.DB.Login(r.Context(), req.Email, req.Password, req.DeviceID)
+	token, sess, err := s.DB.Login(r.Context(), req.Email, req.Password, req.DeviceID, req.SignKey,
+		postgres.DeviceProof{Nonce: req.Nonce, Proof: req.DeviceProof})
 	s.settleLogin(r.Context(), req.Email, ip, counted, err)
 	if err != nil {
 		reason := "error"
@@ -260,7 +272,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Logger.Info("login", "user", sess.UserID, "role", sess.Role, "device", sess.DeviceID, "ip", ip)
-	answer := loginResponse{Token: token, User: userJSON{sess.UserID, sess.UserName, sess.Role}, ExpiresAt: sess.ExpiresAt}
+	answer := loginResponse{Token: token, SessionID: sess.ID, User: userJSON{sess.UserID, sess.UserName, sess.Role}, ExpiresAt: sess.ExpiresAt}
 	if answer.ReplicaKey, err = s.replicaKeyFor(r.Context(), sess.DeviceID); err != nil {
 		s.Logger.Error("login: escrowed replica key", "device", sess.DeviceID, "err", err)
 		writeError(w, err)
@@ -272,12 +284,17 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	} else if m != nil {
 		answer.IdleLockSet, answer.IdleLockMinutes = true, *m
 	}
-	// The login from a registered device is its proof of identity until
-	// device-key proofs replace it.
-	if err := s.DB.NoteDeviceProof(r.Context(), sess.DeviceID, s.Now()); err != nil {
-		s.Logger.Warn("note device proof", "device", sess.DeviceID, "err", err)
-	}
 	writeJSON(w, http.StatusOK, answer)
+}
+
+// handleChallenge hands out a single-use nonce for a device proof.
+func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request) {
+	nonce, until, err := s.DB.NewChallenge(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"nonce": nonce, "expiresAt": until})
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {

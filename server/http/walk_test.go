@@ -187,7 +187,7 @@ func TestGoldenFrames(t *testing.T) {
 	sec := env.Login(t, workflow.RoleSecretary, demo)
 	nurse := env.Login(t, workflow.RoleNurse, demo)
 	c := env.Dial(t, sec, demo)
-	c.SendRaw(t, []byte(`{"type":"hello","requestId":"hello-1","protocol":1,"deviceId":"`+demo+`","cursor":"","lastMutationSeq":0,"pending":0}`))
+	c.SendRaw(t, []byte(`{"type":"hello","requestId":"hello-1","protocol":2,"deviceId":"`+demo+`","cursor":"","lastMutationSeq":0,"pending":0}`))
 	w := c.Next(t)
 	if !welcomeRE.Match(w.Raw) {
 		t.Fatalf("welcome frame:\n%s\nwant match %s", w.Raw, welcomeRE)

@@ -20,6 +20,51 @@ import (
 	"wardsync/workflow"
 )
 
+// MsgBearerSocket refuses a bearer token alone at the upgrade of a
+// workstation that has a device key (or of any, with RequireDeviceKey).
+const MsgBearerSocket = "A socket needs this workstation's device proof and a live session's proof (protocol 2, headers X-Wardsync-*); a session token alone opens nothing: update the workstation."
+
+// syncSession is who opens /sync. Protocol 2: the device proves its key
+// and a live session its own, over one nonce (syncproto.Header*). A
+// bearer token alone is accepted only from a workstation that has no
+// device key yet, while RequireDeviceKey is off.
+func (s *Server) syncSession(r *http.Request) (*postgres.Session, *postgres.Device, error) {
+	ctx := r.Context()
+	if sid := r.Header.Get(syncproto.HeaderSession); sid != "" {
+		dev, err := s.DB.Device(ctx, r.Header.Get(syncproto.HeaderDevice))
+		if err != nil {
+			return nil, nil, err
+		}
+		nonce := r.Header.Get(syncproto.HeaderNonce)
+		if nonce == "" {
+			return nil, nil, workflow.Reject(workflow.CodeUnauthenticated, postgres.MsgNoDeviceProof)
+		}
+		if err := s.DB.CheckDeviceProof(ctx, dev, syncproto.PurposeSync, postgres.DeviceProof{Nonce: nonce, Proof: r.Header.Get(syncproto.HeaderDeviceProof)}); err != nil {
+			return nil, nil, err
+		}
+		sess, err := s.DB.SessionByProof(ctx, sid, dev.ID, nonce, r.Header.Get(syncproto.HeaderSessionProof))
+		if err != nil {
+			return nil, nil, err
+		}
+		return sess, dev, nil
+	}
+	sess, err := s.DB.Authenticate(ctx, bearer(r))
+	if err != nil {
+		return nil, nil, err
+	}
+	if sess.DeviceID == "" {
+		return nil, nil, workflow.Reject(workflow.CodeForbidden, "An admin dashboard session cannot synchronise; log in on a workstation.")
+	}
+	dev, err := s.DB.Device(ctx, sess.DeviceID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(dev.PublicKey) > 0 || s.DB.Config.RequireDeviceKey {
+		return nil, nil, workflow.Reject(workflow.CodeUnauthenticated, MsgBearerSocket)
+	}
+	return sess, dev, nil
+}
+
 // upgrader keeps an idle connection small, for 10,000 of them per
 // instance (make bench, "Connections"): the read buffer is the 4 KB one the
 // HTTP server already allocated (gorilla reuses it when it is at least
@@ -162,16 +207,7 @@ type conn struct {
 }
 
 func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
-	sess, err := s.DB.Authenticate(r.Context(), bearer(r))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if sess.DeviceID == "" {
-		writeError(w, workflow.Reject(workflow.CodeForbidden, "An admin dashboard session cannot synchronise; log in on a workstation."))
-		return
-	}
-	dev, err := s.DB.Device(r.Context(), sess.DeviceID)
+	sess, dev, err := s.syncSession(r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -580,9 +616,6 @@ func (c *conn) hello(h *syncproto.Hello) error {
 		return err
 	}
 	w.SetIdleLock(lock)
-	if err := c.s.DB.NoteDeviceProof(ctx, c.deviceID, w.ServerTime); err != nil {
-		c.s.Logger.Warn("note device proof", "device", c.deviceID, "err", err)
-	}
 	c.connectedAt = w.ServerTime
 	c.pages = h.Pages
 	c.send(w)

@@ -150,13 +150,13 @@ func TestRegistrationCodes(t *testing.T) {
 		t.Fatal(err, until)
 	}
 	other, _, _, _ := db.RegisterDevice(ctx, "Other", []workflow.Role{workflow.RoleNurse})
-	if _, err := db.RedeemRegistrationCode(ctx, other.ID, code); err == nil {
+	if _, err := db.RedeemRegistrationCode(ctx, other.ID, code, nil); err == nil {
 		t.Fatal("a code redeemed another workstation")
 	}
 	if err := db.RevokeDevice(ctx, d.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.RedeemRegistrationCode(ctx, d.ID, code); err == nil {
+	if _, err := db.RedeemRegistrationCode(ctx, d.ID, code, nil); err == nil {
 		t.Fatal("a revoked workstation redeemed its code")
 	}
 	if _, _, err := db.IssueRegistrationCode(ctx, d.ID); err == nil {

@@ -67,7 +67,7 @@ func TestRefusedWriteUndoesOnlyItsAct(t *testing.T) {
 	}
 	var muts []syncproto.Mutation
 	for i, a := range acts {
-		muts = append(muts, syncproto.Mutation{Seq: int64(i + 1), ID: uuid.NewString(), Name: a.act, Args: a.args, OccurredAt: now, AuthorToken: a.token})
+		muts = append(muts, syncproto.Mutation{Seq: int64(i + 1), ID: uuid.NewString(), Name: a.act, Args: a.args, OccurredAt: now, SessionID: a.token})
 	}
 	res, err := db.Push(ctx, dev.ID, chained(t, db, dev.ID, muts))
 	if err != nil {
@@ -126,7 +126,7 @@ func TestAuthorsJudgedPerAct(t *testing.T) {
 	tok := mustLogin(t, db, workflow.RoleSecretary, DemoDeviceID)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	attach := func(seq int64, token string, at time.Time) syncproto.Mutation {
-		return syncproto.Mutation{Seq: seq, ID: uuid.NewString(), Name: "document.attach", OccurredAt: at, AuthorToken: token,
+		return syncproto.Mutation{Seq: seq, ID: uuid.NewString(), Name: "document.attach", OccurredAt: at, SessionID: token,
 			Args: json.RawMessage(`{"id":"` + uuid.NewString() + `","patientId":"` + SeedID("patient:2") + `","name":"n","type":"pdf","url":"file:///n.pdf"}`)}
 	}
 	forged := "forged-token"
@@ -135,7 +135,7 @@ func TestAuthorsJudgedPerAct(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unknown := "The act's author token is not a session of this server; the author must log in again."
+	unknown := "The act's session is not a session of this server; the author must log in again."
 	for i, want := range []struct {
 		name    string
 		status  syncproto.Status

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -14,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/bcrypt"
 
+	"wardsync/syncproto"
 	"wardsync/workflow"
 )
 
@@ -45,6 +47,9 @@ type Device struct {
 	Roles     []workflow.Role
 	CreatedAt time.Time
 	RevokedAt *time.Time
+	// PublicKey is the device's own Ed25519 key, registered when it was
+	// claimed with its one-time code (nil before: device_identity.go).
+	PublicKey []byte
 }
 
 // Serves says whether the device may be used by role.
@@ -65,6 +70,10 @@ func newToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// MsgNoSignKey refuses a workstation's login that brings no session
+// signing key: a workstation of protocol 1.
+const MsgNoSignKey = "This login from a workstation carries no session signing key (signKey, 32 bytes); the workstation speaks protocol 1 and must be updated."
+
 var errBadCredentials = workflow.Reject(workflow.CodeUnauthenticated, "Wrong e-mail or password.")
 
 // dummyHash lets a login for an unknown e-mail cost as much as one for a
@@ -83,7 +92,14 @@ func NormalizeEmail(email string) string {
 // Every outcome goes to the security log with the address of the request
 // (WithWho). The login limits are the HTTP edge's (ReserveLoginAttempt); a
 // success clears its account's counter.
-func (db *DB) Login(ctx context.Context, email, password, deviceID string) (string, *Session, error) {
+//
+// A workstation's login (deviceID set) gives signKey, the public half of
+// the Ed25519 key the session's acts are signed with (protocol 2): without
+// one it is refused, as a workstation of protocol 1.
+//
+// proof is the workstation's proof that it holds its device key
+// (device_identity.go); a dashboard login has none.
+func (db *DB) Login(ctx context.Context, email, password, deviceID string, signKey []byte, proof DeviceProof) (string, *Session, error) {
 	email = NormalizeEmail(email)
 	var (
 		s        Session
@@ -132,7 +148,19 @@ func (db *DB) Login(ctx context.Context, email, password, deviceID string) (stri
 		if !dev.Serves(s.Role) {
 			return refuse("role not served by the workstation", workflow.Reject(workflow.CodeForbidden, "Workstation %q serves %s, not %s; log in on a workstation of your service.", dev.Name, joinRoles(dev.Roles), s.Role))
 		}
+		if err := db.CheckDeviceProof(ctx, dev, syncproto.PurposeLogin, proof); err != nil {
+			if rej, ok := workflow.AsRejection(err); ok {
+				return refuse("device proof refused", rej)
+			}
+			return "", nil, err
+		}
+		if len(signKey) != ed25519.PublicKeySize {
+			return refuse("no session signing key", workflow.Reject(workflow.CodeUnauthenticated, MsgNoSignKey))
+		}
 		s.DeviceID = deviceID
+	}
+	if deviceID == "" {
+		signKey = nil // a dashboard signs no act
 	}
 	token := newToken()
 	s.ID = uuid.NewString()
@@ -146,8 +174,8 @@ func (db *DB) Login(ctx context.Context, email, password, deviceID string) (stri
 	acct, _ := LoginLimitKeys(email, "")
 	err = db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `
-			INSERT INTO sync.sessions (id, token_hash, user_id, device_id, issued_at, expires_at, last_active_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $5)`, s.ID, hashToken(token), s.UserID, dev, s.IssuedAt, s.ExpiresAt); err != nil {
+			INSERT INTO sync.sessions (id, token_hash, user_id, device_id, issued_at, expires_at, last_active_at, sign_key)
+			VALUES ($1, $2, $3, $4, $5, $6, $5, $7)`, s.ID, hashToken(token), s.UserID, dev, s.IssuedAt, s.ExpiresAt, signKey); err != nil {
 			return err
 		}
 		// The right password ends the account's delays; the address's
@@ -175,7 +203,7 @@ func joinRoles(rs []workflow.Role) string {
 // sessionSelect reads a session with its user and device standing.
 const sessionSelect = `
 	SELECT s.id, s.user_id, u.name, u.role::text, COALESCE(s.device_id, ''), s.issued_at, s.expires_at,
-	       s.revoked_at, COALESCE(s.ended_reason, ''), COALESCE(s.last_active_at, s.issued_at), st.disabled_at, d.revoked_at
+	       s.revoked_at, COALESCE(s.ended_reason, ''), COALESCE(s.last_active_at, s.issued_at), st.disabled_at, d.revoked_at, s.sign_key
 	  FROM sync.sessions s
 	  JOIN users u ON u.id = s.user_id
 	  LEFT JOIN sync.user_status st ON st.user_id = s.user_id
@@ -184,16 +212,21 @@ const sessionSelect = `
 // sessionQuery reads the session of a token.
 const sessionQuery = sessionSelect + ` WHERE s.token_hash = $1`
 
+// sessionByIDQuery reads a session by its id: an act names its session
+// by id and proves it with a signature (protocol 2).
+const sessionByIDQuery = sessionSelect + ` WHERE s.id = $1`
+
 type sessionRow struct {
 	Session
 	revoked, disabled, deviceRevoked *time.Time
 	endedReason                      string
+	signKey                          []byte
 }
 
 func scanSession(r pgx.Row) (*sessionRow, error) {
 	var s sessionRow
 	err := r.Scan(&s.ID, &s.UserID, &s.UserName, &s.Role, &s.DeviceID, &s.IssuedAt, &s.ExpiresAt,
-		&s.revoked, &s.endedReason, &s.LastActiveAt, &s.disabled, &s.deviceRevoked)
+		&s.revoked, &s.endedReason, &s.LastActiveAt, &s.disabled, &s.deviceRevoked, &s.signKey)
 	return &s, err
 }
 
@@ -285,8 +318,8 @@ func (db *DB) Logout(ctx context.Context, token string) error {
 func (db *DB) Device(ctx context.Context, id string) (*Device, error) {
 	var d Device
 	var roles []string
-	err := db.Pool.QueryRow(ctx, `SELECT id, name, roles, created_at, revoked_at FROM sync.devices WHERE id = $1`, id).
-		Scan(&d.ID, &d.Name, &roles, &d.CreatedAt, &d.RevokedAt)
+	err := db.Pool.QueryRow(ctx, `SELECT id, name, roles, created_at, revoked_at, public_key FROM sync.devices WHERE id = $1`, id).
+		Scan(&d.ID, &d.Name, &roles, &d.CreatedAt, &d.RevokedAt, &d.PublicKey)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, workflow.Reject(workflow.CodeUnauthenticated, "Workstation %s is not registered with this server; ask an administrator to register it.", id)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"wardsync/pipeline"
+	"wardsync/syncproto"
 	"wardsync/workflow"
 )
 
@@ -16,25 +17,26 @@ type sessionLookup struct {
 	found bool
 }
 
-// lookupSession resolves an author token, once per push.
-func (st *pushStore) lookupSession(ctx context.Context, token string) (*sessionRow, bool, error) {
-	if l, ok := st.sessions[token]; ok {
+// lookupSession resolves an act's session id, once per push.
+func (st *pushStore) lookupSession(ctx context.Context, id string) (*sessionRow, bool, error) {
+	if l, ok := st.sessions[id]; ok {
 		return l.s, l.found, nil
 	}
-	s, err := scanSession(st.tx.QueryRow(ctx, sessionQuery, hashToken(token)))
+	s, err := scanSession(st.tx.QueryRow(ctx, sessionByIDQuery, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		st.sessions[token] = sessionLookup{}
+		st.sessions[id] = sessionLookup{}
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, err
 	}
-	st.sessions[token] = sessionLookup{s: s, found: true}
+	st.sessions[id] = sessionLookup{s: s, found: true}
 	return s, true, nil
 }
 
-// Author checks that the author's token is a live session issued on this
-// device, that it covered the moment the act occurred, that the device serves
+// Author checks that the act names a live session issued on this device
+// and is signed with that session's key (syncproto.VerifyAct, the one
+// signature check), that it covered the moment the act occurred, that the device serves
 // the author's role, and that the act does not claim to come from the future.
 func (st *pushStore) Author(ctx context.Context, a *pipeline.Act) (*workflow.Rejection, error) {
 	db, m := st.db, a.Mutation
@@ -43,15 +45,18 @@ func (st *pushStore) Author(ctx context.Context, a *pipeline.Act) (*workflow.Rej
 		return workflow.Reject(workflow.CodeClockSkew, "The act claims to have occurred at %s, more than %s after the server's time %s; check the workstation's clock.",
 			m.OccurredAt.UTC().Format(time.RFC3339), db.Config.MaxSkew, receivedAt.Format(time.RFC3339)), nil
 	}
-	s, found, err := st.lookupSession(ctx, m.AuthorToken)
+	s, found, err := st.lookupSession(ctx, m.SessionID)
 	if err != nil {
 		return nil, err
 	}
 	if !found {
-		return workflow.Reject(workflow.CodeUnauthenticated, "The act's author token is not a session of this server; the author must log in again."), nil
+		return workflow.Reject(workflow.CodeUnauthenticated, "The act's session is not a session of this server; the author must log in again."), nil
 	}
 	if s.DeviceID != deviceID {
-		return workflow.Reject(workflow.CodeUnauthenticated, "The act's author token was issued on another workstation; acts are accepted only from the workstation where the author logged in."), nil
+		return workflow.Reject(workflow.CodeUnauthenticated, "The act's session was issued on another workstation; acts are accepted only from the workstation where the author logged in."), nil
+	}
+	if rej := syncproto.VerifyAct(s.signKey, deviceID, &m); rej != nil {
+		return rej, nil
 	}
 	// A logged-out session authors nothing more, whatever time its acts
 	// claim: a workstation logs out at the server only once the user's
@@ -78,11 +83,7 @@ func (st *pushStore) Author(ctx context.Context, a *pipeline.Act) (*workflow.Rej
 		return workflow.Reject(workflow.CodeUnauthenticated, "The act occurred at %s, after the session of %s expired at %s; offline work is accepted for %s after a login.",
 			m.OccurredAt.UTC().Format("2006-01-02 15:04"), s.UserName, s.ExpiresAt.UTC().Format("2006-01-02 15:04"), db.Config.SessionTTL), nil
 	}
-	served := false
-	for _, r := range deviceRoles {
-		served = served || r == s.Role
-	}
-	if !served {
+	if !workflow.Serves(deviceRoles, s.Role) {
 		return workflow.Reject(workflow.CodeForbidden, "This workstation does not serve the %s role.", s.Role), nil
 	}
 	a.Actor = s.Actor()

@@ -8,9 +8,16 @@ import (
 	"wardsync/syncproto"
 )
 
+// testKeys are the session keys of mustLogin's sessions, by token: the
+// tests name an act's session by the token their login returned
+// (SessionID: tok), and chained swaps in the session id and signs, as a
+// workstation would.
+var testKeys syncproto.Keyring
+
 // chained returns muts as an honest workstation would send them: authorId
-// set to the session's user, and the seqs the server does not have yet
-// chained after the device's recorded head.
+// set to the session's user, the seqs the server does not have yet
+// chained after the device's recorded head, and each signed with its
+// session's key.
 func chained(t *testing.T, db *DB, deviceID string, muts []syncproto.Mutation) []syncproto.Mutation {
 	t.Helper()
 	ctx := context.Background()
@@ -21,7 +28,7 @@ func chained(t *testing.T, db *DB, deviceID string, muts []syncproto.Mutation) [
 	for i := range out {
 		if out[i].AuthorID == "" {
 			var uid string
-			if err := db.Pool.QueryRow(ctx, `SELECT user_id FROM sync.sessions WHERE token_hash = $1`, hashToken(out[i].AuthorToken)).Scan(&uid); err != nil {
+			if err := db.Pool.QueryRow(ctx, `SELECT user_id FROM sync.sessions WHERE token_hash = $1`, hashToken(out[i].SessionID)).Scan(&uid); err != nil {
 				uid = "unknown-author"
 			}
 			out[i].AuthorID = uid
@@ -40,5 +47,16 @@ func chained(t *testing.T, db *DB, deviceID string, muts []syncproto.Mutation) [
 			t.Fatal(err)
 		}
 	}
+	signAll(out)
 	return out
+}
+
+// signAll signs each of muts named by a login's token with that session's
+// key (testKeys); an act named otherwise is left unsigned.
+func signAll(muts []syncproto.Mutation) {
+	for i := range muts {
+		if k, ok := testKeys.Get(muts[i].SessionID); ok {
+			syncproto.SignAct(k.Priv, k.SessionID, &muts[i])
+		}
+	}
 }

@@ -35,11 +35,12 @@ func newChainFixture(t *testing.T, n int) *chainFixture {
 		f.acts = append(f.acts, syncproto.Mutation{Seq: int64(i + 1), ID: uuid.NewString(), Name: "document.attach",
 			Args: json.RawMessage(`{"id":"` + uuid.NewString() + `","patientId":"` + SeedID("patient:1") +
 				`","name":"scan ` + string(rune('A'+i)) + `","type":"pdf","url":"file:///scan.pdf"}`),
-			OccurredAt: now, AuthorToken: f.tok, AuthorID: f.uid})
+			OccurredAt: now, SessionID: f.tok, AuthorID: f.uid})
 	}
 	if _, err := syncproto.Chain(DemoDeviceID, "", f.acts); err != nil {
 		t.Fatal(err)
 	}
+	signAll(f.acts)
 	return f
 }
 
@@ -60,6 +61,7 @@ func rehash(t *testing.T, prev string, m syncproto.Mutation) syncproto.Mutation 
 	if _, err := syncproto.Chain(DemoDeviceID, prev, ms); err != nil {
 		t.Fatal(err)
 	}
+	signAll(ms)
 	return ms[0]
 }
 
@@ -136,7 +138,7 @@ func TestPushChecksTheChain(t *testing.T) {
 					t.Fatal(err)
 				}
 				want = []wantResult{{syncproto.StatusRejected, workflow.CodeUnauthenticated,
-					"The act names " + acts[0].AuthorID + " as its author, but its token is a session of " + name + "."}}
+					"The act names " + acts[0].AuthorID + " as its author, but it was signed in a session of " + name + "."}}
 			}
 			res, err := f.db.Push(ctx, DemoDeviceID, acts)
 			if err != nil {

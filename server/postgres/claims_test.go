@@ -47,7 +47,7 @@ func TestOppositeOrderPushesDoNotDeadlock(t *testing.T) {
 		for i, p := range order {
 			id := uuid.NewString()
 			ids = append(ids, id)
-			muts = append(muts, syncproto.Mutation{Seq: int64(i + 1), ID: uuid.NewString(), Name: "patient.register", OccurredAt: now, AuthorToken: tok,
+			muts = append(muts, syncproto.Mutation{Seq: int64(i + 1), ID: uuid.NewString(), Name: "patient.register", OccurredAt: now, SessionID: tok,
 				Args: json.RawMessage(fmt.Sprintf(`{"id":%q,"firstName":%q,"lastName":%q,"birthDate":"1975-0%d-01T00:00:00Z"}`, id, people[p][0], people[p][1], p+1))})
 		}
 		muts = chained(t, db, dev, muts)

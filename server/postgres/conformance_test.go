@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"testing"
 	"time"
@@ -26,7 +27,8 @@ type pgHarness struct{}
 type pgEnv struct {
 	db     *DB
 	device string
-	tokens map[string]string
+	tokens map[string]string // session ids, by user
+	keys   map[string]ed25519.PrivateKey
 	seq    int64
 	head   string
 }
@@ -45,7 +47,7 @@ func (pgHarness) Open(t *testing.T) pipelinetest.Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &pgEnv{db: db, device: dev.ID, tokens: map[string]string{}, head: syncproto.Genesis(dev.ID)}
+	e := &pgEnv{db: db, device: dev.ID, tokens: map[string]string{}, keys: map[string]ed25519.PrivateKey{}, head: syncproto.Genesis(dev.ID)}
 	for _, u := range pipelinetest.Users {
 		const password = "conformance-password"
 		id, err := db.AddUser(ctx, u.Name, u.Email, password, u.Role)
@@ -55,11 +57,13 @@ func (pgHarness) Open(t *testing.T) pipelinetest.Env {
 		if _, err := db.Pool.Exec(ctx, `UPDATE users SET id = $2 WHERE id = $1`, id, u.ID); err != nil {
 			t.Fatal(err)
 		}
-		tok, _, err := db.Login(ctx, u.Email, password, dev.ID)
+		pub, priv := syncproto.NewKey()
+		_, s, err := db.Login(ctx, u.Email, password, dev.ID, pub, DeviceProof{})
 		if err != nil {
 			t.Fatalf("login %s: %v", u.Email, err)
 		}
-		e.tokens[u.ID] = tok
+		e.tokens[u.ID] = s.ID
+		e.keys[u.ID] = priv
 	}
 	// The acts reach the server an hour after the first occurred.
 	now = pipelinetest.T0.Add(time.Hour)
@@ -70,11 +74,12 @@ func (e *pgEnv) Do(t *testing.T, u workflow.User, name string, args json.RawMess
 	t.Helper()
 	e.seq++
 	muts := []syncproto.Mutation{{Seq: e.seq, ID: uuid.NewString(), Name: name, Args: args, OccurredAt: at,
-		AuthorToken: e.tokens[u.ID], AuthorID: u.ID}}
+		AuthorID: u.ID}}
 	head, err := syncproto.Chain(e.device, e.head, muts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	syncproto.SignAct(e.keys[u.ID], e.tokens[u.ID], &muts[0])
 	e.head = head
 	res, err := e.db.Push(context.Background(), e.device, muts)
 	if err != nil {

@@ -52,6 +52,12 @@ type Config struct {
 	// EscrowKey seals the workstations' replica keys the server escrows
 	// (sync.device_keys); nil: the server escrows none (escrow.go).
 	EscrowKey []byte
+	// RequireDeviceKey refuses every workstation that was not claimed with
+	// a device key (device_identity.go). Off, a workstation registered
+	// before device identity, which has no key, still logs in and syncs
+	// with its sessions alone, until it is claimed again; one that has a
+	// key must always prove it.
+	RequireDeviceKey bool
 }
 
 // DefaultConfig returns the safe defaults.

@@ -35,10 +35,13 @@ func openSeeded(t *testing.T) (*DB, *pgxpool.Pool) {
 
 func mustLogin(t *testing.T, db *DB, role workflow.Role, device string) string {
 	t.Helper()
-	tok, _, err := db.Login(context.Background(), strings.ToLower(string(role))+"@hospital.com", strings.ToLower(string(role))+"123", device)
+	pub, priv := syncproto.NewKey()
+	tok, s, err := db.Login(context.Background(), strings.ToLower(string(role))+"@hospital.com", strings.ToLower(string(role))+"123", device, pub, DeviceProof{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	testKeys.Put(tok, syncproto.SessionKey{SessionID: s.ID, Priv: priv})
+	testKeys.Put(s.ID, syncproto.SessionKey{SessionID: s.ID, Priv: priv}) // an act signed once is re-signed by its id
 	return tok
 }
 
@@ -130,7 +133,7 @@ func TestUnstorableArgsAreAudited(t *testing.T) {
 		`{"id":"` + appt + `","x\u0000y":1}`,
 		`{"id":"` + appt + `"}`,
 	} {
-		muts = append(muts, syncproto.Mutation{Seq: int64(i + 1), ID: uuid.NewString(), Name: "appointment.checkIn", Args: json.RawMessage(args), OccurredAt: now, AuthorToken: tok})
+		muts = append(muts, syncproto.Mutation{Seq: int64(i + 1), ID: uuid.NewString(), Name: "appointment.checkIn", Args: json.RawMessage(args), OccurredAt: now, SessionID: tok})
 	}
 	res, err := db.Push(ctx, DemoDeviceID, chained(t, db, DemoDeviceID, muts))
 	if err != nil {
@@ -181,7 +184,7 @@ func TestInsertRaceReadsLikeTheWorkflow(t *testing.T) {
 	go func() {
 		res, err := db.Push(ctx, DemoDeviceID, chained(t, db, DemoDeviceID, []syncproto.Mutation{{Seq: 1, ID: uuid.NewString(), Name: "patient.register",
 			Args:       json.RawMessage(`{"id":"` + id + `","firstName":"C","lastName":"D","birthDate":"1980-01-01T00:00:00Z"}`),
-			OccurredAt: time.Now().UTC(), AuthorToken: tok}}))
+			OccurredAt: time.Now().UTC(), SessionID: tok}}))
 		if err != nil {
 			t.Error(err)
 		}
@@ -211,7 +214,7 @@ func TestInsertRaceReadsLikeTheWorkflow(t *testing.T) {
 func TestPushUnknownDevice(t *testing.T) {
 	t.Parallel()
 	db, _ := openSeeded(t)
-	_, err := db.Push(context.Background(), "nowhere", chained(t, db, "nowhere", []syncproto.Mutation{{Seq: 1, ID: uuid.NewString(), Name: "x", Args: json.RawMessage(`{}`), OccurredAt: time.Now(), AuthorToken: "t"}}))
+	_, err := db.Push(context.Background(), "nowhere", chained(t, db, "nowhere", []syncproto.Mutation{{Seq: 1, ID: uuid.NewString(), Name: "x", Args: json.RawMessage(`{}`), OccurredAt: time.Now(), SessionID: "t"}}))
 	rej, ok := workflow.AsRejection(err)
 	if !ok || rej.Code != workflow.CodeUnauthenticated || rej.Message != "Workstation nowhere is not registered with this server." {
 		t.Fatalf("%v", err)
@@ -242,7 +245,7 @@ func TestHelloAndLastMutationSeq(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		muts = append(muts, syncproto.Mutation{Seq: int64(i), ID: uuid.NewString(), Name: "patient.register",
 			Args:       json.RawMessage(`{"id":"` + uuid.NewString() + `","firstName":"A","lastName":"B","birthDate":"1980-01-01T00:00:00Z"}`),
-			OccurredAt: time.Now().UTC(), AuthorToken: tok})
+			OccurredAt: time.Now().UTC(), SessionID: tok})
 	}
 	if _, err := db.Push(ctx, DemoDeviceID, chained(t, db, DemoDeviceID, muts)); err != nil {
 		t.Fatal(err)
@@ -314,7 +317,7 @@ func TestDuplicateByID(t *testing.T) {
 	tok := mustLogin(t, db, workflow.RoleSecretary, DemoDeviceID)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	mut := func(seq int64, id, name, args string) syncproto.Mutation {
-		return syncproto.Mutation{Seq: seq, ID: id, Name: name, Args: json.RawMessage(args), OccurredAt: now, AuthorToken: tok}
+		return syncproto.Mutation{Seq: seq, ID: id, Name: name, Args: json.RawMessage(args), OccurredAt: now, SessionID: tok}
 	}
 	checkIn := mut(1, uuid.NewString(), "appointment.checkIn", `{"id":"`+SeedID("a:scheduled")+`"}`)
 	bad := mut(2, uuid.NewString(), "appointment.checkIn", `{"id":"`+SeedID("a:completed")+`"}`)

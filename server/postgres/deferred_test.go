@@ -64,7 +64,7 @@ func (e *deferredEnv) push(t *testing.T, device, tok, name, args string) syncpro
 	t.Helper()
 	e.seq[device]++
 	res, err := e.db.Push(context.Background(), device, chained(t, e.db, device, []syncproto.Mutation{{Seq: e.seq[device], ID: uuid.NewString(), Name: name,
-		Args: json.RawMessage(args), OccurredAt: e.now, AuthorToken: tok}}))
+		Args: json.RawMessage(args), OccurredAt: e.now, SessionID: tok}}))
 	if err != nil {
 		t.Fatalf("push %s: %v", name, err)
 	}
@@ -140,7 +140,7 @@ func TestDeferredStory(t *testing.T) {
 		t.Fatalf("a parked act changed the row: %s", got)
 	}
 	// Another act under the parked act's seq is refused, not confused with it.
-	dup, err := e.db.Push(context.Background(), e.ward, chained(t, e.db, e.ward, []syncproto.Mutation{{Seq: 1, ID: uuid.NewString(), Name: "x", Args: json.RawMessage(`{}`), OccurredAt: e.now, AuthorToken: e.nurseTok}}))
+	dup, err := e.db.Push(context.Background(), e.ward, chained(t, e.db, e.ward, []syncproto.Mutation{{Seq: 1, ID: uuid.NewString(), Name: "x", Args: json.RawMessage(`{}`), OccurredAt: e.now, SessionID: e.nurseTok}}))
 	if err != nil || dup[0].Status != syncproto.StatusRejected || dup[0].Code != workflow.CodeProtocolError {
 		t.Fatalf("a reused seq: %+v %v", dup, err)
 	}
@@ -178,7 +178,7 @@ func TestDeferredStory(t *testing.T) {
 	}
 	// The duplicate of a decided act repeats its decided outcome.
 	m := scalar[string](t, e.pool, `SELECT mutation_id FROM sync.mutations WHERE device_id = $1 AND seq = 1`, e.ward)
-	dup, err = e.db.Push(context.Background(), e.ward, chained(t, e.db, e.ward, []syncproto.Mutation{{Seq: 1, ID: m, Name: "appointment.recordVitals", Args: json.RawMessage(`{}`), OccurredAt: e.now, AuthorToken: e.nurseTok}}))
+	dup, err = e.db.Push(context.Background(), e.ward, chained(t, e.db, e.ward, []syncproto.Mutation{{Seq: 1, ID: m, Name: "appointment.recordVitals", Args: json.RawMessage(`{}`), OccurredAt: e.now, SessionID: e.nurseTok}}))
 	if err != nil || dup[0].Status != syncproto.StatusDuplicate || dup[0].Code != "" || dup[0].WaitingFor != "" {
 		t.Fatalf("duplicate after the decision: %+v %v", dup, err)
 	}
@@ -190,7 +190,7 @@ func TestDeferredDuplicateWhileParked(t *testing.T) {
 	e := newDeferredEnv(t)
 	id := uuid.NewString()
 	m := syncproto.Mutation{Seq: 1, ID: id, Name: "appointment.recordVitals", Args: json.RawMessage(`{"id":"` + e.appt + `","vitals":` + vitalsJSON + `}`),
-		OccurredAt: e.now, AuthorToken: e.nurseTok}
+		OccurredAt: e.now, SessionID: e.nurseTok}
 	for i, want := range []syncproto.Status{syncproto.StatusDeferred, syncproto.StatusDuplicate} {
 		res, err := e.db.Push(context.Background(), e.ward, chained(t, e.db, e.ward, []syncproto.Mutation{m}))
 		if err != nil {

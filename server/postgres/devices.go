@@ -258,15 +258,29 @@ func (db *DB) IssueRegistrationCode(ctx context.Context, deviceID string) (strin
 // RedeemRegistrationCode is the workstation's side of registration: given
 // its id and the code an administrator read out, it learns its name and
 // roles. The code works once and only before it expires.
-func (db *DB) RedeemRegistrationCode(ctx context.Context, deviceID, code string) (*Device, error) {
+//
+// publicKey is the public half of the key pair the workstation made for
+// this claim (device_identity.go): it replaces any earlier one, so a
+// workstation claimed again (a new PC, a wiped disk) proves with its new
+// key only. A claim without one (a workstation of protocol 1) leaves the
+// device keyless.
+func (db *DB) RedeemRegistrationCode(ctx context.Context, deviceID, code string, publicKey []byte) (*Device, error) {
 	var d Device
 	var roles []string
 	refused := workflow.Reject(workflow.CodeUnauthenticated, "This registration code is not valid for workstation %s: it is wrong, was already used, or has expired; ask an administrator for a new one.", deviceID)
+	if publicKey != nil && len(publicKey) != 32 {
+		return nil, &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "publicKey", Message: "The device's public key must be an Ed25519 key of 32 bytes."}
+	}
+	var claimedAt any
+	if publicKey != nil {
+		claimedAt = db.now()
+	}
 	err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
-			UPDATE sync.devices SET registration_hash = NULL, registration_until = NULL
+			UPDATE sync.devices SET registration_hash = NULL, registration_until = NULL,
+			       public_key = $4, key_claimed_at = $5
 			 WHERE id = $1 AND registration_hash = $2 AND registration_until > $3 AND revoked_at IS NULL
-			 RETURNING id, name, roles, created_at`, deviceID, hashRegistrationCode(code), db.now()).
+			 RETURNING id, name, roles, created_at`, deviceID, hashRegistrationCode(code), db.now(), publicKey, claimedAt).
 			Scan(&d.ID, &d.Name, &roles, &d.CreatedAt)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return refused

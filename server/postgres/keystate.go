@@ -69,8 +69,8 @@ func (db *DB) KeyStates(ctx context.Context) (map[string]KeyState, error) {
 	return out, rows.Err()
 }
 
-// NoteDeviceProof records that the device proved its identity at at (a
-// login from it, or its websocket hello, succeeded). Only the newest time
+// NoteDeviceProof records that the device proved its key at at: a login
+// from it, or its socket's upgrade, signed a fresh nonce (CheckDeviceProof). Only the newest time
 // is kept; the dashboard hears of it with its next refresh rather than at
 // once, since every hello would otherwise wake every open dashboard.
 func (db *DB) NoteDeviceProof(ctx context.Context, deviceID string, at time.Time) error {

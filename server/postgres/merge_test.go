@@ -88,7 +88,7 @@ func TestDuplicateCandidatesList(t *testing.T) {
 	ids := []string{uuid.NewString(), uuid.NewString()}
 	for i, dev := range []string{DemoDeviceID, devB.ID} {
 		tok := mustLogin(t, db, workflow.RoleSecretary, dev)
-		res, err := db.Push(ctx, dev, chained(t, db, dev, []syncproto.Mutation{{Seq: 1, ID: uuid.NewString(), Name: "patient.register", OccurredAt: now, AuthorToken: tok,
+		res, err := db.Push(ctx, dev, chained(t, db, dev, []syncproto.Mutation{{Seq: 1, ID: uuid.NewString(), Name: "patient.register", OccurredAt: now, SessionID: tok,
 			Args: json.RawMessage(`{"id":"` + ids[i] + `","firstName":"Awa","lastName":"Traoré","birthDate":"1984-02-03T00:00:00Z","phone":"07` + string(rune('0'+i)) + `"}`)}}))
 		if err != nil || res[0].Status != syncproto.StatusApplied {
 			t.Fatalf("register on %s: %+v %v", dev, res, err)
@@ -283,11 +283,11 @@ func TestActOnMergedPatient(t *testing.T) {
 	doctor := scalar[string](t, pool, `SELECT id FROM users WHERE role = 'DOCTOR' LIMIT 1`)
 	appt := uuid.NewString()
 	muts := []syncproto.Mutation{
-		{Seq: 1, ID: uuid.NewString(), Name: "appointment.schedule", OccurredAt: occurred, AuthorToken: tok,
+		{Seq: 1, ID: uuid.NewString(), Name: "appointment.schedule", OccurredAt: occurred, SessionID: tok,
 			Args: json.RawMessage(`{"id":"` + appt + `","patientId":"` + loser + `","doctorId":"` + doctor + `","date":"2030-01-02T09:00:00Z","motif":"Suivi"}`)},
-		{Seq: 2, ID: uuid.NewString(), Name: "patient.update", OccurredAt: occurred, AuthorToken: tok,
+		{Seq: 2, ID: uuid.NewString(), Name: "patient.update", OccurredAt: occurred, SessionID: tok,
 			Args: json.RawMessage(`{"id":"` + loser + `","phone":"0700"}`)},
-		{Seq: 3, ID: uuid.NewString(), Name: "patient.merge", OccurredAt: occurred, AuthorToken: adminTok,
+		{Seq: 3, ID: uuid.NewString(), Name: "patient.merge", OccurredAt: occurred, SessionID: adminTok,
 			Args: json.RawMessage(`{"survivorId":"` + survivor + `","loserId":"` + uuid.NewString() + `"}`)},
 	}
 	res, err := db.Push(ctx, DemoDeviceID, chained(t, db, DemoDeviceID, muts))
@@ -321,7 +321,7 @@ func TestActOnMergedPatient(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := uuid.NewString()
-	res, err = db.Push(ctx, DemoDeviceID, chained(t, db, DemoDeviceID, []syncproto.Mutation{{Seq: 4, ID: uuid.NewString(), Name: "document.attach", OccurredAt: occurred, AuthorToken: tok,
+	res, err = db.Push(ctx, DemoDeviceID, chained(t, db, DemoDeviceID, []syncproto.Mutation{{Seq: 4, ID: uuid.NewString(), Name: "document.attach", OccurredAt: occurred, SessionID: tok,
 		Args: json.RawMessage(`{"id":"` + doc + `","patientId":"` + loser + `","name":"carte","type":"id","url":"u"}`)}}))
 	if err != nil || res[0].Status != syncproto.StatusApplied {
 		t.Fatalf("attach: %+v %v", res, err)

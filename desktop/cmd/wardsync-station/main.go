@@ -187,7 +187,7 @@ func command(ctx context.Context, e *desktop.Engine, cmd string, args []string, 
 			return 2
 		}
 		st := e.Status()
-		reg, err := desktop.ClaimDevice(ctx, nil, st.ServerURL, st.DeviceID, *code)
+		reg, err := desktop.ClaimDevice(ctx, nil, st.ServerURL, st.DeviceID, *code, e.DeviceKeyPath())
 		if err != nil {
 			return fail(err)
 		}

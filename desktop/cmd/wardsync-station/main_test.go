@@ -27,7 +27,7 @@ func TestCLI(t *testing.T) {
 			io.WriteString(w, `{"code":"UNAUTHENTICATED","message":"Wrong email or password."}`)
 			return
 		}
-		json.NewEncoder(w).Encode(map[string]any{"token": "tok-1", "expiresAt": time.Now().Add(time.Hour),
+		json.NewEncoder(w).Encode(map[string]any{"token": "tok-1", "sessionId": "ses-1", "expiresAt": time.Now().Add(time.Hour),
 			"user": map[string]any{"id": "11111111-1111-4111-8111-111111111111", "name": "Secrétaire Test", "role": "SECRETARY"}})
 	}))
 	defer srv.Close()
