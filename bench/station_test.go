@@ -25,6 +25,7 @@ import (
 	"wardsync/desktop/sqlite/cryptvfs"
 	"wardsync/internal/pgtest"
 	"wardsync/server/postgres"
+	"wardsync/syncproto"
 	"wardsync/workflow"
 )
 
@@ -389,7 +390,9 @@ func benchDataDir(b *testing.B) string {
 }
 
 func copyReplica(src, dst string) error {
-	for _, suffix := range []string{"", "-wal", "-shm"} {
+	// ".keys": the users' key slots, which seal their sessions' signing
+	// keys (openOffline logs them in offline).
+	for _, suffix := range []string{"", "-wal", "-shm", ".keys"} {
 		in, err := os.Open(src + suffix)
 		if os.IsNotExist(err) && suffix != "" {
 			os.Remove(dst + suffix)
@@ -440,9 +443,24 @@ func hospitalReplica(b *testing.B, n int, unencrypted bool) keptReplica {
 func openOffline(b *testing.B, r keptReplica) (*desktop.Engine, map[workflow.Role]string) {
 	b.Helper()
 	ctx := context.Background()
-	e, err := desktop.Open(ctx, desktop.Config{DBPath: r.path, ServerURL: "http://127.0.0.1:9",
+	cfg := desktop.Config{DBPath: r.path, ServerURL: "http://127.0.0.1:9",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Location: time.UTC,
-		DataKey: r.key, Unencrypted: r.key == nil})
+		DataKey: r.key, Unencrypted: r.key == nil}
+	if r.key == nil {
+		// The unencrypted baseline keeps no slots to unseal its sessions'
+		// keys from: it signs with keys of its own, at the same cost (its
+		// acts are never sent).
+		cfg.SessionKeys = map[string]syncproto.SessionKey{}
+		if db, err := sqlite.OpenUnencrypted(ctx, r.path); err == nil {
+			creds, _ := db.Credentials(ctx)
+			for _, c := range creds {
+				_, priv := syncproto.NewKey()
+				cfg.SessionKeys[c.UserID] = syncproto.SessionKey{SessionID: c.SessionID, Priv: priv}
+			}
+			db.Close()
+		}
+	}
+	e, err := desktop.Open(ctx, cfg)
 	if err != nil {
 		fatalf(b, "open %s: %v", r.path, err)
 	}
@@ -454,6 +472,13 @@ func openOffline(b *testing.B, r keptReplica) (*desktop.Engine, map[workflow.Rol
 	users := map[workflow.Role]string{}
 	for _, c := range creds {
 		users[c.Role] = c.UserID
+		// An offline login gives the engine the session's signing key,
+		// sealed in the user's slot: without it no act can be signed.
+		if r.key != nil {
+			if _, err := e.Login(ctx, seedLogin[c.Role].Email, seedLogin[c.Role].Password); err != nil {
+				fatalf(b, "offline login of %s: %v", c.Email, err)
+			}
+		}
 	}
 	return e, users
 }

@@ -93,6 +93,10 @@ type Config struct {
 	// Unencrypted opens the replica unencrypted at once and keeps no key
 	// slots: the benchmarks' baseline only, never a workstation.
 	Unencrypted bool
+	// SessionKeys, by user id, are session signing keys to start with:
+	// the unencrypted baseline has no slot to unseal them from at an
+	// offline login (benchmarks only; the app leaves it nil).
+	SessionKeys map[string]syncproto.SessionKey
 }
 
 // MaxQueuedBackoff is the longest wait between two attempts to reach the
@@ -223,6 +227,9 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	e := &Engine{cfg: cfg, db: db, log: cfg.Logger.With("device", cfg.DeviceID),
 		actKick: make(chan struct{}, 1), loginKick: make(chan struct{}, 1), retryKick: make(chan struct{}, 1), subs: map[int]chan Status{},
 		unlocked: make(chan struct{})}
+	for user, k := range cfg.SessionKeys {
+		e.signKeys.Put(user, k)
+	}
 	db.SetResigner(e.resign)
 	now := cfg.Now()
 	e.status = Status{DeviceID: cfg.DeviceID, ServerURL: cfg.ServerURL, OfflineSince: &now, Locked: true, Version: cfg.Version}
