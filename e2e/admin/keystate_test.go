@@ -11,8 +11,10 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"wardsync/desktop/remote"
 	"wardsync/frontend"
 	"wardsync/server/postgres"
+	"wardsync/syncproto"
 	"wardsync/workflow"
 )
 
@@ -40,10 +42,16 @@ func TestWorkstationKeysAndIdleLockInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.DB.RedeemRegistrationCode(ctx, k.ID, code, nil); err != nil {
+	devPub, devKey := syncproto.NewKey()
+	if _, err := env.DB.RedeemRegistrationCode(ctx, k.ID, code, devPub); err != nil {
 		t.Fatal(err)
 	}
-	env.login("nurse@hospital.com", "nurse123", k.ID)
+	// The login proves the device key over a fresh nonce, as the
+	// workstation does: that proof is what the dashboard shows.
+	signPub, _ := syncproto.NewKey()
+	if _, err := remote.Login(ctx, nil, env.URL(), "nurse@hospital.com", "nurse123", k.ID, signPub, devKey); err != nil {
+		t.Fatal(err)
+	}
 	// Ward R: revoked, asked its standing, reported its keys wiped.
 	r := env.addDevice("Ward R revoked", workflow.RoleNurse)
 	// Ward S: revoked, never heard of since.

@@ -28,6 +28,10 @@ var sessions sync.Map
 // as a workstation would.
 var keys syncproto.Keyring
 
+// sessionIDs are the session ids of the tests' logins, by token (a
+// dashboard login has one too, and no signing key).
+var sessionIDs sync.Map
+
 // pending are the private halves of the signing keys LoginBody made, by
 // public key, until the login's answer names their session.
 var pending sync.Map
@@ -95,6 +99,7 @@ func RememberLogin(req, out map[string]any) string {
 		RecordSession(tok, id)
 		if sid != "" {
 			RecordSession(sid, id)
+			sessionIDs.Store(tok, sid)
 		}
 	}
 	if pub, ok := req["signKey"].([]byte); ok && tok != "" && sid != "" {
@@ -137,11 +142,14 @@ func Author(chain *syncproto.Chainer, muts []syncproto.Mutation) error {
 }
 
 // SignAll signs each of muts whose session (named by its token or id) a
-// test login opened, over its hash as it stands.
+// test login opened, over its hash as it stands; an act of a session
+// without a key (a dashboard login) gets that session's id, unsigned.
 func SignAll(muts []syncproto.Mutation) {
 	for i := range muts {
 		if k, ok := keys.Get(muts[i].SessionID); ok {
 			syncproto.SignAct(k.Priv, k.SessionID, &muts[i])
+		} else if sid, ok := sessionIDs.Load(muts[i].SessionID); ok {
+			muts[i].SessionID = sid.(string)
 		}
 	}
 }

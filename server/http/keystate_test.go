@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/syncproto"
 	"wardsync/workflow"
@@ -96,7 +97,8 @@ func TestKeyStateOnDashboard(t *testing.T) {
 		t.Fatalf("claimed by a wrong code: %+v", d.KeyState)
 	}
 	before := time.Now().Add(-time.Second)
-	if st, body := e.do("POST", "/api/v1/devices/claim", "", map[string]string{"deviceId": id, "code": code}); st != http.StatusOK {
+	devPub, devKey := syncproto.NewKey()
+	if st, body := e.do("POST", "/api/v1/devices/claim", "", map[string]any{"deviceId": id, "code": code, "publicKey": []byte(devPub)}); st != http.StatusOK {
 		t.Fatalf("claim: %d %v", st, body)
 	}
 	d = e.listed(id)
@@ -104,18 +106,30 @@ func TestKeyStateOnDashboard(t *testing.T) {
 		t.Fatalf("after the claim: %+v", d.KeyState)
 	}
 
-	// A login from it is a proof; a hello an hour later is a newer one.
-	tok := e.login("nurse@hospital.com", "nurse123", id)
+	// A login from it proves its key over a nonce; the upgrade of its
+	// socket an hour later is a newer proof.
+	signPub, signKey := syncproto.NewKey()
+	n := nonce(t, e.kit)
+	login := wardtest.LoginBody("nurse@hospital.com", "nurse123", id)
+	login["signKey"], login["nonce"], login["deviceProof"] = []byte(signPub), n, syncproto.ProveDevice(devKey, id, syncproto.PurposeLogin, n)
+	st, body = e.do("POST", "/api/v1/auth/login", "", login)
+	if st != http.StatusOK {
+		t.Fatalf("login with the device's proof: %d %v", st, body)
+	}
+	sk := syncproto.SessionKey{SessionID: body["sessionId"].(string), Priv: signKey}
 	d = e.listed(id)
 	if d.KeyState.LastProofAt == nil || d.KeyState.LastProofAt.Before(before) {
 		t.Fatalf("after the login: %+v", d.KeyState)
 	}
 	loginProof := *d.KeyState.LastProofAt
 	later(time.Hour)
-	e.connect(tok, id, 0, nil)
+	n = nonce(t, e.kit)
+	if st, out := upgrade(t, e.srv, syncproto.UpgradeHeaders(id, devKey, sk, n)); st != http.StatusSwitchingProtocols {
+		t.Fatalf("socket with both proofs: %d %v", st, out)
+	}
 	d = e.listed(id)
 	if d.KeyState.LastProofAt == nil || d.KeyState.LastProofAt.Sub(loginProof) < 59*time.Minute {
-		t.Fatalf("after the hello an hour later: proof %v, login's %v", d.KeyState.LastProofAt, loginProof)
+		t.Fatalf("after the socket an hour later: proof %v, login's %v", d.KeyState.LastProofAt, loginProof)
 	}
 	// The dashboard's own logins prove no workstation.
 	helloProof := *d.KeyState.LastProofAt
@@ -197,7 +211,7 @@ func TestIdleLockPerWorkstation(t *testing.T) {
 	path := "/api/v1/admin/devices/" + e.device + "/idle-lock"
 	loginLock := func() *float64 {
 		t.Helper()
-		st, body := e.do("POST", "/api/v1/auth/login", "", map[string]string{"email": "nurse@hospital.com", "password": "nurse123", "deviceId": e.device})
+		st, body := e.do("POST", "/api/v1/auth/login", "", wardtest.LoginBody("nurse@hospital.com", "nurse123", e.device))
 		if st != http.StatusOK {
 			t.Fatalf("login: %d %v", st, body)
 		}
