@@ -256,10 +256,10 @@ func (e *Engine) Logout(ctx context.Context, userID string) error {
 	if err != nil {
 		return err
 	}
-	// The session's private key goes first, whatever happens at the
-	// server: no act can be signed for this session any more, backdated
-	// or not. Acts already queued carry their signatures and still go.
-	e.dropSessionKey(userID)
+	// No act can be signed here for this session any more: its key
+	// leaves memory now. Acts already queued carry their signatures and
+	// still go.
+	e.signKeys.Forget(userID)
 	pending, err := e.db.PendingBy(ctx, userID)
 	if err != nil {
 		return err
@@ -272,6 +272,16 @@ func (e *Engine) Logout(ctx context.Context, userID string) error {
 			revoke = !remote.Unreachable(err)
 			e.log.Info("logout at the server failed", "err", err)
 		}
+	}
+	// The sealed key lives as long as the session at the server. Once the
+	// server has ended it, the key is destroyed: nothing can be authored
+	// for it again, backdated or not. A logout the server cannot hear yet
+	// (offline, or acts still queued) leaves the session open there, as
+	// the token always did: the key stays sealed under the user's password
+	// alone, so that the same user logging in again offline during an
+	// outage can go on working (docs/security.md, "Session keys").
+	if revoke {
+		e.dropSessionKey(userID)
 	}
 	return e.db.MarkLoggedOut(ctx, userID, e.cfg.Now(), revoke)
 }
