@@ -213,6 +213,10 @@ func TestAdminRevokeClosesWebsocket(t *testing.T) {
 		t.Fatalf("%d %v", st, body)
 	}
 	dev := body["id"].(string)
+	// The workstation claims its registration with the code first.
+	if st, out := e.do("POST", "/api/v1/devices/claim", "", map[string]any{"deviceId": dev, "code": body["registrationCode"]}); st != http.StatusOK {
+		t.Fatalf("claim: %d %v", st, out)
+	}
 	nurse := e.login(wardtest.Email(workflow.RoleNurse), "nurse123", dev)
 	ws := e.connect(nurse, dev, 0, nil)
 	if d := e.status().device(dev); d == nil || !d.Connected || !d.Online || d.Status != httpserver.HealthOK {

@@ -144,6 +144,16 @@ func TestDeviceIdentity(t *testing.T) {
 	st, out = upgrade(t, env.HTTP, h)
 	wantRefused(t, "socket replaying its headers", st, out, 401, postgres.MsgBadNonce)
 
+	// A workstation registered with a one-time code and never claimed:
+	// its id, read off the dashboard, gets no session.
+	fresh, _, _, err := env.DB.RegisterDevice(context.Background(), "Labo jamais réclamé", []workflow.Role{workflow.RoleBiologist})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, out = wardtest.PostJSON(t, url, "", wardtest.LoginBody("biologist@hospital.com", "biologist123", fresh.ID))
+	wantRefused(t, "login on an unclaimed workstation", st, out, 401,
+		`Workstation "Labo jamais réclamé" has not been claimed with its one-time registration code yet; enter the code on the workstation first (an administrator issues it on the dashboard).`)
+
 	// With RequireDeviceKey, a workstation never claimed with a key (its
 	// id alone) gets no session.
 	strict := wardtest.StartServer(t, wardtest.Options{Config: func(c *postgres.Config) { c.RequireDeviceKey = true }})

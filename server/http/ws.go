@@ -59,6 +59,9 @@ func (s *Server) syncSession(r *http.Request) (*postgres.Session, *postgres.Devi
 	if err != nil {
 		return nil, nil, err
 	}
+	if dev.Unclaimed {
+		return nil, nil, workflow.Reject(workflow.CodeUnauthenticated, postgres.MsgUnclaimed, dev.Name)
+	}
 	if len(dev.PublicKey) > 0 || s.DB.Config.RequireDeviceKey {
 		return nil, nil, workflow.Reject(workflow.CodeUnauthenticated, MsgBearerSocket)
 	}

@@ -50,6 +50,10 @@ type Device struct {
 	// PublicKey is the device's own Ed25519 key, registered when it was
 	// claimed with its one-time code (nil before: device_identity.go).
 	PublicKey []byte
+	// Unclaimed: an administrator issued a one-time code for it and it
+	// was never claimed with it (a workstation registered on the
+	// dashboard, or told to claim again).
+	Unclaimed bool
 }
 
 // Serves says whether the device may be used by role.
@@ -318,8 +322,9 @@ func (db *DB) Logout(ctx context.Context, token string) error {
 func (db *DB) Device(ctx context.Context, id string) (*Device, error) {
 	var d Device
 	var roles []string
-	err := db.Pool.QueryRow(ctx, `SELECT id, name, roles, created_at, revoked_at, public_key FROM sync.devices WHERE id = $1`, id).
-		Scan(&d.ID, &d.Name, &roles, &d.CreatedAt, &d.RevokedAt, &d.PublicKey)
+	err := db.Pool.QueryRow(ctx, `SELECT id, name, roles, created_at, revoked_at, public_key, registration_hash IS NOT NULL
+		  FROM sync.devices WHERE id = $1`, id).
+		Scan(&d.ID, &d.Name, &roles, &d.CreatedAt, &d.RevokedAt, &d.PublicKey, &d.Unclaimed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, workflow.Reject(workflow.CodeUnauthenticated, "Workstation %s is not registered with this server; ask an administrator to register it.", id)
 	}

@@ -45,6 +45,10 @@ func (db *DB) NewChallenge(ctx context.Context) (string, time.Time, error) {
 	return nonce, until, err
 }
 
+// MsgUnclaimed refuses a login or socket from a workstation that was
+// given a one-time code and never claimed with it (%q: its name).
+const MsgUnclaimed = "Workstation %q has not been claimed with its one-time registration code yet; enter the code on the workstation first (an administrator issues it on the dashboard)."
+
 // DeviceProof is what a workstation sends to prove it holds its key.
 type DeviceProof struct {
 	Nonce string `json:"nonce"`
@@ -56,6 +60,12 @@ type DeviceProof struct {
 // proof unless RequireDeviceKey (then it is refused, with what to do).
 func (db *DB) CheckDeviceProof(ctx context.Context, dev *Device, purpose string, p DeviceProof) error {
 	keyless := len(dev.PublicKey) != ed25519.PublicKeySize
+	// A workstation registered with a one-time code proves itself by
+	// claiming with it first: its id alone, read off the dashboard, opens
+	// nothing.
+	if keyless && dev.Unclaimed {
+		return workflow.Reject(workflow.CodeUnauthenticated, MsgUnclaimed, dev.Name)
+	}
 	if keyless && db.Config.RequireDeviceKey {
 		return workflow.Reject(workflow.CodeUnauthenticated, "Workstation %q has no device key: claim it again with a new one-time code (an administrator issues one on the dashboard).", dev.Name)
 	}
