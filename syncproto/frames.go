@@ -427,3 +427,19 @@ func marshalFrame(typ string, body any) ([]byte, error) {
 	}
 	return append(out, b[1:]...), nil
 }
+
+// RequestIDOf is the request a server frame answers: "" for a frame that
+// answers none (a poke, a pushed page, an error about no request).
+func RequestIDOf(f Frame) string {
+	switch f := f.(type) {
+	case *Welcome:
+		return f.RequestID
+	case *PushResult:
+		return f.RequestID
+	case *Changes:
+		return f.RequestID
+	case *Error:
+		return f.RequestID
+	}
+	return ""
+}

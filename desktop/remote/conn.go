@@ -253,20 +253,8 @@ func (c *Conn) readLoop() {
 			}
 			continue
 		}
-		c.deliver(requestIDOf(f), f)
+		c.deliver(syncproto.RequestIDOf(f), f)
 	}
-}
-
-func requestIDOf(f syncproto.Frame) string {
-	switch f := f.(type) {
-	case *syncproto.Welcome:
-		return f.RequestID
-	case *syncproto.PushResult:
-		return f.RequestID
-	case *syncproto.Changes:
-		return f.RequestID
-	}
-	return ""
 }
 
 func (c *Conn) deliver(id string, f syncproto.Frame) bool {

@@ -107,26 +107,7 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 
 	tctx, tcancel := context.WithTimeout(ctx, 90*time.Second)
 	defer tcancel()
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(tctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	eval := func(expr string) string {
-		t.Helper()
-		v, err := chromedp.Run(tctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", expr, err)
-		}
-		return v
-	}
-	waitJS := func(what, predicate string, d time.Duration) {
-		t.Helper()
-		if _, err := chromedp.Run(tctx, chromedp.Poll[chromedp.Void](predicate, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(d))); err != nil {
-			t.Fatalf("%s (waited %s for %s): %v\npage: %s", what, d, predicate, err, eval(`document.body.innerText.slice(0, 3000)`))
-		}
-	}
+	do, eval, waitJS := pageHelpers(t, tctx)
 
 	// Sign in.
 	do("open the dashboard",
@@ -575,4 +556,31 @@ type wsClient struct {
 func (w *wsClient) push(token, name string, args any) syncproto.MutationResult {
 	w.t.Helper()
 	return w.Push(w.t, w.Mut(name, args, token, time.Now().UTC().Truncate(time.Millisecond)))[0]
+}
+
+// pageHelpers are the steps a browser test takes on the page in tctx: do
+// runs actions, eval reads a JavaScript expression, waitJS waits for a
+// predicate and fails with what the page shows.
+func pageHelpers(t *testing.T, tctx context.Context) (do func(string, ...chromedp.Action[chromedp.Void]), eval func(string) string, waitJS func(string, string, time.Duration)) {
+	do = func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(tctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	eval = func(expr string) string {
+		t.Helper()
+		v, err := chromedp.Run(tctx, chromedp.Evaluate[string](expr))
+		if err != nil {
+			t.Fatalf("evaluate %s: %v", expr, err)
+		}
+		return v
+	}
+	waitJS = func(what, predicate string, d time.Duration) {
+		t.Helper()
+		if _, err := chromedp.Run(tctx, chromedp.Poll[chromedp.Void](predicate, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(d))); err != nil {
+			t.Fatalf("%s (waited %s for %s): %v\npage: %s", what, d, predicate, err, eval(`document.body.innerText.slice(0, 3000)`))
+		}
+	}
+	return do, eval, waitJS
 }

@@ -69,26 +69,7 @@ func TestWorkstationKeysAndIdleLockInBrowser(t *testing.T) {
 	}
 
 	tctx := keysBrowser(t)
-	eval := func(expr string) string {
-		t.Helper()
-		v, err := chromedp.Run(tctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", expr, err)
-		}
-		return v
-	}
-	waitJS := func(what, predicate string, d time.Duration) {
-		t.Helper()
-		if _, err := chromedp.Run(tctx, chromedp.Poll[chromedp.Void](predicate, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(d))); err != nil {
-			t.Fatalf("%s (waited %s for %s): %v\npage: %s", what, d, predicate, err, eval(`document.body.innerText.slice(0, 3000)`))
-		}
-	}
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(tctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
+	do, eval, waitJS := pageHelpers(t, tctx)
 	row := func(id string) string { return `document.querySelector('#devices tr[data-device-id="` + id + `"]')` }
 	cell := func(id, sel string) string {
 		t.Helper()

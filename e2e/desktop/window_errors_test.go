@@ -31,18 +31,7 @@ import (
 // the test skips, so that `go test ./...` does not run the window twice.
 func TestWindowErrors(t *testing.T) {
 	shots := windowShots(t, "make test-desktop runs this test (or set it to build/screenshots after make desktop)")
-	bin := os.Getenv("WARDSYNC_DESKTOP_BIN")
-	if bin == "" {
-		bin = filepath.Join(repoRoot(t), "build", "wardsync-desktop")
-	}
-	need(t, "the production desktop binary", bin, "make desktop")
-	for _, tool := range []string{"xdotool", "import", "convert", "tesseract"} {
-		p, err := exec.LookPath(tool)
-		if err != nil {
-			p = "/usr/bin/" + tool
-		}
-		need(t, tool, p, "apt-get install -y xdotool imagemagick tesseract-ocr")
-	}
+	bin := windowTools(t)
 	w := newWorld(t)
 	w.stop() // the first login happens with the server out of reach
 	display := xvfb(t)
@@ -212,4 +201,25 @@ func (w *window) save(name string) {
 	if err := os.WriteFile(filepath.Join(w.shots, name), b, 0o644); err != nil {
 		w.t.Fatal(err)
 	}
+}
+
+// windowTools is the production desktop binary the real-window tests run
+// ($WARDSYNC_DESKTOP_BIN, or build/wardsync-desktop) once it and the
+// tools that drive and read the window are there; the test skips without
+// them, saying how to get them.
+func windowTools(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("WARDSYNC_DESKTOP_BIN")
+	if bin == "" {
+		bin = filepath.Join(repoRoot(t), "build", "wardsync-desktop")
+	}
+	need(t, "the production desktop binary", bin, "make desktop")
+	for _, tool := range []string{"xdotool", "import", "convert", "tesseract"} {
+		p, err := exec.LookPath(tool)
+		if err != nil {
+			p = "/usr/bin/" + tool
+		}
+		need(t, tool, p, "apt-get install -y xdotool imagemagick tesseract-ocr")
+	}
+	return bin
 }

@@ -1,9 +1,6 @@
 package desktop_test
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,18 +23,7 @@ const windowIdleLock = 40 * time.Second
 // test skips without that folder, like TestWindowErrors.
 func TestWindowIdleLock(t *testing.T) {
 	shots := windowShots(t, "make test-desktop runs this test (or set it to build/screenshots after make desktop)")
-	bin := os.Getenv("WARDSYNC_DESKTOP_BIN")
-	if bin == "" {
-		bin = filepath.Join(repoRoot(t), "build", "wardsync-desktop")
-	}
-	need(t, "the production desktop binary", bin, "make desktop")
-	for _, tool := range []string{"xdotool", "import", "convert", "tesseract"} {
-		p, err := exec.LookPath(tool)
-		if err != nil {
-			p = "/usr/bin/" + tool
-		}
-		need(t, tool, p, "apt-get install -y xdotool imagemagick tesseract-ocr")
-	}
+	bin := windowTools(t)
 	w := newWorld(t)
 	display := xvfb(t)
 	_, exited := runApp(t, bin, display, w, nil, 4000, "-idle-lock", windowIdleLock.String())

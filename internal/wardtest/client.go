@@ -236,25 +236,10 @@ func (c *Client) Next(tb testing.TB) Received {
 func (c *Client) WaitFor(tb testing.TB, requestID string) Received {
 	tb.Helper()
 	r := c.Next(tb)
-	if id := RequestID(r.F); id != requestID {
+	if id := syncproto.RequestIDOf(r.F); id != requestID {
 		tb.Fatalf("waiting for the reply to %s, got %s", requestID, r.Raw)
 	}
 	return r
-}
-
-// RequestID is the request a frame answers ("" for none).
-func RequestID(f syncproto.Frame) string {
-	switch f := f.(type) {
-	case *syncproto.Welcome:
-		return f.RequestID
-	case *syncproto.PushResult:
-		return f.RequestID
-	case *syncproto.Changes:
-		return f.RequestID
-	case *syncproto.Error:
-		return f.RequestID
-	}
-	return ""
 }
 
 // Closed is closed once the connection has ended.

@@ -307,6 +307,22 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
+// Execute is the life of a Main, for the main and for the tests alike:
+// flags, Run, and for serve until ctx ends (a signal), then Close.
+func (m *Main) Execute(ctx context.Context, args []string) error {
+	if err := m.ParseFlags(ctx, args); err != nil {
+		return err
+	}
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	if m.Server != nil {
+		<-ctx.Done()
+	}
+	return m.Close()
+}
+
 // Close stops what Run started: the server shuts down gracefully within
 // 15 seconds, then the database pool closes. It is safe when Run failed.
 func (m *Main) Close() error {

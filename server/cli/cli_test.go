@@ -245,20 +245,10 @@ func TestAuditVerify(t *testing.T) {
 	}
 }
 
-// execute runs args as wardsync-server's main does: NewMain, ParseFlags,
-// Run, and for serve, wait for ctx before Close.
+// execute runs args as wardsync-server's main does (Main.Execute), with
+// its output to stdout and stderr.
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	m := cli.NewMain()
 	m.Stdout, m.Stderr = stdout, stderr
-	if err := m.ParseFlags(ctx, args); err != nil {
-		return err
-	}
-	if err := m.Run(ctx); err != nil {
-		m.Close()
-		return err
-	}
-	if m.Server != nil {
-		<-ctx.Done()
-	}
-	return m.Close()
+	return m.Execute(ctx, args)
 }

@@ -187,7 +187,7 @@ func (w *admWS) wait(requestID string) syncproto.Frame {
 			if e, ok := r.F.(*syncproto.Error); ok && e.RequestID == requestID {
 				w.t.Fatalf("%s answered with error %s: %s", requestID, e.Code, e.Message)
 			}
-			if wardtest.RequestID(r.F) == requestID {
+			if syncproto.RequestIDOf(r.F) == requestID {
 				return r.F
 			}
 		case <-w.Closed():

@@ -181,8 +181,8 @@ func TestHostileInput(t *testing.T) {
 			}
 			code, msg := expectedError(t, data)
 			checkErrorFrame(t, r, code, msg, false)
-			if want := syncproto.PeekRequestID(data); wardtest.RequestID(r.F) != want {
-				t.Fatalf("error frame answers %q, want %q", wardtest.RequestID(r.F), want)
+			if want := syncproto.PeekRequestID(data); syncproto.RequestIDOf(r.F) != want {
+				t.Fatalf("error frame answers %q, want %q", syncproto.RequestIDOf(r.F), want)
 			}
 		}
 		hello2(t, c) // a fresh connection of the device is still welcome

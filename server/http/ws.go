@@ -291,7 +291,7 @@ func (c *conn) send(f syncproto.Frame) bool {
 		// A frame the protocol refuses is a bug of ours; the device is
 		// told, rather than left waiting for an answer.
 		c.s.Logger.Error("encode frame", "device", c.deviceID, "type", f.FrameType(), "err", err)
-		b, _ = syncproto.Encode(syncproto.ErrorFrame(requestIDOf(f), errors.New("encode"), false))
+		b, _ = syncproto.Encode(syncproto.ErrorFrame(syncproto.RequestIDOf(f), errors.New("encode"), false))
 	}
 	// Queue when there is room, even while closing: the answer to a request
 	// in flight when the server shuts down is still flushed before the close.
@@ -310,20 +310,6 @@ func (c *conn) send(f syncproto.Frame) bool {
 		c.close(websocket.ClosePolicyViolation, "too slow")
 		return false
 	}
-}
-
-func requestIDOf(f syncproto.Frame) string {
-	switch f := f.(type) {
-	case *syncproto.Welcome:
-		return f.RequestID
-	case *syncproto.PushResult:
-		return f.RequestID
-	case *syncproto.Changes:
-		return f.RequestID
-	case *syncproto.Error:
-		return f.RequestID
-	}
-	return ""
 }
 
 func (c *conn) writeLoop() {

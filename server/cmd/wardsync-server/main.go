@@ -35,26 +35,9 @@ func main() {
 			defer pprof.StopCPUProfile()
 		}
 	}
-	m := cli.NewMain()
-	if err := run(ctx, m, os.Args[1:]); err != nil {
+	if err := cli.NewMain().Execute(ctx, os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "wardsync-server:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
-}
-
-// run is the life of m: serve runs until a signal ends ctx, every other
-// command until it is done.
-func run(ctx context.Context, m *cli.Main, args []string) error {
-	if err := m.ParseFlags(ctx, args); err != nil {
-		return err
-	}
-	if err := m.Run(ctx); err != nil {
-		m.Close()
-		return err
-	}
-	if m.Server != nil {
-		<-ctx.Done()
-	}
-	return m.Close()
 }
