@@ -44,10 +44,7 @@ func TestWindowErrors(t *testing.T) {
 	win.read("the login screen", "ce poste du service", 30*time.Second)
 
 	// 1. A first login while offline: the e-mail field has the focus.
-	win.xdo("type", "--delay", "15", "nurse@hospital.com")
-	win.xdo("key", "Tab")
-	win.xdo("type", "--delay", "15", "nurse123")
-	win.xdo("key", "Return")
+	win.logIn("nurse@hospital.com", "nurse123")
 	win.read("the first login offline refused", desktop.MsgNeverOnline, 20*time.Second)
 	win.save("window-error-offline-login.png")
 
@@ -80,6 +77,15 @@ type window struct {
 	shots   string // where save puts screenshots
 	last    string // the last screenshot taken
 	n       int
+}
+
+// logIn types email and password into the login form (the e-mail field
+// has the focus) and submits it.
+func (w *window) logIn(email, password string) {
+	w.xdo("type", "--delay", "15", email)
+	w.xdo("key", "Tab")
+	w.xdo("type", "--delay", "15", password)
+	w.xdo("key", "Return")
 }
 
 func (w *window) xdo(args ...string) {

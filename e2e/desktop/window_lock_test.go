@@ -34,10 +34,7 @@ func TestWindowIdleLock(t *testing.T) {
 	// The nurse logs in online and opens Jean Martin's record: search
 	// (Alt+2, the name field has the focus), then Tab past the birth date
 	// and the search button to the first result, and Return.
-	win.xdo("type", "--delay", "15", "nurse@hospital.com")
-	win.xdo("key", "Tab")
-	win.xdo("type", "--delay", "15", "nurse123")
-	win.xdo("key", "Return")
+	win.logIn("nurse@hospital.com", "nurse123")
 	win.read("the nurse's dashboard", "trouver un patient", 30*time.Second)
 	win.xdo("key", "alt+2")
 	win.read("the patient search", "date de naissance", 10*time.Second)
