@@ -333,9 +333,10 @@ type stationProc struct {
 
 func (s *stationProc) url() string { return s.links[s.home].URL() }
 
-// command is a wardsync-station command on this station. Every process
-// opens the encrypted replica with the first role's key slot; the slots are
-// cheap, since the soak runs thousands of processes.
+// command is a wardsync-station command on this station. A process opens
+// the encrypted replica with the first role's key slot unless it says
+// otherwise (an act opens it with its author's); the slots are cheap,
+// since the soak runs thousands of processes.
 func (s *stationProc) command(args ...string) *exec.Cmd {
 	cmd := exec.Command(stationBin, append([]string{"-db", s.dbPath, "-server", s.url(), "-device", s.device,
 		"-slot-time", "1", "-slot-memory-kib", "64"}, args...)...)
@@ -464,6 +465,10 @@ func (s *stationProc) act(ctx context.Context, role workflow.Role, name string, 
 		return actOutcome{skipped: true}, nil
 	}
 	cmd := s.command("act", "-email", seedEmail[role], "-args", string(args), name)
+	// The act is signed with its author's session key, sealed in the
+	// author's own slot: the process opens the replica with that slot (a
+	// later variable wins), as the app does when that user logs in.
+	cmd.Env = append(cmd.Env, "WARDSYNC_UNLOCK="+seedEmail[role], "WARDSYNC_PASSWORD="+seedPass[role])
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	orphanProof(cmd)
