@@ -117,10 +117,10 @@ export function patientsView(ctx: Ctx, patientId?: string): { el: HTMLElement; r
       // The buttons are the acts the rule table allows this role on this
       // status (workflow.ts); a PAID bill takes no further payment.
       const apptButtons: Record<string, () => HTMLElement | null> = {
-        'appointment.checkIn': () => act(t('act.appointment.checkIn'), () => api.checkIn(ctx.userId, a.id), t('acted.checkedIn', { subject: apptSubject(a) })),
+        'appointment.checkIn': () => act(t('act.appointment.checkIn'), () => api.act(ctx.userId, 'appointment.checkIn', { id: a.id }), t('acted.checkedIn', { subject: apptSubject(a) })),
         'appointment.cancel': () => confirmButton(t('q.cancelVisit'), t('q.cancelConfirm'), { class: 'small danger' }, async () => {
           try {
-            await api.cancelAppointment(ctx.userId, a.id);
+            await api.act(ctx.userId, 'appointment.cancel', { id: a.id });
             ctx.acted(t('acted.cancelled', { subject: apptSubject(a) }));
           } catch (err) {
             if (err instanceof ProblemError) ctx.flash(`${err.problem.code}: ${err.problem.message}`, 'warn');
@@ -140,9 +140,9 @@ export function patientsView(ctx: Ctx, patientId?: string): { el: HTMLElement; r
       status = x.status;
       body = x.text;
       const presButtons: Record<string, () => HTMLElement> = {
-        'prescription.sendToLab': () => act(t('act.prescription.sendToLab'), () => api.sendToLab(ctx.userId, x.id), t('acted.sentToLab', { subject: presSubject(x) })),
-        'prescription.collectSample': () => act(t('q.sampleCollected'), () => api.collectSample(ctx.userId, x.id), t('acted.sample', { subject: presSubject(x) })),
-        'prescription.startAnalysis': () => act(t('act.prescription.startAnalysis'), () => api.startAnalysis(ctx.userId, x.id), t('acted.analysis', { subject: presSubject(x) })),
+        'prescription.sendToLab': () => act(t('act.prescription.sendToLab'), () => api.act(ctx.userId, 'prescription.sendToLab', { id: x.id }), t('acted.sentToLab', { subject: presSubject(x) })),
+        'prescription.collectSample': () => act(t('q.sampleCollected'), () => api.act(ctx.userId, 'prescription.collectSample', { id: x.id }), t('acted.sample', { subject: presSubject(x) })),
+        'prescription.startAnalysis': () => act(t('act.prescription.startAnalysis'), () => api.act(ctx.userId, 'prescription.startAnalysis', { id: x.id }), t('acted.analysis', { subject: presSubject(x) })),
         'result.create': () => open(t('act.result.create'), () => resultForm(ctx, x.id, presSubject(x))),
         'result.review': () => openAsync(t('q.reviewButton'), () => reviewForm(ctx, x)),
       };
