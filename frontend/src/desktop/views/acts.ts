@@ -547,6 +547,24 @@ export function historyForm(ctx: Ctx, p: Patient): HTMLElement {
   return panel(f);
 }
 
+/**
+ * RowForm opens the form of an act done on an existing row whose status
+ * does not count (a document): from a button on that row of the patient's
+ * record, and filled in again from a rejected act's copy. The record offers
+ * a button for each act of the rule table that has one here
+ * (workflow.rowActs), and the Rejected list opens its copies here, so such
+ * an act is written in this file alone.
+ */
+export interface RowForm {
+  /** onRow opens the form on the row, as the patient's record shows it (a document). */
+  onRow: (ctx: Ctx, row: { id: string } & Record<string, unknown>) => HTMLElement;
+  /** fromCopy opens it filled in with a rejected act's arguments; noted names the copy. */
+  fromCopy: (ctx: Ctx, args: Record<string, unknown>, noted: string) => HTMLElement;
+}
+
+/** rowForms are the RowForms, by act name. */
+export const rowForms: Record<string, RowForm> = {};
+
 export function documentForm(ctx: Ctx, patientId: string, subject: string, prefill: { name?: string; type?: string; url?: string } = {}): HTMLElement {
   const f = buildForm({
     id: 'document-form',

@@ -15,7 +15,7 @@ import {
 } from '../format';
 import type { ActSubject, AppointmentView, Copied, PendingAct, PrescriptionView, RejectedAct } from '../types';
 import {
-  closeForm, consultationForm, contactForm, documentForm, historyForm, paymentForm, prescriptionForm, registerForm, resultForm, reviewForm,
+  closeForm, consultationForm, contactForm, documentForm, historyForm, paymentForm, prescriptionForm, registerForm, resultForm, reviewForm, rowForms,
   scheduleForm, vitalsForm, type PatientPrefill, type VitalsPrefill,
 } from './acts';
 
@@ -192,6 +192,8 @@ export async function copyForm(ctx: Ctx, c: Copied, subject?: ActSubject): Promi
     vitalsEnteredAt: null, consultedAt: null, closedAt: null, billingAmount: null, billingStatus: null, patientId: '', doctorId: '',
     patientFirstName: subject?.firstName ?? '', patientLastName: subject?.lastName ?? note, doctorName: '',
   });
+  const rowForm = rowForms[c.name];
+  if (rowForm) return rowForm.fromCopy(ctx, a, noted);
   switch (c.name) {
     case 'appointment.recordVitals':
       return vitalsForm(ctx, str(a.id), noted, { vitals: a.vitals as VitalsPrefill['vitals'], medicalHistoryNotes: str(a.medicalHistoryNotes) });

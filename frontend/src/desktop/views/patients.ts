@@ -8,10 +8,11 @@ import { labRows } from '../clinical';
 import { dayUTC, money, patientName, provenance, statusWord, when } from '../format';
 import type { ActProvenance, Patient, Timeline, TimelineEntry } from '../types';
 import { historyBlock, labTable } from './clinical';
-import { nextActs } from '../workflow';
+import { nextActs, rowActs } from '../workflow';
+import { actLabel } from '../../shared/acts';
 import {
   closeForm, consultationForm, contactForm, documentForm, historyForm, paymentForm, prescriptionForm, registerForm, resultForm,
-  reviewForm, scheduleForm, vitalsForm, vitalsSummary, apptSubject, presSubject,
+  reviewForm, rowForms, scheduleForm, vitalsForm, vitalsSummary, apptSubject, presSubject,
 } from './acts';
 
 export function patientsView(ctx: Ctx, patientId?: string): { el: HTMLElement; refresh: () => Promise<void> } {
@@ -161,6 +162,7 @@ export function patientsView(ctx: Ctx, patientId?: string): { el: HTMLElement; r
       head = t('entry.document', { name: d.name });
       status = d.type;
       body = d.url;
+      acts.push(...rowButtons('documents', d as unknown as { id: string } & Record<string, unknown>));
     }
     return h('li', { class: `entry ${e.kind}`, 'data-id': id, 'data-kind': e.kind, 'data-status': status },
       h('div', { class: 'when' }, when(e.at, ctx.now())),
@@ -188,6 +190,10 @@ export function patientsView(ctx: Ctx, patientId?: string): { el: HTMLElement; r
       },
     }, label);
   const open = (label: string, form: () => HTMLElement) => h('button', { type: 'button', class: 'primary small', onclick: () => ctx.openPanel(form()) }, label);
+  // The acts on a row whose status does not count, from the rule table:
+  // those with a form (rowForms).
+  const rowButtons = (table: string, row: { id: string } & Record<string, unknown>) =>
+    rowActs(table, role).filter((n) => rowForms[n]).map((n) => open(actLabel(n), () => rowForms[n].onRow(ctx, row)));
   const openAsync = (label: string, form: () => Promise<HTMLElement>) => h('button', { type: 'button', class: 'primary small', onclick: async () => ctx.openPanel(await form()) }, label);
 
   const el = h('div', { class: 'content-inner' }, h('h1', null, t('nav.patients')), search, results, record);
