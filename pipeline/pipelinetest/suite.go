@@ -116,15 +116,10 @@ func rowsOf(key string) rows {
 // of is the case's row of table (a document is the case's fresh row: no
 // case makes two).
 func (r rows) of(table string) string {
-	switch table {
-	case workflow.TablePatients:
-		return r.patient
-	case workflow.TableAppointments:
-		return r.appt
-	case workflow.TablePrescriptions:
-		return r.rx
-	case workflow.TableResults:
-		return r.result
+	byTable := map[string]string{workflow.TablePatients: r.patient, workflow.TableAppointments: r.appt,
+		workflow.TablePrescriptions: r.rx, workflow.TableResults: r.result}
+	if id, ok := byTable[table]; ok {
+		return id
 	}
 	return r.fresh
 }
