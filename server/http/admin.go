@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"wardsync/frontend"
+	"wardsync/server"
 	"wardsync/server/postgres"
 	"wardsync/workflow"
 )
@@ -278,18 +279,29 @@ func (s *Server) handleEnableUser(w http.ResponseWriter, r *http.Request, sess *
 
 // ---- workstations ----
 
+// deviceJSON is what every dashboard list says of a workstation first; the
+// lists embed it, so its members lead their objects.
+type deviceJSON struct {
+	ID                  string          `json:"id"`
+	Name                string          `json:"name"`
+	Roles               []workflow.Role `json:"roles"`
+	CreatedAt           time.Time       `json:"createdAt"`
+	Revoked             bool            `json:"revoked"`
+	RevokedAt           *time.Time      `json:"revokedAt,omitempty"`
+	RegistrationPending bool            `json:"registrationPending"`
+}
+
+func toDeviceJSON(d postgres.DeviceHealth) deviceJSON {
+	return deviceJSON{ID: d.ID, Name: d.Name, Roles: d.Roles, CreatedAt: d.CreatedAt, Revoked: d.RevokedAt != nil,
+		RevokedAt: d.RevokedAt, RegistrationPending: d.RegistrationUntil != nil}
+}
+
 type adminDeviceJSON struct {
-	ID                    string          `json:"id"`
-	Name                  string          `json:"name"`
-	Roles                 []workflow.Role `json:"roles"`
-	CreatedAt             time.Time       `json:"createdAt"`
-	Revoked               bool            `json:"revoked"`
-	RevokedAt             *time.Time      `json:"revokedAt,omitempty"`
-	RegistrationPending   bool            `json:"registrationPending"`
-	RegistrationExpiresAt *time.Time      `json:"registrationExpiresAt,omitempty"`
-	LastSeen              *time.Time      `json:"lastSeen,omitempty"`
-	KeyState              keyStateJSON    `json:"keyState"`
-	IdleLockMinutes       *int            `json:"idleLockMinutes"`
+	deviceJSON
+	RegistrationExpiresAt *time.Time   `json:"registrationExpiresAt,omitempty"`
+	LastSeen              *time.Time   `json:"lastSeen,omitempty"`
+	KeyState              keyStateJSON `json:"keyState"`
+	IdleLockMinutes       *int         `json:"idleLockMinutes"`
 }
 
 func (s *Server) handleListDevices(w http.ResponseWriter, r *http.Request, _ *postgres.Session) {
@@ -300,9 +312,8 @@ func (s *Server) handleListDevices(w http.ResponseWriter, r *http.Request, _ *po
 	}
 	out := make([]adminDeviceJSON, 0, len(devs))
 	for _, d := range devs {
-		out = append(out, adminDeviceJSON{ID: d.ID, Name: d.Name, Roles: d.Roles, CreatedAt: d.CreatedAt,
-			Revoked: d.RevokedAt != nil, RevokedAt: d.RevokedAt, RegistrationPending: d.RegistrationUntil != nil,
-			RegistrationExpiresAt: d.RegistrationUntil, LastSeen: d.LastSeen})
+		out = append(out, adminDeviceJSON{deviceJSON: toDeviceJSON(d), RegistrationExpiresAt: d.RegistrationUntil,
+			LastSeen: d.LastSeen})
 	}
 	if err := s.withKeyStates(r, out); err != nil {
 		writeError(w, err)
@@ -741,25 +752,18 @@ func (s *Server) connectedDeviceIDs() []string {
 // that another instance revoked. Open should run it until shutdown; the
 // status, metrics and events handlers also mark presence on their own.
 func (s *Server) MonitorLoop(ctx context.Context) {
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	server.Every(ctx, 5*time.Second, nil, func(bool) {
 		s.touchPresence(ctx)
 		ids := s.connectedDeviceIDs()
 		if len(ids) == 0 {
-			continue
+			return
 		}
 		revoked, err := s.DB.RevokedAmong(ctx, ids)
 		if err != nil {
-			continue
+			return
 		}
 		for _, id := range revoked {
 			s.hub.kick(id, DeviceRevokedCloseCode, "device revoked")
 		}
-	}
+	})
 }

@@ -99,72 +99,46 @@ type txReader struct {
 	tx pgx.Tx
 }
 
-func (r txReader) one(ctx context.Context, table, where, lock, arg string) (any, error) {
+// readRow reads the row of table whose column where is arg, locked as lock;
+// T is the workflow row type of table.
+func readRow[T any](ctx context.Context, tx pgx.Tx, table, where, lock, arg string) (*T, error) {
 	q := `SELECT ` + tableCols[table] + ` FROM ` + pgx.Identifier{table}.Sanitize() + ` WHERE ` + where + ` = $1` + lock
-	v, err := scanners[table](r.tx.QueryRow(ctx, q, arg))
+	v, err := scanners[table](tx.QueryRow(ctx, q, arg))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, workflow.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s %s: %w", table, arg, err)
 	}
-	return v, nil
+	return v.(*T), nil
 }
 
 func (r txReader) User(ctx context.Context, id string) (*workflow.User, error) {
-	v, err := r.one(ctx, workflow.TableUsers, "id", lockNone, id)
-	if err != nil {
-		return nil, err
-	}
-	return v.(*workflow.User), nil
+	return readRow[workflow.User](ctx, r.tx, workflow.TableUsers, "id", lockNone, id)
 }
 
 func (r txReader) Patient(ctx context.Context, id string) (*workflow.Patient, error) {
-	v, err := r.one(ctx, workflow.TablePatients, "id", lockKeyShare, id)
-	if err != nil {
-		return nil, err
-	}
-	return v.(*workflow.Patient), nil
+	return readRow[workflow.Patient](ctx, r.tx, workflow.TablePatients, "id", lockKeyShare, id)
 }
 
 func (r txReader) Appointment(ctx context.Context, id string) (*workflow.Appointment, error) {
-	v, err := r.one(ctx, workflow.TableAppointments, "id", lockUpdate, id)
-	if err != nil {
-		return nil, err
-	}
-	return v.(*workflow.Appointment), nil
+	return readRow[workflow.Appointment](ctx, r.tx, workflow.TableAppointments, "id", lockUpdate, id)
 }
 
 func (r txReader) Prescription(ctx context.Context, id string) (*workflow.Prescription, error) {
-	v, err := r.one(ctx, workflow.TablePrescriptions, "id", lockUpdate, id)
-	if err != nil {
-		return nil, err
-	}
-	return v.(*workflow.Prescription), nil
+	return readRow[workflow.Prescription](ctx, r.tx, workflow.TablePrescriptions, "id", lockUpdate, id)
 }
 
 func (r txReader) Result(ctx context.Context, id string) (*workflow.Result, error) {
-	v, err := r.one(ctx, workflow.TableResults, "id", lockUpdate, id)
-	if err != nil {
-		return nil, err
-	}
-	return v.(*workflow.Result), nil
+	return readRow[workflow.Result](ctx, r.tx, workflow.TableResults, "id", lockUpdate, id)
 }
 
 func (r txReader) ResultByPrescription(ctx context.Context, prescriptionID string) (*workflow.Result, error) {
-	v, err := r.one(ctx, workflow.TableResults, `"prescriptionId"`, lockUpdate, prescriptionID)
-	if err != nil {
-		return nil, err
-	}
-	return v.(*workflow.Result), nil
+	return readRow[workflow.Result](ctx, r.tx, workflow.TableResults, `"prescriptionId"`, lockUpdate, prescriptionID)
 }
 
 func (r txReader) Document(ctx context.Context, id string) (*workflow.Document, error) {
-	v, err := r.one(ctx, workflow.TableDocuments, "id", lockNone, id)
-	if err != nil {
-		return nil, err
-	}
-	return v.(*workflow.Document), nil
+	return readRow[workflow.Document](ctx, r.tx, workflow.TableDocuments, "id", lockNone, id)
 }
 
 // PatientRecords locks the patient FOR UPDATE, which conflicts with the

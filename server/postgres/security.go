@@ -264,19 +264,5 @@ func (db *DB) refuseLogin(ctx context.Context, email, userID, deviceID, reason s
 
 // SecurityEventCounts counts the security log's events by kind.
 func (db *DB) SecurityEventCounts(ctx context.Context) (map[string]int64, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT kind, count(*) FROM sync.security_events GROUP BY kind`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]int64{}
-	for rows.Next() {
-		var k string
-		var n int64
-		if err := rows.Scan(&k, &n); err != nil {
-			return nil, err
-		}
-		out[k] = n
-	}
-	return out, rows.Err()
+	return db.countBy(ctx, `SELECT kind, count(*) FROM sync.security_events GROUP BY kind`)
 }
