@@ -450,19 +450,11 @@ func (db *DB) FollowDeferred(ctx context.Context, every time.Duration, sweep fun
 }
 
 func (db *DB) followDeferredOnce(ctx context.Context, wake <-chan struct{}, every time.Duration, sweep func()) error {
-	conn, err := db.Pool.Acquire(ctx)
+	conn, release, err := db.listenConn(ctx, ChannelDeferred)
 	if err != nil {
 		return err
 	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `LISTEN `+ChannelDeferred); err != nil {
-		return err
-	}
-	defer func() {
-		c, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, _ = conn.Exec(c, `UNLISTEN *`)
-	}()
+	defer release()
 	for {
 		if _, _, err := db.ann.waitNotice(ctx, conn.Conn(), wake, every); err != nil {
 			return err

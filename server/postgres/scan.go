@@ -14,15 +14,21 @@ func (db *DB) countBy(ctx context.Context, sql string, args ...any) (map[string]
 		return nil, err
 	}
 	out := map[string]int64{}
-	var (
-		key string
-		n   int64
-	)
-	if _, err := pgx.ForEachRow(rows, []any{&key, &n}, func() error {
-		out[key] = n
-		return nil
-	}); err != nil {
+	if err := scanInto(rows, out); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// scanInto reads rows of (key, value) into m, and closes rows.
+func scanInto[V any](rows pgx.Rows, m map[string]V) error {
+	var (
+		key string
+		v   V
+	)
+	_, err := pgx.ForEachRow(rows, []any{&key, &v}, func() error {
+		m[key] = v
+		return nil
+	})
+	return err
 }
