@@ -82,8 +82,16 @@ func (c *Conn) Read(d time.Duration) (syncproto.Frame, error) {
 // without one (pokes); an error frame or a reply to another request is an
 // error.
 func (c *Conn) Request(f syncproto.Frame, d time.Duration) (syncproto.Frame, error) {
-	id := syncproto.RequestIDOf(f)
-	if err := c.Send(f); err != nil {
+	b, err := syncproto.Encode(f)
+	if err != nil {
+		return nil, err
+	}
+	var req struct {
+		ID string `json:"requestId"`
+	}
+	_ = json.Unmarshal(b, &req)
+	id := req.ID
+	if err := c.WriteMessage(websocket.TextMessage, b); err != nil {
 		return nil, err
 	}
 	for {
