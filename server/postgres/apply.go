@@ -117,7 +117,7 @@ func (db *DB) push(ctx context.Context, tx *batchTx, deviceID string, muts []syn
 	st := db.newPushStore(tx, deviceID, deviceRoles, receivedAt)
 	st.sessions = sessions
 	results := make([]syncproto.MutationResult, 0, len(muts))
-	for _, m := range muts {
+	for i, m := range muts {
 		if m.Seq <= last {
 			res, err := duplicateResult(ctx, tx, deviceID, m.Seq, m.ID)
 			if err != nil {
@@ -136,6 +136,12 @@ func (db *DB) push(ctx context.Context, tx *batchTx, deviceID string, muts []syn
 		// infrastructure failure that aborts the whole push, so the client
 		// resends it.
 		st.begin(head)
+		if i == len(muts)-1 {
+			// The push's last act: its seq and hash are the device's now.
+			if headBytes, err := chainHeadBytes(m.Hash); err == nil {
+				st.tail = func(b *pgx.Batch) { queueTail(b, tx, deviceID, m.Seq, receivedAt, headBytes) }
+			}
+		}
 		if _, err := pipeline.Run(ctx, st, &pipeline.Act{Mutation: m}); err != nil {
 			return nil, err
 		}
@@ -150,19 +156,27 @@ func (db *DB) push(ctx context.Context, tx *batchTx, deviceID string, muts []syn
 		// so the next act is judged on its own (docs/provenance.md).
 		last, head = m.Seq, m.Hash
 	}
+	if st.tailSent {
+		return results, nil // with the last act's audit row
+	}
 	headBytes, err := chainHeadBytes(head)
 	if err != nil {
 		return nil, err
 	}
-	// The last round trip advances the device's seq and commits.
 	b = &pgx.Batch{}
-	b.Queue(`UPDATE sync.clients SET last_mutation_seq = $2, last_seen = $3, chain_head = $4 WHERE device_id = $1`,
-		deviceID, last, receivedAt, headBytes)
-	tx.queueCommit(b)
+	queueTail(b, tx, deviceID, last, receivedAt, headBytes)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
 	return results, nil
+}
+
+// queueTail queues the push's last statements: the device's seq and chain
+// head advance, and the transaction commits.
+func queueTail(b *pgx.Batch, tx *batchTx, deviceID string, last int64, receivedAt time.Time, head []byte) {
+	b.Queue(`UPDATE sync.clients SET last_mutation_seq = $2, last_seen = $3, chain_head = $4 WHERE device_id = $1`,
+		deviceID, last, receivedAt, head)
+	tx.queueCommit(b)
 }
 
 // recorded gathers the first outcomes of a push's mutation ids that the
