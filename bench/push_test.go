@@ -102,6 +102,7 @@ func BenchmarkPushThroughput(b *testing.B) {
 	e.checkpoint()
 	rounds := max(1, cfg.Batches/6)
 	var singles atomic.Int64
+	cpuBefore := e.sampleCPU()
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(devs))
@@ -116,6 +117,7 @@ func BenchmarkPushThroughput(b *testing.B) {
 	}
 	wg.Wait()
 	singleElapsed := time.Since(start)
+	cpuAfter := e.sampleCPU()
 	close(errs)
 	for err := range errs {
 		fatalf(b, "%v", err)
@@ -124,9 +126,21 @@ func BenchmarkPushThroughput(b *testing.B) {
 	logf(b, "ours: %d mutations applied by %d devices in %s, one act per push (one transaction each): %.0f mutations/s",
 		singles.Load(), len(devs), singleElapsed.Round(time.Millisecond), single)
 	b.ReportMetric(single, "single-mutations/s")
+	self, _, pg := cpuAfter.perAct(cpuBefore, float64(singles.Load()))
+	logf(b, "ours, one act per push: CPU per act %.2f ms in the server and its devices (one process), %s in PostgreSQL",
+		self, cpuMS(pg))
+	b.ReportMetric(self, "single-cpu-ms/act")
+	b.ReportMetric(pg, "single-pg-cpu-ms/act")
 
+	e.checkpoint() // the singles' dirty pages are not the baseline's CPU
+	cpuBefore = e.sampleCPU()
 	if v, ok := pushBaseline(b, e, cfg, 1, notifyNone, "baseline-tps"); ok {
 		b.ReportMetric(single/v, "ratio-single")
+		// -T runs for a time: the transactions are counted from the rate.
+		_, client, pg := e.sampleCPU().perAct(cpuBefore, v*float64(cfg.PgbenchSeconds))
+		logf(b, "baseline, one mutation per transaction: CPU per transaction %.2f ms in pgbench, %s in PostgreSQL", client, cpuMS(pg))
+		b.ReportMetric(client, "baseline-client-cpu-ms/tx")
+		b.ReportMetric(pg, "baseline-pg-cpu-ms/tx")
 	}
 	pushBaseline(b, e, cfg, 1, notifyInTx, "baseline-notify-tps")
 	pushBaseline(b, e, cfg, 1, notifyAfter, "baseline-announce-tps")
@@ -197,4 +211,12 @@ func pushBatches(d *device, patients []string, cfg config, round int, applied *a
 		applied.Add(int64(len(res)))
 	}
 	return nil
+}
+
+// cpuMS shows a CPU time per act in ms, or says it is not known (-1).
+func cpuMS(ms float64) string {
+	if ms < 0 {
+		return "unknown"
+	}
+	return strconv.FormatFloat(ms, 'f', 2, 64) + " ms"
 }

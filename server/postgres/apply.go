@@ -27,7 +27,7 @@ import (
 // is refused with PROTOCOL_ERROR and nothing is written.
 func (db *DB) Push(ctx context.Context, deviceID string, muts []syncproto.Mutation) ([]syncproto.MutationResult, error) {
 	var results []syncproto.MutationResult
-	err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	err := db.inBatchTx(ctx, func(tx *batchTx) error {
 		var err error
 		results, err = db.push(ctx, tx, deviceID, muts)
 		return err
@@ -41,24 +41,45 @@ func (db *DB) Push(ctx context.Context, deviceID string, muts []syncproto.Mutati
 	return results, nil
 }
 
-func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncproto.Mutation) ([]syncproto.MutationResult, error) {
+// push runs in a transaction whose first and last round trips carry its
+// bookkeeping: an online workstation pushes each act alone, and waits for
+// every round trip of its push (TestOneActPushRoundTrips counts them).
+func (db *DB) push(ctx context.Context, tx *batchTx, deviceID string, muts []syncproto.Mutation) ([]syncproto.MutationResult, error) {
 	receivedAt := db.now()
-	// The device's row serialises its pushes, even across server instances.
-	// Its chain head comes with it: a push of one act (an online
-	// workstation's) pays every round trip of the push's own bookkeeping.
+	// The first round trip opens the transaction, locks the device's row
+	// (it serialises the device's pushes, even across server instances)
+	// and reads its chain head, and reads, as of that lock, what the rest
+	// needs whatever the device's last seq turns out to be: the outcomes
+	// the push's mutation ids already have, and the sessions its acts name.
 	var last int64
 	var roles []string
 	var revoked *time.Time
 	var chain []byte
-	err := tx.QueryRow(ctx, `
+	registered := false
+	b := &pgx.Batch{}
+	tx.queueBegin(b)
+	b.Queue(`
 		SELECT c.last_mutation_seq, d.roles, d.revoked_at, c.chain_head
 		  FROM sync.clients c JOIN sync.devices d ON d.id = c.device_id
-		 WHERE c.device_id = $1 FOR UPDATE OF c`, deviceID).Scan(&last, &roles, &revoked, &chain)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, workflow.Reject(workflow.CodeUnauthenticated, "Workstation %s is not registered with this server.", deviceID)
+		 WHERE c.device_id = $1 FOR UPDATE OF c`, deviceID).QueryRow(func(r pgx.Row) error {
+		err := r.Scan(&last, &roles, &revoked, &chain)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		registered = err == nil
+		return err
+	})
+	ids := make([]string, len(muts))
+	for i, m := range muts {
+		ids[i] = m.ID
 	}
-	if err != nil {
+	rec := queueRecorded(b, deviceID, ids)
+	sessions := queueSessions(b, muts)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
+	}
+	if !registered {
+		return nil, workflow.Reject(workflow.CodeUnauthenticated, "Workstation %s is not registered with this server.", deviceID)
 	}
 	if revoked != nil {
 		return nil, workflow.Reject(workflow.CodeUnauthenticated, "This workstation was revoked; it can no longer synchronise.")
@@ -88,20 +109,15 @@ func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncp
 	// (docs/protocol.md, "Lost state"), and the same id may even come twice
 	// in one push. Such a mutation is a duplicate of its first outcome,
 	// never applied again; its seq still advances.
-	var newIDs []string
-	for _, m := range muts {
-		if m.Seq > last {
-			newIDs = append(newIDs, m.ID)
-		}
-	}
-	first, err := recordedByID(ctx, tx, deviceID, newIDs)
+	first, err := rec.outcomes(ctx, tx, deviceID, muts, last)
 	if err != nil {
 		return nil, err
 	}
 
 	st := db.newPushStore(tx, deviceID, deviceRoles, receivedAt)
+	st.sessions = sessions
 	results := make([]syncproto.MutationResult, 0, len(muts))
-	for _, m := range muts {
+	for i, m := range muts {
 		if m.Seq <= last {
 			res, err := duplicateResult(ctx, tx, deviceID, m.Seq, m.ID)
 			if err != nil {
@@ -120,6 +136,12 @@ func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncp
 		// infrastructure failure that aborts the whole push, so the client
 		// resends it.
 		st.begin(head)
+		if i == len(muts)-1 {
+			// The push's last act: its seq and hash are the device's now.
+			if headBytes, err := chainHeadBytes(m.Hash); err == nil {
+				st.tail = func(b *pgx.Batch) { queueTail(b, tx, deviceID, m.Seq, receivedAt, headBytes) }
+			}
+		}
 		if _, err := pipeline.Run(ctx, st, &pipeline.Act{Mutation: m}); err != nil {
 			return nil, err
 		}
@@ -134,58 +156,91 @@ func (db *DB) push(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncp
 		// so the next act is judged on its own (docs/provenance.md).
 		last, head = m.Seq, m.Hash
 	}
+	if st.tailSent {
+		return results, nil // with the last act's audit row
+	}
 	headBytes, err := chainHeadBytes(head)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE sync.clients SET last_mutation_seq = $2, last_seen = $3, chain_head = $4 WHERE device_id = $1`,
-		deviceID, last, receivedAt, headBytes); err != nil {
+	b = &pgx.Batch{}
+	queueTail(b, tx, deviceID, last, receivedAt, headBytes)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
 	return results, nil
 }
 
-// recordedByID returns the first outcomes of those of ids the device's
-// mutations already hold, over its whole history (indexed by 00012).
-func recordedByID(ctx context.Context, tx pgx.Tx, deviceID string, ids []string) (map[string]syncproto.MutationResult, error) {
-	out := map[string]syncproto.MutationResult{}
+// queueTail queues the push's last statements: the device's seq and chain
+// head advance, and the transaction commits.
+func queueTail(b *pgx.Batch, tx *batchTx, deviceID string, last int64, receivedAt time.Time, head []byte) {
+	b.Queue(`UPDATE sync.clients SET last_mutation_seq = $2, last_seen = $3, chain_head = $4 WHERE device_id = $1`,
+		deviceID, last, receivedAt, head)
+	tx.queueCommit(b)
+}
+
+// recorded gathers the first outcomes of a push's mutation ids that the
+// device's mutations already hold, over its whole history (indexed by
+// 00012). It is read before the device's last seq is known, so it asks for
+// every id of the push and outcomes keeps those of the new seqs.
+type recorded struct {
+	out map[string]syncproto.MutationResult
+	// parked are those whose first outcome is a parked act: a duplicate
+	// repeats what it waits for now.
+	parked map[string]int64
+}
+
+// queueRecorded queues the read of ids' first outcomes on b.
+func queueRecorded(b *pgx.Batch, deviceID string, ids []string) *recorded {
+	r := &recorded{out: map[string]syncproto.MutationResult{}, parked: map[string]int64{}}
 	if len(ids) == 0 {
-		return out, nil
+		return r
 	}
-	rows, err := tx.Query(ctx, `SELECT mutation_id, seq, outcome, COALESCE(code, ''), COALESCE(message, ''), COALESCE(field, '') FROM sync.mutations
-		 WHERE device_id = $1 AND mutation_id = ANY($2) ORDER BY seq`, deviceID, ids)
-	if err != nil {
-		return nil, err
-	}
-	var parkedSeqs = map[string]int64{}
-	for rows.Next() {
-		var id, code, outcome string
-		var seq int64
-		var r syncproto.MutationResult
-		if err := rows.Scan(&id, &seq, &outcome, &code, &r.Message, &r.Field); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		r.Code = workflow.Code(code)
-		if _, seen := out[id]; !seen {
-			out[id] = r
-			if outcome == "deferred" {
-				parkedSeqs[id] = seq
+	b.Queue(`SELECT mutation_id, seq, outcome, COALESCE(code, ''), COALESCE(message, ''), COALESCE(field, '') FROM sync.mutations
+		 WHERE device_id = $1 AND mutation_id = ANY($2) ORDER BY seq`, deviceID, ids).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var id, code, outcome string
+			var seq int64
+			var res syncproto.MutationResult
+			if err := rows.Scan(&id, &seq, &outcome, &code, &res.Message, &res.Field); err != nil {
+				return err
+			}
+			res.Code = workflow.Code(code)
+			if _, seen := r.out[id]; !seen {
+				r.out[id] = res
+				if outcome == "deferred" {
+					r.parked[id] = seq
+				}
 			}
 		}
+		return rows.Err()
+	})
+	return r
+}
+
+// outcomes are the first outcomes of the ids of muts above last, once the
+// batch that read them has been sent.
+func (r *recorded) outcomes(ctx context.Context, tx pgx.Tx, deviceID string, muts []syncproto.Mutation, last int64) (map[string]syncproto.MutationResult, error) {
+	fresh := make(map[string]bool, len(muts))
+	for _, m := range muts {
+		if m.Seq > last {
+			fresh[m.ID] = true
+		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
+	for id := range r.out {
+		if !fresh[id] {
+			delete(r.out, id)
+			delete(r.parked, id)
+		}
 	}
-	for id, seq := range parkedSeqs {
-		r, err := duplicateOfParked(ctx, tx, deviceID, seq, syncproto.MutationResult{})
+	for id, seq := range r.parked {
+		res, err := duplicateOfParked(ctx, tx, deviceID, seq, syncproto.MutationResult{})
 		if err != nil {
 			return nil, err
 		}
-		out[id] = r
+		r.out[id] = res
 	}
-	return out, nil
+	return r.out, nil
 }
 
 // duplicateOfParked answers a duplicate of an act still parked: it repeats

@@ -174,18 +174,24 @@ func pgCode(err error) string {
 // cause, so that the INTERNAL the device hears is logged with the SQLSTATE
 // that caused it.
 func (db *DB) inTx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error) error {
+	return db.retrying(ctx, func() error { return pgx.BeginTxFunc(ctx, db.Pool, opts, fn) })
+}
+
+// retrying runs one attempt of a transaction (inTx, inBatchTx) until it
+// succeeds, fails for good, or the attempts run out.
+func (db *DB) retrying(ctx context.Context, attempt func() error) error {
 	const attempts = 8
 	var err error
-	for attempt := 1; ; attempt++ {
-		err = pgx.BeginTxFunc(ctx, db.Pool, opts, fn)
+	for n := 1; ; n++ {
+		err = attempt()
 		if err == nil || !Retryable(err) || ctx.Err() != nil {
 			return err
 		}
-		if attempt == attempts {
+		if n == attempts {
 			break
 		}
 		db.retries.add(retryCause(err))
-		time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
+		time.Sleep(time.Duration(n) * 5 * time.Millisecond)
 	}
 	return &RetriesExhaustedError{Attempts: attempts, SQLState: pgCode(err), Err: err}
 }

@@ -51,6 +51,7 @@ func (st *pushStore) WriteEffect(ctx context.Context, a *pipeline.Act, eff workf
 	} else {
 		b.Queue(savepointAct)
 	}
+	first := b.Len()
 	for _, op := range eff.Ops {
 		q, args, err := opSQL(op)
 		if err != nil {
@@ -58,7 +59,14 @@ func (st *pushStore) WriteEffect(ctx context.Context, a *pipeline.Act, eff workf
 		}
 		b.Queue(q, args...)
 	}
-	rej, err := sendWrites(ctx, tx, b, eff.Ops)
+	if st.tail != nil {
+		// After the writes (their triggers wake the acts parked on the
+		// rows they change): whether Wake will have anything to do, so
+		// that Record may send the push's tail with the audit row.
+		b.Queue(`SELECT NOT EXISTS (SELECT 1 FROM sync.deferred WHERE outcome IS NULL AND woken)`).
+			QueryRow(func(r pgx.Row) error { return r.Scan(&st.asleep) })
+	}
+	rej, err := sendWrites(ctx, tx, b, first, eff.Ops)
 	if err != nil {
 		return nil, err
 	}
@@ -95,14 +103,15 @@ func (st *pushStore) applyHere(ctx context.Context, a *pipeline.Act) (*workflow.
 	return nil, st.release(ctx)
 }
 
-// sendWrites sends a batch of (SAVEPOINT and) ops' writes, the ops last
-// and in order, and turns the first refused write into its rejection.
-func sendWrites(ctx context.Context, tx pgx.Tx, b *pgx.Batch, ops []workflow.Op) (*workflow.Rejection, error) {
+// sendWrites sends a batch of (SAVEPOINT and) ops' writes, in order from
+// the statement first, and turns the first refused write into its
+// rejection. Statements queued after the writes answer through their
+// callbacks.
+func sendWrites(ctx context.Context, tx pgx.Tx, b *pgx.Batch, first int, ops []workflow.Op) (*workflow.Rejection, error) {
 	br := tx.SendBatch(ctx, b)
-	first := b.Len() - len(ops)
 	var rej *workflow.Rejection
 	var failed error
-	for i := 0; i < b.Len() && failed == nil && rej == nil; i++ {
+	for i := 0; i < first+len(ops) && failed == nil && rej == nil; i++ {
 		tag, err := br.Exec()
 		if i < first {
 			failed = err

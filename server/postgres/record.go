@@ -56,6 +56,12 @@ func (st *pushStore) Record(ctx context.Context, a *pipeline.Act, o pipeline.Out
 		b.Queue(releaseAct)
 		st.open = false
 	}
+	// The push's last act: when nothing follows its audit row in the
+	// transaction (no act to park or re-point, none woken to retry), the
+	// push's tail goes with it and commits.
+	tail := st.tail
+	st.tail = nil // whatever follows sends it: never an act Wake retries
+	commit := tail != nil && o.Wait == nil && len(a.Repoints) == 0 && (rej != nil || st.asleep)
 	b.Queue(`
 		INSERT INTO sync.mutations (device_id, seq, mutation_id, name, args, author_id, session_id, occurred_at, received_at,
 		                            outcome, code, message, field, target_table, target_id, reissue_of,
@@ -65,8 +71,17 @@ func (st *pushStore) Record(ctx context.Context, a *pipeline.Act, o pipeline.Out
 		st.deviceID, m.Seq, m.ID, m.Name, string(args), author, sess, m.OccurredAt, st.receivedAt,
 		outcome, code, msg, field, targetTable, targetID, reissueOf,
 		c.prev, c.hash, c.author, c.args, c.brk).QueryRow(func(r pgx.Row) error { return r.Scan(&st.woken) })
+	if commit {
+		tail(b)
+		st.tailSent = true
+	}
 	if err := st.tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("record mutation %d: %w", m.Seq, err)
+	}
+	if commit {
+		// Committed: acts that other transactions woke meanwhile are
+		// theirs to retry, or the deferred sweeper's (docs/deferred.md).
+		st.woken = false
 	}
 	st.result = res
 	if rej != nil {

@@ -31,13 +31,23 @@ type pushStore struct {
 	sessions map[string]sessionLookup
 	// head is the device's chain head before the current act.
 	head string
+	// tail queues the push's own last statements (the seq's advance and
+	// the COMMIT) on a batch; the push sets it for its last act. When
+	// nothing of the transaction follows that act's audit row, Record
+	// sends them together: one round trip less for every push of one act.
+	tail func(*pgx.Batch)
+	// tailSent: Record sent the tail; the transaction has committed.
+	tailSent bool
 
 	// What the steps of the current act leave for the later ones.
 	chainBreak syncproto.ChainBreak
 	sessionID  string
 	open       bool // the act's savepoint awaits its release (effect.go)
 	woken      bool // its audit row found parked acts woken (record.go)
-	result     syncproto.MutationResult
+	// asleep: the act's writes were sent (for the push's last act) with
+	// the check that no parked act is woken; none was.
+	asleep bool
+	result syncproto.MutationResult
 }
 
 func (db *DB) newPushStore(tx pgx.Tx, deviceID string, roles []workflow.Role, receivedAt time.Time) *pushStore {
@@ -49,6 +59,6 @@ func (db *DB) newPushStore(tx pgx.Tx, deviceID string, roles []workflow.Role, re
 // follow head.
 func (st *pushStore) begin(head string) {
 	st.head = head
-	st.chainBreak, st.sessionID, st.open, st.woken = "", "", false, false
+	st.chainBreak, st.sessionID, st.open, st.woken, st.asleep = "", "", false, false, false
 	st.result = syncproto.MutationResult{}
 }
