@@ -1,11 +1,17 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -66,6 +72,12 @@ func BenchmarkDrain(b *testing.B) {
 			}
 		}
 		e.checkpoint()
+		// Where the drain's wall time goes: CPU of this process (the engine
+		// and the server, both in it; $WARDSYNC_CPUPROFILE=P writes P-drain
+		// to tell them apart) and of the PostgreSQL cluster's processes.
+		stopProfile := startProfile(b, "drain")
+		pg0 := postgresCPU(ctx, e)
+		self0 := selfCPU()
 		b.ResetTimer()
 		start := time.Now()
 		stop = runEngine(b, eng)
@@ -73,6 +85,8 @@ func BenchmarkDrain(b *testing.B) {
 		took = time.Since(start)
 		pushed = acked.Sub(start)
 		b.StopTimer()
+		selfCPUs, pgCPUs := selfCPU()-self0, postgresCPU(ctx, e)-pg0
+		stopProfile()
 		stop()
 		var applied int
 		if err := e.db.Pool.QueryRow(ctx, `SELECT count(*) FROM sync.mutations WHERE device_id = $1 AND outcome = 'applied'`, dev).Scan(&applied); err != nil {
@@ -83,6 +97,9 @@ func BenchmarkDrain(b *testing.B) {
 		}
 		logf(b, "drain: %d acts queued offline pushed, applied and pulled back in %.2f s (%.0f acts/s)", cfg.DrainActs, took.Seconds(), float64(cfg.DrainActs)/took.Seconds())
 		logf(b, "  -> every outcome known after %.2f s (pushes), reflected by pulls %.2f s later", pushed.Seconds(), (took - pushed).Seconds())
+		logf(b, "  -> CPU meanwhile: engine + server (this process) %.2f s, PostgreSQL %.2f s", selfCPUs, pgCPUs)
+		b.ReportMetric(selfCPUs, "engine-server-cpu-s")
+		b.ReportMetric(pgCPUs, "postgres-cpu-s")
 
 		const batch = 200 // desktop.Config.PushBatch's default
 		e.checkpoint()
@@ -162,5 +179,89 @@ func waitDrained(b *testing.B, eng *desktop.Engine, timeout time.Duration) (acke
 			fatalf(b, "not drained after %s: %s", timeout, why)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// selfCPU is the CPU time (user + system) this process has used, in
+// seconds.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// postgresCPU is the CPU time used so far by e's PostgreSQL cluster: the
+// postmaster (with the children it has reaped) and every live child
+// (backends, WAL writer, checkpointer), from /proc; 0 where /proc cannot
+// tell (another OS, another machine's server).
+func postgresCPU(ctx context.Context, e *env) float64 {
+	var backend int
+	if err := e.db.Pool.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&backend); err != nil {
+		return 0
+	}
+	// /proc/PID/stat: "pid (comm) state ppid …"; utime, stime, cutime and
+	// cstime are fields 14–17, in clock ticks (100 a second on Linux).
+	stat := func(pid int) (ppid int, ticks [4]float64, ok bool) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return 0, ticks, false
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			return 0, ticks, false
+		}
+		f := strings.Fields(string(b[i+1:])) // f[0] is field 3 (state)
+		if len(f) < 15 {
+			return 0, ticks, false
+		}
+		ppid, _ = strconv.Atoi(f[1])
+		for k := range ticks {
+			ticks[k], _ = strconv.ParseFloat(f[11+k], 64)
+		}
+		return ppid, ticks, true
+	}
+	postmaster, _, ok := stat(backend)
+	if !ok {
+		return 0
+	}
+	_, pm, ok := stat(postmaster)
+	if !ok {
+		return 0
+	}
+	total := pm[0] + pm[1] + pm[2] + pm[3]
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, t, ok := stat(pid); ok && ppid == postmaster {
+			total += t[0] + t[1]
+		}
+	}
+	return total / 100
+}
+
+// startProfile writes this process's CPU profile to $WARDSYNC_CPUPROFILE-name
+// until the returned func is called; without the variable it does nothing.
+func startProfile(b *testing.B, name string) (stop func()) {
+	prof := os.Getenv("WARDSYNC_CPUPROFILE")
+	if prof == "" {
+		return func() {}
+	}
+	f, err := os.Create(prof + "-" + name)
+	if err != nil {
+		fatalf(b, "%v", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		logf(b, "no %s profile: %v", name, err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
 	}
 }

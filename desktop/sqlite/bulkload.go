@@ -10,8 +10,8 @@ import (
 
 // The initial load. A fresh replica receives the whole database in pages
 // of the snapshot, each table in primary-key order: the rows' own B-trees
-// then only append, but each of the sixteen secondary indexes takes every
-// row under a random key (a patient id, a status and a time), and each
+// then only append, but each secondary index takes its rows under a
+// random key (a patient id, a name, a time), and each
 // page's commit rewrote thousands of scattered index pages into the WAL
 // and, at checkpoints, into the file (≈ 8 KB written per row at 100,000
 // appointments, and worse as the trees grow). So the first page of a fresh
