@@ -14,8 +14,7 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	)
+)
 
 // Another holder of the lock makes Update and Read give up after their
 // wait, with the path and the wait, and change nothing; once it lets go
