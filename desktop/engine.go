@@ -35,6 +35,10 @@ type Config struct {
 	// KeyFile holds the key slots, the device id and the server URL
 	// (default DBPath + ".keys").
 	KeyFile string
+	// KeyFileWait is how long a change to the key file waits for another
+	// process holding its lock (default keyfile.DefaultWait) before it is
+	// refused KEY_FILE_BUSY.
+	KeyFileWait time.Duration
 	// DeviceKeyFile holds the workstation's own key from its claim
 	// (desktop/devicekey); default DBPath + ".device".
 	DeviceKeyFile string
@@ -113,6 +117,9 @@ func (c *Config) defaults() {
 	}
 	if c.DeviceKeyFile == "" {
 		c.DeviceKeyFile = DeviceKeyPath(*c)
+	}
+	if c.KeyFileWait <= 0 {
+		c.KeyFileWait = keyfile.DefaultWait
 	}
 	if c.SlotParams == nil {
 		c.SlotParams = &keyfile.DefaultParams
@@ -200,25 +207,24 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if err := cfg.transport(); err != nil {
 		return nil, err
 	}
-	kf, err := keyfile.Load(cfg.KeyFile)
+	var wiped *keyfile.Wipe
+	err := updateKeys(cfg, func(kf *keyfile.File) (bool, error) {
+		if cfg.DeviceID != "" && kf.DeviceID != "" && cfg.DeviceID != kf.DeviceID {
+			return false, &sqlite.ErrOtherDevice{Stored: kf.DeviceID, Asked: cfg.DeviceID}
+		}
+		changed := (cfg.DeviceID != "" && kf.DeviceID == "") || (cfg.ServerURL != "" && cfg.ServerURL != kf.ServerURL)
+		if cfg.DeviceID == "" {
+			cfg.DeviceID = kf.DeviceID
+		}
+		if cfg.ServerURL == "" {
+			cfg.ServerURL = kf.ServerURL
+		}
+		kf.DeviceID, kf.ServerURL = cfg.DeviceID, cfg.ServerURL
+		wiped = kf.Wiped
+		return changed, nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	if cfg.DeviceID != "" && kf.DeviceID != "" && cfg.DeviceID != kf.DeviceID {
-		return nil, &sqlite.ErrOtherDevice{Stored: kf.DeviceID, Asked: cfg.DeviceID}
-	}
-	changed := (cfg.DeviceID != "" && kf.DeviceID == "") || (cfg.ServerURL != "" && cfg.ServerURL != kf.ServerURL)
-	if cfg.DeviceID == "" {
-		cfg.DeviceID = kf.DeviceID
-	}
-	if cfg.ServerURL == "" {
-		cfg.ServerURL = kf.ServerURL
-	}
-	if changed {
-		kf.DeviceID, kf.ServerURL = cfg.DeviceID, cfg.ServerURL
-		if err := kf.Save(cfg.KeyFile); err != nil {
-			return nil, err
-		}
 	}
 	db, err := sqlite.OpenLocked(cfg.DBPath)
 	if err != nil {
@@ -233,8 +239,8 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	db.SetResigner(e.resign)
 	now := cfg.Now()
 	e.status = Status{DeviceID: cfg.DeviceID, ServerURL: cfg.ServerURL, OfflineSince: &now, Locked: true, Version: cfg.Version}
-	if kf.Wiped != nil {
-		e.status.Wiped = kf.Wiped.Reason
+	if wiped != nil {
+		e.status.Wiped = wiped.Reason
 	}
 	if cfg.DataKey != nil || cfg.Unencrypted {
 		if err := e.unlock(ctx, cfg.DataKey); err != nil {

@@ -675,3 +675,17 @@ func (m memReader) PatientRecords(_ context.Context, pid string) (*workflow.Pati
 	}
 	return out, nil
 }
+
+// lastSession is the id of the session the user's latest login opened.
+func (fs *fakeServer) lastSession(userID string) string {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	last, id := 0, ""
+	for tok, s := range fs.tokens {
+		n, _ := strconv.Atoi(strings.TrimPrefix(tok, "tok-"))
+		if s.user.ID == userID && n > last {
+			last, id = n, s.id
+		}
+	}
+	return id
+}

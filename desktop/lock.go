@@ -17,6 +17,10 @@ import (
 // Messages of the locked replica, kept as constants so the UI and tests
 // agree.
 const (
+	// MsgKeyFileBusy is KEY_FILE_BUSY's sentence: the key file's path and
+	// how long the change waited.
+	MsgKeyFileBusy = "The key file %s is held by another wardsync program on this workstation (a login, an act or the app) " +
+		"and was not released within %s; nothing was changed. Try again; if it stays busy, close the other wardsync programs."
 	MsgNoKeyForUser = "This workstation's replica is locked and the server gave no key for it: " +
 		"log in first as someone who has already logged in here, or ask an administrator to set the server's escrow key."
 )
@@ -135,21 +139,25 @@ func (e *Engine) keyForOnlineLogin(kf *keyfile.File, email, password string, esc
 
 // putSlot wraps the data key for the user under the password just
 // accepted, replacing the user's previous slot (a password changed at the
-// server replaces the slot the old one opened).
-func (e *Engine) putSlot(kf *keyfile.File, userID, email, password string, sk *keyfile.SessionKey) error {
+// server replaces the slot the old one opened). The slot is made (Argon2id)
+// before the key file is locked, and put into the file as it is then:
+// other processes' slots written since it was read stay.
+func (e *Engine) putSlot(userID, email, password string, sk *keyfile.SessionKey) error {
 	s, err := keyfile.NewSessionSlot(userID, email, password, e.key, sk, *e.cfg.SlotParams, e.cfg.Now())
 	if err != nil {
 		return err
 	}
-	kf.Put(s)
-	kf.Wiped = nil
-	if kf.DeviceID == "" {
-		kf.DeviceID = e.cfg.DeviceID
-	}
-	if kf.ServerURL == "" {
-		kf.ServerURL = e.cfg.ServerURL
-	}
-	return kf.Save(e.cfg.KeyFile)
+	return e.updateKeys(func(kf *keyfile.File) (bool, error) {
+		kf.Put(s)
+		kf.Wiped = nil
+		if kf.DeviceID == "" {
+			kf.DeviceID = e.cfg.DeviceID
+		}
+		if kf.ServerURL == "" {
+			kf.ServerURL = e.cfg.ServerURL
+		}
+		return true, nil
+	})
 }
 
 // forgetUser drops a user's slot (and credential, when the replica is
@@ -157,22 +165,24 @@ func (e *Engine) putSlot(kf *keyfile.File, userID, email, password string, sk *k
 func (e *Engine) forgetUser(ctx context.Context, email string) {
 	e.keyMu.Lock()
 	defer e.keyMu.Unlock()
-	kf, err := keyfile.Load(e.cfg.KeyFile)
+	var userID string
+	err := e.updateKeys(func(kf *keyfile.File) (bool, error) {
+		if s := kf.Slot(email); s != nil {
+			userID = s.UserID
+			return kf.Remove(userID), nil
+		}
+		return false, nil
+	})
 	if err != nil {
-		e.log.Warn("could not read the key file", "err", err)
-		return
-	}
-	s := kf.Slot(email)
-	if s == nil {
-		return
-	}
-	kf.Remove(s.UserID)
-	e.signKeys.Forget(s.UserID)
-	if err := kf.Save(e.cfg.KeyFile); err != nil {
 		e.log.Warn("could not remove a refused user's key slot", "err", err)
+		return
 	}
+	if userID == "" {
+		return
+	}
+	e.signKeys.Forget(userID)
 	if e.key != nil {
-		if err := e.db.DeleteCredential(ctx, s.UserID); err != nil {
+		if err := e.db.DeleteCredential(ctx, userID); err != nil {
 			e.log.Warn("could not forget a refused credential", "err", err)
 		}
 	}
@@ -203,13 +213,39 @@ func (e *Engine) NobodyLoggedIn(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// loadKeys reads the key file under keyMu.
+// loadKeys reads the key file under keyMu (which serialises this
+// process's own users of it) and the file's shared lock (other processes).
 func (e *Engine) loadKeys() (*keyfile.File, error) {
-	kf, err := keyfile.Load(e.cfg.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("desktop: %w", err)
+	kf, err := keyfile.Read(e.cfg.KeyFile, e.cfg.KeyFileWait)
+	switch {
+	case err == nil:
+		return kf, nil
+	case errors.As(err, new(*keyfile.BusyError)):
+		return nil, keyFileError(err)
 	}
-	return kf, nil
+	return nil, fmt.Errorf("desktop: %w", err)
+}
+
+// updateKeys is keyfile.Update on the engine's key file, under keyMu.
+func (e *Engine) updateKeys(change func(*keyfile.File) (bool, error)) error {
+	return updateKeys(e.cfg, change)
+}
+
+// updateKeys changes cfg's key file under its exclusive lock: a station's
+// processes (login, act, run) and the app each read, change and write it
+// back, and without the lock one would write back a file that lacks the
+// slot another had just put.
+func updateKeys(cfg Config, change func(*keyfile.File) (bool, error)) error {
+	return keyFileError(keyfile.Update(cfg.KeyFile, cfg.KeyFileWait, change))
+}
+
+// keyFileError turns a key file whose lock stayed held into KEY_FILE_BUSY.
+func keyFileError(err error) error {
+	var busy *keyfile.BusyError
+	if errors.As(err, &busy) {
+		return rejection(workflow.CodeKeyFileBusy, fmt.Sprintf(MsgKeyFileBusy, busy.Path, busy.Wait))
+	}
+	return err
 }
 
 func wipedMessage(w *keyfile.Wipe, loc *time.Location) string {
@@ -284,8 +320,10 @@ func (e *Engine) wipe(ctx context.Context, w keyfile.Wipe) (*keyfile.Wipe, error
 	}
 	// The slots go first: without them the replica's files are unreadable
 	// even if deleting them fails.
-	kf.Slots, kf.Wiped = nil, &w
-	if err := kf.Save(e.cfg.KeyFile); err != nil {
+	if err := e.updateKeys(func(kf *keyfile.File) (bool, error) {
+		kf.Slots, kf.Wiped = nil, &w
+		return true, nil
+	}); err != nil {
 		return nil, err
 	}
 	if kept < 0 {

@@ -129,7 +129,7 @@ func (e *Engine) onlineLogin(ctx context.Context, email, password string, res *r
 		if err := e.unlockLocked(ctx, key); err != nil {
 			return nil, err
 		}
-		if err := e.putSlot(kf, res.User.ID, email, password, sk); err != nil {
+		if err := e.putSlot(res.User.ID, email, password, sk); err != nil {
 			return nil, err
 		}
 	}

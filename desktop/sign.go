@@ -31,15 +31,8 @@ func (e *Engine) dropSessionKey(userID string) {
 	}
 	e.keyMu.Lock()
 	defer e.keyMu.Unlock()
-	kf, err := e.loadKeys()
-	if err != nil {
-		e.log.Warn("logout: could not read the key file to destroy the session key", "err", err)
-		return
-	}
-	if kf.DropSession(userID) {
-		if err := kf.Save(e.cfg.KeyFile); err != nil {
-			e.log.Warn("logout: could not destroy the sealed session key", "err", err)
-		}
+	if err := e.updateKeys(func(kf *keyfile.File) (bool, error) { return kf.DropSession(userID), nil }); err != nil {
+		e.log.Warn("logout: could not destroy the sealed session key", "err", err)
 	}
 }
 

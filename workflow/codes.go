@@ -83,10 +83,18 @@ const (
 	CodeBadTLSConfig Code = "BAD_TLS_CONFIG"
 )
 
+// Codes of the workstation's own files.
+const (
+	// CodeKeyFileBusy: another wardsync process on the workstation (a
+	// station's login, act or run, or the app) held the key file's lock
+	// longer than the wait; nothing was changed, and trying again is safe.
+	CodeKeyFileBusy Code = "KEY_FILE_BUSY"
+)
+
 // Codes lists every code, in the order declared above.
 var Codes = []Code{
 	CodeInvalidTransition, CodeForbidden, CodeValidationFailed, CodeNotFound, CodeDuplicateID, CodeUnauthenticated,
 	CodeUnknownMutation, CodeProtocolError, CodeClockSkew, CodeChainBroken, CodeRateLimited, CodeInternal,
 	CodeUpgradeRequired, CodeMigrationsPending, CodeDatabaseUnavailable, CodeInsecureURL, CodeUntrustedServer,
-	CodePinMismatch, CodeBadTLSConfig,
+	CodePinMismatch, CodeBadTLSConfig, CodeKeyFileBusy,
 }

@@ -202,7 +202,49 @@ var (
 	accepted   = map[string]int{}
 )
 
+// coverageRounds bounds the rounds of random runs TestPropertyWorkflow
+// makes to see every act accepted at least once.
+const coverageRounds = 5
+
 func TestPropertyWorkflow(t *testing.T) {
+	// The count is this run's own: carried over from an earlier run (go
+	// test -count), it would hide a generator that stopped reaching an act.
+	acceptedMu.Lock()
+	clear(accepted)
+	acceptedMu.Unlock()
+	// Reaching every act is a matter of chance: appointment.cancel, the
+	// rarest, is accepted about 4 times in a round of 100 random runs, so
+	// one round in fifty accepted it never and the test failed. Rounds are
+	// added until every act was accepted; an act no round in five reaches
+	// (a chance of about 1e-8 at that rate) is a generator or a mutator
+	// that no longer lets it through.
+	for round := 0; round < coverageRounds && !t.Failed() && len(neverAccepted()) > 0; round++ {
+		checkWorkflow(t)
+	}
+	// The generator must reach the end of both workflows, or the property
+	// says little about the late states.
+	if missing := neverAccepted(); len(missing) > 0 && !t.Failed() {
+		t.Errorf("acts never accepted by %d rounds of random runs: %v (accepted: %v)", coverageRounds, missing, accepted)
+	}
+}
+
+// neverAccepted lists the acts no random run has had accepted yet.
+func neverAccepted() []string {
+	acceptedMu.Lock()
+	defer acceptedMu.Unlock()
+	var missing []string
+	for _, n := range allNames {
+		if accepted[n] == 0 {
+			missing = append(missing, n)
+		}
+	}
+	return missing
+}
+
+// checkWorkflow is one round of random runs: random acts by random roles
+// from a base store, each applied at the server and at the role's
+// workstation, checked against the workflow's tables.
+func checkWorkflow(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		ctx := context.Background()
 		s := baseStore()
@@ -274,17 +316,6 @@ func TestPropertyWorkflow(t *testing.T) {
 			prev = cur
 		}
 	})
-	// The generator must reach the end of both workflows, or the property
-	// says little about the late states.
-	var missing []string
-	for _, n := range allNames {
-		if accepted[n] == 0 {
-			missing = append(missing, n)
-		}
-	}
-	if len(missing) > 0 {
-		t.Errorf("acts never accepted by the random runs: %v (accepted: %v)", missing, accepted)
-	}
 }
 
 func readState(s *memStore) propState {

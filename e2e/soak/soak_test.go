@@ -276,19 +276,7 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 	if err := parallel(len(stations), func(i int) error { return stations[i].login(ctx, stations[i].roles[0]) }); err != nil {
 		t.Fatal(err)
 	}
-	// One station's logins one after another: each rewrites the station's
-	// key file (its slot seals that login's session key), and two login
-	// processes writing it at once would lose one's slot.
-	if err := parallel(len(stations), func(i int) error {
-		for _, l := range logins {
-			if l.st == stations[i] {
-				if err := l.st.login(ctx, l.role); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}); err != nil {
+	if err := parallel(len(logins), func(i int) error { return logins[i].st.login(ctx, logins[i].role) }); err != nil {
 		t.Fatal(err)
 	}
 	for _, st := range stations {

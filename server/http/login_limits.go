@@ -131,12 +131,8 @@ func (s *Server) admitLogin(ctx context.Context, req loginRequest, address strin
 	if wait, err = s.reserveLogin(ctx, req.Email, address); err != nil || wait <= 0 {
 		return err == nil, err
 	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-		return false, ctx.Err()
+	if err := s.holdLogin(ctx, wait); err != nil {
+		return false, err
 	}
 	wait, err = s.reserveLogin(ctx, req.Email, address)
 	return err == nil && wait <= 0, err
@@ -156,6 +152,28 @@ func (s *Server) settleLogin(ctx context.Context, name, address string, counted 
 	}
 	if serr != nil {
 		s.Logger.Error("login limits", "err", serr)
+	}
+}
+
+// holdLogin waits d, a held login's turn, or until ctx ends. The wait is
+// the injected clock's (Now), so a test that moves that clock replaces the
+// timer too (SetLoginHold in export_test.go): otherwise its assertions
+// would hang on how fast the machine is.
+func (s *Server) holdLogin(ctx context.Context, d time.Duration) error {
+	a := s.access()
+	a.mu.Lock()
+	hold := a.hold
+	a.mu.Unlock()
+	if hold != nil {
+		return hold(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -196,6 +214,7 @@ type accessState struct {
 	limits  LoginLimits
 	trusted []netip.Prefix
 	holds   map[string]*sync.Mutex
+	hold    func(ctx context.Context, d time.Duration) error // nil: a timer (holdLogin)
 	watch   *sessionWatch
 }
 
