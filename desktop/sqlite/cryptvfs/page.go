@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 
 	"modernc.org/libc"
 	lib "modernc.org/sqlite/lib"
@@ -15,6 +16,46 @@ const (
 	frameHeaderSize = 24
 	frameSize       = frameHeaderSize + PageSize
 )
+
+// piece is the part of a read or write that falls in one unit of a
+// file's layout (a page, a block, a WAL header or frame part): each is
+// opened or sealed on its own.
+type piece struct {
+	at  int   // where it starts in the caller's buffer
+	pos int64 // where it starts in the file
+	n   int   // its length
+}
+
+// pieces walks the n bytes at off piece by piece; end gives where the unit
+// holding pos ends.
+func pieces(off int64, n int, end func(pos int64) int64) iter.Seq[piece] {
+	return func(yield func(piece) bool) {
+		for at := 0; at < n; {
+			pos := off + int64(at)
+			m := int(min(end(pos), off+int64(n)) - pos)
+			if !yield(piece{at, pos, m}) {
+				return
+			}
+			at += m
+		}
+	}
+}
+
+func pageEnd(pos int64) int64 { return (pos/PageSize + 1) * PageSize }
+
+func walEnd(pos int64) int64 {
+	_, _, _, end := walSegment(pos)
+	return end
+}
+
+// readResult is SQLite's answer to a read that was whole, or that ran past
+// the end of the file (the caller zeroed what it could not read).
+func readResult(short bool) int32 {
+	if short {
+		return lib.SQLITE_IOERR_SHORT_READ
+	}
+	return lib.SQLITE_OK
+}
 
 // pageAAD binds a sealed page to its page number, so that a page moved to
 // another place in the file fails authentication.
@@ -83,11 +124,10 @@ func (f *file) readMain(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 	defer tls.Free(PageSize)
 	t := cbytes(tmp, PageSize)
 	short := false
-	for done := 0; done < n; {
-		pos := off + int64(done)
+	for pc := range pieces(off, n, pageEnd) {
+		done, pos, m := pc.at, pc.pos, pc.n
 		pg := pos / PageSize
 		in := int(pos % PageSize)
-		m := min(PageSize-in, n-done)
 		rc := callRead(tls, f.base, tmp, PageSize, pg*PageSize)
 		if rc == lib.SQLITE_IOERR_SHORT_READ {
 			size, rc := baseSize(tls, f.base)
@@ -99,7 +139,6 @@ func (f *file) readMain(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 			}
 			clear(out[done : done+m])
 			short = true
-			done += m
 			continue
 		}
 		if rc != lib.SQLITE_OK {
@@ -116,12 +155,8 @@ func (f *file) readMain(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 			}
 			copy(out[done:done+m], t[in:in+m])
 		}
-		done += m
 	}
-	if short {
-		return lib.SQLITE_IOERR_SHORT_READ
-	}
-	return lib.SQLITE_OK
+	return readResult(short)
 }
 
 func (f *file) writeMain(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
@@ -129,11 +164,10 @@ func (f *file) writeMain(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 	tmp := tls.Alloc(2 * PageSize)
 	defer tls.Free(2 * PageSize)
 	t := cbytes(tmp, PageSize)
-	for done := 0; done < n; {
-		pos := off + int64(done)
+	for pc := range pieces(off, n, pageEnd) {
+		done, pos, m := pc.at, pc.pos, pc.n
 		pg := pos / PageSize
 		at := int(pos % PageSize)
-		m := min(PageSize-at, n-done)
 		pgno := uint32(pg + 1)
 		plain := in[done:min(done+PageSize, n)]
 		if at != 0 || m != PageSize {
@@ -160,7 +194,6 @@ func (f *file) writeMain(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 		if rc := f.write(tls, tmp, PageSize, pg*PageSize); rc != lib.SQLITE_OK {
 			return rc
 		}
-		done += m
 	}
 	return lib.SQLITE_OK
 }
@@ -185,10 +218,9 @@ func (f *file) readWAL(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 	defer tls.Free(frameSize)
 	t := cbytes(tmp, frameSize)
 	short := false
-	for done := 0; done < n; {
-		pos := off + int64(done)
-		page, frame, start, end := walSegment(pos)
-		m := int(min(end, off+int64(n)) - pos)
+	for pc := range pieces(off, n, walEnd) {
+		done, pos, m := pc.at, pc.pos, pc.n
+		page, frame, start, _ := walSegment(pos)
 		if !page {
 			rc := callRead(tls, f.base, buf+uintptr(done), m, pos)
 			if rc == lib.SQLITE_IOERR_SHORT_READ {
@@ -196,7 +228,6 @@ func (f *file) readWAL(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 			} else if rc != lib.SQLITE_OK {
 				return rc
 			}
-			done += m
 			continue
 		}
 		dataStart := start + frameHeaderSize
@@ -211,7 +242,6 @@ func (f *file) readWAL(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 			if size <= dataStart {
 				clear(out[done : done+m])
 				short = true
-				done += m
 				continue
 			}
 			err = errors.New("cut short")
@@ -233,12 +263,8 @@ func (f *file) readWAL(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 		}
 		from := int(pos - dataStart)
 		copy(out[done:done+m], t[frameHeaderSize+from:frameHeaderSize+from+m])
-		done += m
 	}
-	if short {
-		return lib.SQLITE_IOERR_SHORT_READ
-	}
-	return lib.SQLITE_OK
+	return readResult(short)
 }
 
 func (f *file) writeWAL(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
@@ -246,10 +272,9 @@ func (f *file) writeWAL(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 	tmp := tls.Alloc(2 * PageSize)
 	defer tls.Free(2 * PageSize)
 	t := cbytes(tmp, PageSize)
-	for done := 0; done < n; {
-		pos := off + int64(done)
-		page, frame, start, end := walSegment(pos)
-		m := int(min(end, off+int64(n)) - pos)
+	for pc := range pieces(off, n, walEnd) {
+		done, pos, m := pc.at, pc.pos, pc.n
+		page, frame, start, _ := walSegment(pos)
 		if !page {
 			if rc := f.write(tls, buf+uintptr(done), m, pos); rc != lib.SQLITE_OK {
 				return rc
@@ -257,7 +282,6 @@ func (f *file) writeWAL(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 			if frame >= 0 && pos == start && m >= 4 {
 				f.walFrame, f.walPgno = frame, binary.BigEndian.Uint32(in[done:])
 			}
-			done += m
 			continue
 		}
 		var pgno uint32
@@ -288,7 +312,6 @@ func (f *file) writeWAL(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 		if rc := f.write(tls, tmp, PageSize, dataStart); rc != lib.SQLITE_OK {
 			return rc
 		}
-		done += m
 	}
 	return lib.SQLITE_OK
 }
