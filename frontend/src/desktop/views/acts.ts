@@ -360,19 +360,8 @@ export async function scheduleForm(ctx: Ctx, patient: Pick<Patient, 'id' | 'firs
   return panel(f);
 }
 
-export interface PatientPrefill {
-  firstName?: string;
-  lastName?: string;
-  birthDate?: string;
-  sex?: string;
-  phone?: string;
-  address?: string;
-  emergencyContact?: string;
-  insurance?: string;
-  idNumber?: string | null;
-  consentMedicalData?: boolean;
-  consentContact?: boolean;
-}
+/** PatientPrefill is what a registration form may start with: a patient's typed fields. */
+export type PatientPrefill = Partial<Omit<Patient, 'id' | 'medicalHistory' | 'createdAt' | 'updatedAt'>>;
 
 export function registerForm(ctx: Ctx, prefill: PatientPrefill = {}): HTMLElement {
   const bd = dayInput(prefill.birthDate);
