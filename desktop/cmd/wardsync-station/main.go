@@ -31,31 +31,17 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
-	"runtime/pprof"
-	"syscall"
 	"time"
 
 	"wardsync/desktop"
 	"wardsync/desktop/keyfile"
+	"wardsync/process"
 	"wardsync/version"
 	"wardsync/workflow"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	// $WARDSYNC_CPUPROFILE: a CPU profile of this run, for the benchmarks
-	// (docs/bench.md), which run this binary as a child process.
-	if path := os.Getenv("WARDSYNC_CPUPROFILE"); path != "" {
-		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
-			code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-			pprof.StopCPUProfile()
-			f.Close()
-			os.Exit(code)
-		}
-	}
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	process.Run(func(ctx context.Context) int { return run(ctx, os.Args[1:], os.Stdout, os.Stderr) })
 }
 
 // run is the life of one command and returns the exit code: 0 done,
