@@ -166,6 +166,13 @@ func command(ctx context.Context, e *desktop.Engine, cmd string, args []string, 
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	// answer prints what a command returned, or its error.
+	answer := func(v any, err error) int {
+		if err != nil {
+			return fail(err)
+		}
+		return printJSON(v)
+	}
 	switch cmd {
 	case "claim":
 		code := fs.String("code", os.Getenv("WARDSYNC_CLAIM_CODE"), "the one-time registration code (or $WARDSYNC_CLAIM_CODE)")
@@ -173,21 +180,13 @@ func command(ctx context.Context, e *desktop.Engine, cmd string, args []string, 
 			return 2
 		}
 		st := e.Status()
-		reg, err := desktop.ClaimDevice(ctx, nil, st.ServerURL, st.DeviceID, *code, e.DeviceKeyPath())
-		if err != nil {
-			return fail(err)
-		}
-		return printJSON(reg)
+		return answer(desktop.ClaimDevice(ctx, nil, st.ServerURL, st.DeviceID, *code, e.DeviceKeyPath()))
 	case "login":
 		password := fs.String("password", os.Getenv("WARDSYNC_PASSWORD"), "password (or $WARDSYNC_PASSWORD)")
 		if fs.Parse(args) != nil {
 			return 2
 		}
-		s, err := e.Login(ctx, *email, *password)
-		if err != nil {
-			return fail(err)
-		}
-		return printJSON(s)
+		return answer(e.Login(ctx, *email, *password))
 	case "run":
 		if fs.Parse(args) != nil {
 			return 2
@@ -223,11 +222,7 @@ func command(ctx context.Context, e *desktop.Engine, cmd string, args []string, 
 		if err != nil {
 			return fail(err)
 		}
-		a, err := e.Act(ctx, userID, name, json.RawMessage(*argsJSON))
-		if err != nil {
-			return fail(err)
-		}
-		return printJSON(a)
+		return answer(e.Act(ctx, userID, name, json.RawMessage(*argsJSON)))
 	case "status":
 		if fs.Parse(args) != nil {
 			return 2
