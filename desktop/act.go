@@ -125,7 +125,9 @@ func (e *Engine) Pending(ctx context.Context) ([]PendingAct, error) {
 			AuthorID: x.Author.ID, AuthorName: x.Author.Name, Applied: x.Status == sqlite.StatusApplied, LikelyRejection: x.Conflict,
 			WaitingFor: x.WaitingFor, Parked: x.Parked}
 	}
-	return named(ctx, e, out, func(x *PendingAct) (string, json.RawMessage, **workflow.ActSubject) { return x.Name, x.Args, &x.Subject })
+	return named(ctx, e, out, func(x *PendingAct) (string, json.RawMessage, **workflow.ActSubject) {
+		return x.Name, x.Args, &x.Subject
+	})
 }
 
 // named returns acts with the patient and visit each concerns: act gives
@@ -161,7 +163,9 @@ func (e *Engine) Rejected(ctx context.Context, includeResolved bool) ([]Rejected
 	if err != nil {
 		return nil, err
 	}
-	return named(ctx, e, out, func(x *RejectedAct) (string, json.RawMessage, **workflow.ActSubject) { return x.Name, x.Args, &x.Subject })
+	return named(ctx, e, out, func(x *RejectedAct) (string, json.RawMessage, **workflow.ActSubject) {
+		return x.Name, x.Args, &x.Subject
+	})
 }
 
 // CloseRejected closes an open rejected act with a written reason, as

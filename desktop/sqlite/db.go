@@ -454,6 +454,38 @@ func (db *DB) read(ctx context.Context, fn func(*Tx) error) error {
 	return fn(&Tx{ctx: ctx, db: db, tx: tx})
 }
 
+// readValue runs get in a read transaction and returns what it read.
+func readValue[T any](ctx context.Context, db *DB, get func(*Tx) (T, error)) (T, error) {
+	var v T
+	err := db.read(ctx, func(t *Tx) error {
+		var err error
+		v, err = get(t)
+		return err
+	})
+	return v, err
+}
+
+// rowScanner is a *sql.Row or the current row of a *sql.Rows.
+type rowScanner interface{ Scan(...any) error }
+
+// scanAll reads every row of a query with scan, closing rows; what names
+// the rows in errors ("sqlite: read what: …"). err is the query's.
+func scanAll[T any](rows *sql.Rows, err error, what string, scan func(rowScanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		x, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: read %s: %w", what, err)
+		}
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}
+
 // prepared returns the DB's prepared statement for q, preparing it on
 // first use; nil when the cache is full or q does not prepare (the caller
 // then runs q unprepared, which reports q's own error).

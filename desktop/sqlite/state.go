@@ -37,13 +37,7 @@ func (e *ErrOtherDevice) Error() string {
 
 // State reads the sync state.
 func (db *DB) State(ctx context.Context) (State, error) {
-	var s State
-	err := db.read(ctx, func(t *Tx) error {
-		var err error
-		s, err = t.state()
-		return err
-	})
-	return s, err
+	return readValue(ctx, db, (*Tx).state)
 }
 
 func (t *Tx) state() (State, error) {

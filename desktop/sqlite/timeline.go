@@ -76,7 +76,7 @@ func (e *TimelineEntry) RowID() string { return e.rowID() }
 func (db *DB) PatientTimeline(ctx context.Context, patientID string) (*Timeline, error) {
 	tl := &Timeline{Entries: []TimelineEntry{}}
 	err := db.read(ctx, func(t *Tx) error {
-		p, err := readRow[workflow.Patient](t, workflow.TablePatients, patientID)
+		p, err := decodeRow[workflow.Patient](t, workflow.TablePatients, patientID)
 		if err != nil {
 			return err
 		}
