@@ -70,9 +70,9 @@ func (db *DB) DashboardFor(ctx context.Context, role workflow.Role, userID strin
 		for _, q := range queues {
 			rows, err := t.query(q.sql(), append(q.args, limit)...)
 			if q.prescriptions != nil {
-				*q.prescriptions, err = scanPrescriptions(rows, err, limit)
+				*q.prescriptions, err = prescriptionList.scan(rows, err, limit)
 			} else {
-				*q.appointments, err = scanAppointments(rows, err, limit)
+				*q.appointments, err = appointmentList.scan(rows, err, limit)
 			}
 			if err != nil {
 				return err

@@ -81,14 +81,14 @@ func (db *DB) PatientTimeline(ctx context.Context, patientID string) (*Timeline,
 			return err
 		}
 		tl.Patient = *p
-		apps, err := t.appointments(qPatientAppointments, -1, patientID)
+		apps, err := appointmentList.list(t, qPatientAppointments, -1, patientID)
 		if err != nil {
 			return err
 		}
 		for i := range apps {
 			tl.Entries = append(tl.Entries, TimelineEntry{At: apps[i].Date, Kind: "appointment", Appointment: &apps[i]})
 		}
-		pres, err := t.prescriptions(qPatientPrescriptions, -1, patientID)
+		pres, err := prescriptionList.list(t, qPatientPrescriptions, -1, patientID)
 		if err != nil {
 			return err
 		}
