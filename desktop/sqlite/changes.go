@@ -192,21 +192,13 @@ func (t *Tx) rebase() error {
 		row     sql.NullString
 	}
 	rows, err := t.query(`SELECT tbl, id, row FROM rebase_base`)
-	if err != nil {
-		return fmt.Errorf("sqlite: rebase: %w", err)
-	}
-	var bases []base
-	for rows.Next() {
+	bases, err := scanAll(rows, err, "rebase", func(r rowScanner) (base, error) {
 		var b base
-		if err := rows.Scan(&b.tbl, &b.id, &b.row); err != nil {
-			rows.Close()
-			return fmt.Errorf("sqlite: rebase: %w", err)
-		}
-		bases = append(bases, b)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sqlite: rebase: %w", err)
+		err := r.Scan(&b.tbl, &b.id, &b.row)
+		return b, err
+	})
+	if err != nil {
+		return err
 	}
 	for _, b := range bases {
 		if err := t.resetRow(b.tbl, b.id, b.row); err != nil {
@@ -365,26 +357,18 @@ func (t *Tx) rebaseRows(r *reach, entries []OutboxEntry, affected []bool, writte
 		}
 	}
 	for table := range r.allOf {
-		rows, err := t.query(`SELECT id, row FROM rebase_base WHERE tbl = ?`, table)
-		if err != nil {
-			return false, fmt.Errorf("sqlite: rebase: %w", err)
-		}
 		type base struct {
 			id  string
 			row sql.NullString
 		}
-		var bases []base
-		for rows.Next() {
+		rows, err := t.query(`SELECT id, row FROM rebase_base WHERE tbl = ?`, table)
+		bases, err := scanAll(rows, err, "rebase", func(r rowScanner) (base, error) {
 			var b base
-			if err := rows.Scan(&b.id, &b.row); err != nil {
-				rows.Close()
-				return false, fmt.Errorf("sqlite: rebase: %w", err)
-			}
-			bases = append(bases, b)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return false, fmt.Errorf("sqlite: rebase: %w", err)
+			err := r.Scan(&b.id, &b.row)
+			return b, err
+		})
+		if err != nil {
+			return false, err
 		}
 		for _, b := range bases {
 			if err := t.resetRow(table, b.id, b.row); err != nil {

@@ -98,7 +98,7 @@ func (db *DB) CredentialByUser(ctx context.Context, userID string) (*Credential,
 // Credentials lists every stored credential, most recent login first.
 func (db *DB) Credentials(ctx context.Context) ([]Credential, error) {
 	rows, err := db.sql.QueryContext(ctx, `SELECT `+credentialColumns+` FROM local_credentials ORDER BY lastLoginAt DESC, userId`)
-	return scanAll(rows, err, "credentials", scanCredential)
+	return scanAll(rows, err, "read credentials", scanCredential)
 }
 
 // TouchLogin records an offline login (it ends a previous logout).

@@ -19,6 +19,7 @@ import (
 	"crypto/subtle"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -468,22 +469,50 @@ func readValue[T any](ctx context.Context, db *DB, get func(*Tx) (T, error)) (T,
 // rowScanner is a *sql.Row or the current row of a *sql.Rows.
 type rowScanner interface{ Scan(...any) error }
 
-// scanAll reads every row of a query with scan, closing rows; what names
-// the rows in errors ("sqlite: read what: …"). err is the query's.
-func scanAll[T any](rows *sql.Rows, err error, what string, scan func(rowScanner) (T, error)) ([]T, error) {
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: read %s: %w", what, err)
-	}
+// collect reads every row of rows with scan and closes rows.
+func collect[T any](rows *sql.Rows, scan func(rowScanner) (T, error)) ([]T, error) {
 	defer rows.Close()
 	var out []T
 	for rows.Next() {
 		x, err := scan(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: read %s: %w", what, err)
+			return nil, err
 		}
 		out = append(out, x)
 	}
 	return out, rows.Err()
+}
+
+// scanAll is collect for a query that may have failed (err); what names
+// the rows in errors ("sqlite: what: …").
+func scanAll[T any](rows *sql.Rows, err error, what string, scan func(rowScanner) (T, error)) ([]T, error) {
+	if err == nil {
+		var out []T
+		if out, err = collect(rows, scan); err == nil {
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+}
+
+// oneColumn scans a row of one column.
+func oneColumn[T any](r rowScanner) (T, error) {
+	var v T
+	err := r.Scan(&v)
+	return v, err
+}
+
+// wireRows reads rows of tbl's columns (tbl.colList) into T's, through
+// their wire JSON.
+func wireRows[T any](tbl *table, rows *sql.Rows, err error, what string) ([]T, error) {
+	return scanAll(rows, err, what, func(r rowScanner) (T, error) {
+		var v T
+		raw, err := scanWire(tbl, r)
+		if err == nil {
+			err = json.Unmarshal(raw, &v)
+		}
+		return v, err
+	})
 }
 
 // prepared returns the DB's prepared statement for q, preparing it on

@@ -279,7 +279,7 @@ func scanOutbox(rows rowScanner) (OutboxEntry, error) {
 
 func (t *Tx) outbox(where string, args ...any) ([]OutboxEntry, error) {
 	rows, err := t.query(`SELECT `+outboxColumns+` FROM outbox `+where, args...)
-	return scanAll(rows, err, "outbox", scanOutbox)
+	return scanAll(rows, err, "read outbox", scanOutbox)
 }
 
 // Outbox lists up to limit queued acts with seq ≥ from, in seq order

@@ -32,7 +32,7 @@ func (t *Tx) rowJSON(tbl *table, id string) (json.RawMessage, error) {
 
 // scanWire renders the current row of rows (selected with tbl.colList) as
 // a wire JSON object.
-func scanWire(tbl *table, rows *sql.Rows) (json.RawMessage, error) {
+func scanWire(tbl *table, rows rowScanner) (json.RawMessage, error) {
 	vals := make([]any, len(tbl.columns))
 	ptrs := make([]any, len(vals))
 	for i := range vals {
@@ -261,20 +261,8 @@ func (r *reader) PatientRecords(_ context.Context, patientID string) (*workflow.
 		ids   *[]string
 	}{{workflow.TableAppointments, &out.Appointments}, {workflow.TablePrescriptions, &out.Prescriptions}, {workflow.TableDocuments, &out.Documents}} {
 		rows, err := r.t.query(`SELECT "id" FROM `+quote(x.table)+` WHERE "patientId" = ? ORDER BY "id"`, patientID)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: records of patient %s: %w", patientID, err)
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("sqlite: records of patient %s: %w", patientID, err)
-			}
-			*x.ids = append(*x.ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("sqlite: records of patient %s: %w", patientID, err)
+		if *x.ids, err = scanAll(rows, err, "records of patient "+patientID, oneColumn[string]); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil

@@ -4,8 +4,6 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"sort"
 	"time"
 
@@ -138,23 +136,7 @@ var (
 func rowsOf[T any](t *Tx, name, alias, rest string, args ...any) ([]T, error) {
 	tbl := tables[name]
 	rows, err := t.query(`SELECT `+aliased(tbl, alias)+` FROM `+quote(name)+` `+alias+` `+rest, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: %s: %w", name, err)
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		raw, err := scanWire(tbl, rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: %s: %w", name, err)
-		}
-		var v T
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return nil, fmt.Errorf("sqlite: %s: %w", name, err)
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return wireRows[T](tbl, rows, err, name)
 }
 
 // Row returns one replicated row in wire form (nil when absent); tests and
