@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"wardsync/desktop/sqlite/cryptvfs"
@@ -227,8 +228,7 @@ func (db *DB) unlock(ctx context.Context, key []byte, every time.Duration, resta
 // locked, then with the DSN Unlock set.
 type connector struct {
 	drv driver.Driver
-	mu  sync.Mutex
-	dsn string
+	dsn atomic.Value // string: the DSN with the current key; "" while locked
 }
 
 func (c *connector) Connect(context.Context) (driver.Conn, error) {
@@ -242,15 +242,12 @@ func (c *connector) Connect(context.Context) (driver.Conn, error) {
 func (c *connector) Driver() driver.Driver { return c.drv }
 
 func (c *connector) current() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.dsn
+	dsn, _ := c.dsn.Load().(string)
+	return dsn
 }
 
 func (c *connector) set(dsn string) {
-	c.mu.Lock()
-	c.dsn = dsn
-	c.mu.Unlock()
+	c.dsn.Store(dsn)
 }
 
 // Unreadable is an encrypted replica that cannot be read: the key is not
