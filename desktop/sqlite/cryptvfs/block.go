@@ -60,39 +60,18 @@ func (f *file) readBlock(tls *libc.TLS, p uintptr, i int64, n int) int32 {
 	return lib.SQLITE_OK
 }
 
-func blockEnd(pos int64) int64 { return (pos/blockSize + 1) * blockSize }
-
 func (f *file) readBlocks(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 	size, rc := f.blocksSize(tls)
 	if rc != lib.SQLITE_OK {
 		return rc
 	}
-	out := cbytes(buf, n)
-	tmp := tls.Alloc(blockStored)
-	defer tls.Free(blockStored)
-	t := cbytes(tmp, blockStored)
-	short := false
-	for pc := range pieces(off, n, blockEnd) {
-		done, pos, m := pc.at, pc.pos, pc.n
-		i := pos / blockSize
-		in := int(pos % blockSize)
+	return readUnits(tls, buf, n, off, blockSize, blockStored, func(p uintptr, i int64, from int) (int, int32) {
 		have := int(min(size-i*blockSize, blockSize)) // plain bytes in block i
-		if have <= in {
-			clear(out[done : done+m])
-			short = true
-			continue
+		if have <= from {
+			return have, lib.SQLITE_OK
 		}
-		if rc := f.readBlock(tls, tmp, i, have); rc != lib.SQLITE_OK {
-			return rc
-		}
-		c := min(m, have-in)
-		copy(out[done:done+c], t[in:in+c])
-		if c < m {
-			clear(out[done+c : done+m])
-			short = true
-		}
-	}
-	return readResult(short)
+		return have, f.readBlock(tls, p, i, have)
+	})
 }
 
 func (f *file) writeBlocks(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
