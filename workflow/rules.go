@@ -55,6 +55,31 @@ func Transitions() []Transition {
 	return out
 }
 
+// ActInfo is one act of the table as the UI lists it: who may do it, the
+// table of the row it creates or changes, and whether it creates that row.
+type ActInfo struct {
+	Act     string `json:"act"`
+	Roles   []Role `json:"roles"`
+	Table   string `json:"table"`
+	Creates bool   `json:"creates"`
+	// Online: done from the admin dashboard only, never on a workstation.
+	Online bool `json:"online"`
+}
+
+// Acts lists every act in declaration order (the order of a row's
+// buttons).
+func Acts() []ActInfo {
+	out := make([]ActInfo, 0, len(declared))
+	for _, a := range declared {
+		i := ActInfo{Act: a.name, Roles: append([]Role(nil), a.roles...), Table: a.table, Online: a.online}
+		for _, r := range ExampleRefs(a.name) {
+			i.Creates = i.Creates || r.New && r.Table == a.table
+		}
+		out = append(out, i)
+	}
+	return out
+}
+
 // LeadsTo names the status the named act leaves its row in, and the table
 // of that row; ok is false for an act that moves no status.
 func LeadsTo(name string) (table, status string, ok bool) {

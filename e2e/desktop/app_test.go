@@ -25,11 +25,22 @@ func hasPres(list []desktop.PrescriptionView, id string) bool {
 	return slices.ContainsFunc(list, func(p desktop.PrescriptionView) bool { return p.ID == id })
 }
 
-func f(v float64) *float64 { return &v }
+// obj is an act's arguments as the UI sends them.
+type obj = map[string]any
 
-func goodVitals() app.Vitals {
-	return app.Vitals{Weight: f(70), Height: f(170), Temperature: f(37.2),
-		BloodPressure: &app.BloodPressure{Systolic: f(120), Diastolic: f(80)}, HeartRate: f(72)}
+// act queues the act name as user through the App's one act binding, as
+// the UI does.
+func act(a *app.App, user, name string, args obj) (*app.Acted, error) {
+	b, err := json.Marshal(args)
+	if err != nil {
+		panic(err)
+	}
+	return a.Act(user, name, b)
+}
+
+func goodVitals() obj {
+	return obj{"weight": 70, "height": 170, "temperature": 37.2,
+		"bloodPressure": obj{"systolic": 120, "diastolic": 80}, "heartRate": 72}
 }
 
 // TestAppWalk walks one patient through the whole workflow with the bound
@@ -79,7 +90,7 @@ func TestAppWalk(t *testing.T) {
 
 	// Reception: register, find, schedule, check in.
 	bd := "1990-04-01"
-	p := must(a.RegisterPatient(sec, app.PatientForm{FirstName: "Walk", LastName: "Through", BirthDate: bd, Sex: "F", Phone: "0102030405", ConsentMedicalData: true}))
+	p := must(act(a, sec, "patient.register", obj{"firstName": "Walk", "lastName": "Through", "birthDate": bd + "T00:00:00Z", "sex": "F", "phone": "0102030405", "consentMedicalData": true, "consentContact": false}))
 	pid := p.RowID
 	found := must(a.SearchPatients("through wal", ""))
 	if len(found) != 1 || found[0].ID != pid || found[0].BirthDate.Format(time.DateOnly) != bd {
@@ -91,61 +102,58 @@ func TestAppWalk(t *testing.T) {
 	if _, err := a.SearchPatients("", "01/04/1990"); app.Format(err).Field != "birthDate" {
 		t.Fatalf("bad birth date search: %v", err)
 	}
-	if _, err := a.RegisterPatient(nurse, app.PatientForm{FirstName: "X", LastName: "Y", BirthDate: bd}); app.Format(err).Code != string(workflow.CodeForbidden) {
+	if _, err := act(a, nurse, "patient.register", obj{"firstName": "X", "lastName": "Y", "birthDate": bd + "T00:00:00Z", "consentMedicalData": false, "consentContact": false}); app.Format(err).Code != string(workflow.CodeForbidden) {
 		t.Fatalf("a nurse registered a patient: %v", err)
 	}
 	when := time.Now().Add(2 * time.Minute).UTC().Truncate(time.Minute).Format(time.RFC3339)
-	if _, err := a.ScheduleAppointment(sec, pid, nurseID, when, "Walk"); app.Format(err).Field != "doctorId" {
+	if _, err := act(a, sec, "appointment.schedule", obj{"patientId": pid, "doctorId": nurseID, "date": when, "motif": "Walk"}); app.Format(err).Field != "doctorId" {
 		t.Fatalf("scheduling with a nurse: %v", err)
 	}
-	appt := must(a.ScheduleAppointment(sec, pid, doctorID, when, "Douleur thoracique")).RowID
+	appt := must(act(a, sec, "appointment.schedule", obj{"patientId": pid, "doctorId": doctorID, "date": when, "motif": "Douleur thoracique"})).RowID
 	if d := must(a.Dashboard(sec)); !hasAppt(d.ToCheckIn, appt) {
 		t.Fatalf("the new appointment is not among today's to check in: %+v", d.ToCheckIn)
 	}
-	must(a.CheckIn(sec, appt))
+	must(act(a, sec, "appointment.checkIn", obj{"id": appt}))
 
 	// Nursing: a temperature out of range is refused with the seed's words.
 	if d := must(a.Dashboard(nurse)); !hasAppt(d.ToPrepare, appt) {
 		t.Fatal("the checked-in patient is not among the nurse's patients to prepare")
 	}
 	bad := goodVitals()
-	bad.Temperature = f(46)
-	_, err := a.RecordVitals(nurse, appt, bad, "")
+	bad["temperature"] = 46
+	_, err := act(a, nurse, "appointment.recordVitals", obj{"id": appt, "vitals": bad})
 	if p := rejection(t, err); p != (app.Problem{Code: "VALIDATION_FAILED", Message: "Temperature 46 °C is above 45 °C.", Field: "vitals.temperature"}) {
 		t.Fatalf("bad temperature: %+v", p)
 	}
-	must(a.RecordVitals(nurse, appt, goodVitals(), "Allergie pénicilline"))
+	must(act(a, nurse, "appointment.recordVitals", obj{"id": appt, "vitals": goodVitals(), "medicalHistoryNotes": "Allergie pénicilline"}))
 
 	// Doctor: consult, prescribe, send to the lab.
 	if d := must(a.Dashboard(doc)); !hasAppt(d.Consultations, appt) {
 		t.Fatal("the patient is not among the doctor's consultations ready")
 	}
-	if _, err := a.CompleteConsultation(doc, appt, "  "); app.Format(err).Message != "Consultation notes must not be empty." {
+	if _, err := act(a, doc, "appointment.completeConsultation", obj{"id": appt, "consultationNotes": "  "}); app.Format(err).Message != "Consultation notes must not be empty." {
 		t.Fatalf("empty notes: %v", err)
 	}
-	must(a.CompleteConsultation(doc, appt, "Examen normal. Bilan sanguin."))
-	pres := must(a.CreatePrescription(doc, pid, "NFS, CRP")).RowID
-	must(a.SendToLab(doc, pres))
+	must(act(a, doc, "appointment.completeConsultation", obj{"id": appt, "consultationNotes": "Examen normal. Bilan sanguin."}))
+	pres := must(act(a, doc, "prescription.create", obj{"patientId": pid, "text": "NFS, CRP"})).RowID
+	must(act(a, doc, "prescription.sendToLab", obj{"id": pres}))
 
 	// Nurse collects, biologist analyses.
 	if d := must(a.Dashboard(nurse)); !hasPres(d.ToCollect, pres) {
 		t.Fatal("the prescription is not among the samples to collect")
 	}
-	must(a.CollectSample(nurse, pres))
+	must(act(a, nurse, "prescription.collectSample", obj{"id": pres}))
 	if d := must(a.Dashboard(bio)); !hasPres(d.SamplesReceived, pres) {
 		t.Fatal("the sample is not among the biologist's samples received")
 	}
-	must(a.StartAnalysis(bio, pres))
+	must(act(a, bio, "prescription.startAnalysis", obj{"id": pres}))
 	if d := must(a.Dashboard(bio)); !hasPres(d.InProgress, pres) {
 		t.Fatal("the analysis is not in progress")
 	}
-	if _, err := a.CreateResult(bio, pres, "Hb normale", `{"hemoglobin": 13.5`); app.Format(err).Field != "data" {
-		t.Fatalf("bad result data: %v", err)
-	}
-	if _, err := a.CreateResult(bio, pres, "Hb normale", `[13.5]`); app.Format(err).Message != "Result data must be an object, not a list." {
+	if _, err := act(a, bio, "result.create", obj{"prescriptionId": pres, "text": "Hb normale", "data": []any{13.5}}); app.Format(err).Message != "Result data must be an object, not a list." {
 		t.Fatalf("result data as a list: %v", err)
 	}
-	res := must(a.CreateResult(bio, pres, "Hb normale", `{"hemoglobin": 13.5, "unit": "g/dL"}`)).RowID
+	res := must(act(a, bio, "result.create", obj{"prescriptionId": pres, "text": "Hb normale", "data": obj{"hemoglobin": 13.5, "unit": "g/dL"}})).RowID
 
 	// Doctor reviews.
 	d := must(a.Dashboard(doc))
@@ -153,33 +161,32 @@ func TestAppWalk(t *testing.T) {
 	if i < 0 || d.ToReview[i].ResultID != res {
 		t.Fatalf("results to review: %+v", d.ToReview)
 	}
-	must(a.ReviewResult(doc, res, "RAS"))
+	must(act(a, doc, "result.review", obj{"id": res, "interpretation": "RAS"}))
 
 	// Reception closes and bills, then records the payment.
 	if d := must(a.Dashboard(sec)); !hasAppt(d.ToClose, appt) {
 		t.Fatal("the consultation is not among those to close")
 	}
-	if _, err := a.CloseAppointment(sec, appt, "45.001", "PENDING"); app.Format(err).Field != "billingAmount" {
+	if _, err := act(a, sec, "appointment.close", obj{"id": appt, "billingAmount": "45.001", "billingStatus": "PENDING"}); app.Format(err).Field != "billingAmount" {
 		t.Fatalf("bad amount: %v", err)
 	}
-	must(a.CloseAppointment(sec, appt, "45.00", "PENDING"))
+	must(act(a, sec, "appointment.close", obj{"id": appt, "billingAmount": "45.00", "billingStatus": "PENDING"}))
 	if d := must(a.Dashboard(sec)); !hasAppt(d.Unpaid, appt) {
 		t.Fatal("the visit is not among the payments pending")
 	}
-	must(a.RecordPayment(sec, appt, "PAID"))
+	must(act(a, sec, "appointment.recordPayment", obj{"id": appt, "billingStatus": "PAID"}))
 	if d := must(a.Dashboard(sec)); hasAppt(d.Unpaid, appt) {
 		t.Fatal("a paid visit is still among the payments pending")
 	}
 
 	// The record: a document, the medical history, the timeline.
-	must(a.AttachDocument(nurse, pid, "Consentement", "consent", "file:///scans/walk.pdf"))
-	hist := `{"allergies": ["penicillin"]}`
-	must(a.UpdatePatient(nurse, pid, app.PatientPatch{MedicalHistory: &hist}))
+	must(act(a, nurse, "document.attach", obj{"patientId": pid, "name": "Consentement", "type": "consent", "url": "file:///scans/walk.pdf"}))
+	must(act(a, nurse, "patient.update", obj{"id": pid, "medicalHistory": obj{"allergies": []string{"penicillin"}}}))
 	phone := "0607080910"
-	if _, err := a.UpdatePatient(nurse, pid, app.PatientPatch{Phone: &phone}); app.Format(err).Code != string(workflow.CodeForbidden) {
+	if _, err := act(a, nurse, "patient.update", obj{"id": pid, "phone": phone}); app.Format(err).Code != string(workflow.CodeForbidden) {
 		t.Fatalf("a nurse changed a phone number: %v", err)
 	}
-	must(a.UpdatePatient(sec, pid, app.PatientPatch{Phone: &phone}))
+	must(act(a, sec, "patient.update", obj{"id": pid, "phone": phone}))
 	tl := must(a.Timeline(doc, pid))
 	kinds := map[string]int{}
 	for _, e := range tl.Entries {
@@ -203,7 +210,7 @@ func TestAppWalk(t *testing.T) {
 	if d := must(a.Dashboard(admin)); d.Role != workflow.RoleAdmin || !hasAppt(d.ToCheckIn, apptSched) {
 		t.Fatalf("admin dashboard: %+v", d)
 	}
-	if _, err := a.CheckIn(admin, apptSched); app.Format(err).Code != string(workflow.CodeForbidden) {
+	if _, err := act(a, admin, "appointment.checkIn", obj{"id": apptSched}); app.Format(err).Code != string(workflow.CodeForbidden) {
 		t.Fatalf("an admin checked a patient in: %v", err)
 	}
 	if err := a.Logout(admin); err != nil {
@@ -234,8 +241,8 @@ func TestAppWalk(t *testing.T) {
 		t.Fatal("the login while the server is down was not an offline one")
 	}
 	vit := goodVitals()
-	vit.RespiratoryRate = f(16)
-	must(a.RecordVitals(nurse, apptChecked, vit, "Vu hors ligne"))
+	vit["respiratoryRate"] = 16
+	must(act(a, nurse, "appointment.recordVitals", obj{"id": apptChecked, "vitals": vit, "medicalHistoryNotes": "Vu hors ligne"}))
 	if st := must(a.Status()); st.Pending != 1 || st.OldestPendingAt == nil {
 		t.Fatalf("after acting offline: %+v", st)
 	}
@@ -303,7 +310,7 @@ func TestAppWalk(t *testing.T) {
 	if got := must(a.Sessions()); len(got) != 0 {
 		t.Fatalf("sessions after logout: %+v", got)
 	}
-	if _, err := a.CheckIn(sec, apptSched); app.Format(err).Code != string(workflow.CodeUnauthenticated) {
+	if _, err := act(a, sec, "appointment.checkIn", obj{"id": apptSched}); app.Format(err).Code != string(workflow.CodeUnauthenticated) {
 		t.Fatalf("acting after logout: %v", err)
 	}
 }
@@ -405,10 +412,12 @@ func TestValidationParity(t *testing.T) {
 		ids[u[0]] = must(a.Login(u[0], u[1])).User.ID
 	}
 	waitFor(t, "synced", 15*time.Second, func() bool { s, _ := a.Status(); return s.LastSyncAt != nil && s.InitialSync == nil })
-	num := func(s string) *float64 {
+	// num puts a typed measure in vitals, as the form does; an empty
+	// one stays out.
+	num := func(vitals obj, key, s string) {
 		s = strings.TrimSpace(s)
 		if s == "" {
-			return nil
+			return
 		}
 		if strings.Contains(s, ",") && !strings.Contains(s, ".") {
 			s = strings.Replace(s, ",", ".", 1)
@@ -417,16 +426,20 @@ func TestValidationParity(t *testing.T) {
 		if err != nil {
 			t.Fatalf("case value %q", s)
 		}
-		return &v
+		vitals[key] = v
 	}
 	for _, c := range cases.Vitals {
 		if c.UIOnly {
 			continue
 		}
-		v := app.Vitals{Weight: num(c.Typed["weight"]), Height: num(c.Typed["height"]), Temperature: num(c.Typed["temperature"]),
-			BloodPressure: &app.BloodPressure{Systolic: num(c.Typed["systolic"]), Diastolic: num(c.Typed["diastolic"])},
-			HeartRate:     num(c.Typed["heartRate"]), RespiratoryRate: num(c.Typed["respiratoryRate"]), OxygenSaturation: num(c.Typed["oxygenSaturation"])}
-		_, err := a.RecordVitals(ids["nurse@hospital.com"], apptChecked, v, "")
+		v, bp := obj{}, obj{}
+		for _, k := range []string{"weight", "height", "temperature", "heartRate", "respiratoryRate", "oxygenSaturation"} {
+			num(v, k, c.Typed[k])
+		}
+		num(bp, "systolic", c.Typed["systolic"])
+		num(bp, "diastolic", c.Typed["diastolic"])
+		v["bloodPressure"] = bp
+		_, err := act(a, ids["nurse@hospital.com"], "appointment.recordVitals", obj{"id": apptChecked, "vitals": v})
 		if p := app.Format(err); err == nil || p.Field != c.Field || p.Message != c.Message {
 			t.Errorf("vitals %s: engine says %+v, the form says %s: %s", c.Name, p, c.Field, c.Message)
 		}
@@ -435,7 +448,7 @@ func TestValidationParity(t *testing.T) {
 		if c.UIOnly || c.Message == "" {
 			continue
 		}
-		_, err := a.CloseAppointment(ids["secretary@hospital.com"], postgres.SeedID("a:consultdone"), c.Typed, "PENDING")
+		_, err := act(a, ids["secretary@hospital.com"], "appointment.close", obj{"id": postgres.SeedID("a:consultdone"), "billingAmount": strings.TrimSpace(c.Typed), "billingStatus": "PENDING"})
 		if p := app.Format(err); err == nil || p.Field != "billingAmount" || p.Message != c.Message {
 			t.Errorf("amount %q: engine says %+v, the form says %s", c.Typed, p, c.Message)
 		}
@@ -443,20 +456,26 @@ func TestValidationParity(t *testing.T) {
 	p1 := postgres.SeedID("patient:1")
 	acts := map[string]func(text string) (*app.Acted, error){
 		"consultationNotes": func(s string) (*app.Acted, error) {
-			return a.CompleteConsultation(ids["doctor@hospital.com"], postgres.SeedID("a:inconsult"), s)
+			return act(a, ids["doctor@hospital.com"], "appointment.completeConsultation", obj{"id": postgres.SeedID("a:inconsult"), "consultationNotes": s})
 		},
-		"prescriptionText": func(s string) (*app.Acted, error) { return a.CreatePrescription(ids["doctor@hospital.com"], p1, s) },
+		"prescriptionText": func(s string) (*app.Acted, error) {
+			return act(a, ids["doctor@hospital.com"], "prescription.create", obj{"patientId": p1, "text": s})
+		},
 		"motif": func(s string) (*app.Acted, error) {
-			return a.ScheduleAppointment(ids["secretary@hospital.com"], p1, doctorID, time.Now().UTC().Format(time.RFC3339), s)
+			return act(a, ids["secretary@hospital.com"], "appointment.schedule", obj{"patientId": p1, "doctorId": doctorID, "date": time.Now().UTC().Format(time.RFC3339), "motif": s})
 		},
 		"resultText": func(s string) (*app.Acted, error) {
-			return a.CreateResult(ids["biologist@hospital.com"], postgres.SeedID("rx:inprogress"), s, "")
+			return act(a, ids["biologist@hospital.com"], "result.create", obj{"prescriptionId": postgres.SeedID("rx:inprogress"), "text": s})
 		},
 		"documentName": func(s string) (*app.Acted, error) {
-			return a.AttachDocument(ids["nurse@hospital.com"], p1, s, "scan", "file:///x")
+			return act(a, ids["nurse@hospital.com"], "document.attach", obj{"patientId": p1, "name": s, "type": "scan", "url": "file:///x"})
 		},
 		"interpretation": func(s string) (*app.Acted, error) {
-			return a.ReviewResult(ids["doctor@hospital.com"], postgres.SeedID("result:available"), s)
+			args := obj{"id": postgres.SeedID("result:available")}
+			if s != "" {
+				args["interpretation"] = s
+			}
+			return act(a, ids["doctor@hospital.com"], "result.review", args)
 		},
 	}
 	for _, c := range cases.Texts {
@@ -464,12 +483,12 @@ func TestValidationParity(t *testing.T) {
 		if c.Repeat != "" {
 			text = strings.Repeat(c.Repeat, c.Count)
 		}
-		act := acts[c.Rule]
-		if act == nil {
+		do := acts[c.Rule]
+		if do == nil {
 			t.Errorf("no act for text rule %s", c.Rule)
 			continue
 		}
-		_, err := act(text)
+		_, err := do(text)
 		if p := app.Format(err); err == nil || p.Message != c.Message {
 			t.Errorf("text %s: engine says %+v, the form says %s", c.Rule, p, c.Message)
 		}

@@ -179,7 +179,7 @@ func TestPlaintextReplicaEncryptedAtLogin(t *testing.T) {
 	s := must(old.Login("nurse@hospital.com", "nurse123"))
 	waitFor(t, "the first sync", 20*time.Second, func() bool { st := must(old.Status()); return st.Online && st.LastSyncAt != nil })
 	w.stop()
-	must(old.RecordVitals(s.User.ID, postgres.SeedID("a:checkedin"), goodVitals(), marker))
+	must(act(old, s.User.ID, "appointment.recordVitals", obj{"id": postgres.SeedID("a:checkedin"), "vitals": goodVitals(), "medicalHistoryNotes": marker}))
 	stop()
 	db := filepath.Join(dir, "ws.db")
 	if plain, err := sqlite.IsPlaintext(db); err != nil || !plain {

@@ -47,7 +47,7 @@ func TestNeedToKnowPerUser(t *testing.T) {
 	// consultation offline, which the server meanwhile saw completed.
 	w.stop()
 	inConsult := postgres.SeedID("a:inconsult")
-	must(a.CompleteConsultation(ids[workflow.RoleDoctor], inConsult, "NOTES-OF-THE-DOCTOR"))
+	must(act(a, ids[workflow.RoleDoctor], "appointment.completeConsultation", obj{"id": inConsult, "consultationNotes": "NOTES-OF-THE-DOCTOR"}))
 	w.exec(`UPDATE appointments SET status = 'CONSULTATION_COMPLETED', "consultationNotes" = 'elsewhere', "consultedAt" = now() WHERE id = $1`, inConsult)
 	w.restart()
 	must(a.Login(logins[workflow.RoleDoctor][0], logins[workflow.RoleDoctor][1]))
@@ -57,7 +57,7 @@ func TestNeedToKnowPerUser(t *testing.T) {
 	})
 	// A queued act carrying vitals and history notes.
 	w.stop()
-	must(a.RecordVitals(ids[workflow.RoleNurse], postgres.SeedID("a:checkedin"), goodVitals(), "HISTORY-NOTES"))
+	must(act(a, ids[workflow.RoleNurse], "appointment.recordVitals", obj{"id": postgres.SeedID("a:checkedin"), "vitals": goodVitals(), "medicalHistoryNotes": "HISTORY-NOTES"}))
 
 	seen := map[string]bool{} // table.column or act.arg shown to some role
 	for _, role := range workflow.Roles {

@@ -272,48 +272,53 @@ func (b *bystander) stillServing(what string) {
 
 // ---- Role escalation ----
 
-// validArgs are, for every act, arguments that would apply to the seed's
-// rows; only the role is wrong.
+// seedAt names the seed's row of a table standing in a status.
+var seedAt = map[string]string{
+	workflow.TableAppointments + "/" + string(workflow.AppointmentScheduled):             "a:scheduled",
+	workflow.TableAppointments + "/" + string(workflow.AppointmentCheckedIn):             "a:checkedin",
+	workflow.TableAppointments + "/" + string(workflow.AppointmentInConsultation):        "a:inconsult",
+	workflow.TableAppointments + "/" + string(workflow.AppointmentConsultationCompleted): "a:consultdone",
+	workflow.TableAppointments + "/" + string(workflow.AppointmentCompleted):             "a:completed",
+	workflow.TablePrescriptions + "/" + string(workflow.PrescriptionCreated):             "rx:created",
+	workflow.TablePrescriptions + "/" + string(workflow.PrescriptionSentToLab):           "rx:sent",
+	workflow.TablePrescriptions + "/" + string(workflow.PrescriptionSampleCollected):     "rx:collected",
+	workflow.TablePrescriptions + "/" + string(workflow.PrescriptionInProgress):          "rx:inprogress",
+	workflow.TablePatients: "patient:1",
+	workflow.TableResults:  "result:available",
+}
+
+// validArgs are an act's example arguments (workflow.Example) on the
+// seed's rows: the row of its path's table in the first status the act
+// applies in, the first patient (the second for a second one), a new id
+// for its own new row (and for a row the seed lacks); only the role is
+// wrong.
 func validArgs(name string) map[string]any {
-	vitals := map[string]any{"weight": 70, "height": 170, "temperature": 37, "bloodPressure": map[string]any{"systolic": 120, "diastolic": 80}, "heartRate": 72}
-	switch name {
-	case "patient.register":
-		return map[string]any{"id": uuid.NewString(), "firstName": "Esca", "lastName": "Lation", "birthDate": "1980-01-01T00:00:00Z"}
-	case "patient.update":
-		return map[string]any{"id": seedRow("patient:1"), "phone": "0600000000"}
-	case "appointment.schedule":
-		return map[string]any{"id": uuid.NewString(), "patientId": seedRow("patient:1"), "doctorId": seedUser[workflow.RoleDoctor],
-			"date": "2030-01-01T10:00:00Z", "motif": "x"}
-	case "appointment.checkIn":
-		return map[string]any{"id": seedRow("a:scheduled")}
-	case "appointment.recordVitals":
-		return map[string]any{"id": seedRow("a:checkedin"), "vitals": vitals}
-	case "appointment.completeConsultation":
-		return map[string]any{"id": seedRow("a:inconsult"), "consultationNotes": "x"}
-	case "appointment.close":
-		return map[string]any{"id": seedRow("a:consultdone"), "billingAmount": "10.00", "billingStatus": "PENDING"}
-	case "appointment.recordPayment":
-		return map[string]any{"id": seedRow("a:completed"), "billingStatus": "PAID"}
-	case "appointment.cancel":
-		return map[string]any{"id": seedRow("a:scheduled")}
-	case "prescription.create":
-		return map[string]any{"id": uuid.NewString(), "patientId": seedRow("patient:1"), "text": "x"}
-	case "prescription.sendToLab":
-		return map[string]any{"id": seedRow("rx:created")}
-	case "prescription.collectSample":
-		return map[string]any{"id": seedRow("rx:sent")}
-	case "prescription.startAnalysis":
-		return map[string]any{"id": seedRow("rx:collected")}
-	case "result.create":
-		return map[string]any{"id": uuid.NewString(), "prescriptionId": seedRow("rx:inprogress"), "text": "x"}
-	case "result.review":
-		return map[string]any{"id": seedRow("result:available"), "interpretation": "x"}
-	case "document.attach":
-		return map[string]any{"id": uuid.NewString(), "patientId": seedRow("patient:1"), "name": "x", "type": "x"}
-	case "patient.merge":
-		return map[string]any{"survivorId": seedRow("patient:1"), "loserId": seedRow("patient:2")}
+	pathTable, want, _, _, _, onPath := workflow.Path(name)
+	raw, ok := workflow.Example(name, func(r workflow.Ref) string {
+		key := r.Table
+		switch {
+		case r.Table == workflow.TableUsers:
+			return seedUser[r.Role]
+		case r.New:
+			return uuid.NewString()
+		case r.Other && r.Table == workflow.TablePatients:
+			return seedRow("patient:2")
+		case onPath && r.Table == pathTable:
+			key += "/" + want[0]
+		}
+		if row, found := seedAt[key]; found {
+			return seedRow(row)
+		}
+		return uuid.NewString()
+	})
+	if !ok {
+		panic("no example arguments for " + name)
 	}
-	panic("no valid args for " + name)
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		panic(err)
+	}
+	return out
 }
 
 // forbiddenBy asks the workflow what it tells role about name (the role

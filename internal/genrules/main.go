@@ -1,7 +1,7 @@
 // Command genrules writes the frontend's copy of the workflow's rules:
 // the vital ranges, the text limits and the sentences that refuse them,
-// the transition table the buttons are
-// drawn from, the queues and the error codes. The UI checks a form as it
+// the acts (who may do each, on which table), the transition table the
+// buttons are drawn from, the queues and the error codes. The UI checks a form as it
 // is typed and offers only the acts a row's status allows; with this file
 // it does so by the very table the mutators apply.
 //
@@ -70,6 +70,7 @@ type rules struct {
 	OldestBirthYears int                          `json:"oldestBirthYears"`
 	ScheduleYears    int                          `json:"scheduleYears"`
 	MaxBillingAmount string                       `json:"maxBillingAmount"`
+	Acts             []workflow.ActInfo           `json:"acts"`
 	Transitions      []workflow.Transition        `json:"transitions"`
 	Queues           []workflow.Queue             `json:"queues"`
 	Codes            []workflow.Code              `json:"codes"`
@@ -85,6 +86,7 @@ func render() ([]byte, error) {
 		OldestBirthYears: workflow.OldestBirthYears,
 		ScheduleYears:    workflow.ScheduleYears,
 		MaxBillingAmount: workflow.MaxBillingAmount(),
+		Acts:             workflow.Acts(),
 		Transitions:      workflow.Transitions(),
 		Queues:           workflow.Queues(),
 		Codes:            workflow.Codes,

@@ -25,3 +25,25 @@ export const transitions = rules.transitions as Transition[];
 export function nextActs(table: string, status: string, role: Role): string[] {
   return transitions.filter((t) => t.table === table && t.from.includes(status) && t.roles.includes(role)).map((t) => t.act);
 }
+
+/** ActInfo is one act of the rule table: who may do it, on which table, whether it creates its row. */
+export interface ActInfo {
+  act: string;
+  roles: Role[];
+  table: string;
+  creates: boolean;
+  /** online: done from the admin dashboard only, never on a workstation. */
+  online: boolean;
+}
+
+export const acts = rules.acts as ActInfo[];
+
+/**
+ * rowActs lists, in the table's order, the acts role may perform on an
+ * existing row of table whose status does not count (a document): acts
+ * that create no row and that no transition names.
+ */
+export function rowActs(table: string, role: Role): string[] {
+  return acts.filter((a) => a.table === table && !a.creates && !a.online && a.roles.includes(role)
+    && !transitions.some((t) => t.act === a.act)).map((a) => a.act);
+}

@@ -2,6 +2,7 @@
 // the dashboard's acts on hold, rejected acts and audit log): the act in
 // words, and the patient and visit it concerns instead of row ids.
 import { fmtDateTime, fmtDateUTC, fmtMoney, t, type MessageKey } from './i18n';
+import rules from '../desktop/rules.json';
 
 /** The patient and visit an act concerns (workflow.ActSubject, as the engine and the server send it). */
 export interface ActSubject {
@@ -16,12 +17,12 @@ export interface ActSubject {
   billingAmount?: string;
 }
 
-export const actKeys = [
-  'patient.register', 'patient.update', 'appointment.schedule', 'appointment.checkIn', 'appointment.recordVitals',
-  'appointment.completeConsultation', 'appointment.close', 'appointment.recordPayment', 'appointment.cancel',
-  'prescription.create', 'prescription.sendToLab', 'prescription.collectSample', 'prescription.startAnalysis',
-  'result.create', 'result.review', 'document.attach', 'rejected.close',
-];
+/**
+ * actKeys are the acts that have words (act.* and done.*): every act of the
+ * rule table (rules.json, generated from package workflow) but the online
+ * merge, and the bookkeeping rejected.close.
+ */
+export const actKeys = [...rules.acts.filter((a) => !a.online).map((a) => a.act), 'rejected.close'];
 
 /** actLabel names an act as a thing to do ("Record vitals"). */
 export function actLabel(name: string): string {

@@ -14,6 +14,13 @@ import {
 import { historyEditor, labEditor, labTable } from './clinical';
 import { buildForm, focusFirst, type Form, type Values } from './form';
 
+/** given keeps the optional texts that were typed (blank ones stay out of an act's arguments). */
+function given(texts: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(texts)) if (v !== undefined && v.trim() !== '') out[k] = v;
+  return out;
+}
+
 function panel(f: Form): HTMLElement {
   queueMicrotask(() => focusFirst(f));
   return f.el;
@@ -78,7 +85,7 @@ export function vitalsForm(ctx: Ctx, appointmentId: string, subject: string, pre
     fieldOf: (p) => (p === 'medicalHistoryNotes' ? 'notes' : boxName(p)),
     onSubmit: async (vals) => {
       const { vitals } = checkVitals(input(vals));
-      const r = await api.recordVitals(ctx.userId, appointmentId, vitals!, vals.notes ?? '');
+      const r = await api.act(ctx.userId, 'appointment.recordVitals', { id: appointmentId, vitals, ...(vals.notes ? { medicalHistoryNotes: vals.notes } : {}) });
       ctx.openPanel(null);
       // Before the check-in reached this workstation: kept, on hold.
       ctx.acted(actedNote(t('acted.vitals', { subject }), r?.waitingFor));
@@ -127,7 +134,7 @@ export function consultationForm(ctx: Ctx, a: AppointmentView, prefillNotes = ''
     submit: t('consult.complete'),
     check: (v) => ({ consultationNotes: checkText('consultationNotes', v.consultationNotes ?? '') }),
     onSubmit: async (v) => {
-      await api.completeConsultation(ctx.userId, a.id, v.consultationNotes ?? '');
+      await api.act(ctx.userId, 'appointment.completeConsultation', { id: a.id, consultationNotes: v.consultationNotes ?? '' });
       ctx.acted(t('acted.consultation', { subject: who(a.patientFirstName, a.patientLastName) }));
       // The prescription form stays, for the same patient.
       ctx.openPanel(prescriptionForm(ctx, a.patientId, who(a.patientFirstName, a.patientLastName)));
@@ -169,8 +176,8 @@ function prescriptionFormEl(ctx: Ctx, patientId: string, subject: string, prefil
     check: (v) => ({ text: checkText('prescriptionText', v.text ?? '') }),
     fieldOf: (p) => (p === 'text' ? 'text' : undefined),
     onSubmit: async (v) => {
-      const acted = await api.createPrescription(ctx.userId, patientId, v.text ?? '');
-      if (v.sendToLab === 'true') await api.sendToLab(ctx.userId, acted.rowId);
+      const acted = await api.act(ctx.userId, 'prescription.create', { patientId, text: v.text ?? '' });
+      if (v.sendToLab === 'true') await api.act(ctx.userId, 'prescription.sendToLab', { id: acted.rowId });
       const done = v.sendToLab === 'true' ? t('acted.prescriptionSent', { subject }) : t('acted.prescription', { subject });
       if (onWritten) {
         onWritten(v.text ?? '');
@@ -212,7 +219,7 @@ export async function reviewForm(ctx: Ctx, p: PrescriptionView, prefill = ''): P
     submit: t('review.submit'),
     check: (v) => ({ interpretation: checkText('interpretation', v.interpretation ?? '') }),
     onSubmit: async (v) => {
-      await api.reviewResult(ctx.userId, resultId, v.interpretation ?? '');
+      await api.act(ctx.userId, 'result.review', { id: resultId, ...(v.interpretation ? { interpretation: v.interpretation } : {}) });
       ctx.openPanel(null);
       ctx.acted(t('acted.reviewed', { subject: who(p.patientFirstName, p.patientLastName) }));
     },
@@ -241,7 +248,8 @@ export function resultForm(ctx: Ctx, prescriptionId: string, subject: string, pr
         f.showProblem({ code: 'VALIDATION_FAILED', message: problem.message, field: `data.rows.${problem.row}.${problem.field}` });
         return;
       }
-      await api.createResult(ctx.userId, prescriptionId, v.text ?? '', labValue(rows.rows()));
+      const data = labValue(rows.rows());
+      await api.act(ctx.userId, 'result.create', { prescriptionId, text: v.text ?? '', ...(data ? { data: JSON.parse(data) as unknown } : {}) });
       ctx.openPanel(null);
       ctx.acted(t('acted.result', { subject }));
     },
@@ -268,7 +276,8 @@ export function closeForm(ctx: Ctx, appointmentId: string, subject: string, pref
     submit: t('bill.closeVisit'),
     check: (v) => ({ billingAmount: checkAmount(v.billingAmount ?? '').error }),
     onSubmit: async (v) => {
-      await api.closeAppointment(ctx.userId, appointmentId, checkAmount(v.billingAmount ?? '').amount!, v.billingStatus ?? 'PENDING');
+      await api.act(ctx.userId, 'appointment.close', {
+        id: appointmentId, billingAmount: checkAmount(v.billingAmount ?? '').amount!.trim(), billingStatus: v.billingStatus ?? 'PENDING' });
       ctx.openPanel(null);
       ctx.acted(t('acted.closed', { subject }));
     },
@@ -291,7 +300,7 @@ export function paymentForm(ctx: Ctx, appointmentId: string, subject: string, cu
     fields: [{ name: 'billingStatus', label: t('bill.nowIs'), kind: 'select', value: 'PAID', options: [['PAID', statusWord('PAID')], ['PARTIALLY_PAID', statusWord('PARTIALLY_PAID')]], autofocus: true }],
     submit: t('bill.recordPayment'),
     onSubmit: async (v) => {
-      await api.recordPayment(ctx.userId, appointmentId, v.billingStatus ?? 'PAID');
+      await api.act(ctx.userId, 'appointment.recordPayment', { id: appointmentId, billingStatus: v.billingStatus ?? 'PAID' });
       ctx.openPanel(null);
       ctx.acted(t('acted.payment', { subject }));
     },
@@ -351,7 +360,7 @@ export async function scheduleForm(ctx: Ctx, patient: Pick<Patient, 'id' | 'firs
     },
     onSubmit: async (v) => {
       const iso = when24(v).iso!;
-      await api.scheduleAppointment(ctx.userId, patient.id, v.doctorId ?? '', iso, v.motif ?? '');
+      await api.act(ctx.userId, 'appointment.schedule', { patientId: patient.id, doctorId: v.doctorId ?? '', date: iso.trim(), motif: v.motif ?? '' });
       ctx.openPanel(null);
       ctx.acted(t('acted.scheduled', { subject, when: fmtDateTime(iso) }));
     },
@@ -365,7 +374,11 @@ export type PatientPrefill = Partial<Omit<Patient, 'id' | 'medicalHistory' | 'cr
 
 export function registerForm(ctx: Ctx, prefill: PatientPrefill = {}): HTMLElement {
   const bd = dayInput(prefill.birthDate);
-  const birthISO = (text: string) => parseDay(text).iso ?? '';
+  // The act takes a birth date as RFC 3339 midnight UTC.
+  const birthISO = (text: string) => {
+    const iso = parseDay(text).iso;
+    return iso ? `${iso}T00:00:00Z` : '';
+  };
   const birthProblem = (text: string) => {
     const d = parseDay(text);
     if (d.error) return d.error;
@@ -407,18 +420,14 @@ export function registerForm(ctx: Ctx, prefill: PatientPrefill = {}): HTMLElemen
       idNumber: checkText('idNumber', v.idNumber ?? ''),
     }),
     onSubmit: async (v) => {
-      const acted = await api.registerPatient(ctx.userId, {
+      // Optional texts left empty stay out, so that the seed's defaults apply.
+      const acted = await api.act(ctx.userId, 'patient.register', {
         firstName: v.firstName ?? '',
         lastName: v.lastName ?? '',
         birthDate: birthISO(v.birthDate ?? ''),
-        sex: v.sex ?? '',
-        phone: v.phone ?? '',
-        address: v.address ?? '',
-        emergencyContact: v.emergencyContact ?? '',
-        insurance: v.insurance ?? '',
-        idNumber: v.idNumber ? v.idNumber : null,
         consentMedicalData: v.consentMedicalData === 'true',
         consentContact: v.consentContact === 'true',
+        ...given({ sex: v.sex, phone: v.phone, address: v.address, emergencyContact: v.emergencyContact, insurance: v.insurance, idNumber: v.idNumber }),
       });
       ctx.openPanel(null);
       ctx.acted(t('acted.registered', { subject: patientName(v.firstName ?? '', v.lastName ?? '') }));
@@ -487,7 +496,7 @@ export function contactForm(ctx: Ctx, p: Patient): HTMLElement {
       emergencyContact: checkText('emergencyContact', v.emergencyContact ?? ''),
     }),
     onSubmit: async (v) => {
-      await api.updatePatient(ctx.userId, p.id, { phone: v.phone, insurance: v.insurance, address: v.address, emergencyContact: v.emergencyContact });
+      await api.act(ctx.userId, 'patient.update', { id: p.id, phone: v.phone, insurance: v.insurance, address: v.address, emergencyContact: v.emergencyContact });
       ctx.openPanel(null);
       ctx.acted(t('acted.contact', { subject: patientName(p.firstName, p.lastName) }));
     },
@@ -518,7 +527,7 @@ export function historyForm(ctx: Ctx, p: Patient): HTMLElement {
           }
         }
       }
-      await api.updatePatient(ctx.userId, p.id, { medicalHistory: JSON.stringify(historyValue(hist)) });
+      await api.act(ctx.userId, 'patient.update', { id: p.id, medicalHistory: historyValue(hist) });
       ctx.openPanel(null);
       ctx.acted(t('acted.history', { subject: patientName(p.firstName, p.lastName) }));
     },
@@ -526,6 +535,24 @@ export function historyForm(ctx: Ctx, p: Patient): HTMLElement {
   });
   return panel(f);
 }
+
+/**
+ * RowForm opens the form of an act done on an existing row whose status
+ * does not count (a document): from a button on that row of the patient's
+ * record, and filled in again from a rejected act's copy. The record offers
+ * a button for each act of the rule table that has one here
+ * (workflow.rowActs), and the Rejected list opens its copies here, so such
+ * an act is written in this file alone.
+ */
+export interface RowForm {
+  /** onRow opens the form on the row, as the patient's record shows it (a document). */
+  onRow: (ctx: Ctx, row: { id: string } & Record<string, unknown>) => HTMLElement;
+  /** fromCopy opens it filled in with a rejected act's arguments; noted names the copy. */
+  fromCopy: (ctx: Ctx, args: Record<string, unknown>, noted: string) => HTMLElement;
+}
+
+/** rowForms are the RowForms, by act name. */
+export const rowForms: Record<string, RowForm> = {};
 
 export function documentForm(ctx: Ctx, patientId: string, subject: string, prefill: { name?: string; type?: string; url?: string } = {}): HTMLElement {
   const f = buildForm({
@@ -546,7 +573,7 @@ export function documentForm(ctx: Ctx, patientId: string, subject: string, prefi
       url: checkText('documentUrl', v.url ?? ''),
     }),
     onSubmit: async (v) => {
-      await api.attachDocument(ctx.userId, patientId, v.name ?? '', v.type ?? '', v.url ?? '');
+      await api.act(ctx.userId, 'document.attach', { patientId, name: v.name ?? '', type: v.type ?? '', url: v.url ?? '' });
       ctx.openPanel(null);
       ctx.acted(t('acted.document', { subject }));
     },

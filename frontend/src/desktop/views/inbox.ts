@@ -9,12 +9,13 @@ import type { Ctx } from '../ctx';
 import { h, replace } from '../../shared/dom';
 import { t } from '../../shared/i18n';
 import { plainMessage } from '../../shared/acts';
+import { transitions } from '../workflow';
 import {
   actDone, actLabel, closeReasonProblem, fieldLabel, isIdPath, MaxReasonChars, pendingState, reason, reviewLine, subjectLine, typedValues, when,
 } from '../format';
 import type { ActSubject, AppointmentView, Copied, PendingAct, PrescriptionView, RejectedAct } from '../types';
 import {
-  closeForm, consultationForm, contactForm, documentForm, historyForm, paymentForm, prescriptionForm, registerForm, resultForm, reviewForm,
+  closeForm, consultationForm, contactForm, documentForm, historyForm, paymentForm, prescriptionForm, registerForm, resultForm, reviewForm, rowForms,
   scheduleForm, vitalsForm, type PatientPrefill, type VitalsPrefill,
 } from './acts';
 
@@ -191,6 +192,8 @@ export async function copyForm(ctx: Ctx, c: Copied, subject?: ActSubject): Promi
     vitalsEnteredAt: null, consultedAt: null, closedAt: null, billingAmount: null, billingStatus: null, patientId: '', doctorId: '',
     patientFirstName: subject?.firstName ?? '', patientLastName: subject?.lastName ?? note, doctorName: '',
   });
+  const rowForm = rowForms[c.name];
+  if (rowForm) return rowForm.fromCopy(ctx, a, noted);
   switch (c.name) {
     case 'appointment.recordVitals':
       return vitalsForm(ctx, str(a.id), noted, { vitals: a.vitals as VitalsPrefill['vitals'], medicalHistoryNotes: str(a.medicalHistoryNotes) });
@@ -229,15 +232,10 @@ export async function copyForm(ctx: Ctx, c: Copied, subject?: ActSubject): Promi
       return documentForm(ctx, str(a.patientId), p ? `${p.lastName.toUpperCase()} ${p.firstName}` : note, { name: str(a.name), type: str(a.type), url: str(a.url) });
     }
   }
-  // Acts with nothing typed but the row: offer to do them again.
-  const again: Record<string, (u: string, id: string) => Promise<unknown>> = {
-    'appointment.checkIn': api.checkIn,
-    'appointment.cancel': api.cancelAppointment,
-    'prescription.sendToLab': api.sendToLab,
-    'prescription.collectSample': api.collectSample,
-    'prescription.startAnalysis': api.startAnalysis,
-  };
-  const fn = again[c.name];
+  // Acts that move a row's status with nothing typed but the row (their
+  // only argument is its id): offer to do them again.
+  const rowOnly = Object.keys(a).length === 1 && typeof a.id === 'string' && transitions.some((x) => x.act === c.name);
+  const fn = rowOnly ? (u: string, id: string) => api.act(u, c.name, { id }) : undefined;
   const problem = h('p', { class: 'problem', role: 'alert', hidden: true });
   return h('div', { class: 'act-form', id: 'again-form' },
     h('h2', null, actLabel(c.name)),

@@ -8,10 +8,11 @@ import { labRows } from '../clinical';
 import { dayUTC, money, patientName, provenance, statusWord, when } from '../format';
 import type { ActProvenance, Patient, Timeline, TimelineEntry } from '../types';
 import { historyBlock, labTable } from './clinical';
-import { nextActs } from '../workflow';
+import { nextActs, rowActs } from '../workflow';
+import { actLabel } from '../../shared/acts';
 import {
   closeForm, consultationForm, contactForm, documentForm, historyForm, paymentForm, prescriptionForm, registerForm, resultForm,
-  reviewForm, scheduleForm, vitalsForm, vitalsSummary, apptSubject, presSubject,
+  reviewForm, rowForms, scheduleForm, vitalsForm, vitalsSummary, apptSubject, presSubject,
 } from './acts';
 
 export function patientsView(ctx: Ctx, patientId?: string): { el: HTMLElement; refresh: () => Promise<void> } {
@@ -117,10 +118,10 @@ export function patientsView(ctx: Ctx, patientId?: string): { el: HTMLElement; r
       // The buttons are the acts the rule table allows this role on this
       // status (workflow.ts); a PAID bill takes no further payment.
       const apptButtons: Record<string, () => HTMLElement | null> = {
-        'appointment.checkIn': () => act(t('act.appointment.checkIn'), () => api.checkIn(ctx.userId, a.id), t('acted.checkedIn', { subject: apptSubject(a) })),
+        'appointment.checkIn': () => act(t('act.appointment.checkIn'), () => api.act(ctx.userId, 'appointment.checkIn', { id: a.id }), t('acted.checkedIn', { subject: apptSubject(a) })),
         'appointment.cancel': () => confirmButton(t('q.cancelVisit'), t('q.cancelConfirm'), { class: 'small danger' }, async () => {
           try {
-            await api.cancelAppointment(ctx.userId, a.id);
+            await api.act(ctx.userId, 'appointment.cancel', { id: a.id });
             ctx.acted(t('acted.cancelled', { subject: apptSubject(a) }));
           } catch (err) {
             if (err instanceof ProblemError) ctx.flash(`${err.problem.code}: ${err.problem.message}`, 'warn');
@@ -140,9 +141,9 @@ export function patientsView(ctx: Ctx, patientId?: string): { el: HTMLElement; r
       status = x.status;
       body = x.text;
       const presButtons: Record<string, () => HTMLElement> = {
-        'prescription.sendToLab': () => act(t('act.prescription.sendToLab'), () => api.sendToLab(ctx.userId, x.id), t('acted.sentToLab', { subject: presSubject(x) })),
-        'prescription.collectSample': () => act(t('q.sampleCollected'), () => api.collectSample(ctx.userId, x.id), t('acted.sample', { subject: presSubject(x) })),
-        'prescription.startAnalysis': () => act(t('act.prescription.startAnalysis'), () => api.startAnalysis(ctx.userId, x.id), t('acted.analysis', { subject: presSubject(x) })),
+        'prescription.sendToLab': () => act(t('act.prescription.sendToLab'), () => api.act(ctx.userId, 'prescription.sendToLab', { id: x.id }), t('acted.sentToLab', { subject: presSubject(x) })),
+        'prescription.collectSample': () => act(t('q.sampleCollected'), () => api.act(ctx.userId, 'prescription.collectSample', { id: x.id }), t('acted.sample', { subject: presSubject(x) })),
+        'prescription.startAnalysis': () => act(t('act.prescription.startAnalysis'), () => api.act(ctx.userId, 'prescription.startAnalysis', { id: x.id }), t('acted.analysis', { subject: presSubject(x) })),
         'result.create': () => open(t('act.result.create'), () => resultForm(ctx, x.id, presSubject(x))),
         'result.review': () => openAsync(t('q.reviewButton'), () => reviewForm(ctx, x)),
       };
@@ -161,6 +162,7 @@ export function patientsView(ctx: Ctx, patientId?: string): { el: HTMLElement; r
       head = t('entry.document', { name: d.name });
       status = d.type;
       body = d.url;
+      acts.push(...rowButtons('documents', d as unknown as { id: string } & Record<string, unknown>));
     }
     return h('li', { class: `entry ${e.kind}`, 'data-id': id, 'data-kind': e.kind, 'data-status': status },
       h('div', { class: 'when' }, when(e.at, ctx.now())),
@@ -188,6 +190,10 @@ export function patientsView(ctx: Ctx, patientId?: string): { el: HTMLElement; r
       },
     }, label);
   const open = (label: string, form: () => HTMLElement) => h('button', { type: 'button', class: 'primary small', onclick: () => ctx.openPanel(form()) }, label);
+  // The acts on a row whose status does not count, from the rule table:
+  // those with a form (rowForms).
+  const rowButtons = (table: string, row: { id: string } & Record<string, unknown>) =>
+    rowActs(table, role).filter((n) => rowForms[n]).map((n) => open(actLabel(n), () => rowForms[n].onRow(ctx, row)));
   const openAsync = (label: string, form: () => Promise<HTMLElement>) => h('button', { type: 'button', class: 'primary small', onclick: async () => ctx.openPanel(await form()) }, label);
 
   const el = h('div', { class: 'content-inner' }, h('h1', null, t('nav.patients')), search, results, record);

@@ -71,10 +71,10 @@ export function queuesView(ctx: Ctx): { el: HTMLElement; refresh: () => Promise<
           table('q-checkin', t('q.checkin'), t('q.checkinEmpty'), d.toCheckIn,
             [timeCol(t('q.time'), (x) => x.date), patientCol(), doctor, motif],
             (x) => [
-              now(t('act.appointment.checkIn'), () => api.checkIn(ctx.userId, x.id), t('acted.checkedIn', { subject: apptSubject(x) })),
+              now(t('act.appointment.checkIn'), () => api.act(ctx.userId, 'appointment.checkIn', { id: x.id }), t('acted.checkedIn', { subject: apptSubject(x) })),
               confirmButton(t('q.cancelVisit'), t('q.cancelConfirm'), { class: 'small danger' }, async () => {
                 try {
-                  await api.cancelAppointment(ctx.userId, x.id);
+                  await api.act(ctx.userId, 'appointment.cancel', { id: x.id });
                   ctx.acted(t('acted.cancelled', { subject: apptSubject(x) }));
                 } catch (err) {
                   if (err instanceof ProblemError) ctx.flash(`${err.problem.code}: ${err.problem.message}`, 'warn');
@@ -102,7 +102,7 @@ export function queuesView(ctx: Ctx): { el: HTMLElement; refresh: () => Promise<
             (x) => h('button', { type: 'button', class: 'small', title: t('q.vitalsWait'), onclick: () => ctx.openPanel(vitalsForm(ctx, x.id, apptSubject(x))) }, t('act.appointment.recordVitals'))),
           table('q-collect', t('q.collect'), t('q.collectEmpty'), d.toCollect,
             [ptime(t('q.sent'), (x) => x.updatedAt), patientCol(), text, { head: t('q.doctor'), cell: (x) => x.doctorName }],
-            (x) => now(t('q.sampleCollected'), () => api.collectSample(ctx.userId, x.id), t('acted.sample', { subject: presSubject(x) }))),
+            (x) => now(t('q.sampleCollected'), () => api.act(ctx.userId, 'prescription.collectSample', { id: x.id }), t('acted.sample', { subject: presSubject(x) }))),
         );
         break;
       case 'DOCTOR':
@@ -123,7 +123,7 @@ export function queuesView(ctx: Ctx): { el: HTMLElement; refresh: () => Promise<
         sections.push(
           table('q-received', t('q.received'), t('q.receivedEmpty'), d.samplesReceived,
             [ptime(t('q.collected'), (x) => x.sampleCollectedAt), patientCol(), text, { head: t('q.collectedBy'), cell: (x) => x.nurseName }],
-            (x) => now(t('act.prescription.startAnalysis'), () => api.startAnalysis(ctx.userId, x.id), t('acted.analysis', { subject: presSubject(x) }))),
+            (x) => now(t('act.prescription.startAnalysis'), () => api.act(ctx.userId, 'prescription.startAnalysis', { id: x.id }), t('acted.analysis', { subject: presSubject(x) }))),
           table('q-progress', t('q.progress'), t('q.progressEmpty'), d.inProgress,
             [ptime(t('q.started'), (x) => x.analysisStartedAt), patientCol(), text],
             (x) => h('button', { type: 'button', class: 'primary small', onclick: () => ctx.openPanel(resultForm(ctx, x.id, presSubject(x))) }, t('act.result.create'))),
