@@ -123,11 +123,11 @@ func runBurst(e *env, desks []*device, cfg burstConfig, person func(desk, k int)
 // pushOnce sends one push and returns its results, or the error frame that
 // answered it, or the socket's failure.
 func pushOnce(d *device, reqID string, muts []syncproto.Mutation) ([]syncproto.MutationResult, *syncproto.Error, error) {
-	if err := d.ws.send(&syncproto.Push{RequestID: reqID, Mutations: muts}); err != nil {
+	if err := d.ws.Send(&syncproto.Push{RequestID: reqID, Mutations: muts}); err != nil {
 		return nil, nil, err
 	}
 	for {
-		f, err := d.ws.read()
+		f, err := d.ws.Read(time.Minute)
 		if err != nil {
 			return nil, nil, err
 		}

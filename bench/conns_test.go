@@ -112,7 +112,7 @@ func BenchmarkConnections(b *testing.B) {
 			fatalf(b, "%v", err)
 		}
 		lat, err := fleet.wait(t0, 2*time.Minute)
-		peakMB, rssMB = memMB(srv.pid())
+		peakMB, rssMB = memMB(srv.Cmd.Process.Pid)
 		fleet.close()
 		if err != nil {
 			fatalf(b, "%v", err)
@@ -136,7 +136,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // idleFleet is many idle devices: each connection's reader waits for the
 // poke of the armed head.
 type idleFleet struct {
-	conns []*websocket.Conn
+	conns []*wardtest.Conn
 	after atomic.Int64 // a poke counts when its head is above this; -1 unarmed
 	t0    atomic.Int64 // unix ns of the change
 	got   []atomic.Int64
@@ -146,17 +146,16 @@ type idleFleet struct {
 	wg    sync.WaitGroup
 }
 
-// smallDialer keeps each idle connection's buffers small, so that the
+// smallBuf keeps each idle connection's buffers small, so that the
 // benchmark's own side of 10,000 connections stays light.
-var smallDialer = websocket.Dialer{HandshakeTimeout: time.Minute, ReadBufferSize: 1024, WriteBufferSize: 1024}
+const smallBuf = 1024
 
 func (f *idleFleet) connect(baseURL string, n int) error {
 	f.after.Store(-1)
 	f.got = make([]atomic.Int64, n)
 	f.left.Store(int64(n))
 	f.done, f.fail = make(chan struct{}), make(chan error, 1)
-	f.conns = make([]*websocket.Conn, n)
-	u := "ws" + strings.TrimPrefix(baseURL, "http") + "/sync"
+	f.conns = make([]*wardtest.Conn, n)
 	jobs := make(chan int)
 	errs := make(chan error, 64)
 	var wg sync.WaitGroup
@@ -166,11 +165,12 @@ func (f *idleFleet) connect(baseURL string, n int) error {
 			defer wg.Done()
 			for i := range jobs {
 				id := "conn-" + strconv.Itoa(i+1)
-				h := http.Header{}
-				wardtest.Bearer(h, id)
-				ws, _, err := smallDialer.Dial(u, h)
+				ws, _, err := wardtest.DialConn(baseURL, id, smallBuf)
 				if err == nil {
-					err = helloOn(ws, id)
+					_, err = ws.Request(&syncproto.Hello{RequestID: "hello", Protocol: syncproto.Version, DeviceID: id}, 2*time.Minute)
+				}
+				if err == nil {
+					err = ws.WS.SetReadDeadline(time.Time{})
 				}
 				if err != nil {
 					select {
@@ -178,7 +178,7 @@ func (f *idleFleet) connect(baseURL string, n int) error {
 					default:
 					}
 					if ws != nil {
-						ws.Close()
+						ws.WS.Close()
 					}
 					continue
 				}
@@ -203,38 +203,10 @@ func (f *idleFleet) connect(baseURL string, n int) error {
 	return nil
 }
 
-func helloOn(ws *websocket.Conn, id string) error {
-	b, err := syncproto.Encode(&syncproto.Hello{RequestID: "hello", Protocol: syncproto.Version, DeviceID: id})
-	if err != nil {
-		return err
-	}
-	_ = ws.SetWriteDeadline(time.Now().Add(time.Minute))
-	if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
-		return err
-	}
-	_ = ws.SetReadDeadline(time.Now().Add(2 * time.Minute))
-	for {
-		_, data, err := ws.ReadMessage()
-		if err != nil {
-			return err
-		}
-		fr, err := syncproto.DecodeFromServer(data)
-		if err != nil {
-			return err
-		}
-		switch fr := fr.(type) {
-		case *syncproto.Welcome:
-			return ws.SetReadDeadline(time.Time{})
-		case *syncproto.Error:
-			return fmt.Errorf("hello refused: %s %s", fr.Code, fr.Message)
-		}
-	}
-}
-
-func (f *idleFleet) read(i int, ws *websocket.Conn) {
+func (f *idleFleet) read(i int, ws *wardtest.Conn) {
 	defer f.wg.Done()
 	for {
-		_, data, err := ws.ReadMessage()
+		_, data, err := ws.WS.ReadMessage()
 		if err != nil {
 			if f.left.Load() > 0 && f.after.Load() >= 0 {
 				select {
@@ -290,7 +262,7 @@ func (f *idleFleet) close() {
 	f.after.Store(-1)
 	for _, ws := range f.conns {
 		if ws != nil {
-			ws.Close()
+			ws.WS.Close()
 		}
 	}
 	f.wg.Wait()
@@ -349,7 +321,7 @@ func bareBroadcast(b *testing.B, n int) (time.Duration, error) {
 	}()
 	u := "ws://" + addr + "/"
 	for i := 0; i < n; i++ {
-		ws, _, err := smallDialer.Dial(u, nil)
+		ws, _, err := (&websocket.Dialer{HandshakeTimeout: time.Minute, ReadBufferSize: smallBuf, WriteBufferSize: smallBuf}).Dial(u, nil)
 		if err != nil {
 			return 0, fmt.Errorf("bare dial %d: %w", i, err)
 		}

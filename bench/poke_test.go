@@ -190,7 +190,7 @@ func (o *observer) act(a *device, ac act) (*target, error) {
 	reqID := "a" + strconv.FormatInt(m.Seq, 10)
 	t.t0 = time.Now()
 	o.cur.Store(t)
-	if err := a.ws.send(&syncproto.Push{RequestID: reqID, Mutations: []syncproto.Mutation{m}}); err != nil {
+	if err := a.ws.Send(&syncproto.Push{RequestID: reqID, Mutations: []syncproto.Mutation{m}}); err != nil {
 		return nil, err
 	}
 	timeout := time.NewTimer(actTimeout)
@@ -225,10 +225,10 @@ func (o *observer) loop(i int, d *device, cursor string) {
 	pull := func() error {
 		n++
 		pulling = true
-		return d.ws.send(&syncproto.Pull{RequestID: "l" + strconv.Itoa(n), Cursor: cursor})
+		return d.ws.Send(&syncproto.Pull{RequestID: "l" + strconv.Itoa(n), Cursor: cursor})
 	}
 	for {
-		f, err := d.ws.readWithin(0)
+		f, err := d.ws.Read(0)
 		if err != nil {
 			o.fail(fmt.Errorf("device %d: %w", i, err))
 			return

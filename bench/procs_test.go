@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -98,78 +97,35 @@ func memMB(pid int) (peak, rss float64) {
 	return peak, rss
 }
 
-// child is a started benchmark process; stop sends SIGTERM and waits.
-type child struct {
-	cmd  *exec.Cmd
-	done chan error
-}
-
-func (c *child) pid() int { return c.cmd.Process.Pid }
-
-// cpuSeconds is the CPU time (user + system) the child used, once it has
-// ended: with the wall time, it tells waiting (for a core, for the disk,
-// for the other side) from working.
-func (c *child) cpuSeconds() float64 {
-	if c.cmd.ProcessState == nil {
-		return 0
-	}
-	ru, ok := c.cmd.ProcessState.SysUsage().(*syscall.Rusage)
+// cpuSeconds is the CPU time (user + system) p used, once it has ended:
+// with the wall time, it tells waiting (for a core, for the disk, for the
+// other side) from working.
+func cpuSeconds(p *wardtest.Proc) float64 {
+	<-p.Done
+	ru, ok := p.Cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
-func (c *child) stop() error {
-	if c.cmd.ProcessState != nil {
-		return nil
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-c.done:
-		return err
-	case <-time.After(30 * time.Second):
-		_ = c.cmd.Process.Kill()
-		return <-c.done
-	}
-}
-
-// startChild starts bin with args; its stderr goes to log (a file the
-// failure message names). The child dies with the benchmark process.
-func startChild(b *testing.B, logPath string, env []string, bin string, args ...string) (*child, *bufio.Scanner) {
+// startChild starts bin with args, its output in logPath (a file the
+// failure message names); the benchmark's end stops it.
+func startChild(b *testing.B, logPath string, env []string, bin string, args ...string) *wardtest.Proc {
 	b.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	logFile, err := os.Create(logPath)
+	p, err := wardtest.StartProc(cmd, logPath, bin)
 	if err != nil {
-		fatalf(b, "%v", err)
-	}
-	cmd.Stderr = logFile
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		fatalf(b, "%v", err)
-	}
-	if err := cmd.Start(); err != nil {
 		fatalf(b, "start %s: %v", bin, err)
 	}
-	c := &child{cmd: cmd, done: make(chan error, 1)}
-	sc := bufio.NewScanner(out)
-	go func() {
-		// Wait only once stdout has been read to its end by the caller or
-		// drained here; exec closes the pipe after Wait.
-		c.done <- cmd.Wait()
-		logFile.Close()
-	}()
-	b.Cleanup(func() { _ = c.stop() })
-	return c, sc
+	b.Cleanup(func() { _ = p.Stop(30 * time.Second) })
+	return p
 }
-
-var listenRE = regexp.MustCompile(`listening on (\S+)`)
 
 // startServer runs `wardsync-server serve` on a free loopback port against
 // dbURL and returns it with its base URL.
-func startServer(b *testing.B, dbURL string, env ...string) (*child, string) {
+func startServer(b *testing.B, dbURL string, env ...string) (*wardtest.Proc, string) {
 	b.Helper()
 	serverBin, _ := binaries(b)
 	logPath := filepath.Join(b.TempDir(), "server.log")
@@ -177,29 +133,13 @@ func startServer(b *testing.B, dbURL string, env ...string) (*child, string) {
 	// users in one by one, and only the first finds no replica to open.
 	// One escrow key for the whole run (servers restart on the same data).
 	escrow := "WARDSYNC_ESCROW_KEY_FILE=" + filepath.Join(benchDataDir(b), "escrow.key")
-	c, out := startChild(b, logPath, append([]string{"DATABASE_URL=" + dbURL, "WARDSYNC_LOG_LEVEL=warn", escrow}, env...), serverBin, "serve", "-addr", "127.0.0.1:0")
-	addr := make(chan string, 1)
-	go func() {
-		for out.Scan() {
-			if m := listenRE.FindStringSubmatch(out.Text()); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		return c, "http://" + a
-	case err := <-c.done:
+	addr := wardtest.FreeAddr(b)
+	p := startChild(b, logPath, append([]string{"DATABASE_URL=" + dbURL, "WARDSYNC_LOG_LEVEL=warn", escrow}, env...), serverBin, "serve", "-addr", addr)
+	if err := wardtest.WaitReady(context.Background(), "http://"+addr, p, 2*time.Minute); err != nil {
 		log, _ := os.ReadFile(logPath)
-		fatalf(b, "wardsync-server exited before listening: %v\n%s", err, log)
-	case <-time.After(2 * time.Minute):
-		log, _ := os.ReadFile(logPath)
-		fatalf(b, "wardsync-server not listening after 2 minutes\n%s", log)
+		fatalf(b, "wardsync-server not ready: %v\n%s", err, log)
 	}
-	return nil, ""
+	return p, "http://" + addr
 }
 
 // runStation runs one wardsync-station command to its end.

@@ -3,6 +3,8 @@ package bench
 import (
 	"flag"
 	"os"
+	"strconv"
+	"sync"
 	"testing"
 )
 
@@ -61,4 +63,88 @@ func TestBenchSmoke(t *testing.T) {
 			}
 		}
 	}
+}
+
+// config sizes a run. The full figures are the brief's; smoke shrinks them
+// so that `make test` keeps the benchmarks working in a few seconds.
+type config struct {
+	Smoke bool
+	// Push throughput: devices pushing at once, batches each per round,
+	// appointments per batch (5 acts each: 10 appointments = 50 mutations).
+	Devices       int
+	Batches       int
+	ApptsPerBatch int
+	// The pgbench baseline: seconds; its clients equal Devices.
+	PgbenchSeconds int
+	// Poke latency: devices connected, acts pushed per round; PokePull
+	// makes the devices pull on every poke instead of taking pushed pages
+	// (WARDSYNC_BENCH_POKE_PULL=1: the path of a workstation that does not
+	// ask for them, and of every workstation before pushed pages).
+	PokeDevices int
+	Pokes       int
+	PokePull    bool
+	// Station side: appointments of the initial-sync database (whose
+	// replica LocalAct and Dashboards reuse), acts timed locally, dashboard
+	// rounds, acts queued offline then drained, idle connections.
+	SyncAppointments int
+	LocalActs        int
+	DashboardRounds  int
+	DrainActs        int
+	Conns            int
+}
+
+func loadConfig() config {
+	c := config{Devices: 20, Batches: 30, ApptsPerBatch: 10, PgbenchSeconds: 10, PokeDevices: 50, Pokes: 500,
+		SyncAppointments: 100_000, LocalActs: 10_000, DashboardRounds: 250, DrainActs: 10_000, Conns: 10_000}
+	if os.Getenv("WARDSYNC_BENCH_SMOKE") == "1" {
+		c = config{Smoke: true, Devices: 2, Batches: 2, ApptsPerBatch: 10, PgbenchSeconds: 2, PokeDevices: 5, Pokes: 20,
+			SyncAppointments: 1_000, LocalActs: 40, DashboardRounds: 3, DrainActs: 60, Conns: 20}
+	}
+	for name, p := range map[string]*int{
+		"WARDSYNC_BENCH_DEVICES":         &c.Devices,
+		"WARDSYNC_BENCH_BATCHES":         &c.Batches,
+		"WARDSYNC_BENCH_POKE_DEVICES":    &c.PokeDevices,
+		"WARDSYNC_BENCH_POKES":           &c.Pokes,
+		"WARDSYNC_BENCH_PGBENCH_SECONDS": &c.PgbenchSeconds,
+		"WARDSYNC_BENCH_APPOINTMENTS":    &c.SyncAppointments,
+		"WARDSYNC_BENCH_LOCAL_ACTS":      &c.LocalActs,
+		"WARDSYNC_BENCH_DRAIN_ACTS":      &c.DrainActs,
+		"WARDSYNC_BENCH_CONNS":           &c.Conns,
+	} {
+		if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+			*p = v
+		}
+	}
+	c.PokePull = os.Getenv("WARDSYNC_BENCH_POKE_PULL") == "1"
+	if c.PokeDevices < 2 {
+		c.PokeDevices = 2 // an author and an observer
+	}
+	return c
+}
+
+// smokeT, when set (by TestBenchSmoke), also receives failure messages:
+// testing.Benchmark discards a benchmark's own output.
+var (
+	smokeMu sync.Mutex
+	smokeT  *testing.T
+)
+
+func smokeLog(format string, args ...any) {
+	smokeMu.Lock()
+	defer smokeMu.Unlock()
+	if smokeT != nil {
+		smokeT.Logf(format, args...)
+	}
+}
+
+func fatalf(b testing.TB, format string, args ...any) {
+	b.Helper()
+	smokeLog(format, args...)
+	b.Fatalf(format, args...)
+}
+
+func logf(b testing.TB, format string, args ...any) {
+	b.Helper()
+	smokeLog(format, args...)
+	b.Logf(format, args...)
 }

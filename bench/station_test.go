@@ -199,7 +199,7 @@ func syncStation(b *testing.B, dbURL, dir string, rows int64, unencrypted bool) 
 	}
 	var r stationSync
 	start := time.Now()
-	st, _ := startChild(b, filepath.Join(dir, name+".log"), append(env, "WARDSYNC_PASSWORD="+first.Password, profEnv("station")), stationBin, append(global, "run")...)
+	st := startChild(b, filepath.Join(dir, name+".log"), append(env, "WARDSYNC_PASSWORD="+first.Password, profEnv("station")), stationBin, append(global, "run")...)
 	for {
 		got, err := replicaRows(ctx, rdb)
 		if err != nil {
@@ -209,20 +209,20 @@ func syncStation(b *testing.B, dbURL, dir string, rows int64, unencrypted bool) 
 			break
 		}
 		select {
-		case err := <-st.done:
+		case <-st.Done:
 			log, _ := os.ReadFile(filepath.Join(dir, name+".log"))
-			fatalf(b, "wardsync-station run exited (%v) with %d of %d rows\n%s", err, got, rows, tail(log, 2000))
+			fatalf(b, "wardsync-station run exited (%v) with %d of %d rows\n%s", st.Err, got, rows, tail(log, 2000))
 		case <-time.After(poll):
 		}
 	}
 	r.took = time.Since(start)
-	r.stationPeakMB, _ = memMB(st.pid())
-	r.serverPeakMB, _ = memMB(srv.pid())
-	if err := st.stop(); err != nil {
+	r.stationPeakMB, _ = memMB(st.Cmd.Process.Pid)
+	r.serverPeakMB, _ = memMB(srv.Cmd.Process.Pid)
+	if err := st.Stop(30 * time.Second); err != nil {
 		logf(b, "wardsync-station run: %v", err)
 	}
-	_ = srv.stop()
-	r.stationCPU, r.serverCPU = st.cpuSeconds(), srv.cpuSeconds()
+	_ = srv.Stop(30 * time.Second)
+	r.stationCPU, r.serverCPU = cpuSeconds(st), cpuSeconds(srv)
 	closeRDB()
 	r.replica = keptReplica{path: replica, key: key}
 	return r

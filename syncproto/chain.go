@@ -200,26 +200,29 @@ type Chainer struct {
 func (c *Chainer) Follow(seq int64, head string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.heads()[seq] = head
+}
+
+// heads is the hash of each seq, made on first use; c.mu is held.
+func (c *Chainer) heads() map[int64]string {
 	if c.bySeq == nil {
 		c.bySeq = map[int64]string{}
 	}
-	c.bySeq[seq] = head
+	return c.bySeq
 }
 
 // Link fills PrevHash and Hash of every mutation of muts that has no Hash.
 func (c *Chainer) Link(muts []Mutation) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.bySeq == nil {
-		c.bySeq = map[int64]string{}
-	}
+	bySeq := c.heads()
 	for i := range muts {
 		m := &muts[i]
 		if m.Hash != "" {
-			c.bySeq[m.Seq] = m.Hash
+			bySeq[m.Seq] = m.Hash
 			continue
 		}
-		prev := c.bySeq[m.Seq-1]
+		prev := bySeq[m.Seq-1]
 		if prev == "" {
 			prev = Genesis(c.DeviceID)
 		}
@@ -228,7 +231,7 @@ func (c *Chainer) Link(muts []Mutation) error {
 			return err
 		}
 		m.PrevHash, m.Hash = prev, h
-		c.bySeq[m.Seq] = h
+		bySeq[m.Seq] = h
 	}
 	return nil
 }

@@ -196,19 +196,11 @@ func tooDeep() *workflow.Rejection {
 }
 
 func (s *scanner) object(depth int, build bool) (node, *workflow.Rejection) {
-	if depth > MaxDepth {
-		return node{}, tooDeep()
+	n, spaces, empty, err := s.open(depth, kindObject, '}')
+	if err != nil || empty {
+		return n, err
 	}
-	n := node{kind: kindObject, start: s.pos}
-	spaces := s.spaces
-	s.pos++
 	var names nameSet
-	s.skipSpace()
-	if s.peek() == '}' {
-		s.pos++
-		n.end, n.spaced = s.pos, s.spaces != spaces
-		return n, nil
-	}
 	for {
 		s.skipSpace()
 		if s.peek() != '"' {
@@ -242,35 +234,20 @@ func (s *scanner) object(depth int, build bool) (node, *workflow.Rejection) {
 			}
 			n.members = append(n.members, member{name: name, val: v})
 		}
-		s.skipSpace()
-		switch s.peek() {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			n.end, n.spaced = s.pos, s.spaces != spaces
+		closed, err := s.next(&n, '}', spaces)
+		if err != nil {
+			return node{}, err
+		}
+		if closed {
 			return n, nil
-		default:
-			if s.pos >= len(s.data) {
-				return node{}, s.unexpected()
-			}
-			return node{}, s.syntax("expected ',' or '}'")
 		}
 	}
 }
 
 func (s *scanner) array(depth int, build bool) (node, *workflow.Rejection) {
-	if depth > MaxDepth {
-		return node{}, tooDeep()
-	}
-	n := node{kind: kindArray, start: s.pos}
-	spaces := s.spaces
-	s.pos++
-	s.skipSpace()
-	if s.peek() == ']' {
-		s.pos++
-		n.end, n.spaced = s.pos, s.spaces != spaces
-		return n, nil
+	n, spaces, empty, err := s.open(depth, kindArray, ']')
+	if err != nil || empty {
+		return n, err
 	}
 	for {
 		v, err := s.value(depth+1, build && depth+1 <= treeDepth)
@@ -280,21 +257,57 @@ func (s *scanner) array(depth int, build bool) (node, *workflow.Rejection) {
 		if build {
 			n.elems = append(n.elems, v)
 		}
-		s.skipSpace()
-		switch s.peek() {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
-			n.end, n.spaced = s.pos, s.spaces != spaces
+		closed, err := s.next(&n, ']', spaces)
+		if err != nil {
+			return node{}, err
+		}
+		if closed {
 			return n, nil
-		default:
-			if s.pos >= len(s.data) {
-				return node{}, s.unexpected()
-			}
-			return node{}, s.syntax("expected ',' or ']'")
 		}
 	}
+}
+
+// open starts an object or an array at its opening byte. spaces is the
+// scanner's count of white space there (for closes); empty says the
+// container closed at once, n complete.
+func (s *scanner) open(depth int, kind jsonKind, closing byte) (n node, spaces int, empty bool, err *workflow.Rejection) {
+	if depth > MaxDepth {
+		return node{}, 0, false, tooDeep()
+	}
+	n = node{kind: kind, start: s.pos}
+	spaces = s.spaces
+	s.pos++
+	s.skipSpace()
+	return n, spaces, s.closes(&n, closing, spaces), nil
+}
+
+// next reads what follows a member or an element: a comma, or the
+// closing byte (closed, n complete).
+func (s *scanner) next(n *node, closing byte, spaces int) (closed bool, err *workflow.Rejection) {
+	s.skipSpace()
+	if s.closes(n, closing, spaces) {
+		return true, nil
+	}
+	switch {
+	case s.peek() == ',':
+		s.pos++
+		return false, nil
+	case s.pos >= len(s.data):
+		return false, s.unexpected()
+	}
+	return false, s.syntax("expected ',' or '" + string(closing) + "'")
+}
+
+// closes consumes the container's closing byte if it comes next, and
+// records where n ends and whether white space stood inside it (spaces is
+// the scanner's count at the opening byte).
+func (s *scanner) closes(n *node, closing byte, spaces int) bool {
+	if s.peek() != closing {
+		return false
+	}
+	s.pos++
+	n.end, n.spaced = s.pos, s.spaces != spaces
+	return true
 }
 
 // str scans a string starting at its opening quote and reports whether it

@@ -158,23 +158,33 @@ func (f *Hello) validate(v *validator) {
 
 func (f *Push) validate(v *validator) {
 	v.requestID(f.RequestID, false)
-	switch n := len(f.Mutations); {
+	v.batch("push", "mutations", len(f.Mutations), "the seqs of a push are consecutive", func(i int) int64 {
+		f.Mutations[i].validate(v)
+		return f.Mutations[i].Seq
+	})
+}
+
+// batch checks the n items of a push or of its result: 1 to
+// MaxPushMutations of them, each valid (item checks the i-th and returns its
+// seq), their seqs consecutive (why says so in the refusal).
+func (v *validator) batch(frame, field string, n int, why string, item func(i int) int64) {
+	switch {
 	case n == 0:
-		v.protocol("push carries no mutations; it must carry 1 to %d", MaxPushMutations)
+		v.protocol("%s carries no %s; it must carry 1 to %d", frame, field, MaxPushMutations)
 		return
 	case n > MaxPushMutations:
-		v.protocol("push carries %d mutations; at most %d are allowed", n, MaxPushMutations)
+		v.protocol("%s carries %d %s; at most %d are allowed", frame, n, field, MaxPushMutations)
 		return
 	}
-	for i := range f.Mutations {
-		m := &f.Mutations[i]
-		v.enter("mutations", i)
-		m.validate(v)
+	var prev int64
+	for i := range n {
+		v.enter(field, i)
+		seq := item(i)
 		v.leave()
-		if i > 0 && v.err == nil && m.Seq != f.Mutations[i-1].Seq+1 {
-			v.protocol("%s.mutations[%d].seq is %d but must be %d: the seqs of a push are consecutive",
-				v.frame, i, m.Seq, f.Mutations[i-1].Seq+1)
+		if i > 0 && v.err == nil && seq != prev+1 {
+			v.protocol("%s.%s[%d].seq is %d but must be %d: %s", v.frame, field, i, seq, prev+1, why)
 		}
+		prev = seq
 	}
 }
 
@@ -256,24 +266,10 @@ func (f *Welcome) validate(v *validator) {
 
 func (f *PushResult) validate(v *validator) {
 	v.requestID(f.RequestID, false)
-	switch n := len(f.Results); {
-	case n == 0:
-		v.protocol("pushResult carries no results; it must carry 1 to %d", MaxPushMutations)
-		return
-	case n > MaxPushMutations:
-		v.protocol("pushResult carries %d results; at most %d are allowed", n, MaxPushMutations)
-		return
-	}
-	for i := range f.Results {
-		r := &f.Results[i]
-		v.enter("results", i)
-		r.validate(v)
-		v.leave()
-		if i > 0 && v.err == nil && r.Seq != f.Results[i-1].Seq+1 {
-			v.protocol("%s.results[%d].seq is %d but must be %d: results follow the push's consecutive seqs",
-				v.frame, i, r.Seq, f.Results[i-1].Seq+1)
-		}
-	}
+	v.batch("pushResult", "results", len(f.Results), "results follow the push's consecutive seqs", func(i int) int64 {
+		f.Results[i].validate(v)
+		return f.Results[i].Seq
+	})
 }
 
 func (r *MutationResult) validate(v *validator) {

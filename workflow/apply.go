@@ -240,6 +240,16 @@ func load[T any](e *env, get func(context.Context, string) (*T, error), kind, id
 	return nil, wrapRead(kind, id, err)
 }
 
+// newOfPatient checks that a new row's id is free and that the patient it
+// is for (its patientId) exists.
+func newOfPatient[T any](e *env, get func(context.Context, string) (*T, error), kind, id, patientID string) error {
+	if err := mustBeNew(e, get, kind, id); err != nil {
+		return err
+	}
+	_, err := load(e, e.r.Patient, "patient", patientID, "patientId")
+	return err
+}
+
 // mustBeNew checks that an insert's client-generated id is free.
 func mustBeNew[T any](e *env, get func(context.Context, string) (*T, error), kind, id string) error {
 	row, err := get(e.ctx, id)

@@ -126,10 +126,7 @@ func scheduleAppointment(e *env, o *obj) (Effect, error) {
 	if o.err != nil {
 		return Effect{}, o.err
 	}
-	if err := mustBeNew(e, e.r.Appointment, "appointment", id); err != nil {
-		return Effect{}, err
-	}
-	if _, err := load(e, e.r.Patient, "patient", patientID, "patientId"); err != nil {
+	if err := newOfPatient(e, e.r.Appointment, "appointment", id, patientID); err != nil {
 		return Effect{}, err
 	}
 	doc, err := e.r.User(e.ctx, doctorID)
@@ -165,30 +162,31 @@ func appointmentIn(e *env, id string, want ...AppointmentStatus) (*Appointment, 
 	return a, nil
 }
 
-func checkIn(e *env, o *obj) (Effect, error) {
-	id := o.id("id", "The appointment id")
+// moveAppointment ends an act on an appointment once its arguments are
+// read into o: the appointment must be in one of the statuses from, and
+// values are the columns the act sets.
+func moveAppointment(e *env, o *obj, id string, values map[string]any, from ...AppointmentStatus) (Effect, error) {
 	if o.err != nil {
 		return Effect{}, o.err
 	}
-	if _, err := appointmentIn(e, id, AppointmentScheduled); err != nil {
+	if _, err := appointmentIn(e, id, from...); err != nil {
 		return Effect{}, err
 	}
-	return effect(e.update(TableAppointments, id, map[string]any{
+	return effect(e.update(TableAppointments, id, values)), nil
+}
+
+func checkIn(e *env, o *obj) (Effect, error) {
+	id := o.id("id", "The appointment id")
+	return moveAppointment(e, o, id, map[string]any{
 		"status":      string(AppointmentCheckedIn),
 		"checkedInAt": e.at,
-	})), nil
+	}, AppointmentScheduled)
 }
 
 func recordVitals(e *env, o *obj) (Effect, error) {
 	id := o.id("id", "The appointment id")
 	vitals := readVitals(o)
 	notes, notesP := o.textOf("medicalHistoryNotes", "medicalHistoryNotes", false)
-	if o.err != nil {
-		return Effect{}, o.err
-	}
-	if _, err := appointmentIn(e, id, AppointmentCheckedIn); err != nil {
-		return Effect{}, err
-	}
 	values := map[string]any{
 		"status":          string(AppointmentInConsultation),
 		"vitals":          vitals,
@@ -201,24 +199,18 @@ func recordVitals(e *env, o *obj) (Effect, error) {
 	case null:
 		values["medicalHistoryNotes"] = nil
 	}
-	return effect(e.update(TableAppointments, id, values)), nil
+	return moveAppointment(e, o, id, values, AppointmentCheckedIn)
 }
 
 func completeConsultation(e *env, o *obj) (Effect, error) {
 	id := o.id("id", "The appointment id")
 	notes, _ := o.textOf("consultationNotes", "consultationNotes", true)
-	if o.err != nil {
-		return Effect{}, o.err
-	}
-	if _, err := appointmentIn(e, id, AppointmentInConsultation); err != nil {
-		return Effect{}, err
-	}
-	return effect(e.update(TableAppointments, id, map[string]any{
+	return moveAppointment(e, o, id, map[string]any{
 		"status":            string(AppointmentConsultationCompleted),
 		"consultationNotes": notes,
 		"consultedAt":       e.at,
 		"consultedBy":       e.actor.ID,
-	})), nil
+	}, AppointmentInConsultation)
 }
 
 // billingStatusArg reads and checks a BillingStatus argument.
@@ -229,11 +221,7 @@ func billingStatusArg(o *obj) BillingStatus {
 	}
 	b := BillingStatus(s)
 	if !b.Valid() {
-		names := make([]string, len(BillingStatuses))
-		for i, x := range BillingStatuses {
-			names[i] = string(x)
-		}
-		o.fail(invalid("billingStatus", "Billing status %s is not one of %s.", quote(s), orList(names)))
+		o.fail(invalid("billingStatus", "Billing status %s is not one of %s.", quote(s), orList(strs(BillingStatuses))))
 		return ""
 	}
 	return b
@@ -250,19 +238,13 @@ func closeAppointment(e *env, o *obj) (Effect, error) {
 		amount = centsToDecimal(cents)
 	}
 	status := billingStatusArg(o)
-	if o.err != nil {
-		return Effect{}, o.err
-	}
-	if _, err := appointmentIn(e, id, AppointmentConsultationCompleted); err != nil {
-		return Effect{}, err
-	}
-	return effect(e.update(TableAppointments, id, map[string]any{
+	return moveAppointment(e, o, id, map[string]any{
 		"status":        string(AppointmentCompleted),
 		"billingAmount": amount,
 		"billingStatus": string(status),
 		"closedAt":      e.at,
 		"closedBy":      e.actor.ID,
-	})), nil
+	}, AppointmentConsultationCompleted)
 }
 
 func recordPayment(e *env, o *obj) (Effect, error) {
@@ -296,13 +278,7 @@ func recordPayment(e *env, o *obj) (Effect, error) {
 
 func cancelAppointment(e *env, o *obj) (Effect, error) {
 	id := o.id("id", "The appointment id")
-	if o.err != nil {
-		return Effect{}, o.err
-	}
-	if _, err := appointmentIn(e, id, AppointmentScheduled, AppointmentCheckedIn); err != nil {
-		return Effect{}, err
-	}
-	return effect(e.update(TableAppointments, id, map[string]any{
+	return moveAppointment(e, o, id, map[string]any{
 		"status": string(AppointmentCancelled),
-	})), nil
+	}, AppointmentScheduled, AppointmentCheckedIn)
 }

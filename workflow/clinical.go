@@ -62,12 +62,8 @@ var historyLists = []struct{ key, list, item string }{
 // character texts, at most 100 of them. A list (the seed allows one) or
 // other keys are left as they are.
 func CheckMedicalHistory(field string, raw json.RawMessage) *Rejection {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil
-	}
-	o, r := decodeObject(raw, field, "The medical history", nil)
-	if r != nil {
+	o, r := documented(field, "The medical history", raw)
+	if o == nil || r != nil {
 		return r
 	}
 	for _, l := range historyLists {
@@ -94,6 +90,17 @@ func CheckMedicalHistory(field string, raw json.RawMessage) *Rejection {
 	return nil
 }
 
+// documented decodes raw as an object of the documented shape (what names
+// it in a refusal), or returns nil when it is no object: a value of another
+// shape is left as it is.
+func documented(field, what string, raw json.RawMessage) (*obj, *Rejection) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil, nil
+	}
+	return decodeObject(raw, field, what, nil)
+}
+
 var labRowKeys = []string{"test", "value", "unit", "range", "abnormal"}
 
 // CheckLabValues checks a result's measured values when they carry the
@@ -102,12 +109,8 @@ var labRowKeys = []string{"test", "value", "unit", "range", "abnormal"}
 // are values too), an optional unit and reference range, and an optional
 // abnormal flag.
 func CheckLabValues(field string, raw json.RawMessage) *Rejection {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil
-	}
-	o, r := decodeObject(raw, field, "The measured values", nil)
-	if r != nil {
+	o, r := documented(field, "The measured values", raw)
+	if o == nil || r != nil {
 		return r
 	}
 	v, p := o.raw("rows")

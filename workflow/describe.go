@@ -143,11 +143,7 @@ func (e *env) appointmentNotIn(a *Appointment, want ...AppointmentStatus) error 
 	if err != nil {
 		return err
 	}
-	w := make([]string, len(want))
-	for i, s := range want {
-		w[i] = string(s)
-	}
-	return e.waitOr(wrongState("appointment", a.ID, string(a.Status), d, w...), TableAppointments, a.ID, string(a.Status))
+	return e.waitOr(wrongState("appointment", a.ID, string(a.Status), d, strs(want)...), TableAppointments, a.ID, string(a.Status))
 }
 
 func (e *env) prescriptionNotIn(p *Prescription, want ...PrescriptionStatus) error {
@@ -155,11 +151,7 @@ func (e *env) prescriptionNotIn(p *Prescription, want ...PrescriptionStatus) err
 	if err != nil {
 		return err
 	}
-	w := make([]string, len(want))
-	for i, s := range want {
-		w[i] = string(s)
-	}
-	return e.waitOr(wrongState("prescription", p.ID, string(p.Status), d, w...), TablePrescriptions, p.ID, string(p.Status))
+	return e.waitOr(wrongState("prescription", p.ID, string(p.Status), d, strs(want)...), TablePrescriptions, p.ID, string(p.Status))
 }
 
 // waitOr marks the wrong-state refusal r as deferrable when the act's path

@@ -105,10 +105,7 @@ func createPrescription(e *env, o *obj) (Effect, error) {
 		r.Field = "doctorId"
 		return Effect{}, r
 	}
-	if err := mustBeNew(e, e.r.Prescription, "prescription", id); err != nil {
-		return Effect{}, err
-	}
-	if _, err := load(e, e.r.Patient, "patient", patientID, "patientId"); err != nil {
+	if err := newOfPatient(e, e.r.Prescription, "prescription", id, patientID); err != nil {
 		return Effect{}, err
 	}
 	return effect(e.insert(TablePrescriptions, id, map[string]any{
@@ -235,10 +232,7 @@ func attachDocument(e *env, o *obj) (Effect, error) {
 	if o.err != nil {
 		return Effect{}, o.err
 	}
-	if err := mustBeNew(e, e.r.Document, "document", id); err != nil {
-		return Effect{}, err
-	}
-	if _, err := load(e, e.r.Patient, "patient", patientID, "patientId"); err != nil {
+	if err := newOfPatient(e, e.r.Document, "document", id, patientID); err != nil {
 		return Effect{}, err
 	}
 	return effect(e.insert(TableDocuments, id, map[string]any{

@@ -170,24 +170,35 @@ func init() {
 	})
 }
 
-func registerPatient(e *env, o *obj) (Effect, error) {
+// readPatient reads the patient id and the fields an act gives, once the
+// author's role may write them (err: the first refusal). A new patient
+// (isNew) must be given its names and birth date, and its other fields are
+// written out with their defaults rather than left to the columns', so
+// that the workstation's replica holds the same row as the server.
+func readPatient(e *env, o *obj, isNew bool) (id string, values map[string]any, err error) {
 	if err := checkFieldRights(e, o); err != nil {
-		return Effect{}, err
+		return "", nil, err
 	}
-	id := o.id("id", "The patient id")
-	values := map[string]any{}
+	id = o.id("id", "The patient id")
+	values = map[string]any{}
 	for _, f := range patientFields {
-		required := f.name == "firstName" || f.name == "lastName" || f.name == "birthDate"
+		required := isNew && (f.name == "firstName" || f.name == "lastName" || f.name == "birthDate")
 		if v, ok := readPatientField(e, o, f, required); ok {
 			values[f.name] = v
-		} else if f.dflt != nil {
-			// Written out rather than left to column defaults, so the
-			// workstation's replica holds the same row as the server.
+		} else if isNew && f.dflt != nil {
 			values[f.name] = f.dflt
 		}
 	}
 	if o.err != nil {
-		return Effect{}, o.err
+		return "", nil, o.err
+	}
+	return id, values, nil
+}
+
+func registerPatient(e *env, o *obj) (Effect, error) {
+	id, values, err := readPatient(e, o, true)
+	if err != nil {
+		return Effect{}, err
 	}
 	if err := mustBeNew(e, e.r.Patient, "patient", id); err != nil {
 		return Effect{}, err
@@ -196,18 +207,9 @@ func registerPatient(e *env, o *obj) (Effect, error) {
 }
 
 func updatePatient(e *env, o *obj) (Effect, error) {
-	if err := checkFieldRights(e, o); err != nil {
+	id, values, err := readPatient(e, o, false)
+	if err != nil {
 		return Effect{}, err
-	}
-	id := o.id("id", "The patient id")
-	values := map[string]any{}
-	for _, f := range patientFields {
-		if v, ok := readPatientField(e, o, f, false); ok {
-			values[f.name] = v
-		}
-	}
-	if o.err != nil {
-		return Effect{}, o.err
 	}
 	if len(values) == 0 {
 		return Effect{}, invalid("", "Nothing to change: give at least one field besides the id.")

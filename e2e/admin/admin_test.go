@@ -50,13 +50,13 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	// Three workstations: one online now; one that reported a queue (oldest
 	// act 40 minutes old) and went away 20 minutes ago (amber); one away for
 	// three hours (red).
-	wardA := env.addDevice("Ward A reception", workflow.RoleSecretary, workflow.RoleNurse)
-	wardB := env.addDevice("Ward B nurses", workflow.RoleNurse)
-	labC := env.addDevice("Lab C bench", workflow.RoleNurse)
+	wardA := env.AddDevice(env.t, "Ward A reception", workflow.RoleSecretary, workflow.RoleNurse)
+	wardB := env.AddDevice(env.t, "Ward B nurses", workflow.RoleNurse)
+	labC := env.AddDevice(env.t, "Lab C bench", workflow.RoleNurse)
 	env.visitEarlier(wardB, 20*time.Minute, 3, 40*time.Minute)
 	env.visitEarlier(labC, 3*time.Hour, 0, 0)
-	sec := env.login("secretary@hospital.com", "secretary123", wardA)
-	nurse := env.login("nurse@hospital.com", "nurse123", wardA)
+	sec := wardtest.LoginAs(env.t, env.URL(), "secretary@hospital.com", "secretary123", wardA)
+	nurse := wardtest.LoginAs(env.t, env.URL(), "nurse@hospital.com", "nurse123", wardA)
 	ws := env.connect(sec, wardA, 0, nil)
 
 	// The browser.
@@ -161,8 +161,8 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 
 	// A ward whose link drops with work queued is offline at once, never
 	// "in sync": the row says since when and what it last reported.
-	wardE := env.addDevice("Ward E night", workflow.RoleNurse)
-	nurseE := env.login("nurse@hospital.com", "nurse123", wardE)
+	wardE := env.AddDevice(env.t, "Ward E night", workflow.RoleNurse)
+	nurseE := wardtest.LoginAs(env.t, env.URL(), "nurse@hospital.com", "nurse123", wardE)
 	queued := time.Now().Add(-time.Minute)
 	wsE := env.connect(nurseE, wardE, 2, &queued)
 	waitJS("Ward E online", row(wardE)+`?.dataset.status === 'ok'`, 10*time.Second)
@@ -204,18 +204,18 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	waitJS("the defaults again", `document.querySelector('#health-form').stalledMinutes.value === '60' && document.querySelector('#health-source').textContent === "These are the server's defaults (its start-up settings)."`, 5*time.Second)
 
 	// An applied act: the board's chart counts it.
-	if r := ws.push(sec, "appointment.checkIn", map[string]any{"id": postgres.SeedID("a:scheduled")}); r.Status != syncproto.StatusApplied {
+	if r := ws.PushEach(t, sec, "appointment.checkIn", map[string]any{"id": postgres.SeedID("a:scheduled")})[0]; r.Status != syncproto.StatusApplied {
 		t.Fatalf("check-in: %+v", r)
 	}
 
 	// A rejected act appears while the page is open, without a reload,
 	// with its reason and the values exactly as typed.
 	marker := eval(`(window.__marker = 'same page', window.__marker)`)
-	res := ws.push(nurse, "appointment.recordVitals", map[string]any{
+	res := ws.PushEach(t, nurse, "appointment.recordVitals", map[string]any{
 		"id": postgres.SeedID("a:checkedin"),
 		"vitals": map[string]any{"weight": 70, "height": 170, "temperature": 51.5,
 			"bloodPressure": map[string]any{"systolic": 120, "diastolic": 80}, "heartRate": 72},
-	})
+	})[0]
 	if res.Status != syncproto.StatusRejected || res.Field != "vitals.temperature" {
 		t.Fatalf("the bad act was not rejected as expected: %+v", res)
 	}
@@ -269,8 +269,8 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#rejected-feed li[data-key="`+key+`"] [data-role="close-note"]`), "Saisie en double, "),
 	)
 	typing := `document.querySelector('#rejected-feed li[data-key="` + key + `"] [data-role="close-note"]')`
-	if r := ws.push(nurse, "appointment.recordVitals", map[string]any{"id": postgres.SeedID("a:checkedin"),
-		"vitals": map[string]any{"weight": 70, "height": 170, "temperature": 52, "bloodPressure": map[string]any{"systolic": 120, "diastolic": 80}, "heartRate": 72}}); r.Status != syncproto.StatusRejected {
+	if r := ws.PushEach(t, nurse, "appointment.recordVitals", map[string]any{"id": postgres.SeedID("a:checkedin"),
+		"vitals": map[string]any{"weight": 70, "height": 170, "temperature": 52, "bloodPressure": map[string]any{"systolic": 120, "diastolic": 80}, "heartRate": 72}})[0]; r.Status != syncproto.StatusRejected {
 		t.Fatalf("the second bad act: %+v", r)
 	}
 	second := fmt.Sprintf("%s:%d", wardA, res.Seq+1)
@@ -286,7 +286,7 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 
 	// An act that came before its predecessor is on hold (docs/deferred.md):
 	// the sample of a prescription the doctor has not sent to the lab yet.
-	if r := ws.push(nurse, "prescription.collectSample", map[string]any{"id": postgres.SeedID("rx:created")}); r.Status != syncproto.StatusDeferred {
+	if r := ws.PushEach(t, nurse, "prescription.collectSample", map[string]any{"id": postgres.SeedID("rx:created")})[0]; r.Status != syncproto.StatusDeferred {
 		t.Fatalf("the early sample was not deferred: %+v", r)
 	}
 	held := `document.querySelector('#deferred tr[data-key^="` + wardA + `:"]')`
@@ -341,7 +341,7 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	if got := eval(`document.querySelector('#users tr[data-user-email="nuit@hospital.com"] select').value`); got != "NURSE" {
 		t.Errorf("new user's role in the table: %q", got)
 	}
-	env.login("nuit@hospital.com", "nuit-1234", newID) // she can work on the new workstation
+	wardtest.LoginAs(env.t, env.URL(), "nuit@hospital.com", "nuit-1234", newID) // she can work on the new workstation
 
 	snap(t, tctx, "users")
 
@@ -448,7 +448,7 @@ func snap(t testing.TB, ctx context.Context, name string) string {
 	if name != "" {
 		file = "admin-" + name + ".png"
 	}
-	shot := filepath.Join(repoRoot(t), "build", "screenshots", file)
+	shot := filepath.Join(wardtest.RepoRoot(t), "build", "screenshots", file)
 	if err := os.MkdirAll(filepath.Dir(shot), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -456,23 +456,6 @@ func snap(t testing.TB, ctx context.Context, name string) string {
 		t.Fatal(err)
 	}
 	return shot
-}
-
-func repoRoot(t testing.TB) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test")
-		}
-		dir = parent
-	}
 }
 
 // ---- a server and simulated workstations ----
@@ -488,21 +471,13 @@ func start(t testing.TB) *env {
 	return &env{wardtest.StartServer(t, wardtest.Options{LoginPerEmail: 1000, LoginPerIP: 1000}), t}
 }
 
-func (e *env) addDevice(name string, roles ...workflow.Role) string {
-	return e.AddDevice(e.t, name, roles...)
-}
-
-func (e *env) login(email, password, device string) string {
-	return wardtest.LoginAs(e.t, e.URL(), email, password, device)
-}
-
 // visitEarlier simulates a workstation that connected ago, reported
 // pending acts (the oldest oldestAgo old) and has not been seen since.
 func (e *env) visitEarlier(device string, ago time.Duration, pending int64, oldestAgo time.Duration) {
 	e.t.Helper()
 	e.Clock.Set(-ago)
 	defer e.Clock.Set(0)
-	tok := e.login("nurse@hospital.com", "nurse123", device)
+	tok := wardtest.LoginAs(e.t, e.URL(), "nurse@hospital.com", "nurse123", device)
 	var oldest *time.Time
 	if pending > 0 {
 		o := time.Now().Add(-oldestAgo)
@@ -540,22 +515,11 @@ func (e *env) connectedDevices() int {
 }
 
 // connect says hello as release 1.3.0 with pending acts.
-func (e *env) connect(token, device string, pending int64, oldest *time.Time) *wsClient {
+func (e *env) connect(token, device string, pending int64, oldest *time.Time) *wardtest.Client {
 	e.t.Helper()
-	w := &wsClient{e.Dial(e.t, token, device), e.t}
+	w := e.Dial(e.t, token, device)
 	w.Say(e.t, syncproto.Hello{Pending: pending, OldestPendingAt: oldest, ClientVersion: "1.3.0"})
 	return w
-}
-
-type wsClient struct {
-	*wardtest.Client
-	t testing.TB
-}
-
-// push sends one act authored by token and returns its result.
-func (w *wsClient) push(token, name string, args any) syncproto.MutationResult {
-	w.t.Helper()
-	return w.Push(w.t, w.Mut(name, args, token, time.Now().UTC().Truncate(time.Millisecond)))[0]
 }
 
 // pageHelpers are the steps a browser test takes on the page in tctx: do

@@ -53,9 +53,9 @@ func TestWorkstationKeysAndIdleLockInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Ward R: revoked, asked its standing, reported its keys wiped.
-	r := env.addDevice("Ward R revoked", workflow.RoleNurse)
+	r := env.AddDevice(env.t, "Ward R revoked", workflow.RoleNurse)
 	// Ward S: revoked, never heard of since.
-	s := env.addDevice("Ward S silent", workflow.RoleNurse)
+	s := env.AddDevice(env.t, "Ward S silent", workflow.RoleNurse)
 	for _, id := range []string{r, s} {
 		if err := env.DB.RevokeDevice(ctx, id); err != nil {
 			t.Fatal(err)

@@ -1,3 +1,11 @@
+// Package desktop_test tests the desktop app end to end: the bound App
+// (desktop/app) with a real engine on a temporary SQLite replica against a
+// real server on loopback and a fresh seeded PostgreSQL database; the UI in
+// headless Chromium driving the app built with Wails' dev tags under Xvfb;
+// and the production window's screenshots (scripts/shot.sh).
+//
+// It lives outside desktop/ because desktop packages may not import the
+// server (internal/archtest).
 package desktop_test
 
 import (
@@ -8,14 +16,134 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"wardsync/desktop"
 	"wardsync/desktop/app"
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/workflow"
 )
+
+// Seed ids the tests act on.
+var (
+	doctorID    = wardtest.UserID(workflow.RoleDoctor)
+	nurseID     = wardtest.UserID(workflow.RoleNurse)
+	secretaryID = wardtest.UserID(workflow.RoleSecretary)
+	biologistID = wardtest.UserID(workflow.RoleBiologist)
+	apptChecked = postgres.SeedID("a:checkedin")
+	apptSched   = postgres.SeedID("a:scheduled")
+	apptFever   = postgres.SeedID("a:inconsult") // 38.4 °C, waiting for the doctor
+)
+
+// world is a wardtest server that can be cut off (Stop: it closes its
+// websockets and stops listening) and brought back (Restart: a new
+// instance on the same database and port).
+type world struct {
+	*wardtest.Server
+	t testing.TB
+}
+
+func newWorld(t testing.TB) *world {
+	t.Helper()
+	return &world{wardtest.StartServer(t, wardtest.Options{LoginPerEmail: 1000, LoginPerIP: 1000}), t}
+}
+
+func (w *world) scalar(sql string, args ...any) string {
+	w.t.Helper()
+	var s string
+	if err := w.Pool.QueryRow(context.Background(), sql, args...).Scan(&s); err != nil {
+		w.t.Fatalf("%s: %v", sql, err)
+	}
+	return s
+}
+
+// events records what the App emitted.
+type events struct {
+	mu   sync.Mutex
+	last app.Status
+	n    int
+	ch   chan struct{}
+}
+
+func (e *events) emit(_ context.Context, name string, data any) {
+	if name != app.EventStatus {
+		return
+	}
+	e.mu.Lock()
+	e.last, e.n = data.(app.Status), e.n+1
+	e.mu.Unlock()
+	select {
+	case e.ch <- struct{}{}:
+	default:
+	}
+}
+
+// openApp opens an App on a fresh replica bound to the demo workstation,
+// started as Wails would start it.
+func openApp(t testing.TB, w *world, dir string) (*app.App, *events) {
+	t.Helper()
+	ev := &events{ch: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, app.Config{
+		Engine: desktop.Config{DBPath: filepath.Join(dir, "workstation.db"), ServerURL: w.URL(), DeviceID: postgres.DemoDeviceID,
+			Logger: wardtest.Logger(), BackoffMin: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond, PollInterval: 200 * time.Millisecond},
+		Emit:   ev.emit,
+		Logger: wardtest.Logger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Startup(ctx)
+	t.Cleanup(func() {
+		c, done := context.WithTimeout(context.Background(), 10*time.Second)
+		defer done()
+		a.Shutdown(c)
+		cancel()
+	})
+	return a, ev
+}
+
+// waitFor polls cond until it holds.
+func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	wardtest.Eventually(t, d, func() string {
+		if cond() {
+			return ""
+		}
+		return "waiting for " + what
+	})
+}
+
+// must returns v, or stops the test on err: a test that uses it defers
+// caught(t), which turns the stop into t.Fatal with the error.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(failure{err})
+	}
+	return v
+}
+
+type failure struct{ err error }
+
+func caught(t testing.TB) {
+	if r := recover(); r != nil {
+		if f, ok := r.(failure); ok {
+			t.Fatalf("unexpected error: %v (%+v)", f.err, f.err)
+		}
+		panic(r)
+	}
+}
+
+func rejection(t testing.TB, err error) app.Problem {
+	t.Helper()
+	if err == nil {
+		t.Fatal("expected a refusal, got none")
+	}
+	return app.Format(err)
+}
 
 func hasAppt(list []desktop.AppointmentView, id string) bool {
 	return slices.ContainsFunc(list, func(a desktop.AppointmentView) bool { return a.ID == id })
@@ -231,7 +359,7 @@ func TestAppWalk(t *testing.T) {
 	}
 
 	// Outage: the server goes away; the nurse goes on working.
-	w.stop()
+	w.Stop()
 	waitFor(t, "offline", 10*time.Second, func() bool { s, _ := a.Status(); return !s.Online })
 	st = must(a.Status())
 	if st.OfflineSince == nil || st.WaitingForLogin {
@@ -251,8 +379,8 @@ func TestAppWalk(t *testing.T) {
 		t.Fatalf("pending: %+v", pend)
 	}
 	// Meanwhile at the server, someone cancels that appointment.
-	w.exec(`UPDATE appointments SET status = 'CANCELLED', "updatedAt" = now() WHERE id = $1`, apptChecked)
-	w.restart()
+	wardtest.Exec(t, w.Pool, `UPDATE appointments SET status = 'CANCELLED', "updatedAt" = now() WHERE id = $1`, apptChecked)
+	w.Restart(w.t)
 	waitFor(t, "the act's outcome", 30*time.Second, func() bool {
 		s, _ := a.Status()
 		return s.Online && s.Pending == 0 && s.Rejected == 1
@@ -322,8 +450,8 @@ func TestSetup(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
 	dir := t.TempDir()
-	a, err := app.New(ctx, app.Config{Engine: desktop.Config{DBPath: filepath.Join(dir, "ws.db"), Logger: quiet(),
-		BackoffMin: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond}, Logger: quiet()})
+	a, err := app.New(ctx, app.Config{Engine: desktop.Config{DBPath: filepath.Join(dir, "ws.db"), Logger: wardtest.Logger(),
+		BackoffMin: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond}, Logger: wardtest.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +524,7 @@ type validationCases struct {
 // workflow's mutators — says for the same values.
 func TestValidationParity(t *testing.T) {
 	defer caught(t)
-	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "frontend", "src", "desktop", "validation-cases.json"))
+	raw, err := os.ReadFile(filepath.Join(wardtest.RepoRoot(t), "frontend", "src", "desktop", "validation-cases.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

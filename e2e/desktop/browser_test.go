@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 )
 
@@ -47,7 +48,7 @@ func devBinary(t *testing.T) string {
 	out := filepath.Join(t.TempDir(), "wardsync-desktop-dev")
 	began := time.Now()
 	cmd := exec.Command("go", "build", "-tags", "dev,webkit2_41", "-o", out, ".")
-	cmd.Dir = repoRoot(t)
+	cmd.Dir = wardtest.RepoRoot(t)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build -tags dev,webkit2_41: %v\n%s", err, b)
 	}
@@ -369,7 +370,7 @@ func TestDesktopInBrowser(t *testing.T) {
 
 	// Outage: the server goes away while the nurse works.
 	u.login("nurse@hospital.com", "nurse123", "Infirmier Test")
-	w.stop()
+	w.Stop()
 	u.wait("offline since HH:MM", `document.querySelector('#syncbar').dataset.state === 'offline' && /^Offline since \d\d:\d\d$/.test(document.querySelector('#sync-conn').textContent)`, 15*time.Second)
 	u.wait("retrying in N s, with Send now beside it", `/^Retrying (in \d+ s|now)$/.test(document.querySelector('#sync-retry')?.textContent ?? '') && !document.querySelector('#sync-send-now').hidden && document.querySelector('#sync-send-now').textContent === 'Send now'`, 10*time.Second)
 	u.wait("as of HH:MM", `/^records as of \d\d:\d\d$/.test(document.querySelector('#sync-asof')?.textContent ?? '') && document.querySelector('#queues').parentElement.querySelector('.as-of').classList.contains('stale')`, 10*time.Second)
@@ -389,9 +390,9 @@ func TestDesktopInBrowser(t *testing.T) {
 	u.click(`#sync-waiting`)
 	u.wait("the waiting list names the act and the patient", `(() => { const r = document.querySelector('#waiting-list tbody tr'); return !!r && r.children[1].textContent === 'Vitals recorded' && r.children[2].textContent.startsWith('MARTIN Jean (born 14/07/1975) — visit ') && r.children[2].textContent.endsWith(', Première consultation'); })()`, 5*time.Second)
 	// Meanwhile, at the server, someone cancels that appointment.
-	w.exec(`UPDATE appointments SET status = 'CANCELLED', "updatedAt" = now() WHERE id = $1`, apptChecked)
+	wardtest.Exec(t, w.Pool, `UPDATE appointments SET status = 'CANCELLED', "updatedAt" = now() WHERE id = $1`, apptChecked)
 	outage := time.Now()
-	w.restart()
+	w.Restart(w.t)
 	u.wait("back online: nothing waiting, one rejected", `document.querySelector('#syncbar').dataset.state === 'online' && document.querySelector('#syncbar').dataset.pending === '0' && document.querySelector('#sync-rejected').textContent === '1 rejected'`, 30*time.Second)
 	resynced := time.Since(outage)
 	card := `#rejected-list li.card`
@@ -456,7 +457,7 @@ func TestDesktopInBrowser(t *testing.T) {
 	}
 	// Reception's check-in lands (written here as another program would):
 	// the vitals are applied at once, as the nurse, and leave the list.
-	w.exec(`UPDATE appointments SET status = 'CHECKED_IN', "checkedInAt" = now(), "updatedAt" = now() WHERE id = $1`, apptSched)
+	wardtest.Exec(t, w.Pool, `UPDATE appointments SET status = 'CHECKED_IN', "checkedInAt" = now(), "updatedAt" = now() WHERE id = $1`, apptSched)
 	u.wait("applied: nothing on hold any more", `(document.querySelector('#waiting-list')?.textContent ?? '').includes('Nothing is waiting') && !document.querySelector('#sync-waiting').textContent.includes('on hold')`, 30*time.Second)
 	u.snap("on-hold-applied")
 	if got := w.scalar(`SELECT a.status::text || ' ' || u.name FROM appointments a JOIN users u ON u.id = a."vitalsEnteredBy" WHERE a.id = $1`, apptSched); got != "IN_CONSULTATION Infirmier Test" {
@@ -622,7 +623,7 @@ func (u *ui) snap(name string) {
 		u.t.Errorf("screenshot %s: %v", name, err)
 		return
 	}
-	dir := filepath.Join(repoRoot(u.t), "build", "screenshots")
+	dir := filepath.Join(wardtest.RepoRoot(u.t), "build", "screenshots")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		u.t.Fatal(err)
 	}

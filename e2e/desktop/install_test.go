@@ -8,6 +8,7 @@ import (
 
 	"wardsync/desktop"
 	"wardsync/desktop/app"
+	"wardsync/internal/wardtest"
 	"wardsync/version"
 	"wardsync/workflow"
 )
@@ -26,8 +27,8 @@ func TestInstalledClaimCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, err := app.New(ctx, app.Config{Engine: desktop.Config{DBPath: filepath.Join(t.TempDir(), "ws.db"), ServerURL: w.URL(),
-		DeviceID: dev.ID, Logger: quiet(), BackoffMin: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond},
-		ClaimCode: code, Logger: quiet()})
+		DeviceID: dev.ID, Logger: wardtest.Logger(), BackoffMin: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond},
+		ClaimCode: code, Logger: wardtest.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"wardsync/desktop/app"
 	"wardsync/desktop/keyfile"
 	"wardsync/desktop/sqlite"
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 )
 
@@ -29,9 +30,9 @@ func appWith(t *testing.T, w *world, dir string, flag time.Duration, plain bool)
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, app.Config{
 		Engine: desktop.Config{DBPath: filepath.Join(dir, "ws.db"), ServerURL: w.URL(), DeviceID: postgres.DemoDeviceID,
-			Logger: quiet(), BackoffMin: 50 * time.Millisecond, BackoffMax: 300 * time.Millisecond,
+			Logger: wardtest.Logger(), BackoffMin: 50 * time.Millisecond, BackoffMax: 300 * time.Millisecond,
 			SlotParams: &keyfile.Params{Time: 1, MemoryKiB: 64, Threads: 1}, Unencrypted: plain},
-		Logger:   quiet(),
+		Logger:   wardtest.Logger(),
 		IdleLock: flag,
 	})
 	if err != nil {
@@ -90,8 +91,8 @@ func TestDashboardIdleLockReachesApp(t *testing.T) {
 	// workstation reconnects) brings it.
 	five := 5
 	set(&five)
-	w.stop()
-	w.restart()
+	w.Stop()
+	w.Restart(w.t)
 	waitFor(t, "the welcome's idle lock", 15*time.Second, func() bool { return idle(a) == 300 })
 	if st := must(a.Status()); st.IdleLockMinutes == nil || *st.IdleLockMinutes != 5 {
 		t.Fatalf("status: %+v", st.IdleLockMinutes)
@@ -107,7 +108,7 @@ func TestDashboardIdleLockReachesApp(t *testing.T) {
 
 	// The app restarts offline: the replica kept the dashboard's word.
 	stop()
-	w.stop()
+	w.Stop()
 	a, stop = appOn(t, w, dir, 3*time.Minute)
 	if s := must(a.Login("nurse@hospital.com", "nurse123")); !s.Offline {
 		t.Fatal("the login with the server down was not offline")
@@ -118,7 +119,7 @@ func TestDashboardIdleLockReachesApp(t *testing.T) {
 
 	// Reset on the dashboard: the flag again, at the next contact.
 	set(nil)
-	w.restart()
+	w.Restart(w.t)
 	waitFor(t, "the flag's idle lock again", 15*time.Second, func() bool { return idle(a) == 180 })
 	stop()
 }
@@ -152,8 +153,8 @@ func TestRevokedAppReportsWiped(t *testing.T) {
 	}
 	// The server's hub closes the socket only when revoked through the
 	// API; a restart makes the next contact a refused one.
-	w.stop()
-	w.restart()
+	w.Stop()
+	w.Restart(w.t)
 	waitFor(t, "the wipe", 20*time.Second, func() bool { return must(a.Status()).Wiped != "" })
 	waitFor(t, "the wipe report", 10*time.Second, func() bool { return ks().WipedAt != nil })
 	k := ks()
@@ -178,7 +179,7 @@ func TestPlaintextReplicaEncryptedAtLogin(t *testing.T) {
 	old, stop := appWith(t, w, dir, time.Minute, true)
 	s := must(old.Login("nurse@hospital.com", "nurse123"))
 	waitFor(t, "the first sync", 20*time.Second, func() bool { st := must(old.Status()); return st.Online && st.LastSyncAt != nil })
-	w.stop()
+	w.Stop()
 	must(act(old, s.User.ID, "appointment.recordVitals", obj{"id": postgres.SeedID("a:checkedin"), "vitals": goodVitals(), "medicalHistoryNotes": marker}))
 	stop()
 	db := filepath.Join(dir, "ws.db")
@@ -189,7 +190,7 @@ func TestPlaintextReplicaEncryptedAtLogin(t *testing.T) {
 		t.Fatal("the plaintext replica does not show the marker: the test would prove nothing")
 	}
 
-	w.restart()
+	w.Restart(w.t)
 	a, _ := appOn(t, w, dir, time.Minute)
 	must(a.Login("nurse@hospital.com", "nurse123"))
 	waitFor(t, "the queued act sent", 30*time.Second, func() bool { st := must(a.Status()); return st.Online && st.Pending == 0 })

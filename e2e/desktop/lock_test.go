@@ -9,6 +9,7 @@ import (
 	"wardsync/desktop"
 	"wardsync/desktop/app"
 	"wardsync/desktop/keyfile"
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 )
 
@@ -22,9 +23,9 @@ func TestIdleLockInApp(t *testing.T) {
 	defer cancel()
 	a, err := app.New(ctx, app.Config{
 		Engine: desktop.Config{DBPath: filepath.Join(t.TempDir(), "ws.db"), ServerURL: w.URL(), DeviceID: postgres.DemoDeviceID,
-			Logger: quiet(), BackoffMin: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond,
+			Logger: wardtest.Logger(), BackoffMin: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond,
 			SlotParams: &keyfile.Params{Time: 1, MemoryKiB: 64, Threads: 1}},
-		Logger:   quiet(),
+		Logger:   wardtest.Logger(),
 		IdleLock: 3 * time.Minute,
 	})
 	if err != nil {
@@ -50,7 +51,7 @@ func TestIdleLockInApp(t *testing.T) {
 	if p := app.Format(err); p.Code != "UNAUTHENTICATED" || p.Message != "This workstation is locked: log in to open its replica." {
 		t.Fatalf("dashboard while locked: %+v", p)
 	}
-	w.stop()
+	w.Stop()
 	_, err = a.Login("nurse@hospital.com", "nurse124")
 	if p := app.Format(err); p.Code != "UNAUTHENTICATED" || p.Message != desktop.MsgWrongPassword {
 		t.Fatalf("wrong password: %+v", p)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"wardsync/desktop/app"
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/workflow"
 )
@@ -23,8 +24,8 @@ func TestNeedToKnowPerUser(t *testing.T) {
 	defer caught(t)
 	w := newWorld(t)
 	p1, p2, p3 := postgres.SeedID("patient:1"), postgres.SeedID("patient:2"), postgres.SeedID("patient:3")
-	w.exec(`UPDATE patients SET "medicalHistory" = '{"allergies":["penicillin"]}'::jsonb, address = '1 rue X', insurance = 'MUT-1' WHERE id = $1`, p1)
-	w.exec(`INSERT INTO documents (id, name, type, url, "uploadedBy", "createdAt", "updatedAt", "patientId")
+	wardtest.Exec(t, w.Pool, `UPDATE patients SET "medicalHistory" = '{"allergies":["penicillin"]}'::jsonb, address = '1 rue X', insurance = 'MUT-1' WHERE id = $1`, p1)
+	wardtest.Exec(t, w.Pool, `INSERT INTO documents (id, name, type, url, "uploadedBy", "createdAt", "updatedAt", "patientId")
 		VALUES ('doc-ntk', 'ECG', 'pdf', 'file:///ecg.pdf', $1, now(), now(), $2)`, postgres.SeedID("user:doctor@hospital.com"), p1)
 	a, _ := openApp(t, w, t.TempDir())
 
@@ -45,18 +46,18 @@ func TestNeedToKnowPerUser(t *testing.T) {
 
 	// A rejected act carrying consultation notes: the doctor completes a
 	// consultation offline, which the server meanwhile saw completed.
-	w.stop()
+	w.Stop()
 	inConsult := postgres.SeedID("a:inconsult")
 	must(act(a, ids[workflow.RoleDoctor], "appointment.completeConsultation", obj{"id": inConsult, "consultationNotes": "NOTES-OF-THE-DOCTOR"}))
-	w.exec(`UPDATE appointments SET status = 'CONSULTATION_COMPLETED', "consultationNotes" = 'elsewhere', "consultedAt" = now() WHERE id = $1`, inConsult)
-	w.restart()
+	wardtest.Exec(t, w.Pool, `UPDATE appointments SET status = 'CONSULTATION_COMPLETED', "consultationNotes" = 'elsewhere', "consultedAt" = now() WHERE id = $1`, inConsult)
+	w.Restart(w.t)
 	must(a.Login(logins[workflow.RoleDoctor][0], logins[workflow.RoleDoctor][1]))
 	waitFor(t, "the doctor's act rejected", 20*time.Second, func() bool {
 		r, _ := a.Rejected(true)
 		return len(r) == 1
 	})
 	// A queued act carrying vitals and history notes.
-	w.stop()
+	w.Stop()
 	must(act(a, ids[workflow.RoleNurse], "appointment.recordVitals", obj{"id": postgres.SeedID("a:checkedin"), "vitals": goodVitals(), "medicalHistoryNotes": "HISTORY-NOTES"}))
 
 	seen := map[string]bool{} // table.column or act.arg shown to some role

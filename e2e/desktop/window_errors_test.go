@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"wardsync/desktop"
+	"wardsync/internal/wardtest"
 )
 
 // TestWindowErrors drives the production window (the binary `make desktop`
@@ -33,7 +34,7 @@ func TestWindowErrors(t *testing.T) {
 	shots := windowShots(t, "make test-desktop runs this test (or set it to build/screenshots after make desktop)")
 	bin := windowTools(t)
 	w := newWorld(t)
-	w.stop() // the first login happens with the server out of reach
+	w.Stop() // the first login happens with the server out of reach
 	display := xvfb(t)
 
 	_, exited := runApp(t, bin, display, w, nil, 4000)
@@ -50,7 +51,7 @@ func TestWindowErrors(t *testing.T) {
 
 	// 2. The server is back: a wrong password. The refused password is
 	// selected, so typing replaces it.
-	w.restart()
+	w.Restart(w.t)
 	win.xdo("type", "--delay", "15", "wrong-password")
 	win.xdo("key", "Return")
 	win.read("the wrong password refused", "Wrong e-mail or password.", 20*time.Second)
@@ -217,7 +218,7 @@ func windowTools(t *testing.T) string {
 	t.Helper()
 	bin := os.Getenv("WARDSYNC_DESKTOP_BIN")
 	if bin == "" {
-		bin = filepath.Join(repoRoot(t), "build", "wardsync-desktop")
+		bin = filepath.Join(wardtest.RepoRoot(t), "build", "wardsync-desktop")
 	}
 	need(t, "the production desktop binary", bin, "make desktop")
 	for _, tool := range []string{"xdotool", "import", "convert", "tesseract"} {

@@ -70,7 +70,7 @@ func TestWindowIdleLock(t *testing.T) {
 	// The server goes away: the unlock is offline. A wrong password (the
 	// password field has the focus) is refused with its sentence; the
 	// refused password is selected, so typing replaces it.
-	w.stop()
+	w.Stop()
 	win.xdo("type", "--delay", "15", "nurse124")
 	win.xdo("key", "Return")
 	win.read("the wrong password refused", desktop.MsgWrongPassword, 90*time.Second)

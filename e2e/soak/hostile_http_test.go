@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"wardsync/internal/wardtest"
 	httpserver "wardsync/server/http"
 	"wardsync/workflow"
 )
@@ -24,7 +25,7 @@ import (
 func TestHostileHTTP(t *testing.T) {
 	t.Parallel()
 	e := newHostileWith(t, func(s *httpserver.Server) { s.SetClientTimeouts(time.Second, time.Second) })
-	dev := e.device("Ward 7", workflow.Roles...)
+	dev := e.AddDevice(e.t, "Ward 7", workflow.Roles...)
 	by := e.bystander()
 
 	// Slowloris headers: 40 connections that never finish their headers.
@@ -37,7 +38,7 @@ func TestHostileHTTP(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results <- slowHeaders(e.srv.Addr())
+				results <- slowHeaders(e.HTTP.Addr())
 			}()
 		}
 		by.stillServing("40 slowloris connections open")
@@ -62,11 +63,11 @@ func TestHostileHTTP(t *testing.T) {
 	// and nothing is logged in.
 	{
 		before := e.counts()
-		c, err := net.Dial("tcp", e.srv.Addr())
+		c, err := net.Dial("tcp", e.HTTP.Addr())
 		if err != nil {
 			t.Fatal(err)
 		}
-		body := `{"email":"` + emailOf(workflow.RoleNurse) + `","password":"` + seedPass[workflow.RoleNurse] + `","deviceId":"` + dev + `"}`
+		body := `{"email":"` + wardtest.Email(workflow.RoleNurse) + `","password":"` + wardtest.Password(workflow.RoleNurse) + `","deviceId":"` + dev + `"}`
 		fmt.Fprintf(c, "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
 		start := time.Now()
 		cut := false
@@ -99,7 +100,7 @@ func TestHostileHTTP(t *testing.T) {
 	// An oversized header.
 	{
 		before := e.counts()
-		c, err := net.Dial("tcp", e.srv.Addr())
+		c, err := net.Dial("tcp", e.HTTP.Addr())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,10 +122,10 @@ func TestHostileHTTP(t *testing.T) {
 
 	// Trailing JSON after a login that would succeed.
 	{
-		good := `{"email":"` + emailOf(workflow.RoleNurse) + `","password":"` + seedPass[workflow.RoleNurse] + `","deviceId":"` + dev + `"}`
+		good := `{"email":"` + wardtest.Email(workflow.RoleNurse) + `","password":"` + wardtest.Password(workflow.RoleNurse) + `","deviceId":"` + dev + `"}`
 		for _, body := range []string{good + good, good + `garbage`, good + `]`, good + "\n{}"} {
 			before := e.counts()
-			resp, err := http.Post(e.srv.URL()+"/api/v1/auth/login", "application/json", strings.NewReader(body))
+			resp, err := http.Post(e.HTTP.URL()+"/api/v1/auth/login", "application/json", strings.NewReader(body))
 			if err != nil {
 				t.Fatal(err)
 			}

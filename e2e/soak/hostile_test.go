@@ -33,7 +33,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"wardsync/internal/wardtest"
 	httpserver "wardsync/server/http"
@@ -44,18 +43,13 @@ import (
 
 func msNow(c *wardtest.Clock) time.Time { return c.Now().UTC().Truncate(time.Millisecond) }
 func seedRow(name string) string        { return postgres.SeedID(name) }
-func emailOf(r workflow.Role) string    { return seedEmail[r] }
 func jsonOf(v any) string               { return string(mustJSON(v)) }
 
 // henv is a wardtest server with the production login limits and a clock
 // the tests move (the server's, and its database's).
 type henv struct {
 	*wardtest.Server
-	t     *testing.T
-	pool  *pgxpool.Pool
-	db    *postgres.DB
-	srv   *httpserver.Server
-	clock *wardtest.Clock
+	t *testing.T
 }
 
 func newHostile(t *testing.T) *henv {
@@ -86,12 +80,7 @@ func hostileEnv(t *testing.T, o wardtest.Options) *henv {
 			cfg(c)
 		}
 	}
-	s := wardtest.StartServer(t, o)
-	return &henv{Server: s, t: t, pool: s.Pool, db: s.DB, srv: s.HTTP, clock: s.Clock}
-}
-
-func (e *henv) device(name string, roles ...workflow.Role) string {
-	return e.AddDevice(e.t, name, roles...)
+	return &henv{Server: wardtest.StartServer(t, o), t: t}
 }
 
 // postLogin posts a login from the given local address (nil: any).
@@ -101,7 +90,7 @@ func (e *henv) postLogin(from net.IP, body any) (int, map[string]any, http.Heade
 		tr.DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: from}}).DialContext
 	}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	resp, err := client.Post(e.srv.URL()+"/api/v1/auth/login", "application/json", strings.NewReader(jsonOf(body)))
+	resp, err := client.Post(e.URL()+"/api/v1/auth/login", "application/json", strings.NewReader(jsonOf(body)))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -114,21 +103,10 @@ func (e *henv) postLogin(from net.IP, body any) (int, map[string]any, http.Heade
 	return resp.StatusCode, out, resp.Header
 }
 
-func (e *henv) login(role workflow.Role, device string) string {
-	e.t.Helper()
-	return wardtest.LoginAs(e.t, e.URL(), emailOf(role), seedPass[role], device)
-}
-
+// counts are the rows of every table, sessions included.
 func (e *henv) counts() map[string]int64 {
-	e.t.Helper()
-	out := map[string]int64{}
-	for _, t := range append(append([]string{}, workflow.Tables...), "sync.mutations", "sync.sessions", "sync.changes") {
-		var n int64
-		if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM `+t).Scan(&n); err != nil {
-			e.t.Fatal(err)
-		}
-		out[t] = n
-	}
+	out := wardtest.TableCounts(e.t, e.Pool)
+	out["sync.sessions"] = wardtest.Count(e.t, e.Pool, `SELECT count(*) FROM sync.sessions`)
 	return out
 }
 
@@ -144,72 +122,18 @@ func (e *henv) unchanged(what string, before map[string]int64, grew map[string]i
 	}
 }
 
-// ---- A minimal /sync client ----
-
-// wsc is a kit client read one frame at a time, failing on a bad one.
-type wsc struct {
-	*wardtest.Client
-	t *testing.T
-	n int
-}
-
-func (e *henv) dial(token string) (*websocket.Conn, *http.Response, error) {
-	return wardtest.DialRaw(e.Server, token)
-}
-
 // connect dials with token and says hello for device.
-func (e *henv) connect(token, device string) *wsc {
+func (e *henv) connect(token, device string) *wardtest.Client {
 	e.t.Helper()
-	w := &wsc{Client: e.Dial(e.t, token, device), t: e.t}
+	w := e.Dial(e.t, token, device)
 	w.Seq = w.Hello(e.t, "").LastMutationSeq
 	return w
-}
-
-func (w *wsc) sendFrame(f syncproto.Frame) {
-	w.t.Helper()
-	b, err := syncproto.Encode(f)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.sendRaw(websocket.TextMessage, b)
-}
-
-func (w *wsc) sendRaw(typ int, b []byte) {
-	w.t.Helper()
-	if err := w.WriteMessage(typ, b); err != nil {
-		w.t.Fatalf("write: %v", err)
-	}
-}
-
-// next reads the next frame that is not a poke.
-func (w *wsc) next() syncproto.Frame {
-	w.t.Helper()
-	return w.Next(w.t).F
-}
-
-// closedWith waits for the server's close and returns its code.
-func (w *wsc) closedWith() int {
-	w.t.Helper()
-	code := w.WaitClosed(w.t)
-	if code == -1 {
-		w.t.Fatalf("connection ended without a close frame: %v", w.CloseError())
-	}
-	return code
-}
-
-func (w *wsc) mut(name string, args any, token string, at time.Time) syncproto.Mutation {
-	return w.Mut(name, args, token, at)
-}
-
-func (w *wsc) push(muts ...syncproto.Mutation) []syncproto.MutationResult {
-	w.t.Helper()
-	return w.Push(w.t, muts...)
 }
 
 // bystander is a workstation that keeps working while others misbehave.
 type bystander struct {
 	e     *henv
-	w     *wsc
+	w     *wardtest.Client
 	token string
 }
 
@@ -217,8 +141,8 @@ type bystander struct {
 // seed's users does not touch her) on a workstation of her own.
 func (e *henv) bystander() *bystander {
 	e.t.Helper()
-	dev := e.device("Bystander ward", workflow.RoleSecretary)
-	if _, err := e.db.AddUser(context.Background(), "Bea Stander", "bystander@hospital.com", "bystander123", workflow.RoleSecretary); err != nil {
+	dev := e.AddDevice(e.t, "Bystander ward", workflow.RoleSecretary)
+	if _, err := e.DB.AddUser(context.Background(), "Bea Stander", "bystander@hospital.com", "bystander123", workflow.RoleSecretary); err != nil {
 		e.t.Fatal(err)
 	}
 	b := &bystander{e: e}
@@ -238,15 +162,14 @@ func (b *bystander) relogin(dev string) {
 		b.e.t.Fatalf("bystander login: %d %v", code, out)
 	}
 	b.token = out["token"].(string)
-	wardtest.RecordSession(b.token, out["user"].(map[string]any)["id"].(string))
 }
 
 // stillServing: the bystander registers a patient and pulls it back.
 func (b *bystander) stillServing(what string) {
 	b.e.t.Helper()
 	p := uuid.NewString()
-	res := b.w.push(b.w.mut("patient.register", map[string]any{"id": p, "firstName": "By", "lastName": "Stander", "birthDate": "1990-01-01T00:00:00Z"},
-		b.token, msNow(b.e.clock)))
+	res := b.w.Push(b.e.t, b.w.Mut("patient.register", map[string]any{"id": p, "firstName": "By", "lastName": "Stander", "birthDate": "1990-01-01T00:00:00Z"},
+		b.token, msNow(b.e.Clock)))
 	if res[0].Status != syncproto.StatusApplied {
 		b.e.t.Fatalf("after %s: the bystander's act was %s %s", what, res[0].Code, res[0].Message)
 	}
@@ -298,7 +221,7 @@ func validArgs(name string) map[string]any {
 		key := r.Table
 		switch {
 		case r.Table == workflow.TableUsers:
-			return seedUser[r.Role]
+			return wardtest.UserID(r.Role)
 		case r.New:
 			return uuid.NewString()
 		case r.Other && r.Table == workflow.TablePatients:
@@ -326,7 +249,7 @@ func validArgs(name string) map[string]any {
 func forbiddenBy(t *testing.T, name string, role workflow.Role, args any) *workflow.Rejection {
 	t.Helper()
 	_, err := workflow.Apply(context.Background(), noRows{t}, workflow.Mutation{ID: "x", Name: name, Args: mustJSON(args),
-		Actor: workflow.Actor{ID: seedUser[role], Role: role}, OccurredAt: time.Now()})
+		Actor: workflow.Actor{ID: wardtest.UserID(role), Role: role}, OccurredAt: time.Now()})
 	r, ok := workflow.AsRejection(err)
 	if !ok || r.Code != workflow.CodeForbidden {
 		t.Fatalf("the workflow lets a %s perform %s with %v: %v", role, name, args, err)
@@ -367,10 +290,10 @@ func (n noRows) PatientRecords(context.Context, string) (*workflow.PatientRecord
 func TestRoleEscalation(t *testing.T) {
 	t.Parallel()
 	e := newHostile(t)
-	dev := e.device("Every role", workflow.Roles...)
+	dev := e.AddDevice(e.t, "Every role", workflow.Roles...)
 	tok := map[workflow.Role]string{}
 	for _, r := range workflow.Roles {
-		tok[r] = e.login(r, dev)
+		tok[r] = e.Login(e.t, r, dev)
 	}
 	w := e.connect(tok[workflow.RoleSecretary], dev)
 	by := e.bystander()
@@ -412,19 +335,19 @@ func TestRoleEscalation(t *testing.T) {
 	}
 
 	before := e.counts()
-	at := msNow(e.clock)
+	at := msNow(e.Clock)
 	var muts []syncproto.Mutation
 	for _, a := range attempts {
-		muts = append(muts, w.mut(a.name, a.args, tok[a.role], at))
+		muts = append(muts, w.Mut(a.name, a.args, tok[a.role], at))
 	}
-	res := w.push(muts...)
+	res := w.Push(t, muts...)
 	for i, r := range res {
 		a := attempts[i]
 		if r.Status != syncproto.StatusRejected || r.Code != workflow.CodeForbidden || r.Message != a.want.Message || r.Field != a.want.Field {
 			t.Errorf("%s as %s: %s %s %q (field %q), want FORBIDDEN %q (field %q)", a.name, a.role, r.Status, r.Code, r.Message, r.Field, a.want.Message, a.want.Field)
 		}
 		var outcome, code, msg string
-		if err := e.pool.QueryRow(context.Background(), `SELECT outcome, code, message FROM sync.mutations WHERE device_id = $1 AND seq = $2`,
+		if err := e.Pool.QueryRow(context.Background(), `SELECT outcome, code, message FROM sync.mutations WHERE device_id = $1 AND seq = $2`,
 			dev, muts[i].Seq).Scan(&outcome, &code, &msg); err != nil || outcome != "rejected" || code != "FORBIDDEN" || msg != a.want.Message {
 			t.Errorf("%s as %s: audited %s %s %q (%v)", a.name, a.role, outcome, code, msg, err)
 		}
@@ -433,7 +356,7 @@ func TestRoleEscalation(t *testing.T) {
 	t.Logf("%d escalation attempts refused (%d acts × wrong roles, %d patient fields)", len(attempts), len(attempts)-6, 6)
 
 	// The same workstation goes on: each act by a role that may perform it applies.
-	ok := w.push(w.mut("appointment.checkIn", validArgs("appointment.checkIn"), tok[workflow.RoleSecretary], msNow(e.clock)))
+	ok := w.Push(t, w.Mut("appointment.checkIn", validArgs("appointment.checkIn"), tok[workflow.RoleSecretary], msNow(e.Clock)))
 	if ok[0].Status != syncproto.StatusApplied {
 		t.Fatalf("a legitimate act after the attempts: %+v", ok[0])
 	}
@@ -448,9 +371,9 @@ func TestRoleEscalation(t *testing.T) {
 func TestForgedAuthor(t *testing.T) {
 	t.Parallel()
 	e := newHostile(t)
-	ward := e.device("Ward 1", workflow.Roles...)
-	other := e.device("Ward 2", workflow.Roles...)
-	sec := e.login(workflow.RoleSecretary, ward)
+	ward := e.AddDevice(e.t, "Ward 1", workflow.Roles...)
+	other := e.AddDevice(e.t, "Ward 2", workflow.Roles...)
+	sec := e.Login(e.t, workflow.RoleSecretary, ward)
 	w := e.connect(sec, ward)
 	by := e.bystander()
 	checkIn := func() map[string]any { return map[string]any{"id": seedRow("a:scheduled")} }
@@ -462,43 +385,43 @@ func TestForgedAuthor(t *testing.T) {
 		msg   *regexp.Regexp
 	}{
 		{"another user's token from another workstation",
-			func() string { return e.login(workflow.RoleAdmin, other) },
-			func() time.Time { return msNow(e.clock) },
+			func() string { return e.Login(e.t, workflow.RoleAdmin, other) },
+			func() time.Time { return msNow(e.Clock) },
 			regexp.MustCompile(`^The act's session was issued on another workstation; acts are accepted only from the workstation where the author logged in\.$`)},
 		{"an ended session (logged out before the act)",
 			func() string {
-				tok := e.login(workflow.RoleAdmin, ward)
-				if err := e.db.Logout(context.Background(), tok); err != nil {
+				tok := e.Login(e.t, workflow.RoleAdmin, ward)
+				if err := e.DB.Logout(context.Background(), tok); err != nil {
 					t.Fatal(err)
 				}
 				return tok
 			},
-			func() time.Time { return msNow(e.clock).Add(time.Second) },
+			func() time.Time { return msNow(e.Clock).Add(time.Second) },
 			regexp.MustCompile(`^Admin Test logged out at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, before this act reached the server; an act that arrives after its author's logout is refused, whatever time it gives\.$`)},
 		{"an ended session, the act backdated to before the logout",
 			func() string {
-				tok := e.login(workflow.RoleAdmin, ward)
-				if err := e.db.Logout(context.Background(), tok); err != nil {
+				tok := e.Login(e.t, workflow.RoleAdmin, ward)
+				if err := e.DB.Logout(context.Background(), tok); err != nil {
 					t.Fatal(err)
 				}
 				return tok
 			},
-			func() time.Time { return msNow(e.clock).Add(-time.Second) },
+			func() time.Time { return msNow(e.Clock).Add(-time.Second) },
 			regexp.MustCompile(`^Admin Test logged out at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, before this act reached the server; an act that arrives after its author's logout is refused, whatever time it gives\.$`)},
 		{"a token issued after the act occurred",
-			func() string { return e.login(workflow.RoleAdmin, ward) },
-			func() time.Time { return msNow(e.clock).Add(-2 * time.Hour) },
+			func() string { return e.Login(e.t, workflow.RoleAdmin, ward) },
+			func() time.Time { return msNow(e.Clock).Add(-2 * time.Hour) },
 			regexp.MustCompile(`^The act occurred at \d{4}-\d\d-\d\d \d\d:\d\d, before Admin Test logged in at \d{4}-\d\d-\d\d \d\d:\d\d\.$`)},
 		{"a made-up token",
 			func() string { return "wardsync-" + strings.Repeat("A", 40) },
-			func() time.Time { return msNow(e.clock) },
+			func() time.Time { return msNow(e.Clock) },
 			regexp.MustCompile(`^The act's session is not a session of this server; the author must log in again\.$`)},
 	}
 	for _, c := range cases {
 		tok := c.token()
 		before := e.counts()
-		m := w.mut("appointment.cancel", checkIn(), tok, c.at())
-		r := w.push(m)[0]
+		m := w.Mut("appointment.cancel", checkIn(), tok, c.at())
+		r := w.Push(t, m)[0]
 		if r.Status != syncproto.StatusRejected || r.Code != workflow.CodeUnauthenticated || !c.msg.MatchString(r.Message) {
 			t.Errorf("%s: %s %s %q", c.what, r.Status, r.Code, r.Message)
 		}
@@ -506,25 +429,25 @@ func TestForgedAuthor(t *testing.T) {
 	}
 
 	// Expired: the session was issued eight days ago by the server's clock.
-	old := e.login(workflow.RoleAdmin, ward)
-	e.clock.Advance(8 * 24 * time.Hour)
-	fresh := e.login(workflow.RoleSecretary, ward)
+	old := e.Login(e.t, workflow.RoleAdmin, ward)
+	e.Clock.Advance(8 * 24 * time.Hour)
+	fresh := e.Login(e.t, workflow.RoleSecretary, ward)
 	w2 := e.connect(fresh, ward)
 	before := e.counts()
-	r := w2.push(w2.mut("appointment.cancel", checkIn(), old, msNow(e.clock)))[0]
+	r := w2.Push(t, w2.Mut("appointment.cancel", checkIn(), old, msNow(e.Clock)))[0]
 	if r.Status != syncproto.StatusRejected || r.Code != workflow.CodeUnauthenticated ||
 		!regexp.MustCompile(`^The act occurred at .*, after the session of Admin Test expired at .*; offline work is accepted for 168h0m0s after a login\.$`).MatchString(r.Message) {
 		t.Errorf("expired session: %s %s %q", r.Status, r.Code, r.Message)
 	}
 	e.unchanged("expired session", before, map[string]int64{"sync.mutations": 1})
 	// The expired token cannot open /sync either.
-	if _, resp, err := e.dial(old); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+	if _, resp, err := wardtest.DialConn(e.URL(), old, 0); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("an expired token opened /sync: %v", err)
 	}
 
 	by.relogin("")
 	// None of it blocked the workstation.
-	if r := w2.push(w2.mut("appointment.checkIn", checkIn(), fresh, msNow(e.clock)))[0]; r.Status != syncproto.StatusApplied {
+	if r := w2.Push(t, w2.Mut("appointment.checkIn", checkIn(), fresh, msNow(e.Clock)))[0]; r.Status != syncproto.StatusApplied {
 		t.Fatalf("legitimate act after the forgeries: %+v", r)
 	}
 	by.stillServing("forged authors")
@@ -537,20 +460,20 @@ func TestRoleNotServed(t *testing.T) {
 	t.Parallel()
 	e := newHostile(t)
 	ctx := context.Background()
-	dev := e.device("Ward 3", workflow.RoleNurse, workflow.RoleSecretary)
-	nurse := e.login(workflow.RoleNurse, dev)
-	sec := e.login(workflow.RoleSecretary, dev)
+	dev := e.AddDevice(e.t, "Ward 3", workflow.RoleNurse, workflow.RoleSecretary)
+	nurse := e.Login(e.t, workflow.RoleNurse, dev)
+	sec := e.Login(e.t, workflow.RoleSecretary, dev)
 	// The socket is the nurse's session: the secretary's role change below
 	// ends her sessions, and a socket opened with one of them would close.
 	w := e.connect(nurse, dev)
 	by := e.bystander()
 
 	// The ward now serves reception only.
-	if _, err := e.db.AddDevice(ctx, dev, "Ward 3", []workflow.Role{workflow.RoleSecretary}); err != nil {
+	if _, err := e.DB.AddDevice(ctx, dev, "Ward 3", []workflow.Role{workflow.RoleSecretary}); err != nil {
 		t.Fatal(err)
 	}
 	before := e.counts()
-	r := w.push(w.mut("appointment.recordVitals", validArgs("appointment.recordVitals"), nurse, msNow(e.clock)))[0]
+	r := w.Push(t, w.Mut("appointment.recordVitals", validArgs("appointment.recordVitals"), nurse, msNow(e.Clock)))[0]
 	if r.Status != syncproto.StatusRejected || r.Code != workflow.CodeForbidden || r.Message != "This workstation does not serve the NURSE role." {
 		t.Errorf("nurse on a reception-only ward: %s %s %q", r.Status, r.Code, r.Message)
 	}
@@ -559,23 +482,23 @@ func TestRoleNotServed(t *testing.T) {
 	// A user whose role changes loses her sessions: her acts after the
 	// change are refused, and acts she did before it still count.
 	before = e.counts()
-	ok := w.push(w.mut("appointment.checkIn", validArgs("appointment.checkIn"), sec, msNow(e.clock)))[0]
+	ok := w.Push(t, w.Mut("appointment.checkIn", validArgs("appointment.checkIn"), sec, msNow(e.Clock)))[0]
 	if ok.Status != syncproto.StatusApplied {
 		t.Fatalf("the secretary's act before the change: %+v", ok)
 	}
 	e.unchanged("an act before the change", before, map[string]int64{"sync.mutations": 1, "appointments": 0, "sync.changes": 1})
-	if err := e.db.SetUserRole(ctx, seedUser[workflow.RoleSecretary], workflow.RoleBiologist); err != nil {
+	if err := e.DB.SetUserRole(ctx, wardtest.UserID(workflow.RoleSecretary), workflow.RoleBiologist); err != nil {
 		t.Fatal(err)
 	}
 	before = e.counts()
-	r = w.push(w.mut("appointment.cancel", map[string]any{"id": seedRow("a:checkedin")}, sec, msNow(e.clock).Add(time.Second)))[0]
+	r = w.Push(t, w.Mut("appointment.cancel", map[string]any{"id": seedRow("a:checkedin")}, sec, msNow(e.Clock).Add(time.Second)))[0]
 	if r.Status != syncproto.StatusRejected || r.Code != workflow.CodeUnauthenticated ||
 		!regexp.MustCompile(`^The role of Secrétaire Test was changed at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC; log in again\.$`).MatchString(r.Message) {
 		t.Errorf("a user whose role changed: %s %s %q", r.Status, r.Code, r.Message)
 	}
 	e.unchanged("role changed", before, map[string]int64{"sync.mutations": 1})
 	// Logged in again as BIOLOGIST on the reception ward: refused at login.
-	if code, out, _ := e.postLogin(nil, wardtest.LoginBody(emailOf(workflow.RoleSecretary), seedPass[workflow.RoleSecretary], dev)); code != 403 ||
+	if code, out, _ := e.postLogin(nil, wardtest.LoginBody(wardtest.Email(workflow.RoleSecretary), wardtest.Password(workflow.RoleSecretary), dev)); code != 403 ||
 		out["message"] != `Workstation "Ward 3" serves SECRETARY, not BIOLOGIST; log in on a workstation of your service.` {
 		t.Errorf("login as the new role on a ward not serving it: %d %v", code, out)
 	}
@@ -599,11 +522,11 @@ func TestLoginFlood(t *testing.T) {
 	e := newHostile(t)
 	limits := httpserver.DefaultLoginLimits()
 	limits.MaxDelay = time.Second
-	e.srv.SetLoginPolicy(limits)
+	e.HTTP.SetLoginPolicy(limits)
 	// The delays must not pass however long a loaded machine takes: the
 	// server's clock stands still until advanced.
-	e.clock.Freeze()
-	dev := e.device("Ward 4", workflow.Roles...)
+	e.Clock.Freeze()
+	dev := e.AddDevice(e.t, "Ward 4", workflow.Roles...)
 	by := e.bystander()
 	before := e.counts()
 	limited := regexp.MustCompile(`^Too many failed logins for this account or from this address; try again in 1 seconds\.$`)
@@ -659,7 +582,7 @@ func TestLoginFlood(t *testing.T) {
 		t.Fatalf("the workstation's login was not held for the delay: %s", held)
 	}
 	// Another account from another address logs in at once.
-	if code, out, _ := e.postLogin(net.IPv4(127, 0, 0, 4), wardtest.LoginBody(emailOf(workflow.RoleDoctor), seedPass[workflow.RoleDoctor], dev)); code != 200 {
+	if code, out, _ := e.postLogin(net.IPv4(127, 0, 0, 4), wardtest.LoginBody(wardtest.Email(workflow.RoleDoctor), wardtest.Password(workflow.RoleDoctor), dev)); code != 200 {
 		t.Fatalf("another account during the flood: %d %v", code, out)
 	}
 
@@ -672,10 +595,10 @@ func TestLoginFlood(t *testing.T) {
 		t.Fatalf("1,000 made-up accounts from one address: %v, want 30 × 401 and 970 × 429", got)
 	}
 	// A real user at that address is held back too; from another address, not.
-	if code, _, _ := e.postLogin(stuffer, map[string]string{"email": emailOf(workflow.RoleAdmin), "password": seedPass[workflow.RoleAdmin]}); code != 429 {
+	if code, _, _ := e.postLogin(stuffer, map[string]string{"email": wardtest.Email(workflow.RoleAdmin), "password": wardtest.Password(workflow.RoleAdmin)}); code != 429 {
 		t.Fatalf("the flooding address may log in: %d", code)
 	}
-	if code, out, _ := e.postLogin(net.IPv4(127, 0, 0, 2), wardtest.LoginBody(emailOf(workflow.RoleAdmin), seedPass[workflow.RoleAdmin], dev)); code != 200 {
+	if code, out, _ := e.postLogin(net.IPv4(127, 0, 0, 2), wardtest.LoginBody(wardtest.Email(workflow.RoleAdmin), wardtest.Password(workflow.RoleAdmin), dev)); code != 200 {
 		t.Fatalf("another address during the flood: %d %v", code, out)
 	}
 	// Only the three successful logins wrote (a session each).
@@ -683,8 +606,8 @@ func TestLoginFlood(t *testing.T) {
 	by.stillServing("login flood")
 
 	// Once the delay has passed, the stuffing address logs in again.
-	e.clock.Advance(limits.MaxDelay)
-	if code, out, _ := e.postLogin(stuffer, wardtest.LoginBody("secretary@hospital.com", seedPass[workflow.RoleSecretary], dev)); code != 200 {
+	e.Clock.Advance(limits.MaxDelay)
+	if code, out, _ := e.postLogin(stuffer, wardtest.LoginBody("secretary@hospital.com", wardtest.Password(workflow.RoleSecretary), dev)); code != 200 {
 		t.Fatalf("after the delay: %d %v", code, out)
 	}
 }
@@ -695,10 +618,10 @@ func TestLoginFlood(t *testing.T) {
 func TestSpoofedForwardedFor(t *testing.T) {
 	t.Parallel()
 	e := newHostile(t)
-	e.clock.Freeze()
-	e.srv.SetLoginLimits(1000, 3)
+	e.Clock.Freeze()
+	e.HTTP.SetLoginLimits(1000, 3)
 	post := func(i int) (int, map[string]any) {
-		req, _ := http.NewRequest(http.MethodPost, e.srv.URL()+"/api/v1/auth/login",
+		req, _ := http.NewRequest(http.MethodPost, e.HTTP.URL()+"/api/v1/auth/login",
 			strings.NewReader(jsonOf(map[string]string{"email": fmt.Sprintf("ghost%d@example.com", i), "password": "x"})))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i+1))
@@ -720,7 +643,7 @@ func TestSpoofedForwardedFor(t *testing.T) {
 		t.Fatalf("a fresh X-Forwarded-For reset the limit: %d %v", code, out)
 	}
 	var spoofed, peer int64
-	if err := e.pool.QueryRow(context.Background(), `SELECT
+	if err := e.Pool.QueryRow(context.Background(), `SELECT
 		(SELECT count(*) FROM sync.security_events WHERE address LIKE '198.51.100.%'),
 		(SELECT count(*) FROM sync.security_events WHERE kind = 'login_failed' AND address = '127.0.0.1')`).Scan(&spoofed, &peer); err != nil {
 		t.Fatal(err)
@@ -736,21 +659,20 @@ func TestSpoofedForwardedFor(t *testing.T) {
 func TestExpiredSessionOnOpenSocket(t *testing.T) {
 	t.Parallel()
 	e := hostileEnv(t, wardtest.Options{Config: func(c *postgres.Config) { c.SessionTTL = 2 * time.Second }})
-	dev := e.device("Ward 6", workflow.RoleNurse)
-	tok := e.login(workflow.RoleNurse, dev)
-	c, _, err := e.dial(tok)
+	dev := e.AddDevice(e.t, "Ward 6", workflow.RoleNurse)
+	tok := e.Login(e.t, workflow.RoleNurse, dev)
+	c, _, err := wardtest.DialConn(e.URL(), tok, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	b, _ := syncproto.Encode(&syncproto.Hello{RequestID: "h", Protocol: syncproto.Version, DeviceID: dev})
-	if err := c.WriteMessage(websocket.TextMessage, b); err != nil {
+	if err := c.Send(&syncproto.Hello{RequestID: "h", Protocol: syncproto.Version, DeviceID: dev}); err != nil {
 		t.Fatal(err)
 	}
 	var last []byte
-	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_ = c.WS.SetReadDeadline(time.Now().Add(30 * time.Second))
 	for {
-		_, data, err := c.ReadMessage()
+		_, data, err := c.WS.ReadMessage()
 		if err != nil {
 			var ce *websocket.CloseError
 			if !errors.As(err, &ce) || ce.Code != httpserver.SessionEndedCloseCode ||
@@ -765,7 +687,7 @@ func TestExpiredSessionOnOpenSocket(t *testing.T) {
 	if ef, ok := f.(*syncproto.Error); err != nil || !ok || ef.Code != workflow.CodeUnauthenticated || !ef.Fatal {
 		t.Fatalf("the last frame is not a fatal UNAUTHENTICATED error: %s", last)
 	}
-	if _, resp, err := e.dial(tok); err == nil || resp == nil || resp.StatusCode != 401 {
+	if _, resp, err := wardtest.DialConn(e.URL(), tok, 0); err == nil || resp == nil || resp.StatusCode != 401 {
 		t.Fatalf("the expired token opened /sync again: %v", err)
 	}
 }
@@ -780,8 +702,8 @@ func TestExpiredSessionOnOpenSocket(t *testing.T) {
 func TestHostileFrames(t *testing.T) {
 	t.Parallel()
 	e := newHostile(t)
-	dev := e.device("Ward 5", workflow.Roles...)
-	sec := e.login(workflow.RoleSecretary, dev)
+	dev := e.AddDevice(e.t, "Ward 5", workflow.Roles...)
+	sec := e.Login(e.t, workflow.RoleSecretary, dev)
 	by := e.bystander()
 	push := func(args string) []byte {
 		return []byte(`{"type":"push","requestId":"x","mutations":[{"seq":1,"id":"` + uuid.NewString() +
@@ -817,7 +739,9 @@ func TestHostileFrames(t *testing.T) {
 	for _, c := range cases {
 		before := e.counts()
 		w := e.connect(sec, dev)
-		w.sendRaw(c.typ, c.data)
+		if err := w.WriteMessage(c.typ, c.data); err != nil {
+			t.Fatalf("%s: write: %v", c.what, err)
+		}
 		want := c.msg
 		if want == "" {
 			_, err := syncproto.DecodeFromClient(c.data)
@@ -827,12 +751,12 @@ func TestHostileFrames(t *testing.T) {
 			}
 			want = r.Message
 		}
-		f := w.next()
+		f := w.Next(t).F
 		ef, ok := f.(*syncproto.Error)
 		if !ok || ef.Code != c.code || ef.Message != want || !ef.Fatal {
 			t.Fatalf("%s: answered %#v, want a fatal %s %q", c.what, f, c.code, want)
 		}
-		if got := w.closedWith(); got != c.close {
+		if got := w.WaitClosed(t); got != c.close {
 			t.Fatalf("%s: closed with %d, want %d", c.what, got, c.close)
 		}
 		e.unchanged(c.what, before, nil)
@@ -843,8 +767,8 @@ func TestHostileFrames(t *testing.T) {
 	// is refused and audited (its text could not be stored).
 	w := e.connect(sec, dev)
 	before := e.counts()
-	r := w.push(w.mut("patient.register", json.RawMessage(`{"id":"`+uuid.NewString()+`","firstName":"A\u0000","lastName":"B","birthDate":"1980-01-01T00:00:00Z"}`),
-		sec, msNow(e.clock)))[0]
+	r := w.Push(t, w.Mut("patient.register", json.RawMessage(`{"id":"`+uuid.NewString()+`","firstName":"A\u0000","lastName":"B","birthDate":"1980-01-01T00:00:00Z"}`),
+		sec, msNow(e.Clock)))[0]
 	if r.Code != workflow.CodeValidationFailed || r.Field != "firstName" {
 		t.Errorf("escaped NUL: %+v", r)
 	}
@@ -852,7 +776,7 @@ func TestHostileFrames(t *testing.T) {
 
 	// HTTP: a 10 MB login body, a 10 MB bearer token.
 	before = e.counts()
-	resp, err := http.Post(e.srv.URL()+"/api/v1/auth/login", "application/json",
+	resp, err := http.Post(e.HTTP.URL()+"/api/v1/auth/login", "application/json",
 		strings.NewReader(`{"email":"nurse@hospital.com","password":"`+tenMB+`","deviceId":"`+dev+`"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -863,7 +787,7 @@ func TestHostileFrames(t *testing.T) {
 	if resp.StatusCode != 400 || out["code"] != "VALIDATION_FAILED" || !strings.Contains(fmt.Sprint(out["message"]), "request body too large") {
 		t.Errorf("10 MB login body: %d %v", resp.StatusCode, out)
 	}
-	req, _ := http.NewRequest("GET", e.srv.URL()+"/sync", nil)
+	req, _ := http.NewRequest("GET", e.HTTP.URL()+"/sync", nil)
 	req.Header.Set("Authorization", "Bearer "+strings.Repeat("x", 10<<20))
 	if resp, err := http.DefaultClient.Do(req); err == nil {
 		io.Copy(io.Discard, resp.Body)
@@ -887,8 +811,8 @@ func TestJSONNumbersAgreeWithPostgres(t *testing.T) {
 	t.Parallel()
 	e := newHostile(t)
 	ctx := context.Background()
-	dev := e.device("Ward 6", workflow.RoleNurse)
-	nurse := e.login(workflow.RoleNurse, dev)
+	dev := e.AddDevice(e.t, "Ward 6", workflow.RoleNurse)
+	nurse := e.Login(e.t, workflow.RoleNurse, dev)
 	w := e.connect(nurse, dev)
 	nums := []string{"0", "-0.0", "12.5", "1e-1000", "0e999999", "0e-16383", "0e-16384", "0.0e-16384", "1e-16383", "1e-16384",
 		"1.0e-16383", "10e-16384", "1.5e-16400", "1e131071", "1e131072", "0.5e131072", "0.05e131073", "0.05e131074", "123e131069",
@@ -896,12 +820,12 @@ func TestJSONNumbersAgreeWithPostgres(t *testing.T) {
 		"1E+131071", "1E+131072", "9.99e131070", "0.000001e131077", "0.000001e131078"}
 	var muts []syncproto.Mutation
 	for _, n := range nums {
-		muts = append(muts, w.mut("patient.update", json.RawMessage(`{"id":"`+seedRow("patient:2")+`","medicalHistory":{"n":`+n+`}}`), nurse, msNow(e.clock)))
+		muts = append(muts, w.Mut("patient.update", json.RawMessage(`{"id":"`+seedRow("patient:2")+`","medicalHistory":{"n":`+n+`}}`), nurse, msNow(e.Clock)))
 	}
-	res := w.push(muts...)
+	res := w.Push(t, muts...)
 	for i, n := range nums {
 		var pgOK bool
-		_, err := e.pool.Exec(ctx, `SELECT $1::jsonb`, `{"n":`+n+`}`)
+		_, err := e.Pool.Exec(ctx, `SELECT $1::jsonb`, `{"n":`+n+`}`)
 		pgOK = err == nil
 		r := res[i]
 		switch {

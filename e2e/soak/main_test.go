@@ -2,7 +2,6 @@ package soak
 
 import (
 	"flag"
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"wardsync/internal/wardtest"
-	"wardsync/server/postgres"
 	"wardsync/workflow"
 )
 
@@ -25,22 +23,8 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	// toxiproxy's toxics log through zerolog's global logger.
 	zerolog.SetGlobalLevel(zerolog.Disabled)
-	dir, err := os.MkdirTemp("", "wardsync-soak-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binDir = dir
-	bins, err := wardtest.BuildBinaries(dir, "desktop/cmd/wardsync-station", "server/cmd/wardsync-server")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	stationBin, serverBin = bins["wardsync-station"], bins["wardsync-server"]
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(wardtest.BuildAndRun(m, &binDir, map[string]*string{
+		"desktop/cmd/wardsync-station": &stationBin, "server/cmd/wardsync-server": &serverBin}))
 }
 
 // longSeeds is how many seeds the long form runs (WARDSYNC_SOAK_SEEDS);
@@ -70,20 +54,6 @@ func replaySeed(tb testing.TB) uint64 {
 		return n
 	}
 	return 0
-}
-
-// The seed's demo users (postgres.SeedUsers), by role.
-var (
-	seedEmail = map[workflow.Role]string{}
-	seedPass  = map[workflow.Role]string{}
-	seedUser  = map[workflow.Role]string{}
-)
-
-func init() {
-	for _, u := range postgres.SeedUsers {
-		seedEmail[u.Role], seedPass[u.Role] = u.Email, u.Password
-		seedUser[u.Role] = postgres.SeedID("user:" + u.Email)
-	}
 }
 
 func roleList(rs []workflow.Role) string {

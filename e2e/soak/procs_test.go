@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"sync"
@@ -18,94 +16,9 @@ import (
 
 	"wardsync/desktop/keyfile"
 	"wardsync/desktop/sqlite"
+	"wardsync/internal/wardtest"
 	"wardsync/workflow"
 )
-
-// freeAddr returns a loopback address nobody listens on right now.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-// openLog opens a process's log file for appending.
-func openLog(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-}
-
-// proc is one running child process and the channel that closes when it ends.
-type proc struct {
-	cmd    *exec.Cmd
-	done   chan struct{}
-	log    *os.File
-	killed bool // we ended it (kill or stop)
-}
-
-func startProc(cmd *exec.Cmd, logPath, banner string) (*proc, error) {
-	f, err := openLog(logPath)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(f, "\n===== %s %s =====\n", time.Now().Format("15:04:05.000"), banner)
-	cmd.Stdout, cmd.Stderr = f, f
-	orphanProof(cmd)
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, err
-	}
-	p := &proc{cmd: cmd, done: make(chan struct{}), log: f}
-	go func() {
-		cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-// orphanProof has the kernel kill the child if the test process dies
-// (a panic, a timeout): servers and workstations never outlive a run.
-func orphanProof(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-}
-
-func (p *proc) alive() bool {
-	if p == nil {
-		return false
-	}
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// kill sends SIGKILL and waits for the end.
-func (p *proc) kill() {
-	if p == nil {
-		return
-	}
-	p.killed = true
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
-}
-
-// stop asks politely (SIGTERM), then kills after grace.
-func (p *proc) stop(grace time.Duration) {
-	if p == nil {
-		return
-	}
-	p.killed = true
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-		p.kill()
-	}
-}
 
 // ---- Servers ----
 
@@ -118,7 +31,7 @@ type serverProc struct {
 	escrowKeyFile string
 
 	mu     sync.Mutex
-	p      *proc
+	p      *wardtest.Proc
 	starts int
 	// exits counts the times the instance was found dead without having
 	// been killed: a crash of its own.
@@ -131,10 +44,10 @@ func (s *serverProc) URL() string { return "http://" + s.addr }
 func (s *serverProc) start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.p.alive() {
+	if s.p.Alive() {
 		return nil
 	}
-	if s.p != nil && !s.p.killed {
+	if s.p != nil && !s.p.Killed {
 		s.exits++
 	}
 	var lastErr error
@@ -142,15 +55,15 @@ func (s *serverProc) start(ctx context.Context) error {
 		cmd := exec.Command(serverBin, "serve", "-addr", s.addr, "-log-level", "warn", "-escrow-key-file", s.escrowKeyFile)
 		cmd.Env = append(os.Environ(), "DATABASE_URL="+s.dbURL)
 		s.starts++
-		p, err := startProc(cmd, s.logPath, fmt.Sprintf("start #%d", s.starts))
+		p, err := wardtest.StartProc(cmd, s.logPath, fmt.Sprintf("start #%d", s.starts))
 		if err != nil {
 			return err
 		}
 		s.p = p
-		if lastErr = waitReady(ctx, s.URL(), p, 30*time.Second); lastErr == nil {
+		if lastErr = wardtest.WaitReady(ctx, s.URL(), p, 30*time.Second); lastErr == nil {
 			return nil
 		}
-		p.kill()
+		p.Kill()
 		// The port may still be held a moment by the instance just killed,
 		// or PostgreSQL may be restarting: try again.
 		select {
@@ -162,46 +75,20 @@ func (s *serverProc) start(ctx context.Context) error {
 	return fmt.Errorf("server %s did not become ready: %w", s.name, lastErr)
 }
 
-func waitReady(ctx context.Context, url string, p *proc, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	client := &http.Client{Timeout: 2 * time.Second}
-	for {
-		resp, err := client.Get(url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-			err = fmt.Errorf("readyz: %s", resp.Status)
-		}
-		if !p.alive() {
-			return fmt.Errorf("the process exited: %v", p.cmd.ProcessState)
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
 func (s *serverProc) alive() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.p.alive()
+	return s.p.Alive()
 }
 
 // kill9 kills the instance; false when it was not running.
 func (s *serverProc) kill9() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.p.alive() {
+	if !s.p.Alive() {
 		return false
 	}
-	s.p.kill()
+	s.p.Kill()
 	return true
 }
 
@@ -210,7 +97,7 @@ func (s *serverProc) crashed() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := s.exits
-	if s.p != nil && !s.p.alive() && !s.p.killed {
+	if s.p != nil && !s.p.Alive() && !s.p.Killed {
 		n++
 	}
 	return n
@@ -219,7 +106,7 @@ func (s *serverProc) crashed() int {
 func (s *serverProc) stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.p.stop(20 * time.Second)
+	s.p.Stop(20 * time.Second)
 }
 
 // ---- Proxies ----
@@ -323,9 +210,9 @@ type stationProc struct {
 
 	mu      sync.Mutex
 	home    int // the server it syncs with now
-	run     *proc
-	acting  *proc // the act process in flight, if any
-	down    bool  // killed and not yet restarted
+	run     *wardtest.Proc
+	acting  *wardtest.Proc // the act process in flight, if any
+	down    bool           // killed and not yet restarted
 	starts  int
 	exits   int        // sync processes found dead without having been killed
 	replica *sqlite.DB // the test's own handle on the replica, for reading
@@ -340,7 +227,7 @@ func (s *stationProc) url() string { return s.links[s.home].URL() }
 func (s *stationProc) command(args ...string) *exec.Cmd {
 	cmd := exec.Command(stationBin, append([]string{"-db", s.dbPath, "-server", s.url(), "-device", s.device,
 		"-slot-time", "1", "-slot-memory-kib", "64"}, args...)...)
-	cmd.Env = append(os.Environ(), "WARDSYNC_UNLOCK="+seedEmail[s.roles[0]], "WARDSYNC_PASSWORD="+seedPass[s.roles[0]])
+	cmd.Env = append(os.Environ(), "WARDSYNC_UNLOCK="+wardtest.Email(s.roles[0]), "WARDSYNC_PASSWORD="+wardtest.Password(s.roles[0]))
 	return cmd
 }
 
@@ -351,11 +238,11 @@ func (s *stationProc) openReplica(ctx context.Context) (*sqlite.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	slot := kf.Slot(seedEmail[s.roles[0]])
+	slot := kf.Slot(wardtest.Email(s.roles[0]))
 	if slot == nil {
-		return nil, fmt.Errorf("%s has no key slot for %s", s.dbPath, seedEmail[s.roles[0]])
+		return nil, fmt.Errorf("%s has no key slot for %s", s.dbPath, wardtest.Email(s.roles[0]))
 	}
-	key, err := slot.Unwrap(seedPass[s.roles[0]])
+	key, err := slot.Unwrap(wardtest.Password(s.roles[0]))
 	if err != nil {
 		return nil, err
 	}
@@ -365,9 +252,9 @@ func (s *stationProc) openReplica(ctx context.Context) (*sqlite.DB, error) {
 // login logs the role's seeded user in online.
 func (s *stationProc) login(ctx context.Context, role workflow.Role) error {
 	s.mu.Lock()
-	cmd := s.command("login", "-email", seedEmail[role])
+	cmd := s.command("login", "-email", wardtest.Email(role))
 	s.mu.Unlock()
-	cmd.Env = append(cmd.Env, "WARDSYNC_PASSWORD="+seedPass[role])
+	cmd.Env = append(cmd.Env, "WARDSYNC_PASSWORD="+wardtest.Password(role))
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
@@ -385,7 +272,7 @@ func (s *stationProc) login(ctx context.Context, role workflow.Role) error {
 // startRun starts the sync process (under s.mu).
 func (s *stationProc) startRunLocked() error {
 	s.starts++
-	p, err := startProc(s.command("run"), s.logPath, fmt.Sprintf("run #%d via server %d", s.starts, s.home))
+	p, err := wardtest.StartProc(s.command("run"), s.logPath, fmt.Sprintf("run #%d via server %d", s.starts, s.home))
 	if err != nil {
 		return err
 	}
@@ -406,13 +293,13 @@ func (s *stationProc) kill9() bool {
 	if s.down {
 		return false
 	}
-	if !s.run.alive() {
+	if !s.run.Alive() {
 		s.exits++
 	}
 	s.down = true
-	s.run.kill()
+	s.run.Kill()
 	if s.acting != nil {
-		s.acting.kill()
+		s.acting.Kill()
 	}
 	return true
 }
@@ -422,7 +309,7 @@ func (s *stationProc) crashed() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := s.exits
-	if !s.down && !s.run.alive() {
+	if !s.down && !s.run.Alive() {
 		n++
 	}
 	return n
@@ -442,7 +329,7 @@ func (s *stationProc) restart(home int) error {
 func (s *stationProc) stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.run.stop(10 * time.Second)
+	s.run.Stop(10 * time.Second)
 	s.down = true
 }
 
@@ -464,21 +351,18 @@ func (s *stationProc) act(ctx context.Context, role workflow.Role, name string, 
 		s.mu.Unlock()
 		return actOutcome{skipped: true}, nil
 	}
-	cmd := s.command("act", "-email", seedEmail[role], "-args", string(args), name)
+	cmd := s.command("act", "-email", wardtest.Email(role), "-args", string(args), name)
 	// The act is signed with its author's session key, sealed in the
 	// author's own slot: the process opens the replica with that slot (a
 	// later variable wins), as the app does when that user logs in.
-	cmd.Env = append(cmd.Env, "WARDSYNC_UNLOCK="+seedEmail[role], "WARDSYNC_PASSWORD="+seedPass[role])
+	cmd.Env = append(cmd.Env, "WARDSYNC_UNLOCK="+wardtest.Email(role), "WARDSYNC_PASSWORD="+wardtest.Password(role))
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	orphanProof(cmd)
-	if err := cmd.Start(); err != nil {
+	p, err := wardtest.StartProc(cmd, "", "")
+	if err != nil {
 		s.mu.Unlock()
 		return actOutcome{}, err
 	}
-	p := &proc{cmd: cmd, done: make(chan struct{})}
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(p.done) }()
 	s.acting = p
 	s.mu.Unlock()
 	if kill > 0 {
@@ -486,9 +370,9 @@ func (s *stationProc) act(ctx context.Context, role workflow.Role, name string, 
 		defer t.Stop()
 	}
 	select {
-	case <-p.done:
+	case <-p.Done:
 	case <-ctx.Done():
-		p.kill()
+		p.Kill()
 	}
 	s.mu.Lock()
 	s.acting = nil
@@ -513,5 +397,5 @@ func (s *stationProc) act(ctx context.Context, role workflow.Role, name string, 
 		}
 		return actOutcome{refusal: &r}, nil
 	}
-	return actOutcome{}, fmt.Errorf("%s: act %s %s as %s failed (%v): %s", s.device, name, args, role, waitErr, errb.String())
+	return actOutcome{}, fmt.Errorf("%s: act %s %s as %s failed (%v): %s", s.device, name, args, role, p.Err, errb.String())
 }

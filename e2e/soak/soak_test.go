@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"wardsync/internal/pgtest"
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/workflow"
 )
@@ -221,11 +222,7 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 	}
 	var servers []*serverProc
 	for i := 0; i < 2; i++ {
-		addr, err := freeAddr()
-		if err != nil {
-			t.Fatal(err)
-		}
-		servers = append(servers, &serverProc{name: string(rune('A' + i)), addr: addr, dbURL: url, escrowKeyFile: escrowKeyFile,
+		servers = append(servers, &serverProc{name: string(rune('A' + i)), addr: wardtest.FreeAddr(t), dbURL: url, escrowKeyFile: escrowKeyFile,
 			logPath: filepath.Join(logDir, fmt.Sprintf("server-%c.log", 'A'+i))})
 	}
 	if err := parallel(len(servers), func(i int) error { return servers[i].start(ctx) }); err != nil {

@@ -31,16 +31,16 @@ func TestConflictingVitals(t *testing.T) {
 	env.addDevice("ward-1", roles...)
 	env.addDevice("ward-2", roles...)
 	w1, w2 := env.station("ward-1"), env.station("ward-2")
-	w1.login(seedEmail[nur], seedPass[nur])
+	w1.login(wardtest.Email(nur), wardtest.Password(nur))
 	w2.login(nurse2Email, nurse2Pass)
 	w1.run()
 	w2.run()
-	waitFor(t, waitTimeout, func() string { return w1.synced() + w2.synced() })
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string { return w1.synced() + w2.synced() })
 
 	appt := postgres.SeedID("a:checkedin")
 	w1.proxy.set(false)
 	w2.proxy.set(false)
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if w1.e.Status().Online || w2.e.Status().Online {
 			return "a ward is still online"
 		}
@@ -54,8 +54,8 @@ func TestConflictingVitals(t *testing.T) {
 			"vitals": { "temperature": 37.9, "weight": 81.0, "height": 175, "heartRate": 88,
 			            "bloodPressure": { "systolic": 128, "diastolic": 84 }, "respiratoryRate": 18, "oxygenSaturation": 97 } }`),
 	}
-	author := map[string]string{"ward-1": seedUser[nur], "ward-2": nurse2ID}
-	names := map[string]string{"ward-1": seedName[nur], "ward-2": nurse2Name}
+	author := map[string]string{"ward-1": wardtest.UserID(nur), "ward-2": nurse2ID}
+	names := map[string]string{"ward-1": wardtest.SeedUser(nur).Name, "ward-2": nurse2Name}
 	acted := map[string]*desktop.Acted{}
 	for _, w := range []*station{w1, w2} {
 		a, err := w.e.Act(ctx, author[w.device], "appointment.recordVitals", typed[w.device])
@@ -75,7 +75,7 @@ func TestConflictingVitals(t *testing.T) {
 	// Both come back at once.
 	w1.proxy.set(true)
 	w2.proxy.set(true)
-	waitFor(t, waitTimeout, func() string { return w1.synced() + w2.synced() })
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string { return w1.synced() + w2.synced() })
 
 	var winnerID string
 	var temp float64
@@ -136,12 +136,12 @@ func TestConflictingVitals(t *testing.T) {
 	if outcome != "rejected" || code != string(r.Rejection.Code) || msg != r.Rejection.Message {
 		t.Errorf("audit of the loser: %s %s %q", outcome, code, msg)
 	}
-	if n := env.count(`SELECT count(*) FROM sync.mutations WHERE mutation_id = $1 AND outcome = 'applied'`, acted[winner.device].ID); n != 1 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE mutation_id = $1 AND outcome = 'applied'`, acted[winner.device].ID); n != 1 {
 		t.Errorf("winner's act audited %d times as applied", n)
 	}
 
 	// Both replicas show the winner's vitals, as PostgreSQL does.
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		want := wardtest.PGState(t, env.Pool, roles)
 		return wardtest.Diff(replicaState(t, w1, roles), want) + wardtest.Diff(replicaState(t, w2, roles), want)
 	})

@@ -17,6 +17,7 @@ import (
 
 	"wardsync/desktop/keyfile"
 	"wardsync/desktop/sqlite"
+	"wardsync/internal/wardtest"
 )
 
 // cli runs wardsync-station commands on one replica file against the server.
@@ -30,7 +31,7 @@ func (c *cli) cmd(args ...string) *exec.Cmd {
 	// the encrypted replica with the secretary's slot.
 	cmd := exec.Command(stationBin, append([]string{"-db", c.db, "-server", c.server, "-device", c.id,
 		"-slot-time", "1", "-slot-memory-kib", "64"}, args...)...)
-	cmd.Env = append(os.Environ(), "WARDSYNC_PASSWORD="+seedPass[sec], "WARDSYNC_UNLOCK="+seedEmail[sec])
+	cmd.Env = append(os.Environ(), "WARDSYNC_PASSWORD="+wardtest.Password(sec), "WARDSYNC_UNLOCK="+wardtest.Email(sec))
 	return cmd
 }
 
@@ -41,11 +42,11 @@ func openReplica(ctx context.Context, path string) (*sqlite.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	slot := kf.Slot(seedEmail[sec])
+	slot := kf.Slot(wardtest.Email(sec))
 	if slot == nil {
-		return nil, fmt.Errorf("%s has no key slot for %s", path, seedEmail[sec])
+		return nil, fmt.Errorf("%s has no key slot for %s", path, wardtest.Email(sec))
 	}
-	key, err := slot.Unwrap(seedPass[sec])
+	key, err := slot.Unwrap(wardtest.Password(sec))
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +82,7 @@ func TestCrash(t *testing.T) {
 	const device = "crash-ward"
 	env.addDevice(device, sec)
 	c := &cli{t: t, db: filepath.Join(t.TempDir(), "crash.db"), server: env.HTTP.URL(), id: device}
-	if out, err := c.cmd("login", "-email", seedEmail[sec]).CombinedOutput(); err != nil {
+	if out, err := c.cmd("login", "-email", wardtest.Email(sec)).CombinedOutput(); err != nil {
 		t.Fatalf("login: %v\n%s", err, out)
 	}
 
@@ -106,7 +107,7 @@ func TestCrash(t *testing.T) {
 			a.name, a.patient, a.phone = "patient.update", registered[rng.IntN(len(registered))], fmt.Sprintf("p%d", len(reported))
 			args = map[string]any{"id": a.patient, "phone": a.phone}
 		}
-		cmd := c.cmd("act", "-email", seedEmail[sec], "-args", string(mustJSON(args)), a.name)
+		cmd := c.cmd("act", "-email", wardtest.Email(sec), "-args", string(wardtest.MustJSON(args)), a.name)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Start(); err != nil {
@@ -137,7 +138,7 @@ func TestCrash(t *testing.T) {
 	}
 
 	lastSeqAtServer := func() int64 {
-		return env.count(`SELECT COALESCE(max(seq), 0) FROM sync.mutations WHERE device_id = $1`, device)
+		return wardtest.Count(t, env.Pool, `SELECT COALESCE(max(seq), 0) FROM sync.mutations WHERE device_id = $1`, device)
 	}
 
 	for round := 0; round < kills; round++ {
@@ -196,7 +197,7 @@ func TestCrash(t *testing.T) {
 	// Connected (its hello seen by the server) before anything else: the
 	// SIGTERM below must find the process past installing its handler,
 	// even when the outbox was already empty.
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		var seen time.Time
 		if err := env.Pool.QueryRow(ctx, `SELECT last_seen FROM sync.clients WHERE device_id = $1`, device).Scan(&seen); err != nil {
 			return err.Error()
@@ -206,7 +207,7 @@ func TestCrash(t *testing.T) {
 		}
 		return ""
 	})
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		db, err := openReplica(ctx, c.db)
 		if err != nil {
 			return err.Error()
@@ -283,7 +284,7 @@ func TestCrash(t *testing.T) {
 			}
 		}
 	}
-	if n := env.count(`SELECT count(*) FROM patients WHERE "firstName" = 'Crash'`); n < int64(len(phones)) {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM patients WHERE "firstName" = 'Crash'`); n < int64(len(phones)) {
 		t.Errorf("%d patients at the server, %d registrations reported", n, len(phones))
 	}
 }

@@ -32,12 +32,12 @@ func TestDeferredOutageStory(t *testing.T) {
 	ward.loginAll(workflow.RoleNurse, workflow.RoleDoctor)
 	rec.run()
 	ward.run()
-	waitFor(t, waitTimeout, func() string { return rec.synced() + ward.synced() })
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string { return rec.synced() + ward.synced() })
 	appt := postgres.SeedID("a:scheduled")
 
 	// Reception's cable is pulled; it checks the patient in regardless.
 	rec.proxy.set(false)
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if rec.e.Status().Online {
 			return "reception still online"
 		}
@@ -57,7 +57,7 @@ func TestDeferredOutageStory(t *testing.T) {
 		t.Fatalf("ward replica: %s %v", status, err)
 	}
 	// Pushed, parked by the server; the ward shows it waiting.
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		p := ward.pending()
 		if len(p) != 1 || !p[0].Parked || p[0].WaitingFor != "waiting for check-in at reception" {
 			return "ward's act not parked yet"
@@ -67,10 +67,10 @@ func TestDeferredOutageStory(t *testing.T) {
 		}
 		return ""
 	})
-	if n := env.count(`SELECT count(*) FROM sync.deferred WHERE device_id = 'ward' AND outcome IS NULL`); n != 1 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.deferred WHERE device_id = 'ward' AND outcome IS NULL`); n != 1 {
 		t.Fatalf("parked on the server: %d", n)
 	}
-	if n := env.count(`SELECT count(*) FROM sync.mutations WHERE device_id = 'ward' AND outcome = 'deferred'`); n != 1 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE device_id = 'ward' AND outcome = 'deferred'`); n != 1 {
 		t.Fatalf("audited deferred: %d", n)
 	}
 
@@ -79,7 +79,7 @@ func TestDeferredOutageStory(t *testing.T) {
 
 	// Reception's cable is back: its check-in lands, the vitals with it.
 	rec.proxy.set(true)
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if why := rec.synced() + ward.synced(); why != "" {
 			return why
 		}
@@ -94,11 +94,11 @@ func TestDeferredOutageStory(t *testing.T) {
 		}
 		return ""
 	})
-	if n := env.count(`SELECT count(*) FROM appointments WHERE id = $1 AND status = 'IN_CONSULTATION' AND "vitalsEnteredBy" = $2
-		AND "vitalsEnteredAt" = $3 AT TIME ZONE 'UTC'`, appt, seedUser[workflow.RoleNurse], acted.OccurredAt); n != 1 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM appointments WHERE id = $1 AND status = 'IN_CONSULTATION' AND "vitalsEnteredBy" = $2
+		AND "vitalsEnteredAt" = $3 AT TIME ZONE 'UTC'`, appt, wardtest.UserID(workflow.RoleNurse), acted.OccurredAt); n != 1 {
 		t.Fatal("the vitals were not applied as the nurse at the nurse's time")
 	}
-	if n := env.count(`SELECT count(*) FROM sync.mutations WHERE outcome <> 'applied'`); n != 0 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE outcome <> 'applied'`); n != 0 {
 		t.Fatalf("%d acts not applied", n)
 	}
 	if r, _ := ward.e.Rejected(context.Background(), true); len(r) != 0 {
@@ -120,17 +120,17 @@ func TestDeferredCancelledReachesInbox(t *testing.T) {
 	ward.loginAll(workflow.RoleNurse)
 	rec.run()
 	ward.run()
-	waitFor(t, waitTimeout, func() string { return rec.synced() + ward.synced() })
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string { return rec.synced() + ward.synced() })
 	appt := postgres.SeedID("a:scheduled")
 	ward.act(workflow.RoleNurse, "appointment.recordVitals", map[string]any{"id": appt, "vitals": vitalsArgs, "medicalHistoryNotes": "Asthme"})
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if p := ward.pending(); len(p) != 1 || !p[0].Parked {
 			return "not parked yet"
 		}
 		return ""
 	})
 	rec.act(workflow.RoleSecretary, "appointment.cancel", map[string]any{"id": appt})
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if why := ward.synced(); why != "" {
 			return why
 		}

@@ -33,12 +33,12 @@ func TestDuplicatePatients(t *testing.T) {
 		d.loginAll(roles...)
 		d.run()
 	}
-	waitFor(t, waitTimeout, func() string { return d1.synced() + d2.synced() })
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string { return d1.synced() + d2.synced() })
 	offline := func(ds ...*station) {
 		for _, d := range ds {
 			d.proxy.set(false)
 		}
-		waitFor(t, waitTimeout, func() string {
+		wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 			for _, d := range ds {
 				if d.e.Status().Online {
 					return d.device + " still online"
@@ -57,8 +57,8 @@ func TestDuplicatePatients(t *testing.T) {
 	d2.act(doc, "prescription.create", map[string]any{"id": rx, "patientId": p2, "text": "NFS"})
 	d1.proxy.set(true)
 	d2.proxy.set(true)
-	waitFor(t, waitTimeout, func() string { return d1.synced() + d2.synced() })
-	if n := env.count(`SELECT count(*) FROM patients WHERE id = ANY($1)`, []string{p1, p2}); n != 2 {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string { return d1.synced() + d2.synced() })
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM patients WHERE id = ANY($1)`, []string{p1, p2}); n != 2 {
 		t.Fatalf("%d of the two registrations kept", n)
 	}
 	pairs, err := env.DB.DuplicateCandidates(ctx, 0)
@@ -73,7 +73,7 @@ func TestDuplicatePatients(t *testing.T) {
 	// Desk 2, offline again, keeps working on its own record.
 	offline(d2)
 	appt := uuid.NewString()
-	d2.act(sec, "appointment.schedule", map[string]any{"id": appt, "patientId": p2, "doctorId": seedUser[doc], "date": "2030-03-04T09:00:00Z", "motif": "Suivi"})
+	d2.act(sec, "appointment.schedule", map[string]any{"id": appt, "patientId": p2, "doctorId": wardtest.UserID(doc), "date": "2030-03-04T09:00:00Z", "motif": "Suivi"})
 	update := map[string]any{"id": p2, "phone": "0700000002"}
 	d2.act(sec, "patient.update", update)
 
@@ -87,17 +87,17 @@ func TestDuplicatePatients(t *testing.T) {
 		t.Fatalf("merge: %+v %v", res, err)
 	}
 	// A workstation cannot merge: refused before anything is queued.
-	if _, err := d1.e.Act(ctx, d1.users[sec], "patient.merge", mustJSON(map[string]any{"survivorId": p1, "loserId": p2})); err == nil {
+	if _, err := d1.e.Act(ctx, d1.users[sec], "patient.merge", wardtest.MustJSON(map[string]any{"survivorId": p1, "loserId": p2})); err == nil {
 		t.Fatal("a workstation queued a merge")
 	}
 
 	d2.proxy.set(true)
-	waitFor(t, waitTimeout, func() string { return d1.synced() + d2.synced() })
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string { return d1.synced() + d2.synced() })
 
-	if owner := env.count(`SELECT count(*) FROM appointments WHERE id = $1 AND "patientId" = $2`, appt, p1); owner != 1 {
+	if owner := wardtest.Count(t, env.Pool, `SELECT count(*) FROM appointments WHERE id = $1 AND "patientId" = $2`, appt, p1); owner != 1 {
 		t.Fatal("the appointment queued on the merged record did not follow the merge")
 	}
-	if n := env.count(`SELECT count(*) FROM sync.merge_repoints WHERE from_patient = $1 AND to_patient = $2`, p2, p1); n != 1 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.merge_repoints WHERE from_patient = $1 AND to_patient = $2`, p2, p1); n != 1 {
 		t.Fatalf("%d re-pointings recorded", n)
 	}
 	rej, err := d2.e.Rejected(ctx, false)
@@ -116,7 +116,7 @@ func TestDuplicatePatients(t *testing.T) {
 	}
 
 	// Both replicas hold what PostgreSQL holds; the merged record is gone.
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		want := wardtest.PGState(t, env.Pool, roles)
 		return wardtest.Diff(replicaState(t, d1, roles), want) + wardtest.Diff(replicaState(t, d2, roles), want)
 	})

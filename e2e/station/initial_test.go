@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"wardsync/desktop"
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 )
 
@@ -34,7 +35,7 @@ func TestInitialSync(t *testing.T) {
 	t.Logf("loaded %d appointments (%d rows a full device receives) in %s", n, total, time.Since(loadStart).Round(time.Millisecond))
 
 	s := env.station(postgres.DemoDeviceID)
-	s.login(seedEmail[nur], seedPass[nur])
+	s.login(wardtest.Email(nur), wardtest.Password(nur))
 	updates, cancel := s.e.Subscribe()
 	defer cancel()
 	start := time.Now()
@@ -89,11 +90,11 @@ func TestInitialSync(t *testing.T) {
 	}
 	var appts int64
 	s.e.DB().SQL().QueryRowContext(ctx, `SELECT count(*) FROM "appointments"`).Scan(&appts)
-	if got != total || appts != env.count(`SELECT count(*) FROM appointments`) {
+	if got != total || appts != wardtest.Count(t, env.Pool, `SELECT count(*) FROM appointments`) {
 		t.Errorf("replica has %d rows (%d appointments), PostgreSQL %d", got, appts, total)
 	}
 	// And the dashboards answer from it.
-	d, err := s.e.Dashboard(ctx, seedUser[nur])
+	d, err := s.e.Dashboard(ctx, wardtest.UserID(nur))
 	if err != nil || len(d.ToPrepare) != 50 {
 		t.Errorf("nurse's dashboard on the synced replica: %d to prepare (%v)", len(d.ToPrepare), err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"wardsync/desktop"
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/workflow"
 )
@@ -56,65 +57,65 @@ func TestOfflineLogin(t *testing.T) {
 	s := env.station(postgres.DemoDeviceID, withNow(clk.Now))
 
 	// Online: a wrong password is the server's refusal, and no key slot is made.
-	_, err := s.e.Login(ctx, seedEmail[nur], "nurse124")
+	_, err := s.e.Login(ctx, wardtest.Email(nur), "nurse124")
 	wantRefusal(t, "online, wrong password", err, workflow.CodeUnauthenticated, "Wrong e-mail or password.")
-	online := s.login(seedEmail[nur], seedPass[nur])
-	if online.Offline || online.User.Name != seedName[nur] || online.User.Role != nur {
+	online := s.login(wardtest.Email(nur), wardtest.Password(nur))
+	if online.Offline || online.User.Name != wardtest.SeedUser(nur).Name || online.User.Role != nur {
 		t.Fatalf("online login: %+v", online)
 	}
 	if d := time.Until(online.ExpiresAt); d < 7*24*time.Hour-time.Minute || d > 7*24*time.Hour+time.Minute {
 		t.Errorf("session ends in %s, want the server's 7 days", d)
 	}
 	s.run()
-	waitFor(t, waitTimeout, s.synced)
+	wardtest.Eventually(t, wardtest.WaitTimeout, s.synced)
 	s.stop()
 
 	// The link is cut (connections reset at once): the same password works
 	// offline, by opening the key slot the online login made.
 	s.proxy.set(false)
-	sess, err := s.e.Login(ctx, strings.ToUpper(seedEmail[nur]), seedPass[nur])
+	sess, err := s.e.Login(ctx, strings.ToUpper(wardtest.Email(nur)), wardtest.Password(nur))
 	if err != nil {
 		t.Fatalf("offline login through a dead link: %v", err)
 	}
-	if !sess.Offline || sess.User.ID != seedUser[nur] || !sess.ExpiresAt.Equal(online.ExpiresAt) {
+	if !sess.Offline || sess.User.ID != wardtest.UserID(nur) || !sess.ExpiresAt.Equal(online.ExpiresAt) {
 		t.Errorf("offline session: %+v", sess)
 	}
 
 	// Now the server itself goes away (connection refused).
 	env.Stop()
 	s.proxy.set(true)
-	sess, err = s.e.Login(ctx, seedEmail[nur], seedPass[nur])
+	sess, err = s.e.Login(ctx, wardtest.Email(nur), wardtest.Password(nur))
 	if err != nil || !sess.Offline {
 		t.Fatalf("offline login with the server down: %+v %v", sess, err)
 	}
 	// Offline, the nurse works: vitals of the checked-in appointment.
-	if _, err := s.e.Act(ctx, sess.User.ID, "appointment.recordVitals", mustJSON(map[string]any{
+	if _, err := s.e.Act(ctx, sess.User.ID, "appointment.recordVitals", wardtest.MustJSON(map[string]any{
 		"id": postgres.SeedID("a:checkedin"), "vitals": vitals(37.0, 118)})); err != nil {
 		t.Fatalf("act after an offline login: %v", err)
 	}
 
-	_, err = s.e.Login(ctx, seedEmail[doc], seedPass[doc])
+	_, err = s.e.Login(ctx, wardtest.Email(doc), wardtest.Password(doc))
 	wantRefusal(t, "never logged in here", err, workflow.CodeUnauthenticated, desktop.MsgNeverOnline)
 	_, err = s.e.Login(ctx, "nobody@hospital.com", "whatever1")
 	wantRefusal(t, "unknown user", err, workflow.CodeUnauthenticated, desktop.MsgNeverOnline)
-	_, err = s.e.Login(ctx, seedEmail[nur], "nurse124")
+	_, err = s.e.Login(ctx, wardtest.Email(nur), "nurse124")
 	wantRefusal(t, "wrong password", err, workflow.CodeUnauthenticated, desktop.MsgWrongPassword)
-	_, err = s.e.Login(ctx, seedEmail[nur], "")
+	_, err = s.e.Login(ctx, wardtest.Email(nur), "")
 	wantRefusal(t, "no password", err, workflow.CodeUnauthenticated, desktop.MsgMissingLogin)
 
 	// A week and a minute later the window is closed.
 	clk.Advance(7*24*time.Hour + time.Minute)
-	_, err = s.e.Login(ctx, seedEmail[nur], seedPass[nur])
+	_, err = s.e.Login(ctx, wardtest.Email(nur), wardtest.Password(nur))
 	expires := online.ExpiresAt.In(time.UTC).Format("2006-01-02 15:04")
 	wantRefusal(t, "after the window", err, workflow.CodeUnauthenticated,
 		"Your last online login on this workstation was on "+online.LastLoginAt.In(time.UTC).Format("2006-01-02 15:04")+
 			"; offline work was allowed until "+expires+". Connect to the network to log in again.")
 	// The password is still checked first: a wrong one says only that.
-	_, err = s.e.Login(ctx, seedEmail[nur], "nurse124")
+	_, err = s.e.Login(ctx, wardtest.Email(nur), "nurse124")
 	wantRefusal(t, "wrong password after the window", err, workflow.CodeUnauthenticated, desktop.MsgWrongPassword)
 	// And the user can no longer act on this workstation.
-	_, err = s.e.Act(ctx, seedUser[nur], "document.attach", mustJSON(map[string]any{"id": "0b7e7d7c-0000-4000-8000-000000000001",
+	_, err = s.e.Act(ctx, wardtest.UserID(nur), "document.attach", wardtest.MustJSON(map[string]any{"id": "0b7e7d7c-0000-4000-8000-000000000001",
 		"patientId": postgres.SeedID("patient:1"), "name": "Scan", "type": "image/png", "url": "https://pacs/1"}))
 	wantRefusal(t, "act after the window", err, workflow.CodeUnauthenticated,
-		"The session of "+seedName[nur]+" ended at "+expires+"; log in again online to go on working.")
+		"The session of "+wardtest.SeedUser(nur).Name+" ended at "+expires+"; log in again online to go on working.")
 }

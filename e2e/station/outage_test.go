@@ -30,12 +30,12 @@ func TestOutage(t *testing.T) {
 	b.loginAll(wardRoles...)
 	a.run()
 	b.run()
-	waitFor(t, waitTimeout, func() string { return a.synced() + b.synced() })
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string { return a.synced() + b.synced() })
 	t.Logf("both synced")
 
 	// The cable of ward A is pulled.
 	a.proxy.set(false)
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if st := a.e.Status(); st.Online || st.OfflineSince == nil {
 			return "ward A still online"
 		}
@@ -62,12 +62,12 @@ func TestOutage(t *testing.T) {
 	t.Logf("%d offline acts on A and %d online acts on B in %s", len(aActs), len(bActs), time.Since(began).Round(time.Millisecond))
 
 	// B's work reached the server while A was away; none of A's did.
-	waitFor(t, waitTimeout, b.synced)
+	wardtest.Eventually(t, wardtest.WaitTimeout, b.synced)
 	t.Logf("B synced %s after the start of the outage work", time.Since(began).Round(time.Millisecond))
-	if n := env.count(`SELECT count(*) FROM sync.mutations WHERE device_id = 'ward-b' AND outcome = 'applied'`); n != int64(onlineActs) {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE device_id = 'ward-b' AND outcome = 'applied'`); n != int64(onlineActs) {
 		t.Fatalf("B: %d acts applied at the server, want %d", n, onlineActs)
 	}
-	if n := env.count(`SELECT count(*) FROM sync.mutations WHERE device_id = 'ward-a'`); n != 0 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE device_id = 'ward-a'`); n != 0 {
 		t.Fatalf("A was offline, yet the server has %d of its acts", n)
 	}
 	st := a.e.Status()
@@ -88,7 +88,7 @@ func TestOutage(t *testing.T) {
 	// The link is back.
 	reconnect := time.Now()
 	a.proxy.set(true)
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if why := a.synced() + b.synced(); why != "" {
 			return why
 		}
@@ -107,7 +107,7 @@ func TestOutage(t *testing.T) {
 	// seq; the seqs of each device run 1..n without a hole.
 	checkAudit(t, env, "ward-a", aActs)
 	checkAudit(t, env, "ward-b", bActs)
-	if n := env.count(`SELECT count(*) FROM (SELECT mutation_id FROM sync.mutations GROUP BY mutation_id HAVING count(*) > 1) d`); n != 0 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM (SELECT mutation_id FROM sync.mutations GROUP BY mutation_id HAVING count(*) > 1) d`); n != 0 {
 		t.Errorf("%d mutation ids recorded more than once", n)
 	}
 	for _, s := range []*station{a, b} {
@@ -119,16 +119,16 @@ func TestOutage(t *testing.T) {
 		}
 	}
 	// The rows are the workflow's end state, with the ward's clinical time.
-	if n := env.count(`SELECT count(*) FROM appointments WHERE motif LIKE 'Suivi offline-%' AND status = 'COMPLETED' AND "billingStatus" = 'PAID'`); n == 0 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM appointments WHERE motif LIKE 'Suivi offline-%' AND status = 'COMPLETED' AND "billingStatus" = 'PAID'`); n == 0 {
 		t.Error("no offline patient went through the whole workflow")
 	}
 	// Clinical time is the ward's occurredAt, not the time of the sync.
-	if n := env.count(`SELECT count(*) FROM appointments a JOIN sync.mutations m
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM appointments a JOIN sync.mutations m
 		ON m.target_id = a.id AND m.name = 'appointment.checkIn' AND m.device_id = 'ward-a'
 		WHERE a."checkedInAt" IS DISTINCT FROM (m.occurred_at AT TIME ZONE 'UTC')`); n != 0 {
 		t.Errorf("%d offline check-ins carry another time than the ward's", n)
 	}
-	if n := env.count(`SELECT count(*) FROM sync.mutations WHERE device_id = 'ward-a' AND name = 'appointment.checkIn'`); n == 0 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE device_id = 'ward-a' AND name = 'appointment.checkIn'`); n == 0 {
 		t.Error("no offline check-in audited")
 	}
 }

@@ -34,15 +34,15 @@ func TestRebaseOnPull(t *testing.T) {
 	s := env.station("front")
 	s.loginAll(sec)
 	s.run()
-	waitFor(t, waitTimeout, s.synced)
+	wardtest.Eventually(t, wardtest.WaitTimeout, s.synced)
 	now := time.Now().UTC()
 	P, A1, A2 := uuid.NewString(), uuid.NewString(), uuid.NewString()
 	s.act(sec, "patient.register", map[string]any{"id": P, "firstName": "Rebase", "lastName": "Test", "birthDate": "1970-05-06T00:00:00Z", "phone": "0101"})
 	for i, a := range []string{A1, A2} {
-		s.act(sec, "appointment.schedule", map[string]any{"id": a, "patientId": P, "doctorId": seedUser[doc],
+		s.act(sec, "appointment.schedule", map[string]any{"id": a, "patientId": P, "doctorId": wardtest.UserID(doc),
 			"date": now.Add(time.Duration(i+1) * time.Hour).Format(time.RFC3339), "motif": "Motif initial"})
 	}
-	waitFor(t, waitTimeout, s.synced)
+	wardtest.Eventually(t, wardtest.WaitTimeout, s.synced)
 	s.stop()
 
 	// Offline (the loop is stopped): three acts queue up.
@@ -52,9 +52,9 @@ func TestRebaseOnPull(t *testing.T) {
 
 	// Meanwhile, at the server, somebody writes SQL: A1 is cancelled, A2's
 	// motif and the patient's address change.
-	env.exec(`UPDATE appointments SET status = 'CANCELLED', "updatedAt" = now() AT TIME ZONE 'UTC' WHERE id = $1`, A1)
-	env.exec(`UPDATE appointments SET motif = 'Motif corrigé au guichet', "updatedAt" = now() AT TIME ZONE 'UTC' WHERE id = $1`, A2)
-	env.exec(`UPDATE patients SET address = '3 rue du Guichet', "updatedAt" = now() AT TIME ZONE 'UTC' WHERE id = $1`, P)
+	wardtest.Exec(t, env.Pool, `UPDATE appointments SET status = 'CANCELLED', "updatedAt" = now() AT TIME ZONE 'UTC' WHERE id = $1`, A1)
+	wardtest.Exec(t, env.Pool, `UPDATE appointments SET motif = 'Motif corrigé au guichet', "updatedAt" = now() AT TIME ZONE 'UTC' WHERE id = $1`, A2)
+	wardtest.Exec(t, env.Pool, `UPDATE patients SET address = '3 rue du Guichet', "updatedAt" = now() AT TIME ZONE 'UTC' WHERE id = $1`, P)
 
 	// The pull, as the engine's loop does it.
 	pullAll(t, s, 3, 3)
@@ -101,7 +101,7 @@ func TestRebaseOnPull(t *testing.T) {
 	// The loop runs again: the flagged act is rejected with the code and
 	// message the flag predicted; the others are applied.
 	s.run()
-	waitFor(t, waitTimeout, s.synced)
+	wardtest.Eventually(t, wardtest.WaitTimeout, s.synced)
 	rej, err := s.e.Rejected(ctx, false)
 	if err != nil || len(rej) != 1 {
 		t.Fatalf("rejected: %+v (%v)", rej, err)
@@ -111,11 +111,11 @@ func TestRebaseOnPull(t *testing.T) {
 	}
 	t.Logf("flag and rejection: %s", flag.Message)
 	for _, a := range []string{checkIn2.ID, phone.ID} {
-		if n := env.count(`SELECT count(*) FROM sync.mutations WHERE mutation_id = $1 AND outcome = 'applied'`, a); n != 1 {
+		if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE mutation_id = $1 AND outcome = 'applied'`, a); n != 1 {
 			t.Errorf("act %s applied %d times", a, n)
 		}
 	}
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		return wardtest.Diff(replicaState(t, s, roles), wardtest.PGState(t, env.Pool, roles))
 	})
 }
@@ -126,7 +126,7 @@ func TestRebaseOnPull(t *testing.T) {
 // the device but the wantQueued queued ones.
 func pullAll(t *testing.T, s *station, wantQueued, wantChanges int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), wardtest.WaitTimeout)
 	defer cancel()
 	creds, err := s.e.DB().Credentials(ctx)
 	if err != nil || len(creds) == 0 {

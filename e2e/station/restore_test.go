@@ -26,7 +26,7 @@ func syncedSecretary(t *testing.T, device string) (*env, *station) {
 	s := env.station(device)
 	s.loginAll(workflow.RoleSecretary)
 	s.run()
-	waitFor(t, waitTimeout, s.synced)
+	wardtest.Eventually(t, wardtest.WaitTimeout, s.synced)
 	return env, s
 }
 
@@ -47,13 +47,13 @@ func TestRestoredServer(t *testing.T) {
 		return id
 	}
 	before := register("Before")
-	waitFor(t, waitTimeout, s.synced)
+	wardtest.Eventually(t, wardtest.WaitTimeout, s.synced)
 
 	dump := filepath.Join(t.TempDir(), "before.dump")
 	pgTool(t, "pg_dump", "--format=custom", "--file="+dump, "--dbname="+env.DatabaseURL)
 
 	afterDump := register("AfterDump")
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if msg := s.synced(); msg != "" {
 			return msg
 		}
@@ -70,7 +70,7 @@ func TestRestoredServer(t *testing.T) {
 
 	// The link goes down; the desk goes on working.
 	s.proxy.set(false)
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if s.e.Status().Online {
 			return "still online"
 		}
@@ -84,7 +84,7 @@ func TestRestoredServer(t *testing.T) {
 	restored := pgtest.NewDatabase(t, false)
 	pgTool(t, "pg_restore", "--no-owner", "--no-acl", "--exit-on-error", "--dbname="+restored, dump)
 	env.switchDatabase(restored)
-	if n := env.count(`SELECT count(*) FROM patients WHERE id = $1`, afterDump); n != 0 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM patients WHERE id = $1`, afterDump); n != 0 {
 		t.Fatal("the restored database holds the act made after the dump")
 	}
 
@@ -107,18 +107,18 @@ func TestRestoredServer(t *testing.T) {
 	// The workstation starts over by itself and sends its queued act.
 	s.proxy.set(true)
 	roles := workflow.Roles
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if msg := s.synced(); msg != "" {
 			return msg
 		}
 		return wardtest.Diff(replicaState(t, s, roles), wardtest.PGState(t, env.Pool, roles))
 	})
 	for id, want := range map[string]int64{before: 1, queued: 1, afterDump: 0} {
-		if n := env.count(`SELECT count(*) FROM patients WHERE id = $1`, id); n != want {
+		if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM patients WHERE id = $1`, id); n != want {
 			t.Fatalf("patient %s: %d at the server, want %d", id, n, want)
 		}
 	}
-	if n := env.count(`SELECT count(*) FROM sync.mutations WHERE device_id = 'ward-r' AND outcome = 'applied' AND args->>'id' = $1`, queued); n != 1 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE device_id = 'ward-r' AND outcome = 'applied' AND args->>'id' = $1`, queued); n != 1 {
 		t.Fatalf("the queued act was applied %d times", n)
 	}
 	if st, err := s.e.DB().State(ctx); err != nil || !strings.HasSuffix(st.Cursor, "."+parts[5]) {
@@ -162,7 +162,7 @@ func TestFutureCursorStartsOver(t *testing.T) {
 	}
 	s.run()
 	roles := workflow.Roles
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if msg := s.synced(); msg != "" {
 			return msg
 		}
@@ -171,7 +171,7 @@ func TestFutureCursorStartsOver(t *testing.T) {
 		}
 		return wardtest.Diff(replicaState(t, s, roles), wardtest.PGState(t, env.Pool, roles))
 	})
-	if n := env.count(`SELECT count(*) FROM sync.mutations WHERE device_id = 'ward-f' AND outcome = 'applied' AND args->>'id' = $1`, id1); n != 1 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE device_id = 'ward-f' AND outcome = 'applied' AND args->>'id' = $1`, id1); n != 1 {
 		t.Fatalf("the queued act was applied %d times", n)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"wardsync/desktop"
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/workflow"
 )
@@ -27,14 +28,14 @@ func rejectedOnWard(t *testing.T, env *env) (*station, desktop.RejectedAct) {
 	w := env.station("ward-1")
 	w.loginAll(nur)
 	w.run()
-	waitFor(t, waitTimeout, w.synced)
+	wardtest.Eventually(t, wardtest.WaitTimeout, w.synced)
 	offline(t, w)
 	appt := postgres.SeedID("a:checkedin")
 	w.act(nur, "appointment.recordVitals", map[string]any{"id": appt,
 		"vitals": map[string]any{"weight": 70, "height": 170, "temperature": 37.5, "bloodPressure": map[string]any{"systolic": 120, "diastolic": 80}, "heartRate": 70}})
-	env.exec(`UPDATE appointments SET status = 'CANCELLED', "updatedAt" = now() WHERE id = $1`, appt)
+	wardtest.Exec(t, env.Pool, `UPDATE appointments SET status = 'CANCELLED', "updatedAt" = now() WHERE id = $1`, appt)
 	w.proxy.set(true)
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if st := w.e.Status(); st.Rejected != 1 {
 			return fmt.Sprintf("rejected %d", st.Rejected)
 		}
@@ -50,7 +51,7 @@ func rejectedOnWard(t *testing.T, env *env) (*station, desktop.RejectedAct) {
 func offline(t *testing.T, w *station) {
 	t.Helper()
 	w.proxy.set(false)
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if w.e.Status().Online {
 			return w.device + " still online"
 		}
@@ -62,7 +63,7 @@ func offline(t *testing.T, w *station) {
 func inboxState(t *testing.T, w *station, id, want string) desktop.RejectedAct {
 	t.Helper()
 	var got desktop.RejectedAct
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		all, err := w.e.Rejected(context.Background(), true)
 		if err != nil {
 			return err.Error()
@@ -89,13 +90,13 @@ func TestReviewCloseWhileOffline(t *testing.T) {
 
 	offline(t, w)
 	const reason = "Consultation annulée par l'accueil ; rien à refaire."
-	if _, err := w.e.CloseRejected(ctx, seedUser[nur], r.ID, "  "); err == nil {
+	if _, err := w.e.CloseRejected(ctx, wardtest.UserID(nur), r.ID, "  "); err == nil {
 		t.Fatal("closed without a reason")
 	} else if rej, ok := workflow.AsRejection(err); !ok || rej.Code != workflow.CodeValidationFailed || rej.Field != "reason" ||
 		rej.Message != "The reason must not be empty. Say in a few words why this rejected act needs nothing more." {
 		t.Fatalf("empty reason: %v", err)
 	}
-	closed, err := w.e.CloseRejected(ctx, seedUser[nur], r.ID, reason)
+	closed, err := w.e.CloseRejected(ctx, wardtest.UserID(nur), r.ID, reason)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,10 +104,10 @@ func TestReviewCloseWhileOffline(t *testing.T) {
 	if st := w.e.Status(); st.Rejected != 0 || st.Pending != 1 {
 		t.Fatalf("status while offline: %+v", st)
 	}
-	if got := inboxState(t, w, r.ID, "closing"); got.CloseReason != reason || got.ClosedBy != seedName[nur] {
+	if got := inboxState(t, w, r.ID, "closing"); got.CloseReason != reason || got.ClosedBy != wardtest.SeedUser(nur).Name {
 		t.Fatalf("closing: %+v", got.Review)
 	}
-	if n := env.count(`SELECT count(*) FROM sync.rejection_resolutions WHERE device_id = 'ward-1'`); n != 0 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.rejection_resolutions WHERE device_id = 'ward-1'`); n != 0 {
 		t.Fatalf("the server knew of the close while the ward was offline: %d", n)
 	}
 
@@ -114,7 +115,7 @@ func TestReviewCloseWhileOffline(t *testing.T) {
 	// the workstation learns the server's resolution from the feed.
 	w.proxy.set(true)
 	got := inboxState(t, w, r.ID, "resolved")
-	if got.ResolvedBy != seedName[nur] || got.ResolutionNote != reason || !got.ResolvedAt.Equal(closed.OccurredAt) {
+	if got.ResolvedBy != wardtest.SeedUser(nur).Name || got.ResolutionNote != reason || !got.ResolvedAt.Equal(closed.OccurredAt) {
 		t.Fatalf("resolved: %+v", got.Review)
 	}
 	var by, note, kind string
@@ -124,18 +125,18 @@ func TestReviewCloseWhileOffline(t *testing.T) {
 		Scan(&by, &note, &kind, &at, &bySeq); err != nil {
 		t.Fatal(err)
 	}
-	if by != seedUser[nur] || note != reason || kind != "closed" || !at.Equal(closed.OccurredAt) || bySeq != closed.Seq {
+	if by != wardtest.UserID(nur) || note != reason || kind != "closed" || !at.Equal(closed.OccurredAt) || bySeq != closed.Seq {
 		t.Fatalf("audit: %s %q %s %s %d", by, note, kind, at, bySeq)
 	}
-	if n := env.count(`SELECT count(*) FROM sync.mutations WHERE device_id = 'ward-1' AND seq = $1 AND name = $2 AND outcome = 'applied' AND author_id = $3`,
-		closed.Seq, workflow.CloseRejected, seedUser[nur]); n != 1 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE device_id = 'ward-1' AND seq = $1 AND name = $2 AND outcome = 'applied' AND author_id = $3`,
+		closed.Seq, workflow.CloseRejected, wardtest.UserID(nur)); n != 1 {
 		t.Fatalf("closing act audited %d times", n)
 	}
 	// Never deleted, on either side.
 	if all, _ := w.e.Rejected(ctx, true); len(all) != 1 {
 		t.Fatalf("inbox %+v", all)
 	}
-	if n := env.count(`SELECT count(*) FROM sync.mutations WHERE mutation_id = $1 AND outcome = 'rejected'`, r.ID); n != 1 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE mutation_id = $1 AND outcome = 'rejected'`, r.ID); n != 1 {
 		t.Fatalf("rejected act in the audit log %d times", n)
 	}
 }
@@ -145,11 +146,11 @@ func TestReviewAdminResolutionReachesTheInbox(t *testing.T) {
 	ctx := context.Background()
 	env := newEnv(t, true)
 	w, r := rejectedOnWard(t, env)
-	if err := env.DB.ResolveRejection(ctx, "ward-1", r.Seq, seedUser[workflow.RoleAdmin], "Told the ward; the patient was re-booked."); err != nil {
+	if err := env.DB.ResolveRejection(ctx, "ward-1", r.Seq, wardtest.UserID(workflow.RoleAdmin), "Told the ward; the patient was re-booked."); err != nil {
 		t.Fatal(err)
 	}
 	got := inboxState(t, w, r.ID, "resolved")
-	if got.ResolvedBy != seedName[workflow.RoleAdmin] || got.ResolutionNote != "Told the ward; the patient was re-booked." {
+	if got.ResolvedBy != wardtest.SeedUser(workflow.RoleAdmin).Name || got.ResolutionNote != "Told the ward; the patient was re-booked." {
 		t.Fatalf("resolved: %+v", got.Review)
 	}
 	if st := w.e.Status(); st.Rejected != 0 {
@@ -157,7 +158,7 @@ func TestReviewAdminResolutionReachesTheInbox(t *testing.T) {
 	}
 	// Closing it again on the workstation is refused there, naming the
 	// administrator's resolution; nothing is queued.
-	_, err := w.e.CloseRejected(ctx, seedUser[nur], r.ID, "too")
+	_, err := w.e.CloseRejected(ctx, wardtest.UserID(nur), r.ID, "too")
 	if rej, ok := workflow.AsRejection(err); !ok || rej.Code != workflow.CodeInvalidTransition {
 		t.Fatalf("second close: %v", err)
 	}
@@ -173,7 +174,7 @@ func TestReviewReissue(t *testing.T) {
 	w, r := rejectedOnWard(t, env)
 	// Adapted: the appointment is gone, so the nurse files her measures
 	// as a document on the patient's record instead.
-	again, err := w.e.Reissue(ctx, seedUser[nur], "document.attach", mustJSON(map[string]any{
+	again, err := w.e.Reissue(ctx, wardtest.UserID(nur), "document.attach", wardtest.MustJSON(map[string]any{
 		"id": "0d0c0000-0000-4000-8000-000000000001", "patientId": postgres.SeedID("patient:2"), "name": "Constantes du matin", "type": "note", "url": "local://constantes"}), r.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -182,14 +183,14 @@ func TestReviewReissue(t *testing.T) {
 		t.Fatalf("reissuing: %+v", got.Review)
 	}
 	got := inboxState(t, w, r.ID, "resolved")
-	if want := fmt.Sprintf("ward-1/%d", again.Seq); got.ReissuedAs != want || got.ResolutionNote != "Re-issued as "+want+"." || got.ResolvedBy != seedName[nur] {
+	if want := fmt.Sprintf("ward-1/%d", again.Seq); got.ReissuedAs != want || got.ResolutionNote != "Re-issued as "+want+"." || got.ResolvedBy != wardtest.SeedUser(nur).Name {
 		t.Fatalf("resolved: %+v", got.Review)
 	}
 	// The audit log links both ways.
-	if n := env.count(`SELECT count(*) FROM sync.mutations WHERE device_id = 'ward-1' AND seq = $1 AND reissue_of = $2 AND outcome = 'applied'`, again.Seq, r.ID); n != 1 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE device_id = 'ward-1' AND seq = $1 AND reissue_of = $2 AND outcome = 'applied'`, again.Seq, r.ID); n != 1 {
 		t.Fatal("the re-issue does not point at the rejected act")
 	}
-	if n := env.count(`SELECT count(*) FROM sync.rejection_resolutions WHERE device_id = 'ward-1' AND seq = $1 AND kind = 'reissued' AND by_seq = $2`, r.Seq, again.Seq); n != 1 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.rejection_resolutions WHERE device_id = 'ward-1' AND seq = $1 AND kind = 'reissued' AND by_seq = $2`, r.Seq, again.Seq); n != 1 {
 		t.Fatal("the rejected act does not point at its re-issue")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"wardsync/desktop/keyfile"
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 )
 
@@ -29,7 +30,7 @@ func TestRevokeWipesKeys(t *testing.T) {
 	s := env.station(device)
 	s.loginAll(nur)
 	s.run()
-	waitFor(t, waitTimeout, s.synced)
+	wardtest.Eventually(t, wardtest.WaitTimeout, s.synced)
 
 	s.proxy.set(false)
 	marker := "MARKER-revoked-8c2f4a"
@@ -39,7 +40,7 @@ func TestRevokeWipesKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.proxy.set(true)
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if s.e.Status().Wiped == "" {
 			return "the workstation has not wiped its keys yet"
 		}
@@ -64,20 +65,20 @@ func TestRevokeWipesKeys(t *testing.T) {
 			t.Errorf("%s holds the queued act's notes in clear", ent.Name())
 		}
 	}
-	_, err = s.e.Login(ctx, seedEmail[nur], seedPass[nur])
+	_, err = s.e.Login(ctx, wardtest.Email(nur), wardtest.Password(nur))
 	if err == nil {
 		t.Fatal("a revoked workstation let the nurse in")
 	}
 
 	// Registered again (same id): the escrowed key opens the kept act.
 	env.addDevice(device, nur, sec)
-	s.login(seedEmail[nur], seedPass[nur])
+	s.login(wardtest.Email(nur), wardtest.Password(nur))
 	p := s.pending()
 	if len(p) != 1 || p[0].ID != queued.ID {
 		t.Fatalf("after re-registration, pending %+v, want the kept act %s", p, queued.ID)
 	}
 	s.run()
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if n := len(s.pending()); n > 0 {
 			return "the kept act is still queued"
 		}

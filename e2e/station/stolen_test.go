@@ -22,6 +22,7 @@ import (
 	"wardsync/desktop/devicekey"
 	"wardsync/desktop/keyfile"
 	"wardsync/desktop/remote"
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/syncproto"
 	"wardsync/workflow"
@@ -48,7 +49,7 @@ func TestStolenFilesGiveNothingAway(t *testing.T) {
 	}
 	s.loginAll(nur, sec)
 	s.run()
-	waitFor(t, waitTimeout, s.synced)
+	wardtest.Eventually(t, wardtest.WaitTimeout, s.synced)
 	s.stop()
 
 	var lastName string
@@ -176,7 +177,7 @@ func TestStolenFilesGiveNothingAway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := remote.Login(ctx, nil, env.URL(), seedEmail[workflow.RoleDoctor], seedPass[workflow.RoleDoctor], s.device, doctorKey, deviceKey)
+	doc, err := remote.Login(ctx, nil, env.URL(), wardtest.Email(workflow.RoleDoctor), wardtest.Password(workflow.RoleDoctor), s.device, doctorKey, deviceKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +192,7 @@ func TestStolenFilesGiveNothingAway(t *testing.T) {
 	q := queued[0]
 	forged := syncproto.Mutation{Seq: q.Seq, ID: q.ID, Name: q.Name, OccurredAt: q.OccurredAt, AuthorID: q.Author.ID,
 		SessionID: q.Author.SessionID, Signature: q.Signature, PrevHash: q.PrevHash,
-		Args: mustJSON(map[string]any{"id": postgres.SeedID("a:checkedin"), "vitals": vitals(39.9, 180), "medicalHistoryNotes": "forged"})}
+		Args: wardtest.MustJSON(map[string]any{"id": postgres.SeedID("a:checkedin"), "vitals": vitals(39.9, 180), "medicalHistoryNotes": "forged"})}
 	if forged.Hash, err = syncproto.ChainHash(forged.PrevHash, forged.Content(s.device)); err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +202,7 @@ func TestStolenFilesGiveNothingAway(t *testing.T) {
 	// destroyed at logout).
 	backdated := syncproto.Mutation{Seq: q.Seq + 1, ID: uuid.NewString(), Name: "appointment.recordVitals",
 		OccurredAt: loggedOut.Add(-time.Minute).UTC().Truncate(time.Millisecond), AuthorID: q.Author.ID,
-		Args: mustJSON(map[string]any{"id": postgres.SeedID("a:checkedin"), "vitals": vitals(36.1, 110), "medicalHistoryNotes": "backdated"})}
+		Args: wardtest.MustJSON(map[string]any{"id": postgres.SeedID("a:checkedin"), "vitals": vitals(36.1, 110), "medicalHistoryNotes": "backdated"})}
 	muts := []syncproto.Mutation{backdated}
 	if _, err := syncproto.Chain(s.device, forged.Hash, muts); err != nil {
 		t.Fatal(err)
@@ -217,7 +218,7 @@ func TestStolenFilesGiveNothingAway(t *testing.T) {
 			t.Errorf("act %d (%s): %+v, want rejected UNAUTHENTICATED %q", i, []string{"changed args", "backdated"}[i], r, syncproto.MsgActBadSig)
 		}
 	}
-	if n := env.count(`SELECT count(*) FROM appointments WHERE "medicalHistoryNotes" IN ('forged', 'backdated')`); n != 0 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM appointments WHERE "medicalHistoryNotes" IN ('forged', 'backdated')`); n != 0 {
 		t.Errorf("%d forged acts wrote their notes", n)
 	}
 }

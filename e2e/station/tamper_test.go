@@ -10,6 +10,7 @@ import (
 	"wardsync/desktop"
 	"wardsync/desktop/sqlite"
 	"wardsync/desktop/sqlite/cryptvfs"
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/workflow"
 )
@@ -48,9 +49,9 @@ func TestTamperedOutbox(t *testing.T) {
 			s := env.station(device)
 			s.loginAll(workflow.RoleSecretary)
 			s.run()
-			waitFor(t, waitTimeout, s.synced)
+			wardtest.Eventually(t, wardtest.WaitTimeout, s.synced)
 			s.proxy.set(false)
-			waitFor(t, waitTimeout, func() string {
+			wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 				if s.e.Status().Online {
 					return "still online"
 				}
@@ -103,7 +104,7 @@ func TestTamperedOutbox(t *testing.T) {
 			}
 
 			s.proxy.set(true)
-			waitFor(t, waitTimeout, s.synced)
+			wardtest.Eventually(t, wardtest.WaitTimeout, s.synced)
 			rows, err := env.Pool.Query(context.Background(), `SELECT seq, outcome, COALESCE(code, ''), COALESCE(message, '')
 				FROM sync.mutations WHERE device_id = $1 ORDER BY seq`, device)
 			if err != nil {
@@ -130,11 +131,11 @@ func TestTamperedOutbox(t *testing.T) {
 				t.Errorf("%d acts in the audit log, want %d", n, want)
 			}
 			for i, id := range docs {
-				if got := env.count(`SELECT count(*) FROM documents WHERE id = $1`, id) == 1; got != c.written[i] {
+				if got := wardtest.Count(t, env.Pool, `SELECT count(*) FROM documents WHERE id = $1`, id) == 1; got != c.written[i] {
 					t.Errorf("document of act %d written = %v, want %v", i+1, got, c.written[i])
 				}
 			}
-			if env.count(`SELECT count(*) FROM documents WHERE name = 'forged'`) != 0 {
+			if wardtest.Count(t, env.Pool, `SELECT count(*) FROM documents WHERE name = 'forged'`) != 0 {
 				t.Error("the forged content reached the records")
 			}
 			// The refused act waits in the workstation's rejected list, and

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"wardsync/desktop"
+	"wardsync/internal/wardtest"
 	"wardsync/workflow"
 )
 
@@ -31,10 +32,10 @@ func TestTimelineProvenance(t *testing.T) {
 		s.loginAll(roles...)
 		s.run()
 	}
-	waitFor(t, waitTimeout, func() string { return a.synced() + b.synced() })
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string { return a.synced() + b.synced() })
 	offline := func(s *station) {
 		s.proxy.set(false)
-		waitFor(t, waitTimeout, func() string {
+		wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 			if s.e.Status().Online {
 				return s.device + " still online"
 			}
@@ -45,12 +46,12 @@ func TestTimelineProvenance(t *testing.T) {
 	offline(a)
 	p, appt := uuid.NewString(), uuid.NewString()
 	a.act(sec, "patient.register", map[string]any{"id": p, "firstName": "Irène", "lastName": "Joliot", "birthDate": "1997-09-12T00:00:00Z"})
-	a.act(sec, "appointment.schedule", map[string]any{"id": appt, "patientId": p, "doctorId": seedUser[doc],
+	a.act(sec, "appointment.schedule", map[string]any{"id": appt, "patientId": p, "doctorId": wardtest.UserID(doc),
 		"date": time.Now().UTC().Add(time.Hour).Format(time.RFC3339), "motif": "Suivi"})
 	a.act(sec, "appointment.checkIn", map[string]any{"id": appt})
 	a.proxy.set(true)
-	waitFor(t, waitTimeout, func() string { return a.synced() + b.synced() })
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string { return a.synced() + b.synced() })
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if replica, err := b.e.DB().Row(ctx, workflow.TableAppointments, appt); err != nil || replica == nil {
 			return "desk B has not pulled the appointment"
 		}
@@ -89,7 +90,7 @@ func TestTimelineProvenance(t *testing.T) {
 			}
 		}
 	}
-	secName, nurse := seedName[sec], b.users[nur]
+	secName, nurse := wardtest.SeedUser(sec).Name, b.users[nur]
 	onA := "Workstation desk-a"
 
 	// Online: desk A's acts on desk B's screen, from the server.
@@ -119,7 +120,7 @@ func TestTimelineProvenance(t *testing.T) {
 
 	// Back online: desk B's act as the server recorded it, once.
 	b.proxy.set(true)
-	waitFor(t, waitTimeout, b.synced)
+	wardtest.Eventually(t, wardtest.WaitTimeout, b.synced)
 	tl, err = b.e.PatientTimelineFor(ctx, nurse, p)
 	if err != nil {
 		t.Fatal(err)

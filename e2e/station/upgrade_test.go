@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"wardsync/desktop"
+	"wardsync/internal/wardtest"
 	"wardsync/syncproto"
 )
 
@@ -28,7 +29,7 @@ func TestUpgradeRequired(t *testing.T) {
 	const device = "old-ward"
 	env.addDevice(device, sec)
 	old := env.station(device, func(c *desktop.Config) { c.Version = "1.2.0" })
-	old.login(seedEmail[sec], seedPass[sec])
+	old.login(wardtest.Email(sec), wardtest.Password(sec))
 	const acts = 5
 	var ids []string
 	for i := range acts {
@@ -38,7 +39,7 @@ func TestUpgradeRequired(t *testing.T) {
 	}
 	old.run()
 	const sentence = "this workstation runs 1.2.0; the server needs 1.3.0 or later: ask IT to update it"
-	waitFor(t, waitTimeout, func() string {
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if st := old.e.Status(); st.UpgradeRequired != sentence || st.LastError != sentence || st.Online {
 			return fmt.Sprintf("status: online %v, upgradeRequired %q, lastError %q", st.Online, st.UpgradeRequired, st.LastError)
 		}
@@ -62,7 +63,7 @@ func TestUpgradeRequired(t *testing.T) {
 	if n := len(old.pending()); n != acts {
 		t.Fatalf("the refused workstation's outbox holds %d acts, want %d", n, acts)
 	}
-	if n := env.count(`SELECT count(*) FROM sync.mutations WHERE device_id = $1`, device); n != 0 {
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.mutations WHERE device_id = $1`, device); n != 0 {
 		t.Fatalf("the server recorded %d acts of a refused workstation", n)
 	}
 	if st := old.e.Status(); st.Pending != acts || st.Version != "1.2.0" {
@@ -91,10 +92,10 @@ func TestUpgradeRequired(t *testing.T) {
 	})
 	// The replica is encrypted: the updated release opens it locked, and
 	// syncs once the next user logs in (docs/security.md).
-	updated.login(seedEmail[sec], seedPass[sec])
+	updated.login(wardtest.Email(sec), wardtest.Password(sec))
 	updated.run()
-	waitFor(t, waitTimeout, updated.synced)
-	if n := env.count(`SELECT count(*) FROM patients WHERE id = ANY($1)`, ids); n != acts {
+	wardtest.Eventually(t, wardtest.WaitTimeout, updated.synced)
+	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM patients WHERE id = ANY($1)`, ids); n != acts {
 		t.Fatalf("PostgreSQL holds %d of the %d queued registrations", n, acts)
 	}
 	if st := updated.e.Status(); st.UpgradeRequired != "" || st.Version != "1.3.0" {

@@ -7,6 +7,7 @@ import (
 
 	"wardsync/bench/fixture"
 	"wardsync/desktop"
+	"wardsync/internal/wardtest"
 	"wardsync/workflow"
 )
 
@@ -47,7 +48,7 @@ func (s *station) perform(script []step) ([]*desktop.Acted, error) {
 		if !ok {
 			return out, fmt.Errorf("%s: nobody logged in as %s", s.device, st.role)
 		}
-		a, err := s.e.Act(context.Background(), uid, st.name, mustJSON(st.args))
+		a, err := s.e.Act(context.Background(), uid, st.name, wardtest.MustJSON(st.args))
 		if err != nil {
 			return out, fmt.Errorf("%s: act %d (%s as %s): %w", s.device, i, st.name, st.role, err)
 		}

@@ -2,6 +2,7 @@ package wardtest
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
@@ -18,19 +19,16 @@ import (
 // session signing key a workstation of protocol 2 sends), the websocket
 // handshake's header and an act's authorship and signature.
 
-// sessions maps each token and session id a test logged in to its user
-// id, the author id a workstation hashes into its acts.
-var sessions sync.Map
+// logins are the tests' sessions, by token and by session id: the user
+// (the author id a workstation hashes into its acts) and the session id (a
+// test names an act's session by its token; Author swaps in the id).
+var logins sync.Map // string → login
+
+type login struct{ user, sid string }
 
 // keys are the session signing keys of the tests' logins, by token and by
-// session id: a test names an act's session by the token its login
-// returned (SessionID: tok), and Author swaps in the session id and signs,
-// as a workstation would.
+// session id (a dashboard login has none).
 var keys syncproto.Keyring
-
-// sessionIDs are the session ids of the tests' logins, by token (a
-// dashboard login has one too, and no signing key).
-var sessionIDs sync.Map
 
 // pending are the private halves of the signing keys LoginBody made, by
 // public key, until the login's answer names their session.
@@ -96,10 +94,9 @@ func RememberLogin(req, out map[string]any) string {
 	sid, _ := out["sessionId"].(string)
 	if u, ok := out["user"].(map[string]any); ok && tok != "" {
 		id, _ := u["id"].(string)
-		RecordSession(tok, id)
+		logins.Store(tok, login{id, sid})
 		if sid != "" {
-			RecordSession(sid, id)
-			sessionIDs.Store(tok, sid)
+			logins.Store(sid, login{id, sid})
 		}
 	}
 	if pub, ok := req["signKey"].([]byte); ok && tok != "" && sid != "" {
@@ -131,7 +128,7 @@ func withAuthor(m syncproto.Mutation, token string) syncproto.Mutation {
 func Author(chain *syncproto.Chainer, muts []syncproto.Mutation) error {
 	for i := range muts {
 		if muts[i].AuthorID == "" {
-			muts[i].AuthorID = authorOf(muts[i].SessionID)
+			muts[i].AuthorID = AuthorOf(muts[i].SessionID)
 		}
 	}
 	if err := chain.Link(muts); err != nil {
@@ -148,8 +145,8 @@ func SignAll(muts []syncproto.Mutation) {
 	for i := range muts {
 		if k, ok := keys.Get(muts[i].SessionID); ok {
 			syncproto.SignAct(k.Priv, k.SessionID, &muts[i])
-		} else if sid, ok := sessionIDs.Load(muts[i].SessionID); ok {
-			muts[i].SessionID = sid.(string)
+		} else if l, ok := logins.Load(muts[i].SessionID); ok && l.(login).sid != "" {
+			muts[i].SessionID = l.(login).sid
 		}
 	}
 }
@@ -158,19 +155,12 @@ func SignAll(muts []syncproto.Mutation) {
 // names, for tests that sign acts by hand.
 func SessionKeyOf(token string) (syncproto.SessionKey, bool) { return keys.Get(token) }
 
-// AuthorOf is the user id of the session a token or session id names.
-func AuthorOf(token string) string { return authorOf(token) }
-
-// RecordSession remembers the user of a token a test got by a login of
-// its own, so that the acts it authors carry that user.
-func RecordSession(token, userID string) { sessions.Store(token, userID) }
-
-// authorOf is the user of the session a token or session id names, or a
+// AuthorOf is the user of the session a token or session id names, or a
 // stand-in for one no login issued (the server refuses the act
 // UNAUTHENTICATED anyway).
-func authorOf(token string) string {
-	if id, ok := sessions.Load(token); ok && id.(string) != "" {
-		return id.(string)
+func AuthorOf(token string) string {
+	if l, ok := logins.Load(token); ok && l.(login).user != "" {
+		return l.(login).user
 	}
 	return "unknown-author"
 }
@@ -178,19 +168,43 @@ func authorOf(token string) string {
 // PostJSON posts v with token and decodes the JSON object it answers.
 func PostJSON(tb testing.TB, url, token string, v any) (int, map[string]any) {
 	tb.Helper()
-	b, _ := json.Marshal(v)
-	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	Bearer(req.Header, token)
-	resp, err := http.DefaultClient.Do(req)
+	return CallJSON(tb, nil, http.MethodPost, url, token, v)
+}
+
+// Call sends body as JSON (nil: no body) with token through client (nil:
+// the default one) and returns the status and the answer.
+func Call(tb testing.TB, client *http.Client, method, url, token string, body any) (int, []byte) {
+	tb.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(MustJSON(body))
+	}
+	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
-		tb.Fatalf("POST %s: %v", url, err)
+		tb.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	Bearer(req.Header, token)
+	resp, err := cmp.Or(client, http.DefaultClient).Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// CallJSON is Call decoding the JSON object answered (nil when empty).
+func CallJSON(tb testing.TB, client *http.Client, method, url, token string, body any) (int, map[string]any) {
+	tb.Helper()
+	st, raw := Call(tb, client, method, url, token, body)
 	var out map[string]any
-	if err := json.Unmarshal(body, &out); err != nil {
-		tb.Fatalf("POST %s: answer is not JSON (%v): %s", url, err, body)
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			tb.Fatalf("%s %s: answer is not a JSON object (%v): %s", method, url, err, raw)
+		}
 	}
-	return resp.StatusCode, out
+	return st, out
 }

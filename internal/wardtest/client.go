@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,9 +26,104 @@ type Received struct {
 	F   syncproto.Frame
 }
 
-// Client is a workstation's /sync websocket as a test drives it.
+// Conn is a lean /sync websocket: no read loop, buffers the caller sizes,
+// frames read by the caller. Benchmarks hold thousands of them.
+type Conn struct {
+	WS *websocket.Conn
+	mu sync.Mutex // one writer at a time
+}
+
+// DialConn opens /sync at baseURL with token (none when empty), with read
+// and write buffers of buf bytes (0: gorilla's default).
+func DialConn(baseURL, token string, buf int) (*Conn, *http.Response, error) {
+	h := http.Header{}
+	Bearer(h, token)
+	d := websocket.Dialer{HandshakeTimeout: time.Minute, ReadBufferSize: buf, WriteBufferSize: buf}
+	ws, resp, err := d.Dial("ws"+strings.TrimPrefix(baseURL, "http")+"/sync", h)
+	if err != nil {
+		return nil, resp, err
+	}
+	ws.SetReadLimit(8 << 20)
+	return &Conn{WS: ws}, resp, nil
+}
+
+// WriteMessage sends b as a frame of type typ (websocket.BinaryMessage...).
+func (c *Conn) WriteMessage(typ int, b []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_ = c.WS.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	return c.WS.WriteMessage(typ, b)
+}
+
+// Send encodes f and sends it as it is.
+func (c *Conn) Send(f syncproto.Frame) error {
+	b, err := syncproto.Encode(f)
+	if err != nil {
+		return err
+	}
+	return c.WriteMessage(websocket.TextMessage, b)
+}
+
+// Read reads the next frame, waiting at most d (0: for ever).
+func (c *Conn) Read(d time.Duration) (syncproto.Frame, error) {
+	var deadline time.Time
+	if d > 0 {
+		deadline = time.Now().Add(d)
+	}
+	_ = c.WS.SetReadDeadline(deadline)
+	_, data, err := c.WS.ReadMessage()
+	if err != nil {
+		return nil, err
+	}
+	return syncproto.DecodeFromServer(data)
+}
+
+// Request sends f and returns the reply to its request id, skipping frames
+// without one (pokes); an error frame or a reply to another request is an
+// error.
+func (c *Conn) Request(f syncproto.Frame, d time.Duration) (syncproto.Frame, error) {
+	b, err := syncproto.Encode(f)
+	if err != nil {
+		return nil, err
+	}
+	var req struct {
+		ID string `json:"requestId"`
+	}
+	_ = json.Unmarshal(b, &req)
+	id := req.ID
+	if err := c.WriteMessage(websocket.TextMessage, b); err != nil {
+		return nil, err
+	}
+	for {
+		r, err := c.Read(d)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", id, err)
+		}
+		switch got := syncproto.RequestIDOf(r); {
+		case got == "":
+		case got != id:
+			return nil, fmt.Errorf("a reply to %q while waiting for %q", got, id)
+		default:
+			if e, ok := r.(*syncproto.Error); ok {
+				return nil, fmt.Errorf("%s refused: %s %s", id, e.Code, e.Message)
+			}
+			return r, nil
+		}
+	}
+}
+
+// Close says goodbye and closes.
+func (c *Conn) Close() {
+	c.mu.Lock()
+	_ = c.WS.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	c.mu.Unlock()
+	_ = c.WS.Close()
+}
+
+// Client is a workstation's /sync websocket as a test drives it: a read
+// loop sorts pokes from the other frames.
 type Client struct {
-	WS     *websocket.Conn
+	*Conn
 	Server *Server
 	Token  string
 	Device string
@@ -36,13 +132,12 @@ type Client struct {
 	Frames chan Received      // every frame but pokes
 	Pokes  chan string
 
-	reqN     int
+	reqN     atomic.Int64
 	mu       sync.Mutex
 	raw      [][]byte // every frame received, pokes included
 	badFrame error    // a frame the protocol refuses
 	closeErr error
 	closed   chan struct{}
-	writeMu  sync.Mutex
 }
 
 var chains sync.Map // database URL + device id → *syncproto.Chainer
@@ -53,14 +148,6 @@ var chains sync.Map // database URL + device id → *syncproto.Chainer
 func ChainOf(s *Server, device string) *syncproto.Chainer {
 	c, _ := chains.LoadOrStore(s.DatabaseURL+"/"+device, &syncproto.Chainer{DeviceID: device})
 	return c.(*syncproto.Chainer)
-}
-
-// DialRaw opens s's /sync with token (none when empty).
-func DialRaw(s *Server, token string) (*websocket.Conn, *http.Response, error) {
-	h := http.Header{}
-	Bearer(h, token)
-	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
-	return d.Dial("ws"+strings.TrimPrefix(s.URL(), "http")+"/sync", h)
 }
 
 // DialError is a refused websocket handshake.
@@ -76,7 +163,7 @@ func (e *DialError) Error() string {
 // TryDial connects device with token and says why it could not: a
 // *DialError when the server refused the handshake.
 func (s *Server) TryDial(tb testing.TB, token, device string) (*Client, error) {
-	ws, resp, err := DialRaw(s, token)
+	conn, resp, err := DialConn(s.URL(), token, 0)
 	if err != nil {
 		if resp != nil {
 			b, _ := io.ReadAll(resp.Body)
@@ -85,8 +172,7 @@ func (s *Server) TryDial(tb testing.TB, token, device string) (*Client, error) {
 		}
 		return nil, err
 	}
-	ws.SetReadLimit(8 << 20)
-	c := &Client{WS: ws, Server: s, Token: token, Device: device, Chain: ChainOf(s, device),
+	c := &Client{Conn: conn, Server: s, Token: token, Device: device, Chain: ChainOf(s, device),
 		Frames: make(chan Received, 4096), Pokes: make(chan string, 4096), closed: make(chan struct{})}
 	go c.readLoop()
 	tb.Cleanup(func() { c.WS.Close() })
@@ -167,10 +253,7 @@ func (c *Client) CheckFrames(tb testing.TB) {
 
 // NextID is a new request id for a frame of c.
 func (c *Client) NextID(prefix string) string {
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
-	c.reqN++
-	return fmt.Sprintf("%s-%d", prefix, c.reqN)
+	return fmt.Sprintf("%s-%d", prefix, c.reqN.Add(1))
 }
 
 // SendFrame encodes and sends f; a push's acts are authored on the way,
@@ -203,33 +286,32 @@ func (c *Client) SendRaw(tb testing.TB, b []byte) {
 // Write sends b as a text frame without failing the test, for goroutines.
 func (c *Client) Write(b []byte) error { return c.WriteMessage(websocket.TextMessage, b) }
 
-// WriteMessage sends b as a frame of type typ (websocket.BinaryMessage...).
-func (c *Client) WriteMessage(typ int, b []byte) error {
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
-	_ = c.WS.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	return c.WS.WriteMessage(typ, b)
-}
-
 // Next returns the next frame that is not a poke.
 func (c *Client) Next(tb testing.TB) Received {
 	tb.Helper()
+	r, err := c.next()
+	c.CheckFrames(tb)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
+// next is Next for goroutines: it says why no frame came.
+func (c *Client) next() (Received, error) {
 	select {
 	case r := <-c.Frames:
-		c.CheckFrames(tb)
-		return r
+		return r, nil
 	case <-c.closed:
 		select {
 		case r := <-c.Frames:
-			return r
+			return r, nil
 		default:
 		}
-		c.CheckFrames(tb)
-		tb.Fatalf("connection closed while waiting for a frame: %v", c.CloseError())
+		return Received{}, fmt.Errorf("connection closed while waiting for a frame: %v", c.CloseError())
 	case <-time.After(WaitTimeout):
-		tb.Fatalf("no frame within %s", WaitTimeout)
+		return Received{}, fmt.Errorf("no frame within %s", WaitTimeout)
 	}
-	return Received{}
 }
 
 // WaitFor returns the reply to requestID, failing on anything else.
@@ -370,6 +452,17 @@ func (c *Client) Push(tb testing.TB, muts ...syncproto.Mutation) []syncproto.Mut
 	return pr.Results
 }
 
+// PushEach pushes one act name per args, authored by token now, and
+// returns their results.
+func (c *Client) PushEach(tb testing.TB, token, name string, args ...any) []syncproto.MutationResult {
+	tb.Helper()
+	muts := make([]syncproto.Mutation, len(args))
+	for i, a := range args {
+		muts[i] = c.Mut(name, a, token, time.Now().UTC().Truncate(time.Millisecond))
+	}
+	return c.Push(tb, muts...)
+}
+
 // Act pushes one act and requires it applied.
 func (c *Client) Act(tb testing.TB, name string, args any, token string, at time.Time) {
 	tb.Helper()
@@ -432,32 +525,17 @@ func (c *Client) Pull(tb testing.TB, cursor string, limit int) *syncproto.Change
 // PullErr is Pull for goroutines: it reports instead of failing the test.
 func (c *Client) PullErr(cursor string, limit int) (*syncproto.Changes, error) {
 	id := c.NextID("pull")
-	b, err := syncproto.Encode(&syncproto.Pull{RequestID: id, Cursor: cursor, Limit: limit})
-	if err == nil {
-		err = c.Write(b)
-	}
-	if err != nil {
+	if err := c.Send(&syncproto.Pull{RequestID: id, Cursor: cursor, Limit: limit}); err != nil {
 		return nil, err
 	}
-	select {
-	case r := <-c.Frames:
-		ch, ok := r.F.(*syncproto.Changes)
-		if !ok || ch.RequestID != id {
-			return nil, fmt.Errorf("pull %s answered with %s", id, Clip(r.Raw))
-		}
-		return ch, nil
-	case <-c.closed:
-		select {
-		case r := <-c.Frames:
-			if ch, ok := r.F.(*syncproto.Changes); ok && ch.RequestID == id {
-				return ch, nil
-			}
-		default:
-		}
-		return nil, fmt.Errorf("connection closed while waiting for pull %s: %v", id, c.CloseError())
-	case <-time.After(WaitTimeout):
-		return nil, fmt.Errorf("no answer to pull %s within %s", id, WaitTimeout)
+	r, err := c.next()
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", id, err)
 	}
+	if ch, ok := r.F.(*syncproto.Changes); ok && ch.RequestID == id {
+		return ch, nil
+	}
+	return nil, fmt.Errorf("pull %s answered with %s", id, Clip(r.Raw))
 }
 
 // PullAll pulls into r until the server says there is no more.

@@ -9,15 +9,19 @@
 package wardtest
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -229,11 +233,21 @@ func (s *Server) AddDevice(tb testing.TB, name string, roles ...workflow.Role) s
 // DemoDevice is the seed's workstation, serving every role.
 var DemoDevice = postgres.DemoDeviceID
 
+// SeedUser is the seed's user of role.
+func SeedUser(role workflow.Role) postgres.SeedUser {
+	for _, u := range postgres.SeedUsers {
+		if u.Role == role {
+			return u
+		}
+	}
+	panic("no seed user of role " + role)
+}
+
 // Email is the seed's login of role's user.
-func Email(role workflow.Role) string { return strings.ToLower(string(role)) + "@hospital.com" }
+func Email(role workflow.Role) string { return SeedUser(role).Email }
 
 // Password is the seed's password of role's user.
-func Password(role workflow.Role) string { return strings.ToLower(string(role)) + "123" }
+func Password(role workflow.Role) string { return SeedUser(role).Password }
 
 // UserID is the id of role's seeded user.
 func UserID(role workflow.Role) string { return postgres.SeedID("user:" + Email(role)) }
@@ -266,14 +280,69 @@ func Count(tb testing.TB, pool *pgtest.Pool, q string, args ...any) int64 {
 	return n
 }
 
+// Exec runs a statement that returns no rows.
+func Exec(tb testing.TB, pool *pgtest.Pool, q string, args ...any) {
+	tb.Helper()
+	if _, err := pool.Exec(context.Background(), q, args...); err != nil {
+		tb.Fatalf("%s: %v", q, err)
+	}
+}
+
+// FreeAddr is a loopback address nothing listens on.
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// RepoRoot is the module's folder (where go.mod is), above the test's.
+func RepoRoot(tb testing.TB) string {
+	tb.Helper()
+	out, err := exec.Command(goTool(), "env", "GOMOD").Output()
+	if err != nil || len(bytes.TrimSpace(out)) == 0 {
+		tb.Fatalf("go env GOMOD: %v %s", err, out)
+	}
+	return filepath.Dir(string(bytes.TrimSpace(out)))
+}
+
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
+}
+
+// BuildAndRun is a TestMain for tests of the binaries: it builds the
+// commands bins names (see BuildBinaries) into a fresh temporary folder,
+// sets *dir and each path, runs m and removes the folder. It returns the
+// exit code.
+func BuildAndRun(m *testing.M, dir *string, bins map[string]*string) int {
+	d, err := os.MkdirTemp("", "wardsync-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(d)
+	*dir = d
+	paths, err := BuildBinaries(d, slices.Collect(maps.Keys(bins))...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for c, p := range bins {
+		*p = paths[filepath.Base(c)]
+	}
+	return m.Run()
+}
+
 // BuildBinaries builds the named commands of the module (e.g.
 // "server/cmd/wardsync-server") into dir with one go build, so they link
 // in parallel, and returns their paths by command name.
 func BuildBinaries(dir string, cmds ...string) (map[string]string, error) {
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if p, err := exec.LookPath("go"); err == nil {
-		goTool = p
-	}
 	args := []string{"build", "-o", dir + string(filepath.Separator)}
 	paths := map[string]string{}
 	for _, c := range cmds {
@@ -284,7 +353,7 @@ func BuildBinaries(dir string, cmds ...string) (map[string]string, error) {
 			paths[name] += ".exe"
 		}
 	}
-	if out, err := exec.Command(goTool, args...).CombinedOutput(); err != nil {
+	if out, err := exec.Command(goTool(), args...).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("go build: %w\n%s", err, out)
 	}
 	return paths, nil

@@ -5,9 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -68,32 +69,19 @@ func PGState(tb testing.TB, pool *pgtest.Pool, roles []workflow.Role) State {
 
 // ReadPGState is PGState for code that reports instead of failing.
 func ReadPGState(ctx context.Context, pool *pgtest.Pool, roles []workflow.Role) (State, error) {
-	out := State{}
+	rows := map[string]map[string]json.RawMessage{}
 	for _, table := range workflow.VisibleTables(roles) {
-		rows, err := pool.Query(ctx, `SELECT id, to_jsonb(t.*)::text FROM `+table+` t`)
-		if err != nil {
-			return nil, err
+		var js []byte
+		if err := pool.QueryRow(ctx, `SELECT COALESCE(jsonb_object_agg(id, to_jsonb(t.*)), '{}')::text FROM `+table+` t`).Scan(&js); err != nil {
+			return nil, fmt.Errorf("%s: %w", table, err)
 		}
-		m := map[string]map[string]any{}
-		for rows.Next() {
-			var id, js string
-			if err = rows.Scan(&id, &js); err == nil {
-				m[id], err = Normalize([]byte(js), workflow.VisibleColumns(roles, table))
-			}
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
+		m := map[string]json.RawMessage{}
+		if err := json.Unmarshal(js, &m); err != nil {
+			return nil, fmt.Errorf("%s: %w", table, err)
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		if len(m) > 0 {
-			out[table] = m
-		}
+		rows[table] = m
 	}
-	return out, nil
+	return ReadReplicaState(rows, roles)
 }
 
 // ReplicaState normalises a replica's rows as PGState does; with roles,
@@ -194,58 +182,43 @@ func normalizeValue(v any) any {
 }
 
 // Diff says how a replica's state differs from PostgreSQL's ("" when
-// equal), at most about twenty rows of it.
+// equal), in at most twenty lines.
 func Diff(replica, pg State) string {
-	var b strings.Builder
-	tables := map[string]bool{}
-	for t := range replica {
-		tables[t] = true
-	}
-	for t := range pg {
-		tables[t] = true
-	}
-	names := make([]string, 0, len(tables))
-	for t := range tables {
-		names = append(names, t)
-	}
-	sort.Strings(names)
-	n := 0
-	for _, table := range names {
+	var out []string
+	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	tables := maps.Clone(pg)
+	maps.Copy(tables, replica)
+	for _, table := range slices.Sorted(maps.Keys(tables)) {
 		g, w := replica[table], pg[table]
 		if len(g) != len(w) {
-			fmt.Fprintf(&b, "%s: replica has %d rows, PostgreSQL %d\n", table, len(g), len(w))
+			add("%s: replica has %d rows, PostgreSQL %d", table, len(g), len(w))
 		}
 		for id, wr := range w {
 			gr, ok := g[id]
-			switch {
-			case !ok:
-				fmt.Fprintf(&b, "%s %s missing from the replica\n", table, id)
-				n++
-			case !reflect.DeepEqual(gr, wr):
-				for col := range wr {
-					if !reflect.DeepEqual(gr[col], wr[col]) {
-						fmt.Fprintf(&b, "%s %s.%s: replica %v, PostgreSQL %v\n", table, id, col, gr[col], wr[col])
-					}
-				}
-				for col := range gr {
-					if _, ok := wr[col]; !ok {
-						fmt.Fprintf(&b, "%s %s: replica has column %s PostgreSQL does not give\n", table, id, col)
-					}
-				}
-				n++
+			if !ok {
+				add("%s %s missing from the replica", table, id)
 			}
-			if n > 20 {
-				return b.String() + "…\n"
+			for col := range wr {
+				if ok && !reflect.DeepEqual(gr[col], wr[col]) {
+					add("%s %s.%s: replica %v, PostgreSQL %v", table, id, col, gr[col], wr[col])
+				}
+			}
+			for col := range gr {
+				if _, ok := wr[col]; !ok {
+					add("%s %s: replica has column %s PostgreSQL does not give", table, id, col)
+				}
 			}
 		}
 		for id := range g {
 			if _, ok := w[id]; !ok {
-				fmt.Fprintf(&b, "%s %s in the replica but not in PostgreSQL\n", table, id)
-				n++
+				add("%s %s in the replica but not in PostgreSQL", table, id)
 			}
 		}
 	}
-	return b.String()
+	if len(out) > 20 {
+		out = append(out[:20], "…")
+	}
+	return strings.Join(out, "\n")
 }
 
 // TableCounts counts the rows of every seed table and of the audit log.

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"wardsync/server"
 	"wardsync/server/certs"
 	httpserver "wardsync/server/http"
 	"wardsync/server/postgres"
@@ -434,20 +435,13 @@ func auditVerify(ctx context.Context, db *postgres.DB, device string, stdout, st
 }
 
 func pruneLoop(ctx context.Context, db *postgres.DB, logger *slog.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := db.Prune(ctx); err != nil {
-				logger.Warn("prune change feed", "err", err)
-			} else if n > 0 {
-				logger.Info("pruned change feed", "changes", n)
-			}
+	server.Every(ctx, time.Hour, nil, func(bool) {
+		if n, err := db.Prune(ctx); err != nil {
+			logger.Warn("prune change feed", "err", err)
+		} else if n > 0 {
+			logger.Info("pruned change feed", "changes", n)
 		}
-	}
+	})
 }
 
 // parseWithEnv lets WARDSYNC_<FLAG> set any flag the command line did not.

@@ -1,7 +1,6 @@
 package http_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -158,7 +157,7 @@ func TestAccessEndsOnOpenSocket(t *testing.T) {
 			}
 		}, regexp.MustCompile(`^The account of Infirmier Test is disabled\.$`)},
 		{"role change", workflow.RoleDoctor, func(string) {
-			if code, out := patchJSON(t, other.URL()+"/api/v1/admin/users/"+doctorID, admin, map[string]string{"role": "BIOLOGIST"}); code != 200 {
+			if code, out := wardtest.CallJSON(t, nil, http.MethodPatch, other.URL()+"/api/v1/admin/users/"+doctorID, admin, map[string]string{"role": "BIOLOGIST"}); code != 200 {
 				t.Fatalf("role change: %d %v", code, out)
 			}
 		}, regexp.MustCompile(`^The role of Dr Médecin Test was changed at ` + at + `; log in again\.$`)},
@@ -211,24 +210,6 @@ func TestAccessEndsOnOpenSocket(t *testing.T) {
 			t.Fatalf("%d session_expired events at the expiry", n)
 		}
 	})
-}
-
-func patchJSON(t testing.TB, url, token string, v any) (int, map[string]any) {
-	t.Helper()
-	b, _ := json.Marshal(v)
-	req, _ := http.NewRequest(http.MethodPatch, url, bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("PATCH %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatalf("PATCH %s: answer is not JSON: %v", url, err)
-	}
-	return resp.StatusCode, out
 }
 
 // getIdle reads path with the dashboard's idle header (ms since the

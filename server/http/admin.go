@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"wardsync/frontend"
+	"wardsync/server"
 	"wardsync/server/postgres"
 	"wardsync/workflow"
 )
@@ -174,11 +175,7 @@ func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request, _ *post
 		writeError(w, err)
 		return
 	}
-	out := make([]adminUserJSON, 0, len(users))
-	for _, u := range users {
-		out = append(out, toUserJSON(u))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"users": out})
+	writeJSON(w, http.StatusOK, map[string]any{"users": each(users, toUserJSON)})
 }
 
 func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, status int, id string) {
@@ -218,17 +215,12 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request, sess *p
 		writeError(w, err)
 		return
 	}
-	id := r.PathValue("id")
-	if id == sess.UserID {
-		writeError(w, workflow.Reject(workflow.CodeForbidden, "You cannot change your own role; ask another administrator."))
-		return
-	}
-	if err := s.DB.SetUserRole(r.Context(), id, req.Role); err != nil {
-		writeError(w, err)
-		return
-	}
-	s.Logger.Info("admin: role changed", "admin", sess.UserID, "user", id, "role", req.Role)
-	s.writeUser(w, r, http.StatusOK, id)
+	s.changeUser(w, r, sess, "admin: role changed", func(id string) error {
+		if id == sess.UserID {
+			return workflow.Reject(workflow.CodeForbidden, "You cannot change your own role; ask another administrator.")
+		}
+		return s.DB.SetUserRole(r.Context(), id, req.Role)
+	}, "role", req.Role)
 }
 
 func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request, sess *postgres.Session) {
@@ -239,57 +231,67 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request, ses
 		writeError(w, err)
 		return
 	}
-	id := r.PathValue("id")
-	if err := s.DB.ResetPassword(r.Context(), id, req.Password); err != nil {
-		writeError(w, err)
-		return
-	}
-	s.Logger.Info("admin: password reset", "admin", sess.UserID, "user", id)
-	s.writeUser(w, r, http.StatusOK, id)
+	s.changeUser(w, r, sess, "admin: password reset", func(id string) error {
+		return s.DB.ResetPassword(r.Context(), id, req.Password)
+	})
 }
 
 func (s *Server) handleDisableUser(w http.ResponseWriter, r *http.Request, sess *postgres.Session) {
-	id := r.PathValue("id")
-	if id == sess.UserID {
-		writeError(w, workflow.Reject(workflow.CodeForbidden, "You cannot disable your own account; ask another administrator."))
-		return
-	}
-	if err := s.DB.CheckCanDisable(r.Context(), id); err != nil {
-		writeError(w, err)
-		return
-	}
-	if err := s.DB.DisableUser(r.Context(), id); err != nil {
-		writeError(w, err)
-		return
-	}
-	s.Logger.Info("admin: user disabled", "admin", sess.UserID, "user", id)
-	s.writeUser(w, r, http.StatusOK, id)
+	s.changeUser(w, r, sess, "admin: user disabled", func(id string) error {
+		if id == sess.UserID {
+			return workflow.Reject(workflow.CodeForbidden, "You cannot disable your own account; ask another administrator.")
+		}
+		if err := s.DB.CheckCanDisable(r.Context(), id); err != nil {
+			return err
+		}
+		return s.DB.DisableUser(r.Context(), id)
+	})
 }
 
 func (s *Server) handleEnableUser(w http.ResponseWriter, r *http.Request, sess *postgres.Session) {
+	s.changeUser(w, r, sess, "admin: user enabled", func(id string) error {
+		return s.DB.EnableUser(r.Context(), id)
+	})
+}
+
+// changeUser makes an administrator's change to the user the path names
+// and answers with the user as it now is; the log line (logged, with attrs)
+// says who changed whom.
+func (s *Server) changeUser(w http.ResponseWriter, r *http.Request, sess *postgres.Session, logged string, change func(id string) error, attrs ...any) {
 	id := r.PathValue("id")
-	if err := s.DB.EnableUser(r.Context(), id); err != nil {
+	if err := change(id); err != nil {
 		writeError(w, err)
 		return
 	}
-	s.Logger.Info("admin: user enabled", "admin", sess.UserID, "user", id)
+	s.Logger.Info(logged, append([]any{"admin", sess.UserID, "user", id}, attrs...)...)
 	s.writeUser(w, r, http.StatusOK, id)
 }
 
 // ---- workstations ----
 
+// deviceJSON is what every dashboard list says of a workstation first; the
+// lists embed it, so its members lead their objects.
+type deviceJSON struct {
+	ID                  string          `json:"id"`
+	Name                string          `json:"name"`
+	Roles               []workflow.Role `json:"roles"`
+	CreatedAt           time.Time       `json:"createdAt"`
+	Revoked             bool            `json:"revoked"`
+	RevokedAt           *time.Time      `json:"revokedAt,omitempty"`
+	RegistrationPending bool            `json:"registrationPending"`
+}
+
+func toDeviceJSON(d postgres.DeviceHealth) deviceJSON {
+	return deviceJSON{ID: d.ID, Name: d.Name, Roles: d.Roles, CreatedAt: d.CreatedAt, Revoked: d.RevokedAt != nil,
+		RevokedAt: d.RevokedAt, RegistrationPending: d.RegistrationUntil != nil}
+}
+
 type adminDeviceJSON struct {
-	ID                    string          `json:"id"`
-	Name                  string          `json:"name"`
-	Roles                 []workflow.Role `json:"roles"`
-	CreatedAt             time.Time       `json:"createdAt"`
-	Revoked               bool            `json:"revoked"`
-	RevokedAt             *time.Time      `json:"revokedAt,omitempty"`
-	RegistrationPending   bool            `json:"registrationPending"`
-	RegistrationExpiresAt *time.Time      `json:"registrationExpiresAt,omitempty"`
-	LastSeen              *time.Time      `json:"lastSeen,omitempty"`
-	KeyState              keyStateJSON    `json:"keyState"`
-	IdleLockMinutes       *int            `json:"idleLockMinutes"`
+	deviceJSON
+	RegistrationExpiresAt *time.Time   `json:"registrationExpiresAt,omitempty"`
+	LastSeen              *time.Time   `json:"lastSeen,omitempty"`
+	KeyState              keyStateJSON `json:"keyState"`
+	IdleLockMinutes       *int         `json:"idleLockMinutes"`
 }
 
 func (s *Server) handleListDevices(w http.ResponseWriter, r *http.Request, _ *postgres.Session) {
@@ -298,12 +300,9 @@ func (s *Server) handleListDevices(w http.ResponseWriter, r *http.Request, _ *po
 		writeError(w, err)
 		return
 	}
-	out := make([]adminDeviceJSON, 0, len(devs))
-	for _, d := range devs {
-		out = append(out, adminDeviceJSON{ID: d.ID, Name: d.Name, Roles: d.Roles, CreatedAt: d.CreatedAt,
-			Revoked: d.RevokedAt != nil, RevokedAt: d.RevokedAt, RegistrationPending: d.RegistrationUntil != nil,
-			RegistrationExpiresAt: d.RegistrationUntil, LastSeen: d.LastSeen})
-	}
+	out := each(devs, func(d postgres.DeviceHealth) adminDeviceJSON {
+		return adminDeviceJSON{deviceJSON: toDeviceJSON(d), RegistrationExpiresAt: d.RegistrationUntil, LastSeen: d.LastSeen}
+	})
 	if err := s.withKeyStates(r, out); err != nil {
 		writeError(w, err)
 		return
@@ -588,10 +587,7 @@ func (s *Server) writeAudit(w http.ResponseWriter, r *http.Request, f postgres.A
 		writeError(w, err)
 		return
 	}
-	items := make([]auditEntryJSON, 0, len(entries))
-	for _, e := range entries {
-		items = append(items, toAuditJSON(e, viewer))
-	}
+	items := each(entries, func(e postgres.AuditEntry) auditEntryJSON { return toAuditJSON(e, viewer) })
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next": next})
 }
 
@@ -650,10 +646,9 @@ func (s *Server) handlePatients(w http.ResponseWriter, r *http.Request, _ *postg
 		Name      string `json:"name"`
 		BirthDate string `json:"birthDate"`
 	}
-	out := make([]patientJSON, 0, len(ps))
-	for _, p := range ps {
-		out = append(out, patientJSON{p.ID, p.Name, p.BirthDate.Format("2006-01-02")})
-	}
+	out := each(ps, func(p postgres.PatientMatch) patientJSON {
+		return patientJSON{p.ID, p.Name, p.BirthDate.Format("2006-01-02")}
+	})
 	writeJSON(w, http.StatusOK, map[string]any{"patients": out})
 }
 
@@ -741,25 +736,18 @@ func (s *Server) connectedDeviceIDs() []string {
 // that another instance revoked. Open should run it until shutdown; the
 // status, metrics and events handlers also mark presence on their own.
 func (s *Server) MonitorLoop(ctx context.Context) {
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	server.Every(ctx, 5*time.Second, nil, func(bool) {
 		s.touchPresence(ctx)
 		ids := s.connectedDeviceIDs()
 		if len(ids) == 0 {
-			continue
+			return
 		}
 		revoked, err := s.DB.RevokedAmong(ctx, ids)
 		if err != nil {
-			continue
+			return
 		}
 		for _, id := range revoked {
 			s.hub.kick(id, DeviceRevokedCloseCode, "device revoked")
 		}
-	}
+	})
 }

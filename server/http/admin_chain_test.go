@@ -23,7 +23,7 @@ func TestAdminChainBreaks(t *testing.T) {
 	e := admStart(t)
 	sec := e.roleToken(workflow.RoleSecretary)
 	ws := e.connect(sec, e.device, 0, nil)
-	if r := ws.push(sec, "patient.register", admPatient("Chaine"))[0]; r.Status != syncproto.StatusApplied {
+	if r := ws.PushEach(t, sec, "patient.register", admPatient("Chaine"))[0]; r.Status != syncproto.StatusApplied {
 		t.Fatalf("%+v", r)
 	}
 
@@ -35,8 +35,12 @@ func TestAdminChainBreaks(t *testing.T) {
 		t.Fatal(err)
 	}
 	m[0].Args = mustMarshal(t, admPatient("Falsifie"))
-	ws.send(&syncproto.Push{RequestID: "tampered", Mutations: m})
-	r := ws.wait("tampered").(*syncproto.PushResult).Results[0]
+	raw, err := syncproto.Encode(&syncproto.Push{RequestID: "tampered", Mutations: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.SendRaw(t, raw) // as it is: SendFrame would author it again
+	r := ws.WaitFor(t, "tampered").F.(*syncproto.PushResult).Results[0]
 	want := "Act 2's content does not match its hash (modified after it was written)."
 	if r.Status != syncproto.StatusRejected || r.Code != workflow.CodeChainBroken || r.Message != want {
 		t.Fatalf("tampered act: %+v", r)

@@ -18,7 +18,7 @@ func TestDuplicatesThroughTheAdminAPI(t *testing.T) {
 	sec := e.roleToken(workflow.RoleSecretary)
 	ws := e.connect(sec, e.device, 0, nil)
 	a, b := uuid.NewString(), uuid.NewString()
-	res := ws.push(sec, "patient.register",
+	res := ws.PushEach(t, sec, "patient.register",
 		map[string]any{"id": a, "firstName": "Aïcha", "lastName": "Ba", "birthDate": "1991-03-04T00:00:00Z", "idNumber": "CI-77"},
 		map[string]any{"id": b, "firstName": "aicha", "lastName": " BA ", "birthDate": "1991-03-04T00:00:00Z"})
 	for _, r := range res {
@@ -101,11 +101,11 @@ func TestDuplicatesThroughTheAdminAPI(t *testing.T) {
 
 	// The reception desk that registered b offline now sends an act on it.
 	doc := uuid.NewString()
-	res = ws.push(sec, "document.attach", map[string]any{"id": doc, "patientId": b, "name": "carte", "type": "id", "url": "files/carte"})
+	res = ws.PushEach(t, sec, "document.attach", map[string]any{"id": doc, "patientId": b, "name": "carte", "type": "id", "url": "files/carte"})
 	if res[0].Status != syncproto.StatusApplied {
 		t.Fatalf("attach on the loser: %+v", res[0])
 	}
-	res = ws.push(sec, "patient.update", map[string]any{"id": b, "phone": "0102"})
+	res = ws.PushEach(t, sec, "patient.update", map[string]any{"id": b, "phone": "0102"})
 	if r := res[0]; r.Status != syncproto.StatusRejected || r.Code != workflow.CodeNotFound || r.Field != "id" ||
 		len(r.Message) < 60 || r.Message[:len("Patient "+b+" was merged into "+a)] != "Patient "+b+" was merged into "+a {
 		t.Fatalf("update on the loser: %+v", r)

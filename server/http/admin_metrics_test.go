@@ -34,7 +34,7 @@ func (e *admEnv) scrape() map[string]*dto.MetricFamily {
 // scrapeWith fetches /metrics with token as bearer ("" for none).
 func (e *admEnv) scrapeWith(token string) map[string]*dto.MetricFamily {
 	e.t.Helper()
-	req, _ := http.NewRequest("GET", e.srv.URL()+"/metrics", nil)
+	req, _ := http.NewRequest("GET", e.HTTP.URL()+"/metrics", nil)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -97,7 +97,7 @@ func TestMetricsAfterScriptedRun(t *testing.T) {
 	oldest := time.Now().Add(-10 * time.Minute)
 	ws := e.connect(sec, e.device, 5, &oldest)
 
-	for _, r := range ws.push(sec, "patient.register", admPatient("M1"), admPatient("M2"), admPatient("M3")) {
+	for _, r := range ws.PushEach(t, sec, "patient.register", admPatient("M1"), admPatient("M2"), admPatient("M3")) {
 		if r.Status != syncproto.StatusApplied {
 			t.Fatalf("%+v", r)
 		}
@@ -106,11 +106,11 @@ func TestMetricsAfterScriptedRun(t *testing.T) {
 	bad := admPatient("")
 	bad["firstName"] = ""
 	codes := []workflow.Code{}
-	for _, r := range ws.push(sec, "appointment.checkIn", checkedIn, checkedIn) {
+	for _, r := range ws.PushEach(t, sec, "appointment.checkIn", checkedIn, checkedIn) {
 		codes = append(codes, r.Code)
 	}
-	codes = append(codes, ws.push(sec, "appointment.checkIn", map[string]any{"id": "7d1b1c0e-0000-4000-8000-000000000000"})[0].Code)
-	codes = append(codes, ws.push(sec, "patient.register", bad)[0].Code)
+	codes = append(codes, ws.PushEach(t, sec, "appointment.checkIn", map[string]any{"id": "7d1b1c0e-0000-4000-8000-000000000000"})[0].Code)
+	codes = append(codes, ws.PushEach(t, sec, "patient.register", bad)[0].Code)
 	if strings.Join([]string{string(codes[0]), string(codes[1]), string(codes[2]), string(codes[3])}, ",") != "INVALID_TRANSITION,INVALID_TRANSITION,NOT_FOUND,VALIDATION_FAILED" {
 		t.Fatalf("script went otherwise: %v", codes)
 	}
@@ -171,7 +171,7 @@ func TestMetricsAfterScriptedRun(t *testing.T) {
 		t.Errorf("last seen %v", ts)
 	}
 	var changes float64
-	if err := e.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM sync.changes`).Scan(&changes); err != nil {
+	if err := e.DB.Pool.QueryRow(context.Background(), `SELECT count(*) FROM sync.changes`).Scan(&changes); err != nil {
 		t.Fatal(err)
 	}
 	expect("wardsync_device_cursor_lag_changes", dev, changes)
@@ -196,7 +196,7 @@ func TestMetricsAfterScriptedRun(t *testing.T) {
 	}
 
 	// The workstation reports its queue drained: the gauges follow.
-	ws.send(&syncproto.Report{Pending: 0})
+	ws.SendFrame(t, &syncproto.Report{Pending: 0})
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		mf = e.scrape()
@@ -217,7 +217,7 @@ func TestMetricsAfterScriptedRun(t *testing.T) {
 func TestReadyzFollowsTheDatabase(t *testing.T) {
 	e := admStart(t)
 	ready := func() int {
-		resp, err := http.Get(e.srv.URL() + "/readyz")
+		resp, err := http.Get(e.HTTP.URL() + "/readyz")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -241,7 +241,7 @@ func TestReadyzFollowsTheDatabase(t *testing.T) {
 	if got := ready(); got != 200 {
 		t.Fatalf("/readyz = %d before the outage", got)
 	}
-	u, err := url.Parse(e.dbURL)
+	u, err := url.Parse(e.DatabaseURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +264,7 @@ func TestReadyzFollowsTheDatabase(t *testing.T) {
 	waitFor(http.StatusServiceUnavailable)
 	// It says so by code and sentence, never with the driver's text
 	// (which names the database, its host and user).
-	resp, err := http.Get(e.srv.URL() + "/readyz")
+	resp, err := http.Get(e.HTTP.URL() + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}

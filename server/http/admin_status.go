@@ -234,26 +234,20 @@ type totalsJSON struct {
 }
 
 type deviceStatusJSON struct {
-	ID                      string          `json:"id"`
-	Name                    string          `json:"name"`
-	Roles                   []workflow.Role `json:"roles"`
-	CreatedAt               time.Time       `json:"createdAt"`
-	Revoked                 bool            `json:"revoked"`
-	RevokedAt               *time.Time      `json:"revokedAt,omitempty"`
-	RegistrationPending     bool            `json:"registrationPending"`
-	Online                  bool            `json:"online"`
-	Connected               bool            `json:"connected"`
-	LastSeen                *time.Time      `json:"lastSeen"`
-	CursorLag               int64           `json:"cursorLag"`
-	CursorLagCapped         bool            `json:"cursorLagCapped"`
-	InitialSync             bool            `json:"initialSync"`
-	Pending                 int64           `json:"pending"`
-	OldestPendingAt         *time.Time      `json:"oldestPendingAt"`
-	OldestPendingAgeSeconds *int64          `json:"oldestPendingAgeSeconds"`
-	LastMutationSeq         int64           `json:"lastMutationSeq"`
-	Mutations               mutationsJSON   `json:"mutations"`
-	LastError               string          `json:"lastError,omitempty"`
-	LastErrorAt             *time.Time      `json:"lastErrorAt,omitempty"`
+	deviceJSON
+	Online                  bool          `json:"online"`
+	Connected               bool          `json:"connected"`
+	LastSeen                *time.Time    `json:"lastSeen"`
+	CursorLag               int64         `json:"cursorLag"`
+	CursorLagCapped         bool          `json:"cursorLagCapped"`
+	InitialSync             bool          `json:"initialSync"`
+	Pending                 int64         `json:"pending"`
+	OldestPendingAt         *time.Time    `json:"oldestPendingAt"`
+	OldestPendingAgeSeconds *int64        `json:"oldestPendingAgeSeconds"`
+	LastMutationSeq         int64         `json:"lastMutationSeq"`
+	Mutations               mutationsJSON `json:"mutations"`
+	LastError               string        `json:"lastError,omitempty"`
+	LastErrorAt             *time.Time    `json:"lastErrorAt,omitempty"`
 	// ClientVersion is the release the workstation last said it runs.
 	ClientVersion string `json:"clientVersion"`
 	// DisconnectedAt: its last socket ended then (none welcomed since).
@@ -302,8 +296,7 @@ func (s *Server) syncStatus(r *http.Request) (*syncStatusJSON, error) {
 	for _, d := range devs {
 		h := deviceHealth(now, d, conns[d.ID] > 0, th)
 		js := deviceStatusJSON{
-			ID: d.ID, Name: d.Name, Roles: d.Roles, CreatedAt: d.CreatedAt, Revoked: d.RevokedAt != nil, RevokedAt: d.RevokedAt,
-			RegistrationPending: d.RegistrationUntil != nil, Online: h.Online, Connected: conns[d.ID] > 0,
+			deviceJSON: toDeviceJSON(d), Online: h.Online, Connected: conns[d.ID] > 0,
 			LastSeen: d.LastSeen, CursorLag: d.CursorLag, CursorLagCapped: d.CursorLag >= postgres.LagCountCap,
 			InitialSync: !d.FeedCursor, Pending: d.Pending, LastMutationSeq: d.LastMutationSeq,
 			Mutations: mutationsJSON{d.AppliedLastHour, d.RejectedLastHour, d.AppliedTotal, d.RejectedTotal, d.UnresolvedRejected, d.ChainBreaks},

@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -11,12 +12,12 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"wardsync/internal/wardtest"
-	httpserver "wardsync/server/http"
 
 	"github.com/google/uuid"
 
 	"wardsync/frontend"
+	"wardsync/internal/wardtest"
+	httpserver "wardsync/server/http"
 	"wardsync/server/postgres"
 	"wardsync/syncproto"
 	"wardsync/workflow"
@@ -28,12 +29,12 @@ import (
 func TestAdminEndpointsAuthorization(t *testing.T) {
 	e := admStart(t)
 	t.Setenv("WARDSYNC_MONITORING_TOKEN", "") // the server already read it
-	e.srv.SetMonitoringToken("monitor-secret")
+	e.HTTP.SetMonitoringToken("monitor-secret")
 
 	// Targets for the admin's own calls.
 	sec := e.roleToken(workflow.RoleSecretary)
 	ws := e.connect(sec, e.device, 0, nil)
-	res := ws.push(sec, "appointment.checkIn", map[string]any{"id": postgres.SeedID("a:checkedin")})
+	res := ws.PushEach(t, sec, "appointment.checkIn", map[string]any{"id": postgres.SeedID("a:checkedin")})
 	if res[0].Status != syncproto.StatusRejected {
 		t.Fatalf("check-in of a checked-in appointment: %+v", res[0])
 	}
@@ -158,7 +159,7 @@ func TestAdminEndpointsAuthorization(t *testing.T) {
 // A refusal is returned like any JSON reply.
 func (e *admEnv) openEvents(path, token string) (int, map[string]any) {
 	e.t.Helper()
-	u := e.srv.URL() + path
+	u := e.HTTP.URL() + path
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", u, nil)
@@ -226,11 +227,12 @@ func TestAdminRevokeClosesWebsocket(t *testing.T) {
 	if st, body := e.do("POST", "/api/v1/admin/devices/"+dev+"/revoke", e.admin, nil); st != 200 {
 		t.Fatalf("revoke: %d %v", st, body)
 	}
-	code, took := ws.closeCode(2 * time.Second)
+	start := time.Now()
+	code, took := ws.WaitClosed(t), time.Since(start)
 	if code != httpserver.DeviceRevokedCloseCode || took > time.Second {
 		t.Fatalf("socket closed with %d after %s, want %d within 1s", code, took, httpserver.DeviceRevokedCloseCode)
 	}
-	if _, err := e.dial(nurse, dev); err == nil || err.(*wardtest.DialError).Status != http.StatusUnauthorized {
+	if _, err := e.TryDial(e.t, nurse, dev); err == nil || err.(*wardtest.DialError).Status != http.StatusUnauthorized {
 		t.Fatalf("reconnect after revoke: %v, want HTTP 401", err)
 	}
 	if st, _ := e.do("POST", "/api/v1/auth/login", "", wardtest.LoginBody(wardtest.Email(workflow.RoleNurse), "nurse123", dev)); st != http.StatusForbidden {
@@ -274,7 +276,7 @@ func TestAdminDisableUserEndsSessions(t *testing.T) {
 	if st, body := e.do("GET", "/api/v1/admin/users", admin2, nil); st != http.StatusUnauthorized || body["code"] != "UNAUTHENTICATED" {
 		t.Fatalf("disabled admin's dashboard token: %d %v", st, body)
 	}
-	if _, err := e.dial(nurse, e.device); err == nil || err.(*wardtest.DialError).Status != http.StatusUnauthorized {
+	if _, err := e.TryDial(e.t, nurse, e.device); err == nil || err.(*wardtest.DialError).Status != http.StatusUnauthorized {
 		t.Fatalf("disabled nurse's workstation token dialled /sync: %v", err)
 	}
 	if st, _ := e.do("POST", "/api/v1/auth/login", "", wardtest.LoginBody("nurse@hospital.com", "nurse123", e.device)); st != http.StatusForbidden {
@@ -283,7 +285,7 @@ func TestAdminDisableUserEndsSessions(t *testing.T) {
 	// An act the disabled nurse authors now is refused, on a connection of
 	// another user.
 	ws2 := e.connect(sec, e.device, 0, nil)
-	res := ws2.push(nurse, "prescription.collectSample", map[string]any{"id": postgres.SeedID("rx:sent")})
+	res := ws2.PushEach(t, nurse, "prescription.collectSample", map[string]any{"id": postgres.SeedID("rx:sent")})
 	if res[0].Status != syncproto.StatusRejected || res[0].Code != workflow.CodeUnauthenticated {
 		t.Fatalf("act of a disabled user: %+v", res[0])
 	}
@@ -293,7 +295,7 @@ func TestAdminDisableUserEndsSessions(t *testing.T) {
 		t.Fatalf("enable: %d %v", st, body)
 	}
 	e.login("nurse@hospital.com", "nurse123", e.device)
-	if _, err := e.dial(nurse, e.device); err == nil {
+	if _, err := e.TryDial(e.t, nurse, e.device); err == nil {
 		t.Fatal("a token ended by disabling works again after enabling")
 	}
 }
@@ -345,7 +347,7 @@ func TestAdminUsers(t *testing.T) {
 		if st, body := e.do("PATCH", "/api/v1/admin/users/"+id, e.admin, map[string]string{"role": "DOCTOR"}); st != 200 || body["role"] != "DOCTOR" {
 			t.Fatalf("%d %v", st, body)
 		}
-		if _, err := e.dial(tok, e.device); err == nil {
+		if _, err := e.TryDial(e.t, tok, e.device); err == nil {
 			t.Fatal("a session from before the role change still dials")
 		}
 		if st, _ := e.do("PATCH", "/api/v1/admin/users/"+id, e.admin, map[string]string{"role": "CHIEF"}); st != http.StatusBadRequest {
@@ -365,7 +367,7 @@ func TestAdminUsers(t *testing.T) {
 			t.Fatalf("old password: %d", st)
 		}
 		e.login("nuit@hospital.com", "jour5678", e.device)
-		if _, err := e.dial(tok, e.device); err == nil {
+		if _, err := e.TryDial(e.t, tok, e.device); err == nil {
 			t.Fatal("a session from before the reset still dials")
 		}
 		if st, _ := e.do("POST", "/api/v1/admin/users/"+id+"/password", e.admin, map[string]string{"password": "abc"}); st != http.StatusBadRequest {
@@ -390,10 +392,10 @@ func TestAdminUsers(t *testing.T) {
 		if st, body := e.do("POST", "/api/v1/admin/users/"+adminID+"/disable", other, nil); st != 200 {
 			t.Fatalf("disable the other admin: %d %v", st, body)
 		}
-		if err := e.db.CheckCanDisable(context.Background(), id); err == nil {
+		if err := e.DB.CheckCanDisable(context.Background(), id); err == nil {
 			t.Fatal("the last enabled admin may be disabled")
 		}
-		if err := e.db.SetUserRole(context.Background(), id, workflow.RoleNurse); err == nil {
+		if err := e.DB.SetUserRole(context.Background(), id, workflow.RoleNurse); err == nil {
 			t.Fatal("the last enabled admin may be demoted")
 		}
 	})
@@ -410,7 +412,7 @@ func TestAdminDeviceRegistration(t *testing.T) {
 		t.Fatalf("code %q", code)
 	}
 	var stored []byte
-	if err := e.db.Pool.QueryRow(context.Background(), `SELECT registration_hash FROM sync.devices WHERE id = $1`, id).Scan(&stored); err != nil {
+	if err := e.DB.Pool.QueryRow(context.Background(), `SELECT registration_hash FROM sync.devices WHERE id = $1`, id).Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
 	if len(stored) != 32 || strings.Contains(string(stored), code) {
@@ -445,11 +447,11 @@ func TestAdminDeviceRegistration(t *testing.T) {
 	if st != 200 || body["registrationCode"] == code {
 		t.Fatalf("new code: %d %v", st, body)
 	}
-	e.clock.Set(postgres.RegistrationTTL + time.Minute)
+	e.Clock.Set(postgres.RegistrationTTL + time.Minute)
 	if st, _ := claim(body["registrationCode"].(string)); st != http.StatusUnauthorized {
 		t.Fatalf("expired code: %d", st)
 	}
-	e.clock.Set(0)
+	e.Clock.Set(0)
 
 	for _, bad := range []map[string]any{{"name": "", "roles": []string{"NURSE"}}, {"name": "X", "roles": []string{}}, {"name": "X", "roles": []string{"PILOT"}}} {
 		if st, body := e.do("POST", "/api/v1/admin/devices", e.admin, bad); st != http.StatusBadRequest || body["code"] != "VALIDATION_FAILED" {
@@ -470,17 +472,17 @@ func TestAdminRejectedAndAudit(t *testing.T) {
 	ws := e.connect(sec, e.device, 0, nil)
 	start := time.Now().UTC().Add(-time.Second)
 
-	ws.push(sec, "patient.register", admPatient("Un"), admPatient("Deux"))
+	ws.PushEach(t, sec, "patient.register", admPatient("Un"), admPatient("Deux"))
 	checkedIn := postgres.SeedID("a:checkedin") // patient 2's
-	r := ws.push(sec, "appointment.checkIn", map[string]any{"id": checkedIn})[0]
+	r := ws.PushEach(t, sec, "appointment.checkIn", map[string]any{"id": checkedIn})[0]
 	if r.Code != workflow.CodeInvalidTransition {
 		t.Fatalf("%+v", r)
 	}
-	r = ws.push(nurse, "appointment.recordVitals", map[string]any{"id": checkedIn, "vitals": map[string]any{"temperature": 51.5}})[0]
+	r = ws.PushEach(t, nurse, "appointment.recordVitals", map[string]any{"id": checkedIn, "vitals": map[string]any{"temperature": 51.5}})[0]
 	if r.Code != workflow.CodeValidationFailed {
 		t.Fatalf("%+v", r)
 	}
-	ws.push(sec, "appointment.checkIn", map[string]any{"id": uuid.NewString()})
+	ws.PushEach(t, sec, "appointment.checkIn", map[string]any{"id": uuid.NewString()})
 
 	var page admPage
 	e.getInto("/api/v1/admin/rejected", e.admin, &page)
@@ -668,7 +670,7 @@ func TestSyncStatusHealth(t *testing.T) {
 	e := admStart(t)
 	ctx := context.Background()
 	add := func(name string) string {
-		d, err := e.db.AddDevice(ctx, "", name, []workflow.Role{workflow.RoleNurse, workflow.RoleSecretary})
+		d, err := e.DB.AddDevice(ctx, "", name, []workflow.Role{workflow.RoleNurse, workflow.RoleSecretary})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -678,7 +680,7 @@ func TestSyncStatusHealth(t *testing.T) {
 
 	// Earlier visits, with the clock moved back.
 	visit := func(dev string, ago time.Duration, pending int64, oldestAgo time.Duration) {
-		e.clock.Set(-ago)
+		e.Clock.Set(-ago)
 		tok := e.login("nurse@hospital.com", "nurse123", dev)
 		var oldest *time.Time
 		if pending > 0 {
@@ -691,7 +693,7 @@ func TestSyncStatusHealth(t *testing.T) {
 		// until then it may still mark the device seen (at the clock's time).
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 			gone := true
-			for _, id := range e.srv.ConnectedDeviceIDs() {
+			for _, id := range e.HTTP.ConnectedDeviceIDs() {
 				gone = gone && id != dev
 			}
 			if gone {
@@ -701,17 +703,17 @@ func TestSyncStatusHealth(t *testing.T) {
 				t.Fatal("the server kept a closed connection")
 			}
 		}
-		e.clock.Set(0)
+		e.Clock.Set(0)
 	}
 	visit(amber, 20*time.Minute, 4, 40*time.Minute)
 	visit(red, 3*time.Hour, 0, 0)
 	visit(revoked, time.Minute, 0, 0)
-	if err := e.db.RevokeDevice(ctx, revoked); err != nil {
+	if err := e.DB.RevokeDevice(ctx, revoked); err != nil {
 		t.Fatal(err)
 	}
 	sec := e.login("secretary@hospital.com", "secretary123", online)
 	w := e.connect(sec, online, 0, nil)
-	w.push(sec, "patient.register", admPatient("Status"))
+	w.PushEach(t, sec, "patient.register", admPatient("Status"))
 
 	st := e.status()
 	want := map[string]struct {
@@ -748,7 +750,7 @@ func TestSyncStatusHealth(t *testing.T) {
 	// other databases' transactions (parallel test packages) can hold back
 	// for a while: keep pulling until it passes.
 	before := o.CursorLag
-	w.send(&syncproto.Pull{RequestID: "pull0"})
+	w.SendFrame(t, &syncproto.Pull{RequestID: "pull0"})
 	deadline := time.Now().Add(60 * time.Second)
 	for i := 1; ; i++ {
 		cursor := admLastCursor(t, w)
@@ -760,7 +762,7 @@ func TestSyncStatusHealth(t *testing.T) {
 			t.Fatalf("lag after pulling everything for a minute: %d (before pulling: %d)", d.CursorLag, before)
 		}
 		time.Sleep(50 * time.Millisecond)
-		w.send(&syncproto.Pull{RequestID: "pull" + itoa(int64(i)), Cursor: cursor})
+		w.SendFrame(t, &syncproto.Pull{RequestID: "pull" + itoa(int64(i)), Cursor: cursor})
 	}
 }
 
@@ -772,7 +774,7 @@ func TestSyncStatusHealth(t *testing.T) {
 func TestStationOfflineAtOnce(t *testing.T) {
 	e := admStart(t)
 	ctx := context.Background()
-	d, err := e.db.AddDevice(ctx, "", "Ward 3", []workflow.Role{workflow.RoleNurse})
+	d, err := e.DB.AddDevice(ctx, "", "Ward 3", []workflow.Role{workflow.RoleNurse})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -835,7 +837,7 @@ func TestStationOfflineAtOnce(t *testing.T) {
 	if code, body := e.do("PUT", "/api/v1/admin/settings/health", e.admin, map[string]int{"lateUnseenMinutes": 1, "latePendingMinutes": 1, "stalledMinutes": 2}); code != 200 || body["source"] != "dashboard" {
 		t.Fatalf("PUT: %d %v", code, body)
 	}
-	e.clock.Set(90 * time.Second) // 1.5 min after the drop: Late with the 1-minute threshold
+	e.Clock.Set(90 * time.Second) // 1.5 min after the drop: Late with the 1-minute threshold
 	if got := e.status(); got.device(d.ID).Status != httpserver.HealthAmber || got.Thresholds.AmberUnseenSeconds != 60 || got.Thresholds.Source != "dashboard" {
 		t.Errorf("with the dashboard's thresholds: %s, thresholds %+v", got.device(d.ID).Status, got.Thresholds)
 	}
@@ -851,7 +853,7 @@ func TestStationOfflineAtOnce(t *testing.T) {
 }
 
 // admLastCursor waits for the newest changes frame and returns its cursor.
-func admLastCursor(t testing.TB, w *admWS) string {
+func admLastCursor(t testing.TB, w *wardtest.Client) string {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
@@ -870,7 +872,7 @@ func TestAdminBoard(t *testing.T) {
 	e := admStart(t)
 	sec := e.roleToken(workflow.RoleSecretary)
 	ws := e.connect(sec, e.device, 0, nil)
-	ws.push(sec, "appointment.checkIn", map[string]any{"id": postgres.SeedID("a:scheduled")})
+	ws.PushEach(t, sec, "appointment.checkIn", map[string]any{"id": postgres.SeedID("a:scheduled")})
 
 	var b httpserver.BoardJSON
 	e.getInto("/api/v1/admin/board?tz=UTC", e.admin, &b)
@@ -899,7 +901,7 @@ func TestAdminBoard(t *testing.T) {
 	// The oldest waiting is the earlier check-in: the seed's (10 minutes
 	// before the seed time) or the one just made.
 	var first string
-	if err := e.db.Pool.QueryRow(context.Background(), `SELECT p."firstName" || ' ' || p."lastName" FROM appointments a
+	if err := e.DB.Pool.QueryRow(context.Background(), `SELECT p."firstName" || ' ' || p."lastName" FROM appointments a
 		JOIN patients p ON p.id = a."patientId" WHERE a.status = 'CHECKED_IN' ORDER BY a."checkedInAt" LIMIT 1`).Scan(&first); err != nil {
 		t.Fatal(err)
 	}
@@ -937,7 +939,7 @@ func TestAdminEventsStream(t *testing.T) {
 	e := admStart(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL()+"/api/v1/admin/events", nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.HTTP.URL()+"/api/v1/admin/events", nil)
 	req.Header.Set("Authorization", "Bearer "+e.admin)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -952,7 +954,7 @@ func TestAdminEventsStream(t *testing.T) {
 	ws := e.connect(sec, e.device, 0, nil)
 	time.Sleep(300 * time.Millisecond) // let the coalescing gap after hello pass
 	pushed := time.Now()
-	ws.push(sec, "appointment.checkIn", map[string]any{"id": uuid.NewString()})
+	ws.PushEach(t, sec, "appointment.checkIn", map[string]any{"id": uuid.NewString()})
 	// Only the database notification names "mutations" (the 5 s tick says
 	// "tick"), so seeing it proves the push itself woke the stream.
 	for {
@@ -984,7 +986,7 @@ func TestDashboardPage(t *testing.T) {
 		if st != 200 || !strings.Contains(string(raw), "<html") {
 			t.Fatalf("/admin: %d", st)
 		}
-		req, _ := http.NewRequest("GET", e.srv.URL()+"/admin", nil)
+		req, _ := http.NewRequest("GET", e.HTTP.URL()+"/admin", nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -1007,7 +1009,7 @@ func TestDashboardPage(t *testing.T) {
 // An open events stream does not hold up a graceful shutdown.
 func TestEventsStreamDoesNotHoldShutdown(t *testing.T) {
 	e := admStart(t)
-	req, _ := http.NewRequest("GET", e.srv.URL()+"/api/v1/admin/events", nil)
+	req, _ := http.NewRequest("GET", e.HTTP.URL()+"/api/v1/admin/events", nil)
 	req.Header.Set("Authorization", "Bearer "+e.admin)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -1018,10 +1020,101 @@ func TestEventsStreamDoesNotHoldShutdown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	start := time.Now()
-	if err := e.srv.Close(ctx); err != nil {
+	if err := e.HTTP.Close(ctx); err != nil {
 		t.Fatalf("close: %v", err)
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("shutdown took %s with a dashboard open", d)
 	}
+}
+
+// admEnv is the dashboard tests' server: an ADMIN dashboard session, a
+// workstation serving every role, and the client of the HTTP calls (one
+// trusting the test CA with TLS).
+type admEnv struct {
+	*wardtest.Server
+	t      testing.TB
+	admin  string
+	device string
+	client *http.Client
+}
+
+func admStart(t testing.TB) *admEnv { return admStartWith(t, nil, nil) }
+
+// admStartWith is admStart with a change to the server before it opens
+// (TLS, limits) and the client of the HTTP calls.
+func admStartWith(t testing.TB, setup func(*httpserver.Server), client *http.Client) *admEnv {
+	t.Helper()
+	s := wardtest.StartServer(t, wardtest.Options{LoginPerEmail: 10000, LoginPerIP: 10000,
+		Config: func(c *postgres.Config) { c.MaxConns = postgres.DefaultConfig().MaxConns }, Configure: func(srv *httpserver.Server) {
+			srv.SetMetricsToken(admMetricsToken)
+			if setup != nil {
+				setup(srv)
+			}
+		}})
+	e := &admEnv{Server: s, t: t, client: client, device: s.AddDevice(t, "Every role", workflow.Roles...)}
+	e.admin = e.login(wardtest.Email(workflow.RoleAdmin), wardtest.Password(workflow.RoleAdmin), "")
+	return e
+}
+
+func (e *admEnv) login(email, password, device string) string {
+	e.t.Helper()
+	tok, err := wardtest.TryLogin(cmp.Or(e.client, http.DefaultClient), e.URL(), email, password, device)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
+// roleToken is a workstation session of the seed's user of role.
+func (e *admEnv) roleToken(role workflow.Role) string { return e.Login(e.t, role, e.device) }
+
+func (e *admEnv) do(method, path, token string, body any) (int, map[string]any) {
+	e.t.Helper()
+	return wardtest.CallJSON(e.t, e.client, method, e.URL()+path, token, body)
+}
+
+func (e *admEnv) raw(method, path, token string, body any) (int, []byte) {
+	e.t.Helper()
+	return wardtest.Call(e.t, e.client, method, e.URL()+path, token, body)
+}
+
+// getInto decodes a 200 answer into v.
+func (e *admEnv) getInto(path, token string, v any) {
+	e.t.Helper()
+	st, raw := e.raw("GET", path, token, nil)
+	if err := json.Unmarshal(raw, v); st != http.StatusOK || err != nil {
+		e.t.Fatalf("GET %s: %d %v: %s", path, st, err, raw)
+	}
+}
+
+// status is /api/v1/sync/status as the admin reads it.
+func (e *admEnv) status() admStatus {
+	e.t.Helper()
+	var st admStatus
+	e.getInto("/api/v1/sync/status", e.admin, &st.SyncStatusJSON)
+	return st
+}
+
+type admStatus struct{ httpserver.SyncStatusJSON }
+
+func (st admStatus) device(id string) *httpserver.DeviceStatusJSON {
+	for i := range st.Devices {
+		if st.Devices[i].ID == id {
+			return &st.Devices[i]
+		}
+	}
+	return nil
+}
+
+// connect dials and says hello, reporting pending acts.
+func (e *admEnv) connect(token, device string, pending int64, oldest *time.Time) *wardtest.Client {
+	e.t.Helper()
+	w := e.Dial(e.t, token, device)
+	w.Say(e.t, syncproto.Hello{Pending: pending, OldestPendingAt: oldest})
+	return w
+}
+
+func admPatient(last string) map[string]any {
+	return map[string]any{"id": uuid.NewString(), "firstName": "Admin", "lastName": last, "birthDate": "1980-01-02T00:00:00Z"}
 }

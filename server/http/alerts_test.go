@@ -36,9 +36,9 @@ func TestAlertRulesUseRealMetrics(t *testing.T) {
 	e := admStart(t)
 	tok := e.roleToken(workflow.RoleSecretary)
 	w := e.connect(tok, e.device, 0, nil)
-	w.push(tok, "patient.register", admPatient("Metrics"))
+	w.PushEach(t, tok, "patient.register", admPatient("Metrics"))
 	// A rejected act, so that the per-code series exist.
-	if r := w.push(tok, "appointment.checkIn", map[string]any{"id": uuid.NewString()}); r[0].Status != "rejected" {
+	if r := w.PushEach(t, tok, "appointment.checkIn", map[string]any{"id": uuid.NewString()}); r[0].Status != "rejected" {
 		t.Fatalf("check-in of no appointment: %+v", r[0])
 	}
 	have := map[string]bool{}
@@ -46,7 +46,7 @@ func TestAlertRulesUseRealMetrics(t *testing.T) {
 		have[name] = true
 	}
 	descs := make(chan *prometheus.Desc, 16)
-	httpserver.NewOpsCollector(e.srv).Describe(descs)
+	httpserver.NewOpsCollector(e.HTTP).Describe(descs)
 	close(descs)
 	descName := regexp.MustCompile(`fqName: "([a-z_]+)"`)
 	for d := range descs {

@@ -27,7 +27,7 @@ func TestAuditShowsOnlyReadableArgs(t *testing.T) {
 		if name == workflow.CloseRejected {
 			args = map[string]any{"id": "secret-id", "reason": "secret-reason"}
 		}
-		ws.push(doc, name, args)
+		ws.PushEach(t, doc, name, args)
 		sent[name] = args
 	}
 

@@ -214,7 +214,7 @@ func TestAuthAPI(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("logout: %d %v", code, out)
 	}
-	_, resp, err := wardtest.DialRaw(env, token)
+	_, resp, err := wardtest.DialConn(env.URL(), token, 0)
 	if err == nil || resp.StatusCode != 401 {
 		t.Fatalf("a logged-out token still syncs: %v", err)
 	}
@@ -335,7 +335,7 @@ func TestRevokedWhileConnected(t *testing.T) {
 	if code := c2.WaitClosed(t); code != 4401 && code != 4403 {
 		t.Fatalf("closed with %d, want 4401 (the pull refused) or 4403 (the revocation seen first)", code)
 	}
-	if _, resp, err := wardtest.DialRaw(env, sec2); err == nil || resp.StatusCode != 401 {
+	if _, resp, err := wardtest.DialConn(env.URL(), sec2, 0); err == nil || resp.StatusCode != 401 {
 		t.Fatal("a revoked workstation may reconnect")
 	}
 }

@@ -23,7 +23,7 @@ func TestDeferredOverSync(t *testing.T) {
 	appt := postgres.SeedID("a:scheduled")
 	vitals := map[string]any{"weight": 70, "height": 170, "temperature": 37,
 		"bloodPressure": map[string]any{"systolic": 120, "diastolic": 80}, "heartRate": 72}
-	r := ws.push(nurse, "appointment.recordVitals", map[string]any{"id": appt, "vitals": vitals})[0]
+	r := ws.PushEach(t, nurse, "appointment.recordVitals", map[string]any{"id": appt, "vitals": vitals})[0]
 	if r.Status != syncproto.StatusDeferred || r.WaitingFor != "waiting for check-in at reception" || r.WaitID != appt ||
 		r.WaitTable != "appointments" || r.WaitState != "CHECKED_IN" {
 		t.Fatalf("result: %+v", r)
@@ -62,7 +62,7 @@ func TestDeferredOverSync(t *testing.T) {
 		t.Fatalf("a workstation session read the admin list: %d %v", st, body)
 	}
 
-	if r := ws.push(sec, "appointment.checkIn", map[string]any{"id": appt})[0]; r.Status != syncproto.StatusApplied {
+	if r := ws.PushEach(t, sec, "appointment.checkIn", map[string]any{"id": appt})[0]; r.Status != syncproto.StatusApplied {
 		t.Fatalf("check-in: %+v", r)
 	}
 	figures(0)
@@ -80,11 +80,11 @@ func TestDeferredWokenByOtherWriter(t *testing.T) {
 	appt := postgres.SeedID("a:scheduled")
 	vitals := map[string]any{"weight": 70, "height": 170, "temperature": 37,
 		"bloodPressure": map[string]any{"systolic": 120, "diastolic": 80}, "heartRate": 72}
-	if r := ws.push(nurse, "appointment.recordVitals", map[string]any{"id": appt, "vitals": vitals})[0]; r.Status != syncproto.StatusDeferred {
+	if r := ws.PushEach(t, nurse, "appointment.recordVitals", map[string]any{"id": appt, "vitals": vitals})[0]; r.Status != syncproto.StatusDeferred {
 		t.Fatalf("result: %+v", r)
 	}
 	ctx := context.Background()
-	other, err := pgx.Connect(ctx, e.dbURL)
+	other, err := pgx.Connect(ctx, e.DatabaseURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestDeferredWokenByOtherWriter(t *testing.T) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		var status string
-		if err := e.db.Pool.QueryRow(ctx, `SELECT status::text FROM appointments WHERE id = $1`, appt).Scan(&status); err != nil {
+		if err := e.DB.Pool.QueryRow(ctx, `SELECT status::text FROM appointments WHERE id = $1`, appt).Scan(&status); err != nil {
 			t.Fatal(err)
 		}
 		if status == "IN_CONSULTATION" {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -100,32 +99,20 @@ func TestNoEscrowNoReplicaKey(t *testing.T) {
 	}
 }
 
-func getStanding(t *testing.T, env *wardtest.Server, id string) (int, map[string]any) {
-	t.Helper()
-	resp, err := http.Get(env.URL() + "/api/v1/devices/" + id + "/standing")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
-}
-
 func TestDeviceStanding(t *testing.T) {
 	env := wardtest.StartServer(t, wardtest.Options{})
-	code, out := getStanding(t, env, postgres.DemoDeviceID)
+	code, out := wardtest.CallJSON(t, nil, http.MethodGet, env.URL()+"/api/v1/devices/"+postgres.DemoDeviceID+"/standing", "", nil)
 	if code != http.StatusOK || out["revoked"] != false || out["deviceId"] != postgres.DemoDeviceID {
 		t.Fatalf("standing: %d %v", code, out)
 	}
 	if err := env.DB.RevokeDevice(context.Background(), postgres.DemoDeviceID); err != nil {
 		t.Fatal(err)
 	}
-	code, out = getStanding(t, env, postgres.DemoDeviceID)
+	code, out = wardtest.CallJSON(t, nil, http.MethodGet, env.URL()+"/api/v1/devices/"+postgres.DemoDeviceID+"/standing", "", nil)
 	if code != http.StatusOK || out["revoked"] != true || out["revokedAt"] == nil {
 		t.Fatalf("revoked standing: %d %v", code, out)
 	}
-	code, out = getStanding(t, env, "no-such-device")
+	code, out = wardtest.CallJSON(t, nil, http.MethodGet, env.URL()+"/api/v1/devices/"+"no-such-device"+"/standing", "", nil)
 	if code != http.StatusUnauthorized || out["code"] != "UNAUTHENTICATED" ||
 		out["message"] != "Workstation no-such-device is not registered with this server; ask an administrator to register it." {
 		t.Fatalf("unknown device: %d %v", code, out)

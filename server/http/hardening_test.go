@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -64,7 +63,7 @@ func TestTrailingJSONRefused(t *testing.T) {
 		{"/api/v1/auth/login", "", `{"email":"admin@hospital.com","password":"admin123"} garbage`},
 		{"/api/v1/admin/users", e.admin, `{"name":"Trailing","email":"trailing@hospital.com","password":"secret12","role":"NURSE"}]`},
 	} {
-		st, raw := e.rawBody("POST", tc.path, tc.token, tc.body)
+		st, raw := e.raw("POST", tc.path, tc.token, json.RawMessage(tc.body))
 		var rej workflow.Rejection
 		_ = json.Unmarshal(raw, &rej)
 		if st != http.StatusBadRequest || rej.Code != workflow.CodeValidationFailed || rej.Message != httpserver.MsgTrailingJSON {
@@ -72,39 +71,22 @@ func TestTrailingJSONRefused(t *testing.T) {
 		}
 	}
 	var n int
-	if err := e.db.Pool.QueryRow(t.Context(), `SELECT count(*) FROM users WHERE email = 'trailing@hospital.com'`).Scan(&n); err != nil || n != 0 {
+	if err := e.DB.Pool.QueryRow(t.Context(), `SELECT count(*) FROM users WHERE email = 'trailing@hospital.com'`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("the user of a refused body was created (%d, %v)", n, err)
 	}
-	if st, raw := e.rawBody("POST", "/api/v1/auth/login", "", "{\"email\":\"admin@hospital.com\",\"password\":\"admin123\"}\n\t "); st != 200 {
+	if st, raw := e.raw("POST", "/api/v1/auth/login", "", json.RawMessage("{\"email\":\"admin@hospital.com\",\"password\":\"admin123\"}\n\t ")); st != 200 {
 		t.Errorf("trailing white space refused: %d %s", st, raw)
 	}
-}
-
-// rawBody posts body as is.
-func (e *admEnv) rawBody(method, path, token, body string) (int, []byte) {
-	e.t.Helper()
-	req, _ := http.NewRequest(method, e.srv.URL()+path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, raw
 }
 
 // The server's own limits: headers that never finish are cut off, an
 // oversized header gets 431, and the server's timeouts are set.
 func TestSlowAndOversizedHeaders(t *testing.T) {
 	e := admStart(t)
-	if e.srv.HTTPServer().ReadHeaderTimeout != httpserver.ReadHeaderTimeout || e.srv.HTTPServer().IdleTimeout != httpserver.IdleTimeout || httpserver.Upgrader.HandshakeTimeout != httpserver.HandshakeTimeout {
-		t.Fatalf("timeouts: header %s idle %s handshake %s", e.srv.HTTPServer().ReadHeaderTimeout, e.srv.HTTPServer().IdleTimeout, httpserver.Upgrader.HandshakeTimeout)
+	if e.HTTP.HTTPServer().ReadHeaderTimeout != httpserver.ReadHeaderTimeout || e.HTTP.HTTPServer().IdleTimeout != httpserver.IdleTimeout || httpserver.Upgrader.HandshakeTimeout != httpserver.HandshakeTimeout {
+		t.Fatalf("timeouts: header %s idle %s handshake %s", e.HTTP.HTTPServer().ReadHeaderTimeout, e.HTTP.HTTPServer().IdleTimeout, httpserver.Upgrader.HandshakeTimeout)
 	}
-	c, err := net.Dial("tcp", e.srv.Addr())
+	c, err := net.Dial("tcp", e.HTTP.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,11 +124,11 @@ func TestTLSServesHSTS(t *testing.T) {
 		s.UseTLS(cert)
 		s.SetClientTimeouts(time.Second, 0)
 	}, client)
-	if !strings.HasPrefix(e.srv.URL(), "https://") {
-		t.Fatalf("URL %s", e.srv.URL())
+	if !strings.HasPrefix(e.HTTP.URL(), "https://") {
+		t.Fatalf("URL %s", e.HTTP.URL())
 	}
 	for _, path := range []string{"/healthz", "/api/v1/admin/users", "/nothing"} {
-		resp, err := client.Get(e.srv.URL() + path)
+		resp, err := client.Get(e.HTTP.URL() + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +139,7 @@ func TestTLSServesHSTS(t *testing.T) {
 	}
 	// A client that never starts its TLS handshake is cut off at the
 	// header timeout.
-	c, err := net.Dial("tcp", e.srv.Addr())
+	c, err := net.Dial("tcp", e.HTTP.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -197,7 +197,7 @@ func TestHostileInput(t *testing.T) {
 			{"", "No token was given; log in first."},
 			{"forged", "The token is not valid; log in again."},
 		} {
-			_, resp, err := wardtest.DialRaw(env, tc.token)
+			_, resp, err := wardtest.DialConn(env.URL(), tc.token, 0)
 			if err == nil || resp == nil {
 				t.Fatalf("token %q: upgrade succeeded", tc.token)
 			}
@@ -209,7 +209,7 @@ func TestHostileInput(t *testing.T) {
 			}
 		}
 		dash := wardtest.LoginAs(t, env.URL(), "admin@hospital.com", "admin123", "")
-		_, resp, err := wardtest.DialRaw(env, dash)
+		_, resp, err := wardtest.DialConn(env.URL(), dash, 0)
 		if err == nil || resp.StatusCode != http.StatusForbidden {
 			t.Fatalf("dashboard session may not sync: %v %v", err, resp)
 		}

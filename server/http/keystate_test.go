@@ -54,7 +54,7 @@ func keyRefused(t *testing.T, what string, st int, body map[string]any, wantSt i
 // deviceEvents reads the newest events of kind about device.
 func (e *admEnv) deviceEvents(kind, device string) []postgres.SecurityEvent {
 	e.t.Helper()
-	evs, _, err := e.db.SecurityEvents(context.Background(), postgres.SecurityFilter{Kind: kind, Limit: 100})
+	evs, _, err := e.DB.SecurityEvents(context.Background(), postgres.SecurityFilter{Kind: kind, Limit: 100})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestKeyStateOnDashboard(t *testing.T) {
 	// later moves the clock; the dashboard's session would end idle, so
 	// the administrator signs in again.
 	later := func(d time.Duration) {
-		e.clock.Set(d)
+		e.Clock.Set(d)
 		e.admin = e.login("admin@hospital.com", "admin123", "")
 	}
 	d := e.listed(id)
@@ -109,7 +109,7 @@ func TestKeyStateOnDashboard(t *testing.T) {
 	// A login from it proves its key over a nonce; the upgrade of its
 	// socket an hour later is a newer proof.
 	signPub, signKey := syncproto.NewKey()
-	n := nonce(t, e.kit)
+	n := nonce(t, e.Server)
 	login := wardtest.LoginBody("nurse@hospital.com", "nurse123", id)
 	login["signKey"], login["nonce"], login["deviceProof"] = []byte(signPub), n, syncproto.ProveDevice(devKey, id, syncproto.PurposeLogin, n)
 	st, body = e.do("POST", "/api/v1/auth/login", "", login)
@@ -123,8 +123,8 @@ func TestKeyStateOnDashboard(t *testing.T) {
 	}
 	loginProof := *d.KeyState.LastProofAt
 	later(time.Hour)
-	n = nonce(t, e.kit)
-	if st, out := upgrade(t, e.srv, syncproto.UpgradeHeaders(id, devKey, sk, n)); st != http.StatusSwitchingProtocols {
+	n = nonce(t, e.Server)
+	if st, out := upgrade(t, e.HTTP, syncproto.UpgradeHeaders(id, devKey, sk, n)); st != http.StatusSwitchingProtocols {
 		t.Fatalf("socket with both proofs: %d %v", st, out)
 	}
 	d = e.listed(id)
@@ -226,15 +226,8 @@ func TestIdleLockPerWorkstation(t *testing.T) {
 	}
 	welcomeLock := func(tok string) *int {
 		t.Helper()
-		w, err := e.dial(tok, e.device)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.send(&syncproto.Hello{RequestID: "h", Protocol: syncproto.Version, DeviceID: e.device})
-		wel, ok := w.wait("h").(*syncproto.Welcome)
-		if !ok {
-			t.Fatal("hello was not welcomed")
-		}
+		w := e.Dial(t, tok, e.device)
+		wel := w.Hello(t, "")
 		w.WS.Close()
 		return wel.IdleLock()
 	}

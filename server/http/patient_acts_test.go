@@ -25,7 +25,7 @@ import (
 func TestPatientActs(t *testing.T) {
 	e := admStart(t)
 	ctx := context.Background()
-	accueil, err := e.db.AddDevice(ctx, "", "Accueil", []workflow.Role{workflow.RoleSecretary})
+	accueil, err := e.DB.AddDevice(ctx, "", "Accueil", []workflow.Role{workflow.RoleSecretary})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,14 +44,14 @@ func TestPatientActs(t *testing.T) {
 			t.Fatalf("push: %+v, want %s", rs, want)
 		}
 	}
-	applied(ward.push(sec, "patient.register", p), syncproto.StatusApplied)
-	applied(ward.push(sec, "patient.register", other), syncproto.StatusApplied)
-	applied(ward.push(sec, "appointment.schedule", map[string]any{"id": appt, "patientId": p["id"],
+	applied(ward.PushEach(t, sec, "patient.register", p), syncproto.StatusApplied)
+	applied(ward.PushEach(t, sec, "patient.register", other), syncproto.StatusApplied)
+	applied(ward.PushEach(t, sec, "appointment.schedule", map[string]any{"id": appt, "patientId": p["id"],
 		"doctorId": postgres.SeedID("user:doctor@hospital.com"), "date": time.Now().UTC().Add(time.Hour).Format(time.RFC3339), "motif": "Suivi"}), syncproto.StatusApplied)
-	applied(desk.push(secAccueil, "appointment.checkIn", map[string]any{"id": appt}), syncproto.StatusApplied)
-	applied(ward.push(sec, "appointment.checkIn", map[string]any{"id": appt}), syncproto.StatusRejected)
-	applied(ward.push(docTok, "prescription.create", map[string]any{"id": rx, "patientId": p["id"], "text": "NFS"}), syncproto.StatusApplied)
-	applied(ward.push(sec, "patient.update", map[string]any{"id": other["id"], "phone": "0600000000"}), syncproto.StatusApplied)
+	applied(desk.PushEach(t, secAccueil, "appointment.checkIn", map[string]any{"id": appt}), syncproto.StatusApplied)
+	applied(ward.PushEach(t, sec, "appointment.checkIn", map[string]any{"id": appt}), syncproto.StatusRejected)
+	applied(ward.PushEach(t, docTok, "prescription.create", map[string]any{"id": rx, "patientId": p["id"], "text": "NFS"}), syncproto.StatusApplied)
+	applied(ward.PushEach(t, sec, "patient.update", map[string]any{"id": other["id"], "phone": "0600000000"}), syncproto.StatusApplied)
 
 	path := "/api/v1/patients/" + p["id"].(string) + "/acts"
 	type row struct{ name, device, author, role, outcome, table, target string }

@@ -47,8 +47,7 @@ func TestProtocolDocPoints(t *testing.T) {
 	if err != nil || expires.Sub(time.Now()) < 7*24*time.Hour-time.Minute || expires.Sub(time.Now()) > 7*24*time.Hour {
 		t.Fatalf("expiresAt %v (%v), want the login + 168h", out["expiresAt"], err)
 	}
-	sec := wardtest.RememberLogin(body, out)
-	wardtest.RecordSession(sec, user["id"].(string)) // the authorId the acts carry
+	sec := wardtest.RememberLogin(body, out) // the acts carry its user and are signed with its key
 	loggedIn := time.Now()
 	c := env.Connect(t, sec, demo)
 

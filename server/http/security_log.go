@@ -85,11 +85,7 @@ func (s *Server) handleSecurityEvents(w http.ResponseWriter, r *http.Request, _ 
 		writeError(w, err)
 		return
 	}
-	items := make([]securityEventJSON, 0, len(events))
-	for _, e := range events {
-		items = append(items, toSecurityJSON(e))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next": next, "kinds": postgres.EventKinds})
+	writeJSON(w, http.StatusOK, map[string]any{"items": each(events, toSecurityJSON), "next": next, "kinds": postgres.EventKinds})
 }
 
 // csvExportMax bounds one export; narrow the filters for more.

@@ -35,7 +35,7 @@ func TestSecurityLogRecordsEveryKind(t *testing.T) {
 	ctx := context.Background()
 	adminID := postgres.SeedID("user:admin@hospital.com")
 	nurseID := postgres.SeedID("user:nurse@hospital.com")
-	start := e.clock.Now().Add(-time.Second)
+	start := e.Clock.Now().Add(-time.Second)
 
 	// login (admStart), login_failed, logout.
 	if st, body := e.do("POST", "/api/v1/auth/login", "", wardtest.LoginBody("nurse@hospital.com", "wrong", e.device)); st != 401 {
@@ -95,7 +95,7 @@ func TestSecurityLogRecordsEveryKind(t *testing.T) {
 	sec := e.roleToken(workflow.RoleSecretary)
 	ws := e.connect(sec, e.device, 0, nil)
 	a, b, c, d := uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString()
-	res := ws.push(sec, "patient.register",
+	res := ws.PushEach(t, sec, "patient.register",
 		map[string]any{"id": a, "firstName": "Aïcha", "lastName": "Ba", "birthDate": "1991-03-04T00:00:00Z"},
 		map[string]any{"id": b, "firstName": "aicha", "lastName": "BA", "birthDate": "1991-03-04T00:00:00Z"},
 		map[string]any{"id": c, "firstName": "Omar", "lastName": "Sy", "birthDate": "1980-01-01T00:00:00Z"},
@@ -111,7 +111,7 @@ func TestSecurityLogRecordsEveryKind(t *testing.T) {
 	if st, body := e.do("POST", "/api/v1/admin/duplicates/dismiss", e.admin, map[string]any{"patientA": c, "patientB": d, "note": "twins"}); st != 200 {
 		t.Fatalf("dismiss: %d %v", st, body)
 	}
-	bad := ws.push(sec, "appointment.checkIn", map[string]any{"id": uuid.NewString()})
+	bad := ws.PushEach(t, sec, "appointment.checkIn", map[string]any{"id": uuid.NewString()})
 	if bad[0].Status != syncproto.StatusRejected {
 		t.Fatalf("want a refused act: %+v", bad[0])
 	}
@@ -128,7 +128,7 @@ func TestSecurityLogRecordsEveryKind(t *testing.T) {
 	}
 	// session_expired: a dashboard session left idle past its timeout.
 	idle := e.login("admin@hospital.com", "admin123", "")
-	e.clock.Set(e.db.Config.AdminIdle + time.Minute)
+	e.Clock.Set(e.DB.Config.AdminIdle + time.Minute)
 	if st, body := e.do("GET", "/api/v1/admin/session", idle, nil); st != 401 || body["code"] != "UNAUTHENTICATED" ||
 		body["message"] != "The dashboard session of Admin Test ended after 30m0s without activity; sign in again." {
 		t.Fatalf("idle session: %d %v", st, body)
@@ -165,7 +165,7 @@ func TestSecurityLogRecordsEveryKind(t *testing.T) {
 			if found == nil {
 				t.Fatalf("no %s event by %s about %s: %+v", kind, w.actor, w.subject, page.Items)
 			}
-			if found.At.Before(start) || found.At.After(e.clock.Now().Add(time.Second)) {
+			if found.At.Before(start) || found.At.After(e.Clock.Now().Add(time.Second)) {
 				t.Fatalf("%s event at %s, outside the test", kind, found.At)
 			}
 			if found.ActorID != "" && found.ActorName == "" {
@@ -187,7 +187,7 @@ func TestSecurityLogRecordsEveryKind(t *testing.T) {
 	if len(page.Items) != 1 || string(page.Items[0].Before) != `{"role":"NURSE"}` || !strings.Contains(string(page.Items[0].After), `"role":"SECRETARY"`) {
 		t.Fatalf("role change before/after: %+v", page.Items)
 	}
-	if n := admCount(t, e.db.Pool, `SELECT count(*) FROM sync.security_events WHERE before::text LIKE '%secret%' OR after::text LIKE '%secret%'`); n != 0 {
+	if n := admCount(t, e.DB.Pool, `SELECT count(*) FROM sync.security_events WHERE before::text LIKE '%secret%' OR after::text LIKE '%secret%'`); n != 0 {
 		t.Fatal("a password reached the security log")
 	}
 	// A bad filter is refused with its sentence.
@@ -216,7 +216,7 @@ func TestSecurityLogRecordsEveryKind(t *testing.T) {
 
 	// Append-only.
 	for _, q := range []string{`DELETE FROM sync.security_events`, `UPDATE sync.security_events SET reason = 'x'`, `TRUNCATE sync.security_events`} {
-		_, err := e.db.Pool.Exec(ctx, q)
+		_, err := e.DB.Pool.Exec(ctx, q)
 		var pe *pgconn.PgError
 		op := strings.Fields(q)[0]
 		if !errors.As(err, &pe) || pe.Code != "42501" ||
@@ -224,7 +224,7 @@ func TestSecurityLogRecordsEveryKind(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	if n := admCount(t, e.db.Pool, `SELECT count(*) FROM sync.security_events`); n < int64(len(postgres.EventKinds)) {
+	if n := admCount(t, e.DB.Pool, `SELECT count(*) FROM sync.security_events`); n < int64(len(postgres.EventKinds)) {
 		t.Fatalf("%d events left", n)
 	}
 }

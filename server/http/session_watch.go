@@ -20,6 +20,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"wardsync/server"
 	"wardsync/server/postgres"
 	"wardsync/syncproto"
 )
@@ -51,21 +52,15 @@ func (s *Server) watchSessions(ctx context.Context) {
 		s.DB.ListenSessions(ctx, w.signal)
 	}()
 	defer func() { <-done }()
-	t := time.NewTicker(SessionCheckEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-w.wake:
-		case <-t.C:
-			// Counters of the login limits that went quiet are dropped.
+	server.Every(ctx, SessionCheckEvery, w.wake, func(ticked bool) {
+		// Counters of the login limits that went quiet are dropped.
+		if ticked {
 			if err := s.DB.PruneLoginLimits(ctx, s.DB.Config.LoginQuiet); err != nil && ctx.Err() == nil {
 				s.Logger.Warn("prune login limits", "err", err)
 			}
 		}
 		s.recheckSessions(ctx)
-	}
+	})
 }
 
 func (w *sessionWatch) signal() {

@@ -22,15 +22,12 @@ func TestMinimumWorkstationVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv.SetMinWorkstationVersion(&min)
+	e.HTTP.SetMinWorkstationVersion(&min)
 	tok := e.roleToken(workflow.RoleNurse)
 	oldest := time.Now().UTC().Add(-time.Minute).Truncate(time.Millisecond)
 
-	w, err := e.dial(tok, e.device)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.send(&syncproto.Hello{RequestID: "h1", Protocol: syncproto.Version, DeviceID: e.device, Pending: 3, OldestPendingAt: &oldest, ClientVersion: "1.2.0"})
+	w := e.Dial(t, tok, e.device)
+	w.SendFrame(t, &syncproto.Hello{RequestID: "h1", Protocol: syncproto.Version, DeviceID: e.device, Pending: 3, OldestPendingAt: &oldest, ClientVersion: "1.2.0"})
 	r := w.Next(t)
 	refusal, ok := r.F.(*syncproto.Error)
 	if !ok {
@@ -40,7 +37,7 @@ func TestMinimumWorkstationVersion(t *testing.T) {
 	if refusal == nil || refusal.Code != syncproto.CodeUpgradeRequired || refusal.Message != sentence || !refusal.Fatal || refusal.RequestID != "h1" {
 		t.Fatalf("refusal: %+v; want fatal UPGRADE_REQUIRED: %s", refusal, sentence)
 	}
-	if code, _ := w.closeCode(10 * time.Second); code != websocket.ClosePolicyViolation {
+	if code := w.WaitClosed(t); code != websocket.ClosePolicyViolation {
 		t.Errorf("close code %d, want %d", code, websocket.ClosePolicyViolation)
 	}
 	st := e.status()
@@ -53,14 +50,7 @@ func TestMinimumWorkstationVersion(t *testing.T) {
 	}
 
 	// Updated: welcomed, and the table shows the new release.
-	w2, err := e.dial(tok, e.device)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w2.send(&syncproto.Hello{RequestID: "h2", Protocol: syncproto.Version, DeviceID: e.device, Pending: 3, OldestPendingAt: &oldest, ClientVersion: "1.3.0-2-gabcdef0"})
-	if _, ok := w2.wait("h2").(*syncproto.Welcome); !ok {
-		t.Fatal("the updated workstation was not welcomed")
-	}
+	e.Dial(t, tok, e.device).Say(t, syncproto.Hello{Pending: 3, OldestPendingAt: &oldest, ClientVersion: "1.3.0-2-gabcdef0"})
 	if d := e.status().device(e.device); d == nil || d.ClientVersion != "1.3.0-2-gabcdef0" {
 		t.Errorf("dashboard after the update: %+v", d)
 	}

@@ -107,61 +107,45 @@ func (db *DB) Audit(ctx context.Context, f AuditFilter) (entries []AuditEntry, n
 	if f.Limit <= 0 || f.Limit > MaxAuditPage {
 		f.Limit = 100
 	}
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if f.DeviceID != "" {
-		where = append(where, "m.device_id = "+arg(f.DeviceID))
-	}
-	if f.UserID != "" {
-		where = append(where, "m.author_id = "+arg(f.UserID))
-	}
-	if f.Code != "" {
-		where = append(where, "m.code = "+arg(f.Code))
-	}
-	if f.Name != "" {
-		where = append(where, "m.name = "+arg(f.Name))
-	}
+	var w filter
+	w.equal("m.device_id", f.DeviceID)
+	w.equal("m.author_id", f.UserID)
+	w.equal("m.code", f.Code)
+	w.equal("m.name", f.Name)
 	switch f.Outcome {
-	case "":
-	case "applied", "rejected", "deferred":
-		where = append(where, "m.outcome = "+arg(f.Outcome))
+	case "", "applied", "rejected", "deferred":
+		w.equal("m.outcome", f.Outcome)
 	default:
 		return nil, "", &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "outcome", Message: fmt.Sprintf("Outcome %q is not applied, rejected or deferred.", f.Outcome)}
 	}
 	if f.Unresolved {
-		where = append(where, "m.outcome = 'rejected' AND r.seq IS NULL")
+		w.where("m.outcome = 'rejected' AND r.seq IS NULL")
 	}
 	if f.ChainBroken {
-		where = append(where, "m.chain_break IS NOT NULL")
+		w.where("m.chain_break IS NOT NULL")
 	}
 	if f.Since != nil {
-		where = append(where, "m.received_at >= "+arg(*f.Since))
+		w.where("m.received_at >= " + w.arg(*f.Since))
 	}
 	if f.Until != nil {
-		where = append(where, "m.received_at < "+arg(*f.Until))
+		w.where("m.received_at < " + w.arg(*f.Until))
 	}
 	if f.PatientID != "" {
-		p := arg(f.PatientID)
-		where = append(where, `(m.target_id IN (
-			SELECT `+p+`::text
-			UNION ALL SELECT id FROM appointments WHERE "patientId" = `+p+`
-			UNION ALL SELECT id FROM prescriptions WHERE "patientId" = `+p+`
-			UNION ALL SELECT r.id FROM results r JOIN prescriptions pr ON pr.id = r."prescriptionId" WHERE pr."patientId" = `+p+`
-			UNION ALL SELECT id FROM documents WHERE "patientId" = `+p+`)
-			OR (m.outcome = 'rejected' AND jsonb_typeof(m.args) = 'object' AND m.args->>'patientId' = `+p+`))`)
+		p := w.arg(f.PatientID)
+		w.where(`(m.target_id IN (
+			SELECT ` + p + `::text
+			UNION ALL SELECT id FROM appointments WHERE "patientId" = ` + p + `
+			UNION ALL SELECT id FROM prescriptions WHERE "patientId" = ` + p + `
+			UNION ALL SELECT r.id FROM results r JOIN prescriptions pr ON pr.id = r."prescriptionId" WHERE pr."patientId" = ` + p + `
+			UNION ALL SELECT id FROM documents WHERE "patientId" = ` + p + `)
+			OR (m.outcome = 'rejected' AND jsonb_typeof(m.args) = 'object' AND m.args->>'patientId' = ` + p + `))`)
 	}
 	if f.After != "" {
 		at, seq, dev, err := decodeAuditKey(f.After)
 		if err != nil {
 			return nil, "", err
 		}
-		where = append(where, "(m.received_at, m.seq, m.device_id) < ("+arg(at)+", "+arg(seq)+", "+arg(dev)+")")
+		w.where("(m.received_at, m.seq, m.device_id) < (" + w.arg(at) + ", " + w.arg(seq) + ", " + w.arg(dev) + ")")
 	}
 	q := `
 		SELECT m.device_id, COALESCE(d.name, ''), m.seq, m.mutation_id, m.name, m.args, COALESCE(m.author_id, ''),
@@ -177,12 +161,9 @@ func (db *DB) Audit(ctx context.Context, f AuditFilter) (entries []AuditEntry, n
 		  LEFT JOIN sync.devices d ON d.id = m.device_id
 		  LEFT JOIN users u ON u.id = m.author_id
 		  LEFT JOIN sync.rejection_resolutions r ON r.device_id = m.device_id AND r.seq = m.seq
-		  LEFT JOIN users ru ON ru.id = r.resolved_by`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY m.received_at DESC, m.seq DESC, m.device_id DESC LIMIT " + arg(f.Limit+1)
-	rows, err := db.Pool.Query(ctx, q, args...)
+		  LEFT JOIN users ru ON ru.id = r.resolved_by` + w.clause()
+	q += " ORDER BY m.received_at DESC, m.seq DESC, m.device_id DESC LIMIT " + w.arg(f.Limit+1)
+	rows, err := db.Pool.Query(ctx, q, w.args...)
 	if err != nil {
 		return nil, "", err
 	}

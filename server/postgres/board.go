@@ -125,16 +125,7 @@ func (db *DB) Board(ctx context.Context, dayStart, dayEnd time.Time) (*BoardData
 }
 
 func scanCounts(rows pgx.Rows) ([]StatusCount, error) {
-	defer rows.Close()
-	var out []StatusCount
-	for rows.Next() {
-		var c StatusCount
-		if err := rows.Scan(&c.Status, &c.Total, &c.Today); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return pgx.AppendRows([]StatusCount(nil), rows, pgx.RowToStructByPos[StatusCount])
 }
 
 // boardQueuesSQL reads the board's queues (workflow.BoardQueues) with the

@@ -424,21 +424,7 @@ func (db *DB) ParkedActs(ctx context.Context, limit int) ([]ParkedAct, error) {
 
 // ParkedByDevice counts the parked acts of each device that has any.
 func (db *DB) ParkedByDevice(ctx context.Context) (map[string]int64, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT device_id, count(*) FROM sync.deferred WHERE outcome IS NULL GROUP BY device_id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]int64{}
-	for rows.Next() {
-		var id string
-		var n int64
-		if err := rows.Scan(&id, &n); err != nil {
-			return nil, err
-		}
-		out[id] = n
-	}
-	return out, rows.Err()
+	return db.countBy(ctx, `SELECT device_id, count(*) FROM sync.deferred WHERE outcome IS NULL GROUP BY device_id`)
 }
 
 // FollowDeferred calls sweep every `every`, and at once whenever a commit
@@ -464,19 +450,11 @@ func (db *DB) FollowDeferred(ctx context.Context, every time.Duration, sweep fun
 }
 
 func (db *DB) followDeferredOnce(ctx context.Context, wake <-chan struct{}, every time.Duration, sweep func()) error {
-	conn, err := db.Pool.Acquire(ctx)
+	conn, release, err := db.listenConn(ctx, ChannelDeferred)
 	if err != nil {
 		return err
 	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `LISTEN `+ChannelDeferred); err != nil {
-		return err
-	}
-	defer func() {
-		c, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, _ = conn.Exec(c, `UNLISTEN *`)
-	}()
+	defer release()
 	for {
 		if _, _, err := db.ann.waitNotice(ctx, conn.Conn(), wake, every); err != nil {
 			return err

@@ -135,7 +135,7 @@ func (db *DB) SyncHealth(ctx context.Context) (FeedStatus, []DeviceHealth, error
 // UnresolvedRejectedByCode counts, per rejection code, the rejected acts of
 // registered devices that no administrator has resolved yet.
 func (db *DB) UnresolvedRejectedByCode(ctx context.Context) (map[string]int64, error) {
-	rows, err := db.Pool.Query(ctx, `
+	return db.countBy(ctx, `
 		SELECT code, sum(n)::bigint FROM (
 		    SELECT mc.code, mc.n FROM sync.mutation_counts mc WHERE mc.outcome = 'rejected'
 		    UNION ALL
@@ -143,20 +143,6 @@ func (db *DB) UnresolvedRejectedByCode(ctx context.Context) (map[string]int64, e
 		      JOIN sync.mutations m ON m.device_id = r.device_id AND m.seq = r.seq
 		     GROUP BY 1) x
 		 GROUP BY code`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]int64{}
-	for rows.Next() {
-		var code string
-		var n int64
-		if err := rows.Scan(&code, &n); err != nil {
-			return nil, err
-		}
-		out[code] = n
-	}
-	return out, rows.Err()
 }
 
 // TouchLastSeen marks devices connected to this instance as seen now, so

@@ -473,11 +473,11 @@ func readRows(ctx context.Context, tx pgx.Tx, table, where string, ids []string)
 	defer rows.Close()
 	out := map[string]any{}
 	for rows.Next() {
-		v, err := scanners[table](rows)
+		id, v, err := scanners[table](rows)
 		if err != nil {
 			return nil, err
 		}
-		out[rowID(v)] = v
+		out[id] = v
 	}
 	return out, rows.Err()
 }
@@ -491,32 +491,14 @@ func readRowsAfter(ctx context.Context, tx pgx.Tx, table, after string, limit in
 	var vs []any
 	var ids []string
 	for rows.Next() {
-		v, err := scanners[table](rows)
+		id, v, err := scanners[table](rows)
 		if err != nil {
 			return nil, nil, err
 		}
 		vs = append(vs, v)
-		ids = append(ids, rowID(v))
+		ids = append(ids, id)
 	}
 	return vs, ids, rows.Err()
-}
-
-func rowID(v any) string {
-	switch r := v.(type) {
-	case *workflow.User:
-		return r.ID
-	case *workflow.Patient:
-		return r.ID
-	case *workflow.Appointment:
-		return r.ID
-	case *workflow.Prescription:
-		return r.ID
-	case *workflow.Result:
-		return r.ID
-	case *workflow.Document:
-		return r.ID
-	}
-	panic(fmt.Sprintf("rowID of %T", v))
 }
 
 // projection is the columns of one table a device serving some roles may
@@ -630,20 +612,11 @@ func (db *DB) Listen(ctx context.Context, fn func(head int64)) error {
 const maxRecheck = 400 * time.Millisecond
 
 func (db *DB) listenOnce(ctx context.Context, wake <-chan struct{}, fn func(int64)) error {
-	conn, err := db.Pool.Acquire(ctx)
+	conn, release, err := db.listenConn(ctx, ChannelChanges)
 	if err != nil {
 		return err
 	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `LISTEN `+ChannelChanges); err != nil {
-		return err
-	}
-	defer func() {
-		// The connection returns to the pool: stop listening on it.
-		c, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, _ = conn.Exec(c, `UNLISTEN *`)
-	}()
+	defer release()
 	var (
 		lastHorizon uint64
 		lastHeld    bool

@@ -57,16 +57,16 @@ func (db *DB) KeyStates(ctx context.Context) (map[string]KeyState, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	out := map[string]KeyState{}
-	for rows.Next() {
-		var k KeyState
-		if err := rows.Scan(&k.DeviceID, &k.ClaimedAt, &k.LastProofAt, &k.ToldRevokedAt, &k.WipedAt, &k.IdleLockMinutes); err != nil {
-			return nil, err
-		}
+	var k KeyState
+	scans := []any{&k.DeviceID, &k.ClaimedAt, &k.LastProofAt, &k.ToldRevokedAt, &k.WipedAt, &k.IdleLockMinutes}
+	if _, err := pgx.ForEachRow(rows, scans, func() error {
 		out[k.DeviceID] = k
+		return nil
+	}); err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // NoteDeviceProof records that the device proved its key at at: a login

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // AdminChannels are the notification channels a dashboard follows: the
@@ -51,4 +52,24 @@ func (db *DB) ListenAdmin(ctx context.Context, fn func(channel, payload string))
 			fn(n.Channel, what)
 		}
 	}
+}
+
+// listenConn takes a pooled connection and LISTENs on channel there.
+// release stops listening before it hands the connection back to the pool,
+// whose next user must not hear this channel.
+func (db *DB) listenConn(ctx context.Context, channel string) (conn *pgxpool.Conn, release func(), err error) {
+	conn, err = db.Pool.Acquire(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := conn.Exec(ctx, `LISTEN `+channel); err != nil {
+		conn.Release()
+		return nil, nil, err
+	}
+	return conn, func() {
+		c, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, _ = conn.Exec(c, `UNLISTEN *`)
+		conn.Release()
+	}, nil
 }

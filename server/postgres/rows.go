@@ -29,48 +29,50 @@ var tableCols = map[string]string{
 	workflow.TableDocuments:     documentCols,
 }
 
-func scanUser(r pgx.Row) (any, error) {
+func scanUser(r pgx.Row) (string, any, error) {
 	var u workflow.User
 	err := r.Scan(&u.ID, &u.Name, &u.Email, &u.Password, &u.Role, &u.CreatedAt, &u.UpdatedAt)
-	return &u, err
+	return u.ID, &u, err
 }
 
-func scanPatient(r pgx.Row) (any, error) {
+func scanPatient(r pgx.Row) (string, any, error) {
 	var p workflow.Patient
 	err := r.Scan(&p.ID, &p.FirstName, &p.LastName, &p.BirthDate, &p.Sex, &p.Phone, &p.Address, &p.EmergencyContact,
 		&p.Insurance, &p.IDNumber, &p.ConsentMedicalData, &p.ConsentContact, &p.MedicalHistory, &p.CreatedAt, &p.UpdatedAt)
-	return &p, err
+	return p.ID, &p, err
 }
 
-func scanAppointment(r pgx.Row) (any, error) {
+func scanAppointment(r pgx.Row) (string, any, error) {
 	var a workflow.Appointment
 	err := r.Scan(&a.ID, &a.Date, &a.Motif, &a.Status, &a.Vitals, &a.MedicalHistoryNotes, &a.ConsultationNotes,
 		&a.CheckedInAt, &a.VitalsEnteredAt, &a.ConsultedAt, &a.ClosedAt, &a.VitalsEnteredBy, &a.ConsultedBy, &a.ClosedBy,
 		&a.BillingAmount, &a.BillingStatus, &a.CreatedAt, &a.UpdatedAt, &a.PatientID, &a.DoctorID)
-	return &a, err
+	return a.ID, &a, err
 }
 
-func scanPrescription(r pgx.Row) (any, error) {
+func scanPrescription(r pgx.Row) (string, any, error) {
 	var p workflow.Prescription
 	err := r.Scan(&p.ID, &p.Text, &p.Status, &p.SampleCollectedAt, &p.AnalysisStartedAt, &p.AnalysisCompletedAt,
 		&p.CreatedAt, &p.UpdatedAt, &p.PatientID, &p.DoctorID, &p.NurseID)
-	return &p, err
+	return p.ID, &p, err
 }
 
-func scanResult(r pgx.Row) (any, error) {
+func scanResult(r pgx.Row) (string, any, error) {
 	var x workflow.Result
 	err := r.Scan(&x.ID, &x.Data, &x.Text, &x.ValidatedBy, &x.ValidatedAt, &x.ReviewedBy, &x.ReviewedAt,
 		&x.Interpretation, &x.CreatedAt, &x.UpdatedAt, &x.PrescriptionID)
-	return &x, err
+	return x.ID, &x, err
 }
 
-func scanDocument(r pgx.Row) (any, error) {
+func scanDocument(r pgx.Row) (string, any, error) {
 	var d workflow.Document
 	err := r.Scan(&d.ID, &d.Name, &d.Type, &d.URL, &d.UploadedBy, &d.CreatedAt, &d.UpdatedAt, &d.PatientID)
-	return &d, err
+	return d.ID, &d, err
 }
 
-var scanners = map[string]func(pgx.Row) (any, error){
+// scanners scan a row of each table (its tableCols) into its workflow type,
+// and say its id.
+var scanners = map[string]func(pgx.Row) (id string, row any, err error){
 	workflow.TableUsers:         scanUser,
 	workflow.TablePatients:      scanPatient,
 	workflow.TableAppointments:  scanAppointment,
@@ -99,72 +101,46 @@ type txReader struct {
 	tx pgx.Tx
 }
 
-func (r txReader) one(ctx context.Context, table, where, lock, arg string) (any, error) {
+// readRow reads the row of table whose column where is arg, locked as lock;
+// T is the workflow row type of table.
+func readRow[T any](ctx context.Context, tx pgx.Tx, table, where, lock, arg string) (*T, error) {
 	q := `SELECT ` + tableCols[table] + ` FROM ` + pgx.Identifier{table}.Sanitize() + ` WHERE ` + where + ` = $1` + lock
-	v, err := scanners[table](r.tx.QueryRow(ctx, q, arg))
+	_, v, err := scanners[table](tx.QueryRow(ctx, q, arg))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, workflow.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s %s: %w", table, arg, err)
 	}
-	return v, nil
+	return v.(*T), nil
 }
 
 func (r txReader) User(ctx context.Context, id string) (*workflow.User, error) {
-	v, err := r.one(ctx, workflow.TableUsers, "id", lockNone, id)
-	if err != nil {
-		return nil, err
-	}
-	return v.(*workflow.User), nil
+	return readRow[workflow.User](ctx, r.tx, workflow.TableUsers, "id", lockNone, id)
 }
 
 func (r txReader) Patient(ctx context.Context, id string) (*workflow.Patient, error) {
-	v, err := r.one(ctx, workflow.TablePatients, "id", lockKeyShare, id)
-	if err != nil {
-		return nil, err
-	}
-	return v.(*workflow.Patient), nil
+	return readRow[workflow.Patient](ctx, r.tx, workflow.TablePatients, "id", lockKeyShare, id)
 }
 
 func (r txReader) Appointment(ctx context.Context, id string) (*workflow.Appointment, error) {
-	v, err := r.one(ctx, workflow.TableAppointments, "id", lockUpdate, id)
-	if err != nil {
-		return nil, err
-	}
-	return v.(*workflow.Appointment), nil
+	return readRow[workflow.Appointment](ctx, r.tx, workflow.TableAppointments, "id", lockUpdate, id)
 }
 
 func (r txReader) Prescription(ctx context.Context, id string) (*workflow.Prescription, error) {
-	v, err := r.one(ctx, workflow.TablePrescriptions, "id", lockUpdate, id)
-	if err != nil {
-		return nil, err
-	}
-	return v.(*workflow.Prescription), nil
+	return readRow[workflow.Prescription](ctx, r.tx, workflow.TablePrescriptions, "id", lockUpdate, id)
 }
 
 func (r txReader) Result(ctx context.Context, id string) (*workflow.Result, error) {
-	v, err := r.one(ctx, workflow.TableResults, "id", lockUpdate, id)
-	if err != nil {
-		return nil, err
-	}
-	return v.(*workflow.Result), nil
+	return readRow[workflow.Result](ctx, r.tx, workflow.TableResults, "id", lockUpdate, id)
 }
 
 func (r txReader) ResultByPrescription(ctx context.Context, prescriptionID string) (*workflow.Result, error) {
-	v, err := r.one(ctx, workflow.TableResults, `"prescriptionId"`, lockUpdate, prescriptionID)
-	if err != nil {
-		return nil, err
-	}
-	return v.(*workflow.Result), nil
+	return readRow[workflow.Result](ctx, r.tx, workflow.TableResults, `"prescriptionId"`, lockUpdate, prescriptionID)
 }
 
 func (r txReader) Document(ctx context.Context, id string) (*workflow.Document, error) {
-	v, err := r.one(ctx, workflow.TableDocuments, "id", lockNone, id)
-	if err != nil {
-		return nil, err
-	}
-	return v.(*workflow.Document), nil
+	return readRow[workflow.Document](ctx, r.tx, workflow.TableDocuments, "id", lockNone, id)
 }
 
 // PatientRecords locks the patient FOR UPDATE, which conflicts with the

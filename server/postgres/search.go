@@ -6,6 +6,8 @@ import (
 	"context"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // PatientMatch is a patient found by the audit search's patient lookup.
@@ -34,14 +36,5 @@ func (db *DB) SearchPatients(ctx context.Context, q string, limit int) ([]Patien
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []PatientMatch
-	for rows.Next() {
-		var p PatientMatch
-		if err := rows.Scan(&p.ID, &p.Name, &p.BirthDate); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return pgx.AppendRows([]PatientMatch(nil), rows, pgx.RowToStructByPos[PatientMatch])
 }

@@ -191,41 +191,31 @@ func (db *DB) SecurityEvents(ctx context.Context, f SecurityFilter) ([]SecurityE
 	if limit <= 0 || limit > MaxSecurityPage {
 		limit = 200
 	}
-	var conds []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if f.Kind != "" {
-		conds = append(conds, "kind = "+arg(f.Kind))
-	}
+	var w filter
+	w.equal("kind", f.Kind)
 	if f.User != "" {
-		p := arg(strings.ToLower(strings.TrimSpace(f.User)))
-		conds = append(conds, "(actor_id = "+p+" OR user_id = "+p+" OR lower(user_email) = "+p+
-			" OR actor_id IN (SELECT id FROM users WHERE lower(email) = "+p+"))")
+		p := w.arg(strings.ToLower(strings.TrimSpace(f.User)))
+		w.where("(actor_id = " + p + " OR user_id = " + p + " OR lower(user_email) = " + p +
+			" OR actor_id IN (SELECT id FROM users WHERE lower(email) = " + p + "))")
 	}
 	if f.Since != nil {
-		conds = append(conds, "at >= "+arg(*f.Since))
+		w.where("at >= " + w.arg(*f.Since))
 	}
 	if f.Until != nil {
-		conds = append(conds, "at < "+arg(*f.Until))
+		w.where("at < " + w.arg(*f.Until))
 	}
 	if f.After != "" {
 		id, err := strconv.ParseInt(f.After, 10, 64)
 		if err != nil || id < 1 {
 			return nil, "", &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "after", Message: "after must be the next key of a previous page."}
 		}
-		conds = append(conds, "id < "+arg(id))
+		w.where("id < " + w.arg(id))
 	}
 	q := `SELECT id, at, kind, COALESCE(actor_id, ''), COALESCE(actor_name, ''), COALESCE(user_id, ''), COALESCE(user_email, ''),
 	             COALESCE(device_id, ''), COALESCE(address, ''), COALESCE(reason, ''), COALESCE(target, ''), before, after
-	        FROM sync.security_events`
-	if len(conds) > 0 {
-		q += " WHERE " + strings.Join(conds, " AND ")
-	}
-	q += " ORDER BY id DESC LIMIT " + arg(limit+1)
-	rows, err := db.Pool.Query(ctx, q, args...)
+	        FROM sync.security_events` + w.clause()
+	q += " ORDER BY id DESC LIMIT " + w.arg(limit+1)
+	rows, err := db.Pool.Query(ctx, q, w.args...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -264,19 +254,5 @@ func (db *DB) refuseLogin(ctx context.Context, email, userID, deviceID, reason s
 
 // SecurityEventCounts counts the security log's events by kind.
 func (db *DB) SecurityEventCounts(ctx context.Context) (map[string]int64, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT kind, count(*) FROM sync.security_events GROUP BY kind`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]int64{}
-	for rows.Next() {
-		var k string
-		var n int64
-		if err := rows.Scan(&k, &n); err != nil {
-			return nil, err
-		}
-		out[k] = n
-	}
-	return out, rows.Err()
+	return db.countBy(ctx, `SELECT kind, count(*) FROM sync.security_events GROUP BY kind`)
 }

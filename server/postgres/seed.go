@@ -168,23 +168,14 @@ func (db *DB) Seed(ctx context.Context) (inserted int64, err error) {
 			{"a:cancelled", p3, "Vaccination", "CANCELLED", ago(240), "", nil},
 		}
 		for _, a := range appts {
-			id := SeedID(a.name)
-			var fresh bool
-			if err := tx.QueryRow(ctx, `INSERT INTO appointments (id, date, motif, status, "patientId", "doctorId", "createdAt", "updatedAt")
+			fresh, err := seedRow(ctx, tx, a.name, workflow.TableAppointments, `INSERT INTO appointments (id, date, motif, status, "patientId", "doctorId", "createdAt", "updatedAt")
 				VALUES ($1, $2, $3, $4::"AppointmentStatus", $5, $6, $7, $7) ON CONFLICT (id) DO NOTHING RETURNING true`,
-				id, a.date, a.motif, a.status, a.patient, doctor, now).Scan(&fresh); err != nil && err != pgx.ErrNoRows {
+				[]any{a.date, a.motif, a.status, a.patient, doctor, now}, a.extra, a.args)
+			if fresh {
+				inserted++
+			}
+			if err != nil {
 				return err
-			}
-			if !fresh {
-				continue
-			}
-			inserted++
-			if a.extra != "" {
-				args := append(append([]any{}, a.args...), id)
-				q := fmt.Sprintf(`UPDATE appointments SET "updatedAt" = "updatedAt"%s WHERE id = $%d`, a.extra, len(args))
-				if _, err := tx.Exec(ctx, q, args...); err != nil {
-					return fmt.Errorf("seed %s: %w", a.name, err)
-				}
 			}
 		}
 		rxs := []struct {
@@ -199,23 +190,14 @@ func (db *DB) Seed(ctx context.Context) (inserted int64, err error) {
 			{"rx:completed", p2, "Ionogramme", "COMPLETED", `, "sampleCollectedAt" = $1, "nurseId" = $2, "analysisStartedAt" = $3, "analysisCompletedAt" = $4`, []any{ago(420), nurse, ago(410), ago(390)}},
 		}
 		for _, r := range rxs {
-			id := SeedID(r.name)
-			var fresh bool
-			if err := tx.QueryRow(ctx, `INSERT INTO prescriptions (id, text, status, "patientId", "doctorId", "createdAt", "updatedAt")
+			fresh, err := seedRow(ctx, tx, r.name, workflow.TablePrescriptions, `INSERT INTO prescriptions (id, text, status, "patientId", "doctorId", "createdAt", "updatedAt")
 				VALUES ($1, $2, $3::"PrescriptionStatus", $4, $5, $6, $6) ON CONFLICT (id) DO NOTHING RETURNING true`,
-				id, r.text, r.status, r.patient, doctor, now).Scan(&fresh); err != nil && err != pgx.ErrNoRows {
+				[]any{r.text, r.status, r.patient, doctor, now}, r.extra, r.args)
+			if fresh {
+				inserted++
+			}
+			if err != nil {
 				return err
-			}
-			if !fresh {
-				continue
-			}
-			inserted++
-			if r.extra != "" {
-				args := append(append([]any{}, r.args...), id)
-				q := fmt.Sprintf(`UPDATE prescriptions SET "updatedAt" = "updatedAt"%s WHERE id = $%d`, r.extra, len(args))
-				if _, err := tx.Exec(ctx, q, args...); err != nil {
-					return fmt.Errorf("seed %s: %w", r.name, err)
-				}
 			}
 		}
 		if err := exec(`INSERT INTO results (id, text, data, "validatedBy", "validatedAt", "prescriptionId", "createdAt", "updatedAt")
@@ -247,4 +229,24 @@ func (db *DB) Seed(ctx context.Context) (inserted int64, err error) {
 		}
 	}
 	return inserted, nil
+}
+
+// seedRow inserts the seeded row name (insert: its id is $1, values the
+// rest, RETURNING true) unless it exists, and moves a fresh one along its
+// workflow: extra sets the columns its status implies, with extraArgs as
+// $1, $2, .... fresh says the row was inserted.
+func seedRow(ctx context.Context, tx pgx.Tx, name, table, insert string, values []any, extra string, extraArgs []any) (fresh bool, err error) {
+	id := SeedID(name)
+	if err := tx.QueryRow(ctx, insert, append([]any{id}, values...)...).Scan(&fresh); err != nil && err != pgx.ErrNoRows {
+		return false, err
+	}
+	if !fresh || extra == "" {
+		return fresh, nil
+	}
+	args := append(append([]any{}, extraArgs...), id)
+	q := fmt.Sprintf(`UPDATE %s SET "updatedAt" = "updatedAt"%s WHERE id = $%d`, pgx.Identifier{table}.Sanitize(), extra, len(args))
+	if _, err := tx.Exec(ctx, q, args...); err != nil {
+		return true, fmt.Errorf("seed %s: %w", name, err)
+	}
+	return true, nil
 }

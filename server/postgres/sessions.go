@@ -53,19 +53,11 @@ func (db *DB) ListenSessions(ctx context.Context, fn func()) {
 }
 
 func (db *DB) listenSessionsOnce(ctx context.Context, fn func()) error {
-	conn, err := db.Pool.Acquire(ctx)
+	conn, release, err := db.listenConn(ctx, SessionsChannel)
 	if err != nil {
 		return err
 	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `LISTEN `+SessionsChannel); err != nil {
-		return err
-	}
-	defer func() {
-		c, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, _ = conn.Exec(c, `UNLISTEN *`)
-	}()
+	defer release()
 	fn()
 	for {
 		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {

@@ -255,12 +255,12 @@ func readRowsAndCommit(ctx context.Context, conn *pgx.Conn, refs []pageRef, want
 			}
 			m := map[string]any{}
 			for rows.Next() {
-				v, err := scanners[t](rows)
+				id, v, err := scanners[t](rows)
 				if err != nil {
 					rows.Close()
 					return err
 				}
-				m[rowID(v)] = v
+				m[id] = v
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
@@ -314,28 +314,10 @@ func readShared(br pgx.BatchResults, limit int) (*shared, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = batchRows(br, func(rows pgx.Rows) error {
-		var id string
-		var revoked bool
-		if err := rows.Scan(&id, &revoked); err != nil {
-			return err
-		}
-		sh.revoked[id] = revoked
-		return nil
-	})
-	if err != nil {
+	if err := batchInto(br, sh.revoked); err != nil {
 		return nil, err
 	}
-	err = batchRows(br, func(rows pgx.Rows) error {
-		var id string
-		var seq int64
-		if err := rows.Scan(&id, &seq); err != nil {
-			return err
-		}
-		sh.lastSeq[id] = seq
-		return nil
-	})
-	if err != nil {
+	if err := batchInto(br, sh.lastSeq); err != nil {
 		return nil, err
 	}
 	err = batchRows(br, func(rows pgx.Rows) error {
@@ -376,6 +358,15 @@ func readShared(br pgx.BatchResults, limit int) (*shared, error) {
 // batchRows reads the batch's next result row by row, handing each row to
 // read. The rows are closed before it returns, so the batch can move on to
 // its next result; the first error (query, read or the rows' own) stops it.
+// batchInto reads the batch's next result, rows of (key, value), into m.
+func batchInto[V any](br pgx.BatchResults, m map[string]V) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	return scanInto(rows, m)
+}
+
 func batchRows(br pgx.BatchResults, read func(pgx.Rows) error) error {
 	rows, err := br.Query()
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -15,91 +14,8 @@ import (
 	"wardsync/desktop"
 	"wardsync/desktop/keyfile"
 	"wardsync/internal/wardtest"
-	"wardsync/server/postgres"
 	"wardsync/workflow"
 )
-
-// stationBin is the wardsync-station CLI, built once by TestMain into
-// workDir, a temporary folder removed when the tests end (benchmark
-// fixtures live there too).
-var stationBin, workDir string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "wardsync-e2e-station-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	workDir = dir
-	bins, err := wardtest.BuildBinaries(dir, "desktop/cmd/wardsync-station")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "build wardsync-station:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	stationBin = bins["wardsync-station"]
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// long says whether the big variants run (WARDSYNC_LONG=1, not -short).
-func long() bool { return os.Getenv("WARDSYNC_LONG") == "1" && !testing.Short() }
-
-const waitTimeout = wardtest.WaitTimeout
-
-// Seeded users (postgres.SeedUsers), by role.
-var (
-	seedEmail = map[workflow.Role]string{}
-	seedPass  = map[workflow.Role]string{}
-	seedName  = map[workflow.Role]string{}
-	seedUser  = map[workflow.Role]string{}
-)
-
-func init() {
-	for _, u := range postgres.SeedUsers {
-		seedEmail[u.Role], seedPass[u.Role], seedName[u.Role] = u.Email, u.Password, u.Name
-		seedUser[u.Role] = postgres.SeedID("user:" + u.Email)
-	}
-}
-
-// env is a wardtest server on a database of the test's own (seeded or
-// not); both go away when the test ends.
-type env struct {
-	*wardtest.Server
-	tb testing.TB
-}
-
-func newEnv(tb testing.TB, seed bool) *env {
-	tb.Helper()
-	return &env{wardtest.StartServer(tb, wardtest.Options{NoSeed: !seed, LoginPerEmail: 1_000_000, LoginPerIP: 1_000_000}), tb}
-}
-
-func (e *env) addDevice(id string, roles ...workflow.Role) {
-	e.tb.Helper()
-	if len(roles) == 0 {
-		roles = workflow.Roles
-	}
-	if _, err := e.DB.AddDevice(context.Background(), id, "Workstation "+id, roles); err != nil {
-		e.tb.Fatal(err)
-	}
-}
-
-func (e *env) count(q string, args ...any) int64 {
-	e.tb.Helper()
-	var n int64
-	if err := e.Pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
-		e.tb.Fatalf("%s: %v", q, err)
-	}
-	return n
-}
-
-func (e *env) exec(q string, args ...any) {
-	e.tb.Helper()
-	if _, err := e.Pool.Exec(context.Background(), q, args...); err != nil {
-		e.tb.Fatalf("%s: %v", q, err)
-	}
-}
 
 // proxy is a TCP relay between a workstation and the server with a kill
 // switch: down, it cuts every open connection and closes new ones at once,
@@ -259,7 +175,7 @@ func (s *station) login(email, password string) *desktop.Session {
 func (s *station) loginAll(roles ...workflow.Role) {
 	s.tb.Helper()
 	for _, r := range roles {
-		sess := s.login(seedEmail[r], seedPass[r])
+		sess := s.login(wardtest.Email(r), wardtest.Password(r))
 		if sess.Offline {
 			s.tb.Fatalf("%s: %s logged in offline", s.device, r)
 		}
@@ -301,7 +217,7 @@ func (s *station) act(role workflow.Role, name string, args map[string]any) *des
 	if !ok {
 		s.tb.Fatalf("%s: nobody logged in as %s", s.device, role)
 	}
-	a, err := s.e.Act(context.Background(), uid, name, mustJSON(args))
+	a, err := s.e.Act(context.Background(), uid, name, wardtest.MustJSON(args))
 	if err != nil {
 		s.tb.Fatalf("%s: %s as %s: %v", s.device, name, role, err)
 	}
@@ -332,32 +248,6 @@ func (s *station) synced() string {
 		return fmt.Sprintf("%s has %d acts in its outbox", s.device, n)
 	}
 	return ""
-}
-
-// waitFor polls cond until it returns "" or the deadline passes.
-func waitFor(tb testing.TB, timeout time.Duration, cond func() string) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	delay := 2 * time.Millisecond
-	for {
-		why := cond()
-		if why == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %s: %s", timeout, why)
-		}
-		time.Sleep(delay)
-		delay = min(delay*2, 50*time.Millisecond)
-	}
-}
-
-func mustJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return b
 }
 
 // replicaState reads every row of the replica through desktop/sqlite's Row

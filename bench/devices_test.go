@@ -10,13 +10,11 @@ import (
 	"os"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/gorilla/websocket"
 
 	"wardsync/internal/wardtest"
 	httpserver "wardsync/server/http"
@@ -24,90 +22,6 @@ import (
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
-
-// config sizes a run. The full figures are the brief's; smoke shrinks them
-// so that `make test` keeps the benchmarks working in a few seconds.
-type config struct {
-	Smoke bool
-	// Push throughput: devices pushing at once, batches each per round,
-	// appointments per batch (5 acts each: 10 appointments = 50 mutations).
-	Devices       int
-	Batches       int
-	ApptsPerBatch int
-	// The pgbench baseline: seconds; its clients equal Devices.
-	PgbenchSeconds int
-	// Poke latency: devices connected, acts pushed per round; PokePull
-	// makes the devices pull on every poke instead of taking pushed pages
-	// (WARDSYNC_BENCH_POKE_PULL=1: the path of a workstation that does not
-	// ask for them, and of every workstation before pushed pages).
-	PokeDevices int
-	Pokes       int
-	PokePull    bool
-	// Station side: appointments of the initial-sync database (whose
-	// replica LocalAct and Dashboards reuse), acts timed locally, dashboard
-	// rounds, acts queued offline then drained, idle connections.
-	SyncAppointments int
-	LocalActs        int
-	DashboardRounds  int
-	DrainActs        int
-	Conns            int
-}
-
-func loadConfig() config {
-	c := config{Devices: 20, Batches: 30, ApptsPerBatch: 10, PgbenchSeconds: 10, PokeDevices: 50, Pokes: 500,
-		SyncAppointments: 100_000, LocalActs: 10_000, DashboardRounds: 250, DrainActs: 10_000, Conns: 10_000}
-	if os.Getenv("WARDSYNC_BENCH_SMOKE") == "1" {
-		c = config{Smoke: true, Devices: 2, Batches: 2, ApptsPerBatch: 10, PgbenchSeconds: 2, PokeDevices: 5, Pokes: 20,
-			SyncAppointments: 1_000, LocalActs: 40, DashboardRounds: 3, DrainActs: 60, Conns: 20}
-	}
-	for name, p := range map[string]*int{
-		"WARDSYNC_BENCH_DEVICES":         &c.Devices,
-		"WARDSYNC_BENCH_BATCHES":         &c.Batches,
-		"WARDSYNC_BENCH_POKE_DEVICES":    &c.PokeDevices,
-		"WARDSYNC_BENCH_POKES":           &c.Pokes,
-		"WARDSYNC_BENCH_PGBENCH_SECONDS": &c.PgbenchSeconds,
-		"WARDSYNC_BENCH_APPOINTMENTS":    &c.SyncAppointments,
-		"WARDSYNC_BENCH_LOCAL_ACTS":      &c.LocalActs,
-		"WARDSYNC_BENCH_DRAIN_ACTS":      &c.DrainActs,
-		"WARDSYNC_BENCH_CONNS":           &c.Conns,
-	} {
-		if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-			*p = v
-		}
-	}
-	c.PokePull = os.Getenv("WARDSYNC_BENCH_POKE_PULL") == "1"
-	if c.PokeDevices < 2 {
-		c.PokeDevices = 2 // an author and an observer
-	}
-	return c
-}
-
-// smokeT, when set (by TestBenchSmoke), also receives failure messages:
-// testing.Benchmark discards a benchmark's own output.
-var (
-	smokeMu sync.Mutex
-	smokeT  *testing.T
-)
-
-func smokeLog(format string, args ...any) {
-	smokeMu.Lock()
-	defer smokeMu.Unlock()
-	if smokeT != nil {
-		smokeT.Logf(format, args...)
-	}
-}
-
-func fatalf(b testing.TB, format string, args ...any) {
-	b.Helper()
-	smokeLog(format, args...)
-	b.Fatalf(format, args...)
-}
-
-func logf(b testing.TB, format string, args ...any) {
-	b.Helper()
-	smokeLog(format, args...)
-	b.Logf(format, args...)
-}
 
 // env is a real server on loopback in front of a fresh, migrated and seeded
 // database of its own.
@@ -157,7 +71,7 @@ type device struct {
 	// chain links its acts as a workstation would; the hashing is part of
 	// what a workstation pays per act, not of the server's push cost.
 	chain syncproto.Chainer
-	ws    *wsClient
+	ws    *wardtest.Conn
 	// pages: the hello asks for pushed pages (docs/protocol.md).
 	pages bool
 }
@@ -221,108 +135,30 @@ func (e *env) connect(b testing.TB, d *device) {
 			break
 		}
 	}
-	ws, err := dial(e.srv.URL(), tok)
+	ws, _, err := wardtest.DialConn(e.srv.URL(), tok, 64<<10)
 	if err != nil {
-		fatalf(b, "device %s: %v", d.id, err)
+		fatalf(b, "device %s: dial /sync: %v", d.id, err)
 	}
-	b.Cleanup(func() { ws.close() })
+	b.Cleanup(ws.Close)
 	d.ws = ws
-	if err := ws.send(&syncproto.Hello{RequestID: "hello", Protocol: syncproto.Version, DeviceID: d.id, LastMutationSeq: d.seq, Pages: d.pages}); err != nil {
+	f, err := ws.Request(&syncproto.Hello{RequestID: "hello", Protocol: syncproto.Version, DeviceID: d.id, LastMutationSeq: d.seq, Pages: d.pages}, time.Minute)
+	if err != nil {
 		fatalf(b, "hello: %v", err)
 	}
-	for {
-		f, err := ws.read()
-		if err != nil {
-			fatalf(b, "hello: %v", err)
-		}
-		switch f := f.(type) {
-		case *syncproto.Welcome:
-			d.seq = f.LastMutationSeq
-			return
-		case *syncproto.Error:
-			fatalf(b, "hello refused: %s %s", f.Code, f.Message)
-		}
-	}
-}
-
-// wsClient is the workstation end of /sync.
-type wsClient struct {
-	ws  *websocket.Conn
-	wmu sync.Mutex
-}
-
-func dial(baseURL, token string) (*wsClient, error) {
-	u := "ws" + strings.TrimPrefix(baseURL, "http") + "/sync"
-	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10}
-	h := http.Header{}
-	wardtest.Bearer(h, token)
-	ws, resp, err := d.Dial(u, h)
-	if err != nil {
-		if resp != nil {
-			return nil, fmt.Errorf("dial /sync: %w (HTTP %d)", err, resp.StatusCode)
-		}
-		return nil, fmt.Errorf("dial /sync: %w", err)
-	}
-	ws.SetReadLimit(syncproto.MaxFrameBytes + 1)
-	return &wsClient{ws: ws}, nil
-}
-
-func (c *wsClient) send(f syncproto.Frame) error {
-	b, err := syncproto.Encode(f)
-	if err != nil {
-		return err
-	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	_ = c.ws.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	return c.ws.WriteMessage(websocket.TextMessage, b)
-}
-
-func (c *wsClient) read() (syncproto.Frame, error) { return c.readWithin(60 * time.Second) }
-
-// readWithin reads the next frame, waiting at most d (0: for ever).
-func (c *wsClient) readWithin(d time.Duration) (syncproto.Frame, error) {
-	var deadline time.Time
-	if d > 0 {
-		deadline = time.Now().Add(d)
-	}
-	_ = c.ws.SetReadDeadline(deadline)
-	_, data, err := c.ws.ReadMessage()
-	if err != nil {
-		return nil, err
-	}
-	return syncproto.DecodeFromServer(data)
-}
-
-func (c *wsClient) close() {
-	c.wmu.Lock()
-	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-	c.wmu.Unlock()
-	_ = c.ws.Close()
+	d.seq = f.(*syncproto.Welcome).LastMutationSeq
 }
 
 // pullToHead pages from cursor until the server has nothing more, reading
 // frames itself (no read loop may be running). It returns the new cursor.
-func pullToHead(c *wsClient, cursor string) (string, error) {
+func pullToHead(c *wardtest.Conn, cursor string) (string, error) {
 	for n := 0; ; n++ {
-		if err := c.send(&syncproto.Pull{RequestID: "p" + strconv.Itoa(n), Cursor: cursor}); err != nil {
+		f, err := c.Request(&syncproto.Pull{RequestID: "p" + strconv.Itoa(n), Cursor: cursor}, time.Minute)
+		if err != nil {
 			return "", err
 		}
-		for {
-			f, err := c.read()
-			if err != nil {
-				return "", err
-			}
-			if e, ok := f.(*syncproto.Error); ok {
-				return "", fmt.Errorf("pull refused: %s %s", e.Code, e.Message)
-			}
-			if ch, ok := f.(*syncproto.Changes); ok {
-				cursor = ch.Cursor
-				if !ch.More {
-					return cursor, nil
-				}
-				break
-			}
+		ch := f.(*syncproto.Changes)
+		if cursor = ch.Cursor; !ch.More {
+			return cursor, nil
 		}
 	}
 }
@@ -388,24 +224,11 @@ func (d *device) mutation(a act) syncproto.Mutation {
 
 // push sends one push and waits for its result, skipping pokes.
 func (d *device) push(reqID string, muts []syncproto.Mutation) ([]syncproto.MutationResult, error) {
-	if err := d.ws.send(&syncproto.Push{RequestID: reqID, Mutations: muts}); err != nil {
+	f, err := d.ws.Request(&syncproto.Push{RequestID: reqID, Mutations: muts}, time.Minute)
+	if err != nil {
 		return nil, err
 	}
-	for {
-		f, err := d.ws.read()
-		if err != nil {
-			return nil, err
-		}
-		switch f := f.(type) {
-		case *syncproto.PushResult:
-			if f.RequestID != reqID {
-				return nil, fmt.Errorf("pushResult for %q while waiting for %q", f.RequestID, reqID)
-			}
-			return f.Results, nil
-		case *syncproto.Error:
-			return nil, fmt.Errorf("push %s refused: %s %s", reqID, f.Code, f.Message)
-		}
-	}
+	return f.(*syncproto.PushResult).Results, nil
 }
 
 // allApplied explains the first result that is not "applied".
