@@ -36,9 +36,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/wailsapp/wails/v2"
@@ -50,17 +48,19 @@ import (
 	"wardsync/desktop"
 	"wardsync/desktop/app"
 	"wardsync/frontend"
+	"wardsync/process"
 	"wardsync/version"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "wardsync-desktop:", err)
-		app.ShowFatal(err.Error())
-		os.Exit(1)
-	}
+	process.Run(func(ctx context.Context) int {
+		if err := run(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "wardsync-desktop:", err)
+			app.ShowFatal(err.Error())
+			return 1
+		}
+		return 0
+	})
 }
 
 func env(name, def string) string {

@@ -42,11 +42,7 @@ func (e *Engine) Reissue(ctx context.Context, userID, name string, args json.Raw
 	if workflow.IsBookkeeping(name) {
 		return nil, workflow.Reject(workflow.CodeUnknownMutation, "%s is not an act; close a rejected act with CloseRejected.", name)
 	}
-	c, err := e.author(ctx, userID)
-	if err != nil {
-		return nil, err
-	}
-	author, sign, err := e.signer(c)
+	c, author, sign, err := e.signingAuthor(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -55,10 +51,9 @@ func (e *Engine) Reissue(ctx context.Context, userID, name string, args json.Raw
 	q, err := e.db.Queue(ctx, sqlite.NewAct{ID: id, Name: name, Args: args, OccurredAt: at, ReissueOf: reissueOf,
 		Author: author, Sign: sign,
 		Check: func(seq int64) error {
-			// The hashes are written with the act; any well-formed ones
-			// check the size and shape the same.
-			return wireCheck(syncproto.Mutation{Seq: seq, ID: id, Name: name, Args: args, OccurredAt: at, SessionID: c.SessionID,
-				AuthorID: c.UserID, PrevHash: placeholderHash, Hash: placeholderHash, ReissueOf: reissueOf})
+			m := draft(c, seq, id, name, args, at)
+			m.ReissueOf = reissueOf
+			return wireCheck(m)
 		}})
 	if err != nil {
 		return nil, err
@@ -67,6 +62,14 @@ func (e *Engine) Reissue(ctx context.Context, userID, name string, args json.Raw
 	e.refreshQuietly(ctx)
 	kick(e.actKick)
 	return acted, nil
+}
+
+// draft is an act of c's as it will travel, but for its hashes, which
+// the queue writes (any well-formed ones check the size and shape the
+// same).
+func draft(c *sqlite.Credential, seq int64, id, name string, args json.RawMessage, at time.Time) syncproto.Mutation {
+	return syncproto.Mutation{Seq: seq, ID: id, Name: name, Args: args, OccurredAt: at, SessionID: c.SessionID,
+		AuthorID: c.UserID, PrevHash: placeholderHash, Hash: placeholderHash}
 }
 
 // wireCheck refuses an act the server could not decode: queued, it would
@@ -122,37 +125,32 @@ func (e *Engine) Pending(ctx context.Context) ([]PendingAct, error) {
 			AuthorID: x.Author.ID, AuthorName: x.Author.Name, Applied: x.Status == sqlite.StatusApplied, LikelyRejection: x.Conflict,
 			WaitingFor: x.WaitingFor, Parked: x.Parked}
 	}
-	err = e.nameSubjects(ctx, len(out),
-		func(i int) (string, json.RawMessage) { return out[i].Name, out[i].Args },
-		func(i int, s *workflow.ActSubject) { out[i].Subject = s })
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return named(ctx, e, out, func(x *PendingAct) (string, json.RawMessage, **workflow.ActSubject) {
+		return x.Name, x.Args, &x.Subject
+	})
 }
 
-// nameSubjects names the patient and visit of n acts: act(i) gives the
-// i-th act's name and arguments, and set(i, subject) is called for every
-// act, with nil for one that names none.
-func (e *Engine) nameSubjects(ctx context.Context, n int, act func(i int) (string, json.RawMessage), set func(i int, s *workflow.ActSubject)) error {
-	refs := make([]workflow.ActRefs, n)
-	for i := range refs {
-		refs[i] = workflow.RefsOf(act(i))
+// named returns acts with the patient and visit each concerns: act gives
+// an act's name and arguments and where its subject goes (nil for an act
+// that names none).
+func named[T any](ctx context.Context, e *Engine, acts []T, act func(*T) (string, json.RawMessage, **workflow.ActSubject)) ([]T, error) {
+	refs := make([]workflow.ActRefs, len(acts))
+	for i := range acts {
+		name, args, _ := act(&acts[i])
+		refs[i] = workflow.RefsOf(name, args)
 	}
 	found, err := e.db.Subjects(ctx, refs)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	subjects := make([]*workflow.ActSubject, n)
-	for i := range found {
-		if found[i].Known() {
-			subjects[i] = &found[i]
+	for i := range acts {
+		_, _, subject := act(&acts[i])
+		*subject = nil
+		if i < len(found) && found[i].Known() {
+			*subject = &found[i]
 		}
 	}
-	for i, s := range subjects {
-		set(i, s)
-	}
-	return nil
+	return acts, nil
 }
 
 // RejectedAct is an act the server refused, with everything that was typed.
@@ -165,13 +163,9 @@ func (e *Engine) Rejected(ctx context.Context, includeResolved bool) ([]Rejected
 	if err != nil {
 		return nil, err
 	}
-	err = e.nameSubjects(ctx, len(out),
-		func(i int) (string, json.RawMessage) { return out[i].Name, out[i].Args },
-		func(i int, s *workflow.ActSubject) { out[i].Subject = s })
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return named(ctx, e, out, func(x *RejectedAct) (string, json.RawMessage, **workflow.ActSubject) {
+		return x.Name, x.Args, &x.Subject
+	})
 }
 
 // CloseRejected closes an open rejected act with a written reason, as
@@ -179,11 +173,7 @@ func (e *Engine) Rejected(ctx context.Context, includeResolved bool) ([]Rejected
 // bookkeeping act rejected.close, which records who closed it, when and
 // why; while offline it waits in the outbox like any act.
 func (e *Engine) CloseRejected(ctx context.Context, userID, id, reason string) (*Acted, error) {
-	c, err := e.author(ctx, userID)
-	if err != nil {
-		return nil, err
-	}
-	author, sign, err := e.signer(c)
+	c, author, sign, err := e.signingAuthor(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -192,8 +182,7 @@ func (e *Engine) CloseRejected(ctx context.Context, userID, id, reason string) (
 	seq, err := e.db.CloseRejected(ctx, sqlite.CloseAct{ID: mid, RejectedID: id, Reason: reason, At: at,
 		Author: author, Sign: sign,
 		Check: func(seq int64, args json.RawMessage) error {
-			return wireCheck(syncproto.Mutation{Seq: seq, ID: mid, Name: workflow.CloseRejected, Args: args, OccurredAt: at, SessionID: c.SessionID,
-				AuthorID: c.UserID, PrevHash: placeholderHash, Hash: placeholderHash})
+			return wireCheck(draft(c, seq, mid, workflow.CloseRejected, args, at))
 		}})
 	if err != nil {
 		return nil, err

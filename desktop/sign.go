@@ -1,6 +1,7 @@
 package desktop
 
 import (
+	"context"
 	"fmt"
 
 	"wardsync/desktop/keyfile"
@@ -47,6 +48,17 @@ func (e *Engine) signer(c *sqlite.Credential) (sqlite.Author, sqlite.Signer, err
 			"This workstation does not hold the signing key of %s's session; log in again (online) to go on working.", c.Name))
 	}
 	return a, func(m *syncproto.Mutation) { syncproto.SignAct(k.Priv, k.SessionID, m) }, nil
+}
+
+// signingAuthor is userID's open session here, as the author of an act
+// queued now, with how that act gets signed.
+func (e *Engine) signingAuthor(ctx context.Context, userID string) (*sqlite.Credential, sqlite.Author, sqlite.Signer, error) {
+	c, err := e.author(ctx, userID)
+	if err != nil {
+		return nil, sqlite.Author{}, nil, err
+	}
+	author, sign, err := e.signer(c)
+	return c, author, sign, err
 }
 
 // resign signs a re-hashed queued act (a renumbered queue) if its author's

@@ -176,20 +176,11 @@ type Welcome struct {
 
 // SetIdleLock puts the dashboard's idle lock (nil: none set) in the welcome.
 func (w *Welcome) SetIdleLock(minutes *int) {
-	w.IdleLockSet, w.IdleLockMinutes = minutes != nil, 0
-	if minutes != nil {
-		w.IdleLockMinutes = *minutes
-	}
+	w.IdleLockSet, w.IdleLockMinutes = idleLockFields(minutes)
 }
 
 // IdleLock is the dashboard's idle lock the welcome carries, nil for none.
-func (w *Welcome) IdleLock() *int {
-	if !w.IdleLockSet {
-		return nil
-	}
-	m := w.IdleLockMinutes
-	return &m
-}
+func (w *Welcome) IdleLock() *int { return idleLock(w.IdleLockSet, w.IdleLockMinutes) }
 
 // PushResult answers a push, one result per mutation in seq order (server → client).
 type PushResult struct {

@@ -25,6 +25,13 @@ type ActRefs struct {
 	VisitMotif string
 }
 
+// Subject is what the act's own arguments say of its subject: what a
+// store starts from before it reads the rows (a row it does not hold, such
+// as a refused insert's, leaves just this).
+func (r ActRefs) Subject() ActSubject {
+	return ActSubject{PatientID: r.PatientID, FirstName: r.FirstName, LastName: r.LastName, VisitDate: r.VisitDate, VisitMotif: r.VisitMotif}
+}
+
 // RefsOf reads an act's rows from its arguments. It never fails: an act
 // that cannot be read (unknown name, malformed arguments, a bookkeeping
 // act) concerns no patient it can name, and ActRefs stays empty.

@@ -227,6 +227,15 @@ func (a *App) eng() (*desktop.Engine, error) {
 	return a.engine, nil
 }
 
+// onEngine runs do with the current engine.
+func (a *App) onEngine(do func(e *desktop.Engine) error) error {
+	e, err := a.eng()
+	if err != nil {
+		return err
+	}
+	return do(e)
+}
+
 // ---- status and setup ----
 
 // Status is the sync status as the UI shows it.
@@ -387,12 +396,10 @@ func (a *App) Setup(serverURL, deviceID, code, caFile string) (*SetupResult, err
 
 // SyncNow asks for an immediate push and pull.
 func (a *App) SyncNow() error {
-	e, err := a.eng()
-	if err != nil {
-		return err
-	}
-	e.SyncNow()
-	return nil
+	return a.onEngine(func(e *desktop.Engine) error {
+		e.SyncNow()
+		return nil
+	})
 }
 
 // ---- login ----
@@ -418,29 +425,25 @@ func (a *App) Login(email, password string) (*desktop.Session, error) {
 // screen unlocks with their password (offline too); another user's login
 // ends their session.
 func (a *App) Lock(userID string) error {
-	e, err := a.eng()
-	if err != nil {
-		return err
-	}
-	if err := e.Lock(a.base, userID); err != nil {
-		return err
-	}
-	a.title("wardsync - locked")
-	return nil
+	return a.onEngine(func(e *desktop.Engine) error {
+		if err := e.Lock(a.base, userID); err != nil {
+			return err
+		}
+		a.title("wardsync - locked")
+		return nil
+	})
 }
 
 // Logout ends the user's session on this workstation.
 func (a *App) Logout(userID string) error {
-	e, err := a.eng()
-	if err != nil {
-		return err
-	}
-	if err := e.Logout(a.base, userID); err != nil {
-		return err
-	}
-	a.reader.clear(userID)
-	a.title("wardsync")
-	return nil
+	return a.onEngine(func(e *desktop.Engine) error {
+		if err := e.Logout(a.base, userID); err != nil {
+			return err
+		}
+		a.reader.clear(userID)
+		a.title("wardsync")
+		return nil
+	})
 }
 
 func (a *App) title(t string) {
@@ -482,11 +485,7 @@ func (a *App) Dashboard(userID string) (*DashboardView, error) {
 
 // SearchPatients finds patients by name words and/or birth date (YYYY-MM-DD).
 func (a *App) SearchPatients(name, birthDate string) ([]PatientView, error) {
-	e, err := a.eng()
-	if err != nil {
-		return nil, err
-	}
-	id, role, err := a.readerRole(e)
+	e, id, role, err := a.engReader()
 	if err != nil {
 		return nil, err
 	}
@@ -497,11 +496,7 @@ func (a *App) SearchPatients(name, birthDate string) ([]PatientView, error) {
 // LikelyDuplicates lists the patients already on this workstation with the
 // same names and birth date (YYYY-MM-DD), for reception's warning.
 func (a *App) LikelyDuplicates(firstName, lastName, birthDate string) ([]PatientView, error) {
-	e, err := a.eng()
-	if err != nil {
-		return nil, err
-	}
-	id, role, err := a.readerRole(e)
+	e, id, role, err := a.engReader()
 	if err != nil {
 		return nil, err
 	}
@@ -513,11 +508,7 @@ func (a *App) LikelyDuplicates(firstName, lastName, birthDate string) ([]Patient
 // each entry with who did what on it, when and where (every workstation's
 // acts when online, this workstation's queued ones offline).
 func (a *App) Timeline(userID, patientID string) (*TimelineView, error) {
-	e, err := a.eng()
-	if err != nil {
-		return nil, err
-	}
-	role, err := e.ViewerRole(a.base, userID)
+	e, role, err := a.engAs(userID)
 	if err != nil {
 		return nil, err
 	}
@@ -543,11 +534,7 @@ func (a *App) Doctors() ([]desktop.Person, error) {
 // Pending lists the acts waiting to be sent (or whose outcome is not yet
 // known), oldest first.
 func (a *App) Pending() ([]PendingView, error) {
-	e, err := a.eng()
-	if err != nil {
-		return nil, err
-	}
-	id, role, err := a.readerRole(e)
+	e, id, role, err := a.engReader()
 	if err != nil {
 		return nil, err
 	}
@@ -555,21 +542,13 @@ func (a *App) Pending() ([]PendingView, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]PendingView, len(acts))
-	for i, x := range acts {
-		out[i] = PendingView{x, role}
-	}
-	return out, nil
+	return viewsFor(role, acts, func(x desktop.PendingAct, r workflow.Role) PendingView { return PendingView{x, r} }), nil
 }
 
 // Rejected lists the acts the server refused, newest first: the open ones,
 // or all of them (closed, re-issued, resolved) when includeResolved.
 func (a *App) Rejected(includeResolved bool) ([]RejectedView, error) {
-	e, err := a.eng()
-	if err != nil {
-		return nil, err
-	}
-	id, role, err := a.readerRole(e)
+	e, id, role, err := a.engReader()
 	if err != nil {
 		return nil, err
 	}
@@ -577,11 +556,7 @@ func (a *App) Rejected(includeResolved bool) ([]RejectedView, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]RejectedView, len(acts))
-	for i, x := range acts {
-		out[i] = RejectedView{x, role}
-	}
-	return out, nil
+	return viewsFor(role, acts, func(x desktop.RejectedAct, r workflow.Role) RejectedView { return RejectedView{x, r} }), nil
 }
 
 // CloseRejected closes a rejected act with a written reason (required),

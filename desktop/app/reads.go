@@ -54,13 +54,20 @@ type RejectedView struct {
 
 func (v RejectedView) MarshalJSON() ([]byte, error) { return desktop.MarshalFor(v.role, v.RejectedAct) }
 
+// patientViews keeps "no result" as nil (JSON null), as the search
+// always answered.
 func patientViews(role workflow.Role, ps []workflow.Patient) []PatientView {
 	if ps == nil {
 		return nil
 	}
-	out := make([]PatientView, len(ps))
-	for i, p := range ps {
-		out[i] = PatientView{p, role}
+	return viewsFor(role, ps, func(p workflow.Patient, r workflow.Role) PatientView { return PatientView{p, r} })
+}
+
+// viewsFor wraps each value of a read in its view for role.
+func viewsFor[T, V any](role workflow.Role, xs []T, view func(T, workflow.Role) V) []V {
+	out := make([]V, len(xs))
+	for i, x := range xs {
+		out[i] = view(x, role)
 	}
 	return out
 }
@@ -98,12 +105,24 @@ func (a *App) currentUser() (string, error) {
 	return a.reader.userID, nil
 }
 
-// readerRole is the role the current user reads with.
-func (a *App) readerRole(e *desktop.Engine) (string, workflow.Role, error) {
+// engReader returns the engine for one read by the current user, with
+// that user's id and the role they read with.
+func (a *App) engReader() (*desktop.Engine, string, workflow.Role, error) {
 	id, err := a.currentUser()
 	if err != nil {
-		return "", "", err
+		return nil, "", "", err
 	}
-	role, err := e.ViewerRole(a.base, id)
-	return id, role, err
+	e, role, err := a.engAs(id)
+	return e, id, role, err
+}
+
+// engAs returns the engine for one read by userID, with the role they
+// read with.
+func (a *App) engAs(userID string) (*desktop.Engine, workflow.Role, error) {
+	e, err := a.eng()
+	if err != nil {
+		return nil, "", err
+	}
+	role, err := e.ViewerRole(a.base, userID)
+	return e, role, err
 }

@@ -60,38 +60,10 @@ func RateLimited(err error) bool {
 }
 
 // LoginResult is the server's answer to a successful login.
-type LoginResult struct {
-	Token string `json:"token"`
-	// SessionID is the session this workstation's acts name, signed with
-	// the private half of the key given to Login (protocol 2).
-	SessionID string    `json:"sessionId"`
-	User      User      `json:"user"`
-	ExpiresAt time.Time `json:"expiresAt"`
-	// ReplicaKey is the data key the server escrows for this device's
-	// replica (nil when the server keeps none): what a workstation needs
-	// to open its replica for a user who has no key slot there yet.
-	ReplicaKey []byte `json:"replicaKey,omitempty"`
-	// IdleLockSet and IdleLockMinutes: the idle lock set for this
-	// workstation on the dashboard, as in syncproto.Welcome.
-	IdleLockSet     bool `json:"idleLockSet,omitempty"`
-	IdleLockMinutes int  `json:"idleLockMinutes,omitempty"`
-}
-
-// IdleLock is the dashboard's idle lock the answer carries, nil for none.
-func (r *LoginResult) IdleLock() *int {
-	if !r.IdleLockSet {
-		return nil
-	}
-	m := r.IdleLockMinutes
-	return &m
-}
+type LoginResult = syncproto.LoginAnswer
 
 // User is a user as the login answer names it.
-type User struct {
-	ID   string        `json:"id"`
-	Name string        `json:"name"`
-	Role workflow.Role `json:"role"`
-}
+type User = syncproto.LoginUser
 
 // Login asks the server for a session of the user on this device, whose
 // acts signKey (the public half of a key made for this login, see

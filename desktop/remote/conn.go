@@ -366,15 +366,21 @@ func unexpected(want string, got syncproto.Frame) error {
 // Hello opens the session; h's requestId and protocol are filled in.
 func (c *Conn) Hello(ctx context.Context, h syncproto.Hello) (*syncproto.Welcome, error) {
 	h.RequestID, h.Protocol = c.newRequestID(), syncproto.Version
-	r, err := c.request(ctx, h.RequestID, &h)
+	return ask[*syncproto.Welcome](ctx, c, h.RequestID, &h, "welcome")
+}
+
+// ask sends request f and returns the server's answer, a want frame (T).
+func ask[T syncproto.Frame](ctx context.Context, c *Conn, requestID string, f syncproto.Frame, want string) (T, error) {
+	var none T
+	r, err := c.request(ctx, requestID, f)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
-	w, ok := r.(*syncproto.Welcome)
+	x, ok := r.(T)
 	if !ok {
-		return nil, unexpected("welcome", r)
+		return none, unexpected(want, r)
 	}
-	return w, nil
+	return x, nil
 }
 
 // Push uploads consecutive mutations and returns the server's outcomes.
@@ -428,15 +434,7 @@ func pushResult(r syncproto.Frame, muts []syncproto.Mutation) (*syncproto.PushRe
 // Pull asks for the changes after cursor (limit 0: the server chooses).
 func (c *Conn) Pull(ctx context.Context, cursor string, limit int) (*syncproto.Changes, error) {
 	p := &syncproto.Pull{RequestID: c.newRequestID(), Cursor: cursor, Limit: limit}
-	r, err := c.request(ctx, p.RequestID, p)
-	if err != nil {
-		return nil, err
-	}
-	ch, ok := r.(*syncproto.Changes)
-	if !ok {
-		return nil, unexpected("changes", r)
-	}
-	return ch, nil
+	return ask[*syncproto.Changes](ctx, c, p.RequestID, p, "changes")
 }
 
 // Report tells the server how much is waiting to be uploaded (no reply).

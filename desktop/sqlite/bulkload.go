@@ -45,22 +45,14 @@ func (t *Tx) deferIndexes() error {
 	// sql IS NULL: an index SQLite made for a constraint, not ours to drop.
 	rows, err := t.query(`SELECT name, sql FROM sqlite_schema
 		 WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (`+strings.Join(names, ", ")+`) ORDER BY name`, args...)
-	if err != nil {
-		return fmt.Errorf("sqlite: defer indexes: %w", err)
-	}
 	type index struct{ name, sql string }
-	var idx []index
-	for rows.Next() {
+	idx, err := scanAll(rows, err, "defer indexes", func(r rowScanner) (index, error) {
 		var x index
-		if err := rows.Scan(&x.name, &x.sql); err != nil {
-			rows.Close()
-			return fmt.Errorf("sqlite: defer indexes: %w", err)
-		}
-		idx = append(idx, x)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sqlite: defer indexes: %w", err)
+		err := r.Scan(&x.name, &x.sql)
+		return x, err
+	})
+	if err != nil {
+		return err
 	}
 	for _, x := range idx {
 		if _, err := t.exec(`INSERT OR REPLACE INTO deferred_indexes (name, sql) VALUES (?, ?)`, x.name, x.sql); err != nil {
@@ -79,21 +71,13 @@ func (t *Tx) restoreIndexes() error {
 	// One a migration has created again meanwhile is left as it is.
 	rows, err := t.query(`SELECT name, sql FROM deferred_indexes
 		 WHERE name NOT IN (SELECT name FROM sqlite_schema WHERE type = 'index') ORDER BY name`)
-	if err != nil {
-		return fmt.Errorf("sqlite: restore indexes: %w", err)
-	}
-	var defs []string
-	for rows.Next() {
+	defs, err := scanAll(rows, err, "restore indexes", func(r rowScanner) (string, error) {
 		var name, def string
-		if err := rows.Scan(&name, &def); err != nil {
-			rows.Close()
-			return fmt.Errorf("sqlite: restore indexes: %w", err)
-		}
-		defs = append(defs, def)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sqlite: restore indexes: %w", err)
+		err := r.Scan(&name, &def)
+		return def, err
+	})
+	if err != nil {
+		return err
 	}
 	if len(defs) == 0 {
 		return nil

@@ -29,6 +29,16 @@ func (t *Tx) chainState() (chainState, error) {
 	return c, nil
 }
 
+// stateAndChain reads the sync state and the chain's place in it.
+func (t *Tx) stateAndChain() (State, chainState, error) {
+	s, err := t.state()
+	if err != nil {
+		return s, chainState{}, err
+	}
+	c, err := t.chainState()
+	return s, c, err
+}
+
 // content is what entry e's hash covers.
 func (e *OutboxEntry) content(deviceID string) syncproto.ActContent {
 	return syncproto.ActContent{DeviceID: deviceID, Seq: e.Seq, MutationID: e.ID, Name: e.Name, Args: e.Args,
@@ -85,11 +95,7 @@ func (t *Tx) chainFrom(s State, head string, onlyUnhashed bool) error {
 // chainUnhashed chains acts queued before the replica knew its device, or
 // before the chain existed (an upgraded replica), after the current head.
 func (t *Tx) chainUnhashed() error {
-	s, err := t.state()
-	if err != nil {
-		return err
-	}
-	c, err := t.chainState()
+	s, c, err := t.stateAndChain()
 	if err != nil {
 		return err
 	}
@@ -139,11 +145,7 @@ func (t *Tx) actHash(s State, c syncproto.ActContent) (prev, hash string, err er
 func (db *DB) VerifyChain(ctx context.Context) (*workflow.Rejection, error) {
 	var rej *workflow.Rejection
 	err := db.read(ctx, func(t *Tx) error {
-		s, err := t.state()
-		if err != nil {
-			return err
-		}
-		cs, err := t.chainState()
+		s, cs, err := t.stateAndChain()
 		if err != nil {
 			return err
 		}

@@ -192,21 +192,13 @@ func (t *Tx) rebase() error {
 		row     sql.NullString
 	}
 	rows, err := t.query(`SELECT tbl, id, row FROM rebase_base`)
-	if err != nil {
-		return fmt.Errorf("sqlite: rebase: %w", err)
-	}
-	var bases []base
-	for rows.Next() {
+	bases, err := scanAll(rows, err, "rebase", func(r rowScanner) (base, error) {
 		var b base
-		if err := rows.Scan(&b.tbl, &b.id, &b.row); err != nil {
-			rows.Close()
-			return fmt.Errorf("sqlite: rebase: %w", err)
-		}
-		bases = append(bases, b)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sqlite: rebase: %w", err)
+		err := r.Scan(&b.tbl, &b.id, &b.row)
+		return b, err
+	})
+	if err != nil {
+		return err
 	}
 	for _, b := range bases {
 		if err := t.resetRow(b.tbl, b.id, b.row); err != nil {
@@ -365,26 +357,18 @@ func (t *Tx) rebaseRows(r *reach, entries []OutboxEntry, affected []bool, writte
 		}
 	}
 	for table := range r.allOf {
-		rows, err := t.query(`SELECT id, row FROM rebase_base WHERE tbl = ?`, table)
-		if err != nil {
-			return false, fmt.Errorf("sqlite: rebase: %w", err)
-		}
 		type base struct {
 			id  string
 			row sql.NullString
 		}
-		var bases []base
-		for rows.Next() {
+		rows, err := t.query(`SELECT id, row FROM rebase_base WHERE tbl = ?`, table)
+		bases, err := scanAll(rows, err, "rebase", func(r rowScanner) (base, error) {
 			var b base
-			if err := rows.Scan(&b.id, &b.row); err != nil {
-				rows.Close()
-				return false, fmt.Errorf("sqlite: rebase: %w", err)
-			}
-			bases = append(bases, b)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return false, fmt.Errorf("sqlite: rebase: %w", err)
+			err := r.Scan(&b.id, &b.row)
+			return b, err
+		})
+		if err != nil {
+			return false, err
 		}
 		for _, b := range bases {
 			if err := t.resetRow(table, b.id, b.row); err != nil {
@@ -423,7 +407,7 @@ func (t *Tx) rebaseRows(r *reach, entries []OutboxEntry, affected []bool, writte
 // pipeline's steps (replayStore says what each does here), and records its
 // flags and its touches. It returns the touches.
 func (t *Tx) replay(e OutboxEntry) (touches, error) {
-	s := &replayStore{touchReader: newTouchReader(t), t: t, e: e}
+	s := &replayStore{replicaStore: replicaStore{reader: newReader(t)}, t: t, e: e}
 	a := &pipeline.Act{Mutation: syncproto.Mutation{Seq: e.Seq, ID: e.ID, Name: e.Name, Args: e.Args, OccurredAt: e.OccurredAt,
 		AuthorID: e.Author.ID, PrevHash: e.PrevHash, Hash: e.Hash},
 		Actor: workflow.Actor{ID: e.Author.ID, Name: e.Author.Name, Role: e.Author.Role}}
@@ -438,12 +422,10 @@ func (t *Tx) replay(e OutboxEntry) (touches, error) {
 // authored and its re-issue linked when it was queued; what is new is its
 // effect, or the reason it no longer applies, which flags it.
 type replayStore struct {
-	*touchReader
-	t       *Tx
-	e       OutboxEntry
-	eff     workflow.Effect
-	closing bool
-	now     touches
+	replicaStore
+	t   *Tx
+	e   OutboxEntry
+	now touches
 }
 
 func (s *replayStore) Chain(context.Context, *pipeline.Act) (*workflow.Rejection, error) {
@@ -460,16 +442,6 @@ func (s *replayStore) CloseRejected(context.Context, *pipeline.Act) (*workflow.R
 	return nil, nil
 }
 
-func (s *replayStore) MergeOf(context.Context, string) (*workflow.Merge, error) { return nil, nil }
-
-// WriteEffect: the mutator accepted it, so the replica must take it; if it
-// cannot, the file is inconsistent and nothing may be committed.
-func (s *replayStore) WriteEffect(_ context.Context, _ *pipeline.Act, eff workflow.Effect) (*workflow.Rejection, error) {
-	s.eff = eff
-	return nil, s.t.applyEffect(eff)
-}
-
-func (s *replayStore) LockWait(context.Context, *workflow.Wait) (bool, error)         { return false, nil }
 func (s *replayStore) Reissue(context.Context, *pipeline.Act, pipeline.Outcome) error { return nil }
 func (s *replayStore) Park(context.Context, *pipeline.Act, *workflow.Wait) error      { return nil }
 func (s *replayStore) Wake(context.Context, *pipeline.Act) error                      { return nil }

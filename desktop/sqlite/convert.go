@@ -152,17 +152,8 @@ func copyReplica(ctx context.Context, db *DB, src string) error {
 	if err != nil {
 		return err
 	}
-	var tables []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return err
-		}
-		tables = append(tables, n)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	tables, err := collect(rows, oneColumn[string])
+	if err != nil {
 		return err
 	}
 	tx, err := c.BeginTx(ctx, nil)

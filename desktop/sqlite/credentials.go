@@ -49,7 +49,7 @@ func (db *DB) PutCredential(ctx context.Context, c Credential) error {
 
 const credentialColumns = `userId, email, name, role, token, expiresAt, onlineLoginAt, lastLoginAt, loggedOutAt, sessionId`
 
-func scanCredential(sc interface{ Scan(...any) error }) (Credential, error) {
+func scanCredential(sc rowScanner) (Credential, error) {
 	var c Credential
 	var role string
 	var token, expires, out, sid sql.NullString
@@ -98,19 +98,7 @@ func (db *DB) CredentialByUser(ctx context.Context, userID string) (*Credential,
 // Credentials lists every stored credential, most recent login first.
 func (db *DB) Credentials(ctx context.Context) ([]Credential, error) {
 	rows, err := db.sql.QueryContext(ctx, `SELECT `+credentialColumns+` FROM local_credentials ORDER BY lastLoginAt DESC, userId`)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: read credentials: %w", err)
-	}
-	defer rows.Close()
-	var out []Credential
-	for rows.Next() {
-		c, err := scanCredential(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: read credentials: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return scanAll(rows, err, "read credentials", scanCredential)
 }
 
 // TouchLogin records an offline login (it ends a previous logout).

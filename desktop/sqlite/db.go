@@ -19,6 +19,7 @@ import (
 	"crypto/subtle"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -26,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"wardsync/desktop/sqlite/cryptvfs"
@@ -226,8 +228,7 @@ func (db *DB) unlock(ctx context.Context, key []byte, every time.Duration, resta
 // locked, then with the DSN Unlock set.
 type connector struct {
 	drv driver.Driver
-	mu  sync.Mutex
-	dsn string
+	dsn atomic.Value // string: the DSN with the current key; "" while locked
 }
 
 func (c *connector) Connect(context.Context) (driver.Conn, error) {
@@ -241,15 +242,12 @@ func (c *connector) Connect(context.Context) (driver.Conn, error) {
 func (c *connector) Driver() driver.Driver { return c.drv }
 
 func (c *connector) current() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.dsn
+	dsn, _ := c.dsn.Load().(string)
+	return dsn
 }
 
 func (c *connector) set(dsn string) {
-	c.mu.Lock()
-	c.dsn = dsn
-	c.mu.Unlock()
+	c.dsn.Store(dsn)
 }
 
 // Unreadable is an encrypted replica that cannot be read: the key is not
@@ -452,6 +450,66 @@ func (db *DB) read(ctx context.Context, fn func(*Tx) error) error {
 	}
 	defer tx.Rollback()
 	return fn(&Tx{ctx: ctx, db: db, tx: tx})
+}
+
+// readValue runs get in a read transaction and returns what it read.
+func readValue[T any](ctx context.Context, db *DB, get func(*Tx) (T, error)) (T, error) {
+	var v T
+	err := db.read(ctx, func(t *Tx) error {
+		var err error
+		v, err = get(t)
+		return err
+	})
+	return v, err
+}
+
+// rowScanner is a *sql.Row or the current row of a *sql.Rows.
+type rowScanner interface{ Scan(...any) error }
+
+// collect reads every row of rows with scan and closes rows.
+func collect[T any](rows *sql.Rows, scan func(rowScanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		x, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}
+
+// scanAll is collect for a query that may have failed (err); what names
+// the rows in errors ("sqlite: what: …").
+func scanAll[T any](rows *sql.Rows, err error, what string, scan func(rowScanner) (T, error)) ([]T, error) {
+	if err == nil {
+		var out []T
+		if out, err = collect(rows, scan); err == nil {
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+}
+
+// oneColumn scans a row of one column.
+func oneColumn[T any](r rowScanner) (T, error) {
+	var v T
+	err := r.Scan(&v)
+	return v, err
+}
+
+// wireRows reads rows of tbl's columns (tbl.colList) into T's, through
+// their wire JSON.
+func wireRows[T any](tbl *table, rows *sql.Rows, err error, what string) ([]T, error) {
+	return scanAll(rows, err, what, func(r rowScanner) (T, error) {
+		var v T
+		raw, err := scanWire(tbl, r)
+		if err == nil {
+			err = json.Unmarshal(raw, &v)
+		}
+		return v, err
+	})
 }
 
 // prepared returns the DB's prepared statement for q, preparing it on

@@ -122,7 +122,7 @@ type Queued struct {
 func (db *DB) Queue(ctx context.Context, a NewAct) (Queued, error) {
 	var q Queued
 	err := db.write(ctx, func(t *Tx) error {
-		s := &queueStore{touchReader: newTouchReader(t), t: t, check: a.Check, sign: a.Sign}
+		s := &queueStore{replicaStore: replicaStore{reader: newReader(t)}, t: t, check: a.Check, sign: a.Sign}
 		act := &pipeline.Act{Mutation: syncproto.Mutation{ID: a.ID, Name: a.Name, Args: a.Args, OccurredAt: a.OccurredAt,
 			SessionID: a.Author.SessionID, AuthorID: a.Author.ID, ReissueOf: a.ReissueOf},
 			Actor: workflow.Actor{ID: a.Author.ID, Name: a.Author.Name, Role: a.Author.Role}}
@@ -145,13 +145,11 @@ func (db *DB) Queue(ctx context.Context, a NewAct) (Queued, error) {
 // *workflow.Rejection and nothing is written: the user is still at the
 // form, and the act never leaves the workstation.
 type queueStore struct {
-	*touchReader
+	replicaStore
 	t     *Tx
 	check func(seq int64) error
 	sign  Signer
 	// What the steps leave for the record.
-	eff       workflow.Effect
-	closing   bool   // a bookkeeping act: it touches no replicated row
 	reissueOf string // the rejected act linked, when it was still open
 	queued    Queued
 }
@@ -195,24 +193,6 @@ func (s *queueStore) CloseRejected(_ context.Context, a *pipeline.Act) (*workflo
 		FormatTime(a.OccurredAt), a.Actor.ID, a.Actor.Name, args.Reason, args.ID)
 	return nil, err
 }
-
-// MergeOf: the replica does not know of merges; the server follows them
-// when the act arrives.
-func (s *queueStore) MergeOf(context.Context, string) (*workflow.Merge, error) { return nil, nil }
-
-// WriteEffect writes the act's effect on the replica's rows, keeping their
-// server version for the rebase (rows.go).
-func (s *queueStore) WriteEffect(_ context.Context, _ *pipeline.Act, eff workflow.Effect) (*workflow.Rejection, error) {
-	s.eff = eff
-	return nil, s.t.applyEffect(eff)
-}
-
-// LockWait: no other writer moves the replica's rows meanwhile, so the
-// act need not run again. It is queued without local effect, flagged
-// with what it waits for: the predecessor is on another workstation, and
-// the server applies the act when it lands (docs/deferred.md). Showing its
-// effect now would show a state the ward has not reached.
-func (s *queueStore) LockWait(context.Context, *workflow.Wait) (bool, error) { return false, nil }
 
 // Reissue links the open rejected act the new act re-issues ("copy into a
 // new entry"): it leaves the open list meanwhile.
@@ -268,7 +248,7 @@ func (s *queueStore) Wake(context.Context, *pipeline.Act) error { return nil }
 const outboxColumns = `seq, id, name, args, occurredAt, authorId, authorName, authorRole, sessionId, status,
 	conflictCode, conflictMessage, conflictField, reissueOf, waitingFor, parked, prevHash, hash, touches, signature`
 
-func scanOutbox(rows *sql.Rows) (OutboxEntry, error) {
+func scanOutbox(rows rowScanner) (OutboxEntry, error) {
 	var e OutboxEntry
 	var args, at, role string
 	var code, msg, field, reissueOf, waiting, touches sql.NullString
@@ -299,19 +279,7 @@ func scanOutbox(rows *sql.Rows) (OutboxEntry, error) {
 
 func (t *Tx) outbox(where string, args ...any) ([]OutboxEntry, error) {
 	rows, err := t.query(`SELECT `+outboxColumns+` FROM outbox `+where, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: read outbox: %w", err)
-	}
-	defer rows.Close()
-	var out []OutboxEntry
-	for rows.Next() {
-		e, err := scanOutbox(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: read outbox: %w", err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return scanAll(rows, err, "read outbox", scanOutbox)
 }
 
 // Outbox lists up to limit queued acts with seq ≥ from, in seq order
@@ -320,13 +288,9 @@ func (db *DB) Outbox(ctx context.Context, from int64, limit int) ([]OutboxEntry,
 	if limit <= 0 {
 		limit = -1
 	}
-	var out []OutboxEntry
-	err := db.read(ctx, func(t *Tx) error {
-		var err error
-		out, err = t.outbox(`WHERE seq >= ? ORDER BY seq LIMIT ?`, from, limit)
-		return err
+	return readValue(ctx, db, func(t *Tx) ([]OutboxEntry, error) {
+		return t.outbox(`WHERE seq >= ? ORDER BY seq LIMIT ?`, from, limit)
 	})
-	return out, err
 }
 
 // Counts summarises the queues for the status line.
@@ -362,13 +326,7 @@ const countsQuery = `SELECT
 
 // Counts reads the queue counts.
 func (db *DB) Counts(ctx context.Context) (Counts, error) {
-	var c Counts
-	err := db.read(ctx, func(t *Tx) error {
-		var err error
-		c, err = t.counts()
-		return err
-	})
-	return c, err
+	return readValue(ctx, db, (*Tx).counts)
 }
 
 // CountsAndState reads the queue counts and the sync state from one
@@ -567,23 +525,14 @@ func (db *DB) Rejected(ctx context.Context, includeResolved bool) ([]RejectedAct
 	if includeResolved {
 		where = ``
 	}
-	var out []RejectedAct
-	err := db.read(ctx, func(t *Tx) error {
-		var err error
-		out, err = t.rejected(where + ` ORDER BY rejectedAt DESC, seq DESC`)
-		return err
+	return readValue(ctx, db, func(t *Tx) ([]RejectedAct, error) {
+		return t.rejected(where + ` ORDER BY rejectedAt DESC, seq DESC`)
 	})
-	return out, err
 }
 
 // RejectedByID returns one rejected act, dismissed or not.
 func (db *DB) RejectedByID(ctx context.Context, id string) (*RejectedAct, error) {
-	var out []RejectedAct
-	err := db.read(ctx, func(t *Tx) error {
-		var err error
-		out, err = t.rejected(`WHERE id = ?`, id)
-		return err
-	})
+	out, err := readValue(ctx, db, func(t *Tx) ([]RejectedAct, error) { return t.rejected(`WHERE id = ?`, id) })
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,9 @@ package sqlite
 
 import (
 	"context"
+	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"wardsync/workflow"
@@ -70,9 +72,9 @@ func (db *DB) DashboardFor(ctx context.Context, role workflow.Role, userID strin
 		for _, q := range queues {
 			rows, err := t.query(q.sql(), append(q.args, limit)...)
 			if q.prescriptions != nil {
-				*q.prescriptions, err = scanPrescriptions(rows, err, limit)
+				*q.prescriptions, err = prescriptionList.scan(rows, err, limit)
 			} else {
-				*q.appointments, err = scanAppointments(rows, err, limit)
+				*q.appointments, err = appointmentList.scan(rows, err, limit)
 			}
 			if err != nil {
 				return err
@@ -118,32 +120,32 @@ func dashboardQueues(d *Dashboard, userID string, dayStart, dayEnd time.Time) []
 	return out
 }
 
-// list is the field of d that shows the queue named key.
+// list is the field of d that shows the queue named key: the list whose
+// JSON name is the key, which is how the UI finds it too.
 func (d *Dashboard) list(key string) (*[]AppointmentView, *[]PrescriptionView) {
-	switch key {
-	case "toCheckIn":
-		return &d.ToCheckIn, nil
-	case "toClose":
-		return &d.ToClose, nil
-	case "unpaid":
-		return &d.Unpaid, nil
-	case "toPrepare":
-		return &d.ToPrepare, nil
-	case "expected":
-		return &d.Expected, nil
-	case "consultations":
-		return &d.Consultations, nil
-	case "toCollect":
-		return nil, &d.ToCollect
-	case "toReview":
-		return nil, &d.ToReview
-	case "samplesReceived":
-		return nil, &d.SamplesReceived
-	case "inProgress":
-		return nil, &d.InProgress
+	i, ok := dashboardLists()[key]
+	if !ok {
+		return nil, nil
+	}
+	switch p := reflect.ValueOf(d).Elem().Field(i).Addr().Interface().(type) {
+	case *[]AppointmentView:
+		return p, nil
+	case *[]PrescriptionView:
+		return nil, p
 	}
 	return nil, nil
 }
+
+// dashboardLists indexes Dashboard's fields by their JSON names.
+var dashboardLists = sync.OnceValue(func() map[string]int {
+	t := reflect.TypeFor[Dashboard]()
+	out := make(map[string]int, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		out[name] = i
+	}
+	return out
+})
 
 func (q dashQueue) sql() string {
 	if q.prescriptions != nil {

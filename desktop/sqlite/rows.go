@@ -32,7 +32,7 @@ func (t *Tx) rowJSON(tbl *table, id string) (json.RawMessage, error) {
 
 // scanWire renders the current row of rows (selected with tbl.colList) as
 // a wire JSON object.
-func scanWire(tbl *table, rows *sql.Rows) (json.RawMessage, error) {
+func scanWire(tbl *table, rows rowScanner) (json.RawMessage, error) {
 	vals := make([]any, len(tbl.columns))
 	ptrs := make([]any, len(vals))
 	for i := range vals {
@@ -172,12 +172,24 @@ func (t *Tx) applyEffect(eff workflow.Effect) error {
 	return nil
 }
 
-// reader is workflow.Reader over a write transaction. SQLite's write lock,
-// taken when the transaction began, is what keeps the rows it returns
-// current until the effect is written.
-type reader struct{ t *Tx }
+// reader is workflow.Reader over a write transaction, noting every row
+// the mutator asks for (seen: what the act read, for the selective
+// rebase). SQLite's write lock, taken when the transaction began, is what
+// keeps the rows it returns current until the effect is written.
+type reader struct {
+	t    *Tx
+	seen touchSet
+}
 
-func readRow[T any](t *Tx, name, id string) (*T, error) {
+func newReader(t *Tx) *reader { return &reader{t: t, seen: touchSet{}} }
+
+// readRow reads the row id of table name, noting it.
+func readRow[T any](r *reader, name, id string) (*T, error) {
+	r.seen.add(name, id)
+	return decodeRow[T](r.t, name, id)
+}
+
+func decodeRow[T any](t *Tx, name, id string) (*T, error) {
 	tbl, err := lookupTable(name)
 	if err != nil {
 		return nil, err
@@ -196,27 +208,29 @@ func readRow[T any](t *Tx, name, id string) (*T, error) {
 	return &row, nil
 }
 
-func (r reader) User(_ context.Context, id string) (*workflow.User, error) {
-	return readRow[workflow.User](r.t, workflow.TableUsers, id)
+func (r *reader) User(_ context.Context, id string) (*workflow.User, error) {
+	return readRow[workflow.User](r, workflow.TableUsers, id)
 }
 
-func (r reader) Patient(_ context.Context, id string) (*workflow.Patient, error) {
-	return readRow[workflow.Patient](r.t, workflow.TablePatients, id)
+func (r *reader) Patient(_ context.Context, id string) (*workflow.Patient, error) {
+	return readRow[workflow.Patient](r, workflow.TablePatients, id)
 }
 
-func (r reader) Appointment(_ context.Context, id string) (*workflow.Appointment, error) {
-	return readRow[workflow.Appointment](r.t, workflow.TableAppointments, id)
+func (r *reader) Appointment(_ context.Context, id string) (*workflow.Appointment, error) {
+	return readRow[workflow.Appointment](r, workflow.TableAppointments, id)
 }
 
-func (r reader) Prescription(_ context.Context, id string) (*workflow.Prescription, error) {
-	return readRow[workflow.Prescription](r.t, workflow.TablePrescriptions, id)
+func (r *reader) Prescription(_ context.Context, id string) (*workflow.Prescription, error) {
+	return readRow[workflow.Prescription](r, workflow.TablePrescriptions, id)
 }
 
-func (r reader) Result(_ context.Context, id string) (*workflow.Result, error) {
-	return readRow[workflow.Result](r.t, workflow.TableResults, id)
+func (r *reader) Result(_ context.Context, id string) (*workflow.Result, error) {
+	return readRow[workflow.Result](r, workflow.TableResults, id)
 }
 
-func (r reader) ResultByPrescription(_ context.Context, prescriptionID string) (*workflow.Result, error) {
+func (r *reader) ResultByPrescription(_ context.Context, prescriptionID string) (*workflow.Result, error) {
+	// Which result it finds depends on every result's prescriptionId.
+	r.seen.add(workflow.TableResults, wildcard)
 	var id string
 	err := r.t.queryRow(`SELECT "id" FROM "results" WHERE "prescriptionId" = ? ORDER BY "createdAt", "id" LIMIT 1`, prescriptionID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -225,17 +239,20 @@ func (r reader) ResultByPrescription(_ context.Context, prescriptionID string) (
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read result of prescription %s: %w", prescriptionID, err)
 	}
-	return readRow[workflow.Result](r.t, workflow.TableResults, id)
+	return decodeRow[workflow.Result](r.t, workflow.TableResults, id)
 }
 
-func (r reader) Document(_ context.Context, id string) (*workflow.Document, error) {
-	return readRow[workflow.Document](r.t, workflow.TableDocuments, id)
+func (r *reader) Document(_ context.Context, id string) (*workflow.Document, error) {
+	return readRow[workflow.Document](r, workflow.TableDocuments, id)
 }
 
 // PatientRecords lists the replica's rows referring to a patient. SQLite's
 // write lock, held by the transaction, already keeps others from adding one.
-func (r reader) PatientRecords(_ context.Context, patientID string) (*workflow.PatientRecords, error) {
-	if _, err := readRow[workflow.Patient](r.t, workflow.TablePatients, patientID); err != nil {
+func (r *reader) PatientRecords(_ context.Context, patientID string) (*workflow.PatientRecords, error) {
+	for _, t := range []string{workflow.TableAppointments, workflow.TablePrescriptions, workflow.TableDocuments} {
+		r.seen.add(t, wildcard)
+	}
+	if _, err := readRow[workflow.Patient](r, workflow.TablePatients, patientID); err != nil {
 		return nil, err
 	}
 	out := &workflow.PatientRecords{}
@@ -244,20 +261,8 @@ func (r reader) PatientRecords(_ context.Context, patientID string) (*workflow.P
 		ids   *[]string
 	}{{workflow.TableAppointments, &out.Appointments}, {workflow.TablePrescriptions, &out.Prescriptions}, {workflow.TableDocuments, &out.Documents}} {
 		rows, err := r.t.query(`SELECT "id" FROM `+quote(x.table)+` WHERE "patientId" = ? ORDER BY "id"`, patientID)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: records of patient %s: %w", patientID, err)
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("sqlite: records of patient %s: %w", patientID, err)
-			}
-			*x.ids = append(*x.ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("sqlite: records of patient %s: %w", patientID, err)
+		if *x.ids, err = scanAll(rows, err, "records of patient "+patientID, oneColumn[string]); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil

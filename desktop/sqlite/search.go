@@ -4,8 +4,6 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
 
@@ -45,29 +43,28 @@ func (db *DB) SearchPatients(ctx context.Context, q PatientQuery) ([]workflow.Pa
 	if len(conds) > 0 {
 		where = "WHERE " + strings.Join(conds, " AND ")
 	}
+	return readValue(ctx, db, func(t *Tx) ([]workflow.Patient, error) {
+		return t.patients("search patients", ` FROM "patients" `+where+` ORDER BY "lastName", "firstName", "id" LIMIT ?`, append(args, q.Limit), nil)
+	})
+}
+
+// patients reads the patients a query selects (rest: what follows the
+// column list), keeping those keep accepts (nil: all). what names them in
+// errors. No patient is an empty list, not nil (JSON []).
+func (t *Tx) patients(what, rest string, args []any, keep func(*workflow.Patient) bool) ([]workflow.Patient, error) {
 	tbl := tables[workflow.TablePatients]
+	rows, err := t.query(`SELECT `+tbl.colList+rest, args...)
+	ps, err := wireRows[workflow.Patient](tbl, rows, err, what)
+	if err != nil {
+		return nil, err
+	}
 	out := []workflow.Patient{}
-	err := db.read(ctx, func(t *Tx) error {
-		rows, err := t.query(`SELECT `+tbl.colList+` FROM "patients" `+where+
-			` ORDER BY "lastName", "firstName", "id" LIMIT ?`, append(args, q.Limit)...)
-		if err != nil {
-			return fmt.Errorf("sqlite: search patients: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			raw, err := scanWire(tbl, rows)
-			if err != nil {
-				return fmt.Errorf("sqlite: search patients: %w", err)
-			}
-			var p workflow.Patient
-			if err := json.Unmarshal(raw, &p); err != nil {
-				return fmt.Errorf("sqlite: search patients: %w", err)
-			}
+	for _, p := range ps {
+		if keep == nil || keep(&p) {
 			out = append(out, p)
 		}
-		return rows.Err()
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 func likeEscape(s string) string {
@@ -86,28 +83,11 @@ func (db *DB) LikelyDuplicates(ctx context.Context, firstName, lastName, birthDa
 	if err != nil || first == "" || last == "" {
 		return out, nil // nothing to compare yet: the form is still being typed
 	}
-	tbl := tables[workflow.TablePatients]
-	err = db.read(ctx, func(t *Tx) error {
-		rows, err := t.query(`SELECT `+tbl.colList+` FROM "patients" WHERE "birthDate" >= ? AND "birthDate" < ? ORDER BY "lastName", "firstName", "id"`,
-			FormatTime(day), FormatTime(day.AddDate(0, 0, 1)))
-		if err != nil {
-			return fmt.Errorf("sqlite: likely duplicates: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			raw, err := scanWire(tbl, rows)
-			if err != nil {
-				return fmt.Errorf("sqlite: likely duplicates: %w", err)
-			}
-			var p workflow.Patient
-			if err := json.Unmarshal(raw, &p); err != nil {
-				return fmt.Errorf("sqlite: likely duplicates: %w", err)
-			}
-			if workflow.NormalizeName(p.FirstName) == first && workflow.NormalizeName(p.LastName) == last {
-				out = append(out, p)
-			}
-		}
-		return rows.Err()
+	return readValue(ctx, db, func(t *Tx) ([]workflow.Patient, error) {
+		return t.patients("likely duplicates", ` FROM "patients" WHERE "birthDate" >= ? AND "birthDate" < ? ORDER BY "lastName", "firstName", "id"`,
+			[]any{FormatTime(day), FormatTime(day.AddDate(0, 0, 1))},
+			func(p *workflow.Patient) bool {
+				return workflow.NormalizeName(p.FirstName) == first && workflow.NormalizeName(p.LastName) == last
+			})
 	})
-	return out, err
 }

@@ -37,13 +37,7 @@ func (e *ErrOtherDevice) Error() string {
 
 // State reads the sync state.
 func (db *DB) State(ctx context.Context) (State, error) {
-	var s State
-	err := db.read(ctx, func(t *Tx) error {
-		var err error
-		s, err = t.state()
-		return err
-	})
-	return s, err
+	return readValue(ctx, db, (*Tx).state)
 }
 
 func (t *Tx) state() (State, error) {
@@ -181,21 +175,12 @@ func (db *DB) RewindSeq(ctx context.Context, serverLast int64, serverHead string
 		if serverLast >= s.AckedSeq {
 			return nil
 		}
-		var seqs []int64
 		rows, err := t.query(`SELECT seq FROM outbox WHERE seq > ? ORDER BY seq`, serverLast)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var seq int64
-			if err := rows.Scan(&seq); err != nil {
-				rows.Close()
-				return err
-			}
-			seqs = append(seqs, seq)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		seqs, err := collect(rows, oneColumn[int64])
+		if err != nil {
 			return err
 		}
 		// Through negative numbers, so that no intermediate seq collides.

@@ -30,7 +30,7 @@ func (db *DB) Subjects(ctx context.Context, refs []workflow.ActRefs) ([]workflow
 }
 
 func (t *Tx) subject(r workflow.ActRefs) (workflow.ActSubject, error) {
-	s := workflow.ActSubject{PatientID: r.PatientID, FirstName: r.FirstName, LastName: r.LastName, VisitDate: r.VisitDate, VisitMotif: r.VisitMotif}
+	s := r.Subject()
 	var patientID, text, date, motif, amount sql.NullString
 	var err error
 	switch r.Table {

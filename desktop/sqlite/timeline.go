@@ -4,8 +4,6 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"sort"
 	"time"
 
@@ -76,19 +74,19 @@ func (e *TimelineEntry) RowID() string { return e.rowID() }
 func (db *DB) PatientTimeline(ctx context.Context, patientID string) (*Timeline, error) {
 	tl := &Timeline{Entries: []TimelineEntry{}}
 	err := db.read(ctx, func(t *Tx) error {
-		p, err := readRow[workflow.Patient](t, workflow.TablePatients, patientID)
+		p, err := decodeRow[workflow.Patient](t, workflow.TablePatients, patientID)
 		if err != nil {
 			return err
 		}
 		tl.Patient = *p
-		apps, err := t.appointments(qPatientAppointments, -1, patientID)
+		apps, err := appointmentList.list(t, qPatientAppointments, -1, patientID)
 		if err != nil {
 			return err
 		}
 		for i := range apps {
 			tl.Entries = append(tl.Entries, TimelineEntry{At: apps[i].Date, Kind: "appointment", Appointment: &apps[i]})
 		}
-		pres, err := t.prescriptions(qPatientPrescriptions, -1, patientID)
+		pres, err := prescriptionList.list(t, qPatientPrescriptions, -1, patientID)
 		if err != nil {
 			return err
 		}
@@ -138,23 +136,7 @@ var (
 func rowsOf[T any](t *Tx, name, alias, rest string, args ...any) ([]T, error) {
 	tbl := tables[name]
 	rows, err := t.query(`SELECT `+aliased(tbl, alias)+` FROM `+quote(name)+` `+alias+` `+rest, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: %s: %w", name, err)
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		raw, err := scanWire(tbl, rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: %s: %w", name, err)
-		}
-		var v T
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return nil, fmt.Errorf("sqlite: %s: %w", name, err)
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return wireRows[T](tbl, rows, err, name)
 }
 
 // Row returns one replicated row in wire form (nil when absent); tests and

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -84,58 +83,6 @@ func decodeTouches(stored string) (touches, error) {
 		return x, fmt.Errorf("sqlite: outbox touches %q: %w", stored, err)
 	}
 	return x, nil
-}
-
-// touchReader is reader, noting every row the mutator asks for.
-type touchReader struct {
-	r    reader
-	seen touchSet
-}
-
-func newTouchReader(t *Tx) *touchReader { return &touchReader{r: reader{t}, seen: touchSet{}} }
-
-func (x *touchReader) User(ctx context.Context, id string) (*workflow.User, error) {
-	x.seen.add(workflow.TableUsers, id)
-	return x.r.User(ctx, id)
-}
-
-func (x *touchReader) Patient(ctx context.Context, id string) (*workflow.Patient, error) {
-	x.seen.add(workflow.TablePatients, id)
-	return x.r.Patient(ctx, id)
-}
-
-func (x *touchReader) Appointment(ctx context.Context, id string) (*workflow.Appointment, error) {
-	x.seen.add(workflow.TableAppointments, id)
-	return x.r.Appointment(ctx, id)
-}
-
-func (x *touchReader) Prescription(ctx context.Context, id string) (*workflow.Prescription, error) {
-	x.seen.add(workflow.TablePrescriptions, id)
-	return x.r.Prescription(ctx, id)
-}
-
-func (x *touchReader) Result(ctx context.Context, id string) (*workflow.Result, error) {
-	x.seen.add(workflow.TableResults, id)
-	return x.r.Result(ctx, id)
-}
-
-func (x *touchReader) ResultByPrescription(ctx context.Context, prescriptionID string) (*workflow.Result, error) {
-	// Which result it finds depends on every result's prescriptionId.
-	x.seen.add(workflow.TableResults, wildcard)
-	return x.r.ResultByPrescription(ctx, prescriptionID)
-}
-
-func (x *touchReader) Document(ctx context.Context, id string) (*workflow.Document, error) {
-	x.seen.add(workflow.TableDocuments, id)
-	return x.r.Document(ctx, id)
-}
-
-func (x *touchReader) PatientRecords(ctx context.Context, patientID string) (*workflow.PatientRecords, error) {
-	x.seen.add(workflow.TablePatients, patientID)
-	for _, t := range []string{workflow.TableAppointments, workflow.TablePrescriptions, workflow.TableDocuments} {
-		x.seen.add(t, wildcard)
-	}
-	return x.r.PatientRecords(ctx, patientID)
 }
 
 // reach is what a selective rebase rebuilds: rows (table/id), each reset

@@ -257,31 +257,49 @@ func appointmentQuery(q queue) string {
 		WHERE ` + where + ` ORDER BY ` + orderBy + `, a."id" LIMIT ?`
 }
 
-func (t *Tx) appointments(q queue, limit int, args ...any) ([]AppointmentView, error) {
-	rows, err := t.query(appointmentQuery(q), append(args, limit)...)
-	return scanAppointments(rows, err, limit)
+// appointmentList reads appointments with the names a list shows.
+var appointmentList = viewList[workflow.Appointment, AppointmentView]{what: "appointments", query: appointmentQuery, cols: appointmentColumns, extras: 3,
+	view: func(a workflow.Appointment, names []sql.NullString) AppointmentView {
+		return AppointmentView{Appointment: a, PatientFirstName: names[0].String, PatientLastName: names[1].String, DoctorName: names[2].String}
+	}}
+
+// viewList is how one kind of list row is read: its query for a queue,
+// the columns of its row, and the view made of a row and the extra
+// columns that follow them (names joined in). what names the rows in
+// errors.
+type viewList[T, V any] struct {
+	what   string
+	query  func(queue) string
+	cols   []viewColumn[T]
+	extras int
+	view   func(T, []sql.NullString) V
 }
 
-// scanAppointments reads the rows of an appointmentQuery (or the error
-// that query returned) and closes them.
-func scanAppointments(rows *sql.Rows, err error, limit int) ([]AppointmentView, error) {
+// list runs the query for q, with args and at most limit rows (-1: all).
+func (l viewList[T, V]) list(t *Tx, q queue, limit int, args ...any) ([]V, error) {
+	rows, err := t.query(l.query(q), append(args, limit)...)
+	return l.scan(rows, err, limit)
+}
+
+// scan reads the rows of the list's query (or the error that query
+// returned) and closes them.
+func (l viewList[T, V]) scan(rows *sql.Rows, err error, limit int) ([]V, error) {
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: appointments: %w", err)
+		return nil, fmt.Errorf("sqlite: %s: %w", l.what, err)
 	}
 	defer rows.Close()
-	out := []AppointmentView{}
+	out := []V{}
 	if limit > 0 {
-		out = make([]AppointmentView, 0, min(limit, DefaultLimit))
+		out = make([]V, 0, min(limit, DefaultLimit))
 	}
-	s := newViewScanner(appointmentColumns, 3)
+	s := newViewScanner(l.cols, l.extras)
 	for rows.Next() {
-		var v AppointmentView
-		names, err := s.scan(rows, &v.Appointment)
+		var row T
+		names, err := s.scan(rows, &row)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: appointments: %w", err)
+			return nil, fmt.Errorf("sqlite: %s: %w", l.what, err)
 		}
-		v.PatientFirstName, v.PatientLastName, v.DoctorName = names[0].String, names[1].String, names[2].String
-		out = append(out, v)
+		out = append(out, l.view(row, names))
 	}
 	return out, rows.Err()
 }
@@ -298,36 +316,14 @@ func prescriptionQuery(q queue) string {
 		WHERE ` + where + ` ORDER BY ` + orderBy + `, p."id" LIMIT ?`
 }
 
-func (t *Tx) prescriptions(q queue, limit int, args ...any) ([]PrescriptionView, error) {
-	rows, err := t.query(prescriptionQuery(q), append(args, limit)...)
-	return scanPrescriptions(rows, err, limit)
-}
-
-// scanPrescriptions reads the rows of a prescriptionQuery (or the error
-// that query returned) and closes them.
-func scanPrescriptions(rows *sql.Rows, err error, limit int) ([]PrescriptionView, error) {
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: prescriptions: %w", err)
-	}
-	defer rows.Close()
-	out := []PrescriptionView{}
-	if limit > 0 {
-		out = make([]PrescriptionView, 0, min(limit, DefaultLimit))
-	}
-	s := newViewScanner(prescriptionColumns, 6)
-	for rows.Next() {
-		var v PrescriptionView
-		names, err := s.scan(rows, &v.Prescription)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: prescriptions: %w", err)
-		}
-		v.PatientFirstName, v.PatientLastName, v.DoctorName = names[0].String, names[1].String, names[2].String
-		v.NurseName, v.ResultID = names[3].String, names[4].String
-		v.ResultAbnormal = names[5].Valid && workflow.LabAbnormal(json.RawMessage(names[5].String))
-		out = append(out, v)
-	}
-	return out, rows.Err()
-}
+// prescriptionList reads prescriptions with the names a list shows and
+// their result's id and flag.
+var prescriptionList = viewList[workflow.Prescription, PrescriptionView]{what: "prescriptions", query: prescriptionQuery, cols: prescriptionColumns, extras: 6,
+	view: func(p workflow.Prescription, names []sql.NullString) PrescriptionView {
+		return PrescriptionView{Prescription: p, PatientFirstName: names[0].String, PatientLastName: names[1].String, DoctorName: names[2].String,
+			NurseName: names[3].String, ResultID: names[4].String,
+			ResultAbnormal: names[5].Valid && workflow.LabAbnormal(json.RawMessage(names[5].String))}
+	}}
 
 // PatientQuery searches patients. Every word of Name must begin the first
 // or the last name (ASCII letters in any case); BirthDate ("2006-01-02")

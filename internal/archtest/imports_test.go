@@ -55,6 +55,11 @@ var layers = []rule{
 		why:  "every layer may ask which release it was built from, so version itself may ask nobody (or it would cycle)",
 	},
 	{
+		pkgs: []string{"wardsync/process"},
+		ban:  []string{"wardsync/...", thirdParty},
+		why:  "every binary runs its main through it, so it may ask nobody: a main that imports it gains no layer",
+	},
+	{
 		pkgs:   []string{"wardsync/syncproto/..."},
 		ban:    []string{"wardsync/...", thirdParty},
 		except: []string{"wardsync/workflow/..."},

@@ -141,7 +141,7 @@ func (s *Server) requireAdmin(w http.ResponseWriter, r *http.Request, tok string
 
 func (s *Server) handleAdminSession(w http.ResponseWriter, r *http.Request, sess *postgres.Session) {
 	writeJSON(w, http.StatusOK, map[string]any{
-		"user":      userJSON{sess.UserID, sess.UserName, sess.Role},
+		"user":      userJSON{ID: sess.UserID, Name: sess.UserName, Role: sess.Role},
 		"expiresAt": sess.ExpiresAt,
 	})
 }

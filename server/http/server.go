@@ -203,27 +203,8 @@ type loginRequest struct {
 	DeviceProof string `json:"deviceProof,omitempty"`
 }
 
-type loginResponse struct {
-	Token string `json:"token"`
-	// SessionID is what the workstation's acts name, signed (protocol 2).
-	SessionID string `json:"sessionId"`
-
-	User      userJSON  `json:"user"`
-	ExpiresAt time.Time `json:"expiresAt"`
-	// ReplicaKey is the data key the server escrows for the device's
-	// encrypted replica (device_keys.go); only a workstation's login gets it.
-	ReplicaKey []byte `json:"replicaKey,omitempty"`
-	// IdleLockSet and IdleLockMinutes: the idle lock set on the dashboard
-	// for the workstation, as in syncproto.Welcome.
-	IdleLockSet     bool `json:"idleLockSet,omitempty"`
-	IdleLockMinutes int  `json:"idleLockMinutes,omitempty"`
-}
-
-type userJSON struct {
-	ID   string        `json:"id"`
-	Name string        `json:"name"`
-	Role workflow.Role `json:"role"`
-}
+// userJSON is a user as the login answer and the dashboard's session name it.
+type userJSON = syncproto.LoginUser
 
 func (s *Server) access() *accessState { return s.acc }
 
@@ -272,7 +253,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Logger.Info("login", "user", sess.UserID, "role", sess.Role, "device", sess.DeviceID, "ip", ip)
-	answer := loginResponse{Token: token, SessionID: sess.ID, User: userJSON{sess.UserID, sess.UserName, sess.Role}, ExpiresAt: sess.ExpiresAt}
+	answer := syncproto.LoginAnswer{Token: token, SessionID: sess.ID, User: userJSON{ID: sess.UserID, Name: sess.UserName, Role: sess.Role}, ExpiresAt: sess.ExpiresAt}
 	if answer.ReplicaKey, err = s.replicaKeyFor(r.Context(), sess.DeviceID); err != nil {
 		s.Logger.Error("login: escrowed replica key", "device", sess.DeviceID, "err", err)
 		writeError(w, err)
@@ -281,8 +262,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if m, err := s.idleLockFor(r.Context(), sess.DeviceID); err != nil {
 		writeError(w, err)
 		return
-	} else if m != nil {
-		answer.IdleLockSet, answer.IdleLockMinutes = true, *m
+	} else {
+		answer.SetIdleLock(m)
 	}
 	writeJSON(w, http.StatusOK, answer)
 }

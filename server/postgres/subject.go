@@ -22,7 +22,7 @@ func (db *DB) Subjects(ctx context.Context, refs []workflow.ActRefs) ([]workflow
 	tables, ids, patients, rxs := make([]string, len(refs)), make([]string, len(refs)), make([]string, len(refs)), make([]string, len(refs))
 	for i, r := range refs {
 		tables[i], ids[i], patients[i], rxs[i] = r.Table, r.ID, r.PatientID, r.PrescriptionID
-		out[i] = workflow.ActSubject{PatientID: r.PatientID, FirstName: r.FirstName, LastName: r.LastName, VisitDate: r.VisitDate, VisitMotif: r.VisitMotif}
+		out[i] = r.Subject()
 	}
 	rows, err := db.Pool.Query(ctx, `
 		SELECT r.i, COALESCE(p.id, ''), p."firstName", p."lastName", p."birthDate",

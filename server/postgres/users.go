@@ -48,16 +48,7 @@ func (db *DB) ListUsers(ctx context.Context) ([]UserInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []UserInfo
-	for rows.Next() {
-		u, err := scanUserInfo(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (UserInfo, error) { return scanUserInfo(r) })
 }
 
 // User reads one user.

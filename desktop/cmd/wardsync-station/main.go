@@ -31,31 +31,17 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
-	"runtime/pprof"
-	"syscall"
 	"time"
 
 	"wardsync/desktop"
 	"wardsync/desktop/keyfile"
+	"wardsync/process"
 	"wardsync/version"
 	"wardsync/workflow"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	// $WARDSYNC_CPUPROFILE: a CPU profile of this run, for the benchmarks
-	// (docs/bench.md), which run this binary as a child process.
-	if path := os.Getenv("WARDSYNC_CPUPROFILE"); path != "" {
-		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
-			code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-			pprof.StopCPUProfile()
-			f.Close()
-			os.Exit(code)
-		}
-	}
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	process.Run(func(ctx context.Context) int { return run(ctx, os.Args[1:], os.Stdout, os.Stderr) })
 }
 
 // run is the life of one command and returns the exit code: 0 done,
@@ -180,6 +166,13 @@ func command(ctx context.Context, e *desktop.Engine, cmd string, args []string, 
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	// answer prints what a command returned, or its error.
+	answer := func(v any, err error) int {
+		if err != nil {
+			return fail(err)
+		}
+		return printJSON(v)
+	}
 	switch cmd {
 	case "claim":
 		code := fs.String("code", os.Getenv("WARDSYNC_CLAIM_CODE"), "the one-time registration code (or $WARDSYNC_CLAIM_CODE)")
@@ -187,21 +180,13 @@ func command(ctx context.Context, e *desktop.Engine, cmd string, args []string, 
 			return 2
 		}
 		st := e.Status()
-		reg, err := desktop.ClaimDevice(ctx, nil, st.ServerURL, st.DeviceID, *code, e.DeviceKeyPath())
-		if err != nil {
-			return fail(err)
-		}
-		return printJSON(reg)
+		return answer(desktop.ClaimDevice(ctx, nil, st.ServerURL, st.DeviceID, *code, e.DeviceKeyPath()))
 	case "login":
 		password := fs.String("password", os.Getenv("WARDSYNC_PASSWORD"), "password (or $WARDSYNC_PASSWORD)")
 		if fs.Parse(args) != nil {
 			return 2
 		}
-		s, err := e.Login(ctx, *email, *password)
-		if err != nil {
-			return fail(err)
-		}
-		return printJSON(s)
+		return answer(e.Login(ctx, *email, *password))
 	case "run":
 		if fs.Parse(args) != nil {
 			return 2
@@ -237,11 +222,7 @@ func command(ctx context.Context, e *desktop.Engine, cmd string, args []string, 
 		if err != nil {
 			return fail(err)
 		}
-		a, err := e.Act(ctx, userID, name, json.RawMessage(*argsJSON))
-		if err != nil {
-			return fail(err)
-		}
-		return printJSON(a)
+		return answer(e.Act(ctx, userID, name, json.RawMessage(*argsJSON)))
 	case "status":
 		if fs.Parse(args) != nil {
 			return 2

@@ -65,38 +65,13 @@ func (f *file) readBlocks(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 	if rc != lib.SQLITE_OK {
 		return rc
 	}
-	out := cbytes(buf, n)
-	tmp := tls.Alloc(blockStored)
-	defer tls.Free(blockStored)
-	t := cbytes(tmp, blockStored)
-	short := false
-	for done := 0; done < n; {
-		pos := off + int64(done)
-		i := pos / blockSize
-		in := int(pos % blockSize)
-		m := min(blockSize-in, n-done)
+	return readUnits(tls, buf, n, off, blockSize, blockStored, func(p uintptr, i int64, from int) (int, int32) {
 		have := int(min(size-i*blockSize, blockSize)) // plain bytes in block i
-		if have <= in {
-			clear(out[done : done+m])
-			short = true
-			done += m
-			continue
+		if have <= from {
+			return have, lib.SQLITE_OK
 		}
-		if rc := f.readBlock(tls, tmp, i, have); rc != lib.SQLITE_OK {
-			return rc
-		}
-		c := min(m, have-in)
-		copy(out[done:done+c], t[in:in+c])
-		if c < m {
-			clear(out[done+c : done+m])
-			short = true
-		}
-		done += m
-	}
-	if short {
-		return lib.SQLITE_IOERR_SHORT_READ
-	}
-	return lib.SQLITE_OK
+		return have, f.readBlock(tls, p, i, have)
+	})
 }
 
 func (f *file) writeBlocks(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
@@ -106,11 +81,9 @@ func (f *file) writeBlocks(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 	}
 	in := cbytes(buf, n)
 	end := off + int64(n)
-	plainP := tls.Alloc(blockStored)
-	defer tls.Free(blockStored)
-	outP := tls.Alloc(blockStored)
-	defer tls.Free(blockStored)
-	plain, out := cbytes(plainP, blockStored), cbytes(outP, blockStored)
+	p := tls.Alloc(2 * blockStored)
+	defer tls.Free(2 * blockStored)
+	plain := cbytes(p, blockStored)
 	// A write past the end also rewrites the blocks between the old end
 	// and it (as zeros), as a plain file would read back.
 	first := off / blockSize
@@ -122,7 +95,7 @@ func (f *file) writeBlocks(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 		oldLen := int(max(min(size-bs, blockSize), 0))
 		newLen := max(oldLen, int(min(end-bs, blockSize)))
 		if oldLen > 0 && !(off <= bs && end >= bs+int64(oldLen)) {
-			if rc := f.readBlock(tls, plainP, i, oldLen); rc != lib.SQLITE_OK {
+			if rc := f.readBlock(tls, p, i, oldLen); rc != lib.SQLITE_OK {
 				return rc
 			}
 		}
@@ -132,14 +105,21 @@ func (f *file) writeBlocks(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 		if from < to {
 			copy(plain[from-bs:to-bs], in[from-off:to-off])
 		}
-		nonce := out[newLen+tagSize : newLen+Reserve]
-		f.nonce(nonce)
-		f.aead.Seal(out[:0], nonce, plain[:newLen], blockAAD(i))
-		if rc := f.write(tls, outP, newLen+Reserve, i*blockStored); rc != lib.SQLITE_OK {
+		if rc := f.sealBlock(tls, p, i, newLen); rc != lib.SQLITE_OK {
 			return rc
 		}
 	}
 	return lib.SQLITE_OK
+}
+
+// sealBlock seals block i, whose n plain bytes p holds (C memory of two
+// blocks: the sealed one is built in the second), and writes it.
+func (f *file) sealBlock(tls *libc.TLS, p uintptr, i int64, n int) int32 {
+	plain, out := cbytes(p, blockStored), cbytes(p+blockStored, blockStored)
+	nonce := out[n+tagSize : n+Reserve]
+	f.nonce(nonce)
+	f.aead.Seal(out[:0], nonce, plain[:n], blockAAD(i))
+	return f.write(tls, p+blockStored, n+Reserve, i*blockStored)
 }
 
 func (f *file) truncateBlocks(tls *libc.TLS, size int64) int32 {
@@ -161,11 +141,7 @@ func (f *file) truncateBlocks(tls *libc.TLS, size int64) int32 {
 	if rc := f.readBlock(tls, p, i, have); rc != lib.SQLITE_OK {
 		return rc
 	}
-	plain, out := cbytes(p, blockStored), cbytes(p+blockStored, blockStored)
-	nonce := out[rem+tagSize : rem+Reserve]
-	f.nonce(nonce)
-	f.aead.Seal(out[:0], nonce, plain[:rem], blockAAD(i))
-	if rc := f.write(tls, p+blockStored, rem+Reserve, i*blockStored); rc != lib.SQLITE_OK {
+	if rc := f.sealBlock(tls, p, i, rem); rc != lib.SQLITE_OK {
 		return rc
 	}
 	return callTruncate(tls, f.base, i*blockStored+int64(rem)+Reserve)

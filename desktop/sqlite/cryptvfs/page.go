@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 
 	"modernc.org/libc"
 	lib "modernc.org/sqlite/lib"
@@ -15,6 +16,46 @@ const (
 	frameHeaderSize = 24
 	frameSize       = frameHeaderSize + PageSize
 )
+
+// piece is the part of a read or write that falls in one unit of a
+// file's layout (a page, a block, a WAL header or frame part): each is
+// opened or sealed on its own.
+type piece struct {
+	at  int   // where it starts in the caller's buffer
+	pos int64 // where it starts in the file
+	n   int   // its length
+}
+
+// pieces walks the n bytes at off piece by piece; end gives where the unit
+// holding pos ends.
+func pieces(off int64, n int, end func(pos int64) int64) iter.Seq[piece] {
+	return func(yield func(piece) bool) {
+		for at := 0; at < n; {
+			pos := off + int64(at)
+			m := int(min(end(pos), off+int64(n)) - pos)
+			if !yield(piece{at, pos, m}) {
+				return
+			}
+			at += m
+		}
+	}
+}
+
+func pageEnd(pos int64) int64 { return (pos/PageSize + 1) * PageSize }
+
+func walEnd(pos int64) int64 {
+	_, _, _, end := walSegment(pos)
+	return end
+}
+
+// readResult is SQLite's answer to a read that was whole, or that ran past
+// the end of the file (the caller zeroed what it could not read).
+func readResult(short bool) int32 {
+	if short {
+		return lib.SQLITE_IOERR_SHORT_READ
+	}
+	return lib.SQLITE_OK
+}
 
 // pageAAD binds a sealed page to its page number, so that a page moved to
 // another place in the file fails authentication.
@@ -78,91 +119,100 @@ func (f *file) authFailed(what string) int32 {
 }
 
 func (f *file) readMain(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
-	out := cbytes(buf, n)
-	tmp := tls.Alloc(PageSize)
-	defer tls.Free(PageSize)
-	t := cbytes(tmp, PageSize)
-	short := false
-	for done := 0; done < n; {
-		pos := off + int64(done)
-		pg := pos / PageSize
-		in := int(pos % PageSize)
-		m := min(PageSize-in, n-done)
-		rc := callRead(tls, f.base, tmp, PageSize, pg*PageSize)
+	return readUnits(tls, buf, n, off, PageSize, PageSize, func(p uintptr, pg int64, _ int) (int, int32) {
+		rc := callRead(tls, f.base, p, PageSize, pg*PageSize)
 		if rc == lib.SQLITE_IOERR_SHORT_READ {
 			size, rc := baseSize(tls, f.base)
 			if rc != lib.SQLITE_OK {
-				return rc
+				return 0, rc
 			}
 			if size > pg*PageSize {
-				return f.authFailed(fmt.Sprintf("page %d (cut short)", pg+1))
+				return 0, f.authFailed(fmt.Sprintf("page %d (cut short)", pg+1))
 			}
-			clear(out[done : done+m])
-			short = true
-			done += m
-			continue
+			return 0, lib.SQLITE_OK
 		}
+		if rc != lib.SQLITE_OK {
+			return 0, rc
+		}
+		pgno := uint32(pg + 1)
+		t := cbytes(p, PageSize)
+		if err := f.openPage(t, t, pgno, pgno == 1); err != nil {
+			return 0, f.authFailed(fmt.Sprintf("page %d", pgno))
+		}
+		return PageSize, lib.SQLITE_OK
+	})
+}
+
+// readUnits reads n bytes at off of a file sealed unit by unit, each of
+// unit plain bytes (scratch bytes as stored). open opens unit i into p
+// (scratch bytes of C memory) and says how many plain bytes it holds; the
+// read starts at from in it, and a unit that ends before needs no
+// opening. What lies past the file's end reads as zeros, and the read is
+// then short.
+func readUnits(tls *libc.TLS, buf uintptr, n int, off int64, unit, scratch int, open func(p uintptr, i int64, from int) (have int, rc int32)) int32 {
+	out := cbytes(buf, n)
+	tmp := tls.Alloc(scratch)
+	defer tls.Free(scratch)
+	t := cbytes(tmp, scratch)
+	short := false
+	size := int64(unit)
+	for pc := range pieces(off, n, func(pos int64) int64 { return (pos/size + 1) * size }) {
+		from := int(pc.pos % size)
+		have, rc := open(tmp, pc.pos/size, from)
 		if rc != lib.SQLITE_OK {
 			return rc
 		}
-		pgno := uint32(pg + 1)
-		if in == 0 && m == PageSize {
-			if err := f.openPage(out[done:done+PageSize], t, pgno, pgno == 1); err != nil {
-				return f.authFailed(fmt.Sprintf("page %d", pgno))
-			}
-		} else {
-			if err := f.openPage(t, t, pgno, pgno == 1); err != nil {
-				return f.authFailed(fmt.Sprintf("page %d", pgno))
-			}
-			copy(out[done:done+m], t[in:in+m])
+		c := max(min(pc.n, have-from), 0)
+		copy(out[pc.at:pc.at+c], t[from:from+c])
+		if c < pc.n {
+			clear(out[pc.at+c : pc.at+pc.n])
+			short = true
 		}
-		done += m
 	}
-	if short {
-		return lib.SQLITE_IOERR_SHORT_READ
-	}
-	return lib.SQLITE_OK
+	return readResult(short)
 }
 
 func (f *file) writeMain(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 	in := cbytes(buf, n)
-	tmp := tls.Alloc(2 * PageSize)
-	defer tls.Free(2 * PageSize)
-	t := cbytes(tmp, PageSize)
-	for done := 0; done < n; {
-		pos := off + int64(done)
-		pg := pos / PageSize
-		at := int(pos % PageSize)
-		m := min(PageSize-at, n-done)
+	for pc := range pieces(off, n, pageEnd) {
+		pg := pc.pos / PageSize
 		pgno := uint32(pg + 1)
-		plain := in[done:min(done+PageSize, n)]
-		if at != 0 || m != PageSize {
-			// Part of a page (SQLite writes whole pages; this keeps any
-			// other writer correct): read, patch, seal again.
-			old := tmp + PageSize
-			if rc := f.readMain(tls, old, PageSize, pg*PageSize); rc != lib.SQLITE_OK && rc != lib.SQLITE_IOERR_SHORT_READ {
-				return rc
-			}
-			plain = cbytes(old, PageSize)
-			if pgno == 1 && string(plain[:saltSize]) != headerMagic {
-				copy(plain, headerMagic)
-			}
-			copy(plain[at:], in[done:done+m])
-		}
-		var salt []byte
-		if pgno == 1 {
-			salt = f.salt
-		}
-		if err := f.sealPage(t, plain, pgno, salt); err != nil {
-			f.vfs.recordFailure(fmt.Errorf("cryptvfs: write %s: %w", f.name, err))
-			return lib.SQLITE_IOERR_WRITE
-		}
-		if rc := f.write(tls, tmp, PageSize, pg*PageSize); rc != lib.SQLITE_OK {
+		if rc := f.writePage(tls, in[pc.at:pc.at+pc.n], int(pc.pos%PageSize), pgno, pgno == 1, pg*PageSize, (*file).readMain); rc != lib.SQLITE_OK {
 			return rc
 		}
-		done += m
 	}
 	return lib.SQLITE_OK
+}
+
+// writePage seals one page of the main file or the WAL and writes it at
+// pos: data is what SQLite writes into it, from offset at. Part of a page
+// (SQLite writes whole pages; this keeps any other writer correct) is
+// patched into the page as read back with read: read, patch, seal again.
+// page1 is the main file's first page, which keeps its salt.
+func (f *file) writePage(tls *libc.TLS, data []byte, at int, pgno uint32, page1 bool, pos int64, read ioFunc) int32 {
+	tmp := tls.Alloc(2 * PageSize)
+	defer tls.Free(2 * PageSize)
+	plain := data
+	if at != 0 || len(data) != PageSize {
+		old := tmp + PageSize
+		if rc := read(f, tls, old, PageSize, pos); rc != lib.SQLITE_OK && rc != lib.SQLITE_IOERR_SHORT_READ {
+			return rc
+		}
+		plain = cbytes(old, PageSize)
+		if page1 && string(plain[:saltSize]) != headerMagic {
+			copy(plain, headerMagic)
+		}
+		copy(plain[at:], data)
+	}
+	var salt []byte
+	if page1 {
+		salt = f.salt
+	}
+	if err := f.sealPage(cbytes(tmp, PageSize), plain, pgno, salt); err != nil {
+		f.vfs.recordFailure(fmt.Errorf("cryptvfs: write %s: %w", f.name, err))
+		return lib.SQLITE_IOERR_WRITE
+	}
+	return f.write(tls, tmp, PageSize, pos)
 }
 
 // walSegment places a WAL offset: in the WAL header or a frame header
@@ -185,10 +235,9 @@ func (f *file) readWAL(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 	defer tls.Free(frameSize)
 	t := cbytes(tmp, frameSize)
 	short := false
-	for done := 0; done < n; {
-		pos := off + int64(done)
-		page, frame, start, end := walSegment(pos)
-		m := int(min(end, off+int64(n)) - pos)
+	for pc := range pieces(off, n, walEnd) {
+		done, pos, m := pc.at, pc.pos, pc.n
+		page, frame, start, _ := walSegment(pos)
 		if !page {
 			rc := callRead(tls, f.base, buf+uintptr(done), m, pos)
 			if rc == lib.SQLITE_IOERR_SHORT_READ {
@@ -196,7 +245,6 @@ func (f *file) readWAL(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 			} else if rc != lib.SQLITE_OK {
 				return rc
 			}
-			done += m
 			continue
 		}
 		dataStart := start + frameHeaderSize
@@ -211,7 +259,6 @@ func (f *file) readWAL(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 			if size <= dataStart {
 				clear(out[done : done+m])
 				short = true
-				done += m
 				continue
 			}
 			err = errors.New("cut short")
@@ -233,62 +280,47 @@ func (f *file) readWAL(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 		}
 		from := int(pos - dataStart)
 		copy(out[done:done+m], t[frameHeaderSize+from:frameHeaderSize+from+m])
-		done += m
 	}
-	if short {
-		return lib.SQLITE_IOERR_SHORT_READ
-	}
-	return lib.SQLITE_OK
+	return readResult(short)
 }
 
 func (f *file) writeWAL(tls *libc.TLS, buf uintptr, n int, off int64) int32 {
 	in := cbytes(buf, n)
-	tmp := tls.Alloc(2 * PageSize)
-	defer tls.Free(2 * PageSize)
-	t := cbytes(tmp, PageSize)
-	for done := 0; done < n; {
-		pos := off + int64(done)
-		page, frame, start, end := walSegment(pos)
-		m := int(min(end, off+int64(n)) - pos)
+	for pc := range pieces(off, n, walEnd) {
+		data := in[pc.at : pc.at+pc.n]
+		page, frame, start, _ := walSegment(pc.pos)
 		if !page {
-			if rc := f.write(tls, buf+uintptr(done), m, pos); rc != lib.SQLITE_OK {
+			if rc := f.write(tls, buf+uintptr(pc.at), pc.n, pc.pos); rc != lib.SQLITE_OK {
 				return rc
 			}
-			if frame >= 0 && pos == start && m >= 4 {
-				f.walFrame, f.walPgno = frame, binary.BigEndian.Uint32(in[done:])
+			if frame >= 0 && pc.pos == start && pc.n >= 4 {
+				f.walFrame, f.walPgno = frame, binary.BigEndian.Uint32(data)
 			}
-			done += m
 			continue
 		}
-		var pgno uint32
-		if f.walFrame == frame {
-			pgno = f.walPgno
-		} else {
+		pgno := f.walPgno
+		if f.walFrame != frame {
 			// A page rewritten in place by a later write of the same
 			// transaction: its header is on disk already.
-			if rc := callRead(tls, f.base, tmp, 4, start); rc != lib.SQLITE_OK {
+			var rc int32
+			if pgno, rc = f.framePgno(tls, start); rc != lib.SQLITE_OK {
 				return rc
 			}
-			pgno = binary.BigEndian.Uint32(t)
 		}
 		dataStart := start + frameHeaderSize
-		plain := in[done:min(done+PageSize, n)]
-		if pos != dataStart || m != PageSize {
-			old := tmp + PageSize
-			if rc := f.readWAL(tls, old, PageSize, dataStart); rc != lib.SQLITE_OK && rc != lib.SQLITE_IOERR_SHORT_READ {
-				return rc
-			}
-			plain = cbytes(old, PageSize)
-			copy(plain[pos-dataStart:], in[done:done+m])
-		}
-		if err := f.sealPage(t, plain, pgno, nil); err != nil {
-			f.vfs.recordFailure(fmt.Errorf("cryptvfs: write %s: %w", f.name, err))
-			return lib.SQLITE_IOERR_WRITE
-		}
-		if rc := f.write(tls, tmp, PageSize, dataStart); rc != lib.SQLITE_OK {
+		if rc := f.writePage(tls, data, int(pc.pos-dataStart), pgno, false, dataStart, (*file).readWAL); rc != lib.SQLITE_OK {
 			return rc
 		}
-		done += m
 	}
 	return lib.SQLITE_OK
+}
+
+// framePgno reads the page number in the header of the WAL frame at start.
+func (f *file) framePgno(tls *libc.TLS, start int64) (uint32, int32) {
+	p := tls.Alloc(4)
+	defer tls.Free(4)
+	if rc := callRead(tls, f.base, p, 4, start); rc != lib.SQLITE_OK {
+		return 0, rc
+	}
+	return binary.BigEndian.Uint32(cbytes(p, 4)), lib.SQLITE_OK
 }

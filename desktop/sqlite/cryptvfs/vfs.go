@@ -79,8 +79,7 @@ type VFS struct {
 	key    []byte
 	open   atomic.Int32
 
-	failMu sync.Mutex
-	fail   error // the last authentication failure, for the error the caller shows
+	fail atomic.Pointer[error] // the last authentication failure, for the error the caller shows
 
 	closeMu sync.Mutex
 	closed  bool
@@ -169,15 +168,14 @@ func (v *VFS) Name() string { return v.name }
 // Failure is the last authentication failure seen through this VFS (which
 // file, which page), or nil. SQLite reports it only as SQLITE_IOERR_DATA.
 func (v *VFS) Failure() error {
-	v.failMu.Lock()
-	defer v.failMu.Unlock()
-	return v.fail
+	if err := v.fail.Load(); err != nil {
+		return *err
+	}
+	return nil
 }
 
 func (v *VFS) recordFailure(err error) {
-	v.failMu.Lock()
-	v.fail = err
-	v.failMu.Unlock()
+	v.fail.Store(&err)
 }
 
 // Close unregisters the VFS and wipes its copy of the key. Every database
@@ -274,6 +272,16 @@ const (
 	kindWAL          // plain headers, page-sealed frames
 	kindBlock        // journals and temp files
 )
+
+// ioFunc reads or writes n bytes at off of a file, from or into buf.
+type ioFunc func(f *file, tls *libc.TLS, buf uintptr, n int, off int64) int32
+
+// layouts are how each kind of file reads and writes its sealed form.
+var layouts = [...]struct{ read, write ioFunc }{
+	kindMain:  {(*file).readMain, (*file).writeMain},
+	kindWAL:   {(*file).readWAL, (*file).writeWAL},
+	kindBlock: {(*file).readBlocks, (*file).writeBlocks},
+}
 
 // file is the Go side of one open file.
 type file struct {
@@ -508,25 +516,13 @@ func xClose(tls *libc.TLS, pFile uintptr) (rc int32) {
 func xRead(tls *libc.TLS, pFile, buf uintptr, n int32, off int64) (rc int32) {
 	defer catch(&rc, lib.SQLITE_IOERR_READ)
 	f := fileOf(pFile)
-	switch f.kind {
-	case kindMain:
-		return f.readMain(tls, buf, int(n), off)
-	case kindWAL:
-		return f.readWAL(tls, buf, int(n), off)
-	}
-	return f.readBlocks(tls, buf, int(n), off)
+	return layouts[f.kind].read(f, tls, buf, int(n), off)
 }
 
 func xWrite(tls *libc.TLS, pFile, buf uintptr, n int32, off int64) (rc int32) {
 	defer catch(&rc, lib.SQLITE_IOERR_WRITE)
 	f := fileOf(pFile)
-	switch f.kind {
-	case kindMain:
-		return f.writeMain(tls, buf, int(n), off)
-	case kindWAL:
-		return f.writeWAL(tls, buf, int(n), off)
-	}
-	return f.writeBlocks(tls, buf, int(n), off)
+	return layouts[f.kind].write(f, tls, buf, int(n), off)
 }
 
 func xTruncate(tls *libc.TLS, pFile uintptr, size int64) (rc int32) {

@@ -8,7 +8,8 @@ import { Api, ApiError, login, TOKEN_KEY } from './api';
 import { AuthEventStream, CLOSED } from './events';
 import type { Ctx, View } from './context';
 import { formValues, h, replace } from '../shared/dom';
-import { currencies, currency, locale, locales, setCurrency, setLocale, t, type Locale } from '../shared/i18n';
+import { localeSettings } from '../shared/settings';
+import { locale, t } from '../shared/i18n';
 import { auditView } from './views/audit';
 import { boardView } from './views/board';
 import { devicesView } from './views/devices';
@@ -144,7 +145,7 @@ async function enter(token: string): Promise<void> {
       { class: 'top' },
       h('div', { class: 'brand' }, h('strong', null, 'wardsync'), h('span', null, t('adm.brand'))),
       summarySlot,
-      h('div', { class: 'who' }, live, h('span', null, me.user.name), localeSettings(), signOut),
+      h('div', { class: 'who' }, live, h('span', null, me.user.name), localeSettings(() => location.reload() /* the session stays: sessionStorage */), signOut),
     ),
     h('nav', { class: 'tabs', role: 'tablist' }, tabButtons),
     banner,
@@ -247,24 +248,3 @@ const saved = sessionStorage.getItem(TOKEN_KEY);
 if (saved) void enter(saved);
 else showLogin();
 
-/**
- * localeSettings is the dashboard's language and currency (kept in this
- * browser): dates, times and amounts follow them. The page is drawn again
- * in the new words; the session stays (sessionStorage).
- */
-function localeSettings(): HTMLElement {
-  const lang = h('select', { id: 'locale', 'aria-label': t('settings.language') },
-    locales.map((l) => h('option', { value: l }, t(l === 'fr-FR' ? 'settings.fr' : 'settings.en')))) as HTMLSelectElement;
-  lang.value = locale();
-  lang.addEventListener('change', () => {
-    setLocale(lang.value as Locale);
-    location.reload();
-  });
-  const money = h('select', { id: 'currency', 'aria-label': t('settings.currency') }, currencies.map((c) => h('option', { value: c }, c))) as HTMLSelectElement;
-  money.value = currency();
-  money.addEventListener('change', () => {
-    setCurrency(money.value);
-    location.reload();
-  });
-  return h('span', { class: 'settings' }, lang, money);
-}

@@ -7,7 +7,8 @@ import './desktop.css';
 import { api, onStatus, ready } from './api';
 import type { Ctx, View } from './ctx';
 import { h, replace } from '../shared/dom';
-import { currencies, currency, locale, locales, setCurrency, setLocale, t, type Locale } from '../shared/i18n';
+import { localeSettings } from '../shared/settings';
+import { locale, t } from '../shared/i18n';
 import type { Session, Status } from './types';
 import { queuesView } from './views/queues';
 import { patientsView } from './views/patients';
@@ -90,26 +91,6 @@ function go(v: View, patientId?: string): void {
   void current.refresh().catch((e) => flash(String(e), 'warn'));
 }
 
-/**
- * settings is the workstation's locale and currency: dates, times and
- * amounts follow them, and every screen is drawn again in the new words.
- */
-function settings(): HTMLElement {
-  const lang = h('select', { id: 'locale', 'aria-label': t('settings.language') },
-    locales.map((l) => h('option', { value: l }, t(l === 'fr-FR' ? 'settings.fr' : 'settings.en')))) as HTMLSelectElement;
-  lang.value = locale();
-  lang.addEventListener('change', () => {
-    setLocale(lang.value as Locale);
-    redraw();
-  });
-  const money = h('select', { id: 'currency', 'aria-label': t('settings.currency') }, currencies.map((c) => h('option', { value: c }, c))) as HTMLSelectElement;
-  money.value = currency();
-  money.addEventListener('change', () => {
-    setCurrency(money.value);
-    redraw();
-  });
-  return h('span', { class: 'settings' }, lang, money);
-}
 
 function redraw(): void {
   document.documentElement.lang = locale().slice(0, 2);
@@ -122,7 +103,7 @@ function redraw(): void {
 
 function drawHeader(): void {
   if (!session) {
-    replace(header, h('div', { class: 'brand' }, 'wardsync'), h('span', { class: 'spacer' }), settings());
+    replace(header, h('div', { class: 'brand' }, 'wardsync'), h('span', { class: 'spacer' }), localeSettings(() => redraw()));
     return;
   }
   const u = session.user;
@@ -134,7 +115,7 @@ function drawHeader(): void {
       tab('rejected', t('nav.rejected'), '4')),
     h('span', { class: 'spacer' }),
     h('span', { class: 'user', id: 'current-user', 'data-role': u.role }, `${u.name} · ${u.role.toLowerCase()}`, session.offline ? h('span', { class: 'badge warn' }, t('nav.offlineLogin')) : null),
-    settings(),
+    localeSettings(() => redraw()),
     h('button', { type: 'button', id: 'logout', onclick: logout }, t('nav.logout')));
 }
 

@@ -253,7 +253,8 @@ export interface PendingAct {
   subject?: ActSubject;
 }
 
-export interface RejectedAct {
+/** RejectedAct is a refused act, with where it stands in the review queue. */
+export interface RejectedAct extends ReviewInfo {
   id: string;
   seq: number;
   name: string;
@@ -265,16 +266,6 @@ export interface RejectedAct {
   rejection: Problem;
   rejectedAt: string;
   dismissedAt?: string;
-  state: ReviewInfo['state'];
-  closedAt?: string;
-  closedBy?: string;
-  closeReason?: string;
-  closeError?: string;
-  reissueId?: string;
-  resolvedAt?: string;
-  resolvedBy?: string;
-  resolutionNote?: string;
-  reissuedAs?: string;
   /** the patient and visit it concerns */
   subject?: ActSubject;
 }

@@ -17,27 +17,17 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"runtime/pprof"
-	"syscall"
 
+	"wardsync/process"
 	"wardsync/server/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	// $WARDSYNC_CPUPROFILE: a CPU profile of this run, for the benchmarks
-	// (docs/bench.md), which run this binary as a child process.
-	if path := os.Getenv("WARDSYNC_CPUPROFILE"); path != "" {
-		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
-			defer f.Close()
-			defer pprof.StopCPUProfile()
+	process.Run(func(ctx context.Context) int {
+		if err := cli.NewMain().Execute(ctx, os.Args[1:]); err != nil {
+			fmt.Fprintln(os.Stderr, "wardsync-server:", err)
+			return 1
 		}
-	}
-	if err := cli.NewMain().Execute(ctx, os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "wardsync-server:", err)
-		pprof.StopCPUProfile()
-		os.Exit(1)
-	}
+		return 0
+	})
 }

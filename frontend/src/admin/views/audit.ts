@@ -2,6 +2,7 @@ import type { Ctx, Topics, View } from '../context';
 import { formValues, h, replace } from '../../shared/dom';
 import { chainCell, clock, reissueLine, resolutionLine, shortId, typedValues } from '../format';
 import type { AuditEntry, AuditPage, Device, User } from '../types';
+import { dataTable, panel, view } from './layout';
 import { actDone, subjectLine } from '../../shared/acts';
 import { DatePattern, datePlaceholder, parseDay, t } from '../../shared/i18n';
 
@@ -137,38 +138,8 @@ export function auditView(ctx: Ctx): View {
     );
   }
 
-  const el = h(
-    'section',
-    { id: 'view-audit', class: 'view' },
-    h('div', { class: 'panel' }, h('h2', null, t('adm.auditTitle')), form),
-    h(
-      'div',
-      { class: 'panel' },
-      info,
-      h(
-        'table',
-        { class: 'data', id: 'audit' },
-        h(
-          'thead',
-          null,
-          h(
-            'tr',
-            null,
-            h('th', null, t('adm.occurred')),
-            h('th', null, t('adm.received')),
-            h('th', null, t('waiting.act')),
-            h('th', null, t('adm.author')),
-            h('th', null, t('adm.workstation')),
-            h('th', null, t('adm.chain')),
-            h('th', null, t('adm.outcome')),
-            h('th', null, t('details.summary')),
-          ),
-        ),
-        rows,
-      ),
-      more,
-    ),
-  );
+  const heads = [t('adm.occurred'), t('adm.received'), t('waiting.act'), t('adm.author'), t('adm.workstation'), t('adm.chain'), t('adm.outcome'), t('details.summary')];
+  const el = view('view-audit', panel(h('h2', null, t('adm.auditTitle')), form), panel(info, dataTable('audit', heads, rows), more));
 
   let loadedChoices = false;
   return {

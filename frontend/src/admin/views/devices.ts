@@ -1,9 +1,9 @@
 import { concerns, type Ctx, type Topics, type View } from '../context';
-import { confirmButton, formValues, h, replace } from '../../shared/dom';
+import { confirmButton, h, replace } from '../../shared/dom';
 import { clock } from '../format';
 import { t } from '../../shared/i18n';
 import { ROLES, type Device, type Registration } from '../types';
-import { fieldError } from './users';
+import { dataTable, onSubmit, panel, view } from './layout';
 
 // Workstations: register one (its one-time registration code is shown once),
 // issue a new code, revoke (its connection is closed at once).
@@ -23,19 +23,14 @@ export function devicesView(ctx: Ctx): View {
     h('button', { type: 'submit', class: 'primary' }, t('dev.register')),
     h('p', { class: 'form-error', role: 'alert' }),
   ) as HTMLFormElement;
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    const v = formValues(form);
-    try {
-      const reg = await ctx.api.post<Registration>('/api/v1/admin/devices', { name: v.name, roles: v.roles ?? [] });
-      form.reset();
-      fieldError(form, '');
+  onSubmit(
+    form,
+    (v) => ctx.api.post<Registration>('/api/v1/admin/devices', { name: v.name, roles: v.roles ?? [] }),
+    async (reg) => {
       showCode(reg);
       await load();
-    } catch (err) {
-      fieldError(form, err);
-    }
-  });
+    },
+  );
 
   function showCode(reg: Registration): void {
     codeBox.hidden = false;
@@ -48,20 +43,12 @@ export function devicesView(ctx: Ctx): View {
   }
 
   const rows = h('tbody');
-  const el = h(
-    'section',
-    { id: 'view-devices', class: 'view' },
-    h('div', { class: 'panel' }, h('h2', null, t('dev.registerTitle')), form, codeBox),
-    h(
-      'div',
-      { class: 'panel' },
+  const el = view(
+    'view-devices',
+    panel(h('h2', null, t('dev.registerTitle')), form, codeBox),
+    panel(
       h('h2', null, t('adm.tab.devices')),
-      h(
-        'table',
-        { class: 'data', id: 'devices' },
-        h('thead', null, h('tr', null, h('th', null, t('arg.name')), h('th', null, t('dev.serves')), h('th', null, t('dev.id')), h('th', null, t('dev.registeredAt')), h('th', null, t('dev.lastSeen')), h('th', null, t('details.state')), h('th', null, t('dev.keys')), h('th', null, t('dev.idleLock')), h('th', null, t('dev.actions')))),
-        rows,
-      ),
+      dataTable('devices', [t('arg.name'), t('dev.serves'), t('dev.id'), t('dev.registeredAt'), t('dev.lastSeen'), t('details.state'), t('dev.keys'), t('dev.idleLock'), t('dev.actions')], rows),
     ),
   );
 

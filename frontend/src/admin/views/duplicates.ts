@@ -3,6 +3,7 @@ import { confirmButton, h, replace } from '../../shared/dom';
 import { clock } from '../format';
 import { fmtDateUTC, t } from '../../shared/i18n';
 import { other, proposedSurvivor, reasonText, tabLabel, type DupPair, type DupPatient } from '../duplicates';
+import { panel, view } from './layout';
 
 // Possible duplicates: pairs of patients the server flagged (same
 // normalised names and birth date, or the same identity document number),
@@ -13,17 +14,7 @@ import { other, proposedSurvivor, reasonText, tabLabel, type DupPair, type DupPa
 
 export function duplicatesView(ctx: Ctx, onCount: (open: number) => void): View {
   const list = h('div', { id: 'duplicates' });
-  const el = h(
-    'section',
-    { id: 'view-duplicates', class: 'view' },
-    h(
-      'div',
-      { class: 'panel' },
-      h('h2', null, t('dup.tab')),
-      h('p', { class: 'hint' }, t('dup.hint')),
-      list,
-    ),
-  );
+  const el = view('view-duplicates', panel(h('h2', null, t('dup.tab')), h('p', { class: 'hint' }, t('dup.hint')), list));
 
   function side(p: DupPatient): HTMLElement {
     return h(

@@ -6,37 +6,33 @@ import { classify, healthLabel, humanDuration } from '../status';
 import type { AuditEntry, AuditPage, DeviceStatus, SyncStatus } from '../types';
 import { deferredPanel } from './deferred';
 import { healthSettings } from './health';
+import { dataTable, panel, view, type Head } from './layout';
 import { actDone, plainMessage, subjectLine } from '../../shared/acts';
-import { fmtWhen, has, t, tn } from '../../shared/i18n';
+import { fmtWhen, has, t, tn, type MessageKey } from '../../shared/i18n';
 
 // The overview: every workstation's sync health, and the live feed of
 // rejected acts with the reason and exactly what was typed.
 
 export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View {
   const rows = h('tbody');
-  const table = h(
-    'table',
-    { id: 'workstations', class: 'data ws-table' },
-    h(
-      'thead',
-      null,
-      h(
-        'tr',
-        null,
-        h('th', null, t('ws.status')),
-        h('th', null, t('adm.workstation')),
-        h('th', null, t('ws.network')),
-        h('th', null, t('ws.lastContact')),
-        h('th', { class: 'num', title: t('ws.waitingTitle') }, t('ws.waiting')),
-        h('th', { class: 'num', title: t('ws.upToDateTitle') }, t('ws.upToDateHead')),
-        h('th', { class: 'num', title: t('ws.lastHourTitle') }, t('ws.lastHour')),
-        h('th', { class: 'num', title: t('ws.sinceRegisteredTitle') }, t('ws.sinceRegistered')),
-        h('th', { class: 'num', title: t('ws.toReviewTitle') }, t('ws.toReview')),
-        h('th', { class: 'num', title: t('ws.onHoldTitle') }, t('ws.onHold')),
-        h('th', null, t('ws.lastProblem')),
-      ),
-    ),
+  const num = (head: MessageKey, title: MessageKey): Head => [t(head), { class: 'num', title: t(title) }];
+  const table = dataTable(
+    'workstations',
+    [
+      t('ws.status'),
+      t('adm.workstation'),
+      t('ws.network'),
+      t('ws.lastContact'),
+      num('ws.waiting', 'ws.waitingTitle'),
+      num('ws.upToDateHead', 'ws.upToDateTitle'),
+      num('ws.lastHour', 'ws.lastHourTitle'),
+      num('ws.sinceRegistered', 'ws.sinceRegisteredTitle'),
+      num('ws.toReview', 'ws.toReviewTitle'),
+      num('ws.onHold', 'ws.onHoldTitle'),
+      t('ws.lastProblem'),
+    ],
     rows,
+    'ws-table',
   );
   const feed = h('ol', { id: 'rejected-feed', class: 'feed' });
   // The review queue's figure per ward (a workstation is a ward's), in big.
@@ -45,21 +41,11 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
   onlyOpen.addEventListener('change', () => void loadRejected());
   const onHold = deferredPanel(ctx);
   const settings = healthSettings(ctx, () => void loadStatus());
-  const el = h(
-    'section',
-    { id: 'view-overview', class: 'view' },
-    h(
-      'div',
-      { class: 'panel' },
-      h('h2', null, t('adm.tab.devices')),
-      h('p', { class: 'hint' }, t('ws.hint')),
-      h('div', { class: 'scroll-x' }, table),
-      settings.el,
-    ),
+  const el = view(
+    'view-overview',
+    panel(h('h2', null, t('adm.tab.devices')), h('p', { class: 'hint' }, t('ws.hint')), h('div', { class: 'scroll-x' }, table), settings.el),
     onHold.el,
-    h(
-      'div',
-      { class: 'panel' },
+    panel(
       h(
         'div',
         { class: 'panel-head' },

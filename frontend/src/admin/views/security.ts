@@ -3,6 +3,7 @@ import { formValues, h, replace } from '../../shared/dom';
 import { clock, shortId } from '../format';
 import { DatePattern, datePlaceholder, has, parseDay, t } from '../../shared/i18n';
 import type { SecurityEvent, SecurityPage } from '../types';
+import { dataTable, panel, view } from './layout';
 
 // The security log (sync.security_events): logins, failed logins, logouts,
 // session ends and every administrative act, with who, from where, and the
@@ -138,28 +139,8 @@ export function securityView(ctx: Ctx): View {
     );
   }
 
-  const el = h(
-    'section',
-    { id: 'view-security', class: 'view' },
-    h('div', { class: 'panel' }, h('h2', null, t('sec.title')), form),
-    h(
-      'div',
-      { class: 'panel' },
-      info,
-      h(
-        'div',
-        { class: 'scroll-x' },
-        h(
-          'table',
-          { class: 'data', id: 'security' },
-          h('thead', null, h('tr', null, h('th', null, t('sec.when')), h('th', null, t('sec.event')), h('th', null, t('sec.by')), h('th', null, t('sec.about')),
-            h('th', null, t('sec.workstation')), h('th', null, t('sec.address')), h('th', null, t('sec.reason')), h('th', null, t('sec.change')))),
-          rows,
-        ),
-      ),
-      more,
-    ),
-  );
+  const heads = [t('sec.when'), t('sec.event'), t('sec.by'), t('sec.about'), t('sec.workstation'), t('sec.address'), t('sec.reason'), t('sec.change')];
+  const el = view('view-security', panel(h('h2', null, t('sec.title')), form), panel(info, h('div', { class: 'scroll-x' }, dataTable('security', heads, rows)), more));
 
   let loaded = false;
   return {

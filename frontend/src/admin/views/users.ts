@@ -1,9 +1,9 @@
-import { ApiError } from '../api';
 import { concerns, type Ctx, type Topics, type View } from '../context';
-import { confirmButton, formValues, h, Keyed } from '../../shared/dom';
+import { confirmButton, h, Keyed } from '../../shared/dom';
 import { clock } from '../format';
 import { t } from '../../shared/i18n';
 import { ROLES, type User } from '../types';
+import { dataTable, onSubmit, panel, view } from './layout';
 
 // Users: create an account, change a role, reset a password, disable or
 // enable. Role changes, resets and disabling end the user's sessions (the
@@ -11,13 +11,6 @@ import { ROLES, type User } from '../types';
 
 function roleSelect(name: string, value: string, attrs: Record<string, string> = {}): HTMLSelectElement {
   return h('select', { name, ...attrs }, ROLES.map((r) => h('option', { value: r, selected: r === value }, r)));
-}
-
-export function fieldError(form: HTMLFormElement, err: unknown): void {
-  const box = form.querySelector('.form-error');
-  form.querySelectorAll('.invalid').forEach((e) => e.classList.remove('invalid'));
-  if (err instanceof ApiError && err.field) form.querySelector(`[name="${CSS.escape(err.field)}"]`)?.classList.add('invalid');
-  if (box) box.textContent = err instanceof Error ? err.message : String(err);
 }
 
 export function usersView(ctx: Ctx): View {
@@ -31,40 +24,23 @@ export function usersView(ctx: Ctx): View {
     h('button', { type: 'submit', class: 'primary' }, t('users.create')),
     h('p', { class: 'form-error', role: 'alert' }),
   ) as HTMLFormElement;
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    const v = formValues(form);
-    try {
-      const u = await ctx.api.post<User>('/api/v1/admin/users', { name: v.name, email: v.email, password: v.password, role: v.role });
-      form.reset();
-      fieldError(form, '');
+  onSubmit(
+    form,
+    (v) => ctx.api.post<User>('/api/v1/admin/users', { name: v.name, email: v.email, password: v.password, role: v.role }),
+    async (u) => {
       ctx.toast(t('users.created', { name: u.name, role: u.role }));
       await load();
-    } catch (err) {
-      fieldError(form, err);
-    }
-  });
+    },
+  );
 
   const rows = h('tbody');
-  const el = h(
-    'section',
-    { id: 'view-users', class: 'view' },
-    h('div', { class: 'panel' }, h('h2', null, t('users.new')), form),
-    h(
-      'div',
-      { class: 'panel' },
+  const el = view(
+    'view-users',
+    panel(h('h2', null, t('users.new')), form),
+    panel(
       h('h2', null, t('adm.tab.users')),
       h('p', { class: 'hint' }, t('users.hint')),
-      h(
-        'table',
-        { class: 'data', id: 'users' },
-        h(
-          'thead',
-          null,
-          h('tr', null, h('th', null, t('arg.name')), h('th', null, t('login.email')), h('th', null, t('users.role')), h('th', null, t('details.state')), h('th', { class: 'num' }, t('users.sessions')), h('th', null, t('dev.actions'))),
-        ),
-        rows,
-      ),
+      dataTable('users', [t('arg.name'), t('login.email'), t('users.role'), t('details.state'), [t('users.sessions'), { class: 'num' }], t('dev.actions')], rows),
     ),
   );
 

@@ -3,7 +3,7 @@
 // mutator the server will; a refusal appears at its field.
 import { api } from '../api';
 import type { Ctx } from '../ctx';
-import { h } from '../../shared/dom';
+import { h, type Attrs, type Child } from '../../shared/dom';
 import { currency, dayInput, fmtDateTime, fmtNumber, parseDay, parseTime, t } from '../../shared/i18n';
 import { checkHistoryItem, checkLabRows, historyValue, labRows, labValue } from '../clinical';
 import { abnormalVitals, actedNote, dayUTC, duplicateWarning, money, patientName, statusWord, when } from '../format';
@@ -119,6 +119,14 @@ export function vitalsFlags(v: VitalsData | null | undefined): HTMLElement | nul
   return h('ul', { class: 'flags', 'data-role': 'abnormal-vitals' }, flags.map((f) => h('li', { class: 'badge bad', 'data-field': f.field }, f.text)));
 }
 
+/** A fact a form shows about what it acts on: a term, its value, and the value's attributes. */
+type Fact = [term: string, value: Child, attrs?: Attrs];
+
+/** facts lists what a form acts on, a fact a row; a null row is left out. */
+function facts(...rows: (Fact | null)[]): HTMLDListElement {
+  return h('dl', { class: 'facts' }, rows.map((r) => (r ? [h('dt', null, r[0]), h('dd', r[2] ?? null, r[1])] : null)));
+}
+
 export function consultationForm(ctx: Ctx, a: AppointmentView, prefillNotes = ''): HTMLElement {
   const subject = `${who(a.patientFirstName, a.patientLastName)} — ${a.motif}`;
   const f = buildForm({
@@ -126,9 +134,8 @@ export function consultationForm(ctx: Ctx, a: AppointmentView, prefillNotes = ''
     title: t('consult.title'),
     subtitle: subject,
     extra: [
-      h('dl', { class: 'facts' },
-        h('dt', null, t('consult.vitals')), h('dd', null, vitalsSummary(a.vitals), vitalsFlags(a.vitals)),
-        a.medicalHistoryNotes ? [h('dt', null, t('consult.nurseNotes')), h('dd', null, a.medicalHistoryNotes)] : null),
+      facts([t('consult.vitals'), [vitalsSummary(a.vitals), vitalsFlags(a.vitals)]],
+        a.medicalHistoryNotes ? [t('consult.nurseNotes'), a.medicalHistoryNotes] : null),
     ],
     fields: [{ name: 'consultationNotes', label: t('consult.notes'), kind: 'textarea', rows: 6, value: prefillNotes, autofocus: true, hint: t('consult.ctrlEnter') }],
     submit: t('consult.complete'),
@@ -210,9 +217,8 @@ export async function reviewForm(ctx: Ctx, p: PrescriptionView, prefill = ''): P
     title: t('review.title'),
     subtitle: subject,
     extra: [
-      h('dl', { class: 'facts' },
-        h('dt', null, t('review.result')), h('dd', { class: 'pre', 'data-role': 'result-text' }, result?.text ?? t('review.notHere')),
-        result?.validatedAt ? [h('dt', null, t('review.validated')), h('dd', null, when(result.validatedAt))] : null),
+      facts([t('review.result'), result?.text ?? t('review.notHere'), { class: 'pre', 'data-role': 'result-text' }],
+        result?.validatedAt ? [t('review.validated'), when(result.validatedAt)] : null),
       lab.rows.length ? h('div', { class: 'lab-block' }, h('h3', null, t('lab.values')), labTable(lab.rows, lab.legacy)) : null,
     ].filter((x): x is HTMLDivElement | HTMLDListElement => x !== null),
     fields: [{ name: 'interpretation', label: t('review.interpretation'), kind: 'textarea', rows: 4, value: prefill, autofocus: true }],
@@ -293,9 +299,8 @@ export function paymentForm(ctx: Ctx, appointmentId: string, subject: string, cu
     title: t('act.appointment.recordPayment'),
     subtitle: subject,
     extra: [
-      h('dl', { class: 'facts' },
-        amount ? [h('dt', null, t('bill.amount')), h('dd', { 'data-role': 'amount' }, money(amount))] : null,
-        current ? [h('dt', null, t('bill.now')), h('dd', null, statusWord(current))] : null),
+      facts(amount ? [t('bill.amount'), money(amount), { 'data-role': 'amount' }] : null,
+        current ? [t('bill.now'), statusWord(current)] : null),
     ],
     fields: [{ name: 'billingStatus', label: t('bill.nowIs'), kind: 'select', value: 'PAID', options: [['PAID', statusWord('PAID')], ['PARTIALLY_PAID', statusWord('PARTIALLY_PAID')]], autofocus: true }],
     submit: t('bill.recordPayment'),
@@ -369,19 +374,8 @@ export async function scheduleForm(ctx: Ctx, patient: Pick<Patient, 'id' | 'firs
   return panel(f);
 }
 
-export interface PatientPrefill {
-  firstName?: string;
-  lastName?: string;
-  birthDate?: string;
-  sex?: string;
-  phone?: string;
-  address?: string;
-  emergencyContact?: string;
-  insurance?: string;
-  idNumber?: string | null;
-  consentMedicalData?: boolean;
-  consentContact?: boolean;
-}
+/** PatientPrefill is what a registration form may start with: a patient's typed fields. */
+export type PatientPrefill = Partial<Omit<Patient, 'id' | 'medicalHistory' | 'createdAt' | 'updatedAt'>>;
 
 export function registerForm(ctx: Ctx, prefill: PatientPrefill = {}): HTMLElement {
   const bd = dayInput(prefill.birthDate);
