@@ -85,6 +85,9 @@ type App struct {
 	}
 	// reader is the user logged in on the window (reads.go).
 	reader reader
+	// claimed is closed when the installer's registration code has been
+	// redeemed or refused; nil when there is no code to redeem.
+	claimed chan struct{}
 }
 
 // New opens the replica. ctx bounds the App's whole life (the process's
@@ -125,7 +128,11 @@ func (a *App) Startup(ctx context.Context) {
 	a.wctx, a.started = ctx, true
 	a.startLocked()
 	if a.cfg.ClaimCode != "" {
-		go a.claimInstalled(a.engine)
+		a.claimed = make(chan struct{})
+		go func(e *desktop.Engine, done chan struct{}) {
+			defer close(done)
+			a.claimInstalled(e)
+		}(a.engine, a.claimed)
 	}
 	if a.cfg.Quit != nil {
 		go func() {
@@ -407,6 +414,19 @@ func (a *App) SyncNow() error {
 // Login logs a user in: online when the server answers, else offline by
 // opening the user's key slot on this workstation.
 func (a *App) Login(email, password string) (*desktop.Session, error) {
+	// A nurse may log in the moment a freshly installed app opens: the
+	// login waits for the claim, or the server would refuse the
+	// workstation as unclaimed and the device key would not yet exist.
+	a.mu.RLock()
+	claimed := a.claimed
+	a.mu.RUnlock()
+	if claimed != nil {
+		select {
+		case <-claimed:
+		case <-a.base.Done():
+			return nil, a.base.Err()
+		}
+	}
 	e, err := a.eng()
 	if err != nil {
 		return nil, err
