@@ -92,13 +92,7 @@ func wireCheck(m syncproto.Mutation) error {
 
 // PendingAct is a queued act as the UI lists it.
 type PendingAct struct {
-	Seq        int64           `json:"seq"`
-	ID         string          `json:"id"`
-	Name       string          `json:"name"`
-	Args       json.RawMessage `json:"args"`
-	OccurredAt time.Time       `json:"occurredAt"`
-	AuthorID   string          `json:"authorId"`
-	AuthorName string          `json:"authorName"`
+	sqlite.QueuedAct
 	// Applied: the server applied it and the replica awaits its changes.
 	Applied bool `json:"applied"`
 	// LikelyRejection says why the act will likely be rejected: it no
@@ -121,8 +115,7 @@ func (e *Engine) Pending(ctx context.Context) ([]PendingAct, error) {
 	}
 	out := make([]PendingAct, len(entries))
 	for i, x := range entries {
-		out[i] = PendingAct{Seq: x.Seq, ID: x.ID, Name: x.Name, Args: x.Args, OccurredAt: x.OccurredAt,
-			AuthorID: x.Author.ID, AuthorName: x.Author.Name, Applied: x.Status == sqlite.StatusApplied, LikelyRejection: x.Conflict,
+		out[i] = PendingAct{QueuedAct: x.Queued(), Applied: x.Status == sqlite.StatusApplied, LikelyRejection: x.Conflict,
 			WaitingFor: x.WaitingFor, Parked: x.Parked}
 	}
 	return named(ctx, e, out, func(x *PendingAct) (string, json.RawMessage, **workflow.ActSubject) {

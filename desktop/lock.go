@@ -385,6 +385,13 @@ func (e *Engine) Unlock(ctx context.Context, email, password string) error {
 	if e.db.Unlocked() {
 		return nil
 	}
+	return e.openSlot(ctx, email, password)
+}
+
+// openSlot opens the replica with email's key slot and takes the user's
+// session key. The refusals are offline login's: a wiped workstation, a
+// user never logged in here online, a wrong password.
+func (e *Engine) openSlot(ctx context.Context, email, password string) error {
 	e.keyMu.Lock()
 	kf, err := e.loadKeys()
 	e.keyMu.Unlock()
@@ -398,6 +405,8 @@ func (e *Engine) Unlock(ctx context.Context, email, password string) error {
 	if slot == nil {
 		return rejection(workflow.CodeUnauthenticated, MsgNeverOnline)
 	}
+	// The password first: someone who does not know it learns nothing
+	// about the session, and the replica stays closed.
 	key, sk, err := slot.Open(password)
 	if errors.Is(err, keyfile.ErrWrongPassword) {
 		return rejection(workflow.CodeUnauthenticated, MsgWrongPassword)

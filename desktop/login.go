@@ -196,32 +196,9 @@ func (e *Engine) onRefusedLogin(ctx context.Context, email, password string, err
 }
 
 func (e *Engine) offlineLogin(ctx context.Context, email, password string) (*Session, error) {
-	e.keyMu.Lock()
-	kf, err := e.loadKeys()
-	e.keyMu.Unlock()
-	if err != nil {
+	if err := e.openSlot(ctx, email, password); err != nil {
 		return nil, err
 	}
-	if kf.Wiped != nil && len(kf.Slots) == 0 {
-		return nil, rejection(workflow.CodeUnauthenticated, wipedMessage(kf.Wiped, e.cfg.Location))
-	}
-	slot := kf.Slot(email)
-	if slot == nil {
-		return nil, rejection(workflow.CodeUnauthenticated, MsgNeverOnline)
-	}
-	// The password first: someone who does not know it learns nothing
-	// about the session, and the replica stays closed.
-	key, sk, err := slot.Open(password)
-	if errors.Is(err, keyfile.ErrWrongPassword) {
-		return nil, rejection(workflow.CodeUnauthenticated, MsgWrongPassword)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := e.unlock(ctx, key); err != nil {
-		return nil, err
-	}
-	e.takeSessionKey(slot.UserID, sk)
 	c, err := e.db.CredentialByEmail(ctx, email)
 	if sqlite.IsNotFound(err) {
 		return nil, rejection(workflow.CodeUnauthenticated, MsgNeverOnline)

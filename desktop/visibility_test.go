@@ -17,7 +17,7 @@ func TestMarshalForAndForRole(t *testing.T) {
 	amount := workflow.Decimal("45.00")
 	appt := sqlite.AppointmentView{Appointment: workflow.Appointment{ID: "a1", Motif: "check", ConsultationNotes: &notes,
 		MedicalHistoryNotes: &hist, BillingAmount: &amount, Vitals: json.RawMessage(`{"temperature":51.5}`)}, PatientFirstName: "Amélie"}
-	rej := sqlite.RejectedAct{ID: "m1", Name: "appointment.recordVitals", Args: json.RawMessage(`{"id":"a1","vitals":{"temperature":51.5}}`),
+	rej := sqlite.RejectedAct{QueuedAct: sqlite.QueuedAct{ID: "m1", Name: "appointment.recordVitals", Args: json.RawMessage(`{"id":"a1","vitals":{"temperature":51.5}}`)},
 		Rejection: workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "vitals.temperature", Message: "Temperature 51.5 °C is above 45 °C."}}
 
 	for _, tc := range []struct {

@@ -348,54 +348,37 @@ func (*Error) fromClient() bool      { return false }
 // written with plain json.Marshal (or a websocket library's WriteJSON) is
 // still a frame. Encode is preferred: it also checks the frame.
 
-func (f Hello) MarshalJSON() ([]byte, error) {
-	type plain Hello
-	return marshalFrame(TypeHello, plain(f))
-}
+// The frames' bodies: each frame's fields without its MarshalJSON, which
+// marshalFrame encodes without recursing back into the method.
+type (
+	helloBody      Hello
+	pushBody       Push
+	pullBody       Pull
+	reportBody     Report
+	welcomeBody    Welcome
+	pushResultBody PushResult
+	changesBody    Changes
+	pokeBody       Poke
+	errorBody      Error
+)
 
-func (f Push) MarshalJSON() ([]byte, error) {
-	type plain Push
-	return marshalFrame(TypePush, plain(f))
-}
-
-func (f Pull) MarshalJSON() ([]byte, error) {
-	type plain Pull
-	return marshalFrame(TypePull, plain(f))
-}
-
-func (f Report) MarshalJSON() ([]byte, error) {
-	type plain Report
-	return marshalFrame(TypeReport, plain(f))
-}
-
-func (f Welcome) MarshalJSON() ([]byte, error) {
-	type plain Welcome
-	return marshalFrame(TypeWelcome, plain(f))
-}
-
+func (f Hello) MarshalJSON() ([]byte, error)   { return marshalFrame(TypeHello, helloBody(f)) }
+func (f Push) MarshalJSON() ([]byte, error)    { return marshalFrame(TypePush, pushBody(f)) }
+func (f Pull) MarshalJSON() ([]byte, error)    { return marshalFrame(TypePull, pullBody(f)) }
+func (f Report) MarshalJSON() ([]byte, error)  { return marshalFrame(TypeReport, reportBody(f)) }
+func (f Welcome) MarshalJSON() ([]byte, error) { return marshalFrame(TypeWelcome, welcomeBody(f)) }
 func (f PushResult) MarshalJSON() ([]byte, error) {
-	type plain PushResult
-	return marshalFrame(TypePushResult, plain(f))
+	return marshalFrame(TypePushResult, pushResultBody(f))
 }
-
 func (f Changes) MarshalJSON() ([]byte, error) {
-	type plain Changes
 	if f.Changes == nil {
 		// An empty page is a valid answer; null would not decode.
 		f.Changes = []Change{}
 	}
-	return marshalFrame(TypeChanges, plain(f))
+	return marshalFrame(TypeChanges, changesBody(f))
 }
-
-func (f Poke) MarshalJSON() ([]byte, error) {
-	type plain Poke
-	return marshalFrame(TypePoke, plain(f))
-}
-
-func (f Error) MarshalJSON() ([]byte, error) {
-	type plain Error
-	return marshalFrame(TypeError, plain(f))
-}
+func (f Poke) MarshalJSON() ([]byte, error)  { return marshalFrame(TypePoke, pokeBody(f)) }
+func (f Error) MarshalJSON() ([]byte, error) { return marshalFrame(TypeError, errorBody(f)) }
 
 // marshalFrame encodes body and splices "type" in as the first member, so
 // that a reader of logs sees what a frame is before anything else.

@@ -357,16 +357,30 @@ func (t *Tx) counts() (Counts, error) {
 	return c, err
 }
 
+// QueuedAct is what the UI lists of an act this workstation queued,
+// whatever became of it: the act as entered and who entered it. The
+// pending list (desktop.PendingAct) and the rejected list (RejectedAct)
+// embed it, so both say an act the same way.
+type QueuedAct struct {
+	Seq        int64           `json:"seq"`
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Args       json.RawMessage `json:"args"`
+	OccurredAt time.Time       `json:"occurredAt"`
+	AuthorID   string          `json:"authorId"`
+	AuthorName string          `json:"authorName"`
+}
+
+// Queued is the entry as the UI lists it.
+func (e OutboxEntry) Queued() QueuedAct {
+	return QueuedAct{Seq: e.Seq, ID: e.ID, Name: e.Name, Args: e.Args, OccurredAt: e.OccurredAt,
+		AuthorID: e.Author.ID, AuthorName: e.Author.Name}
+}
+
 // RejectedAct is an act the server refused, kept with everything the user
 // entered.
 type RejectedAct struct {
-	ID         string             `json:"id"`
-	Seq        int64              `json:"seq"`
-	Name       string             `json:"name"`
-	Args       json.RawMessage    `json:"args"`
-	OccurredAt time.Time          `json:"occurredAt"`
-	AuthorID   string             `json:"authorId"`
-	AuthorName string             `json:"authorName"`
+	QueuedAct
 	AuthorRole workflow.Role      `json:"authorRole"`
 	Rejection  workflow.Rejection `json:"rejection"`
 	RejectedAt time.Time          `json:"rejectedAt"`
@@ -496,8 +510,7 @@ func (t *Tx) moveToRejected(seq int64, id string, rej workflow.Rejection, now ti
 			return RejectedAct{}, false, fmt.Errorf("sqlite: reopen re-issued act: %w", err)
 		}
 	}
-	ra := RejectedAct{ID: e.ID, Seq: e.Seq, Name: e.Name, Args: e.Args, OccurredAt: e.OccurredAt,
-		AuthorID: e.Author.ID, AuthorName: e.Author.Name, AuthorRole: e.Author.Role, Rejection: rej, RejectedAt: now}
+	ra := RejectedAct{QueuedAct: e.Queued(), AuthorRole: e.Author.Role, Rejection: rej, RejectedAt: now}
 	_, err = t.exec(`INSERT OR REPLACE INTO rejected (id, seq, name, args, occurredAt, authorId, authorName, authorRole,
 		code, message, field, rejectedAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.Seq, e.Name, string(e.Args), FormatTime(e.OccurredAt), e.Author.ID, e.Author.Name, string(e.Author.Role),
