@@ -59,10 +59,10 @@ func (st *pushStore) WriteEffect(ctx context.Context, a *pipeline.Act, eff workf
 		}
 		b.Queue(q, args...)
 	}
-	if st.tail != nil {
+	if st.last {
 		// After the writes (their triggers wake the acts parked on the
 		// rows they change): whether Wake will have anything to do, so
-		// that Record may send the push's tail with the audit row.
+		// that the audit row may go with the push's tail (record.go).
 		b.Queue(`SELECT NOT EXISTS (SELECT 1 FROM sync.deferred WHERE outcome IS NULL AND woken)`).
 			QueryRow(func(r pgx.Row) error { return r.Scan(&st.asleep) })
 	}
@@ -79,28 +79,6 @@ func (st *pushStore) WriteEffect(ctx context.Context, a *pipeline.Act, eff workf
 	}
 	st.open = true
 	return nil, nil
-}
-
-// release releases an applied act's savepoint when no audit row carries it
-// (an act the server decides itself).
-func (st *pushStore) release(ctx context.Context) error {
-	if !st.open {
-		return nil
-	}
-	st.open = false
-	_, err := st.tx.Exec(ctx, releaseAct)
-	return err
-}
-
-// applyHere runs an act the server decides itself through the apply step
-// (pipeline.Apply) and releases its savepoint: a parked act retried, the
-// dashboard's merge.
-func (st *pushStore) applyHere(ctx context.Context, a *pipeline.Act) (*workflow.Rejection, error) {
-	rej, err := pipeline.Apply(ctx, st, a)
-	if err != nil || rej != nil {
-		return rej, err
-	}
-	return nil, st.release(ctx)
 }
 
 // sendWrites sends a batch of (SAVEPOINT and) ops' writes, in order from
