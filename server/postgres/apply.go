@@ -138,11 +138,7 @@ func (db *DB) push(ctx context.Context, tx *batchTx, deviceID string, muts []syn
 		// infrastructure failure that aborts the whole push, so the client
 		// resends it.
 		st.begin(head)
-		if i == len(muts)-1 {
-			// The push's last act: its audit row may go with the tail.
-			_, err := chainHeadBytes(m.Hash)
-			st.last = err == nil
-		}
+		st.last = i == len(muts)-1 // its audit row may go with the tail
 		if _, err := pipeline.Run(ctx, st, &pipeline.Act{Mutation: m}); err != nil {
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -120,6 +121,40 @@ func sendWrites(ctx context.Context, tx pgx.Tx, b *pgx.Batch, first int, ops []w
 		return nil, closeErr
 	}
 	return rej, nil
+}
+
+// rejectionOf turns a constraint violation of op into the workflow's words,
+// so a race lost to another writer reads like any other refusal: two
+// workstations inserting the same id at once both pass the mutator's check,
+// and the loser must hear what the mutator would have said.
+func rejectionOf(err error, op workflow.Op) *workflow.Rejection {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return nil
+	}
+	switch pe.Code {
+	case "23505": // unique_violation
+		if op.Kind == workflow.OpInsert && pe.ConstraintName == op.Table+"_pkey" {
+			kind := strings.TrimSuffix(op.Table, "s")
+			r := workflow.Reject(workflow.CodeDuplicateID, "%s %s with id %s already exists.", articleCap(kind), kind, op.ID)
+			r.Field = "id"
+			return r
+		}
+		return workflow.Reject(workflow.CodeDuplicateID, "A record with this id already exists (%s); the act was not applied.", pe.ConstraintName)
+	case "23503": // foreign_key_violation
+		return workflow.Reject(workflow.CodeNotFound, "The act refers to a record that no longer exists (%s).", pe.ConstraintName)
+	case "22001", "22003", "22P02", "23502", "23514":
+		return &workflow.Rejection{Code: workflow.CodeValidationFailed, Message: "The database refused a value: " + pe.Message + ".", Field: pe.ColumnName}
+	}
+	return nil
+}
+
+// articleCap is "A" or "An" for a row kind, as the workflow writes it.
+func articleCap(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "An"
+	}
+	return "A"
 }
 
 // enumType names the PostgreSQL enum behind a column, so a string value is
