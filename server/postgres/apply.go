@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -136,12 +138,7 @@ func (db *DB) push(ctx context.Context, tx *batchTx, deviceID string, muts []syn
 		// infrastructure failure that aborts the whole push, so the client
 		// resends it.
 		st.begin(head)
-		if i == len(muts)-1 {
-			// The push's last act: its seq and hash are the device's now.
-			if headBytes, err := chainHeadBytes(m.Hash); err == nil {
-				st.tail = func(b *pgx.Batch) { queueTail(b, tx, deviceID, m.Seq, receivedAt, headBytes) }
-			}
-		}
+		st.last = i == len(muts)-1 // its audit row may go with the tail
 		if _, err := pipeline.Run(ctx, st, &pipeline.Act{Mutation: m}); err != nil {
 			return nil, err
 		}
@@ -156,16 +153,19 @@ func (db *DB) push(ctx context.Context, tx *batchTx, deviceID string, muts []syn
 		// so the next act is judged on its own (docs/provenance.md).
 		last, head = m.Seq, m.Hash
 	}
-	if st.tailSent {
-		return results, nil // with the last act's audit row
-	}
 	headBytes, err := chainHeadBytes(head)
 	if err != nil {
 		return nil, err
 	}
 	b = &pgx.Batch{}
+	if st.pending != nil {
+		b = st.pending // the last act's audit row, left by Record
+	}
 	queueTail(b, tx, deviceID, last, receivedAt, headBytes)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		if st.pending != nil {
+			return nil, fmt.Errorf("record mutation %d: %w", last, err)
+		}
 		return nil, err
 	}
 	return results, nil
@@ -177,6 +177,37 @@ func queueTail(b *pgx.Batch, tx *batchTx, deviceID string, last int64, receivedA
 	b.Queue(`UPDATE sync.clients SET last_mutation_seq = $2, last_seen = $3, chain_head = $4 WHERE device_id = $1`,
 		deviceID, last, receivedAt, head)
 	tx.queueCommit(b)
+}
+
+// queueSessions queues on b the read of the sessions muts name, for the
+// push's first round trip; Author finds them there. An id PostgreSQL's text
+// cannot hold is left to lookupSession, as is any act whose id this read
+// did not cover.
+func queueSessions(b *pgx.Batch, muts []syncproto.Mutation) map[string]sessionLookup {
+	found := map[string]sessionLookup{}
+	var ids []string
+	for _, m := range muts {
+		id := m.SessionID
+		if _, dup := found[id]; dup || id == "" || !utf8.ValidString(id) || strings.IndexByte(id, 0) >= 0 {
+			continue
+		}
+		found[id] = sessionLookup{} // not a session, unless the read finds it
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return found
+	}
+	b.Queue(sessionSelect+` WHERE s.id = ANY($1)`, ids).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			s, err := scanSession(rows)
+			if err != nil {
+				return err
+			}
+			found[s.ID] = sessionLookup{s: s, found: true}
+		}
+		return rows.Err()
+	})
+	return found
 }
 
 // recorded gathers the first outcomes of a push's mutation ids that the

@@ -3,9 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -17,37 +15,6 @@ import (
 type sessionLookup struct {
 	s     *sessionRow
 	found bool
-}
-
-// queueSessions queues on b the read of the sessions muts name, for the
-// push's first round trip; Author finds them there. An id PostgreSQL's text
-// cannot hold is left to lookupSession, as is any act whose id this read
-// did not cover.
-func queueSessions(b *pgx.Batch, muts []syncproto.Mutation) map[string]sessionLookup {
-	found := map[string]sessionLookup{}
-	var ids []string
-	for _, m := range muts {
-		id := m.SessionID
-		if _, dup := found[id]; dup || id == "" || !utf8.ValidString(id) || strings.IndexByte(id, 0) >= 0 {
-			continue
-		}
-		found[id] = sessionLookup{} // not a session, unless the read finds it
-		ids = append(ids, id)
-	}
-	if len(ids) == 0 {
-		return found
-	}
-	b.Queue(sessionSelect+` WHERE s.id = ANY($1)`, ids).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			s, err := scanSession(rows)
-			if err != nil {
-				return err
-			}
-			found[s.ID] = sessionLookup{s: s, found: true}
-		}
-		return rows.Err()
-	})
-	return found
 }
 
 // lookupSession resolves an act's session id, once per push.

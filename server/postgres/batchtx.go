@@ -111,38 +111,3 @@ func (tx *batchTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Ro
 }
 
 func (tx *batchTx) Conn() *pgx.Conn { return tx.conn }
-
-// inBatchTx is inTx for a batchTx: fn queues the BEGIN with its first
-// statements and, on success, the COMMIT with its last; a transaction fn
-// returns from without queueing its COMMIT is committed after it. Failed
-// transactions are retried as inTx retries them.
-func (db *DB) inBatchTx(ctx context.Context, fn func(tx *batchTx) error) error {
-	return db.retrying(ctx, func() error { return db.batchTxOnce(ctx, fn) })
-}
-
-func (db *DB) batchTxOnce(ctx context.Context, fn func(tx *batchTx) error) error {
-	c, err := db.Pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	// A connection left inside a transaction is closed by the pool, not
-	// handed out again.
-	defer c.Release()
-	tx := &batchTx{conn: c.Conn()}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback(ctx)
-		return err
-	}
-	if !tx.begun {
-		return errNotBegun
-	}
-	if !tx.ended {
-		return tx.Commit(ctx)
-	}
-	if tx.conn.PgConn().TxStatus() != 'I' {
-		// The batch with the COMMIT was not sent: never leave it open.
-		_ = tx.Rollback(ctx)
-		return errors.New("batchTx: the queued COMMIT was never sent")
-	}
-	return nil
-}

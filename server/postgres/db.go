@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -177,6 +176,41 @@ func (db *DB) inTx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) erro
 	return db.retrying(ctx, func() error { return pgx.BeginTxFunc(ctx, db.Pool, opts, fn) })
 }
 
+// inBatchTx is inTx for a batchTx: fn queues the BEGIN with its first
+// statements and, on success, the COMMIT with its last; a transaction fn
+// returns from without queueing its COMMIT is committed after it. Failed
+// transactions are retried as inTx retries them.
+func (db *DB) inBatchTx(ctx context.Context, fn func(tx *batchTx) error) error {
+	return db.retrying(ctx, func() error { return db.batchTxOnce(ctx, fn) })
+}
+
+func (db *DB) batchTxOnce(ctx context.Context, fn func(tx *batchTx) error) error {
+	c, err := db.Pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// A connection left inside a transaction is closed by the pool, not
+	// handed out again.
+	defer c.Release()
+	tx := &batchTx{conn: c.Conn()}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback(ctx)
+		return err
+	}
+	if !tx.begun {
+		return errNotBegun
+	}
+	if !tx.ended {
+		return tx.Commit(ctx)
+	}
+	if tx.conn.PgConn().TxStatus() != 'I' {
+		// The batch with the COMMIT was not sent: never leave it open.
+		_ = tx.Rollback(ctx)
+		return errors.New("batchTx: the queued COMMIT was never sent")
+	}
+	return nil
+}
+
 // retrying runs one attempt of a transaction (inTx, inBatchTx) until it
 // succeeds, fails for good, or the attempts run out.
 func (db *DB) retrying(ctx context.Context, attempt func() error) error {
@@ -245,38 +279,4 @@ func (db *DB) Retries() map[string]uint64 {
 		out[k] = v
 	}
 	return out
-}
-
-// rejectionOf turns a constraint violation of op into the workflow's words,
-// so a race lost to another writer reads like any other refusal: two
-// workstations inserting the same id at once both pass the mutator's check,
-// and the loser must hear what the mutator would have said.
-func rejectionOf(err error, op workflow.Op) *workflow.Rejection {
-	var pe *pgconn.PgError
-	if !errors.As(err, &pe) {
-		return nil
-	}
-	switch pe.Code {
-	case "23505": // unique_violation
-		if op.Kind == workflow.OpInsert && pe.ConstraintName == op.Table+"_pkey" {
-			kind := strings.TrimSuffix(op.Table, "s")
-			r := workflow.Reject(workflow.CodeDuplicateID, "%s %s with id %s already exists.", articleCap(kind), kind, op.ID)
-			r.Field = "id"
-			return r
-		}
-		return workflow.Reject(workflow.CodeDuplicateID, "A record with this id already exists (%s); the act was not applied.", pe.ConstraintName)
-	case "23503": // foreign_key_violation
-		return workflow.Reject(workflow.CodeNotFound, "The act refers to a record that no longer exists (%s).", pe.ConstraintName)
-	case "22001", "22003", "22P02", "23502", "23514":
-		return &workflow.Rejection{Code: workflow.CodeValidationFailed, Message: "The database refused a value: " + pe.Message + ".", Field: pe.ColumnName}
-	}
-	return nil
-}
-
-// articleCap is "A" or "An" for a row kind, as the workflow writes it.
-func articleCap(word string) string {
-	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
-		return "An"
-	}
-	return "A"
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -59,10 +60,10 @@ func (st *pushStore) WriteEffect(ctx context.Context, a *pipeline.Act, eff workf
 		}
 		b.Queue(q, args...)
 	}
-	if st.tail != nil {
+	if st.last {
 		// After the writes (their triggers wake the acts parked on the
 		// rows they change): whether Wake will have anything to do, so
-		// that Record may send the push's tail with the audit row.
+		// that the audit row may go with the push's tail (record.go).
 		b.Queue(`SELECT NOT EXISTS (SELECT 1 FROM sync.deferred WHERE outcome IS NULL AND woken)`).
 			QueryRow(func(r pgx.Row) error { return r.Scan(&st.asleep) })
 	}
@@ -79,28 +80,6 @@ func (st *pushStore) WriteEffect(ctx context.Context, a *pipeline.Act, eff workf
 	}
 	st.open = true
 	return nil, nil
-}
-
-// release releases an applied act's savepoint when no audit row carries it
-// (an act the server decides itself).
-func (st *pushStore) release(ctx context.Context) error {
-	if !st.open {
-		return nil
-	}
-	st.open = false
-	_, err := st.tx.Exec(ctx, releaseAct)
-	return err
-}
-
-// applyHere runs an act the server decides itself through the apply step
-// (pipeline.Apply) and releases its savepoint: a parked act retried, the
-// dashboard's merge.
-func (st *pushStore) applyHere(ctx context.Context, a *pipeline.Act) (*workflow.Rejection, error) {
-	rej, err := pipeline.Apply(ctx, st, a)
-	if err != nil || rej != nil {
-		return rej, err
-	}
-	return nil, st.release(ctx)
 }
 
 // sendWrites sends a batch of (SAVEPOINT and) ops' writes, in order from
@@ -142,6 +121,40 @@ func sendWrites(ctx context.Context, tx pgx.Tx, b *pgx.Batch, first int, ops []w
 		return nil, closeErr
 	}
 	return rej, nil
+}
+
+// rejectionOf turns a constraint violation of op into the workflow's words,
+// so a race lost to another writer reads like any other refusal: two
+// workstations inserting the same id at once both pass the mutator's check,
+// and the loser must hear what the mutator would have said.
+func rejectionOf(err error, op workflow.Op) *workflow.Rejection {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return nil
+	}
+	switch pe.Code {
+	case "23505": // unique_violation
+		if op.Kind == workflow.OpInsert && pe.ConstraintName == op.Table+"_pkey" {
+			kind := strings.TrimSuffix(op.Table, "s")
+			r := workflow.Reject(workflow.CodeDuplicateID, "%s %s with id %s already exists.", articleCap(kind), kind, op.ID)
+			r.Field = "id"
+			return r
+		}
+		return workflow.Reject(workflow.CodeDuplicateID, "A record with this id already exists (%s); the act was not applied.", pe.ConstraintName)
+	case "23503": // foreign_key_violation
+		return workflow.Reject(workflow.CodeNotFound, "The act refers to a record that no longer exists (%s).", pe.ConstraintName)
+	case "22001", "22003", "22P02", "23502", "23514":
+		return &workflow.Rejection{Code: workflow.CodeValidationFailed, Message: "The database refused a value: " + pe.Message + ".", Field: pe.ColumnName}
+	}
+	return nil
+}
+
+// articleCap is "A" or "An" for a row kind, as the workflow writes it.
+func articleCap(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "An"
+	}
+	return "A"
 }
 
 // enumType names the PostgreSQL enum behind a column, so a string value is

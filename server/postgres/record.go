@@ -58,10 +58,11 @@ func (st *pushStore) Record(ctx context.Context, a *pipeline.Act, o pipeline.Out
 	}
 	// The push's last act: when nothing follows its audit row in the
 	// transaction (no act to park or re-point, none woken to retry), the
-	// push's tail goes with it and commits.
-	tail := st.tail
-	st.tail = nil // whatever follows sends it: never an act Wake retries
-	commit := tail != nil && o.Wait == nil && len(a.Repoints) == 0 && (rej != nil || st.asleep)
+	// push sends the row with its tail, which commits.
+	last := st.last
+	st.last = false // whatever follows is never an act Wake retries
+	withTail := last && o.Wait == nil && len(a.Repoints) == 0 && (rej != nil || st.asleep)
+	var woken bool
 	b.Queue(`
 		INSERT INTO sync.mutations (device_id, seq, mutation_id, name, args, author_id, session_id, occurred_at, received_at,
 		                            outcome, code, message, field, target_table, target_id, reissue_of,
@@ -70,20 +71,19 @@ func (st *pushStore) Record(ctx context.Context, a *pipeline.Act, o pipeline.Out
 		RETURNING EXISTS (SELECT 1 FROM sync.deferred WHERE outcome IS NULL AND woken)`,
 		st.deviceID, m.Seq, m.ID, m.Name, string(args), author, sess, m.OccurredAt, st.receivedAt,
 		outcome, code, msg, field, targetTable, targetID, reissueOf,
-		c.prev, c.hash, c.author, c.args, c.brk).QueryRow(func(r pgx.Row) error { return r.Scan(&st.woken) })
-	if commit {
-		tail(b)
-		st.tailSent = true
+		c.prev, c.hash, c.author, c.args, c.brk).QueryRow(func(r pgx.Row) error { return r.Scan(&woken) })
+	st.result = res
+	if withTail {
+		// Nothing is woken by this transaction's writes; acts that other
+		// transactions woke meanwhile are theirs to retry, or the deferred
+		// sweeper's (docs/deferred.md).
+		st.pending, st.woken = b, false
+		return nil
 	}
 	if err := st.tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("record mutation %d: %w", m.Seq, err)
 	}
-	if commit {
-		// Committed: acts that other transactions woke meanwhile are
-		// theirs to retry, or the deferred sweeper's (docs/deferred.md).
-		st.woken = false
-	}
-	st.result = res
+	st.woken = woken
 	if rej != nil {
 		return nil
 	}

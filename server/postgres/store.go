@@ -1,10 +1,12 @@
 package postgres
 
 import (
+	"context"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"wardsync/pipeline"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
@@ -17,7 +19,8 @@ import (
 // one without a device. The methods are in the files of their step:
 // chain.go (Chain), author.go (Author), review.go (CloseRejected,
 // Reissue), merge.go (MergeOf), effect.go (WriteEffect), deferred.go
-// (LockWait, Park, Wake) and record.go (Record).
+// (LockWait, Park, Wake) and record.go (Record); applyHere, below, is the
+// apply step alone for the acts the server decides itself.
 type pushStore struct {
 	txReader
 	db         *DB
@@ -31,13 +34,13 @@ type pushStore struct {
 	sessions map[string]sessionLookup
 	// head is the device's chain head before the current act.
 	head string
-	// tail queues the push's own last statements (the seq's advance and
-	// the COMMIT) on a batch; the push sets it for its last act. When
-	// nothing of the transaction follows that act's audit row, Record
-	// sends them together: one round trip less for every push of one act.
-	tail func(*pgx.Batch)
-	// tailSent: Record sent the tail; the transaction has committed.
-	tailSent bool
+	// last: the current act is the push's last. When nothing of the
+	// transaction follows its audit row, Record leaves the row's batch in
+	// pending, and the push sends it with its own last statements (the
+	// seq's advance and the COMMIT): one round trip less for every push of
+	// one act, and no step calls back into the push.
+	last    bool
+	pending *pgx.Batch
 
 	// What the steps of the current act leave for the later ones.
 	chainBreak syncproto.ChainBreak
@@ -61,4 +64,26 @@ func (st *pushStore) begin(head string) {
 	st.head = head
 	st.chainBreak, st.sessionID, st.open, st.woken, st.asleep = "", "", false, false, false
 	st.result = syncproto.MutationResult{}
+}
+
+// applyHere runs an act the server decides itself through the apply step
+// (pipeline.Apply) and releases its savepoint: a parked act retried, the
+// dashboard's merge.
+func (st *pushStore) applyHere(ctx context.Context, a *pipeline.Act) (*workflow.Rejection, error) {
+	rej, err := pipeline.Apply(ctx, st, a)
+	if err != nil || rej != nil {
+		return rej, err
+	}
+	return nil, st.release(ctx)
+}
+
+// release releases an applied act's savepoint when no audit row carries it
+// (an act the server decides itself).
+func (st *pushStore) release(ctx context.Context) error {
+	if !st.open {
+		return nil
+	}
+	st.open = false
+	_, err := st.tx.Exec(ctx, releaseAct)
+	return err
 }
