@@ -40,7 +40,7 @@ func (a *App) Act(userID, name string, args json.RawMessage) (*Acted, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, rowID, err := withRowID(args)
+	raw, rowID, err := withRowID(args, createsRow(name))
 	if err != nil {
 		return nil, fmt.Errorf("encode the arguments of %s: %w", name, err)
 	}
@@ -55,10 +55,22 @@ func (a *App) Act(userID, name string, args json.RawMessage) (*Acted, error) {
 	return &Acted{MutationID: res.ID, Seq: res.Seq, OccurredAt: res.OccurredAt, RowID: rowID, WaitingFor: res.WaitingFor}, nil
 }
 
-// withRowID returns args with an "id" (a new one when it has none or an
-// empty one) and that id; args that are not an object come back as they
-// are, with no id.
-func withRowID(args json.RawMessage) (json.RawMessage, string, error) {
+// createsRow tells whether the act inserts its own row, whose id the UI
+// leaves to Act.
+func createsRow(name string) bool {
+	for _, a := range workflow.Acts() {
+		if a.Act == name {
+			return a.Creates
+		}
+	}
+	return false
+}
+
+// withRowID returns args and the id they name. For an act that creates its
+// row (create), a missing or empty id is drawn and added; any other act's
+// arguments go as they are, so that one without an "id" (patient.merge)
+// is not refused for a field it does not know.
+func withRowID(args json.RawMessage, create bool) (json.RawMessage, string, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(args, &obj); err != nil || obj == nil {
 		return args, "", nil
@@ -69,7 +81,7 @@ func withRowID(args json.RawMessage) (json.RawMessage, string, error) {
 			return args, "", nil // not a string: the mutator names it
 		}
 	}
-	if id != "" {
+	if id != "" || !create {
 		return args, id, nil
 	}
 	id = uuid.NewString()
