@@ -134,7 +134,11 @@ func TestWorkstationKeysAndIdleLockInBrowser(t *testing.T) {
 	setIdle := func(value string) {
 		t.Helper()
 		input := `#devices tr[data-device-id="` + k.ID + `"] .idle-lock-form input`
+		// Focus first: the table's refreshes (a devices event after each
+		// change) skip a row whose idle lock is being typed, but would
+		// replace an unfocused input between clearing and typing.
 		do("type "+value,
+			chromedp.Focus(chromedp.CSS(input)),
 			chromedp.SetValue(chromedp.CSS(input), ""),
 			chromedp.SendKeys(chromedp.CSS(input), value),
 			chromedp.Click(chromedp.CSS(`#devices tr[data-device-id="`+k.ID+`"] .idle-lock-form button`)),

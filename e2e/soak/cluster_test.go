@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 )
 
@@ -97,12 +98,13 @@ func startCluster() (*cluster, error) {
 		os.RemoveAll(c.dir)
 		return nil, fmt.Errorf("initdb: %v: %s", err, out)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// Restarted on this port (a PostgreSQL restart fault): below the range
+	// of outgoing connections' ports, so no client's connection takes it.
+	addr, err := wardtest.ListenAddr()
 	if err != nil {
 		return nil, err
 	}
-	_, c.port, _ = net.SplitHostPort(ln.Addr().String())
-	ln.Close()
+	_, c.port, _ = net.SplitHostPort(addr)
 	conf := fmt.Sprintf(`
 listen_addresses = '127.0.0.1'
 port = %s

@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -144,7 +145,7 @@ func StartServer(tb testing.TB, o Options) *Server {
 		o.Clock = &Clock{}
 	}
 	s := &Server{DatabaseURL: o.DatabaseURL, Clock: o.Clock, opts: o}
-	s.start(tb, cmp.Or(o.Addr, "127.0.0.1:0"))
+	s.start(tb, cmp.Or(o.Addr, FreeAddr(tb)))
 	if fresh && !o.NoSeed {
 		if _, err := s.DB.Seed(ctx); err != nil {
 			tb.Fatalf("seed: %v", err)
@@ -288,15 +289,36 @@ func Exec(tb testing.TB, pool *pgtest.Pool, q string, args ...any) {
 	}
 }
 
-// FreeAddr is a loopback address nothing listens on.
+// FreeAddr is a loopback address nothing listens on (ListenAddr).
 func FreeAddr(tb testing.TB) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := ListenAddr()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
+}
+
+// ListenAddr is a loopback address nothing listens on, on a port below the
+// kernel's range for outgoing connections: a server restarted on it (kill
+// -9 in the soak, Restart here) cannot find it taken by some client's
+// connection in the meantime, which a port the kernel handed out could.
+func ListenAddr() (string, error) {
+	lo := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			fmt.Sscan(f[0], &lo)
+		}
+	}
+	first := max(1024, lo-16384)
+	for range 200 {
+		addr := fmt.Sprintf("127.0.0.1:%d", first+rand.IntN(lo-first))
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			ln.Close()
+			return addr, nil
+		}
+	}
+	return "", fmt.Errorf("no free loopback port below %d", lo)
 }
 
 // RepoRoot is the module's folder (where go.mod is), above the test's.
