@@ -23,6 +23,9 @@ type act struct {
 	to string
 	// online: performed only on the server (see Online).
 	online bool
+	// creates: the act inserts its own row of table, whose id its
+	// arguments name ("id"); a workstation draws that id.
+	creates bool
 	// target is the argument holding the primary row's id ("id" when empty).
 	target string
 	args   []string

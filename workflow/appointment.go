@@ -19,13 +19,14 @@ const ScheduleYears = 10
 
 func init() {
 	register(&act{
-		name:  "appointment.schedule",
-		to:    string(AppointmentScheduled),
-		roles: frontDesk,
-		does:  "schedule an appointment",
-		table: TableAppointments,
-		args:  []string{"id", "patientId", "doctorId", "date", "motif"},
-		run:   scheduleAppointment,
+		name:    "appointment.schedule",
+		creates: true,
+		to:      string(AppointmentScheduled),
+		roles:   frontDesk,
+		does:    "schedule an appointment",
+		table:   TableAppointments,
+		args:    []string{"id", "patientId", "doctorId", "date", "motif"},
+		run:     scheduleAppointment,
 	})
 	register(&act{
 		name:  "appointment.checkIn",

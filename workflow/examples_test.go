@@ -26,10 +26,15 @@ func TestEveryActHasAnExample(t *testing.T) {
 				t.Errorf("%s: the example's argument %q is not one the act takes (%v)", name, k, ArgNames(name))
 			}
 		}
+		newOwn := false
 		for _, r := range ExampleRefs(name) {
 			if r.Table == TableUsers && !r.Role.Valid() {
 				t.Errorf("%s: a user with no role", name)
 			}
+			newOwn = newOwn || r.New && r.Table == acts[name].table
+		}
+		if newOwn != Creates(name) {
+			t.Errorf("%s: Creates says %v, but its example makes a new row of its own table: %v", name, Creates(name), newOwn)
 		}
 	}
 	for name := range examples {

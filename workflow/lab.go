@@ -2,13 +2,14 @@ package workflow
 
 func init() {
 	register(&act{
-		name:  "prescription.create",
-		to:    string(PrescriptionCreated),
-		roles: []Role{RoleDoctor},
-		does:  "write a prescription",
-		table: TablePrescriptions,
-		args:  []string{"id", "patientId", "doctorId", "text"},
-		run:   createPrescription,
+		name:    "prescription.create",
+		creates: true,
+		to:      string(PrescriptionCreated),
+		roles:   []Role{RoleDoctor},
+		does:    "write a prescription",
+		table:   TablePrescriptions,
+		args:    []string{"id", "patientId", "doctorId", "text"},
+		run:     createPrescription,
 	})
 	register(&act{
 		name:  "prescription.sendToLab",
@@ -49,13 +50,14 @@ func init() {
 			rx(PrescriptionInProgress, PrescriptionResultsAvailable, PrescriptionCompleted)),
 	})
 	register(&act{
-		name:  "result.create",
-		to:    string(PrescriptionResultsAvailable),
-		roles: []Role{RoleBiologist},
-		does:  "enter a lab result",
-		table: TableResults,
-		args:  []string{"id", "prescriptionId", "text", "data"},
-		run:   createResult,
+		name:    "result.create",
+		creates: true,
+		to:      string(PrescriptionResultsAvailable),
+		roles:   []Role{RoleBiologist},
+		does:    "enter a lab result",
+		table:   TableResults,
+		args:    []string{"id", "prescriptionId", "text", "data"},
+		run:     createResult,
 		path: rxPath(rx(PrescriptionInProgress), rx(PrescriptionCreated, PrescriptionSentToLab, PrescriptionSampleCollected), "the analysis to start in the lab",
 			rx(PrescriptionResultsAvailable, PrescriptionCompleted)),
 	})
@@ -71,12 +73,13 @@ func init() {
 			rx(PrescriptionCreated, PrescriptionSentToLab, PrescriptionSampleCollected, PrescriptionInProgress, PrescriptionCompleted)),
 	})
 	register(&act{
-		name:  "document.attach",
-		roles: []Role{RoleSecretary, RoleNurse, RoleDoctor, RoleBiologist},
-		does:  "attach a document",
-		table: TableDocuments,
-		args:  []string{"id", "patientId", "name", "type", "url"},
-		run:   attachDocument,
+		name:    "document.attach",
+		creates: true,
+		roles:   []Role{RoleSecretary, RoleNurse, RoleDoctor, RoleBiologist},
+		does:    "attach a document",
+		table:   TableDocuments,
+		args:    []string{"id", "patientId", "name", "type", "url"},
+		run:     attachDocument,
 	})
 }
 

@@ -153,12 +153,13 @@ func day(t time.Time) string {
 
 func init() {
 	register(&act{
-		name:  "patient.register",
-		roles: frontDesk,
-		does:  "register a patient",
-		table: TablePatients,
-		args:  patientArgs(),
-		run:   registerPatient,
+		name:    "patient.register",
+		creates: true,
+		roles:   frontDesk,
+		does:    "register a patient",
+		table:   TablePatients,
+		args:    patientArgs(),
+		run:     registerPatient,
 	})
 	register(&act{
 		name:  "patient.update",

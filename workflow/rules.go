@@ -71,13 +71,16 @@ type ActInfo struct {
 func Acts() []ActInfo {
 	out := make([]ActInfo, 0, len(declared))
 	for _, a := range declared {
-		i := ActInfo{Act: a.name, Roles: append([]Role(nil), a.roles...), Table: a.table, Online: a.online}
-		for _, r := range ExampleRefs(a.name) {
-			i.Creates = i.Creates || r.New && r.Table == a.table
-		}
-		out = append(out, i)
+		out = append(out, ActInfo{Act: a.name, Roles: append([]Role(nil), a.roles...), Table: a.table, Creates: a.creates, Online: a.online})
 	}
 	return out
+}
+
+// Creates tells whether the named act inserts its own row, whose id its
+// "id" argument names; false for an unknown act.
+func Creates(name string) bool {
+	a := acts[name]
+	return a != nil && a.creates
 }
 
 // LeadsTo names the status the named act leaves its row in, and the table

@@ -40,7 +40,7 @@ func (a *App) Act(userID, name string, args json.RawMessage) (*Acted, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, rowID, err := withRowID(args, createsRow(name))
+	raw, rowID, err := withRowID(args, workflow.Creates(name))
 	if err != nil {
 		return nil, fmt.Errorf("encode the arguments of %s: %w", name, err)
 	}
@@ -53,17 +53,6 @@ func (a *App) Act(userID, name string, args json.RawMessage) (*Acted, error) {
 		a.reissued(reissueOf)
 	}
 	return &Acted{MutationID: res.ID, Seq: res.Seq, OccurredAt: res.OccurredAt, RowID: rowID, WaitingFor: res.WaitingFor}, nil
-}
-
-// createsRow tells whether the act inserts its own row, whose id the UI
-// leaves to Act.
-func createsRow(name string) bool {
-	for _, a := range workflow.Acts() {
-		if a.Act == name {
-			return a.Creates
-		}
-	}
-	return false
 }
 
 // withRowID returns args and the id they name. For an act that creates its

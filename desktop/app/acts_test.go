@@ -3,6 +3,8 @@ package app
 import (
 	"encoding/json"
 	"testing"
+
+	"wardsync/workflow"
 )
 
 func TestWithRowID(t *testing.T) {
@@ -20,7 +22,7 @@ func TestWithRowID(t *testing.T) {
 		{name: "not an object goes as it is", act: "patient.register", args: `[1]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, id, err := withRowID(json.RawMessage(tc.args), createsRow(tc.act))
+			out, id, err := withRowID(json.RawMessage(tc.args), workflow.Creates(tc.act))
 			if err != nil {
 				t.Fatal(err)
 			}
