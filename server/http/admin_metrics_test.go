@@ -115,11 +115,7 @@ func TestMetricsAfterScriptedRun(t *testing.T) {
 		t.Fatalf("script went otherwise: %v", codes)
 	}
 	// A revoked workstation has no series.
-	st, body := e.do("POST", "/api/v1/admin/devices", e.admin, map[string]any{"name": "Gone", "roles": []string{"NURSE"}})
-	if st != 201 {
-		t.Fatal(st, body)
-	}
-	gone := body["id"].(string)
+	gone := e.registerDevice("Gone", workflow.RoleNurse)["id"].(string)
 	if st, _ := e.do("POST", "/api/v1/admin/devices/"+gone+"/revoke", e.admin, nil); st != 200 {
 		t.Fatal(st)
 	}

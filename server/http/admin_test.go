@@ -46,13 +46,7 @@ func TestAdminEndpointsAuthorization(t *testing.T) {
 		}
 		return body["id"].(string)
 	}
-	newDevice := func() string {
-		st, body := e.do("POST", "/api/v1/admin/devices", e.admin, map[string]any{"name": "Target", "roles": []string{"NURSE"}})
-		if st != http.StatusCreated {
-			t.Fatalf("register device: %d %v", st, body)
-		}
-		return body["id"].(string)
-	}
+	newDevice := func() string { return e.registerDevice("Target", workflow.RoleNurse)["id"].(string) }
 
 	type endpoint struct {
 		method, path string
@@ -209,13 +203,10 @@ func admReadEvent(t testing.TB, rd *bufio.Reader) admEvent {
 // it can neither reconnect nor log in.
 func TestAdminRevokeClosesWebsocket(t *testing.T) {
 	e := admStart(t)
-	st, body := e.do("POST", "/api/v1/admin/devices", e.admin, map[string]any{"name": "Ward 7", "roles": []string{"NURSE"}})
-	if st != http.StatusCreated {
-		t.Fatalf("%d %v", st, body)
-	}
-	dev := body["id"].(string)
+	reg := e.registerDevice("Ward 7", workflow.RoleNurse)
+	dev := reg["id"].(string)
 	// The workstation claims its registration with the code first.
-	if st, out := e.do("POST", "/api/v1/devices/claim", "", map[string]any{"deviceId": dev, "code": body["registrationCode"]}); st != http.StatusOK {
+	if st, out := e.do("POST", "/api/v1/devices/claim", "", map[string]any{"deviceId": dev, "code": reg["registrationCode"]}); st != http.StatusOK {
 		t.Fatalf("claim: %d %v", st, out)
 	}
 	nurse := e.login(wardtest.Email(workflow.RoleNurse), "nurse123", dev)
@@ -1077,6 +1068,17 @@ func (e *admEnv) do(method, path, token string, body any) (int, map[string]any) 
 func (e *admEnv) raw(method, path, token string, body any) (int, []byte) {
 	e.t.Helper()
 	return wardtest.Call(e.t, e.client, method, e.URL()+path, token, body)
+}
+
+// registerDevice registers a workstation serving role through the
+// dashboard's API and returns the answer (id, registrationCode, …).
+func (e *admEnv) registerDevice(name string, role workflow.Role) map[string]any {
+	e.t.Helper()
+	st, body := e.do("POST", "/api/v1/admin/devices", e.admin, map[string]any{"name": name, "roles": []workflow.Role{role}})
+	if st != http.StatusCreated {
+		e.t.Fatalf("register %q: %d %v", name, st, body)
+	}
+	return body
 }
 
 // getInto decodes a 200 answer into v.

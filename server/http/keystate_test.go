@@ -73,10 +73,7 @@ func (e *admEnv) deviceEvents(kind, device string) []postgres.SecurityEvent {
 // reporting its keys wiped.
 func TestKeyStateOnDashboard(t *testing.T) {
 	e := admStart(t)
-	st, reg := e.do("POST", "/api/v1/admin/devices", e.admin, map[string]any{"name": "Ward 9", "roles": []string{"NURSE"}})
-	if st != http.StatusCreated {
-		t.Fatalf("register: %d %v", st, reg)
-	}
+	reg := e.registerDevice("Ward 9", workflow.RoleNurse)
 	id, code := reg["id"].(string), reg["registrationCode"].(string)
 	// later moves the clock; the dashboard's session would end idle, so
 	// the administrator signs in again.

@@ -75,11 +75,7 @@ func TestSecurityLogRecordsEveryKind(t *testing.T) {
 		}
 	}
 	// device_register, device_code, device_claim, device_revoke.
-	st, body = e.do("POST", "/api/v1/admin/devices", e.admin, map[string]any{"name": "Ward 9", "roles": []string{"NURSE"}})
-	if st != 201 {
-		t.Fatalf("register: %d %v", st, body)
-	}
-	devID := body["id"].(string)
+	devID := e.registerDevice("Ward 9", workflow.RoleNurse)["id"].(string)
 	st, body = e.do("POST", "/api/v1/admin/devices/"+devID+"/code", e.admin, nil)
 	if st != 200 {
 		t.Fatalf("new code: %d %v", st, body)
