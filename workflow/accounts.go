@@ -53,3 +53,23 @@ func Serves(roles []Role, role Role) bool { return contains(roles, role) }
 // answer names no expiry. One value, so that a workstation never queues
 // acts the server will refuse as authored by an expired session.
 const OfflineWindow = 7 * 24 * time.Hour
+
+// Bounds of the idle lock an administrator may set for a workstation, in
+// minutes; 0 turns it off.
+const (
+	IdleLockMinMinutes = 1
+	IdleLockMaxMinutes = 120
+)
+
+// CheckIdleLock refuses an idle lock outside the bounds a ward can live
+// with: off (0), or 1 to 120 minutes.
+func CheckIdleLock(minutes int) error {
+	if minutes == 0 || (minutes >= IdleLockMinMinutes && minutes <= IdleLockMaxMinutes) {
+		return nil
+	}
+	r := Reject(CodeValidationFailed,
+		"The idle lock must be between %d and %d minutes, or 0 to turn it off; %d is not.",
+		IdleLockMinMinutes, IdleLockMaxMinutes, minutes)
+	r.Field = "minutes"
+	return r
+}

@@ -44,3 +44,31 @@ func TestAccountRules(t *testing.T) {
 		t.Error("Serves")
 	}
 }
+
+func TestCheckIdleLock(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		minutes int
+		want    string // "" accepted
+	}{
+		{"off", 0, ""},
+		{"shortest", 1, ""},
+		{"longest", 120, ""},
+		{"too long", 121, "The idle lock must be between 1 and 120 minutes, or 0 to turn it off; 121 is not."},
+		{"negative", -5, "The idle lock must be between 1 and 120 minutes, or 0 to turn it off; -5 is not."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckIdleLock(tc.minutes)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			r, ok := AsRejection(err)
+			if !ok || r.Code != CodeValidationFailed || r.Message != tc.want || r.Field != "minutes" {
+				t.Fatalf("got %#v, want %s on minutes: %q", err, CodeValidationFailed, tc.want)
+			}
+		})
+	}
+}

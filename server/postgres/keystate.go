@@ -17,13 +17,6 @@ import (
 	"wardsync/workflow"
 )
 
-// Bounds of the idle lock an administrator may set for a workstation, in
-// minutes; 0 turns it off.
-const (
-	IdleLockMinMinutes = 1
-	IdleLockMaxMinutes = 120
-)
-
 // KeyState is what the server knows of one workstation's keys.
 type KeyState struct {
 	DeviceID string
@@ -165,26 +158,13 @@ func (db *DB) DeviceIdleLock(ctx context.Context, deviceID string) (*int, error)
 	return m, err
 }
 
-// CheckIdleLock refuses an idle lock outside the bounds a ward can live
-// with: off (0), or 1 to 120 minutes.
-func CheckIdleLock(minutes int) error {
-	if minutes == 0 || (minutes >= IdleLockMinMinutes && minutes <= IdleLockMaxMinutes) {
-		return nil
-	}
-	r := workflow.Reject(workflow.CodeValidationFailed,
-		"The idle lock must be between %d and %d minutes, or 0 to turn it off; %d is not.",
-		IdleLockMinMinutes, IdleLockMaxMinutes, minutes)
-	r.Field = "minutes"
-	return r
-}
-
 // SetDeviceIdleLock sets the device's idle lock (nil: back to the
 // workstation's own -idle-lock flag) and logs the change, before and
 // after, as a setting_change in the same transaction. The workstation
 // takes it at its next login or websocket hello.
 func (db *DB) SetDeviceIdleLock(ctx context.Context, deviceID string, minutes *int) error {
 	if minutes != nil {
-		if err := CheckIdleLock(*minutes); err != nil {
+		if err := workflow.CheckIdleLock(*minutes); err != nil {
 			return err
 		}
 	}
