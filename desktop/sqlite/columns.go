@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -32,6 +33,27 @@ func FormatTime(t time.Time) string { return t.UTC().Truncate(time.Millisecond).
 
 // ParseTime reads a stored timestamp.
 func ParseTime(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
+
+// nullTime scans a nullable stored timestamp into *at, nil for NULL: the
+// scan itself parses it, so no caller holds a NullString to convert after.
+type nullTime struct{ at **time.Time }
+
+func (n nullTime) Scan(v any) error {
+	var s sql.NullString
+	if err := s.Scan(v); err != nil {
+		return err
+	}
+	if !s.Valid {
+		*n.at = nil
+		return nil
+	}
+	t, err := ParseTime(s.String)
+	if err != nil {
+		return fmt.Errorf("sqlite: stored time %q: %w", s.String, err)
+	}
+	*n.at = &t
+	return nil
+}
 
 // table describes one replicated table: its columns in the seed's order and
 // how each is stored.

@@ -348,13 +348,11 @@ func (db *DB) CountsAndState(ctx context.Context) (Counts, State, error) {
 
 func (t *Tx) counts() (Counts, error) {
 	var c Counts
-	var oldest sql.NullString
-	err := t.queryRow(countsQuery).Scan(&c.Pending, &oldest, &c.Unreflected, &c.LikelyRejected, &c.Waiting, &c.Rejected)
+	err := t.queryRow(countsQuery).Scan(&c.Pending, nullTime{&c.OldestPendingAt}, &c.Unreflected, &c.LikelyRejected, &c.Waiting, &c.Rejected)
 	if err != nil {
 		return c, fmt.Errorf("sqlite: count queues: %w", err)
 	}
-	c.OldestPendingAt, err = parseNullTime(oldest)
-	return c, err
+	return c, nil
 }
 
 // QueuedAct is what the UI lists of an act this workstation queued,
@@ -566,10 +564,10 @@ func (t *Tx) rejected(where string, args ...any) ([]RejectedAct, error) {
 	for rows.Next() {
 		var r RejectedAct
 		var args, at, role, code, rejAt string
-		var field, dismissed sql.NullString
+		var field sql.NullString
 		var rv reviewScan
 		if err := rows.Scan(append([]any{&r.ID, &r.Seq, &r.Name, &args, &at, &r.AuthorID, &r.AuthorName, &role, &code,
-			&r.Rejection.Message, &field, &rejAt, &dismissed}, rv.dest()...)...); err != nil {
+			&r.Rejection.Message, &field, &rejAt, nullTime{&r.DismissedAt}}, rv.dest()...)...); err != nil {
 			return nil, fmt.Errorf("sqlite: read rejected: %w", err)
 		}
 		if r.Review, err = rv.review(); err != nil {
@@ -580,9 +578,6 @@ func (t *Tx) rejected(where string, args ...any) ([]RejectedAct, error) {
 			return nil, err
 		}
 		if r.RejectedAt, err = ParseTime(rejAt); err != nil {
-			return nil, err
-		}
-		if r.DismissedAt, err = parseNullTime(dismissed); err != nil {
 			return nil, err
 		}
 		out = append(out, r)

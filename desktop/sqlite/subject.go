@@ -31,17 +31,14 @@ func (db *DB) Subjects(ctx context.Context, refs []workflow.ActRefs) ([]workflow
 
 func (t *Tx) subject(r workflow.ActRefs) (workflow.ActSubject, error) {
 	s := r.Subject()
-	var patientID, text, date, motif, amount sql.NullString
+	var patientID, text, motif, amount sql.NullString
 	var err error
 	switch r.Table {
 	case workflow.TableAppointments:
 		err = t.queryRow(`SELECT "patientId", "date", "motif", "billingAmount" FROM "appointments" WHERE "id" = ?`, r.ID).
-			Scan(&patientID, &date, &motif, &amount)
+			Scan(&patientID, nullTime{&s.VisitDate}, &motif, &amount)
 		if err == nil {
 			s.VisitID, s.VisitMotif, s.BillingAmount = r.ID, motif.String, amount.String
-			if s.VisitDate, err = parseNullTime(date); err != nil {
-				return s, err
-			}
 		}
 	case workflow.TablePrescriptions:
 		err = t.queryRow(`SELECT "patientId", "text" FROM "prescriptions" WHERE "id" = ?`, r.ID).Scan(&patientID, &text)
@@ -64,8 +61,8 @@ func (t *Tx) subject(r workflow.ActRefs) (workflow.ActSubject, error) {
 	if s.PatientID == "" {
 		return s, nil
 	}
-	var first, last, birth sql.NullString
-	err = t.queryRow(`SELECT "firstName", "lastName", "birthDate" FROM "patients" WHERE "id" = ?`, s.PatientID).Scan(&first, &last, &birth)
+	var first, last sql.NullString
+	err = t.queryRow(`SELECT "firstName", "lastName", "birthDate" FROM "patients" WHERE "id" = ?`, s.PatientID).Scan(&first, &last, nullTime{&s.BirthDate})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return s, nil
@@ -73,6 +70,5 @@ func (t *Tx) subject(r workflow.ActRefs) (workflow.ActSubject, error) {
 		return s, err
 	}
 	s.FirstName, s.LastName = first.String, last.String
-	s.BirthDate, err = parseNullTime(birth)
-	return s, err
+	return s, nil
 }
