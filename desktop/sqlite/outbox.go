@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -584,9 +583,3 @@ func (t *Tx) rejected(where string, args ...any) ([]RejectedAct, error) {
 	}
 	return out, rows.Err()
 }
-
-// ErrNotFound is workflow's, re-exported for callers of this package.
-var ErrNotFound = workflow.ErrNotFound
-
-// IsNotFound reports whether err means a missing row.
-func IsNotFound(err error) bool { return errors.Is(err, workflow.ErrNotFound) }
