@@ -15,18 +15,17 @@ import (
 // act's row ids. A row not on this workstation leaves its fields empty,
 // except what the act's own arguments say.
 func (db *DB) Subjects(ctx context.Context, refs []workflow.ActRefs) ([]workflow.ActSubject, error) {
-	out := make([]workflow.ActSubject, len(refs))
-	err := db.read(ctx, func(t *Tx) error {
+	return readValue(ctx, db, func(t *Tx) ([]workflow.ActSubject, error) {
+		out := make([]workflow.ActSubject, len(refs))
 		for i, r := range refs {
 			s, err := t.subject(r)
 			if err != nil {
-				return fmt.Errorf("sqlite: act subject: %w", err)
+				return nil, fmt.Errorf("sqlite: act subject: %w", err)
 			}
 			out[i] = s
 		}
-		return nil
+		return out, nil
 	})
-	return out, err
 }
 
 func (t *Tx) subject(r workflow.ActRefs) (workflow.ActSubject, error) {
