@@ -96,7 +96,7 @@ func runBurst(e *env, desks []*device, cfg burstConfig, person func(desk, k int)
 				case err != nil:
 					out.dropped++
 					out.refused = append(out.refused, fmt.Sprintf("desk %d: socket lost: %v", i, err))
-				case refusal != nil && refusal.Code == syncproto.CodeInternal:
+				case refusal != nil && refusal.Code == workflow.CodeInternal:
 					out.internal++
 				case refusal != nil:
 					out.refused = append(out.refused, fmt.Sprintf("desk %d: %s %s", i, refusal.Code, refusal.Message))

@@ -188,10 +188,10 @@ func (e *Engine) session(ctx context.Context) (connected bool, err error) {
 }
 
 // upgradeRequired says whether the server refused this workstation's
-// release (syncproto.CodeUpgradeRequired).
+// release (workflow.CodeUpgradeRequired).
 func upgradeRequired(err error) bool {
 	r, ok := workflow.AsRejection(err)
-	return ok && r.Code == syncproto.CodeUpgradeRequired
+	return ok && r.Code == workflow.CodeUpgradeRequired
 }
 
 // dial connects with the newest open session's token, trying older ones

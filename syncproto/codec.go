@@ -40,21 +40,21 @@ func decodeFrom(data []byte, client bool) (Frame, error) {
 	}
 	if f.fromClient() != client {
 		if client {
-			return nil, workflow.Reject(CodeProtocolError, "%s is a server frame; a client may not send it", f.FrameType())
+			return nil, workflow.Reject(workflow.CodeProtocolError, "%s is a server frame; a client may not send it", f.FrameType())
 		}
-		return nil, workflow.Reject(CodeProtocolError, "%s is a client frame; a server may not send it", f.FrameType())
+		return nil, workflow.Reject(workflow.CodeProtocolError, "%s is a client frame; a server may not send it", f.FrameType())
 	}
 	return f, nil
 }
 
 func decode(data []byte) (Frame, *workflow.Rejection) {
 	if len(data) > MaxFrameBytes {
-		return nil, workflow.Reject(CodeProtocolError, "frame of %d bytes exceeds the 1 MiB limit", len(data))
+		return nil, workflow.Reject(workflow.CodeProtocolError, "frame of %d bytes exceeds the 1 MiB limit", len(data))
 	}
 	// Bad bytes would reach string fields as they are and leave any JSON
 	// encoder as U+FFFD: the frame would not mean one thing.
 	if !utf8.Valid(data) {
-		return nil, workflow.Reject(CodeProtocolError, "frame is not valid UTF-8")
+		return nil, workflow.Reject(workflow.CodeProtocolError, "frame is not valid UTF-8")
 	}
 	root, err := scanFrame(data)
 	if err != nil {
@@ -66,7 +66,7 @@ func decode(data []byte) (Frame, *workflow.Rejection) {
 	}
 	fs, ok := frameSpecs[typ]
 	if !ok {
-		return nil, workflow.Reject(CodeProtocolError, "unknown frame type %s", quoteString(clip(typ)))
+		return nil, workflow.Reject(workflow.CodeProtocolError, "unknown frame type %s", quoteString(clip(typ)))
 	}
 	check := schemaCheck{data: data, frame: typ}
 	f := fs.new()
@@ -87,22 +87,22 @@ func frameType(data []byte, root node) (string, *workflow.Rejection) {
 			continue
 		}
 		if m.val.kind != kindString {
-			return "", workflow.Reject(CodeProtocolError, "frame \"type\" must be a string, not %s", m.val.kind)
+			return "", workflow.Reject(workflow.CodeProtocolError, "frame \"type\" must be a string, not %s", m.val.kind)
 		}
 		var typ string
 		if err := json.Unmarshal(data[m.val.start:m.val.end], &typ); err != nil {
-			return "", workflow.Reject(CodeProtocolError, "frame \"type\" is not a valid string")
+			return "", workflow.Reject(workflow.CodeProtocolError, "frame \"type\" is not a valid string")
 		}
 		return typ, nil
 	}
-	return "", workflow.Reject(CodeProtocolError, "frame has no \"type\"")
+	return "", workflow.Reject(workflow.CodeProtocolError, "frame has no \"type\"")
 }
 
 // Encode checks f against the same rules Decode applies and returns its
 // wire form, "type" first. A frame the peer would refuse is never returned.
 func Encode(f Frame) ([]byte, error) {
 	if f == nil || reflect.ValueOf(f).IsNil() {
-		return nil, workflow.Reject(CodeProtocolError, "cannot encode a nil frame")
+		return nil, workflow.Reject(workflow.CodeProtocolError, "cannot encode a nil frame")
 	}
 	v := validator{frame: f.FrameType(), checkRaw: true}
 	f.validate(&v)
@@ -117,10 +117,10 @@ func Encode(f Frame) ([]byte, error) {
 		out, err = f.MarshalJSON()
 	}
 	if err != nil {
-		return nil, workflow.Reject(CodeProtocolError, "%s frame: %v", f.FrameType(), err)
+		return nil, workflow.Reject(workflow.CodeProtocolError, "%s frame: %v", f.FrameType(), err)
 	}
 	if len(out) > MaxFrameBytes {
-		return nil, workflow.Reject(CodeProtocolError, "frame of %d bytes exceeds the 1 MiB limit", len(out))
+		return nil, workflow.Reject(workflow.CodeProtocolError, "frame of %d bytes exceeds the 1 MiB limit", len(out))
 	}
 	return out, nil
 }
@@ -130,7 +130,7 @@ func Encode(f Frame) ([]byte, error) {
 // becomes INTERNAL with a generic message, because an internal error's text
 // (SQL, file paths) is for the server's log, not for the ward.
 func ErrorFrame(requestID string, err error, fatal bool) *Error {
-	f := &Error{RequestID: requestID, Code: CodeInternal, Message: "internal server error", Fatal: fatal}
+	f := &Error{RequestID: requestID, Code: workflow.CodeInternal, Message: "internal server error", Fatal: fatal}
 	if r, ok := workflow.AsRejection(err); ok && r != nil && validCode(r.Code) && r.Message != "" {
 		f.Code, f.Message = r.Code, r.Message
 	}

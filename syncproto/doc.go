@@ -136,8 +136,10 @@
 // # Errors
 //
 // One code type: [Code] is [workflow.Code], and workflow declares every
-// code. [CodeInternal] and [CodeUpgradeRequired] are the only codes a
-// mutator never returns.
+// code, under one spelling: this package names them as workflow.CodeX,
+// with no copies of its own. [workflow.CodeInternal] and
+// [workflow.CodeUpgradeRequired] are the only codes a mutator never
+// returns.
 //
 //   - UPGRADE_REQUIRED: fatal error at hello: clientVersion is below the
 //     server's minimum. The workstation keeps its queue for after its update.

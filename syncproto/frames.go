@@ -36,23 +36,6 @@ const (
 // mutators produce, so there is deliberately no second code type.
 type Code = workflow.Code
 
-// The codes a frame can carry, all declared in workflow.
-const (
-	CodeInvalidTransition = workflow.CodeInvalidTransition
-	CodeForbidden         = workflow.CodeForbidden
-	CodeValidationFailed  = workflow.CodeValidationFailed
-	CodeNotFound          = workflow.CodeNotFound
-	CodeDuplicateID       = workflow.CodeDuplicateID
-	CodeUnauthenticated   = workflow.CodeUnauthenticated
-	CodeUnknownMutation   = workflow.CodeUnknownMutation
-	CodeProtocolError     = workflow.CodeProtocolError
-	CodeClockSkew         = workflow.CodeClockSkew
-
-	CodeInternal = workflow.CodeInternal
-	// CodeUpgradeRequired is sent by CheckClientVersion.
-	CodeUpgradeRequired = workflow.CodeUpgradeRequired
-)
-
 // Frame type names, the value of every frame's "type" field.
 const (
 	TypeHello      = "hello"

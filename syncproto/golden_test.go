@@ -99,7 +99,7 @@ func goldenFrames() []Frame {
 			RequestID: "r-2",
 			Results: []MutationResult{
 				{Seq: 42, Status: StatusApplied},
-				{Seq: 43, Status: StatusRejected, Code: CodeInvalidTransition,
+				{Seq: 43, Status: StatusRejected, Code: workflow.CodeInvalidTransition,
 					Message: "appointment 5c1d2e3f… is IN_CONSULTATION (vitals entered by Infirmier Test at 10:42), not CHECKED_IN"},
 				{Seq: 44, Status: StatusDeferred, Message: "Appointment 7e2f3a4b-1c2d-4e3f-9a4b-5c6d7e8f9a0b is SCHEDULED (planned for 2025-03-14 10:00), not CHECKED_IN.",
 					WaitingFor: "waiting for check-in at reception", WaitTable: workflow.TableAppointments,
@@ -121,7 +121,7 @@ func goldenFrames() []Frame {
 			More: false,
 			Outcomes: []Outcome{
 				{Seq: 39, ID: "2c5f39cb-3ab2-4e3d-994f-1127e4ddb538", Status: StatusApplied},
-				{Seq: 41, ID: "3d6a4adc-4bc3-4f4e-a05a-2238f5eec649", Status: StatusRejected, Code: CodeInvalidTransition,
+				{Seq: 41, ID: "3d6a4adc-4bc3-4f4e-a05a-2238f5eec649", Status: StatusRejected, Code: workflow.CodeInvalidTransition,
 					Message: "Appointment 7e2f3a4b… is CANCELLED (cancelled at 09:40), not CHECKED_IN. The act had waited since 09:31 for check-in at reception."},
 			},
 			Resolutions: []Resolution{
@@ -132,7 +132,7 @@ func goldenFrames() []Frame {
 			},
 		},
 		&Poke{Head: "96518"},
-		&Error{RequestID: "r-9", Code: CodeProtocolError, Message: "frame of 1048577 bytes exceeds the 1 MiB limit", Fatal: true},
+		&Error{RequestID: "r-9", Code: workflow.CodeProtocolError, Message: "frame of 1048577 bytes exceeds the 1 MiB limit", Fatal: true},
 	}
 }
 

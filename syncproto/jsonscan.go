@@ -77,9 +77,9 @@ func scanFrame(data []byte) (node, *workflow.Rejection) {
 	s.skipSpace()
 	switch {
 	case s.pos == len(data):
-		return node{}, workflow.Reject(CodeProtocolError, "frame is empty")
+		return node{}, workflow.Reject(workflow.CodeProtocolError, "frame is empty")
 	case data[s.pos] != '{':
-		return node{}, workflow.Reject(CodeProtocolError, "frame must be a JSON object")
+		return node{}, workflow.Reject(workflow.CodeProtocolError, "frame must be a JSON object")
 	}
 	n, err := s.value(1, true)
 	if err != nil {
@@ -114,9 +114,9 @@ func checkRawObject(raw []byte, depth int) string {
 
 func (s *scanner) syntax(what string) *workflow.Rejection {
 	if s.pos >= len(s.data) {
-		return workflow.Reject(CodeProtocolError, "frame is not valid JSON: %s at the end of the input", what)
+		return workflow.Reject(workflow.CodeProtocolError, "frame is not valid JSON: %s at the end of the input", what)
 	}
-	return workflow.Reject(CodeProtocolError, "frame is not valid JSON: %s at byte %d", what, s.pos)
+	return workflow.Reject(workflow.CodeProtocolError, "frame is not valid JSON: %s at byte %d", what, s.pos)
 }
 
 func (s *scanner) unexpected() *workflow.Rejection {
@@ -192,7 +192,7 @@ func (s *scanner) literal(lit string, k jsonKind) (node, *workflow.Rejection) {
 }
 
 func tooDeep() *workflow.Rejection {
-	return workflow.Reject(CodeProtocolError, "frame nests JSON deeper than %d levels", MaxDepth)
+	return workflow.Reject(workflow.CodeProtocolError, "frame nests JSON deeper than %d levels", MaxDepth)
 }
 
 func (s *scanner) object(depth int, build bool) (node, *workflow.Rejection) {
@@ -216,7 +216,7 @@ func (s *scanner) object(depth int, build bool) (node, *workflow.Rejection) {
 		}
 		name := s.name(nameStart, s.pos, escaped)
 		if !names.add(name) {
-			return node{}, workflow.Reject(CodeProtocolError,
+			return node{}, workflow.Reject(workflow.CodeProtocolError,
 				"frame repeats the member name %s in one object (byte %d)", quoteString(string(name)), nameStart)
 		}
 		s.skipSpace()

@@ -26,7 +26,7 @@ func TestPushedPageFrames(t *testing.T) {
 	} {
 		_, err := DecodeFromServer([]byte(tc.frame))
 		r, ok := workflow.AsRejection(err)
-		if !ok || r.Code != CodeProtocolError || r.Message != tc.msg {
+		if !ok || r.Code != workflow.CodeProtocolError || r.Message != tc.msg {
 			t.Errorf("%s: got %v, want PROTOCOL_ERROR %q", tc.frame, err, tc.msg)
 		}
 		if _, err := Encode(changesLike(t, tc.frame)); err == nil {

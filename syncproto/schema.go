@@ -151,12 +151,12 @@ func (l loc) String() string {
 func (c *schemaCheck) path(l loc) string { return c.frame + "." + l.String() }
 
 func (c *schemaCheck) protocol(format string, a ...any) *workflow.Rejection {
-	return workflow.Reject(CodeProtocolError, format, a...)
+	return workflow.Reject(workflow.CodeProtocolError, format, a...)
 }
 
 func (c *schemaCheck) invalid(l loc, format string, a ...any) *workflow.Rejection {
 	field := l.String()
-	r := workflow.Reject(CodeValidationFailed, c.frame+"."+field+" "+format, a...)
+	r := workflow.Reject(workflow.CodeValidationFailed, c.frame+"."+field+" "+format, a...)
 	r.Field = field
 	return r
 }

@@ -99,14 +99,14 @@ const (
 // the UNAUTHENTICATED refusal.
 func VerifyAct(pub []byte, deviceID string, m *Mutation) *workflow.Rejection {
 	if m.Signature == "" {
-		return workflow.Reject(CodeUnauthenticated, MsgActUnsigned)
+		return workflow.Reject(workflow.CodeUnauthenticated, MsgActUnsigned)
 	}
 	if len(pub) != ed25519.PublicKeySize {
-		return workflow.Reject(CodeUnauthenticated, MsgActNoKey)
+		return workflow.Reject(workflow.CodeUnauthenticated, MsgActNoKey)
 	}
 	h, err := ChainHash(m.PrevHash, m.Content(deviceID))
 	if err != nil || !verify(pub, message(actSigDomain, m.SessionID, h), m.Signature) {
-		return workflow.Reject(CodeUnauthenticated, MsgActBadSig)
+		return workflow.Reject(workflow.CodeUnauthenticated, MsgActBadSig)
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"wardsync/workflow"
 )
 
 // TestSignaturesAreBoundToWhatTheySign: an act's signature verifies for
@@ -43,7 +45,7 @@ func TestSignaturesAreBoundToWhatTheySign(t *testing.T) {
 		x := m
 		c.mod(&x)
 		r := VerifyAct(c.pub, c.dev, &x)
-		if r == nil || r.Code != CodeUnauthenticated || r.Message != c.msg {
+		if r == nil || r.Code != workflow.CodeUnauthenticated || r.Message != c.msg {
 			t.Errorf("%s: %v, want UNAUTHENTICATED %q", name, r, c.msg)
 		}
 	}

@@ -36,13 +36,13 @@ func (v *validator) leave()                     { v.list = "" }
 
 func (v *validator) protocol(format string, a ...any) {
 	if v.err == nil {
-		v.err = workflow.Reject(CodeProtocolError, format, a...)
+		v.err = workflow.Reject(workflow.CodeProtocolError, format, a...)
 	}
 }
 
 func (v *validator) invalid(field, format string, a ...any) {
 	if v.err == nil {
-		v.err = workflow.Reject(CodeValidationFailed, v.path(field)+" "+format, a...)
+		v.err = workflow.Reject(workflow.CodeValidationFailed, v.path(field)+" "+format, a...)
 		if v.list != "" {
 			field = loc{list: v.list, idx: v.idx, name: field}.String()
 		}

@@ -68,5 +68,5 @@ func CheckClientVersion(have string, minimum *ReleaseVersion) *workflow.Rejectio
 	if runs == "" {
 		runs = "an unknown version"
 	}
-	return workflow.Reject(CodeUpgradeRequired, "this workstation runs %s; the server needs %s or later: ask IT to update it", runs, minimum)
+	return workflow.Reject(workflow.CodeUpgradeRequired, "this workstation runs %s; the server needs %s or later: ask IT to update it", runs, minimum)
 }

@@ -24,7 +24,7 @@ func TestCheckClientVersion(t *testing.T) {
 		"":       "this workstation runs an unknown version; the server needs 1.3.0 or later: ask IT to update it",
 	} {
 		r := CheckClientVersion(have, &min)
-		if r == nil || r.Code != CodeUpgradeRequired || r.Message != want {
+		if r == nil || r.Code != workflow.CodeUpgradeRequired || r.Message != want {
 			t.Errorf("%q: got %v, want UPGRADE_REQUIRED: %s", have, r, want)
 		}
 	}
@@ -38,11 +38,11 @@ func TestCheckClientVersion(t *testing.T) {
 	}
 	// The refusal travels as a fatal error frame with its sentence intact.
 	f := ErrorFrame("r-1", CheckClientVersion("1.2.0", &min), true)
-	if f.Code != CodeUpgradeRequired || !f.Fatal || f.Message == "internal server error" {
+	if f.Code != workflow.CodeUpgradeRequired || !f.Fatal || f.Message == "internal server error" {
 		t.Errorf("error frame: %+v", f)
 	}
 	if _, err := Encode(f); err != nil {
 		t.Errorf("encode: %v", err)
 	}
-	var _ workflow.Code = CodeUpgradeRequired
+	var _ workflow.Code = workflow.CodeUpgradeRequired
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -125,10 +124,6 @@ func Targets(name string, args json.RawMessage) (table, id string, err error) {
 	return a.table, id, nil
 }
 
-func unknownAct(name string) *Rejection {
-	return Reject(CodeUnknownMutation, "Unknown act %s; this version knows %s.", quote(name), strings.Join(Names(), ", "))
-}
-
 // Apply runs the mutator named by m.Name against the rows r returns. It
 // returns the effect to write, a *Rejection when the workflow refuses the
 // act, or (wrapped, so errors.Is still sees it) any error of r other than
@@ -170,43 +165,6 @@ func Apply(ctx context.Context, r Reader, m Mutation) (Effect, error) {
 		return Effect{}, err
 	}
 	return eff, nil
-}
-
-// forbidden says who may not do what, and who does it instead:
-// "A NURSE cannot check in an appointment; reception (SECRETARY) does that."
-func forbidden(role Role, does string, who []Role, field string) *Rejection {
-	names := make([]string, len(who))
-	for i, r := range who {
-		names[i] = roleNoun(r)
-	}
-	r := Reject(CodeForbidden, "%s %s cannot %s; %s does that.", capitalize(article(string(role))), role, does, orList(names))
-	r.Field = field
-	return r
-}
-
-// article returns "a" or "an" for the word that follows; the words it
-// meets are role names and row kinds, where the first letter decides.
-func article(word string) string {
-	if word != "" && strings.ContainsRune("aeiouAEIOU", rune(word[0])) {
-		return "an"
-	}
-	return "a"
-}
-
-func roleNoun(r Role) string {
-	switch r {
-	case RoleSecretary:
-		return "reception (SECRETARY)"
-	case RoleAdmin:
-		return "an administrator (ADMIN)"
-	case RoleNurse:
-		return "a nurse (NURSE)"
-	case RoleDoctor:
-		return "a doctor (DOCTOR)"
-	case RoleBiologist:
-		return "the laboratory (BIOLOGIST)"
-	}
-	return string(r)
 }
 
 // env is what a mutator works with: the rows, the author, and the instant

@@ -183,3 +183,46 @@ func orList(items []string) string {
 	}
 	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
 }
+
+// unknownAct refuses an act name this version does not know, naming the
+// ones it does.
+func unknownAct(name string) *Rejection {
+	return Reject(CodeUnknownMutation, "Unknown act %s; this version knows %s.", quote(name), strings.Join(Names(), ", "))
+}
+
+// forbidden says who may not do what, and who does it instead:
+// "A NURSE cannot check in an appointment; reception (SECRETARY) does that."
+func forbidden(role Role, does string, who []Role, field string) *Rejection {
+	names := make([]string, len(who))
+	for i, r := range who {
+		names[i] = roleNoun(r)
+	}
+	r := Reject(CodeForbidden, "%s %s cannot %s; %s does that.", capitalize(article(string(role))), role, does, orList(names))
+	r.Field = field
+	return r
+}
+
+// article returns "a" or "an" for the word that follows; the words it
+// meets are role names and row kinds, where the first letter decides.
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiouAEIOU", rune(word[0])) {
+		return "an"
+	}
+	return "a"
+}
+
+func roleNoun(r Role) string {
+	switch r {
+	case RoleSecretary:
+		return "reception (SECRETARY)"
+	case RoleAdmin:
+		return "an administrator (ADMIN)"
+	case RoleNurse:
+		return "a nurse (NURSE)"
+	case RoleDoctor:
+		return "a doctor (DOCTOR)"
+	case RoleBiologist:
+		return "the laboratory (BIOLOGIST)"
+	}
+	return string(r)
+}

@@ -17,12 +17,9 @@ package devicekey
 import (
 	"crypto/ed25519"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 
+	"wardsync/desktop/keyfile"
 	"wardsync/syncproto"
 )
 
@@ -51,31 +48,7 @@ func Create(path string) (ed25519.PublicKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("devicekey: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return nil, fmt.Errorf("devicekey: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("devicekey: %w", err)
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("devicekey: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("devicekey: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, fmt.Errorf("devicekey: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := keyfile.WriteFile(path, b); err != nil {
 		return nil, fmt.Errorf("devicekey: %w", err)
 	}
 	return pub, nil
@@ -84,12 +57,12 @@ func Create(path string) (ed25519.PublicKey, error) {
 // Load reads the device key at path; nil (and no error) when there is
 // none: a workstation claimed before device keys.
 func Load(path string) (ed25519.PrivateKey, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	b, err := keyfile.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("devicekey: %w", err)
+	}
+	if b == nil {
+		return nil, nil
 	}
 	var f File
 	if err := json.Unmarshal(b, &f); err != nil || f.Version != 1 {

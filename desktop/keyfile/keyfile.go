@@ -96,12 +96,12 @@ const version = 1
 
 // Load reads the key file at path; a missing file is an empty one.
 func Load(path string) (*File, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return &File{Version: version}, nil
-	}
+	b, err := ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("keyfile: %w", err)
+	}
+	if b == nil {
+		return &File{Version: version}, nil
 	}
 	var f File
 	if err := json.Unmarshal(b, &f); err != nil {
@@ -113,40 +113,61 @@ func Load(path string) (*File, error) {
 	return &f, nil
 }
 
-// Save writes the file atomically (a temporary file renamed over it), 0600
-// in a 0700 folder.
+// Save writes the file atomically, 0600 in a 0700 folder (WriteFile).
 func (f *File) Save(path string) error {
 	f.Version = version
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return err
 	}
+	if err := WriteFile(path, b); err != nil {
+		return fmt.Errorf("keyfile: %w", err)
+	}
+	return nil
+}
+
+// ReadFile reads a key file the workstation keeps beside its replica (this
+// package's slots, desktop/devicekey's device key): nil and no error when
+// there is none, which for both means "not made yet".
+func ReadFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
+
+// WriteFile writes a key file atomically (a temporary file synced and
+// renamed over it, then the folder synced), 0600 in a 0700 folder: a power
+// cut leaves the old key or the new one, never half of one, and no other
+// account on the PC reads it. desktop/devicekey writes its file with it too.
+func WriteFile(path string, b []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("keyfile: %w", err)
+		return err
 	}
 	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
 	if err != nil {
-		return fmt.Errorf("keyfile: %w", err)
+		return err
 	}
 	defer os.Remove(tmp.Name())
 	if err := tmp.Chmod(0o600); err != nil {
 		tmp.Close()
-		return fmt.Errorf("keyfile: %w", err)
+		return err
 	}
 	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
-		return fmt.Errorf("keyfile: %w", err)
+		return err
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return fmt.Errorf("keyfile: %w", err)
+		return err
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("keyfile: %w", err)
+		return err
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("keyfile: %w", err)
+		return err
 	}
 	if d, err := os.Open(dir); err == nil {
 		d.Sync() // the rename itself survives a power cut

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -32,6 +33,27 @@ func FormatTime(t time.Time) string { return t.UTC().Truncate(time.Millisecond).
 
 // ParseTime reads a stored timestamp.
 func ParseTime(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
+
+// nullTime scans a nullable stored timestamp into *at, nil for NULL: the
+// scan itself parses it, so no caller holds a NullString to convert after.
+type nullTime struct{ at **time.Time }
+
+func (n nullTime) Scan(v any) error {
+	var s sql.NullString
+	if err := s.Scan(v); err != nil {
+		return err
+	}
+	if !s.Valid {
+		*n.at = nil
+		return nil
+	}
+	t, err := ParseTime(s.String)
+	if err != nil {
+		return fmt.Errorf("sqlite: stored time %q: %w", s.String, err)
+	}
+	*n.at = &t
+	return nil
+}
 
 // table describes one replicated table: its columns in the seed's order and
 // how each is stored.
@@ -275,4 +297,89 @@ func clip(b []byte) string {
 		return string(b[:40]) + "…"
 	}
 	return string(b)
+}
+
+// The setters below fill a view row (views.go) from a column's stored
+// value, each exactly as decoding that column's wire form did.
+
+// storedText is a text column's value as appendWire rendered it (SQLite
+// may hand back a number for a text column holding digits).
+func storedText(v any) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case []byte:
+		return string(x), nil
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64), nil
+	}
+	return "", fmt.Errorf("stored value of type %T", v)
+}
+
+// setText sets a NOT NULL string field; NULL leaves it empty, as decoding
+// null into a string did.
+func setText[S ~string](p *S, v any) error {
+	if v == nil {
+		return nil
+	}
+	s, err := storedText(v)
+	*p = S(s)
+	return err
+}
+
+func setNullText[S ~string](p **S, v any) error {
+	if v == nil {
+		return nil
+	}
+	s, err := storedText(v)
+	x := S(s)
+	*p = &x
+	return err
+}
+
+// setTime parses a stored timestamp as decoding its wire form did
+// (time.Time's UnmarshalJSON: RFC 3339).
+func setTime(p *time.Time, v any) error {
+	if v == nil {
+		return nil
+	}
+	s, err := storedText(v)
+	if err != nil {
+		return err
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return fmt.Errorf("not a timestamp: %q", clip([]byte(s)))
+	}
+	*p = t
+	return nil
+}
+
+func setNullTime(p **time.Time, v any) error {
+	if v == nil {
+		return nil
+	}
+	var t time.Time
+	if err := setTime(&t, v); err != nil {
+		return err
+	}
+	*p = &t
+	return nil
+}
+
+// setJSON keeps a JSON column's text. NULL becomes the JSON literal null:
+// that is what decoding the wire form's null into a json.RawMessage gave.
+func setJSON(p *json.RawMessage, v any) error {
+	if v == nil {
+		*p = json.RawMessage("null")
+		return nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("stored JSON of type %T", v)
+	}
+	*p = json.RawMessage(s)
+	return nil
 }

@@ -52,9 +52,9 @@ const credentialColumns = `userId, email, name, role, token, expiresAt, onlineLo
 func scanCredential(sc rowScanner) (Credential, error) {
 	var c Credential
 	var role string
-	var token, expires, out, sid sql.NullString
+	var token, expires, sid sql.NullString
 	var online, last string
-	if err := sc.Scan(&c.UserID, &c.Email, &c.Name, &role, &token, &expires, &online, &last, &out, &sid); err != nil {
+	if err := sc.Scan(&c.UserID, &c.Email, &c.Name, &role, &token, &expires, &online, &last, nullTime{&c.LoggedOutAt}, &sid); err != nil {
 		return c, err
 	}
 	c.Role, c.Token, c.SessionID = workflow.Role(role), token.String, sid.String
@@ -67,10 +67,7 @@ func scanCredential(sc rowScanner) (Credential, error) {
 	if c.OnlineLoginAt, err = ParseTime(online); err != nil {
 		return c, err
 	}
-	if c.LastLoginAt, err = ParseTime(last); err != nil {
-		return c, err
-	}
-	c.LoggedOutAt, err = parseNullTime(out)
+	c.LastLoginAt, err = ParseTime(last)
 	return c, err
 }
 

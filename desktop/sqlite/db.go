@@ -128,6 +128,12 @@ func open(ctx context.Context, path string, key []byte, every time.Duration, res
 	return db, nil
 }
 
+// ErrNotFound is workflow's, re-exported for callers of this package.
+var ErrNotFound = workflow.ErrNotFound
+
+// IsNotFound reports whether err means a missing row.
+func IsNotFound(err error) bool { return errors.Is(err, workflow.ErrNotFound) }
+
 // ErrLocked is what every call on a locked replica answers.
 var ErrLocked = &workflow.Rejection{Code: workflow.CodeUnauthenticated,
 	Message: "This workstation is locked: log in to open its replica."}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -348,13 +347,11 @@ func (db *DB) CountsAndState(ctx context.Context) (Counts, State, error) {
 
 func (t *Tx) counts() (Counts, error) {
 	var c Counts
-	var oldest sql.NullString
-	err := t.queryRow(countsQuery).Scan(&c.Pending, &oldest, &c.Unreflected, &c.LikelyRejected, &c.Waiting, &c.Rejected)
+	err := t.queryRow(countsQuery).Scan(&c.Pending, nullTime{&c.OldestPendingAt}, &c.Unreflected, &c.LikelyRejected, &c.Waiting, &c.Rejected)
 	if err != nil {
 		return c, fmt.Errorf("sqlite: count queues: %w", err)
 	}
-	c.OldestPendingAt, err = parseNullTime(oldest)
-	return c, err
+	return c, nil
 }
 
 // QueuedAct is what the UI lists of an act this workstation queued,
@@ -566,10 +563,10 @@ func (t *Tx) rejected(where string, args ...any) ([]RejectedAct, error) {
 	for rows.Next() {
 		var r RejectedAct
 		var args, at, role, code, rejAt string
-		var field, dismissed sql.NullString
+		var field sql.NullString
 		var rv reviewScan
 		if err := rows.Scan(append([]any{&r.ID, &r.Seq, &r.Name, &args, &at, &r.AuthorID, &r.AuthorName, &role, &code,
-			&r.Rejection.Message, &field, &rejAt, &dismissed}, rv.dest()...)...); err != nil {
+			&r.Rejection.Message, &field, &rejAt, nullTime{&r.DismissedAt}}, rv.dest()...)...); err != nil {
 			return nil, fmt.Errorf("sqlite: read rejected: %w", err)
 		}
 		if r.Review, err = rv.review(); err != nil {
@@ -582,16 +579,7 @@ func (t *Tx) rejected(where string, args ...any) ([]RejectedAct, error) {
 		if r.RejectedAt, err = ParseTime(rejAt); err != nil {
 			return nil, err
 		}
-		if r.DismissedAt, err = parseNullTime(dismissed); err != nil {
-			return nil, err
-		}
 		out = append(out, r)
 	}
 	return out, rows.Err()
 }
-
-// ErrNotFound is workflow's, re-exported for callers of this package.
-var ErrNotFound = workflow.ErrNotFound
-
-// IsNotFound reports whether err means a missing row.
-func IsNotFound(err error) bool { return errors.Is(err, workflow.ErrNotFound) }

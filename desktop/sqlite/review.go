@@ -55,23 +55,18 @@ type Review struct {
 const reviewColumns = `closedAt, closedByName, closeReason, closeError, reissueId, resolvedAt, resolvedBy, resolutionNote, reissuedAs`
 
 type reviewScan struct {
-	closedAt, closedBy, reason, closeErr, reissueID, resolvedAt, resolvedBy, note, reissuedAs sql.NullString
+	closedBy, reason, closeErr, reissueID, resolvedBy, note, reissuedAs sql.NullString
+	closedAt, resolvedAt                                                *time.Time
 }
 
 func (s *reviewScan) dest() []any {
-	return []any{&s.closedAt, &s.closedBy, &s.reason, &s.closeErr, &s.reissueID, &s.resolvedAt, &s.resolvedBy, &s.note, &s.reissuedAs}
+	return []any{nullTime{&s.closedAt}, &s.closedBy, &s.reason, &s.closeErr, &s.reissueID, nullTime{&s.resolvedAt}, &s.resolvedBy, &s.note, &s.reissuedAs}
 }
 
 func (s *reviewScan) review() (Review, error) {
 	r := Review{ClosedBy: s.closedBy.String, CloseReason: s.reason.String, CloseError: s.closeErr.String,
-		ReissueID: s.reissueID.String, ResolvedBy: s.resolvedBy.String, ResolutionNote: s.note.String, ReissuedAs: s.reissuedAs.String}
-	var err error
-	if r.ClosedAt, err = parseNullTime(s.closedAt); err != nil {
-		return r, err
-	}
-	if r.ResolvedAt, err = parseNullTime(s.resolvedAt); err != nil {
-		return r, err
-	}
+		ReissueID: s.reissueID.String, ResolvedBy: s.resolvedBy.String, ResolutionNote: s.note.String, ReissuedAs: s.reissuedAs.String,
+		ClosedAt: s.closedAt, ResolvedAt: s.resolvedAt}
 	switch {
 	case r.ResolvedAt != nil:
 		r.State = ReviewResolved

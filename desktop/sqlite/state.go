@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -43,18 +42,14 @@ func (db *DB) State(ctx context.Context) (State, error) {
 func (t *Tx) state() (State, error) {
 	var s State
 	var roles string
-	var last sql.NullString
 	err := t.queryRow(`SELECT deviceId, serverUrl, cursor, lastSeq, ackedSeq, reflectedSeq, roles, lastSyncAt
 		FROM sync_state WHERE singleton = 1`).Scan(&s.DeviceID, &s.ServerURL, &s.Cursor, &s.LastSeq, &s.AckedSeq,
-		&s.ReflectedSeq, &roles, &last)
+		&s.ReflectedSeq, &roles, nullTime{&s.LastSyncAt})
 	if err != nil {
 		return s, fmt.Errorf("sqlite: read sync state: %w", err)
 	}
 	if err := json.Unmarshal([]byte(roles), &s.Roles); err != nil {
 		return s, fmt.Errorf("sqlite: sync state roles: %w", err)
-	}
-	if s.LastSyncAt, err = parseNullTime(last); err != nil {
-		return s, err
 	}
 	return s, nil
 }
@@ -215,15 +210,4 @@ func (db *DB) RewindSeq(ctx context.Context, serverLast int64, serverHead string
 		return err
 	})
 	return moved, err
-}
-
-func parseNullTime(s sql.NullString) (*time.Time, error) {
-	if !s.Valid {
-		return nil, nil
-	}
-	t, err := ParseTime(s.String)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: stored time %q: %w", s.String, err)
-	}
-	return &t, nil
 }

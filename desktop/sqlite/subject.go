@@ -15,33 +15,29 @@ import (
 // act's row ids. A row not on this workstation leaves its fields empty,
 // except what the act's own arguments say.
 func (db *DB) Subjects(ctx context.Context, refs []workflow.ActRefs) ([]workflow.ActSubject, error) {
-	out := make([]workflow.ActSubject, len(refs))
-	err := db.read(ctx, func(t *Tx) error {
+	return readValue(ctx, db, func(t *Tx) ([]workflow.ActSubject, error) {
+		out := make([]workflow.ActSubject, len(refs))
 		for i, r := range refs {
 			s, err := t.subject(r)
 			if err != nil {
-				return fmt.Errorf("sqlite: act subject: %w", err)
+				return nil, fmt.Errorf("sqlite: act subject: %w", err)
 			}
 			out[i] = s
 		}
-		return nil
+		return out, nil
 	})
-	return out, err
 }
 
 func (t *Tx) subject(r workflow.ActRefs) (workflow.ActSubject, error) {
 	s := r.Subject()
-	var patientID, text, date, motif, amount sql.NullString
+	var patientID, text, motif, amount sql.NullString
 	var err error
 	switch r.Table {
 	case workflow.TableAppointments:
 		err = t.queryRow(`SELECT "patientId", "date", "motif", "billingAmount" FROM "appointments" WHERE "id" = ?`, r.ID).
-			Scan(&patientID, &date, &motif, &amount)
+			Scan(&patientID, nullTime{&s.VisitDate}, &motif, &amount)
 		if err == nil {
 			s.VisitID, s.VisitMotif, s.BillingAmount = r.ID, motif.String, amount.String
-			if s.VisitDate, err = parseNullTime(date); err != nil {
-				return s, err
-			}
 		}
 	case workflow.TablePrescriptions:
 		err = t.queryRow(`SELECT "patientId", "text" FROM "prescriptions" WHERE "id" = ?`, r.ID).Scan(&patientID, &text)
@@ -64,8 +60,8 @@ func (t *Tx) subject(r workflow.ActRefs) (workflow.ActSubject, error) {
 	if s.PatientID == "" {
 		return s, nil
 	}
-	var first, last, birth sql.NullString
-	err = t.queryRow(`SELECT "firstName", "lastName", "birthDate" FROM "patients" WHERE "id" = ?`, s.PatientID).Scan(&first, &last, &birth)
+	var first, last sql.NullString
+	err = t.queryRow(`SELECT "firstName", "lastName", "birthDate" FROM "patients" WHERE "id" = ?`, s.PatientID).Scan(&first, &last, nullTime{&s.BirthDate})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return s, nil
@@ -73,6 +69,5 @@ func (t *Tx) subject(r workflow.ActRefs) (workflow.ActSubject, error) {
 		return s, err
 	}
 	s.FirstName, s.LastName = first.String, last.String
-	s.BirthDate, err = parseNullTime(birth)
-	return s, err
+	return s, nil
 }

@@ -4,9 +4,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
-	"time"
 
 	"wardsync/workflow"
 )
@@ -129,88 +127,6 @@ var prescriptionColumns = []viewColumn[workflow.Prescription]{
 	{"patientId", func(p *workflow.Prescription, v any) error { return setText(&p.PatientID, v) }},
 	{"doctorId", func(p *workflow.Prescription, v any) error { return setText(&p.DoctorID, v) }},
 	{"nurseId", func(p *workflow.Prescription, v any) error { return setNullText(&p.NurseID, v) }},
-}
-
-// storedText is a text column's value as appendWire rendered it (SQLite
-// may hand back a number for a text column holding digits).
-func storedText(v any) (string, error) {
-	switch x := v.(type) {
-	case string:
-		return x, nil
-	case []byte:
-		return string(x), nil
-	case int64:
-		return strconv.FormatInt(x, 10), nil
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64), nil
-	}
-	return "", fmt.Errorf("stored value of type %T", v)
-}
-
-// setText sets a NOT NULL string field; NULL leaves it empty, as decoding
-// null into a string did.
-func setText[S ~string](p *S, v any) error {
-	if v == nil {
-		return nil
-	}
-	s, err := storedText(v)
-	*p = S(s)
-	return err
-}
-
-func setNullText[S ~string](p **S, v any) error {
-	if v == nil {
-		return nil
-	}
-	s, err := storedText(v)
-	x := S(s)
-	*p = &x
-	return err
-}
-
-// setTime parses a stored timestamp as decoding its wire form did
-// (time.Time's UnmarshalJSON: RFC 3339).
-func setTime(p *time.Time, v any) error {
-	if v == nil {
-		return nil
-	}
-	s, err := storedText(v)
-	if err != nil {
-		return err
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return fmt.Errorf("not a timestamp: %q", clip([]byte(s)))
-	}
-	*p = t
-	return nil
-}
-
-func setNullTime(p **time.Time, v any) error {
-	if v == nil {
-		return nil
-	}
-	var t time.Time
-	if err := setTime(&t, v); err != nil {
-		return err
-	}
-	*p = &t
-	return nil
-}
-
-// setJSON keeps a JSON column's text. NULL becomes the JSON literal null:
-// that is what decoding the wire form's null into a json.RawMessage gave.
-func setJSON(p *json.RawMessage, v any) error {
-	if v == nil {
-		*p = json.RawMessage("null")
-		return nil
-	}
-	s, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("stored JSON of type %T", v)
-	}
-	*p = json.RawMessage(s)
-	return nil
 }
 
 // viewScanner scans the rows of one query: cols columns of a row of type

@@ -34,7 +34,7 @@ func TestMinimumWorkstationVersion(t *testing.T) {
 		t.Fatalf("hello of 1.2.0 answered with %s", r.Raw)
 	}
 	const sentence = "this workstation runs 1.2.0; the server needs 1.3.0 or later: ask IT to update it"
-	if refusal == nil || refusal.Code != syncproto.CodeUpgradeRequired || refusal.Message != sentence || !refusal.Fatal || refusal.RequestID != "h1" {
+	if refusal == nil || refusal.Code != workflow.CodeUpgradeRequired || refusal.Message != sentence || !refusal.Fatal || refusal.RequestID != "h1" {
 		t.Fatalf("refusal: %+v; want fatal UPGRADE_REQUIRED: %s", refusal, sentence)
 	}
 	if code := w.WaitClosed(t); code != websocket.ClosePolicyViolation {
