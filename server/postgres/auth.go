@@ -35,11 +35,6 @@ type Session struct {
 	LastActiveAt time.Time
 }
 
-// Actor returns the workflow's view of the session's user.
-func (s *Session) Actor() workflow.Actor {
-	return workflow.Actor{ID: s.UserID, Name: s.UserName, Role: s.Role}
-}
-
 // Device is a registered workstation.
 type Device struct {
 	ID        string
