@@ -123,88 +123,118 @@ func parkedOn(ctx context.Context, tx pgx.Tx, table, id string) ([]parked, error
 	return out, rows.Err()
 }
 
-// Wake retries, in this transaction, the parked acts of every row this
+// waking is what Wake hands the pipeline and what Record needs to decide
+// the woken acts it gets back: the row whose parked acts are retried, pass
+// after pass while a pass applies one (an applied act moves the row, which
+// may be what an earlier arrival waits for).
+type waking struct {
+	table, id string
+	// passed: the row's acts were handed out once; progress: an act of
+	// the last pass applied.
+	passed, progress bool
+	// only: the sweeper's row alone, not every row the transaction woke;
+	// expire rejects the acts still waiting whose window has run out.
+	only, expire bool
+	acts         map[*pipeline.Act]parked
+	// decided counts the acts decided (SweepDeferred reports it).
+	decided int
+}
+
+// Wake returns, in this transaction, the parked acts of the rows this
 // transaction changed (the trigger marked them woken; the act's audit row
-// said whether any is). The pipeline calls it after each act it applies,
-// so a parked act lands the moment its predecessor does, in the same
-// transaction.
-func (st *pushStore) Wake(ctx context.Context, _ *pipeline.Act) error {
-	if !st.woken {
-		return nil
-	}
-	tx := st.tx
+// said whether any is), one row and one pass at a time: the pipeline
+// retries them and Record decides each (decideWoken). The pipeline calls
+// it after each act it applies, so a parked act lands the moment its
+// predecessor does, in the same transaction.
+func (st *pushStore) Wake(ctx context.Context, _ *pipeline.Act) ([]*pipeline.Act, error) {
+	w, tx := &st.waking, st.tx
 	for {
-		var table, id string
-		err := tx.QueryRow(ctx, `SELECT wait_table, wait_id FROM sync.deferred WHERE outcome IS NULL AND woken ORDER BY arrival LIMIT 1`).
-			Scan(&table, &id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
+		if w.table != "" && w.passed && !w.progress {
+			// The last pass applied none: the acts decided changed the
+			// row, and nothing parked on it is left woken by this
+			// transaction's own writes.
+			if _, err := tx.Exec(ctx, `UPDATE sync.deferred SET woken = false WHERE wait_table = $1 AND wait_id = $2 AND outcome IS NULL AND woken`,
+				w.table, w.id); err != nil {
+				return nil, err
+			}
+			if w.only {
+				*w = waking{decided: w.decided}
+				return nil, nil
+			}
+			w.table, w.id = "", ""
 		}
+		if w.table == "" {
+			if !st.woken {
+				return nil, nil
+			}
+			err := tx.QueryRow(ctx, `SELECT wait_table, wait_id FROM sync.deferred WHERE outcome IS NULL AND woken ORDER BY arrival LIMIT 1`).
+				Scan(&w.table, &w.id)
+			if errors.Is(err, pgx.ErrNoRows) {
+				*w = waking{decided: w.decided}
+				st.woken = false
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			if err := lockWaitRow(ctx, tx, w.table, w.id); err != nil {
+				return nil, err
+			}
+			w.passed = false
+		}
+		ps, err := parkedOn(ctx, tx, w.table, w.id)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := lockWaitRow(ctx, tx, table, id); err != nil {
-			return err
+		w.passed, w.progress = true, false
+		w.acts = make(map[*pipeline.Act]parked, len(ps))
+		out := make([]*pipeline.Act, 0, len(ps))
+		for _, p := range ps {
+			a := &pipeline.Act{Mutation: syncproto.Mutation{ID: p.mutationID, Name: p.name, Args: p.args, OccurredAt: p.occurredAt},
+				Actor: p.actor}
+			w.acts[a] = p
+			out = append(out, a)
 		}
-		if _, err := st.retryRow(ctx, table, id, false); err != nil {
-			return err
+		if len(out) > 0 {
+			return out, nil
 		}
 	}
 }
 
-// retryRow retries the acts parked on one row in arrival order, pass after
-// pass while some pass applies one (an applied act moves the row, which may
-// be what an earlier arrival waits for). expire rejects those still
-// waiting whose window has run out. It returns how many it decided.
-func (st *pushStore) retryRow(ctx context.Context, table, id string, expire bool) (int, error) {
-	db, tx := st.db, st.tx
-	decided := 0
-	for {
-		acts, err := parkedOn(ctx, tx, table, id)
-		if err != nil {
-			return decided, err
+// decideWoken keeps the outcome of a woken act (Record sends it here):
+// applied, refused with what it had waited for, refused for having waited
+// too long (the sweeper's expire), or still waiting until the row changes
+// again.
+func (st *pushStore) decideWoken(ctx context.Context, p parked, o pipeline.Outcome) error {
+	db, tx, w, rej := st.db, st.tx, &st.waking, o.Rejection
+	var err error
+	switch {
+	case rej == nil:
+		if err := st.release(ctx); err != nil {
+			return err
 		}
-		progress := false
-		for _, p := range acts {
-			a := &pipeline.Act{Mutation: syncproto.Mutation{ID: p.mutationID, Name: p.name, Args: p.args, OccurredAt: p.occurredAt},
-				Actor: p.actor}
-			rej, err := st.applyHere(ctx, a)
-			if err != nil {
-				return decided, err
-			}
-			switch {
-			case rej == nil:
-				err = db.decide(ctx, tx, p, nil)
-				progress = true
-			case rej.Wait == nil:
-				r := *rej
-				r.Message = fmt.Sprintf("%s It had been %s since %s.", rej.Message, p.waitingFor, p.parkedAt.UTC().Format("2006-01-02 15:04 UTC"))
-				err = db.decide(ctx, tx, p, &r)
-			case expire && !db.now().Before(p.expiresAt):
-				r := *rej
-				r.Wait = nil
-				r.Message = fmt.Sprintf("It had been %s since %s, longer than the %s the server keeps an act waiting; it was not applied. %s",
-					p.waitingFor, p.parkedAt.UTC().Format("2006-01-02 15:04 UTC"), db.deferredWindow(), rej.Message)
-				err = db.decide(ctx, tx, p, &r)
-			default:
-				// Still early: it keeps waiting, until the row changes again.
-				if _, err := tx.Exec(ctx, `UPDATE sync.deferred SET woken = false WHERE device_id = $1 AND seq = $2`, p.deviceID, p.seq); err != nil {
-					return decided, err
-				}
-				continue
-			}
-			if err != nil {
-				return decided, err
-			}
-			decided++
-		}
-		if !progress {
-			// Acts decided here changed the row; nothing parked on it is
-			// left woken by this transaction's own writes.
-			_, err := tx.Exec(ctx, `UPDATE sync.deferred SET woken = false WHERE wait_table = $1 AND wait_id = $2 AND outcome IS NULL AND woken`, table, id)
-			return decided, err
-		}
+		err = db.decide(ctx, tx, p, nil)
+		w.progress = true
+	case rej.Wait == nil:
+		r := *rej
+		r.Message = fmt.Sprintf("%s It had been %s since %s.", rej.Message, p.waitingFor, p.parkedAt.UTC().Format("2006-01-02 15:04 UTC"))
+		err = db.decide(ctx, tx, p, &r)
+	case w.expire && !db.now().Before(p.expiresAt):
+		r := *rej
+		r.Wait = nil
+		r.Message = fmt.Sprintf("It had been %s since %s, longer than the %s the server keeps an act waiting; it was not applied. %s",
+			p.waitingFor, p.parkedAt.UTC().Format("2006-01-02 15:04 UTC"), db.deferredWindow(), rej.Message)
+		err = db.decide(ctx, tx, p, &r)
+	default:
+		// Still early: it keeps waiting, until the row changes again.
+		_, err = tx.Exec(ctx, `UPDATE sync.deferred SET woken = false WHERE device_id = $1 AND seq = $2`, p.deviceID, p.seq)
+		return err
 	}
+	if err != nil {
+		return err
+	}
+	w.decided++
+	return nil
 }
 
 // decide records a parked act's outcome once: the audit row leaves
@@ -267,8 +297,10 @@ func (db *DB) SweepDeferred(ctx context.Context) (int, error) {
 			if err := lockWaitRow(ctx, tx, r.table, r.id); err != nil {
 				return err
 			}
-			var err error
-			n, err = db.newPushStore(tx, "", nil, db.now()).retryRow(ctx, r.table, r.id, true)
+			st := db.newPushStore(tx, "", nil, db.now())
+			st.waking = waking{table: r.table, id: r.id, only: true, expire: true}
+			err := pipeline.Wake(ctx, st, nil)
+			n = st.waking.decided
 			return err
 		})
 		if err != nil {

@@ -176,12 +176,16 @@ func (db *DB) MergePatients(ctx context.Context, actor workflow.Actor, survivorI
 		Actor: actor, Online: true}
 	var res *MergeResult
 	err = db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		rej, err := db.newPushStore(tx, "", nil, db.now()).applyHere(ctx, m)
+		st := db.newPushStore(tx, "", nil, db.now())
+		rej, err := pipeline.Apply(ctx, st, m)
 		if err != nil {
 			return err
 		}
 		if rej != nil {
 			return rej
+		}
+		if err := st.release(ctx); err != nil {
+			return err
 		}
 		res = &MergeResult{MutationID: m.ID, SurvivorID: survivorID, LoserID: loserID}
 		var moved map[string]int

@@ -412,6 +412,8 @@ type pushStore struct {
 	// the check that no parked act is woken; none was.
 	asleep bool
 	result syncproto.MutationResult
+	// waking: the parked acts Wake handed the pipeline (deferred.go).
+	waking waking
 }
 
 func (db *DB) newPushStore(tx pgx.Tx, deviceID string, roles []workflow.Role, receivedAt time.Time) *pushStore {
