@@ -39,11 +39,15 @@ func (db *DB) Push(ctx context.Context, deviceID string, muts []syncproto.Mutati
 	if err != nil {
 		return nil, err
 	}
-	// After the commit: the devices pull the changes, the dashboards
-	// re-read the audit log and the device's queue.
-	db.announce(feedNotice, adminNotice("mutations"), adminNotice("clients"))
+	// After the commit, never before: a device that pulls on the notice
+	// must find the changes.
+	db.announce(pushNotices...)
 	return results, nil
 }
+
+// pushNotices are what a committed push announces: the devices pull the
+// changes, the dashboards re-read the audit log and the device's queue.
+var pushNotices = []notice{feedNotice, adminNotice("mutations"), adminNotice("clients")}
 
 // pushOnce is one attempt of a push: a connection of its own, on which
 // push queues the BEGIN with its first reads and the COMMIT with its tail.
