@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -33,27 +32,6 @@ type Session struct {
 	ExpiresAt time.Time
 	// LastActiveAt is a dashboard session's last activity (idle timeout).
 	LastActiveAt time.Time
-}
-
-// Device is a registered workstation.
-type Device struct {
-	ID        string
-	Name      string
-	Roles     []workflow.Role
-	CreatedAt time.Time
-	RevokedAt *time.Time
-	// PublicKey is the device's own Ed25519 key, registered when it was
-	// claimed with its one-time code (nil before: device_identity.go).
-	PublicKey []byte
-	// Unclaimed: an administrator issued a one-time code for it and it
-	// was never claimed with it (a workstation registered on the
-	// dashboard, or told to claim again).
-	Unclaimed bool
-}
-
-// Serves says whether the device may be used by role.
-func (d *Device) Serves(role workflow.Role) bool {
-	return workflow.Serves(d.Roles, role)
 }
 
 func hashToken(token string) []byte {
@@ -311,151 +289,4 @@ func (db *DB) Logout(ctx context.Context, token string) error {
 		}
 		return notifySessions(ctx, tx)
 	})
-}
-
-// Device reads a registered workstation.
-func (db *DB) Device(ctx context.Context, id string) (*Device, error) {
-	var d Device
-	var roles []string
-	err := db.Pool.QueryRow(ctx, `SELECT id, name, roles, created_at, revoked_at, public_key, registration_hash IS NOT NULL
-		  FROM sync.devices WHERE id = $1`, id).
-		Scan(&d.ID, &d.Name, &roles, &d.CreatedAt, &d.RevokedAt, &d.PublicKey, &d.Unclaimed)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, workflow.Reject(workflow.CodeUnauthenticated, "Workstation %s is not registered with this server; ask an administrator to register it.", id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range roles {
-		d.Roles = append(d.Roles, workflow.Role(r))
-	}
-	return &d, nil
-}
-
-// AddDevice registers a workstation for roles. An empty id gets a new UUID.
-func (db *DB) AddDevice(ctx context.Context, id, name string, roles []workflow.Role) (*Device, error) {
-	if strings.TrimSpace(name) == "" || len([]rune(name)) > 200 {
-		return nil, &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "name", Message: "A workstation needs a name of 1 to 200 characters."}
-	}
-	if len(roles) == 0 {
-		return nil, &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "roles", Message: "A workstation must serve at least one role."}
-	}
-	rs := make([]string, len(roles))
-	for i, r := range roles {
-		if !r.Valid() {
-			return nil, &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "roles", Message: fmt.Sprintf("%q is not a role; roles are ADMIN, DOCTOR, BIOLOGIST, NURSE, SECRETARY.", r)}
-		}
-		rs[i] = string(r)
-	}
-	if id == "" {
-		id = uuid.NewString()
-	}
-	d := &Device{ID: id, Name: name, Roles: roles}
-	err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `
-			INSERT INTO sync.devices (id, name, roles, created_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, roles = EXCLUDED.roles, revoked_at = NULL
-			RETURNING created_at`, id, name, rs, db.now()).Scan(&d.CreatedAt); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO sync.clients (device_id) VALUES ($1) ON CONFLICT DO NOTHING`, id); err != nil {
-			return err
-		}
-		return db.logEvent(ctx, tx, SecurityEvent{Kind: EventDeviceRegister, DeviceID: id, Target: "workstation " + name}, nil,
-			map[string]any{"name": name, "roles": rs})
-	})
-	if err != nil {
-		return nil, err
-	}
-	db.announce(adminNotice("devices"), adminNotice("clients"))
-	return d, nil
-}
-
-// RevokeDevice stops a workstation: its sessions end and it can no longer push.
-func (db *DB) RevokeDevice(ctx context.Context, id string) error {
-	return db.announced(db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		var name string
-		err := tx.QueryRow(ctx, `UPDATE sync.devices SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING name`, id, db.now()).Scan(&name)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return workflow.Reject(workflow.CodeNotFound, "Workstation %s is not registered or already revoked.", id)
-		}
-		if err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `UPDATE sync.sessions SET revoked_at = $2, ended_reason = 'device_revoked' WHERE device_id = $1 AND revoked_at IS NULL`, id, db.now())
-		if err != nil {
-			return err
-		}
-		if err := db.logEvent(ctx, tx, SecurityEvent{Kind: EventDeviceRevoke, DeviceID: id, Target: "workstation " + name},
-			map[string]any{"revoked": false}, map[string]any{"revoked": true, "sessionsEnded": tag.RowsAffected()}); err != nil {
-			return err
-		}
-		return notifySessions(ctx, tx)
-	}), adminNotice("devices"))
-}
-
-// AddUser creates a user with a bcrypt hash of password (the seed's cost).
-func (db *DB) AddUser(ctx context.Context, name, email, password string, role workflow.Role) (string, error) {
-	badPassword := workflow.CheckPassword(password)
-	switch {
-	case strings.TrimSpace(name) == "" || len([]rune(name)) > 200:
-		return "", &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "name", Message: "A user needs a name of 1 to 200 characters."}
-	case !strings.Contains(email, "@") || len(email) > 320:
-		return "", &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "email", Message: fmt.Sprintf("%q is not an e-mail address.", email)}
-	case badPassword != nil:
-		return "", badPassword
-	case !role.Valid():
-		return "", &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "role", Message: fmt.Sprintf("%q is not a role.", role)}
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), BcryptCost)
-	if err != nil {
-		return "", err
-	}
-	id := uuid.NewString()
-	now := db.now()
-	email = NormalizeEmail(email)
-	err = db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO users (id, name, email, password, role, "createdAt", "updatedAt") VALUES ($1, $2, $3, $4, $5::"Role", $6, $6)`,
-			id, name, email, string(hash), string(role), now); err != nil {
-			return err
-		}
-		return db.logEvent(ctx, tx, SecurityEvent{Kind: EventUserCreate, UserID: id, UserEmail: email, Target: "user " + email}, nil,
-			map[string]any{"name": name, "email": email, "role": role})
-	})
-	if pgCode(err) == "23505" {
-		return "", &workflow.Rejection{Code: workflow.CodeDuplicateID, Field: "email", Message: fmt.Sprintf("A user with e-mail %s already exists.", email)}
-	}
-	return id, db.announced(err, feedNotice, adminNotice("users"))
-}
-
-// DisableUser disables a user and ends every session of theirs.
-func (db *DB) DisableUser(ctx context.Context, userID string) error {
-	return db.announced(db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		now := db.now()
-		var was *time.Time
-		found := false
-		if err := tx.QueryRow(ctx, `SELECT true, st.disabled_at FROM users u LEFT JOIN sync.user_status st ON st.user_id = u.id WHERE u.id = $1 FOR UPDATE OF u`, userID).
-			Scan(&found, &was); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		if !found {
-			return workflow.Reject(workflow.CodeNotFound, "User %s does not exist.", userID)
-		}
-		if was != nil {
-			return nil // already disabled: nothing changes, nothing to log
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO sync.user_status (user_id, disabled_at, last_disabled_at) VALUES ($1, $2, $2)
-			ON CONFLICT (user_id) DO UPDATE SET disabled_at = EXCLUDED.disabled_at, last_disabled_at = EXCLUDED.disabled_at`, userID, now); err != nil {
-			return err
-		}
-		n, err := revokeUserSessions(ctx, tx, userID, now, EndDisabled)
-		if err != nil {
-			return err
-		}
-		if err := db.logEvent(ctx, tx, SecurityEvent{Kind: EventUserDisable, UserID: userID, Target: "user " + userID},
-			map[string]any{"disabled": false}, map[string]any{"disabled": true, "disabledAt": now, "sessionsEnded": n}); err != nil {
-			return err
-		}
-		return notifySessions(ctx, tx)
-	}), adminNotice("users"))
 }
