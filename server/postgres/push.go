@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -543,9 +545,30 @@ func (tx *batchTx) Conn() *pgx.Conn { return tx.conn }
 func Retryable(err error) bool {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		return pe.Code == "40001" || pe.Code == "40P01" || pe.Code[:2] == "08" || pe.Code == "57P01"
+		return pe.Code == "40001" || pe.Code == "40P01" || strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P03"
 	}
 	return pgconn.SafeToRetry(err)
+}
+
+// Unavailable says whether err means PostgreSQL was out of reach: no
+// connection could be made (refused, timed out, the server starting up or
+// shutting down: 57P03), or the server ended or lost the connection
+// (admin_shutdown 57P01, crash_shutdown 57P02, class 08, a broken socket).
+// What the request wrote did not commit, or its answer was lost with the
+// connection; either way it may be sent again (a push's acts are recorded
+// once, by their ids), and the edges answer UNAVAILABLE instead of
+// INTERNAL. A refusal by PostgreSQL itself (a wrong password, a constraint)
+// is not: it says so by its SQLSTATE. Decided by type and SQLSTATE, never
+// by message text.
+func Unavailable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return err != nil && (errors.As(err, &ce) || pgconn.SafeToRetry(err) || errors.As(err, &ne) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed))
 }
 
 func pgCode(err error) string {
