@@ -92,8 +92,12 @@ type Store interface {
 	Record(ctx context.Context, a *Act, o Outcome) error
 	// Park keeps a waiting act until its predecessor lands.
 	Park(ctx context.Context, a *Act, w *workflow.Wait) error
-	// Wake decides the acts parked on the rows an applied act changed.
-	Wake(ctx context.Context, a *Act) error
+	// Wake returns the parked acts the transaction's writes woke (those
+	// of an applied act, or of woken acts applied before), for the
+	// pipeline to retry; none once every woken act is decided. Record
+	// then keeps each one's new outcome: applied, refused, or still
+	// waiting.
+	Wake(ctx context.Context, a *Act) ([]*Act, error)
 }
 
 // Run takes one act through every step, in order, and returns its
@@ -111,9 +115,37 @@ func Run(ctx context.Context, s Store, a *Act) (Outcome, error) {
 	case o.Wait != nil:
 		err = s.Park(ctx, a, o.Wait)
 	case o.Applied():
-		err = s.Wake(ctx, a)
+		err = Wake(ctx, s, a)
 	}
 	return o, err
+}
+
+// Wake retries the parked acts that a's writes woke, until the store wakes
+// none: each goes through the apply step alone (it was judged when it
+// was parked, and its author is the one it was parked with) and its
+// outcome is recorded. A woken act that applies moves its row, which may
+// wake others: the store returns them on the next call. The server's
+// sweeper calls it with a nil act for the acts other writers woke.
+func Wake(ctx context.Context, s Store, a *Act) error {
+	for {
+		woken, err := s.Wake(ctx, a)
+		if err != nil || len(woken) == 0 {
+			return err
+		}
+		for _, w := range woken {
+			rej, err := Apply(ctx, s, w)
+			if err != nil {
+				return err
+			}
+			o := Outcome{Rejection: rej}
+			if rej != nil {
+				o.Wait = rej.Wait
+			}
+			if err := s.Record(ctx, w, o); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // judge runs the steps up to the outcome's record.
@@ -225,8 +257,8 @@ func applyOrWait(ctx context.Context, s Store, a *Act) (Outcome, error) {
 }
 
 // Apply is the apply step alone: the mutator, then the effect's write. A
-// parked act retried when its row moves, and an act performed on the
-// server itself (patient.merge from the dashboard), were judged by the
+// parked act retried when its row moves (Wake), and an act performed on
+// the server itself (patient.merge from the dashboard), were judged by the
 // other steps already, or need none of them.
 func Apply(ctx context.Context, s Store, a *Act) (*workflow.Rejection, error) {
 	args := a.Applied

@@ -20,6 +20,8 @@ type recorder struct {
 	author    *workflow.Rejection
 	merge     *workflow.Merge
 	lockAgain bool
+	// woken are what successive Wake calls return.
+	woken [][]*Act
 }
 
 func (r *recorder) note(s string) { r.steps = append(r.steps, s) }
@@ -62,7 +64,15 @@ func (r *recorder) Record(_ context.Context, _ *Act, o Outcome) error {
 	return nil
 }
 func (r *recorder) Park(context.Context, *Act, *workflow.Wait) error { r.note("park"); return nil }
-func (r *recorder) Wake(context.Context, *Act) error                 { r.note("wake"); return nil }
+func (r *recorder) Wake(context.Context, *Act) ([]*Act, error) {
+	r.note("wake")
+	if len(r.woken) == 0 {
+		return nil, nil
+	}
+	w := r.woken[0]
+	r.woken = r.woken[1:]
+	return w, nil
+}
 
 const (
 	patientID = "aaaaaaaa-0000-4000-8000-000000000001"
@@ -236,4 +246,21 @@ func (n *nurseRecorder) Author(_ context.Context, a *Act) (*workflow.Rejection, 
 func (n *nurseRecorder) Appointment(ctx context.Context, id string) (*workflow.Appointment, error) {
 	n.applies++
 	return n.recorder.Appointment(ctx, id)
+}
+
+// A woken act goes through the apply step and its record only (it was
+// judged when it was parked), and the store is asked again until it wakes
+// none: no store calls back into the pipeline.
+func TestWokenActsAreAppliedAndRecordedByThePipeline(t *testing.T) {
+	parked := func(id string) *Act {
+		m := register
+		m.ID = id
+		return &Act{Mutation: m, Actor: workflow.Actor{ID: userID, Name: "Secrétaire", Role: workflow.RoleSecretary}}
+	}
+	r := &recorder{Reader: notFound{}, woken: [][]*Act{{parked("p1"), parked("p2")}, {parked("p3")}}}
+	_, got := run(t, r, register)
+	want := "chain, author, write, record applied, wake, write, record applied, write, record applied, wake, write, record applied, wake"
+	if got != want {
+		t.Fatalf("steps\n got: %s\nwant: %s", got, want)
+	}
 }

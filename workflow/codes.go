@@ -51,6 +51,11 @@ const (
 	// the full error is in the log. Retrying is safe: nothing was applied.
 	// A mutator never returns it.
 	CodeInternal Code = "INTERNAL"
+	// CodeUnavailable: the server cannot reach its database just now (a
+	// restart, a failover, the network between them): nothing was applied,
+	// and the same request succeeds once it is back. A workstation keeps
+	// its acts and sends them again (HTTP 503). A mutator never returns it.
+	CodeUnavailable Code = "UNAVAILABLE"
 	// CodeUpgradeRequired refuses a hello from a workstation older than the
 	// server's minimum. It is fatal for the connection but not for the
 	// queue: the workstation keeps its acts for after the update and stops
@@ -94,7 +99,7 @@ const (
 // Codes lists every code, in the order declared above.
 var Codes = []Code{
 	CodeInvalidTransition, CodeForbidden, CodeValidationFailed, CodeNotFound, CodeDuplicateID, CodeUnauthenticated,
-	CodeUnknownMutation, CodeProtocolError, CodeClockSkew, CodeChainBroken, CodeRateLimited, CodeInternal,
+	CodeUnknownMutation, CodeProtocolError, CodeClockSkew, CodeChainBroken, CodeRateLimited, CodeInternal, CodeUnavailable,
 	CodeUpgradeRequired, CodeMigrationsPending, CodeDatabaseUnavailable, CodeInsecureURL, CodeUntrustedServer,
 	CodePinMismatch, CodeBadTLSConfig, CodeKeyFileBusy,
 }

@@ -444,7 +444,7 @@ func (s *replayStore) CloseRejected(context.Context, *pipeline.Act) (*workflow.R
 
 func (s *replayStore) Reissue(context.Context, *pipeline.Act, pipeline.Outcome) error { return nil }
 func (s *replayStore) Park(context.Context, *pipeline.Act, *workflow.Wait) error      { return nil }
-func (s *replayStore) Wake(context.Context, *pipeline.Act) error                      { return nil }
+func (s *replayStore) Wake(context.Context, *pipeline.Act) ([]*pipeline.Act, error)   { return nil, nil }
 
 // Record keeps what the act touched this time and its flags: waiting
 // (still before its predecessor: no effect), likely to be refused (with

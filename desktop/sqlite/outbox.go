@@ -242,7 +242,7 @@ func (s *queueStore) Park(context.Context, *pipeline.Act, *workflow.Wait) error 
 
 // Wake: the server decides the acts waiting on a row; the replica learns
 // their outcome from its feed.
-func (s *queueStore) Wake(context.Context, *pipeline.Act) error { return nil }
+func (s *queueStore) Wake(context.Context, *pipeline.Act) ([]*pipeline.Act, error) { return nil, nil }
 
 const outboxColumns = `seq, id, name, args, occurredAt, authorId, authorName, authorRole, sessionId, status,
 	conflictCode, conflictMessage, conflictField, reissueOf, waitingFor, parked, prevHash, hash, touches, signature`

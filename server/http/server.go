@@ -321,8 +321,23 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// MsgUnavailable is UNAVAILABLE's sentence: PostgreSQL is out of reach (a
+// restart, a failover). It is read beside the acts waiting to be sent.
+const MsgUnavailable = "The server cannot reach its database just now; nothing is lost: the acts are kept on this workstation and will be sent again when it is back."
+
+// unavailable turns PostgreSQL out of reach into UNAVAILABLE, which a
+// workstation retries with its acts kept, instead of INTERNAL; any other
+// err is left as it is.
+func unavailable(err error) error {
+	if postgres.Unavailable(err) {
+		return &workflow.Rejection{Code: workflow.CodeUnavailable, Message: MsgUnavailable}
+	}
+	return err
+}
+
 // writeError translates the one error type into an HTTP status at the edge.
 func writeError(w http.ResponseWriter, err error) {
+	err = unavailable(err)
 	var rl *rateLimited
 	if errors.As(err, &rl) {
 		w.Header().Set("Retry-After", strconv.Itoa(rl.seconds()))
@@ -347,6 +362,8 @@ func httpStatus(c workflow.Code) int {
 		return http.StatusNotFound
 	case workflow.CodeDuplicateID, workflow.CodeInvalidTransition:
 		return http.StatusConflict
+	case workflow.CodeUnavailable:
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusBadRequest
 	}

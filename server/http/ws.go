@@ -564,10 +564,13 @@ func (c *conn) readFrame() (int, []byte, error) {
 }
 
 // fail sends a fatal error frame and closes: 4401 when the refusal is
-// UNAUTHENTICATED, 1008 (policy violation) otherwise.
+// UNAUTHENTICATED, 1013 (try again later) when the database was out of
+// reach, 1008 (policy violation) otherwise.
 func (c *conn) fail(requestID string, err error) {
 	code := websocket.ClosePolicyViolation
-	if rej, ok := workflow.AsRejection(err); ok && rej.Code == workflow.CodeUnauthenticated {
+	if err = unavailable(err); isCode(err, workflow.CodeUnavailable) {
+		code = websocket.CloseTryAgainLater
+	} else if isCode(err, workflow.CodeUnauthenticated) {
 		code = 4401
 	}
 	c.failWith(code, requestID, err)
@@ -656,19 +659,20 @@ func (c *conn) handle(f syncproto.Frame) bool {
 
 // refuse answers a request the database refused. An UNAUTHENTICATED
 // refusal (the workstation was revoked) is fatal: the error frame says so
-// and the connection closes.
+// and the connection closes. PostgreSQL out of reach is UNAVAILABLE, not
+// fatal: the workstation keeps its acts and sends them again.
 func (c *conn) refuse(requestID string, err error) bool {
 	c.report(err)
-	if isFatal(err) {
+	if isCode(err, workflow.CodeUnauthenticated) {
 		c.fail(requestID, err)
 		return false
 	}
-	return c.send(syncproto.ErrorFrame(requestID, err, false))
+	return c.send(syncproto.ErrorFrame(requestID, unavailable(err), false))
 }
 
-func isFatal(err error) bool {
+func isCode(err error, code workflow.Code) bool {
 	rej, ok := workflow.AsRejection(err)
-	return ok && rej.Code == workflow.CodeUnauthenticated
+	return ok && rej.Code == code
 }
 
 func (c *conn) report(err error) {

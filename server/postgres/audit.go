@@ -7,8 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"wardsync/workflow"
@@ -78,27 +76,27 @@ type AuditEntry struct {
 // MaxAuditPage bounds one page of audit entries.
 const MaxAuditPage = 500
 
+// auditKey is where a page of the audit log ends: the order's columns of
+// its last entry. It travels as opaque base64 of its JSON.
+type auditKey struct {
+	At     time.Time `json:"t"`
+	Seq    int64     `json:"s"`
+	Device string    `json:"d"`
+}
+
 func encodeAuditKey(e AuditEntry) string {
-	s := e.ReceivedAt.UTC().Format(time.RFC3339Nano) + "|" + strconv.FormatInt(e.Seq, 10) + "|" + e.DeviceID
-	return base64.RawURLEncoding.EncodeToString([]byte(s))
+	b, _ := json.Marshal(auditKey{At: e.ReceivedAt.UTC(), Seq: e.Seq, Device: e.DeviceID})
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 func decodeAuditKey(k string) (time.Time, int64, string, error) {
+	var key auditKey
 	b, err := base64.RawURLEncoding.DecodeString(k)
-	bad := &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "after", Message: "The page key is not one this server issued; start the search again."}
-	if err != nil {
-		return time.Time{}, 0, "", bad
+	if err != nil || json.Unmarshal(b, &key) != nil || key.At.IsZero() {
+		return time.Time{}, 0, "", &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "after",
+			Message: "The page key is not one this server issued; start the search again."}
 	}
-	parts := strings.SplitN(string(b), "|", 3)
-	if len(parts) != 3 {
-		return time.Time{}, 0, "", bad
-	}
-	at, err1 := time.Parse(time.RFC3339Nano, parts[0])
-	seq, err2 := strconv.ParseInt(parts[1], 10, 64)
-	if err1 != nil || err2 != nil {
-		return time.Time{}, 0, "", bad
-	}
-	return at, seq, parts[2], nil
+	return key.At, key.Seq, key.Device, nil
 }
 
 // Audit lists audit log entries, newest received first, one page at a time;

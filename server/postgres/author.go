@@ -90,3 +90,10 @@ func (st *pushStore) Author(ctx context.Context, a *pipeline.Act) (*workflow.Rej
 	st.sessionID = s.ID
 	return nil, nil
 }
+
+// Actor returns the workflow's view of the session's user: who the
+// author step says performed an act (here, so that the step reads the
+// session in the push's first round trip and needs no other file after).
+func (s *Session) Actor() workflow.Actor {
+	return workflow.Actor{ID: s.UserID, Name: s.UserName, Role: s.Role}
+}

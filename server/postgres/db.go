@@ -9,11 +9,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -148,25 +146,6 @@ var ErrMigrationsPending = errors.New("migrations pending: run wardsync-server m
 
 func (db *DB) now() time.Time { return db.Now().UTC() }
 
-// Retryable says whether a failed transaction may simply be run again:
-// serialization failures and deadlocks (PostgreSQL class 40), and lost
-// connections. Decided by SQLSTATE, never by message text.
-func Retryable(err error) bool {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		return pe.Code == "40001" || pe.Code == "40P01" || pe.Code[:2] == "08" || pe.Code == "57P01"
-	}
-	return pgconn.SafeToRetry(err)
-}
-
-func pgCode(err error) string {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		return pe.Code
-	}
-	return ""
-}
-
 // inTx runs fn in a transaction, retrying it when PostgreSQL says the
 // conflict was transient. Each retry is counted by SQLSTATE (Retries, for
 // /metrics). When the attempts run out, the error says so and keeps its
@@ -174,109 +153,4 @@ func pgCode(err error) string {
 // that caused it.
 func (db *DB) inTx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error) error {
 	return db.retrying(ctx, func() error { return pgx.BeginTxFunc(ctx, db.Pool, opts, fn) })
-}
-
-// inBatchTx is inTx for a batchTx: fn queues the BEGIN with its first
-// statements and, on success, the COMMIT with its last; a transaction fn
-// returns from without queueing its COMMIT is committed after it. Failed
-// transactions are retried as inTx retries them.
-func (db *DB) inBatchTx(ctx context.Context, fn func(tx *batchTx) error) error {
-	return db.retrying(ctx, func() error { return db.batchTxOnce(ctx, fn) })
-}
-
-func (db *DB) batchTxOnce(ctx context.Context, fn func(tx *batchTx) error) error {
-	c, err := db.Pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	// A connection left inside a transaction is closed by the pool, not
-	// handed out again.
-	defer c.Release()
-	tx := &batchTx{conn: c.Conn()}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback(ctx)
-		return err
-	}
-	if !tx.begun {
-		return errNotBegun
-	}
-	if !tx.ended {
-		return tx.Commit(ctx)
-	}
-	if tx.conn.PgConn().TxStatus() != 'I' {
-		// The batch with the COMMIT was not sent: never leave it open.
-		_ = tx.Rollback(ctx)
-		return errors.New("batchTx: the queued COMMIT was never sent")
-	}
-	return nil
-}
-
-// retrying runs one attempt of a transaction (inTx, inBatchTx) until it
-// succeeds, fails for good, or the attempts run out.
-func (db *DB) retrying(ctx context.Context, attempt func() error) error {
-	const attempts = 8
-	var err error
-	for n := 1; ; n++ {
-		err = attempt()
-		if err == nil || !Retryable(err) || ctx.Err() != nil {
-			return err
-		}
-		if n == attempts {
-			break
-		}
-		db.retries.add(retryCause(err))
-		time.Sleep(time.Duration(n) * 5 * time.Millisecond)
-	}
-	return &RetriesExhaustedError{Attempts: attempts, SQLState: pgCode(err), Err: err}
-}
-
-// RetriesExhaustedError is a transaction that failed transiently on every
-// attempt (a deadlock storm, a serialization failure that kept recurring).
-type RetriesExhaustedError struct {
-	Attempts int
-	SQLState string // of the last attempt; "" for a lost connection
-	Err      error
-}
-
-func (e *RetriesExhaustedError) Error() string {
-	return fmt.Sprintf("transaction failed %d times in a row (last SQLSTATE %q): %v", e.Attempts, e.SQLState, e.Err)
-}
-
-func (e *RetriesExhaustedError) Unwrap() error { return e.Err }
-
-// retryCause names a retried failure for the retry counter: its SQLSTATE
-// (40P01 deadlock, 40001 serialization failure, 08xxx connection), or
-// "connection" for a network error without one.
-func retryCause(err error) string {
-	if c := pgCode(err); c != "" {
-		return c
-	}
-	return "connection"
-}
-
-// retryCounts counts transaction retries by cause.
-type retryCounts struct {
-	mu sync.Mutex
-	n  map[string]uint64
-}
-
-func (r *retryCounts) add(cause string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.n == nil {
-		r.n = map[string]uint64{}
-	}
-	r.n[cause]++
-}
-
-// Retries returns how many transactions this handle retried, by cause
-// (SQLSTATE such as 40P01 for a deadlock, or "connection").
-func (db *DB) Retries() map[string]uint64 {
-	db.retries.mu.Lock()
-	defer db.retries.mu.Unlock()
-	out := make(map[string]uint64, len(db.retries.n))
-	for k, v := range db.retries.n {
-		out[k] = v
-	}
-	return out
 }

@@ -93,6 +93,25 @@ func TestRetryable(t *testing.T) {
 	}
 }
 
+// TestUnavailable: PostgreSQL out of reach (down, starting, shutting
+// down, the link lost) is told from its refusals by SQLSTATE and type.
+func TestUnavailable(t *testing.T) {
+	for code, want := range map[string]bool{"57P01": true, "57P02": true, "57P03": true, "08006": true,
+		"40P01": false, "23505": false, "28P01": false, "42601": false} {
+		if got := Unavailable(&pgconn.PgError{Code: code}); got != want {
+			t.Errorf("Unavailable(%s) = %v", code, got)
+		}
+	}
+	// What a connection to a port nobody listens on returns.
+	_, err := pgconn.Connect(context.Background(), "postgres://x@127.0.0.1:1/x?connect_timeout=2")
+	if err == nil || !Unavailable(err) || !Unavailable(&RetriesExhaustedError{Err: err}) {
+		t.Errorf("a refused connection: %v", err)
+	}
+	if Unavailable(nil) || Unavailable(workflow.Reject(workflow.CodeNotFound, "x")) || Unavailable(errors.New("x")) {
+		t.Error("no error, a rejection or a plain error is not PostgreSQL out of reach")
+	}
+}
+
 func TestJSONBSafe(t *testing.T) {
 	for raw, want := range map[string]bool{
 		`{"a":1}`:                                true,

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -123,88 +121,118 @@ func parkedOn(ctx context.Context, tx pgx.Tx, table, id string) ([]parked, error
 	return out, rows.Err()
 }
 
-// Wake retries, in this transaction, the parked acts of every row this
+// waking is what Wake hands the pipeline and what Record needs to decide
+// the woken acts it gets back: the row whose parked acts are retried, pass
+// after pass while a pass applies one (an applied act moves the row, which
+// may be what an earlier arrival waits for).
+type waking struct {
+	table, id string
+	// passed: the row's acts were handed out once; progress: an act of
+	// the last pass applied.
+	passed, progress bool
+	// only: the sweeper's row alone, not every row the transaction woke;
+	// expire rejects the acts still waiting whose window has run out.
+	only, expire bool
+	acts         map[*pipeline.Act]parked
+	// decided counts the acts decided (SweepDeferred reports it).
+	decided int
+}
+
+// Wake returns, in this transaction, the parked acts of the rows this
 // transaction changed (the trigger marked them woken; the act's audit row
-// said whether any is). The pipeline calls it after each act it applies,
-// so a parked act lands the moment its predecessor does, in the same
-// transaction.
-func (st *pushStore) Wake(ctx context.Context, _ *pipeline.Act) error {
-	if !st.woken {
-		return nil
-	}
-	tx := st.tx
+// said whether any is), one row and one pass at a time: the pipeline
+// retries them and Record decides each (decideWoken). The pipeline calls
+// it after each act it applies, so a parked act lands the moment its
+// predecessor does, in the same transaction.
+func (st *pushStore) Wake(ctx context.Context, _ *pipeline.Act) ([]*pipeline.Act, error) {
+	w, tx := &st.waking, st.tx
 	for {
-		var table, id string
-		err := tx.QueryRow(ctx, `SELECT wait_table, wait_id FROM sync.deferred WHERE outcome IS NULL AND woken ORDER BY arrival LIMIT 1`).
-			Scan(&table, &id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
+		if w.table != "" && w.passed && !w.progress {
+			// The last pass applied none: the acts decided changed the
+			// row, and nothing parked on it is left woken by this
+			// transaction's own writes.
+			if _, err := tx.Exec(ctx, `UPDATE sync.deferred SET woken = false WHERE wait_table = $1 AND wait_id = $2 AND outcome IS NULL AND woken`,
+				w.table, w.id); err != nil {
+				return nil, err
+			}
+			if w.only {
+				*w = waking{decided: w.decided}
+				return nil, nil
+			}
+			w.table, w.id = "", ""
 		}
+		if w.table == "" {
+			if !st.woken {
+				return nil, nil
+			}
+			err := tx.QueryRow(ctx, `SELECT wait_table, wait_id FROM sync.deferred WHERE outcome IS NULL AND woken ORDER BY arrival LIMIT 1`).
+				Scan(&w.table, &w.id)
+			if errors.Is(err, pgx.ErrNoRows) {
+				*w = waking{decided: w.decided}
+				st.woken = false
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			if err := lockWaitRow(ctx, tx, w.table, w.id); err != nil {
+				return nil, err
+			}
+			w.passed = false
+		}
+		ps, err := parkedOn(ctx, tx, w.table, w.id)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := lockWaitRow(ctx, tx, table, id); err != nil {
-			return err
+		w.passed, w.progress = true, false
+		w.acts = make(map[*pipeline.Act]parked, len(ps))
+		out := make([]*pipeline.Act, 0, len(ps))
+		for _, p := range ps {
+			a := &pipeline.Act{Mutation: syncproto.Mutation{ID: p.mutationID, Name: p.name, Args: p.args, OccurredAt: p.occurredAt},
+				Actor: p.actor}
+			w.acts[a] = p
+			out = append(out, a)
 		}
-		if _, err := st.retryRow(ctx, table, id, false); err != nil {
-			return err
+		if len(out) > 0 {
+			return out, nil
 		}
 	}
 }
 
-// retryRow retries the acts parked on one row in arrival order, pass after
-// pass while some pass applies one (an applied act moves the row, which may
-// be what an earlier arrival waits for). expire rejects those still
-// waiting whose window has run out. It returns how many it decided.
-func (st *pushStore) retryRow(ctx context.Context, table, id string, expire bool) (int, error) {
-	db, tx := st.db, st.tx
-	decided := 0
-	for {
-		acts, err := parkedOn(ctx, tx, table, id)
-		if err != nil {
-			return decided, err
+// decideWoken keeps the outcome of a woken act (Record sends it here):
+// applied, refused with what it had waited for, refused for having waited
+// too long (the sweeper's expire), or still waiting until the row changes
+// again.
+func (st *pushStore) decideWoken(ctx context.Context, p parked, o pipeline.Outcome) error {
+	db, tx, w, rej := st.db, st.tx, &st.waking, o.Rejection
+	var err error
+	switch {
+	case rej == nil:
+		if err := st.release(ctx); err != nil {
+			return err
 		}
-		progress := false
-		for _, p := range acts {
-			a := &pipeline.Act{Mutation: syncproto.Mutation{ID: p.mutationID, Name: p.name, Args: p.args, OccurredAt: p.occurredAt},
-				Actor: p.actor}
-			rej, err := st.applyHere(ctx, a)
-			if err != nil {
-				return decided, err
-			}
-			switch {
-			case rej == nil:
-				err = db.decide(ctx, tx, p, nil)
-				progress = true
-			case rej.Wait == nil:
-				r := *rej
-				r.Message = fmt.Sprintf("%s It had been %s since %s.", rej.Message, p.waitingFor, p.parkedAt.UTC().Format("2006-01-02 15:04 UTC"))
-				err = db.decide(ctx, tx, p, &r)
-			case expire && !db.now().Before(p.expiresAt):
-				r := *rej
-				r.Wait = nil
-				r.Message = fmt.Sprintf("It had been %s since %s, longer than the %s the server keeps an act waiting; it was not applied. %s",
-					p.waitingFor, p.parkedAt.UTC().Format("2006-01-02 15:04 UTC"), db.deferredWindow(), rej.Message)
-				err = db.decide(ctx, tx, p, &r)
-			default:
-				// Still early: it keeps waiting, until the row changes again.
-				if _, err := tx.Exec(ctx, `UPDATE sync.deferred SET woken = false WHERE device_id = $1 AND seq = $2`, p.deviceID, p.seq); err != nil {
-					return decided, err
-				}
-				continue
-			}
-			if err != nil {
-				return decided, err
-			}
-			decided++
-		}
-		if !progress {
-			// Acts decided here changed the row; nothing parked on it is
-			// left woken by this transaction's own writes.
-			_, err := tx.Exec(ctx, `UPDATE sync.deferred SET woken = false WHERE wait_table = $1 AND wait_id = $2 AND outcome IS NULL AND woken`, table, id)
-			return decided, err
-		}
+		err = db.decide(ctx, tx, p, nil)
+		w.progress = true
+	case rej.Wait == nil:
+		r := *rej
+		r.Message = fmt.Sprintf("%s It had been %s since %s.", rej.Message, p.waitingFor, p.parkedAt.UTC().Format("2006-01-02 15:04 UTC"))
+		err = db.decide(ctx, tx, p, &r)
+	case w.expire && !db.now().Before(p.expiresAt):
+		r := *rej
+		r.Wait = nil
+		r.Message = fmt.Sprintf("It had been %s since %s, longer than the %s the server keeps an act waiting; it was not applied. %s",
+			p.waitingFor, p.parkedAt.UTC().Format("2006-01-02 15:04 UTC"), db.deferredWindow(), rej.Message)
+		err = db.decide(ctx, tx, p, &r)
+	default:
+		// Still early: it keeps waiting, until the row changes again.
+		_, err = tx.Exec(ctx, `UPDATE sync.deferred SET woken = false WHERE device_id = $1 AND seq = $2`, p.deviceID, p.seq)
+		return err
 	}
+	if err != nil {
+		return err
+	}
+	w.decided++
+	return nil
 }
 
 // decide records a parked act's outcome once: the audit row leaves
@@ -267,8 +295,10 @@ func (db *DB) SweepDeferred(ctx context.Context) (int, error) {
 			if err := lockWaitRow(ctx, tx, r.table, r.id); err != nil {
 				return err
 			}
-			var err error
-			n, err = db.newPushStore(tx, "", nil, db.now()).retryRow(ctx, r.table, r.id, true)
+			st := db.newPushStore(tx, "", nil, db.now())
+			st.waking = waking{table: r.table, id: r.id, only: true, expire: true}
+			err := pipeline.Wake(ctx, st, nil)
+			n = st.waking.decided
 			return err
 		})
 		if err != nil {
@@ -282,66 +312,6 @@ func (db *DB) SweepDeferred(ctx context.Context) (int, error) {
 	return total, nil
 }
 
-// outcomesBetween lists the device's parked acts decided by transactions
-// in [from, to): each lands in exactly one page, the one whose range holds
-// the deciding transaction, with the changes that transaction made.
-func outcomesBetween(ctx context.Context, tx pgx.Tx, deviceID string, from, to uint64) ([]syncproto.Outcome, error) {
-	if deviceID == "" || from >= to {
-		return nil, nil
-	}
-	rows, err := tx.Query(ctx, `
-		SELECT d.seq, m.mutation_id, d.outcome, COALESCE(m.code, ''), COALESCE(m.message, ''), COALESCE(m.field, '')
-		  FROM sync.deferred d JOIN sync.mutations m USING (device_id, seq)
-		 WHERE d.device_id = $1 AND d.decided_xid >= $2::text::xid8 AND d.decided_xid < $3::text::xid8
-		 ORDER BY d.seq LIMIT $4`,
-		deviceID, strconv.FormatUint(from, 10), strconv.FormatUint(to, 10), syncproto.MaxPullLimit)
-	if err != nil {
-		return nil, err
-	}
-	return scanOutcomes(rows)
-}
-
-// scanOutcomes reads rows of (seq, mutation id, outcome, code, message,
-// field) as outcomes, in the order given.
-func scanOutcomes(rows pgx.Rows) ([]syncproto.Outcome, error) {
-	defer rows.Close()
-	var out []syncproto.Outcome
-	for rows.Next() {
-		var o syncproto.Outcome
-		var status, code string
-		if err := rows.Scan(&o.Seq, &o.ID, &status, &code, &o.Message, &o.Field); err != nil {
-			return nil, err
-		}
-		o.Status, o.Code = syncproto.Status(status), workflow.Code(code)
-		out = append(out, o)
-	}
-	return out, rows.Err()
-}
-
-// outcomesBefore lists, for the last page of a snapshot (first sync or
-// resync), the device's decided parked acts whose deciding transaction lies
-// below the snapshot's horizon: the feed after it starts at that horizon,
-// so they would never come otherwise. The most recent MaxPullLimit only; a
-// workstation ignores outcomes of acts it no longer holds.
-func outcomesBefore(ctx context.Context, tx pgx.Tx, deviceID string, horizon uint64) ([]syncproto.Outcome, error) {
-	if deviceID == "" {
-		return nil, nil
-	}
-	rows, err := tx.Query(ctx, `
-		SELECT d.seq, m.mutation_id, d.outcome, COALESCE(m.code, ''), COALESCE(m.message, ''), COALESCE(m.field, '')
-		  FROM sync.deferred d JOIN sync.mutations m USING (device_id, seq)
-		 WHERE d.device_id = $1 AND d.decided_xid < $2::text::xid8
-		 ORDER BY d.seq DESC LIMIT $3`,
-		deviceID, strconv.FormatUint(horizon, 10), syncproto.MaxPullLimit)
-	if err != nil {
-		return nil, err
-	}
-	out, err := scanOutcomes(rows)
-	// Newest first in the query (to keep the latest), oldest first out.
-	slices.Reverse(out)
-	return out, err
-}
-
 // parkedWait returns what a still parked act waits for, for a duplicate
 // push of it; ok is false when it is not parked (any more).
 func parkedWait(ctx context.Context, tx pgx.Tx, deviceID string, seq int64) (syncproto.MutationResult, bool, error) {
@@ -352,79 +322,6 @@ func parkedWait(ctx context.Context, tx pgx.Tx, deviceID string, seq int64) (syn
 		return r, false, nil
 	}
 	return r, err == nil, err
-}
-
-// ParkedCount is how many acts are parked now, all devices together.
-func (db *DB) ParkedCount(ctx context.Context) (int64, error) {
-	var n int64
-	err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM sync.deferred WHERE outcome IS NULL`).Scan(&n)
-	return n, err
-}
-
-// ParkedAct is a parked act as the admin dashboard lists it.
-type ParkedAct struct {
-	DeviceID   string    `json:"deviceId"`
-	DeviceName string    `json:"deviceName"`
-	Seq        int64     `json:"seq"`
-	Name       string    `json:"name"`
-	AuthorName string    `json:"authorName"`
-	OccurredAt time.Time `json:"occurredAt"`
-	ParkedAt   time.Time `json:"parkedAt"`
-	ExpiresAt  time.Time `json:"expiresAt"`
-	WaitingFor string    `json:"waitingFor"`
-	WaitTable  string    `json:"waitTable"`
-	WaitID     string    `json:"waitId"`
-	WaitState  string    `json:"waitState"`
-	// Subject names the patient and visit the act concerns.
-	Subject *workflow.ActSubject `json:"subject,omitempty"`
-}
-
-// ParkedActs lists up to limit parked acts, oldest first.
-func (db *DB) ParkedActs(ctx context.Context, limit int) ([]ParkedAct, error) {
-	if limit <= 0 || limit > 1000 {
-		limit = 1000
-	}
-	rows, err := db.Pool.Query(ctx, `
-		SELECT d.device_id, dev.name, d.seq, m.name, d.author_name, m.occurred_at, d.parked_at, d.expires_at,
-		       d.waiting_for, d.wait_table, d.wait_id, d.wait_state, m.args
-		  FROM sync.deferred d JOIN sync.mutations m USING (device_id, seq) JOIN sync.devices dev ON dev.id = d.device_id
-		 WHERE d.outcome IS NULL ORDER BY d.arrival LIMIT $1`, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []ParkedAct{}
-	var refs []workflow.ActRefs
-	for rows.Next() {
-		var p ParkedAct
-		var args []byte
-		if err := rows.Scan(&p.DeviceID, &p.DeviceName, &p.Seq, &p.Name, &p.AuthorName, &p.OccurredAt, &p.ParkedAt, &p.ExpiresAt,
-			&p.WaitingFor, &p.WaitTable, &p.WaitID, &p.WaitState, &args); err != nil {
-			return nil, err
-		}
-		p.OccurredAt, p.ParkedAt, p.ExpiresAt = p.OccurredAt.UTC(), p.ParkedAt.UTC(), p.ExpiresAt.UTC()
-		out = append(out, p)
-		refs = append(refs, workflow.RefsOf(p.Name, args))
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows.Close()
-	subjects, err := db.Subjects(ctx, refs)
-	if err != nil {
-		return nil, err
-	}
-	for i := range out {
-		if subjects[i].Known() {
-			out[i].Subject = &subjects[i]
-		}
-	}
-	return out, nil
-}
-
-// ParkedByDevice counts the parked acts of each device that has any.
-func (db *DB) ParkedByDevice(ctx context.Context) (map[string]int64, error) {
-	return db.countBy(ctx, `SELECT device_id, count(*) FROM sync.deferred WHERE outcome IS NULL GROUP BY device_id`)
 }
 
 // FollowDeferred calls sweep every `every`, and at once whenever a commit
@@ -461,13 +358,4 @@ func (db *DB) followDeferredOnce(ctx context.Context, wake <-chan struct{}, ever
 		}
 		sweep()
 	}
-}
-
-// SoonestParkedExpiry is when the first still parked act will be rejected
-// for waiting too long (nil when none waits): monitoring warns before a
-// ward loses an act to the window.
-func (db *DB) SoonestParkedExpiry(ctx context.Context) (*time.Time, error) {
-	var t *time.Time
-	err := db.Pool.QueryRow(ctx, `SELECT min(expires_at) FROM sync.deferred WHERE outcome IS NULL`).Scan(&t)
-	return t, err
 }

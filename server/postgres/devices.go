@@ -1,8 +1,9 @@
 package postgres
 
-// Workstations as the admin API and the monitoring see them: each device's
-// sync health (the read model behind /api/v1/sync/status and the
-// Prometheus scrape) and the one-time registration codes. Every statement
+// Workstations: registering and revoking them, each device's sync health
+// as the admin API and the monitoring see it (the read model behind
+// /api/v1/sync/status and the Prometheus scrape) and the one-time
+// registration codes. Every statement
 // reads or writes schema "sync"; none of them is a workflow rule.
 
 import (
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"wardsync/workflow"
@@ -289,4 +291,106 @@ func (db *DB) RedeemRegistrationCode(ctx context.Context, deviceID, code string,
 	d.Roles = toRoles(roles)
 	db.announce(adminNotice("devices"))
 	return &d, nil
+}
+
+// Device is a registered workstation.
+type Device struct {
+	ID        string
+	Name      string
+	Roles     []workflow.Role
+	CreatedAt time.Time
+	RevokedAt *time.Time
+	// PublicKey is the device's own Ed25519 key, registered when it was
+	// claimed with its one-time code (nil before: device_identity.go).
+	PublicKey []byte
+	// Unclaimed: an administrator issued a one-time code for it and it
+	// was never claimed with it (a workstation registered on the
+	// dashboard, or told to claim again).
+	Unclaimed bool
+}
+
+// Serves says whether the device may be used by role.
+func (d *Device) Serves(role workflow.Role) bool {
+	return workflow.Serves(d.Roles, role)
+}
+
+// Device reads a registered workstation.
+func (db *DB) Device(ctx context.Context, id string) (*Device, error) {
+	var d Device
+	var roles []string
+	err := db.Pool.QueryRow(ctx, `SELECT id, name, roles, created_at, revoked_at, public_key, registration_hash IS NOT NULL
+		  FROM sync.devices WHERE id = $1`, id).
+		Scan(&d.ID, &d.Name, &roles, &d.CreatedAt, &d.RevokedAt, &d.PublicKey, &d.Unclaimed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, workflow.Reject(workflow.CodeUnauthenticated, "Workstation %s is not registered with this server; ask an administrator to register it.", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range roles {
+		d.Roles = append(d.Roles, workflow.Role(r))
+	}
+	return &d, nil
+}
+
+// AddDevice registers a workstation for roles. An empty id gets a new UUID.
+func (db *DB) AddDevice(ctx context.Context, id, name string, roles []workflow.Role) (*Device, error) {
+	if err := checkName("workstation", name); err != nil {
+		return nil, err
+	}
+	if len(roles) == 0 {
+		return nil, &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "roles", Message: "A workstation must serve at least one role."}
+	}
+	rs := make([]string, len(roles))
+	for i, r := range roles {
+		if err := checkRole("roles", r); err != nil {
+			return nil, err
+		}
+		rs[i] = string(r)
+	}
+	if id == "" {
+		id = uuid.NewString()
+	}
+	d := &Device{ID: id, Name: name, Roles: roles}
+	err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `
+			INSERT INTO sync.devices (id, name, roles, created_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, roles = EXCLUDED.roles, revoked_at = NULL
+			RETURNING created_at`, id, name, rs, db.now()).Scan(&d.CreatedAt); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO sync.clients (device_id) VALUES ($1) ON CONFLICT DO NOTHING`, id); err != nil {
+			return err
+		}
+		return db.logEvent(ctx, tx, SecurityEvent{Kind: EventDeviceRegister, DeviceID: id, Target: "workstation " + name}, nil,
+			map[string]any{"name": name, "roles": rs})
+	})
+	if err != nil {
+		return nil, err
+	}
+	db.announce(adminNotice("devices"), adminNotice("clients"))
+	return d, nil
+}
+
+// RevokeDevice stops a workstation: its sessions end and it can no longer push.
+func (db *DB) RevokeDevice(ctx context.Context, id string) error {
+	return db.announced(db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		var name string
+		err := tx.QueryRow(ctx, `UPDATE sync.devices SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING name`, id, db.now()).Scan(&name)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return workflow.Reject(workflow.CodeNotFound, "Workstation %s is not registered or already revoked.", id)
+		}
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE sync.sessions SET revoked_at = $2, ended_reason = 'device_revoked' WHERE device_id = $1 AND revoked_at IS NULL`, id, db.now())
+		if err != nil {
+			return err
+		}
+		if err := db.logEvent(ctx, tx, SecurityEvent{Kind: EventDeviceRevoke, DeviceID: id, Target: "workstation " + name},
+			map[string]any{"revoked": false}, map[string]any{"revoked": true, "sessionsEnded": tag.RowsAffected()}); err != nil {
+			return err
+		}
+		return notifySessions(ctx, tx)
+	}), adminNotice("devices"))
 }

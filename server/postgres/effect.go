@@ -242,3 +242,14 @@ func opSQL(op workflow.Op) (string, []any, error) {
 	}
 	return q.String(), args, nil
 }
+
+// release releases an applied act's savepoint when no audit row carries it
+// (an act the server decides itself).
+func (st *pushStore) release(ctx context.Context) error {
+	if !st.open {
+		return nil
+	}
+	st.open = false
+	_, err := st.tx.Exec(ctx, releaseAct)
+	return err
+}

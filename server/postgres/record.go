@@ -18,6 +18,9 @@ import (
 // on a row is now woken (Wake, deferred.go). An applied act that was sent
 // on to a merge's survivor notes which patient it was applied to.
 func (st *pushStore) Record(ctx context.Context, a *pipeline.Act, o pipeline.Outcome) error {
+	if p, ok := st.waking.acts[a]; ok {
+		return st.decideWoken(ctx, p, o) // a parked act Wake handed out
+	}
 	m, rej := a.Mutation, o.Rejection
 	res := syncproto.MutationResult{Seq: m.Seq, Status: syncproto.StatusApplied}
 	outcome := "applied"

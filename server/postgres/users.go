@@ -1,14 +1,16 @@
 package postgres
 
-// User administration: listing users, changing a role, resetting a
-// password, disabling and enabling, each ending the sessions it must.
+// User administration: adding and listing users, changing a role,
+// resetting a password, disabling and enabling, each ending the sessions it must.
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/bcrypt"
 
@@ -100,8 +102,8 @@ func revokeUserSessions(ctx context.Context, tx pgx.Tx, userID string, at time.T
 // workstation asks them to log in again under the new role. The last
 // enabled ADMIN cannot be demoted.
 func (db *DB) SetUserRole(ctx context.Context, userID string, role workflow.Role) error {
-	if !role.Valid() {
-		return &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "role", Message: fmt.Sprintf("%q is not a role; roles are ADMIN, DOCTOR, BIOLOGIST, NURSE, SECRETARY.", role)}
+	if err := checkRole("role", role); err != nil {
+		return err
 	}
 	return db.announced(db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		cur, enabled, err := lockUser(ctx, tx, userID)
@@ -205,4 +207,89 @@ func (db *DB) EnableUser(ctx context.Context, userID string) error {
 		return db.logEvent(ctx, tx, SecurityEvent{Kind: EventUserEnable, UserID: userID},
 			map[string]any{"disabled": true, "disabledAt": was}, map[string]any{"disabled": false, "enabledAt": now})
 	}), adminNotice("users"))
+}
+
+// AddUser creates a user with a bcrypt hash of password (the seed's cost).
+func (db *DB) AddUser(ctx context.Context, name, email, password string, role workflow.Role) (string, error) {
+	if err := checkName("user", name); err != nil {
+		return "", err
+	}
+	if !strings.Contains(email, "@") || len(email) > 320 {
+		return "", &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "email", Message: fmt.Sprintf("%q is not an e-mail address.", email)}
+	}
+	if err := workflow.CheckPassword(password); err != nil {
+		return "", err
+	}
+	if err := checkRole("role", role); err != nil {
+		return "", err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), BcryptCost)
+	if err != nil {
+		return "", err
+	}
+	id := uuid.NewString()
+	now := db.now()
+	email = NormalizeEmail(email)
+	err = db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO users (id, name, email, password, role, "createdAt", "updatedAt") VALUES ($1, $2, $3, $4, $5::"Role", $6, $6)`,
+			id, name, email, string(hash), string(role), now); err != nil {
+			return err
+		}
+		return db.logEvent(ctx, tx, SecurityEvent{Kind: EventUserCreate, UserID: id, UserEmail: email, Target: "user " + email}, nil,
+			map[string]any{"name": name, "email": email, "role": role})
+	})
+	if pgCode(err) == "23505" {
+		return "", &workflow.Rejection{Code: workflow.CodeDuplicateID, Field: "email", Message: fmt.Sprintf("A user with e-mail %s already exists.", email)}
+	}
+	return id, db.announced(err, feedNotice, adminNotice("users"))
+}
+
+// DisableUser disables a user and ends every session of theirs.
+func (db *DB) DisableUser(ctx context.Context, userID string) error {
+	return db.announced(db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		now := db.now()
+		var was *time.Time
+		found := false
+		if err := tx.QueryRow(ctx, `SELECT true, st.disabled_at FROM users u LEFT JOIN sync.user_status st ON st.user_id = u.id WHERE u.id = $1 FOR UPDATE OF u`, userID).
+			Scan(&found, &was); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if !found {
+			return workflow.Reject(workflow.CodeNotFound, "User %s does not exist.", userID)
+		}
+		if was != nil {
+			return nil // already disabled: nothing changes, nothing to log
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO sync.user_status (user_id, disabled_at, last_disabled_at) VALUES ($1, $2, $2)
+			ON CONFLICT (user_id) DO UPDATE SET disabled_at = EXCLUDED.disabled_at, last_disabled_at = EXCLUDED.disabled_at`, userID, now); err != nil {
+			return err
+		}
+		n, err := revokeUserSessions(ctx, tx, userID, now, EndDisabled)
+		if err != nil {
+			return err
+		}
+		if err := db.logEvent(ctx, tx, SecurityEvent{Kind: EventUserDisable, UserID: userID, Target: "user " + userID},
+			map[string]any{"disabled": false}, map[string]any{"disabled": true, "disabledAt": now, "sessionsEnded": n}); err != nil {
+			return err
+		}
+		return notifySessions(ctx, tx)
+	}), adminNotice("users"))
+}
+
+// checkName refuses the name of a user or a workstation (what) that is
+// blank or longer than the 200 characters the dashboard's lists show.
+func checkName(what, name string) error {
+	if strings.TrimSpace(name) == "" || len([]rune(name)) > 200 {
+		return &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: "name", Message: "A " + what + " needs a name of 1 to 200 characters."}
+	}
+	return nil
+}
+
+// checkRole refuses a role that is not one of the five, naming them.
+func checkRole(field string, r workflow.Role) error {
+	if r.Valid() {
+		return nil
+	}
+	return &workflow.Rejection{Code: workflow.CodeValidationFailed, Field: field,
+		Message: fmt.Sprintf("%q is not a role; roles are ADMIN, DOCTOR, BIOLOGIST, NURSE, SECRETARY.", r)}
 }

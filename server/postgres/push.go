@@ -5,11 +5,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"wardsync/pipeline"
 	"wardsync/syncproto"
@@ -18,7 +22,7 @@ import (
 
 // Push applies a device's mutations exactly once, in seq order, in one
 // transaction (group commit). Each new mutation goes through the act
-// pipeline (package pipeline) against this transaction (pushStore, store.go):
+// pipeline (package pipeline) against this transaction (pushStore, below):
 // its link in the chain, its author, the workflow mutator against locked
 // rows, its effect, its outcome in the audit log. A rejection rolls back that mutation's effect
 // (savepoint) but its outcome is still recorded and the device's seq still
@@ -29,17 +33,45 @@ import (
 // is refused with PROTOCOL_ERROR and nothing is written.
 func (db *DB) Push(ctx context.Context, deviceID string, muts []syncproto.Mutation) ([]syncproto.MutationResult, error) {
 	var results []syncproto.MutationResult
-	err := db.inBatchTx(ctx, func(tx *batchTx) error {
+	err := db.retrying(ctx, func() error {
 		var err error
-		results, err = db.push(ctx, tx, deviceID, muts)
+		results, err = db.pushOnce(ctx, deviceID, muts)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	// After the commit: the devices pull the changes, the dashboards
-	// re-read the audit log and the device's queue.
-	db.announce(feedNotice, adminNotice("mutations"), adminNotice("clients"))
+	// After the commit, never before: a device that pulls on the notice
+	// must find the changes.
+	db.announce(pushNotices...)
+	return results, nil
+}
+
+// pushNotices are what a committed push announces: the devices pull the
+// changes, the dashboards re-read the audit log and the device's queue.
+var pushNotices = []notice{feedNotice, adminNotice("mutations"), adminNotice("clients")}
+
+// pushOnce is one attempt of a push: a connection of its own, on which
+// push queues the BEGIN with its first reads and the COMMIT with its tail.
+func (db *DB) pushOnce(ctx context.Context, deviceID string, muts []syncproto.Mutation) ([]syncproto.MutationResult, error) {
+	c, err := db.Pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// A connection left inside a transaction is closed by the pool, not
+	// handed out again.
+	defer c.Release()
+	tx := &batchTx{conn: c.Conn()}
+	results, err := db.push(ctx, tx, deviceID, muts)
+	if err != nil {
+		_ = tx.Rollback(ctx)
+		return nil, err
+	}
+	if !tx.ended || tx.conn.PgConn().TxStatus() != 'I' {
+		// The batch with the COMMIT was not sent: never leave it open.
+		_ = tx.Rollback(ctx)
+		return nil, errors.New("batchTx: the queued COMMIT was never sent")
+	}
 	return results, nil
 }
 
@@ -47,7 +79,9 @@ func (db *DB) Push(ctx context.Context, deviceID string, muts []syncproto.Mutati
 // bookkeeping: an online workstation pushes each act alone, and waits for
 // every round trip of its push (TestOneActPushRoundTrips counts them).
 func (db *DB) push(ctx context.Context, tx *batchTx, deviceID string, muts []syncproto.Mutation) ([]syncproto.MutationResult, error) {
-	receivedAt := db.now()
+	// The clock is read here, once: every act of the push is judged as
+	// received at this moment.
+	receivedAt := db.Now().UTC()
 	// The first round trip opens the transaction, locks the device's row
 	// (it serialises the device's pushes, even across server instances)
 	// and reads its chain head, and reads, as of that lock, what the rest
@@ -343,4 +377,274 @@ func chainHeadBytes(head string) ([]byte, error) {
 		return nil, fmt.Errorf("chain head %q is not a hash", head)
 	}
 	return b, nil
+}
+
+// pushStore is the server's pipeline.Store: the pipeline decides the order
+// of an act's steps, these methods decide the SQL, and batch it where they
+// can (an act's savepoint is released with its audit row, in one round
+// trip). One pushStore serves the acts of one push, in its transaction;
+// the server's own acts (parked acts retried, the dashboard's merge) use
+// one without a device. The methods are in the files of their step:
+// chain.go (Chain), author.go (Author), review.go (CloseRejected,
+// Reissue), merge.go (MergeOf), effect.go (WriteEffect), deferred.go
+// (LockWait, Park, Wake) and record.go (Record).
+type pushStore struct {
+	txReader
+	db         *DB
+	deviceID   string
+	roles      []workflow.Role
+	receivedAt time.Time
+	// sessions are the sessions the push's author tokens resolved to: a
+	// push of 200 acts typically carries a handful of authors, and each
+	// token is looked up once per push (one transaction: the acts are
+	// judged as of one moment either way).
+	sessions map[string]sessionLookup
+	// head is the device's chain head before the current act.
+	head string
+	// last: the current act is the push's last. When nothing of the
+	// transaction follows its audit row, Record leaves the row's batch in
+	// pending, and the push sends it with its own last statements (the
+	// seq's advance and the COMMIT): one round trip less for every push of
+	// one act, and no step calls back into the push.
+	last    bool
+	pending *pgx.Batch
+
+	// What the steps of the current act leave for the later ones.
+	chainBreak syncproto.ChainBreak
+	sessionID  string
+	open       bool // the act's savepoint awaits its release (effect.go)
+	woken      bool // its audit row found parked acts woken (record.go)
+	// asleep: the act's writes were sent (for the push's last act) with
+	// the check that no parked act is woken; none was.
+	asleep bool
+	result syncproto.MutationResult
+	// waking: the parked acts Wake handed the pipeline (deferred.go).
+	waking waking
+}
+
+func (db *DB) newPushStore(tx pgx.Tx, deviceID string, roles []workflow.Role, receivedAt time.Time) *pushStore {
+	return &pushStore{txReader: txReader{tx}, db: db, deviceID: deviceID, roles: roles, receivedAt: receivedAt,
+		sessions: map[string]sessionLookup{}}
+}
+
+// begin readies the store for the next act of the push, whose link must
+// follow head.
+func (st *pushStore) begin(head string) {
+	st.head = head
+	st.chainBreak, st.sessionID, st.open, st.woken, st.asleep = "", "", false, false, false
+	st.result = syncproto.MutationResult{}
+}
+
+// batchTx is a transaction whose BEGIN travels in one round trip with its
+// first statements, and whose COMMIT with its last: pgx.Tx sends each on
+// its own, and an online workstation's push of one act waits for every
+// round trip of its transaction (two of its five). The caller queues them
+// (queueBegin, queueCommit); in between it is an ordinary pgx.Tx.
+type batchTx struct {
+	conn *pgx.Conn
+	// begun: BEGIN was queued; ended: COMMIT was queued, or the
+	// transaction was rolled back.
+	begun, ended bool
+}
+
+var errNotBegun = errors.New("batchTx: a statement was sent before the transaction's BEGIN")
+
+// queueBegin opens the transaction as b's first statement: b must be
+// empty, and sent before any other statement of the transaction.
+func (tx *batchTx) queueBegin(b *pgx.Batch) {
+	b.Queue(`BEGIN`)
+	tx.begun = true
+}
+
+// queueCommit ends b with the transaction's COMMIT: once b is sent and
+// closed without error, the transaction has committed.
+func (tx *batchTx) queueCommit(b *pgx.Batch) {
+	b.Queue(`COMMIT`).Exec(func(tag pgconn.CommandTag) error {
+		if tag.String() == "ROLLBACK" {
+			return pgx.ErrTxCommitRollback
+		}
+		return nil
+	})
+	tx.ended = true
+}
+
+// Begin would nest a transaction; the push path never does.
+func (tx *batchTx) Begin(context.Context) (pgx.Tx, error) {
+	return nil, errors.New("batchTx: nested transactions are not supported")
+}
+
+// Commit commits a transaction whose COMMIT was not queued.
+func (tx *batchTx) Commit(ctx context.Context) error {
+	if !tx.begun || tx.ended {
+		return pgx.ErrTxClosed
+	}
+	tx.ended = true
+	tag, err := tx.conn.Exec(ctx, `COMMIT`)
+	if err != nil {
+		return err
+	}
+	if tag.String() == "ROLLBACK" {
+		return pgx.ErrTxCommitRollback
+	}
+	return nil
+}
+
+// Rollback ends the transaction if it is still open on the connection (a
+// COMMIT that failed in its batch has ended it already).
+func (tx *batchTx) Rollback(ctx context.Context) error {
+	tx.ended = true
+	if tx.conn.PgConn().TxStatus() == 'I' {
+		return nil
+	}
+	_, err := tx.conn.Exec(ctx, `ROLLBACK`)
+	return err
+}
+
+func (tx *batchTx) CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
+	if !tx.begun {
+		return 0, errNotBegun
+	}
+	return tx.conn.CopyFrom(ctx, table, cols, src)
+}
+
+func (tx *batchTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	return tx.conn.SendBatch(ctx, b)
+}
+
+// LargeObjects are not used by the push path; pgx offers no way to make
+// them on another Tx.
+func (tx *batchTx) LargeObjects() pgx.LargeObjects { return pgx.LargeObjects{} }
+
+func (tx *batchTx) Prepare(ctx context.Context, name, sql string) (*pgconn.StatementDescription, error) {
+	return tx.conn.Prepare(ctx, name, sql)
+}
+
+func (tx *batchTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if !tx.begun {
+		return pgconn.CommandTag{}, errNotBegun
+	}
+	return tx.conn.Exec(ctx, sql, args...)
+}
+
+func (tx *batchTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if !tx.begun {
+		return nil, errNotBegun
+	}
+	return tx.conn.Query(ctx, sql, args...)
+}
+
+func (tx *batchTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return tx.conn.QueryRow(ctx, sql, args...)
+}
+
+func (tx *batchTx) Conn() *pgx.Conn { return tx.conn }
+
+// Retryable says whether a failed transaction may simply be run again:
+// serialization failures and deadlocks (PostgreSQL class 40), and lost
+// connections. Decided by SQLSTATE, never by message text.
+func Retryable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "40001" || pe.Code == "40P01" || strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P03"
+	}
+	return pgconn.SafeToRetry(err)
+}
+
+// Unavailable says whether err means PostgreSQL was out of reach: no
+// connection could be made (refused, timed out, the server starting up or
+// shutting down: 57P03), or the server ended or lost the connection
+// (admin_shutdown 57P01, crash_shutdown 57P02, class 08, a broken socket).
+// What the request wrote did not commit, or its answer was lost with the
+// connection; either way it may be sent again (a push's acts are recorded
+// once, by their ids), and the edges answer UNAVAILABLE instead of
+// INTERNAL. A refusal by PostgreSQL itself (a wrong password, a constraint)
+// is not: it says so by its SQLSTATE. Decided by type and SQLSTATE, never
+// by message text.
+func Unavailable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return err != nil && (errors.As(err, &ce) || pgconn.SafeToRetry(err) || errors.As(err, &ne) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed))
+}
+
+func pgCode(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+// retrying runs one attempt of a transaction (inTx, Push) until it
+// succeeds, fails for good, or the attempts run out.
+func (db *DB) retrying(ctx context.Context, attempt func() error) error {
+	const attempts = 8
+	var err error
+	for n := 1; ; n++ {
+		err = attempt()
+		if err == nil || !Retryable(err) || ctx.Err() != nil {
+			return err
+		}
+		if n == attempts {
+			break
+		}
+		db.retries.add(retryCause(err))
+		time.Sleep(time.Duration(n) * 5 * time.Millisecond)
+	}
+	return &RetriesExhaustedError{Attempts: attempts, SQLState: pgCode(err), Err: err}
+}
+
+// RetriesExhaustedError is a transaction that failed transiently on every
+// attempt (a deadlock storm, a serialization failure that kept recurring).
+type RetriesExhaustedError struct {
+	Attempts int
+	SQLState string // of the last attempt; "" for a lost connection
+	Err      error
+}
+
+func (e *RetriesExhaustedError) Error() string {
+	return fmt.Sprintf("transaction failed %d times in a row (last SQLSTATE %q): %v", e.Attempts, e.SQLState, e.Err)
+}
+
+func (e *RetriesExhaustedError) Unwrap() error { return e.Err }
+
+// retryCause names a retried failure for the retry counter: its SQLSTATE
+// (40P01 deadlock, 40001 serialization failure, 08xxx connection), or
+// "connection" for a network error without one.
+func retryCause(err error) string {
+	if c := pgCode(err); c != "" {
+		return c
+	}
+	return "connection"
+}
+
+// retryCounts counts transaction retries by cause.
+type retryCounts struct {
+	mu sync.Mutex
+	n  map[string]uint64
+}
+
+func (r *retryCounts) add(cause string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n == nil {
+		r.n = map[string]uint64{}
+	}
+	r.n[cause]++
+}
+
+// Retries returns how many transactions this handle retried, by cause
+// (SQLSTATE such as 40P01 for a deadlock, or "connection").
+func (db *DB) Retries() map[string]uint64 {
+	db.retries.mu.Lock()
+	defer db.retries.mu.Unlock()
+	out := make(map[string]uint64, len(db.retries.n))
+	for k, v := range db.retries.n {
+		out[k] = v
+	}
+	return out
 }
