@@ -408,3 +408,44 @@ func bareServer() int {
 	in.Scan() // until the benchmark closes stdin
 	return 0
 }
+
+// The station-side benchmarks run the real binaries as child processes
+// (wardsync-server serve, wardsync-station login/run), so that each side's
+// peak RSS is its own (VmHWM of the child in /proc). TestMain builds them
+// into a temporary folder removed when the package's benchmarks end.
+var serverBin, stationBin string
+
+func TestMain(m *testing.M) {
+	if os.Getenv(bareServerEnv) == "1" {
+		os.Exit(bareServer())
+	}
+	var binDir string
+	code := wardtest.BuildAndRun(m, &binDir, map[string]*string{
+		"server/cmd/wardsync-server": &serverBin, "desktop/cmd/wardsync-station": &stationBin})
+	if dataDir != "" {
+		os.RemoveAll(dataDir)
+	}
+	os.Exit(code)
+}
+
+// raiseNoFile lifts this process's open-file limit (children inherit it)
+// to at least want when it may (root may raise the hard limit too), else
+// to the hard limit: 10,000 websockets need 10,000 descriptors on each
+// side.
+func raiseNoFile(want uint64) (uint64, error) {
+	var r syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
+		return 0, err
+	}
+	if r.Max < want {
+		raised := syscall.Rlimit{Cur: want, Max: want}
+		if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised) == nil {
+			return want, nil
+		}
+	}
+	r.Cur = r.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
+		return 0, err
+	}
+	return r.Cur, nil
+}
