@@ -2,7 +2,6 @@ package station
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -250,38 +249,12 @@ func (s *station) synced() string {
 	return ""
 }
 
-// replicaState reads every row of the replica through desktop/sqlite's Row
-// (the wire form the engine keeps), limited to the same columns.
+// replicaState is s's replica as wardtest.State, for roles.
 func replicaState(tb testing.TB, s *station, roles []workflow.Role) wardtest.State {
 	tb.Helper()
-	ctx := context.Background()
-	all := map[string]map[string]json.RawMessage{}
-	for _, table := range workflow.VisibleTables(roles) {
-		rows, err := s.e.DB().SQL().QueryContext(ctx, `SELECT "id" FROM "`+table+`"`)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				tb.Fatal(err)
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		m := map[string]json.RawMessage{}
-		for _, id := range ids {
-			raw, err := s.e.DB().Row(ctx, table, id)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			if raw == nil {
-				continue // deleted in between
-			}
-			m[id] = raw
-		}
-		all[table] = m
+	st, err := wardtest.SQLiteState(context.Background(), s.e.DB(), roles)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	return wardtest.ReplicaState(tb, all, roles)
+	return st
 }
