@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Shopify/toxiproxy/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
@@ -245,7 +244,6 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 	serversUp := time.Now()
 
 	// Workstations, each with a proxy to each server.
-	tp := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
 	var stations []*stationProc
 	admin, err := postgres.Open(ctx, url, postgres.DefaultConfig())
 	if err != nil {
@@ -258,14 +256,8 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 		}
 		st := &stationProc{idx: i, device: device, roles: roles, dbPath: filepath.Join(logDir, device+".db"),
 			logPath: filepath.Join(logDir, device+".log"), home: i % len(servers)}
-		for j, s := range servers {
-			p := toxiproxy.NewProxy(tp, fmt.Sprintf("%s-to-%s", device, s.Name), "127.0.0.1:0", s.Addr)
-			if err := p.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(p.Stop)
-			st.links = append(st.links, &wardtest.Link{P: p})
-			_ = j
+		for _, s := range servers {
+			st.links = append(st.links, wardtest.NewLink(t, fmt.Sprintf("%s-to-%s", device, s.Name), s.Addr))
 		}
 		stations = append(stations, st)
 	}

@@ -3,10 +3,7 @@ package station
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,106 +13,14 @@ import (
 	"wardsync/workflow"
 )
 
-// proxy is a TCP relay between a workstation and the server with a kill
-// switch: down, it cuts every open connection and closes new ones at once,
-// as a pulled cable or a dead switch would look to the engine.
-type proxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	up     bool
-	conns  map[net.Conn]struct{}
-	wg     sync.WaitGroup
-}
-
-func newProxy(tb testing.TB, target string) *proxy {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target, up: true, conns: map[net.Conn]struct{}{}}
-	p.wg.Add(1)
-	go p.accept()
-	tb.Cleanup(p.close)
-	return p
-}
-
-func (p *proxy) URL() string { return "http://" + p.ln.Addr().String() }
-
-func (p *proxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		up := p.up
-		p.mu.Unlock()
-		if !up {
-			c.Close()
-			continue
-		}
-		s, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		if !p.up {
-			p.mu.Unlock()
-			c.Close()
-			s.Close()
-			continue
-		}
-		p.conns[c], p.conns[s] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		p.wg.Add(2)
-		pipe := func(dst, src net.Conn) {
-			defer p.wg.Done()
-			io.Copy(dst, src)
-			dst.Close()
-			src.Close()
-			p.mu.Lock()
-			delete(p.conns, dst)
-			delete(p.conns, src)
-			p.mu.Unlock()
-		}
-		go pipe(s, c)
-		go pipe(c, s)
-	}
-}
-
-// set switches the link on or off; off cuts what is open.
-func (p *proxy) set(up bool) {
-	p.mu.Lock()
-	p.up = up
-	var open []net.Conn
-	if !up {
-		for c := range p.conns {
-			open = append(open, c)
-		}
-	}
-	p.mu.Unlock()
-	for _, c := range open {
-		c.Close()
-	}
-}
-
-func (p *proxy) close() {
-	p.set(false)
-	p.ln.Close()
-	p.wg.Wait()
-}
-
 // station is one workstation: an engine on its own SQLite file, talking to
-// the server through its own proxy.
+// the server through its own link (cut: a pulled cable or a dead switch,
+// as the engine sees it).
 type station struct {
 	tb     testing.TB
 	env    *env
 	device string
-	proxy  *proxy
+	link   *wardtest.Link
 	cfg    desktop.Config
 	e      *desktop.Engine
 	users  map[workflow.Role]string // role → id of the user logged in for it
@@ -128,7 +33,7 @@ func withNow(now func() time.Time) stationOption { return func(c *desktop.Config
 
 func (e *env) station(device string, opts ...stationOption) *station {
 	e.tb.Helper()
-	p := newProxy(e.tb, e.Addr())
+	p := wardtest.NewLink(e.tb, e.tb.Name()+"/"+device, e.Addr())
 	cfg := desktop.Config{
 		DBPath:     filepath.Join(e.tb.TempDir(), device+".db"),
 		ServerURL:  p.URL(),
@@ -148,7 +53,7 @@ func (e *env) station(device string, opts ...stationOption) *station {
 	if err != nil {
 		e.tb.Fatal(err)
 	}
-	s := &station{tb: e.tb, env: e, device: device, proxy: p, cfg: cfg, e: eng, users: map[workflow.Role]string{}}
+	s := &station{tb: e.tb, env: e, device: device, link: p, cfg: cfg, e: eng, users: map[workflow.Role]string{}}
 	e.tb.Cleanup(func() {
 		s.stop()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -200,6 +105,14 @@ func (s *station) run() {
 		case <-time.After(10 * time.Second):
 			s.tb.Errorf("%s: run did not stop", s.device)
 		}
+	}
+}
+
+// reconnect restores the link Cut took down.
+func (s *station) reconnect() {
+	s.tb.Helper()
+	if err := s.link.Restore(); err != nil {
+		s.tb.Fatal(err)
 	}
 }
 

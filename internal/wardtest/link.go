@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/Shopify/toxiproxy/v2"
+	"github.com/rs/zerolog"
 )
 
 // Link is the path from one workstation to one server: a toxiproxy proxy
@@ -20,6 +22,25 @@ type Link struct {
 	mu    sync.Mutex
 	down  int               // how many faults hold it down
 	toxic map[string]string // the toxic each stream holds (AddToxic)
+}
+
+var (
+	toxiOnce sync.Once
+	toxi     *toxiproxy.ApiServer
+)
+
+// NewLink is a Link from a free loopback port to target (host:port),
+// named name (unique among the test binary's links), removed when the
+// test ends.
+func NewLink(tb testing.TB, name, target string) *Link {
+	tb.Helper()
+	toxiOnce.Do(func() { toxi = toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop()) })
+	p := toxiproxy.NewProxy(toxi, name, "127.0.0.1:0", target)
+	if err := p.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(p.Stop)
+	return &Link{P: p}
 }
 
 // URL is the base URL a workstation uses to reach the server through l.
@@ -36,10 +57,14 @@ func (l *Link) Cut() {
 	}
 }
 
-// Restore undoes one Cut and starts the proxy once none holds it down.
+// Restore undoes one Cut and starts the proxy once none holds it down
+// (on a link that is up: nothing).
 func (l *Link) Restore() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.down == 0 {
+		return nil
+	}
 	l.down--
 	if l.down > 0 {
 		return nil
