@@ -409,25 +409,6 @@ func bareServer() int {
 	return 0
 }
 
-// The station-side benchmarks run the real binaries as child processes
-// (wardsync-server serve, wardsync-station login/run), so that each side's
-// peak RSS is its own (VmHWM of the child in /proc). TestMain builds them
-// into a temporary folder removed when the package's benchmarks end.
-var serverBin, stationBin string
-
-func TestMain(m *testing.M) {
-	if os.Getenv(bareServerEnv) == "1" {
-		os.Exit(bareServer())
-	}
-	var binDir string
-	code := wardtest.BuildAndRun(m, &binDir, map[string]*string{
-		"server/cmd/wardsync-server": &serverBin, "desktop/cmd/wardsync-station": &stationBin})
-	if dataDir != "" {
-		os.RemoveAll(dataDir)
-	}
-	os.Exit(code)
-}
-
 // raiseNoFile lifts this process's open-file limit (children inherit it)
 // to at least want when it may (root may raise the hard limit too), else
 // to the hard limit: 10,000 websockets need 10,000 descriptors on each
