@@ -21,6 +21,12 @@
 // qualifiedCalls (only with that package's name, where the bare name is
 // common: Diff, Command). Helpers that only build acts or assert answers
 // are not set-up: they are the tests' own words.
+//
+// A second figure says how much of the set-up is scenario bodies: plain
+// functions (not TestMain, not methods) that exactly one Test or
+// Benchmark calls and nothing else, such as the soak's run of one seed.
+// They count as set-up by the rule, since they start what they test, but
+// most of their lines are the scenario itself.
 package main
 
 import (
@@ -70,7 +76,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	setup, byDir := 0, map[string]int{}
+	setup, scenarios, byDir := 0, 0, map[string]int{}
 	for _, dir := range users {
 		decls, err := setupDecls(filepath.Join(*root, dir))
 		if err != nil {
@@ -80,14 +86,20 @@ func main() {
 		for _, d := range decls {
 			setup += d.lines
 			byDir[dir] += d.lines
+			mark := ""
+			if d.scenario {
+				scenarios += d.lines
+				mark = " (scenario body)"
+			}
 			if *verbose {
-				fmt.Printf("  %5d  %s:%d %s\n", d.lines, filepath.Join(dir, d.file), d.line, d.name)
+				fmt.Printf("  %5d  %s:%d %s%s\n", d.lines, filepath.Join(dir, d.file), d.line, d.name, mark)
 			}
 		}
 	}
 	for _, dir := range users {
 		fmt.Printf("set-up %-12s %5d\n", dir, byDir[dir])
 	}
+	fmt.Printf("set-up in scenario bodies %d\n", scenarios)
 	fmt.Printf("kit %d + set-up %d = %d lines\n", kit, setup, kit+setup)
 }
 
@@ -111,6 +123,7 @@ func kitLines(dir string) (int, error) {
 type decl struct {
 	file, name  string
 	line, lines int
+	scenario    bool
 }
 
 // setupDecls are the set-up declarations of dir's _test.go files.
@@ -138,6 +151,19 @@ func setupDecls(dir string) ([]decl, error) {
 			}
 		}
 	}
+	callers := map[string][]string{} // function name → the declarations that name it
+	for _, t := range all {
+		fd, ok := t.d.(*ast.FuncDecl)
+		if !ok || fd.Body == nil {
+			continue
+		}
+		ast.Inspect(fd.Body, func(n ast.Node) bool {
+			if id, ok := n.(*ast.Ident); ok {
+				callers[id.Name] = append(callers[id.Name], fd.Name.Name)
+			}
+			return true
+		})
+	}
 	var out []decl
 	for _, t := range all {
 		name, ok := isSetup(t.d, setupTypes)
@@ -156,7 +182,7 @@ func setupDecls(dir string) ([]decl, error) {
 			}
 		}
 		l0, l1 := fset.Position(start).Line, fset.Position(end).Line
-		out = append(out, decl{t.file, name, l0, l1 - l0 + 1})
+		out = append(out, decl{t.file, name, l0, l1 - l0 + 1, isScenario(t.d, callers)})
 	}
 	slices.SortFunc(out, func(a, b decl) int { return strings.Compare(a.file, b.file)*1e6 + a.line - b.line })
 	return out, nil
@@ -196,6 +222,17 @@ func isSetup(d ast.Decl, setupTypes map[string]bool) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// isScenario says whether d is a plain function that exactly one Test or
+// Benchmark names, and nothing else.
+func isScenario(d ast.Decl, callers map[string][]string) bool {
+	fd, ok := d.(*ast.FuncDecl)
+	if !ok || fd.Recv != nil || fd.Name.Name == "TestMain" {
+		return false
+	}
+	cs := slices.Compact(slices.Sorted(slices.Values(callers[fd.Name.Name])))
+	return len(cs) == 1 && (strings.HasPrefix(cs[0], "Test") || strings.HasPrefix(cs[0], "Benchmark"))
 }
 
 // callsSetup says whether fd's body makes a set-up call.
