@@ -1,7 +1,10 @@
 // Package wardtest is wardsync's test kit: a real server on a real
 // PostgreSQL database, built through the wiring the wardsync-server binary
-// uses (server/cli), seeded sessions, a workstation's websocket client,
-// and the comparison of PostgreSQL's rows with a replica's.
+// uses (server/cli), seeded sessions, a workstation's websocket client
+// and a follower that keeps a replica, the comparison of PostgreSQL's rows
+// with a replica's (pulled, or a workstation's SQLite file), and for the
+// tests of the binaries: built commands, server child processes restarted
+// after a kill, and toxiproxy links that can be cut.
 //
 // Every credential a test presents (a login, the websocket's handshake,
 // the authorship of an act) is made in auth.go and nowhere else, so that a
