@@ -408,3 +408,25 @@ func bareServer() int {
 	in.Scan() // until the benchmark closes stdin
 	return 0
 }
+
+// raiseNoFile lifts this process's open-file limit (children inherit it)
+// to at least want when it may (root may raise the hard limit too), else
+// to the hard limit: 10,000 websockets need 10,000 descriptors on each
+// side.
+func raiseNoFile(want uint64) (uint64, error) {
+	var r syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
+		return 0, err
+	}
+	if r.Max < want {
+		raised := syscall.Rlimit{Cur: want, Max: want}
+		if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised) == nil {
+			return want, nil
+		}
+	}
+	r.Cur = r.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
+		return 0, err
+	}
+	return r.Cur, nil
+}

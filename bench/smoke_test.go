@@ -6,7 +6,28 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+
+	"wardsync/internal/wardtest"
 )
+
+// The station-side benchmarks run the real binaries as child processes
+// (wardsync-server serve, wardsync-station login/run), so that each side's
+// peak RSS is its own (VmHWM of the child in /proc). TestMain builds them
+// into a temporary folder removed when the package's benchmarks end.
+var serverBin, stationBin string
+
+func TestMain(m *testing.M) {
+	if os.Getenv(bareServerEnv) == "1" {
+		os.Exit(bareServer())
+	}
+	var binDir string
+	code := wardtest.BuildAndRun(m, &binDir, map[string]*string{
+		"server/cmd/wardsync-server": &serverBin, "desktop/cmd/wardsync-station": &stationBin})
+	if dataDir != "" {
+		os.RemoveAll(dataDir)
+	}
+	os.Exit(code)
+}
 
 // TestBenchSmoke runs every benchmark once with the smoke settings, so that
 // `make test` keeps them working; it checks only that each reports its

@@ -10,9 +10,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +28,7 @@ import (
 	"wardsync/desktop/sqlite"
 	"wardsync/desktop/sqlite/cryptvfs"
 	"wardsync/internal/pgtest"
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/syncproto"
 	"wardsync/workflow"
@@ -150,7 +155,6 @@ func initialSync(b *testing.B, n int) syncRun {
 func syncStation(b *testing.B, dbURL, dir string, rows int64, unencrypted bool) stationSync {
 	b.Helper()
 	ctx := context.Background()
-	_, stationBin := binaries(b)
 	name := "replica-sealed"
 	// Cheap key slots: `run` opens the replica with one before it syncs,
 	// and Argon2id's deliberate cost (keyfile's BenchmarkUnwrap) is not
@@ -769,4 +773,78 @@ func mustJSON(v any) json.RawMessage {
 		panic(err)
 	}
 	return b
+}
+
+// startServer runs `wardsync-server serve` on a free loopback port against
+// dbURL and returns it with its base URL. Escrow on, as a hospital runs
+// it: each station process logs its users in one by one, and only the
+// first finds no replica to open. One escrow key for the whole run
+// (servers restart on the same data).
+func startServer(b *testing.B, dbURL string, env ...string) (*wardtest.Proc, string) {
+	b.Helper()
+	s := &wardtest.ServerProc{Name: "bench", Bin: serverBin, Addr: wardtest.FreeAddr(b), DatabaseURL: dbURL,
+		LogPath: filepath.Join(b.TempDir(), "server.log"),
+		Env:     append([]string{"WARDSYNC_LOG_LEVEL=warn", "WARDSYNC_ESCROW_KEY_FILE=" + filepath.Join(benchDataDir(b), "escrow.key")}, env...)}
+	if err := s.Start(context.Background()); err != nil {
+		fatalf(b, "%v", err)
+	}
+	b.Cleanup(s.Stop)
+	return s.Proc(), s.URL()
+}
+
+// startChild starts bin with args, its output in logPath (a file the
+// failure message names); the benchmark's end stops it.
+func startChild(b *testing.B, logPath string, env []string, bin string, args ...string) *wardtest.Proc {
+	b.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	p, err := wardtest.StartProc(cmd, logPath, bin)
+	if err != nil {
+		fatalf(b, "start %s: %v", bin, err)
+	}
+	b.Cleanup(func() { _ = p.Stop(30 * time.Second) })
+	return p
+}
+
+// runStation runs one wardsync-station command to its end.
+func runStation(ctx context.Context, stationBin string, env []string, args ...string) error {
+	cmd := exec.CommandContext(ctx, stationBin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("wardsync-station %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+var vmRE = regexp.MustCompile(`(?m)^(VmHWM|VmRSS):\s+(\d+) kB`)
+
+// memMB reads a live process's peak (VmHWM) and current (VmRSS) resident
+// set from /proc, in MB.
+func memMB(pid int) (peak, rss float64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, m := range vmRE.FindAllStringSubmatch(string(b), -1) {
+		n, _ := strconv.ParseFloat(m[2], 64)
+		if m[1] == "VmHWM" {
+			peak = n / 1024
+		} else {
+			rss = n / 1024
+		}
+	}
+	return peak, rss
+}
+
+// cpuSeconds is the CPU time (user + system) p used, once it has ended:
+// with the wall time, it tells waiting (for a core, for the disk, for the
+// other side) from working.
+func cpuSeconds(p *wardtest.Proc) float64 {
+	<-p.Done
+	ru, ok := p.Cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }

@@ -57,7 +57,8 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	env.visitEarlier(labC, 3*time.Hour, 0, 0)
 	sec := wardtest.LoginAs(env.t, env.URL(), "secretary@hospital.com", "secretary123", wardA)
 	nurse := wardtest.LoginAs(env.t, env.URL(), "nurse@hospital.com", "nurse123", wardA)
-	ws := env.connect(sec, wardA, 0, nil)
+	ws := env.Dial(t, sec, wardA)
+	ws.Say(t, syncproto.Hello{ClientVersion: "1.3.0"})
 
 	// The browser.
 	profile := t.TempDir()
@@ -164,7 +165,8 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	wardE := env.AddDevice(env.t, "Ward E night", workflow.RoleNurse)
 	nurseE := wardtest.LoginAs(env.t, env.URL(), "nurse@hospital.com", "nurse123", wardE)
 	queued := time.Now().Add(-time.Minute)
-	wsE := env.connect(nurseE, wardE, 2, &queued)
+	wsE := env.Dial(env.t, nurseE, wardE)
+	wsE.Say(env.t, syncproto.Hello{Pending: 2, OldestPendingAt: &queued, ClientVersion: "1.3.0"})
 	waitJS("Ward E online", row(wardE)+`?.dataset.status === 'ok'`, 10*time.Second)
 	if got := eval(row(wardE) + `.querySelector('.reason').textContent`); got != "2 waiting to be sent" {
 		t.Errorf("Ward E connected reads %q", got)
@@ -483,7 +485,8 @@ func (e *env) visitEarlier(device string, ago time.Duration, pending int64, olde
 		o := time.Now().Add(-oldestAgo)
 		oldest = &o
 	}
-	w := e.connect(tok, device, pending, oldest)
+	w := e.Dial(e.t, tok, device)
+	w.Say(e.t, syncproto.Hello{Pending: pending, OldestPendingAt: oldest, ClientVersion: "1.3.0"})
 	w.WS.Close()
 	// Keep the clock back until the server has dropped the connection:
 	// until then it may still mark the device seen (at the clock's time).
@@ -512,14 +515,6 @@ func (e *env) connectedDevices() int {
 	}
 	e.t.Fatal("/metrics has no wardsync_connected_devices")
 	return 0
-}
-
-// connect says hello as release 1.3.0 with pending acts.
-func (e *env) connect(token, device string, pending int64, oldest *time.Time) *wardtest.Client {
-	e.t.Helper()
-	w := e.Dial(e.t, token, device)
-	w.Say(e.t, syncproto.Hello{Pending: pending, OldestPendingAt: oldest, ClientVersion: "1.3.0"})
-	return w
 }
 
 // pageHelpers are the steps a browser test takes on the page in tctx: do

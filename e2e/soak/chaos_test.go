@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"wardsync/internal/wardtest"
 )
 
 // faultKind is one kind of trouble the soak inflicts.
@@ -29,7 +30,7 @@ const (
 // ones still active.
 type chaos struct {
 	rng      *rand.Rand
-	servers  []*serverProc
+	servers  []*wardtest.ServerProc
 	stations []*stationProc
 	pg       *cluster // nil: PostgreSQL is not ours to restart
 	long     bool
@@ -141,7 +142,7 @@ func (c *chaos) inject(ctx context.Context, kind faultKind) {
 	stream := []string{"upstream", "downstream"}[c.rng.IntN(2)]
 	toxic := func(d time.Duration, spec map[string]any) {
 		spec["name"], spec["stream"] = name, stream
-		added, err := l.addToxic(spec)
+		added, err := l.AddToxic(spec)
 		if err != nil {
 			c.fail(fmt.Errorf("add toxic %v: %w", spec, err))
 			return
@@ -151,7 +152,7 @@ func (c *chaos) inject(ctx context.Context, kind faultKind) {
 		}
 		c.count(kind)
 		c.hold(ctx, d, func() {
-			if err := l.removeToxic(name); err != nil {
+			if err := l.RemoveToxic(name); err != nil {
 				c.fail(fmt.Errorf("remove toxic %s: %w", name, err))
 			}
 		})
@@ -159,10 +160,10 @@ func (c *chaos) inject(ctx context.Context, kind faultKind) {
 	switch kind {
 	case faultLinkDown:
 		d := c.dur(300*time.Millisecond, 3*time.Second*scale)
-		l.cut()
+		l.Cut()
 		c.count(kind)
 		c.hold(ctx, d, func() {
-			if err := l.restore(); err != nil {
+			if err := l.Restore(); err != nil {
 				c.fail(err)
 			}
 		})
@@ -170,14 +171,14 @@ func (c *chaos) inject(ctx context.Context, kind faultKind) {
 		d := c.dur(time.Second, 4*time.Second*scale)
 		for _, s := range c.stations {
 			for _, l := range s.links {
-				l.cut()
+				l.Cut()
 			}
 		}
 		c.count(kind)
 		c.hold(ctx, d, func() {
 			for _, s := range c.stations {
 				for _, l := range s.links {
-					if err := l.restore(); err != nil {
+					if err := l.Restore(); err != nil {
 						c.fail(err)
 					}
 				}
@@ -200,12 +201,12 @@ func (c *chaos) inject(ctx context.Context, kind faultKind) {
 	case faultKillServer:
 		s := c.servers[srv]
 		d := c.dur(100*time.Millisecond, 2*time.Second*scale)
-		if !s.kill9() {
+		if !s.Kill() {
 			return
 		}
 		c.count(kind)
 		c.hold(ctx, d, func() {
-			if err := s.start(context.Background()); err != nil {
+			if err := s.Start(context.Background()); err != nil {
 				c.fail(err)
 			}
 		})

@@ -11,44 +11,9 @@ import (
 
 	"wardsync/desktop/sqlite"
 	"wardsync/internal/wardtest"
-	"wardsync/workflow"
 )
 
 // ---- Replica against PostgreSQL ----
-
-// replicaState reads every row of a replica in its wire form, limited to
-// the columns the roles may read.
-func replicaState(ctx context.Context, db *sqlite.DB, roles []workflow.Role) (wardtest.State, error) {
-	all := map[string]map[string]json.RawMessage{}
-	for _, table := range workflow.VisibleTables(roles) {
-		rows, err := db.SQL().QueryContext(ctx, `SELECT "id" FROM "`+table+`"`)
-		if err != nil {
-			return nil, err
-		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		m := map[string]json.RawMessage{}
-		for _, id := range ids {
-			raw, err := db.Row(ctx, table, id)
-			if err != nil {
-				return nil, err
-			}
-			if raw != nil {
-				m[id] = raw
-			}
-		}
-		all[table] = m
-	}
-	return wardtest.ReadReplicaState(all, roles)
-}
 
 // ---- Settled ----
 
@@ -74,7 +39,7 @@ func settledWhy(ctx context.Context, pool *pgxpool.Pool, st *stationProc) string
 	if err != nil {
 		return err.Error()
 	}
-	got, err := replicaState(ctx, st.replica, st.roles)
+	got, err := wardtest.SQLiteState(ctx, st.replica, st.roles)
 	if err != nil {
 		return err.Error()
 	}

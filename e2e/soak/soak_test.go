@@ -1,21 +1,28 @@
 package soak
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
-	"github.com/Shopify/toxiproxy/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
+	"wardsync/desktop/keyfile"
+	"wardsync/desktop/sqlite"
 	"wardsync/internal/pgtest"
 	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
@@ -220,24 +227,23 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 	if err := os.WriteFile(escrowKeyFile, []byte("soak-escrow-key-of-32-bytes-long"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var servers []*serverProc
+	var servers []*wardtest.ServerProc
 	for i := 0; i < 2; i++ {
-		servers = append(servers, &serverProc{name: string(rune('A' + i)), addr: wardtest.FreeAddr(t), dbURL: url, escrowKeyFile: escrowKeyFile,
-			logPath: filepath.Join(logDir, fmt.Sprintf("server-%c.log", 'A'+i))})
+		servers = append(servers, &wardtest.ServerProc{Name: string(rune('A' + i)), Bin: serverBin, Addr: wardtest.FreeAddr(t), DatabaseURL: url,
+			LogPath: filepath.Join(logDir, fmt.Sprintf("server-%c.log", 'A'+i)), Args: []string{"-log-level", "warn", "-escrow-key-file", escrowKeyFile}})
 	}
-	if err := parallel(len(servers), func(i int) error { return servers[i].start(ctx) }); err != nil {
+	if err := parallel(len(servers), func(i int) error { return servers[i].Start(ctx) }); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		for _, s := range servers {
-			s.stop()
+			s.Stop()
 		}
 	})
 
 	serversUp := time.Now()
 
 	// Workstations, each with a proxy to each server.
-	tp := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
 	var stations []*stationProc
 	admin, err := postgres.Open(ctx, url, postgres.DefaultConfig())
 	if err != nil {
@@ -250,14 +256,8 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 		}
 		st := &stationProc{idx: i, device: device, roles: roles, dbPath: filepath.Join(logDir, device+".db"),
 			logPath: filepath.Join(logDir, device+".log"), home: i % len(servers)}
-		for j, s := range servers {
-			p := toxiproxy.NewProxy(tp, fmt.Sprintf("%s-to-%s", device, s.name), "127.0.0.1:0", s.addr)
-			if err := p.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(p.Stop)
-			st.links = append(st.links, &link{p: p})
-			_ = j
+		for _, s := range servers {
+			st.links = append(st.links, wardtest.NewLink(t, fmt.Sprintf("%s-to-%s", device, s.Name), s.Addr))
 		}
 		stations = append(stations, st)
 	}
@@ -381,8 +381,8 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 	// without being killed is a crash.
 	cx.heal()
 	for _, s := range servers {
-		if n := s.crashed(); n > 0 {
-			t.Errorf("server %s exited on its own %d time(s); the end of its log:\n%s", s.name, n, tail(s.logPath, 30))
+		if n := s.Crashed(); n > 0 {
+			t.Errorf("server %s exited on its own %d time(s); the end of its log:\n%s", s.Name, n, tail(s.LogPath, 30))
 		}
 	}
 	for _, st := range stations {
@@ -391,7 +391,7 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 		}
 	}
 	for _, s := range servers {
-		if err := s.start(ctx); err != nil {
+		if err := s.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -432,7 +432,7 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 		for _, st := range stations {
 			if s, err := st.replica.State(ctx); err == nil {
 				c, _ := st.replica.Counts(ctx)
-				t.Logf("%s: home %s, last seq %d, acked %d, reflected %d, cursor %s, counts %+v", st.device, servers[st.home].name, s.LastSeq, s.AckedSeq, s.ReflectedSeq, s.Cursor, c)
+				t.Logf("%s: home %s, last seq %d, acked %d, reflected %d, cursor %s, counts %+v", st.device, servers[st.home].Name, s.LastSeq, s.AckedSeq, s.ReflectedSeq, s.Cursor, c)
 			}
 		}
 	}
@@ -483,8 +483,8 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 		}
 	}
 	for _, s := range servers {
-		if b, err := os.ReadFile(s.logPath); err == nil && strings.Contains(string(b), "panic") {
-			t.Errorf("server %s panicked: see %s", s.name, s.logPath)
+		if b, err := os.ReadFile(s.LogPath); err == nil && strings.Contains(string(b), "panic") {
+			t.Errorf("server %s panicked: see %s", s.Name, s.LogPath)
 		}
 	}
 	for _, st := range stations {
@@ -539,4 +539,257 @@ func parallel(n int, fn func(i int) error) error {
 		}
 	}
 	return first
+}
+
+// The binaries under test, built once by TestMain into binDir (removed
+// when the tests end).
+var stationBin, serverBin, binDir string
+
+var seedFlag = flag.Uint64("seed", 0, "replay one soak seed (also WARDSYNC_SOAK_SEED); 0 draws new ones")
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	// toxiproxy's toxics log through zerolog's global logger.
+	zerolog.SetGlobalLevel(zerolog.Disabled)
+	os.Exit(wardtest.BuildAndRun(m, &binDir, map[string]*string{
+		"desktop/cmd/wardsync-station": &stationBin, "server/cmd/wardsync-server": &serverBin}))
+}
+
+// longSeeds is how many seeds the long form runs (WARDSYNC_SOAK_SEEDS);
+// 0 means the short form.
+func longSeeds(tb testing.TB) int {
+	v := os.Getenv("WARDSYNC_SOAK_SEEDS")
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		tb.Fatalf("WARDSYNC_SOAK_SEEDS=%q is not a count", v)
+	}
+	return n
+}
+
+// replaySeed is the seed asked for by -seed or WARDSYNC_SOAK_SEED (0: none).
+func replaySeed(tb testing.TB) uint64 {
+	if *seedFlag != 0 {
+		return *seedFlag
+	}
+	if v := os.Getenv("WARDSYNC_SOAK_SEED"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			tb.Fatalf("WARDSYNC_SOAK_SEED=%q is not a seed", v)
+		}
+		return n
+	}
+	return 0
+}
+
+func roleList(rs []workflow.Role) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = string(r)
+	}
+	return strings.Join(s, "+")
+}
+
+// stationProc is one workstation: its replica file, its sync process
+// (wardsync-station run) and the act processes its driver starts.
+type stationProc struct {
+	idx     int
+	device  string
+	roles   []workflow.Role
+	dbPath  string
+	logPath string
+	links   []*wardtest.Link // one per server
+
+	mu      sync.Mutex
+	home    int // the server it syncs with now
+	run     *wardtest.Proc
+	acting  *wardtest.Proc // the act process in flight, if any
+	down    bool           // killed and not yet restarted
+	starts  int
+	exits   int        // sync processes found dead without having been killed
+	replica *sqlite.DB // the test's own handle on the replica, for reading
+}
+
+func (s *stationProc) url() string { return s.links[s.home].URL() }
+
+// command is a wardsync-station command on this station. A process opens
+// the encrypted replica with the first role's key slot unless it says
+// otherwise (an act opens it with its author's); the slots are cheap,
+// since the soak runs thousands of processes.
+func (s *stationProc) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(stationBin, append([]string{"-db", s.dbPath, "-server", s.url(), "-device", s.device,
+		"-slot-time", "1", "-slot-memory-kib", "64"}, args...)...)
+	cmd.Env = append(os.Environ(), "WARDSYNC_UNLOCK="+wardtest.Email(s.roles[0]), "WARDSYNC_PASSWORD="+wardtest.Password(s.roles[0]))
+	return cmd
+}
+
+// openReplica opens the station's encrypted replica with the first role's
+// key slot, as a second process on the workstation would.
+func (s *stationProc) openReplica(ctx context.Context) (*sqlite.DB, error) {
+	kf, err := keyfile.Load(s.dbPath + ".keys")
+	if err != nil {
+		return nil, err
+	}
+	slot := kf.Slot(wardtest.Email(s.roles[0]))
+	if slot == nil {
+		return nil, fmt.Errorf("%s has no key slot for %s", s.dbPath, wardtest.Email(s.roles[0]))
+	}
+	key, err := slot.Unwrap(wardtest.Password(s.roles[0]))
+	if err != nil {
+		return nil, err
+	}
+	return sqlite.Open(ctx, s.dbPath, key)
+}
+
+// login logs the role's seeded user in online.
+func (s *stationProc) login(ctx context.Context, role workflow.Role) error {
+	s.mu.Lock()
+	cmd := s.command("login", "-email", wardtest.Email(role))
+	s.mu.Unlock()
+	cmd.Env = append(cmd.Env, "WARDSYNC_PASSWORD="+wardtest.Password(role))
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: login %s: %v\n%s", s.device, role, err, errb.String())
+	}
+	var sess struct {
+		Offline bool `json:"offline"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &sess); err != nil || sess.Offline {
+		return fmt.Errorf("%s: login %s: not online: %s", s.device, role, out.String())
+	}
+	return nil
+}
+
+// startRun starts the sync process (under s.mu).
+func (s *stationProc) startRunLocked() error {
+	s.starts++
+	p, err := wardtest.StartProc(s.command("run"), s.logPath, fmt.Sprintf("run #%d via server %d", s.starts, s.home))
+	if err != nil {
+		return err
+	}
+	s.run, s.down = p, false
+	return nil
+}
+
+func (s *stationProc) startRun() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.startRunLocked()
+}
+
+// kill9 kills the workstation: its sync process and the act in flight.
+func (s *stationProc) kill9() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		return false
+	}
+	if !s.run.Alive() {
+		s.exits++
+	}
+	s.down = true
+	s.run.Kill()
+	if s.acting != nil {
+		s.acting.Kill()
+	}
+	return true
+}
+
+// crashed says how often the sync process died without being killed.
+func (s *stationProc) crashed() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.exits
+	if !s.down && !s.run.Alive() {
+		n++
+	}
+	return n
+}
+
+// restart brings a killed workstation back, possibly on the other server.
+func (s *stationProc) restart(home int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.down {
+		return nil
+	}
+	s.home = home
+	return s.startRunLocked()
+}
+
+func (s *stationProc) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.run.Stop(10 * time.Second)
+	s.down = true
+}
+
+// actOutcome is what one act process said.
+type actOutcome struct {
+	accepted bool
+	id       string
+	seq      int64
+	refusal  *workflow.Rejection // refused on the workstation (exit 3)
+	killed   bool                // the workstation was killed while acting
+	skipped  bool                // the workstation was down
+}
+
+// act runs one act process as role's user. kill, when positive, kills it
+// after that long (a crash in the middle of an act).
+func (s *stationProc) act(ctx context.Context, role workflow.Role, name string, args json.RawMessage, kill time.Duration) (actOutcome, error) {
+	s.mu.Lock()
+	if s.down {
+		s.mu.Unlock()
+		return actOutcome{skipped: true}, nil
+	}
+	cmd := s.command("act", "-email", wardtest.Email(role), "-args", string(args), name)
+	// The act is signed with its author's session key, sealed in the
+	// author's own slot: the process opens the replica with that slot (a
+	// later variable wins), as the app does when that user logs in.
+	cmd.Env = append(cmd.Env, "WARDSYNC_UNLOCK="+wardtest.Email(role), "WARDSYNC_PASSWORD="+wardtest.Password(role))
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	p, err := wardtest.StartProc(cmd, "", "")
+	if err != nil {
+		s.mu.Unlock()
+		return actOutcome{}, err
+	}
+	s.acting = p
+	s.mu.Unlock()
+	if kill > 0 {
+		t := time.AfterFunc(kill, func() { cmd.Process.Signal(syscall.SIGKILL) })
+		defer t.Stop()
+	}
+	select {
+	case <-p.Done:
+	case <-ctx.Done():
+		p.Kill()
+	}
+	s.mu.Lock()
+	s.acting = nil
+	s.mu.Unlock()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return actOutcome{killed: true}, nil
+	}
+	switch cmd.ProcessState.ExitCode() {
+	case 0:
+		var a struct {
+			ID  string `json:"id"`
+			Seq int64  `json:"seq"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &a); err != nil || a.ID == "" {
+			return actOutcome{}, fmt.Errorf("%s: %s: unreadable output %q", s.device, name, out.String())
+		}
+		return actOutcome{accepted: true, id: a.ID, seq: a.Seq}, nil
+	case 3:
+		var r workflow.Rejection
+		if err := json.Unmarshal(errb.Bytes(), &r); err != nil || r.Code == "" {
+			return actOutcome{}, fmt.Errorf("%s: %s: unreadable refusal %q", s.device, name, errb.String())
+		}
+		return actOutcome{refusal: &r}, nil
+	}
+	return actOutcome{}, fmt.Errorf("%s: act %s %s as %s failed (%v): %s", s.device, name, args, role, p.Err, errb.String())
 }

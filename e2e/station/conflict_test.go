@@ -38,8 +38,8 @@ func TestConflictingVitals(t *testing.T) {
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string { return w1.synced() + w2.synced() })
 
 	appt := postgres.SeedID("a:checkedin")
-	w1.proxy.set(false)
-	w2.proxy.set(false)
+	w1.link.Cut()
+	w2.link.Cut()
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if w1.e.Status().Online || w2.e.Status().Online {
 			return "a ward is still online"
@@ -73,8 +73,8 @@ func TestConflictingVitals(t *testing.T) {
 	}
 
 	// Both come back at once.
-	w1.proxy.set(true)
-	w2.proxy.set(true)
+	w1.reconnect()
+	w2.reconnect()
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string { return w1.synced() + w2.synced() })
 
 	var winnerID string

@@ -36,7 +36,7 @@ func TestDeferredOutageStory(t *testing.T) {
 	appt := postgres.SeedID("a:scheduled")
 
 	// Reception's cable is pulled; it checks the patient in regardless.
-	rec.proxy.set(false)
+	rec.link.Cut()
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if rec.e.Status().Online {
 			return "reception still online"
@@ -78,7 +78,7 @@ func TestDeferredOutageStory(t *testing.T) {
 	env.Restart(env.tb)
 
 	// Reception's cable is back: its check-in lands, the vitals with it.
-	rec.proxy.set(true)
+	rec.reconnect()
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if why := rec.synced() + ward.synced(); why != "" {
 			return why

@@ -5,7 +5,7 @@
 //
 // desktop may not import server (the workstation knows the server only
 // through the wire: internal/archtest), so these tests live here. They
-// cover outages (a workstation cut off by a TCP proxy with a kill switch),
+// cover outages (a workstation cut off: its toxiproxy link is stopped),
 // crashes (the CLI SIGKILLed while acting and pushing), conflicts between
 // two offline nurses, the rebase of queued acts on pull, offline login and
 // the initial sync of a large database. The workstation's benchmarks (local

@@ -36,7 +36,7 @@ func TestDuplicatePatients(t *testing.T) {
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string { return d1.synced() + d2.synced() })
 	offline := func(ds ...*station) {
 		for _, d := range ds {
-			d.proxy.set(false)
+			d.link.Cut()
 		}
 		wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 			for _, d := range ds {
@@ -55,8 +55,8 @@ func TestDuplicatePatients(t *testing.T) {
 	d2.act(sec, "patient.register", map[string]any{"id": p2, "firstName": "AWA", "lastName": "traore", "birthDate": "1984-02-03T00:00:00Z"})
 	rx := uuid.NewString()
 	d2.act(doc, "prescription.create", map[string]any{"id": rx, "patientId": p2, "text": "NFS"})
-	d1.proxy.set(true)
-	d2.proxy.set(true)
+	d1.reconnect()
+	d2.reconnect()
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string { return d1.synced() + d2.synced() })
 	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM patients WHERE id = ANY($1)`, []string{p1, p2}); n != 2 {
 		t.Fatalf("%d of the two registrations kept", n)
@@ -91,7 +91,7 @@ func TestDuplicatePatients(t *testing.T) {
 		t.Fatal("a workstation queued a merge")
 	}
 
-	d2.proxy.set(true)
+	d2.reconnect()
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string { return d1.synced() + d2.synced() })
 
 	if owner := wardtest.Count(t, env.Pool, `SELECT count(*) FROM appointments WHERE id = $1 AND "patientId" = $2`, appt, p1); owner != 1 {

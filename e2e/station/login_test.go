@@ -72,7 +72,7 @@ func TestOfflineLogin(t *testing.T) {
 
 	// The link is cut (connections reset at once): the same password works
 	// offline, by opening the key slot the online login made.
-	s.proxy.set(false)
+	s.link.Cut()
 	sess, err := s.e.Login(ctx, strings.ToUpper(wardtest.Email(nur)), wardtest.Password(nur))
 	if err != nil {
 		t.Fatalf("offline login through a dead link: %v", err)
@@ -83,7 +83,7 @@ func TestOfflineLogin(t *testing.T) {
 
 	// Now the server itself goes away (connection refused).
 	env.Stop()
-	s.proxy.set(true)
+	s.reconnect()
 	sess, err = s.e.Login(ctx, wardtest.Email(nur), wardtest.Password(nur))
 	if err != nil || !sess.Offline {
 		t.Fatalf("offline login with the server down: %+v %v", sess, err)

@@ -11,7 +11,7 @@ import (
 )
 
 // TestOutage: two workstations serving every role work online; the link of
-// one is cut (its proxy closes every connection and refuses new ones) and it
+// one is cut (its link closes every connection and refuses new ones) and it
 // performs 200 acts of the whole workflow offline while the other keeps
 // working online on other patients. Once the link is back both replicas
 // hold exactly PostgreSQL's rows, the audit log has every act once and
@@ -34,7 +34,7 @@ func TestOutage(t *testing.T) {
 	t.Logf("both synced")
 
 	// The cable of ward A is pulled.
-	a.proxy.set(false)
+	a.link.Cut()
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if st := a.e.Status(); st.Online || st.OfflineSince == nil {
 			return "ward A still online"
@@ -87,7 +87,7 @@ func TestOutage(t *testing.T) {
 
 	// The link is back.
 	reconnect := time.Now()
-	a.proxy.set(true)
+	a.reconnect()
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if why := a.synced() + b.synced(); why != "" {
 			return why

@@ -69,7 +69,7 @@ func TestRestoredServer(t *testing.T) {
 	oldCursor := st.Cursor
 
 	// The link goes down; the desk goes on working.
-	s.proxy.set(false)
+	s.link.Cut()
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if s.e.Status().Online {
 			return "still online"
@@ -105,7 +105,7 @@ func TestRestoredServer(t *testing.T) {
 	}
 
 	// The workstation starts over by itself and sends its queued act.
-	s.proxy.set(true)
+	s.reconnect()
 	roles := workflow.Roles
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if msg := s.synced(); msg != "" {

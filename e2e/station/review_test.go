@@ -13,8 +13,8 @@ import (
 )
 
 // The review queue end to end (docs/review-queue.md): a real server on a real
-// PostgreSQL, a real workstation engine on its SQLite file, a proxy that
-// cuts the link. A rejected act stays in the workstation's inbox until it
+// PostgreSQL, a real workstation engine on its SQLite file, a toxiproxy link
+// that can be cut. A rejected act stays in the workstation's inbox until it
 // is resolved — closed there with a reason (even offline), re-issued there,
 // or resolved by an administrator — and the workstation learns every
 // resolution through the feed.
@@ -34,7 +34,7 @@ func rejectedOnWard(t *testing.T, env *env) (*station, desktop.RejectedAct) {
 	w.act(nur, "appointment.recordVitals", map[string]any{"id": appt,
 		"vitals": map[string]any{"weight": 70, "height": 170, "temperature": 37.5, "bloodPressure": map[string]any{"systolic": 120, "diastolic": 80}, "heartRate": 70}})
 	wardtest.Exec(t, env.Pool, `UPDATE appointments SET status = 'CANCELLED', "updatedAt" = now() WHERE id = $1`, appt)
-	w.proxy.set(true)
+	w.reconnect()
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if st := w.e.Status(); st.Rejected != 1 {
 			return fmt.Sprintf("rejected %d", st.Rejected)
@@ -50,7 +50,7 @@ func rejectedOnWard(t *testing.T, env *env) (*station, desktop.RejectedAct) {
 
 func offline(t *testing.T, w *station) {
 	t.Helper()
-	w.proxy.set(false)
+	w.link.Cut()
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if w.e.Status().Online {
 			return w.device + " still online"
@@ -113,7 +113,7 @@ func TestReviewCloseWhileOffline(t *testing.T) {
 
 	// Back online: recorded with its author, its moment and its reason, and
 	// the workstation learns the server's resolution from the feed.
-	w.proxy.set(true)
+	w.reconnect()
 	got := inboxState(t, w, r.ID, "resolved")
 	if got.ResolvedBy != wardtest.SeedUser(nur).Name || got.ResolutionNote != reason || !got.ResolvedAt.Equal(closed.OccurredAt) {
 		t.Fatalf("resolved: %+v", got.Review)

@@ -32,14 +32,14 @@ func TestRevokeWipesKeys(t *testing.T) {
 	s.run()
 	wardtest.Eventually(t, wardtest.WaitTimeout, s.synced)
 
-	s.proxy.set(false)
+	s.link.Cut()
 	marker := "MARKER-revoked-8c2f4a"
 	queued := s.act(nur, "appointment.recordVitals", map[string]any{"id": postgres.SeedID("a:checkedin"), "vitals": vitals(37.2, 119),
 		"medicalHistoryNotes": marker})
 	if err := env.DB.RevokeDevice(ctx, device); err != nil {
 		t.Fatal(err)
 	}
-	s.proxy.set(true)
+	s.reconnect()
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if s.e.Status().Wiped == "" {
 			return "the workstation has not wiped its keys yet"

@@ -2,12 +2,8 @@ package station
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,106 +13,14 @@ import (
 	"wardsync/workflow"
 )
 
-// proxy is a TCP relay between a workstation and the server with a kill
-// switch: down, it cuts every open connection and closes new ones at once,
-// as a pulled cable or a dead switch would look to the engine.
-type proxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	up     bool
-	conns  map[net.Conn]struct{}
-	wg     sync.WaitGroup
-}
-
-func newProxy(tb testing.TB, target string) *proxy {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target, up: true, conns: map[net.Conn]struct{}{}}
-	p.wg.Add(1)
-	go p.accept()
-	tb.Cleanup(p.close)
-	return p
-}
-
-func (p *proxy) URL() string { return "http://" + p.ln.Addr().String() }
-
-func (p *proxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		up := p.up
-		p.mu.Unlock()
-		if !up {
-			c.Close()
-			continue
-		}
-		s, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		if !p.up {
-			p.mu.Unlock()
-			c.Close()
-			s.Close()
-			continue
-		}
-		p.conns[c], p.conns[s] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		p.wg.Add(2)
-		pipe := func(dst, src net.Conn) {
-			defer p.wg.Done()
-			io.Copy(dst, src)
-			dst.Close()
-			src.Close()
-			p.mu.Lock()
-			delete(p.conns, dst)
-			delete(p.conns, src)
-			p.mu.Unlock()
-		}
-		go pipe(s, c)
-		go pipe(c, s)
-	}
-}
-
-// set switches the link on or off; off cuts what is open.
-func (p *proxy) set(up bool) {
-	p.mu.Lock()
-	p.up = up
-	var open []net.Conn
-	if !up {
-		for c := range p.conns {
-			open = append(open, c)
-		}
-	}
-	p.mu.Unlock()
-	for _, c := range open {
-		c.Close()
-	}
-}
-
-func (p *proxy) close() {
-	p.set(false)
-	p.ln.Close()
-	p.wg.Wait()
-}
-
 // station is one workstation: an engine on its own SQLite file, talking to
-// the server through its own proxy.
+// the server through its own link (cut: a pulled cable or a dead switch,
+// as the engine sees it).
 type station struct {
 	tb     testing.TB
 	env    *env
 	device string
-	proxy  *proxy
+	link   *wardtest.Link
 	cfg    desktop.Config
 	e      *desktop.Engine
 	users  map[workflow.Role]string // role → id of the user logged in for it
@@ -129,7 +33,7 @@ func withNow(now func() time.Time) stationOption { return func(c *desktop.Config
 
 func (e *env) station(device string, opts ...stationOption) *station {
 	e.tb.Helper()
-	p := newProxy(e.tb, e.Addr())
+	p := wardtest.NewLink(e.tb, e.tb.Name()+"/"+device, e.Addr())
 	cfg := desktop.Config{
 		DBPath:     filepath.Join(e.tb.TempDir(), device+".db"),
 		ServerURL:  p.URL(),
@@ -149,7 +53,7 @@ func (e *env) station(device string, opts ...stationOption) *station {
 	if err != nil {
 		e.tb.Fatal(err)
 	}
-	s := &station{tb: e.tb, env: e, device: device, proxy: p, cfg: cfg, e: eng, users: map[workflow.Role]string{}}
+	s := &station{tb: e.tb, env: e, device: device, link: p, cfg: cfg, e: eng, users: map[workflow.Role]string{}}
 	e.tb.Cleanup(func() {
 		s.stop()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -204,6 +108,14 @@ func (s *station) run() {
 	}
 }
 
+// reconnect restores the link Cut took down.
+func (s *station) reconnect() {
+	s.tb.Helper()
+	if err := s.link.Restore(); err != nil {
+		s.tb.Fatal(err)
+	}
+}
+
 func (s *station) stop() {
 	if s.stopFn != nil {
 		s.stopFn()
@@ -250,38 +162,12 @@ func (s *station) synced() string {
 	return ""
 }
 
-// replicaState reads every row of the replica through desktop/sqlite's Row
-// (the wire form the engine keeps), limited to the same columns.
+// replicaState is s's replica as wardtest.State, for roles.
 func replicaState(tb testing.TB, s *station, roles []workflow.Role) wardtest.State {
 	tb.Helper()
-	ctx := context.Background()
-	all := map[string]map[string]json.RawMessage{}
-	for _, table := range workflow.VisibleTables(roles) {
-		rows, err := s.e.DB().SQL().QueryContext(ctx, `SELECT "id" FROM "`+table+`"`)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				tb.Fatal(err)
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		m := map[string]json.RawMessage{}
-		for _, id := range ids {
-			raw, err := s.e.DB().Row(ctx, table, id)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			if raw == nil {
-				continue // deleted in between
-			}
-			m[id] = raw
-		}
-		all[table] = m
+	st, err := wardtest.SQLiteState(context.Background(), s.e.DB(), roles)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	return wardtest.ReplicaState(tb, all, roles)
+	return st
 }

@@ -50,7 +50,7 @@ func TestTamperedOutbox(t *testing.T) {
 			s.loginAll(workflow.RoleSecretary)
 			s.run()
 			wardtest.Eventually(t, wardtest.WaitTimeout, s.synced)
-			s.proxy.set(false)
+			s.link.Cut()
 			wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 				if s.e.Status().Online {
 					return "still online"
@@ -103,7 +103,7 @@ func TestTamperedOutbox(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			s.proxy.set(true)
+			s.reconnect()
 			wardtest.Eventually(t, wardtest.WaitTimeout, s.synced)
 			rows, err := env.Pool.Query(context.Background(), `SELECT seq, outcome, COALESCE(code, ''), COALESCE(message, '')
 				FROM sync.mutations WHERE device_id = $1 ORDER BY seq`, device)

@@ -34,7 +34,7 @@ func TestTimelineProvenance(t *testing.T) {
 	}
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string { return a.synced() + b.synced() })
 	offline := func(s *station) {
-		s.proxy.set(false)
+		s.link.Cut()
 		wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 			if s.e.Status().Online {
 				return s.device + " still online"
@@ -49,7 +49,7 @@ func TestTimelineProvenance(t *testing.T) {
 	a.act(sec, "appointment.schedule", map[string]any{"id": appt, "patientId": p, "doctorId": wardtest.UserID(doc),
 		"date": time.Now().UTC().Add(time.Hour).Format(time.RFC3339), "motif": "Suivi"})
 	a.act(sec, "appointment.checkIn", map[string]any{"id": appt})
-	a.proxy.set(true)
+	a.reconnect()
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string { return a.synced() + b.synced() })
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		if replica, err := b.e.DB().Row(ctx, workflow.TableAppointments, appt); err != nil || replica == nil {
@@ -119,7 +119,7 @@ func TestTimelineProvenance(t *testing.T) {
 	same("patient offline", acts(tl.Acts, false), []act{{"patient.update", "", secName, "not yet sent"}})
 
 	// Back online: desk B's act as the server recorded it, once.
-	b.proxy.set(true)
+	b.reconnect()
 	wardtest.Eventually(t, wardtest.WaitTimeout, b.synced)
 	tl, err = b.e.PatientTimelineFor(ctx, nurse, p)
 	if err != nil {

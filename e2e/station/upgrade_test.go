@@ -83,7 +83,7 @@ func TestUpgradeRequired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	updated := &station{tb: t, env: env, device: device, proxy: old.proxy, cfg: cfg, e: eng, users: old.users}
+	updated := &station{tb: t, env: env, device: device, link: old.link, cfg: cfg, e: eng, users: old.users}
 	t.Cleanup(func() {
 		updated.stop()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -116,12 +116,6 @@ func Bearer(h http.Header, token string) {
 	}
 }
 
-// withAuthor names token's session as m's author.
-func withAuthor(m syncproto.Mutation, token string) syncproto.Mutation {
-	m.SessionID = token
-	return m
-}
-
 // Author sets muts' author id, chains them and signs them with their
 // sessions' keys, as an honest workstation would. An act whose session no
 // login of the tests opened is left unsigned (the server refuses it).

@@ -410,7 +410,7 @@ func (c *Client) Say(tb testing.TB, h syncproto.Hello) *syncproto.Welcome {
 // Mut builds the device's next act, authored by token's session.
 func (c *Client) Mut(name string, args any, token string, at time.Time) syncproto.Mutation {
 	c.Seq++
-	return withAuthor(syncproto.Mutation{Seq: c.Seq, ID: uuid.NewString(), Name: name, Args: MustJSON(args), OccurredAt: at}, token)
+	return syncproto.Mutation{Seq: c.Seq, ID: uuid.NewString(), Name: name, Args: MustJSON(args), OccurredAt: at, SessionID: token}
 }
 
 // MustJSON is v as JSON (a json.RawMessage as it is).

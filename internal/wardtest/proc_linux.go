@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -109,4 +110,90 @@ func WaitReady(ctx context.Context, url string, p *Proc, timeout time.Duration) 
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// ServerProc is a wardsync-server child process (`Bin serve -addr Addr
+// Args...` on DatabaseURL, its output appended to LogPath), started again
+// on the same address after a kill, as a service manager would.
+type ServerProc struct {
+	Name, Bin, Addr, DatabaseURL, LogPath string
+	Args, Env                             []string
+
+	mu     sync.Mutex
+	p      *Proc
+	starts int
+	exits  int // the times it was found dead without having been killed
+}
+
+// URL is the server's base URL.
+func (s *ServerProc) URL() string { return "http://" + s.Addr }
+
+// Proc is the running (or last) process.
+func (s *ServerProc) Proc() *Proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p
+}
+
+// Start launches the server unless it runs, and waits until /readyz
+// answers 200. It tries again a few times: the port may still be held a
+// moment by the instance just killed, or PostgreSQL may be restarting.
+func (s *ServerProc) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p.Alive() {
+		return nil
+	}
+	if s.p != nil && !s.p.Killed {
+		s.exits++
+	}
+	var err error
+	for range 5 {
+		cmd := exec.Command(s.Bin, append([]string{"serve", "-addr", s.Addr}, s.Args...)...)
+		cmd.Env = append(append(os.Environ(), "DATABASE_URL="+s.DatabaseURL), s.Env...)
+		s.starts++
+		if s.p, err = StartProc(cmd, s.LogPath, fmt.Sprintf("start #%d", s.starts)); err != nil {
+			return err
+		}
+		if err = WaitReady(ctx, s.URL(), s.p, time.Minute); err == nil {
+			return nil
+		}
+		s.p.Kill()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	log, _ := os.ReadFile(s.LogPath)
+	return fmt.Errorf("server %s on %s did not become ready: %w\n%s", s.Name, s.Addr, err, log)
+}
+
+// Kill kills the server (SIGKILL); false when it was not running.
+func (s *ServerProc) Kill() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.p.Alive() {
+		return false
+	}
+	s.p.Kill()
+	return true
+}
+
+// Crashed says how often the server died without being killed (so far).
+func (s *ServerProc) Crashed() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.exits
+	if s.p != nil && !s.p.Alive() && !s.p.Killed {
+		n++
+	}
+	return n
+}
+
+// Stop asks the server to end (SIGTERM), as a service manager does.
+func (s *ServerProc) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.p.Stop(20 * time.Second)
 }

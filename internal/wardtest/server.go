@@ -1,7 +1,10 @@
 // Package wardtest is wardsync's test kit: a real server on a real
 // PostgreSQL database, built through the wiring the wardsync-server binary
-// uses (server/cli), seeded sessions, a workstation's websocket client,
-// and the comparison of PostgreSQL's rows with a replica's.
+// uses (server/cli), seeded sessions, a workstation's websocket client
+// and a follower that keeps a replica, the comparison of PostgreSQL's rows
+// with a replica's (pulled, or a workstation's SQLite file), and for the
+// tests of the binaries: built commands, server child processes restarted
+// after a kill, and toxiproxy links that can be cut.
 //
 // Every credential a test presents (a login, the websocket's handshake,
 // the authorship of an act) is made in auth.go and nowhere else, so that a
@@ -15,14 +18,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -231,9 +232,6 @@ func (s *Server) AddDevice(tb testing.TB, name string, roles ...workflow.Role) s
 	return d.ID
 }
 
-// DemoDevice is the seed's workstation, serving every role.
-var DemoDevice = postgres.DemoDeviceID
-
 // SeedUser is the seed's user of role.
 func SeedUser(role workflow.Role) postgres.SeedUser {
 	for _, u := range postgres.SeedUsers {
@@ -339,9 +337,10 @@ func goTool() string {
 }
 
 // BuildAndRun is a TestMain for tests of the binaries: it builds the
-// commands bins names (see BuildBinaries) into a fresh temporary folder,
-// sets *dir and each path, runs m and removes the folder. It returns the
-// exit code.
+// module's commands bins names (e.g. "server/cmd/wardsync-server") into a
+// fresh temporary folder with one go build, so that they link in
+// parallel, sets *dir and each path, runs m and removes the folder. It
+// returns the exit code.
 func BuildAndRun(m *testing.M, dir *string, bins map[string]*string) int {
 	d, err := os.MkdirTemp("", "wardsync-test-")
 	if err != nil {
@@ -350,33 +349,17 @@ func BuildAndRun(m *testing.M, dir *string, bins map[string]*string) int {
 	}
 	defer os.RemoveAll(d)
 	*dir = d
-	paths, err := BuildBinaries(d, slices.Collect(maps.Keys(bins))...)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	args := []string{"build", "-o", d + string(filepath.Separator)}
 	for c, p := range bins {
-		*p = paths[filepath.Base(c)]
-	}
-	return m.Run()
-}
-
-// BuildBinaries builds the named commands of the module (e.g.
-// "server/cmd/wardsync-server") into dir with one go build, so they link
-// in parallel, and returns their paths by command name.
-func BuildBinaries(dir string, cmds ...string) (map[string]string, error) {
-	args := []string{"build", "-o", dir + string(filepath.Separator)}
-	paths := map[string]string{}
-	for _, c := range cmds {
 		args = append(args, "wardsync/"+c)
-		name := filepath.Base(c)
-		paths[name] = filepath.Join(dir, name)
+		*p = filepath.Join(d, filepath.Base(c))
 		if runtime.GOOS == "windows" {
-			paths[name] += ".exe"
+			*p += ".exe"
 		}
 	}
 	if out, err := exec.Command(goTool(), args...).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build: %w\n%s", err, out)
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		return 1
 	}
-	return paths, nil
+	return m.Run()
 }

@@ -2,6 +2,7 @@ package wardtest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"wardsync/desktop/sqlite"
 	"wardsync/internal/pgtest"
 	"wardsync/syncproto"
 	"wardsync/workflow"
@@ -82,6 +84,40 @@ func ReadPGState(ctx context.Context, pool *pgtest.Pool, roles []workflow.Role) 
 		rows[table] = m
 	}
 	return ReadReplicaState(rows, roles)
+}
+
+// SQLiteState reads every row of a workstation's replica through
+// desktop/sqlite's Row (the wire form the engine keeps), limited to the
+// columns roles may read, normalised as PGState.
+func SQLiteState(ctx context.Context, db *sqlite.DB, roles []workflow.Role) (State, error) {
+	all := map[string]map[string]json.RawMessage{}
+	for _, table := range workflow.VisibleTables(roles) {
+		rows, err := db.SQL().QueryContext(ctx, `SELECT "id" FROM "`+table+`"`)
+		if err != nil {
+			return nil, err
+		}
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		all[table] = map[string]json.RawMessage{}
+		for _, id := range ids {
+			raw, err := db.Row(ctx, table, id)
+			if err != nil {
+				return nil, err
+			}
+			if raw != nil { // nil: deleted in between
+				all[table][id] = raw
+			}
+		}
+	}
+	return ReadReplicaState(all, roles)
 }
 
 // ReplicaState normalises a replica's rows as PGState does; with roles,
@@ -231,54 +267,117 @@ func TableCounts(tb testing.TB, pool *pgtest.Pool) map[string]int64 {
 	return out
 }
 
-// Follower keeps a replica up to date the way a workstation does: it
-// pulls when poked, and only then.
+// Follower keeps a replica up to date the way a workstation does
+// (desktop/sync.go): a poke makes it pull to the end; a pushed page (a
+// hello with pages) whose from is its cursor is applied as it is, any
+// other makes it pull. One goroutine owns the connection's frames.
 type Follower struct {
-	mu      sync.Mutex
-	Replica *Replica // read it after Close, or racily
-	err     error
-	stop    chan struct{}
-	done    chan struct{}
+	c        *Client
+	selfPull time.Duration
+
+	// Lock it to read the fields below while it follows.
+	sync.Mutex
+	Replica     *Replica
+	Outcomes    []syncproto.Outcome
+	Resolutions []syncproto.Resolution
+	// Pushed pages applied; Skipped: pushed pages not applied (not from
+	// its cursor, or while it pulled).
+	Pushed, Skipped, Pulls, Pokes int
+	err                           error
+	stop, done                    chan struct{}
 }
 
-// Follow pulls everything on c, then again at every poke, until the test
-// ends.
-func Follow(tb testing.TB, c *Client) *Follower {
-	f := &Follower{Replica: NewReplica(), stop: make(chan struct{}), done: make(chan struct{})}
-	pullAll := func() error {
-		for {
-			f.mu.Lock()
-			cur := f.Replica.Cursor
-			f.mu.Unlock()
-			ch, err := c.PullErr(cur, 0)
-			if err != nil {
-				return err
+// Follow pulls c to the head, then follows it until the test ends.
+// selfPull, when positive, makes it also pull on its own this often, so
+// that its pulls race the server's pushed pages.
+func Follow(tb testing.TB, c *Client, selfPull time.Duration) *Follower {
+	tb.Helper()
+	f := &Follower{c: c, selfPull: selfPull, Replica: NewReplica(), stop: make(chan struct{}), done: make(chan struct{})}
+	c.PullAll(tb, f.Replica, 0)
+	c.DrainPokes()
+	go f.loop()
+	tb.Cleanup(f.Close)
+	return f
+}
+
+func (f *Follower) loop() {
+	defer close(f.done)
+	pulling, again, n := false, false, 0
+	fail := func(err error) {
+		f.Lock()
+		f.err = cmp.Or(f.err, err)
+		f.Unlock()
+	}
+	pull := func() {
+		n++
+		f.Lock()
+		cur := f.Replica.Cursor
+		f.Pulls++
+		f.Unlock()
+		if err := f.c.Send(&syncproto.Pull{RequestID: fmt.Sprintf("follow-%d", n), Cursor: cur}); err != nil {
+			fail(err)
+		}
+		pulling = true
+	}
+	var tick <-chan time.Time
+	if f.selfPull > 0 {
+		t := time.NewTicker(f.selfPull)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-tick:
+			if !pulling {
+				pull()
 			}
-			f.mu.Lock()
-			f.Replica.Apply(ch)
-			f.mu.Unlock()
-			if !ch.More {
-				return nil
+		case <-f.stop:
+			return
+		case <-f.c.Closed():
+			fail(fmt.Errorf("connection closed: %v", f.c.CloseError()))
+			return
+		case <-f.c.Pokes:
+			f.Lock()
+			f.Pokes++
+			f.Unlock()
+			if pulling {
+				again = true
+			} else {
+				pull()
+			}
+		case r := <-f.c.Frames:
+			ch, ok := r.F.(*syncproto.Changes)
+			if !ok {
+				fail(fmt.Errorf("unexpected frame %s", Clip(r.Raw)))
+				return
+			}
+			f.Lock()
+			pushed, applies := ch.From != "", ch.From == "" || (!pulling && ch.From == f.Replica.Cursor)
+			if applies {
+				f.Replica.Apply(ch)
+				f.Outcomes = append(f.Outcomes, ch.Outcomes...)
+				f.Resolutions = append(f.Resolutions, ch.Resolutions...)
+			}
+			if pushed && applies {
+				f.Pushed++
+			} else if pushed {
+				f.Skipped++
+			}
+			f.Unlock()
+			switch {
+			case pushed && pulling:
+				again = true
+			case pushed && (!applies || ch.More):
+				pull()
+			case pushed:
+			case ch.More || again:
+				again = false
+				pull()
+			default:
+				pulling = false
 			}
 		}
 	}
-	go func() {
-		defer close(f.done)
-		err := pullAll()
-		for err == nil {
-			select {
-			case <-f.stop:
-				return
-			case <-c.Pokes:
-				err = pullAll()
-			}
-		}
-		f.mu.Lock()
-		f.err = err
-		f.mu.Unlock()
-	}()
-	tb.Cleanup(f.Close)
-	return f
 }
 
 // Close stops following.
@@ -291,26 +390,21 @@ func (f *Follower) Close() {
 	<-f.done
 }
 
-// Read calls fn with the follower's replica, which it does not change
-// meanwhile.
-func (f *Follower) Read(fn func(*Replica)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fn(f.Replica)
-}
-
-// State is the follower's replica, normalised, and its error if it stopped.
-func (f *Follower) State(tb testing.TB) (State, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return ReplicaState(tb, f.Replica.Rows, nil), f.err
+// Counts are the pushed pages it applied and skipped, and its pulls and
+// pokes.
+func (f *Follower) Counts() (pushed, skipped, pulls, pokes int) {
+	f.Lock()
+	defer f.Unlock()
+	return f.Pushed, f.Skipped, f.Pulls, f.Pokes
 }
 
 // Converges waits until the follower holds what PostgreSQL holds for roles.
 func (f *Follower) Converges(tb testing.TB, pool *pgtest.Pool, roles []workflow.Role, d time.Duration) {
 	tb.Helper()
 	Eventually(tb, d, func() string {
-		got, err := f.State(tb)
+		f.Lock()
+		got, err := ReplicaState(tb, f.Replica.Rows, nil), f.err
+		f.Unlock()
 		if err != nil {
 			tb.Fatalf("follower stopped: %v", err)
 		}
@@ -323,9 +417,9 @@ func (f *Follower) Converges(tb testing.TB, pool *pgtest.Pool, roles []workflow.
 func (f *Follower) CaughtUp(tb testing.TB, pool *pgtest.Pool) {
 	tb.Helper()
 	Eventually(tb, WaitTimeout, func() string {
-		f.mu.Lock()
+		f.Lock()
 		cur := f.Replica.Cursor
-		f.mu.Unlock()
+		f.Unlock()
 		var x int64
 		if _, err := fmt.Sscanf(cur, "f.%d.", &x); err != nil {
 			return "cursor " + cur

@@ -22,7 +22,7 @@ import (
 func TestAdminChainBreaks(t *testing.T) {
 	e := admStart(t)
 	sec := e.roleToken(workflow.RoleSecretary)
-	ws := e.connect(sec, e.device, 0, nil)
+	ws := e.Connect(e.t, sec, e.device)
 	if r := ws.PushEach(t, sec, "patient.register", admPatient("Chaine"))[0]; r.Status != syncproto.StatusApplied {
 		t.Fatalf("%+v", r)
 	}

@@ -16,7 +16,7 @@ import (
 func TestDuplicatesThroughTheAdminAPI(t *testing.T) {
 	e := admStart(t)
 	sec := e.roleToken(workflow.RoleSecretary)
-	ws := e.connect(sec, e.device, 0, nil)
+	ws := e.Connect(e.t, sec, e.device)
 	a, b := uuid.NewString(), uuid.NewString()
 	res := ws.PushEach(t, sec, "patient.register",
 		map[string]any{"id": a, "firstName": "Aïcha", "lastName": "Ba", "birthDate": "1991-03-04T00:00:00Z", "idNumber": "CI-77"},

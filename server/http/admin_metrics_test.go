@@ -95,7 +95,8 @@ func TestMetricsAfterScriptedRun(t *testing.T) {
 	e := admStart(t)
 	sec := e.roleToken(workflow.RoleSecretary)
 	oldest := time.Now().Add(-10 * time.Minute)
-	ws := e.connect(sec, e.device, 5, &oldest)
+	ws := e.Dial(e.t, sec, e.device)
+	ws.Say(e.t, syncproto.Hello{Pending: 5, OldestPendingAt: &oldest})
 
 	for _, r := range ws.PushEach(t, sec, "patient.register", admPatient("M1"), admPatient("M2"), admPatient("M3")) {
 		if r.Status != syncproto.StatusApplied {

@@ -33,7 +33,7 @@ func TestAdminEndpointsAuthorization(t *testing.T) {
 
 	// Targets for the admin's own calls.
 	sec := e.roleToken(workflow.RoleSecretary)
-	ws := e.connect(sec, e.device, 0, nil)
+	ws := e.Connect(e.t, sec, e.device)
 	res := ws.PushEach(t, sec, "appointment.checkIn", map[string]any{"id": postgres.SeedID("a:checkedin")})
 	if res[0].Status != syncproto.StatusRejected {
 		t.Fatalf("check-in of a checked-in appointment: %+v", res[0])
@@ -210,7 +210,7 @@ func TestAdminRevokeClosesWebsocket(t *testing.T) {
 		t.Fatalf("claim: %d %v", st, out)
 	}
 	nurse := e.login(wardtest.Email(workflow.RoleNurse), "nurse123", dev)
-	ws := e.connect(nurse, dev, 0, nil)
+	ws := e.Connect(e.t, nurse, dev)
 	if d := e.status().device(dev); d == nil || !d.Connected || !d.Online || d.Status != httpserver.HealthOK {
 		t.Fatalf("before revoking: %+v", d)
 	}
@@ -245,7 +245,7 @@ func TestAdminDisableUserEndsSessions(t *testing.T) {
 	nurseID := postgres.SeedID("user:nurse@hospital.com")
 	nurse := e.roleToken(workflow.RoleNurse)
 	sec := e.roleToken(workflow.RoleSecretary)
-	ws := e.connect(nurse, e.device, 0, nil)
+	ws := e.Connect(e.t, nurse, e.device)
 	_ = ws
 
 	// A second administrator, so the first may disable them.
@@ -275,7 +275,7 @@ func TestAdminDisableUserEndsSessions(t *testing.T) {
 	}
 	// An act the disabled nurse authors now is refused, on a connection of
 	// another user.
-	ws2 := e.connect(sec, e.device, 0, nil)
+	ws2 := e.Connect(e.t, sec, e.device)
 	res := ws2.PushEach(t, nurse, "prescription.collectSample", map[string]any{"id": postgres.SeedID("rx:sent")})
 	if res[0].Status != syncproto.StatusRejected || res[0].Code != workflow.CodeUnauthenticated {
 		t.Fatalf("act of a disabled user: %+v", res[0])
@@ -460,7 +460,7 @@ func TestAdminRejectedAndAudit(t *testing.T) {
 	e := admStart(t)
 	sec := e.roleToken(workflow.RoleSecretary)
 	nurse := e.roleToken(workflow.RoleNurse)
-	ws := e.connect(sec, e.device, 0, nil)
+	ws := e.Connect(e.t, sec, e.device)
 	start := time.Now().UTC().Add(-time.Second)
 
 	ws.PushEach(t, sec, "patient.register", admPatient("Un"), admPatient("Deux"))
@@ -678,7 +678,8 @@ func TestSyncStatusHealth(t *testing.T) {
 			t := time.Now().Add(-oldestAgo)
 			oldest = &t
 		}
-		w := e.connect(tok, dev, pending, oldest)
+		w := e.Dial(e.t, tok, dev)
+		w.Say(e.t, syncproto.Hello{Pending: pending, OldestPendingAt: oldest})
 		w.WS.Close()
 		// Keep the clock back until the server has dropped the connection:
 		// until then it may still mark the device seen (at the clock's time).
@@ -703,7 +704,7 @@ func TestSyncStatusHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	sec := e.login("secretary@hospital.com", "secretary123", online)
-	w := e.connect(sec, online, 0, nil)
+	w := e.Connect(e.t, sec, online)
 	w.PushEach(t, sec, "patient.register", admPatient("Status"))
 
 	st := e.status()
@@ -771,7 +772,8 @@ func TestStationOfflineAtOnce(t *testing.T) {
 	}
 	tok := e.login("nurse@hospital.com", "nurse123", d.ID)
 	oldest := time.Now().Add(-10 * time.Second)
-	w := e.connect(tok, d.ID, 2, &oldest)
+	w := e.Dial(e.t, tok, d.ID)
+	w.Say(e.t, syncproto.Hello{Pending: 2, OldestPendingAt: &oldest})
 	if got := e.status().device(d.ID); got.Status != httpserver.HealthOK || !got.Online || got.StatusReason != "2 waiting to be sent" {
 		t.Fatalf("connected: %s online=%v %q", got.Status, got.Online, got.StatusReason)
 	}
@@ -862,7 +864,7 @@ func admLastCursor(t testing.TB, w *wardtest.Client) string {
 func TestAdminBoard(t *testing.T) {
 	e := admStart(t)
 	sec := e.roleToken(workflow.RoleSecretary)
-	ws := e.connect(sec, e.device, 0, nil)
+	ws := e.Connect(e.t, sec, e.device)
 	ws.PushEach(t, sec, "appointment.checkIn", map[string]any{"id": postgres.SeedID("a:scheduled")})
 
 	var b httpserver.BoardJSON
@@ -942,7 +944,7 @@ func TestAdminEventsStream(t *testing.T) {
 		t.Fatalf("first event: %+v", ev)
 	}
 	sec := e.roleToken(workflow.RoleSecretary)
-	ws := e.connect(sec, e.device, 0, nil)
+	ws := e.Connect(e.t, sec, e.device)
 	time.Sleep(300 * time.Millisecond) // let the coalescing gap after hello pass
 	pushed := time.Now()
 	ws.PushEach(t, sec, "appointment.checkIn", map[string]any{"id": uuid.NewString()})
@@ -1107,14 +1109,6 @@ func (st admStatus) device(id string) *httpserver.DeviceStatusJSON {
 		}
 	}
 	return nil
-}
-
-// connect dials and says hello, reporting pending acts.
-func (e *admEnv) connect(token, device string, pending int64, oldest *time.Time) *wardtest.Client {
-	e.t.Helper()
-	w := e.Dial(e.t, token, device)
-	w.Say(e.t, syncproto.Hello{Pending: pending, OldestPendingAt: oldest})
-	return w
 }
 
 func admPatient(last string) map[string]any {

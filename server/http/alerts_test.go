@@ -35,7 +35,7 @@ func TestAlertRulesUseRealMetrics(t *testing.T) {
 	}
 	e := admStart(t)
 	tok := e.roleToken(workflow.RoleSecretary)
-	w := e.connect(tok, e.device, 0, nil)
+	w := e.Connect(e.t, tok, e.device)
 	w.PushEach(t, tok, "patient.register", admPatient("Metrics"))
 	// A rejected act, so that the per-code series exist.
 	if r := w.PushEach(t, tok, "appointment.checkIn", map[string]any{"id": uuid.NewString()}); r[0].Status != "rejected" {

@@ -16,7 +16,7 @@ import (
 func TestAuditShowsOnlyReadableArgs(t *testing.T) {
 	e := admStart(t)
 	doc := e.roleToken(workflow.RoleDoctor)
-	ws := e.connect(doc, e.device, 0, nil)
+	ws := e.Connect(e.t, doc, e.device)
 	names := append(workflow.Names(), workflow.CloseRejected)
 	sent := map[string]map[string]any{}
 	for _, name := range names {

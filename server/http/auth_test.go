@@ -29,7 +29,7 @@ func TestNeedToKnow(t *testing.T) {
 	desk := env.AddDevice(t, "Accueil", workflow.RoleSecretary)
 	labC := env.Connect(t, env.Login(t, workflow.RoleBiologist, lab), lab)
 	deskC := env.Connect(t, env.Login(t, workflow.RoleSecretary, desk), desk)
-	labF, deskF := wardtest.Follow(t, labC), wardtest.Follow(t, deskC)
+	labF, deskF := wardtest.Follow(t, labC, 0), wardtest.Follow(t, deskC, 0)
 
 	// Live: a whole visit with marked clinical and billing text, on the demo workstation.
 	tok := map[workflow.Role]string{}

@@ -19,7 +19,7 @@ import (
 func TestDeferredOverSync(t *testing.T) {
 	e := admStart(t)
 	nurse, sec := e.roleToken(workflow.RoleNurse), e.roleToken(workflow.RoleSecretary)
-	ws := e.connect(nurse, e.device, 0, nil)
+	ws := e.Connect(e.t, nurse, e.device)
 	appt := postgres.SeedID("a:scheduled")
 	vitals := map[string]any{"weight": 70, "height": 170, "temperature": 37,
 		"bloodPressure": map[string]any{"systolic": 120, "diastolic": 80}, "heartRate": 72}
@@ -76,7 +76,7 @@ func TestDeferredOverSync(t *testing.T) {
 func TestDeferredWokenByOtherWriter(t *testing.T) {
 	e := admStart(t)
 	nurse := e.roleToken(workflow.RoleNurse)
-	ws := e.connect(nurse, e.device, 0, nil)
+	ws := e.Connect(e.t, nurse, e.device)
 	appt := postgres.SeedID("a:scheduled")
 	vitals := map[string]any{"weight": 70, "height": 170, "temperature": 37,
 		"bloodPressure": map[string]any{"systolic": 120, "diastolic": 80}, "heartRate": 72}

@@ -96,7 +96,7 @@ func TestNoSkippedChange(t *testing.T) {
 		pushers = append(pushers, &pusher{dev: dev, chain: wardtest.ChainOf(env, dev), sec: env.Login(t, workflow.RoleSecretary, dev), doc: env.Login(t, workflow.RoleDoctor, dev)})
 	}
 	// The websocket follower, on the demo workstation.
-	fol := wardtest.Follow(t, env.Connect(t, env.Login(t, workflow.RoleNurse, demo), demo))
+	fol := wardtest.Follow(t, env.Connect(t, env.Login(t, workflow.RoleNurse, demo), demo), 0)
 	// A direct puller that follows for the whole test.
 	steady := &directPuller{db: env.DB, device: env.AddDevice(t, "Steady", roles...), roles: roles, rep: wardtest.NewReplica(), limit: 13}
 
@@ -299,7 +299,7 @@ func TestPromptDelivery(t *testing.T) {
 	t.Parallel()
 	env := wardtest.StartServer(t, wardtest.Options{})
 	ctx := context.Background()
-	fol := wardtest.Follow(t, env.Connect(t, env.Login(t, workflow.RoleSecretary, demo), demo))
+	fol := wardtest.Follow(t, env.Connect(t, env.Login(t, workflow.RoleSecretary, demo), demo), 0)
 	fol.Converges(t, env.Pool, workflow.Roles, wardtest.WaitTimeout)
 	const prompt = 2 * time.Second
 
@@ -312,7 +312,9 @@ func TestPromptDelivery(t *testing.T) {
 	}
 	followerHas := func(id string) string {
 		var phone string
-		fol.Read(func(r *wardtest.Replica) { phone = phoneIn(r.Rows["patients"], id) })
+		fol.Lock()
+		phone = phoneIn(fol.Replica.Rows["patients"], id)
+		fol.Unlock()
 		return phone
 	}
 	// watcher follows the feed from now on, on no device's behalf.

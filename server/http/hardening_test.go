@@ -24,7 +24,7 @@ import (
 func TestMetricsTokenHidesWorkstations(t *testing.T) {
 	e := admStart(t)
 	sec := e.roleToken(workflow.RoleSecretary)
-	e.connect(sec, e.device, 0, nil)
+	e.Connect(e.t, sec, e.device)
 
 	anon := e.scrapeWith("")
 	for name, fam := range anon {

@@ -15,7 +15,7 @@ var (
 	biologistID = wardtest.UserID(workflow.RoleBiologist)
 	nurseID     = wardtest.UserID(workflow.RoleNurse)
 	secretaryID = wardtest.UserID(workflow.RoleSecretary)
-	demo        = wardtest.DemoDevice
+	demo        = postgres.DemoDeviceID
 )
 
 // ms is a time as TIMESTAMP(3) keeps it.

@@ -34,8 +34,8 @@ func TestPatientActs(t *testing.T) {
 	bio := e.roleToken(workflow.RoleBiologist)
 	secAccueil := e.login(wardtest.Email(workflow.RoleSecretary), wardtest.Password(workflow.RoleSecretary), accueil.ID)
 
-	ward := e.connect(sec, e.device, 0, nil)
-	desk := e.connect(secAccueil, accueil.ID, 0, nil)
+	ward := e.Connect(e.t, sec, e.device)
+	desk := e.Connect(e.t, secAccueil, accueil.ID)
 	p, other := admPatient("Chronologie"), admPatient("Autre")
 	appt, rx := uuid.NewString(), uuid.NewString()
 	applied := func(rs []syncproto.MutationResult, want syncproto.Status) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,30 +15,6 @@ import (
 	"wardsync/workflow"
 )
 
-// pageFollower keeps a replica the way a workstation that takes pushed
-// pages does (desktop/sync.go): a pushed page whose from is its cursor is
-// applied as it is; any other pushed page, and a poke, make it pull to the
-// end. One goroutine owns the connection's frames.
-type pageFollower struct {
-	c     *wardtest.Client
-	roles []workflow.Role
-
-	mu          sync.Mutex
-	rep         *wardtest.Replica
-	pushed      int // pushed pages applied
-	skipped     int // pushed pages not applied: not from its cursor, or while it pulled
-	pulls       int
-	pokes       int
-	outcomes    []syncproto.Outcome
-	resolutions []syncproto.Resolution
-	err         error
-	stop        chan struct{}
-	done        chan struct{}
-	// selfPull, when set, makes it also pull on its own this often, so
-	// that its pulls race the server's pushes.
-	selfPull time.Duration
-}
-
 // helloPages says hello taking pushed pages (hello.pages).
 func helloPages(t testing.TB, c *wardtest.Client) {
 	t.Helper()
@@ -48,153 +23,6 @@ func helloPages(t testing.TB, c *wardtest.Client) {
 	if _, ok := c.WaitFor(t, id).F.(*syncproto.Welcome); !ok {
 		t.Fatal("hello with pages not welcomed")
 	}
-}
-
-// followPages pulls c to the head and follows it from there.
-func followPages(t *testing.T, c *wardtest.Client, roles []workflow.Role, selfPull time.Duration) *pageFollower {
-	t.Helper()
-	f := &pageFollower{c: c, roles: roles, rep: wardtest.NewReplica(), stop: make(chan struct{}), done: make(chan struct{}), selfPull: selfPull}
-	c.PullAll(t, f.rep, 0)
-	c.DrainPokes()
-	go f.loop()
-	t.Cleanup(f.close)
-	return f
-}
-
-func (f *pageFollower) close() {
-	select {
-	case <-f.stop:
-	default:
-		close(f.stop)
-	}
-	<-f.done
-}
-
-func (f *pageFollower) fail(err error) {
-	f.mu.Lock()
-	if f.err == nil {
-		f.err = err
-	}
-	f.mu.Unlock()
-}
-
-func (f *pageFollower) apply(ch *syncproto.Changes) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.rep.Apply(ch)
-	f.outcomes = append(f.outcomes, ch.Outcomes...)
-	f.resolutions = append(f.resolutions, ch.Resolutions...)
-}
-
-func (f *pageFollower) loop() {
-	defer close(f.done)
-	pulling, again, n := false, false, 0
-	pull := func() {
-		n++
-		f.mu.Lock()
-		cur := f.rep.Cursor
-		f.pulls++
-		f.mu.Unlock()
-		b, err := syncproto.Encode(&syncproto.Pull{RequestID: fmt.Sprintf("fp-%d", n), Cursor: cur})
-		if err == nil {
-			err = f.c.Write(b)
-		}
-		if err != nil {
-			f.fail(err)
-		}
-		pulling = true
-	}
-	var tick <-chan time.Time
-	if f.selfPull > 0 {
-		t := time.NewTicker(f.selfPull)
-		defer t.Stop()
-		tick = t.C
-	}
-	for {
-		select {
-		case <-tick:
-			if !pulling {
-				pull()
-			}
-		case <-f.stop:
-			return
-		case <-f.c.Closed():
-			f.fail(fmt.Errorf("connection closed: %v", f.c.CloseError()))
-			return
-		case <-f.c.Pokes:
-			f.mu.Lock()
-			f.pokes++
-			f.mu.Unlock()
-			if pulling {
-				again = true
-			} else {
-				pull()
-			}
-		case r := <-f.c.Frames:
-			ch, ok := r.F.(*syncproto.Changes)
-			if !ok {
-				f.fail(fmt.Errorf("unexpected frame %s", wardtest.Clip(r.Raw)))
-				return
-			}
-			if ch.From != "" { // pushed
-				f.mu.Lock()
-				at := f.rep.Cursor
-				f.mu.Unlock()
-				switch {
-				case pulling:
-					f.mu.Lock()
-					f.skipped++
-					f.mu.Unlock()
-					again = true
-				case ch.From == at:
-					f.apply(ch)
-					f.mu.Lock()
-					f.pushed++
-					f.mu.Unlock()
-					if ch.More {
-						pull()
-					}
-				default:
-					f.mu.Lock()
-					f.skipped++
-					f.mu.Unlock()
-					pull()
-				}
-				continue
-			}
-			f.apply(ch)
-			switch {
-			case ch.More || again:
-				again = false
-				pull()
-			default:
-				pulling = false
-			}
-		}
-	}
-}
-
-// converges waits until the replica holds what PostgreSQL holds for its roles.
-func (f *pageFollower) converges(t *testing.T, e *wardtest.Server) {
-	t.Helper()
-	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
-		f.mu.Lock()
-		got, err := wardtest.ReplicaState(t, f.rep.Rows, nil), f.err
-		f.mu.Unlock()
-		if err != nil {
-			t.Fatalf("follower %v: %v", f.roles, err)
-		}
-		if d := wardtest.Diff(got, wardtest.PGState(t, e.Pool, f.roles)); d != "" {
-			return fmt.Sprintf("device %v: %s", f.roles, d)
-		}
-		return ""
-	})
-}
-
-func (f *pageFollower) counts() (pushed, skipped, pulls, pokes int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.pushed, f.skipped, f.pulls, f.pokes
 }
 
 // pushedFrames counts the pushed changes frames c received.
@@ -213,7 +41,8 @@ type pageFixture struct {
 	ward, reception, lab       string
 	nurseTok, secTok           string
 	wardAuthor, receptionAuthr *wardtest.Client
-	followers                  map[string]*pageFollower
+	followers                  map[string]*wardtest.Follower
+	roles                      map[string][]workflow.Role // of each follower's device
 }
 
 // newPageFixture: five workstations that take pushed pages, in four
@@ -222,7 +51,7 @@ type pageFixture struct {
 // and reception also act on connections of their own.
 func newPageFixture(t *testing.T, racing bool) *pageFixture {
 	e := wardtest.StartServer(t, wardtest.Options{})
-	f := &pageFixture{env: e, followers: map[string]*pageFollower{}}
+	f := &pageFixture{env: e, followers: map[string]*wardtest.Follower{}, roles: map[string][]workflow.Role{}}
 	nurseRoles := []workflow.Role{workflow.RoleNurse}
 	for _, d := range []struct {
 		name  string
@@ -252,7 +81,7 @@ func newPageFixture(t *testing.T, racing bool) *pageFixture {
 		if racing && *d.id == f.lab {
 			selfPull = 7 * time.Millisecond
 		}
-		f.followers[*d.id] = followPages(t, c, d.roles, selfPull)
+		f.followers[*d.id], f.roles[*d.id] = wardtest.Follow(t, c, selfPull), d.roles
 	}
 	return f
 }
@@ -322,38 +151,38 @@ func TestPushedPagesExact(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for _, fl := range f.followers {
-		fl.converges(t, e)
+	for id, fl := range f.followers {
+		fl.Converges(t, e.Pool, f.roles[id], wardtest.WaitTimeout)
 	}
 	// Exactly once, and only the author's.
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
 		w := f.followers[f.ward]
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if len(w.outcomes) < 1 || len(w.resolutions) < 1 {
-			return fmt.Sprintf("the ward has outcomes %+v, resolutions %+v", w.outcomes, w.resolutions)
+		w.Lock()
+		defer w.Unlock()
+		if len(w.Outcomes) < 1 || len(w.Resolutions) < 1 {
+			return fmt.Sprintf("the ward has outcomes %+v, resolutions %+v", w.Outcomes, w.Resolutions)
 		}
 		return ""
 	})
 	time.Sleep(200 * time.Millisecond) // a repeat would have come by now
 	w := f.followers[f.ward]
-	w.mu.Lock()
-	if len(w.outcomes) != 1 || w.outcomes[0].Seq != 1 || w.outcomes[0].Status != syncproto.StatusApplied ||
-		len(w.resolutions) != 1 || w.resolutions[0].ID != rejected.ID || w.resolutions[0].Note != "Reception checks patients in." ||
-		w.rep.LastSeq != 2 {
-		t.Fatalf("the ward: outcomes %+v, resolutions %+v, last seq %d", w.outcomes, w.resolutions, w.rep.LastSeq)
+	w.Lock()
+	if len(w.Outcomes) != 1 || w.Outcomes[0].Seq != 1 || w.Outcomes[0].Status != syncproto.StatusApplied ||
+		len(w.Resolutions) != 1 || w.Resolutions[0].ID != rejected.ID || w.Resolutions[0].Note != "Reception checks patients in." ||
+		w.Replica.LastSeq != 2 {
+		t.Fatalf("the ward: outcomes %+v, resolutions %+v, last seq %d", w.Outcomes, w.Resolutions, w.Replica.LastSeq)
 	}
-	w.mu.Unlock()
+	w.Unlock()
 	for id, fl := range f.followers {
-		pushed, skipped, pulls, pokes := fl.counts()
+		pushed, skipped, pulls, pokes := fl.Counts()
 		if pushed == 0 || skipped != 0 || pulls != 0 || pokes != 0 {
-			t.Errorf("device %v: %d pages pushed, %d skipped, %d pulls, %d pokes; want pages only", fl.roles, pushed, skipped, pulls, pokes)
+			t.Errorf("device %v: %d pages pushed, %d skipped, %d pulls, %d pokes; want pages only", f.roles[id], pushed, skipped, pulls, pokes)
 		}
-		fl.mu.Lock()
-		if id != f.ward && (len(fl.outcomes) != 0 || len(fl.resolutions) != 0) {
-			t.Errorf("device %v received another's outcomes %+v or resolutions %+v", fl.roles, fl.outcomes, fl.resolutions)
+		fl.Lock()
+		if id != f.ward && (len(fl.Outcomes) != 0 || len(fl.Resolutions) != 0) {
+			t.Errorf("device %v received another's outcomes %+v or resolutions %+v", f.roles[id], fl.Outcomes, fl.Resolutions)
 		}
-		fl.mu.Unlock()
+		fl.Unlock()
 	}
 	// The workstation that does not take pages, and the one still paging.
 	if !old.WaitPoke(wardtest.WaitTimeout) || !behind.WaitPoke(wardtest.WaitTimeout) {
@@ -402,19 +231,19 @@ func TestPushedPagesUnderLoad(t *testing.T) {
 			f.receptionAuthr.Act(t, "patient.register", map[string]any{"id": uuid.NewString(), "firstName": "Load", "lastName": fmt.Sprint(r.Int()), "birthDate": "1980-01-02T00:00:00Z"}, f.secTok, ms(time.Now()))
 		}
 	}
-	for _, fl := range f.followers {
-		fl.converges(t, e)
+	for id, fl := range f.followers {
+		fl.Converges(t, e.Pool, f.roles[id], wardtest.WaitTimeout)
 	}
 	total := 0
-	for _, fl := range f.followers {
-		pushed, skipped, pulls, pokes := fl.counts()
-		t.Logf("device %v: %d pages pushed, %d skipped, %d pulls, %d pokes (%d SQL transactions)", fl.roles, pushed, skipped, pulls, pokes, writes)
+	for id, fl := range f.followers {
+		pushed, skipped, pulls, pokes := fl.Counts()
+		t.Logf("device %v: %d pages pushed, %d skipped, %d pulls, %d pokes (%d SQL transactions)", f.roles[id], pushed, skipped, pulls, pokes, writes)
 		total += pushed
 	}
 	if total == 0 {
 		t.Fatal("no page was pushed")
 	}
-	if _, skipped, pulls, _ := f.followers[f.lab].counts(); pulls == 0 {
+	if _, skipped, pulls, _ := f.followers[f.lab].Counts(); pulls == 0 {
 		t.Fatalf("the lab never pulled on its own (%d pushed pages skipped)", skipped)
 	}
 }
@@ -447,20 +276,20 @@ func TestPushedPagesFallBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
-		if _, _, _, pokes := lab.counts(); pokes == 0 {
+		if _, _, _, pokes := lab.Counts(); pokes == 0 {
 			return "the lab was not poked after the shared read failed"
 		}
 		return ""
 	})
 	_ = tx.Rollback(ctx)
-	lab.converges(t, e)
-	pushedBefore, _, _, _ := lab.counts()
+	lab.Converges(t, e.Pool, f.roles[f.lab], wardtest.WaitTimeout)
+	pushedBefore, _, _, _ := lab.Counts()
 	if _, err := e.Pool.Exec(ctx, `UPDATE results SET "updatedAt" = now() WHERE id = (SELECT id FROM results ORDER BY id LIMIT 1)`); err != nil {
 		t.Fatal(err)
 	}
-	lab.converges(t, e)
+	lab.Converges(t, e.Pool, f.roles[f.lab], wardtest.WaitTimeout)
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
-		if pushed, _, _, _ := lab.counts(); pushed == pushedBefore {
+		if pushed, _, _, _ := lab.Counts(); pushed == pushedBefore {
 			return "no page pushed once the shared read works again"
 		}
 		return ""

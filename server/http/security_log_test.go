@@ -89,7 +89,7 @@ func TestSecurityLogRecordsEveryKind(t *testing.T) {
 	// patient_merge and duplicate_dismiss on flagged pairs; review_resolve
 	// on a refused act.
 	sec := e.roleToken(workflow.RoleSecretary)
-	ws := e.connect(sec, e.device, 0, nil)
+	ws := e.Connect(e.t, sec, e.device)
 	a, b, c, d := uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString()
 	res := ws.PushEach(t, sec, "patient.register",
 		map[string]any{"id": a, "firstName": "Aïcha", "lastName": "Ba", "birthDate": "1991-03-04T00:00:00Z"},
