@@ -138,6 +138,11 @@ var layers = []rule{
 			"but workflow would let the UI's rules say something the workflow does not",
 	},
 	{
+		pkgs: []string{"wardsync/internal/kitcount"},
+		ban:  []string{"wardsync/...", thirdParty},
+		why:  "it counts the test kit's lines by reading source files as text and syntax; importing what it counts would make it part of the figure",
+	},
+	{
 		pkgs: []string{"wardsync/internal/archtest"},
 		ban:  []string{"wardsync/...", thirdParty},
 		why:  "it reads the import graph from `go list` and must not be part of the graph it judges",
