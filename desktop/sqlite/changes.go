@@ -66,11 +66,29 @@ func (db *DB) applyChanges(ctx context.Context, page *syncproto.Changes, settled
 			return fmt.Errorf("sqlite: apply changes: %w", err)
 		}
 		reached := newReach()
+		var batch rowBatch // upserts written by bulkRows when nothing is based
 		for _, c := range page.Changes {
-			if err := t.applyChange(c, based); err != nil {
-				return err
+			if !based && c.Op == syncproto.OpUpsert {
+				tbl, err := lookupTable(c.Table)
+				if err != nil {
+					return err
+				}
+				if err := t.addUpsert(&batch, tbl, c.ID, c.Row); err != nil {
+					return err
+				}
+			} else {
+				// In page order: a delete after an upsert of its row.
+				if err := t.flushRows(&batch); err != nil {
+					return err
+				}
+				if err := t.applyChange(c, based); err != nil {
+					return err
+				}
 			}
 			reached.addRow(c.Table, c.ID)
+		}
+		if err := t.flushRows(&batch); err != nil {
+			return err
 		}
 		reflected := max(s.ReflectedSeq, page.LastMutationSeq)
 		// The acts this page takes out of the replay (reflected now, or

@@ -18,6 +18,12 @@ import (
 // encoding/json's own account of what is wrong, whichever of its members
 // the walk had reached.
 func decodeWireRow(tbl *table, id string, row []byte) ([]any, error) {
+	return appendWireRow(nil, tbl, id, row)
+}
+
+// appendWireRow is decodeWireRow appending the values to dst (a page's
+// batch of rows, bulkload.go), which it returns.
+func appendWireRow(dst []any, tbl *table, id string, row []byte) ([]any, error) {
 	i := skipSpace(row, 0)
 	if i >= len(row) || row[i] != '{' {
 		if !json.Valid(row) {
@@ -25,7 +31,9 @@ func decodeWireRow(tbl *table, id string, row []byte) ([]any, error) {
 		}
 		return nil, fmt.Errorf("sqlite: %s %s: row is not a JSON object: %s", tbl.name, id, clip(row))
 	}
-	args := make([]any, len(tbl.columns))
+	n := len(dst)
+	dst = append(dst, make([]any, len(tbl.columns))...)
+	args := dst[n:]
 	args[tbl.index["id"]] = id
 	// A member's error found before the end of the text is reported only
 	// once the rest is known to be valid JSON, as when validation came first.
@@ -96,7 +104,7 @@ func decodeWireRow(tbl *table, id string, row []byte) ([]any, error) {
 	if skipSpace(row, i) != len(row) {
 		return nil, notJSON(tbl, id, row)
 	}
-	return args, nil
+	return dst, nil
 }
 
 // notJSON is the error for a row that is not valid JSON, in encoding/json's
