@@ -195,7 +195,9 @@ func canonicalUTC(s string) (string, bool) {
 		return s[:19] + ".000Z", true
 	case frac[0] != '.' || len(frac) < 2:
 		return "", false
-	case len(frac) >= 4:
+	case len(frac) == 4:
+		return s, true // milliseconds already, as the server sends them
+	case len(frac) > 4:
 		return s[:19] + frac[:4] + "Z", true
 	}
 	return s[:19] + frac + "000"[:4-len(frac)] + "Z", true
