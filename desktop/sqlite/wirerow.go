@@ -56,9 +56,18 @@ func appendWireRow(dst []any, tbl *table, id string, row []byte) ([]any, error) 
 			if !ok {
 				return nil, notJSON(tbl, id, row)
 			}
-			key, err := wireString(row[i:end])
-			if err != nil {
-				return memberErr(fmt.Errorf("sqlite: %s %s: member name %s: %w", tbl.name, id, clip(row[i:end]), err))
+			// A plain name is looked up as it stands (no string made for
+			// it); the column's own name stands for it from then on.
+			var col int
+			var known bool
+			if name := row[i:end]; plainString(name) {
+				col, known = tbl.index[string(name[1:len(name)-1])]
+			} else {
+				key, err := wireString(name)
+				if err != nil {
+					return memberErr(fmt.Errorf("sqlite: %s %s: member name %s: %w", tbl.name, id, clip(name), err))
+				}
+				col, known = tbl.index[key]
 			}
 			i = skipSpace(row, end)
 			if i >= len(row) || row[i] != ':' {
@@ -70,7 +79,8 @@ func appendWireRow(dst []any, tbl *table, id string, row []byte) ([]any, error) 
 				return nil, notJSON(tbl, id, row)
 			}
 			raw := row[i:end]
-			if col, ok := tbl.index[key]; ok {
+			if known {
+				key := tbl.columns[col]
 				switch k := tbl.kinds[key]; {
 				case key == "id":
 					if rowID, err := wireString(raw); err != nil || rowID != id {
