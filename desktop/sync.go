@@ -416,7 +416,10 @@ func (s *syncSession) applyPushed(ctx context.Context, page *syncproto.Changes) 
 // each in its own transaction. Pulls are pipelined one page deep: the
 // request for the next page (its cursor is the one this page ends at) goes
 // out before this page is applied, so that the server reads and encodes it
-// while the replica writes this one.
+// while the replica writes this one. Every pull goes out after the push
+// results the replica had recorded when the pulls began (this session
+// pushes nothing meanwhile), so each page is read after the acts up to
+// that acked seq committed, and applied as such (sqlite.ApplyPulled).
 func (s *syncSession) pullAll(ctx context.Context) error {
 	e := s.e
 	s.syncing(true)
@@ -450,7 +453,7 @@ func (s *syncSession) pullAll(ctx context.Context) error {
 		if page.Resync {
 			e.log.Warn("server asks for a resync: the replica starts over, queued acts kept", "reason", page.ResyncReason)
 		}
-		if err := e.db.ApplyChanges(ctx, page, e.cfg.Now()); err != nil {
+		if err := e.db.ApplyPulled(ctx, page, st.AckedSeq, e.cfg.Now()); err != nil {
 			return err
 		}
 		e.update(func(st *Status) {

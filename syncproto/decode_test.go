@@ -169,6 +169,14 @@ func rejectCases() []rejectCase {
 		{"duplicate type", `{"type":"poke","type":"pull","head":"h"}`, workflow.CodeProtocolError, `repeats the member name "type"`, ""},
 		{"duplicate inside args", edit(basePush, `"args":{"firstName":"Awa"}`, `"args":{"firstName":"Awa","firstName":"Eve"}`),
 			workflow.CodeProtocolError, `repeats the member name "firstName"`, ""},
+		// A row's names are checked in a small array up to 32 members,
+		// in a map beyond: a repeat is refused on both sides of that.
+		{"duplicate inside a row of 32 members", edit(basePush, `"args":{"firstName":"Awa"}`, `"args":{`+members(31)+`,"m7":0}`),
+			workflow.CodeProtocolError, `repeats the member name "m7"`, ""},
+		{"duplicate inside a row of 41 members", edit(basePush, `"args":{"firstName":"Awa"}`, `"args":{`+members(40)+`,"m3":0}`),
+			workflow.CodeProtocolError, `repeats the member name "m3"`, ""},
+		{"duplicate past 32 members", edit(basePush, `"args":{"firstName":"Awa"}`, `"args":{`+members(40)+`,"m36":0}`),
+			workflow.CodeProtocolError, `repeats the member name "m36"`, ""},
 		{"no type", `{"head":"h"}`, workflow.CodeProtocolError, `frame has no "type"`, ""},
 		{"type not a string", `{"type":7,"head":"h"}`, workflow.CodeProtocolError, `"type" must be a string, not a number`, ""},
 		{"unknown type", `{"type":"subscribe","head":"h"}`, workflow.CodeProtocolError, `unknown frame type "subscribe"`, ""},
@@ -535,4 +543,13 @@ func TestPeekRequestID(t *testing.T) {
 // listOf is a JSON array of n copies of item.
 func listOf(item string, n int) string {
 	return "[" + strings.Repeat(item+",", n-1) + item + "]"
+}
+
+// members is n distinct JSON members, "m0":0 to "m<n-1>":0.
+func members(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf(`"m%d":0`, i)
+	}
+	return strings.Join(parts, ",")
 }

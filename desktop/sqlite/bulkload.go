@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -89,6 +90,65 @@ func (t *Tx) restoreIndexes() error {
 	}
 	if _, err := t.exec(`DELETE FROM deferred_indexes`); err != nil {
 		return fmt.Errorf("sqlite: restore indexes: %w", err)
+	}
+	return nil
+}
+
+// bulkRows is how many rows one statement writes while no queued act has
+// touched a row (rebase_base empty: an initial load, a replica with
+// nothing queued): each statement's run through database/sql and the
+// driver (locks, argument conversion, a VDBE program start and reset) was
+// paid per row, on top of the row's own insertion. 32 rows of the widest
+// table (20 columns) bind 640 values, far below SQLite's limit.
+const bulkRows = 32
+
+// rowBatch holds the decoded upserts of one table not yet written.
+type rowBatch struct {
+	tbl  *table
+	args []any // len(tbl.columns) values a row, in ids' order
+	ids  []string
+}
+
+// addUpsert decodes a row into b (writing b first when it holds another
+// table's rows) and writes b once it holds bulkRows rows.
+func (t *Tx) addUpsert(b *rowBatch, tbl *table, id string, row json.RawMessage) error {
+	if b.tbl != tbl {
+		if err := t.flushRows(b); err != nil {
+			return err
+		}
+		b.tbl = tbl
+	}
+	args, err := appendWireRow(b.args, tbl, id, row)
+	if err != nil {
+		return err
+	}
+	b.args, b.ids = args, append(b.ids, id)
+	if len(b.ids) == bulkRows {
+		return t.flushRows(b)
+	}
+	return nil
+}
+
+// flushRows writes b's rows and empties it: a full batch in one statement,
+// a partial one (a page's last rows) row by row. Should the batch's
+// statement fail, its rows are written one by one, so that the error
+// names the row, as putWire's does.
+func (t *Tx) flushRows(b *rowBatch) error {
+	tbl, n := b.tbl, len(b.ids)
+	if n == 0 {
+		return nil
+	}
+	defer func() { b.args, b.ids = b.args[:0], b.ids[:0] }()
+	if n == bulkRows {
+		if _, err := t.execStmt(tbl.upsertMany, b.args...); err == nil {
+			return nil
+		}
+	}
+	w := len(tbl.columns)
+	for i, id := range b.ids {
+		if _, err := t.execStmt(tbl.upsert, b.args[i*w:(i+1)*w]...); err != nil {
+			return fmt.Errorf("sqlite: write %s %s: %w", tbl.name, id, err)
+		}
 	}
 	return nil
 }

@@ -166,3 +166,58 @@ func TestInitialLoadDefersIndexes(t *testing.T) {
 		}
 	})
 }
+
+// patientPage is a page of upserts of n patients numbered from first, with
+// the last name given.
+func patientPage(first, n int, last string) []syncproto.Change {
+	var out []syncproto.Change
+	for k := first; k < first+n; k++ {
+		out = append(out, upsert(workflow.TablePatients, patientRow(fmt.Sprintf("cccccccc-0000-4000-8000-%s", leftPad(k)), "P", last,
+			time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC))))
+	}
+	return out
+}
+
+// TestPageRowsWrittenInBatchesKeepPageOrder: with nothing queued, a page's
+// upserts go in statements of bulkRows rows; a later change of the same
+// row, in the same batch or the next, still wins, and a delete after an
+// upsert of its row still deletes it.
+func TestPageRowsWrittenInBatchesKeepPageOrder(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	id := func(k int) string { return fmt.Sprintf("cccccccc-0000-4000-8000-%s", leftPad(k)) }
+	changes := patientPage(0, 70, "Un")
+	changes = append(changes, patientPage(3, 1, "Deux")...)  // its first batch written before
+	changes = append(changes, patientPage(40, 1, "Deux")...) // its first write in the same batch
+	changes = append(changes, del(workflow.TablePatients, id(50)))
+	changes = append(changes, patientPage(70, 40, "Un")...)
+	changes = append(changes, patientPage(75, 1, "Trois")...) // within the same batch
+	must(t, db.ApplyChanges(ctx, page("c1", 0, changes...), t0))
+	if n := counts(t, db)[workflow.TablePatients]; n != 109 {
+		t.Errorf("%d patients, want 109 (110 less the one deleted)", n)
+	}
+	for k, want := range map[int]any{0: "Un", 3: "Deux", 40: "Deux", 50: "<no row>", 75: "Trois", 109: "Un"} {
+		if v := column(t, db, workflow.TablePatients, id(k), "lastName"); v != want {
+			t.Errorf("patient %d: %v, want %v", k, v, want)
+		}
+	}
+}
+
+// TestBatchedRowFailureNamesTheRow: a row the replica refuses inside a
+// full batch fails the page with the row's own error, as written alone.
+func TestBatchedRowFailureNamesTheRow(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	bad := "cccccccc-0000-4000-8000-000000000010"
+	if _, err := db.SQL().Exec(`CREATE TRIGGER refuse BEFORE INSERT ON patients WHEN NEW.id = '` + bad + `' BEGIN SELECT RAISE(ABORT, 'refused here'); END`); err != nil {
+		t.Fatal(err)
+	}
+	err := db.ApplyChanges(ctx, page("c1", 0, patientPage(0, 40, "Un")...), t0)
+	want := "sqlite: write patients " + bad + ": "
+	if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "refused here") {
+		t.Fatalf("error %v, want %q… refused here", err, want)
+	}
+	if n := counts(t, db)[workflow.TablePatients]; n != 0 {
+		t.Errorf("%d patients kept from a failed page", n)
+	}
+}

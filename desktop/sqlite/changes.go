@@ -21,6 +21,23 @@ import (
 // first page of an initial load defers the replica's indexes until the
 // pull's last page (bulkload.go).
 func (db *DB) ApplyChanges(ctx context.Context, page *syncproto.Changes, now time.Time) error {
+	return db.applyChanges(ctx, page, 0, now)
+}
+
+// ApplyPulled is ApplyChanges for a page this workstation pulled after it
+// had received the push results of its acts up to settled: the server
+// answers a push after the acts' transaction commits, and reads a page in
+// a snapshot it takes when the pull arrives, so every act up to settled
+// that it applied has its effect in each row of the page. When every act
+// still queued after the page is such an act, nothing is replayed: a
+// replay would only apply again, on the server's rows, what they already
+// hold (the drain of a backlog pulls back a queue the server has just
+// applied whole). Otherwise the page is rebased as ApplyChanges does.
+func (db *DB) ApplyPulled(ctx context.Context, page *syncproto.Changes, settled int64, now time.Time) error {
+	return db.applyChanges(ctx, page, settled, now)
+}
+
+func (db *DB) applyChanges(ctx context.Context, page *syncproto.Changes, settled int64, now time.Time) error {
 	return db.write(ctx, func(t *Tx) error {
 		s, err := t.state()
 		if err != nil {
@@ -49,11 +66,29 @@ func (db *DB) ApplyChanges(ctx context.Context, page *syncproto.Changes, now tim
 			return fmt.Errorf("sqlite: apply changes: %w", err)
 		}
 		reached := newReach()
+		var batch rowBatch // upserts written by bulkRows when nothing is based
 		for _, c := range page.Changes {
-			if err := t.applyChange(c, based); err != nil {
-				return err
+			if !based && c.Op == syncproto.OpUpsert {
+				tbl, err := lookupTable(c.Table)
+				if err != nil {
+					return err
+				}
+				if err := t.addUpsert(&batch, tbl, c.ID, c.Row); err != nil {
+					return err
+				}
+			} else {
+				// In page order: a delete after an upsert of its row.
+				if err := t.flushRows(&batch); err != nil {
+					return err
+				}
+				if err := t.applyChange(c, based); err != nil {
+					return err
+				}
 			}
 			reached.addRow(c.Table, c.ID)
+		}
+		if err := t.flushRows(&batch); err != nil {
+			return err
 		}
 		reflected := max(s.ReflectedSeq, page.LastMutationSeq)
 		// The acts this page takes out of the replay (reflected now, or
@@ -106,11 +141,54 @@ func (db *DB) ApplyChanges(ctx context.Context, page *syncproto.Changes, now tim
 				return nil
 			}
 		}
-		if page.Resync || everyAct {
+		if page.Resync {
+			return t.rebase()
+		}
+		if settled > 0 {
+			if done, err := t.settledOnly(reflected, settled); err != nil || done {
+				return err
+			}
+		}
+		if everyAct {
 			return t.rebase()
 		}
 		return t.rebaseSome(reached)
 	})
+}
+
+// settledOnly handles the rebase of a pulled page when every act queued
+// past reflected is settled (ApplyPulled): applied by the server, per its
+// push result, with a seq up to settled. The page's rows hold their
+// effects, and the rows the page does not bring keep the effects the acts
+// had here (a reset would take back, until their page comes, the effects
+// of acts applied after the row was delivered), so no act is replayed and
+// no row reset until the queue is all reflected; flags a replay once
+// put on them go, as a replay now would clear them (an applied act is
+// never flagged for failing on a part-reflected replica). Acts whose local
+// effect is not known to be in the replica (touches not recorded: queued
+// before they were, or parked, which has no local effect) are not
+// settled. done is false when some queued act is not settled.
+func (t *Tx) settledOnly(reflected, settled int64) (done bool, err error) {
+	var queued, unsettled bool
+	if err := t.queryRow(`SELECT EXISTS (SELECT 1 FROM outbox WHERE seq > ?), EXISTS (SELECT 1 FROM outbox WHERE seq > ?
+		AND (seq > ? OR status != 'applied' OR parked = 1 OR (touches IS NULL AND name != ?)))`,
+		reflected, reflected, settled, workflow.CloseRejected).Scan(&queued, &unsettled); err != nil {
+		return false, fmt.Errorf("sqlite: apply changes: %w", err)
+	}
+	switch {
+	case unsettled:
+		return false, nil
+	case !queued:
+		// Every act is reflected: the rows they touched are the server's
+		// as delivered (rebase_base), and the base is emptied, as the
+		// rebase of an empty queue does.
+		return true, t.rebase()
+	}
+	if _, err := t.exec(`UPDATE outbox SET conflictCode = NULL, conflictMessage = NULL, conflictField = NULL, waitingFor = NULL
+		WHERE seq > ? AND (conflictCode IS NOT NULL OR waitingFor IS NOT NULL)`, reflected); err != nil {
+		return false, fmt.Errorf("sqlite: unflag settled acts: %w", err)
+	}
+	return true, nil
 }
 
 // leaving adds to r the touches of the queued acts that a page takes out

@@ -64,8 +64,9 @@ type table struct {
 	index   map[string]int // column → its position in columns
 	// quoted column list and placeholders, built once
 	colList string
-	// upsert writes a whole row (INSERT OR REPLACE), built once
-	upsert string
+	// upsert writes a whole row (INSERT OR REPLACE), built once;
+	// upsertMany writes bulkRows of them (bulkload.go)
+	upsert, upsertMany string
 }
 
 var tables = map[string]*table{}
@@ -98,7 +99,9 @@ func init() {
 			t.index[c] = i
 		}
 		t.colList = strings.Join(quoted, ", ")
-		t.upsert = `INSERT OR REPLACE INTO ` + quote(t.name) + ` (` + t.colList + `) VALUES (?` + strings.Repeat(", ?", len(quoted)-1) + `)`
+		values := `(?` + strings.Repeat(", ?", len(quoted)-1) + `)`
+		t.upsert = `INSERT OR REPLACE INTO ` + quote(t.name) + ` (` + t.colList + `) VALUES ` + values
+		t.upsertMany = t.upsert + strings.Repeat(", "+values, bulkRows-1)
 		tables[name] = t
 	}
 }
@@ -192,7 +195,9 @@ func canonicalUTC(s string) (string, bool) {
 		return s[:19] + ".000Z", true
 	case frac[0] != '.' || len(frac) < 2:
 		return "", false
-	case len(frac) >= 4:
+	case len(frac) == 4:
+		return s, true // milliseconds already, as the server sends them
+	case len(frac) > 4:
 		return s[:19] + frac[:4] + "Z", true
 	}
 	return s[:19] + frac + "000"[:4-len(frac)] + "Z", true

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -198,4 +199,114 @@ func replicaDump(t *testing.T, db *DB) map[string]string {
 	dump("outbox", `SELECT seq, status, conflictCode, conflictMessage, waitingFor FROM outbox`)
 	dump("rebase_base", `SELECT tbl || '/' || id, row FROM rebase_base`)
 	return out
+}
+
+// settleWard queues queueWard's acts and records that the server applied
+// s1 to s4 (s5 stays queued unless all is set).
+func settleWard(t *testing.T, db *DB, all bool) []int64 {
+	t.Helper()
+	s := queueWard(t, db)
+	n := 4
+	if all {
+		n = 5
+	}
+	var res []syncproto.MutationResult
+	for _, seq := range s[:n] {
+		res = append(res, syncproto.MutationResult{Seq: seq, Status: syncproto.StatusApplied})
+	}
+	_, err := db.RecordResults(context.Background(), res, t0.Add(10*time.Minute))
+	must(t, err)
+	return s
+}
+
+// serverPatient3 is patient 3 as the server holds it after s3 (phone
+// 0600000003) and another workstation's later update of the phone.
+func serverPatient3() syncproto.Change {
+	var row map[string]any
+	if err := json.Unmarshal(patientRow(patient3ID, "Pierre", "Curie", time.Date(1959, 5, 15, 0, 0, 0, 0, time.UTC)), &row); err != nil {
+		panic(err)
+	}
+	row["phone"], row["updatedAt"] = "0611111111", ts(t0.Add(20*time.Minute))
+	return upsert(workflow.TablePatients, js(row))
+}
+
+// TestPulledPageOfSettledActsReplaysNothing: a page pulled after the
+// server had applied every queued act (ApplyPulled, settled up to the last
+// one) shows the server's rows as they are; replaying s3 on top would
+// bring back the phone the other workstation has since changed. Rows the
+// page does not bring keep what the acts did here, and a flag an earlier
+// replay left on an applied act goes.
+func TestPulledPageOfSettledActsReplaysNothing(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	seed(t, db)
+	s := settleWard(t, db, true)
+	mark(t, db, workflow.TableAppointments, appt1ID, "motif", "marked-1")
+	if _, err := db.SQL().Exec(`UPDATE outbox SET conflictCode = 'INVALID_TRANSITION', conflictMessage = 'x' WHERE seq = ?`, s[1]); err != nil {
+		t.Fatal(err)
+	}
+	must(t, db.ApplyPulled(ctx, page("c1", 0, serverPatient3()), s[4], t0.Add(30*time.Minute)))
+	if v := column(t, db, workflow.TablePatients, patient3ID, "phone"); v != "0611111111" {
+		t.Errorf("patient 3 phone %v: s3, applied before the page was read, was replayed on it", v)
+	}
+	if v := column(t, db, workflow.TableAppointments, appt1ID, "motif"); v != "marked-1" {
+		t.Errorf("appointment 1 motif %v: a row the page does not bring was rebuilt", v)
+	}
+	if v := column(t, db, workflow.TableAppointments, appt1ID, "status"); v != "CANCELLED" {
+		t.Errorf("appointment 1 is %v: s1 and s4's effect must stay until the server's row comes", v)
+	}
+	entries, err := db.Outbox(ctx, 0, 0)
+	must(t, err)
+	if len(entries) != 5 {
+		t.Fatalf("outbox holds %d acts, want the 5 not yet reflected", len(entries))
+	}
+	if c := entries[1].Conflict; c != nil {
+		t.Errorf("s2 keeps its flag %+v: an applied act is not flagged", c)
+	}
+
+	// The last page reflects them all: the outbox and the rebase base
+	// empty, the rows are the server's.
+	must(t, db.ApplyPulled(ctx, page("c2", s[4]), s[4], t0.Add(31*time.Minute)))
+	if got := outboxSeqs(t, db); len(got) != 0 {
+		t.Errorf("outbox %v after the page reflecting every act", got)
+	}
+	if n := counts(t, db)["rebase_base"]; n != 0 {
+		t.Errorf("%d rebase base rows left with nothing queued", n)
+	}
+	if v := column(t, db, workflow.TablePatients, patient3ID, "phone"); v != "0611111111" {
+		t.Errorf("patient 3 phone %v after the last page", v)
+	}
+}
+
+// TestPulledPageWithUnsettledActsRebases: the same page replays s3 when
+// some queued act is not settled: one whose outcome is still unknown, or
+// one past the acked seq the pull was sent after, or a page that was not
+// pulled (ApplyChanges).
+func TestPulledPageWithUnsettledActsRebases(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name  string
+		all   bool
+		apply func(db *DB, s []int64, p *syncproto.Changes) error
+	}{
+		{"an outcome unknown", false, func(db *DB, s []int64, p *syncproto.Changes) error {
+			return db.ApplyPulled(ctx, p, s[4], t0.Add(30*time.Minute))
+		}},
+		{"applied after the pull was sent", true, func(db *DB, s []int64, p *syncproto.Changes) error {
+			return db.ApplyPulled(ctx, p, s[3], t0.Add(30*time.Minute))
+		}},
+		{"not pulled", true, func(db *DB, s []int64, p *syncproto.Changes) error {
+			return db.ApplyChanges(ctx, p, t0.Add(30*time.Minute))
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db := openTest(t)
+			seed(t, db)
+			s := settleWard(t, db, c.all)
+			must(t, c.apply(db, s, page("c1", 0, serverPatient3())))
+			if v := column(t, db, workflow.TablePatients, patient3ID, "phone"); v != "0600000003" {
+				t.Errorf("patient 3 phone %v: s3 must be replayed on the server's row", v)
+			}
+		})
+	}
 }
