@@ -115,6 +115,78 @@ func TestRefusedWriteUndoesOnlyItsAct(t *testing.T) {
 	}
 }
 
+// TestRefusedLoneActRecorded: a push of one act writes it without a
+// savepoint (WriteEffect, effect.go), so a write the database refuses loses
+// the push's transaction; the push runs again with the savepoint and
+// records the refusal exactly as in a longer push: the same code and
+// sentence, the audit row with its chain link, the seq advanced, nothing of
+// the act written. The refusing trigger counts its calls in a sequence (not
+// rolled back): two, the lost attempt and the recorded one.
+func TestRefusedLoneActRecorded(t *testing.T) {
+	t.Parallel()
+	db, pool := openSeeded(t)
+	ctx := context.Background()
+	dev, err := db.AddDevice(ctx, "", "Refused lone act", workflow.Roles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `
+		CREATE SEQUENCE test_refusals;
+		CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			PERFORM nextval('test_refusals');
+			RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE = 'refused by the test';
+		END $$;
+		CREATE TRIGGER test_refuse BEFORE INSERT ON documents FOR EACH ROW WHEN (NEW.name = 'refuse-me') EXECUTE FUNCTION test_refuse();`); err != nil {
+		t.Fatal(err)
+	}
+	sec := mustLogin(t, db, workflow.RoleSecretary, dev.ID)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	doc := func(id, name string) json.RawMessage {
+		return json.RawMessage(`{"id":"` + id + `","patientId":"` + SeedID("patient:1") + `","name":"` + name + `","type":"pdf","url":"file:///x.pdf"}`)
+	}
+	refused, after := uuid.NewString(), uuid.NewString()
+	push := func(seq int64, args json.RawMessage) syncproto.MutationResult {
+		t.Helper()
+		m := syncproto.Mutation{Seq: seq, ID: uuid.NewString(), Name: "document.attach", Args: args, OccurredAt: now, SessionID: sec}
+		res, err := db.Push(ctx, dev.ID, chained(t, db, dev.ID, []syncproto.Mutation{m}))
+		if err != nil {
+			t.Fatalf("push %d: %v", seq, err)
+		}
+		if len(res) != 1 {
+			t.Fatalf("push %d: %d results", seq, len(res))
+		}
+		return res[0]
+	}
+	r := push(1, doc(refused, "refuse-me"))
+	if r.Seq != 1 || r.Status != syncproto.StatusRejected || r.Code != workflow.CodeValidationFailed ||
+		r.Message != "The database refused a value: refused by the test." {
+		t.Fatalf("refused act: %+v", r)
+	}
+	if r := push(2, doc(after, "after")); r.Status != syncproto.StatusApplied {
+		t.Fatalf("next act: %+v", r)
+	}
+	for _, c := range []struct {
+		name  string
+		query string
+		want  int64
+	}{
+		{"refused write tried twice", `SELECT last_value FROM test_refusals`, 2},
+		{"refusal audited once, with its link", `SELECT count(*) FROM sync.mutations WHERE device_id = '` + dev.ID +
+			`' AND seq = 1 AND outcome = 'rejected' AND code = 'VALIDATION_FAILED' AND hash IS NOT NULL AND chain_args IS NOT NULL`, 1},
+		{"refused document not written", `SELECT count(*) FROM documents WHERE id = '` + refused + `'`, 0},
+		{"next document written", `SELECT count(*) FROM documents WHERE id = '` + after + `'`, 1},
+		{"seq advanced over both", `SELECT last_mutation_seq FROM sync.clients WHERE device_id = '` + dev.ID + `'`, 2},
+		{"counted once", `SELECT COALESCE(sum(n), 0) FROM sync.mutation_counts WHERE device_id = '` + dev.ID + `' AND outcome = 'rejected'`, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := scalar[int64](t, pool, c.query); got != c.want {
+				t.Fatalf("%d, want %d", got, c.want)
+			}
+		})
+	}
+}
+
 // TestAuthorsJudgedPerAct: a push resolves each author token once, but
 // judges every act on its own: a forged token between two good ones is
 // refused alone, and a logout between two pushes is seen by the second:

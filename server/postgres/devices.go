@@ -149,11 +149,19 @@ func (db *DB) UnresolvedRejectedByCode(ctx context.Context) (map[string]int64, e
 
 // TouchLastSeen marks devices connected to this instance as seen now, so
 // that other instances (and a dashboard served by them) see them online.
+// A device whose row a push holds is skipped, not waited for: that push
+// marks it seen itself, and one statement waiting on each of them in turn
+// held every pushing device it had already marked for the whole wait
+// (measured: 0.2–0.3 s with 20 devices pushing one act at a time).
 func (db *DB) TouchLastSeen(ctx context.Context, deviceIDs []string) error {
 	if len(deviceIDs) == 0 {
 		return nil
 	}
-	_, err := db.Pool.Exec(ctx, `UPDATE sync.clients SET last_seen = $2 WHERE device_id = ANY($1) AND (last_seen IS NULL OR last_seen < $2)`,
+	_, err := db.Pool.Exec(ctx, `
+		UPDATE sync.clients SET last_seen = $2
+		 WHERE device_id IN (SELECT device_id FROM sync.clients
+		                      WHERE device_id = ANY($1) AND (last_seen IS NULL OR last_seen < $2)
+		                      FOR NO KEY UPDATE SKIP LOCKED)`,
 		deviceIDs, db.now())
 	return err
 }

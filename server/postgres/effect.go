@@ -24,6 +24,11 @@ const (
 	rollbackAct  = `ROLLBACK TO SAVEPOINT wardsync_act`
 )
 
+// errBareRefused: the database refused the writes of an act sent without
+// its savepoint (pushStore.bare), so the push's transaction is lost. Push
+// runs it again with the savepoint, which then records the refusal.
+var errBareRefused = errors.New("an act's write was refused outside a savepoint")
+
 // WriteEffect writes an accepted act's effect in as few round trips as it
 // can (a push pays each one per act):
 //   - the mutator's reads ran outside any savepoint: a refusal by the
@@ -37,10 +42,20 @@ const (
 //     back: the push goes on.
 //   - on success the savepoint is left open, so that the act's audit row
 //     carries its RELEASE (record.go), or release sends it.
+//   - the only act of a push (bare) goes without one: the mutator locked
+//     its rows outside the savepoint, and a row updated in a
+//     subtransaction of its locker costs PostgreSQL a MultiXact, on every
+//     act an online workstation sends. A refused write then loses the
+//     transaction, and the push runs again with the savepoint
+//     (errBareRefused): same outcome, nothing written twice.
 func (st *pushStore) WriteEffect(ctx context.Context, a *pipeline.Act, eff workflow.Effect) (*workflow.Rejection, error) {
 	tx := st.tx
 	b := &pgx.Batch{}
-	if a.Name == "patient.merge" {
+	bare := st.bare && a.Name != "patient.merge"
+	st.bare = false // the acts Wake retries in the same transaction keep theirs
+	switch {
+	case bare:
+	case a.Name == "patient.merge":
 		// Its record is written first, from the loser's row (merge.go).
 		if _, err := tx.Exec(ctx, savepointAct); err != nil {
 			return nil, err
@@ -49,7 +64,7 @@ func (st *pushStore) WriteEffect(ctx context.Context, a *pipeline.Act, eff workf
 		if err := recordMerge(ctx, tx, m, eff); err != nil {
 			return nil, err
 		}
-	} else {
+	default:
 		b.Queue(savepointAct)
 	}
 	first := b.Len()
@@ -71,6 +86,9 @@ func (st *pushStore) WriteEffect(ctx context.Context, a *pipeline.Act, eff workf
 	if err != nil {
 		return nil, err
 	}
+	if rej != nil && bare {
+		return nil, errBareRefused
+	}
 	if rej != nil {
 		// The savepoint undoes this act's writes only.
 		if _, err := tx.Exec(ctx, rollbackAct+`; `+releaseAct); err != nil {
@@ -78,7 +96,7 @@ func (st *pushStore) WriteEffect(ctx context.Context, a *pipeline.Act, eff workf
 		}
 		return rej, nil
 	}
-	st.open = true
+	st.open = !bare
 	return nil, nil
 }
 

@@ -25,7 +25,7 @@ import (
 // pipeline (package pipeline) against this transaction (pushStore, below):
 // its link in the chain, its author, the workflow mutator against locked
 // rows, its effect, its outcome in the audit log. A rejection rolls back that mutation's effect
-// (savepoint) but its outcome is still recorded and the device's seq still
+// (savepoint; a push of one act is run again with one, effect.go) but its outcome is still recorded and the device's seq still
 // advances, so a refused act can never block the ones behind it.
 //
 // A seq at or below the device's last is a duplicate: nothing is applied and
@@ -33,9 +33,15 @@ import (
 // is refused with PROTOCOL_ERROR and nothing is written.
 func (db *DB) Push(ctx context.Context, deviceID string, muts []syncproto.Mutation) ([]syncproto.MutationResult, error) {
 	var results []syncproto.MutationResult
+	// One act goes without its savepoint; refused, it goes again with it.
+	bare := len(muts) == 1
 	err := db.retrying(ctx, func() error {
 		var err error
-		results, err = db.pushOnce(ctx, deviceID, muts)
+		results, err = db.pushOnce(ctx, deviceID, muts, bare)
+		if bare && errors.Is(err, errBareRefused) {
+			bare = false
+			results, err = db.pushOnce(ctx, deviceID, muts, false)
+		}
 		return err
 	})
 	if err != nil {
@@ -53,7 +59,7 @@ var pushNotices = []notice{feedNotice, adminNotice("mutations"), adminNotice("cl
 
 // pushOnce is one attempt of a push: a connection of its own, on which
 // push queues the BEGIN with its first reads and the COMMIT with its tail.
-func (db *DB) pushOnce(ctx context.Context, deviceID string, muts []syncproto.Mutation) ([]syncproto.MutationResult, error) {
+func (db *DB) pushOnce(ctx context.Context, deviceID string, muts []syncproto.Mutation, bare bool) ([]syncproto.MutationResult, error) {
 	c, err := db.Pool.Acquire(ctx)
 	if err != nil {
 		return nil, err
@@ -62,7 +68,7 @@ func (db *DB) pushOnce(ctx context.Context, deviceID string, muts []syncproto.Mu
 	// handed out again.
 	defer c.Release()
 	tx := &batchTx{conn: c.Conn()}
-	results, err := db.push(ctx, tx, deviceID, muts)
+	results, err := db.push(ctx, tx, deviceID, muts, bare)
 	if err != nil {
 		_ = tx.Rollback(ctx)
 		return nil, err
@@ -78,7 +84,7 @@ func (db *DB) pushOnce(ctx context.Context, deviceID string, muts []syncproto.Mu
 // push runs in a transaction whose first and last round trips carry its
 // bookkeeping: an online workstation pushes each act alone, and waits for
 // every round trip of its push (TestOneActPushRoundTrips counts them).
-func (db *DB) push(ctx context.Context, tx *batchTx, deviceID string, muts []syncproto.Mutation) ([]syncproto.MutationResult, error) {
+func (db *DB) push(ctx context.Context, tx *batchTx, deviceID string, muts []syncproto.Mutation, bare bool) ([]syncproto.MutationResult, error) {
 	// The clock is read here, once: every act of the push is judged as
 	// received at this moment.
 	receivedAt := db.Now().UTC()
@@ -151,7 +157,7 @@ func (db *DB) push(ctx context.Context, tx *batchTx, deviceID string, muts []syn
 	}
 
 	st := db.newPushStore(tx, deviceID, deviceRoles, receivedAt)
-	st.sessions = sessions
+	st.sessions, st.bare = sessions, bare
 	results := make([]syncproto.MutationResult, 0, len(muts))
 	for i, m := range muts {
 		if m.Seq <= last {
@@ -408,6 +414,9 @@ type pushStore struct {
 	// one act, and no step calls back into the push.
 	last    bool
 	pending *pgx.Batch
+	// bare: the push's only act writes its effect without a savepoint
+	// (WriteEffect); cleared by its first write.
+	bare bool
 
 	// What the steps of the current act leave for the later ones.
 	chainBreak syncproto.ChainBreak

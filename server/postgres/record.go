@@ -66,15 +66,19 @@ func (st *pushStore) Record(ctx context.Context, a *pipeline.Act, o pipeline.Out
 	st.last = false // whatever follows is never an act Wake retries
 	withTail := last && o.Wait == nil && len(a.Repoints) == 0 && (rej != nil || st.asleep)
 	var woken bool
-	b.Queue(`
+	insert := `
 		INSERT INTO sync.mutations (device_id, seq, mutation_id, name, args, author_id, session_id, occurred_at, received_at,
 		                            outcome, code, message, field, target_table, target_id, reissue_of,
 		                            prev_hash, hash, chain_author, chain_args, chain_break)
-		VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
-		RETURNING EXISTS (SELECT 1 FROM sync.deferred WHERE outcome IS NULL AND woken)`,
-		st.deviceID, m.Seq, m.ID, m.Name, string(args), author, sess, m.OccurredAt, st.receivedAt,
+		VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`
+	if !withTail {
+		// Only an act something follows asks whether parked acts woke.
+		insert += `
+		RETURNING EXISTS (SELECT 1 FROM sync.deferred WHERE outcome IS NULL AND woken)`
+	}
+	q := b.Queue(insert, st.deviceID, m.Seq, m.ID, m.Name, string(args), author, sess, m.OccurredAt, st.receivedAt,
 		outcome, code, msg, field, targetTable, targetID, reissueOf,
-		c.prev, c.hash, c.author, c.args, c.brk).QueryRow(func(r pgx.Row) error { return r.Scan(&woken) })
+		c.prev, c.hash, c.author, c.args, c.brk)
 	st.result = res
 	if withTail {
 		// Nothing is woken by this transaction's writes; acts that other
@@ -83,6 +87,7 @@ func (st *pushStore) Record(ctx context.Context, a *pipeline.Act, o pipeline.Out
 		st.pending, st.woken = b, false
 		return nil
 	}
+	q.QueryRow(func(r pgx.Row) error { return r.Scan(&woken) })
 	if err := st.tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("record mutation %d: %w", m.Seq, err)
 	}
