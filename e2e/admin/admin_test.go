@@ -316,6 +316,10 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#device-form input[name="roles"][value="DOCTOR"]`)),
 		chromedp.Click(chromedp.CSS(`#device-form button[type="submit"]`)),
 	)
+	// The boxes send the codes and show the names.
+	if got := eval(`[...document.querySelectorAll('#device-form input[name="roles"]')].map(i => i.value + '=' + i.parentElement.textContent.trim()).join(', ')`); got != "ADMIN=Administrator, DOCTOR=Doctor, BIOLOGIST=Biologist, NURSE=Nurse, SECRETARY=Receptionist" {
+		t.Errorf("the device form's role boxes: %q", got)
+	}
 	waitJS("the registration code is shown", `(document.querySelector('#device-code .reg-code')?.textContent ?? '').length === 14`, 10*time.Second)
 	newID := eval(`document.querySelector('#device-code .device-id').textContent`)
 	code := eval(`document.querySelector('#device-code .reg-code').textContent`)
@@ -340,9 +344,11 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#user-form button[type="submit"]`)),
 	)
 	waitJS("the nurse is listed", `document.querySelector('#users tr[data-user-email="nuit@hospital.com"]') !== null`, 10*time.Second)
-	if got := eval(`document.querySelector('#users tr[data-user-email="nuit@hospital.com"] select').value`); got != "NURSE" {
-		t.Errorf("new user's role in the table: %q", got)
+	nurseRole := `document.querySelector('#users tr[data-user-email="nuit@hospital.com"] select')`
+	if got := eval(nurseRole + `.value + ' ' + ` + nurseRole + `.selectedOptions[0].textContent`); got != "NURSE Nurse" {
+		t.Errorf("new user's role in the table (value, shown): %q", got)
 	}
+	waitJS("the toast names the role", `[...document.querySelectorAll('#toasts .toast')].some(t => t.textContent === 'User Infirmière Nuit (Nurse) created.')`, 5*time.Second)
 	wardtest.LoginAs(env.t, env.URL(), "nuit@hospital.com", "nuit-1234", newID) // she can work on the new workstation
 
 	snap(t, tctx, "users")
@@ -429,6 +435,11 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	do("reload in French", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#workstations`)))
 	waitJS("the acts in French", `document.documentElement.lang === 'fr' && (document.querySelector('#deferred-panel h2')?.textContent ?? '').startsWith('Actes en suspens') && (document.querySelector('#rejected-feed .reject .act')?.textContent ?? '') === 'Constantes saisies' && (document.querySelector('#rejected-feed [data-role="subject"]')?.textContent ?? '').startsWith('MARTIN Jean (né(e) le 14/07/1975) — visite du ')`, 10*time.Second)
 	snap(t, tctx, "french")
+	do("the users in French", chromedp.Click(chromedp.CSS(`nav [data-tab="users"]`)), chromedp.WaitVisible(chromedp.CSS(`#user-form`)))
+	waitJS("the nurse's role in French", `(document.querySelector('#users tr[data-user-email="nuit@hospital.com"] select')?.selectedOptions[0]?.textContent ?? '') === 'Infirmier·ère'`, 10*time.Second)
+	if got := eval(`[...document.querySelectorAll('#user-form select[name="role"] option')].map(o => o.value + '=' + o.textContent).join(', ')`); got != "ADMIN=Administrateur·rice, DOCTOR=Médecin, BIOLOGIST=Biologiste, NURSE=Infirmier·ère, SECRETARY=Secrétaire d’accueil" {
+		t.Errorf("the role picker in French: %q", got)
+	}
 
 	consoleMu.Lock()
 	defer consoleMu.Unlock()

@@ -114,18 +114,26 @@ describe('chain and provenance', () => {
   });
   it('says who did an act, when, where and how far it got', () => {
     const p = { seq: 3, name: 'appointment.checkIn', occurredAt: local(14, 5), authorId: 'u', authorName: 'Secrétaire Test', authorRole: 'SECRETARY' as const, deviceId: 'dev', state: 'not yet sent' as const };
-    expect(provenance(p, now)).toBe('Checked in — Secrétaire Test (SECRETARY), clinical 14:05, on this workstation, not yet sent');
-    expect(provenance({ ...p, state: 'applied' }, now)).toBe('Checked in — Secrétaire Test (SECRETARY), clinical 14:05, on this workstation, applied by the server');
+    expect(provenance(p, now)).toBe('Checked in — Secrétaire Test (Receptionist), clinical 14:05, on this workstation, not yet sent');
+    expect(provenance({ ...p, state: 'applied' }, now)).toBe('Checked in — Secrétaire Test (Receptionist), clinical 14:05, on this workstation, applied by the server');
   });
   it('gives both times and the workstation of an act the server recorded', () => {
     const p = { seq: 7, name: 'appointment.checkIn', occurredAt: local(14, 5), receivedAt: local(14, 20), authorId: '', authorName: 'Secrétaire Test', authorRole: 'SECRETARY' as const, deviceId: 'dev-a', deviceName: 'Accueil', state: 'applied' as const };
-    expect(provenance(p, now)).toBe('Checked in — Secrétaire Test (SECRETARY), clinical 14:05, received 14:20, on Accueil');
-    expect(provenance({ ...p, state: 'rejected' }, now)).toBe('Checked in — Secrétaire Test (SECRETARY), clinical 14:05, received 14:20, on Accueil, refused by the server');
-    expect(provenance({ ...p, state: 'deferred' }, now)).toBe('Checked in — Secrétaire Test (SECRETARY), clinical 14:05, received 14:20, on Accueil, on hold at the server');
+    expect(provenance(p, now)).toBe('Checked in — Secrétaire Test (Receptionist), clinical 14:05, received 14:20, on Accueil');
+    expect(provenance({ ...p, state: 'rejected' }, now)).toBe('Checked in — Secrétaire Test (Receptionist), clinical 14:05, received 14:20, on Accueil, refused by the server');
+    expect(provenance({ ...p, state: 'deferred' }, now)).toBe('Checked in — Secrétaire Test (Receptionist), clinical 14:05, received 14:20, on Accueil, on hold at the server');
     // Made in an outage the day before, received this morning: the day is said.
     expect(provenance({ ...p, occurredAt: new Date(2026, 0, 4, 22, 40).toISOString(), receivedAt: local(7, 2) }, now)).toBe(
-      'Checked in — Secrétaire Test (SECRETARY), clinical 04/01/2026 22:40, received 07:02, on Accueil',
+      'Checked in — Secrétaire Test (Receptionist), clinical 04/01/2026 22:40, received 07:02, on Accueil',
     );
+    // The author's role in the workstation's language, never its code.
+    setLocale('fr-FR');
+    try {
+      expect(provenance(p, now)).toBe('Arrivée enregistrée — Secrétaire Test (Secrétaire d’accueil), clinique 14:05, reçu 14:20, sur Accueil');
+      expect(provenance({ ...p, authorName: 'Infirmier Test', authorRole: 'NURSE' }, now)).toBe('Arrivée enregistrée — Infirmier Test (Infirmier·ère), clinique 14:05, reçu 14:20, sur Accueil');
+    } finally {
+      setLocale('en-GB');
+    }
   });
 });
 

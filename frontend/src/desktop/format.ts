@@ -1,7 +1,7 @@
 // Pure formatting for the desktop UI: times, the sync bar's words, act
 // names, a rejected act's typed values. Tested by Vitest without a browser.
 import rules from './rules.json';
-import { fmtDate, fmtDateUTC, fmtMoney, fmtNumber, fmtTime, fmtWhen, has, t, type MessageKey } from '../shared/i18n';
+import { fmtDate, fmtDateUTC, fmtMoney, fmtNumber, fmtTime, fmtWhen, has, roleName, t, type MessageKey } from '../shared/i18n';
 import type { ActProvenance, PendingAct, Problem, Status, VitalsData } from './types';
 import { actDone, actLabel, isIdPath, patientName, plainMessage, subjectLine } from '../shared/acts';
 
@@ -222,12 +222,12 @@ export function reviewLine(r: ReviewInfo, now: Date): string {
 /**
  * provenance says who did an act, when (clinical time at the ward, and sync
  * time at the server), on which workstation, and how far it got:
- * "Checked in — Secrétaire Test (SECRETARY), clinical 14:05, received 14:20,
+ * "Checked in — Secrétaire Test (Receptionist), clinical 14:05, received 14:20,
  * on Accueil" for an act the server recorded; "…, clinical 14:05, on this
  * workstation, not yet sent" for one still in this workstation's outbox.
  */
 export function provenance(p: ActProvenance, now: Date = new Date()): string {
-  const parts = [`${actDone(p.name)} — ${p.authorName} (${p.authorRole})`, t('prov.clinical', { when: when(p.occurredAt, now) })];
+  const parts = [`${actDone(p.name)} — ${p.authorName} (${roleName(p.authorRole)})`, t('prov.clinical', { when: when(p.occurredAt, now) })];
   if (p.receivedAt) {
     parts.push(t('prov.received', { when: when(p.receivedAt, now) }));
     if (p.deviceName) parts.push(t('prov.on', { device: p.deviceName }));

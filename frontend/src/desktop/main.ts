@@ -8,7 +8,7 @@ import { api, onStatus, ready } from './api';
 import type { Ctx, View } from './ctx';
 import { h, replace } from '../shared/dom';
 import { localeSettings } from '../shared/settings';
-import { locale, t } from '../shared/i18n';
+import { locale, roleName, t } from '../shared/i18n';
 import type { Session, Status } from './types';
 import { queuesView } from './views/queues';
 import { patientsView } from './views/patients';
@@ -114,7 +114,7 @@ function drawHeader(): void {
     h('nav', { 'aria-label': t('nav.screens') }, tab('queue', t('nav.queue'), '1'), tab('patients', t('nav.patients'), '2'), tab('waiting', t('nav.waiting'), '3'),
       tab('rejected', t('nav.rejected'), '4')),
     h('span', { class: 'spacer' }),
-    h('span', { class: 'user', id: 'current-user', 'data-role': u.role }, `${u.name} · ${u.role.toLowerCase()}`, session.offline ? h('span', { class: 'badge warn' }, t('nav.offlineLogin')) : null),
+    h('span', { class: 'user', id: 'current-user', 'data-role': u.role }, `${u.name} · ${roleName(u.role)}`, session.offline ? h('span', { class: 'badge warn' }, t('nav.offlineLogin')) : null),
     localeSettings(() => redraw()),
     h('button', { type: 'button', id: 'logout', onclick: logout }, t('nav.logout')));
 }

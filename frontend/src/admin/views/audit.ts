@@ -4,7 +4,7 @@ import { chainCell, clock, reissueLine, resolutionLine, shortId, typedValues } f
 import type { AuditEntry, AuditPage, Device, User } from '../types';
 import { dataTable, panel, view } from './layout';
 import { actDone, subjectLine } from '../../shared/acts';
-import { DatePattern, datePlaceholder, parseDay, t } from '../../shared/i18n';
+import { DatePattern, datePlaceholder, parseDay, roleName, t } from '../../shared/i18n';
 
 // Audit search: every act ever received, by patient (the acts on the
 // patient and on their appointments, prescriptions, results and
@@ -124,7 +124,7 @@ export function auditView(ctx: Ctx): View {
       h('td', null, clock(e.occurredAt, ctx.now()), h('div', { class: 'sub' }, t('adm.clinicalTime'))),
       h('td', null, clock(e.receivedAt, ctx.now()), h('div', { class: 'sub' }, t('adm.syncTime'))),
       h('td', null, actDone(e.name), h('div', { class: 'sub', 'data-role': 'subject' }, subjectLine(e.subject))),
-      h('td', null, e.author ? `${e.author.name} (${e.author.role})` : e.chain?.claimedAuthor ? h('span', { title: t('audit.claimedTitle') }, t('audit.claimed', { id: shortId(e.chain.claimedAuthor) })) : '-'),
+      h('td', null, e.author ? `${e.author.name} (${roleName(e.author.role)})` : e.chain?.claimedAuthor ? h('span', { title: t('audit.claimedTitle') }, t('audit.claimed', { id: shortId(e.chain.claimedAuthor) })) : '-'),
       h('td', null, e.deviceName || shortId(e.deviceId), h('div', { class: 'sub' }, t('audit.seq', { seq: e.seq }))),
       h('td', { class: 'chain', title: chain.title }, chain.text && h('code', null, chain.text), h('div', null, h('span', { class: `badge badge-${chain.cls}` }, chain.badge))),
       h('td', null, e.outcome === 'applied'
@@ -153,7 +153,7 @@ export function auditView(ctx: Ctx): View {
       ]);
       // Rebuilt choices keep what the administrator picked.
       const picked = [userSel.value, deviceSel.value];
-      replace(userSel, h('option', { value: '' }, t('audit.anyone')), users.map((u) => h('option', { value: u.id }, `${u.name} (${u.role})`)));
+      replace(userSel, h('option', { value: '' }, t('audit.anyone')), users.map((u) => h('option', { value: u.id }, `${u.name} (${roleName(u.role)})`)));
       replace(deviceSel, h('option', { value: '' }, t('audit.any')), devices.map((d) => h('option', { value: d.id }, d.name)));
       [userSel.value, deviceSel.value] = picked as [string, string];
       for (const sel of [userSel, deviceSel]) if (sel.selectedIndex < 0) sel.value = '';

@@ -2,7 +2,7 @@ import { hourlyBars } from '../chart';
 import { concerns, type Ctx, type Topics, type View } from '../context';
 import { h, replace, s } from '../../shared/dom';
 import { clock, label } from '../format';
-import { DatePattern, datePlaceholder, dayInput, has, parseDay, t, type MessageKey } from '../../shared/i18n';
+import { DatePattern, datePlaceholder, dayInput, has, parseDay, roleName, t, type MessageKey } from '../../shared/i18n';
 import { humanDuration } from '../status';
 import type { Board, BoardStatus } from '../types';
 
@@ -117,7 +117,7 @@ export function boardView(ctx: Ctx): View {
           'tr',
           { 'data-queue': q.key, class: q.count ? '' : 'idle' },
           h('td', null, q.label, h('div', { class: 'sub' }, `${q.table} ${label(q.status).toLowerCase()}`)),
-          h('td', null, q.waitingFor.join(', ')),
+          h('td', null, q.waitingFor.map(roleName).join(', ')),
           h('td', { class: 'num' }, String(q.count)),
           h('td', null, o ? [h('span', { class: cls }, wait), ` ${o.patient}`, h('div', { class: 'sub' }, o.since ? t(due ? 'board.at' : 'board.since', { time: clock(o.since, ctx.now()) }) : '')] : '-'),
         );

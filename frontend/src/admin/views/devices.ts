@@ -1,7 +1,7 @@
 import { concerns, type Ctx, type Topics, type View } from '../context';
 import { confirmButton, h, replace } from '../../shared/dom';
 import { clock } from '../format';
-import { t } from '../../shared/i18n';
+import { roleName, t } from '../../shared/i18n';
 import { ROLES, type Device, type Registration } from '../types';
 import { dataTable, onSubmit, panel, view } from './layout';
 
@@ -18,7 +18,7 @@ export function devicesView(ctx: Ctx): View {
       'fieldset',
       null,
       h('legend', null, t('dev.serves')),
-      ROLES.map((r) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'roles', value: r }), ` ${r}`)),
+      ROLES.map((r) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'roles', value: r }), ` ${roleName(r)}`)),
     ),
     h('button', { type: 'submit', class: 'primary' }, t('dev.register')),
     h('p', { class: 'form-error', role: 'alert' }),
@@ -36,7 +36,7 @@ export function devicesView(ctx: Ctx): View {
     codeBox.hidden = false;
     replace(
       codeBox,
-      h('p', null, t('dev.registered', { name: reg.name, roles: reg.roles.join(', '), until: clock(reg.registrationExpiresAt, ctx.now()) })),
+      h('p', null, t('dev.registered', { name: reg.name, roles: reg.roles.map(roleName).join(', '), until: clock(reg.registrationExpiresAt, ctx.now()) })),
       h('dl', null, h('dt', null, t('setup.deviceId')), h('dd', null, h('code', { class: 'device-id' }, reg.id)), h('dt', null, t('dev.code')), h('dd', null, h('code', { class: 'reg-code' }, reg.registrationCode))),
       h('p', { class: 'hint' }, t('dev.codeHint')),
     );
@@ -76,7 +76,7 @@ export function devicesView(ctx: Ctx): View {
       'tr',
       { 'data-device-id': d.id, class: d.revoked ? 'disabled' : '' },
       h('td', null, d.name),
-      h('td', null, d.roles.join(', ')),
+      h('td', null, d.roles.map(roleName).join(', ')),
       h('td', null, h('code', null, d.id)),
       h('td', null, clock(d.createdAt, now)),
       h('td', null, d.lastSeen ? clock(d.lastSeen, now) : t('dev.never')),

@@ -8,7 +8,7 @@ import { deferredPanel } from './deferred';
 import { healthSettings } from './health';
 import { dataTable, panel, view, type Head } from './layout';
 import { actDone, plainMessage, subjectLine } from '../../shared/acts';
-import { fmtWhen, has, t, tn, type MessageKey } from '../../shared/i18n';
+import { fmtWhen, has, roleName, t, tn, type MessageKey } from '../../shared/i18n';
 
 // The overview: every workstation's sync health, and the live feed of
 // rejected acts with the reason and exactly what was typed.
@@ -169,7 +169,7 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
         { class: 'details', 'data-role': 'details' },
         h('summary', null, t('details.summary')),
         h('p', { class: 'sub' }, h('span', { class: 'code' }, e.code ?? ''), ` ${e.name} · ${t('details.seq')} ${e.seq} · `, h('code', null, e.mutationId),
-          e.author ? ` · ${e.author.role}` : ''),
+          e.author ? ` · ${roleName(e.author.role)}` : ''),
         h('p', { class: 'sub' }, e.message ?? ''),
         h(
           'table',

@@ -1,7 +1,7 @@
 import { concerns, type Ctx, type Topics, type View } from '../context';
 import { confirmButton, h, Keyed } from '../../shared/dom';
 import { clock } from '../format';
-import { t } from '../../shared/i18n';
+import { roleName, t } from '../../shared/i18n';
 import { ROLES, type User } from '../types';
 import { dataTable, onSubmit, panel, view } from './layout';
 
@@ -10,7 +10,7 @@ import { dataTable, onSubmit, panel, view } from './layout';
 // server does it; the page says so).
 
 function roleSelect(name: string, value: string, attrs: Record<string, string> = {}): HTMLSelectElement {
-  return h('select', { name, ...attrs }, ROLES.map((r) => h('option', { value: r, selected: r === value }, r)));
+  return h('select', { name, ...attrs }, ROLES.map((r) => h('option', { value: r, selected: r === value }, roleName(r))));
 }
 
 export function usersView(ctx: Ctx): View {
@@ -28,7 +28,7 @@ export function usersView(ctx: Ctx): View {
     form,
     (v) => ctx.api.post<User>('/api/v1/admin/users', { name: v.name, email: v.email, password: v.password, role: v.role }),
     async (u) => {
-      ctx.toast(t('users.created', { name: u.name, role: u.role }));
+      ctx.toast(t('users.created', { name: u.name, role: roleName(u.role) }));
       await load();
     },
   );
@@ -51,7 +51,7 @@ export function usersView(ctx: Ctx): View {
     const apply = h('button', { type: 'button', class: 'small', disabled: true }, t('users.changeRole'));
     sel.addEventListener('change', () => (apply.disabled = sel.value === u.role));
     apply.addEventListener('click', () =>
-      act(t('users.roleChanged', { name: u.name, role: sel.value }), () => ctx.api.patch(`/api/v1/admin/users/${u.id}`, { role: sel.value })),
+      act(t('users.roleChanged', { name: u.name, role: roleName(sel.value) }), () => ctx.api.patch(`/api/v1/admin/users/${u.id}`, { role: sel.value })),
     );
     const pw = h('input', { type: 'password', placeholder: t('users.newPassword'), minlength: 6, maxlength: 72, 'aria-label': t('users.newPasswordFor', { name: u.name }), autocomplete: 'new-password' }) as HTMLInputElement;
     const setPw = h('button', { type: 'button', class: 'small' }, t('users.resetPassword'));

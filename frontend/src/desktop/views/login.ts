@@ -3,7 +3,7 @@
 import { api, ProblemError } from '../api';
 import { h } from '../../shared/dom';
 import { offlineNote } from '../format';
-import { t } from '../../shared/i18n';
+import { roleName, t } from '../../shared/i18n';
 import type { Session, Status } from '../types';
 
 /** The screen the idle lock left: whose session it hides, after how long. */
@@ -59,7 +59,7 @@ export function loginView(status: () => Status, done: (s: Session) => void, sett
           email.value = s.user.email;
           password.focus();
         },
-      }, `${s.user.name} (${s.user.role.toLowerCase()})`)));
+      }, `${s.user.name} (${roleName(s.user.role)})`)));
   }).catch(() => undefined);
   const update = () => {
     const n = offlineNote(status());

@@ -664,6 +664,13 @@ export const en = {
   'ws.conn.connected': 'connected',
   'ws.conn.other': 'connected (other server)',
   'ws.conn.offline': 'offline',
+  // A person's role (a user, an act's author), by its code; ws.role.* below
+  // says instead what a workstation serves.
+  'role.NURSE': 'Nurse',
+  'role.DOCTOR': 'Doctor',
+  'role.SECRETARY': 'Receptionist',
+  'role.BIOLOGIST': 'Biologist',
+  'role.ADMIN': 'Administrator',
   'ws.role.SECRETARY': 'reception',
   'ws.role.NURSE': 'nursing',
   'ws.role.DOCTOR': 'doctors',

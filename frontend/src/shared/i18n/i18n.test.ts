@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { en } from './en';
 import { fr } from './fr';
-import { DefaultLocale, fmtDate, fmtDateTime, fmtDateUTC, fmtMoney, fmtTime, fmtWhen, locale, parseDay, parseTime, setCurrency, setLocale, t } from './index';
+import { ROLES } from '../../admin/types';
+import { DefaultLocale, fmtDate, fmtDateTime, fmtDateUTC, fmtMoney, fmtTime, fmtWhen, locale, parseDay, parseTime, roleName, setCurrency, setLocale, t } from './index';
 
 declare global {
   interface ImportMeta {
@@ -50,6 +51,44 @@ describe('the message catalog', () => {
     expect(t('done.appointment.recordVitals')).toBe('Constantes saisies');
     expect(t('form.cancel')).toBe('Annuler');
     expect(t('bill.closeVisit')).toBe('Clôturer la visite');
+  });
+});
+
+describe('a role reads as its name, never its code', () => {
+  afterAll(() => setLocale('fr-FR'));
+  it('in English', () => {
+    setLocale('en-GB');
+    expect(ROLES.map(roleName)).toEqual(['Administrator', 'Doctor', 'Biologist', 'Nurse', 'Receptionist']);
+    expect(t('users.created', { name: 'Infirmière Nuit', role: roleName('NURSE') })).toBe('User Infirmière Nuit (Nurse) created.');
+    expect(t('users.roleChanged', { name: 'Infirmière Nuit', role: roleName('SECRETARY') })).toBe('Role of Infirmière Nuit is now Receptionist; their sessions ended.');
+  });
+  it('in French', () => {
+    setLocale('fr-FR');
+    expect(ROLES.map(roleName)).toEqual(['Administrateur·rice', 'Médecin', 'Biologiste', 'Infirmier·ère', 'Secrétaire d’accueil']);
+    expect(t('users.created', { name: 'Infirmière Nuit', role: roleName('NURSE') })).toBe('Utilisateur Infirmière Nuit (Infirmier·ère) créé.');
+    expect(t('users.roleChanged', { name: 'Infirmière Nuit', role: roleName('DOCTOR') })).toBe('Infirmière Nuit a maintenant le rôle Médecin ; ses sessions sont terminées.');
+  });
+  it('a code this release does not know reads as it came', () => {
+    expect(roleName('PHARMACIST')).toBe('PHARMACIST');
+  });
+  it('no screen writes a role code itself', () => {
+    // A role written straight into text (`${u.role}`, role.toLowerCase(),
+    // roles.join) bypasses roleName; option and checkbox values may carry
+    // the code, which is what the API takes.
+    const files = import.meta.glob(['../../desktop/**/*.ts', '../../admin/**/*.ts', '!../../**/*.test.ts'], { query: '?raw', import: 'default', eager: true });
+    const raw = [
+      /(?<!role\.)\$\{[^}]*\b(?:role|authorRole)\}/, // `${u.role}`, but not a key `ws.role.${role}`
+      /\b(?:role|authorRole)\.to(?:Lower|Upper)Case\(/,
+      /\b(?:roles|waitingFor)\.join\(/, // Role[] lists
+      /\btn?\('[\w.]+', \{[^}]*\broles?: (?!roleName\(|[\w.]+\.map\(roleName\))/, // a sentence's {role}
+    ];
+    const found: string[] = [];
+    for (const [file, text] of Object.entries(files)) {
+      text.split('\n').forEach((line, i) => {
+        if (raw.some((r) => r.test(line))) found.push(`${file}:${i + 1}: ${line.trim()}`);
+      });
+    }
+    expect(found).toEqual([]);
   });
 });
 

@@ -75,6 +75,16 @@ export function t(key: MessageKey, params?: Params): string {
   return text.replace(/\{(\w+)\}/g, (m, name: string) => (name in params ? String(params[name]) : m));
 }
 
+/**
+ * roleName is how a person's role reads on screen ("Nurse" / "Infirmier·ère")
+ * from its code (NURSE); the code itself stays what forms send and the API
+ * takes. A code this release does not know reads as it came.
+ */
+export function roleName(role: string): string {
+  const key = `role.${role}`;
+  return has(key) ? t(key) : role;
+}
+
 /** plural picks key.one or key.many by n, with {n} set. */
 export function tn(one: MessageKey, many: MessageKey, n: number, params: Params = {}): string {
   return t(n === 1 ? one : many, { ...params, n: num(n) });
