@@ -104,8 +104,17 @@ func (st *pushStore) WriteEffect(ctx context.Context, a *pipeline.Act, eff workf
 		return rej, nil
 	}
 	st.open = !bare
+	if st.written == nil {
+		st.written = map[rowKey]bool{}
+	}
+	for _, op := range eff.Ops {
+		st.written[rowKey{op.Table, op.ID}] = true
+	}
 	return nil, nil
 }
+
+// rowKey names a row the push's transaction wrote (pushStore.written).
+type rowKey struct{ table, id string }
 
 // sendWrites sends a batch of (SAVEPOINT and) ops' writes, in order from
 // the statement first, and turns the first refused write into its

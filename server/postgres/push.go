@@ -414,6 +414,9 @@ type pushStore struct {
 	// one act, and no step calls back into the push.
 	last    bool
 	pending *pgx.Batch
+	// written are the rows the transaction's applied acts wrote: a later
+	// act reads them without locking them again (readRow, rows.go).
+	written map[rowKey]bool
 	// bare: the push's only act reads and writes without a savepoint
 	// (WriteEffect); cleared by its first write.
 	bare bool

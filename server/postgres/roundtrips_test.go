@@ -189,6 +189,7 @@ func TestManyActPushMakesNoMultiXact(t *testing.T) {
 	}
 	sec := mustLogin(t, db, workflow.RoleSecretary, dev.ID)
 	nurse := mustLogin(t, db, workflow.RoleNurse, dev.ID)
+	doctor := mustLogin(t, db, workflow.RoleDoctor, dev.ID)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	const n = 10
 	patient := uuid.NewString()
@@ -220,6 +221,14 @@ func TestManyActPushMakesNoMultiXact(t *testing.T) {
 	}
 	more = append(more, act("patient.update", sec, map[string]any{"id": patient, "phone": "0600000000"}))
 	pushes = append(pushes, schedule, checkIn, more)
+	// A row written by one act of the push, then read and written by the
+	// next: the second act's read does not lock the row again (the first
+	// act's lock stays on the row it wrote, and a second lock from another
+	// subtransaction makes a MultiXact). Its write may still need one.
+	again := appts[n-1]
+	twice := []syncproto.Mutation{act("appointment.recordVitals", nurse, map[string]any{"id": again, "vitals": vitals}),
+		act("appointment.completeConsultation", doctor, map[string]any{"id": again, "consultationNotes": "Normal."})}
+	pushes = append(pushes, twice)
 
 	next := func() int64 {
 		return scalar[int64](t, pool, `SELECT mxid_age(datminmxid) FROM pg_database WHERE datname = current_database()`)
@@ -235,11 +244,15 @@ func TestManyActPushMakesNoMultiXact(t *testing.T) {
 				t.Fatalf("push %d: %+v", i, r)
 			}
 		}
-		if made := next() - before; made != 0 {
-			t.Errorf("push %d of %d acts (%s): %d MultiXacts made, want none", i, len(p), p[0].Name, made)
+		want := int64(0)
+		if i == len(pushes)-1 {
+			want = 1
+		}
+		if made := next() - before; made > want {
+			t.Errorf("push %d of %d acts (%s): %d MultiXacts made, want at most %d", i, len(p), p[0].Name, made, want)
 		}
 	}
-	if got := scalar[int64](t, pool, `SELECT count(*) FROM appointments WHERE id = ANY($1) AND status = 'CHECKED_IN'`, appts); got != n-n/2 {
-		t.Fatalf("%d appointments checked in, want %d", got, n-n/2)
+	if got := scalar[int64](t, pool, `SELECT count(*) FROM appointments WHERE id = ANY($1) AND status = 'CHECKED_IN'`, appts); got != n-n/2-1 {
+		t.Fatalf("%d appointments checked in, want %d", got, n-n/2-1)
 	}
 }

@@ -150,6 +150,13 @@ func (r errRow) Scan(...any) error { return r.err }
 // readRow reads the row of table whose column where is arg, locked as lock;
 // T is the workflow row type of table.
 func readRow[T any](ctx context.Context, r txReader, table, where, lock, arg string) (*T, error) {
+	if where == "id" && r.st != nil && r.st.written[rowKey{table, arg}] {
+		// This transaction wrote the row: no other can change it before
+		// the commit, and locking it again from another act's
+		// subtransaction would need a MultiXact (the writer's lock stays
+		// on the new version of the row).
+		lock = lockNone
+	}
 	q := `SELECT ` + tableCols[table] + ` FROM ` + pgx.Identifier{table}.Sanitize() + ` WHERE ` + where + ` = $1` + lock
 	_, v, err := scanners[table](r.queryRow(ctx, q, arg))
 	if errors.Is(err, pgx.ErrNoRows) {
