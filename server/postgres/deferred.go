@@ -37,8 +37,9 @@ var waitTables = map[string]string{
 // lockWaitRow locks the row a deferrable act waits on for the rest of the
 // transaction, so that no writer can change the row after the refusal and
 // before the park commits (its trigger would not see the parked act). The
-// mutator's own read locks it too nowadays (the pipeline reads outside the
-// savepoint), but that is the mutator's choice of lock, not this file's.
+// mutator's own read locks it too nowadays (in the act's savepoint, which
+// a parked act releases: its locks stay), but that is the mutator's
+// choice of lock, not this file's.
 func lockWaitRow(ctx context.Context, tx pgx.Tx, table, id string) error {
 	q, ok := waitTables[table]
 	if !ok {
@@ -202,43 +203,46 @@ func (st *pushStore) Wake(ctx context.Context, _ *pipeline.Act) ([]*pipeline.Act
 // decideWoken keeps the outcome of a woken act (Record sends it here):
 // applied, refused with what it had waited for, refused for having waited
 // too long (the sweeper's expire), or still waiting until the row changes
-// again.
+// again. The act's savepoint, opened by the mutator's reads, is released
+// in the same round trip, whatever the outcome: the rows read stay locked
+// until commit.
 func (st *pushStore) decideWoken(ctx context.Context, p parked, o pipeline.Outcome) error {
-	db, tx, w, rej := st.db, st.tx, &st.waking, o.Rejection
-	var err error
+	db, w, rej := st.db, &st.waking, o.Rejection
+	b := &pgx.Batch{}
+	if st.open {
+		b.Queue(releaseAct)
+		st.open = false
+	}
 	switch {
 	case rej == nil:
-		if err := st.release(ctx); err != nil {
-			return err
-		}
-		err = db.decide(ctx, tx, p, nil)
+		db.queueDecide(b, p, nil)
 		w.progress = true
 	case rej.Wait == nil:
 		r := *rej
 		r.Message = fmt.Sprintf("%s It had been %s since %s.", rej.Message, p.waitingFor, p.parkedAt.UTC().Format("2006-01-02 15:04 UTC"))
-		err = db.decide(ctx, tx, p, &r)
+		db.queueDecide(b, p, &r)
 	case w.expire && !db.now().Before(p.expiresAt):
 		r := *rej
 		r.Wait = nil
 		r.Message = fmt.Sprintf("It had been %s since %s, longer than the %s the server keeps an act waiting; it was not applied. %s",
 			p.waitingFor, p.parkedAt.UTC().Format("2006-01-02 15:04 UTC"), db.deferredWindow(), rej.Message)
-		err = db.decide(ctx, tx, p, &r)
+		db.queueDecide(b, p, &r)
 	default:
 		// Still early: it keeps waiting, until the row changes again.
-		_, err = tx.Exec(ctx, `UPDATE sync.deferred SET woken = false WHERE device_id = $1 AND seq = $2`, p.deviceID, p.seq)
-		return err
+		b.Queue(`UPDATE sync.deferred SET woken = false WHERE device_id = $1 AND seq = $2`, p.deviceID, p.seq)
+		return st.tx.SendBatch(ctx, b).Close()
 	}
-	if err != nil {
-		return err
+	if err := st.tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("decide parked mutation %s/%d: %w", p.deviceID, p.seq, err)
 	}
 	w.decided++
 	return nil
 }
 
-// decide records a parked act's outcome once: the audit row leaves
-// "deferred", and sync.deferred keeps the deciding transaction's xid for
-// the feed.
-func (db *DB) decide(ctx context.Context, tx pgx.Tx, p parked, rej *workflow.Rejection) error {
+// queueDecide queues on b the record of a parked act's outcome, once: the
+// audit row leaves "deferred", and sync.deferred keeps the deciding
+// transaction's xid for the feed.
+func (db *DB) queueDecide(b *pgx.Batch, p parked, rej *workflow.Rejection) {
 	outcome := "applied"
 	var code, msg, field any
 	if rej != nil {
@@ -247,19 +251,13 @@ func (db *DB) decide(ctx context.Context, tx pgx.Tx, p parked, rej *workflow.Rej
 			field = pgText(rej.Field)
 		}
 	}
-	if _, err := tx.Exec(ctx, `UPDATE sync.mutations SET outcome = $3, code = $4, message = $5, field = $6 WHERE device_id = $1 AND seq = $2`,
-		p.deviceID, p.seq, outcome, code, msg, field); err != nil {
-		return fmt.Errorf("decide parked mutation %s/%d: %w", p.deviceID, p.seq, err)
-	}
-	_, err := tx.Exec(ctx, `UPDATE sync.deferred SET outcome = $3, decided_at = $4, decided_xid = pg_current_xact_id(), woken = false
+	b.Queue(`UPDATE sync.mutations SET outcome = $3, code = $4, message = $5, field = $6 WHERE device_id = $1 AND seq = $2`,
+		p.deviceID, p.seq, outcome, code, msg, field)
+	b.Queue(`UPDATE sync.deferred SET outcome = $3, decided_at = $4, decided_xid = pg_current_xact_id(), woken = false
 		 WHERE device_id = $1 AND seq = $2`, p.deviceID, p.seq, outcome, db.now())
-	if err != nil {
-		return fmt.Errorf("decide parked mutation %s/%d: %w", p.deviceID, p.seq, err)
-	}
 	// A rejection changes no seed row, but the decision leaves a mark in
 	// the feed (migration 00017), so the caller's announcement after the
 	// commit pokes the author's device, which pulls the outcome.
-	return nil
 }
 
 // SweepDeferred retries the parked acts that need it outside a push: those

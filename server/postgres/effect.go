@@ -31,41 +31,47 @@ var errBareRefused = errors.New("an act's write was refused outside a savepoint"
 
 // WriteEffect writes an accepted act's effect in as few round trips as it
 // can (a push pays each one per act):
-//   - the mutator's reads ran outside any savepoint: a refusal by the
-//     workflow has written nothing, and a read that fails is an
-//     infrastructure error that aborts the whole push anyway. The rows it
-//     locked stay locked until the push commits (an applied act's did
-//     already).
+//   - the act's savepoint was opened with the mutator's first read
+//     (txReader.queryRow, rows.go), or goes now with the writes for a
+//     mutator that read nothing: the rows the mutator locked are locked by
+//     the subtransaction that writes them. Locked by the push's
+//     transaction and written in a subtransaction, a row would need a
+//     MultiXact, on every act of a push.
+//   - a refusal by the workflow has written nothing: Record releases the
+//     savepoint with the audit row, and the rows read stay locked until
+//     the push commits.
 //   - the writes can still be refused (a constraint another writer's race
-//     tripped, a row gone), so they run in a savepoint; SAVEPOINT and the
-//     writes go to PostgreSQL in one batch. A refusal rolls the savepoint
-//     back: the push goes on.
+//     tripped, a row gone): the savepoint is rolled back, which undoes
+//     this act's writes and frees the locks of its reads, and the push
+//     goes on.
 //   - on success the savepoint is left open, so that the act's audit row
 //     carries its RELEASE (record.go), or release sends it.
-//   - the only act of a push (bare) goes without one: the mutator locked
-//     its rows outside the savepoint, and a row updated in a
-//     subtransaction of its locker costs PostgreSQL a MultiXact, on every
-//     act an online workstation sends. A refused write then loses the
-//     transaction, and the push runs again with the savepoint
-//     (errBareRefused): same outcome, nothing written twice.
+//   - the only act of a push (bare) goes without one, reads and writes. A
+//     refused write then loses the transaction, and the push runs again
+//     with the savepoint (errBareRefused): same outcome, nothing written
+//     twice.
 func (st *pushStore) WriteEffect(ctx context.Context, a *pipeline.Act, eff workflow.Effect) (*workflow.Rejection, error) {
 	tx := st.tx
 	b := &pgx.Batch{}
-	bare := st.bare && a.Name != "patient.merge"
+	merge := a.Name == "patient.merge"
+	bare := st.bare && !merge
 	st.bare = false // the acts Wake retries in the same transaction keep theirs
 	switch {
-	case bare:
-	case a.Name == "patient.merge":
+	case bare, st.open:
+	case merge:
 		// Its record is written first, from the loser's row (merge.go).
 		if _, err := tx.Exec(ctx, savepointAct); err != nil {
 			return nil, err
 		}
+		st.open = true
+	default:
+		b.Queue(savepointAct)
+	}
+	if merge {
 		m := workflow.Mutation{ID: a.ID, Name: a.Name, Args: a.Args, Actor: a.Actor, OccurredAt: a.OccurredAt}
 		if err := recordMerge(ctx, tx, m, eff); err != nil {
 			return nil, err
 		}
-	default:
-		b.Queue(savepointAct)
 	}
 	first := b.Len()
 	for _, op := range eff.Ops {
@@ -91,14 +97,24 @@ func (st *pushStore) WriteEffect(ctx context.Context, a *pipeline.Act, eff workf
 	}
 	if rej != nil {
 		// The savepoint undoes this act's writes only.
+		st.open = false
 		if _, err := tx.Exec(ctx, rollbackAct+`; `+releaseAct); err != nil {
 			return nil, err
 		}
 		return rej, nil
 	}
 	st.open = !bare
+	if st.written == nil {
+		st.written = map[rowKey]bool{}
+	}
+	for _, op := range eff.Ops {
+		st.written[rowKey{op.Table, op.ID}] = true
+	}
 	return nil, nil
 }
+
+// rowKey names a row the push's transaction wrote (pushStore.written).
+type rowKey struct{ table, id string }
 
 // sendWrites sends a batch of (SAVEPOINT and) ops' writes, in order from
 // the statement first, and turns the first refused write into its

@@ -414,14 +414,17 @@ type pushStore struct {
 	// one act, and no step calls back into the push.
 	last    bool
 	pending *pgx.Batch
-	// bare: the push's only act writes its effect without a savepoint
+	// written are the rows the transaction's applied acts wrote: a later
+	// act reads them without locking them again (readRow, rows.go).
+	written map[rowKey]bool
+	// bare: the push's only act reads and writes without a savepoint
 	// (WriteEffect); cleared by its first write.
 	bare bool
 
 	// What the steps of the current act leave for the later ones.
 	chainBreak syncproto.ChainBreak
 	sessionID  string
-	open       bool // the act's savepoint awaits its release (effect.go)
+	open       bool // the act's savepoint, opened by its first read or its writes, awaits its release (effect.go)
 	woken      bool // its audit row found parked acts woken (record.go)
 	// asleep: the act's writes were sent (for the push's last act) with
 	// the check that no parked act is woken; none was.
@@ -432,8 +435,9 @@ type pushStore struct {
 }
 
 func (db *DB) newPushStore(tx pgx.Tx, deviceID string, roles []workflow.Role, receivedAt time.Time) *pushStore {
-	return &pushStore{txReader: txReader{tx}, db: db, deviceID: deviceID, roles: roles, receivedAt: receivedAt,
-		sessions: map[string]sessionLookup{}}
+	st := &pushStore{db: db, deviceID: deviceID, roles: roles, receivedAt: receivedAt, sessions: map[string]sessionLookup{}}
+	st.txReader = txReader{tx: tx, st: st}
+	return st
 }
 
 // begin readies the store for the next act of the push, whose link must

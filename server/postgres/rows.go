@@ -99,13 +99,66 @@ const (
 // txReader is the workflow.Reader of one push transaction, locking as above.
 type txReader struct {
 	tx pgx.Tx
+	// st is the store whose acts the reads judge: the first read of an act
+	// opens the act's savepoint (queryRow).
+	st *pushStore
 }
+
+// queryRow sends one read of the mutator. The first of an act carries the
+// act's savepoint in its round trip, so the rows it locks are locked by the
+// subtransaction that writes them (WriteEffect, effect.go): locked by the
+// push's transaction and written by a subtransaction of it, a row would
+// need a MultiXact to name both, on every act of a push. The lone act of a
+// push (pushStore.bare) has no savepoint to open.
+func (r txReader) queryRow(ctx context.Context, q string, args ...any) pgx.Row {
+	st := r.st
+	if st == nil || st.open || st.bare {
+		return r.tx.QueryRow(ctx, q, args...)
+	}
+	b := &pgx.Batch{}
+	b.Queue(savepointAct)
+	b.Queue(q, args...)
+	st.open = true
+	br := r.tx.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		_ = br.Close()
+		return errRow{err}
+	}
+	return batchRow{br: br, row: br.QueryRow()}
+}
+
+// batchRow is the read of a batch (queryRow's): scanned, it closes the
+// batch.
+type batchRow struct {
+	br  pgx.BatchResults
+	row pgx.Row
+}
+
+func (r batchRow) Scan(dest ...any) error {
+	err := r.row.Scan(dest...)
+	if cerr := r.br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// errRow is a read whose batch failed before it.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 // readRow reads the row of table whose column where is arg, locked as lock;
 // T is the workflow row type of table.
-func readRow[T any](ctx context.Context, tx pgx.Tx, table, where, lock, arg string) (*T, error) {
+func readRow[T any](ctx context.Context, r txReader, table, where, lock, arg string) (*T, error) {
+	if where == "id" && r.st != nil && r.st.written[rowKey{table, arg}] {
+		// This transaction wrote the row: no other can change it before
+		// the commit, and locking it again from another act's
+		// subtransaction would need a MultiXact (the writer's lock stays
+		// on the new version of the row).
+		lock = lockNone
+	}
 	q := `SELECT ` + tableCols[table] + ` FROM ` + pgx.Identifier{table}.Sanitize() + ` WHERE ` + where + ` = $1` + lock
-	_, v, err := scanners[table](tx.QueryRow(ctx, q, arg))
+	_, v, err := scanners[table](r.queryRow(ctx, q, arg))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, workflow.ErrNotFound
 	}
@@ -116,31 +169,31 @@ func readRow[T any](ctx context.Context, tx pgx.Tx, table, where, lock, arg stri
 }
 
 func (r txReader) User(ctx context.Context, id string) (*workflow.User, error) {
-	return readRow[workflow.User](ctx, r.tx, workflow.TableUsers, "id", lockNone, id)
+	return readRow[workflow.User](ctx, r, workflow.TableUsers, "id", lockNone, id)
 }
 
 func (r txReader) Patient(ctx context.Context, id string) (*workflow.Patient, error) {
-	return readRow[workflow.Patient](ctx, r.tx, workflow.TablePatients, "id", lockKeyShare, id)
+	return readRow[workflow.Patient](ctx, r, workflow.TablePatients, "id", lockKeyShare, id)
 }
 
 func (r txReader) Appointment(ctx context.Context, id string) (*workflow.Appointment, error) {
-	return readRow[workflow.Appointment](ctx, r.tx, workflow.TableAppointments, "id", lockUpdate, id)
+	return readRow[workflow.Appointment](ctx, r, workflow.TableAppointments, "id", lockUpdate, id)
 }
 
 func (r txReader) Prescription(ctx context.Context, id string) (*workflow.Prescription, error) {
-	return readRow[workflow.Prescription](ctx, r.tx, workflow.TablePrescriptions, "id", lockUpdate, id)
+	return readRow[workflow.Prescription](ctx, r, workflow.TablePrescriptions, "id", lockUpdate, id)
 }
 
 func (r txReader) Result(ctx context.Context, id string) (*workflow.Result, error) {
-	return readRow[workflow.Result](ctx, r.tx, workflow.TableResults, "id", lockUpdate, id)
+	return readRow[workflow.Result](ctx, r, workflow.TableResults, "id", lockUpdate, id)
 }
 
 func (r txReader) ResultByPrescription(ctx context.Context, prescriptionID string) (*workflow.Result, error) {
-	return readRow[workflow.Result](ctx, r.tx, workflow.TableResults, `"prescriptionId"`, lockUpdate, prescriptionID)
+	return readRow[workflow.Result](ctx, r, workflow.TableResults, `"prescriptionId"`, lockUpdate, prescriptionID)
 }
 
 func (r txReader) Document(ctx context.Context, id string) (*workflow.Document, error) {
-	return readRow[workflow.Document](ctx, r.tx, workflow.TableDocuments, "id", lockNone, id)
+	return readRow[workflow.Document](ctx, r, workflow.TableDocuments, "id", lockNone, id)
 }
 
 // PatientRecords locks the patient FOR UPDATE, which conflicts with the
@@ -151,7 +204,7 @@ func (r txReader) Document(ctx context.Context, id string) (*workflow.Document, 
 // it: a record added after the list would go with the loser's delete.
 func (r txReader) PatientRecords(ctx context.Context, patientID string) (*workflow.PatientRecords, error) {
 	var id string
-	err := r.tx.QueryRow(ctx, `SELECT id FROM patients WHERE id = $1 FOR UPDATE`, patientID).Scan(&id)
+	err := r.queryRow(ctx, `SELECT id FROM patients WHERE id = $1 FOR UPDATE`, patientID).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, workflow.ErrNotFound
 	}
