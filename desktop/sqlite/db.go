@@ -404,6 +404,12 @@ func (db *DB) Close() error {
 		vfs := db.vfs
 		db.writeMu.Unlock()
 		if vfs != nil {
+			// database/sql closes a connection still in use (a read whose
+			// transaction is being rolled back as its context ends) only when
+			// it is given back; the VFS may go only after its files are shut.
+			for deadline := time.Now().Add(BusyTimeout); db.sql.Stats().OpenConnections > 0 && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+			}
 			if err := vfs.Close(); err != nil && db.closeErr == nil {
 				db.closeErr = err
 			}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"wardsync/workflow"
 )
@@ -106,5 +107,27 @@ func TestLockedReplicaRefusesUntilUnlocked(t *testing.T) {
 	err = db.Unlock(ctx, []byte("another-key-of-thirty-two-bytes!"))
 	if err == nil || err.Error() != "sqlite: the replica "+path+" cannot be read: it is open under another key" {
 		t.Fatalf("another key: %v", err)
+	}
+}
+
+// A connection still in use when Close is called (a read another goroutine
+// is finishing) closes when it is given back: Close waits for it and then
+// unregisters the VFS, instead of failing with files still open.
+func TestCloseWaitsForAConnectionInUse(t *testing.T) {
+	db := openTest(t)
+	tx, err := db.SQL().BeginTx(context.Background(), &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := tx.QueryRow(`SELECT count(*) FROM sqlite_master`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		tx.Rollback()
+	}()
+	if err := db.Close(); err != nil {
+		t.Fatalf("close with a read finishing: %v", err)
 	}
 }
