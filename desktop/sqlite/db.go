@@ -208,8 +208,7 @@ func (db *DB) unlock(ctx context.Context, key []byte, every time.Duration, resta
 	fail := func(err error) error {
 		db.conn.set("")
 		// Drop the connections made under this key before the VFS goes.
-		db.sql.SetMaxIdleConns(0)
-		db.sql.SetMaxIdleConns(2)
+		db.shutConns(false)
 		if vfs != nil {
 			if f := vfs.Failure(); f != nil && isIOErr(err) {
 				err = &Unreadable{Path: db.path, Cause: f}
@@ -404,18 +403,35 @@ func (db *DB) Close() error {
 		vfs := db.vfs
 		db.writeMu.Unlock()
 		if vfs != nil {
-			// database/sql closes a connection still in use (a read whose
-			// transaction is being rolled back as its context ends) only when
-			// it is given back; the VFS may go only after its files are shut.
-			for deadline := time.Now().Add(BusyTimeout); db.sql.Stats().OpenConnections > 0 && time.Now().Before(deadline); {
-				time.Sleep(10 * time.Millisecond)
-			}
+			// A connection still in use when sql.DB.Close returned (a read
+			// finishing as the engine closed) holds files of the VFS.
+			db.shutConns(true)
 			if err := vfs.Close(); err != nil && db.closeErr == nil {
 				db.closeErr = err
 			}
 		}
 	})
 	return db.closeErr
+}
+
+// shutConns closes the pool's idle connections and, with wait, waits up to
+// BusyTimeout until no connection is open: database/sql closes a busy one
+// only when it is given back, and the encrypted VFS may go (its key wiped)
+// only after every file opened through it is shut. With wait, it reports
+// whether none is left open.
+func (db *DB) shutConns(wait bool) bool {
+	deadline := time.Now().Add(BusyTimeout)
+	for {
+		db.sql.SetMaxIdleConns(0)
+		db.sql.SetMaxIdleConns(2)
+		if !wait || db.sql.Stats().OpenConnections == 0 {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // SQL exposes the handle for tests and diagnostics.

@@ -10,7 +10,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"time"
 )
 
 // Lock closes the replica's files and forgets its key: every call fails
@@ -28,18 +27,8 @@ func (db *DB) Lock() error {
 	db.stmts = nil
 	db.stmtMu.Unlock()
 	db.conn.set("")
-	deadline := time.Now().Add(BusyTimeout)
-	for {
-		// Closes the idle connections; busy ones close when given back.
-		db.sql.SetMaxIdleConns(0)
-		db.sql.SetMaxIdleConns(2)
-		if db.vfs == nil || db.sql.Stats().OpenConnections == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("sqlite: lock %s: connections still in use after %s", db.path, BusyTimeout)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !db.shutConns(db.vfs != nil) {
+		return fmt.Errorf("sqlite: lock %s: connections still in use after %s", db.path, BusyTimeout)
 	}
 	if db.vfs != nil {
 		if err := db.vfs.Close(); err != nil {
