@@ -491,7 +491,7 @@ func (a *App) Sessions() ([]desktop.Session, error) {
 // in on the window.
 
 // Dashboard returns the user's role's work queues.
-func (a *App) Dashboard(userID string) (*DashboardView, error) {
+func (a *App) Dashboard(userID string) (*View[*desktop.Dashboard], error) {
 	e, err := a.eng()
 	if err != nil {
 		return nil, err
@@ -500,11 +500,11 @@ func (a *App) Dashboard(userID string) (*DashboardView, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DashboardView{d, d.Role}, nil
+	return &View[*desktop.Dashboard]{d, d.Role}, nil
 }
 
 // SearchPatients finds patients by name words and/or birth date (YYYY-MM-DD).
-func (a *App) SearchPatients(name, birthDate string) ([]PatientView, error) {
+func (a *App) SearchPatients(name, birthDate string) ([]View[workflow.Patient], error) {
 	e, id, role, err := a.engReader()
 	if err != nil {
 		return nil, err
@@ -515,7 +515,7 @@ func (a *App) SearchPatients(name, birthDate string) ([]PatientView, error) {
 
 // LikelyDuplicates lists the patients already on this workstation with the
 // same names and birth date (YYYY-MM-DD), for reception's warning.
-func (a *App) LikelyDuplicates(firstName, lastName, birthDate string) ([]PatientView, error) {
+func (a *App) LikelyDuplicates(firstName, lastName, birthDate string) ([]View[workflow.Patient], error) {
 	e, id, role, err := a.engReader()
 	if err != nil {
 		return nil, err
@@ -527,7 +527,7 @@ func (a *App) LikelyDuplicates(firstName, lastName, birthDate string) ([]Patient
 // Timeline returns a patient's record, newest first, as userID sees it:
 // each entry with who did what on it, when and where (every workstation's
 // acts when online, this workstation's queued ones offline).
-func (a *App) Timeline(userID, patientID string) (*TimelineView, error) {
+func (a *App) Timeline(userID, patientID string) (*View[*desktop.Timeline], error) {
 	e, role, err := a.engAs(userID)
 	if err != nil {
 		return nil, err
@@ -539,7 +539,7 @@ func (a *App) Timeline(userID, patientID string) (*TimelineView, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &TimelineView{t, role}, nil
+	return &View[*desktop.Timeline]{t, role}, nil
 }
 
 // Doctors lists the doctors an appointment may be booked with.
@@ -553,7 +553,7 @@ func (a *App) Doctors() ([]desktop.Person, error) {
 
 // Pending lists the acts waiting to be sent (or whose outcome is not yet
 // known), oldest first.
-func (a *App) Pending() ([]PendingView, error) {
+func (a *App) Pending() ([]View[desktop.PendingAct], error) {
 	e, id, role, err := a.engReader()
 	if err != nil {
 		return nil, err
@@ -562,12 +562,12 @@ func (a *App) Pending() ([]PendingView, error) {
 	if err != nil {
 		return nil, err
 	}
-	return viewsFor(role, acts, func(x desktop.PendingAct, r workflow.Role) PendingView { return PendingView{x, r} }), nil
+	return viewsFor(role, acts), nil
 }
 
 // Rejected lists the acts the server refused, newest first: the open ones,
 // or all of them (closed, re-issued, resolved) when includeResolved.
-func (a *App) Rejected(includeResolved bool) ([]RejectedView, error) {
+func (a *App) Rejected(includeResolved bool) ([]View[desktop.RejectedAct], error) {
 	e, id, role, err := a.engReader()
 	if err != nil {
 		return nil, err
@@ -576,7 +576,7 @@ func (a *App) Rejected(includeResolved bool) ([]RejectedView, error) {
 	if err != nil {
 		return nil, err
 	}
-	return viewsFor(role, acts, func(x desktop.RejectedAct, r workflow.Role) RejectedView { return RejectedView{x, r} }), nil
+	return viewsFor(role, acts), nil
 }
 
 // CloseRejected closes a rejected act with a written reason (required),

@@ -7,67 +7,34 @@ import (
 	"wardsync/workflow"
 )
 
-// What the reads return to the UI. Each value carries the role of the
-// user it is for, and encodes itself to JSON with desktop.MarshalFor: a
-// column that role may not read is left out, so it never crosses the
-// binding, whatever the workstation's replica holds. In Go the embedded
-// value reads as usual (its hidden fields are zero: the engine's reads
-// already cut them).
-
-// DashboardView is the Dashboard as its user may see it.
-type DashboardView struct {
-	*desktop.Dashboard
-	role workflow.Role
+// View is what a read returns to the UI: a value with the role of the
+// user it is for. It encodes itself to JSON with desktop.MarshalFor, so a
+// column that role may not read is left out and never crosses the
+// binding, whatever the workstation's replica holds. In Go, Value reads
+// as usual (its hidden fields are zero: the engine's reads already cut
+// them). One generic type serves every read, so no read can forget the
+// role's cut.
+type View[T any] struct {
+	Value T
+	role  workflow.Role
 }
 
-func (v DashboardView) MarshalJSON() ([]byte, error) { return desktop.MarshalFor(v.role, v.Dashboard) }
-
-// TimelineView is a patient's record as the user may see it.
-type TimelineView struct {
-	*desktop.Timeline
-	role workflow.Role
-}
-
-func (v TimelineView) MarshalJSON() ([]byte, error) { return desktop.MarshalFor(v.role, v.Timeline) }
-
-// PatientView is a patient as the user may see them.
-type PatientView struct {
-	workflow.Patient
-	role workflow.Role
-}
-
-func (v PatientView) MarshalJSON() ([]byte, error) { return desktop.MarshalFor(v.role, v.Patient) }
-
-// PendingView is a queued act as the user may see it.
-type PendingView struct {
-	desktop.PendingAct
-	role workflow.Role
-}
-
-func (v PendingView) MarshalJSON() ([]byte, error) { return desktop.MarshalFor(v.role, v.PendingAct) }
-
-// RejectedView is a rejected act as the user may see it.
-type RejectedView struct {
-	desktop.RejectedAct
-	role workflow.Role
-}
-
-func (v RejectedView) MarshalJSON() ([]byte, error) { return desktop.MarshalFor(v.role, v.RejectedAct) }
+func (v View[T]) MarshalJSON() ([]byte, error) { return desktop.MarshalFor(v.role, v.Value) }
 
 // patientViews keeps "no result" as nil (JSON null), as the search
 // always answered.
-func patientViews(role workflow.Role, ps []workflow.Patient) []PatientView {
+func patientViews(role workflow.Role, ps []workflow.Patient) []View[workflow.Patient] {
 	if ps == nil {
 		return nil
 	}
-	return viewsFor(role, ps, func(p workflow.Patient, r workflow.Role) PatientView { return PatientView{p, r} })
+	return viewsFor(role, ps)
 }
 
 // viewsFor wraps each value of a read in its view for role.
-func viewsFor[T, V any](role workflow.Role, xs []T, view func(T, workflow.Role) V) []V {
-	out := make([]V, len(xs))
+func viewsFor[T any](role workflow.Role, xs []T) []View[T] {
+	out := make([]View[T], len(xs))
 	for i, x := range xs {
-		out[i] = view(x, role)
+		out[i] = View[T]{x, role}
 	}
 	return out
 }

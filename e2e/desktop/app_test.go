@@ -221,7 +221,7 @@ func TestAppWalk(t *testing.T) {
 	p := must(act(a, sec, "patient.register", obj{"firstName": "Walk", "lastName": "Through", "birthDate": bd + "T00:00:00Z", "sex": "F", "phone": "0102030405", "consentMedicalData": true, "consentContact": false}))
 	pid := p.RowID
 	found := must(a.SearchPatients("through wal", ""))
-	if len(found) != 1 || found[0].ID != pid || found[0].BirthDate.Format(time.DateOnly) != bd {
+	if len(found) != 1 || found[0].Value.ID != pid || found[0].Value.BirthDate.Format(time.DateOnly) != bd {
 		t.Fatalf("search: %+v", found)
 	}
 	if got := must(a.SearchPatients("", bd)); len(got) != 1 {
@@ -238,13 +238,13 @@ func TestAppWalk(t *testing.T) {
 		t.Fatalf("scheduling with a nurse: %v", err)
 	}
 	appt := must(act(a, sec, "appointment.schedule", obj{"patientId": pid, "doctorId": doctorID, "date": when, "motif": "Douleur thoracique"})).RowID
-	if d := must(a.Dashboard(sec)); !hasAppt(d.ToCheckIn, appt) {
+	if d := must(a.Dashboard(sec)).Value; !hasAppt(d.ToCheckIn, appt) {
 		t.Fatalf("the new appointment is not among today's to check in: %+v", d.ToCheckIn)
 	}
 	must(act(a, sec, "appointment.checkIn", obj{"id": appt}))
 
 	// Nursing: a temperature out of range is refused with the seed's words.
-	if d := must(a.Dashboard(nurse)); !hasAppt(d.ToPrepare, appt) {
+	if d := must(a.Dashboard(nurse)).Value; !hasAppt(d.ToPrepare, appt) {
 		t.Fatal("the checked-in patient is not among the nurse's patients to prepare")
 	}
 	bad := goodVitals()
@@ -256,7 +256,7 @@ func TestAppWalk(t *testing.T) {
 	must(act(a, nurse, "appointment.recordVitals", obj{"id": appt, "vitals": goodVitals(), "medicalHistoryNotes": "Allergie pénicilline"}))
 
 	// Doctor: consult, prescribe, send to the lab.
-	if d := must(a.Dashboard(doc)); !hasAppt(d.Consultations, appt) {
+	if d := must(a.Dashboard(doc)).Value; !hasAppt(d.Consultations, appt) {
 		t.Fatal("the patient is not among the doctor's consultations ready")
 	}
 	if _, err := act(a, doc, "appointment.completeConsultation", obj{"id": appt, "consultationNotes": "  "}); app.Format(err).Message != "Consultation notes must not be empty." {
@@ -267,15 +267,15 @@ func TestAppWalk(t *testing.T) {
 	must(act(a, doc, "prescription.sendToLab", obj{"id": pres}))
 
 	// Nurse collects, biologist analyses.
-	if d := must(a.Dashboard(nurse)); !hasPres(d.ToCollect, pres) {
+	if d := must(a.Dashboard(nurse)).Value; !hasPres(d.ToCollect, pres) {
 		t.Fatal("the prescription is not among the samples to collect")
 	}
 	must(act(a, nurse, "prescription.collectSample", obj{"id": pres}))
-	if d := must(a.Dashboard(bio)); !hasPres(d.SamplesReceived, pres) {
+	if d := must(a.Dashboard(bio)).Value; !hasPres(d.SamplesReceived, pres) {
 		t.Fatal("the sample is not among the biologist's samples received")
 	}
 	must(act(a, bio, "prescription.startAnalysis", obj{"id": pres}))
-	if d := must(a.Dashboard(bio)); !hasPres(d.InProgress, pres) {
+	if d := must(a.Dashboard(bio)).Value; !hasPres(d.InProgress, pres) {
 		t.Fatal("the analysis is not in progress")
 	}
 	if _, err := act(a, bio, "result.create", obj{"prescriptionId": pres, "text": "Hb normale", "data": []any{13.5}}); app.Format(err).Message != "Result data must be an object, not a list." {
@@ -284,7 +284,7 @@ func TestAppWalk(t *testing.T) {
 	res := must(act(a, bio, "result.create", obj{"prescriptionId": pres, "text": "Hb normale", "data": obj{"hemoglobin": 13.5, "unit": "g/dL"}})).RowID
 
 	// Doctor reviews.
-	d := must(a.Dashboard(doc))
+	d := must(a.Dashboard(doc)).Value
 	i := slices.IndexFunc(d.ToReview, func(p desktop.PrescriptionView) bool { return p.ID == pres })
 	if i < 0 || d.ToReview[i].ResultID != res {
 		t.Fatalf("results to review: %+v", d.ToReview)
@@ -292,18 +292,18 @@ func TestAppWalk(t *testing.T) {
 	must(act(a, doc, "result.review", obj{"id": res, "interpretation": "RAS"}))
 
 	// Reception closes and bills, then records the payment.
-	if d := must(a.Dashboard(sec)); !hasAppt(d.ToClose, appt) {
+	if d := must(a.Dashboard(sec)).Value; !hasAppt(d.ToClose, appt) {
 		t.Fatal("the consultation is not among those to close")
 	}
 	if _, err := act(a, sec, "appointment.close", obj{"id": appt, "billingAmount": "45.001", "billingStatus": "PENDING"}); app.Format(err).Field != "billingAmount" {
 		t.Fatalf("bad amount: %v", err)
 	}
 	must(act(a, sec, "appointment.close", obj{"id": appt, "billingAmount": "45.00", "billingStatus": "PENDING"}))
-	if d := must(a.Dashboard(sec)); !hasAppt(d.Unpaid, appt) {
+	if d := must(a.Dashboard(sec)).Value; !hasAppt(d.Unpaid, appt) {
 		t.Fatal("the visit is not among the payments pending")
 	}
 	must(act(a, sec, "appointment.recordPayment", obj{"id": appt, "billingStatus": "PAID"}))
-	if d := must(a.Dashboard(sec)); hasAppt(d.Unpaid, appt) {
+	if d := must(a.Dashboard(sec)).Value; hasAppt(d.Unpaid, appt) {
 		t.Fatal("a paid visit is still among the payments pending")
 	}
 
@@ -315,7 +315,7 @@ func TestAppWalk(t *testing.T) {
 		t.Fatalf("a nurse changed a phone number: %v", err)
 	}
 	must(act(a, sec, "patient.update", obj{"id": pid, "phone": phone}))
-	tl := must(a.Timeline(doc, pid))
+	tl := must(a.Timeline(doc, pid)).Value
 	kinds := map[string]int{}
 	for _, e := range tl.Entries {
 		kinds[e.Kind]++
@@ -326,7 +326,7 @@ func TestAppWalk(t *testing.T) {
 	if kinds["appointment"] != 1 || kinds["prescription"] != 1 || kinds["result"] != 1 || kinds["document"] != 1 || tl.Patient.Phone != "" {
 		t.Fatalf("the doctor's timeline: %v, phone %q", kinds, tl.Patient.Phone)
 	}
-	if stl := must(a.Timeline(sec, pid)); stl.Patient.Phone != phone || len(stl.Entries) != 2 {
+	if stl := must(a.Timeline(sec, pid)).Value; stl.Patient.Phone != phone || len(stl.Entries) != 2 {
 		t.Fatalf("the secretary's timeline: %d entries, phone %q", len(stl.Entries), stl.Patient.Phone)
 	}
 	if _, err := a.Timeline(doc, "00000000-0000-4000-8000-000000000000"); app.Format(err).Code != string(workflow.CodeNotFound) {
@@ -335,7 +335,7 @@ func TestAppWalk(t *testing.T) {
 
 	// ADMIN sees reception's queues on a workstation but may not check in.
 	admin := must(a.Login("admin@hospital.com", "admin123")).User.ID
-	if d := must(a.Dashboard(admin)); d.Role != workflow.RoleAdmin || !hasAppt(d.ToCheckIn, apptSched) {
+	if d := must(a.Dashboard(admin)).Value; d.Role != workflow.RoleAdmin || !hasAppt(d.ToCheckIn, apptSched) {
 		t.Fatalf("admin dashboard: %+v", d)
 	}
 	if _, err := act(a, admin, "appointment.checkIn", obj{"id": apptSched}); app.Format(err).Code != string(workflow.CodeForbidden) {
@@ -375,7 +375,7 @@ func TestAppWalk(t *testing.T) {
 		t.Fatalf("after acting offline: %+v", st)
 	}
 	pend := must(a.Pending())
-	if len(pend) != 1 || pend[0].Name != "appointment.recordVitals" || pend[0].AuthorName != "Infirmier Test" {
+	if len(pend) != 1 || pend[0].Value.Name != "appointment.recordVitals" || pend[0].Value.AuthorName != "Infirmier Test" {
 		t.Fatalf("pending: %+v", pend)
 	}
 	// Meanwhile at the server, someone cancels that appointment.
@@ -386,10 +386,10 @@ func TestAppWalk(t *testing.T) {
 		return s.Online && s.Pending == 0 && s.Rejected == 1
 	})
 	rej := must(a.Rejected(false))
-	if len(rej) != 1 || rej[0].Rejection.Code != workflow.CodeInvalidTransition || !strings.Contains(rej[0].Rejection.Message, "CANCELLED") {
+	if len(rej) != 1 || rej[0].Value.Rejection.Code != workflow.CodeInvalidTransition || !strings.Contains(rej[0].Value.Rejection.Message, "CANCELLED") {
 		t.Fatalf("rejected: %+v", rej)
 	}
-	cp := must(a.CopyRejected(rej[0].ID))
+	cp := must(a.CopyRejected(rej[0].Value.ID))
 	b, _ := json.Marshal(cp)
 	if cp.Name != "appointment.recordVitals" || !strings.Contains(string(b), `"respiratoryRate":16`) || !strings.Contains(string(b), "Vu hors ligne") {
 		t.Fatalf("copy: %s", b)
@@ -400,16 +400,16 @@ func TestAppWalk(t *testing.T) {
 	// Copied into a new entry, the next act of that name re-issues it
 	// (Reissuing is what the UI says when it opens the copy's form); one
 	// of another name does not.
-	if err := a.Reissuing(rej[0].ID); err != nil {
+	if err := a.Reissuing(rej[0].Value.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.CloseRejected(nurse, rej[0].ID, " "); app.Format(err).Code != string(workflow.CodeValidationFailed) || app.Format(err).Field != "reason" {
+	if _, err := a.CloseRejected(nurse, rej[0].Value.ID, " "); app.Format(err).Code != string(workflow.CodeValidationFailed) || app.Format(err).Field != "reason" {
 		t.Fatalf("closed without a reason: %v", err)
 	}
 	if err := a.Reissuing(""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.CloseRejected(nurse, rej[0].ID, "The appointment was cancelled; nothing to redo."); err != nil {
+	if _, err := a.CloseRejected(nurse, rej[0].Value.ID, "The appointment was cancelled; nothing to redo."); err != nil {
 		t.Fatal(err)
 	}
 	if got := must(a.Rejected(false)); len(got) != 0 {
@@ -417,7 +417,7 @@ func TestAppWalk(t *testing.T) {
 	}
 	waitFor(t, "the close recorded by the server", 30*time.Second, func() bool {
 		got, _ := a.Rejected(true)
-		return len(got) == 1 && got[0].State == "resolved" && got[0].ResolutionNote == "The appointment was cancelled; nothing to redo."
+		return len(got) == 1 && got[0].Value.State == "resolved" && got[0].Value.ResolutionNote == "The appointment was cancelled; nothing to redo."
 	})
 	if st := must(a.Status()); st.Rejected != 0 {
 		t.Fatalf("rejected count after closing: %d", st.Rejected)

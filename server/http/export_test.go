@@ -9,15 +9,14 @@ import (
 // What the black-box tests (package http_test, which start the server
 // through internal/wardtest) read of the inside.
 type (
-	SyncStatusJSON    = syncStatusJSON
-	DeviceStatusJSON  = deviceStatusJSON
-	SecurityEventJSON = securityEventJSON
-	BoardJSON         = boardJSON
-	BoardStatusJSON   = boardStatusJSON
-	BoardQueueJSON    = boardQueueJSON
-	AuditEntryJSON    = auditEntryJSON
-	AdminUserJSON     = adminUserJSON
-	AdminDeviceJSON   = adminDeviceJSON
+	SyncStatusJSON   = syncStatusJSON
+	DeviceStatusJSON = deviceStatusJSON
+	BoardJSON        = boardJSON
+	BoardStatusJSON  = boardStatusJSON
+	BoardQueueJSON   = boardQueueJSON
+	AuditEntryJSON   = auditEntryJSON
+	AdminUserJSON    = adminUserJSON
+	AdminDeviceJSON  = adminDeviceJSON
 )
 
 var (

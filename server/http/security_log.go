@@ -7,7 +7,6 @@ package http
 import (
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -43,27 +42,6 @@ func (s *Server) noteActivity(r *http.Request, sess *postgres.Session) {
 	}
 }
 
-type securityEventJSON struct {
-	ID        int64           `json:"id,string"`
-	At        time.Time       `json:"at"`
-	Kind      string          `json:"kind"`
-	ActorID   string          `json:"actorId,omitempty"`
-	ActorName string          `json:"actorName,omitempty"`
-	UserID    string          `json:"userId,omitempty"`
-	UserEmail string          `json:"userEmail,omitempty"`
-	DeviceID  string          `json:"deviceId,omitempty"`
-	Address   string          `json:"address,omitempty"`
-	Reason    string          `json:"reason,omitempty"`
-	Target    string          `json:"target,omitempty"`
-	Before    json.RawMessage `json:"before,omitempty"`
-	After     json.RawMessage `json:"after,omitempty"`
-}
-
-func toSecurityJSON(e postgres.SecurityEvent) securityEventJSON {
-	return securityEventJSON{e.ID, e.At.UTC(), e.Kind, e.ActorID, e.ActorName, e.UserID, e.UserEmail, e.DeviceID,
-		e.Address, e.Reason, e.Target, e.Before, e.After}
-}
-
 func securityFilter(r *http.Request) (postgres.SecurityFilter, error) {
 	q := r.URL.Query()
 	f := postgres.SecurityFilter{Kind: q.Get("kind"), User: q.Get("user"), After: q.Get("after")}
@@ -85,7 +63,7 @@ func (s *Server) handleSecurityEvents(w http.ResponseWriter, r *http.Request, _ 
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": each(events, toSecurityJSON), "next": next, "kinds": postgres.EventKinds})
+	writeJSON(w, http.StatusOK, map[string]any{"items": events, "next": next, "kinds": postgres.EventKinds})
 }
 
 // csvExportMax bounds one export; narrow the filters for more.

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 	"wardsync/internal/wardtest"
-	httpserver "wardsync/server/http"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -22,8 +21,8 @@ import (
 )
 
 type securityPage struct {
-	Items []httpserver.SecurityEventJSON `json:"items"`
-	Next  string                         `json:"next"`
+	Items []postgres.SecurityEvent `json:"items"`
+	Next  string                   `json:"next"`
 }
 
 // TestSecurityLogRecordsEveryKind performs every logged action through the
@@ -148,7 +147,7 @@ func TestSecurityLogRecordsEveryKind(t *testing.T) {
 			var page securityPage
 			e.getInto("/api/v1/admin/security-events?kind="+kind+"&since="+url.QueryEscape(start.Format(time.RFC3339Nano)), admin, &page)
 			w := want[kind]
-			var found *httpserver.SecurityEventJSON
+			var found *postgres.SecurityEvent
 			for i := range page.Items {
 				ev := &page.Items[i]
 				if ev.Kind != kind {

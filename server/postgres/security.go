@@ -71,21 +71,22 @@ func whoOf(ctx context.Context) Who {
 	return w
 }
 
-// SecurityEvent is one entry of the security log.
+// SecurityEvent is one entry of the security log, as it is written and as
+// the admin dashboard lists it.
 type SecurityEvent struct {
-	ID        int64
-	At        time.Time
-	Kind      string
-	ActorID   string
-	ActorName string
-	UserID    string
-	UserEmail string
-	DeviceID  string
-	Address   string
-	Reason    string
-	Target    string
-	Before    json.RawMessage
-	After     json.RawMessage
+	ID        int64           `json:"id,string"`
+	At        time.Time       `json:"at"`
+	Kind      string          `json:"kind"`
+	ActorID   string          `json:"actorId,omitempty"`
+	ActorName string          `json:"actorName,omitempty"`
+	UserID    string          `json:"userId,omitempty"`
+	UserEmail string          `json:"userEmail,omitempty"`
+	DeviceID  string          `json:"deviceId,omitempty"`
+	Address   string          `json:"address,omitempty"`
+	Reason    string          `json:"reason,omitempty"`
+	Target    string          `json:"target,omitempty"`
+	Before    json.RawMessage `json:"before,omitempty"`
+	After     json.RawMessage `json:"after,omitempty"`
 }
 
 type execer interface {
@@ -220,7 +221,7 @@ func (db *DB) SecurityEvents(ctx context.Context, f SecurityFilter) ([]SecurityE
 		return nil, "", err
 	}
 	defer rows.Close()
-	var out []SecurityEvent
+	out := []SecurityEvent{}
 	for rows.Next() {
 		var e SecurityEvent
 		var before, after []byte
@@ -228,7 +229,7 @@ func (db *DB) SecurityEvents(ctx context.Context, f SecurityFilter) ([]SecurityE
 			&e.DeviceID, &e.Address, &e.Reason, &e.Target, &before, &after); err != nil {
 			return nil, "", err
 		}
-		e.Before, e.After = before, after
+		e.At, e.Before, e.After = e.At.UTC(), before, after
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
