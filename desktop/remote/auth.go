@@ -214,19 +214,12 @@ func httpError(resp *http.Response, body []byte) *HTTPError {
 	var r workflow.Rejection
 	if json.Unmarshal(body, &r) != nil || r.Code == "" || r.Message == "" {
 		r = workflow.Rejection{Message: fmt.Sprintf("The server answered %s.", resp.Status)}
-		switch resp.StatusCode {
-		case http.StatusUnauthorized:
-			r.Code = workflow.CodeUnauthenticated
-		case http.StatusForbidden:
-			r.Code = workflow.CodeForbidden
-		case http.StatusTooManyRequests:
-			r.Code = workflow.CodeRateLimited // a 429 without a code of its own
+		r.Code = syncproto.CodeOfHTTPStatus(resp.StatusCode)
+		if r.Code == workflow.CodeRateLimited { // a 429 without a code of its own
 			r.Message = "Too many attempts; wait a moment and try again."
 			if s := resp.Header.Get("Retry-After"); s != "" {
 				r.Message = "Too many attempts; try again in " + s + " seconds."
 			}
-		default:
-			r.Code = workflow.CodeInternal
 		}
 	}
 	return &HTTPError{Status: resp.StatusCode, Rejection: &r}

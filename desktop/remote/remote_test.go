@@ -98,8 +98,13 @@ func TestLogin(t *testing.T) {
 			t.Errorf("%s: a refusal is not unreachability", c.email)
 		}
 	}
-	if _, err := Login(ctx, nil, base, "boom@hospital.com", "x", "dev-1", testSignKey, nil); !Unreachable(err) {
+	_, err = Login(ctx, nil, base, "boom@hospital.com", "x", "dev-1", testSignKey, nil)
+	if !Unreachable(err) {
 		t.Errorf("a 502 must count as unreachable: %v", err)
+	}
+	// A proxy's bare 502 names the server unreachable, not failing.
+	if r, ok := workflow.AsRejection(err); !ok || r.Code != workflow.CodeUnavailable || r.Message != "The server answered 502 Bad Gateway." {
+		t.Errorf("a bare 502: rejection %+v", r)
 	}
 	if _, err := Login(ctx, nil, base, "odd@hospital.com", "x", "dev-1", testSignKey, nil); err == nil {
 		t.Error("an answer with an unknown role was accepted")

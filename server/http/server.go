@@ -341,30 +341,13 @@ func writeError(w http.ResponseWriter, err error) {
 	var rl *rateLimited
 	if errors.As(err, &rl) {
 		w.Header().Set("Retry-After", strconv.Itoa(rl.seconds()))
-		writeJSON(w, http.StatusTooManyRequests, map[string]any{"code": workflow.CodeRateLimited, "message": rl.message(), "retryAfter": rl.seconds()})
+		writeJSON(w, syncproto.HTTPStatus(workflow.CodeRateLimited), map[string]any{"code": workflow.CodeRateLimited, "message": rl.message(), "retryAfter": rl.seconds()})
 		return
 	}
 	rej, ok := workflow.AsRejection(err)
 	if !ok {
-		writeJSON(w, http.StatusInternalServerError, map[string]any{"code": workflow.CodeInternal, "message": "The server failed; the request was not applied. Try again."})
+		writeJSON(w, syncproto.HTTPStatus(workflow.CodeInternal), map[string]any{"code": workflow.CodeInternal, "message": "The server failed; the request was not applied. Try again."})
 		return
 	}
-	writeJSON(w, httpStatus(rej.Code), rej)
-}
-
-func httpStatus(c workflow.Code) int {
-	switch c {
-	case workflow.CodeUnauthenticated:
-		return http.StatusUnauthorized
-	case workflow.CodeForbidden:
-		return http.StatusForbidden
-	case workflow.CodeNotFound:
-		return http.StatusNotFound
-	case workflow.CodeDuplicateID, workflow.CodeInvalidTransition:
-		return http.StatusConflict
-	case workflow.CodeUnavailable:
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusBadRequest
-	}
+	writeJSON(w, syncproto.HTTPStatus(rej.Code), rej)
 }
