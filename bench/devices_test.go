@@ -135,17 +135,12 @@ func (e *env) connect(b testing.TB, d *device) {
 			break
 		}
 	}
-	ws, _, err := wardtest.DialConn(e.srv.URL(), tok, 64<<10)
+	ws, w, err := wardtest.DialHello(e.srv.URL(), tok, 64<<10, syncproto.Hello{DeviceID: d.id, LastMutationSeq: d.seq, Pages: d.pages})
 	if err != nil {
-		fatalf(b, "device %s: dial /sync: %v", d.id, err)
+		fatalf(b, "device %s: dial /sync and hello: %v", d.id, err)
 	}
 	b.Cleanup(ws.Close)
-	d.ws = ws
-	f, err := ws.Request(&syncproto.Hello{RequestID: "hello", Protocol: syncproto.Version, DeviceID: d.id, LastMutationSeq: d.seq, Pages: d.pages}, time.Minute)
-	if err != nil {
-		fatalf(b, "hello: %v", err)
-	}
-	d.seq = f.(*syncproto.Welcome).LastMutationSeq
+	d.ws, d.seq = ws, w.LastMutationSeq
 }
 
 // pullToHead pages from cursor until the server has nothing more, reading

@@ -27,7 +27,6 @@ import (
 	"wardsync/desktop/keyfile"
 	"wardsync/desktop/sqlite"
 	"wardsync/desktop/sqlite/cryptvfs"
-	"wardsync/internal/pgtest"
 	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/syncproto"
@@ -93,15 +92,7 @@ type replicaKind struct {
 func initialSync(b *testing.B, n int) syncRun {
 	b.Helper()
 	ctx := context.Background()
-	pool, dbURL := pgtest.MustOpenDB(b)
-	db, err := postgres.Open(ctx, dbURL, postgres.DefaultConfig())
-	if err != nil {
-		fatalf(b, "open database: %v", err)
-	}
-	defer db.Close(context.Background())
-	if _, err := db.Seed(ctx); err != nil {
-		fatalf(b, "seed: %v", err)
-	}
+	dbURL, pool := wardtest.SeededDB(b, "")
 	exec := func(ctx context.Context, q string, args ...any) error {
 		_, err := pool.Exec(ctx, q, args...)
 		return err

@@ -1,6 +1,7 @@
 package wardtest
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,6 +46,25 @@ func DialConn(baseURL, token string, buf int) (*Conn, *http.Response, error) {
 	}
 	ws.SetReadLimit(8 << 20)
 	return &Conn{WS: ws}, resp, nil
+}
+
+// DialHello is DialConn followed by hello h (its request id and protocol
+// filled in when empty); the read deadline is lifted once welcomed.
+func DialHello(baseURL, token string, buf int, h syncproto.Hello) (*Conn, *syncproto.Welcome, error) {
+	c, _, err := DialConn(baseURL, token, buf)
+	if err != nil {
+		return nil, nil, err
+	}
+	h.RequestID, h.Protocol = cmp.Or(h.RequestID, "hello"), cmp.Or(h.Protocol, syncproto.Version)
+	f, err := c.Request(&h, 2*time.Minute)
+	if err == nil {
+		err = c.WS.SetReadDeadline(time.Time{})
+	}
+	if err != nil {
+		c.WS.Close()
+		return nil, nil, err
+	}
+	return c, f.(*syncproto.Welcome), nil
 }
 
 // WriteMessage sends b as a frame of type typ (websocket.BinaryMessage...).

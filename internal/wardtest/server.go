@@ -222,6 +222,26 @@ func (s *Server) Again(tb testing.TB, o Options) *Server {
 	return StartServer(tb, o)
 }
 
+// SeededDB migrates and seeds the database at url ("": a fresh one of the
+// test's) with no server in front of it, for tests that run the server as
+// a child process, and opens a pool on it for the test's queries.
+func SeededDB(tb testing.TB, url string) (string, *pgtest.Pool) {
+	tb.Helper()
+	ctx := context.Background()
+	url = cmp.Or(url, pgtest.NewDatabase(tb, true))
+	db, err := postgres.Open(ctx, url, postgres.DefaultConfig())
+	if err == nil {
+		defer db.Close(ctx)
+		if _, err = db.Migrate(ctx); err == nil {
+			_, err = db.Seed(ctx)
+		}
+	}
+	if err != nil {
+		tb.Fatalf("seed %s: %v", url, err)
+	}
+	return url, pgtest.OpenPool(tb, url)
+}
+
 // AddDevice registers a workstation serving roles and returns its id.
 func (s *Server) AddDevice(tb testing.TB, name string, roles ...workflow.Role) string {
 	tb.Helper()
