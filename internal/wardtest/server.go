@@ -228,7 +228,9 @@ func (s *Server) Again(tb testing.TB, o Options) *Server {
 func SeededDB(tb testing.TB, url string) (string, *pgtest.Pool) {
 	tb.Helper()
 	ctx := context.Background()
-	url = cmp.Or(url, pgtest.NewDatabase(tb, true))
+	if url == "" {
+		url = pgtest.NewDatabase(tb, true)
+	}
 	db, err := postgres.Open(ctx, url, postgres.DefaultConfig())
 	if err == nil {
 		defer db.Close(ctx)
