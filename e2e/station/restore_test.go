@@ -183,7 +183,7 @@ func (e *env) switchDatabase(url string) {
 	e.tb.Helper()
 	addr := e.Addr()
 	e.Stop()
-	e.Server = wardtest.StartServer(e.tb, wardtest.Options{DatabaseURL: url, Addr: addr, LoginPerEmail: 1_000_000, LoginPerIP: 1_000_000})
+	e.Server = wardtest.StartServer(e.tb, wardtest.Options{DatabaseURL: url, Addr: addr})
 }
 
 // pgTool runs a PostgreSQL client program (pg_dump, pg_restore) of the

@@ -89,10 +89,9 @@ type Options struct {
 	Clock *Clock
 	// Config changes the database settings (session lifetimes, windows).
 	Config func(*postgres.Config)
-	// LoginPerEmail and LoginPerIP are the free login attempts; zero:
-	// more than any test makes, unless ProductionLoginLimits.
-	LoginPerEmail, LoginPerIP int
-	ProductionLoginLimits     bool
+	// ProductionLoginLimits keeps the deployed limits on login attempts;
+	// else a test may make as many as it likes.
+	ProductionLoginLimits bool
 	// Configure changes the server last, before it listens (TLS, tokens).
 	Configure func(*httpserver.Server)
 	// NoSeed leaves a fresh database empty.
@@ -169,7 +168,7 @@ func (s *Server) start(tb testing.TB, addr string) {
 	}
 	m.Configure = func(srv *httpserver.Server) {
 		if !o.ProductionLoginLimits {
-			srv.SetLoginLimits(orPlenty(o.LoginPerEmail), orPlenty(o.LoginPerIP))
+			srv.SetLoginLimits(1_000_000, 1_000_000)
 		}
 		if o.Configure != nil {
 			o.Configure(srv)
@@ -204,14 +203,6 @@ func (s *Server) Restart(tb testing.TB) {
 	tb.Helper()
 	s.Stop()
 	s.start(tb, s.Addr())
-}
-
-// orPlenty is n, or for 0 more login attempts than any test makes.
-func orPlenty(n int) int {
-	if n == 0 {
-		return 100000
-	}
-	return n
 }
 
 // Again starts another server on the same database and clock, with its

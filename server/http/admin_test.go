@@ -1038,13 +1038,12 @@ func admStart(t testing.TB) *admEnv { return admStartWith(t, nil, nil) }
 // (TLS, limits) and the client of the HTTP calls.
 func admStartWith(t testing.TB, setup func(*httpserver.Server), client *http.Client) *admEnv {
 	t.Helper()
-	s := wardtest.StartServer(t, wardtest.Options{LoginPerEmail: 10000, LoginPerIP: 10000,
-		Config: func(c *postgres.Config) { c.MaxConns = postgres.DefaultConfig().MaxConns }, Configure: func(srv *httpserver.Server) {
-			srv.SetMetricsToken(admMetricsToken)
-			if setup != nil {
-				setup(srv)
-			}
-		}})
+	s := wardtest.StartServer(t, wardtest.Options{Config: func(c *postgres.Config) { c.MaxConns = postgres.DefaultConfig().MaxConns }, Configure: func(srv *httpserver.Server) {
+		srv.SetMetricsToken(admMetricsToken)
+		if setup != nil {
+			setup(srv)
+		}
+	}})
 	e := &admEnv{Server: s, t: t, client: client, device: s.AddDevice(t, "Every role", workflow.Roles...)}
 	e.admin = e.login(wardtest.Email(workflow.RoleAdmin), wardtest.Password(workflow.RoleAdmin), "")
 	return e
