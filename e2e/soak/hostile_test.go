@@ -89,18 +89,11 @@ func (e *henv) postLogin(from net.IP, body any) (int, map[string]any, http.Heade
 	if from != nil {
 		tr.DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: from}}).DialContext
 	}
-	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	resp, err := client.Post(e.URL()+"/api/v1/auth/login", "application/json", strings.NewReader(jsonOf(body)))
+	code, out, h, err := wardtest.PostLogin(&http.Client{Transport: tr, Timeout: 30 * time.Second}, e.URL(), body, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	if req, ok := body.(map[string]any); ok {
-		wardtest.RememberLogin(req, out) // its acts are signed with the login's key
-	}
-	return resp.StatusCode, out, resp.Header
+	return code, out, h
 }
 
 // counts are the rows of every table, sessions included.

@@ -31,7 +31,7 @@ type login struct{ user, sid string }
 var keys syncproto.Keyring
 
 // pending are the private halves of the signing keys LoginBody made, by
-// public key, until the login's answer names their session.
+// public key, until a login's answer names their session.
 var pending sync.Map
 
 // Login logs role's seeded user in on device ("" for the dashboard) and
@@ -54,28 +54,46 @@ func LoginAs(tb testing.TB, baseURL, email, password, device string) string {
 // TryLogin is LoginAs for goroutines and benchmarks: it says why instead
 // of failing the test.
 func TryLogin(client *http.Client, baseURL, email, password, device string) (string, error) {
-	req := LoginBody(email, password, device)
-	b, _ := json.Marshal(req)
-	resp, err := client.Post(baseURL+"/api/v1/auth/login", "application/json", bytes.NewReader(b))
+	st, out, _, err := PostLogin(client, baseURL, LoginBody(email, password, device), nil)
+	tok, _ := out["token"].(string)
+	if err == nil && (st != http.StatusOK || tok == "") {
+		err = fmt.Errorf("login %s on %q: %d %v", email, device, st, out)
+	}
+	return tok, err
+}
+
+// PostLogin posts body (LoginBody's, or whatever a test sends) to the
+// login with the headers h through client (nil: the default one), keeps
+// the session it opens (its user and signing key) and returns the status,
+// the JSON answer and its headers.
+func PostLogin(client *http.Client, baseURL string, body any, h http.Header) (int, map[string]any, http.Header, error) {
+	req, err := http.NewRequest(http.MethodPost, baseURL+"/api/v1/auth/login", bytes.NewReader(MustJSON(body)))
 	if err != nil {
-		return "", err
+		return 0, nil, nil, err
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := cmp.Or(client, http.DefaultClient).Do(req)
+	if err != nil {
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	raw, _ := io.ReadAll(resp.Body)
 	var out map[string]any
-	if err := json.Unmarshal(body, &out); err != nil || resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("login %s on %q: %d %s", email, device, resp.StatusCode, body)
+	if err := json.Unmarshal(raw, &out); err != nil && len(raw) > 0 {
+		return resp.StatusCode, nil, resp.Header, fmt.Errorf("login answer %d is not JSON: %s", resp.StatusCode, raw)
 	}
-	tok := RememberLogin(req, out)
-	if tok == "" {
-		return "", fmt.Errorf("login %s on %q: no token in %s", email, device, body)
+	if b, ok := body.(map[string]any); ok {
+		remember(b, out)
 	}
-	return tok, nil
+	return resp.StatusCode, out, resp.Header, nil
 }
 
 // LoginBody is what a workstation posts to /api/v1/auth/login: with a
-// fresh session signing key when it names a device. RememberLogin keeps
-// the key once the answer names its session.
+// fresh session signing key when it names a device, kept once the answer
+// names its session.
 func LoginBody(email, password, device string) map[string]any {
 	b := map[string]any{"email": email, "password": password, "deviceId": device}
 	if device != "" {
@@ -86,10 +104,9 @@ func LoginBody(email, password, device string) map[string]any {
 	return b
 }
 
-// RememberLogin keeps what the login answer out says of the request body
-// req (from LoginBody): its user, for the acts' author id, and its session
-// signing key. It returns the answer's token.
-func RememberLogin(req, out map[string]any) string {
+// remember keeps what the login answer out says of the request body req:
+// its user, for the acts' author id, and its session signing key.
+func remember(req, out map[string]any) {
 	tok, _ := out["token"].(string)
 	sid, _ := out["sessionId"].(string)
 	if u, ok := out["user"].(map[string]any); ok && tok != "" {
@@ -106,7 +123,6 @@ func RememberLogin(req, out map[string]any) string {
 			keys.Put(sid, k)
 		}
 	}
-	return tok
 }
 
 // Bearer sets the header of a request made with token ("" sets none).
@@ -196,7 +212,7 @@ func CallJSON(tb testing.TB, client *http.Client, method, url, token string, bod
 	st, raw := Call(tb, client, method, url, token, body)
 	var out map[string]any
 	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &out); err != nil {
+		if err := json.Unmarshal(raw, &out); err != nil && len(raw) > 0 {
 			tb.Fatalf("%s %s: answer is not a JSON object (%v): %s", method, url, err, raw)
 		}
 	}
