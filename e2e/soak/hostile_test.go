@@ -115,14 +115,6 @@ func (e *henv) unchanged(what string, before map[string]int64, grew map[string]i
 	}
 }
 
-// connect dials with token and says hello for device.
-func (e *henv) connect(token, device string) *wardtest.Client {
-	e.t.Helper()
-	w := e.Dial(e.t, token, device)
-	w.Seq = w.Hello(e.t, "").LastMutationSeq
-	return w
-}
-
 // bystander is a workstation that keeps working while others misbehave.
 type bystander struct {
 	e     *henv
@@ -140,7 +132,7 @@ func (e *henv) bystander() *bystander {
 	}
 	b := &bystander{e: e}
 	b.relogin(dev)
-	b.w = e.connect(b.token, dev)
+	b.w = e.Connect(e.t, b.token, dev)
 	return b
 }
 
@@ -288,7 +280,7 @@ func TestRoleEscalation(t *testing.T) {
 	for _, r := range workflow.Roles {
 		tok[r] = e.Login(e.t, r, dev)
 	}
-	w := e.connect(tok[workflow.RoleSecretary], dev)
+	w := e.Connect(e.t, tok[workflow.RoleSecretary], dev)
 	by := e.bystander()
 
 	type attempt struct {
@@ -367,7 +359,7 @@ func TestForgedAuthor(t *testing.T) {
 	ward := e.AddDevice(e.t, "Ward 1", workflow.Roles...)
 	other := e.AddDevice(e.t, "Ward 2", workflow.Roles...)
 	sec := e.Login(e.t, workflow.RoleSecretary, ward)
-	w := e.connect(sec, ward)
+	w := e.Connect(e.t, sec, ward)
 	by := e.bystander()
 	checkIn := func() map[string]any { return map[string]any{"id": seedRow("a:scheduled")} }
 
@@ -425,7 +417,7 @@ func TestForgedAuthor(t *testing.T) {
 	old := e.Login(e.t, workflow.RoleAdmin, ward)
 	e.Clock.Advance(8 * 24 * time.Hour)
 	fresh := e.Login(e.t, workflow.RoleSecretary, ward)
-	w2 := e.connect(fresh, ward)
+	w2 := e.Connect(e.t, fresh, ward)
 	before := e.counts()
 	r := w2.Push(t, w2.Mut("appointment.cancel", checkIn(), old, msNow(e.Clock)))[0]
 	if r.Status != syncproto.StatusRejected || r.Code != workflow.CodeUnauthenticated ||
@@ -458,7 +450,7 @@ func TestRoleNotServed(t *testing.T) {
 	sec := e.Login(e.t, workflow.RoleSecretary, dev)
 	// The socket is the nurse's session: the secretary's role change below
 	// ends her sessions, and a socket opened with one of them would close.
-	w := e.connect(nurse, dev)
+	w := e.Connect(e.t, nurse, dev)
 	by := e.bystander()
 
 	// The ward now serves reception only.
@@ -731,7 +723,7 @@ func TestHostileFrames(t *testing.T) {
 	}
 	for _, c := range cases {
 		before := e.counts()
-		w := e.connect(sec, dev)
+		w := e.Connect(e.t, sec, dev)
 		if err := w.WriteMessage(c.typ, c.data); err != nil {
 			t.Fatalf("%s: write: %v", c.what, err)
 		}
@@ -758,7 +750,7 @@ func TestHostileFrames(t *testing.T) {
 
 	// A NUL in a mutation's arguments, escaped: the frame is fine, the act
 	// is refused and audited (its text could not be stored).
-	w := e.connect(sec, dev)
+	w := e.Connect(e.t, sec, dev)
 	before := e.counts()
 	r := w.Push(t, w.Mut("patient.register", json.RawMessage(`{"id":"`+uuid.NewString()+`","firstName":"A\u0000","lastName":"B","birthDate":"1980-01-01T00:00:00Z"}`),
 		sec, msNow(e.Clock)))[0]
@@ -806,7 +798,7 @@ func TestJSONNumbersAgreeWithPostgres(t *testing.T) {
 	ctx := context.Background()
 	dev := e.AddDevice(e.t, "Ward 6", workflow.RoleNurse)
 	nurse := e.Login(e.t, workflow.RoleNurse, dev)
-	w := e.connect(nurse, dev)
+	w := e.Connect(e.t, nurse, dev)
 	nums := []string{"0", "-0.0", "12.5", "1e-1000", "0e999999", "0e-16383", "0e-16384", "0.0e-16384", "1e-16383", "1e-16384",
 		"1.0e-16383", "10e-16384", "1.5e-16400", "1e131071", "1e131072", "0.5e131072", "0.05e131073", "0.05e131074", "123e131069",
 		"123e131070", "-123e131070", "1e999999", "1e-999999", "0e1073741822", "0e1073741823", "0e-1073741823", "1e2147483648",

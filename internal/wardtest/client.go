@@ -209,11 +209,12 @@ func (s *Server) Dial(tb testing.TB, token, device string) *Client {
 	return c
 }
 
-// Connect dials and says hello.
+// Connect dials and says hello; the device's next act follows the last
+// one the server has.
 func (s *Server) Connect(tb testing.TB, token, device string) *Client {
 	tb.Helper()
 	c := s.Dial(tb, token, device)
-	c.Hello(tb, "")
+	c.Seq = c.Hello(tb, "").LastMutationSeq
 	return c
 }
 

@@ -33,7 +33,6 @@ func TestDatabaseOutageIsUnavailable(t *testing.T) {
 
 	sec := env.Login(t, workflow.RoleSecretary, demo)
 	c := env.Connect(t, sec, demo)
-	c.Seq = hello2(t, c).LastMutationSeq
 	patient := uuid.NewString()
 	m := c.Mut("patient.register", registerArgs(patient, "Outage"), sec, ms(time.Now()))
 
