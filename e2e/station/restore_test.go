@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -190,24 +189,12 @@ func (e *env) switchDatabase(url string) {
 // newest installed version (Debian keeps them off PATH).
 func pgTool(tb testing.TB, name string, args ...string) {
 	tb.Helper()
-	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name)
-	sort.Slice(bins, func(i, j int) bool { return pgVersion(bins[i]) > pgVersion(bins[j]) })
-	bin := name
-	if len(bins) > 0 {
-		bin = bins[0]
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	out, err := exec.CommandContext(ctx, wardtest.PGBin(name), args...).CombinedOutput()
 	if err != nil {
 		tb.Fatalf("%s: %v\n%s", name, err, out)
 	}
-}
-
-func pgVersion(bin string) int {
-	var v int
-	fmt.Sscanf(filepath.Base(filepath.Dir(filepath.Dir(bin))), "%d", &v)
-	return v
 }
 
 func replicaCount(tb testing.TB, s *station, q string, args ...any) int64 {

@@ -24,6 +24,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -347,6 +348,21 @@ func goTool() string {
 		return p
 	}
 	return filepath.Join(runtime.GOROOT(), "bin", "go")
+}
+
+// PGBin is PostgreSQL's program name (pg_ctl, pg_dump, …) of the newest
+// version installed, which Debian keeps off PATH; else name, for PATH.
+func PGBin(name string) string {
+	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name)
+	version := func(bin string) (v int) {
+		fmt.Sscan(filepath.Base(filepath.Dir(filepath.Dir(bin))), &v)
+		return v
+	}
+	slices.SortFunc(bins, func(a, b string) int { return version(b) - version(a) })
+	if len(bins) > 0 {
+		return bins[0]
+	}
+	return name
 }
 
 // BuildAndRun is a TestMain for tests of the binaries: it builds the
