@@ -45,24 +45,24 @@ func msNow(c *wardtest.Clock) time.Time { return c.Now().UTC().Truncate(time.Mil
 func seedRow(name string) string        { return postgres.SeedID(name) }
 func jsonOf(v any) string               { return string(mustJSON(v)) }
 
-// henv is a wardtest server with the production login limits and a clock
-// the tests move (the server's, and its database's).
-type henv struct {
+// hostileServer is a wardtest server with the production login limits and
+// a clock the tests move (the server's, and its database's).
+type hostileServer struct {
 	*wardtest.Server
 	t *testing.T
 }
 
-func newHostile(t *testing.T) *henv {
+func newHostile(t *testing.T) *hostileServer {
 	t.Helper()
 	return newHostileWith(t, nil)
 }
 
 // newHostileWith is newHostile with a change to the server before it
 // opens (shorter timeouts).
-func newHostileWith(t *testing.T, setup func(*httpserver.Server)) *henv {
+func newHostileWith(t *testing.T, setup func(*httpserver.Server)) *hostileServer {
 	t.Helper()
 	clock := &wardtest.Clock{}
-	return hostileEnv(t, wardtest.Options{Clock: clock, Configure: func(srv *httpserver.Server) {
+	return startHostile(t, wardtest.Options{Clock: clock, Configure: func(srv *httpserver.Server) {
 		srv.Now = clock.Now
 		if setup != nil {
 			setup(srv)
@@ -70,7 +70,7 @@ func newHostileWith(t *testing.T, setup func(*httpserver.Server)) *henv {
 	}})
 }
 
-func hostileEnv(t *testing.T, o wardtest.Options) *henv {
+func startHostile(t *testing.T, o wardtest.Options) *hostileServer {
 	t.Helper()
 	o.ProductionLoginLimits = true
 	cfg := o.Config
@@ -80,11 +80,11 @@ func hostileEnv(t *testing.T, o wardtest.Options) *henv {
 			cfg(c)
 		}
 	}
-	return &henv{Server: wardtest.StartServer(t, o), t: t}
+	return &hostileServer{Server: wardtest.StartServer(t, o), t: t}
 }
 
 // postLogin posts a login from the given local address (nil: any).
-func (e *henv) postLogin(from net.IP, body any) (int, map[string]any, http.Header) {
+func (e *hostileServer) postLogin(from net.IP, body any) (int, map[string]any, http.Header) {
 	tr := &http.Transport{DisableKeepAlives: true}
 	if from != nil {
 		tr.DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: from}}).DialContext
@@ -97,7 +97,7 @@ func (e *henv) postLogin(from net.IP, body any) (int, map[string]any, http.Heade
 }
 
 // counts are the rows of every table, sessions included.
-func (e *henv) counts() map[string]int64 {
+func (e *hostileServer) counts() map[string]int64 {
 	out := wardtest.TableCounts(e.t, e.Pool)
 	out["sync.sessions"] = wardtest.Count(e.t, e.Pool, `SELECT count(*) FROM sync.sessions`)
 	return out
@@ -105,7 +105,7 @@ func (e *henv) counts() map[string]int64 {
 
 // unchanged fails unless the counts are as before, except those in grew
 // (table → expected growth).
-func (e *henv) unchanged(what string, before map[string]int64, grew map[string]int64) {
+func (e *hostileServer) unchanged(what string, before map[string]int64, grew map[string]int64) {
 	e.t.Helper()
 	after := e.counts()
 	for k, v := range before {
@@ -117,14 +117,14 @@ func (e *henv) unchanged(what string, before map[string]int64, grew map[string]i
 
 // bystander is a workstation that keeps working while others misbehave.
 type bystander struct {
-	e     *henv
+	e     *hostileServer
 	w     *wardtest.Client
 	token string
 }
 
 // bystander is a receptionist of her own (so that what a test does to the
 // seed's users does not touch her) on a workstation of her own.
-func (e *henv) bystander() *bystander {
+func (e *hostileServer) bystander() *bystander {
 	e.t.Helper()
 	dev := e.AddDevice(e.t, "Bystander ward", workflow.RoleSecretary)
 	if _, err := e.DB.AddUser(context.Background(), "Bea Stander", "bystander@hospital.com", "bystander123", workflow.RoleSecretary); err != nil {
@@ -643,7 +643,7 @@ func TestSpoofedForwardedFor(t *testing.T) {
 // acted; its token then opens nothing.
 func TestExpiredSessionOnOpenSocket(t *testing.T) {
 	t.Parallel()
-	e := hostileEnv(t, wardtest.Options{Config: func(c *postgres.Config) { c.SessionTTL = 2 * time.Second }})
+	e := startHostile(t, wardtest.Options{Config: func(c *postgres.Config) { c.SessionTTL = 2 * time.Second }})
 	dev := e.AddDevice(e.t, "Ward 6", workflow.RoleNurse)
 	tok := e.Login(e.t, workflow.RoleNurse, dev)
 	c, _, err := wardtest.DialConn(e.URL(), tok, 0)
