@@ -15,19 +15,14 @@ import (
 	"wardsync/workflow"
 )
 
-// This file is every credential tests present: the login (with the
-// session signing key a workstation of protocol 2 sends), the websocket
-// handshake's header and an act's authorship and signature.
-
-// logins are the tests' sessions, by token and by session id: the user
-// (the author id a workstation hashes into its acts) and the session id (a
-// test names an act's session by its token; Author swaps in the id).
+// logins are the tests' sessions by token and by session id: the user is
+// an act's author id, and Author swaps a token for its session id.
 var logins sync.Map // string → login
 
 type login struct{ user, sid string }
 
 // keys are the session signing keys of the tests' logins, by token and by
-// session id (a dashboard login has none).
+// session id.
 var keys syncproto.Keyring
 
 // pending are the private halves of the signing keys LoginBody made, by
@@ -125,8 +120,8 @@ func remember(req, out map[string]any) {
 	}
 }
 
-// Bearer sets the header of a request made with token ("" sets none).
-func Bearer(h http.Header, token string) {
+// bearer sets the header of a request made with token ("" sets none).
+func bearer(h http.Header, token string) {
 	if token != "" {
 		h.Set("Authorization", "Bearer "+token)
 	}
@@ -144,14 +139,14 @@ func Author(chain *syncproto.Chainer, muts []syncproto.Mutation) error {
 	if err := chain.Link(muts); err != nil {
 		return err
 	}
-	SignAll(muts)
+	signAll(muts)
 	return nil
 }
 
-// SignAll signs each of muts whose session (named by its token or id) a
-// test login opened, over its hash as it stands; an act of a session
-// without a key (a dashboard login) gets that session's id, unsigned.
-func SignAll(muts []syncproto.Mutation) {
+// signAll signs each act whose session (its token or id) a test login
+// opened; one of a session without a key (a dashboard's) gets the
+// session's id, unsigned.
+func signAll(muts []syncproto.Mutation) {
 	for i := range muts {
 		if k, ok := keys.Get(muts[i].SessionID); ok {
 			syncproto.SignAct(k.Priv, k.SessionID, &muts[i])
@@ -165,9 +160,8 @@ func SignAll(muts []syncproto.Mutation) {
 // names, for tests that sign acts by hand.
 func SessionKeyOf(token string) (syncproto.SessionKey, bool) { return keys.Get(token) }
 
-// AuthorOf is the user of the session a token or session id names, or a
-// stand-in for one no login issued (the server refuses the act
-// UNAUTHENTICATED anyway).
+// AuthorOf is the user of the session a token or session id names (a
+// stand-in for one no login issued: the server refuses the act).
 func AuthorOf(token string) string {
 	if l, ok := logins.Load(token); ok && l.(login).user != "" {
 		return l.(login).user
@@ -196,7 +190,7 @@ func Call(tb testing.TB, client *http.Client, method, url, token string, body an
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	Bearer(req.Header, token)
+	bearer(req.Header, token)
 	resp, err := cmp.Or(client, http.DefaultClient).Do(req)
 	if err != nil {
 		tb.Fatalf("%s %s: %v", method, url, err)

@@ -38,7 +38,7 @@ type Conn struct {
 // and write buffers of buf bytes (0: gorilla's default).
 func DialConn(baseURL, token string, buf int) (*Conn, *http.Response, error) {
 	h := http.Header{}
-	Bearer(h, token)
+	bearer(h, token)
 	d := websocket.Dialer{HandshakeTimeout: time.Minute, ReadBufferSize: buf, WriteBufferSize: buf}
 	ws, resp, err := d.Dial("ws"+strings.TrimPrefix(baseURL, "http")+"/sync", h)
 	if err != nil {
@@ -304,7 +304,7 @@ func (c *Client) SendRaw(tb testing.TB, b []byte) {
 	}
 }
 
-// Write sends b as a text frame without failing the test, for goroutines.
+// Write sends b as a text frame, for goroutines.
 func (c *Client) Write(b []byte) error { return c.WriteMessage(websocket.TextMessage, b) }
 
 // Next returns the next frame that is not a poke.
