@@ -636,7 +636,6 @@ func bareBroadcast(b *testing.B, n int) (time.Duration, error) {
 	}
 	cmd := exec.Command(self, "-test.run=^$")
 	cmd.Env = append(os.Environ(), bareServerEnv+"=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -646,13 +645,13 @@ func bareBroadcast(b *testing.B, n int) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := cmd.Start(); err != nil {
+	p, err := wardtest.StartProc(cmd, "", "")
+	if err != nil {
 		return 0, err
 	}
 	defer func() {
 		in.Close()
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		p.Kill()
 	}()
 	out := bufio.NewScanner(outPipe)
 	line := func() (string, error) {
