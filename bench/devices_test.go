@@ -91,34 +91,22 @@ func (e *env) devices(b testing.TB, prefix string, n int, roles func(i int) []wo
 		d    *device
 		role workflow.Role
 	}
-	jobs := make(chan job)
-	var mu sync.Mutex
-	var firstErr error
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				tok, err := e.login(j.role, j.d.id)
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				j.d.tokens[j.role] = tok
-				mu.Unlock()
-			}
-		}()
-	}
+	var jobs []job
 	for i, d := range devs {
 		for _, r := range roles(i) {
-			jobs <- job{d, r}
+			jobs = append(jobs, job{d, r})
 		}
 	}
-	close(jobs)
-	wg.Wait()
-	if firstErr != nil {
-		fatalf(b, "%v", firstErr)
+	var mu sync.Mutex
+	err := wardtest.Parallel(len(jobs), 4, func(i int) error {
+		tok, err := e.login(jobs[i].role, jobs[i].d.id)
+		mu.Lock()
+		jobs[i].d.tokens[jobs[i].role] = tok
+		mu.Unlock()
+		return err
+	})
+	if err != nil {
+		fatalf(b, "%v", err)
 	}
 	return devs
 }

@@ -521,36 +521,17 @@ func (f *idleFleet) connect(baseURL string, n int) error {
 	f.left.Store(int64(n))
 	f.done, f.fail = make(chan struct{}), make(chan error, 1)
 	f.conns = make([]*wardtest.Conn, n)
-	jobs := make(chan int)
-	errs := make(chan error, 64)
-	var wg sync.WaitGroup
-	for w := 0; w < 64; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				id := "conn-" + strconv.Itoa(i+1)
-				ws, _, err := wardtest.DialHello(baseURL, id, smallBuf, syncproto.Hello{DeviceID: id})
-				if err != nil {
-					select {
-					case errs <- fmt.Errorf("device %s: %w", id, err):
-					default:
-					}
-					continue
-				}
-				f.conns[i] = ws
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
-	select {
-	case err := <-errs:
+	err := wardtest.Parallel(n, 64, func(i int) error {
+		id := "conn-" + strconv.Itoa(i+1)
+		ws, _, err := wardtest.DialHello(baseURL, id, smallBuf, syncproto.Hello{DeviceID: id})
+		if err != nil {
+			return fmt.Errorf("device %s: %w", id, err)
+		}
+		f.conns[i] = ws
+		return nil
+	})
+	if err != nil {
 		return err
-	default:
 	}
 	for i, ws := range f.conns {
 		f.wg.Add(1)

@@ -519,32 +519,20 @@ func TestLoginFlood(t *testing.T) {
 	flood := func(from net.IP, body func(i int) map[string]string) map[int]int {
 		var mu sync.Mutex
 		statuses := map[int]int{}
-		jobs := make(chan int)
-		var wg sync.WaitGroup
-		for g := 0; g < 8; g++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range jobs {
-					code, out, h := e.postLogin(from, body(i))
-					if code == http.StatusTooManyRequests && (out["code"] != "RATE_LIMITED" || h.Get("Retry-After") != "1" ||
-						!limited.MatchString(fmt.Sprint(out["message"]))) {
-						t.Errorf("429 without its documented body: %v %v", out, h)
-					}
-					if code == http.StatusUnauthorized && (out["code"] != "UNAUTHENTICATED" || out["message"] != "Wrong e-mail or password.") {
-						t.Errorf("401 without its documented body: %v", out)
-					}
-					mu.Lock()
-					statuses[code]++
-					mu.Unlock()
-				}
-			}()
-		}
-		for i := 0; i < 1000; i++ {
-			jobs <- i
-		}
-		close(jobs)
-		wg.Wait()
+		wardtest.Parallel(1000, 8, func(i int) error {
+			code, out, h := e.postLogin(from, body(i))
+			if code == http.StatusTooManyRequests && (out["code"] != "RATE_LIMITED" || h.Get("Retry-After") != "1" ||
+				!limited.MatchString(fmt.Sprint(out["message"]))) {
+				t.Errorf("429 without its documented body: %v %v", out, h)
+			}
+			if code == http.StatusUnauthorized && (out["code"] != "UNAUTHENTICATED" || out["message"] != "Wrong e-mail or password.") {
+				t.Errorf("401 without its documented body: %v", out)
+			}
+			mu.Lock()
+			statuses[code]++
+			mu.Unlock()
+			return nil
+		})
 		return statuses
 	}
 	local := net.IPv4(127, 0, 0, 1)

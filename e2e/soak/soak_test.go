@@ -210,7 +210,7 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 		servers = append(servers, &wardtest.ServerProc{Name: string(rune('A' + i)), Bin: serverBin, Addr: wardtest.FreeAddr(t), DatabaseURL: url,
 			LogPath: filepath.Join(logDir, fmt.Sprintf("server-%c.log", 'A'+i)), Args: []string{"-log-level", "warn", "-escrow-key-file", escrowKeyFile}})
 	}
-	if err := parallel(len(servers), func(i int) error { return servers[i].Start(ctx) }); err != nil {
+	if err := wardtest.Parallel(len(servers), 0, func(i int) error { return servers[i].Start(ctx) }); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -251,10 +251,10 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 			logins = append(logins, login{st, r})
 		}
 	}
-	if err := parallel(len(stations), func(i int) error { return stations[i].login(ctx, stations[i].roles[0]) }); err != nil {
+	if err := wardtest.Parallel(len(stations), 0, func(i int) error { return stations[i].login(ctx, stations[i].roles[0]) }); err != nil {
 		t.Fatal(err)
 	}
-	if err := parallel(len(logins), func(i int) error { return logins[i].st.login(ctx, logins[i].role) }); err != nil {
+	if err := wardtest.Parallel(len(logins), 0, func(i int) error { return logins[i].st.login(ctx, logins[i].role) }); err != nil {
 		t.Fatal(err)
 	}
 	for _, st := range stations {
@@ -502,21 +502,6 @@ func tail(path string, n int) string {
 	}
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// parallel runs fn(0..n-1) at once and returns the first error.
-func parallel(n int, fn func(i int) error) error {
-	errs := make(chan error, n)
-	for i := 0; i < n; i++ {
-		go func() { errs <- fn(i) }()
-	}
-	var first error
-	for i := 0; i < n; i++ {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
 }
 
 // The binaries under test, built once by TestMain into binDir (removed

@@ -283,6 +283,37 @@ func Eventually(tb testing.TB, d time.Duration, check func() string) {
 	}
 }
 
+// Parallel runs fn(0) … fn(n-1) on workers goroutines (0: one each) and
+// returns the first error, once every call has returned.
+func Parallel(n, workers int, fn func(i int) error) error {
+	if workers <= 0 {
+		workers = n
+	}
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(workers, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(i); err != nil {
+					mu.Lock()
+					first = cmp.Or(first, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return first
+}
+
 // Count runs a query that counts.
 func Count(tb testing.TB, pool *pgtest.Pool, q string, args ...any) int64 {
 	tb.Helper()
