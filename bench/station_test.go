@@ -136,11 +136,10 @@ func initialSync(b *testing.B, n int) syncRun {
 func syncStation(b *testing.B, dbURL, dir string, rows int64, unencrypted bool) stationSync {
 	b.Helper()
 	ctx := context.Background()
-	name := "replica-sealed"
-	// Cheap key slots: `run` opens the replica with one before it syncs,
-	// and Argon2id's deliberate cost (keyfile's BenchmarkUnwrap) is not
-	// sync time.
-	global := []string{"-slot-time", "1", "-slot-memory-kib", "64"}
+	// StationCLI's key slots are cheap: `run` opens the replica with one
+	// before it syncs, and Argon2id's deliberate cost (keyfile's
+	// BenchmarkUnwrap) is not sync time.
+	name, global := "replica-sealed", []string(nil)
 	if unencrypted {
 		name, global = "replica-plain", []string{"-unencrypted"}
 	}
