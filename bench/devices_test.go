@@ -44,8 +44,6 @@ func startEnv(b testing.TB, cfg config) *env {
 		// The production pool size: the benchmarks measure the server as deployed.
 		Config: func(c *postgres.Config) { c.MaxConns = postgres.DefaultConfig().MaxConns },
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		// Every simulated device logs its users in within the same minute.
-		LoginPerEmail: 1_000_000, LoginPerIP: 1_000_000,
 	})
 	return &env{cfg: cfg, dbURL: s.DatabaseURL, db: s.DB, srv: s.HTTP, http: &http.Client{Timeout: 30 * time.Second}}
 }
@@ -93,34 +91,22 @@ func (e *env) devices(b testing.TB, prefix string, n int, roles func(i int) []wo
 		d    *device
 		role workflow.Role
 	}
-	jobs := make(chan job)
-	var mu sync.Mutex
-	var firstErr error
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				tok, err := e.login(j.role, j.d.id)
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				j.d.tokens[j.role] = tok
-				mu.Unlock()
-			}
-		}()
-	}
+	var jobs []job
 	for i, d := range devs {
 		for _, r := range roles(i) {
-			jobs <- job{d, r}
+			jobs = append(jobs, job{d, r})
 		}
 	}
-	close(jobs)
-	wg.Wait()
-	if firstErr != nil {
-		fatalf(b, "%v", firstErr)
+	var mu sync.Mutex
+	err := wardtest.Parallel(len(jobs), 4, func(i int) error {
+		tok, err := e.login(jobs[i].role, jobs[i].d.id)
+		mu.Lock()
+		jobs[i].d.tokens[jobs[i].role] = tok
+		mu.Unlock()
+		return err
+	})
+	if err != nil {
+		fatalf(b, "%v", err)
 	}
 	return devs
 }
@@ -135,17 +121,12 @@ func (e *env) connect(b testing.TB, d *device) {
 			break
 		}
 	}
-	ws, _, err := wardtest.DialConn(e.srv.URL(), tok, 64<<10)
+	ws, w, err := wardtest.DialHello(e.srv.URL(), tok, 64<<10, syncproto.Hello{DeviceID: d.id, LastMutationSeq: d.seq, Pages: d.pages})
 	if err != nil {
-		fatalf(b, "device %s: dial /sync: %v", d.id, err)
+		fatalf(b, "device %s: dial /sync and hello: %v", d.id, err)
 	}
 	b.Cleanup(ws.Close)
-	d.ws = ws
-	f, err := ws.Request(&syncproto.Hello{RequestID: "hello", Protocol: syncproto.Version, DeviceID: d.id, LastMutationSeq: d.seq, Pages: d.pages}, time.Minute)
-	if err != nil {
-		fatalf(b, "hello: %v", err)
-	}
-	d.seq = f.(*syncproto.Welcome).LastMutationSeq
+	d.ws, d.seq = ws, w.LastMutationSeq
 }
 
 // pullToHead pages from cursor until the server has nothing more, reading

@@ -19,6 +19,7 @@ import (
 
 	"wardsync/bench/fixture"
 	"wardsync/desktop"
+	"wardsync/internal/wardtest"
 	"wardsync/workflow"
 )
 
@@ -55,7 +56,7 @@ func BenchmarkDrain(b *testing.B) {
 		b.Cleanup(func() { eng.Close(context.Background()) })
 		users := map[workflow.Role]string{}
 		for _, role := range wardRoles {
-			u := seedLogin[role]
+			u := wardtest.SeedUser(role)
 			s, err := eng.Login(ctx, u.Email, u.Password)
 			if err != nil {
 				fatalf(b, "login %s: %v", u.Email, err)

@@ -9,37 +9,27 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 )
 
 var errNoPgbench = errors.New("pgbench not found (set WARDSYNC_PGBENCH, or install PostgreSQL's client programs)")
 
-// pgbenchPath finds pgbench: $WARDSYNC_PGBENCH, $PATH, then the newest
-// Debian PostgreSQL installation.
+// pgbenchPath finds pgbench: $WARDSYNC_PGBENCH, the newest Debian
+// PostgreSQL installation, then $PATH.
 func pgbenchPath() (string, error) {
 	if p := os.Getenv("WARDSYNC_PGBENCH"); p != "" {
 		return p, nil
 	}
-	if p, err := exec.LookPath("pgbench"); err == nil {
+	if p, err := exec.LookPath(wardtest.PGBin("pgbench")); err == nil {
 		return p, nil
 	}
-	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pgbench")
-	sort.Slice(found, func(i, j int) bool { return pgVersion(found[i]) > pgVersion(found[j]) })
-	if len(found) > 0 {
-		return found[0], nil
-	}
 	return "", errNoPgbench
-}
-
-func pgVersion(path string) int {
-	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(path))))
-	return n
 }
 
 // pgbenchRowsPerClient is how many appointments each pgbench client owns

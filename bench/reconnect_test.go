@@ -14,9 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Shopify/toxiproxy/v2"
 	"github.com/google/uuid"
-	"github.com/rs/zerolog"
 
 	"wardsync/desktop"
 	"wardsync/internal/wardtest"
@@ -63,14 +61,8 @@ func reconnectRun(b *testing.B, cfg config, cuts int, minOut, maxOut time.Durati
 	if _, err := e.db.AddDevice(ctx, deviceID, "Reconnect bench", clinicRole); err != nil {
 		fatalf(b, "add device: %v", err)
 	}
-	tp := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
-	p := toxiproxy.NewProxy(tp, "station-to-server", "127.0.0.1:0", e.srv.Addr())
-	if err := p.Start(); err != nil {
-		fatalf(b, "proxy: %v", err)
-	}
-	defer p.Stop()
-
-	eng, err := desktop.Open(ctx, desktop.Config{DBPath: filepath.Join(b.TempDir(), "station.db"), ServerURL: "http://" + p.Listen,
+	link := wardtest.NewLink(b, "reconnect-"+deviceID, e.srv.Addr())
+	eng, err := desktop.Open(ctx, desktop.Config{DBPath: filepath.Join(b.TempDir(), "station.db"), ServerURL: link.URL(),
 		DeviceID: deviceID, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		fatalf(b, "open the replica: %v", err)
@@ -100,7 +92,7 @@ func reconnectRun(b *testing.B, cfg config, cuts int, minOut, maxOut time.Durati
 
 	took := make([]time.Duration, 0, cuts)
 	for i := 0; i < cuts; i++ {
-		p.Stop()
+		link.Cut()
 		wait("the engine to see the cut", 30*time.Second, func(s desktop.Status) bool { return !s.Online })
 		id := uuid.NewString()
 		args, _ := json.Marshal(registerPatient(id, i).args)
@@ -111,16 +103,10 @@ func reconnectRun(b *testing.B, cfg config, cuts int, minOut, maxOut time.Durati
 			fatalf(b, "cut %d: %d acts queued, want 1", i, s.Pending)
 		}
 		time.Sleep(minOut + rand.N(maxOut-minOut))
-		var back time.Time
-		for try := 0; ; try++ { // the port may linger a moment
-			if err := p.Start(); err == nil {
-				back = time.Now()
-				break
-			} else if try == 50 {
-				fatalf(b, "restart the proxy: %v", err)
-			}
-			time.Sleep(20 * time.Millisecond)
+		if err := link.Restore(); err != nil {
+			fatalf(b, "%v", err)
 		}
+		back := time.Now()
 		wait(fmt.Sprintf("cut %d: the queued act acknowledged", i), time.Minute, func(s desktop.Status) bool { return s.Pending == 0 })
 		took = append(took, time.Since(back))
 	}

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -24,10 +23,8 @@ import (
 
 	"wardsync/bench/fixture"
 	"wardsync/desktop"
-	"wardsync/desktop/keyfile"
 	"wardsync/desktop/sqlite"
 	"wardsync/desktop/sqlite/cryptvfs"
-	"wardsync/internal/pgtest"
 	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/syncproto"
@@ -37,14 +34,6 @@ import (
 // wardRoles are the roles the initial-sync workstation logs in (the demo
 // device serves them all): the four dashboards need them.
 var wardRoles = []workflow.Role{workflow.RoleSecretary, workflow.RoleNurse, workflow.RoleDoctor, workflow.RoleBiologist}
-
-var seedLogin = func() map[workflow.Role]postgres.SeedUser {
-	m := map[workflow.Role]postgres.SeedUser{}
-	for _, u := range postgres.SeedUsers {
-		m[u.Role] = u
-	}
-	return m
-}()
 
 // syncRun is one initial sync as measured: the encrypted replica (what a
 // ward runs), and in the same run the same sync into an unencrypted one.
@@ -93,15 +82,7 @@ type replicaKind struct {
 func initialSync(b *testing.B, n int) syncRun {
 	b.Helper()
 	ctx := context.Background()
-	pool, dbURL := pgtest.MustOpenDB(b)
-	db, err := postgres.Open(ctx, dbURL, postgres.DefaultConfig())
-	if err != nil {
-		fatalf(b, "open database: %v", err)
-	}
-	defer db.Close(context.Background())
-	if _, err := db.Seed(ctx); err != nil {
-		fatalf(b, "seed: %v", err)
-	}
+	dbURL, pool := wardtest.SeededDB(b, "")
 	exec := func(ctx context.Context, q string, args ...any) error {
 		_, err := pool.Exec(ctx, q, args...)
 		return err
@@ -155,11 +136,10 @@ func initialSync(b *testing.B, n int) syncRun {
 func syncStation(b *testing.B, dbURL, dir string, rows int64, unencrypted bool) stationSync {
 	b.Helper()
 	ctx := context.Background()
-	name := "replica-sealed"
-	// Cheap key slots: `run` opens the replica with one before it syncs,
-	// and Argon2id's deliberate cost (keyfile's BenchmarkUnwrap) is not
-	// sync time.
-	global := []string{"-slot-time", "1", "-slot-memory-kib", "64"}
+	// StationCLI's key slots are cheap: `run` opens the replica with one
+	// before it syncs, and Argon2id's deliberate cost (keyfile's
+	// BenchmarkUnwrap) is not sync time.
+	name, global := "replica-sealed", []string(nil)
 	if unencrypted {
 		name, global = "replica-plain", []string{"-unencrypted"}
 	}
@@ -175,13 +155,11 @@ func syncStation(b *testing.B, dbURL, dir string, rows int64, unencrypted bool) 
 	}
 	srv, url := startServer(b, dbURL, profEnv("server"))
 	replica := filepath.Join(dir, name+".db")
-	first := seedLogin[wardRoles[0]]
-	env := []string{"WARDSYNC_DB=" + replica, "WARDSYNC_SERVER=" + url, "WARDSYNC_DEVICE=" + postgres.DemoDeviceID,
-		"WARDSYNC_UNLOCK=" + first.Email}
+	cli := wardtest.StationCLI{Bin: stationBin, DB: replica, Server: url, Device: postgres.DemoDeviceID, Unlock: wardRoles[0],
+		Env: []string{"WARDSYNC_CPUPROFILE="}}
 	for _, role := range wardRoles {
-		u := seedLogin[role]
 		lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		err := runStation(lctx, stationBin, append(env, "WARDSYNC_PASSWORD="+u.Password, "WARDSYNC_CPUPROFILE="), append(global, "login", "-email", u.Email)...)
+		err := cli.Login(lctx, role, global...)
 		cancel()
 		if err != nil {
 			fatalf(b, "%v", err)
@@ -189,7 +167,10 @@ func syncStation(b *testing.B, dbURL, dir string, rows int64, unencrypted bool) 
 	}
 	var key []byte
 	if !unencrypted {
-		key = slotKey(b, replica, first)
+		var err error
+		if key, err = wardtest.ReplicaKey(replica, wardRoles[0]); err != nil {
+			fatalf(b, "%v", err)
+		}
 	}
 	// A bare handle: sqlite.Open would migrate and run a checkpointer of
 	// its own beside the station's.
@@ -203,7 +184,12 @@ func syncStation(b *testing.B, dbURL, dir string, rows int64, unencrypted bool) 
 	}
 	var r stationSync
 	start := time.Now()
-	st := startChild(b, filepath.Join(dir, name+".log"), append(env, "WARDSYNC_PASSWORD="+first.Password, profEnv("station")), stationBin, append(global, "run")...)
+	cli.Env = []string{profEnv("station")}
+	st, err := wardtest.StartProc(cli.Command(ctx, append(global, "run")...), filepath.Join(dir, name+".log"), "run")
+	if err != nil {
+		fatalf(b, "start the station: %v", err)
+	}
+	b.Cleanup(func() { _ = st.Stop(30 * time.Second) })
 	for {
 		got, err := replicaRows(ctx, rdb)
 		if err != nil {
@@ -230,24 +216,6 @@ func syncStation(b *testing.B, dbURL, dir string, rows int64, unencrypted bool) 
 	closeRDB()
 	r.replica = keptReplica{path: replica, key: key}
 	return r
-}
-
-// slotKey is the replica's data key, from the user's key slot.
-func slotKey(b *testing.B, replica string, u postgres.SeedUser) []byte {
-	b.Helper()
-	kf, err := keyfile.Load(replica + ".keys")
-	if err != nil {
-		fatalf(b, "%v", err)
-	}
-	slot := kf.Slot(u.Email)
-	if slot == nil {
-		fatalf(b, "%s has no key slot for %s", replica, u.Email)
-	}
-	key, err := slot.Unwrap(u.Password)
-	if err != nil {
-		fatalf(b, "%v", err)
-	}
-	return key
 }
 
 // bareReplica opens a replica file with a bare database/sql handle, with
@@ -479,7 +447,7 @@ func openOffline(b *testing.B, r keptReplica) (*desktop.Engine, map[workflow.Rol
 		// An offline login gives the engine the session's signing key,
 		// sealed in the user's slot: without it no act can be signed.
 		if r.key != nil {
-			if _, err := e.Login(ctx, seedLogin[c.Role].Email, seedLogin[c.Role].Password); err != nil {
+			if _, err := e.Login(ctx, wardtest.Email(c.Role), wardtest.Password(c.Role)); err != nil {
 				fatalf(b, "offline login of %s: %v", c.Email, err)
 			}
 		}
@@ -790,31 +758,6 @@ func startServer(b *testing.B, dbURL string, env ...string) (*wardtest.Proc, str
 	}
 	b.Cleanup(s.Stop)
 	return s.Proc(), s.URL()
-}
-
-// startChild starts bin with args, its output in logPath (a file the
-// failure message names); the benchmark's end stops it.
-func startChild(b *testing.B, logPath string, env []string, bin string, args ...string) *wardtest.Proc {
-	b.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	p, err := wardtest.StartProc(cmd, logPath, bin)
-	if err != nil {
-		fatalf(b, "start %s: %v", bin, err)
-	}
-	b.Cleanup(func() { _ = p.Stop(30 * time.Second) })
-	return p
-}
-
-// runStation runs one wardsync-station command to its end.
-func runStation(ctx context.Context, stationBin string, env []string, args ...string) error {
-	cmd := exec.CommandContext(ctx, stationBin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("wardsync-station %s: %w\n%s", strings.Join(args, " "), err, out)
-	}
-	return nil
 }
 
 var vmRE = regexp.MustCompile(`(?m)^(VmHWM|VmRSS):\s+(\d+) kB`)

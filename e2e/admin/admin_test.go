@@ -481,7 +481,7 @@ type env struct {
 
 func start(t testing.TB) *env {
 	t.Helper()
-	return &env{wardtest.StartServer(t, wardtest.Options{LoginPerEmail: 1000, LoginPerIP: 1000}), t}
+	return &env{wardtest.StartServer(t, wardtest.Options{}), t}
 }
 
 // visitEarlier simulates a workstation that connected ago, reported

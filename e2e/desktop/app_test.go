@@ -48,7 +48,7 @@ type world struct {
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	return &world{wardtest.StartServer(t, wardtest.Options{LoginPerEmail: 1000, LoginPerIP: 1000}), t}
+	return &world{wardtest.StartServer(t, wardtest.Options{}), t}
 }
 
 func (w *world) scalar(sql string, args ...any) string {

@@ -10,8 +10,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,24 +32,6 @@ type cluster struct {
 	templated           bool
 }
 
-func pgBinDir() (string, error) {
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(dirs, func(i, j int) bool {
-		vi, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[i])))
-		vj, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[j])))
-		return vi > vj
-	})
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "pg_ctl")); err == nil {
-			return d, nil
-		}
-	}
-	if p, err := exec.LookPath("pg_ctl"); err == nil {
-		return filepath.Dir(p), nil
-	}
-	return "", fmt.Errorf("no PostgreSQL binaries (initdb, pg_ctl) found")
-}
-
 func (c *cluster) command(name string, args ...string) *exec.Cmd {
 	bin := filepath.Join(c.bin, name)
 	if c.asUser != "" {
@@ -64,11 +44,11 @@ func (c *cluster) command(name string, args ...string) *exec.Cmd {
 // refuse to run as root, so as root they run as the postgres user, in a
 // folder under the system temp folder that user can reach.
 func startCluster() (*cluster, error) {
-	bin, err := pgBinDir()
+	pgCtl, err := exec.LookPath(wardtest.PGBin("pg_ctl"))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("no PostgreSQL binaries (initdb, pg_ctl) found: %w", err)
 	}
-	c := &cluster{bin: bin}
+	c := &cluster{bin: filepath.Dir(pgCtl)}
 	base := os.TempDir()
 	if os.Geteuid() == 0 {
 		c.asUser = "postgres"

@@ -45,24 +45,24 @@ func msNow(c *wardtest.Clock) time.Time { return c.Now().UTC().Truncate(time.Mil
 func seedRow(name string) string        { return postgres.SeedID(name) }
 func jsonOf(v any) string               { return string(mustJSON(v)) }
 
-// henv is a wardtest server with the production login limits and a clock
-// the tests move (the server's, and its database's).
-type henv struct {
+// hostileServer is a wardtest server with the production login limits and
+// a clock the tests move (the server's, and its database's).
+type hostileServer struct {
 	*wardtest.Server
 	t *testing.T
 }
 
-func newHostile(t *testing.T) *henv {
+func newHostile(t *testing.T) *hostileServer {
 	t.Helper()
 	return newHostileWith(t, nil)
 }
 
 // newHostileWith is newHostile with a change to the server before it
 // opens (shorter timeouts).
-func newHostileWith(t *testing.T, setup func(*httpserver.Server)) *henv {
+func newHostileWith(t *testing.T, setup func(*httpserver.Server)) *hostileServer {
 	t.Helper()
 	clock := &wardtest.Clock{}
-	return hostileEnv(t, wardtest.Options{Clock: clock, Configure: func(srv *httpserver.Server) {
+	return startHostile(t, wardtest.Options{Clock: clock, Configure: func(srv *httpserver.Server) {
 		srv.Now = clock.Now
 		if setup != nil {
 			setup(srv)
@@ -70,7 +70,7 @@ func newHostileWith(t *testing.T, setup func(*httpserver.Server)) *henv {
 	}})
 }
 
-func hostileEnv(t *testing.T, o wardtest.Options) *henv {
+func startHostile(t *testing.T, o wardtest.Options) *hostileServer {
 	t.Helper()
 	o.ProductionLoginLimits = true
 	cfg := o.Config
@@ -80,31 +80,24 @@ func hostileEnv(t *testing.T, o wardtest.Options) *henv {
 			cfg(c)
 		}
 	}
-	return &henv{Server: wardtest.StartServer(t, o), t: t}
+	return &hostileServer{Server: wardtest.StartServer(t, o), t: t}
 }
 
 // postLogin posts a login from the given local address (nil: any).
-func (e *henv) postLogin(from net.IP, body any) (int, map[string]any, http.Header) {
+func (e *hostileServer) postLogin(from net.IP, body any) (int, map[string]any, http.Header) {
 	tr := &http.Transport{DisableKeepAlives: true}
 	if from != nil {
 		tr.DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: from}}).DialContext
 	}
-	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	resp, err := client.Post(e.URL()+"/api/v1/auth/login", "application/json", strings.NewReader(jsonOf(body)))
+	code, out, h, err := wardtest.PostLogin(&http.Client{Transport: tr, Timeout: 30 * time.Second}, e.URL(), body, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	if req, ok := body.(map[string]any); ok {
-		wardtest.RememberLogin(req, out) // its acts are signed with the login's key
-	}
-	return resp.StatusCode, out, resp.Header
+	return code, out, h
 }
 
 // counts are the rows of every table, sessions included.
-func (e *henv) counts() map[string]int64 {
+func (e *hostileServer) counts() map[string]int64 {
 	out := wardtest.TableCounts(e.t, e.Pool)
 	out["sync.sessions"] = wardtest.Count(e.t, e.Pool, `SELECT count(*) FROM sync.sessions`)
 	return out
@@ -112,7 +105,7 @@ func (e *henv) counts() map[string]int64 {
 
 // unchanged fails unless the counts are as before, except those in grew
 // (table → expected growth).
-func (e *henv) unchanged(what string, before map[string]int64, grew map[string]int64) {
+func (e *hostileServer) unchanged(what string, before map[string]int64, grew map[string]int64) {
 	e.t.Helper()
 	after := e.counts()
 	for k, v := range before {
@@ -122,24 +115,16 @@ func (e *henv) unchanged(what string, before map[string]int64, grew map[string]i
 	}
 }
 
-// connect dials with token and says hello for device.
-func (e *henv) connect(token, device string) *wardtest.Client {
-	e.t.Helper()
-	w := e.Dial(e.t, token, device)
-	w.Seq = w.Hello(e.t, "").LastMutationSeq
-	return w
-}
-
 // bystander is a workstation that keeps working while others misbehave.
 type bystander struct {
-	e     *henv
+	e     *hostileServer
 	w     *wardtest.Client
 	token string
 }
 
 // bystander is a receptionist of her own (so that what a test does to the
 // seed's users does not touch her) on a workstation of her own.
-func (e *henv) bystander() *bystander {
+func (e *hostileServer) bystander() *bystander {
 	e.t.Helper()
 	dev := e.AddDevice(e.t, "Bystander ward", workflow.RoleSecretary)
 	if _, err := e.DB.AddUser(context.Background(), "Bea Stander", "bystander@hospital.com", "bystander123", workflow.RoleSecretary); err != nil {
@@ -147,7 +132,7 @@ func (e *henv) bystander() *bystander {
 	}
 	b := &bystander{e: e}
 	b.relogin(dev)
-	b.w = e.connect(b.token, dev)
+	b.w = e.Connect(e.t, b.token, dev)
 	return b
 }
 
@@ -295,7 +280,7 @@ func TestRoleEscalation(t *testing.T) {
 	for _, r := range workflow.Roles {
 		tok[r] = e.Login(e.t, r, dev)
 	}
-	w := e.connect(tok[workflow.RoleSecretary], dev)
+	w := e.Connect(e.t, tok[workflow.RoleSecretary], dev)
 	by := e.bystander()
 
 	type attempt struct {
@@ -374,7 +359,7 @@ func TestForgedAuthor(t *testing.T) {
 	ward := e.AddDevice(e.t, "Ward 1", workflow.Roles...)
 	other := e.AddDevice(e.t, "Ward 2", workflow.Roles...)
 	sec := e.Login(e.t, workflow.RoleSecretary, ward)
-	w := e.connect(sec, ward)
+	w := e.Connect(e.t, sec, ward)
 	by := e.bystander()
 	checkIn := func() map[string]any { return map[string]any{"id": seedRow("a:scheduled")} }
 
@@ -432,7 +417,7 @@ func TestForgedAuthor(t *testing.T) {
 	old := e.Login(e.t, workflow.RoleAdmin, ward)
 	e.Clock.Advance(8 * 24 * time.Hour)
 	fresh := e.Login(e.t, workflow.RoleSecretary, ward)
-	w2 := e.connect(fresh, ward)
+	w2 := e.Connect(e.t, fresh, ward)
 	before := e.counts()
 	r := w2.Push(t, w2.Mut("appointment.cancel", checkIn(), old, msNow(e.Clock)))[0]
 	if r.Status != syncproto.StatusRejected || r.Code != workflow.CodeUnauthenticated ||
@@ -465,7 +450,7 @@ func TestRoleNotServed(t *testing.T) {
 	sec := e.Login(e.t, workflow.RoleSecretary, dev)
 	// The socket is the nurse's session: the secretary's role change below
 	// ends her sessions, and a socket opened with one of them would close.
-	w := e.connect(nurse, dev)
+	w := e.Connect(e.t, nurse, dev)
 	by := e.bystander()
 
 	// The ward now serves reception only.
@@ -534,32 +519,20 @@ func TestLoginFlood(t *testing.T) {
 	flood := func(from net.IP, body func(i int) map[string]string) map[int]int {
 		var mu sync.Mutex
 		statuses := map[int]int{}
-		jobs := make(chan int)
-		var wg sync.WaitGroup
-		for g := 0; g < 8; g++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range jobs {
-					code, out, h := e.postLogin(from, body(i))
-					if code == http.StatusTooManyRequests && (out["code"] != "RATE_LIMITED" || h.Get("Retry-After") != "1" ||
-						!limited.MatchString(fmt.Sprint(out["message"]))) {
-						t.Errorf("429 without its documented body: %v %v", out, h)
-					}
-					if code == http.StatusUnauthorized && (out["code"] != "UNAUTHENTICATED" || out["message"] != "Wrong e-mail or password.") {
-						t.Errorf("401 without its documented body: %v", out)
-					}
-					mu.Lock()
-					statuses[code]++
-					mu.Unlock()
-				}
-			}()
-		}
-		for i := 0; i < 1000; i++ {
-			jobs <- i
-		}
-		close(jobs)
-		wg.Wait()
+		wardtest.Parallel(1000, 8, func(i int) error {
+			code, out, h := e.postLogin(from, body(i))
+			if code == http.StatusTooManyRequests && (out["code"] != "RATE_LIMITED" || h.Get("Retry-After") != "1" ||
+				!limited.MatchString(fmt.Sprint(out["message"]))) {
+				t.Errorf("429 without its documented body: %v %v", out, h)
+			}
+			if code == http.StatusUnauthorized && (out["code"] != "UNAUTHENTICATED" || out["message"] != "Wrong e-mail or password.") {
+				t.Errorf("401 without its documented body: %v", out)
+			}
+			mu.Lock()
+			statuses[code]++
+			mu.Unlock()
+			return nil
+		})
 		return statuses
 	}
 	local := net.IPv4(127, 0, 0, 1)
@@ -658,7 +631,7 @@ func TestSpoofedForwardedFor(t *testing.T) {
 // acted; its token then opens nothing.
 func TestExpiredSessionOnOpenSocket(t *testing.T) {
 	t.Parallel()
-	e := hostileEnv(t, wardtest.Options{Config: func(c *postgres.Config) { c.SessionTTL = 2 * time.Second }})
+	e := startHostile(t, wardtest.Options{Config: func(c *postgres.Config) { c.SessionTTL = 2 * time.Second }})
 	dev := e.AddDevice(e.t, "Ward 6", workflow.RoleNurse)
 	tok := e.Login(e.t, workflow.RoleNurse, dev)
 	c, _, err := wardtest.DialConn(e.URL(), tok, 0)
@@ -738,7 +711,7 @@ func TestHostileFrames(t *testing.T) {
 	}
 	for _, c := range cases {
 		before := e.counts()
-		w := e.connect(sec, dev)
+		w := e.Connect(e.t, sec, dev)
 		if err := w.WriteMessage(c.typ, c.data); err != nil {
 			t.Fatalf("%s: write: %v", c.what, err)
 		}
@@ -765,7 +738,7 @@ func TestHostileFrames(t *testing.T) {
 
 	// A NUL in a mutation's arguments, escaped: the frame is fine, the act
 	// is refused and audited (its text could not be stored).
-	w := e.connect(sec, dev)
+	w := e.Connect(e.t, sec, dev)
 	before := e.counts()
 	r := w.Push(t, w.Mut("patient.register", json.RawMessage(`{"id":"`+uuid.NewString()+`","firstName":"A\u0000","lastName":"B","birthDate":"1980-01-01T00:00:00Z"}`),
 		sec, msNow(e.Clock)))[0]
@@ -813,7 +786,7 @@ func TestJSONNumbersAgreeWithPostgres(t *testing.T) {
 	ctx := context.Background()
 	dev := e.AddDevice(e.t, "Ward 6", workflow.RoleNurse)
 	nurse := e.Login(e.t, workflow.RoleNurse, dev)
-	w := e.connect(nurse, dev)
+	w := e.Connect(e.t, nurse, dev)
 	nums := []string{"0", "-0.0", "12.5", "1e-1000", "0e999999", "0e-16383", "0e-16384", "0.0e-16384", "1e-16383", "1e-16384",
 		"1.0e-16383", "10e-16384", "1.5e-16400", "1e131071", "1e131072", "0.5e131072", "0.05e131073", "0.05e131074", "123e131069",
 		"123e131070", "-123e131070", "1e999999", "1e-999999", "0e1073741822", "0e1073741823", "0e-1073741823", "1e2147483648",

@@ -1,14 +1,12 @@
 package soak
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -18,12 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
-	"wardsync/desktop/keyfile"
 	"wardsync/desktop/sqlite"
-	"wardsync/internal/pgtest"
 	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/workflow"
@@ -190,25 +185,8 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { pg.dropDB(context.Background(), name) })
-	} else {
-		url = pgtest.NewDatabase(t, true)
 	}
-	db, err := postgres.Open(ctx, url, postgres.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Seed(ctx); err != nil {
-		t.Fatal(err)
-	}
-	db.Close(ctx)
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	url, pool := wardtest.SeededDB(t, url)
 	initial := map[string]string{}
 	rows, err := pool.Query(ctx, `SELECT id, status::text FROM appointments UNION ALL SELECT id, status::text FROM prescriptions`)
 	if err != nil {
@@ -232,7 +210,7 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 		servers = append(servers, &wardtest.ServerProc{Name: string(rune('A' + i)), Bin: serverBin, Addr: wardtest.FreeAddr(t), DatabaseURL: url,
 			LogPath: filepath.Join(logDir, fmt.Sprintf("server-%c.log", 'A'+i)), Args: []string{"-log-level", "warn", "-escrow-key-file", escrowKeyFile}})
 	}
-	if err := parallel(len(servers), func(i int) error { return servers[i].Start(ctx) }); err != nil {
+	if err := wardtest.Parallel(len(servers), 0, func(i int) error { return servers[i].Start(ctx) }); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -273,10 +251,10 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 			logins = append(logins, login{st, r})
 		}
 	}
-	if err := parallel(len(stations), func(i int) error { return stations[i].login(ctx, stations[i].roles[0]) }); err != nil {
+	if err := wardtest.Parallel(len(stations), 0, func(i int) error { return stations[i].login(ctx, stations[i].roles[0]) }); err != nil {
 		t.Fatal(err)
 	}
-	if err := parallel(len(logins), func(i int) error { return logins[i].st.login(ctx, logins[i].role) }); err != nil {
+	if err := wardtest.Parallel(len(logins), 0, func(i int) error { return logins[i].st.login(ctx, logins[i].role) }); err != nil {
 		t.Fatal(err)
 	}
 	for _, st := range stations {
@@ -291,7 +269,7 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 		}
 	})
 	for _, st := range stations {
-		if st.replica, err = st.openReplica(ctx); err != nil {
+		if st.replica, err = wardtest.OpenReplica(ctx, st.dbPath, st.roles[0]); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.replica.Close() })
@@ -353,20 +331,20 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 				if d.rng.IntN(20) == 0 {
 					kill = time.Duration(1+d.rng.IntN(60_000)) * time.Microsecond
 				}
-				out, err := st.act(ctx, p.role, p.name, mustJSON(p.args), kill)
+				out, skipped, err := st.act(ctx, p.role, p.name, mustJSON(p.args), kill)
 				mu.Lock()
 				switch {
 				case err != nil:
 					driverErrs = append(driverErrs, err)
-				case out.accepted:
-					reported = append(reported, accepted{device: st.device, id: out.id, name: p.name, seq: out.seq})
-				case out.refusal != nil:
-					refusals[string(out.refusal.Code)]++
-				case out.killed:
+				case out.Refusal != nil:
+					refusals[string(out.Refusal.Code)]++
+				case out.Killed:
 					sum.killedActs++
+				case !skipped:
+					reported = append(reported, accepted{device: st.device, id: out.ID, name: p.name, seq: out.Seq})
 				}
 				mu.Unlock()
-				if out.skipped {
+				if skipped {
 					time.Sleep(100 * time.Millisecond)
 				} else {
 					time.Sleep(time.Duration(d.rng.IntN(60)) * time.Millisecond)
@@ -526,21 +504,6 @@ func tail(path string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
-// parallel runs fn(0..n-1) at once and returns the first error.
-func parallel(n int, fn func(i int) error) error {
-	errs := make(chan error, n)
-	for i := 0; i < n; i++ {
-		go func() { errs <- fn(i) }()
-	}
-	var first error
-	for i := 0; i < n; i++ {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
-}
-
 // The binaries under test, built once by TestMain into binDir (removed
 // when the tests end).
 var stationBin, serverBin, binDir string
@@ -612,61 +575,23 @@ type stationProc struct {
 	replica *sqlite.DB // the test's own handle on the replica, for reading
 }
 
-func (s *stationProc) url() string { return s.links[s.home].URL() }
-
-// command is a wardsync-station command on this station. A process opens
-// the encrypted replica with the first role's key slot unless it says
-// otherwise (an act opens it with its author's); the slots are cheap,
-// since the soak runs thousands of processes.
-func (s *stationProc) command(args ...string) *exec.Cmd {
-	cmd := exec.Command(stationBin, append([]string{"-db", s.dbPath, "-server", s.url(), "-device", s.device,
-		"-slot-time", "1", "-slot-memory-kib", "64"}, args...)...)
-	cmd.Env = append(os.Environ(), "WARDSYNC_UNLOCK="+wardtest.Email(s.roles[0]), "WARDSYNC_PASSWORD="+wardtest.Password(s.roles[0]))
-	return cmd
+// cli runs the station's processes through the server it syncs with now
+// (under s.mu).
+func (s *stationProc) cli() wardtest.StationCLI {
+	return wardtest.StationCLI{Bin: stationBin, DB: s.dbPath, Server: s.links[s.home].URL(), Device: s.device, Unlock: s.roles[0]}
 }
 
-// openReplica opens the station's encrypted replica with the first role's
-// key slot, as a second process on the workstation would.
-func (s *stationProc) openReplica(ctx context.Context) (*sqlite.DB, error) {
-	kf, err := keyfile.Load(s.dbPath + ".keys")
-	if err != nil {
-		return nil, err
-	}
-	slot := kf.Slot(wardtest.Email(s.roles[0]))
-	if slot == nil {
-		return nil, fmt.Errorf("%s has no key slot for %s", s.dbPath, wardtest.Email(s.roles[0]))
-	}
-	key, err := slot.Unwrap(wardtest.Password(s.roles[0]))
-	if err != nil {
-		return nil, err
-	}
-	return sqlite.Open(ctx, s.dbPath, key)
-}
-
-// login logs the role's seeded user in online.
 func (s *stationProc) login(ctx context.Context, role workflow.Role) error {
 	s.mu.Lock()
-	cmd := s.command("login", "-email", wardtest.Email(role))
+	c := s.cli()
 	s.mu.Unlock()
-	cmd.Env = append(cmd.Env, "WARDSYNC_PASSWORD="+wardtest.Password(role))
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s: login %s: %v\n%s", s.device, role, err, errb.String())
-	}
-	var sess struct {
-		Offline bool `json:"offline"`
-	}
-	if err := json.Unmarshal(out.Bytes(), &sess); err != nil || sess.Offline {
-		return fmt.Errorf("%s: login %s: not online: %s", s.device, role, out.String())
-	}
-	return nil
+	return c.Login(ctx, role)
 }
 
 // startRun starts the sync process (under s.mu).
 func (s *stationProc) startRunLocked() error {
 	s.starts++
-	p, err := wardtest.StartProc(s.command("run"), s.logPath, fmt.Sprintf("run #%d via server %d", s.starts, s.home))
+	p, err := wardtest.StartProc(s.cli().Command(context.Background(), "run"), s.logPath, fmt.Sprintf("run #%d via server %d", s.starts, s.home))
 	if err != nil {
 		return err
 	}
@@ -727,40 +652,25 @@ func (s *stationProc) stop() {
 	s.down = true
 }
 
-// actOutcome is what one act process said.
-type actOutcome struct {
-	accepted bool
-	id       string
-	seq      int64
-	refusal  *workflow.Rejection // refused on the workstation (exit 3)
-	killed   bool                // the workstation was killed while acting
-	skipped  bool                // the workstation was down
-}
-
-// act runs one act process as role's user. kill, when positive, kills it
-// after that long (a crash in the middle of an act).
-func (s *stationProc) act(ctx context.Context, role workflow.Role, name string, args json.RawMessage, kill time.Duration) (actOutcome, error) {
+// act runs one act process as role's user (skipped: the workstation is
+// down). kill, when positive, kills it after that long (a crash in the
+// middle of an act).
+func (s *stationProc) act(ctx context.Context, role workflow.Role, name string, args json.RawMessage, kill time.Duration) (out wardtest.Acted, skipped bool, err error) {
 	s.mu.Lock()
 	if s.down {
 		s.mu.Unlock()
-		return actOutcome{skipped: true}, nil
+		return out, true, nil
 	}
-	cmd := s.command("act", "-email", wardtest.Email(role), "-args", string(args), name)
-	// The act is signed with its author's session key, sealed in the
-	// author's own slot: the process opens the replica with that slot (a
-	// later variable wins), as the app does when that user logs in.
-	cmd.Env = append(cmd.Env, "WARDSYNC_UNLOCK="+wardtest.Email(role), "WARDSYNC_PASSWORD="+wardtest.Password(role))
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	p, err := wardtest.StartProc(cmd, "", "")
+	a := s.cli().Act(role, name, args)
+	p, err := wardtest.StartProc(a.Cmd, "", "")
 	if err != nil {
 		s.mu.Unlock()
-		return actOutcome{}, err
+		return out, false, err
 	}
 	s.acting = p
 	s.mu.Unlock()
 	if kill > 0 {
-		t := time.AfterFunc(kill, func() { cmd.Process.Signal(syscall.SIGKILL) })
+		t := time.AfterFunc(kill, func() { a.Cmd.Process.Signal(syscall.SIGKILL) })
 		defer t.Stop()
 	}
 	select {
@@ -771,25 +681,8 @@ func (s *stationProc) act(ctx context.Context, role workflow.Role, name string, 
 	s.mu.Lock()
 	s.acting = nil
 	s.mu.Unlock()
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return actOutcome{killed: true}, nil
+	if out, err = a.Result(p.Err); err != nil {
+		err = fmt.Errorf("%s as %s: %w", s.device, role, err)
 	}
-	switch cmd.ProcessState.ExitCode() {
-	case 0:
-		var a struct {
-			ID  string `json:"id"`
-			Seq int64  `json:"seq"`
-		}
-		if err := json.Unmarshal(out.Bytes(), &a); err != nil || a.ID == "" {
-			return actOutcome{}, fmt.Errorf("%s: %s: unreadable output %q", s.device, name, out.String())
-		}
-		return actOutcome{accepted: true, id: a.ID, seq: a.Seq}, nil
-	case 3:
-		var r workflow.Rejection
-		if err := json.Unmarshal(errb.Bytes(), &r); err != nil || r.Code == "" {
-			return actOutcome{}, fmt.Errorf("%s: %s: unreadable refusal %q", s.device, name, errb.String())
-		}
-		return actOutcome{refusal: &r}, nil
-	}
-	return actOutcome{}, fmt.Errorf("%s: act %s %s as %s failed (%v): %s", s.device, name, args, role, p.Err, errb.String())
+	return out, false, err
 }

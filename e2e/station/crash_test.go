@@ -1,13 +1,10 @@
 package station
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -15,48 +12,13 @@ import (
 
 	"github.com/google/uuid"
 
-	"wardsync/desktop/keyfile"
 	"wardsync/desktop/sqlite"
 	"wardsync/internal/wardtest"
 )
 
-// cli runs wardsync-station commands on one replica file against the server.
-type cli struct {
-	t              *testing.T
-	db, server, id string
-}
-
-func (c *cli) cmd(args ...string) *exec.Cmd {
-	// Cheap key slots: the test runs hundreds of processes, each opening
-	// the encrypted replica with the secretary's slot.
-	cmd := exec.Command(stationBin, append([]string{"-db", c.db, "-server", c.server, "-device", c.id,
-		"-slot-time", "1", "-slot-memory-kib", "64"}, args...)...)
-	cmd.Env = append(os.Environ(), "WARDSYNC_PASSWORD="+wardtest.Password(sec), "WARDSYNC_UNLOCK="+wardtest.Email(sec))
-	return cmd
-}
-
-// openReplica opens a station's encrypted replica as a second process
-// would: with the secretary's key slot.
-func openReplica(ctx context.Context, path string) (*sqlite.DB, error) {
-	kf, err := keyfile.Load(path + ".keys")
-	if err != nil {
-		return nil, err
-	}
-	slot := kf.Slot(wardtest.Email(sec))
-	if slot == nil {
-		return nil, fmt.Errorf("%s has no key slot for %s", path, wardtest.Email(sec))
-	}
-	key, err := slot.Unwrap(wardtest.Password(sec))
-	if err != nil {
-		return nil, err
-	}
-	return sqlite.Open(ctx, path, key)
-}
-
 // acted is an act wardsync-station reported as accepted (exit 0, its JSON).
 type acted struct {
-	ID  string `json:"id"`
-	Seq int64  `json:"seq"`
+	wardtest.Acted
 	// what it did
 	name, patient, phone string
 }
@@ -81,9 +43,9 @@ func TestCrash(t *testing.T) {
 	env := newEnv(t, true)
 	const device = "crash-ward"
 	env.addDevice(device, sec)
-	c := &cli{t: t, db: filepath.Join(t.TempDir(), "crash.db"), server: env.HTTP.URL(), id: device}
-	if out, err := c.cmd("login", "-email", wardtest.Email(sec)).CombinedOutput(); err != nil {
-		t.Fatalf("login: %v\n%s", err, out)
+	c := wardtest.StationCLI{Bin: stationBin, DB: filepath.Join(t.TempDir(), "crash.db"), Server: env.HTTP.URL(), Device: device, Unlock: sec}
+	if err := c.Login(ctx, sec); err != nil {
+		t.Fatal(err)
 	}
 
 	var reported []acted
@@ -107,26 +69,24 @@ func TestCrash(t *testing.T) {
 			a.name, a.patient, a.phone = "patient.update", registered[rng.IntN(len(registered))], fmt.Sprintf("p%d", len(reported))
 			args = map[string]any{"id": a.patient, "phone": a.phone}
 		}
-		cmd := c.cmd("act", "-email", wardtest.Email(sec), "-args", string(wardtest.MustJSON(args)), a.name)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Start(); err != nil {
+		act := c.Act(sec, a.name, args)
+		if err := act.Cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		if killAfter > 0 {
-			timer := time.AfterFunc(killAfter, func() { cmd.Process.Signal(syscall.SIGKILL) })
+			timer := time.AfterFunc(killAfter, func() { act.Cmd.Process.Signal(syscall.SIGKILL) })
 			defer timer.Stop()
 		}
-		err := cmd.Wait()
-		if err != nil {
-			if killAfter > 0 {
-				stats["act killed"]++
-				return // killed before it could report: its fate is its own
-			}
-			t.Fatalf("act: %v\n%s", err, stderr.String())
+		var err error
+		if a.Acted, err = act.Result(act.Cmd.Wait()); err != nil {
+			t.Fatal(err)
 		}
-		if err := json.Unmarshal(stdout.Bytes(), &a); err != nil || a.ID == "" {
-			t.Fatalf("act output %q: %v", stdout.String(), err)
+		if a.Refusal != nil {
+			t.Fatalf("act refused: %s %s", a.Refusal.Code, a.Refusal.Message)
+		}
+		if a.Killed {
+			stats["act killed"]++
+			return // killed before it could report: its fate is its own
 		}
 		if killAfter > 0 {
 			stats["act finished before its kill"]++
@@ -154,12 +114,12 @@ func TestCrash(t *testing.T) {
 		// Syncing, killed at a random moment or right when the server
 		// committed a push (its reply still in flight).
 		before := lastSeqAtServer()
-		run := c.cmd("run")
+		run := c.Command(ctx, "run")
 		if err := run.Start(); err != nil {
 			t.Fatal(err)
 		}
 		// Kill on commit only when there is something to push.
-		onCommit := rng.IntN(2) == 0 && replicaLastSeq(t, c.db) > before
+		onCommit := rng.IntN(2) == 0 && replicaLastSeq(t, c.DB) > before
 		if onCommit {
 			deadline := time.Now().Add(10 * time.Second)
 			for lastSeqAtServer() == before && time.Now().Before(deadline) {
@@ -176,7 +136,7 @@ func TestCrash(t *testing.T) {
 		run.Wait()
 		after := lastSeqAtServer()
 
-		st := checkCrash(t, env, c.db, device, reported, round)
+		st := checkCrash(t, env, c.DB, device, reported, round)
 		switch {
 		case after == before:
 			stats["sync killed before pushing"]++
@@ -189,7 +149,7 @@ func TestCrash(t *testing.T) {
 	t.Logf("%d acts reported over %d kills: %v", len(reported), kills, stats)
 
 	// A clean run drains everything.
-	run := c.cmd("run")
+	run := c.Command(ctx, "run")
 	started := time.Now()
 	if err := run.Start(); err != nil {
 		t.Fatal(err)
@@ -208,7 +168,7 @@ func TestCrash(t *testing.T) {
 		return ""
 	})
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
-		db, err := openReplica(ctx, c.db)
+		db, err := wardtest.OpenReplica(ctx, c.DB, sec)
 		if err != nil {
 			return err.Error()
 		}
@@ -226,7 +186,7 @@ func TestCrash(t *testing.T) {
 	if err := run.Wait(); err != nil {
 		t.Errorf("run after SIGTERM: %v", err)
 	}
-	st := checkCrash(t, env, c.db, device, reported, kills)
+	st := checkCrash(t, env, c.DB, device, reported, kills)
 	ids := map[string]bool{}
 	for _, a := range reported {
 		ids[a.ID] = true
@@ -291,7 +251,7 @@ func TestCrash(t *testing.T) {
 
 func replicaLastSeq(t *testing.T, path string) int64 {
 	t.Helper()
-	db, err := openReplica(context.Background(), path)
+	db, err := wardtest.OpenReplica(context.Background(), path, sec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +267,7 @@ func replicaLastSeq(t *testing.T, path string) int64 {
 func checkCrash(t *testing.T, env *env, path, device string, reported []acted, round int) sqlite.State {
 	t.Helper()
 	ctx := context.Background()
-	db, err := openReplica(ctx, path)
+	db, err := wardtest.OpenReplica(ctx, path, sec)
 	if err != nil {
 		t.Fatalf("round %d: reopen: %v", round, err)
 	}

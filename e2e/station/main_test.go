@@ -30,7 +30,7 @@ type env struct {
 
 func newEnv(tb testing.TB, seed bool) *env {
 	tb.Helper()
-	return &env{wardtest.StartServer(tb, wardtest.Options{NoSeed: !seed, LoginPerEmail: 1_000_000, LoginPerIP: 1_000_000}), tb}
+	return &env{wardtest.StartServer(tb, wardtest.Options{NoSeed: !seed}), tb}
 }
 
 func (e *env) addDevice(id string, roles ...workflow.Role) {

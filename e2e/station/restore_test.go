@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -183,31 +182,19 @@ func (e *env) switchDatabase(url string) {
 	e.tb.Helper()
 	addr := e.Addr()
 	e.Stop()
-	e.Server = wardtest.StartServer(e.tb, wardtest.Options{DatabaseURL: url, Addr: addr, LoginPerEmail: 1_000_000, LoginPerIP: 1_000_000})
+	e.Server = wardtest.StartServer(e.tb, wardtest.Options{DatabaseURL: url, Addr: addr})
 }
 
 // pgTool runs a PostgreSQL client program (pg_dump, pg_restore) of the
 // newest installed version (Debian keeps them off PATH).
 func pgTool(tb testing.TB, name string, args ...string) {
 	tb.Helper()
-	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name)
-	sort.Slice(bins, func(i, j int) bool { return pgVersion(bins[i]) > pgVersion(bins[j]) })
-	bin := name
-	if len(bins) > 0 {
-		bin = bins[0]
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	out, err := exec.CommandContext(ctx, wardtest.PGBin(name), args...).CombinedOutput()
 	if err != nil {
 		tb.Fatalf("%s: %v\n%s", name, err, out)
 	}
-}
-
-func pgVersion(bin string) int {
-	var v int
-	fmt.Sscanf(filepath.Base(filepath.Dir(filepath.Dir(bin))), "%d", &v)
-	return v
 }
 
 func replicaCount(tb testing.TB, s *station, q string, args ...any) int64 {

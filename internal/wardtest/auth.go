@@ -15,23 +15,18 @@ import (
 	"wardsync/workflow"
 )
 
-// This file is every credential tests present: the login (with the
-// session signing key a workstation of protocol 2 sends), the websocket
-// handshake's header and an act's authorship and signature.
-
-// logins are the tests' sessions, by token and by session id: the user
-// (the author id a workstation hashes into its acts) and the session id (a
-// test names an act's session by its token; Author swaps in the id).
+// logins are the tests' sessions by token and by session id: the user is
+// an act's author id, and Author swaps a token for its session id.
 var logins sync.Map // string → login
 
 type login struct{ user, sid string }
 
 // keys are the session signing keys of the tests' logins, by token and by
-// session id (a dashboard login has none).
+// session id.
 var keys syncproto.Keyring
 
 // pending are the private halves of the signing keys LoginBody made, by
-// public key, until the login's answer names their session.
+// public key, until a login's answer names their session.
 var pending sync.Map
 
 // Login logs role's seeded user in on device ("" for the dashboard) and
@@ -54,28 +49,46 @@ func LoginAs(tb testing.TB, baseURL, email, password, device string) string {
 // TryLogin is LoginAs for goroutines and benchmarks: it says why instead
 // of failing the test.
 func TryLogin(client *http.Client, baseURL, email, password, device string) (string, error) {
-	req := LoginBody(email, password, device)
-	b, _ := json.Marshal(req)
-	resp, err := client.Post(baseURL+"/api/v1/auth/login", "application/json", bytes.NewReader(b))
+	st, out, _, err := PostLogin(client, baseURL, LoginBody(email, password, device), nil)
+	tok, _ := out["token"].(string)
+	if err == nil && (st != http.StatusOK || tok == "") {
+		err = fmt.Errorf("login %s on %q: %d %v", email, device, st, out)
+	}
+	return tok, err
+}
+
+// PostLogin posts body (LoginBody's, or whatever a test sends) to the
+// login with the headers h through client (nil: the default one), keeps
+// the session it opens (its user and signing key) and returns the status,
+// the JSON answer and its headers.
+func PostLogin(client *http.Client, baseURL string, body any, h http.Header) (int, map[string]any, http.Header, error) {
+	req, err := http.NewRequest(http.MethodPost, baseURL+"/api/v1/auth/login", bytes.NewReader(MustJSON(body)))
 	if err != nil {
-		return "", err
+		return 0, nil, nil, err
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := cmp.Or(client, http.DefaultClient).Do(req)
+	if err != nil {
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	raw, _ := io.ReadAll(resp.Body)
 	var out map[string]any
-	if err := json.Unmarshal(body, &out); err != nil || resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("login %s on %q: %d %s", email, device, resp.StatusCode, body)
+	if err := json.Unmarshal(raw, &out); err != nil && len(raw) > 0 {
+		return resp.StatusCode, nil, resp.Header, fmt.Errorf("login answer %d is not JSON: %s", resp.StatusCode, raw)
 	}
-	tok := RememberLogin(req, out)
-	if tok == "" {
-		return "", fmt.Errorf("login %s on %q: no token in %s", email, device, body)
+	if b, ok := body.(map[string]any); ok {
+		remember(b, out)
 	}
-	return tok, nil
+	return resp.StatusCode, out, resp.Header, nil
 }
 
 // LoginBody is what a workstation posts to /api/v1/auth/login: with a
-// fresh session signing key when it names a device. RememberLogin keeps
-// the key once the answer names its session.
+// fresh session signing key when it names a device, kept once the answer
+// names its session.
 func LoginBody(email, password, device string) map[string]any {
 	b := map[string]any{"email": email, "password": password, "deviceId": device}
 	if device != "" {
@@ -86,10 +99,9 @@ func LoginBody(email, password, device string) map[string]any {
 	return b
 }
 
-// RememberLogin keeps what the login answer out says of the request body
-// req (from LoginBody): its user, for the acts' author id, and its session
-// signing key. It returns the answer's token.
-func RememberLogin(req, out map[string]any) string {
+// remember keeps what the login answer out says of the request body req:
+// its user, for the acts' author id, and its session signing key.
+func remember(req, out map[string]any) {
 	tok, _ := out["token"].(string)
 	sid, _ := out["sessionId"].(string)
 	if u, ok := out["user"].(map[string]any); ok && tok != "" {
@@ -106,11 +118,10 @@ func RememberLogin(req, out map[string]any) string {
 			keys.Put(sid, k)
 		}
 	}
-	return tok
 }
 
-// Bearer sets the header of a request made with token ("" sets none).
-func Bearer(h http.Header, token string) {
+// bearer sets the header of a request made with token ("" sets none).
+func bearer(h http.Header, token string) {
 	if token != "" {
 		h.Set("Authorization", "Bearer "+token)
 	}
@@ -128,14 +139,14 @@ func Author(chain *syncproto.Chainer, muts []syncproto.Mutation) error {
 	if err := chain.Link(muts); err != nil {
 		return err
 	}
-	SignAll(muts)
+	signAll(muts)
 	return nil
 }
 
-// SignAll signs each of muts whose session (named by its token or id) a
-// test login opened, over its hash as it stands; an act of a session
-// without a key (a dashboard login) gets that session's id, unsigned.
-func SignAll(muts []syncproto.Mutation) {
+// signAll signs each act whose session (its token or id) a test login
+// opened; one of a session without a key (a dashboard's) gets the
+// session's id, unsigned.
+func signAll(muts []syncproto.Mutation) {
 	for i := range muts {
 		if k, ok := keys.Get(muts[i].SessionID); ok {
 			syncproto.SignAct(k.Priv, k.SessionID, &muts[i])
@@ -149,9 +160,8 @@ func SignAll(muts []syncproto.Mutation) {
 // names, for tests that sign acts by hand.
 func SessionKeyOf(token string) (syncproto.SessionKey, bool) { return keys.Get(token) }
 
-// AuthorOf is the user of the session a token or session id names, or a
-// stand-in for one no login issued (the server refuses the act
-// UNAUTHENTICATED anyway).
+// AuthorOf is the user of the session a token or session id names (a
+// stand-in for one no login issued: the server refuses the act).
 func AuthorOf(token string) string {
 	if l, ok := logins.Load(token); ok && l.(login).user != "" {
 		return l.(login).user
@@ -180,7 +190,7 @@ func Call(tb testing.TB, client *http.Client, method, url, token string, body an
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	Bearer(req.Header, token)
+	bearer(req.Header, token)
 	resp, err := cmp.Or(client, http.DefaultClient).Do(req)
 	if err != nil {
 		tb.Fatalf("%s %s: %v", method, url, err)
@@ -196,7 +206,7 @@ func CallJSON(tb testing.TB, client *http.Client, method, url, token string, bod
 	st, raw := Call(tb, client, method, url, token, body)
 	var out map[string]any
 	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &out); err != nil {
+		if err := json.Unmarshal(raw, &out); err != nil && len(raw) > 0 {
 			tb.Fatalf("%s %s: answer is not a JSON object (%v): %s", method, url, err, raw)
 		}
 	}

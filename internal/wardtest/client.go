@@ -1,6 +1,7 @@
 package wardtest
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,7 +38,7 @@ type Conn struct {
 // and write buffers of buf bytes (0: gorilla's default).
 func DialConn(baseURL, token string, buf int) (*Conn, *http.Response, error) {
 	h := http.Header{}
-	Bearer(h, token)
+	bearer(h, token)
 	d := websocket.Dialer{HandshakeTimeout: time.Minute, ReadBufferSize: buf, WriteBufferSize: buf}
 	ws, resp, err := d.Dial("ws"+strings.TrimPrefix(baseURL, "http")+"/sync", h)
 	if err != nil {
@@ -45,6 +46,25 @@ func DialConn(baseURL, token string, buf int) (*Conn, *http.Response, error) {
 	}
 	ws.SetReadLimit(8 << 20)
 	return &Conn{WS: ws}, resp, nil
+}
+
+// DialHello is DialConn followed by hello h (its request id and protocol
+// filled in when empty); the read deadline is lifted once welcomed.
+func DialHello(baseURL, token string, buf int, h syncproto.Hello) (*Conn, *syncproto.Welcome, error) {
+	c, _, err := DialConn(baseURL, token, buf)
+	if err != nil {
+		return nil, nil, err
+	}
+	h.RequestID, h.Protocol = cmp.Or(h.RequestID, "hello"), cmp.Or(h.Protocol, syncproto.Version)
+	f, err := c.Request(&h, 2*time.Minute)
+	if err == nil {
+		err = c.WS.SetReadDeadline(time.Time{})
+	}
+	if err != nil {
+		c.WS.Close()
+		return nil, nil, err
+	}
+	return c, f.(*syncproto.Welcome), nil
 }
 
 // WriteMessage sends b as a frame of type typ (websocket.BinaryMessage...).
@@ -189,11 +209,12 @@ func (s *Server) Dial(tb testing.TB, token, device string) *Client {
 	return c
 }
 
-// Connect dials and says hello.
+// Connect dials and says hello; the device's next act follows the last
+// one the server has.
 func (s *Server) Connect(tb testing.TB, token, device string) *Client {
 	tb.Helper()
 	c := s.Dial(tb, token, device)
-	c.Hello(tb, "")
+	c.Seq = c.Hello(tb, "").LastMutationSeq
 	return c
 }
 
@@ -283,7 +304,7 @@ func (c *Client) SendRaw(tb testing.TB, b []byte) {
 	}
 }
 
-// Write sends b as a text frame without failing the test, for goroutines.
+// Write sends b as a text frame, for goroutines.
 func (c *Client) Write(b []byte) error { return c.WriteMessage(websocket.TextMessage, b) }
 
 // Next returns the next frame that is not a poke.

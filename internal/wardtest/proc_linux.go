@@ -85,8 +85,8 @@ func (p *Proc) Stop(grace time.Duration) error {
 	return p.Err
 }
 
-// WaitReady waits until the server p runs answers 200 on url's /readyz.
-func WaitReady(ctx context.Context, url string, p *Proc, timeout time.Duration) error {
+// waitReady waits until the server p runs answers 200 on url's /readyz.
+func waitReady(ctx context.Context, url string, p *Proc, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: 2 * time.Second}
 	for {
@@ -155,7 +155,7 @@ func (s *ServerProc) Start(ctx context.Context) error {
 		if s.p, err = StartProc(cmd, s.LogPath, fmt.Sprintf("start #%d", s.starts)); err != nil {
 			return err
 		}
-		if err = WaitReady(ctx, s.URL(), s.p, time.Minute); err == nil {
+		if err = waitReady(ctx, s.URL(), s.p, time.Minute); err == nil {
 			return nil
 		}
 		s.p.Kill()

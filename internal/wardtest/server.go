@@ -4,7 +4,8 @@
 // and a follower that keeps a replica, the comparison of PostgreSQL's rows
 // with a replica's (pulled, or a workstation's SQLite file), and for the
 // tests of the binaries: built commands, server child processes restarted
-// after a kill, and toxiproxy links that can be cut.
+// after a kill, workstations run as wardsync-station processes, and
+// toxiproxy links that can be cut.
 //
 // Every credential a test presents (a login, the websocket's handshake,
 // the authorship of an act) is made in auth.go and nowhere else, so that a
@@ -24,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -89,10 +91,9 @@ type Options struct {
 	Clock *Clock
 	// Config changes the database settings (session lifetimes, windows).
 	Config func(*postgres.Config)
-	// LoginPerEmail and LoginPerIP are the free login attempts; zero:
-	// more than any test makes, unless ProductionLoginLimits.
-	LoginPerEmail, LoginPerIP int
-	ProductionLoginLimits     bool
+	// ProductionLoginLimits keeps the deployed limits on login attempts;
+	// else a test may make as many as it likes.
+	ProductionLoginLimits bool
 	// Configure changes the server last, before it listens (TLS, tokens).
 	Configure func(*httpserver.Server)
 	// NoSeed leaves a fresh database empty.
@@ -169,7 +170,7 @@ func (s *Server) start(tb testing.TB, addr string) {
 	}
 	m.Configure = func(srv *httpserver.Server) {
 		if !o.ProductionLoginLimits {
-			srv.SetLoginLimits(orPlenty(o.LoginPerEmail), orPlenty(o.LoginPerIP))
+			srv.SetLoginLimits(1_000_000, 1_000_000)
 		}
 		if o.Configure != nil {
 			o.Configure(srv)
@@ -206,20 +207,34 @@ func (s *Server) Restart(tb testing.TB) {
 	s.start(tb, s.Addr())
 }
 
-// orPlenty is n, or for 0 more login attempts than any test makes.
-func orPlenty(n int) int {
-	if n == 0 {
-		return 100000
-	}
-	return n
-}
-
 // Again starts another server on the same database and clock, with its
 // own pool: two instances behind one load balancer.
 func (s *Server) Again(tb testing.TB, o Options) *Server {
 	tb.Helper()
 	o.DatabaseURL, o.Clock = s.DatabaseURL, s.Clock
 	return StartServer(tb, o)
+}
+
+// SeededDB migrates and seeds the database at url ("": a fresh one of the
+// test's) with no server in front of it, for tests that run the server as
+// a child process, and opens a pool on it for the test's queries.
+func SeededDB(tb testing.TB, url string) (string, *pgtest.Pool) {
+	tb.Helper()
+	ctx := context.Background()
+	if url == "" {
+		url = pgtest.NewDatabase(tb, true)
+	}
+	db, err := postgres.Open(ctx, url, postgres.DefaultConfig())
+	if err == nil {
+		defer db.Close(ctx)
+		if _, err = db.Migrate(ctx); err == nil {
+			_, err = db.Seed(ctx)
+		}
+	}
+	if err != nil {
+		tb.Fatalf("seed %s: %v", url, err)
+	}
+	return url, pgtest.OpenPool(tb, url)
 }
 
 // AddDevice registers a workstation serving roles and returns its id.
@@ -267,6 +282,37 @@ func Eventually(tb testing.TB, d time.Duration, check func() string) {
 		time.Sleep(pause)
 		pause = min(pause*3/2, 200*time.Millisecond)
 	}
+}
+
+// Parallel runs fn(0) … fn(n-1) on workers goroutines (0: one each) and
+// returns the first error, once every call has returned.
+func Parallel(n, workers int, fn func(i int) error) error {
+	if workers <= 0 {
+		workers = n
+	}
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(workers, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(i); err != nil {
+					mu.Lock()
+					first = cmp.Or(first, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return first
 }
 
 // Count runs a query that counts.
@@ -334,6 +380,21 @@ func goTool() string {
 		return p
 	}
 	return filepath.Join(runtime.GOROOT(), "bin", "go")
+}
+
+// PGBin is PostgreSQL's program name (pg_ctl, pg_dump, …) of the newest
+// version installed, which Debian keeps off PATH; else name, for PATH.
+func PGBin(name string) string {
+	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name)
+	version := func(bin string) (v int) {
+		fmt.Sscan(filepath.Base(filepath.Dir(filepath.Dir(bin))), &v)
+		return v
+	}
+	slices.SortFunc(bins, func(a, b string) int { return version(b) - version(a) })
+	if len(bins) > 0 {
+		return bins[0]
+	}
+	return name
 }
 
 // BuildAndRun is a TestMain for tests of the binaries: it builds the

@@ -22,7 +22,7 @@ import (
 )
 
 // State is rows as a device may see them: table → id → column →
-// normalised value (see NormalizeRow).
+// normalised value.
 type State map[string]map[string]map[string]any
 
 // Replica is what a device has pulled: table → id → row.
@@ -83,7 +83,7 @@ func ReadPGState(ctx context.Context, pool *pgtest.Pool, roles []workflow.Role) 
 		}
 		rows[table] = m
 	}
-	return ReadReplicaState(rows, roles)
+	return replicaState(rows, roles)
 }
 
 // SQLiteState reads every row of a workstation's replica through
@@ -117,22 +117,21 @@ func SQLiteState(ctx context.Context, db *sqlite.DB, roles []workflow.Role) (Sta
 			}
 		}
 	}
-	return ReadReplicaState(all, roles)
+	return replicaState(all, roles)
 }
 
 // ReplicaState normalises a replica's rows as PGState does; with roles,
 // only the columns they may read are kept.
 func ReplicaState(tb testing.TB, rows map[string]map[string]json.RawMessage, roles []workflow.Role) State {
 	tb.Helper()
-	st, err := ReadReplicaState(rows, roles)
+	st, err := replicaState(rows, roles)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return st
 }
 
-// ReadReplicaState is ReplicaState for code that reports instead of failing.
-func ReadReplicaState(rows map[string]map[string]json.RawMessage, roles []workflow.Role) (State, error) {
+func replicaState(rows map[string]map[string]json.RawMessage, roles []workflow.Role) (State, error) {
 	out := State{}
 	for table, rs := range rows {
 		if len(rs) == 0 {
@@ -145,7 +144,7 @@ func ReadReplicaState(rows map[string]map[string]json.RawMessage, roles []workfl
 		m := map[string]map[string]any{}
 		for id, row := range rs {
 			var err error
-			if m[id], err = Normalize(row, keep); err != nil {
+			if m[id], err = normalize(row, keep); err != nil {
 				return nil, err
 			}
 		}
@@ -160,11 +159,11 @@ var (
 	decimalRE   = regexp.MustCompile(`^-?\d+\.\d\d$`)
 )
 
-// Normalize decodes a row; keep, when not nil, limits it to those columns
+// normalize decodes a row; keep, when not nil, limits it to those columns
 // (a missing one is null). Numbers become their text and timestamps UTC
 // RFC 3339 with milliseconds, so that PostgreSQL's to_jsonb and the wire's
 // encoding compare equal.
-func Normalize(js []byte, keep []string) (map[string]any, error) {
+func normalize(js []byte, keep []string) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.UseNumber()
 	var m map[string]any

@@ -20,7 +20,7 @@ import (
 // it and shows every act's link, the status counts it per workstation and in
 // the totals, and /metrics exports it.
 func TestAdminChainBreaks(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	sec := e.roleToken(workflow.RoleSecretary)
 	ws := e.Connect(e.t, sec, e.device)
 	if r := ws.PushEach(t, sec, "patient.register", admPatient("Chaine"))[0]; r.Status != syncproto.StatusApplied {

@@ -14,7 +14,7 @@ import (
 // scrape counts it, an administrator merges it, and a later act queued
 // offline on the loser follows the merge (or is refused, for an edit).
 func TestDuplicatesThroughTheAdminAPI(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	sec := e.roleToken(workflow.RoleSecretary)
 	ws := e.Connect(e.t, sec, e.device)
 	a, b := uuid.NewString(), uuid.NewString()

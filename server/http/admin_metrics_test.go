@@ -26,13 +26,13 @@ const admMetricsToken = "metrics-secret"
 
 // scrape fetches /metrics over HTTP with the metrics token (every series,
 // per-workstation ones included) and parses it.
-func (e *admEnv) scrape() map[string]*dto.MetricFamily {
+func (e *dashboard) scrape() map[string]*dto.MetricFamily {
 	e.t.Helper()
 	return e.scrapeWith(admMetricsToken)
 }
 
 // scrapeWith fetches /metrics with token as bearer ("" for none).
-func (e *admEnv) scrapeWith(token string) map[string]*dto.MetricFamily {
+func (e *dashboard) scrapeWith(token string) map[string]*dto.MetricFamily {
 	e.t.Helper()
 	req, _ := http.NewRequest("GET", e.HTTP.URL()+"/metrics", nil)
 	if token != "" {
@@ -92,7 +92,7 @@ func admValue(mf map[string]*dto.MetricFamily, name string, want map[string]stri
 // exactly those counts, per instance and per device, with the device's
 // reported queue, its lag, the feed and the pool.
 func TestMetricsAfterScriptedRun(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	sec := e.roleToken(workflow.RoleSecretary)
 	oldest := time.Now().Add(-10 * time.Minute)
 	ws := e.Dial(e.t, sec, e.device)
@@ -212,7 +212,7 @@ func TestMetricsAfterScriptedRun(t *testing.T) {
 // /readyz goes 503 while the database refuses connections and back to 200
 // when it accepts them again.
 func TestReadyzFollowsTheDatabase(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	ready := func() int {
 		resp, err := http.Get(e.HTTP.URL() + "/readyz")
 		if err != nil {

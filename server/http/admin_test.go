@@ -27,7 +27,7 @@ import (
 // for every other role and for an ADMIN's workstation session, 401
 // UNAUTHENTICATED without a token or with a bad one.
 func TestAdminEndpointsAuthorization(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	t.Setenv("WARDSYNC_MONITORING_TOKEN", "") // the server already read it
 	e.HTTP.SetMonitoringToken("monitor-secret")
 
@@ -151,7 +151,7 @@ func TestAdminEndpointsAuthorization(t *testing.T) {
 
 // openEvents opens the events stream, reads its first event and closes it.
 // A refusal is returned like any JSON reply.
-func (e *admEnv) openEvents(path, token string) (int, map[string]any) {
+func (e *dashboard) openEvents(path, token string) (int, map[string]any) {
 	e.t.Helper()
 	u := e.HTTP.URL() + path
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -202,7 +202,7 @@ func admReadEvent(t testing.TB, rd *bufio.Reader) admEvent {
 // A revoked workstation's websocket is closed (4403) within a second, and
 // it can neither reconnect nor log in.
 func TestAdminRevokeClosesWebsocket(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	reg := e.registerDevice("Ward 7", workflow.RoleNurse)
 	dev := reg["id"].(string)
 	// The workstation claims its registration with the code first.
@@ -241,7 +241,7 @@ func TestAdminRevokeClosesWebsocket(t *testing.T) {
 // Disabling a user ends their sessions at once: workstation and dashboard
 // tokens stop working and the account cannot log in.
 func TestAdminDisableUserEndsSessions(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	nurseID := postgres.SeedID("user:nurse@hospital.com")
 	nurse := e.roleToken(workflow.RoleNurse)
 	sec := e.roleToken(workflow.RoleSecretary)
@@ -292,7 +292,7 @@ func TestAdminDisableUserEndsSessions(t *testing.T) {
 }
 
 func TestAdminUsers(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	adminID := postgres.SeedID("user:admin@hospital.com")
 
 	t.Run("list never shows password hashes", func(t *testing.T) {
@@ -393,7 +393,7 @@ func TestAdminUsers(t *testing.T) {
 }
 
 func TestAdminDeviceRegistration(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	st, body := e.do("POST", "/api/v1/admin/devices", e.admin, map[string]any{"name": "  Lab bench 2 ", "roles": []string{"BIOLOGIST"}})
 	if st != http.StatusCreated || body["name"] != "Lab bench 2" {
 		t.Fatalf("%d %v", st, body)
@@ -457,7 +457,7 @@ type admPage struct {
 }
 
 func TestAdminRejectedAndAudit(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	sec := e.roleToken(workflow.RoleSecretary)
 	nurse := e.roleToken(workflow.RoleNurse)
 	ws := e.Connect(e.t, sec, e.device)
@@ -658,7 +658,7 @@ func TestClassifySharedCases(t *testing.T) {
 // reported a queue 40 minutes ago and went away 20 minutes ago (amber), one
 // away for three hours (red), one never connected, one revoked.
 func TestSyncStatusHealth(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	ctx := context.Background()
 	add := func(name string) string {
 		d, err := e.DB.AddDevice(ctx, "", name, []workflow.Role{workflow.RoleNurse, workflow.RoleSecretary})
@@ -764,7 +764,7 @@ func TestSyncStatusHealth(t *testing.T) {
 // reported. Thresholds an administrator sets on the dashboard apply to both
 // at once; bad ones are refused with the reason.
 func TestStationOfflineAtOnce(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	ctx := context.Background()
 	d, err := e.DB.AddDevice(ctx, "", "Ward 3", []workflow.Role{workflow.RoleNurse})
 	if err != nil {
@@ -862,7 +862,7 @@ func admLastCursor(t testing.TB, w *wardtest.Client) string {
 }
 
 func TestAdminBoard(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	sec := e.roleToken(workflow.RoleSecretary)
 	ws := e.Connect(e.t, sec, e.device)
 	ws.PushEach(t, sec, "appointment.checkIn", map[string]any{"id": postgres.SeedID("a:scheduled")})
@@ -929,7 +929,7 @@ func TestAdminBoard(t *testing.T) {
 // The stream sends a "changed" event as soon as a rejected act is
 // recorded (well before the 5 s tick), and "logout" once the session ends.
 func TestAdminEventsStream(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", e.HTTP.URL()+"/api/v1/admin/events", nil)
@@ -973,7 +973,7 @@ func TestAdminEventsStream(t *testing.T) {
 }
 
 func TestDashboardPage(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	st, raw := e.raw("GET", "/admin", "", nil)
 	if frontend.HasAdmin() {
 		if st != 200 || !strings.Contains(string(raw), "<html") {
@@ -1001,7 +1001,7 @@ func TestDashboardPage(t *testing.T) {
 
 // An open events stream does not hold up a graceful shutdown.
 func TestEventsStreamDoesNotHoldShutdown(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	req, _ := http.NewRequest("GET", e.HTTP.URL()+"/api/v1/admin/events", nil)
 	req.Header.Set("Authorization", "Bearer "+e.admin)
 	resp, err := http.DefaultClient.Do(req)
@@ -1021,10 +1021,10 @@ func TestEventsStreamDoesNotHoldShutdown(t *testing.T) {
 	}
 }
 
-// admEnv is the dashboard tests' server: an ADMIN dashboard session, a
+// dashboard is the dashboard tests' server: an ADMIN dashboard session, a
 // workstation serving every role, and the client of the HTTP calls (one
 // trusting the test CA with TLS).
-type admEnv struct {
+type dashboard struct {
 	*wardtest.Server
 	t      testing.TB
 	admin  string
@@ -1032,25 +1032,24 @@ type admEnv struct {
 	client *http.Client
 }
 
-func admStart(t testing.TB) *admEnv { return admStartWith(t, nil, nil) }
+func startDashboard(t testing.TB) *dashboard { return startDashboardWith(t, nil, nil) }
 
-// admStartWith is admStart with a change to the server before it opens
+// startDashboardWith is startDashboard with a change to the server before it opens
 // (TLS, limits) and the client of the HTTP calls.
-func admStartWith(t testing.TB, setup func(*httpserver.Server), client *http.Client) *admEnv {
+func startDashboardWith(t testing.TB, setup func(*httpserver.Server), client *http.Client) *dashboard {
 	t.Helper()
-	s := wardtest.StartServer(t, wardtest.Options{LoginPerEmail: 10000, LoginPerIP: 10000,
-		Config: func(c *postgres.Config) { c.MaxConns = postgres.DefaultConfig().MaxConns }, Configure: func(srv *httpserver.Server) {
-			srv.SetMetricsToken(admMetricsToken)
-			if setup != nil {
-				setup(srv)
-			}
-		}})
-	e := &admEnv{Server: s, t: t, client: client, device: s.AddDevice(t, "Every role", workflow.Roles...)}
+	s := wardtest.StartServer(t, wardtest.Options{Config: func(c *postgres.Config) { c.MaxConns = postgres.DefaultConfig().MaxConns }, Configure: func(srv *httpserver.Server) {
+		srv.SetMetricsToken(admMetricsToken)
+		if setup != nil {
+			setup(srv)
+		}
+	}})
+	e := &dashboard{Server: s, t: t, client: client, device: s.AddDevice(t, "Every role", workflow.Roles...)}
 	e.admin = e.login(wardtest.Email(workflow.RoleAdmin), wardtest.Password(workflow.RoleAdmin), "")
 	return e
 }
 
-func (e *admEnv) login(email, password, device string) string {
+func (e *dashboard) login(email, password, device string) string {
 	e.t.Helper()
 	tok, err := wardtest.TryLogin(cmp.Or(e.client, http.DefaultClient), e.URL(), email, password, device)
 	if err != nil {
@@ -1060,21 +1059,21 @@ func (e *admEnv) login(email, password, device string) string {
 }
 
 // roleToken is a workstation session of the seed's user of role.
-func (e *admEnv) roleToken(role workflow.Role) string { return e.Login(e.t, role, e.device) }
+func (e *dashboard) roleToken(role workflow.Role) string { return e.Login(e.t, role, e.device) }
 
-func (e *admEnv) do(method, path, token string, body any) (int, map[string]any) {
+func (e *dashboard) do(method, path, token string, body any) (int, map[string]any) {
 	e.t.Helper()
 	return wardtest.CallJSON(e.t, e.client, method, e.URL()+path, token, body)
 }
 
-func (e *admEnv) raw(method, path, token string, body any) (int, []byte) {
+func (e *dashboard) raw(method, path, token string, body any) (int, []byte) {
 	e.t.Helper()
 	return wardtest.Call(e.t, e.client, method, e.URL()+path, token, body)
 }
 
 // registerDevice registers a workstation serving role through the
 // dashboard's API and returns the answer (id, registrationCode, …).
-func (e *admEnv) registerDevice(name string, role workflow.Role) map[string]any {
+func (e *dashboard) registerDevice(name string, role workflow.Role) map[string]any {
 	e.t.Helper()
 	st, body := e.do("POST", "/api/v1/admin/devices", e.admin, map[string]any{"name": name, "roles": []workflow.Role{role}})
 	if st != http.StatusCreated {
@@ -1084,7 +1083,7 @@ func (e *admEnv) registerDevice(name string, role workflow.Role) map[string]any 
 }
 
 // getInto decodes a 200 answer into v.
-func (e *admEnv) getInto(path, token string, v any) {
+func (e *dashboard) getInto(path, token string, v any) {
 	e.t.Helper()
 	st, raw := e.raw("GET", path, token, nil)
 	if err := json.Unmarshal(raw, v); st != http.StatusOK || err != nil {
@@ -1093,7 +1092,7 @@ func (e *admEnv) getInto(path, token string, v any) {
 }
 
 // status is /api/v1/sync/status as the admin reads it.
-func (e *admEnv) status() admStatus {
+func (e *dashboard) status() admStatus {
 	e.t.Helper()
 	var st admStatus
 	e.getInto("/api/v1/sync/status", e.admin, &st.SyncStatusJSON)

@@ -33,7 +33,7 @@ func TestAlertRulesUseRealMetrics(t *testing.T) {
 	if len(used) < 15 {
 		t.Fatalf("only %d series names found in the rules: %v", len(used), used)
 	}
-	e := admStart(t)
+	e := startDashboard(t)
 	tok := e.roleToken(workflow.RoleSecretary)
 	w := e.Connect(e.t, tok, e.device)
 	w.PushEach(t, tok, "patient.register", admPatient("Metrics"))

@@ -14,7 +14,7 @@ import (
 // refused, and a refused act's arguments are recorded too), and each
 // argument of each entry is checked against workflow.VisibleColumns.
 func TestAuditShowsOnlyReadableArgs(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	doc := e.roleToken(workflow.RoleDoctor)
 	ws := e.Connect(e.t, doc, e.device)
 	names := append(workflow.Names(), workflow.CloseRejected)

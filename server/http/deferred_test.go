@@ -17,7 +17,7 @@ import (
 // status, the admin list and /metrics show the parked act; a check-in
 // applies it and every figure goes back to zero.
 func TestDeferredOverSync(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	nurse, sec := e.roleToken(workflow.RoleNurse), e.roleToken(workflow.RoleSecretary)
 	ws := e.Connect(e.t, nurse, e.device)
 	appt := postgres.SeedID("a:scheduled")
@@ -74,7 +74,7 @@ func TestDeferredOverSync(t *testing.T) {
 // commit notifies the servers, whose sweeper applies the parked vitals
 // without waiting for its period (30 s, longer than this test waits).
 func TestDeferredWokenByOtherWriter(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	nurse := e.roleToken(workflow.RoleNurse)
 	ws := e.Connect(e.t, nurse, e.device)
 	appt := postgres.SeedID("a:scheduled")

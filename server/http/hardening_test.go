@@ -22,7 +22,7 @@ import (
 // roles) but keeps the aggregate series; a wrong token is refused with a
 // sentence; the right one shows the per-workstation series.
 func TestMetricsTokenHidesWorkstations(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	sec := e.roleToken(workflow.RoleSecretary)
 	e.Connect(e.t, sec, e.device)
 
@@ -57,7 +57,7 @@ func TestMetricsTokenHidesWorkstations(t *testing.T) {
 // whichever endpoint decodes it (they share decodeJSON), and nothing is
 // done. Trailing white space is fine.
 func TestTrailingJSONRefused(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	for _, tc := range []struct{ path, token, body string }{
 		{"/api/v1/auth/login", "", `{"email":"admin@hospital.com","password":"admin123"}{"email":"x"}`},
 		{"/api/v1/auth/login", "", `{"email":"admin@hospital.com","password":"admin123"} garbage`},
@@ -82,7 +82,7 @@ func TestTrailingJSONRefused(t *testing.T) {
 // The server's own limits: headers that never finish are cut off, an
 // oversized header gets 431, and the server's timeouts are set.
 func TestSlowAndOversizedHeaders(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	if e.HTTP.HTTPServer().ReadHeaderTimeout != httpserver.ReadHeaderTimeout || e.HTTP.HTTPServer().IdleTimeout != httpserver.IdleTimeout || httpserver.Upgrader.HandshakeTimeout != httpserver.HandshakeTimeout {
 		t.Fatalf("timeouts: header %s idle %s handshake %s", e.HTTP.HTTPServer().ReadHeaderTimeout, e.HTTP.HTTPServer().IdleTimeout, httpserver.Upgrader.HandshakeTimeout)
 	}
@@ -120,7 +120,7 @@ func TestTLSServesHSTS(t *testing.T) {
 	pem, _ := os.ReadFile(filepath.Join(dir, certs.CAFile))
 	pool.AppendCertsFromPEM(pem)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	e := admStartWith(t, func(s *httpserver.Server) {
+	e := startDashboardWith(t, func(s *httpserver.Server) {
 		s.UseTLS(cert)
 		s.SetClientTimeouts(time.Second, 0)
 	}, client)

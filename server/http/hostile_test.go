@@ -218,7 +218,6 @@ func TestHostileInput(t *testing.T) {
 	// Mutation-level refusals: rejected and audited, no seed row written.
 	t.Run("bad mutations", func(t *testing.T) {
 		c := env.Connect(t, sec, demo)
-		c.Seq = hello2(t, c).LastMutationSeq
 		otherDev := env.AddDevice(t, "Ward 3", workflow.RoleSecretary)
 		otherTok := env.Login(t, workflow.RoleSecretary, otherDev)
 		now := ms(time.Now())
@@ -262,7 +261,6 @@ func TestHostileInput(t *testing.T) {
 
 	t.Run("SQL metacharacters are stored verbatim", func(t *testing.T) {
 		c := env.Connect(t, sec, demo)
-		c.Seq = hello2(t, c).LastMutationSeq
 		tok := map[workflow.Role]string{}
 		for _, r := range workflow.Roles {
 			tok[r] = env.Login(t, r, demo)

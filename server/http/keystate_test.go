@@ -28,7 +28,7 @@ type listedDevice struct {
 	IdleLockMinutes *int `json:"idleLockMinutes"`
 }
 
-func (e *admEnv) listed(id string) listedDevice {
+func (e *dashboard) listed(id string) listedDevice {
 	e.t.Helper()
 	var out struct {
 		Devices []listedDevice `json:"devices"`
@@ -52,7 +52,7 @@ func keyRefused(t *testing.T, what string, st int, body map[string]any, wantSt i
 }
 
 // deviceEvents reads the newest events of kind about device.
-func (e *admEnv) deviceEvents(kind, device string) []postgres.SecurityEvent {
+func (e *dashboard) deviceEvents(kind, device string) []postgres.SecurityEvent {
 	e.t.Helper()
 	evs, _, err := e.DB.SecurityEvents(context.Background(), postgres.SecurityFilter{Kind: kind, Limit: 100})
 	if err != nil {
@@ -72,7 +72,7 @@ func (e *admEnv) deviceEvents(kind, device string) []postgres.SecurityEvent {
 // and at each websocket hello, revoked, told so by its standing check, and
 // reporting its keys wiped.
 func TestKeyStateOnDashboard(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	reg := e.registerDevice("Ward 9", workflow.RoleNurse)
 	id, code := reg["id"].(string), reg["registrationCode"].(string)
 	// later moves the clock; the dashboard's session would end idle, so
@@ -204,7 +204,7 @@ func TestKeyStateOnDashboard(t *testing.T) {
 // dashboard: it is checked, logged as a setting change, and reaches the
 // workstation in its login answer and its welcome.
 func TestIdleLockPerWorkstation(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	path := "/api/v1/admin/devices/" + e.device + "/idle-lock"
 	loginLock := func() *float64 {
 		t.Helper()

@@ -1,9 +1,7 @@
 package http_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"sync"
@@ -18,22 +16,15 @@ import (
 // answer and its headers.
 func tryLogin(t testing.TB, srv *httpserver.Server, email, password, device string, header map[string]string) (int, map[string]any, http.Header) {
 	t.Helper()
-	b, _ := json.Marshal(wardtest.LoginBody(email, password, device))
-	req, _ := http.NewRequest(http.MethodPost, srv.URL()+"/api/v1/auth/login", bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
+	h := http.Header{}
 	for k, v := range header {
-		req.Header.Set(k, v)
+		h.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	code, out, h, err := wardtest.PostLogin(nil, srv.URL(), wardtest.LoginBody(email, password, device), h)
 	if err != nil {
 		t.Fatalf("login: %v", err)
 	}
-	defer resp.Body.Close()
-	var out map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatalf("login answer is not JSON: %v", err)
-	}
-	return resp.StatusCode, out, resp.Header
+	return code, out, h
 }
 
 func wantRateLimited(t testing.TB, code int, out map[string]any, h http.Header, maxWait time.Duration) int {

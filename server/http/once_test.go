@@ -51,7 +51,6 @@ func TestExactlyOnce(t *testing.T) {
 
 	t.Run("same push twice", func(t *testing.T) {
 		c := env.Connect(t, sec, demo)
-		c.Seq = hello2(t, c).LastMutationSeq
 		p := uuid.NewString()
 		m1 := c.Mut("patient.register", registerArgs(p, "Twice"), sec, now)
 		m2 := c.Mut("appointment.checkIn", map[string]any{"id": uuid.NewString()}, sec, now)
@@ -80,7 +79,6 @@ func TestExactlyOnce(t *testing.T) {
 
 	t.Run("connection dropped before the reply", func(t *testing.T) {
 		c := env.Connect(t, sec, demo)
-		c.Seq = hello2(t, c).LastMutationSeq
 		p := uuid.NewString()
 		m := c.Mut("patient.register", registerArgs(p, "Dropped"), sec, now)
 		c.SendFrame(t, &syncproto.Push{RequestID: "lost", Mutations: []syncproto.Mutation{m}})
@@ -105,7 +103,6 @@ func TestExactlyOnce(t *testing.T) {
 	t.Run("resent to another instance", func(t *testing.T) {
 		b := env.Again(t, wardtest.Options{})
 		ca := env.Connect(t, sec, demo)
-		ca.Seq = hello2(t, ca).LastMutationSeq
 		p := uuid.NewString()
 		m := ca.Mut("patient.register", registerArgs(p, "Elsewhere"), sec, now)
 		if res := ca.Push(t, m)[0]; res.Status != syncproto.StatusApplied {
@@ -121,7 +118,6 @@ func TestExactlyOnce(t *testing.T) {
 	t.Run("concurrent resends to two instances", func(t *testing.T) {
 		b := env.Again(t, wardtest.Options{})
 		ca := env.Connect(t, sec, demo)
-		ca.Seq = hello2(t, ca).LastMutationSeq
 		cb := b.Connect(t, sec, demo)
 		for round := 0; round < 5; round++ {
 			var muts []syncproto.Mutation

@@ -23,7 +23,7 @@ import (
 // another patient's acts are not listed; every refusal
 // answers its status, code and message.
 func TestPatientActs(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	ctx := context.Background()
 	accueil, err := e.DB.AddDevice(ctx, "", "Accueil", []workflow.Role{workflow.RoleSecretary})
 	if err != nil {

@@ -26,9 +26,9 @@ func TestProtocolDocPoints(t *testing.T) {
 
 	// Logging in: {token, sessionId, user: {id, name, role}, expiresAt}.
 	body := wardtest.LoginBody("secretary@hospital.com", "secretary123", demo)
-	code, out := wardtest.PostJSON(t, env.URL()+"/api/v1/auth/login", "", body)
-	if code != 200 {
-		t.Fatalf("login: %d %v", code, out)
+	code, out, _, err := wardtest.PostLogin(nil, env.URL(), body, nil) // the acts carry its user and are signed with its key
+	if err != nil || code != 200 {
+		t.Fatalf("login: %d %v %v", code, out, err)
 	}
 	keys := func(m map[string]any) string {
 		var k []string
@@ -47,7 +47,7 @@ func TestProtocolDocPoints(t *testing.T) {
 	if err != nil || expires.Sub(time.Now()) < 7*24*time.Hour-time.Minute || expires.Sub(time.Now()) > 7*24*time.Hour {
 		t.Fatalf("expiresAt %v (%v), want the login + 168h", out["expiresAt"], err)
 	}
-	sec := wardtest.RememberLogin(body, out) // the acts carry its user and are signed with its key
+	sec := out["token"].(string)
 	loggedIn := time.Now()
 	c := env.Connect(t, sec, demo)
 

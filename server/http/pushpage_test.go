@@ -15,16 +15,6 @@ import (
 	"wardsync/workflow"
 )
 
-// helloPages says hello taking pushed pages (hello.pages).
-func helloPages(t testing.TB, c *wardtest.Client) {
-	t.Helper()
-	id := c.NextID("hello")
-	c.SendFrame(t, &syncproto.Hello{RequestID: id, Protocol: syncproto.Version, DeviceID: c.Device, LastMutationSeq: c.Seq, Pages: true})
-	if _, ok := c.WaitFor(t, id).F.(*syncproto.Welcome); !ok {
-		t.Fatal("hello with pages not welcomed")
-	}
-}
-
 // pushedFrames counts the pushed changes frames c received.
 func pushedFrames(c *wardtest.Client) int {
 	n := 0
@@ -76,7 +66,7 @@ func newPageFixture(t *testing.T, racing bool) *pageFixture {
 			f.receptionAuthr = e.Connect(t, tok, f.reception)
 		}
 		c := e.Dial(t, tok, *d.id)
-		helloPages(t, c)
+		c.Say(t, syncproto.Hello{Pages: true})
 		var selfPull time.Duration
 		if racing && *d.id == f.lab {
 			selfPull = 7 * time.Millisecond
@@ -108,7 +98,7 @@ func TestPushedPagesExact(t *testing.T) {
 	old.PullAll(t, oldRep, 0)
 	behindID := e.AddDevice(t, "Behind", workflow.RoleDoctor)
 	behind := e.Dial(t, e.Login(t, workflow.RoleDoctor, behindID), behindID)
-	helloPages(t, behind)
+	behind.Say(t, syncproto.Hello{Pages: true})
 	if ch := behind.Pull(t, "", 1); !ch.More {
 		t.Fatal("setup: the snapshot fits one change")
 	}

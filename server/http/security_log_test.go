@@ -30,13 +30,13 @@ type securityPage struct {
 // administrative acts, the state before and after); the CSV export and
 // /metrics carry them too; the log refuses UPDATE, DELETE and TRUNCATE.
 func TestSecurityLogRecordsEveryKind(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	ctx := context.Background()
 	adminID := postgres.SeedID("user:admin@hospital.com")
 	nurseID := postgres.SeedID("user:nurse@hospital.com")
 	start := e.Clock.Now().Add(-time.Second)
 
-	// login (admStart), login_failed, logout.
+	// login (startDashboard), login_failed, logout.
 	if st, body := e.do("POST", "/api/v1/auth/login", "", wardtest.LoginBody("nurse@hospital.com", "wrong", e.device)); st != 401 {
 		t.Fatalf("wrong password: %d %v", st, body)
 	}

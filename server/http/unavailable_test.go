@@ -1,11 +1,8 @@
 package http_test
 
 import (
-	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,74 +13,6 @@ import (
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
-
-// cutLink is a TCP link between the server and its PostgreSQL that the
-// test cuts and mends: cut, every open connection is dropped and every new
-// one closed at once, as while PostgreSQL restarts or the network between
-// them is down.
-type cutLink struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	cut    bool
-	open   []net.Conn
-}
-
-func newCutLink(t *testing.T, target string) *cutLink {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &cutLink{ln: ln, target: target}
-	t.Cleanup(func() { ln.Close(); l.setCut(true) })
-	go l.serve()
-	return l
-}
-
-func (l *cutLink) serve() {
-	for {
-		c, err := l.ln.Accept()
-		if err != nil {
-			return
-		}
-		l.mu.Lock()
-		cut := l.cut
-		if !cut {
-			l.open = append(l.open, c)
-		}
-		l.mu.Unlock()
-		if cut {
-			c.Close()
-			continue
-		}
-		go func() {
-			up, err := net.Dial("tcp", l.target)
-			if err != nil {
-				c.Close()
-				return
-			}
-			l.mu.Lock()
-			l.open = append(l.open, up)
-			l.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			_, _ = io.Copy(c, up)
-			c.Close()
-		}()
-	}
-}
-
-func (l *cutLink) setCut(cut bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.cut = cut
-	if cut {
-		for _, c := range l.open {
-			c.Close()
-		}
-		l.open = nil
-	}
-}
 
 // TestDatabaseOutageIsUnavailable: while the server cannot reach
 // PostgreSQL, a push is answered UNAVAILABLE (not fatal, with the sentence
@@ -96,17 +25,18 @@ func TestDatabaseOutageIsUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	link := newCutLink(t, u.Host)
-	u.Host = link.ln.Addr().String()
+	// The link between the server and its PostgreSQL, cut as while
+	// PostgreSQL restarts or the network between them is down.
+	link := wardtest.NewLink(t, t.Name(), u.Host)
+	u.Host = link.P.Listen
 	env := wardtest.StartServer(t, wardtest.Options{DatabaseURL: u.String(), Clock: direct.Clock})
 
 	sec := env.Login(t, workflow.RoleSecretary, demo)
 	c := env.Connect(t, sec, demo)
-	c.Seq = hello2(t, c).LastMutationSeq
 	patient := uuid.NewString()
 	m := c.Mut("patient.register", registerArgs(patient, "Outage"), sec, ms(time.Now()))
 
-	link.setCut(true)
+	link.Cut()
 	r := c.PushFrame(t, m)
 	ef, ok := r.F.(*syncproto.Error)
 	if !ok {
@@ -121,7 +51,9 @@ func TestDatabaseOutageIsUnavailable(t *testing.T) {
 		t.Fatalf("login during the outage: %d %v", status, body)
 	}
 
-	link.setCut(false)
+	if err := link.Restore(); err != nil {
+		t.Fatal(err)
+	}
 	res := c.Push(t, m)
 	if res[0].Status != syncproto.StatusApplied {
 		t.Fatalf("the act sent again after the outage: %+v", res[0])

@@ -17,7 +17,7 @@ import (
 // dashboard; the same workstation updated is welcomed, and the dashboard
 // shows its new release. /metrics names the server's build.
 func TestMinimumWorkstationVersion(t *testing.T) {
-	e := admStart(t)
+	e := startDashboard(t)
 	min, err := syncproto.ParseVersion("1.3.0")
 	if err != nil {
 		t.Fatal(err)
