@@ -254,6 +254,8 @@ type Changes struct {
 	// feed, so each reaches the workstation once, as rows do. They are not
 	// rows of a seed table, hence their own member.
 	Resolutions []Resolution `json:"resolutions,omitempty"`
+
+	index *rowIndex // set by DecodeFromServer (RowMembers)
 }
 
 // Resolution kinds.

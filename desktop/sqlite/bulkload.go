@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -109,20 +108,28 @@ type rowBatch struct {
 	ids  []string
 }
 
-// addUpsert decodes a row into b (writing b first when it holds another
-// table's rows) and writes b once it holds bulkRows rows.
-func (t *Tx) addUpsert(b *rowBatch, tbl *table, id string, row json.RawMessage) error {
+// addUpsert decodes the i-th change of page, an upsert of a row of tbl,
+// into b (writing b first when it holds another table's rows) and writes b
+// once it holds bulkRows rows.
+func (t *Tx) addUpsert(b *rowBatch, tbl *table, page *syncproto.Changes, i int) error {
 	if b.tbl != tbl {
 		if err := t.flushRows(b); err != nil {
 			return err
 		}
 		b.tbl = tbl
 	}
-	args, err := appendWireRow(b.args, tbl, id, row)
+	c := &page.Changes[i]
+	var args []any
+	var err error
+	if members, ok := page.RowMembers(i); ok {
+		args, err = appendIndexedRow(b.args, tbl, c.ID, c.Row, members)
+	} else {
+		args, err = appendWireRow(b.args, tbl, c.ID, c.Row)
+	}
 	if err != nil {
 		return err
 	}
-	b.args, b.ids = args, append(b.ids, id)
+	b.args, b.ids = args, append(b.ids, c.ID)
 	if len(b.ids) == bulkRows {
 		return t.flushRows(b)
 	}
