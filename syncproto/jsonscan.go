@@ -223,6 +223,11 @@ func (s *scanner) object(depth int, build bool) (node, *workflow.Rejection) {
 	var names nameSet
 	record := s.index && depth == rowDepth
 	if record {
+		if s.rows == nil {
+			// Sized for the rest of the frame at one member in 32 bytes
+			// (an appointment's are 40), not grown by copying.
+			s.rows = make([]RowMember, 0, (len(s.data)-s.pos)/32+1)
+		}
 		n.first = int32(len(s.rows))
 	}
 	for {

@@ -135,14 +135,23 @@ func (r *rowReader) member(col, start, end int, spaced, plain bool) error {
 	case k == kindJSON && !spaced && string(raw) != "null":
 		// Valid and without insignificant space: already compact.
 		r.args[col] = string(raw)
-	case k == kindText && plain:
+	case (k == kindText || k == kindTime) && plain:
 		// A slice of the row made a string once: one allocation a row
 		// instead of one a value (a 1M initial sync spent a twentieth of
 		// its station CPU copying them).
 		if r.text == "" {
 			r.text = string(r.row)
 		}
-		r.args[col] = r.text[start+1 : end-1]
+		s := r.text[start+1 : end-1]
+		if k == kindText {
+			r.args[col] = s
+			return nil
+		}
+		v, err := wireTime(s, raw)
+		if err != nil {
+			return fmt.Errorf("sqlite: %s %s: column %s: %w", tbl.name, r.id, key, err)
+		}
+		r.args[col] = v
 	default:
 		v, err := wireValue(k, raw)
 		if err != nil {
