@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"wardsync/syncproto"
@@ -16,12 +17,18 @@ import (
 // and, at checkpoints, into the file (≈ 8 KB written per row at 100,000
 // appointments, and worse as the trees grow). So the first page of a fresh
 // or resynced replica drops the replicated tables' secondary indexes,
-// recording their definitions in deferred_indexes in the same transaction,
-// and the page that ends the pull (more = false) builds them again, each
-// one sorted once, in that page's transaction. Meanwhile every query still
+// recording their definitions (and tables) in deferred_indexes in the same
+// transaction. The snapshot pages the tables one after the other, in
+// workflow.Tables' order, so the page that reaches a table builds the
+// indexes of the tables before it again, each one sorted once, in that
+// page's transaction: those tables are complete, and their pages were
+// written last (some still in SQLite's cache). The page that ends the pull
+// (more = false) builds whatever is left. Meanwhile every query still
 // answers correctly, only by scanning: no replica index is UNIQUE, so no
 // constraint is lost. A crash mid-snapshot leaves the definitions listed,
-// and the resumed pull's last page restores them.
+// and the resumed pull builds them as it goes on. Should pages come in
+// another order, an index built early only makes that table's later rows
+// slower to write.
 
 // bulkLoadMinChanges is the first page's size from which the indexes are
 // deferred: a small database (a test's, a new ward's) is not worth it.
@@ -43,19 +50,19 @@ func (t *Tx) deferIndexes() error {
 		names[i], args[i] = "?", name
 	}
 	// sql IS NULL: an index SQLite made for a constraint, not ours to drop.
-	rows, err := t.query(`SELECT name, sql FROM sqlite_schema
+	rows, err := t.query(`SELECT name, sql, tbl_name FROM sqlite_schema
 		 WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (`+strings.Join(names, ", ")+`) ORDER BY name`, args...)
-	type index struct{ name, sql string }
+	type index struct{ name, sql, tbl string }
 	idx, err := scanAll(rows, err, "defer indexes", func(r rowScanner) (index, error) {
 		var x index
-		err := r.Scan(&x.name, &x.sql)
+		err := r.Scan(&x.name, &x.sql, &x.tbl)
 		return x, err
 	})
 	if err != nil {
 		return err
 	}
 	for _, x := range idx {
-		if _, err := t.exec(`INSERT OR REPLACE INTO deferred_indexes (name, sql) VALUES (?, ?)`, x.name, x.sql); err != nil {
+		if _, err := t.exec(`INSERT OR REPLACE INTO deferred_indexes (name, sql, tbl) VALUES (?, ?, ?)`, x.name, x.sql, x.tbl); err != nil {
 			return fmt.Errorf("sqlite: defer index %s: %w", x.name, err)
 		}
 		if _, err := t.exec(`DROP INDEX ` + quote(x.name)); err != nil {
@@ -68,26 +75,49 @@ func (t *Tx) deferIndexes() error {
 // restoreIndexes builds every deferred index again; nothing to do (one
 // lookup in an empty table) when none is deferred.
 func (t *Tx) restoreIndexes() error {
+	return t.restoreIndexesWhere(`TRUE`)
+}
+
+// restorePassedIndexes builds the deferred indexes of the tables a
+// snapshot has paged past once page is applied: those before the table of
+// its last change, in workflow.Tables' order.
+func (t *Tx) restorePassedIndexes(page *syncproto.Changes) error {
+	if len(page.Changes) == 0 {
+		return nil
+	}
+	passed := slices.Index(workflow.Tables, page.Changes[len(page.Changes)-1].Table)
+	if passed <= 0 {
+		return nil // the first table, or one unknown (refused by then)
+	}
+	names := make([]string, passed)
+	args := make([]any, passed)
+	for i, name := range workflow.Tables[:passed] {
+		names[i], args[i] = "?", name
+	}
+	return t.restoreIndexesWhere(`tbl IN (`+strings.Join(names, ", ")+`)`, args...)
+}
+
+// restoreIndexesWhere builds the deferred indexes whose row matches cond
+// and takes them off the list.
+func (t *Tx) restoreIndexesWhere(cond string, args ...any) error {
 	// One a migration has created again meanwhile is left as it is.
 	rows, err := t.query(`SELECT name, sql FROM deferred_indexes
-		 WHERE name NOT IN (SELECT name FROM sqlite_schema WHERE type = 'index') ORDER BY name`)
-	defs, err := scanAll(rows, err, "restore indexes", func(r rowScanner) (string, error) {
-		var name, def string
-		err := r.Scan(&name, &def)
-		return def, err
+		 WHERE `+cond+` AND name NOT IN (SELECT name FROM sqlite_schema WHERE type = 'index') ORDER BY name`, args...)
+	type index struct{ name, sql string }
+	defs, err := scanAll(rows, err, "restore indexes", func(r rowScanner) (index, error) {
+		var x index
+		err := r.Scan(&x.name, &x.sql)
+		return x, err
 	})
 	if err != nil {
 		return err
 	}
-	if len(defs) == 0 {
-		return nil
-	}
 	for _, def := range defs {
-		if _, err := t.exec(def); err != nil {
-			return fmt.Errorf("sqlite: restore index (%s): %w", def, err)
+		if _, err := t.exec(def.sql); err != nil {
+			return fmt.Errorf("sqlite: restore index (%s): %w", def.sql, err)
 		}
 	}
-	if _, err := t.exec(`DELETE FROM deferred_indexes`); err != nil {
+	if _, err := t.exec(`DELETE FROM deferred_indexes WHERE `+cond, args...); err != nil {
 		return fmt.Errorf("sqlite: restore indexes: %w", err)
 	}
 	return nil

@@ -109,6 +109,11 @@ func (db *DB) applyChanges(ctx context.Context, page *syncproto.Changes, settled
 			if err := t.restoreIndexes(); err != nil {
 				return err
 			}
+		} else {
+			// The tables the snapshot has paged past get theirs now.
+			if err := t.restorePassedIndexes(page); err != nil {
+				return err
+			}
 		}
 		// Acts whose outcome is still unknown stay even when reflected: the
 		// next push learns it (a duplicate repeats a rejection), and a
