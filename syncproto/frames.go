@@ -255,7 +255,8 @@ type Changes struct {
 	// rows of a seed table, hence their own member.
 	Resolutions []Resolution `json:"resolutions,omitempty"`
 
-	index *rowIndex // set by DecodeFromServer (RowMembers)
+	index     *rowIndex         // set by DecodeFromServer (RowMembers)
+	projected []json.RawMessage // by position, the rows AddProjected appended
 }
 
 // Resolution kinds.
