@@ -52,7 +52,7 @@ func specOf(t reflect.Type) *objectSpec {
 	for i := range t.NumField() {
 		sf := t.Field(i)
 		if !sf.IsExported() {
-			continue // not on the wire (Changes' row index)
+			continue // not on the wire (what Changes keeps of its rows)
 		}
 		name, opts, _ := strings.Cut(sf.Tag.Get("json"), ",")
 		if name == "" || name == "-" {
