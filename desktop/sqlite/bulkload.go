@@ -42,34 +42,38 @@ func startsBulkLoad(cursor string, page *syncproto.Changes) bool {
 }
 
 // deferIndexes drops the replicated tables' secondary indexes, recording
-// each definition first.
+// each definition and table first.
 func (t *Tx) deferIndexes() error {
-	names := make([]string, len(workflow.Tables))
-	args := make([]any, len(workflow.Tables))
-	for i, name := range workflow.Tables {
-		names[i], args[i] = "?", name
-	}
+	in, args := tableList(workflow.Tables)
 	// sql IS NULL: an index SQLite made for a constraint, not ours to drop.
-	rows, err := t.query(`SELECT name, sql, tbl_name FROM sqlite_schema
-		 WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (`+strings.Join(names, ", ")+`) ORDER BY name`, args...)
-	type index struct{ name, sql, tbl string }
-	idx, err := scanAll(rows, err, "defer indexes", func(r rowScanner) (index, error) {
-		var x index
-		err := r.Scan(&x.name, &x.sql, &x.tbl)
-		return x, err
+	ours := `type = 'index' AND sql IS NOT NULL AND tbl_name IN ` + in
+	if _, err := t.exec(`INSERT OR REPLACE INTO deferred_indexes (name, sql, tbl)
+		 SELECT name, sql, tbl_name FROM sqlite_schema WHERE `+ours, args...); err != nil {
+		return fmt.Errorf("sqlite: defer indexes: %w", err)
+	}
+	rows, err := t.query(`SELECT name FROM sqlite_schema WHERE `+ours+` ORDER BY name`, args...)
+	names, err := scanAll(rows, err, "defer indexes", func(r rowScanner) (name string, err error) {
+		return name, r.Scan(&name)
 	})
 	if err != nil {
 		return err
 	}
-	for _, x := range idx {
-		if _, err := t.exec(`INSERT OR REPLACE INTO deferred_indexes (name, sql, tbl) VALUES (?, ?, ?)`, x.name, x.sql, x.tbl); err != nil {
-			return fmt.Errorf("sqlite: defer index %s: %w", x.name, err)
-		}
-		if _, err := t.exec(`DROP INDEX ` + quote(x.name)); err != nil {
-			return fmt.Errorf("sqlite: defer index %s: %w", x.name, err)
+	for _, name := range names {
+		if _, err := t.exec(`DROP INDEX ` + quote(name)); err != nil {
+			return fmt.Errorf("sqlite: defer index %s: %w", name, err)
 		}
 	}
 	return nil
+}
+
+// tableList is the SQL list "(?, ?, …)" of tables, and its arguments.
+func tableList(tables []string) (string, []any) {
+	marks := make([]string, len(tables))
+	args := make([]any, len(tables))
+	for i, name := range tables {
+		marks[i], args[i] = "?", name
+	}
+	return "(" + strings.Join(marks, ", ") + ")", args
 }
 
 // restoreIndexes builds every deferred index again; nothing to do (one
@@ -89,12 +93,8 @@ func (t *Tx) restorePassedIndexes(page *syncproto.Changes) error {
 	if passed <= 0 {
 		return nil // the first table, or one unknown (refused by then)
 	}
-	names := make([]string, passed)
-	args := make([]any, passed)
-	for i, name := range workflow.Tables[:passed] {
-		names[i], args[i] = "?", name
-	}
-	return t.restoreIndexesWhere(`tbl IN (`+strings.Join(names, ", ")+`)`, args...)
+	in, args := tableList(workflow.Tables[:passed])
+	return t.restoreIndexesWhere(`tbl IN `+in, args...)
 }
 
 // restoreIndexesWhere builds the deferred indexes whose row matches cond
