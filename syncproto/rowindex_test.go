@@ -77,3 +77,32 @@ func TestRowMembers(t *testing.T) {
 		t.Error("a page built in memory is indexed")
 	}
 }
+
+// TestDecodeKeepsNoInputBytes: a decoded frame shares no bytes with its
+// input, so that a reader may read the next frame into the same buffer
+// (desktop/remote does) while the page is still being applied.
+func TestDecodeKeepsNoInputBytes(t *testing.T) {
+	frame := []byte(`{"type":"changes","requestId":"r-1","cursor":"c-1","lastMutationSeq":0,"more":true,"changes":[` +
+		`{"table":"patients","op":"upsert","id":"p-1","row":{"id":"p-1","firstName":"Awa","vitals":{"t":[37.5]}}},` +
+		`{"table":"patients","op":"upsert","id":"p-2","row":{ "id" : "p-2" }}],` +
+		`"outcomes":[{"seq":1,"id":"m-1","status":"rejected","code":"NOT_FOUND","message":"no such patient"}]}`)
+	want, err := DecodeFromServer(bytes.Clone(frame))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeFromServer(frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range frame {
+		frame[i] = 'x'
+	}
+	a, _ := Encode(want)
+	b, err := Encode(got)
+	if err != nil || !bytes.Equal(a, b) {
+		t.Fatalf("after its input was overwritten the frame encodes as %s (%v), want %s", b, err, a)
+	}
+	if m, ok := got.(*Changes).RowMembers(0); !ok || len(m) != 3 {
+		t.Fatalf("row members after the input was overwritten: %v, %v", m, ok)
+	}
+}
