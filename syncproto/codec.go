@@ -82,7 +82,7 @@ func decode(data []byte, index bool) (Frame, *workflow.Rejection) {
 		return nil, v.err
 	}
 	if c, ok := f.(*Changes); ok && index {
-		c.indexRows(root, rows)
+		c.indexRows(data, root, rows)
 	}
 	return f, nil
 }

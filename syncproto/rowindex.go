@@ -30,6 +30,7 @@ type rowIndex struct {
 
 type indexedRow struct {
 	row          []byte // the Row it describes; nil when the row is not indexed
+	text         string // the same bytes, a slice of one string of the frame
 	first, count int32
 }
 
@@ -39,22 +40,39 @@ type indexedRow struct {
 // compacted since, a delete) it returns false and the row must be read
 // as any JSON would.
 func (f *Changes) RowMembers(i int) ([]RowMember, bool) {
-	if f.index == nil || i < 0 || i >= len(f.index.rows) || i >= len(f.Changes) {
+	r, ok := f.indexed(i)
+	if !ok {
 		return nil, false
+	}
+	return f.index.members[r.first : r.first+r.count : r.first+r.count], true
+}
+
+// RowText is Changes[i].Row as a string, when RowMembers(i) holds, and ""
+// otherwise. The rows of a page are slices of one string of the frame: a
+// reader that keeps the row's text values as strings makes one copy of
+// the page, not one of each row.
+func (f *Changes) RowText(i int) string {
+	r, _ := f.indexed(i)
+	return r.text
+}
+
+func (f *Changes) indexed(i int) (indexedRow, bool) {
+	if f.index == nil || i < 0 || i >= len(f.index.rows) || i >= len(f.Changes) {
+		return indexedRow{}, false
 	}
 	r, row := f.index.rows[i], f.Changes[i].Row
 	// The same bytes, not merely equal ones: the spans hold for them.
 	if len(r.row) == 0 || len(row) != len(r.row) || &row[0] != &r.row[0] {
-		return nil, false
+		return indexedRow{}, false
 	}
-	return f.index.members[r.first : r.first+r.count : r.first+r.count], true
+	return r, true
 }
 
 // indexRows records in f where each row's members lie: root is the frame's
 // tree and members what the scan recorded at rowDepth. A row with white
 // space was compacted by the decoding, so its spans no longer hold and it
 // is left out.
-func (f *Changes) indexRows(root node, members []RowMember) {
+func (f *Changes) indexRows(data []byte, root node, members []RowMember) {
 	var list node
 	for _, m := range root.members {
 		if string(m.name) == "changes" {
@@ -65,12 +83,17 @@ func (f *Changes) indexRows(root node, members []RowMember) {
 		return // not reached: the schema built Changes from these elements
 	}
 	ix := &rowIndex{members: members, rows: make([]indexedRow, len(f.Changes))}
+	var text string // the frame, once a row is indexed
 	for i, el := range list.elems {
 		for _, m := range el.members {
 			if string(m.name) != "row" || m.val.kind != kindObject || m.val.spaced {
 				continue
 			}
-			ix.rows[i] = indexedRow{row: f.Changes[i].Row, first: m.val.first, count: m.val.count}
+			if text == "" {
+				text = string(data)
+			}
+			ix.rows[i] = indexedRow{row: f.Changes[i].Row, text: text[m.val.start:m.val.end],
+				first: m.val.first, count: m.val.count}
 		}
 	}
 	f.index = ix

@@ -47,6 +47,9 @@ func TestRowMembers(t *testing.T) {
 				i, name, m.NameEscaped, value, m.ValueEscaped, w.name, w.nameEscaped, w.value, w.valueEscaped)
 		}
 	}
+	if text := page.RowText(0); text != row {
+		t.Errorf("RowText(0) = %s, want %s", text, row)
+	}
 	if m, ok := page.RowMembers(3); !ok || len(m) != 0 {
 		t.Errorf("the empty row: %v, %v; want no members, indexed", m, ok)
 	}
@@ -54,13 +57,13 @@ func TestRowMembers(t *testing.T) {
 		name string
 		i    int
 	}{{"a delete", 1}, {"a row with white space (compacted)", 2}, {"past the last change", 4}, {"a negative index", -1}} {
-		if _, ok := page.RowMembers(c.i); ok {
+		if _, ok := page.RowMembers(c.i); ok || page.RowText(c.i) != "" {
 			t.Errorf("%s is indexed", c.name)
 		}
 	}
 	// The spans hold for the decoded bytes only, not for equal ones.
 	page.Changes[0].Row = bytes.Clone(page.Changes[0].Row)
-	if _, ok := page.RowMembers(0); ok {
+	if _, ok := page.RowMembers(0); ok || page.RowText(0) != "" {
 		t.Error("a replaced row is still indexed")
 	}
 	// Decode (the server's, the tests') indexes nothing, and a page built
@@ -102,7 +105,8 @@ func TestDecodeKeepsNoInputBytes(t *testing.T) {
 	if err != nil || !bytes.Equal(a, b) {
 		t.Fatalf("after its input was overwritten the frame encodes as %s (%v), want %s", b, err, a)
 	}
-	if m, ok := got.(*Changes).RowMembers(0); !ok || len(m) != 3 {
-		t.Fatalf("row members after the input was overwritten: %v, %v", m, ok)
+	page := got.(*Changes)
+	if m, ok := page.RowMembers(0); !ok || len(m) != 3 || page.RowText(0) != string(page.Changes[0].Row) {
+		t.Fatalf("row after the input was overwritten: %v, %v, %q", m, ok, page.RowText(0))
 	}
 }

@@ -152,7 +152,7 @@ func (t *Tx) addUpsert(b *rowBatch, tbl *table, page *syncproto.Changes, i int) 
 	var args []any
 	var err error
 	if members, ok := page.RowMembers(i); ok {
-		args, err = appendIndexedRow(b.args, tbl, c.ID, c.Row, members)
+		args, err = appendIndexedRow(b.args, tbl, c.ID, c.Row, page.RowText(i), members)
 	} else {
 		args, err = appendWireRow(b.args, tbl, c.ID, c.Row)
 	}

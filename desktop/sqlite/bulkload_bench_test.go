@@ -107,7 +107,7 @@ func BenchmarkReadPage(b *testing.B) {
 				for i, c := range p.Changes {
 					args = args[:0]
 					if members, ok := p.RowMembers(i); ok {
-						args, err = appendIndexedRow(args, appts, c.ID, c.Row, members)
+						args, err = appendIndexedRow(args, appts, c.ID, c.Row, p.RowText(i), members)
 					} else if indexed {
 						b.Fatal("row not indexed")
 					} else {

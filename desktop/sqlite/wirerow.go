@@ -165,9 +165,11 @@ func (r *rowReader) member(col, start, end int, spaced, plain bool) error {
 // appendIndexedRow is appendWireRow for a row whose members the frame's
 // decoding has located (syncproto.Changes.RowMembers): the frame's scan
 // checked the row's grammar, its UTF-8 and that no name repeats, so the
-// values are converted without walking the row again.
-func appendIndexedRow(dst []any, tbl *table, id string, row []byte, members []syncproto.RowMember) ([]any, error) {
+// values are converted without walking the row again. text is the row as
+// a string when the decoding has made one (Changes.RowText), or "".
+func appendIndexedRow(dst []any, tbl *table, id string, row []byte, text string, members []syncproto.RowMember) ([]any, error) {
 	dst, r := startRow(dst, tbl, id, row)
+	r.text = text // "" when the row has none yet: made once needed
 	for _, m := range members {
 		var col int
 		var known bool

@@ -62,7 +62,10 @@ func decodeThroughFrame(t *testing.T, tbl *table, id string, row []byte) (args [
 	if !ok {
 		return nil, nil, true, false
 	}
-	args, err = appendIndexedRow(nil, tbl, id, page.Changes[0].Row, members)
+	if text := page.RowText(0); text != string(page.Changes[0].Row) {
+		t.Fatalf("RowText(0) = %s, want the row %s", text, page.Changes[0].Row)
+	}
+	args, err = appendIndexedRow(nil, tbl, id, page.Changes[0].Row, page.RowText(0), members)
 	return args, err, true, true
 }
 
