@@ -14,7 +14,7 @@ import (
 // counts, seq order), VALIDATION_FAILED with Field set for a member whose
 // value is out of bounds.
 func Decode(data []byte) (Frame, error) {
-	f, err := decode(data)
+	f, err := decode(data, false)
 	if err != nil {
 		return nil, err
 	}
@@ -28,13 +28,14 @@ func DecodeFromClient(data []byte) (Frame, error) {
 }
 
 // DecodeFromServer is Decode for the workstation: it also refuses the frames
-// only a client may send.
+// only a client may send, and a changes frame keeps where the members of
+// its rows lie (Changes.RowMembers).
 func DecodeFromServer(data []byte) (Frame, error) {
 	return decodeFrom(data, false)
 }
 
 func decodeFrom(data []byte, client bool) (Frame, error) {
-	f, err := decode(data)
+	f, err := decode(data, !client)
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +48,9 @@ func decodeFrom(data []byte, client bool) (Frame, error) {
 	return f, nil
 }
 
-func decode(data []byte) (Frame, *workflow.Rejection) {
+// decode decodes a frame; index asks a changes frame to keep its rows'
+// members.
+func decode(data []byte, index bool) (Frame, *workflow.Rejection) {
 	if len(data) > MaxFrameBytes {
 		return nil, workflow.Reject(workflow.CodeProtocolError, "frame of %d bytes exceeds the 1 MiB limit", len(data))
 	}
@@ -56,7 +59,7 @@ func decode(data []byte) (Frame, *workflow.Rejection) {
 	if !utf8.Valid(data) {
 		return nil, workflow.Reject(workflow.CodeProtocolError, "frame is not valid UTF-8")
 	}
-	root, err := scanFrame(data)
+	root, rows, err := scanFrameIndexed(data, index)
 	if err != nil {
 		return nil, err
 	}
@@ -77,6 +80,9 @@ func decode(data []byte) (Frame, *workflow.Rejection) {
 	f.validate(&v)
 	if v.err != nil {
 		return nil, v.err
+	}
+	if c, ok := f.(*Changes); ok && index {
+		c.indexRows(data, root, rows)
 	}
 	return f, nil
 }

@@ -254,6 +254,9 @@ type Changes struct {
 	// feed, so each reaches the workstation once, as rows do. They are not
 	// rows of a seed table, hence their own member.
 	Resolutions []Resolution `json:"resolutions,omitempty"`
+
+	index     *rowIndex         // set by DecodeFromServer (RowMembers)
+	projected []json.RawMessage // by position, the rows AddProjected appended
 }
 
 // Resolution kinds.

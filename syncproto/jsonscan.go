@@ -57,6 +57,9 @@ type node struct {
 	spaced     bool // a container holding insignificant whitespace
 	members    []member
 	elems      []node
+	// first and count locate an indexed row's members in the scanner's
+	// rows (rowindex.go).
+	first, count int32
 }
 
 type member struct {
@@ -68,12 +71,29 @@ type scanner struct {
 	data   []byte
 	pos    int
 	spaces int // whitespace bytes skipped so far
+	// index asks for the members of every object at rowDepth, recorded in
+	// rows (rowindex.go).
+	index bool
+	rows  []RowMember
 }
 
 // scanFrame checks data (already known to be valid UTF-8 and within the size
 // limit) and returns the tree of its top-level object.
 func scanFrame(data []byte) (node, *workflow.Rejection) {
-	s := scanner{data: data}
+	n, _, err := scanFrameIndexed(data, false)
+	return n, err
+}
+
+// scanFrameIndexed is scanFrame that, when index is set, also returns the
+// members of the objects at rowDepth.
+func scanFrameIndexed(data []byte, index bool) (node, []RowMember, *workflow.Rejection) {
+	s := scanner{data: data, index: index}
+	n, err := s.frame()
+	return n, s.rows, err
+}
+
+func (s *scanner) frame() (node, *workflow.Rejection) {
+	data := s.data
 	s.skipSpace()
 	switch {
 	case s.pos == len(data):
@@ -201,6 +221,15 @@ func (s *scanner) object(depth int, build bool) (node, *workflow.Rejection) {
 		return n, err
 	}
 	var names nameSet
+	record := s.index && depth == rowDepth
+	if record {
+		if s.rows == nil {
+			// Sized for the rest of the frame at one member in 32 bytes
+			// (an appointment's are 40), not grown by copying.
+			s.rows = make([]RowMember, 0, (len(s.data)-s.pos)/32+1)
+		}
+		n.first = int32(len(s.rows))
+	}
 	for {
 		s.skipSpace()
 		if s.peek() != '"' {
@@ -214,7 +243,8 @@ func (s *scanner) object(depth int, build bool) (node, *workflow.Rejection) {
 		if err != nil {
 			return node{}, err
 		}
-		name := s.name(nameStart, s.pos, escaped)
+		nameEnd := s.pos
+		name := s.name(nameStart, nameEnd, escaped)
 		if !names.add(name) {
 			return node{}, workflow.Reject(workflow.CodeProtocolError,
 				"frame repeats the member name %s in one object (byte %d)", quoteString(string(name)), nameStart)
@@ -227,6 +257,14 @@ func (s *scanner) object(depth int, build bool) (node, *workflow.Rejection) {
 		v, err := s.value(depth+1, build && depth+1 <= treeDepth)
 		if err != nil {
 			return node{}, err
+		}
+		if record {
+			s.rows = append(s.rows, RowMember{
+				NameStart: int32(nameStart - n.start), NameEnd: int32(nameEnd - n.start),
+				ValueStart: int32(v.start - n.start), ValueEnd: int32(v.end - n.start),
+				NameEscaped: escaped, ValueEscaped: v.escaped,
+			})
+			n.count++
 		}
 		if build {
 			if n.members == nil {

@@ -51,6 +51,9 @@ func specOf(t reflect.Type) *objectSpec {
 	spec := &objectSpec{index: map[string]int{}}
 	for i := range t.NumField() {
 		sf := t.Field(i)
+		if !sf.IsExported() {
+			continue // not on the wire (what Changes keeps of its rows)
+		}
 		name, opts, _ := strings.Cut(sf.Tag.Get("json"), ",")
 		if name == "" || name == "-" {
 			panic("syncproto: field " + t.Name() + "." + sf.Name + " has no JSON name")

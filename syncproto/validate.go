@@ -18,6 +18,9 @@ type validator struct {
 	// that a path is only built for an error.
 	list string
 	idx  int
+	// page is the changes frame being checked, whose projected rows
+	// (AddProjected) need only their nesting checked.
+	page *Changes
 	err  *workflow.Rejection
 }
 
@@ -134,6 +137,9 @@ func (v *validator) raw(field string, raw []byte) {
 		return
 	}
 	if v.checkRaw {
+		if v.page != nil && v.list == "changes" && v.page.projectedRow(v.idx) && raw[0] == '{' && nestsWithin(raw, 4) {
+			return
+		}
 		if problem := checkRawObject(raw, 4); problem != "" {
 			v.invalid(field, "%s", problem)
 		}
@@ -379,6 +385,8 @@ func (f *Changes) validate(v *validator) {
 	v.token("cursor", f.Cursor, MaxCursorBytes, false)
 	v.nonNegative("lastMutationSeq", f.LastMutationSeq)
 	// A member too long is refused whole; nothing after it is checked.
+	v.page = f
+	defer func() { v.page = nil }()
 	if !validateList(v, "changes", f.Changes) || !validateList(v, "outcomes", f.Outcomes) ||
 		!validateList(v, "resolutions", f.Resolutions) {
 		return

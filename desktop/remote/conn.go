@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -204,9 +205,27 @@ func (c *Conn) fail(err error) {
 	})
 }
 
+// readFrame reads the next message into buf, which it empties first, and
+// returns its bytes (valid until the next call).
+func (c *Conn) readFrame(buf *bytes.Buffer) ([]byte, error) {
+	_, r, err := c.ws.NextReader()
+	if err != nil {
+		return nil, err
+	}
+	buf.Reset()
+	if _, err := buf.ReadFrom(r); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
 func (c *Conn) readLoop() {
+	// One buffer for every frame: a page is near 1 MiB, and reading each
+	// into a fresh slice grown from 512 bytes copied it twice over. The
+	// decoded frame does not alias the bytes it was read from.
+	var buf bytes.Buffer
 	for {
-		_, data, err := c.ws.ReadMessage()
+		data, err := c.readFrame(&buf)
 		if err != nil {
 			c.fail(fmt.Errorf("remote: read: %w", err))
 			return

@@ -1,8 +1,8 @@
 package sqlite
 
 import (
-	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"wardsync/syncproto"
@@ -17,12 +17,18 @@ import (
 // and, at checkpoints, into the file (≈ 8 KB written per row at 100,000
 // appointments, and worse as the trees grow). So the first page of a fresh
 // or resynced replica drops the replicated tables' secondary indexes,
-// recording their definitions in deferred_indexes in the same transaction,
-// and the page that ends the pull (more = false) builds them again, each
-// one sorted once, in that page's transaction. Meanwhile every query still
+// recording their definitions (and tables) in deferred_indexes in the same
+// transaction. The snapshot pages the tables one after the other, in
+// workflow.Tables' order, so the page that reaches a table builds the
+// indexes of the tables before it again, each one sorted once, in that
+// page's transaction: those tables are complete, and their pages were
+// written last (some still in SQLite's cache). The page that ends the pull
+// (more = false) builds whatever is left. Meanwhile every query still
 // answers correctly, only by scanning: no replica index is UNIQUE, so no
 // constraint is lost. A crash mid-snapshot leaves the definitions listed,
-// and the resumed pull's last page restores them.
+// and the resumed pull builds them as it goes on. Should pages come in
+// another order, an index built early only makes that table's later rows
+// slower to write.
 
 // bulkLoadMinChanges is the first page's size from which the indexes are
 // deferred: a small database (a test's, a new ward's) is not worth it.
@@ -36,18 +42,69 @@ func startsBulkLoad(cursor string, page *syncproto.Changes) bool {
 }
 
 // deferIndexes drops the replicated tables' secondary indexes, recording
-// each definition first.
+// each definition and table first.
 func (t *Tx) deferIndexes() error {
-	names := make([]string, len(workflow.Tables))
-	args := make([]any, len(workflow.Tables))
-	for i, name := range workflow.Tables {
-		names[i], args[i] = "?", name
-	}
+	in, args := tableList(workflow.Tables)
 	// sql IS NULL: an index SQLite made for a constraint, not ours to drop.
-	rows, err := t.query(`SELECT name, sql FROM sqlite_schema
-		 WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (`+strings.Join(names, ", ")+`) ORDER BY name`, args...)
+	ours := `type = 'index' AND sql IS NOT NULL AND tbl_name IN ` + in
+	if _, err := t.exec(`INSERT OR REPLACE INTO deferred_indexes (name, sql, tbl)
+		 SELECT name, sql, tbl_name FROM sqlite_schema WHERE `+ours, args...); err != nil {
+		return fmt.Errorf("sqlite: defer indexes: %w", err)
+	}
+	rows, err := t.query(`SELECT name FROM sqlite_schema WHERE `+ours+` ORDER BY name`, args...)
+	names, err := scanAll(rows, err, "defer indexes", func(r rowScanner) (name string, err error) {
+		return name, r.Scan(&name)
+	})
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if _, err := t.exec(`DROP INDEX ` + quote(name)); err != nil {
+			return fmt.Errorf("sqlite: defer index %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// tableList is the SQL list "(?, ?, …)" of tables, and its arguments.
+func tableList(tables []string) (string, []any) {
+	marks := make([]string, len(tables))
+	args := make([]any, len(tables))
+	for i, name := range tables {
+		marks[i], args[i] = "?", name
+	}
+	return "(" + strings.Join(marks, ", ") + ")", args
+}
+
+// restoreIndexes builds every deferred index again; nothing to do (one
+// lookup in an empty table) when none is deferred.
+func (t *Tx) restoreIndexes() error {
+	return t.restoreIndexesWhere(`TRUE`)
+}
+
+// restorePassedIndexes builds the deferred indexes of the tables a
+// snapshot has paged past once page is applied: those before the table of
+// its last change, in workflow.Tables' order.
+func (t *Tx) restorePassedIndexes(page *syncproto.Changes) error {
+	if len(page.Changes) == 0 {
+		return nil
+	}
+	passed := slices.Index(workflow.Tables, page.Changes[len(page.Changes)-1].Table)
+	if passed <= 0 {
+		return nil // the first table, or one unknown (refused by then)
+	}
+	in, args := tableList(workflow.Tables[:passed])
+	return t.restoreIndexesWhere(`tbl IN `+in, args...)
+}
+
+// restoreIndexesWhere builds the deferred indexes whose row matches cond
+// and takes them off the list.
+func (t *Tx) restoreIndexesWhere(cond string, args ...any) error {
+	// One a migration has created again meanwhile is left as it is.
+	rows, err := t.query(`SELECT name, sql FROM deferred_indexes
+		 WHERE `+cond+` AND name NOT IN (SELECT name FROM sqlite_schema WHERE type = 'index') ORDER BY name`, args...)
 	type index struct{ name, sql string }
-	idx, err := scanAll(rows, err, "defer indexes", func(r rowScanner) (index, error) {
+	defs, err := scanAll(rows, err, "restore indexes", func(r rowScanner) (index, error) {
 		var x index
 		err := r.Scan(&x.name, &x.sql)
 		return x, err
@@ -55,40 +112,12 @@ func (t *Tx) deferIndexes() error {
 	if err != nil {
 		return err
 	}
-	for _, x := range idx {
-		if _, err := t.exec(`INSERT OR REPLACE INTO deferred_indexes (name, sql) VALUES (?, ?)`, x.name, x.sql); err != nil {
-			return fmt.Errorf("sqlite: defer index %s: %w", x.name, err)
-		}
-		if _, err := t.exec(`DROP INDEX ` + quote(x.name)); err != nil {
-			return fmt.Errorf("sqlite: defer index %s: %w", x.name, err)
-		}
-	}
-	return nil
-}
-
-// restoreIndexes builds every deferred index again; nothing to do (one
-// lookup in an empty table) when none is deferred.
-func (t *Tx) restoreIndexes() error {
-	// One a migration has created again meanwhile is left as it is.
-	rows, err := t.query(`SELECT name, sql FROM deferred_indexes
-		 WHERE name NOT IN (SELECT name FROM sqlite_schema WHERE type = 'index') ORDER BY name`)
-	defs, err := scanAll(rows, err, "restore indexes", func(r rowScanner) (string, error) {
-		var name, def string
-		err := r.Scan(&name, &def)
-		return def, err
-	})
-	if err != nil {
-		return err
-	}
-	if len(defs) == 0 {
-		return nil
-	}
 	for _, def := range defs {
-		if _, err := t.exec(def); err != nil {
-			return fmt.Errorf("sqlite: restore index (%s): %w", def, err)
+		if _, err := t.exec(def.sql); err != nil {
+			return fmt.Errorf("sqlite: restore index (%s): %w", def.sql, err)
 		}
 	}
-	if _, err := t.exec(`DELETE FROM deferred_indexes`); err != nil {
+	if _, err := t.exec(`DELETE FROM deferred_indexes WHERE `+cond, args...); err != nil {
 		return fmt.Errorf("sqlite: restore indexes: %w", err)
 	}
 	return nil
@@ -109,20 +138,28 @@ type rowBatch struct {
 	ids  []string
 }
 
-// addUpsert decodes a row into b (writing b first when it holds another
-// table's rows) and writes b once it holds bulkRows rows.
-func (t *Tx) addUpsert(b *rowBatch, tbl *table, id string, row json.RawMessage) error {
+// addUpsert decodes the i-th change of page, an upsert of a row of tbl,
+// into b (writing b first when it holds another table's rows) and writes b
+// once it holds bulkRows rows.
+func (t *Tx) addUpsert(b *rowBatch, tbl *table, page *syncproto.Changes, i int) error {
 	if b.tbl != tbl {
 		if err := t.flushRows(b); err != nil {
 			return err
 		}
 		b.tbl = tbl
 	}
-	args, err := appendWireRow(b.args, tbl, id, row)
+	c := &page.Changes[i]
+	var args []any
+	var err error
+	if members, ok := page.RowMembers(i); ok {
+		args, err = appendIndexedRow(b.args, tbl, c.ID, c.Row, page.RowText(i), members)
+	} else {
+		args, err = appendWireRow(b.args, tbl, c.ID, c.Row)
+	}
 	if err != nil {
 		return err
 	}
-	b.args, b.ids = args, append(b.ids, id)
+	b.args, b.ids = args, append(b.ids, c.ID)
 	if len(b.ids) == bulkRows {
 		return t.flushRows(b)
 	}

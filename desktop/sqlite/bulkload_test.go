@@ -30,6 +30,21 @@ func replicaIndexes(t *testing.T, db *DB) map[string]string {
 	return out
 }
 
+// tableIndexes is the part of indexes (replicaIndexes' map) on the tables
+// named.
+func tableIndexes(t *testing.T, indexes map[string]string, tables ...string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for name, def := range indexes {
+		for _, tbl := range tables {
+			if strings.Contains(def, ` ON "`+tbl+`"`) {
+				out[name] = def
+			}
+		}
+	}
+	return out
+}
+
 func deferredCount(t *testing.T, db *DB) int {
 	t.Helper()
 	var n int
@@ -78,13 +93,16 @@ func TestInitialLoadDefersIndexes(t *testing.T) {
 		assertIndexes(t, db, fresh, 0)
 	})
 
-	t.Run("big first page defers them until the last page", func(t *testing.T) {
+	// A snapshot of appointments has paged past users and patients (it
+	// pages workflow.Tables in order): theirs are built at once.
+	before := tableIndexes(t, fresh, workflow.TableUsers, workflow.TablePatients)
+	t.Run("big first page defers them until the snapshot has paged past their table", func(t *testing.T) {
 		db := openTest(t)
 		must(t, db.ApplyChanges(ctx, loadPage("s1", true, 0, big), t0))
-		assertIndexes(t, db, map[string]string{}, len(fresh))
-		// Later pages of the snapshot, even big ones, change nothing.
+		assertIndexes(t, db, before, len(fresh)-len(before))
+		// Later pages of the same table, even big ones, change nothing.
 		must(t, db.ApplyChanges(ctx, loadPage("s2", true, big, big), t0))
-		assertIndexes(t, db, map[string]string{}, len(fresh))
+		assertIndexes(t, db, before, len(fresh)-len(before))
 		must(t, db.ApplyChanges(ctx, loadPage("f1", false, 2*big, 3), t0))
 		assertIndexes(t, db, fresh, 0)
 		if c := counts(t, db); c[workflow.TableAppointments] != 2*big+3 {
@@ -115,7 +133,7 @@ func TestInitialLoadDefersIndexes(t *testing.T) {
 		db, err = Open(ctx, path, testKey)
 		must(t, err)
 		t.Cleanup(func() { db.Close() })
-		assertIndexes(t, db, map[string]string{}, len(fresh))
+		assertIndexes(t, db, before, len(fresh)-len(before))
 		st, err := db.State(ctx)
 		must(t, err)
 		if st.Cursor != "s1" {
@@ -147,8 +165,37 @@ func TestInitialLoadDefersIndexes(t *testing.T) {
 		p := loadPage("s1", true, 0, big)
 		p.Resync = true
 		must(t, db.ApplyChanges(ctx, p, t0))
-		assertIndexes(t, db, map[string]string{}, len(fresh))
+		assertIndexes(t, db, before, len(fresh)-len(before))
 		must(t, db.ApplyChanges(ctx, loadPage("f2", false, big, 0), t0))
+		assertIndexes(t, db, fresh, 0)
+	})
+
+	t.Run("each table's indexes once the snapshot has paged past it", func(t *testing.T) {
+		db := openTest(t)
+		patients := func(cursor string, first, n int) *syncproto.Changes {
+			p := page(cursor, 0, patientPage(first, n, "P")...)
+			p.More = true
+			return p
+		}
+		// Patients only: users (before them) are passed, patients not yet.
+		must(t, db.ApplyChanges(ctx, patients("s1", 0, big), t0))
+		users := tableIndexes(t, fresh, workflow.TableUsers)
+		assertIndexes(t, db, users, len(fresh)-len(users))
+		must(t, db.ApplyChanges(ctx, patients("s2", big, 10), t0))
+		assertIndexes(t, db, users, len(fresh)-len(users))
+		// A page from the last patients into the appointments: patients'
+		// indexes are built in its transaction, appointments' wait.
+		p := patients("s3", big+10, 5)
+		p.Changes = append(p.Changes, loadPage("", true, 0, 5).Changes...)
+		must(t, db.ApplyChanges(ctx, p, t0))
+		assertIndexes(t, db, before, len(fresh)-len(before))
+		if n := len(before) - len(users); n == 0 {
+			t.Fatal("patients have no index to defer: the test shows nothing")
+		}
+		// More appointments change nothing; the last page builds theirs.
+		must(t, db.ApplyChanges(ctx, loadPage("s4", true, 5, 10), t0))
+		assertIndexes(t, db, before, len(fresh)-len(before))
+		must(t, db.ApplyChanges(ctx, loadPage("f1", false, 15, 1), t0))
 		assertIndexes(t, db, fresh, 0)
 	})
 

@@ -67,13 +67,13 @@ func (db *DB) applyChanges(ctx context.Context, page *syncproto.Changes, settled
 		}
 		reached := newReach()
 		var batch rowBatch // upserts written by bulkRows when nothing is based
-		for _, c := range page.Changes {
+		for i, c := range page.Changes {
 			if !based && c.Op == syncproto.OpUpsert {
 				tbl, err := lookupTable(c.Table)
 				if err != nil {
 					return err
 				}
-				if err := t.addUpsert(&batch, tbl, c.ID, c.Row); err != nil {
+				if err := t.addUpsert(&batch, tbl, page, i); err != nil {
 					return err
 				}
 			} else {
@@ -107,6 +107,11 @@ func (db *DB) applyChanges(ctx context.Context, page *syncproto.Changes, settled
 		if !page.More {
 			// Up to date: an initial load's indexes are built now (bulkload.go).
 			if err := t.restoreIndexes(); err != nil {
+				return err
+			}
+		} else {
+			// The tables the snapshot has paged past get theirs now.
+			if err := t.restorePassedIndexes(page); err != nil {
 				return err
 			}
 		}

@@ -226,18 +226,12 @@ func wireValue(k kind, raw json.RawMessage) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("not a timestamp: %s", clip(raw))
 		}
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return nil, fmt.Errorf("not a timestamp: %s", clip(raw))
-		}
-		if c, ok := canonicalUTC(s); ok {
-			return c, nil
-		}
-		return FormatTime(t), nil
+		return wireTime(s, raw)
 	case kindDecimal:
 		s := string(raw)
 		if raw[0] == '"' {
-			if err := json.Unmarshal(raw, &s); err != nil {
+			var err error
+			if s, err = wireString(raw); err != nil {
 				return nil, fmt.Errorf("not a decimal: %s", clip(raw))
 			}
 		}
@@ -256,6 +250,18 @@ func wireValue(k kind, raw json.RawMessage) (any, error) {
 	}
 	// A number or boolean in a text column: keep its text.
 	return string(raw), nil
+}
+
+// wireTime stores the timestamp s, the value of the JSON string raw.
+func wireTime(s string, raw []byte) (any, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return nil, fmt.Errorf("not a timestamp: %s", clip(raw))
+	}
+	if c, ok := canonicalUTC(s); ok {
+		return c, nil
+	}
+	return FormatTime(t), nil
 }
 
 // appendWire appends a stored value to b in wire form.

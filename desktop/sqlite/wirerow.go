@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+
+	"wardsync/syncproto"
 )
 
 // decodeWireRow reads a row in wire form (one JSON object) straight into
@@ -31,11 +33,7 @@ func appendWireRow(dst []any, tbl *table, id string, row []byte) ([]any, error) 
 		}
 		return nil, fmt.Errorf("sqlite: %s %s: row is not a JSON object: %s", tbl.name, id, clip(row))
 	}
-	n := len(dst)
-	dst = append(dst, make([]any, len(tbl.columns))...)
-	args := dst[n:]
-	args[tbl.index["id"]] = id
-	var text string // row as a string, once a text column needs it
+	dst, r := startRow(dst, tbl, id, row)
 	// A member's error found before the end of the text is reported only
 	// once the rest is known to be valid JSON, as when validation came first.
 	memberErr := func(err error) ([]any, error) {
@@ -78,32 +76,9 @@ func appendWireRow(dst []any, tbl *table, id string, row []byte) ([]any, error) 
 			if !ok {
 				return nil, notJSON(tbl, id, row)
 			}
-			raw := row[i:end]
 			if known {
-				key := tbl.columns[col]
-				switch k := tbl.kinds[key]; {
-				case key == "id":
-					if rowID, err := wireString(raw); err != nil || rowID != id {
-						return memberErr(fmt.Errorf("sqlite: %s %s: row carries id %s", tbl.name, id, clip(raw)))
-					}
-				case secret(tbl.name, key):
-				case k == kindJSON && !spaced && string(raw) != "null":
-					// Valid and without insignificant space: already compact.
-					args[col] = string(raw)
-				case k == kindText && plainString(raw):
-					// A slice of the row made a string once: one allocation
-					// a row instead of one a value (a 1M initial sync spent
-					// a twentieth of its station CPU copying them).
-					if text == "" {
-						text = string(row)
-					}
-					args[col] = text[i+1 : end-1]
-				default:
-					v, err := wireValue(k, raw)
-					if err != nil {
-						return memberErr(fmt.Errorf("sqlite: %s %s: column %s: %w", tbl.name, id, key, err))
-					}
-					args[col] = v
+				if err := r.member(col, i, end, spaced, plainString(row[i:end])); err != nil {
+					return memberErr(err)
 				}
 			}
 			i = skipSpace(row, end)
@@ -122,6 +97,101 @@ func appendWireRow(dst []any, tbl *table, id string, row []byte) ([]any, error) 
 	}
 	if skipSpace(row, i) != len(row) {
 		return nil, notJSON(tbl, id, row)
+	}
+	return dst, nil
+}
+
+// rowReader stores the members of one row in args, the row's values.
+type rowReader struct {
+	tbl  *table
+	id   string
+	row  []byte
+	text string // row as a string, once a text column needs it
+	args []any
+}
+
+// startRow appends to dst the values of a row not yet read: every column
+// NULL but its id.
+func startRow(dst []any, tbl *table, id string, row []byte) ([]any, rowReader) {
+	n := len(dst)
+	dst = append(dst, make([]any, len(tbl.columns))...)
+	r := rowReader{tbl: tbl, id: id, row: row, args: dst[n:]}
+	r.args[tbl.index["id"]] = id
+	return dst, r
+}
+
+// member stores the value row[start:end], valid JSON, of the column col.
+// spaced says the value holds insignificant white space; plain that it is
+// a string whose value is its text between the quotes.
+func (r *rowReader) member(col, start, end int, spaced, plain bool) error {
+	tbl, raw := r.tbl, r.row[start:end]
+	key := tbl.columns[col]
+	switch k := tbl.kinds[key]; {
+	case key == "id":
+		if rowID, err := wireString(raw); err != nil || rowID != r.id {
+			return fmt.Errorf("sqlite: %s %s: row carries id %s", tbl.name, r.id, clip(raw))
+		}
+	case secret(tbl.name, key):
+	case k == kindJSON && !spaced && string(raw) != "null":
+		// Valid and without insignificant space: already compact.
+		r.args[col] = string(raw)
+	case (k == kindText || k == kindTime) && plain:
+		// A slice of the row made a string once: one allocation a row
+		// instead of one a value (a 1M initial sync spent a twentieth of
+		// its station CPU copying them).
+		if r.text == "" {
+			r.text = string(r.row)
+		}
+		s := r.text[start+1 : end-1]
+		if k == kindText {
+			r.args[col] = s
+			return nil
+		}
+		v, err := wireTime(s, raw)
+		if err != nil {
+			return fmt.Errorf("sqlite: %s %s: column %s: %w", tbl.name, r.id, key, err)
+		}
+		r.args[col] = v
+	default:
+		v, err := wireValue(k, raw)
+		if err != nil {
+			return fmt.Errorf("sqlite: %s %s: column %s: %w", tbl.name, r.id, key, err)
+		}
+		r.args[col] = v
+	}
+	return nil
+}
+
+// appendIndexedRow is appendWireRow for a row whose members the frame's
+// decoding has located (syncproto.Changes.RowMembers): the frame's scan
+// checked the row's grammar, its UTF-8 and that no name repeats, so the
+// values are converted without walking the row again. text is the row as
+// a string when the decoding has made one (Changes.RowText), or "".
+func appendIndexedRow(dst []any, tbl *table, id string, row []byte, text string, members []syncproto.RowMember) ([]any, error) {
+	dst, r := startRow(dst, tbl, id, row)
+	r.text = text // "" when the row has none yet: made once needed
+	for _, m := range members {
+		var col int
+		var known bool
+		if name := row[m.NameStart:m.NameEnd]; !m.NameEscaped {
+			col, known = tbl.index[string(name[1:len(name)-1])]
+		} else {
+			key, err := wireString(name)
+			if err != nil {
+				return nil, fmt.Errorf("sqlite: %s %s: member name %s: %w", tbl.name, id, clip(name), err)
+			}
+			col, known = tbl.index[key]
+		}
+		if !known {
+			continue
+		}
+		// No string in a checked row holds a control character or bad
+		// UTF-8, so one without escapes is its text.
+		start, end := int(m.ValueStart), int(m.ValueEnd)
+		plain := row[start] == '"' && !m.ValueEscaped
+		if err := r.member(col, start, end, false, plain); err != nil {
+			return nil, err
+		}
 	}
 	return dst, nil
 }

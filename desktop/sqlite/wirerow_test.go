@@ -1,12 +1,14 @@
 package sqlite
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
 	"testing"
 
+	"wardsync/syncproto"
 	"wardsync/workflow"
 )
 
@@ -42,6 +44,38 @@ func mapDecode(tbl *table, id string, row []byte) ([]any, error) {
 	return args, nil
 }
 
+// decodeThroughFrame decodes row as the workstation decodes a pulled one:
+// inside a changes frame read by syncproto.DecodeFromServer, then through
+// the members that decoding located. decoded is false when the frame
+// itself is refused (a repeated name, bad UTF-8, ...); indexed is false
+// when decoding located no members for the row (white space in it).
+func decodeThroughFrame(t *testing.T, tbl *table, id string, row []byte) (args []any, err error, decoded, indexed bool) {
+	t.Helper()
+	frame := `{"type":"changes","requestId":"r-1","cursor":"c-1","lastMutationSeq":0,"more":false,` +
+		`"changes":[{"table":"` + tbl.name + `","op":"upsert","id":"` + id + `","row":` + string(row) + `}]}`
+	f, derr := syncproto.DecodeFromServer([]byte(frame))
+	if derr != nil {
+		return nil, nil, false, false
+	}
+	page := f.(*syncproto.Changes)
+	members, ok := page.RowMembers(0)
+	if !ok {
+		return nil, nil, true, false
+	}
+	if text := page.RowText(0); text != string(page.Changes[0].Row) {
+		t.Fatalf("RowText(0) = %s, want the row %s", text, page.Changes[0].Row)
+	}
+	args, err = appendIndexedRow(nil, tbl, id, page.Changes[0].Row, page.RowText(0), members)
+	return args, err, true, true
+}
+
+// compactRow says whether row holds no insignificant white space, which is
+// when decoding a frame indexes it.
+func compactRow(row []byte) bool {
+	var b bytes.Buffer
+	return json.Compact(&b, row) == nil && bytes.Equal(b.Bytes(), row)
+}
+
 func TestDecodeWireRow(t *testing.T) {
 	const id = appt1ID
 	appts, users := tables[workflow.TableAppointments], tables[workflow.TableUsers]
@@ -75,6 +109,21 @@ func TestDecodeWireRow(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("decoded\n %#v\nwant\n %#v", got, want)
 			}
+			got, err, decoded, indexed := decodeThroughFrame(t, c.tbl, id, []byte(c.row))
+			switch {
+			case !decoded:
+				// A repeated name or bad UTF-8: no frame carries the row.
+				if !strings.Contains(c.name, "twice") && !strings.Contains(c.name, "UTF-8") {
+					t.Fatalf("the frame carrying the row was refused")
+				}
+			case indexed != compactRow([]byte(c.row)):
+				t.Fatalf("indexed = %v for a row compact = %v", indexed, !indexed)
+			case indexed:
+				must(t, err)
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("decoded through the frame\n %#v\nwant\n %#v", got, want)
+				}
+			}
 		})
 	}
 	bad := []struct {
@@ -106,6 +155,15 @@ func TestDecodeWireRow(t *testing.T) {
 			}
 			if wantErr == nil {
 				t.Fatalf("the map decoder accepted what decodeWireRow refuses")
+			}
+			// A row a frame may carry is refused in the same words when
+			// read through the members the frame's decoding located.
+			_, err, _, indexed := decodeThroughFrame(t, tbl, id, []byte(c.row))
+			if want := json.Valid([]byte(c.row)) && strings.HasPrefix(c.row, "{"); indexed != want {
+				t.Fatalf("indexed = %v, want %v", indexed, want)
+			}
+			if indexed && (err == nil || err.Error() != c.want) {
+				t.Fatalf("through the frame: err = %v, want %s", err, c.want)
 			}
 		})
 	}
@@ -160,6 +218,16 @@ func FuzzDecodeWireRow(f *testing.F) {
 			t.Fatalf("accepted %q, which the map decoder refuses: %v", row, wantErr)
 		case wantErr == nil && err == nil && !reflect.DeepEqual(got, want):
 			t.Fatalf("%q decoded\n %#v\nwant\n %#v", row, got, want)
+		}
+		// Read through the members a frame's decoding located, a row
+		// decodes as decodeWireRow decodes it, or is refused in its words.
+		if viaFrame, frameErr, _, indexed := decodeThroughFrame(t, appts, appt1ID, row); indexed {
+			switch {
+			case (err == nil) != (frameErr == nil) || err != nil && err.Error() != frameErr.Error():
+				t.Fatalf("%q: through the frame err = %v, want %v", row, frameErr, err)
+			case err == nil && !reflect.DeepEqual(viaFrame, got):
+				t.Fatalf("%q decoded through the frame\n %#v\nwant\n %#v", row, viaFrame, got)
+			}
 		}
 		// Text that is not JSON is refused in encoding/json's words, as
 		// when the row was validated before it was walked.

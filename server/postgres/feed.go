@@ -308,7 +308,7 @@ func (db *DB) snapshotPage(ctx context.Context, tx pgx.Tx, deviceID string, role
 			if err != nil {
 				return nil, err
 			}
-			out.Changes = append(out.Changes, syncproto.Change{Table: t, Op: syncproto.OpUpsert, ID: ids[i], Row: b})
+			out.AddProjected(t, ids[i], b) // Encode checks only its nesting
 		}
 		cur.sent += int64(len(rows))
 		if len(rows) == 0 {
