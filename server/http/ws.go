@@ -205,8 +205,9 @@ type conn struct {
 	// pulled to the head, or paging): the cursor it is at, unless it has
 	// not applied that page yet, which it checks (changes.from).
 	// sigAhead checks the signatures of the push waiting behind the one
-	// being applied.
+	// being applied; handling: readLoop is answering a request.
 	sigAhead postgres.SigAhead
+	handling atomic.Bool
 
 	pages bool
 	atMu  sync.Mutex
@@ -472,7 +473,10 @@ func (c *conn) readLoop() {
 			helloDone = true
 			continue
 		}
-		if !c.handle(f, in.sigs) {
+		c.handling.Store(true)
+		ok := c.handle(f, in.sigs)
+		c.handling.Store(false)
+		if !ok {
 			return
 		}
 	}
@@ -499,7 +503,10 @@ func (c *conn) readFrames(out chan<- inbound) {
 		in.typ, in.data, in.err = c.readFrame()
 		if in.err == nil && in.typ == websocket.TextMessage {
 			in.frame, in.decodeErr = syncproto.DecodeFromClient(in.data)
-			if p, ok := in.frame.(*syncproto.Push); ok {
+			// Only a push that waits behind another request is checked
+			// ahead: one the handler takes at once (an online workstation's
+			// push of one act) is checked there, not twice.
+			if p, ok := in.frame.(*syncproto.Push); ok && c.handling.Load() {
 				in.sigs = c.sigAhead.Start(c.deviceID, p.Mutations)
 			}
 		}
