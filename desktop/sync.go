@@ -183,7 +183,7 @@ func (e *Engine) session(ctx context.Context) (connected bool, err error) {
 	e.refreshQuietly(ctx)
 	// Normally the server has every acknowledged seq; one that lost some
 	// (a restored database) is asked for them again from its own last.
-	s := &syncSession{e: e, conn: conn, pushFrom: min(st.AckedSeq, w.LastMutationSeq) + 1}
+	s := &syncSession{e: e, conn: conn, pushFrom: min(st.AckedSeq, w.LastMutationSeq) + 1, reportedAt: time.Now()}
 	return true, s.loop(ctx)
 }
 
@@ -234,7 +234,15 @@ type syncSession struct {
 	e        *Engine
 	conn     *remote.Conn
 	pushFrom int64 // the first seq whose outcome this session still needs
+	// reportedAt is when the backlog was last reported (pushAll).
+	reportedAt time.Time
 }
+
+// reportEvery spaces the backlog reports of a long drain. The server
+// handles a connection's frames in order, and a report is a write of the
+// device's row there: sent after every push, it stood between each push
+// and the next, a commit each.
+const reportEvery = time.Second
 
 func (s *syncSession) loop(ctx context.Context) error {
 	e := s.e
@@ -330,10 +338,30 @@ func (s *syncSession) pushAll(ctx context.Context) (int, error) {
 		}
 		if sent == nil {
 			s.syncing(false)
+			if total > 0 {
+				return total, s.report(ctx)
+			}
 			return total, nil
 		}
 		ahead = sent
+		if time.Since(s.reportedAt) >= reportEvery {
+			if err := s.report(ctx); err != nil {
+				return total, err
+			}
+		}
 	}
+}
+
+// report tells the server the backlog left: once the outbox's acts are all
+// pushed, and during a long drain at most once every reportEvery (the
+// hello told it the backlog at the start).
+func (s *syncSession) report(ctx context.Context) error {
+	c, err := s.e.db.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	s.reportedAt = time.Now()
+	return s.conn.Report(c.Pending, c.OldestPendingAt)
 }
 
 // record waits for one push's result and records its outcomes.
@@ -354,13 +382,6 @@ func (s *syncSession) record(ctx context.Context, muts []syncproto.Mutation, wai
 		e.log.Info("act on hold at the server until its predecessor lands", "seq", seq)
 	}
 	s.pushFrom = muts[len(muts)-1].Seq + 1
-	c, err := e.db.Counts(ctx)
-	if err != nil {
-		return err
-	}
-	if err := s.conn.Report(c.Pending, c.OldestPendingAt); err != nil {
-		return err
-	}
 	e.refreshQuietly(ctx)
 	return nil
 }

@@ -401,6 +401,37 @@ func TestPushInBatches(t *testing.T) {
 	}
 }
 
+// TestDrainReportsItsBacklogOnce: a drain of several pushes reports the
+// backlog left once it is done (0), not after every push: the server
+// handles a connection's frames in order, and each report is a write there
+// that the next push waited behind. A long drain still reports at most
+// once a second.
+func TestDrainReportsItsBacklogOnce(t *testing.T) {
+	w := newWorld(t)
+	e := fiveQueuedActs(t, w, 1)
+	defer e.Close(context.Background())
+	before := len(w.fs.device(wardDevice).reports)
+	began := time.Now()
+	run(t, e)
+	waitFor(t, "drained", outboxEmpty(t, e))
+	waitFor(t, "backlog reported", func() bool {
+		r := w.fs.device(wardDevice).reports
+		return len(r) > before+1 && r[len(r)-1].Pending == 0
+	})
+	took := time.Since(began)
+	w.fs.mu.Lock()
+	pushes := w.fs.pushes
+	w.fs.mu.Unlock()
+	// The hello's backlog, the final report, and one a second meanwhile.
+	reports := w.fs.device(wardDevice).reports[before:]
+	if most := 2 + int(took/time.Second); len(reports) > most || pushes < 5 {
+		t.Errorf("%d reports (hello included) for a drain of %d pushes in %s; want at most %d: %+v", len(reports), pushes, took, most, reports)
+	}
+	if reports[0].Pending != 5 {
+		t.Errorf("the hello reported %d pending, want 5", reports[0].Pending)
+	}
+}
+
 // TestPipelinedPushFailureKeepsOrderAndExactlyOnce: with pushes pipelined
 // (one act to a push here, so several are on the wire at once), a push the
 // server refuses midway leaves the pushes behind it refused as gaps; the

@@ -98,6 +98,16 @@ const (
 // caller looked up) over the hash of its own content. It returns nil, or
 // the UNAUTHENTICATED refusal.
 func VerifyAct(pub []byte, deviceID string, m *Mutation) *workflow.Rejection {
+	return VerifyActMemo(nil, pub, deviceID, m)
+}
+
+// VerifyActMemo is VerifyAct, taking the signatures memo (nil: none)
+// already found valid and adding those it finds valid. Whether a signature
+// is valid depends on the key, the message and the signature alone, so a
+// memo filled ahead (by another goroutine, with the key it knew then)
+// answers only for the same three: an act whose session's key is not the
+// one the memo's entry was verified with is verified here.
+func VerifyActMemo(memo *SigMemo, pub []byte, deviceID string, m *Mutation) *workflow.Rejection {
 	if m.Signature == "" {
 		return workflow.Reject(workflow.CodeUnauthenticated, MsgActUnsigned)
 	}
@@ -105,10 +115,41 @@ func VerifyAct(pub []byte, deviceID string, m *Mutation) *workflow.Rejection {
 		return workflow.Reject(workflow.CodeUnauthenticated, MsgActNoKey)
 	}
 	h, err := ChainHash(m.PrevHash, m.Content(deviceID))
-	if err != nil || !verify(pub, message(actSigDomain, m.SessionID, h), m.Signature) {
+	if err != nil {
 		return workflow.Reject(workflow.CodeUnauthenticated, MsgActBadSig)
 	}
+	msg := message(actSigDomain, m.SessionID, h)
+	if memo.has(pub, msg, m.Signature) {
+		return nil
+	}
+	if !verify(pub, msg, m.Signature) {
+		return workflow.Reject(workflow.CodeUnauthenticated, MsgActBadSig)
+	}
+	memo.add(pub, msg, m.Signature)
 	return nil
+}
+
+// SigMemo holds act signatures found valid, each with the key and message
+// it was verified against. Safe for concurrent use; the zero value is
+// empty.
+type SigMemo struct{ ok sync.Map }
+
+func memoKey(pub, msg []byte, sig string) string {
+	return string(message(string(pub), string(msg), sig))
+}
+
+func (m *SigMemo) has(pub, msg []byte, sig string) bool {
+	if m == nil {
+		return false
+	}
+	_, ok := m.ok.Load(memoKey(pub, msg, sig))
+	return ok
+}
+
+func (m *SigMemo) add(pub, msg []byte, sig string) {
+	if m != nil {
+		m.ok.Store(memoKey(pub, msg, sig), struct{}{})
+	}
 }
 
 // NewNonce is a fresh challenge nonce, as the server hands it out.

@@ -25,6 +25,13 @@ func TestSignaturesAreBoundToWhatTheySign(t *testing.T) {
 	if r := VerifyAct(pub, "dev", &m); r != nil {
 		t.Fatalf("an honest act: %v", r)
 	}
+	// A memo holding the honest act verified (as a push's memo filled
+	// ahead) vouches for that key, message and signature only: every
+	// changed act below is refused through it as without it.
+	memo := &SigMemo{}
+	if r := VerifyActMemo(memo, pub, "dev", &m); r != nil || !memo.has(pub, message(actSigDomain, "ses", m.Hash), m.Signature) {
+		t.Fatalf("an honest act through the memo: %v, remembered: %v", r, memo.has(pub, message(actSigDomain, "ses", m.Hash), m.Signature))
+	}
 	for name, c := range map[string]struct {
 		pub []byte
 		dev string
@@ -47,6 +54,10 @@ func TestSignaturesAreBoundToWhatTheySign(t *testing.T) {
 		r := VerifyAct(c.pub, c.dev, &x)
 		if r == nil || r.Code != workflow.CodeUnauthenticated || r.Message != c.msg {
 			t.Errorf("%s: %v, want UNAUTHENTICATED %q", name, r, c.msg)
+		}
+		r = VerifyActMemo(memo, c.pub, c.dev, &x)
+		if r == nil || r.Code != workflow.CodeUnauthenticated || r.Message != c.msg {
+			t.Errorf("%s, with the memo: %v, want UNAUTHENTICATED %q", name, r, c.msg)
 		}
 	}
 

@@ -97,4 +97,39 @@ func TestActSignatures(t *testing.T) {
 	if res := pushAsIs(t, c, next("Honest", mine.SessionID, mine))[0]; res.Status != syncproto.StatusApplied {
 		t.Fatalf("a signed act: %+v", res)
 	}
+
+	// Pushes sent back to back, as a draining workstation sends them: the
+	// one behind has its signatures checked while the first is applied
+	// (postgres.SigAhead), and a forged act is refused there too.
+	honest := next("Pipelined", mine.SessionID, mine)
+	forged = next("PipelinedOriginal", mine.SessionID, mine)
+	forged.Args = wardtest.MustJSON(registerArgs(uuid.NewString(), "PipelinedForged"))
+	if forged.Hash, err = syncproto.ChainHash(forged.PrevHash, forged.Content(demo)); err != nil {
+		t.Fatal(err)
+	}
+	c.Chain.Follow(forged.Seq, forged.Hash)
+	var ids []string
+	for _, m := range []syncproto.Mutation{honest, forged} {
+		id := c.NextID("push")
+		b, err := syncproto.Encode(&syncproto.Push{RequestID: id, Mutations: []syncproto.Mutation{m}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SendRaw(t, b)
+		ids = append(ids, id)
+	}
+	var results []syncproto.MutationResult
+	for _, id := range ids {
+		r := c.WaitFor(t, id)
+		pr, ok := r.F.(*syncproto.PushResult)
+		if !ok || len(pr.Results) != 1 {
+			t.Fatalf("push answered with %s", r.Raw)
+		}
+		results = append(results, pr.Results[0])
+	}
+	if results[0].Status != syncproto.StatusApplied {
+		t.Fatalf("the first of two pipelined pushes: %+v", results[0])
+	}
+	wardtest.CheckRejected(t, results[1], workflow.CodeUnauthenticated, syncproto.MsgActBadSig, "")
+	checkAudited(t, env, demo, results[1])
 }

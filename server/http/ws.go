@@ -204,6 +204,11 @@ type conn struct {
 	// cursor it was last handed with more: false, "" when unknown (never
 	// pulled to the head, or paging): the cursor it is at, unless it has
 	// not applied that page yet, which it checks (changes.from).
+	// sigAhead checks the signatures of the push waiting behind the one
+	// being applied; handling: readLoop is answering a request.
+	sigAhead postgres.SigAhead
+	handling atomic.Bool
+
 	pages bool
 	atMu  sync.Mutex
 	at    string
@@ -387,11 +392,15 @@ func (c *conn) writeLoop() {
 }
 
 // inbound is one message the reader took off the socket, or the error that
-// stopped it.
+// stopped it. A text message comes decoded (frame, or why not: decodeErr).
 type inbound struct {
-	typ  int
-	data []byte
-	err  error
+	typ       int
+	data      []byte
+	err       error
+	frame     syncproto.Frame
+	decodeErr error
+	// sigs: a push's signatures verified meanwhile (postgres.SigAhead).
+	sigs *syncproto.SigMemo
 }
 
 // readLoop handles the device's frames in order. Frames come from a reader
@@ -425,7 +434,7 @@ func (c *conn) readLoop() {
 			return // closed meanwhile (shutdown, revoked): no new request
 		default:
 		}
-		typ, data, err := in.typ, in.data, in.err
+		typ, data, f, err := in.typ, in.data, in.frame, in.err
 		if errors.Is(err, errFrameTooLarge) {
 			c.s.metrics.protocolErrors.Inc()
 			c.failWith(websocket.CloseMessageTooBig, "", workflow.Reject(workflow.CodeProtocolError, "frame of more than %d bytes exceeds the 1 MiB limit", syncproto.MaxFrameBytes))
@@ -438,8 +447,7 @@ func (c *conn) readLoop() {
 			c.fail("", workflow.Reject(workflow.CodeProtocolError, "Frames are JSON text messages; a binary message was received."))
 			return
 		}
-		f, err := syncproto.DecodeFromClient(data)
-		if err != nil {
+		if err := in.decodeErr; err != nil {
 			c.s.metrics.protocolErrors.Inc()
 			// Bad frames before hello, and unreadable ones at any time, are
 			// fatal (docs/protocol.md, "Fatal or not"); a readable frame of
@@ -465,14 +473,20 @@ func (c *conn) readLoop() {
 			helloDone = true
 			continue
 		}
-		if !c.handle(f) {
+		c.handling.Store(true)
+		ok := c.handle(f, in.sigs)
+		c.handling.Store(false)
+		if !ok {
 			return
 		}
 	}
 }
 
 // readFrames reads the device's messages and hands them to readLoop, one
-// at a time, until the socket fails or the connection closes. Every read
+// at a time and decoded, until the socket fails or the connection closes.
+// A workstation draining its backlog has its next push on the socket
+// before this one's result: that push is decoded here while readLoop
+// applies this one, not after. Every read
 // waits at most three ping intervals, and every pong (read here, also
 // while readLoop is busy with a request) extends the wait: a device that
 // stops answering pings is dropped, one whose request is slow is not. While
@@ -485,13 +499,23 @@ func (c *conn) readFrames(out chan<- inbound) {
 	})
 	for {
 		_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
-		typ, data, err := c.readFrame()
+		in := inbound{}
+		in.typ, in.data, in.err = c.readFrame()
+		if in.err == nil && in.typ == websocket.TextMessage {
+			in.frame, in.decodeErr = syncproto.DecodeFromClient(in.data)
+			// Only a push that waits behind another request is checked
+			// ahead: one the handler takes at once (an online workstation's
+			// push of one act) is checked there, not twice.
+			if p, ok := in.frame.(*syncproto.Push); ok && c.handling.Load() {
+				in.sigs = c.sigAhead.Start(c.deviceID, p.Mutations)
+			}
+		}
 		select {
-		case out <- inbound{typ, data, err}:
+		case out <- in:
 		case <-c.done:
 			return
 		}
-		if err != nil {
+		if in.err != nil {
 			return
 		}
 	}
@@ -615,13 +639,14 @@ func (c *conn) hello(h *syncproto.Hello) error {
 	return nil
 }
 
-// handle answers one request; false ends the connection.
-func (c *conn) handle(f syncproto.Frame) bool {
+// handle answers one request (sigs: a push's signatures checked ahead);
+// false ends the connection.
+func (c *conn) handle(f syncproto.Frame, sigs *syncproto.SigMemo) bool {
 	ctx := context.Background()
 	switch f := f.(type) {
 	case *syncproto.Push:
 		start := time.Now()
-		results, err := c.s.DB.Push(ctx, c.deviceID, f.Mutations)
+		results, err := c.s.DB.Push(postgres.WithSigMemo(ctx, &c.sigAhead, sigs), c.deviceID, f.Mutations)
 		c.s.metrics.pushSeconds.Observe(time.Since(start).Seconds())
 		if err != nil {
 			return c.refuse(f.RequestID, err)

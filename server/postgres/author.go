@@ -8,7 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"wardsync/pipeline"
-	"wardsync/syncproto"
 	"wardsync/workflow"
 )
 
@@ -36,7 +35,7 @@ func (st *pushStore) lookupSession(ctx context.Context, id string) (*sessionRow,
 
 // Author checks that the act names a live session issued on this device
 // and is signed with that session's key (syncproto.VerifyAct, the one
-// signature check), that it covered the moment the act occurred, that the device serves
+// signature check; verifyAct), that it covered the moment the act occurred, that the device serves
 // the author's role, and that the act does not claim to come from the future.
 func (st *pushStore) Author(ctx context.Context, a *pipeline.Act) (*workflow.Rejection, error) {
 	db, m := st.db, a.Mutation
@@ -55,7 +54,7 @@ func (st *pushStore) Author(ctx context.Context, a *pipeline.Act) (*workflow.Rej
 	if s.DeviceID != deviceID {
 		return workflow.Reject(workflow.CodeUnauthenticated, "The act's session was issued on another workstation; acts are accepted only from the workstation where the author logged in."), nil
 	}
-	if rej := syncproto.VerifyAct(s.signKey, deviceID, &m); rej != nil {
+	if rej := verifyAct(ctx, s, deviceID, &m); rej != nil {
 		return rej, nil
 	}
 	// A logged-out session authors nothing more, whatever time its acts
