@@ -72,7 +72,7 @@ func (a *SigAhead) learn(sessionID string, key []byte) {
 
 // WithSigMemo gives a push (DB.Push with the returned context) the memo
 // Start returned for it; Author takes the signatures it holds and teaches
-// a the sessions' keys for the next pushes.
+// a (the connection's SigAhead) the sessions' keys for the next pushes.
 func WithSigMemo(ctx context.Context, a *SigAhead, memo *syncproto.SigMemo) context.Context {
 	return context.WithValue(ctx, sigAheadKey{}, sigMemo{a, memo})
 }
