@@ -66,29 +66,22 @@ type device struct {
 func devices(b testing.TB, e *wardtest.Server, prefix string, n int, roles func(i int) []workflow.Role) []*device {
 	b.Helper()
 	devs := make([]*device, n)
+	var logins []func() error
+	var mu sync.Mutex
 	for i := range devs {
-		devs[i] = &device{id: e.AddDevice(b, fmt.Sprintf("%s %d", prefix, i+1), clinicRole...), tokens: map[workflow.Role]string{}}
-	}
-	type job struct {
-		d    *device
-		role workflow.Role
-	}
-	var jobs []job
-	for i, d := range devs {
+		d := &device{id: e.AddDevice(b, fmt.Sprintf("%s %d", prefix, i+1), clinicRole...), tokens: map[workflow.Role]string{}}
+		devs[i] = d
 		for _, r := range roles(i) {
-			jobs = append(jobs, job{d, r})
+			logins = append(logins, func() error {
+				tok, err := wardtest.TryLogin(loginClient, e.URL(), wardtest.Email(r), wardtest.Password(r), d.id)
+				mu.Lock()
+				d.tokens[r] = tok
+				mu.Unlock()
+				return err
+			})
 		}
 	}
-	var mu sync.Mutex
-	err := wardtest.Parallel(len(jobs), 4, func(i int) error {
-		r := jobs[i].role
-		tok, err := wardtest.TryLogin(loginClient, e.URL(), wardtest.Email(r), wardtest.Password(r), jobs[i].d.id)
-		mu.Lock()
-		jobs[i].d.tokens[jobs[i].role] = tok
-		mu.Unlock()
-		return err
-	})
-	if err != nil {
+	if err := wardtest.Parallel(len(logins), 4, func(i int) error { return logins[i]() }); err != nil {
 		fatalf(b, "%v", err)
 	}
 	return devs
