@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"wardsync/internal/wardtest"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
@@ -68,12 +69,12 @@ func (o burstOutcome) rate() float64 { return float64(o.acts) / o.elapsed.Second
 // runBurst has every desk push its registrations (person(desk, k) for
 // k < cfg.Acts), cfg.Batch to a push, all desks at once; a push is waited
 // for before the next, as a workstation does.
-func runBurst(e *env, desks []*device, cfg burstConfig, person func(desk, k int) act) burstOutcome {
+func runBurst(e *wardtest.Server, desks []*device, cfg burstConfig, person func(desk, k int) act) burstOutcome {
 	var (
 		mu  sync.Mutex
 		out = burstOutcome{acts: len(desks) * cfg.Acts}
 	)
-	before := e.db.Retries()["40P01"]
+	before := e.DB.Retries()["40P01"]
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	var pushes atomic.Int64
@@ -116,7 +117,7 @@ func runBurst(e *env, desks []*device, cfg burstConfig, person func(desk, k int)
 	close(start)
 	wg.Wait()
 	out.elapsed = time.Since(t0)
-	out.deadlocks = e.db.Retries()["40P01"] - before
+	out.deadlocks = e.DB.Retries()["40P01"] - before
 	return out
 }
 
@@ -145,10 +146,10 @@ func pushOnce(d *device, reqID string, muts []syncproto.Mutation) ([]syncproto.M
 
 // burstDesks registers n reception desks, logs their secretaries in and
 // connects them.
-func burstDesks(tb testing.TB, e *env, prefix string, n int) []*device {
-	desks := e.devices(tb, prefix, n, func(int) []workflow.Role { return []workflow.Role{workflow.RoleSecretary} })
+func burstDesks(tb testing.TB, e *wardtest.Server, prefix string, n int) []*device {
+	desks := devices(tb, e, prefix, n, func(int) []workflow.Role { return []workflow.Role{workflow.RoleSecretary} })
 	for _, d := range desks {
-		e.connect(tb, d)
+		connect(tb, e, d)
 	}
 	return desks
 }
@@ -172,7 +173,7 @@ func samePerson(_, k int) act {
 // checkBurst says what went wrong in a burst ("" when nothing did): an
 // INTERNAL, a dropped socket, a refusal, or an act not applied exactly
 // once (counted in the audit log and in patients, by the desks' ids).
-func checkBurst(e *env, desks []*device, o burstOutcome, lastNameLike string) error {
+func checkBurst(e *wardtest.Server, desks []*device, o burstOutcome, lastNameLike string) error {
 	var errs []error
 	if o.internal > 0 {
 		errs = append(errs, fmt.Errorf("%d pushes answered INTERNAL", o.internal))
@@ -194,7 +195,7 @@ func checkBurst(e *env, desks []*device, o burstOutcome, lastNameLike string) er
 		ids[i] = d.id
 	}
 	var recorded, distinct, applied, patients int
-	err := e.db.Pool.QueryRow(context.Background(), `
+	err := e.DB.Pool.QueryRow(context.Background(), `
 		SELECT count(*), count(DISTINCT mutation_id), count(*) FILTER (WHERE outcome = 'applied'),
 		       (SELECT count(*) FROM patients WHERE "lastName" LIKE $2)
 		  FROM sync.mutations WHERE device_id = ANY($1) AND name = 'patient.register' AND args->>'lastName' LIKE $2`,
@@ -211,9 +212,9 @@ func checkBurst(e *env, desks []*device, o burstOutcome, lastNameLike string) er
 
 // checkPairs requires every two registrations of one person flagged, and
 // no pair of two different people.
-func checkPairs(e *env, cfg burstConfig) error {
+func checkPairs(e *wardtest.Server, cfg burstConfig) error {
 	var same, other int
-	err := e.db.Pool.QueryRow(context.Background(), `
+	err := e.DB.Pool.QueryRow(context.Background(), `
 		SELECT count(*) FILTER (WHERE a."lastName" = b."lastName"), count(*) FILTER (WHERE a."lastName" <> b."lastName")
 		  FROM sync.duplicate_candidates c
 		  JOIN patients a ON a.id = c.patient_a JOIN patients b ON b.id = c.patient_b
@@ -230,7 +231,7 @@ func checkPairs(e *env, cfg burstConfig) error {
 
 func BenchmarkRegistrationBurst(b *testing.B) {
 	cfg := burstConfigFor(loadConfig().Smoke)
-	e := startEnv(b, loadConfig())
+	e := benchServer(b)
 	desks := burstDesks(b, e, "Burst desk", cfg.Desks)
 	b.ResetTimer()
 	var diff, same burstOutcome
@@ -273,7 +274,7 @@ func BenchmarkRegistrationBurst(b *testing.B) {
 // of one person flagged. (Speed is the benchmark's business.)
 func TestRegistrationBurst(t *testing.T) {
 	cfg := burstConfig{Desks: 20, Acts: 20, Batch: 5}
-	e := startEnv(t, loadConfig())
+	e := benchServer(t)
 	desks := burstDesks(t, e, "Burst desk", cfg.Desks)
 	diff := runBurst(e, desks, cfg, differentPerson)
 	if err := checkBurst(e, desks, diff, "Desk %"); err != nil {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"wardsync/internal/wardtest"
 )
 
 // cpuSample is CPU time used so far, in seconds: by this process (the
@@ -25,7 +27,7 @@ const clockTicks = 100
 
 // sampleCPU reads the CPU used so far; the cluster's only when it runs
 // on this machine and /proc shows it.
-func (e *env) sampleCPU() cpuSample {
+func sampleCPU(e *wardtest.Server) cpuSample {
 	var s cpuSample
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
@@ -37,7 +39,7 @@ func (e *env) sampleCPU() cpuSample {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var backend int
-	if e.db.Pool.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&backend) != nil {
+	if e.DB.Pool.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&backend) != nil {
 		return s
 	}
 	st, ok := procStat(backend)

@@ -17,48 +17,35 @@ import (
 	"github.com/google/uuid"
 
 	"wardsync/internal/wardtest"
-	httpserver "wardsync/server/http"
 	"wardsync/server/postgres"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
 
-// env is a real server on loopback in front of a fresh, migrated and seeded
-// database of its own.
-type env struct {
-	cfg   config
-	dbURL string
-	db    *postgres.DB
-	srv   *httpserver.Server
-	http  *http.Client
-}
-
 var (
 	doctorID   = postgres.SeedID("user:doctor@hospital.com")
 	clinicRole = []workflow.Role{workflow.RoleSecretary, workflow.RoleNurse, workflow.RoleDoctor}
+	// loginClient bounds a login: bcrypt is slow, a hung one is a failure.
+	loginClient = &http.Client{Timeout: 30 * time.Second}
 )
 
-func startEnv(b testing.TB, cfg config) *env {
-	b.Helper()
-	s := wardtest.StartServer(b, wardtest.Options{
-		// The production pool size: the benchmarks measure the server as deployed.
+// benchServer is the kit's server on a fresh, migrated and seeded database,
+// with the production pool size (the benchmarks measure the server as
+// deployed) and its warnings on stderr.
+func benchServer(tb testing.TB) *wardtest.Server {
+	tb.Helper()
+	return wardtest.StartServer(tb, wardtest.Options{
 		Config: func(c *postgres.Config) { c.MaxConns = postgres.DefaultConfig().MaxConns },
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
-	return &env{cfg: cfg, dbURL: s.DatabaseURL, db: s.DB, srv: s.HTTP, http: &http.Client{Timeout: 30 * time.Second}}
 }
 
 // checkpoint flushes dirty pages before a measured phase so that neither
 // side pays for the other's checkpoint; best effort (needs a privileged role).
-func (e *env) checkpoint() {
+func checkpoint(e *wardtest.Server) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, _ = e.db.Pool.Exec(ctx, `CHECKPOINT`)
-}
-
-// login logs role's seeded user in on a device through the auth API.
-func (e *env) login(role workflow.Role, deviceID string) (string, error) {
-	return wardtest.TryLogin(e.http, e.srv.URL(), wardtest.Email(role), wardtest.Password(role), deviceID)
+	_, _ = e.DB.Pool.Exec(ctx, `CHECKPOINT`)
 }
 
 // device is one simulated workstation: registered, its users logged in.
@@ -76,43 +63,32 @@ type device struct {
 
 // devices registers n workstations serving SECRETARY, NURSE and DOCTOR and
 // logs roles in on each (bcrypt makes logins slow: a few at a time).
-func (e *env) devices(b testing.TB, prefix string, n int, roles func(i int) []workflow.Role) []*device {
+func devices(b testing.TB, e *wardtest.Server, prefix string, n int, roles func(i int) []workflow.Role) []*device {
 	b.Helper()
-	ctx := context.Background()
 	devs := make([]*device, n)
-	for i := range devs {
-		id := uuid.NewString()
-		if _, err := e.db.AddDevice(ctx, id, fmt.Sprintf("%s %d", prefix, i+1), clinicRole); err != nil {
-			fatalf(b, "add device: %v", err)
-		}
-		devs[i] = &device{id: id, tokens: map[workflow.Role]string{}}
-	}
-	type job struct {
-		d    *device
-		role workflow.Role
-	}
-	var jobs []job
-	for i, d := range devs {
-		for _, r := range roles(i) {
-			jobs = append(jobs, job{d, r})
-		}
-	}
+	var logins []func() error
 	var mu sync.Mutex
-	err := wardtest.Parallel(len(jobs), 4, func(i int) error {
-		tok, err := e.login(jobs[i].role, jobs[i].d.id)
-		mu.Lock()
-		jobs[i].d.tokens[jobs[i].role] = tok
-		mu.Unlock()
-		return err
-	})
-	if err != nil {
+	for i := range devs {
+		d := &device{id: e.AddDevice(b, fmt.Sprintf("%s %d", prefix, i+1), clinicRole...), tokens: map[workflow.Role]string{}}
+		devs[i] = d
+		for _, r := range roles(i) {
+			logins = append(logins, func() error {
+				tok, err := wardtest.TryLogin(loginClient, e.URL(), wardtest.Email(r), wardtest.Password(r), d.id)
+				mu.Lock()
+				d.tokens[r] = tok
+				mu.Unlock()
+				return err
+			})
+		}
+	}
+	if err := wardtest.Parallel(len(logins), 4, func(i int) error { return logins[i]() }); err != nil {
 		fatalf(b, "%v", err)
 	}
 	return devs
 }
 
 // connect opens the device's websocket and says hello.
-func (e *env) connect(b testing.TB, d *device) {
+func connect(b testing.TB, e *wardtest.Server, d *device) {
 	b.Helper()
 	var tok string
 	for _, r := range clinicRole {
@@ -121,7 +97,7 @@ func (e *env) connect(b testing.TB, d *device) {
 			break
 		}
 	}
-	ws, w, err := wardtest.DialHello(e.srv.URL(), tok, 64<<10, syncproto.Hello{DeviceID: d.id, LastMutationSeq: d.seq, Pages: d.pages})
+	ws, w, err := wardtest.DialHello(e.URL(), tok, 64<<10, syncproto.Hello{DeviceID: d.id, LastMutationSeq: d.seq, Pages: d.pages})
 	if err != nil {
 		fatalf(b, "device %s: dial /sync and hello: %v", d.id, err)
 	}

@@ -40,13 +40,13 @@ func BenchmarkDrain(b *testing.B) {
 	ctx := context.Background()
 	var took, pushed time.Duration
 	for i := 0; i < b.N; i++ {
-		e := startEnv(b, cfg)
+		e := benchServer(b)
 		dev := uuid.NewString()
-		if _, err := e.db.AddDevice(ctx, dev, "Drain bench", workflow.Roles); err != nil {
+		if _, err := e.DB.AddDevice(ctx, dev, "Drain bench", workflow.Roles); err != nil {
 			fatalf(b, "add device: %v", err)
 		}
 		eng, err := desktop.Open(ctx, desktop.Config{
-			DBPath: filepath.Join(b.TempDir(), "drain.db"), ServerURL: e.srv.URL(), DeviceID: dev,
+			DBPath: filepath.Join(b.TempDir(), "drain.db"), ServerURL: e.URL(), DeviceID: dev,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Location: time.UTC,
 			BackoffMin: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond, PollInterval: 50 * time.Millisecond,
 		})
@@ -72,7 +72,7 @@ func BenchmarkDrain(b *testing.B) {
 				fatalf(b, "queue act %d (%s): %v", k, st.Name, err)
 			}
 		}
-		e.checkpoint()
+		checkpoint(e)
 		// Where the drain's wall time goes: CPU of this process (the engine
 		// and the server, both in it; $WARDSYNC_CPUPROFILE=P writes P-drain
 		// to tell them apart) and of the PostgreSQL cluster's processes.
@@ -90,7 +90,7 @@ func BenchmarkDrain(b *testing.B) {
 		stopProfile()
 		stop()
 		var applied int
-		if err := e.db.Pool.QueryRow(ctx, `SELECT count(*) FROM sync.mutations WHERE device_id = $1 AND outcome = 'applied'`, dev).Scan(&applied); err != nil {
+		if err := e.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM sync.mutations WHERE device_id = $1 AND outcome = 'applied'`, dev).Scan(&applied); err != nil {
 			fatalf(b, "%v", err)
 		}
 		if applied != cfg.DrainActs {
@@ -103,7 +103,7 @@ func BenchmarkDrain(b *testing.B) {
 		b.ReportMetric(pgCPUs, "postgres-cpu-s")
 
 		const batch = 200 // desktop.Config.PushBatch's default
-		e.checkpoint()
+		checkpoint(e)
 		base, err := runPgbenchTx(b, e, 1, max(1, cfg.DrainActs/batch), batch)
 		switch {
 		case err == errNoPgbench:
@@ -197,9 +197,9 @@ func selfCPU() float64 {
 // postmaster (with the children it has reaped) and every live child
 // (backends, WAL writer, checkpointer), from /proc; 0 where /proc cannot
 // tell (another OS, another machine's server).
-func postgresCPU(ctx context.Context, e *env) float64 {
+func postgresCPU(ctx context.Context, e *wardtest.Server) float64 {
 	var backend int
-	if err := e.db.Pool.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&backend); err != nil {
+	if err := e.DB.Pool.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&backend); err != nil {
 		return 0
 	}
 	// /proc/PID/stat: "pid (comm) state ppid …"; utime, stime, cutime and

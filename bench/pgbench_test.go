@@ -137,19 +137,19 @@ var failedRE = regexp.MustCompile(`(?m)^number of failed transactions: ([0-9]+)`
 // runPgbench prepares the rows the script touches (one device and 50
 // appointments per client) and runs pgbench with clients connections for
 // seconds against the benchmark's database, notifying as mode says.
-func runPgbench(b *testing.B, e *env, clients, seconds, batch int, mode notifyMode) (*pgbenchResult, error) {
+func runPgbench(b *testing.B, e *wardtest.Server, clients, seconds, batch int, mode notifyMode) (*pgbenchResult, error) {
 	b.Helper()
 	return pgbenchRun(b, e, clients, batch, mode, "-T", strconv.Itoa(seconds))
 }
 
 // runPgbenchTx is the honest runPgbench for a fixed number of transactions
 // per client.
-func runPgbenchTx(b *testing.B, e *env, clients, transactions, batch int) (*pgbenchResult, error) {
+func runPgbenchTx(b *testing.B, e *wardtest.Server, clients, transactions, batch int) (*pgbenchResult, error) {
 	b.Helper()
 	return pgbenchRun(b, e, clients, batch, notifyNone, "-t", strconv.Itoa(transactions))
 }
 
-func pgbenchRun(b *testing.B, e *env, clients, batch int, mode notifyMode, limit ...string) (*pgbenchResult, error) {
+func pgbenchRun(b *testing.B, e *wardtest.Server, clients, batch int, mode notifyMode, limit ...string) (*pgbenchResult, error) {
 	b.Helper()
 	bin, err := pgbenchPath()
 	if err != nil {
@@ -159,27 +159,27 @@ func pgbenchRun(b *testing.B, e *env, clients, batch int, mode notifyMode, limit
 	defer cancel()
 	for c := 0; c < clients; c++ {
 		id := "pgbench-" + strconv.Itoa(c)
-		if _, err := e.db.Pool.Exec(ctx, `INSERT INTO sync.devices (id, name, roles) VALUES ($1, $1, $2) ON CONFLICT DO NOTHING`,
+		if _, err := e.DB.Pool.Exec(ctx, `INSERT INTO sync.devices (id, name, roles) VALUES ($1, $1, $2) ON CONFLICT DO NOTHING`,
 			id, []string{"SECRETARY", "NURSE", "DOCTOR"}); err != nil {
 			return nil, fmt.Errorf("prepare devices: %w", err)
 		}
-		if _, err := e.db.Pool.Exec(ctx, `INSERT INTO sync.clients (device_id) VALUES ($1) ON CONFLICT DO NOTHING`, id); err != nil {
+		if _, err := e.DB.Pool.Exec(ctx, `INSERT INTO sync.clients (device_id) VALUES ($1) ON CONFLICT DO NOTHING`, id); err != nil {
 			return nil, fmt.Errorf("prepare clients: %w", err)
 		}
-		if _, err := e.db.Pool.Exec(ctx, `
+		if _, err := e.DB.Pool.Exec(ctx, `
 			INSERT INTO sync.sessions (id, token_hash, user_id, device_id, issued_at, expires_at)
 			VALUES ($1, sha256(convert_to($1, 'UTF8')), $2, $1, now(), now() + interval '7 days') ON CONFLICT DO NOTHING`, id, doctorID); err != nil {
 			return nil, fmt.Errorf("prepare sessions: %w", err)
 		}
 	}
-	if _, err := e.db.Pool.Exec(ctx, `
+	if _, err := e.DB.Pool.Exec(ctx, `
 		INSERT INTO appointments (id, date, motif, status, "createdAt", "updatedAt", "patientId", "doctorId", "billingStatus")
 		SELECT 'bbbbbbbb-0000-4000-8000-' || lpad(g::text, 12, '0'), now(), 'pgbench', 'SCHEDULED', now(), now(), $1, $2, 'PENDING'
 		  FROM generate_series(1, $3::int) g
 		ON CONFLICT (id) DO NOTHING`, postgres.SeedID("patient:1"), doctorID, (clients+1)*pgbenchRowsPerClient(batch)); err != nil {
 		return nil, fmt.Errorf("prepare appointments: %w", err)
 	}
-	_, _ = e.db.Pool.Exec(ctx, `ANALYZE appointments; ANALYZE sync.clients; ANALYZE sync.devices; ANALYZE sync.sessions`)
+	_, _ = e.DB.Pool.Exec(ctx, `ANALYZE appointments; ANALYZE sync.clients; ANALYZE sync.devices; ANALYZE sync.sessions`)
 
 	script := filepath.Join(b.TempDir(), fmt.Sprintf("mutations-%d-%d.sql", batch, mode))
 	if err := os.WriteFile(script, []byte(pgbenchScript(batch, mode)), 0o644); err != nil {
@@ -191,9 +191,9 @@ func pgbenchRun(b *testing.B, e *env, clients, batch int, mode notifyMode, limit
 	if mode == notifyInTx {
 		appName = "pgbench"
 	}
-	dbURL := e.dbURL + "&application_name=" + appName
-	if !strings.Contains(e.dbURL, "?") {
-		dbURL = e.dbURL + "?application_name=" + appName
+	dbURL := e.DatabaseURL + "&application_name=" + appName
+	if !strings.Contains(e.DatabaseURL, "?") {
+		dbURL = e.DatabaseURL + "?application_name=" + appName
 	}
 	args := append([]string{"-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(2, clients))},
 		append(limit, "-f", script)...)

@@ -44,7 +44,7 @@ import (
 // listening wakes up and reads the row): baseline-p50-ms, baseline-p99-ms.
 func BenchmarkPokeLatency(b *testing.B) {
 	cfg := loadConfig()
-	e := startEnv(b, cfg)
+	e := benchServer(b)
 
 	// The baseline first, while no device is connected to pull.
 	base, err := rawNotifyLatency(e, cfg.Pokes)
@@ -54,16 +54,16 @@ func BenchmarkPokeLatency(b *testing.B) {
 	base = sortDurations(base)
 
 	n := cfg.PokeDevices
-	devs := e.devices(b, "Poke bench", n, func(i int) []workflow.Role {
+	devs := devices(b, e, "Poke bench", n, func(i int) []workflow.Role {
 		if i == 0 {
 			return clinicRole // the author: secretary, nurse and doctor
 		}
 		return clinicRole[i%3 : i%3+1]
 	})
-	o := &observer{diagnose: e.oldestWriter, n: n, results: make(chan *syncproto.PushResult, 4), failed: make(chan struct{})}
+	o := &observer{diagnose: func() string { return oldestWriter(e) }, n: n, results: make(chan *syncproto.PushResult, 4), failed: make(chan struct{})}
 	for i, d := range devs {
 		d.pages = !cfg.PokePull
-		e.connect(b, d)
+		connect(b, e, d)
 		cur, err := pullToHead(d.ws, "")
 		if err != nil {
 			fatalf(b, "device %d initial pull: %v", i, err)
@@ -131,8 +131,8 @@ func BenchmarkPokeLatency(b *testing.B) {
 type histo struct{ count, sum float64 }
 
 // serverCounts reads the server's pull and shared-read histograms.
-func serverCounts(e *env) (pulls, reads histo) {
-	mfs, err := e.srv.Registry.Gather()
+func serverCounts(e *wardtest.Server) (pulls, reads histo) {
+	mfs, err := e.HTTP.Registry.Gather()
 	if err != nil {
 		return
 	}
@@ -328,12 +328,12 @@ func (o *observer) saw(i int, changes []syncproto.Change) {
 // oldestWriter names the oldest transaction holding an xid anywhere in the
 // cluster: the feed's horizon is cluster-wide, so a long transaction in any
 // database (another test's bulk insert, say) holds every change back.
-func (e *env) oldestWriter() string {
+func oldestWriter(e *wardtest.Server) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var db, state, query string
 	var age float64
-	err := e.db.Pool.QueryRow(ctx, `
+	err := e.DB.Pool.QueryRow(ctx, `
 		SELECT COALESCE(datname, ''), COALESCE(state, ''), extract(epoch FROM now() - xact_start)::float8,
 		       left(regexp_replace(COALESCE(query, ''), '\s+', ' ', 'g'), 100)
 		  FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
@@ -348,15 +348,15 @@ func (e *env) oldestWriter() string {
 // connection commits an update of an appointment (the capture trigger
 // writes the feed and notifies), another, listening, wakes up and reads the
 // row in its new state.
-func rawNotifyLatency(e *env, acts int) ([]time.Duration, error) {
+func rawNotifyLatency(e *wardtest.Server, acts int) ([]time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	listener, err := pgx.Connect(ctx, e.dbURL)
+	listener, err := pgx.Connect(ctx, e.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
 	defer listener.Close(context.Background())
-	writer, err := pgx.Connect(ctx, e.dbURL)
+	writer, err := pgx.Connect(ctx, e.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"wardsync/internal/wardtest"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
@@ -38,13 +39,13 @@ import (
 // commit ("baseline-announce-tps").
 func BenchmarkPushThroughput(b *testing.B) {
 	cfg := loadConfig()
-	e := startEnv(b, cfg)
-	devs := e.devices(b, "Push bench", cfg.Devices, func(int) []workflow.Role { return clinicRole })
+	e := benchServer(b)
+	devs := devices(b, e, "Push bench", cfg.Devices, func(int) []workflow.Role { return clinicRole })
 	// Warm-up, untimed: each device registers the patients its batches
 	// schedule for (its own, as at a ward: devices do not fight over rows).
 	patients := make([][]string, len(devs))
 	for i, d := range devs {
-		e.connect(b, d)
+		connect(b, e, d)
 		var muts []syncproto.Mutation
 		for k := 0; k < cfg.ApptsPerBatch; k++ {
 			id := uuid.NewString()
@@ -59,7 +60,7 @@ func BenchmarkPushThroughput(b *testing.B) {
 			fatalf(b, "warm-up on device %d: %v", i, err)
 		}
 	}
-	e.checkpoint()
+	checkpoint(e)
 
 	var applied atomic.Int64
 	var elapsed time.Duration
@@ -99,10 +100,10 @@ func BenchmarkPushThroughput(b *testing.B) {
 	}
 
 	// One act per push, the devices online, each act sent as it happens.
-	e.checkpoint()
+	checkpoint(e)
 	rounds := max(1, cfg.Batches/6)
 	var singles atomic.Int64
-	cpuBefore := e.sampleCPU()
+	cpuBefore := sampleCPU(e)
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(devs))
@@ -117,7 +118,7 @@ func BenchmarkPushThroughput(b *testing.B) {
 	}
 	wg.Wait()
 	singleElapsed := time.Since(start)
-	cpuAfter := e.sampleCPU()
+	cpuAfter := sampleCPU(e)
 	close(errs)
 	for err := range errs {
 		fatalf(b, "%v", err)
@@ -132,12 +133,12 @@ func BenchmarkPushThroughput(b *testing.B) {
 	b.ReportMetric(self, "single-cpu-ms/act")
 	b.ReportMetric(pg, "single-pg-cpu-ms/act")
 
-	e.checkpoint() // the singles' dirty pages are not the baseline's CPU
-	cpuBefore = e.sampleCPU()
+	checkpoint(e) // the singles' dirty pages are not the baseline's CPU
+	cpuBefore = sampleCPU(e)
 	if v, ok := pushBaseline(b, e, cfg, 1, notifyNone, "baseline-tps"); ok {
 		b.ReportMetric(single/v, "ratio-single")
 		// -T runs for a time: the transactions are counted from the rate.
-		_, client, pg := e.sampleCPU().perAct(cpuBefore, v*float64(cfg.PgbenchSeconds))
+		_, client, pg := sampleCPU(e).perAct(cpuBefore, v*float64(cfg.PgbenchSeconds))
 		logf(b, "baseline, one mutation per transaction: CPU per transaction %.2f ms in pgbench, %s in PostgreSQL", client, cpuMS(pg))
 		b.ReportMetric(client, "baseline-client-cpu-ms/tx")
 		b.ReportMetric(pg, "baseline-pg-cpu-ms/tx")
@@ -148,8 +149,8 @@ func BenchmarkPushThroughput(b *testing.B) {
 
 // pushBaseline runs one pgbench baseline of BenchmarkPushThroughput and
 // reports it as unit (mutations/s); ok is false when pgbench is missing.
-func pushBaseline(b *testing.B, e *env, cfg config, batch int, mode notifyMode, unit string) (float64, bool) {
-	e.checkpoint()
+func pushBaseline(b *testing.B, e *wardtest.Server, cfg config, batch int, mode notifyMode, unit string) (float64, bool) {
+	checkpoint(e)
 	base, err := runPgbench(b, e, cfg.Devices, cfg.PgbenchSeconds, batch, mode)
 	switch {
 	case err == errNoPgbench:

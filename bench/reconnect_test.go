@@ -56,12 +56,9 @@ func BenchmarkReconnect(b *testing.B) {
 func reconnectRun(b *testing.B, cfg config, cuts int, minOut, maxOut time.Duration) []time.Duration {
 	b.Helper()
 	ctx := context.Background()
-	e := startEnv(b, cfg)
-	deviceID := uuid.NewString()
-	if _, err := e.db.AddDevice(ctx, deviceID, "Reconnect bench", clinicRole); err != nil {
-		fatalf(b, "add device: %v", err)
-	}
-	link := wardtest.NewLink(b, "reconnect-"+deviceID, e.srv.Addr())
+	e := benchServer(b)
+	deviceID := e.AddDevice(b, "Reconnect bench", clinicRole...)
+	link := wardtest.NewLink(b, "reconnect-"+deviceID, e.HTTP.Addr())
 	eng, err := desktop.Open(ctx, desktop.Config{DBPath: filepath.Join(b.TempDir(), "station.db"), ServerURL: link.URL(),
 		DeviceID: deviceID, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
