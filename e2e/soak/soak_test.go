@@ -76,10 +76,10 @@ func TestSoak(t *testing.T) {
 	// packages' long transactions (the xid horizon is cluster-wide) do not
 	// hold back this soak's change feed. The short form falls back to the
 	// shared test cluster when no PostgreSQL binaries are at hand.
-	pg, err := startCluster()
+	pg, err := wardtest.StartCluster()
 	switch {
 	case err == nil:
-		defer pg.stop()
+		defer pg.Stop()
 	case sh.pgRestarts:
 		t.Fatalf("a PostgreSQL cluster of our own: %v", err)
 	default:
@@ -158,7 +158,7 @@ func (s summary) String() string {
 }
 
 // soak is one seed's run.
-func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
+func soak(t *testing.T, seed uint64, sh shape, pg *wardtest.Cluster) summary {
 	began := time.Now()
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(seed, 0x50a4))
@@ -181,10 +181,10 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 	var url string
 	if pg != nil {
 		name := fmt.Sprintf("soak_%d", seed)
-		if url, err = pg.createDB(ctx, name); err != nil {
+		if url, err = pg.CreateDB(ctx, name); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { pg.dropDB(context.Background(), name) })
+		t.Cleanup(func() { pg.DropDB(context.Background(), name) })
 	}
 	url, pool := wardtest.SeededDB(t, url)
 	initial := map[string]string{}
