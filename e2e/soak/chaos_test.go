@@ -32,7 +32,7 @@ type chaos struct {
 	rng      *rand.Rand
 	servers  []*wardtest.ServerProc
 	stations []*stationProc
-	pg       *cluster // nil: PostgreSQL is not ours to restart
+	pg       *wardtest.Cluster // nil: PostgreSQL is not ours to restart
 	long     bool
 	log      func(format string, a ...any)
 
@@ -229,7 +229,7 @@ func (c *chaos) inject(ctx context.Context, kind faultKind) {
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
-			if err := c.pg.restart(mode, d); err != nil {
+			if err := c.pg.Bounce(mode, d); err != nil {
 				c.fail(err)
 			}
 		}()

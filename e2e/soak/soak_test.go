@@ -76,10 +76,10 @@ func TestSoak(t *testing.T) {
 	// packages' long transactions (the xid horizon is cluster-wide) do not
 	// hold back this soak's change feed. The short form falls back to the
 	// shared test cluster when no PostgreSQL binaries are at hand.
-	pg, err := startCluster()
+	pg, err := wardtest.StartCluster()
 	switch {
 	case err == nil:
-		defer pg.stop()
+		defer pg.Stop()
 	case sh.pgRestarts:
 		t.Fatalf("a PostgreSQL cluster of our own: %v", err)
 	default:
@@ -158,7 +158,7 @@ func (s summary) String() string {
 }
 
 // soak is one seed's run.
-func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
+func soak(t *testing.T, seed uint64, sh shape, pg *wardtest.Cluster) summary {
 	began := time.Now()
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(seed, 0x50a4))
@@ -181,10 +181,10 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 	var url string
 	if pg != nil {
 		name := fmt.Sprintf("soak_%d", seed)
-		if url, err = pg.createDB(ctx, name); err != nil {
+		if url, err = pg.CreateDB(ctx, name); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { pg.dropDB(context.Background(), name) })
+		t.Cleanup(func() { pg.DropDB(context.Background(), name) })
 	}
 	url, pool := wardtest.SeededDB(t, url)
 	initial := map[string]string{}
@@ -233,14 +233,15 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 			t.Fatal(err)
 		}
 		st := &stationProc{idx: i, device: device, roles: roles, dbPath: filepath.Join(logDir, device+".db"),
-			logPath: filepath.Join(logDir, device+".log"), home: i % len(servers)}
+			logPath: filepath.Join(logDir, device+".log"), home: i % len(servers), down: true}
 		for _, s := range servers {
 			st.links = append(st.links, wardtest.NewLink(t, fmt.Sprintf("%s-to-%s", device, s.Name), s.Addr))
 		}
 		stations = append(stations, st)
 	}
 	admin.Close(ctx)
-	// Logins: each workstation's first one creates its replica, the others follow together.
+	// Logins: each workstation's first one creates its replica, the others
+	// follow together (before any fault: nothing else touches a station).
 	type login struct {
 		st   *stationProc
 		role workflow.Role
@@ -251,14 +252,14 @@ func soak(t *testing.T, seed uint64, sh shape, pg *cluster) summary {
 			logins = append(logins, login{st, r})
 		}
 	}
-	if err := wardtest.Parallel(len(stations), 0, func(i int) error { return stations[i].login(ctx, stations[i].roles[0]) }); err != nil {
+	if err := wardtest.Parallel(len(stations), 0, func(i int) error { return stations[i].cli().Login(ctx, stations[i].roles[0]) }); err != nil {
 		t.Fatal(err)
 	}
-	if err := wardtest.Parallel(len(logins), 0, func(i int) error { return logins[i].st.login(ctx, logins[i].role) }); err != nil {
+	if err := wardtest.Parallel(len(logins), 0, func(i int) error { return logins[i].st.cli().Login(ctx, logins[i].role) }); err != nil {
 		t.Fatal(err)
 	}
 	for _, st := range stations {
-		if err := st.startRun(); err != nil {
+		if err := st.restart(st.home); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -566,43 +567,17 @@ type stationProc struct {
 	links   []*wardtest.Link // one per server
 
 	mu      sync.Mutex
-	home    int // the server it syncs with now
-	run     *wardtest.Proc
-	acting  *wardtest.Proc // the act process in flight, if any
-	down    bool           // killed and not yet restarted
-	starts  int
-	exits   int        // sync processes found dead without having been killed
-	replica *sqlite.DB // the test's own handle on the replica, for reading
+	home    int              // the server it syncs with now
+	runs    []*wardtest.Proc // its sync processes, the last one running unless down
+	acting  *wardtest.Proc   // the act process in flight, if any
+	down    bool             // killed (or not yet started)
+	replica *sqlite.DB       // the test's own handle on the replica, for reading
 }
 
 // cli runs the station's processes through the server it syncs with now
 // (under s.mu).
 func (s *stationProc) cli() wardtest.StationCLI {
 	return wardtest.StationCLI{Bin: stationBin, DB: s.dbPath, Server: s.links[s.home].URL(), Device: s.device, Unlock: s.roles[0]}
-}
-
-func (s *stationProc) login(ctx context.Context, role workflow.Role) error {
-	s.mu.Lock()
-	c := s.cli()
-	s.mu.Unlock()
-	return c.Login(ctx, role)
-}
-
-// startRun starts the sync process (under s.mu).
-func (s *stationProc) startRunLocked() error {
-	s.starts++
-	p, err := wardtest.StartProc(s.cli().Command(context.Background(), "run"), s.logPath, fmt.Sprintf("run #%d via server %d", s.starts, s.home))
-	if err != nil {
-		return err
-	}
-	s.run, s.down = p, false
-	return nil
-}
-
-func (s *stationProc) startRun() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.startRunLocked()
 }
 
 // kill9 kills the workstation: its sync process and the act in flight.
@@ -612,11 +587,11 @@ func (s *stationProc) kill9() bool {
 	if s.down {
 		return false
 	}
-	if !s.run.Alive() {
-		s.exits++
-	}
 	s.down = true
-	s.run.Kill()
+	// One that ended by itself is left unmarked, for crashed to count.
+	if run := s.runs[len(s.runs)-1]; run.Alive() {
+		run.Kill()
+	}
 	if s.acting != nil {
 		s.acting.Kill()
 	}
@@ -624,17 +599,19 @@ func (s *stationProc) kill9() bool {
 }
 
 // crashed says how often the sync process died without being killed.
-func (s *stationProc) crashed() int {
+func (s *stationProc) crashed() (n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := s.exits
-	if !s.down && !s.run.Alive() {
-		n++
+	for _, p := range s.runs {
+		if !p.Alive() && !p.Killed {
+			n++
+		}
 	}
 	return n
 }
 
-// restart brings a killed workstation back, possibly on the other server.
+// restart starts the sync process of a workstation that is down, through
+// server home.
 func (s *stationProc) restart(home int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -642,13 +619,20 @@ func (s *stationProc) restart(home int) error {
 		return nil
 	}
 	s.home = home
-	return s.startRunLocked()
+	p, err := wardtest.StartProc(s.cli().Command(context.Background(), "run"), s.logPath, fmt.Sprintf("run #%d via server %d", len(s.runs)+1, home))
+	if err != nil {
+		return err
+	}
+	s.runs, s.down = append(s.runs, p), false
+	return nil
 }
 
 func (s *stationProc) stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.run.Stop(10 * time.Second)
+	if !s.down {
+		s.runs[len(s.runs)-1].Stop(10 * time.Second)
+	}
 	s.down = true
 }
 

@@ -4,8 +4,9 @@
 // and a follower that keeps a replica, the comparison of PostgreSQL's rows
 // with a replica's (pulled, or a workstation's SQLite file), and for the
 // tests of the binaries: built commands, server child processes restarted
-// after a kill, workstations run as wardsync-station processes, and
-// toxiproxy links that can be cut.
+// after a kill, workstations run as wardsync-station processes,
+// toxiproxy links that can be cut, and a PostgreSQL cluster of a test's own
+// that can be bounced.
 //
 // Every credential a test presents (a login, the websocket's handshake,
 // the authorship of an act) is made in auth.go and nowhere else, so that a
