@@ -229,7 +229,7 @@ func (c *chaos) inject(ctx context.Context, kind faultKind) {
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
-			if err := c.pg.Bounce(mode, d); err != nil {
+			if err := c.pg.Restart(mode, d); err != nil {
 				c.fail(err)
 			}
 		}()

@@ -64,7 +64,7 @@ func StartCluster() (_ *Cluster, err error) {
 		"--locale=C.UTF-8", "--no-sync").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("initdb: %v: %s", err, out)
 	}
-	// Restarted on this port (Bounce): below the range of outgoing
+	// Restarted on this port (Restart): below the range of outgoing
 	// connections' ports, so no client's connection takes it meanwhile.
 	addr, err := ListenAddr()
 	if err != nil {
@@ -124,9 +124,9 @@ func (c *Cluster) exec(ctx context.Context, q string) error {
 	return err
 }
 
-// Bounce stops the cluster (mode immediate: as a crash would, fast: as an
+// Restart stops the cluster (mode immediate: as a crash would, fast: as an
 // operator would), keeps it down for down, and starts it again.
-func (c *Cluster) Bounce(mode string, down time.Duration) error {
+func (c *Cluster) Restart(mode string, down time.Duration) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.ctl("-m", mode, "-w", "-t", "60", "stop"); err != nil {
