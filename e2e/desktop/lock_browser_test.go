@@ -9,7 +9,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 )
 
-// TestIdleLockInBrowser: the app (dev build, -idle-lock 3s) in headless
+// TestIdleLockInBrowser: the app (dev build, -idle-lock 10s) in headless
 // Chromium. Left without input after a login, the screen locks: no queue,
 // no patient, a note naming whose session it hides, the e-mail filled in.
 // The nurse's password brings her queues back; locked again, the
@@ -20,7 +20,10 @@ func TestIdleLockInBrowser(t *testing.T) {
 	bin := devBinary(t)
 	w := newWorld(t)
 	display := xvfb(t)
-	devAddr := runDevApp(t, bin, dist, display, w, "-idle-lock", "3s")
+	// Not shorter than the 10 s a login waits for its queues: on a loaded
+	// machine a shorter lock fired before the queues came, and the login's
+	// wait found the lock screen instead.
+	devAddr := runDevApp(t, bin, dist, display, w, "-idle-lock", "10s")
 
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
@@ -52,9 +55,9 @@ func TestIdleLockInBrowser(t *testing.T) {
 	u.logout()
 	u.login("nurse@hospital.com", "nurse123", "Infirmier Test")
 	locked := `!!document.querySelector('#lock-note') && !document.querySelector('#queues') && !document.querySelector('#content')`
-	u.wait("locked after 3 s without input", locked, 15*time.Second)
+	u.wait("locked after 10 s without input", locked, 25*time.Second)
 	if got := u.eval(`document.querySelector('#lock-note').textContent`); got !=
-		"Locked after 3 s without input. Infirmier Test, enter your password to go on; someone else may log in instead, which ends Infirmier Test's session." {
+		"Locked after 10 s without input. Infirmier Test, enter your password to go on; someone else may log in instead, which ends Infirmier Test's session." {
 		t.Fatalf("lock note: %q", got)
 	}
 	if got := u.eval(`document.querySelector('#login-email').value`); got != "nurse@hospital.com" {
@@ -64,6 +67,6 @@ func TestIdleLockInBrowser(t *testing.T) {
 	u.typeIn(`#login-password`, "nurse123"+kb.Enter)
 	u.wait("the nurse's queues back", `(document.querySelector('#current-user')?.textContent ?? '').startsWith('Infirmier Test') && !!document.querySelector('#queues')`, 15*time.Second)
 
-	u.wait("locked again", locked, 15*time.Second)
+	u.wait("locked again", locked, 25*time.Second)
 	u.login("secretary@hospital.com", "secretary123", "Secrétaire Test")
 }
