@@ -25,7 +25,7 @@ type Cluster struct {
 	asUser   string     // they run as this OS user ("": as ourselves)
 	url      string     // with %s for the database's name
 	opts     string     // postgres's settings, on its command line
-	mu       sync.Mutex // a bounce or the stop at a time
+	mu       sync.Mutex // one restart, or the stop, at a time
 }
 
 // StartCluster initialises and starts a new cluster. initdb and postgres

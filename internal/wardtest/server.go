@@ -6,7 +6,7 @@
 // tests of the binaries: built commands, server child processes restarted
 // after a kill, workstations run as wardsync-station processes,
 // toxiproxy links that can be cut, and a PostgreSQL cluster of a test's own
-// that can be bounced.
+// that can be restarted.
 //
 // Every credential a test presents (a login, the websocket's handshake,
 // the authorship of an act) is made in auth.go and nowhere else, so that a

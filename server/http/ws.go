@@ -200,15 +200,15 @@ type conn struct {
 	endOnce  sync.Once
 	endFrame []byte
 
-	// pages: the workstation takes pushed pages (hello.pages). at is the
-	// cursor it was last handed with more: false, "" when unknown (never
-	// pulled to the head, or paging): the cursor it is at, unless it has
-	// not applied that page yet, which it checks (changes.from).
 	// sigAhead checks the signatures of the push waiting behind the one
 	// being applied; handling: readLoop is answering a request.
 	sigAhead postgres.SigAhead
 	handling atomic.Bool
 
+	// pages: the workstation takes pushed pages (hello.pages). at is the
+	// cursor it was last handed with more: false, "" when unknown (never
+	// pulled to the head, or paging): the cursor it is at, unless it has
+	// not applied that page yet, which it checks (changes.from).
 	pages bool
 	atMu  sync.Mutex
 	at    string
