@@ -167,9 +167,12 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	queued := time.Now().Add(-time.Minute)
 	wsE := env.Dial(env.t, nurseE, wardE)
 	wsE.Say(env.t, syncproto.Hello{Pending: 2, OldestPendingAt: &queued, ClientVersion: "1.3.0"})
-	waitJS("Ward E online", row(wardE)+`?.dataset.status === 'ok'`, 10*time.Second)
-	if got := eval(row(wardE) + `.querySelector('.reason').textContent`); got != "2 waiting to be sent" {
-		t.Errorf("Ward E connected reads %q", got)
+	// The row turns ok as soon as the socket is counted, a refresh before
+	// the hello's queue is recorded; it reads that queue once the hello's
+	// refresh lands: wait for that, and fail naming what it read.
+	onlineE := row(wardE) + `?.dataset.status === 'ok' && ` + row(wardE) + `.querySelector('.reason').textContent === '2 waiting to be sent'`
+	if _, err := chromedp.Run(tctx, chromedp.Poll[chromedp.Void](onlineE, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Errorf("Ward E connected reads %q (status %s)", eval(row(wardE)+`?.querySelector('.reason')?.textContent ?? ''`), eval(row(wardE)+`?.dataset.status ?? ''`))
 	}
 	wsE.WS.Close()
 	dropped := time.Now()
