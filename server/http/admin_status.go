@@ -80,6 +80,10 @@ type HealthInput struct {
 	DisconnectedAt  *time.Time
 	Pending         int64
 	OldestPendingAt *time.Time
+	// ConnectedAt: its latest socket opened then (stamped again at the
+	// welcome); QueueReportedAt: Pending and OldestPendingAt were reported
+	// then. A report older than the socket came over an earlier link.
+	ConnectedAt, QueueReportedAt *time.Time
 }
 
 // Health is a workstation's class with the reason a person reads, and
@@ -96,7 +100,9 @@ type Health struct {
 // Classify applies the dashboard's rule at now. Thresholds are inclusive.
 // An offline workstation is never "in sync": the server cannot know the acts
 // made since its link dropped, so it says when the link dropped and what
-// the workstation last reported, in loc's clock.
+// the workstation last reported, in loc's clock. Nor is one whose socket
+// opened after its last report, until its hello reports the queue again:
+// it keeps the colour of that report, and says it is being checked.
 func Classify(now time.Time, in HealthInput, th Thresholds, loc *time.Location) Health {
 	var h Health
 	if in.Revoked {
@@ -140,6 +146,12 @@ func Classify(now time.Time, in HealthInput, th Thresholds, loc *time.Location) 
 		h.Class, h.Reason = HealthOK, "in sync"
 		if in.Pending > 0 {
 			h.Reason = strconv.FormatInt(in.Pending, 10) + " waiting to be sent"
+		}
+	}
+	if in.ConnectedAt != nil && (in.QueueReportedAt == nil || in.QueueReportedAt.Before(*in.ConnectedAt)) {
+		h.Reason = "connected — checking its queue (none reported yet)"
+		if in.QueueReportedAt != nil {
+			h.Reason = fmt.Sprintf("connected — checking its queue (last reported: %d waiting)", in.Pending)
 		}
 	}
 	return h
@@ -252,6 +264,11 @@ type deviceStatusJSON struct {
 	ClientVersion string `json:"clientVersion"`
 	// DisconnectedAt: its last socket ended then (none welcomed since).
 	DisconnectedAt *time.Time `json:"disconnectedAt"`
+	// ConnectedAt: its latest socket opened (or was welcomed) then;
+	// QueueReportedAt: Pending was reported then. Older than ConnectedAt:
+	// the queue is being checked.
+	ConnectedAt     *time.Time `json:"connectedAt"`
+	QueueReportedAt *time.Time `json:"queueReportedAt"`
 	// OfflineSince: when an offline workstation was last known connected.
 	OfflineSince *time.Time `json:"offlineSince"`
 	Status       string     `json:"status"`
@@ -301,7 +318,7 @@ func (s *Server) syncStatus(r *http.Request) (*syncStatusJSON, error) {
 			InitialSync: !d.FeedCursor, Pending: d.Pending, LastMutationSeq: d.LastMutationSeq,
 			Mutations: mutationsJSON{d.AppliedLastHour, d.RejectedLastHour, d.AppliedTotal, d.RejectedTotal, d.UnresolvedRejected, d.ChainBreaks},
 			LastError: d.LastError, LastErrorAt: d.LastErrorAt, ClientVersion: d.ClientVersion, Status: h.Class, StatusReason: h.Reason,
-			DisconnectedAt: d.DisconnectedAt, OfflineSince: h.OfflineSince,
+			DisconnectedAt: d.DisconnectedAt, ConnectedAt: d.ConnectedAt, QueueReportedAt: d.QueueReportedAt, OfflineSince: h.OfflineSince,
 		}
 		if d.Pending > 0 && d.OldestPendingAt != nil {
 			js.OldestPendingAt = d.OldestPendingAt
@@ -349,7 +366,8 @@ func (s *Server) instance(connectedDevices int) instanceJSON {
 // report it.
 func deviceHealth(now time.Time, d postgres.DeviceHealth, connected bool, th Thresholds) Health {
 	return Classify(now, HealthInput{Revoked: d.RevokedAt != nil, Connected: connected, LastSeen: d.LastSeen,
-		DisconnectedAt: d.DisconnectedAt, Pending: d.Pending, OldestPendingAt: d.OldestPendingAt}, th, time.Local)
+		DisconnectedAt: d.DisconnectedAt, Pending: d.Pending, OldestPendingAt: d.OldestPendingAt,
+		ConnectedAt: d.ConnectedAt, QueueReportedAt: d.QueueReportedAt}, th, time.Local)
 }
 
 // handleSyncStatus answers GET /api/v1/sync/status for an ADMIN dashboard

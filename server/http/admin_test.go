@@ -615,6 +615,7 @@ func TestClassifySharedCases(t *testing.T) {
 			Name                                      string
 			Connected, Revoked                        bool
 			LastSeen, DisconnectedAt, OldestPendingAt *time.Time
+			ConnectedAt, QueueReportedAt              *time.Time
 			Pending                                   int64
 			Class, Reason                             string
 			Online                                    bool
@@ -644,7 +645,7 @@ func TestClassifySharedCases(t *testing.T) {
 			th = of(*c.Thresholds)
 		}
 		h := httpserver.Classify(f.Now, httpserver.HealthInput{Revoked: c.Revoked, Connected: c.Connected, LastSeen: c.LastSeen, DisconnectedAt: c.DisconnectedAt,
-			Pending: c.Pending, OldestPendingAt: c.OldestPendingAt}, th, loc)
+			Pending: c.Pending, OldestPendingAt: c.OldestPendingAt, ConnectedAt: c.ConnectedAt, QueueReportedAt: c.QueueReportedAt}, th, loc)
 		if h.Class != c.Class || h.Online != c.Online || h.Reason == "" || (c.Reason != "" && h.Reason != c.Reason) {
 			t.Errorf("%s: got %s online=%v (%s), want %s online=%v (%s)", c.Name, h.Class, h.Online, h.Reason, c.Class, c.Online, c.Reason)
 		}

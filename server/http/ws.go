@@ -190,8 +190,9 @@ type conn struct {
 	closeMsg []byte
 	welcomed atomic.Bool
 	readDone chan struct{} // closed when the reader has stopped
-	// connectedAt is the welcome's time, the device's connected_at: its
-	// end is recorded against it (postgres.DB.Disconnected).
+	// connectedAt is the device's connected_at: the socket's opening, then
+	// the welcome's time. Its end is recorded against it
+	// (postgres.DB.Disconnected).
 	connectedAt time.Time
 
 	// ended is set when the socket's session ended (session_watch.go):
@@ -230,10 +231,25 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 	}
 	s.hub.wg.Add(1)
 	defer s.hub.wg.Done()
+	// Recorded before the socket counts as connected anywhere: from then
+	// on, the queue on record is one from an earlier link until the hello
+	// reports it again, and no dashboard may call it "in sync".
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	opened, err := s.DB.Opened(ctx, c.deviceID)
+	cancel()
+	if err != nil {
+		s.Logger.Warn("record a workstation's socket", "device", c.deviceID, "err", err)
+		close(c.readDone)
+		c.close(websocket.CloseTryAgainLater, "")
+		c.writeLoop()
+		return
+	}
+	c.connectedAt = opened
 	if !s.hub.add(c) {
 		close(c.readDone)
 		c.close(websocket.CloseGoingAway, "server shutting down")
 		c.writeLoop()
+		c.disconnected()
 		return
 	}
 	s.metrics.connected.Inc()
@@ -250,12 +266,10 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 	c.disconnected()
 }
 
-// disconnected records at once that the device's socket ended, so that the
-// dashboard shows it offline now rather than after the online window.
+// disconnected records at once that the device's socket ended, welcomed
+// or not, so that the dashboard shows it offline now rather than after the
+// online window.
 func (c *conn) disconnected() {
-	if !c.welcomed.Load() {
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := c.s.DB.Disconnected(ctx, c.deviceID, c.connectedAt); err != nil {

@@ -50,6 +50,10 @@ type DeviceHealth struct {
 	// DisconnectedAt is when the device's last socket ended, if no socket
 	// has been welcomed since (see Disconnected).
 	DisconnectedAt *time.Time
+	// ConnectedAt is when its latest socket opened (stamped again at its
+	// welcome); QueueReportedAt when Pending and OldestPendingAt were
+	// reported. A report older than the socket is from an earlier link.
+	ConnectedAt, QueueReportedAt *time.Time
 	// FeedCursor says whether the device follows the feed; false while it
 	// has not finished its first snapshot (its lag then counts the whole
 	// retained feed).
@@ -102,7 +106,7 @@ func (db *DB) SyncHealth(ctx context.Context) (FeedStatus, []DeviceHealth, error
 		       COALESCE((SELECT sum(n) FROM sync.mutation_counts mc WHERE mc.device_id = d.id AND mc.outcome = 'rejected'), 0)::bigint,
 		       (SELECT count(*) FROM sync.rejection_resolutions r WHERE r.device_id = d.id),
 		       COALESCE((SELECT sum(n) FROM sync.mutation_counts mc WHERE mc.device_id = d.id AND mc.code = $3), 0)::bigint,
-		       c.disconnected_at
+		       c.disconnected_at, c.connected_at, c.queue_reported_at
 		  FROM sync.devices d
 		  LEFT JOIN sync.clients c ON c.device_id = d.id
 		  CROSS JOIN LATERAL (
@@ -124,7 +128,7 @@ func (db *DB) SyncHealth(ctx context.Context) (FeedStatus, []DeviceHealth, error
 		if err := rows.Scan(&d.ID, &d.Name, &roles, &d.CreatedAt, &d.RevokedAt, &d.RegistrationUntil,
 			&d.LastSeen, &d.FeedCursor, &d.CursorLag, &d.Pending, &d.OldestPendingAt, &d.LastMutationSeq,
 			&d.LastError, &d.LastErrorAt, &d.ClientVersion, &d.AppliedLastHour, &d.RejectedLastHour, &d.AppliedTotal, &d.RejectedTotal,
-			&resolved, &d.ChainBreaks, &d.DisconnectedAt); err != nil {
+			&resolved, &d.ChainBreaks, &d.DisconnectedAt, &d.ConnectedAt, &d.QueueReportedAt); err != nil {
 			return fs, nil, err
 		}
 		d.Roles = toRoles(roles)
