@@ -105,6 +105,10 @@ describe('in French', () => {
     expect(classify(now, { ...base, lastSeen: '2025-02-26T03:19:00Z' }, DEFAULT_THRESHOLDS, utcClock).reason)
       .toBe('Hors ligne depuis 26 févr. 03:19 — travail non envoyé inconnu (dernier état connu : 2 en attente)');
     expect(classify(now, { ...base, connected: true, lastSeen: null, pending: 0 }).reason).toBe('synchronisé');
+    const reopened = { ...base, connected: true, lastSeen: null, connectedAt: '2025-03-01T11:59:59Z' };
+    expect(classify(now, { ...reopened, queueReportedAt: '2025-03-01T11:50:00Z' }).reason)
+      .toBe('connecté — vérification de sa file (dernier état connu : 2 en attente)');
+    expect(classify(now, { ...reopened, queueReportedAt: null }).reason).toBe('connecté — vérification de sa file (aucun état connu)');
     expect(humanDuration((2 * 24 + 4) * 3_600_000)).toBe('2 j 4 h');
     expect(healthLabel('amber')).toBe('En retard');
     setLocale('en-GB');

@@ -28,6 +28,10 @@ export interface HealthInput {
   disconnectedAt?: string | null;
   pending: number;
   oldestPendingAt: string | null;
+  /** its latest socket opened (or was welcomed) then */
+  connectedAt?: string | null;
+  /** pending and oldestPendingAt were reported then; older than connectedAt: from an earlier link */
+  queueReportedAt?: string | null;
 }
 
 export interface Health {
@@ -81,10 +85,24 @@ export function classify(now: number, i: HealthInput, th: Thresholds = DEFAULT_T
     const cls: HealthClass = off >= stalled || waiting >= stalled ? 'red' : off >= lateUnseen || waiting >= latePending ? 'amber' : 'offline';
     return { cls, reason, online, offlineSince: since };
   }
-  const pendingWhy = t('health.oldestPending', { duration: humanDuration(waiting) });
-  if (waiting >= stalled) return { cls: 'red', reason: pendingWhy, online };
-  if (waiting >= latePending) return { cls: 'amber', reason: pendingWhy, online };
-  return { cls: 'ok', reason: i.pending > 0 ? t('health.waiting', { n: i.pending }) : t('health.inSync'), online };
+  const cls: HealthClass = waiting >= stalled ? 'red' : waiting >= latePending ? 'amber' : 'ok';
+  const checking = checkingReason(i);
+  if (checking) return { cls, reason: checking, online };
+  if (cls !== 'ok') return { cls, reason: t('health.oldestPending', { duration: humanDuration(waiting) }), online };
+  return { cls, reason: i.pending > 0 ? t('health.waiting', { n: i.pending }) : t('health.inSync'), online };
+}
+
+/**
+ * checkingReason: the sentence of an online workstation whose socket opened
+ * after its queue was last reported (its hello not read yet), '' otherwise.
+ * That queue came over an earlier link: never "in sync" until reported again.
+ */
+function checkingReason(i: HealthInput): string {
+  const opened = i.connectedAt ? Date.parse(i.connectedAt) : NaN;
+  if (Number.isNaN(opened)) return '';
+  const reported = i.queueReportedAt ? Date.parse(i.queueReportedAt) : NaN;
+  if (Number.isNaN(reported)) return t('health.checkingFirst');
+  return reported < opened ? t('health.checking', { n: i.pending }) : '';
 }
 
 /** humanDuration renders 42 s, 7 min, 3 h 05 min, 2 d 4 h (as the server does). */

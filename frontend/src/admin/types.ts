@@ -19,6 +19,10 @@ export interface DeviceStatus {
   lastSeen: string | null;
   /** its last socket ended then (none welcomed since) */
   disconnectedAt?: string | null;
+  /** its latest socket opened (or was welcomed) then */
+  connectedAt?: string | null;
+  /** its queue (pending) was reported then: before connectedAt, it is being checked */
+  queueReportedAt?: string | null;
   offlineSince?: string | null;
   cursorLag: number;
   cursorLagCapped: boolean;

@@ -712,6 +712,8 @@ export const en = {
   'health.oldestPending': 'oldest pending act waiting {duration}',
   'health.waiting': '{n} waiting to be sent',
   'health.inSync': 'in sync',
+  'health.checking': 'connected — checking its queue (last reported: {n} waiting)',
+  'health.checkingFirst': 'connected — checking its queue (none reported yet)',
   'health.label.ok': 'OK',
   'health.label.offline': 'Offline',
   'health.label.amber': 'Late',

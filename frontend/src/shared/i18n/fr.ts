@@ -691,6 +691,8 @@ export const fr: Record<MessageKey, string> = {
   'health.oldestPending': 'l’acte en attente le plus ancien attend depuis {duration}',
   'health.waiting': '{n} en attente d’envoi',
   'health.inSync': 'synchronisé',
+  'health.checking': 'connecté — vérification de sa file (dernier état connu : {n} en attente)',
+  'health.checkingFirst': 'connecté — vérification de sa file (aucun état connu)',
   'health.label.ok': 'OK',
   'health.label.offline': 'Hors ligne',
   'health.label.amber': 'En retard',
