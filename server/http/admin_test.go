@@ -846,6 +846,79 @@ func TestStationOfflineAtOnce(t *testing.T) {
 	}
 }
 
+// A workstation that reconnects is counted connected the moment its socket
+// opens, before its hello says what it queued while the link was down: its
+// row says the queue is being checked, with what it last reported, never
+// "in sync" nor that old count as current; the hello's report then
+// replaces it. A first socket has nothing reported yet, and one that ends
+// before its hello is offline at once.
+func TestStationCheckingQueueUntilHello(t *testing.T) {
+	e := startDashboard(t)
+	ctx := context.Background()
+	d, err := e.DB.AddDevice(ctx, "", "Ward 5", []workflow.Role{workflow.RoleNurse})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := e.login("nurse@hospital.com", "nurse123", d.ID)
+	// until waits for the row to leave the state it was in, and returns it.
+	until := func(what string, done func(*httpserver.DeviceStatusJSON) bool) *httpserver.DeviceStatusJSON {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			got := e.status().device(d.ID)
+			if done(got) {
+				return got
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: after 5 s the row reads %s online=%v %q", what, got.Status, got.Online, got.StatusReason)
+			}
+		}
+	}
+	connected := func(d *httpserver.DeviceStatusJSON) bool { return d.Connected }
+	offline := func(d *httpserver.DeviceStatusJSON) bool { return !d.Online }
+
+	first := e.Dial(e.t, tok, d.ID)
+	got := until("the first socket counted", connected)
+	if got.Status != httpserver.HealthOK || got.StatusReason != "connected — checking its queue (none reported yet)" {
+		t.Errorf("first socket before its hello: %s %q", got.Status, got.StatusReason)
+	}
+	first.WS.Close()
+	got = until("the unwelcomed socket's end", offline)
+	if got.Status != httpserver.HealthOffline || got.DisconnectedAt == nil || !strings.HasPrefix(got.StatusReason, "Offline since ") {
+		t.Errorf("a socket ended before its hello: %s %q disconnectedAt=%v", got.Status, got.StatusReason, got.DisconnectedAt)
+	}
+
+	oldest := time.Now().Add(-10 * time.Second)
+	w := e.Dial(e.t, tok, d.ID)
+	w.Say(e.t, syncproto.Hello{Pending: 2, OldestPendingAt: &oldest})
+	if got := e.status().device(d.ID); got.StatusReason != "2 waiting to be sent" {
+		t.Fatalf("welcomed with 2 queued: %s %q", got.Status, got.StatusReason)
+	}
+	w.WS.Close()
+	until("the drop", offline)
+
+	// Back, its hello held: the socket counts here, and the row says what
+	// it knows. Read twice, a refresh apart: it stays so while the hello is
+	// not read.
+	w = e.Dial(e.t, tok, d.ID)
+	until("the reconnect counted", connected)
+	for range 2 {
+		got := e.status().device(d.ID)
+		if !got.Connected || got.Status != httpserver.HealthOK || got.StatusReason != "connected — checking its queue (last reported: 2 waiting)" ||
+			got.QueueReportedAt == nil || got.ConnectedAt == nil || !got.QueueReportedAt.Before(*got.ConnectedAt) {
+			t.Fatalf("reconnected, hello not read: %s connected=%v %q (queue reported %v, socket %v)",
+				got.Status, got.Connected, got.StatusReason, got.QueueReportedAt, got.ConnectedAt)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	oldest = time.Now().Add(-5 * time.Second)
+	w.Say(e.t, syncproto.Hello{Pending: 3, OldestPendingAt: &oldest})
+	if got := e.status().device(d.ID); got.Status != httpserver.HealthOK || got.StatusReason != "3 waiting to be sent" {
+		t.Errorf("after the hello: %s %q", got.Status, got.StatusReason)
+	}
+	w.SendFrame(t, &syncproto.Report{Pending: 0})
+	until("the report of an empty queue", func(d *httpserver.DeviceStatusJSON) bool { return d.StatusReason == "in sync" })
+}
+
 // admLastCursor waits for the newest changes frame and returns its cursor.
 func admLastCursor(t testing.TB, w *wardtest.Client) string {
 	t.Helper()
