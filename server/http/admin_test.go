@@ -897,16 +897,20 @@ func TestStationCheckingQueueUntilHello(t *testing.T) {
 	until("the drop", offline)
 
 	// Back, its hello held: the socket counts here, and the row says what
-	// it knows. Read twice, a refresh apart: it stays so while the hello is
+	// it knows, on this instance and on another that sees it only in the
+	// database. Read twice, a refresh apart: it stays so while the hello is
 	// not read.
+	other := &dashboard{Server: e.Again(t, wardtest.Options{}), t: t, client: e.client, admin: e.admin}
 	w = e.Dial(e.t, tok, d.ID)
 	until("the reconnect counted", connected)
 	for range 2 {
-		got := e.status().device(d.ID)
-		if !got.Connected || got.Status != httpserver.HealthOK || got.StatusReason != "connected — checking its queue (last reported: 2 waiting)" ||
-			got.QueueReportedAt == nil || got.ConnectedAt == nil || !got.QueueReportedAt.Before(*got.ConnectedAt) {
-			t.Fatalf("reconnected, hello not read: %s connected=%v %q (queue reported %v, socket %v)",
-				got.Status, got.Connected, got.StatusReason, got.QueueReportedAt, got.ConnectedAt)
+		for _, on := range []*dashboard{e, other} {
+			got := on.status().device(d.ID)
+			if got.Connected != (on == e) || !got.Online || got.Status != httpserver.HealthOK || got.StatusReason != "connected — checking its queue (last reported: 2 waiting)" ||
+				got.QueueReportedAt == nil || got.ConnectedAt == nil || !got.QueueReportedAt.Before(*got.ConnectedAt) {
+				t.Fatalf("reconnected, hello not read (holding instance %v): %s connected=%v online=%v %q (queue reported %v, socket %v)",
+					on == e, got.Status, got.Connected, got.Online, got.StatusReason, got.QueueReportedAt, got.ConnectedAt)
+			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
