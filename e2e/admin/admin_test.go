@@ -164,15 +164,27 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 	// "in sync": the row says since when and what it last reported.
 	wardE := env.AddDevice(env.t, "Ward E night", workflow.RoleNurse)
 	nurseE := wardtest.LoginAs(env.t, env.URL(), "nurse@hospital.com", "nurse123", wardE)
+	// Every sentence Ward E's row shows from here on, each render's: a
+	// refresh can land between the socket's opening and its hello's report.
+	eval(`(() => { window.wardEReasons = []; const read = () => { const r = ` + row(wardE) + `?.querySelector('.reason')?.textContent;
+		if (r && r !== window.wardEReasons.at(-1)) window.wardEReasons.push(r); };
+		new MutationObserver(read).observe(document.querySelector('#workstations'), { childList: true, subtree: true, characterData: true }); read(); return ''; })()`)
 	queued := time.Now().Add(-time.Minute)
 	wsE := env.Dial(env.t, nurseE, wardE)
+	// The row turns ok as soon as the socket is counted, saying its queue
+	// is being checked until the hello's report lands: held here before
+	// the hello, then the report's, waited for, failing with what it read.
+	waitJS("Ward E connected, its queue unknown", row(wardE)+`?.dataset.status === 'ok' && `+row(wardE)+`.querySelector('.reason').textContent === 'connected — checking its queue (none reported yet)'`, 10*time.Second)
 	wsE.Say(env.t, syncproto.Hello{Pending: 2, OldestPendingAt: &queued, ClientVersion: "1.3.0"})
-	// The row turns ok as soon as the socket is counted, a refresh before
-	// the hello's queue is recorded; it reads that queue once the hello's
-	// refresh lands: wait for that, and fail naming what it read.
 	onlineE := row(wardE) + `?.dataset.status === 'ok' && ` + row(wardE) + `.querySelector('.reason').textContent === '2 waiting to be sent'`
 	if _, err := chromedp.Run(tctx, chromedp.Poll[chromedp.Void](onlineE, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second))); err != nil {
 		t.Errorf("Ward E connected reads %q (status %s)", eval(row(wardE)+`?.querySelector('.reason')?.textContent ?? ''`), eval(row(wardE)+`?.dataset.status ?? ''`))
+	}
+	// Never "in sync" on the way: it had 2 acts waiting all along.
+	reasonsE := eval(`JSON.stringify(window.wardEReasons)`)
+	t.Logf("Ward E's row read, in turn: %s", reasonsE)
+	if strings.Contains(reasonsE, `"in sync"`) || !strings.HasSuffix(reasonsE, `"2 waiting to be sent"]`) {
+		t.Errorf("Ward E's row read %s on its way to \"2 waiting to be sent\"", reasonsE)
 	}
 	wsE.WS.Close()
 	dropped := time.Now()
