@@ -766,22 +766,17 @@ func TestSyncStatusHealth(t *testing.T) {
 // at once; bad ones are refused with the reason.
 func TestStationOfflineAtOnce(t *testing.T) {
 	e := startDashboard(t)
-	ctx := context.Background()
-	d, err := e.DB.AddDevice(ctx, "", "Ward 3", []workflow.Role{workflow.RoleNurse})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := e.login("nurse@hospital.com", "nurse123", d.ID)
+	dev, tok := e.nurseStation("Ward 3")
 	oldest := time.Now().Add(-10 * time.Second)
-	w := e.Dial(e.t, tok, d.ID)
+	w := e.Dial(e.t, tok, dev)
 	w.Say(e.t, syncproto.Hello{Pending: 2, OldestPendingAt: &oldest})
-	if got := e.status().device(d.ID); got.Status != httpserver.HealthOK || !got.Online || got.StatusReason != "2 waiting to be sent" {
+	if got := e.status().device(dev); got.Status != httpserver.HealthOK || !got.Online || got.StatusReason != "2 waiting to be sent" {
 		t.Fatalf("connected: %s online=%v %q", got.Status, got.Online, got.StatusReason)
 	}
 	w.WS.Close()
 	var got *httpserver.DeviceStatusJSON
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if got = e.status().device(d.ID); got.Status != httpserver.HealthOK {
+		if got = e.status().device(dev); got.Status != httpserver.HealthOK {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -807,7 +802,7 @@ func TestStationOfflineAtOnce(t *testing.T) {
 	}{
 		{"wardsync_devices_by_health", map[string]string{"health": "offline"}, 1},
 		{"wardsync_devices_by_health", map[string]string{"health": "ok"}, 0},
-		{"wardsync_device_online", map[string]string{"device": d.ID}, 0},
+		{"wardsync_device_online", map[string]string{"device": dev}, 0},
 	} {
 		if v, ok := admValue(mf, c.name, c.labels); !ok || v != c.want {
 			t.Errorf("/metrics %s%v = %v (present %v), want %v", c.name, c.labels, v, ok, c.want)
@@ -832,8 +827,8 @@ func TestStationOfflineAtOnce(t *testing.T) {
 		t.Fatalf("PUT: %d %v", code, body)
 	}
 	e.Clock.Set(90 * time.Second) // 1.5 min after the drop: Late with the 1-minute threshold
-	if got := e.status(); got.device(d.ID).Status != httpserver.HealthAmber || got.Thresholds.AmberUnseenSeconds != 60 || got.Thresholds.Source != "dashboard" {
-		t.Errorf("with the dashboard's thresholds: %s, thresholds %+v", got.device(d.ID).Status, got.Thresholds)
+	if got := e.status(); got.device(dev).Status != httpserver.HealthAmber || got.Thresholds.AmberUnseenSeconds != 60 || got.Thresholds.Source != "dashboard" {
+		t.Errorf("with the dashboard's thresholds: %s, thresholds %+v", got.device(dev).Status, got.Thresholds)
 	}
 	if v, _ := admValue(e.scrape(), "wardsync_devices_by_health", map[string]string{"health": "amber"}); v != 1 {
 		t.Errorf("/metrics amber = %v, want 1 like the status", v)
@@ -841,7 +836,7 @@ func TestStationOfflineAtOnce(t *testing.T) {
 	if code, body := e.do("DELETE", "/api/v1/admin/settings/health", e.admin, nil); code != 200 || body["source"] != "flags" || body["lateUnseenMinutes"] != float64(5) {
 		t.Fatalf("DELETE: %d %v", code, body)
 	}
-	if got := e.status().device(d.ID); got.Status != httpserver.HealthOffline {
+	if got := e.status().device(dev); got.Status != httpserver.HealthOffline {
 		t.Errorf("back to the flags' thresholds: %s", got.Status)
 	}
 }
@@ -854,17 +849,12 @@ func TestStationOfflineAtOnce(t *testing.T) {
 // before its hello is offline at once.
 func TestStationCheckingQueueUntilHello(t *testing.T) {
 	e := startDashboard(t)
-	ctx := context.Background()
-	d, err := e.DB.AddDevice(ctx, "", "Ward 5", []workflow.Role{workflow.RoleNurse})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := e.login("nurse@hospital.com", "nurse123", d.ID)
+	dev, tok := e.nurseStation("Ward 5")
 	// until waits for the row to leave the state it was in, and returns it.
 	until := func(what string, done func(*httpserver.DeviceStatusJSON) bool) *httpserver.DeviceStatusJSON {
 		t.Helper()
 		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			got := e.status().device(d.ID)
+			got := e.status().device(dev)
 			if done(got) {
 				return got
 			}
@@ -876,7 +866,7 @@ func TestStationCheckingQueueUntilHello(t *testing.T) {
 	connected := func(d *httpserver.DeviceStatusJSON) bool { return d.Connected }
 	offline := func(d *httpserver.DeviceStatusJSON) bool { return !d.Online }
 
-	first := e.Dial(e.t, tok, d.ID)
+	first := e.Dial(e.t, tok, dev)
 	got := until("the first socket counted", connected)
 	if got.Status != httpserver.HealthOK || got.StatusReason != "connected — checking its queue (none reported yet)" {
 		t.Errorf("first socket before its hello: %s %q", got.Status, got.StatusReason)
@@ -888,9 +878,9 @@ func TestStationCheckingQueueUntilHello(t *testing.T) {
 	}
 
 	oldest := time.Now().Add(-10 * time.Second)
-	w := e.Dial(e.t, tok, d.ID)
+	w := e.Dial(e.t, tok, dev)
 	w.Say(e.t, syncproto.Hello{Pending: 2, OldestPendingAt: &oldest})
-	if got := e.status().device(d.ID); got.StatusReason != "2 waiting to be sent" {
+	if got := e.status().device(dev); got.StatusReason != "2 waiting to be sent" {
 		t.Fatalf("welcomed with 2 queued: %s %q", got.Status, got.StatusReason)
 	}
 	w.WS.Close()
@@ -901,11 +891,11 @@ func TestStationCheckingQueueUntilHello(t *testing.T) {
 	// database. Read twice, a refresh apart: it stays so while the hello is
 	// not read.
 	other := &dashboard{Server: e.Again(t, wardtest.Options{}), t: t, client: e.client, admin: e.admin}
-	w = e.Dial(e.t, tok, d.ID)
+	w = e.Dial(e.t, tok, dev)
 	until("the reconnect counted", connected)
 	for range 2 {
 		for _, on := range []*dashboard{e, other} {
-			got := on.status().device(d.ID)
+			got := on.status().device(dev)
 			if got.Connected != (on == e) || !got.Online || got.Status != httpserver.HealthOK || got.StatusReason != "connected — checking its queue (last reported: 2 waiting)" ||
 				got.QueueReportedAt == nil || got.ConnectedAt == nil || !got.QueueReportedAt.Before(*got.ConnectedAt) {
 				t.Fatalf("reconnected, hello not read (holding instance %v): %s connected=%v online=%v %q (queue reported %v, socket %v)",
@@ -916,11 +906,22 @@ func TestStationCheckingQueueUntilHello(t *testing.T) {
 	}
 	oldest = time.Now().Add(-5 * time.Second)
 	w.Say(e.t, syncproto.Hello{Pending: 3, OldestPendingAt: &oldest})
-	if got := e.status().device(d.ID); got.Status != httpserver.HealthOK || got.StatusReason != "3 waiting to be sent" {
+	if got := e.status().device(dev); got.Status != httpserver.HealthOK || got.StatusReason != "3 waiting to be sent" {
 		t.Errorf("after the hello: %s %q", got.Status, got.StatusReason)
 	}
 	w.SendFrame(t, &syncproto.Report{Pending: 0})
 	until("the report of an empty queue", func(d *httpserver.DeviceStatusJSON) bool { return d.StatusReason == "in sync" })
+}
+
+// nurseStation registers a nurse's workstation called name and logs the
+// seed's nurse in on it: its id and the session's token.
+func (e *dashboard) nurseStation(name string) (string, string) {
+	e.t.Helper()
+	d, err := e.DB.AddDevice(context.Background(), "", name, []workflow.Role{workflow.RoleNurse})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return d.ID, e.login("nurse@hospital.com", "nurse123", d.ID)
 }
 
 // admLastCursor waits for the newest changes frame and returns its cursor.
