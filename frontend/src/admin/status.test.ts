@@ -73,6 +73,13 @@ describe('classify', () => {
     expect(h).toEqual({ cls: 'offline', online: false, reason: 'Offline since 11:59 — unsent work unknown (last reported: 4 waiting)', offlineSince: now - 1000 });
   });
 
+  it('marks a queue reported before the socket opened as being checked, and only that one', () => {
+    const reopened = { ...base, connected: true, pending: 2, oldestPendingAt: at(90_000), connectedAt: at(2000) };
+    expect(classify(now, { ...reopened, queueReportedAt: at(60_000) })).toEqual({ cls: 'ok', online: true, checking: true, reason: 'connected — checking its queue (last reported: 2 waiting)' });
+    expect(classify(now, { ...reopened, queueReportedAt: at(2000) })).toEqual({ cls: 'ok', online: true, reason: '2 waiting to be sent' });
+    expect(classify(now, { ...reopened, connected: false, disconnectedAt: at(1000), queueReportedAt: at(60_000) }).checking).toBeUndefined();
+  });
+
   it('ignores a bad timestamp as if absent', () => {
     expect(classify(now, { ...base, lastSeen: 'yesterday' }).cls).toBe('new');
     expect(classify(now, { ...base, pending: 1, oldestPendingAt: 'soon' }).cls).toBe('ok');

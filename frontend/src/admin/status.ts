@@ -40,6 +40,8 @@ export interface Health {
   online: boolean;
   /** when an offline workstation was last known connected (ms) */
   offlineSince?: number;
+  /** online, but its queue on record came over an earlier link */
+  checking?: boolean;
 }
 
 /** Clock reads a time's parts in one zone: the browser's, or UTC in tests. */
@@ -87,7 +89,7 @@ export function classify(now: number, i: HealthInput, th: Thresholds = DEFAULT_T
   }
   const cls: HealthClass = waiting >= stalled ? 'red' : waiting >= latePending ? 'amber' : 'ok';
   const checking = checkingReason(i);
-  if (checking) return { cls, reason: checking, online };
+  if (checking) return { cls, reason: checking, online, checking: true };
   if (cls !== 'ok') return { cls, reason: t('health.oldestPending', { duration: humanDuration(waiting) }), online };
   return { cls, reason: i.pending > 0 ? t('health.waiting', { n: i.pending }) : t('health.inSync'), online };
 }

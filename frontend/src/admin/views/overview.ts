@@ -95,7 +95,7 @@ export function overviewView(ctx: Ctx, onStatus: (s: SyncStatus) => void): View 
       h(
         'td',
         { class: 'num' },
-        hl.online ? String(d.pending) : hl.cls === 'new' ? '—' : h('span', { title: t('ws.unknownSince') }, t('ws.lastReported', { n: d.pending })),
+        hl.online && !hl.checking ? String(d.pending) : hl.cls === 'new' || (hl.checking && !d.queueReportedAt) ? '—' : h('span', { title: t('ws.unknownSince') }, t('ws.lastReported', { n: d.pending })),
         pendingAge && h('div', { class: 'sub' }, t('ws.oldest', { duration: pendingAge })),
       ),
       h(
