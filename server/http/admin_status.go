@@ -290,6 +290,15 @@ type mutationsJSON struct {
 // syncStatus builds the status document as of the database clock.
 func (s *Server) syncStatus(r *http.Request) (*syncStatusJSON, error) {
 	s.touchPresence(r.Context())
+	// Sockets are counted before the rows are read: a socket's opening is
+	// recorded before it counts (handleSync), so every one counted here
+	// has its row say that its queue is being checked. The other way
+	// round, one opened in between counted with no record of it, and
+	// read "in sync".
+	conns := map[string]int{}
+	for _, c := range s.hub.snapshot() {
+		conns[c.deviceID]++
+	}
 	feed, devs, err := s.DB.SyncHealth(r.Context())
 	if err != nil {
 		return nil, err
@@ -299,10 +308,6 @@ func (s *Server) syncStatus(r *http.Request) (*syncStatusJSON, error) {
 		return nil, err
 	}
 	now := s.DB.Now().UTC()
-	conns := map[string]int{}
-	for _, c := range s.hub.snapshot() {
-		conns[c.deviceID]++
-	}
 	out := &syncStatusJSON{
 		ServerTime: now,
 		Feed:       feedJSON{feed.Head, feed.PrunedID, feed.Retained, postgres.LagCountCap},

@@ -168,6 +168,11 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	start := time.Now()
 	c.s.touchPresence(ctx)
+	// Counted before the rows are read, as the status does (syncStatus).
+	connected := map[string]bool{}
+	for _, id := range c.s.connectedDeviceIDs() {
+		connected[id] = true
+	}
 	feed, devs, err := c.s.DB.SyncHealth(ctx)
 	var byCode map[string]int64
 	if err == nil {
@@ -197,10 +202,6 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 		th = c.s.admin().flagThresholds()
 	}
 	now := c.s.DB.Now().UTC()
-	connected := map[string]bool{}
-	for _, id := range c.s.connectedDeviceIDs() {
-		connected[id] = true
-	}
 	health := map[string]int{HealthOK: 0, HealthOffline: 0, HealthAmber: 0, HealthRed: 0, HealthNew: 0}
 	n := 0
 	for _, d := range devs {
