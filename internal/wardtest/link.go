@@ -36,9 +36,7 @@ func NewLink(tb testing.TB, name, target string) *Link {
 	tb.Helper()
 	toxiOnce.Do(func() { toxi = toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop()) })
 	p := toxiproxy.NewProxy(toxi, name, "127.0.0.1:0", target)
-	if err := p.Start(); err != nil {
-		tb.Fatal(err)
-	}
+	check(tb, p.Start())
 	tb.Cleanup(p.Stop)
 	return &Link{P: p}
 }

@@ -52,7 +52,7 @@ type Clock struct {
 	frozen time.Time
 }
 
-// Now is the real (or frozen) time moved by the offset.
+// Now is the clock's time.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -114,7 +114,7 @@ type Server struct {
 	Pool        *pgtest.Pool // the test's, for its queries
 	DatabaseURL string
 	Clock       *Clock
-	Main        *cli.Main // nil once stopped
+	main        *cli.Main // nil once stopped
 	url         string
 	opts        Options
 }
@@ -188,15 +188,15 @@ func (s *Server) start(tb testing.TB, addr string) {
 		m.Close()
 		tb.Fatalf("serve: %v", err)
 	}
-	s.Main, s.HTTP, s.DB, s.url = m, m.Server, m.DB, m.Server.URL()
+	s.main, s.HTTP, s.DB, s.url = m, m.Server, m.DB, m.Server.URL()
 	tb.Cleanup(s.Stop)
 }
 
 // Stop shuts the server down as SIGTERM would (again: nothing).
 func (s *Server) Stop() {
-	if s.Main != nil {
-		s.Main.Close()
-		s.Main = nil
+	if s.main != nil {
+		s.main.Close()
+		s.main = nil
 	}
 }
 
@@ -285,35 +285,25 @@ func Eventually(tb testing.TB, d time.Duration, check func() string) {
 	}
 }
 
-// Parallel runs fn(0) … fn(n-1) on workers goroutines (0: one each) and
-// returns the first error, once every call has returned.
+// Parallel runs fn(0) … fn(n-1), at most workers at a time (0: all at
+// once), and returns the first error by index, once every call has
+// returned.
 func Parallel(n, workers int, fn func(i int) error) error {
 	if workers <= 0 {
-		workers = n
+		workers = max(n, 1)
 	}
-	var mu sync.Mutex
-	var first error
+	errs := make([]error, n)
+	slots := make(chan struct{}, workers)
 	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(workers, n) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if err := fn(i); err != nil {
-					mu.Lock()
-					first = cmp.Or(first, err)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
 	for i := range n {
-		next <- i
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			errs[i] = fn(i)
+		})
 	}
-	close(next)
 	wg.Wait()
-	return first
+	return cmp.Or(errs...)
 }
 
 // Count runs a query that counts.
@@ -334,13 +324,11 @@ func Exec(tb testing.TB, pool *pgtest.Pool, q string, args ...any) {
 	}
 }
 
-// FreeAddr is a loopback address nothing listens on (ListenAddr).
+// FreeAddr is ListenAddr, failing tb when there is none.
 func FreeAddr(tb testing.TB) string {
 	tb.Helper()
 	addr, err := ListenAddr()
-	if err != nil {
-		tb.Fatal(err)
-	}
+	check(tb, err)
 	return addr
 }
 
