@@ -22,8 +22,7 @@ var logins sync.Map // string → login
 
 type login struct{ user, sid string }
 
-// keys are the session signing keys of the tests' logins, by token and by
-// session id.
+// keys are the signing keys of the tests' sessions, by token and by id.
 var keys syncproto.Keyring
 
 // pending are the private halves of the signing keys LoginBody made, by
@@ -56,10 +55,9 @@ func TryLogin(client *http.Client, baseURL, email, password, device string) (str
 	return tok, err
 }
 
-// PostLogin posts body (LoginBody's, or whatever a test sends) to the
-// login with the headers h through client (nil: the default one), keeps
-// the session it opens (its user and signing key) and returns the status,
-// the JSON answer and its headers.
+// PostLogin posts body (LoginBody's, or whatever a test sends) to the login
+// with the headers h, keeps the session it opens (its user and signing key)
+// and returns the status, the JSON answer and its headers.
 func PostLogin(client *http.Client, baseURL string, body any, h http.Header) (int, map[string]any, http.Header, error) {
 	resp, raw, err := send(client, http.MethodPost, baseURL+"/api/v1/auth/login", "", body, h)
 	if err != nil {
@@ -164,8 +162,7 @@ func PostJSON(tb testing.TB, url, token string, v any) (int, map[string]any) {
 	return CallJSON(tb, nil, http.MethodPost, url, token, v)
 }
 
-// Call sends body as JSON (nil: no body) with token through client (nil:
-// the default one) and returns the status and the answer.
+// Call sends a request (see send) and returns the status and the answer.
 func Call(tb testing.TB, client *http.Client, method, url, token string, body any) (int, []byte) {
 	tb.Helper()
 	resp, b, err := send(client, method, url, token, body, nil)

@@ -102,9 +102,8 @@ func (c *Conn) Read(d time.Duration) (syncproto.Frame, error) {
 	return syncproto.DecodeFromServer(data)
 }
 
-// Request sends f and returns the reply to its request id, skipping frames
-// without one (pokes); an error frame or a reply to another request is an
-// error.
+// Request sends f and returns the reply to its request id, skipping pokes;
+// an error frame or another request's reply is an error.
 func (c *Conn) Request(f syncproto.Frame, d time.Duration) (syncproto.Frame, error) {
 	b, err := syncproto.Encode(f)
 	if err != nil {
@@ -184,8 +183,8 @@ func (e *DialError) Error() string {
 	return fmt.Sprintf("dial /sync: HTTP %d %s", e.Status, e.Body)
 }
 
-// TryDial connects device with token and says why it could not: a
-// *DialError when the server refused the handshake.
+// TryDial connects device with token, or says why not (a *DialError when
+// the server refused the handshake).
 func (s *Server) TryDial(tb testing.TB, token, device string) (*Client, error) {
 	conn, resp, err := DialConn(s.URL(), token, 0)
 	if err != nil {
@@ -322,9 +321,8 @@ func (c *Client) request(tb testing.TB, id string, f syncproto.Frame) Received {
 	return c.WaitFor(tb, id)
 }
 
-// next returns the next frame that is not a poke, for goroutines: it says
-// why no frame came, or why it is not the reply to requestID (any
-// frame when empty).
+// next is WaitFor for goroutines: it says why no frame came, or why it is
+// not the reply to requestID ("": any frame).
 func (c *Client) next(requestID string) (r Received, err error) {
 	select {
 	case r = <-c.Frames:
@@ -414,8 +412,7 @@ func (c *Client) Say(tb testing.TB, h syncproto.Hello) *syncproto.Welcome {
 	return reply[*syncproto.Welcome](tb, c.request(tb, h.RequestID, &h))
 }
 
-// reply is r's frame as a T, failing tb when the server answered with
-// another kind of frame.
+// reply is r's frame as a T, failing tb when it is another kind.
 func reply[T syncproto.Frame](tb testing.TB, r Received) T {
 	tb.Helper()
 	f, ok := r.F.(T)
@@ -465,8 +462,7 @@ func (c *Client) Push(tb testing.TB, muts ...syncproto.Mutation) []syncproto.Mut
 	return pr.Results
 }
 
-// PushEach pushes one act name per args, authored by token now, and
-// returns their results.
+// PushEach pushes one act name per args, authored by token now.
 func (c *Client) PushEach(tb testing.TB, token, name string, args ...any) []syncproto.MutationResult {
 	tb.Helper()
 	muts := make([]syncproto.Mutation, len(args))

@@ -1,12 +1,10 @@
 // Package wardtest is wardsync's test kit: a real server on a real
 // PostgreSQL database, built through the wiring the wardsync-server binary
-// uses (server/cli), seeded sessions, a workstation's websocket client
-// and a follower that keeps a replica, the comparison of PostgreSQL's rows
-// with a replica's (pulled, or a workstation's SQLite file), and for the
-// tests of the binaries: built commands, server child processes restarted
-// after a kill, workstations run as wardsync-station processes,
-// toxiproxy links that can be cut, and a PostgreSQL cluster of a test's own
-// that can be restarted.
+// uses (server/cli), seeded sessions, a workstation's websocket client, a
+// follower that keeps a replica, and the comparison of PostgreSQL's rows
+// with a replica's; for the tests of the binaries, built commands, server
+// and workstation processes, toxiproxy links that can be cut, and a
+// PostgreSQL cluster of a test's own.
 //
 // Every credential a test presents (a login, the websocket's handshake,
 // the authorship of an act) is made in auth.go and nowhere else, so that a
@@ -44,8 +42,7 @@ import (
 // with other packages running at the same time.
 const WaitTimeout = 30 * time.Second
 
-// Clock is the server's clock: real time, or a frozen instant, plus an
-// offset tests move.
+// Clock is the server's clock: real time or a frozen instant, plus an offset.
 type Clock struct {
 	mu     sync.Mutex
 	off    time.Duration
@@ -135,8 +132,8 @@ func Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// StartServer runs serve through cli.Main, as the binary does, on a free
-// loopback port; it stops when the test ends.
+// StartServer runs serve through cli.Main, as the binary does; it stops
+// when the test ends.
 func StartServer(tb testing.TB, o Options) *Server {
 	tb.Helper()
 	ctx := context.Background()

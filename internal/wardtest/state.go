@@ -21,8 +21,7 @@ import (
 	"wardsync/workflow"
 )
 
-// State is rows as a device may see them: table → id → column →
-// normalised value.
+// State is rows as a device sees them: table → id → column → value.
 type State map[string]map[string]map[string]any
 
 // Replica is what a device has pulled: table → id → row.
@@ -56,8 +55,7 @@ func (r *Replica) Apply(ch *syncproto.Changes) {
 	r.Cursor, r.LastSeq = ch.Cursor, ch.LastMutationSeq
 }
 
-// PGState reads every row PostgreSQL holds, as a device serving roles may
-// see it.
+// PGState is every row PostgreSQL holds, as a device serving roles sees it.
 func PGState(tb testing.TB, pool *pgtest.Pool, roles []workflow.Role) State {
 	tb.Helper()
 	st, err := ReadPGState(context.Background(), pool, roles)
@@ -281,9 +279,9 @@ type Follower struct {
 	Replica     *Replica
 	Outcomes    []syncproto.Outcome
 	Resolutions []syncproto.Resolution
-	// Pushed pages applied; Skipped: pushed pages not applied (not from
-	// its cursor, or while it pulled).
-	Pushed, Skipped, Pulls, Pokes int
+	// pushed pages applied; skipped: pushed pages not applied (not from
+	// its cursor, or while it pulled). Read through Counts.
+	pushed, skipped, pulls, pokes int
 	err                           error
 	stop, done                    chan struct{}
 }
@@ -312,7 +310,7 @@ func (f *Follower) loop() {
 	pull := func() {
 		f.Lock()
 		cur := f.Replica.Cursor
-		f.Pulls++
+		f.pulls++
 		f.Unlock()
 		if err := f.c.Send(&syncproto.Pull{RequestID: f.c.NextID("follow"), Cursor: cur}); err != nil {
 			fail(err)
@@ -338,7 +336,7 @@ func (f *Follower) loop() {
 			return
 		case <-f.c.pokes:
 			f.Lock()
-			f.Pokes++
+			f.pokes++
 			f.Unlock()
 			if pulling {
 				again = true
@@ -359,9 +357,9 @@ func (f *Follower) loop() {
 				f.Resolutions = append(f.Resolutions, ch.Resolutions...)
 			}
 			if pushed && applies {
-				f.Pushed++
+				f.pushed++
 			} else if pushed {
-				f.Skipped++
+				f.skipped++
 			}
 			f.Unlock()
 			switch {
@@ -390,12 +388,11 @@ func (f *Follower) Close() {
 	<-f.done
 }
 
-// Counts are the pushed pages it applied and skipped, and its pulls and
-// pokes.
+// Counts are the pushed pages applied and skipped, the pulls and pokes.
 func (f *Follower) Counts() (pushed, skipped, pulls, pokes int) {
 	f.Lock()
 	defer f.Unlock()
-	return f.Pushed, f.Skipped, f.Pulls, f.Pokes
+	return f.pushed, f.skipped, f.pulls, f.pokes
 }
 
 // Converges waits until the follower holds what PostgreSQL holds for roles.
