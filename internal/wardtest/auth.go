@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"sync"
 	"testing"
@@ -21,8 +22,7 @@ var logins sync.Map // string → login
 
 type login struct{ user, sid string }
 
-// keys are the session signing keys of the tests' logins, by token and by
-// session id.
+// keys are the signing keys of the tests' sessions, by token and by id.
 var keys syncproto.Keyring
 
 // pending are the private halves of the signing keys LoginBody made, by
@@ -40,9 +40,7 @@ func (s *Server) Login(tb testing.TB, role workflow.Role, device string) string 
 func LoginAs(tb testing.TB, baseURL, email, password, device string) string {
 	tb.Helper()
 	tok, err := TryLogin(http.DefaultClient, baseURL, email, password, device)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	check(tb, err)
 	return tok
 }
 
@@ -57,28 +55,17 @@ func TryLogin(client *http.Client, baseURL, email, password, device string) (str
 	return tok, err
 }
 
-// PostLogin posts body (LoginBody's, or whatever a test sends) to the
-// login with the headers h through client (nil: the default one), keeps
-// the session it opens (its user and signing key) and returns the status,
-// the JSON answer and its headers.
+// PostLogin posts body (LoginBody's, or whatever a test sends) to the login
+// with the headers h, keeps the session it opens (its user and signing key)
+// and returns the status, the JSON answer and its headers.
 func PostLogin(client *http.Client, baseURL string, body any, h http.Header) (int, map[string]any, http.Header, error) {
-	req, err := http.NewRequest(http.MethodPost, baseURL+"/api/v1/auth/login", bytes.NewReader(MustJSON(body)))
+	resp, raw, err := send(client, http.MethodPost, baseURL+"/api/v1/auth/login", "", body, h)
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	for k, v := range h {
-		req.Header[k] = v
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := cmp.Or(client, http.DefaultClient).Do(req)
+	out, err := jsonObject(raw)
 	if err != nil {
-		return 0, nil, nil, err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	if err := json.Unmarshal(raw, &out); err != nil && len(raw) > 0 {
-		return resp.StatusCode, nil, resp.Header, fmt.Errorf("login answer %d is not JSON: %s", resp.StatusCode, raw)
+		return resp.StatusCode, nil, resp.Header, fmt.Errorf("login answer %d: %w", resp.StatusCode, err)
 	}
 	if b, ok := body.(map[string]any); ok {
 		remember(b, out)
@@ -175,28 +162,11 @@ func PostJSON(tb testing.TB, url, token string, v any) (int, map[string]any) {
 	return CallJSON(tb, nil, http.MethodPost, url, token, v)
 }
 
-// Call sends body as JSON (nil: no body) with token through client (nil:
-// the default one) and returns the status and the answer.
+// Call sends a request (see send) and returns the status and the answer.
 func Call(tb testing.TB, client *http.Client, method, url, token string, body any) (int, []byte) {
 	tb.Helper()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(MustJSON(body))
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	bearer(req.Header, token)
-	resp, err := cmp.Or(client, http.DefaultClient).Do(req)
-	if err != nil {
-		tb.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b, err := send(client, method, url, token, body, nil)
+	check(tb, err)
 	return resp.StatusCode, b
 }
 
@@ -204,11 +174,43 @@ func Call(tb testing.TB, client *http.Client, method, url, token string, body an
 func CallJSON(tb testing.TB, client *http.Client, method, url, token string, body any) (int, map[string]any) {
 	tb.Helper()
 	st, raw := Call(tb, client, method, url, token, body)
-	var out map[string]any
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &out); err != nil && len(raw) > 0 {
-			tb.Fatalf("%s %s: answer is not a JSON object (%v): %s", method, url, err, raw)
-		}
+	out, err := jsonObject(raw)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, url, err)
 	}
 	return st, out
+}
+
+// send is every HTTP request of the tests: body as JSON (nil: none), with
+// token and the headers h, through client (nil: the default one).
+func send(client *http.Client, method, url, token string, body any, h http.Header) (*http.Response, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(MustJSON(body))
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		return nil, nil, err
+	}
+	maps.Copy(req.Header, h)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	bearer(req.Header, token)
+	resp, err := cmp.Or(client, http.DefaultClient).Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s %s: %w", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b, nil
+}
+
+// jsonObject decodes an answer's JSON object (nil when empty).
+func jsonObject(raw []byte) (map[string]any, error) {
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil && len(raw) > 0 {
+		return nil, fmt.Errorf("the answer is not a JSON object (%v): %s", err, raw)
+	}
+	return out, nil
 }

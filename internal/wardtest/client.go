@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -75,13 +76,16 @@ func (c *Conn) WriteMessage(typ int, b []byte) error {
 	return c.WS.WriteMessage(typ, b)
 }
 
+// Write sends b as a text frame.
+func (c *Conn) Write(b []byte) error { return c.WriteMessage(websocket.TextMessage, b) }
+
 // Send encodes f and sends it as it is.
 func (c *Conn) Send(f syncproto.Frame) error {
 	b, err := syncproto.Encode(f)
 	if err != nil {
 		return err
 	}
-	return c.WriteMessage(websocket.TextMessage, b)
+	return c.Write(b)
 }
 
 // Read reads the next frame, waiting at most d (0: for ever).
@@ -98,9 +102,8 @@ func (c *Conn) Read(d time.Duration) (syncproto.Frame, error) {
 	return syncproto.DecodeFromServer(data)
 }
 
-// Request sends f and returns the reply to its request id, skipping frames
-// without one (pokes); an error frame or a reply to another request is an
-// error.
+// Request sends f and returns the reply to its request id, skipping pokes;
+// an error frame or another request's reply is an error.
 func (c *Conn) Request(f syncproto.Frame, d time.Duration) (syncproto.Frame, error) {
 	b, err := syncproto.Encode(f)
 	if err != nil {
@@ -111,7 +114,7 @@ func (c *Conn) Request(f syncproto.Frame, d time.Duration) (syncproto.Frame, err
 	}
 	_ = json.Unmarshal(b, &req)
 	id := req.ID
-	if err := c.WriteMessage(websocket.TextMessage, b); err != nil {
+	if err := c.Write(b); err != nil {
 		return nil, err
 	}
 	for {
@@ -150,8 +153,8 @@ type Client struct {
 	Seq    int64              // the device's last act's seq
 	Chain  *syncproto.Chainer // shared by every connection of the device
 	Frames chan Received      // every frame but pokes
-	Pokes  chan string
 
+	pokes    chan string
 	reqN     atomic.Int64
 	mu       sync.Mutex
 	raw      [][]byte // every frame received, pokes included
@@ -180,8 +183,8 @@ func (e *DialError) Error() string {
 	return fmt.Sprintf("dial /sync: HTTP %d %s", e.Status, e.Body)
 }
 
-// TryDial connects device with token and says why it could not: a
-// *DialError when the server refused the handshake.
+// TryDial connects device with token, or says why not (a *DialError when
+// the server refused the handshake).
 func (s *Server) TryDial(tb testing.TB, token, device string) (*Client, error) {
 	conn, resp, err := DialConn(s.URL(), token, 0)
 	if err != nil {
@@ -193,7 +196,7 @@ func (s *Server) TryDial(tb testing.TB, token, device string) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{Conn: conn, Server: s, Token: token, Device: device, Chain: ChainOf(s, device),
-		Frames: make(chan Received, 4096), Pokes: make(chan string, 4096), closed: make(chan struct{})}
+		Frames: make(chan Received, 4096), pokes: make(chan string, 4096), closed: make(chan struct{})}
 	go c.readLoop()
 	tb.Cleanup(func() { c.WS.Close() })
 	return c, nil
@@ -203,9 +206,7 @@ func (s *Server) TryDial(tb testing.TB, token, device string) (*Client, error) {
 func (s *Server) Dial(tb testing.TB, token, device string) *Client {
 	tb.Helper()
 	c, err := s.TryDial(tb, token, device)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	check(tb, err)
 	return c
 }
 
@@ -222,35 +223,29 @@ func (c *Client) readLoop() {
 	defer close(c.closed)
 	for {
 		_, data, err := c.WS.ReadMessage()
+		c.mu.Lock()
 		if err != nil {
-			c.mu.Lock()
 			c.closeErr = err
 			c.mu.Unlock()
 			return
 		}
-		c.mu.Lock()
 		c.raw = append(c.raw, data)
-		c.mu.Unlock()
 		f, err := syncproto.DecodeFromServer(data)
-		if err != nil {
-			c.mu.Lock()
-			if c.badFrame == nil {
-				c.badFrame = fmt.Errorf("server sent a frame the protocol refuses: %v: %s", err, Clip(data))
-			}
-			c.mu.Unlock()
-			continue
+		if err != nil && c.badFrame == nil {
+			c.badFrame = fmt.Errorf("server sent a frame the protocol refuses: %v: %s", err, Clip(data))
 		}
+		c.mu.Unlock()
 		if w, ok := f.(*syncproto.Welcome); ok && w.ChainHead != "" {
 			c.Chain.Follow(w.LastMutationSeq, w.ChainHead)
 		}
 		if p, ok := f.(*syncproto.Poke); ok {
 			select {
-			case c.Pokes <- p.Head:
+			case c.pokes <- p.Head:
 			default:
 			}
-			continue
+		} else if err == nil {
+			c.Frames <- Received{Raw: data, F: f}
 		}
-		c.Frames <- Received{Raw: data, F: f}
 	}
 }
 
@@ -262,14 +257,20 @@ func Clip(b []byte) string {
 	return string(b)
 }
 
+// check fails tb on err.
+func check(tb testing.TB, err error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // CheckFrames fails when the server sent a frame the protocol refuses.
 func (c *Client) CheckFrames(tb testing.TB) {
 	tb.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.badFrame != nil {
-		tb.Fatal(c.badFrame)
-	}
+	check(tb, c.badFrame)
 }
 
 // NextID is a new request id for a frame of c.
@@ -283,66 +284,61 @@ func (c *Client) SendFrame(tb testing.TB, f syncproto.Frame) {
 	tb.Helper()
 	if p, ok := f.(*syncproto.Push); ok {
 		cp := *p
-		cp.Mutations = append([]syncproto.Mutation(nil), p.Mutations...)
-		if err := Author(c.Chain, cp.Mutations); err != nil {
-			tb.Fatal(err)
-		}
+		cp.Mutations = slices.Clone(p.Mutations)
+		check(tb, Author(c.Chain, cp.Mutations))
 		f = &cp
 	}
 	b, err := syncproto.Encode(f)
-	if err != nil {
-		tb.Fatalf("encode %T: %v", f, err)
-	}
+	check(tb, err)
 	c.SendRaw(tb, b)
 }
 
 // SendRaw sends b as it is.
 func (c *Client) SendRaw(tb testing.TB, b []byte) {
 	tb.Helper()
-	if err := c.Write(b); err != nil {
-		tb.Fatalf("write: %v", err)
-	}
+	check(tb, c.Write(b))
 }
-
-// Write sends b as a text frame, for goroutines.
-func (c *Client) Write(b []byte) error { return c.WriteMessage(websocket.TextMessage, b) }
 
 // Next returns the next frame that is not a poke.
 func (c *Client) Next(tb testing.TB) Received {
 	tb.Helper()
-	r, err := c.next()
-	c.CheckFrames(tb)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return r
-}
-
-// next is Next for goroutines: it says why no frame came.
-func (c *Client) next() (Received, error) {
-	select {
-	case r := <-c.Frames:
-		return r, nil
-	case <-c.closed:
-		select {
-		case r := <-c.Frames:
-			return r, nil
-		default:
-		}
-		return Received{}, fmt.Errorf("connection closed while waiting for a frame: %v", c.CloseError())
-	case <-time.After(WaitTimeout):
-		return Received{}, fmt.Errorf("no frame within %s", WaitTimeout)
-	}
+	return c.WaitFor(tb, "")
 }
 
 // WaitFor returns the reply to requestID, failing on anything else.
 func (c *Client) WaitFor(tb testing.TB, requestID string) Received {
 	tb.Helper()
-	r := c.Next(tb)
-	if id := syncproto.RequestIDOf(r.F); id != requestID {
-		tb.Fatalf("waiting for the reply to %s, got %s", requestID, r.Raw)
-	}
+	r, err := c.next(requestID)
+	c.CheckFrames(tb)
+	check(tb, err)
 	return r
+}
+
+// request sends f (see SendFrame) and returns the reply to its request id.
+func (c *Client) request(tb testing.TB, id string, f syncproto.Frame) Received {
+	tb.Helper()
+	c.SendFrame(tb, f)
+	return c.WaitFor(tb, id)
+}
+
+// next is WaitFor for goroutines: it says why no frame came, or why it is
+// not the reply to requestID ("": any frame).
+func (c *Client) next(requestID string) (r Received, err error) {
+	select {
+	case r = <-c.Frames:
+	case <-c.closed:
+		select {
+		case r = <-c.Frames:
+		default:
+			return r, fmt.Errorf("connection closed while waiting for a frame: %v", c.CloseError())
+		}
+	case <-time.After(WaitTimeout):
+		return r, fmt.Errorf("no frame within %s", WaitTimeout)
+	}
+	if id := syncproto.RequestIDOf(r.F); requestID != "" && id != requestID {
+		return r, fmt.Errorf("waiting for the reply to %s, got %s", requestID, Clip(r.Raw))
+	}
+	return r, nil
 }
 
 // Closed is closed once the connection has ended.
@@ -374,7 +370,7 @@ func (c *Client) WaitClosed(tb testing.TB) int {
 // WaitPoke waits up to d for a poke.
 func (c *Client) WaitPoke(d time.Duration) bool {
 	select {
-	case <-c.Pokes:
+	case <-c.pokes:
 		return true
 	case <-time.After(d):
 		return false
@@ -385,7 +381,7 @@ func (c *Client) WaitPoke(d time.Duration) bool {
 func (c *Client) DrainPokes() {
 	for {
 		select {
-		case <-c.Pokes:
+		case <-c.pokes:
 		default:
 			return
 		}
@@ -396,7 +392,7 @@ func (c *Client) DrainPokes() {
 func (c *Client) RawFrames() [][]byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([][]byte(nil), c.raw...)
+	return slices.Clone(c.raw)
 }
 
 // Hello says hello from cursor and returns the welcome.
@@ -410,22 +406,20 @@ func (c *Client) Hello(tb testing.TB, cursor string) *syncproto.Welcome {
 func (c *Client) Say(tb testing.TB, h syncproto.Hello) *syncproto.Welcome {
 	tb.Helper()
 	h.RequestID = c.NextID("hello")
-	if h.Protocol == 0 {
-		h.Protocol = syncproto.Version
-	}
-	if h.DeviceID == "" {
-		h.DeviceID = c.Device
-	}
-	if h.LastMutationSeq == 0 {
-		h.LastMutationSeq = c.Seq
-	}
-	c.SendFrame(tb, &h)
-	r := c.WaitFor(tb, h.RequestID)
-	w, ok := r.F.(*syncproto.Welcome)
+	h.Protocol = cmp.Or(h.Protocol, syncproto.Version)
+	h.DeviceID = cmp.Or(h.DeviceID, c.Device)
+	h.LastMutationSeq = cmp.Or(h.LastMutationSeq, c.Seq)
+	return reply[*syncproto.Welcome](tb, c.request(tb, h.RequestID, &h))
+}
+
+// reply is r's frame as a T, failing tb when it is another kind.
+func reply[T syncproto.Frame](tb testing.TB, r Received) T {
+	tb.Helper()
+	f, ok := r.F.(T)
 	if !ok {
-		tb.Fatalf("hello answered with %s", r.Raw)
+		tb.Fatalf("want a %T, the server answered %s", f, Clip(r.Raw))
 	}
-	return w
+	return f
 }
 
 // Mut builds the device's next act, authored by token's session.
@@ -450,18 +444,13 @@ func MustJSON(v any) json.RawMessage {
 func (c *Client) PushFrame(tb testing.TB, muts ...syncproto.Mutation) Received {
 	tb.Helper()
 	id := c.NextID("push")
-	c.SendFrame(tb, &syncproto.Push{RequestID: id, Mutations: muts})
-	return c.WaitFor(tb, id)
+	return c.request(tb, id, &syncproto.Push{RequestID: id, Mutations: muts})
 }
 
 // Push sends acts and returns their results, one per act in order.
 func (c *Client) Push(tb testing.TB, muts ...syncproto.Mutation) []syncproto.MutationResult {
 	tb.Helper()
-	r := c.PushFrame(tb, muts...)
-	pr, ok := r.F.(*syncproto.PushResult)
-	if !ok {
-		tb.Fatalf("push answered with %s", r.Raw)
-	}
+	pr := reply[*syncproto.PushResult](tb, c.PushFrame(tb, muts...))
 	if len(pr.Results) != len(muts) {
 		tb.Fatalf("push of %d mutations got %d results", len(muts), len(pr.Results))
 	}
@@ -473,8 +462,7 @@ func (c *Client) Push(tb testing.TB, muts ...syncproto.Mutation) []syncproto.Mut
 	return pr.Results
 }
 
-// PushEach pushes one act name per args, authored by token now, and
-// returns their results.
+// PushEach pushes one act name per args, authored by token now.
 func (c *Client) PushEach(tb testing.TB, token, name string, args ...any) []syncproto.MutationResult {
 	tb.Helper()
 	muts := make([]syncproto.Mutation, len(args))
@@ -536,10 +524,8 @@ func CheckMessage(tb testing.TB, got string, want any) {
 func (c *Client) Pull(tb testing.TB, cursor string, limit int) *syncproto.Changes {
 	tb.Helper()
 	ch, err := c.PullErr(cursor, limit)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	c.CheckFrames(tb)
+	check(tb, err)
 	return ch
 }
 
@@ -549,12 +535,9 @@ func (c *Client) PullErr(cursor string, limit int) (*syncproto.Changes, error) {
 	if err := c.Send(&syncproto.Pull{RequestID: id, Cursor: cursor, Limit: limit}); err != nil {
 		return nil, err
 	}
-	r, err := c.next()
-	if err != nil {
-		return nil, fmt.Errorf("pull %s: %w", id, err)
-	}
-	if ch, ok := r.F.(*syncproto.Changes); ok && ch.RequestID == id {
-		return ch, nil
+	r, err := c.next(id)
+	if ch, ok := r.F.(*syncproto.Changes); ok || err != nil {
+		return ch, err
 	}
 	return nil, fmt.Errorf("pull %s answered with %s", id, Clip(r.Raw))
 }

@@ -29,16 +29,13 @@ var (
 	toxi     *toxiproxy.ApiServer
 )
 
-// NewLink is a Link from a free loopback port to target (host:port),
-// named name (unique among the test binary's links), removed when the
-// test ends.
+// NewLink is a Link from a free loopback port to target (host:port), named
+// name (unique among the test binary's links), until the test ends.
 func NewLink(tb testing.TB, name, target string) *Link {
 	tb.Helper()
 	toxiOnce.Do(func() { toxi = toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop()) })
 	p := toxiproxy.NewProxy(toxi, name, "127.0.0.1:0", target)
-	if err := p.Start(); err != nil {
-		tb.Fatal(err)
-	}
+	check(tb, p.Start())
 	tb.Cleanup(p.Stop)
 	return &Link{P: p}
 }
@@ -79,19 +76,15 @@ func (l *Link) Restore() error {
 	return fmt.Errorf("restart proxy %s: %w", l.P.Name, err)
 }
 
-// AddToxic and RemoveToxic take the link's lock like Cut and Restore:
-// toxiproxy's Proxy.Stop, waiting for the proxy's links to end, and
-// RemoveToxic, waiting for the same links to take the new toxic chain,
-// deadlocked once when a link-down fault and the end of a toxic fault hit
-// one link at the same moment (soak seed 4191306140845332 hung for 12
-// min, both goroutines parked in toxiproxy).
+// AddToxic and RemoveToxic hold the link's lock like Cut and Restore:
+// toxiproxy's Proxy.Stop and RemoveToxic both wait for the proxy's links,
+// and deadlock when a cut and a toxic's end meet on one link.
 //
-// A stream holds at most one toxic at a time. toxiproxy 2.5.0 restarts the
-// previous toxic of the chain when one is added, with the chain's toxic but
-// the stub's old state: a limit_data behind another toxic then panics on a
-// nil state inside toxiproxy (soak seed 4212210987534278 crashed the whole
-// soak). With one toxic per stream the previous one is always the noop.
-// AddToxic reports false when both streams are taken: the fault is skipped.
+// A stream holds at most one toxic at a time: toxiproxy 2.5.0 restarts the
+// previous toxic of a chain, with a stale state, when one is added, and a
+// limit_data behind another toxic then panics inside toxiproxy. With one
+// toxic per stream the previous one is always the noop. AddToxic reports
+// false when both streams are taken: the fault is skipped.
 func (l *Link) AddToxic(spec map[string]any) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -1,12 +1,10 @@
 // Package wardtest is wardsync's test kit: a real server on a real
 // PostgreSQL database, built through the wiring the wardsync-server binary
-// uses (server/cli), seeded sessions, a workstation's websocket client
-// and a follower that keeps a replica, the comparison of PostgreSQL's rows
-// with a replica's (pulled, or a workstation's SQLite file), and for the
-// tests of the binaries: built commands, server child processes restarted
-// after a kill, workstations run as wardsync-station processes,
-// toxiproxy links that can be cut, and a PostgreSQL cluster of a test's own
-// that can be restarted.
+// uses (server/cli), seeded sessions, a workstation's websocket client, a
+// follower that keeps a replica, and the comparison of PostgreSQL's rows
+// with a replica's; for the tests of the binaries, built commands, server
+// and workstation processes, toxiproxy links that can be cut, and a
+// PostgreSQL cluster of a test's own.
 //
 // Every credential a test presents (a login, the websocket's handshake,
 // the authorship of an act) is made in auth.go and nowhere else, so that a
@@ -44,15 +42,14 @@ import (
 // with other packages running at the same time.
 const WaitTimeout = 30 * time.Second
 
-// Clock is the server's clock: real time, or a frozen instant, plus an
-// offset tests move.
+// Clock is the server's clock: real time or a frozen instant, plus an offset.
 type Clock struct {
 	mu     sync.Mutex
 	off    time.Duration
 	frozen time.Time
 }
 
-// Now is the real (or frozen) time moved by the offset.
+// Now is the clock's time.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -114,7 +111,7 @@ type Server struct {
 	Pool        *pgtest.Pool // the test's, for its queries
 	DatabaseURL string
 	Clock       *Clock
-	Main        *cli.Main // nil once stopped
+	main        *cli.Main // nil once stopped
 	url         string
 	opts        Options
 }
@@ -135,8 +132,8 @@ func Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// StartServer runs serve through cli.Main, as the binary does, on a free
-// loopback port; it stops when the test ends.
+// StartServer runs serve through cli.Main, as the binary does; it stops
+// when the test ends.
 func StartServer(tb testing.TB, o Options) *Server {
 	tb.Helper()
 	ctx := context.Background()
@@ -188,15 +185,15 @@ func (s *Server) start(tb testing.TB, addr string) {
 		m.Close()
 		tb.Fatalf("serve: %v", err)
 	}
-	s.Main, s.HTTP, s.DB, s.url = m, m.Server, m.DB, m.Server.URL()
+	s.main, s.HTTP, s.DB, s.url = m, m.Server, m.DB, m.Server.URL()
 	tb.Cleanup(s.Stop)
 }
 
 // Stop shuts the server down as SIGTERM would (again: nothing).
 func (s *Server) Stop() {
-	if s.Main != nil {
-		s.Main.Close()
-		s.Main = nil
+	if s.main != nil {
+		s.main.Close()
+		s.main = nil
 	}
 }
 
@@ -285,35 +282,25 @@ func Eventually(tb testing.TB, d time.Duration, check func() string) {
 	}
 }
 
-// Parallel runs fn(0) … fn(n-1) on workers goroutines (0: one each) and
-// returns the first error, once every call has returned.
+// Parallel runs fn(0) … fn(n-1), at most workers at a time (0: all at
+// once), and returns the first error by index, once every call has
+// returned.
 func Parallel(n, workers int, fn func(i int) error) error {
 	if workers <= 0 {
-		workers = n
+		workers = max(n, 1)
 	}
-	var mu sync.Mutex
-	var first error
+	errs := make([]error, n)
+	slots := make(chan struct{}, workers)
 	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(workers, n) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if err := fn(i); err != nil {
-					mu.Lock()
-					first = cmp.Or(first, err)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
 	for i := range n {
-		next <- i
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			errs[i] = fn(i)
+		})
 	}
-	close(next)
 	wg.Wait()
-	return first
+	return cmp.Or(errs...)
 }
 
 // Count runs a query that counts.
@@ -334,13 +321,11 @@ func Exec(tb testing.TB, pool *pgtest.Pool, q string, args ...any) {
 	}
 }
 
-// FreeAddr is a loopback address nothing listens on (ListenAddr).
+// FreeAddr is ListenAddr, failing tb when there is none.
 func FreeAddr(tb testing.TB) string {
 	tb.Helper()
 	addr, err := ListenAddr()
-	if err != nil {
-		tb.Fatal(err)
-	}
+	check(tb, err)
 	return addr
 }
 

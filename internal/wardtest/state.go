@@ -21,8 +21,7 @@ import (
 	"wardsync/workflow"
 )
 
-// State is rows as a device may see them: table → id → column →
-// normalised value.
+// State is rows as a device sees them: table → id → column → value.
 type State map[string]map[string]map[string]any
 
 // Replica is what a device has pulled: table → id → row.
@@ -30,7 +29,6 @@ type Replica struct {
 	Rows    map[string]map[string]json.RawMessage
 	Cursor  string
 	LastSeq int64
-	Pages   int
 }
 
 // NewReplica is an empty replica.
@@ -55,43 +53,34 @@ func (r *Replica) Apply(ch *syncproto.Changes) {
 		}
 	}
 	r.Cursor, r.LastSeq = ch.Cursor, ch.LastMutationSeq
-	r.Pages++
 }
 
-// PGState reads every row PostgreSQL holds, as a device serving roles may
-// see it.
+// PGState is every row PostgreSQL holds, as a device serving roles sees it.
 func PGState(tb testing.TB, pool *pgtest.Pool, roles []workflow.Role) State {
 	tb.Helper()
 	st, err := ReadPGState(context.Background(), pool, roles)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	check(tb, err)
 	return st
 }
 
 // ReadPGState is PGState for code that reports instead of failing.
 func ReadPGState(ctx context.Context, pool *pgtest.Pool, roles []workflow.Role) (State, error) {
-	rows := map[string]map[string]json.RawMessage{}
-	for _, table := range workflow.VisibleTables(roles) {
+	return readState(roles, func(table string) (map[string]json.RawMessage, error) {
 		var js []byte
-		if err := pool.QueryRow(ctx, `SELECT COALESCE(jsonb_object_agg(id, to_jsonb(t.*)), '{}')::text FROM `+table+` t`).Scan(&js); err != nil {
-			return nil, fmt.Errorf("%s: %w", table, err)
-		}
+		err := pool.QueryRow(ctx, `SELECT COALESCE(jsonb_object_agg(id, to_jsonb(t.*)), '{}')::text FROM `+table+` t`).Scan(&js)
 		m := map[string]json.RawMessage{}
-		if err := json.Unmarshal(js, &m); err != nil {
-			return nil, fmt.Errorf("%s: %w", table, err)
+		if err == nil {
+			err = json.Unmarshal(js, &m)
 		}
-		rows[table] = m
-	}
-	return replicaState(rows, roles)
+		return m, err
+	})
 }
 
 // SQLiteState reads every row of a workstation's replica through
 // desktop/sqlite's Row (the wire form the engine keeps), limited to the
 // columns roles may read, normalised as PGState.
 func SQLiteState(ctx context.Context, db *sqlite.DB, roles []workflow.Role) (State, error) {
-	all := map[string]map[string]json.RawMessage{}
-	for _, table := range workflow.VisibleTables(roles) {
+	return readState(roles, func(table string) (map[string]json.RawMessage, error) {
 		rows, err := db.SQL().QueryContext(ctx, `SELECT "id" FROM "`+table+`"`)
 		if err != nil {
 			return nil, err
@@ -106,16 +95,29 @@ func SQLiteState(ctx context.Context, db *sqlite.DB, roles []workflow.Role) (Sta
 			ids = append(ids, id)
 		}
 		rows.Close()
-		all[table] = map[string]json.RawMessage{}
+		m := map[string]json.RawMessage{}
 		for _, id := range ids {
 			raw, err := db.Row(ctx, table, id)
 			if err != nil {
 				return nil, err
 			}
 			if raw != nil { // nil: deleted in between
-				all[table][id] = raw
+				m[id] = raw
 			}
 		}
+		return m, nil
+	})
+}
+
+// readState reads the rows of every table roles may see with rowsOf.
+func readState(roles []workflow.Role, rowsOf func(table string) (map[string]json.RawMessage, error)) (State, error) {
+	all := map[string]map[string]json.RawMessage{}
+	for _, table := range workflow.VisibleTables(roles) {
+		m, err := rowsOf(table)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", table, err)
+		}
+		all[table] = m
 	}
 	return replicaState(all, roles)
 }
@@ -125,9 +127,7 @@ func SQLiteState(ctx context.Context, db *sqlite.DB, roles []workflow.Role) (Sta
 func ReplicaState(tb testing.TB, rows map[string]map[string]json.RawMessage, roles []workflow.Role) State {
 	tb.Helper()
 	st, err := replicaState(rows, roles)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	check(tb, err)
 	return st
 }
 
@@ -279,9 +279,9 @@ type Follower struct {
 	Replica     *Replica
 	Outcomes    []syncproto.Outcome
 	Resolutions []syncproto.Resolution
-	// Pushed pages applied; Skipped: pushed pages not applied (not from
-	// its cursor, or while it pulled).
-	Pushed, Skipped, Pulls, Pokes int
+	// pushed pages applied; skipped: pushed pages not applied (not from
+	// its cursor, or while it pulled). Read through Counts.
+	pushed, skipped, pulls, pokes int
 	err                           error
 	stop, done                    chan struct{}
 }
@@ -301,19 +301,18 @@ func Follow(tb testing.TB, c *Client, selfPull time.Duration) *Follower {
 
 func (f *Follower) loop() {
 	defer close(f.done)
-	pulling, again, n := false, false, 0
+	pulling, again := false, false
 	fail := func(err error) {
 		f.Lock()
 		f.err = cmp.Or(f.err, err)
 		f.Unlock()
 	}
 	pull := func() {
-		n++
 		f.Lock()
 		cur := f.Replica.Cursor
-		f.Pulls++
+		f.pulls++
 		f.Unlock()
-		if err := f.c.Send(&syncproto.Pull{RequestID: fmt.Sprintf("follow-%d", n), Cursor: cur}); err != nil {
+		if err := f.c.Send(&syncproto.Pull{RequestID: f.c.NextID("follow"), Cursor: cur}); err != nil {
 			fail(err)
 		}
 		pulling = true
@@ -335,9 +334,9 @@ func (f *Follower) loop() {
 		case <-f.c.Closed():
 			fail(fmt.Errorf("connection closed: %v", f.c.CloseError()))
 			return
-		case <-f.c.Pokes:
+		case <-f.c.pokes:
 			f.Lock()
-			f.Pokes++
+			f.pokes++
 			f.Unlock()
 			if pulling {
 				again = true
@@ -358,9 +357,9 @@ func (f *Follower) loop() {
 				f.Resolutions = append(f.Resolutions, ch.Resolutions...)
 			}
 			if pushed && applies {
-				f.Pushed++
+				f.pushed++
 			} else if pushed {
-				f.Skipped++
+				f.skipped++
 			}
 			f.Unlock()
 			switch {
@@ -389,12 +388,11 @@ func (f *Follower) Close() {
 	<-f.done
 }
 
-// Counts are the pushed pages it applied and skipped, and its pulls and
-// pokes.
+// Counts are the pushed pages applied and skipped, the pulls and pokes.
 func (f *Follower) Counts() (pushed, skipped, pulls, pokes int) {
 	f.Lock()
 	defer f.Unlock()
-	return f.Pushed, f.Skipped, f.Pulls, f.Pokes
+	return f.pushed, f.skipped, f.pulls, f.pokes
 }
 
 // Converges waits until the follower holds what PostgreSQL holds for roles.

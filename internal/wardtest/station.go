@@ -76,8 +76,7 @@ func (s StationCLI) Act(role workflow.Role, name string, args any) *Act {
 	return a
 }
 
-// Result reads what the act process said once it has ended (err: its
-// error from Wait).
+// Result reads what the act process said once it ended (err: Wait's).
 func (a *Act) Result(err error) (Acted, error) {
 	st := a.Cmd.ProcessState
 	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
@@ -100,8 +99,7 @@ func (a *Act) Result(err error) (Acted, error) {
 	return r, fmt.Errorf("act %s failed (%v): %s", a.Cmd.Args, err, a.Errout.String())
 }
 
-// ReplicaKey is the data key of the encrypted replica at path, from
-// role's key slot.
+// ReplicaKey is the encrypted replica's data key, from role's key slot.
 func ReplicaKey(path string, role workflow.Role) ([]byte, error) {
 	kf, err := keyfile.Load(path + ".keys")
 	if err != nil {
