@@ -102,12 +102,12 @@ type accepted struct {
 	seq              int64
 }
 
-// checkBooks: every reported act is in the audit log exactly once, under
+// checkDelivery: every reported act is in the audit log exactly once, under
 // its device and seq; each device's seqs run 1..last without a hole; the
 // workstation's outbox is empty; its rejected list is exactly the audit
 // log's rejections, with the same code and message; the server's count of
 // the device's seqs matches. It returns problems, one per line.
-func checkBooks(ctx context.Context, pool *pgxpool.Pool, stations []*stationProc, reported []accepted, audit []auditRow) []string {
+func checkDelivery(ctx context.Context, pool *pgxpool.Pool, stations []*stationProc, reported []accepted, audit []auditRow) []string {
 	var bad []string
 	byID := map[string][]auditRow{}
 	byDevice := map[string][]auditRow{}
