@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -415,9 +414,7 @@ func hospitalReplica(b *testing.B, n int, unencrypted bool) keptReplica {
 func openOffline(b *testing.B, r keptReplica) (*desktop.Engine, map[workflow.Role]string) {
 	b.Helper()
 	ctx := context.Background()
-	cfg := desktop.Config{DBPath: r.path, ServerURL: "http://127.0.0.1:9",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Location: time.UTC,
-		DataKey: r.key, Unencrypted: r.key == nil}
+	cfg := desktop.Config{DBPath: r.path, ServerURL: "http://127.0.0.1:9", DataKey: r.key, Unencrypted: r.key == nil}
 	if r.key == nil {
 		// The unencrypted baseline keeps no slots to unseal its sessions'
 		// keys from: it signs with keys of its own, at the same cost (its
@@ -432,11 +429,7 @@ func openOffline(b *testing.B, r keptReplica) (*desktop.Engine, map[workflow.Rol
 			db.Close()
 		}
 	}
-	e, err := desktop.Open(ctx, cfg)
-	if err != nil {
-		fatalf(b, "open %s: %v", r.path, err)
-	}
-	b.Cleanup(func() { e.Close(context.Background()) })
+	e := openEngine(b, cfg)
 	creds, err := e.DB().Credentials(ctx)
 	if err != nil {
 		fatalf(b, "%v", err)

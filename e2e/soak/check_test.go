@@ -13,8 +13,6 @@ import (
 	"wardsync/internal/wardtest"
 )
 
-// ---- Replica against PostgreSQL ----
-
 // ---- Settled ----
 
 // settledWhy says why a workstation is not yet done ("" when it is): acts
@@ -276,6 +274,24 @@ var rxSteps = map[string]string{
 	"prescription.startAnalysis": "IN_PROGRESS", "result.create": "RESULTS_AVAILABLE", "result.review": "COMPLETED",
 }
 var rxOrder = []string{"CREATED", "SENT_TO_LAB", "SAMPLE_COLLECTED", "IN_PROGRESS", "RESULTS_AVAILABLE", "COMPLETED"}
+
+// readStatuses is each appointment's and prescription's status, by id.
+func readStatuses(ctx context.Context, pool *pgxpool.Pool) (map[string]string, error) {
+	rows, err := pool.Query(ctx, `SELECT id, status::text FROM appointments UNION ALL SELECT id, status::text FROM prescriptions`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, s string
+		if err := rows.Scan(&id, &s); err != nil {
+			return nil, err
+		}
+		out[id] = s
+	}
+	return out, rows.Err()
+}
 
 // checkTransitions: every applied step moved its row exactly one edge,
 // each edge at most once, and the row's status in PostgreSQL is where the

@@ -185,22 +185,13 @@ type ward struct {
 }
 
 // startWard starts a seed's ward, its workstations logged in and synced
-// before any fault. Logs are kept when the run fails.
+// before any fault.
 func startWard(t *testing.T, seed uint64, sh shape, pg *wardtest.Cluster) *ward {
 	began := time.Now()
 	ctx := context.Background()
-	logDir, err := os.MkdirTemp("", fmt.Sprintf("wardsync-soak-%d-", seed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("logs of the failed run: %s", logDir)
-		} else {
-			os.RemoveAll(logDir)
-		}
-	})
+	logDir := keptLogs(t, seed)
 	var url string
+	var err error
 	if pg != nil {
 		name := fmt.Sprintf("soak_%d", seed)
 		if url, err = pg.CreateDB(ctx, name); err != nil {
@@ -209,17 +200,10 @@ func startWard(t *testing.T, seed uint64, sh shape, pg *wardtest.Cluster) *ward 
 		t.Cleanup(func() { pg.DropDB(context.Background(), name) })
 	}
 	url, pool := wardtest.SeededDB(t, url)
-	w := &ward{pool: pool, initial: map[string]string{}}
-	rows, err := pool.Query(ctx, `SELECT id, status::text FROM appointments UNION ALL SELECT id, status::text FROM prescriptions`)
-	if err != nil {
+	w := &ward{pool: pool}
+	if w.initial, err = readStatuses(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	for rows.Next() {
-		var id, s string
-		rows.Scan(&id, &s)
-		w.initial[id] = s
-	}
-	rows.Close()
 
 	// Two server instances on the one database, sharing one escrow key
 	// (made here, before either starts, so they do not race to make it).
@@ -300,6 +284,22 @@ func startWard(t *testing.T, seed uint64, sh shape, pg *wardtest.Cluster) *ward 
 		len(w.stations), strings.Join(names, ", "), round(time.Since(began)), round(serversUp.Sub(began)),
 		round(loggedIn.Sub(serversUp)), round(time.Since(loggedIn)))
 	return w
+}
+
+// keptLogs is a folder for a run's logs, kept when the run fails.
+func keptLogs(t *testing.T, seed uint64) string {
+	dir, err := os.MkdirTemp("", fmt.Sprintf("wardsync-soak-%d-", seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs of the failed run: %s", dir)
+		} else {
+			os.RemoveAll(dir)
+		}
+	})
+	return dir
 }
 
 // fired is what the workstations did while faults struck.
