@@ -29,7 +29,7 @@ const (
 type chaos struct {
 	rng      *rand.Rand
 	servers  []*wardtest.ServerProc
-	stations []*stationProc
+	stations []*station
 	pg       *wardtest.Cluster // nil: PostgreSQL is not ours to restart
 	long     bool
 
@@ -45,7 +45,7 @@ type chaos struct {
 type fault struct {
 	kind   faultKind
 	name   string
-	st     *stationProc
+	st     *station
 	srv    int
 	scale  time.Duration
 	ctx    context.Context
@@ -165,7 +165,7 @@ func (c *chaos) inject(ctx context.Context, kind faultKind, do func(*chaos, faul
 
 // toxic adds a toxic of spec to f's link for d.
 func (c *chaos) toxic(f fault, d time.Duration, spec map[string]any) {
-	l := f.st.links[f.srv]
+	l := f.st.Links[f.srv]
 	spec["name"], spec["stream"] = f.name, f.stream
 	added, err := l.AddToxic(spec)
 	if err != nil {
@@ -185,7 +185,7 @@ func (c *chaos) toxic(f fault, d time.Duration, spec map[string]any) {
 
 func (c *chaos) linkDown(f fault) {
 	d := c.dur(300*time.Millisecond, 3*time.Second*f.scale)
-	l := f.st.links[f.srv]
+	l := f.st.Links[f.srv]
 	l.Cut()
 	c.count(f.kind)
 	c.hold(f.ctx, d, func() {
@@ -199,14 +199,14 @@ func (c *chaos) linkDown(f fault) {
 func (c *chaos) allLinksDown(f fault) {
 	d := c.dur(time.Second, 4*time.Second*f.scale)
 	for _, s := range c.stations {
-		for _, l := range s.links {
+		for _, l := range s.Links {
 			l.Cut()
 		}
 	}
 	c.count(f.kind)
 	c.hold(f.ctx, d, func() {
 		for _, s := range c.stations {
-			for _, l := range s.links {
+			for _, l := range s.Links {
 				if err := l.Restore(); err != nil {
 					c.fail(err)
 				}
@@ -234,12 +234,12 @@ func (c *chaos) killServer(f fault) {
 func (c *chaos) killStation(f fault) {
 	d := c.dur(0, 1500*time.Millisecond*f.scale)
 	home := c.rng.IntN(len(c.servers))
-	if !f.st.kill9() {
+	if !f.st.Kill() {
 		return
 	}
 	c.count(f.kind)
 	c.hold(f.ctx, d, func() {
-		if err := f.st.restart(home); err != nil {
+		if err := f.st.Start(home); err != nil {
 			c.fail(err)
 		}
 	})

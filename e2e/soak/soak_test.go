@@ -2,7 +2,6 @@ package soak
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -12,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -181,7 +179,7 @@ type ward struct {
 	pool     *pgxpool.Pool
 	initial  map[string]string // each appointment's and prescription's status before the run
 	servers  []*wardtest.ServerProc
-	stations []*stationProc
+	stations []*station
 }
 
 // startWard starts a seed's ward, its workstations logged in and synced
@@ -235,18 +233,19 @@ func startWard(t *testing.T, seed uint64, sh shape, pg *wardtest.Cluster) *ward 
 		if _, err := admin.AddDevice(ctx, device, fmt.Sprintf("Soak ward %d (%s)", i, roleList(roles)), roles); err != nil {
 			t.Fatal(err)
 		}
-		st := &stationProc{idx: i, device: device, roles: roles, dbPath: filepath.Join(logDir, device+".db"),
-			logPath: filepath.Join(logDir, device+".log"), home: i % len(w.servers), down: true}
+		var links []*wardtest.Link
 		for _, s := range w.servers {
-			st.links = append(st.links, wardtest.NewLink(t, fmt.Sprintf("%s-to-%s", device, s.Name), s.Addr))
+			links = append(links, wardtest.NewLink(t, fmt.Sprintf("%s-to-%s", device, s.Name), s.Addr))
 		}
-		w.stations, names = append(w.stations, st), append(names, roleList(roles))
+		cli := wardtest.StationCLI{Bin: stationBin, DB: filepath.Join(logDir, device+".db"), Device: device, Unlock: roles[0]}
+		p := wardtest.NewStationProc(cli, filepath.Join(logDir, device+".log"), links, i%len(w.servers))
+		w.stations, names = append(w.stations, &station{StationProc: p, idx: i, roles: roles}), append(names, roleList(roles))
 	}
 	admin.Close(ctx)
 	// Each workstation's first login creates its replica; the others
 	// follow together (before any fault: nothing else touches a station).
 	type login struct {
-		st   *stationProc
+		st   *station
 		role workflow.Role
 	}
 	var logins []login
@@ -255,22 +254,22 @@ func startWard(t *testing.T, seed uint64, sh shape, pg *wardtest.Cluster) *ward 
 			logins = append(logins, login{st, r})
 		}
 	}
-	if err := wardtest.Parallel(len(w.stations), 0, func(i int) error { return w.stations[i].cli().Login(ctx, w.stations[i].roles[0]) }); err != nil {
+	if err := wardtest.Parallel(len(w.stations), 0, func(i int) error { return w.stations[i].Via().Login(ctx, w.stations[i].roles[0]) }); err != nil {
 		t.Fatal(err)
 	}
-	if err := wardtest.Parallel(len(logins), 0, func(i int) error { return logins[i].st.cli().Login(ctx, logins[i].role) }); err != nil {
+	if err := wardtest.Parallel(len(logins), 0, func(i int) error { return logins[i].st.Via().Login(ctx, logins[i].role) }); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		for _, st := range w.stations {
-			st.stop()
+			st.Stop()
 		}
 	})
 	for _, st := range w.stations {
-		if err := st.restart(st.home); err != nil {
+		if err := st.Start(st.Home()); err != nil {
 			t.Fatal(err)
 		}
-		if st.replica, err = wardtest.OpenReplica(ctx, st.dbPath, st.roles[0]); err != nil {
+		if st.replica, err = wardtest.OpenReplica(ctx, st.CLI.DB, st.roles[0]); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.replica.Close() })
@@ -341,12 +340,12 @@ func actUnderFire(ctx context.Context, w *ward, sh shape, pg *wardtest.Cluster, 
 // drive acts on st as d picks until chaosCtx ends. Now and then the act
 // itself crashes at a random instant (the workstation's UI process killed
 // while it writes).
-func (f *fired) drive(ctx, chaosCtx context.Context, st *stationProc, d *driver) {
+func (f *fired) drive(ctx, chaosCtx context.Context, st *station, d *driver) {
 	for chaosCtx.Err() == nil {
 		v, err := readView(ctx, st.replica.SQL())
 		if err != nil {
 			f.mu.Lock()
-			f.errs = append(f.errs, fmt.Errorf("%s: read replica: %w", st.device, err))
+			f.errs = append(f.errs, fmt.Errorf("%s: read replica: %w", st.CLI.Device, err))
 			f.mu.Unlock()
 			return
 		}
@@ -359,7 +358,7 @@ func (f *fired) drive(ctx, chaosCtx context.Context, st *stationProc, d *driver)
 		if d.rng.IntN(20) == 0 {
 			kill = time.Duration(1+d.rng.IntN(60_000)) * time.Microsecond
 		}
-		out, skipped, err := st.act(ctx, p.role, p.name, mustJSON(p.args), kill)
+		out, skipped, err := st.Act(ctx, p.role, p.name, mustJSON(p.args), kill)
 		f.mu.Lock()
 		switch {
 		case err != nil:
@@ -369,7 +368,7 @@ func (f *fired) drive(ctx, chaosCtx context.Context, st *stationProc, d *driver)
 		case out.Killed:
 			f.killed++
 		case !skipped:
-			f.reported = append(f.reported, accepted{device: st.device, id: out.ID, name: p.name, seq: out.Seq})
+			f.reported = append(f.reported, accepted{device: st.CLI.Device, id: out.ID, name: p.name, seq: out.Seq})
 		}
 		f.mu.Unlock()
 		if skipped {
@@ -391,7 +390,7 @@ func heal(t *testing.T, w *ward, f *fired) {
 		}
 	}
 	for _, st := range w.stations {
-		if err := st.restart(st.home); err != nil {
+		if err := st.Start(st.Home()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -411,8 +410,8 @@ func checkCrashes(t *testing.T, w *ward, when string) {
 		}
 	}
 	for _, st := range w.stations {
-		if n := st.crashed(); n > 0 {
-			t.Errorf("workstation %s's sync process exited on its own %d time(s)%s; the end of its log:\n%s", st.device, n, when, tail(st.logPath, 30))
+		if n := st.Crashed(); n > 0 {
+			t.Errorf("workstation %s's sync process exited on its own %d time(s)%s; the end of its log:\n%s", st.CLI.Device, n, when, tail(st.LogPath, 30))
 		}
 	}
 }
@@ -428,20 +427,20 @@ func settle(t *testing.T, w *ward, timeout time.Duration) time.Duration {
 		for _, st := range w.stations {
 			if s, err := st.replica.State(ctx); err == nil {
 				c, _ := st.replica.Counts(ctx)
-				t.Logf("%s: home %s, last seq %d, acked %d, reflected %d, cursor %s, counts %+v", st.device, w.servers[st.home].Name, s.LastSeq, s.AckedSeq, s.ReflectedSeq, s.Cursor, c)
+				t.Logf("%s: home %s, last seq %d, acked %d, reflected %d, cursor %s, counts %+v", st.CLI.Device, w.servers[st.Home()].Name, s.LastSeq, s.AckedSeq, s.ReflectedSeq, s.Cursor, c)
 			}
 		}
 	}
 	took := time.Since(healed)
 	if took > 10*time.Second {
-		var slowest *stationProc
+		var slowest *station
 		for _, st := range w.stations {
-			if slowest == nil || settledAt[st.device] > settledAt[slowest.device] {
+			if slowest == nil || settledAt[st.CLI.Device] > settledAt[slowest.CLI.Device] {
 				slowest = st
 			}
 		}
 		t.Logf("slow settle (%s): %s settled last, after %s; the end of its log:\n%s", took.Round(100*time.Millisecond),
-			slowest.device, settledAt[slowest.device].Round(100*time.Millisecond), tail(slowest.logPath, 25))
+			slowest.CLI.Device, settledAt[slowest.CLI.Device].Round(100*time.Millisecond), tail(slowest.LogPath, 25))
 	}
 	checkCrashes(t, w, " while settling")
 	return took
@@ -458,11 +457,11 @@ func waitSettled(ctx context.Context, w *ward, timeout time.Duration) (string, m
 		for _, st := range w.stations {
 			why := settledWhy(ctx, w.pool, st)
 			if why == "" {
-				if _, ok := settledAt[st.device]; !ok {
-					settledAt[st.device] = time.Since(start)
+				if _, ok := settledAt[st.CLI.Device]; !ok {
+					settledAt[st.CLI.Device] = time.Since(start)
 				}
 			} else {
-				delete(settledAt, st.device)
+				delete(settledAt, st.CLI.Device)
 				if first == "" {
 					first = why
 				}
@@ -511,8 +510,8 @@ func checkBooks(t *testing.T, w *ward, f *fired, sum *summary) {
 		}
 	}
 	for _, st := range w.stations {
-		if panicked(st.logPath) {
-			t.Errorf("workstation %s panicked: see %s", st.device, st.logPath)
+		if panicked(st.LogPath) {
+			t.Errorf("workstation %s panicked: see %s", st.CLI.Device, st.LogPath)
 		}
 	}
 	sum.acts = len(f.reported)
@@ -602,117 +601,11 @@ func roleList(rs []workflow.Role) string {
 	return strings.Join(s, "+")
 }
 
-// stationProc is one workstation: its replica file, its sync process
-// (wardsync-station run) and the act processes its driver starts.
-type stationProc struct {
+// station is one workstation of the ward: its processes, the roles it
+// serves, and the test's own handle on its replica, for reading.
+type station struct {
+	*wardtest.StationProc
 	idx     int
-	device  string
 	roles   []workflow.Role
-	dbPath  string
-	logPath string
-	links   []*wardtest.Link // one per server
-
-	mu      sync.Mutex
-	home    int              // the server it syncs with now
-	runs    []*wardtest.Proc // its sync processes, the last one running unless down
-	acting  *wardtest.Proc   // the act process in flight, if any
-	down    bool             // killed (or not yet started)
-	replica *sqlite.DB       // the test's own handle on the replica, for reading
-}
-
-// cli runs the station's processes through the server it syncs with now
-// (under s.mu).
-func (s *stationProc) cli() wardtest.StationCLI {
-	return wardtest.StationCLI{Bin: stationBin, DB: s.dbPath, Server: s.links[s.home].URL(), Device: s.device, Unlock: s.roles[0]}
-}
-
-// kill9 kills the workstation: its sync process and the act in flight.
-func (s *stationProc) kill9() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.down {
-		return false
-	}
-	s.down = true
-	// One that ended by itself is left unmarked, for crashed to count.
-	if run := s.runs[len(s.runs)-1]; run.Alive() {
-		run.Kill()
-	}
-	if s.acting != nil {
-		s.acting.Kill()
-	}
-	return true
-}
-
-// crashed says how often the sync process died without being killed.
-func (s *stationProc) crashed() (n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, p := range s.runs {
-		if !p.Alive() && !p.Killed {
-			n++
-		}
-	}
-	return n
-}
-
-// restart starts the sync process of a workstation that is down, through
-// server home.
-func (s *stationProc) restart(home int) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.down {
-		return nil
-	}
-	s.home = home
-	p, err := wardtest.StartProc(s.cli().Command(context.Background(), "run"), s.logPath, fmt.Sprintf("run #%d via server %d", len(s.runs)+1, home))
-	if err != nil {
-		return err
-	}
-	s.runs, s.down = append(s.runs, p), false
-	return nil
-}
-
-func (s *stationProc) stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.down {
-		s.runs[len(s.runs)-1].Stop(10 * time.Second)
-	}
-	s.down = true
-}
-
-// act runs one act process as role's user (skipped: the workstation is
-// down). kill, when positive, kills it after that long (a crash in the
-// middle of an act).
-func (s *stationProc) act(ctx context.Context, role workflow.Role, name string, args json.RawMessage, kill time.Duration) (out wardtest.Acted, skipped bool, err error) {
-	s.mu.Lock()
-	if s.down {
-		s.mu.Unlock()
-		return out, true, nil
-	}
-	a := s.cli().Act(role, name, args)
-	p, err := wardtest.StartProc(a.Cmd, "", "")
-	if err != nil {
-		s.mu.Unlock()
-		return out, false, err
-	}
-	s.acting = p
-	s.mu.Unlock()
-	if kill > 0 {
-		t := time.AfterFunc(kill, func() { a.Cmd.Process.Signal(syscall.SIGKILL) })
-		defer t.Stop()
-	}
-	select {
-	case <-p.Done:
-	case <-ctx.Done():
-		p.Kill()
-	}
-	s.mu.Lock()
-	s.acting = nil
-	s.mu.Unlock()
-	if out, err = a.Result(p.Err); err != nil {
-		err = fmt.Errorf("%s as %s: %w", s.device, role, err)
-	}
-	return out, false, err
+	replica *sqlite.DB
 }
