@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 	"wardsync/internal/wardtest"
@@ -52,14 +53,16 @@ type fault struct {
 	stream string
 }
 
-// faults are the kinds drawn, each with its weight and what injects it.
-// Random draws all happen in inject, on the chaos goroutine, so that a seed
-// replays the same schedule of faults.
-var faults = []struct {
+// faultDraw is a kind of fault, its weight in the draw and what injects
+// it. Random draws all happen on the chaos goroutine (run, inject and the
+// injecting function), so that a seed replays the same schedule of faults.
+type faultDraw struct {
 	kind   faultKind
 	weight int
 	inject func(c *chaos, f fault)
-}{
+}
+
+var faults = []faultDraw{
 	{faultLinkDown, 4, (*chaos).linkDown},
 	{faultLatency, 3, func(c *chaos, f fault) {
 		c.toxic(f, c.dur(500*time.Millisecond, 4*time.Second*f.scale), map[string]any{"type": "latency",
@@ -102,14 +105,12 @@ func (c *chaos) dur(lo, hi time.Duration) time.Duration {
 	return lo + time.Duration(c.rng.Int64N(int64(hi-lo)+1))
 }
 
-// run injects faults until ctx ends, PostgreSQL restarts only when the
-// cluster is ours.
+// run injects faults until ctx ends.
 func (c *chaos) run(ctx context.Context) {
+	drawn := slices.DeleteFunc(slices.Clone(faults), func(f faultDraw) bool { return f.kind == faultPGRestart && c.pg == nil })
 	total := 0
-	for _, f := range faults {
-		if f.kind != faultPGRestart || c.pg != nil {
-			total += f.weight
-		}
+	for _, f := range drawn {
+		total += f.weight
 	}
 	gap := [2]time.Duration{150 * time.Millisecond, 700 * time.Millisecond}
 	if c.long {
@@ -122,10 +123,7 @@ func (c *chaos) run(ctx context.Context) {
 		case <-time.After(c.dur(gap[0], gap[1])):
 		}
 		x := c.rng.IntN(total)
-		for _, f := range faults {
-			if f.kind == faultPGRestart && c.pg == nil {
-				continue
-			}
+		for _, f := range drawn {
 			if x < f.weight {
 				c.inject(ctx, f.kind, f.inject)
 				break
