@@ -53,7 +53,7 @@ func BenchmarkDrain(b *testing.B) {
 		waitDrained(b, eng, 2*time.Minute)
 		stop()
 		for k, st := range fixture.WardScript("drain", cfg.DrainActs, time.Now()) {
-			if _, err := eng.Act(ctx, users[st.Role], st.Name, mustJSON(st.Args)); err != nil {
+			if _, err := eng.Act(ctx, users[st.Role], st.Name, wardtest.MustJSON(st.Args)); err != nil {
 				fatalf(b, "queue act %d (%s): %v", k, st.Name, err)
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -565,7 +564,7 @@ func localActs(b *testing.B, cfg config, unencrypted bool) ([]time.Duration, tim
 				break
 			}
 			t0 := time.Now()
-			if _, err := e.Act(ctx, users[st.Role], st.Name, mustJSON(st.Args)); err != nil {
+			if _, err := e.Act(ctx, users[st.Role], st.Name, wardtest.MustJSON(st.Args)); err != nil {
 				fatalf(b, "%s: %v", st.Name, err)
 			}
 			lat = append(lat, time.Since(t0))
@@ -726,14 +725,6 @@ func rawDashboards(ctx context.Context, path string, users map[workflow.Role]str
 		}
 	}
 	return out, nil
-}
-
-func mustJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return b
 }
 
 // startServer runs `wardsync-server serve` on a free loopback port against

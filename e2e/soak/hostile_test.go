@@ -43,7 +43,7 @@ import (
 
 func msNow(c *wardtest.Clock) time.Time { return c.Now().UTC().Truncate(time.Millisecond) }
 func seedRow(name string) string        { return postgres.SeedID(name) }
-func jsonOf(v any) string               { return string(mustJSON(v)) }
+func jsonOf(v any) string               { return string(wardtest.MustJSON(v)) }
 
 // hostileServer is a wardtest server with the production login limits and
 // a clock the tests move (the server's, and its database's).
@@ -230,7 +230,7 @@ func validArgs(name string) map[string]any {
 // check comes before any row is read, so no reader is needed).
 func forbiddenBy(t *testing.T, name string, role workflow.Role, args any) *workflow.Rejection {
 	t.Helper()
-	_, err := workflow.Apply(context.Background(), noRows{t}, workflow.Mutation{ID: "x", Name: name, Args: mustJSON(args),
+	_, err := workflow.Apply(context.Background(), noRows{t}, workflow.Mutation{ID: "x", Name: name, Args: wardtest.MustJSON(args),
 		Actor: workflow.Actor{ID: wardtest.UserID(role), Role: role}, OccurredAt: time.Now()})
 	r, ok := workflow.AsRejection(err)
 	if !ok || r.Code != workflow.CodeForbidden {

@@ -358,7 +358,7 @@ func (f *fired) drive(ctx, chaosCtx context.Context, st *station, d *driver) {
 		if d.rng.IntN(20) == 0 {
 			kill = time.Duration(1+d.rng.IntN(60_000)) * time.Microsecond
 		}
-		out, skipped, err := st.Act(ctx, p.role, p.name, mustJSON(p.args), kill)
+		out, skipped, err := st.Act(ctx, p.role, p.name, p.args, kill)
 		f.mu.Lock()
 		switch {
 		case err != nil:
