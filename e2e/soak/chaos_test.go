@@ -163,7 +163,7 @@ func (c *chaos) inject(ctx context.Context, kind faultKind, do func(*chaos, faul
 
 // toxic adds a toxic of spec to f's link for d.
 func (c *chaos) toxic(f fault, d time.Duration, spec map[string]any) {
-	l := f.st.Links[f.srv]
+	l := f.st.links[f.srv]
 	spec["name"], spec["stream"] = f.name, f.stream
 	added, err := l.AddToxic(spec)
 	if err != nil {
@@ -183,7 +183,7 @@ func (c *chaos) toxic(f fault, d time.Duration, spec map[string]any) {
 
 func (c *chaos) linkDown(f fault) {
 	d := c.dur(300*time.Millisecond, 3*time.Second*f.scale)
-	l := f.st.Links[f.srv]
+	l := f.st.links[f.srv]
 	l.Cut()
 	c.count(f.kind)
 	c.hold(f.ctx, d, func() {
@@ -197,14 +197,14 @@ func (c *chaos) linkDown(f fault) {
 func (c *chaos) allLinksDown(f fault) {
 	d := c.dur(time.Second, 4*time.Second*f.scale)
 	for _, s := range c.stations {
-		for _, l := range s.Links {
+		for _, l := range s.links {
 			l.Cut()
 		}
 	}
 	c.count(f.kind)
 	c.hold(f.ctx, d, func() {
 		for _, s := range c.stations {
-			for _, l := range s.Links {
+			for _, l := range s.links {
 				if err := l.Restore(); err != nil {
 					c.fail(err)
 				}

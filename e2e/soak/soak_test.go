@@ -239,7 +239,7 @@ func startWard(t *testing.T, seed uint64, sh shape, pg *wardtest.Cluster) *ward 
 		}
 		cli := wardtest.StationCLI{Bin: stationBin, DB: filepath.Join(logDir, device+".db"), Device: device, Unlock: roles[0]}
 		p := wardtest.NewStationProc(cli, filepath.Join(logDir, device+".log"), links, i%len(w.servers))
-		w.stations, names = append(w.stations, &station{StationProc: p, idx: i, roles: roles}), append(names, roleList(roles))
+		w.stations, names = append(w.stations, &station{StationProc: p, idx: i, roles: roles, links: links}), append(names, roleList(roles))
 	}
 	admin.Close(ctx)
 	// Each workstation's first login creates its replica; the others
@@ -607,5 +607,6 @@ type station struct {
 	*wardtest.StationProc
 	idx     int
 	roles   []workflow.Role
+	links   []*wardtest.Link // one per server
 	replica *sqlite.DB
 }

@@ -13,12 +13,15 @@ import (
 // StationProc is a workstation as the tests of the binaries crash it: its
 // sync process (`run`, its output appended to LogPath) and the act process
 // in flight, killed together as a machine that loses power, the sync
-// process started again afterwards, through any of its Links (one per
+// process started again afterwards, through any of its links (one per
 // server; none: CLI.Server).
 type StationProc struct {
 	CLI     StationCLI
 	LogPath string
-	Links   []*Link
+
+	// The links' URLs, read once: toxiproxy rewrites a proxy's address
+	// (the same one) each time a Restore starts it.
+	urls []string
 
 	mu     sync.Mutex
 	home   int // the link its processes use now
@@ -30,7 +33,11 @@ type StationProc struct {
 // NewStationProc is a station that is down, its processes to go through
 // links[home] (no links: cli.Server).
 func NewStationProc(cli StationCLI, logPath string, links []*Link, home int) *StationProc {
-	return &StationProc{CLI: cli, LogPath: logPath, Links: links, home: home}
+	s := &StationProc{CLI: cli, LogPath: logPath, home: home}
+	for _, l := range links {
+		s.urls = append(s.urls, l.URL())
+	}
+	return s
 }
 
 // Via is the station's CLI through the link it uses now.
@@ -42,8 +49,8 @@ func (s *StationProc) Via() StationCLI {
 
 func (s *StationProc) cli() StationCLI {
 	c := s.CLI
-	if len(s.Links) > 0 {
-		c.Server = s.Links[s.home].URL()
+	if len(s.urls) > 0 {
+		c.Server = s.urls[s.home]
 	}
 	return c
 }
