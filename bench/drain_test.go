@@ -45,30 +45,15 @@ func BenchmarkDrain(b *testing.B) {
 		if _, err := e.DB.AddDevice(ctx, dev, "Drain bench", workflow.Roles); err != nil {
 			fatalf(b, "add device: %v", err)
 		}
-		eng, err := desktop.Open(ctx, desktop.Config{
-			DBPath: filepath.Join(b.TempDir(), "drain.db"), ServerURL: e.URL(), DeviceID: dev,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Location: time.UTC,
-			BackoffMin: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond, PollInterval: 50 * time.Millisecond,
-		})
-		if err != nil {
-			fatalf(b, "open engine: %v", err)
-		}
-		b.Cleanup(func() { eng.Close(context.Background()) })
-		users := map[workflow.Role]string{}
-		for _, role := range wardRoles {
-			u := wardtest.SeedUser(role)
-			s, err := eng.Login(ctx, u.Email, u.Password)
-			if err != nil {
-				fatalf(b, "login %s: %v", u.Email, err)
-			}
-			users[role] = s.User.ID
-		}
+		eng := openEngine(b, desktop.Config{DBPath: filepath.Join(b.TempDir(), "drain.db"), ServerURL: e.URL(), DeviceID: dev,
+			BackoffMin: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond, PollInterval: 50 * time.Millisecond})
+		users := logIn(b, eng, wardRoles...)
 		// First sync (the seed), then offline.
 		stop := runEngine(b, eng)
 		waitDrained(b, eng, 2*time.Minute)
 		stop()
 		for k, st := range fixture.WardScript("drain", cfg.DrainActs, time.Now()) {
-			if _, err := eng.Act(ctx, users[st.Role], st.Name, mustJSON(st.Args)); err != nil {
+			if _, err := eng.Act(ctx, users[st.Role], st.Name, wardtest.MustJSON(st.Args)); err != nil {
 				fatalf(b, "queue act %d (%s): %v", k, st.Name, err)
 			}
 		}
@@ -121,6 +106,38 @@ func BenchmarkDrain(b *testing.B) {
 	b.ReportMetric(float64(cfg.DrainActs)/took.Seconds(), "acts/s")
 	b.ReportMetric(pushed.Seconds(), "push-s")
 	b.ReportMetric((took - pushed).Seconds(), "pullback-s")
+}
+
+// openEngine opens a workstation's engine in this process on cfg, quiet
+// and in UTC, closed when the benchmark ends.
+func openEngine(b *testing.B, cfg desktop.Config) *desktop.Engine {
+	b.Helper()
+	cfg.Logger, cfg.Location = slog.New(slog.NewTextHandler(io.Discard, nil)), time.UTC
+	eng, err := desktop.Open(context.Background(), cfg)
+	if err != nil {
+		fatalf(b, "open %s: %v", cfg.DBPath, err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = eng.Close(ctx)
+	})
+	return eng
+}
+
+// logIn logs the seed's users of roles in on eng (offline when it has no
+// server) and returns their ids by role.
+func logIn(b *testing.B, eng *desktop.Engine, roles ...workflow.Role) map[workflow.Role]string {
+	b.Helper()
+	users := map[workflow.Role]string{}
+	for _, role := range roles {
+		s, err := eng.Login(context.Background(), wardtest.Email(role), wardtest.Password(role))
+		if err != nil {
+			fatalf(b, "login %s: %v", wardtest.Email(role), err)
+		}
+		users[role] = s.User.ID
+	}
+	return users
 }
 
 // runEngine starts the engine's sync loop; the returned func stops it.

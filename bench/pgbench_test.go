@@ -149,27 +149,21 @@ func runPgbenchTx(b *testing.B, e *wardtest.Server, clients, transactions, batch
 	return pgbenchRun(b, e, clients, batch, notifyNone, "-t", strconv.Itoa(transactions))
 }
 
-func pgbenchRun(b *testing.B, e *wardtest.Server, clients, batch int, mode notifyMode, limit ...string) (*pgbenchResult, error) {
-	b.Helper()
-	bin, err := pgbenchPath()
-	if err != nil {
-		return nil, err
-	}
+// pgbenchRows makes what the script's clients touch: a device, its client
+// row and a session per client (pgbench-<client>, its token its id), and
+// each client's appointments.
+func pgbenchRows(e *wardtest.Server, clients, batch int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	for c := 0; c < clients; c++ {
-		id := "pgbench-" + strconv.Itoa(c)
-		if _, err := e.DB.Pool.Exec(ctx, `INSERT INTO sync.devices (id, name, roles) VALUES ($1, $1, $2) ON CONFLICT DO NOTHING`,
-			id, []string{"SECRETARY", "NURSE", "DOCTOR"}); err != nil {
-			return nil, fmt.Errorf("prepare devices: %w", err)
-		}
-		if _, err := e.DB.Pool.Exec(ctx, `INSERT INTO sync.clients (device_id) VALUES ($1) ON CONFLICT DO NOTHING`, id); err != nil {
-			return nil, fmt.Errorf("prepare clients: %w", err)
-		}
-		if _, err := e.DB.Pool.Exec(ctx, `
-			INSERT INTO sync.sessions (id, token_hash, user_id, device_id, issued_at, expires_at)
-			VALUES ($1, sha256(convert_to($1, 'UTF8')), $2, $1, now(), now() + interval '7 days') ON CONFLICT DO NOTHING`, id, doctorID); err != nil {
-			return nil, fmt.Errorf("prepare sessions: %w", err)
+	const ids = `(SELECT 'pgbench-' || g AS id FROM generate_series(0, $1::int - 1) g) ids`
+	for _, q := range []struct{ what, sql string }{
+		{"devices", `INSERT INTO sync.devices (id, name, roles) SELECT id, id, '{SECRETARY,NURSE,DOCTOR}' FROM ` + ids + ` ON CONFLICT DO NOTHING`},
+		{"clients", `INSERT INTO sync.clients (device_id) SELECT id FROM ` + ids + ` ON CONFLICT DO NOTHING`},
+		{"sessions", `INSERT INTO sync.sessions (id, token_hash, user_id, device_id, issued_at, expires_at)
+			SELECT id, sha256(convert_to(id, 'UTF8')), '` + doctorID + `', id, now(), now() + interval '7 days' FROM ` + ids + ` ON CONFLICT DO NOTHING`},
+	} {
+		if _, err := e.DB.Pool.Exec(ctx, q.sql, clients); err != nil {
+			return fmt.Errorf("prepare %s: %w", q.what, err)
 		}
 	}
 	if _, err := e.DB.Pool.Exec(ctx, `
@@ -177,10 +171,21 @@ func pgbenchRun(b *testing.B, e *wardtest.Server, clients, batch int, mode notif
 		SELECT 'bbbbbbbb-0000-4000-8000-' || lpad(g::text, 12, '0'), now(), 'pgbench', 'SCHEDULED', now(), now(), $1, $2, 'PENDING'
 		  FROM generate_series(1, $3::int) g
 		ON CONFLICT (id) DO NOTHING`, postgres.SeedID("patient:1"), doctorID, (clients+1)*pgbenchRowsPerClient(batch)); err != nil {
-		return nil, fmt.Errorf("prepare appointments: %w", err)
+		return fmt.Errorf("prepare appointments: %w", err)
 	}
 	_, _ = e.DB.Pool.Exec(ctx, `ANALYZE appointments; ANALYZE sync.clients; ANALYZE sync.devices; ANALYZE sync.sessions`)
+	return nil
+}
 
+func pgbenchRun(b *testing.B, e *wardtest.Server, clients, batch int, mode notifyMode, limit ...string) (*pgbenchResult, error) {
+	b.Helper()
+	bin, err := pgbenchPath()
+	if err != nil {
+		return nil, err
+	}
+	if err := pgbenchRows(e, clients, batch); err != nil {
+		return nil, err
+	}
 	script := filepath.Join(b.TempDir(), fmt.Sprintf("mutations-%d-%d.sql", batch, mode))
 	if err := os.WriteFile(script, []byte(pgbenchScript(batch, mode)), 0o644); err != nil {
 		return nil, err

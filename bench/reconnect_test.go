@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -59,23 +57,9 @@ func reconnectRun(b *testing.B, cfg config, cuts int, minOut, maxOut time.Durati
 	e := benchServer(b)
 	deviceID := e.AddDevice(b, "Reconnect bench", clinicRole...)
 	link := wardtest.NewLink(b, "reconnect-"+deviceID, e.HTTP.Addr())
-	eng, err := desktop.Open(ctx, desktop.Config{DBPath: filepath.Join(b.TempDir(), "station.db"), ServerURL: link.URL(),
-		DeviceID: deviceID, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		fatalf(b, "open the replica: %v", err)
-	}
-	defer func() {
-		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = eng.Close(c)
-	}()
-	sess, err := eng.Login(ctx, wardtest.Email(workflow.RoleSecretary), wardtest.Password(workflow.RoleSecretary))
-	if err != nil {
-		fatalf(b, "login: %v", err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	go func() { _ = eng.Run(runCtx) }()
+	eng := openEngine(b, desktop.Config{DBPath: filepath.Join(b.TempDir(), "station.db"), ServerURL: link.URL(), DeviceID: deviceID})
+	user := logIn(b, eng, workflow.RoleSecretary)[workflow.RoleSecretary]
+	defer runEngine(b, eng)()
 	wait := func(what string, d time.Duration, cond func(desktop.Status) bool) {
 		deadline := time.Now().Add(d)
 		for !cond(eng.Status()) {
@@ -93,7 +77,7 @@ func reconnectRun(b *testing.B, cfg config, cuts int, minOut, maxOut time.Durati
 		wait("the engine to see the cut", 30*time.Second, func(s desktop.Status) bool { return !s.Online })
 		id := uuid.NewString()
 		args, _ := json.Marshal(registerPatient(id, i).args)
-		if _, err := eng.Act(ctx, sess.User.ID, "patient.register", args); err != nil {
+		if _, err := eng.Act(ctx, user, "patient.register", args); err != nil {
 			fatalf(b, "act while cut: %v", err)
 		}
 		if s := eng.Status(); s.Pending != 1 {

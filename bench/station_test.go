@@ -5,10 +5,8 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -415,9 +413,7 @@ func hospitalReplica(b *testing.B, n int, unencrypted bool) keptReplica {
 func openOffline(b *testing.B, r keptReplica) (*desktop.Engine, map[workflow.Role]string) {
 	b.Helper()
 	ctx := context.Background()
-	cfg := desktop.Config{DBPath: r.path, ServerURL: "http://127.0.0.1:9",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Location: time.UTC,
-		DataKey: r.key, Unencrypted: r.key == nil}
+	cfg := desktop.Config{DBPath: r.path, ServerURL: "http://127.0.0.1:9", DataKey: r.key, Unencrypted: r.key == nil}
 	if r.key == nil {
 		// The unencrypted baseline keeps no slots to unseal its sessions'
 		// keys from: it signs with keys of its own, at the same cost (its
@@ -432,11 +428,7 @@ func openOffline(b *testing.B, r keptReplica) (*desktop.Engine, map[workflow.Rol
 			db.Close()
 		}
 	}
-	e, err := desktop.Open(ctx, cfg)
-	if err != nil {
-		fatalf(b, "open %s: %v", r.path, err)
-	}
-	b.Cleanup(func() { e.Close(context.Background()) })
+	e := openEngine(b, cfg)
 	creds, err := e.DB().Credentials(ctx)
 	if err != nil {
 		fatalf(b, "%v", err)
@@ -572,7 +564,7 @@ func localActs(b *testing.B, cfg config, unencrypted bool) ([]time.Duration, tim
 				break
 			}
 			t0 := time.Now()
-			if _, err := e.Act(ctx, users[st.Role], st.Name, mustJSON(st.Args)); err != nil {
+			if _, err := e.Act(ctx, users[st.Role], st.Name, wardtest.MustJSON(st.Args)); err != nil {
 				fatalf(b, "%s: %v", st.Name, err)
 			}
 			lat = append(lat, time.Since(t0))
@@ -733,14 +725,6 @@ func rawDashboards(ctx context.Context, path string, users map[workflow.Role]str
 		}
 	}
 	return out, nil
-}
-
-func mustJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return b
 }
 
 // startServer runs `wardsync-server serve` on a free loopback port against

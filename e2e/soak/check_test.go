@@ -13,27 +13,25 @@ import (
 	"wardsync/internal/wardtest"
 )
 
-// ---- Replica against PostgreSQL ----
-
 // ---- Settled ----
 
 // settledWhy says why a workstation is not yet done ("" when it is): acts
 // still queued or awaiting reflection, a cursor short of the feed's head,
 // a replica that differs from PostgreSQL.
-func settledWhy(ctx context.Context, pool *pgxpool.Pool, st *stationProc) string {
+func settledWhy(ctx context.Context, pool *pgxpool.Pool, st *station) string {
 	c, err := st.replica.Counts(ctx)
 	if err != nil {
 		return err.Error()
 	}
 	if c.Pending > 0 || c.Unreflected > 0 {
-		return fmt.Sprintf("%s: %d acts await an outcome, %d await a pull", st.device, c.Pending, c.Unreflected)
+		return fmt.Sprintf("%s: %d acts await an outcome, %d await a pull", st.CLI.Device, c.Pending, c.Unreflected)
 	}
 	s, err := st.replica.State(ctx)
 	if err != nil {
 		return err.Error()
 	}
 	if why := atHead(ctx, pool, s.Cursor); why != "" {
-		return st.device + ": " + why
+		return st.CLI.Device + ": " + why
 	}
 	want, err := wardtest.ReadPGState(ctx, pool, st.roles)
 	if err != nil {
@@ -44,7 +42,7 @@ func settledWhy(ctx context.Context, pool *pgxpool.Pool, st *stationProc) string
 		return err.Error()
 	}
 	if d := wardtest.Diff(got, want); d != "" {
-		return st.device + " (" + roleList(st.roles) + ") differs from PostgreSQL:\n" + d
+		return st.CLI.Device + " (" + roleList(st.roles) + ") differs from PostgreSQL:\n" + d
 	}
 	return ""
 }
@@ -102,12 +100,12 @@ type accepted struct {
 	seq              int64
 }
 
-// checkBooks: every reported act is in the audit log exactly once, under
+// checkDelivery: every reported act is in the audit log exactly once, under
 // its device and seq; each device's seqs run 1..last without a hole; the
 // workstation's outbox is empty; its rejected list is exactly the audit
 // log's rejections, with the same code and message; the server's count of
 // the device's seqs matches. It returns problems, one per line.
-func checkBooks(ctx context.Context, pool *pgxpool.Pool, stations []*stationProc, reported []accepted, audit []auditRow) []string {
+func checkDelivery(ctx context.Context, pool *pgxpool.Pool, stations []*station, reported []accepted, audit []auditRow) []string {
 	var bad []string
 	byID := map[string][]auditRow{}
 	byDevice := map[string][]auditRow{}
@@ -135,28 +133,28 @@ func checkBooks(ctx context.Context, pool *pgxpool.Pool, stations []*stationProc
 			bad = append(bad, err.Error())
 			continue
 		}
-		as := byDevice[st.device]
+		as := byDevice[st.CLI.Device]
 		for i, a := range as {
 			if a.seq != int64(i+1) {
-				bad = append(bad, fmt.Sprintf("%s: audit seq %d where %d was due", st.device, a.seq, i+1))
+				bad = append(bad, fmt.Sprintf("%s: audit seq %d where %d was due", st.CLI.Device, a.seq, i+1))
 				break
 			}
 		}
 		if int64(len(as)) != s.LastSeq || s.AckedSeq != s.LastSeq {
 			bad = append(bad, fmt.Sprintf("%s: the replica assigned seqs up to %d (outcomes known up to %d), the audit log has %d",
-				st.device, s.LastSeq, s.AckedSeq, len(as)))
+				st.CLI.Device, s.LastSeq, s.AckedSeq, len(as)))
 		}
 		var serverLast int64
-		if err := pool.QueryRow(ctx, `SELECT last_mutation_seq FROM sync.clients WHERE device_id = $1`, st.device).Scan(&serverLast); err != nil {
+		if err := pool.QueryRow(ctx, `SELECT last_mutation_seq FROM sync.clients WHERE device_id = $1`, st.CLI.Device).Scan(&serverLast); err != nil {
 			bad = append(bad, err.Error())
 		} else if serverLast != int64(len(as)) {
-			bad = append(bad, fmt.Sprintf("%s: sync.clients says last seq %d, the audit log has %d", st.device, serverLast, len(as)))
+			bad = append(bad, fmt.Sprintf("%s: sync.clients says last seq %d, the audit log has %d", st.CLI.Device, serverLast, len(as)))
 		}
 		queued, err := st.replica.Outbox(ctx, 0, 0)
 		if err != nil {
 			bad = append(bad, err.Error())
 		} else if len(queued) > 0 {
-			bad = append(bad, fmt.Sprintf("%s: %d acts still in the outbox (first: seq %d %s)", st.device, len(queued), queued[0].Seq, queued[0].Name))
+			bad = append(bad, fmt.Sprintf("%s: %d acts still in the outbox (first: seq %d %s)", st.CLI.Device, len(queued), queued[0].Seq, queued[0].Name))
 		}
 		rejected, err := st.replica.Rejected(ctx, true)
 		if err != nil {
@@ -171,17 +169,17 @@ func checkBooks(ctx context.Context, pool *pgxpool.Pool, stations []*stationProc
 			r, isRejected := local[a.id]
 			switch {
 			case a.outcome == "rejected" && !isRejected:
-				bad = append(bad, fmt.Sprintf("%s: seq %d %s was rejected (%s) but is not in the workstation's rejected list", st.device, a.seq, a.name, a.code))
+				bad = append(bad, fmt.Sprintf("%s: seq %d %s was rejected (%s) but is not in the workstation's rejected list", st.CLI.Device, a.seq, a.name, a.code))
 			case a.outcome == "applied" && isRejected:
-				bad = append(bad, fmt.Sprintf("%s: seq %d %s was applied but the workstation lists it rejected (%s)", st.device, a.seq, a.name, r.Rejection.Code))
+				bad = append(bad, fmt.Sprintf("%s: seq %d %s was applied but the workstation lists it rejected (%s)", st.CLI.Device, a.seq, a.name, r.Rejection.Code))
 			case isRejected && (string(r.Rejection.Code) != a.code || r.Rejection.Message != a.message || r.Seq != a.seq):
-				bad = append(bad, fmt.Sprintf("%s: seq %d %s: the workstation says %s %q, the audit log %s %q", st.device, a.seq, a.name,
+				bad = append(bad, fmt.Sprintf("%s: seq %d %s: the workstation says %s %q, the audit log %s %q", st.CLI.Device, a.seq, a.name,
 					r.Rejection.Code, r.Rejection.Message, a.code, a.message))
 			}
 			delete(local, a.id)
 		}
 		for id, r := range local {
-			bad = append(bad, fmt.Sprintf("%s: rejected act %s (seq %d %s) is not in the audit log", st.device, id, r.Seq, r.Name))
+			bad = append(bad, fmt.Sprintf("%s: rejected act %s (seq %d %s) is not in the audit log", st.CLI.Device, id, r.Seq, r.Name))
 		}
 	}
 	return bad
@@ -276,6 +274,24 @@ var rxSteps = map[string]string{
 	"prescription.startAnalysis": "IN_PROGRESS", "result.create": "RESULTS_AVAILABLE", "result.review": "COMPLETED",
 }
 var rxOrder = []string{"CREATED", "SENT_TO_LAB", "SAMPLE_COLLECTED", "IN_PROGRESS", "RESULTS_AVAILABLE", "COMPLETED"}
+
+// readStatuses is each appointment's and prescription's status, by id.
+func readStatuses(ctx context.Context, pool *pgxpool.Pool) (map[string]string, error) {
+	rows, err := pool.Query(ctx, `SELECT id, status::text FROM appointments UNION ALL SELECT id, status::text FROM prescriptions`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, s string
+		if err := rows.Scan(&id, &s); err != nil {
+			return nil, err
+		}
+		out[id] = s
+	}
+	return out, rows.Err()
+}
 
 // checkTransitions: every applied step moved its row exactly one edge,
 // each edge at most once, and the row's status in PostgreSQL is where the

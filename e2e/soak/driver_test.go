@@ -3,7 +3,6 @@ package soak
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -300,12 +299,4 @@ func (d *driver) pick(v *view, now time.Time) (plan, bool) {
 		x -= o.weight
 	}
 	return plan{}, false
-}
-
-func mustJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return b
 }

@@ -43,7 +43,7 @@ import (
 
 func msNow(c *wardtest.Clock) time.Time { return c.Now().UTC().Truncate(time.Millisecond) }
 func seedRow(name string) string        { return postgres.SeedID(name) }
-func jsonOf(v any) string               { return string(mustJSON(v)) }
+func jsonOf(v any) string               { return string(wardtest.MustJSON(v)) }
 
 // hostileServer is a wardtest server with the production login limits and
 // a clock the tests move (the server's, and its database's).
@@ -117,9 +117,9 @@ func (e *hostileServer) unchanged(what string, before map[string]int64, grew map
 
 // bystander is a workstation that keeps working while others misbehave.
 type bystander struct {
-	e     *hostileServer
-	w     *wardtest.Client
-	token string
+	e          *hostileServer
+	w          *wardtest.Client
+	dev, token string
 }
 
 // bystander is a receptionist of her own (so that what a test does to the
@@ -130,19 +130,16 @@ func (e *hostileServer) bystander() *bystander {
 	if _, err := e.DB.AddUser(context.Background(), "Bea Stander", "bystander@hospital.com", "bystander123", workflow.RoleSecretary); err != nil {
 		e.t.Fatal(err)
 	}
-	b := &bystander{e: e}
-	b.relogin(dev)
+	b := &bystander{e: e, dev: dev}
+	b.relogin()
 	b.w = e.Connect(e.t, b.token, dev)
 	return b
 }
 
 // relogin gives the bystander a fresh session (after the clock jumped).
-func (b *bystander) relogin(dev string) {
+func (b *bystander) relogin() {
 	b.e.t.Helper()
-	if dev == "" {
-		dev = b.w.Device
-	}
-	code, out, _ := b.e.postLogin(net.IPv4(127, 0, 0, 9), wardtest.LoginBody("bystander@hospital.com", "bystander123", dev))
+	code, out, _ := b.e.postLogin(net.IPv4(127, 0, 0, 9), wardtest.LoginBody("bystander@hospital.com", "bystander123", b.dev))
 	if code != 200 {
 		b.e.t.Fatalf("bystander login: %d %v", code, out)
 	}
@@ -233,7 +230,7 @@ func validArgs(name string) map[string]any {
 // check comes before any row is read, so no reader is needed).
 func forbiddenBy(t *testing.T, name string, role workflow.Role, args any) *workflow.Rejection {
 	t.Helper()
-	_, err := workflow.Apply(context.Background(), noRows{t}, workflow.Mutation{ID: "x", Name: name, Args: mustJSON(args),
+	_, err := workflow.Apply(context.Background(), noRows{t}, workflow.Mutation{ID: "x", Name: name, Args: wardtest.MustJSON(args),
 		Actor: workflow.Actor{ID: wardtest.UserID(role), Role: role}, OccurredAt: time.Now()})
 	r, ok := workflow.AsRejection(err)
 	if !ok || r.Code != workflow.CodeForbidden {
@@ -430,7 +427,7 @@ func TestForgedAuthor(t *testing.T) {
 		t.Errorf("an expired token opened /sync: %v", err)
 	}
 
-	by.relogin("")
+	by.relogin()
 	// None of it blocked the workstation.
 	if r := w2.Push(t, w2.Mut("appointment.checkIn", checkIn(), fresh, msNow(e.Clock)))[0]; r.Status != syncproto.StatusApplied {
 		t.Fatalf("legitimate act after the forgeries: %+v", r)

@@ -2,7 +2,6 @@ package soak
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -12,10 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
 	"wardsync/desktop/sqlite"
@@ -157,28 +156,40 @@ func (s summary) String() string {
 		s.wall.Round(time.Second), s.settle.Round(100*time.Millisecond))
 }
 
-// soak is one seed's run.
+// soak is one seed's run: the ward started, acts under fire, every fault
+// healed, the ward settled, the books checked.
 func soak(t *testing.T, seed uint64, sh shape, pg *wardtest.Cluster) summary {
 	began := time.Now()
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(seed, 0x50a4))
-	sum := summary{rejected: map[string]int{}}
+	w := startWard(t, seed, sh, pg)
+	f := actUnderFire(ctx, w, sh, pg, rng)
+	heal(t, w, f)
+	sum := summary{rejected: map[string]int{}, faults: f.faults, killedActs: f.killed}
+	sum.settle = settle(t, w, sh.settle)
+	checkBooks(t, w, f, &sum)
+	sum.wall = time.Since(began)
+	t.Logf("seed %d: %s; local refusals %v", seed, sum, f.refusals)
+	return sum
+}
 
-	// Logs are kept when the run fails.
-	logDir, err := os.MkdirTemp("", fmt.Sprintf("wardsync-soak-%d-", seed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("logs of the failed run: %s", logDir)
-		} else {
-			os.RemoveAll(logDir)
-		}
-	})
+// ward is what a run starts: the database, two servers on it, and the
+// workstations, each with a link to each server.
+type ward struct {
+	pool     *pgxpool.Pool
+	initial  map[string]string // each appointment's and prescription's status before the run
+	servers  []*wardtest.ServerProc
+	stations []*station
+}
 
-	// The database.
+// startWard starts a seed's ward, its workstations logged in and synced
+// before any fault.
+func startWard(t *testing.T, seed uint64, sh shape, pg *wardtest.Cluster) *ward {
+	began := time.Now()
+	ctx := context.Background()
+	logDir := keptLogs(t, seed)
 	var url string
+	var err error
 	if pg != nil {
 		name := fmt.Sprintf("soak_%d", seed)
 		if url, err = pg.CreateDB(ctx, name); err != nil {
@@ -187,17 +198,10 @@ func soak(t *testing.T, seed uint64, sh shape, pg *wardtest.Cluster) summary {
 		t.Cleanup(func() { pg.DropDB(context.Background(), name) })
 	}
 	url, pool := wardtest.SeededDB(t, url)
-	initial := map[string]string{}
-	rows, err := pool.Query(ctx, `SELECT id, status::text FROM appointments UNION ALL SELECT id, status::text FROM prescriptions`)
-	if err != nil {
+	w := &ward{pool: pool}
+	if w.initial, err = readStatuses(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	for rows.Next() {
-		var id, s string
-		rows.Scan(&id, &s)
-		initial[id] = s
-	}
-	rows.Close()
 
 	// Two server instances on the one database, sharing one escrow key
 	// (made here, before either starts, so they do not race to make it).
@@ -205,250 +209,289 @@ func soak(t *testing.T, seed uint64, sh shape, pg *wardtest.Cluster) summary {
 	if err := os.WriteFile(escrowKeyFile, []byte("soak-escrow-key-of-32-bytes-long"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var servers []*wardtest.ServerProc
 	for i := 0; i < 2; i++ {
-		servers = append(servers, &wardtest.ServerProc{Name: string(rune('A' + i)), Bin: serverBin, Addr: wardtest.FreeAddr(t), DatabaseURL: url,
+		w.servers = append(w.servers, &wardtest.ServerProc{Name: string(rune('A' + i)), Bin: serverBin, Addr: wardtest.FreeAddr(t), DatabaseURL: url,
 			LogPath: filepath.Join(logDir, fmt.Sprintf("server-%c.log", 'A'+i)), Args: []string{"-log-level", "warn", "-escrow-key-file", escrowKeyFile}})
 	}
-	if err := wardtest.Parallel(len(servers), 0, func(i int) error { return servers[i].Start(ctx) }); err != nil {
+	if err := wardtest.Parallel(len(w.servers), 0, func(i int) error { return w.servers[i].Start(ctx) }); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		for _, s := range servers {
+		for _, s := range w.servers {
 			s.Stop()
 		}
 	})
-
 	serversUp := time.Now()
 
-	// Workstations, each with a proxy to each server.
-	var stations []*stationProc
 	admin, err := postgres.Open(ctx, url, postgres.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
+	var names []string
 	for i, roles := range sh.stations {
 		device := fmt.Sprintf("soak-%d-ward-%d", seed%1000, i)
 		if _, err := admin.AddDevice(ctx, device, fmt.Sprintf("Soak ward %d (%s)", i, roleList(roles)), roles); err != nil {
 			t.Fatal(err)
 		}
-		st := &stationProc{idx: i, device: device, roles: roles, dbPath: filepath.Join(logDir, device+".db"),
-			logPath: filepath.Join(logDir, device+".log"), home: i % len(servers), down: true}
-		for _, s := range servers {
-			st.links = append(st.links, wardtest.NewLink(t, fmt.Sprintf("%s-to-%s", device, s.Name), s.Addr))
+		var links []*wardtest.Link
+		for _, s := range w.servers {
+			links = append(links, wardtest.NewLink(t, fmt.Sprintf("%s-to-%s", device, s.Name), s.Addr))
 		}
-		stations = append(stations, st)
+		cli := wardtest.StationCLI{Bin: stationBin, DB: filepath.Join(logDir, device+".db"), Device: device, Unlock: roles[0]}
+		p := wardtest.NewStationProc(cli, filepath.Join(logDir, device+".log"), links, i%len(w.servers))
+		w.stations, names = append(w.stations, &station{StationProc: p, idx: i, roles: roles, links: links}), append(names, roleList(roles))
 	}
 	admin.Close(ctx)
-	// Logins: each workstation's first one creates its replica, the others
+	// Each workstation's first login creates its replica; the others
 	// follow together (before any fault: nothing else touches a station).
 	type login struct {
-		st   *stationProc
+		st   *station
 		role workflow.Role
 	}
 	var logins []login
-	for _, st := range stations {
+	for _, st := range w.stations {
 		for _, r := range st.roles[1:] {
 			logins = append(logins, login{st, r})
 		}
 	}
-	if err := wardtest.Parallel(len(stations), 0, func(i int) error { return stations[i].cli().Login(ctx, stations[i].roles[0]) }); err != nil {
+	if err := wardtest.Parallel(len(w.stations), 0, func(i int) error { return w.stations[i].Via().Login(ctx, w.stations[i].roles[0]) }); err != nil {
 		t.Fatal(err)
 	}
-	if err := wardtest.Parallel(len(logins), 0, func(i int) error { return logins[i].st.cli().Login(ctx, logins[i].role) }); err != nil {
+	if err := wardtest.Parallel(len(logins), 0, func(i int) error { return logins[i].st.Via().Login(ctx, logins[i].role) }); err != nil {
 		t.Fatal(err)
 	}
-	for _, st := range stations {
-		if err := st.restart(st.home); err != nil {
-			t.Fatal(err)
-		}
-	}
-	loggedIn := time.Now()
 	t.Cleanup(func() {
-		for _, st := range stations {
-			st.stop()
+		for _, st := range w.stations {
+			st.Stop()
 		}
 	})
-	for _, st := range stations {
-		if st.replica, err = wardtest.OpenReplica(ctx, st.dbPath, st.roles[0]); err != nil {
+	for _, st := range w.stations {
+		if err := st.Start(st.Home()); err != nil {
+			t.Fatal(err)
+		}
+		if st.replica, err = wardtest.OpenReplica(ctx, st.CLI.DB, st.roles[0]); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.replica.Close() })
 	}
-	// The initial sync, before any fault.
-	if why := waitUntil(sh.settle, func() string {
-		for _, st := range stations {
-			if why := settledWhy(ctx, pool, st); why != "" {
-				return why
-			}
-		}
-		return ""
-	}); why != "" {
+	loggedIn := time.Now()
+	if why, _ := waitSettled(ctx, w, sh.settle); why != "" {
 		t.Fatalf("initial sync: %s", why)
 	}
-	t.Logf("setup: %d workstations (%s) on servers A and B in %s (database and servers %s, logins %s, initial sync %s)", len(stations), func() string {
-		var s []string
-		for _, st := range stations {
-			s = append(s, roleList(st.roles))
-		}
-		return strings.Join(s, ", ")
-	}(), time.Since(began).Round(100*time.Millisecond), serversUp.Sub(began).Round(100*time.Millisecond),
-		loggedIn.Sub(serversUp).Round(100*time.Millisecond), time.Since(loggedIn).Round(100*time.Millisecond))
+	round := func(d time.Duration) time.Duration { return d.Round(100 * time.Millisecond) }
+	t.Logf("setup: %d workstations (%s) on servers A and B in %s (database and servers %s, logins %s, initial sync %s)",
+		len(w.stations), strings.Join(names, ", "), round(time.Since(began)), round(serversUp.Sub(began)),
+		round(loggedIn.Sub(serversUp)), round(time.Since(loggedIn)))
+	return w
+}
 
-	// Acting under fire.
-	cx := &chaos{rng: rand.New(rand.NewPCG(rng.Uint64(), 1)), servers: servers, stations: stations, long: sh.pgRestarts,
+// keptLogs is a folder for a run's logs, kept when the run fails.
+func keptLogs(t *testing.T, seed uint64) string {
+	dir, err := os.MkdirTemp("", fmt.Sprintf("wardsync-soak-%d-", seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs of the failed run: %s", dir)
+		} else {
+			os.RemoveAll(dir)
+		}
+	})
+	return dir
+}
+
+// fired is what the workstations did while faults struck.
+type fired struct {
+	mu       sync.Mutex
+	reported []accepted     // acts the workstations accepted and said so
+	refusals map[string]int // acts refused on the workstation, by code
+	killed   int            // act processes killed before they could say
+	errs     []error        // the drivers' and the fault injection's
+	faults   map[faultKind]int
+}
+
+// actUnderFire runs a driver on each workstation while faults strike, for
+// sh.chaos.
+func actUnderFire(ctx context.Context, w *ward, sh shape, pg *wardtest.Cluster, rng *rand.Rand) *fired {
+	cx := &chaos{rng: rand.New(rand.NewPCG(rng.Uint64(), 1)), servers: w.servers, stations: w.stations, long: sh.pgRestarts,
 		counts: map[faultKind]int{}}
 	if sh.pgRestarts {
 		cx.pg = pg
 	}
 	chaosCtx, stopChaos := context.WithTimeout(ctx, sh.chaos)
 	defer stopChaos()
-	var mu sync.Mutex
-	var reported []accepted
-	refusals := map[string]int{}
-	var driverErrs []error
+	f := &fired{refusals: map[string]int{}}
 	var dwg sync.WaitGroup
-	for _, st := range stations {
+	for _, st := range w.stations {
 		d := &driver{rng: rand.New(rand.NewPCG(rng.Uint64(), uint64(st.idx))), roles: st.roles, tag: fmt.Sprintf("w%d", st.idx)}
-		dwg.Add(1)
-		go func() {
-			defer dwg.Done()
-			for chaosCtx.Err() == nil {
-				v, err := readView(ctx, st.replica.SQL())
-				if err != nil {
-					mu.Lock()
-					driverErrs = append(driverErrs, fmt.Errorf("%s: read replica: %w", st.device, err))
-					mu.Unlock()
-					return
-				}
-				p, ok := d.pick(v, time.Now())
-				if !ok {
-					time.Sleep(50 * time.Millisecond)
-					continue
-				}
-				// Now and then the act itself crashes at a random instant
-				// (the workstation's UI process killed while it writes).
-				var kill time.Duration
-				if d.rng.IntN(20) == 0 {
-					kill = time.Duration(1+d.rng.IntN(60_000)) * time.Microsecond
-				}
-				out, skipped, err := st.act(ctx, p.role, p.name, mustJSON(p.args), kill)
-				mu.Lock()
-				switch {
-				case err != nil:
-					driverErrs = append(driverErrs, err)
-				case out.Refusal != nil:
-					refusals[string(out.Refusal.Code)]++
-				case out.Killed:
-					sum.killedActs++
-				case !skipped:
-					reported = append(reported, accepted{device: st.device, id: out.ID, name: p.name, seq: out.Seq})
-				}
-				mu.Unlock()
-				if skipped {
-					time.Sleep(100 * time.Millisecond)
-				} else {
-					time.Sleep(time.Duration(d.rng.IntN(60)) * time.Millisecond)
-				}
-			}
-		}()
+		dwg.Go(func() { f.drive(ctx, chaosCtx, st, d) })
 	}
 	cx.run(chaosCtx)
 	dwg.Wait()
-
-	// Heal: every fault undone, every process back. A process that died
-	// without being killed is a crash.
 	cx.heal()
-	for _, s := range servers {
-		if n := s.Crashed(); n > 0 {
-			t.Errorf("server %s exited on its own %d time(s); the end of its log:\n%s", s.Name, n, tail(s.LogPath, 30))
+	for _, err := range cx.errs {
+		f.errs = append(f.errs, fmt.Errorf("fault injection: %w", err))
+	}
+	f.faults = cx.counts
+	return f
+}
+
+// drive acts on st as d picks until chaosCtx ends. Now and then the act
+// itself crashes at a random instant (the workstation's UI process killed
+// while it writes).
+func (f *fired) drive(ctx, chaosCtx context.Context, st *station, d *driver) {
+	for chaosCtx.Err() == nil {
+		v, err := readView(ctx, st.replica.SQL())
+		if err != nil {
+			f.mu.Lock()
+			f.errs = append(f.errs, fmt.Errorf("%s: read replica: %w", st.CLI.Device, err))
+			f.mu.Unlock()
+			return
+		}
+		p, ok := d.pick(v, time.Now())
+		if !ok {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		var kill time.Duration
+		if d.rng.IntN(20) == 0 {
+			kill = time.Duration(1+d.rng.IntN(60_000)) * time.Microsecond
+		}
+		out, skipped, err := st.Act(ctx, p.role, p.name, p.args, kill)
+		f.mu.Lock()
+		switch {
+		case err != nil:
+			f.errs = append(f.errs, err)
+		case out.Refusal != nil:
+			f.refusals[string(out.Refusal.Code)]++
+		case out.Killed:
+			f.killed++
+		case !skipped:
+			f.reported = append(f.reported, accepted{device: st.CLI.Device, id: out.ID, name: p.name, seq: out.Seq})
+		}
+		f.mu.Unlock()
+		if skipped {
+			time.Sleep(100 * time.Millisecond)
+		} else {
+			time.Sleep(time.Duration(d.rng.IntN(60)) * time.Millisecond)
 		}
 	}
-	for _, st := range stations {
-		if n := st.crashed(); n > 0 {
-			t.Errorf("workstation %s's sync process exited on its own %d time(s); the end of its log:\n%s", st.device, n, tail(st.logPath, 30))
-		}
-	}
-	for _, s := range servers {
+}
+
+// heal brings every process back once the faults are undone. A process
+// that died without being killed is a crash.
+func heal(t *testing.T, w *ward, f *fired) {
+	checkCrashes(t, w, "")
+	ctx := context.Background()
+	for _, s := range w.servers {
 		if err := s.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, st := range stations {
-		if err := st.restart(st.home); err != nil {
+	for _, st := range w.stations {
+		if err := st.Start(st.Home()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, err := range driverErrs {
+	for _, err := range f.errs {
 		t.Error(err)
 	}
-	for _, err := range cx.errs {
-		t.Errorf("fault injection: %v", err)
-	}
-	sum.faults = cx.counts
-	healed := time.Now()
+}
 
-	// Settle: every workstation drains, pulls to the head and equals PostgreSQL.
+// checkCrashes fails for each process that exited on its own (when: ""
+// during the run, or " while settling", when only workstations are asked).
+func checkCrashes(t *testing.T, w *ward, when string) {
+	if when == "" {
+		for _, s := range w.servers {
+			if n := s.Crashed(); n > 0 {
+				t.Errorf("server %s exited on its own %d time(s); the end of its log:\n%s", s.Name, n, tail(s.LogPath, 30))
+			}
+		}
+	}
+	for _, st := range w.stations {
+		if n := st.Crashed(); n > 0 {
+			t.Errorf("workstation %s's sync process exited on its own %d time(s)%s; the end of its log:\n%s", st.CLI.Device, n, when, tail(st.LogPath, 30))
+		}
+	}
+}
+
+// settle waits until every workstation has drained its outbox, pulled to
+// the feed's head and equals PostgreSQL, and returns how long that took.
+func settle(t *testing.T, w *ward, timeout time.Duration) time.Duration {
+	ctx := context.Background()
+	healed := time.Now()
+	why, settledAt := waitSettled(ctx, w, timeout)
+	if why != "" {
+		t.Errorf("not settled %s after healing (a device is stuck): %s", timeout, why)
+		for _, st := range w.stations {
+			if s, err := st.replica.State(ctx); err == nil {
+				c, _ := st.replica.Counts(ctx)
+				t.Logf("%s: home %s, last seq %d, acked %d, reflected %d, cursor %s, counts %+v", st.CLI.Device, w.servers[st.Home()].Name, s.LastSeq, s.AckedSeq, s.ReflectedSeq, s.Cursor, c)
+			}
+		}
+	}
+	took := time.Since(healed)
+	if took > 10*time.Second {
+		var slowest *station
+		for _, st := range w.stations {
+			if slowest == nil || settledAt[st.CLI.Device] > settledAt[slowest.CLI.Device] {
+				slowest = st
+			}
+		}
+		t.Logf("slow settle (%s): %s settled last, after %s; the end of its log:\n%s", took.Round(100*time.Millisecond),
+			slowest.CLI.Device, settledAt[slowest.CLI.Device].Round(100*time.Millisecond), tail(slowest.LogPath, 25))
+	}
+	checkCrashes(t, w, " while settling")
+	return took
+}
+
+// waitSettled waits up to timeout for every workstation to be settled
+// (settledWhy), and says why the first one is not, and when (since the
+// wait began) each settled for good.
+func waitSettled(ctx context.Context, w *ward, timeout time.Duration) (string, map[string]time.Duration) {
+	start := time.Now()
 	settledAt := map[string]time.Duration{}
-	if why := waitUntil(sh.settle, func() string {
+	why := waitUntil(timeout, func() string {
 		first := ""
-		for _, st := range stations {
-			why := settledWhy(ctx, pool, st)
+		for _, st := range w.stations {
+			why := settledWhy(ctx, w.pool, st)
 			if why == "" {
-				if _, ok := settledAt[st.device]; !ok {
-					settledAt[st.device] = time.Since(healed)
+				if _, ok := settledAt[st.CLI.Device]; !ok {
+					settledAt[st.CLI.Device] = time.Since(start)
 				}
 			} else {
-				delete(settledAt, st.device)
+				delete(settledAt, st.CLI.Device)
 				if first == "" {
 					first = why
 				}
 			}
 		}
 		return first
-	}); why != "" {
-		t.Errorf("not settled %s after healing (a device is stuck): %s", sh.settle, why)
-		for _, st := range stations {
-			if s, err := st.replica.State(ctx); err == nil {
-				c, _ := st.replica.Counts(ctx)
-				t.Logf("%s: home %s, last seq %d, acked %d, reflected %d, cursor %s, counts %+v", st.device, servers[st.home].Name, s.LastSeq, s.AckedSeq, s.ReflectedSeq, s.Cursor, c)
-			}
-		}
-	}
-	sum.settle = time.Since(healed)
-	if sum.settle > 10*time.Second {
-		var slowest *stationProc
-		for _, st := range stations {
-			if slowest == nil || settledAt[st.device] > settledAt[slowest.device] {
-				slowest = st
-			}
-		}
-		t.Logf("slow settle (%s): %s settled last, after %s; the end of its log:\n%s", sum.settle.Round(100*time.Millisecond),
-			slowest.device, settledAt[slowest.device].Round(100*time.Millisecond), tail(slowest.logPath, 25))
-	}
+	})
+	return why, settledAt
+}
 
-	for _, st := range stations {
-		if n := st.crashed(); n > 0 {
-			t.Errorf("workstation %s's sync process exited on its own while settling; the end of its log:\n%s", st.device, tail(st.logPath, 30))
-		}
-	}
-
-	// The books.
-	audit, err := readAudit(ctx, pool)
+// checkBooks checks the audit log against what the workstations reported,
+// the workflow's rules against PostgreSQL, and the logs for panics, and
+// counts the outcomes into sum.
+func checkBooks(t *testing.T, w *ward, f *fired, sum *summary) {
+	ctx := context.Background()
+	audit, err := readAudit(ctx, w.pool)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range checkBooks(ctx, pool, stations, reported, audit) {
+	for _, p := range checkDelivery(ctx, w.pool, w.stations, f.reported, audit) {
 		t.Error(p)
 	}
-	for _, p := range checkForbidden(ctx, pool) {
+	for _, p := range checkForbidden(ctx, w.pool) {
 		t.Errorf("PostgreSQL holds what the workflow forbids: %s", p)
 	}
-	for _, p := range checkTransitions(ctx, pool, audit, initial) {
+	for _, p := range checkTransitions(ctx, w.pool, audit, w.initial) {
 		t.Error(p)
 	}
 	reportedIDs := map[string]bool{}
-	for _, r := range reported {
+	for _, r := range f.reported {
 		reportedIDs[r.id] = true
 	}
 	for _, a := range audit {
@@ -461,23 +504,25 @@ func soak(t *testing.T, seed uint64, sh shape, pg *wardtest.Cluster) summary {
 			sum.landedUnreported++
 		}
 	}
-	for _, s := range servers {
-		if b, err := os.ReadFile(s.LogPath); err == nil && strings.Contains(string(b), "panic") {
+	for _, s := range w.servers {
+		if panicked(s.LogPath) {
 			t.Errorf("server %s panicked: see %s", s.Name, s.LogPath)
 		}
 	}
-	for _, st := range stations {
-		if b, err := os.ReadFile(st.logPath); err == nil && strings.Contains(string(b), "panic") {
-			t.Errorf("workstation %s panicked: see %s", st.device, st.logPath)
+	for _, st := range w.stations {
+		if panicked(st.LogPath) {
+			t.Errorf("workstation %s panicked: see %s", st.CLI.Device, st.LogPath)
 		}
 	}
-	sum.acts = len(reported)
-	for _, n := range refusals {
+	sum.acts = len(f.reported)
+	for _, n := range f.refusals {
 		sum.refusedLocally += n
 	}
-	sum.wall = time.Since(began)
-	t.Logf("seed %d: %s; local refusals %v", seed, sum, refusals)
-	return sum
+}
+
+func panicked(log string) bool {
+	b, err := os.ReadFile(log)
+	return err == nil && strings.Contains(string(b), "panic")
 }
 
 // waitUntil polls cond until it returns "" or timeout passes, and returns
@@ -556,117 +601,12 @@ func roleList(rs []workflow.Role) string {
 	return strings.Join(s, "+")
 }
 
-// stationProc is one workstation: its replica file, its sync process
-// (wardsync-station run) and the act processes its driver starts.
-type stationProc struct {
+// station is one workstation of the ward: its processes, the roles it
+// serves, and the test's own handle on its replica, for reading.
+type station struct {
+	*wardtest.StationProc
 	idx     int
-	device  string
 	roles   []workflow.Role
-	dbPath  string
-	logPath string
 	links   []*wardtest.Link // one per server
-
-	mu      sync.Mutex
-	home    int              // the server it syncs with now
-	runs    []*wardtest.Proc // its sync processes, the last one running unless down
-	acting  *wardtest.Proc   // the act process in flight, if any
-	down    bool             // killed (or not yet started)
-	replica *sqlite.DB       // the test's own handle on the replica, for reading
-}
-
-// cli runs the station's processes through the server it syncs with now
-// (under s.mu).
-func (s *stationProc) cli() wardtest.StationCLI {
-	return wardtest.StationCLI{Bin: stationBin, DB: s.dbPath, Server: s.links[s.home].URL(), Device: s.device, Unlock: s.roles[0]}
-}
-
-// kill9 kills the workstation: its sync process and the act in flight.
-func (s *stationProc) kill9() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.down {
-		return false
-	}
-	s.down = true
-	// One that ended by itself is left unmarked, for crashed to count.
-	if run := s.runs[len(s.runs)-1]; run.Alive() {
-		run.Kill()
-	}
-	if s.acting != nil {
-		s.acting.Kill()
-	}
-	return true
-}
-
-// crashed says how often the sync process died without being killed.
-func (s *stationProc) crashed() (n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, p := range s.runs {
-		if !p.Alive() && !p.Killed {
-			n++
-		}
-	}
-	return n
-}
-
-// restart starts the sync process of a workstation that is down, through
-// server home.
-func (s *stationProc) restart(home int) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.down {
-		return nil
-	}
-	s.home = home
-	p, err := wardtest.StartProc(s.cli().Command(context.Background(), "run"), s.logPath, fmt.Sprintf("run #%d via server %d", len(s.runs)+1, home))
-	if err != nil {
-		return err
-	}
-	s.runs, s.down = append(s.runs, p), false
-	return nil
-}
-
-func (s *stationProc) stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.down {
-		s.runs[len(s.runs)-1].Stop(10 * time.Second)
-	}
-	s.down = true
-}
-
-// act runs one act process as role's user (skipped: the workstation is
-// down). kill, when positive, kills it after that long (a crash in the
-// middle of an act).
-func (s *stationProc) act(ctx context.Context, role workflow.Role, name string, args json.RawMessage, kill time.Duration) (out wardtest.Acted, skipped bool, err error) {
-	s.mu.Lock()
-	if s.down {
-		s.mu.Unlock()
-		return out, true, nil
-	}
-	a := s.cli().Act(role, name, args)
-	p, err := wardtest.StartProc(a.Cmd, "", "")
-	if err != nil {
-		s.mu.Unlock()
-		return out, false, err
-	}
-	s.acting = p
-	s.mu.Unlock()
-	if kill > 0 {
-		t := time.AfterFunc(kill, func() { a.Cmd.Process.Signal(syscall.SIGKILL) })
-		defer t.Stop()
-	}
-	select {
-	case <-p.Done:
-	case <-ctx.Done():
-		p.Kill()
-	}
-	s.mu.Lock()
-	s.acting = nil
-	s.mu.Unlock()
-	if out, err = a.Result(p.Err); err != nil {
-		err = fmt.Errorf("%s as %s: %w", s.device, role, err)
-	}
-	return out, false, err
+	replica *sqlite.DB
 }
