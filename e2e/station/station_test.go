@@ -123,17 +123,14 @@ func (s *station) stop() {
 	}
 }
 
+// act performs one act as role's logged-in user (see perform).
 func (s *station) act(role workflow.Role, name string, args map[string]any) *desktop.Acted {
 	s.tb.Helper()
-	uid, ok := s.users[role]
-	if !ok {
-		s.tb.Fatalf("%s: nobody logged in as %s", s.device, role)
-	}
-	a, err := s.e.Act(context.Background(), uid, name, wardtest.MustJSON(args))
+	a, err := s.perform([]step{{role, name, args}})
 	if err != nil {
-		s.tb.Fatalf("%s: %s as %s: %v", s.device, name, role, err)
+		s.tb.Fatal(err)
 	}
-	return a
+	return a[0]
 }
 
 func (s *station) pending() []desktop.PendingAct {
