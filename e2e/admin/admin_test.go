@@ -9,7 +9,6 @@ package admin_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -504,22 +503,18 @@ func (e *env) visitEarlier(device string, ago time.Duration, pending int64, olde
 	w.WS.Close()
 	// Keep the clock back until the server has dropped the connection:
 	// until then it may still mark the device seen (at the clock's time).
-	for deadline := time.Now().Add(10 * time.Second); e.connectedDevices() != 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			e.t.Fatal("the server kept a closed connection")
+	wardtest.Eventually(e.t, 10*time.Second, func() string {
+		if n := e.connectedDevices(); n != 0 {
+			return fmt.Sprintf("the server keeps %d closed connection(s)", n)
 		}
-	}
+		return ""
+	})
 }
 
 // connectedDevices reads wardsync_connected_devices from /metrics.
 func (e *env) connectedDevices() int {
 	e.t.Helper()
-	resp, err := http.Get(e.URL() + "/metrics")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	_, b := wardtest.Call(e.t, nil, http.MethodGet, e.URL()+"/metrics", "", nil)
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "wardsync_connected_devices "); ok {
 			var n int
