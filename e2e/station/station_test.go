@@ -27,11 +27,8 @@ type station struct {
 	stopFn func()
 }
 
-type stationOption func(*desktop.Config)
-
-func withNow(now func() time.Time) stationOption { return func(c *desktop.Config) { c.Now = now } }
-
-func (e *env) station(device string, opts ...stationOption) *station {
+// station starts a workstation's engine, its config changed by opts.
+func (e *env) station(device string, opts ...func(*desktop.Config)) *station {
 	e.tb.Helper()
 	p := wardtest.NewLink(e.tb, e.tb.Name()+"/"+device, e.Addr())
 	cfg := desktop.Config{
@@ -75,7 +72,7 @@ func (s *station) login(email, password string) *desktop.Session {
 	return sess
 }
 
-// loginAll logs in the seed's clinical and front-desk users online.
+// loginAll logs the seed's users of roles in, online.
 func (s *station) loginAll(roles ...workflow.Role) {
 	s.tb.Helper()
 	for _, r := range roles {
