@@ -33,7 +33,7 @@ import (
 func TestWindowErrors(t *testing.T) {
 	shots := windowShots(t, "make test-desktop runs this test (or set it to build/screenshots after make desktop)")
 	bin := windowTools(t)
-	w := newWorld(t)
+	w := wardtest.StartServer(t, wardtest.Options{})
 	w.Stop() // the first login happens with the server out of reach
 	display := xvfb(t)
 
@@ -51,7 +51,7 @@ func TestWindowErrors(t *testing.T) {
 
 	// 2. The server is back: a wrong password. The refused password is
 	// selected, so typing replaces it.
-	w.Restart(w.t)
+	w.Restart(t)
 	win.xdo("type", "--delay", "15", "wrong-password")
 	win.xdo("key", "Return")
 	win.read("the wrong password refused", "Wrong e-mail or password.", 20*time.Second)
