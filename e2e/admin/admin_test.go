@@ -9,7 +9,6 @@ package admin_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -45,18 +44,18 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 			"(cd frontend && npm ci && npm run build) and run the test again.")
 	}
 
-	env := start(t)
+	env := wardtest.StartServer(t, wardtest.Options{})
 
 	// Three workstations: one online now; one that reported a queue (oldest
 	// act 40 minutes old) and went away 20 minutes ago (amber); one away for
 	// three hours (red).
-	wardA := env.AddDevice(env.t, "Ward A reception", workflow.RoleSecretary, workflow.RoleNurse)
-	wardB := env.AddDevice(env.t, "Ward B nurses", workflow.RoleNurse)
-	labC := env.AddDevice(env.t, "Lab C bench", workflow.RoleNurse)
-	env.visitEarlier(wardB, 20*time.Minute, 3, 40*time.Minute)
-	env.visitEarlier(labC, 3*time.Hour, 0, 0)
-	sec := wardtest.LoginAs(env.t, env.URL(), "secretary@hospital.com", "secretary123", wardA)
-	nurse := wardtest.LoginAs(env.t, env.URL(), "nurse@hospital.com", "nurse123", wardA)
+	wardA := env.AddDevice(t, "Ward A reception", workflow.RoleSecretary, workflow.RoleNurse)
+	wardB := env.AddDevice(t, "Ward B nurses", workflow.RoleNurse)
+	labC := env.AddDevice(t, "Lab C bench", workflow.RoleNurse)
+	visitEarlier(t, env, wardB, 20*time.Minute, 3, 40*time.Minute)
+	visitEarlier(t, env, labC, 3*time.Hour, 0, 0)
+	sec := wardtest.LoginAs(t, env.URL(), "secretary@hospital.com", "secretary123", wardA)
+	nurse := wardtest.LoginAs(t, env.URL(), "nurse@hospital.com", "nurse123", wardA)
 	ws := env.Dial(t, sec, wardA)
 	ws.Say(t, syncproto.Hello{ClientVersion: "1.3.0"})
 
@@ -162,20 +161,20 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 
 	// A ward whose link drops with work queued is offline at once, never
 	// "in sync": the row says since when and what it last reported.
-	wardE := env.AddDevice(env.t, "Ward E night", workflow.RoleNurse)
-	nurseE := wardtest.LoginAs(env.t, env.URL(), "nurse@hospital.com", "nurse123", wardE)
+	wardE := env.AddDevice(t, "Ward E night", workflow.RoleNurse)
+	nurseE := wardtest.LoginAs(t, env.URL(), "nurse@hospital.com", "nurse123", wardE)
 	// Every sentence Ward E's row shows from here on, each render's: a
 	// refresh can land between the socket's opening and its hello's report.
 	eval(`(() => { window.wardEReasons = []; const read = () => { const r = ` + row(wardE) + `?.querySelector('.reason')?.textContent;
 		if (r && r !== window.wardEReasons.at(-1)) window.wardEReasons.push(r); };
 		new MutationObserver(read).observe(document.querySelector('#workstations'), { childList: true, subtree: true, characterData: true }); read(); return ''; })()`)
 	queued := time.Now().Add(-time.Minute)
-	wsE := env.Dial(env.t, nurseE, wardE)
+	wsE := env.Dial(t, nurseE, wardE)
 	// The row turns ok as soon as the socket is counted, saying its queue
 	// is being checked until the hello's report lands: held here before
 	// the hello, then the report's, waited for, failing with what it read.
 	waitJS("Ward E connected, its queue unknown", row(wardE)+`?.dataset.status === 'ok' && `+row(wardE)+`.querySelector('.reason').textContent === 'connected — checking its queue (none reported yet)'`, 10*time.Second)
-	wsE.Say(env.t, syncproto.Hello{Pending: 2, OldestPendingAt: &queued, ClientVersion: "1.3.0"})
+	wsE.Say(t, syncproto.Hello{Pending: 2, OldestPendingAt: &queued, ClientVersion: "1.3.0"})
 	onlineE := row(wardE) + `?.dataset.status === 'ok' && ` + row(wardE) + `.querySelector('.reason').textContent === '2 waiting to be sent'`
 	if _, err := chromedp.Run(tctx, chromedp.Poll[chromedp.Void](onlineE, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second))); err != nil {
 		t.Errorf("Ward E connected reads %q (status %s)", eval(row(wardE)+`?.querySelector('.reason')?.textContent ?? ''`), eval(row(wardE)+`?.dataset.status ?? ''`))
@@ -364,7 +363,7 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 		t.Errorf("new user's role in the table (value, shown): %q", got)
 	}
 	waitJS("the toast names the role", `[...document.querySelectorAll('#toasts .toast')].some(t => t.textContent === 'User Infirmière Nuit (Nurse) created.')`, 5*time.Second)
-	wardtest.LoginAs(env.t, env.URL(), "nuit@hospital.com", "nuit-1234", newID) // she can work on the new workstation
+	wardtest.LoginAs(t, env.URL(), "nuit@hospital.com", "nuit-1234", newID) // she can work on the new workstation
 
 	snap(t, tctx, "users")
 
@@ -488,50 +487,35 @@ func snap(t testing.TB, ctx context.Context, name string) string {
 
 // ---- a server and simulated workstations ----
 
-// env is a wardtest server and the dashboard's simulated workstations.
-type env struct {
-	*wardtest.Server
-	t testing.TB
-}
-
-func start(t testing.TB) *env {
-	t.Helper()
-	return &env{wardtest.StartServer(t, wardtest.Options{}), t}
-}
-
-// visitEarlier simulates a workstation that connected ago, reported
+// visitEarlier simulates a workstation that connected to s ago, reported
 // pending acts (the oldest oldestAgo old) and has not been seen since.
-func (e *env) visitEarlier(device string, ago time.Duration, pending int64, oldestAgo time.Duration) {
-	e.t.Helper()
-	e.Clock.Set(-ago)
-	defer e.Clock.Set(0)
-	tok := wardtest.LoginAs(e.t, e.URL(), "nurse@hospital.com", "nurse123", device)
+func visitEarlier(t testing.TB, s *wardtest.Server, device string, ago time.Duration, pending int64, oldestAgo time.Duration) {
+	t.Helper()
+	s.Clock.Set(-ago)
+	defer s.Clock.Set(0)
+	tok := s.Login(t, workflow.RoleNurse, device)
 	var oldest *time.Time
 	if pending > 0 {
 		o := time.Now().Add(-oldestAgo)
 		oldest = &o
 	}
-	w := e.Dial(e.t, tok, device)
-	w.Say(e.t, syncproto.Hello{Pending: pending, OldestPendingAt: oldest, ClientVersion: "1.3.0"})
+	w := s.Dial(t, tok, device)
+	w.Say(t, syncproto.Hello{Pending: pending, OldestPendingAt: oldest, ClientVersion: "1.3.0"})
 	w.WS.Close()
 	// Keep the clock back until the server has dropped the connection:
 	// until then it may still mark the device seen (at the clock's time).
-	for deadline := time.Now().Add(10 * time.Second); e.connectedDevices() != 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			e.t.Fatal("the server kept a closed connection")
+	wardtest.Eventually(t, 10*time.Second, func() string {
+		if n := connectedDevices(t, s.URL()); n != 0 {
+			return fmt.Sprintf("the server keeps %d closed connection(s)", n)
 		}
-	}
+		return ""
+	})
 }
 
-// connectedDevices reads wardsync_connected_devices from /metrics.
-func (e *env) connectedDevices() int {
-	e.t.Helper()
-	resp, err := http.Get(e.URL() + "/metrics")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+// connectedDevices reads wardsync_connected_devices from /metrics at url.
+func connectedDevices(t testing.TB, url string) int {
+	t.Helper()
+	_, b := wardtest.Call(t, nil, http.MethodGet, url+"/metrics", "", nil)
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "wardsync_connected_devices "); ok {
 			var n int
@@ -539,7 +523,7 @@ func (e *env) connectedDevices() int {
 			return n
 		}
 	}
-	e.t.Fatal("/metrics has no wardsync_connected_devices")
+	t.Fatal("/metrics has no wardsync_connected_devices")
 	return 0
 }
 

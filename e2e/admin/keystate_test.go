@@ -13,6 +13,7 @@ import (
 
 	"wardsync/desktop/remote"
 	"wardsync/frontend"
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/syncproto"
 	"wardsync/workflow"
@@ -34,7 +35,7 @@ func TestWorkstationKeysAndIdleLockInBrowser(t *testing.T) {
 	if !frontend.HasAdmin() {
 		t.Fatal("frontend/dist has no admin.html: the dashboard was not built into this test binary. Run `make frontend` and run the test again.")
 	}
-	env := start(t)
+	env := wardtest.StartServer(t, wardtest.Options{})
 	ctx := context.Background()
 
 	// Ward K: registered, claimed with its code, then a login from it.
@@ -53,9 +54,9 @@ func TestWorkstationKeysAndIdleLockInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Ward R: revoked, asked its standing, reported its keys wiped.
-	r := env.AddDevice(env.t, "Ward R revoked", workflow.RoleNurse)
+	r := env.AddDevice(t, "Ward R revoked", workflow.RoleNurse)
 	// Ward S: revoked, never heard of since.
-	s := env.AddDevice(env.t, "Ward S silent", workflow.RoleNurse)
+	s := env.AddDevice(t, "Ward S silent", workflow.RoleNurse)
 	for _, id := range []string{r, s} {
 		if err := env.DB.RevokeDevice(ctx, id); err != nil {
 			t.Fatal(err)

@@ -38,24 +38,12 @@ var (
 	apptFever   = postgres.SeedID("a:inconsult") // 38.4 °C, waiting for the doctor
 )
 
-// world is a wardtest server that can be cut off (Stop: it closes its
-// websockets and stops listening) and brought back (Restart: a new
-// instance on the same database and port).
-type world struct {
-	*wardtest.Server
-	t testing.TB
-}
-
-func newWorld(t testing.TB) *world {
+// scalar is the one value sql reads from w's database.
+func scalar(t testing.TB, w *wardtest.Server, sql string, args ...any) string {
 	t.Helper()
-	return &world{wardtest.StartServer(t, wardtest.Options{}), t}
-}
-
-func (w *world) scalar(sql string, args ...any) string {
-	w.t.Helper()
 	var s string
 	if err := w.Pool.QueryRow(context.Background(), sql, args...).Scan(&s); err != nil {
-		w.t.Fatalf("%s: %v", sql, err)
+		t.Fatalf("%s: %v", sql, err)
 	}
 	return s
 }
@@ -83,7 +71,7 @@ func (e *events) emit(_ context.Context, name string, data any) {
 
 // openApp opens an App on a fresh replica bound to the demo workstation,
 // started as Wails would start it.
-func openApp(t testing.TB, w *world, dir string) (*app.App, *events) {
+func openApp(t testing.TB, w *wardtest.Server, dir string) (*app.App, *events) {
 	t.Helper()
 	ev := &events{ch: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -178,7 +166,7 @@ func goodVitals() obj {
 // dismissed.
 func TestAppWalk(t *testing.T) {
 	defer caught(t)
-	w := newWorld(t)
+	w := wardtest.StartServer(t, wardtest.Options{})
 	a, ev := openApp(t, w, t.TempDir())
 
 	st := must(a.Status())
@@ -351,10 +339,10 @@ func TestAppWalk(t *testing.T) {
 		s, _ := a.Status()
 		return len(p) == 0 && s.Pending == 0
 	})
-	if got := w.scalar(`SELECT status || ' ' || "billingStatus" || ' ' || "billingAmount" FROM appointments WHERE id = $1`, appt); got != "COMPLETED PAID 45.00" {
+	if got := scalar(t, w, `SELECT status || ' ' || "billingStatus" || ' ' || "billingAmount" FROM appointments WHERE id = $1`, appt); got != "COMPLETED PAID 45.00" {
 		t.Fatalf("server appointment: %s", got)
 	}
-	if got := w.scalar(`SELECT p.status || ' ' || r."reviewedBy" FROM prescriptions p JOIN results r ON r."prescriptionId" = p.id WHERE p.id = $1`, pres); got != "COMPLETED "+doctorID {
+	if got := scalar(t, w, `SELECT p.status || ' ' || r."reviewedBy" FROM prescriptions p JOIN results r ON r."prescriptionId" = p.id WHERE p.id = $1`, pres); got != "COMPLETED "+doctorID {
 		t.Fatalf("server prescription: %s", got)
 	}
 
@@ -380,7 +368,7 @@ func TestAppWalk(t *testing.T) {
 	}
 	// Meanwhile at the server, someone cancels that appointment.
 	wardtest.Exec(t, w.Pool, `UPDATE appointments SET status = 'CANCELLED', "updatedAt" = now() WHERE id = $1`, apptChecked)
-	w.Restart(w.t)
+	w.Restart(t)
 	waitFor(t, "the act's outcome", 30*time.Second, func() bool {
 		s, _ := a.Status()
 		return s.Online && s.Pending == 0 && s.Rejected == 1
@@ -447,7 +435,7 @@ func TestAppWalk(t *testing.T) {
 // the dashboard, a wrong code refused, the right one claims the device.
 func TestSetup(t *testing.T) {
 	defer caught(t)
-	w := newWorld(t)
+	w := wardtest.StartServer(t, wardtest.Options{})
 	ctx := context.Background()
 	dir := t.TempDir()
 	a, err := app.New(ctx, app.Config{Engine: desktop.Config{DBPath: filepath.Join(dir, "ws.db"), Logger: wardtest.Logger(),
@@ -532,7 +520,7 @@ func TestValidationParity(t *testing.T) {
 	if err := json.Unmarshal(raw, &cases); err != nil {
 		t.Fatal(err)
 	}
-	w := newWorld(t)
+	w := wardtest.StartServer(t, wardtest.Options{})
 	a, _ := openApp(t, w, t.TempDir())
 	ids := map[string]string{}
 	for _, u := range [][2]string{{"nurse@hospital.com", "nurse123"}, {"secretary@hospital.com", "secretary123"},

@@ -56,38 +56,35 @@ func devBinary(t *testing.T) string {
 	return out
 }
 
-// xvfb starts a virtual X display and returns its name (":N").
+// xvfb starts a virtual X display and returns its name (":N"). Xvfb
+// picks a free number itself and writes it to -displayfd once it accepts
+// clients, so that parallel tests never race for one.
 func xvfb(t *testing.T) string {
 	t.Helper()
 	need(t, "Xvfb", "/usr/bin/Xvfb", "apt-get install -y xvfb xauth")
-	for n := 100 + os.Getpid()%200; n < 400; n++ {
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
-			continue
-		}
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X%d-lock", n)); err == nil {
-			continue
-		}
-		display := fmt.Sprintf(":%d", n)
-		cmd := exec.Command("Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		})
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
-			if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
-				return display
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		t.Fatalf("Xvfb %s did not start", display)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free X display number")
-	return ""
+	defer r.Close()
+	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1280x800x24", "-nolisten", "tcp")
+	cmd.ExtraFiles = []*os.File{w} // fd 3
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	_ = r.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var n int
+	if _, err := fmt.Fscan(r, &n); err != nil {
+		t.Fatalf("Xvfb did not start: %v", err)
+	}
+	return fmt.Sprintf(":%d", n)
 }
 
 // logWriter keeps a process's output for the failure message.
@@ -124,7 +121,7 @@ func TestDesktopInBrowser(t *testing.T) {
 	dist := builtUI(t)
 	bin := devBinary(t)
 	built := time.Now()
-	w := newWorld(t)
+	w := wardtest.StartServer(t, wardtest.Options{})
 	display := xvfb(t)
 
 	// The app.
@@ -319,7 +316,7 @@ func TestDesktopInBrowser(t *testing.T) {
 	if want := "Test | Value | Unit | Reference range | Flag\nHemoglobine | 13.5 | g/dL | 12-16 | \nCRP | 85 | mg/L | < 5 | Abnormal !"; labRows != want {
 		t.Errorf("the review's lab table reads\n%s\nwant\n%s", labRows, want)
 	}
-	if got := w.scalar(`SELECT r.data::text FROM results r JOIN prescriptions p ON p.id = r."prescriptionId" WHERE p.id = $1`, pres); got != `{"rows": [{"test": "Hemoglobine", "unit": "g/dL", "range": "12-16", "value": "13.5"}, {"test": "CRP", "unit": "mg/L", "range": "< 5", "value": "85", "abnormal": true}]}` {
+	if got := scalar(t, w, `SELECT r.data::text FROM results r JOIN prescriptions p ON p.id = r."prescriptionId" WHERE p.id = $1`, pres); got != `{"rows": [{"test": "Hemoglobine", "unit": "g/dL", "range": "12-16", "value": "13.5"}, {"test": "CRP", "unit": "mg/L", "range": "< 5", "value": "85", "abnormal": true}]}` {
 		t.Errorf("the server stores the values as %s", got)
 	}
 	u.snap("lab-result")
@@ -356,13 +353,13 @@ func TestDesktopInBrowser(t *testing.T) {
 	u.click(`#payment-form [data-role="submit"]`)
 	u.wait("paid", `!document.querySelector('#q-unpaid tr[data-id="`+appt+`"]')`, 10*time.Second)
 	u.wait("everything sent", `document.querySelector('#syncbar').dataset.pending === '0'`, 20*time.Second)
-	if got := w.scalar(`SELECT a.status || ' ' || a."billingStatus" || ' ' || a."billingAmount" || ' ' || p.status FROM appointments a JOIN prescriptions p ON p."patientId" = a."patientId" WHERE a.id = $1`, appt); got != "COMPLETED PAID 45.00 COMPLETED" {
+	if got := scalar(t, w, `SELECT a.status || ' ' || a."billingStatus" || ' ' || a."billingAmount" || ' ' || p.status FROM appointments a JOIN prescriptions p ON p."patientId" = a."patientId" WHERE a.id = $1`, appt); got != "COMPLETED PAID 45.00 COMPLETED" {
 		t.Fatalf("the server holds %q for the walked patient", got)
 	}
-	if got := w.scalar(`SELECT "medicalHistory"::text FROM patients WHERE "lastName" = 'Walker'`); got != `{"allergies": ["penicillin"], "conditions": ["asthma"]}` {
+	if got := scalar(t, w, `SELECT "medicalHistory"::text FROM patients WHERE "lastName" = 'Walker'`); got != `{"allergies": ["penicillin"], "conditions": ["asthma"]}` {
 		t.Errorf("the server holds the medical history %s", got)
 	}
-	if got := w.scalar(`SELECT to_char("birthDate", 'YYYY-MM-DD') FROM patients WHERE "lastName" = 'Walker'`); got != "1990-04-01" {
+	if got := scalar(t, w, `SELECT to_char("birthDate", 'YYYY-MM-DD') FROM patients WHERE "lastName" = 'Walker'`); got != "1990-04-01" {
 		t.Fatalf("the server holds birth date %s for 01/04/1990", got)
 	}
 	walked := time.Now()
@@ -392,7 +389,7 @@ func TestDesktopInBrowser(t *testing.T) {
 	// Meanwhile, at the server, someone cancels that appointment.
 	wardtest.Exec(t, w.Pool, `UPDATE appointments SET status = 'CANCELLED', "updatedAt" = now() WHERE id = $1`, apptChecked)
 	outage := time.Now()
-	w.Restart(w.t)
+	w.Restart(t)
 	u.wait("back online: nothing waiting, one rejected", `document.querySelector('#syncbar').dataset.state === 'online' && document.querySelector('#syncbar').dataset.pending === '0' && document.querySelector('#sync-rejected').textContent === '1 rejected'`, 30*time.Second)
 	resynced := time.Since(outage)
 	card := `#rejected-list li.card`
@@ -452,7 +449,7 @@ func TestDesktopInBrowser(t *testing.T) {
 	u.click(`#tab-waiting`)
 	u.wait("held by the server, and said so", `(document.querySelector('#waiting-list')?.textContent ?? '').includes('Waiting for check-in at reception (the server holds it and applies it then)') && document.querySelector('#sync-waiting').textContent.includes('1 on hold for another workstation')`, 20*time.Second)
 	u.snap("on-hold")
-	if got := w.scalar(`SELECT status::text FROM appointments WHERE id = $1`, apptSched); got != "SCHEDULED" {
+	if got := scalar(t, w, `SELECT status::text FROM appointments WHERE id = $1`, apptSched); got != "SCHEDULED" {
 		t.Fatalf("the parked vitals changed the appointment: %s", got)
 	}
 	// Reception's check-in lands (written here as another program would):
@@ -460,7 +457,7 @@ func TestDesktopInBrowser(t *testing.T) {
 	wardtest.Exec(t, w.Pool, `UPDATE appointments SET status = 'CHECKED_IN', "checkedInAt" = now(), "updatedAt" = now() WHERE id = $1`, apptSched)
 	u.wait("applied: nothing on hold any more", `(document.querySelector('#waiting-list')?.textContent ?? '').includes('Nothing is waiting') && !document.querySelector('#sync-waiting').textContent.includes('on hold')`, 30*time.Second)
 	u.snap("on-hold-applied")
-	if got := w.scalar(`SELECT a.status::text || ' ' || u.name FROM appointments a JOIN users u ON u.id = a."vitalsEnteredBy" WHERE a.id = $1`, apptSched); got != "IN_CONSULTATION Infirmier Test" {
+	if got := scalar(t, w, `SELECT a.status::text || ' ' || u.name FROM appointments a JOIN users u ON u.id = a."vitalsEnteredBy" WHERE a.id = $1`, apptSched); got != "IN_CONSULTATION Infirmier Test" {
 		t.Fatalf("after the check-in the server holds %q", got)
 	}
 

@@ -20,7 +20,7 @@ import (
 // status names the release and commit for the About box.
 func TestInstalledClaimCode(t *testing.T) {
 	defer caught(t)
-	w := newWorld(t)
+	w := wardtest.StartServer(t, wardtest.Options{})
 	ctx := context.Background()
 	dev, code, _, err := w.DB.RegisterDevice(ctx, "Ward 9 nurses", []workflow.Role{workflow.RoleNurse})
 	if err != nil {
@@ -35,7 +35,7 @@ func TestInstalledClaimCode(t *testing.T) {
 	a.Startup(ctx)
 	defer a.Shutdown(ctx)
 	waitFor(t, "the installer's code redeemed", 15*time.Second, func() bool {
-		return w.scalar(`SELECT (registration_hash IS NULL)::text FROM sync.devices WHERE id = $1`, dev.ID) == "true"
+		return scalar(t, w, `SELECT (registration_hash IS NULL)::text FROM sync.devices WHERE id = $1`, dev.ID) == "true"
 	})
 	must(a.Login("nurse@hospital.com", "nurse123"))
 	st := must(a.Status())

@@ -18,14 +18,14 @@ import (
 
 // appOn opens an App on the replica in dir, bound to the demo
 // workstation, with the idle lock flag given (the app's -idle-lock).
-func appOn(t *testing.T, w *world, dir string, flag time.Duration) (*app.App, func()) {
+func appOn(t *testing.T, w *wardtest.Server, dir string, flag time.Duration) (*app.App, func()) {
 	t.Helper()
 	return appWith(t, w, dir, flag, false)
 }
 
 // appWith is appOn, unencrypted (the way a version before encryption kept
 // its replica) when plain is set.
-func appWith(t *testing.T, w *world, dir string, flag time.Duration, plain bool) (*app.App, func()) {
+func appWith(t *testing.T, w *wardtest.Server, dir string, flag time.Duration, plain bool) (*app.App, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, app.Config{
@@ -61,7 +61,7 @@ func appWith(t *testing.T, w *world, dir string, flag time.Duration, plain bool)
 // and a reset brings the flag back.
 func TestDashboardIdleLockReachesApp(t *testing.T) {
 	defer caught(t)
-	w := newWorld(t)
+	w := wardtest.StartServer(t, wardtest.Options{})
 	ctx := context.Background()
 	dir := t.TempDir()
 	// set writes the dashboard's setting with a pool of its own: the
@@ -92,7 +92,7 @@ func TestDashboardIdleLockReachesApp(t *testing.T) {
 	five := 5
 	set(&five)
 	w.Stop()
-	w.Restart(w.t)
+	w.Restart(t)
 	waitFor(t, "the welcome's idle lock", 15*time.Second, func() bool { return idle(a) == 300 })
 	if st := must(a.Status()); st.IdleLockMinutes == nil || *st.IdleLockMinutes != 5 {
 		t.Fatalf("status: %+v", st.IdleLockMinutes)
@@ -119,7 +119,7 @@ func TestDashboardIdleLockReachesApp(t *testing.T) {
 
 	// Reset on the dashboard: the flag again, at the next contact.
 	set(nil)
-	w.Restart(w.t)
+	w.Restart(t)
 	waitFor(t, "the flag's idle lock again", 15*time.Second, func() bool { return idle(a) == 180 })
 	stop()
 }
@@ -130,7 +130,7 @@ func TestDashboardIdleLockReachesApp(t *testing.T) {
 // wipe.
 func TestRevokedAppReportsWiped(t *testing.T) {
 	defer caught(t)
-	w := newWorld(t)
+	w := wardtest.StartServer(t, wardtest.Options{})
 	ctx := context.Background()
 	a, _ := appOn(t, w, t.TempDir(), time.Minute)
 	must(a.Login("nurse@hospital.com", "nurse123"))
@@ -154,7 +154,7 @@ func TestRevokedAppReportsWiped(t *testing.T) {
 	// The server's hub closes the socket only when revoked through the
 	// API; a restart makes the next contact a refused one.
 	w.Stop()
-	w.Restart(w.t)
+	w.Restart(t)
 	waitFor(t, "the wipe", 20*time.Second, func() bool { return must(a.Status()).Wiped != "" })
 	waitFor(t, "the wipe report", 10*time.Second, func() bool { return ks().WipedAt != nil })
 	k := ks()
@@ -173,7 +173,7 @@ func TestRevokedAppReportsWiped(t *testing.T) {
 // applied, and no file of the folder still shows it.
 func TestPlaintextReplicaEncryptedAtLogin(t *testing.T) {
 	defer caught(t)
-	w := newWorld(t)
+	w := wardtest.StartServer(t, wardtest.Options{})
 	dir := t.TempDir()
 	const marker = "MARKER-PLAINTEXT-VITALS-77"
 	old, stop := appWith(t, w, dir, time.Minute, true)
@@ -190,11 +190,11 @@ func TestPlaintextReplicaEncryptedAtLogin(t *testing.T) {
 		t.Fatal("the plaintext replica does not show the marker: the test would prove nothing")
 	}
 
-	w.Restart(w.t)
+	w.Restart(t)
 	a, _ := appOn(t, w, dir, time.Minute)
 	must(a.Login("nurse@hospital.com", "nurse123"))
 	waitFor(t, "the queued act sent", 30*time.Second, func() bool { st := must(a.Status()); return st.Online && st.Pending == 0 })
-	if n := w.scalar(`SELECT count(*)::text FROM sync.mutations WHERE outcome = 'applied' AND args::text LIKE '%' || $1 || '%'`, marker); n != "1" {
+	if n := scalar(t, w, `SELECT count(*)::text FROM sync.mutations WHERE outcome = 'applied' AND args::text LIKE '%' || $1 || '%'`, marker); n != "1" {
 		t.Fatalf("the act queued in the plaintext replica was applied %s times", n)
 	}
 	if plain, err := sqlite.IsPlaintext(db); err != nil || plain {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"wardsync/internal/wardtest"
 )
 
 // TestIdleLockInBrowser: the app (dev build, -idle-lock 10s) in headless
@@ -18,7 +20,7 @@ func TestIdleLockInBrowser(t *testing.T) {
 	need(t, "Chromium", chromiumPath, "apt-get install -y chromium")
 	dist := builtUI(t)
 	bin := devBinary(t)
-	w := newWorld(t)
+	w := wardtest.StartServer(t, wardtest.Options{})
 	display := xvfb(t)
 	// Not shorter than the 10 s a login waits for its queues: on a loaded
 	// machine a shorter lock fired before the queues came, and the login's

@@ -18,7 +18,7 @@ import (
 // password reopens it, offline too.
 func TestIdleLockInApp(t *testing.T) {
 	defer caught(t)
-	w := newWorld(t)
+	w := wardtest.StartServer(t, wardtest.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	a, err := app.New(ctx, app.Config{

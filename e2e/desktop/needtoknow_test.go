@@ -22,7 +22,7 @@ import (
 // result interpretations, a document, a queued act and a rejected one.
 func TestNeedToKnowPerUser(t *testing.T) {
 	defer caught(t)
-	w := newWorld(t)
+	w := wardtest.StartServer(t, wardtest.Options{})
 	p1, p2, p3 := postgres.SeedID("patient:1"), postgres.SeedID("patient:2"), postgres.SeedID("patient:3")
 	wardtest.Exec(t, w.Pool, `UPDATE patients SET "medicalHistory" = '{"allergies":["penicillin"]}'::jsonb, address = '1 rue X', insurance = 'MUT-1' WHERE id = $1`, p1)
 	wardtest.Exec(t, w.Pool, `INSERT INTO documents (id, name, type, url, "uploadedBy", "createdAt", "updatedAt", "patientId")
@@ -50,7 +50,7 @@ func TestNeedToKnowPerUser(t *testing.T) {
 	inConsult := postgres.SeedID("a:inconsult")
 	must(act(a, ids[workflow.RoleDoctor], "appointment.completeConsultation", obj{"id": inConsult, "consultationNotes": "NOTES-OF-THE-DOCTOR"}))
 	wardtest.Exec(t, w.Pool, `UPDATE appointments SET status = 'CONSULTATION_COMPLETED', "consultationNotes" = 'elsewhere', "consultedAt" = now() WHERE id = $1`, inConsult)
-	w.Restart(w.t)
+	w.Restart(t)
 	must(a.Login(logins[workflow.RoleDoctor][0], logins[workflow.RoleDoctor][1]))
 	waitFor(t, "the doctor's act rejected", 20*time.Second, func() bool {
 		r, _ := a.Rejected(true)

@@ -33,7 +33,7 @@ import (
 func TestWindowErrors(t *testing.T) {
 	shots := windowShots(t, "make test-desktop runs this test (or set it to build/screenshots after make desktop)")
 	bin := windowTools(t)
-	w := newWorld(t)
+	w := wardtest.StartServer(t, wardtest.Options{})
 	w.Stop() // the first login happens with the server out of reach
 	display := xvfb(t)
 
@@ -51,7 +51,7 @@ func TestWindowErrors(t *testing.T) {
 
 	// 2. The server is back: a wrong password. The refused password is
 	// selected, so typing replaces it.
-	w.Restart(w.t)
+	w.Restart(t)
 	win.xdo("type", "--delay", "15", "wrong-password")
 	win.xdo("key", "Return")
 	win.read("the wrong password refused", "Wrong e-mail or password.", 20*time.Second)
@@ -91,33 +91,32 @@ func (w *window) logIn(email, password string) {
 
 func (w *window) xdo(args ...string) {
 	w.t.Helper()
-	cmd := exec.Command("xdotool", args...)
-	cmd.Env = append(os.Environ(), "DISPLAY="+w.display)
-	if b, err := cmd.CombinedOutput(); err != nil {
+	if b, err := w.command("xdotool", args...).CombinedOutput(); err != nil {
 		w.t.Fatalf("xdotool %s: %v\n%s", strings.Join(args, " "), err, b)
 	}
+}
+
+// command is a program run on the window's display.
+func (w *window) command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), "DISPLAY="+w.display)
+	return cmd
 }
 
 // waitWindow waits for the app's window and gives it the keyboard.
 func (w *window) waitWindow() {
 	w.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		select {
 		case <-w.exited:
 			w.t.Fatal("the app exited before its window appeared")
 		default:
 		}
-		cmd := exec.Command("xdotool", "search", "--onlyvisible", "--name", "^wardsync")
-		cmd.Env = append(os.Environ(), "DISPLAY="+w.display)
-		if out, err := cmd.Output(); err == nil && len(strings.Fields(string(out))) > 0 {
-			id := strings.Fields(string(out))[0]
-			cmd := exec.Command("xdotool", "windowfocus", id)
-			cmd.Env = append(os.Environ(), "DISPLAY="+w.display)
-			_ = cmd.Run() // no window manager: focus may be refused, and is not needed
+		out, _ := w.command("xdotool", "search", "--onlyvisible", "--name", "^wardsync").Output()
+		if ids := strings.Fields(string(out)); len(ids) > 0 {
+			_ = w.command("xdotool", "windowfocus", ids[0]).Run() // no window manager: focus may be refused, and is not needed
 			return
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
 	w.t.Fatal("no wardsync window appeared within 60 s")
 }
@@ -131,9 +130,7 @@ func (w *window) ocr() string {
 	w.n++
 	shot := filepath.Join(w.dir, fmt.Sprintf("shot-%02d.png", w.n))
 	big := filepath.Join(w.dir, fmt.Sprintf("big-%02d.png", w.n))
-	imp := exec.Command("import", "-window", "root", shot)
-	imp.Env = append(os.Environ(), "DISPLAY="+w.display)
-	if b, err := imp.CombinedOutput(); err != nil {
+	if b, err := w.command("import", "-window", "root", shot).CombinedOutput(); err != nil {
 		w.t.Fatalf("import: %v\n%s", err, b)
 	}
 	w.last = shot

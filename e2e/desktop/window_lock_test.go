@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"wardsync/desktop"
+	"wardsync/internal/wardtest"
 )
 
 // windowIdleLock is the idle lock the real-window test starts the app with:
@@ -24,7 +25,7 @@ const windowIdleLock = 40 * time.Second
 func TestWindowIdleLock(t *testing.T) {
 	shots := windowShots(t, "make test-desktop runs this test (or set it to build/screenshots after make desktop)")
 	bin := windowTools(t)
-	w := newWorld(t)
+	w := wardtest.StartServer(t, wardtest.Options{})
 	display := xvfb(t)
 	_, exited := runApp(t, bin, display, w, nil, 4000, "-idle-lock", windowIdleLock.String())
 	win := &window{t: t, display: display, exited: exited, dir: t.TempDir(), shots: shots}

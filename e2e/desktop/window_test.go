@@ -37,7 +37,7 @@ func windowShots(t *testing.T, how string) string {
 // after the common ones. It runs in its own process group, so that the
 // cleanup can end all of it; the cleanup logs the last logTail bytes of
 // its output when the test failed. exited closes when the app exits.
-func runApp(t *testing.T, bin, display string, w *world, env []string, logTail int, extra ...string) (appLog *logWriter, exited chan struct{}) {
+func runApp(t *testing.T, bin, display string, w *wardtest.Server, env []string, logTail int, extra ...string) (appLog *logWriter, exited chan struct{}) {
 	t.Helper()
 	appLog = &logWriter{}
 	args := append([]string{"-db", filepath.Join(t.TempDir(), "workstation.db"), "-server", w.URL(),
@@ -81,7 +81,7 @@ func builtUI(t *testing.T) string {
 // runDevApp starts the dev build bin (see devBinary) serving the built UI
 // in dist (see builtUI) on its dev server, and waits until that answers.
 // It returns the dev server's address, for a browser to open.
-func runDevApp(t *testing.T, bin, dist, display string, w *world, extra ...string) string {
+func runDevApp(t *testing.T, bin, dist, display string, w *wardtest.Server, extra ...string) string {
 	t.Helper()
 	devAddr := wardtest.FreeAddr(t)
 	appLog, exited := runApp(t, bin, display, w,

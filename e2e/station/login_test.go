@@ -54,7 +54,7 @@ func TestOfflineLogin(t *testing.T) {
 	ctx := context.Background()
 	env := newEnv(t, true)
 	clk := &offsetClock{}
-	s := env.station(postgres.DemoDeviceID, withNow(clk.Now))
+	s := env.station(postgres.DemoDeviceID, func(c *desktop.Config) { c.Now = clk.Now })
 
 	// Online: a wrong password is the server's refusal, and no key slot is made.
 	_, err := s.e.Login(ctx, wardtest.Email(nur), "nurse124")

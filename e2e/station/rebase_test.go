@@ -3,12 +3,12 @@ package station
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
-	"wardsync/desktop/remote"
 	"wardsync/internal/wardtest"
 	"wardsync/syncproto"
 	"wardsync/workflow"
@@ -126,54 +126,33 @@ func TestRebaseOnPull(t *testing.T) {
 // the device but the wantQueued queued ones.
 func pullAll(t *testing.T, s *station, wantQueued, wantChanges int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wardtest.WaitTimeout)
-	defer cancel()
+	ctx := context.Background()
 	creds, err := s.e.DB().Credentials(ctx)
 	if err != nil || len(creds) == 0 {
 		t.Fatalf("credentials: %v", err)
 	}
-	conn, err := remote.Dial(ctx, s.cfg.ServerURL, creds[0].Token, remote.Options{})
+	c, st, err := s.e.DB().CountsAndState(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	conn := s.env.Dial(t, creds[0].Token, s.device)
 	defer conn.Close()
-	st, err := s.e.DB().State(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := s.e.DB().Counts(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := conn.Hello(ctx, syncproto.Hello{DeviceID: s.device, Cursor: st.Cursor, LastMutationSeq: st.LastSeq,
-		Pending: c.Pending, OldestPendingAt: c.OldestPendingAt})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := conn.Say(t, syncproto.Hello{Cursor: st.Cursor, LastMutationSeq: st.LastSeq, Pending: c.Pending, OldestPendingAt: c.OldestPendingAt})
 	if w.LastMutationSeq != st.LastSeq-int64(wantQueued) {
 		t.Fatalf("the server has seq %d, the replica %d with %d queued", w.LastMutationSeq, st.LastSeq, wantQueued)
 	}
 	// The direct UPDATEs must be below the horizon before the pull can
-	// hand them out: pull until the page carries them.
-	got := 0
-	for got < wantChanges {
-		if ctx.Err() != nil {
-			t.Fatalf("the server's changes never came: %d of %d", got, wantChanges)
-		}
-		st, err := s.e.DB().State(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		page, err := conn.Pull(ctx, st.Cursor, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+	// hand them out: pull until the pages carry them.
+	cursor, got := st.Cursor, 0
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
+		page := conn.Pull(t, cursor, 0)
 		if err := s.e.DB().ApplyChanges(ctx, page, time.Now()); err != nil {
 			t.Fatal(err)
 		}
-		got += len(page.Changes)
-		if !page.More && got < wantChanges {
-			time.Sleep(20 * time.Millisecond)
+		cursor, got = page.Cursor, got+len(page.Changes)
+		if got < wantChanges {
+			return fmt.Sprintf("the server's changes have not all come: %d of %d", got, wantChanges)
 		}
-	}
+		return ""
+	})
 }

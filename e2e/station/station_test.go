@@ -27,11 +27,8 @@ type station struct {
 	stopFn func()
 }
 
-type stationOption func(*desktop.Config)
-
-func withNow(now func() time.Time) stationOption { return func(c *desktop.Config) { c.Now = now } }
-
-func (e *env) station(device string, opts ...stationOption) *station {
+// station starts a workstation's engine, its config changed by opts.
+func (e *env) station(device string, opts ...func(*desktop.Config)) *station {
 	e.tb.Helper()
 	p := wardtest.NewLink(e.tb, e.tb.Name()+"/"+device, e.Addr())
 	cfg := desktop.Config{
@@ -75,7 +72,7 @@ func (s *station) login(email, password string) *desktop.Session {
 	return sess
 }
 
-// loginAll logs in the seed's clinical and front-desk users online.
+// loginAll logs the seed's users of roles in, online.
 func (s *station) loginAll(roles ...workflow.Role) {
 	s.tb.Helper()
 	for _, r := range roles {
@@ -123,17 +120,14 @@ func (s *station) stop() {
 	}
 }
 
+// act performs one act as role's logged-in user (see perform).
 func (s *station) act(role workflow.Role, name string, args map[string]any) *desktop.Acted {
 	s.tb.Helper()
-	uid, ok := s.users[role]
-	if !ok {
-		s.tb.Fatalf("%s: nobody logged in as %s", s.device, role)
-	}
-	a, err := s.e.Act(context.Background(), uid, name, wardtest.MustJSON(args))
+	a, err := s.perform([]step{{role, name, args}})
 	if err != nil {
-		s.tb.Fatalf("%s: %s as %s: %v", s.device, name, role, err)
+		s.tb.Fatal(err)
 	}
-	return a
+	return a[0]
 }
 
 func (s *station) pending() []desktop.PendingAct {

@@ -1,6 +1,7 @@
 package http_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"wardsync/internal/pgtest"
+	"wardsync/internal/wardtest"
 	"wardsync/server/postgres"
 	"wardsync/syncproto"
 	"wardsync/workflow"
@@ -34,20 +36,12 @@ func (e *dashboard) scrape() map[string]*dto.MetricFamily {
 // scrapeWith fetches /metrics with token as bearer ("" for none).
 func (e *dashboard) scrapeWith(token string) map[string]*dto.MetricFamily {
 	e.t.Helper()
-	req, _ := http.NewRequest("GET", e.HTTP.URL()+"/metrics", nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		e.t.Fatalf("/metrics: %d", resp.StatusCode)
+	st, raw := wardtest.Call(e.t, nil, http.MethodGet, e.URL()+"/metrics", token, nil)
+	if st != http.StatusOK {
+		e.t.Fatalf("/metrics: %d", st)
 	}
 	p := expfmt.NewTextParser(model.UTF8Validation)
-	mf, err := p.TextToMetricFamilies(resp.Body)
+	mf, err := p.TextToMetricFamilies(bytes.NewReader(raw))
 	if err != nil {
 		e.t.Fatal(err)
 	}

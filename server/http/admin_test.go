@@ -153,10 +153,9 @@ func TestAdminEndpointsAuthorization(t *testing.T) {
 // A refusal is returned like any JSON reply.
 func (e *dashboard) openEvents(path, token string) (int, map[string]any) {
 	e.t.Helper()
-	u := e.HTTP.URL() + path
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", u, nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.URL()+path, nil)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

@@ -2,6 +2,8 @@ package http_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -35,6 +37,13 @@ func (n *notifications) take() []pgconnNotice {
 	return out
 }
 
+// add keeps what a listener heard (postgres.DB.ListenAdmin's callback).
+func (n *notifications) add(channel, payload string) {
+	n.mu.Lock()
+	n.got = append(n.got, pgconnNotice{channel, payload})
+	n.mu.Unlock()
+}
+
 // listenRaw follows the announce channels on a connection of its own, as
 // any other program may.
 func listenRaw(t *testing.T, url string) *notifications {
@@ -44,7 +53,7 @@ func listenRaw(t *testing.T, url string) *notifications {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, ch := range []string{postgres.ChannelChanges, postgres.ChannelAdmin} {
+	for _, ch := range postgres.AdminChannels {
 		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
 			t.Fatal(err)
 		}
@@ -58,9 +67,7 @@ func listenRaw(t *testing.T, url string) *notifications {
 			if err != nil {
 				return
 			}
-			n.mu.Lock()
-			n.got = append(n.got, pgconnNotice{m.Channel, m.Payload})
-			n.mu.Unlock()
+			n.add(m.Channel, m.Payload)
 		}
 	}()
 	t.Cleanup(func() {
@@ -85,17 +92,12 @@ func TestAnnouncedAfterCommit(t *testing.T) {
 	heard := listenRaw(t, env.DatabaseURL)
 
 	// B's dashboards: what its admin listener hears.
-	var dashMu sync.Mutex
-	var dash []string
+	dash := &notifications{}
 	dctx, dcancel := context.WithCancel(context.Background())
 	dashDone := make(chan struct{})
 	go func() {
 		defer close(dashDone)
-		_ = b.DB.ListenAdmin(dctx, func(channel, payload string) {
-			dashMu.Lock()
-			dash = append(dash, channel+":"+payload)
-			dashMu.Unlock()
-		})
+		_ = b.DB.ListenAdmin(dctx, dash.add)
 	}()
 	t.Cleanup(func() { dcancel(); <-dashDone })
 	time.Sleep(200 * time.Millisecond) // B's dashboard listener is connected
@@ -115,15 +117,13 @@ func TestAnnouncedAfterCommit(t *testing.T) {
 	if !onB.WaitPoke(pokeWithin) {
 		t.Fatalf("the device on B was not poked within %s of a push committed on A", pokeWithin)
 	}
+	var dashHeard []pgconnNotice
 	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
-		dashMu.Lock()
-		defer dashMu.Unlock()
-		for _, d := range dash {
-			if d == postgres.ChannelAdmin+":mutations" {
-				return ""
-			}
+		dashHeard = append(dashHeard, dash.take()...)
+		if slices.Contains(dashHeard, pgconnNotice{postgres.ChannelAdmin, "mutations"}) {
+			return ""
 		}
-		return "B's dashboards did not hear of the mutation recorded on A: " + strings.Join(dash, ", ")
+		return fmt.Sprintf("B's dashboards did not hear of the mutation recorded on A: %v", dashHeard)
 	})
 	// Every notification of the push came from the announcement after its
 	// commit (its payload names the announcing instance), none from a

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -68,9 +67,8 @@ func upgrade(t *testing.T, srv *httpserver.Server, h map[string]string) (int, ma
 		t.Fatalf("upgrade: %v", err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
 	var out map[string]any
-	json.Unmarshal(body, &out)
+	_ = json.NewDecoder(resp.Body).Decode(&out)
 	return resp.StatusCode, out
 }
 

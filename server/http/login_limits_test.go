@@ -12,14 +12,10 @@ import (
 	httpserver "wardsync/server/http"
 )
 
-// tryLogin posts a login with extra headers and returns the status, the
+// tryLogin posts a login with the headers h and returns the status, the
 // answer and its headers.
-func tryLogin(t testing.TB, srv *httpserver.Server, email, password, device string, header map[string]string) (int, map[string]any, http.Header) {
+func tryLogin(t testing.TB, srv *httpserver.Server, email, password, device string, h http.Header) (int, map[string]any, http.Header) {
 	t.Helper()
-	h := http.Header{}
-	for k, v := range header {
-		h.Set(k, v)
-	}
 	code, out, h, err := wardtest.PostLogin(nil, srv.URL(), wardtest.LoginBody(email, password, device), h)
 	if err != nil {
 		t.Fatalf("login: %v", err)
@@ -184,7 +180,7 @@ func TestSpoofedForwardedFor(t *testing.T) {
 	t.Parallel()
 	env := wardtest.StartServer(t, wardtest.Options{})
 	limits := slowLimits(env.HTTP, 1000, 2)
-	spoof := map[string]string{"X-Forwarded-For": "10.66.6.6"}
+	spoof := http.Header{"X-Forwarded-For": {"10.66.6.6"}}
 	for i := 0; i < 3; i++ {
 		code, out, _ := tryLogin(t, env.HTTP, "ghost"+strconv.Itoa(i)+"@hospital.com", "x", "", spoof)
 		wantWrongPassword(t, code, out)
@@ -198,14 +194,14 @@ func TestSpoofedForwardedFor(t *testing.T) {
 		t.Fatalf("%d failed logins logged from the peer's address, want 3", n)
 	}
 	// The spoofing address is held back: changing the header does not help.
-	code, out, h := tryLogin(t, env.HTTP, "ghost9@hospital.com", "x", "", map[string]string{"X-Forwarded-For": "10.1.2.3"})
+	code, out, h := tryLogin(t, env.HTTP, "ghost9@hospital.com", "x", "", http.Header{"X-Forwarded-For": {"10.1.2.3"}})
 	wantRateLimited(t, code, out, h, limits.MaxDelay)
 
 	// Behind a trusted proxy: the client's own address counts.
 	if err := env.HTTP.SetTrustedProxies("127.0.0.0/8, ::1"); err != nil {
 		t.Fatal(err)
 	}
-	code, out, _ = tryLogin(t, env.HTTP, "ghost@hospital.com", "x", "", map[string]string{"X-Forwarded-For": "203.0.113.9, 10.20.30.40"})
+	code, out, _ = tryLogin(t, env.HTTP, "ghost@hospital.com", "x", "", http.Header{"X-Forwarded-For": {"203.0.113.9, 10.20.30.40"}})
 	wantWrongPassword(t, code, out)
 	if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.security_events WHERE kind = 'login_failed' AND address = '10.20.30.40'`); n != 1 {
 		t.Fatal("the trusted proxy's client address was not used")

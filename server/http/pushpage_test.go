@@ -37,42 +37,30 @@ type pageFixture struct {
 
 // newPageFixture: five workstations that take pushed pages, in four
 // visibility classes (ward: nurse and doctor; reception: secretary; lab:
-// biologist; two nurse-only wards), each followed from the head; the ward
-// and reception also act on connections of their own.
+// biologist; two nurse-only wards), each followed from the head by a login
+// of its first role; the ward and reception also act on connections of
+// their own.
 func newPageFixture(t *testing.T, racing bool) *pageFixture {
 	e := wardtest.StartServer(t, wardtest.Options{})
 	f := &pageFixture{env: e, followers: map[string]*wardtest.Follower{}, roles: map[string][]workflow.Role{}}
-	nurseRoles := []workflow.Role{workflow.RoleNurse}
-	for _, d := range []struct {
-		name  string
-		id    *string
-		roles []workflow.Role
-		login workflow.Role
-	}{
-		{"Ward A", &f.ward, []workflow.Role{workflow.RoleNurse, workflow.RoleDoctor}, workflow.RoleNurse},
-		{"Reception", &f.reception, []workflow.Role{workflow.RoleSecretary}, workflow.RoleSecretary},
-		{"Lab", &f.lab, []workflow.Role{workflow.RoleBiologist}, workflow.RoleBiologist},
-		{"Ward B", new(string), nurseRoles, workflow.RoleNurse},
-		{"Ward C", new(string), nurseRoles, workflow.RoleNurse},
-	} {
-		*d.id = e.AddDevice(t, d.name, d.roles...)
-		tok := e.Login(t, d.login, *d.id)
-		switch *d.id {
-		case f.ward:
-			f.nurseTok = tok
-			f.wardAuthor = e.Connect(t, tok, f.ward)
-		case f.reception:
-			f.secTok = tok
-			f.receptionAuthr = e.Connect(t, tok, f.reception)
-		}
-		c := e.Dial(t, tok, *d.id)
+	follow := func(name string, roles ...workflow.Role) (id, tok string) {
+		id = e.AddDevice(t, name, roles...)
+		tok = e.Login(t, roles[0], id)
+		c := e.Dial(t, tok, id)
 		c.Say(t, syncproto.Hello{Pages: true})
 		var selfPull time.Duration
-		if racing && *d.id == f.lab {
+		if racing && roles[0] == workflow.RoleBiologist {
 			selfPull = 7 * time.Millisecond
 		}
-		f.followers[*d.id], f.roles[*d.id] = wardtest.Follow(t, c, selfPull), d.roles
+		f.followers[id], f.roles[id] = wardtest.Follow(t, c, selfPull), roles
+		return id, tok
 	}
+	f.ward, f.nurseTok = follow("Ward A", workflow.RoleNurse, workflow.RoleDoctor)
+	f.reception, f.secTok = follow("Reception", workflow.RoleSecretary)
+	f.lab, _ = follow("Lab", workflow.RoleBiologist)
+	follow("Ward B", workflow.RoleNurse)
+	follow("Ward C", workflow.RoleNurse)
+	f.wardAuthor, f.receptionAuthr = e.Connect(t, f.nurseTok, f.ward), e.Connect(t, f.secTok, f.reception)
 	return f
 }
 
