@@ -239,8 +239,11 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 	cancel()
 	if err != nil {
 		s.Logger.Warn("record a workstation's socket", "device", c.deviceID, "err", err)
+		// Said as a failed hello says it (UNAVAILABLE with its sentence, or
+		// INTERNAL), then 1013 whatever it was: the workstation keeps its
+		// acts and tries again.
 		close(c.readDone)
-		c.close(websocket.CloseTryAgainLater, "")
+		c.failWith(websocket.CloseTryAgainLater, "", unavailable(err))
 		c.writeLoop()
 		return
 	}
