@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"wardsync/internal/wardtest"
+	httpserver "wardsync/server/http"
 	"wardsync/syncproto"
 	"wardsync/workflow"
 )
@@ -311,4 +312,37 @@ func TestHostileInput(t *testing.T) {
 		}
 		stillServing(t, "metacharacters")
 	})
+}
+
+// TestNoHelloIsRefused: a socket that says nothing is refused once the
+// hello timeout has passed (PROTOCOL_ERROR, fatal, 1008) and recorded
+// offline, instead of holding a connection and a dashboard row that reads
+// "checking its queue" for ever; one that said hello in time is not.
+func TestNoHelloIsRefused(t *testing.T) {
+	t.Parallel()
+	env := wardtest.StartServer(t, wardtest.Options{Configure: func(s *httpserver.Server) { s.HelloTimeout = time.Second }})
+	sec := env.Login(t, workflow.RoleSecretary, demo)
+
+	silent := env.Dial(t, sec, demo)
+	checkErrorFrame(t, silent.Next(t), workflow.CodeProtocolError, "No hello within 1 s of connecting; a workstation says hello first.", true)
+	if got := silent.WaitClosed(t); got != websocket.ClosePolicyViolation {
+		t.Fatalf("closed with %d, want %d", got, websocket.ClosePolicyViolation)
+	}
+	wardtest.Eventually(t, wardtest.WaitTimeout, func() string {
+		if n := wardtest.Count(t, env.Pool, `SELECT count(*) FROM sync.clients WHERE device_id = $1 AND disconnected_at IS NOT NULL`, demo); n != 1 {
+			return "the refused socket is not recorded as ended"
+		}
+		return ""
+	})
+
+	talker := env.Connect(t, sec, demo)
+	time.Sleep(1500 * time.Millisecond) // past the timeout: it must not fire after the hello
+	if ch := talker.Pull(t, "", 1); ch == nil {
+		t.Fatal("no changes frame after the hello timeout had passed")
+	}
+	select {
+	case <-talker.Closed():
+		t.Fatalf("the socket that said hello was closed: %v", talker.CloseError())
+	default:
+	}
 }

@@ -38,6 +38,11 @@ type Server struct {
 	// a slow reader may hold a write before its connection is dropped.
 	PingInterval time.Duration
 	WriteTimeout time.Duration
+	// HelloTimeout is how long a socket may stay open without a hello. A
+	// workstation says hello at once; a socket that does not holds a
+	// connection and shows on the dashboard as "checking its queue" for as
+	// long as it stays, so it is refused (PROTOCOL_ERROR) and closed.
+	HelloTimeout time.Duration
 	// DeferredSweep is how often parked acts are swept (retried when
 	// another writer moved their row, rejected past their window);
 	// 0: DefaultDeferredSweep.
@@ -82,6 +87,7 @@ func New(db *postgres.DB, logger *slog.Logger) *Server {
 		Now:          time.Now,
 		PingInterval: 20 * time.Second,
 		WriteTimeout: 10 * time.Second,
+		HelloTimeout: time.Minute,
 		hub:          newHub(db, logger),
 		Registry:     prometheus.NewRegistry(),
 	}

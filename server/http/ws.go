@@ -439,11 +439,19 @@ func (c *conn) readLoop() {
 		_ = c.ws.SetReadDeadline(time.Now())
 	}()
 	helloDone := false
+	helloWait := time.NewTimer(c.s.HelloTimeout)
+	defer helloWait.Stop()
 	for {
 		var in inbound
 		select {
 		case in = <-frames:
 		case <-c.done:
+			return
+		case <-helloWait.C:
+			// Counted from the socket's opening to the hello's arrival: a
+			// hello the database is slow to answer is not cut short.
+			c.s.metrics.protocolErrors.Inc()
+			c.fail("", workflow.Reject(workflow.CodeProtocolError, "No hello within %s of connecting; a workstation says hello first.", humanDuration(c.s.HelloTimeout)))
 			return
 		}
 		select {
@@ -488,6 +496,7 @@ func (c *conn) readLoop() {
 				return
 			}
 			helloDone = true
+			helloWait.Stop()
 			continue
 		}
 		c.handling.Store(true)
