@@ -223,13 +223,17 @@ func (a *announcer) waitNotice(ctx context.Context, conn *pgx.Conn, wake <-chan 
 		}
 	}()
 	n, err := conn.WaitForNotification(wctx)
+	// Read before cancel, which would make every failure look like the
+	// wait's end: a connection that failed (PostgreSQL restarting) would
+	// read as a quiet wait, and the caller's loop would spin on it.
+	ended := wctx.Err() != nil // d ran out, or a wake cancelled it
 	cancel()
 	local := <-woke
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, false, ctx.Err()
 		}
-		if wctx.Err() == nil {
+		if !ended {
 			return false, false, err // the connection failed
 		}
 		return local, !local, nil
