@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -106,6 +107,11 @@ func TestUnavailable(t *testing.T) {
 	_, err := pgconn.Connect(context.Background(), "postgres://x@127.0.0.1:1/x?connect_timeout=2")
 	if err == nil || !Unavailable(err) || !Unavailable(&RetriesExhaustedError{Err: err}) {
 		t.Errorf("a refused connection: %v", err)
+	}
+	// What a pooled connection whose server went away returns when it is
+	// used next (pgx: "conn closed", not safe to retry in place).
+	if closed := fmt.Errorf("read login limits: %w", pgconn.ErrConnClosed); !Unavailable(closed) {
+		t.Errorf("a closed connection: %v", closed)
 	}
 	if Unavailable(nil) || Unavailable(workflow.Reject(workflow.CodeNotFound, "x")) || Unavailable(errors.New("x")) {
 		t.Error("no error, a rejection or a plain error is not PostgreSQL out of reach")

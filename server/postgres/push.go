@@ -581,7 +581,7 @@ func Unavailable(err error) bool {
 	var ce *pgconn.ConnectError
 	var ne net.Error
 	return err != nil && (errors.As(err, &ce) || pgconn.SafeToRetry(err) || errors.As(err, &ne) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed))
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, pgconn.ErrConnClosed))
 }
 
 func pgCode(err error) string {
